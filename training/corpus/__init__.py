@@ -1,0 +1,1 @@
+"""The labelled seed corpus: parsing, labels and loading as Hugging Face datasets."""

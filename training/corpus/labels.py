@@ -1,0 +1,144 @@
+"""The seed corpus label scheme and the validator for `seeds/labels.jsonl`."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal, get_args
+
+from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
+
+from training.errors import UserInputError
+
+Topic = Literal["conflict", "diplomacy", "domestic_politics", "economy", "humanitarian"]
+Stance = Literal["favor", "against", "none"]
+Target = Literal[
+    "Iran",
+    "Israel",
+    "United States",
+    "Hezbollah",
+    "Iraqi armed factions",
+    "Hamas",
+    "Houthis",
+    "Assad government",
+    "Syrian opposition",
+    "Türkiye",
+    "Kais Saied",
+]
+TOPICS: tuple[str, ...] = get_args(Topic)
+STANCES: tuple[str, ...] = get_args(Stance)
+TARGETS: tuple[str, ...] = get_args(Target)
+
+
+class StanceLabel(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    target: Target
+    stance: Stance
+
+
+class SegmentLabels(BaseModel):
+    """One line of labels.jsonl."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    segment_id: str
+    topic: Topic
+    stances: tuple[StanceLabel, ...]
+
+    @field_validator("stances")
+    @classmethod
+    def _one_row_per_target(cls, stances: tuple[StanceLabel, ...]) -> tuple[StanceLabel, ...]:
+        seen = [row.target for row in stances]
+        repeated = sorted({target for target in seen if seen.count(target) > 1})
+        if repeated:
+            raise ValueError(f"target listed more than once: {', '.join(repeated)}")
+        return stances
+
+
+class LabelValidationError(UserInputError):
+    """Every problem found in a labels file, one per line of the message."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("\n".join(problems))
+        self.problems = problems
+
+
+@dataclass(frozen=True)
+class Segment:
+    segment_id: str
+    article_id: str
+    position: int
+    text: str
+
+
+def _json_lines(path: Path) -> Iterator[tuple[int, object]]:
+    with path.open(encoding="utf-8") as handle:
+        for number, line in enumerate(handle, start=1):
+            if line.strip():
+                try:
+                    yield number, json.loads(line)
+                except json.JSONDecodeError as err:
+                    yield number, err
+
+
+def read_segments(path: Path) -> list[Segment]:
+    """Segments written by ingest."""
+    if not path.is_file():
+        raise UserInputError(f"{path} not found: run `python -m training ingest` first")
+    segments = []
+    for number, record in _json_lines(path):
+        if not isinstance(record, dict):
+            raise UserInputError(f"{path}:{number}: not a JSON object ({record})")
+        segments.append(Segment(**{key: record[key] for key in ("segment_id", "article_id", "position", "text")}))
+    return segments
+
+
+def _describe(err: ValidationError) -> str:
+    return "; ".join(
+        f"{'.'.join(str(part) for part in issue['loc']) or 'row'}: {issue['msg']}" for issue in err.errors()
+    )
+
+
+def validate_labels(labels_path: Path, segments_path: Path) -> list[SegmentLabels]:
+    """Parse and check labels against the segments; raise LabelValidationError listing every problem.
+
+    Rejected: malformed JSON, unknown topic, stance or target, unknown or repeated segment ids,
+    a target given twice for one segment, and segments that have no labels row.
+    """
+    if not labels_path.is_file():
+        raise UserInputError(f"{labels_path} not found")
+    # ingest writes one segment per line, so the index is the line number
+    known = {segment.segment_id: number for number, segment in enumerate(read_segments(segments_path), start=1)}
+    problems: list[str] = []
+    rows: list[SegmentLabels] = []
+    first_line: dict[str, int] = {}
+    for number, record in _json_lines(labels_path):
+        where = f"{labels_path}:{number}"
+        if isinstance(record, json.JSONDecodeError):
+            problems.append(f"{where}: invalid JSON ({record.msg})")
+            continue
+        try:
+            row = SegmentLabels.model_validate(record)
+        except ValidationError as err:
+            problems.append(f"{where}: {_describe(err)}")
+            continue
+        if row.segment_id not in known:
+            problems.append(f"{where}: segment_id '{row.segment_id}' is not in {segments_path}")
+        elif row.segment_id in first_line:
+            problems.append(
+                f"{where}: duplicate row for segment '{row.segment_id}' (first at line {first_line[row.segment_id]})"
+            )
+        else:
+            first_line[row.segment_id] = number
+            rows.append(row)
+    missing = sorted(known - first_line.keys())
+    problems.extend(
+        f"{segments_path}:{known[segment_id]}: segment '{segment_id}' has no row in {labels_path}"
+        for segment_id in missing
+    )
+    if problems:
+        raise LabelValidationError(problems)
+    return rows

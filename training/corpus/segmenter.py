@@ -1,0 +1,47 @@
+"""Split an article body into segments: one per paragraph, short headings joined to what follows.
+
+Ingest and the serving API's article endpoint both call `segment_paragraphs`, so an article
+sent to the service is cut exactly as the training corpus was.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+
+# A heading is a short line that does not end like a sentence ("Short honeymoon").
+HEADING_MAX_WORDS = 8
+_SENTENCE_END = re.compile(r"""[.!?:;"'”’)\]…]$""")
+
+
+def is_heading(line: str) -> bool:
+    """True for a short line without sentence-final punctuation."""
+    words = line.split()
+    return 0 < len(words) <= HEADING_MAX_WORDS and not _SENTENCE_END.search(line)
+
+
+def segment_paragraphs(paragraphs: Iterable[str]) -> list[str]:
+    """Turn body paragraphs into segments; a heading is prefixed to the next paragraph.
+
+    Blank paragraphs are skipped; a heading with nothing after it stays a segment of its own
+    rather than being dropped.
+    """
+    segments: list[str] = []
+    pending_headings: list[str] = []
+    for raw in paragraphs:
+        paragraph = raw.strip()
+        if not paragraph:
+            continue
+        if is_heading(paragraph):
+            pending_headings.append(paragraph)
+            continue
+        segments.append("\n".join([*pending_headings, paragraph]))
+        pending_headings = []
+    if pending_headings:
+        segments.append("\n".join(pending_headings))
+    return segments
+
+
+def segment_body(body: str) -> list[str]:
+    """Segments of a body given as one string, paragraphs separated by line breaks."""
+    return segment_paragraphs(body.splitlines())
