@@ -63,3 +63,90 @@ def validate_labels(
     with _user_errors():
         rows = run_validation(labels, segments)
     logger.info("%s: %d segments labelled, all valid", labels, len(rows))
+
+
+@app.command("label-counts")
+def label_counts(
+    labels: Annotated[Path, typer.Option(help="Labels file.")] = locations.LABELS_PATH,
+    segments: Annotated[Path, typer.Option(help="Segments the labels refer to.")] = locations.SEGMENTS_PATH,
+    out: Annotated[Path, typer.Option(help="Markdown file to write.")] = locations.SEEDS_DIR / "LABEL_COUNTS.md",
+) -> None:
+    """Write the label count tables (per label, per article) as Markdown."""
+    from training.atomic_files import write_texts_atomically
+    from training.corpus.label_counts import label_counts as count_labels
+
+    with _user_errors():
+        write_texts_atomically({out: count_labels(labels, segments)})
+    logger.info("wrote %s", out)
+
+
+@app.command()
+def train(
+    config: Annotated[Path, typer.Argument(help="Experiment YAML, e.g. configs/topic/tfidf_logreg.yaml.")],
+    overrides: Annotated[list[str] | None, typer.Argument(help="Dotted overrides: model.C=0.5 seed=1.")] = None,
+) -> None:
+    """Run one experiment end to end (a sweep when the config has one)."""
+    from training.config.loading import load_config
+    from training.trainer import train as run_training
+
+    with _user_errors():
+        result = run_training(load_config(config, overrides or []), config_path=config)
+    logger.info(
+        "%s version %s registered (run %s): %s = %.4f",
+        result.registered_model,
+        result.version,
+        result.run_id,
+        result.primary_metric,
+        result.primary_value,
+    )
+    if result.promotion is not None:
+        logger.info("promotion: %s", result.promotion.reason)
+
+
+@app.command()
+def evaluate(
+    model_uri: Annotated[str, typer.Option(help="e.g. models:/news-topic@champion or runs:/<id>/model.")],
+    data: Annotated[Path, typer.Option(help="JSONL with text, label (and target for stance).")],
+) -> None:
+    """Score a model on labelled data; the last stdout line is the metrics as JSON."""
+    import json
+
+    from training import tracking
+    from training.evaluate import evaluate_file
+
+    tracking.use_store()
+    with _user_errors():
+        metrics = evaluate_file(model_uri, data)
+    typer.echo(json.dumps(metrics))
+
+
+@app.command()
+def promote(
+    name: Annotated[str, typer.Option(help="Registered model name, e.g. news-topic.")],
+    version: Annotated[str | None, typer.Option(help="Version to promote (default: the newest).")] = None,
+    force: Annotated[bool, typer.Option("--force", help="Promote even if it does not beat the champion.")] = False,
+) -> None:
+    """Make a version `champion` if it beats the current one on the same data."""
+    from training import tracking
+    from training.promotion import promote as run_promotion
+
+    with _user_errors():
+        result = run_promotion(tracking.use_store(), name, version, force)
+    typer.echo(f"{name} version {result.version}: {result.reason}")
+
+
+@app.command()
+def ui(
+    port: Annotated[int, typer.Option(help="Port of the MLflow UI.")] = 5000,
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+) -> None:
+    """Open the MLflow UI over the project's store (or MLFLOW_TRACKING_URI)."""
+    import os
+    import sys
+
+    from training import tracking
+
+    uri = tracking.tracking_uri()
+    tracking.use_store(uri)
+    logger.info("MLflow UI for %s at http://%s:%d", uri, host, port)
+    os.execvp(sys.executable, [sys.executable, "-m", "mlflow", "ui", "--backend-store-uri", uri, "--host", host, "--port", str(port)])

@@ -1,0 +1,1 @@
+"""Experiment configs: one YAML file per experiment, validated strictly, with dotted overrides."""

@@ -1,0 +1,65 @@
+"""Score a registered (or any) model on labelled data it has never seen."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import mlflow.pyfunc
+import pandas as pd
+from mlflow.exceptions import MlflowException
+
+from training.errors import UserInputError
+from training.evaluation.metrics import summary_metrics
+from training.models.pyfunc import REQUIRED_COLUMNS
+
+
+def read_jsonl(path: Path, columns: list[str]) -> pd.DataFrame:
+    """Rows of a JSONL file with the given fields; errors name the line."""
+    if not path.is_file():
+        raise UserInputError(f"data file {path} not found")
+    rows = []
+    with path.open(encoding="utf-8") as handle:
+        for number, line in enumerate(handle, start=1):
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError as err:
+                raise UserInputError(f"{path}:{number}: invalid JSON ({err.msg})") from err
+            missing = [column for column in columns if not isinstance(record, dict) or column not in record]
+            if missing:
+                raise UserInputError(f"{path}:{number}: missing field(s) {', '.join(missing)}")
+            rows.append({column: str(record[column]) for column in columns})
+    if not rows:
+        raise UserInputError(f"{path}: no rows to evaluate")
+    return pd.DataFrame(rows, columns=columns)
+
+
+def load_model(model_uri: str) -> tuple[mlflow.pyfunc.PyFuncModel, str, list[str]]:
+    """The pyfunc with the task and label set it carries."""
+    try:
+        model = mlflow.pyfunc.load_model(model_uri)
+    except (MlflowException, OSError) as err:
+        raise UserInputError(f"cannot load model '{model_uri}': {err}") from err
+    meta = model.metadata.metadata or {}
+    if "task" not in meta or "labels" not in meta:
+        raise UserInputError(f"model '{model_uri}' was not trained by this project (no task/labels metadata)")
+    return model, meta["task"], list(meta["labels"])
+
+
+def score(model: mlflow.pyfunc.PyFuncModel, task: str, labels: list[str], frame: pd.DataFrame) -> dict[str, object]:
+    """accuracy, macro_f1, per_class F1 and n of a loaded model on a frame with inputs and `label`."""
+    unknown = sorted(set(frame["label"]) - set(labels))
+    if unknown:
+        raise UserInputError(
+            f"labels the model does not know: {', '.join(unknown)} (model labels: {', '.join(labels)})"
+        )
+    predicted = model.predict(frame[list(REQUIRED_COLUMNS[task])])["label"]
+    return summary_metrics(frame["label"].tolist(), predicted.tolist(), labels)
+
+
+def evaluate_file(model_uri: str, path: Path) -> dict[str, object]:
+    """Metrics of the model on a JSONL file of `text`, `label` (and `target` for stance)."""
+    model, task, labels = load_model(model_uri)
+    return score(model, task, labels, read_jsonl(path, [*REQUIRED_COLUMNS[task], "label"]))

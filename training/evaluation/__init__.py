@@ -1,0 +1,1 @@
+"""Metrics, grouped cross-validation and the report artifacts of a run."""

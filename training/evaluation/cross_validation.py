@@ -1,0 +1,88 @@
+"""Grouped cross-validation: every group (article) is tested by a model that never saw it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from sklearn.model_selection import GroupKFold, GroupShuffleSplit, LeaveOneGroupOut
+from tqdm.auto import tqdm
+
+from training.config.schema import EvaluationConfig
+from training.errors import UserInputError
+from training.evaluation.metrics import classification_metrics
+from training.labelled_data import LabelledData
+from training.models.base import Classifier
+
+Split = tuple[np.ndarray, np.ndarray]
+
+
+def group_splits(evaluation: EvaluationConfig, groups: pd.Series, seed: int) -> list[Split]:
+    """Train/test index pairs that never put one group on both sides."""
+    n_groups = groups.nunique()
+    placeholder = np.zeros(len(groups))
+    match evaluation.cv:
+        case "leave_one_group_out":
+            if n_groups < 2:
+                raise UserInputError(f"leave-one-group-out needs at least 2 groups, the data has {n_groups}")
+            splitter = LeaveOneGroupOut()
+        case "group_kfold":
+            if n_groups < evaluation.n_splits:
+                raise UserInputError(f"group_kfold with {evaluation.n_splits} splits needs as many groups, the data has {n_groups}")
+            splitter = GroupKFold(n_splits=evaluation.n_splits, shuffle=True, random_state=seed)
+        case "holdout":
+            if n_groups < 2:
+                raise UserInputError(f"a hold-out split needs at least 2 groups, the data has {n_groups}")
+            splitter = GroupShuffleSplit(n_splits=1, test_size=evaluation.holdout_fraction, random_state=seed)
+    return list(splitter.split(placeholder, groups=groups.to_numpy()))
+
+
+@dataclass(frozen=True)
+class CrossValidation:
+    """Out-of-fold probabilities over the full label set, and each fold's own metrics."""
+
+    labels: list[str]
+    probabilities: np.ndarray
+    tested: np.ndarray
+    fold_metrics: list[dict[str, float]]
+
+    @property
+    def predictions(self) -> np.ndarray:
+        """Predicted label of every tested row (rows in data order)."""
+        return np.asarray(self.labels, dtype=object)[self.probabilities[self.tested].argmax(axis=1)]
+
+    def fold_summary(self) -> dict[str, float]:
+        """`<metric>_cv_mean` and `<metric>_cv_std` over folds (a class counts only in folds where it occurs)."""
+        names = sorted({name for fold in self.fold_metrics for name in fold})
+        summary: dict[str, float] = {"n_folds": float(len(self.fold_metrics))}
+        for name in names:
+            values = np.array([fold[name] for fold in self.fold_metrics if name in fold])
+            summary[f"{name}_cv_mean"] = float(values.mean())
+            summary[f"{name}_cv_std"] = float(values.std())
+        return summary
+
+
+def cross_validate(factory: Callable[[], Classifier], data: LabelledData, splits: list[Split]) -> CrossValidation:
+    """Fit a fresh classifier per fold and predict its held-out rows."""
+    labels = data.labels
+    column = {label: index for index, label in enumerate(labels)}
+    y = data.frame["label"].to_numpy()
+    probabilities = np.zeros((len(y), len(labels)))
+    tested = np.zeros(len(y), dtype=bool)
+    fold_metrics = []
+    for train_index, test_index in tqdm(splits, desc="cross-validation", unit="fold"):
+        classifier = factory()
+        classifier.fit(data.inputs.iloc[train_index], y[train_index])
+        # A fold may lack a class in training; its column stays at zero probability.
+        fold_probabilities = np.zeros((len(test_index), len(labels)))
+        fold_probabilities[:, [column[label] for label in classifier.labels]] = classifier.predict_proba(
+            data.inputs.iloc[test_index]
+        )
+        probabilities[test_index] = fold_probabilities
+        tested[test_index] = True
+        predicted = np.asarray(labels, dtype=object)[fold_probabilities.argmax(axis=1)]
+        present = sorted(set(y[test_index]) | set(predicted))
+        fold_metrics.append(classification_metrics(y[test_index], predicted, present))
+    return CrossValidation(labels=labels, probabilities=probabilities, tested=tested, fold_metrics=fold_metrics)

@@ -1,0 +1,64 @@
+"""Classification metrics (scikit-learn) as flat MLflow-ready names, and report artifacts."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import matplotlib
+
+matplotlib.use("Agg")  # headless: figures are only ever written to files
+
+import numpy as np
+from matplotlib.figure import Figure
+from sklearn.metrics import (
+    ConfusionMatrixDisplay,
+    accuracy_score,
+    classification_report,
+    f1_score,
+    precision_recall_fscore_support,
+)
+
+
+def classification_metrics(y_true: Sequence[str], y_pred: Sequence[str], labels: Sequence[str]) -> dict[str, float]:
+    """accuracy, macro_f1 over `labels`, and f1_/precision_/recall_<label> for each label."""
+    labels = list(labels)
+    precision, recall, f1, _ = precision_recall_fscore_support(
+        y_true, y_pred, labels=labels, average=None, zero_division=0
+    )
+    metrics = {
+        "accuracy": float(accuracy_score(y_true, y_pred)),
+        "macro_f1": float(f1_score(y_true, y_pred, labels=labels, average="macro", zero_division=0)),
+    }
+    for index, label in enumerate(labels):
+        metrics[f"f1_{label}"] = float(f1[index])
+        metrics[f"precision_{label}"] = float(precision[index])
+        metrics[f"recall_{label}"] = float(recall[index])
+    return metrics
+
+
+def summary_metrics(y_true: Sequence[str], y_pred: Sequence[str], labels: Sequence[str]) -> dict[str, object]:
+    """The `evaluate` command's figures: accuracy, macro_f1, per_class F1 and n."""
+    metrics = classification_metrics(y_true, y_pred, labels)
+    return {
+        "accuracy": metrics["accuracy"],
+        "macro_f1": metrics["macro_f1"],
+        "per_class": {label: metrics[f"f1_{label}"] for label in labels},
+        "n": len(y_true),
+    }
+
+
+def report_text(y_true: Sequence[str], y_pred: Sequence[str], labels: Sequence[str]) -> str:
+    return classification_report(y_true, y_pred, labels=list(labels), digits=3, zero_division=0)
+
+
+def confusion_matrix_figure(y_true: Sequence[str], y_pred: Sequence[str], labels: Sequence[str], title: str) -> Figure:
+    """Confusion matrix with counts; rows are gold labels."""
+    size = max(4.0, 0.9 * len(labels) + 2)
+    figure = Figure(figsize=(size, size))
+    axes = figure.subplots()
+    ConfusionMatrixDisplay.from_predictions(
+        np.asarray(y_true), np.asarray(y_pred), labels=list(labels), ax=axes, colorbar=False, xticks_rotation=45
+    )
+    axes.set_title(title)
+    figure.tight_layout()
+    return figure

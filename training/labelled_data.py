@@ -1,0 +1,89 @@
+"""Turn a config's data section into one frame the trainer works on, whatever the source."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from training.config.schema import BenchmarkData, JsonlData, SeedData
+from training.corpus.loading import load_stance_dataset, load_topic_dataset
+from training.errors import UserInputError
+
+INPUT_COLUMNS = {"topic": ["text"], "stance": ["text", "target"]}
+
+
+@dataclass(frozen=True)
+class LabelledData:
+    """Inputs (`text`, plus `target` for stance), `label` and the `group` that splits keep together."""
+
+    frame: pd.DataFrame
+    name: str
+    source: str
+    task: str
+
+    @property
+    def inputs(self) -> pd.DataFrame:
+        return self.frame[INPUT_COLUMNS[self.task]]
+
+    @property
+    def labels(self) -> list[str]:
+        return sorted(self.frame["label"].unique())
+
+
+def _check(frame: pd.DataFrame, task: str, where: str) -> pd.DataFrame:
+    if frame.empty:
+        raise UserInputError(f"{where}: the dataset is empty")
+    for column in [*INPUT_COLUMNS[task], "label"]:
+        blank = frame.index[frame[column].isna() | (frame[column].astype(str).str.strip() == "")]
+        if len(blank):
+            raise UserInputError(f"{where}: row {blank[0] + 1} has an empty '{column}'")
+    classes = frame["label"].unique()
+    if len(classes) < 2:
+        raise UserInputError(f"{where}: only one class ({classes[0]!r}); a classifier needs at least two")
+    return frame
+
+
+def _read_jsonl(config: JsonlData, task: str) -> pd.DataFrame:
+    if not config.path.is_file():
+        raise UserInputError(f"data file {config.path} not found")
+    required = [*INPUT_COLUMNS[task], "label"] + ([config.group_column] if config.group_column else [])
+    rows = []
+    with config.path.open(encoding="utf-8") as handle:
+        for number, line in enumerate(handle, start=1):
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+            except json.JSONDecodeError as err:
+                raise UserInputError(f"{config.path}:{number}: invalid JSON ({err.msg})") from err
+            if not isinstance(record, dict):
+                raise UserInputError(f"{config.path}:{number}: expected a JSON object")
+            missing = [field for field in required if field not in record]
+            if missing:
+                raise UserInputError(f"{config.path}:{number}: missing field(s) {', '.join(missing)}")
+            rows.append({field: str(record[field]) for field in required})
+    frame = pd.DataFrame(rows, columns=required)
+    # Without a group column every row is its own group: plain (ungrouped) splits.
+    frame["group"] = frame[config.group_column] if config.group_column else [str(i) for i in range(len(frame))]
+    return frame
+
+
+def load_labelled_data(config: SeedData | JsonlData | BenchmarkData, task: str) -> LabelledData:
+    """Load and check the data an experiment trains on."""
+    match config:
+        case SeedData():
+            loader = load_topic_dataset if task == "topic" else load_stance_dataset
+            frame = loader(config.segments, config.labels).to_pandas().rename(columns={"article_id": "group"})
+            name, source = "seeds", str(config.labels)
+        case JsonlData():
+            frame, name, source = _read_jsonl(config, task), config.path.stem, str(config.path)
+        case BenchmarkData():
+            from training.benchmarks.adapters import load_benchmark
+
+            frame = load_benchmark(config.name, config.data_dir, config.split, task, config.limit)
+            name, source = f"{config.name}-{config.split}", str(config.data_dir / config.name)
+    frame = _check(frame.reset_index(drop=True), task, source)
+    return LabelledData(frame=frame[[*INPUT_COLUMNS[task], "label", "group"]], name=name, source=source, task=task)

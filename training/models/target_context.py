@@ -1,0 +1,51 @@
+"""Find where a text talks about a target: the sentences that mention it, and a few around them.
+
+Stance toward one target is usually voiced next to its mention, and a news paragraph often
+names several actors with different stances, so the context is what the sklearn stance model
+reads besides the whole text. Matching is by word prefix ("Iran" matches "Iranian"), so it works
+for any target string, not only the seed targets.
+"""
+
+from __future__ import annotations
+
+import re
+
+_SENTENCE_BREAK = re.compile(r"(?<=[.!?…])[\"”’']?\s+(?=[\"“‘'(\[]?[A-Z0-9])|\n+")
+_WORD = re.compile(r"\w+", re.UNICODE)
+_STOPWORDS = frozenset({"the", "of", "and", "for", "a", "an", "in", "on", "to", "is", "are", "movement", "group"})
+MIN_STEM = 4
+
+
+def sentences(text: str) -> list[str]:
+    """Split text into sentences (and at line breaks)."""
+    return [part.strip() for part in _SENTENCE_BREAK.split(text) if part and part.strip()]
+
+
+def target_terms(target: str) -> list[str]:
+    """Lower-cased content words of a target; all words when every one is a stopword."""
+    words = [word.lower() for word in _WORD.findall(target)]
+    return [word for word in words if word not in _STOPWORDS] or words
+
+
+def mentions(sentence: str, terms: list[str]) -> bool:
+    """True when a word of the sentence starts with a target term (or the term with a short word)."""
+    for word in (word.lower() for word in _WORD.findall(sentence)):
+        for term in terms:
+            if word.startswith(term) or (len(word) >= MIN_STEM and term.startswith(word)):
+                return True
+    return False
+
+
+def target_context(text: str, target: str, window: int = 1) -> str:
+    """Sentences that mention the target plus `window` sentences either side; "" without a mention."""
+    parts = sentences(text)
+    terms = target_terms(target)
+    hits = [index for index, sentence in enumerate(parts) if mentions(sentence, terms)]
+    keep = sorted({near for index in hits for near in range(index - window, index + window + 1) if 0 <= near < len(parts)})
+    return " ".join(parts[index] for index in keep)
+
+
+def conjoin(target: str, context: str) -> str:
+    """Context words tagged with the target ("iran|praised"): target-specific word weights."""
+    key = "_".join(target_terms(target)) or "target"
+    return " ".join(f"{key}|{word.lower()}" for word in _WORD.findall(context))

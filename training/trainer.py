@@ -1,0 +1,255 @@
+"""`train(config)`: cross-validate, fit on all data, log everything to MLflow, register, promote."""
+
+from __future__ import annotations
+
+import logging
+import resource
+import tempfile
+import time
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from importlib.metadata import version as package_version
+from pathlib import Path
+from typing import Any
+
+import mlflow
+import mlflow.data
+import pandas as pd
+from mlflow.models import infer_signature
+from mlflow.tracking import MlflowClient
+from tqdm.auto import tqdm
+
+from training import tracking
+from training.config.loading import expand_sweep, flatten, to_yaml
+from training.config.schema import ExperimentConfig
+from training.errors import UserInputError
+from training.evaluation.cross_validation import CrossValidation, cross_validate, group_splits
+from training.evaluation.metrics import classification_metrics, confusion_matrix_figure, report_text
+from training.labelled_data import LabelledData, load_labelled_data
+from training.models.base import Classifier
+from training.models.families import classifier_factory
+from training.models import pyfunc_entry
+from training.models.pyfunc import ARTIFACT_KEY, predict
+from training.promotion import (
+    DATA_DIGEST_TAG,
+    PRIMARY_METRIC_TAG,
+    Promotion,
+    PromotionRefused,
+    champion_version,
+    promote,
+)
+
+logger = logging.getLogger(__name__)
+
+MODEL_ARTIFACT = "model"
+EXAMPLE_ROWS = 3
+INFERENCE_PACKAGES = {
+    "tfidf": ["mlflow", "scikit-learn", "pandas", "numpy", "joblib"],
+    "frozen_encoder": ["mlflow", "scikit-learn", "pandas", "numpy", "joblib", "torch", "transformers"],
+    "finetune": ["mlflow", "scikit-learn", "pandas", "numpy", "torch", "transformers"],
+}
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    """What a training run produced; for a sweep, `run_id` is the best child's."""
+
+    run_id: str
+    metrics: dict[str, float]
+    primary_metric: str
+    registered_model: str
+    version: str
+    promotion: Promotion | None
+    parent_run_id: str | None = None
+    child_run_ids: list[str] = field(default_factory=list)
+
+    @property
+    def primary_value(self) -> float:
+        return self.metrics[self.primary_metric]
+
+
+def train(config: ExperimentConfig, config_path: Path | None = None) -> TrainResult:
+    """Run the experiment the config describes (a grid of child runs when it has a sweep)."""
+    client = tracking.use_store()
+    experiment_id = tracking.ensure_experiment(config.experiment_name)
+    combinations = expand_sweep(config)
+    if len(combinations) == 1:
+        return _single(client, experiment_id, config, config_path)
+    return _sweep(client, experiment_id, config, combinations, config_path)
+
+
+def _single(client: MlflowClient, experiment_id: str, config: ExperimentConfig, config_path: Path | None) -> TrainResult:
+    started = time.perf_counter()
+    with tracking.tracked_run(experiment_id=experiment_id, run_name=_run_name(config)) as run:
+        _log_setup(config, config_path)
+        data = load_labelled_data(config.data, config.task)
+        _log_dataset(data)
+        factory = classifier_factory(config.model, config.task, config.seed)
+        metrics = _evaluate(factory, data, config)
+        version, promotion = _fit_register_promote(client, factory, data, config, started)
+        return TrainResult(run.info.run_id, metrics, config.evaluation.primary_metric, config.registered_model, version, promotion)
+
+
+def _sweep(
+    client: MlflowClient,
+    experiment_id: str,
+    config: ExperimentConfig,
+    combinations: list[tuple[dict[str, Any], ExperimentConfig]],
+    config_path: Path | None,
+) -> TrainResult:
+    started = time.perf_counter()
+    primary = config.evaluation.primary_metric
+    with tracking.tracked_run(experiment_id=experiment_id, run_name=f"{_run_name(config)}-sweep") as parent:
+        _log_setup(config, config_path)
+        mlflow.set_tag("sweep_size", str(len(combinations)))
+        data = load_labelled_data(config.data, config.task)
+        _log_dataset(data)
+        children: list[tuple[str, ExperimentConfig, dict[str, float]]] = []
+        for assignments, child_config in tqdm(combinations, desc="sweep", unit="run"):
+            name = ",".join(f"{key}={value}" for key, value in assignments.items())
+            with tracking.tracked_run(experiment_id=experiment_id, run_name=name, nested=True) as child:
+                _log_setup(child_config, config_path)
+                mlflow.set_tag("sweep_assignment", name)
+                _log_dataset(data)
+                factory = classifier_factory(child_config.model, child_config.task, child_config.seed)
+                children.append((child.info.run_id, child_config, _evaluate(factory, data, child_config)))
+        best_id, best_config, best_metrics = max(children, key=lambda child: child[2][primary])
+        mlflow.log_metric(f"best_{primary}", best_metrics[primary])
+        mlflow.set_tag("best_run_id", best_id)
+        logger.info("best of %d: run %s with %s = %.4f", len(children), best_id, primary, best_metrics[primary])
+        with tracking.tracked_run(run_id=best_id, nested=True):
+            factory = classifier_factory(best_config.model, best_config.task, best_config.seed)
+            version, promotion = _fit_register_promote(client, factory, data, best_config, started)
+        mlflow.set_tag("registered_version", version)
+        return TrainResult(
+            best_id,
+            best_metrics,
+            primary,
+            config.registered_model,
+            version,
+            promotion,
+            parent_run_id=parent.info.run_id,
+            child_run_ids=[child[0] for child in children],
+        )
+
+
+def _run_name(config: ExperimentConfig) -> str:
+    return f"{config.task}-{config.model.family}-{config.dataset_name}"
+
+
+def _log_setup(config: ExperimentConfig, config_path: Path | None) -> None:
+    mlflow.log_params(flatten(config.model_dump(mode="json", exclude={"sweep"})))
+    if config.sweep:
+        mlflow.log_params({f"sweep.{key}": values for key, values in config.sweep.items()})
+    mlflow.log_text(to_yaml(config), "config.yaml")
+    mlflow.set_tags(
+        {
+            "task": config.task,
+            "model_family": config.model.family,
+            "config_path": str(config_path) if config_path else "(none)",
+            "git_commit": tracking.git_commit(),
+            PRIMARY_METRIC_TAG: config.evaluation.primary_metric,
+        }
+    )
+
+
+def _log_dataset(data: LabelledData) -> None:
+    with warnings.catch_warnings():
+        # MLflow registers its local-file source twice and warns that a path is ambiguous between the two.
+        warnings.filterwarnings("ignore", message="The specified dataset source can be interpreted in multiple ways")
+        dataset = mlflow.data.from_pandas(data.frame, source=data.source, targets="label", name=data.name)
+    mlflow.log_input(dataset, context="training")
+    mlflow.set_tags({DATA_DIGEST_TAG: dataset.digest, "data_rows": str(len(data.frame))})
+
+
+def _evaluate(factory: Callable[[], Classifier], data: LabelledData, config: ExperimentConfig) -> dict[str, float]:
+    """Grouped cross-validation; logs metrics, confusion matrix, report and predictions."""
+    splits = group_splits(config.evaluation, data.frame["group"], config.seed)
+    result = cross_validate(factory, data, splits)
+    tested = data.frame[result.tested]
+    y_true, y_pred = tested["label"].to_numpy(), result.predictions
+    metrics = {**classification_metrics(y_true, y_pred, result.labels), **result.fold_summary()}
+    if config.evaluation.primary_metric not in metrics:
+        raise UserInputError(
+            f"evaluation.primary_metric '{config.evaluation.primary_metric}' is not computed; "
+            f"choose one of {', '.join(sorted(metrics))}"
+        )
+    mlflow.log_metrics(metrics)
+    _log_reports(tested, result, config)
+    return metrics
+
+
+def _log_reports(tested: pd.DataFrame, result: CrossValidation, config: ExperimentConfig) -> None:
+    y_true, y_pred = tested["label"].to_numpy(), result.predictions
+    title = f"{config.task} / {config.model.family}: out-of-fold ({config.evaluation.cv})"
+    mlflow.log_figure(confusion_matrix_figure(y_true, y_pred, result.labels, title), "evaluation/confusion_matrix.png")
+    mlflow.log_text(report_text(y_true, y_pred, result.labels), "evaluation/classification_report.txt")
+    mlflow.log_dict({"folds": result.fold_metrics}, "evaluation/folds.json")
+    predictions = tested.assign(predicted=y_pred, score=result.probabilities[result.tested].max(axis=1))
+    mlflow.log_table(predictions.reset_index(drop=True), "evaluation/predictions.json")
+
+
+def _fit_register_promote(
+    client: MlflowClient,
+    factory: Callable[[], Classifier],
+    data: LabelledData,
+    config: ExperimentConfig,
+    started: float,
+) -> tuple[str, Promotion | None]:
+    """Fit on all data, log and register the pyfunc, then promote; a failure after
+    registration deletes the new version, so nothing is left half-registered."""
+    classifier = factory()
+    classifier.fit(data.inputs, data.frame["label"].to_numpy())
+    example = data.inputs.head(EXAMPLE_ROWS).reset_index(drop=True)
+    with tempfile.TemporaryDirectory(prefix="classifier-") as scratch:
+        classifier.save(Path(scratch))
+        info = mlflow.pyfunc.log_model(
+            name=MODEL_ARTIFACT,
+            python_model=pyfunc_entry.__file__,
+            artifacts={ARTIFACT_KEY: scratch},
+            signature=infer_signature(example, predict(classifier, example)),
+            input_example=example,
+            pip_requirements=[f"{name}=={package_version(name)}" for name in INFERENCE_PACKAGES[config.model.family]],
+            metadata={"task": config.task, "labels": classifier.labels, "family": config.model.family},
+            registered_model_name=config.registered_model,
+        )
+    version = str(info.registered_model_version)
+    try:
+        run = mlflow.active_run()
+        assert run is not None
+        mlflow.log_metrics({"train_seconds": time.perf_counter() - started, "peak_rss_mb": _peak_rss_mb()})
+        metrics = client.get_run(run.info.run_id).data.metrics
+        tags = {
+            "task": config.task,
+            "model_family": config.model.family,
+            PRIMARY_METRIC_TAG: config.evaluation.primary_metric,
+            "primary_metric_value": f"{metrics[config.evaluation.primary_metric]:.6f}",
+            "labels": ",".join(classifier.labels),
+        }
+        for key, value in tags.items():
+            client.set_model_version_tag(config.registered_model, version, key, value)
+        promotion = _auto_promote(client, config, version)
+    except BaseException:
+        client.delete_model_version(config.registered_model, version)
+        logger.error("deleted %s version %s: the run failed after registering it", config.registered_model, version)
+        raise
+    return version, promotion
+
+
+def _auto_promote(client: MlflowClient, config: ExperimentConfig, version: str) -> Promotion | None:
+    """With `promote: auto`, try to make the version champion; a name's first version always is."""
+    if config.promote == "never" and champion_version(client, config.registered_model) is not None:
+        return None
+    try:
+        promotion = promote(client, config.registered_model, version)
+    except PromotionRefused as refusal:
+        logger.warning("%s", refusal)
+        return Promotion(config.registered_model, version, False, None, str(refusal))
+    mlflow.set_tag("promoted", "true")
+    return promotion
+
+
+def _peak_rss_mb() -> float:
+    # ru_maxrss is in KiB on Linux
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
