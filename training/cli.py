@@ -103,6 +103,19 @@ def train(
         logger.info("promotion: %s", result.promotion.reason)
 
 
+@app.command("train-defaults")
+def train_defaults(
+    retrain: Annotated[bool, typer.Option("--retrain", help="Train even where a champion exists.")] = False,
+) -> None:
+    """Train the default topic and stance models on the seed corpus where no champion exists yet."""
+    from training.defaults import train_defaults as run_defaults
+
+    with _user_errors():
+        results = run_defaults(retrain)
+    for result in results:
+        logger.info("%s version %s: %s = %.4f", result.registered_model, result.version, result.primary_metric, result.primary_value)
+
+
 @app.command()
 def evaluate(
     model_uri: Annotated[str, typer.Option(help="e.g. models:/news-topic@champion or runs:/<id>/model.")],

@@ -112,6 +112,7 @@ class FineTunedClassifier(Classifier):
                 logging_strategy="epoch",
                 report_to="none",
                 dataloader_num_workers=0,
+                dataloader_pin_memory=torch.cuda.is_available(),
             )
             trainer = Trainer(
                 model=self.model,
