@@ -1,0 +1,89 @@
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from training import locations
+from training.cli import app
+from training.corpus.labels import TARGETS, LabelValidationError, validate_labels
+
+
+@pytest.fixture
+def segments(tmp_path: Path) -> Path:
+    path = tmp_path / "segments.jsonl"
+    rows = [
+        {"segment_id": f"art-{i:03d}", "article_id": "art", "position": i, "text": f"Text {i}."} for i in range(3)
+    ]
+    path.write_text("".join(json.dumps(row) + "\n" for row in rows), encoding="utf-8")
+    return path
+
+
+def write_labels(tmp_path: Path, rows: list[object]) -> Path:
+    path = tmp_path / "labels.jsonl"
+    path.write_text("".join((row if isinstance(row, str) else json.dumps(row)) + "\n" for row in rows), encoding="utf-8")
+    return path
+
+
+def row(segment_id: str, topic: str = "conflict", stances: list[dict[str, str]] | None = None) -> dict[str, object]:
+    return {"segment_id": segment_id, "topic": topic, "stances": stances or []}
+
+
+def test_valid_labels_pass(tmp_path: Path, segments: Path) -> None:
+    labels = write_labels(
+        tmp_path, [row("art-000"), row("art-001", "diplomacy", [{"target": "Iran", "stance": "favor"}]), row("art-002")]
+    )
+    assert [r.segment_id for r in validate_labels(labels, segments)] == ["art-000", "art-001", "art-002"]
+
+
+@pytest.mark.parametrize(
+    ("rows", "expected"),
+    [
+        ([row("art-000", "war"), row("art-001"), row("art-002")], "labels.jsonl:1: topic: Input should be"),
+        (
+            [row("art-000", stances=[{"target": "Mars", "stance": "none"}]), row("art-001"), row("art-002")],
+            "labels.jsonl:1: stances.0.target",
+        ),
+        (
+            [row("art-000"), row("art-001", stances=[{"target": "Iran", "stance": "maybe"}]), row("art-002")],
+            "labels.jsonl:2: stances.0.stance",
+        ),
+        ([row("art-000"), row("art-001"), row("art-002"), row("art-999")], "labels.jsonl:4: segment_id 'art-999' is not in"),
+        ([row("art-000"), row("art-001"), row("art-002"), row("art-001")], "labels.jsonl:4: duplicate row for segment 'art-001' (first at line 2)"),
+        ([row("art-000"), row("art-002")], "segments.jsonl:2: segment 'art-001' has no row in"),
+        (
+            [row("art-000", stances=[{"target": "Iran", "stance": "none"}, {"target": "Iran", "stance": "favor"}]), row("art-001"), row("art-002")],
+            "labels.jsonl:1: stances: Value error, target listed more than once: Iran",
+        ),
+        ([row("art-000"), "{not json", row("art-001"), row("art-002")], "labels.jsonl:2: invalid JSON"),
+        ([{**row("art-000"), "note": "x"}, row("art-001"), row("art-002")], "labels.jsonl:1: note: Extra inputs"),
+    ],
+)
+def test_each_problem_names_the_offending_line(tmp_path: Path, segments: Path, rows: list[object], expected: str) -> None:
+    labels = write_labels(tmp_path, rows)
+    with pytest.raises(LabelValidationError) as raised:
+        validate_labels(labels, segments)
+    assert any(expected in problem for problem in raised.value.problems), raised.value.problems
+
+
+def test_every_problem_is_reported_at_once(tmp_path: Path, segments: Path) -> None:
+    labels = write_labels(tmp_path, [row("art-000", "war"), row("art-000"), row("art-009")])
+    with pytest.raises(LabelValidationError) as raised:
+        validate_labels(labels, segments)
+    assert len(raised.value.problems) == 4  # bad topic, unknown id, and two unlabelled segments
+
+
+def test_the_seed_labels_are_valid_and_cover_every_segment() -> None:
+    rows = validate_labels(locations.LABELS_PATH, locations.SEGMENTS_PATH)
+    assert len(rows) == sum(1 for _ in locations.SEGMENTS_PATH.open(encoding="utf-8"))
+    targets = {stance.target for r in rows for stance in r.stances}
+    assert targets == set(TARGETS)  # every target of the scheme occurs in the corpus
+
+
+def test_cli_validate_labels_exit_codes(tmp_path: Path, segments: Path) -> None:
+    runner = CliRunner()
+    assert runner.invoke(app, ["validate-labels"]).exit_code == 0
+    labels = write_labels(tmp_path, [row("art-000", "war")])
+    result = runner.invoke(app, ["validate-labels", "--labels", str(labels), "--segments", str(segments)])
+    assert result.exit_code == 1
+    assert f"{labels}:1: topic" in result.output

@@ -1,0 +1,145 @@
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from training import locations
+from training.cli import app
+from training.corpus.seed_files import SeedFormatError, build_corpus, ingest, parse_seed_file
+
+ARTICLE = """Title One
+
+Caption one (Reuters)
+Caption one (Reuters)
+TT
+
+Title One
+
+Caption one (Reuters)
+Caption one (Reuters)
+
+First paragraph of one.
+
+Subheading here
+
+Second paragraph of one.
+
+
+Title Two
+Caption two
+Caption two
+TT
+Title Two
+Caption two
+Caption two
+Only paragraph of two.
+Another paragraph of two."""
+
+
+def write(folder: Path, name: str, content: str | bytes) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / name
+    path.write_bytes(content if isinstance(content, bytes) else content.encode("utf-8"))
+    return path
+
+
+def test_parses_structure_without_fixed_line_numbers(tmp_path: Path) -> None:
+    articles = parse_seed_file(write(tmp_path, "a.txt", ARTICLE))
+    assert [a.title for a in articles] == ["Title One", "Title Two"]
+    assert [a.caption for a in articles] == ["Caption one (Reuters)", "Caption two"]
+    assert articles[0].paragraphs == ("First paragraph of one.", "Subheading here", "Second paragraph of one.")
+    assert articles[1].paragraphs == ("Only paragraph of two.", "Another paragraph of two.")
+
+
+def test_duplicate_articles_across_files_are_merged_and_ids_are_stable(tmp_path: Path) -> None:
+    raw = tmp_path / "raw"
+    write(raw, "001.txt", ARTICLE)
+    write(raw, "002.txt", ARTICLE.split("\n\n\n")[0])  # article one again
+    articles, segments = build_corpus(raw)
+    assert [a["title"] for a in articles] == ["Title One", "Title Two"]
+    assert articles[0]["source_files"] == ["001.txt", "002.txt"]
+    first = [s for s in segments if s["article_id"] == articles[0]["article_id"]]
+    assert [s["position"] for s in first] == [0, 1]
+    assert first[1]["text"] == "Subheading here\nSecond paragraph of one."
+    assert first[1]["segment_id"] == f"{articles[0]['article_id']}-001"
+    # Ids depend on content, not on which file or run order found them.
+    write(raw, "000.txt", ARTICLE.split("\n\n\n")[1])
+    _, again = build_corpus(raw)
+    assert {s["segment_id"] for s in segments} == {s["segment_id"] for s in again}
+
+
+@pytest.mark.parametrize(
+    ("content", "line", "message"),
+    [
+        ("", 1, "file is empty"),
+        ("\n  \n", 1, "file is empty"),
+        ("Title\nCaption\nCaption\nBody without a marker.", 1, "no 'TT' marker"),
+        (b"Title\nCaption\nCaption\nTT\nTitle\nCaption\nCaption\nBody \xff here.", 8, "not valid UTF-8"),
+        ("Title\nCaption\nOther caption\nTT\nTitle\nCaption\nCaption\nBody.", 3, "caption should appear twice"),
+        ("Title\nCaption\nCaption\nTT\nWrong title\nCaption\nCaption\nBody.", 5, "title and the caption"),
+        ("Title\nCaption\nCaption\nTT\nTitle\nCaption\nCaption\n", 4, "no body paragraphs"),
+        ("Stray line\nTitle\nCaption\nCaption\nTT\nTitle\nCaption\nCaption\nBody.", 1, "before the first article"),
+    ],
+)
+def test_bad_files_name_file_and_line(tmp_path: Path, content: str | bytes, line: int, message: str) -> None:
+    path = write(tmp_path, "bad.txt", content)
+    with pytest.raises(SeedFormatError, match=message) as raised:
+        parse_seed_file(path)
+    assert raised.value.line == line
+    assert str(raised.value).startswith(f"{path}:{line}: ")
+
+
+def test_ingest_is_byte_identical_across_runs(tmp_path: Path) -> None:
+    first, second = tmp_path / "one", tmp_path / "two"
+    ingest(locations.RAW_SEEDS_DIR, first)
+    ingest(locations.RAW_SEEDS_DIR, second)
+    for name in ("segments.jsonl", "articles.jsonl"):
+        assert (first / name).read_bytes() == (second / name).read_bytes()
+
+
+def test_committed_segments_match_the_raw_seeds(tmp_path: Path) -> None:
+    ingest(locations.RAW_SEEDS_DIR, tmp_path)
+    assert (tmp_path / "segments.jsonl").read_bytes() == locations.SEGMENTS_PATH.read_bytes()
+
+
+def test_seed_corpus_has_eight_articles_and_every_paragraph() -> None:
+    articles, segments = build_corpus(locations.RAW_SEEDS_DIR)
+    assert len(articles) == 8
+    assert next(a for a in articles if a["title"].startswith("Iraq: Imminent"))["source_files"] == [
+        "000_bf822242978cf93a.txt",
+        "001_a6074477bba3ed50.txt",
+        "002_834060fb453e30a0.txt",
+    ]
+    texts = [s["text"] for s in segments]
+    assert not any(text in {"TT"} | {a["title"] for a in articles} | {a["caption"] for a in articles} for text in texts)
+    assert any(text.startswith("Short honeymoon\nMany Iranian officials") for text in texts)
+    assert any(text.startswith("Reliance on Türkiye\nFormer Iranian President") for text in texts)
+    # Single-newline paragraphs (the Tunisia article) are separate segments too.
+    tunisia = [s for s in segments if s["title"].startswith("Tunisians Vote")]
+    assert len(tunisia) == 5
+
+
+def test_cli_failure_leaves_previous_output_untouched(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    runner = CliRunner()
+    assert runner.invoke(app, ["ingest", "--out-dir", str(out)]).exit_code == 0
+    before = (out / "segments.jsonl").read_bytes()
+
+    raw = tmp_path / "raw"
+    write(raw, "000.txt", ARTICLE)
+    write(raw, "001.txt", b"Title\nCaption\nCaption\nTT\nTitle\nCaption\nCaption\n\xc3\x28 broken")
+    result = runner.invoke(app, ["ingest", "--raw-dir", str(raw), "--out-dir", str(out)])
+    assert result.exit_code == 1
+    assert f"{raw / '001.txt'}:8: not valid UTF-8" in result.output
+    assert (out / "segments.jsonl").read_bytes() == before
+    assert sorted(p.name for p in out.iterdir()) == ["articles.jsonl", "segments.jsonl"]  # no temp files left
+
+
+def test_cli_ingest_writes_one_json_object_per_segment(tmp_path: Path) -> None:
+    result = CliRunner().invoke(app, ["ingest", "--out-dir", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    lines = (tmp_path / "segments.jsonl").read_text(encoding="utf-8").splitlines()
+    records = [json.loads(line) for line in lines]
+    assert {"segment_id", "article_id", "position", "text", "title"} <= set(records[0])
+    assert len({r["segment_id"] for r in records}) == len(records)

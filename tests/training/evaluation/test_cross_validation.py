@@ -1,0 +1,74 @@
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from training.config.schema import EvaluationConfig
+from training.errors import UserInputError
+from training.evaluation.cross_validation import cross_validate, group_splits
+from training.labelled_data import LabelledData
+from training.models.base import Classifier
+
+
+class MajorityClassifier(Classifier):
+    """Predicts the training majority; lets the tests control what each fold knows."""
+
+    family = "majority"
+
+    def fit(self, inputs: pd.DataFrame, y: Sequence[str]) -> None:
+        self.labels = sorted(set(y))
+        self.majority = pd.Series(list(y)).mode().iloc[0]
+
+    def predict_proba(self, inputs: pd.DataFrame) -> np.ndarray:
+        probabilities = np.zeros((len(inputs), len(self.labels)))
+        probabilities[:, self.labels.index(self.majority)] = 1.0
+        return probabilities
+
+    def _save_weights(self, directory: object) -> None:
+        raise NotImplementedError
+
+    @classmethod
+    def _load_weights(cls, directory: object, task: str, labels: list[str]) -> Classifier:
+        raise NotImplementedError
+
+
+def data(groups: list[str], labels: list[str]) -> LabelledData:
+    frame = pd.DataFrame({"text": [f"t{i}" for i in range(len(labels))], "label": labels, "group": groups})
+    return LabelledData(frame=frame, name="toy", source="memory", task="topic")
+
+
+@pytest.mark.parametrize("cv", ["leave_one_group_out", "group_kfold", "holdout"])
+def test_no_group_is_on_both_sides(cv: str) -> None:
+    groups = pd.Series([f"g{i % 6}" for i in range(30)])
+    splits = group_splits(EvaluationConfig(cv=cv, n_splits=3), groups, seed=0)
+    assert len(splits) == {"leave_one_group_out": 6, "group_kfold": 3, "holdout": 1}[cv]
+    for train, test in splits:
+        assert not set(groups[train]) & set(groups[test])
+
+
+def test_splits_are_reproducible_for_a_seed() -> None:
+    groups = pd.Series([f"g{i % 7}" for i in range(40)])
+    config = EvaluationConfig(cv="group_kfold", n_splits=3)
+    first, again = group_splits(config, groups, seed=5), group_splits(config, groups, seed=5)
+    assert all((a[1] == b[1]).all() for a, b in zip(first, again, strict=True))
+
+
+def test_too_few_groups_is_a_clear_error() -> None:
+    with pytest.raises(UserInputError, match="needs at least 2 groups"):
+        group_splits(EvaluationConfig(), pd.Series(["only"] * 5), seed=0)
+    with pytest.raises(UserInputError, match="group_kfold with 5 splits"):
+        group_splits(EvaluationConfig(cv="group_kfold"), pd.Series(["a", "b", "c"]), seed=0)
+
+
+def test_class_missing_from_a_fold_gets_zero_probability() -> None:
+    toy = data(["a", "a", "b", "b", "c"], ["x", "x", "y", "y", "z"])
+    splits = group_splits(EvaluationConfig(), toy.frame["group"], seed=0)
+    result = cross_validate(lambda: MajorityClassifier("topic"), toy, splits)
+    assert result.labels == ["x", "y", "z"]
+    assert result.tested.all()
+    assert np.allclose(result.probabilities.sum(axis=1), 1.0)
+    assert (result.probabilities[:, 2] == 0).all()  # "z" is only ever in a test fold
+    summary = result.fold_summary()
+    assert summary["n_folds"] == 3
+    assert summary["accuracy_cv_mean"] == pytest.approx(0.0)

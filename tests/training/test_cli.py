@@ -1,0 +1,32 @@
+import mlflow
+from mlflow.tracking import MlflowClient
+from typer.testing import CliRunner
+
+from training import locations
+from training.cli import app
+
+runner = CliRunner()
+
+
+def test_train_with_overrides_registers_a_model(store_uri: str) -> None:
+    path = locations.CONFIGS_DIR / "topic" / "tfidf_logreg.yaml"
+    result = runner.invoke(app, ["train", str(path), "model.C=3.0", "registered_model=cli-topic"])
+    assert result.exit_code == 0, result.output
+    (version,) = MlflowClient().search_model_versions("name='cli-topic'")
+    assert MlflowClient().get_run(version.run_id).data.params["model.C"] == "3.0"
+
+
+def test_config_error_names_the_key_and_starts_no_run(store_uri: str) -> None:
+    path = locations.CONFIGS_DIR / "topic" / "tfidf_logreg.yaml"
+    result = runner.invoke(app, ["train", str(path), "model.learning_rate=0.1"])
+    assert result.exit_code == 1
+    assert "model.learning_rate: Extra inputs are not permitted" in result.output
+    assert mlflow.search_runs(search_all_experiments=True, output_format="list") == []
+
+
+def test_train_defaults_only_trains_what_has_no_champion(store_uri: str) -> None:
+    assert runner.invoke(app, ["train-defaults"]).exit_code == 0
+    client = MlflowClient()
+    assert {m.name for m in client.search_registered_models()} == {"news-topic", "news-stance"}
+    assert runner.invoke(app, ["train-defaults"]).exit_code == 0
+    assert len(client.search_model_versions("name='news-topic'")) == 1

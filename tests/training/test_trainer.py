@@ -1,0 +1,179 @@
+"""End-to-end training into a temporary MLflow store."""
+
+import json
+from pathlib import Path
+
+import mlflow
+import pandas as pd
+import pytest
+import yaml
+from mlflow.tracking import MlflowClient
+
+from training import locations, trainer
+from training.config.loading import load_config
+from training.errors import UserInputError
+from training.trainer import train
+
+SKLEARN_CONFIGS = sorted(
+    p for p in locations.CONFIGS_DIR.rglob("*.yaml") if load_config(p).model.family == "tfidf" and not load_config(p).sweep
+)
+
+
+@pytest.mark.parametrize("path", SKLEARN_CONFIGS, ids=lambda p: str(p.relative_to(locations.CONFIGS_DIR)))
+def test_sklearn_config_trains_registers_and_serves_champion(path: Path, store_uri: str) -> None:
+    config = load_config(path)
+    result = train(config, config_path=path)
+    assert result.version == "1"
+    assert result.promotion is not None and result.promotion.promoted  # the first version becomes champion
+
+    model = mlflow.pyfunc.load_model(f"models:/{config.registered_model}@champion")
+    inputs = pd.DataFrame({"text": ["Israeli jets struck Hezbollah sites.", "The ministers met in Cairo."]})
+    if config.task == "stance":
+        inputs["target"] = ["Hezbollah", "Iran"]
+    output = model.predict(inputs)
+    labels = model.metadata.metadata["labels"]
+    assert list(output.columns) == ["label", "score", *[f"proba_{label}" for label in labels]]
+    assert set(output["label"]) <= set(labels)
+    assert output[[f"proba_{label}" for label in labels]].sum(axis=1).round(6).eq(1).all()
+
+
+def test_run_records_params_metrics_artifacts_dataset_and_tags(store_uri: str) -> None:
+    path = locations.CONFIGS_DIR / "stance" / "tfidf_logreg.yaml"
+    result = train(load_config(path, ["model.C=2.0"]), config_path=path)
+    client = MlflowClient()
+    run = client.get_run(result.run_id)
+    assert run.info.status == "FINISHED"
+    assert run.data.params["model.C"] == "2.0"
+    assert run.data.params["evaluation.cv"] == "leave_one_group_out"
+    for name in ("macro_f1", "accuracy", "macro_f1_cv_mean", "macro_f1_cv_std", "f1_against", "precision_favor", "recall_none", "train_seconds", "peak_rss_mb"):
+        assert name in run.data.metrics, name
+    assert run.data.metrics["n_folds"] == 8
+    assert run.data.tags["config_path"] == str(path)
+    assert run.data.tags["git_commit"]
+    assert run.data.tags["data_digest"] == run.inputs.dataset_inputs[0].dataset.digest
+    assert run.inputs.dataset_inputs[0].dataset.name == "seeds"
+
+    artifacts = {a.path for a in client.list_artifacts(result.run_id)} | {
+        a.path for a in client.list_artifacts(result.run_id, "evaluation")
+    }
+    assert {"config.yaml", "evaluation/confusion_matrix.png", "evaluation/classification_report.txt", "evaluation/folds.json"} <= artifacts
+    logged = yaml.safe_load(Path(client.download_artifacts(result.run_id, "config.yaml")).read_text(encoding="utf-8"))
+    assert logged["model"]["C"] == 2.0
+
+    model_info = mlflow.models.get_model_info(f"models:/news-stance/{result.version}")
+    assert model_info.signature.inputs.input_names() == ["text", "target"]
+    assert "proba_favor" in model_info.signature.outputs.input_names()
+    assert model_info.saved_input_example_info is not None
+    version = client.get_model_version("news-stance", result.version)
+    assert version.tags["primary_metric"] == "macro_f1"
+    assert version.run_id == result.run_id
+
+
+def test_same_config_and_data_give_the_same_metrics(store_uri: str) -> None:
+    path = locations.CONFIGS_DIR / "topic" / "tfidf_svm.yaml"
+    first = train(load_config(path))
+    second = train(load_config(path))
+    assert first.metrics == pytest.approx(second.metrics)
+
+
+def test_sweep_runs_children_and_registers_only_the_best(store_uri: str) -> None:
+    path = locations.CONFIGS_DIR / "topic" / "tfidf_logreg.yaml"
+    config = load_config(path, ["sweep.model.C=[0.01, 10.0]", "sweep.model.classifier=[logreg, linear_svm]"])
+    result = train(config, config_path=path)
+    client = MlflowClient()
+    assert len(result.child_run_ids) == 4
+    children = [client.get_run(run_id) for run_id in result.child_run_ids]
+    assert {child.data.tags["mlflow.parentRunId"] for child in children} == {result.parent_run_id}
+    assert {(c.data.params["model.C"], c.data.params["model.classifier"]) for c in children} == {
+        ("0.01", "logreg"), ("0.01", "linear_svm"), ("10.0", "logreg"), ("10.0", "linear_svm")
+    }
+    best = max(children, key=lambda child: child.data.metrics["macro_f1"])
+    assert result.run_id == best.info.run_id
+    parent = client.get_run(result.parent_run_id)
+    assert parent.data.tags["best_run_id"] == best.info.run_id
+    assert parent.data.metrics["best_macro_f1"] == pytest.approx(best.data.metrics["macro_f1"])
+    versions = client.search_model_versions("name='news-topic'")
+    assert [(str(v.version), v.run_id) for v in versions] == [("1", best.info.run_id)]
+
+
+def _jsonl(path: Path, rows: list[dict[str, str]]) -> Path:
+    path.write_text("".join(json.dumps(row) + "\n" for row in rows), encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize(
+    ("rows", "message"),
+    [
+        (None, "not found"),
+        ([], "the dataset is empty"),
+        ([{"text": f"t{i}", "label": "only", "g": str(i)} for i in range(6)], "only one class"),
+        ([{"text": "t", "label": "a", "g": "1"}, {"text": " ", "label": "b", "g": "2"}], "row 2 has an empty 'text'"),
+    ],
+    ids=["missing-file", "empty", "single-class", "blank-text"],
+)
+def test_bad_data_fails_the_run_and_registers_nothing(
+    store_uri: str, tmp_path: Path, rows: list[dict[str, str]] | None, message: str
+) -> None:
+    data = tmp_path / "data.jsonl"
+    if rows is not None:
+        _jsonl(data, rows)
+    config = load_config(
+        locations.CONFIGS_DIR / "topic" / "tfidf_logreg.yaml",
+        ["data.source=jsonl", f"data.path={data}", "data.group_column=g", "experiment=bad-data"],
+    )
+    with pytest.raises(UserInputError, match=message):
+        train(config)
+    run = mlflow.search_runs(experiment_names=["bad-data"], output_format="list")[0]
+    assert run.info.status == "FAILED"
+    assert message in run.data.tags["error"]
+    assert MlflowClient().search_registered_models() == []
+
+
+def test_failure_after_registration_removes_the_version(store_uri: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("registry went away")
+
+    monkeypatch.setattr(trainer, "promote", broken)
+    with pytest.raises(RuntimeError, match="registry went away"):
+        train(load_config(locations.CONFIGS_DIR / "topic" / "tfidf_svm.yaml"))
+    assert MlflowClient().search_model_versions("name='news-topic'") == []
+    run = mlflow.search_runs(experiment_names=["topic-seeds"], output_format="list")[0]
+    assert run.info.status == "FAILED"
+    assert run.data.tags["error"] == "RuntimeError: registry went away"
+
+
+def test_jsonl_data_in_the_same_shape_trains(store_uri: str, tmp_path: Path) -> None:
+    rows = [
+        {"text": f"{word} story number {i}", "label": label, "doc": f"d{i % 4}"}
+        for i, (word, label) in enumerate([("rockets", "conflict"), ("talks", "diplomacy")] * 8)
+    ]
+    data = _jsonl(tmp_path / "mine.jsonl", rows)
+    config = load_config(
+        locations.CONFIGS_DIR / "topic" / "tfidf_logreg.yaml",
+        ["data.source=jsonl", f"data.path={data}", "data.group_column=doc", "registered_model=my-topic"],
+    )
+    result = train(config)
+    assert config.experiment_name == "topic-mine"
+    assert result.metrics["accuracy"] == 1.0
+    assert mlflow.pyfunc.load_model("models:/my-topic@champion").metadata.metadata["labels"] == ["conflict", "diplomacy"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("path", "overrides"),
+    [
+        ("topic/minilm_frozen.yaml", ["evaluation.cv=holdout"]),
+        ("stance/minilm_frozen.yaml", ["evaluation.cv=holdout"]),
+        ("topic/minilm_finetune.yaml", ["evaluation.cv=holdout", "model.max_steps=2", "model.max_length=64"]),
+        ("stance/minilm_finetune.yaml", ["evaluation.cv=holdout", "model.max_steps=2", "model.max_length=64"]),
+    ],
+)
+def test_transformer_configs_on_the_packaged_model(store_uri: str, path: str, overrides: list[str]) -> None:
+    config = load_config(locations.CONFIGS_DIR / path, overrides)
+    result = train(config)
+    model = mlflow.pyfunc.load_model(f"models:/{config.registered_model}@champion")
+    inputs = pd.DataFrame({"text": ["Rockets were fired at the border.", "Talks resumed in Doha."], "target": ["Israel", "Hamas"]})
+    output = model.predict(inputs if config.task == "stance" else inputs[["text"]])
+    assert len(output) == 2 and set(output["label"]) <= set(model.metadata.metadata["labels"])
+    assert model.metadata.metadata["family"] == config.model.family
+    assert result.metrics["n_folds"] == 1
