@@ -119,17 +119,31 @@ def train_defaults(
 @app.command()
 def evaluate(
     model_uri: Annotated[str, typer.Option(help="e.g. models:/news-topic@champion or runs:/<id>/model.")],
-    data: Annotated[Path, typer.Option(help="JSONL with text, label (and target for stance).")],
+    data: Annotated[Path | None, typer.Option(help="JSONL with text, label (and target for stance).")] = None,
+    dataset: Annotated[str | None, typer.Option(help="Benchmark in its official layout: fnc1, semeval2016, bbc_news.")] = None,
+    data_dir: Annotated[Path, typer.Option(help="Folder holding the benchmark folders.")] = locations.DEFAULT_DATA_DIR,
+    split: Annotated[str | None, typer.Option(help="Benchmark split, e.g. test (default: its training split).")] = None,
 ) -> None:
-    """Score a model on labelled data; the last stdout line is the metrics as JSON."""
+    """Score a model on labelled data; the last stdout line is the metrics as JSON.
+
+    Give either --data (a JSONL file) or --dataset (with --data-dir and --split).
+    """
     import json
 
     from training import tracking
-    from training.evaluate import evaluate_file
+    from training.evaluate import evaluate_benchmark, evaluate_file
 
     tracking.use_store()
     with _user_errors():
-        metrics = evaluate_file(model_uri, data)
+        if (data is None) == (dataset is None):
+            raise UserInputError("give exactly one of --data FILE.jsonl or --dataset NAME")
+        if data is not None:
+            metrics = evaluate_file(model_uri, data)
+        else:
+            from training.benchmarks.adapters import get_benchmark
+
+            benchmark = get_benchmark(dataset)
+            metrics = evaluate_benchmark(model_uri, dataset, data_dir, split or benchmark.training_split)
     typer.echo(json.dumps(metrics))
 
 

@@ -48,18 +48,29 @@ def load_model(model_uri: str) -> tuple[mlflow.pyfunc.PyFuncModel, str, list[str
     return model, meta["task"], list(meta["labels"])
 
 
-def score(model: mlflow.pyfunc.PyFuncModel, task: str, labels: list[str], frame: pd.DataFrame) -> dict[str, object]:
-    """accuracy, macro_f1, per_class F1 and n of a loaded model on a frame with inputs and `label`."""
+def predict_labels(model: mlflow.pyfunc.PyFuncModel, task: str, labels: list[str], frame: pd.DataFrame) -> list[str]:
+    """The model's label for every row of a frame with inputs and `label`; gold labels must be known to it."""
     unknown = sorted(set(frame["label"]) - set(labels))
     if unknown:
         raise UserInputError(
             f"labels the model does not know: {', '.join(unknown)} (model labels: {', '.join(labels)})"
         )
-    predicted = model.predict(frame[list(REQUIRED_COLUMNS[task])])["label"]
-    return summary_metrics(frame["label"].tolist(), predicted.tolist(), labels)
+    return model.predict(frame[list(REQUIRED_COLUMNS[task])])["label"].tolist()
 
 
 def evaluate_file(model_uri: str, path: Path) -> dict[str, object]:
     """Metrics of the model on a JSONL file of `text`, `label` (and `target` for stance)."""
     model, task, labels = load_model(model_uri)
-    return score(model, task, labels, read_jsonl(path, [*REQUIRED_COLUMNS[task], "label"]))
+    frame = read_jsonl(path, [*REQUIRED_COLUMNS[task], "label"])
+    return summary_metrics(frame["label"].tolist(), predict_labels(model, task, labels, frame), labels)
+
+
+def evaluate_benchmark(model_uri: str, name: str, data_dir: Path, split: str) -> dict[str, object]:
+    """Metrics of the model on a benchmark split in its official layout, official metrics included."""
+    from training.benchmarks.adapters import load_benchmark
+    from training.benchmarks.scorers import official_metrics
+
+    model, task, labels = load_model(model_uri)
+    frame = load_benchmark(name, data_dir, split, task)
+    gold, predicted = frame["label"].tolist(), predict_labels(model, task, labels, frame)
+    return {**summary_metrics(gold, predicted, labels), **official_metrics(name, gold, predicted)}

@@ -81,9 +81,11 @@ def load_labelled_data(config: SeedData | JsonlData | BenchmarkData, task: str) 
         case JsonlData():
             frame, name, source = _read_jsonl(config, task), config.path.stem, str(config.path)
         case BenchmarkData():
-            from training.benchmarks.adapters import load_benchmark
+            from training.benchmarks.adapters import get_benchmark, load_benchmark
 
-            frame = load_benchmark(config.name, config.data_dir, config.split, task, config.limit)
-            name, source = f"{config.name}-{config.split}", str(config.data_dir / config.name)
+            benchmark = get_benchmark(config.name)
+            split = config.split or benchmark.training_split
+            frame = load_benchmark(config.name, config.data_dir, split, task, config.limit)
+            name, source = f"{config.name}-{split}", str(benchmark.directory(config.data_dir))
     frame = _check(frame.reset_index(drop=True), task, source)
     return LabelledData(frame=frame[[*INPUT_COLUMNS[task], "label", "group"]], name=name, source=source, task=task)

@@ -22,7 +22,7 @@ from tqdm.auto import tqdm
 
 from training import tracking
 from training.config.loading import expand_sweep, flatten, to_yaml
-from training.config.schema import ExperimentConfig
+from training.config.schema import BenchmarkData, ExperimentConfig
 from training.errors import UserInputError
 from training.evaluation.cross_validation import CrossValidation, cross_validate, group_splits
 from training.evaluation.metrics import classification_metrics, confusion_matrix_figure, report_text
@@ -48,6 +48,7 @@ INFERENCE_PACKAGES = {
     "tfidf": ["mlflow", "scikit-learn", "pandas", "numpy", "joblib"],
     "frozen_encoder": ["mlflow", "scikit-learn", "pandas", "numpy", "joblib", "torch", "transformers"],
     "finetune": ["mlflow", "scikit-learn", "pandas", "numpy", "torch", "transformers"],
+    "pair_features": ["mlflow", "scikit-learn", "pandas", "numpy", "joblib", "torch", "transformers"],
 }
 
 
@@ -170,6 +171,10 @@ def _evaluate(factory: Callable[[], Classifier], data: LabelledData, config: Exp
     tested = data.frame[result.tested]
     y_true, y_pred = tested["label"].to_numpy(), result.predictions
     metrics = {**classification_metrics(y_true, y_pred, result.labels), **result.fold_summary()}
+    if isinstance(config.data, BenchmarkData):
+        from training.benchmarks.scorers import official_metrics
+
+        metrics.update(official_metrics(config.data.name, y_true, y_pred))
     if config.evaluation.primary_metric not in metrics:
         raise UserInputError(
             f"evaluation.primary_metric '{config.evaluation.primary_metric}' is not computed; "

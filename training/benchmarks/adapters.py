@@ -34,6 +34,11 @@ class Benchmark:
         """The dataset's folder under a data directory."""
         return data_dir / self.folder
 
+    @property
+    def training_split(self) -> str:
+        """The split models are trained and selected on (listed first)."""
+        return next(iter(self.splits))
+
 
 BENCHMARKS: dict[str, Benchmark] = {
     "fnc1": Benchmark(
@@ -82,9 +87,13 @@ def get_benchmark(name: str) -> Benchmark:
     return BENCHMARKS[name]
 
 
-def load_benchmark(name: str, data_dir: Path, split: str, task: str, limit: int | None = None) -> pd.DataFrame:
-    """Rows of one split: `text`, `target` (stance only), `label`, `group`; `limit` keeps the first N groups."""
+def load_benchmark(name: str, data_dir: Path, split: str | None, task: str, limit: int | None = None) -> pd.DataFrame:
+    """Rows of one split (default: the training split): `text`, `target` (stance only), `label`, `group`.
+
+    `limit` keeps the first N groups.
+    """
     benchmark = get_benchmark(name)
+    split = split or benchmark.training_split
     if task != benchmark.task:
         raise UserInputError(f"{name} is a {benchmark.task} dataset; it cannot train the '{task}' task")
     if limit is not None and limit < 1:

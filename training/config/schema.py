@@ -41,7 +41,7 @@ class BenchmarkData(Strict):
     source: Literal["benchmark"]
     name: Literal["fnc1", "semeval2016", "bbc_news"]
     data_dir: Path = locations.DEFAULT_DATA_DIR
-    split: str = "train"
+    split: str | None = Field(None, description="Default: the dataset's training split (train; all for bbc_news).")
     limit: PositiveInt | None = Field(None, description="Keep only the first N groups (quick runs).")
 
 
@@ -104,7 +104,28 @@ class FineTuneModel(Strict):
         return self
 
 
-ModelConfig = Annotated[TfidfModel | FrozenEncoderModel | FineTuneModel, Field(discriminator="family")]
+class PairFeaturesModel(Strict):
+    """Stance of a text toward a long target (FNC-1 headline vs body): relatedness and cue features,
+    gradient-boosted trees on top."""
+
+    family: Literal["pair_features"]
+    encoder: str | None = Field(PACKAGED_ENCODER, description="Embedding similarity features; null to leave them out.")
+    max_length: PositiveInt = 128
+    batch_size: PositiveInt = 64
+    max_sentences: PositiveInt = Field(40, description="Body sentences compared with the target (from the start).")
+    top_sentences: PositiveInt = Field(3, description="Most target-like sentences whose cues and embeddings are used.")
+    svd_components: PositiveInt = 100
+    embedding_interactions: bool = Field(True, description="Add target x best-sentences embedding products and gaps.")
+    learning_rate: PositiveFloat = 0.1
+    max_iter: PositiveInt = 300
+    max_leaf_nodes: PositiveInt = 31
+    l2_regularization: float = Field(0.0, ge=0)
+    class_weight: Literal["balanced"] | None = None
+
+
+ModelConfig = Annotated[
+    TfidfModel | FrozenEncoderModel | FineTuneModel | PairFeaturesModel, Field(discriminator="family")
+]
 
 
 # --- evaluation and the experiment ------------------------------------------------------------
@@ -163,8 +184,8 @@ class ExperimentConfig(Strict):
                 return "seeds"
             case JsonlData(path=path):
                 return path.stem
-            case BenchmarkData(name=name, split=split):
-                return f"{name}-{split}"
+            case BenchmarkData(name=name):
+                return name
 
     @property
     def experiment_name(self) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -17,6 +18,7 @@ if TYPE_CHECKING:
     import torch
 
 logger = logging.getLogger(__name__)
+SETTINGS_FILE = "pooling_settings.json"
 
 
 def resolve_encoder(name: str) -> Path:
@@ -82,10 +84,12 @@ class MeanPooledEncoder:
     def _embed(self, keys: list[tuple[str, str | None]], progress: bool) -> list[np.ndarray]:
         import torch
 
-        vectors: list[np.ndarray] = []
-        starts = range(0, len(keys), self.batch_size)
+        # Batches of similar length: padding to the longest member is most of the cost otherwise.
+        order = sorted(range(len(keys)), key=lambda index: len(keys[index][0]) + len(keys[index][1] or ""))
+        vectors: list[np.ndarray] = [np.empty(0)] * len(keys)
+        starts = range(0, len(order), self.batch_size)
         for start in tqdm(starts, desc="embedding", unit="batch", disable=not progress):
-            batch = keys[start : start + self.batch_size]
+            batch = [keys[index] for index in order[start : start + self.batch_size]]
             first = [key[0] for key in batch]
             second = [key[1] for key in batch] if batch[0][1] is not None else None
             encoded = self.tokenizer(
@@ -99,10 +103,19 @@ class MeanPooledEncoder:
             with torch.inference_mode():
                 hidden = self.model(**encoded).last_hidden_state
             pooled = torch.nn.functional.normalize(mean_pool(hidden, encoded["attention_mask"]), dim=-1)
-            vectors.extend(pooled.cpu().numpy())
+            for index, vector in zip(order[start : start + self.batch_size], pooled.cpu().numpy(), strict=True):
+                vectors[index] = vector
         return vectors
 
     def save(self, directory: Path) -> None:
-        """Write tokenizer and weights so a saved model never needs the original folder."""
+        """Write tokenizer, weights and settings so a saved model never needs the original folder."""
         self.tokenizer.save_pretrained(directory)
         self.model.save_pretrained(directory)
+        settings = {"max_length": self.max_length, "batch_size": self.batch_size}
+        (directory / SETTINGS_FILE).write_text(json.dumps(settings), encoding="utf-8")
+
+    @classmethod
+    def load(cls, directory: Path) -> MeanPooledEncoder:
+        """An encoder written by `save`."""
+        settings = json.loads((directory / SETTINGS_FILE).read_text(encoding="utf-8"))
+        return cls(directory, **settings)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from training.config.schema import FineTuneModel, FrozenEncoderModel, TfidfModel
+from training.config.schema import FineTuneModel, FrozenEncoderModel, PairFeaturesModel, TfidfModel
+from training.errors import UserInputError
 from training.models.base import Classifier
 
 
@@ -23,11 +24,15 @@ def family_class(family: str) -> type[Classifier]:
             from training.models.finetuned import FineTunedClassifier
 
             return FineTunedClassifier
+        case "pair_features":
+            from training.models.pair_features import PairFeaturesClassifier
+
+            return PairFeaturesClassifier
     raise ValueError(f"unknown model family '{family}'")
 
 
 def classifier_factory(
-    config: TfidfModel | FrozenEncoderModel | FineTuneModel, task: str, seed: int
+    config: TfidfModel | FrozenEncoderModel | FineTuneModel | PairFeaturesModel, task: str, seed: int
 ) -> Callable[[], Classifier]:
     """A function returning a new untrained classifier; expensive shared parts are built once here."""
     match config:
@@ -47,3 +52,13 @@ def classifier_factory(
 
             path = resolve_encoder(config.encoder)
             return lambda: FineTunedClassifier.untrained(task, config, path, seed)
+        case PairFeaturesModel():
+            from training.models.encoder import MeanPooledEncoder, resolve_encoder
+            from training.models.pair_features import PairFeaturesClassifier
+
+            if task != "stance":
+                raise UserInputError("the pair_features family scores a text against a target: use it for stance")
+            shared = None
+            if config.encoder is not None:
+                shared = MeanPooledEncoder(resolve_encoder(config.encoder), config.max_length, config.batch_size, cache=True)
+            return lambda: PairFeaturesClassifier.untrained(task, config, shared, seed)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -17,7 +16,6 @@ from training.models.encoder import MeanPooledEncoder
 
 HEAD_FILE = "head.joblib"
 ENCODER_DIR = "encoder"
-SETTINGS_FILE = "encoder_settings.json"
 
 
 class FrozenEncoderClassifier(Classifier):
@@ -43,13 +41,9 @@ class FrozenEncoderClassifier(Classifier):
     def _save_weights(self, directory: Path) -> None:
         joblib.dump(self.head, directory / HEAD_FILE)
         self.encoder.save(directory / ENCODER_DIR)
-        settings = {"max_length": self.encoder.max_length, "batch_size": self.encoder.batch_size}
-        (directory / SETTINGS_FILE).write_text(json.dumps(settings), encoding="utf-8")
 
     @classmethod
     def _load_weights(cls, directory: Path, task: str, labels: list[str]) -> FrozenEncoderClassifier:
-        settings = json.loads((directory / SETTINGS_FILE).read_text(encoding="utf-8"))
-        encoder = MeanPooledEncoder(directory / ENCODER_DIR, **settings)
-        classifier = cls(task, encoder, joblib.load(directory / HEAD_FILE))
+        classifier = cls(task, MeanPooledEncoder.load(directory / ENCODER_DIR), joblib.load(directory / HEAD_FILE))
         classifier.labels = labels
         return classifier

@@ -37,10 +37,16 @@ def mentions(sentence: str, terms: list[str]) -> bool:
 
 
 def target_context(text: str, target: str, window: int = 1) -> str:
-    """Sentences that mention the target plus `window` sentences either side; "" without a mention."""
+    """Sentences that mention the target plus `window` sentences either side.
+
+    Without a mention the whole text is the context: stance toward an unnamed target (a tweet
+    about "Legalization of Abortion" that never says so) is carried by the text as a whole.
+    """
     parts = sentences(text)
     terms = target_terms(target)
     hits = [index for index, sentence in enumerate(parts) if mentions(sentence, terms)]
+    if not hits:
+        return " ".join(parts)
     keep = sorted({near for index in hits for near in range(index - window, index + window + 1) if 0 <= near < len(parts)})
     return " ".join(parts[index] for index in keep)
 

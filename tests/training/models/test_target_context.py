@@ -18,7 +18,7 @@ def test_context_keeps_mention_sentences_and_their_neighbours() -> None:
     text = "One about Iran. Two is neutral. Three is neutral. Four about Israel."
     assert target_context(text, "Iran", window=0) == "One about Iran."
     assert target_context(text, "Iran", window=1) == "One about Iran. Two is neutral."
-    assert target_context(text, "Hamas") == ""
+    assert target_context(text, "Hamas") == text  # no mention: the whole text
 
 
 def test_conjoin_tags_context_words_with_the_target() -> None:
