@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import mlflow.pyfunc
@@ -11,29 +10,8 @@ from mlflow.exceptions import MlflowException
 
 from training.errors import UserInputError
 from training.evaluation.metrics import summary_metrics
+from training.jsonl_table import read_jsonl_table
 from training.models.pyfunc import REQUIRED_COLUMNS
-
-
-def read_jsonl(path: Path, columns: list[str]) -> pd.DataFrame:
-    """Rows of a JSONL file with the given fields; errors name the line."""
-    if not path.is_file():
-        raise UserInputError(f"data file {path} not found")
-    rows = []
-    with path.open(encoding="utf-8") as handle:
-        for number, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as err:
-                raise UserInputError(f"{path}:{number}: invalid JSON ({err.msg})") from err
-            missing = [column for column in columns if not isinstance(record, dict) or column not in record]
-            if missing:
-                raise UserInputError(f"{path}:{number}: missing field(s) {', '.join(missing)}")
-            rows.append({column: str(record[column]) for column in columns})
-    if not rows:
-        raise UserInputError(f"{path}: no rows to evaluate")
-    return pd.DataFrame(rows, columns=columns)
 
 
 def load_model(model_uri: str) -> tuple[mlflow.pyfunc.PyFuncModel, str, list[str]]:
@@ -61,7 +39,9 @@ def predict_labels(model: mlflow.pyfunc.PyFuncModel, task: str, labels: list[str
 def evaluate_file(model_uri: str, path: Path) -> dict[str, object]:
     """Metrics of the model on a JSONL file of `text`, `label` (and `target` for stance)."""
     model, task, labels = load_model(model_uri)
-    frame = read_jsonl(path, [*REQUIRED_COLUMNS[task], "label"])
+    frame = read_jsonl_table(path, [*REQUIRED_COLUMNS[task], "label"])
+    if frame.empty:
+        raise UserInputError(f"{path}: no rows to evaluate")
     return summary_metrics(frame["label"].tolist(), predict_labels(model, task, labels, frame), labels)
 
 

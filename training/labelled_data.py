@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -11,6 +10,7 @@ import pandas as pd
 from training.config.schema import BenchmarkData, JsonlData, SeedData
 from training.corpus.loading import load_stance_dataset, load_topic_dataset
 from training.errors import UserInputError
+from training.jsonl_table import read_jsonl_table
 
 INPUT_COLUMNS = {"topic": ["text"], "stance": ["text", "target"]}
 
@@ -47,25 +47,8 @@ def _check(frame: pd.DataFrame, task: str, where: str) -> pd.DataFrame:
 
 
 def _read_jsonl(config: JsonlData, task: str) -> pd.DataFrame:
-    if not config.path.is_file():
-        raise UserInputError(f"data file {config.path} not found")
-    required = [*INPUT_COLUMNS[task], "label"] + ([config.group_column] if config.group_column else [])
-    rows = []
-    with config.path.open(encoding="utf-8") as handle:
-        for number, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as err:
-                raise UserInputError(f"{config.path}:{number}: invalid JSON ({err.msg})") from err
-            if not isinstance(record, dict):
-                raise UserInputError(f"{config.path}:{number}: expected a JSON object")
-            missing = [field for field in required if field not in record]
-            if missing:
-                raise UserInputError(f"{config.path}:{number}: missing field(s) {', '.join(missing)}")
-            rows.append({field: str(record[field]) for field in required})
-    frame = pd.DataFrame(rows, columns=required)
+    fields = [*INPUT_COLUMNS[task], "label"] + ([config.group_column] if config.group_column else [])
+    frame = read_jsonl_table(config.path, fields)
     # Without a group column every row is its own group: plain (ungrouped) splits.
     frame["group"] = frame[config.group_column] if config.group_column else [str(i) for i in range(len(frame))]
     return frame

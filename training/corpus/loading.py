@@ -22,33 +22,24 @@ STANCE_FEATURES = Features(
 )
 
 
+def _rows(segments_path: Path, labels_path: Path, task: str) -> list[dict[str, str]]:
+    segments = {segment.segment_id: segment for segment in read_segments(segments_path)}
+    rows = []
+    for labels in validate_labels(labels_path, segments_path):
+        segment = segments[labels.segment_id]
+        common = {"segment_id": segment.segment_id, "article_id": segment.article_id, "text": segment.text}
+        if task == "topic":
+            rows.append({**common, "label": labels.topic})
+        else:
+            rows.extend({**common, "target": row.target, "label": row.stance} for row in labels.stances)
+    return rows
+
+
 def load_topic_dataset(segments_path: Path, labels_path: Path) -> Dataset:
     """Columns segment_id, article_id, text, label (the topic); one row per segment."""
-    texts = {segment.segment_id: segment for segment in read_segments(segments_path)}
-    rows = [
-        {
-            "segment_id": row.segment_id,
-            "article_id": texts[row.segment_id].article_id,
-            "text": texts[row.segment_id].text,
-            "label": row.topic,
-        }
-        for row in validate_labels(labels_path, segments_path)
-    ]
-    return Dataset.from_list(rows, features=TOPIC_FEATURES)
+    return Dataset.from_list(_rows(segments_path, labels_path, "topic"), features=TOPIC_FEATURES)
 
 
 def load_stance_dataset(segments_path: Path, labels_path: Path) -> Dataset:
     """Columns segment_id, article_id, text, target, label (the stance); one row per (segment, target)."""
-    texts = {segment.segment_id: segment for segment in read_segments(segments_path)}
-    rows = [
-        {
-            "segment_id": row.segment_id,
-            "article_id": texts[row.segment_id].article_id,
-            "text": texts[row.segment_id].text,
-            "target": stance.target,
-            "label": stance.stance,
-        }
-        for row in validate_labels(labels_path, segments_path)
-        for stance in row.stances
-    ]
-    return Dataset.from_list(rows, features=STANCE_FEATURES)
+    return Dataset.from_list(_rows(segments_path, labels_path, "stance"), features=STANCE_FEATURES)

@@ -44,6 +44,22 @@ HEDGING = frozenset(
 SUPPORTING = frozenset("confirmed confirms confirm official officially announced proves proven verified indeed".split())
 NEGATION = frozenset("not no never none nothing neither nor cannot without".split())
 CUES = (REFUTING, HEDGING, SUPPORTING, NEGATION)
+CUE_NAMES = ["refuting", "hedging", "supporting", "negation", "any_refuting"]
+LEXICAL_NAMES = [
+    "tfidf_cosine",
+    "best_sentence_cosine",
+    "top3_sentences_cosine",
+    "lead3_sentences_cosine",
+    "target_words_in_text",
+    "word_jaccard",
+    "target_bigrams_in_text",
+    "target_words_in_lead",
+    "log_target_words",
+    "log_text_words",
+    "log_text_sentences",
+    *(f"{where}_{cue}" for where in ("target", "text", "top_sentences") for cue in CUE_NAMES),
+]
+SEMANTIC_NAMES = ["best_sentence_similarity", "top3_similarity", "mean_similarity", "lead_similarity"]
 
 
 def tokens(text: str) -> list[str]:
@@ -81,6 +97,16 @@ class PairFeaturizer:
         matrix = self.vectorizer.fit_transform(corpus)
         self.svd.fit(matrix)
         return self
+
+    def feature_names(self, encoder: MeanPooledEncoder | None) -> list[str]:
+        """Column names of `transform`'s output, in order."""
+        names = list(LEXICAL_NAMES)
+        if encoder is not None:
+            names += SEMANTIC_NAMES
+            if self.config.embedding_interactions:
+                names += [f"product_{i}" for i in range(encoder.dimension)] + [f"gap_{i}" for i in range(encoder.dimension)]
+        n_svd = self.config.svd_components
+        return names + ["svd_cosine"] + [f"target_svd_{i}" for i in range(n_svd)] + [f"text_svd_{i}" for i in range(n_svd)]
 
     def transform(self, inputs: pd.DataFrame, encoder: MeanPooledEncoder | None) -> np.ndarray:
         """One row of features per pair; texts and targets are processed once each."""
