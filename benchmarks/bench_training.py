@@ -24,6 +24,7 @@ from typing import Annotated
 
 import mlflow
 import typer
+from doc_markers import write_between_markers
 
 from training import locations
 from training.config.loading import load_config
@@ -121,17 +122,6 @@ def table(rows: list[dict[str, object]], metrics: list[str]) -> str:
             + f" | {row['seconds']:.0f} | {row['peak_mb']:.0f} | {row['size_mb']:.1f} |"
         )
     return "\n".join(lines)
-
-
-def write_between_markers(doc: Path, marker: str, text: str) -> None:
-    """Replace what stands between `<!-- marker:start -->` and `<!-- marker:end -->` in doc."""
-    start, end = f"<!-- {marker}:start -->", f"<!-- {marker}:end -->"
-    content = doc.read_text(encoding="utf-8")
-    if start not in content or end not in content:
-        raise ValueError(f"{doc} has no {start} ... {end} markers")
-    before, _, rest = content.partition(start)
-    _, _, after = rest.partition(end)
-    doc.write_text(f"{before}{start}\n{text}\n{end}{after}", encoding="utf-8")
 
 
 def main(

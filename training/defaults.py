@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from training import locations, tracking
 from training.config.loading import load_config
 from training.promotion import champion_version
-from training.trainer import TrainResult, train
+
+if TYPE_CHECKING:
+    from training.trainer import TrainResult
 
 logger = logging.getLogger(__name__)
 
@@ -21,6 +24,9 @@ TRAIN_DEFAULTS_COMMAND = "python -m training train-defaults"
 
 def train_defaults(retrain: bool = False) -> list[TrainResult]:
     """Train each default config whose registered model has no champion (all of them with retrain)."""
+    # Imported here: the server reads TRAIN_DEFAULTS_COMMAND and must not pay for the trainer's imports.
+    from training.trainer import train
+
     client = tracking.use_store()
     results = []
     for task, path in DEFAULT_CONFIGS.items():

@@ -1,0 +1,377 @@
+"""Load test: our service against `mlflow models serve` of the same registered topic model.
+
+    python benchmarks/bench_serving.py [--store URI | --train] [--duration 20] [--clients 16] [--workers 1]
+
+Starts both servers on free loopback ports, sends the same load to each (CLIENTS concurrent
+clients with single-item, topic-only requests for DURATION seconds, then a 256-item batch
+several times), measures our server's RSS after warm-up, prints a Markdown table and writes it
+into docs/serving.md between the benchmark markers, so the figures in the doc come from a run.
+
+The load generator is aiohttp (installed with mlflow): on 2 cores it shares the machine with the
+server under test, and httpx's client costs about 2 ms of CPU per request against aiohttp's
+0.25 ms, which would starve whichever server is measured.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import platform
+import re
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated
+
+import aiohttp
+import typer
+from prometheus_client.parser import text_string_to_metric_families
+
+from doc_markers import write_between_markers
+
+from training import locations, tracking
+from training.promotion import champion_version
+
+logger = logging.getLogger("benchmarks.serving")
+
+# The table goes into the serving doc and the README's performance section.
+DOCS = (locations.PROJECT_ROOT / "docs" / "serving.md", locations.PROJECT_ROOT / "README.md")
+MARKER = "bench:serving"
+TOPIC_MODEL = "news-topic"
+STARTUP_TIMEOUT_S = 180.0
+BATCH_SIZE = 256
+WARMUP_S = 3.0
+JSON = {"content-type": "application/json"}
+
+app = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
+
+
+@dataclass(frozen=True)
+class Server:
+    """A server under test: how to reach it and how to phrase a request for it."""
+
+    name: str
+    process: subprocess.Popen[bytes]
+    base_url: str
+    path: str
+    ready_path: str
+
+    def body(self, texts: list[str], target: str | None = None) -> bytes:
+        """The request for topic-only texts (with `target`, our API also classifies stance)."""
+        if self.path == "/invocations":
+            return json.dumps({"dataframe_split": {"columns": ["text"], "data": [[text] for text in texts]}}).encode()
+        return json.dumps(
+            {"items": [{"text": text, "target": target} if target else {"text": text} for text in texts]}
+        ).encode()
+
+
+@dataclass(frozen=True)
+class LoadResult:
+    requests: int
+    errors: int
+    seconds: float
+    latencies_ms: list[float]
+    client_cpu_seconds: float
+    server_cpu_seconds: float
+
+    @property
+    def throughput(self) -> float:
+        return self.requests / self.seconds
+
+    def percentile(self, q: int) -> float:
+        return statistics.quantiles(self.latencies_ms, n=100, method="inclusive")[q - 1]
+
+
+@dataclass(frozen=True)
+class Measurement:
+    server: str
+    load: LoadResult
+    batch_ms: list[float]
+    rss_mb: float
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def sample_texts() -> list[str]:
+    """Real segments of the seed corpus, so requests vary like real traffic."""
+    lines = locations.SEGMENTS_PATH.read_text(encoding="utf-8").splitlines()
+    return [json.loads(line)["text"] for line in lines if line.strip()]
+
+
+def has_champions(uri: str) -> bool:
+    client = tracking.use_store(uri)
+    return all(champion_version(client, name) is not None for name in ("news-topic", "news-stance"))
+
+
+def train_defaults_into(uri: str) -> None:
+    """Run the project's own command that trains the default models, against the given store."""
+    logger.info("training the default models into %s", uri)
+    env = {**os.environ, "MLFLOW_TRACKING_URI": uri}
+    subprocess.run(
+        [sys.executable, "-m", "training", "train-defaults"], env=env, check=True, cwd=locations.PROJECT_ROOT
+    )
+
+
+def process_tree(pid: int) -> list[int]:
+    """A process and all its descendants."""
+    found, pending = [], [pid]
+    while pending:
+        current = pending.pop()
+        found.append(current)
+        for task in Path(f"/proc/{current}/task").glob("*"):
+            children = task / "children"
+            pending += [int(child) for child in children.read_text().split()] if children.exists() else []
+    return found
+
+
+def tree_rss_mb(pid: int) -> float:
+    """VmRSS summed over a process tree (pages shared between the processes count once per process)."""
+    total_kb = 0
+    for member in process_tree(pid):
+        found = re.search(r"^VmRSS:\s+(\d+) kB", Path(f"/proc/{member}/status").read_text(), re.MULTILINE)
+        total_kb += int(found.group(1)) if found else 0
+    return total_kb / 1024
+
+
+def tree_cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process tree so far."""
+    ticks = 0
+    for member in process_tree(pid):
+        fields = Path(f"/proc/{member}/stat").read_text().rpartition(")")[2].split()
+        ticks += int(fields[11]) + int(fields[12])
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+@contextmanager
+def running(command: list[str], env: dict[str, str], log_path: Path) -> Iterator[subprocess.Popen[bytes]]:
+    """A server process in its own process group, stopped (group and all) on exit."""
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            command, env=env, cwd=locations.PROJECT_ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
+        try:
+            yield process
+        finally:
+            os.killpg(process.pid, signal.SIGTERM)
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
+
+
+async def wait_until_ready(server: Server, log_path: Path) -> None:
+    deadline = time.monotonic() + STARTUP_TIMEOUT_S
+    async with aiohttp.ClientSession(server.base_url, timeout=aiohttp.ClientTimeout(total=2)) as session:
+        while time.monotonic() < deadline:
+            if server.process.poll() is not None:
+                raise RuntimeError(f"{server.name} exited with {server.process.returncode}; see {log_path}")
+            try:
+                async with session.get(server.ready_path) as response:
+                    if response.status == 200:
+                        return
+            except (aiohttp.ClientError, TimeoutError):
+                pass
+            await asyncio.sleep(0.5)
+    raise RuntimeError(f"{server.name} was not ready after {STARTUP_TIMEOUT_S:.0f} s; see {log_path}")
+
+
+async def generate_load(
+    session: aiohttp.ClientSession, server: Server, texts: list[str], clients: int, seconds: float
+) -> LoadResult:
+    """`clients` concurrent clients, each sending one single-item request after another."""
+    # Bodies are encoded up front so the load generator spends its CPU on HTTP only.
+    bodies = [server.body([text]) for text in texts]
+    latencies: list[float] = []
+    errors = 0
+
+    async def one_client(offset: int, until: float, record: bool) -> None:
+        nonlocal errors
+        index = offset
+        while time.perf_counter() < until:
+            body = bodies[index % len(bodies)]
+            index += clients
+            started = time.perf_counter()
+            async with session.post(server.path, data=body) as response:
+                await response.read()
+            elapsed = (time.perf_counter() - started) * 1000
+            if not record:
+                continue
+            if response.status == 200:
+                latencies.append(elapsed)
+            else:
+                errors += 1
+
+    warm_until = time.perf_counter() + WARMUP_S
+    await asyncio.gather(*(one_client(offset, warm_until, False) for offset in range(clients)))
+    started, cpu_started, server_cpu_started = (
+        time.perf_counter(),
+        time.process_time(),
+        tree_cpu_seconds(server.process.pid),
+    )
+    await asyncio.gather(*(one_client(offset, started + seconds, True) for offset in range(clients)))
+    elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu_started
+    server_cpu = tree_cpu_seconds(server.process.pid) - server_cpu_started
+    return LoadResult(len(latencies) + errors, errors, elapsed, latencies, cpu, server_cpu)
+
+
+async def batch_latencies(
+    session: aiohttp.ClientSession, server: Server, texts: list[str], runs: int, target: str | None = None
+) -> list[float]:
+    """Latency of a BATCH_SIZE-item request, sent `runs` times one after another (after one warm-up)."""
+    body = server.body([texts[index % len(texts)] for index in range(BATCH_SIZE)], target)
+    timings = []
+    for run in range(runs + 1):
+        started = time.perf_counter()
+        async with session.post(server.path, data=body) as response:
+            await response.read()
+            response.raise_for_status()
+        if run:
+            timings.append((time.perf_counter() - started) * 1000)
+    return timings
+
+
+def session(server: Server, clients: int) -> aiohttp.ClientSession:
+    """Keep-alive connections, at most one per client."""
+    connector = aiohttp.TCPConnector(limit=clients)
+    return aiohttp.ClientSession(
+        server.base_url, connector=connector, headers=JSON, timeout=aiohttp.ClientTimeout(total=60)
+    )
+
+
+async def measure(server: Server, texts: list[str], clients: int, seconds: float, batch_runs: int) -> Measurement:
+    logger.info("%s: %d clients for %.0f s", server.name, clients, seconds)
+    async with session(server, clients) as client:
+        load = await generate_load(client, server, texts, clients, seconds)
+        batches = await batch_latencies(client, server, texts, batch_runs)
+    rss = tree_rss_mb(server.process.pid)
+    logger.info(
+        "%s: %.0f req/s, p99 %.1f ms, batch %.1f ms",
+        server.name,
+        load.throughput,
+        load.percentile(99),
+        statistics.median(batches),
+    )
+    return Measurement(server.name, load, batches, rss)
+
+
+async def our_extras(server: Server, texts: list[str], batch_runs: int) -> list[str]:
+    """What only our server can tell: how much batching merged, and a batch that also needs stance."""
+    async with session(server, 1) as client:
+        with_stance = await batch_latencies(client, server, texts, batch_runs, target="Israel")
+        async with client.get("/metrics") as response:
+            families = text_string_to_metric_families(await response.text())
+    rows = {
+        sample.name: sample.value
+        for family in families
+        for sample in family.samples
+        if sample.labels.get("task") == "topic"
+    }
+    return [
+        f"{server.name}: {rows['news_prediction_rows_sum'] / rows['news_prediction_rows_count']:.1f} rows per topic "
+        "model call on average (dynamic batching of concurrent requests).",
+        f"{server.name}: a 256-item batch with a target on every item (topic and stance): "
+        f"{statistics.median(with_stance):.1f} ms median, {max(with_stance):.1f} ms max.",
+    ]
+
+
+def markdown(results: list[Measurement], notes: list[str], clients: int, seconds: float, workers: int) -> str:
+    header = (
+        f"Measured {datetime.now(UTC):%Y-%m-%d %H:%M} UTC on {os.cpu_count()} CPU cores ({platform.machine()}), "
+        f"Python {platform.python_version()}, by `python benchmarks/bench_serving.py`: {clients} concurrent clients sending "
+        f"single-item topic-only requests for {seconds:.0f} s after {WARMUP_S:.0f} s of warm-up; {workers} worker "
+        f"process(es) per server; the load generator (aiohttp, one process) shares the machine.\n\n"
+    )
+    rows = [
+        "| server | requests/s | p50 ms | p99 ms | errors | server CPU ms per request | load generator CPU | "
+        "256-item batch ms (median / max) | RSS MB after warm-up |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for result in results:
+        load = result.load
+        rows.append(
+            f"| {result.server} | {load.throughput:.0f} | {load.percentile(50):.1f} | {load.percentile(99):.1f} | "
+            f"{load.errors} | {1000 * load.server_cpu_seconds / load.requests:.2f} | "
+            f"{100 * load.client_cpu_seconds / load.seconds:.0f}% of a core | "
+            f"{statistics.median(result.batch_ms):.1f} / {max(result.batch_ms):.1f} | {result.rss_mb:.0f} |"
+        )
+    if len(results) == 2:
+        ratio = results[0].load.throughput / results[1].load.throughput
+        notes = [f"Throughput ratio ({results[0].server} / {results[1].server}): **{ratio:.2f}x**", *notes]
+    return header + "\n".join(rows) + "\n\n" + "".join(f"- {note}\n" for note in notes)
+
+
+@app.command()
+def main(
+    store: Annotated[
+        str | None, typer.Option(help="Tracking URI with the champions (default: the repo store).")
+    ] = None,
+    train: Annotated[bool, typer.Option("--train", help="Train the defaults into a temporary store first.")] = False,
+    duration: Annotated[float, typer.Option(help="Seconds of measured load per server.")] = 20.0,
+    clients: Annotated[int, typer.Option(help="Concurrent clients.")] = 16,
+    workers: Annotated[int, typer.Option(help="Worker processes of each server.")] = 1,
+    batch_runs: Annotated[int, typer.Option(help="How many times the 256-item batch is timed.")] = 10,
+    mlflow_serve: Annotated[
+        bool, typer.Option("--mlflow/--no-mlflow", help="Also measure `mlflow models serve`.")
+    ] = True,
+    write: Annotated[bool, typer.Option("--write/--no-write", help="Write the table into docs/serving.md and README.md.")] = True,
+) -> None:
+    """Measure both servers under the same load and print (and record) the table."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    with tempfile.TemporaryDirectory(prefix="bench-serving-") as scratch:
+        workdir = Path(scratch)
+        uri = store or tracking.tracking_uri()
+        if train or not has_champions(uri):
+            uri = f"sqlite:///{workdir / 'mlruns' / 'mlflow.db'}"
+            train_defaults_into(uri)
+        texts = sample_texts()
+        results = []
+        ours_port = free_port()
+        ours_env = {**os.environ, "NEWS_TRACKING_URI": uri, "NEWS_WORKERS": str(workers)}
+        ours_log = workdir / "serving.log"
+        with running([sys.executable, "-m", "serving", "--port", str(ours_port)], ours_env, ours_log) as process:
+            ours = Server("python -m serving", process, f"http://127.0.0.1:{ours_port}", "/v1/classify", "/ready")
+            asyncio.run(wait_until_ready(ours, ours_log))
+            results.append(asyncio.run(measure(ours, texts, clients, duration, batch_runs)))
+            notes = asyncio.run(our_extras(ours, texts, batch_runs))
+        if mlflow_serve:
+            port = free_port()
+            env = {**os.environ, "MLFLOW_TRACKING_URI": uri}
+            command = [
+                sys.executable, "-m", "mlflow", "models", "serve", "-m", f"models:/{TOPIC_MODEL}@champion",
+                "--env-manager", "local", "-p", str(port), "-w", str(workers),
+            ]  # fmt: skip
+            log = workdir / "mlflow.log"
+            with running(command, env, log) as process:
+                theirs = Server("mlflow models serve", process, f"http://127.0.0.1:{port}", "/invocations", "/ping")
+                asyncio.run(wait_until_ready(theirs, log))
+                results.append(asyncio.run(measure(theirs, texts, clients, duration, batch_runs)))
+    if mlflow_serve:
+        notes.append(
+            "RSS of `mlflow models serve` includes its `mlflow` launcher process besides the uvicorn server it starts."
+        )
+    table = markdown(results, notes, clients, duration, workers)
+    typer.echo(table)
+    if write:
+        for doc in DOCS:
+            write_between_markers(doc, MARKER, table)
+            logger.info("wrote the table into %s", doc)
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,1 @@
+"""FastAPI service for the champion topic and stance models: `python -m serving`."""

@@ -1,0 +1,66 @@
+"""The application factory: settings in, a FastAPI app whose lifespan loads the champion models."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager, suppress
+
+from fastapi import FastAPI
+from prometheus_client import CollectorRegistry
+from starlette.middleware.body_limit import RequestBodyLimitMiddleware
+
+from serving.batching import PredictionBatcher
+from serving.errors import add_exception_handlers
+from serving.metrics import ServiceMetrics, instrument
+from serving.model_holder import ModelHolder
+from serving.routers import articles, classify, health, models
+from serving.settings import ServingSettings
+
+API_VERSION = "1.0.0"
+
+
+@asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    """Load the models (a missing one is reported, not fatal); poll the aliases when configured."""
+    holder: ModelHolder = app.state.model_holder
+    settings: ServingSettings = app.state.settings
+    await holder.load()
+    poller = asyncio.create_task(holder.poll(settings.poll_seconds)) if settings.poll_seconds > 0 else None
+    try:
+        yield
+    finally:
+        if poller is not None:
+            poller.cancel()
+            with suppress(asyncio.CancelledError):
+                await poller
+
+
+def create_app(settings: ServingSettings) -> FastAPI:
+    """A service for the models the settings name; each app has its own metrics registry."""
+    app = FastAPI(
+        title="News classification service",
+        summary="Topic and target stance of news text, from the champion models in the MLflow registry.",
+        version=API_VERSION,
+        lifespan=lifespan,
+    )
+    registry = CollectorRegistry()
+    metrics = ServiceMetrics(registry)
+    holder = ModelHolder(settings, metrics)
+    metrics.watch(lambda: holder.current)
+    app.state.settings = settings
+    app.state.model_holder = holder
+    app.state.batcher = PredictionBatcher(metrics, max_rows=settings.max_items)
+
+    for router in (health.router, classify.router, articles.router, models.router):
+        app.include_router(router)
+    add_exception_handlers(app)
+    app.add_middleware(RequestBodyLimitMiddleware, max_body_size=settings.max_body_bytes)
+    # Added last, so outermost: rejected (413) requests are counted too.
+    instrument(app, registry)
+    return app
+
+
+def app_from_environment() -> FastAPI:
+    """The uvicorn factory: settings from the environment (each worker process calls it)."""
+    return create_app(ServingSettings())

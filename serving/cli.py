@@ -1,0 +1,52 @@
+"""Command line: `python -m serving [--host H] [--port P] [--workers N]` runs the service with uvicorn."""
+
+from __future__ import annotations
+
+import copy
+from typing import Annotated, Any
+
+import typer
+import uvicorn
+from pydantic import ValidationError
+from uvicorn.config import LOGGING_CONFIG
+
+from serving.settings import ServingSettings
+
+app = typer.Typer(
+    help="Serve the champion topic and stance models over HTTP (settings: NEWS_* environment variables).",
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+
+
+def logging_config() -> dict[str, Any]:
+    """uvicorn's logging, extended to this project's loggers; each worker process applies it."""
+    config = copy.deepcopy(LOGGING_CONFIG)
+    for name in ("serving", "training"):
+        config["loggers"][name] = {"handlers": ["default"], "level": "INFO", "propagate": False}
+    return config
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Interface to bind (default: NEWS_HOST or 127.0.0.1).")] = None,
+    port: Annotated[int | None, typer.Option(help="Port (default: NEWS_PORT or 8000).")] = None,
+    workers: Annotated[int | None, typer.Option(min=1, help="Worker processes (default: NEWS_WORKERS or 1).")] = None,
+) -> None:
+    """Start the service; it loads the models named by NEWS_TOPIC_MODEL_URI and NEWS_STANCE_MODEL_URI."""
+    try:
+        settings = ServingSettings()
+    except ValidationError as err:
+        typer.echo(f"error: invalid settings in the environment: {err}", err=True)
+        raise typer.Exit(2) from err
+    uvicorn.run(
+        "serving.app:app_from_environment",
+        factory=True,
+        host=host or settings.host,
+        port=settings.port if port is None else port,
+        workers=workers or settings.workers,
+        loop="uvloop",
+        http="httptools",
+        access_log=settings.access_log,
+        log_config=logging_config(),
+    )

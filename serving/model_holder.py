@@ -1,0 +1,121 @@
+"""The reference to the current snapshot: loaded at startup, swapped atomically on reload or when an alias moves."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+
+import anyio.to_thread
+from mlflow.tracking import MlflowClient
+
+from serving.loading import LoadOutcome, load_snapshot, resolve_versions
+from serving.metrics import ServiceMetrics
+from serving.settings import ServingSettings
+from serving.snapshot import TASKS, ModelSnapshot, Task
+from training import tracking
+
+logger = logging.getLogger(__name__)
+
+STARTING = "the server is still loading its models"
+
+
+class ReloadFailed(Exception):
+    """A reload could not load every model that moved; the previous snapshot is still served."""
+
+    def __init__(self, failures: dict[Task, str]) -> None:
+        super().__init__("; ".join(failures.values()))
+        self.failures = failures
+
+
+@dataclass(frozen=True)
+class Reload:
+    """What a successful reload did."""
+
+    previous: ModelSnapshot
+    current: ModelSnapshot
+
+    @property
+    def changed(self) -> bool:
+        return self.previous.versions() != self.current.versions()
+
+
+class ModelHolder:
+    """Holds the current ModelSnapshot; a request reads `current` once and keeps that snapshot.
+
+    Replacing the snapshot is one attribute assignment, so a request sees either the old or the
+    new models, never a mix, and in-flight requests finish on the snapshot they started with.
+    """
+
+    def __init__(self, settings: ServingSettings, metrics: ServiceMetrics) -> None:
+        self.settings = settings
+        self._metrics = metrics
+        self.current = ModelSnapshot(problems=dict.fromkeys(TASKS, STARTING))
+        # Reloads are serialised so a manual reload and the poller never load the same version twice.
+        self._lock = asyncio.Lock()
+        # The versions the last load attempt saw: the poller reloads only when an alias moves again,
+        # rather than retrying a broken version every interval.
+        self._attempted: dict[Task, str | None] = {}
+
+    async def load(self) -> ModelSnapshot:
+        """Initial load: whatever cannot be loaded stays unavailable with its reason; never raises."""
+        async with self._lock:
+            try:
+                self.current = (await self._load_in_thread()).snapshot
+            # An unusable store (a path that cannot be created, a malformed URI) must not keep the
+            # server from starting: it answers 503 with the reason until a reload succeeds.
+            except Exception as err:
+                problem = (
+                    f"the model registry at {self.settings.tracking_uri} cannot be read: {type(err).__name__}: {err}"
+                )
+                self.current = ModelSnapshot(problems=dict.fromkeys(TASKS, problem))
+            for task, problem in self.current.problems.items():
+                logger.warning("no %s model: %s", task, problem)
+            return self.current
+
+    async def reload(self) -> Reload:
+        """Re-resolve the URIs and swap in a snapshot with the moved models; ReloadFailed keeps the old one."""
+        async with self._lock:
+            previous = self.current
+            outcome = await self._load_in_thread()
+            if outcome.failures:
+                self._metrics.reloads.labels("failed").inc()
+                logger.error("reload failed, keeping the previous models: %s", "; ".join(outcome.failures.values()))
+                raise ReloadFailed(outcome.failures)
+            self.current = outcome.snapshot
+            reload = Reload(previous, outcome.snapshot)
+            self._metrics.reloads.labels("swapped" if reload.changed else "unchanged").inc()
+            if reload.changed:
+                logger.info("now serving %s", ", ".join(model.uri for model in reload.current.models.values()))
+            return reload
+
+    async def aliases_moved(self) -> bool:
+        """True when a configured URI resolves to another version than the last load attempt saw."""
+        versions = await anyio.to_thread.run_sync(lambda: resolve_versions(self._registry(), self.settings))
+        return versions != self._attempted
+
+    async def poll(self, interval: float) -> None:
+        """Every `interval` seconds, reload when an alias moved; runs until cancelled."""
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                if await self.aliases_moved():
+                    await self.reload()
+            except ReloadFailed:
+                pass  # reload() has logged and counted it; the previous models stay
+            # The registry can be briefly unreachable (a locked SQLite file, a restarting server);
+            # the poller must outlive that and try again at the next interval.
+            except Exception:
+                logger.exception("checking the model aliases failed; retrying in %s s", interval)
+
+    async def _load_in_thread(self) -> LoadOutcome:
+        previous = self.current
+        outcome = await anyio.to_thread.run_sync(lambda: load_snapshot(self._registry(), self.settings, previous))
+        self._attempted = outcome.resolved
+        return outcome
+
+    def _registry(self) -> MlflowClient:
+        # Called in a worker thread: opening a new SQLite store creates its tables. Pointing MLflow's
+        # global URIs at the store on every call keeps `models:/` loads on this store even when
+        # something else in the process (a test, another app) moved them.
+        return tracking.use_store(self.settings.tracking_uri)

@@ -1,0 +1,226 @@
+"""Request and response bodies. Requests reject unknown fields; limits set at runtime are checked in dependencies."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic_core import PydanticCustomError
+
+from serving.snapshot import LoadedModel, Task
+
+EXAMPLE_TEXT = "Israeli jets struck Hezbollah positions in southern Lebanon."
+
+
+def _valid_unicode(value: str) -> str:
+    # JSON's \ud800 escapes decode to lone surrogates, which no model, pandas string or JSON answer can carry.
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as err:
+        raise PydanticCustomError("invalid_unicode", "must be valid Unicode (it contains a lone surrogate)") from err
+    return value
+
+
+def _not_blank(value: str) -> str:
+    if not value.strip():
+        raise PydanticCustomError("blank_text", "must not be empty or whitespace")
+    return value
+
+
+def _unique(values: list[str]) -> list[str]:
+    seen: set[str] = set()
+    for value in values:
+        if value in seen:
+            raise PydanticCustomError("duplicate_target", "target {target!r} is given twice", {"target": value})
+        seen.add(value)
+    return values
+
+
+Text = Annotated[str, AfterValidator(_valid_unicode)]
+NonBlank = Annotated[Text, AfterValidator(_not_blank)]
+
+
+class RequestBody(BaseModel):
+    """Requests reject fields they do not define."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+# --- requests ---------------------------------------------------------------------------------
+
+
+class ClassifyItem(RequestBody):
+    text: NonBlank = Field(description="The text to classify.", examples=[EXAMPLE_TEXT])
+    target: NonBlank | None = Field(
+        None, description="Classify the stance toward this target too.", examples=["Israel"]
+    )
+
+
+class ClassifyRequest(RequestBody):
+    items: list[ClassifyItem] = Field(min_length=1, description="Classified together in one model call per task.")
+
+
+class ArticleRequest(RequestBody):
+    title: Text = Field(description="Reported back; not classified (ingest does not segment titles either).")
+    body: NonBlank = Field(description="Paragraphs separated by line breaks.")
+    targets: Annotated[list[NonBlank], AfterValidator(_unique)] = Field(
+        default_factory=list, description="Targets whose stance the summary reports."
+    )
+
+
+# --- predictions ------------------------------------------------------------------------------
+
+
+class Prediction(BaseModel):
+    label: str
+    score: float = Field(description="Probability of the label.")
+    probabilities: dict[str, float] = Field(description="Probability of every label of the model.")
+
+
+class StancePrediction(Prediction):
+    target: str
+
+
+class ModelRef(BaseModel):
+    name: str
+    version: str
+
+    @classmethod
+    def of(cls, model: LoadedModel) -> ModelRef:
+        """The name and version of a loaded model."""
+        return cls(name=model.name, version=model.version)
+
+
+class ModelsUsed(BaseModel):
+    topic: ModelRef
+    stance: ModelRef | None = Field(None, description="Present when a stance was classified.")
+
+
+class ItemResult(BaseModel):
+    topic: Prediction
+    stance: StancePrediction | None = None
+
+
+class ClassifyResponse(BaseModel):
+    models: ModelsUsed
+    results: list[ItemResult] = Field(description="One per request item, in order.")
+
+
+# --- articles ---------------------------------------------------------------------------------
+
+
+class SegmentResult(BaseModel):
+    position: int
+    text: str
+    topic: Prediction
+    stances: list[StancePrediction] = Field(description="Stance toward each requested target the segment mentions.")
+
+
+class TopicShare(BaseModel):
+    label: str
+    count: int
+    share: float
+
+
+class StanceEvidence(BaseModel):
+    position: int
+    label: str
+    score: float
+
+
+class TargetStance(BaseModel):
+    target: str
+    mentioned: bool = Field(description="False when no segment mentions the target: then label and score are null.")
+    label: str | None = Field(description="Argmax of the mean stance probabilities over the mentioning segments.")
+    score: float | None
+    probabilities: dict[str, float] | None
+    segments: list[StanceEvidence]
+
+
+class ArticleSummary(BaseModel):
+    segments: int
+    topics: list[TopicShare] = Field(description="Every topic label, most frequent first.")
+    stances: list[TargetStance] = Field(description="One per requested target, in order.")
+
+
+class ArticleResponse(BaseModel):
+    models: ModelsUsed
+    title: str
+    segments: list[SegmentResult]
+    summary: ArticleSummary
+
+
+# --- health and models ------------------------------------------------------------------------
+
+
+class Health(BaseModel):
+    status: Literal["ok"] = "ok"
+
+
+class ModelStatus(BaseModel):
+    task: Task
+    name: str
+    version: str
+    run_id: str | None = Field(description="The training run; null for a version registered without one.")
+
+
+class Ready(BaseModel):
+    status: Literal["ready"] = "ready"
+    models: list[ModelStatus]
+
+
+class ModelInfo(ModelStatus):
+    configured_uri: str
+    uri: str
+    family: str
+    labels: list[str]
+    metrics: dict[str, float]
+    loaded_at: datetime
+
+    @classmethod
+    def of(cls, model: LoadedModel) -> ModelInfo:
+        """Everything /v1/models reports about a loaded model."""
+        return cls(
+            task=model.task,
+            name=model.name,
+            version=model.version,
+            run_id=model.run_id,
+            configured_uri=model.configured_uri,
+            uri=model.uri,
+            family=model.family,
+            labels=list(model.labels),
+            metrics=dict(model.metrics),
+            loaded_at=model.loaded_at,
+        )
+
+
+class Unavailable(BaseModel):
+    task: Task
+    reason: str
+
+
+class ModelsResponse(BaseModel):
+    models: list[ModelInfo]
+    unavailable: list[Unavailable]
+
+
+class ModelChange(BaseModel):
+    task: Task
+    name: str
+    version: str
+    previous_version: str | None
+
+
+class ReloadResponse(BaseModel):
+    changed: bool
+    models: list[ModelChange]
+    unavailable: list[Unavailable]
+
+
+class ErrorResponse(BaseModel):
+    detail: str
+
+
+class ReloadError(ErrorResponse):
+    failures: dict[Task, str] = Field(description="Why each failed model could not be loaded.")

@@ -1,0 +1,65 @@
+"""Service configuration from the environment: `NEWS_*` variables (and `MLFLOW_TRACKING_URI`)."""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated
+
+from pydantic import AfterValidator, AliasChoices, Field, PositiveInt, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from training import locations
+from training.promotion import CHAMPION
+
+ENV_PREFIX = "NEWS_"
+# models:/<name>@<alias> or models:/<name>/<version>: both resolve to one exact registered version.
+_REGISTRY_URI = re.compile(r"^models:/(?P<name>[^/@]+)(?:@(?P<alias>[^/@]+)|/(?P<version>\d+))$")
+
+
+def _registry_uri(uri: str) -> str:
+    if not _REGISTRY_URI.match(uri):
+        raise ValueError(f"expected models:/<name>@<alias> or models:/<name>/<version>, got {uri!r}")
+    return uri
+
+
+RegistryUri = Annotated[str, AfterValidator(_registry_uri)]
+
+
+def parse_registry_uri(uri: str) -> tuple[str, str | None, str | None]:
+    """(name, alias, version) of a registry URI; exactly one of alias and version is set."""
+    found = _REGISTRY_URI.match(uri)
+    if found is None:
+        raise ValueError(f"not a registry model URI: {uri!r}")
+    return found["name"], found["alias"], found["version"]
+
+
+class ServingSettings(BaseSettings):
+    """Everything the server reads from its environment; every field is `NEWS_<FIELD>`."""
+
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore", validate_by_name=True)
+
+    tracking_uri: str = Field(
+        locations.DEFAULT_TRACKING_URI,
+        validation_alias=AliasChoices("NEWS_TRACKING_URI", "MLFLOW_TRACKING_URI"),
+        description="MLflow tracking and registry store (NEWS_TRACKING_URI, else MLFLOW_TRACKING_URI).",
+    )
+    topic_model_uri: RegistryUri = f"models:/news-topic@{CHAMPION}"
+    stance_model_uri: RegistryUri = f"models:/news-stance@{CHAMPION}"
+    host: str = "127.0.0.1"
+    port: int = Field(8000, ge=0, le=65535)
+    workers: PositiveInt = 1
+    access_log: bool = Field(False, description="uvicorn's per-request access log (costs CPU under load).")
+    max_items: PositiveInt = Field(256, description="Items per /v1/classify request; segments per article.")
+    max_text_chars: PositiveInt = 20_000
+    max_target_chars: PositiveInt = 200
+    max_targets: PositiveInt = Field(20, description="Targets per /v1/articles request.")
+    max_article_chars: PositiveInt = 200_000
+    max_body_bytes: PositiveInt = Field(8 * 1024 * 1024, description="Larger request bodies get 413.")
+    admin_api_key: SecretStr | None = Field(None, description="X-API-Key for /v1/models/reload; unset disables it.")
+    poll_seconds: float = Field(
+        0.0, ge=0, description="Check the aliases every N seconds and reload on a move; 0: off."
+    )
+
+    def model_uri(self, task: str) -> str:
+        """The configured registry URI of a task's model."""
+        return self.topic_model_uri if task == "topic" else self.stance_model_uri

@@ -1,0 +1,67 @@
+"""The models a request is served with: one immutable snapshot of both tasks, swapped as a whole."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from types import MappingProxyType
+from typing import Literal
+
+from training.models.base import Classifier
+
+Task = Literal["topic", "stance"]
+TASKS: tuple[Task, ...] = ("topic", "stance")
+
+
+@dataclass(frozen=True)
+class LoadedModel:
+    """A classifier loaded from one exact registered version, with what the API reports about it."""
+
+    task: Task
+    name: str
+    version: str
+    run_id: str | None
+    configured_uri: str
+    labels: tuple[str, ...]
+    family: str
+    metrics: Mapping[str, float]
+    loaded_at: datetime
+    classifier: Classifier = field(repr=False, compare=False)
+
+    @property
+    def uri(self) -> str:
+        """The exact URI that was loaded."""
+        return f"models:/{self.name}/{self.version}"
+
+
+class ModelUnavailable(Exception):
+    """A task has no loaded model; the message says why and what to do."""
+
+
+@dataclass(frozen=True)
+class ModelSnapshot:
+    """Loaded models by task, and for each task without one the reason (never both)."""
+
+    models: Mapping[Task, LoadedModel] = field(default_factory=dict)
+    problems: Mapping[Task, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        # Read-only views: a snapshot shared by in-flight requests must never change under them.
+        object.__setattr__(self, "models", MappingProxyType(dict(self.models)))
+        object.__setattr__(self, "problems", MappingProxyType(dict(self.problems)))
+
+    @property
+    def ready(self) -> bool:
+        return all(task in self.models for task in TASKS)
+
+    def require(self, task: Task) -> LoadedModel:
+        """The task's model, or ModelUnavailable with the reason it is missing."""
+        model = self.models.get(task)
+        if model is None:
+            raise ModelUnavailable(self.problems.get(task, f"no {task} model is loaded"))
+        return model
+
+    def versions(self) -> dict[Task, str | None]:
+        """Loaded version per task (None where a task has no model)."""
+        return {task: self.models[task].version if task in self.models else None for task in TASKS}

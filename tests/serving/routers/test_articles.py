@@ -1,0 +1,81 @@
+"""POST /v1/articles: segments as ingest cuts them, classified, and the article summary."""
+
+from __future__ import annotations
+
+import math
+
+from fastapi.testclient import TestClient
+
+from training.corpus.segmenter import segment_body
+
+BODY = """Israeli jets struck Hezbollah positions in southern Lebanon overnight, the army said.
+
+Iran condemned the Israeli strikes and warned of a wider war.
+Aftermath
+Aid agencies said thousands of families had fled their homes and needed food and shelter.
+"""
+
+
+def test_article_is_segmented_like_ingest_and_each_segment_classified(client: TestClient) -> None:
+    response = client.post("/v1/articles", json={"title": "Strikes in Lebanon", "body": BODY})
+
+    assert response.status_code == 200
+    body = response.json()
+    assert body["title"] == "Strikes in Lebanon"
+    assert body["models"] == {"topic": {"name": "news-topic", "version": "1"}, "stance": None}
+    assert [segment["text"] for segment in body["segments"]] == segment_body(BODY)
+    assert [segment["position"] for segment in body["segments"]] == [0, 1, 2]
+    assert body["segments"][2]["text"].startswith("Aftermath\nAid agencies")  # heading joined to its paragraph
+    assert all(segment["stances"] == [] for segment in body["segments"])
+
+
+def test_topic_distribution_counts_every_label(client: TestClient) -> None:
+    body = client.post("/v1/articles", json={"title": "", "body": BODY}).json()
+
+    topics = body["summary"]["topics"]
+    assert body["summary"]["segments"] == 3
+    assert {topic["label"] for topic in topics} == {
+        "conflict",
+        "diplomacy",
+        "domestic_politics",
+        "economy",
+        "humanitarian",
+    }
+    assert sum(topic["count"] for topic in topics) == 3
+    assert math.isclose(sum(topic["share"] for topic in topics), 1.0)
+    counts = [topic["count"] for topic in topics]
+    assert counts == sorted(counts, reverse=True)
+    segment_labels = [segment["topic"]["label"] for segment in body["segments"]]
+    assert {topic["label"]: topic["count"] for topic in topics if topic["count"]} == {
+        label: segment_labels.count(label) for label in set(segment_labels)
+    }
+
+
+def test_stance_per_target_over_the_segments_that_mention_it(client: TestClient) -> None:
+    body = client.post("/v1/articles", json={"title": "t", "body": BODY, "targets": ["Israel", "Iran", "Hamas"]}).json()
+
+    assert body["models"]["stance"] == {"name": "news-stance", "version": "1"}
+    israel, iran, hamas = body["summary"]["stances"]
+    # "Israeli" mentions Israel (word-prefix match); only the second segment names Iran.
+    assert [segment["position"] for segment in israel["segments"]] == [0, 1]
+    assert [segment["position"] for segment in iran["segments"]] == [1]
+    assert israel["mentioned"] and iran["mentioned"]
+    per_segment = {
+        (segment["position"], stance["target"]): stance for segment in body["segments"] for stance in segment["stances"]
+    }
+    assert set(per_segment) == {(0, "Israel"), (1, "Israel"), (1, "Iran")}
+    for label in ("against", "favor", "none"):
+        mean = (
+            per_segment[(0, "Israel")]["probabilities"][label] + per_segment[(1, "Israel")]["probabilities"][label]
+        ) / 2
+        assert math.isclose(israel["probabilities"][label], mean)
+    assert israel["label"] == max(israel["probabilities"], key=israel["probabilities"].get)
+    assert iran["label"] == per_segment[(1, "Iran")]["label"]
+    assert hamas == {
+        "target": "Hamas",
+        "mentioned": False,
+        "label": None,
+        "score": None,
+        "probabilities": None,
+        "segments": [],
+    }

@@ -1,0 +1,22 @@
+"""GET /health and GET /ready with both models loaded."""
+
+from __future__ import annotations
+
+from fastapi.testclient import TestClient
+
+
+def test_health_is_ok(client: TestClient) -> None:
+    assert client.get("/health").json() == {"status": "ok"}
+
+
+def test_ready_lists_name_version_and_run_of_each_model(client: TestClient) -> None:
+    response = client.get("/ready")
+
+    assert response.status_code == 200
+    body = response.json()
+    assert body["status"] == "ready"
+    assert [(model["task"], model["name"], model["version"]) for model in body["models"]] == [
+        ("topic", "news-topic", "1"),
+        ("stance", "news-stance", "1"),
+    ]
+    assert all(len(model["run_id"]) == 32 for model in body["models"])

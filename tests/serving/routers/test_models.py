@@ -1,0 +1,70 @@
+"""GET /v1/models and the admin key of POST /v1/models/reload."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from fastapi.testclient import TestClient
+from mlflow.tracking import MlflowClient
+
+from serving.app import create_app
+from serving.settings import ServingSettings
+
+SettingsFactory = Callable[..., ServingSettings]
+
+
+def test_models_lists_labels_metrics_and_the_exact_version(client: TestClient, trained_store: str) -> None:
+    body = client.get("/v1/models").json()
+
+    assert body["unavailable"] == []
+    topic, stance = body["models"]
+    assert (topic["task"], topic["configured_uri"], topic["uri"]) == (
+        "topic",
+        "models:/news-topic@champion",
+        "models:/news-topic/1",
+    )
+    assert topic["labels"] == ["conflict", "diplomacy", "domestic_politics", "economy", "humanitarian"]
+    assert stance["labels"] == ["against", "favor", "none"]
+    assert topic["family"] == stance["family"] == "tfidf"
+    run = MlflowClient(tracking_uri=trained_store).get_run(topic["run_id"])
+    assert topic["metrics"] == {"macro_f1": run.data.metrics["macro_f1"], "accuracy": run.data.metrics["accuracy"]}
+
+
+def test_reload_without_a_key_is_401(client: TestClient) -> None:
+    response = client.post("/v1/models/reload")
+
+    assert response.status_code == 401
+    assert "X-API-Key" in response.json()["detail"]
+
+
+def test_reload_with_a_wrong_key_is_403(client: TestClient) -> None:
+    response = client.post("/v1/models/reload", headers={"X-API-Key": "not-the-key"})
+
+    assert response.status_code == 403
+    assert response.json()["detail"] == "wrong X-API-Key"
+
+
+def test_reload_is_403_for_everyone_when_no_admin_key_is_configured(
+    store_uri: str, make_settings: SettingsFactory
+) -> None:
+    with TestClient(create_app(make_settings(store_uri, admin_api_key=None))) as client:
+        response = client.post("/v1/models/reload", headers={"X-API-Key": "anything"})
+
+    assert response.status_code == 403
+    assert "NEWS_ADMIN_API_KEY" in response.json()["detail"]
+
+
+def test_reload_with_the_key_and_nothing_moved_changes_nothing(
+    client: TestClient, admin_headers: dict[str, str]
+) -> None:
+    response = client.post("/v1/models/reload", headers=admin_headers)
+
+    assert response.status_code == 200
+    assert response.json() == {
+        "changed": False,
+        "models": [
+            {"task": "topic", "name": "news-topic", "version": "1", "previous_version": "1"},
+            {"task": "stance", "name": "news-stance", "version": "1", "previous_version": "1"},
+        ],
+        "unavailable": [],
+    }

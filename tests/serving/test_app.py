@@ -1,0 +1,89 @@
+"""The app factory and lifespan: a server without models still starts and says how to train them."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from fastapi.testclient import TestClient
+
+from serving.app import create_app
+from serving.settings import ServingSettings
+from training.config.loading import load_config
+from training.defaults import DEFAULT_CONFIGS, TRAIN_DEFAULTS_COMMAND
+from training.trainer import train
+
+SettingsFactory = Callable[..., ServingSettings]
+
+
+def test_without_models_the_server_starts_and_answers_503_with_the_train_command(
+    store_uri: str, make_settings: SettingsFactory
+) -> None:
+    with TestClient(create_app(make_settings(store_uri))) as client:
+        health = client.get("/health")
+        ready = client.get("/ready")
+        classify = client.post("/v1/classify", json={"items": [{"text": "Some news."}]})
+        article = client.post("/v1/articles", json={"title": "t", "body": "Some news."})
+        models = client.get("/v1/models").json()
+
+    assert health.status_code == 200
+    for response in (ready, classify, article):
+        assert response.status_code == 503
+        assert f"`{TRAIN_DEFAULTS_COMMAND}`" in response.json()["detail"]
+    assert "models:/news-topic@champion" in ready.json()["detail"]
+    assert "models:/news-stance@champion" in ready.json()["detail"]
+    assert models["models"] == []
+    assert [entry["task"] for entry in models["unavailable"]] == ["topic", "stance"]
+
+
+def test_bad_input_is_still_422_without_models(store_uri: str, make_settings: SettingsFactory) -> None:
+    with TestClient(create_app(make_settings(store_uri))) as client:
+        response = client.post("/v1/classify", json={"items": [{"text": " "}]})
+
+    assert response.status_code == 422
+
+
+def test_an_unusable_store_does_not_keep_the_server_from_starting(
+    tmp_path: Path, make_settings: SettingsFactory
+) -> None:
+    blocker = tmp_path / "not-a-directory"
+    blocker.write_text("a file where the store's folder should be")
+
+    with TestClient(create_app(make_settings(f"sqlite:///{blocker / 'mlflow.db'}"))) as client:
+        ready = client.get("/ready")
+
+    assert ready.status_code == 503
+    assert "cannot be read" in ready.json()["detail"]
+
+
+def test_openapi_documents_the_versioned_api(store_uri: str, make_settings: SettingsFactory) -> None:
+    with TestClient(create_app(make_settings(store_uri))) as client:
+        schema = client.get("/openapi.json").json()
+        docs = client.get("/docs")
+
+    assert docs.status_code == 200
+    assert {"/v1/classify", "/v1/articles", "/v1/models", "/v1/models/reload", "/health", "/ready", "/metrics"} <= set(
+        schema["paths"]
+    )
+    assert "ClassifyRequest" in schema["components"]["schemas"]
+
+
+def test_a_model_trained_after_startup_is_served_after_a_reload(
+    store_uri: str, make_settings: SettingsFactory, admin_headers: dict[str, str]
+) -> None:
+    with TestClient(create_app(make_settings(store_uri))) as client:
+        assert client.post("/v1/classify", json={"items": [{"text": "Some news."}]}).status_code == 503
+        train(load_config(DEFAULT_CONFIGS["topic"]))
+        reload = client.post("/v1/models/reload", headers=admin_headers)
+        classify = client.post("/v1/classify", json={"items": [{"text": "Some news."}]})
+        with_target = client.post("/v1/classify", json={"items": [{"text": "Some news.", "target": "Iran"}]})
+        ready = client.get("/ready")
+
+    assert reload.status_code == 200
+    assert reload.json()["models"] == [
+        {"task": "topic", "name": "news-topic", "version": "1", "previous_version": None}
+    ]
+    assert classify.status_code == 200
+    # No stance model yet: a target cannot be served, and the server is not ready.
+    assert with_target.status_code == ready.status_code == 503
+    assert "news-stance" in with_target.json()["detail"]

@@ -1,0 +1,60 @@
+"""The article summary: topic distribution, target mentions, stance aggregated over the mentioning segments."""
+
+from __future__ import annotations
+
+import pytest
+
+from serving.article_analysis import mentioning_segments, target_stance, topic_distribution
+from serving.prediction import Scored
+
+STANCES = ("against", "favor", "none")
+
+
+def scored(label: str, probabilities: dict[str, float]) -> Scored:
+    return Scored(label, probabilities[label], probabilities)
+
+
+def test_topic_distribution_orders_by_count_then_label_order() -> None:
+    topics = [scored(label, {label: 1.0}) for label in ("economy", "conflict", "economy")]
+
+    shares = topic_distribution(topics, ("conflict", "diplomacy", "economy"))
+
+    assert [(share.label, share.count) for share in shares] == [("economy", 2), ("conflict", 1), ("diplomacy", 0)]
+    assert [share.share for share in shares] == pytest.approx([2 / 3, 1 / 3, 0.0])
+
+
+def test_mentions_match_word_prefixes_like_the_stance_features() -> None:
+    segments = ["Israeli troops advanced.", "Talks in Cairo.", "ISRAEL said no.", "Disraeli was a prime minister."]
+
+    assert mentioning_segments(segments, "Israel") == [0, 2]
+    assert mentioning_segments(segments, "the Houthi movement") == []
+
+
+def test_target_stance_is_the_mean_of_the_segment_probabilities() -> None:
+    evidence = [
+        (0, scored("against", {"against": 0.6, "favor": 0.1, "none": 0.3})),
+        (3, scored("none", {"against": 0.4, "favor": 0.0, "none": 0.6})),
+    ]
+
+    stance = target_stance("Iran", evidence)
+
+    assert stance.mentioned
+    assert stance.label == "against"  # mean 0.5 beats none's 0.45
+    assert stance.score == pytest.approx(0.5)
+    assert stance.probabilities == pytest.approx({"against": 0.5, "favor": 0.05, "none": 0.45})
+    assert [(entry.position, entry.label, entry.score) for entry in stance.segments] == [
+        (0, "against", 0.6),
+        (3, "none", 0.6),
+    ]
+
+
+def test_an_unmentioned_target_gets_no_stance() -> None:
+    stance = target_stance("Hamas", [])
+
+    assert (stance.mentioned, stance.label, stance.score, stance.probabilities, stance.segments) == (
+        False,
+        None,
+        None,
+        None,
+        [],
+    )

@@ -1,0 +1,87 @@
+"""`python -m serving` as a real process, classifying over HTTP on a free loopback port."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+from typer.testing import CliRunner
+
+from serving import cli
+from training import locations
+
+STARTUP_TIMEOUT_S = 90.0
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.mark.slow
+def test_python_m_serving_classifies_over_http(trained_store: str, tmp_path: Path) -> None:
+    port = free_port()
+    env = {**os.environ, "NEWS_TRACKING_URI": trained_store, "NEWS_ADMIN_API_KEY": "k"}
+    log = (tmp_path / "server.log").open("wb")
+    server = subprocess.Popen(
+        [sys.executable, "-m", "serving", "--host", "127.0.0.1", "--port", str(port)],
+        cwd=locations.PROJECT_ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + STARTUP_TIMEOUT_S
+        while True:
+            assert server.poll() is None, (tmp_path / "server.log").read_text()
+            assert time.monotonic() < deadline, (tmp_path / "server.log").read_text()
+            try:
+                if httpx.get(f"{base}/ready", timeout=2).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            time.sleep(0.3)
+
+        response = httpx.post(
+            f"{base}/v1/classify",
+            json={
+                "items": [{"text": "Israeli jets struck Hezbollah positions in southern Lebanon.", "target": "Israel"}]
+            },
+            timeout=10,
+        )
+        metrics = httpx.get(f"{base}/metrics", timeout=10).text
+    finally:
+        server.send_signal(signal.SIGINT)
+        server.wait(timeout=30)
+        log.close()
+
+    assert response.status_code == 200
+    body = response.json()
+    assert body["models"] == {
+        "topic": {"name": "news-topic", "version": "1"},
+        "stance": {"name": "news-stance", "version": "1"},
+    }
+    assert body["results"][0]["topic"]["label"] == "conflict"
+    assert body["results"][0]["stance"]["target"] == "Israel"
+    assert 'http_requests_total{handler="/v1/classify",method="POST",status="200"} 1.0' in metrics
+    assert server.returncode == 0
+    assert "Application shutdown complete" in (tmp_path / "server.log").read_text()
+
+
+def test_invalid_settings_exit_with_a_message(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("NEWS_TOPIC_MODEL_URI", "runs:/abc/model")
+
+    result = CliRunner().invoke(cli.app, [])
+
+    assert result.exit_code == 2
+    assert "invalid settings" in result.output
+    assert "topic_model_uri" in result.output

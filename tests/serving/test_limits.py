@@ -1,0 +1,226 @@
+"""Bad input: 422 naming the item and the reason, 413 for an oversized body, never a 500."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+
+def only_error(response: Any) -> dict[str, Any]:
+    assert response.status_code == 422, response.text
+    errors = response.json()["detail"]
+    assert len(errors) == 1, errors
+    return errors[0]
+
+
+@pytest.mark.parametrize("text", ["", "   ", "\n\t \u00a0"])
+def test_empty_or_whitespace_text_names_the_item(client: TestClient, text: str) -> None:
+    items = [{"text": "Fine text."}] * 3 + [{"text": text}]
+
+    error = only_error(client.post("/v1/classify", json={"items": items}))
+
+    assert error["loc"] == ["body", "items", 3, "text"]
+    assert error["msg"] == "items[3].text: must not be empty or whitespace"
+
+
+def test_blank_target_is_rejected_too(client: TestClient) -> None:
+    error = only_error(client.post("/v1/classify", json={"items": [{"text": "Fine.", "target": " "}]}))
+
+    assert error["msg"] == "items[0].target: must not be empty or whitespace"
+
+
+def test_too_many_items(client: TestClient, limits: dict[str, int]) -> None:
+    items = [{"text": "Some news."}] * (limits["max_items"] + 1)
+
+    error = only_error(client.post("/v1/classify", json={"items": items}))
+
+    assert error["loc"] == ["body", "items"]
+    assert error["msg"] == f"items: at most {limits['max_items']} items per request, got {limits['max_items'] + 1}"
+
+
+def test_no_items(client: TestClient) -> None:
+    error = only_error(client.post("/v1/classify", json={"items": []}))
+
+    assert error["loc"] == ["body", "items"]
+    assert error["msg"].startswith("items: List should have at least 1 item")
+
+
+def test_too_long_text_and_target_name_each_item(client: TestClient, limits: dict[str, int]) -> None:
+    long_text = "word " * (limits["max_text_chars"] // 5) + "x"
+    items = [{"text": "ok"}, {"text": long_text}, {"text": "ok", "target": "t" * (limits["max_target_chars"] + 1)}]
+
+    response = client.post("/v1/classify", json={"items": items})
+
+    assert response.status_code == 422
+    text_limit, target_limit = limits["max_text_chars"], limits["max_target_chars"]
+    assert [error["msg"] for error in response.json()["detail"]] == [
+        f"items[1].text: must be at most {text_limit} characters, got {len(long_text)}",
+        f"items[2].target: must be at most {target_limit} characters, got {target_limit + 1}",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("body", "loc", "message"),
+    [
+        ({"items": [{"text": 42}]}, ["body", "items", 0, "text"], "items[0].text: Input should be a valid string"),
+        (
+            {"items": [{"text": "a", "target": ["x"]}]},
+            ["body", "items", 0, "target"],
+            "items[0].target: Input should be a valid string",
+        ),
+        ({"items": "text"}, ["body", "items"], "items: Input should be a valid list"),
+        (
+            {"items": [{"text": "a", "lang": "en"}]},
+            ["body", "items", 0, "lang"],
+            "items[0].lang: Extra inputs are not permitted",
+        ),
+        ({"items": [{"text": "a"}], "model": "x"}, ["body", "model"], "model: Extra inputs are not permitted"),
+        ({"items": [{}]}, ["body", "items", 0, "text"], "items[0].text: Field required"),
+        ([{"text": "a"}], ["body"], "body: Input should be a valid dictionary or object to extract fields from"),
+    ],
+)
+def test_wrong_types_and_unknown_fields(client: TestClient, body: Any, loc: list[Any], message: str) -> None:
+    error = only_error(client.post("/v1/classify", json=body))
+
+    assert error["loc"] == loc
+    assert error["msg"] == message
+
+
+def test_malformed_json_says_where(client: TestClient) -> None:
+    response = client.post("/v1/classify", content=b'{"items": [', headers={"content-type": "application/json"})
+
+    error = only_error(response)
+    assert error["msg"].startswith("body is not valid JSON at character 11")
+
+
+def test_body_over_the_size_limit_is_413(client: TestClient, limits: dict[str, int]) -> None:
+    # Each text is within the text limit; only the body as a whole is too large.
+    items = [{"text": "x" * 400}] * (limits["max_body_bytes"] // 400 + 1)
+
+    response = client.post(
+        "/v1/classify", content=json.dumps({"items": items}), headers={"content-type": "application/json"}
+    )
+
+    assert response.status_code == 413
+
+
+def test_article_limits(client: TestClient, limits: dict[str, int]) -> None:
+    targets = [f"target {index}" for index in range(limits["max_targets"] + 1)]
+    body = {"title": "t", "body": "b" * (limits["max_article_chars"] + 1), "targets": targets}
+
+    response = client.post("/v1/articles", json=body)
+
+    assert response.status_code == 422
+    assert [error["loc"] for error in response.json()["detail"]] == [["body", "body"], ["body", "targets"]]
+
+
+def test_article_with_too_many_segments(client: TestClient, limits: dict[str, int]) -> None:
+    body = "\n".join(f"Paragraph number {index} ends here." for index in range(limits["max_items"] + 1))
+
+    error = only_error(client.post("/v1/articles", json={"title": "t", "body": body}))
+
+    most = limits["max_items"]
+    assert error["msg"] == f"body: splits into {most + 1} segments; at most {most} are classified per request"
+
+
+@pytest.mark.parametrize(
+    ("body", "loc"),
+    [
+        ({"title": "t", "body": " \n\n "}, ["body", "body"]),
+        ({"title": "t", "body": "Text.", "targets": ["Iran", "Iran"]}, ["body", "targets"]),
+        ({"title": "t", "body": "Text.", "targets": ["Iran", ""]}, ["body", "targets", 1]),
+        ({"body": "Text."}, ["body", "title"]),
+        ({"title": "t", "body": "Text.", "target": "Iran"}, ["body", "target"]),
+    ],
+)
+def test_bad_articles(client: TestClient, body: dict[str, Any], loc: list[Any]) -> None:
+    assert only_error(client.post("/v1/articles", json=body))["loc"] == loc
+
+
+ODD_BUT_VALID = [
+    "\x00",
+    "🙂🙂🙂",
+    "!!!",
+    "<script>alert(1)</script>",
+    "a",
+    "ق" * 400,
+    "line one\r\nline two\rline three",
+    "Ünïcödé  accents — and ‘quotes’",
+]
+
+
+@pytest.mark.parametrize("text", ODD_BUT_VALID)
+def test_odd_texts_and_targets_are_classified(client: TestClient, text: str) -> None:
+    """TestClient re-raises any server error, so these also prove no such input gives a 500."""
+    response = client.post("/v1/classify", json={"items": [{"text": text, "target": text[:40]}]})
+
+    assert response.status_code == 200
+    assert response.json()["results"][0]["stance"]["target"] == text[:40]
+
+
+@pytest.mark.parametrize("text", ODD_BUT_VALID)
+def test_odd_articles_are_summarised(client: TestClient, text: str) -> None:
+    response = client.post("/v1/articles", json={"title": text, "body": text, "targets": [text[:40]]})
+
+    assert response.status_code == 200
+    assert response.json()["summary"]["segments"] >= 1
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b"",
+        b"null",
+        b"[]",
+        b"{}",
+        b'"items"',
+        b"1e999",
+        b'{"items": null}',
+        b'{"items": [null]}',
+        b"\xff\xfe",
+        b'{"items": [{"text": "a"}]',
+    ],
+)
+def test_garbage_bodies_are_422(client: TestClient, raw: bytes) -> None:
+    for path in ("/v1/classify", "/v1/articles"):
+        response = client.post(path, content=raw, headers={"content-type": "application/json"})
+        assert response.status_code == 422, (path, raw, response.text)
+        assert all(error["msg"] for error in response.json()["detail"])
+
+
+def test_non_json_bodies_are_422(client: TestClient) -> None:
+    for content_type, raw in [
+        ("text/plain", b"hello"),
+        ("application/octet-stream", b"\xff\xfe\x00"),
+        ("application/x-www-form-urlencoded", b"items=1"),
+    ]:
+        response = client.post("/v1/classify", content=raw, headers={"content-type": content_type})
+        assert response.status_code == 422, (content_type, response.text)
+
+
+@pytest.mark.parametrize(
+    ("path", "raw", "loc"),
+    [
+        ("/v1/classify", rb'{"items": [{"text": "\ud800 hello"}]}', ["body", "items", 0, "text"]),
+        ("/v1/classify", rb'{"items": [{"text": "ok", "target": "\udfff"}]}', ["body", "items", 0, "target"]),
+        ("/v1/articles", rb'{"title": "\ud800", "body": "Israel struck."}', ["body", "title"]),
+        ("/v1/articles", rb'{"title": "t", "body": "ok", "targets": ["\ud83d"]}', ["body", "targets", 0]),
+    ],
+)
+def test_lone_surrogates_are_422(client: TestClient, path: str, raw: bytes, loc: list[Any]) -> None:
+    error = only_error(client.post(path, content=raw, headers={"content-type": "application/json"}))
+
+    assert error["loc"] == loc
+    assert error["msg"].endswith("must be valid Unicode (it contains a lone surrogate)")
+
+
+def test_a_lone_surrogate_in_an_unknown_field_is_echoed_safely(client: TestClient) -> None:
+    raw = rb'{"items": [{"text": "ok", "note": "\ud800"}]}'
+
+    error = only_error(client.post("/v1/classify", content=raw, headers={"content-type": "application/json"}))
+
+    assert error["msg"] == "items[0].note: Extra inputs are not permitted"
+    assert error["input"] == "?"

@@ -1,0 +1,49 @@
+"""Settings from the environment."""
+
+from __future__ import annotations
+
+import pytest
+from pydantic import ValidationError
+
+from serving.settings import ServingSettings, parse_registry_uri
+from training import locations
+
+
+def test_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+
+    settings = ServingSettings()
+
+    assert settings.tracking_uri == locations.DEFAULT_TRACKING_URI
+    assert (settings.topic_model_uri, settings.stance_model_uri) == (
+        "models:/news-topic@champion",
+        "models:/news-stance@champion",
+    )
+    assert (settings.host, settings.port, settings.workers) == ("127.0.0.1", 8000, 1)
+    assert (settings.max_items, settings.max_text_chars) == (256, 20_000)
+    assert settings.admin_api_key is None
+    assert settings.poll_seconds == 0
+
+
+def test_news_variables_and_mlflow_tracking_uri(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "sqlite:///from-mlflow.db")
+    monkeypatch.setenv("NEWS_MAX_ITEMS", "10")
+    monkeypatch.setenv("NEWS_ADMIN_API_KEY", "s3cret")
+    monkeypatch.setenv("NEWS_TOPIC_MODEL_URI", "models:/my-topic/3")
+
+    settings = ServingSettings()
+
+    assert settings.tracking_uri == "sqlite:///from-mlflow.db"
+    assert settings.max_items == 10
+    assert settings.admin_api_key is not None and settings.admin_api_key.get_secret_value() == "s3cret"
+    assert "s3cret" not in repr(settings)
+    assert parse_registry_uri(settings.topic_model_uri) == ("my-topic", None, "3")
+
+    monkeypatch.setenv("NEWS_TRACKING_URI", "sqlite:///from-news.db")
+    assert ServingSettings().tracking_uri == "sqlite:///from-news.db"
+
+
+@pytest.mark.parametrize("uri", ["runs:/abc/model", "models:/news-topic", "models:/a/b/c", "/tmp/model"])
+def test_model_uri_must_name_a_registered_version_or_alias(uri: str) -> None:
+    with pytest.raises(ValidationError, match="models:/<name>@<alias>"):
+        ServingSettings(topic_model_uri=uri)
