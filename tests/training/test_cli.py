@@ -1,4 +1,13 @@
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+import httpx
 import mlflow
+import pytest
 from mlflow.tracking import MlflowClient
 from typer.testing import CliRunner
 
@@ -30,3 +39,32 @@ def test_train_defaults_only_trains_what_has_no_champion(store_uri: str) -> None
     assert {m.name for m in client.search_registered_models()} == {"news-topic", "news-stance"}
     assert runner.invoke(app, ["train-defaults"]).exit_code == 0
     assert len(client.search_model_versions("name='news-topic'")) == 1
+
+
+@pytest.mark.slow
+def test_ui_serves_the_store_it_is_pointed_at(store_uri: str) -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    ui = subprocess.Popen(
+        [sys.executable, "-m", "training", "ui", "--port", str(port)],
+        env={**os.environ, "MLFLOW_TRACKING_URI": store_uri},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,  # mlflow ui starts workers: stop the whole group
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                response = httpx.get(f"http://127.0.0.1:{port}/ajax-api/2.0/mlflow/experiments/search?max_results=5", timeout=2)
+                if response.status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert ui.poll() is None and time.monotonic() < deadline, "the MLflow UI did not start"
+            time.sleep(0.5)
+        assert [e["name"] for e in response.json()["experiments"]] == ["Default"]
+    finally:
+        os.killpg(ui.pid, signal.SIGTERM)
+        ui.wait(timeout=30)
