@@ -351,7 +351,10 @@ def main(
             notes = asyncio.run(our_extras(ours, texts, batch_runs))
         if mlflow_serve:
             port = free_port()
-            env = {**os.environ, "MLFLOW_TRACKING_URI": uri}
+            # `mlflow models serve` starts `uvicorn` by name: the interpreter's bin dir must be on PATH
+            # even when the virtualenv is not activated (as under `make`).
+            path = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
+            env = {**os.environ, "MLFLOW_TRACKING_URI": uri, "PATH": path}
             command = [
                 sys.executable, "-m", "mlflow", "models", "serve", "-m", f"models:/{TOPIC_MODEL}@champion",
                 "--env-manager", "local", "-p", str(port), "-w", str(workers),

@@ -23,9 +23,11 @@ def test_mlflow_models_serve_the_champion(trained_store_uri: str) -> None:
         sys.executable, "-m", "mlflow", "models", "serve",
         "-m", "models:/news-stance@champion", "--env-manager", "local", "--host", "127.0.0.1", "--port", str(port),
     ]
-    server = subprocess.Popen(
-        command, env={**os.environ, "MLFLOW_TRACKING_URI": trained_store_uri}, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
-    )
+    # The scoring server is started as `uvicorn` by name: put this interpreter's bin dir on PATH, as an
+    # activated virtualenv would (CI runs the venv's python without activating it).
+    path = os.pathsep.join([os.path.dirname(sys.executable), os.environ.get("PATH", "")])
+    env = {**os.environ, "MLFLOW_TRACKING_URI": trained_store_uri, "PATH": path}
+    server = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
         deadline = time.monotonic() + 120
         while True:
