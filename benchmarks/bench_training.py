@@ -134,10 +134,6 @@ def main(
     if suite not in SUITES:
         raise typer.BadParameter(f"suite must be one of {', '.join(SUITES)}")
     chosen = SUITES[suite]
-    if configs and write_doc:
-        # A partial run would leave tables with only some of their rows.
-        logger.info("only some configs: the tables are printed and the docs left as they are")
-        write_doc = False
     rows = []
     with tempfile.TemporaryDirectory(prefix="bench-training-") as scratch:
         store = f"sqlite:///{scratch}/mlflow.db"
@@ -147,9 +143,12 @@ def main(
             logger.info("%s: %.0f s, %.0f MB", path, rows[-1]["seconds"], rows[-1]["peak_mb"])
     # One table per folder of configs (per task on the seed corpus, per benchmark for the public data).
     for folder in dict.fromkeys(row["config"].parent for row in rows):  # type: ignore[union-attr]
-        text = table([row for row in rows if row["config"].parent == folder], chosen.metrics)  # type: ignore[union-attr]
+        measured = [row for row in rows if row["config"].parent == folder]  # type: ignore[union-attr]
+        text = table(measured, chosen.metrics)
         sys.stdout.write(f"\n{folder}\n{text}\n")
-        if write_doc:
+        # A table is rewritten only when every config of its folder was measured, never with rows missing.
+        complete = {row["config"] for row in measured} >= {path for path in chosen.configs if path.parent == folder}
+        if write_doc and complete:
             write_between_markers(chosen.doc, f"bench:{folder.name}", text)
 
 

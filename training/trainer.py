@@ -166,7 +166,7 @@ def _log_dataset(data: LabelledData) -> None:
 
 def _evaluate(factory: Callable[[], Classifier], data: LabelledData, config: ExperimentConfig) -> dict[str, float]:
     """Grouped cross-validation; logs metrics, confusion matrix, report and predictions."""
-    splits = group_splits(config.evaluation, data.frame["group"], config.seed)
+    splits = group_splits(config.evaluation, data.frame["group"], config.seed, data.frame.get("target"))
     result = cross_validate(factory, data, splits)
     tested = data.frame[result.tested]
     y_true, y_pred = tested["label"].to_numpy(), result.predictions

@@ -134,9 +134,17 @@ ModelConfig = Annotated[
 class EvaluationConfig(Strict):
     """How models are compared: grouped cross-validation or a grouped hold-out split."""
 
-    cv: Literal["leave_one_group_out", "group_kfold", "holdout"] = "leave_one_group_out"
+    cv: Literal["leave_one_group_out", "group_kfold", "holdout", "disjoint_holdout"] = Field(
+        "leave_one_group_out",
+        description=(
+            "disjoint_holdout (stance): hold out a share of the groups and a share of the targets; test on pairs "
+            "of both, train on pairs of neither, so every tested text and target is unseen (as in FNC-1's test)."
+        ),
+    )
     n_splits: int = Field(5, ge=2, description="Folds for group_kfold.")
-    holdout_fraction: float = Field(0.2, gt=0, lt=1, description="Share of groups held out for holdout.")
+    holdout_fraction: float = Field(
+        0.2, gt=0, lt=1, description="Share of groups (and, for disjoint_holdout, of targets) held out."
+    )
     primary_metric: str = Field("macro_f1", description="Metric that ranks sweep children and promotions.")
 
 

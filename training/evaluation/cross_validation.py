@@ -19,11 +19,35 @@ from training.models.base import Classifier
 Split = tuple[np.ndarray, np.ndarray]
 
 
-def group_splits(evaluation: EvaluationConfig, groups: pd.Series, seed: int) -> list[Split]:
-    """Train/test index pairs that never put one group on both sides."""
+def disjoint_holdout(groups: pd.Series, targets: pd.Series, fraction: float, seed: int) -> Split:
+    """Test on rows whose group and target are both held out; train on rows with neither.
+
+    Rows that mix a held-out group with a kept target (or the reverse) are left out of both sides,
+    so no text and no target of the test side was seen in training.
+    """
+    rng = np.random.default_rng(seed)
+
+    def held_out(values: pd.Series) -> np.ndarray:
+        unique = np.sort(values.unique())
+        chosen = rng.choice(unique, size=max(1, round(fraction * len(unique))), replace=False)
+        return values.isin(chosen).to_numpy()
+
+    in_group, in_target = held_out(groups), held_out(targets)
+    train, test = np.flatnonzero(~in_group & ~in_target), np.flatnonzero(in_group & in_target)
+    if not len(train) or not len(test):
+        raise UserInputError("disjoint_holdout left one side empty: the data needs more groups and targets")
+    return train, test
+
+
+def group_splits(evaluation: EvaluationConfig, groups: pd.Series, seed: int, targets: pd.Series | None = None) -> list[Split]:
+    """Train/test index pairs that never put one group (nor, for disjoint_holdout, one target) on both sides."""
     n_groups = groups.nunique()
     placeholder = np.zeros(len(groups))
     match evaluation.cv:
+        case "disjoint_holdout":
+            if targets is None:
+                raise UserInputError("disjoint_holdout splits (text, target) pairs: use it for stance data")
+            return [disjoint_holdout(groups, targets, evaluation.holdout_fraction, seed)]
         case "leave_one_group_out":
             if n_groups < 2:
                 raise UserInputError(f"leave-one-group-out needs at least 2 groups, the data has {n_groups}")

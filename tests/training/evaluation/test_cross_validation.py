@@ -72,3 +72,21 @@ def test_class_missing_from_a_fold_gets_zero_probability() -> None:
     summary = result.fold_summary()
     assert summary["n_folds"] == 3
     assert summary["accuracy_cv_mean"] == pytest.approx(0.0)
+
+
+def test_disjoint_holdout_tests_only_unseen_groups_and_targets() -> None:
+    frame = pd.DataFrame(
+        {"group": [f"b{i % 10}" for i in range(200)], "target": [f"h{(i * 7) % 13}" for i in range(200)]}
+    )
+    ((train, test),) = group_splits(
+        EvaluationConfig(cv="disjoint_holdout", holdout_fraction=0.3), frame["group"], seed=1, targets=frame["target"]
+    )
+    assert len(train) and len(test)
+    assert not set(frame["group"][train]) & set(frame["group"][test])
+    assert not set(frame["target"][train]) & set(frame["target"][test])
+    assert len(train) + len(test) < len(frame)  # mixed pairs are on neither side
+
+
+def test_disjoint_holdout_needs_targets() -> None:
+    with pytest.raises(UserInputError, match="use it for stance data"):
+        group_splits(EvaluationConfig(cv="disjoint_holdout"), pd.Series(["a", "b"]), seed=0)
