@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Annotated
 
 import mlflow
+import torch
 import typer
 from doc_markers import write_between_markers
 
@@ -44,7 +45,7 @@ SUITES = {
     "seeds": Suite(
         DOCS / "training.md",
         [
-            Path(f"configs/{task}/{name}.yaml")
+            locations.CONFIGS_DIR / task / f"{name}.yaml"
             for task in ("topic", "stance")
             for name in ("tfidf_logreg", "tfidf_svm", "minilm_frozen", "minilm_finetune")
         ],
@@ -52,10 +53,22 @@ SUITES = {
     ),
     "public": Suite(
         DOCS / "benchmarks.md",
-        sorted(Path("configs/benchmarks").rglob("*.yaml")),
+        sorted((locations.CONFIGS_DIR / "benchmarks").rglob("*.yaml")),
         ["fnc_score", "semeval_f_avg", "accuracy", "macro_f1"],
     ),
 }
+
+
+def _shown(path: Path) -> Path:
+    """The path as the docs show it: relative to the repository when it lies inside it."""
+    return path.relative_to(locations.PROJECT_ROOT) if path.is_relative_to(locations.PROJECT_ROOT) else path
+
+
+def _accelerator() -> str:
+    """The GPU(s) torch sees, which the training children use too, or 'no GPU'."""
+    if not torch.cuda.is_available():
+        return "no GPU"
+    return f"{torch.cuda.device_count()} GPU ({torch.cuda.get_device_name(0)})"
 
 
 def _size_mb(path: Path) -> float:
@@ -63,7 +76,7 @@ def _size_mb(path: Path) -> float:
 
 
 def measure(config: Path, store: str) -> dict[str, object]:
-    """Train one config in a child process and collect its figures."""
+    """Train one config (an absolute path) in a child process and collect its figures."""
     with tempfile.TemporaryFile(mode="w+") as errors:
         started = time.perf_counter()
         child = subprocess.Popen(
@@ -82,10 +95,10 @@ def measure(config: Path, store: str) -> dict[str, object]:
     parsed = load_config(config)
     mlflow.set_tracking_uri(store)
     client = mlflow.MlflowClient()
-    (run,) = mlflow.search_runs(
-        experiment_names=[parsed.experiment_name], order_by=["start_time DESC"], max_results=1, output_format="list"
-    )
-    (version,) = [v for v in client.search_model_versions(f"name='{parsed.registered_model}'") if v.run_id == run.info.run_id]
+    # The newest version is the one this config just registered. Its run holds the figures: for a sweep that is
+    # the best child, which need not be the newest run.
+    version = max(client.search_model_versions(f"name='{parsed.registered_model}'"), key=lambda found: int(found.version))
+    run = client.get_run(version.run_id)
     with tempfile.TemporaryDirectory() as scratch:
         model_dir = Path(mlflow.artifacts.download_artifacts(f"models:/{parsed.registered_model}/{version.version}", dst_path=scratch))
         size = _size_mb(model_dir)
@@ -109,7 +122,7 @@ def table(rows: list[dict[str, object]], metrics: list[str]) -> str:
     """Markdown table of the rows, only with metric columns that some row has."""
     shown = [name for name in metrics if any(name in row["metrics"] for row in rows)]  # type: ignore[operator]
     lines = [
-        f"Measured {time.strftime('%Y-%m-%d')} on {os.cpu_count()} CPU cores ({platform.machine()}), no GPU, "
+        f"Measured {time.strftime('%Y-%m-%d')} on {os.cpu_count()} CPU cores ({platform.machine()}), {_accelerator()}, "
         f"Python {platform.python_version()}.",
         "",
         "| config | evaluation | " + " | ".join(shown) + " | train time (s) | peak RSS (MB) | model size (MB) |",
@@ -118,7 +131,7 @@ def table(rows: list[dict[str, object]], metrics: list[str]) -> str:
     for row in rows:
         cells = [_metric(row, name) for name in shown]
         lines.append(
-            f"| `{row['config']}` | {row['cv']} | " + " | ".join(cells)
+            f"| `{_shown(row['config'])}` | {row['cv']} | " + " | ".join(cells)
             + f" | {row['seconds']:.0f} | {row['peak_mb']:.0f} | {row['size_mb']:.1f} |"
         )
     return "\n".join(lines)
@@ -126,7 +139,9 @@ def table(rows: list[dict[str, object]], metrics: list[str]) -> str:
 
 def main(
     suite: Annotated[str, typer.Argument(help="seeds or public.")],
-    configs: Annotated[list[Path] | None, typer.Argument(help="Only these configs (default: the whole suite).")] = None,
+    configs: Annotated[
+        list[Path] | None, typer.Argument(help="Only these configs, relative to the repository (default: the whole suite).")
+    ] = None,
     write_doc: Annotated[bool, typer.Option(help="Write the tables into the suite's doc.")] = True,
 ) -> None:
     """Train each config of the suite and write its table(s)."""
@@ -137,15 +152,16 @@ def main(
     rows = []
     with tempfile.TemporaryDirectory(prefix="bench-training-") as scratch:
         store = f"sqlite:///{scratch}/mlflow.db"
-        for path in configs or chosen.configs:
-            logger.info("training %s", path)
+        # Absolute paths, so the script runs from any directory and the tables can compare them with the suite's.
+        for path in [(locations.PROJECT_ROOT / config).resolve() for config in configs] if configs else chosen.configs:
+            logger.info("training %s", _shown(path))
             rows.append(measure(path, store))
-            logger.info("%s: %.0f s, %.0f MB", path, rows[-1]["seconds"], rows[-1]["peak_mb"])
+            logger.info("%s: %.0f s, %.0f MB", _shown(path), rows[-1]["seconds"], rows[-1]["peak_mb"])
     # One table per folder of configs (per task on the seed corpus, per benchmark for the public data).
     for folder in dict.fromkeys(row["config"].parent for row in rows):  # type: ignore[union-attr]
         measured = [row for row in rows if row["config"].parent == folder]  # type: ignore[union-attr]
         text = table(measured, chosen.metrics)
-        sys.stdout.write(f"\n{folder}\n{text}\n")
+        sys.stdout.write(f"\n{_shown(folder)}\n{text}\n")
         # A table is rewritten only when every config of its folder was measured, never with rows missing.
         complete = {row["config"] for row in measured} >= {path for path in chosen.configs if path.parent == folder}
         if write_doc and complete:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from training.atomic_files import write_texts_atomically
+
 
 def write_between_markers(doc: Path, marker: str, text: str) -> None:
     """Replace what stands between the doc's start and end markers called `marker` with text."""
@@ -13,4 +15,4 @@ def write_between_markers(doc: Path, marker: str, text: str) -> None:
         raise ValueError(f"{doc} has no {start} ... {end} markers")
     before, _, rest = content.partition(start)
     _, _, after = rest.partition(end)
-    doc.write_text(f"{before}{start}\n{text}\n{end}{after}", encoding="utf-8")
+    write_texts_atomically({doc: f"{before}{start}\n{text}\n{end}{after}"})

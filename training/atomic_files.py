@@ -3,16 +3,29 @@
 from __future__ import annotations
 
 import os
+import stat
 import tempfile
 from collections.abc import Mapping
 from pathlib import Path
+
+
+def _mode_for(path: Path) -> int:
+    """The replaced file's permissions, else those `open()` would give a new file (0o666 less the umask)."""
+    try:
+        return stat.S_IMODE(path.stat().st_mode)
+    except FileNotFoundError:
+        # The umask can only be read by setting it; it is put back at once.
+        umask = os.umask(0o022)
+        os.umask(umask)
+        return 0o666 & ~umask
 
 
 def write_texts_atomically(files: Mapping[Path, str]) -> None:
     """Write every file in full to a temporary sibling, then move all of them into place.
 
     Nothing is replaced until every temporary file is written, so a failure part-way leaves
-    the previous outputs untouched and no stray temporary files.
+    the previous outputs untouched and no stray temporary files. The files keep their
+    permissions, and new ones get the usual ones (mkstemp's private 0600 would survive the move).
     """
     staged: list[tuple[str, Path]] = []
     try:
@@ -20,6 +33,7 @@ def write_texts_atomically(files: Mapping[Path, str]) -> None:
             path.parent.mkdir(parents=True, exist_ok=True)
             fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
             staged.append((tmp, path))
+            os.fchmod(fd, _mode_for(path))
             with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
                 handle.write(text)
                 handle.flush()
