@@ -140,10 +140,7 @@ def evaluate(
         if data is not None:
             metrics = evaluate_file(model_uri, data)
         else:
-            from training.benchmarks.adapters import get_benchmark
-
-            benchmark = get_benchmark(dataset)
-            metrics = evaluate_benchmark(model_uri, dataset, data_dir, split or benchmark.training_split)
+            metrics = evaluate_benchmark(model_uri, dataset, data_dir, split)
     typer.echo(json.dumps(metrics))
 
 

@@ -45,8 +45,9 @@ def evaluate_file(model_uri: str, path: Path) -> dict[str, object]:
     return summary_metrics(frame["label"].tolist(), predict_labels(model, task, labels, frame), labels)
 
 
-def evaluate_benchmark(model_uri: str, name: str, data_dir: Path, split: str) -> dict[str, object]:
-    """Metrics of the model on a benchmark split in its official layout, official metrics included."""
+def evaluate_benchmark(model_uri: str, name: str, data_dir: Path, split: str | None) -> dict[str, object]:
+    """Metrics of the model on a benchmark split in its official layout (default: the training split),
+    official metrics included."""
     from training.benchmarks.adapters import load_benchmark
     from training.benchmarks.scorers import official_metrics
 

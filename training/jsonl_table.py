@@ -11,7 +11,10 @@ from training.errors import UserInputError
 
 
 def read_jsonl_table(path: Path, fields: list[str]) -> pd.DataFrame:
-    """One row per non-blank line with the given fields as strings (other fields are ignored)."""
+    """One row per non-blank line with the given fields as strings (other fields are ignored).
+
+    A field must be a JSON string (an integer, e.g. a group id, is read as its digits).
+    """
     if not path.is_file():
         raise UserInputError(f"data file {path} not found")
     rows = []
@@ -28,5 +31,10 @@ def read_jsonl_table(path: Path, fields: list[str]) -> pd.DataFrame:
             missing = [field for field in fields if field not in record]
             if missing:
                 raise UserInputError(f"{path}:{number}: missing field(s) {', '.join(missing)}")
+            for field in fields:
+                value = record[field]
+                # str() would turn null into "None", true into "True" and a list into its repr.
+                if isinstance(value, bool) or not isinstance(value, str | int):
+                    raise UserInputError(f"{path}:{number}: field '{field}' must be a string, got {json.dumps(value)}")
             rows.append({field: str(record[field]) for field in fields})
     return pd.DataFrame(rows, columns=fields)

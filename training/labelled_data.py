@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 import pandas as pd
 
@@ -11,8 +10,7 @@ from training.config.schema import BenchmarkData, JsonlData, SeedData
 from training.corpus.loading import load_stance_dataset, load_topic_dataset
 from training.errors import UserInputError
 from training.jsonl_table import read_jsonl_table
-
-INPUT_COLUMNS = {"topic": ["text"], "stance": ["text", "target"]}
+from training.models.pyfunc import REQUIRED_COLUMNS
 
 
 @dataclass(frozen=True)
@@ -26,7 +24,7 @@ class LabelledData:
 
     @property
     def inputs(self) -> pd.DataFrame:
-        return self.frame[INPUT_COLUMNS[self.task]]
+        return self.frame[list(REQUIRED_COLUMNS[self.task])]
 
     @property
     def labels(self) -> list[str]:
@@ -36,7 +34,7 @@ class LabelledData:
 def _check(frame: pd.DataFrame, task: str, where: str) -> pd.DataFrame:
     if frame.empty:
         raise UserInputError(f"{where}: the dataset is empty")
-    for column in [*INPUT_COLUMNS[task], "label"]:
+    for column in [*REQUIRED_COLUMNS[task], "label"]:
         blank = frame.index[frame[column].isna() | (frame[column].astype(str).str.strip() == "")]
         if len(blank):
             raise UserInputError(f"{where}: row {blank[0] + 1} has an empty '{column}'")
@@ -47,7 +45,7 @@ def _check(frame: pd.DataFrame, task: str, where: str) -> pd.DataFrame:
 
 
 def _read_jsonl(config: JsonlData, task: str) -> pd.DataFrame:
-    fields = [*INPUT_COLUMNS[task], "label"] + ([config.group_column] if config.group_column else [])
+    fields = [*REQUIRED_COLUMNS[task], "label"] + ([config.group_column] if config.group_column else [])
     frame = read_jsonl_table(config.path, fields)
     # Without a group column every row is its own group: plain (ungrouped) splits.
     frame["group"] = frame[config.group_column] if config.group_column else [str(i) for i in range(len(frame))]
@@ -67,8 +65,8 @@ def load_labelled_data(config: SeedData | JsonlData | BenchmarkData, task: str) 
             from training.benchmarks.adapters import get_benchmark, load_benchmark
 
             benchmark = get_benchmark(config.name)
-            split = config.split or benchmark.training_split
+            split = benchmark.resolve_split(config.split)
             frame = load_benchmark(config.name, config.data_dir, split, task, config.limit)
             name, source = f"{config.name}-{split}", str(benchmark.directory(config.data_dir))
     frame = _check(frame.reset_index(drop=True), task, source)
-    return LabelledData(frame=frame[[*INPUT_COLUMNS[task], "label", "group"]], name=name, source=source, task=task)
+    return LabelledData(frame=frame[[*REQUIRED_COLUMNS[task], "label", "group"]], name=name, source=source, task=task)

@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 
 from mlflow.entities.model_registry import ModelVersion
 from mlflow.exceptions import MlflowException
+from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE, RESOURCE_DOES_NOT_EXIST, ErrorCode
 from mlflow.tracking import MlflowClient
 
 from training.errors import UserInputError
@@ -17,6 +18,7 @@ logger = logging.getLogger(__name__)
 CHAMPION = "champion"
 PRIMARY_METRIC_TAG = "primary_metric"
 DATA_DIGEST_TAG = "data_digest"
+NO_CHAMPION_ERRORS = {ErrorCode.Name(RESOURCE_DOES_NOT_EXIST), ErrorCode.Name(INVALID_PARAMETER_VALUE)}
 
 
 @dataclass(frozen=True)
@@ -35,6 +37,8 @@ class Evidence:
 
 @dataclass(frozen=True)
 class Promotion:
+    """The outcome of a promotion attempt: `previous` is the champion's version before it (None if none)."""
+
     name: str
     version: str
     promoted: bool
@@ -53,10 +57,15 @@ def _evidence(client: MlflowClient, version: ModelVersion) -> Evidence:
 
 
 def champion_version(client: MlflowClient, name: str) -> ModelVersion | None:
+    """The version the `champion` alias points at; None when the name or the alias does not exist yet."""
     try:
         return client.get_model_version_by_alias(name, CHAMPION)
-    except MlflowException:
-        return None
+    except MlflowException as err:
+        # A missing name is RESOURCE_DOES_NOT_EXIST, a missing alias INVALID_PARAMETER_VALUE; anything else
+        # (an unreachable or broken store) must not read as "no champion", which would promote blindly.
+        if err.error_code in NO_CHAMPION_ERRORS:
+            return None
+        raise
 
 
 def _candidate(client: MlflowClient, name: str, version: str | None) -> ModelVersion:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import subprocess
@@ -55,8 +56,12 @@ def ensure_experiment(name: str) -> str:
     return mlflow.create_experiment(name, artifact_location=location)
 
 
+@functools.cache
 def git_commit() -> str:
-    """HEAD of the project checkout, with '-dirty' when it has uncommitted changes; 'unknown' outside git."""
+    """HEAD of the project checkout, with '-dirty' when it has uncommitted changes; 'unknown' outside git.
+
+    Read once per process: the code that runs is the code that was imported, and a sweep tags every child.
+    """
     def git(*args: str) -> str:
         return subprocess.run(
             ["git", *args], cwd=locations.PROJECT_ROOT, capture_output=True, text=True, check=True, timeout=10

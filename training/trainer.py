@@ -21,11 +21,19 @@ from mlflow.tracking import MlflowClient
 from tqdm.auto import tqdm
 
 from training import tracking
+from training.benchmarks.adapters import get_benchmark
+from training.benchmarks.scorers import official_metrics
 from training.config.loading import expand_sweep, flatten, to_yaml
 from training.config.schema import BenchmarkData, ExperimentConfig
 from training.errors import UserInputError
-from training.evaluation.cross_validation import CrossValidation, cross_validate, group_splits
-from training.evaluation.metrics import classification_metrics, confusion_matrix_figure, report_text
+from training.evaluation.cross_validation import CV_MEAN_SUFFIX, CrossValidation, cross_validate, group_splits
+from training.evaluation.metrics import (
+    OVERALL_METRICS,
+    classification_metric_names,
+    classification_metrics,
+    confusion_matrix_figure,
+    report_text,
+)
 from training.labelled_data import LabelledData, load_labelled_data
 from training.models.base import Classifier
 from training.models.families import classifier_factory
@@ -85,6 +93,7 @@ def _single(client: MlflowClient, experiment_id: str, config: ExperimentConfig, 
     with tracking.tracked_run(experiment_id=experiment_id, run_name=_run_name(config)) as run:
         _log_setup(config, config_path)
         data = load_labelled_data(config.data, config.task)
+        _check_primary_metric(config, data.labels)
         _log_dataset(data)
         factory = classifier_factory(config.model, config.task, config.seed)
         metrics = _evaluate(factory, data, config)
@@ -105,6 +114,8 @@ def _sweep(
         _log_setup(config, config_path)
         mlflow.set_tag("sweep_size", str(len(combinations)))
         data = load_labelled_data(config.data, config.task)
+        for _, child_config in combinations:
+            _check_primary_metric(child_config, data.labels)
         _log_dataset(data)
         children: list[tuple[str, ExperimentConfig, dict[str, float]]] = []
         for assignments, child_config in tqdm(combinations, desc="sweep", unit="run"):
@@ -164,6 +175,19 @@ def _log_dataset(data: LabelledData) -> None:
     mlflow.set_tags({DATA_DIGEST_TAG: dataset.digest, "data_rows": str(len(data.frame))})
 
 
+def _check_primary_metric(config: ExperimentConfig, labels: list[str]) -> None:
+    """Refuse, before any model is trained, a primary metric that the evaluation would not compute."""
+    official = [get_benchmark(config.data.name).primary_metric] if isinstance(config.data, BenchmarkData) else []
+    fold_means = [f"{name}{CV_MEAN_SUFFIX}" for name in OVERALL_METRICS]
+    valid = {*classification_metric_names(labels), *official, *fold_means}
+    if config.evaluation.primary_metric not in valid:
+        raise UserInputError(
+            f"evaluation.primary_metric '{config.evaluation.primary_metric}' is not computed; choose one of "
+            f"{', '.join([*OVERALL_METRICS, *official, *fold_means])}, or f1_, precision_ or recall_ followed by "
+            f"one of the data's labels ({', '.join(labels)})"
+        )
+
+
 def _evaluate(factory: Callable[[], Classifier], data: LabelledData, config: ExperimentConfig) -> dict[str, float]:
     """Grouped cross-validation; logs metrics, confusion matrix, report and predictions."""
     splits = group_splits(config.evaluation, data.frame["group"], config.seed, data.frame.get("target"))
@@ -172,14 +196,7 @@ def _evaluate(factory: Callable[[], Classifier], data: LabelledData, config: Exp
     y_true, y_pred = tested["label"].to_numpy(), result.predictions
     metrics = {**classification_metrics(y_true, y_pred, result.labels), **result.fold_summary()}
     if isinstance(config.data, BenchmarkData):
-        from training.benchmarks.scorers import official_metrics
-
         metrics.update(official_metrics(config.data.name, y_true, y_pred))
-    if config.evaluation.primary_metric not in metrics:
-        raise UserInputError(
-            f"evaluation.primary_metric '{config.evaluation.primary_metric}' is not computed; "
-            f"choose one of {', '.join(sorted(metrics))}"
-        )
     mlflow.log_metrics(metrics)
     _log_reports(tested, result, config)
     return metrics
@@ -244,13 +261,15 @@ def _fit_register_promote(
 
 def _auto_promote(client: MlflowClient, config: ExperimentConfig, version: str) -> Promotion | None:
     """With `promote: auto`, try to make the version champion; a name's first version always is."""
-    if config.promote == "never" and champion_version(client, config.registered_model) is not None:
+    champion = champion_version(client, config.registered_model)
+    if config.promote == "never" and champion is not None:
         return None
     try:
         promotion = promote(client, config.registered_model, version)
     except PromotionRefused as refusal:
         logger.warning("%s", refusal)
-        return Promotion(config.registered_model, version, False, None, str(refusal))
+        previous = str(champion.version) if champion is not None else None
+        return Promotion(config.registered_model, version, False, previous, str(refusal))
     mlflow.set_tag("promoted", "true")
     return promotion
 

@@ -1,5 +1,8 @@
 import mlflow
 import pytest
+from mlflow.entities.model_registry import ModelVersion
+from mlflow.exceptions import MlflowException
+from mlflow.protos.databricks_pb2 import TEMPORARILY_UNAVAILABLE
 from mlflow.tracking import MlflowClient
 from typer.testing import CliRunner
 
@@ -27,6 +30,30 @@ def test_first_version_becomes_champion(store_uri: str) -> None:
     champion = champion_version(MlflowClient(), "news-topic")
     assert champion is not None and str(champion.version) == "1"
     assert champion.tags["promoted_from"] == "none"
+
+
+def test_no_champion_when_the_name_or_the_alias_is_missing(store_uri: str) -> None:
+    client = MlflowClient()
+    assert champion_version(client, "news-topic") is None  # no such registered model
+    client.create_registered_model("news-topic")
+    assert champion_version(client, "news-topic") is None  # the model exists, the alias does not
+
+
+def test_other_registry_errors_are_not_read_as_no_champion() -> None:
+    class Unavailable(MlflowClient):
+        def get_model_version_by_alias(self, name: str, alias: str) -> ModelVersion:
+            raise MlflowException("registry is down", error_code=TEMPORARILY_UNAVAILABLE)
+
+    with pytest.raises(MlflowException, match="registry is down"):
+        champion_version(Unavailable(), "news-topic")
+
+
+def test_refused_auto_promotion_names_the_champion_it_lost_to(store_uri: str) -> None:
+    train(load_config(CONFIG))
+    worse = train(load_config(CONFIG, ["model.C=0.0001"]))  # promote: auto
+    assert worse.promotion is not None and not worse.promotion.promoted
+    assert worse.promotion.previous == "1"
+    assert "does not beat champion version 1" in worse.promotion.reason
 
 
 def test_refusal_gives_both_figures_and_keeps_the_champion(two_versions: tuple[float, float]) -> None:

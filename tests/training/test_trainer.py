@@ -11,6 +11,7 @@ from mlflow.tracking import MlflowClient
 
 from training import locations, trainer
 from training.config.loading import load_config
+from training.config.schema import ExperimentConfig
 from training.errors import UserInputError
 from training.trainer import train
 
@@ -127,6 +128,40 @@ def test_bad_data_fails_the_run_and_registers_nothing(
     assert run.info.status == "FAILED"
     assert message in run.data.tags["error"]
     assert MlflowClient().search_registered_models() == []
+
+
+@pytest.mark.parametrize("overrides", [[], ["sweep.model.C=[0.5, 2.0]"]], ids=["single", "sweep"])
+def test_unknown_primary_metric_fails_before_cross_validation(
+    store_uri: str, monkeypatch: pytest.MonkeyPatch, overrides: list[str]
+) -> None:
+    def never(*args: object, **kwargs: object) -> None:
+        raise AssertionError("cross-validation ran")
+
+    monkeypatch.setattr(trainer, "cross_validate", never)
+    config = load_config(
+        locations.CONFIGS_DIR / "stance" / "tfidf_logreg.yaml", ["evaluation.primary_metric=f1_maybe", *overrides]
+    )
+    with pytest.raises(UserInputError) as err:
+        train(config)
+    assert str(err.value) == (
+        "evaluation.primary_metric 'f1_maybe' is not computed; choose one of accuracy, macro_f1, accuracy_cv_mean, "
+        "macro_f1_cv_mean, or f1_, precision_ or recall_ followed by one of the data's labels (against, favor, none)"
+    )
+
+
+def test_benchmark_data_may_rank_by_its_official_metric() -> None:
+    from training.benchmarks.adapters import BENCHMARKS
+
+    semeval = load_config(locations.CONFIGS_DIR / "benchmarks" / "semeval2016" / "tfidf_svm.yaml")
+    labels = list(BENCHMARKS["semeval2016"].labels)
+
+    def ranked_by(name: str) -> ExperimentConfig:
+        return semeval.model_copy(update={"evaluation": semeval.evaluation.model_copy(update={"primary_metric": name})})
+
+    for name in ("semeval_f_avg", "macro_f1_cv_mean", "recall_NONE"):
+        trainer._check_primary_metric(ranked_by(name), labels)
+    with pytest.raises(UserInputError, match="choose one of accuracy, macro_f1, semeval_f_avg, accuracy_cv_mean"):
+        trainer._check_primary_metric(ranked_by("fnc_score"), labels)
 
 
 def test_failure_after_registration_removes_the_version(store_uri: str, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -11,7 +11,6 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-from datasets import Dataset, Features, Value
 
 from training.errors import UserInputError
 
@@ -34,10 +33,9 @@ class Benchmark:
         """The dataset's folder under a data directory."""
         return data_dir / self.folder
 
-    @property
-    def training_split(self) -> str:
-        """The split models are trained and selected on (listed first)."""
-        return next(iter(self.splits))
+    def resolve_split(self, split: str | None) -> str:
+        """The split to read: the one given, else the split models are trained and selected on (listed first)."""
+        return split or next(iter(self.splits))
 
 
 BENCHMARKS: dict[str, Benchmark] = {
@@ -74,8 +72,6 @@ BENCHMARKS: dict[str, Benchmark] = {
     ),
 }
 
-COLUMNS = {"topic": ["text", "label", "group"], "stance": ["text", "target", "label", "group"]}
-FEATURES = {task: Features({column: Value("string") for column in columns}) for task, columns in COLUMNS.items()}
 # Offending values listed in an error message before the rest are only counted.
 SHOWN = 5
 
@@ -93,7 +89,7 @@ def load_benchmark(name: str, data_dir: Path, split: str | None, task: str, limi
     `limit` keeps the first N groups.
     """
     benchmark = get_benchmark(name)
-    split = split or benchmark.training_split
+    split = benchmark.resolve_split(split)
     if task != benchmark.task:
         raise UserInputError(f"{name} is a {benchmark.task} dataset; it cannot train the '{task}' task")
     if limit is not None and limit < 1:
@@ -103,12 +99,6 @@ def load_benchmark(name: str, data_dir: Path, split: str | None, task: str, limi
         frame = _first_groups(frame, limit)
     logger.info("%s %s: %d rows in %d groups", name, split, len(frame), frame["group"].nunique())
     return frame
-
-
-def load_benchmark_dataset(name: str, data_dir: Path, split: str) -> Dataset:
-    """One split as a Hugging Face dataset with the same columns as `load_benchmark`."""
-    benchmark = get_benchmark(name)
-    return Dataset.from_pandas(_read(benchmark, data_dir, split), features=FEATURES[benchmark.task], preserve_index=False)
 
 
 def _read(benchmark: Benchmark, data_dir: Path, split: str) -> pd.DataFrame:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, PositiveInt, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, PositiveInt, field_validator, model_validator
 
 from training import locations
 
@@ -69,6 +69,13 @@ class TfidfModel(Strict):
         ge=0,
         description="Stance: sentences on each side of a target mention that form the target's context.",
     )
+
+    @field_validator("word_ngrams", "char_ngrams")
+    @classmethod
+    def _ordered_range(cls, ngrams: tuple[int, int] | None) -> tuple[int, int] | None:
+        if ngrams is not None and ngrams[0] > ngrams[1]:
+            raise ValueError(f"an n-gram range is (shortest, longest): {ngrams[0]} is longer than {ngrams[1]}")
+        return ngrams
 
 
 class FrozenEncoderModel(Strict):
@@ -145,7 +152,13 @@ class EvaluationConfig(Strict):
     holdout_fraction: float = Field(
         0.2, gt=0, lt=1, description="Share of groups (and, for disjoint_holdout, of targets) held out."
     )
-    primary_metric: str = Field("macro_f1", description="Metric that ranks sweep children and promotions.")
+    primary_metric: str = Field(
+        "macro_f1",
+        description=(
+            "Metric that ranks sweep children and promotions: accuracy, macro_f1, their fold means "
+            "(accuracy_cv_mean, macro_f1_cv_mean), f1_/precision_/recall_<label>, or a benchmark's official metric."
+        ),
+    )
 
 
 DEFAULT_REGISTERED_NAMES = {"topic": "news-topic", "stance": "news-stance"}

@@ -20,18 +20,21 @@ def label_counts(labels_path: Path, segments_path: Path) -> str:
     """Markdown: topics per article, stances per target and stances per article, with totals."""
     articles = {segment.segment_id: segment.article_id for segment in read_segments(segments_path)}
     rows = validate_labels(labels_path, segments_path)
-    topics = pd.DataFrame([{"article": articles[row.segment_id], "label": row.topic} for row in rows])
+    # Explicit columns: with no rows (no stance labelled yet) pandas would build a frame without any.
+    topics = pd.DataFrame(
+        [(articles[row.segment_id], row.topic) for row in rows], columns=["article", "label"], dtype=object
+    )
     stances = pd.DataFrame(
-        [
-            {"article": articles[row.segment_id], "target": stance.target, "label": stance.stance}
-            for row in rows
-            for stance in row.stances
-        ]
+        [(articles[row.segment_id], stance.target, stance.stance) for row in rows for stance in row.stances],
+        columns=["article", "target", "label"],
+        dtype=object,
     )
 
     def crosstab(index: pd.Series, columns: pd.Series, order: tuple[str, ...], name: str) -> pd.DataFrame:
         table = pd.crosstab(index, columns, margins=True, margins_name="total")
-        table = table.reindex(columns=[*order, "total"], fill_value=0)
+        # An empty crosstab has no margins either; the total row is still shown, as zeros.
+        rows = [*(label for label in table.index if label != "total"), "total"]
+        table = table.reindex(index=rows, columns=[*order, "total"], fill_value=0)
         table.index.name = name
         return table
 

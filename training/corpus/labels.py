@@ -66,6 +66,9 @@ class LabelValidationError(UserInputError):
         self.problems = problems
 
 
+SEGMENT_KEYS = ("segment_id", "article_id", "position", "text")
+
+
 @dataclass(frozen=True)
 class Segment:
     segment_id: str
@@ -92,7 +95,10 @@ def read_segments(path: Path) -> list[Segment]:
     for number, record in _json_lines(path):
         if not isinstance(record, dict):
             raise UserInputError(f"{path}:{number}: not a JSON object ({record})")
-        segments.append(Segment(**{key: record[key] for key in ("segment_id", "article_id", "position", "text")}))
+        missing = [key for key in SEGMENT_KEYS if key not in record]
+        if missing:
+            raise UserInputError(f"{path}:{number}: missing {', '.join(missing)}")
+        segments.append(Segment(**{key: record[key] for key in SEGMENT_KEYS}))
     return segments
 
 

@@ -17,6 +17,7 @@ from training.labelled_data import LabelledData
 from training.models.base import Classifier
 
 Split = tuple[np.ndarray, np.ndarray]
+CV_MEAN_SUFFIX = "_cv_mean"
 
 
 def disjoint_holdout(groups: pd.Series, targets: pd.Series, fraction: float, seed: int) -> Split:
@@ -83,7 +84,7 @@ class CrossValidation:
         summary: dict[str, float] = {"n_folds": float(len(self.fold_metrics))}
         for name in names:
             values = np.array([fold[name] for fold in self.fold_metrics if name in fold])
-            summary[f"{name}_cv_mean"] = float(values.mean())
+            summary[f"{name}{CV_MEAN_SUFFIX}"] = float(values.mean())
             summary[f"{name}_cv_std"] = float(values.std())
         return summary
 

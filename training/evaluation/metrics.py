@@ -19,6 +19,15 @@ from sklearn.metrics import (
 )
 
 
+OVERALL_METRICS = ("accuracy", "macro_f1")
+PER_CLASS_METRICS = ("f1", "precision", "recall")
+
+
+def classification_metric_names(labels: Sequence[str]) -> list[str]:
+    """The names `classification_metrics` reports for this label set."""
+    return [*OVERALL_METRICS, *(f"{kind}_{label}" for label in labels for kind in PER_CLASS_METRICS)]
+
+
 def classification_metrics(y_true: Sequence[str], y_pred: Sequence[str], labels: Sequence[str]) -> dict[str, float]:
     """accuracy, macro_f1 over `labels`, and f1_/precision_/recall_<label> for each label."""
     labels = list(labels)
@@ -48,6 +57,7 @@ def summary_metrics(y_true: Sequence[str], y_pred: Sequence[str], labels: Sequen
 
 
 def report_text(y_true: Sequence[str], y_pred: Sequence[str], labels: Sequence[str]) -> str:
+    """scikit-learn's per-class precision/recall/F1 report over `labels`, as text."""
     return classification_report(y_true, y_pred, labels=list(labels), digits=3, zero_division=0)
 
 

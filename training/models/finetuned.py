@@ -13,6 +13,7 @@ import pandas as pd
 from sklearn.utils.class_weight import compute_class_weight
 
 from training.config.schema import FineTuneModel
+from training.errors import UserInputError
 from training.models.base import Classifier
 from training.models.encoder import pair_arguments
 
@@ -164,8 +165,13 @@ class FineTunedClassifier(Classifier):
         settings = json.loads((directory / SETTINGS_FILE).read_text(encoding="utf-8"))
         tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
         classifier = cls(task, tokenizer, model, settings["max_length"])
-        # id2label is the source of truth for column order; the metadata must agree with it.
-        classifier.labels = [model.config.id2label[index] for index in range(len(labels))]
+        # id2label fixes the order of the logits; metadata that disagrees would put probabilities under wrong labels.
+        id2label = [model.config.id2label[index] for index in range(model.config.num_labels)]
+        if id2label != labels:
+            raise UserInputError(
+                f"{path}: the model's id2label ({', '.join(id2label)}) does not match the saved labels ({', '.join(labels)})"
+            )
+        classifier.labels = id2label
         return classifier
 
 

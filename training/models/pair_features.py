@@ -9,6 +9,7 @@ interaction of the target with those sentences). Gradient-boosted trees combine 
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Sequence
 from pathlib import Path
@@ -23,9 +24,12 @@ from sklearn.preprocessing import normalize
 from tqdm.auto import tqdm
 
 from training.config.schema import PairFeaturesModel
+from training.errors import UserInputError
 from training.models.base import Classifier
 from training.models.encoder import MeanPooledEncoder
 from training.models.target_context import sentences
+
+logger = logging.getLogger(__name__)
 
 FEATURIZER_FILE = "featurizer.joblib"
 TREES_FILE = "trees.joblib"
@@ -44,33 +48,20 @@ HEDGING = frozenset(
 SUPPORTING = frozenset("confirmed confirms confirm official officially announced proves proven verified indeed".split())
 NEGATION = frozenset("not no never none nothing neither nor cannot without".split())
 CUES = (REFUTING, HEDGING, SUPPORTING, NEGATION)
-CUE_NAMES = ["refuting", "hedging", "supporting", "negation", "any_refuting"]
-LEXICAL_NAMES = [
-    "tfidf_cosine",
-    "best_sentence_cosine",
-    "top3_sentences_cosine",
-    "lead3_sentences_cosine",
-    "target_words_in_text",
-    "word_jaccard",
-    "target_bigrams_in_text",
-    "target_words_in_lead",
-    "log_target_words",
-    "log_text_words",
-    "log_text_sentences",
-    *(f"{where}_{cue}" for where in ("target", "text", "top_sentences") for cue in CUE_NAMES),
-]
-SEMANTIC_NAMES = ["best_sentence_similarity", "top3_similarity", "mean_similarity", "lead_similarity"]
 
 
 def tokens(text: str) -> list[str]:
+    """Lower-cased alphanumeric words, in order."""
     return _TOKEN.findall(text.lower())
 
 
 def content(words: list[str]) -> set[str]:
+    """The distinct words that are not English stop words."""
     return {word for word in words if word not in ENGLISH_STOP_WORDS}
 
 
 def bigrams(words: list[str]) -> set[tuple[str, str]]:
+    """The distinct pairs of adjacent words."""
     return set(zip(words, words[1:]))
 
 
@@ -93,20 +84,26 @@ class PairFeaturizer:
         self.svd = TruncatedSVD(n_components=config.svd_components, random_state=seed)
 
     def fit(self, inputs: pd.DataFrame) -> PairFeaturizer:
+        """Fit TF-IDF and SVD on the distinct texts and targets."""
         corpus = pd.unique(pd.concat([inputs["text"], inputs["target"]]))
-        matrix = self.vectorizer.fit_transform(corpus)
+        try:
+            matrix = self.vectorizer.fit_transform(corpus)
+        except ValueError as err:  # no term occurs in two texts
+            raise UserInputError(f"pair_features: no vocabulary in {len(corpus)} training texts and targets ({err})") from err
+        n_terms = matrix.shape[1]
+        # A small training set (a quick run, one fold) can have fewer terms than the configured components.
+        components = min(self.config.svd_components, n_terms - 1)
+        if components < 1:
+            raise UserInputError(
+                f"pair_features: the training texts and targets share only {n_terms} term(s); SVD needs at least 2"
+            )
+        if components < self.config.svd_components:
+            logger.warning(
+                "pair_features: %d terms, so svd_components %d is lowered to %d", n_terms, self.config.svd_components, components
+            )
+            self.svd.set_params(n_components=components)
         self.svd.fit(matrix)
         return self
-
-    def feature_names(self, encoder: MeanPooledEncoder | None) -> list[str]:
-        """Column names of `transform`'s output, in order."""
-        names = list(LEXICAL_NAMES)
-        if encoder is not None:
-            names += SEMANTIC_NAMES
-            if self.config.embedding_interactions:
-                names += [f"product_{i}" for i in range(encoder.dimension)] + [f"gap_{i}" for i in range(encoder.dimension)]
-        n_svd = self.config.svd_components
-        return names + ["svd_cosine"] + [f"target_svd_{i}" for i in range(n_svd)] + [f"text_svd_{i}" for i in range(n_svd)]
 
     def transform(self, inputs: pd.DataFrame, encoder: MeanPooledEncoder | None) -> np.ndarray:
         """One row of features per pair; texts and targets are processed once each."""
@@ -161,6 +158,8 @@ class PairFeaturizer:
         sentence_vectors: np.ndarray | None,
         target_vector: np.ndarray | None,
     ) -> list[float]:
+        """11 relatedness features, then the cue rates of the target, the text and its top sentences (5 each);
+        with an encoder, 4 similarities and, if configured, the embedding products and gaps."""
         target_words, text_words = tokens(target), tokens(text)
         target_content, text_content = content(target_words), content(text_words)
         target_bigrams = bigrams(target_words)

@@ -73,9 +73,9 @@ def stance_view(frame: pd.DataFrame, window: int) -> pd.DataFrame:
 
 
 def _features(config: TfidfModel, task: str) -> list[tuple[str, TfidfVectorizer, str]]:
-    def words(ngrams: tuple[int, int] = config.word_ngrams) -> TfidfVectorizer:
+    def words() -> TfidfVectorizer:
         return TfidfVectorizer(
-            ngram_range=ngrams,
+            ngram_range=config.word_ngrams,
             min_df=config.min_df,
             sublinear_tf=config.sublinear_tf,
             stop_words=config.stop_words,

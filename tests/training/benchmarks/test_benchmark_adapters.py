@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from training.benchmarks.adapters import BENCHMARKS, load_benchmark, load_benchmark_dataset
+from training.benchmarks.adapters import BENCHMARKS, load_benchmark
 from training.config.schema import BenchmarkData
 from training.errors import UserInputError
 from training.labelled_data import load_labelled_data
@@ -116,22 +116,13 @@ def test_bbc_reads_title_and_body_per_class_folder(tmp_path: Path) -> None:
     ]
 
 
-def test_hf_dataset_view_has_the_same_rows(tmp_path: Path) -> None:
-    write_fnc1(tmp_path)
-    write_bbc(tmp_path)
-    stance = load_benchmark_dataset("fnc1", tmp_path, "train")
-    assert stance.column_names == ["text", "target", "label", "group"]
-    assert stance.to_list() == load_benchmark("fnc1", tmp_path, "train", "stance").to_dict("records")
-    topic = load_benchmark_dataset("bbc_news", tmp_path, "all")
-    assert topic.column_names == ["text", "label", "group"]
-    assert topic["group"] == ["business/001", "sport/199", "tech/002"]
-
-
-def test_trainer_loads_a_benchmark_config(tmp_path: Path) -> None:
+@pytest.mark.parametrize("split", ["train", None], ids=["named", "default"])
+def test_trainer_loads_a_benchmark_config(tmp_path: Path, split: str | None) -> None:
     write_semeval(tmp_path)
-    config = BenchmarkData(source="benchmark", name="semeval2016", data_dir=tmp_path, split="train")
+    config = BenchmarkData(source="benchmark", name="semeval2016", data_dir=tmp_path, split=split)
     data = load_labelled_data(config, "stance")
-    assert data.name == "semeval2016-train"
+    assert data.name == "semeval2016-train"  # the training split is the default
+    assert load_benchmark("semeval2016", tmp_path, split, "stance").equals(load_benchmark("semeval2016", tmp_path, "train", "stance"))
     assert data.labels == ["AGAINST", "FAVOR", "NONE"]
     assert data.inputs.columns.tolist() == ["text", "target"]
 
@@ -191,7 +182,7 @@ def test_unknown_split_lists_the_valid_ones(tmp_path: Path) -> None:
     with pytest.raises(UserInputError, match="unknown split 'train' for bbc_news; valid splits: all"):
         load_benchmark("bbc_news", tmp_path, "train", "topic")
     with pytest.raises(UserInputError, match="unknown split 'dev' for semeval2016; valid splits: train, test"):
-        load_benchmark_dataset("semeval2016", tmp_path, "dev")
+        load_benchmark("semeval2016", tmp_path, "dev", "stance")
 
 
 def test_missing_dataset_folder_names_the_expected_files(tmp_path: Path) -> None:

@@ -45,6 +45,19 @@ def test_wrong_value_is_named_with_what_was_given(tmp_path: Path) -> None:
         load_config(path)
 
 
+@pytest.mark.parametrize(
+    ("override", "where", "shown"),
+    [("model.word_ngrams=[3, 1]", "word_ngrams", "3 is longer than 1"), ("model.char_ngrams=[5, 2]", "char_ngrams", "5 is longer than 2")],
+)
+def test_ngram_range_must_run_from_short_to_long(tmp_path: Path, override: str, where: str, shown: str) -> None:
+    path = write(tmp_path, {"task": "topic", "model": {"family": "tfidf"}})
+    with pytest.raises(UserInputError, match=rf"model\.{where}: Value error, an n-gram range is \(shortest, longest\): {shown}"):
+        load_config(path, [override])
+    with pytest.raises(UserInputError, match=rf"model\.{where}\.0: Input should be greater than 0"):
+        load_config(path, [f"model.{where}=[0, 2]"])
+    assert load_config(path, [f"model.{where}=[2, 2]"]).model.model_dump()[where] == (2, 2)
+
+
 def test_dotted_overrides_are_applied_and_validated(tmp_path: Path) -> None:
     path = write(tmp_path, {"task": "stance", "model": {"family": "tfidf"}})
     config = load_config(path, ["model.C=0.5", "model.char_ngrams=null", "seed=7", "model.word_ngrams=[1, 3]"])

@@ -1,3 +1,6 @@
+import json
+from pathlib import Path
+
 from training import locations
 from training.corpus.label_counts import label_counts
 
@@ -13,3 +16,21 @@ def test_totals_match_the_labels() -> None:
     n_segments = sum(1 for _ in locations.SEGMENTS_PATH.open(encoding="utf-8"))
     topic_total = next(line for line in lines if line.startswith("| total |"))
     assert topic_total.rstrip(" |").endswith(f"| {n_segments}")
+
+
+def test_corpus_without_stance_rows_gets_zero_tables(tmp_path: Path) -> None:
+    segments, labels = tmp_path / "segments.jsonl", tmp_path / "labels.jsonl"
+    segments.write_text(
+        "".join(json.dumps({"segment_id": f"s{i}", "article_id": f"a{i // 2}", "position": i, "text": "t"}) + "\n" for i in range(3)),
+        encoding="utf-8",
+    )
+    labels.write_text(
+        "".join(json.dumps({"segment_id": f"s{i}", "topic": "economy", "stances": []}) + "\n" for i in range(3)),
+        encoding="utf-8",
+    )
+    text = label_counts(labels, segments)
+    assert "3 segments in 2 articles; 0 stance rows." in text
+    assert "| a0 | 0 | 0 | 0 | 2 | 0 | 2 |" in text
+    stance_sections = text.split("## Stance per")[1:]
+    assert len(stance_sections) == 2
+    assert all(section.strip().endswith("| total | 0 | 0 | 0 | 0 |") for section in stance_sections)

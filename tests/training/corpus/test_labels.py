@@ -6,7 +6,8 @@ from typer.testing import CliRunner
 
 from training import locations
 from training.cli import app
-from training.corpus.labels import TARGETS, LabelValidationError, validate_labels
+from training.corpus.labels import TARGETS, LabelValidationError, read_segments, validate_labels
+from training.errors import UserInputError
 
 
 @pytest.fixture
@@ -64,6 +65,16 @@ def test_each_problem_names_the_offending_line(tmp_path: Path, segments: Path, r
     with pytest.raises(LabelValidationError) as raised:
         validate_labels(labels, segments)
     assert any(expected in problem for problem in raised.value.problems), raised.value.problems
+
+
+def test_segment_line_missing_a_key_names_the_line_and_keys(tmp_path: Path, segments: Path) -> None:
+    lines = segments.read_text(encoding="utf-8").splitlines()
+    broken = json.loads(lines[1])
+    del broken["article_id"], broken["text"]
+    segments.write_text("\n".join([lines[0], json.dumps(broken), lines[2]]) + "\n", encoding="utf-8")
+    with pytest.raises(UserInputError) as raised:
+        read_segments(segments)
+    assert str(raised.value) == f"{segments}:2: missing article_id, text"
 
 
 def test_every_problem_is_reported_at_once(tmp_path: Path, segments: Path) -> None:

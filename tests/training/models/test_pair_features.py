@@ -23,17 +23,44 @@ PAIRS = pd.DataFrame(
 LABELS = ["agree", "disagree", "unrelated", "unrelated", "unrelated", "discuss"] * 2
 
 
+# Columns of PairFeaturizer.transform: 11 relatedness features, then 5 cue rates each for target, text, top sentences.
+TFIDF_COSINE, BEST_SENTENCE_COSINE, TARGET_WORDS_IN_TEXT, TEXT_REFUTING = 0, 1, 4, 11 + 5
+LEXICAL_COLUMNS = 11 + 3 * 5
+
+
 def test_related_pairs_score_higher_on_relatedness_features() -> None:
     config = PairFeaturesModel(family="pair_features", encoder=None, svd_components=2)
     featurizer = PairFeaturizer(config, seed=0).fit(PAIRS)
     features = featurizer.transform(PAIRS, encoder=None)
-    names = featurizer.feature_names(encoder=None)
-    assert features.shape == (len(PAIRS), len(names))
-    for name in ("target_words_in_text", "tfidf_cosine", "best_sentence_cosine"):
-        column = names.index(name)
-        assert features[0, column] > features[2, column], name  # meteor headline: meteor body vs apple body
-    refuting = names.index("text_refuting")
-    assert features[1, refuting] > features[0, refuting]  # the hoax body refutes
+    assert features.shape == (len(PAIRS), LEXICAL_COLUMNS + 1 + 2 * 2)  # + SVD cosine, target and text SVD
+    for column in (TARGET_WORDS_IN_TEXT, TFIDF_COSINE, BEST_SENTENCE_COSINE):
+        assert features[0, column] > features[2, column], column  # meteor headline: meteor body vs apple body
+    assert features[1, TEXT_REFUTING] > features[0, TEXT_REFUTING]  # the hoax body refutes
+
+
+def test_svd_components_are_lowered_to_fit_a_small_vocabulary(caplog: pytest.LogCaptureFixture) -> None:
+    config = PairFeaturesModel(family="pair_features", encoder=None, svd_components=100)
+    featurizer = PairFeaturizer(config, seed=0).fit(PAIRS)
+    n_terms = len(featurizer.vectorizer.vocabulary_)
+    assert n_terms < 100
+    assert featurizer.svd.n_components == n_terms - 1
+    assert f"svd_components 100 is lowered to {n_terms - 1}" in caplog.text
+    assert featurizer.transform(PAIRS, encoder=None).shape == (len(PAIRS), LEXICAL_COLUMNS + 1 + 2 * (n_terms - 1))
+
+
+@pytest.mark.parametrize(
+    ("texts", "expected"),
+    [
+        (["alpha beta", "gamma delta"], "no vocabulary in 4 training texts"),
+        (["alpha beta", "alpha delta"], "share only 1 term"),
+    ],
+    ids=["no-term", "one-term"],
+)
+def test_too_small_a_vocabulary_is_a_clear_error(texts: list[str], expected: str) -> None:
+    config = PairFeaturesModel(family="pair_features", encoder=None)
+    pairs = pd.DataFrame({"text": texts, "target": ["epsilon", "zeta"]})
+    with pytest.raises(UserInputError, match=expected):
+        PairFeaturizer(config, seed=0).fit(pairs)
 
 
 @pytest.mark.parametrize("with_encoder", [False, True], ids=["lexical", "with-encoder"])
@@ -46,9 +73,6 @@ def test_fit_predict_save_load(tiny_encoder: Path, tmp_path: Path, with_encoder:
     assert classifier.labels == ["agree", "disagree", "discuss", "unrelated"]
     probabilities = classifier.predict_proba(PAIRS)
     assert probabilities.shape == (len(PAIRS), 4)
-    assert probabilities.shape[1] == 4
-    featurizer = classifier.featurizer  # type: ignore[attr-defined]
-    assert featurizer.transform(PAIRS, classifier.encoder).shape[1] == len(featurizer.feature_names(classifier.encoder))  # type: ignore[attr-defined]
     classifier.save(tmp_path)
     loaded = load_classifier(tmp_path)
     assert loaded.family == "pair_features"

@@ -1,5 +1,6 @@
 """Frozen-encoder and fine-tuned families on a tiny locally built encoder (fast) ."""
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -8,7 +9,7 @@ import pytest
 
 from training.config.schema import FineTuneModel, FrozenEncoderModel
 from training.errors import UserInputError
-from training.models.base import load_classifier
+from training.models.base import META_FILE, load_classifier
 from training.models.encoder import MeanPooledEncoder, resolve_encoder
 from training.models.families import classifier_factory
 
@@ -65,3 +66,18 @@ def test_finetuned_model_carries_id2label(tiny_encoder: Path, tmp_path: Path) ->
     from transformers import AutoConfig
 
     assert AutoConfig.from_pretrained(tmp_path / "model").id2label == {0: "conflict", 1: "diplomacy", 2: "economy"}
+
+
+def test_finetuned_labels_that_disagree_with_id2label_are_refused(tiny_encoder: Path, tmp_path: Path) -> None:
+    config = FineTuneModel(family="finetune", encoder=str(tiny_encoder), max_length=32, max_steps=1)
+    classifier = classifier_factory(config, "stance", seed=0)()
+    classifier.fit(INPUTS, LABELS)
+    classifier.save(tmp_path)
+    meta_path = tmp_path / META_FILE
+    meta = json.loads(meta_path.read_text(encoding="utf-8"))
+    meta_path.write_text(json.dumps({**meta, "labels": ["favor", "against"]}), encoding="utf-8")
+    with pytest.raises(UserInputError) as err:
+        load_classifier(tmp_path)
+    assert str(err.value) == (
+        f"{tmp_path / 'model'}: the model's id2label (against, favor) does not match the saved labels (favor, against)"
+    )
