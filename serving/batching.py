@@ -3,14 +3,18 @@
 A TF-IDF model spends most of a single-row call in fixed per-call overhead, so sixteen
 concurrent single-item requests cost little more as one call than one request alone. There is
 no waiting window: whatever queued while the previous call ran forms the next call, so an idle
-server answers at once and a busy one batches more. A request's rows are never split across
-calls, and requests are grouped by the model object they hold, so a request that started before
-a reload is still answered by the model it started with.
+server answers at once and a busy one batches more. Calls are at most `max_rows` rows. A request
+of up to that many rows is never split across calls; a larger one (an article's stance pairs
+number up to segments x targets) goes in chunks of `max_rows`, each queued when the one before is
+answered, so requests that arrive meanwhile share the calls in between instead of waiting for it
+all. Requests are grouped by the model object they hold, so a request that started before a
+reload is still answered by the model it started with.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 from dataclasses import dataclass, field
 
 from starlette.concurrency import run_in_threadpool
@@ -18,6 +22,8 @@ from starlette.concurrency import run_in_threadpool
 from serving.metrics import ServiceMetrics
 from serving.prediction import Scored, predict_rows
 from serving.snapshot import LoadedModel
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -43,9 +49,13 @@ class PredictionBatcher:
 
     async def predict(self, model: LoadedModel, columns: dict[str, list[str]], endpoint: str) -> list[Scored]:
         """Predictions for the rows of `columns` (text, and target for stance), in order."""
-        if not columns["text"]:
-            return []
-        job = _Job(model, columns, endpoint)
+        scored: list[Scored] = []
+        for start in range(0, len(columns["text"]), self._max_rows):
+            chunk = {name: values[start : start + self._max_rows] for name, values in columns.items()}
+            scored += await self._submit(_Job(model, chunk, endpoint))
+        return scored
+
+    async def _submit(self, job: _Job) -> list[Scored]:
         self._waiting.append(job)
         if self._worker is None or self._worker.done():
             self._worker = asyncio.create_task(self._work())
@@ -53,21 +63,29 @@ class PredictionBatcher:
 
     async def _work(self) -> None:
         while self._waiting:
-            for jobs in self._next_calls():
-                await self._call(jobs)
+            taken = self._take()
+            try:
+                for jobs in _by_model(taken):
+                    await self._call(jobs)
+            # _call hands a model's errors to its requests; anything else is a fault of this loop, which must
+            # still go on serving the queue.
+            except Exception:
+                logger.exception("prediction batching failed; its requests get an error")
+            # Also on cancellation: a request must never wait forever on a future nothing will resolve.
+            finally:
+                for job in taken:
+                    if not job.result.done():
+                        job.result.set_exception(RuntimeError("prediction batching failed; see the server log"))
 
-    def _next_calls(self) -> list[list[_Job]]:
-        """Take waiting jobs (up to max_rows rows, at least one job) grouped by model."""
+    def _take(self) -> list[_Job]:
+        """Take waiting jobs: up to max_rows rows, at least one job."""
         taken, rows = 0, 0
         for job in self._waiting:
             if taken and rows + job.rows > self._max_rows:
                 break
             taken, rows = taken + 1, rows + job.rows
         jobs, self._waiting = self._waiting[:taken], self._waiting[taken:]
-        groups: dict[int, list[_Job]] = {}
-        for job in jobs:
-            groups.setdefault(id(job.model), []).append(job)
-        return list(groups.values())
+        return jobs
 
     async def _call(self, jobs: list[_Job]) -> None:
         model = jobs[0].model
@@ -88,3 +106,11 @@ class PredictionBatcher:
             if not job.result.done():
                 job.result.set_result(scored[start : start + job.rows])
             start += job.rows
+
+
+def _by_model(jobs: list[_Job]) -> list[list[_Job]]:
+    """The jobs grouped by the model object they hold, in order of first appearance."""
+    groups: dict[int, list[_Job]] = {}
+    for job in jobs:
+        groups.setdefault(id(job.model), []).append(job)
+    return list(groups.values())

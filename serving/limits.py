@@ -46,7 +46,9 @@ def check_classify_request(request: ClassifyRequest, settings: ServingSettings) 
 
 def segment_article(request: ArticleRequest, settings: ServingSettings) -> SegmentedArticle:
     """Cut the body into segments, or a 422 when the article or its targets are over a limit."""
-    errors = _too_long(("body",), request.body, settings.max_article_chars)
+    # The title is echoed back, so it is bounded like any other text.
+    errors = _too_long(("title",), request.title, settings.max_text_chars)
+    errors += _too_long(("body",), request.body, settings.max_article_chars)
     if len(request.targets) > settings.max_targets:
         errors.append(
             _error(

@@ -7,15 +7,15 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 import mlflow.pyfunc
-import pandas as pd
 from mlflow.entities.model_registry import ModelVersion
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
+from serving.prediction import score_rows
 from serving.settings import ServingSettings, parse_registry_uri
 from serving.snapshot import TASKS, LoadedModel, ModelSnapshot, Task
 from training.defaults import TRAIN_DEFAULTS_COMMAND
-from training.models.pyfunc import REQUIRED_COLUMNS, ClassifierModel, predict
+from training.models.pyfunc import REQUIRED_COLUMNS, ClassifierModel
 
 logger = logging.getLogger(__name__)
 
@@ -65,22 +65,36 @@ def load_version(client: MlflowClient, task: Task, configured_uri: str, version:
     classifier = python_model.classifier
     if classifier.task != task:
         raise ValueError(f"{uri} is a {classifier.task} model, configured as the {task} model")
-    # A model that loads but cannot predict must never be swapped in; the call also warms it up.
-    predict(classifier, pd.DataFrame({column: [SMOKE_TEXT] for column in REQUIRED_COLUMNS[task]}))
-    # A version registered from a plain path has no run, hence no metrics.
-    run_metrics = client.get_run(version.run_id).data.metrics if version.run_id else {}
+    labels = tuple(classifier.labels)
+    # A model that loads but cannot be served must never be swapped in, so the check goes through the
+    # same code as a request (which also checks the probabilities fit the labels); it warms the model up too.
+    score_rows(classifier, labels, {column: [SMOKE_TEXT] for column in REQUIRED_COLUMNS[task]})
     return LoadedModel(
         task=task,
         name=version.name,
         version=str(version.version),
         run_id=version.run_id,
         configured_uri=configured_uri,
-        labels=tuple(classifier.labels),
+        labels=labels,
         family=classifier.family,
-        metrics={key: run_metrics[key] for key in KEY_METRICS if key in run_metrics},
+        metrics=run_metrics(client, version),
         loaded_at=datetime.now(UTC),
         classifier=classifier,
     )
+
+
+def run_metrics(client: MlflowClient, version: ModelVersion) -> dict[str, float]:
+    """The key metrics of the run that produced a version; empty when there is no such run."""
+    # A version registered from a plain path has no run.
+    if not version.run_id:
+        return {}
+    try:
+        metrics = client.get_run(version.run_id).data.metrics
+    # A run removed for good (`mlflow gc`) takes only the metrics with it, not the model.
+    except MlflowException as err:
+        logger.warning("no metrics for %s/%s: run %s: %s", version.name, version.version, version.run_id, err.message)
+        return {}
+    return {key: metrics[key] for key in KEY_METRICS if key in metrics}
 
 
 @dataclass(frozen=True)
@@ -88,11 +102,11 @@ class LoadOutcome:
     """A new snapshot, and the failures that must keep a reload from swapping it in.
 
     `failures` names tasks whose model moved (or vanished) but could not be loaded; a task that
-    never had a model and still has none is only a problem of the snapshot, not a failure.
+    never had a model and still has none (nothing registered, or a version that cannot be loaded)
+    is only a problem of the snapshot, not a failure, so it never holds back the other task's reload.
     """
 
     snapshot: ModelSnapshot
-    resolved: dict[Task, str | None]
     failures: dict[Task, str] = field(default_factory=dict)
 
 
@@ -101,13 +115,11 @@ def load_snapshot(client: MlflowClient, settings: ServingSettings, previous: Mod
     models: dict[Task, LoadedModel] = {}
     problems: dict[Task, str] = {}
     failures: dict[Task, str] = {}
-    resolved: dict[Task, str | None] = dict.fromkeys(TASKS)
     for task in TASKS:
         uri = settings.model_uri(task)
         current = previous.models.get(task)
         try:
             version = resolve(client, uri)
-            resolved[task] = str(version.version)
             if current is not None and (current.name, current.version) == (version.name, str(version.version)):
                 models[task] = current
                 continue
@@ -121,6 +133,7 @@ def load_snapshot(client: MlflowClient, settings: ServingSettings, previous: Mod
         # the server up with its previous models, so nothing narrower than Exception will do here.
         except Exception as err:
             problems[task] = f"the {task} model at {uri} could not be loaded: {type(err).__name__}: {err}"
-            failures[task] = problems[task] + (f" (still serving {current.uri})" if current is not None else "")
+            if current is not None:
+                failures[task] = f"{problems[task]} (still serving {current.uri})"
             logger.error("%s", problems[task])
-    return LoadOutcome(ModelSnapshot(models, problems), resolved, failures)
+    return LoadOutcome(ModelSnapshot(models, problems), failures)

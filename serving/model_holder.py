@@ -37,6 +37,7 @@ class Reload:
 
     @property
     def changed(self) -> bool:
+        """True when a task now serves another version (or gained or lost its model)."""
         return self.previous.versions() != self.current.versions()
 
 
@@ -53,9 +54,6 @@ class ModelHolder:
         self.current = ModelSnapshot(problems=dict.fromkeys(TASKS, STARTING))
         # Reloads are serialised so a manual reload and the poller never load the same version twice.
         self._lock = asyncio.Lock()
-        # The versions the last load attempt saw: the poller reloads only when an alias moves again,
-        # rather than retrying a broken version every interval.
-        self._attempted: dict[Task, str | None] = {}
 
     async def load(self) -> ModelSnapshot:
         """Initial load: whatever cannot be loaded stays unavailable with its reason; never raises."""
@@ -89,17 +87,22 @@ class ModelHolder:
                 logger.info("now serving %s", ", ".join(model.uri for model in reload.current.models.values()))
             return reload
 
-    async def aliases_moved(self) -> bool:
-        """True when a configured URI resolves to another version than the last load attempt saw."""
+    async def out_of_date(self) -> bool:
+        """True when a configured URI resolves to another version than the one served (an alias moved).
+
+        A version that failed to load is not served, so it counts as moved at every check: a failure
+        can be transient (a locked SQLite file, an unreachable artifact store) and must not keep the
+        old model in place until the alias moves again.
+        """
         versions = await anyio.to_thread.run_sync(lambda: resolve_versions(self._registry(), self.settings))
-        return versions != self._attempted
+        return versions != self.current.versions()
 
     async def poll(self, interval: float) -> None:
-        """Every `interval` seconds, reload when an alias moved; runs until cancelled."""
+        """Every `interval` seconds, reload when a URI points at a version not served; runs until cancelled."""
         while True:
             await asyncio.sleep(interval)
             try:
-                if await self.aliases_moved():
+                if await self.out_of_date():
                     await self.reload()
             except ReloadFailed:
                 pass  # reload() has logged and counted it; the previous models stay
@@ -110,9 +113,7 @@ class ModelHolder:
 
     async def _load_in_thread(self) -> LoadOutcome:
         previous = self.current
-        outcome = await anyio.to_thread.run_sync(lambda: load_snapshot(self._registry(), self.settings, previous))
-        self._attempted = outcome.resolved
-        return outcome
+        return await anyio.to_thread.run_sync(lambda: load_snapshot(self._registry(), self.settings, previous))
 
     def _registry(self) -> MlflowClient:
         # Called in a worker thread: opening a new SQLite store creates its tables. Pointing MLflow's

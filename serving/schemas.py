@@ -62,7 +62,10 @@ class ClassifyRequest(RequestBody):
 
 
 class ArticleRequest(RequestBody):
-    title: Text = Field(description="Reported back; not classified (ingest does not segment titles either).")
+    title: Text = Field(
+        description="Reported back; not classified (ingest does not segment titles either). "
+        "At most NEWS_MAX_TEXT_CHARS characters."
+    )
     body: NonBlank = Field(description="Paragraphs separated by line breaks.")
     targets: Annotated[list[NonBlank], AfterValidator(_unique)] = Field(
         default_factory=list, description="Targets whose stance the summary reports."
@@ -95,6 +98,11 @@ class ModelRef(BaseModel):
 class ModelsUsed(BaseModel):
     topic: ModelRef
     stance: ModelRef | None = Field(None, description="Present when a stance was classified.")
+
+    @classmethod
+    def of(cls, topic: LoadedModel, stance: LoadedModel | None) -> ModelsUsed:
+        """The models a response was classified with (no stance model when none was needed)."""
+        return cls(topic=ModelRef.of(topic), stance=ModelRef.of(stance) if stance is not None else None)
 
 
 class ItemResult(BaseModel):
@@ -163,6 +171,11 @@ class ModelStatus(BaseModel):
     name: str
     version: str
     run_id: str | None = Field(description="The training run; null for a version registered without one.")
+
+    @classmethod
+    def of(cls, model: LoadedModel) -> ModelStatus:
+        """Which exact version serves a task."""
+        return cls(task=model.task, name=model.name, version=model.version, run_id=model.run_id)
 
 
 class Ready(BaseModel):

@@ -8,6 +8,7 @@ from typing import Annotated
 from pydantic import AfterValidator, AliasChoices, Field, PositiveInt, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from serving.snapshot import Task
 from training import locations
 from training.promotion import CHAMPION
 
@@ -50,16 +51,17 @@ class ServingSettings(BaseSettings):
     workers: PositiveInt = 1
     access_log: bool = Field(False, description="uvicorn's per-request access log (costs CPU under load).")
     max_items: PositiveInt = Field(256, description="Items per /v1/classify request; segments per article.")
-    max_text_chars: PositiveInt = 20_000
+    max_text_chars: PositiveInt = Field(20_000, description="Characters per /v1/classify text and per article title.")
     max_target_chars: PositiveInt = 200
     max_targets: PositiveInt = Field(20, description="Targets per /v1/articles request.")
     max_article_chars: PositiveInt = 200_000
     max_body_bytes: PositiveInt = Field(8 * 1024 * 1024, description="Larger request bodies get 413.")
     admin_api_key: SecretStr | None = Field(None, description="X-API-Key for /v1/models/reload; unset disables it.")
     poll_seconds: float = Field(
-        0.0, ge=0, description="Check the aliases every N seconds and reload on a move; 0: off."
+        0.0, ge=0, description="Check the aliases every N seconds; reload on a move or after a failed load; 0: off."
     )
 
-    def model_uri(self, task: str) -> str:
+    def model_uri(self, task: Task) -> str:
         """The configured registry URI of a task's model."""
-        return self.topic_model_uri if task == "topic" else self.stance_model_uri
+        uris: dict[Task, str] = {"topic": self.topic_model_uri, "stance": self.stance_model_uri}
+        return uris[task]

@@ -53,6 +53,7 @@ class ModelSnapshot:
 
     @property
     def ready(self) -> bool:
+        """True when every task has a loaded model."""
         return all(task in self.models for task in TASKS)
 
     def require(self, task: Task) -> LoadedModel:

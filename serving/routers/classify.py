@@ -6,7 +6,7 @@ from fastapi import APIRouter
 
 from serving.classification import classify_items
 from serving.dependencies import BatcherDep, ClassifyBody, SnapshotDep
-from serving.schemas import ClassifyResponse, ErrorResponse, ModelRef, ModelsUsed
+from serving.schemas import ClassifyResponse, ErrorResponse
 
 router = APIRouter(prefix="/v1", tags=["classify"])
 
@@ -14,8 +14,4 @@ router = APIRouter(prefix="/v1", tags=["classify"])
 @router.post("/classify", responses={503: {"model": ErrorResponse, "description": "A needed model is not loaded."}})
 async def classify(body: ClassifyBody, snapshot: SnapshotDep, batcher: BatcherDep) -> ClassifyResponse:
     """One model call per task for the whole batch (shared with concurrent requests), in a worker thread."""
-    topic = snapshot.require("topic")
-    stance = snapshot.require("stance") if any(item.target is not None for item in body.items) else None
-    results = await classify_items(batcher, topic, stance, body.items)
-    used = ModelsUsed(topic=ModelRef.of(topic), stance=ModelRef.of(stance) if stance is not None else None)
-    return ClassifyResponse(models=used, results=results)
+    return await classify_items(batcher, snapshot, body.items)

@@ -22,10 +22,4 @@ async def ready(snapshot: SnapshotDep) -> Ready:
     """200 only when every task has a loaded model."""
     if not snapshot.ready:
         raise ModelUnavailable("; ".join(f"{task}: {reason}" for task, reason in snapshot.problems.items()))
-    models = [snapshot.models[task] for task in TASKS]
-    return Ready(
-        models=[
-            ModelStatus(task=model.task, name=model.name, version=model.version, run_id=model.run_id)
-            for model in models
-        ]
-    )
+    return Ready(models=[ModelStatus.of(snapshot.models[task]) for task in TASKS])

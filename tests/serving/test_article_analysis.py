@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from serving.article_analysis import mentioning_segments, target_stance, topic_distribution
+from serving.article_analysis import mention_pairs, target_stance, topic_distribution
 from serving.prediction import Scored
+from training.models.target_context import mentions, target_terms
 
 STANCES = ("against", "favor", "none")
 
@@ -26,8 +27,52 @@ def test_topic_distribution_orders_by_count_then_label_order() -> None:
 def test_mentions_match_word_prefixes_like_the_stance_features() -> None:
     segments = ["Israeli troops advanced.", "Talks in Cairo.", "ISRAEL said no.", "Disraeli was a prime minister."]
 
-    assert mentioning_segments(segments, "Israel") == [0, 2]
-    assert mentioning_segments(segments, "the Houthi movement") == []
+    pairs = mention_pairs(segments, ["Israel", "the Houthi movement", "Cairo"])
+
+    assert pairs == [(0, "Israel"), (2, "Israel"), (1, "Cairo")]
+
+
+SEGMENTS = [
+    "Israeli troops advanced.",
+    "The Houthis fired at ships; the movement's leader spoke.",
+    "Iran's envoy met the group in Doha.",
+    "Isra said nothing. Unit 8200 and the IDF's unit_x.",
+    "İstanbul talks: Türkiye and the EU.",
+    "The.",
+    "",
+    "Washington and the United Nations Security Council disagreed.",
+    "An anti-Hamas protest; Hamasniks; HAMAS.",
+]
+TARGETS = [
+    "Israel",
+    "the Houthi movement",
+    "Iran",
+    "Isra",
+    "The",
+    "movement",
+    "group",
+    "United Nations",
+    "US",
+    "Türkiye",
+    "istanbul",
+    "Hamas",
+    "8200",
+    "unit_x",
+    "!!!",
+]
+
+
+def test_mention_pairs_agree_with_the_stance_features_mentions() -> None:
+    """mention_pairs tokenises each segment once but must match exactly what `mentions` matches."""
+    expected = [
+        (position, target)
+        for target in TARGETS
+        for position, segment in enumerate(SEGMENTS)
+        if mentions(segment, target_terms(target))
+    ]
+
+    assert mention_pairs(SEGMENTS, TARGETS) == expected
+    assert len(expected) > len(TARGETS)  # the cases do match, not only miss
 
 
 def test_target_stance_is_the_mean_of_the_segment_probabilities() -> None:

@@ -120,3 +120,52 @@ def test_a_failing_model_fails_only_its_own_requests(client: TestClient, metrics
 
     assert isinstance(failed, RuntimeError) and str(failed) == "model exploded"
     assert isinstance(fine, list) and len(fine) == 1
+
+
+def test_a_request_over_max_rows_goes_in_chunks_that_let_other_requests_in(
+    client: TestClient, metrics: ServiceMetrics
+) -> None:
+    topic = model(client, "topic")
+    batcher = PredictionBatcher(metrics, max_rows=4)
+    finished: list[str] = []
+
+    async def tracked(name: str, texts: list[str]) -> list[Scored]:
+        scored = await batcher.predict(topic, {"text": texts}, "articles")
+        finished.append(name)
+        return scored
+
+    big, small = run_together(tracked("big", TEXTS), tracked("small", TEXTS[:1]))
+
+    alone = predict_rows(topic, {"text": TEXTS}, ServiceMetrics(CollectorRegistry()))
+    assert [scored.label for scored in big] == [scored.label for scored in alone]  # type: ignore[union-attr]
+    for chunked, single in zip(big, alone, strict=True):  # type: ignore[arg-type]
+        assert chunked.probabilities == pytest.approx(single.probabilities, abs=1e-12)
+    assert len(small) == 1  # type: ignore[arg-type]
+    # Calls of 4, 1 (the small request, between two chunks), 4 and 2 rows: none over max_rows.
+    assert calls(metrics, "topic") == (4, 11)
+    assert finished == ["small", "big"]
+
+
+def test_a_fault_in_the_batching_loop_fails_its_requests_instead_of_leaving_them_waiting(
+    client: TestClient, metrics: ServiceMetrics
+) -> None:
+    stance = model(client, "stance")
+    batcher = PredictionBatcher(metrics, max_rows=256)
+
+    async def scenario() -> tuple[list[list[Scored] | BaseException], list[Scored]]:
+        # Rows of one model with different columns cannot be merged: a fault outside the model call.
+        mismatched = asyncio.gather(
+            batcher.predict(stance, {"text": TEXTS[:1], "target": ["Israel"]}, "classify"),
+            batcher.predict(stance, {"text": TEXTS[1:2]}, "classify"),
+            return_exceptions=True,
+        )
+        failed = await asyncio.wait_for(mismatched, timeout=30)
+        later = await asyncio.wait_for(
+            batcher.predict(stance, {"text": TEXTS[:1], "target": ["Israel"]}, "classify"), timeout=30
+        )
+        return failed, later
+
+    failed, later = asyncio.run(scenario())
+
+    assert all(isinstance(error, RuntimeError) and "batching failed" in str(error) for error in failed)
+    assert len(later) == 1

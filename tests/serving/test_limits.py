@@ -117,6 +117,15 @@ def test_article_limits(client: TestClient, limits: dict[str, int]) -> None:
     assert [error["loc"] for error in response.json()["detail"]] == [["body", "body"], ["body", "targets"]]
 
 
+def test_article_title_over_the_text_limit(client: TestClient, limits: dict[str, int]) -> None:
+    title = "t" * (limits["max_text_chars"] + 1)
+
+    error = only_error(client.post("/v1/articles", json={"title": title, "body": "Text."}))
+
+    assert error["loc"] == ["body", "title"]
+    assert error["msg"] == f"title: must be at most {limits['max_text_chars']} characters, got {len(title)}"
+
+
 def test_article_with_too_many_segments(client: TestClient, limits: dict[str, int]) -> None:
     body = "\n".join(f"Paragraph number {index} ends here." for index in range(limits["max_items"] + 1))
 

@@ -14,6 +14,8 @@ from pathlib import Path
 from typing import Any
 
 import anyio.to_thread
+import numpy as np
+import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
 from mlflow.tracking import MlflowClient
@@ -24,6 +26,7 @@ from serving.routers import classify as classify_router
 from serving.settings import ServingSettings
 from training.config.loading import load_config
 from training.defaults import DEFAULT_CONFIGS
+from training.models.tfidf import TfidfClassifier
 from training.promotion import CHAMPION
 from training.trainer import train
 
@@ -61,6 +64,13 @@ def broken_version(registry: MlflowClient, scratch: Path) -> str:
     assert removed, "the copied model should have had a pipeline file to remove"
     run_id = registry.get_model_version(TOPIC, "1").run_id
     return str(registry.create_model_version(TOPIC, str(copy), run_id=run_id).version)
+
+
+def repair(registry: MlflowClient, scratch: Path) -> None:
+    """Put back the file broken_version removed: the version loads from now on."""
+    source = Path(registry.get_model_version_download_uri(TOPIC, "1"))
+    for path in source.rglob("pipeline.joblib"):
+        shutil.copy(path, scratch / "broken-model" / path.relative_to(source))
 
 
 def topic_version(client: TestClient) -> str:
@@ -175,7 +185,7 @@ def test_a_removed_alias_keeps_the_old_model(
     assert still == "1"
 
 
-def test_polling_follows_the_alias_and_survives_a_broken_version(
+def test_polling_follows_the_alias_and_retries_a_version_that_failed_to_load(
     registry: MlflowClient, topic_store: str, make_settings: SettingsFactory, tmp_path: Path
 ) -> None:
     with TestClient(create_app(make_settings(topic_store, poll_seconds=0.2))) as client:
@@ -183,14 +193,35 @@ def test_polling_follows_the_alias_and_survives_a_broken_version(
         registry.set_registered_model_alias(TOPIC, CHAMPION, "2")
         wait_for(lambda: topic_version(client) == "2", "the poller to load version 2")
 
-        registry.set_registered_model_alias(TOPIC, CHAMPION, broken_version(registry, tmp_path))
-        wait_for(lambda: reload_outcomes(client).get("failed", 0) >= 1, "the poller to try the broken version")
-        time.sleep(1.0)  # several more poll intervals: the broken version is not retried until the alias moves
-        outcomes = reload_outcomes(client)
+        broken = broken_version(registry, tmp_path)
+        registry.set_registered_model_alias(TOPIC, CHAMPION, broken)
+        wait_for(lambda: reload_outcomes(client).get("failed", 0) >= 3, "the poller to retry the broken version")
         still = topic_version(client)
+        # The failure was transient (say, an artifact store that was down): the next poll loads the version.
+        repair(registry, tmp_path)
+        wait_for(lambda: topic_version(client) == broken, "the poller to load the repaired version")
+        outcomes = reload_outcomes(client)
 
     assert still == "2"
-    assert outcomes == {"swapped": 1, "failed": 1}
+    assert outcomes["swapped"] == 2
+
+
+def test_a_task_that_never_loaded_does_not_block_the_other_tasks_reload(
+    registry: MlflowClient, topic_store: str, make_settings: SettingsFactory, admin_headers: dict[str, str]
+) -> None:
+    # A topic model configured as the stance model fails every load, but there was never a stance model to keep.
+    settings = make_settings(topic_store, stance_model_uri=f"models:/{TOPIC}/1")
+    with TestClient(create_app(settings)) as client:
+        registry.set_registered_model_alias(TOPIC, CHAMPION, "2")
+        response = client.post("/v1/models/reload", headers=admin_headers)
+        version = topic_version(client)
+
+    assert response.status_code == 200, response.text
+    assert response.json()["models"] == [{"task": "topic", "name": TOPIC, "version": "2", "previous_version": "1"}]
+    (unavailable,) = response.json()["unavailable"]
+    assert unavailable["task"] == "stance"
+    assert "is a topic model, configured as the stance model" in unavailable["reason"]
+    assert version == "2"
 
 
 def test_a_broken_champion_at_startup_is_reported_not_fatal(
@@ -209,6 +240,40 @@ def test_a_broken_champion_at_startup_is_reported_not_fatal(
         f"the topic model at models:/{TOPIC}@{CHAMPION} could not be loaded: FileNotFoundError"
         in classify.json()["detail"]
     )
+
+
+def test_a_model_whose_probabilities_do_not_fit_its_labels_fails_to_load(
+    registry: MlflowClient, topic_store: str, make_settings: SettingsFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real_predict_proba = TfidfClassifier.predict_proba
+
+    def one_column_too_many(self: TfidfClassifier, inputs: pd.DataFrame) -> np.ndarray:
+        probabilities = real_predict_proba(self, inputs)
+        return np.hstack([probabilities, np.zeros((len(probabilities), 1))])
+
+    monkeypatch.setattr(TfidfClassifier, "predict_proba", one_column_too_many)
+    with TestClient(create_app(make_settings(topic_store))) as client:
+        classify = client.post("/v1/classify", json=ITEMS)
+
+    # Not a 500 on every request: the load fails and says why.
+    assert classify.status_code == 503
+    assert "probabilities of shape (1, 6) for 1 row(s) and 5 labels" in classify.json()["detail"]
+
+
+def test_a_version_whose_run_is_gone_loads_without_metrics(
+    registry: MlflowClient, topic_store: str, make_settings: SettingsFactory
+) -> None:
+    source = registry.get_model_version_download_uri(TOPIC, "1")
+    # What a version looks like to the registry once `mlflow gc` has removed its run.
+    orphan = str(registry.create_model_version(TOPIC, source, run_id="0" * 32).version)
+    registry.set_registered_model_alias(TOPIC, CHAMPION, orphan)
+
+    with TestClient(create_app(make_settings(topic_store))) as client:
+        topic = client.get("/v1/models").json()["models"][0]
+        version = topic_version(client)
+
+    assert (topic["version"], topic["run_id"], topic["metrics"]) == (orphan, "0" * 32, {})
+    assert version == orphan
 
 
 def test_a_version_registered_without_a_run_loads_without_metrics(
