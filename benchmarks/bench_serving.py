@@ -41,14 +41,15 @@ from prometheus_client.parser import text_string_to_metric_families
 from doc_markers import write_between_markers
 
 from training import locations, tracking
-from training.promotion import champion_version
+from training.config.schema import DEFAULT_REGISTERED_NAMES
+from training.promotion import CHAMPION, champion_version
 
 logger = logging.getLogger("benchmarks.serving")
 
 # The table goes into the serving doc and the README's performance section.
 DOCS = (locations.PROJECT_ROOT / "docs" / "serving.md", locations.PROJECT_ROOT / "README.md")
 MARKER = "bench:serving"
-TOPIC_MODEL = "news-topic"
+TOPIC_MODEL = DEFAULT_REGISTERED_NAMES["topic"]
 STARTUP_TIMEOUT_S = 180.0
 BATCH_SIZE = 256
 WARMUP_S = 3.0
@@ -78,30 +79,37 @@ class Server:
 
 @dataclass(frozen=True)
 class LoadResult:
+    """The measured part of a load run (warm-up excluded), and the server's RSS right after the warm-up."""
+
     requests: int
     errors: int
     seconds: float
     latencies_ms: list[float]
     client_cpu_seconds: float
     server_cpu_seconds: float
+    rss_mb: float
 
     @property
     def throughput(self) -> float:
+        """Requests per second, errors included."""
         return self.requests / self.seconds
 
     def percentile(self, q: int) -> float:
+        """The q-th percentile latency of the successful requests, in ms."""
         return statistics.quantiles(self.latencies_ms, n=100, method="inclusive")[q - 1]
 
 
 @dataclass(frozen=True)
 class Measurement:
+    """One server's row of the table."""
+
     server: str
     load: LoadResult
     batch_ms: list[float]
-    rss_mb: float
 
 
 def free_port() -> int:
+    """A loopback port that was free a moment ago."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
@@ -114,8 +122,9 @@ def sample_texts() -> list[str]:
 
 
 def has_champions(uri: str) -> bool:
+    """True when the store has a champion of each default model."""
     client = tracking.use_store(uri)
-    return all(champion_version(client, name) is not None for name in ("news-topic", "news-stance"))
+    return all(champion_version(client, name) is not None for name in DEFAULT_REGISTERED_NAMES.values())
 
 
 def train_defaults_into(uri: str) -> None:
@@ -127,6 +136,14 @@ def train_defaults_into(uri: str) -> None:
     )
 
 
+def proc_text(path: Path) -> str:
+    """A /proc file's text; empty when its process or thread exited since it was listed."""
+    try:
+        return path.read_text()
+    except (FileNotFoundError, ProcessLookupError):
+        return ""
+
+
 def process_tree(pid: int) -> list[int]:
     """A process and all its descendants."""
     found, pending = [], [pid]
@@ -134,8 +151,7 @@ def process_tree(pid: int) -> list[int]:
         current = pending.pop()
         found.append(current)
         for task in Path(f"/proc/{current}/task").glob("*"):
-            children = task / "children"
-            pending += [int(child) for child in children.read_text().split()] if children.exists() else []
+            pending += [int(child) for child in proc_text(task / "children").split()]
     return found
 
 
@@ -143,17 +159,17 @@ def tree_rss_mb(pid: int) -> float:
     """VmRSS summed over a process tree (pages shared between the processes count once per process)."""
     total_kb = 0
     for member in process_tree(pid):
-        found = re.search(r"^VmRSS:\s+(\d+) kB", Path(f"/proc/{member}/status").read_text(), re.MULTILINE)
+        found = re.search(r"^VmRSS:\s+(\d+) kB", proc_text(Path(f"/proc/{member}/status")), re.MULTILINE)
         total_kb += int(found.group(1)) if found else 0
     return total_kb / 1024
 
 
 def tree_cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process tree so far."""
+    """User + system CPU time of a process tree so far (a member that exited meanwhile is left out)."""
     ticks = 0
     for member in process_tree(pid):
-        fields = Path(f"/proc/{member}/stat").read_text().rpartition(")")[2].split()
-        ticks += int(fields[11]) + int(fields[12])
+        fields = proc_text(Path(f"/proc/{member}/stat")).rpartition(")")[2].split()
+        ticks += int(fields[11]) + int(fields[12]) if fields else 0
     return ticks / os.sysconf("SC_CLK_TCK")
 
 
@@ -176,6 +192,7 @@ def running(command: list[str], env: dict[str, str], log_path: Path) -> Iterator
 
 
 async def wait_until_ready(server: Server, log_path: Path) -> None:
+    """Poll the server's readiness path until it answers 200; RuntimeError when it exits or takes too long."""
     deadline = time.monotonic() + STARTUP_TIMEOUT_S
     async with aiohttp.ClientSession(server.base_url, timeout=aiohttp.ClientTimeout(total=2)) as session:
         while time.monotonic() < deadline:
@@ -207,18 +224,24 @@ async def generate_load(
             body = bodies[index % len(bodies)]
             index += clients
             started = time.perf_counter()
-            async with session.post(server.path, data=body) as response:
-                await response.read()
+            try:
+                async with session.post(server.path, data=body) as response:
+                    await response.read()
+                ok = response.status == 200
+            # A dropped connection or a timeout is the server failing a request, not the end of the run.
+            except (aiohttp.ClientError, TimeoutError):
+                ok = False
             elapsed = (time.perf_counter() - started) * 1000
             if not record:
                 continue
-            if response.status == 200:
+            if ok:
                 latencies.append(elapsed)
             else:
                 errors += 1
 
     warm_until = time.perf_counter() + WARMUP_S
     await asyncio.gather(*(one_client(offset, warm_until, False) for offset in range(clients)))
+    rss = tree_rss_mb(server.process.pid)
     started, cpu_started, server_cpu_started = (
         time.perf_counter(),
         time.process_time(),
@@ -227,7 +250,7 @@ async def generate_load(
     await asyncio.gather(*(one_client(offset, started + seconds, True) for offset in range(clients)))
     elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu_started
     server_cpu = tree_cpu_seconds(server.process.pid) - server_cpu_started
-    return LoadResult(len(latencies) + errors, errors, elapsed, latencies, cpu, server_cpu)
+    return LoadResult(len(latencies) + errors, errors, elapsed, latencies, cpu, server_cpu, rss)
 
 
 async def batch_latencies(
@@ -255,11 +278,11 @@ def session(server: Server, clients: int) -> aiohttp.ClientSession:
 
 
 async def measure(server: Server, texts: list[str], clients: int, seconds: float, batch_runs: int) -> Measurement:
+    """The concurrent load, then the timed 256-item batches."""
     logger.info("%s: %d clients for %.0f s", server.name, clients, seconds)
     async with session(server, clients) as client:
         load = await generate_load(client, server, texts, clients, seconds)
         batches = await batch_latencies(client, server, texts, batch_runs)
-    rss = tree_rss_mb(server.process.pid)
     logger.info(
         "%s: %.0f req/s, p99 %.1f ms, batch %.1f ms",
         server.name,
@@ -267,7 +290,7 @@ async def measure(server: Server, texts: list[str], clients: int, seconds: float
         load.percentile(99),
         statistics.median(batches),
     )
-    return Measurement(server.name, load, batches, rss)
+    return Measurement(server.name, load, batches)
 
 
 async def our_extras(server: Server, texts: list[str], batch_runs: int) -> list[str]:
@@ -291,6 +314,7 @@ async def our_extras(server: Server, texts: list[str], batch_runs: int) -> list[
 
 
 def markdown(results: list[Measurement], notes: list[str], clients: int, seconds: float, workers: int) -> str:
+    """The table with how it was measured, and the notes below it."""
     header = (
         f"Measured {datetime.now(UTC):%Y-%m-%d %H:%M} UTC on {os.cpu_count()} CPU cores ({platform.machine()}), "
         f"Python {platform.python_version()}, by `python benchmarks/bench_serving.py`: {clients} concurrent clients sending "
@@ -308,7 +332,7 @@ def markdown(results: list[Measurement], notes: list[str], clients: int, seconds
             f"| {result.server} | {load.throughput:.0f} | {load.percentile(50):.1f} | {load.percentile(99):.1f} | "
             f"{load.errors} | {1000 * load.server_cpu_seconds / load.requests:.2f} | "
             f"{100 * load.client_cpu_seconds / load.seconds:.0f}% of a core | "
-            f"{statistics.median(result.batch_ms):.1f} / {max(result.batch_ms):.1f} | {result.rss_mb:.0f} |"
+            f"{statistics.median(result.batch_ms):.1f} / {max(result.batch_ms):.1f} | {load.rss_mb:.0f} |"
         )
     if len(results) == 2:
         ratio = results[0].load.throughput / results[1].load.throughput
@@ -319,7 +343,8 @@ def markdown(results: list[Measurement], notes: list[str], clients: int, seconds
 @app.command()
 def main(
     store: Annotated[
-        str | None, typer.Option(help="Tracking URI with the champions (default: the repo store).")
+        str | None,
+        typer.Option(help="Tracking URI with the champions (default: the repo store; a temporary one if it has none)."),
     ] = None,
     train: Annotated[bool, typer.Option("--train", help="Train the defaults into a temporary store first.")] = False,
     duration: Annotated[float, typer.Option(help="Seconds of measured load per server.")] = 20.0,
@@ -333,10 +358,20 @@ def main(
 ) -> None:
     """Measure both servers under the same load and print (and record) the table."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    uri = store or tracking.tracking_uri()
+    needs_training = train or not has_champions(uri)
+    # Only the default store falls back to training: benchmarking other models than the ones asked for is worse.
+    if store is not None and needs_training:
+        names = " and ".join(DEFAULT_REGISTERED_NAMES.values())
+        problem = (
+            "--train trains into a temporary store of its own"
+            if train
+            else f"{store} has no {CHAMPION} of {names} (MLFLOW_TRACKING_URI={store} python -m training train-defaults)"
+        )
+        raise typer.BadParameter(problem, param_hint="--store")
     with tempfile.TemporaryDirectory(prefix="bench-serving-") as scratch:
         workdir = Path(scratch)
-        uri = store or tracking.tracking_uri()
-        if train or not has_champions(uri):
+        if needs_training:
             uri = f"sqlite:///{workdir / 'mlruns' / 'mlflow.db'}"
             train_defaults_into(uri)
         texts = sample_texts()
@@ -356,7 +391,7 @@ def main(
             path = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
             env = {**os.environ, "MLFLOW_TRACKING_URI": uri, "PATH": path}
             command = [
-                sys.executable, "-m", "mlflow", "models", "serve", "-m", f"models:/{TOPIC_MODEL}@champion",
+                sys.executable, "-m", "mlflow", "models", "serve", "-m", f"models:/{TOPIC_MODEL}@{CHAMPION}",
                 "--env-manager", "local", "-p", str(port), "-w", str(workers),
             ]  # fmt: skip
             log = workdir / "mlflow.log"
