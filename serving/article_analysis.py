@@ -10,7 +10,6 @@ that never names the target.
 from __future__ import annotations
 
 import asyncio
-import re
 from collections import Counter
 from dataclasses import dataclass
 
@@ -30,10 +29,7 @@ from serving.schemas import (
     TopicShare,
 )
 from serving.snapshot import ModelSnapshot
-from training.models.target_context import MIN_STEM, target_terms
-
-# target_context's word pattern: mention_pairs applies its `mentions` rule (a test checks they agree).
-_WORD = re.compile(r"\w+")
+from training.models.target_context import matching_words, target_terms, words
 
 
 @dataclass(frozen=True)
@@ -48,19 +44,16 @@ class SegmentedArticle:
 def mention_pairs(segments: list[str], targets: list[str]) -> list[tuple[int, str]]:
     """(position, target) for each segment that mentions each target: target by target, positions ascending.
 
-    The matches of `mentions(segment, target_terms(target))`, but each segment is tokenised once
-    and each distinct word tested once per target: calling `mentions` per pair re-tokenised a
+    The matches of `mentions(segment, target_terms(target))`, but each segment is tokenised once and
+    each distinct word tested once per target: calling `mentions` per pair re-tokenised a
     200,000-character article once per target (about 200 ms for 20 targets; this takes about 15).
     """
-    words = [{word.lower() for word in _WORD.findall(segment)} for segment in segments]
-    vocabulary: set[str] = set().union(*words)
+    segment_words = [words(segment) for segment in segments]
+    vocabulary: set[str] = set().union(*segment_words)
     pairs: list[tuple[int, str]] = []
     for target in targets:
-        terms = tuple(target_terms(target))
-        # `mentions`: a word that starts with a term, or a word of at least MIN_STEM characters that starts a term.
-        stems = {term[:length] for term in terms for length in range(MIN_STEM, len(term) + 1)}
-        matching = {word for word in vocabulary if word.startswith(terms) or word in stems}
-        pairs += [(position, target) for position, found in enumerate(words) if not matching.isdisjoint(found)]
+        matching = matching_words(vocabulary, target_terms(target))
+        pairs += [(position, target) for position, found in enumerate(segment_words) if not matching.isdisjoint(found)]
     return pairs
 
 

@@ -27,13 +27,24 @@ def target_terms(target: str) -> list[str]:
     return [word for word in words if word not in _STOPWORDS] or words
 
 
+def words(text: str) -> set[str]:
+    """The distinct lower-cased words of a text."""
+    return {word.lower() for word in _WORD.findall(text)}
+
+
+def matching_words(vocabulary: set[str], terms: list[str]) -> set[str]:
+    """The words that mention a target term: they start with the term, or (MIN_STEM characters or more) start it.
+
+    Testing a word against the term's prefixes as a set keeps this linear in the vocabulary, so a
+    long article is matched against many targets cheaply.
+    """
+    stems = {term[:length] for term in terms for length in range(MIN_STEM, len(term) + 1)}
+    return {word for word in vocabulary if word.startswith(tuple(terms)) or word in stems}
+
+
 def mentions(sentence: str, terms: list[str]) -> bool:
-    """True when a word of the sentence starts with a target term (or the term with a short word)."""
-    for word in (word.lower() for word in _WORD.findall(sentence)):
-        for term in terms:
-            if word.startswith(term) or (len(word) >= MIN_STEM and term.startswith(word)):
-                return True
-    return False
+    """True when a word of the sentence mentions a target term (see `matching_words`)."""
+    return bool(matching_words(words(sentence), terms))
 
 
 def target_context(text: str, target: str, window: int = 1) -> str:
