@@ -36,13 +36,13 @@ from typing import Annotated
 
 import aiohttp
 import typer
+from doc_markers import write_between_markers
 from prometheus_client.parser import text_string_to_metric_families
 
-from doc_markers import write_between_markers
-
-from training import locations, tracking
-from training.config.schema import DEFAULT_REGISTERED_NAMES
-from training.promotion import CHAMPION, champion_version
+from classifiers import store as model_store
+from classifiers.store import CHAMPION, DEFAULT_REGISTERED_NAMES
+from training import locations
+from training.promotion import champion_version
 
 logger = logging.getLogger("benchmarks.serving")
 
@@ -123,7 +123,7 @@ def sample_texts() -> list[str]:
 
 def has_champions(uri: str) -> bool:
     """True when the store has a champion of each default model."""
-    client = tracking.use_store(uri)
+    client = model_store.use_store(uri)
     return all(champion_version(client, name) is not None for name in DEFAULT_REGISTERED_NAMES.values())
 
 
@@ -358,7 +358,7 @@ def main(
 ) -> None:
     """Measure both servers under the same load and print (and record) the table."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    uri = store or tracking.tracking_uri()
+    uri = store or model_store.tracking_uri()
     needs_training = train or not has_champions(uri)
     # Only the default store falls back to training: benchmarking other models than the ones asked for is worse.
     if store is not None and needs_training:

@@ -28,7 +28,7 @@ import typer
 from doc_markers import write_between_markers
 
 from training import locations
-from training.config.loading import load_config
+from training.config.resolve import load_config
 
 logger = logging.getLogger("benchmarks.training")
 DOCS = locations.PROJECT_ROOT / "docs"

@@ -16,8 +16,10 @@ from dataclasses import dataclass
 import numpy as np
 from starlette.concurrency import run_in_threadpool
 
+from classifiers.contract import Scored
+from classifiers.target_context import matching_words, target_terms, words
 from serving.batching import PredictionBatcher
-from serving.prediction import Scored
+from serving.prediction import as_prediction, as_stance
 from serving.schemas import (
     ArticleResponse,
     ArticleSummary,
@@ -29,7 +31,6 @@ from serving.schemas import (
     TopicShare,
 )
 from serving.snapshot import ModelSnapshot
-from training.models.target_context import matching_words, target_terms, words
 
 
 @dataclass(frozen=True)
@@ -80,10 +81,10 @@ async def analyse_article(
     per_segment: list[list[StancePrediction]] = [[] for _ in article.segments]
     evidence: dict[str, list[tuple[int, Scored]]] = {target: [] for target in article.targets}
     for (position, target), scored in zip(pairs, stances, strict=True):
-        per_segment[position].append(scored.stance(target))
+        per_segment[position].append(as_stance(scored, target))
         evidence[target].append((position, scored))
     segments = [
-        SegmentResult(position=position, text=text, topic=topics[position].prediction(), stances=per_segment[position])
+        SegmentResult(position=position, text=text, topic=as_prediction(topics[position]), stances=per_segment[position])
         for position, text in enumerate(article.segments)
     ]
     summary = ArticleSummary(

@@ -19,8 +19,9 @@ from dataclasses import dataclass, field
 
 from starlette.concurrency import run_in_threadpool
 
+from classifiers.contract import Scored
 from serving.metrics import ServiceMetrics
-from serving.prediction import Scored, predict_rows
+from serving.prediction import predict_rows
 from serving.snapshot import LoadedModel
 
 logger = logging.getLogger(__name__)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 
 from serving.batching import PredictionBatcher
+from serving.prediction import as_prediction, as_stance
 from serving.schemas import ClassifyItem, ClassifyResponse, ItemResult, ModelsUsed, StancePrediction
 from serving.snapshot import ModelSnapshot
 
@@ -23,6 +24,6 @@ async def classify_items(
     topics, *stances = await asyncio.gather(*calls)
     by_item: dict[int, StancePrediction] = {}
     if stances:
-        by_item = {index: scored.stance(target) for (index, target), scored in zip(targeted, stances[0], strict=True)}
-    results = [ItemResult(topic=scored.prediction(), stance=by_item.get(index)) for index, scored in enumerate(topics)]
+        by_item = {index: as_stance(scored, target) for (index, target), scored in zip(targeted, stances[0], strict=True)}
+    results = [ItemResult(topic=as_prediction(scored), stance=by_item.get(index)) for index, scored in enumerate(topics)]
     return ClassifyResponse(models=ModelsUsed.of(topic, stance), results=results)

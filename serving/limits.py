@@ -6,10 +6,10 @@ from typing import Any
 
 from fastapi.exceptions import RequestValidationError
 
+from classifiers.segmenter import segment_body
 from serving.article_analysis import SegmentedArticle
 from serving.schemas import ArticleRequest, ClassifyRequest
 from serving.settings import ServingSettings
-from training.corpus.segmenter import segment_body
 
 Loc = tuple[str | int, ...]
 

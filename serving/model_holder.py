@@ -9,11 +9,11 @@ from dataclasses import dataclass
 import anyio.to_thread
 from mlflow.tracking import MlflowClient
 
-from serving.loading import LoadOutcome, load_snapshot, resolve_versions
+from classifiers import store
 from serving.metrics import ServiceMetrics
+from serving.model_loading import LoadOutcome, load_snapshot, resolve_versions
 from serving.settings import ServingSettings
 from serving.snapshot import TASKS, ModelSnapshot, Task
-from training import tracking
 
 logger = logging.getLogger(__name__)
 
@@ -119,4 +119,4 @@ class ModelHolder:
         # Called in a worker thread: opening a new SQLite store creates its tables. Pointing MLflow's
         # global URIs at the store on every call keeps `models:/` loads on this store even when
         # something else in the process (a test, another app) moved them.
-        return tracking.use_store(self.settings.tracking_uri)
+        return store.use_store(self.settings.tracking_uri)

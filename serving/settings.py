@@ -8,9 +8,9 @@ from typing import Annotated
 from pydantic import AfterValidator, AliasChoices, Field, PositiveInt, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from classifiers import store
+from classifiers.store import CHAMPION, DEFAULT_REGISTERED_NAMES
 from serving.snapshot import Task
-from training import locations
-from training.promotion import CHAMPION
 
 ENV_PREFIX = "NEWS_"
 # models:/<name>@<alias> or models:/<name>/<version>: both resolve to one exact registered version.
@@ -40,12 +40,12 @@ class ServingSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore", validate_by_name=True)
 
     tracking_uri: str = Field(
-        locations.DEFAULT_TRACKING_URI,
+        store.DEFAULT_TRACKING_URI,
         validation_alias=AliasChoices("NEWS_TRACKING_URI", "MLFLOW_TRACKING_URI"),
         description="MLflow tracking and registry store (NEWS_TRACKING_URI, else MLFLOW_TRACKING_URI).",
     )
-    topic_model_uri: RegistryUri = f"models:/news-topic@{CHAMPION}"
-    stance_model_uri: RegistryUri = f"models:/news-stance@{CHAMPION}"
+    topic_model_uri: RegistryUri = f"models:/{DEFAULT_REGISTERED_NAMES['topic']}@{CHAMPION}"
+    stance_model_uri: RegistryUri = f"models:/{DEFAULT_REGISTERED_NAMES['stance']}@{CHAMPION}"
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=0, le=65535)
     workers: PositiveInt = 1

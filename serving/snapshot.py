@@ -8,7 +8,7 @@ from datetime import datetime
 from types import MappingProxyType
 from typing import Literal
 
-from training.models.base import Classifier
+from classifiers.interface import Predictor
 
 Task = Literal["topic", "stance"]
 TASKS: tuple[Task, ...] = ("topic", "stance")
@@ -27,7 +27,7 @@ class LoadedModel:
     family: str
     metrics: Mapping[str, float]
     loaded_at: datetime
-    classifier: Classifier = field(repr=False, compare=False)
+    classifier: Predictor = field(repr=False, compare=False)
 
     @property
     def uri(self) -> str:

@@ -9,7 +9,6 @@ import mlflow
 import pytest
 
 
-
 def _point_mlflow_at(uri: str, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
     mlflow.set_tracking_uri(uri)
@@ -54,8 +53,8 @@ def tiny_encoder(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A randomly initialised two-layer BERT with the packaged model's tokenizer: fast transformer tests."""
     from transformers import AutoTokenizer, BertConfig, BertModel
 
-    from training.config.schema import PACKAGED_ENCODER
-    from training.models.encoder import resolve_encoder
+    from classifiers.config import PACKAGED_ENCODER
+    from classifiers.encoder import resolve_encoder
 
     folder = tmp_path_factory.mktemp("tiny-encoder")
     tokenizer = AutoTokenizer.from_pretrained(resolve_encoder(PACKAGED_ENCODER), local_files_only=True)

@@ -10,8 +10,8 @@ from typing import Annotated
 
 import typer
 
+from classifiers.errors import UserInputError
 from training import locations
-from training.errors import UserInputError
 
 app = typer.Typer(
     help="Train, evaluate and promote the news topic and stance classifiers.",
@@ -86,7 +86,7 @@ def train(
     overrides: Annotated[list[str] | None, typer.Argument(help="Dotted overrides: model.C=0.5 seed=1.")] = None,
 ) -> None:
     """Run one experiment end to end (a sweep when the config has one)."""
-    from training.config.loading import load_config
+    from training.config.resolve import load_config
     from training.trainer import train as run_training
 
     with _user_errors():
@@ -130,10 +130,10 @@ def evaluate(
     """
     import json
 
-    from training import tracking
-    from training.evaluate import evaluate_benchmark, evaluate_file
+    from classifiers import store
+    from training.evaluation.held_out import evaluate_benchmark, evaluate_file
 
-    tracking.use_store()
+    store.use_store()
     with _user_errors():
         if (data is None) == (dataset is None):
             raise UserInputError("give exactly one of --data FILE.jsonl or --dataset NAME")
@@ -151,11 +151,11 @@ def promote(
     force: Annotated[bool, typer.Option("--force", help="Promote even if it does not beat the champion.")] = False,
 ) -> None:
     """Make a version `champion` if it beats the current one on the same data."""
-    from training import tracking
+    from classifiers import store
     from training.promotion import promote as run_promotion
 
     with _user_errors():
-        result = run_promotion(tracking.use_store(), name, version, force)
+        result = run_promotion(store.use_store(), name, version, force)
     typer.echo(f"{name} version {result.version}: {result.reason}")
 
 
@@ -168,9 +168,9 @@ def ui(
     import os
     import sys
 
-    from training import tracking
+    from classifiers import store
 
-    uri = tracking.tracking_uri()
-    tracking.use_store(uri)
+    uri = store.tracking_uri()
+    store.use_store(uri)
     logger.info("MLflow UI for %s at http://%s:%d", uri, host, port)
     os.execvp(sys.executable, [sys.executable, "-m", "mlflow", "ui", "--backend-store-uri", uri, "--host", host, "--port", str(port)])

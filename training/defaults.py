@@ -6,8 +6,9 @@ import logging
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from classifiers import store
 from training import locations, tracking
-from training.config.loading import load_config
+from training.config.resolve import load_config
 from training.promotion import champion_version
 
 if TYPE_CHECKING:
@@ -19,15 +20,14 @@ DEFAULT_CONFIGS: dict[str, Path] = {
     "topic": locations.CONFIGS_DIR / "topic" / "tfidf_svm.yaml",
     "stance": locations.CONFIGS_DIR / "stance" / "tfidf_logreg.yaml",
 }
-TRAIN_DEFAULTS_COMMAND = "python -m training train-defaults"
 
 
 def train_defaults(retrain: bool = False) -> list[TrainResult]:
     """Train each default config whose registered model has no champion (all of them with retrain)."""
-    # Imported here: the server reads TRAIN_DEFAULTS_COMMAND and must not pay for the trainer's imports.
+    # Imported here: `train-defaults --help` need not pay for the trainer's imports.
     from training.trainer import train
 
-    client = tracking.use_store()
+    client = store.use_store()
     results = []
     for task, path in DEFAULT_CONFIGS.items():
         config = load_config(path)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from training.errors import UserInputError
+from classifiers.errors import UserInputError
 
 
 def read_jsonl_table(path: Path, fields: list[str]) -> pd.DataFrame:

@@ -6,11 +6,11 @@ from dataclasses import dataclass
 
 import pandas as pd
 
+from classifiers.contract import REQUIRED_COLUMNS
+from classifiers.errors import UserInputError
 from training.config.schema import BenchmarkData, JsonlData, SeedData
-from training.corpus.loading import load_stance_dataset, load_topic_dataset
-from training.errors import UserInputError
+from training.corpus.hf_datasets import load_stance_dataset, load_topic_dataset
 from training.jsonl_table import read_jsonl_table
-from training.models.pyfunc import REQUIRED_COLUMNS
 
 
 @dataclass(frozen=True)
@@ -62,7 +62,7 @@ def load_labelled_data(config: SeedData | JsonlData | BenchmarkData, task: str) 
         case JsonlData():
             frame, name, source = _read_jsonl(config, task), config.path.stem, str(config.path)
         case BenchmarkData():
-            from training.benchmarks.adapters import get_benchmark, load_benchmark
+            from training.public_datasets.adapters import get_benchmark, load_benchmark
 
             benchmark = get_benchmark(config.name)
             split = benchmark.resolve_split(config.split)

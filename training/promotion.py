@@ -11,11 +11,12 @@ from mlflow.exceptions import MlflowException
 from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE, RESOURCE_DOES_NOT_EXIST, ErrorCode
 from mlflow.tracking import MlflowClient
 
-from training.errors import UserInputError
+from classifiers.errors import UserInputError
+from classifiers.store import CHAMPION
 
 logger = logging.getLogger(__name__)
 
-CHAMPION = "champion"
+
 PRIMARY_METRIC_TAG = "primary_metric"
 DATA_DIGEST_TAG = "data_digest"
 NO_CHAMPION_ERRORS = {ErrorCode.Name(RESOURCE_DOES_NOT_EXIST), ErrorCode.Name(INVALID_PARAMETER_VALUE)}
@@ -122,10 +123,20 @@ def promote(client: MlflowClient, name: str, version: str | None = None, force: 
 
 
 def _record(client: MlflowClient, name: str, candidate: ModelVersion, previous: str | None, reason: str) -> None:
+    """Write the promotion's tags and description, then move the alias: a failed write leaves the old champion."""
     now = datetime.now(UTC).isoformat(timespec="seconds")
-    client.set_registered_model_alias(name, CHAMPION, candidate.version)
     for key, value in {"promoted_at": now, "promoted_from": previous or "none", "promotion_reason": reason}.items():
         client.set_model_version_tag(name, candidate.version, key, value)
     note = f"{now}: became {CHAMPION} (previous: {previous or 'none'}); {reason}"
     description = f"{candidate.description}\n{note}" if candidate.description else note
     client.update_model_version(name, candidate.version, description=description)
+    client.set_registered_model_alias(name, CHAMPION, candidate.version)
+
+
+def restore_champion(client: MlflowClient, name: str, version: str, previous: ModelVersion | None) -> None:
+    """Give `champion` back to `previous` if it now points at `version` (about to be deleted with its aliases)."""
+    current = champion_version(client, name)
+    if previous is None or current is None or str(current.version) != str(version):
+        return
+    client.set_registered_model_alias(name, CHAMPION, previous.version)
+    logger.warning("%s: %s is back on version %s", name, CHAMPION, previous.version)

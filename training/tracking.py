@@ -1,10 +1,9 @@
-"""MLflow store selection, experiments and runs that record why they failed."""
+"""MLflow experiments, the code version runs are tagged with, and runs that record why they failed."""
 
 from __future__ import annotations
 
 import functools
 import logging
-import os
 import subprocess
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -12,48 +11,28 @@ from pathlib import Path
 from typing import Any
 
 import mlflow
-from mlflow.tracking import MlflowClient
 
+from classifiers.store import sqlite_path
 from training import locations
 
 logger = logging.getLogger(__name__)
 
-TRACKING_URI_ENV = "MLFLOW_TRACKING_URI"
-SQLITE_PREFIX = "sqlite:///"
 ERROR_TAG = "error"
 MAX_TAG_LENGTH = 5000
 
 
-def tracking_uri() -> str:
-    """`MLFLOW_TRACKING_URI` when set, else the project's SQLite store in mlruns/."""
-    return os.environ.get(TRACKING_URI_ENV) or locations.DEFAULT_TRACKING_URI
-
-
-def sqlite_path(uri: str) -> Path | None:
-    """The database file of a sqlite:/// URI, else None."""
-    return Path(uri.removeprefix(SQLITE_PREFIX)) if uri.startswith(SQLITE_PREFIX) else None
-
-
-def use_store(uri: str | None = None) -> MlflowClient:
-    """Point MLflow (tracking and registry) at the store and return a client for it."""
-    uri = uri or tracking_uri()
-    database = sqlite_path(uri)
-    if database is not None:
-        database.parent.mkdir(parents=True, exist_ok=True)
-    mlflow.set_tracking_uri(uri)
-    mlflow.set_registry_uri(uri)
-    return MlflowClient(tracking_uri=uri, registry_uri=uri)
-
-
-def ensure_experiment(name: str) -> str:
-    """Id of the experiment, created on first use with its artifacts beside a SQLite store."""
+def ensure_experiment(name: str, tags: dict[str, str]) -> str:
+    """Id of the experiment, created on first use with its artifacts beside a SQLite store; tags set on it."""
     found = mlflow.get_experiment_by_name(name)
     if found is not None:
+        for key, value in tags.items():
+            if found.tags.get(key) != value:
+                mlflow.MlflowClient().set_experiment_tag(found.experiment_id, key, value)
         return found.experiment_id
     database = sqlite_path(mlflow.get_tracking_uri())
     # Without an explicit location MLflow would put artifacts under the current directory.
     location = str(database.parent.resolve() / "artifacts" / name) if database is not None else None
-    return mlflow.create_experiment(name, artifact_location=location)
+    return mlflow.create_experiment(name, artifact_location=location, tags=tags)
 
 
 @functools.cache

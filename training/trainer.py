@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import logging
-import resource
 import tempfile
 import time
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from importlib.metadata import version as package_version
 from pathlib import Path
 from typing import Any
 
@@ -20,12 +18,16 @@ from mlflow.models import infer_signature
 from mlflow.tracking import MlflowClient
 from tqdm.auto import tqdm
 
+import classifiers
+from classifiers import pyfunc_entry, store
+from classifiers.contract import predict
+from classifiers.errors import UserInputError
+from classifiers.interface import Trainable
+from classifiers.pyfunc import ARTIFACT_KEY
+from classifiers.registry import classifier_factory, requirement_pins
 from training import tracking
-from training.benchmarks.adapters import get_benchmark
-from training.benchmarks.scorers import official_metrics
-from training.config.loading import expand_sweep, flatten, to_yaml
+from training.config.resolve import expand_sweep, flatten, to_yaml
 from training.config.schema import BenchmarkData, ExperimentConfig
-from training.errors import UserInputError
 from training.evaluation.cross_validation import CV_MEAN_SUFFIX, CrossValidation, cross_validate, group_splits
 from training.evaluation.metrics import (
     OVERALL_METRICS,
@@ -35,10 +37,7 @@ from training.evaluation.metrics import (
     report_text,
 )
 from training.labelled_data import LabelledData, load_labelled_data
-from training.models.base import Classifier
-from training.models.families import classifier_factory
-from training.models import pyfunc_entry
-from training.models.pyfunc import ARTIFACT_KEY, predict
+from training.peak_memory import PeakMemory
 from training.promotion import (
     DATA_DIGEST_TAG,
     PRIMARY_METRIC_TAG,
@@ -46,18 +45,19 @@ from training.promotion import (
     PromotionRefused,
     champion_version,
     promote,
+    restore_champion,
 )
+from training.public_datasets.adapters import get_benchmark
+from training.public_datasets.scorers import official_metrics
 
 logger = logging.getLogger(__name__)
 
 MODEL_ARTIFACT = "model"
 EXAMPLE_ROWS = 3
-INFERENCE_PACKAGES = {
-    "tfidf": ["mlflow", "scikit-learn", "pandas", "numpy", "joblib"],
-    "frozen_encoder": ["mlflow", "scikit-learn", "pandas", "numpy", "joblib", "torch", "transformers"],
-    "finetune": ["mlflow", "scikit-learn", "pandas", "numpy", "torch", "transformers"],
-    "pair_features": ["mlflow", "scikit-learn", "pandas", "numpy", "joblib", "torch", "transformers"],
-}
+# The prediction-time package travels inside every registered model (MLflow code_paths).
+CODE_PATHS = [str(Path(classifiers.__file__).parent)]
+# Tells the MLflow UI these are model-training experiments, so it opens on the runs table, not the GenAI view.
+EXPERIMENT_KIND = {"mlflow.experimentKind": "custom_model_development"}
 
 
 @dataclass(frozen=True)
@@ -79,25 +79,33 @@ class TrainResult:
 
 
 def train(config: ExperimentConfig, config_path: Path | None = None) -> TrainResult:
-    """Run the experiment the config describes (a grid of child runs when it has a sweep)."""
-    client = tracking.use_store()
-    experiment_id = tracking.ensure_experiment(config.experiment_name)
+    """Run the experiment the config describes (a grid of child runs when it has a sweep).
+
+    The data, the primary metric and the model's requirements are checked before anything is
+    created in MLflow, so bad input leaves no empty experiment or run behind.
+    """
     combinations = expand_sweep(config)
+    data = load_labelled_data(config.data, config.task)
+    for _, child_config in combinations:
+        _check_primary_metric(child_config, data.labels)
+        requirement_pins(child_config.model.family)
+    client = store.use_store()
+    experiment_id = tracking.ensure_experiment(config.experiment_name, EXPERIMENT_KIND)
     if len(combinations) == 1:
-        return _single(client, experiment_id, config, config_path)
-    return _sweep(client, experiment_id, config, combinations, config_path)
+        return _single(client, experiment_id, config, config_path, data)
+    return _sweep(client, experiment_id, config, combinations, config_path, data)
 
 
-def _single(client: MlflowClient, experiment_id: str, config: ExperimentConfig, config_path: Path | None) -> TrainResult:
-    started = time.perf_counter()
-    with tracking.tracked_run(experiment_id=experiment_id, run_name=_run_name(config)) as run:
+def _single(
+    client: MlflowClient, experiment_id: str, config: ExperimentConfig, config_path: Path | None, data: LabelledData
+) -> TrainResult:
+    started, memory = time.perf_counter(), PeakMemory()
+    with tracking.tracked_run(experiment_id=experiment_id, run_name=run_name(config, config_path)) as run:
         _log_setup(config, config_path)
-        data = load_labelled_data(config.data, config.task)
-        _check_primary_metric(config, data.labels)
         _log_dataset(data)
         factory = classifier_factory(config.model, config.task, config.seed)
         metrics = _evaluate(factory, data, config)
-        version, promotion = _fit_register_promote(client, factory, data, config, started)
+        version, promotion = _fit_register_promote(client, factory, data, config, started, memory)
         return TrainResult(run.info.run_id, metrics, config.evaluation.primary_metric, config.registered_model, version, promotion)
 
 
@@ -107,32 +115,37 @@ def _sweep(
     config: ExperimentConfig,
     combinations: list[tuple[dict[str, Any], ExperimentConfig]],
     config_path: Path | None,
+    data: LabelledData,
 ) -> TrainResult:
-    started = time.perf_counter()
+    sweep_started, sweep_memory = time.perf_counter(), PeakMemory()
     primary = config.evaluation.primary_metric
-    with tracking.tracked_run(experiment_id=experiment_id, run_name=f"{_run_name(config)}-sweep") as parent:
+    with tracking.tracked_run(experiment_id=experiment_id, run_name=f"{run_name(config, config_path)}-sweep") as parent:
         _log_setup(config, config_path)
         mlflow.set_tag("sweep_size", str(len(combinations)))
-        data = load_labelled_data(config.data, config.task)
-        for _, child_config in combinations:
-            _check_primary_metric(child_config, data.labels)
         _log_dataset(data)
-        children: list[tuple[str, ExperimentConfig, dict[str, float]]] = []
+        children: list[tuple[str, ExperimentConfig, dict[str, float], float]] = []
         for assignments, child_config in tqdm(combinations, desc="sweep", unit="run"):
             name = ",".join(f"{key}={value}" for key, value in assignments.items())
+            started = time.perf_counter()
             with tracking.tracked_run(experiment_id=experiment_id, run_name=name, nested=True) as child:
                 _log_setup(child_config, config_path)
                 mlflow.set_tag("sweep_assignment", name)
                 _log_dataset(data)
                 factory = classifier_factory(child_config.model, child_config.task, child_config.seed)
-                children.append((child.info.run_id, child_config, _evaluate(factory, data, child_config)))
-        best_id, best_config, best_metrics = max(children, key=lambda child: child[2][primary])
+                metrics = _evaluate(factory, data, child_config)
+            children.append((child.info.run_id, child_config, metrics, time.perf_counter() - started))
+        best_id, best_config, best_metrics, best_seconds = max(children, key=lambda child: child[2][primary])
         mlflow.log_metric(f"best_{primary}", best_metrics[primary])
         mlflow.set_tag("best_run_id", best_id)
         logger.info("best of %d: run %s with %s = %.4f", len(children), best_id, primary, best_metrics[primary])
         with tracking.tracked_run(run_id=best_id, nested=True):
             factory = classifier_factory(best_config.model, best_config.task, best_config.seed)
-            version, promotion = _fit_register_promote(client, factory, data, best_config, started)
+            # The best child's own cost: its cross-validation plus the final fit, not the whole sweep's.
+            final_started, final_memory = time.perf_counter() - best_seconds, PeakMemory()
+            version, promotion = _fit_register_promote(client, factory, data, best_config, final_started, final_memory)
+        mlflow.log_metrics(
+            {"sweep_seconds": time.perf_counter() - sweep_started, "sweep_peak_rss_mb": sweep_memory.peak_mb()}
+        )
         mlflow.set_tag("registered_version", version)
         return TrainResult(
             best_id,
@@ -146,7 +159,10 @@ def _sweep(
         )
 
 
-def _run_name(config: ExperimentConfig) -> str:
+def run_name(config: ExperimentConfig, config_path: Path | None) -> str:
+    """The config file's name ("tfidf_svm"), so runs of different configs are told apart in the UI."""
+    if config_path is not None:
+        return config_path.stem
     return f"{config.task}-{config.model.family}-{config.dataset_name}"
 
 
@@ -188,7 +204,7 @@ def _check_primary_metric(config: ExperimentConfig, labels: list[str]) -> None:
         )
 
 
-def _evaluate(factory: Callable[[], Classifier], data: LabelledData, config: ExperimentConfig) -> dict[str, float]:
+def _evaluate(factory: Callable[[], Trainable], data: LabelledData, config: ExperimentConfig) -> dict[str, float]:
     """Grouped cross-validation; logs metrics, confusion matrix, report and predictions."""
     splits = group_splits(config.evaluation, data.frame["group"], config.seed, data.frame.get("target"))
     result = cross_validate(factory, data, splits)
@@ -214,13 +230,15 @@ def _log_reports(tested: pd.DataFrame, result: CrossValidation, config: Experime
 
 def _fit_register_promote(
     client: MlflowClient,
-    factory: Callable[[], Classifier],
+    factory: Callable[[], Trainable],
     data: LabelledData,
     config: ExperimentConfig,
     started: float,
+    memory: PeakMemory,
 ) -> tuple[str, Promotion | None]:
     """Fit on all data, log and register the pyfunc, then promote; a failure after
-    registration deletes the new version, so nothing is left half-registered."""
+    registration deletes the new version (and gives `champion` back to the version that had
+    it), so nothing is left half-registered and the name never loses its champion."""
     classifier = factory()
     classifier.fit(data.inputs, data.frame["label"].to_numpy())
     example = data.inputs.head(EXAMPLE_ROWS).reset_index(drop=True)
@@ -232,16 +250,16 @@ def _fit_register_promote(
             artifacts={ARTIFACT_KEY: scratch},
             signature=infer_signature(example, predict(classifier, example)),
             input_example=example,
-            pip_requirements=[f"{name}=={package_version(name)}" for name in INFERENCE_PACKAGES[config.model.family]],
+            pip_requirements=requirement_pins(config.model.family),
+            code_paths=CODE_PATHS,
             metadata={"task": config.task, "labels": classifier.labels, "family": config.model.family},
             registered_model_name=config.registered_model,
         )
     version = str(info.registered_model_version)
+    previous = champion_version(client, config.registered_model)
     try:
-        run = mlflow.active_run()
-        assert run is not None
-        mlflow.log_metrics({"train_seconds": time.perf_counter() - started, "peak_rss_mb": _peak_rss_mb()})
-        metrics = client.get_run(run.info.run_id).data.metrics
+        mlflow.log_metrics({"train_seconds": time.perf_counter() - started, "peak_rss_mb": memory.peak_mb()})
+        metrics = client.get_run(info.run_id).data.metrics
         tags = {
             "task": config.task,
             "model_family": config.model.family,
@@ -253,6 +271,8 @@ def _fit_register_promote(
             client.set_model_version_tag(config.registered_model, version, key, value)
         promotion = _auto_promote(client, config, version)
     except BaseException:
+        # Deleting a version also deletes its aliases: hand `champion` back first.
+        restore_champion(client, config.registered_model, version, previous)
         client.delete_model_version(config.registered_model, version)
         logger.error("deleted %s version %s: the run failed after registering it", config.registered_model, version)
         raise
@@ -272,8 +292,3 @@ def _auto_promote(client: MlflowClient, config: ExperimentConfig, version: str) 
         return Promotion(config.registered_model, version, False, previous, str(refusal))
     mlflow.set_tag("promoted", "true")
     return promotion
-
-
-def _peak_rss_mb() -> float:
-    # ru_maxrss is in KiB on Linux
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

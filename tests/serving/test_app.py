@@ -9,8 +9,8 @@ from fastapi.testclient import TestClient
 
 from serving.app import create_app
 from serving.settings import ServingSettings
-from training.config.loading import load_config
-from training.defaults import DEFAULT_CONFIGS, TRAIN_DEFAULTS_COMMAND
+from training.config.resolve import load_config
+from training.defaults import DEFAULT_CONFIGS
 from training.trainer import train
 
 SettingsFactory = Callable[..., ServingSettings]
@@ -29,7 +29,8 @@ def test_without_models_the_server_starts_and_answers_503_with_the_train_command
     assert health.status_code == 200
     for response in (ready, classify, article):
         assert response.status_code == 503
-        assert f"`{TRAIN_DEFAULTS_COMMAND}`" in response.json()["detail"]
+        # the advice trains into the store this server reads, not the default one
+        assert f"`MLFLOW_TRACKING_URI={store_uri} python -m training train-defaults`" in response.json()["detail"]
     assert "models:/news-topic@champion" in ready.json()["detail"]
     assert "models:/news-stance@champion" in ready.json()["detail"]
     assert models["models"] == []

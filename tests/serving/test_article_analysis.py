@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from classifiers.contract import Scored
+from classifiers.target_context import mentions, target_terms
 from serving.article_analysis import mention_pairs, target_stance, topic_distribution
-from serving.prediction import Scored
-from training.models.target_context import mentions, target_terms
 
 STANCES = ("against", "favor", "none")
 

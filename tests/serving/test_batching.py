@@ -11,9 +11,10 @@ import pytest
 from fastapi.testclient import TestClient
 from prometheus_client import CollectorRegistry
 
+from classifiers.contract import Scored
 from serving.batching import PredictionBatcher
 from serving.metrics import ServiceMetrics
-from serving.prediction import Scored, predict_rows
+from serving.prediction import predict_rows
 from serving.snapshot import LoadedModel
 
 TEXTS = [

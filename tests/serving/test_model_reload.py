@@ -21,13 +21,13 @@ from fastapi.testclient import TestClient
 from mlflow.tracking import MlflowClient
 from prometheus_client.parser import text_string_to_metric_families
 
+from classifiers.families.tfidf import TfidfClassifier
+from classifiers.store import CHAMPION
 from serving.app import create_app
 from serving.routers import classify as classify_router
 from serving.settings import ServingSettings
-from training.config.loading import load_config
+from training.config.resolve import load_config
 from training.defaults import DEFAULT_CONFIGS
-from training.models.tfidf import TfidfClassifier
-from training.promotion import CHAMPION
 from training.trainer import train
 
 SettingsFactory = Callable[..., ServingSettings]

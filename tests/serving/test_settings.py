@@ -14,7 +14,7 @@ def test_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
 
     settings = ServingSettings()
 
-    assert settings.tracking_uri == locations.DEFAULT_TRACKING_URI
+    assert settings.tracking_uri == store.DEFAULT_TRACKING_URI
     assert (settings.topic_model_uri, settings.stance_model_uri) == (
         "models:/news-topic@champion",
         "models:/news-stance@champion",

@@ -2,7 +2,7 @@ from pathlib import Path
 
 import pytest
 
-from training.errors import UserInputError
+from classifiers.errors import UserInputError
 from training.jsonl_table import read_jsonl_table
 
 

@@ -6,10 +6,10 @@ from mlflow.protos.databricks_pb2 import TEMPORARILY_UNAVAILABLE
 from mlflow.tracking import MlflowClient
 from typer.testing import CliRunner
 
+from classifiers.errors import UserInputError
 from training import locations
 from training.cli import app
-from training.config.loading import load_config
-from training.errors import UserInputError
+from training.config.resolve import load_config
 from training.promotion import PromotionRefused, champion_version, promote
 from training.trainer import train
 

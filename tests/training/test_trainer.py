@@ -9,20 +9,25 @@ import pytest
 import yaml
 from mlflow.tracking import MlflowClient
 
+from classifiers.errors import UserInputError
 from training import locations, trainer
-from training.config.loading import load_config
+from training.config.resolve import load_config
 from training.config.schema import ExperimentConfig
-from training.errors import UserInputError
 from training.trainer import train
 
 SKLEARN_CONFIGS = sorted(
     p for p in locations.CONFIGS_DIR.rglob("*.yaml") if load_config(p).model.family == "tfidf" and not load_config(p).sweep
 )
+# Benchmark configs train on a slice here: the whole corpora belong in benchmarks/bench_training.py.
+BENCHMARK_SLICE = ["data.limit=120"]
 
 
 @pytest.mark.parametrize("path", SKLEARN_CONFIGS, ids=lambda p: str(p.relative_to(locations.CONFIGS_DIR)))
 def test_sklearn_config_trains_registers_and_serves_champion(path: Path, store_uri: str) -> None:
-    config = load_config(path)
+    benchmark = path.is_relative_to(locations.CONFIGS_DIR / "benchmarks")
+    if benchmark and not locations.DEFAULT_DATA_DIR.is_dir():
+        pytest.skip(f"{locations.DEFAULT_DATA_DIR}: ../shared/datasets not found (benchmark configs read it)")
+    config = load_config(path, BENCHMARK_SLICE if benchmark else [])
     result = train(config, config_path=path)
     assert result.version == "1"
     assert result.promotion is not None and result.promotion.promoted  # the first version becomes champion
@@ -50,6 +55,9 @@ def test_run_records_params_metrics_artifacts_dataset_and_tags(store_uri: str) -
         assert name in run.data.metrics, name
     assert run.data.metrics["n_folds"] == 8
     assert run.data.tags["config_path"] == str(path)
+    assert run.info.run_name == "tfidf_logreg"  # named after the config, so the two TF-IDF configs differ in the UI
+    experiment = client.get_experiment(run.info.experiment_id)
+    assert experiment.tags["mlflow.experimentKind"] == "custom_model_development"
     assert run.data.tags["git_commit"]
     assert run.data.tags["data_digest"] == run.inputs.dataset_inputs[0].dataset.digest
     assert run.inputs.dataset_inputs[0].dataset.name == "seeds"
@@ -95,6 +103,9 @@ def test_sweep_runs_children_and_registers_only_the_best(store_uri: str) -> None
     assert parent.data.metrics["best_macro_f1"] == pytest.approx(best.data.metrics["macro_f1"])
     versions = client.search_model_versions("name='news-topic'")
     assert [(str(v.version), v.run_id) for v in versions] == [("1", best.info.run_id)]
+    # the best child's cost is its own (cross-validation + final fit), the sweep's total is the parent's
+    assert best.data.metrics["train_seconds"] < parent.data.metrics["sweep_seconds"]
+    assert parent.data.metrics["sweep_peak_rss_mb"] > 0
 
 
 def _jsonl(path: Path, rows: list[dict[str, str]]) -> Path:
@@ -124,9 +135,8 @@ def test_bad_data_fails_the_run_and_registers_nothing(
     )
     with pytest.raises(UserInputError, match=message):
         train(config)
-    run = mlflow.search_runs(experiment_names=["bad-data"], output_format="list")[0]
-    assert run.info.status == "FAILED"
-    assert message in run.data.tags["error"]
+    # checked before anything is created: no empty experiment, no run, no model
+    assert mlflow.get_experiment_by_name("bad-data") is None
     assert MlflowClient().search_registered_models() == []
 
 
@@ -150,7 +160,7 @@ def test_unknown_primary_metric_fails_before_cross_validation(
 
 
 def test_benchmark_data_may_rank_by_its_official_metric() -> None:
-    from training.benchmarks.adapters import BENCHMARKS
+    from training.public_datasets.adapters import BENCHMARKS
 
     semeval = load_config(locations.CONFIGS_DIR / "benchmarks" / "semeval2016" / "tfidf_svm.yaml")
     labels = list(BENCHMARKS["semeval2016"].labels)
@@ -175,6 +185,38 @@ def test_failure_after_registration_removes_the_version(store_uri: str, monkeypa
     run = mlflow.search_runs(experiment_names=["topic-seeds"], output_format="list")[0]
     assert run.info.status == "FAILED"
     assert run.data.tags["error"] == "RuntimeError: registry went away"
+
+
+def test_failed_promotion_write_keeps_the_previous_champion(store_uri: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    train(load_config(locations.CONFIGS_DIR / "topic" / "tfidf_logreg.yaml"))  # version 1, champion
+    client = MlflowClient()
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("registry write failed")
+
+    # version 2 (the SVM config) beats version 1, so promotion starts, and one of its writes fails
+    monkeypatch.setattr(MlflowClient, "update_model_version", broken)
+    with pytest.raises(RuntimeError, match="registry write failed"):
+        train(load_config(locations.CONFIGS_DIR / "topic" / "tfidf_svm.yaml"))
+    assert [str(v.version) for v in client.search_model_versions("name='news-topic'")] == ["1"]
+    assert str(client.get_model_version_by_alias("news-topic", "champion").version) == "1"
+
+
+def test_failure_after_the_alias_moved_gives_champion_back(store_uri: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    train(load_config(locations.CONFIGS_DIR / "topic" / "tfidf_logreg.yaml"))
+    client = MlflowClient()
+    set_tag = mlflow.set_tag
+
+    def failing_after_promotion(key: str, value: object) -> None:
+        if key == "promoted":
+            raise RuntimeError("tracking store went away")
+        set_tag(key, value)
+
+    monkeypatch.setattr(trainer.mlflow, "set_tag", failing_after_promotion)
+    with pytest.raises(RuntimeError, match="tracking store went away"):
+        train(load_config(locations.CONFIGS_DIR / "topic" / "tfidf_svm.yaml"))
+    assert [str(v.version) for v in client.search_model_versions("name='news-topic'")] == ["1"]
+    assert str(client.get_model_version_by_alias("news-topic", "champion").version) == "1"
 
 
 def test_jsonl_data_in_the_same_shape_trains(store_uri: str, tmp_path: Path) -> None:

@@ -3,18 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, PositiveInt, field_validator, model_validator
+from pydantic import Field, PositiveInt, model_validator
 
+from classifiers.config import Strict
+from classifiers.registry import families, get_family
+from classifiers.store import DEFAULT_REGISTERED_NAMES
 from training import locations
-
-PACKAGED_ENCODER = "all-MiniLM-L6-v2"
-
-
-class Strict(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
 
 # --- data -------------------------------------------------------------------------------------
 
@@ -51,88 +47,8 @@ DataConfig = Annotated[SeedData | JsonlData | BenchmarkData, Field(discriminator
 # --- models -----------------------------------------------------------------------------------
 
 
-class TfidfModel(Strict):
-    """TF-IDF word and character n-grams with a linear classifier."""
-
-    family: Literal["tfidf"]
-    classifier: Literal["logreg", "linear_svm"] = "logreg"
-    C: PositiveFloat = 1.0
-    class_weight: Literal["balanced"] | None = "balanced"
-    word_ngrams: tuple[PositiveInt, PositiveInt] = (1, 2)
-    char_ngrams: tuple[PositiveInt, PositiveInt] | None = (2, 5)
-    min_df: PositiveInt = 1
-    stop_words: Literal["english"] | None = Field(None, description="Drop scikit-learn's English stop words.")
-    sublinear_tf: bool = True
-    max_iter: PositiveInt = 5000
-    context_window: int = Field(
-        1,
-        ge=0,
-        description="Stance: sentences on each side of a target mention that form the target's context.",
-    )
-
-    @field_validator("word_ngrams", "char_ngrams")
-    @classmethod
-    def _ordered_range(cls, ngrams: tuple[int, int] | None) -> tuple[int, int] | None:
-        if ngrams is not None and ngrams[0] > ngrams[1]:
-            raise ValueError(f"an n-gram range is (shortest, longest): {ngrams[0]} is longer than {ngrams[1]}")
-        return ngrams
-
-
-class FrozenEncoderModel(Strict):
-    """Mean-pooled embeddings of a frozen transformer encoder with a logistic-regression head."""
-
-    family: Literal["frozen_encoder"]
-    encoder: str = Field(PACKAGED_ENCODER, description=f"'{PACKAGED_ENCODER}' (packaged) or a local model folder.")
-    max_length: PositiveInt = 256
-    batch_size: PositiveInt = 32
-    C: PositiveFloat = 1.0
-    class_weight: Literal["balanced"] | None = "balanced"
-    max_iter: PositiveInt = 5000
-
-
-class FineTuneModel(Strict):
-    """AutoModelForSequenceClassification fine-tuned with the Hugging Face Trainer."""
-
-    family: Literal["finetune"]
-    encoder: str = Field(PACKAGED_ENCODER, description=f"'{PACKAGED_ENCODER}' (packaged) or a local model folder.")
-    max_length: PositiveInt = 256
-    epochs: PositiveFloat = 5.0
-    max_steps: int = Field(-1, description="Stop after this many optimiser steps (-1: run all epochs).")
-    learning_rate: PositiveFloat = 5e-5
-    batch_size: PositiveInt = 16
-    weight_decay: float = Field(0.01, ge=0)
-    warmup_ratio: float = Field(0.1, ge=0, lt=1)
-    class_weight: Literal["balanced"] | None = "balanced"
-
-    @model_validator(mode="after")
-    def _steps(self) -> FineTuneModel:
-        if self.max_steps == 0 or self.max_steps < -1:
-            raise ValueError("max_steps must be -1 (all epochs) or a positive number of steps")
-        return self
-
-
-class PairFeaturesModel(Strict):
-    """Stance of a text toward a long target (FNC-1 headline vs body): relatedness and cue features,
-    gradient-boosted trees on top."""
-
-    family: Literal["pair_features"]
-    encoder: str | None = Field(PACKAGED_ENCODER, description="Embedding similarity features; null to leave them out.")
-    max_length: PositiveInt = 128
-    batch_size: PositiveInt = 64
-    max_sentences: PositiveInt = Field(40, description="Body sentences compared with the target (from the start).")
-    top_sentences: PositiveInt = Field(3, description="Most target-like sentences whose cues and embeddings are used.")
-    svd_components: PositiveInt = 100
-    embedding_interactions: bool = Field(True, description="Add target x best-sentences embedding products and gaps.")
-    learning_rate: PositiveFloat = 0.1
-    max_iter: PositiveInt = 300
-    max_leaf_nodes: PositiveInt = 31
-    l2_regularization: float = Field(0.0, ge=0)
-    class_weight: Literal["balanced"] | None = None
-
-
-ModelConfig = Annotated[
-    TfidfModel | FrozenEncoderModel | FineTuneModel | PairFeaturesModel, Field(discriminator="family")
-]
+# Every registered family's config: a family is added in classifiers/families/, not here.
+ModelConfig = Annotated[Union[tuple(family.config for family in families())], Field(discriminator="family")]  # noqa: UP007
 
 
 # --- evaluation and the experiment ------------------------------------------------------------
@@ -159,9 +75,6 @@ class EvaluationConfig(Strict):
             "(accuracy_cv_mean, macro_f1_cv_mean), f1_/precision_/recall_<label>, or a benchmark's official metric."
         ),
     )
-
-
-DEFAULT_REGISTERED_NAMES = {"topic": "news-topic", "stance": "news-stance"}
 
 
 class ExperimentConfig(Strict):
@@ -193,6 +106,9 @@ class ExperimentConfig(Strict):
     def _checks(self) -> ExperimentConfig:
         if not self.registered_model:
             raise ValueError("registered_model must not be empty")
+        family = get_family(self.model.family)
+        if self.task not in family.tasks:
+            raise ValueError(f"the {family.name} family does not do {self.task} (it does: {', '.join(family.tasks)})")
         empty = [key for key, values in self.sweep.items() if not values]
         if empty:
             raise ValueError(f"sweep values must be non-empty lists: {', '.join(empty)}")

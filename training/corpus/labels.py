@@ -10,7 +10,7 @@ from typing import Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
-from training.errors import UserInputError
+from classifiers.errors import UserInputError
 
 Topic = Literal["conflict", "diplomacy", "domestic_politics", "economy", "humanitarian"]
 Stance = Literal["favor", "against", "none"]

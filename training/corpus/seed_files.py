@@ -17,9 +17,9 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from classifiers.errors import UserInputError
+from classifiers.segmenter import segment_paragraphs
 from training.atomic_files import write_texts_atomically
-from training.corpus.segmenter import segment_paragraphs
-from training.errors import UserInputError
 
 logger = logging.getLogger(__name__)
 

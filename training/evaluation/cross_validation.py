@@ -10,11 +10,11 @@ import pandas as pd
 from sklearn.model_selection import GroupKFold, GroupShuffleSplit, LeaveOneGroupOut
 from tqdm.auto import tqdm
 
+from classifiers.errors import UserInputError
+from classifiers.interface import Trainable
 from training.config.schema import EvaluationConfig
-from training.errors import UserInputError
 from training.evaluation.metrics import classification_metrics
 from training.labelled_data import LabelledData
-from training.models.base import Classifier
 
 Split = tuple[np.ndarray, np.ndarray]
 CV_MEAN_SUFFIX = "_cv_mean"
@@ -89,7 +89,7 @@ class CrossValidation:
         return summary
 
 
-def cross_validate(factory: Callable[[], Classifier], data: LabelledData, splits: list[Split]) -> CrossValidation:
+def cross_validate(factory: Callable[[], Trainable], data: LabelledData, splits: list[Split]) -> CrossValidation:
     """Fit a fresh classifier per fold and predict its held-out rows."""
     labels = data.labels
     column = {label: index for index, label in enumerate(labels)}

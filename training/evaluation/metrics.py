@@ -18,7 +18,6 @@ from sklearn.metrics import (
     precision_recall_fscore_support,
 )
 
-
 OVERALL_METRICS = ("accuracy", "macro_f1")
 PER_CLASS_METRICS = ("f1", "precision", "recall")
 
@@ -46,12 +45,19 @@ def classification_metrics(y_true: Sequence[str], y_pred: Sequence[str], labels:
 
 
 def summary_metrics(y_true: Sequence[str], y_pred: Sequence[str], labels: Sequence[str]) -> dict[str, object]:
-    """The `evaluate` command's figures: accuracy, macro_f1, per_class F1 and n."""
-    metrics = classification_metrics(y_true, y_pred, labels)
+    """The `evaluate` command's figures: accuracy, macro_f1, per_class F1, the labels averaged over, and n.
+
+    macro_f1 averages over the labels present in the gold or the predicted labels: a class the
+    held-out file does not contain and the model never predicts would count as F1 0 otherwise.
+    """
+    seen = {*y_true, *y_pred}
+    used = [label for label in labels if label in seen]
+    metrics = classification_metrics(y_true, y_pred, used)
     return {
         "accuracy": metrics["accuracy"],
         "macro_f1": metrics["macro_f1"],
-        "per_class": {label: metrics[f"f1_{label}"] for label in labels},
+        "per_class": {label: metrics[f"f1_{label}"] for label in used},
+        "labels": used,
         "n": len(y_true),
     }
 

@@ -6,7 +6,7 @@ import math
 
 from fastapi.testclient import TestClient
 
-from training.corpus.segmenter import segment_body
+from classifiers.segmenter import segment_body
 
 BODY = """Israeli jets struck Hezbollah positions in southern Lebanon overnight, the army said.
 

@@ -9,8 +9,8 @@ import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
 
-from training import tracking
-from training.models.pyfunc import predict
+from classifiers import store
+from classifiers.contract import predict
 
 CONFLICT = "Israeli jets struck Hezbollah positions in southern Lebanon overnight, killing several fighters."
 ECONOMY = "The central bank raised interest rates again as inflation and the price of bread kept climbing."
@@ -48,13 +48,13 @@ def test_stance_only_for_items_with_a_target(client: TestClient) -> None:
 
 
 def test_results_follow_the_pyfunc_contract_of_the_registered_models(client: TestClient) -> None:
-    """Label, score and probabilities are exactly what training.models.pyfunc.predict gives for the same version."""
+    """Label, score and probabilities are exactly what classifiers.pyfunc.predict gives for the same version."""
     items = [
         {"text": CONFLICT, "target": "Israel"},
         {"text": ECONOMY, "target": "Iran"},
         {"text": "Talks resumed in Doha."},
     ]
-    tracking.use_store(client.app.state.settings.tracking_uri)  # type: ignore[attr-defined]
+    store.use_store(client.app.state.settings.tracking_uri)  # type: ignore[attr-defined]
     topic_model = mlflow.pyfunc.load_model("models:/news-topic/1").unwrap_python_model().classifier
     stance_model = mlflow.pyfunc.load_model("models:/news-stance/1").unwrap_python_model().classifier
     topics = predict(topic_model, pd.DataFrame({"text": [item["text"] for item in items]}))

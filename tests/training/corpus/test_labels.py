@@ -4,10 +4,10 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from classifiers.errors import UserInputError
 from training import locations
 from training.cli import app
 from training.corpus.labels import TARGETS, LabelValidationError, read_segments, validate_labels
-from training.errors import UserInputError
 
 
 @pytest.fixture

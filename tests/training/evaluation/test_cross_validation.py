@@ -4,14 +4,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from classifiers.errors import UserInputError
+from classifiers.interface import Trainable
 from training.config.schema import EvaluationConfig
-from training.errors import UserInputError
 from training.evaluation.cross_validation import cross_validate, group_splits
 from training.labelled_data import LabelledData
-from training.models.base import Classifier
 
 
-class MajorityClassifier(Classifier):
+class MajorityClassifier(Trainable):
     """Predicts the training majority; lets the tests control what each fold knows."""
 
     family = "majority"
@@ -25,11 +25,11 @@ class MajorityClassifier(Classifier):
         probabilities[:, self.labels.index(self.majority)] = 1.0
         return probabilities
 
-    def _save_weights(self, directory: object) -> None:
+    def save_weights(self, directory: object) -> None:
         raise NotImplementedError
 
     @classmethod
-    def _load_weights(cls, directory: object, task: str, labels: list[str]) -> Classifier:
+    def load_weights(cls, directory: object, task: str, labels: list[str]) -> Trainable:
         raise NotImplementedError
 
 

@@ -17,7 +17,7 @@ def test_metrics_by_hand() -> None:
 
 def test_summary_has_the_evaluate_fields() -> None:
     summary = summary_metrics(["a", "b"], ["a", "a"], ["a", "b"])
-    assert set(summary) == {"accuracy", "macro_f1", "per_class", "n"}
+    assert set(summary) == {"accuracy", "macro_f1", "per_class", "labels", "n"}
     assert summary["per_class"] == {"a": pytest.approx(2 / 3), "b": 0.0}
     assert summary["n"] == 2
 

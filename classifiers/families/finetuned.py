@@ -1,0 +1,216 @@
+"""AutoModelForSequenceClassification fine-tuned with the Hugging Face Trainer (uses a GPU when present)."""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Literal
+
+import numpy as np
+import pandas as pd
+from pydantic import Field, PositiveFloat, PositiveInt, model_validator
+from sklearn.exceptions import NotFittedError
+from sklearn.utils.class_weight import compute_class_weight
+
+from classifiers.config import PACKAGED_ENCODER, Strict
+from classifiers.encoder import ENCODER_REQUIREMENTS, pair_arguments, resolve_encoder
+from classifiers.errors import UserInputError
+from classifiers.interface import Trainable
+from classifiers.registry import Factory, Family, register
+
+if TYPE_CHECKING:
+    import torch
+    from transformers import PreTrainedModel, PreTrainedTokenizerBase
+
+PREDICT_BATCH = 64
+SETTINGS_FILE = "settings.json"
+
+
+class FineTuneModel(Strict):
+    """AutoModelForSequenceClassification fine-tuned with the Hugging Face Trainer."""
+
+    family: Literal["finetune"]
+    encoder: str = Field(PACKAGED_ENCODER, description=f"'{PACKAGED_ENCODER}' (packaged) or a local model folder.")
+    max_length: PositiveInt = 256
+    epochs: PositiveFloat = 5.0
+    max_steps: int = Field(-1, description="Stop after this many optimiser steps (-1: run all epochs).")
+    learning_rate: PositiveFloat = 5e-5
+    batch_size: PositiveInt = 16
+    weight_decay: float = Field(0.01, ge=0)
+    warmup_ratio: float = Field(0.1, ge=0, lt=1)
+    class_weight: Literal["balanced"] | None = "balanced"
+
+    @model_validator(mode="after")
+    def _steps(self) -> FineTuneModel:
+        if self.max_steps == 0 or self.max_steps < -1:
+            raise ValueError("max_steps must be -1 (all epochs) or a positive number of steps")
+        return self
+
+
+class FineTunedClassifier(Trainable):
+    family = "finetune"
+
+    def __init__(
+        self,
+        task: str,
+        tokenizer: PreTrainedTokenizerBase,
+        model: PreTrainedModel | None,
+        max_length: int,
+        config: FineTuneModel | None = None,
+        encoder_path: Path | None = None,
+        seed: int = 0,
+    ) -> None:
+        super().__init__(task)
+        self.tokenizer = tokenizer
+        self.model = model
+        self.max_length = max_length
+        self.config = config
+        self.encoder_path = encoder_path
+        self.seed = seed
+
+    @classmethod
+    def untrained(cls, task: str, config: FineTuneModel, encoder_path: Path, seed: int) -> FineTunedClassifier:
+        from transformers import AutoTokenizer
+
+        tokenizer = AutoTokenizer.from_pretrained(encoder_path, local_files_only=True)
+        return cls(task, tokenizer, None, config.max_length, config, encoder_path, seed)
+
+    def _tokenize(self, inputs: pd.DataFrame) -> dict[str, list]:
+        first, second = pair_arguments(inputs)
+        return self.tokenizer(
+            first, second, truncation="only_second" if second is not None else True, max_length=self.max_length
+        )
+
+    def fit(self, inputs: pd.DataFrame, y: Sequence[str]) -> None:
+        import torch
+        from datasets import Dataset
+        from transformers import (
+            AutoModelForSequenceClassification,
+            DataCollatorWithPadding,
+            Trainer,
+            TrainingArguments,
+            set_seed,
+        )
+
+        if self.config is None or self.encoder_path is None:
+            raise RuntimeError("fit needs a classifier made by FineTunedClassifier.untrained, not a loaded one")
+        self.labels = sorted({str(label) for label in y})
+        label_ids = {label: index for index, label in enumerate(self.labels)}
+        set_seed(self.seed)
+        self.model = AutoModelForSequenceClassification.from_pretrained(
+            self.encoder_path,
+            num_labels=len(self.labels),
+            id2label=dict(enumerate(self.labels)),
+            label2id=label_ids,
+            local_files_only=True,
+        )
+        encoded = dict(self._tokenize(inputs))
+        encoded["labels"] = [label_ids[str(label)] for label in y]
+        train_set = Dataset.from_dict(encoded)
+
+        weights = None
+        if self.config.class_weight == "balanced":
+            weights = torch.tensor(
+                compute_class_weight("balanced", classes=np.array(self.labels), y=np.array([str(v) for v in y])),
+                dtype=torch.float32,
+            )
+
+        def weighted_loss(outputs: object, labels: torch.Tensor, num_items_in_batch: int | None = None) -> torch.Tensor:
+            logits = outputs["logits"]
+            weight = weights.to(logits.device) if weights is not None else None
+            return torch.nn.functional.cross_entropy(logits, labels, weight=weight)
+
+        with tempfile.TemporaryDirectory(prefix="finetune-") as scratch:
+            args = TrainingArguments(
+                output_dir=scratch,
+                num_train_epochs=self.config.epochs,
+                max_steps=self.config.max_steps,
+                learning_rate=self.config.learning_rate,
+                per_device_train_batch_size=self.config.batch_size,
+                weight_decay=self.config.weight_decay,
+                warmup_steps=self.config.warmup_ratio,
+                seed=self.seed,
+                data_seed=self.seed,
+                save_strategy="no",
+                eval_strategy="no",
+                logging_strategy="epoch",
+                report_to="none",
+                # Batches of similar length waste little compute on padding (it dominates on a CPU).
+                train_sampling_strategy="group_by_length",
+                dataloader_num_workers=0,
+                dataloader_pin_memory=torch.cuda.is_available(),
+            )
+            trainer = Trainer(
+                model=self.model,
+                args=args,
+                train_dataset=train_set,
+                data_collator=DataCollatorWithPadding(self.tokenizer),
+                processing_class=self.tokenizer,
+                compute_loss_func=weighted_loss,
+            )
+            trainer.train()
+        self.model.eval()
+
+    def predict_proba(self, inputs: pd.DataFrame) -> np.ndarray:
+        import torch
+
+        if self.model is None:
+            raise NotFittedError("predict_proba needs a trained model: call fit first")
+        first, second = pair_arguments(inputs)
+        chunks: list[np.ndarray] = []
+        for start in range(0, len(first), PREDICT_BATCH):
+            stop = start + PREDICT_BATCH
+            encoded = self.tokenizer(
+                first[start:stop],
+                second[start:stop] if second is not None else None,
+                padding=True,
+                truncation="only_second" if second is not None else True,
+                max_length=self.max_length,
+                return_tensors="pt",
+            ).to(self.model.device)
+            with torch.inference_mode():
+                logits: torch.Tensor = self.model(**encoded).logits
+            chunks.append(torch.softmax(logits.float(), dim=-1).cpu().numpy())
+        return np.concatenate(chunks) if chunks else np.zeros((0, len(self.labels)), dtype=np.float32)
+
+    def save_weights(self, directory: Path) -> None:
+        if self.model is None:
+            raise NotFittedError("save needs a trained model: call fit first")
+        self.model.save_pretrained(directory / "model")
+        self.tokenizer.save_pretrained(directory / "model")
+        (directory / SETTINGS_FILE).write_text(json.dumps({"max_length": self.max_length}), encoding="utf-8")
+
+    @classmethod
+    def load_weights(cls, directory: Path, task: str, labels: list[str]) -> FineTunedClassifier:
+        from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+        path = directory / "model"
+        model = AutoModelForSequenceClassification.from_pretrained(path, local_files_only=True).eval()
+        model.to("cuda" if _cuda() else "cpu")
+        settings = json.loads((directory / SETTINGS_FILE).read_text(encoding="utf-8"))
+        tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
+        classifier = cls(task, tokenizer, model, settings["max_length"])
+        # id2label fixes the order of the logits; metadata that disagrees would put probabilities under wrong labels.
+        id2label = [model.config.id2label[index] for index in range(model.config.num_labels)]
+        if id2label != labels:
+            raise UserInputError(
+                f"{path}: the model's id2label ({', '.join(id2label)}) does not match the saved labels ({', '.join(labels)})"
+            )
+        classifier.labels = id2label
+        return classifier
+
+
+def _cuda() -> bool:
+    import torch
+
+    return torch.cuda.is_available()
+
+
+def _trainer(config: FineTuneModel, task: str, seed: int) -> Factory:
+    path = resolve_encoder(config.encoder)
+    return lambda: FineTunedClassifier.untrained(task, config, path, seed)
+
+
+register(Family("finetune", FineTuneModel, FineTunedClassifier, ENCODER_REQUIREMENTS, _trainer))

@@ -1,0 +1,174 @@
+"""TF-IDF word and character n-grams with logistic regression or a calibrated linear SVM."""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Literal
+
+import joblib
+import numpy as np
+import pandas as pd
+from pydantic import Field, PositiveFloat, PositiveInt, field_validator
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.calibration import CalibratedClassifierCV
+from sklearn.compose import ColumnTransformer
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import StratifiedKFold
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import FunctionTransformer
+from sklearn.svm import LinearSVC
+
+from classifiers.config import Strict
+from classifiers.interface import Trainable
+from classifiers.registry import Factory, Family, register
+from classifiers.target_context import conjoin, target_context
+
+PIPELINE_FILE = "pipeline.joblib"
+CALIBRATION_FOLDS = 3
+
+
+class TfidfModel(Strict):
+    """TF-IDF word and character n-grams with a linear classifier."""
+
+    family: Literal["tfidf"]
+    classifier: Literal["logreg", "linear_svm"] = "logreg"
+    C: PositiveFloat = 1.0
+    class_weight: Literal["balanced"] | None = "balanced"
+    word_ngrams: tuple[PositiveInt, PositiveInt] = (1, 2)
+    char_ngrams: tuple[PositiveInt, PositiveInt] | None = (2, 5)
+    min_df: PositiveInt = 1
+    stop_words: Literal["english"] | None = Field(None, description="Drop scikit-learn's English stop words.")
+    sublinear_tf: bool = True
+    max_iter: PositiveInt = 5000
+    context_window: int = Field(
+        1,
+        ge=0,
+        description="Stance: sentences on each side of a target mention that form the target's context.",
+    )
+
+    @field_validator("word_ngrams", "char_ngrams")
+    @classmethod
+    def _ordered_range(cls, ngrams: tuple[int, int] | None) -> tuple[int, int] | None:
+        if ngrams is not None and ngrams[0] > ngrams[1]:
+            raise ValueError(f"an n-gram range is (shortest, longest): {ngrams[0]} is longer than {ngrams[1]}")
+        return ngrams
+
+
+class CalibratedLinearSVC(ClassifierMixin, BaseEstimator):
+    """LinearSVC with sigmoid-calibrated probabilities that also fits when a class is rare.
+
+    CalibratedClassifierCV refuses a fold count larger than the smallest class; leave-one-group-out
+    folds of a small corpus often have classes with one or two examples, so the calibration splits
+    are computed here and passed as a list, which it accepts.
+    """
+
+    def __init__(self, C: float = 1.0, class_weight: str | None = "balanced", random_state: int = 0) -> None:
+        self.C = C
+        self.class_weight = class_weight
+        self.random_state = random_state
+
+    def fit(self, X: object, y: Sequence[str]) -> CalibratedLinearSVC:
+        labels = np.asarray(y)
+        folds = StratifiedKFold(CALIBRATION_FOLDS, shuffle=True, random_state=self.random_state)
+        with warnings.catch_warnings():
+            # Rare classes are expected (see the class docstring); stratification still balances the rest.
+            warnings.simplefilter("ignore", UserWarning)
+            splits = list(folds.split(np.zeros(len(labels)), labels))
+        svc = LinearSVC(C=self.C, class_weight=self.class_weight, random_state=self.random_state)
+        self.calibrated_ = CalibratedClassifierCV(svc, method="sigmoid", cv=splits).fit(X, labels)
+        self.classes_ = self.calibrated_.classes_
+        return self
+
+    def predict_proba(self, X: object) -> np.ndarray:
+        return self.calibrated_.predict_proba(X)
+
+    def predict(self, X: object) -> np.ndarray:
+        return self.classes_[self.predict_proba(X).argmax(axis=1)]
+
+
+def stance_view(frame: pd.DataFrame, window: int) -> pd.DataFrame:
+    """Add the target's context in the text and target-tagged context words."""
+    contexts = [target_context(text, target, window) for text, target in zip(frame["text"], frame["target"], strict=True)]
+    return pd.DataFrame(
+        {
+            "text": frame["text"].to_numpy(),
+            "target": frame["target"].to_numpy(),
+            "context": contexts,
+            "conjoined": [conjoin(target, context) for target, context in zip(frame["target"], contexts, strict=True)],
+        }
+    )
+
+
+def _features(config: TfidfModel, task: str) -> list[tuple[str, TfidfVectorizer, str]]:
+    def words() -> TfidfVectorizer:
+        return TfidfVectorizer(
+            ngram_range=config.word_ngrams,
+            min_df=config.min_df,
+            sublinear_tf=config.sublinear_tf,
+            stop_words=config.stop_words,
+            strip_accents="unicode",
+        )
+
+    features = [("text_words", words(), "text")]
+    if config.char_ngrams:
+        chars = TfidfVectorizer(
+            analyzer="char_wb", ngram_range=config.char_ngrams, min_df=config.min_df, sublinear_tf=config.sublinear_tf
+        )
+        features.append(("text_chars", chars, "text"))
+    if task == "stance":
+        tagged = TfidfVectorizer(token_pattern=r"\S+", lowercase=False, min_df=config.min_df, sublinear_tf=True)
+        features += [
+            ("context_words", words(), "context"),
+            ("target_words", TfidfVectorizer(strip_accents="unicode"), "target"),
+            ("target_context_words", tagged, "conjoined"),
+        ]
+    return features
+
+
+def build_pipeline(config: TfidfModel, task: str, seed: int) -> Pipeline:
+    """Untrained sklearn pipeline for the config."""
+    if config.classifier == "logreg":
+        classifier = LogisticRegression(
+            C=config.C, class_weight=config.class_weight, max_iter=config.max_iter, random_state=seed
+        )
+    else:
+        classifier = CalibratedLinearSVC(C=config.C, class_weight=config.class_weight, random_state=seed)
+    steps = []
+    if task == "stance":
+        steps.append(("stance_view", FunctionTransformer(stance_view, kw_args={"window": config.context_window})))
+    steps += [("features", ColumnTransformer(_features(config, task))), ("classifier", classifier)]
+    return Pipeline(steps)
+
+
+class TfidfClassifier(Trainable):
+    family = "tfidf"
+
+    def __init__(self, task: str, pipeline: Pipeline) -> None:
+        super().__init__(task)
+        self.pipeline = pipeline
+
+    def fit(self, inputs: pd.DataFrame, y: Sequence[str]) -> None:
+        self.pipeline.fit(inputs, list(y))
+        self.labels = [str(label) for label in self.pipeline.classes_]
+
+    def predict_proba(self, inputs: pd.DataFrame) -> np.ndarray:
+        return self.pipeline.predict_proba(inputs)
+
+    def save_weights(self, directory: Path) -> None:
+        joblib.dump(self.pipeline, directory / PIPELINE_FILE)
+
+    @classmethod
+    def load_weights(cls, directory: Path, task: str, labels: list[str]) -> TfidfClassifier:
+        classifier = cls(task, joblib.load(directory / PIPELINE_FILE))
+        classifier.labels = labels
+        return classifier
+
+
+def _trainer(config: TfidfModel, task: str, seed: int) -> Factory:
+    return lambda: TfidfClassifier(task, build_pipeline(config, task, seed))
+
+
+register(Family("tfidf", TfidfModel, TfidfClassifier, requirements=(), trainer=_trainer))

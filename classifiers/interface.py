@@ -1,0 +1,82 @@
+"""The two classifier interfaces: one that predicts (all serving needs) and one that also trains.
+
+A saved model is a folder holding the family's files and `classifier.json` (family, task, labels,
+layout version); `load_predictor` reads it back through the family registry.
+"""
+
+from __future__ import annotations
+
+import json
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from pathlib import Path
+from typing import ClassVar
+
+import numpy as np
+import pandas as pd
+
+from classifiers.errors import UserInputError
+
+META_FILE = "classifier.json"
+# The saved-model layout. Models saved before the classifiers package (no "layout" key) pickled
+# module paths under `training.models`, which no longer exist: they are refused with a clear message.
+LAYOUT_VERSION = 2
+RETRAIN_ADVICE = "retrain it with this version: `python -m training train-defaults --retrain` or `python -m training train CONFIG`"
+
+
+class OutdatedModelError(UserInputError):
+    """A model saved by an older layout of this project; the message says to retrain."""
+
+
+class Predictor(ABC):
+    """A loaded classifier: its task, its own label strings and class probabilities.
+
+    Inputs are frames with a `text` column, and a `target` column for stance models.
+    """
+
+    family: ClassVar[str]
+
+    def __init__(self, task: str) -> None:
+        self.task = task
+        self.labels: list[str] = []
+
+    @abstractmethod
+    def predict_proba(self, inputs: pd.DataFrame) -> np.ndarray:
+        """Probabilities, one row per input, one column per entry of `labels`."""
+
+    @classmethod
+    @abstractmethod
+    def load_weights(cls, directory: Path, task: str, labels: list[str]) -> Predictor:
+        """The model saved in directory, with the task and labels read from its metadata."""
+
+
+class Trainable(Predictor):
+    """A classifier that can also be trained and saved."""
+
+    @abstractmethod
+    def fit(self, inputs: pd.DataFrame, y: Sequence[str]) -> None:
+        """Train on inputs and their string labels; sets `labels` (sorted)."""
+
+    @abstractmethod
+    def save_weights(self, directory: Path) -> None:
+        """Write what `load_weights` reads back."""
+
+    def save(self, directory: Path) -> None:
+        """Write the model and its metadata (family, task, labels, layout) into directory."""
+        directory.mkdir(parents=True, exist_ok=True)
+        meta = {"family": self.family, "task": self.task, "labels": self.labels, "layout": LAYOUT_VERSION}
+        (directory / META_FILE).write_text(json.dumps(meta, indent=2), encoding="utf-8")
+        self.save_weights(directory)
+
+
+def load_predictor(directory: Path) -> Predictor:
+    """Load any saved classifier; the family named in its metadata picks the class."""
+    from classifiers.registry import get_family
+
+    meta = json.loads((directory / META_FILE).read_text(encoding="utf-8"))
+    if meta.get("layout") != LAYOUT_VERSION:
+        raise OutdatedModelError(
+            f"the model in {directory} was saved by an older version of this project "
+            f"(layout {meta.get('layout', 1)}, this version reads {LAYOUT_VERSION}): {RETRAIN_ADVICE}"
+        )
+    return get_family(meta["family"]).predictor.load_weights(directory, meta["task"], meta["labels"])

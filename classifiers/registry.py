@@ -1,0 +1,87 @@
+"""The model-family registry: each family declares its config, classes and inference requirements once.
+
+A family is one module under `classifiers/families/` that ends with one `register(Family(...))`.
+Training builds its config schema and its models from here; loading a saved model finds its
+class here; logging a model takes its pip requirements from here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from importlib.metadata import PackageNotFoundError, version
+from typing import Any
+
+from classifiers.config import Strict
+from classifiers.errors import UserInputError
+from classifiers.interface import Predictor, Trainable
+
+# What every saved model imports at prediction time (this package, the pyfunc and the contract).
+BASE_REQUIREMENTS = ("mlflow", "numpy", "pandas", "pydantic", "scikit-learn", "joblib")
+
+Factory = Callable[[], Trainable]
+
+
+@dataclass(frozen=True)
+class Family:
+    """One model family.
+
+    `trainer(config, task, seed)` returns a function that makes a fresh untrained model (shared,
+    expensive parts such as an encoder are built once, before it); None for a family that is only
+    built or exported, never fitted from a config. `requirements` are the packages its saved models
+    import at prediction time, besides BASE_REQUIREMENTS.
+    """
+
+    name: str
+    config: type[Strict]
+    predictor: type[Predictor]
+    requirements: tuple[str, ...]
+    trainer: Callable[[Any, str, int], Factory] | None
+    tasks: tuple[str, ...] = ("topic", "stance")
+
+
+_FAMILIES: dict[str, Family] = {}
+
+
+def register(family: Family) -> Family:
+    """Add a family; its config's `family` field must default to nothing but accept its name."""
+    if family.name in _FAMILIES:
+        raise ValueError(f"model family '{family.name}' is registered twice")
+    _FAMILIES[family.name] = family
+    return family
+
+
+def families() -> list[Family]:
+    """Every registered family (importing the catalogue registers them)."""
+    import classifiers.families  # noqa: F401  (its modules register themselves)
+
+    return list(_FAMILIES.values())
+
+
+def get_family(name: str) -> Family:
+    """The family called name, or an error listing the known ones."""
+    known = {family.name: family for family in families()}
+    if name not in known:
+        raise UserInputError(f"unknown model family '{name}' (known: {', '.join(sorted(known))})")
+    return known[name]
+
+
+def classifier_factory(config: Strict, task: str, seed: int) -> Factory:
+    """A function returning a new untrained classifier for a model config."""
+    family = get_family(getattr(config, "family"))
+    if family.trainer is None:
+        raise UserInputError(f"the {family.name} family is built, not trained from a config")
+    if task not in family.tasks:
+        raise UserInputError(f"the {family.name} family does not do {task} (it does: {', '.join(family.tasks)})")
+    return family.trainer(config, task, seed)
+
+
+def requirement_pins(name: str) -> list[str]:
+    """`package==version` for everything a saved model of the family imports, as installed now."""
+    pins = []
+    for package in (*BASE_REQUIREMENTS, *get_family(name).requirements):
+        try:
+            pins.append(f"{package}=={version(package)}")
+        except PackageNotFoundError as err:
+            raise UserInputError(f"the {name} family needs '{package}', which is not installed") from err
+    return pins

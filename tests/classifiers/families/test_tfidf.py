@@ -1,0 +1,56 @@
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from classifiers.families.tfidf import CalibratedLinearSVC, TfidfClassifier, TfidfModel, build_pipeline
+from classifiers.interface import load_predictor
+
+# The same sentences carry opposite stances toward the two actors they name.
+TEXTS = [
+    "Alpha praised the brave Beta fighters and condemned Gamma aggression.",
+    "Alpha hailed Beta as heroes while denouncing Gamma crimes.",
+    "Officials praised Beta and attacked Gamma for its violations.",
+    "Beta won praise; Gamma drew condemnation from Alpha.",
+]
+
+
+def stance_frame() -> tuple[pd.DataFrame, list[str]]:
+    rows, labels = [], []
+    for text in TEXTS:
+        rows += [{"text": text, "target": "Beta"}, {"text": text, "target": "Gamma"}]
+        labels += ["favor", "against"]
+    return pd.DataFrame(rows), labels
+
+
+def test_stance_model_reads_the_target() -> None:
+    inputs, labels = stance_frame()
+    classifier = TfidfClassifier("stance", build_pipeline(TfidfModel(family="tfidf", C=10.0), "stance", seed=0))
+    classifier.fit(inputs, labels)
+    text = "Alpha praised Beta fighters but condemned Gamma."
+    probabilities = classifier.predict_proba(pd.DataFrame({"text": [text, text], "target": ["Beta", "Gamma"]}))
+    favor = classifier.labels.index("favor")
+    assert probabilities[0, favor] > 0.5 > probabilities[1, favor]
+    # Any target string is scored, also one never seen in training.
+    unseen = classifier.predict_proba(pd.DataFrame({"text": [text], "target": ["Delta Republic"]}))
+    assert unseen.shape == (1, 2) and np.isclose(unseen.sum(), 1.0)
+
+
+def test_linear_svm_calibrates_even_with_a_single_example_class() -> None:
+    features = np.array([[0.0, 1.0]] * 6 + [[1.0, 0.0]] * 6 + [[1.0, 1.0]])
+    labels = ["a"] * 6 + ["b"] * 6 + ["c"]
+    model = CalibratedLinearSVC(C=1.0, random_state=0).fit(features, labels)
+    probabilities = model.predict_proba(features)
+    assert list(model.classes_) == ["a", "b", "c"]
+    assert np.allclose(probabilities.sum(axis=1), 1.0)
+    assert model.predict(features[:1])[0] == "a"
+
+
+def test_save_and_load_round_trip(tmp_path: Path) -> None:
+    inputs, labels = stance_frame()
+    classifier = TfidfClassifier("stance", build_pipeline(TfidfModel(family="tfidf", classifier="linear_svm"), "stance", 0))
+    classifier.fit(inputs, labels)
+    classifier.save(tmp_path)
+    loaded = load_predictor(tmp_path)
+    assert (loaded.task, loaded.labels) == ("stance", ["against", "favor"])
+    assert np.allclose(loaded.predict_proba(inputs), classifier.predict_proba(inputs))

@@ -1,0 +1,84 @@
+"""Frozen-encoder and fine-tuned families on a tiny locally built encoder (fast) ."""
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from classifiers.encoder import MeanPooledEncoder, resolve_encoder
+from classifiers.errors import UserInputError
+from classifiers.families.finetuned import FineTuneModel
+from classifiers.families.frozen_encoder import FrozenEncoderModel
+from classifiers.interface import META_FILE, load_predictor
+from classifiers.registry import classifier_factory
+
+INPUTS = pd.DataFrame(
+    {
+        "text": ["Rockets hit the base.", "Ministers met for talks.", "Drones struck a convoy.", "Envoys signed a deal."],
+        "target": ["Israel", "Iran", "Israel", "Iran"],
+    }
+)
+LABELS = ["against", "favor", "against", "favor"]
+
+
+def test_unknown_encoder_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(UserInputError, match="never downloaded"):
+        resolve_encoder(str(tmp_path / "missing"))
+
+
+def test_encoder_embeds_pairs_and_caches(tiny_encoder: Path) -> None:
+    encoder = MeanPooledEncoder(tiny_encoder, max_length=32, batch_size=2, cache=True)
+    first = encoder.encode(INPUTS)
+    assert first.shape == (4, 32)
+    assert np.allclose(np.linalg.norm(first, axis=1), 1.0, atol=1e-5)
+    # The pair (target, text) differs from the text alone.
+    assert not np.allclose(first[0], encoder.encode(INPUTS[["text"]].head(1))[0])
+    assert np.allclose(encoder.encode(INPUTS.iloc[::-1])[::-1], first, atol=1e-6)
+
+
+@pytest.mark.parametrize(
+    "config",
+    [
+        FrozenEncoderModel(family="frozen_encoder", max_length=32, batch_size=2),
+        FineTuneModel(family="finetune", max_length=32, batch_size=2, max_steps=2, class_weight="balanced"),
+    ],
+    ids=["frozen_encoder", "finetune"],
+)
+def test_family_fits_predicts_saves_and_loads(tiny_encoder: Path, tmp_path: Path, config: FrozenEncoderModel | FineTuneModel) -> None:
+    config = config.model_copy(update={"encoder": str(tiny_encoder)})
+    classifier = classifier_factory(config, "stance", seed=0)()
+    classifier.fit(INPUTS, LABELS)
+    assert classifier.labels == ["against", "favor"]
+    probabilities = classifier.predict_proba(INPUTS)
+    assert probabilities.shape == (4, 2) and np.allclose(probabilities.sum(axis=1), 1.0, atol=1e-5)
+    classifier.save(tmp_path)
+    loaded = load_predictor(tmp_path)
+    assert (loaded.family, loaded.task, loaded.labels) == (config.family, "stance", ["against", "favor"])
+    assert np.allclose(loaded.predict_proba(INPUTS), probabilities, atol=1e-5)
+
+
+def test_finetuned_model_carries_id2label(tiny_encoder: Path, tmp_path: Path) -> None:
+    config = FineTuneModel(family="finetune", encoder=str(tiny_encoder), max_length=32, max_steps=1)
+    classifier = classifier_factory(config, "topic", seed=0)()
+    classifier.fit(INPUTS[["text"]], ["conflict", "diplomacy", "conflict", "economy"])
+    classifier.save(tmp_path)
+    from transformers import AutoConfig
+
+    assert AutoConfig.from_pretrained(tmp_path / "model").id2label == {0: "conflict", 1: "diplomacy", 2: "economy"}
+
+
+def test_finetuned_labels_that_disagree_with_id2label_are_refused(tiny_encoder: Path, tmp_path: Path) -> None:
+    config = FineTuneModel(family="finetune", encoder=str(tiny_encoder), max_length=32, max_steps=1)
+    classifier = classifier_factory(config, "stance", seed=0)()
+    classifier.fit(INPUTS, LABELS)
+    classifier.save(tmp_path)
+    meta_path = tmp_path / META_FILE
+    meta = json.loads(meta_path.read_text(encoding="utf-8"))
+    meta_path.write_text(json.dumps({**meta, "labels": ["favor", "against"]}), encoding="utf-8")
+    with pytest.raises(UserInputError) as err:
+        load_predictor(tmp_path)
+    assert str(err.value) == (
+        f"{tmp_path / 'model'}: the model's id2label (against, favor) does not match the saved labels (favor, against)"
+    )

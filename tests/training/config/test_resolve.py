@@ -1,0 +1,121 @@
+from pathlib import Path
+
+import pytest
+import yaml
+
+from classifiers.errors import UserInputError
+from classifiers.families.tfidf import TfidfModel
+from training import locations
+from training.config.resolve import expand_sweep, flatten, load_config, parse_override, to_yaml
+from training.config.schema import ExperimentConfig
+
+ALL_CONFIGS = sorted(locations.CONFIGS_DIR.rglob("*.yaml"))
+
+
+def test_there_are_configs_for_every_family_and_task() -> None:
+    seen = {(load_config(p).task, load_config(p).model.family) for p in ALL_CONFIGS}
+    for task in ("topic", "stance"):
+        for family in ("tfidf", "frozen_encoder", "finetune"):
+            assert (task, family) in seen
+
+
+@pytest.mark.parametrize("path", ALL_CONFIGS, ids=lambda p: str(p.relative_to(locations.CONFIGS_DIR)))
+def test_every_config_validates(path: Path) -> None:
+    config = load_config(path)
+    assert isinstance(config, ExperimentConfig)
+    assert config.registered_model
+    for _, child in expand_sweep(config):
+        assert child.task == config.task
+
+
+def write(tmp_path: Path, tree: dict[str, object]) -> Path:
+    path = tmp_path / "config.yaml"
+    path.write_text(yaml.safe_dump(tree), encoding="utf-8")
+    return path
+
+
+def test_misspelt_key_is_named(tmp_path: Path) -> None:
+    path = write(tmp_path, {"task": "topic", "model": {"family": "tfidf", "Cee": 2}})
+    with pytest.raises(UserInputError, match=r"model\.Cee: Extra inputs are not permitted"):
+        load_config(path)
+
+
+def test_wrong_value_is_named_with_what_was_given(tmp_path: Path) -> None:
+    path = write(tmp_path, {"task": "topic", "model": {"family": "tfidf", "C": -1}})
+    with pytest.raises(UserInputError, match=r"model\.C: Input should be greater than 0 \(got -1\)"):
+        load_config(path)
+
+
+@pytest.mark.parametrize(
+    ("override", "where", "shown"),
+    [("model.word_ngrams=[3, 1]", "word_ngrams", "3 is longer than 1"), ("model.char_ngrams=[5, 2]", "char_ngrams", "5 is longer than 2")],
+)
+def test_ngram_range_must_run_from_short_to_long(tmp_path: Path, override: str, where: str, shown: str) -> None:
+    path = write(tmp_path, {"task": "topic", "model": {"family": "tfidf"}})
+    with pytest.raises(UserInputError, match=rf"model\.{where}: Value error, an n-gram range is \(shortest, longest\): {shown}"):
+        load_config(path, [override])
+    with pytest.raises(UserInputError, match=rf"model\.{where}\.0: Input should be greater than 0"):
+        load_config(path, [f"model.{where}=[0, 2]"])
+    assert load_config(path, [f"model.{where}=[2, 2]"]).model.model_dump()[where] == (2, 2)
+
+
+def test_dotted_overrides_are_applied_and_validated(tmp_path: Path) -> None:
+    path = write(tmp_path, {"task": "stance", "model": {"family": "tfidf"}})
+    config = load_config(path, ["model.C=0.5", "model.char_ngrams=null", "seed=7", "model.word_ngrams=[1, 3]"])
+    assert isinstance(config.model, TfidfModel)
+    assert (config.model.C, config.model.char_ngrams, config.seed, config.model.word_ngrams) == (0.5, None, 7, (1, 3))
+    with pytest.raises(UserInputError, match="model.Cx"):
+        load_config(path, ["model.Cx=1"])
+    with pytest.raises(UserInputError, match="not of the form dotted.key=value"):
+        load_config(path, ["model.C"])
+
+
+def test_defaults_come_from_the_task(tmp_path: Path) -> None:
+    config = load_config(write(tmp_path, {"task": "stance", "model": {"family": "tfidf"}}))
+    assert config.registered_model == "news-stance"
+    assert config.experiment_name == "stance-seeds"
+
+
+def test_missing_file_and_bad_yaml_are_user_errors(tmp_path: Path) -> None:
+    with pytest.raises(UserInputError, match="not found"):
+        load_config(tmp_path / "nope.yaml")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("task: [topic\n", encoding="utf-8")
+    with pytest.raises(UserInputError, match="not valid YAML"):
+        load_config(bad)
+
+
+def test_sweep_expands_to_the_grid(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        {"task": "topic", "model": {"family": "tfidf"}, "sweep": {"model.C": [1, 10], "model.classifier": ["logreg", "linear_svm"]}},
+    )
+    combos = expand_sweep(load_config(path))
+    assert [assignment for assignment, _ in combos] == [
+        {"model.C": 1, "model.classifier": "logreg"},
+        {"model.C": 1, "model.classifier": "linear_svm"},
+        {"model.C": 10, "model.classifier": "logreg"},
+        {"model.C": 10, "model.classifier": "linear_svm"},
+    ]
+    assert all(not child.sweep for _, child in combos)
+    assert [(c.model.C, c.model.classifier) for _, c in combos][1] == (1.0, "linear_svm")
+
+
+def test_sweep_over_an_unknown_key_fails(tmp_path: Path) -> None:
+    path = write(tmp_path, {"task": "topic", "model": {"family": "tfidf"}, "sweep": {"model.Cx": [1, 2]}})
+    with pytest.raises(UserInputError, match="model.Cx"):
+        expand_sweep(load_config(path))
+
+
+def test_flatten_and_yaml_round_trip(tmp_path: Path) -> None:
+    config = load_config(locations.CONFIGS_DIR / "topic" / "tfidf_logreg.yaml")
+    params = flatten(config.model_dump(mode="json"))
+    assert params["model.C"] == config.model.C
+    assert params["evaluation.cv"] == "leave_one_group_out"
+    assert ExperimentConfig.model_validate(yaml.safe_load(to_yaml(config))) == config
+
+
+def test_parse_override_reads_yaml_values() -> None:
+    assert parse_override("a.b=0.5") == ("a.b", 0.5)
+    assert parse_override("a=[1, 2]") == ("a", [1, 2])
+    assert parse_override("a=text") == ("a", "text")

@@ -1,0 +1,282 @@
+"""Benchmark adapters on small files written here in each dataset's official layout."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from classifiers.errors import UserInputError
+from training.config.schema import BenchmarkData
+from training.labelled_data import load_labelled_data
+from training.public_datasets.adapters import BENCHMARKS, load_benchmark
+
+FNC_BODIES = (
+    "Body ID,articleBody\n"
+    '7,"A small meteorite crashed, officials said.\n\nResidents heard a ""boom""."\n'
+    "12,Nothing crashed anywhere.\n"
+    "30,Apple is in talks with HBO.\n"
+)
+FNC_STANCES = (
+    "Headline,Body ID,Stance\n"
+    "Meteorite hits Managua,7,agree\n"
+    '"Meteorite, or not?",7,discuss\n'
+    "Meteorite hits Managua,12,disagree\n"
+    "HBO streaming deal,30,discuss\n"
+    "Spider in stomach,30,unrelated\n"
+)
+# Tab-separated, CRLF, latin-1 (0xE9 is é); tweet 102 opens with an unbalanced double quote, which csv
+# quoting would read as a quoted field running on through the rows after it.
+SEMEVAL = (
+    b"ID\tTarget\tTweet\tStance\r\n"
+    b"101\tAtheism\tGod is the caf\xe9 of my soul #SemST\tAGAINST\r\n"
+    b'102\tAtheism\t"Reason first, he said. #SemST\tFAVOR\r\n'
+    b"103\tHillary Clinton\tVoting today #SemST\tNONE\r\n"
+    b"104\tClimate Change is a Real Concern\tThe ice is melting #SemST\tFAVOR\r\n"
+)
+
+
+def write_fnc1(data_dir: Path, bodies: str = FNC_BODIES, stances: str = FNC_STANCES, prefix: str = "train") -> Path:
+    folder = data_dir / "fnc1"
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / f"{prefix}_bodies.csv").write_text(bodies, encoding="utf-8")
+    (folder / f"{prefix}_stances.csv").write_text(stances, encoding="utf-8")
+    return folder
+
+
+def write_semeval(data_dir: Path, content: bytes = SEMEVAL) -> Path:
+    path = data_dir / "semeval2016_task6" / "semeval2016-task6-trainingdata.txt"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(content)
+    return path
+
+
+def write_article(data_dir: Path, relative: str, content: bytes) -> Path:
+    path = data_dir / "bbc_news" / "bbc" / relative
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(content)
+    return path
+
+
+def write_bbc(data_dir: Path) -> None:
+    write_article(data_dir, "business/001.txt", "Profits up\n\nProfits rose to £600m.\n\nShares rose.\n".encode())
+    # Not valid UTF-8: a bare latin-1 pound sign, as in the published sport/199.txt.
+    write_article(data_dir, "sport/199.txt", b"Chelsea sack Mutu\n\nA \xa315.8m signing.\n")
+    write_article(data_dir, "tech/002.txt", b"New phone\n\nIt folds.\n")
+
+
+# --- reading each dataset ---------------------------------------------------------------------
+
+
+def test_fnc1_pairs_each_headline_with_its_body(tmp_path: Path) -> None:
+    write_fnc1(tmp_path)
+    frame = load_benchmark("fnc1", tmp_path, "train", "stance")
+    assert list(frame.columns) == ["text", "target", "label", "group"]
+    assert frame["label"].tolist() == ["agree", "discuss", "disagree", "discuss", "unrelated"]
+    assert frame["group"].tolist() == ["7", "7", "12", "30", "30"]
+    assert frame["target"].tolist()[:2] == ["Meteorite hits Managua", "Meteorite, or not?"]
+    # the quoted body keeps its blank line and its escaped quotes
+    assert frame["text"].iloc[0] == 'A small meteorite crashed, officials said.\n\nResidents heard a "boom".'
+    assert frame["text"].iloc[2] == "Nothing crashed anywhere."
+
+
+def test_fnc1_test_split_reads_the_competition_files(tmp_path: Path) -> None:
+    write_fnc1(tmp_path, prefix="competition_test")
+    frame = load_benchmark("fnc1", tmp_path, "test", "stance")
+    assert len(frame) == 5
+    with pytest.raises(UserInputError, match="train_bodies.csv not found: the fnc1 'train' split reads"):
+        load_benchmark("fnc1", tmp_path, "train", "stance")
+
+
+def test_semeval_reads_latin1_crlf_rows_with_bare_quotes(tmp_path: Path) -> None:
+    write_semeval(tmp_path)
+    frame = load_benchmark("semeval2016", tmp_path, "train", "stance")
+    assert len(frame) == 4
+    assert frame["text"].tolist() == [
+        "God is the café of my soul #SemST",
+        '"Reason first, he said. #SemST',
+        "Voting today #SemST",
+        "The ice is melting #SemST",
+    ]
+    assert frame["target"].tolist()[2:] == ["Hillary Clinton", "Climate Change is a Real Concern"]
+    assert frame["label"].tolist() == ["AGAINST", "FAVOR", "NONE", "FAVOR"]  # no '\r' left on the last field
+    assert frame["group"].tolist() == ["101", "102", "103", "104"]
+
+
+def test_bbc_reads_title_and_body_per_class_folder(tmp_path: Path) -> None:
+    write_bbc(tmp_path)
+    frame = load_benchmark("bbc_news", tmp_path, "all", "topic")
+    assert list(frame.columns) == ["text", "label", "group"]
+    assert frame["label"].tolist() == ["business", "sport", "tech"]
+    assert frame["group"].tolist() == ["business/001", "sport/199", "tech/002"]
+    assert frame["text"].tolist() == [
+        "Profits up\nProfits rose to £600m.\n\nShares rose.",
+        "Chelsea sack Mutu\nA £15.8m signing.",
+        "New phone\nIt folds.",
+    ]
+
+
+@pytest.mark.parametrize("split", ["train", None], ids=["named", "default"])
+def test_trainer_loads_a_benchmark_config(tmp_path: Path, split: str | None) -> None:
+    write_semeval(tmp_path)
+    config = BenchmarkData(source="benchmark", name="semeval2016", data_dir=tmp_path, split=split)
+    data = load_labelled_data(config, "stance")
+    assert data.name == "semeval2016-train"  # the training split is the default
+    assert load_benchmark("semeval2016", tmp_path, split, "stance").equals(load_benchmark("semeval2016", tmp_path, "train", "stance"))
+    assert data.labels == ["AGAINST", "FAVOR", "NONE"]
+    assert data.inputs.columns.tolist() == ["text", "target"]
+
+
+def test_metadata_names_each_benchmark_consistently() -> None:
+    assert {name: (b.task, b.primary_metric) for name, b in BENCHMARKS.items()} == {
+        "fnc1": ("stance", "fnc_score"),
+        "semeval2016": ("stance", "semeval_f_avg"),
+        "bbc_news": ("topic", "accuracy"),
+    }
+    assert all(name == b.name for name, b in BENCHMARKS.items())
+
+
+# --- limit ------------------------------------------------------------------------------------
+
+
+def test_limit_keeps_every_row_of_the_first_groups(tmp_path: Path) -> None:
+    write_fnc1(tmp_path)
+    full = load_benchmark("fnc1", tmp_path, "train", "stance")
+    for limit in (1, 2):
+        frame = load_benchmark("fnc1", tmp_path, "train", "stance", limit=limit)
+        assert frame["group"].nunique() == limit
+        # every pair of a kept body, none of the others
+        assert len(frame) == full["group"].isin(frame["group"]).sum()
+    one = set(load_benchmark("fnc1", tmp_path, "train", "stance", limit=1)["group"])
+    two = set(load_benchmark("fnc1", tmp_path, "train", "stance", limit=2)["group"])
+    assert one < two  # deterministic and nested
+    assert load_benchmark("fnc1", tmp_path, "train", "stance", limit=99).equals(full)
+
+
+def test_limit_is_not_a_file_prefix(tmp_path: Path) -> None:
+    # BBC files are sorted by class: a prefix of 2 would be business only.
+    write_bbc(tmp_path)
+    write_article(tmp_path, "business/002.txt", b"More profits\n\nAgain.\n")
+    write_article(tmp_path, "business/003.txt", b"Even more\n\nAnd again.\n")
+    groups = [load_benchmark("bbc_news", tmp_path, "all", "topic", limit=2)["group"].tolist() for _ in range(2)]
+    assert groups[0] == groups[1]
+    assert groups[0] != ["business/001", "business/002"]
+
+
+# --- bad input --------------------------------------------------------------------------------
+
+
+def test_unknown_benchmark(tmp_path: Path) -> None:
+    with pytest.raises(UserInputError, match="unknown benchmark 'imdb'; known: bbc_news, fnc1, semeval2016"):
+        load_benchmark("imdb", tmp_path, "train", "topic")
+
+
+def test_wrong_task(tmp_path: Path) -> None:
+    write_bbc(tmp_path)
+    with pytest.raises(UserInputError, match="bbc_news is a topic dataset; it cannot train the 'stance' task"):
+        load_benchmark("bbc_news", tmp_path, "all", "stance")
+
+
+def test_unknown_split_lists_the_valid_ones(tmp_path: Path) -> None:
+    write_bbc(tmp_path)
+    with pytest.raises(UserInputError, match="unknown split 'train' for bbc_news; valid splits: all"):
+        load_benchmark("bbc_news", tmp_path, "train", "topic")
+    with pytest.raises(UserInputError, match="unknown split 'dev' for semeval2016; valid splits: train, test"):
+        load_benchmark("semeval2016", tmp_path, "dev", "stance")
+
+
+def test_missing_dataset_folder_names_the_expected_files(tmp_path: Path) -> None:
+    with pytest.raises(UserInputError) as err:
+        load_benchmark("semeval2016", tmp_path, "test", "stance")
+    assert str(err.value) == (
+        f"{tmp_path / 'semeval2016_task6'} not found: the semeval2016 'test' split reads "
+        "SemEval2016-Task6-subtaskA-testdata-gold.txt from that folder"
+    )
+
+
+def test_missing_file_names_file_and_split(tmp_path: Path) -> None:
+    folder = write_fnc1(tmp_path)
+    (folder / "train_stances.csv").unlink()
+    with pytest.raises(UserInputError) as err:
+        load_benchmark("fnc1", tmp_path, "train", "stance")
+    assert str(err.value) == (
+        f"{folder / 'train_stances.csv'} not found: the fnc1 'train' split reads "
+        f"train_bodies.csv, train_stances.csv in {folder}"
+    )
+
+
+def test_missing_bbc_articles(tmp_path: Path) -> None:
+    (tmp_path / "bbc_news" / "bbc").mkdir(parents=True)
+    with pytest.raises(UserInputError, match="no articles; expected <class>/NNN.txt files"):
+        load_benchmark("bbc_news", tmp_path, "all", "topic")
+
+
+def test_missing_columns(tmp_path: Path) -> None:
+    write_fnc1(tmp_path, stances="Headline,BodyID,Label\nMeteorite hits Managua,7,agree\n")
+    with pytest.raises(UserInputError, match=r"train_stances.csv: missing column\(s\) Body ID, Stance; the header has"):
+        load_benchmark("fnc1", tmp_path, "train", "stance")
+
+
+def test_semeval_row_with_a_stray_tab_names_the_line(tmp_path: Path) -> None:
+    write_semeval(tmp_path, SEMEVAL + b"105\tAtheism\ttab\there #SemST\tNONE\r\n")
+    with pytest.raises(UserInputError, match=r"trainingdata.txt:6: 5 fields where the header has 4"):
+        load_benchmark("semeval2016", tmp_path, "train", "stance")
+
+
+def test_fnc1_stance_whose_body_is_missing(tmp_path: Path) -> None:
+    write_fnc1(tmp_path, stances=FNC_STANCES + "Ghost headline,99,unrelated\nGhost again,99,agree\n")
+    with pytest.raises(UserInputError) as err:
+        load_benchmark("fnc1", tmp_path, "train", "stance")
+    assert str(err.value) == (
+        f"{tmp_path / 'fnc1' / 'train_stances.csv'}: Body ID with no body in train_bodies.csv: "
+        "'99' (line 7; 2 in all)"
+    )
+
+
+def test_repeated_ids(tmp_path: Path) -> None:
+    write_fnc1(tmp_path, bodies=FNC_BODIES + "12,Another body with the same id.\n")
+    with pytest.raises(UserInputError, match=r"train_bodies.csv: repeated Body ID '12' \(line 7; 1 in all\)"):
+        load_benchmark("fnc1", tmp_path, "train", "stance")
+    write_semeval(tmp_path, SEMEVAL + b"101\tAtheism\tagain #SemST\tNONE\r\n")
+    with pytest.raises(UserInputError, match=r"repeated ID '101' \(line 6; 1 in all\)"):
+        load_benchmark("semeval2016", tmp_path, "train", "stance")
+
+
+def test_unknown_labels_are_listed_with_their_lines(tmp_path: Path) -> None:
+    write_fnc1(tmp_path, stances=FNC_STANCES + "A,7,Agree\nB,12,related\nC,30,Agree\n")
+    with pytest.raises(UserInputError) as err:
+        load_benchmark("fnc1", tmp_path, "train", "stance")
+    assert str(err.value) == (
+        f"{tmp_path / 'fnc1' / 'train_stances.csv'}: unknown Stance 'Agree' (line 7; 2 in all), "
+        "'related' (line 8; 1 in all); expected one of agree, disagree, discuss, unrelated"
+    )
+    write_semeval(tmp_path, SEMEVAL + b"105\tAtheism\tmeh #SemST\tNEUTRAL\r\n")
+    with pytest.raises(UserInputError, match=r"unknown Stance 'NEUTRAL' \(line 6; 1 in all\); expected one of AGAINST"):
+        load_benchmark("semeval2016", tmp_path, "train", "stance")
+
+
+def test_unknown_bbc_class_folder(tmp_path: Path) -> None:
+    write_bbc(tmp_path)
+    write_article(tmp_path, "weather/001.txt", b"Rain\n\nIt rained.\n")
+    with pytest.raises(UserInputError, match=r"unknown class folder 'weather' \(weather/001.txt; 1 in all\)"):
+        load_benchmark("bbc_news", tmp_path, "all", "topic")
+
+
+def test_bbc_article_without_a_body(tmp_path: Path) -> None:
+    write_bbc(tmp_path)
+    path = write_article(tmp_path, "tech/003.txt", b"Only a title\n\n")
+    with pytest.raises(UserInputError, match=f"{path}: expected a title line and then the article body"):
+        load_benchmark("bbc_news", tmp_path, "all", "topic")
+
+
+def test_fnc1_file_that_is_not_utf8(tmp_path: Path) -> None:
+    folder = write_fnc1(tmp_path)
+    (folder / "train_bodies.csv").write_bytes(b"Body ID,articleBody\n7,caf\xe9\n")
+    with pytest.raises(UserInputError, match=r"train_bodies.csv: not valid utf-8 \(invalid continuation byte"):
+        load_benchmark("fnc1", tmp_path, "train", "stance")
+
+
+def test_limit_must_be_positive(tmp_path: Path) -> None:
+    write_fnc1(tmp_path)
+    with pytest.raises(UserInputError, match="fnc1: limit must be a positive number of groups, got 0"):
+        load_benchmark("fnc1", tmp_path, "train", "stance", limit=0)

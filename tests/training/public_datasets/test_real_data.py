@@ -1,0 +1,60 @@
+"""The adapters on the real published training files beside the checkout (skipped where they are absent)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from training.locations import DEFAULT_DATA_DIR
+from training.public_datasets.adapters import BENCHMARKS, load_benchmark
+
+
+@pytest.fixture(scope="module")
+def data_dir() -> Path:
+    if not DEFAULT_DATA_DIR.is_dir():
+        pytest.skip(f"{DEFAULT_DATA_DIR}: ../shared/datasets not found")
+    return DEFAULT_DATA_DIR
+
+
+def test_fnc1_training_file(data_dir: Path) -> None:
+    frame = load_benchmark("fnc1", data_dir, "train", "stance")
+    assert len(frame) == 49_972
+    assert frame["group"].nunique() == 1_683
+    assert frame["label"].value_counts().to_dict() == {
+        "unrelated": 36_545, "discuss": 8_909, "agree": 3_678, "disagree": 840
+    }
+
+
+def test_semeval_training_file(data_dir: Path) -> None:
+    frame = load_benchmark("semeval2016", data_dir, "train", "stance")
+    # 2,814 rows, as the organisers published them
+    assert len(frame) == 2_814
+    assert frame["group"].is_unique
+    assert frame["label"].value_counts().to_dict() == {"AGAINST": 1_342, "NONE": 741, "FAVOR": 731}
+    assert sorted(frame["target"].unique()) == [
+        "Atheism",
+        "Climate Change is a Real Concern",
+        "Feminist Movement",
+        "Hillary Clinton",
+        "Legalization of Abortion",
+    ]
+    assert frame["text"].str.len().max() <= 150  # tweets, not several rows run together
+
+
+def test_bbc_articles(data_dir: Path) -> None:
+    frame = load_benchmark("bbc_news", data_dir, "all", "topic")
+    assert len(frame) == 1_783
+    assert frame["label"].value_counts().to_dict() == {
+        "business": 414, "sport": 410, "politics": 338, "tech": 318, "entertainment": 303
+    }
+    # the one latin-1 article reads its pound sign as written
+    assert "a £15.8m signing" in frame.loc[frame["group"] == "sport/199", "text"].item()
+
+
+def test_a_limited_slice_holds_every_class(data_dir: Path) -> None:
+    for name, benchmark in BENCHMARKS.items():
+        split = next(iter(benchmark.splits))
+        frame = load_benchmark(name, data_dir, split, benchmark.task, limit=60)
+        assert frame["group"].nunique() == 60
+        assert set(frame["label"]) == set(benchmark.labels)

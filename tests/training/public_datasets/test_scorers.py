@@ -1,0 +1,85 @@
+"""Official benchmark metrics against cases worked out by hand."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from classifiers.errors import UserInputError
+from training.public_datasets.adapters import BENCHMARKS
+from training.public_datasets.scorers import fnc_score, official_metrics, semeval_f_avg
+
+FNC_GOLD = ["agree", "disagree", "discuss", "unrelated", "unrelated"]
+FNC_PRED = ["agree", "discuss", "unrelated", "unrelated", "agree"]
+
+
+def test_fnc_score_by_hand() -> None:
+    # pair 1 agree/agree:         related both (+0.25), exact related class (+0.75) = 1.00
+    # pair 2 disagree/discuss:    related both (+0.25), wrong class             = 0.25
+    # pair 3 discuss/unrelated:   related vs unrelated                          = 0
+    # pair 4 unrelated/unrelated: unrelated both (+0.25)                        = 0.25
+    # pair 5 unrelated/agree:     unrelated vs related                          = 0
+    # score 1.5; best 1 + 1 + 1 + 0.25 + 0.25 = 3.5; 1.5 / 3.5 * 100 = 300 / 7
+    assert fnc_score(FNC_GOLD, FNC_PRED) == pytest.approx(300 / 7)
+    assert fnc_score(FNC_GOLD, FNC_GOLD) == pytest.approx(100.0)
+    # always "unrelated" earns only pairs 4 and 5: 0.5 / 3.5 * 100
+    assert fnc_score(FNC_GOLD, ["unrelated"] * 5) == pytest.approx(100 / 7)
+
+
+def test_fnc1_official_metrics_by_hand() -> None:
+    # agree:     tp 1 (pair 1), predicted 2 (pairs 1, 5), gold 1 -> P 1/2, R 1   -> F1 2/3
+    # disagree:  tp 0, predicted 0, gold 1                        -> F1 0
+    # discuss:   tp 0, predicted 1 (pair 2), gold 1               -> F1 0
+    # unrelated: tp 1 (pair 4), predicted 2 (pairs 3, 4), gold 2  -> P 1/2, R 1/2 -> F1 1/2
+    # macro (2/3 + 0 + 0 + 1/2) / 4 = 7/24
+    assert official_metrics("fnc1", FNC_GOLD, FNC_PRED) == pytest.approx({"fnc_score": 300 / 7, "macro_f1": 7 / 24})
+
+
+def test_semeval_f_avg_by_hand() -> None:
+    gold = ["FAVOR", "FAVOR", "AGAINST", "AGAINST", "NONE", "NONE"]
+    pred = ["FAVOR", "AGAINST", "AGAINST", "AGAINST", "FAVOR", "NONE"]
+    # FAVOR:   tp 1 (row 1), predicted 2 (rows 1, 5), gold 2    -> P 1/2, R 1/2 -> F1 1/2
+    # AGAINST: tp 2 (rows 3, 4), predicted 3 (rows 2-4), gold 2 -> P 2/3, R 1   -> F1 4/5
+    # NONE is not averaged: (1/2 + 4/5) / 2 = 0.65 -> 65%
+    assert semeval_f_avg(gold, pred) == pytest.approx(65.0)
+    assert official_metrics("semeval2016", gold, pred) == pytest.approx({"semeval_f_avg": 65.0})
+
+
+def test_semeval_pools_targets_and_gives_none_no_credit() -> None:
+    # Two targets' rows pooled: FAVOR tp 2 of 2 -> F1 1; AGAINST never gold nor predicted -> F1 0.
+    # Getting NONE right adds nothing: (1 + 0) / 2 = 50%, where NONE in the mean would give 2/3.
+    assert semeval_f_avg(["FAVOR", "NONE", "FAVOR"], ["FAVOR", "NONE", "FAVOR"]) == pytest.approx(50.0)
+
+
+def test_bbc_official_metrics_by_hand() -> None:
+    gold = ["business", "business", "sport", "tech"]
+    pred = ["business", "sport", "sport", "politics"]
+    # accuracy 2/4
+    # business: P 1, R 1/2 -> 2/3; sport: P 1/2, R 1 -> 2/3; tech, politics, entertainment: 0
+    # macro over the five classes: (2/3 + 2/3) / 5 = 4/15
+    assert official_metrics("bbc_news", gold, pred) == pytest.approx({"accuracy": 0.5, "macro_f1": 4 / 15})
+
+
+def test_every_benchmark_reports_its_primary_metric_under_an_mlflow_name() -> None:
+    for name, benchmark in BENCHMARKS.items():
+        labels = list(benchmark.labels)
+        metrics = official_metrics(name, labels, labels)
+        assert benchmark.primary_metric in metrics
+        assert all(re.fullmatch(r"[A-Za-z0-9_\-./ ]+", metric) for metric in metrics)
+        assert all(value == pytest.approx(100.0 if metric.endswith(("score", "f_avg")) else 1.0)
+                   for metric, value in metrics.items())
+
+
+def test_scorers_reject_mismatched_input() -> None:
+    with pytest.raises(ValueError, match="fnc1: 2 gold labels but 1 predictions"):
+        fnc_score(["agree", "unrelated"], ["agree"])
+    with pytest.raises(ValueError, match="semeval2016: nothing to score"):
+        semeval_f_avg([], [])
+    # a lowercase label would silently count as wrong (FNC-1: as "related") instead of being caught
+    with pytest.raises(ValueError, match="semeval2016: label[(]s[)] favor are not in AGAINST, FAVOR, NONE"):
+        semeval_f_avg(["FAVOR"], ["favor"])
+    with pytest.raises(ValueError, match="fnc1: label[(]s[)] Unrelated are not in"):
+        official_metrics("fnc1", ["unrelated"], ["Unrelated"])
+    with pytest.raises(UserInputError, match="unknown benchmark 'imdb'"):
+        official_metrics("imdb", ["a"], ["a"])

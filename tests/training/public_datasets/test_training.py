@@ -1,0 +1,60 @@
+"""A benchmark config end to end: a slice of the real FNC-1 training data, then `evaluate --dataset`."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import mlflow
+import pytest
+from typer.testing import CliRunner
+
+from training import locations
+from training.cli import app
+from training.config.resolve import load_config
+from training.locations import DEFAULT_DATA_DIR
+from training.trainer import train
+
+BODIES = "Body ID,articleBody\n1,A meteorite crashed near Managua. Officials confirmed it.\n2,Apple is in talks with HBO.\n"
+STANCES = (
+    "Headline,Body ID,Stance\n"
+    "Meteorite hits Managua,1,agree\n"
+    "HBO streaming deal,1,unrelated\n"
+    "HBO streaming deal,2,discuss\n"
+    "Meteorite hits Managua,2,unrelated\n"
+)
+
+
+@pytest.mark.slow
+def test_fnc1_slice_trains_with_official_metrics_and_scores_a_test_split(store_uri: str, tmp_path: Path) -> None:
+    if not DEFAULT_DATA_DIR.is_dir():
+        pytest.skip(f"{DEFAULT_DATA_DIR}: ../shared/datasets not found")
+    path = locations.CONFIGS_DIR / "benchmarks" / "fnc1" / "pair_features_lexical.yaml"
+    result = train(load_config(path, ["data.limit=40", "model.max_iter=20", "model.svd_components=10"]), config_path=path)
+    assert result.primary_metric == "fnc_score"
+    run = mlflow.get_run(result.run_id)
+    assert 0 < run.data.metrics["fnc_score"] <= 100
+    assert {"macro_f1", "train_seconds", "peak_rss_mb"} <= set(run.data.metrics)
+    assert run.inputs.dataset_inputs[0].dataset.name == "fnc1-train"
+
+    # A directory in the official layout with the withheld split's file names.
+    folder = tmp_path / "datasets" / "fnc1"
+    folder.mkdir(parents=True)
+    (folder / "competition_test_bodies.csv").write_text(BODIES, encoding="utf-8")
+    (folder / "competition_test_stances.csv").write_text(STANCES, encoding="utf-8")
+    outcome = CliRunner().invoke(
+        app,
+        ["evaluate", "--model-uri", "models:/fnc1-stance@champion", "--dataset", "fnc1",
+         "--data-dir", str(tmp_path / "datasets"), "--split", "test"],
+    )
+    assert outcome.exit_code == 0, outcome.output
+    metrics = json.loads(outcome.stdout.strip().splitlines()[-1])
+    assert metrics["n"] == 4
+    assert 0 <= metrics["fnc_score"] <= 100
+    assert set(metrics["per_class"]) == {"agree", "disagree", "discuss", "unrelated"}
+
+
+def test_evaluate_needs_exactly_one_data_source(store_uri: str) -> None:
+    outcome = CliRunner().invoke(app, ["evaluate", "--model-uri", "models:/x@champion"])
+    assert outcome.exit_code == 1
+    assert "give exactly one of --data FILE.jsonl or --dataset NAME" in outcome.output

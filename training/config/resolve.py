@@ -1,0 +1,120 @@
+"""Read an experiment YAML, apply `dotted.key=value` overrides, validate and expand sweeps."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from classifiers.errors import UserInputError
+from training.config.schema import ExperimentConfig
+
+SWEEP_KEY = "sweep"
+
+
+def parse_override(text: str) -> tuple[str, Any]:
+    """`model.C=0.5` -> ("model.C", 0.5); the value is read as YAML (numbers, lists, null...)."""
+    key, sep, raw = text.partition("=")
+    if not sep or not key.strip():
+        raise UserInputError(f"override '{text}' is not of the form dotted.key=value")
+    try:
+        value = yaml.safe_load(raw) if raw.strip() else ""
+    except yaml.YAMLError as err:
+        raise UserInputError(f"override '{text}': value is not valid YAML ({err})") from err
+    return key.strip(), value
+
+
+def set_dotted(tree: dict[str, Any], key: str, value: Any) -> None:
+    """Set `a.b.c` in nested dicts, creating levels as needed. Keys under `sweep` keep their dots."""
+    parts = key.split(".")
+    if parts[0] == SWEEP_KEY and len(parts) > 1:
+        parts = [SWEEP_KEY, ".".join(parts[1:])]
+    node = tree
+    for part in parts[:-1]:
+        child = node.get(part)
+        if not isinstance(child, dict):
+            child = {}
+            node[part] = child
+        node = child
+    node[parts[-1]] = value
+
+
+def _user_path(raw: Any, loc: tuple[str | int, ...]) -> str:
+    """The error location as the user wrote it: pydantic adds union tags ("model.tfidf.C") that are not keys."""
+    parts: list[str] = []
+    node = raw
+    for part in loc:
+        if isinstance(node, Mapping) and part not in node and len(parts) < len(loc) - 1 and part == node.get("family", node.get("source")):
+            continue
+        parts.append(str(part))
+        node = node.get(part) if isinstance(node, Mapping) else None
+    return ".".join(parts) or "(top level)"
+
+
+def _validate(raw: Mapping[str, Any], where: str) -> ExperimentConfig:
+    try:
+        return ExperimentConfig.model_validate(raw)
+    except ValidationError as err:
+        problems = []
+        for issue in err.errors():
+            shown = "" if isinstance(issue["input"], Mapping) or issue["type"] == "extra_forbidden" else f" (got {issue['input']!r})"
+            problems.append(f"  {_user_path(raw, issue['loc'])}: {issue['msg']}{shown}")
+        raise UserInputError(f"{where}: invalid config\n" + "\n".join(problems)) from err
+
+
+def load_raw(path: Path) -> dict[str, Any]:
+    """The YAML mapping in path."""
+    if not path.is_file():
+        raise UserInputError(f"config file {path} not found")
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as err:
+        raise UserInputError(f"{path}: not valid YAML: {err}") from err
+    if not isinstance(raw, dict):
+        raise UserInputError(f"{path}: the top level must be a mapping of config keys")
+    return raw
+
+
+def load_config(path: Path, overrides: Sequence[str] = ()) -> ExperimentConfig:
+    """Validated config from a YAML file plus command-line overrides."""
+    raw = load_raw(path)
+    for text in overrides:
+        set_dotted(raw, *parse_override(text))
+    return _validate(raw, str(path))
+
+
+def expand_sweep(config: ExperimentConfig) -> list[tuple[dict[str, Any], ExperimentConfig]]:
+    """Every combination of the sweep grid as (assignments, config); one entry when there is no sweep."""
+    if not config.sweep:
+        return [({}, config)]
+    base = config.model_dump(mode="json", exclude={SWEEP_KEY})
+    keys = list(config.sweep)
+    expanded = []
+    for values in itertools.product(*(config.sweep[key] for key in keys)):
+        assignments = dict(zip(keys, values, strict=True))
+        raw = yaml.safe_load(yaml.safe_dump(base))  # deep copy of plain data
+        for key, value in assignments.items():
+            set_dotted(raw, key, value)
+        expanded.append((assignments, _validate(raw, f"sweep combination {assignments}")))
+    return expanded
+
+
+def flatten(tree: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    """Nested mapping -> {"a.b": value}; what MLflow params look like."""
+    flat: dict[str, Any] = {}
+    for key, value in tree.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, Mapping) and value:
+            flat.update(flatten(value, f"{name}."))
+        else:
+            flat[name] = value
+    return flat
+
+
+def to_yaml(config: ExperimentConfig) -> str:
+    """The resolved config as YAML (every default filled in)."""
+    return yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False, allow_unicode=True)

@@ -1,1 +1,0 @@
-"""Model families behind one interface: fit on a frame, predict class probabilities, save, load."""

@@ -1,0 +1,259 @@
+"""Read a public benchmark from its official layout into the trainer's frame: text, [target,] label, group."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import logging
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from classifiers.errors import UserInputError
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Benchmark:
+    """One public dataset: where it lives, what it labels and how it is officially scored."""
+
+    name: str
+    folder: str
+    task: str
+    labels: tuple[str, ...]
+    primary_metric: str
+    # split -> the files (or folder) it reads, relative to the dataset folder, under their official names
+    splits: Mapping[str, tuple[str, ...]]
+
+    def directory(self, data_dir: Path) -> Path:
+        """The dataset's folder under a data directory."""
+        return data_dir / self.folder
+
+    def resolve_split(self, split: str | None) -> str:
+        """The split to read: the one given, else the split models are trained and selected on (listed first)."""
+        return split or next(iter(self.splits))
+
+
+BENCHMARKS: dict[str, Benchmark] = {
+    "fnc1": Benchmark(
+        name="fnc1",
+        folder="fnc1",
+        task="stance",
+        labels=("agree", "disagree", "discuss", "unrelated"),
+        primary_metric="fnc_score",
+        splits={
+            "train": ("train_bodies.csv", "train_stances.csv"),
+            "test": ("competition_test_bodies.csv", "competition_test_stances.csv"),
+        },
+    ),
+    "semeval2016": Benchmark(
+        name="semeval2016",
+        folder="semeval2016_task6",
+        task="stance",
+        labels=("AGAINST", "FAVOR", "NONE"),
+        primary_metric="semeval_f_avg",
+        splits={
+            "train": ("semeval2016-task6-trainingdata.txt",),
+            "test": ("SemEval2016-Task6-subtaskA-testdata-gold.txt",),
+        },
+    ),
+    "bbc_news": Benchmark(
+        name="bbc_news",
+        folder="bbc_news",
+        task="topic",
+        labels=("business", "entertainment", "politics", "sport", "tech"),
+        primary_metric="accuracy",
+        # The published 80% and the withheld 20% share one layout, so a split is "every article in the folder".
+        splits={"all": ("bbc",)},
+    ),
+}
+
+# Offending values listed in an error message before the rest are only counted.
+SHOWN = 5
+
+
+def get_benchmark(name: str) -> Benchmark:
+    """The benchmark called `name`; UserInputError listing the known ones otherwise."""
+    if name not in BENCHMARKS:
+        raise UserInputError(f"unknown benchmark '{name}'; known: {', '.join(sorted(BENCHMARKS))}")
+    return BENCHMARKS[name]
+
+
+def load_benchmark(name: str, data_dir: Path, split: str | None, task: str, limit: int | None = None) -> pd.DataFrame:
+    """Rows of one split (default: the training split): `text`, `target` (stance only), `label`, `group`.
+
+    `limit` keeps the first N groups.
+    """
+    benchmark = get_benchmark(name)
+    split = benchmark.resolve_split(split)
+    if task != benchmark.task:
+        raise UserInputError(f"{name} is a {benchmark.task} dataset; it cannot train the '{task}' task")
+    if limit is not None and limit < 1:
+        raise UserInputError(f"{name}: limit must be a positive number of groups, got {limit}")
+    frame = _read(benchmark, data_dir, split)
+    if limit is not None:
+        frame = _first_groups(frame, limit)
+    logger.info("%s %s: %d rows in %d groups", name, split, len(frame), frame["group"].nunique())
+    return frame
+
+
+def _read(benchmark: Benchmark, data_dir: Path, split: str) -> pd.DataFrame:
+    if split not in benchmark.splits:
+        raise UserInputError(
+            f"unknown split '{split}' for {benchmark.name}; valid splits: {', '.join(benchmark.splits)}"
+        )
+    folder = benchmark.directory(data_dir)
+    expected = ", ".join(benchmark.splits[split])
+    if not folder.is_dir():
+        raise UserInputError(
+            f"{folder} not found: the {benchmark.name} '{split}' split reads {expected} from that folder"
+        )
+    paths = [folder / relative for relative in benchmark.splits[split]]
+    for path in paths:
+        if not path.exists():
+            raise UserInputError(f"{path} not found: the {benchmark.name} '{split}' split reads {expected} in {folder}")
+    return READERS[benchmark.name](paths, benchmark.labels)
+
+
+def _first_groups(frame: pd.DataFrame, limit: int) -> pd.DataFrame:
+    # SemEval and BBC files are sorted by target or class, so a prefix of the file would hold one of them.
+    # Ordering groups by a hash of their id is fixed yet mixed, and a smaller limit keeps a subset of a larger one.
+    groups = sorted(frame["group"].unique(), key=lambda group: hashlib.sha256(group.encode()).hexdigest())
+    return frame[frame["group"].isin(groups[:limit])].reset_index(drop=True)
+
+
+def _offenders(found: Iterable[tuple[str, str]]) -> str:
+    """Each distinct value with where it first occurs and how often, the first few values only."""
+    first: dict[str, str] = {}
+    counts: dict[str, int] = {}
+    for where, value in found:
+        first.setdefault(value, where)
+        counts[value] = counts.get(value, 0) + 1
+    shown = [f"'{value}' ({where}; {counts[value]} in all)" for value, where in list(first.items())[:SHOWN]]
+    more = f" and {len(first) - SHOWN} more" if len(first) > SHOWN else ""
+    return ", ".join(shown) + more
+
+
+def _check_labels(source: Path, what: str, found: list[tuple[str, str]], allowed: tuple[str, ...]) -> None:
+    unknown = [(where, label) for where, label in found if label not in allowed]
+    if unknown:
+        raise UserInputError(f"{source}: unknown {what} {_offenders(unknown)}; expected one of {', '.join(allowed)}")
+
+
+def _check_unique(source: Path, column: str, found: list[tuple[str, str]]) -> None:
+    seen: set[str] = set()
+    repeated = []
+    for where, value in found:
+        if value in seen:
+            repeated.append((where, value))
+        seen.add(value)
+    if repeated:
+        raise UserInputError(f"{source}: repeated {column} {_offenders(repeated)}")
+
+
+def _table(
+    path: Path, columns: tuple[str, ...], encoding: str = "utf-8", **dialect: Any
+) -> list[tuple[str, dict[str, str]]]:
+    """The rows of a delimited file with a header row, each keyed by 'line N' (the line it ends on)."""
+    rows = []
+    try:
+        with path.open(encoding=encoding, newline="") as handle:
+            reader = csv.reader(handle, **dialect)
+            header = next(reader, [])
+            missing = [column for column in columns if column not in header]
+            if missing:
+                raise UserInputError(
+                    f"{path}: missing column(s) {', '.join(missing)}; the header has {', '.join(header) or 'nothing'}"
+                )
+            positions = {column: header.index(column) for column in columns}
+            for row in reader:
+                if not row:
+                    continue
+                if len(row) != len(header):
+                    raise UserInputError(
+                        f"{path}:{reader.line_num}: {len(row)} fields where the header has {len(header)}"
+                    )
+                rows.append((f"line {reader.line_num}", {column: row[index] for column, index in positions.items()}))
+    except UnicodeDecodeError as err:
+        raise UserInputError(f"{path}: not valid {encoding} ({err.reason} at byte {err.start})") from err
+    return rows
+
+
+def _read_fnc1(paths: list[Path], labels: tuple[str, ...]) -> pd.DataFrame:
+    bodies_path, stances_path = paths
+    bodies = _table(bodies_path, ("Body ID", "articleBody"))
+    _check_unique(bodies_path, "Body ID", [(where, row["Body ID"]) for where, row in bodies])
+    body_text = {row["Body ID"]: row["articleBody"] for _, row in bodies}
+    stances = _table(stances_path, ("Headline", "Body ID", "Stance"))
+    orphans = [(where, row["Body ID"]) for where, row in stances if row["Body ID"] not in body_text]
+    if orphans:
+        raise UserInputError(f"{stances_path}: Body ID with no body in {bodies_path.name}: {_offenders(orphans)}")
+    _check_labels(stances_path, "Stance", [(where, row["Stance"]) for where, row in stances], labels)
+    return pd.DataFrame(
+        {
+            "text": [body_text[row["Body ID"]] for _, row in stances],
+            "target": [row["Headline"] for _, row in stances],
+            "label": [row["Stance"] for _, row in stances],
+            # A body is the unit the FNC-1 baseline holds out, so grouped splits keep its pairs together.
+            "group": [row["Body ID"] for _, row in stances],
+        }
+    )
+
+
+def _read_semeval2016(paths: list[Path], labels: tuple[str, ...]) -> pd.DataFrame:
+    (path,) = paths
+    # Tweets contain bare double quotes: with quoting on, csv would merge rows up to the next quote.
+    rows = _table(path, ("ID", "Target", "Tweet", "Stance"), encoding="latin-1", delimiter="\t", quoting=csv.QUOTE_NONE)
+    _check_unique(path, "ID", [(where, row["ID"]) for where, row in rows])
+    _check_labels(path, "Stance", [(where, row["Stance"]) for where, row in rows], labels)
+    return pd.DataFrame(
+        {
+            "text": [row["Tweet"] for _, row in rows],
+            "target": [row["Target"] for _, row in rows],
+            "label": [row["Stance"] for _, row in rows],
+            # Tweets are independent (none repeats in the training file), so each is its own group.
+            "group": [row["ID"] for _, row in rows],
+        }
+    )
+
+
+def _article_text(path: Path) -> str:
+    raw = path.read_bytes()
+    try:
+        content = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        # One published article (sport/199.txt) has a bare latin-1 pound sign; latin-1 reads it as written.
+        logger.debug("%s is not UTF-8; read as latin-1", path)
+        content = raw.decode("latin-1")
+    title, _, body = content.strip().partition("\n")
+    if not body.strip():
+        raise UserInputError(f"{path}: expected a title line and then the article body")
+    return f"{title.strip()}\n{body.strip()}"
+
+
+def _read_bbc_news(paths: list[Path], labels: tuple[str, ...]) -> pd.DataFrame:
+    (root,) = paths
+    if not root.is_dir():
+        raise UserInputError(f"{root} is not a folder: expected bbc/<class>/NNN.txt articles")
+    articles = sorted(root.glob("*/*.txt"))
+    if not articles:
+        raise UserInputError(f"{root}: no articles; expected <class>/NNN.txt files")
+    _check_labels(root, "class folder", [(str(path.relative_to(root)), path.parent.name) for path in articles], labels)
+    return pd.DataFrame(
+        {
+            "text": [_article_text(path) for path in articles],
+            "label": [path.parent.name for path in articles],
+            "group": [f"{path.parent.name}/{path.stem}" for path in articles],
+        }
+    )
+
+
+READERS: dict[str, Callable[[list[Path], tuple[str, ...]], pd.DataFrame]] = {
+    "fnc1": _read_fnc1,
+    "semeval2016": _read_semeval2016,
+    "bbc_news": _read_bbc_news,
+}
