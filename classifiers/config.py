@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from pydantic import BaseModel, ConfigDict
 
 PACKAGED_ENCODER = "all-MiniLM-L6-v2"
@@ -11,3 +13,10 @@ class Strict(BaseModel):
     """A config section: immutable, and a misspelt key is an error that names it."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class FamilyConfig(Strict):
+    """The base of a model family's config section."""
+
+    def check_labels(self, labels: Sequence[str]) -> None:
+        """Refuse, before any training, data whose label set this model cannot be trained on (default: any)."""

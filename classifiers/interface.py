@@ -54,8 +54,8 @@ class Trainable(Predictor):
     """A classifier that can also be trained and saved."""
 
     @abstractmethod
-    def fit(self, inputs: pd.DataFrame, y: Sequence[str]) -> None:
-        """Train on inputs and their string labels; sets `labels` (sorted)."""
+    def fit(self, inputs: pd.DataFrame, y: Sequence[str], sample_weight: np.ndarray | None = None) -> None:
+        """Train on inputs and their string labels (rows weighted by sample_weight if given); sets `labels` (sorted)."""
 
     @abstractmethod
     def save_weights(self, directory: Path) -> None:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
-from classifiers.config import Strict
+from classifiers.config import FamilyConfig
 from classifiers.errors import UserInputError
 from classifiers.interface import Predictor, Trainable
 
@@ -33,7 +33,7 @@ class Family:
     """
 
     name: str
-    config: type[Strict]
+    config: type[FamilyConfig]
     predictor: type[Predictor]
     requirements: tuple[str, ...]
     trainer: Callable[[Any, str, int], Factory] | None
@@ -66,7 +66,7 @@ def get_family(name: str) -> Family:
     return known[name]
 
 
-def classifier_factory(config: Strict, task: str, seed: int) -> Factory:
+def classifier_factory(config: FamilyConfig, task: str, seed: int) -> Factory:
     """A function returning a new untrained classifier for a model config."""
     family = get_family(getattr(config, "family"))
     if family.trainer is None:

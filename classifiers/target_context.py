@@ -1,19 +1,40 @@
-"""Find where a text talks about a target: the sentences that mention it, and a few around them.
+"""Find where a text talks about a target: the sentences that name it, and a few around them.
 
 Stance toward one target is usually voiced next to its mention, and a news paragraph often
 names several actors with different stances, so the context is what the sklearn stance model
-reads besides the whole text. Matching is by word prefix ("Iran" matches "Iranian"), so it works
-for any target string, not only the seed targets.
+reads besides the whole text; the article endpoint classifies stance only where a segment names
+the target. Both use `mentions`, so training and serving agree on what a mention is.
+
+What names a target is data: `target_aliases.json` (shipped in this package, so it travels with
+every registered model) lists the aliases of each known target and, under "not", longer phrases
+that contain an alias without naming the target ("Kataeb Hezbollah" is an Iraqi faction, not
+Hezbollah). A target not in the file (any free-text target) has its own name as its only alias.
+An alias matches only as a whole phrase on word boundaries, never as a word prefix ("Hama" is not
+"Hamas") nor as one word of a longer alias ("state" is not "United States"); inflections match
+only when listed as aliases themselves. All-caps aliases (US, PMF) are matched case-sensitively,
+so "us" and "used" do not mention the United States; other aliases ignore case.
 """
 
 from __future__ import annotations
 
+import json
 import re
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
 
+ALIASES_FILE = Path(__file__).with_name("target_aliases.json")
 _SENTENCE_BREAK = re.compile(r"(?<=[.!?…])[\"”’']?\s+(?=[\"“‘'(\[]?[A-Z0-9])|\n+")
 _WORD = re.compile(r"\w+", re.UNICODE)
 _STOPWORDS = frozenset({"the", "of", "and", "for", "a", "an", "in", "on", "to", "is", "are", "movement", "group"})
-MIN_STEM = 4
+
+
+@dataclass(frozen=True)
+class TargetNames:
+    """The phrases that name a target, and the longer phrases that contain one without naming it."""
+
+    aliases: tuple[str, ...]
+    excluded: tuple[str, ...] = ()
 
 
 def sentences(text: str) -> list[str]:
@@ -21,30 +42,132 @@ def sentences(text: str) -> list[str]:
     return [part.strip() for part in _SENTENCE_BREAK.split(text) if part and part.strip()]
 
 
-def target_terms(target: str) -> list[str]:
-    """Lower-cased content words of a target; all words when every one is a stopword."""
-    words = [word.lower() for word in _WORD.findall(target)]
-    return [word for word in words if word not in _STOPWORDS] or words
+def _key(target: str) -> str:
+    """How a target is looked up: case and spacing do not make a different target."""
+    return fold(" ".join(target.split()))
 
 
-def words(text: str) -> set[str]:
-    """The distinct lower-cased words of a text."""
-    return {word.lower() for word in _WORD.findall(text)}
+@lru_cache(maxsize=1)
+def alias_table() -> dict[str, TargetNames]:
+    """The alias file, keyed by `_key(target)`; a target's own name is always one of its aliases."""
+    entries = json.loads(ALIASES_FILE.read_text(encoding="utf-8"))
+    return {
+        _key(target): TargetNames(
+            aliases=tuple(dict.fromkeys([target, *entry["aliases"]])), excluded=tuple(entry.get("not", ()))
+        )
+        for target, entry in entries.items()
+    }
 
 
-def matching_words(vocabulary: set[str], terms: list[str]) -> set[str]:
-    """The words that mention a target term: they start with the term, or (MIN_STEM characters or more) start it.
+def target_names(target: str) -> TargetNames:
+    """A known target's aliases; any other target is named only by itself."""
+    return alias_table().get(_key(target)) or TargetNames(aliases=(" ".join(target.split()),))
 
-    Testing a word against the term's prefixes as a set keeps this linear in the vocabulary, so a
-    long article is matched against many targets cheaply.
+
+def fold(text: str) -> str:
+    """Lower-case without changing length or word boundaries, so offsets in the folded text hold in the text.
+
+    str.lower maps only "İ" to two characters (i and a combining dot); mapping it to "i" first keeps
+    one character per character.
     """
-    stems = {term[:length] for term in terms for length in range(MIN_STEM, len(term) + 1)}
-    return {word for word in vocabulary if word.startswith(tuple(terms)) or word in stems}
+    return text.replace("İ", "i").lower()
 
 
-def mentions(sentence: str, terms: list[str]) -> bool:
-    """True when a word of the sentence mentions a target term (see `matching_words`)."""
-    return bool(matching_words(words(sentence), terms))
+def _is_acronym(alias: str) -> bool:
+    """All-caps with two or more letters (US, U.S., PMF): such aliases keep their case."""
+    letters = [character for character in alias if character.isalpha()]
+    return len(letters) >= 2 and all(character.isupper() for character in letters)
+
+
+def _phrases(aliases: list[str]) -> re.Pattern[str] | None:
+    """One regex for the phrases (longest first): their words in order, any whitespace between, whole words only."""
+    if not aliases:
+        return None
+    alternatives: list[str] = []
+    for alias in sorted(aliases, key=len, reverse=True):
+        body = r"\s+".join(re.escape(word) for word in alias.split())
+        # Typographic and straight apostrophes are the same letter in names ("Asa’ib", "Asa'ib").
+        alternatives.append(re.sub("['’]", "['’]", body))
+    # Lookarounds, not \b: an alias may start or end with punctuation ("U.S.").
+    return re.compile(rf"(?<!\w)(?:{'|'.join(alternatives)})(?!\w)")
+
+
+def _mask(text: str, spans: list[tuple[int, int]]) -> str:
+    """The text with the spans blanked by a character that is neither a word character nor whitespace."""
+    for start, end in spans:
+        text = text[:start] + "\0" * (end - start) + text[end:]
+    return text
+
+
+@dataclass(frozen=True)
+class Searchable:
+    """A text prepared once for matching any number of targets."""
+
+    text: str
+    folded: str
+    words: frozenset[str]
+
+    @classmethod
+    def of(cls, text: str) -> Searchable:
+        folded = fold(text)
+        return cls(text, folded, frozenset(_WORD.findall(folded)))
+
+
+@dataclass(frozen=True)
+class TargetMatcher:
+    """A target's aliases compiled: acronyms matched in the text, the rest in its folded form.
+
+    Regex scans are slow (about 13 ms per target over a 200,000-character article, however few
+    aliases), so a text's word set answers first where it can. A whole-word match starts with a whole
+    word of the text: a text without any alias's folded first word (`first_words`) names no target.
+    A text with a one-word alias among its words (`single_words`) names it, unless it also has every
+    word of an excluded phrase (`excluded_words`): then the regex must see where the words stand.
+    """
+
+    first_words: frozenset[str]
+    single_words: frozenset[str]
+    excluded_words: tuple[frozenset[str], ...]
+    folded: re.Pattern[str] | None
+    exact: re.Pattern[str] | None
+    excluded: re.Pattern[str] | None
+
+    def found_in(self, text: Searchable) -> bool:
+        """True when the text names the target outside the excluded phrases."""
+        if self.first_words.isdisjoint(text.words):
+            return False
+        excluding = any(words <= text.words for words in self.excluded_words)
+        if not excluding and not self.single_words.isdisjoint(text.words):
+            return True
+        folded, original = text.folded, text.text
+        if excluding and self.excluded is not None:
+            spans = [match.span() for match in self.excluded.finditer(folded)]
+            folded, original = _mask(folded, spans), _mask(original, spans)
+        return bool(
+            (self.folded is not None and self.folded.search(folded))
+            or (self.exact is not None and self.exact.search(original))
+        )
+
+
+@lru_cache(maxsize=1024)
+def target_matcher(target: str) -> TargetMatcher:
+    """The compiled aliases of a target (cached: the seed targets and a client's recent ones)."""
+    names = target_names(target)
+    aliases = [alias for alias in names.aliases if _WORD.search(alias)]  # "!!!" cannot be named
+    acronyms = [alias for alias in aliases if _is_acronym(alias)]
+    others = [fold(alias) for alias in aliases if not _is_acronym(alias)]
+    return TargetMatcher(
+        first_words=frozenset(_WORD.findall(fold(alias))[0] for alias in aliases),
+        single_words=frozenset(alias for alias in others if _WORD.fullmatch(alias)),
+        excluded_words=tuple(frozenset(_WORD.findall(fold(phrase))) for phrase in names.excluded),
+        folded=_phrases(others),
+        exact=_phrases(acronyms),
+        excluded=_phrases([fold(phrase) for phrase in names.excluded]),
+    )
+
+
+def mentions(text: str, target: str) -> bool:
+    """True when the text names the target by one of its aliases (see the module docstring)."""
+    return target_matcher(target).found_in(Searchable.of(text))
 
 
 def target_context(text: str, target: str, window: int = 1) -> str:
@@ -54,8 +177,7 @@ def target_context(text: str, target: str, window: int = 1) -> str:
     about "Legalization of Abortion" that never says so) is carried by the text as a whole.
     """
     parts = sentences(text)
-    terms = target_terms(target)
-    hits = [index for index, sentence in enumerate(parts) if mentions(sentence, terms)]
+    hits = [index for index, sentence in enumerate(parts) if mentions(sentence, target)]
     if not hits:
         return " ".join(parts)
     keep = sorted({near for index in hits for near in range(index - window, index + window + 1) if 0 <= near < len(parts)})
@@ -64,5 +186,6 @@ def target_context(text: str, target: str, window: int = 1) -> str:
 
 def conjoin(target: str, context: str) -> str:
     """Context words tagged with the target ("iran|praised"): target-specific word weights."""
-    key = "_".join(target_terms(target)) or "target"
+    words = [word.lower() for word in _WORD.findall(target)]
+    key = "_".join([word for word in words if word not in _STOPWORDS] or words) or "target"
     return " ".join(f"{key}|{word.lower()}" for word in _WORD.findall(context))

@@ -7,14 +7,14 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
 
 from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
 from prometheus_client import CollectorRegistry
-from starlette.middleware.body_limit import RequestBodyLimitMiddleware
 
 from serving.batching import PredictionBatcher
-from serving.errors import add_exception_handlers
+from serving.errors import JsonBodyLimitMiddleware, add_exception_handlers
 from serving.metrics import ServiceMetrics, instrument
 from serving.model_holder import ModelHolder
-from serving.routers import articles, classify, health, models
+from serving.routers import articles, classify, docs, health, models
 from serving.settings import ServingSettings
 
 API_VERSION = "1.0.0"
@@ -43,6 +43,9 @@ def create_app(settings: ServingSettings) -> FastAPI:
         summary="Topic and target stance of news text, from the champion models in the MLflow registry.",
         version=API_VERSION,
         lifespan=lifespan,
+        # FastAPI's pages load their assets from a CDN; the docs router serves them from an installed package.
+        docs_url=None,
+        redoc_url=None,
     )
     registry = CollectorRegistry()
     metrics = ServiceMetrics(registry)
@@ -52,10 +55,11 @@ def create_app(settings: ServingSettings) -> FastAPI:
     app.state.model_holder = holder
     app.state.batcher = PredictionBatcher(metrics, max_rows=settings.max_items)
 
-    for router in (health.router, classify.router, articles.router, models.router):
+    for router in (health.router, classify.router, articles.router, models.router, docs.router):
         app.include_router(router)
+    app.mount(docs.ASSETS_URL, StaticFiles(directory=docs.ASSETS_DIR), name="docs-assets")
     add_exception_handlers(app)
-    app.add_middleware(RequestBodyLimitMiddleware, max_body_size=settings.max_body_bytes)
+    app.add_middleware(JsonBodyLimitMiddleware, max_body_size=settings.max_body_bytes)
     # Added last, so outermost: rejected (413) requests are counted too.
     instrument(app, registry)
     return app

@@ -1,4 +1,4 @@
-"""Exception handlers: 422 messages that name the item, 503 without a model, 502 for a failed reload."""
+"""Exception handlers: 422 messages that name the item, 413 and 503 in JSON, 502 for a failed reload."""
 
 from __future__ import annotations
 
@@ -10,6 +10,9 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from pydantic_core import to_json
+from starlette.exceptions import HTTPException
+from starlette.middleware.body_limit import RequestBodyLimitMiddleware
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from serving.model_holder import ReloadFailed
 from serving.snapshot import ModelUnavailable
@@ -24,7 +27,20 @@ def error_path(loc: Sequence[str | int]) -> str:
     return path or "body"
 
 
-def _explained(error: dict[str, Any]) -> dict[str, Any]:
+def is_json_content_type(content_type: str | None) -> bool:
+    """True for the media types FastAPI parses as JSON: application/json and application/*+json."""
+    media_type = (content_type or "").split(";", 1)[0].strip().lower()
+    main_type, _, subtype = media_type.partition("/")
+    return main_type == "application" and (subtype == "json" or subtype.endswith("+json"))
+
+
+def _explained(error: dict[str, Any], content_type: str | None) -> dict[str, Any]:
+    if tuple(error["loc"]) == ("body",) and not is_json_content_type(content_type):
+        # FastAPI hands a body of any other type (curl -d sends a form) to validation as raw bytes,
+        # which pydantic reports as "Input should be a valid dictionary": the fault is the header.
+        sent = f"`Content-Type: {content_type}`" if content_type else "no Content-Type header"
+        message = f"body: must be JSON sent with `Content-Type: application/json` (got {sent})"
+        return {**error, "type": "json_content_type", "msg": message}
     if error.get("type") == "json_invalid":
         # The location of a JSON syntax error is a character offset, not a field.
         reason = error.get("ctx", {}).get("error", "invalid JSON")
@@ -37,14 +53,67 @@ async def validation_error(request: Request, exc: RequestValidationError) -> Res
     # The rejected input is echoed back and may be anything the request held: 1e999 parses to infinity,
     # which strict JSON cannot carry (pydantic writes it as a string), a non-JSON body arrives as bytes
     # that need not be UTF-8, and a \ud800 escape decodes to a lone surrogate.
+    content_type = request.headers.get("content-type")
     errors = jsonable_encoder(
-        [_explained(error) for error in exc.errors()],
+        [_explained(error, content_type) for error in exc.errors()],
         custom_encoder={
             bytes: lambda raw: raw.decode("utf-8", "replace"),
             str: lambda text: text.encode("utf-8", "replace").decode("utf-8"),
         },
     )
     return Response(to_json({"detail": errors}, inf_nan_mode="strings"), status_code=422, media_type="application/json")
+
+
+def body_too_large_message(max_body_bytes: int) -> str:
+    """The 413 detail, naming the limit."""
+    return f"the request body is larger than the limit of {max_body_bytes} bytes"
+
+
+async def body_too_large(request: Request, exc: HTTPException) -> JSONResponse:
+    """413 for a body found too large while it was read (a body sent without Content-Length)."""
+    detail = body_too_large_message(request.app.state.settings.max_body_bytes)
+    return JSONResponse(status_code=413, content={"detail": detail})
+
+
+class JsonBodyLimitMiddleware:
+    """Starlette's RequestBodyLimitMiddleware, with its plain-text 413 answered in the JSON error shape.
+
+    Starlette answers a declared Content-Length over the limit itself, in place of whatever the app
+    sent, as `text/plain` "Content Too Large"; no exception handler sees that answer, so it is
+    rewritten here on its way out.
+    """
+
+    def __init__(self, app: ASGIApp, max_body_size: int) -> None:
+        self.app = RequestBodyLimitMiddleware(app, max_body_size=max_body_size)
+        self.body = to_json({"detail": body_too_large_message(max_body_size)})
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Pass everything through except Starlette's plain-text 413, which becomes JSON."""
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        rewriting = False
+
+        async def send_json(message: Message) -> None:
+            nonlocal rewriting
+            if message["type"] == "http.response.start" and message["status"] == 413 and _plain_text(message):
+                rewriting = True
+                headers = [(b"content-type", b"application/json"), (b"content-length", str(len(self.body)).encode())]
+                await send({"type": "http.response.start", "status": 413, "headers": headers})
+            elif rewriting and message["type"] == "http.response.body":
+                # Starlette's body ("Content Too Large") is dropped; ours goes with its last part.
+                if not message.get("more_body", False):
+                    await send({"type": "http.response.body", "body": self.body})
+            else:
+                await send(message)
+
+        await self.app(scope, receive, send_json)
+
+
+def _plain_text(start: Message) -> bool:
+    return any(
+        name.lower() == b"content-type" and value.startswith(b"text/plain") for name, value in start.get("headers", [])
+    )
 
 
 async def model_unavailable(request: Request, exc: ModelUnavailable) -> JSONResponse:
@@ -61,5 +130,6 @@ async def reload_failed(request: Request, exc: ReloadFailed) -> JSONResponse:
 def add_exception_handlers(app: FastAPI) -> None:
     """Register this module's handlers on the app."""
     app.add_exception_handler(RequestValidationError, validation_error)  # type: ignore[arg-type]
+    app.add_exception_handler(413, body_too_large)  # type: ignore[arg-type]
     app.add_exception_handler(ModelUnavailable, model_unavailable)  # type: ignore[arg-type]
     app.add_exception_handler(ReloadFailed, reload_failed)  # type: ignore[arg-type]

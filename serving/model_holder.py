@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from dataclasses import dataclass
 
 import anyio.to_thread
@@ -18,6 +19,14 @@ from serving.snapshot import TASKS, ModelSnapshot, Task
 logger = logging.getLogger(__name__)
 
 STARTING = "the server is still loading its models"
+# The longest the poller waits before it tries a version that failed to load again.
+MAX_RETRY_DELAY_S = 600.0
+
+
+def retry_delay(interval: float, failures: int) -> float:
+    """Seconds before the poller retries a version that failed `failures` times in a row: doubling, capped."""
+    # The exponent is bounded so that years of failures cannot overflow the float.
+    return min(interval * 2 ** min(failures, 32), MAX_RETRY_DELAY_S)
 
 
 class ReloadFailed(Exception):
@@ -41,6 +50,16 @@ class Reload:
         return self.previous.versions() != self.current.versions()
 
 
+@dataclass(frozen=True)
+class FailedLoad:
+    """A registered version that could not be loaded: how often in a row, and when to try it again."""
+
+    name: str
+    version: str
+    failures: int
+    retry_at: float  # time.monotonic()
+
+
 class ModelHolder:
     """Holds the current ModelSnapshot; a request reads `current` once and keeps that snapshot.
 
@@ -54,12 +73,16 @@ class ModelHolder:
         self.current = ModelSnapshot(problems=dict.fromkeys(TASKS, STARTING))
         # Reloads are serialised so a manual reload and the poller never load the same version twice.
         self._lock = asyncio.Lock()
+        # Per task, the version that failed to load at the last attempt, so the poller backs off from it.
+        self.failed_loads: dict[Task, FailedLoad] = {}
 
     async def load(self) -> ModelSnapshot:
         """Initial load: whatever cannot be loaded stays unavailable with its reason; never raises."""
         async with self._lock:
             try:
-                self.current = (await self._load_in_thread()).snapshot
+                outcome = await self._load_in_thread()
+                self.current = outcome.snapshot
+                self._remember_failures(outcome)
             # An unusable store (a path that cannot be created, a malformed URI) must not keep the
             # server from starting: it answers 503 with the reason until a reload succeeds.
             except Exception as err:
@@ -76,6 +99,7 @@ class ModelHolder:
         async with self._lock:
             previous = self.current
             outcome = await self._load_in_thread()
+            self._remember_failures(outcome)
             if outcome.failures:
                 self._metrics.reloads.labels("failed").inc()
                 logger.error("reload failed, keeping the previous models: %s", "; ".join(outcome.failures.values()))
@@ -88,17 +112,23 @@ class ModelHolder:
             return reload
 
     async def out_of_date(self) -> bool:
-        """True when a configured URI resolves to another version than the one served (an alias moved).
+        """True when a configured URI resolves to a version that is not served and is due to be loaded.
 
-        A version that failed to load is not served, so it counts as moved at every check: a failure
-        can be transient (a locked SQLite file, an unreachable artifact store) and must not keep the
-        old model in place until the alias moves again.
+        A version that failed to load is not served, so it stays out of date: a failure can be
+        transient (a locked SQLite file, an unreachable artifact store) and must not keep the old
+        model in place until the alias moves again. But each try downloads the whole model, so the
+        same version is tried again only after a delay that doubles with every failure in a row
+        (retry_delay); a move to any other version is loaded at once.
         """
         versions = await anyio.to_thread.run_sync(lambda: resolve_versions(self._registry(), self.settings))
-        return versions != self.current.versions()
+        served = self.current.versions()
+        now = time.monotonic()
+        return any(
+            version != served[task] and not self._backing_off(task, version, now) for task, version in versions.items()
+        )
 
     async def poll(self, interval: float) -> None:
-        """Every `interval` seconds, reload when a URI points at a version not served; runs until cancelled."""
+        """Every `interval` seconds, reload when a URI points at a version due to be loaded; runs until cancelled."""
         while True:
             await asyncio.sleep(interval)
             try:
@@ -110,6 +140,29 @@ class ModelHolder:
             # the poller must outlive that and try again at the next interval.
             except Exception:
                 logger.exception("checking the model aliases failed; retrying in %s s", interval)
+
+    def _backing_off(self, task: Task, version: str | None, now: float) -> bool:
+        failed = self.failed_loads.get(task)
+        return failed is not None and failed.version == version and now < failed.retry_at
+
+    def _remember_failures(self, outcome: LoadOutcome) -> None:
+        # A task that loaded (or kept its model) forgets its failure; a version failing again waits longer.
+        failed: dict[Task, FailedLoad] = {}
+        for task, (name, version) in outcome.unloadable.items():
+            previous = self.failed_loads.get(task)
+            again = previous is not None and (previous.name, previous.version) == (name, version)
+            failures = previous.failures + 1 if previous is not None and again else 1
+            delay = retry_delay(self.settings.poll_seconds, failures)
+            failed[task] = FailedLoad(name, version, failures, time.monotonic() + delay)
+            if self.settings.poll_seconds > 0:
+                logger.warning(
+                    "%s version %s failed to load %d time(s) in a row; polling tries it again in %.1f s",
+                    name,
+                    version,
+                    failures,
+                    delay,
+                )
+        self.failed_loads = failed
 
     async def _load_in_thread(self) -> LoadOutcome:
         previous = self.current

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import logging
+import sys
+import tempfile
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+import mlflow.artifacts
 from mlflow.entities.model_registry import ModelVersion
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
@@ -57,8 +60,7 @@ def resolve_versions(client: MlflowClient, settings: ServingSettings) -> dict[Ta
 def load_version(client: MlflowClient, task: Task, configured_uri: str, version: ModelVersion) -> LoadedModel:
     """Load one exact registered version and check it is a model for the task."""
     uri = f"models:/{version.name}/{version.version}"
-    pyfunc_model = load_pyfunc(uri)
-    python_model = pyfunc_model.unwrap_python_model()
+    python_model = _load_python_model(uri)
     if not isinstance(python_model, ClassifierModel):
         raise TypeError(f"{uri} is a {type(python_model).__name__}, not this project's classifier pyfunc")
     classifier = python_model.classifier
@@ -82,6 +84,21 @@ def load_version(client: MlflowClient, task: Task, configured_uri: str, version:
     )
 
 
+def _load_python_model(uri: str) -> object:
+    """The python model of a registered version, loaded from a download that is removed afterwards."""
+    # MLflow downloads a model from a remote artifact store into a new temporary folder at every load and
+    # never removes it. Every family reads its files into memory while loading (joblib, transformers'
+    # from_pretrained), so the copy can go once the model is loaded (tests/serving/test_model_download.py checks it).
+    with tempfile.TemporaryDirectory(prefix="news-model-") as download:
+        try:
+            local = mlflow.artifacts.download_artifacts(artifact_uri=uri, dst_path=download)
+            return load_pyfunc(local).unwrap_python_model()
+        finally:
+            # The model's copy of the classifiers package was put on sys.path; the served one is
+            # already imported, and a path into a removed folder would only pile up with every load.
+            sys.path[:] = [entry for entry in sys.path if not entry.startswith(download)]
+
+
 def run_metrics(client: MlflowClient, version: ModelVersion) -> dict[str, float]:
     """The key metrics of the run that produced a version; empty when there is no such run."""
     # A version registered from a plain path has no run.
@@ -103,10 +120,12 @@ class LoadOutcome:
     `failures` names tasks whose model moved (or vanished) but could not be loaded; a task that
     never had a model and still has none (nothing registered, or a version that cannot be loaded)
     is only a problem of the snapshot, not a failure, so it never holds back the other task's reload.
+    `unloadable` names the registered version (name, version) each task could not load, in both cases.
     """
 
     snapshot: ModelSnapshot
     failures: dict[Task, str] = field(default_factory=dict)
+    unloadable: dict[Task, tuple[str, str]] = field(default_factory=dict)
 
 
 def load_snapshot(client: MlflowClient, settings: ServingSettings, previous: ModelSnapshot) -> LoadOutcome:
@@ -114,9 +133,11 @@ def load_snapshot(client: MlflowClient, settings: ServingSettings, previous: Mod
     models: dict[Task, LoadedModel] = {}
     problems: dict[Task, str] = {}
     failures: dict[Task, str] = {}
+    unloadable: dict[Task, tuple[str, str]] = {}
     for task in TASKS:
         uri = settings.model_uri(task)
         current = previous.models.get(task)
+        version: ModelVersion | None = None
         try:
             version = resolve(client, uri, settings.tracking_uri)
             if current is not None and (current.name, current.version) == (version.name, str(version.version)):
@@ -134,5 +155,8 @@ def load_snapshot(client: MlflowClient, settings: ServingSettings, previous: Mod
             problems[task] = f"the {task} model at {uri} could not be loaded: {type(err).__name__}: {err}"
             if current is not None:
                 failures[task] = f"{problems[task]} (still serving {current.uri})"
+            # None when the registry itself could not be read: no version is to blame then.
+            if version is not None:
+                unloadable[task] = (version.name, str(version.version))
             logger.error("%s", problems[task])
-    return LoadOutcome(ModelSnapshot(models, problems), failures)
+    return LoadOutcome(ModelSnapshot(models, problems), failures, unloadable)

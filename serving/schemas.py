@@ -32,7 +32,8 @@ def _unique(values: list[str]) -> list[str]:
     seen: set[str] = set()
     for value in values:
         if value in seen:
-            raise PydanticCustomError("duplicate_target", "target {target!r} is given twice", {"target": value})
+            # pydantic fills `{name}` placeholders from the context, with no format spec or conversion.
+            raise PydanticCustomError("duplicate_target", "target '{target}' is given twice", {"target": value})
         seen.add(value)
     return values
 

@@ -2,25 +2,39 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
 
 from classifiers.contract import REQUIRED_COLUMNS
 from classifiers.errors import UserInputError
-from training.config.schema import BenchmarkData, JsonlData, SeedData
+from training.config.schema import BenchmarkData, ExtraTraining, JsonlData, SeedData
 from training.corpus.hf_datasets import load_stance_dataset, load_topic_dataset
 from training.jsonl_table import read_jsonl_table
 
 
 @dataclass(frozen=True)
+class ExtraSource:
+    """Rows of an extra training source, already under the experiment's labels."""
+
+    frame: pd.DataFrame
+    name: str
+    source: str
+    weight: float = 1.0
+
+
+@dataclass(frozen=True)
 class LabelledData:
-    """Inputs (`text`, plus `target` for stance), `label` and the `group` that splits keep together."""
+    """Inputs (`text`, plus `target` for stance), `label` and the `group` that splits keep together,
+    and the extra sources that only ever sit on the training side."""
 
     frame: pd.DataFrame
     name: str
     source: str
     task: str
+    extra: tuple[ExtraSource, ...] = ()
 
     @property
     def inputs(self) -> pd.DataFrame:
@@ -29,6 +43,16 @@ class LabelledData:
     @property
     def labels(self) -> list[str]:
         return sorted(self.frame["label"].unique())
+
+    def training_side(self, rows: np.ndarray | None = None) -> tuple[pd.DataFrame, np.ndarray, np.ndarray | None]:
+        """Inputs, labels and row weights to fit on: the given rows of the data (all when None) plus every extra
+        source; the weights are None when every row counts the same."""
+        own = self.frame if rows is None else self.frame.iloc[rows]
+        joined = pd.concat([own, *(extra.frame for extra in self.extra)], ignore_index=True)
+        weights = None
+        if any(extra.weight != 1 for extra in self.extra):
+            weights = np.concatenate([np.ones(len(own)), *(np.full(len(extra.frame), extra.weight) for extra in self.extra)])
+        return joined[list(REQUIRED_COLUMNS[self.task])], joined["label"].to_numpy(), weights
 
 
 def _check(frame: pd.DataFrame, task: str, where: str) -> pd.DataFrame:
@@ -52,8 +76,45 @@ def _read_jsonl(config: JsonlData, task: str) -> pd.DataFrame:
     return frame
 
 
-def load_labelled_data(config: SeedData | JsonlData | BenchmarkData, task: str) -> LabelledData:
-    """Load and check the data an experiment trains on."""
+def load_labelled_data(
+    config: SeedData | JsonlData | BenchmarkData, task: str, extra: Sequence[ExtraTraining] = ()
+) -> LabelledData:
+    """Load and check the data an experiment trains and is evaluated on, and its extra training sources."""
+    frame, name, source = _load_frame(config, task)
+    frame = _check(frame.reset_index(drop=True), task, source)
+    labels = set(frame["label"])
+    return LabelledData(
+        frame=frame[[*REQUIRED_COLUMNS[task], "label", "group"]],
+        name=name,
+        source=source,
+        task=task,
+        extra=tuple(_load_extra(source_config, task, labels) for source_config in extra),
+    )
+
+
+def _load_extra(config: ExtraTraining, task: str, labels: set[str]) -> ExtraSource:
+    frame, name, source = _load_frame(config.data, task)
+    found = set(frame["label"])
+    unmapped = sorted(found - set(config.labels))
+    if unmapped:
+        raise UserInputError(
+            f"extra_training {source}: label(s) {', '.join(unmapped)} have no mapping in `labels` "
+            f"(map each to one of {', '.join(sorted(labels))}, or to null to leave those rows out)"
+        )
+    unknown = sorted({target for target in config.labels.values() if target is not None} - labels)
+    if unknown:
+        raise UserInputError(
+            f"extra_training {source}: `labels` maps to {', '.join(unknown)}, which the experiment's data does not have "
+            f"(its labels: {', '.join(sorted(labels))})"
+        )
+    frame = frame.assign(label=frame["label"].map(config.labels)).dropna(subset=["label"])
+    frame = _check(frame.reset_index(drop=True), task, source)
+    # Extra groups never meet the data's groups: the prefix keeps them apart should the ids coincide.
+    frame = frame.assign(group="extra:" + frame["group"].astype(str))
+    return ExtraSource(frame=frame[[*REQUIRED_COLUMNS[task], "label", "group"]], name=name, source=source, weight=config.weight)
+
+
+def _load_frame(config: SeedData | JsonlData | BenchmarkData, task: str) -> tuple[pd.DataFrame, str, str]:
     match config:
         case SeedData():
             loader = load_topic_dataset if task == "topic" else load_stance_dataset
@@ -68,5 +129,4 @@ def load_labelled_data(config: SeedData | JsonlData | BenchmarkData, task: str) 
             split = benchmark.resolve_split(config.split)
             frame = load_benchmark(config.name, config.data_dir, split, task, config.limit)
             name, source = f"{config.name}-{split}", str(benchmark.directory(config.data_dir))
-    frame = _check(frame.reset_index(drop=True), task, source)
-    return LabelledData(frame=frame[[*REQUIRED_COLUMNS[task], "label", "group"]], name=name, source=source, task=task)
+    return frame, name, source

@@ -85,9 +85,10 @@ def train(config: ExperimentConfig, config_path: Path | None = None) -> TrainRes
     created in MLflow, so bad input leaves no empty experiment or run behind.
     """
     combinations = expand_sweep(config)
-    data = load_labelled_data(config.data, config.task)
+    data = load_labelled_data(config.data, config.task, config.extra_training)
     for _, child_config in combinations:
         _check_primary_metric(child_config, data.labels)
+        child_config.model.check_labels(data.labels)
         requirement_pins(child_config.model.family)
     client = store.use_store()
     experiment_id = tracking.ensure_experiment(config.experiment_name, EXPERIMENT_KIND)
@@ -183,12 +184,25 @@ def _log_setup(config: ExperimentConfig, config_path: Path | None) -> None:
 
 
 def _log_dataset(data: LabelledData) -> None:
+    """The evaluated data (its digest is what promotions compare on) and each extra training source."""
     with warnings.catch_warnings():
         # MLflow registers its local-file source twice and warns that a path is ambiguous between the two.
         warnings.filterwarnings("ignore", message="The specified dataset source can be interpreted in multiple ways")
         dataset = mlflow.data.from_pandas(data.frame, source=data.source, targets="label", name=data.name)
+        extras = [
+            mlflow.data.from_pandas(extra.frame, source=extra.source, targets="label", name=extra.name)
+            for extra in data.extra
+        ]
     mlflow.log_input(dataset, context="training")
-    mlflow.set_tags({DATA_DIGEST_TAG: dataset.digest, "data_rows": str(len(data.frame))})
+    for extra in extras:
+        mlflow.log_input(extra, context="extra_training")
+    mlflow.set_tags(
+        {
+            DATA_DIGEST_TAG: dataset.digest,
+            "data_rows": str(len(data.frame)),
+            "extra_training_rows": str(sum(len(extra.frame) for extra in data.extra)),
+        }
+    )
 
 
 def _check_primary_metric(config: ExperimentConfig, labels: list[str]) -> None:
@@ -240,7 +254,7 @@ def _fit_register_promote(
     registration deletes the new version (and gives `champion` back to the version that had
     it), so nothing is left half-registered and the name never loses its champion."""
     classifier = factory()
-    classifier.fit(data.inputs, data.frame["label"].to_numpy())
+    classifier.fit(*data.training_side())
     example = data.inputs.head(EXAMPLE_ROWS).reset_index(drop=True)
     with tempfile.TemporaryDirectory(prefix="classifier-") as scratch:
         classifier.save(Path(scratch))

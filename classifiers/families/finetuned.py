@@ -14,7 +14,7 @@ from pydantic import Field, PositiveFloat, PositiveInt, model_validator
 from sklearn.exceptions import NotFittedError
 from sklearn.utils.class_weight import compute_class_weight
 
-from classifiers.config import PACKAGED_ENCODER, Strict
+from classifiers.config import PACKAGED_ENCODER, FamilyConfig
 from classifiers.encoder import ENCODER_REQUIREMENTS, pair_arguments, resolve_encoder
 from classifiers.errors import UserInputError
 from classifiers.interface import Trainable
@@ -28,7 +28,7 @@ PREDICT_BATCH = 64
 SETTINGS_FILE = "settings.json"
 
 
-class FineTuneModel(Strict):
+class FineTuneModel(FamilyConfig):
     """AutoModelForSequenceClassification fine-tuned with the Hugging Face Trainer."""
 
     family: Literal["finetune"]
@@ -83,7 +83,7 @@ class FineTunedClassifier(Trainable):
             first, second, truncation="only_second" if second is not None else True, max_length=self.max_length
         )
 
-    def fit(self, inputs: pd.DataFrame, y: Sequence[str]) -> None:
+    def fit(self, inputs: pd.DataFrame, y: Sequence[str], sample_weight: np.ndarray | None = None) -> None:
         import torch
         from datasets import Dataset
         from transformers import (
@@ -96,6 +96,8 @@ class FineTunedClassifier(Trainable):
 
         if self.config is None or self.encoder_path is None:
             raise RuntimeError("fit needs a classifier made by FineTunedClassifier.untrained, not a loaded one")
+        if sample_weight is not None and not np.allclose(sample_weight, sample_weight[0]):
+            raise UserInputError("the finetune family does not weight rows: leave extra_training weights at 1")
         self.labels = sorted({str(label) for label in y})
         label_ids = {label: index for index, label in enumerate(self.labels)}
         set_seed(self.seed)

@@ -25,7 +25,7 @@ from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, TfidfVectorizer
 from sklearn.preprocessing import normalize
 from tqdm.auto import tqdm
 
-from classifiers.config import PACKAGED_ENCODER, Strict
+from classifiers.config import PACKAGED_ENCODER, FamilyConfig
 from classifiers.encoder import ENCODER_REQUIREMENTS, MeanPooledEncoder, resolve_encoder
 from classifiers.errors import UserInputError
 from classifiers.interface import Trainable
@@ -77,7 +77,7 @@ def _cosine_rows(left: np.ndarray, right: np.ndarray) -> np.ndarray:
     return np.einsum("ij,ij->i", normalize(left), normalize(right))
 
 
-class PairFeaturesModel(Strict):
+class PairFeaturesModel(FamilyConfig):
     """Stance of a text toward a long target (FNC-1 headline vs body): relatedness and cue features,
     gradient-boosted trees on top."""
 
@@ -244,9 +244,9 @@ class PairFeaturesClassifier(Trainable):
         )
         return cls(task, PairFeaturizer(config, seed), trees, encoder)
 
-    def fit(self, inputs: pd.DataFrame, y: Sequence[str]) -> None:
+    def fit(self, inputs: pd.DataFrame, y: Sequence[str], sample_weight: np.ndarray | None = None) -> None:
         self.featurizer.fit(inputs)
-        self.trees.fit(self.featurizer.transform(inputs, self.encoder), list(y))
+        self.trees.fit(self.featurizer.transform(inputs, self.encoder), list(y), sample_weight=sample_weight)
         self.labels = [str(label) for label in self.trees.classes_]
 
     def predict_proba(self, inputs: pd.DataFrame) -> np.ndarray:

@@ -21,7 +21,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer
 from sklearn.svm import LinearSVC
 
-from classifiers.config import Strict
+from classifiers.config import FamilyConfig
 from classifiers.interface import Trainable
 from classifiers.registry import Factory, Family, register
 from classifiers.target_context import conjoin, target_context
@@ -30,7 +30,7 @@ PIPELINE_FILE = "pipeline.joblib"
 CALIBRATION_FOLDS = 3
 
 
-class TfidfModel(Strict):
+class TfidfModel(FamilyConfig):
     """TF-IDF word and character n-grams with a linear classifier."""
 
     family: Literal["tfidf"]
@@ -70,7 +70,7 @@ class CalibratedLinearSVC(ClassifierMixin, BaseEstimator):
         self.class_weight = class_weight
         self.random_state = random_state
 
-    def fit(self, X: object, y: Sequence[str]) -> CalibratedLinearSVC:
+    def fit(self, X: object, y: Sequence[str], sample_weight: np.ndarray | None = None) -> CalibratedLinearSVC:
         labels = np.asarray(y)
         folds = StratifiedKFold(CALIBRATION_FOLDS, shuffle=True, random_state=self.random_state)
         with warnings.catch_warnings():
@@ -78,7 +78,7 @@ class CalibratedLinearSVC(ClassifierMixin, BaseEstimator):
             warnings.simplefilter("ignore", UserWarning)
             splits = list(folds.split(np.zeros(len(labels)), labels))
         svc = LinearSVC(C=self.C, class_weight=self.class_weight, random_state=self.random_state)
-        self.calibrated_ = CalibratedClassifierCV(svc, method="sigmoid", cv=splits).fit(X, labels)
+        self.calibrated_ = CalibratedClassifierCV(svc, method="sigmoid", cv=splits).fit(X, labels, sample_weight=sample_weight)
         self.classes_ = self.calibrated_.classes_
         return self
 
@@ -150,8 +150,8 @@ class TfidfClassifier(Trainable):
         super().__init__(task)
         self.pipeline = pipeline
 
-    def fit(self, inputs: pd.DataFrame, y: Sequence[str]) -> None:
-        self.pipeline.fit(inputs, list(y))
+    def fit(self, inputs: pd.DataFrame, y: Sequence[str], sample_weight: np.ndarray | None = None) -> None:
+        self.pipeline.fit(inputs, list(y), classifier__sample_weight=sample_weight)
         self.labels = [str(label) for label in self.pipeline.classes_]
 
     def predict_proba(self, inputs: pd.DataFrame) -> np.ndarray:

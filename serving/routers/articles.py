@@ -11,7 +11,13 @@ from serving.schemas import ArticleResponse, ErrorResponse
 router = APIRouter(prefix="/v1", tags=["classify"])
 
 
-@router.post("/articles", responses={503: {"model": ErrorResponse, "description": "A needed model is not loaded."}})
+@router.post(
+    "/articles",
+    responses={
+        413: {"model": ErrorResponse, "description": "The body is over NEWS_MAX_BODY_BYTES."},
+        503: {"model": ErrorResponse, "description": "A needed model is not loaded."},
+    },
+)
 async def articles(article: ArticleBody, snapshot: SnapshotDep, batcher: BatcherDep) -> ArticleResponse:
     """Segments as ingest cuts them, each classified; topic distribution and stance per target."""
     return await analyse_article(batcher, snapshot, article)

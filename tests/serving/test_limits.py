@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -96,15 +97,85 @@ def test_malformed_json_says_where(client: TestClient) -> None:
     assert error["msg"].startswith("body is not valid JSON at character 11")
 
 
-def test_body_over_the_size_limit_is_413(client: TestClient, limits: dict[str, int]) -> None:
+def oversized_body(limits: dict[str, int]) -> bytes:
     # Each text is within the text limit; only the body as a whole is too large.
     items = [{"text": "x" * 400}] * (limits["max_body_bytes"] // 400 + 1)
+    return json.dumps({"items": items}).encode()
 
-    response = client.post(
-        "/v1/classify", content=json.dumps({"items": items}), headers={"content-type": "application/json"}
-    )
 
+def in_parts(raw: bytes) -> Iterator[bytes]:
+    """A body sent in chunks, without Content-Length: found too large only while it is read."""
+    yield from (raw[start : start + 1000] for start in range(0, len(raw), 1000))
+
+
+def assert_json_413(response: Any, limits: dict[str, int]) -> None:
     assert response.status_code == 413
+    assert response.headers["content-type"] == "application/json"
+    assert response.json() == {
+        "detail": f"the request body is larger than the limit of {limits['max_body_bytes']} bytes"
+    }
+
+
+@pytest.mark.parametrize("path", ["/v1/classify", "/v1/articles", "/v1/models/reload", "/no-such-path"])
+def test_a_declared_body_over_the_size_limit_is_413_in_json(
+    client: TestClient, limits: dict[str, int], path: str
+) -> None:
+    # Starlette answers 413 for any request whose Content-Length is over the limit, read or not.
+    response = client.post(path, content=oversized_body(limits), headers={"content-type": "application/json"})
+
+    assert_json_413(response, limits)
+
+
+@pytest.mark.parametrize("path", ["/v1/classify", "/v1/articles"])
+def test_a_chunked_body_over_the_size_limit_is_413_in_json(
+    client: TestClient, limits: dict[str, int], path: str
+) -> None:
+    response = client.post(path, content=in_parts(oversized_body(limits)), headers={"content-type": "application/json"})
+
+    assert "content-length" not in response.request.headers
+    assert_json_413(response, limits)
+
+
+def test_a_repeated_article_target_is_named(client: TestClient) -> None:
+    body = {"title": "t", "body": "Text.", "targets": ["Iran", "Israel", "Iran"]}
+
+    error = only_error(client.post("/v1/articles", json=body))
+
+    assert error["loc"] == ["body", "targets"]
+    assert error["msg"] == "targets: target 'Iran' is given twice"
+
+
+@pytest.mark.parametrize(
+    ("content_type", "got"),
+    [
+        ("application/x-www-form-urlencoded", "`Content-Type: application/x-www-form-urlencoded`"),
+        ("text/plain", "`Content-Type: text/plain`"),
+        ("text/plain; charset=utf-8", "`Content-Type: text/plain; charset=utf-8`"),
+        (None, "no Content-Type header"),
+    ],
+)
+@pytest.mark.parametrize("path", ["/v1/classify", "/v1/articles"])
+def test_a_body_without_a_json_content_type_is_told_to_send_json(
+    client: TestClient, path: str, content_type: str | None, got: str
+) -> None:
+    # What `curl -d '{...}'` sends: a JSON body, labelled as a form.
+    headers = {"content-type": content_type} if content_type else {}
+    body = {"items": [{"text": "Some news."}]} if path == "/v1/classify" else {"title": "t", "body": "Text."}
+    raw = json.dumps(body).encode()
+
+    error = only_error(client.post(path, content=raw, headers=headers))
+
+    assert error["loc"] == ["body"]
+    assert error["msg"] == f"body: must be JSON sent with `Content-Type: application/json` (got {got})"
+
+
+def test_a_form_posted_body_is_told_to_send_json(client: TestClient) -> None:
+    error = only_error(client.post("/v1/classify", data={"items": "Some news."}))
+
+    assert error["msg"] == (
+        "body: must be JSON sent with `Content-Type: application/json` "
+        "(got `Content-Type: application/x-www-form-urlencoded`)"
+    )
 
 
 def test_article_limits(client: TestClient, limits: dict[str, int]) -> None:
@@ -233,3 +304,11 @@ def test_a_lone_surrogate_in_an_unknown_field_is_echoed_safely(client: TestClien
 
     assert error["msg"] == "items[0].note: Extra inputs are not permitted"
     assert error["input"] == "?"
+
+
+def test_the_413_is_documented_with_the_error_schema(client: TestClient) -> None:
+    paths = client.get("/openapi.json").json()["paths"]
+
+    for path in ("/v1/classify", "/v1/articles"):
+        schema = paths[path]["post"]["responses"]["413"]["content"]["application/json"]["schema"]
+        assert schema == {"$ref": "#/components/schemas/ErrorResponse"}

@@ -10,6 +10,7 @@ import shutil
 import threading
 import time
 from collections.abc import Callable, Iterator
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +24,9 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from classifiers.families.tfidf import TfidfClassifier
 from classifiers.store import CHAMPION
+from serving import model_holder, model_loading
 from serving.app import create_app
+from serving.model_holder import MAX_RETRY_DELAY_S, retry_delay
 from serving.routers import classify as classify_router
 from serving.settings import ServingSettings
 from training.config.resolve import load_config
@@ -204,6 +207,90 @@ def test_polling_follows_the_alias_and_retries_a_version_that_failed_to_load(
 
     assert still == "2"
     assert outcomes["swapped"] == 2
+
+
+def count_loads(monkeypatch: pytest.MonkeyPatch) -> dict[str, list[float]]:
+    """When each version's load started (time.monotonic()), from now on."""
+    started: dict[str, list[float]] = {}
+    real_load_version = model_loading.load_version
+
+    def counted(client: MlflowClient, task: str, configured_uri: str, version: Any) -> Any:
+        started.setdefault(str(version.version), []).append(time.monotonic())
+        return real_load_version(client, task, configured_uri, version)
+
+    monkeypatch.setattr(model_loading, "load_version", counted)
+    return started
+
+
+def count_polls(monkeypatch: pytest.MonkeyPatch) -> list[float]:
+    """When each poll resolved the aliases, from now on."""
+    polls: list[float] = []
+    real_resolve_versions = model_holder.resolve_versions
+
+    def counted(*args: Any) -> Any:
+        polls.append(time.monotonic())
+        return real_resolve_versions(*args)
+
+    monkeypatch.setattr(model_holder, "resolve_versions", counted)
+    return polls
+
+
+def test_the_retry_delay_doubles_with_each_failure_up_to_a_cap() -> None:
+    assert [retry_delay(5.0, failures) for failures in (1, 2, 3)] == [10.0, 20.0, 40.0]
+    assert retry_delay(5.0, 10) == retry_delay(5.0, 10**6) == MAX_RETRY_DELAY_S
+
+
+def test_polling_backs_off_from_a_version_that_keeps_failing(
+    registry: MlflowClient,
+    topic_store: str,
+    make_settings: SettingsFactory,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    interval = 0.05
+    loads = count_loads(monkeypatch)
+    polls = count_polls(monkeypatch)
+    with TestClient(create_app(make_settings(topic_store, poll_seconds=interval))) as client:
+        broken = broken_version(registry, tmp_path)
+        registry.set_registered_model_alias(TOPIC, CHAMPION, broken)
+        first_poll = len(polls)
+        wait_for(lambda: len(polls) - first_poll >= 40, "40 polls")
+        still = topic_version(client)
+
+    attempts = loads[broken]
+    # Without a backoff every one of the 40 polls would load the version again.
+    assert 3 <= len(attempts) <= 10, attempts
+    gaps = [later - earlier for earlier, later in pairwise(attempts)]
+    for failures, gap in enumerate(gaps, start=1):
+        assert gap >= retry_delay(interval, failures), (failures, gaps)
+    assert still == "1"
+
+
+def test_polling_loads_another_version_at_once_while_backing_off(
+    registry: MlflowClient,
+    topic_store: str,
+    make_settings: SettingsFactory,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(model_holder, "retry_delay", lambda interval, failures: 3600.0)
+    loads = count_loads(monkeypatch)
+    polls = count_polls(monkeypatch)
+    with TestClient(create_app(make_settings(topic_store, poll_seconds=0.05))) as client:
+        broken = broken_version(registry, tmp_path)
+        registry.set_registered_model_alias(TOPIC, CHAMPION, broken)
+        wait_for(lambda: broken in loads, "the poller to try the broken version")
+        tried = len(polls)
+        wait_for(lambda: len(polls) - tried >= 10, "10 more polls")
+        attempts = len(loads[broken])
+        registry.set_registered_model_alias(TOPIC, CHAMPION, "2")
+        moved = time.monotonic()
+        wait_for(lambda: topic_version(client) == "2", "the poller to load version 2")
+        waited = time.monotonic() - moved
+
+    assert attempts == 1
+    assert waited < 10  # the next polls, not the hour of backoff from the broken version
+    assert loads["2"]
 
 
 def test_a_task_that_never_loaded_does_not_block_the_other_tasks_reload(

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
+from classifiers import store
 from serving.settings import ServingSettings, parse_registry_uri
-from training import locations
 
 
 def test_defaults(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Any, Literal, Union
 
-from pydantic import Field, PositiveInt, model_validator
+from pydantic import Field, PositiveFloat, PositiveInt, model_validator
 
 from classifiers.config import Strict
 from classifiers.registry import families, get_family
@@ -35,13 +35,24 @@ class BenchmarkData(Strict):
     """A public benchmark read in its official layout from a data directory."""
 
     source: Literal["benchmark"]
-    name: Literal["fnc1", "semeval2016", "bbc_news"]
+    name: Literal["fnc1", "semeval2016", "bbc_news", "vast"]
     data_dir: Path = locations.DEFAULT_DATA_DIR
     split: str | None = Field(None, description="Default: the dataset's training split (train; all for bbc_news).")
     limit: PositiveInt | None = Field(None, description="Keep only the first N groups (quick runs).")
 
 
 DataConfig = Annotated[SeedData | JsonlData | BenchmarkData, Field(discriminator="source")]
+
+
+class ExtraTraining(Strict):
+    """Labelled data added to the training side of every split and to the final fit, never evaluated on:
+    e.g. a public stance corpus under the experiment's labels (VAST pro -> favor)."""
+
+    data: Annotated[JsonlData | BenchmarkData, Field(discriminator="source")]
+    labels: dict[str, str | None] = Field(
+        description="Every label of the source -> a label of the experiment's data (null: leave those rows out)."
+    )
+    weight: PositiveFloat = Field(1.0, description="Weight of each of its rows relative to a row of the experiment's data.")
 
 
 # --- models -----------------------------------------------------------------------------------
@@ -92,6 +103,9 @@ class ExperimentConfig(Strict):
     )
     sweep: dict[str, list[Any]] = Field(
         default_factory=dict, description="Grid: dotted key -> values; each combination is a child run."
+    )
+    extra_training: list[ExtraTraining] = Field(
+        default_factory=list, description="Extra labelled sources on the training side of every split."
     )
 
     @model_validator(mode="before")

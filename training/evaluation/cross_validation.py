@@ -90,21 +90,23 @@ class CrossValidation:
 
 
 def cross_validate(factory: Callable[[], Trainable], data: LabelledData, splits: list[Split]) -> CrossValidation:
-    """Fit a fresh classifier per fold and predict its held-out rows."""
-    labels = data.labels
-    column = {label: index for index, label in enumerate(labels)}
+    """Fit a fresh classifier per fold (on its training rows plus the extra sources) and predict its held-out rows."""
     y = data.frame["label"].to_numpy()
+    folds = []
+    for train_index, test_index in tqdm(splits, desc="cross-validation", unit="fold"):
+        classifier = factory()
+        classifier.fit(*data.training_side(train_index))
+        folds.append((test_index, classifier.labels, classifier.predict_proba(data.inputs.iloc[test_index])))
+    # Usually the data's labels; a model that knows labels without rows (zero-shot descriptions) adds its own.
+    labels = sorted({*data.labels, *(label for _, fold_labels, _ in folds for label in fold_labels)})
+    column = {label: index for index, label in enumerate(labels)}
     probabilities = np.zeros((len(y), len(labels)))
     tested = np.zeros(len(y), dtype=bool)
     fold_metrics = []
-    for train_index, test_index in tqdm(splits, desc="cross-validation", unit="fold"):
-        classifier = factory()
-        classifier.fit(data.inputs.iloc[train_index], y[train_index])
+    for test_index, fold_labels, fold_output in folds:
         # A fold may lack a class in training; its column stays at zero probability.
         fold_probabilities = np.zeros((len(test_index), len(labels)))
-        fold_probabilities[:, [column[label] for label in classifier.labels]] = classifier.predict_proba(
-            data.inputs.iloc[test_index]
-        )
+        fold_probabilities[:, [column[label] for label in fold_labels]] = fold_output
         probabilities[test_index] = fold_probabilities
         tested[test_index] = True
         predicted = np.asarray(labels, dtype=object)[fold_probabilities.argmax(axis=1)]

@@ -55,4 +55,6 @@ def evaluate_benchmark(model_uri: str, name: str, data_dir: Path, split: str | N
     model, task, labels = load_model(model_uri)
     frame = load_benchmark(name, data_dir, split, task)
     gold, predicted = frame["label"].tolist(), predict_labels(model, task, labels, frame)
-    return {**summary_metrics(gold, predicted, labels), **official_metrics(name, gold, predicted)}
+    # A benchmark scored per subset (VAST: zero-shot, few-shot) has a `subset` column; the others have none.
+    subsets = frame["subset"].tolist() if "subset" in frame else None
+    return {**summary_metrics(gold, predicted, labels), **official_metrics(name, gold, predicted, subsets)}

@@ -28,14 +28,20 @@ def classification_metric_names(labels: Sequence[str]) -> list[str]:
 
 
 def classification_metrics(y_true: Sequence[str], y_pred: Sequence[str], labels: Sequence[str]) -> dict[str, float]:
-    """accuracy, macro_f1 over `labels`, and f1_/precision_/recall_<label> for each label."""
+    """accuracy, macro_f1, and f1_/precision_/recall_<label> for each of `labels`.
+
+    macro_f1 averages over the labels that occur in the gold or the predicted labels: a label the
+    model knows but that neither shows (a zero-shot topic without rows) would count as F1 0.
+    """
     labels = list(labels)
     precision, recall, f1, _ = precision_recall_fscore_support(
         y_true, y_pred, labels=labels, average=None, zero_division=0
     )
+    seen = {*y_true, *y_pred}
+    present = [label for label in labels if label in seen]
     metrics = {
         "accuracy": float(accuracy_score(y_true, y_pred)),
-        "macro_f1": float(f1_score(y_true, y_pred, labels=labels, average="macro", zero_division=0)),
+        "macro_f1": float(f1_score(y_true, y_pred, labels=present, average="macro", zero_division=0)),
     }
     for index, label in enumerate(labels):
         metrics[f"f1_{label}"] = float(f1[index])

@@ -2,6 +2,12 @@
 
 `fnc_score` and `semeval_f_avg` are in percent, as the tasks publish them; `accuracy` and `macro_f1` are
 fractions with the same names and scale as `training.evaluation.metrics`, so merging the two never mixes scales.
+`vast_macro_f1` is a fraction too, as VAST publishes it.
+
+A benchmark with subsets (VAST: zero-shot and few-shot topics) also reports its primary metric on each subset's
+rows, `<primary>_<subset>`, where the caller passes every row's subset (the benchmark frame's `subset` column).
+The trainer does not: its data keeps only inputs, label and group, and the rows of VAST's training file are
+all "few_shot" (topics of the training file), which would be wrong for topics its dev split holds out.
 """
 
 from __future__ import annotations
@@ -53,6 +59,12 @@ def _macro_f1(name: str, gold: np.ndarray, predicted: np.ndarray) -> float:
     return float(f1_score(gold, predicted, labels=list(BENCHMARKS[name].labels), average="macro", zero_division=0))
 
 
+def vast_macro_f1(y_true: Sequence[str], y_pred: Sequence[str]) -> float:
+    """VAST macro-F1 (a fraction) over con, pro and neutral."""
+    gold, predicted = _checked("vast", y_true, y_pred)
+    return _macro_f1("vast", gold, predicted)
+
+
 def _fnc1(y_true: Sequence[str], y_pred: Sequence[str]) -> dict[str, float]:
     gold, predicted = _checked("fnc1", y_true, y_pred)
     return {"fnc_score": fnc_score(gold, predicted), "macro_f1": _macro_f1("fnc1", gold, predicted)}
@@ -67,13 +79,41 @@ def _bbc_news(y_true: Sequence[str], y_pred: Sequence[str]) -> dict[str, float]:
     return {"accuracy": float(accuracy_score(gold, predicted)), "macro_f1": _macro_f1("bbc_news", gold, predicted)}
 
 
+def _vast(y_true: Sequence[str], y_pred: Sequence[str]) -> dict[str, float]:
+    return {"vast_macro_f1": vast_macro_f1(y_true, y_pred)}
+
+
 SCORERS: dict[str, Callable[[Sequence[str], Sequence[str]], dict[str, float]]] = {
     "fnc1": _fnc1,
     "semeval2016": _semeval2016,
     "bbc_news": _bbc_news,
+    "vast": _vast,
 }
 
 
-def official_metrics(name: str, y_true: Sequence[str], y_pred: Sequence[str]) -> dict[str, float]:
-    """The benchmark's official metric(s), its primary metric among them."""
-    return SCORERS[get_benchmark(name).name](y_true, y_pred)
+def official_metrics(
+    name: str, y_true: Sequence[str], y_pred: Sequence[str], subsets: Sequence[str] | None = None
+) -> dict[str, float]:
+    """The benchmark's official metric(s), its primary metric among them.
+
+    `subsets`, each row's subset, adds the primary metric on the rows of every subset that occurs, named
+    `<primary>_<subset>` (VAST: vast_macro_f1_zero_shot, vast_macro_f1_few_shot).
+    """
+    benchmark = get_benchmark(name)
+    scorer = SCORERS[benchmark.name]
+    metrics = scorer(y_true, y_pred)
+    if subsets is None:
+        return metrics
+    gold, predicted = _checked(benchmark.name, y_true, y_pred)
+    subset = np.asarray(subsets, dtype=object)
+    if len(subset) != len(gold):
+        raise ValueError(f"{name}: {len(gold)} gold labels but {len(subset)} subsets")
+    unknown = sorted({str(value) for value in subset} - set(benchmark.subsets))
+    if unknown:
+        known = ", ".join(benchmark.subsets) or "none"
+        raise ValueError(f"{name}: subset(s) {', '.join(unknown)} are not among the benchmark's subsets ({known})")
+    for value in benchmark.subsets:
+        rows = subset == value
+        if rows.any():
+            metrics[f"{benchmark.primary_metric}_{value}"] = scorer(gold[rows], predicted[rows])[benchmark.primary_metric]
+    return metrics

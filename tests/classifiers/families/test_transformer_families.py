@@ -13,6 +13,7 @@ from classifiers.families.finetuned import FineTuneModel
 from classifiers.families.frozen_encoder import FrozenEncoderModel
 from classifiers.interface import META_FILE, load_predictor
 from classifiers.registry import classifier_factory
+from sklearn.exceptions import NotFittedError
 
 INPUTS = pd.DataFrame(
     {
@@ -42,9 +43,10 @@ def test_encoder_embeds_pairs_and_caches(tiny_encoder: Path) -> None:
     "config",
     [
         FrozenEncoderModel(family="frozen_encoder", max_length=32, batch_size=2),
+        FrozenEncoderModel(family="frozen_encoder", max_length=32, batch_size=2, stance_input="separate"),
         FineTuneModel(family="finetune", max_length=32, batch_size=2, max_steps=2, class_weight="balanced"),
     ],
-    ids=["frozen_encoder", "finetune"],
+    ids=["frozen_encoder", "frozen_encoder_separate", "finetune"],
 )
 def test_family_fits_predicts_saves_and_loads(tiny_encoder: Path, tmp_path: Path, config: FrozenEncoderModel | FineTuneModel) -> None:
     config = config.model_copy(update={"encoder": str(tiny_encoder)})
@@ -82,3 +84,20 @@ def test_finetuned_labels_that_disagree_with_id2label_are_refused(tiny_encoder: 
     assert str(err.value) == (
         f"{tmp_path / 'model'}: the model's id2label (against, favor) does not match the saved labels (favor, against)"
     )
+
+
+def test_finetuned_model_without_weights_raises_not_fitted(tiny_encoder: Path) -> None:
+    config = FineTuneModel(family="finetune", encoder=str(tiny_encoder), max_length=32, max_steps=1)
+    classifier = classifier_factory(config, "topic", seed=0)()
+    # a real error, not an assert that `python -O` would strip
+    with pytest.raises(NotFittedError, match="call fit first"):
+        classifier.predict_proba(INPUTS[["text"]])
+
+
+def test_separate_stance_input_reads_the_target_apart_from_the_text(tiny_encoder: Path) -> None:
+    config = FrozenEncoderModel(family="frozen_encoder", encoder=str(tiny_encoder), max_length=32, stance_input="separate")
+    classifier = classifier_factory(config, "stance", seed=0)()
+    features = classifier.features(INPUTS)
+    text = classifier.encoder.encode(INPUTS[["text"]])
+    target = classifier.encoder.encode(pd.DataFrame({"text": INPUTS["target"]}))
+    assert np.allclose(features, np.hstack([text, target, text * target]), atol=1e-6)

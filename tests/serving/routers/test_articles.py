@@ -56,7 +56,7 @@ def test_stance_per_target_over_the_segments_that_mention_it(client: TestClient)
 
     assert body["models"]["stance"] == {"name": "news-stance", "version": "1"}
     israel, iran, hamas = body["summary"]["stances"]
-    # "Israeli" mentions Israel (word-prefix match); only the second segment names Iran.
+    # "Israeli" is one of the aliases of Israel; only the second segment names Iran.
     assert [segment["position"] for segment in israel["segments"]] == [0, 1]
     assert [segment["position"] for segment in iran["segments"]] == [1]
     assert israel["mentioned"] and iran["mentioned"]
@@ -79,3 +79,24 @@ def test_stance_per_target_over_the_segments_that_mention_it(client: TestClient)
         "probabilities": None,
         "segments": [],
     }
+
+
+def test_a_word_that_only_starts_like_the_target_gets_no_stance(client: TestClient) -> None:
+    body = "Government forces shelled the city of Hama overnight.\n\nHamas said it would study the proposal."
+
+    response = client.post("/v1/articles", json={"title": "t", "body": body, "targets": ["Hamas", "United States"]})
+
+    assert response.status_code == 200
+    segments, summary = response.json()["segments"], response.json()["summary"]
+    assert [stance["target"] for stance in segments[0]["stances"]] == []  # "Hama" does not name Hamas
+    assert [stance["target"] for stance in segments[1]["stances"]] == ["Hamas"]
+    hamas, united_states = summary["stances"]
+    assert hamas["mentioned"] and [segment["position"] for segment in hamas["segments"]] == [1]
+    assert (united_states["mentioned"], united_states["label"], united_states["segments"]) == (False, None, [])
+
+    only_hama = client.post("/v1/articles", json={"title": "t", "body": body.split("\n")[0], "targets": ["Hamas"]})
+
+    assert only_hama.json()["summary"]["stances"] == [
+        {"target": "Hamas", "mentioned": False, "label": None, "score": None, "probabilities": None, "segments": []}
+    ]
+    assert only_hama.json()["segments"][0]["stances"] == []

@@ -8,7 +8,7 @@ from classifiers.errors import UserInputError
 from classifiers.interface import Trainable
 from training.config.schema import EvaluationConfig
 from training.evaluation.cross_validation import cross_validate, group_splits
-from training.labelled_data import LabelledData
+from training.labelled_data import ExtraSource, LabelledData
 
 
 class MajorityClassifier(Trainable):
@@ -16,7 +16,7 @@ class MajorityClassifier(Trainable):
 
     family = "majority"
 
-    def fit(self, inputs: pd.DataFrame, y: Sequence[str]) -> None:
+    def fit(self, inputs: pd.DataFrame, y: Sequence[str], sample_weight: np.ndarray | None = None) -> None:
         self.labels = sorted(set(y))
         self.majority = pd.Series(list(y)).mode().iloc[0]
 
@@ -90,3 +90,16 @@ def test_disjoint_holdout_tests_only_unseen_groups_and_targets() -> None:
 def test_disjoint_holdout_needs_targets() -> None:
     with pytest.raises(UserInputError, match="use it for stance data"):
         group_splits(EvaluationConfig(cv="disjoint_holdout"), pd.Series(["a", "b"]), seed=0)
+
+
+def test_extra_sources_sit_on_the_training_side_of_every_fold_and_are_never_tested() -> None:
+    toy = data(["a", "a", "b", "b"], ["x", "x", "x", "y"])
+    extra = pd.DataFrame({"text": ["e1", "e2", "e3", "e4", "e5"], "label": ["y"] * 5, "group": ["extra:1"] * 5})
+    with_extra = LabelledData(toy.frame, "toy", "memory", "topic", extra=(ExtraSource(extra, "public", "memory"),))
+    splits = group_splits(EvaluationConfig(), with_extra.frame["group"], seed=0)
+    result = cross_validate(lambda: MajorityClassifier("topic"), with_extra, splits)
+    assert len(result.probabilities) == 4 and result.tested.all()  # only the data's rows are scored
+    # five extra "y" rows outvote every fold's own rows: the extra data was on each training side
+    assert list(result.predictions) == ["y", "y", "y", "y"]
+    without = cross_validate(lambda: MajorityClassifier("topic"), toy, splits)
+    assert list(without.predictions) != list(result.predictions)

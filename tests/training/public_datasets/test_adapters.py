@@ -34,6 +34,27 @@ SEMEVAL = (
     b"103\tHillary Clinton\tVoting today #SemST\tNONE\r\n"
     b"104\tClimate Change is a Real Concern\tThe ice is melting #SemST\tFAVOR\r\n"
 )
+# VAST's published columns (the test file adds LexSim, Qte, Sarc, Imp, mlS, mlT); posts hold commas, quotes and
+# newlines. Row 3 has lost its post (as 11 rows of the copy in shared/datasets have) and reads `text` instead.
+VAST_HEADER = (
+    "author,post,ori_topic,ori_id,new_topic,label,type_idx,new_id,arc_id,text,pos_text,text_s,topic,topic_str,"
+    "seen?,contains_topic?\n"
+)
+
+
+def vast_row(post: str, topic: str, label: str, seen: str, new_id: str, text: str = "[]") -> str:
+    quoted = '"' + post.replace('"', '""') + '"'
+    text_cell = '"' + text.replace('"', '""') + '"'
+    return f"Ann,{quoted},{topic},A1-P,{topic},{label},1,{new_id},7,{text_cell},[],,[],{topic},{seen},0\n"
+
+
+VAST = (
+    VAST_HEADER
+    + vast_row('Guns, they said, are "tools".\n\nI disagree.', "gun control", "1", "1", "11")
+    + vast_row("Taxes are theft, plain and simple.", "tax", "0", "0", "12")
+    + vast_row("", "tax", "2", "0", "13", text='[["@caren", "fellow"], ["real", "food"]]')
+    + vast_row("Schools need funding.", "school funding", "2", "1", "14")
+)
 
 
 def write_fnc1(data_dir: Path, bodies: str = FNC_BODIES, stances: str = FNC_STANCES, prefix: str = "train") -> Path:
@@ -48,6 +69,13 @@ def write_semeval(data_dir: Path, content: bytes = SEMEVAL) -> Path:
     path = data_dir / "semeval2016_task6" / "semeval2016-task6-trainingdata.txt"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(content)
+    return path
+
+
+def write_vast(data_dir: Path, content: str = VAST, name: str = "vast_train.csv") -> Path:
+    path = data_dir / "vast" / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(content, encoding="utf-8")
     return path
 
 
@@ -116,6 +144,56 @@ def test_bbc_reads_title_and_body_per_class_folder(tmp_path: Path) -> None:
     ]
 
 
+def test_vast_reads_quoted_multiline_posts_labels_topics_and_subsets(tmp_path: Path) -> None:
+    write_vast(tmp_path)
+    frame = load_benchmark("vast", tmp_path, "train", "stance")
+    assert list(frame.columns) == ["text", "target", "label", "group", "subset"]
+    assert frame["text"].tolist() == [
+        'Guns, they said, are "tools".\n\nI disagree.',
+        "Taxes are theft, plain and simple.",
+        "@caren fellow real food",  # empty post: the tokens of `text`
+        "Schools need funding.",
+    ]
+    assert frame["target"].tolist() == ["gun control", "tax", "tax", "school funding"]
+    assert frame["label"].tolist() == ["pro", "con", "neutral", "neutral"]
+    assert frame["group"].tolist() == frame["target"].tolist()  # whole topics are held out
+    assert frame["subset"].tolist() == ["few_shot", "zero_shot", "zero_shot", "few_shot"]
+
+
+def test_vast_test_split_reads_the_official_test_file(tmp_path: Path) -> None:
+    # The test file has six more columns, which the adapter ignores.
+    header = VAST_HEADER.replace("contains_topic?\n", "contains_topic?,LexSim,Qte,Sarc,Imp,mlS,mlT\n")
+    rows = "".join(line + ",0,0,0,0,0,0\n" for line in VAST.splitlines()[1:] if line)
+    write_vast(tmp_path, header + rows.replace('\n\n', ''), name="vast_test.csv")
+    frame = load_benchmark("vast", tmp_path, "test", "stance")
+    assert frame["label"].tolist() == ["pro", "con", "neutral", "neutral"]
+    with pytest.raises(UserInputError, match="vast_train.csv not found: the vast 'train' split reads"):
+        load_benchmark("vast", tmp_path, "train", "stance")
+
+
+def test_evaluate_on_vast_test_reports_zero_and_few_shot(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The wiring of `evaluate --dataset vast --split test`, with a stand-in model that predicts "con" throughout.
+    from training.evaluation import held_out
+
+    write_vast(tmp_path, name="vast_test.csv")
+    monkeypatch.setattr(held_out, "load_model", lambda uri: (None, "stance", ["con", "neutral", "pro"]))
+    monkeypatch.setattr(held_out, "predict_labels", lambda model, task, labels, frame: ["con"] * len(frame))
+    metrics = held_out.evaluate_benchmark("models:/vast-stance@champion", "vast", tmp_path, "test")
+    # gold pro con neutral neutral (zero-shot: con neutral): only con is ever right, F1 2/5 over all rows
+    # (P 1/4, R 1), 2/3 on the zero-shot rows (P 1/2, R 1); the few-shot rows (pro, neutral) have no con: 0
+    assert {name: value for name, value in metrics.items() if name.startswith("vast_")} == pytest.approx(
+        {"vast_macro_f1": 2 / 5 / 3, "vast_macro_f1_zero_shot": 2 / 3 / 3, "vast_macro_f1_few_shot": 0.0}
+    )
+
+
+def test_vast_keeps_its_subset_out_of_the_trainers_data(tmp_path: Path) -> None:
+    write_vast(tmp_path)
+    data = load_labelled_data(BenchmarkData(source="benchmark", name="vast", data_dir=tmp_path), "stance")
+    assert data.name == "vast-train"
+    assert data.frame.columns.tolist() == ["text", "target", "label", "group"]
+    assert data.labels == ["con", "neutral", "pro"]
+
+
 @pytest.mark.parametrize("split", ["train", None], ids=["named", "default"])
 def test_trainer_loads_a_benchmark_config(tmp_path: Path, split: str | None) -> None:
     write_semeval(tmp_path)
@@ -132,6 +210,7 @@ def test_metadata_names_each_benchmark_consistently() -> None:
         "fnc1": ("stance", "fnc_score"),
         "semeval2016": ("stance", "semeval_f_avg"),
         "bbc_news": ("topic", "accuracy"),
+        "vast": ("stance", "vast_macro_f1"),
     }
     assert all(name == b.name for name, b in BENCHMARKS.items())
 
@@ -167,7 +246,7 @@ def test_limit_is_not_a_file_prefix(tmp_path: Path) -> None:
 
 
 def test_unknown_benchmark(tmp_path: Path) -> None:
-    with pytest.raises(UserInputError, match="unknown benchmark 'imdb'; known: bbc_news, fnc1, semeval2016"):
+    with pytest.raises(UserInputError, match="unknown benchmark 'imdb'; known: bbc_news, fnc1, semeval2016, vast$"):
         load_benchmark("imdb", tmp_path, "train", "topic")
 
 
@@ -280,3 +359,57 @@ def test_limit_must_be_positive(tmp_path: Path) -> None:
     write_fnc1(tmp_path)
     with pytest.raises(UserInputError, match="fnc1: limit must be a positive number of groups, got 0"):
         load_benchmark("fnc1", tmp_path, "train", "stance", limit=0)
+
+
+# --- VAST: bad input --------------------------------------------------------------------------
+
+
+def test_vast_missing_columns(tmp_path: Path) -> None:
+    write_vast(tmp_path, VAST.replace("topic_str,seen?,", "topic_string,seen,"))
+    with pytest.raises(UserInputError, match=r"vast_train.csv: missing column\(s\) topic_str, seen\?; the header has"):
+        load_benchmark("vast", tmp_path, "train", "stance")
+
+
+def test_vast_unknown_label_names_the_line(tmp_path: Path) -> None:
+    # line 8: rows 1-4 take lines 2-7, the first post running over three of them
+    path = write_vast(tmp_path, VAST + vast_row("Meh.", "tax", "pro", "1", "15") + vast_row("Eh.", "tax", "3", "1", "16"))
+    with pytest.raises(UserInputError) as err:
+        load_benchmark("vast", tmp_path, "train", "stance")
+    assert str(err.value) == (
+        f"{path}: unknown label 'pro' (line 8; 1 in all), '3' (line 9; 1 in all); expected one of 0, 1, 2"
+    )
+
+
+def test_vast_unknown_seen_flag(tmp_path: Path) -> None:
+    write_vast(tmp_path, VAST + vast_row("Meh.", "tax", "1", "yes", "15"))
+    with pytest.raises(UserInputError, match=r"unknown seen\? 'yes' \(line 8; 1 in all\); expected one of 0, 1"):
+        load_benchmark("vast", tmp_path, "train", "stance")
+
+
+def test_vast_broken_line_names_where_the_row_starts(tmp_path: Path) -> None:
+    # A row cut short (a field lost) is caught on its own line.
+    cut = "Ann,Short row,tax,A1-P,tax,1,1,15\n"
+    path = write_vast(tmp_path, VAST + cut + vast_row("Fine.", "tax", "0", "1", "16"))
+    with pytest.raises(UserInputError, match=r"vast_train.csv:8: 8 fields where the header has 16$"):
+        load_benchmark("vast", tmp_path, "train", "stance")
+    # An unclosed quote reads on to the end of the file: the error says where that row began.
+    unclosed = 'Ann,"An unclosed quote, tax,A1-P,tax,1,1,15,[],[],,[],tax,1,0\n'
+    write_vast(tmp_path, VAST + unclosed + "Bob,No quotes here,tax,A1-P,tax,0,1,16,[],[],,[],tax,1,0\n")
+    with pytest.raises(UserInputError) as err:
+        load_benchmark("vast", tmp_path, "train", "stance")
+    assert str(err.value) == f"{path}:8: 2 fields where the header has 16 (a row from line 8 to line 9)"
+
+
+def test_vast_repeated_new_id(tmp_path: Path) -> None:
+    write_vast(tmp_path, VAST + vast_row("Again.", "tax", "0", "1", "12"))
+    with pytest.raises(UserInputError, match=r"vast_train.csv: repeated new_id '12' \(line 8; 1 in all\)"):
+        load_benchmark("vast", tmp_path, "train", "stance")
+
+
+def test_vast_row_with_no_text_at_all(tmp_path: Path) -> None:
+    write_vast(tmp_path, VAST + vast_row("", "tax", "0", "1", "15"))
+    with pytest.raises(UserInputError, match=r"vast_train.csv: line 8: empty post and empty text column"):
+        load_benchmark("vast", tmp_path, "train", "stance")
+    write_vast(tmp_path, VAST + vast_row("", "tax", "0", "1", "15", text="not json"))
+    with pytest.raises(UserInputError, match=r"line 8: empty post, and its text column is not a JSON list"):
+        load_benchmark("vast", tmp_path, "train", "stance")

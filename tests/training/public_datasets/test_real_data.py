@@ -6,8 +6,11 @@ from pathlib import Path
 
 import pytest
 
+from training.config.schema import BenchmarkData
+from training.labelled_data import load_labelled_data
 from training.locations import DEFAULT_DATA_DIR
 from training.public_datasets.adapters import BENCHMARKS, load_benchmark
+from training.public_datasets.scorers import official_metrics
 
 
 @pytest.fixture(scope="module")
@@ -50,6 +53,31 @@ def test_bbc_articles(data_dir: Path) -> None:
     }
     # the one latin-1 article reads its pound sign as written
     assert "a £15.8m signing" in frame.loc[frame["group"] == "sport/199", "text"].item()
+
+
+def test_vast_training_file(data_dir: Path) -> None:
+    frame = load_benchmark("vast", data_dir, "train", "stance")
+    assert len(frame) == 13_477
+    assert frame["group"].nunique() == 4_641  # topics (topic_str)
+    assert frame["label"].value_counts().to_dict() == {"con": 5_595, "pro": 5_327, "neutral": 2_555}
+    # every topic of the training file is, by definition, seen in training
+    assert set(frame["subset"]) == {"few_shot"}
+    # the 11 rows whose post the copy lost read the tokens of `text` instead: no row is left without text
+    assert (frame["text"].str.strip() != "").all()
+    assert frame["text"].str.startswith("@caren fellow debater").sum() == 11
+
+
+def test_vast_slice_trains_on_text_target_label_group(data_dir: Path) -> None:
+    config = BenchmarkData(source="benchmark", name="vast", data_dir=data_dir, limit=40)
+    data = load_labelled_data(config, "stance")
+    assert data.frame.columns.tolist() == ["text", "target", "label", "group"]
+    assert data.frame["group"].nunique() == 40
+    assert data.labels == ["con", "neutral", "pro"]
+    frame = load_benchmark("vast", data_dir, None, "stance", limit=40)
+    assert frame[["text", "target", "label", "group"]].equals(data.frame)
+    # Scored with its subsets, the training file has only few-shot rows to report.
+    metrics = official_metrics("vast", frame["label"], frame["label"], frame["subset"])
+    assert metrics == {"vast_macro_f1": 1.0, "vast_macro_f1_few_shot": 1.0}
 
 
 def test_a_limited_slice_holds_every_class(data_dir: Path) -> None:

@@ -8,7 +8,12 @@ import pytest
 
 from classifiers.errors import UserInputError
 from training.public_datasets.adapters import BENCHMARKS
-from training.public_datasets.scorers import fnc_score, official_metrics, semeval_f_avg
+from training.public_datasets.scorers import (
+    fnc_score,
+    official_metrics,
+    semeval_f_avg,
+    vast_macro_f1,
+)
 
 FNC_GOLD = ["agree", "disagree", "discuss", "unrelated", "unrelated"]
 FNC_PRED = ["agree", "discuss", "unrelated", "unrelated", "agree"]
@@ -61,6 +66,47 @@ def test_bbc_official_metrics_by_hand() -> None:
     assert official_metrics("bbc_news", gold, pred) == pytest.approx({"accuracy": 0.5, "macro_f1": 4 / 15})
 
 
+VAST_GOLD = ["pro", "pro", "con", "con", "neutral", "neutral"]
+VAST_PRED = ["pro", "con", "con", "con", "pro", "neutral"]
+VAST_SUBSETS = ["zero_shot", "zero_shot", "zero_shot", "few_shot", "few_shot", "few_shot"]
+
+
+def test_vast_macro_f1_by_hand() -> None:
+    # pro:     tp 1 (row 1), predicted 2 (rows 1, 5), gold 2      -> P 1/2, R 1/2 -> F1 1/2
+    # con:     tp 2 (rows 3, 4), predicted 3 (rows 2-4), gold 2   -> P 2/3, R 1   -> F1 4/5
+    # neutral: tp 1 (row 6), predicted 1, gold 2                  -> P 1,   R 1/2 -> F1 2/3
+    # macro (1/2 + 4/5 + 2/3) / 3 = 59/90
+    assert vast_macro_f1(VAST_GOLD, VAST_PRED) == pytest.approx(59 / 90)
+    # without subsets (as the trainer calls it): the all-rows figure only
+    assert official_metrics("vast", VAST_GOLD, VAST_PRED) == pytest.approx({"vast_macro_f1": 59 / 90})
+
+
+def test_vast_zero_shot_and_few_shot_by_hand() -> None:
+    # zero-shot rows 1-3, gold pro pro con, predicted pro con con:
+    #   pro F1 2/3 (P 1, R 1/2), con F1 2/3 (P 1/2, R 1), neutral absent from both -> 0
+    #   macro over all three classes, as the authors' scorer (labels=[0, 1, 2]): 4/3 / 3 = 4/9
+    # few-shot rows 4-6, gold con neutral neutral, predicted con pro neutral:
+    #   con F1 1, neutral F1 2/3 (P 1, R 1/2), pro predicted once but never gold -> 0: 5/3 / 3 = 5/9
+    assert official_metrics("vast", VAST_GOLD, VAST_PRED, VAST_SUBSETS) == pytest.approx(
+        {"vast_macro_f1": 59 / 90, "vast_macro_f1_zero_shot": 4 / 9, "vast_macro_f1_few_shot": 5 / 9}
+    )
+
+
+def test_vast_reports_only_the_subsets_present() -> None:
+    # The training file is all few-shot (its topics are the training topics).
+    metrics = official_metrics("vast", VAST_GOLD[3:], VAST_PRED[3:], VAST_SUBSETS[3:])
+    assert metrics == pytest.approx({"vast_macro_f1": 5 / 9, "vast_macro_f1_few_shot": 5 / 9})
+
+
+def test_subsets_are_checked() -> None:
+    with pytest.raises(ValueError, match="vast: 6 gold labels but 2 subsets"):
+        official_metrics("vast", VAST_GOLD, VAST_PRED, ["zero_shot", "few_shot"])
+    with pytest.raises(ValueError, match=r"vast: subset\(s\) seen are not among the benchmark's subsets \(zero_shot, few_shot\)"):
+        official_metrics("vast", VAST_GOLD, VAST_PRED, ["seen"] * 6)
+    with pytest.raises(ValueError, match=r"semeval2016: subset\(s\) zero_shot are not among the benchmark's subsets \(none\)"):
+        official_metrics("semeval2016", ["FAVOR"], ["FAVOR"], ["zero_shot"])
+
+
 def test_every_benchmark_reports_its_primary_metric_under_an_mlflow_name() -> None:
     for name, benchmark in BENCHMARKS.items():
         labels = list(benchmark.labels)
@@ -81,5 +127,7 @@ def test_scorers_reject_mismatched_input() -> None:
         semeval_f_avg(["FAVOR"], ["favor"])
     with pytest.raises(ValueError, match="fnc1: label[(]s[)] Unrelated are not in"):
         official_metrics("fnc1", ["unrelated"], ["Unrelated"])
+    with pytest.raises(ValueError, match="vast: label[(]s[)] 0 are not in con, pro, neutral"):
+        vast_macro_f1(["con"], ["0"])
     with pytest.raises(UserInputError, match="unknown benchmark 'imdb'"):
         official_metrics("imdb", ["a"], ["a"])

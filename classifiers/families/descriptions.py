@@ -1,0 +1,146 @@
+"""Topics known by their description: cosine similarity to one prototype embedding per label.
+
+Each label's prototype mixes the embedding of its natural-language description (a few sentences
+paraphrasing the annotation guideline) with the mean embedding of its labelled training texts.
+With `description_weight: 1` the labelled rows are not used at all (zero-shot): the descriptions
+alone define the labels, so a topic is added by adding one line of YAML. A label with no training
+rows falls back to its description. Probabilities are a softmax over similarities / temperature.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+from pydantic import Field, PositiveFloat, PositiveInt, field_validator
+
+from classifiers.config import PACKAGED_ENCODER, FamilyConfig
+from classifiers.encoder import ENCODER_REQUIREMENTS, MeanPooledEncoder, resolve_encoder
+from classifiers.errors import UserInputError
+from classifiers.interface import Trainable
+from classifiers.registry import Factory, Family, register
+
+PROTOTYPES_FILE = "prototypes.npy"
+SETTINGS_FILE = "prototype_settings.json"
+ENCODER_DIR = "encoder"
+
+
+class DescriptionsModel(FamilyConfig):
+    """Label prototypes from descriptions (and, unless zero-shot, the labelled rows) in a frozen encoder's space."""
+
+    family: Literal["descriptions"]
+    descriptions: dict[str, list[str]] = Field(
+        description="Every label -> one or more sentences saying what a text of that label is about."
+    )
+    description_weight: float = Field(
+        0.7, ge=0, le=1, description="Share of the description in each prototype; 1 = zero-shot (no labelled rows used)."
+    )
+    temperature: PositiveFloat = Field(0.05, description="Softmax temperature over cosine similarities.")
+    encoder: str = Field(PACKAGED_ENCODER, description=f"'{PACKAGED_ENCODER}' (packaged) or a local model folder.")
+    max_length: PositiveInt = 256
+    batch_size: PositiveInt = 32
+
+    @field_validator("descriptions")
+    @classmethod
+    def _non_empty(cls, descriptions: dict[str, list[str]]) -> dict[str, list[str]]:
+        if len(descriptions) < 2:
+            raise ValueError("give descriptions for at least two labels")
+        empty = [label for label, sentences in descriptions.items() if not [s for s in sentences if s.strip()]]
+        if empty:
+            raise ValueError(f"empty description for label(s) {', '.join(empty)}: give at least one sentence each")
+        return descriptions
+
+    @property
+    def zero_shot(self) -> bool:
+        return self.description_weight == 1
+
+    def check_labels(self, labels: Sequence[str]) -> None:
+        """Every label of the data needs a description; only a zero-shot model may describe labels it has no rows of."""
+        missing = sorted(set(labels) - set(self.descriptions))
+        if missing:
+            raise UserInputError(f"model.descriptions has no description for label(s) {', '.join(missing)} found in the data")
+        extra = sorted(set(self.descriptions) - set(labels))
+        if extra and not self.zero_shot:
+            raise UserInputError(
+                f"model.descriptions names label(s) {', '.join(extra)} that the data does not have; "
+                "only a zero-shot model (description_weight: 1) may add labels that have no rows"
+            )
+
+
+class DescriptionClassifier(Trainable):
+    family = "descriptions"
+
+    def __init__(
+        self, task: str, encoder: MeanPooledEncoder, prototypes: np.ndarray, temperature: float, config: DescriptionsModel | None = None
+    ) -> None:
+        super().__init__(task)
+        self.encoder = encoder
+        self.prototypes = prototypes
+        self.temperature = temperature
+        self.config = config
+
+    @classmethod
+    def untrained(cls, task: str, config: DescriptionsModel, encoder: MeanPooledEncoder) -> DescriptionClassifier:
+        return cls(task, encoder, np.zeros((0, encoder.dimension), dtype=np.float32), config.temperature, config)
+
+    def fit(self, inputs: pd.DataFrame, y: Sequence[str], sample_weight: np.ndarray | None = None) -> None:
+        if self.config is None:
+            raise RuntimeError("fit needs a classifier made by DescriptionClassifier.untrained, not a loaded one")
+        missing = sorted({str(label) for label in y} - set(self.config.descriptions))
+        if missing:
+            raise UserInputError(f"model.descriptions has no description for label(s) {', '.join(missing)}")
+        # Labels without rows in this fit (rare classes in a cross-validation fold) keep their description alone.
+        self.labels = sorted(self.config.descriptions)
+        weights = np.ones(len(inputs)) if sample_weight is None else np.asarray(sample_weight, dtype=float)
+        self.prototypes = np.stack(
+            [self._prototype(self.config, label, inputs, np.asarray(y), weights) for label in self.labels]
+        )
+
+    def _prototype(
+        self, config: DescriptionsModel, label: str, inputs: pd.DataFrame, y: np.ndarray, weights: np.ndarray
+    ) -> np.ndarray:
+        sentences = [sentence for sentence in config.descriptions[label] if sentence.strip()]
+        description = _unit(self.encoder.encode(pd.DataFrame({"text": sentences})).mean(axis=0))
+        weight = config.description_weight
+        rows = y == label
+        if weight == 1 or not rows.any():
+            return description
+        examples = _unit(np.average(self.encoder.encode(inputs[rows]), axis=0, weights=weights[rows]))
+        return _unit(weight * description + (1 - weight) * examples)
+
+    def predict_proba(self, inputs: pd.DataFrame) -> np.ndarray:
+        similarity = self.encoder.encode(inputs) @ self.prototypes.T / self.temperature
+        similarity -= similarity.max(axis=1, keepdims=True) if len(similarity) else 0
+        weights = np.exp(similarity)
+        return weights / weights.sum(axis=1, keepdims=True)
+
+    def save_weights(self, directory: Path) -> None:
+        np.save(directory / PROTOTYPES_FILE, self.prototypes)
+        (directory / SETTINGS_FILE).write_text(json.dumps({"temperature": self.temperature}), encoding="utf-8")
+        self.encoder.save(directory / ENCODER_DIR)
+
+    @classmethod
+    def load_weights(cls, directory: Path, task: str, labels: list[str]) -> DescriptionClassifier:
+        settings = json.loads((directory / SETTINGS_FILE).read_text(encoding="utf-8"))
+        prototypes = np.load(directory / PROTOTYPES_FILE)
+        classifier = cls(task, MeanPooledEncoder.load(directory / ENCODER_DIR), prototypes, settings["temperature"])
+        classifier.labels = labels
+        return classifier
+
+
+def _unit(vector: np.ndarray) -> np.ndarray:
+    return vector / max(float(np.linalg.norm(vector)), 1e-12)
+
+
+def _trainer(config: DescriptionsModel, task: str, seed: int) -> Factory:
+    encoder = MeanPooledEncoder(resolve_encoder(config.encoder), config.max_length, config.batch_size, cache=True)
+    return lambda: DescriptionClassifier.untrained(task, config, encoder)
+
+
+register(
+    Family("descriptions", DescriptionsModel, DescriptionClassifier, ENCODER_REQUIREMENTS, _trainer, tasks=("topic",))
+)

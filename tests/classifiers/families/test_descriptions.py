@@ -1,0 +1,83 @@
+"""The descriptions family on a tiny locally built encoder: prototypes, zero-shot, bad descriptions."""
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from pydantic import ValidationError
+
+from classifiers.errors import UserInputError
+from classifiers.families.descriptions import DescriptionsModel
+from classifiers.interface import load_predictor
+from classifiers.registry import classifier_factory
+
+DESCRIPTIONS = {
+    "conflict": ["Armed attacks, strikes and fighting."],
+    "diplomacy": ["Talks and meetings between states.", "A minister visits another country."],
+}
+TEXTS = pd.DataFrame({"text": ["Jets struck the base.", "The envoys met in Cairo.", "Rockets hit a town.", "Talks resumed."]})
+LABELS = ["conflict", "diplomacy", "conflict", "diplomacy"]
+
+
+def model(tiny_encoder: Path, **changes: object) -> DescriptionsModel:
+    config = DescriptionsModel(family="descriptions", descriptions=DESCRIPTIONS, encoder=str(tiny_encoder), max_length=32)
+    return config.model_copy(update=changes)
+
+
+def test_fits_predicts_saves_and_loads(tiny_encoder: Path, tmp_path: Path) -> None:
+    classifier = classifier_factory(model(tiny_encoder), "topic", seed=0)()
+    classifier.fit(TEXTS, LABELS)
+    assert classifier.labels == ["conflict", "diplomacy"]
+    probabilities = classifier.predict_proba(TEXTS)
+    assert probabilities.shape == (4, 2) and np.allclose(probabilities.sum(axis=1), 1.0)
+    classifier.save(tmp_path)
+    loaded = load_predictor(tmp_path)
+    assert (loaded.family, loaded.labels) == ("descriptions", ["conflict", "diplomacy"])
+    assert np.allclose(loaded.predict_proba(TEXTS), probabilities, atol=1e-5)
+
+
+def test_zero_shot_uses_no_labelled_row_and_may_add_a_label(tiny_encoder: Path) -> None:
+    config = model(tiny_encoder, description_weight=1.0, descriptions={**DESCRIPTIONS, "economy": ["Oil prices and trade."]})
+    zero_shot = classifier_factory(config, "topic", seed=0)
+    first, second = zero_shot(), zero_shot()
+    first.fit(TEXTS, LABELS)
+    second.fit(TEXTS.iloc[:2], ["diplomacy", "conflict"])  # other rows, other labels: same model
+    assert first.labels == ["conflict", "diplomacy", "economy"]
+    assert np.allclose(first.predict_proba(TEXTS), second.predict_proba(TEXTS))
+
+
+def test_labelled_rows_move_the_few_shot_prototypes(tiny_encoder: Path) -> None:
+    few_shot, zero_shot = (classifier_factory(model(tiny_encoder, description_weight=w), "topic", 0)() for w in (0.5, 1.0))
+    few_shot.fit(TEXTS, LABELS)
+    zero_shot.fit(TEXTS, LABELS)
+    assert not np.allclose(few_shot.predict_proba(TEXTS), zero_shot.predict_proba(TEXTS))
+
+
+def test_a_label_without_description_names_it(tiny_encoder: Path) -> None:
+    with pytest.raises(UserInputError, match="no description for label\\(s\\) economy found in the data"):
+        model(tiny_encoder).check_labels(["conflict", "diplomacy", "economy"])
+    with pytest.raises(UserInputError, match="no description for label\\(s\\) economy"):
+        classifier_factory(model(tiny_encoder), "topic", seed=0)().fit(TEXTS, [*LABELS[:3], "economy"])
+
+
+def test_a_described_label_without_rows_is_refused_unless_zero_shot(tiny_encoder: Path) -> None:
+    config = model(tiny_encoder, descriptions={**DESCRIPTIONS, "economy": ["Oil prices and trade."]})
+    with pytest.raises(UserInputError, match="names label\\(s\\) economy that the data does not have"):
+        config.check_labels(LABELS)
+    config.model_copy(update={"description_weight": 1.0}).check_labels(LABELS)
+
+
+def test_a_fold_without_rows_of_a_label_keeps_its_description(tiny_encoder: Path) -> None:
+    classifier = classifier_factory(model(tiny_encoder), "topic", seed=0)()
+    classifier.fit(TEXTS.iloc[[0, 2]], ["conflict", "conflict"])
+    assert classifier.labels == ["conflict", "diplomacy"]
+
+
+@pytest.mark.parametrize(
+    ("descriptions", "message"),
+    [({"conflict": ["x"], "diplomacy": [" "]}, "empty description for label\\(s\\) diplomacy"), ({"conflict": ["x"]}, "at least two labels")],
+)
+def test_empty_descriptions_are_refused(descriptions: dict[str, list[str]], message: str) -> None:
+    with pytest.raises(ValidationError, match=message):
+        DescriptionsModel(family="descriptions", descriptions=descriptions, description_weight=1.0)

@@ -1,0 +1,61 @@
+"""Loading an experiment's data and its extra training sources."""
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from classifiers.errors import UserInputError
+from training.config.schema import ExtraTraining, JsonlData, SeedData
+from training.labelled_data import load_labelled_data
+
+
+def source(path: Path, rows: list[dict[str, str]], labels: dict[str, str | None]) -> ExtraTraining:
+    path.write_text("".join(json.dumps(row) + "\n" for row in rows), encoding="utf-8")
+    return ExtraTraining(data=JsonlData(source="jsonl", path=path, group_column="doc"), labels=labels)
+
+
+PUBLIC = [
+    {"text": "We must back the plan.", "target": "the plan", "label": "pro", "doc": "1"},
+    {"text": "The plan is a disaster.", "target": "the plan", "label": "con", "doc": "2"},
+    {"text": "The plan was announced.", "target": "the plan", "label": "neutral", "doc": "3"},
+]
+MAPPING: dict[str, str | None] = {"pro": "favor", "con": "against", "neutral": "none"}
+
+
+def test_extra_source_is_mapped_onto_the_experiment_labels(tmp_path: Path) -> None:
+    data = load_labelled_data(SeedData(), "stance", [source(tmp_path / "public.jsonl", PUBLIC, MAPPING)])
+    (extra,) = data.extra
+    assert list(extra.frame["label"]) == ["favor", "against", "none"]
+    assert set(extra.frame["group"]) == {"extra:1", "extra:2", "extra:3"}
+    inputs, labels, weights = data.training_side()
+    assert len(inputs) == len(data.frame) + 3 and list(inputs.columns) == ["text", "target"]
+    assert list(labels[-3:]) == ["favor", "against", "none"]
+    assert weights is None  # every row counts the same
+    # the evaluated data stays the seeds alone
+    assert data.name == "seeds" and not data.frame["group"].str.startswith("extra:").any()
+
+
+def test_null_mapping_leaves_rows_out(tmp_path: Path) -> None:
+    data = load_labelled_data(
+        SeedData(), "stance", [source(tmp_path / "p.jsonl", PUBLIC, {**MAPPING, "neutral": None})]
+    )
+    assert list(data.extra[0].frame["label"]) == ["favor", "against"]
+
+
+def test_an_unmapped_source_label_names_the_file_and_label(tmp_path: Path) -> None:
+    with pytest.raises(UserInputError, match=r"p.jsonl: label\(s\) neutral have no mapping"):
+        load_labelled_data(SeedData(), "stance", [source(tmp_path / "p.jsonl", PUBLIC, {"pro": "favor", "con": "against"})])
+
+
+def test_a_mapping_onto_an_unknown_label_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(UserInputError, match="maps to support, which the experiment's data does not have"):
+        load_labelled_data(SeedData(), "stance", [source(tmp_path / "p.jsonl", PUBLIC, {**MAPPING, "pro": "support"})])
+
+
+def test_an_extra_source_weight_weighs_its_rows(tmp_path: Path) -> None:
+    extra = source(tmp_path / "p.jsonl", PUBLIC, MAPPING).model_copy(update={"weight": 0.1})
+    data = load_labelled_data(SeedData(), "stance", [extra])
+    _, _, weights = data.training_side(np.arange(4))
+    assert list(weights) == [1.0, 1.0, 1.0, 1.0, 0.1, 0.1, 0.1]
