@@ -105,13 +105,16 @@ def train(
 
 @app.command("train-defaults")
 def train_defaults(
+    overrides: Annotated[
+        list[str] | None, typer.Argument(help="dotted.key=value applied to every default config.")
+    ] = None,
     retrain: Annotated[bool, typer.Option("--retrain", help="Train even where a champion exists.")] = False,
 ) -> None:
     """Train the default topic and stance models on the seed corpus where no champion exists yet."""
     from training.defaults import train_defaults as run_defaults
 
     with _user_errors():
-        results = run_defaults(retrain)
+        results = run_defaults(retrain, overrides or [])
     for result in results:
         logger.info("%s version %s: %s = %.4f", result.registered_model, result.version, result.primary_metric, result.primary_value)
 
@@ -120,7 +123,7 @@ def train_defaults(
 def evaluate(
     model_uri: Annotated[str, typer.Option(help="e.g. models:/news-topic@champion or runs:/<id>/model.")],
     data: Annotated[Path | None, typer.Option(help="JSONL with text, label (and target for stance).")] = None,
-    dataset: Annotated[str | None, typer.Option(help="Benchmark in its official layout: fnc1, semeval2016, bbc_news.")] = None,
+    dataset: Annotated[str | None, typer.Option(help="Benchmark in its official layout: fnc1, semeval2016, bbc_news, vast.")] = None,
     data_dir: Annotated[Path, typer.Option(help="Folder holding the benchmark folders.")] = locations.DEFAULT_DATA_DIR,
     split: Annotated[str | None, typer.Option(help="Benchmark split, e.g. test (default: its training split).")] = None,
 ) -> None:

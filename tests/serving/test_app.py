@@ -9,11 +9,14 @@ from fastapi.testclient import TestClient
 
 from serving.app import create_app
 from serving.settings import ServingSettings
+from training import locations
 from training.config.resolve import load_config
-from training.defaults import DEFAULT_CONFIGS
 from training.trainer import train
 
 SettingsFactory = Callable[..., ServingSettings]
+
+# a TF-IDF topic model: trains in seconds
+FAST_TOPIC_CONFIG = locations.CONFIGS_DIR / "topic" / "tfidf_svm.yaml"
 
 
 def test_without_models_the_server_starts_and_answers_503_with_the_train_command(
@@ -74,7 +77,7 @@ def test_a_model_trained_after_startup_is_served_after_a_reload(
 ) -> None:
     with TestClient(create_app(make_settings(store_uri))) as client:
         assert client.post("/v1/classify", json={"items": [{"text": "Some news."}]}).status_code == 503
-        train(load_config(DEFAULT_CONFIGS["topic"]))
+        train(load_config(FAST_TOPIC_CONFIG))
         reload = client.post("/v1/models/reload", headers=admin_headers)
         classify = client.post("/v1/classify", json={"items": [{"text": "Some news."}]})
         with_target = client.post("/v1/classify", json={"items": [{"text": "Some news.", "target": "Iran"}]})

@@ -30,6 +30,9 @@ TEXTS = [
     "Oil exports rose last month.",
 ]
 
+# An encoder pads a batch to its longest text; padding is masked out, but the sums differ in the last bits.
+BATCH_TOLERANCE = 1e-6
+
 
 def model(client: TestClient, task: str) -> LoadedModel:
     return client.app.state.model_holder.current.models[task]  # type: ignore[attr-defined]
@@ -68,7 +71,7 @@ def test_concurrent_single_rows_become_one_call_with_unchanged_answers(
     alone = [predict_rows(topic, {"text": [text]}, ServiceMetrics(CollectorRegistry())) for text in TEXTS]
     assert [result[0].label for result in batched] == [result[0].label for result in alone]  # type: ignore[index]
     for together, single in zip(batched, alone, strict=True):
-        assert together[0].probabilities == pytest.approx(single[0].probabilities, abs=1e-12)  # type: ignore[index]
+        assert together[0].probabilities == pytest.approx(single[0].probabilities, abs=BATCH_TOLERANCE)  # type: ignore[index]
     assert calls(metrics, "topic") == (1, len(TEXTS))
 
 
@@ -140,7 +143,7 @@ def test_a_request_over_max_rows_goes_in_chunks_that_let_other_requests_in(
     alone = predict_rows(topic, {"text": TEXTS}, ServiceMetrics(CollectorRegistry()))
     assert [scored.label for scored in big] == [scored.label for scored in alone]  # type: ignore[union-attr]
     for chunked, single in zip(big, alone, strict=True):  # type: ignore[arg-type]
-        assert chunked.probabilities == pytest.approx(single.probabilities, abs=1e-12)
+        assert chunked.probabilities == pytest.approx(single.probabilities, abs=BATCH_TOLERANCE)
     assert len(small) == 1  # type: ignore[arg-type]
     # Calls of 4, 1 (the small request, between two chunks), 4 and 2 rows: none over max_rows.
     assert calls(metrics, "topic") == (4, 11)

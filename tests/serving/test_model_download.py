@@ -86,8 +86,8 @@ def remote_store(
     good, broken = tmp_path / "remote" / "good", tmp_path / "remote" / "broken"
     shutil.copytree(source, good)
     shutil.copytree(source, broken)
-    removed = [path.unlink() for path in broken.rglob("pipeline.joblib")]
-    assert removed, "the copied model should have had a pipeline file to remove"
+    removed = [path.unlink() for path in broken.rglob("classifier.json")]
+    assert removed, "the copied model should have had its classifier metadata to remove"
 
     client = MlflowClient(tracking_uri=store_uri, registry_uri=store_uri)
     client.create_registered_model(TOPIC)

@@ -29,8 +29,8 @@ from serving.app import create_app
 from serving.model_holder import MAX_RETRY_DELAY_S, retry_delay
 from serving.routers import classify as classify_router
 from serving.settings import ServingSettings
+from training import locations
 from training.config.resolve import load_config
-from training.defaults import DEFAULT_CONFIGS
 from training.trainer import train
 
 SettingsFactory = Callable[..., ServingSettings]
@@ -38,14 +38,17 @@ TOPIC = "news-topic"
 ITEMS = {"items": [{"text": "Ministers met in Brussels to discuss the ceasefire proposal and new sanctions."}]}
 POLL_TIMEOUT_S = 30.0
 
+# a TF-IDF topic model: trains in seconds
+FAST_TOPIC_CONFIG = locations.CONFIGS_DIR / "topic" / "tfidf_svm.yaml"
+
 
 @pytest.fixture(scope="module")
 def topic_store(tmp_path_factory: pytest.TempPathFactory) -> str:
     uri = f"sqlite:///{tmp_path_factory.mktemp('reload-store') / 'mlflow.db'}"
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("MLFLOW_TRACKING_URI", uri)
-        train(load_config(DEFAULT_CONFIGS["topic"]))
-        train(load_config(DEFAULT_CONFIGS["topic"], ["model.C=0.1", "promote=never"]))
+        train(load_config(FAST_TOPIC_CONFIG))
+        train(load_config(FAST_TOPIC_CONFIG, ["model.C=0.1", "promote=never"]))
     return uri
 
 

@@ -34,10 +34,12 @@ def test_config_error_names_the_key_and_starts_no_run(store_uri: str) -> None:
 
 
 def test_train_defaults_only_trains_what_has_no_champion(store_uri: str) -> None:
-    assert runner.invoke(app, ["train-defaults"]).exit_code == 0
+    # the public corpus the default stance model also learns from belongs in benchmarks, not tests
+    seeds_only = "extra_training=[]"
+    assert runner.invoke(app, ["train-defaults", seeds_only]).exit_code == 0
     client = MlflowClient()
     assert {m.name for m in client.search_registered_models()} == {"news-topic", "news-stance"}
-    assert runner.invoke(app, ["train-defaults"]).exit_code == 0
+    assert runner.invoke(app, ["train-defaults", seeds_only]).exit_code == 0
     assert len(client.search_model_versions("name='news-topic'")) == 1
 
 

@@ -9,6 +9,8 @@ from mlflow.tracking import MlflowClient
 
 from serving.app import create_app
 from serving.settings import ServingSettings
+from training.config.resolve import load_config
+from training.defaults import DEFAULT_CONFIGS
 
 SettingsFactory = Callable[..., ServingSettings]
 
@@ -25,7 +27,7 @@ def test_models_lists_labels_metrics_and_the_exact_version(client: TestClient, t
     )
     assert topic["labels"] == ["conflict", "diplomacy", "domestic_politics", "economy", "humanitarian"]
     assert stance["labels"] == ["against", "favor", "none"]
-    assert topic["family"] == stance["family"] == "tfidf"
+    assert (topic["family"], stance["family"]) == tuple(load_config(DEFAULT_CONFIGS[task]).model.family for task in ("topic", "stance"))
     run = MlflowClient(tracking_uri=trained_store).get_run(topic["run_id"])
     assert topic["metrics"] == {"macro_f1": run.data.metrics["macro_f1"], "accuracy": run.data.metrics["accuracy"]}
 
