@@ -121,6 +121,29 @@ def sample_texts() -> list[str]:
     return [json.loads(line)["text"] for line in lines if line.strip()]
 
 
+def in_process_ceiling(uri: str, texts: list[str], batch: int = 16) -> list[str]:
+    """Rows/s of the topic champion called in this process, no HTTP: the most a server could answer."""
+    from classifiers.contract import score_columns
+    from classifiers.pyfunc import load_pyfunc
+
+    model_store.use_store(uri)
+    classifier = load_pyfunc(f"models:/{TOPIC_MODEL}@{CHAMPION}").unwrap_python_model().classifier
+    labels = tuple(classifier.labels)
+    score_columns(classifier, labels, {"text": texts[:batch]})  # warm-up
+
+    def rate(size: int) -> float:
+        started, rows = time.perf_counter(), 0
+        for start in range(0, 2 * len(texts), size):
+            chunk = [texts[index % len(texts)] for index in range(start, start + size)]
+            rows += len(score_columns(classifier, labels, {"text": chunk}))
+        return rows / (time.perf_counter() - started)
+
+    return [
+        f"In-process ceiling (the same topic champion called in the benchmark process, no HTTP): "
+        f"{rate(1):.0f} rows/s one text per call, {rate(batch):.0f} rows/s in calls of {batch} texts."
+    ]
+
+
 def has_champions(uri: str) -> bool:
     """True when the store has a champion of each default model."""
     client = model_store.use_store(uri)
@@ -375,6 +398,7 @@ def main(
             uri = f"sqlite:///{workdir / 'mlruns' / 'mlflow.db'}"
             train_defaults_into(uri)
         texts = sample_texts()
+        ceiling = in_process_ceiling(uri, texts)
         results = []
         ours_port = free_port()
         ours_env = {**os.environ, "NEWS_TRACKING_URI": uri, "NEWS_WORKERS": str(workers)}
@@ -383,7 +407,7 @@ def main(
             ours = Server("python -m serving", process, f"http://127.0.0.1:{ours_port}", "/v1/classify", "/ready")
             asyncio.run(wait_until_ready(ours, ours_log))
             results.append(asyncio.run(measure(ours, texts, clients, duration, batch_runs)))
-            notes = asyncio.run(our_extras(ours, texts, batch_runs))
+            notes = [*ceiling, *asyncio.run(our_extras(ours, texts, batch_runs))]
         if mlflow_serve:
             port = free_port()
             # `mlflow models serve` starts `uvicorn` by name: the interpreter's bin dir must be on PATH

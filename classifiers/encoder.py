@@ -12,6 +12,7 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from classifiers.config import PACKAGED_ENCODER
+from classifiers.embedding_cache import RecentEmbeddings, fingerprint, shared_recent
 from classifiers.errors import UserInputError
 
 if TYPE_CHECKING:
@@ -65,19 +66,21 @@ class MeanPooledEncoder:
         self.model = AutoModel.from_pretrained(path, local_files_only=True).eval()
         self.device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
         self.model.to(self.device)
-        # Cross-validation embeds the same rows in every fold; training turns the cache on.
-        self._cache: dict[tuple[str, str | None], np.ndarray] | None = {} if cache else None
+        # Cross-validation embeds the same rows in every fold: training keeps every embedding (cache=True).
+        # At prediction time a bounded cache shared with every encoder of the same weights stands in.
+        self._known = RecentEmbeddings(capacity=None) if cache else shared_recent(fingerprint(path, f"{max_length}"))
 
     def encode(self, inputs: pd.DataFrame, progress: bool = False) -> np.ndarray:
         """One embedding per row of inputs (`text`, optional `target`)."""
         first, second = pair_arguments(inputs)
         keys = list(zip(first, second or [None] * len(first), strict=True))
-        todo = [key for key in dict.fromkeys(keys) if self._cache is None or key not in self._cache]
+        unique = list(dict.fromkeys(keys))
+        known = self._known.get_many(unique)
+        todo = [key for key in unique if key not in known]
         fresh = dict(zip(todo, self._embed(todo, progress), strict=True)) if todo else {}
-        if self._cache is not None:
-            self._cache.update(fresh)
-            fresh = self._cache
-        return np.stack([fresh[key] for key in keys]) if keys else np.zeros((0, self.dimension), dtype=np.float32)
+        self._known.put_many(fresh)
+        found = {**known, **fresh}
+        return np.stack([found[key] for key in keys]) if keys else np.zeros((0, self.dimension), dtype=np.float32)
 
     @property
     def dimension(self) -> int:

@@ -174,6 +174,12 @@ def ui(
     from classifiers import store
 
     uri = store.tracking_uri()
-    store.use_store(uri)
+    client = store.use_store(uri)
     logger.info("MLflow UI for %s at http://%s:%d", uri, host, port)
+    # The UI opens in its GenAI view unless told otherwise; these links open each experiment's runs table.
+    for experiment in client.search_experiments():
+        logger.info(
+            "  %s: http://%s:%d/#/experiments/%s?workflowType=machine_learning",
+            experiment.name, host, port, experiment.experiment_id,
+        )
     os.execvp(sys.executable, [sys.executable, "-m", "mlflow", "ui", "--backend-store-uri", uri, "--host", host, "--port", str(port)])
