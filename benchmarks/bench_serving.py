@@ -115,10 +115,12 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def sample_texts() -> list[str]:
-    """Real segments of the seed corpus, so requests vary like real traffic."""
+def sample_texts(rounds: int = 200) -> list[str]:
+    """Real segments of the seed corpus, each made new `rounds` times (a counter appended), so requests vary
+    like real traffic and no text repeats: the servers' embedding caches cannot flatter the figures."""
     lines = locations.SEGMENTS_PATH.read_text(encoding="utf-8").splitlines()
-    return [json.loads(line)["text"] for line in lines if line.strip()]
+    segments = [json.loads(line)["text"] for line in lines if line.strip()]
+    return [f"{text} [{number}]" for number in range(rounds) for text in segments]
 
 
 def in_process_ceiling(uri: str, texts: list[str], batch: int = 16) -> list[str]:
@@ -131,16 +133,17 @@ def in_process_ceiling(uri: str, texts: list[str], batch: int = 16) -> list[str]
     labels = tuple(classifier.labels)
     score_columns(classifier, labels, {"text": texts[:batch]})  # warm-up
 
-    def rate(size: int) -> float:
-        started, rows = time.perf_counter(), 0
-        for start in range(0, 2 * len(texts), size):
-            chunk = [texts[index % len(texts)] for index in range(start, start + size)]
-            rows += len(score_columns(classifier, labels, {"text": chunk}))
+    def rate(chunks: list[list[str]]) -> float:
+        started = time.perf_counter()
+        rows = sum(len(score_columns(classifier, labels, {"text": chunk})) for chunk in chunks)
         return rows / (time.perf_counter() - started)
 
+    # Texts not used by the warm-up nor by each other, like the load's.
+    single = rate([[text] for text in texts[batch : batch + 200]])
+    batched = rate([texts[start : start + batch] for start in range(batch + 200, batch + 200 + 50 * batch, batch)])
     return [
-        f"In-process ceiling (the same topic champion called in the benchmark process, no HTTP): "
-        f"{rate(1):.0f} rows/s one text per call, {rate(batch):.0f} rows/s in calls of {batch} texts."
+        f"In-process ceiling (the same topic champion called in the benchmark process, no HTTP, every text new): "
+        f"{single:.0f} rows/s one text per call, {batched:.0f} rows/s in calls of {batch} texts."
     ]
 
 
@@ -279,10 +282,12 @@ async def generate_load(
 async def batch_latencies(
     session: aiohttp.ClientSession, server: Server, texts: list[str], runs: int, target: str | None = None
 ) -> list[float]:
-    """Latency of a BATCH_SIZE-item request, sent `runs` times one after another (after one warm-up)."""
-    body = server.body([texts[index % len(texts)] for index in range(BATCH_SIZE)], target)
+    """Latency of a BATCH_SIZE-item request of new texts, sent `runs` times one after another (after one warm-up)."""
     timings = []
     for run in range(runs + 1):
+        # The last texts of the sample, a different window each run and for each call of this function.
+        end = len(texts) - BATCH_SIZE * (run + (runs + 1) * (target is not None))
+        body = server.body(texts[end - BATCH_SIZE : end], target)
         started = time.perf_counter()
         async with session.post(server.path, data=body) as response:
             await response.read()
@@ -341,7 +346,8 @@ def markdown(results: list[Measurement], notes: list[str], clients: int, seconds
     header = (
         f"Measured {datetime.now(UTC):%Y-%m-%d %H:%M} UTC on {os.cpu_count()} CPU cores ({platform.machine()}), "
         f"Python {platform.python_version()}, by `python benchmarks/bench_serving.py`: {clients} concurrent clients sending "
-        f"single-item topic-only requests for {seconds:.0f} s after {WARMUP_S:.0f} s of warm-up; {workers} worker "
+        f"single-item topic-only requests for {seconds:.0f} s after {WARMUP_S:.0f} s of warm-up, every text new to the "
+        f"server (a seed paragraph with a counter appended); {workers} worker "
         f"process(es) per server; the load generator (aiohttp, one process) shares the machine.\n\n"
     )
     rows = [
