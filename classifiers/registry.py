@@ -44,7 +44,7 @@ _FAMILIES: dict[str, Family] = {}
 
 
 def register(family: Family) -> Family:
-    """Add a family; its config's `family` field must default to nothing but accept its name."""
+    """Add a family; its config class must declare `family: Literal["<name>"]`, the key that picks it in a YAML file."""
     if family.name in _FAMILIES:
         raise ValueError(f"model family '{family.name}' is registered twice")
     _FAMILIES[family.name] = family
