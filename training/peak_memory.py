@@ -14,10 +14,13 @@ _RESET_PEAK = "5"
 class PeakMemory:
     """Peak RSS from construction on, so a sweep child reports its own peak, not the sweep's.
 
-    Where /proc cannot be reset, the process-wide peak (`ru_maxrss`) is reported instead.
+    The kernel keeps one high-water mark per process, so making a PeakMemory ends the measurement of
+    any earlier one: `floor_mb` carries a peak measured before into this one. Where /proc cannot be
+    reset, the process-wide peak (`ru_maxrss`) is reported instead.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, floor_mb: float = 0.0) -> None:
+        self.floor_mb = floor_mb
         try:
             _CLEAR_REFS.write_text(_RESET_PEAK)
             self._resettable = True
@@ -29,5 +32,5 @@ class PeakMemory:
         if self._resettable:
             for line in _STATUS.read_text().splitlines():
                 if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) / 1024  # the kernel reports kB
-        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+                    return max(self.floor_mb, int(line.split()[1]) / 1024)  # the kernel reports kB
+        return max(self.floor_mb, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
