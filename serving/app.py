@@ -22,18 +22,22 @@ API_VERSION = "1.0.0"
 
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-    """Load the models (a missing one is reported, not fatal); poll the aliases when configured."""
+    """Load the models (a missing one is reported, not fatal); poll the aliases and hear siblings' reloads."""
     holder: ModelHolder = app.state.model_holder
     settings: ServingSettings = app.state.settings
     await holder.load()
-    poller = asyncio.create_task(holder.poll(settings.poll_seconds)) if settings.poll_seconds > 0 else None
+    watchers: list[asyncio.Task[None]] = []
+    if settings.poll_seconds > 0:
+        watchers.append(asyncio.create_task(holder.poll(settings.poll_seconds)))
+    if holder.broadcast is not None:
+        watchers.append(asyncio.create_task(holder.broadcast.watch(holder.reload)))
     try:
         yield
     finally:
-        if poller is not None:
-            poller.cancel()
+        for watcher in watchers:
+            watcher.cancel()
             with suppress(asyncio.CancelledError):
-                await poller
+                await watcher
 
 
 def create_app(settings: ServingSettings) -> FastAPI:

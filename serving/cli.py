@@ -3,6 +3,11 @@
 from __future__ import annotations
 
 import copy
+import os
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -27,6 +32,21 @@ def logging_config() -> dict[str, Any]:
     return config
 
 
+@contextmanager
+def reload_broadcast(settings: ServingSettings, workers: int) -> Iterator[None]:
+    """With several workers and no broadcast file configured, give them one for this server's lifetime."""
+    if workers == 1 or settings.reload_broadcast_file is not None:
+        yield
+        return
+    with tempfile.TemporaryDirectory(prefix="news-serving-") as folder:
+        # Worker processes read their settings from the environment they inherit.
+        os.environ["NEWS_RELOAD_BROADCAST_FILE"] = str(Path(folder) / "reload")
+        try:
+            yield
+        finally:
+            del os.environ["NEWS_RELOAD_BROADCAST_FILE"]
+
+
 @app.command()
 def serve(
     host: Annotated[str | None, typer.Option(help="Interface to bind (default: NEWS_HOST or 127.0.0.1).")] = None,
@@ -39,14 +59,18 @@ def serve(
     except ValidationError as err:
         typer.echo(f"error: invalid settings in the environment: {err}", err=True)
         raise typer.Exit(2) from err
-    uvicorn.run(
-        "serving.app:app_from_environment",
-        factory=True,
-        host=host or settings.host,
-        port=settings.port if port is None else port,
-        workers=workers or settings.workers,
-        loop="uvloop",
-        http="httptools",
-        access_log=settings.access_log,
-        log_config=logging_config(),
-    )
+    workers = workers or settings.workers
+    # A log line per downloaded file is noise in a server log.
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    with reload_broadcast(settings, workers):
+        uvicorn.run(
+            "serving.app:app_from_environment",
+            factory=True,
+            host=host or settings.host,
+            port=settings.port if port is None else port,
+            workers=workers,
+            loop="uvloop",
+            http="httptools",
+            access_log=settings.access_log,
+            log_config=logging_config(),
+        )

@@ -6,6 +6,7 @@ import asyncio
 import logging
 import time
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 import anyio.to_thread
 from mlflow.tracking import MlflowClient
@@ -13,6 +14,7 @@ from mlflow.tracking import MlflowClient
 from classifiers import store
 from serving.metrics import ServiceMetrics
 from serving.model_loading import LoadOutcome, load_snapshot, resolve_versions
+from serving.reload_broadcast import ReloadBroadcast
 from serving.settings import ServingSettings
 from serving.snapshot import TASKS, ModelSnapshot, Task
 
@@ -51,6 +53,15 @@ class Reload:
 
 
 @dataclass(frozen=True)
+class RegistryCheck:
+    """Whether the registry answered the last time this worker asked it, and when."""
+
+    reachable: bool
+    checked_at: datetime
+    problem: str | None = None
+
+
+@dataclass(frozen=True)
 class FailedLoad:
     """A registered version that could not be loaded: how often in a row, and when to try it again."""
 
@@ -75,6 +86,9 @@ class ModelHolder:
         self._lock = asyncio.Lock()
         # Per task, the version that failed to load at the last attempt, so the poller backs off from it.
         self.failed_loads: dict[Task, FailedLoad] = {}
+        self.registry: RegistryCheck | None = None
+        file = settings.reload_broadcast_file
+        self.broadcast = ReloadBroadcast(file) if file is not None else None
 
     async def load(self) -> ModelSnapshot:
         """Initial load: whatever cannot be loaded stays unavailable with its reason; never raises."""
@@ -136,7 +150,11 @@ class ModelHolder:
                     await self.reload()
             except ReloadFailed:
                 pass  # reload() has logged and counted it; the previous models stay
-            # The registry can be briefly unreachable (a locked SQLite file, a restarting server);
+            # The loaded models keep serving while the registry is away; /ready reports it, and the
+            # next check after it returns reloads whatever moved meanwhile.
+            except store.RegistryUnreachable:
+                pass
+            # The registry can be briefly unusable in other ways too (a locked SQLite file);
             # the poller must outlive that and try again at the next interval.
             except Exception:
                 logger.exception("checking the model aliases failed; retrying in %s s", interval)
@@ -172,4 +190,14 @@ class ModelHolder:
         # Called in a worker thread: opening a new SQLite store creates its tables. Pointing MLflow's
         # global URIs at the store on every call keeps `models:/` loads on this store even when
         # something else in the process (a test, another app) moved them.
-        return store.use_store(self.settings.tracking_uri)
+        try:
+            client = store.use_store(self.settings.tracking_uri)
+        except store.RegistryUnreachable as err:
+            if self.registry is None or self.registry.reachable:
+                logger.warning("%s; serving the loaded models until it returns", err)
+            self.registry = RegistryCheck(False, datetime.now(UTC), str(err))
+            raise
+        if self.registry is not None and not self.registry.reachable:
+            logger.info("the model registry at %s answers again", self.settings.tracking_uri)
+        self.registry = RegistryCheck(True, datetime.now(UTC))
+        return client

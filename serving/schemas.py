@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 from pydantic_core import PydanticCustomError
 
 from serving.snapshot import LoadedModel, Task
+
+if TYPE_CHECKING:
+    from serving.model_holder import RegistryCheck
 
 EXAMPLE_TEXT = "Israeli jets struck Hezbollah positions in southern Lebanon."
 
@@ -179,9 +182,26 @@ class ModelStatus(BaseModel):
         return cls(task=model.task, name=model.name, version=model.version, run_id=model.run_id)
 
 
+class RegistryStatus(BaseModel):
+    reachable: bool | None = Field(description="Whether the registry answered the last check; null: not asked yet.")
+    checked_at: datetime | None
+    problem: str | None = Field(None, description="Why it did not answer.")
+
+    @classmethod
+    def of(cls, check: RegistryCheck | None) -> RegistryStatus:
+        """The last registry check of this worker."""
+        if check is None:
+            return cls(reachable=None, checked_at=None)
+        return cls(reachable=check.reachable, checked_at=check.checked_at, problem=check.problem)
+
+
 class Ready(BaseModel):
     status: Literal["ready"] = "ready"
     models: list[ModelStatus]
+    worker: str = Field(description="The process that answered (host:pid): replicas and workers each have their own.")
+    registry: RegistryStatus = Field(
+        description="The registry as this worker last saw it; the loaded models keep serving while it is away."
+    )
 
 
 class ModelInfo(ModelStatus):
@@ -230,6 +250,9 @@ class ReloadResponse(BaseModel):
     changed: bool
     models: list[ModelChange]
     unavailable: list[Unavailable]
+    workers_notified: bool = Field(
+        description="True when the other worker processes of this server were told to reload as well."
+    )
 
 
 class ErrorResponse(BaseModel):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import Annotated
 
 from pydantic import AfterValidator, AliasChoices, Field, PositiveInt, SecretStr
@@ -59,6 +60,14 @@ class ServingSettings(BaseSettings):
     admin_api_key: SecretStr | None = Field(None, description="X-API-Key for /v1/models/reload; unset disables it.")
     poll_seconds: float = Field(
         0.0, ge=0, description="Check the aliases every N seconds; reload on a move or after a failed load; 0: off."
+    )
+
+    reload_broadcast_file: Path | None = Field(
+        None,
+        description=(
+            "A file the workers of one server share: a manual reload in one worker makes the others reload"
+            " too. `python -m serving` with several workers sets it; unset: a reload reaches one worker."
+        ),
     )
 
     def model_uri(self, task: Task) -> str:

@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import mlflow
 import pytest
+
+from classifiers.store import PROJECT_ROOT
+from deploy.stack import Stack
 
 
 def _point_mlflow_at(uri: str, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -70,3 +79,65 @@ def tiny_encoder(tmp_path_factory: pytest.TempPathFactory) -> Path:
     BertModel(config).save_pretrained(folder)
     tokenizer.save_pretrained(folder)
     return folder
+
+
+@dataclass(frozen=True)
+class RunningStack:
+    """A PostgreSQL-backed tracking server started by `python -m deploy start` for the test session."""
+
+    stack: Stack
+    uri: str
+
+    def cli(self, *args: str) -> subprocess.CompletedProcess[str]:
+        """Run `python -m deploy ARGS --data-dir <this stack's folder>`."""
+        return subprocess.run(
+            [sys.executable, "-m", "deploy", *args, "--data-dir", str(self.stack.data_dir)],
+            cwd=PROJECT_ROOT,
+            capture_output=True,
+            text=True,
+            timeout=180,
+            check=False,
+        )
+
+
+def free_port() -> int:
+    """A loopback port nothing listens on now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def tracking_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
+    """A real PostgreSQL cluster and `mlflow server` on free loopback ports, in a temporary folder."""
+    # Not under pytest's private temporary folder: PostgreSQL runs as its own system user when the
+    # tests run as root, and must be able to reach its data folder.
+    folder = Path(tempfile.mkdtemp(prefix="news-stack-"))
+    folder.chmod(0o755)
+    running = RunningStack(Stack(folder / "data"), "")
+    started = running.cli("start", "--postgres-port", str(free_port()), "--port", str(free_port()))
+    assert started.returncode == 0, started.stderr
+    running = RunningStack(running.stack, running.stack.status().tracking_uri)
+    yield running
+    running.cli("stop")
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def stack_models(tracking_stack: RunningStack) -> str:
+    """The stack's registry holding TF-IDF topic and stance models (version 1, champion): fast to train and load."""
+    from training.config.resolve import load_config
+    from training.trainer import train
+
+    with pytest.MonkeyPatch.context() as patch:
+        _point_mlflow_at(tracking_stack.uri, patch)
+        for config in ("configs/topic/tfidf_logreg.yaml", "configs/stance/tfidf_svm.yaml"):
+            train(load_config(PROJECT_ROOT / config))
+    return tracking_stack.uri
+
+
+@pytest.fixture
+def stack_uri(stack_models: str, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Point this test at the session's tracking server (its models are version 1 champions when it starts)."""
+    _point_mlflow_at(stack_models, monkeypatch)
+    return stack_models

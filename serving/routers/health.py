@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import os
+import socket
+
 from fastapi import APIRouter
 
-from serving.dependencies import SnapshotDep
-from serving.schemas import ErrorResponse, Health, ModelStatus, Ready
+from serving.dependencies import HolderDep, SnapshotDep
+from serving.schemas import ErrorResponse, Health, ModelStatus, Ready, RegistryStatus
 from serving.snapshot import TASKS, ModelUnavailable
 
 router = APIRouter(tags=["health"])
@@ -18,8 +21,13 @@ async def health() -> Health:
 
 
 @router.get("/ready", responses={503: {"model": ErrorResponse, "description": "A model is not loaded; says why."}})
-async def ready(snapshot: SnapshotDep) -> Ready:
-    """200 only when every task has a loaded model."""
+async def ready(snapshot: SnapshotDep, holder: HolderDep) -> Ready:
+    """200 only when every task has a loaded model; says which worker answered and whether the registry did."""
     if not snapshot.ready:
         raise ModelUnavailable("; ".join(f"{task}: {reason}" for task, reason in snapshot.problems.items()))
-    return Ready(models=[ModelStatus.of(snapshot.models[task]) for task in TASKS])
+    return Ready(
+        models=[ModelStatus.of(snapshot.models[task]) for task in TASKS],
+        # Read per request: a worker process is forked or spawned after this module is imported.
+        worker=f"{socket.gethostname()}:{os.getpid()}",
+        registry=RegistryStatus.of(holder.registry),
+    )

@@ -40,11 +40,21 @@ async def models(snapshot: SnapshotDep) -> ModelsResponse:
     },
 )
 async def reload(_: AdminDep, holder: HolderDep) -> ReloadResponse:
-    """Re-resolve the configured URIs and atomically swap in the versions they now point at."""
+    """Re-resolve the configured URIs and atomically swap in the versions they now point at.
+
+    With several workers, the others are told to do the same (they reload within a second).
+    """
     done = await holder.reload()
+    if holder.broadcast is not None:
+        holder.broadcast.announce()
     previous = done.previous.versions()
     changes = [
         ModelChange(task=task, name=model.name, version=model.version, previous_version=previous[task])
         for task, model in done.current.models.items()
     ]
-    return ReloadResponse(changed=done.changed, models=changes, unavailable=_unavailable(done.current))
+    return ReloadResponse(
+        changed=done.changed,
+        models=changes,
+        unavailable=_unavailable(done.current),
+        workers_notified=holder.broadcast is not None,
+    )

@@ -85,3 +85,28 @@ def test_invalid_settings_exit_with_a_message(monkeypatch: pytest.MonkeyPatch) -
     assert result.exit_code == 2
     assert "invalid settings" in result.output
     assert "topic_model_uri" in result.output
+
+
+def test_several_workers_get_a_broadcast_file_for_the_servers_lifetime(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("NEWS_RELOAD_BROADCAST_FILE", raising=False)
+    settings = cli.ServingSettings()
+
+    with cli.reload_broadcast(settings, workers=2):
+        file = Path(os.environ["NEWS_RELOAD_BROADCAST_FILE"])
+        folder_existed = file.parent.is_dir()
+    with cli.reload_broadcast(settings, workers=1):
+        single = os.environ.get("NEWS_RELOAD_BROADCAST_FILE")
+
+    assert folder_existed
+    assert not file.parent.exists()
+    assert "NEWS_RELOAD_BROADCAST_FILE" not in os.environ
+    assert single is None
+
+
+def test_a_configured_broadcast_file_is_kept(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("NEWS_RELOAD_BROADCAST_FILE", str(tmp_path / "mine"))
+
+    with cli.reload_broadcast(cli.ServingSettings(), workers=4):
+        during = os.environ["NEWS_RELOAD_BROADCAST_FILE"]
+
+    assert during == str(tmp_path / "mine")

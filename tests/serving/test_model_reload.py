@@ -379,3 +379,28 @@ def test_a_version_registered_without_a_run_loads_without_metrics(
 
     assert (topic["version"], topic["run_id"], topic["metrics"]) == (runless, None, {})
     assert version == runless
+
+
+def test_a_manual_reload_reaches_the_other_workers_sharing_the_broadcast_file(
+    registry: MlflowClient,
+    topic_store: str,
+    make_settings: SettingsFactory,
+    admin_headers: dict[str, str],
+    tmp_path: Path,
+) -> None:
+    # Two apps stand for two worker processes of one server: they share only the broadcast file.
+    settings = make_settings(topic_store, reload_broadcast_file=tmp_path / "reload")
+    with TestClient(create_app(settings)) as answering, TestClient(create_app(settings)) as sibling:
+        registry.set_registered_model_alias(TOPIC, CHAMPION, "2")
+        response = answering.post("/v1/models/reload", headers=admin_headers)
+        deadline = time.monotonic() + POLL_TIMEOUT_S
+        while topic_version(sibling) != "2":
+            assert time.monotonic() < deadline, "the sibling never reloaded"
+            time.sleep(0.1)
+        answering_version = topic_version(answering)
+        sibling_reloads = reload_outcomes(sibling)
+
+    assert response.json()["workers_notified"] is True
+    assert answering_version == "2"
+    # The sibling reloaded once, on hearing the broadcast; the answering app did not reload twice.
+    assert sibling_reloads.get("swapped") == 1

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import socket
+
 from fastapi.testclient import TestClient
 
 
@@ -20,3 +23,11 @@ def test_ready_lists_name_version_and_run_of_each_model(client: TestClient) -> N
         ("stance", "news-stance", "1"),
     ]
     assert all(len(model["run_id"]) == 32 for model in body["models"])
+
+
+def test_ready_names_the_answering_worker_and_the_registry_state(client: TestClient) -> None:
+    body = client.get("/ready").json()
+
+    assert body["worker"] == f"{socket.gethostname()}:{os.getpid()}"
+    assert body["registry"]["reachable"] is True
+    assert body["registry"]["problem"] is None

@@ -69,4 +69,6 @@ def test_reload_with_the_key_and_nothing_moved_changes_nothing(
             {"task": "stance", "name": "news-stance", "version": "1", "previous_version": "1"},
         ],
         "unavailable": [],
+        # One worker and no broadcast file (the CLI gives one to servers with several workers).
+        "workers_notified": False,
     }

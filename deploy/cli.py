@@ -1,0 +1,72 @@
+"""`python -m deploy start|stop|status`: the local shared-tracking stack (PostgreSQL + mlflow server)."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from deploy.stack import DEFAULT_DATA_DIR, Ports, Stack, StackError, StackStatus
+
+app = typer.Typer(
+    help="A PostgreSQL-backed MLflow tracking server on loopback, shared by training, evaluation and serving.",
+    pretty_exceptions_enable=False,
+    add_completion=False,
+    no_args_is_help=True,
+)
+
+DataDir = Annotated[Path, typer.Option(help="Folder that holds the cluster, the artifacts and the logs.")]
+
+
+def _report(status: StackStatus) -> None:
+    state = {True: "running", False: "stopped"}
+    typer.echo(f"postgres  {state[status.postgres_running]}  {status.ports.postgres}")
+    typer.echo(f"mlflow    {state[status.mlflow_running]}  {status.tracking_uri}")
+    typer.echo(f"data      {status.data_dir}")
+
+
+@app.callback()
+def main() -> None:
+    """Logging for every command."""
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+
+
+@app.command()
+def start(
+    data_dir: DataDir = DEFAULT_DATA_DIR,
+    postgres_port: Annotated[
+        int | None, typer.Option(help=f"PostgreSQL port on loopback (default: the last start's, else {Ports.postgres}).")
+    ] = None,
+    port: Annotated[
+        int | None, typer.Option(help=f"Tracking server port on loopback (default: the last start's, else {Ports.mlflow}).")
+    ] = None,
+    workers: Annotated[int, typer.Option(min=1, help="Tracking server worker processes.")] = 1,
+) -> None:
+    """Start PostgreSQL and the tracking server; creates the cluster on first use."""
+    stack = Stack(data_dir)
+    saved = stack.saved_ports()
+    try:
+        status = stack.start(Ports(postgres_port or saved.postgres, port or saved.mlflow), workers)
+    except StackError as err:
+        typer.echo(f"error: {err}", err=True)
+        raise typer.Exit(1) from err
+    _report(status)
+    typer.echo(f"\nexport MLFLOW_TRACKING_URI={status.tracking_uri}")
+
+
+@app.command()
+def stop(data_dir: DataDir = DEFAULT_DATA_DIR) -> None:
+    """Stop the tracking server and PostgreSQL; runs, models and artifacts stay in the data folder."""
+    try:
+        _report(Stack(data_dir).stop())
+    except StackError as err:
+        typer.echo(f"error: {err}", err=True)
+        raise typer.Exit(1) from err
+
+
+@app.command()
+def status(data_dir: DataDir = DEFAULT_DATA_DIR) -> None:
+    """Which parts of the stack run now."""
+    _report(Stack(data_dir).status())

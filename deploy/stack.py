@@ -1,0 +1,318 @@
+"""A shared tracking stack on loopback: a PostgreSQL cluster and `mlflow server` backed by it.
+
+Everything lives in one folder (default `deploy/.data/`, git-ignored): `postgres/` (the cluster),
+`artifacts/` (what the server's artifact proxy stores), `postgres.password`, `stack.json` (the
+ports of the last start), `mlflow.pid` and the two logs. Stopping keeps the folder, so runs,
+models and aliases survive a stop and a start.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import pwd
+import secrets
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import psycopg2
+from psycopg2 import sql
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_DATA_DIR = Path(__file__).resolve().parent / ".data"
+DEFAULT_POSTGRES_PORT = 5433
+DEFAULT_MLFLOW_PORT = 5000
+HOST = "127.0.0.1"
+DATABASE = "mlflow"
+DB_USER = "mlflow"
+# PostgreSQL refuses to run as root; root starts the cluster as this system user instead.
+POSTGRES_SYSTEM_USER = "postgres"
+STARTUP_TIMEOUT_S = 90.0
+
+
+class StackError(RuntimeError):
+    """The stack could not be started or stopped; the message says which part and why."""
+
+
+@dataclass(frozen=True)
+class Ports:
+    """Where the two services listen."""
+
+    postgres: int = DEFAULT_POSTGRES_PORT
+    mlflow: int = DEFAULT_MLFLOW_PORT
+
+
+@dataclass(frozen=True)
+class StackStatus:
+    """What is running from one data folder."""
+
+    data_dir: Path
+    ports: Ports
+    postgres_running: bool
+    mlflow_running: bool
+
+    @property
+    def tracking_uri(self) -> str:
+        """The URI training, evaluation and the server use: `MLFLOW_TRACKING_URI`."""
+        return f"http://{HOST}:{self.ports.mlflow}"
+
+
+class Stack:
+    """The files of one stack's data folder, and starting and stopping what runs from it."""
+
+    def __init__(self, data_dir: Path = DEFAULT_DATA_DIR) -> None:
+        self.data_dir = data_dir.resolve()
+        self.cluster = self.data_dir / "postgres"
+        self.artifacts = self.data_dir / "artifacts"
+        self.password_file = self.data_dir / "postgres.password"
+        self.ports_file = self.data_dir / "stack.json"
+        self.pid_file = self.data_dir / "mlflow.pid"
+        self.postgres_log = self.data_dir / "postgres.log"
+        self.mlflow_log = self.data_dir / "mlflow.log"
+
+    # -- public ---------------------------------------------------------------------------------
+
+    def start(self, ports: Ports | None = None, workers: int = 1) -> StackStatus:
+        """Start PostgreSQL and the tracking server (creating the cluster on first use); idempotent."""
+        ports = ports or self.saved_ports()
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        if not (self.cluster / "PG_VERSION").exists():
+            self._init_cluster()
+        running = self.status()
+        if running.ports != ports and (running.postgres_running or running.mlflow_running):
+            raise StackError(
+                f"the stack in {self.data_dir} already runs on ports {running.ports}; stop it before changing ports"
+            )
+        self.ports_file.write_text(json.dumps(asdict(ports)))
+        if not running.postgres_running:
+            self._start_postgres(ports.postgres)
+        self._ensure_database(ports.postgres)
+        if not running.mlflow_running:
+            self._start_mlflow(ports, workers)
+        return self.status()
+
+    def stop(self) -> StackStatus:
+        """Stop the tracking server, then PostgreSQL; the data folder stays."""
+        self.stop_tracking_server()
+        self.stop_postgres()
+        return self.status()
+
+    def stop_tracking_server(self) -> None:
+        """Stop `mlflow server` and its workers, if running."""
+        pid = self._mlflow_pid()
+        if pid is not None:
+            _terminate_group(pid)
+            self.pid_file.unlink(missing_ok=True)
+
+    def stop_postgres(self) -> None:
+        """Stop PostgreSQL (fast shutdown: open sessions are rolled back), if running."""
+        if self._postgres_running():
+            self._pg_ctl("stop", "-m", "fast", "-w")
+
+    def status(self) -> StackStatus:
+        """Which parts run now (from their pid files and the processes behind them)."""
+        return StackStatus(self.data_dir, self.saved_ports(), self._postgres_running(), self._mlflow_pid() is not None)
+
+    def saved_ports(self) -> Ports:
+        """The ports of the last start, else the defaults."""
+        if self.ports_file.exists():
+            return Ports(**json.loads(self.ports_file.read_text()))
+        return Ports()
+
+    def backend_store_uri(self, port: int) -> str:
+        """The tracking server's backend store (the password travels in PGPASSWORD, not in the URI)."""
+        return f"postgresql+psycopg2://{DB_USER}@{HOST}:{port}/{DATABASE}"
+
+    # -- PostgreSQL -----------------------------------------------------------------------------
+
+    def _init_cluster(self) -> None:
+        password = secrets.token_urlsafe(24)
+        self.password_file.write_text(password)
+        self.password_file.chmod(0o600)
+        self.cluster.mkdir(mode=0o700)
+        # initdb reads the superuser password from a file; the cluster's owner must be able to read it.
+        handoff = self.data_dir / "initdb.password"
+        handoff.write_text(password)
+        handoff.chmod(0o600)
+        try:
+            self._own(self.cluster, handoff)
+            self._postgres_command(
+                "initdb",
+                "--pgdata",
+                str(self.cluster),
+                "--username",
+                DB_USER,
+                "--pwfile",
+                str(handoff),
+                "--auth",
+                "scram-sha-256",
+                "--encoding",
+                "UTF8",
+                "--no-instructions",
+            )
+        except StackError:
+            shutil.rmtree(self.cluster, ignore_errors=True)
+            raise
+        finally:
+            handoff.unlink(missing_ok=True)
+        with (self.cluster / "postgresql.conf").open("a") as conf:
+            # TCP on loopback only; no Unix socket, whose path would depend on the system's run directory.
+            conf.write(f"\nlisten_addresses = '{HOST}'\nunix_socket_directories = ''\n")
+        logger.info("created a PostgreSQL cluster in %s", self.cluster)
+
+    def _start_postgres(self, port: int) -> None:
+        self.postgres_log.touch()
+        self._own(self.postgres_log)
+        self._pg_ctl("start", "-w", "-t", str(int(STARTUP_TIMEOUT_S)), "-l", str(self.postgres_log), "-o", f"-p {port}")
+        logger.info("PostgreSQL listens on %s:%d", HOST, port)
+
+    def _ensure_database(self, port: int) -> None:
+        try:
+            connection = psycopg2.connect(
+                host=HOST, port=port, user=DB_USER, password=self.password_file.read_text(), dbname="postgres"
+            )
+        except psycopg2.Error as err:
+            raise StackError(f"cannot connect to PostgreSQL on {HOST}:{port}: {err}") from err
+        try:
+            connection.autocommit = True  # CREATE DATABASE cannot run inside a transaction
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT 1 FROM pg_database WHERE datname = %s", (DATABASE,))
+                if cursor.fetchone() is None:
+                    cursor.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(DATABASE)))
+                    logger.info("created database %s", DATABASE)
+        finally:
+            connection.close()
+
+    def _postgres_running(self) -> bool:
+        if not (self.cluster / "postmaster.pid").exists():
+            return False
+        return self._pg_ctl("status", check=False).returncode == 0
+
+    def _pg_ctl(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        return self._postgres_command("pg_ctl", "--pgdata", str(self.cluster), *args, check=check)
+
+    def _postgres_command(self, program: str, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        user = POSTGRES_SYSTEM_USER if os.geteuid() == 0 else None
+        try:
+            done = subprocess.run([program, *args], user=user, capture_output=True, text=True, timeout=120, check=False)
+        except FileNotFoundError as err:
+            raise StackError(f"{program} not found: install the PostgreSQL server binaries (initdb, pg_ctl)") from err
+        if check and done.returncode != 0:
+            log_tail = _tail(self.postgres_log) if program == "pg_ctl" else ""
+            raise StackError(f"{program} {args[-1]} failed: {done.stderr.strip() or done.stdout.strip()}{log_tail}")
+        return done
+
+    def _own(self, *paths: Path) -> None:
+        if os.geteuid() != 0:
+            return
+        owner = pwd.getpwnam(POSTGRES_SYSTEM_USER)
+        for path in paths:
+            os.chown(path, owner.pw_uid, owner.pw_gid)
+
+    # -- MLflow ---------------------------------------------------------------------------------
+
+    def _start_mlflow(self, ports: Ports, workers: int) -> None:
+        self.artifacts.mkdir(exist_ok=True)
+        command = [
+            sys.executable,
+            "-m",
+            "mlflow",
+            "server",
+            "--backend-store-uri",
+            self.backend_store_uri(ports.postgres),
+            "--serve-artifacts",
+            "--artifacts-destination",
+            str(self.artifacts),
+            "--host",
+            HOST,
+            "--port",
+            str(ports.mlflow),
+            "--workers",
+            str(workers),
+        ]
+        environment = {
+            # MLflow's GenAI job runner adds eight processes that classic training and serving never use.
+            "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false",
+            **os.environ,
+            "PGPASSWORD": self.password_file.read_text(),
+        }
+        with self.mlflow_log.open("a") as log:
+            # A session of its own, so stopping takes the server's worker processes with it.
+            process = subprocess.Popen(
+                command, stdout=log, stderr=subprocess.STDOUT, env=environment, start_new_session=True
+            )
+        self.pid_file.write_text(str(process.pid))
+        url = f"http://{HOST}:{ports.mlflow}/health"
+        deadline = time.monotonic() + STARTUP_TIMEOUT_S
+        while time.monotonic() < deadline:
+            if process.poll() is not None:
+                self.pid_file.unlink(missing_ok=True)
+                raise StackError(f"mlflow server exited with code {process.returncode}{_tail(self.mlflow_log)}")
+            if _answers(url):
+                logger.info("MLflow tracking server at http://%s:%d", HOST, ports.mlflow)
+                return
+            time.sleep(0.5)
+        _terminate_group(process.pid)
+        self.pid_file.unlink(missing_ok=True)
+        raise StackError(f"mlflow server did not answer {url} within {STARTUP_TIMEOUT_S:.0f} s{_tail(self.mlflow_log)}")
+
+    def _mlflow_pid(self) -> int | None:
+        if not self.pid_file.exists():
+            return None
+        pid = int(self.pid_file.read_text())
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return None
+        return pid
+
+
+def _answers(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:
+            return response.status == 200
+    except (urllib.error.URLError, OSError):
+        return False
+
+
+def _terminate_group(pid: int, grace_s: float = 20.0) -> None:
+    try:
+        os.killpg(pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return
+    deadline = time.monotonic() + grace_s
+    while time.monotonic() < deadline:
+        try:
+            os.killpg(pid, 0)
+        except ProcessLookupError:
+            break
+        _reap(pid)
+        time.sleep(0.2)
+    else:
+        logger.warning("mlflow server (pid %d) ignored SIGTERM for %.0f s; killing it", pid, grace_s)
+        os.killpg(pid, signal.SIGKILL)
+    _reap(pid)
+
+
+def _reap(pid: int) -> None:
+    # A server started by this process stays a zombie (and "alive" to kill(0)) until it is waited for.
+    try:
+        os.waitpid(pid, os.WNOHANG)
+    except ChildProcessError:
+        pass
+
+
+def _tail(log: Path, lines: int = 15) -> str:
+    if not log.exists():
+        return ""
+    text = log.read_text(errors="replace").splitlines()[-lines:]
+    return f"\n--- last lines of {log} ---\n" + "\n".join(text) if text else ""

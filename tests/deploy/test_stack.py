@@ -1,0 +1,120 @@
+"""The shared tracking stack: a real PostgreSQL cluster and `mlflow server`, started as users start it."""
+
+from __future__ import annotations
+
+import time
+import urllib.request
+
+import mlflow
+import pytest
+from fastapi.testclient import TestClient
+from typer.testing import CliRunner
+
+from classifiers.store import CHAMPION, PROJECT_ROOT
+from serving.app import create_app
+from serving.settings import ServingSettings
+from tests.conftest import RunningStack
+from training import cli
+
+TOPIC_CONFIG = str(PROJECT_ROOT / "configs/topic/tfidf_logreg.yaml")
+ITEMS = {"items": [{"text": "Israeli jets struck targets in southern Lebanon overnight.", "target": "Israel"}]}
+# Fail fast: one failed request, not MLflow's minutes of retries.
+FAST_FAILURE_S = 20.0
+
+
+def versions(name: str) -> list[str]:
+    return sorted(version.version for version in mlflow.MlflowClient().search_model_versions(f"name = '{name}'"))
+
+
+def test_start_is_idempotent_and_status_reports_both_services(tracking_stack: RunningStack) -> None:
+    pid = tracking_stack.stack.pid_file.read_text()
+
+    again = tracking_stack.cli("start")
+    status = tracking_stack.cli("status")
+
+    assert again.returncode == 0, again.stderr
+    assert tracking_stack.stack.pid_file.read_text() == pid
+    assert "postgres  running" in status.stdout and "mlflow    running" in status.stdout
+    with urllib.request.urlopen(f"{tracking_stack.uri}/health", timeout=5) as response:
+        assert response.status == 200
+
+
+def test_models_trained_through_the_server_are_served_and_survive_a_restart(
+    tracking_stack: RunningStack, stack_uri: str
+) -> None:
+    settings = ServingSettings(tracking_uri=stack_uri)
+    with TestClient(create_app(settings)) as client:
+        before = client.post("/v1/classify", json=ITEMS).json()
+
+    stopped = tracking_stack.cli("stop")
+    assert "postgres  stopped" in stopped.stdout and "mlflow    stopped" in stopped.stdout
+    restarted = tracking_stack.cli("start")
+    assert restarted.returncode == 0, restarted.stderr
+
+    client_after = mlflow.MlflowClient()
+    with TestClient(create_app(settings)) as client:
+        ready = client.get("/ready").json()
+        after = client.post("/v1/classify", json=ITEMS).json()
+
+    assert before["models"] == {"topic": {"name": "news-topic", "version": "1"}, "stance": {"name": "news-stance", "version": "1"}}
+    assert after == before
+    assert client_after.get_model_version_by_alias("news-topic", CHAMPION).version == "1"
+    # The artifacts were stored by the server's proxy, in the stack's folder.
+    assert any(tracking_stack.stack.artifacts.rglob("MLmodel"))
+    assert ready["registry"]["reachable"] is True
+
+
+def test_training_fails_fast_with_nothing_registered_when_postgres_is_down(
+    tracking_stack: RunningStack, stack_uri: str
+) -> None:
+    registered = versions("news-topic")
+    tracking_stack.stack.stop_postgres()
+    try:
+        started = time.monotonic()
+        result = CliRunner().invoke(cli.app, ["train", TOPIC_CONFIG])
+        elapsed = time.monotonic() - started
+    finally:
+        assert tracking_stack.cli("start").returncode == 0
+
+    assert result.exit_code == 1
+    assert f"the MLflow tracking server at {stack_uri} cannot be used" in result.output
+    assert elapsed < FAST_FAILURE_S
+    assert versions("news-topic") == registered
+
+
+def test_the_server_keeps_serving_while_the_registry_is_away_and_sees_it_return(
+    tracking_stack: RunningStack, stack_uri: str
+) -> None:
+    settings = ServingSettings(tracking_uri=stack_uri, poll_seconds=0.3)
+    with TestClient(create_app(settings)) as client:
+        tracking_stack.stack.stop_tracking_server()
+        try:
+            away = wait_for_registry(client, reachable=False)
+            served = client.post("/v1/classify", json=ITEMS)
+        finally:
+            assert tracking_stack.cli("start").returncode == 0
+        back = wait_for_registry(client, reachable=True)
+
+    assert served.status_code == 200
+    assert served.json()["models"]["topic"] == {"name": "news-topic", "version": "1"}
+    assert away["status"] == "ready"
+    assert f"the MLflow tracking server at {stack_uri} cannot be used" in away["registry"]["problem"]
+    assert back["registry"]["problem"] is None
+
+
+def wait_for_registry(client: TestClient, reachable: bool, timeout_s: float = 60.0) -> dict[str, object]:
+    deadline = time.monotonic() + timeout_s
+    while True:
+        ready = client.get("/ready").json()
+        if ready["registry"]["reachable"] is reachable:
+            return ready
+        assert time.monotonic() < deadline, f"the registry never became reachable={reachable}: {ready}"
+        time.sleep(0.2)
+
+
+@pytest.mark.parametrize("command", [["start", "--postgres-port", "1"], ["start", "--port", "1"]])
+def test_a_start_on_other_ports_while_running_is_refused(tracking_stack: RunningStack, command: list[str]) -> None:
+    result = tracking_stack.cli(*command)
+
+    assert result.returncode == 1
+    assert "already runs on ports" in result.stderr
