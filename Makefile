@@ -5,7 +5,7 @@ VENV ?= .venv
 PYTHON := $(VENV)/bin/python
 INSTALLED := $(VENV)/.installed
 
-.PHONY: run test install train-defaults serve ui
+.PHONY: run test install system-packages train-defaults serve ui stack-up stack-down
 
 $(INSTALLED): pyproject.toml
 	python3 -m venv $(VENV)
@@ -17,6 +17,12 @@ $(INSTALLED): pyproject.toml
 
 install: $(INSTALLED)
 
+# What pip cannot install: Java for the Spark scoring engine, PostgreSQL for the shared tracking stack.
+system-packages:
+	@command -v java >/dev/null || { apt-get update -qq && apt-get install -y -qq openjdk-17-jre-headless; }
+	@command -v initdb >/dev/null || ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || \
+		{ apt-get update -qq && apt-get install -y -qq postgresql; }
+
 train-defaults: install
 	$(PYTHON) -m training train-defaults
 
@@ -25,8 +31,15 @@ serve: install
 
 run: train-defaults serve
 
-test: install
+test: install system-packages
 	$(PYTHON) -m pytest
 
 ui: install
 	$(PYTHON) -m training ui
+
+# The shared tracking stack on loopback: PostgreSQL + mlflow server (data in deploy/.data/).
+stack-up: install system-packages
+	$(PYTHON) -m deploy start
+
+stack-down: install
+	$(PYTHON) -m deploy stop

@@ -203,7 +203,7 @@ class Stack:
     def _postgres_command(self, program: str, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
         user = POSTGRES_SYSTEM_USER if os.geteuid() == 0 else None
         try:
-            done = subprocess.run([program, *args], user=user, capture_output=True, text=True, timeout=120, check=False)
+            done = subprocess.run([postgres_binary(program), *args], user=user, capture_output=True, text=True, timeout=120, check=False)
         except FileNotFoundError as err:
             raise StackError(f"{program} not found: install the PostgreSQL server binaries (initdb, pg_ctl)") from err
         if check and done.returncode != 0:
@@ -274,6 +274,15 @@ class Stack:
         except ProcessLookupError:
             return None
         return pid
+
+
+def postgres_binary(program: str) -> str:
+    """A PostgreSQL server program: from PATH, else from Debian's versioned folder (not on PATH there)."""
+    found = shutil.which(program)
+    if found is not None:
+        return found
+    installed = sorted(Path("/usr/lib/postgresql").glob(f"*/bin/{program}"), key=lambda path: int(path.parts[-3]))
+    return str(installed[-1]) if installed else program
 
 
 def _answers(url: str) -> bool:

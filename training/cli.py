@@ -136,8 +136,8 @@ def evaluate(
     from classifiers import store
     from training.evaluation.held_out import evaluate_benchmark, evaluate_file
 
-    store.use_store()
     with _user_errors():
+        store.use_store()
         if (data is None) == (dataset is None):
             raise UserInputError("give exactly one of --data FILE.jsonl or --dataset NAME")
         if data is not None:
@@ -145,6 +145,30 @@ def evaluate(
         else:
             metrics = evaluate_benchmark(model_uri, dataset, data_dir, split)
     typer.echo(json.dumps(metrics))
+
+
+@app.command()
+def score(
+    model_uri: Annotated[str, typer.Option(help="e.g. models:/news-topic@champion or runs:/<id>/model.")],
+    input_path: Annotated[
+        Path, typer.Option("--input", help="JSONL or Parquet with text (and target for stance); other columns are kept.")
+    ],
+    output: Annotated[Path, typer.Option(help="Parquet to write (with --engine spark, a folder of part files).")],
+    engine: Annotated[str, typer.Option(help="local (this process, input order kept) or spark.")] = "local",
+    master: Annotated[str, typer.Option(help="Spark master, e.g. local[4] or spark://host:7077.")] = "local[*]",
+    chunk_rows: Annotated[int, typer.Option(min=1, help="Rows per model call; bounds the memory.")] = 1000,
+) -> None:
+    """Add the model's label, score and per-class probabilities to every row of a file, as Parquet."""
+    from classifiers import store
+    from training.scoring import Engine
+    from training.scoring import score as run_scoring
+
+    with _user_errors():
+        store.use_store()
+        if engine not in set(Engine):
+            raise UserInputError(f"--engine must be one of {', '.join(Engine)}, got '{engine}'")
+        result = run_scoring(model_uri, input_path, output, Engine(engine), master, chunk_rows)
+    logger.info("wrote %d rows to %s in %.1f s", result.rows, result.output, result.seconds)
 
 
 @app.command()
@@ -167,19 +191,21 @@ def ui(
     port: Annotated[int, typer.Option(help="Port of the MLflow UI.")] = 5000,
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
 ) -> None:
-    """Open the MLflow UI over the project's store (or MLFLOW_TRACKING_URI)."""
+    """Open the MLflow UI over the project's store (or MLFLOW_TRACKING_URI); a tracking server serves its own."""
     import os
     import sys
 
     from classifiers import store
 
     uri = store.tracking_uri()
-    client = store.use_store(uri)
-    logger.info("MLflow UI for %s at http://%s:%d", uri, host, port)
+    with _user_errors():
+        client = store.use_store(uri)
+    # A tracking server already serves the UI at its own address: link to it rather than start another.
+    base = uri.rstrip("/") if uri.startswith(store.HTTP_SCHEMES) else f"http://{host}:{port}"
+    logger.info("MLflow UI for %s at %s", uri, base)
     # The UI opens in its GenAI view unless told otherwise; these links open each experiment's runs table.
     for experiment in client.search_experiments():
-        logger.info(
-            "  %s: http://%s:%d/#/experiments/%s?workflowType=machine_learning",
-            experiment.name, host, port, experiment.experiment_id,
-        )
+        logger.info("  %s: %s/#/experiments/%s?workflowType=machine_learning", experiment.name, base, experiment.experiment_id)
+    if uri.startswith(store.HTTP_SCHEMES):
+        return
     os.execvp(sys.executable, [sys.executable, "-m", "mlflow", "ui", "--backend-store-uri", uri, "--host", host, "--port", str(port)])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 import urllib.request
 
@@ -118,3 +119,15 @@ def test_a_start_on_other_ports_while_running_is_refused(tracking_stack: Running
 
     assert result.returncode == 1
     assert "already runs on ports" in result.stderr
+
+
+def test_ui_links_to_the_tracking_server_instead_of_starting_another(
+    stack_uri: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.INFO, logger="training"):
+        result = CliRunner().invoke(cli.app, ["ui", "--port", "1"])
+
+    assert result.exit_code == 0, result.output
+    # The tracking server serves the UI itself; the command returns instead of starting one on --port.
+    assert f"MLflow UI for {stack_uri} at {stack_uri}" in caplog.text
+    assert f"{stack_uri}/#/experiments/" in caplog.text

@@ -1,0 +1,123 @@
+import json
+import logging
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from classifiers.errors import UserInputError
+from training.scoring.inputs import check_model_columns, check_records, inspect_input, read_chunks
+
+
+def write_lines(path: Path, lines: list[str]) -> Path:
+    path.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
+    return path
+
+
+def test_jsonl_columns_come_from_the_first_record_in_file_order(jsonl_input: Path) -> None:
+    found = inspect_input(jsonl_input)
+    assert found.columns == ("row_id", "segment_id", "text", "target")
+    assert found.rows is None
+
+
+def test_parquet_columns_and_row_count_come_from_the_footer(parquet_input: Path) -> None:
+    found = inspect_input(parquet_input)
+    assert found.columns == ("row_id", "segment_id", "text", "target")
+    assert found.rows == 12
+
+
+def test_chunks_keep_file_order_and_never_exceed_the_chunk_size(jsonl_input: Path, parquet_input: Path, news_rows: list[dict[str, object]]) -> None:
+    for path in (jsonl_input, parquet_input):
+        chunks = list(read_chunks(inspect_input(path), 5, ["text"]))
+        assert [chunk.num_rows for chunk in chunks] == [5, 5, 2]
+        assert pa.concat_tables(chunks).to_pylist() == news_rows
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "message"),
+    [
+        ("news.csv", "text\nhello\n", r"news.csv: unsupported input format '.csv' \(use .jsonl or .parquet\)"),
+        ("ids.jsonl", '{"id": 1, "body": "x"}\n', r"ids.jsonl: no 'text' column \(columns: id, body\)"),
+        ("empty.jsonl", "\n\n", r"empty.jsonl: no records"),
+        ("list.jsonl", '["text"]\n', r"list.jsonl: line 1: expected a JSON object, got list"),
+        ("garbage.parquet", "this is not parquet", r"garbage.parquet: not a readable Parquet file"),
+    ],
+)
+def test_unusable_inputs_are_refused_up_front(inputs_dir: Path, name: str, content: str, message: str) -> None:
+    path = inputs_dir / name
+    path.write_text(content, encoding="utf-8")
+    with pytest.raises(UserInputError, match=message):
+        inspect_input(path)
+
+
+def test_a_missing_input_and_a_parquet_without_text_are_refused(inputs_dir: Path) -> None:
+    with pytest.raises(UserInputError, match=r"input file .*nowhere.jsonl not found"):
+        inspect_input(inputs_dir / "nowhere.jsonl")
+    pq.write_table(pa.table({"id": [1], "body": ["x"]}), inputs_dir / "body.parquet")
+    with pytest.raises(UserInputError, match=r"body.parquet: no 'text' column \(columns: id, body\)"):
+        inspect_input(inputs_dir / "body.parquet")
+
+
+@pytest.mark.parametrize(
+    ("broken", "message"),
+    [
+        ('{"id": 4, "text": "unterminated}', r"line 5: invalid JSON \(Unterminated string"),
+        ('{"id": 4, "body": "no text"}', r"line 5: missing field 'text'"),
+        ('{"id": 4, "text": null}', r"line 5: field 'text' must be a string, got null"),
+        ('{"id": 4, "text": "x", "target": 7}', r"line 5: field 'target' must be a string, got 7"),
+    ],
+)
+def test_a_bad_record_is_named_by_file_and_line(inputs_dir: Path, broken: str, message: str) -> None:
+    # line 2 is blank: numbers are the file's own lines, blank ones counted
+    lines = [json.dumps({"id": 0, "text": "a", "target": "Iran"}), "", *[json.dumps({"id": n, "text": "b", "target": "Iran"}) for n in (1, 2)], broken]
+    path = write_lines(inputs_dir / "news.jsonl", lines)
+    source = inspect_input(path)
+    with pytest.raises(UserInputError, match=rf"news.jsonl: {message}"):
+        list(read_chunks(source, 2, ["text", "target"]))
+    with pytest.raises(UserInputError, match=rf"news.jsonl: {message}"):
+        check_records(source, 2, ["text", "target"])
+
+
+def test_a_field_whose_type_changes_between_chunks_is_named(inputs_dir: Path) -> None:
+    lines = [json.dumps({"id": n, "text": "a"}) for n in range(3)] + [json.dumps({"id": 1.5, "text": "b"})]
+    source = inspect_input(write_lines(inputs_dir / "ids.jsonl", lines))
+    message = r"ids.jsonl: lines 3-4: field 'id' has values of mixed types \(earlier lines: int64\)"
+    with pytest.raises(UserInputError, match=message):
+        list(read_chunks(source, 2, ["text"]))
+    # the check before Spark starts refuses it too, though Spark itself would make the ids strings
+    with pytest.raises(UserInputError, match=message):
+        check_records(source, 2, ["text"])
+
+
+def test_fields_missing_from_some_records_are_null_and_extra_ones_are_dropped_with_a_warning(
+    inputs_dir: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    lines = [json.dumps({"id": None, "text": "a"}), json.dumps({"text": "b", "extra": 1}), json.dumps({"id": 7, "text": "c"})]
+    source = inspect_input(write_lines(inputs_dir / "ids.jsonl", lines))
+    with caplog.at_level(logging.WARNING):
+        table = pa.concat_tables(read_chunks(source, 2, ["text"]))
+    # a field null throughout the first chunk becomes a string column, and later integers fit it
+    assert table.to_pylist() == [{"id": None, "text": "a"}, {"id": None, "text": "b"}, {"id": "7", "text": "c"}]
+    assert "ids.jsonl: line 2: field(s) extra are not in the first record" in caplog.text
+
+
+def test_a_null_text_in_parquet_is_named_by_row(inputs_dir: Path) -> None:
+    path = inputs_dir / "nulls.parquet"
+    pq.write_table(pa.table({"text": ["a", "b", "c", None]}), path)
+    with pytest.raises(UserInputError, match=r"nulls.parquet: row 4: 'text' is null"):
+        check_records(inspect_input(path), 3, ["text"])
+
+
+def test_the_model_needs_its_columns_as_strings_and_keeps_its_output_names(jsonl_input: Path, inputs_dir: Path) -> None:
+    source = inspect_input(jsonl_input)
+    check_model_columns(source, ["text", "target"], "stance", ["label", "score"])
+    untargeted = inspect_input(write_lines(inputs_dir / "t.jsonl", [json.dumps({"text": "a"})]))
+    with pytest.raises(UserInputError, match=r"t.jsonl: a stance model needs column\(s\) text, target; missing: target"):
+        check_model_columns(untargeted, ["text", "target"], "stance", [])
+    with pytest.raises(UserInputError, match=r"column\(s\) target would be overwritten by the model's output; rename them"):
+        check_model_columns(source, ["text"], "topic", ["label", "target"])
+    path = inputs_dir / "ints.parquet"
+    pq.write_table(pa.table({"text": [1, 2]}), path)
+    with pytest.raises(UserInputError, match=r"ints.parquet: column 'text' must hold strings, not int64"):
+        check_model_columns(inspect_input(path), ["text"], "topic", [])

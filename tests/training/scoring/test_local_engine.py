@@ -1,0 +1,56 @@
+from pathlib import Path
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from classifiers.pyfunc import load_pyfunc
+from training.scoring import score
+from training.scoring.model import describe_model
+
+TOPIC = "models:/news-topic@champion"
+STANCE = "models:/news-stance@champion"
+INPUT_COLUMNS = ["row_id", "segment_id", "text", "target"]
+
+
+@pytest.mark.parametrize(
+    ("model_uri", "input_fixture"), [(TOPIC, "jsonl_input"), (STANCE, "parquet_input")], ids=["topic-jsonl", "stance-parquet"]
+)
+def test_every_row_is_scored_as_the_model_itself_scores_it_in_any_chunk_size(
+    trained_store_uri: str,
+    request: pytest.FixtureRequest,
+    out_dir: Path,
+    news_rows: list[dict[str, object]],
+    model_uri: str,
+    input_fixture: str,
+) -> None:
+    source: Path = request.getfixturevalue(input_fixture)
+    spec = describe_model(model_uri)
+    whole = score(model_uri, source, out_dir / "whole.parquet", chunk_rows=1000, progress=False)
+    chunked = score(model_uri, source, out_dir / "chunked.parquet", chunk_rows=5, progress=False)
+    assert (whole.rows, chunked.rows) == (12, 12)
+    assert sorted(path.name for path in out_dir.iterdir()) == ["chunked.parquet", "whole.parquet"]  # no temporary files
+
+    written = pd.read_parquet(whole.output)
+    assert list(written.columns) == [*INPUT_COLUMNS, "label", "score", *(f"proba_{label}" for label in spec.labels)]
+    # the input's columns pass through unchanged, ids (integer and string) included, in input order
+    assert written[INPUT_COLUMNS].to_dict("records") == news_rows
+    assert pq.read_schema(whole.output).field("row_id").type == pa.int64()
+
+    inputs = pd.DataFrame(news_rows)[list(spec.required_columns)]
+    expected = load_pyfunc(model_uri).predict(inputs)
+    assert written["label"].tolist() == expected["label"].tolist()
+    pd.testing.assert_frame_equal(written[spec.output_columns], expected[spec.output_columns], check_dtype=False, atol=1e-5)
+    # five chunks (5 + 5 + 2 rows) give what one does
+    pd.testing.assert_frame_equal(pd.read_parquet(chunked.output), written, atol=1e-5)
+
+
+def test_a_parquet_input_without_rows_gets_an_output_with_all_columns(trained_store_uri: str, inputs_dir: Path, out_dir: Path) -> None:
+    source = inputs_dir / "empty.parquet"
+    pq.write_table(pa.table({"id": pa.array([], pa.int32()), "text": pa.array([], pa.string())}), source)
+    result = score(TOPIC, source, out_dir / "scores.parquet", progress=False)
+    assert result.rows == 0
+    schema = pq.read_schema(result.output)
+    assert schema.names == ["id", "text", *describe_model(TOPIC).output_columns]
+    assert schema.field("id").type == pa.int32()

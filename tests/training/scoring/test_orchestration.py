@@ -1,0 +1,80 @@
+import json
+from pathlib import Path
+
+import pytest
+
+from classifiers.errors import UserInputError
+from training.scoring import Engine, score
+
+TOPIC = "models:/news-topic@champion"
+STANCE = "models:/news-stance@champion"
+
+
+def bad_input(folder: Path, case: str) -> Path:
+    """An input file that scoring must refuse."""
+    if case == "no-text":
+        path = folder / "bodies.jsonl"
+        path.write_text(json.dumps({"id": 1, "body": "Jets struck the city."}) + "\n", encoding="utf-8")
+    elif case == "broken-line":
+        # the break is on line 7, after three chunks of two rows have been scored and written
+        path = folder / "news.jsonl"
+        rows = [json.dumps({"id": n, "text": f"Ministers met for ceasefire talks, round {n}."}) for n in range(6)]
+        path.write_text("\n".join([*rows, '{"id": 6, "text": "cut off']) + "\n", encoding="utf-8")
+    elif case == "garbage-parquet":
+        path = folder / "news.parquet"
+        path.write_bytes(b"PAR1 this is not a parquet file")
+    else:
+        path = folder / "news.csv"
+        path.write_text("id,text\n1,Jets struck the city.\n", encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize(
+    ("case", "message"),
+    [
+        pytest.param("no-text", r"bodies.jsonl: no 'text' column \(columns: id, body\)", id="no-text"),
+        pytest.param("broken-line", r"news.jsonl: line 7: invalid JSON \(Unterminated string", id="broken-line"),
+        pytest.param("garbage-parquet", r"news.parquet: not a readable Parquet file", id="garbage-parquet"),
+        pytest.param("unsupported-suffix", r"news.csv: unsupported input format '.csv'", id="unsupported-suffix"),
+    ],
+)
+def test_bad_input_is_a_clear_error_that_leaves_no_file_behind(
+    trained_store_uri: str, inputs_dir: Path, out_dir: Path, case: str, message: str
+) -> None:
+    with pytest.raises(UserInputError, match=message):
+        score(TOPIC, bad_input(inputs_dir, case), out_dir / "scores.parquet", chunk_rows=2, progress=False)
+    assert list(out_dir.iterdir()) == []
+
+
+def test_a_stance_model_needs_targets_and_a_model_must_exist(trained_store_uri: str, inputs_dir: Path, out_dir: Path) -> None:
+    path = inputs_dir / "news.jsonl"
+    path.write_text(json.dumps({"id": 1, "text": "Iran praised the attack."}) + "\n", encoding="utf-8")
+    with pytest.raises(UserInputError, match=r"news.jsonl: a stance model needs column\(s\) text, target; missing: target"):
+        score(STANCE, path, out_dir / "scores.parquet", progress=False)
+    with pytest.raises(UserInputError, match=r"cannot load model 'models:/nope@champion'"):
+        score("models:/nope@champion", path, out_dir / "scores.parquet", engine=Engine.SPARK, progress=False)
+    with pytest.raises(UserInputError, match=r"chunk size must be at least 1 row, got 0"):
+        score(TOPIC, path, out_dir / "scores.parquet", chunk_rows=0, progress=False)
+    assert list(out_dir.iterdir()) == []
+
+
+def test_a_failure_after_chunks_were_written_removes_the_partial_file(
+    trained_store_uri: str, inputs_dir: Path, out_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from training.scoring import local_engine
+
+    seen: list[list[str]] = []
+    append = local_engine.with_predictions
+
+    def spying(*args: object) -> object:
+        seen.append(sorted(path.name for path in out_dir.iterdir()))
+        return append(*args)
+
+    monkeypatch.setattr(local_engine, "with_predictions", spying)
+    with pytest.raises(UserInputError, match="line 7"):
+        score(TOPIC, bad_input(inputs_dir, "broken-line"), out_dir / "scores.parquet", chunk_rows=2, progress=False)
+    # the partial output existed under a hidden temporary name while chunks were written, and is gone now
+    assert len(seen) == 3
+    assert seen[0] == []
+    assert len(seen[2]) == 1 and seen[2][0].startswith(".scores.parquet.") and seen[2][0].endswith(".tmp")
+    assert list(out_dir.iterdir()) == []

@@ -1,0 +1,59 @@
+from pathlib import Path
+
+import pytest
+
+from classifiers.errors import UserInputError
+from training.scoring.outputs import check_output, move_into_place, staged_output
+
+
+def test_the_output_must_be_a_new_parquet_path_in_an_existing_folder(jsonl_input: Path, out_dir: Path) -> None:
+    check_output(out_dir / "scores.parquet", jsonl_input)
+    with pytest.raises(UserInputError, match=r"scores.csv must end in .parquet"):
+        check_output(out_dir / "scores.csv", jsonl_input)
+    with pytest.raises(UserInputError, match=r"output folder .*missing does not exist"):
+        check_output(out_dir / "missing" / "scores.parquet", jsonl_input)
+
+
+def test_the_input_and_unrelated_folders_are_never_overwritten(parquet_input: Path, out_dir: Path) -> None:
+    with pytest.raises(UserInputError, match="is the input file"):
+        check_output(parquet_input, parquet_input)
+    notes = out_dir / "notes.parquet"
+    notes.mkdir()
+    (notes / "README.md").write_text("mine")
+    with pytest.raises(UserInputError, match="holds other files than Parquet parts; not replacing it"):
+        check_output(notes, parquet_input)
+    spark_output = out_dir / "spark.parquet"
+    spark_output.mkdir()
+    for name in ("part-00000-x.snappy.parquet", ".part-00000-x.snappy.parquet.crc", "_SUCCESS"):
+        (spark_output / name).write_bytes(b"")
+    check_output(spark_output, parquet_input)
+
+
+def test_a_file_replaces_an_earlier_folder_output_and_a_folder_replaces_a_file(out_dir: Path) -> None:
+    output = out_dir / "scores.parquet"
+    output.mkdir()
+    (output / "part-00000.parquet").write_text("old folder")
+    staged = out_dir / ".new"
+    staged.write_text("new file")
+    move_into_place(staged, output)
+    assert output.read_text() == "new file"
+    staged.mkdir()
+    (staged / "part-00000.parquet").write_text("new folder")
+    move_into_place(staged, output)
+    assert (output / "part-00000.parquet").read_text() == "new folder"
+    assert [path.name for path in out_dir.iterdir()] == ["scores.parquet"]
+
+
+def test_a_failed_write_leaves_the_previous_output_and_no_temporary_file(out_dir: Path) -> None:
+    output = out_dir / "scores.parquet"
+    output.write_text("previous")
+    with pytest.raises(RuntimeError, match="writer failed"), staged_output(output) as staged:
+        staged.write_text("half written")
+        raise RuntimeError("writer failed")
+    assert [path.name for path in out_dir.iterdir()] == ["scores.parquet"]
+    assert output.read_text() == "previous"
+    with staged_output(output) as staged:
+        staged.mkdir()
+        (staged / "part-0.parquet").write_text("complete")
+    assert (output / "part-0.parquet").read_text() == "complete"
+    assert [path.name for path in out_dir.iterdir()] == ["scores.parquet"]

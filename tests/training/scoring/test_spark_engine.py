@@ -1,0 +1,31 @@
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from training.scoring import Engine, score
+from training.scoring.model import ModelSpec
+from training.scoring.spark_engine import result_type
+
+
+def test_the_udf_returns_the_contract_columns_as_a_struct() -> None:
+    struct = result_type(ModelSpec("models:/x@champion", "stance", ("against", "favor", "none")))
+    assert struct.simpleString() == "struct<label:string,score:double,proba_against:double,proba_favor:double,proba_none:double>"
+
+
+@pytest.mark.slow
+def test_spark_and_local_engines_give_the_same_scores(trained_store_uri: str, jsonl_input: Path, out_dir: Path) -> None:
+    """Spark spreads rows over its cores, so its output order is not the input's: rows are matched by id."""
+    model_uri = "models:/news-stance@champion"
+    local = score(model_uri, jsonl_input, out_dir / "local.parquet", chunk_rows=5, progress=False)
+    spark = score(model_uri, jsonl_input, out_dir / "spark.parquet", engine=Engine.SPARK, master="local[2]", chunk_rows=5)
+    assert spark.rows == local.rows == 12
+    assert (out_dir / "spark.parquet").is_dir()  # a dataset folder of part files
+    assert sorted(path.name for path in out_dir.iterdir()) == ["local.parquet", "spark.parquet"]  # no staging left
+
+    expected = pd.read_parquet(local.output)
+    written = pd.read_parquet(spark.output)
+    assert list(written.columns) == list(expected.columns)
+    written = written.set_index("row_id").loc[expected["row_id"]].reset_index()
+    assert written["label"].tolist() == expected["label"].tolist()
+    pd.testing.assert_frame_equal(written, expected, check_dtype=False, atol=1e-5)

@@ -1,0 +1,215 @@
+"""The file a batch is scored from: checking it up front, then reading it in chunks of bounded size.
+
+Both engines share these checks, so bad input fails the same way, and before Spark is started.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from classifiers.errors import UserInputError
+
+logger = logging.getLogger(__name__)
+
+JSONL = ".jsonl"
+PARQUET = ".parquet"
+SUPPORTED_SUFFIXES = (JSONL, PARQUET)
+TEXT_COLUMN = "text"
+
+
+@dataclass(frozen=True)
+class InputFile:
+    """A checked input: its format (suffix), its columns in file order, and its Arrow schema and row
+    count where the file states them (Parquet; JSONL has neither before it is read to the end)."""
+
+    path: Path
+    suffix: str
+    columns: tuple[str, ...]
+    schema: pa.Schema | None = None
+    rows: int | None = None
+
+
+def inspect_input(path: Path) -> InputFile:
+    """Check that the input exists, has a supported suffix and a `text` column; UserInputError if not."""
+    suffix = path.suffix.lower()
+    if suffix not in SUPPORTED_SUFFIXES:
+        raise UserInputError(f"{path}: unsupported input format '{path.suffix}' (use {' or '.join(SUPPORTED_SUFFIXES)})")
+    if not path.is_file():
+        raise UserInputError(f"input file {path} not found")
+    found = _inspect_parquet(path) if suffix == PARQUET else _inspect_jsonl(path)
+    if TEXT_COLUMN not in found.columns:
+        raise UserInputError(f"{path}: no '{TEXT_COLUMN}' column (columns: {', '.join(found.columns) or 'none'})")
+    return found
+
+
+def check_model_columns(source: InputFile, required: Sequence[str], task: str, added: Sequence[str]) -> None:
+    """The model's input columns are present and, in Parquet, strings; no input column has the name of one
+    the model adds (it would be written twice)."""
+    missing = [column for column in required if column not in source.columns]
+    if missing:
+        raise UserInputError(
+            f"{source.path}: a {task} model needs column(s) {', '.join(required)}; missing: {', '.join(missing)}"
+        )
+    clashing = [column for column in added if column in source.columns]
+    if clashing:
+        raise UserInputError(
+            f"{source.path}: column(s) {', '.join(clashing)} would be overwritten by the model's output; rename them"
+        )
+    if source.schema is not None:
+        for column in required:
+            kind = source.schema.field(column).type
+            if not (pa.types.is_string(kind) or pa.types.is_large_string(kind) or pa.types.is_string_view(kind)):
+                raise UserInputError(f"{source.path}: column '{column}' must hold strings, not {kind}")
+
+
+def read_chunks(source: InputFile, chunk_rows: int, required: Sequence[str], only_required: bool = False) -> Iterator[pa.Table]:
+    """The input as Arrow tables of at most chunk_rows rows, in file order, every required value a string.
+
+    With only_required, a Parquet file is read for its required columns only (the others are typed by the
+    file already); JSONL is parsed whole either way, so every field's types are checked.
+    """
+    if source.suffix == PARQUET:
+        yield from _parquet_chunks(source, chunk_rows, required, only_required)
+    else:
+        yield from _jsonl_chunks(source, chunk_rows, required)
+
+
+def check_records(source: InputFile, chunk_rows: int, required: Sequence[str]) -> int:
+    """Read the whole input as the local engine would, keeping nothing: the same errors for every row before
+    an engine that cannot name a line (Spark) is started. Returns the row count."""
+    return sum(chunk.num_rows for chunk in read_chunks(source, chunk_rows, required, only_required=True))
+
+
+def _open_parquet(path: Path) -> pq.ParquetFile:
+    try:
+        return pq.ParquetFile(path)
+    except (pa.ArrowException, OSError) as err:
+        raise UserInputError(f"{path}: not a readable Parquet file ({err})") from err
+
+
+def _inspect_parquet(path: Path) -> InputFile:
+    with _open_parquet(path) as parquet:
+        schema = parquet.schema_arrow
+        return InputFile(path, PARQUET, tuple(schema.names), schema, parquet.metadata.num_rows)
+
+
+def _parquet_chunks(source: InputFile, chunk_rows: int, required: Sequence[str], only_required: bool) -> Iterator[pa.Table]:
+    columns = list(required) if only_required else None
+    first_row = 1
+    with _open_parquet(source.path) as parquet:
+        try:
+            for batch in parquet.iter_batches(batch_size=chunk_rows, columns=columns):
+                chunk = pa.Table.from_batches([batch])
+                _check_no_nulls(source.path, chunk, required, first_row)
+                first_row += chunk.num_rows
+                # The input's pandas metadata describes its own columns only; the output has more.
+                yield chunk.replace_schema_metadata(None)
+        except (pa.ArrowException, OSError) as err:
+            raise UserInputError(f"{source.path}: not a readable Parquet file ({err})") from err
+
+
+def _check_no_nulls(path: Path, chunk: pa.Table, required: Sequence[str], first_row: int) -> None:
+    for column in required:
+        values = chunk.column(column)
+        if values.null_count:
+            row = first_row + values.is_null().to_pylist().index(True)
+            raise UserInputError(f"{path}: row {row}: '{column}' is null")
+
+
+def _jsonl_lines(path: Path) -> Iterator[tuple[int, str]]:
+    """(1-based line number, line) for every non-blank line, read one at a time."""
+    # Bytes, decoded line by line: a decoding error then names its exact line.
+    with path.open("rb") as handle:
+        for number, raw in enumerate(handle, start=1):
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError as err:
+                raise UserInputError(f"{path}: line {number}: not UTF-8 text ({err.reason})") from err
+            if line.strip():
+                # Without its line break, so an unterminated string is reported as one.
+                yield number, line.rstrip("\r\n")
+
+
+def _parse_record(path: Path, number: int, line: str, required: Sequence[str]) -> dict[str, Any]:
+    """One line's JSON object, its required fields strings; the error names the file and line."""
+    try:
+        record = json.loads(line)
+    except json.JSONDecodeError as err:
+        raise UserInputError(f"{path}: line {number}: invalid JSON ({err.msg}, column {err.colno})") from err
+    if not isinstance(record, dict):
+        raise UserInputError(f"{path}: line {number}: expected a JSON object, got {type(record).__name__}")
+    for field in required:
+        if field not in record:
+            raise UserInputError(f"{path}: line {number}: missing field '{field}'")
+        if not isinstance(record[field], str):
+            raise UserInputError(f"{path}: line {number}: field '{field}' must be a string, got {json.dumps(record[field])}")
+    return record
+
+
+def _inspect_jsonl(path: Path) -> InputFile:
+    # Only the first record is read: its fields are the file's columns.
+    for number, line in _jsonl_lines(path):
+        record = _parse_record(path, number, line, [])
+        return InputFile(path, JSONL, tuple(record))
+    raise UserInputError(f"{path}: no records")
+
+
+def _jsonl_chunks(source: InputFile, chunk_rows: int, required: Sequence[str]) -> Iterator[pa.Table]:
+    columns = list(source.columns)
+    known = set(source.columns)
+    schema: pa.Schema | None = None
+    records: list[dict[str, Any]] = []
+    first_line, warned = 0, False
+    for number, line in _jsonl_lines(source.path):
+        record = _parse_record(source.path, number, line, required)
+        extra = record.keys() - known
+        if extra and not warned:
+            # The columns are fixed by the first record (one Parquet schema for the whole output).
+            logger.warning(
+                "%s: line %d: field(s) %s are not in the first record and are not written (warned once)",
+                source.path, number, ", ".join(sorted(extra)),
+            )
+            warned = True
+        if not records:
+            first_line = number
+        records.append(record)
+        if len(records) == chunk_rows:
+            chunk = _records_table(source.path, records, columns, schema, (first_line, number))
+            schema = chunk.schema
+            yield chunk
+            records = []
+    if records:
+        yield _records_table(source.path, records, columns, schema, (first_line, number))
+
+
+def _records_table(
+    path: Path, records: list[dict[str, Any]], columns: list[str], schema: pa.Schema | None, lines: tuple[int, int]
+) -> pa.Table:
+    """A chunk of records as a table of the given columns, cast to the first chunk's schema.
+
+    Column by column, so a type that does not fit is named; a safe cast refuses to lose data (1.5 into an
+    integer column), where building from Python values with a schema would truncate silently.
+    """
+    where = f"{path}: lines {lines[0]}-{lines[1]}"
+    arrays = []
+    for index, column in enumerate(columns):
+        try:
+            values = pa.array([record.get(column) for record in records])
+            if schema is not None:
+                values = values.cast(schema.field(index).type)
+            elif pa.types.is_null(values.type):
+                # A field that is null in every record of the first chunk: string is the likeliest type of an id.
+                values = values.cast(pa.string())
+        except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError) as err:
+            expected = f" (earlier lines: {schema.field(index).type})" if schema is not None else ""
+            raise UserInputError(f"{where}: field '{column}' has values of mixed types{expected}: {err}") from err
+        arrays.append(values)
+    return pa.Table.from_arrays(arrays, names=columns)

@@ -1,0 +1,48 @@
+"""Score in this process: read a chunk, predict it, append it to the output, repeat.
+
+Memory holds one chunk (its input rows and predictions) and the model, whatever the input's size;
+rows keep the input's order.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+from tqdm import tqdm
+
+from training.scoring.inputs import InputFile, read_chunks
+from training.scoring.model import ModelSpec, load_model, predict_table, with_predictions
+from training.scoring.outputs import staged_output
+
+logger = logging.getLogger(__name__)
+
+
+def score_locally(source: InputFile, spec: ModelSpec, output: Path, chunk_rows: int, progress: bool = True) -> int:
+    """Write the input with the model's columns appended to the Parquet file output; returns the row count."""
+    model = load_model(spec)
+    rows = 0
+    with staged_output(output) as staged, tqdm(total=source.rows, unit="rows", desc="scoring", disable=not progress) as bar:
+        writer: pq.ParquetWriter | None = None
+        try:
+            for chunk in read_chunks(source, chunk_rows, spec.required_columns):
+                scored = with_predictions(chunk, predict_table(model, spec, chunk))
+                if writer is None:
+                    # The first chunk fixes the schema: Parquet's, or the JSONL columns' inferred types.
+                    writer = pq.ParquetWriter(staged, scored.schema)
+                writer.write_table(scored)
+                rows += scored.num_rows
+                bar.update(scored.num_rows)
+            if writer is None:
+                # An input without rows (a Parquet file can have none) still gets its columns written.
+                assert source.schema is not None, "a JSONL input has at least one record"
+                schema = pa.schema([*source.schema.remove_metadata(), *spec.output_fields])
+                writer = pq.ParquetWriter(staged, schema)
+        finally:
+            # Closed before the move into place: the footer is written on close.
+            if writer is not None:
+                writer.close()
+    logger.info("scored %d rows of %s into %s", rows, source.path, output)
+    return rows

@@ -1,0 +1,84 @@
+"""The registered model a batch is scored with: what it reads, what it writes, and one chunk's predictions."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import mlflow.models
+import mlflow.pyfunc
+import pyarrow as pa
+from mlflow.exceptions import MlflowException
+
+from classifiers.contract import PROBA_PREFIX, REQUIRED_COLUMNS
+from classifiers.errors import UserInputError
+from classifiers.pyfunc import load_pyfunc
+
+# The contract's first two output columns (classifiers.contract.prediction_frame); one proba_<label> per class follows.
+LABEL_COLUMN = "label"
+SCORE_COLUMN = "score"
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """A model's URI with the task and label set its MLmodel metadata carries."""
+
+    uri: str
+    task: str
+    labels: tuple[str, ...]
+
+    @property
+    def required_columns(self) -> tuple[str, ...]:
+        """The input columns the model reads (`text`, and `target` for stance)."""
+        return REQUIRED_COLUMNS[self.task]
+
+    @property
+    def output_fields(self) -> list[pa.Field]:
+        """The columns scoring adds, in the contract's order and types."""
+        return [
+            pa.field(LABEL_COLUMN, pa.string()),
+            pa.field(SCORE_COLUMN, pa.float64()),
+            *(pa.field(f"{PROBA_PREFIX}{label}", pa.float64()) for label in self.labels),
+        ]
+
+    @property
+    def output_columns(self) -> list[str]:
+        """The names of `output_fields`."""
+        return [field.name for field in self.output_fields]
+
+
+def describe_model(uri: str) -> ModelSpec:
+    """The model's task and labels, from its MLmodel file alone (no weights are loaded)."""
+    try:
+        info = mlflow.models.get_model_info(uri)
+    except (MlflowException, OSError) as err:
+        raise UserInputError(f"cannot load model '{uri}': {err}") from err
+    meta = info.metadata or {}
+    if meta.get("task") not in REQUIRED_COLUMNS or "labels" not in meta:
+        raise UserInputError(f"model '{uri}' was not trained by this project (no task/labels metadata)")
+    return ModelSpec(uri, meta["task"], tuple(meta["labels"]))
+
+
+def load_model(spec: ModelSpec) -> mlflow.pyfunc.PyFuncModel:
+    """The pyfunc itself (weights included); a load failure is the user's bad URI, not a crash."""
+    try:
+        return load_pyfunc(spec.uri)
+    except (MlflowException, OSError) as err:
+        raise UserInputError(f"cannot load model '{spec.uri}': {err}") from err
+
+
+def predict_table(model: mlflow.pyfunc.PyFuncModel, spec: ModelSpec, chunk: pa.Table) -> pa.Table:
+    """The model's output columns for a chunk, one row per input row, typed as `spec.output_fields`."""
+    inputs = chunk.select(list(spec.required_columns)).to_pandas()
+    predictions = model.predict(inputs)
+    # Casting to the fixed schema keeps every chunk's columns identical, which one ParquetWriter needs.
+    table = pa.Table.from_pandas(predictions[spec.output_columns], schema=pa.schema(spec.output_fields), preserve_index=False)
+    if table.num_rows != chunk.num_rows:
+        raise RuntimeError(f"model '{spec.uri}' returned {table.num_rows} rows for {chunk.num_rows} inputs")
+    return table
+
+
+def with_predictions(chunk: pa.Table, predictions: pa.Table) -> pa.Table:
+    """The input chunk, every column unchanged, with the prediction columns appended."""
+    for field, column in zip(predictions.schema, predictions.columns, strict=True):
+        chunk = chunk.append_column(field, column)
+    return chunk

@@ -1,0 +1,75 @@
+"""One batch-scoring run: check the request, then hand it to the chosen engine."""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
+
+from classifiers.errors import UserInputError
+from training.scoring.inputs import check_model_columns, check_records, inspect_input
+from training.scoring.local_engine import score_locally
+from training.scoring.model import describe_model
+from training.scoring.outputs import check_output
+from training.scoring.spark_engine import DEFAULT_MASTER, score_with_spark
+
+logger = logging.getLogger(__name__)
+
+# Rows per model call: large enough for the encoder's batching, small enough to bound memory.
+DEFAULT_CHUNK_ROWS = 1000
+
+
+class Engine(StrEnum):
+    """Where the model runs: in this process, or in Spark executors."""
+
+    LOCAL = "local"
+    SPARK = "spark"
+
+
+@dataclass(frozen=True)
+class ScoreResult:
+    """What a run wrote: the row count, the output path (a file, or a folder for Spark) and the wall time."""
+
+    rows: int
+    output: Path
+    seconds: float
+    engine: Engine
+
+
+def score(
+    model_uri: str,
+    input_path: Path,
+    output: Path,
+    engine: Engine = Engine.LOCAL,
+    master: str = DEFAULT_MASTER,
+    chunk_rows: int = DEFAULT_CHUNK_ROWS,
+    progress: bool = True,
+) -> ScoreResult:
+    """Score every row of a JSONL or Parquet input with a registered model into a Parquet output.
+
+    The output holds the input's columns unchanged plus the model's (label, score, proba_<label>). The local
+    engine writes one file in the input's row order; Spark writes a folder of part files in no particular
+    order (match rows on an id column). MLflow
+    must already point at the store that holds the model (`classifiers.store.use_store`). Every check of
+    the request runs before any model weights are loaded or Spark is started; bad input is a UserInputError
+    and leaves no output (nor temporary file) behind.
+    """
+    engine = Engine(engine)  # a plain "local"/"spark" string from a caller works too
+    if chunk_rows < 1:
+        raise UserInputError(f"chunk size must be at least 1 row, got {chunk_rows}")
+    source = inspect_input(input_path)
+    check_output(output, input_path)
+    spec = describe_model(model_uri)
+    check_model_columns(source, spec.required_columns, spec.task, spec.output_columns)
+    started = time.perf_counter()
+    if engine is Engine.LOCAL:
+        rows = score_locally(source, spec, output, chunk_rows, progress)
+    else:
+        # Spark's errors cannot name a file line: every record is checked here first, as the local engine would.
+        check_records(source, chunk_rows, spec.required_columns)
+        rows = score_with_spark(source, spec, output, master, chunk_rows)
+    seconds = time.perf_counter() - started
+    logger.info("%d rows in %.1f s (%.0f rows/s) with the %s engine", rows, seconds, rows / seconds if seconds else 0.0, engine)
+    return ScoreResult(rows, output, seconds, engine)
