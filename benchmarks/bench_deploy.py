@@ -234,7 +234,7 @@ def alias_switch(uri: str, workdir: Path, poll_s: float, workers: int) -> str:
         with ExitStack() as exits:
             servers = serve_replicas(exits, 2, workers, uri, workdir, poll_s)
             client.set_registered_model_alias(TOPIC_MODEL, CHAMPION, copy.version)
-            seconds = asyncio.run(switch_seconds(servers, copy.version, workers))
+            seconds = asyncio.run(switch_seconds(servers, str(copy.version), workers))
     finally:
         client.set_registered_model_alias(TOPIC_MODEL, CHAMPION, champion.version)
         client.delete_model_version(TOPIC_MODEL, copy.version)

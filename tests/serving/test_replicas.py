@@ -140,7 +140,7 @@ def second_topic_version(stack_uri: str) -> Iterator[str]:
     client = mlflow.MlflowClient()
     first = client.get_model_version("news-topic", "1")
     second = mlflow.register_model(first.source, "news-topic")
-    yield second.version
+    yield str(second.version)
     client.set_registered_model_alias("news-topic", CHAMPION, "1")
     client.delete_model_version("news-topic", second.version)
 
