@@ -73,6 +73,28 @@ def _cue_rates(words: list[str]) -> list[float]:
     return [sum(word in cue for word in words) / n for cue in CUES] + [float(any(word in REFUTING for word in words))]
 
 
+def _claim_cues(target_content: set[str], text_words: list[str], top_sentences: list[str], window: int) -> list[float]:
+    """How the text speaks of the target's claim: per cue lexicon, the share of target-word mentions with a cue
+    word within `window` words, and the share of the top sentences that hold both a target word and a cue word;
+    then the log count of cue words near the claim and the parity of refuting words in the text (as in the
+    FNC-1 baseline's polarity)."""
+    anchors = [i for i, word in enumerate(text_words) if word in target_content]
+    near: list[float] = []
+    total = 0
+    for cue in CUES:
+        hits = [i for i, word in enumerate(text_words) if word in cue]
+        close = sum(any(abs(i - j) <= window for j in hits) for i in anchors) if hits else 0
+        total += sum(any(abs(i - j) <= window for j in anchors) for i in hits) if anchors else 0
+        near.append(close / max(len(anchors), 1))
+    sentence_words = [set(tokens(sentence)) for sentence in top_sentences]
+    both = [
+        sum(bool(words & target_content) and bool(words & cue) for words in sentence_words) / max(len(sentence_words), 1)
+        for cue in CUES
+    ]
+    refuting = sum(word in REFUTING for word in text_words)
+    return [*near, *both, float(np.log1p(total)), float(refuting % 2)]
+
+
 def _cosine_rows(left: np.ndarray, right: np.ndarray) -> np.ndarray:
     return np.einsum("ij,ij->i", normalize(left), normalize(right))
 
@@ -94,6 +116,19 @@ class PairFeaturesModel(FamilyConfig):
     max_leaf_nodes: PositiveInt = 31
     l2_regularization: float = Field(0.0, ge=0)
     class_weight: Literal["balanced"] | None = None
+    svd_coordinates: bool = Field(
+        True,
+        description="Add the target's and the text's SVD coordinates as features (they name the topic: trees can "
+        "learn which topics were related in training, which does not carry over to new stories); the SVD cosine "
+        "is always kept.",
+    )
+    claim_cues: bool = Field(
+        False,
+        description="Add cue features near the target's claim: refuting, hedging, supporting and negation words "
+        "within a few words of a target word in the text, in the sentences that share most target words, and "
+        "whether the target itself refutes.",
+    )
+    claim_window: PositiveInt = Field(6, description="Words either side of a target word that count as near the claim.")
 
 
 class PairFeaturizer:
@@ -159,13 +194,11 @@ class PairFeaturizer:
                 )
             )
         features = np.asarray(rows, dtype=np.float32)
-        svd_pairs = np.hstack(
-            [
-                _cosine_rows(target_svd[[target_index[t] for t in targets]], text_svd[[text_index[t] for t in texts]])[:, None],
-                target_svd[[target_index[t] for t in targets]],
-                text_svd[[text_index[t] for t in texts]],
-            ]
-        ).astype(np.float32)
+        pair_target_svd, pair_text_svd = target_svd[[target_index[t] for t in targets]], text_svd[[text_index[t] for t in texts]]
+        svd_parts = [_cosine_rows(pair_target_svd, pair_text_svd)[:, None]]
+        if self.config.svd_coordinates:
+            svd_parts += [pair_target_svd, pair_text_svd]
+        svd_pairs = np.hstack(svd_parts).astype(np.float32)
         return np.hstack([features, svd_pairs])
 
     def _pair(
@@ -212,6 +245,8 @@ class PairFeaturizer:
             *_cue_rates(text_words),
             *_cue_rates(top_words),
         ]
+        if self.config.claim_cues:
+            features += _claim_cues(target_content, text_words, [text_sentences[index] for index in top], self.config.claim_window)
         if semantic is not None and sentence_vectors is not None and target_vector is not None:
             best = sentence_vectors[rows][top].mean(axis=0)
             features += [float(semantic.max()), float(np.sort(semantic)[-3:].mean()), float(semantic.mean()), float(semantic[0])]

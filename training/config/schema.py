@@ -68,16 +68,19 @@ ModelConfig = Annotated[Union[tuple(family.config for family in families())], Fi
 class EvaluationConfig(Strict):
     """How models are compared: grouped cross-validation or a grouped hold-out split."""
 
-    cv: Literal["leave_one_group_out", "group_kfold", "holdout", "disjoint_holdout"] = Field(
+    cv: Literal["leave_one_group_out", "group_kfold", "holdout", "disjoint_holdout", "story_holdout", "story_kfold"] = Field(
         "leave_one_group_out",
         description=(
             "disjoint_holdout (stance): hold out a share of the groups and a share of the targets; test on pairs "
-            "of both, train on pairs of neither, so every tested text and target is unseen (as in FNC-1's test)."
+            "of both, train on pairs of neither, so every tested text and target is unseen. "
+            "story_holdout / story_kfold: hold out whole stories, where a row's group names the stories it draws "
+            "on joined by '|' (FNC-1: the headline's and the body's news story); a row is tested when all its "
+            "stories are held out, trained on when none is, so the test side is new events (as in FNC-1's test)."
         ),
     )
-    n_splits: int = Field(5, ge=2, description="Folds for group_kfold.")
+    n_splits: int = Field(5, ge=2, description="Folds for group_kfold and story_kfold.")
     holdout_fraction: float = Field(
-        0.2, gt=0, lt=1, description="Share of groups (and, for disjoint_holdout, of targets) held out."
+        0.2, gt=0, lt=1, description="Share of groups (for disjoint_holdout, also of targets; for story_holdout, of stories) held out."
     )
     primary_metric: str = Field(
         "macro_f1",

@@ -15,6 +15,7 @@ from classifiers.interface import Trainable
 from training.config.schema import EvaluationConfig
 from training.evaluation.metrics import classification_metrics
 from training.labelled_data import LabelledData
+from training.public_datasets.adapters import UNIT_SEPARATOR
 
 Split = tuple[np.ndarray, np.ndarray]
 CV_MEAN_SUFFIX = "_cv_mean"
@@ -40,10 +41,47 @@ def disjoint_holdout(groups: pd.Series, targets: pd.Series, fraction: float, see
     return train, test
 
 
+def unit_splits(groups: pd.Series, folds: int | None, fraction: float, seed: int) -> list[Split]:
+    """Hold out whole units (stories) where a row's group names every unit it draws on, joined by `|`.
+
+    A row is tested when all its units are held out and trained on when none is; a row mixing held-out and
+    kept units sits on neither side. With `folds`, the units are dealt into that many folds, each tested
+    once; otherwise one seeded hold-out of `fraction` of the units.
+    """
+    units = groups.astype(str).str.split(UNIT_SEPARATOR, regex=False)
+    unique = np.sort(units.explode().unique())
+    rng = np.random.default_rng(seed)
+    if folds is None:
+        chosen = [set(rng.choice(unique, size=max(1, round(fraction * len(unique))), replace=False))]
+    else:
+        if len(unique) < folds:
+            raise UserInputError(f"story_kfold with {folds} splits needs as many stories, the data has {len(unique)}")
+        order = rng.permutation(unique)
+        chosen = [set(order[fold::folds]) for fold in range(folds)]
+    splits = []
+    for held in chosen:
+        inside = units.map(lambda row, held=held: sum(unit in held for unit in row) / len(row)).to_numpy()
+        train, test = np.flatnonzero(inside == 0), np.flatnonzero(inside == 1)
+        if not len(train) or not len(test):
+            raise UserInputError("the story split left one side empty: the data needs more stories")
+        splits.append((train, test))
+    return splits
+
+
 def group_splits(evaluation: EvaluationConfig, groups: pd.Series, seed: int, targets: pd.Series | None = None) -> list[Split]:
-    """Train/test index pairs that never put one group (nor, for disjoint_holdout, one target) on both sides."""
+    """Train/test index pairs that never put one group (nor, for disjoint_holdout, one target; for story_*, one
+    story named in a group) on both sides."""
     n_groups = groups.nunique()
     placeholder = np.zeros(len(groups))
+    if evaluation.cv in ("story_holdout", "story_kfold"):
+        folds = evaluation.n_splits if evaluation.cv == "story_kfold" else None
+        return unit_splits(groups, folds, evaluation.holdout_fraction, seed)
+    if groups.astype(str).str.contains(UNIT_SEPARATOR, regex=False).any():
+        # A row drawing on two units (FNC-1: a headline and a body of different stories) would be split by the
+        # group string alone, putting one story on both sides.
+        raise UserInputError(
+            f"the data's groups name several stories per row ('{UNIT_SEPARATOR}'): use cv story_holdout or story_kfold"
+        )
     match evaluation.cv:
         case "disjoint_holdout":
             if targets is None:

@@ -10,7 +10,7 @@ import csv
 import hashlib
 import json
 import logging
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,6 +20,10 @@ import pandas as pd
 from classifiers.errors import UserInputError
 
 logger = logging.getLogger(__name__)
+
+FNC1_UNRELATED = "unrelated"
+# A group naming several units ("a|b": an FNC-1 pair whose headline and body come from different stories).
+UNIT_SEPARATOR = "|"
 
 
 @dataclass(frozen=True)
@@ -139,8 +143,11 @@ def _read(benchmark: Benchmark, data_dir: Path, split: str) -> pd.DataFrame:
 def _first_groups(frame: pd.DataFrame, limit: int) -> pd.DataFrame:
     # SemEval and BBC files are sorted by target or class, so a prefix of the file would hold one of them.
     # Ordering groups by a hash of their id is fixed yet mixed, and a smaller limit keeps a subset of a larger one.
-    groups = sorted(frame["group"].unique(), key=lambda group: hashlib.sha256(group.encode()).hexdigest())
-    return frame[frame["group"].isin(groups[:limit])].reset_index(drop=True)
+    # A group may name several units (FNC-1: "a|b"); the first N units are kept, with the rows that draw on them only.
+    units = frame["group"].str.split(UNIT_SEPARATOR, regex=False)
+    ordered = sorted(set(units.explode()), key=lambda unit: hashlib.sha256(unit.encode()).hexdigest())
+    kept = set(ordered[:limit])
+    return frame[units.map(kept.issuperset).to_numpy()].reset_index(drop=True)
 
 
 def _offenders(found: Iterable[tuple[str, str]]) -> str:
@@ -215,15 +222,63 @@ def _read_fnc1(paths: list[Path], labels: tuple[str, ...]) -> pd.DataFrame:
     if orphans:
         raise UserInputError(f"{stances_path}: Body ID with no body in {bodies_path.name}: {_offenders(orphans)}")
     _check_labels(stances_path, "Stance", [(where, row["Stance"]) for where, row in stances], labels)
+    headlines = [row["Headline"] for _, row in stances]
+    body_ids = [row["Body ID"] for _, row in stances]
+    stance_labels = [row["Stance"] for _, row in stances]
     return pd.DataFrame(
         {
-            "text": [body_text[row["Body ID"]] for _, row in stances],
-            "target": [row["Headline"] for _, row in stances],
-            "label": [row["Stance"] for _, row in stances],
-            # A body is the unit the FNC-1 baseline holds out, so grouped splits keep its pairs together.
-            "group": [row["Body ID"] for _, row in stances],
+            "text": [body_text[body] for body in body_ids],
+            "target": headlines,
+            "label": stance_labels,
+            # The news stories each pair draws on (see fnc1_story_groups): the unit the story_* splits hold out.
+            "group": fnc1_story_groups(headlines, body_ids, stance_labels),
         }
     )
+
+
+def fnc1_stories(headlines: Sequence[str], body_ids: Sequence[str], labels: Sequence[str]) -> tuple[list[str], list[str]]:
+    """The news story of each pair's headline and of its body.
+
+    FNC-1 pairs each headline with the bodies of its own story (agree, disagree, discuss) and, as
+    `unrelated`, with bodies of other stories. A story is a connected component of the graph that links
+    every headline to the bodies it is *related* to (the graph of all pairs is one component); it is
+    named `story-<smallest Body ID in it>`. A headline or body with no related pair is a story of its own.
+    """
+    parent: dict[tuple[str, str], tuple[str, str]] = {}
+
+    def find(node: tuple[str, str]) -> tuple[str, str]:
+        parent.setdefault(node, node)
+        while parent[node] != node:
+            parent[node] = parent[parent[node]]
+            node = parent[node]
+        return node
+
+    for headline, body, label in zip(headlines, body_ids, labels, strict=True):
+        find(("h", headline))
+        find(("b", body))
+        if label != FNC1_UNRELATED:
+            parent[find(("h", headline))] = find(("b", body))
+    members: dict[tuple[str, str], list[str]] = {}
+    for node in list(parent):
+        members.setdefault(find(node), [])
+        if node[0] == "b":
+            members[find(node)].append(node[1])
+
+    def name(node: tuple[str, str]) -> str:
+        bodies = members[find(node)]
+        if not bodies:  # a headline with no related body
+            return "story-h" + hashlib.sha256(node[1].encode()).hexdigest()[:12]
+        return "story-" + min(bodies, key=lambda body: (len(body), body))
+
+    return [name(("h", h)) for h in headlines], [name(("b", b)) for b in body_ids]
+
+
+def fnc1_story_groups(headlines: Sequence[str], body_ids: Sequence[str], labels: Sequence[str]) -> list[str]:
+    """Each pair's group: its story (related pairs), or `<headline's story>|<body's story>` (unrelated pairs),
+    so that a split holding out whole stories (cv story_holdout, story_kfold) tests a pair only when both
+    its headline and its body belong to held-out stories: new events, as in the competition test."""
+    head, body = fnc1_stories(headlines, body_ids, labels)
+    return [h if h == b else f"{h}{UNIT_SEPARATOR}{b}" for h, b in zip(head, body, strict=True)]
 
 
 def _read_semeval2016(paths: list[Path], labels: tuple[str, ...]) -> pd.DataFrame:

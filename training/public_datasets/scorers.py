@@ -47,6 +47,30 @@ def fnc_score(y_true: Sequence[str], y_pred: Sequence[str]) -> float:
     return float(100 * score.sum() / best.sum())
 
 
+# Class shares of the FNC-1 competition test (25,413 pairs; published with the dataset).
+FNC_TEST_SHARES = {"unrelated": 0.7220, "discuss": 0.1760, "agree": 0.0740, "disagree": 0.0270}
+
+
+def fnc_test_mix(y_true: Sequence[str], y_pred: Sequence[str]) -> dict[str, float]:
+    """`fnc_score` and `macro_f1` with every pair weighted so the gold classes take the competition test's shares.
+
+    A dev split's class balance can be far from the test's (a split holding out whole stories tests mostly
+    related pairs); reweighted, dev figures of splits with different balances compare with each other and with
+    the test. Classes absent from the gold keep weight 0 and the others' shares are renormalised.
+    """
+    gold, predicted = _checked("fnc1", y_true, y_pred)
+    labels, counts = np.unique(gold, return_counts=True)
+    present = {str(label): FNC_TEST_SHARES[str(label)] for label in labels}
+    total = sum(present.values())
+    per_row = {str(label): present[str(label)] / total / (count / len(gold)) for label, count in zip(labels, counts, strict=True)}
+    weight = np.array([per_row[str(label)] for label in gold])
+    gold_related, predicted_related = gold != FNC_UNRELATED, predicted != FNC_UNRELATED
+    score = 0.25 * (gold_related == predicted_related) + 0.75 * (gold_related & (gold == predicted))
+    best = np.where(gold_related, 1.0, 0.25)
+    macro = f1_score(gold, predicted, labels=list(BENCHMARKS["fnc1"].labels), average="macro", zero_division=0, sample_weight=weight)
+    return {"fnc_score_test_mix": float(100 * (weight * score).sum() / (weight * best).sum()), "macro_f1_test_mix": float(macro)}
+
+
 def semeval_f_avg(y_true: Sequence[str], y_pred: Sequence[str]) -> float:
     """SemEval-2016 Task 6A F_avg in percent: mean of F1(FAVOR) and F1(AGAINST), all targets pooled."""
     gold, predicted = _checked("semeval2016", y_true, y_pred)

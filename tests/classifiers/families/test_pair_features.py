@@ -81,3 +81,24 @@ def test_fit_predict_save_load(tiny_encoder: Path, tmp_path: Path, with_encoder:
 def test_pair_features_refuse_the_topic_task() -> None:
     with pytest.raises(UserInputError, match="the pair_features family does not do topic"):
         classifier_factory(PairFeaturesModel(family="pair_features", encoder=None), "topic", seed=0)
+
+
+def test_claim_cues_add_refutation_near_the_target_words() -> None:
+    plain = PairFeaturesModel(family="pair_features", encoder=None, svd_components=2)
+    cued = PairFeaturesModel(family="pair_features", encoder=None, svd_components=2, claim_cues=True)
+    base = PairFeaturizer(plain, seed=0).fit(PAIRS).transform(PAIRS, encoder=None)
+    features = PairFeaturizer(cued, seed=0).fit(PAIRS).transform(PAIRS, encoder=None)
+    assert features.shape == (len(PAIRS), base.shape[1] + 10)
+    near_refuting = LEXICAL_COLUMNS  # share of target-word mentions with a refuting word close by
+    # the hoax body refutes the meteorite claim next to its words; the confirming body does not
+    assert features[1, near_refuting] > 0 == features[0, near_refuting]
+    assert np.allclose(features[:, :LEXICAL_COLUMNS], base[:, :LEXICAL_COLUMNS])
+
+
+def test_svd_coordinates_can_be_left_out_keeping_the_cosine() -> None:
+    with_coordinates = PairFeaturesModel(family="pair_features", encoder=None, svd_components=2)
+    without = PairFeaturesModel(family="pair_features", encoder=None, svd_components=2, svd_coordinates=False)
+    full = PairFeaturizer(with_coordinates, seed=0).fit(PAIRS).transform(PAIRS, encoder=None)
+    cosine_only = PairFeaturizer(without, seed=0).fit(PAIRS).transform(PAIRS, encoder=None)
+    assert cosine_only.shape == (len(PAIRS), LEXICAL_COLUMNS + 1)
+    assert np.allclose(cosine_only, full[:, : LEXICAL_COLUMNS + 1])

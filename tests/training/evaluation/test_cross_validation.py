@@ -103,3 +103,44 @@ def test_extra_sources_sit_on_the_training_side_of_every_fold_and_are_never_test
     assert list(result.predictions) == ["y", "y", "y", "y"]
     without = cross_validate(lambda: MajorityClassifier("topic"), toy, splits)
     assert list(without.predictions) != list(result.predictions)
+
+
+def story_groups() -> pd.Series:
+    # 8 stories s0..s7: 5 related rows within each story, then rows joining two stories (unrelated pairs)
+    within = [f"s{i % 8}" for i in range(40)]
+    across = [f"s{i % 8}|s{(i * 3 + 1) % 8}" for i in range(40) if i % 8 != (i * 3 + 1) % 8]
+    return pd.Series(within + across)
+
+
+@pytest.mark.parametrize("cv", ["story_holdout", "story_kfold"])
+def test_story_splits_never_put_one_story_on_both_sides(cv: str) -> None:
+    groups = story_groups()
+    splits = group_splits(EvaluationConfig(cv=cv, n_splits=4, holdout_fraction=0.25), groups, seed=3)
+    assert len(splits) == {"story_holdout": 1, "story_kfold": 4}[cv]
+    units = groups.str.split("|")
+    for train, test in splits:
+        train_stories, test_stories = set(units[train].explode()), set(units[test].explode())
+        assert train_stories and test_stories and not train_stories & test_stories
+        # a row joining a held-out and a kept story sits on neither side
+        mixed = units.map(lambda row, held=test_stories: bool(set(row) & held) and bool(set(row) - held))
+        assert not mixed[train].any() and not mixed[test].any()
+        assert len(train) + len(test) + mixed.sum() == len(groups)
+    if cv == "story_kfold":  # every story-internal row is tested exactly once
+        tested = np.concatenate([test for _, test in splits])
+        assert len(tested) == len(set(tested))
+        assert set(range(40)) <= set(tested)
+
+
+def test_story_splits_are_reproducible_and_seeded() -> None:
+    config = EvaluationConfig(cv="story_holdout", holdout_fraction=0.25)
+    first, again = group_splits(config, story_groups(), seed=5), group_splits(config, story_groups(), seed=5)
+    assert (first[0][1] == again[0][1]).all()
+    others = [group_splits(config, story_groups(), seed=seed)[0][1] for seed in range(6, 12)]
+    assert any(len(other) != len(first[0][1]) or (other != first[0][1]).any() for other in others)
+
+
+def test_groups_naming_several_stories_need_a_story_split() -> None:
+    with pytest.raises(UserInputError, match="use cv story_holdout or story_kfold"):
+        group_splits(EvaluationConfig(cv="holdout"), story_groups(), seed=0)
+    with pytest.raises(UserInputError, match="story_kfold with 9 splits needs as many stories, the data has 8"):
+        group_splits(EvaluationConfig(cv="story_kfold", n_splits=9), story_groups(), seed=0)

@@ -9,7 +9,7 @@ import pytest
 from classifiers.errors import UserInputError
 from training.config.schema import BenchmarkData
 from training.labelled_data import load_labelled_data
-from training.public_datasets.adapters import BENCHMARKS, load_benchmark
+from training.public_datasets.adapters import BENCHMARKS, fnc1_stories, load_benchmark
 
 FNC_BODIES = (
     "Body ID,articleBody\n"
@@ -101,7 +101,9 @@ def test_fnc1_pairs_each_headline_with_its_body(tmp_path: Path) -> None:
     frame = load_benchmark("fnc1", tmp_path, "train", "stance")
     assert list(frame.columns) == ["text", "target", "label", "group"]
     assert frame["label"].tolist() == ["agree", "discuss", "disagree", "discuss", "unrelated"]
-    assert frame["group"].tolist() == ["7", "7", "12", "30", "30"]
+    # groups are news stories: bodies 7 and 12 share a headline, so one story; the unrelated pair names two
+    spider = fnc1_stories(["Spider in stomach"], ["30"], ["unrelated"])[0][0]
+    assert frame["group"].tolist() == ["story-7", "story-7", "story-7", "story-30", f"{spider}|story-30"]
     assert frame["target"].tolist()[:2] == ["Meteorite hits Managua", "Meteorite, or not?"]
     # the quoted body keeps its blank line and its escaped quotes
     assert frame["text"].iloc[0] == 'A small meteorite crashed, officials said.\n\nResidents heard a "boom".'
@@ -219,17 +221,40 @@ def test_metadata_names_each_benchmark_consistently() -> None:
 
 
 def test_limit_keeps_every_row_of_the_first_groups(tmp_path: Path) -> None:
+    write_semeval(tmp_path)
+    full = load_benchmark("semeval2016", tmp_path, "train", "stance")
+    for limit in (1, 2):
+        frame = load_benchmark("semeval2016", tmp_path, "train", "stance", limit=limit)
+        assert frame["group"].nunique() == limit
+        assert len(frame) == full["group"].isin(frame["group"]).sum()
+    one = set(load_benchmark("semeval2016", tmp_path, "train", "stance", limit=1)["group"])
+    two = set(load_benchmark("semeval2016", tmp_path, "train", "stance", limit=2)["group"])
+    assert one < two  # deterministic and nested
+    assert load_benchmark("semeval2016", tmp_path, "train", "stance", limit=99).equals(full)
+
+
+def test_fnc1_limit_keeps_whole_stories_and_the_pairs_between_them(tmp_path: Path) -> None:
     write_fnc1(tmp_path)
     full = load_benchmark("fnc1", tmp_path, "train", "stance")
-    for limit in (1, 2):
+    units = full["group"].str.split("|")
+    for limit in (1, 2, 3):
         frame = load_benchmark("fnc1", tmp_path, "train", "stance", limit=limit)
-        assert frame["group"].nunique() == limit
-        # every pair of a kept body, none of the others
-        assert len(frame) == full["group"].isin(frame["group"]).sum()
-    one = set(load_benchmark("fnc1", tmp_path, "train", "stance", limit=1)["group"])
-    two = set(load_benchmark("fnc1", tmp_path, "train", "stance", limit=2)["group"])
-    assert one < two  # deterministic and nested
-    assert load_benchmark("fnc1", tmp_path, "train", "stance", limit=99).equals(full)
+        kept = set(frame["group"].str.split("|").explode())
+        assert len(kept) <= limit
+        # every pair whose stories are all kept, none of the others
+        assert len(frame) == units.map(kept.issuperset).sum()
+    assert len(load_benchmark("fnc1", tmp_path, "train", "stance", limit=3)) == len(full)  # three stories in all
+
+
+def test_fnc1_stories_are_components_of_the_related_pairs() -> None:
+    heads = ["A", "A", "B", "B", "C", "C", "D"]
+    bodies = ["1", "2", "2", "3", "4", "1", "4"]
+    labels = ["agree", "unrelated", "discuss", "disagree", "agree", "unrelated", "unrelated"]
+    head_story, body_story = fnc1_stories(heads, bodies, labels)
+    # A-1 alone (its pair with body 2 is unrelated); B links bodies 2 and 3; C-4; D has no related body
+    assert head_story[:6] == ["story-1", "story-1", "story-2", "story-2", "story-4", "story-4"]
+    assert body_story == ["story-1", "story-2", "story-2", "story-2", "story-4", "story-1", "story-4"]
+    assert head_story[6].startswith("story-h") and head_story[6] != "story-4"
 
 
 def test_limit_is_not_a_file_prefix(tmp_path: Path) -> None:

@@ -9,7 +9,9 @@ import pytest
 from classifiers.errors import UserInputError
 from training.public_datasets.adapters import BENCHMARKS
 from training.public_datasets.scorers import (
+    FNC_TEST_SHARES,
     fnc_score,
+    fnc_test_mix,
     official_metrics,
     semeval_f_avg,
     vast_macro_f1,
@@ -39,6 +41,23 @@ def test_fnc1_official_metrics_by_hand() -> None:
     # unrelated: tp 1 (pair 4), predicted 2 (pairs 3, 4), gold 2  -> P 1/2, R 1/2 -> F1 1/2
     # macro (2/3 + 0 + 0 + 1/2) / 4 = 7/24
     assert official_metrics("fnc1", FNC_GOLD, FNC_PRED) == pytest.approx({"fnc_score": 300 / 7, "macro_f1": 7 / 24})
+
+
+def test_fnc_test_mix_reweights_gold_classes_to_the_competition_shares() -> None:
+    gold = ["unrelated", "agree", "agree", "agree"]
+    # a perfect prediction stays perfect whatever the weights
+    assert fnc_test_mix(gold, gold) == pytest.approx({"fnc_score_test_mix": 100.0, "macro_f1_test_mix": 0.5})
+    # calling every agree pair unrelated: raw score 0.25 of 3.25; reweighted, unrelated rows weigh
+    # w_u = .722/(.722+.074) / (1/4) and agree rows w_a = .074/(.722+.074) / (3/4)
+    predicted = ["unrelated"] * 4
+    share_u = FNC_TEST_SHARES["unrelated"] / (FNC_TEST_SHARES["unrelated"] + FNC_TEST_SHARES["agree"])
+    w_u, w_a = share_u / 0.25, (1 - share_u) / 0.75
+    expected = 100 * 0.25 * w_u / (0.25 * w_u + 3 * w_a)
+    assert fnc_test_mix(gold, predicted)["fnc_score_test_mix"] == pytest.approx(expected)
+    assert fnc_test_mix(gold, predicted)["fnc_score_test_mix"] > fnc_score(gold, predicted)
+    # unrelated F1: precision w_u / (w_u + 3 w_a), recall 1; agree 0; disagree and discuss 0 (never gold nor predicted)
+    precision = w_u / (w_u + 3 * w_a)
+    assert fnc_test_mix(gold, predicted)["macro_f1_test_mix"] == pytest.approx(2 * precision / (1 + precision) / 4)
 
 
 def test_semeval_f_avg_by_hand() -> None:
