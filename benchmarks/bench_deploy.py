@@ -177,8 +177,13 @@ async def split_load(servers: list[Server], texts: list[str], clients: int, seco
 
 
 def serve_replicas(exits: ExitStack, count: int, workers: int, uri: str, workdir: Path, poll_s: float = 0.0) -> list[Server]:
-    """Start `count` servers, ready when returned; `exits` stops them."""
+    """Start `count` servers, ready when returned; `exits` stops them.
+
+    Each process gets its share of the cores as torch threads (OMP_NUM_THREADS): with the default of
+    one thread per core in every process, the processes' threads spin against each other.
+    """
     servers = []
+    threads = max(1, (os.cpu_count() or 1) // (count * workers))
     for index in range(count):
         port = free_port()
         env = {
@@ -186,6 +191,7 @@ def serve_replicas(exits: ExitStack, count: int, workers: int, uri: str, workdir
             "NEWS_TRACKING_URI": uri,
             "NEWS_WORKERS": str(workers),
             "NEWS_POLL_SECONDS": str(poll_s),
+            "OMP_NUM_THREADS": str(threads),
         }
         log = workdir / f"replica-{count}-{index}.log"
         process = exits.enter_context(running([sys.executable, "-m", "serving", "--port", str(port)], env, log))
@@ -274,7 +280,8 @@ def replicas(
     table = (
         f"{machine()}, by `python benchmarks/bench_deploy.py replicas`: {clients} concurrent clients in all, "
         f"single-item topic-only requests of new texts, split evenly across the replicas (as a load balancer "
-        f"would), {duration:.0f} s each after warm-up; the load generator shares the machine.\n\n"
+        f"would), {duration:.0f} s each after warm-up; each server process gets its share of the cores as torch "
+        f"threads (`OMP_NUM_THREADS` = cores / processes); the load generator shares the machine.\n\n"
         "| setup | requests/s | p50 ms | p99 ms | errors | RSS MB (all replicas) |\n"
         "|---|---:|---:|---:|---:|---:|\n" + "\n".join(rows) + f"\n\n- {switch}\n"
     )

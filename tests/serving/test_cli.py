@@ -110,3 +110,19 @@ def test_a_configured_broadcast_file_is_kept(monkeypatch: pytest.MonkeyPatch, tm
         during = os.environ["NEWS_RELOAD_BROADCAST_FILE"]
 
     assert during == str(tmp_path / "mine")
+
+
+def test_several_workers_share_the_cores_as_torch_threads(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    monkeypatch.setattr(os, "cpu_count", lambda: 8)
+
+    cli.share_cores(1)
+    single = os.environ.get("OMP_NUM_THREADS")
+    cli.share_cores(4)
+    shared = os.environ.get("OMP_NUM_THREADS")
+    monkeypatch.setenv("OMP_NUM_THREADS", "3")
+    cli.share_cores(4)
+
+    assert single is None
+    assert shared == "2"
+    assert os.environ["OMP_NUM_THREADS"] == "3"  # a value the user set wins
