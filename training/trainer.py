@@ -48,7 +48,7 @@ from training.promotion import (
     restore_champion,
 )
 from training.public_datasets.adapters import get_benchmark
-from training.public_datasets.scorers import official_metrics
+from training.public_datasets.scorers import dev_metrics, official_metrics
 
 logger = logging.getLogger(__name__)
 
@@ -227,6 +227,7 @@ def _evaluate(factory: Callable[[], Trainable], data: LabelledData, config: Expe
     metrics = {**classification_metrics(y_true, y_pred, result.labels), **result.fold_summary()}
     if isinstance(config.data, BenchmarkData):
         metrics.update(official_metrics(config.data.name, y_true, y_pred))
+        metrics.update(dev_metrics(config.data.name, y_true, y_pred))
     mlflow.log_metrics(metrics)
     _log_reports(tested, result, config)
     return metrics

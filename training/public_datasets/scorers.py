@@ -115,6 +115,16 @@ SCORERS: dict[str, Callable[[Sequence[str], Sequence[str]], dict[str, float]]] =
 }
 
 
+# Dev-only figures a benchmark's cross-validation logs beside the official ones (never computed on a test split).
+DEV_SCORERS: dict[str, Callable[[Sequence[str], Sequence[str]], dict[str, float]]] = {"fnc1": fnc_test_mix}
+
+
+def dev_metrics(name: str, y_true: Sequence[str], y_pred: Sequence[str]) -> dict[str, float]:
+    """Figures that make a benchmark's dev split comparable with its test (FNC-1: scored at the test's class mix)."""
+    scorer = DEV_SCORERS.get(get_benchmark(name).name)
+    return scorer(y_true, y_pred) if scorer is not None else {}
+
+
 def official_metrics(
     name: str, y_true: Sequence[str], y_pred: Sequence[str], subsets: Sequence[str] | None = None
 ) -> dict[str, float]:

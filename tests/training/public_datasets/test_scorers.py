@@ -10,6 +10,7 @@ from classifiers.errors import UserInputError
 from training.public_datasets.adapters import BENCHMARKS
 from training.public_datasets.scorers import (
     FNC_TEST_SHARES,
+    dev_metrics,
     fnc_score,
     fnc_test_mix,
     official_metrics,
@@ -150,3 +151,10 @@ def test_scorers_reject_mismatched_input() -> None:
         vast_macro_f1(["con"], ["0"])
     with pytest.raises(UserInputError, match="unknown benchmark 'imdb'"):
         official_metrics("imdb", ["a"], ["a"])
+
+
+def test_dev_metrics_add_the_test_mix_for_fnc1_only() -> None:
+    gold = ["unrelated", "agree", "discuss", "disagree"]
+
+    assert dev_metrics("fnc1", gold, gold) == fnc_test_mix(gold, gold)
+    assert dev_metrics("semeval2016", ["FAVOR"], ["FAVOR"]) == {}
