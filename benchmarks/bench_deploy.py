@@ -20,6 +20,7 @@ import asyncio
 import logging
 import os
 import platform
+import shutil
 import statistics
 import sys
 import tempfile
@@ -149,6 +150,8 @@ def tracking(
         rows.append(measure_store(server, status.tracking_uri, runs, writers, None))
     finally:
         stack.stop()
+        # 10,000 runs in two stores take over half a gigabyte.
+        shutil.rmtree(folder, ignore_errors=True)
     table = (
         f"{machine()}, by `python benchmarks/bench_deploy.py tracking --runs {runs} --writers {writers}`: "
         f"{writers} thread(s) log the runs (each: create, one `log_batch` of {PARAMS} params, {METRICS} metrics "
