@@ -52,6 +52,7 @@ from mlflow.entities import Metric, Param, RunTag
 from mlflow.tracking import MlflowClient
 
 from classifiers import store as model_store
+from classifiers.lineage import VERSION_LINEAGE_TAGS
 from classifiers.store import CHAMPION, DEFAULT_REGISTERED_NAMES
 from deploy.stack import Ports, Stack
 from training import locations
@@ -238,7 +239,8 @@ def alias_switch(uri: str, workdir: Path, poll_s: float, workers: int) -> str:
     """Time from moving the topic alias to the last of 2 replicas x `workers` workers serving the new version."""
     client = model_store.use_store(uri)
     champion = client.get_model_version_by_alias(TOPIC_MODEL, CHAMPION)
-    copy = mlflow.register_model(champion.source, TOPIC_MODEL)
+    # Same run, same lineage tags: serving loads only versions of a finished run that carry them.
+    copy = mlflow.register_model(champion.source, TOPIC_MODEL, tags={key: champion.tags[key] for key in VERSION_LINEAGE_TAGS})
     try:
         with ExitStack() as exits:
             servers = serve_replicas(exits, 2, workers, uri, workdir, poll_s)

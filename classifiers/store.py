@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import os
 import shlex
+import sqlite3
+from contextlib import closing
 from pathlib import Path
 
 import mlflow
@@ -18,6 +20,7 @@ from mlflow.utils.rest_utils import http_request
 from requests.exceptions import RequestException
 
 from classifiers.errors import UserInputError
+from classifiers.redaction import redact_text, redact_uri
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 MLRUNS_DIR = PROJECT_ROOT / "mlruns"
@@ -27,6 +30,8 @@ SQLITE_PREFIX = "sqlite:///"
 HTTP_SCHEMES = ("http://", "https://")
 # One try, answered or not within this time: MLflow's own retries would hold a command for minutes.
 REACHABILITY_TIMEOUT_S = 10
+# A store's writes take milliseconds: a lock held longer than this belongs to something stuck or exclusive.
+LOCK_WAIT_S = 5
 
 CHAMPION = "champion"
 DEFAULT_REGISTERED_NAMES = {"topic": "news-topic", "stance": "news-stance"}
@@ -64,7 +69,36 @@ def check_reachable(uri: str) -> None:
             timeout=REACHABILITY_TIMEOUT_S,
         )
     except (MlflowException, RequestException) as err:
-        raise RegistryUnreachable(f"the MLflow tracking server at {uri} cannot be used: {_first_line(err)}") from err
+        reason = redact_text(_first_line(err), uri)
+        raise RegistryUnreachable(f"the MLflow tracking server at {redact_uri(uri)} cannot be used: {reason}") from err
+
+
+class StoreUnusable(UserInputError):
+    """A SQLite store that cannot be created or written: a read-only file or folder, a lock, not a database."""
+
+
+def check_writable(uri: str) -> None:
+    """Raise StoreUnusable unless a SQLite store at uri can be written now; other stores are not checked.
+
+    A write transaction is begun and rolled back, so the store is left as it was. Commands check
+    before they write anything: MLflow would meet the problem only at its first write, after the
+    data is loaded, and log pages of SQLAlchemy traceback.
+    """
+    database = sqlite_path(uri)
+    if database is None:
+        return
+    try:
+        # isolation_level=None: the statements run as written, without the module's implicit transactions.
+        with closing(sqlite3.connect(database, timeout=LOCK_WAIT_S, isolation_level=None)) as connection:
+            connection.execute("BEGIN IMMEDIATE")
+            try:
+                # Taking the write lock alone succeeds on a read-only file: only a change is refused.
+                connection.execute("CREATE TABLE news_classify_write_check (id INTEGER)")
+            finally:
+                if connection.in_transaction:
+                    connection.execute("ROLLBACK")
+    except sqlite3.Error as err:
+        raise StoreUnusable(f"the tracking store {uri} cannot be written: {err}") from err
 
 
 def _first_line(err: Exception) -> str:
@@ -72,25 +106,37 @@ def _first_line(err: Exception) -> str:
     return text.splitlines()[0] if text else type(err).__name__
 
 
-def use_store(uri: str | None = None) -> MlflowClient:
+def use_store(uri: str | None = None, *, writable: bool = False) -> MlflowClient:
     """Point MLflow (tracking and registry) at the store and return a client for it.
 
     A tracking server is asked once first, so a command fails in seconds with RegistryUnreachable
     instead of after MLflow's minutes of retries, before it has created or registered anything.
+    With writable, a SQLite store must also take a write now (StoreUnusable otherwise).
     """
     uri = uri or tracking_uri()
     check_reachable(uri)
     database = sqlite_path(uri)
     if database is not None:
-        database.parent.mkdir(parents=True, exist_ok=True)
+        _make_folder(uri, database.parent)
+    if writable:
+        check_writable(uri)
     mlflow.set_tracking_uri(uri)
     mlflow.set_registry_uri(uri)
     return MlflowClient(tracking_uri=uri, registry_uri=uri)
 
 
+def _make_folder(uri: str, folder: Path) -> None:
+    if folder.exists() and not folder.is_dir():
+        raise StoreUnusable(f"the tracking store {uri} cannot be created: {folder} is not a folder")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise StoreUnusable(f"the tracking store {uri} cannot be created: {err.strerror} ({err.filename})") from err
+
+
 def train_defaults_command(uri: str) -> str:
-    """The command that trains the default models into the store at uri."""
+    """The command that trains the default models into the store at uri (its password shown as ***)."""
     command = "python -m training train-defaults"
     if uri == DEFAULT_TRACKING_URI:
         return command
-    return f"{TRACKING_URI_ENV}={shlex.quote(uri)} {command}"
+    return f"{TRACKING_URI_ENV}={shlex.quote(redact_uri(uri))} {command}"

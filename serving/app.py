@@ -14,6 +14,7 @@ from serving.batching import PredictionBatcher
 from serving.errors import JsonBodyLimitMiddleware, add_exception_handlers
 from serving.metrics import ServiceMetrics, instrument
 from serving.model_holder import ModelHolder
+from serving.openapi import install as install_openapi
 from serving.routers import articles, classify, docs, health, models
 from serving.settings import ServingSettings
 
@@ -62,6 +63,7 @@ def create_app(settings: ServingSettings) -> FastAPI:
     for router in (health.router, classify.router, articles.router, models.router, docs.router):
         app.include_router(router)
     app.mount(docs.ASSETS_URL, StaticFiles(directory=docs.ASSETS_DIR), name="docs-assets")
+    install_openapi(app, settings)
     add_exception_handlers(app)
     app.add_middleware(JsonBodyLimitMiddleware, max_body_size=settings.max_body_bytes)
     # Added last, so outermost: rejected (413) requests are counted too.

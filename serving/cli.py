@@ -15,6 +15,8 @@ import uvicorn
 from pydantic import ValidationError
 from uvicorn.config import LOGGING_CONFIG
 
+from classifiers.redaction import RedactingFilter
+from serving.http_protocol import limited_httptools
 from serving.settings import ServingSettings
 
 app = typer.Typer(
@@ -24,9 +26,13 @@ app = typer.Typer(
 )
 
 
-def logging_config() -> dict[str, Any]:
-    """uvicorn's logging, extended to this project's loggers; each worker process applies it."""
+def logging_config(tracking_uri: str) -> dict[str, Any]:
+    """uvicorn's logging, extended to this project's loggers, with the tracking URI's secret masked in
+    every line; each worker process applies it."""
     config = copy.deepcopy(LOGGING_CONFIG)
+    config["filters"] = {"redact": {"()": RedactingFilter, "uri": tracking_uri}}
+    for handler in config["handlers"].values():
+        handler["filters"] = ["redact"]
     for name in ("serving", "training"):
         config["loggers"][name] = {"handlers": ["default"], "level": "INFO", "propagate": False}
     return config
@@ -73,6 +79,7 @@ def serve(
     share_cores(workers)
     # A log line per downloaded file is noise in a server log.
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    protocol = limited_httptools(settings.max_header_bytes, settings.request_read_timeout_s)
     with reload_broadcast(settings, workers):
         uvicorn.run(
             "serving.app:app_from_environment",
@@ -81,7 +88,13 @@ def serve(
             port=settings.port if port is None else port,
             workers=workers,
             loop="uvloop",
-            http="httptools",
+            # uvicorn calls the partial like a protocol class; its annotation names only classes and names.
+            http=protocol,  # type: ignore[arg-type]
+            # The service has no WebSocket routes, and an upgraded connection would leave the protocol's limits.
+            ws="none",
+            # Annotated int, but only given to loop.call_later, which takes seconds as a float.
+            timeout_keep_alive=settings.keep_alive_timeout_s,  # type: ignore[arg-type]
+            limit_concurrency=settings.max_concurrency,
             access_log=settings.access_log,
-            log_config=logging_config(),
+            log_config=logging_config(settings.tracking_uri),
         )

@@ -16,7 +16,8 @@ from serving.article_analysis import SegmentedArticle
 from serving.batching import PredictionBatcher
 from serving.limits import check_classify_request, segment_article
 from serving.model_holder import ModelHolder
-from serving.schemas import ArticleRequest, ClassifyRequest
+from serving.request_body import read_json_body
+from serving.schemas import ClassifyRequest
 from serving.settings import ENV_PREFIX, ServingSettings
 from serving.snapshot import ModelSnapshot
 
@@ -51,14 +52,14 @@ async def get_snapshot(holder: HolderDep) -> ModelSnapshot:
 SnapshotDep = Annotated[ModelSnapshot, Depends(get_snapshot)]
 
 
-async def classify_request(body: ClassifyRequest, settings: SettingsDep) -> ClassifyRequest:
-    """The request body, validated by pydantic and then against the configured limits."""
-    return check_classify_request(body, settings)
+async def classify_request(request: Request, settings: SettingsDep) -> ClassifyRequest:
+    """The request body, checked against the configured limits and validated."""
+    return await read_json_body(request, lambda data: check_classify_request(data, settings))
 
 
-async def article_request(body: ArticleRequest, settings: SettingsDep) -> SegmentedArticle:
-    """The article body, checked against the configured limits and cut into segments."""
-    return segment_article(body, settings)
+async def article_request(request: Request, settings: SettingsDep) -> SegmentedArticle:
+    """The article body, checked against the configured limits, validated and cut into segments."""
+    return await read_json_body(request, lambda data: segment_article(data, settings))
 
 
 ClassifyBody = Annotated[ClassifyRequest, Depends(classify_request)]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from typing import Any
 
@@ -12,10 +13,14 @@ from fastapi.responses import JSONResponse, Response
 from pydantic_core import to_json
 from starlette.exceptions import HTTPException
 from starlette.middleware.body_limit import RequestBodyLimitMiddleware
+from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from classifiers.store import RegistryUnreachable
 from serving.model_holder import ReloadFailed
 from serving.snapshot import ModelUnavailable
+
+logger = logging.getLogger(__name__)
 
 
 def error_path(loc: Sequence[str | int]) -> str:
@@ -27,39 +32,21 @@ def error_path(loc: Sequence[str | int]) -> str:
     return path or "body"
 
 
-def is_json_content_type(content_type: str | None) -> bool:
-    """True for the media types FastAPI parses as JSON: application/json and application/*+json."""
-    media_type = (content_type or "").split(";", 1)[0].strip().lower()
-    main_type, _, subtype = media_type.partition("/")
-    return main_type == "application" and (subtype == "json" or subtype.endswith("+json"))
-
-
-def _explained(error: dict[str, Any], content_type: str | None) -> dict[str, Any]:
-    if tuple(error["loc"]) == ("body",) and not is_json_content_type(content_type):
-        # FastAPI hands a body of any other type (curl -d sends a form) to validation as raw bytes,
-        # which pydantic reports as "Input should be a valid dictionary": the fault is the header.
-        sent = f"`Content-Type: {content_type}`" if content_type else "no Content-Type header"
-        message = f"body: must be JSON sent with `Content-Type: application/json` (got {sent})"
-        return {**error, "type": "json_content_type", "msg": message}
+def _explained(error: dict[str, Any]) -> dict[str, Any]:
+    # A JSON syntax error is about the body as a whole, and its message says where.
     if error.get("type") == "json_invalid":
-        # The location of a JSON syntax error is a character offset, not a field.
-        reason = error.get("ctx", {}).get("error", "invalid JSON")
-        return {**error, "msg": f"body is not valid JSON at character {error['loc'][-1]}: {reason}"}
+        return error
     return {**error, "msg": f"{error_path(error['loc'])}: {error['msg']}"}
 
 
 async def validation_error(request: Request, exc: RequestValidationError) -> Response:
     """FastAPI's 422 format, with each message prefixed by the path of the field it is about."""
     # The rejected input is echoed back and may be anything the request held: 1e999 parses to infinity,
-    # which strict JSON cannot carry (pydantic writes it as a string), a non-JSON body arrives as bytes
-    # that need not be UTF-8, and a \ud800 escape decodes to a lone surrogate.
-    content_type = request.headers.get("content-type")
+    # which strict JSON cannot carry (pydantic writes it as a string), and a \ud800 escape decodes to a
+    # lone surrogate.
     errors = jsonable_encoder(
-        [_explained(error, content_type) for error in exc.errors()],
-        custom_encoder={
-            bytes: lambda raw: raw.decode("utf-8", "replace"),
-            str: lambda text: text.encode("utf-8", "replace").decode("utf-8"),
-        },
+        [_explained(error) for error in exc.errors()],
+        custom_encoder={str: lambda text: text.encode("utf-8", "replace").decode("utf-8")},
     )
     return Response(to_json({"detail": errors}, inf_nan_mode="strings"), status_code=422, media_type="application/json")
 
@@ -127,9 +114,25 @@ async def reload_failed(request: Request, exc: ReloadFailed) -> JSONResponse:
     return JSONResponse(status_code=502, content={"detail": detail, "failures": exc.failures})
 
 
+async def registry_unreachable(request: Request, exc: RegistryUnreachable) -> JSONResponse:
+    """503 for a reload while the registry is away: nothing changed, the loaded models still serve."""
+    return JSONResponse(
+        status_code=503, content={"detail": f"nothing was reloaded, the loaded models still serve: {exc}"}
+    )
+
+
+async def client_disconnected(request: Request, exc: ClientDisconnect) -> Response:
+    """The client left (or was cut off by the read timeout) before its whole body arrived: nobody to answer."""
+    logger.info("%s %s: the client disconnected before sending its whole body", request.method, request.url.path)
+    # Never sent: the connection is gone. Handling it keeps a routine event out of the error log.
+    return Response(status_code=400)
+
+
 def add_exception_handlers(app: FastAPI) -> None:
     """Register this module's handlers on the app."""
     app.add_exception_handler(RequestValidationError, validation_error)  # type: ignore[arg-type]
     app.add_exception_handler(413, body_too_large)  # type: ignore[arg-type]
     app.add_exception_handler(ModelUnavailable, model_unavailable)  # type: ignore[arg-type]
     app.add_exception_handler(ReloadFailed, reload_failed)  # type: ignore[arg-type]
+    app.add_exception_handler(RegistryUnreachable, registry_unreachable)  # type: ignore[arg-type]
+    app.add_exception_handler(ClientDisconnect, client_disconnected)  # type: ignore[arg-type]

@@ -1,4 +1,8 @@
-"""Input limits that are runtime settings, reported as 422s in FastAPI's validation error format."""
+"""Input limits that are runtime settings, reported as 422s in FastAPI's validation error format.
+
+Counts are checked on the parsed JSON before any item is validated, so a request over a count
+limit costs no more than its parsing; lengths are checked on the validated request.
+"""
 
 from __future__ import annotations
 
@@ -8,21 +12,18 @@ from fastapi.exceptions import RequestValidationError
 
 from classifiers.segmenter import segment_body
 from serving.article_analysis import SegmentedArticle
+from serving.request_body import body_error, validate
 from serving.schemas import ArticleRequest, ClassifyRequest
 from serving.settings import ServingSettings
 
 Loc = tuple[str | int, ...]
 
 
-def _error(loc: Loc, kind: str, message: str) -> dict[str, Any]:
-    # No "input": echoing a 20,000-character text back would only make the error harder to read.
-    return {"type": kind, "loc": ("body", *loc), "msg": message}
-
-
 def _too_long(loc: Loc, text: str, limit: int) -> list[dict[str, Any]]:
     if len(text) <= limit:
         return []
-    return [_error(loc, "string_too_long", f"must be at most {limit} characters, got {len(text)}")]
+    # No "input": echoing a 20,000-character text back would only make the error harder to read.
+    return [body_error("string_too_long", f"must be at most {limit} characters, got {len(text)}", *loc)]
 
 
 def _raise_if_any(errors: list[dict[str, Any]]) -> None:
@@ -30,11 +31,19 @@ def _raise_if_any(errors: list[dict[str, Any]]) -> None:
         raise RequestValidationError(errors)
 
 
-def check_classify_request(request: ClassifyRequest, settings: ServingSettings) -> ClassifyRequest:
-    """The request, or a 422 naming every item over a limit."""
-    if len(request.items) > settings.max_items:
-        message = f"at most {settings.max_items} items per request, got {len(request.items)}"
-        _raise_if_any([_error(("items",), "too_many_items", message)])
+def _count(data: object, field: str) -> int:
+    """Length of a top-level list field of the raw body; 0 when it is missing or not a list (validation says so)."""
+    value = data.get(field) if isinstance(data, dict) else None
+    return len(value) if isinstance(value, list) else 0
+
+
+def check_classify_request(data: object, settings: ServingSettings) -> ClassifyRequest:
+    """The parsed body as a request, or a 422 naming every item over a limit."""
+    count = _count(data, "items")
+    if count > settings.max_items:
+        message = f"at most {settings.max_items} items per request, got {count}"
+        _raise_if_any([body_error("too_many_items", message, "items")])
+    request = validate(ClassifyRequest, data)
     errors = []
     for index, item in enumerate(request.items):
         errors += _too_long(("items", index, "text"), item.text, settings.max_text_chars)
@@ -44,22 +53,21 @@ def check_classify_request(request: ClassifyRequest, settings: ServingSettings) 
     return request
 
 
-def segment_article(request: ArticleRequest, settings: ServingSettings) -> SegmentedArticle:
-    """Cut the body into segments, or a 422 when the article or its targets are over a limit."""
+def segment_article(data: object, settings: ServingSettings) -> SegmentedArticle:
+    """Cut the parsed body's article into segments, or a 422 when it or its targets are over a limit."""
+    count = _count(data, "targets")
+    if count > settings.max_targets:
+        message = f"at most {settings.max_targets} targets, got {count}"
+        _raise_if_any([body_error("too_many_targets", message, "targets")])
+    request = validate(ArticleRequest, data)
     # The title is echoed back, so it is bounded like any other text.
     errors = _too_long(("title",), request.title, settings.max_text_chars)
     errors += _too_long(("body",), request.body, settings.max_article_chars)
-    if len(request.targets) > settings.max_targets:
-        errors.append(
-            _error(
-                ("targets",), "too_many_targets", f"at most {settings.max_targets} targets, got {len(request.targets)}"
-            )
-        )
     for index, target in enumerate(request.targets):
         errors += _too_long(("targets", index), target, settings.max_target_chars)
     _raise_if_any(errors)
     segments = segment_body(request.body)
     if len(segments) > settings.max_items:
         message = f"splits into {len(segments)} segments; at most {settings.max_items} are classified per request"
-        _raise_if_any([_error(("body",), "too_many_segments", message)])
+        _raise_if_any([body_error("too_many_segments", message, "body")])
     return SegmentedArticle(title=request.title, segments=segments, targets=list(request.targets))

@@ -12,6 +12,7 @@ import anyio.to_thread
 from mlflow.tracking import MlflowClient
 
 from classifiers import store
+from classifiers.redaction import redact_text, redact_uri
 from serving.metrics import ServiceMetrics
 from serving.model_loading import LoadOutcome, load_snapshot, resolve_versions
 from serving.reload_broadcast import ReloadBroadcast
@@ -100,9 +101,8 @@ class ModelHolder:
             # An unusable store (a path that cannot be created, a malformed URI) must not keep the
             # server from starting: it answers 503 with the reason until a reload succeeds.
             except Exception as err:
-                problem = (
-                    f"the model registry at {self.settings.tracking_uri} cannot be read: {type(err).__name__}: {err}"
-                )
+                uri = self.settings.tracking_uri
+                problem = redact_text(f"the model registry at {uri} cannot be read: {type(err).__name__}: {err}", uri)
                 self.current = ModelSnapshot(problems=dict.fromkeys(TASKS, problem))
             for task, problem in self.current.problems.items():
                 logger.warning("no %s model: %s", task, problem)
@@ -120,7 +120,10 @@ class ModelHolder:
                 raise ReloadFailed(outcome.failures)
             self.current = outcome.snapshot
             reload = Reload(previous, outcome.snapshot)
-            self._metrics.reloads.labels("swapped" if reload.changed else "unchanged").inc()
+            # A version that failed to load for a task without a model does not hold the reload back,
+            # but the attempt failed all the same.
+            outcome_label = "failed" if outcome.unloadable else "swapped" if reload.changed else "unchanged"
+            self._metrics.reloads.labels(outcome_label).inc()
             if reload.changed:
                 logger.info("now serving %s", ", ".join(model.uri for model in reload.current.models.values()))
             return reload
@@ -198,6 +201,6 @@ class ModelHolder:
             self.registry = RegistryCheck(False, datetime.now(UTC), str(err))
             raise
         if self.registry is not None and not self.registry.reachable:
-            logger.info("the model registry at %s answers again", self.settings.tracking_uri)
+            logger.info("the model registry at %s answers again", redact_uri(self.settings.tracking_uri))
         self.registry = RegistryCheck(True, datetime.now(UTC))
         return client

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import sys
 import tempfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
 import mlflow.artifacts
@@ -14,14 +14,18 @@ from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
 from classifiers.contract import REQUIRED_COLUMNS, score_columns
+from classifiers.errors import UserInputError
+from classifiers.lineage import NO_PREVIOUS_CHAMPION, PROMOTED_FROM_TAG, check_finished
 from classifiers.pyfunc import ClassifierModel, load_pyfunc
-from classifiers.store import train_defaults_command
+from classifiers.store import CHAMPION, train_defaults_command
 from serving.settings import ServingSettings, parse_registry_uri
 from serving.snapshot import TASKS, LoadedModel, ModelSnapshot, Task
 
 logger = logging.getLogger(__name__)
 
 KEY_METRICS = ("macro_f1", "accuracy")
+# How many champions back a server starting with a broken one looks for one that loads.
+MAX_FALLBACKS = 3
 SMOKE_TEXT = "Officials met in the capital on Monday to discuss the ceasefire."
 # MLflow answers a missing name or version with RESOURCE_DOES_NOT_EXIST, a missing alias with INVALID_PARAMETER_VALUE.
 _NOT_FOUND_CODES = {"RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE"}
@@ -57,19 +61,36 @@ def resolve_versions(client: MlflowClient, settings: ServingSettings) -> dict[Ta
     return versions
 
 
+class Unservable(Exception):
+    """A version that loads but cannot serve its task; the message is meant for callers."""
+
+
+def public_reason(err: Exception) -> str:
+    """What callers are told about a failed load: this service's own checks in full, any other error by
+    its kind only, since its message may quote this host's file paths (the log has it in full)."""
+    if isinstance(err, Unservable | UserInputError):
+        return str(err)
+    return f"{type(err).__name__} (details in the server log)"
+
+
 def load_version(client: MlflowClient, task: Task, configured_uri: str, version: ModelVersion) -> LoadedModel:
-    """Load one exact registered version and check it is a model for the task."""
+    """Load one exact registered version, if its training finished, and check it is a model for the task."""
+    # A version whose training did not finish (or that no training registered) is never served.
+    run = check_finished(client, version)
     uri = f"models:/{version.name}/{version.version}"
     python_model = _load_python_model(uri)
     if not isinstance(python_model, ClassifierModel):
-        raise TypeError(f"{uri} is a {type(python_model).__name__}, not this project's classifier pyfunc")
+        raise Unservable(f"{uri} is a {type(python_model).__name__}, not this project's classifier pyfunc")
     classifier = python_model.classifier
     if classifier.task != task:
-        raise ValueError(f"{uri} is a {classifier.task} model, configured as the {task} model")
+        raise Unservable(f"{uri} is a {classifier.task} model, configured as the {task} model")
     labels = tuple(classifier.labels)
     # A model that loads but cannot be served must never be swapped in, so the check goes through the
     # same code as a request (which also checks the probabilities fit the labels); it warms the model up too.
-    score_columns(classifier, labels, {column: [SMOKE_TEXT] for column in REQUIRED_COLUMNS[task]})
+    try:
+        score_columns(classifier, labels, {column: [SMOKE_TEXT] for column in REQUIRED_COLUMNS[task]})
+    except ValueError as err:
+        raise Unservable(f"{uri} fails a smoke prediction: {err}") from err
     return LoadedModel(
         task=task,
         name=version.name,
@@ -78,7 +99,7 @@ def load_version(client: MlflowClient, task: Task, configured_uri: str, version:
         configured_uri=configured_uri,
         labels=labels,
         family=classifier.family,
-        metrics=run_metrics(client, version),
+        metrics={key: run.data.metrics[key] for key in KEY_METRICS if key in run.data.metrics},
         loaded_at=datetime.now(UTC),
         classifier=classifier,
     )
@@ -99,20 +120,6 @@ def _load_python_model(uri: str) -> object:
             sys.path[:] = [entry for entry in sys.path if not entry.startswith(download)]
 
 
-def run_metrics(client: MlflowClient, version: ModelVersion) -> dict[str, float]:
-    """The key metrics of the run that produced a version; empty when there is no such run."""
-    # A version registered from a plain path has no run.
-    if not version.run_id:
-        return {}
-    try:
-        metrics = client.get_run(version.run_id).data.metrics
-    # A run removed for good (`mlflow gc`) takes only the metrics with it, not the model.
-    except MlflowException as err:
-        logger.warning("no metrics for %s/%s: run %s: %s", version.name, version.version, version.run_id, err.message)
-        return {}
-    return {key: metrics[key] for key in KEY_METRICS if key in metrics}
-
-
 @dataclass(frozen=True)
 class LoadOutcome:
     """A new snapshot, and the failures that must keep a reload from swapping it in.
@@ -129,7 +136,11 @@ class LoadOutcome:
 
 
 def load_snapshot(client: MlflowClient, settings: ServingSettings, previous: ModelSnapshot) -> LoadOutcome:
-    """Resolve every task's URI; reuse models whose version did not move, load the others."""
+    """Resolve every task's URI; reuse models whose version did not move, load the others.
+
+    A task with no model yet (at start-up) whose champion cannot be loaded falls back to the
+    champion before it (earlier_champion); the poller keeps trying the configured one.
+    """
     models: dict[Task, LoadedModel] = {}
     problems: dict[Task, str] = {}
     failures: dict[Task, str] = {}
@@ -152,11 +163,45 @@ def load_snapshot(client: MlflowClient, settings: ServingSettings, previous: Mod
         # Any error while loading a model (missing artifacts, unpicklable files, a broken store) must leave
         # the server up with its previous models, so nothing narrower than Exception will do here.
         except Exception as err:
-            problems[task] = f"the {task} model at {uri} could not be loaded: {type(err).__name__}: {err}"
+            logger.error("the %s model at %s could not be loaded: %s: %s", task, uri, type(err).__name__, err)
+            problem = f"the {task} model at {uri} could not be loaded: {public_reason(err)}"
             if current is not None:
-                failures[task] = f"{problems[task]} (still serving {current.uri})"
+                failures[task] = f"{problem} (still serving {current.uri})"
             # None when the registry itself could not be read: no version is to blame then.
             if version is not None:
                 unloadable[task] = (version.name, str(version.version))
-            logger.error("%s", problems[task])
+            fallback = None
+            if current is None and version is not None and parse_registry_uri(uri)[1] == CHAMPION:
+                fallback = earlier_champion(client, task, uri, version, problem)
+            if fallback is None:
+                problems[task] = problem
+            else:
+                models[task] = fallback
     return LoadOutcome(ModelSnapshot(models, problems), failures, unloadable)
+
+
+def earlier_champion(
+    client: MlflowClient, task: Task, configured_uri: str, failed: ModelVersion, problem: str
+) -> LoadedModel | None:
+    """The newest earlier champion that loads, following the promotion tags back from `failed`; None if none does.
+
+    A server restarted while its champion is broken would otherwise serve nothing for the task; the
+    previous champion is what it served before the promotion.
+    """
+    version = failed
+    for _ in range(MAX_FALLBACKS):
+        previous = version.tags.get(PROMOTED_FROM_TAG)
+        if not previous or previous == NO_PREVIOUS_CHAMPION:
+            return None
+        version = client.get_model_version(version.name, previous)
+        try:
+            model = load_version(client, task, configured_uri, version)
+        except Exception as err:
+            logger.error(
+                "%s version %s could not be loaded either: %s: %s", failed.name, previous, type(err).__name__, err
+            )
+            continue
+        note = f"{problem}; serving version {model.version}, the {CHAMPION} before it, until that one loads"
+        logger.warning("%s", note)
+        return replace(model, fallback=note)
+    return None

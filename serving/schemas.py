@@ -1,7 +1,9 @@
-"""Request and response bodies. Requests reject unknown fields; limits set at runtime are checked in dependencies."""
+"""Request and response bodies. Requests reject unknown fields; limits set at runtime are checked in
+serving.limits and written into the OpenAPI schema by serving.openapi."""
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import TYPE_CHECKING, Annotated, Literal
 
@@ -25,8 +27,15 @@ def _valid_unicode(value: str) -> str:
     return value
 
 
+# "Not blank": one character that is not whitespace, where whitespace is the union of what Python
+# (str.isspace) and the ECMA regexes of OpenAPI tools (`\s`) call so; they differ in \x1c-\x1f, \x85
+# and \ufeff. The same pattern goes into the schema, so generated clients and the server agree.
+NON_BLANK_PATTERN = r"[^\s\x1c-\x1f\x85\ufeff]"
+_NON_BLANK = re.compile(NON_BLANK_PATTERN)
+
+
 def _not_blank(value: str) -> str:
-    if not value.strip():
+    if not _NON_BLANK.search(value):
         raise PydanticCustomError("blank_text", "must not be empty or whitespace")
     return value
 
@@ -42,7 +51,10 @@ def _unique(values: list[str]) -> list[str]:
 
 
 Text = Annotated[str, AfterValidator(_valid_unicode)]
-NonBlank = Annotated[Text, AfterValidator(_not_blank)]
+# The schema says what the validator enforces, so generated clients and fuzzers know "" is refused.
+NonBlank = Annotated[
+    Text, AfterValidator(_not_blank), Field(json_schema_extra={"minLength": 1, "pattern": NON_BLANK_PATTERN})
+]
 
 
 class RequestBody(BaseModel):
@@ -72,7 +84,9 @@ class ArticleRequest(RequestBody):
     )
     body: NonBlank = Field(description="Paragraphs separated by line breaks.")
     targets: Annotated[list[NonBlank], AfterValidator(_unique)] = Field(
-        default_factory=list, description="Targets whose stance the summary reports."
+        default_factory=list,
+        description="Targets whose stance the summary reports.",
+        json_schema_extra={"uniqueItems": True},
     )
 
 
@@ -174,12 +188,18 @@ class ModelStatus(BaseModel):
     task: Task
     name: str
     version: str
-    run_id: str | None = Field(description="The training run; null for a version registered without one.")
+    run_id: str | None = Field(description="The training run that registered the version.")
+    fallback: str | None = Field(
+        None,
+        description="Set when an earlier champion serves because the configured one could not be loaded: says why.",
+    )
 
     @classmethod
     def of(cls, model: LoadedModel) -> ModelStatus:
         """Which exact version serves a task."""
-        return cls(task=model.task, name=model.name, version=model.version, run_id=model.run_id)
+        return cls(
+            task=model.task, name=model.name, version=model.version, run_id=model.run_id, fallback=model.fallback
+        )
 
 
 class RegistryStatus(BaseModel):
@@ -220,6 +240,7 @@ class ModelInfo(ModelStatus):
             name=model.name,
             version=model.version,
             run_id=model.run_id,
+            fallback=model.fallback,
             configured_uri=model.configured_uri,
             uri=model.uri,
             family=model.family,
@@ -257,6 +278,18 @@ class ReloadResponse(BaseModel):
 
 class ErrorResponse(BaseModel):
     detail: str
+
+
+class FieldError(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    type: str
+    loc: list[str | int] = Field(description='Where: ["body", "items", 3, "text"] is the text of the fourth item.')
+    msg: str = Field(description="The path and the reason: `items[3].text: must not be empty or whitespace`.")
+
+
+class ValidationErrorResponse(BaseModel):
+    detail: list[FieldError]
 
 
 class ReloadError(ErrorResponse):

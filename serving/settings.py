@@ -6,7 +6,7 @@ import re
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import AfterValidator, AliasChoices, Field, PositiveInt, SecretStr
+from pydantic import AfterValidator, AliasChoices, BeforeValidator, Field, PositiveInt, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from classifiers import store
@@ -26,6 +26,30 @@ def _registry_uri(uri: str) -> str:
 
 RegistryUri = Annotated[str, AfterValidator(_registry_uri)]
 
+# 16 characters from even a 26-letter alphabet are 75 bits: out of reach of guessing over HTTP.
+MIN_ADMIN_KEY_CHARS = 16
+
+
+def _blank_is_unset(value: object) -> object:
+    # An empty `NEWS_ADMIN_API_KEY=` is how shells and compose files write "unset".
+    if isinstance(value, str) and not value.strip():
+        return None
+    return value
+
+
+def _strong_key(key: SecretStr | None) -> SecretStr | None:
+    if key is None:
+        return None
+    value = key.get_secret_value()
+    # The header arrives as latin-1 bytes: a key outside printable ASCII could never match it.
+    if not all(" " < char < "\x7f" for char in value):
+        raise ValueError("must be printable ASCII without spaces (an HTTP header could never carry it)")
+    if len(value) < MIN_ADMIN_KEY_CHARS:
+        raise ValueError(
+            f"is too weak: use at least {MIN_ADMIN_KEY_CHARS} random characters, e.g. from `openssl rand -hex 24`"
+        )
+    return key
+
 
 def parse_registry_uri(uri: str) -> tuple[str, str | None, str | None]:
     """(name, alias, version) of a registry URI; exactly one of alias and version is set."""
@@ -38,7 +62,10 @@ def parse_registry_uri(uri: str) -> tuple[str, str | None, str | None]:
 class ServingSettings(BaseSettings):
     """Everything the server reads from its environment; every field is `NEWS_<FIELD>`."""
 
-    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore", validate_by_name=True)
+    # Errors never echo a value: it may be the admin key or a tracking URI with a password.
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX, extra="ignore", validate_by_name=True, hide_input_in_errors=True
+    )
 
     tracking_uri: str = Field(
         store.DEFAULT_TRACKING_URI,
@@ -57,7 +84,13 @@ class ServingSettings(BaseSettings):
     max_targets: PositiveInt = Field(20, description="Targets per /v1/articles request.")
     max_article_chars: PositiveInt = 200_000
     max_body_bytes: PositiveInt = Field(8 * 1024 * 1024, description="Larger request bodies get 413.")
-    admin_api_key: SecretStr | None = Field(None, description="X-API-Key for /v1/models/reload; unset disables it.")
+    admin_api_key: Annotated[SecretStr | None, BeforeValidator(_blank_is_unset), AfterValidator(_strong_key)] = Field(
+        None,
+        description=(
+            f"X-API-Key for /v1/models/reload: at least {MIN_ADMIN_KEY_CHARS} printable ASCII characters;"
+            " unset or blank disables it."
+        ),
+    )
     poll_seconds: float = Field(
         0.0, ge=0, description="Check the aliases every N seconds; reload on a move or after a failed load; 0: off."
     )
@@ -68,6 +101,24 @@ class ServingSettings(BaseSettings):
             "A file the workers of one server share: a manual reload in one worker makes the others reload"
             " too. `python -m serving` with several workers sets it; unset: a reload reaches one worker."
         ),
+    )
+    max_header_bytes: int = Field(
+        32 * 1024,
+        ge=1024,
+        description="Request line plus headers of one request; larger ones get 431 and the connection closes.",
+    )
+    request_read_timeout_s: float = Field(
+        10.0,
+        gt=0,
+        description=(
+            "Seconds a client has to send a whole request (headers and body), or its first request after"
+            " connecting; a late one gets 408 and the connection closes."
+        ),
+    )
+    keep_alive_timeout_s: float = Field(5.0, gt=0, description="An idle keep-alive connection closes after N seconds.")
+    max_concurrency: PositiveInt = Field(
+        256,
+        description="Open connections (idle keep-alive ones too) and running requests per worker; beyond: 503.",
     )
 
     def model_uri(self, task: Task) -> str:

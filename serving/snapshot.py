@@ -28,6 +28,8 @@ class LoadedModel:
     metrics: Mapping[str, float]
     loaded_at: datetime
     classifier: Predictor = field(repr=False, compare=False)
+    # Set when this is an earlier champion, served because the configured version could not be loaded.
+    fallback: str | None = None
 
     @property
     def uri(self) -> str:

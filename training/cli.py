@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -11,6 +12,7 @@ from typing import Annotated
 import typer
 
 from classifiers.errors import UserInputError
+from classifiers.redaction import RedactingFilter, redact_text
 from training import locations
 
 app = typer.Typer(
@@ -28,6 +30,17 @@ def _configure(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="De
         level=logging.DEBUG if verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    # MLflow and SQLAlchemy log URIs too. MLflow would log through a handler of its own; without it,
+    # its records reach the root handler, whose filter every record passes.
+    os.environ.setdefault("MLFLOW_CONFIGURE_LOGGING", "false")
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(RedactingFilter(_tracking_uri()))
+
+
+def _tracking_uri() -> str:
+    # Read here rather than through classifiers.store, which imports MLflow: `--help` stays instant.
+    # Only a URI from the environment can carry a secret; the default store is a local file.
+    return os.environ.get("MLFLOW_TRACKING_URI", "")
 
 
 @contextmanager
@@ -36,7 +49,7 @@ def _user_errors() -> Iterator[None]:
     try:
         yield
     except UserInputError as err:
-        typer.echo(f"error: {err}", err=True)
+        typer.echo(f"error: {redact_text(str(err), _tracking_uri())}", err=True)
         raise typer.Exit(1) from err
 
 
@@ -86,11 +99,14 @@ def train(
     overrides: Annotated[list[str] | None, typer.Argument(help="Dotted overrides: model.C=0.5 seed=1.")] = None,
 ) -> None:
     """Run one experiment end to end (a sweep when the config has one)."""
+    from classifiers import store
     from training.config.resolve import load_config
     from training.trainer import train as run_training
 
     with _user_errors():
-        result = run_training(load_config(config, overrides or []), config_path=config)
+        experiment = load_config(config, overrides or [])
+        store.use_store(writable=True)
+        result = run_training(experiment, config_path=config)
     logger.info(
         "%s version %s registered (run %s): %s = %.4f",
         result.registered_model,
@@ -111,9 +127,11 @@ def train_defaults(
     retrain: Annotated[bool, typer.Option("--retrain", help="Train even where a champion exists.")] = False,
 ) -> None:
     """Train the default topic and stance models on the seed corpus where no champion exists yet."""
+    from classifiers import store
     from training.defaults import train_defaults as run_defaults
 
     with _user_errors():
+        store.use_store(writable=True)
         results = run_defaults(retrain, overrides or [])
     for result in results:
         logger.info("%s version %s: %s = %.4f", result.registered_model, result.version, result.primary_metric, result.primary_value)
@@ -182,7 +200,7 @@ def promote(
     from training.promotion import promote as run_promotion
 
     with _user_errors():
-        result = run_promotion(store.use_store(), name, version, force)
+        result = run_promotion(store.use_store(writable=True), name, version, force)
     typer.echo(f"{name} version {result.version}: {result.reason}")
 
 

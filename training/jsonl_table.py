@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
 
 import pandas as pd
@@ -10,31 +11,61 @@ import pandas as pd
 from classifiers.errors import UserInputError
 
 
-def read_jsonl_table(path: Path, fields: list[str]) -> pd.DataFrame:
-    """One row per non-blank line with the given fields as strings (other fields are ignored).
+def read_jsonl_table(
+    path: Path, fields: list[str], ids: Sequence[str] = (), labels: Sequence[str] | None = None
+) -> pd.DataFrame:
+    """One row per non-blank line with the given fields and ids as strings (other fields are ignored).
 
-    A field must be a JSON string (an integer, e.g. a group id, is read as its digits).
+    A field must be a JSON string; an id (e.g. a group column) may also be an integer, read as its
+    digits. With labels, every row's `label` must be one of them.
     """
     if not path.is_file():
         raise UserInputError(f"data file {path} not found")
+    columns = list(dict.fromkeys([*fields, *ids]))
     rows = []
-    with path.open(encoding="utf-8") as handle:
-        for number, line in enumerate(handle, start=1):
+    with path.open("rb") as handle:
+        for number, raw in enumerate(handle, start=1):
+            where = f"{path}:{number}"
+            line = _decode(raw, where)
             if not line.strip():
                 continue
             try:
                 record = json.loads(line)
             except json.JSONDecodeError as err:
-                raise UserInputError(f"{path}:{number}: invalid JSON ({err.msg})") from err
+                raise UserInputError(f"{where}: invalid JSON ({err.msg})") from err
             if not isinstance(record, dict):
-                raise UserInputError(f"{path}:{number}: expected a JSON object")
-            missing = [field for field in fields if field not in record]
+                raise UserInputError(f"{where}: expected a JSON object")
+            missing = [column for column in columns if column not in record]
             if missing:
-                raise UserInputError(f"{path}:{number}: missing field(s) {', '.join(missing)}")
-            for field in fields:
-                value = record[field]
-                # str() would turn null into "None", true into "True" and a list into its repr.
-                if isinstance(value, bool) or not isinstance(value, str | int):
-                    raise UserInputError(f"{path}:{number}: field '{field}' must be a string, got {json.dumps(value)}")
-            rows.append({field: str(record[field]) for field in fields})
-    return pd.DataFrame(rows, columns=fields)
+                raise UserInputError(f"{where}: missing field(s) {', '.join(missing)}")
+            for column in columns:
+                _check_value(record[column], column, integer_ok=column in ids and column not in fields, where=where)
+            if labels is not None and record["label"] not in labels:
+                raise UserInputError(f"{where}: label '{record['label']}' is not one of the declared labels ({', '.join(labels)})")
+            rows.append({column: str(record[column]) for column in columns})
+    return pd.DataFrame(rows, columns=columns)
+
+
+def _decode(raw: bytes, where: str) -> str:
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise UserInputError(
+            f"{where}: not UTF-8 text: byte 0x{raw[err.start]:02x} at column {err.start + 1}; save the file as UTF-8"
+        ) from err
+
+
+def _check_value(value: object, field: str, integer_ok: bool, where: str) -> None:
+    # str() would turn null into "None", true into "True" and a list into its repr; a number label
+    # would become a class of its own.
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError as err:
+            # JSON's \ud800 escape decodes to half a surrogate pair, which nothing downstream can write.
+            raise UserInputError(
+                f"{where}: field '{field}' holds a lone surrogate (\\u{ord(value[err.start]):04x}), which is not a valid character"
+            ) from err
+    elif not (integer_ok and isinstance(value, int) and not isinstance(value, bool)):
+        kind = "a string or an integer" if integer_ok else "a string"
+        raise UserInputError(f"{where}: field '{field}' must be {kind}, got {json.dumps(value)}")

@@ -69,8 +69,8 @@ def _check(frame: pd.DataFrame, task: str, where: str) -> pd.DataFrame:
 
 
 def _read_jsonl(config: JsonlData, task: str) -> pd.DataFrame:
-    fields = [*REQUIRED_COLUMNS[task], "label"] + ([config.group_column] if config.group_column else [])
-    frame = read_jsonl_table(config.path, fields)
+    ids = [config.group_column] if config.group_column else []
+    frame = read_jsonl_table(config.path, [*REQUIRED_COLUMNS[task], "label"], ids, config.labels)
     # Without a group column every row is its own group: plain (ungrouped) splits.
     frame["group"] = frame[config.group_column] if config.group_column else [str(i) for i in range(len(frame))]
     return frame

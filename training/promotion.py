@@ -1,25 +1,54 @@
-"""Champion/challenger: the registry alias `champion` moves only to a version that beats it."""
+"""Champion/challenger: the registry alias `champion` moves only to a version that beats it.
+
+Every move of `champion` made here happens under the name's promotion lock, which lives in the
+registry itself, so concurrent promoters (threads, processes, hosts sharing a tracking server)
+take turns instead of overwriting each other's decisions.
+"""
 
 from __future__ import annotations
 
 import logging
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from mlflow.entities import Run
 from mlflow.entities.model_registry import ModelVersion
 from mlflow.exceptions import MlflowException
-from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE, RESOURCE_DOES_NOT_EXIST, ErrorCode
+from mlflow.protos.databricks_pb2 import (
+    INVALID_PARAMETER_VALUE,
+    RESOURCE_ALREADY_EXISTS,
+    RESOURCE_DOES_NOT_EXIST,
+    ErrorCode,
+)
 from mlflow.tracking import MlflowClient
 
 from classifiers.errors import UserInputError
+from classifiers.lineage import (
+    DATA_DIGEST_TAG,
+    NO_PREVIOUS_CHAMPION,
+    PRIMARY_METRIC_TAG,
+    PROMOTED_FROM_TAG,
+    check_finished,
+)
 from classifiers.store import CHAMPION
 
 logger = logging.getLogger(__name__)
 
 
-PRIMARY_METRIC_TAG = "primary_metric"
-DATA_DIGEST_TAG = "data_digest"
 NO_CHAMPION_ERRORS = {ErrorCode.Name(RESOURCE_DOES_NOT_EXIST), ErrorCode.Name(INVALID_PARAMETER_VALUE)}
+LOCK_SUFFIX = ".promotion-lock"
+LOCK_OWNER_TAG = "owner"
+LOCK_DESCRIPTION = "Held while `python -m training promote` (or training) moves the champion alias; removed after."
+LOCK_POLL_S = 0.05
+# A promotion is a handful of registry calls: a lock whose holder has not changed for this long was
+# left by a killed promoter.
+STALE_LOCK_S = 60.0
+# Creating the lock answers RESOURCE_DOES_NOT_EXIST too when the lock it collided with was released meanwhile.
+LOCK_BUSY_ERRORS = {ErrorCode.Name(RESOURCE_ALREADY_EXISTS), ErrorCode.Name(RESOURCE_DOES_NOT_EXIST)}
 
 
 @dataclass(frozen=True)
@@ -51,8 +80,7 @@ class PromotionRefused(UserInputError):
     """The candidate does not beat the champion (or is not comparable); the message gives both figures."""
 
 
-def _evidence(client: MlflowClient, version: ModelVersion) -> Evidence:
-    run = client.get_run(version.run_id)
+def _evidence(version: ModelVersion, run: Run) -> Evidence:
     metric = run.data.tags.get(PRIMARY_METRIC_TAG, "macro_f1")
     return Evidence(str(version.version), metric, run.data.metrics.get(metric), run.data.tags.get(DATA_DIGEST_TAG))
 
@@ -103,29 +131,94 @@ def judge(candidate: Evidence, champion: Evidence) -> tuple[bool, str]:
 def promote(client: MlflowClient, name: str, version: str | None = None, force: bool = False) -> Promotion:
     """Move `champion` to the candidate (default: newest version) if it wins or `force`; else refuse.
 
-    Raises PromotionRefused when the candidate loses; the first version of a name always wins.
+    Only a version whose training run FINISHED and left its lineage tags is promoted, with `force` or
+    without (classifiers.lineage.UnfinishedVersion names the run and what is wrong): `force` overrides
+    the metric comparison only. Raises PromotionRefused when the candidate loses; the first version
+    of a name always wins.
+
+    Concurrent promotions of one name (threads, processes, or hosts sharing the store) are safe: each
+    reads, judges and moves the champion while holding the name's promotion lock, so they take effect
+    one after another and each judges against the champion the one before left. Whatever the
+    interleaving, `champion` ends on the best of the starting champion and the candidates by the
+    primary metric on the same data; a forced promotion holds only until a later one beats it.
     """
     candidate = _candidate(client, name, version)
-    champion = champion_version(client, name)
-    if champion is not None and str(champion.version) == str(candidate.version):
-        return Promotion(name, str(candidate.version), False, str(champion.version), f"version {candidate.version} is already {CHAMPION}")
-    if champion is None:
-        reason = "first champion of this name"
-    else:
-        wins, verdict = judge(_evidence(client, candidate), _evidence(client, champion))
-        if not wins and not force:
-            raise PromotionRefused(f"refused to promote {name} version {candidate.version}: {verdict}")
-        reason = verdict if wins else f"forced (--force) although {verdict}"
-    previous = str(champion.version) if champion is not None else None
-    _record(client, name, candidate, previous, reason)
+    candidate_run = check_finished(client, candidate)
+    with promotion_lock(client, name):
+        champion = champion_version(client, name)
+        if champion is not None and str(champion.version) == str(candidate.version):
+            return Promotion(name, str(candidate.version), False, str(champion.version), f"version {candidate.version} is already {CHAMPION}")
+        if champion is None:
+            reason = "first champion of this name"
+        else:
+            champion_run = client.get_run(champion.run_id)
+            wins, verdict = judge(_evidence(candidate, candidate_run), _evidence(champion, champion_run))
+            if not wins and not force:
+                raise PromotionRefused(f"refused to promote {name} version {candidate.version}: {verdict}")
+            reason = verdict if wins else f"forced (--force) although {verdict}"
+        previous = str(champion.version) if champion is not None else None
+        _record(client, name, candidate, previous, reason)
     logger.info("%s version %s is now %s: %s", name, candidate.version, CHAMPION, reason)
     return Promotion(name, str(candidate.version), True, previous, reason)
+
+
+@contextmanager
+def promotion_lock(client: MlflowClient, name: str) -> Iterator[None]:
+    """Hold `name`'s promotion lock: the registered model `<name>.promotion-lock`, which one holder at a time creates.
+
+    The registry refuses a second registered model of a name in both backends used (SQLite, and an
+    `mlflow server` on PostgreSQL), so this excludes promoters on every host sharing the store, which a
+    file lock would not. A lock whose holder stays the same for STALE_LOCK_S is broken.
+    """
+    lock, owner = f"{name}{LOCK_SUFFIX}", uuid.uuid4().hex
+    waiting_on: str | None = None
+    since = time.monotonic()
+    while True:
+        try:
+            client.create_registered_model(lock, tags={LOCK_OWNER_TAG: owner}, description=LOCK_DESCRIPTION)
+            break
+        except MlflowException as err:
+            if err.error_code not in LOCK_BUSY_ERRORS:
+                raise
+        holder = _lock_owner(client, lock)
+        if holder != waiting_on:
+            waiting_on, since = holder, time.monotonic()
+        elif holder is not None and time.monotonic() - since > STALE_LOCK_S:
+            logger.warning("%s: breaking the promotion lock of %s, unchanged for %.0f s", name, holder, STALE_LOCK_S)
+            _release(client, lock, holder)
+            continue
+        time.sleep(LOCK_POLL_S)
+    try:
+        yield
+    finally:
+        _release(client, lock, owner)
+
+
+def _lock_owner(client: MlflowClient, lock: str) -> str | None:
+    """Who holds the lock now; None when nobody does."""
+    try:
+        return client.get_registered_model(lock).tags.get(LOCK_OWNER_TAG)
+    except MlflowException as err:
+        if err.error_code == ErrorCode.Name(RESOURCE_DOES_NOT_EXIST):
+            return None
+        raise
+
+
+def _release(client: MlflowClient, lock: str, owner: str) -> None:
+    """Remove the lock if `owner` still holds it: it may have been broken as stale and taken by another."""
+    if _lock_owner(client, lock) != owner:
+        return
+    try:
+        client.delete_registered_model(lock)
+    except MlflowException as err:
+        if err.error_code != ErrorCode.Name(RESOURCE_DOES_NOT_EXIST):
+            raise
 
 
 def _record(client: MlflowClient, name: str, candidate: ModelVersion, previous: str | None, reason: str) -> None:
     """Write the promotion's tags and description, then move the alias: a failed write leaves the old champion."""
     now = datetime.now(UTC).isoformat(timespec="seconds")
-    for key, value in {"promoted_at": now, "promoted_from": previous or "none", "promotion_reason": reason}.items():
+    for key, value in {"promoted_at": now, PROMOTED_FROM_TAG: previous or NO_PREVIOUS_CHAMPION, "promotion_reason": reason}.items():
         client.set_model_version_tag(name, candidate.version, key, value)
     note = f"{now}: became {CHAMPION} (previous: {previous or 'none'}); {reason}"
     description = f"{candidate.description}\n{note}" if candidate.description else note
@@ -135,8 +228,11 @@ def _record(client: MlflowClient, name: str, candidate: ModelVersion, previous: 
 
 def restore_champion(client: MlflowClient, name: str, version: str, previous: ModelVersion | None) -> None:
     """Give `champion` back to `previous` if it now points at `version` (about to be deleted with its aliases)."""
-    current = champion_version(client, name)
-    if previous is None or current is None or str(current.version) != str(version):
+    if previous is None:
         return
-    client.set_registered_model_alias(name, CHAMPION, previous.version)
+    with promotion_lock(client, name):
+        current = champion_version(client, name)
+        if current is None or str(current.version) != str(version):
+            return
+        client.set_registered_model_alias(name, CHAMPION, previous.version)
     logger.warning("%s: %s is back on version %s", name, CHAMPION, previous.version)

@@ -6,7 +6,8 @@ import logging
 import tempfile
 import time
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,8 @@ from typing import Any
 import mlflow
 import mlflow.data
 import pandas as pd
+from mlflow.entities import RunStatus
+from mlflow.entities.model_registry import ModelVersion
 from mlflow.models import infer_signature
 from mlflow.tracking import MlflowClient
 from tqdm.auto import tqdm
@@ -23,6 +26,7 @@ from classifiers import pyfunc_entry, store
 from classifiers.contract import predict
 from classifiers.errors import UserInputError
 from classifiers.interface import Trainable
+from classifiers.lineage import DATA_DIGEST_TAG, FINISHED, PRIMARY_METRIC_TAG, PRIMARY_METRIC_VALUE_TAG
 from classifiers.pyfunc import ARTIFACT_KEY
 from classifiers.registry import classifier_factory, requirement_pins
 from training import tracking
@@ -38,15 +42,7 @@ from training.evaluation.metrics import (
 )
 from training.labelled_data import LabelledData, load_labelled_data
 from training.peak_memory import PeakMemory
-from training.promotion import (
-    DATA_DIGEST_TAG,
-    PRIMARY_METRIC_TAG,
-    Promotion,
-    PromotionRefused,
-    champion_version,
-    promote,
-    restore_champion,
-)
+from training.promotion import Promotion, PromotionRefused, champion_version, promote, restore_champion
 from training.public_datasets.adapters import get_benchmark
 from training.public_datasets.scorers import dev_metrics, official_metrics
 
@@ -101,13 +97,15 @@ def _single(
     client: MlflowClient, experiment_id: str, config: ExperimentConfig, config_path: Path | None, data: LabelledData
 ) -> TrainResult:
     started, memory = time.perf_counter(), PeakMemory()
-    with tracking.tracked_run(experiment_id=experiment_id, run_name=run_name(config, config_path)) as run:
-        _log_setup(config, config_path)
-        _log_dataset(data)
-        factory = classifier_factory(config.model, config.task, config.seed)
-        metrics = _evaluate(factory, data, config)
-        version, promotion = _fit_register_promote(client, factory, data, config, started, memory)
-        return TrainResult(run.info.run_id, metrics, config.evaluation.primary_metric, config.registered_model, version, promotion)
+    with _undone_on_failure(client, config.registered_model) as registration:
+        with tracking.tracked_run(experiment_id=experiment_id, run_name=run_name(config, config_path)) as run:
+            _log_setup(config, config_path)
+            _log_dataset(data)
+            factory = classifier_factory(config.model, config.task, config.seed)
+            metrics = _evaluate(factory, data, config)
+            version = _fit_register(client, factory, data, config, started, memory, registration)
+        promotion = _auto_promote(client, config, run.info.run_id, version)
+    return TrainResult(run.info.run_id, metrics, config.evaluation.primary_metric, config.registered_model, version, promotion)
 
 
 def _sweep(
@@ -140,14 +138,16 @@ def _sweep(
         mlflow.log_metric(f"best_{primary}", best_metrics[primary])
         mlflow.set_tag("best_run_id", best_id)
         logger.info("best of %d: run %s with %s = %.4f", len(children), best_id, primary, best_metrics[primary])
-        with tracking.tracked_run(run_id=best_id, nested=True):
-            factory = classifier_factory(best_config.model, best_config.task, best_config.seed)
-            # The best child's own cost: its cross-validation plus the final fit, not the whole sweep's.
-            final_started, final_memory = time.perf_counter() - best_seconds, PeakMemory(floor_mb=best_peak)
-            version, promotion = _fit_register_promote(client, factory, data, best_config, final_started, final_memory)
-        sweep_peak = max([final_memory.peak_mb(), *(child[4] for child in children)])
-        mlflow.log_metrics({"sweep_seconds": time.perf_counter() - sweep_started, "sweep_peak_rss_mb": sweep_peak})
-        mlflow.set_tag("registered_version", version)
+        with _undone_on_failure(client, config.registered_model) as registration:
+            with tracking.tracked_run(run_id=best_id, nested=True):
+                factory = classifier_factory(best_config.model, best_config.task, best_config.seed)
+                # The best child's own cost: its cross-validation plus the final fit, not the whole sweep's.
+                final_started, final_memory = time.perf_counter() - best_seconds, PeakMemory(floor_mb=best_peak)
+                version = _fit_register(client, factory, data, best_config, final_started, final_memory, registration)
+            promotion = _auto_promote(client, best_config, best_id, version)
+            sweep_peak = max([final_memory.peak_mb(), *(child[4] for child in children)])
+            mlflow.log_metrics({"sweep_seconds": time.perf_counter() - sweep_started, "sweep_peak_rss_mb": sweep_peak})
+            mlflow.set_tag("registered_version", version)
         return TrainResult(
             best_id,
             best_metrics,
@@ -243,17 +243,48 @@ def _log_reports(tested: pd.DataFrame, result: CrossValidation, config: Experime
     mlflow.log_table(predictions.reset_index(drop=True), "evaluation/predictions.json")
 
 
-def _fit_register_promote(
+@dataclass
+class _Registration:
+    """The version a training registered (None until it has), its run, and the champion just before it did."""
+
+    version: str | None = None
+    run_id: str | None = None
+    previous: ModelVersion | None = None
+
+
+@contextmanager
+def _undone_on_failure(client: MlflowClient, name: str) -> Iterator[_Registration]:
+    """If the block fails after registering a version, delete the version (giving `champion` back to the
+    version that had it) and leave its run FAILED: nothing is left half-registered, the name never loses
+    its champion."""
+    registration = _Registration()
+    try:
+        yield registration
+    except BaseException as err:
+        if registration.version is None or registration.run_id is None:
+            raise
+        # Deleting a version also deletes its aliases: hand `champion` back first.
+        restore_champion(client, name, registration.version, registration.previous)
+        client.delete_model_version(name, registration.version)
+        logger.error("deleted %s version %s: the run failed after registering it", name, registration.version)
+        # A failure inside the run already marked it; one after it ended (in promotion) must mark it too.
+        if client.get_run(registration.run_id).info.status == FINISHED:
+            client.set_tag(registration.run_id, tracking.ERROR_TAG, f"{type(err).__name__}: {err}"[: tracking.MAX_TAG_LENGTH])
+            client.set_terminated(registration.run_id, RunStatus.to_string(RunStatus.FAILED))
+        raise
+
+
+def _fit_register(
     client: MlflowClient,
     factory: Callable[[], Trainable],
     data: LabelledData,
     config: ExperimentConfig,
     started: float,
     memory: PeakMemory,
-) -> tuple[str, Promotion | None]:
-    """Fit on all data, log and register the pyfunc, then promote; a failure after
-    registration deletes the new version (and gives `champion` back to the version that had
-    it), so nothing is left half-registered and the name never loses its champion."""
+    registration: _Registration,
+) -> str:
+    """Inside the active run: fit on all data, log and register the pyfunc, and write the version's
+    lineage tags, so the version is complete once the run ends FINISHED; returns the version."""
     classifier = factory()
     classifier.fit(*data.training_side())
     example = data.inputs.head(EXAMPLE_ROWS).reset_index(drop=True)
@@ -271,31 +302,24 @@ def _fit_register_promote(
             registered_model_name=config.registered_model,
         )
     version = str(info.registered_model_version)
-    previous = champion_version(client, config.registered_model)
-    try:
-        mlflow.log_metrics({"train_seconds": time.perf_counter() - started, "peak_rss_mb": memory.peak_mb()})
-        metrics = client.get_run(info.run_id).data.metrics
-        tags = {
-            "task": config.task,
-            "model_family": config.model.family,
-            PRIMARY_METRIC_TAG: config.evaluation.primary_metric,
-            "primary_metric_value": f"{metrics[config.evaluation.primary_metric]:.6f}",
-            "labels": ",".join(classifier.labels),
-        }
-        for key, value in tags.items():
-            client.set_model_version_tag(config.registered_model, version, key, value)
-        promotion = _auto_promote(client, config, version)
-    except BaseException:
-        # Deleting a version also deletes its aliases: hand `champion` back first.
-        restore_champion(client, config.registered_model, version, previous)
-        client.delete_model_version(config.registered_model, version)
-        logger.error("deleted %s version %s: the run failed after registering it", config.registered_model, version)
-        raise
-    return version, promotion
+    registration.version, registration.run_id = version, info.run_id
+    registration.previous = champion_version(client, config.registered_model)
+    mlflow.log_metrics({"train_seconds": time.perf_counter() - started, "peak_rss_mb": memory.peak_mb()})
+    metrics = client.get_run(info.run_id).data.metrics
+    tags = {
+        "task": config.task,
+        "model_family": config.model.family,
+        PRIMARY_METRIC_TAG: config.evaluation.primary_metric,
+        PRIMARY_METRIC_VALUE_TAG: f"{metrics[config.evaluation.primary_metric]:.6f}",
+        "labels": ",".join(classifier.labels),
+    }
+    for key, value in tags.items():
+        client.set_model_version_tag(config.registered_model, version, key, value)
+    return version
 
 
-def _auto_promote(client: MlflowClient, config: ExperimentConfig, version: str) -> Promotion | None:
-    """With `promote: auto`, try to make the version champion; a name's first version always is."""
+def _auto_promote(client: MlflowClient, config: ExperimentConfig, run_id: str, version: str) -> Promotion | None:
+    """With `promote: auto`, try to make the version (its run FINISHED) champion; a name's first version always is."""
     champion = champion_version(client, config.registered_model)
     if config.promote == "never" and champion is not None:
         return None
@@ -305,5 +329,5 @@ def _auto_promote(client: MlflowClient, config: ExperimentConfig, version: str) 
         logger.warning("%s", refusal)
         previous = str(champion.version) if champion is not None else None
         return Promotion(config.registered_model, version, False, previous, str(refusal))
-    mlflow.set_tag("promoted", "true")
+    client.set_tag(run_id, "promoted", "true")
     return promotion

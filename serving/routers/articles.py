@@ -6,14 +6,20 @@ from fastapi import APIRouter
 
 from serving.article_analysis import analyse_article
 from serving.dependencies import ArticleBody, BatcherDep, SnapshotDep
-from serving.schemas import ArticleResponse, ErrorResponse
+from serving.openapi import request_body
+from serving.schemas import ArticleRequest, ArticleResponse, ErrorResponse, ValidationErrorResponse
 
 router = APIRouter(prefix="/v1", tags=["classify"])
 
 
 @router.post(
     "/articles",
+    openapi_extra=request_body(ArticleRequest),
     responses={
+        422: {
+            "model": ValidationErrorResponse,
+            "description": "The body is not a valid request; each error names its field.",
+        },
         413: {"model": ErrorResponse, "description": "The body is over NEWS_MAX_BODY_BYTES."},
         503: {"model": ErrorResponse, "description": "A needed model is not loaded."},
     },

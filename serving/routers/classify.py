@@ -6,14 +6,20 @@ from fastapi import APIRouter
 
 from serving.classification import classify_items
 from serving.dependencies import BatcherDep, ClassifyBody, SnapshotDep
-from serving.schemas import ClassifyResponse, ErrorResponse
+from serving.openapi import request_body
+from serving.schemas import ClassifyRequest, ClassifyResponse, ErrorResponse, ValidationErrorResponse
 
 router = APIRouter(prefix="/v1", tags=["classify"])
 
 
 @router.post(
     "/classify",
+    openapi_extra=request_body(ClassifyRequest),
     responses={
+        422: {
+            "model": ValidationErrorResponse,
+            "description": "The body is not a valid request; each error names its field.",
+        },
         413: {"model": ErrorResponse, "description": "The body is over NEWS_MAX_BODY_BYTES."},
         503: {"model": ErrorResponse, "description": "A needed model is not loaded."},
     },

@@ -37,6 +37,7 @@ async def models(snapshot: SnapshotDep) -> ModelsResponse:
         401: {"model": ErrorResponse, "description": "No X-API-Key header."},
         403: {"model": ErrorResponse, "description": "Wrong key, or no admin key configured."},
         502: {"model": ReloadError, "description": "A model could not be loaded; the previous models stay."},
+        503: {"model": ErrorResponse, "description": "The registry cannot be reached; the loaded models stay."},
     },
 )
 async def reload(_: AdminDep, holder: HolderDep) -> ReloadResponse:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+import sqlite3
 import time
 from pathlib import Path
 
@@ -34,3 +35,35 @@ def test_a_sqlite_store_is_created_where_it_is_named(tmp_path: Path) -> None:
 
     assert client.search_experiments()  # the Default experiment of a new store
     assert database.exists()
+
+
+def test_a_locked_sqlite_store_is_refused_for_writing_naming_it(tmp_path: Path) -> None:
+    database = tmp_path / "mlflow.db"
+    uri = f"sqlite:///{database}"
+    store.use_store(uri)
+    holder = sqlite3.connect(database, isolation_level=None)
+    holder.execute("BEGIN EXCLUSIVE")
+    try:
+        with pytest.raises(store.StoreUnusable) as err:
+            store.use_store(uri, writable=True)
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    assert str(err.value) == f"the tracking store {uri} cannot be written: database is locked"
+
+
+def test_a_file_that_is_not_a_database_is_refused_for_writing(tmp_path: Path) -> None:
+    database = tmp_path / "mlflow.db"
+    database.write_text("notes, not a database\n" * 100, encoding="utf-8")
+    uri = f"sqlite:///{database}"
+    with pytest.raises(store.StoreUnusable) as err:
+        store.use_store(uri, writable=True)
+    assert str(err.value) == f"the tracking store {uri} cannot be written: file is not a database"
+
+
+def test_a_store_whose_folder_cannot_be_made_is_refused_naming_it(tmp_path: Path) -> None:
+    (tmp_path / "notes").write_text("a file where the store's folder would go", encoding="utf-8")
+    uri = f"sqlite:///{tmp_path / 'notes' / 'mlflow.db'}"
+    with pytest.raises(store.StoreUnusable) as err:
+        store.use_store(uri)
+    assert str(err.value) == f"the tracking store {uri} cannot be created: {tmp_path / 'notes'} is not a folder"

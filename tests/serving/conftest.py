@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 from serving.app import create_app
 from serving.settings import ServingSettings
 
-ADMIN_KEY = "test-admin-key"
+ADMIN_KEY = "test-admin-key-0123456789"
 # Small limits, so the limit tests need small bodies; the defaults are checked in test_settings.
 LIMITS: dict[str, Any] = {
     "max_items": 8,

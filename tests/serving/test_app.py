@@ -5,10 +5,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
 from fastapi.testclient import TestClient
 
 from serving.app import create_app
 from serving.settings import ServingSettings
+from tests.conftest import free_port
+from tests.serving.conftest import ADMIN_KEY
 from training import locations
 from training.config.resolve import load_config
 from training.trainer import train
@@ -91,3 +94,23 @@ def test_a_model_trained_after_startup_is_served_after_a_reload(
     # No stance model yet: a target cannot be served, and the server is not ready.
     assert with_target.status_code == ready.status_code == 503
     assert "news-stance" in with_target.json()["detail"]
+
+
+def test_a_password_in_the_tracking_uri_is_never_shown(
+    make_settings: SettingsFactory, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Nothing listens there: every answer explains the missing models, quoting the store.
+    uri = f"http://mlflow-user:hunter2-secret@127.0.0.1:{free_port()}"
+    with TestClient(create_app(make_settings(uri, poll_seconds=0))) as client:
+        answers = [
+            client.get("/ready"),
+            client.get("/v1/models"),
+            client.post("/v1/classify", json={"items": [{"text": "Oil prices fell."}]}),
+            client.post("/v1/models/reload", headers={"X-API-Key": ADMIN_KEY}),
+        ]
+
+    assert [answer.status_code for answer in answers] == [503, 200, 503, 503]
+    for answer in answers:
+        assert "hunter2-secret" not in answer.text
+        assert "mlflow-user:***@127.0.0.1" in answer.text
+    assert "hunter2-secret" not in caplog.text

@@ -29,7 +29,7 @@ def free_port() -> int:
 @pytest.mark.slow
 def test_python_m_serving_classifies_over_http(trained_store: str, tmp_path: Path) -> None:
     port = free_port()
-    env = {**os.environ, "NEWS_TRACKING_URI": trained_store, "NEWS_ADMIN_API_KEY": "k"}
+    env = {**os.environ, "NEWS_TRACKING_URI": trained_store, "NEWS_ADMIN_API_KEY": "cli-test-admin-key-0123456789"}
     log = (tmp_path / "server.log").open("wb")
     server = subprocess.Popen(
         [sys.executable, "-m", "serving", "--host", "127.0.0.1", "--port", str(port)],

@@ -30,6 +30,7 @@ from classifiers import pyfunc_entry
 from classifiers.contract import score_columns
 from classifiers.families.finetuned import FineTuneModel
 from classifiers.families.frozen_encoder import FrozenEncoderModel
+from classifiers.lineage import DATA_DIGEST_TAG, VERSION_LINEAGE_TAGS
 from classifiers.pyfunc import ARTIFACT_KEY
 from classifiers.registry import classifier_factory
 from classifiers.store import CHAMPION
@@ -91,8 +92,13 @@ def remote_store(
 
     client = MlflowClient(tracking_uri=store_uri, registry_uri=store_uri)
     client.create_registered_model(TOPIC)
+    # Serving loads only versions of a finished run with lineage tags: give the copies version 1's.
+    first = trained.get_model_version(TOPIC, "1")
+    run = client.create_run(experiment_id="0", tags={DATA_DIGEST_TAG: trained.get_run(first.run_id).data.tags[DATA_DIGEST_TAG]})
+    client.set_terminated(run.info.run_id)
+    lineage = {key: first.tags[key] for key in VERSION_LINEAGE_TAGS}
     for folder in (good, broken):
-        client.create_model_version(TOPIC, f"{SCHEME}://{folder}")
+        client.create_model_version(TOPIC, f"{SCHEME}://{folder}", run_id=run.info.run_id, tags=lineage)
     client.set_registered_model_alias(TOPIC, CHAMPION, "1")
     yield client, tmp_path
 
@@ -138,7 +144,12 @@ def log_stance_model(config: FrozenEncoderModel | FineTuneModel, scratch: Path) 
             pip_requirements=["mlflow"],
             registered_model_name="news-stance",
         )
-    return classifier.predict_proba(STANCE_INPUTS), str(info.registered_model_version)
+        # What training writes, without which no version is served.
+        mlflow.set_tag(DATA_DIGEST_TAG, "tiny")
+        version = str(info.registered_model_version)
+        for key in VERSION_LINEAGE_TAGS:
+            MlflowClient().set_model_version_tag("news-stance", version, key, "tiny")
+    return classifier.predict_proba(STANCE_INPUTS), version
 
 
 @pytest.mark.parametrize(

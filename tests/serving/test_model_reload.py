@@ -31,6 +31,7 @@ from serving.routers import classify as classify_router
 from serving.settings import ServingSettings
 from training import locations
 from training.config.resolve import load_config
+from training.promotion import promote
 from training.trainer import train
 
 SettingsFactory = Callable[..., ServingSettings]
@@ -62,14 +63,14 @@ def registry(topic_store: str) -> Iterator[MlflowClient]:
 
 
 def broken_version(registry: MlflowClient, scratch: Path) -> str:
-    """Register a new version whose artifacts are version 1's minus the fitted pipeline file."""
+    """Register a new version whose artifacts are version 1's minus the fitted pipeline file (same run and tags)."""
     source = Path(registry.get_model_version_download_uri(TOPIC, "1"))
     copy = scratch / "broken-model"
     shutil.copytree(source, copy)
     removed = [path.unlink() for path in copy.rglob("pipeline.joblib")]
     assert removed, "the copied model should have had a pipeline file to remove"
-    run_id = registry.get_model_version(TOPIC, "1").run_id
-    return str(registry.create_model_version(TOPIC, str(copy), run_id=run_id).version)
+    first = registry.get_model_version(TOPIC, "1")
+    return str(registry.create_model_version(TOPIC, str(copy), run_id=first.run_id, tags=first.tags).version)
 
 
 def repair(registry: MlflowClient, scratch: Path) -> None:
@@ -160,6 +161,7 @@ def test_a_failed_load_keeps_the_old_model_and_says_why(
     make_settings: SettingsFactory,
     admin_headers: dict[str, str],
     tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     with TestClient(create_app(make_settings(topic_store))) as client:
         broken = broken_version(registry, tmp_path)
@@ -172,7 +174,10 @@ def test_a_failed_load_keeps_the_old_model_and_says_why(
     detail = response.json()["detail"]
     assert "the previous models are still served" in detail
     assert f"models:/{TOPIC}@{CHAMPION}" in detail
-    assert "FileNotFoundError" in detail and "pipeline.joblib" in detail
+    # The kind of error is public; its message, with this host's paths, goes to the log only.
+    assert "FileNotFoundError (details in the server log)" in detail
+    assert "pipeline.joblib" not in response.text and str(tmp_path) not in response.text
+    assert "pipeline.joblib" in caplog.text
     assert f"still serving models:/{TOPIC}/1" in response.json()["failures"]["topic"]
     assert still == "1"
     assert outcomes["failed"] == 1
@@ -305,8 +310,11 @@ def test_a_task_that_never_loaded_does_not_block_the_other_tasks_reload(
         registry.set_registered_model_alias(TOPIC, CHAMPION, "2")
         response = client.post("/v1/models/reload", headers=admin_headers)
         version = topic_version(client)
+        outcomes = reload_outcomes(client)
 
     assert response.status_code == 200, response.text
+    # The topic model moved, but a load failed: the attempt counts as failed, not as swapped or unchanged.
+    assert outcomes == {"failed": 1.0}
     assert response.json()["models"] == [{"task": "topic", "name": TOPIC, "version": "2", "previous_version": "1"}]
     (unavailable,) = response.json()["unavailable"]
     assert unavailable["task"] == "stance"
@@ -332,6 +340,24 @@ def test_a_broken_champion_at_startup_is_reported_not_fatal(
     )
 
 
+def test_a_restart_with_a_broken_champion_serves_the_champion_before_it_and_says_so(
+    registry: MlflowClient, topic_store: str, make_settings: SettingsFactory, tmp_path: Path
+) -> None:
+    broken = broken_version(registry, tmp_path)
+    promote(registry, TOPIC, broken, force=True)
+
+    with TestClient(create_app(make_settings(topic_store, poll_seconds=0))) as client:
+        # This store has no stance model, so /ready is 503; /v1/models reports the same fields per task.
+        (topic,) = client.get("/v1/models").json()["models"]
+        version = topic_version(client)
+
+    assert (topic["version"], version) == ("1", "1")
+    assert topic["fallback"] == (
+        f"the topic model at models:/{TOPIC}@{CHAMPION} could not be loaded: FileNotFoundError (details in the"
+        f" server log); serving version 1, the {CHAMPION} before it, until that one loads"
+    )
+
+
 def test_a_model_whose_probabilities_do_not_fit_its_labels_fails_to_load(
     registry: MlflowClient, topic_store: str, make_settings: SettingsFactory, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -350,35 +376,54 @@ def test_a_model_whose_probabilities_do_not_fit_its_labels_fails_to_load(
     assert "probabilities of shape (1, 6) for 1 row(s) and 5 labels" in classify.json()["detail"]
 
 
-def test_a_version_whose_run_is_gone_loads_without_metrics(
-    registry: MlflowClient, topic_store: str, make_settings: SettingsFactory
-) -> None:
+def unfinished_version(registry: MlflowClient, run: str) -> tuple[str, str]:
+    """Register version 1's model again, as a version that must not be served; its number and what is wrong.
+
+    `run` is "running" (training killed right after registering), "gone" (`mlflow gc` removed the run)
+    or "none" (registered by hand from a path).
+    """
     source = registry.get_model_version_download_uri(TOPIC, "1")
-    # What a version looks like to the registry once `mlflow gc` has removed its run.
-    orphan = str(registry.create_model_version(TOPIC, source, run_id="0" * 32).version)
-    registry.set_registered_model_alias(TOPIC, CHAMPION, orphan)
+    if run == "none":
+        version = str(registry.create_model_version(TOPIC, source).version)
+        return version, f"{TOPIC} version {version} has no run"
+    if run == "gone":
+        run_id = "0" * 32
+        version = str(registry.create_model_version(TOPIC, source, run_id=run_id).version)
+        return version, f"run {run_id} no longer exists"
+    run_id = registry.create_run(experiment_id="0").info.run_id
+    version = str(registry.create_model_version(TOPIC, source, run_id=run_id).version)
+    return version, f"run {run_id} is RUNNING, not FINISHED: its training did not finish"
+
+
+@pytest.mark.parametrize("run", ["running", "gone", "none"])
+def test_a_version_whose_training_did_not_finish_is_never_served(
+    registry: MlflowClient, topic_store: str, make_settings: SettingsFactory, run: str
+) -> None:
+    version, wrong = unfinished_version(registry, run)
+    registry.set_registered_model_alias(TOPIC, CHAMPION, version)
 
     with TestClient(create_app(make_settings(topic_store))) as client:
-        topic = client.get("/v1/models").json()["models"][0]
-        version = topic_version(client)
+        classify = client.post("/v1/classify", json=ITEMS)
+        models = client.get("/v1/models").json()
 
-    assert (topic["version"], topic["run_id"], topic["metrics"]) == (orphan, "0" * 32, {})
-    assert version == orphan
+    assert classify.status_code == 503
+    assert wrong in classify.json()["detail"]
+    assert models["models"] == []
 
 
-def test_a_version_registered_without_a_run_loads_without_metrics(
+def test_a_reload_onto_an_unfinished_version_keeps_the_old_model(
     registry: MlflowClient, topic_store: str, make_settings: SettingsFactory, admin_headers: dict[str, str]
 ) -> None:
-    source = registry.get_model_version_download_uri(TOPIC, "1")
-    runless = str(registry.create_model_version(TOPIC, source).version)
-    registry.set_registered_model_alias(TOPIC, CHAMPION, runless)
-
+    version, wrong = unfinished_version(registry, "running")
     with TestClient(create_app(make_settings(topic_store))) as client:
-        topic = client.get("/v1/models").json()["models"][0]
-        version = topic_version(client)
+        registry.set_registered_model_alias(TOPIC, CHAMPION, version)
+        response = client.post("/v1/models/reload", headers=admin_headers)
+        still = topic_version(client)
 
-    assert (topic["version"], topic["run_id"], topic["metrics"]) == (runless, None, {})
-    assert version == runless
+    assert response.status_code == 502
+    failure = response.json()["failures"]["topic"]
+    assert wrong in failure and f"still serving models:/{TOPIC}/1" in failure
+    assert still == "1"
 
 
 def test_a_manual_reload_reaches_the_other_workers_sharing_the_broadcast_file(

@@ -17,12 +17,13 @@ import httpx
 import mlflow
 import pytest
 
+from classifiers.lineage import VERSION_LINEAGE_TAGS
 from classifiers.store import CHAMPION, PROJECT_ROOT
 from tests.conftest import free_port
 
 pytestmark = pytest.mark.slow
 
-ADMIN_KEY = "replica-key"
+ADMIN_KEY = "replica-admin-key-0123456789"
 POLL_S = 2.0
 WORKERS = 2
 STARTUP_TIMEOUT_S = 120.0
@@ -139,7 +140,8 @@ def second_topic_version(stack_uri: str) -> Iterator[str]:
     """Version 2 of news-topic (the same weights as version 1), not yet champion; removed afterwards."""
     client = mlflow.MlflowClient()
     first = client.get_model_version("news-topic", "1")
-    second = mlflow.register_model(first.source, "news-topic")
+    # Same run, same lineage tags: serving loads only versions of a finished run that carry them.
+    second = mlflow.register_model(first.source, "news-topic", tags={key: first.tags[key] for key in VERSION_LINEAGE_TAGS})
     yield str(second.version)
     client.set_registered_model_alias("news-topic", CHAMPION, "1")
     client.delete_model_version("news-topic", second.version)

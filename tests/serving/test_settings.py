@@ -6,7 +6,7 @@ import pytest
 from pydantic import ValidationError
 
 from classifiers import store
-from serving.settings import ServingSettings, parse_registry_uri
+from serving.settings import MIN_ADMIN_KEY_CHARS, ServingSettings, parse_registry_uri
 
 
 def test_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -28,15 +28,15 @@ def test_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_news_variables_and_mlflow_tracking_uri(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("MLFLOW_TRACKING_URI", "sqlite:///from-mlflow.db")
     monkeypatch.setenv("NEWS_MAX_ITEMS", "10")
-    monkeypatch.setenv("NEWS_ADMIN_API_KEY", "s3cret")
+    monkeypatch.setenv("NEWS_ADMIN_API_KEY", "s3cret-s3cret-s3cret")
     monkeypatch.setenv("NEWS_TOPIC_MODEL_URI", "models:/my-topic/3")
 
     settings = ServingSettings()
 
     assert settings.tracking_uri == "sqlite:///from-mlflow.db"
     assert settings.max_items == 10
-    assert settings.admin_api_key is not None and settings.admin_api_key.get_secret_value() == "s3cret"
-    assert "s3cret" not in repr(settings)
+    assert settings.admin_api_key is not None and settings.admin_api_key.get_secret_value() == "s3cret-s3cret-s3cret"
+    assert "s3cret-s3cret-s3cret" not in repr(settings)
     assert parse_registry_uri(settings.topic_model_uri) == ("my-topic", None, "3")
 
     monkeypatch.setenv("NEWS_TRACKING_URI", "sqlite:///from-news.db")
@@ -47,3 +47,31 @@ def test_news_variables_and_mlflow_tracking_uri(monkeypatch: pytest.MonkeyPatch)
 def test_model_uri_must_name_a_registered_version_or_alias(uri: str) -> None:
     with pytest.raises(ValidationError, match="models:/<name>@<alias>"):
         ServingSettings(topic_model_uri=uri)
+
+
+@pytest.mark.parametrize("blank", ["", "   "])
+def test_a_blank_admin_key_disables_admin_endpoints(monkeypatch: pytest.MonkeyPatch, blank: str) -> None:
+    monkeypatch.setenv("NEWS_ADMIN_API_KEY", blank)
+
+    assert ServingSettings().admin_api_key is None
+
+
+@pytest.mark.parametrize(
+    ("key", "reason"),
+    [
+        ("k", "too weak"),
+        ("change-me", "too weak"),
+        ("x" * (MIN_ADMIN_KEY_CHARS - 1), "too weak"),
+        ("schlüssel-schlüssel-schlüssel", "printable ASCII"),
+        ("a key with spaces in it", "printable ASCII"),
+    ],
+)
+def test_weak_or_unsendable_admin_keys_are_refused_at_startup(
+    monkeypatch: pytest.MonkeyPatch, key: str, reason: str
+) -> None:
+    monkeypatch.setenv("NEWS_ADMIN_API_KEY", key)
+
+    with pytest.raises(ValidationError, match=reason) as raised:
+        ServingSettings()
+    # The error goes to the log: it must not carry the key.
+    assert "input_value" not in str(raised.value)

@@ -1,9 +1,12 @@
 import os
+import shutil
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import httpx
 import mlflow
@@ -11,10 +14,12 @@ import pytest
 from mlflow.tracking import MlflowClient
 from typer.testing import CliRunner
 
+from classifiers.store import PROJECT_ROOT
 from training import locations
 from training.cli import app
 
 runner = CliRunner()
+TOPIC_CONFIG = locations.CONFIGS_DIR / "topic" / "tfidf_logreg.yaml"
 
 
 def test_train_with_overrides_registers_a_model(store_uri: str) -> None:
@@ -70,3 +75,60 @@ def test_ui_serves_the_store_it_is_pointed_at(store_uri: str) -> None:
     finally:
         os.killpg(ui.pid, signal.SIGTERM)
         ui.wait(timeout=30)
+
+
+def train_in_subprocess(uri: str, home: Path, prefix: list[str] | None = None) -> subprocess.CompletedProcess[str]:
+    """`python -m training train` on the TF-IDF topic config into the store at uri, as a real command."""
+    return subprocess.run(
+        [*(prefix or []), sys.executable, "-m", "training", "train", str(TOPIC_CONFIG)],
+        cwd=PROJECT_ROOT,
+        env={**os.environ, "MLFLOW_TRACKING_URI": uri, "HOME": str(home), "OMP_NUM_THREADS": "1"},
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+
+
+def assert_nothing_written(uri: str) -> None:
+    client = MlflowClient(tracking_uri=uri, registry_uri=uri)
+    assert [experiment.name for experiment in client.search_experiments()] == ["Default"]
+    assert client.search_registered_models() == []
+
+
+def test_training_into_a_read_only_store_fails_in_one_line_naming_it(store_uri: str, tmp_path: Path) -> None:
+    prefix = []
+    if os.geteuid() == 0:
+        # File modes do not stop root's capabilities: the command runs as root without any.
+        if shutil.which("setpriv") is None:
+            pytest.skip("running as root, and setpriv (util-linux) is not there to drop root's capabilities")
+        prefix = ["setpriv", "--bounding-set=-all", "--inh-caps=-all", "--"]
+    MlflowClient().search_experiments()  # creates the store
+    database = Path(store_uri.removeprefix("sqlite:///"))
+    database.chmod(0o444)
+    database.parent.chmod(0o555)
+    try:
+        result = train_in_subprocess(store_uri, tmp_path, prefix)
+    finally:
+        database.parent.chmod(0o755)
+    assert result.returncode == 1, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) < 5, result.stderr
+    assert lines[-1] == f"error: the tracking store {store_uri} cannot be written: attempt to write a readonly database"
+    assert_nothing_written(store_uri)
+
+
+def test_training_into_a_locked_store_fails_in_one_line_naming_it(store_uri: str, tmp_path: Path) -> None:
+    MlflowClient().search_experiments()  # creates the store
+    holder = sqlite3.connect(store_uri.removeprefix("sqlite:///"), isolation_level=None)
+    holder.execute("BEGIN EXCLUSIVE")  # as another process in the middle of a write would
+    try:
+        result = train_in_subprocess(store_uri, tmp_path)
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    assert result.returncode == 1, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) < 5, result.stderr
+    assert lines[-1] == f"error: the tracking store {store_uri} cannot be written: database is locked"
+    assert_nothing_written(store_uri)

@@ -14,7 +14,7 @@ def write(tmp_path: Path, *lines: str) -> Path:
 
 def test_reads_string_fields_and_integer_ids(tmp_path: Path) -> None:
     path = write(tmp_path, '{"text": "a", "label": "x", "doc": 7, "extra": null}', "", '{"text": "b", "label": "y", "doc": "d2"}')
-    frame = read_jsonl_table(path, ["text", "label", "doc"])
+    frame = read_jsonl_table(path, ["text", "label"], ids=["doc"])
     assert frame.to_dict("records") == [
         {"text": "a", "label": "x", "doc": "7"},
         {"text": "b", "label": "y", "doc": "d2"},
@@ -23,10 +23,51 @@ def test_reads_string_fields_and_integer_ids(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     ("value", "shown"),
-    [("null", "null"), ('["x", "y"]', '["x", "y"]'), ("true", "true"), ("1.5", "1.5"), ('{"a": 1}', '{"a": 1}')],
+    [("null", "null"), ('["x", "y"]', '["x", "y"]'), ("true", "true"), ("1.5", "1.5"), ('{"a": 1}', '{"a": 1}'), ("5", "5")],
 )
 def test_non_string_value_names_file_line_and_field(tmp_path: Path, value: str, shown: str) -> None:
     path = write(tmp_path, '{"text": "a", "label": "x"}', f'{{"text": "b", "label": {value}}}')
     with pytest.raises(UserInputError) as err:
         read_jsonl_table(path, ["text", "label"])
     assert str(err.value) == f"{path}:2: field 'label' must be a string, got {shown}"
+
+
+def test_an_integer_text_is_refused_too(tmp_path: Path) -> None:
+    path = write(tmp_path, '{"text": 12, "target": "Iran", "label": "none"}')
+    with pytest.raises(UserInputError, match=rf"^{path}:1: field 'text' must be a string, got 12$"):
+        read_jsonl_table(path, ["text", "target", "label"])
+
+
+def test_an_id_may_not_be_a_float_or_null(tmp_path: Path) -> None:
+    path = write(tmp_path, '{"text": "a", "label": "x", "doc": 1.5}')
+    with pytest.raises(UserInputError, match=rf"^{path}:1: field 'doc' must be a string or an integer, got 1.5$"):
+        read_jsonl_table(path, ["text", "label"], ids=["doc"])
+
+
+def test_a_lone_surrogate_escape_names_file_line_and_field(tmp_path: Path) -> None:
+    # json.loads accepts the escape and returns a str that cannot be written as UTF-8 anywhere later.
+    path = write(tmp_path, '{"text": "fine", "label": "conflict"}', '{"text": "\\ud800 bad", "label": "conflict"}')
+    with pytest.raises(UserInputError) as err:
+        read_jsonl_table(path, ["text", "label"])
+    assert str(err.value) == f"{path}:2: field 'text' holds a lone surrogate (\\ud800), which is not a valid character"
+
+
+def test_invalid_utf8_names_file_line_and_column(tmp_path: Path) -> None:
+    path = tmp_path / "data.jsonl"
+    path.write_bytes(b'{"text": "ok", "label": "x"}\n{"text": "caf\xe9", "label": "x"}\n')
+    with pytest.raises(UserInputError) as err:
+        read_jsonl_table(path, ["text", "label"])
+    assert str(err.value) == f"{path}:2: not UTF-8 text: byte 0xe9 at column 14; save the file as UTF-8"
+
+
+def test_a_label_outside_the_allowed_set_names_file_and_line(tmp_path: Path) -> None:
+    path = write(tmp_path, '{"text": "a", "label": "x"}', '{"text": "b", "label": "z"}')
+    with pytest.raises(UserInputError) as err:
+        read_jsonl_table(path, ["text", "label"], labels=["x", "y"])
+    assert str(err.value) == f"{path}:2: label 'z' is not one of the declared labels (x, y)"
+
+
+def test_a_group_column_that_is_also_an_input_is_read_once(tmp_path: Path) -> None:
+    path = write(tmp_path, '{"text": "a", "target": "Iran", "label": "none"}')
+    frame = read_jsonl_table(path, ["text", "target", "label"], ids=["target"])
+    assert list(frame.columns) == ["text", "target", "label"]

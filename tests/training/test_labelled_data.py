@@ -59,3 +59,38 @@ def test_an_extra_source_weight_weighs_its_rows(tmp_path: Path) -> None:
     data = load_labelled_data(SeedData(), "stance", [extra])
     _, _, weights = data.training_side(np.arange(4))
     assert list(weights) == [1.0, 1.0, 1.0, 1.0, 0.1, 0.1, 0.1]
+
+
+TOPIC_ROWS = [
+    {"text": "Rockets hit the port.", "label": "conflict", "doc": "1"},
+    {"text": "Talks resume in Doha.", "label": "diplomacy", "doc": "2"},
+]
+
+
+def jsonl(path: Path, rows: list[dict[str, object]]) -> Path:
+    path.write_text("".join(json.dumps(row) + "\n" for row in rows), encoding="utf-8")
+    return path
+
+
+def test_an_integer_label_is_refused_naming_file_and_line(tmp_path: Path) -> None:
+    # Read as "5", it became a class of its own and was registered as champion.
+    path = jsonl(tmp_path / "mine.jsonl", [*TOPIC_ROWS, {"text": "Prices rose again.", "label": 5, "doc": "3"}])
+    with pytest.raises(UserInputError, match=rf"^{path}:3: field 'label' must be a string, got 5$"):
+        load_labelled_data(JsonlData(source="jsonl", path=path, group_column="doc"), "topic")
+
+
+def test_a_label_outside_the_declared_labels_is_refused_naming_file_and_line(tmp_path: Path) -> None:
+    path = jsonl(tmp_path / "mine.jsonl", [*TOPIC_ROWS, {"text": "Prices rose again.", "label": "econ", "doc": "3"}])
+    config = JsonlData(source="jsonl", path=path, group_column="doc", labels=["conflict", "diplomacy", "economy"])
+    with pytest.raises(UserInputError) as err:
+        load_labelled_data(config, "topic")
+    assert str(err.value) == f"{path}:3: label 'econ' is not one of the declared labels (conflict, diplomacy, economy)"
+
+
+def test_data_within_the_declared_labels_loads(tmp_path: Path) -> None:
+    path = jsonl(tmp_path / "mine.jsonl", TOPIC_ROWS)
+    config = JsonlData(source="jsonl", path=path, group_column="doc", labels=["conflict", "diplomacy", "economy"])
+    data = load_labelled_data(config, "topic")
+    assert data.labels == ["conflict", "diplomacy"]
+    assert list(data.frame["group"]) == ["1", "2"]
+

@@ -1,3 +1,6 @@
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
 import mlflow
 import pytest
 from mlflow.entities.model_registry import ModelVersion
@@ -7,13 +10,37 @@ from mlflow.tracking import MlflowClient
 from typer.testing import CliRunner
 
 from classifiers.errors import UserInputError
-from training import locations
+from classifiers.lineage import UnfinishedVersion
+from classifiers.store import CHAMPION
+from training import locations, promotion
 from training.cli import app
 from training.config.resolve import load_config
-from training.promotion import PromotionRefused, champion_version, promote
+from training.promotion import LOCK_OWNER_TAG, LOCK_SUFFIX, Promotion, PromotionRefused, champion_version, promote
 from training.trainer import train
 
 CONFIG = locations.CONFIGS_DIR / "topic" / "tfidf_svm.yaml"
+TOPIC = "news-topic"
+LINEAGE = {"task": "topic", "model_family": "tfidf", "primary_metric": "macro_f1", "labels": "conflict,diplomacy"}
+
+
+def scored_version(client: MlflowClient, macro_f1: float, finished: bool = True, lineage: bool = True) -> str:
+    """A news-topic version from a real run that scored `macro_f1` on the same data as every other one.
+
+    Without `finished` its run stays RUNNING (the process was killed); without `lineage` it has no lineage tags.
+    """
+    if not client.search_registered_models(f"name='{TOPIC}'"):
+        client.create_registered_model(TOPIC)
+    run = client.create_run(experiment_id="0")
+    run_id = run.info.run_id
+    client.log_metric(run_id, "macro_f1", macro_f1)
+    client.set_tag(run_id, "primary_metric", "macro_f1")
+    if lineage:
+        client.set_tag(run_id, "data_digest", "same-data")
+    tags = {**LINEAGE, "primary_metric_value": f"{macro_f1:.6f}"} if lineage else {}
+    version = client.create_model_version(TOPIC, f"{run.info.artifact_uri}/model", run_id=run_id, tags=tags)
+    if finished:
+        client.set_terminated(run_id)
+    return str(version.version)
 
 
 @pytest.fixture
@@ -87,7 +114,10 @@ def test_better_candidate_is_promoted_automatically(store_uri: str) -> None:
 
 def test_different_evaluation_data_is_not_comparable(store_uri: str, tmp_path) -> None:
     train(load_config(CONFIG))
-    rows = "".join(f'{{"text": "story {i} about {w}", "label": "{l}", "g": "{i % 3}"}}\n' for i, (w, l) in enumerate([("war", "conflict"), ("talks", "diplomacy")] * 6))
+    rows = "".join(
+        f'{{"text": "story {i} about {w}", "label": "{l}", "g": "{i % 3}"}}\n'
+        for i, (w, l) in enumerate([("war", "conflict"), ("talks", "diplomacy")] * 6)
+    )
     data = tmp_path / "other.jsonl"
     data.write_text(rows, encoding="utf-8")
     train(load_config(CONFIG, ["data.source=jsonl", f"data.path={data}", "data.group_column=g", "promote=never"]))
@@ -111,3 +141,62 @@ def test_cli_promote_refuses_with_exit_code_and_force_works(two_versions: tuple[
     forced = runner.invoke(app, ["promote", "--name", "news-topic", "--force"])
     assert forced.exit_code == 0, forced.output
     assert str(mlflow.MlflowClient().get_model_version_by_alias("news-topic", "champion").version) == "2"
+
+
+def test_concurrent_promotions_always_leave_the_better_version_champion(store_uri: str) -> None:
+    client = MlflowClient()
+    baseline, worse, better = (scored_version(client, value) for value in (0.50, 0.60, 0.70))
+
+    def attempt(version: str, start: threading.Barrier) -> Promotion | PromotionRefused:
+        start.wait()
+        try:
+            return promote(MlflowClient(), TOPIC, version)
+        except PromotionRefused as refusal:
+            return refusal
+
+    for round_number in range(20):
+        client.set_registered_model_alias(TOPIC, CHAMPION, baseline)
+        start = threading.Barrier(2)
+        with ThreadPoolExecutor(2) as pool:
+            outcomes = list(pool.map(attempt, [worse, better], [start, start]))
+        champion = str(champion_version(client, TOPIC).version)
+        assert champion == better, f"round {round_number}: version {champion} is champion; outcomes {outcomes}"
+    assert [model.name for model in client.search_registered_models()] == [TOPIC]  # no lock left behind
+
+
+def test_a_lock_left_by_a_killed_promoter_is_broken(store_uri: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    client = MlflowClient()
+    version = scored_version(client, 0.6)
+    client.create_registered_model(f"{TOPIC}{LOCK_SUFFIX}", tags={LOCK_OWNER_TAG: "killed-promoter"})
+    monkeypatch.setattr(promotion, "STALE_LOCK_S", 0.3)
+    assert promote(client, TOPIC, version).promoted
+    assert [model.name for model in client.search_registered_models()] == [TOPIC]
+
+
+def test_a_version_whose_run_is_still_running_is_refused_even_with_force(store_uri: str) -> None:
+    client = MlflowClient()
+    champion = scored_version(client, 0.5)
+    promote(client, TOPIC, champion)
+    killed = scored_version(client, 0.9, finished=False, lineage=False)
+    run_id = client.get_model_version(TOPIC, killed).run_id
+    for force in (False, True):
+        with pytest.raises(UnfinishedVersion, match=rf"version {killed}: run {run_id} is RUNNING, not FINISHED"):
+            promote(client, TOPIC, killed, force=force)
+    assert str(champion_version(client, TOPIC).version) == champion
+    forced = CliRunner().invoke(app, ["promote", "--name", TOPIC, "--force"])
+    assert forced.exit_code == 1
+    assert f"run {run_id} is RUNNING, not FINISHED: its training did not finish" in forced.output
+
+
+def test_a_version_without_lineage_tags_or_without_a_run_is_refused(store_uri: str) -> None:
+    client = MlflowClient()
+    untagged = scored_version(client, 0.9, lineage=False)
+    run_id = client.get_model_version(TOPIC, untagged).run_id
+    with pytest.raises(
+        UnfinishedVersion, match=rf"run {run_id} has no lineage tags \(task, .*run tag data_digest missing\)"
+    ):
+        promote(client, TOPIC, untagged, force=True)
+    runless = str(client.create_model_version(TOPIC, "/nowhere/model").version)
+    with pytest.raises(UnfinishedVersion, match=f"version {runless} has no run"):
+        promote(client, TOPIC, runless, force=True)
+    assert champion_version(client, TOPIC) is None

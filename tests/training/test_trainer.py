@@ -16,7 +16,9 @@ from training.config.schema import ExperimentConfig
 from training.trainer import train
 
 SKLEARN_CONFIGS = sorted(
-    p for p in locations.CONFIGS_DIR.rglob("*.yaml") if load_config(p).model.family == "tfidf" and not load_config(p).sweep
+    p
+    for p in locations.CONFIGS_DIR.rglob("*.yaml")
+    if load_config(p).model.family == "tfidf" and not load_config(p).sweep
 )
 # Benchmark configs train on a slice here: the whole corpora belong in benchmarks/bench_training.py.
 BENCHMARK_SLICE = ["data.limit=120"]
@@ -51,7 +53,17 @@ def test_run_records_params_metrics_artifacts_dataset_and_tags(store_uri: str) -
     assert run.info.status == "FINISHED"
     assert run.data.params["model.C"] == "2.0"
     assert run.data.params["evaluation.cv"] == "leave_one_group_out"
-    for name in ("macro_f1", "accuracy", "macro_f1_cv_mean", "macro_f1_cv_std", "f1_against", "precision_favor", "recall_none", "train_seconds", "peak_rss_mb"):
+    for name in (
+        "macro_f1",
+        "accuracy",
+        "macro_f1_cv_mean",
+        "macro_f1_cv_std",
+        "f1_against",
+        "precision_favor",
+        "recall_none",
+        "train_seconds",
+        "peak_rss_mb",
+    ):
         assert name in run.data.metrics, name
     assert run.data.metrics["n_folds"] == 8
     assert run.data.tags["config_path"] == str(path)
@@ -65,7 +77,12 @@ def test_run_records_params_metrics_artifacts_dataset_and_tags(store_uri: str) -
     artifacts = {a.path for a in client.list_artifacts(result.run_id)} | {
         a.path for a in client.list_artifacts(result.run_id, "evaluation")
     }
-    assert {"config.yaml", "evaluation/confusion_matrix.png", "evaluation/classification_report.txt", "evaluation/folds.json"} <= artifacts
+    assert {
+        "config.yaml",
+        "evaluation/confusion_matrix.png",
+        "evaluation/classification_report.txt",
+        "evaluation/folds.json",
+    } <= artifacts
     logged = yaml.safe_load(Path(client.download_artifacts(result.run_id, "config.yaml")).read_text(encoding="utf-8"))
     assert logged["model"]["C"] == 2.0
 
@@ -94,7 +111,10 @@ def test_sweep_runs_children_and_registers_only_the_best(store_uri: str) -> None
     children = [client.get_run(run_id) for run_id in result.child_run_ids]
     assert {child.data.tags["mlflow.parentRunId"] for child in children} == {result.parent_run_id}
     assert {(c.data.params["model.C"], c.data.params["model.classifier"]) for c in children} == {
-        ("0.01", "logreg"), ("0.01", "linear_svm"), ("10.0", "logreg"), ("10.0", "linear_svm")
+        ("0.01", "logreg"),
+        ("0.01", "linear_svm"),
+        ("10.0", "logreg"),
+        ("10.0", "linear_svm"),
     }
     best = max(children, key=lambda child: child.data.metrics["macro_f1"])
     assert result.run_id == best.info.run_id
@@ -205,18 +225,45 @@ def test_failed_promotion_write_keeps_the_previous_champion(store_uri: str, monk
 def test_failure_after_the_alias_moved_gives_champion_back(store_uri: str, monkeypatch: pytest.MonkeyPatch) -> None:
     train(load_config(locations.CONFIGS_DIR / "topic" / "tfidf_logreg.yaml"))
     client = MlflowClient()
-    set_tag = mlflow.set_tag
+    set_tag = MlflowClient.set_tag
 
-    def failing_after_promotion(key: str, value: object) -> None:
+    def failing_after_promotion(self: MlflowClient, run_id: str, key: str, value: object, **kwargs: object) -> None:
         if key == "promoted":
             raise RuntimeError("tracking store went away")
-        set_tag(key, value)
+        set_tag(self, run_id, key, value, **kwargs)
 
-    monkeypatch.setattr(trainer.mlflow, "set_tag", failing_after_promotion)
+    monkeypatch.setattr(MlflowClient, "set_tag", failing_after_promotion)
     with pytest.raises(RuntimeError, match="tracking store went away"):
         train(load_config(locations.CONFIGS_DIR / "topic" / "tfidf_svm.yaml"))
     assert [str(v.version) for v in client.search_model_versions("name='news-topic'")] == ["1"]
     assert str(client.get_model_version_by_alias("news-topic", "champion").version) == "1"
+    failed = mlflow.search_runs(experiment_names=["topic-seeds"], output_format="list", order_by=["start_time DESC"])[0]
+    assert failed.info.status == "FAILED"
+    assert failed.data.tags["error"] == "RuntimeError: tracking store went away"
+
+
+@pytest.mark.parametrize("sweep", [[], ["sweep.model.C=[0.01, 1.0]"]], ids=["single", "sweep"])
+def test_promotion_happens_once_the_run_finished_with_its_lineage_tags(
+    store_uri: str, monkeypatch: pytest.MonkeyPatch, sweep: list[str]
+) -> None:
+    client = MlflowClient()
+    seen: dict[str, object] = {}
+    real_promote = trainer.promote
+
+    def observed(client: MlflowClient, name: str, version: str) -> object:
+        registered = client.get_model_version(name, version)
+        seen.update(status=client.get_run(registered.run_id).info.status, tags=set(registered.tags))
+        return real_promote(client, name, version)
+
+    monkeypatch.setattr(trainer, "promote", observed)
+    result = train(load_config(locations.CONFIGS_DIR / "topic" / "tfidf_svm.yaml", sweep))
+    assert seen == {
+        "status": "FINISHED",
+        "tags": {"task", "model_family", "primary_metric", "primary_metric_value", "labels"},
+    }
+    run = client.get_run(result.run_id)
+    assert (run.info.status, run.data.tags["promoted"]) == ("FINISHED", "true")
+    assert str(client.get_model_version_by_alias("news-topic", "champion").version) == result.version
 
 
 def test_jsonl_data_in_the_same_shape_trains(store_uri: str, tmp_path: Path) -> None:
@@ -232,7 +279,10 @@ def test_jsonl_data_in_the_same_shape_trains(store_uri: str, tmp_path: Path) -> 
     result = train(config)
     assert config.experiment_name == "topic-mine"
     assert result.metrics["accuracy"] == 1.0
-    assert mlflow.pyfunc.load_model("models:/my-topic@champion").metadata.metadata["labels"] == ["conflict", "diplomacy"]
+    assert mlflow.pyfunc.load_model("models:/my-topic@champion").metadata.metadata["labels"] == [
+        "conflict",
+        "diplomacy",
+    ]
 
 
 @pytest.mark.slow
@@ -249,7 +299,9 @@ def test_transformer_configs_on_the_packaged_model(store_uri: str, path: str, ov
     config = load_config(locations.CONFIGS_DIR / path, overrides)
     result = train(config)
     model = mlflow.pyfunc.load_model(f"models:/{config.registered_model}@champion")
-    inputs = pd.DataFrame({"text": ["Rockets were fired at the border.", "Talks resumed in Doha."], "target": ["Israel", "Hamas"]})
+    inputs = pd.DataFrame(
+        {"text": ["Rockets were fired at the border.", "Talks resumed in Doha."], "target": ["Israel", "Hamas"]}
+    )
     output = model.predict(inputs if config.task == "stance" else inputs[["text"]])
     assert len(output) == 2 and set(output["label"]) <= set(model.metadata.metadata["labels"])
     assert model.metadata.metadata["family"] == config.model.family

@@ -70,8 +70,18 @@ def load_raw(path: Path) -> dict[str, Any]:
     """The YAML mapping in path."""
     if not path.is_file():
         raise UserInputError(f"config file {path} not found")
+    content = path.read_bytes()
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        text = content.decode("utf-8")
+    except UnicodeDecodeError as err:
+        line = content.count(b"\n", 0, err.start) + 1
+        column = err.start - content.rfind(b"\n", 0, err.start)
+        raise UserInputError(
+            f"{path}: not UTF-8 text: byte 0x{content[err.start]:02x} at line {line}, column {column} "
+            f"(byte offset {err.start}); save the file as UTF-8"
+        ) from err
+    try:
+        raw = yaml.safe_load(text)
     except yaml.YAMLError as err:
         raise UserInputError(f"{path}: not valid YAML: {err}") from err
     if not isinstance(raw, dict):

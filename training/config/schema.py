@@ -29,6 +29,9 @@ class JsonlData(Strict):
     source: Literal["jsonl"]
     path: Path
     group_column: str | None = Field(None, description="Rows sharing a value stay on one side of every split.")
+    labels: list[str] | None = Field(
+        None, description="The labels the data may use: a row with any other is refused (default: any string)."
+    )
 
 
 class BenchmarkData(Strict):

@@ -85,6 +85,14 @@ def test_missing_file_and_bad_yaml_are_user_errors(tmp_path: Path) -> None:
         load_config(bad)
 
 
+def test_a_config_that_is_not_utf8_names_the_byte_and_where_it_is(tmp_path: Path) -> None:
+    path = tmp_path / "latin1.yaml"
+    path.write_bytes("task: topic\n# r\u00e9sum\u00e9 of the run\nmodel: {family: tfidf}\n".encode("latin-1"))
+    with pytest.raises(UserInputError) as err:
+        load_config(path)
+    assert str(err.value) == f"{path}: not UTF-8 text: byte 0xe9 at line 2, column 4 (byte offset 15); save the file as UTF-8"
+
+
 def test_sweep_expands_to_the_grid(tmp_path: Path) -> None:
     path = write(
         tmp_path,

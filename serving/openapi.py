@@ -1,0 +1,69 @@
+"""The OpenAPI schema, saying what the server enforces: the request bodies with this server's limits.
+
+The service reads its request bodies itself (serving.request_body), so FastAPI does not see them;
+each such route names its body model with `request_body`, and `install` puts the models' schemas,
+with the limits from the settings, into the components.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
+from pydantic import BaseModel
+
+from serving.schemas import ArticleRequest, ClassifyRequest
+from serving.settings import ServingSettings
+
+REF_TEMPLATE = "#/components/schemas/{model}"
+BODY_MODELS: tuple[type[BaseModel], ...] = (ClassifyRequest, ArticleRequest)
+
+
+def request_body(model: type[BaseModel]) -> dict[str, Any]:
+    """`openapi_extra` for a route that reads a JSON body of this model."""
+    schema = {"$ref": REF_TEMPLATE.format(model=model.__name__)}
+    return {"requestBody": {"required": True, "content": {"application/json": {"schema": schema}}}}
+
+
+def _string(schema: dict[str, Any]) -> dict[str, Any]:
+    # An optional string is anyOf [string, null]; the limit belongs to the string.
+    return next(option for option in schema.get("anyOf", [schema]) if option.get("type") == "string")
+
+
+def body_schemas(settings: ServingSettings) -> dict[str, dict[str, Any]]:
+    """Component schemas of the request bodies, with the limits the settings set."""
+    schemas: dict[str, dict[str, Any]] = {}
+    for model in BODY_MODELS:
+        schema = model.model_json_schema(ref_template=REF_TEMPLATE)
+        schemas.update(schema.pop("$defs", {}))
+        schemas[model.__name__] = schema
+    item, classify, article = (
+        schemas[name]["properties"] for name in ("ClassifyItem", "ClassifyRequest", "ArticleRequest")
+    )
+    classify["items"]["maxItems"] = settings.max_items
+    _string(item["text"])["maxLength"] = settings.max_text_chars
+    _string(item["target"])["maxLength"] = settings.max_target_chars
+    article["title"]["maxLength"] = settings.max_text_chars
+    article["body"]["maxLength"] = settings.max_article_chars
+    article["targets"]["maxItems"] = settings.max_targets
+    article["targets"]["items"]["maxLength"] = settings.max_target_chars
+    return schemas
+
+
+def install(app: FastAPI, settings: ServingSettings) -> None:
+    """Make `app.openapi()` include the request bodies, and say that /metrics answers in text."""
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = get_openapi(
+                title=app.title, version=app.version, summary=app.summary, routes=app.routes, tags=app.openapi_tags
+            )
+            schema.setdefault("components", {}).setdefault("schemas", {}).update(body_schemas(settings))
+            # prometheus-fastapi-instrumentator declares its route with FastAPI's default, JSON.
+            metrics = schema["paths"]["/metrics"]["get"]["responses"]["200"]
+            metrics["content"] = {"text/plain": {"schema": {"type": "string"}}}
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]

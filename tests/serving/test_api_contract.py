@@ -1,0 +1,44 @@
+"""The API keeps its OpenAPI contract under generated input (schemathesis, derandomized): no 5xx, no
+answer the schema does not describe, nothing the schema allows refused."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+import schemathesis
+from fastapi.testclient import TestClient
+from hypothesis import HealthCheck, given, settings
+
+from serving.app import create_app
+from serving.settings import ServingSettings
+from tests.serving.conftest import ADMIN_KEY
+
+SettingsFactory = Callable[..., ServingSettings]
+EXAMPLES_PER_OPERATION = 25
+
+
+@pytest.mark.slow
+def test_every_operation_keeps_its_contract(trained_store: str, make_settings: SettingsFactory) -> None:
+    app = create_app(make_settings(trained_store))
+    # The lifespan loads the models; schemathesis then calls the app in-process.
+    with TestClient(app):
+        schema = schemathesis.openapi.from_asgi("/openapi.json", app)
+        operations = [result.ok() for result in schema.get_all_operations()]
+
+        for operation in operations:
+
+            @given(case=operation.as_strategy())
+            @settings(
+                max_examples=EXAMPLES_PER_OPERATION,
+                deadline=None,
+                derandomize=True,
+                database=None,
+                suppress_health_check=list(HealthCheck),
+            )
+            def keeps_contract(case: schemathesis.Case) -> None:
+                case.call_and_validate(headers={"X-API-Key": ADMIN_KEY})
+
+            keeps_contract()
+
+    assert {operation.label for operation in operations} >= {"POST /v1/classify", "POST /v1/articles"}

@@ -1,0 +1,342 @@
+"""Connection limits of `python -m serving`: request head size, read and keep-alive timeouts, concurrency.
+
+The server tests talk raw HTTP over sockets to a real server process (without models: /health
+answers without them), since HTTP client libraries neither stall halfway through a request nor
+keep sending a head the server already refused.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pickle
+import select
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import pytest
+from pydantic import ValidationError
+
+from classifiers.store import PROJECT_ROOT
+from serving import cli
+from serving.http_protocol import LimitedHttpToolsProtocol, limited_httptools
+from serving.settings import ServingSettings
+from tests.conftest import free_port
+
+STARTUP_TIMEOUT_S = 90.0
+READ_TIMEOUT_S = 1.0
+KEEP_ALIVE_S = 1.0
+MAX_CONCURRENCY = 8
+HEAD_LIMIT = 32 * 1024  # the default
+
+
+@dataclass(frozen=True)
+class Server:
+    """A `python -m serving` process with short timeouts and a low concurrency limit."""
+
+    port: int
+
+    @property
+    def base(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def connect(self) -> socket.socket:
+        sock = socket.create_connection(("127.0.0.1", self.port), timeout=10)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        return sock
+
+
+@dataclass(frozen=True)
+class Response:
+    status: int
+    headers: dict[str, str]
+    body: bytes
+
+
+def read_response(sock: socket.socket, buffer: bytearray) -> Response:
+    """One response off the socket (by its Content-Length); what follows it stays in `buffer`."""
+    while b"\r\n\r\n" not in buffer:
+        chunk = sock.recv(65536)
+        assert chunk, f"connection closed after {bytes(buffer)!r}"
+        buffer += chunk
+    head, _, rest = bytes(buffer).partition(b"\r\n\r\n")
+    status_line, *lines = head.decode("latin-1").split("\r\n")
+    headers = {name.lower(): value.strip() for name, _, value in (line.partition(":") for line in lines)}
+    length = int(headers["content-length"])
+    while len(rest) < length:
+        chunk = sock.recv(65536)
+        assert chunk, "connection closed inside a body"
+        rest += chunk
+    buffer[:] = rest[length:]
+    return Response(int(status_line.split()[1]), headers, rest[:length])
+
+
+def read_until_closed(sock: socket.socket) -> bytes:
+    received = b""
+    while chunk := sock.recv(65536):
+        received += chunk
+    return received
+
+
+def get(path: str = "/health", extra: str = "") -> bytes:
+    return f"GET {path} HTTP/1.1\r\nHost: test\r\n{extra}\r\n".encode()
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """One server for the module, with a read timeout and a keep-alive timeout of 1 s."""
+    folder = tmp_path_factory.mktemp("http-limits")
+    port, log = free_port(), folder / "server.log"
+    env = {
+        **os.environ,
+        "NEWS_TRACKING_URI": f"sqlite:///{folder / 'mlflow.db'}",
+        "NEWS_REQUEST_READ_TIMEOUT_S": str(READ_TIMEOUT_S),
+        "NEWS_KEEP_ALIVE_TIMEOUT_S": str(KEEP_ALIVE_S),
+        "NEWS_MAX_CONCURRENCY": str(MAX_CONCURRENCY),
+        "OMP_NUM_THREADS": "1",
+    }
+    with log.open("wb") as output:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "serving", "--port", str(port)],
+            cwd=PROJECT_ROOT,
+            env=env,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        )
+    running = Server(port)
+    try:
+        deadline = time.monotonic() + STARTUP_TIMEOUT_S
+        while True:
+            assert process.poll() is None, log.read_text()
+            assert time.monotonic() < deadline, log.read_text()
+            try:
+                if httpx.get(f"{running.base}/health", timeout=2).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            time.sleep(0.3)
+        yield running
+    finally:
+        process.send_signal(signal.SIGINT)
+        process.wait(timeout=30)
+
+
+@pytest.mark.slow
+def test_a_head_over_the_limit_gets_431_and_the_server_keeps_serving(server: Server) -> None:
+    with server.connect() as sock:
+        started = time.monotonic()
+        sock.sendall(get(extra=f"X-Padding: {'a' * HEAD_LIMIT}\r\n"))
+        answer = read_until_closed(sock)
+        elapsed = time.monotonic() - started
+
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 431 Request Header Fields Too Large\r\n")
+    assert b"connection: close" in head
+    assert json.loads(body)["detail"] == f"the request line and headers are larger than the limit of {HEAD_LIMIT} bytes"
+    assert elapsed < 1.0
+    assert httpx.get(f"{server.base}/health", timeout=5).status_code == 200
+
+
+@pytest.mark.slow
+def test_a_128_mb_header_is_cut_off_at_the_limit(server: Server) -> None:
+    chunk, total = b"a" * 65536, 128 * 1024 * 1024
+    sent = 0
+    with server.connect() as sock:
+        started = time.monotonic()
+        sock.sendall(get(extra="X-Huge: ")[:-2])  # the head goes on and on
+        while sent < total:
+            readable, writable, _ = select.select([sock], [sock], [], 5)
+            if readable:
+                break
+            assert writable, "the server neither answered nor read"
+            sent += sock.send(chunk)
+        answer = read_until_closed(sock)
+        elapsed = time.monotonic() - started
+    health_started = time.monotonic()
+    health = httpx.get(f"{server.base}/health", timeout=5)
+
+    assert answer.startswith(b"HTTP/1.1 431 ")
+    # Answered and closed after the limit plus what the socket buffers hold, not after 128 MB.
+    assert sent < 16 * 1024 * 1024
+    assert elapsed < 2.0
+    assert health.status_code == 200
+    assert time.monotonic() - health_started < 1.0
+
+
+@pytest.mark.slow
+def test_a_head_of_exactly_the_limit_is_served_and_one_byte_more_gets_431(server: Server) -> None:
+    def request(head_bytes: int) -> bytes:
+        # A body and a second request in the same write: the limit must cut at the head's end, not the write's.
+        start = b"POST /v1/classify HTTP/1.1\r\nHost: t\r\ncontent-type: application/json\r\ncontent-length: 2\r\nX: "
+        head = start + b"a" * (head_bytes - len(start) - 4) + b"\r\n\r\n"
+        assert len(head) == head_bytes
+        return head + b"{}" + get(extra="Connection: close\r\n")
+
+    answers = []
+    for size in (HEAD_LIMIT, HEAD_LIMIT + 1):
+        with server.connect() as sock:
+            sock.sendall(request(size))
+            answers.append(read_until_closed(sock))
+
+    assert answers[0].startswith(b"HTTP/1.1 422 ")  # the app read the body: no items
+    assert answers[0].count(b"HTTP/1.1 200 OK") == 1  # and answered the request after it
+    assert answers[1].startswith(b"HTTP/1.1 431 ")
+
+
+@pytest.mark.slow
+def test_a_large_body_is_served(server: Server) -> None:
+    items = [{"text": f"Talks on a ceasefire resumed in Cairo, round {i}. " * 90} for i in range(256)]
+    body = json.dumps({"items": items}).encode()
+
+    response = httpx.post(f"{server.base}/v1/classify", content=body, headers={"content-type": "application/json"})
+
+    assert len(body) > 1024 * 1024
+    # The whole body was read and validated: what is missing is a model.
+    assert response.status_code == 503, response.text
+    assert "train-defaults" in response.json()["detail"]
+
+
+@pytest.mark.slow
+def test_a_head_that_never_ends_gets_408_after_the_read_timeout(server: Server) -> None:
+    with server.connect() as sock:
+        started = time.monotonic()
+        sock.sendall(b"GET /health HTTP/1.1\r\nHost: test\r\n")
+        answer = read_until_closed(sock)
+        elapsed = time.monotonic() - started
+
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 408 Request Timeout\r\n")
+    assert json.loads(body) == {"detail": "the request was not received within 1 s"}
+    assert READ_TIMEOUT_S * 0.9 <= elapsed < READ_TIMEOUT_S + 1.5
+
+
+@pytest.mark.slow
+def test_a_body_that_never_ends_gets_408_and_the_app_lets_it_go(server: Server) -> None:
+    with server.connect() as sock:
+        started = time.monotonic()
+        sock.sendall(b"POST /v1/classify HTTP/1.1\r\nHost: test\r\ncontent-type: application/json\r\n")
+        sock.sendall(b'content-length: 1000\r\n\r\n{"items": [')
+        answer = read_until_closed(sock)
+        elapsed = time.monotonic() - started
+
+    assert answer.startswith(b"HTTP/1.1 408 ")
+    assert answer.count(b"HTTP/1.1") == 1  # the app's own answer is dropped
+    assert READ_TIMEOUT_S * 0.9 <= elapsed < READ_TIMEOUT_S + 1.5
+    assert httpx.get(f"{server.base}/health", timeout=5).status_code == 200
+
+
+@pytest.mark.slow
+def test_a_connection_that_sends_nothing_is_closed_after_the_read_timeout(server: Server) -> None:
+    with server.connect() as sock:
+        started = time.monotonic()
+        answer = read_until_closed(sock)
+        elapsed = time.monotonic() - started
+
+    assert answer == b""  # closed quietly: there was no request to answer
+    assert READ_TIMEOUT_S * 0.9 <= elapsed < READ_TIMEOUT_S + 1.5
+
+
+@pytest.mark.slow
+def test_keep_alive_and_pipelining_on_one_connection(server: Server) -> None:
+    buffer = bytearray()
+    with server.connect() as sock:
+        sock.sendall(get())
+        first = read_response(sock, buffer)
+        sock.sendall(get())
+        second = read_response(sock, buffer)
+        sock.sendall(get() + get("/nowhere"))
+        pipelined = [read_response(sock, buffer), read_response(sock, buffer)]
+        idle_from = time.monotonic()
+        rest = read_until_closed(sock)
+        idle = time.monotonic() - idle_from
+
+    assert [first.status, second.status] == [200, 200]
+    assert "connection" not in first.headers  # kept open
+    assert [response.status for response in pipelined] == [200, 404]
+    assert rest == b""
+    assert KEEP_ALIVE_S * 0.9 <= idle < KEEP_ALIVE_S + 1.5
+
+
+@pytest.mark.slow
+def test_connections_beyond_the_concurrency_limit_get_503(server: Server) -> None:
+    held: list[socket.socket] = []
+    statuses = []
+    try:
+        # Each connection stays open after its answer (keep-alive); connections still closing after
+        # earlier tests count too, so the 503 may come before the limit's connection, never after it.
+        while len(held) < MAX_CONCURRENCY and 503 not in statuses:
+            held.append(server.connect())
+            held[-1].sendall(get())
+            statuses.append(read_response(held[-1], bytearray()).status)
+    finally:
+        for sock in held:
+            sock.close()
+    time.sleep(0.2)
+    after = httpx.get(f"{server.base}/health", timeout=5)
+
+    assert statuses[-1] == 503
+    assert set(statuses[:-1]) <= {200}
+    assert after.status_code == 200
+
+
+def test_defaults() -> None:
+    settings = ServingSettings()
+
+    assert settings.max_header_bytes == 32 * 1024
+    assert settings.request_read_timeout_s == 10.0
+    assert settings.keep_alive_timeout_s == 5.0
+    assert settings.max_concurrency == 256
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("max_header_bytes", -1),
+        ("max_header_bytes", 100),
+        ("request_read_timeout_s", 0),
+        ("request_read_timeout_s", -5),
+        ("keep_alive_timeout_s", 0),
+        ("keep_alive_timeout_s", -1),
+        ("max_concurrency", 0),
+        ("max_concurrency", -10),
+    ],
+)
+def test_nonsense_limits_are_rejected(field: str, value: float, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(f"NEWS_{field.upper()}", str(value))
+
+    with pytest.raises(ValidationError, match=field):
+        ServingSettings()
+
+
+def test_the_protocol_pickles_for_worker_processes() -> None:
+    protocol = pickle.loads(pickle.dumps(limited_httptools(4096, 2.5)))
+
+    assert protocol.func is LimitedHttpToolsProtocol
+    assert protocol.keywords == {"max_header_bytes": 4096, "request_read_timeout_s": 2.5}
+
+
+def test_serve_gives_uvicorn_the_limits(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name, value in {
+        "NEWS_MAX_HEADER_BYTES": "8192",
+        "NEWS_REQUEST_READ_TIMEOUT_S": "3",
+        "NEWS_KEEP_ALIVE_TIMEOUT_S": "7.5",
+        "NEWS_MAX_CONCURRENCY": "64",
+    }.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")  # serve sets it; undone after the test
+    calls: list[dict[str, Any]] = []
+    monkeypatch.setattr(cli.uvicorn, "run", lambda app, **options: calls.append(options))
+
+    cli.serve(host=None, port=None, workers=None)
+
+    [options] = calls
+    assert options["http"].keywords == {"max_header_bytes": 8192, "request_read_timeout_s": 3.0}
+    assert options["ws"] == "none"
+    assert (options["timeout_keep_alive"], options["limit_concurrency"]) == (7.5, 64)
