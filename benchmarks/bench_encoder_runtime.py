@@ -1,0 +1,169 @@
+"""Is ONNX Runtime a faster way to run the default encoder than PyTorch, at the batch sizes the server sees?
+
+    python benchmarks/bench_encoder_runtime.py [--rounds 3] [--threads 2] [--no-write]
+
+Exports the packaged all-MiniLM-L6-v2 to ONNX (torch.onnx.export, dynamic batch and sequence axes),
+fuses it with onnxruntime's BERT optimizer, and checks the mean-pooled embeddings match PyTorch's
+(cosine over every seed paragraph). Then embeds the 106 seed paragraphs, sorted by length as
+`classifiers.encoder` batches them, in calls of 1, 4, 16 and 32 rows, with each runtime in turn for
+`--rounds` rounds, and reports the best rows/s of each (tokenisation and pooling included, as in the
+service). The server's dynamic batching makes calls of about 15-30 rows under load and of 1 row when
+idle. Prints a Markdown table and writes it into docs/serving.md between the markers.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import platform
+import tempfile
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated
+
+import numpy as np
+import onnxruntime
+import torch
+import typer
+from doc_markers import write_between_markers
+from onnxruntime.transformers import optimizer
+from transformers import AutoModel, AutoTokenizer
+
+from classifiers.config import PACKAGED_ENCODER
+from classifiers.encoder import resolve_encoder
+from training import locations
+
+logger = logging.getLogger("benchmarks.encoder_runtime")
+
+DOC = locations.PROJECT_ROOT / "docs" / "serving.md"
+MARKER = "bench:encoder_runtime"
+BATCH_SIZES = (1, 4, 16, 32)
+MAX_LENGTH = 256
+INPUTS = ("input_ids", "attention_mask", "token_type_ids")
+
+app = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
+Embed = Callable[[list[str]], np.ndarray]
+
+
+class HiddenStates(torch.nn.Module):
+    """The encoder with positional inputs and one output, as torch.onnx.export traces it."""
+
+    def __init__(self, model: torch.nn.Module) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, token_type_ids: torch.Tensor) -> torch.Tensor:
+        return self.model(
+            input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids, use_cache=False
+        ).last_hidden_state
+
+
+def mean_pooled(hidden: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    weights = mask[..., None].astype(hidden.dtype)
+    vectors = (hidden * weights).sum(axis=1) / np.maximum(weights.sum(axis=1), 1e-9)
+    return vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+
+
+def export(folder: Path, target: Path) -> Path:
+    """The encoder as an ONNX graph fused by onnxruntime's BERT optimizer; returns the fused file."""
+    tokenizer = AutoTokenizer.from_pretrained(folder, local_files_only=True)
+    # A model of its own: tracing leaves the model it traces unfit for eager use afterwards.
+    model = AutoModel.from_pretrained(folder, local_files_only=True, attn_implementation="eager").eval()
+    example = tokenizer(["a short one", "and a somewhat longer second text"], padding=True, return_tensors="pt")
+    raw = target / "encoder.onnx"
+    axes = {name: {0: "batch", 1: "tokens"} for name in [*INPUTS, "last_hidden_state"]}
+    torch.onnx.export(
+        HiddenStates(model),
+        tuple(example[name] for name in INPUTS),
+        str(raw),
+        input_names=list(INPUTS),
+        output_names=["last_hidden_state"],
+        dynamic_axes=axes,
+        opset_version=17,
+        dynamo=False,
+    )
+    fused = target / "encoder-fused.onnx"
+    config = model.config
+    optimizer.optimize_model(
+        str(raw), model_type="bert", num_heads=config.num_attention_heads, hidden_size=config.hidden_size
+    ).save_model_to_file(str(fused))
+    return fused
+
+
+def runtimes(folder: Path, onnx_file: Path, threads: int) -> dict[str, Embed]:
+    """Embedding functions of the same texts: PyTorch eager, and ONNX Runtime on the fused graph."""
+    tokenizer = AutoTokenizer.from_pretrained(folder, local_files_only=True)
+    model = AutoModel.from_pretrained(folder, local_files_only=True).eval()
+    torch.set_num_threads(threads)
+    options = onnxruntime.SessionOptions()
+    options.intra_op_num_threads = threads
+    session = onnxruntime.InferenceSession(str(onnx_file), options, providers=["CPUExecutionProvider"])
+
+    def with_torch(texts: list[str]) -> np.ndarray:
+        encoded = tokenizer(texts, padding=True, truncation=True, max_length=MAX_LENGTH, return_tensors="pt")
+        with torch.inference_mode():
+            hidden = model(**encoded).last_hidden_state.numpy()
+        return mean_pooled(hidden, encoded["attention_mask"].numpy())
+
+    def with_onnxruntime(texts: list[str]) -> np.ndarray:
+        encoded = tokenizer(texts, padding=True, truncation=True, max_length=MAX_LENGTH, return_tensors="np")
+        (hidden,) = session.run(None, {name: encoded[name].astype(np.int64) for name in INPUTS})
+        return mean_pooled(hidden, encoded["attention_mask"])
+
+    return {"PyTorch (eager)": with_torch, "ONNX Runtime (fused graph)": with_onnxruntime}
+
+
+def rows_per_second(embed: Embed, texts: list[str], batch: int) -> float:
+    started = time.perf_counter()
+    for start in range(0, len(texts), batch):
+        embed(texts[start : start + batch])
+    return len(texts) / (time.perf_counter() - started)
+
+
+@app.command()
+def main(
+    rounds: Annotated[int, typer.Option(min=1, help="Rounds per runtime and batch size; the best counts.")] = 3,
+    threads: Annotated[int, typer.Option(min=1, help="Threads of each runtime.")] = 2,
+    write: Annotated[bool, typer.Option(help="Write the table into docs/serving.md.")] = True,
+) -> None:
+    """Measure, print the table, and write it into the docs."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    folder = resolve_encoder(PACKAGED_ENCODER)
+    segments = locations.SEGMENTS_PATH.read_text(encoding="utf-8").splitlines()
+    texts = sorted((json.loads(line)["text"] for line in segments), key=len)
+    with tempfile.TemporaryDirectory(prefix="encoder-onnx-") as scratch:
+        onnx_file = export(folder, Path(scratch))
+        embed = runtimes(folder, onnx_file, threads)
+        reference, *others = (function(texts) for function in embed.values())
+        agreement = min(float((reference * other).sum(axis=1).min()) for other in others)
+        best = {name: {batch: 0.0 for batch in BATCH_SIZES} for name in embed}
+        for _ in range(rounds):
+            for batch in BATCH_SIZES:
+                # Alternating runtimes within a round spreads the machine's drift over both.
+                for name, function in embed.items():
+                    function(texts[:batch])
+                    best[name][batch] = max(best[name][batch], rows_per_second(function, texts, batch))
+    header = " | ".join(f"{batch} row{'s' if batch > 1 else ''} per call" for batch in BATCH_SIZES)
+    lines = [
+        f"Measured {datetime.now(UTC):%Y-%m-%d %H:%M} UTC on {threads} threads per runtime, {platform.machine()}, "
+        f"torch {torch.__version__}, onnxruntime {onnxruntime.__version__}, by "
+        f"`python benchmarks/bench_encoder_runtime.py --rounds {rounds} --threads {threads}`: the {len(texts)} seed "
+        f"paragraphs in length order, best of {rounds} rounds, rows/s (tokenising and pooling included).",
+        "",
+        f"| runtime | {header} |",
+        "|---|" + "---:|" * len(BATCH_SIZES),
+        *(f"| {name} | " + " | ".join(f"{best[name][batch]:.1f}" for batch in BATCH_SIZES) + " |" for name in best),
+        "",
+        f"- Lowest cosine between the two runtimes' embeddings of a paragraph: {agreement:.6f}.",
+    ]
+    table = "\n".join(lines)
+    print(table)
+    if write:
+        write_between_markers(DOC, MARKER, table)
+        logger.info("wrote the table into %s", DOC)
+
+
+if __name__ == "__main__":
+    app()
