@@ -193,7 +193,12 @@ def earlier_champion(
         previous = version.tags.get(PROMOTED_FROM_TAG)
         if not previous or previous == NO_PREVIOUS_CHAMPION:
             return None
-        version = client.get_model_version(version.name, previous)
+        try:
+            version = client.get_model_version(version.name, previous)
+        # A deleted version ends the search; it must not fail the other task's load too.
+        except MlflowException as err:
+            logger.error("%s version %s, the %s before, cannot be read: %s", failed.name, previous, CHAMPION, err.message)
+            return None
         try:
             model = load_version(client, task, configured_uri, version)
         except Exception as err:

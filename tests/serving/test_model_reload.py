@@ -23,6 +23,7 @@ from mlflow.tracking import MlflowClient
 from prometheus_client.parser import text_string_to_metric_families
 
 from classifiers.families.tfidf import TfidfClassifier
+from classifiers.lineage import PROMOTED_FROM_TAG
 from classifiers.store import CHAMPION
 from serving import model_holder, model_loading
 from serving.app import create_app
@@ -356,6 +357,20 @@ def test_a_restart_with_a_broken_champion_serves_the_champion_before_it_and_says
         f"the topic model at models:/{TOPIC}@{CHAMPION} could not be loaded: FileNotFoundError (details in the"
         f" server log); serving version 1, the {CHAMPION} before it, until that one loads"
     )
+
+
+def test_a_broken_champion_whose_predecessor_is_gone_leaves_the_task_unavailable(
+    registry: MlflowClient, topic_store: str, make_settings: SettingsFactory, tmp_path: Path
+) -> None:
+    broken = broken_version(registry, tmp_path)
+    promote(registry, TOPIC, broken, force=True)
+    registry.set_model_version_tag(TOPIC, broken, PROMOTED_FROM_TAG, "99")
+
+    with TestClient(create_app(make_settings(topic_store, poll_seconds=0))) as client:
+        classify = client.post("/v1/classify", json=ITEMS)
+
+    assert classify.status_code == 503
+    assert f"the topic model at models:/{TOPIC}@{CHAMPION} could not be loaded: FileNotFoundError" in classify.text
 
 
 def test_a_model_whose_probabilities_do_not_fit_its_labels_fails_to_load(
