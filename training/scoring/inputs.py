@@ -151,6 +151,12 @@ def _parse_record(path: Path, number: int, line: str, required: Sequence[str]) -
             raise UserInputError(f"{path}: line {number}: missing field '{field}'")
         if not isinstance(record[field], str):
             raise UserInputError(f"{path}: line {number}: field '{field}' must be a string, got {json.dumps(record[field])}")
+        if not record[field].isascii():
+            try:
+                record[field].encode("utf-8")
+            # JSON's \ud800 escape decodes to half a surrogate pair, which no model or Parquet file can carry.
+            except UnicodeEncodeError as err:
+                raise UserInputError(f"{path}: line {number}: field '{field}' holds a lone surrogate") from err
     return record
 
 
