@@ -31,18 +31,17 @@ def _raise_if_any(errors: list[dict[str, Any]]) -> None:
         raise RequestValidationError(errors)
 
 
-def _count(data: object, field: str) -> int:
-    """Length of a top-level list field of the raw body; 0 when it is missing or not a list (validation says so)."""
+def _refuse_over_count(data: object, field: str, limit: int, kind: str, what: str) -> None:
+    """422 when a top-level list of the raw body is longer than limit; missing or not a list is validation's to say."""
     value = data.get(field) if isinstance(data, dict) else None
-    return len(value) if isinstance(value, list) else 0
+    count = len(value) if isinstance(value, list) else 0
+    if count > limit:
+        _raise_if_any([body_error(kind, f"at most {limit} {what}, got {count}", field)])
 
 
 def check_classify_request(data: object, settings: ServingSettings) -> ClassifyRequest:
     """The parsed body as a request, or a 422 naming every item over a limit."""
-    count = _count(data, "items")
-    if count > settings.max_items:
-        message = f"at most {settings.max_items} items per request, got {count}"
-        _raise_if_any([body_error("too_many_items", message, "items")])
+    _refuse_over_count(data, "items", settings.max_items, "too_many_items", "items per request")
     request = validate(ClassifyRequest, data)
     errors = []
     for index, item in enumerate(request.items):
@@ -55,10 +54,7 @@ def check_classify_request(data: object, settings: ServingSettings) -> ClassifyR
 
 def segment_article(data: object, settings: ServingSettings) -> SegmentedArticle:
     """Cut the parsed body's article into segments, or a 422 when it or its targets are over a limit."""
-    count = _count(data, "targets")
-    if count > settings.max_targets:
-        message = f"at most {settings.max_targets} targets, got {count}"
-        _raise_if_any([body_error("too_many_targets", message, "targets")])
+    _refuse_over_count(data, "targets", settings.max_targets, "too_many_targets", "targets")
     request = validate(ArticleRequest, data)
     # The title is echoed back, so it is bounded like any other text.
     errors = _too_long(("title",), request.title, settings.max_text_chars)
