@@ -7,10 +7,15 @@ user sees: wall time, the process's peak RSS, the logged metrics and the registe
     python benchmarks/bench_training.py seeds      # the seed-corpus configs -> docs/training.md
     python benchmarks/bench_training.py public     # the public benchmarks  -> docs/benchmarks.md
     python benchmarks/bench_training.py public configs/benchmarks/bbc_news/tfidf_svm.yaml
+
+Each measured config's figures are kept in `benchmarks/results/bench_training.json` (replacing that
+config's earlier row), and a folder's table is written from the rows kept there. So slow configs can
+be measured one at a time; a config of the folder with no row yet is named under its table.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import platform
@@ -27,11 +32,14 @@ import torch
 import typer
 from doc_markers import write_between_markers
 
+from classifiers.encoder import encoder_dtype
 from training import locations
+from training.atomic_files import write_texts_atomically
 from training.config.resolve import load_config
 
 logger = logging.getLogger("benchmarks.training")
 DOCS = locations.PROJECT_ROOT / "docs"
+RESULTS = locations.PROJECT_ROOT / "benchmarks" / "results" / "bench_training.json"
 
 
 @dataclass(frozen=True)
@@ -39,6 +47,8 @@ class Suite:
     doc: Path
     configs: list[Path]
     metrics: list[str]
+    # How the metric columns are headed: every public-benchmark figure here comes from training data only.
+    column_suffix: str = ""
 
 
 SUITES = {
@@ -59,7 +69,9 @@ SUITES = {
     "public": Suite(
         DOCS / "benchmarks.md",
         sorted((locations.CONFIGS_DIR / "benchmarks").rglob("*.yaml")),
-        ["fnc_score", "semeval_f_avg", "vast_macro_f1", "accuracy", "macro_f1"],
+        # The *_test_mix figures are FNC-1 dev figures reweighted to the competition test's class mix.
+        ["fnc_score", "fnc_score_test_mix", "semeval_f_avg", "vast_macro_f1", "accuracy", "macro_f1", "macro_f1_test_mix"],
+        " (dev)",
     ),
 }
 
@@ -76,12 +88,18 @@ def _accelerator() -> str:
     return f"{torch.cuda.device_count()} GPU ({torch.cuda.get_device_name(0)})"
 
 
+def _precision() -> str:
+    """What the training children's encoders compute in (they inherit this process's environment)."""
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return str(encoder_dtype(device)).removeprefix("torch.")
+
+
 def _size_mb(path: Path) -> float:
     return sum(file.stat().st_size for file in path.rglob("*") if file.is_file()) / 2**20
 
 
-def measure(config: Path, store: str) -> dict[str, object]:
-    """Train one config (an absolute path) in a child process and collect its figures."""
+def measure(config: Path, store: str, metrics: list[str]) -> dict[str, object]:
+    """Train one config (an absolute path) in a child process and collect its figures (the named metrics)."""
     with tempfile.TemporaryFile(mode="w+") as errors:
         started = time.perf_counter()
         child = subprocess.Popen(
@@ -108,37 +126,47 @@ def measure(config: Path, store: str) -> dict[str, object]:
         model_dir = Path(mlflow.artifacts.download_artifacts(f"models:/{parsed.registered_model}/{version.version}", dst_path=scratch))
         size = _size_mb(model_dir)
     return {
-        "config": config,
+        "config": str(_shown(config)),
+        "measured": f"{time.strftime('%Y-%m-%d')}, {os.cpu_count()} CPU cores ({platform.machine()}), {_accelerator()}, "
+        f"Python {platform.python_version()}, encoder {_precision()}",
         "seconds": seconds,
         "peak_mb": usage.ru_maxrss / 1024,
         "size_mb": size,
-        "metrics": run.data.metrics,
-        "primary": parsed.evaluation.primary_metric,
+        "metrics": {name: value for name, value in run.data.metrics.items() if name in metrics},
         "cv": parsed.evaluation.cv,
     }
 
 
+def kept_rows() -> dict[str, dict[str, object]]:
+    """The figures kept so far, by config path as the docs show it."""
+    return json.loads(RESULTS.read_text(encoding="utf-8")) if RESULTS.exists() else {}
+
+
 def _metric(row: dict[str, object], name: str) -> str:
     value = row["metrics"].get(name)  # type: ignore[union-attr]
-    return "" if value is None else f"{value:.2f}" if name in ("fnc_score", "semeval_f_avg") else f"{value:.3f}"
+    return "" if value is None else f"{value:.2f}" if name.startswith(("fnc_score", "semeval_f_avg")) else f"{value:.3f}"
 
 
-def table(rows: list[dict[str, object]], metrics: list[str]) -> str:
-    """Markdown table of the rows, only with metric columns that some row has."""
+def table(rows: list[dict[str, object]], metrics: list[str], missing: list[str], suffix: str = "") -> str:
+    """Markdown table of the rows, only with metric columns that some row has; `missing` configs named below it."""
+    if not rows:
+        return "Not measured yet in this layout: " + ", ".join(f"`{config}`" for config in missing) + "."
     shown = [name for name in metrics if any(name in row["metrics"] for row in rows)]  # type: ignore[operator]
     lines = [
-        f"Measured {time.strftime('%Y-%m-%d')} on {os.cpu_count()} CPU cores ({platform.machine()}), {_accelerator()}, "
-        f"Python {platform.python_version()}.",
-        "",
-        "| config | evaluation | " + " | ".join(shown) + " | train time (s) | peak RSS (MB) | model size (MB) |",
+        "| config | evaluation | " + " | ".join(f"{name}{suffix}" for name in shown)
+        + " | train time (s) | peak RSS (MB) | model size (MB) |",
         "|---|---|" + "---|" * len(shown) + "---|---|---|",
     ]
     for row in rows:
         cells = [_metric(row, name) for name in shown]
         lines.append(
-            f"| `{_shown(row['config'])}` | {row['cv']} | " + " | ".join(cells)
+            f"| `{row['config']}` | {row['cv']} | " + " | ".join(cells)
             + f" | {row['seconds']:.0f} | {row['peak_mb']:.0f} | {row['size_mb']:.1f} |"
         )
+    lines.append("")
+    lines.extend(f"Measured {when}." for when in dict.fromkeys(str(row["measured"]) for row in rows))
+    if missing:
+        lines.append("Not measured yet in this layout: " + ", ".join(f"`{config}`" for config in missing) + ".")
     return "\n".join(lines)
 
 
@@ -148,30 +176,36 @@ def main(
         list[Path] | None, typer.Argument(help="Only these configs, relative to the repository (default: the whole suite).")
     ] = None,
     write_doc: Annotated[bool, typer.Option(help="Write the tables into the suite's doc.")] = True,
+    train: Annotated[bool, typer.Option(help="Train the configs; --no-train rewrites the tables from the kept figures.")] = True,
 ) -> None:
     """Train each config of the suite and write its table(s)."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     if suite not in SUITES:
         raise typer.BadParameter(f"suite must be one of {', '.join(SUITES)}")
     chosen = SUITES[suite]
-    rows = []
+    paths = [(locations.PROJECT_ROOT / config).resolve() for config in configs] if configs else chosen.configs
+    kept = kept_rows()
     with tempfile.TemporaryDirectory(prefix="bench-training-") as scratch:
         store = f"sqlite:///{scratch}/mlflow.db"
-        # Absolute paths, so the script runs from any directory and the tables can compare them with the suite's.
-        for path in [(locations.PROJECT_ROOT / config).resolve() for config in configs] if configs else chosen.configs:
+        for path in paths if train else []:
             logger.info("training %s", _shown(path))
-            rows.append(measure(path, store))
-            logger.info("%s: %.0f s, %.0f MB", _shown(path), rows[-1]["seconds"], rows[-1]["peak_mb"])
+            row = measure(path, store, chosen.metrics)
+            logger.info("%s: %.0f s, %.0f MB", _shown(path), row["seconds"], row["peak_mb"])
+            # Kept at once, so a later config that fails or is stopped does not take this one's figures with it.
+            kept[str(_shown(path))] = row
+            write_texts_atomically({RESULTS: json.dumps(kept, indent=2, sort_keys=True) + "\n"})
     # One table per folder of configs (per task on the seed corpus, per benchmark for the public data).
-    for folder in dict.fromkeys(row["config"].parent for row in rows):  # type: ignore[union-attr]
-        measured = [row for row in rows if row["config"].parent == folder]  # type: ignore[union-attr]
-        text = table(measured, chosen.metrics)
+    for folder in dict.fromkeys(path.parent for path in paths):
+        in_folder = [str(_shown(path)) for path in chosen.configs if path.parent == folder]
+        text = table(
+            [kept[config] for config in in_folder if config in kept],
+            chosen.metrics,
+            [config for config in in_folder if config not in kept],
+            chosen.column_suffix,
+        )
         sys.stdout.write(f"\n{_shown(folder)}\n{text}\n")
-        # A table is rewritten only when every config of its folder was measured, never with rows missing.
-        complete = {row["config"] for row in measured} >= {path for path in chosen.configs if path.parent == folder}
-        if write_doc and complete:
+        if write_doc:
             write_between_markers(chosen.doc, f"bench:{folder.name}", text)
-
 
 if __name__ == "__main__":
     typer.run(main)
