@@ -32,7 +32,7 @@ import torch
 import typer
 from doc_markers import write_between_markers
 
-from classifiers.encoder import encoder_dtype
+from classifiers.encoder import precision_name
 from training import locations
 from training.atomic_files import write_texts_atomically
 from training.config.resolve import load_config
@@ -88,12 +88,6 @@ def _accelerator() -> str:
     return f"{torch.cuda.device_count()} GPU ({torch.cuda.get_device_name(0)})"
 
 
-def _precision() -> str:
-    """What the training children's encoders compute in (they inherit this process's environment)."""
-    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return str(encoder_dtype(device)).removeprefix("torch.")
-
-
 def _size_mb(path: Path) -> float:
     return sum(file.stat().st_size for file in path.rglob("*") if file.is_file()) / 2**20
 
@@ -127,12 +121,14 @@ def measure(config: Path, store: str, metrics: list[str]) -> dict[str, object]:
         size = _size_mb(model_dir)
     return {
         "config": str(_shown(config)),
+        # The children inherit this process's environment, so their encoders compute in the same precision.
         "measured": f"{time.strftime('%Y-%m-%d')}, {os.cpu_count()} CPU cores ({platform.machine()}), {_accelerator()}, "
-        f"Python {platform.python_version()}, encoder {_precision()}",
+        f"Python {platform.python_version()}, encoder {precision_name()}",
         "seconds": seconds,
         "peak_mb": usage.ru_maxrss / 1024,
         "size_mb": size,
-        "metrics": {name: value for name, value in run.data.metrics.items() if name in metrics},
+        # The table's metrics and each class's F1 (`f1_<label>`).
+        "metrics": {name: value for name, value in run.data.metrics.items() if name in metrics or _is_class_f1(name)},
         "cv": parsed.evaluation.cv,
     }
 
@@ -147,24 +143,43 @@ def _metric(row: dict[str, object], name: str) -> str:
     return "" if value is None else f"{value:.2f}" if name.startswith(("fnc_score", "semeval_f_avg")) else f"{value:.3f}"
 
 
+def _is_class_f1(name: str) -> bool:
+    """A class's pooled F1 (`f1_<label>`), not its mean or spread over folds."""
+    return name.startswith("f1_") and not name.endswith(("_cv_mean", "_cv_std"))
+
+
+def _per_class(row: dict[str, object]) -> str:
+    found = {name.removeprefix("f1_"): value for name, value in row["metrics"].items() if _is_class_f1(name)}  # type: ignore[union-attr]
+    return ", ".join(f"{label} {value:.2f}" for label, value in sorted(found.items()))
+
+
 def table(rows: list[dict[str, object]], metrics: list[str], missing: list[str], suffix: str = "") -> str:
-    """Markdown table of the rows, only with metric columns that some row has; `missing` configs named below it."""
+    """Markdown table of the rows, only with metric columns that some row has; `missing` configs named below it.
+
+    Rows measured on different occasions are numbered, each number naming its occasion under the table.
+    """
     if not rows:
         return "Not measured yet in this layout: " + ", ".join(f"`{config}`" for config in missing) + "."
     shown = [name for name in metrics if any(name in row["metrics"] for row in rows)]  # type: ignore[operator]
+    per_class = any(_per_class(row) for row in rows)
+    occasions = list(dict.fromkeys(str(row["measured"]) for row in rows))
     lines = [
         "| config | evaluation | " + " | ".join(f"{name}{suffix}" for name in shown)
-        + " | train time (s) | peak RSS (MB) | model size (MB) |",
-        "|---|---|" + "---|" * len(shown) + "---|---|---|",
+        + (f" | per class F1{suffix}" if per_class else "") + " | train time (s) | peak RSS (MB) | model size (MB) |",
+        "|---|---|" + "---|" * len(shown) + ("---|" if per_class else "") + "---|---|---|",
     ]
     for row in rows:
-        cells = [_metric(row, name) for name in shown]
+        cells = [_metric(row, name) for name in shown] + ([_per_class(row)] if per_class else [])
+        mark = f" ({occasions.index(str(row['measured'])) + 1})" if len(occasions) > 1 else ""
         lines.append(
-            f"| `{row['config']}` | {row['cv']} | " + " | ".join(cells)
+            f"| `{row['config']}`{mark} | {row['cv']} | " + " | ".join(cells)
             + f" | {row['seconds']:.0f} | {row['peak_mb']:.0f} | {row['size_mb']:.1f} |"
         )
     lines.append("")
-    lines.extend(f"Measured {when}." for when in dict.fromkeys(str(row["measured"]) for row in rows))
+    if len(occasions) == 1:
+        lines.append(f"Measured {occasions[0]}.")
+    else:
+        lines.extend(f"({number}) Measured {when}." for number, when in enumerate(occasions, start=1))
     if missing:
         lines.append("Not measured yet in this layout: " + ", ".join(f"`{config}`" for config in missing) + ".")
     return "\n".join(lines)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
 
@@ -10,6 +11,7 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 from prometheus_client import CollectorRegistry
 
+from classifiers.encoder import PRECISION_VARIABLE
 from serving.batching import PredictionBatcher
 from serving.errors import JsonBodyLimitMiddleware, add_exception_handlers
 from serving.metrics import ServiceMetrics, instrument
@@ -26,6 +28,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     """Load the models (a missing one is reported, not fatal); poll the aliases and hear siblings' reloads."""
     holder: ModelHolder = app.state.model_holder
     settings: ServingSettings = app.state.settings
+    # Encoders read their precision from the environment when a model loads, here and on every reload.
+    os.environ[PRECISION_VARIABLE] = settings.encoder_precision
     await holder.load()
     watchers: list[asyncio.Task[None]] = []
     if settings.poll_seconds > 0:

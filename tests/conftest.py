@@ -18,6 +18,19 @@ from classifiers.store import PROJECT_ROOT
 from deploy.stack import Stack
 
 
+def batching_tolerance() -> float:
+    """How far the scores of one row may differ when it was embedded in a different batch.
+
+    Batch composition changes the padding and so the order of the encoder's sums: about 1e-7 in
+    float32, up to about 1e-3 in bfloat16 (the default on CPUs with AMX; NEWS_ENCODER_PRECISION).
+    """
+    import torch
+
+    from classifiers.encoder import encoder_dtype
+
+    return 1e-5 if encoder_dtype(torch.device("cpu")) == torch.float32 else 5e-3
+
+
 def _point_mlflow_at(uri: str, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
     mlflow.set_tracking_uri(uri)

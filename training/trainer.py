@@ -24,6 +24,7 @@ from tqdm.auto import tqdm
 import classifiers
 from classifiers import pyfunc_entry, store
 from classifiers.contract import predict
+from classifiers.encoder import precision_name
 from classifiers.errors import UserInputError
 from classifiers.interface import Trainable
 from classifiers.lineage import DATA_DIGEST_TAG, FINISHED, PRIMARY_METRIC_TAG, PRIMARY_METRIC_VALUE_TAG
@@ -86,6 +87,7 @@ def train(config: ExperimentConfig, config_path: Path | None = None) -> TrainRes
         _check_primary_metric(child_config, data.labels)
         child_config.model.check_labels(data.labels)
         requirement_pins(child_config.model.family)
+    precision_name()  # a bad NEWS_ENCODER_PRECISION stops here, before any run exists
     client = store.use_store()
     experiment_id = tracking.ensure_experiment(config.experiment_name, EXPERIMENT_KIND)
     if len(combinations) == 1:
@@ -178,6 +180,8 @@ def _log_setup(config: ExperimentConfig, config_path: Path | None) -> None:
             "model_family": config.model.family,
             "config_path": str(config_path) if config_path else "(none)",
             "git_commit": tracking.git_commit(),
+            # Embeddings, and so the figures, differ slightly between float32 and bfloat16.
+            "encoder_precision": precision_name(),
             PRIMARY_METRIC_TAG: config.evaluation.primary_metric,
         }
     )

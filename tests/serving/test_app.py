@@ -6,8 +6,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+import torch
 from fastapi.testclient import TestClient
 
+from classifiers.encoder import PRECISION_VARIABLE
 from serving.app import create_app
 from serving.settings import ServingSettings
 from tests.conftest import free_port
@@ -114,3 +116,19 @@ def test_a_password_in_the_tracking_uri_is_never_shown(
         assert "hunter2-secret" not in answer.text
         assert "mlflow-user:***@127.0.0.1" in answer.text
     assert "hunter2-secret" not in caplog.text
+
+
+@pytest.mark.parametrize("precision", ["float32", "bfloat16"])
+def test_the_encoders_compute_in_the_precision_the_settings_name(
+    trained_store_uri: str, make_settings: SettingsFactory, monkeypatch: pytest.MonkeyPatch, precision: str
+) -> None:
+    # The lifespan exports the setting for the encoders to read; monkeypatch puts the variable back afterwards.
+    monkeypatch.setenv(PRECISION_VARIABLE, "auto")
+    app = create_app(make_settings(trained_store_uri, encoder_precision=precision))
+    with TestClient(app) as client:
+        answer = client.post("/v1/classify", json={"items": [{"text": "Oil prices fell sharply.", "target": "Iran"}]})
+        snapshot = app.state.model_holder.current
+
+    assert answer.status_code == 200
+    for task in ("topic", "stance"):
+        assert snapshot.require(task).classifier.encoder.dtype == getattr(torch, precision)

@@ -71,6 +71,7 @@ def test_run_records_params_metrics_artifacts_dataset_and_tags(store_uri: str) -
     experiment = client.get_experiment(run.info.experiment_id)
     assert experiment.tags["mlflow.experimentKind"] == "custom_model_development"
     assert run.data.tags["git_commit"]
+    assert run.data.tags["encoder_precision"] in ("float32", "bfloat16")
     assert run.data.tags["data_digest"] == run.inputs.dataset_inputs[0].dataset.digest
     assert run.inputs.dataset_inputs[0].dataset.name == "seeds"
 
@@ -157,6 +158,17 @@ def test_bad_data_fails_the_run_and_registers_nothing(
         train(config)
     # checked before anything is created: no empty experiment, no run, no model
     assert mlflow.get_experiment_by_name("bad-data") is None
+    assert MlflowClient().search_registered_models() == []
+
+
+def test_a_bad_encoder_precision_stops_training_before_anything_is_created(
+    store_uri: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("NEWS_ENCODER_PRECISION", "half")
+    config = load_config(locations.CONFIGS_DIR / "topic" / "tfidf_svm.yaml", ["experiment=bad-precision"])
+    with pytest.raises(UserInputError, match="NEWS_ENCODER_PRECISION='half': must be one of auto, float32, bfloat16"):
+        train(config)
+    assert mlflow.get_experiment_by_name("bad-precision") is None
     assert MlflowClient().search_registered_models() == []
 
 

@@ -6,6 +6,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from classifiers.pyfunc import load_pyfunc
+from tests.conftest import batching_tolerance
 from training.scoring import score
 from training.scoring.model import describe_model
 
@@ -43,7 +44,7 @@ def test_every_row_is_scored_as_the_model_itself_scores_it_in_any_chunk_size(
     assert written["label"].tolist() == expected["label"].tolist()
     pd.testing.assert_frame_equal(written[spec.output_columns], expected[spec.output_columns], check_dtype=False, atol=1e-5)
     # five chunks (5 + 5 + 2 rows) give what one does
-    pd.testing.assert_frame_equal(pd.read_parquet(chunked.output), written, atol=1e-5)
+    pd.testing.assert_frame_equal(pd.read_parquet(chunked.output), written, atol=batching_tolerance())
 
 
 def test_a_parquet_input_without_rows_gets_an_output_with_all_columns(trained_store_uri: str, inputs_dir: Path, out_dir: Path) -> None:

@@ -3,6 +3,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from tests.conftest import batching_tolerance
 from training.scoring import Engine, score
 from training.scoring.model import ModelSpec
 from training.scoring.spark_engine import result_type
@@ -28,4 +29,4 @@ def test_spark_and_local_engines_give_the_same_scores(trained_store_uri: str, js
     assert list(written.columns) == list(expected.columns)
     written = written.set_index("row_id").loc[expected["row_id"]].reset_index()
     assert written["label"].tolist() == expected["label"].tolist()
-    pd.testing.assert_frame_equal(written, expected, check_dtype=False, atol=1e-5)
+    pd.testing.assert_frame_equal(written, expected, check_dtype=False, atol=batching_tolerance())

@@ -1,0 +1,73 @@
+"""classifiers/encoder.py: the precision the encoder computes in, and what it saves."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from classifiers import encoder as encoder_module
+from classifiers.encoder import PRECISION_VARIABLE, MeanPooledEncoder, encoder_dtype
+from classifiers.errors import UserInputError
+
+TEXTS = pd.DataFrame(
+    {
+        "text": [
+            "Israeli jets struck positions in southern Lebanon overnight.",
+            "Oil prices fell sharply after the ceasefire was announced.",
+            "Aid convoys reached the displaced families near the border.",
+        ]
+    }
+)
+
+
+@pytest.mark.parametrize(("requested", "expected"), [("float32", torch.float32), ("bfloat16", torch.bfloat16)])
+def test_an_explicit_precision_is_used_on_any_machine(
+    monkeypatch: pytest.MonkeyPatch, requested: str, expected: torch.dtype
+) -> None:
+    monkeypatch.setenv(PRECISION_VARIABLE, requested)
+    assert encoder_dtype(torch.device("cpu")) == expected
+
+
+@pytest.mark.parametrize("native", [True, False])
+def test_auto_takes_bfloat16_only_where_the_cpu_computes_it(monkeypatch: pytest.MonkeyPatch, native: bool) -> None:
+    monkeypatch.delenv(PRECISION_VARIABLE, raising=False)
+    monkeypatch.setattr(encoder_module, "computes_bfloat16_natively", lambda: native)
+    assert encoder_dtype(torch.device("cpu")) == (torch.bfloat16 if native else torch.float32)
+    # A GPU keeps float32: the speed-up was measured on CPUs only.
+    assert encoder_dtype(torch.device("cuda")) == torch.float32
+
+
+def test_an_unknown_precision_is_refused_naming_the_variable(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(PRECISION_VARIABLE, "fp8")
+    with pytest.raises(UserInputError, match=rf"{PRECISION_VARIABLE}='fp8': must be one of auto, float32, bfloat16"):
+        encoder_dtype(torch.device("cpu"))
+
+
+def _encoder(folder: Path, precision: str, monkeypatch: pytest.MonkeyPatch) -> MeanPooledEncoder:
+    monkeypatch.setenv(PRECISION_VARIABLE, precision)
+    return MeanPooledEncoder(folder, max_length=64, batch_size=2, cache=True)
+
+
+def test_bfloat16_embeddings_match_float32_and_the_saved_weights_stay_float32(
+    tiny_encoder: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    exact = _encoder(tiny_encoder, "float32", monkeypatch).encode(TEXTS)
+    fast = _encoder(tiny_encoder, "bfloat16", monkeypatch)
+    approximate = fast.encode(TEXTS)
+    assert approximate.dtype == np.float32
+    assert (exact * approximate).sum(axis=1).min() > 0.99
+
+    fast.save(tmp_path / "saved")
+    saved = load_file(str(tmp_path / "saved" / "model.safetensors"))
+    original = load_file(str(tiny_encoder / "model.safetensors"))
+    assert {name: tensor.dtype for name, tensor in saved.items()} == {name: torch.float32 for name in saved}
+    assert saved.keys() == original.keys()
+    assert all(torch.equal(saved[name], original[name]) for name in original)
+    # Loading the saved copy as float32 embeds exactly as the float32 encoder of the original did.
+    reloaded = _encoder(tmp_path / "saved", "float32", monkeypatch)
+    np.testing.assert_array_equal(reloaded.encode(TEXTS), exact)
