@@ -40,6 +40,7 @@ from doc_markers import write_between_markers
 from prometheus_client.parser import text_string_to_metric_families
 
 from classifiers import store as model_store
+from classifiers.encoder import precision_name
 from classifiers.store import CHAMPION, DEFAULT_REGISTERED_NAMES
 from training import locations
 from training.promotion import champion_version
@@ -345,7 +346,8 @@ def markdown(results: list[Measurement], notes: list[str], clients: int, seconds
     """The table with how it was measured, and the notes below it."""
     header = (
         f"Measured {datetime.now(UTC):%Y-%m-%d %H:%M} UTC on {os.cpu_count()} CPU cores ({platform.machine()}), "
-        f"Python {platform.python_version()}, by `python benchmarks/bench_serving.py`: {clients} concurrent clients sending "
+        f"Python {platform.python_version()}, encoder {precision_name()} (both servers), by "
+        f"`python benchmarks/bench_serving.py`: {clients} concurrent clients sending "
         f"single-item topic-only requests for {seconds:.0f} s after {WARMUP_S:.0f} s of warm-up, every text new to the "
         f"server (a seed paragraph with a counter appended); {workers} worker "
         f"process(es) per server; the load generator (aiohttp, one process) shares the machine.\n\n"
