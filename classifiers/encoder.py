@@ -62,9 +62,10 @@ def computes_bfloat16_natively() -> bool:
 def encoder_dtype(device: torch.device) -> torch.dtype:
     """The dtype the encoder computes in, from `NEWS_ENCODER_PRECISION` (auto, float32 or bfloat16).
 
-    `auto` (the default) picks bfloat16 on a CPU with AMX, where it embeds about 3x as fast as float32
+    `auto` (the default) picks bfloat16 on a CPU with AMX, where it embeds about 2x as fast as float32
     with embeddings at cosine >= 0.9999 to the float32 ones (benchmarks/bench_encoder_runtime.py), and
-    float32 everywhere else: without AMX bfloat16 is emulated and slower.
+    float32 everywhere else, where no speed-up was measured (without AMX there are no bfloat16 matrix units,
+    and without AVX512-BF16 bfloat16 arithmetic is emulated).
     """
     import torch
 
