@@ -153,13 +153,17 @@ def _per_class(row: dict[str, object]) -> str:
     return ", ".join(f"{label} {value:.2f}" for label, value in sorted(found.items()))
 
 
+def _not_measured(missing: list[str]) -> str:
+    return "Not measured yet in this layout: " + ", ".join(f"`{config}`" for config in missing) + "."
+
+
 def table(rows: list[dict[str, object]], metrics: list[str], missing: list[str], suffix: str = "") -> str:
     """Markdown table of the rows, only with metric columns that some row has; `missing` configs named below it.
 
     Rows measured on different occasions are numbered, each number naming its occasion under the table.
     """
     if not rows:
-        return "Not measured yet in this layout: " + ", ".join(f"`{config}`" for config in missing) + "."
+        return _not_measured(missing)
     shown = [name for name in metrics if any(name in row["metrics"] for row in rows)]  # type: ignore[operator]
     per_class = any(_per_class(row) for row in rows)
     occasions = list(dict.fromkeys(str(row["measured"]) for row in rows))
@@ -181,7 +185,7 @@ def table(rows: list[dict[str, object]], metrics: list[str], missing: list[str],
     else:
         lines.extend(f"({number}) Measured {when}." for number, when in enumerate(occasions, start=1))
     if missing:
-        lines.append("Not measured yet in this layout: " + ", ".join(f"`{config}`" for config in missing) + ".")
+        lines.append(_not_measured(missing))
     return "\n".join(lines)
 
 
