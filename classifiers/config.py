@@ -20,3 +20,7 @@ class FamilyConfig(Strict):
 
     def check_labels(self, labels: Sequence[str]) -> None:
         """Refuse, before any training, data whose label set this model cannot be trained on (default: any)."""
+
+    def family_names(self) -> tuple[str, ...]:
+        """The families a model of this config runs: its own (an ensemble: its members')."""
+        return (str(getattr(self, "family")),)

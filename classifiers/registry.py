@@ -76,12 +76,13 @@ def classifier_factory(config: FamilyConfig, task: str, seed: int) -> Factory:
     return family.trainer(config, task, seed)
 
 
-def requirement_pins(name: str) -> list[str]:
-    """`package==version` for everything a saved model of the family imports, as installed now."""
-    pins = []
-    for package in (*BASE_REQUIREMENTS, *get_family(name).requirements):
-        try:
-            pins.append(f"{package}=={version(package)}")
-        except PackageNotFoundError as err:
-            raise UserInputError(f"the {name} family needs '{package}', which is not installed") from err
-    return pins
+def requirement_pins(config: FamilyConfig) -> list[str]:
+    """`package==version` for everything a saved model of the config imports, as installed now."""
+    pins: dict[str, str] = {}
+    for name in config.family_names():
+        for package in (*BASE_REQUIREMENTS, *get_family(name).requirements):
+            try:
+                pins[package] = f"{package}=={version(package)}"
+            except PackageNotFoundError as err:
+                raise UserInputError(f"the {name} family needs '{package}', which is not installed") from err
+    return list(pins.values())

@@ -86,7 +86,7 @@ def train(config: ExperimentConfig, config_path: Path | None = None) -> TrainRes
     for _, child_config in combinations:
         _check_primary_metric(child_config, data.labels)
         child_config.model.check_labels(data.labels)
-        requirement_pins(child_config.model.family)
+        requirement_pins(child_config.model)
     precision_name()  # a bad NEWS_ENCODER_PRECISION stops here, before any run exists
     client = store.use_store()
     experiment_id = tracking.ensure_experiment(config.experiment_name, EXPERIMENT_KIND)
@@ -300,7 +300,7 @@ def _fit_register(
             artifacts={ARTIFACT_KEY: scratch},
             signature=infer_signature(example, predict(classifier, example)),
             input_example=example,
-            pip_requirements=requirement_pins(config.model.family),
+            pip_requirements=requirement_pins(config.model),
             code_paths=CODE_PATHS,
             metadata={"task": config.task, "labels": classifier.labels, "family": config.model.family},
             registered_model_name=config.registered_model,

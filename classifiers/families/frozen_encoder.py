@@ -1,4 +1,5 @@
-"""Frozen transformer embeddings (text, or the pair target+text) with a logistic-regression head."""
+"""Frozen transformer embeddings (text, or the pair target+text) with a logistic-regression head,
+or one head per target that the training data knows well."""
 
 from __future__ import annotations
 
@@ -11,6 +12,8 @@ import joblib
 import numpy as np
 import pandas as pd
 from pydantic import Field, PositiveFloat, PositiveInt
+from sklearn.base import clone
+from sklearn.exceptions import NotFittedError
 from sklearn.linear_model import LogisticRegression
 
 from classifiers.config import PACKAGED_ENCODER, FamilyConfig
@@ -21,7 +24,7 @@ from classifiers.registry import Factory, Family, register
 HEAD_FILE = "head.joblib"
 ENCODER_DIR = "encoder"
 SETTINGS_FILE = "frozen_settings.json"
-StanceInput = Literal["pair", "separate"]
+StanceInput = Literal["pair", "separate", "per_target"]
 
 
 class FrozenEncoderModel(FamilyConfig):
@@ -38,16 +41,75 @@ class FrozenEncoderModel(FamilyConfig):
         "pair",
         description=(
             "Stance: 'pair' embeds (target, text) as one sentence pair; 'separate' embeds text and target apart "
-            "and gives the head [text, target, text * target], so what the text says can weigh differently per target."
+            "and gives the head [text, target, text * target], so what the text says can weigh differently per target; "
+            "'per_target' adds to that 'separate' head one head over the text embedding for every target with at "
+            "least min_target_rows training rows and two labels (SemEval's baseline trains one model per target); "
+            "other targets, and targets never seen in training, take the 'separate' head."
         ),
     )
+    min_target_rows: PositiveInt = Field(50, description="per_target: the fewest training rows that give a target its own head.")
+
+
+def target_key(target: str) -> str:
+    """Targets that differ only in case or spacing share a head."""
+    return " ".join(target.split()).casefold()
+
+
+class PerTargetHeads:
+    """A head over the text embedding for each well-represented target, and a shared head over the
+    separate-input block [text, target, text * target] for the others; columns follow the shared head's labels."""
+
+    def __init__(self, head: LogisticRegression, min_rows: int) -> None:
+        self.head = head
+        self.min_rows = min_rows
+        self.shared: LogisticRegression | None = None
+        self.by_target: dict[str, LogisticRegression] = {}
+
+    def fit(
+        self, block: np.ndarray, targets: Sequence[str], y: Sequence[str], sample_weight: np.ndarray | None = None
+    ) -> PerTargetHeads:
+        labels, keys, text = np.asarray(y), np.array([target_key(t) for t in targets]), _text_part(block)
+        self.shared = clone(self.head).fit(block, labels, sample_weight=sample_weight)
+        self.by_target = {}
+        for key in np.unique(keys):
+            rows = keys == key
+            if rows.sum() >= self.min_rows and len(np.unique(labels[rows])) > 1:
+                weights = None if sample_weight is None else sample_weight[rows]
+                self.by_target[str(key)] = clone(self.head).fit(text[rows], labels[rows], sample_weight=weights)
+        return self
+
+    @property
+    def classes_(self) -> np.ndarray:
+        if self.shared is None:
+            raise NotFittedError("the per-target heads are not fitted: call fit first")
+        return self.shared.classes_
+
+    def predict_proba(self, block: np.ndarray, targets: Sequence[str]) -> np.ndarray:
+        classes = self.classes_
+        probabilities = self.shared.predict_proba(block)  # type: ignore[union-attr]  (classes_ checked it is fitted)
+        keys, text = np.array([target_key(t) for t in targets]), _text_part(block)
+        for key, head in self.by_target.items():
+            rows = np.flatnonzero(keys == key)
+            if rows.size:
+                # A label the target's training rows lack gets probability 0 for it.
+                probabilities[rows] = 0.0
+                probabilities[np.ix_(rows, np.searchsorted(classes, head.classes_))] = head.predict_proba(text[rows])
+        return probabilities
+
+
+def _text_part(block: np.ndarray) -> np.ndarray:
+    return block[:, : block.shape[1] // 3]
 
 
 class FrozenEncoderClassifier(Trainable):
     family = "frozen_encoder"
 
     def __init__(
-        self, task: str, encoder: MeanPooledEncoder, head: LogisticRegression, stance_input: StanceInput = "pair"
+        self,
+        task: str,
+        encoder: MeanPooledEncoder,
+        head: LogisticRegression | PerTargetHeads,
+        stance_input: StanceInput = "pair",
     ) -> None:
         super().__init__(task)
         self.encoder = encoder
@@ -57,6 +119,8 @@ class FrozenEncoderClassifier(Trainable):
     @classmethod
     def untrained(cls, task: str, config: FrozenEncoderModel, encoder: MeanPooledEncoder, seed: int) -> FrozenEncoderClassifier:
         head = LogisticRegression(C=config.C, class_weight=config.class_weight, max_iter=config.max_iter, random_state=seed)
+        if task == "stance" and config.stance_input == "per_target":
+            return cls(task, encoder, PerTargetHeads(head, config.min_target_rows), config.stance_input)
         return cls(task, encoder, head, config.stance_input)
 
     def features(self, inputs: pd.DataFrame, progress: bool = False) -> np.ndarray:
@@ -68,11 +132,18 @@ class FrozenEncoderClassifier(Trainable):
         return np.hstack([text, target, text * target])
 
     def fit(self, inputs: pd.DataFrame, y: Sequence[str], sample_weight: np.ndarray | None = None) -> None:
-        self.head.fit(self.features(inputs, progress=True), list(y), sample_weight=sample_weight)
+        features = self.features(inputs, progress=True)
+        if isinstance(self.head, PerTargetHeads):
+            self.head.fit(features, inputs["target"].astype(str).tolist(), list(y), sample_weight=sample_weight)
+        else:
+            self.head.fit(features, list(y), sample_weight=sample_weight)
         self.labels = [str(label) for label in self.head.classes_]
 
     def predict_proba(self, inputs: pd.DataFrame) -> np.ndarray:
-        return self.head.predict_proba(self.features(inputs))
+        features = self.features(inputs)
+        if isinstance(self.head, PerTargetHeads):
+            return self.head.predict_proba(features, inputs["target"].astype(str).tolist())
+        return self.head.predict_proba(features)
 
     def save_weights(self, directory: Path) -> None:
         joblib.dump(self.head, directory / HEAD_FILE)

@@ -305,9 +305,12 @@ def test_jsonl_data_in_the_same_shape_trains(store_uri: str, tmp_path: Path) -> 
         ("stance/minilm_frozen.yaml", ["evaluation.cv=holdout"]),
         ("topic/minilm_finetune.yaml", ["evaluation.cv=holdout", "model.max_steps=2", "model.max_length=64"]),
         ("stance/minilm_finetune.yaml", ["evaluation.cv=holdout", "model.max_steps=2", "model.max_length=64"]),
+        ("benchmarks/semeval2016/ensemble.yaml", [*BENCHMARK_SLICE, "evaluation.cv=holdout"]),
     ],
 )
 def test_transformer_configs_on_the_packaged_model(store_uri: str, path: str, overrides: list[str]) -> None:
+    if path.startswith("benchmarks/") and not locations.DEFAULT_DATA_DIR.is_dir():
+        pytest.skip(f"{locations.DEFAULT_DATA_DIR}: ../shared/datasets not found (benchmark configs read it)")
     config = load_config(locations.CONFIGS_DIR / path, overrides)
     result = train(config)
     model = mlflow.pyfunc.load_model(f"models:/{config.registered_model}@champion")

@@ -29,18 +29,27 @@ def parse_override(text: str) -> tuple[str, Any]:
 
 
 def set_dotted(tree: dict[str, Any], key: str, value: Any) -> None:
-    """Set `a.b.c` in nested dicts, creating levels as needed. Keys under `sweep` keep their dots."""
+    """Set `a.b.c` in nested dicts, creating levels as needed; a number indexes a list that is there
+    (`model.members.1.C`). Keys under `sweep` keep their dots."""
     parts = key.split(".")
     if parts[0] == SWEEP_KEY and len(parts) > 1:
         parts = [SWEEP_KEY, ".".join(parts[1:])]
-    node = tree
-    for part in parts[:-1]:
-        child = node.get(part)
-        if not isinstance(child, dict):
-            child = {}
-            node[part] = child
-        node = child
-    node[parts[-1]] = value
+    node: Any = tree
+    for depth, part in enumerate(parts):
+        last = depth == len(parts) - 1
+        if isinstance(node, list):
+            if not part.isdigit() or int(part) >= len(node):
+                where = ".".join(parts[:depth])
+                raise UserInputError(f"override '{key}': {where} is a list of {len(node)}; '{part}' is not an index in it")
+            index: int | str = int(part)
+        else:
+            index = part
+            if not last and not isinstance(node.get(part), dict | list):
+                node[part] = {}
+        if last:
+            node[index] = value
+        else:
+            node = node[index]
 
 
 def _user_path(raw: Any, loc: tuple[str | int, ...]) -> str:
@@ -48,11 +57,16 @@ def _user_path(raw: Any, loc: tuple[str | int, ...]) -> str:
     parts: list[str] = []
     node = raw
     for part in loc:
-        if isinstance(node, Mapping) and part not in node and len(parts) < len(loc) - 1 and part == node.get("family", node.get("source")):
+        if isinstance(node, Mapping) and part not in node and part == node.get("family", node.get("source")):
             continue
         parts.append(str(part))
         node = node.get(part) if isinstance(node, Mapping) else None
     return ".".join(parts) or "(top level)"
+
+
+def _is_section(value: Any) -> bool:
+    """A mapping or a list of mappings: too long to echo in an error, which names its key instead."""
+    return isinstance(value, Mapping) or (isinstance(value, list) and any(isinstance(item, Mapping) for item in value))
 
 
 def _validate(raw: Mapping[str, Any], where: str) -> ExperimentConfig:
@@ -61,7 +75,7 @@ def _validate(raw: Mapping[str, Any], where: str) -> ExperimentConfig:
     except ValidationError as err:
         problems = []
         for issue in err.errors():
-            shown = "" if isinstance(issue["input"], Mapping) or issue["type"] == "extra_forbidden" else f" (got {issue['input']!r})"
+            shown = "" if _is_section(issue["input"]) or issue["type"] == "extra_forbidden" else f" (got {issue['input']!r})"
             problems.append(f"  {_user_path(raw, issue['loc'])}: {issue['msg']}{shown}")
         raise UserInputError(f"{where}: invalid config\n" + "\n".join(problems)) from err
 
@@ -120,6 +134,9 @@ def flatten(tree: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
         name = f"{prefix}{key}"
         if isinstance(value, Mapping) and value:
             flat.update(flatten(value, f"{name}."))
+        elif isinstance(value, list) and value and all(isinstance(item, Mapping) for item in value):
+            for index, item in enumerate(value):
+                flat.update(flatten(item, f"{name}.{index}."))
         else:
             flat[name] = value
     return flat

@@ -126,9 +126,9 @@ class ExperimentConfig(Strict):
     def _checks(self) -> ExperimentConfig:
         if not self.registered_model:
             raise ValueError("registered_model must not be empty")
-        family = get_family(self.model.family)
-        if self.task not in family.tasks:
-            raise ValueError(f"the {family.name} family does not do {self.task} (it does: {', '.join(family.tasks)})")
+        for family in map(get_family, self.model.family_names()):
+            if self.task not in family.tasks:
+                raise ValueError(f"the {family.name} family does not do {self.task} (it does: {', '.join(family.tasks)})")
         empty = [key for key, values in self.sweep.items() if not values]
         if empty:
             raise ValueError(f"sweep values must be non-empty lists: {', '.join(empty)}")

@@ -44,9 +44,10 @@ def test_encoder_embeds_pairs_and_caches(tiny_encoder: Path) -> None:
     [
         FrozenEncoderModel(family="frozen_encoder", max_length=32, batch_size=2),
         FrozenEncoderModel(family="frozen_encoder", max_length=32, batch_size=2, stance_input="separate"),
+        FrozenEncoderModel(family="frozen_encoder", max_length=32, batch_size=2, stance_input="per_target", min_target_rows=2),
         FineTuneModel(family="finetune", max_length=32, batch_size=2, max_steps=2, class_weight="balanced"),
     ],
-    ids=["frozen_encoder", "frozen_encoder_separate", "finetune"],
+    ids=["frozen_encoder", "frozen_encoder_separate", "frozen_encoder_per_target", "finetune"],
 )
 def test_family_fits_predicts_saves_and_loads(tiny_encoder: Path, tmp_path: Path, config: FrozenEncoderModel | FineTuneModel) -> None:
     config = config.model_copy(update={"encoder": str(tiny_encoder)})
@@ -101,3 +102,28 @@ def test_separate_stance_input_reads_the_target_apart_from_the_text(tiny_encoder
     text = classifier.encoder.encode(INPUTS[["text"]])
     target = classifier.encoder.encode(pd.DataFrame({"text": INPUTS["target"]}))
     assert np.allclose(features, np.hstack([text, target, text * target]), atol=1e-6)
+
+
+def test_per_target_heads_serve_known_targets_and_the_shared_head_the_rest(tiny_encoder: Path) -> None:
+    config = FrozenEncoderModel(
+        family="frozen_encoder", encoder=str(tiny_encoder), max_length=32, stance_input="per_target", min_target_rows=3
+    )
+    texts = ["Rockets hit the base.", "Ministers met for talks.", "Drones struck a convoy.", "Envoys signed a deal."]
+    inputs = pd.DataFrame({"text": texts * 2 + texts[:2], "target": ["Israel"] * 4 + ["Iran"] * 4 + ["Hamas"] * 2})
+    labels = ["against", "favor", "against", "favor", "favor", "against", "favor", "against", "none", "none"]
+    classifier = classifier_factory(config, "stance", seed=0)()
+    classifier.fit(inputs, labels)
+    heads = classifier.head
+    # Hamas has two rows (under min_target_rows) and one label: no head of its own.
+    assert sorted(heads.by_target) == ["iran", "israel"]
+    query = pd.DataFrame({"text": texts[:2] * 3, "target": [" ISRAEL ", "Israel", "Iran", "Iran", "Hezbollah", "Hezbollah"]})
+    probabilities = classifier.predict_proba(query)
+    block = classifier.features(query)
+    text = classifier.encoder.encode(query[["text"]])
+    # Israel's head knows against and favor only: none gets 0, the others its probabilities; case and spaces do not matter.
+    columns = [classifier.labels.index(label) for label in heads.by_target["israel"].classes_]
+    assert np.allclose(probabilities[:2][:, columns], heads.by_target["israel"].predict_proba(text[:2]))
+    assert np.allclose(probabilities[:2, classifier.labels.index("none")], 0.0)
+    # A target never seen in training takes the shared head over [text, target, text * target].
+    assert np.allclose(probabilities[4:], heads.shared.predict_proba(block[4:]))
+    assert classifier.labels == ["against", "favor", "none"]

@@ -127,3 +127,31 @@ def test_parse_override_reads_yaml_values() -> None:
     assert parse_override("a.b=0.5") == ("a.b", 0.5)
     assert parse_override("a=[1, 2]") == ("a", [1, 2])
     assert parse_override("a=text") == ("a", "text")
+
+
+ENSEMBLE = {"task": "stance", "model": {"family": "ensemble", "members": [{"family": "tfidf"}, {"family": "tfidf", "C": 2}]}}
+
+
+def test_ensemble_members_take_overrides_sweeps_and_flat_params_by_index(tmp_path: Path) -> None:
+    path = write(tmp_path, {**ENSEMBLE, "sweep": {"model.members.0.C": [0.5, 4]}})
+    config = load_config(path, ["model.members.1.classifier=linear_svm"])
+    assert config.model.members[1].classifier == "linear_svm"
+    assert [child.model.members[0].C for _, child in expand_sweep(config)] == [0.5, 4.0]
+    params = flatten(config.model_dump(mode="json", exclude={"sweep"}))
+    assert (params["model.members.0.family"], params["model.members.1.C"]) == ("tfidf", 2.0)
+    assert ExperimentConfig.model_validate(yaml.safe_load(to_yaml(config))) == config
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ("model.members.2.C=1", r"override 'model.members.2.C': model.members is a list of 2; '2' is not an index in it"),
+        ("model.members.1.Cee=1", r"model.members: Value error, member 1 \(tfidf\): Cee: Extra inputs are not permitted$"),
+        ("model.weights=[1]", r"  model: Value error, weights: give one per member \(2\), got 1"),
+        ("model.members.0.family=pair_features", r"\(top level\): Value error, the pair_features family does not do topic \(it does: stance\)"),
+    ],
+)
+def test_bad_ensemble_overrides_name_the_member(tmp_path: Path, override: str, message: str) -> None:
+    path = write(tmp_path, {**ENSEMBLE, "task": "topic"})
+    with pytest.raises(UserInputError, match=message):
+        load_config(path, [override])
