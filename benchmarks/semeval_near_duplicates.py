@@ -1,0 +1,75 @@
+"""How much near-duplicate tweets lift the SemEval-2016 dev figures.
+
+The SemEval configs are compared by 5-fold cross-validation on the training tweets. Some tweets are
+near-copies of others (retweets, templates), and a model that has seen one copy in training finds the
+other easy; the withheld test, collected later, holds far fewer such pairs. For each config this script
+runs the configs' own folds (`group_splits` with the config's seed, a fresh model per fold, as training
+does) and reports `semeval_f_avg` over all tweets and over the tweets with no near-duplicate on the
+training side of their fold: TF-IDF cosine above 0.8, the vectoriser fitted on that training side only.
+
+    python benchmarks/semeval_near_duplicates.py                       # the three shipped configs
+    python benchmarks/semeval_near_duplicates.py configs/benchmarks/semeval2016/ensemble.yaml
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import Annotated
+
+import numpy as np
+import typer
+from sklearn.feature_extraction.text import TfidfVectorizer
+
+from classifiers.registry import classifier_factory
+from training import locations
+from training.config.resolve import load_config
+from training.evaluation.cross_validation import cross_validate, group_splits
+from training.labelled_data import load_labelled_data
+from training.public_datasets.scorers import semeval_f_avg
+
+logger = logging.getLogger("benchmarks.semeval_near_duplicates")
+CONFIGS = locations.CONFIGS_DIR / "benchmarks" / "semeval2016"
+DEFAULT_CONFIGS = [CONFIGS / "tfidf_svm.yaml", CONFIGS / "minilm_per_target.yaml", CONFIGS / "ensemble.yaml"]
+NEAR = 0.8
+RESULTS = Path(__file__).parent / "results" / "semeval_near_duplicates.json"
+
+
+def near_duplicates(texts: np.ndarray, splits: list[tuple[np.ndarray, np.ndarray]]) -> np.ndarray:
+    """True for each tested tweet whose fold's training side holds a tweet at TF-IDF cosine above NEAR."""
+    near = np.zeros(len(texts), dtype=bool)
+    for train, test in splits:
+        vectoriser = TfidfVectorizer(sublinear_tf=True).fit(texts[train])
+        similarity = vectoriser.transform(texts[test]) @ vectoriser.transform(texts[train]).T
+        near[test] = similarity.max(axis=1).toarray().ravel() > NEAR
+    return near
+
+
+def main(
+    configs: Annotated[list[Path] | None, typer.Argument(help="SemEval configs (default: the shipped three).")] = None,
+) -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    results = json.loads(RESULTS.read_text(encoding="utf-8")) if RESULTS.exists() else {}
+    for path in configs or DEFAULT_CONFIGS:
+        config = load_config(path)
+        data = load_labelled_data(config.data, config.task, config.extra_training)
+        splits = group_splits(config.evaluation, data.frame["group"], config.seed)
+        near = near_duplicates(data.frame["text"].to_numpy(), splits)
+        validation = cross_validate(classifier_factory(config.model, config.task, config.seed), data, splits)
+        gold, predicted = data.frame["label"].to_numpy(), validation.predictions
+        results[str(path.resolve().relative_to(locations.PROJECT_ROOT))] = {
+            "semeval_f_avg": round(semeval_f_avg(gold, predicted), 2),
+            "semeval_f_avg_without_near_duplicates": round(semeval_f_avg(gold[~near], predicted[~near]), 2),
+            "near_duplicate_share": round(float(near.mean()), 4),
+        }
+        logger.info("%s: %s", path.name, results[str(path.resolve().relative_to(locations.PROJECT_ROOT))])
+    RESULTS.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
+    print("| config | semeval_f_avg (dev) | without near-duplicates (dev) | near-duplicate share |")
+    print("|---|---:|---:|---:|")
+    for name, row in results.items():
+        print(f"| `{name}` | {row['semeval_f_avg']} | {row['semeval_f_avg_without_near_duplicates']} | {row['near_duplicate_share']:.1%} |")
+
+
+if __name__ == "__main__":
+    typer.run(main)
