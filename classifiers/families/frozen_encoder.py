@@ -48,6 +48,13 @@ class FrozenEncoderModel(FamilyConfig):
         ),
     )
     min_target_rows: PositiveInt = Field(50, description="per_target: the fewest training rows that give a target its own head.")
+    matching_features: bool = Field(
+        False,
+        description=(
+            "separate / per_target: also give the shared head |text - target| and cos(text, target), how close "
+            "the text is to the target, which tells a text that takes no stance toward it from one that does."
+        ),
+    )
 
 
 def target_key(target: str) -> str:
@@ -57,7 +64,7 @@ def target_key(target: str) -> str:
 
 class PerTargetHeads:
     """A head over the text embedding for each well-represented target, and a shared head over the
-    separate-input block [text, target, text * target] for the others; columns follow the shared head's labels."""
+    separate-input block for the others; columns follow the shared head's labels."""
 
     def __init__(self, head: LogisticRegression, min_rows: int) -> None:
         self.head = head
@@ -66,9 +73,14 @@ class PerTargetHeads:
         self.by_target: dict[str, LogisticRegression] = {}
 
     def fit(
-        self, block: np.ndarray, targets: Sequence[str], y: Sequence[str], sample_weight: np.ndarray | None = None
+        self,
+        text: np.ndarray,
+        block: np.ndarray,
+        targets: Sequence[str],
+        y: Sequence[str],
+        sample_weight: np.ndarray | None = None,
     ) -> PerTargetHeads:
-        labels, keys, text = np.asarray(y), np.array([target_key(t) for t in targets]), _text_part(block)
+        labels, keys = np.asarray(y), np.array([target_key(t) for t in targets])
         self.shared = clone(self.head).fit(block, labels, sample_weight=sample_weight)
         self.by_target = {}
         for key in np.unique(keys):
@@ -84,10 +96,10 @@ class PerTargetHeads:
             raise NotFittedError("the per-target heads are not fitted: call fit first")
         return self.shared.classes_
 
-    def predict_proba(self, block: np.ndarray, targets: Sequence[str]) -> np.ndarray:
+    def predict_proba(self, text: np.ndarray, block: np.ndarray, targets: Sequence[str]) -> np.ndarray:
         classes = self.classes_
         probabilities = self.shared.predict_proba(block)  # type: ignore[union-attr]  (classes_ checked it is fitted)
-        keys, text = np.array([target_key(t) for t in targets]), _text_part(block)
+        keys = np.array([target_key(t) for t in targets])
         for key, head in self.by_target.items():
             rows = np.flatnonzero(keys == key)
             if rows.size:
@@ -95,10 +107,6 @@ class PerTargetHeads:
                 probabilities[rows] = 0.0
                 probabilities[np.ix_(rows, np.searchsorted(classes, head.classes_))] = head.predict_proba(text[rows])
         return probabilities
-
-
-def _text_part(block: np.ndarray) -> np.ndarray:
-    return block[:, : block.shape[1] // 3]
 
 
 class FrozenEncoderClassifier(Trainable):
@@ -110,31 +118,39 @@ class FrozenEncoderClassifier(Trainable):
         encoder: MeanPooledEncoder,
         head: LogisticRegression | PerTargetHeads,
         stance_input: StanceInput = "pair",
+        matching_features: bool = False,
     ) -> None:
         super().__init__(task)
         self.encoder = encoder
         self.head = head
         self.stance_input = stance_input
+        self.matching_features = matching_features
 
     @classmethod
     def untrained(cls, task: str, config: FrozenEncoderModel, encoder: MeanPooledEncoder, seed: int) -> FrozenEncoderClassifier:
         head = LogisticRegression(C=config.C, class_weight=config.class_weight, max_iter=config.max_iter, random_state=seed)
         if task == "stance" and config.stance_input == "per_target":
-            return cls(task, encoder, PerTargetHeads(head, config.min_target_rows), config.stance_input)
-        return cls(task, encoder, head, config.stance_input)
+            head = PerTargetHeads(head, config.min_target_rows)
+        return cls(task, encoder, head, config.stance_input, config.matching_features)
 
     def features(self, inputs: pd.DataFrame, progress: bool = False) -> np.ndarray:
-        """What the head reads: the embedding of the text or of the (target, text) pair, or the separate-input block."""
+        """What the head reads: the embedding of the text or of the (target, text) pair, or the separate-input block
+        [text, target, text * target] (with matching features: and |text - target|, cos(text, target))."""
         if self.stance_input == "pair" or "target" not in inputs:
             return self.encoder.encode(inputs, progress=progress)
         text = self.encoder.encode(inputs[["text"]], progress=progress)
         target = self.encoder.encode(pd.DataFrame({"text": inputs["target"].to_numpy()}))
-        return np.hstack([text, target, text * target])
+        block = [text, target, text * target]
+        if self.matching_features:
+            # Embeddings are unit-length, so the dot product is the cosine.
+            block += [np.abs(text - target), (text * target).sum(axis=1, keepdims=True)]
+        return np.hstack(block)
 
     def fit(self, inputs: pd.DataFrame, y: Sequence[str], sample_weight: np.ndarray | None = None) -> None:
         features = self.features(inputs, progress=True)
         if isinstance(self.head, PerTargetHeads):
-            self.head.fit(features, inputs["target"].astype(str).tolist(), list(y), sample_weight=sample_weight)
+            text, targets = features[:, : self.encoder.dimension], inputs["target"].astype(str).tolist()
+            self.head.fit(text, features, targets, list(y), sample_weight=sample_weight)
         else:
             self.head.fit(features, list(y), sample_weight=sample_weight)
         self.labels = [str(label) for label in self.head.classes_]
@@ -142,19 +158,22 @@ class FrozenEncoderClassifier(Trainable):
     def predict_proba(self, inputs: pd.DataFrame) -> np.ndarray:
         features = self.features(inputs)
         if isinstance(self.head, PerTargetHeads):
-            return self.head.predict_proba(features, inputs["target"].astype(str).tolist())
+            text, targets = features[:, : self.encoder.dimension], inputs["target"].astype(str).tolist()
+            return self.head.predict_proba(text, features, targets)
         return self.head.predict_proba(features)
 
     def save_weights(self, directory: Path) -> None:
         joblib.dump(self.head, directory / HEAD_FILE)
-        (directory / SETTINGS_FILE).write_text(json.dumps({"stance_input": self.stance_input}), encoding="utf-8")
+        settings = {"stance_input": self.stance_input, "matching_features": self.matching_features}
+        (directory / SETTINGS_FILE).write_text(json.dumps(settings), encoding="utf-8")
         self.encoder.save(directory / ENCODER_DIR)
 
     @classmethod
     def load_weights(cls, directory: Path, task: str, labels: list[str]) -> FrozenEncoderClassifier:
         settings = json.loads((directory / SETTINGS_FILE).read_text(encoding="utf-8"))
         encoder, head = MeanPooledEncoder.load(directory / ENCODER_DIR), joblib.load(directory / HEAD_FILE)
-        classifier = cls(task, encoder, head, settings["stance_input"])
+        # Models saved before matching features existed had none.
+        classifier = cls(task, encoder, head, settings["stance_input"], settings.get("matching_features", False))
         classifier.labels = labels
         return classifier
 

@@ -119,7 +119,7 @@ def test_per_target_heads_serve_known_targets_and_the_shared_head_the_rest(tiny_
     query = pd.DataFrame({"text": texts[:2] * 3, "target": [" ISRAEL ", "Israel", "Iran", "Iran", "Hezbollah", "Hezbollah"]})
     probabilities = classifier.predict_proba(query)
     block = classifier.features(query)
-    text = classifier.encoder.encode(query[["text"]])
+    text = block[:, :32]
     # Israel's head knows against and favor only: none gets 0, the others its probabilities; case and spaces do not matter.
     columns = [classifier.labels.index(label) for label in heads.by_target["israel"].classes_]
     assert np.allclose(probabilities[:2][:, columns], heads.by_target["israel"].predict_proba(text[:2]))
@@ -127,3 +127,20 @@ def test_per_target_heads_serve_known_targets_and_the_shared_head_the_rest(tiny_
     # A target never seen in training takes the shared head over [text, target, text * target].
     assert np.allclose(probabilities[4:], heads.shared.predict_proba(block[4:]))
     assert classifier.labels == ["against", "favor", "none"]
+
+
+def test_matching_features_add_the_distance_and_cosine_of_text_and_target(tiny_encoder: Path, tmp_path: Path) -> None:
+    config = FrozenEncoderModel(
+        family="frozen_encoder", encoder=str(tiny_encoder), max_length=32, stance_input="separate", matching_features=True
+    )
+    classifier = classifier_factory(config, "stance", seed=0)()
+    text = classifier.encoder.encode(INPUTS[["text"]])
+    target = classifier.encoder.encode(pd.DataFrame({"text": INPUTS["target"]}))
+    cosine = [[float(np.dot(a, b) / np.linalg.norm(a) / np.linalg.norm(b))] for a, b in zip(text, target, strict=True)]
+    expected = np.hstack([text, target, text * target, np.abs(text - target), cosine])
+    assert np.allclose(classifier.features(INPUTS), expected, atol=1e-5)
+    classifier.fit(INPUTS, LABELS)
+    classifier.save(tmp_path)
+    loaded = load_predictor(tmp_path)
+    assert loaded.matching_features and loaded.head.n_features_in_ == 4 * 32 + 1
+    assert np.allclose(loaded.predict_proba(INPUTS), classifier.predict_proba(INPUTS), atol=1e-5)
