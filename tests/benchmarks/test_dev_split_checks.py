@@ -1,0 +1,44 @@
+"""benchmarks/semeval_near_duplicates.py and benchmarks/vast_dev_splits.py: what each split keeps apart."""
+
+from __future__ import annotations
+
+import sys
+
+import numpy as np
+import pandas as pd
+
+from training.locations import PROJECT_ROOT
+
+sys.path.insert(0, str(PROJECT_ROOT / "benchmarks"))
+import semeval_near_duplicates
+import vast_dev_splits
+
+
+def test_near_duplicates_are_found_against_the_training_side_only() -> None:
+    texts = np.array(
+        [
+            "Climate change is the threat of our time #SemST",
+            "The new stadium opens next week downtown",
+            "climate change is the threat of our time!! #SemST",
+            "Nobody asked for another tax on petrol",
+        ]
+    )
+    # The copy of tweet 0 is tested while tweet 0 trains; tweet 3 has no near copy anywhere.
+    splits = [(np.array([0, 1]), np.array([2, 3])), (np.array([2, 3]), np.array([0, 1]))]
+    assert semeval_near_duplicates.near_duplicates(texts, splits).tolist() == [True, False, True, False]
+    # With both copies on the same side neither is a near-duplicate of the training side.
+    together = [(np.array([1, 3]), np.array([0, 2])), (np.array([0, 2]), np.array([1, 3]))]
+    assert not semeval_near_duplicates.near_duplicates(texts, together).any()
+
+
+def test_the_strict_vast_split_keeps_comments_and_topics_apart() -> None:
+    comments = pd.Series([f"comment {i % 20}" for i in range(200)])
+    topics = np.array([f"topic {i % 13}" for i in range(200)])
+    topic_test = np.flatnonzero(np.isin(topics, ["topic 1", "topic 2", "topic 3"]))
+    train, test = vast_dev_splits.strict_split(comments, topic_test, seed=13)
+    assert len(train) and len(test)
+    assert not set(comments[train]) & set(comments[test])
+    assert not set(topics[train]) & set(topics[test])
+    assert set(test) <= set(topic_test)
+    # 30% of the comments are drawn (6 of 20); the test side holds some of them, the training side none.
+    assert 0 < comments[test].nunique() <= 6 and comments[train].nunique() == 20 - 6
