@@ -13,13 +13,13 @@ training side of their fold: TF-IDF cosine above 0.8, the vectoriser fitted on t
 
 from __future__ import annotations
 
-import json
 import logging
 from pathlib import Path
 from typing import Annotated
 
 import numpy as np
 import typer
+from dev_check_results import config_key, load_results, markdown, save_results
 from sklearn.feature_extraction.text import TfidfVectorizer
 
 from classifiers.registry import classifier_factory
@@ -50,7 +50,7 @@ def main(
     configs: Annotated[list[Path] | None, typer.Argument(help="SemEval configs (default: the shipped three).")] = None,
 ) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    results = json.loads(RESULTS.read_text(encoding="utf-8")) if RESULTS.exists() else {}
+    results = load_results(RESULTS)
     for path in configs or DEFAULT_CONFIGS:
         config = load_config(path)
         data = load_labelled_data(config.data, config.task, config.extra_training)
@@ -58,18 +58,19 @@ def main(
         near = near_duplicates(data.frame["text"].to_numpy(), splits)
         validation = cross_validate(classifier_factory(config.model, config.task, config.seed), data, splits)
         gold, predicted = data.frame["label"].to_numpy(), validation.predictions
-        results[str(path.resolve().relative_to(locations.PROJECT_ROOT))] = {
+        results[config_key(path)] = {
             "semeval_f_avg": round(semeval_f_avg(gold, predicted), 2),
             "semeval_f_avg_without_near_duplicates": round(semeval_f_avg(gold[~near], predicted[~near]), 2),
             "near_duplicate_share": round(float(near.mean()), 4),
         }
-        logger.info("%s: %s", path.name, results[str(path.resolve().relative_to(locations.PROJECT_ROOT))])
-    RESULTS.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
-    print("| config | semeval_f_avg (dev) | without near-duplicates (dev) | near-duplicate share |")
-    print("|---|---:|---:|---:|")
-    for name, row in results.items():
-        print(f"| `{name}` | {row['semeval_f_avg']} | {row['semeval_f_avg_without_near_duplicates']} | {row['near_duplicate_share']:.1%} |")
-
+        logger.info("%s: %s", config_key(path), results[config_key(path)])
+    save_results(RESULTS, results)
+    columns = {
+        "semeval_f_avg (dev)": "semeval_f_avg",
+        "without near-duplicates (dev)": "semeval_f_avg_without_near_duplicates",
+        "near-duplicate share": "near_duplicate_share",
+    }
+    print(markdown(results, columns))
 
 if __name__ == "__main__":
     typer.run(main)

@@ -14,7 +14,6 @@ model of each run is built from the config and fitted on the training side only.
 
 from __future__ import annotations
 
-import json
 import logging
 from pathlib import Path
 from typing import Annotated
@@ -22,6 +21,7 @@ from typing import Annotated
 import numpy as np
 import pandas as pd
 import typer
+from dev_check_results import Row, config_key, load_results, markdown, save_results
 
 from classifiers.registry import classifier_factory
 from training import locations
@@ -49,26 +49,25 @@ def strict_split(comments: pd.Series, topic_test: np.ndarray, seed: int) -> tupl
 
 def main(configs: Annotated[list[Path] | None, typer.Argument(help="VAST configs (default: all shipped).")] = None) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    results = json.loads(RESULTS.read_text(encoding="utf-8")) if RESULTS.exists() else {}
+    results = load_results(RESULTS)
     for path in configs or CONFIGS:
         config = load_config(path)
         data = load_labelled_data(config.data, config.task, config.extra_training)
         frame, gold = data.frame, data.frame["label"].to_numpy()
         ((topic_train, topic_test),) = group_splits(config.evaluation, frame["group"], config.seed)
-        row: dict[str, float | int] = {}
+        row: Row = {}
         for name, split in (("topics", (topic_train, topic_test)), ("topics_and_comments", strict_split(frame["text"], topic_test, config.seed))):
             validation = cross_validate(classifier_factory(config.model, config.task, config.seed), data, [split])
             row[f"vast_macro_f1_{name}"] = round(vast_macro_f1(gold[validation.tested], validation.predictions), 3)
             row[f"train_rows_{name}"], row[f"dev_rows_{name}"] = len(split[0]), len(split[1])
-        key = str(path.resolve().relative_to(locations.PROJECT_ROOT))
-        results[key] = row
-        logger.info("%s: %s", key, row)
-    RESULTS.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
-    print("| config | vast_macro_f1, topics held out (dev) | vast_macro_f1, topics and comments held out (dev) |")
-    print("|---|---:|---:|")
-    for name, row in results.items():
-        print(f"| `{name}` | {row['vast_macro_f1_topics']} | {row['vast_macro_f1_topics_and_comments']} |")
-
+        results[config_key(path)] = row
+        logger.info("%s: %s", config_key(path), row)
+    save_results(RESULTS, results)
+    columns = {
+        "vast_macro_f1, topics held out (dev)": "vast_macro_f1_topics",
+        "vast_macro_f1, topics and comments held out (dev)": "vast_macro_f1_topics_and_comments",
+    }
+    print(markdown(results, columns))
 
 if __name__ == "__main__":
     typer.run(main)

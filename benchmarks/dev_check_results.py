@@ -1,0 +1,31 @@
+"""The results file and table of a per-config dev check (semeval_near_duplicates.py, vast_dev_splits.py)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from training import locations
+
+Row = dict[str, float | int]
+
+
+def config_key(path: Path) -> str:
+    """A config's name in the results file: its path from the project root."""
+    return str(path.resolve().relative_to(locations.PROJECT_ROOT))
+
+
+def load_results(path: Path) -> dict[str, Row]:
+    """The rows kept so far (a config measured again replaces its row)."""
+    return json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
+
+
+def save_results(path: Path, results: dict[str, Row]) -> None:
+    path.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
+
+
+def markdown(results: dict[str, Row], columns: dict[str, str]) -> str:
+    """One row per config; `columns` maps each heading to the key of its figure."""
+    lines = ["| config | " + " | ".join(columns) + " |", "|---|" + "---:|" * len(columns)]
+    lines += [f"| `{name}` | " + " | ".join(str(row[key]) for key in columns.values()) + " |" for name, row in results.items()]
+    return "\n".join(lines)
