@@ -92,13 +92,11 @@ class PerTargetHeads:
 
     @property
     def classes_(self) -> np.ndarray:
-        if self.shared is None:
-            raise NotFittedError("the per-target heads are not fitted: call fit first")
-        return self.shared.classes_
+        return self._fitted_shared().classes_
 
     def predict_proba(self, text: np.ndarray, block: np.ndarray, targets: Sequence[str]) -> np.ndarray:
-        classes = self.classes_
-        probabilities = self.shared.predict_proba(block)  # type: ignore[union-attr]  (classes_ checked it is fitted)
+        shared = self._fitted_shared()
+        classes, probabilities = shared.classes_, shared.predict_proba(block)
         keys = np.array([target_key(t) for t in targets])
         for key, head in self.by_target.items():
             rows = np.flatnonzero(keys == key)
@@ -107,6 +105,11 @@ class PerTargetHeads:
                 probabilities[rows] = 0.0
                 probabilities[np.ix_(rows, np.searchsorted(classes, head.classes_))] = head.predict_proba(text[rows])
         return probabilities
+
+    def _fitted_shared(self) -> LogisticRegression:
+        if self.shared is None:
+            raise NotFittedError("the per-target heads are not fitted: call fit first")
+        return self.shared
 
 
 class FrozenEncoderClassifier(Trainable):

@@ -112,6 +112,8 @@ def test_per_target_heads_serve_known_targets_and_the_shared_head_the_rest(tiny_
     inputs = pd.DataFrame({"text": texts * 2 + texts[:2], "target": ["Israel"] * 4 + ["Iran"] * 4 + ["Hamas"] * 2})
     labels = ["against", "favor", "against", "favor", "favor", "against", "favor", "against", "none", "none"]
     classifier = classifier_factory(config, "stance", seed=0)()
+    with pytest.raises(NotFittedError, match="call fit first"):
+        classifier.predict_proba(inputs)
     classifier.fit(inputs, labels)
     heads = classifier.head
     # Hamas has two rows (under min_target_rows) and one label: no head of its own.
