@@ -1,5 +1,5 @@
-"""Frozen transformer embeddings (text, or the pair target+text) with a logistic-regression head,
-or one head per target that the training data knows well."""
+"""Frozen transformer embeddings (text, or the pair target+text) with a logistic-regression or
+one-hidden-layer perceptron head, or one head per target that the training data knows well."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from typing import Literal
 import joblib
 import numpy as np
 import pandas as pd
-from pydantic import Field, PositiveFloat, PositiveInt
+from pydantic import Field, NonNegativeFloat, PositiveFloat, PositiveInt, model_validator
 from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 from sklearn.linear_model import LogisticRegression
@@ -19,24 +19,40 @@ from sklearn.linear_model import LogisticRegression
 from classifiers.config import PACKAGED_ENCODER, FamilyConfig
 from classifiers.encoder import ENCODER_REQUIREMENTS, MeanPooledEncoder, resolve_encoder
 from classifiers.interface import Trainable
+from classifiers.mlp_head import BalancedMLPClassifier
 from classifiers.registry import Factory, Family, register
 
 HEAD_FILE = "head.joblib"
 ENCODER_DIR = "encoder"
 SETTINGS_FILE = "frozen_settings.json"
 StanceInput = Literal["pair", "separate", "per_target"]
+Head = LogisticRegression | BalancedMLPClassifier
+# Settings that only one kind of head reads: setting one for the other head is a mistake worth naming.
+HEAD_SETTINGS = {"logreg": ("C",), "mlp": ("hidden_units", "alpha", "networks")}
 
 
 class FrozenEncoderModel(FamilyConfig):
-    """Mean-pooled embeddings of a frozen transformer encoder with a logistic-regression head."""
+    """Mean-pooled embeddings of a frozen transformer encoder with a logistic-regression or perceptron head."""
 
     family: Literal["frozen_encoder"]
     encoder: str = Field(PACKAGED_ENCODER, description=f"'{PACKAGED_ENCODER}' (packaged) or a local model folder.")
     max_length: PositiveInt = 256
     batch_size: PositiveInt = 32
-    C: PositiveFloat = 1.0
+    head: Literal["logreg", "mlp"] = Field(
+        "logreg",
+        description=(
+            "'logreg': logistic regression (C); 'mlp': one hidden layer of ReLU units (hidden_units, alpha), "
+            "trained with Adam and early stopping on 10% of the training rows."
+        ),
+    )
+    C: PositiveFloat = Field(1.0, description="logreg: inverse regularisation strength.")
+    hidden_units: PositiveInt = Field(256, description="mlp: width of the hidden layer.")
+    alpha: NonNegativeFloat = Field(1e-3, description="mlp: L2 penalty on the weights.")
+    networks: PositiveInt = Field(
+        1, description="mlp: networks trained from different random starts; the head averages their probabilities."
+    )
     class_weight: Literal["balanced"] | None = "balanced"
-    max_iter: PositiveInt = 5000
+    max_iter: PositiveInt = Field(5000, description="logreg: solver iterations; mlp: at most this many epochs.")
     stance_input: StanceInput = Field(
         "pair",
         description=(
@@ -57,6 +73,23 @@ class FrozenEncoderModel(FamilyConfig):
     )
 
 
+    @model_validator(mode="after")
+    def _settings_of_the_other_head(self) -> FrozenEncoderModel:
+        for head, names in HEAD_SETTINGS.items():
+            misplaced = sorted(set(names) & self.model_fields_set) if head != self.head else []
+            if misplaced:
+                raise ValueError(f"{', '.join(misplaced)}: a setting of head '{head}', not of head '{self.head}'")
+        return self
+
+    def make_head(self, seed: int) -> Head:
+        """An unfitted head of the configured kind."""
+        if self.head == "mlp":
+            return BalancedMLPClassifier(
+                self.hidden_units, self.alpha, self.class_weight, self.max_iter, self.networks, random_state=seed
+            )
+        return LogisticRegression(C=self.C, class_weight=self.class_weight, max_iter=self.max_iter, random_state=seed)
+
+
 def target_key(target: str) -> str:
     """Targets that differ only in case or spacing share a head."""
     return " ".join(target.split()).casefold()
@@ -66,11 +99,11 @@ class PerTargetHeads:
     """A head over the text embedding for each well-represented target, and a shared head over the
     separate-input block for the others; columns follow the shared head's labels."""
 
-    def __init__(self, head: LogisticRegression, min_rows: int) -> None:
+    def __init__(self, head: Head, min_rows: int) -> None:
         self.head = head
         self.min_rows = min_rows
-        self.shared: LogisticRegression | None = None
-        self.by_target: dict[str, LogisticRegression] = {}
+        self.shared: Head | None = None
+        self.by_target: dict[str, Head] = {}
 
     def fit(
         self,
@@ -106,7 +139,7 @@ class PerTargetHeads:
                 probabilities[np.ix_(rows, np.searchsorted(classes, head.classes_))] = head.predict_proba(text[rows])
         return probabilities
 
-    def _fitted_shared(self) -> LogisticRegression:
+    def _fitted_shared(self) -> Head:
         if self.shared is None:
             raise NotFittedError("the per-target heads are not fitted: call fit first")
         return self.shared
@@ -119,7 +152,7 @@ class FrozenEncoderClassifier(Trainable):
         self,
         task: str,
         encoder: MeanPooledEncoder,
-        head: LogisticRegression | PerTargetHeads,
+        head: Head | PerTargetHeads,
         stance_input: StanceInput = "pair",
         matching_features: bool = False,
     ) -> None:
@@ -131,7 +164,7 @@ class FrozenEncoderClassifier(Trainable):
 
     @classmethod
     def untrained(cls, task: str, config: FrozenEncoderModel, encoder: MeanPooledEncoder, seed: int) -> FrozenEncoderClassifier:
-        head = LogisticRegression(C=config.C, class_weight=config.class_weight, max_iter=config.max_iter, random_state=seed)
+        head: Head | PerTargetHeads = config.make_head(seed)
         if task == "stance" and config.stance_input == "per_target":
             head = PerTargetHeads(head, config.min_target_rows)
         return cls(task, encoder, head, config.stance_input, config.matching_features)

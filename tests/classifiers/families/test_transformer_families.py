@@ -146,3 +146,30 @@ def test_matching_features_add_the_distance_and_cosine_of_text_and_target(tiny_e
     loaded = load_predictor(tmp_path)
     assert loaded.matching_features and loaded.head.n_features_in_ == 4 * 32 + 1
     assert np.allclose(loaded.predict_proba(INPUTS), classifier.predict_proba(INPUTS), atol=1e-5)
+
+
+def test_mlp_head_fits_saves_and_loads(tiny_encoder: Path, tmp_path: Path) -> None:
+    config = FrozenEncoderModel(
+        family="frozen_encoder", encoder=str(tiny_encoder), max_length=32, stance_input="separate",
+        matching_features=True, head="mlp", hidden_units=8,
+    )
+    classifier = classifier_factory(config, "stance", seed=0)()
+    # Early stopping holds out 10% of the rows, stratified: repeat the four rows so both labels have some.
+    inputs, labels = pd.concat([INPUTS] * 5, ignore_index=True), LABELS * 5
+    classifier.fit(inputs, labels)
+    assert classifier.labels == ["against", "favor"] and classifier.head.networks_[0].hidden_layer_sizes == (8,)
+    classifier.save(tmp_path)
+    loaded = load_predictor(tmp_path)
+    assert np.allclose(loaded.predict_proba(INPUTS), classifier.predict_proba(INPUTS), atol=1e-6)
+
+
+@pytest.mark.parametrize(
+    ("settings", "message"),
+    [
+        ({"head": "mlp", "C": 10}, "C: a setting of head 'logreg', not of head 'mlp'"),
+        ({"alpha": 0.1, "hidden_units": 64}, "alpha, hidden_units: a setting of head 'mlp', not of head 'logreg'"),
+    ],
+)
+def test_a_setting_of_the_other_head_is_refused(settings: dict[str, object], message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        FrozenEncoderModel(family="frozen_encoder", **settings)
