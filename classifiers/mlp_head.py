@@ -42,8 +42,10 @@ class BalancedMLPClassifier(ClassifierMixin, BaseEstimator):
         self.n_networks = n_networks
         self.random_state = random_state
 
-    def fit(self, X: np.ndarray, y: np.ndarray | list[str], sample_weight: np.ndarray | None = None) -> BalancedMLPClassifier:
-        """Fit the network; rows weigh class_weight x sample_weight."""
+    def fit(
+        self, X: np.ndarray, y: np.ndarray | list[str], sample_weight: np.ndarray | None = None
+    ) -> BalancedMLPClassifier:
+        """Fit the network(s); rows weigh class_weight x sample_weight."""
         labels = np.asarray(y)
         _check_early_stopping_split(labels)
         weights = np.ones(len(labels)) if sample_weight is None else np.asarray(sample_weight, dtype=float)

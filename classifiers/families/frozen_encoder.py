@@ -72,7 +72,6 @@ class FrozenEncoderModel(FamilyConfig):
         ),
     )
 
-
     @model_validator(mode="after")
     def _settings_of_the_other_head(self) -> FrozenEncoderModel:
         for head, names in HEAD_SETTINGS.items():
