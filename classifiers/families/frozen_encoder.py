@@ -29,6 +29,7 @@ StanceInput = Literal["pair", "separate", "per_target"]
 Head = LogisticRegression | BalancedMLPClassifier
 # Settings that only one kind of head reads: setting one for the other head is a mistake worth naming.
 HEAD_SETTINGS = {"logreg": ("C",), "mlp": ("hidden_units", "alpha", "networks")}
+MLP_EPOCHS = 200
 
 
 class FrozenEncoderModel(FamilyConfig):
@@ -52,7 +53,9 @@ class FrozenEncoderModel(FamilyConfig):
         1, description="mlp: networks trained from different random starts; the head averages their probabilities."
     )
     class_weight: Literal["balanced"] | None = "balanced"
-    max_iter: PositiveInt = Field(5000, description="logreg: solver iterations; mlp: at most this many epochs.")
+    max_iter: PositiveInt = Field(
+        5000, description="logreg: solver iterations (default 5000); mlp: the most epochs (default 200)."
+    )
     stance_input: StanceInput = Field(
         "pair",
         description=(
@@ -71,6 +74,15 @@ class FrozenEncoderModel(FamilyConfig):
             "the text is to the target, which tells a text that takes no stance toward it from one that does."
         ),
     )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _epochs_of_the_mlp_head(cls, data: object) -> object:
+        # A perceptron's epoch is a pass over every row, a solver iteration of logistic regression is far cheaper:
+        # they need their own defaults, and the resolved config shows the one in use.
+        if isinstance(data, dict) and data.get("head") == "mlp" and "max_iter" not in data:
+            return {**data, "max_iter": MLP_EPOCHS}
+        return data
 
     @model_validator(mode="after")
     def _settings_of_the_other_head(self) -> FrozenEncoderModel:

@@ -173,3 +173,9 @@ def test_mlp_head_fits_saves_and_loads(tiny_encoder: Path, tmp_path: Path) -> No
 def test_a_setting_of_the_other_head_is_refused(settings: dict[str, object], message: str) -> None:
     with pytest.raises(ValueError, match=message):
         FrozenEncoderModel(family="frozen_encoder", **settings)
+
+
+def test_the_mlp_head_has_its_own_epoch_default() -> None:
+    assert FrozenEncoderModel(family="frozen_encoder").max_iter == 5000
+    assert FrozenEncoderModel(family="frozen_encoder", head="mlp").max_iter == 200
+    assert FrozenEncoderModel(family="frozen_encoder", head="mlp", max_iter=50).make_head(seed=0).max_iter == 50
