@@ -51,8 +51,8 @@ class BalancedMLPClassifier(ClassifierMixin, BaseEstimator):
         weights = np.ones(len(labels)) if sample_weight is None else np.asarray(sample_weight, dtype=float)
         if self.class_weight == "balanced":
             weights = weights * compute_sample_weight("balanced", labels)
-        # Early stopping keeps the network from memorising the rows: with hundreds of weights per input
-        # dimension it otherwise fits the training side perfectly within a few dozen epochs.
+        # Early stopping on rows held out inside the training side picks the number of epochs, so that
+        # number is never tuned on a dev split.
         seed = np.random.RandomState(self.random_state)
         self.networks_ = [
             MLPClassifier(
