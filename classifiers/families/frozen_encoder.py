@@ -96,7 +96,12 @@ class FrozenEncoderModel(FamilyConfig):
         """An unfitted head of the configured kind."""
         if self.head == "mlp":
             return BalancedMLPClassifier(
-                self.hidden_units, self.alpha, self.class_weight, self.max_iter, self.networks, random_state=seed
+                hidden_units=self.hidden_units,
+                alpha=self.alpha,
+                class_weight=self.class_weight,
+                max_iter=self.max_iter,
+                n_networks=self.networks,
+                random_state=seed,
             )
         return LogisticRegression(C=self.C, class_weight=self.class_weight, max_iter=self.max_iter, random_state=seed)
 
