@@ -44,6 +44,20 @@ def test_null_mapping_leaves_rows_out(tmp_path: Path) -> None:
     assert list(data.extra[0].frame["label"]) == ["favor", "against"]
 
 
+def test_an_extra_source_may_add_rows_of_one_label_only(tmp_path: Path) -> None:
+    only_favor: dict[str, str | None] = {"pro": "favor", "con": None, "neutral": None}
+    data = load_labelled_data(SeedData(), "stance", [source(tmp_path / "p.jsonl", PUBLIC, only_favor)])
+    assert list(data.extra[0].frame["label"]) == ["favor"]
+    _, labels, _ = data.training_side()
+    assert labels[-1] == "favor" and len(set(labels)) == 3
+
+
+def test_an_extra_source_mapped_wholly_to_null_is_refused(tmp_path: Path) -> None:
+    nothing: dict[str, str | None] = dict.fromkeys(MAPPING)
+    with pytest.raises(UserInputError, match=r"p.jsonl: `labels` maps every row to null"):
+        load_labelled_data(SeedData(), "stance", [source(tmp_path / "p.jsonl", PUBLIC, nothing)])
+
+
 def test_an_unmapped_source_label_names_the_file_and_label(tmp_path: Path) -> None:
     with pytest.raises(UserInputError, match=r"p.jsonl: label\(s\) neutral have no mapping"):
         load_labelled_data(SeedData(), "stance", [source(tmp_path / "p.jsonl", PUBLIC, {"pro": "favor", "con": "against"})])
