@@ -55,7 +55,7 @@ class LabelledData:
         return joined[list(REQUIRED_COLUMNS[self.task])], joined["label"].to_numpy(), weights
 
 
-def _check(frame: pd.DataFrame, task: str, where: str, min_classes: int = 2) -> pd.DataFrame:
+def _check(frame: pd.DataFrame, task: str, where: str, two_classes: bool = True) -> pd.DataFrame:
     if frame.empty:
         raise UserInputError(f"{where}: the dataset is empty")
     for column in [*REQUIRED_COLUMNS[task], "label"]:
@@ -63,7 +63,7 @@ def _check(frame: pd.DataFrame, task: str, where: str, min_classes: int = 2) -> 
         if len(blank):
             raise UserInputError(f"{where}: row {blank[0] + 1} has an empty '{column}'")
     classes = frame["label"].unique()
-    if len(classes) < min_classes:
+    if two_classes and len(classes) < 2:
         raise UserInputError(f"{where}: only one class ({classes[0]!r}); a classifier needs at least two")
     return frame
 
@@ -112,7 +112,7 @@ def _load_extra(config: ExtraTraining, task: str, labels: set[str]) -> ExtraSour
         raise UserInputError(f"extra_training {source}: `labels` maps every row to null, so the source adds nothing")
     # One label is enough here: a source may only add examples of a rare class (news -> economy);
     # the experiment's own data still needs two.
-    frame = _check(frame.reset_index(drop=True), task, source, min_classes=1)
+    frame = _check(frame.reset_index(drop=True), task, source, two_classes=False)
     # Extra groups never meet the data's groups: the prefix keeps them apart should the ids coincide.
     frame = frame.assign(group="extra:" + frame["group"].astype(str))
     return ExtraSource(frame=frame[[*REQUIRED_COLUMNS[task], "label", "group"]], name=name, source=source, weight=config.weight)
