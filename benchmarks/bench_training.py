@@ -57,7 +57,7 @@ SUITES = {
         [
             locations.CONFIGS_DIR / task / f"{name}.yaml"
             for task, names in {
-                "topic": ("tfidf_logreg", "tfidf_svm", "minilm_frozen", "minilm_finetune", "descriptions"),
+                "topic": ("tfidf_logreg", "tfidf_svm", "minilm_frozen", "minilm_finetune", "descriptions", "setfit"),
                 "stance": (
                     "tfidf_logreg", "tfidf_svm", "minilm_frozen", "minilm_finetune", "minilm_separate", "minilm_separate_vast"
                 ),

@@ -28,6 +28,14 @@ def test_every_config_validates(path: Path) -> None:
         assert child.task == config.task
 
 
+def test_the_setfit_config_describes_topics_as_the_default_does() -> None:
+    # The two are compared on LOAO: they must differ by the tuning alone.
+    topic = locations.CONFIGS_DIR / "topic"
+    setfit, descriptions = (load_config(topic / f"{name}.yaml").model for name in ("setfit", "descriptions"))
+    assert setfit.family == "setfit"
+    assert setfit.descriptions == descriptions.descriptions
+
+
 def write(tmp_path: Path, tree: dict[str, object]) -> Path:
     path = tmp_path / "config.yaml"
     path.write_text(yaml.safe_dump(tree), encoding="utf-8")
