@@ -7,6 +7,10 @@ user sees: wall time, the process's peak RSS, the logged metrics and the registe
     python benchmarks/bench_training.py seeds      # the seed-corpus configs -> docs/training.md
     python benchmarks/bench_training.py public     # the public benchmarks  -> docs/benchmarks.md
     python benchmarks/bench_training.py public configs/benchmarks/bbc_news/tfidf_svm.yaml
+    python benchmarks/bench_training.py seeds configs/topic/descriptions.yaml configs/topic/setfit.yaml --store /tmp/bench
+
+`--store FOLDER` keeps the runs' MLflow store (SQLite, artifacts beside it) to compare them in the UI:
+`mlflow ui --backend-store-uri sqlite:///FOLDER/mlflow.db`.
 
 Each measured config's figures are kept in `benchmarks/results/bench_training.json` (replacing that
 config's earlier row), and a folder's table is written from the rows kept there. So slow configs can
@@ -196,6 +200,10 @@ def main(
     ] = None,
     write_doc: Annotated[bool, typer.Option(help="Write the tables into the suite's doc.")] = True,
     train: Annotated[bool, typer.Option(help="Train the configs; --no-train rewrites the tables from the kept figures.")] = True,
+    store: Annotated[
+        Path | None,
+        typer.Option(help="Keep the MLflow store of the runs in this folder (to compare them in the UI); default: a temporary one."),
+    ] = None,
 ) -> None:
     """Train each config of the suite and write its table(s)."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
@@ -205,10 +213,12 @@ def main(
     paths = [(locations.PROJECT_ROOT / config).resolve() for config in configs] if configs else chosen.configs
     kept = kept_rows()
     with tempfile.TemporaryDirectory(prefix="bench-training-") as scratch:
-        store = f"sqlite:///{scratch}/mlflow.db"
+        folder = store.resolve() if store else Path(scratch)
+        folder.mkdir(parents=True, exist_ok=True)
+        uri = f"sqlite:///{folder}/mlflow.db"
         for path in paths if train else []:
             logger.info("training %s", _shown(path))
-            row = measure(path, store, chosen.metrics)
+            row = measure(path, uri, chosen.metrics)
             logger.info("%s: %.0f s, %.0f MB", _shown(path), row["seconds"], row["peak_mb"])
             # Kept at once, so a later config that fails or is stopped does not take this one's figures with it.
             kept[str(_shown(path))] = row
