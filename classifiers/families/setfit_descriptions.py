@@ -66,6 +66,7 @@ class SetFitClassifier(Trainable):
             raise RuntimeError("fit needs a classifier made by the setfit family's trainer, not a loaded one")
         if sample_weight is not None and not np.allclose(sample_weight, sample_weight[0]):
             raise UserInputError("the setfit family does not weight rows: leave extra_training weights at 1")
+        # The prototypes check this too, but only after minutes of tuning.
         missing = sorted({str(label) for label in y} - set(self.config.descriptions))
         if missing:
             raise UserInputError(f"model.descriptions has no description for label(s) {', '.join(missing)}")
