@@ -63,7 +63,8 @@ SUITES = {
             for task, names in {
                 "topic": ("tfidf_logreg", "tfidf_svm", "minilm_frozen", "minilm_finetune", "descriptions", "setfit"),
                 "stance": (
-                    "tfidf_logreg", "tfidf_svm", "minilm_frozen", "minilm_finetune", "minilm_separate", "minilm_separate_vast"
+                    "tfidf_logreg", "tfidf_svm", "minilm_frozen", "minilm_finetune", "minilm_separate", "minilm_separate_vast",
+                    "minilm_separate_vast_fnc1",
                 ),
             }.items()
             for name in names

@@ -59,7 +59,7 @@ def trained_store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     uri = f"sqlite:///{tmp_path_factory.mktemp('trained') / 'mlflow.db'}"
     with pytest.MonkeyPatch.context() as patch:
         _point_mlflow_at(uri, patch)
-        # The default stance model also learns from VAST; tests train on the seed corpus alone.
+        # The default stance model also learns from VAST and FNC-1; tests train on the seed corpus alone.
         train_defaults(overrides=["extra_training=[]"])
     yield uri
 

@@ -6,7 +6,9 @@ from pathlib import Path
 
 import pytest
 
+from training.config.resolve import load_config
 from training.config.schema import BenchmarkData
+from training.defaults import DEFAULT_CONFIGS
 from training.labelled_data import load_labelled_data
 from training.locations import DEFAULT_DATA_DIR
 from training.public_datasets.adapters import BENCHMARKS, load_benchmark
@@ -90,3 +92,15 @@ def test_a_limited_slice_holds_every_class(data_dir: Path) -> None:
         # a group names the units it draws on (FNC-1: one or two news stories); the limit counts units
         assert frame["group"].str.split("|").explode().nunique() == 60
         assert set(frame["label"]) == set(benchmark.labels)
+
+
+def test_the_default_stance_configs_public_sources_load_under_its_labels(data_dir: Path) -> None:
+    config = load_config(DEFAULT_CONFIGS["stance"])
+    data = load_labelled_data(config.data, "stance", config.extra_training)
+    vast, fnc1 = data.extra
+    assert vast.frame["label"].value_counts().to_dict() == {"against": 5_595, "favor": 5_327, "none": 2_555}
+    # FNC-1's unrelated pairs are left out: 13,427 related pairs of a headline and a news body
+    assert fnc1.frame["label"].value_counts().to_dict() == {"none": 8_909, "favor": 3_678, "against": 840}
+    assert (vast.weight, fnc1.weight) == (0.1, 0.1)
+    # the evaluated rows stay the seed corpus alone
+    assert data.name == "seeds" and len(data.frame) == 208
