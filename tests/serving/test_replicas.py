@@ -162,12 +162,12 @@ def test_every_worker_of_every_replica_follows_the_alias_with_no_failed_request(
             time.sleep(1.0)
             mlflow.MlflowClient().set_registered_model_alias("news-topic", CHAMPION, second_topic_version)
             # A poll interval plus loading the version: the load takes seconds when four workers share 2 cores.
+            # worker_versions fails the test if a worker is still on the old version at the deadline.
             after = [replica.worker_versions(until=second_topic_version, timeout_s=2 * POLL_S + 60) for replica in servers]
             switched_at = time.monotonic()
             time.sleep(1.0)
 
     assert [set(workers.values()) for workers in before] == [{"1"}, {"1"}]
-    assert [set(workers.values()) for workers in after] == [{second_topic_version}] * 2
     assert len({worker for workers in after for worker in workers}) == 2 * WORKERS
     assert load.failures == []
     served = [version for at, version in load.versions]
