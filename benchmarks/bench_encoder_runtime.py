@@ -4,7 +4,7 @@
 
 Exports the packaged all-MiniLM-L6-v2 to ONNX (torch.onnx.export, dynamic batch and sequence axes),
 fuses it with onnxruntime's BERT optimizer, loads a bfloat16 copy in PyTorch (what the encoder runs on a
-CPU with AMX: `NEWS_ENCODER_PRECISION=auto`), and checks how closely each one's mean-pooled embeddings
+CPU with AMX or AVX512-BF16: `NEWS_ENCODER_PRECISION=auto`), and checks how closely each one's mean-pooled embeddings
 match PyTorch float32's (cosine over every seed paragraph). Then embeds the 106 seed paragraphs, sorted by length as
 `classifiers.encoder` batches them, in calls of 1, 4, 16 and 32 rows, with each runtime in turn for
 `--rounds` rounds, and reports the best rows/s of each (tokenisation and pooling included, as in the
@@ -171,7 +171,7 @@ def main(
         *(f"| {name} | " + " | ".join(f"{best[name][batch]:.1f}" for batch in BATCH_SIZES) + " |" for name in best),
         "",
         *(f"- Lowest cosine of a paragraph's embedding to PyTorch float32's: {name} {cosine:.6f}." for name, cosine in agreement.items()),
-        f"- bfloat16 matrix products in hardware (AMX) on this CPU: {'yes' if computes_bfloat16_natively() else 'no'}.",
+        f"- bfloat16 matrix products in hardware (AMX or AVX512-BF16) on this CPU: {'yes' if computes_bfloat16_natively() else 'no'}.",
     ]
     table = "\n".join(lines)
     print(table)

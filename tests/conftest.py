@@ -22,7 +22,7 @@ def batching_tolerance() -> float:
     """How far the scores of one row may differ when it was embedded in a different batch.
 
     Batch composition changes the padding and so the order of the encoder's sums: about 1e-7 in
-    float32, up to about 1e-3 in bfloat16 (the default on CPUs with AMX; NEWS_ENCODER_PRECISION).
+    float32, up to about 1e-3 in bfloat16 (the default on CPUs with AMX or AVX512-BF16; NEWS_ENCODER_PRECISION).
     """
     import torch
 

@@ -11,7 +11,7 @@ import torch
 from safetensors.torch import load_file
 
 from classifiers import encoder as encoder_module
-from classifiers.encoder import PRECISION_VARIABLE, MeanPooledEncoder, encoder_dtype
+from classifiers.encoder import PRECISION_VARIABLE, MeanPooledEncoder, computes_bfloat16_natively, encoder_dtype
 from classifiers.errors import UserInputError
 
 TEXTS = pd.DataFrame(
@@ -40,6 +40,13 @@ def test_auto_takes_bfloat16_only_where_the_cpu_computes_it(monkeypatch: pytest.
     assert encoder_dtype(torch.device("cpu")) == (torch.bfloat16 if native else torch.float32)
     # A GPU keeps float32: the speed-up was measured on CPUs only.
     assert encoder_dtype(torch.device("cuda")) == torch.float32
+
+
+@pytest.mark.parametrize(("amx", "avx512_bf16"), [(True, False), (False, True), (False, False)])
+def test_bfloat16_counts_as_native_with_amx_or_avx512_bf16(monkeypatch: pytest.MonkeyPatch, amx: bool, avx512_bf16: bool) -> None:
+    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: amx)
+    monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: avx512_bf16)
+    assert computes_bfloat16_natively() == (amx or avx512_bf16)
 
 
 def test_an_unknown_precision_is_refused_naming_the_variable(monkeypatch: pytest.MonkeyPatch) -> None:
