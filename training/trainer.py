@@ -39,6 +39,7 @@ from training.evaluation.metrics import (
     classification_metric_names,
     classification_metrics,
     confusion_matrix_figure,
+    group_bootstrap_interval,
     report_text,
 )
 from training.labelled_data import LabelledData, load_labelled_data
@@ -229,6 +230,9 @@ def _evaluate(factory: Callable[[], Trainable], data: LabelledData, config: Expe
     tested = data.frame[result.tested]
     y_true, y_pred = tested["label"].to_numpy(), result.predictions
     metrics = {**classification_metrics(y_true, y_pred, result.labels), **result.fold_summary()}
+    interval = group_bootstrap_interval(y_true, y_pred, tested["group"].to_numpy(), result.labels, config.seed)
+    if interval is not None:
+        metrics["macro_f1_ci_low"], metrics["macro_f1_ci_high"] = interval
     if isinstance(config.data, BenchmarkData):
         metrics.update(official_metrics(config.data.name, y_true, y_pred))
         metrics.update(dev_metrics(config.data.name, y_true, y_pred))

@@ -66,6 +66,8 @@ def test_run_records_params_metrics_artifacts_dataset_and_tags(store_uri: str) -
     ):
         assert name in run.data.metrics, name
     assert run.data.metrics["n_folds"] == 8
+    low, high = run.data.metrics["macro_f1_ci_low"], run.data.metrics["macro_f1_ci_high"]
+    assert low < run.data.metrics["macro_f1"] < high
     assert run.data.tags["config_path"] == str(path)
     assert run.info.run_name == "tfidf_logreg"  # named after the config, so the two TF-IDF configs differ in the UI
     experiment = client.get_experiment(run.info.experiment_id)

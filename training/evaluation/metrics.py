@@ -9,6 +9,8 @@ import matplotlib
 matplotlib.use("Agg")  # headless: figures are only ever written to files
 
 import numpy as np
+import pandas as pd
+import sklearn
 from matplotlib.figure import Figure
 from sklearn.metrics import (
     ConfusionMatrixDisplay,
@@ -48,6 +50,53 @@ def classification_metrics(y_true: Sequence[str], y_pred: Sequence[str], labels:
         metrics[f"precision_{label}"] = float(precision[index])
         metrics[f"recall_{label}"] = float(recall[index])
     return metrics
+
+
+def group_bootstrap_interval(
+    y_true: Sequence[str],
+    y_pred: Sequence[str],
+    groups: Sequence[str],
+    labels: Sequence[str],
+    seed: int,
+    resamples: int = 1000,
+    level: float = 0.95,
+) -> tuple[float, float] | None:
+    """A percentile interval for macro-F1 (as `classification_metrics` computes it) from resampling whole
+    groups (articles) with replacement.
+
+    Rows of one article share its writer, subject and targets, so they are not independent draws: the
+    interval resamples articles, which is what a new article would be. None with fewer than two groups.
+    """
+    from scipy.stats import bootstrap
+
+    # Rows collapse to (group, gold, predicted) cells with counts, so each resample scores a few dozen weighted
+    # cells instead of every row: a resample is the cells' counts times how often their group was drawn.
+    cells = pd.DataFrame({"group": np.asarray(groups, dtype=str), "gold": y_true, "predicted": y_pred})
+    cells = cells.groupby(["group", "gold", "predicted"]).size().reset_index(name="rows")
+    group_codes = cells["group"].astype("category").cat.codes.to_numpy()
+    n_groups = int(group_codes.max(initial=-1)) + 1
+    if n_groups < 2:
+        return None
+    gold, predicted, rows = cells["gold"].to_numpy(), cells["predicted"].to_numpy(), cells["rows"].to_numpy()
+
+    def macro_f1(sample: np.ndarray) -> float:
+        weight = rows * np.bincount(sample, minlength=n_groups)[group_codes]
+        drawn = weight > 0
+        seen = {*gold[drawn], *predicted[drawn]}
+        present = [label for label in labels if label in seen]
+        return float(f1_score(gold, predicted, labels=present, average="macro", sample_weight=weight, zero_division=0))
+
+    with sklearn.config_context(skip_parameter_validation=True):
+        result = bootstrap(
+            (np.arange(n_groups),),
+            macro_f1,
+            vectorized=False,
+            n_resamples=resamples,
+            confidence_level=level,
+            method="percentile",
+            rng=np.random.default_rng(seed),
+        )
+    return float(result.confidence_interval.low), float(result.confidence_interval.high)
 
 
 def summary_metrics(y_true: Sequence[str], y_pred: Sequence[str], labels: Sequence[str]) -> dict[str, object]:

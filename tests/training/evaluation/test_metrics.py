@@ -1,6 +1,13 @@
+import numpy as np
 import pytest
+from sklearn.metrics import f1_score
 
-from training.evaluation.metrics import classification_metrics, confusion_matrix_figure, summary_metrics
+from training.evaluation.metrics import (
+    classification_metrics,
+    confusion_matrix_figure,
+    group_bootstrap_interval,
+    summary_metrics,
+)
 
 
 def test_metrics_by_hand() -> None:
@@ -27,3 +34,40 @@ def test_confusion_matrix_figure_has_every_label() -> None:
     axes = figure.axes[0]
     assert [tick.get_text() for tick in axes.get_xticklabels()] == ["a", "b", "c"]
     assert axes.get_title() == "title"
+
+
+def _predictions(groups: int, rows_per_group: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Three labels, about 70% right; each group's own error rate varies, as articles do."""
+    rng = np.random.default_rng(seed)
+    group = np.repeat([f"article-{k}" for k in range(groups)], rows_per_group)
+    gold = rng.choice(["a", "b", "c"], size=group.size)
+    right = rng.random(group.size) < np.repeat(rng.uniform(0.4, 0.95, groups), rows_per_group)
+    return gold, np.where(right, gold, rng.choice(["a", "b", "c"], size=group.size)), group
+
+
+def test_the_interval_holds_the_figure_and_narrows_with_more_articles() -> None:
+    few = _predictions(groups=8, rows_per_group=25)
+    many = _predictions(groups=200, rows_per_group=25)
+    widths = []
+    for gold, predicted, group in (few, many):
+        low, high = group_bootstrap_interval(gold, predicted, group, ["a", "b", "c"], seed=0)
+        assert low < f1_score(gold, predicted, average="macro") < high
+        widths.append(high - low)
+    assert widths[1] < widths[0] / 2
+
+
+def test_the_interval_resamples_articles_not_rows() -> None:
+    # Two articles, one all right and one all wrong: resampling rows would give a narrow interval around 0.5,
+    # resampling articles draws both right, both wrong, or one of each.
+    gold = np.array(["a", "b"] * 20)
+    predicted = np.concatenate([gold[:20], np.where(gold[20:] == "a", "b", "a")])
+    group = np.repeat(["right", "wrong"], 20)
+    low, high = group_bootstrap_interval(gold, predicted, group, ["a", "b"], seed=0)
+    assert (low, high) == (0.0, 1.0)
+
+
+def test_the_interval_is_seeded_and_needs_two_groups() -> None:
+    gold, predicted, group = _predictions(groups=8, rows_per_group=10)
+    first = group_bootstrap_interval(gold, predicted, group, ["a", "b", "c"], seed=3)
+    assert first == group_bootstrap_interval(gold, predicted, group, ["a", "b", "c"], seed=3)
+    assert group_bootstrap_interval(gold, predicted, np.full(gold.size, "one"), ["a", "b", "c"], seed=3) is None
