@@ -144,6 +144,10 @@ def evaluate(
     dataset: Annotated[str | None, typer.Option(help="Benchmark in its official layout: fnc1, semeval2016, bbc_news, vast.")] = None,
     data_dir: Annotated[Path, typer.Option(help="Folder holding the benchmark folders.")] = locations.DEFAULT_DATA_DIR,
     split: Annotated[str | None, typer.Option(help="Benchmark split, e.g. test (default: its training split).")] = None,
+    group_column: Annotated[
+        str | None,
+        typer.Option(help="--data: a field naming each row's article; the macro-F1 interval resamples articles, not rows."),
+    ] = None,
 ) -> None:
     """Score a model on labelled data; the last stdout line is the metrics as JSON.
 
@@ -158,8 +162,10 @@ def evaluate(
         store.use_store()
         if (data is None) == (dataset is None):
             raise UserInputError("give exactly one of --data FILE.jsonl or --dataset NAME")
+        if group_column is not None and data is None:
+            raise UserInputError("--group-column goes with --data (a benchmark's rows carry their own groups)")
         if data is not None:
-            metrics = evaluate_file(model_uri, data)
+            metrics = evaluate_file(model_uri, data, group_column)
         else:
             metrics = evaluate_benchmark(model_uri, dataset, data_dir, split)
     typer.echo(json.dumps(metrics))

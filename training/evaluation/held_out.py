@@ -11,7 +11,7 @@ from mlflow.exceptions import MlflowException
 from classifiers.contract import REQUIRED_COLUMNS
 from classifiers.errors import UserInputError
 from classifiers.pyfunc import load_pyfunc
-from training.evaluation.metrics import summary_metrics
+from training.evaluation.metrics import group_bootstrap_interval, summary_metrics
 from training.jsonl_table import read_jsonl_table
 
 
@@ -37,13 +37,23 @@ def predict_labels(model: mlflow.pyfunc.PyFuncModel, task: str, labels: list[str
     return model.predict(frame[list(REQUIRED_COLUMNS[task])])["label"].tolist()
 
 
-def evaluate_file(model_uri: str, path: Path) -> dict[str, object]:
-    """Metrics of the model on a JSONL file of `text`, `label` (and `target` for stance)."""
+def scored(gold: list[str], predicted: list[str], labels: list[str], groups: list[str], unit: str) -> dict[str, object]:
+    """`summary_metrics` plus a 95% interval for macro-F1 from resampling `groups` (null with fewer than two)."""
+    metrics = summary_metrics(gold, predicted, labels)
+    interval = group_bootstrap_interval(gold, predicted, groups, metrics["labels"], seed=0)  # type: ignore[arg-type]
+    return {**metrics, "macro_f1_interval": list(interval) if interval else None, "interval_resamples": unit}
+
+
+def evaluate_file(model_uri: str, path: Path, group_column: str | None = None) -> dict[str, object]:
+    """Metrics of the model on a JSONL file of `text`, `label` (and `target` for stance); the macro-F1 interval
+    resamples the values of `group_column` (e.g. an article id) when given, else single rows."""
     model, task, labels = load_model(model_uri)
-    frame = read_jsonl_table(path, [*REQUIRED_COLUMNS[task], "label"])
+    frame = read_jsonl_table(path, [*REQUIRED_COLUMNS[task], "label"], [group_column] if group_column else [])
     if frame.empty:
         raise UserInputError(f"{path}: no rows to evaluate")
-    return summary_metrics(frame["label"].tolist(), predict_labels(model, task, labels, frame), labels)
+    groups = frame[group_column].tolist() if group_column else [str(row) for row in range(len(frame))]
+    predicted = predict_labels(model, task, labels, frame)
+    return scored(frame["label"].tolist(), predicted, labels, groups, group_column or "rows")
 
 
 def evaluate_benchmark(model_uri: str, name: str, data_dir: Path, split: str | None) -> dict[str, object]:
@@ -57,4 +67,5 @@ def evaluate_benchmark(model_uri: str, name: str, data_dir: Path, split: str | N
     gold, predicted = frame["label"].tolist(), predict_labels(model, task, labels, frame)
     # A benchmark scored per subset (VAST: zero-shot, few-shot) has a `subset` column; the others have none.
     subsets = frame["subset"].tolist() if "subset" in frame else None
-    return {**summary_metrics(gold, predicted, labels), **official_metrics(name, gold, predicted, subsets)}
+    # The benchmark's own groups (a VAST topic, an FNC-1 story) are the unit its dev splits keep together.
+    return {**scored(gold, predicted, labels, frame["group"].tolist(), "groups"), **official_metrics(name, gold, predicted, subsets)}

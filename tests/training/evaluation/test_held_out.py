@@ -29,8 +29,11 @@ def test_evaluate_prints_metrics_json_on_the_last_line(trained_store_uri: str, t
     result = CliRunner().invoke(app, ["evaluate", "--model-uri", "models:/news-topic@champion", "--data", str(data)])
     assert result.exit_code == 0, result.output
     metrics = json.loads(result.stdout.strip().splitlines()[-1])
-    assert set(metrics) == {"accuracy", "macro_f1", "per_class", "labels", "n"}
+    assert set(metrics) == {"accuracy", "macro_f1", "per_class", "labels", "n", "macro_f1_interval", "interval_resamples"}
     assert metrics["n"] == 3
+    assert metrics["interval_resamples"] == "rows"
+    low, high = metrics["macro_f1_interval"]
+    assert 0 <= low <= metrics["macro_f1"] <= high <= 1
     rows = pd.read_json(data, lines=True)
     gold = rows["label"].tolist()
     predicted = predict_labels(*load_model("models:/news-topic@champion"), rows)
@@ -39,6 +42,46 @@ def test_evaluate_prints_metrics_json_on_the_last_line(trained_store_uri: str, t
     assert set(metrics["per_class"]) == set(used)
     assert metrics["accuracy"] == pytest.approx(sum(g == p for g, p in zip(gold, predicted)) / 3)
     assert metrics["macro_f1"] == pytest.approx(f1_score(gold, predicted, labels=used, average="macro"))
+
+
+TOPIC_ROWS = [
+    ("Israeli warplanes struck targets in southern Lebanon overnight.", "conflict"),
+    ("Rockets hit a military base near the border, the army said.", "conflict"),
+    ("The foreign ministers met in Cairo to discuss a ceasefire proposal.", "diplomacy"),
+    ("Parliament approved the new electoral law after a heated debate.", "domestic_politics"),
+]
+
+
+def test_the_interval_resamples_the_articles_a_group_column_names(trained_store_uri: str, tmp_path: Path) -> None:
+    rows = [{"text": text, "label": label, "article": f"a{k % 2}"} for k, (text, label) in enumerate(TOPIC_ROWS * 3)]
+    data = write(tmp_path / "grouped.jsonl", rows)
+    by_row = evaluate_file("models:/news-topic@champion", data)
+    result = CliRunner().invoke(
+        app, ["evaluate", "--model-uri", "models:/news-topic@champion", "--data", str(data), "--group-column", "article"]
+    )
+    assert result.exit_code == 0, result.output
+    by_article = json.loads(result.stdout.strip().splitlines()[-1])
+    assert (by_row["interval_resamples"], by_article["interval_resamples"]) == ("rows", "article")
+    assert by_article["macro_f1"] == by_row["macro_f1"]
+    for metrics in (by_row, by_article):
+        low, high = metrics["macro_f1_interval"]
+        assert low <= metrics["macro_f1"] <= high
+    one_article = write(tmp_path / "one.jsonl", [{**row, "article": "a0"} for row in rows])
+    assert evaluate_file("models:/news-topic@champion", one_article, "article")["macro_f1_interval"] is None
+
+
+def test_a_group_column_missing_from_a_line_is_named(trained_store_uri: str, tmp_path: Path) -> None:
+    data = write(tmp_path / "g.jsonl", [{"text": "a", "label": "conflict", "article": "x"}, {"text": "b", "label": "conflict"}])
+    with pytest.raises(UserInputError, match=r"g.jsonl:2: missing field\(s\) article"):
+        evaluate_file("models:/news-topic@champion", data, "article")
+
+
+def test_a_group_column_needs_a_data_file() -> None:
+    result = CliRunner().invoke(
+        app, ["evaluate", "--model-uri", "models:/news-topic@champion", "--dataset", "vast", "--group-column", "topic"]
+    )
+    assert result.exit_code == 1
+    assert "--group-column goes with --data" in result.output
 
 
 def test_macro_f1_averages_over_the_labels_present() -> None:
