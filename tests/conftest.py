@@ -14,7 +14,7 @@ from pathlib import Path
 import mlflow
 import pytest
 
-from classifiers.store import PROJECT_ROOT
+from classifiers.store import MLRUNS_DIR, PROJECT_ROOT
 from deploy.stack import Stack
 
 
@@ -35,6 +35,20 @@ def _point_mlflow_at(uri: str, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
     mlflow.set_tracking_uri(uri)
     mlflow.set_registry_uri(uri)
+
+
+def _files_under(folder: Path) -> set[Path]:
+    return {path for path in folder.rglob("*") if path.is_file()}
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _repo_store_untouched() -> Iterator[None]:
+    """No test writes into the repo's mlruns/ (a store's Default experiment keeps artifacts under the current
+    directory unless told otherwise): the session ends with the files it started with."""
+    before = _files_under(MLRUNS_DIR)
+    yield
+    added = sorted(str(path.relative_to(PROJECT_ROOT)) for path in _files_under(MLRUNS_DIR) - before)
+    assert not added, f"tests wrote {len(added)} file(s) into the repo's mlruns/, e.g. {added[:3]}"
 
 
 @pytest.fixture(autouse=True)

@@ -135,7 +135,9 @@ def log_stance_model(config: FrozenEncoderModel | FineTuneModel, scratch: Path) 
     classifier = classifier_factory(config, "stance", seed=0)()
     classifier.fit(STANCE_INPUTS, STANCE_LABELS)
     classifier.save(scratch)
-    with mlflow.start_run():
+    # Without an explicit location a new store's Default experiment puts artifacts under the current directory.
+    experiment = mlflow.create_experiment("tiny-stance", artifact_location=str(scratch.parent / "artifacts"))
+    with mlflow.start_run(experiment_id=experiment):
         info = mlflow.pyfunc.log_model(
             name="model",
             python_model=pyfunc_entry.__file__,
