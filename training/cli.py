@@ -148,6 +148,13 @@ def evaluate(
         str | None,
         typer.Option(help="--data: a field naming each row's article; the macro-F1 interval resamples articles, not rows."),
     ] = None,
+    label_map: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="--dataset: BENCHMARK_LABEL=MODEL_LABEL, repeated, for a model with other labels (business=economy); "
+            "rows of unnamed labels are left out."
+        ),
+    ] = None,
 ) -> None:
     """Score a model on labelled data; the last stdout line is the metrics as JSON.
 
@@ -164,11 +171,26 @@ def evaluate(
             raise UserInputError("give exactly one of --data FILE.jsonl or --dataset NAME")
         if group_column is not None and data is None:
             raise UserInputError("--group-column goes with --data (a benchmark's rows carry their own groups)")
+        if label_map and dataset is None:
+            raise UserInputError("--label-map goes with --dataset (a JSONL file can carry the model's labels)")
         if data is not None:
             metrics = evaluate_file(model_uri, data, group_column)
         else:
-            metrics = evaluate_benchmark(model_uri, dataset, data_dir, split)
+            metrics = evaluate_benchmark(model_uri, dataset, data_dir, split, _label_pairs(label_map or []))
     typer.echo(json.dumps(metrics))
+
+
+def _label_pairs(entries: list[str]) -> dict[str, str]:
+    """`--label-map` entries (`business=economy`) as a dict; UserInputError naming a malformed or repeated one."""
+    pairs: dict[str, str] = {}
+    for entry in entries:
+        source, sep, target = (part.strip() for part in entry.partition("="))
+        if not (sep and source and target):
+            raise UserInputError(f"--label-map '{entry}': expected BENCHMARK_LABEL=MODEL_LABEL, e.g. business=economy")
+        if source in pairs:
+            raise UserInputError(f"--label-map: '{source}' is mapped twice")
+        pairs[source] = target
+    return pairs
 
 
 @app.command()

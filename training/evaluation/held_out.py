@@ -56,16 +56,54 @@ def evaluate_file(model_uri: str, path: Path, group_column: str | None = None) -
     return scored(frame["label"].tolist(), predicted, labels, groups, group_column or "rows")
 
 
-def evaluate_benchmark(model_uri: str, name: str, data_dir: Path, split: str | None) -> dict[str, object]:
-    """Metrics of the model on a benchmark split in its official layout (default: the training split),
-    official metrics included."""
-    from training.public_datasets.adapters import load_benchmark
+def mapped_to_model_labels(
+    frame: pd.DataFrame, label_map: dict[str, str], benchmark_labels: tuple[str, ...], model_labels: list[str]
+) -> tuple[pd.DataFrame, dict[str, int]]:
+    """The rows whose benchmark label `label_map` names, relabelled with the model's label; and how many rows of each
+    unnamed label were left out."""
+    unknown = sorted(set(label_map) - set(benchmark_labels))
+    if unknown:
+        raise UserInputError(f"--label-map: {', '.join(unknown)} not among the benchmark's labels ({', '.join(benchmark_labels)})")
+    foreign = sorted(set(label_map.values()) - set(model_labels))
+    if foreign:
+        raise UserInputError(f"--label-map: {', '.join(foreign)} not among the model's labels ({', '.join(model_labels)})")
+    kept = frame["label"].isin(list(label_map))
+    if not kept.any():
+        raise UserInputError(f"--label-map: no row has the label(s) {', '.join(label_map)}")
+    left_out = frame.loc[~kept, "label"].value_counts().sort_index()
+    return frame[kept].assign(label=frame.loc[kept, "label"].map(label_map)), {str(k): int(v) for k, v in left_out.items()}
+
+
+def evaluate_benchmark(
+    model_uri: str, name: str, data_dir: Path, split: str | None, label_map: dict[str, str] | None = None
+) -> dict[str, object]:
+    """Metrics of the model on a benchmark split in its official layout (default: the training split), official
+    metrics included.
+
+    `label_map` scores a model whose labels are not the benchmark's (the topic model on BBC News: business →
+    economy): rows of the labels it names are relabelled, the others left out. The official metrics need the
+    benchmark's own labels, so they come only when the map pairs every benchmark label with a model label of its own
+    and every prediction maps back.
+    """
+    from training.public_datasets.adapters import get_benchmark, load_benchmark
     from training.public_datasets.scorers import official_metrics
 
     model, task, labels = load_model(model_uri)
     frame = load_benchmark(name, data_dir, split, task)
+    extra: dict[str, object] = {}
+    if label_map:
+        benchmark_labels = get_benchmark(name).labels
+        frame, left_out = mapped_to_model_labels(frame, label_map, benchmark_labels, labels)
+        extra = {"label_map": label_map, "left_out": left_out}
     gold, predicted = frame["label"].tolist(), predict_labels(model, task, labels, frame)
+    # The benchmark's own groups (a VAST topic, an FNC-1 story) are the unit its dev splits keep together.
+    metrics = {**scored(gold, predicted, labels, frame["group"].tolist(), "groups"), **extra}
+    if label_map:
+        back = {model_label: label for label, model_label in label_map.items()}
+        one_to_one = len(back) == len(label_map) == len(benchmark_labels)
+        if not one_to_one or set(predicted) - set(back):
+            return metrics
+        gold, predicted = [back[label] for label in gold], [back[label] for label in predicted]
     # A benchmark scored per subset (VAST: zero-shot, few-shot) has a `subset` column; the others have none.
     subsets = frame["subset"].tolist() if "subset" in frame else None
-    # The benchmark's own groups (a VAST topic, an FNC-1 story) are the unit its dev splits keep together.
-    return {**scored(gold, predicted, labels, frame["group"].tolist(), "groups"), **official_metrics(name, gold, predicted, subsets)}
+    return {**metrics, **official_metrics(name, gold, predicted, subsets)}

@@ -16,6 +16,7 @@ from sklearn.metrics import (
     ConfusionMatrixDisplay,
     accuracy_score,
     classification_report,
+    confusion_matrix,
     f1_score,
     precision_recall_fscore_support,
 )
@@ -100,7 +101,8 @@ def group_bootstrap_interval(
 
 
 def summary_metrics(y_true: Sequence[str], y_pred: Sequence[str], labels: Sequence[str]) -> dict[str, object]:
-    """The `evaluate` command's figures: accuracy, macro_f1, per_class F1, the labels averaged over, and n.
+    """The `evaluate` command's figures: accuracy, macro_f1, per_class F1 and recall, the confusion counts
+    (gold label → predicted label → rows), the labels averaged over, and n.
 
     macro_f1 averages over the labels present in the gold or the predicted labels: a class the
     held-out file does not contain and the model never predicts would count as F1 0 otherwise.
@@ -108,10 +110,17 @@ def summary_metrics(y_true: Sequence[str], y_pred: Sequence[str], labels: Sequen
     seen = {*y_true, *y_pred}
     used = [label for label in labels if label in seen]
     metrics = classification_metrics(y_true, y_pred, used)
+    counts = confusion_matrix(y_true, y_pred, labels=used)
     return {
         "accuracy": metrics["accuracy"],
         "macro_f1": metrics["macro_f1"],
         "per_class": {label: metrics[f"f1_{label}"] for label in used},
+        "per_class_recall": {label: metrics[f"recall_{label}"] for label in used if label in set(y_true)},
+        "confusion": {
+            gold: {predicted: int(n) for predicted, n in zip(used, row, strict=True) if n}
+            for gold, row in zip(used, counts, strict=True)
+            if row.any()
+        },
         "labels": used,
         "n": len(y_true),
     }

@@ -8,6 +8,7 @@ from typer.testing import CliRunner
 
 from classifiers.errors import UserInputError
 from training.cli import app
+from training.evaluation import held_out
 from training.evaluation.held_out import evaluate_file, load_model, predict_labels
 from training.evaluation.metrics import summary_metrics
 
@@ -29,7 +30,10 @@ def test_evaluate_prints_metrics_json_on_the_last_line(trained_store_uri: str, t
     result = CliRunner().invoke(app, ["evaluate", "--model-uri", "models:/news-topic@champion", "--data", str(data)])
     assert result.exit_code == 0, result.output
     metrics = json.loads(result.stdout.strip().splitlines()[-1])
-    assert set(metrics) == {"accuracy", "macro_f1", "per_class", "labels", "n", "macro_f1_interval", "interval_resamples"}
+    assert set(metrics) == {
+        "accuracy", "macro_f1", "per_class", "per_class_recall", "confusion", "labels", "n", "macro_f1_interval",
+        "interval_resamples",
+    }
     assert metrics["n"] == 3
     assert metrics["interval_resamples"] == "rows"
     low, high = metrics["macro_f1_interval"]
@@ -117,3 +121,98 @@ def test_unknown_model_is_a_clear_error(trained_store_uri: str, tmp_path: Path) 
     data = write(tmp_path / "d.jsonl", [{"text": "a", "label": "conflict"}])
     with pytest.raises(UserInputError, match="cannot load model 'models:/nope@champion'"):
         evaluate_file("models:/nope@champion", data)
+
+
+# --- a benchmark whose labels are not the model's (--label-map) -------------------------------------------------
+
+
+def write_bbc_articles(data_dir: Path) -> None:
+    articles = {
+        "business/001.txt": "Oil price slump\n\nCrude fell to $60 a barrel and the currency lost a fifth of its value.",
+        "business/002.txt": "Budget gap\n\nState revenue fell as oil exports dropped, the finance ministry said.",
+        "politics/001.txt": "Election called\n\nParliament was dissolved and voters go to the polls in May.",
+        "sport/001.txt": "Cup final\n\nThe home side won the cup final 2-1.",
+    }
+    for relative, content in articles.items():
+        path = data_dir / "bbc_news" / "bbc" / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(content, encoding="utf-8")
+
+
+def evaluate_cli(*args: str) -> tuple[int, str, str]:
+    """Exit code, stdout (the metrics on its last line) and all output."""
+    result = CliRunner().invoke(app, ["evaluate", *args])
+    return result.exit_code, result.stdout, result.output
+
+
+def test_a_label_map_scores_the_topic_model_on_bbc_news(trained_store_uri: str, tmp_path: Path) -> None:
+    write_bbc_articles(tmp_path)
+    code, stdout, output = evaluate_cli(
+        "--model-uri", "models:/news-topic@champion", "--dataset", "bbc_news", "--data-dir", str(tmp_path),
+        "--label-map", "business=economy", "--label-map", "politics = domestic_politics",
+    )
+    assert code == 0, output
+    metrics = json.loads(stdout.strip().splitlines()[-1])
+    assert metrics["n"] == 3
+    assert metrics["left_out"] == {"sport": 1}
+    assert metrics["label_map"] == {"business": "economy", "politics": "domestic_politics"}
+    # Gold rows are the model's labels now; predictions are whatever the model answers, counted per gold label.
+    assert set(metrics["per_class_recall"]) == {"economy", "domestic_politics"}
+    assert sum(metrics["confusion"]["economy"].values()) == 2
+    assert sum(metrics["confusion"]["domestic_politics"].values()) == 1
+    assert metrics["accuracy"] == pytest.approx(
+        (metrics["confusion"]["economy"].get("economy", 0) + metrics["confusion"]["domestic_politics"].get("domestic_politics", 0)) / 3
+    )
+
+
+def test_a_one_to_one_label_map_keeps_the_official_metric(trained_store_uri: str, tmp_path: Path) -> None:
+    path = tmp_path / "semeval2016_task6" / "semeval2016-task6-trainingdata.txt"
+    path.parent.mkdir(parents=True)
+    tweets = [
+        ("Hillary Clinton", "Hillary is the best candidate we have ever had, proud to vote for her #SemST", "FAVOR"),
+        ("Hillary Clinton", "Hillary lied again and again, she must never be president #SemST", "AGAINST"),
+        ("Atheism", "Went to the beach with my dog today #SemST", "NONE"),
+        ("Feminist Movement", "Equal pay for equal work, proud to stand with women everywhere #SemST", "FAVOR"),
+    ]
+    path.write_bytes(b"ID\tTarget\tTweet\tStance\r\n" + b"".join(
+        f"{k}\t{target}\t{tweet}\t{label}\r\n".encode("latin-1") for k, (target, tweet, label) in enumerate(tweets)
+    ))
+    mapping = {"FAVOR": "favor", "AGAINST": "against", "NONE": "none"}
+    metrics = held_out.evaluate_benchmark("models:/news-stance@champion", "semeval2016", tmp_path, None, mapping)
+    assert metrics["left_out"] == {}
+    frame = pd.DataFrame({"text": [t for _, t, _ in tweets], "target": [g for g, _, _ in tweets]})
+    predicted = predict_labels(*load_model("models:/news-stance@champion"), frame.assign(label="none"))
+    back = {model: bench for bench, model in mapping.items()}
+    gold = [label for _, _, label in tweets]
+    expected = f1_score(gold, [back[p] for p in predicted], labels=["FAVOR", "AGAINST"], average=None, zero_division=0)
+    assert metrics["semeval_f_avg"] == pytest.approx(expected.mean())
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--label-map", "business"], "expected BENCHMARK_LABEL=MODEL_LABEL"),
+        (["--label-map", "=economy"], "expected BENCHMARK_LABEL=MODEL_LABEL"),
+        (["--label-map", "business=economy", "--label-map", "business=conflict"], "'business' is mapped twice"),
+        (["--label-map", "finance=economy"], "finance not among the benchmark's labels (business, entertainment"),
+        (["--label-map", "business=markets"], "markets not among the model's labels (conflict, diplomacy"),
+        (["--label-map", "tech=economy"], "no row has the label(s) tech"),
+    ],
+    ids=["no-equals", "empty-side", "twice", "unknown-benchmark-label", "unknown-model-label", "no-rows"],
+)
+def test_a_bad_label_map_is_named(trained_store_uri: str, tmp_path: Path, args: list[str], message: str) -> None:
+    write_bbc_articles(tmp_path)
+    code, _, output = evaluate_cli(
+        "--model-uri", "models:/news-topic@champion", "--dataset", "bbc_news", "--data-dir", str(tmp_path), *args
+    )
+    assert code == 1
+    assert message in output
+
+
+def test_a_label_map_goes_with_a_benchmark(trained_store_uri: str, tmp_path: Path) -> None:
+    data = write(tmp_path / "rows.jsonl", [{"text": TOPIC_ROWS[0][0], "label": TOPIC_ROWS[0][1]}])
+    code, _, output = evaluate_cli(
+        "--model-uri", "models:/news-topic@champion", "--data", str(data), "--label-map", "business=economy"
+    )
+    assert code == 1
+    assert "--label-map goes with --dataset" in output

@@ -24,9 +24,19 @@ def test_metrics_by_hand() -> None:
 
 def test_summary_has_the_evaluate_fields() -> None:
     summary = summary_metrics(["a", "b"], ["a", "a"], ["a", "b"])
-    assert set(summary) == {"accuracy", "macro_f1", "per_class", "labels", "n"}
+    assert set(summary) == {"accuracy", "macro_f1", "per_class", "per_class_recall", "confusion", "labels", "n"}
     assert summary["per_class"] == {"a": pytest.approx(2 / 3), "b": 0.0}
+    assert summary["per_class_recall"] == {"a": 1.0, "b": 0.0}
+    assert summary["confusion"] == {"a": {"a": 1}, "b": {"a": 1}}
     assert summary["n"] == 2
+
+
+def test_summary_recall_and_confusion_cover_only_the_gold_labels() -> None:
+    # A mapped benchmark (BBC business -> economy) holds two gold labels while the model answers with five.
+    summary = summary_metrics(["e", "e", "e", "d"], ["e", "c", "c", "d"], ["c", "d", "e", "h"])
+    assert summary["per_class_recall"] == {"d": 1.0, "e": pytest.approx(1 / 3)}
+    assert summary["confusion"] == {"d": {"d": 1}, "e": {"c": 2, "e": 1}}
+    assert summary["labels"] == ["c", "d", "e"]
 
 
 def test_confusion_matrix_figure_has_every_label() -> None:
