@@ -1,5 +1,6 @@
 """Frozen transformer embeddings (text, or the pair target+text) with a logistic-regression or
-one-hidden-layer perceptron head, or one head per target that the training data knows well."""
+one-hidden-layer perceptron head, or one head per target that the training data knows well; for stance,
+optionally mixed with how close the text is to sentences that voice each stance toward the target."""
 
 from __future__ import annotations
 
@@ -11,16 +12,18 @@ from typing import Literal
 import joblib
 import numpy as np
 import pandas as pd
-from pydantic import Field, NonNegativeFloat, PositiveFloat, PositiveInt, model_validator
+from pydantic import Field, NonNegativeFloat, PositiveFloat, PositiveInt, field_validator, model_validator
 from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 from sklearn.linear_model import LogisticRegression
 
 from classifiers.config import PACKAGED_ENCODER, FamilyConfig
 from classifiers.encoder import ENCODER_REQUIREMENTS, MeanPooledEncoder, resolve_encoder
+from classifiers.errors import UserInputError
 from classifiers.interface import Trainable
 from classifiers.mlp_head import BalancedMLPClassifier
 from classifiers.registry import Factory, Family, register
+from classifiers.stance_descriptions import StanceDescriptions, check_sentences
 
 HEAD_FILE = "head.joblib"
 ENCODER_DIR = "encoder"
@@ -74,6 +77,19 @@ class FrozenEncoderModel(FamilyConfig):
             "the text is to the target, which tells a text that takes no stance toward it from one that does."
         ),
     )
+    stance_descriptions: dict[str, list[str]] | None = Field(
+        None,
+        description=(
+            "Stance (separate / per_target): every label -> sentences voicing that stance toward '{target}' "
+            "('{target} is praised, supported and defended.'); the model's probabilities are then "
+            "(1 - description_weight) x the head's + description_weight x a softmax over the labels of the text's "
+            "mean cosine to each label's sentences, divided by description_temperature."
+        ),
+    )
+    description_weight: float = Field(
+        0.0, ge=0, lt=1, description="stance_descriptions: their share of the probabilities (the head keeps the rest)."
+    )
+    description_temperature: PositiveFloat = Field(0.05, description="stance_descriptions: softmax temperature.")
 
     @model_validator(mode="before")
     @classmethod
@@ -83,6 +99,46 @@ class FrozenEncoderModel(FamilyConfig):
         if isinstance(data, dict) and data.get("head") == "mlp" and "max_iter" not in data:
             return {**data, "max_iter": MLP_EPOCHS}
         return data
+
+    @field_validator("stance_descriptions")
+    @classmethod
+    def _templates(cls, descriptions: dict[str, list[str]] | None) -> dict[str, list[str]] | None:
+        if descriptions is not None:
+            check_sentences(descriptions)
+        return descriptions
+
+    @model_validator(mode="after")
+    def _descriptions_and_their_weight(self) -> FrozenEncoderModel:
+        if self.stance_descriptions is None:
+            if self.description_weight > 0:
+                raise ValueError("description_weight is set but stance_descriptions are not: give both or neither")
+            return self
+        if self.description_weight == 0:
+            raise ValueError("stance_descriptions are given but description_weight is 0: give it their share (0 < w < 1)")
+        if self.stance_input == "pair":
+            raise ValueError(
+                "stance_descriptions need the text embedded apart from the target: stance_input separate or per_target"
+            )
+        return self
+
+    def descriptions(self) -> StanceDescriptions | None:
+        """The stance descriptions with their weight and temperature, if the config gives them."""
+        if self.stance_descriptions is None:
+            return None
+        return StanceDescriptions(self.stance_descriptions, self.description_weight, self.description_temperature)
+
+    def check_labels(self, labels: Sequence[str]) -> None:
+        """With stance descriptions, the data's labels and the described ones must be the same."""
+        if self.stance_descriptions is None:
+            return
+        missing = sorted(set(labels) - set(self.stance_descriptions))
+        extra = sorted(set(self.stance_descriptions) - set(labels))
+        if missing:
+            raise UserInputError(
+                f"model.stance_descriptions has no sentences for label(s) {', '.join(missing)} found in the data"
+            )
+        if extra:
+            raise UserInputError(f"model.stance_descriptions names label(s) {', '.join(extra)} that the data does not have")
 
     @model_validator(mode="after")
     def _settings_of_the_other_head(self) -> FrozenEncoderModel:
@@ -171,19 +227,24 @@ class FrozenEncoderClassifier(Trainable):
         head: Head | PerTargetHeads,
         stance_input: StanceInput = "pair",
         matching_features: bool = False,
+        descriptions: StanceDescriptions | None = None,
     ) -> None:
         super().__init__(task)
         self.encoder = encoder
         self.head = head
         self.stance_input = stance_input
         self.matching_features = matching_features
+        self.descriptions = descriptions
 
     @classmethod
     def untrained(cls, task: str, config: FrozenEncoderModel, encoder: MeanPooledEncoder, seed: int) -> FrozenEncoderClassifier:
         head: Head | PerTargetHeads = config.make_head(seed)
         if task == "stance" and config.stance_input == "per_target":
             head = PerTargetHeads(head, config.min_target_rows)
-        return cls(task, encoder, head, config.stance_input, config.matching_features)
+        descriptions = config.descriptions()
+        if descriptions is not None and task != "stance":
+            raise UserInputError("model.stance_descriptions are for stance models; a topic model has no target to fill in")
+        return cls(task, encoder, head, config.stance_input, config.matching_features, descriptions)
 
     def features(self, inputs: pd.DataFrame, progress: bool = False) -> np.ndarray:
         """What the head reads: the embedding of the text or of the (target, text) pair, or the separate-input block
@@ -211,12 +272,21 @@ class FrozenEncoderClassifier(Trainable):
         features = self.features(inputs)
         if isinstance(self.head, PerTargetHeads):
             text, targets = features[:, : self.encoder.dimension], inputs["target"].astype(str).tolist()
-            return self.head.predict_proba(text, features, targets)
-        return self.head.predict_proba(features)
+            probabilities = self.head.predict_proba(text, features, targets)
+        else:
+            probabilities = self.head.predict_proba(features)
+        if self.descriptions is None:
+            return probabilities
+        text, targets = features[:, : self.encoder.dimension], inputs["target"].astype(str).tolist()
+        return self.descriptions.mix(self.encoder, text, targets, self.labels, probabilities)
 
     def save_weights(self, directory: Path) -> None:
         joblib.dump(self.head, directory / HEAD_FILE)
-        settings = {"stance_input": self.stance_input, "matching_features": self.matching_features}
+        settings = {
+            "stance_input": self.stance_input,
+            "matching_features": self.matching_features,
+            "descriptions": self.descriptions.settings() if self.descriptions is not None else None,
+        }
         (directory / SETTINGS_FILE).write_text(json.dumps(settings), encoding="utf-8")
         self.encoder.save(directory / ENCODER_DIR)
 
@@ -224,8 +294,10 @@ class FrozenEncoderClassifier(Trainable):
     def load_weights(cls, directory: Path, task: str, labels: list[str]) -> FrozenEncoderClassifier:
         settings = json.loads((directory / SETTINGS_FILE).read_text(encoding="utf-8"))
         encoder, head = MeanPooledEncoder.load(directory / ENCODER_DIR), joblib.load(directory / HEAD_FILE)
-        # Models saved before matching features existed had none.
-        classifier = cls(task, encoder, head, settings["stance_input"], settings.get("matching_features", False))
+        # Models saved before matching features or stance descriptions existed had neither.
+        described = settings.get("descriptions")
+        descriptions = StanceDescriptions.from_settings(described) if described else None
+        classifier = cls(task, encoder, head, settings["stance_input"], settings.get("matching_features", False), descriptions)
         classifier.labels = labels
         return classifier
 

@@ -179,3 +179,53 @@ def test_the_mlp_head_has_its_own_epoch_default() -> None:
     assert FrozenEncoderModel(family="frozen_encoder").max_iter == 5000
     assert FrozenEncoderModel(family="frozen_encoder", head="mlp").max_iter == 200
     assert FrozenEncoderModel(family="frozen_encoder", head="mlp", max_iter=50).make_head(seed=0).max_iter == 50
+
+
+STANCE_SENTENCES = {"favor": ["{target} is praised."], "against": ["{target} is condemned."]}
+
+
+def test_stance_descriptions_mix_into_the_head_and_travel_with_the_model(tiny_encoder: Path, tmp_path: Path) -> None:
+    settings = {"family": "frozen_encoder", "encoder": str(tiny_encoder), "max_length": 32, "stance_input": "separate"}
+    plain = classifier_factory(FrozenEncoderModel(**settings), "stance", seed=0)()
+    described_config = FrozenEncoderModel(**settings, stance_descriptions=STANCE_SENTENCES, description_weight=0.5)
+    described = classifier_factory(described_config, "stance", seed=0)()
+    plain.fit(INPUTS, LABELS)
+    described.fit(INPUTS, LABELS)
+    head = plain.predict_proba(INPUTS)
+    expected = described.descriptions.mix(described.encoder, described.encoder.encode(INPUTS[["text"]]),
+                                           list(INPUTS["target"]), described.labels, head)
+    mixed = described.predict_proba(INPUTS)
+    assert np.allclose(mixed, expected, atol=1e-6) and not np.allclose(mixed, head)
+    described.save(tmp_path)
+    loaded = load_predictor(tmp_path)
+    assert loaded.descriptions == described.descriptions
+    assert np.allclose(loaded.predict_proba(INPUTS), mixed, atol=1e-6)
+
+
+@pytest.mark.parametrize(
+    ("settings", "message"),
+    [
+        ({"description_weight": 0.3}, "description_weight is set but stance_descriptions are not"),
+        ({"stance_descriptions": STANCE_SENTENCES}, "description_weight is 0"),
+        ({"stance_descriptions": STANCE_SENTENCES, "description_weight": 1.0}, "less than 1"),
+        ({"stance_descriptions": STANCE_SENTENCES, "description_weight": 0.3, "stance_input": "pair"}, "stance_input separate"),
+        ({"stance_descriptions": {"favor": ["Israel is praised."]}, "description_weight": 0.3}, r"\{target\}"),
+    ],
+)
+def test_inconsistent_stance_description_settings_are_refused(settings: dict[str, object], message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        FrozenEncoderModel(family="frozen_encoder", **{"stance_input": "separate", **settings})
+
+
+def test_stance_descriptions_must_describe_exactly_the_data_labels_and_only_for_stance(tiny_encoder: Path) -> None:
+    config = FrozenEncoderModel(
+        family="frozen_encoder", encoder=str(tiny_encoder), stance_input="separate",
+        stance_descriptions=STANCE_SENTENCES, description_weight=0.3,
+    )
+    config.check_labels(["against", "favor"])
+    with pytest.raises(UserInputError, match="no sentences for label\\(s\\) none found in the data"):
+        config.check_labels(["against", "favor", "none"])
+    with pytest.raises(UserInputError, match="names label\\(s\\) favor that the data does not have"):
+        config.check_labels(["against"])
+    with pytest.raises(UserInputError, match="for stance models"):
+        classifier_factory(config, "topic", seed=0)()
