@@ -11,13 +11,10 @@ are noisy and may flatter. These corpora took no part in training or choosing th
   names (Atheism, Climate Change is a Real Concern, Feminist Movement, Hillary Clinton, Legalization of Abortion):
   the official F_avg and macro-F1. Tweets, not news: a test of stance toward a new target in new wording. VAST and
   FNC-1 are training data of some stance configs, so they are not used here.
-- both: `benchmarks/outside_news/`, news paragraphs of the seeds' beat (the Middle East: Israel, Lebanon, Iran, Iraq,
-  Syria, Yemen, Tunisia) written for this benchmark on 2026-12-03, after the configs up to
-  `minilm_separate_vast_fnc1` were chosen, and labelled by the annotation guideline: 40 paragraphs, 8 per topic,
-  and 36 (paragraph, target) pairs, 12 per stance, toward the eleven seed targets. Balanced, so every class counts:
-  macro-F1 over the five topics and the three stances. Written by the same developer as the stance descriptions of
-  `minilm_described`, in plain news wording: a view of how the models read explicit news, not a sample of real
-  news (the seeds are that).
+- both: `benchmarks/outside_news/` (its README says who wrote them and when), news paragraphs of the seeds' beat
+  labelled by the annotation guideline and balanced, so every class counts: macro-F1 over the five topics and the
+  three stances. Set `b` (50 paragraphs, 60 pairs) was written by a writer that saw only the guideline; set `a` (40,
+  36) by the developer of the stance descriptions, in plainer words that flatter them. Written, not real news.
 
 Every candidate is trained as `python -m training train CONFIG [OVERRIDES]` would (in this process, into a temporary
 store) and scored with `training evaluate --dataset ... --label-map ...`'s code.
@@ -52,6 +49,7 @@ logger = logging.getLogger("benchmarks.transfer")
 DOC = locations.PROJECT_ROOT / "docs" / "training.md"
 RESULTS = locations.PROJECT_ROOT / "benchmarks" / "results" / "bench_transfer.json"
 OUTSIDE_NEWS = locations.PROJECT_ROOT / "benchmarks" / "outside_news"
+OUTSIDE_SETS = ("a", "b")
 
 
 @dataclass(frozen=True)
@@ -110,17 +108,17 @@ def measure(candidate: Candidate, data_dir: Path) -> dict[str, object]:
         "seconds": time.perf_counter() - started,
         "seed_macro_f1": result.metrics["macro_f1"],
         "transfer": scored,
-        "outside_news": evaluate_file(uri, OUTSIDE_NEWS / f"{candidate.task}.jsonl"),
+        "outside_news": {
+            subset: evaluate_file(uri, OUTSIDE_NEWS / subset / f"{candidate.task}.jsonl") for subset in OUTSIDE_SETS
+        },
     }
 
 
 def _outside(row: dict[str, object]) -> str:
-    """Macro-F1 on the outside paragraphs, then each class's F1 (rows measured before they existed: blank)."""
-    scored: dict | None = row.get("outside_news")  # type: ignore[assignment]
-    if scored is None:
-        return " | "
-    per_class = ", ".join(f"{label} {value:.2f}" for label, value in sorted(scored["per_class"].items()))
-    return f"**{scored['macro_f1']:.3f}** | {per_class}"
+    """Macro-F1 on outside sets b and a, then each class's F1 on b."""
+    scored: dict = row["outside_news"]  # type: ignore[assignment]
+    per_class = ", ".join(f"{label} {value:.2f}" for label, value in sorted(scored["b"]["per_class"].items()))
+    return f"**{scored['b']['macro_f1']:.3f}** | {scored['a']['macro_f1']:.3f} | {per_class}"
 
 
 def _topic_row(row: dict[str, object]) -> str:
@@ -148,15 +146,15 @@ HEADERS = {
     "topic": (
         (
             "| config | | seed LOAO macro-F1 | BBC accuracy (752) | economy recall (414 business) "
-            "| domestic_politics recall (338 politics) | business articles called | outside paragraphs macro-F1 (40) "
-            "| per topic F1 |\n|---|---|---:|---:|---:|---:|---|---:|---|"
+            "| domestic_politics recall (338 politics) | business articles called | outside b macro-F1 (50) "
+            "| outside a (40) | per topic F1 on b |\n|---|---|---:|---:|---:|---:|---|---:|---:|---|"
         ),
         _topic_row,
     ),
     "stance": (
         (
             "| config | | seed LOAO macro-F1 | SemEval F_avg | SemEval macro-F1 (95% interval) | per class F1 "
-            "| outside pairs macro-F1 (36) | per stance F1 |\n|---|---|---:|---:|---:|---|---:|---|"
+            "| outside b macro-F1 (60) | outside a (36) | per stance F1 on b |\n|---|---|---:|---:|---:|---|---:|---:|---|"
         ),
         _stance_row,
     ),

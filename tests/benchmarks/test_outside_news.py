@@ -3,6 +3,8 @@ guideline's labels and targets, and as many rows of every class as the docs say.
 
 from collections import Counter
 
+import pytest
+
 from training import locations
 from training.corpus.labels import STANCES, TARGETS, TOPICS
 from training.jsonl_table import read_jsonl_table
@@ -10,14 +12,16 @@ from training.jsonl_table import read_jsonl_table
 FOLDER = locations.PROJECT_ROOT / "benchmarks" / "outside_news"
 
 
-def test_topic_paragraphs_are_eight_per_topic() -> None:
-    frame = read_jsonl_table(FOLDER / "topic.jsonl", ["text", "label"], labels=TOPICS)
-    assert Counter(frame["label"]) == dict.fromkeys(TOPICS, 8)
+@pytest.mark.parametrize(("subset", "per_topic"), [("a", 8), ("b", 10)])
+def test_topic_paragraphs_are_balanced(subset: str, per_topic: int) -> None:
+    frame = read_jsonl_table(FOLDER / subset / "topic.jsonl", ["text", "label"], labels=TOPICS)
+    assert Counter(frame["label"]) == dict.fromkeys(TOPICS, per_topic)
     assert frame["text"].is_unique
 
 
-def test_stance_pairs_are_twelve_per_stance_toward_seed_targets() -> None:
-    frame = read_jsonl_table(FOLDER / "stance.jsonl", ["text", "target", "label"], labels=STANCES)
-    assert Counter(frame["label"]) == dict.fromkeys(STANCES, 12)
+@pytest.mark.parametrize(("subset", "per_stance"), [("a", 12), ("b", 20)])
+def test_stance_pairs_are_balanced_and_toward_seed_targets(subset: str, per_stance: int) -> None:
+    frame = read_jsonl_table(FOLDER / subset / "stance.jsonl", ["text", "target", "label"], labels=STANCES)
+    assert Counter(frame["label"]) == dict.fromkeys(STANCES, per_stance)
     assert set(frame["target"]) <= set(TARGETS)
     assert not frame.duplicated(["text", "target"]).any()
