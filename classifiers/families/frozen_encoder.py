@@ -270,14 +270,15 @@ class FrozenEncoderClassifier(Trainable):
 
     def predict_proba(self, inputs: pd.DataFrame) -> np.ndarray:
         features = self.features(inputs)
+        if not isinstance(self.head, PerTargetHeads) and self.descriptions is None:
+            return self.head.predict_proba(features)
+        text, targets = features[:, : self.encoder.dimension], inputs["target"].astype(str).tolist()
         if isinstance(self.head, PerTargetHeads):
-            text, targets = features[:, : self.encoder.dimension], inputs["target"].astype(str).tolist()
             probabilities = self.head.predict_proba(text, features, targets)
         else:
             probabilities = self.head.predict_proba(features)
         if self.descriptions is None:
             return probabilities
-        text, targets = features[:, : self.encoder.dimension], inputs["target"].astype(str).tolist()
         return self.descriptions.mix(self.encoder, text, targets, self.labels, probabilities)
 
     def save_weights(self, directory: Path) -> None:
