@@ -19,7 +19,7 @@ are noisy and may flatter. These corpora took no part in training or choosing th
 Every candidate is trained as `python -m training train CONFIG [OVERRIDES]` would (in this process, into a temporary
 store) and scored with `training evaluate --dataset ... --label-map ...`'s code.
 
-    python benchmarks/bench_transfer.py                 # every candidate (about 13 minutes on 2 cores, bfloat16)
+    python benchmarks/bench_transfer.py                 # every candidate (about 19 minutes on 2 cores, bfloat16)
     python benchmarks/bench_transfer.py --only topic    # the topic candidates
 """
 
