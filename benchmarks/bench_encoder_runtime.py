@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import logging
 import platform
+import random
 import tempfile
 import time
 from collections.abc import Callable
@@ -40,7 +41,11 @@ logger = logging.getLogger("benchmarks.encoder_runtime")
 
 DOC = locations.PROJECT_ROOT / "docs" / "serving.md"
 MARKER = "bench:encoder_runtime"
+ROWS_MARKER = "bench:encoder_rows_per_call"
 BATCH_SIZES = (1, 4, 16, 32)
+SERVER_BATCHES = (16, 32)
+ROWS_PER_CALL = (4, 8, 16, 32)
+PYTORCH = ("PyTorch float32 (eager)", "PyTorch bfloat16 (eager)")
 MAX_LENGTH = 256
 INPUTS = ("input_ids", "attention_mask", "token_type_ids")
 
@@ -134,6 +139,53 @@ def rows_per_second(embed: Embed, texts: list[str], batch: int) -> float:
     return len(texts) / (time.perf_counter() - started)
 
 
+def server_batches(texts: list[str], size: int, count: int = 20) -> list[list[str]]:
+    """`count` batches of `size` paragraphs in random order (seeded), as concurrent requests fill a server batch."""
+    rng = random.Random(size)
+    return [rng.sample(texts, size) for _ in range(count)]
+
+
+def server_batch_rows_per_second(embed: Embed, batches: list[list[str]], rows: int) -> float:
+    """Rows/s with each batch sorted by length and embedded in calls of `rows` rows, as `classifiers.encoder` does."""
+    started = time.perf_counter()
+    for batch in batches:
+        ordered = sorted(batch, key=len)
+        for start in range(0, len(ordered), rows):
+            embed(ordered[start : start + rows])
+    return sum(map(len, batches)) / (time.perf_counter() - started)
+
+
+def rows_per_call_table(embed: dict[str, Embed], texts: list[str], rounds: int) -> str:
+    """Best rows/s of server-sized batches of mixed lengths per PyTorch precision, batch size and rows per call."""
+    cells = [(name, size, rows) for name in PYTORCH for size in SERVER_BATCHES for rows in ROWS_PER_CALL if rows <= size]
+    best = dict.fromkeys(cells, 0.0)
+    batches = {size: server_batches(texts, size) for size in SERVER_BATCHES}
+    for _ in range(rounds):
+        for name, size, rows in best:
+            rate = server_batch_rows_per_second(embed[name], batches[size], rows)
+            best[name, size, rows] = max(best[name, size, rows], rate)
+    header = " | ".join(f"{rows} rows per call" for rows in ROWS_PER_CALL)
+    amx = getattr(torch.cpu, "_is_amx_tile_supported", None)
+    return "\n".join(
+        [
+            f"Measured {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, same command: server batches of mixed lengths, "
+            f"20 batches of 16 and of 32 seed paragraphs drawn at random, each sorted by length and embedded in calls of "
+            f"the given rows, best of {rounds} rounds, rows/s. "
+            f"AMX tiles on this CPU: {'yes' if amx is not None and amx() else 'no'}.",
+            "",
+            f"| runtime | server batch | {header} |",
+            "|---|---:|" + "---:|" * len(ROWS_PER_CALL),
+            *(
+                f"| {name} | {size} | "
+                + " | ".join(f"{best[name, size, rows]:.1f}" if rows <= size else "" for rows in ROWS_PER_CALL)
+                + " |"
+                for name in PYTORCH
+                for size in SERVER_BATCHES
+            ),
+        ]
+    )
+
+
 @app.command()
 def main(
     rounds: Annotated[int, typer.Option(min=1, help="Rounds per runtime and batch size; the best counts.")] = 3,
@@ -159,6 +211,7 @@ def main(
                 for name, function in embed.items():
                     function(texts[:batch])
                     best[name][batch] = max(best[name][batch], rows_per_second(function, texts, batch))
+        rows_table = rows_per_call_table(embed, texts, rounds)
     header = " | ".join(f"{batch} row{'s' if batch > 1 else ''} per call" for batch in BATCH_SIZES)
     lines = [
         f"Measured {datetime.now(UTC):%Y-%m-%d %H:%M} UTC on {threads} threads per runtime, {platform.machine()}, "
@@ -174,10 +227,11 @@ def main(
         f"- bfloat16 matrix products in hardware (AMX or AVX512-BF16) on this CPU: {'yes' if computes_bfloat16_natively() else 'no'}.",
     ]
     table = "\n".join(lines)
-    print(table)
+    print(table, rows_table, sep="\n\n")
     if write:
         write_between_markers(DOC, MARKER, table)
-        logger.info("wrote the table into %s", DOC)
+        write_between_markers(DOC, ROWS_MARKER, rows_table)
+        logger.info("wrote the tables into %s", DOC)
 
 
 if __name__ == "__main__":

@@ -27,6 +27,11 @@ ENCODER_REQUIREMENTS = ("torch", "transformers", "tqdm")
 # stored in the model: the weights are saved in float32 either way.
 PRECISION_VARIABLE = "NEWS_ENCODER_PRECISION"
 Precision = Literal["auto", "float32", "bfloat16"]
+# How many rows one forward pass takes at prediction time, chosen by the process like the precision: a server's
+# batch holds texts of mixed lengths, and on some CPUs a call of 16-32 such rows is much slower per row than
+# calls of 8 (benchmarks/bench_encoder_runtime.py, docs/serving.md).
+ROWS_VARIABLE = "NEWS_ENCODER_ROWS_PER_CALL"
+ROWS_WITHOUT_AMX = 8
 
 
 def resolve_encoder(name: str) -> Path:
@@ -84,6 +89,24 @@ def precision_name() -> str:
     return str(encoder_dtype(device)).removeprefix("torch.")
 
 
+def prediction_rows_per_call(configured: int) -> int:
+    """Rows per forward pass at prediction time, from `NEWS_ENCODER_ROWS_PER_CALL` (auto or a positive integer).
+
+    `auto` (the default) keeps the model's configured batch size on a CPU with AMX tiles, where calls of 16-32 rows
+    were the fastest measured, and caps it at 8 rows elsewhere, where calls of 8 rows of mixed lengths embedded
+    1.3-2.1x as many rows/s as calls of 16-32 (float32 and bfloat16 alike, a Zen 4 EPYC, 2026-12-03).
+    """
+    import torch
+
+    requested = os.environ.get(ROWS_VARIABLE, "auto").strip().lower() or "auto"
+    if requested == "auto":
+        amx = getattr(torch.cpu, "_is_amx_tile_supported", None)
+        return configured if amx is not None and amx() else min(configured, ROWS_WITHOUT_AMX)
+    if not requested.isdigit() or int(requested) < 1:
+        raise UserInputError(f"{ROWS_VARIABLE}={requested!r}: must be auto or a positive whole number of rows")
+    return int(requested)
+
+
 def mean_pool(hidden: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     """Average of token vectors, padding excluded (how all-MiniLM-L6-v2 was trained)."""
     weights = mask.unsqueeze(-1).to(hidden.dtype)
@@ -100,6 +123,9 @@ class MeanPooledEncoder:
         self.path = path
         self.max_length = max_length
         self.batch_size = batch_size
+        # Training embeds whole corpora sorted by length (little padding) with the configured batch size; a
+        # prediction-time encoder takes what the machine runs fastest.
+        self.rows_per_call = batch_size if cache else prediction_rows_per_call(batch_size)
         self.tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
         self.device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
         self.dtype = encoder_dtype(self.device)
@@ -133,9 +159,9 @@ class MeanPooledEncoder:
         # Batches of similar length: padding to the longest member is most of the cost otherwise.
         order = sorted(range(len(keys)), key=lambda index: len(keys[index][0]) + len(keys[index][1] or ""))
         vectors: list[np.ndarray] = [np.empty(0)] * len(keys)
-        starts = range(0, len(order), self.batch_size)
+        starts = range(0, len(order), self.rows_per_call)
         for start in tqdm(starts, desc="embedding", unit="batch", disable=not progress):
-            batch = [keys[index] for index in order[start : start + self.batch_size]]
+            batch = [keys[index] for index in order[start : start + self.rows_per_call]]
             first = [key[0] for key in batch]
             second = [key[1] for key in batch] if batch[0][1] is not None else None
             encoded = self.tokenizer(
@@ -149,7 +175,7 @@ class MeanPooledEncoder:
             with torch.inference_mode():
                 hidden = self.model(**encoded).last_hidden_state.float()
             pooled = torch.nn.functional.normalize(mean_pool(hidden, encoded["attention_mask"]), dim=-1)
-            for index, vector in zip(order[start : start + self.batch_size], pooled.cpu().numpy(), strict=True):
+            for index, vector in zip(order[start : start + self.rows_per_call], pooled.cpu().numpy(), strict=True):
                 vectors[index] = vector
         return vectors
 

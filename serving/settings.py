@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import AfterValidator, AliasChoices, BeforeValidator, Field, PositiveInt, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -83,6 +83,11 @@ class ServingSettings(BaseSettings):
         "auto",
         description="How encoder models compute: auto (bfloat16 on a CPU with AMX or AVX512-BF16, about 2x as fast, else float32), "
         "float32 or bfloat16.",
+    )
+    encoder_rows_per_call: Literal["auto"] | PositiveInt = Field(
+        "auto",
+        description="Texts per forward pass of an encoder model: auto (the model's batch size on a CPU with AMX, "
+        "else at most 8, which embeds a batch of mixed lengths faster there) or a number.",
     )
     max_items: PositiveInt = Field(256, description="Items per /v1/classify request; segments per article.")
     max_text_chars: PositiveInt = Field(20_000, description="Characters per /v1/classify text and per article title.")

@@ -1,7 +1,8 @@
-"""classifiers/encoder.py: the precision the encoder computes in, and what it saves."""
+"""classifiers/encoder.py: the precision the encoder computes in, the rows per forward call, and what it saves."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -11,7 +12,14 @@ import torch
 from safetensors.torch import load_file
 
 from classifiers import encoder as encoder_module
-from classifiers.encoder import PRECISION_VARIABLE, MeanPooledEncoder, computes_bfloat16_natively, encoder_dtype
+from classifiers.encoder import (
+    PRECISION_VARIABLE,
+    ROWS_VARIABLE,
+    MeanPooledEncoder,
+    computes_bfloat16_natively,
+    encoder_dtype,
+    prediction_rows_per_call,
+)
 from classifiers.errors import UserInputError
 
 TEXTS = pd.DataFrame(
@@ -78,3 +86,46 @@ def test_bfloat16_embeddings_match_float32_and_the_saved_weights_stay_float32(
     # Loading the saved copy as float32 embeds exactly as the float32 encoder of the original did.
     reloaded = _encoder(tmp_path / "saved", "float32", monkeypatch)
     np.testing.assert_array_equal(reloaded.encode(TEXTS), exact)
+
+
+@pytest.mark.parametrize(("amx", "expected"), [(True, 32), (False, 8)])
+def test_auto_rows_per_call_keep_the_batch_size_only_with_amx(
+    monkeypatch: pytest.MonkeyPatch, amx: bool, expected: int
+) -> None:
+    monkeypatch.delenv(ROWS_VARIABLE, raising=False)
+    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: amx)
+    assert prediction_rows_per_call(32) == expected
+    # Never more rows than the model was configured with.
+    assert prediction_rows_per_call(4) == 4
+
+
+def test_an_explicit_rows_per_call_is_used_and_a_bad_one_refused_naming_the_variable(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv(ROWS_VARIABLE, "12")
+    assert prediction_rows_per_call(32) == 12
+    for bad in ("0", "-4", "eight", "2.5"):
+        monkeypatch.setenv(ROWS_VARIABLE, bad)
+        with pytest.raises(UserInputError, match=rf"{ROWS_VARIABLE}='{re.escape(bad)}': must be auto or a positive"):
+            prediction_rows_per_call(32)
+
+
+def test_prediction_calls_take_the_rows_per_call_and_training_the_batch_size(
+    tiny_encoder: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(PRECISION_VARIABLE, "float32")
+    monkeypatch.setenv(ROWS_VARIABLE, "1")
+    training = MeanPooledEncoder(tiny_encoder, max_length=64, batch_size=3, cache=True)
+    serving = MeanPooledEncoder(tiny_encoder, max_length=64, batch_size=3)
+    calls: dict[str, list[int]] = {"training": [], "serving": []}
+    for name, encoder in (("training", training), ("serving", serving)):
+        forward = encoder.model.forward
+
+        def counted(*args: object, name: str = name, forward: object = forward, **kwargs: object) -> object:
+            calls[name].append(len(kwargs["input_ids"]))
+            return forward(*args, **kwargs)  # type: ignore[operator]
+
+        monkeypatch.setattr(encoder.model, "forward", counted)
+    texts = pd.DataFrame({"text": [f"{text} ({number})" for number in range(2) for text in TEXTS["text"]]})
+    np.testing.assert_allclose(serving.encode(texts), training.encode(texts), atol=1e-5)
+    assert calls == {"training": [3, 3], "serving": [1] * 6}

@@ -9,7 +9,7 @@ import pytest
 import torch
 from fastapi.testclient import TestClient
 
-from classifiers.encoder import PRECISION_VARIABLE
+from classifiers.encoder import PRECISION_VARIABLE, ROWS_VARIABLE
 from serving.app import create_app
 from serving.settings import ServingSettings
 from tests.conftest import free_port
@@ -132,3 +132,20 @@ def test_the_encoders_compute_in_the_precision_the_settings_name(
     assert answer.status_code == 200
     for task in ("topic", "stance"):
         assert snapshot.require(task).classifier.encoder.dtype == getattr(torch, precision)
+
+
+@pytest.mark.parametrize(("setting", "rows"), [("3", 3), ("auto", None)])
+def test_the_encoders_take_the_rows_per_call_the_settings_name(
+    trained_store_uri: str, make_settings: SettingsFactory, monkeypatch: pytest.MonkeyPatch, setting: str, rows: int | None
+) -> None:
+    monkeypatch.setenv(ROWS_VARIABLE, "1")
+    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: False)
+    app = create_app(make_settings(trained_store_uri, encoder_rows_per_call=setting))
+    with TestClient(app) as client:
+        answer = client.post("/v1/classify", json={"items": [{"text": "Oil prices fell sharply.", "target": "Iran"}]})
+        snapshot = app.state.model_holder.current
+
+    assert answer.status_code == 200
+    for task in ("topic", "stance"):
+        encoder = snapshot.require(task).classifier.encoder
+        assert encoder.rows_per_call == (rows or min(encoder.batch_size, 8))

@@ -43,6 +43,24 @@ def test_news_variables_and_mlflow_tracking_uri(monkeypatch: pytest.MonkeyPatch)
     assert ServingSettings().tracking_uri == "sqlite:///from-news.db"
 
 
+@pytest.mark.parametrize(("value", "expected"), [(None, "auto"), ("auto", "auto"), ("8", 8)])
+def test_encoder_rows_per_call_is_auto_or_a_positive_number(
+    monkeypatch: pytest.MonkeyPatch, value: str | None, expected: str | int
+) -> None:
+    if value is None:
+        monkeypatch.delenv("NEWS_ENCODER_ROWS_PER_CALL", raising=False)
+    else:
+        monkeypatch.setenv("NEWS_ENCODER_ROWS_PER_CALL", value)
+    assert ServingSettings().encoder_rows_per_call == expected
+
+
+@pytest.mark.parametrize("value", ["0", "-1", "many"])
+def test_a_bad_encoder_rows_per_call_is_refused_naming_the_setting(monkeypatch: pytest.MonkeyPatch, value: str) -> None:
+    monkeypatch.setenv("NEWS_ENCODER_ROWS_PER_CALL", value)
+    with pytest.raises(ValidationError, match="encoder_rows_per_call"):
+        ServingSettings()
+
+
 @pytest.mark.parametrize("uri", ["runs:/abc/model", "models:/news-topic", "models:/a/b/c", "/tmp/model"])
 def test_model_uri_must_name_a_registered_version_or_alias(uri: str) -> None:
     with pytest.raises(ValidationError, match="models:/<name>@<alias>"):
