@@ -9,7 +9,7 @@ import pytest
 import torch
 from fastapi.testclient import TestClient
 
-from classifiers.encoder import PRECISION_VARIABLE, ROWS_VARIABLE
+from classifiers.encoder import PRECISION_VARIABLE, ROWS_VARIABLE, MeanPooledEncoder
 from serving.app import create_app
 from serving.settings import ServingSettings
 from tests.conftest import free_port
@@ -118,20 +118,24 @@ def test_a_password_in_the_tracking_uri_is_never_shown(
     assert "hunter2-secret" not in caplog.text
 
 
+def _served_encoders(trained_store_uri: str, make_settings: SettingsFactory, **settings: str) -> list[MeanPooledEncoder]:
+    """The topic and stance models' encoders after a server with these settings answered one request."""
+    app = create_app(make_settings(trained_store_uri, **settings))
+    with TestClient(app) as client:
+        answer = client.post("/v1/classify", json={"items": [{"text": "Oil prices fell sharply.", "target": "Iran"}]})
+        snapshot = app.state.model_holder.current
+    assert answer.status_code == 200
+    return [snapshot.require(task).classifier.encoder for task in ("topic", "stance")]
+
+
 @pytest.mark.parametrize("precision", ["float32", "bfloat16"])
 def test_the_encoders_compute_in_the_precision_the_settings_name(
     trained_store_uri: str, make_settings: SettingsFactory, monkeypatch: pytest.MonkeyPatch, precision: str
 ) -> None:
     # The lifespan exports the setting for the encoders to read; monkeypatch puts the variable back afterwards.
     monkeypatch.setenv(PRECISION_VARIABLE, "auto")
-    app = create_app(make_settings(trained_store_uri, encoder_precision=precision))
-    with TestClient(app) as client:
-        answer = client.post("/v1/classify", json={"items": [{"text": "Oil prices fell sharply.", "target": "Iran"}]})
-        snapshot = app.state.model_holder.current
-
-    assert answer.status_code == 200
-    for task in ("topic", "stance"):
-        assert snapshot.require(task).classifier.encoder.dtype == getattr(torch, precision)
+    encoders = _served_encoders(trained_store_uri, make_settings, encoder_precision=precision)
+    assert [encoder.dtype for encoder in encoders] == [getattr(torch, precision)] * 2
 
 
 @pytest.mark.parametrize(("setting", "rows"), [("3", 3), ("auto", None)])
@@ -140,12 +144,5 @@ def test_the_encoders_take_the_rows_per_call_the_settings_name(
 ) -> None:
     monkeypatch.setenv(ROWS_VARIABLE, "1")
     monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: False)
-    app = create_app(make_settings(trained_store_uri, encoder_rows_per_call=setting))
-    with TestClient(app) as client:
-        answer = client.post("/v1/classify", json={"items": [{"text": "Oil prices fell sharply.", "target": "Iran"}]})
-        snapshot = app.state.model_holder.current
-
-    assert answer.status_code == 200
-    for task in ("topic", "stance"):
-        encoder = snapshot.require(task).classifier.encoder
-        assert encoder.rows_per_call == (rows or min(encoder.batch_size, 8))
+    encoders = _served_encoders(trained_store_uri, make_settings, encoder_rows_per_call=setting)
+    assert [encoder.rows_per_call for encoder in encoders] == [rows or min(encoder.batch_size, 8) for encoder in encoders]
