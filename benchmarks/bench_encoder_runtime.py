@@ -34,7 +34,7 @@ from onnxruntime.transformers import optimizer
 from transformers import AutoModel, AutoTokenizer
 
 from classifiers.config import PACKAGED_ENCODER
-from classifiers.encoder import computes_bfloat16_natively, resolve_encoder
+from classifiers.encoder import computes_bfloat16_natively, has_amx_tiles, resolve_encoder
 from training import locations
 
 logger = logging.getLogger("benchmarks.encoder_runtime")
@@ -165,13 +165,12 @@ def rows_per_call_table(embed: dict[str, Embed], texts: list[str], rounds: int) 
             rate = server_batch_rows_per_second(embed[name], batches[size], rows)
             best[name, size, rows] = max(best[name, size, rows], rate)
     header = " | ".join(f"{rows} rows per call" for rows in ROWS_PER_CALL)
-    amx = getattr(torch.cpu, "_is_amx_tile_supported", None)
     return "\n".join(
         [
             f"Measured {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, same command: server batches of mixed lengths, "
             f"20 batches of 16 and of 32 seed paragraphs drawn at random, each sorted by length and embedded in calls of "
             f"the given rows, best of {rounds} rounds, rows/s. "
-            f"AMX tiles on this CPU: {'yes' if amx is not None and amx() else 'no'}.",
+            f"AMX tiles on this CPU: {'yes' if has_amx_tiles() else 'no'}.",
             "",
             f"| runtime | server batch | {header} |",
             "|---|---:|" + "---:|" * len(ROWS_PER_CALL),

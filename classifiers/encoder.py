@@ -56,12 +56,22 @@ def pair_arguments(inputs: pd.DataFrame) -> tuple[list[str], list[str] | None]:
     return inputs["text"].astype(str).tolist(), None
 
 
-def computes_bfloat16_natively() -> bool:
-    """True on CPUs whose instructions multiply bfloat16 matrices (AMX tiles or AVX512-BF16), which oneDNN uses."""
+def _cpu_supports(check_name: str) -> bool:
     import torch
 
-    checks = [getattr(torch.cpu, name, None) for name in ("_is_amx_tile_supported", "_is_avx512_bf16_supported")]
-    return any(check is not None and check() for check in checks)
+    # Private torch.cpu checks: absent from some builds, where the feature counts as missing.
+    check = getattr(torch.cpu, check_name, None)
+    return check is not None and bool(check())
+
+
+def has_amx_tiles() -> bool:
+    """True on CPUs with AMX tiles (Intel Sapphire Rapids and later)."""
+    return _cpu_supports("_is_amx_tile_supported")
+
+
+def computes_bfloat16_natively() -> bool:
+    """True on CPUs whose instructions multiply bfloat16 matrices (AMX tiles or AVX512-BF16), which oneDNN uses."""
+    return has_amx_tiles() or _cpu_supports("_is_avx512_bf16_supported")
 
 
 def encoder_dtype(device: torch.device) -> torch.dtype:
@@ -89,19 +99,16 @@ def precision_name() -> str:
     return str(encoder_dtype(device)).removeprefix("torch.")
 
 
-def prediction_rows_per_call(configured: int) -> int:
+def prediction_rows_per_call(configured: int, device: torch.device) -> int:
     """Rows per forward pass at prediction time, from `NEWS_ENCODER_ROWS_PER_CALL` (auto or a positive integer).
 
-    `auto` (the default) keeps the model's configured batch size on a CPU with AMX tiles, where calls of 16-32 rows
-    were the fastest measured, and caps it at 8 rows elsewhere, where calls of 8 rows of mixed lengths embedded
-    1.3-2.1x as many rows/s as calls of 16-32 (float32 and bfloat16 alike, a Zen 4 EPYC, 2026-12-03).
+    `auto` (the default) keeps the model's configured batch size on a GPU and on a CPU with AMX tiles, where calls
+    of 16-32 rows were the fastest measured, and caps it at 8 rows on other CPUs, where calls of 8 rows of mixed
+    lengths embedded 1.3-2.1x as many rows/s as calls of 16-32 (float32 and bfloat16 alike, a Zen 4 EPYC, 2026-12-03).
     """
-    import torch
-
     requested = os.environ.get(ROWS_VARIABLE, "auto").strip().lower() or "auto"
     if requested == "auto":
-        amx = getattr(torch.cpu, "_is_amx_tile_supported", None)
-        return configured if amx is not None and amx() else min(configured, ROWS_WITHOUT_AMX)
+        return configured if device.type != "cpu" or has_amx_tiles() else min(configured, ROWS_WITHOUT_AMX)
     if not requested.isdigit() or int(requested) < 1:
         raise UserInputError(f"{ROWS_VARIABLE}={requested!r}: must be auto or a positive whole number of rows")
     return int(requested)
@@ -123,11 +130,11 @@ class MeanPooledEncoder:
         self.path = path
         self.max_length = max_length
         self.batch_size = batch_size
-        # Training embeds whole corpora sorted by length (little padding) with the configured batch size; a
-        # prediction-time encoder takes what the machine runs fastest.
-        self.rows_per_call = batch_size if cache else prediction_rows_per_call(batch_size)
         self.tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
         self.device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        # Training embeds whole corpora sorted by length (little padding) with the configured batch size; a
+        # prediction-time encoder takes what the machine runs fastest.
+        self.rows_per_call = batch_size if cache else prediction_rows_per_call(batch_size, self.device)
         self.dtype = encoder_dtype(self.device)
         self.model = AutoModel.from_pretrained(path, local_files_only=True, dtype=self.dtype).eval()
         self.model.to(self.device)

@@ -86,8 +86,8 @@ class ServingSettings(BaseSettings):
     )
     encoder_rows_per_call: Literal["auto"] | PositiveInt = Field(
         "auto",
-        description="Texts per forward pass of an encoder model: auto (the model's batch size on a CPU with AMX, "
-        "else at most 8, which embeds a batch of mixed lengths faster there) or a number.",
+        description="Texts per forward pass of an encoder model: auto (the model's batch size on a GPU or a CPU with "
+        "AMX, else at most 8, which embeds a batch of mixed lengths faster on other CPUs) or a number.",
     )
     max_items: PositiveInt = Field(256, description="Items per /v1/classify request; segments per article.")
     max_text_chars: PositiveInt = Field(20_000, description="Characters per /v1/classify text and per article title.")

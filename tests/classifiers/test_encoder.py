@@ -89,25 +89,26 @@ def test_bfloat16_embeddings_match_float32_and_the_saved_weights_stay_float32(
 
 
 @pytest.mark.parametrize(("amx", "expected"), [(True, 32), (False, 8)])
-def test_auto_rows_per_call_keep_the_batch_size_only_with_amx(
+def test_auto_rows_per_call_keep_the_batch_size_only_with_amx_or_a_gpu(
     monkeypatch: pytest.MonkeyPatch, amx: bool, expected: int
 ) -> None:
     monkeypatch.delenv(ROWS_VARIABLE, raising=False)
     monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: amx)
-    assert prediction_rows_per_call(32) == expected
-    # Never more rows than the model was configured with.
-    assert prediction_rows_per_call(4) == 4
+    assert prediction_rows_per_call(32, torch.device("cpu")) == expected
+    # Never more rows than the model was configured with; a GPU takes the configured batch.
+    assert prediction_rows_per_call(4, torch.device("cpu")) == 4
+    assert prediction_rows_per_call(32, torch.device("cuda")) == 32
 
 
 def test_an_explicit_rows_per_call_is_used_and_a_bad_one_refused_naming_the_variable(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setenv(ROWS_VARIABLE, "12")
-    assert prediction_rows_per_call(32) == 12
+    assert prediction_rows_per_call(32, torch.device("cpu")) == 12
     for bad in ("0", "-4", "eight", "2.5"):
         monkeypatch.setenv(ROWS_VARIABLE, bad)
         with pytest.raises(UserInputError, match=rf"{ROWS_VARIABLE}='{re.escape(bad)}': must be auto or a positive"):
-            prediction_rows_per_call(32)
+            prediction_rows_per_call(32, torch.device("cpu"))
 
 
 def test_prediction_calls_take_the_rows_per_call_and_training_the_batch_size(
