@@ -44,6 +44,7 @@ MARKER = "bench:encoder_runtime"
 ROWS_MARKER = "bench:encoder_rows_per_call"
 BATCH_SIZES = (1, 4, 16, 32)
 SERVER_BATCHES = (16, 32)
+SERVER_BATCH_COUNT = 20
 ROWS_PER_CALL = (4, 8, 16, 32)
 PYTORCH = ("PyTorch float32 (eager)", "PyTorch bfloat16 (eager)")
 MAX_LENGTH = 256
@@ -139,7 +140,7 @@ def rows_per_second(embed: Embed, texts: list[str], batch: int) -> float:
     return len(texts) / (time.perf_counter() - started)
 
 
-def server_batches(texts: list[str], size: int, count: int = 20) -> list[list[str]]:
+def server_batches(texts: list[str], size: int, count: int = SERVER_BATCH_COUNT) -> list[list[str]]:
     """`count` batches of `size` paragraphs in random order (seeded), as concurrent requests fill a server batch."""
     rng = random.Random(size)
     return [rng.sample(texts, size) for _ in range(count)]
@@ -168,7 +169,8 @@ def rows_per_call_table(embed: dict[str, Embed], texts: list[str], rounds: int) 
     return "\n".join(
         [
             f"Measured {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, same command: server batches of mixed lengths, "
-            f"20 batches of 16 and of 32 seed paragraphs drawn at random, each sorted by length and embedded in calls of "
+            f"{SERVER_BATCH_COUNT} batches of {' and of '.join(map(str, SERVER_BATCHES))} seed paragraphs drawn at random, "
+            f"each sorted by length and embedded in calls of "
             f"the given rows, best of {rounds} rounds, rows/s. "
             f"AMX tiles on this CPU: {'yes' if has_amx_tiles() else 'no'}.",
             "",
