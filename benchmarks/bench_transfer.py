@@ -12,15 +12,18 @@ are noisy and may flatter. These corpora took no part in training or choosing th
   the official F_avg and macro-F1. Tweets, not news: a test of stance toward a new target in new wording. VAST and
   FNC-1 are training data of some stance configs, so they are not used here.
 - both: `benchmarks/outside_news/` (its README says who wrote them and when), news paragraphs of the seeds' beat
-  labelled by the annotation guideline and balanced, so every class counts: macro-F1 over the five topics and the
-  three stances. Set `b` (50 paragraphs, 60 pairs) was written by a writer that saw only the guideline; set `a` (40,
-  36) by the developer of the stance descriptions, in plainer words that flatter them. Written, not real news.
+  labelled by the annotation guideline: macro-F1 over the five topics and the three stances. Set `b` (50 paragraphs,
+  60 pairs, balanced) was written by a writer that saw only the guideline; set `c` (60, 115 pairs, as unbalanced as
+  real news: most pairs `none`) by another such writer, in the manner of wire copy; set `a` (40, 36) by the
+  developer of the stance descriptions, in plainer words that flatter them. Written, not real news, and by the same
+  kind of writer as the stance default's written training pairs (corpora/guideline_written), which they flatter.
 
 Every candidate is trained as `python -m training train CONFIG [OVERRIDES]` would (in this process, into a temporary
 store) and scored with `training evaluate --dataset ... --label-map ...`'s code.
 
-    python benchmarks/bench_transfer.py                 # every candidate (about 19 minutes on 2 cores, bfloat16)
+    python benchmarks/bench_transfer.py                 # every candidate (about 32 minutes on 2 cores, bfloat16)
     python benchmarks/bench_transfer.py --only topic    # the topic candidates
+    python benchmarks/bench_transfer.py --config configs/stance/minilm_described.yaml   # one config's candidates
 """
 
 from __future__ import annotations
@@ -49,7 +52,7 @@ logger = logging.getLogger("benchmarks.transfer")
 DOC = locations.PROJECT_ROOT / "docs" / "training.md"
 RESULTS = locations.PROJECT_ROOT / "benchmarks" / "results" / "bench_transfer.json"
 OUTSIDE_NEWS = locations.PROJECT_ROOT / "benchmarks" / "outside_news"
-OUTSIDE_SETS = ("a", "b")
+OUTSIDE_SETS = ("a", "b", "c")
 
 
 @dataclass(frozen=True)
@@ -88,8 +91,12 @@ CANDIDATES = [
     Candidate("stance", "configs/stance/minilm_separate.yaml", note="seeds only"),
     Candidate("stance", "configs/stance/minilm_separate_vast.yaml", note="seeds and VAST"),
     Candidate("stance", "configs/stance/minilm_separate_vast_fnc1.yaml", note="seeds, VAST and FNC-1"),
-    Candidate("stance", "configs/stance/minilm_described.yaml", note="default: the same, mixed with stance descriptions"),
+    Candidate("stance", "configs/stance/minilm_described.yaml", note="the same, mixed with stance descriptions"),
+    Candidate("stance", "configs/stance/minilm_described_written.yaml", note="default: also on 635 written pairs"),
 ]
+
+
+CONFIGS = list(dict.fromkeys(candidate.config for candidate in CANDIDATES))
 
 
 def measure(candidate: Candidate, data_dir: Path) -> dict[str, object]:
@@ -115,10 +122,16 @@ def measure(candidate: Candidate, data_dir: Path) -> dict[str, object]:
 
 
 def _outside(row: dict[str, object]) -> str:
-    """Macro-F1 on outside sets b and a, then each class's F1 on b."""
+    """Macro-F1 on outside sets b, c and a, then each class's F1 on b and on c."""
     scored: dict = row["outside_news"]  # type: ignore[assignment]
-    per_class = ", ".join(f"{label} {value:.2f}" for label, value in sorted(scored["b"]["per_class"].items()))
-    return f"**{scored['b']['macro_f1']:.3f}** | {scored['a']['macro_f1']:.3f} | {per_class}"
+
+    def per_class(subset: str) -> str:
+        return ", ".join(f"{label} {value:.2f}" for label, value in sorted(scored[subset]["per_class"].items()))
+
+    return (
+        f"**{scored['b']['macro_f1']:.3f}** | {scored['c']['macro_f1']:.3f} | {scored['a']['macro_f1']:.3f} "
+        f"| {per_class('b')} | {per_class('c')}"
+    )
 
 
 def _topic_row(row: dict[str, object]) -> str:
@@ -147,14 +160,16 @@ HEADERS = {
         (
             "| config | | seed LOAO macro-F1 | BBC accuracy (752) | economy recall (414 business) "
             "| domestic_politics recall (338 politics) | business articles called | outside b macro-F1 (50) "
-            "| outside a (40) | per topic F1 on b |\n|---|---|---:|---:|---:|---:|---|---:|---:|---|"
+            "| outside c (60) | outside a (40) | per topic F1 on b | per topic F1 on c |"
+            "\n|---|---|---:|---:|---:|---:|---|---:|---:|---:|---|---|"
         ),
         _topic_row,
     ),
     "stance": (
         (
             "| config | | seed LOAO macro-F1 | SemEval F_avg | SemEval macro-F1 (95% interval) | per class F1 "
-            "| outside b macro-F1 (60) | outside a (36) | per stance F1 on b |\n|---|---|---:|---:|---:|---|---:|---:|---|"
+            "| outside b macro-F1 (60) | outside c (115) | outside a (36) | per stance F1 on b | per stance F1 on c |"
+            "\n|---|---|---:|---:|---:|---|---:|---:|---:|---|---|"
         ),
         _stance_row,
     ),
@@ -168,17 +183,31 @@ def table(task: str, rows: list[dict[str, object]]) -> str:
     return "\n".join([header, *(line(row) for row in rows), "", *(f"Measured {when}." for when in occasions)])
 
 
+def chosen_candidates(only: str | None, configs: list[str] | None) -> list[Candidate]:
+    """The candidates of a task (None: both) and of the given configs (None: all), or a usage error naming what is wrong."""
+    if only not in (None, *TRANSFERS):
+        raise typer.BadParameter(f"--only must be one of {', '.join(TRANSFERS)}")
+    unknown = sorted(set(configs or ()) - set(CONFIGS))
+    if unknown:
+        raise typer.BadParameter(f"{', '.join(unknown)} is not a candidate; candidates: {', '.join(CONFIGS)}")
+    chosen = [c for c in CANDIDATES if only in (None, c.task) and (configs is None or c.config in configs)]
+    if not chosen:
+        raise typer.BadParameter(f"no {only} candidate has config {', '.join(configs or ())}")
+    return chosen
+
+
 def main(
     only: Annotated[str | None, typer.Option(help="topic or stance (default: both).")] = None,
+    config: Annotated[
+        list[str] | None, typer.Option(help="Only the candidates of this config, as CANDIDATES names it (repeatable).")
+    ] = None,
     data_dir: Annotated[Path, typer.Option(help="Folder holding the benchmark folders.")] = locations.DEFAULT_DATA_DIR,
     write_doc: Annotated[bool, typer.Option(help="Write the tables into docs/training.md.")] = True,
 ) -> None:
     """Train each candidate on the seeds, score it on public news, keep the figures and write the tables."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
-    if only not in (None, *TRANSFERS):
-        raise typer.BadParameter(f"--only must be one of {', '.join(TRANSFERS)}")
+    chosen = chosen_candidates(only, config)
     kept = json.loads(RESULTS.read_text(encoding="utf-8")) if RESULTS.exists() else {}
-    chosen = [candidate for candidate in CANDIDATES if only in (None, candidate.task)]
     with tempfile.TemporaryDirectory(prefix="bench-transfer-") as scratch:
         os.environ["MLFLOW_TRACKING_URI"] = f"sqlite:///{scratch}/mlflow.db"
         for candidate in chosen:

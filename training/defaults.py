@@ -21,7 +21,7 @@ logger = logging.getLogger(__name__)
 # on news paragraphs written outside the seed corpus (docs/training.md).
 DEFAULT_CONFIGS: dict[str, Path] = {
     "topic": locations.CONFIGS_DIR / "topic" / "descriptions.yaml",
-    "stance": locations.CONFIGS_DIR / "stance" / "minilm_described.yaml",
+    "stance": locations.CONFIGS_DIR / "stance" / "minilm_described_written.yaml",
 }
 
 

@@ -25,3 +25,12 @@ def test_stance_pairs_are_balanced_and_toward_seed_targets(subset: str, per_stan
     assert Counter(frame["label"]) == dict.fromkeys(STANCES, per_stance)
     assert set(frame["target"]) <= set(TARGETS)
     assert not frame.duplicated(["text", "target"]).any()
+
+
+def test_set_c_is_as_unbalanced_as_its_readme_says() -> None:
+    topic = read_jsonl_table(FOLDER / "c" / "topic.jsonl", ["text", "label"], labels=TOPICS)
+    stance = read_jsonl_table(FOLDER / "c" / "stance.jsonl", ["text", "target", "label"], labels=STANCES)
+    assert Counter(topic["label"]) == {"conflict": 21, "diplomacy": 15, "domestic_politics": 9, "humanitarian": 9, "economy": 6}
+    assert Counter(stance["label"]) == {"none": 67, "against": 31, "favor": 17}
+    assert set(stance["target"]) <= set(TARGETS) and set(stance["text"]) <= set(topic["text"])
+    assert topic["text"].is_unique and not stance.duplicated(["text", "target"]).any()

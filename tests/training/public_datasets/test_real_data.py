@@ -97,10 +97,12 @@ def test_a_limited_slice_holds_every_class(data_dir: Path) -> None:
 def test_the_default_stance_configs_public_sources_load_under_its_labels(data_dir: Path) -> None:
     config = load_config(DEFAULT_CONFIGS["stance"])
     data = load_labelled_data(config.data, "stance", config.extra_training)
-    vast, fnc1 = data.extra
+    vast, fnc1, written = data.extra
     assert vast.frame["label"].value_counts().to_dict() == {"against": 5_595, "favor": 5_327, "none": 2_555}
     # FNC-1's unrelated pairs are left out: 13,427 related pairs of a headline and a news body
     assert fnc1.frame["label"].value_counts().to_dict() == {"none": 8_909, "favor": 3_678, "against": 840}
-    assert (vast.weight, fnc1.weight) == (0.1, 0.1)
+    # and the pairs written from the guideline, each weighing as a seed row
+    assert written.frame["label"].value_counts().to_dict() == {"none": 225, "against": 215, "favor": 195}
+    assert (vast.weight, fnc1.weight, written.weight) == (0.1, 0.1, 1.0)
     # the evaluated rows stay the seed corpus alone
     assert data.name == "seeds" and len(data.frame) == 208
