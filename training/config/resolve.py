@@ -14,6 +14,8 @@ from classifiers.errors import UserInputError
 from training.config.schema import ExperimentConfig
 
 SWEEP_KEY = "sweep"
+# The keys of a data section that name files or folders, by its source.
+_PATH_KEYS = {"seeds": ("segments", "labels"), "jsonl": ("path",), "benchmark": ("data_dir",)}
 
 
 def parse_override(text: str) -> tuple[str, Any]:
@@ -103,9 +105,28 @@ def load_raw(path: Path) -> dict[str, Any]:
     return raw
 
 
+def _anchor_paths(raw: dict[str, Any], folder: Path) -> None:
+    """Make the relative paths of raw's data sections relative to folder: a path written in a config file names a
+    file beside the config, whatever folder the command runs in."""
+    sections = [raw.get("data")]
+    extras = raw.get("extra_training")
+    if isinstance(extras, list):
+        sections += [extra.get("data") for extra in extras if isinstance(extra, dict)]
+    for section in sections:
+        if not isinstance(section, dict):
+            continue
+        source = section.get("source")
+        for key in _PATH_KEYS.get(source, ()) if isinstance(source, str) else ():
+            value = section.get(key)
+            if isinstance(value, str) and value and not Path(value).is_absolute():
+                section[key] = str((folder / value).resolve())
+
+
 def load_config(path: Path, overrides: Sequence[str] = ()) -> ExperimentConfig:
-    """Validated config from a YAML file plus command-line overrides."""
+    """Validated config from a YAML file plus command-line overrides. Relative paths in the file are read from the
+    file's folder, those in overrides from the current one."""
     raw = load_raw(path)
+    _anchor_paths(raw, path.parent)
     for text in overrides:
         set_dotted(raw, *parse_override(text))
     return _validate(raw, str(path))

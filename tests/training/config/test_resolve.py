@@ -84,6 +84,35 @@ def test_defaults_come_from_the_task(tmp_path: Path) -> None:
     assert config.experiment_name == "stance-seeds"
 
 
+def test_relative_paths_in_a_file_are_read_beside_it_and_those_of_overrides_from_the_current_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folder = tmp_path / "configs"
+    folder.mkdir()
+    path = write(
+        folder,
+        {
+            "task": "stance",
+            "model": {"family": "tfidf"},
+            "data": {"source": "jsonl", "path": "rows.jsonl"},
+            "extra_training": [
+                {"data": {"source": "benchmark", "name": "vast", "data_dir": "../datasets"}, "labels": {"pro": "favor"}},
+                {"data": {"source": "jsonl", "path": str(tmp_path / "absolute.jsonl")}, "labels": {"a": "favor"}},
+            ],
+        },
+    )
+    monkeypatch.chdir(tmp_path / "configs")
+    config = load_config(path.relative_to(tmp_path / "configs"))
+    monkeypatch.chdir(tmp_path)
+    assert config.data.path == folder / "rows.jsonl"
+    assert config.extra_training[0].data.data_dir == tmp_path / "datasets"
+    assert config.extra_training[1].data.path == tmp_path / "absolute.jsonl"
+    assert load_config(path, ["data.path=mine.jsonl"]).data.path == Path("mine.jsonl")
+    seeds_data = {"source": "seeds", "segments": "s.jsonl"}
+    seeds = load_config(write(folder, {"task": "topic", "model": {"family": "tfidf"}, "data": seeds_data}))
+    assert seeds.data.segments == folder / "s.jsonl" and seeds.data.labels == locations.LABELS_PATH
+
+
 def test_missing_file_and_bad_yaml_are_user_errors(tmp_path: Path) -> None:
     with pytest.raises(UserInputError, match="not found"):
         load_config(tmp_path / "nope.yaml")

@@ -94,7 +94,11 @@ def test_a_limited_slice_holds_every_class(data_dir: Path) -> None:
         assert set(frame["label"]) == set(benchmark.labels)
 
 
-def test_the_default_stance_configs_public_sources_load_under_its_labels(data_dir: Path) -> None:
+def test_the_default_stance_configs_sources_load_under_its_labels_from_any_folder(
+    data_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # the written pairs' path is relative to the config file, not to where the command runs
+    monkeypatch.chdir(tmp_path)
     config = load_config(DEFAULT_CONFIGS["stance"])
     data = load_labelled_data(config.data, "stance", config.extra_training)
     vast, fnc1, written = data.extra
