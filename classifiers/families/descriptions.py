@@ -4,7 +4,10 @@ Each label's prototype mixes the embedding of its natural-language description (
 paraphrasing the annotation guideline) with the mean embedding of its labelled training texts.
 With `description_weight: 1` the labelled rows are not used at all (zero-shot): the descriptions
 alone define the labels, so a topic is added by adding one line of YAML. A label with no training
-rows falls back to its description. Probabilities are a softmax over similarities / temperature.
+rows falls back to its description. Probabilities are a softmax over similarities / temperature,
+optionally mixed with those of a logistic-regression head (`head_weight`) that learns from the
+same embeddings of the training rows and the description sentences: where a prototype is one mean
+per label, the head can learn which directions of the space tell two labels apart.
 """
 
 from __future__ import annotations
@@ -14,9 +17,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Literal
 
+import joblib
 import numpy as np
 import pandas as pd
-from pydantic import Field, PositiveFloat, PositiveInt, field_validator
+from pydantic import Field, PositiveFloat, PositiveInt, field_validator, model_validator
+from sklearn.linear_model import LogisticRegression
 
 from classifiers.config import PACKAGED_ENCODER, FamilyConfig
 from classifiers.encoder import ENCODER_REQUIREMENTS, MeanPooledEncoder, resolve_encoder
@@ -26,6 +31,7 @@ from classifiers.registry import Factory, Family, register
 
 PROTOTYPES_FILE = "prototypes.npy"
 SETTINGS_FILE = "prototype_settings.json"
+HEAD_FILE = "head.joblib"
 ENCODER_DIR = "encoder"
 
 
@@ -40,6 +46,16 @@ class DescriptionsModel(FamilyConfig):
         0.7, ge=0, le=1, description="Share of the description in each prototype; 1 = zero-shot (no labelled rows used)."
     )
     temperature: PositiveFloat = Field(0.05, description="Softmax temperature over cosine similarities.")
+    head_weight: float = Field(
+        0.0,
+        ge=0,
+        le=1,
+        description=(
+            "Share of a logistic-regression head's probabilities in the answer (0: the prototypes alone). The head "
+            "learns from the training rows, with their weights, and from the description sentences."
+        ),
+    )
+    head_C: PositiveFloat = Field(10.0, description="Inverse regularisation strength of the head.")
     encoder: str = Field(PACKAGED_ENCODER, description=f"'{PACKAGED_ENCODER}' (packaged) or a local model folder.")
     max_length: PositiveInt = 256
     batch_size: PositiveInt = 32
@@ -53,6 +69,12 @@ class DescriptionsModel(FamilyConfig):
         if empty:
             raise ValueError(f"empty description for label(s) {', '.join(empty)}: give at least one sentence each")
         return descriptions
+
+    @model_validator(mode="after")
+    def _head_needs_rows(self) -> DescriptionsModel:
+        if self.head_weight > 0 and self.description_weight == 1:
+            raise ValueError("head_weight needs labelled rows: a zero-shot model (description_weight: 1) takes head_weight: 0")
+        return self
 
     @property
     def zero_shot(self) -> bool:
@@ -75,13 +97,22 @@ class DescriptionClassifier(Trainable):
     family = "descriptions"
 
     def __init__(
-        self, task: str, encoder: MeanPooledEncoder, prototypes: np.ndarray, temperature: float, config: DescriptionsModel | None = None
+        self,
+        task: str,
+        encoder: MeanPooledEncoder,
+        prototypes: np.ndarray,
+        temperature: float,
+        config: DescriptionsModel | None = None,
+        head: LogisticRegression | None = None,
+        head_weight: float = 0.0,
     ) -> None:
         super().__init__(task)
         self.encoder = encoder
         self.prototypes = prototypes
         self.temperature = temperature
         self.config = config
+        self.head = head
+        self.head_weight = head_weight
 
     @classmethod
     def untrained(cls, task: str, config: DescriptionsModel, encoder: MeanPooledEncoder) -> DescriptionClassifier:
@@ -99,6 +130,22 @@ class DescriptionClassifier(Trainable):
         self.prototypes = np.stack(
             [self._prototype(self.config, label, inputs, np.asarray(y), weights) for label in self.labels]
         )
+        if self.config.head_weight > 0:
+            self.head = self._fit_head(self.config, inputs, np.asarray(y), weights)
+            self.head_weight = self.config.head_weight
+
+    def _fit_head(
+        self, config: DescriptionsModel, inputs: pd.DataFrame, y: np.ndarray, weights: np.ndarray
+    ) -> LogisticRegression:
+        # The description sentences are rows too, so every label has examples in every fit.
+        sentences = [(label, sentence) for label in self.labels for sentence in config.descriptions[label] if sentence.strip()]
+        features = np.vstack(
+            [self.encoder.encode(inputs), self.encoder.encode(pd.DataFrame({"text": [text for _, text in sentences]}))]
+        )
+        labels = np.concatenate([y, [label for label, _ in sentences]])
+        head = LogisticRegression(C=config.head_C, class_weight="balanced", max_iter=5000)
+        head.fit(features, labels, sample_weight=np.concatenate([weights, np.ones(len(sentences))]))
+        return head
 
     def _prototype(
         self, config: DescriptionsModel, label: str, inputs: pd.DataFrame, y: np.ndarray, weights: np.ndarray
@@ -113,21 +160,32 @@ class DescriptionClassifier(Trainable):
         return _unit(weight * description + (1 - weight) * examples)
 
     def predict_proba(self, inputs: pd.DataFrame) -> np.ndarray:
-        similarity = self.encoder.encode(inputs) @ self.prototypes.T / self.temperature
+        embeddings = self.encoder.encode(inputs)
+        similarity = embeddings @ self.prototypes.T / self.temperature
         similarity -= similarity.max(axis=1, keepdims=True) if len(similarity) else 0
         weights = np.exp(similarity)
-        return weights / weights.sum(axis=1, keepdims=True)
+        probabilities = weights / weights.sum(axis=1, keepdims=True)
+        if self.head is None or not len(embeddings):
+            return probabilities
+        # The head was fitted on every described label, so its columns are the prototypes' (sorted labels).
+        return (1 - self.head_weight) * probabilities + self.head_weight * self.head.predict_proba(embeddings)
 
     def save_weights(self, directory: Path) -> None:
         np.save(directory / PROTOTYPES_FILE, self.prototypes)
-        (directory / SETTINGS_FILE).write_text(json.dumps({"temperature": self.temperature}), encoding="utf-8")
+        settings = {"temperature": self.temperature, "head_weight": self.head_weight}
+        (directory / SETTINGS_FILE).write_text(json.dumps(settings), encoding="utf-8")
+        if self.head is not None:
+            joblib.dump(self.head, directory / HEAD_FILE)
         self.encoder.save(directory / ENCODER_DIR)
 
     @classmethod
     def load_weights(cls, directory: Path, task: str, labels: list[str]) -> DescriptionClassifier:
         settings = json.loads((directory / SETTINGS_FILE).read_text(encoding="utf-8"))
         prototypes = np.load(directory / PROTOTYPES_FILE)
-        classifier = cls(task, MeanPooledEncoder.load(directory / ENCODER_DIR), prototypes, settings["temperature"])
+        # Models saved before the head existed have neither the file nor the setting.
+        head = joblib.load(directory / HEAD_FILE) if (directory / HEAD_FILE).is_file() else None
+        encoder = MeanPooledEncoder.load(directory / ENCODER_DIR)
+        classifier = cls(task, encoder, prototypes, settings["temperature"], None, head, settings.get("head_weight", 0.0))
         classifier.labels = labels
         return classifier
 

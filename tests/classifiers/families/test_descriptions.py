@@ -81,3 +81,41 @@ def test_a_fold_without_rows_of_a_label_keeps_its_description(tiny_encoder: Path
 def test_empty_descriptions_are_refused(descriptions: dict[str, list[str]], message: str) -> None:
     with pytest.raises(ValidationError, match=message):
         DescriptionsModel(family="descriptions", descriptions=descriptions, description_weight=1.0)
+
+
+def test_a_head_mixes_its_probabilities_with_the_prototypes_and_travels_with_the_model(
+    tiny_encoder: Path, tmp_path: Path
+) -> None:
+    prototypes, mixed, head_only = (classifier_factory(model(tiny_encoder, head_weight=w), "topic", 0)() for w in (0.0, 0.5, 1.0))
+    for classifier in (prototypes, mixed, head_only):
+        classifier.fit(TEXTS, LABELS)
+    expected = 0.5 * prototypes.predict_proba(TEXTS) + 0.5 * head_only.predict_proba(TEXTS)
+    assert np.allclose(mixed.predict_proba(TEXTS), expected)
+    assert not np.allclose(mixed.predict_proba(TEXTS), prototypes.predict_proba(TEXTS))
+    mixed.save(tmp_path)
+    assert np.allclose(load_predictor(tmp_path).predict_proba(TEXTS), expected, atol=1e-5)
+
+
+def test_the_head_reads_row_weights_and_learns_every_label_from_the_descriptions(tiny_encoder: Path) -> None:
+    head = classifier_factory(model(tiny_encoder, head_weight=1.0), "topic", 0)
+    even, tilted = head(), head()
+    even.fit(TEXTS, LABELS)
+    tilted.fit(TEXTS, LABELS, sample_weight=np.array([5.0, 0.1, 5.0, 0.1]))
+    assert not np.allclose(even.predict_proba(TEXTS), tilted.predict_proba(TEXTS))
+    one_label = head()
+    one_label.fit(TEXTS.iloc[[0, 2]], ["conflict", "conflict"])  # a fold with rows of one label only
+    assert one_label.predict_proba(TEXTS).shape == (4, 2)
+
+
+def test_a_model_saved_before_the_head_existed_still_loads(tiny_encoder: Path, tmp_path: Path) -> None:
+    classifier = classifier_factory(model(tiny_encoder), "topic", seed=0)()
+    classifier.fit(TEXTS, LABELS)
+    classifier.save(tmp_path)
+    settings = next(tmp_path.rglob("prototype_settings.json"))
+    settings.write_text('{"temperature": 0.05}', encoding="utf-8")
+    assert np.allclose(load_predictor(tmp_path).predict_proba(TEXTS), classifier.predict_proba(TEXTS), atol=1e-5)
+
+
+def test_a_zero_shot_model_refuses_a_head() -> None:
+    with pytest.raises(ValidationError, match="head_weight needs labelled rows"):
+        DescriptionsModel(family="descriptions", descriptions=DESCRIPTIONS, description_weight=1.0, head_weight=0.5)
