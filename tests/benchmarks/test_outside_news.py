@@ -34,3 +34,13 @@ def test_set_c_is_as_unbalanced_as_its_readme_says() -> None:
     assert Counter(stance["label"]) == {"none": 67, "against": 31, "favor": 17}
     assert set(stance["target"]) <= set(TARGETS) and set(stance["text"]) <= set(topic["text"])
     assert topic["text"].is_unique and not stance.duplicated(["text", "target"]).any()
+
+
+def test_set_d_holds_every_topic_and_stances_as_its_readme_says() -> None:
+    topic = read_jsonl_table(FOLDER / "d" / "topic.jsonl", ["text", "label"], labels=TOPICS)
+    stance = read_jsonl_table(FOLDER / "d" / "stance.jsonl", ["text", "target", "label"], labels=STANCES)
+    expected = {"conflict": 16, "diplomacy": 13, "domestic_politics": 11, "economy": 10, "humanitarian": 10}
+    assert Counter(topic["label"]) == expected
+    assert Counter(stance["label"]) == {"none": 68, "against": 36, "favor": 21}
+    assert set(stance["target"]) == set(TARGETS) and set(stance["text"]) <= set(topic["text"])
+    assert topic["text"].is_unique and not stance.duplicated(["text", "target"]).any()
