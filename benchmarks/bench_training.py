@@ -61,7 +61,7 @@ SUITES = {
         [
             locations.CONFIGS_DIR / task / f"{name}.yaml"
             for task, names in {
-                "topic": ("tfidf_logreg", "tfidf_svm", "minilm_frozen", "minilm_finetune", "descriptions", "setfit"),
+                "topic": ("tfidf_logreg", "tfidf_svm", "minilm_frozen", "minilm_finetune", "descriptions", "descriptions_written", "setfit"),
                 "stance": (
                     "tfidf_logreg", "tfidf_svm", "minilm_frozen", "minilm_finetune", "minilm_separate", "minilm_separate_vast",
                     "minilm_separate_vast_fnc1", "minilm_described", "minilm_described_written",
