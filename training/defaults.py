@@ -17,8 +17,8 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-# The most accurate configs that fit the 10-minute budget on 2 cores: on leave-one-article-out, and for stance also
-# on news paragraphs written outside the seed corpus (docs/training.md).
+# The most accurate configs that fit the 10-minute budget on 2 cores: on leave-one-article-out and on news paragraphs
+# written outside the seed corpus, for topic also on BBC News (docs/training.md).
 DEFAULT_CONFIGS: dict[str, Path] = {
     "topic": locations.CONFIGS_DIR / "topic" / "descriptions_written.yaml",
     "stance": locations.CONFIGS_DIR / "stance" / "minilm_described_written.yaml",
