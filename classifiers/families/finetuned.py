@@ -15,7 +15,12 @@ from sklearn.exceptions import NotFittedError
 from sklearn.utils.class_weight import compute_class_weight
 
 from classifiers.config import PACKAGED_ENCODER, FamilyConfig
-from classifiers.encoder import ENCODER_REQUIREMENTS, pair_arguments, resolve_encoder
+from classifiers.encoder import (
+    ENCODER_REQUIREMENTS,
+    encoder_dtype,
+    pair_arguments,
+    resolve_encoder,
+)
 from classifiers.errors import UserInputError
 from classifiers.interface import Trainable
 from classifiers.registry import Factory, Family, register
@@ -143,6 +148,9 @@ class FineTunedClassifier(Trainable):
                 train_sampling_strategy="group_by_length",
                 dataloader_num_workers=0,
                 dataloader_pin_memory=torch.cuda.is_available(),
+                # NEWS_ENCODER_PRECISION, as for the frozen encoders: mixed bfloat16 on a CPU that multiplies it natively.
+                bf16=_compute_dtype() == torch.bfloat16,
+                use_cpu=not _cuda(),  # the Trainer allows bf16 without a GPU only when told it runs on the CPU
             )
             trainer = Trainer(
                 model=self.model,
@@ -161,6 +169,7 @@ class FineTunedClassifier(Trainable):
         if self.model is None:
             raise NotFittedError("predict_proba needs a trained model: call fit first")
         first, second = pair_arguments(inputs)
+        dtype = _compute_dtype()
         chunks: list[np.ndarray] = []
         for start in range(0, len(first), PREDICT_BATCH):
             stop = start + PREDICT_BATCH
@@ -172,7 +181,8 @@ class FineTunedClassifier(Trainable):
                 max_length=self.max_length,
                 return_tensors="pt",
             ).to(self.model.device)
-            with torch.inference_mode():
+            # Weights stay float32 (saved as trained); autocast computes the matrix products in bfloat16.
+            with torch.inference_mode(), torch.autocast(self.model.device.type, dtype=dtype, enabled=dtype != torch.float32):
                 logits: torch.Tensor = self.model(**encoded).logits
             chunks.append(torch.softmax(logits.float(), dim=-1).cpu().numpy())
         return np.concatenate(chunks) if chunks else np.zeros((0, len(self.labels)), dtype=np.float32)
@@ -208,6 +218,12 @@ def _cuda() -> bool:
     import torch
 
     return torch.cuda.is_available()
+
+
+def _compute_dtype() -> torch.dtype:
+    import torch
+
+    return encoder_dtype(torch.device("cuda" if _cuda() else "cpu"))
 
 
 def _trainer(config: FineTuneModel, task: str, seed: int) -> Factory:

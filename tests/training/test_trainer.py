@@ -307,6 +307,7 @@ def test_jsonl_data_in_the_same_shape_trains(store_uri: str, tmp_path: Path) -> 
         ("stance/minilm_frozen.yaml", ["evaluation.cv=holdout"]),
         ("topic/minilm_finetune.yaml", ["evaluation.cv=holdout", "model.max_steps=2", "model.max_length=64"]),
         ("stance/minilm_finetune.yaml", ["evaluation.cv=holdout", "model.max_steps=2", "model.max_length=64"]),
+        ("stance/finetune_written.yaml", ["evaluation.cv=holdout", "model.max_steps=2", "model.max_length=64"]),
         ("benchmarks/semeval2016/ensemble.yaml", [*BENCHMARK_SLICE, "evaluation.cv=holdout"]),
     ],
 )

@@ -6,14 +6,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from sklearn.exceptions import NotFittedError
 
-from classifiers.encoder import MeanPooledEncoder, resolve_encoder
+from classifiers.encoder import PRECISION_VARIABLE, MeanPooledEncoder, resolve_encoder
 from classifiers.errors import UserInputError
 from classifiers.families.finetuned import FineTuneModel
 from classifiers.families.frozen_encoder import FrozenEncoderModel
 from classifiers.interface import META_FILE, load_predictor
 from classifiers.registry import classifier_factory
-from sklearn.exceptions import NotFittedError
 
 INPUTS = pd.DataFrame(
     {
@@ -85,6 +85,26 @@ def test_finetuned_labels_that_disagree_with_id2label_are_refused(tiny_encoder: 
     assert str(err.value) == (
         f"{tmp_path / 'model'}: the model's id2label (against, favor) does not match the saved labels (favor, against)"
     )
+
+
+def test_finetuned_model_trains_and_predicts_in_the_configured_precision(
+    tiny_encoder: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(PRECISION_VARIABLE, "bfloat16")
+    config = FineTuneModel(family="finetune", encoder=str(tiny_encoder), max_length=32, batch_size=2, max_steps=2)
+    classifier = classifier_factory(config, "stance", seed=0)()
+    classifier.fit(INPUTS, LABELS)
+    trained = classifier.predict_proba(INPUTS)
+    classifier.save(tmp_path)
+    loaded = load_predictor(tmp_path)
+    # Mixed precision computes in bfloat16 but keeps and saves float32 weights.
+    assert {str(parameter.dtype) for parameter in loaded.model.parameters()} == {"torch.float32"}
+    mixed = loaded.predict_proba(INPUTS)
+    monkeypatch.setenv(PRECISION_VARIABLE, "float32")
+    full = loaded.predict_proba(INPUTS)
+    assert np.allclose(mixed, trained, atol=1e-6)
+    assert np.allclose(mixed.sum(axis=1), 1.0, atol=1e-5)
+    assert np.allclose(mixed, full, atol=0.02) and not np.array_equal(mixed, full)
 
 
 def test_finetuned_model_without_weights_raises_not_fitted(tiny_encoder: Path) -> None:
