@@ -64,7 +64,7 @@ SUITES = {
                 "topic": ("tfidf_logreg", "tfidf_svm", "minilm_frozen", "minilm_finetune", "descriptions", "descriptions_written", "setfit"),
                 "stance": (
                     "tfidf_logreg", "tfidf_svm", "minilm_frozen", "minilm_finetune", "minilm_separate", "minilm_separate_vast",
-                    "minilm_separate_vast_fnc1", "minilm_described", "minilm_described_written",
+                    "minilm_separate_vast_fnc1", "minilm_described", "minilm_described_written", "minilm_masked_written",
                 ),
             }.items()
             for name in names

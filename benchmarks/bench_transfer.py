@@ -96,6 +96,7 @@ CANDIDATES = [
     Candidate("stance", "configs/stance/minilm_separate_vast_fnc1.yaml", note="seeds, VAST and FNC-1"),
     Candidate("stance", "configs/stance/minilm_described.yaml", note="the same, mixed with stance descriptions"),
     Candidate("stance", "configs/stance/minilm_described_written.yaml", note="default: also on 635 written pairs"),
+    Candidate("stance", "configs/stance/minilm_masked_written.yaml", note="the same, the text also with the target masked"),
 ]
 
 

@@ -22,13 +22,16 @@ def batching_tolerance() -> float:
     """How far the scores of one row may differ when it was embedded in a different batch.
 
     Batch composition changes the padding and so the order of the encoder's sums: about 1e-7 in
-    float32, up to about 1e-3 in bfloat16 (the default on CPUs with AMX or AVX512-BF16; NEWS_ENCODER_PRECISION).
+    float32, up to about 1e-3 of an embedding in bfloat16 (the default on CPUs with AMX or AVX512-BF16;
+    NEWS_ENCODER_PRECISION). A head with large weights turns that into more: the default stance model trained on
+    the seeds alone, as here (C 100 over 1,921 features of 208 rows, two embeddings of each text), moved a score by
+    6e-3 between Spark's batches and the local engine's.
     """
     import torch
 
     from classifiers.encoder import encoder_dtype
 
-    return 1e-5 if encoder_dtype(torch.device("cpu")) == torch.float32 else 5e-3
+    return 1e-5 if encoder_dtype(torch.device("cpu")) == torch.float32 else 2e-2
 
 
 def _point_mlflow_at(uri: str, monkeypatch: pytest.MonkeyPatch) -> None:

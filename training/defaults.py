@@ -21,7 +21,7 @@ logger = logging.getLogger(__name__)
 # written outside the seed corpus, for topic also on BBC News (docs/training.md).
 DEFAULT_CONFIGS: dict[str, Path] = {
     "topic": locations.CONFIGS_DIR / "topic" / "descriptions_written.yaml",
-    "stance": locations.CONFIGS_DIR / "stance" / "minilm_described_written.yaml",
+    "stance": locations.CONFIGS_DIR / "stance" / "minilm_masked_written.yaml",
 }
 
 

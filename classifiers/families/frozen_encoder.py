@@ -24,6 +24,7 @@ from classifiers.interface import Trainable
 from classifiers.mlp_head import BalancedMLPClassifier
 from classifiers.registry import Factory, Family, register
 from classifiers.stance_descriptions import StanceDescriptions, check_sentences
+from classifiers.target_context import mask_mentions
 
 HEAD_FILE = "head.joblib"
 ENCODER_DIR = "encoder"
@@ -77,6 +78,16 @@ class FrozenEncoderModel(FamilyConfig):
             "the text is to the target, which tells a text that takes no stance toward it from one that does."
         ),
     )
+    target_mask: str | None = Field(
+        None,
+        description=(
+            "separate / per_target: also give the shared head the embedding of the text with every mention of the "
+            "target (its aliases in classifiers/target_aliases.json, or the target's own words) replaced by this word "
+            "('X'), so that the head reads what is said about the target apart from what is said about the other "
+            "actors a paragraph names; a text that does not name the target gives its own embedding. Costs an "
+            "encoder pass per (text, target) pair that names the target."
+        ),
+    )
     stance_descriptions: dict[str, list[str]] | None = Field(
         None,
         description=(
@@ -106,6 +117,19 @@ class FrozenEncoderModel(FamilyConfig):
         if descriptions is not None:
             check_sentences(descriptions)
         return descriptions
+
+    @field_validator("target_mask")
+    @classmethod
+    def _a_word(cls, placeholder: str | None) -> str | None:
+        if placeholder is not None and (not placeholder.strip() or placeholder != placeholder.strip()):
+            raise ValueError("give a word that stands for the target ('X'), without leading or trailing spaces")
+        return placeholder
+
+    @model_validator(mode="after")
+    def _masking_needs_the_text_apart(self) -> FrozenEncoderModel:
+        if self.target_mask is not None and self.stance_input == "pair":
+            raise ValueError("target_mask needs the text embedded apart from the target: stance_input separate or per_target")
+        return self
 
     @model_validator(mode="after")
     def _descriptions_and_their_weight(self) -> FrozenEncoderModel:
@@ -217,6 +241,23 @@ class PerTargetHeads:
         return self.shared
 
 
+def masked_text_embeddings(
+    encoder: MeanPooledEncoder, inputs: pd.DataFrame, text: np.ndarray, placeholder: str, progress: bool = False
+) -> np.ndarray:
+    """Embeddings of the texts with their row's target masked by `placeholder`; `text` holds the unmasked ones,
+    kept for the texts that do not name their target."""
+    originals = inputs["text"].astype(str).tolist()
+    masked = [
+        mask_mentions(original, target, placeholder)
+        for original, target in zip(originals, inputs["target"].astype(str), strict=True)
+    ]
+    changed = np.flatnonzero([new != old for new, old in zip(masked, originals, strict=True)])
+    embedded = text.copy()
+    if changed.size:
+        embedded[changed] = encoder.encode(pd.DataFrame({"text": [masked[index] for index in changed]}), progress=progress)
+    return embedded
+
+
 class FrozenEncoderClassifier(Trainable):
     family = "frozen_encoder"
 
@@ -228,6 +269,7 @@ class FrozenEncoderClassifier(Trainable):
         stance_input: StanceInput = "pair",
         matching_features: bool = False,
         descriptions: StanceDescriptions | None = None,
+        target_mask: str | None = None,
     ) -> None:
         super().__init__(task)
         self.encoder = encoder
@@ -235,6 +277,7 @@ class FrozenEncoderClassifier(Trainable):
         self.stance_input = stance_input
         self.matching_features = matching_features
         self.descriptions = descriptions
+        self.target_mask = target_mask
 
     @classmethod
     def untrained(cls, task: str, config: FrozenEncoderModel, encoder: MeanPooledEncoder, seed: int) -> FrozenEncoderClassifier:
@@ -244,11 +287,14 @@ class FrozenEncoderClassifier(Trainable):
         descriptions = config.descriptions()
         if descriptions is not None and task != "stance":
             raise UserInputError("model.stance_descriptions are for stance models; a topic model has no target to fill in")
-        return cls(task, encoder, head, config.stance_input, config.matching_features, descriptions)
+        if config.target_mask is not None and task != "stance":
+            raise UserInputError("model.target_mask is for stance models; a topic model has no target to mask")
+        return cls(task, encoder, head, config.stance_input, config.matching_features, descriptions, config.target_mask)
 
     def features(self, inputs: pd.DataFrame, progress: bool = False) -> np.ndarray:
         """What the head reads: the embedding of the text or of the (target, text) pair, or the separate-input block
-        [text, target, text * target] (with matching features: and |text - target|, cos(text, target))."""
+        [text, target, text * target] (with matching features: and |text - target|, cos(text, target); with a
+        target mask: and the embedding of the text with the target masked)."""
         if self.stance_input == "pair" or "target" not in inputs:
             return self.encoder.encode(inputs, progress=progress)
         text = self.encoder.encode(inputs[["text"]], progress=progress)
@@ -257,6 +303,8 @@ class FrozenEncoderClassifier(Trainable):
         if self.matching_features:
             # Embeddings are unit-length, so the dot product is the cosine.
             block += [np.abs(text - target), (text * target).sum(axis=1, keepdims=True)]
+        if self.target_mask is not None:
+            block.append(masked_text_embeddings(self.encoder, inputs, text, self.target_mask, progress))
         return np.hstack(block)
 
     def fit(self, inputs: pd.DataFrame, y: Sequence[str], sample_weight: np.ndarray | None = None) -> None:
@@ -287,6 +335,7 @@ class FrozenEncoderClassifier(Trainable):
             "stance_input": self.stance_input,
             "matching_features": self.matching_features,
             "descriptions": self.descriptions.settings() if self.descriptions is not None else None,
+            "target_mask": self.target_mask,
         }
         (directory / SETTINGS_FILE).write_text(json.dumps(settings), encoding="utf-8")
         self.encoder.save(directory / ENCODER_DIR)
@@ -295,10 +344,13 @@ class FrozenEncoderClassifier(Trainable):
     def load_weights(cls, directory: Path, task: str, labels: list[str]) -> FrozenEncoderClassifier:
         settings = json.loads((directory / SETTINGS_FILE).read_text(encoding="utf-8"))
         encoder, head = MeanPooledEncoder.load(directory / ENCODER_DIR), joblib.load(directory / HEAD_FILE)
-        # Models saved before matching features or stance descriptions existed had neither.
+        # Models saved before matching features, stance descriptions or target masks existed had none of them.
         described = settings.get("descriptions")
         descriptions = StanceDescriptions.from_settings(described) if described else None
-        classifier = cls(task, encoder, head, settings["stance_input"], settings.get("matching_features", False), descriptions)
+        classifier = cls(
+            task, encoder, head, settings["stance_input"], settings.get("matching_features", False), descriptions,
+            settings.get("target_mask"),
+        )
         classifier.labels = labels
         return classifier
 

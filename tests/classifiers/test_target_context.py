@@ -13,6 +13,7 @@ from classifiers.target_context import (
     ALIASES_FILE,
     alias_table,
     conjoin,
+    mask_mentions,
     mentions,
     sentences,
     target_context,
@@ -346,3 +347,21 @@ def test_context_finds_a_target_by_alias_and_not_by_prefix() -> None:
 
 def test_conjoin_tags_context_words_with_the_target() -> None:
     assert conjoin("United States", "US strikes") == "united_states|us united_states|strikes"
+
+
+def test_masking_replaces_every_mention_of_the_target_and_nothing_else() -> None:
+    text = "Washington reaffirmed strong support for Israel; US and Israeli officials met. Tell us more."
+    assert mask_mentions(text, "Israel", "X") == "Washington reaffirmed strong support for X; US and X officials met. Tell us more."
+    assert mask_mentions(text, "United States", "X") == "X reaffirmed strong support for Israel; X and Israeli officials met. Tell us more."
+    assert mask_mentions(text, "Iran", "X") == text  # no mention: the text as it is
+
+
+def test_masking_leaves_excluded_phrases_and_word_prefixes_alone() -> None:
+    text = "Kataeb Hezbollah fired; Hezbollah denied it. Shelling hit Hama, Hamas said."
+    assert mask_mentions(text, "Hezbollah", "X") == "Kataeb Hezbollah fired; X denied it. Shelling hit Hama, Hamas said."
+    assert mask_mentions(text, "Hamas", "the group") == "Kataeb Hezbollah fired; Hezbollah denied it. Shelling hit Hama, the group said."
+
+
+def test_masking_a_free_text_target_replaces_the_whole_phrase_in_any_case() -> None:
+    text = "Gun control works. GUN\nCONTROL now, say the gun-control groups."
+    assert mask_mentions(text, "gun control", "X") == "X works. X now, say the gun-control groups."

@@ -168,6 +168,50 @@ def test_matching_features_add_the_distance_and_cosine_of_text_and_target(tiny_e
     assert np.allclose(loaded.predict_proba(INPUTS), classifier.predict_proba(INPUTS), atol=1e-5)
 
 
+def test_a_target_mask_adds_the_text_embedded_with_the_target_masked(tiny_encoder: Path, tmp_path: Path) -> None:
+    config = FrozenEncoderModel(
+        family="frozen_encoder", encoder=str(tiny_encoder), max_length=32, stance_input="separate", target_mask="X"
+    )
+    classifier = classifier_factory(config, "stance", seed=0)()
+    inputs = pd.DataFrame(
+        {
+            "text": ["Washington backs Israel.", "Washington backs Israel.", "Ministers met for talks."],
+            "target": ["Israel", "United States", "Iran"],
+        }
+    )
+    encode = classifier.encoder.encode
+    text = encode(inputs[["text"]])
+    target = encode(pd.DataFrame({"text": inputs["target"]}))
+    # The same paragraph reads differently toward each actor it names; a text that names no target keeps its own.
+    masked = encode(pd.DataFrame({"text": ["Washington backs X.", "X backs Israel.", "Ministers met for talks."]}))
+    assert np.allclose(classifier.features(inputs), np.hstack([text, target, text * target, masked]), atol=1e-6)
+    assert not np.allclose(masked[0], masked[1]) and np.allclose(masked[2], text[2])
+    classifier.fit(INPUTS, LABELS)
+    classifier.save(tmp_path)
+    loaded = load_predictor(tmp_path)
+    assert loaded.target_mask == "X" and loaded.head.n_features_in_ == 4 * 32
+    assert np.allclose(loaded.predict_proba(inputs), classifier.predict_proba(inputs), atol=1e-6)
+
+
+@pytest.mark.parametrize(
+    ("settings", "message"),
+    [
+        ({"target_mask": "X", "stance_input": "pair"}, "target_mask needs the text embedded apart from the target"),
+        ({"target_mask": "  "}, "give a word that stands for the target"),
+        ({"target_mask": " X"}, "without leading or trailing spaces"),
+    ],
+)
+def test_an_unusable_target_mask_is_refused(settings: dict[str, object], message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        FrozenEncoderModel(family="frozen_encoder", **{"stance_input": "separate", **settings})
+
+
+def test_a_target_mask_is_for_stance_only(tiny_encoder: Path) -> None:
+    config = FrozenEncoderModel(family="frozen_encoder", encoder=str(tiny_encoder), stance_input="separate", target_mask="X")
+    with pytest.raises(UserInputError, match="model.target_mask is for stance models"):
+        classifier_factory(config, "topic", seed=0)()
+
+
 def test_mlp_head_fits_saves_and_loads(tiny_encoder: Path, tmp_path: Path) -> None:
     config = FrozenEncoderModel(
         family="frozen_encoder", encoder=str(tiny_encoder), max_length=32, stance_input="separate",
