@@ -95,8 +95,8 @@ CANDIDATES = [
     Candidate("stance", "configs/stance/minilm_separate_vast.yaml", note="seeds and VAST"),
     Candidate("stance", "configs/stance/minilm_separate_vast_fnc1.yaml", note="seeds, VAST and FNC-1"),
     Candidate("stance", "configs/stance/minilm_described.yaml", note="the same, mixed with stance descriptions"),
-    Candidate("stance", "configs/stance/minilm_described_written.yaml", note="default: also on 635 written pairs"),
-    Candidate("stance", "configs/stance/minilm_masked_written.yaml", note="the same, the text also with the target masked"),
+    Candidate("stance", "configs/stance/minilm_described_written.yaml", note="also on 635 written pairs (default until 2026-12-03)"),
+    Candidate("stance", "configs/stance/minilm_masked_written.yaml", note="default: the same, the text also with the target masked"),
 ]
 
 
