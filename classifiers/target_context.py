@@ -132,17 +132,24 @@ class TargetMatcher:
     exact: re.Pattern[str] | None
     excluded: re.Pattern[str] | None
 
+    def _excluding(self, text: Searchable) -> bool:
+        """Whether the text has every word of an excluded phrase (so the regex must see where they stand)."""
+        return any(words <= text.words for words in self.excluded_words)
+
+    def _outside_excluded(self, text: Searchable) -> tuple[str, str]:
+        """The folded and the original text with the excluded phrases blanked."""
+        if self.excluded is None or not self._excluding(text):
+            return text.folded, text.text
+        spans = [match.span() for match in self.excluded.finditer(text.folded)]
+        return _mask(text.folded, spans), _mask(text.text, spans)
+
     def found_in(self, text: Searchable) -> bool:
         """True when the text names the target outside the excluded phrases."""
         if self.first_words.isdisjoint(text.words):
             return False
-        excluding = any(words <= text.words for words in self.excluded_words)
-        if not excluding and not self.single_words.isdisjoint(text.words):
+        if not self._excluding(text) and not self.single_words.isdisjoint(text.words):
             return True
-        folded, original = text.folded, text.text
-        if excluding and self.excluded is not None:
-            spans = [match.span() for match in self.excluded.finditer(folded)]
-            folded, original = _mask(folded, spans), _mask(original, spans)
+        folded, original = self._outside_excluded(text)
         return bool(
             (self.folded is not None and self.folded.search(folded))
             or (self.exact is not None and self.exact.search(original))
@@ -152,10 +159,7 @@ class TargetMatcher:
         """Where the text names the target (start, end), in order, outside the excluded phrases."""
         if not self.found_in(text):
             return []
-        folded, original = text.folded, text.text
-        if self.excluded is not None:
-            hidden = [match.span() for match in self.excluded.finditer(folded)]
-            folded, original = _mask(folded, hidden), _mask(original, hidden)
+        folded, original = self._outside_excluded(text)
         found = [match.span() for match in self.folded.finditer(folded)] if self.folded is not None else []
         found += [match.span() for match in self.exact.finditer(original)] if self.exact is not None else []
         spans: list[tuple[int, int]] = []
