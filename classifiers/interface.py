@@ -15,6 +15,7 @@ from typing import ClassVar
 import numpy as np
 import pandas as pd
 
+from classifiers.document_context import mix_neighbours
 from classifiers.errors import UserInputError
 
 META_FILE = "classifier.json"
@@ -31,7 +32,9 @@ class OutdatedModelError(UserInputError):
 class Predictor(ABC):
     """A loaded classifier: its task, its own label strings and class probabilities.
 
-    Inputs are frames with a `text` column, and a `target` column for stance models.
+    Inputs are frames with a `text` column, and a `target` column for stance models. `neighbour_weight` is the
+    share of a segment's probabilities that `predict_proba_in_documents` takes from its neighbours in an article
+    (0: none; the experiment config's `neighbour_weight`, saved with the model).
     """
 
     family: ClassVar[str]
@@ -39,10 +42,16 @@ class Predictor(ABC):
     def __init__(self, task: str) -> None:
         self.task = task
         self.labels: list[str] = []
+        self.neighbour_weight = 0.0
 
     @abstractmethod
     def predict_proba(self, inputs: pd.DataFrame) -> np.ndarray:
         """Probabilities, one row per input, one column per entry of `labels`."""
+
+    def predict_proba_in_documents(self, inputs: pd.DataFrame, documents: Sequence[object] | None = None) -> np.ndarray:
+        """`predict_proba` for segments in reading order, each mixed with its neighbours in the same document (one
+        document when `documents` is None) by the model's `neighbour_weight`."""
+        return mix_neighbours(self.predict_proba(inputs), self.neighbour_weight, documents)
 
     @classmethod
     @abstractmethod
@@ -62,9 +71,15 @@ class Trainable(Predictor):
         """Write what `load_weights` reads back."""
 
     def save(self, directory: Path) -> None:
-        """Write the model and its metadata (family, task, labels, layout) into directory."""
+        """Write the model and its metadata (family, task, labels, neighbour weight, layout) into directory."""
         directory.mkdir(parents=True, exist_ok=True)
-        meta = {"family": self.family, "task": self.task, "labels": self.labels, "layout": LAYOUT_VERSION}
+        meta = {
+            "family": self.family,
+            "task": self.task,
+            "labels": self.labels,
+            "neighbour_weight": self.neighbour_weight,
+            "layout": LAYOUT_VERSION,
+        }
         (directory / META_FILE).write_text(json.dumps(meta, indent=2), encoding="utf-8")
         self.save_weights(directory)
 
@@ -79,4 +94,7 @@ def load_predictor(directory: Path) -> Predictor:
             f"the model in {directory} was saved by an older version of this project "
             f"(layout {meta.get('layout', 1)}, this version reads {LAYOUT_VERSION}): {RETRAIN_ADVICE}"
         )
-    return get_family(meta["family"]).predictor.load_weights(directory, meta["task"], meta["labels"])
+    predictor = get_family(meta["family"]).predictor.load_weights(directory, meta["task"], meta["labels"])
+    # Models saved before neighbour weights existed read every segment alone.
+    predictor.neighbour_weight = float(meta.get("neighbour_weight", 0.0))
+    return predictor

@@ -1,6 +1,8 @@
 """A whole article: its segments classified, plus a topic distribution and a stance per target.
 
-Segments come from the ingest segmenter, so an article is cut exactly as the training corpus was.
+Segments come from the ingest segmenter, so an article is cut exactly as the training corpus was. A topic
+model with a neighbour weight reads each segment beside the segments just before and after it
+(`classifiers.document_context`), as its leave-one-article-out evaluation did.
 Stance is classified only for the (segment, target) pairs where the segment names the target by
 one of its aliases, by the same rule as the stance model's own context features
 (`classifiers.target_context`). A target that no segment names gets `mentioned: false` and no
@@ -16,7 +18,8 @@ from dataclasses import dataclass
 import numpy as np
 from starlette.concurrency import run_in_threadpool
 
-from classifiers.contract import Scored
+from classifiers.contract import Scored, scored_rows
+from classifiers.document_context import mix_neighbours
 from classifiers.target_context import Searchable, target_matcher
 from serving.batching import PredictionBatcher
 from serving.prediction import as_prediction, as_stance
@@ -30,7 +33,7 @@ from serving.schemas import (
     TargetStance,
     TopicShare,
 )
-from serving.snapshot import ModelSnapshot
+from serving.snapshot import LoadedModel, ModelSnapshot
 
 
 @dataclass(frozen=True)
@@ -75,7 +78,8 @@ async def analyse_article(
             "target": [target for _, target in pairs],
         }
         calls.append(batcher.predict(stance, columns, "articles"))
-    topics, *stance_calls = await asyncio.gather(*calls)
+    scored_topics, *stance_calls = await asyncio.gather(*calls)
+    topics = beside_neighbours(scored_topics, topic)
     stances: list[Scored] = stance_calls[0] if stance_calls else []
     per_segment: list[list[StancePrediction]] = [[] for _ in article.segments]
     evidence: dict[str, list[tuple[int, Scored]]] = {target: [] for target in article.targets}
@@ -92,6 +96,16 @@ async def analyse_article(
         stances=[target_stance(target, found) for target, found in evidence.items()],
     )
     return ArticleResponse(models=ModelsUsed.of(topic, stance), title=article.title, segments=segments, summary=summary)
+
+
+def beside_neighbours(topics: list[Scored], model: LoadedModel) -> list[Scored]:
+    """The segments' topics, each segment's probabilities mixed with its neighbours' by the model's neighbour weight
+    (unchanged for a model without one)."""
+    weight = model.classifier.neighbour_weight
+    if not weight:
+        return topics
+    probabilities = np.array([[scored.probabilities[label] for label in model.labels] for scored in topics])
+    return scored_rows(model.labels, mix_neighbours(probabilities, weight), len(topics))
 
 
 def topic_distribution(topics: list[Scored], labels: tuple[str, ...]) -> list[TopicShare]:

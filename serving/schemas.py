@@ -229,6 +229,9 @@ class ModelInfo(ModelStatus):
     uri: str
     family: str
     labels: list[str]
+    neighbour_weight: float = Field(
+        description="The share of a segment's probabilities that /v1/articles takes from the segments around it (0: none)."
+    )
     metrics: dict[str, float]
     loaded_at: datetime
 
@@ -245,6 +248,7 @@ class ModelInfo(ModelStatus):
             uri=model.uri,
             family=model.family,
             labels=list(model.labels),
+            neighbour_weight=model.classifier.neighbour_weight,
             metrics=dict(model.metrics),
             loaded_at=model.loaded_at,
         )

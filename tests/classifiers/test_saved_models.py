@@ -38,6 +38,26 @@ def test_a_model_saved_before_the_layout_version_is_refused_with_retrain_advice(
         load_predictor(tmp_path)
 
 
+def test_the_neighbour_weight_travels_with_the_model_and_older_models_read_segments_alone(tmp_path: Path) -> None:
+    classifier = TfidfClassifier("topic", build_pipeline(TfidfModel(family="tfidf"), "topic", seed=0))
+    classifier.fit(pd.DataFrame({"text": TEXTS * 2}), LABELS * 2)
+    classifier.neighbour_weight = 0.3
+    classifier.save(tmp_path)
+    loaded = load_predictor(tmp_path)
+    assert loaded.neighbour_weight == 0.3
+    article = pd.DataFrame({"text": TEXTS})
+    alone = loaded.predict_proba(article)
+    in_article = loaded.predict_proba_in_documents(article)
+    assert in_article[1] == pytest.approx(0.7 * alone[1] + 0.3 * (alone[0] + alone[2]) / 2)
+
+    meta = json.loads((tmp_path / META_FILE).read_text())
+    del meta["neighbour_weight"]  # saved before neighbour weights existed
+    (tmp_path / META_FILE).write_text(json.dumps(meta))
+    older = load_predictor(tmp_path)
+    assert older.neighbour_weight == 0.0
+    assert older.predict_proba_in_documents(article) == pytest.approx(alone)
+
+
 def test_a_registered_model_of_the_old_package_layout_is_refused_with_retrain_advice(trained_store_uri: str, tmp_path: Path) -> None:
     local = Path(mlflow.artifacts.download_artifacts("models:/news-topic@champion", dst_path=str(tmp_path)))
     entry = next(local.glob("*.py"))  # the models-from-code entry file MLflow logged

@@ -10,6 +10,7 @@ import yaml
 from mlflow.tracking import MlflowClient
 
 from classifiers.errors import UserInputError
+from classifiers.pyfunc import load_pyfunc
 from training import locations, trainer
 from training.config.resolve import load_config
 from training.config.schema import ExperimentConfig
@@ -297,6 +298,18 @@ def test_jsonl_data_in_the_same_shape_trains(store_uri: str, tmp_path: Path) -> 
         "conflict",
         "diplomacy",
     ]
+
+
+def test_a_neighbour_weight_is_evaluated_logged_and_registered_with_the_model(store_uri: str) -> None:
+    path = locations.CONFIGS_DIR / "topic" / "tfidf_logreg.yaml"
+    alone = train(load_config(path))
+    beside = train(load_config(path, ["neighbour_weight=0.5"]))
+
+    # Leave-one-article-out reads each held-out article's segments beside their neighbours.
+    assert beside.metrics["macro_f1"] != alone.metrics["macro_f1"]
+    assert MlflowClient().get_run(beside.run_id).data.params["neighbour_weight"] == "0.5"
+    model = load_pyfunc(f"models:/news-topic/{beside.version}").unwrap_python_model().classifier
+    assert model.neighbour_weight == 0.5
 
 
 @pytest.mark.slow

@@ -113,6 +113,17 @@ class ExperimentConfig(Strict):
     extra_training: list[ExtraTraining] = Field(
         default_factory=list, description="Extra labelled sources on the training side of every split."
     )
+    neighbour_weight: float = Field(
+        0.0,
+        ge=0,
+        lt=1,
+        description=(
+            "Topic: the share of a segment's probabilities taken from the mean of its neighbours' (the segments just "
+            "before and after it in the same article), where segments come in article order: the server's article "
+            "endpoint, and the evaluation, which reads the rows of a group as one article's segments in file order. "
+            "Saved with the model; /v1/classify scores each text alone."
+        ),
+    )
 
     @model_validator(mode="before")
     @classmethod
@@ -129,6 +140,8 @@ class ExperimentConfig(Strict):
         for family in map(get_family, self.model.family_names()):
             if self.task not in family.tasks:
                 raise ValueError(f"the {family.name} family does not do {self.task} (it does: {', '.join(family.tasks)})")
+        if self.neighbour_weight and self.task != "topic":
+            raise ValueError("neighbour_weight is for topic models: a stance row's neighbours may be about other targets")
         empty = [key for key, values in self.sweep.items() if not values]
         if empty:
             raise ValueError(f"sweep values must be non-empty lists: {', '.join(empty)}")

@@ -128,13 +128,15 @@ class CrossValidation:
 
 
 def cross_validate(factory: Callable[[], Trainable], data: LabelledData, splits: list[Split]) -> CrossValidation:
-    """Fit a fresh classifier per fold (on its training rows plus the extra sources) and predict its held-out rows."""
+    """Fit a fresh classifier per fold (on its training rows plus the extra sources) and predict its held-out rows
+    (a model with a neighbour weight reads the held-out rows of a group as one article's segments, in order)."""
     y = data.frame["label"].to_numpy()
     folds = []
     for train_index, test_index in tqdm(splits, desc="cross-validation", unit="fold"):
         classifier = factory()
         classifier.fit(*data.training_side(train_index))
-        folds.append((test_index, classifier.labels, classifier.predict_proba(data.inputs.iloc[test_index])))
+        tested = classifier.predict_proba_in_documents(data.inputs.iloc[test_index], data.frame["group"].iloc[test_index])
+        folds.append((test_index, classifier.labels, tested))
     # Usually the data's labels; a model that knows labels without rows (zero-shot descriptions) adds its own.
     labels = sorted({*data.labels, *(label for _, fold_labels, _ in folds for label in fold_labels)})
     column = {label: index for index, label in enumerate(labels)}

@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+import pandas as pd
 from fastapi.testclient import TestClient
 
+from classifiers.pyfunc import load_pyfunc
 from classifiers.segmenter import segment_body
+from tests.conftest import batching_tolerance
 
 BODY = """Israeli jets struck Hezbollah positions in southern Lebanon overnight, the army said.
 
@@ -27,6 +31,31 @@ def test_article_is_segmented_like_ingest_and_each_segment_classified(client: Te
     assert [segment["position"] for segment in body["segments"]] == [0, 1, 2]
     assert body["segments"][2]["text"].startswith("Aftermath\nAid agencies")  # heading joined to its paragraph
     assert all(segment["stances"] == [] for segment in body["segments"])
+
+
+def test_each_segment_is_read_beside_its_neighbours_and_a_classified_text_alone(
+    client: TestClient, trained_store_uri: str
+) -> None:
+    model = load_pyfunc("models:/news-topic/1").unwrap_python_model().classifier
+    assert model.neighbour_weight > 0  # the default topic model has one
+
+    article = client.post("/v1/articles", json={"title": "", "body": BODY}).json()
+    alone = client.post("/v1/classify", json={"items": [{"text": text} for text in segment_body(BODY)]})
+
+    def matrix(predictions: list[dict[str, object]]) -> np.ndarray:
+        return np.array([[prediction["probabilities"][label] for label in model.labels] for prediction in predictions])
+
+    in_article = matrix([segment["topic"] for segment in article["segments"]])
+    classified = matrix([result["topic"] for result in alone.json()["results"]])
+    expected = model.predict_proba_in_documents(pd.DataFrame({"text": segment_body(BODY)}))
+    np.testing.assert_allclose(in_article, expected, atol=batching_tolerance())
+    # The middle segment takes its share from the first and the last; /v1/classify reads each text alone.
+    np.testing.assert_allclose(
+        in_article[1],
+        (1 - model.neighbour_weight) * classified[1] + model.neighbour_weight * (classified[0] + classified[2]) / 2,
+        atol=batching_tolerance(),
+    )
+    assert not np.allclose(in_article, classified)
 
 
 def test_topic_distribution_counts_every_label(client: TestClient) -> None:

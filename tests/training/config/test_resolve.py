@@ -67,6 +67,16 @@ def test_ngram_range_must_run_from_short_to_long(tmp_path: Path, override: str, 
     assert load_config(path, [f"model.{where}=[2, 2]"]).model.model_dump()[where] == (2, 2)
 
 
+def test_a_neighbour_weight_is_a_topic_share_below_one(tmp_path: Path) -> None:
+    topic = write(tmp_path, {"task": "topic", "model": {"family": "tfidf"}})
+    assert load_config(topic, ["neighbour_weight=0.3"]).neighbour_weight == 0.3
+    with pytest.raises(UserInputError, match=r"neighbour_weight: Input should be less than 1 \(got 1\)"):
+        load_config(topic, ["neighbour_weight=1"])
+    stance = write(tmp_path, {"task": "stance", "model": {"family": "tfidf"}})
+    with pytest.raises(UserInputError, match="neighbour_weight is for topic models"):
+        load_config(stance, ["neighbour_weight=0.3"])
+
+
 def test_dotted_overrides_are_applied_and_validated(tmp_path: Path) -> None:
     path = write(tmp_path, {"task": "stance", "model": {"family": "tfidf"}})
     config = load_config(path, ["model.C=0.5", "model.char_ngrams=null", "seed=7", "model.word_ngrams=[1, 3]"])

@@ -4,6 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from classifiers.document_context import mix_neighbours
 from classifiers.errors import UserInputError
 from classifiers.interface import Trainable
 from training.config.schema import EvaluationConfig
@@ -31,6 +32,14 @@ class MajorityClassifier(Trainable):
     @classmethod
     def load_weights(cls, directory: object, task: str, labels: list[str]) -> Trainable:
         raise NotImplementedError
+
+
+class TextNumberClassifier(MajorityClassifier):
+    """P(first label) grows with the number in the text ("t3"), so every row has its own probabilities."""
+
+    def predict_proba(self, inputs: pd.DataFrame) -> np.ndarray:
+        first = np.array([int(text[1:]) for text in inputs["text"]]) / 10
+        return np.column_stack([first, 1 - first])
 
 
 def data(groups: list[str], labels: list[str]) -> LabelledData:
@@ -72,6 +81,24 @@ def test_class_missing_from_a_fold_gets_zero_probability() -> None:
     summary = result.fold_summary()
     assert summary["n_folds"] == 3
     assert summary["accuracy_cv_mean"] == pytest.approx(0.0)
+
+
+def test_a_neighbour_weight_mixes_each_held_out_row_with_its_neighbours_in_its_group() -> None:
+    toy = data(["a", "a", "b", "b", "a", "b"], ["x", "y", "x", "y", "x", "y"])
+    splits = group_splits(EvaluationConfig(), toy.frame["group"], seed=0)
+
+    def weighted(weight: float) -> TextNumberClassifier:
+        classifier = TextNumberClassifier("topic")
+        classifier.neighbour_weight = weight
+        return classifier
+
+    alone = cross_validate(lambda: weighted(0.0), toy, splits).probabilities
+    mixed = cross_validate(lambda: weighted(0.4), toy, splits).probabilities
+
+    np.testing.assert_allclose(alone[:, 0], [0.0, 0.1, 0.2, 0.3, 0.4, 0.5])
+    # Group a is rows 0, 1 and 4 in file order: row 1 sits between rows 0 and 4.
+    np.testing.assert_allclose(mixed, mix_neighbours(alone, 0.4, toy.frame["group"]))
+    np.testing.assert_allclose(mixed[1, 0], 0.6 * 0.1 + 0.4 * (0.0 + 0.4) / 2)
 
 
 def test_disjoint_holdout_tests_only_unseen_groups_and_targets() -> None:
