@@ -15,10 +15,11 @@ def mix_neighbours(probabilities: np.ndarray, weight: float, documents: Sequence
     when `documents` is None). A row alone in its document keeps its own."""
     if weight == 0 or len(probabilities) < 2:
         return probabilities
-    if documents is None:
-        keys = np.zeros(len(probabilities), dtype=int)
-    else:
-        keys = np.unique(np.asarray(documents), return_inverse=True)[1]
+    # Any hashable names a document (a string, a tuple); numbering them keeps numpy from reading tuples as rows.
+    numbers: dict[object, int] = {}
+    keys = np.zeros(len(probabilities), dtype=int)
+    if documents is not None:
+        keys = np.array([numbers.setdefault(document, len(numbers)) for document in documents])
     mixed = probabilities.copy()
     for key in np.unique(keys):
         rows = np.flatnonzero(keys == key)

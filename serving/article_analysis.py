@@ -18,11 +18,10 @@ from dataclasses import dataclass
 import numpy as np
 from starlette.concurrency import run_in_threadpool
 
-from classifiers.contract import Scored, scored_rows
-from classifiers.document_context import mix_neighbours
+from classifiers.contract import Scored
 from classifiers.target_context import Searchable, target_matcher
 from serving.batching import PredictionBatcher
-from serving.prediction import as_prediction, as_stance
+from serving.prediction import as_prediction, as_stance, beside_neighbours
 from serving.schemas import (
     ArticleResponse,
     ArticleSummary,
@@ -33,7 +32,7 @@ from serving.schemas import (
     TargetStance,
     TopicShare,
 )
-from serving.snapshot import LoadedModel, ModelSnapshot
+from serving.snapshot import ModelSnapshot
 
 
 @dataclass(frozen=True)
@@ -96,16 +95,6 @@ async def analyse_article(
         stances=[target_stance(target, found) for target, found in evidence.items()],
     )
     return ArticleResponse(models=ModelsUsed.of(topic, stance), title=article.title, segments=segments, summary=summary)
-
-
-def beside_neighbours(topics: list[Scored], model: LoadedModel) -> list[Scored]:
-    """The segments' topics, each segment's probabilities mixed with its neighbours' by the model's neighbour weight
-    (unchanged for a model without one)."""
-    weight = model.classifier.neighbour_weight
-    if not weight:
-        return topics
-    probabilities = np.array([[scored.probabilities[label] for label in model.labels] for scored in topics])
-    return scored_rows(model.labels, mix_neighbours(probabilities, weight), len(topics))
 
 
 def topic_distribution(topics: list[Scored], labels: tuple[str, ...]) -> list[TopicShare]:

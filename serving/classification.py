@@ -1,11 +1,12 @@
-"""A /v1/classify batch: topic for every item, stance for the items with a target; one model call per task."""
+"""A /v1/classify batch: topic for every item (read beside the items of its document, where items give one), stance
+for the items with a target; one model call per task."""
 
 from __future__ import annotations
 
 import asyncio
 
 from serving.batching import PredictionBatcher
-from serving.prediction import as_prediction, as_stance
+from serving.prediction import as_prediction, as_stance, beside_neighbours
 from serving.schemas import ClassifyItem, ClassifyResponse, ItemResult, ModelsUsed, StancePrediction
 from serving.snapshot import ModelSnapshot
 
@@ -22,6 +23,13 @@ async def classify_items(
         columns = {"text": [items[index].text for index, _ in targeted], "target": [target for _, target in targeted]}
         calls.append(batcher.predict(stance, columns, "classify"))
     topics, *stances = await asyncio.gather(*calls)
+    if any(item.document is not None for item in items):
+        # An item without a document is a document of its own: ("alone", its index) equals no ("given", name).
+        documents = [
+            ("given", item.document) if item.document is not None else ("alone", index)
+            for index, item in enumerate(items)
+        ]
+        topics = beside_neighbours(topics, topic, documents)
     by_item: dict[int, StancePrediction] = {}
     if stances:
         by_item = {index: as_stance(scored, target) for (index, target), scored in zip(targeted, stances[0], strict=True)}

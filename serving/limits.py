@@ -48,6 +48,8 @@ def check_classify_request(data: object, settings: ServingSettings) -> ClassifyR
         errors += _too_long(("items", index, "text"), item.text, settings.max_text_chars)
         if item.target is not None:
             errors += _too_long(("items", index, "target"), item.target, settings.max_target_chars)
+        if item.document is not None:
+            errors += _too_long(("items", index, "document"), item.document, settings.max_target_chars)
     _raise_if_any(errors)
     return request
 

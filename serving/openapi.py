@@ -44,6 +44,7 @@ def body_schemas(settings: ServingSettings) -> dict[str, dict[str, Any]]:
     classify["items"]["maxItems"] = settings.max_items
     _string(item["text"])["maxLength"] = settings.max_text_chars
     _string(item["target"])["maxLength"] = settings.max_target_chars
+    _string(item["document"])["maxLength"] = settings.max_target_chars
     article["title"]["maxLength"] = settings.max_text_chars
     article["body"]["maxLength"] = settings.max_article_chars
     article["targets"]["maxItems"] = settings.max_targets

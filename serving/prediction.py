@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from time import perf_counter
 
-from classifiers.contract import Scored, score_columns
+import numpy as np
+
+from classifiers.contract import Scored, score_columns, scored_rows
+from classifiers.document_context import mix_neighbours
 from serving.metrics import ServiceMetrics
 from serving.schemas import Prediction, StancePrediction
 from serving.snapshot import LoadedModel
@@ -27,3 +31,15 @@ def predict_rows(model: LoadedModel, columns: dict[str, list[str]], metrics: Ser
     metrics.prediction_seconds.labels(model.task).observe(perf_counter() - started)
     metrics.prediction_rows.labels(model.task).observe(len(scored))
     return scored
+
+
+def beside_neighbours(
+    topics: list[Scored], model: LoadedModel, documents: Sequence[object] | None = None
+) -> list[Scored]:
+    """Topic rows of segments in reading order, each mixed with its neighbours' in the same document (one document
+    when `documents` is None) by the model's neighbour weight; unchanged for a model without one."""
+    weight = model.classifier.neighbour_weight
+    if not weight:
+        return topics
+    probabilities = np.array([[scored.probabilities[label] for label in model.labels] for scored in topics])
+    return scored_rows(model.labels, mix_neighbours(probabilities, weight, documents), len(topics))

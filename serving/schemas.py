@@ -71,6 +71,16 @@ class ClassifyItem(RequestBody):
     target: NonBlank | None = Field(
         None, description="Classify the stance toward this target too.", examples=["Israel"]
     )
+    document: NonBlank | None = Field(
+        None,
+        description=(
+            "Items that give the same document are read as that document's segments, in request order: a topic model "
+            "with a neighbour weight mixes each one's topic probabilities with those of the items of its document just "
+            "before and after it, as /v1/articles does. Items without a document are read alone. At most "
+            "NEWS_MAX_TARGET_CHARS characters."
+        ),
+        examples=["article-1"],
+    )
 
 
 class ClassifyRequest(RequestBody):
@@ -230,7 +240,10 @@ class ModelInfo(ModelStatus):
     family: str
     labels: list[str]
     neighbour_weight: float = Field(
-        description="The share of a segment's probabilities that /v1/articles takes from the segments around it (0: none)."
+        description=(
+            "The share of a segment's probabilities that /v1/articles (and /v1/classify, for items naming a document) "
+            "takes from the segments around it (0: none)."
+        )
     )
     metrics: dict[str, float]
     loaded_at: datetime

@@ -49,3 +49,12 @@ def test_a_segment_without_neighbours_or_weight_keeps_its_probabilities(
     probabilities: np.ndarray, weight: float, documents: list[str] | None
 ) -> None:
     np.testing.assert_array_equal(mix_neighbours(probabilities, weight, documents), probabilities)
+
+
+def test_any_hashable_names_a_document() -> None:
+    probabilities = np.vstack([ARTICLE, [[0.0, 1.0]]])
+
+    mixed = mix_neighbours(probabilities, 0.3, [("given", "a"), ("given", "a"), ("given", "a"), ("alone", 3)])
+
+    np.testing.assert_allclose(mixed[:3], mix_neighbours(ARTICLE, 0.3))
+    np.testing.assert_array_equal(mixed[3], [0.0, 1.0])

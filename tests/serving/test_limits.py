@@ -55,9 +55,14 @@ def test_no_items(client: TestClient) -> None:
     assert error["msg"].startswith("items: List should have at least 1 item")
 
 
-def test_too_long_text_and_target_name_each_item(client: TestClient, limits: dict[str, int]) -> None:
+def test_too_long_text_target_and_document_name_each_item(client: TestClient, limits: dict[str, int]) -> None:
     long_text = "word " * (limits["max_text_chars"] // 5) + "x"
-    items = [{"text": "ok"}, {"text": long_text}, {"text": "ok", "target": "t" * (limits["max_target_chars"] + 1)}]
+    items = [
+        {"text": "ok"},
+        {"text": long_text},
+        {"text": "ok", "target": "t" * (limits["max_target_chars"] + 1)},
+        {"text": "ok", "document": "d" * (limits["max_target_chars"] + 1)},
+    ]
 
     response = client.post("/v1/classify", json={"items": items})
 
@@ -66,6 +71,7 @@ def test_too_long_text_and_target_name_each_item(client: TestClient, limits: dic
     assert [error["msg"] for error in response.json()["detail"]] == [
         f"items[1].text: must be at most {text_limit} characters, got {len(long_text)}",
         f"items[2].target: must be at most {target_limit} characters, got {target_limit + 1}",
+        f"items[3].document: must be at most {target_limit} characters, got {target_limit + 1}",
     ]
 
 

@@ -120,8 +120,8 @@ class ExperimentConfig(Strict):
         description=(
             "Topic: the share of a segment's probabilities taken from the mean of its neighbours' (the segments just "
             "before and after it in the same article), where segments come in article order: the server's article "
-            "endpoint, and the evaluation, which reads the rows of a group as one article's segments in file order. "
-            "Saved with the model; /v1/classify scores each text alone."
+            "endpoint, /v1/classify items that name the same document, and the evaluation, which reads the rows of a "
+            "group as one article's segments in file order. Saved with the model; other texts are read alone."
         ),
     )
 

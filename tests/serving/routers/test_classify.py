@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 
 import mlflow.pyfunc
+import numpy as np
 import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
@@ -79,3 +80,25 @@ def test_a_full_batch_is_answered_in_order(client: TestClient, limits: dict[str,
     labels = [result["topic"]["label"] for result in body["results"]]
     assert labels[1::2] == ["conflict"] * (len(texts) // 2)
     assert len(set(labels[0::2])) == 1  # the same text always gets the same answer
+
+
+def test_items_of_one_document_are_read_beside_each_other_and_the_others_alone(client: TestClient) -> None:
+    texts = [CONFLICT, "Talks resumed in Doha.", ECONOMY, "Talks resumed in Doha."]
+    alone = client.post("/v1/classify", json={"items": [{"text": text} for text in texts]}).json()["results"]
+    # Items 0, 1 and 3 are one article's segments in that order; item 2 gives no document.
+    items = [{"text": text, "document": "a"} for text in texts]
+    del items[2]["document"]
+
+    results = client.post("/v1/classify", json={"items": items}).json()["results"]
+
+    store.use_store(client.app.state.settings.tracking_uri)  # type: ignore[attr-defined]
+    weight = mlflow.pyfunc.load_model("models:/news-topic/1").unwrap_python_model().classifier.neighbour_weight
+    assert weight > 0  # the default topic model has one
+    labels = list(alone[0]["topic"]["probabilities"])
+    own = np.array([[result["topic"]["probabilities"][label] for label in labels] for result in alone])
+    served = np.array([[result["topic"]["probabilities"][label] for label in labels] for result in results])
+    np.testing.assert_allclose(served[0], (1 - weight) * own[0] + weight * own[1], atol=1e-9)
+    np.testing.assert_allclose(served[1], (1 - weight) * own[1] + weight * (own[0] + own[3]) / 2, atol=1e-9)
+    np.testing.assert_allclose(served[3], (1 - weight) * own[3] + weight * own[1], atol=1e-9)
+    assert results[2] == alone[2]  # no document: read alone
+    assert [result["topic"]["label"] for result in results] == [labels[row.argmax()] for row in served]
