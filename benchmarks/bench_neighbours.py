@@ -2,7 +2,8 @@
 
 BBC News's 414 business and 338 politics articles (`economy` and `domestic_politics`, as in bench_transfer.py), each
 cut into segments by the ingest segmenter, as the article endpoint cuts what it is sent; every segment is labelled with
-its article's topic (a business article's paragraph about a court case counts as a miss, so the figures are a floor).
+its article's topic (a business article's paragraph about a court case counts as a miss), which is no segment-level
+annotation and favours large weights: the figures show the direction, not the best weight.
 A registered topic model scores every segment once; the segments of each article are then mixed with their neighbours
 at each weight (`classifiers.document_context.mix_neighbours`, what `neighbour_weight` does), and the script reports
 segment accuracy and per-topic recall per weight.
@@ -77,10 +78,12 @@ def main(
         "| neighbour weight | segment accuracy | economy recall | domestic_politics recall |",
         "|---:|---:|---:|---:|",
     ]
-    lines += [f"| {r['weight']} | {r['accuracy']} | {r['recall_economy']} | {r['recall_domestic_politics']} |" for r in rows]
+    columns = ("weight", "accuracy", "recall_economy", "recall_domestic_politics")
+    lines += ["| " + " | ".join(str(row[column]) for column in columns) + " |" for row in rows]
     typer.echo("\n".join(lines))
     if write:
-        RESULTS.write_text(json.dumps({"model": model, "segments": len(segments), "rows": rows}, indent=2) + "\n", encoding="utf-8")
+        figures = {"model": model, "segments": len(segments), "rows": rows}
+        RESULTS.write_text(json.dumps(figures, indent=2) + "\n", encoding="utf-8")
 
 
 if __name__ == "__main__":

@@ -77,8 +77,8 @@ async def analyse_article(
             "target": [target for _, target in pairs],
         }
         calls.append(batcher.predict(stance, columns, "articles"))
-    scored_topics, *stance_calls = await asyncio.gather(*calls)
-    topics = beside_neighbours(scored_topics, topic)
+    topics, *stance_calls = await asyncio.gather(*calls)
+    topics = beside_neighbours(topics, topic)
     stances: list[Scored] = stance_calls[0] if stance_calls else []
     per_segment: list[list[StancePrediction]] = [[] for _ in article.segments]
     evidence: dict[str, list[tuple[int, Scored]]] = {target: [] for target in article.targets}
