@@ -12,14 +12,19 @@ import numpy as np
 def mix_neighbours(probabilities: np.ndarray, weight: float, documents: Sequence[object] | None = None) -> np.ndarray:
     """Each row's probabilities times (1 - weight), plus weight times the mean of its neighbours' (the rows just
     before and after it with the same document, rows of a document in reading order; all rows form one document
-    when `documents` is None). A row alone in its document keeps its own."""
+    when `documents` is None, and a row whose document is None is one of its own). A row alone in its document keeps
+    its own."""
     if weight == 0 or len(probabilities) < 2:
         return probabilities
-    # Any hashable names a document (a string, a tuple); numbering them keeps numpy from reading tuples as rows.
+    # Any hashable names a document; numbering them keeps numpy from reading tuples as rows, and a row without a
+    # document gets a number (negative) that no other row has.
     numbers: dict[object, int] = {}
     keys = np.zeros(len(probabilities), dtype=int)
     if documents is not None:
-        keys = np.array([numbers.setdefault(document, len(numbers)) for document in documents])
+        keys = np.array([
+            -1 - index if document is None else numbers.setdefault(document, len(numbers))
+            for index, document in enumerate(documents)
+        ])
     mixed = probabilities.copy()
     for key in np.unique(keys):
         rows = np.flatnonzero(keys == key)

@@ -24,12 +24,7 @@ async def classify_items(
         calls.append(batcher.predict(stance, columns, "classify"))
     topics, *stances = await asyncio.gather(*calls)
     if any(item.document is not None for item in items):
-        # An item without a document is a document of its own: ("alone", its index) equals no ("given", name).
-        documents = [
-            ("given", item.document) if item.document is not None else ("alone", index)
-            for index, item in enumerate(items)
-        ]
-        topics = beside_neighbours(topics, topic, documents)
+        topics = beside_neighbours(topics, topic, [item.document for item in items])
     by_item: dict[int, StancePrediction] = {}
     if stances:
         by_item = {index: as_stance(scored, target) for (index, target), scored in zip(targeted, stances[0], strict=True)}

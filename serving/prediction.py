@@ -37,7 +37,8 @@ def beside_neighbours(
     topics: list[Scored], model: LoadedModel, documents: Sequence[object] | None = None
 ) -> list[Scored]:
     """Topic rows of segments in reading order, each mixed with its neighbours' in the same document (one document
-    when `documents` is None) by the model's neighbour weight; unchanged for a model without one."""
+    when `documents` is None; a row whose document is None is read alone) by the model's neighbour weight; unchanged
+    for a model without one."""
     weight = model.classifier.neighbour_weight
     if not weight:
         return topics

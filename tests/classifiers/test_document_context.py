@@ -58,3 +58,14 @@ def test_any_hashable_names_a_document() -> None:
 
     np.testing.assert_allclose(mixed[:3], mix_neighbours(ARTICLE, 0.3))
     np.testing.assert_array_equal(mixed[3], [0.0, 1.0])
+
+
+def test_a_row_without_a_document_is_read_alone() -> None:
+    probabilities = np.vstack([ARTICLE[:2], [[0.0, 1.0]], ARTICLE[2:]])
+
+    mixed = mix_neighbours(probabilities, 0.3, ["a", "a", None, "a"])
+
+    np.testing.assert_allclose(mixed[[0, 1, 3]], mix_neighbours(ARTICLE, 0.3))
+    np.testing.assert_array_equal(mixed[2], [0.0, 1.0])
+    # Two rows without a document are not one document either.
+    np.testing.assert_array_equal(mix_neighbours(ARTICLE[:2], 0.5, [None, None]), ARTICLE[:2])

@@ -28,7 +28,8 @@ def test_models_lists_labels_metrics_and_the_exact_version(client: TestClient, t
     assert topic["labels"] == ["conflict", "diplomacy", "domestic_politics", "economy", "humanitarian"]
     assert stance["labels"] == ["against", "favor", "none"]
     assert (topic["family"], stance["family"]) == tuple(load_config(DEFAULT_CONFIGS[task]).model.family for task in ("topic", "stance"))
-    assert (topic["neighbour_weight"], stance["neighbour_weight"]) == (load_config(DEFAULT_CONFIGS["topic"]).neighbour_weight, 0)
+    expected_weight = load_config(DEFAULT_CONFIGS["topic"]).neighbour_weight
+    assert (topic["neighbour_weight"], stance["neighbour_weight"]) == (expected_weight, 0)
     assert topic["neighbour_weight"] > 0
     run = MlflowClient(tracking_uri=trained_store).get_run(topic["run_id"])
     assert topic["metrics"] == {"macro_f1": run.data.metrics["macro_f1"], "accuracy": run.data.metrics["accuracy"]}
