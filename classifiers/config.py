@@ -21,6 +21,11 @@ class FamilyConfig(Strict):
     def check_labels(self, labels: Sequence[str]) -> None:
         """Refuse, before any training, data whose label set this model cannot be trained on (default: any)."""
 
+    def fits_in_threads(self) -> bool:
+        """Whether models of this config can be fitted side by side in threads of one process (default: no; a
+        family that trains a transformer runs its own training loop)."""
+        return False
+
     def family_names(self) -> tuple[str, ...]:
         """The families a model of this config runs: its own (an ensemble: its members')."""
         return (str(getattr(self, "family")),)

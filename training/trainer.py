@@ -238,7 +238,7 @@ def _factory(config: ExperimentConfig) -> Callable[[], Trainable]:
 def _evaluate(factory: Callable[[], Trainable], data: LabelledData, config: ExperimentConfig) -> dict[str, float]:
     """Grouped cross-validation; logs metrics, confusion matrix, report and predictions."""
     splits = group_splits(config.evaluation, data.frame["group"], config.seed, data.frame.get("target"))
-    result = cross_validate(factory, data, splits)
+    result = cross_validate(factory, data, splits, config.evaluation.parallel_folds)
     tested = data.frame[result.tested]
     y_true, y_pred = tested["label"].to_numpy(), result.predictions
     metrics = {**classification_metrics(y_true, y_pred, result.labels), **result.fold_summary()}

@@ -172,6 +172,10 @@ class FrozenEncoderModel(FamilyConfig):
                 raise ValueError(f"{', '.join(misplaced)}: a setting of head '{head}', not of head '{self.head}'")
         return self
 
+    def fits_in_threads(self) -> bool:
+        """The frozen encoder only reads its weights and shares what it embedded; the heads are scikit-learn's."""
+        return True
+
     def make_head(self, seed: int) -> Head:
         """An unfitted head of the configured kind."""
         if self.head == "mlp":

@@ -56,6 +56,10 @@ class TfidfModel(FamilyConfig):
             raise ValueError(f"an n-gram range is (shortest, longest): {ngrams[0]} is longer than {ngrams[1]}")
         return ngrams
 
+    def fits_in_threads(self) -> bool:
+        """Each model holds its own vectoriser and scikit-learn classifier."""
+        return True
+
 
 class CalibratedLinearSVC(ClassifierMixin, BaseEstimator):
     """LinearSVC with sigmoid-calibrated probabilities that also fits when a class is rare.

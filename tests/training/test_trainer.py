@@ -312,6 +312,15 @@ def test_a_neighbour_weight_is_evaluated_logged_and_registered_with_the_model(st
     assert model.neighbour_weight == 0.5
 
 
+def test_parallel_folds_give_the_figures_of_folds_fitted_one_at_a_time(store_uri: str) -> None:
+    path = locations.CONFIGS_DIR / "topic" / "tfidf_logreg.yaml"
+    one_at_a_time = train(load_config(path))
+    side_by_side = train(load_config(path, ["evaluation.parallel_folds=2"]))
+
+    assert side_by_side.metrics == pytest.approx(one_at_a_time.metrics)
+    assert MlflowClient().get_run(side_by_side.run_id).data.params["evaluation.parallel_folds"] == "2"
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize(
     ("path", "overrides"),

@@ -85,6 +85,14 @@ class EvaluationConfig(Strict):
     holdout_fraction: float = Field(
         0.2, gt=0, lt=1, description="Share of groups (for disjoint_holdout, also of targets; for story_holdout, of stories) held out."
     )
+    parallel_folds: PositiveInt = Field(
+        1,
+        description=(
+            "Folds fitted side by side in threads, each with one BLAS thread (frozen_encoder and tfidf models), after "
+            "the first fold has been fitted alone so that what it computed once (every text's embedding) serves the "
+            "rest. Faster where one solver cannot keep the cores busy; the figures move only by the solver's rounding."
+        ),
+    )
     primary_metric: str = Field(
         "macro_f1",
         description=(
@@ -142,6 +150,11 @@ class ExperimentConfig(Strict):
                 raise ValueError(f"the {family.name} family does not do {self.task} (it does: {', '.join(family.tasks)})")
         if self.neighbour_weight and self.task != "topic":
             raise ValueError("neighbour_weight is for topic models: a stance row's neighbours may be about other targets")
+        if self.evaluation.parallel_folds > 1 and not self.model.fits_in_threads():
+            raise ValueError(
+                f"evaluation.parallel_folds: the {self.model.family_names()[0]} family's models are fitted one at a time "
+                "(frozen_encoder and tfidf models can be fitted side by side): set it to 1"
+            )
         empty = [key for key, values in self.sweep.items() if not values]
         if empty:
             raise ValueError(f"sweep values must be non-empty lists: {', '.join(empty)}")

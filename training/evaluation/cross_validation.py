@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 from sklearn.model_selection import GroupKFold, GroupShuffleSplit, LeaveOneGroupOut
+from threadpoolctl import threadpool_limits
 from tqdm.auto import tqdm
 
 from classifiers.errors import UserInputError
@@ -18,6 +20,8 @@ from training.labelled_data import LabelledData
 from training.public_datasets.adapters import UNIT_SEPARATOR
 
 Split = tuple[np.ndarray, np.ndarray]
+# A fold's held-out rows, the labels of its model and its probabilities for those rows.
+Fold = tuple[np.ndarray, list[str], np.ndarray]
 CV_MEAN_SUFFIX = "_cv_mean"
 
 
@@ -127,16 +131,32 @@ class CrossValidation:
         return summary
 
 
-def cross_validate(factory: Callable[[], Trainable], data: LabelledData, splits: list[Split]) -> CrossValidation:
+def cross_validate(
+    factory: Callable[[], Trainable], data: LabelledData, splits: list[Split], parallel: int = 1
+) -> CrossValidation:
     """Fit a fresh classifier per fold (on its training rows plus the extra sources) and predict its held-out rows
-    (a model with a neighbour weight reads the held-out rows of a group as one article's segments, in order)."""
+    (a model with a neighbour weight reads the held-out rows of a group as one article's segments, in order);
+    with `parallel` > 1, after the first fold that many folds at a time in threads, each with one BLAS thread."""
     y = data.frame["label"].to_numpy()
-    folds = []
-    for train_index, test_index in tqdm(splits, desc="cross-validation", unit="fold"):
-        classifier = factory()
-        classifier.fit(*data.training_side(train_index))
-        tested = classifier.predict_proba_in_documents(data.inputs.iloc[test_index], data.frame["group"].iloc[test_index])
-        folds.append((test_index, classifier.labels, tested))
+    with tqdm(total=len(splits), desc="cross-validation", unit="fold") as progress:
+
+        def fit_and_test(split: Split) -> Fold:
+            train_index, test_index = split
+            classifier = factory()
+            classifier.fit(*data.training_side(train_index))
+            groups = data.frame["group"].iloc[test_index]
+            tested = classifier.predict_proba_in_documents(data.inputs.iloc[test_index], groups)
+            progress.update()
+            return test_index, classifier.labels, tested
+
+        if parallel == 1:
+            folds = [fit_and_test(split) for split in splits]
+        else:
+            # The first fold alone computes what every fold reads (an encoder embeds each text once, into its shared
+            # cache); then one BLAS thread per solver, since a solver's thin matrix products barely use a second core.
+            folds = [fit_and_test(splits[0])]
+            with threadpool_limits(limits=1, user_api="blas"), ThreadPoolExecutor(parallel) as pool:
+                folds += pool.map(fit_and_test, splits[1:])
     # Usually the data's labels; a model that knows labels without rows (zero-shot descriptions) adds its own.
     labels = sorted({*data.labels, *(label for _, fold_labels, _ in folds for label in fold_labels)})
     column = {label: index for index, label in enumerate(labels)}

@@ -202,3 +202,13 @@ def test_bad_ensemble_overrides_name_the_member(tmp_path: Path, override: str, m
     path = write(tmp_path, {**ENSEMBLE, "task": "topic"})
     with pytest.raises(UserInputError, match=message):
         load_config(path, [override])
+
+
+def test_parallel_folds_are_for_models_that_fit_in_threads(tmp_path: Path) -> None:
+    frozen = write(tmp_path, {"task": "stance", "model": {"family": "frozen_encoder", "stance_input": "separate"}})
+    assert load_config(frozen, ["evaluation.parallel_folds=2"]).evaluation.parallel_folds == 2
+    with pytest.raises(UserInputError, match=r"evaluation.parallel_folds: Input should be greater than 0"):
+        load_config(frozen, ["evaluation.parallel_folds=0"])
+    finetune = write(tmp_path, {"task": "stance", "model": {"family": "finetune"}})
+    with pytest.raises(UserInputError, match="the finetune family's models are fitted one at a time"):
+        load_config(finetune, ["evaluation.parallel_folds=2"])

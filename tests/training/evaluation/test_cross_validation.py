@@ -1,8 +1,10 @@
+import threading
 from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
 import pytest
+from threadpoolctl import threadpool_info
 
 from classifiers.document_context import mix_neighbours
 from classifiers.errors import UserInputError
@@ -171,3 +173,30 @@ def test_groups_naming_several_stories_need_a_story_split() -> None:
         group_splits(EvaluationConfig(cv="holdout"), story_groups(), seed=0)
     with pytest.raises(UserInputError, match="story_kfold with 9 splits needs as many stories, the data has 8"):
         group_splits(EvaluationConfig(cv="story_kfold", n_splits=9), story_groups(), seed=0)
+
+
+class ThreadRecordingClassifier(TextNumberClassifier):
+    """Records, for every fit, the thread it ran in and the BLAS threads it was allowed."""
+
+    fits: list[tuple[int, list[int]]] = []
+
+    def fit(self, inputs: pd.DataFrame, y: Sequence[str], sample_weight: np.ndarray | None = None) -> None:
+        blas = [pool["num_threads"] for pool in threadpool_info() if pool["user_api"] == "blas"]
+        self.fits.append((threading.get_ident(), blas))
+        super().fit(inputs, y, sample_weight)
+
+
+def test_parallel_folds_fit_the_first_fold_alone_then_side_by_side_with_one_blas_thread_each() -> None:
+    toy = data([f"g{i % 6}" for i in range(30)], ["x", "y"] * 15)
+    splits = group_splits(EvaluationConfig(), toy.frame["group"], seed=0)
+    one_at_a_time = cross_validate(lambda: TextNumberClassifier("topic"), toy, splits)
+    ThreadRecordingClassifier.fits = []
+    side_by_side = cross_validate(lambda: ThreadRecordingClassifier("topic"), toy, splits, parallel=2)
+
+    # The same folds in the same order, so the same figures.
+    assert np.array_equal(side_by_side.probabilities, one_at_a_time.probabilities)
+    assert side_by_side.fold_metrics == one_at_a_time.fold_metrics
+    (first_thread, _), *rest = ThreadRecordingClassifier.fits
+    assert first_thread == threading.get_ident() and len(rest) == len(splits) - 1
+    assert len({thread for thread, _ in rest}) == 2 and first_thread not in {thread for thread, _ in rest}
+    assert all(blas and set(blas) == {1} for _, blas in rest)
