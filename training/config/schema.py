@@ -152,7 +152,7 @@ class ExperimentConfig(Strict):
             raise ValueError("neighbour_weight is for topic models: a stance row's neighbours may be about other targets")
         if self.evaluation.parallel_folds > 1 and not self.model.fits_in_threads():
             raise ValueError(
-                f"evaluation.parallel_folds: the {self.model.family_names()[0]} family's models are fitted one at a time "
+                f"evaluation.parallel_folds: the {self.model.family} family's models are fitted one at a time "
                 "(frozen_encoder and tfidf models can be fitted side by side): set it to 1"
             )
         empty = [key for key, values in self.sweep.items() if not values]

@@ -212,3 +212,7 @@ def test_parallel_folds_are_for_models_that_fit_in_threads(tmp_path: Path) -> No
     finetune = write(tmp_path, {"task": "stance", "model": {"family": "finetune"}})
     with pytest.raises(UserInputError, match="the finetune family's models are fitted one at a time"):
         load_config(finetune, ["evaluation.parallel_folds=2"])
+    # an ensemble is named as itself, not by its first member (whose own models could be fitted side by side)
+    ensemble = write(tmp_path, {"task": "stance", "model": {"family": "ensemble", "members": [{"family": "tfidf"}, {"family": "tfidf"}]}})
+    with pytest.raises(UserInputError, match="the ensemble family's models are fitted one at a time"):
+        load_config(ensemble, ["evaluation.parallel_folds=2"])
