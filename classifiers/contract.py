@@ -1,8 +1,9 @@
 """The output contract every registered model answers, implemented once.
 
-Input: a DataFrame with `text` (and `target` for stance models). Output: one row per input with
-`label` (the most probable label, from the model's own label set), `score` (that label's
-probability) and one `proba_<label>` column per class.
+Input: a DataFrame with `text` (and `target` for stance models), and optionally `document`: rows that name the same
+document are segments of one article in reading order, each read beside its neighbours by the model's neighbour
+weight (a null document, or no column, reads a row alone). Output: one row per input with `label` (the most probable
+label, from the model's own label set), `score` (that label's probability) and one `proba_<label>` column per class.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from classifiers.interface import Predictor
 
 PROBA_PREFIX = "proba_"
 REQUIRED_COLUMNS = {"topic": ("text",), "stance": ("text", "target")}
+DOCUMENT_COLUMN = "document"
 
 
 class Scored(NamedTuple):
@@ -64,9 +66,22 @@ def prediction_frame(labels: list[str], probabilities: np.ndarray) -> pd.DataFra
     return frame
 
 
+def documents_of(inputs: pd.DataFrame) -> list[object] | None:
+    """The `document` column's values (None where null), or None when the frame has no such column."""
+    if DOCUMENT_COLUMN not in inputs.columns:
+        return None
+    column = inputs[DOCUMENT_COLUMN].astype(object)
+    return column.where(column.notna(), None).tolist()
+
+
 def predict(predictor: Predictor, inputs: pd.DataFrame) -> pd.DataFrame:
-    """Apply a predictor under the contract."""
-    return prediction_frame(predictor.labels, predictor.predict_proba(check_inputs(inputs, predictor.task)))
+    """Apply a predictor under the contract, rows that name a document read beside their neighbours in it."""
+    checked = check_inputs(inputs, predictor.task)
+    documents = documents_of(inputs)
+    if documents is None:
+        return prediction_frame(predictor.labels, predictor.predict_proba(checked))
+    # Without a document a row is one of its own (mix_neighbours' None), not a segment of one shared article.
+    return prediction_frame(predictor.labels, predictor.predict_proba_in_documents(checked, documents))
 
 
 def score_columns(predictor: Predictor, labels: tuple[str, ...], columns: dict[str, list[str]]) -> list[Scored]:

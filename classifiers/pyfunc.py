@@ -7,8 +7,10 @@ from typing import Any
 
 import mlflow.pyfunc
 import pandas as pd
+from mlflow.models import ModelSignature, infer_signature
+from mlflow.types import ColSpec, DataType, Schema
 
-from classifiers.contract import predict
+from classifiers.contract import DOCUMENT_COLUMN, predict
 from classifiers.interface import RETRAIN_ADVICE, OutdatedModelError, load_predictor
 
 ARTIFACT_KEY = "classifier"
@@ -24,6 +26,15 @@ class ClassifierModel(mlflow.pyfunc.PythonModel):
 
     def predict(self, context: Any, model_input: pd.DataFrame, params: dict[str, Any] | None = None) -> pd.DataFrame:
         return predict(self.classifier, model_input)
+
+
+def model_signature(inputs: pd.DataFrame, outputs: pd.DataFrame) -> ModelSignature:
+    """The signature inferred from an example, with the contract's optional `document` column added: MLflow drops
+    an input column its signature does not name, so `mlflow models serve` and `spark_udf` would never pass it on."""
+    inferred = infer_signature(inputs.drop(columns=DOCUMENT_COLUMN, errors="ignore"), outputs)
+    assert inferred.inputs is not None, "an example frame always gives an input schema"
+    columns = [*inferred.inputs.inputs, ColSpec(DataType.string, DOCUMENT_COLUMN, required=False)]
+    return ModelSignature(inputs=Schema(columns), outputs=inferred.outputs)
 
 
 def load_pyfunc(uri: str) -> mlflow.pyfunc.PyFuncModel:

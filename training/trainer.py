@@ -17,7 +17,6 @@ import mlflow.data
 import pandas as pd
 from mlflow.entities import RunStatus
 from mlflow.entities.model_registry import ModelVersion
-from mlflow.models import infer_signature
 from mlflow.tracking import MlflowClient
 from tqdm.auto import tqdm
 
@@ -28,7 +27,7 @@ from classifiers.encoder import precision_name
 from classifiers.errors import UserInputError
 from classifiers.interface import Trainable
 from classifiers.lineage import DATA_DIGEST_TAG, FINISHED, PRIMARY_METRIC_TAG, PRIMARY_METRIC_VALUE_TAG
-from classifiers.pyfunc import ARTIFACT_KEY
+from classifiers.pyfunc import ARTIFACT_KEY, model_signature
 from classifiers.registry import classifier_factory, requirement_pins
 from training import tracking
 from training.config.resolve import expand_sweep, flatten, to_yaml
@@ -314,7 +313,7 @@ def _fit_register(
             name=MODEL_ARTIFACT,
             python_model=pyfunc_entry.__file__,
             artifacts={ARTIFACT_KEY: scratch},
-            signature=infer_signature(example, predict(classifier, example)),
+            signature=model_signature(example, predict(classifier, example)),
             input_example=example,
             pip_requirements=requirement_pins(config.model),
             code_paths=CODE_PATHS,

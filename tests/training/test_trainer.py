@@ -91,7 +91,8 @@ def test_run_records_params_metrics_artifacts_dataset_and_tags(store_uri: str) -
     assert logged["model"]["C"] == 2.0
 
     model_info = mlflow.models.get_model_info(f"models:/news-stance/{result.version}")
-    assert model_info.signature.inputs.input_names() == ["text", "target"]
+    assert model_info.signature.inputs.required_input_names() == ["text", "target"]
+    assert model_info.signature.inputs.input_names() == ["text", "target", "document"]  # optional: segments of one article
     assert "proba_favor" in model_info.signature.outputs.input_names()
     assert model_info.saved_input_example_info is not None
     version = client.get_model_version("news-stance", result.version)

@@ -15,6 +15,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from classifiers.contract import DOCUMENT_COLUMN
 from classifiers.errors import UserInputError
 
 logger = logging.getLogger(__name__)
@@ -80,6 +81,48 @@ def read_chunks(source: InputFile, chunk_rows: int, required: Sequence[str], onl
         yield from _parquet_chunks(source, chunk_rows, required, only_required)
     else:
         yield from _jsonl_chunks(source, chunk_rows, required)
+
+
+def whole_documents(chunks: Iterator[pa.Table], path: Path) -> Iterator[pa.Table]:
+    """The chunks re-cut so that the rows of one document (the `document` column) are never split between two:
+    the rows of a chunk's last document wait for the next chunk. A document's rows must be consecutive (a model
+    reads each beside the rows just before and after it); a document that comes back after another is an error
+    naming its row. Rows with a null document stand alone."""
+    pending: pa.Table | None = None
+    finished: set[object] = set()
+    first_row = 1
+    for chunk in chunks:
+        if pending is not None:
+            chunk = pa.concat_tables([pending, chunk])
+        kind = chunk.schema.field(DOCUMENT_COLUMN).type
+        if not (pa.types.is_string(kind) or pa.types.is_large_string(kind) or pa.types.is_integer(kind) or pa.types.is_null(kind)):
+            raise UserInputError(f"{path}: column '{DOCUMENT_COLUMN}' must hold ids (strings or integers), not {kind}")
+        documents = chunk.column(DOCUMENT_COLUMN).to_pylist()
+        last = documents[-1]
+        # The trailing run of the last document waits (nothing waits when that row has no document).
+        cut = len(documents)
+        while last is not None and cut > 0 and documents[cut - 1] == last:
+            cut -= 1
+        _check_consecutive(path, documents, finished, first_row)
+        if cut:
+            yield chunk.slice(0, cut)
+        pending = chunk.slice(cut)
+        first_row += cut
+    if pending is not None and pending.num_rows:
+        yield pending
+
+
+def _check_consecutive(path: Path, documents: list[object], finished: set[object], first_row: int) -> None:
+    """Every document of these rows is new or continues the one before it; records the ones that ended."""
+    for index, document in enumerate(documents):
+        previous = documents[index - 1] if index else None
+        if document is not None and document != previous and document in finished:
+            raise UserInputError(
+                f"{path}: row {first_row + index}: document {document!r} came earlier and ended; the rows of one "
+                f"document must be consecutive, in reading order (sort the input by document)"
+            )
+        if previous is not None and previous != document:
+            finished.add(previous)
 
 
 def check_records(source: InputFile, chunk_rows: int, required: Sequence[str]) -> int:

@@ -1,7 +1,8 @@
 """Score in this process: read a chunk, predict it, append it to the output, repeat.
 
 Memory holds one chunk (its input rows and predictions) and the model, whatever the input's size;
-rows keep the input's order.
+rows keep the input's order. With a `document` column a chunk ends where a document does, so the rows of
+one article are read together, each beside its neighbours.
 """
 
 from __future__ import annotations
@@ -13,7 +14,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from tqdm import tqdm
 
-from training.scoring.inputs import InputFile, read_chunks
+from classifiers.contract import DOCUMENT_COLUMN
+from training.scoring.inputs import InputFile, read_chunks, whole_documents
 from training.scoring.model import ModelSpec, load_model, predict_table, with_predictions
 from training.scoring.outputs import staged_output
 
@@ -27,7 +29,10 @@ def score_locally(source: InputFile, spec: ModelSpec, output: Path, chunk_rows: 
     with staged_output(output) as staged, tqdm(total=source.rows, unit="rows", desc="scoring", disable=not progress) as bar:
         writer: pq.ParquetWriter | None = None
         try:
-            for chunk in read_chunks(source, chunk_rows, spec.required_columns):
+            chunks = read_chunks(source, chunk_rows, spec.required_columns)
+            if DOCUMENT_COLUMN in source.columns:
+                chunks = whole_documents(chunks, source.path)
+            for chunk in chunks:
                 scored = with_predictions(chunk, predict_table(model, spec, chunk))
                 if writer is None:
                     # The first chunk fixes the schema: Parquet's, or the JSONL columns' inferred types.

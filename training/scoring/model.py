@@ -7,9 +7,10 @@ from dataclasses import dataclass
 import mlflow.models
 import mlflow.pyfunc
 import pyarrow as pa
+import pyarrow.compute as pc
 from mlflow.exceptions import MlflowException
 
-from classifiers.contract import PROBA_PREFIX, REQUIRED_COLUMNS
+from classifiers.contract import DOCUMENT_COLUMN, PROBA_PREFIX, REQUIRED_COLUMNS
 from classifiers.errors import UserInputError
 from classifiers.pyfunc import load_pyfunc
 
@@ -68,13 +69,21 @@ def load_model(spec: ModelSpec) -> mlflow.pyfunc.PyFuncModel:
 
 def predict_table(model: mlflow.pyfunc.PyFuncModel, spec: ModelSpec, chunk: pa.Table) -> pa.Table:
     """The model's output columns for a chunk, one row per input row, typed as `spec.output_fields`."""
-    inputs = chunk.select(list(spec.required_columns)).to_pandas()
-    predictions = model.predict(inputs)
+    inputs = chunk.select(list(spec.required_columns))
+    if DOCUMENT_COLUMN in chunk.column_names:
+        # The signature's document column is a string: an integer article id names its document as well.
+        inputs = inputs.append_column(DOCUMENT_COLUMN, _as_strings(chunk.column(DOCUMENT_COLUMN)))
+    predictions = model.predict(inputs.to_pandas())
     # Casting to the fixed schema keeps every chunk's columns identical, which one ParquetWriter needs.
     table = pa.Table.from_pandas(predictions[spec.output_columns], schema=pa.schema(spec.output_fields), preserve_index=False)
     if table.num_rows != chunk.num_rows:
         raise RuntimeError(f"model '{spec.uri}' returned {table.num_rows} rows for {chunk.num_rows} inputs")
     return table
+
+
+def _as_strings(column: pa.ChunkedArray) -> pa.ChunkedArray:
+    """A document column (strings or integers, `inputs.whole_documents` checked) as strings; nulls stay null."""
+    return pc.cast(column, pa.string())
 
 
 def with_predictions(chunk: pa.Table, predictions: pa.Table) -> pa.Table:

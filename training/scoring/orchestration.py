@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 
+from classifiers.contract import DOCUMENT_COLUMN
 from classifiers.errors import UserInputError
 from training.scoring.inputs import check_model_columns, check_records, inspect_input
 from training.scoring.local_engine import score_locally
@@ -63,6 +64,11 @@ def score(
     check_output(output, input_path)
     spec = describe_model(model_uri)
     check_model_columns(source, spec.required_columns, spec.task, spec.output_columns)
+    if engine is Engine.SPARK and DOCUMENT_COLUMN in source.columns:
+        raise UserInputError(
+            f"{input_path}: the spark engine reads every row alone, and the '{DOCUMENT_COLUMN}' column asks for the "
+            f"segments of a document to be read together: use --engine local (or rename the column)"
+        )
     started = time.perf_counter()
     if engine is Engine.LOCAL:
         rows = score_locally(source, spec, output, chunk_rows, progress)

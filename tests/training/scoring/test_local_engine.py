@@ -1,10 +1,12 @@
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from classifiers.document_context import mix_neighbours
 from classifiers.pyfunc import load_pyfunc
 from tests.conftest import batching_tolerance
 from training.scoring import score
@@ -45,6 +47,36 @@ def test_every_row_is_scored_as_the_model_itself_scores_it_in_any_chunk_size(
     pd.testing.assert_frame_equal(written[spec.output_columns], expected[spec.output_columns], check_dtype=False, atol=1e-5)
     # five chunks (5 + 5 + 2 rows) give what one does
     pd.testing.assert_frame_equal(pd.read_parquet(chunked.output), written, atol=batching_tolerance())
+
+
+def test_segments_that_name_their_document_are_read_beside_their_neighbours_in_any_chunk_size(
+    trained_store_uri: str, inputs_dir: Path, out_dir: Path, news_rows: list[dict[str, object]]
+) -> None:
+    # three articles of four segments (integer ids), and two segments without one
+    documents: list[int | None] = [1, 1, 1, 1, 2, 2, 2, 2, None, 3, 3, None]
+    rows = [{"document": document, "text": row["text"]} for document, row in zip(documents, news_rows, strict=True)]
+    source = inputs_dir / "articles.parquet"
+    pq.write_table(pa.Table.from_pylist(rows), source)
+    whole = pd.read_parquet(score(TOPIC, source, out_dir / "whole.parquet", progress=False).output)
+    # chunks of 3 rows would cut articles 1 and 2: each waits for the rest of its rows
+    chunked = pd.read_parquet(score(TOPIC, source, out_dir / "chunked.parquet", chunk_rows=3, progress=False).output)
+    pd.testing.assert_frame_equal(chunked, whole, atol=batching_tolerance())
+    assert whole["document"].tolist()[:8] == documents[:8]  # passed through unchanged (integers)
+
+    model = load_pyfunc(TOPIC)
+    frame = pd.DataFrame(rows)
+    alone = model.predict(frame[["text"]])
+    # the pyfunc itself reads the column (its signature names it), as `mlflow models serve` does
+    beside = model.predict(frame.astype({"document": "string"}))
+    proba = [f"proba_{label}" for label in describe_model(TOPIC).labels]
+    np.testing.assert_allclose(whole[proba].to_numpy(), beside[proba].to_numpy(), atol=1e-5)
+    # rows without a document are read alone; the others are mixed 0.7 / 0.3 with their neighbours' mean
+    weight = model.unwrap_python_model().classifier.neighbour_weight
+    assert weight == 0.3
+    expected = mix_neighbours(alone[proba].to_numpy(), weight, documents)
+    np.testing.assert_allclose(whole[proba].to_numpy(), expected, atol=1e-5)
+    np.testing.assert_allclose(whole.loc[[8, 11], proba].to_numpy(), alone.loc[[8, 11], proba].to_numpy(), atol=1e-5)
+    assert not np.allclose(whole.loc[:7, proba].to_numpy(), alone.loc[:7, proba].to_numpy(), atol=1e-3)
 
 
 def test_a_parquet_input_without_rows_gets_an_output_with_all_columns(trained_store_uri: str, inputs_dir: Path, out_dir: Path) -> None:

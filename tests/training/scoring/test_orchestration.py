@@ -20,6 +20,14 @@ def bad_input(folder: Path, case: str) -> Path:
         path = folder / "news.jsonl"
         rows = [json.dumps({"id": n, "text": f"Ministers met for ceasefire talks, round {n}."}) for n in range(6)]
         path.write_text("\n".join([*rows, '{"id": 6, "text": "cut off']) + "\n", encoding="utf-8")
+    elif case == "scattered-document":
+        # article "a" comes back on row 5, after its rows 1-2 were scored and written and article "b" began
+        path = folder / "news.jsonl"
+        rows = [{"document": document, "text": f"Ministers met for ceasefire talks, round {n}."} for n, document in enumerate("abbba")]
+        path.write_text("".join(json.dumps(row) + "\n" for row in rows), encoding="utf-8")
+    elif case == "document-object":
+        path = folder / "news.jsonl"
+        path.write_text(json.dumps({"document": {"id": 1}, "text": "Jets struck the city."}) + "\n", encoding="utf-8")
     elif case == "garbage-parquet":
         path = folder / "news.parquet"
         path.write_bytes(b"PAR1 this is not a parquet file")
@@ -35,6 +43,13 @@ def bad_input(folder: Path, case: str) -> Path:
         pytest.param("no-text", r"bodies.jsonl: no 'text' column \(columns: id, body\)", id="no-text"),
         pytest.param("broken-line", r"news.jsonl: line 7: invalid JSON \(Unterminated string", id="broken-line"),
         pytest.param("garbage-parquet", r"news.parquet: not a readable Parquet file", id="garbage-parquet"),
+        pytest.param(
+            "scattered-document", r"news.jsonl: row 5: document 'a' came earlier and ended; the rows of one document must be consecutive",
+            id="scattered-document",
+        ),
+        pytest.param(
+            "document-object", r"news.jsonl: column 'document' must hold ids \(strings or integers\), not struct", id="document-object"
+        ),
         pytest.param("unsupported-suffix", r"news.csv: unsupported input format '.csv'", id="unsupported-suffix"),
     ],
 )
@@ -55,6 +70,14 @@ def test_a_stance_model_needs_targets_and_a_model_must_exist(trained_store_uri: 
         score("models:/nope@champion", path, out_dir / "scores.parquet", engine=Engine.SPARK, progress=False)
     with pytest.raises(UserInputError, match=r"chunk size must be at least 1 row, got 0"):
         score(TOPIC, path, out_dir / "scores.parquet", chunk_rows=0, progress=False)
+    assert list(out_dir.iterdir()) == []
+
+
+def test_the_spark_engine_refuses_documents_it_would_read_row_by_row(trained_store_uri: str, inputs_dir: Path, out_dir: Path) -> None:
+    path = inputs_dir / "news.jsonl"
+    path.write_text(json.dumps({"document": "a", "text": "Jets struck the city."}) + "\n", encoding="utf-8")
+    with pytest.raises(UserInputError, match=r"news.jsonl: the spark engine reads every row alone, .*use --engine local"):
+        score(TOPIC, path, out_dir / "scores.parquet", engine=Engine.SPARK, progress=False)
     assert list(out_dir.iterdir()) == []
 
 
