@@ -197,7 +197,12 @@ def _label_pairs(entries: list[str]) -> dict[str, str]:
 def score(
     model_uri: Annotated[str, typer.Option(help="e.g. models:/news-topic@champion or runs:/<id>/model.")],
     input_path: Annotated[
-        Path, typer.Option("--input", help="JSONL or Parquet with text (and target for stance); other columns are kept.")
+        Path,
+        typer.Option(
+            "--input",
+            help="JSONL or Parquet with text (and target for stance); an optional document column reads an article's "
+            "consecutive rows beside each other; other columns are kept.",
+        ),
     ],
     output: Annotated[Path, typer.Option(help="Parquet to write (with --engine spark, a folder of part files).")],
     engine: Annotated[str, typer.Option(help="local (this process, input order kept) or spark.")] = "local",
