@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 
 import numpy as np
@@ -156,7 +156,13 @@ def cross_validate(
             # cache); then one BLAS thread per solver, since a solver's thin matrix products barely use a second core.
             folds = [fit_and_test(splits[0])]
             with threadpool_limits(limits=1, user_api="blas"), ThreadPoolExecutor(parallel) as pool:
-                folds += pool.map(fit_and_test, splits[1:])
+                futures = [pool.submit(fit_and_test, split) for split in splits[1:]]
+                wait(futures, return_when=FIRST_EXCEPTION)
+                if any(future.done() and future.exception() for future in futures):
+                    # A failed fold fails the run now: the folds not yet started are dropped (the ones running
+                    # finish, a thread cannot be stopped), and the first failure in fold order is raised.
+                    pool.shutdown(cancel_futures=True)
+                folds += [future.result() for future in futures]
     # Usually the data's labels; a model that knows labels without rows (zero-shot descriptions) adds its own.
     labels = sorted({*data.labels, *(label for _, fold_labels, _ in folds for label in fold_labels)})
     column = {label: index for index, label in enumerate(labels)}

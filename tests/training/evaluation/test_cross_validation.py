@@ -1,4 +1,5 @@
 import threading
+import time
 from collections.abc import Sequence
 
 import numpy as np
@@ -200,3 +201,29 @@ def test_parallel_folds_fit_the_first_fold_alone_then_side_by_side_with_one_blas
     assert first_thread == threading.get_ident() and len(rest) == len(splits) - 1
     assert len({thread for thread, _ in rest}) == 2 and first_thread not in {thread for thread, _ in rest}
     assert all(blas and set(blas) == {1} for _, blas in rest)
+
+
+class FailingFoldClassifier(TextNumberClassifier):
+    """Knows its fold by the group missing from its training rows (text "t<i>" is in group g<i % 10>): fold 1 fits
+    slowly, fold 2 fails at once, the others take a moment; records the folds whose fit started."""
+
+    started: list[int] = []
+
+    def fit(self, inputs: pd.DataFrame, y: Sequence[str], sample_weight: np.ndarray | None = None) -> None:
+        (fold,) = set(range(10)) - {int(text[1:]) % 10 for text in inputs["text"]}
+        self.started.append(fold)
+        if fold == 2:
+            raise RuntimeError("solver failed in fold 2")
+        time.sleep(0.5 if fold == 1 else 0.05)
+        super().fit(inputs, y, sample_weight)
+
+
+def test_a_failed_fold_among_parallel_ones_fails_the_run_at_once_and_drops_the_folds_still_queued() -> None:
+    toy = data([f"g{i % 10}" for i in range(40)], ["x", "y"] * 20)
+    splits = group_splits(EvaluationConfig(), toy.frame["group"], seed=0)
+    FailingFoldClassifier.started = []
+    with pytest.raises(RuntimeError, match="solver failed in fold 2"):
+        cross_validate(lambda: FailingFoldClassifier("topic"), toy, splits, parallel=2)
+    # Waiting for fold 1 before looking at fold 2 would have let the other worker fit all seven folds after it.
+    assert sorted(FailingFoldClassifier.started)[:3] == [0, 1, 2]
+    assert len(FailingFoldClassifier.started) <= 4
