@@ -95,7 +95,7 @@ def whole_documents(chunks: Iterator[pa.Table], path: Path) -> Iterator[pa.Table
         if pending is not None:
             chunk = pa.concat_tables([pending, chunk])
         kind = chunk.schema.field(DOCUMENT_COLUMN).type
-        if not (pa.types.is_string(kind) or pa.types.is_large_string(kind) or pa.types.is_integer(kind) or pa.types.is_null(kind)):
+        if not _is_id_type(kind.value_type if pa.types.is_dictionary(kind) else kind):
             raise UserInputError(f"{path}: column '{DOCUMENT_COLUMN}' must hold ids (strings or integers), not {kind}")
         documents = chunk.column(DOCUMENT_COLUMN).to_pylist()
         last = documents[-1]
@@ -110,6 +110,11 @@ def whole_documents(chunks: Iterator[pa.Table], path: Path) -> Iterator[pa.Table
         first_row += cut
     if pending is not None and pending.num_rows:
         yield pending
+
+
+def _is_id_type(kind: pa.DataType) -> bool:
+    """Strings or integers (or only nulls): what names a document and casts to a string id."""
+    return pa.types.is_string(kind) or pa.types.is_large_string(kind) or pa.types.is_integer(kind) or pa.types.is_null(kind)
 
 
 def _check_consecutive(path: Path, documents: list[object], finished: set[object], first_row: int) -> None:

@@ -82,7 +82,8 @@ def predict_table(model: mlflow.pyfunc.PyFuncModel, spec: ModelSpec, chunk: pa.T
 
 
 def _as_strings(column: pa.ChunkedArray) -> pa.ChunkedArray:
-    """A document column (strings or integers, `inputs.whole_documents` checked) as strings; nulls stay null."""
+    """A document column (strings or integers, maybe dictionary-encoded: `inputs.whole_documents` checked) as strings;
+    nulls stay null."""
     return pc.cast(column, pa.string())
 
 

@@ -7,7 +7,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from classifiers.errors import UserInputError
-from training.scoring.inputs import check_model_columns, check_records, inspect_input, read_chunks
+from training.scoring.inputs import check_model_columns, check_records, inspect_input, read_chunks, whole_documents
 
 
 def write_lines(path: Path, lines: list[str]) -> Path:
@@ -32,6 +32,21 @@ def test_chunks_keep_file_order_and_never_exceed_the_chunk_size(jsonl_input: Pat
         chunks = list(read_chunks(inspect_input(path), 5, ["text"]))
         assert [chunk.num_rows for chunk in chunks] == [5, 5, 2]
         assert pa.concat_tables(chunks).to_pylist() == news_rows
+
+
+@pytest.mark.parametrize("encoded", [False, True], ids=["strings", "dictionary"])
+def test_chunks_are_recut_at_document_ends_and_rows_without_one_stand_alone(encoded: bool) -> None:
+    def chunk(documents: list[str | None]) -> pa.Table:
+        column = pa.array(documents, pa.string())
+        return pa.table({"document": column.dictionary_encode() if encoded else column, "text": ["x"] * len(documents)})
+
+    chunks = [chunk(["a", "a", "b"]), chunk(["b", "b", "c"]), chunk(["c", None, "d"])]
+    recut = [piece.column("document").to_pylist() for piece in whole_documents(iter(chunks), Path("news.parquet"))]
+    assert recut == [["a", "a"], ["b", "b", "b"], ["c", "c", None], ["d"]]
+    # a document longer than a chunk waits until it ends
+    chunks = [chunk(["a", "a"]), chunk(["a", "a"]), chunk(["a", "b"])]
+    recut = [piece.column("document").to_pylist() for piece in whole_documents(iter(chunks), Path("news.parquet"))]
+    assert recut == [["a"] * 5, ["b"]]
 
 
 @pytest.mark.parametrize(
