@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import matplotlib
 
 matplotlib.use("Agg")  # headless: figures are only ever written to files
 
 import numpy as np
-import pandas as pd
-import sklearn
 from matplotlib.figure import Figure
 from sklearn.metrics import (
     ConfusionMatrixDisplay,
@@ -70,34 +68,51 @@ def group_bootstrap_interval(
     """
     from scipy.stats import bootstrap
 
-    # Rows collapse to (group, gold, predicted) cells with counts, so each resample scores a few dozen weighted
-    # cells instead of every row: a resample is the cells' counts times how often their group was drawn.
-    cells = pd.DataFrame({"group": np.asarray(groups, dtype=str), "gold": y_true, "predicted": y_pred})
-    cells = cells.groupby(["group", "gold", "predicted"]).size().reset_index(name="rows")
-    group_codes = cells["group"].astype("category").cat.codes.to_numpy()
-    n_groups = int(group_codes.max(initial=-1)) + 1
-    if n_groups < 2:
+    group_names, group_codes = np.unique(np.asarray(groups, dtype=str), return_inverse=True)
+    if len(group_names) < 2:
         return None
-    gold, predicted, rows = cells["gold"].to_numpy(), cells["predicted"].to_numpy(), cells["rows"].to_numpy()
-
-    def macro_f1(sample: np.ndarray) -> float:
-        weight = rows * np.bincount(sample, minlength=n_groups)[group_codes]
-        drawn = weight > 0
-        seen = {*gold[drawn], *predicted[drawn]}
-        present = [label for label in labels if label in seen]
-        return float(f1_score(gold, predicted, labels=present, average="macro", sample_weight=weight, zero_division=0))
-
-    with sklearn.config_context(skip_parameter_validation=True):
-        result = bootstrap(
-            (np.arange(n_groups),),
-            macro_f1,
-            vectorized=False,
-            n_resamples=resamples,
-            confidence_level=level,
-            method="percentile",
-            rng=np.random.default_rng(seed),
-        )
+    result = bootstrap(
+        (np.arange(len(group_names)),),
+        macro_f1_of_draws(y_true, y_pred, group_codes, labels),
+        vectorized=True,
+        n_resamples=resamples,
+        confidence_level=level,
+        method="percentile",
+        rng=np.random.default_rng(seed),
+    )
     return float(result.confidence_interval.low), float(result.confidence_interval.high)
+
+
+def macro_f1_of_draws(
+    y_true: Sequence[str], y_pred: Sequence[str], group_codes: np.ndarray, labels: Sequence[str]
+) -> Callable[..., np.ndarray]:
+    """macro-F1 as `classification_metrics` computes it, of the rows of drawn groups: the returned function takes
+    arrays of group numbers (0 to n-1 as in `group_codes`, one draw per group of a resample, on the last axis) and
+    gives one figure per resample, so `scipy.stats.bootstrap` can score a batch of resamples at once."""
+    gold, predicted = np.asarray(y_true, dtype=object), np.asarray(y_pred, dtype=object)
+    n_groups = int(group_codes.max(initial=-1)) + 1
+    # Every label a row shows, so that a row whose gold label is not averaged over still counts as a false positive.
+    shown = sorted({*labels, *gold, *predicted})
+    averaged = np.isin(shown, list(labels))
+    # A resample's pooled confusion matrix is the sum of its drawn groups' matrices, each as often as it was drawn:
+    # one matrix product per batch of resamples instead of a metric call per resample.
+    per_group = np.stack([
+        confusion_matrix(gold[group_codes == group], predicted[group_codes == group], labels=shown)
+        for group in range(n_groups)
+    ]).reshape(n_groups, -1)
+
+    def macro_f1(sample: np.ndarray, axis: int = -1) -> np.ndarray:
+        draws = (np.asarray(sample)[..., None] == np.arange(n_groups)).sum(axis=-2)
+        pooled = (draws @ per_group).reshape(*draws.shape[:-1], len(shown), len(shown))
+        true_positives = np.diagonal(pooled, axis1=-2, axis2=-1)
+        # 2TP + FP + FN is the label's gold rows plus its predicted rows; a label with neither is not averaged
+        # (classification_metrics' "labels that occur"), and F1 is 0 where it has rows but no true positive.
+        rows = pooled.sum(axis=-1) + pooled.sum(axis=-2)
+        present = (rows > 0) & averaged
+        f1 = np.divide(2 * true_positives, rows, out=np.zeros(rows.shape), where=rows > 0)
+        return np.where(present, f1, 0).sum(axis=-1) / np.maximum(present.sum(axis=-1), 1)
+
+    return macro_f1
 
 
 def summary_metrics(y_true: Sequence[str], y_pred: Sequence[str], labels: Sequence[str]) -> dict[str, object]:

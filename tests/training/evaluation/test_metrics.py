@@ -6,6 +6,7 @@ from training.evaluation.metrics import (
     classification_metrics,
     confusion_matrix_figure,
     group_bootstrap_interval,
+    macro_f1_of_draws,
     summary_metrics,
 )
 
@@ -81,3 +82,18 @@ def test_the_interval_is_seeded_and_needs_two_groups() -> None:
     first = group_bootstrap_interval(gold, predicted, group, ["a", "b", "c"], seed=3)
     assert first == group_bootstrap_interval(gold, predicted, group, ["a", "b", "c"], seed=3)
     assert group_bootstrap_interval(gold, predicted, np.full(gold.size, "one"), ["a", "b", "c"], seed=3) is None
+
+
+def test_a_resample_scores_what_scikit_learn_scores_on_its_drawn_rows() -> None:
+    gold, predicted, group = _predictions(groups=6, rows_per_group=12, seed=4)
+    predicted[group == "article-5"] = "d"  # a label that is predicted, never gold, and not averaged over
+    codes = np.unique(group, return_inverse=True)[1]
+    score = macro_f1_of_draws(gold, predicted, codes, ["a", "b", "c"])
+    draws = np.array([[0, 1, 2, 3, 4, 5], [0, 0, 0, 2, 2, 5], [3, 3, 3, 3, 3, 3], [1, 5, 5, 4, 1, 0]])
+    expected = []
+    for drawn in draws:
+        rows = np.concatenate([np.flatnonzero(codes == number) for number in drawn])
+        expected.append(classification_metrics(gold[rows], predicted[rows], ["a", "b", "c"])["macro_f1"])
+    # One figure per resample, in one call on the batch, as scikit-learn gives it row by row.
+    assert score(draws) == pytest.approx(expected)
+    assert score(draws[1]) == pytest.approx(expected[1])
