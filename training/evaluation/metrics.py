@@ -101,6 +101,7 @@ def macro_f1_of_draws(
         for group in range(n_groups)
     ]).reshape(n_groups, -1)
 
+    # `axis` is scipy's vectorised-statistic argument: the draws are always on the last axis.
     def macro_f1(sample: np.ndarray, axis: int = -1) -> np.ndarray:
         draws = (np.asarray(sample)[..., None] == np.arange(n_groups)).sum(axis=-2)
         pooled = (draws @ per_group).reshape(*draws.shape[:-1], len(shown), len(shown))
