@@ -90,24 +90,37 @@ def whole_documents(chunks: Iterator[pa.Table], path: Path) -> Iterator[pa.Table
     naming its row. Rows with a null document stand alone."""
     pending: pa.Table | None = None
     finished: set[object] = set()
-    first_row = 1
+    current: object = None  # the document of the last row read
+    row = 0
     for chunk in chunks:
-        if pending is not None:
-            chunk = pa.concat_tables([pending, chunk])
         kind = chunk.schema.field(DOCUMENT_COLUMN).type
         if not _is_id_type(kind.value_type if pa.types.is_dictionary(kind) else kind):
             raise UserInputError(f"{path}: column '{DOCUMENT_COLUMN}' must hold ids (strings or integers), not {kind}")
         documents = chunk.column(DOCUMENT_COLUMN).to_pylist()
-        last = documents[-1]
-        # The trailing run of the last document waits (nothing waits when that row has no document).
+        for document in documents:
+            row += 1
+            if document != current:
+                if current is not None:
+                    finished.add(current)
+                if document in finished:
+                    raise UserInputError(
+                        f"{path}: row {row}: document {document!r} came earlier and ended; the rows of one document "
+                        f"must be consecutive, in reading order (sort the input by document)"
+                    )
+                current = document
+        # The rows of the document still open wait (nothing waits when the last row has no document).
         cut = len(documents)
-        while last is not None and cut > 0 and documents[cut - 1] == last:
+        while current is not None and cut > 0 and documents[cut - 1] == current:
             cut -= 1
-        _check_consecutive(path, documents, finished, first_row)
-        if cut:
-            yield chunk.slice(0, cut)
-        pending = chunk.slice(cut)
-        first_row += cut
+        ready, rest = chunk.slice(0, cut), chunk.slice(cut)
+        # The waiting rows go out with this chunk's ready rows, or keep waiting with its rest (one document still).
+        if pending is not None and cut:
+            ready = pa.concat_tables([pending, ready])
+        elif pending is not None:
+            rest = pa.concat_tables([pending, rest])
+        if ready.num_rows:
+            yield ready
+        pending = rest
     if pending is not None and pending.num_rows:
         yield pending
 
@@ -115,19 +128,6 @@ def whole_documents(chunks: Iterator[pa.Table], path: Path) -> Iterator[pa.Table
 def _is_id_type(kind: pa.DataType) -> bool:
     """Strings or integers (or only nulls): what names a document and casts to a string id."""
     return pa.types.is_string(kind) or pa.types.is_large_string(kind) or pa.types.is_integer(kind) or pa.types.is_null(kind)
-
-
-def _check_consecutive(path: Path, documents: list[object], finished: set[object], first_row: int) -> None:
-    """Every document of these rows is new or continues the one before it; records the ones that ended."""
-    for index, document in enumerate(documents):
-        previous = documents[index - 1] if index else None
-        if document is not None and document != previous and document in finished:
-            raise UserInputError(
-                f"{path}: row {first_row + index}: document {document!r} came earlier and ended; the rows of one "
-                f"document must be consecutive, in reading order (sort the input by document)"
-            )
-        if previous is not None and previous != document:
-            finished.add(previous)
 
 
 def check_records(source: InputFile, chunk_rows: int, required: Sequence[str]) -> int:
