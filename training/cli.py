@@ -140,7 +140,10 @@ def train_defaults(
 @app.command()
 def evaluate(
     model_uri: Annotated[str, typer.Option(help="e.g. models:/news-topic@champion or runs:/<id>/model.")],
-    data: Annotated[Path | None, typer.Option(help="JSONL with text, label (and target for stance).")] = None,
+    data: Annotated[
+        Path | None,
+        typer.Option(help="JSONL with text, label (and target for stance); rows naming a document are read beside each other."),
+    ] = None,
     dataset: Annotated[str | None, typer.Option(help="Benchmark in its official layout: fnc1, semeval2016, bbc_news, vast.")] = None,
     data_dir: Annotated[Path, typer.Option(help="Folder holding the benchmark folders.")] = locations.DEFAULT_DATA_DIR,
     split: Annotated[str | None, typer.Option(help="Benchmark split, e.g. test (default: its training split).")] = None,

@@ -12,16 +12,22 @@ from classifiers.errors import UserInputError
 
 
 def read_jsonl_table(
-    path: Path, fields: list[str], ids: Sequence[str] = (), labels: Sequence[str] | None = None
+    path: Path,
+    fields: list[str],
+    ids: Sequence[str] = (),
+    labels: Sequence[str] | None = None,
+    optional_ids: Sequence[str] = (),
 ) -> pd.DataFrame:
     """One row per non-blank line with the given fields and ids as strings (other fields are ignored).
 
     A field must be a JSON string; an id (e.g. a group column) may also be an integer, read as its
-    digits. With labels, every row's `label` must be one of them.
+    digits. An optional id may also be null or missing (a missing value in the frame then). With labels, every row's `label` must be
+    one of them.
     """
     if not path.is_file():
         raise UserInputError(f"data file {path} not found")
     columns = list(dict.fromkeys([*fields, *ids]))
+    optional = [column for column in optional_ids if column not in columns]
     rows = []
     with path.open("rb") as handle:
         for number, raw in enumerate(handle, start=1):
@@ -42,8 +48,14 @@ def read_jsonl_table(
                 _check_value(record[column], column, integer_ok=column in ids and column not in fields, where=where)
             if labels is not None and record["label"] not in labels:
                 raise UserInputError(f"{where}: label '{record['label']}' is not one of the declared labels ({', '.join(labels)})")
-            rows.append({column: str(record[column]) for column in columns})
-    return pd.DataFrame(rows, columns=columns)
+            row: dict[str, str | None] = {column: str(record[column]) for column in columns}
+            for column in optional:
+                value = record.get(column)
+                if value is not None:
+                    _check_value(value, column, integer_ok=True, where=where)
+                row[column] = None if value is None else str(value)
+            rows.append(row)
+    return pd.DataFrame(rows, columns=[*columns, *optional])
 
 
 def _decode(raw: bytes, where: str) -> str:

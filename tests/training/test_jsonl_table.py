@@ -71,3 +71,19 @@ def test_a_group_column_that_is_also_an_input_is_read_once(tmp_path: Path) -> No
     path = write(tmp_path, '{"text": "a", "target": "Iran", "label": "none"}')
     frame = read_jsonl_table(path, ["text", "target", "label"], ids=["target"])
     assert list(frame.columns) == ["text", "target", "label"]
+
+
+def test_an_optional_id_may_be_missing_or_null_and_is_checked_where_given(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        '{"text": "a", "label": "x", "document": 7}',
+        '{"text": "b", "label": "y", "document": null}',
+        '{"text": "c", "label": "y"}',
+        '{"text": "d", "label": "x", "document": "art-2"}',
+    )
+    frame = read_jsonl_table(path, ["text", "label"], optional_ids=["document"])
+    assert frame["document"].isna().tolist() == [False, True, True, False]
+    assert frame["document"].dropna().tolist() == ["7", "art-2"]
+    bad = write(tmp_path, '{"text": "a", "label": "x", "document": "art-1"}', '{"text": "b", "label": "x", "document": [1]}')
+    with pytest.raises(UserInputError, match=r"data.jsonl:2: field 'document' must be a string or an integer, got \[1\]"):
+        read_jsonl_table(bad, ["text", "label"], optional_ids=["document"])

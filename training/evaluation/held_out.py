@@ -8,7 +8,7 @@ import mlflow.pyfunc
 import pandas as pd
 from mlflow.exceptions import MlflowException
 
-from classifiers.contract import REQUIRED_COLUMNS
+from classifiers.contract import DOCUMENT_COLUMN, REQUIRED_COLUMNS
 from classifiers.errors import UserInputError
 from classifiers.pyfunc import load_pyfunc
 from training.evaluation.metrics import group_bootstrap_interval, summary_metrics
@@ -28,13 +28,15 @@ def load_model(model_uri: str) -> tuple[mlflow.pyfunc.PyFuncModel, str, list[str
 
 
 def predict_labels(model: mlflow.pyfunc.PyFuncModel, task: str, labels: list[str], frame: pd.DataFrame) -> list[str]:
-    """The model's label for every row of a frame with inputs and `label`; gold labels must be known to it."""
+    """The model's label for every row of a frame with inputs and `label` (and, if it has one, the contract's
+    `document` column: rows of one document read beside each other); gold labels must be known to the model."""
     unknown = sorted(set(frame["label"]) - set(labels))
     if unknown:
         raise UserInputError(
             f"labels the model does not know: {', '.join(unknown)} (model labels: {', '.join(labels)})"
         )
-    return model.predict(frame[list(REQUIRED_COLUMNS[task])])["label"].tolist()
+    inputs = [*REQUIRED_COLUMNS[task], *([DOCUMENT_COLUMN] if DOCUMENT_COLUMN in frame.columns else [])]
+    return model.predict(frame[inputs])["label"].tolist()
 
 
 def scored(gold: list[str], predicted: list[str], labels: list[str], groups: list[str], unit: str) -> dict[str, object]:
@@ -46,11 +48,17 @@ def scored(gold: list[str], predicted: list[str], labels: list[str], groups: lis
 
 def evaluate_file(model_uri: str, path: Path, group_column: str | None = None) -> dict[str, object]:
     """Metrics of the model on a JSONL file of `text`, `label` (and `target` for stance); the macro-F1 interval
-    resamples the values of `group_column` (e.g. an article id) when given, else single rows."""
+    resamples the values of `group_column` (e.g. an article id) when given, else single rows. Rows that give a
+    `document` are read as that document's segments in file order, each beside its neighbours (as `training score`
+    and the pyfunc read them); the others alone."""
     model, task, labels = load_model(model_uri)
-    frame = read_jsonl_table(path, [*REQUIRED_COLUMNS[task], "label"], [group_column] if group_column else [])
+    frame = read_jsonl_table(
+        path, [*REQUIRED_COLUMNS[task], "label"], [group_column] if group_column else [], optional_ids=[DOCUMENT_COLUMN]
+    )
     if frame.empty:
         raise UserInputError(f"{path}: no rows to evaluate")
+    if frame[DOCUMENT_COLUMN].isna().all():
+        frame = frame.drop(columns=DOCUMENT_COLUMN)
     groups = frame[group_column].tolist() if group_column else [str(row) for row in range(len(frame))]
     predicted = predict_labels(model, task, labels, frame)
     return scored(frame["label"].tolist(), predicted, labels, groups, group_column or "rows")

@@ -74,6 +74,35 @@ def test_the_interval_resamples_the_articles_a_group_column_names(trained_store_
     assert evaluate_file("models:/news-topic@champion", one_article, "article")["macro_f1_interval"] is None
 
 
+ARTICLES = [
+    ("a1", "Israeli warplanes struck targets in southern Lebanon overnight, killing at least six fighters.", "conflict"),
+    ("a1", "The statement was released on Tuesday afternoon.", "conflict"),
+    ("a1", "Rockets hit a military base near the border and the army returned fire with artillery.", "conflict"),
+    ("a2", "The foreign ministers met in Cairo to discuss a ceasefire proposal and a prisoner exchange.", "diplomacy"),
+    ("a2", "The statement was released on Tuesday afternoon.", "diplomacy"),
+    ("a2", "Envoys from Qatar and Egypt will carry the draft agreement to both sides next week.", "diplomacy"),
+]
+
+
+def test_rows_that_name_their_document_are_read_beside_their_neighbours(trained_store_uri: str, tmp_path: Path) -> None:
+    rows = [{"text": text, "label": label, "document": document} for document, text, label in ARTICLES]
+    with_documents = evaluate_file("models:/news-topic@champion", write(tmp_path / "articles.jsonl", rows))
+    alone = evaluate_file("models:/news-topic@champion", write(tmp_path / "paragraphs.jsonl", [
+        {"text": row["text"], "label": row["label"]} for row in rows
+    ]))
+
+    model, task, labels = load_model("models:/news-topic@champion")
+    frame = pd.DataFrame(rows)
+    beside = predict_labels(model, task, labels, frame)
+    each_alone = predict_labels(model, task, labels, frame.drop(columns="document"))
+    # The same sentence reads as its article's topic beside that article's paragraphs, which it does not alone.
+    assert beside[1] == "conflict" and beside[4] == "diplomacy" and beside != each_alone
+    gold = frame["label"].tolist()
+    assert with_documents["accuracy"] == pytest.approx(sum(g == p for g, p in zip(gold, beside)) / len(gold))
+    assert alone["accuracy"] == pytest.approx(sum(g == p for g, p in zip(gold, each_alone)) / len(gold))
+    assert with_documents["accuracy"] > alone["accuracy"]
+
+
 def test_a_group_column_missing_from_a_line_is_named(trained_store_uri: str, tmp_path: Path) -> None:
     data = write(tmp_path / "g.jsonl", [{"text": "a", "label": "conflict", "article": "x"}, {"text": "b", "label": "conflict"}])
     with pytest.raises(UserInputError, match=r"g.jsonl:2: missing field\(s\) article"):
