@@ -21,8 +21,8 @@ def read_jsonl_table(
     """One row per non-blank line with the given fields and ids as strings (other fields are ignored).
 
     A field must be a JSON string; an id (e.g. a group column) may also be an integer, read as its
-    digits. An optional id may also be null or missing (a missing value in the frame then). With labels, every row's `label` must be
-    one of them.
+    digits. An optional id may also be null or missing (a missing value in the frame then). With labels,
+    every row's `label` must be one of them.
     """
     if not path.is_file():
         raise UserInputError(f"data file {path} not found")
