@@ -95,23 +95,30 @@ def macro_f1_of_draws(
     shown = sorted({*labels, *gold, *predicted})
     averaged = np.isin(shown, list(labels))
     # A resample's pooled confusion matrix is the sum of its drawn groups' matrices, each as often as it was drawn:
-    # one matrix product per batch of resamples instead of a metric call per resample.
-    per_group = np.stack([
-        confusion_matrix(gold[group_codes == group], predicted[group_codes == group], labels=shown)
-        for group in range(n_groups)
-    ]).reshape(n_groups, -1)
+    # one matrix product per batch of resamples instead of a metric call per resample. Counted with numpy, as a
+    # group may be a single row (thousands of groups) where a scikit-learn call per group would take seconds.
+    index = {label: number for number, label in enumerate(shown)}
+    cells = np.array([index[g] for g in gold], dtype=int) * len(shown) + np.array([index[p] for p in predicted], dtype=int)
+    per_group = np.zeros((n_groups, len(shown) ** 2))
+    np.add.at(per_group, (group_codes, cells), 1)
 
     # `axis` is scipy's vectorised-statistic argument: the draws are always on the last axis.
     def macro_f1(sample: np.ndarray, axis: int = -1) -> np.ndarray:
-        draws = (np.asarray(sample)[..., None] == np.arange(n_groups)).sum(axis=-2)
-        pooled = (draws @ per_group).reshape(*draws.shape[:-1], len(shown), len(shown))
+        sample = np.asarray(sample)
+        flat = sample.reshape(-1, sample.shape[-1])
+        # How often each group was drawn in each resample: one bincount over resample-offset group numbers keeps
+        # memory at resamples x groups (a one-hot comparison would hold resamples x draws x groups).
+        offsets = (flat + n_groups * np.arange(len(flat))[:, None]).ravel()
+        draws = np.bincount(offsets, minlength=len(flat) * n_groups).reshape(len(flat), n_groups)
+        pooled = (draws @ per_group).reshape(len(flat), len(shown), len(shown))
         true_positives = np.diagonal(pooled, axis1=-2, axis2=-1)
         # 2TP + FP + FN is the label's gold rows plus its predicted rows; a label with neither is not averaged
         # (classification_metrics' "labels that occur"), and F1 is 0 where it has rows but no true positive.
         rows = pooled.sum(axis=-1) + pooled.sum(axis=-2)
         present = (rows > 0) & averaged
         f1 = np.divide(2 * true_positives, rows, out=np.zeros(rows.shape), where=rows > 0)
-        return np.where(present, f1, 0).sum(axis=-1) / np.maximum(present.sum(axis=-1), 1)
+        scores = np.where(present, f1, 0).sum(axis=-1) / np.maximum(present.sum(axis=-1), 1)
+        return scores.reshape(sample.shape[:-1])
 
     return macro_f1
 
