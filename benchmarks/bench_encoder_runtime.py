@@ -2,14 +2,15 @@
 
     python benchmarks/bench_encoder_runtime.py [--rounds 3] [--threads 2] [--no-write]
 
-Exports the packaged all-MiniLM-L6-v2 to ONNX (torch.onnx.export, dynamic batch and sequence axes),
-fuses it with onnxruntime's BERT optimizer, loads a bfloat16 copy in PyTorch (what the encoder runs on a
-CPU with AMX or AVX512-BF16: `NEWS_ENCODER_PRECISION=auto`), and checks how closely each one's mean-pooled embeddings
-match PyTorch float32's (cosine over every seed paragraph). Then embeds the 106 seed paragraphs, sorted by length as
-`classifiers.encoder` batches them, in calls of 1, 4, 16 and 32 rows, with each runtime in turn for
-`--rounds` rounds, and reports the best rows/s of each (tokenisation and pooling included, as in the
-service). The server's dynamic batching makes calls of about 15-30 rows under load and of 1 row when
-idle. Prints a Markdown table and writes it into docs/serving.md between the markers.
+Exports the packaged all-MiniLM-L6-v2 to ONNX as the service does (`classifiers.onnx_encoder`: torch.onnx.export,
+dynamic batch and sequence axes; ONNX Runtime fuses it when the session loads), loads a bfloat16 copy in PyTorch where the CPU
+computes bfloat16 natively (AMX or AVX512-BF16: what `NEWS_ENCODER_PRECISION=auto` runs there), and checks how closely
+each one's mean-pooled embeddings match PyTorch float32's (cosine over every seed paragraph). Then embeds the 106 seed
+paragraphs, sorted by length as `classifiers.encoder` batches them, in calls of 1, 4, 16 and 32 rows, with each
+runtime in turn for `--rounds` rounds, and reports the best rows/s of each (tokenisation and pooling included, as in
+the service); and server-sized batches of mixed lengths in calls of 1 to 32 rows. The server's dynamic batching makes
+batches of about 15-30 rows under load and of 1 row when idle. Prints Markdown tables and writes them into
+docs/serving.md between the markers.
 """
 
 from __future__ import annotations
@@ -18,7 +19,6 @@ import json
 import logging
 import platform
 import random
-import tempfile
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -30,11 +30,11 @@ import onnxruntime
 import torch
 import typer
 from doc_markers import write_between_markers
-from onnxruntime.transformers import optimizer
 from transformers import AutoModel, AutoTokenizer
 
 from classifiers.config import PACKAGED_ENCODER
 from classifiers.encoder import computes_bfloat16_natively, has_amx_tiles, resolve_encoder
+from classifiers.onnx_encoder import export_graph, pooled_embeddings
 from training import locations
 
 logger = logging.getLogger("benchmarks.encoder_runtime")
@@ -45,26 +45,11 @@ ROWS_MARKER = "bench:encoder_rows_per_call"
 BATCH_SIZES = (1, 4, 16, 32)
 SERVER_BATCHES = (16, 32)
 SERVER_BATCH_COUNT = 20
-ROWS_PER_CALL = (4, 8, 16, 32)
-PYTORCH = ("PyTorch float32 (eager)", "PyTorch bfloat16 (eager)")
+ROWS_PER_CALL = (1, 2, 4, 8, 16, 32)
 MAX_LENGTH = 256
-INPUTS = ("input_ids", "attention_mask", "token_type_ids")
 
 app = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
 Embed = Callable[[list[str]], np.ndarray]
-
-
-class HiddenStates(torch.nn.Module):
-    """The encoder with positional inputs and one output, as torch.onnx.export traces it."""
-
-    def __init__(self, model: torch.nn.Module) -> None:
-        super().__init__()
-        self.model = model
-
-    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, token_type_ids: torch.Tensor) -> torch.Tensor:
-        return self.model(
-            input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids, use_cache=False
-        ).last_hidden_state
 
 
 def mean_pooled(hidden: np.ndarray, mask: np.ndarray) -> np.ndarray:
@@ -73,41 +58,15 @@ def mean_pooled(hidden: np.ndarray, mask: np.ndarray) -> np.ndarray:
     return vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
 
 
-def export(folder: Path, target: Path) -> Path:
-    """The encoder as an ONNX graph fused by onnxruntime's BERT optimizer; returns the fused file."""
-    tokenizer = AutoTokenizer.from_pretrained(folder, local_files_only=True)
-    # A model of its own: tracing leaves the model it traces unfit for eager use afterwards.
-    model = AutoModel.from_pretrained(folder, local_files_only=True, attn_implementation="eager").eval()
-    example = tokenizer(["a short one", "and a somewhat longer second text"], padding=True, return_tensors="pt")
-    raw = target / "encoder.onnx"
-    axes = {name: {0: "batch", 1: "tokens"} for name in [*INPUTS, "last_hidden_state"]}
-    torch.onnx.export(
-        HiddenStates(model),
-        tuple(example[name] for name in INPUTS),
-        str(raw),
-        input_names=list(INPUTS),
-        output_names=["last_hidden_state"],
-        dynamic_axes=axes,
-        opset_version=17,
-        dynamo=False,
-    )
-    fused = target / "encoder-fused.onnx"
-    config = model.config
-    optimizer.optimize_model(
-        str(raw), model_type="bert", num_heads=config.num_attention_heads, hidden_size=config.hidden_size
-    ).save_model_to_file(str(fused))
-    return fused
-
-
-def runtimes(folder: Path, onnx_file: Path, threads: int) -> dict[str, Embed]:
-    """Embedding functions of the same texts: PyTorch float32 (the reference) and bfloat16, and ONNX Runtime."""
+def runtimes(folder: Path, graph: bytes, threads: int, bfloat16: bool) -> dict[str, Embed]:
+    """Embedding functions of the same texts: PyTorch float32 (the reference), ONNX Runtime, and PyTorch bfloat16."""
     tokenizer = AutoTokenizer.from_pretrained(folder, local_files_only=True)
     model = AutoModel.from_pretrained(folder, local_files_only=True, dtype=torch.float32).eval()
     half = AutoModel.from_pretrained(folder, local_files_only=True, dtype=torch.bfloat16).eval()
     torch.set_num_threads(threads)
     options = onnxruntime.SessionOptions()
     options.intra_op_num_threads = threads
-    session = onnxruntime.InferenceSession(str(onnx_file), options, providers=["CPUExecutionProvider"])
+    session = onnxruntime.InferenceSession(graph, options, providers=["CPUExecutionProvider"])
 
     def with_torch(texts: list[str]) -> np.ndarray:
         encoded = tokenizer(texts, padding=True, truncation=True, max_length=MAX_LENGTH, return_tensors="pt")
@@ -123,13 +82,12 @@ def runtimes(folder: Path, onnx_file: Path, threads: int) -> dict[str, Embed]:
 
     def with_onnxruntime(texts: list[str]) -> np.ndarray:
         encoded = tokenizer(texts, padding=True, truncation=True, max_length=MAX_LENGTH, return_tensors="np")
-        (hidden,) = session.run(None, {name: encoded[name].astype(np.int64) for name in INPUTS})
-        return mean_pooled(hidden, encoded["attention_mask"])
+        return pooled_embeddings(session, dict(encoded))
 
     return {
         "PyTorch float32 (eager)": with_torch,
-        "PyTorch bfloat16 (eager)": with_torch_bfloat16,
-        "ONNX Runtime float32 (fused graph)": with_onnxruntime,
+        "ONNX Runtime float32": with_onnxruntime,
+        **({"PyTorch bfloat16 (eager)": with_torch_bfloat16} if bfloat16 else {}),
     }
 
 
@@ -157,15 +115,15 @@ def server_batch_rows_per_second(embed: Embed, batches: list[list[str]], rows: i
 
 
 def rows_per_call_table(embed: dict[str, Embed], texts: list[str], rounds: int) -> str:
-    """Best rows/s of server-sized batches of mixed lengths per PyTorch precision, batch size and rows per call."""
-    cells = [(name, size, rows) for name in PYTORCH for size in SERVER_BATCHES for rows in ROWS_PER_CALL if rows <= size]
+    """Best rows/s of server-sized batches of mixed lengths per runtime, batch size and rows per call."""
+    cells = [(name, size, rows) for name in embed for size in SERVER_BATCHES for rows in ROWS_PER_CALL if rows <= size]
     best = dict.fromkeys(cells, 0.0)
     batches = {size: server_batches(texts, size) for size in SERVER_BATCHES}
     for _ in range(rounds):
         for name, size, rows in best:
             rate = server_batch_rows_per_second(embed[name], batches[size], rows)
             best[name, size, rows] = max(best[name, size, rows], rate)
-    header = " | ".join(f"{rows} rows per call" for rows in ROWS_PER_CALL)
+    header = " | ".join(f"{rows} row{'s' if rows > 1 else ''} per call" for rows in ROWS_PER_CALL)
     return "\n".join(
         [
             f"Measured {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, same command: server batches of mixed lengths, "
@@ -180,7 +138,7 @@ def rows_per_call_table(embed: dict[str, Embed], texts: list[str], rounds: int) 
                 f"| {name} | {size} | "
                 + " | ".join(f"{best[name, size, rows]:.1f}" if rows <= size else "" for rows in ROWS_PER_CALL)
                 + " |"
-                for name in PYTORCH
+                for name in embed
                 for size in SERVER_BATCHES
             ),
         ]
@@ -198,21 +156,21 @@ def main(
     folder = resolve_encoder(PACKAGED_ENCODER)
     segments = locations.SEGMENTS_PATH.read_text(encoding="utf-8").splitlines()
     texts = sorted((json.loads(line)["text"] for line in segments), key=len)
-    with tempfile.TemporaryDirectory(prefix="encoder-onnx-") as scratch:
-        onnx_file = export(folder, Path(scratch))
-        embed = runtimes(folder, onnx_file, threads)
-        reference, *others = (function(texts) for function in embed.values())
-        agreement = {
-            name: float((reference * other).sum(axis=1).min()) for name, other in zip(list(embed)[1:], others, strict=True)
-        }
-        best = {name: {batch: 0.0 for batch in BATCH_SIZES} for name in embed}
-        for _ in range(rounds):
-            for batch in BATCH_SIZES:
-                # Alternating runtimes within a round spreads the machine's drift over both.
-                for name, function in embed.items():
-                    function(texts[:batch])
-                    best[name][batch] = max(best[name][batch], rows_per_second(function, texts, batch))
-        rows_table = rows_per_call_table(embed, texts, rounds)
+    # Where bfloat16 is emulated (no AMX or AVX512-BF16) it is slower than float32 and `auto` never takes it; measuring
+    # it there takes most of an hour.
+    embed = runtimes(folder, export_graph(folder), threads, bfloat16=computes_bfloat16_natively())
+    reference, *others = (function(texts) for function in embed.values())
+    agreement = {
+        name: float((reference * other).sum(axis=1).min()) for name, other in zip(list(embed)[1:], others, strict=True)
+    }
+    best = {name: {batch: 0.0 for batch in BATCH_SIZES} for name in embed}
+    for _ in range(rounds):
+        for batch in BATCH_SIZES:
+            # Alternating runtimes within a round spreads the machine's drift over both.
+            for name, function in embed.items():
+                function(texts[:batch])
+                best[name][batch] = max(best[name][batch], rows_per_second(function, texts, batch))
+    rows_table = rows_per_call_table(embed, texts, rounds)
     header = " | ".join(f"{batch} row{'s' if batch > 1 else ''} per call" for batch in BATCH_SIZES)
     lines = [
         f"Measured {datetime.now(UTC):%Y-%m-%d %H:%M} UTC on {threads} threads per runtime, {platform.machine()}, "

@@ -15,14 +15,17 @@ from tqdm.auto import tqdm
 from classifiers.config import PACKAGED_ENCODER
 from classifiers.embedding_cache import RecentEmbeddings, fingerprint, shared_recent
 from classifiers.errors import UserInputError
+from classifiers.onnx_encoder import pooled_embeddings, shared_session
 
 if TYPE_CHECKING:
+    import onnxruntime
     import torch
+    from transformers import PreTrainedModel
 
 logger = logging.getLogger(__name__)
 SETTINGS_FILE = "pooling_settings.json"
-# What a saved model that runs this encoder imports at prediction time.
-ENCODER_REQUIREMENTS = ("torch", "transformers", "tqdm")
+# What a saved model that runs this encoder imports at prediction time (onnx and onnxruntime: classifiers.onnx_encoder).
+ENCODER_REQUIREMENTS = ("torch", "transformers", "tqdm", "onnx", "onnxruntime")
 # How the encoder computes, chosen by the process that runs it (server, training, `mlflow models serve`), not
 # stored in the model: the weights are saved in float32 either way.
 PRECISION_VARIABLE = "NEWS_ENCODER_PRECISION"
@@ -32,6 +35,10 @@ Precision = Literal["auto", "float32", "bfloat16"]
 # calls of 8 (benchmarks/bench_encoder_runtime.py, docs/serving.md).
 ROWS_VARIABLE = "NEWS_ENCODER_ROWS_PER_CALL"
 ROWS_WITHOUT_AMX = 8
+ROWS_WITH_ONNXRUNTIME = 4
+# Which library runs a prediction-time encoder, chosen by the process like the precision (classifiers.onnx_encoder).
+RUNTIME_VARIABLE = "NEWS_ENCODER_RUNTIME"
+Runtime = Literal["auto", "torch", "onnxruntime"]
 
 
 def resolve_encoder(name: str) -> Path:
@@ -99,14 +106,44 @@ def precision_name() -> str:
     return str(encoder_dtype(device)).removeprefix("torch.")
 
 
-def prediction_rows_per_call(configured: int, device: torch.device) -> int:
+def encoder_runtime(device: torch.device, dtype: torch.dtype, model_type: str) -> Literal["torch", "onnxruntime"]:
+    """What runs a prediction-time encoder, from `NEWS_ENCODER_RUNTIME` (auto, torch or onnxruntime).
+
+    `auto` (the default) takes ONNX Runtime for a BERT encoder computing in float32 on a CPU, where it embeds about
+    1.3x as fast as PyTorch in a server's batches (benchmarks/bench_encoder_runtime.py), and PyTorch everywhere else:
+    on a GPU, and in bfloat16, which ONNX Runtime's CPU kernels do not speed up.
+    """
+    import torch
+
+    requested = os.environ.get(RUNTIME_VARIABLE, "auto").strip().lower() or "auto"
+    if requested not in get_args(Runtime):
+        raise UserInputError(f"{RUNTIME_VARIABLE}={requested!r}: must be one of {', '.join(get_args(Runtime))}")
+    if requested == "torch":
+        return "torch"
+    supported = device.type == "cpu" and dtype == torch.float32 and model_type == "bert"
+    if requested == "auto":
+        return "onnxruntime" if supported else "torch"
+    if not supported:
+        raise UserInputError(
+            f"{RUNTIME_VARIABLE}=onnxruntime runs BERT encoders in float32 on a CPU; this one is {model_type!r} in "
+            f"{str(dtype).removeprefix('torch.')} on {device.type} (set {PRECISION_VARIABLE}=float32 or "
+            f"{RUNTIME_VARIABLE}=torch)"
+        )
+    return "onnxruntime"
+
+
+def prediction_rows_per_call(configured: int, device: torch.device, runtime: str = "torch") -> int:
     """Rows per forward pass at prediction time, from `NEWS_ENCODER_ROWS_PER_CALL` (auto or a positive integer).
 
-    `auto` (the default) keeps the model's configured batch size on a GPU and on a CPU with AMX tiles, where calls
-    of 16-32 rows were the fastest measured, and caps it at 8 rows on other CPUs, where calls of 8 rows of mixed
-    lengths embedded 1.3-2.1x as many rows/s as calls of 16-32 (float32 and bfloat16 alike, a Zen 4 EPYC, 2026-12-03).
+    `auto` (the default) caps the model's configured batch size at 4 rows under ONNX Runtime, its fastest in server
+    batches of mixed lengths (2026-12-04, an EPYC without AVX512-BF16); under PyTorch it keeps the configured batch
+    size on a GPU and on a CPU with AMX tiles, where calls of 16-32 rows were the fastest measured, and caps it at 8
+    rows on other CPUs, where calls of 8 rows of mixed lengths embedded 1.3-2.1x as many rows/s as calls of 16-32
+    (float32 and bfloat16 alike, a Zen 4 EPYC, 2026-12-03).
     """
     requested = os.environ.get(ROWS_VARIABLE, "auto").strip().lower() or "auto"
+    if requested == "auto" and runtime == "onnxruntime":
+        return min(configured, ROWS_WITH_ONNXRUNTIME)
     if requested == "auto":
         return configured if device.type != "cpu" or has_amx_tiles() else min(configured, ROWS_WITHOUT_AMX)
     if not requested.isdigit() or int(requested) < 1:
@@ -125,23 +162,36 @@ class MeanPooledEncoder:
 
     def __init__(self, path: Path, max_length: int, batch_size: int, cache: bool = False) -> None:
         import torch
-        from transformers import AutoModel, AutoTokenizer
+        from transformers import AutoConfig, AutoModel, AutoTokenizer
 
         self.path = path
         self.max_length = max_length
         self.batch_size = batch_size
         self.tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
+        self.config = AutoConfig.from_pretrained(path, local_files_only=True)
         self.device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
-        # Training embeds whole corpora sorted by length (little padding) with the configured batch size; a
-        # prediction-time encoder takes what the machine runs fastest.
-        self.rows_per_call = batch_size if cache else prediction_rows_per_call(batch_size, self.device)
         self.dtype = encoder_dtype(self.device)
-        self.model = AutoModel.from_pretrained(path, local_files_only=True, dtype=self.dtype).eval()
-        self.model.to(self.device)
-        logger.info("encoder %s computes in %s on %s", path.name, str(self.dtype).removeprefix("torch."), self.device)
+        # Training embeds whole corpora sorted by length (little padding) with the configured batch size, in
+        # PyTorch, whose figures the docs report; a prediction-time encoder takes what the machine runs fastest.
+        self.runtime = "torch" if cache else encoder_runtime(self.device, self.dtype, self.config.model_type)
+        self.rows_per_call = batch_size if cache else prediction_rows_per_call(batch_size, self.device, self.runtime)
+        # Under ONNX Runtime the session holds the weights: no PyTorch copy is loaded beside it.
+        self.model: PreTrainedModel | None = None
+        self._session: onnxruntime.InferenceSession | None = None
+        if self.runtime == "onnxruntime":
+            self._session = shared_session(path, fingerprint(path, "onnxruntime"), torch.get_num_threads())
+        else:
+            self.model = AutoModel.from_pretrained(path, local_files_only=True, dtype=self.dtype).eval().to(self.device)
+        logger.info(
+            "encoder %s computes in %s on %s with %s",
+            path.name,
+            str(self.dtype).removeprefix("torch."),
+            self.device,
+            "ONNX Runtime" if self._session is not None else "PyTorch",
+        )
         # Cross-validation embeds the same rows in every fold: training keeps every embedding (cache=True).
-        # At prediction time a bounded cache shared with every encoder of the same weights and dtype stands in.
-        shared = fingerprint(path, f"{max_length} {self.dtype}")
+        # At prediction time a bounded cache shared with every encoder of the same weights, dtype and runtime stands in.
+        shared = fingerprint(path, f"{max_length} {self.dtype} {self.runtime}")
         self._known = RecentEmbeddings(capacity=None) if cache else shared_recent(shared)
 
     def encode(self, inputs: pd.DataFrame, progress: bool = False) -> np.ndarray:
@@ -158,11 +208,9 @@ class MeanPooledEncoder:
 
     @property
     def dimension(self) -> int:
-        return int(self.model.config.hidden_size)
+        return int(self.config.hidden_size)
 
     def _embed(self, keys: list[tuple[str, str | None]], progress: bool) -> list[np.ndarray]:
-        import torch
-
         # Batches of similar length: padding to the longest member is most of the cost otherwise.
         order = sorted(range(len(keys)), key=lambda index: len(keys[index][0]) + len(keys[index][1] or ""))
         vectors: list[np.ndarray] = [np.empty(0)] * len(keys)
@@ -171,20 +219,27 @@ class MeanPooledEncoder:
             batch = [keys[index] for index in order[start : start + self.rows_per_call]]
             first = [key[0] for key in batch]
             second = [key[1] for key in batch] if batch[0][1] is not None else None
-            encoded = self.tokenizer(
-                first,
-                second,
-                padding=True,
-                truncation="only_second" if second is not None else True,
-                max_length=self.max_length,
-                return_tensors="pt",
-            ).to(self.device)
-            with torch.inference_mode():
-                hidden = self.model(**encoded).last_hidden_state.float()
-            pooled = torch.nn.functional.normalize(mean_pool(hidden, encoded["attention_mask"]), dim=-1)
-            for index, vector in zip(order[start : start + self.rows_per_call], pooled.cpu().numpy(), strict=True):
+            pooled = self._pooled(first, second)
+            for index, vector in zip(order[start : start + self.rows_per_call], pooled, strict=True):
                 vectors[index] = vector
         return vectors
+
+    def _pooled(self, first: list[str], second: list[str] | None) -> np.ndarray:
+        """Unit-length mean-pooled embeddings of one call's rows, from ONNX Runtime or PyTorch."""
+        import torch
+
+        arguments = {
+            "padding": True,
+            "truncation": "only_second" if second is not None else True,
+            "max_length": self.max_length,
+        }
+        if self._session is not None:
+            return pooled_embeddings(self._session, dict(self.tokenizer(first, second, return_tensors="np", **arguments)))
+        assert self.model is not None  # loaded whenever there is no session
+        encoded = self.tokenizer(first, second, return_tensors="pt", **arguments).to(self.device)
+        with torch.inference_mode():
+            hidden = self.model(**encoded).last_hidden_state.float()
+        return torch.nn.functional.normalize(mean_pool(hidden, encoded["attention_mask"]), dim=-1).cpu().numpy()
 
     def save(self, directory: Path) -> None:
         """Write tokenizer, weights and settings so a saved model never needs the original folder."""
@@ -192,9 +247,13 @@ class MeanPooledEncoder:
         from transformers import AutoModel
 
         self.tokenizer.save_pretrained(directory)
-        # The weights as they were read, whatever this process computes in: a bfloat16 copy would lose their precision.
-        float32 = self.dtype == torch.float32
-        weights = self.model if float32 else AutoModel.from_pretrained(self.path, local_files_only=True, dtype=torch.float32)
+        # The weights as they were read, whatever this process computes in or with: a bfloat16 copy would lose their
+        # precision, and under ONNX Runtime there is no PyTorch copy.
+        weights = (
+            self.model
+            if self.model is not None and self.dtype == torch.float32
+            else AutoModel.from_pretrained(self.path, local_files_only=True, dtype=torch.float32)
+        )
         weights.save_pretrained(directory)
         settings = {"max_length": self.max_length, "batch_size": self.batch_size}
         (directory / SETTINGS_FILE).write_text(json.dumps(settings), encoding="utf-8")

@@ -11,7 +11,7 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 from prometheus_client import CollectorRegistry
 
-from classifiers.encoder import PRECISION_VARIABLE, ROWS_VARIABLE
+from classifiers.encoder import PRECISION_VARIABLE, ROWS_VARIABLE, RUNTIME_VARIABLE
 from serving.batching import PredictionBatcher
 from serving.errors import JsonBodyLimitMiddleware, add_exception_handlers
 from serving.metrics import ServiceMetrics, instrument
@@ -28,8 +28,10 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     """Load the models (a missing one is reported, not fatal); poll the aliases and hear siblings' reloads."""
     holder: ModelHolder = app.state.model_holder
     settings: ServingSettings = app.state.settings
-    # Encoders read their precision and rows per call from the environment when a model loads, here and on every reload.
+    # Encoders read their precision, runtime and rows per call from the environment when a model loads, here and on
+    # every reload.
     os.environ[PRECISION_VARIABLE] = settings.encoder_precision
+    os.environ[RUNTIME_VARIABLE] = settings.encoder_runtime
     os.environ[ROWS_VARIABLE] = str(settings.encoder_rows_per_call)
     await holder.load()
     watchers: list[asyncio.Task[None]] = []

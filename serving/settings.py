@@ -10,7 +10,7 @@ from pydantic import AfterValidator, AliasChoices, BeforeValidator, Field, Posit
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from classifiers import store
-from classifiers.encoder import Precision
+from classifiers.encoder import Precision, Runtime
 from classifiers.store import CHAMPION, DEFAULT_REGISTERED_NAMES
 from serving.snapshot import Task
 
@@ -84,10 +84,16 @@ class ServingSettings(BaseSettings):
         description="How encoder models compute: auto (bfloat16 on a CPU with AMX or AVX512-BF16, about 2x as fast, else float32), "
         "float32 or bfloat16.",
     )
+    encoder_runtime: Runtime = Field(
+        "auto",
+        description="What runs encoder models: auto (ONNX Runtime for a BERT encoder computing in float32 on a CPU, about "
+        "1.3x as fast there, else PyTorch), torch or onnxruntime.",
+    )
     encoder_rows_per_call: Literal["auto"] | PositiveInt = Field(
         "auto",
-        description="Texts per forward pass of an encoder model: auto (the model's batch size on a GPU or a CPU with "
-        "AMX, else at most 8, which embeds a batch of mixed lengths faster on other CPUs) or a number.",
+        description="Texts per forward pass of an encoder model: auto (at most 4 under ONNX Runtime; under PyTorch the "
+        "model's batch size on a GPU or a CPU with AMX, else at most 8, which embeds a batch of mixed lengths faster on "
+        "other CPUs) or a number.",
     )
     max_items: PositiveInt = Field(256, description="Items per /v1/classify request; segments per article.")
     max_text_chars: PositiveInt = Field(20_000, description="Characters per /v1/classify text and per article title.")

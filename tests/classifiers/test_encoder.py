@@ -1,4 +1,4 @@
-"""classifiers/encoder.py: the precision the encoder computes in, the rows per forward call, and what it saves."""
+"""classifiers/encoder.py: the precision and runtime the encoder computes with, the rows per forward call, and what it saves."""
 
 from __future__ import annotations
 
@@ -12,15 +12,20 @@ import torch
 from safetensors.torch import load_file
 
 from classifiers import encoder as encoder_module
+from classifiers.config import PACKAGED_ENCODER
 from classifiers.encoder import (
     PRECISION_VARIABLE,
     ROWS_VARIABLE,
+    RUNTIME_VARIABLE,
     MeanPooledEncoder,
     computes_bfloat16_natively,
     encoder_dtype,
+    encoder_runtime,
     prediction_rows_per_call,
+    resolve_encoder,
 )
 from classifiers.errors import UserInputError
+from classifiers.onnx_encoder import OnnxExportError
 
 TEXTS = pd.DataFrame(
     {
@@ -116,6 +121,7 @@ def test_prediction_calls_take_the_rows_per_call_and_training_the_batch_size(
 ) -> None:
     monkeypatch.setenv(PRECISION_VARIABLE, "float32")
     monkeypatch.setenv(ROWS_VARIABLE, "1")
+    monkeypatch.setenv(RUNTIME_VARIABLE, "torch")
     training = MeanPooledEncoder(tiny_encoder, max_length=64, batch_size=3, cache=True)
     serving = MeanPooledEncoder(tiny_encoder, max_length=64, batch_size=3)
     calls: dict[str, list[int]] = {"training": [], "serving": []}
@@ -130,3 +136,87 @@ def test_prediction_calls_take_the_rows_per_call_and_training_the_batch_size(
     texts = pd.DataFrame({"text": [f"{text} ({number})" for number in range(2) for text in TEXTS["text"]]})
     np.testing.assert_allclose(serving.encode(texts), training.encode(texts), atol=1e-5)
     assert calls == {"training": [3, 3], "serving": [1] * 6}
+
+
+@pytest.mark.parametrize("requested", ["auto", "onnxruntime"])
+def test_onnxruntime_runs_a_float32_cpu_encoder_and_auto_keeps_torch_elsewhere(
+    monkeypatch: pytest.MonkeyPatch, requested: str
+) -> None:
+    monkeypatch.setenv(RUNTIME_VARIABLE, requested)
+    assert encoder_runtime(torch.device("cpu"), torch.float32, "bert") == "onnxruntime"
+    if requested == "auto":
+        assert encoder_runtime(torch.device("cpu"), torch.bfloat16, "bert") == "torch"
+        assert encoder_runtime(torch.device("cuda"), torch.float32, "bert") == "torch"
+        assert encoder_runtime(torch.device("cpu"), torch.float32, "roberta") == "torch"
+    else:
+        refusal = rf"{RUNTIME_VARIABLE}=onnxruntime runs BERT encoders in float32 on a CPU; this one is 'bert' in bfloat16 on cpu"
+        with pytest.raises(UserInputError, match=rf"{refusal} \(set {PRECISION_VARIABLE}=float32"):
+            encoder_runtime(torch.device("cpu"), torch.bfloat16, "bert")
+    monkeypatch.setenv(RUNTIME_VARIABLE, "torch")
+    assert encoder_runtime(torch.device("cpu"), torch.float32, "bert") == "torch"
+    monkeypatch.setenv(RUNTIME_VARIABLE, "tensorrt")
+    with pytest.raises(UserInputError, match=rf"{RUNTIME_VARIABLE}='tensorrt': must be one of auto, torch, onnxruntime"):
+        encoder_runtime(torch.device("cpu"), torch.float32, "bert")
+
+
+def test_auto_rows_per_call_under_onnxruntime_are_at_most_four(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(ROWS_VARIABLE, raising=False)
+    assert prediction_rows_per_call(32, torch.device("cpu"), "onnxruntime") == 4
+    assert prediction_rows_per_call(2, torch.device("cpu"), "onnxruntime") == 2
+    monkeypatch.setenv(ROWS_VARIABLE, "12")
+    assert prediction_rows_per_call(32, torch.device("cpu"), "onnxruntime") == 12
+
+
+def test_a_prediction_encoder_on_onnxruntime_embeds_texts_and_pairs_as_pytorch_does(
+    tiny_encoder: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(PRECISION_VARIABLE, "float32")
+    monkeypatch.setenv(RUNTIME_VARIABLE, "onnxruntime")
+    fast = MeanPooledEncoder(tiny_encoder, max_length=64, batch_size=3)
+    again = MeanPooledEncoder(tiny_encoder, max_length=64, batch_size=3)
+    monkeypatch.setenv(RUNTIME_VARIABLE, "torch")
+    reference = MeanPooledEncoder(tiny_encoder, max_length=64, batch_size=3)
+    # Training keeps PyTorch whatever the variable says: its figures are PyTorch's.
+    monkeypatch.setenv(RUNTIME_VARIABLE, "onnxruntime")
+    training = MeanPooledEncoder(tiny_encoder, max_length=64, batch_size=3, cache=True)
+
+    assert (fast.runtime, reference.runtime, training.runtime) == ("onnxruntime", "torch", "torch")
+    # One export for the encoders of the same weights.
+    assert fast._session is again._session is not None
+    pairs = pd.DataFrame(
+        {
+            "text": [*TEXTS["text"], "Talks resumed in Doha with both delegations present."],
+            "target": ["Israel", "oil", "aid", "Qatar"],
+        }
+    )
+    for inputs in (TEXTS, pairs):
+        np.testing.assert_allclose(fast.encode(inputs), reference.encode(inputs), atol=1e-5)
+    # The session holds the weights: no PyTorch copy beside it, so PyTorch cannot be what answered.
+    assert fast.model is None and reference.model is not None
+    assert fast.dimension == reference.dimension == 32
+
+
+def test_an_encoder_saved_from_onnxruntime_keeps_the_float32_weights(
+    tiny_encoder: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(PRECISION_VARIABLE, "float32")
+    monkeypatch.setenv(RUNTIME_VARIABLE, "onnxruntime")
+    MeanPooledEncoder(tiny_encoder, max_length=64, batch_size=3).save(tmp_path / "saved")
+    saved = load_file(str(tmp_path / "saved" / "model.safetensors"))
+    original = load_file(str(tiny_encoder / "model.safetensors"))
+    assert saved.keys() == original.keys()
+    assert all(torch.equal(saved[name], original[name]) for name in original)
+
+
+def test_a_failed_export_names_the_encoder_and_the_cause(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(PRECISION_VARIABLE, "float32")
+    monkeypatch.setenv(RUNTIME_VARIABLE, "onnxruntime")
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    # A BERT config and tokenizer without weights: the exporting child cannot load the model.
+    from transformers import AutoTokenizer, BertConfig
+
+    BertConfig(hidden_size=32, num_hidden_layers=1, num_attention_heads=2, intermediate_size=64).save_pretrained(broken)
+    AutoTokenizer.from_pretrained(resolve_encoder(PACKAGED_ENCODER), local_files_only=True).save_pretrained(broken)
+    with pytest.raises(OnnxExportError, match=rf"exporting the encoder in {re.escape(str(broken))} to ONNX failed: \w+"):
+        MeanPooledEncoder(broken, max_length=64, batch_size=3)

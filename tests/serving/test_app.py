@@ -9,7 +9,7 @@ import pytest
 import torch
 from fastapi.testclient import TestClient
 
-from classifiers.encoder import PRECISION_VARIABLE, ROWS_VARIABLE, MeanPooledEncoder
+from classifiers.encoder import PRECISION_VARIABLE, ROWS_VARIABLE, RUNTIME_VARIABLE, MeanPooledEncoder
 from serving.app import create_app
 from serving.settings import ServingSettings
 from tests.conftest import free_port
@@ -144,5 +144,37 @@ def test_the_encoders_take_the_rows_per_call_the_settings_name(
 ) -> None:
     monkeypatch.setenv(ROWS_VARIABLE, "1")
     monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: False)
-    encoders = _served_encoders(trained_store_uri, make_settings, encoder_rows_per_call=setting)
+    encoders = _served_encoders(trained_store_uri, make_settings, encoder_rows_per_call=setting, encoder_runtime="torch")
     assert [encoder.rows_per_call for encoder in encoders] == [rows or min(encoder.batch_size, 8) for encoder in encoders]
+
+
+@pytest.mark.parametrize("runtime", ["torch", "onnxruntime"])
+def test_the_encoders_run_on_the_runtime_the_settings_name_and_answer_alike(
+    trained_store_uri: str, make_settings: SettingsFactory, monkeypatch: pytest.MonkeyPatch, runtime: str
+) -> None:
+    monkeypatch.setenv(RUNTIME_VARIABLE, "auto")
+    monkeypatch.setenv(ROWS_VARIABLE, "1")
+    app = create_app(
+        make_settings(trained_store_uri, encoder_runtime=runtime, encoder_precision="float32", encoder_rows_per_call="auto")
+    )
+    items = [
+        {"text": "Oil prices fell sharply after the ceasefire.", "target": "Iran"},
+        {"text": "Aid reached Gaza.", "target": "Israel"},
+    ]
+    with TestClient(app) as client:
+        answer = client.post("/v1/classify", json={"items": items})
+        snapshot = app.state.model_holder.current
+    assert answer.status_code == 200
+    encoders = [snapshot.require(task).classifier.encoder for task in ("topic", "stance")]
+    assert [encoder.runtime for encoder in encoders] == [runtime] * 2
+    if runtime == "onnxruntime":
+        assert [encoder.rows_per_call for encoder in encoders] == [4, 4]
+        # Both models embed through one exported graph.
+        assert encoders[0]._session is encoders[1]._session is not None
+    torch_app = create_app(make_settings(trained_store_uri, encoder_runtime="torch", encoder_precision="float32"))
+    with TestClient(torch_app) as client:
+        reference = client.post("/v1/classify", json={"items": items}).json()
+    for got, expected in zip(answer.json()["results"], reference["results"], strict=True):
+        for task in ("topic", "stance"):
+            assert got[task]["label"] == expected[task]["label"]
+            assert got[task]["probabilities"] == pytest.approx(expected[task]["probabilities"], abs=1e-4)
