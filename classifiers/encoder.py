@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import logging
 import os
@@ -120,15 +121,20 @@ def encoder_runtime(device: torch.device, dtype: torch.dtype, model_type: str) -
         raise UserInputError(f"{RUNTIME_VARIABLE}={requested!r}: must be one of {', '.join(get_args(Runtime))}")
     if requested == "torch":
         return "torch"
+    # A model registered before this runtime existed lists neither package among its requirements, so an
+    # environment built from them (mlflow models serve --env-manager virtualenv) may lack them.
+    installed = all(importlib.util.find_spec(package) is not None for package in ("onnx", "onnxruntime"))
     supported = device.type == "cpu" and dtype == torch.float32 and model_type == "bert"
     if requested == "auto":
-        return "onnxruntime" if supported else "torch"
+        return "onnxruntime" if supported and installed else "torch"
     if not supported:
         raise UserInputError(
             f"{RUNTIME_VARIABLE}=onnxruntime runs BERT encoders in float32 on a CPU; this one is {model_type!r} in "
             f"{str(dtype).removeprefix('torch.')} on {device.type} (set {PRECISION_VARIABLE}=float32 or "
             f"{RUNTIME_VARIABLE}=torch)"
         )
+    if not installed:
+        raise UserInputError(f"{RUNTIME_VARIABLE}=onnxruntime needs the packages onnx and onnxruntime installed")
     return "onnxruntime"
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -156,6 +157,18 @@ def test_onnxruntime_runs_a_float32_cpu_encoder_and_auto_keeps_torch_elsewhere(
     assert encoder_runtime(torch.device("cpu"), torch.float32, "bert") == "torch"
     monkeypatch.setenv(RUNTIME_VARIABLE, "tensorrt")
     with pytest.raises(UserInputError, match=rf"{RUNTIME_VARIABLE}='tensorrt': must be one of auto, torch, onnxruntime"):
+        encoder_runtime(torch.device("cpu"), torch.float32, "bert")
+
+
+def test_without_onnxruntime_installed_auto_keeps_torch_and_an_explicit_request_is_refused(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # As in an environment built from the requirements of a model registered before the runtime existed.
+    monkeypatch.setitem(sys.modules, "onnxruntime", None)
+    monkeypatch.setenv(RUNTIME_VARIABLE, "auto")
+    assert encoder_runtime(torch.device("cpu"), torch.float32, "bert") == "torch"
+    monkeypatch.setenv(RUNTIME_VARIABLE, "onnxruntime")
+    with pytest.raises(UserInputError, match=rf"{RUNTIME_VARIABLE}=onnxruntime needs the packages onnx and onnxruntime"):
         encoder_runtime(torch.device("cpu"), torch.float32, "bert")
 
 
