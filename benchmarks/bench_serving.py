@@ -40,7 +40,7 @@ from doc_markers import write_between_markers
 from prometheus_client.parser import text_string_to_metric_families
 
 from classifiers import store as model_store
-from classifiers.encoder import precision_name
+from classifiers.encoder import encoder_dtype, encoder_runtime, precision_name
 from classifiers.store import CHAMPION, DEFAULT_REGISTERED_NAMES
 from training import locations
 from training.promotion import champion_version
@@ -342,11 +342,20 @@ async def our_extras(server: Server, texts: list[str], batch_runs: int) -> list[
     ]
 
 
+def encoder_description() -> str:
+    """How both servers' encoders compute, as the environment sets it for them: precision and runtime."""
+    import torch
+
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    runtime = encoder_runtime(device, encoder_dtype(device), "bert")
+    return f"{precision_name()} on {'ONNX Runtime' if runtime == 'onnxruntime' else 'PyTorch'}"
+
+
 def markdown(results: list[Measurement], notes: list[str], clients: int, seconds: float, workers: int) -> str:
     """The table with how it was measured, and the notes below it."""
     header = (
         f"Measured {datetime.now(UTC):%Y-%m-%d %H:%M} UTC on {os.cpu_count()} CPU cores ({platform.machine()}), "
-        f"Python {platform.python_version()}, encoder {precision_name()} (both servers), by "
+        f"Python {platform.python_version()}, encoder {encoder_description()} (both servers), by "
         f"`python benchmarks/bench_serving.py`: {clients} concurrent clients sending "
         f"single-item topic-only requests for {seconds:.0f} s after {WARMUP_S:.0f} s of warm-up, every text new to the "
         f"server (a seed paragraph with a counter appended); {workers} worker "

@@ -111,7 +111,7 @@ def encoder_runtime(device: torch.device, dtype: torch.dtype, model_type: str) -
     """What runs a prediction-time encoder, from `NEWS_ENCODER_RUNTIME` (auto, torch or onnxruntime).
 
     `auto` (the default) takes ONNX Runtime for a BERT encoder computing in float32 on a CPU, where it embeds about
-    1.3x as fast as PyTorch in a server's batches (benchmarks/bench_encoder_runtime.py), and PyTorch everywhere else:
+    1.2-1.3x as fast as PyTorch in a server's batches (benchmarks/bench_encoder_runtime.py), and PyTorch everywhere else:
     on a GPU, and in bfloat16, which ONNX Runtime's CPU kernels do not speed up.
     """
     import torch

@@ -1,7 +1,7 @@
 """A BERT encoder exported to ONNX and run by ONNX Runtime on the CPU.
 
 On CPUs without bfloat16 hardware the encoder computes in float32, and there ONNX Runtime embeds a server's
-batches about 1.3x as fast as PyTorch (1.8x one text per call) with the same embeddings (cosine >= 0.999999;
+batches 1.2-1.3x as fast as PyTorch (about 2x one text per call) with the same embeddings (cosine >= 0.999999;
 benchmarks/bench_encoder_runtime.py, docs/serving.md). The graph is exported from the saved weights when a model
 loads, so models registered before this runtime existed run on it too and no artifact grows.
 """
