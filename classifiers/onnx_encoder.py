@@ -28,6 +28,8 @@ if TYPE_CHECKING:
 # What the traced module takes and returns, by name: the session is fed by these names.
 INPUTS = ("input_ids", "attention_mask", "token_type_ids")
 OUTPUT = "last_hidden_state"
+# About 7 s for all-MiniLM-L6-v2 on 2 cores; a child still at work after this long is stuck.
+EXPORT_TIMEOUT_S = 300
 # The package's parent folder, for the exporting child to import this module from wherever the parent did (a
 # registered model's code travels as MLflow code_paths, outside site-packages).
 _IMPORT_ROOT = Path(__file__).resolve().parent.parent
@@ -99,13 +101,21 @@ def _exported_in_child(folder: Path) -> bytes:
         target = Path(scratch) / "encoder.onnx"
         code = "import sys; from classifiers.onnx_encoder import write_graph; write_graph(sys.argv[1], sys.argv[2])"
         path = os.pathsep.join(filter(None, [str(_IMPORT_ROOT), os.environ.get("PYTHONPATH")]))
-        done = subprocess.run(
-            [sys.executable, "-c", code, str(folder), str(target)],
-            env={**os.environ, "PYTHONPATH": path},
-            capture_output=True,
-            text=True,
-            check=False,
-        )
+        try:
+            done = subprocess.run(
+                [sys.executable, "-c", code, str(folder), str(target)],
+                env={**os.environ, "PYTHONPATH": path},
+                capture_output=True,
+                text=True,
+                check=False,
+                timeout=EXPORT_TIMEOUT_S,
+            )
+        except subprocess.TimeoutExpired as err:
+            # A load that never returns would hold a server's startup or reload forever.
+            raise OnnxExportError(
+                f"exporting the encoder in {folder} to ONNX took over {EXPORT_TIMEOUT_S} s and was stopped "
+                f"(NEWS_ENCODER_RUNTIME=torch runs it without the export)"
+            ) from err
         if done.returncode != 0:
             last = done.stderr.strip().splitlines()[-1:] or ["no message"]
             raise OnnxExportError(f"exporting the encoder in {folder} to ONNX failed: {last[0]}")

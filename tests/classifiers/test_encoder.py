@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import shutil
 import sys
 from pathlib import Path
 
@@ -10,9 +11,10 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-from safetensors.torch import load_file
+from safetensors.torch import load_file, save_file
 
 from classifiers import encoder as encoder_module
+from classifiers import onnx_encoder
 from classifiers.config import PACKAGED_ENCODER
 from classifiers.encoder import (
     PRECISION_VARIABLE,
@@ -233,3 +235,17 @@ def test_a_failed_export_names_the_encoder_and_the_cause(tmp_path: Path, monkeyp
     AutoTokenizer.from_pretrained(resolve_encoder(PACKAGED_ENCODER), local_files_only=True).save_pretrained(broken)
     with pytest.raises(OnnxExportError, match=rf"exporting the encoder in {re.escape(str(broken))} to ONNX failed: \w+"):
         MeanPooledEncoder(broken, max_length=64, batch_size=3)
+
+
+def test_an_export_that_does_not_finish_is_stopped_and_named(
+    tiny_encoder: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(PRECISION_VARIABLE, "float32")
+    monkeypatch.setenv(RUNTIME_VARIABLE, "onnxruntime")
+    monkeypatch.setattr(onnx_encoder, "EXPORT_TIMEOUT_S", 0.01)
+    # Weights no session holds yet, so the load must export.
+    fresh = shutil.copytree(tiny_encoder, tmp_path / "changed")
+    weights = load_file(str(fresh / "model.safetensors"))
+    save_file({name: tensor + 1e-3 for name, tensor in weights.items()}, str(fresh / "model.safetensors"))
+    with pytest.raises(OnnxExportError, match=r"took over 0.01 s and was stopped \(NEWS_ENCODER_RUNTIME=torch"):
+        MeanPooledEncoder(fresh, max_length=64, batch_size=3)
