@@ -61,33 +61,30 @@ def mean_pooled(hidden: np.ndarray, mask: np.ndarray) -> np.ndarray:
 def runtimes(folder: Path, graph: bytes, threads: int, bfloat16: bool) -> dict[str, Embed]:
     """Embedding functions of the same texts: PyTorch float32 (the reference), ONNX Runtime, and PyTorch bfloat16."""
     tokenizer = AutoTokenizer.from_pretrained(folder, local_files_only=True)
-    model = AutoModel.from_pretrained(folder, local_files_only=True, dtype=torch.float32).eval()
-    half = AutoModel.from_pretrained(folder, local_files_only=True, dtype=torch.bfloat16).eval()
     torch.set_num_threads(threads)
     options = onnxruntime.SessionOptions()
     options.intra_op_num_threads = threads
     session = onnxruntime.InferenceSession(graph, options, providers=["CPUExecutionProvider"])
 
-    def with_torch(texts: list[str]) -> np.ndarray:
-        encoded = tokenizer(texts, padding=True, truncation=True, max_length=MAX_LENGTH, return_tensors="pt")
-        with torch.inference_mode():
-            hidden = model(**encoded).last_hidden_state.numpy()
-        return mean_pooled(hidden, encoded["attention_mask"].numpy())
+    def with_torch(dtype: torch.dtype) -> Embed:
+        model = AutoModel.from_pretrained(folder, local_files_only=True, dtype=dtype).eval()
 
-    def with_torch_bfloat16(texts: list[str]) -> np.ndarray:
-        encoded = tokenizer(texts, padding=True, truncation=True, max_length=MAX_LENGTH, return_tensors="pt")
-        with torch.inference_mode():
-            hidden = half(**encoded).last_hidden_state.float().numpy()
-        return mean_pooled(hidden, encoded["attention_mask"].numpy())
+        def embed(texts: list[str]) -> np.ndarray:
+            encoded = tokenizer(texts, padding=True, truncation=True, max_length=MAX_LENGTH, return_tensors="pt")
+            with torch.inference_mode():
+                hidden = model(**encoded).last_hidden_state.float().numpy()
+            return mean_pooled(hidden, encoded["attention_mask"].numpy())
+
+        return embed
 
     def with_onnxruntime(texts: list[str]) -> np.ndarray:
         encoded = tokenizer(texts, padding=True, truncation=True, max_length=MAX_LENGTH, return_tensors="np")
         return pooled_embeddings(session, dict(encoded))
 
     return {
-        "PyTorch float32 (eager)": with_torch,
+        "PyTorch float32 (eager)": with_torch(torch.float32),
         "ONNX Runtime float32": with_onnxruntime,
-        **({"PyTorch bfloat16 (eager)": with_torch_bfloat16} if bfloat16 else {}),
+        **({"PyTorch bfloat16 (eager)": with_torch(torch.bfloat16)} if bfloat16 else {}),
     }
 
 

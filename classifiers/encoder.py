@@ -112,7 +112,8 @@ def encoder_runtime(device: torch.device, dtype: torch.dtype, model_type: str) -
 
     `auto` (the default) takes ONNX Runtime for a BERT encoder computing in float32 on a CPU, where it embeds about
     1.2-1.3x as fast as PyTorch in a server's batches (benchmarks/bench_encoder_runtime.py), and PyTorch everywhere else:
-    on a GPU, and in bfloat16, which ONNX Runtime's CPU kernels do not speed up.
+    on a GPU, in bfloat16 (which PyTorch runs about twice as fast as ONNX Runtime float32 where the CPU has bfloat16
+    hardware), and where onnx or onnxruntime is not installed.
     """
     import torch
 
