@@ -34,7 +34,7 @@ from transformers import AutoModel, AutoTokenizer
 
 from classifiers.config import PACKAGED_ENCODER
 from classifiers.encoder import computes_bfloat16_natively, has_amx_tiles, resolve_encoder
-from classifiers.onnx_encoder import export_graph, pooled_embeddings
+from classifiers.onnx_encoder import export_graph, mean_pooled, pooled_embeddings
 from training import locations
 
 logger = logging.getLogger("benchmarks.encoder_runtime")
@@ -50,12 +50,6 @@ MAX_LENGTH = 256
 
 app = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
 Embed = Callable[[list[str]], np.ndarray]
-
-
-def mean_pooled(hidden: np.ndarray, mask: np.ndarray) -> np.ndarray:
-    weights = mask[..., None].astype(hidden.dtype)
-    vectors = (hidden * weights).sum(axis=1) / np.maximum(weights.sum(axis=1), 1e-9)
-    return vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
 
 
 def runtimes(folder: Path, graph: bytes, threads: int, bfloat16: bool) -> dict[str, Embed]:

@@ -54,9 +54,9 @@ _SHARED: dict[str, RecentEmbeddings] = {}
 _SHARED_LOCK = threading.Lock()
 
 
-def fingerprint(folder: Path, settings: str) -> str:
-    """What makes two encoders embed alike: their weight and tokenizer files and their settings."""
-    digest = hashlib.sha256(settings.encode())
+def fingerprint(folder: Path) -> str:
+    """What makes two encoders embed alike, besides their settings: their weight and tokenizer files."""
+    digest = hashlib.sha256()
     for path in sorted(folder.glob("*.safetensors")) + sorted(folder.glob("tokenizer*.json")):
         with path.open("rb") as handle:
             while chunk := handle.read(_CHUNK):

@@ -185,8 +185,10 @@ class MeanPooledEncoder:
         # Under ONNX Runtime the session holds the weights: no PyTorch copy is loaded beside it.
         self.model: PreTrainedModel | None = None
         self._session: onnxruntime.InferenceSession | None = None
+        # Hashing the weight files takes a moment for a real encoder: once per load, for both keys below.
+        weights = fingerprint(path)
         if self.runtime == "onnxruntime":
-            self._session = shared_session(path, fingerprint(path, "onnxruntime"), torch.get_num_threads())
+            self._session = shared_session(path, weights, torch.get_num_threads())
         else:
             self.model = AutoModel.from_pretrained(path, local_files_only=True, dtype=self.dtype).eval().to(self.device)
         logger.info(
@@ -198,7 +200,7 @@ class MeanPooledEncoder:
         )
         # Cross-validation embeds the same rows in every fold: training keeps every embedding (cache=True).
         # At prediction time a bounded cache shared with every encoder of the same weights, dtype and runtime stands in.
-        shared = fingerprint(path, f"{max_length} {self.dtype} {self.runtime}")
+        shared = f"{weights} {max_length} {self.dtype} {self.runtime}"
         self._known = RecentEmbeddings(capacity=None) if cache else shared_recent(shared)
 
     def encode(self, inputs: pd.DataFrame, progress: bool = False) -> np.ndarray:
