@@ -74,8 +74,9 @@ def check_model_columns(source: InputFile, required: Sequence[str], task: str, a
 def read_chunks(source: InputFile, chunk_rows: int, required: Sequence[str], only_required: bool = False) -> Iterator[pa.Table]:
     """The input as Arrow tables of at most chunk_rows rows, in file order, every required value a string.
 
-    With only_required, a Parquet file is read for its required columns only (the others are typed by the
-    file already); JSONL is parsed whole either way, so every field's types are checked.
+    With only_required, a Parquet file is read for the columns a model reads only (the required ones and
+    `document` where present; the others are typed by the file already); JSONL is parsed whole either way, so
+    every field's types are checked.
     """
     if source.suffix == PARQUET:
         yield from _parquet_chunks(source, chunk_rows, required, only_required)
@@ -132,8 +133,12 @@ def _is_id_type(kind: pa.DataType) -> bool:
 
 def check_records(source: InputFile, chunk_rows: int, required: Sequence[str]) -> int:
     """Read the whole input as the local engine would, keeping nothing: the same errors for every row before
-    an engine that cannot name a line (Spark) is started. Returns the row count."""
-    return sum(chunk.num_rows for chunk in read_chunks(source, chunk_rows, required, only_required=True))
+    an engine that cannot name a line (Spark) is started, the order of documents' rows included. Returns the row
+    count."""
+    chunks = read_chunks(source, chunk_rows, required, only_required=True)
+    if DOCUMENT_COLUMN in source.columns:
+        chunks = whole_documents(chunks, source.path)
+    return sum(chunk.num_rows for chunk in chunks)
 
 
 def _open_parquet(path: Path) -> pq.ParquetFile:
@@ -150,7 +155,8 @@ def _inspect_parquet(path: Path) -> InputFile:
 
 
 def _parquet_chunks(source: InputFile, chunk_rows: int, required: Sequence[str], only_required: bool) -> Iterator[pa.Table]:
-    columns = list(required) if only_required else None
+    documents = [DOCUMENT_COLUMN] if DOCUMENT_COLUMN in source.columns else []
+    columns = [*required, *documents] if only_required else None
     first_row = 1
     with _open_parquet(source.path) as parquet:
         try:

@@ -8,7 +8,6 @@ from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 
-from classifiers.contract import DOCUMENT_COLUMN
 from classifiers.errors import UserInputError
 from training.scoring.inputs import check_model_columns, check_records, inspect_input
 from training.scoring.local_engine import score_locally
@@ -64,18 +63,13 @@ def score(
     check_output(output, input_path)
     spec = describe_model(model_uri)
     check_model_columns(source, spec.required_columns, spec.task, spec.output_columns)
-    if engine is Engine.SPARK and DOCUMENT_COLUMN in source.columns:
-        raise UserInputError(
-            f"{input_path}: the spark engine reads every row alone, and the '{DOCUMENT_COLUMN}' column asks for the "
-            f"segments of a document to be read together: use --engine local (or rename the column)"
-        )
     started = time.perf_counter()
     if engine is Engine.LOCAL:
         rows = score_locally(source, spec, output, chunk_rows, progress)
     else:
         # Spark's errors cannot name a file line: every record is checked here first, as the local engine would.
-        check_records(source, chunk_rows, spec.required_columns)
-        rows = score_with_spark(source, spec, output, master, chunk_rows)
+        records = check_records(source, chunk_rows, spec.required_columns)
+        rows = score_with_spark(source, spec, output, master, chunk_rows, records)
     seconds = time.perf_counter() - started
     logger.info("%d rows in %.1f s (%.0f rows/s) with the %s engine", rows, seconds, rows / seconds if seconds else 0.0, engine)
     return ScoreResult(rows, output, seconds, engine)

@@ -1,13 +1,16 @@
 """Score with Spark: the same registered model applied by `mlflow.pyfunc.spark_udf` across executors.
 
 Rows are spread over all cores (a small file is one partition, which would keep one core busy), so the
-output's row order is not the input's: join on an id column to match rows with the input. The output is a
+output's row order is not the input's: join on an id column to match rows with the input. With a `document`
+column, each document's rows are kept in one partition, consecutive and in file order, and a partition is one
+model call, so the model reads every segment beside its neighbours as the local engine does. The output is a
 Parquet dataset folder of part files, which `pandas.read_parquet` and Spark read as one table.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 import os
 import sys
 import uuid
@@ -17,6 +20,7 @@ from typing import TYPE_CHECKING
 import mlflow.pyfunc
 import pyarrow.parquet as pq
 
+from classifiers.contract import DOCUMENT_COLUMN
 from training.scoring.inputs import PARQUET, InputFile
 from training.scoring.model import LABEL_COLUMN, ModelSpec
 from training.scoring.outputs import staged_output
@@ -29,8 +33,15 @@ logger = logging.getLogger(__name__)
 
 DEFAULT_MASTER = "local[*]"
 APP_NAME = "news-classify-score"
-# The UDF's struct column, exploded into the output columns; random, so no input column can have its name.
+# Columns this engine adds (the UDF's struct, exploded into the output columns; a row's place in the file, and the
+# keys that lay documents out); random, so no input column can have their names.
 _PREDICTION = f"prediction_{uuid.uuid4().hex}"
+_POSITION = f"position_{uuid.uuid4().hex}"
+_DOCUMENT_KEY = f"document_{uuid.uuid4().hex}"
+_ALONE_KEY = f"alone_{uuid.uuid4().hex}"
+# Arrow's record and byte limits per batch, 0 and INT_MAX - 1 when a batch must be a whole partition.
+_NO_RECORD_LIMIT = 0
+_NO_BYTE_LIMIT = 2**31 - 2
 
 
 def result_type(spec: ModelSpec) -> StructType:
@@ -42,16 +53,20 @@ def result_type(spec: ModelSpec) -> StructType:
     )
 
 
-def start_session(master: str, chunk_rows: int) -> SparkSession:
-    """A session on master whose Python workers run this interpreter and get chunk_rows rows per model call."""
+def start_session(master: str, chunk_rows: int | None) -> SparkSession:
+    """A session on master whose Python workers run this interpreter and get chunk_rows rows per model call (a
+    whole partition when None)."""
     from pyspark.sql import SparkSession
 
+    records, size = (_NO_RECORD_LIMIT, _NO_BYTE_LIMIT) if chunk_rows is None else (chunk_rows, None)
     builder = (
         SparkSession.builder.master(master)
         .appName(APP_NAME)
         # Arrow batches are the pandas frames the model predicts on: chunk_rows bounds a worker's memory.
-        .config("spark.sql.execution.arrow.maxRecordsPerBatch", str(chunk_rows))
+        .config("spark.sql.execution.arrow.maxRecordsPerBatch", str(records))
     )
+    if size is not None:
+        builder = builder.config("spark.sql.execution.arrow.maxBytesPerBatch", str(size))
     if master.startswith("local"):
         # env_manager="local" assumes the workers' Python has this project's packages: locally, it is this one.
         # PySpark reads the workers' interpreter from this variable when the session starts (the
@@ -80,22 +95,45 @@ def read_input(spark: SparkSession, source: InputFile) -> DataFrame:
     return frame.select(*[_column(name) for name in source.columns])
 
 
-def score_with_spark(source: InputFile, spec: ModelSpec, output: Path, master: str, chunk_rows: int) -> int:
-    """Write the input with the model's columns appended as a Parquet folder at output; returns the row count."""
+def documents_together(frame: DataFrame, partitions: int) -> DataFrame:
+    """The rows in `partitions` partitions, each document's rows in one, consecutive and in file order (rows without
+    a document anywhere), with the document as a string in a column of its own."""
+    from pyspark.sql import functions as F
+
+    # Numbered as read, before any shuffle: the ids grow with the row's place in the file.
+    frame = frame.withColumn(_POSITION, F.monotonically_increasing_id())
+    document = _column(DOCUMENT_COLUMN).cast("string")
+    frame = frame.withColumn(_DOCUMENT_KEY, document).withColumn(
+        _ALONE_KEY, F.when(document.isNull(), F.col(_POSITION)).otherwise(F.lit(-1))
+    )
+    keys = [F.col(_DOCUMENT_KEY), F.col(_ALONE_KEY)]
+    return frame.repartition(partitions, *keys).sortWithinPartitions(*keys, F.col(_POSITION))
+
+
+def score_with_spark(source: InputFile, spec: ModelSpec, output: Path, master: str, chunk_rows: int, records: int) -> int:
+    """Write the input (`records` rows, checked) with the model's columns appended as a Parquet folder at output;
+    returns the row count."""
     from pyspark.sql import functions as F
 
     # py4j logs every connection it opens at INFO, which the CLI's logging would print.
     logging.getLogger("py4j").setLevel(logging.WARNING)
-    spark = start_session(master, chunk_rows)
+    documents = DOCUMENT_COLUMN in source.columns
+    # A model call never cuts a document: it takes a whole partition, and partitions of about chunk_rows rows
+    # bound a worker's memory instead.
+    spark = start_session(master, None if documents else chunk_rows)
     try:
         frame = read_input(spark, source)
         parallelism = spark.sparkContext.defaultParallelism
-        if frame.rdd.getNumPartitions() < parallelism:
+        # A struct of the model's columns reaches the model as a frame with those column names.
+        inputs = [_column(name) for name in spec.required_columns]
+        if documents:
+            frame = documents_together(frame, max(parallelism, math.ceil(records / chunk_rows)))
+            # The signature's document column is a string: an integer article id names its document as well.
+            inputs.append(F.col(_DOCUMENT_KEY).alias(DOCUMENT_COLUMN))
+        elif frame.rdd.getNumPartitions() < parallelism:
             frame = frame.repartition(parallelism)
         udf = mlflow.pyfunc.spark_udf(spark, spec.uri, result_type=result_type(spec), env_manager="local")
-        # A struct of the required columns reaches the model as a frame with those column names.
-        inputs = F.struct(*[_column(name) for name in spec.required_columns])
-        scored = frame.withColumn(_PREDICTION, udf(inputs)).select(
+        scored = frame.withColumn(_PREDICTION, udf(F.struct(*inputs))).select(
             *[_column(name) for name in source.columns],
             *[F.col(f"{_PREDICTION}.{_quoted(name)}").alias(name) for name in spec.output_columns],
         )

@@ -95,6 +95,16 @@ def test_a_bad_record_is_named_by_file_and_line(inputs_dir: Path, broken: str, m
         check_records(source, 2, ["text", "target"])
 
 
+def test_the_check_before_spark_reads_the_documents_of_a_parquet_input_too(inputs_dir: Path) -> None:
+    path = inputs_dir / "news.parquet"
+    pq.write_table(pa.table({"id": [1, 2, 3], "text": ["a", "b", "c"], "document": ["x", "y", "x"]}), path)
+    source = inspect_input(path)
+    with pytest.raises(UserInputError, match=r"news.parquet: row 3: document 'x' came earlier and ended"):
+        check_records(source, 2, ["text"])
+    pq.write_table(pa.table({"text": ["a", "b", "c"], "document": ["x", "x", None]}), path)
+    assert check_records(inspect_input(path), 2, ["text"]) == 3
+
+
 def test_a_field_whose_type_changes_between_chunks_is_named(inputs_dir: Path) -> None:
     lines = [json.dumps({"id": n, "text": "a"}) for n in range(3)] + [json.dumps({"id": 1.5, "text": "b"})]
     source = inspect_input(write_lines(inputs_dir / "ids.jsonl", lines))

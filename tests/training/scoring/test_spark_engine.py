@@ -1,8 +1,12 @@
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
+from classifiers.pyfunc import load_pyfunc
 from tests.conftest import batching_tolerance
 from training.scoring import Engine, score
 from training.scoring.model import ModelSpec
@@ -30,3 +34,33 @@ def test_spark_and_local_engines_give_the_same_scores(trained_store_uri: str, js
     written = written.set_index("row_id").loc[expected["row_id"]].reset_index()
     assert written["label"].tolist() == expected["label"].tolist()
     pd.testing.assert_frame_equal(written, expected, check_dtype=False, atol=batching_tolerance())
+
+
+@pytest.mark.slow
+def test_spark_reads_the_segments_of_a_document_beside_their_neighbours_as_the_local_engine_does(
+    trained_store_uri: str, inputs_dir: Path, out_dir: Path, news_rows: list[dict[str, object]]
+) -> None:
+    """Three articles (integer ids) and rows without one, in partitions of about 3 rows: no document is cut."""
+    documents: list[int | None] = [1, 1, 1, 1, 2, 2, 2, 2, None, 3, 3, None]
+    rows = [
+        {"row_id": row["row_id"], "document": document, "text": row["text"]}
+        for document, row in zip(documents, news_rows, strict=True)
+    ]
+    source = inputs_dir / "articles.parquet"
+    pq.write_table(pa.Table.from_pylist(rows), source)
+    model_uri = "models:/news-topic@champion"
+    local = score(model_uri, source, out_dir / "local.parquet", progress=False)
+    spark = score(model_uri, source, out_dir / "spark.parquet", engine=Engine.SPARK, master="local[2]", chunk_rows=3)
+    assert spark.rows == local.rows == 12
+
+    expected = pd.read_parquet(local.output)
+    written = pd.read_parquet(spark.output)
+    assert list(written.columns) == list(expected.columns)  # the engine's own columns are gone
+    written = written.set_index("row_id").loc[expected["row_id"]].reset_index()
+    assert written["document"].tolist()[:8] == documents[:8]  # passed through unchanged (integers)
+    assert written["label"].tolist() == expected["label"].tolist()
+    pd.testing.assert_frame_equal(written, expected, check_dtype=False, atol=batching_tolerance())
+    # read alone, the segments of the articles would score otherwise
+    alone = load_pyfunc(model_uri).predict(pd.DataFrame(rows)[["text"]])
+    proba = [name for name in written.columns if name.startswith("proba_")]
+    assert not np.allclose(written.loc[:7, proba].to_numpy(), alone.loc[:7, proba].to_numpy(), atol=1e-3)
