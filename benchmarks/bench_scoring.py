@@ -1,11 +1,13 @@
 """Batch scoring throughput and memory: `python -m training score` with the local engine and with Spark.
 
     python benchmarks/bench_scoring.py [--rows 100000] [--engine local --engine spark] [--model topic --model stance]
-                                       [--master local[2]] [--store URI | --train] [--no-write]
+                                       [--master local[2]] [--segments-per-document N] [--store URI | --train]
+                                       [--no-write]
 
 Builds ROWS unique news-like paragraphs (seed-corpus sentences recombined, each with its own numbers:
 the encoders' embedding cache must not flatter the figures), writes them to a temporary Parquet file
-with an id and a stance target, and scores them with each default champion and engine, each run the
+with an id and a stance target (and, with --segments-per-document, a `document` column grouping that many
+consecutive rows into an article, which the models then read each beside its neighbours), and scores them with each default champion and engine, each run the
 real command in its own process. Reported per run: end-to-end wall time and rows/s (process start,
 model load and, for Spark, the JVM included) and the peak RSS of the whole process tree (Spark's JVM
 and its Python workers included), sampled every SAMPLE_S seconds. The in-process `predict` rate of one
@@ -91,12 +93,15 @@ def news_paragraphs(rows: int, seed: int = 0) -> list[str]:
     return paragraphs
 
 
-def write_input(path: Path, rows: int) -> None:
-    """The benchmark's input: id, text and a stance target per row."""
+def write_input(path: Path, rows: int, segments_per_document: int = 0) -> None:
+    """The benchmark's input: id, text and a stance target per row, and the document of every
+    segments_per_document consecutive rows where that is not 0."""
     texts = news_paragraphs(rows)
     table = pa.table(
         {"id": pa.array(range(rows), pa.int64()), "text": texts, "target": [TARGETS[row % len(TARGETS)] for row in range(rows)]}
     )
+    if segments_per_document:
+        table = table.append_column("document", pa.array([f"article-{row // segments_per_document}" for row in range(rows)]))
     pq.write_table(table, path)
     logger.info("%d rows (%d unique texts) in %s", rows, len(set(texts)), path)
 
@@ -166,12 +171,13 @@ def predict_ceiling(task: str, uri: str, rows: int) -> str:
     return f"In-process ceiling of {name} (one `predict` of {rows} new rows in the benchmark process): {rate:.0f} rows/s."
 
 
-def markdown(runs: list[Run], notes: list[str], rows: int, chunk_rows: int) -> str:
+def markdown(runs: list[Run], notes: list[str], rows: int, chunk_rows: int, segments_per_document: int = 0) -> str:
     """The table with how it was measured, and the notes below it."""
+    articles = f" in articles of {segments_per_document} (a `document` column)" if segments_per_document else ""
     header = (
         f"Measured {datetime.now(UTC):%Y-%m-%d %H:%M} UTC on {os.cpu_count()} CPU cores ({platform.machine()}), "
-        f"Python {platform.python_version()}, by `python benchmarks/bench_scoring.py`: {rows} unique news-like paragraphs "
-        f"in one Parquet file, `python -m training score --chunk-rows {chunk_rows}` per run. Wall time is end to end "
+        f"Python {platform.python_version()}, by `python benchmarks/bench_scoring.py`: {rows} unique news-like paragraphs"
+        f"{articles} in one Parquet file, `python -m training score --chunk-rows {chunk_rows}` per run. Wall time is end to end "
         f"(process start, model load and Spark's JVM included); peak RSS is summed over the process tree (Spark's JVM "
         f"and Python workers included), sampled every {SAMPLE_S} s.\n\n"
     )
@@ -187,6 +193,9 @@ def main(
     models: Annotated[list[str] | None, typer.Option("--model", help="topic and/or stance (default: both).")] = None,
     master: Annotated[str, typer.Option(help="Spark master of the spark runs.")] = "local[2]",
     chunk_rows: Annotated[int, typer.Option(min=1, help="Rows per model call.")] = 1000,
+    segments_per_document: Annotated[
+        int, typer.Option(min=0, help="Rows per article in a `document` column (0: no such column).")
+    ] = 0,
     ceiling_rows: Annotated[int, typer.Option(min=0, help="Rows of the in-process predict (0: skip).")] = 2000,
     store: Annotated[str | None, typer.Option(help="Tracking URI with the champions (default: the repo store).")] = None,
     train: Annotated[bool, typer.Option("--train", help="Train the defaults into a temporary store first.")] = False,
@@ -206,7 +215,7 @@ def main(
             uri = f"sqlite:///{workdir / 'mlruns' / 'mlflow.db'}"
             train_defaults_into(uri)
         source = workdir / "news.parquet"
-        write_input(source, rows)
+        write_input(source, rows, segments_per_document)
         runs = [
             score_run(task, engine, source, workdir, uri, master, chunk_rows, rows)
             for task in models
@@ -215,7 +224,7 @@ def main(
         # After the runs (a --train store lives in the scratch folder): the models this loads would otherwise
         # sit in memory beside every run.
         notes = [predict_ceiling(task, uri, ceiling_rows) for task in models] if ceiling_rows else []
-    table = markdown(runs, notes, rows, chunk_rows)
+    table = markdown(runs, notes, rows, chunk_rows, segments_per_document)
     typer.echo(table)
     if write:
         write_between_markers(DOC, MARKER, table)
