@@ -3,12 +3,14 @@
 On CPUs without bfloat16 hardware the encoder computes in float32, and there ONNX Runtime embeds a server's
 batches 1.2-1.3x as fast as PyTorch (about 2x one text per call) with the same embeddings (cosine >= 0.999999;
 benchmarks/bench_encoder_runtime.py, docs/serving.md). The graph is exported from the saved weights when a model
-loads, so models registered before this runtime existed run on it too and no artifact grows.
+loads, so models registered before this runtime existed run on it too and no artifact grows, and kept in a cache
+folder (NEWS_ONNX_CACHE) so that later loads of the same weights, in any process, skip the export.
 """
 
 from __future__ import annotations
 
 import io
+import logging
 import os
 import subprocess
 import sys
@@ -16,6 +18,7 @@ import tempfile
 import threading
 import warnings
 import weakref
+from importlib.metadata import version
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -25,6 +28,12 @@ if TYPE_CHECKING:
     import onnxruntime
     import torch
 
+logger = logging.getLogger(__name__)
+
+CACHE_VARIABLE = "NEWS_ONNX_CACHE"
+# Part of a cached graph's name: raised when export_graph changes what it writes, so older files are not read.
+GRAPH_FORMAT = 1
+OPSET = 17
 # What the traced module takes and returns, by name: the session is fed by these names.
 INPUTS = ("input_ids", "attention_mask", "token_type_ids")
 OUTPUT = "last_hidden_state"
@@ -85,7 +94,7 @@ def export_graph(folder: Path) -> bytes:
             input_names=list(INPUTS),
             output_names=[OUTPUT],
             dynamic_axes={name: {0: "batch", 1: "tokens"} for name in [*INPUTS, OUTPUT]},
-            opset_version=17,
+            opset_version=OPSET,
             dynamo=False,
         )
     return graph.getvalue()
@@ -122,8 +131,49 @@ def _exported_in_child(folder: Path) -> bytes:
         return target.read_bytes()
 
 
+def graph_cache() -> Path | None:
+    """Where exported graphs are kept between loads: NEWS_ONNX_CACHE, else news-classify/onnx in the user's cache
+    folder (XDG_CACHE_HOME, else ~/.cache); None when the variable is set but empty (export at every load)."""
+    configured = os.environ.get(CACHE_VARIABLE)
+    if configured is not None:
+        return Path(configured).expanduser() if configured.strip() else None
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "news-classify" / "onnx"
+
+
+def cached_graph_path(key: str) -> Path | None:
+    """The cache file of the graph of the weights with this key, as this environment's exporter writes it."""
+    folder = graph_cache()
+    if folder is None:
+        return None
+    # The traced graph depends on the exporter (torch) and the model's code (transformers) as well as the weights.
+    made_by = f"torch{version('torch')}-transformers{version('transformers')}".replace("+", "_")
+    return folder / f"{key}-v{GRAPH_FORMAT}-{made_by}.onnx"
+
+
+def _keep(graph: bytes, path: Path) -> None:
+    """Write the graph to path whole or not at all; a cache that cannot be written costs only the next export."""
+    scratch: Path | None = None
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=path.parent, prefix=".", suffix=".tmp", delete=False) as handle:
+            scratch = Path(handle.name)
+            handle.write(graph)
+        os.replace(scratch, path)
+    except OSError as err:
+        if scratch is not None:
+            scratch.unlink(missing_ok=True)
+        logger.warning(
+            "cannot keep the exported encoder in %s (%s): the next load exports it again (%s names a writable folder, "
+            "or set it empty to skip the cache)",
+            path.parent,
+            err,
+            CACHE_VARIABLE,
+        )
+
+
 def shared_session(folder: Path, key: str, threads: int) -> onnxruntime.InferenceSession:
-    """An ONNX Runtime session of the encoder in folder, shared by every caller with the same key (its weights)."""
+    """An ONNX Runtime session of the encoder in folder, shared by every caller with the same key (its weights);
+    the graph comes from the cache folder where an earlier load left it, else from an export (then kept there)."""
     import onnxruntime
 
     with _SESSIONS_LOCK:
@@ -132,7 +182,17 @@ def shared_session(folder: Path, key: str, threads: int) -> onnxruntime.Inferenc
             options = onnxruntime.SessionOptions()
             options.intra_op_num_threads = threads
             options.inter_op_num_threads = 1
-            session = onnxruntime.InferenceSession(_exported_in_child(folder), options, providers=["CPUExecutionProvider"])
+            cached = cached_graph_path(key)
+            if cached is not None and cached.is_file():
+                try:
+                    session = onnxruntime.InferenceSession(str(cached), options, providers=["CPUExecutionProvider"])
+                except Exception as err:  # noqa: BLE001 - ONNX Runtime's load errors derive from Exception alone
+                    logger.warning("the cached encoder graph %s could not be loaded (%s): exporting it again", cached, err)
+            if session is None:
+                graph = _exported_in_child(folder)
+                if cached is not None:
+                    _keep(graph, cached)
+                session = onnxruntime.InferenceSession(graph, options, providers=["CPUExecutionProvider"])
             _SESSIONS[key] = session
         return session
 

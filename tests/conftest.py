@@ -54,6 +54,14 @@ def _repo_store_untouched() -> Iterator[None]:
     assert not added, f"tests wrote {len(added)} file(s) into the repo's mlruns/, e.g. {added[:3]}"
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _onnx_graphs_in_a_temporary_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Exported encoder graphs are kept for the session (its servers and commands too), never in the user's cache."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("NEWS_ONNX_CACHE", str(tmp_path_factory.mktemp("onnx-cache")))
+        yield
+
+
 @pytest.fixture(autouse=True)
 def _isolated_store(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
     """Every test gets its own empty store unless it asks for another one."""

@@ -1,0 +1,106 @@
+"""classifiers/onnx_encoder.py: exported graphs kept in the cache folder between loads."""
+
+from __future__ import annotations
+
+import logging
+import weakref
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from classifiers import onnx_encoder
+from classifiers.embedding_cache import fingerprint
+from classifiers.encoder import PRECISION_VARIABLE, RUNTIME_VARIABLE, MeanPooledEncoder
+
+TEXTS = pd.DataFrame({"text": ["Oil prices fell sharply.", "Aid convoys reached the border crossing."]})
+
+
+@pytest.fixture
+def cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """An empty cache folder, an ONNX Runtime encoder, and no session left over from other tests (a new process)."""
+    monkeypatch.setenv(PRECISION_VARIABLE, "float32")
+    monkeypatch.setenv(RUNTIME_VARIABLE, "onnxruntime")
+    folder = tmp_path / "onnx-cache"
+    monkeypatch.setenv(onnx_encoder.CACHE_VARIABLE, str(folder))
+    monkeypatch.setattr(onnx_encoder, "_SESSIONS", weakref.WeakValueDictionary())
+    return folder
+
+
+def _exports(monkeypatch: pytest.MonkeyPatch) -> list[Path]:
+    """The folders exported from here on."""
+    seen: list[Path] = []
+    export = onnx_encoder._exported_in_child
+
+    def counting(folder: Path) -> bytes:
+        seen.append(folder)
+        return export(folder)
+
+    monkeypatch.setattr(onnx_encoder, "_exported_in_child", counting)
+    return seen
+
+
+def test_a_later_load_of_the_same_weights_reads_the_kept_graph_instead_of_exporting(
+    tiny_encoder: Path, cache: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    exports = _exports(monkeypatch)
+    first = MeanPooledEncoder(tiny_encoder, max_length=64, batch_size=3)
+    expected = first.encode(TEXTS)
+    kept = onnx_encoder.cached_graph_path(fingerprint(tiny_encoder))
+    assert kept is not None and kept.parent == cache and kept.is_file()
+    assert [path.name for path in cache.iterdir()] == [kept.name]  # no temporary file left beside it
+
+    del first
+    monkeypatch.setattr(onnx_encoder, "_SESSIONS", weakref.WeakValueDictionary())
+    again = MeanPooledEncoder(tiny_encoder, max_length=64, batch_size=3)
+    assert exports == [tiny_encoder]  # one export, for the first load only
+    np.testing.assert_array_equal(again.encode(TEXTS), expected)
+
+
+def test_a_damaged_graph_in_the_cache_is_exported_again_and_replaced(
+    tiny_encoder: Path, cache: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    kept = onnx_encoder.cached_graph_path(fingerprint(tiny_encoder))
+    assert kept is not None
+    cache.mkdir()
+    kept.write_bytes(b"not a graph")
+    exports = _exports(monkeypatch)
+    with caplog.at_level(logging.WARNING, logger="classifiers.onnx_encoder"):
+        encoder = MeanPooledEncoder(tiny_encoder, max_length=64, batch_size=3)
+    assert exports == [tiny_encoder]
+    assert f"the cached encoder graph {kept} could not be loaded" in caplog.text
+    assert kept.read_bytes() != b"not a graph"
+    assert encoder.encode(TEXTS).shape == (2, 32)
+
+
+def test_a_cache_that_cannot_be_written_costs_only_the_next_export(
+    tiny_encoder: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setenv(PRECISION_VARIABLE, "float32")
+    monkeypatch.setenv(RUNTIME_VARIABLE, "onnxruntime")
+    monkeypatch.setattr(onnx_encoder, "_SESSIONS", weakref.WeakValueDictionary())
+    blocked = tmp_path / "a-file"
+    blocked.write_text("in the way", encoding="utf-8")
+    monkeypatch.setenv(onnx_encoder.CACHE_VARIABLE, str(blocked / "onnx"))
+    with caplog.at_level(logging.WARNING, logger="classifiers.onnx_encoder"):
+        encoder = MeanPooledEncoder(tiny_encoder, max_length=64, batch_size=3)
+    assert encoder.encode(TEXTS).shape == (2, 32)
+    assert f"cannot keep the exported encoder in {blocked / 'onnx'}" in caplog.text
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["a-file"]
+
+
+def test_the_cache_folder_is_the_variable_else_the_users_cache_and_empty_turns_it_off(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(onnx_encoder.CACHE_VARIABLE, str(tmp_path / "graphs"))
+    assert onnx_encoder.graph_cache() == tmp_path / "graphs"
+    monkeypatch.setenv(onnx_encoder.CACHE_VARIABLE, "")
+    assert onnx_encoder.graph_cache() is None
+    assert onnx_encoder.cached_graph_path("abc") is None
+    monkeypatch.delenv(onnx_encoder.CACHE_VARIABLE)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert onnx_encoder.graph_cache() == tmp_path / "xdg" / "news-classify" / "onnx"
+    monkeypatch.delenv("XDG_CACHE_HOME")
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    assert onnx_encoder.graph_cache() == tmp_path / "home" / ".cache" / "news-classify" / "onnx"
