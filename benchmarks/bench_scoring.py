@@ -7,11 +7,12 @@
 Builds ROWS unique news-like paragraphs (seed-corpus sentences recombined, each with its own numbers:
 the encoders' embedding cache must not flatter the figures), writes them to a temporary Parquet file
 with an id and a stance target (and, with --segments-per-document, a `document` column grouping that many
-consecutive rows into an article, which the models then read each beside its neighbours), and scores them with each default champion and engine, each run the
-real command in its own process. Reported per run: end-to-end wall time and rows/s (process start,
-model load and, for Spark, the JVM included) and the peak RSS of the whole process tree (Spark's JVM
-and its Python workers included), sampled every SAMPLE_S seconds. The in-process `predict` rate of one
-big call is the ceiling. Prints a Markdown table and writes it into docs/deploy.md between the markers.
+consecutive rows into an article, each read beside its neighbours), and scores them with each default
+champion and engine, each run the real command in its own process. Reported per run: end-to-end wall
+time and rows/s (process start, model load and, for Spark, the JVM included) and the peak RSS of the
+whole process tree (Spark's JVM and its Python workers included), sampled every SAMPLE_S seconds. The
+in-process `predict` rate of one big call is the ceiling. Prints a Markdown table and writes it into
+docs/deploy.md between the markers.
 """
 
 from __future__ import annotations

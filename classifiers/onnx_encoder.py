@@ -158,6 +158,8 @@ def _keep(graph: bytes, path: Path) -> None:
         with tempfile.NamedTemporaryFile(dir=path.parent, prefix=".", suffix=".tmp", delete=False) as handle:
             scratch = Path(handle.name)
             handle.write(graph)
+        # The temporary file's private 0600 would survive the move: a server running as another user could not read it.
+        scratch.chmod(0o644)
         os.replace(scratch, path)
     except OSError as err:
         if scratch is not None:

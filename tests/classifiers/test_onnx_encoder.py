@@ -50,6 +50,7 @@ def test_a_later_load_of_the_same_weights_reads_the_kept_graph_instead_of_export
     kept = onnx_encoder.cached_graph_path(fingerprint(tiny_encoder))
     assert kept is not None and kept.parent == cache and kept.is_file()
     assert [path.name for path in cache.iterdir()] == [kept.name]  # no temporary file left beside it
+    assert kept.stat().st_mode & 0o777 == 0o644  # readable by a server running as another user
 
     del first
     monkeypatch.setattr(onnx_encoder, "_SESSIONS", weakref.WeakValueDictionary())

@@ -39,8 +39,7 @@ _PREDICTION = f"prediction_{uuid.uuid4().hex}"
 _POSITION = f"position_{uuid.uuid4().hex}"
 _DOCUMENT_KEY = f"document_{uuid.uuid4().hex}"
 _ALONE_KEY = f"alone_{uuid.uuid4().hex}"
-# Arrow's record and byte limits per batch, 0 and INT_MAX - 1 when a batch must be a whole partition.
-_NO_RECORD_LIMIT = 0
+# Arrow's largest byte limit per batch (it must stay under INT_MAX): with no record limit, a batch is a whole partition.
 _NO_BYTE_LIMIT = 2**31 - 2
 
 
@@ -58,15 +57,14 @@ def start_session(master: str, chunk_rows: int | None) -> SparkSession:
     whole partition when None)."""
     from pyspark.sql import SparkSession
 
-    records, size = (_NO_RECORD_LIMIT, _NO_BYTE_LIMIT) if chunk_rows is None else (chunk_rows, None)
     builder = (
         SparkSession.builder.master(master)
         .appName(APP_NAME)
-        # Arrow batches are the pandas frames the model predicts on: chunk_rows bounds a worker's memory.
-        .config("spark.sql.execution.arrow.maxRecordsPerBatch", str(records))
+        # Arrow batches are the pandas frames the model predicts on: chunk_rows bounds a worker's memory (0: no limit).
+        .config("spark.sql.execution.arrow.maxRecordsPerBatch", str(chunk_rows or 0))
     )
-    if size is not None:
-        builder = builder.config("spark.sql.execution.arrow.maxBytesPerBatch", str(size))
+    if chunk_rows is None:
+        builder = builder.config("spark.sql.execution.arrow.maxBytesPerBatch", str(_NO_BYTE_LIMIT))
     if master.startswith("local"):
         # env_manager="local" assumes the workers' Python has this project's packages: locally, it is this one.
         # PySpark reads the workers' interpreter from this variable when the session starts (the
