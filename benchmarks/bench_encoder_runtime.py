@@ -3,7 +3,8 @@
     python benchmarks/bench_encoder_runtime.py [--rounds 3] [--threads 2] [--no-write]
 
 Exports the packaged all-MiniLM-L6-v2 to ONNX as the service does (`classifiers.onnx_encoder`: torch.onnx.export,
-dynamic batch and sequence axes; ONNX Runtime fuses it when the session loads), loads a bfloat16 copy in PyTorch where the CPU
+dynamic batch and sequence axes; ONNX Runtime fuses it when the session loads) and a copy with int8 weights (what
+`NEWS_ENCODER_RUNTIME=onnxruntime-int8` runs), loads a bfloat16 copy in PyTorch where the CPU
 computes bfloat16 natively (AMX or AVX512-BF16: what `NEWS_ENCODER_PRECISION=auto` runs there), and checks how closely
 each one's mean-pooled embeddings match PyTorch float32's (cosine over every seed paragraph). Then embeds the 106 seed
 paragraphs, sorted by length as `classifiers.encoder` batches them, in calls of 1, 4, 16 and 32 rows, with each
@@ -34,7 +35,7 @@ from transformers import AutoModel, AutoTokenizer
 
 from classifiers.config import PACKAGED_ENCODER
 from classifiers.encoder import computes_bfloat16_natively, has_amx_tiles, resolve_encoder
-from classifiers.onnx_encoder import export_graph, mean_pooled, pooled_embeddings
+from classifiers.onnx_encoder import export_graph, mean_pooled, pooled_embeddings, quantized_graph
 from training import locations
 
 logger = logging.getLogger("benchmarks.encoder_runtime")
@@ -53,12 +54,12 @@ Embed = Callable[[list[str]], np.ndarray]
 
 
 def runtimes(folder: Path, graph: bytes, threads: int, bfloat16: bool) -> dict[str, Embed]:
-    """Embedding functions of the same texts: PyTorch float32 (the reference), ONNX Runtime, and PyTorch bfloat16."""
+    """Embedding functions of the same texts: PyTorch float32 (the reference), ONNX Runtime (float32 and with int8
+    weights), and PyTorch bfloat16."""
     tokenizer = AutoTokenizer.from_pretrained(folder, local_files_only=True)
     torch.set_num_threads(threads)
     options = onnxruntime.SessionOptions()
     options.intra_op_num_threads = threads
-    session = onnxruntime.InferenceSession(graph, options, providers=["CPUExecutionProvider"])
 
     def with_torch(dtype: torch.dtype) -> Embed:
         model = AutoModel.from_pretrained(folder, local_files_only=True, dtype=dtype).eval()
@@ -71,13 +72,19 @@ def runtimes(folder: Path, graph: bytes, threads: int, bfloat16: bool) -> dict[s
 
         return embed
 
-    def with_onnxruntime(texts: list[str]) -> np.ndarray:
-        encoded = tokenizer(texts, padding=True, truncation=True, max_length=MAX_LENGTH, return_tensors="np")
-        return pooled_embeddings(session, dict(encoded))
+    def with_onnxruntime(graph: bytes) -> Embed:
+        session = onnxruntime.InferenceSession(graph, options, providers=["CPUExecutionProvider"])
+
+        def embed(texts: list[str]) -> np.ndarray:
+            encoded = tokenizer(texts, padding=True, truncation=True, max_length=MAX_LENGTH, return_tensors="np")
+            return pooled_embeddings(session, dict(encoded))
+
+        return embed
 
     return {
         "PyTorch float32 (eager)": with_torch(torch.float32),
-        "ONNX Runtime float32": with_onnxruntime,
+        "ONNX Runtime float32": with_onnxruntime(graph),
+        "ONNX Runtime int8 weights": with_onnxruntime(quantized_graph(graph)),
         **({"PyTorch bfloat16 (eager)": with_torch(torch.bfloat16)} if bfloat16 else {}),
     }
 

@@ -40,7 +40,7 @@ from doc_markers import write_between_markers
 from prometheus_client.parser import text_string_to_metric_families
 
 from classifiers import store as model_store
-from classifiers.encoder import encoder_dtype, encoder_runtime, precision_name
+from classifiers.encoder import RUNTIME_NAMES, encoder_dtype, encoder_runtime, precision_name
 from classifiers.store import CHAMPION, DEFAULT_REGISTERED_NAMES
 from training import locations
 from training.promotion import champion_version
@@ -348,7 +348,7 @@ def encoder_description() -> str:
 
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     runtime = encoder_runtime(device, encoder_dtype(device), "bert")
-    return f"{precision_name()} on {'ONNX Runtime' if runtime == 'onnxruntime' else 'PyTorch'}"
+    return f"{precision_name()} on {RUNTIME_NAMES[runtime]}"
 
 
 def markdown(results: list[Measurement], notes: list[str], clients: int, seconds: float, workers: int) -> str:

@@ -39,7 +39,9 @@ ROWS_WITHOUT_AMX = 8
 ROWS_WITH_ONNXRUNTIME = 4
 # Which library runs a prediction-time encoder, chosen by the process like the precision (classifiers.onnx_encoder).
 RUNTIME_VARIABLE = "NEWS_ENCODER_RUNTIME"
-Runtime = Literal["auto", "torch", "onnxruntime"]
+Runtime = Literal["auto", "torch", "onnxruntime", "onnxruntime-int8"]
+# How logs and benchmark tables name each runtime.
+RUNTIME_NAMES = {"torch": "PyTorch", "onnxruntime": "ONNX Runtime", "onnxruntime-int8": "ONNX Runtime with int8 weights"}
 
 
 def resolve_encoder(name: str) -> Path:
@@ -107,13 +109,17 @@ def precision_name() -> str:
     return str(encoder_dtype(device)).removeprefix("torch.")
 
 
-def encoder_runtime(device: torch.device, dtype: torch.dtype, model_type: str) -> Literal["torch", "onnxruntime"]:
-    """What runs a prediction-time encoder, from `NEWS_ENCODER_RUNTIME` (auto, torch or onnxruntime).
+def encoder_runtime(
+    device: torch.device, dtype: torch.dtype, model_type: str
+) -> Literal["torch", "onnxruntime", "onnxruntime-int8"]:
+    """What runs a prediction-time encoder, from `NEWS_ENCODER_RUNTIME` (auto, torch, onnxruntime or onnxruntime-int8).
 
     `auto` (the default) takes ONNX Runtime for a BERT encoder computing in float32 on a CPU, where it embeds about
     1.2-1.3x as fast as PyTorch in a server's batches (benchmarks/bench_encoder_runtime.py), and PyTorch everywhere else:
     on a GPU, in bfloat16 (which PyTorch runs about twice as fast as ONNX Runtime float32 where the CPU has bfloat16
-    hardware), and where onnx or onnxruntime is not installed.
+    hardware), and where onnx or onnxruntime is not installed. `onnxruntime-int8` is only ever asked for: ONNX
+    Runtime with the matrix products' weights in int8, about 1.5x as fast again, with embeddings a little off the
+    float ones (cosine about 0.99) that move some labels (docs/serving.md).
     """
     import torch
 
@@ -130,13 +136,13 @@ def encoder_runtime(device: torch.device, dtype: torch.dtype, model_type: str) -
         return "onnxruntime" if supported and installed else "torch"
     if not supported:
         raise UserInputError(
-            f"{RUNTIME_VARIABLE}=onnxruntime runs BERT encoders in float32 on a CPU; this one is {model_type!r} in "
+            f"{RUNTIME_VARIABLE}={requested} runs BERT encoders in float32 on a CPU; this one is {model_type!r} in "
             f"{str(dtype).removeprefix('torch.')} on {device.type} (set {PRECISION_VARIABLE}=float32 or "
             f"{RUNTIME_VARIABLE}=torch)"
         )
     if not installed:
-        raise UserInputError(f"{RUNTIME_VARIABLE}=onnxruntime needs the packages onnx and onnxruntime installed")
-    return "onnxruntime"
+        raise UserInputError(f"{RUNTIME_VARIABLE}={requested} needs the packages onnx and onnxruntime installed")
+    return "onnxruntime-int8" if requested == "onnxruntime-int8" else "onnxruntime"
 
 
 def prediction_rows_per_call(configured: int, device: torch.device, runtime: str = "torch") -> int:
@@ -149,7 +155,7 @@ def prediction_rows_per_call(configured: int, device: torch.device, runtime: str
     (float32 and bfloat16 alike, a Zen 4 EPYC, 2026-12-03).
     """
     requested = os.environ.get(ROWS_VARIABLE, "auto").strip().lower() or "auto"
-    if requested == "auto" and runtime == "onnxruntime":
+    if requested == "auto" and runtime.startswith("onnxruntime"):
         return min(configured, ROWS_WITH_ONNXRUNTIME)
     if requested == "auto":
         return configured if device.type != "cpu" or has_amx_tiles() else min(configured, ROWS_WITHOUT_AMX)
@@ -187,8 +193,8 @@ class MeanPooledEncoder:
         self._session: onnxruntime.InferenceSession | None = None
         # Hashing the weight files takes a moment for a real encoder: once per load, for both keys below.
         weights = fingerprint(path)
-        if self.runtime == "onnxruntime":
-            self._session = shared_session(path, weights, torch.get_num_threads())
+        if self.runtime != "torch":
+            self._session = shared_session(path, weights, torch.get_num_threads(), self.runtime == "onnxruntime-int8")
         else:
             self.model = AutoModel.from_pretrained(path, local_files_only=True, dtype=self.dtype).eval().to(self.device)
         logger.info(
@@ -196,7 +202,7 @@ class MeanPooledEncoder:
             path.name,
             str(self.dtype).removeprefix("torch."),
             self.device,
-            "ONNX Runtime" if self._session is not None else "PyTorch",
+            RUNTIME_NAMES[self.runtime],
         )
         # Cross-validation embeds the same rows in every fold: training keeps every embedding (cache=True).
         # At prediction time a bounded cache shared with every encoder of the same weights, dtype and runtime stands in.

@@ -141,24 +141,28 @@ def test_prediction_calls_take_the_rows_per_call_and_training_the_batch_size(
     assert calls == {"training": [3, 3], "serving": [1] * 6}
 
 
-@pytest.mark.parametrize("requested", ["auto", "onnxruntime"])
+@pytest.mark.parametrize("requested", ["auto", "onnxruntime", "onnxruntime-int8"])
 def test_onnxruntime_runs_a_float32_cpu_encoder_and_auto_keeps_torch_elsewhere(
     monkeypatch: pytest.MonkeyPatch, requested: str
 ) -> None:
     monkeypatch.setenv(RUNTIME_VARIABLE, requested)
-    assert encoder_runtime(torch.device("cpu"), torch.float32, "bert") == "onnxruntime"
+    # auto never quantises: int8 weights move labels, so they are only ever asked for.
+    expected = "onnxruntime" if requested == "auto" else requested
+    assert encoder_runtime(torch.device("cpu"), torch.float32, "bert") == expected
     if requested == "auto":
         assert encoder_runtime(torch.device("cpu"), torch.bfloat16, "bert") == "torch"
         assert encoder_runtime(torch.device("cuda"), torch.float32, "bert") == "torch"
         assert encoder_runtime(torch.device("cpu"), torch.float32, "roberta") == "torch"
     else:
-        refusal = rf"{RUNTIME_VARIABLE}=onnxruntime runs BERT encoders in float32 on a CPU; this one is 'bert' in bfloat16 on cpu"
+        refusal = rf"{RUNTIME_VARIABLE}={requested} runs BERT encoders in float32 on a CPU; this one is 'bert' in bfloat16 on cpu"
         with pytest.raises(UserInputError, match=rf"{refusal} \(set {PRECISION_VARIABLE}=float32"):
             encoder_runtime(torch.device("cpu"), torch.bfloat16, "bert")
     monkeypatch.setenv(RUNTIME_VARIABLE, "torch")
     assert encoder_runtime(torch.device("cpu"), torch.float32, "bert") == "torch"
     monkeypatch.setenv(RUNTIME_VARIABLE, "tensorrt")
-    with pytest.raises(UserInputError, match=rf"{RUNTIME_VARIABLE}='tensorrt': must be one of auto, torch, onnxruntime"):
+    with pytest.raises(
+        UserInputError, match=rf"{RUNTIME_VARIABLE}='tensorrt': must be one of auto, torch, onnxruntime, onnxruntime-int8"
+    ):
         encoder_runtime(torch.device("cpu"), torch.float32, "bert")
 
 
@@ -177,6 +181,7 @@ def test_without_onnxruntime_installed_auto_keeps_torch_and_an_explicit_request_
 def test_auto_rows_per_call_under_onnxruntime_are_at_most_four(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv(ROWS_VARIABLE, raising=False)
     assert prediction_rows_per_call(32, torch.device("cpu"), "onnxruntime") == 4
+    assert prediction_rows_per_call(32, torch.device("cpu"), "onnxruntime-int8") == 4
     assert prediction_rows_per_call(2, torch.device("cpu"), "onnxruntime") == 2
     monkeypatch.setenv(ROWS_VARIABLE, "12")
     assert prediction_rows_per_call(32, torch.device("cpu"), "onnxruntime") == 12

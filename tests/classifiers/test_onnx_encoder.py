@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import logging
 import weakref
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
+import onnx
 import pandas as pd
 import pytest
 
@@ -33,9 +35,9 @@ def _exports(monkeypatch: pytest.MonkeyPatch) -> list[Path]:
     seen: list[Path] = []
     export = onnx_encoder._exported_in_child
 
-    def counting(folder: Path) -> bytes:
+    def counting(folder: Path, quantized: bool) -> bytes:
         seen.append(folder)
-        return export(folder)
+        return export(folder, quantized)
 
     monkeypatch.setattr(onnx_encoder, "_exported_in_child", counting)
     return seen
@@ -89,6 +91,30 @@ def test_a_cache_that_cannot_be_written_costs_only_the_next_export(
     assert encoder.encode(TEXTS).shape == (2, 32)
     assert f"cannot keep the exported encoder in {blocked / 'onnx'}" in caplog.text
     assert sorted(path.name for path in tmp_path.iterdir()) == ["a-file"]
+
+
+def test_int8_weights_are_a_graph_of_their_own_that_embeds_close_to_the_float_one(
+    tiny_encoder: Path, cache: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    exports = _exports(monkeypatch)
+    floats = MeanPooledEncoder(tiny_encoder, max_length=64, batch_size=3)
+    monkeypatch.setenv(RUNTIME_VARIABLE, "onnxruntime-int8")
+    quantized = MeanPooledEncoder(tiny_encoder, max_length=64, batch_size=3)
+
+    assert quantized.runtime == "onnxruntime-int8" and quantized._session is not floats._session
+    assert exports == [tiny_encoder, tiny_encoder]  # one export each: the float graph is not read for the int8 one
+    key = fingerprint(tiny_encoder)
+    kept = onnx_encoder.cached_graph_path(key, quantized=True)
+    assert kept is not None and kept.is_file() and kept != onnx_encoder.cached_graph_path(key)
+    float_graph = onnx_encoder.cached_graph_path(key)
+    assert float_graph is not None
+    before = Counter(node.op_type for node in onnx.load(float_graph).graph.node)
+    after = Counter(node.op_type for node in onnx.load(kept).graph.node)
+    # The products with a weight matrix became integer products; those of two activations (attention) stay float.
+    assert after["MatMulInteger"] > 0 and after["MatMul"] + after["MatMulInteger"] == before["MatMul"]
+    exact, approximate = floats.encode(TEXTS), quantized.encode(TEXTS)
+    assert not np.array_equal(exact, approximate)
+    assert np.min(np.sum(exact * approximate, axis=1)) > 0.95
 
 
 def test_the_cache_folder_is_the_variable_else_the_users_cache_and_empty_turns_it_off(

@@ -148,7 +148,7 @@ def test_the_encoders_take_the_rows_per_call_the_settings_name(
     assert [encoder.rows_per_call for encoder in encoders] == [rows or min(encoder.batch_size, 8) for encoder in encoders]
 
 
-@pytest.mark.parametrize("runtime", ["torch", "onnxruntime"])
+@pytest.mark.parametrize("runtime", ["torch", "onnxruntime", "onnxruntime-int8"])
 def test_the_encoders_run_on_the_runtime_the_settings_name_and_answer_alike(
     trained_store_uri: str, make_settings: SettingsFactory, monkeypatch: pytest.MonkeyPatch, runtime: str
 ) -> None:
@@ -167,14 +167,16 @@ def test_the_encoders_run_on_the_runtime_the_settings_name_and_answer_alike(
     assert answer.status_code == 200
     encoders = [snapshot.require(task).classifier.encoder for task in ("topic", "stance")]
     assert [encoder.runtime for encoder in encoders] == [runtime] * 2
-    if runtime == "onnxruntime":
+    if runtime != "torch":
         assert [encoder.rows_per_call for encoder in encoders] == [4, 4]
         # Both models embed through one exported graph.
         assert encoders[0]._session is encoders[1]._session is not None
     torch_app = create_app(make_settings(trained_store_uri, encoder_runtime="torch", encoder_precision="float32"))
     with TestClient(torch_app) as client:
         reference = client.post("/v1/classify", json={"items": items}).json()
+    # int8 weights move the embeddings a little (cosine about 0.99 for the packaged encoder), hence the probabilities.
+    tolerance = 0.1 if runtime == "onnxruntime-int8" else 1e-4
     for got, expected in zip(answer.json()["results"], reference["results"], strict=True):
         for task in ("topic", "stance"):
             assert got[task]["label"] == expected[task]["label"]
-            assert got[task]["probabilities"] == pytest.approx(expected[task]["probabilities"], abs=1e-4)
+            assert got[task]["probabilities"] == pytest.approx(expected[task]["probabilities"], abs=tolerance)

@@ -95,11 +95,13 @@ def test_weak_or_unsendable_admin_keys_are_refused_at_startup(
     assert "input_value" not in str(raised.value)
 
 
-def test_encoder_runtime_is_auto_torch_or_onnxruntime(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_encoder_runtime_is_auto_torch_onnxruntime_or_its_int8_variant(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("NEWS_ENCODER_RUNTIME", raising=False)
     assert ServingSettings().encoder_runtime == "auto"
     monkeypatch.setenv("NEWS_ENCODER_RUNTIME", "onnxruntime")
     assert ServingSettings().encoder_runtime == "onnxruntime"
+    monkeypatch.setenv("NEWS_ENCODER_RUNTIME", "onnxruntime-int8")
+    assert ServingSettings().encoder_runtime == "onnxruntime-int8"
     monkeypatch.setenv("NEWS_ENCODER_RUNTIME", "tensorrt")
     with pytest.raises(ValidationError, match="encoder_runtime"):
         ServingSettings()
