@@ -150,7 +150,9 @@ def main(
     write: Annotated[bool, typer.Option(help="Write the table into docs/serving.md.")] = True,
 ) -> None:
     """Measure, print the table, and write it into the docs."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # ONNX Runtime's quantiser logs every tensor it visits at INFO on the root logger.
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logger.setLevel(logging.INFO)
     folder = resolve_encoder(PACKAGED_ENCODER)
     segments = locations.SEGMENTS_PATH.read_text(encoding="utf-8").splitlines()
     texts = sorted((json.loads(line)["text"] for line in segments), key=len)
