@@ -104,9 +104,8 @@ def test_int8_weights_are_a_graph_of_their_own_that_embeds_close_to_the_float_on
     assert quantized.runtime == "onnxruntime-int8" and quantized._session is not floats._session
     assert exports == [tiny_encoder, tiny_encoder]  # one export each: the float graph is not read for the int8 one
     key = fingerprint(tiny_encoder)
-    kept = onnx_encoder.cached_graph_path(key, quantized=True)
-    assert kept is not None and kept.is_file() and kept != onnx_encoder.cached_graph_path(key)
-    float_graph = onnx_encoder.cached_graph_path(key)
+    kept, float_graph = onnx_encoder.cached_graph_path(key, quantized=True), onnx_encoder.cached_graph_path(key)
+    assert kept is not None and kept.is_file() and kept != float_graph
     assert float_graph is not None
     before = Counter(node.op_type for node in onnx.load(float_graph).graph.node)
     after = Counter(node.op_type for node in onnx.load(kept).graph.node)
