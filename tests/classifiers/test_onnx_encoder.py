@@ -31,15 +31,16 @@ def cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 def _exports(monkeypatch: pytest.MonkeyPatch) -> list[Path]:
-    """The folders exported from here on."""
+    """The folders exported from here on (not counting int8 graphs quantised from a kept float graph)."""
     seen: list[Path] = []
-    export = onnx_encoder._exported_in_child
+    made = onnx_encoder._made_in_child
 
-    def counting(folder: Path, quantized: bool) -> bytes:
-        seen.append(folder)
-        return export(folder, quantized)
+    def counting(folder: Path, quantized: bool, float_graph: Path | None) -> bytes:
+        if float_graph is None:
+            seen.append(folder)
+        return made(folder, quantized, float_graph)
 
-    monkeypatch.setattr(onnx_encoder, "_exported_in_child", counting)
+    monkeypatch.setattr(onnx_encoder, "_made_in_child", counting)
     return seen
 
 
@@ -102,7 +103,7 @@ def test_int8_weights_are_a_graph_of_their_own_that_embeds_close_to_the_float_on
     quantized = MeanPooledEncoder(tiny_encoder, max_length=64, batch_size=3)
 
     assert quantized.runtime == "onnxruntime-int8" and quantized._session is not floats._session
-    assert exports == [tiny_encoder, tiny_encoder]  # one export each: the float graph is not read for the int8 one
+    assert exports == [tiny_encoder]  # the int8 graph is quantised from the float graph the first load kept
     key = fingerprint(tiny_encoder)
     kept, float_graph = onnx_encoder.cached_graph_path(key, quantized=True), onnx_encoder.cached_graph_path(key)
     assert kept is not None and kept.is_file() and kept != float_graph
@@ -114,6 +115,34 @@ def test_int8_weights_are_a_graph_of_their_own_that_embeds_close_to_the_float_on
     exact, approximate = floats.encode(TEXTS), quantized.encode(TEXTS)
     assert not np.array_equal(exact, approximate)
     assert np.min(np.sum(exact * approximate, axis=1)) > 0.95
+
+
+def test_the_int8_graph_is_quantised_from_the_kept_float_graph_without_reading_the_weights(
+    tiny_encoder: Path, cache: Path, tmp_path: Path
+) -> None:
+    MeanPooledEncoder(tiny_encoder, max_length=64, batch_size=3)
+    key = fingerprint(tiny_encoder)
+    # A folder that does not exist: an export from it would fail.
+    session = onnx_encoder.shared_session(tmp_path / "no-such-model", key, threads=1, quantized=True)
+    kept = onnx_encoder.cached_graph_path(key, quantized=True)
+    assert kept is not None and kept.is_file()
+    assert "MatMulInteger" in {node.op_type for node in onnx.load(kept).graph.node}
+    assert [given.name for given in session.get_inputs()] == list(onnx_encoder.INPUTS)
+
+
+def test_a_damaged_float_graph_in_the_cache_costs_the_int8_graph_only_an_export(
+    tiny_encoder: Path, cache: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    float_graph = onnx_encoder.cached_graph_path(fingerprint(tiny_encoder))
+    assert float_graph is not None
+    cache.mkdir()
+    float_graph.write_bytes(b"not a graph")
+    exports = _exports(monkeypatch)
+    monkeypatch.setenv(RUNTIME_VARIABLE, "onnxruntime-int8")
+    encoder = MeanPooledEncoder(tiny_encoder, max_length=64, batch_size=3)
+    assert encoder.encode(TEXTS).shape == (2, 32)
+    assert exports == []  # the child was given the kept float graph and, unable to read it, exported instead
+    assert float_graph.read_bytes() == b"not a graph"  # the float runtime's own load replaces it
 
 
 def test_the_cache_folder_is_the_variable_else_the_users_cache_and_empty_turns_it_off(
