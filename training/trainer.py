@@ -103,7 +103,7 @@ def _single(
         with tracking.tracked_run(experiment_id=experiment_id, run_name=run_name(config, config_path)) as run:
             _log_setup(config, config_path)
             _log_dataset(data)
-            factory = _factory(config)
+            factory = model_factory(config)
             metrics = _evaluate(factory, data, config)
             version = _fit_register(client, factory, data, config, started, memory, registration)
         promotion = _auto_promote(client, config, run.info.run_id, version)
@@ -133,7 +133,7 @@ def _sweep(
                 _log_setup(child_config, config_path)
                 mlflow.set_tag("sweep_assignment", name)
                 _log_dataset(data)
-                factory = _factory(child_config)
+                factory = model_factory(child_config)
                 metrics = _evaluate(factory, data, child_config)
             children.append((child.info.run_id, child_config, metrics, time.perf_counter() - started, memory.peak_mb()))
         best_id, best_config, best_metrics, best_seconds, best_peak = max(children, key=lambda child: child[2][primary])
@@ -142,7 +142,7 @@ def _sweep(
         logger.info("best of %d: run %s with %s = %.4f", len(children), best_id, primary, best_metrics[primary])
         with _undone_on_failure(client, config.registered_model) as registration:
             with tracking.tracked_run(run_id=best_id, nested=True):
-                factory = _factory(best_config)
+                factory = model_factory(best_config)
                 # The best child's own cost: its cross-validation plus the final fit, not the whole sweep's.
                 final_started, final_memory = time.perf_counter() - best_seconds, PeakMemory(floor_mb=best_peak)
                 version = _fit_register(client, factory, data, best_config, final_started, final_memory, registration)
@@ -222,7 +222,7 @@ def _check_primary_metric(config: ExperimentConfig, labels: list[str]) -> None:
         )
 
 
-def _factory(config: ExperimentConfig) -> Callable[[], Trainable]:
+def model_factory(config: ExperimentConfig) -> Callable[[], Trainable]:
     """New untrained classifiers of the config's model that carry its neighbour weight."""
     untrained = classifier_factory(config.model, config.task, config.seed)
 

@@ -1,0 +1,137 @@
+"""How much does the encoder's runtime at prediction time move the seed leave-one-article-out figures?
+
+Training embeds in PyTorch; a server may run the trained model's encoder on ONNX Runtime, in float32 or with int8
+weights (`NEWS_ENCODER_RUNTIME`). Each fold's model is fitted once, as the trainer's cross-validation fits it, saved,
+and loaded back once per runtime, as a server loads a registered model, to predict its held-out article: the figures
+of the runtimes differ by the runtime alone, not by a refit's solver rounding (docs/training.md). Everything computes
+in float32 (`NEWS_ENCODER_PRECISION=float32`, which ONNX Runtime needs). Segments are scored read beside their
+neighbours (`/v1/articles`, the config's neighbour weight) and alone (`/v1/classify`).
+
+    python benchmarks/bench_runtime_loao.py                      # both defaults, torch against onnxruntime-int8
+    python benchmarks/bench_runtime_loao.py configs/topic/descriptions_written.yaml --runtime torch --runtime onnxruntime
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import tempfile
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, get_args
+
+import numpy as np
+import typer
+
+from classifiers.encoder import PRECISION_VARIABLE, RUNTIME_VARIABLE, Runtime
+from classifiers.interface import load_predictor
+from training.config.resolve import load_config
+from training.config.schema import ExperimentConfig
+from training.defaults import DEFAULT_CONFIGS
+from training.evaluation.cross_validation import group_splits
+from training.evaluation.metrics import classification_metrics
+from training.labelled_data import load_labelled_data
+from training.trainer import model_factory
+
+logger = logging.getLogger("benchmarks.bench_runtime_loao")
+RESULTS = Path(__file__).parent / "results" / "bench_runtime_loao.json"
+READINGS = ("article", "alone")
+
+
+@contextmanager
+def _runtime(runtime: str) -> Iterator[None]:
+    before = os.environ.get(RUNTIME_VARIABLE)
+    os.environ[RUNTIME_VARIABLE] = runtime
+    try:
+        yield
+    finally:
+        if before is None:
+            del os.environ[RUNTIME_VARIABLE]
+        else:
+            os.environ[RUNTIME_VARIABLE] = before
+
+
+def held_out_predictions(
+    config: ExperimentConfig, runtimes: Sequence[str]
+) -> tuple[np.ndarray, dict[tuple[str, str], np.ndarray]]:
+    """The seed labels, and each (runtime, reading)'s held-out predictions of every seed row over the config's folds."""
+    data = load_labelled_data(config.data, config.task, config.extra_training)
+    splits = group_splits(config.evaluation, data.frame["group"], config.seed, data.frame.get("target"))
+    factory = model_factory(config)
+    y = data.frame["label"].to_numpy()
+    predicted = {(runtime, reading): np.full(len(y), None, dtype=object) for runtime in runtimes for reading in READINGS}
+    tested = np.zeros(len(y), dtype=bool)
+    for number, (train, test) in enumerate(splits, start=1):
+        fitted = factory()
+        fitted.fit(*data.training_side(train))
+        inputs, articles = data.inputs.iloc[test], data.frame["group"].iloc[test]
+        with tempfile.TemporaryDirectory(prefix="fold-model-") as folder:
+            fitted.save(Path(folder))
+            for runtime in runtimes:
+                with _runtime(runtime):
+                    served = load_predictor(Path(folder))
+                labels = np.asarray(served.labels, dtype=object)
+                predicted[runtime, "article"][test] = labels[served.predict_proba_in_documents(inputs, articles).argmax(axis=1)]
+                predicted[runtime, "alone"][test] = labels[served.predict_proba(inputs).argmax(axis=1)]
+        tested[test] = True
+        logger.info("fold %d of %d: %d held-out rows", number, len(splits), len(test))
+    return y[tested], {key: values[tested] for key, values in predicted.items()}
+
+
+def figures(config_path: Path, runtimes: Sequence[str]) -> list[dict[str, object]]:
+    """Macro-F1, accuracy, per-class F1 and the labels that differ from the first runtime's, per runtime and reading."""
+    config = load_config(config_path)
+    y, predicted = held_out_predictions(config, runtimes)
+    labels = sorted(set(y))
+    rows = []
+    for (runtime, reading), values in predicted.items():
+        metrics = classification_metrics(y, values, labels)
+        rows.append(
+            {
+                "config": str(config_path),
+                "runtime": runtime,
+                "reading": reading,
+                "macro_f1": round(metrics["macro_f1"], 3),
+                "accuracy": round(metrics["accuracy"], 3),
+                "f1": {label: round(metrics[f"f1_{label}"], 2) for label in labels},
+                "changed": int((values != predicted[runtimes[0], reading]).sum()),
+                "rows": len(y),
+            }
+        )
+    return rows
+
+
+def main(
+    configs: Annotated[list[Path] | None, typer.Argument(help="Experiment configs (default: the two defaults).")] = None,
+    runtime: Annotated[
+        list[str] | None, typer.Option(help="NEWS_ENCODER_RUNTIME values to compare (default: torch onnxruntime-int8).")
+    ] = None,
+    write: Annotated[bool, typer.Option(help=f"Write the figures to {RESULTS.name}.")] = True,
+) -> None:
+    """Print a table of held-out seed figures per config, runtime and reading."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    runtimes = runtime or ["torch", "onnxruntime-int8"]
+    unknown = [name for name in runtimes if name not in get_args(Runtime) or name == "auto"]
+    if unknown:
+        raise typer.BadParameter(f"{', '.join(unknown)}: a runtime is one of torch, onnxruntime, onnxruntime-int8")
+    os.environ[PRECISION_VARIABLE] = "float32"
+    rows = [row for path in configs or list(DEFAULT_CONFIGS.values()) for row in figures(path, runtimes)]
+    lines = [
+        "| config | runtime | segments read | macro-F1 | accuracy | per class F1 | labels changed |",
+        "|---|---|---|---:|---:|---|---:|",
+    ]
+    for row in rows:
+        per_class = ", ".join(f"{label} {value}" for label, value in row["f1"].items())
+        lines.append(
+            f"| {Path(str(row['config'])).name} | {row['runtime']} | {row['reading']} | {row['macro_f1']} | "
+            f"{row['accuracy']} | {per_class} | {row['changed']} of {row['rows']} |"
+        )
+    typer.echo("\n".join(lines))
+    if write:
+        RESULTS.write_text(json.dumps({"runtimes": runtimes, "rows": rows}, indent=2) + "\n", encoding="utf-8")
+
+
+if __name__ == "__main__":
+    typer.run(main)

@@ -1,0 +1,43 @@
+"""benchmarks/bench_runtime_loao.py: each fold's model, fitted once, predicts its held-out rows under every runtime."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+
+import pytest
+import typer
+
+from classifiers.encoder import PRECISION_VARIABLE, RUNTIME_NAMES
+from training.config.resolve import load_config
+from training.locations import CONFIGS_DIR, PROJECT_ROOT
+
+sys.path.insert(0, str(PROJECT_ROOT / "benchmarks"))
+from bench_runtime_loao import held_out_predictions, main  # noqa: E402
+
+
+def test_every_held_out_row_is_predicted_by_a_model_loaded_under_each_runtime(
+    tiny_encoder: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setenv(PRECISION_VARIABLE, "float32")
+    config = load_config(CONFIGS_DIR / "topic" / "descriptions.yaml", [f"model.encoder={tiny_encoder}", "evaluation.cv=holdout"])
+    with caplog.at_level(logging.INFO, logger="classifiers.encoder"):
+        y, predicted = held_out_predictions(config, ["torch", "onnxruntime", "onnxruntime-int8"])
+
+    assert 0 < len(y) < 106  # the held-out articles' segments, not the whole seed corpus
+    assert set(predicted) == {
+        (r, reading) for r in ("torch", "onnxruntime", "onnxruntime-int8") for reading in ("article", "alone")
+    }
+    for values in predicted.values():
+        assert len(values) == len(y) and set(values) <= set(config.model.descriptions)
+    # ONNX Runtime float32 computes what PyTorch does to rounding: the same labels.
+    assert list(predicted["onnxruntime", "alone"]) == list(predicted["torch", "alone"])
+    loads = [record.getMessage() for record in caplog.records if record.getMessage().startswith("encoder ")]
+    ran = [next(key for key, name in RUNTIME_NAMES.items() if message.endswith(f" with {name}")) for message in loads]
+    assert ran == ["torch", "torch", "onnxruntime", "onnxruntime-int8"]  # the fold's training encoder, then one per load
+
+
+def test_an_unknown_runtime_is_refused_naming_it() -> None:
+    with pytest.raises(typer.BadParameter, match="tensorrt: a runtime is one of torch, onnxruntime, onnxruntime-int8"):
+        main(configs=None, runtime=["torch", "tensorrt"], write=False)
