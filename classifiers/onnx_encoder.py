@@ -232,7 +232,7 @@ def shared_session(folder: Path, key: str, threads: int, quantized: bool = False
                 except Exception as err:  # noqa: BLE001 - ONNX Runtime's load errors derive from Exception alone
                     logger.warning("the cached encoder graph %s could not be loaded (%s): exporting it again", cached, err)
             if session is None:
-                # The float graph an earlier load kept spares the int8 graph an export (about 8 s on 2 cores).
+                # The float graph an earlier load kept spares the int8 graph an export (about 10 s on 2 cores).
                 float_graph = cached_graph_path(key) if quantized else None
                 graph = _made_in_child(folder, quantized, float_graph if float_graph and float_graph.is_file() else None)
                 if cached is not None:
