@@ -44,6 +44,15 @@ def _exports(monkeypatch: pytest.MonkeyPatch) -> list[Path]:
     return seen
 
 
+def _damaged_float_graph(encoder: Path, cache: Path) -> Path:
+    """The cache file of the encoder's float graph, holding something that is not a graph."""
+    kept = onnx_encoder.cached_graph_path(fingerprint(encoder))
+    assert kept is not None and kept.parent == cache
+    cache.mkdir()
+    kept.write_bytes(b"not a graph")
+    return kept
+
+
 def test_a_later_load_of_the_same_weights_reads_the_kept_graph_instead_of_exporting(
     tiny_encoder: Path, cache: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -65,10 +74,7 @@ def test_a_later_load_of_the_same_weights_reads_the_kept_graph_instead_of_export
 def test_a_damaged_graph_in_the_cache_is_exported_again_and_replaced(
     tiny_encoder: Path, cache: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    kept = onnx_encoder.cached_graph_path(fingerprint(tiny_encoder))
-    assert kept is not None
-    cache.mkdir()
-    kept.write_bytes(b"not a graph")
+    kept = _damaged_float_graph(tiny_encoder, cache)
     exports = _exports(monkeypatch)
     with caplog.at_level(logging.WARNING, logger="classifiers.onnx_encoder"):
         encoder = MeanPooledEncoder(tiny_encoder, max_length=64, batch_size=3)
@@ -133,10 +139,7 @@ def test_the_int8_graph_is_quantised_from_the_kept_float_graph_without_reading_t
 def test_a_damaged_float_graph_in_the_cache_costs_the_int8_graph_only_an_export(
     tiny_encoder: Path, cache: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    float_graph = onnx_encoder.cached_graph_path(fingerprint(tiny_encoder))
-    assert float_graph is not None
-    cache.mkdir()
-    float_graph.write_bytes(b"not a graph")
+    float_graph = _damaged_float_graph(tiny_encoder, cache)
     exports = _exports(monkeypatch)
     monkeypatch.setenv(RUNTIME_VARIABLE, "onnxruntime-int8")
     encoder = MeanPooledEncoder(tiny_encoder, max_length=64, batch_size=3)
