@@ -17,15 +17,15 @@ import json
 import logging
 import os
 import tempfile
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Annotated, get_args
+from typing import Annotated
+from unittest.mock import patch
 
 import numpy as np
 import typer
 
-from classifiers.encoder import PRECISION_VARIABLE, RUNTIME_VARIABLE, Runtime
+from classifiers.encoder import PRECISION_VARIABLE, RUNTIME_NAMES, RUNTIME_VARIABLE
 from classifiers.interface import load_predictor
 from training.config.resolve import load_config
 from training.config.schema import ExperimentConfig
@@ -38,19 +38,6 @@ from training.trainer import model_factory
 logger = logging.getLogger("benchmarks.bench_runtime_loao")
 RESULTS = Path(__file__).parent / "results" / "bench_runtime_loao.json"
 READINGS = ("article", "alone")
-
-
-@contextmanager
-def _runtime(runtime: str) -> Iterator[None]:
-    before = os.environ.get(RUNTIME_VARIABLE)
-    os.environ[RUNTIME_VARIABLE] = runtime
-    try:
-        yield
-    finally:
-        if before is None:
-            del os.environ[RUNTIME_VARIABLE]
-        else:
-            os.environ[RUNTIME_VARIABLE] = before
 
 
 def held_out_predictions(
@@ -70,7 +57,8 @@ def held_out_predictions(
         with tempfile.TemporaryDirectory(prefix="fold-model-") as folder:
             fitted.save(Path(folder))
             for runtime in runtimes:
-                with _runtime(runtime):
+                # The encoder reads the variable as it loads, as in a server started with it.
+                with patch.dict(os.environ, {RUNTIME_VARIABLE: runtime}):
                     served = load_predictor(Path(folder))
                 labels = np.asarray(served.labels, dtype=object)
                 predicted[runtime, "article"][test] = labels[served.predict_proba_in_documents(inputs, articles).argmax(axis=1)]
@@ -113,9 +101,9 @@ def main(
     """Print a table of held-out seed figures per config, runtime and reading."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     runtimes = runtime or ["torch", "onnxruntime-int8"]
-    unknown = [name for name in runtimes if name not in get_args(Runtime) or name == "auto"]
+    unknown = [name for name in runtimes if name not in RUNTIME_NAMES]
     if unknown:
-        raise typer.BadParameter(f"{', '.join(unknown)}: a runtime is one of torch, onnxruntime, onnxruntime-int8")
+        raise typer.BadParameter(f"{', '.join(unknown)}: a runtime is one of {', '.join(RUNTIME_NAMES)}")
     os.environ[PRECISION_VARIABLE] = "float32"
     rows = [row for path in configs or list(DEFAULT_CONFIGS.values()) for row in figures(path, runtimes)]
     lines = [
