@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import socket
 import subprocess
@@ -13,6 +14,7 @@ from pathlib import Path
 
 import mlflow
 import pytest
+from filelock import FileLock
 
 from classifiers.store import MLRUNS_DIR, PROJECT_ROOT
 from deploy.stack import Stack
@@ -40,6 +42,12 @@ def _point_mlflow_at(uri: str, monkeypatch: pytest.MonkeyPatch) -> None:
     mlflow.set_registry_uri(uri)
 
 
+def _run_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A temporary folder of this test run that every pytest-xdist worker sees (their own folders share it as parent)."""
+    base = tmp_path_factory.getbasetemp()
+    return base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+
+
 def _files_under(folder: Path) -> set[Path]:
     return {path for path in folder.rglob("*") if path.is_file()}
 
@@ -56,9 +64,13 @@ def _repo_store_untouched() -> Iterator[None]:
 
 @pytest.fixture(scope="session", autouse=True)
 def _onnx_graphs_in_a_temporary_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
-    """Exported encoder graphs are kept for the session (its servers and commands too), never in the user's cache."""
+    """Exported encoder graphs are kept for the test run (its servers and commands too), never in the user's cache.
+
+    One cache for all workers: each graph is written whole under its final name (classifiers.onnx_encoder), so a
+    worker reads what another exported instead of exporting it again.
+    """
     with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("NEWS_ONNX_CACHE", str(tmp_path_factory.mktemp("onnx-cache")))
+        patch.setenv("NEWS_ONNX_CACHE", str(_run_folder(tmp_path_factory) / "onnx-cache"))
         yield
 
 
@@ -77,16 +89,28 @@ def store_uri(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> str:
 
 
 @pytest.fixture(scope="session")
-def trained_store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A store holding the default topic and stance models (version 1, champion), trained once per session."""
+def trained_store(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A store holding the default topic and stance models (version 1, champion), trained once per test run.
+
+    Under pytest-xdist the first worker that needs it trains it while the others wait on the lock: training is
+    CPU-bound, so two workers training side by side would each take twice as long for the same store.
+    """
     from training.defaults import train_defaults
 
-    uri = f"sqlite:///{tmp_path_factory.mktemp('trained') / 'mlflow.db'}"
-    with pytest.MonkeyPatch.context() as patch:
-        _point_mlflow_at(uri, patch)
-        # The default stance model also learns from VAST and FNC-1; tests train on the seed corpus alone.
-        train_defaults(overrides=["extra_training=[]"])
-    yield uri
+    folder = _run_folder(tmp_path_factory) / "trained"
+    uri = f"sqlite:///{folder / 'mlflow.db'}"
+    finished = folder / "finished"
+    with FileLock(f"{folder}.lock"):
+        if not finished.is_file():
+            # A worker whose training failed leaves a partial store: the next one starts again from nothing.
+            shutil.rmtree(folder, ignore_errors=True)
+            folder.mkdir(parents=True)
+            with pytest.MonkeyPatch.context() as patch:
+                _point_mlflow_at(uri, patch)
+                # The default stance model also learns from VAST and FNC-1; tests train on the seed corpus alone.
+                train_defaults(overrides=["extra_training=[]"])
+            finished.touch()
+    return uri
 
 
 @pytest.fixture

@@ -17,6 +17,9 @@ from serving.settings import ServingSettings
 from tests.conftest import RunningStack
 from training import cli
 
+# One worker runs every test of the session's tracking stack (tests/serving/test_replicas.py too), so one starts it.
+pytestmark = pytest.mark.xdist_group("tracking_stack")
+
 TOPIC_CONFIG = str(PROJECT_ROOT / "configs/topic/tfidf_logreg.yaml")
 ITEMS = {"items": [{"text": "Israeli jets struck targets in southern Lebanon overnight.", "target": "Israel"}]}
 # Fail fast: one failed request, not MLflow's minutes of retries.

@@ -21,7 +21,8 @@ from classifiers.lineage import VERSION_LINEAGE_TAGS
 from classifiers.store import CHAMPION, PROJECT_ROOT
 from tests.conftest import free_port
 
-pytestmark = pytest.mark.slow
+# The session's tracking stack: on the worker that runs tests/deploy/test_stack.py, so one worker starts it.
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("tracking_stack")]
 
 ADMIN_KEY = "replica-admin-key-0123456789"
 POLL_S = 2.0
