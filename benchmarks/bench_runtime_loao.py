@@ -4,8 +4,8 @@ Training embeds in PyTorch; a server may run the trained model's encoder on ONNX
 weights (`NEWS_ENCODER_RUNTIME`). Each fold's model is fitted once, as the trainer's cross-validation fits it, saved,
 and loaded back once per runtime, as a server loads a registered model, to predict its held-out article: the figures
 of the runtimes differ by the runtime alone, not by a refit's solver rounding (docs/training.md). Everything computes
-in float32 (`NEWS_ENCODER_PRECISION=float32`, which ONNX Runtime needs). Segments are scored read beside their
-neighbours (`/v1/articles`, the config's neighbour weight) and alone (`/v1/classify`).
+in float32 (`NEWS_ENCODER_PRECISION=float32`, which ONNX Runtime needs). Segments are scored alone (`/v1/classify`)
+and, where the config has a neighbour weight, also read beside their neighbours (`/v1/articles`).
 
     python benchmarks/bench_runtime_loao.py                      # both defaults, torch against onnxruntime-int8
     python benchmarks/bench_runtime_loao.py configs/topic/descriptions_written.yaml --runtime torch --runtime onnxruntime
@@ -25,6 +25,7 @@ from unittest.mock import patch
 import numpy as np
 import typer
 
+from classifiers.document_context import mix_neighbours
 from classifiers.encoder import PRECISION_VARIABLE, RUNTIME_NAMES, RUNTIME_VARIABLE
 from classifiers.interface import load_predictor
 from training.config.resolve import load_config
@@ -37,18 +38,19 @@ from training.trainer import model_factory
 
 logger = logging.getLogger("benchmarks.bench_runtime_loao")
 RESULTS = Path(__file__).parent / "results" / "bench_runtime_loao.json"
-READINGS = ("article", "alone")
 
 
 def held_out_predictions(
     config: ExperimentConfig, runtimes: Sequence[str]
 ) -> tuple[np.ndarray, dict[tuple[str, str], np.ndarray]]:
-    """The seed labels, and each (runtime, reading)'s held-out predictions of every seed row over the config's folds."""
+    """The seed labels, and each (runtime, reading)'s held-out predictions of every seed row over the config's folds
+    (reading "alone", and "article" where the config has a neighbour weight: without one the two are the same)."""
     data = load_labelled_data(config.data, config.task, config.extra_training)
     splits = group_splits(config.evaluation, data.frame["group"], config.seed, data.frame.get("target"))
     factory = model_factory(config)
     y = data.frame["label"].to_numpy()
-    predicted = {(runtime, reading): np.full(len(y), None, dtype=object) for runtime in runtimes for reading in READINGS}
+    readings = ("article", "alone") if config.neighbour_weight else ("alone",)
+    predicted = {(runtime, reading): np.full(len(y), None, dtype=object) for runtime in runtimes for reading in readings}
     tested = np.zeros(len(y), dtype=bool)
     for number, (train, test) in enumerate(splits, start=1):
         fitted = factory()
@@ -61,8 +63,11 @@ def held_out_predictions(
                 with patch.dict(os.environ, {RUNTIME_VARIABLE: runtime}):
                     served = load_predictor(Path(folder))
                 labels = np.asarray(served.labels, dtype=object)
-                predicted[runtime, "article"][test] = labels[served.predict_proba_in_documents(inputs, articles).argmax(axis=1)]
-                predicted[runtime, "alone"][test] = labels[served.predict_proba(inputs).argmax(axis=1)]
+                alone = served.predict_proba(inputs)
+                predicted[runtime, "alone"][test] = labels[alone.argmax(axis=1)]
+                if "article" in readings:
+                    in_articles = mix_neighbours(alone, served.neighbour_weight, articles)
+                    predicted[runtime, "article"][test] = labels[in_articles.argmax(axis=1)]
         tested[test] = True
         logger.info("fold %d of %d: %d held-out rows", number, len(splits), len(test))
     return y[tested], {key: values[tested] for key, values in predicted.items()}

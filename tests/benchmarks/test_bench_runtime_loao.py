@@ -21,7 +21,10 @@ def test_every_held_out_row_is_predicted_by_a_model_loaded_under_each_runtime(
     tiny_encoder: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     monkeypatch.setenv(PRECISION_VARIABLE, "float32")
-    config = load_config(CONFIGS_DIR / "topic" / "descriptions.yaml", [f"model.encoder={tiny_encoder}", "evaluation.cv=holdout"])
+    config = load_config(
+        CONFIGS_DIR / "topic" / "descriptions.yaml",
+        [f"model.encoder={tiny_encoder}", "evaluation.cv=holdout", "neighbour_weight=0.3"],
+    )
     with caplog.at_level(logging.INFO, logger="classifiers.encoder"):
         y, predicted = held_out_predictions(config, ["torch", "onnxruntime", "onnxruntime-int8"])
 
@@ -36,6 +39,15 @@ def test_every_held_out_row_is_predicted_by_a_model_loaded_under_each_runtime(
     loads = [record.getMessage() for record in caplog.records if record.getMessage().startswith("encoder ")]
     ran = [next(key for key, name in RUNTIME_NAMES.items() if message.endswith(f" with {name}")) for message in loads]
     assert ran == ["torch", "torch", "onnxruntime", "onnxruntime-int8"]  # the fold's training encoder, then one per load
+
+
+def test_without_a_neighbour_weight_segments_are_read_alone_only(tiny_encoder: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(PRECISION_VARIABLE, "float32")
+    config = load_config(CONFIGS_DIR / "topic" / "descriptions.yaml", [f"model.encoder={tiny_encoder}", "evaluation.cv=holdout"])
+    y, predicted = held_out_predictions(config, ["torch"])
+
+    assert list(predicted) == [("torch", "alone")]
+    assert len(predicted["torch", "alone"]) == len(y) > 0
 
 
 def test_an_unknown_runtime_is_refused_naming_it() -> None:
