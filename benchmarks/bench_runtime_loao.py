@@ -28,6 +28,7 @@ import typer
 from classifiers.document_context import mix_neighbours
 from classifiers.encoder import PRECISION_VARIABLE, RUNTIME_NAMES, RUNTIME_VARIABLE
 from classifiers.interface import load_predictor
+from training import locations
 from training.config.resolve import load_config
 from training.config.schema import ExperimentConfig
 from training.defaults import DEFAULT_CONFIGS
@@ -83,7 +84,7 @@ def figures(config_path: Path, runtimes: Sequence[str]) -> list[dict[str, object
         metrics = classification_metrics(y, values, labels)
         rows.append(
             {
-                "config": str(config_path),
+                "config": str(locations.shown(config_path)),
                 "runtime": runtime,
                 "reading": reading,
                 "macro_f1": round(metrics["macro_f1"], 3),

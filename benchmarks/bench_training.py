@@ -85,11 +85,6 @@ SUITES = {
 }
 
 
-def _shown(path: Path) -> Path:
-    """The path as the docs show it: relative to the repository when it lies inside it."""
-    return path.relative_to(locations.PROJECT_ROOT) if path.is_relative_to(locations.PROJECT_ROOT) else path
-
-
 def _accelerator() -> str:
     """The GPU(s) torch sees, which the training children use too, or 'no GPU'."""
     if not torch.cuda.is_available():
@@ -129,7 +124,7 @@ def measure(config: Path, store: str, metrics: list[str]) -> dict[str, object]:
         model_dir = Path(mlflow.artifacts.download_artifacts(f"models:/{parsed.registered_model}/{version.version}", dst_path=scratch))
         size = _size_mb(model_dir)
     return {
-        "config": str(_shown(config)),
+        "config": str(locations.shown(config)),
         # The children inherit this process's environment, so their encoders compute in the same precision.
         "measured": f"{time.strftime('%Y-%m-%d')}, {os.cpu_count()} CPU cores ({platform.machine()}), {_accelerator()}, "
         f"Python {platform.python_version()}, encoder {precision_name()}",
@@ -222,22 +217,22 @@ def main(
         folder.mkdir(parents=True, exist_ok=True)
         uri = f"sqlite:///{folder}/mlflow.db"
         for path in paths if train else []:
-            logger.info("training %s", _shown(path))
+            logger.info("training %s", locations.shown(path))
             row = measure(path, uri, chosen.metrics)
-            logger.info("%s: %.0f s, %.0f MB", _shown(path), row["seconds"], row["peak_mb"])
+            logger.info("%s: %.0f s, %.0f MB", locations.shown(path), row["seconds"], row["peak_mb"])
             # Kept at once, so a later config that fails or is stopped does not take this one's figures with it.
-            kept[str(_shown(path))] = row
+            kept[str(locations.shown(path))] = row
             write_texts_atomically({RESULTS: json.dumps(kept, indent=2, sort_keys=True) + "\n"})
     # One table per folder of configs (per task on the seed corpus, per benchmark for the public data).
     for folder in dict.fromkeys(path.parent for path in paths):
-        in_folder = [str(_shown(path)) for path in chosen.configs if path.parent == folder]
+        in_folder = [str(locations.shown(path)) for path in chosen.configs if path.parent == folder]
         text = table(
             [kept[config] for config in in_folder if config in kept],
             chosen.metrics,
             [config for config in in_folder if config not in kept],
             chosen.column_suffix,
         )
-        sys.stdout.write(f"\n{_shown(folder)}\n{text}\n")
+        sys.stdout.write(f"\n{locations.shown(folder)}\n{text}\n")
         if write_doc:
             write_between_markers(chosen.doc, f"bench:{folder.name}", text)
 

@@ -11,8 +11,8 @@ Row = dict[str, float | int]
 
 
 def config_key(path: Path) -> str:
-    """A config's name in the results file: its path from the project root."""
-    return str(path.resolve().relative_to(locations.PROJECT_ROOT))
+    """A config's name in the results file: its path from the project root where it lies inside it."""
+    return str(locations.shown(path))
 
 
 def load_results(path: Path) -> dict[str, Row]:

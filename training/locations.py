@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from classifiers.store import PROJECT_ROOT
 
 SEEDS_DIR = PROJECT_ROOT / "seeds"
@@ -11,3 +13,9 @@ LABELS_PATH = SEEDS_DIR / "labels.jsonl"
 CONFIGS_DIR = PROJECT_ROOT / "configs"
 # The public benchmark datasets live beside the checkout and are never copied in.
 DEFAULT_DATA_DIR = PROJECT_ROOT.parent / "shared" / "datasets"
+
+
+def shown(path: Path) -> Path:
+    """The path as docs and results files show it: from the project root when it lies inside it."""
+    path = path.resolve()
+    return path.relative_to(PROJECT_ROOT) if path.is_relative_to(PROJECT_ROOT) else path
