@@ -17,7 +17,7 @@ from uvicorn.config import LOGGING_CONFIG
 
 from classifiers.redaction import RedactingFilter
 from serving.http_protocol import limited_httptools
-from serving.settings import ServingSettings
+from serving.settings import ENV_PREFIX, ServingSettings
 
 app = typer.Typer(
     help="Serve the champion topic and stance models over HTTP (settings: NEWS_* environment variables).",
@@ -63,6 +63,16 @@ def share_cores(workers: int) -> None:
         os.environ.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // workers)))
 
 
+def settings_errors(err: ValidationError, options: dict[str, object]) -> str:
+    """Each wrong setting named as the user set it (`--port` or `NEWS_PORT`) with the reason, without its value."""
+    problems = []
+    for error in err.errors(include_url=False):
+        field = str(error["loc"][0]) if error["loc"] else ""
+        name = f"--{field}" if field in options else field if field.startswith(ENV_PREFIX) else f"{ENV_PREFIX}{field.upper()}"
+        problems.append(f"{name}: {error['msg']}")
+    return "; ".join(problems)
+
+
 @app.command()
 def serve(
     host: Annotated[str | None, typer.Option(help="Interface to bind (default: NEWS_HOST or 127.0.0.1).")] = None,
@@ -70,12 +80,14 @@ def serve(
     workers: Annotated[int | None, typer.Option(min=1, help="Worker processes (default: NEWS_WORKERS or 1).")] = None,
 ) -> None:
     """Start the service; it loads the models named by NEWS_TOPIC_MODEL_URI and NEWS_STANCE_MODEL_URI."""
+    options = {name: value for name, value in {"host": host, "port": port, "workers": workers}.items() if value is not None}
     try:
-        settings = ServingSettings()
+        # The options override their NEWS_* variables and are checked by the same rules.
+        settings = ServingSettings(**options)
     except ValidationError as err:
-        typer.echo(f"error: invalid settings in the environment: {err}", err=True)
+        typer.echo(f"error: invalid settings: {settings_errors(err, options)}", err=True)
         raise typer.Exit(2) from err
-    workers = workers or settings.workers
+    workers = settings.workers
     share_cores(workers)
     # A log line per downloaded file is noise in a server log.
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
@@ -84,8 +96,8 @@ def serve(
         uvicorn.run(
             "serving.app:app_from_environment",
             factory=True,
-            host=host or settings.host,
-            port=settings.port if port is None else port,
+            host=settings.host,
+            port=settings.port,
             workers=workers,
             loop="uvloop",
             # uvicorn calls the partial like a protocol class; its annotation names only classes and names.

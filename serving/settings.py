@@ -38,6 +38,13 @@ def _blank_is_unset(value: object) -> object:
     return value
 
 
+def _blank_is_default_store(value: object) -> object:
+    # As in training: an empty tracking URI means the project's own store, not MLflow's default in the cwd.
+    if isinstance(value, str) and not value.strip():
+        return store.DEFAULT_TRACKING_URI
+    return value
+
+
 def _strong_key(key: SecretStr | None) -> SecretStr | None:
     if key is None:
         return None
@@ -68,7 +75,7 @@ class ServingSettings(BaseSettings):
         env_prefix=ENV_PREFIX, extra="ignore", validate_by_name=True, hide_input_in_errors=True
     )
 
-    tracking_uri: str = Field(
+    tracking_uri: Annotated[str, BeforeValidator(_blank_is_default_store)] = Field(
         store.DEFAULT_TRACKING_URI,
         validation_alias=AliasChoices("NEWS_TRACKING_URI", "MLFLOW_TRACKING_URI"),
         description="MLflow tracking and registry store (NEWS_TRACKING_URI, else MLFLOW_TRACKING_URI).",

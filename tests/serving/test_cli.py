@@ -83,8 +83,45 @@ def test_invalid_settings_exit_with_a_message(monkeypatch: pytest.MonkeyPatch) -
     result = CliRunner().invoke(cli.app, [])
 
     assert result.exit_code == 2
-    assert "invalid settings" in result.output
-    assert "topic_model_uri" in result.output
+    assert "invalid settings: NEWS_TOPIC_MODEL_URI: Value error, expected models:/<name>@<alias>" in result.output
+    assert "runs:/abc" in result.output  # the URI it refuses, which names no secret
+
+
+def test_a_bad_setting_is_named_as_the_variable_and_never_echoed(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("NEWS_PORT", "eighty")
+    monkeypatch.setenv("NEWS_ADMIN_API_KEY", "short-secret")
+
+    result = CliRunner().invoke(cli.app, [])
+
+    assert result.exit_code == 2
+    assert "NEWS_PORT: Input should be a valid integer" in result.output
+    assert "NEWS_ADMIN_API_KEY: Value error, is too weak" in result.output
+    assert "eighty" not in result.output and "short-secret" not in result.output
+
+
+@pytest.mark.parametrize("port", ["99999", "-1"])
+def test_a_port_option_out_of_range_is_refused_before_anything_loads(monkeypatch: pytest.MonkeyPatch, port: str) -> None:
+    # uvicorn itself would bind 99999 as 99999 mod 65536, and fail on -1 only after loading the models.
+    started = []
+    monkeypatch.setattr(cli.uvicorn, "run", lambda *args, **kwargs: started.append(kwargs))
+
+    result = CliRunner().invoke(cli.app, ["--port", port])
+
+    assert result.exit_code == 2
+    assert "invalid settings: --port: Input should be" in result.output
+    assert started == []
+
+
+def test_options_override_their_variables(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("NEWS_PORT", "8001")
+    monkeypatch.setenv("NEWS_HOST", "127.0.0.2")
+    started = []
+    monkeypatch.setattr(cli.uvicorn, "run", lambda *args, **kwargs: started.append(kwargs))
+
+    result = CliRunner().invoke(cli.app, ["--port", "8002"])
+
+    assert result.exit_code == 0, result.output
+    assert (started[0]["host"], started[0]["port"], started[0]["workers"]) == ("127.0.0.2", 8002, 1)
 
 
 def test_several_workers_get_a_broadcast_file_for_the_servers_lifetime(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -67,6 +67,13 @@ def test_model_uri_must_name_a_registered_version_or_alias(uri: str) -> None:
         ServingSettings(topic_model_uri=uri)
 
 
+@pytest.mark.parametrize("variable", ["MLFLOW_TRACKING_URI", "NEWS_TRACKING_URI"])
+def test_a_blank_tracking_uri_means_the_projects_store(monkeypatch: pytest.MonkeyPatch, variable: str) -> None:
+    monkeypatch.setenv(variable, "")
+
+    assert ServingSettings().tracking_uri == store.DEFAULT_TRACKING_URI
+
+
 @pytest.mark.parametrize("blank", ["", "   "])
 def test_a_blank_admin_key_disables_admin_endpoints(monkeypatch: pytest.MonkeyPatch, blank: str) -> None:
     monkeypatch.setenv("NEWS_ADMIN_API_KEY", blank)
