@@ -1,3 +1,9 @@
-from training.cli import app
+import sys
 
-app(prog_name="python -m training")
+from training.cli import Stopped, app
+
+try:
+    app(prog_name="python -m training")
+except Stopped as stopped:
+    sys.stderr.write(f"error: {stopped} (a run it had started is marked FAILED)\n")
+    sys.exit(stopped.exit_code)

@@ -59,6 +59,8 @@ def tracked_run(**start_run: Any) -> Iterator[mlflow.ActiveRun]:
         try:
             yield run
         except BaseException as err:
-            mlflow.set_tag(ERROR_TAG, f"{type(err).__name__}: {err}"[:MAX_TAG_LENGTH])
-            logger.error("run %s failed: %s", run.info.run_id, err)
+            # Ctrl-C's KeyboardInterrupt has no message of its own.
+            reason = f"{type(err).__name__}: {err}" if str(err) else type(err).__name__
+            mlflow.set_tag(ERROR_TAG, reason[:MAX_TAG_LENGTH])
+            logger.error("run %s failed: %s", run.info.run_id, reason)
             raise

@@ -96,6 +96,36 @@ def assert_nothing_written(uri: str) -> None:
     assert client.search_registered_models() == []
 
 
+def test_sigterm_ends_the_running_training_failed_and_registers_nothing(store_uri: str, tmp_path: Path) -> None:
+    # A sweep keeps the run open long enough to be stopped in the middle of it.
+    sweep = "sweep.model.C=[" + ", ".join(str(2**power) for power in range(-12, 12)) + "]"
+    training = subprocess.Popen(
+        [sys.executable, "-m", "training", "train", str(TOPIC_CONFIG), sweep],
+        cwd=PROJECT_ROOT,
+        env={**os.environ, "MLFLOW_TRACKING_URI": store_uri, "HOME": str(tmp_path), "OMP_NUM_THREADS": "1"},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    client = MlflowClient(tracking_uri=store_uri, registry_uri=store_uri)
+    try:
+        deadline = time.monotonic() + 120
+        while not client.search_runs([e.experiment_id for e in client.search_experiments()], "attributes.status = 'RUNNING'"):
+            assert training.poll() is None and time.monotonic() < deadline, "training ended before a run started"
+            time.sleep(0.2)
+        training.send_signal(signal.SIGTERM)
+        _, stderr = training.communicate(timeout=120)
+    finally:
+        training.kill()
+
+    assert training.returncode == 128 + signal.SIGTERM, stderr
+    assert stderr.strip().splitlines()[-1] == "error: stopped by SIGTERM (a run it had started is marked FAILED)"
+    runs = client.search_runs([e.experiment_id for e in client.search_experiments()])
+    assert runs and {run.info.status for run in runs} == {"FAILED"}
+    assert "Stopped: stopped by SIGTERM" in {run.data.tags.get("error") for run in runs}
+    assert client.search_registered_models() == []
+
+
 def test_training_into_a_read_only_store_fails_in_one_line_naming_it(store_uri: str, tmp_path: Path) -> None:
     prefix = []
     if os.geteuid() == 0:
