@@ -20,6 +20,8 @@ from classifiers.errors import UserInputError
 logger = logging.getLogger(__name__)
 
 OUTPUT_SUFFIX = ".parquet"
+# Every Parquet file starts (and ends) with these bytes.
+_PARQUET_MAGIC = b"PAR1"
 # What Spark leaves in a Parquet output folder: a folder holding only these may be replaced.
 _SPARK_FILE_PREFIXES = ("part-", "_SUCCESS", "_committed_", "_started_", ".part-", "._SUCCESS")
 
@@ -37,6 +39,13 @@ def check_output(output: Path, input_path: Path) -> None:
         raise UserInputError(f"output {output} is the input file")
     if output.is_dir() and not _is_spark_output(output):
         raise UserInputError(f"output {output} is a folder that holds other files than Parquet parts; not replacing it")
+    if output.is_file() and not _is_parquet_file(output):
+        raise UserInputError(f"output {output} exists and is not a Parquet file; not replacing it")
+
+
+def _is_parquet_file(path: Path) -> bool:
+    with path.open("rb") as file:
+        return file.read(len(_PARQUET_MAGIC)) == _PARQUET_MAGIC
 
 
 def _is_spark_output(folder: Path) -> bool:

@@ -27,6 +27,13 @@ def test_the_input_and_unrelated_folders_are_never_overwritten(parquet_input: Pa
     for name in ("part-00000-x.snappy.parquet", ".part-00000-x.snappy.parquet.crc", "_SUCCESS"):
         (spark_output / name).write_bytes(b"")
     check_output(spark_output, parquet_input)
+    not_parquet = out_dir / "letter.parquet"
+    not_parquet.write_text("Dear editor,")
+    with pytest.raises(UserInputError, match="letter.parquet exists and is not a Parquet file; not replacing it"):
+        check_output(not_parquet, parquet_input)
+    earlier = out_dir / "earlier.parquet"
+    earlier.write_bytes(parquet_input.read_bytes())
+    check_output(earlier, parquet_input)
 
 
 def test_a_file_replaces_an_earlier_folder_output_and_a_folder_replaces_a_file(out_dir: Path) -> None:
