@@ -22,7 +22,11 @@ META_FILE = "classifier.json"
 # The saved-model layout. Models saved before the classifiers package (no "layout" key) pickled
 # module paths under `training.models`, which no longer exist: they are refused with a clear message.
 LAYOUT_VERSION = 2
-RETRAIN_ADVICE = "retrain it with this version: `python -m training train-defaults --retrain` or `python -m training train CONFIG`"
+# Retrained on the same data, a model ties with the old champion: both commands make it champion all the same.
+RETRAIN_ADVICE = (
+    "retrain it with this version: `python -m training train-defaults --retrain` "
+    "or `python -m training train CONFIG promote=always`"
+)
 
 
 class OutdatedModelError(UserInputError):

@@ -9,13 +9,17 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from types import FrameType
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from classifiers.errors import UserInputError
 from classifiers.redaction import RedactingFilter, redact_text
 from training import locations
+
+if TYPE_CHECKING:
+    # Only for the annotation: `--help` stays instant without the trainer's imports.
+    from training.trainer import TrainResult
 
 app = typer.Typer(
     help="Train, evaluate and promote the news topic and stance classifiers.",
@@ -124,6 +128,10 @@ def train(
         experiment = load_config(config, overrides or [])
         store.use_store(writable=True)
         result = run_training(experiment, config_path=config)
+    _report(result)
+
+
+def _report(result: TrainResult) -> None:
     logger.info(
         "%s version %s registered (run %s): %s = %.4f",
         result.registered_model,
@@ -141,7 +149,9 @@ def train_defaults(
     overrides: Annotated[
         list[str] | None, typer.Argument(help="dotted.key=value applied to every default config.")
     ] = None,
-    retrain: Annotated[bool, typer.Option("--retrain", help="Train even where a champion exists.")] = False,
+    retrain: Annotated[
+        bool, typer.Option("--retrain", help="Train even where a champion exists, and make the new versions champion.")
+    ] = False,
 ) -> None:
     """Train the default topic and stance models on the seed corpus where no champion exists yet."""
     from classifiers import store
@@ -151,7 +161,7 @@ def train_defaults(
         store.use_store(writable=True)
         results = run_defaults(retrain, overrides or [])
     for result in results:
-        logger.info("%s version %s: %s = %.4f", result.registered_model, result.version, result.primary_metric, result.primary_value)
+        _report(result)
 
 
 @app.command()

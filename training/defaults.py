@@ -26,7 +26,8 @@ DEFAULT_CONFIGS: dict[str, Path] = {
 
 
 def train_defaults(retrain: bool = False, overrides: Sequence[str] = ()) -> list[TrainResult]:
-    """Train each default config whose registered model has no champion (all of them with retrain);
+    """Train each default config whose registered model has no champion; with retrain, all of them, and make the new
+    versions champion even where they do not beat the old (which may be a model this version cannot load);
     `overrides` (dotted key=value) apply to every default config."""
     # Imported here: `train-defaults --help` need not pay for the trainer's imports.
     from training.trainer import train
@@ -34,7 +35,7 @@ def train_defaults(retrain: bool = False, overrides: Sequence[str] = ()) -> list
     client = store.use_store()
     results = []
     for task, path in DEFAULT_CONFIGS.items():
-        config = load_config(path, list(overrides))
+        config = load_config(path, [*(["promote=always"] if retrain else []), *overrides])
         if not retrain and champion_version(client, config.registered_model) is not None:
             logger.info("%s already has a champion; not retraining the default %s model", config.registered_model, task)
             continue

@@ -128,7 +128,9 @@ def judge(candidate: Evidence, champion: Evidence) -> tuple[bool, str]:
     )
 
 
-def promote(client: MlflowClient, name: str, version: str | None = None, force: bool = False) -> Promotion:
+def promote(
+    client: MlflowClient, name: str, version: str | None = None, force: bool = False, forced_by: str = "--force"
+) -> Promotion:
     """Move `champion` to the candidate (default: newest version) if it wins or `force`; else refuse.
 
     Only a version whose training run FINISHED and left its lineage tags is promoted, with `force` or
@@ -155,7 +157,7 @@ def promote(client: MlflowClient, name: str, version: str | None = None, force: 
             wins, verdict = judge(_evidence(candidate, candidate_run), _evidence(champion, champion_run))
             if not wins and not force:
                 raise PromotionRefused(f"refused to promote {name} version {candidate.version}: {verdict}")
-            reason = verdict if wins else f"forced (--force) although {verdict}"
+            reason = verdict if wins else f"forced ({forced_by}) although {verdict}"
         previous = str(champion.version) if champion is not None else None
         _record(client, name, candidate, previous, reason)
     logger.info("%s version %s is now %s: %s", name, candidate.version, CHAMPION, reason)

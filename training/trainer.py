@@ -338,12 +338,15 @@ def _fit_register(
 
 
 def _auto_promote(client: MlflowClient, config: ExperimentConfig, run_id: str, version: str) -> Promotion | None:
-    """With `promote: auto`, try to make the version (its run FINISHED) champion; a name's first version always is."""
+    """With `promote: auto`, try to make the version (its run FINISHED) champion; with `always`, make it champion;
+    a name's first version always is."""
     champion = champion_version(client, config.registered_model)
     if config.promote == "never" and champion is not None:
         return None
     try:
-        promotion = promote(client, config.registered_model, version)
+        promotion = promote(
+            client, config.registered_model, version, force=config.promote == "always", forced_by="promote: always"
+        )
     except PromotionRefused as refusal:
         logger.warning("%s", refusal)
         previous = str(champion.version) if champion is not None else None

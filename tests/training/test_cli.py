@@ -38,7 +38,7 @@ def test_config_error_names_the_key_and_starts_no_run(store_uri: str) -> None:
     assert mlflow.search_runs(search_all_experiments=True, output_format="list") == []
 
 
-def test_train_defaults_only_trains_what_has_no_champion(store_uri: str) -> None:
+def test_train_defaults_trains_what_has_no_champion_and_retrain_replaces_the_champions(store_uri: str) -> None:
     # the public corpus the default stance model also learns from belongs in benchmarks, not tests
     seeds_only = "extra_training=[]"
     assert runner.invoke(app, ["train-defaults", seeds_only]).exit_code == 0
@@ -46,6 +46,14 @@ def test_train_defaults_only_trains_what_has_no_champion(store_uri: str) -> None
     assert {m.name for m in client.search_registered_models()} == {"news-topic", "news-stance"}
     assert runner.invoke(app, ["train-defaults", seeds_only]).exit_code == 0
     assert len(client.search_model_versions("name='news-topic'")) == 1
+
+    # Retrained on the same data, the new versions tie with the old; they become champion all the same, since the
+    # old may be a model this version of the project cannot load.
+    assert runner.invoke(app, ["train-defaults", "--retrain", seeds_only]).exit_code == 0
+    for name in ("news-topic", "news-stance"):
+        champion = client.get_model_version_by_alias(name, "champion")
+        assert str(champion.version) == "2"
+        assert champion.tags["promotion_reason"].startswith("forced (promote: always) although")
 
 
 @pytest.mark.slow

@@ -112,8 +112,9 @@ class ExperimentConfig(Strict):
     registered_model: str = Field("", description="Registry name; defaults to news-topic or news-stance.")
     experiment: str = Field("", description="MLflow experiment; defaults to '<task>-<dataset>'.")
     seed: int = 13
-    promote: Literal["auto", "never"] = Field(
-        "never", description="auto: make the new version champion when it beats the current one."
+    promote: Literal["auto", "never", "always"] = Field(
+        "never",
+        description="auto: make the new version champion when it beats the current one; always: even when it does not.",
     )
     sweep: dict[str, list[Any]] = Field(
         default_factory=dict, description="Grid: dotted key -> values; each combination is a child run."
