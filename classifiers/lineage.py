@@ -53,7 +53,7 @@ def check_finished(client: MlflowClient, version: ModelVersion) -> Run:
     missing += [f"run tag {tag}" for tag in RUN_LINEAGE_TAGS if not run.data.tags.get(tag)]
     if missing:
         raise UnfinishedVersion(
-            f"{label}: run {version.run_id} has no lineage tags ({', '.join(missing)} missing): "
-            "it was not registered by a training run that completed"
+            f"{label} (run {version.run_id}) has no lineage tags ({', '.join(missing)} missing): "
+            "it was not registered by a completed training run of this project"
         )
     return run

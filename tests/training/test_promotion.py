@@ -193,7 +193,7 @@ def test_a_version_without_lineage_tags_or_without_a_run_is_refused(store_uri: s
     untagged = scored_version(client, 0.9, lineage=False)
     run_id = client.get_model_version(TOPIC, untagged).run_id
     with pytest.raises(
-        UnfinishedVersion, match=rf"run {run_id} has no lineage tags \(task, .*run tag data_digest missing\)"
+        UnfinishedVersion, match=rf"version \d+ \(run {run_id}\) has no lineage tags \(task, .*run tag data_digest missing\)"
     ):
         promote(client, TOPIC, untagged, force=True)
     runless = str(client.create_model_version(TOPIC, "/nowhere/model").version)
