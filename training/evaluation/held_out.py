@@ -13,6 +13,7 @@ from classifiers.errors import UserInputError
 from classifiers.pyfunc import load_pyfunc
 from training.evaluation.metrics import group_bootstrap_interval, summary_metrics
 from training.jsonl_table import read_jsonl_table
+from training.scoring.inputs import DocumentOrder
 
 
 def load_model(model_uri: str) -> tuple[mlflow.pyfunc.PyFuncModel, str, list[str]]:
@@ -50,16 +51,28 @@ def evaluate_file(model_uri: str, path: Path, group_column: str | None = None) -
     """Metrics of the model on a JSONL file of `text`, `label` (and `target` for stance); the macro-F1 interval
     resamples the values of `group_column` (e.g. an article id) when given, else single rows. Rows that give a
     `document` are read as that document's segments in file order, each beside its neighbours (as `training score`
-    and the pyfunc read them); the others alone."""
+    and the pyfunc read them; its rows must be consecutive); the others alone, and resampled alone where the
+    interval resamples documents."""
     model, task, labels = load_model(model_uri)
+    by_document = group_column == DOCUMENT_COLUMN
     frame = read_jsonl_table(
-        path, [*REQUIRED_COLUMNS[task], "label"], [group_column] if group_column else [], optional_ids=[DOCUMENT_COLUMN]
+        path,
+        [*REQUIRED_COLUMNS[task], "label"],
+        [group_column] if group_column and not by_document else [],
+        optional_ids=[DOCUMENT_COLUMN],
     )
     if frame.empty:
         raise UserInputError(f"{path}: no rows to evaluate")
+    documents = [None if pd.isna(document) else document for document in frame[DOCUMENT_COLUMN]]
+    order = DocumentOrder()
+    for row, document in enumerate(documents, start=1):
+        order.see(document, f"{path}: row {row}")
+    if by_document:
+        groups = [f"row {row}" if document is None else f"document {document}" for row, document in enumerate(documents)]
+    else:
+        groups = frame[group_column].tolist() if group_column else [str(row) for row in range(len(frame))]
     if frame[DOCUMENT_COLUMN].isna().all():
         frame = frame.drop(columns=DOCUMENT_COLUMN)
-    groups = frame[group_column].tolist() if group_column else [str(row) for row in range(len(frame))]
     predicted = predict_labels(model, task, labels, frame)
     return scored(frame["label"].tolist(), predicted, labels, groups, group_column or "rows")
 

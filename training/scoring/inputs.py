@@ -84,14 +84,35 @@ def read_chunks(source: InputFile, chunk_rows: int, required: Sequence[str], onl
         yield from _jsonl_chunks(source, chunk_rows, required)
 
 
+class DocumentOrder:
+    """The documents of rows in reading order: a model reads each row beside the rows just before and after it, so
+    the rows of one document must be consecutive; a document that comes back after another is refused."""
+
+    def __init__(self) -> None:
+        self.current: object = None  # the document of the last row seen
+        self._finished: set[object] = set()
+
+    def see(self, document: object, where: str) -> None:
+        """Follow one more row; UserInputError, naming `where`, when its document came earlier and ended."""
+        if document == self.current:
+            return
+        if self.current is not None:
+            self._finished.add(self.current)
+        if document in self._finished:
+            raise UserInputError(
+                f"{where}: document {document!r} came earlier and ended; the rows of one document "
+                f"must be consecutive, in reading order (sort the input by document)"
+            )
+        self.current = document
+
+
 def whole_documents(chunks: Iterator[pa.Table], path: Path) -> Iterator[pa.Table]:
     """The chunks re-cut so that the rows of one document (the `document` column) are never split between two:
     the rows of a chunk's last document wait for the next chunk. A document's rows must be consecutive (a model
     reads each beside the rows just before and after it); a document that comes back after another is an error
     naming its row. Rows with a null document stand alone."""
     pending: pa.Table | None = None
-    finished: set[object] = set()
-    current: object = None  # the document of the last row read
+    order = DocumentOrder()
     row = 0
     for chunk in chunks:
         kind = chunk.schema.field(DOCUMENT_COLUMN).type
@@ -100,15 +121,8 @@ def whole_documents(chunks: Iterator[pa.Table], path: Path) -> Iterator[pa.Table
         documents = chunk.column(DOCUMENT_COLUMN).to_pylist()
         for document in documents:
             row += 1
-            if document != current:
-                if current is not None:
-                    finished.add(current)
-                if document in finished:
-                    raise UserInputError(
-                        f"{path}: row {row}: document {document!r} came earlier and ended; the rows of one document "
-                        f"must be consecutive, in reading order (sort the input by document)"
-                    )
-                current = document
+            order.see(document, f"{path}: row {row}")
+        current = order.current
         # The rows of the document still open wait (nothing waits when the last row has no document).
         cut = len(documents)
         while current is not None and cut > 0 and documents[cut - 1] == current:

@@ -103,6 +103,35 @@ def test_rows_that_name_their_document_are_read_beside_their_neighbours(trained_
     assert with_documents["accuracy"] > alone["accuracy"]
 
 
+def test_the_interval_resamples_documents_and_rows_without_one_alone(
+    trained_store_uri: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rows = [{"text": text, "label": label, "document": document} for document, text, label in ARTICLES]
+    rows += [{"text": text, "label": label, "document": None} for text, label in TOPIC_ROWS[2:]]
+    resampled = []
+    real_interval = held_out.group_bootstrap_interval
+
+    def recorded(gold: list[str], predicted: list[str], groups: list[str], labels: list[str], seed: int) -> object:
+        resampled.append(groups)
+        return real_interval(gold, predicted, groups, labels, seed=seed)
+
+    monkeypatch.setattr(held_out, "group_bootstrap_interval", recorded)
+    metrics = evaluate_file("models:/news-topic@champion", write(tmp_path / "mixed.jsonl", rows), "document")
+
+    assert metrics["interval_resamples"] == "document"
+    assert metrics["n"] == 8
+    (groups,) = resampled
+    assert len(set(groups)) == 4  # the two articles, and each of the two rows without a document alone
+    assert groups[:6] == [groups[0]] * 3 + [groups[3]] * 3 and groups[6] != groups[7]
+
+
+def test_the_rows_of_a_document_must_be_consecutive(trained_store_uri: str, tmp_path: Path) -> None:
+    rows = [{"text": text, "label": label, "document": document} for document, text, label in ARTICLES]
+    scattered = write(tmp_path / "scattered.jsonl", [rows[0], rows[3], rows[1]])
+    with pytest.raises(UserInputError, match=r"scattered.jsonl: row 3: document 'a1' came earlier and ended"):
+        evaluate_file("models:/news-topic@champion", scattered)
+
+
 def test_a_group_column_missing_from_a_line_is_named(trained_store_uri: str, tmp_path: Path) -> None:
     data = write(tmp_path / "g.jsonl", [{"text": "a", "label": "conflict", "article": "x"}, {"text": "b", "label": "conflict"}])
     with pytest.raises(UserInputError, match=r"g.jsonl:2: missing field\(s\) article"):
