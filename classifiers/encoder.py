@@ -198,8 +198,9 @@ class MeanPooledEncoder:
         else:
             self.model = AutoModel.from_pretrained(path, local_files_only=True, dtype=self.dtype).eval().to(self.device)
         logger.info(
-            "encoder %s computes in %s on %s with %s",
-            path.name,
+            # The folder's own name is often just "encoder" (a saved model's): the path says which.
+            "encoder from %s computes in %s on %s with %s",
+            path,
             str(self.dtype).removeprefix("torch."),
             self.device,
             RUNTIME_NAMES[self.runtime],

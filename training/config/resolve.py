@@ -84,6 +84,8 @@ def _validate(raw: Mapping[str, Any], where: str) -> ExperimentConfig:
 
 def load_raw(path: Path) -> dict[str, Any]:
     """The YAML mapping in path."""
+    if path.is_dir():
+        raise UserInputError(f"config {path} is a folder: name one YAML file in it")
     if not path.is_file():
         raise UserInputError(f"config file {path} not found")
     content = path.read_bytes()

@@ -126,6 +126,8 @@ def test_relative_paths_in_a_file_are_read_beside_it_and_those_of_overrides_from
 def test_missing_file_and_bad_yaml_are_user_errors(tmp_path: Path) -> None:
     with pytest.raises(UserInputError, match="not found"):
         load_config(tmp_path / "nope.yaml")
+    with pytest.raises(UserInputError, match="is a folder: name one YAML file in it"):
+        load_config(tmp_path)
     bad = tmp_path / "bad.yaml"
     bad.write_text("task: [topic\n", encoding="utf-8")
     with pytest.raises(UserInputError, match="not valid YAML"):
