@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Sequence
 
 import matplotlib
@@ -133,7 +134,10 @@ def summary_metrics(y_true: Sequence[str], y_pred: Sequence[str], labels: Sequen
     seen = {*y_true, *y_pred}
     used = [label for label in labels if label in seen]
     metrics = classification_metrics(y_true, y_pred, used)
-    counts = confusion_matrix(y_true, y_pred, labels=used)
+    with warnings.catch_warnings():
+        # scikit-learn warns about a single label even when `labels` is given, as here: the counts are right.
+        warnings.filterwarnings("ignore", "A single label was found", UserWarning)
+        counts = confusion_matrix(y_true, y_pred, labels=used)
     return {
         "accuracy": metrics["accuracy"],
         "macro_f1": metrics["macro_f1"],

@@ -1,3 +1,5 @@
+import warnings
+
 import numpy as np
 import pytest
 from sklearn.metrics import f1_score
@@ -97,3 +99,11 @@ def test_a_resample_scores_what_scikit_learn_scores_on_its_drawn_rows() -> None:
     # One figure per resample, in one call on the batch, as scikit-learn gives it row by row.
     assert score(draws) == pytest.approx(expected)
     assert score(draws[1]) == pytest.approx(expected[1])
+
+
+def test_a_file_of_one_label_is_summarised_without_warnings() -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        summary = summary_metrics(["a", "a"], ["a", "a"], ["a", "b"])
+    assert summary["confusion"] == {"a": {"a": 2}}
+    assert summary["labels"] == ["a"]
