@@ -2,6 +2,7 @@
 
 import json
 from pathlib import Path
+from typing import Any
 
 import mlflow
 import pandas as pd
@@ -266,10 +267,10 @@ def test_promotion_happens_once_the_run_finished_with_its_lineage_tags(
     seen: dict[str, object] = {}
     real_promote = trainer.promote
 
-    def observed(client: MlflowClient, name: str, version: str) -> object:
+    def observed(client: MlflowClient, name: str, version: str, **how: Any) -> object:
         registered = client.get_model_version(name, version)
         seen.update(status=client.get_run(registered.run_id).info.status, tags=set(registered.tags))
-        return real_promote(client, name, version)
+        return real_promote(client, name, version, **how)
 
     monkeypatch.setattr(trainer, "promote", observed)
     result = train(load_config(locations.CONFIGS_DIR / "topic" / "tfidf_svm.yaml", sweep))
