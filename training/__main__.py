@@ -5,5 +5,5 @@ from training.cli import Stopped, app
 try:
     app(prog_name="python -m training")
 except Stopped as stopped:
-    sys.stderr.write(f"error: {stopped} (a run it had started is marked FAILED)\n")
+    sys.stderr.write(f"error: {stopped} (a run it had started ends FAILED, an output it was writing is removed)\n")
     sys.exit(stopped.exit_code)
