@@ -12,9 +12,14 @@ from __future__ import annotations
 import logging
 import math
 import os
+import signal
 import sys
+import threading
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
 from pathlib import Path
+from types import FrameType
 from typing import TYPE_CHECKING
 
 import mlflow.pyfunc
@@ -108,42 +113,87 @@ def documents_together(frame: DataFrame, partitions: int) -> DataFrame:
     return frame.repartition(partitions, *keys).sortWithinPartitions(*keys, F.col(_POSITION))
 
 
+@contextmanager
+def signals_cancel_jobs(spark: SparkSession) -> Iterator[None]:
+    """While the block runs, SIGTERM and Ctrl-C cancel Spark's jobs, and are delivered again when it ends, after the
+    JVM has stopped writing. Raised inside a blocked py4j call instead, they would break the gateway's connection and
+    leave the JVM writing part files into a staging folder already removed."""
+    from py4j.protocol import Py4JError
+
+    if threading.current_thread() is not threading.main_thread():
+        # Only the main thread receives signals (and may set their handlers).
+        yield
+        return
+    received: list[int] = []
+
+    def cancel(signum: int, _frame: FrameType | None) -> None:
+        if not received:
+            received.append(signum)
+            # A signal sent to the whole process group has stopped the JVM too: nothing is left to cancel.
+            with suppress(Py4JError):
+                spark.sparkContext.cancelAllJobs()
+
+    previous = {number: signal.signal(number, cancel) for number in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        yield
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+        if received:
+            signal.raise_signal(received[0])
+
+
 def score_with_spark(source: InputFile, spec: ModelSpec, output: Path, master: str, chunk_rows: int, records: int) -> int:
     """Write the input (`records` rows, checked) with the model's columns appended as a Parquet folder at output;
     returns the row count."""
-    from pyspark.sql import functions as F
-
     # py4j logs every connection it opens at INFO, which the CLI's logging would print.
     logging.getLogger("py4j").setLevel(logging.WARNING)
     documents = DOCUMENT_COLUMN in source.columns
-    # A model call never cuts a document: it takes a whole partition, and partitions of about chunk_rows rows
-    # bound a worker's memory instead.
-    spark = start_session(master, None if documents else chunk_rows)
-    try:
-        frame = read_input(spark, source)
-        parallelism = spark.sparkContext.defaultParallelism
-        # A struct of the model's columns reaches the model as a frame with those column names.
-        inputs = [_column(name) for name in spec.required_columns]
-        if documents:
-            frame = documents_together(frame, max(parallelism, math.ceil(records / chunk_rows)))
-            # The signature's document column is a string: an integer article id names its document as well.
-            inputs.append(F.col(_DOCUMENT_KEY).alias(DOCUMENT_COLUMN))
-        elif frame.rdd.getNumPartitions() < parallelism:
-            frame = frame.repartition(parallelism)
-        udf = mlflow.pyfunc.spark_udf(spark, spec.uri, result_type=result_type(spec), env_manager="local")
-        scored = frame.withColumn(_PREDICTION, udf(F.struct(*inputs))).select(
-            *[_column(name) for name in source.columns],
-            *[F.col(f"{_PREDICTION}.{_quoted(name)}").alias(name) for name in spec.output_columns],
-        )
-        with staged_output(output) as staged:
-            scored.write.parquet(str(staged))
-            # Counted from the written files' footers: counting `scored` would run the model again (and Spark's
-            # reader skips a hidden folder such as the staging one).
-            rows = sum(pq.read_metadata(part).num_rows for part in staged.glob("part-*.parquet"))
-    finally:
+    with staged_output(output) as staged:
+        # Spark stops before the staging folder is removed, so none of its tasks still writes there. A model call
+        # never cuts a document: it takes a whole partition, and partitions of about chunk_rows rows bound a
+        # worker's memory instead.
+        spark = start_session(master, None if documents else chunk_rows)
+        try:
+            with signals_cancel_jobs(spark):
+                _write_scores(spark, source, spec, staged, chunk_rows, records, documents)
+        except BaseException:
+            # A JVM stopped by a signal to the process group cannot be asked to stop: the error in flight says more.
+            from py4j.protocol import Py4JError
+
+            with suppress(Py4JError):
+                spark.stop()
+            raise
         spark.stop()
+        # Counted from the written files' footers: counting the scored frame would run the model again (and Spark's
+        # reader skips a hidden folder such as the staging one).
+        rows = sum(pq.read_metadata(part).num_rows for part in staged.glob("part-*.parquet"))
     logger.info("scored %d rows of %s into %s with Spark (%s)", rows, source.path, output, master)
     return rows
+
+
+def _write_scores(
+    spark: SparkSession, source: InputFile, spec: ModelSpec, staged: Path, chunk_rows: int, records: int, documents: bool
+) -> None:
+    """Score the input into the staging folder, as Parquet part files."""
+    from pyspark.sql import functions as F
+
+    frame = read_input(spark, source)
+    parallelism = spark.sparkContext.defaultParallelism
+    # A struct of the model's columns reaches the model as a frame with those column names.
+    inputs = [_column(name) for name in spec.required_columns]
+    if documents:
+        frame = documents_together(frame, max(parallelism, math.ceil(records / chunk_rows)))
+        # The signature's document column is a string: an integer article id names its document as well.
+        inputs.append(F.col(_DOCUMENT_KEY).alias(DOCUMENT_COLUMN))
+    elif frame.rdd.getNumPartitions() < parallelism:
+        frame = frame.repartition(parallelism)
+    udf = mlflow.pyfunc.spark_udf(spark, spec.uri, result_type=result_type(spec), env_manager="local")
+    scored = frame.withColumn(_PREDICTION, udf(F.struct(*inputs))).select(
+        *[_column(name) for name in source.columns],
+        *[F.col(f"{_PREDICTION}.{_quoted(name)}").alias(name) for name in spec.output_columns],
+    )
+    scored.write.parquet(str(staged))
 
 
 def _quoted(name: str) -> str:

@@ -1,3 +1,8 @@
+import os
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -8,6 +13,7 @@ import pytest
 
 from classifiers.pyfunc import load_pyfunc
 from tests.conftest import batching_tolerance
+from training.locations import PROJECT_ROOT
 from training.scoring import Engine, score
 from training.scoring.model import ModelSpec
 from training.scoring.spark_engine import result_type
@@ -64,3 +70,39 @@ def test_spark_reads_the_segments_of_a_document_beside_their_neighbours_as_the_l
     alone = load_pyfunc(model_uri).predict(pd.DataFrame(rows)[["text"]])
     proba = [name for name in written.columns if name.startswith("proba_")]
     assert not np.allclose(written.loc[:7, proba].to_numpy(), alone.loc[:7, proba].to_numpy(), atol=1e-3)
+
+
+@pytest.mark.slow
+def test_sigterm_while_spark_writes_leaves_the_previous_output_and_nothing_else(
+    trained_store_uri: str, inputs_dir: Path, out_dir: Path, news_rows: list[dict[str, object]]
+) -> None:
+    source = inputs_dir / "many.parquet"
+    pq.write_table(pa.Table.from_pylist([{**row, "row_id": n} for n, row in enumerate(news_rows * 200)]), source)
+    output = out_dir / "scores.parquet"
+    pq.write_table(pa.table({"row_id": [1], "label": ["earlier"]}), output)
+    previous = output.read_bytes()
+    scoring = subprocess.Popen(
+        [sys.executable, "-m", "training", "score", "--model-uri", "models:/news-topic@champion", "--input", str(source),
+         "--output", str(output), "--engine", "spark", "--master", "local[1]", "--chunk-rows", "50"],
+        cwd=PROJECT_ROOT,
+        env={**os.environ, "MLFLOW_TRACKING_URI": trained_store_uri},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 180
+        while not any(path.name.startswith(".scores.parquet.") for path in out_dir.iterdir()):
+            assert scoring.poll() is None and time.monotonic() < deadline, "scoring ended before Spark began to write"
+            time.sleep(0.2)
+        time.sleep(3)  # into the writing, with part files under way
+        scoring.send_signal(signal.SIGTERM)
+        _, stderr = scoring.communicate(timeout=120)
+    finally:
+        scoring.kill()
+
+    assert scoring.returncode == 128 + signal.SIGTERM, stderr
+    assert stderr.strip().splitlines()[-1].startswith("error: stopped by SIGTERM"), stderr[-3000:]
+    time.sleep(3)  # a JVM still writing would bring the staging folder back
+    assert [path.name for path in out_dir.iterdir()] == ["scores.parquet"]
+    assert output.read_bytes() == previous
