@@ -16,7 +16,7 @@ import mlflow
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 from mlflow.utils.credentials import get_default_host_creds
-from mlflow.utils.rest_utils import http_request
+from mlflow.utils.rest_utils import http_request, verify_rest_response
 from requests.exceptions import RequestException
 
 from classifiers.errors import UserInputError
@@ -59,17 +59,17 @@ def check_reachable(uri: str) -> None:
     """
     if not uri.startswith(HTTP_SCHEMES):
         return
+    endpoint = "/api/2.0/mlflow/registered-models/search"
     try:
-        http_request(
-            get_default_host_creds(uri),
-            "/api/2.0/mlflow/registered-models/search",
-            "GET",
-            params={"max_results": 1},
-            max_retries=0,
-            timeout=REACHABILITY_TIMEOUT_S,
+        response = http_request(
+            get_default_host_creds(uri), endpoint, "GET", params={"max_results": 1}, max_retries=0, timeout=REACHABILITY_TIMEOUT_S
         )
+        # An answer is not enough: a server that refuses this client (401, 403) refuses every later call too.
+        verify_rest_response(response, endpoint)
     except (MlflowException, RequestException) as err:
         reason = redact_text(_first_line(err), uri)
+        if "503" in reason:
+            reason += " (a tracking server answers 503 while its backend database is down)"
         raise RegistryUnreachable(f"the MLflow tracking server at {redact_uri(uri)} cannot be used: {reason}") from err
 
 

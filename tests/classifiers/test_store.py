@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import socket
 import sqlite3
+import threading
 import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -67,3 +69,30 @@ def test_a_store_whose_folder_cannot_be_made_is_refused_naming_it(tmp_path: Path
     with pytest.raises(store.StoreUnusable) as err:
         store.use_store(uri)
     assert str(err.value) == f"the tracking store {uri} cannot be created: {tmp_path / 'notes'} is not a folder"
+
+
+class Refusing(BaseHTTPRequestHandler):
+    """A server in front of the registry that turns this client away, as an auth proxy or MLflow's host check does."""
+
+    def do_GET(self) -> None:  # noqa: N802 (the name http.server looks up)
+        body = b"Invalid Host header - possible DNS rebinding attack detected"
+        self.send_response(403)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 (the base class's name)
+        pass
+
+
+def test_a_tracking_server_that_refuses_the_client_fails_at_once_naming_the_answer() -> None:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Refusing)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    uri = f"http://127.0.0.1:{server.server_address[1]}"
+    try:
+        with pytest.raises(store.RegistryUnreachable, match=rf"{uri} cannot be used: .*403.*Invalid Host header"):
+            store.use_store(uri)
+    finally:
+        server.shutdown()
+        server.server_close()
