@@ -50,6 +50,9 @@ class Ports:
     postgres: int = DEFAULT_POSTGRES_PORT
     mlflow: int = DEFAULT_MLFLOW_PORT
 
+    def __str__(self) -> str:
+        return f"{self.postgres} (PostgreSQL) and {self.mlflow} (MLflow)"
+
 
 @dataclass(frozen=True)
 class StackStatus:

@@ -121,7 +121,8 @@ def test_a_start_on_other_ports_while_running_is_refused(tracking_stack: Running
     result = tracking_stack.cli(*command)
 
     assert result.returncode == 1
-    assert "already runs on ports" in result.stderr
+    ports = tracking_stack.stack.saved_ports()
+    assert f"already runs on ports {ports.postgres} (PostgreSQL) and {ports.mlflow} (MLflow); stop it" in result.stderr
 
 
 def test_ui_links_to_the_tracking_server_instead_of_starting_another(
