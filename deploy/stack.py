@@ -15,6 +15,7 @@ import pwd
 import secrets
 import shutil
 import signal
+import stat
 import subprocess
 import sys
 import time
@@ -138,6 +139,7 @@ class Stack:
     # -- PostgreSQL -----------------------------------------------------------------------------
 
     def _init_cluster(self) -> None:
+        self._check_postgres_reaches_data_dir()
         password = secrets.token_urlsafe(24)
         self.password_file.write_text(password)
         self.password_file.chmod(0o600)
@@ -164,6 +166,7 @@ class Stack:
             )
         except StackError:
             shutil.rmtree(self.cluster, ignore_errors=True)
+            self.password_file.unlink(missing_ok=True)
             raise
         finally:
             handoff.unlink(missing_ok=True)
@@ -211,8 +214,25 @@ class Stack:
             raise StackError(f"{program} not found: install the PostgreSQL server binaries (initdb, pg_ctl)") from err
         if check and done.returncode != 0:
             log_tail = _tail(self.postgres_log) if program == "pg_ctl" else ""
-            raise StackError(f"{program} {args[-1]} failed: {done.stderr.strip() or done.stdout.strip()}{log_tail}")
+            raise StackError(f"{program} failed: {done.stderr.strip() or done.stdout.strip()}{log_tail}")
         return done
+
+    def _check_postgres_reaches_data_dir(self) -> None:
+        """As root, PostgreSQL runs as its own system user, which must be able to enter every folder above its data."""
+        if os.geteuid() != 0:
+            return
+        owner = pwd.getpwnam(POSTGRES_SYSTEM_USER)
+        for folder in (self.data_dir, *self.data_dir.parents):
+            info = folder.stat()
+            if info.st_uid == owner.pw_uid and info.st_mode & stat.S_IXUSR:
+                continue
+            if (info.st_gid == owner.pw_gid and info.st_mode & stat.S_IXGRP) or info.st_mode & stat.S_IXOTH:
+                continue
+            raise StackError(
+                f"PostgreSQL runs as the {POSTGRES_SYSTEM_USER!r} system user here (the command runs as root), which "
+                f"cannot enter {folder} (mode {stat.filemode(info.st_mode)}): choose a --data-dir it can reach "
+                f"(e.g. under /srv or /var/tmp), or let others enter that folder (chmod o+x {folder})"
+            )
 
     def _own(self, *paths: Path) -> None:
         if os.geteuid() != 0:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import logging
+import os
 import time
 import urllib.request
+from pathlib import Path
 
 import mlflow
 import pytest
@@ -12,9 +14,10 @@ from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
 from classifiers.store import CHAMPION, PROJECT_ROOT
+from deploy.stack import Ports, Stack, StackError
 from serving.app import create_app
 from serving.settings import ServingSettings
-from tests.conftest import RunningStack
+from tests.conftest import RunningStack, free_port
 from training import cli
 
 # One worker runs every test of the session's tracking stack (tests/serving/test_replicas.py too), so one starts it.
@@ -135,3 +138,14 @@ def test_ui_links_to_the_tracking_server_instead_of_starting_another(
     # The tracking server serves the UI itself; the command returns instead of starting one on --port.
     assert f"MLflow UI for {stack_uri} at {stack_uri}" in caplog.text
     assert f"{stack_uri}/#/experiments/" in caplog.text
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="PostgreSQL runs as its own system user only when the command runs as root")
+def test_as_root_a_data_folder_postgres_cannot_enter_is_refused_before_anything_is_written(tmp_path: Path) -> None:
+    private = tmp_path / "private"
+    private.mkdir(mode=0o700)
+    stack = Stack(private / "data")
+
+    with pytest.raises(StackError, match=rf"'postgres' system user .* cannot enter {private} \(mode drwx------\)"):
+        stack.start(Ports(postgres=free_port(), mlflow=free_port()))
+    assert list(stack.data_dir.iterdir()) == []  # no password file, no half-made cluster
