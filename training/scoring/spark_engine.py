@@ -126,12 +126,17 @@ def signals_cancel_jobs(spark: SparkSession) -> Iterator[None]:
         return
     received: list[int] = []
 
+    def cancel_all_jobs() -> None:
+        # A signal sent to the whole process group has stopped the JVM too: nothing is left to cancel.
+        with suppress(Py4JError):
+            spark.sparkContext.cancelAllJobs()
+
     def cancel(signum: int, _frame: FrameType | None) -> None:
         if not received:
             received.append(signum)
-            # A signal sent to the whole process group has stopped the JVM too: nothing is left to cancel.
-            with suppress(Py4JError):
-                spark.sparkContext.cancelAllJobs()
+            # From another thread: py4j gives each thread its own connection, and this one's is in the middle of
+            # the call the signal interrupted (a call from here would be a reentrant read on it).
+            threading.Thread(target=cancel_all_jobs, name="cancel-spark-jobs", daemon=True).start()
 
     previous = {number: signal.signal(number, cancel) for number in (signal.SIGTERM, signal.SIGINT)}
     try:
