@@ -68,7 +68,8 @@ def check_reachable(uri: str) -> None:
         verify_rest_response(response, endpoint)
     except (MlflowException, RequestException) as err:
         reason = redact_text(_first_line(err), uri)
-        if "503" in reason:
+        # urllib3 words it "too many 503 error responses", MLflow "error code 503 != 200".
+        if "503 error" in reason or "error code 503" in reason:
             reason += " (a tracking server answers 503 while its backend database is down)"
         raise RegistryUnreachable(f"the MLflow tracking server at {redact_uri(uri)} cannot be used: {reason}") from err
 
