@@ -85,6 +85,7 @@ def test_training_fails_fast_with_nothing_registered_when_postgres_is_down(
 
     assert result.exit_code == 1
     assert f"the MLflow tracking server at {stack_uri} cannot be used" in result.output
+    assert "(a tracking server answers 503 while its backend database is down)" in result.output
     assert elapsed < FAST_FAILURE_S
     assert versions("news-topic") == registered
 
