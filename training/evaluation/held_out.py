@@ -71,7 +71,7 @@ def evaluate_file(model_uri: str, path: Path, group_column: str | None = None) -
         groups = [f"row {row}" if document is None else f"document {document}" for row, document in enumerate(documents)]
     else:
         groups = frame[group_column].tolist() if group_column else [str(row) for row in range(len(frame))]
-    if frame[DOCUMENT_COLUMN].isna().all():
+    if all(document is None for document in documents):
         frame = frame.drop(columns=DOCUMENT_COLUMN)
     predicted = predict_labels(model, task, labels, frame)
     return scored(frame["label"].tolist(), predicted, labels, groups, group_column or "rows")
