@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import copy
+import errno
 import os
+import socket
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -73,6 +75,23 @@ def settings_errors(err: ValidationError, options: dict[str, object]) -> str:
     return "; ".join(problems)
 
 
+def listen_error(host: str, port: int) -> str | None:
+    """Why the server could not listen on host:port, found by binding it as uvicorn will; None when it can.
+
+    uvicorn binds only after the models have loaded, seconds to minutes later, so a port in use would be
+    reported after that wait.
+    """
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    try:
+        with socket.socket(family, socket.SOCK_STREAM) as sock:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.bind((host, port))
+    except OSError as err:
+        hint = "--port or NEWS_PORT" if err.errno == errno.EADDRINUSE else "--host or NEWS_HOST"
+        return f"{(err.strerror or str(err)).lower()} (set another with {hint})"
+    return None
+
+
 @app.command()
 def serve(
     host: Annotated[str | None, typer.Option(help="Interface to bind (default: NEWS_HOST or 127.0.0.1).")] = None,
@@ -87,6 +106,10 @@ def serve(
     except ValidationError as err:
         typer.echo(f"error: invalid settings: {settings_errors(err, options)}", err=True)
         raise typer.Exit(2) from err
+    problem = listen_error(settings.host, settings.port)
+    if problem is not None:
+        typer.echo(f"error: cannot listen on {settings.host}:{settings.port}: {problem}", err=True)
+        raise typer.Exit(1)
     workers = settings.workers
     share_cores(workers)
     # A log line per downloaded file is noise in a server log.

@@ -113,15 +113,43 @@ def test_a_port_option_out_of_range_is_refused_before_anything_loads(monkeypatch
 
 
 def test_options_override_their_variables(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("NEWS_PORT", "8001")
+    monkeypatch.setenv("NEWS_PORT", "1")
     monkeypatch.setenv("NEWS_HOST", "127.0.0.2")
+    port = free_port()
     started = []
     monkeypatch.setattr(cli.uvicorn, "run", lambda *args, **kwargs: started.append(kwargs))
 
-    result = CliRunner().invoke(cli.app, ["--port", "8002"])
+    result = CliRunner().invoke(cli.app, ["--port", str(port)])
 
     assert result.exit_code == 0, result.output
-    assert (started[0]["host"], started[0]["port"], started[0]["workers"]) == ("127.0.0.2", 8002, 1)
+    assert (started[0]["host"], started[0]["port"], started[0]["workers"]) == ("127.0.0.2", port, 1)
+
+
+def test_a_port_in_use_is_refused_before_the_models_load(monkeypatch: pytest.MonkeyPatch) -> None:
+    # uvicorn binds only after the lifespan has loaded both models, a wait of seconds to minutes.
+    started = []
+    monkeypatch.setattr(cli.uvicorn, "run", lambda *args, **kwargs: started.append(kwargs))
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+
+        result = CliRunner().invoke(cli.app, ["--host", "127.0.0.1", "--port", str(port)])
+
+    assert result.exit_code == 1
+    assert result.output.strip() == (
+        f"error: cannot listen on 127.0.0.1:{port}: address already in use (set another with --port or NEWS_PORT)"
+    )
+    assert started == []
+
+
+def test_an_address_the_machine_does_not_have_names_the_host_setting(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(cli.uvicorn, "run", lambda *args, **kwargs: pytest.fail("uvicorn started"))
+
+    result = CliRunner().invoke(cli.app, ["--host", "192.0.2.1", "--port", "0"])  # TEST-NET-1, assigned to no one
+
+    assert result.exit_code == 1
+    assert "error: cannot listen on 192.0.2.1:0: cannot assign requested address (set another with --host or NEWS_HOST)" in result.output
 
 
 def test_several_workers_get_a_broadcast_file_for_the_servers_lifetime(monkeypatch: pytest.MonkeyPatch) -> None:

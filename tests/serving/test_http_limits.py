@@ -333,6 +333,7 @@ def test_serve_gives_uvicorn_the_limits(monkeypatch: pytest.MonkeyPatch) -> None
     }.items():
         monkeypatch.setenv(name, value)
     monkeypatch.setenv("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")  # serve sets it; undone after the test
+    monkeypatch.setenv("NEWS_PORT", "0")  # serve binds the port to check it is free
     calls: list[dict[str, Any]] = []
     monkeypatch.setattr(cli.uvicorn, "run", lambda app, **options: calls.append(options))
 
