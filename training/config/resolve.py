@@ -58,8 +58,12 @@ def _user_path(raw: Any, loc: tuple[str | int, ...]) -> str:
     """The error location as the user wrote it: pydantic adds union tags ("model.tfidf.C") that are not keys."""
     parts: list[str] = []
     node = raw
+    tag_skipped_in = None
     for part in loc:
-        if isinstance(node, Mapping) and part not in node and part == node.get("family", node.get("source")):
+        # The tag follows its section once, even where a key has the same name (the `descriptions` family's
+        # `descriptions`), and only once (`model.descriptions.descriptions.economy`).
+        if isinstance(node, Mapping) and node is not tag_skipped_in and part == node.get("family", node.get("source")):
+            tag_skipped_in = node
             continue
         parts.append(str(part))
         node = node.get(part) if isinstance(node, Mapping) else None

@@ -48,6 +48,21 @@ def test_misspelt_key_is_named(tmp_path: Path) -> None:
         load_config(path)
 
 
+@pytest.mark.parametrize(
+    ("override", "where"),
+    [
+        ("model.Cee=2", r"model\.Cee: Extra inputs"),
+        ("model.head_C=abc", r"model\.head_C: Input should be a valid number"),
+        ("model.descriptions.economy=[7]", r"model\.descriptions\.economy\.0: Input should be a valid string"),
+    ],
+)
+def test_a_key_named_as_its_family_is_not_taken_for_the_family_tag(tmp_path: Path, override: str, where: str) -> None:
+    # The descriptions family has a `descriptions` key: the error path must not put the union's tag there.
+    path = write(tmp_path, {"task": "topic", "model": {"family": "descriptions", "descriptions": {"economy": ["Prices rise."], "conflict": ["Jets strike."]}}})
+    with pytest.raises(UserInputError, match=where):
+        load_config(path, [override])
+
+
 def test_wrong_value_is_named_with_what_was_given(tmp_path: Path) -> None:
     path = write(tmp_path, {"task": "topic", "model": {"family": "tfidf", "C": -1}})
     with pytest.raises(UserInputError, match=r"model\.C: Input should be greater than 0 \(got -1\)"):
