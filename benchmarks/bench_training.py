@@ -103,7 +103,8 @@ def measure(config: Path, store: str, metrics: list[str]) -> dict[str, object]:
         child = subprocess.Popen(
             [sys.executable, "-m", "training", "train", str(config)],
             cwd=locations.PROJECT_ROOT,
-            env={**os.environ, "MLFLOW_TRACKING_URI": store},
+            # A relative NEWS_DATA_DIR names a folder from here, not from the child's working folder.
+            env={**os.environ, "MLFLOW_TRACKING_URI": store, "NEWS_DATA_DIR": str(locations.DEFAULT_DATA_DIR)},
             stdout=subprocess.DEVNULL,
             stderr=errors,
         )

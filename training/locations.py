@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from classifiers.store import PROJECT_ROOT
@@ -11,8 +12,9 @@ RAW_SEEDS_DIR = SEEDS_DIR / "raw"
 SEGMENTS_PATH = SEEDS_DIR / "segments.jsonl"
 LABELS_PATH = SEEDS_DIR / "labels.jsonl"
 CONFIGS_DIR = PROJECT_ROOT / "configs"
-# The public benchmark datasets live beside the checkout and are never copied in.
-DEFAULT_DATA_DIR = PROJECT_ROOT.parent / "shared" / "datasets"
+# The public benchmark datasets live outside the checkout (by default beside it) and are never copied in.
+# Resolved once, so child processes started from another folder read the same one.
+DEFAULT_DATA_DIR = Path(os.environ.get("NEWS_DATA_DIR") or PROJECT_ROOT.parent / "shared" / "datasets").resolve()
 
 
 def shown(path: Path) -> Path:

@@ -1,7 +1,10 @@
-"""training.locations.shown: paths as docs and results files name them."""
+"""training.locations: paths as docs and results files name them, and where the public datasets are read."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -17,3 +20,16 @@ def test_a_path_inside_the_project_is_shown_from_its_root(monkeypatch: pytest.Mo
 
 def test_a_path_outside_the_project_is_shown_whole(tmp_path: Path) -> None:
     assert locations.shown(tmp_path / "mine.yaml") == (tmp_path / "mine.yaml").resolve()
+
+
+def test_news_data_dir_names_the_public_datasets_folder_from_where_it_was_set(tmp_path: Path) -> None:
+    # A relative folder is read from the folder the command started in, as any path on the command line.
+    config = locations.CONFIGS_DIR / "benchmarks" / "bbc_news" / "tfidf_svm.yaml"
+    env = {**os.environ, "NEWS_DATA_DIR": "datasets", "MLFLOW_TRACKING_URI": f"sqlite:///{tmp_path}/store/mlflow.db"}
+
+    done = subprocess.run(
+        [sys.executable, "-m", "training", "train", str(config)], cwd=tmp_path, env=env, capture_output=True, text=True, check=False
+    )
+
+    assert done.returncode == 1
+    assert f"error: {tmp_path.resolve() / 'datasets' / 'bbc_news'} not found" in done.stderr
