@@ -50,6 +50,7 @@ from bench_serving import (
 from doc_markers import write_between_markers
 from mlflow.entities import Metric, Param, RunTag
 from mlflow.tracking import MlflowClient
+from user_errors import run_script
 
 from classifiers import store as model_store
 from classifiers.lineage import VERSION_LINEAGE_TAGS
@@ -296,4 +297,4 @@ def replicas(
 
 
 if __name__ == "__main__":
-    app()
+    run_script(app)

@@ -32,6 +32,7 @@ import torch
 import typer
 from doc_markers import write_between_markers
 from transformers import AutoModel, AutoTokenizer
+from user_errors import run_script
 
 from classifiers.config import PACKAGED_ENCODER
 from classifiers.encoder import computes_bfloat16_natively, has_amx_tiles, resolve_encoder
@@ -194,4 +195,4 @@ def main(
 
 
 if __name__ == "__main__":
-    app()
+    run_script(app)

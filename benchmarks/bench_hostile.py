@@ -62,6 +62,7 @@ from bench_serving import (
     wait_until_ready,
 )
 from doc_markers import write_between_markers
+from user_errors import run_script
 
 from classifiers import store as model_store
 from classifiers.store import CHAMPION, DEFAULT_REGISTERED_NAMES
@@ -661,4 +662,4 @@ def main(
 
 
 if __name__ == "__main__":
-    app()
+    run_script(app)

@@ -22,12 +22,13 @@ from typing import Annotated
 import numpy as np
 import pandas as pd
 import typer
+from user_errors import run_script
 
 from classifiers import store as model_store
 from classifiers.document_context import mix_neighbours
-from classifiers.pyfunc import load_pyfunc
 from classifiers.segmenter import segment_body
 from training import locations
+from training.evaluation.held_out import load_model
 from training.public_datasets.adapters import load_benchmark
 
 logger = logging.getLogger("benchmarks.bench_neighbours")
@@ -67,8 +68,9 @@ def main(
     """Print a table of segment accuracy per neighbour weight."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     model_store.use_store(store)
-    classifier = load_pyfunc(model).unwrap_python_model().classifier
+    # The data first: a folder not found is reported before the model loads.
     segments = article_segments(data_dir)
+    classifier = load_model(model)[0].unwrap_python_model().classifier
     logger.info("%d segments of %d articles", len(segments), segments["article"].nunique())
     probabilities = classifier.predict_proba(segments[["text"]])
     rows = [scores(segments, probabilities, classifier.labels, weight) for weight in weights or [0, 0.1, 0.2, 0.3, 0.5]]
@@ -87,4 +89,4 @@ def main(
 
 
 if __name__ == "__main__":
-    typer.run(main)
+    run_script(main)

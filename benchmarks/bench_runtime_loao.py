@@ -24,6 +24,7 @@ from unittest.mock import patch
 
 import numpy as np
 import typer
+from user_errors import run_script
 
 from classifiers.document_context import mix_neighbours
 from classifiers.encoder import PRECISION_VARIABLE, RUNTIME_NAMES, RUNTIME_VARIABLE
@@ -74,9 +75,8 @@ def held_out_predictions(
     return y[tested], {key: values[tested] for key, values in predicted.items()}
 
 
-def figures(config_path: Path, runtimes: Sequence[str]) -> list[dict[str, object]]:
+def figures(config_path: Path, config: ExperimentConfig, runtimes: Sequence[str]) -> list[dict[str, object]]:
     """Macro-F1, accuracy, per-class F1 and the labels that differ from the first runtime's, per runtime and reading."""
-    config = load_config(config_path)
     y, predicted = held_out_predictions(config, runtimes)
     labels = sorted(set(y))
     rows = []
@@ -111,7 +111,9 @@ def main(
     if unknown:
         raise typer.BadParameter(f"{', '.join(unknown)}: a runtime is one of {', '.join(RUNTIME_NAMES)}")
     os.environ[PRECISION_VARIABLE] = "float32"
-    rows = [row for path in configs or list(DEFAULT_CONFIGS.values()) for row in figures(path, runtimes)]
+    # All read before the first trains, so a config not found or invalid is reported at once.
+    chosen = [(path, load_config(path)) for path in configs or list(DEFAULT_CONFIGS.values())]
+    rows = [row for path, config in chosen for row in figures(path, config, runtimes)]
     lines = [
         "| config | runtime | segments read | macro-F1 | accuracy | per class F1 | labels changed |",
         "|---|---|---|---:|---:|---|---:|",
@@ -128,4 +130,4 @@ def main(
 
 
 if __name__ == "__main__":
-    typer.run(main)
+    run_script(main)

@@ -38,6 +38,7 @@ import pyarrow.parquet as pq
 import typer
 from bench_serving import has_champions, train_defaults_into, tree_rss_mb
 from doc_markers import write_between_markers
+from user_errors import run_script
 
 from classifiers import store as model_store
 from classifiers.store import CHAMPION, DEFAULT_REGISTERED_NAMES
@@ -233,4 +234,4 @@ def main(
 
 
 if __name__ == "__main__":
-    app()
+    run_script(app)

@@ -38,6 +38,7 @@ import aiohttp
 import typer
 from doc_markers import write_between_markers
 from prometheus_client.parser import text_string_to_metric_families
+from user_errors import run_script
 
 from classifiers import store as model_store
 from classifiers.encoder import RUNTIME_NAMES, encoder_dtype, encoder_runtime, precision_name
@@ -453,4 +454,4 @@ def main(
 
 
 if __name__ == "__main__":
-    app()
+    run_script(app)

@@ -23,6 +23,7 @@ import json
 import logging
 import os
 import platform
+import re
 import subprocess
 import sys
 import tempfile
@@ -35,8 +36,10 @@ import mlflow
 import torch
 import typer
 from doc_markers import write_between_markers
+from user_errors import run_script
 
 from classifiers.encoder import precision_name
+from classifiers.errors import UserInputError
 from training import locations
 from training.atomic_files import write_texts_atomically
 from training.config.resolve import load_config
@@ -113,7 +116,12 @@ def measure(config: Path, store: str, metrics: list[str]) -> dict[str, object]:
         seconds = time.perf_counter() - started
         if os.waitstatus_to_exitcode(status) != 0:
             errors.seek(0)
-            raise RuntimeError(f"{config} failed:\n{errors.read()[-3000:]}")
+            told = errors.read()
+            # The trainer ends a user's mistake (a config not found, a wrong value) in one `error: ...` paragraph.
+            said = re.search(r"^error: (.*)\Z", told, re.MULTILINE | re.DOTALL)
+            if said:
+                raise UserInputError(said.group(1).rstrip())
+            raise RuntimeError(f"{config} failed:\n{told[-3000:]}")
     parsed = load_config(config)
     mlflow.set_tracking_uri(store)
     client = mlflow.MlflowClient()
@@ -212,6 +220,16 @@ def main(
         raise typer.BadParameter(f"suite must be one of {', '.join(SUITES)}")
     chosen = SUITES[suite]
     paths = [(locations.PROJECT_ROOT / config).resolve() for config in configs] if configs else chosen.configs
+    missing = [str(path) for path in paths if not path.is_file()]
+    if missing:
+        raise UserInputError(f"config file {', '.join(missing)} not found")
+    # Figures are tabled per suite: a config of another suite would be trained and then shown nowhere.
+    foreign = [str(locations.shown(path)) for path in paths if path not in chosen.configs]
+    if foreign:
+        raise UserInputError(
+            f"{', '.join(foreign)}: not in the {suite} suite's tables (SUITES in {locations.shown(Path(__file__))}); "
+            "`python -m training train CONFIG` logs any config's figures to MLflow"
+        )
     kept = kept_rows()
     with tempfile.TemporaryDirectory(prefix="bench-training-") as scratch:
         folder = store.resolve() if store else Path(scratch)
@@ -238,4 +256,4 @@ def main(
             write_between_markers(chosen.doc, f"bench:{folder.name}", text)
 
 if __name__ == "__main__":
-    typer.run(main)
+    run_script(main)

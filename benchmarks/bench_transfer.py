@@ -42,12 +42,14 @@ from typing import Annotated
 
 import typer
 from doc_markers import write_between_markers
+from user_errors import run_script
 
 from classifiers.encoder import precision_name
 from training import locations
 from training.atomic_files import write_texts_atomically
 from training.config.resolve import load_config
 from training.evaluation.held_out import evaluate_benchmark, evaluate_file
+from training.public_datasets.adapters import load_benchmark
 from training.trainer import train
 
 logger = logging.getLogger("benchmarks.transfer")
@@ -212,6 +214,9 @@ def main(
     """Train each candidate on the seeds, score it on public news, keep the figures and write the tables."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     chosen = chosen_candidates(only, config)
+    # Read once before anything trains, so a data folder not found is reported before minutes of training.
+    for task in dict.fromkeys(candidate.task for candidate in chosen):
+        load_benchmark(TRANSFERS[task].dataset, data_dir, None, task)
     kept = json.loads(RESULTS.read_text(encoding="utf-8")) if RESULTS.exists() else {}
     with tempfile.TemporaryDirectory(prefix="bench-transfer-") as scratch:
         os.environ["MLFLOW_TRACKING_URI"] = f"sqlite:///{scratch}/mlflow.db"
@@ -228,4 +233,4 @@ def main(
 
 
 if __name__ == "__main__":
-    typer.run(main)
+    run_script(main)

@@ -29,11 +29,12 @@ Splits (`--splits`):
 - `story5`: the story split as 5 folds (`cv: story_kfold`, what the FNC-1 configs log; every story tested once), pooled.
 
 Model variants: `--override model.<key>=<value>` with a `--label`; `--tune-disagree` scales the disagree
-probability by a factor chosen on an inner story split of each training side. Results (and each run's test-side
-predictions) go to `--out`; `--table` prints that file as a markdown table.
+probability by a factor chosen on an inner story split of each training side. Results go to `--out`
+(`benchmarks/results/fnc1_dev_gap.json`, which docs/benchmarks.md quotes), each run's test-side predictions and the
+baseline's feature cache to `--scratch`; `--table` prints the results file as a markdown table.
 
-    OMP_NUM_THREADS=1 taskset -c 1 python benchmarks/fnc1_dev_gap.py --splits disjoint body baseline story \
-        --baseline --out /tmp/fnc_gap/results.json
+    OMP_NUM_THREADS=1 taskset -c 1 python benchmarks/fnc1_dev_gap.py --splits disjoint --splits body --splits baseline \
+        --splits story --baseline
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ import logging
 import random
 import re
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Annotated
@@ -54,7 +56,9 @@ from sklearn.ensemble import GradientBoostingClassifier
 from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, TfidfVectorizer
 from sklearn.metrics import f1_score
 from sklearn.model_selection import GroupShuffleSplit
+from user_errors import run_script
 
+from classifiers.errors import UserInputError
 from classifiers.registry import classifier_factory
 from training import locations
 from training.config.resolve import load_config
@@ -64,6 +68,7 @@ from training.public_datasets.adapters import load_benchmark
 from training.public_datasets.scorers import FNC_TEST_SHARES, fnc_score, fnc_test_mix
 
 logger = logging.getLogger("benchmarks.fnc1_dev_gap")
+RESULTS = locations.PROJECT_ROOT / "benchmarks" / "results" / "fnc1_dev_gap.json"
 LABELS = ["agree", "disagree", "discuss", "unrelated"]
 LEXICAL = locations.CONFIGS_DIR / "benchmarks" / "fnc1" / "pair_features_lexical.yaml"
 BASELINE_SEED = 1489215
@@ -302,13 +307,18 @@ def main(
     label: Annotated[str, typer.Option(help="Name of this model variant in the output.")] = "lexical",
     tune_disagree: Annotated[bool, typer.Option(help="Scale the disagree probability by a factor tuned on an inner story split of each training side.")] = False,
     data_dir: Path = locations.DEFAULT_DATA_DIR,
-    out: Path = Path("/tmp/fnc_gap/results.json"),
+    out: Annotated[Path, typer.Option(help="Results file; each split and variant is added to it.")] = RESULTS,
+    scratch: Annotated[
+        Path, typer.Option(help="Folder for each run's test-side predictions and the baseline's feature cache.")
+    ] = Path(tempfile.gettempdir()) / "fnc_gap",
     seed: int = 13,
     table: Annotated[bool, typer.Option(help="Only print the results file as a markdown table.")] = False,
 ) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     if table:
-        print(markdown(json.loads(out.read_text())))
+        if not out.is_file():
+            raise UserInputError(f"results file {out} not found (written by a run of this script without --table)")
+        typer.echo(markdown(json.loads(out.read_text())))
         return
     frame = load_benchmark("fnc1", data_dir, "train", "stance")
     folder = data_dir / "fnc1"
@@ -319,7 +329,8 @@ def main(
         raise SystemExit("train_stances.csv read differently by pandas and the adapter")
     stories = frame["group"]
     results = json.loads(out.read_text()) if out.exists() else {}
-    features = baseline_matrix(frame, out.parent / "baseline_features_v2.npy") if baseline else None
+    scratch.mkdir(parents=True, exist_ok=True)
+    features = baseline_matrix(frame, scratch / "baseline_features_v2.npy") if baseline else None
     for name, split in make_splits(frame, body_of_pair, bodies, splits, seed).items():
         entry = results.setdefault(name, {})
         test = np.concatenate([t for _, t in split])
@@ -330,12 +341,12 @@ def main(
             started = time.perf_counter()
             predicted = run_ours(frame, split, override, tune_disagree)[test]
             entry[label] = {**scores(gold, predicted), "seconds": round(time.perf_counter() - started)}
-            np.save(out.parent / f"predicted_{name}_{label}.npy", predicted.astype(str))
+            np.save(scratch / f"predicted_{name}_{label}.npy", predicted.astype(str))
             logger.info("%s %s: %s", name, label, {k: v for k, v in entry[label].items() if k != "class_shares"})
         if features is not None:
             predicted = run_baseline(frame, features, split)[test]
             entry["official_baseline"] = scores(gold, predicted)
-            np.save(out.parent / f"predicted_{name}_official_baseline.npy", predicted.astype(str))
+            np.save(scratch / f"predicted_{name}_official_baseline.npy", predicted.astype(str))
             logger.info("%s baseline: %s", name, entry["official_baseline"])
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(json.dumps(results, indent=2))
@@ -343,4 +354,4 @@ def main(
 
 
 if __name__ == "__main__":
-    typer.run(main)
+    run_script(main)

@@ -15,10 +15,11 @@ from typing import Annotated
 
 import pandas as pd
 import typer
+from user_errors import run_script
 
 from classifiers import store as model_store
 from classifiers.contract import predict
-from classifiers.pyfunc import load_pyfunc
+from training.evaluation.held_out import load_model
 
 # (target, praise, condemnation): the same target, opposite wording.
 PAIRS = [
@@ -51,7 +52,7 @@ NEUTRAL = [
 
 def probe(uri: str) -> str:
     """One Markdown row: the labels for praise / condemnation per target, and for the neutral reports."""
-    model = load_pyfunc(uri).unwrap_python_model().classifier
+    model = load_model(uri)[0].unwrap_python_model().classifier
     rows = [(target, praise) for target, praise, _ in PAIRS] + [(target, blame) for target, _, blame in PAIRS] + NEUTRAL
     labels = predict(model, pd.DataFrame({"text": [text for _, text in rows], "target": [t for t, _ in rows]}))["label"]
     praised, blamed, neutral = labels[: len(PAIRS)], labels[len(PAIRS) : 2 * len(PAIRS)], labels[2 * len(PAIRS) :]
@@ -72,4 +73,4 @@ def main(
 
 
 if __name__ == "__main__":
-    typer.run(main)
+    run_script(main)

@@ -21,6 +21,7 @@ import numpy as np
 import typer
 from dev_check_results import config_key, load_results, markdown, save_results
 from sklearn.feature_extraction.text import TfidfVectorizer
+from user_errors import run_script
 
 from classifiers.registry import classifier_factory
 from training import locations
@@ -51,8 +52,9 @@ def main(
 ) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     results = load_results(RESULTS)
-    for path in configs or DEFAULT_CONFIGS:
-        config = load_config(path)
+    # All read before the first trains, so a config not found or invalid is reported at once.
+    chosen = [(path, load_config(path)) for path in configs or DEFAULT_CONFIGS]
+    for path, config in chosen:
         data = load_labelled_data(config.data, config.task, config.extra_training)
         splits = group_splits(config.evaluation, data.frame["group"], config.seed)
         near = near_duplicates(data.frame["text"].to_numpy(), splits)
@@ -70,7 +72,7 @@ def main(
         "without near-duplicates (dev)": "semeval_f_avg_without_near_duplicates",
         "near-duplicate share": "near_duplicate_share",
     }
-    print(markdown(results, columns))
+    typer.echo(markdown(results, columns))
 
 if __name__ == "__main__":
-    typer.run(main)
+    run_script(main)

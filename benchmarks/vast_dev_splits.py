@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 import typer
 from dev_check_results import Row, config_key, load_results, markdown, save_results
+from user_errors import run_script
 
 from classifiers.registry import classifier_factory
 from training import locations
@@ -50,8 +51,9 @@ def strict_split(comments: pd.Series, topic_test: np.ndarray, seed: int) -> tupl
 def main(configs: Annotated[list[Path] | None, typer.Argument(help="VAST configs (default: all shipped).")] = None) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     results = load_results(RESULTS)
-    for path in configs or CONFIGS:
-        config = load_config(path)
+    # All read before the first trains, so a config not found or invalid is reported at once.
+    chosen = [(path, load_config(path)) for path in configs or CONFIGS]
+    for path, config in chosen:
         data = load_labelled_data(config.data, config.task, config.extra_training)
         frame, gold = data.frame, data.frame["label"].to_numpy()
         ((topic_train, topic_test),) = group_splits(config.evaluation, frame["group"], config.seed)
@@ -67,7 +69,7 @@ def main(configs: Annotated[list[Path] | None, typer.Argument(help="VAST configs
         "vast_macro_f1, topics held out (dev)": "vast_macro_f1_topics",
         "vast_macro_f1, topics and comments held out (dev)": "vast_macro_f1_topics_and_comments",
     }
-    print(markdown(results, columns))
+    typer.echo(markdown(results, columns))
 
 if __name__ == "__main__":
-    typer.run(main)
+    run_script(main)

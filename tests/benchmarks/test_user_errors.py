@@ -1,0 +1,59 @@
+"""benchmarks/*.py: a user's mistake ends in one `error:` line and exit code 1, before anything is trained or written."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from classifiers.errors import UserInputError
+from training.locations import PROJECT_ROOT
+
+sys.path.insert(0, str(PROJECT_ROOT / "benchmarks"))
+from bench_training import SUITES, measure  # noqa: E402
+
+BENCHMARKS = PROJECT_ROOT / "benchmarks"
+
+
+@pytest.mark.parametrize(
+    ("script", "arguments", "error"),
+    [
+        ("bench_training.py", ["seeds", "configs/topic/tfidf_logreg.yml"], "error: config file {root}/configs/topic/tfidf_logreg.yml not found"),
+        ("bench_training.py", ["public", "configs/topic/tfidf_logreg.yaml"], "error: configs/topic/tfidf_logreg.yaml: not in the public suite's tables"),
+        ("semeval_near_duplicates.py", ["{root}/configs/benchmarks/semeval2016/ensemble.yaml", "nope.yaml"], "error: config file nope.yaml not found"),
+        ("bench_runtime_loao.py", ["--no-write", "nope.yaml"], "error: config file nope.yaml not found"),
+        ("bench_transfer.py", ["--only", "topic", "--data-dir", "{tmp}", "--no-write-doc"], "error: {tmp}/bbc_news not found"),
+        ("bench_neighbours.py", ["--no-write", "--data-dir", "{tmp}"], "error: {tmp}/bbc_news not found"),
+        ("probe_stance.py", ["models:/no-such-model@champion", "--store", "sqlite:///{tmp}/mlflow.db"], "error: cannot load model 'models:/no-such-model@champion'"),
+        ("fnc1_dev_gap.py", ["--table", "--out", "{tmp}/none.json"], "error: results file {tmp}/none.json not found"),
+    ],
+)
+def test_a_mistake_is_one_line(script: str, arguments: list[str], error: str, tmp_path: Path) -> None:
+    results_before = {path: path.read_bytes() for path in (BENCHMARKS / "results").iterdir()}
+    filled = [argument.format(tmp=tmp_path, root=PROJECT_ROOT) for argument in arguments]
+
+    done = subprocess.run(
+        [sys.executable, str(BENCHMARKS / script), *filled],
+        cwd=tmp_path,
+        env={**os.environ, "MLFLOW_TRACKING_URI": f"sqlite:///{tmp_path}/store.db"},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+    assert done.returncode == 1, done.stderr
+    last = done.stderr.strip().splitlines()[-1]
+    assert last.startswith(error.format(tmp=tmp_path, root=PROJECT_ROOT)), done.stderr
+    assert "Traceback" not in done.stderr
+    assert {path: path.read_bytes() for path in (BENCHMARKS / "results").iterdir()} == results_before
+
+
+def test_a_config_the_trainer_refuses_is_reported_in_its_words(tmp_path: Path) -> None:
+    config = tmp_path / "bad.yaml"
+    config.write_text("task: topic\nmodel: {family: tfidf, C: -1}\n", encoding="utf-8")
+
+    with pytest.raises(UserInputError, match=r"bad.yaml: invalid config\n  model\.C: Input should be greater than 0 \(got -1\)$"):
+        measure(config, f"sqlite:///{tmp_path}/mlflow.db", SUITES["seeds"].metrics)
