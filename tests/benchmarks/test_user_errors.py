@@ -21,13 +21,29 @@ BENCHMARKS = PROJECT_ROOT / "benchmarks"
 @pytest.mark.parametrize(
     ("script", "arguments", "error"),
     [
-        ("bench_training.py", ["seeds", "configs/topic/tfidf_logreg.yml"], "error: config file {root}/configs/topic/tfidf_logreg.yml not found"),
-        ("bench_training.py", ["public", "configs/topic/tfidf_logreg.yaml"], "error: configs/topic/tfidf_logreg.yaml: not in the public suite's tables"),
-        ("semeval_near_duplicates.py", ["{root}/configs/benchmarks/semeval2016/ensemble.yaml", "nope.yaml"], "error: config file nope.yaml not found"),
+        (
+            "bench_training.py",
+            ["seeds", "configs/topic/tfidf_logreg.yml"],
+            "error: config file {root}/configs/topic/tfidf_logreg.yml not found",
+        ),
+        (
+            "bench_training.py",
+            ["public", "configs/topic/tfidf_logreg.yaml"],
+            "error: configs/topic/tfidf_logreg.yaml: not in the public suite's tables",
+        ),
+        (
+            "semeval_near_duplicates.py",
+            ["{root}/configs/benchmarks/semeval2016/ensemble.yaml", "nope.yaml"],
+            "error: config file nope.yaml not found",
+        ),
         ("bench_runtime_loao.py", ["--no-write", "nope.yaml"], "error: config file nope.yaml not found"),
         ("bench_transfer.py", ["--only", "topic", "--data-dir", "{tmp}", "--no-write-doc"], "error: {tmp}/bbc_news not found"),
         ("bench_neighbours.py", ["--no-write", "--data-dir", "{tmp}"], "error: {tmp}/bbc_news not found"),
-        ("probe_stance.py", ["models:/no-such-model@champion", "--store", "sqlite:///{tmp}/mlflow.db"], "error: cannot load model 'models:/no-such-model@champion'"),
+        (
+            "probe_stance.py",
+            ["models:/no-such-model@champion", "--store", "sqlite:///{tmp}/mlflow.db"],
+            "error: cannot load model 'models:/no-such-model@champion'",
+        ),
         ("fnc1_dev_gap.py", ["--table", "--out", "{tmp}/none.json"], "error: results file {tmp}/none.json not found"),
     ],
 )
@@ -55,5 +71,6 @@ def test_a_config_the_trainer_refuses_is_reported_in_its_words(tmp_path: Path) -
     config = tmp_path / "bad.yaml"
     config.write_text("task: topic\nmodel: {family: tfidf, C: -1}\n", encoding="utf-8")
 
-    with pytest.raises(UserInputError, match=r"bad.yaml: invalid config\n  model\.C: Input should be greater than 0 \(got -1\)$"):
+    refusal = r"bad.yaml: invalid config\n  model\.C: Input should be greater than 0 \(got -1\)$"
+    with pytest.raises(UserInputError, match=refusal):
         measure(config, f"sqlite:///{tmp_path}/mlflow.db", SUITES["seeds"].metrics)
