@@ -109,11 +109,15 @@ def evaluate_benchmark(
     from training.public_datasets.adapters import get_benchmark, load_benchmark
     from training.public_datasets.scorers import official_metrics
 
+    benchmark = get_benchmark(name)
+    # The data first: a name, split or folder not found is reported before the model loads (seconds).
+    frame = load_benchmark(name, data_dir, split, benchmark.task)
     model, task, labels = load_model(model_uri)
-    frame = load_benchmark(name, data_dir, split, task)
+    if task != benchmark.task:
+        raise UserInputError(f"{name} is a {benchmark.task} dataset; model '{model_uri}' is a {task} model")
     extra: dict[str, object] = {}
     if label_map:
-        benchmark_labels = get_benchmark(name).labels
+        benchmark_labels = benchmark.labels
         frame, left_out = mapped_to_model_labels(frame, label_map, benchmark_labels, labels)
         extra = {"label_map": label_map, "left_out": left_out}
     gold, predicted = frame["label"].tolist(), predict_labels(model, task, labels, frame)

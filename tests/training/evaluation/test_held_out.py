@@ -274,3 +274,25 @@ def test_a_label_map_goes_with_a_benchmark(trained_store_uri: str, tmp_path: Pat
     )
     assert code == 1
     assert "--label-map goes with --dataset" in output
+
+
+@pytest.mark.parametrize(
+    ("dataset", "split", "message"),
+    [("bbc_newz", "all", "unknown benchmark 'bbc_newz'"), ("bbc_news", "tset", "unknown split 'tset' for bbc_news")],
+)
+def test_a_benchmark_name_or_split_is_checked_before_the_model_loads(
+    trained_store_uri: str, tmp_path: Path, dataset: str, split: str, message: str
+) -> None:
+    # The model named does not exist: a load first would report that instead.
+    code, _, output = evaluate_cli(
+        "--model-uri", "models:/no-such-model@champion", "--dataset", dataset, "--data-dir", str(tmp_path), "--split", split
+    )
+    assert code == 1
+    assert message in output
+
+
+def test_a_model_of_the_other_task_is_named(trained_store_uri: str, tmp_path: Path) -> None:
+    write_bbc_articles(tmp_path)
+    code, _, output = evaluate_cli("--model-uri", "models:/news-stance@champion", "--dataset", "bbc_news", "--data-dir", str(tmp_path))
+    assert code == 1
+    assert "bbc_news is a topic dataset; model 'models:/news-stance@champion' is a stance model" in output
