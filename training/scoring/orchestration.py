@@ -64,11 +64,13 @@ def score(
     spec = describe_model(model_uri)
     check_model_columns(source, spec.required_columns, spec.task, spec.output_columns)
     started = time.perf_counter()
+    # Every record is checked before the model loads: a bad line far down a file is named at once, not after the
+    # rows above it were scored, and Spark, whose errors cannot name a file line, never sees one. Reading the
+    # input twice costs little beside the encoder's time per row.
+    records = check_records(source, chunk_rows, spec.required_columns)
     if engine is Engine.LOCAL:
         rows = score_locally(source, spec, output, chunk_rows, progress)
     else:
-        # Spark's errors cannot name a file line: every record is checked here first, as the local engine would.
-        records = check_records(source, chunk_rows, spec.required_columns)
         rows = score_with_spark(source, spec, output, master, chunk_rows, records)
     seconds = time.perf_counter() - started
     logger.info("%d rows in %.1f s (%.0f rows/s) with the %s engine", rows, seconds, rows / seconds if seconds else 0.0, engine)

@@ -16,7 +16,7 @@ def bad_input(folder: Path, case: str) -> Path:
         path = folder / "bodies.jsonl"
         path.write_text(json.dumps({"id": 1, "body": "Jets struck the city."}) + "\n", encoding="utf-8")
     elif case == "broken-line":
-        # the break is on line 7, after three chunks of two rows have been scored and written
+        # the break is on line 7, after three chunks of two rows
         path = folder / "news.jsonl"
         rows = [json.dumps({"id": n, "text": f"Ministers met for ceasefire talks, round {n}."}) for n in range(6)]
         path.write_text("\n".join([*rows, '{"id": 6, "text": "cut off']) + "\n", encoding="utf-8")
@@ -57,7 +57,7 @@ def bad_input(folder: Path, case: str) -> Path:
 def test_bad_input_is_a_clear_error_that_leaves_no_file_behind(
     trained_store_uri: str, inputs_dir: Path, out_dir: Path, case: str, message: str, engine: Engine
 ) -> None:
-    # Spark is never started for these: every record is checked before it
+    # Neither the model nor Spark is started for these: every record is checked before them
     with pytest.raises(UserInputError, match=message):
         score(TOPIC, bad_input(inputs_dir, case), out_dir / "scores.parquet", engine=engine, chunk_rows=2, progress=False)
     assert list(out_dir.iterdir()) == []
@@ -83,15 +83,29 @@ def test_a_failure_after_chunks_were_written_removes_the_partial_file(
     seen: list[list[str]] = []
     append = local_engine.with_predictions
 
-    def spying(*args: object) -> object:
+    def failing_on_the_fourth_chunk(*args: object) -> object:
         seen.append(sorted(path.name for path in out_dir.iterdir()))
+        if len(seen) == 4:
+            raise OSError(28, "No space left on device")
         return append(*args)
 
-    monkeypatch.setattr(local_engine, "with_predictions", spying)
+    monkeypatch.setattr(local_engine, "with_predictions", failing_on_the_fourth_chunk)
+    path = inputs_dir / "news.jsonl"
+    path.write_text("".join(json.dumps({"id": n, "text": f"Talks resumed, round {n}."}) + "\n" for n in range(8)), encoding="utf-8")
+    with pytest.raises(OSError, match="No space left"):
+        score(TOPIC, path, out_dir / "scores.parquet", chunk_rows=2, progress=False)
+    # the partial output existed under a hidden temporary name while chunks were written, and is gone now
+    assert seen[0] == []
+    assert len(seen[3]) == 1 and seen[3][0].startswith(".scores.parquet.") and seen[3][0].endswith(".tmp")
+    assert list(out_dir.iterdir()) == []
+
+
+def test_a_bad_line_far_down_is_named_before_the_model_loads(
+    trained_store_uri: str, inputs_dir: Path, out_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from training.scoring import local_engine
+
+    monkeypatch.setattr(local_engine, "load_model", lambda spec: pytest.fail("the model was loaded"))
     with pytest.raises(UserInputError, match="line 7"):
         score(TOPIC, bad_input(inputs_dir, "broken-line"), out_dir / "scores.parquet", chunk_rows=2, progress=False)
-    # the partial output existed under a hidden temporary name while chunks were written, and is gone now
-    assert len(seen) == 3
-    assert seen[0] == []
-    assert len(seen[2]) == 1 and seen[2][0].startswith(".scores.parquet.") and seen[2][0].endswith(".tmp")
     assert list(out_dir.iterdir()) == []
