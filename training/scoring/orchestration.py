@@ -66,7 +66,7 @@ def score(
     started = time.perf_counter()
     # Every record is checked before the model loads: a bad line far down a file is named at once, not after the
     # rows above it were scored, and Spark, whose errors cannot name a file line, never sees one. Reading the
-    # input twice costs little beside the encoder's time per row.
+    # input twice costs little beside the encoder's time per row (docs/deploy.md).
     records = check_records(source, chunk_rows, spec.required_columns)
     if engine is Engine.LOCAL:
         rows = score_locally(source, spec, output, chunk_rows, progress)
