@@ -26,6 +26,7 @@ import mlflow.pyfunc
 import pyarrow.parquet as pq
 
 from classifiers.contract import DOCUMENT_COLUMN
+from classifiers.errors import UserInputError
 from training.scoring.inputs import PARQUET, InputFile
 from training.scoring.model import LABEL_COLUMN, ModelSpec
 from training.scoring.outputs import staged_output
@@ -55,6 +56,19 @@ def result_type(spec: ModelSpec) -> StructType:
     return StructType(
         [StructField(field.name, StringType() if field.name == LABEL_COLUMN else DoubleType()) for field in spec.output_fields]
     )
+
+
+def check_executor_python(master: str) -> None:
+    """On a cluster the executors run the model in the Python that PYSPARK_PYTHON names: refuse to start without it.
+
+    Without it they run their default `python3`, which lacks this project's packages, and the job fails only once
+    its first task runs, in a traceback of a hundred lines.
+    """
+    if not master.startswith("local") and not os.environ.get("PYSPARK_PYTHON"):
+        raise UserInputError(
+            f"--master {master}: set PYSPARK_PYTHON to the executors' Python that has this project's dependencies "
+            "(the versions in the model's requirements.txt), e.g. PYSPARK_PYTHON=/opt/news/.venv/bin/python"
+        )
 
 
 def start_session(master: str, chunk_rows: int | None) -> SparkSession:

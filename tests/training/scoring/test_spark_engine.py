@@ -11,6 +11,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from classifiers.errors import UserInputError
 from classifiers.pyfunc import load_pyfunc
 from tests.conftest import batching_tolerance
 from training.locations import PROJECT_ROOT
@@ -22,6 +23,16 @@ from training.scoring.spark_engine import result_type
 def test_the_udf_returns_the_contract_columns_as_a_struct() -> None:
     struct = result_type(ModelSpec("models:/x@champion", "stance", ("against", "favor", "none")))
     assert struct.simpleString() == "struct<label:string,score:double,proba_against:double,proba_favor:double,proba_none:double>"
+
+
+def test_a_cluster_master_without_pyspark_python_is_refused_before_anything_starts(
+    jsonl_input: Path, out_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("PYSPARK_PYTHON", raising=False)
+    # No store is set up: the check comes before the model is looked up.
+    with pytest.raises(UserInputError, match=r"--master spark://nowhere:7077: set PYSPARK_PYTHON to the executors' Python"):
+        score("models:/news-topic@champion", jsonl_input, out_dir / "s.parquet", engine=Engine.SPARK, master="spark://nowhere:7077")
+    assert list(out_dir.iterdir()) == []
 
 
 @pytest.mark.slow
