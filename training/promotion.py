@@ -228,6 +228,14 @@ def _record(client: MlflowClient, name: str, candidate: ModelVersion, previous: 
     client.set_registered_model_alias(name, CHAMPION, candidate.version)
 
 
+def record_refusal(client: MlflowClient, name: str, version: str, refusal: PromotionRefused) -> None:
+    """Say in the version's description why it was not made champion: the registry, not only the console that
+    trained it, tells a version that lost from one never tried."""
+    candidate = client.get_model_version(name, version)
+    note = f"{datetime.now(UTC).isoformat(timespec='seconds')}: not made {CHAMPION}: {refusal}"
+    client.update_model_version(name, version, description=f"{candidate.description}\n{note}" if candidate.description else note)
+
+
 def restore_champion(client: MlflowClient, name: str, version: str, previous: ModelVersion | None) -> None:
     """Give `champion` back to `previous` if it now points at `version` (about to be deleted with its aliases)."""
     if previous is None:

@@ -29,7 +29,7 @@ from classifiers.interface import Trainable
 from classifiers.lineage import DATA_DIGEST_TAG, FINISHED, PRIMARY_METRIC_TAG, PRIMARY_METRIC_VALUE_TAG
 from classifiers.pyfunc import ARTIFACT_KEY, model_signature
 from classifiers.registry import classifier_factory, requirement_pins
-from training import tracking
+from training import locations, tracking
 from training.config.resolve import expand_sweep, flatten, to_yaml
 from training.config.schema import BenchmarkData, ExperimentConfig
 from training.evaluation.cross_validation import CV_MEAN_SUFFIX, CrossValidation, cross_validate, group_splits
@@ -43,7 +43,7 @@ from training.evaluation.metrics import (
 )
 from training.labelled_data import LabelledData, load_labelled_data
 from training.peak_memory import PeakMemory
-from training.promotion import Promotion, PromotionRefused, champion_version, promote, restore_champion
+from training.promotion import Promotion, PromotionRefused, champion_version, promote, record_refusal, restore_champion
 from training.public_datasets.adapters import get_benchmark
 from training.public_datasets.scorers import dev_metrics, official_metrics
 
@@ -88,6 +88,8 @@ def train(config: ExperimentConfig, config_path: Path | None = None) -> TrainRes
         child_config.model.check_labels(data.labels)
         requirement_pins(child_config.model)
     precision_name()  # a bad NEWS_ENCODER_PRECISION stops here, before any run exists
+    config = config.model_copy(update={"run_name": config.run_name or default_run_name(config, config_path)})
+    combinations = [(assignments, child.model_copy(update={"run_name": config.run_name})) for assignments, child in combinations]
     client = store.use_store()
     experiment_id = tracking.ensure_experiment(config.experiment_name, EXPERIMENT_KIND)
     if len(combinations) == 1:
@@ -100,7 +102,7 @@ def _single(
 ) -> TrainResult:
     started, memory = time.perf_counter(), PeakMemory()
     with _undone_on_failure(client, config.registered_model) as registration:
-        with tracking.tracked_run(experiment_id=experiment_id, run_name=run_name(config, config_path)) as run:
+        with tracking.tracked_run(experiment_id=experiment_id, run_name=config.run_name) as run:
             _log_setup(config, config_path)
             _log_dataset(data)
             factory = model_factory(config)
@@ -120,7 +122,7 @@ def _sweep(
 ) -> TrainResult:
     sweep_started = time.perf_counter()
     primary = config.evaluation.primary_metric
-    with tracking.tracked_run(experiment_id=experiment_id, run_name=f"{run_name(config, config_path)}-sweep") as parent:
+    with tracking.tracked_run(experiment_id=experiment_id, run_name=f"{config.run_name}-sweep") as parent:
         _log_setup(config, config_path)
         mlflow.set_tag("sweep_size", str(len(combinations)))
         _log_dataset(data)
@@ -162,7 +164,7 @@ def _sweep(
         )
 
 
-def run_name(config: ExperimentConfig, config_path: Path | None) -> str:
+def default_run_name(config: ExperimentConfig, config_path: Path | None) -> str:
     """The config file's name ("tfidf_svm"), so runs of different configs are told apart in the UI."""
     if config_path is not None:
         return config_path.stem
@@ -170,15 +172,17 @@ def run_name(config: ExperimentConfig, config_path: Path | None) -> str:
 
 
 def _log_setup(config: ExperimentConfig, config_path: Path | None) -> None:
-    mlflow.log_params(flatten(config.model_dump(mode="json", exclude={"sweep"})))
-    if config.sweep:
-        mlflow.log_params({f"sweep.{key}": values for key, values in config.sweep.items()})
+    params = flatten(config.model_dump(mode="json", exclude={"sweep"}))
+    # A sweep's parent trains none of the swept values: its own would read as the one trained.
+    params = {key: value for key, value in params.items() if key not in config.sweep}
+    mlflow.log_params(params | {f"sweep.{key}": values for key, values in config.sweep.items()})
     mlflow.log_text(to_yaml(config), "config.yaml")
     mlflow.set_tags(
         {
             "task": config.task,
             "model_family": config.model.family,
-            "config_path": str(config_path) if config_path else "(none)",
+            # From the project root wherever the command ran, so one config's runs share the tag.
+            "config_path": str(locations.shown(config_path)) if config_path else "(none)",
             "git_commit": tracking.git_commit(),
             # Embeddings, and so the figures, differ slightly between float32 and bfloat16.
             "encoder_precision": precision_name(),
@@ -328,6 +332,8 @@ def _fit_register(
     tags = {
         "task": config.task,
         "model_family": config.model.family,
+        # The run's name in the UI (the config's), where the registry shows only the run's id.
+        "run_name": config.run_name,
         PRIMARY_METRIC_TAG: config.evaluation.primary_metric,
         PRIMARY_METRIC_VALUE_TAG: f"{metrics[config.evaluation.primary_metric]:.6f}",
         "labels": ",".join(classifier.labels),
@@ -349,6 +355,7 @@ def _auto_promote(client: MlflowClient, config: ExperimentConfig, run_id: str, v
         )
     except PromotionRefused as refusal:
         logger.warning("%s", refusal)
+        record_refusal(client, config.registered_model, version, refusal)
         previous = str(champion.version) if champion is not None else None
         return Promotion(config.registered_model, version, False, previous, str(refusal))
     client.set_tag(run_id, "promoted", "true")

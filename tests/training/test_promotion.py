@@ -81,6 +81,11 @@ def test_refused_auto_promotion_names_the_champion_it_lost_to(store_uri: str) ->
     assert worse.promotion is not None and not worse.promotion.promoted
     assert worse.promotion.previous == "1"
     assert "does not beat champion version 1" in worse.promotion.reason
+    # The registry says it too, and names the run that made the version.
+    version = MlflowClient().get_model_version(TOPIC, worse.version)
+    assert "not made champion: refused to promote news-topic version 2: macro_f1" in version.description
+    assert "does not beat champion version 1" in version.description
+    assert version.tags["run_name"] == "topic-tfidf-seeds"
 
 
 def test_refusal_gives_both_figures_and_keeps_the_champion(two_versions: tuple[float, float]) -> None:

@@ -70,8 +70,9 @@ def test_run_records_params_metrics_artifacts_dataset_and_tags(store_uri: str) -
     assert run.data.metrics["n_folds"] == 8
     low, high = run.data.metrics["macro_f1_ci_low"], run.data.metrics["macro_f1_ci_high"]
     assert low < run.data.metrics["macro_f1"] < high
-    assert run.data.tags["config_path"] == str(path)
+    assert run.data.tags["config_path"] == "configs/stance/tfidf_logreg.yaml"  # the same from any folder
     assert run.info.run_name == "tfidf_logreg"  # named after the config, so the two TF-IDF configs differ in the UI
+    assert run.data.params["run_name"] == "tfidf_logreg"
     experiment = client.get_experiment(run.info.experiment_id)
     assert experiment.tags["mlflow.experimentKind"] == "custom_model_development"
     assert run.data.tags["git_commit"]
@@ -88,8 +89,13 @@ def test_run_records_params_metrics_artifacts_dataset_and_tags(store_uri: str) -
         "evaluation/classification_report.txt",
         "evaluation/folds.json",
     } <= artifacts
-    logged = yaml.safe_load(Path(client.download_artifacts(result.run_id, "config.yaml")).read_text(encoding="utf-8"))
+    logged_path = Path(client.download_artifacts(result.run_id, "config.yaml"))
+    logged = yaml.safe_load(logged_path.read_text(encoding="utf-8"))
     assert logged["model"]["C"] == 2.0
+    # Trained again from the downloaded file, the run keeps its name (the file is called config.yaml).
+    again = client.get_run(train(load_config(logged_path), config_path=logged_path).run_id)
+    assert again.info.run_name == "tfidf_logreg"
+    assert again.data.params["model.C"] == "2.0"
 
     model_info = mlflow.models.get_model_info(f"models:/news-stance/{result.version}")
     assert model_info.signature.inputs.required_input_names() == ["text", "target"]
@@ -127,6 +133,10 @@ def test_sweep_runs_children_and_registers_only_the_best(store_uri: str) -> None
     parent = client.get_run(result.parent_run_id)
     assert parent.data.tags["best_run_id"] == best.info.run_id
     assert parent.data.metrics["best_macro_f1"] == pytest.approx(best.data.metrics["macro_f1"])
+    # The parent trained none of the swept values: it logs the grid, not the config's own C.
+    assert "model.C" not in parent.data.params and "model.classifier" not in parent.data.params
+    assert parent.data.params["sweep.model.C"] == "[0.01, 10.0]"
+    assert parent.info.run_name == "tfidf_logreg-sweep"
     versions = client.search_model_versions("name='news-topic'")
     assert [(str(v.version), v.run_id) for v in versions] == [("1", best.info.run_id)]
     # the best child's cost is its own (cross-validation + final fit), the sweep's total is the parent's
@@ -276,7 +286,7 @@ def test_promotion_happens_once_the_run_finished_with_its_lineage_tags(
     result = train(load_config(locations.CONFIGS_DIR / "topic" / "tfidf_svm.yaml", sweep))
     assert seen == {
         "status": "FINISHED",
-        "tags": {"task", "model_family", "primary_metric", "primary_metric_value", "labels"},
+        "tags": {"task", "model_family", "run_name", "primary_metric", "primary_metric_value", "labels"},
     }
     run = client.get_run(result.run_id)
     assert (run.info.status, run.data.tags["promoted"]) == ("FINISHED", "true")

@@ -111,6 +111,11 @@ class ExperimentConfig(Strict):
     evaluation: EvaluationConfig = EvaluationConfig()
     registered_model: str = Field("", description="Registry name; defaults to news-topic or news-stance.")
     experiment: str = Field("", description="MLflow experiment; defaults to '<task>-<dataset>'.")
+    run_name: str = Field(
+        "",
+        description="MLflow run name; defaults to the config file's name. The logged config.yaml names it, so a "
+        "run trained again from that file keeps the name.",
+    )
     seed: int = 13
     promote: Literal["auto", "never", "always"] = Field(
         "never",
