@@ -17,7 +17,7 @@ from classifiers.contract import REQUIRED_COLUMNS, score_columns
 from classifiers.errors import UserInputError
 from classifiers.lineage import NO_PREVIOUS_CHAMPION, PROMOTED_FROM_TAG, check_finished
 from classifiers.pyfunc import ClassifierModel, load_pyfunc
-from classifiers.store import CHAMPION, train_defaults_command
+from classifiers.store import CHAMPION, DEFAULT_REGISTERED_NAMES, train_defaults_command
 from serving.settings import ServingSettings, parse_registry_uri
 from serving.snapshot import TASKS, LoadedModel, ModelSnapshot, Task
 
@@ -44,10 +44,18 @@ def resolve(client: MlflowClient, uri: str, tracking_uri: str) -> ModelVersion:
         return client.get_model_version(name, str(version))
     except MlflowException as err:
         if err.error_code in _NOT_FOUND_CODES:
-            raise ModelNotRegistered(
-                f"no model at {uri} ({err.message}); train the default models with `{train_defaults_command(tracking_uri)}`"
-            ) from err
+            raise ModelNotRegistered(f"no model at {uri} ({err.message}); {_how_to_get(client, name, tracking_uri)}") from err
         raise
+
+
+def _how_to_get(client: MlflowClient, name: str, tracking_uri: str) -> str:
+    """What makes a missing model exist: train-defaults for a default name, else a config registering it, or a name
+    that is there (a misspelt one is the likelier cause)."""
+    if name in DEFAULT_REGISTERED_NAMES.values():
+        return f"train the default models with `{train_defaults_command(tracking_uri)}`"
+    names = sorted(model.name for model in client.search_registered_models())
+    there = f"this store has {', '.join(names)}" if names else "this store has no registered model"
+    return f"train a config with `registered_model: {name}`, or name a registered model ({there})"
 
 
 def resolve_versions(client: MlflowClient, settings: ServingSettings) -> dict[Task, str | None]:

@@ -85,7 +85,11 @@ def train(config: ExperimentConfig, config_path: Path | None = None) -> TrainRes
     data = load_labelled_data(config.data, config.task, config.extra_training)
     for _, child_config in combinations:
         _check_primary_metric(child_config, data.labels)
-        child_config.model.check_labels(data.labels)
+        try:
+            child_config.model.check_labels(data.labels)
+        except UserInputError as err:
+            # As the config's other errors do, it names the file to edit.
+            raise UserInputError(f"{config_path}: {err}" if config_path else str(err)) from err
         requirement_pins(child_config.model)
     precision_name()  # a bad NEWS_ENCODER_PRECISION stops here, before any run exists
     config = config.model_copy(update={"run_name": config.run_name or default_run_name(config, config_path)})

@@ -68,6 +68,10 @@ class DescriptionsModel(FamilyConfig):
         empty = [label for label, sentences in descriptions.items() if not [s for s in sentences if s.strip()]]
         if empty:
             raise ValueError(f"empty description for label(s) {', '.join(empty)}: give at least one sentence each")
+        # A blank beside real sentences is a slip (a sentence lost in editing), not a way to say less.
+        blank = [f"{label} #{number}" for label, sentences in descriptions.items() for number, s in enumerate(sentences, 1) if not s.strip()]
+        if blank:
+            raise ValueError(f"blank description sentence(s): {', '.join(blank)}: remove them or write the sentence")
         return descriptions
 
     @model_validator(mode="after")

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 import torch
 from fastapi.testclient import TestClient
+from mlflow.tracking import MlflowClient
 
 from classifiers.encoder import PRECISION_VARIABLE, ROWS_VARIABLE, RUNTIME_VARIABLE, MeanPooledEncoder
 from serving.app import create_app
@@ -43,6 +44,20 @@ def test_without_models_the_server_starts_and_answers_503_with_the_train_command
     assert "models:/news-stance@champion" in ready.json()["detail"]
     assert models["models"] == []
     assert [entry["task"] for entry in models["unavailable"]] == ["topic", "stance"]
+
+
+def test_a_name_that_is_not_registered_is_told_apart_from_an_untrained_default(
+    store_uri: str, make_settings: SettingsFactory
+) -> None:
+    MlflowClient(tracking_uri=store_uri).create_registered_model("my-topic")
+    settings = make_settings(store_uri, topic_model_uri="models:/my-topci@champion")
+    with TestClient(create_app(settings)) as client:
+        detail = client.get("/ready").json()["detail"]
+
+    # train-defaults would never make my-topci: the likelier cause is the misspelt name
+    assert "no model at models:/my-topci@champion" in detail
+    assert "train a config with `registered_model: my-topci`, or name a registered model (this store has my-topic)" in detail
+    assert "models:/news-stance@champion" in detail and "train-defaults" in detail  # the default name keeps its advice
 
 
 def test_bad_input_is_still_422_without_models(store_uri: str, make_settings: SettingsFactory) -> None:

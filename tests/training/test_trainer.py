@@ -358,3 +358,15 @@ def test_transformer_configs_on_the_packaged_model(store_uri: str, path: str, ov
     assert len(output) == 2 and set(output["label"]) <= set(model.metadata.metadata["labels"])
     assert model.metadata.metadata["family"] == config.model.family
     assert result.metrics["n_folds"] == 1
+
+
+def test_a_description_list_that_misses_a_label_names_the_config_file(store_uri: str, tmp_path: Path) -> None:
+    path = tmp_path / "mine.yaml"
+    path.write_text(
+        "task: topic\nmodel:\n  family: descriptions\n  descriptions:\n"
+        "    conflict: [Jets struck the city.]\n    diplomacy: [Ministers met for talks.]\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(UserInputError, match=rf"^{path}: model.descriptions has no description for label\(s\) domestic_politics"):
+        train(load_config(path), config_path=path)
+    assert MlflowClient().search_registered_models() == []

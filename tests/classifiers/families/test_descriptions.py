@@ -76,7 +76,11 @@ def test_a_fold_without_rows_of_a_label_keeps_its_description(tiny_encoder: Path
 
 @pytest.mark.parametrize(
     ("descriptions", "message"),
-    [({"conflict": ["x"], "diplomacy": [" "]}, "empty description for label\\(s\\) diplomacy"), ({"conflict": ["x"]}, "at least two labels")],
+    [
+        ({"conflict": ["x"], "diplomacy": [" "]}, "empty description for label\\(s\\) diplomacy"),
+        ({"conflict": ["x"]}, "at least two labels"),
+        ({"conflict": ["x", ""], "diplomacy": ["y"]}, "blank description sentence\\(s\\): conflict #2: remove them"),
+    ],
 )
 def test_empty_descriptions_are_refused(descriptions: dict[str, list[str]], message: str) -> None:
     with pytest.raises(ValidationError, match=message):
