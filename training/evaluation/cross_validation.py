@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from dataclasses import dataclass
@@ -23,6 +24,8 @@ Split = tuple[np.ndarray, np.ndarray]
 # A fold's held-out rows, the labels of its model and its probabilities for those rows.
 Fold = tuple[np.ndarray, list[str], np.ndarray]
 CV_MEAN_SUFFIX = "_cv_mean"
+
+logger = logging.getLogger(__name__)
 
 
 def disjoint_holdout(groups: pd.Series, targets: pd.Series, fraction: float, seed: int) -> Split:
@@ -169,6 +172,7 @@ def cross_validate(
     probabilities = np.zeros((len(y), len(labels)))
     tested = np.zeros(len(y), dtype=bool)
     fold_metrics = []
+    _warn_of_unlearnable_rows(y, folds)
     for test_index, fold_labels, fold_output in folds:
         # A fold may lack a class in training; its column stays at zero probability.
         fold_probabilities = np.zeros((len(test_index), len(labels)))
@@ -179,3 +183,15 @@ def cross_validate(
         present = sorted(set(y[test_index]) | set(predicted))
         fold_metrics.append(classification_metrics(y[test_index], predicted, present))
     return CrossValidation(labels=labels, probabilities=probabilities, tested=tested, fold_metrics=fold_metrics)
+
+
+def _warn_of_unlearnable_rows(y: np.ndarray, folds: list[Fold]) -> None:
+    """Say how many held-out rows have a label their fold's model never saw: no model can get those right, and where
+    most rows are so, the groups follow the labels (one label per article) and the figures say little."""
+    unseen = [label for test_index, fold_labels, _ in folds for label in y[test_index] if label not in fold_labels]
+    if unseen:
+        logger.warning(
+            "%d of %d held-out rows have a label their fold's training side lacks (%s), so no model can predict them; "
+            "if that is most rows, each group holds one label and the cross-validation measures little",
+            len(unseen), sum(len(test_index) for test_index, _, _ in folds), ", ".join(sorted(set(unseen))),
+        )

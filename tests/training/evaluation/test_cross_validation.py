@@ -86,6 +86,23 @@ def test_class_missing_from_a_fold_gets_zero_probability() -> None:
     assert summary["accuracy_cv_mean"] == pytest.approx(0.0)
 
 
+def test_groups_that_each_hold_one_label_are_warned_of(caplog: pytest.LogCaptureFixture) -> None:
+    # Every held-out article is the only one of its label: the figures measure nothing, and the log says so.
+    toy = data(["a", "a", "b", "b", "c"], ["x", "x", "y", "y", "z"])
+    with caplog.at_level("WARNING", logger="training.evaluation.cross_validation"):
+        cross_validate(lambda: MajorityClassifier("topic"), toy, group_splits(EvaluationConfig(), toy.frame["group"], seed=0))
+    [record] = caplog.records
+    assert record.getMessage().startswith(
+        "5 of 5 held-out rows have a label their fold's training side lacks (x, y, z), so no model can predict them"
+    )
+    caplog.clear()
+
+    mixed = data(["a", "a", "b", "b"], ["x", "y", "x", "y"])
+    with caplog.at_level("WARNING", logger="training.evaluation.cross_validation"):
+        cross_validate(lambda: MajorityClassifier("topic"), mixed, group_splits(EvaluationConfig(), mixed.frame["group"], seed=0))
+    assert caplog.records == []
+
+
 def test_a_neighbour_weight_mixes_each_held_out_row_with_its_neighbours_in_its_group() -> None:
     toy = data(["a", "a", "b", "b", "a", "b"], ["x", "y", "x", "y", "x", "y"])
     splits = group_splits(EvaluationConfig(), toy.frame["group"], seed=0)
