@@ -245,7 +245,10 @@ def model_factory(config: ExperimentConfig) -> Callable[[], Trainable]:
 def _evaluate(factory: Callable[[], Trainable], data: LabelledData, config: ExperimentConfig) -> dict[str, float]:
     """Grouped cross-validation; logs metrics, confusion matrix, report and predictions."""
     splits = group_splits(config.evaluation, data.frame["group"], config.seed, data.frame.get("target"))
+    started = time.perf_counter()
     result = cross_validate(factory, data, splits, config.evaluation.parallel_folds)
+    # Every run's own cost, sweep children that were not registered included (train_seconds adds the final fit).
+    mlflow.log_metric("cv_seconds", time.perf_counter() - started)
     tested = data.frame[result.tested]
     y_true, y_pred = tested["label"].to_numpy(), result.predictions
     metrics = {**classification_metrics(y_true, y_pred, result.labels), **result.fold_summary()}

@@ -141,6 +141,9 @@ def test_sweep_runs_children_and_registers_only_the_best(store_uri: str) -> None
     assert [(str(v.version), v.run_id) for v in versions] == [("1", best.info.run_id)]
     # the best child's cost is its own (cross-validation + final fit), the sweep's total is the parent's
     assert best.data.metrics["train_seconds"] < parent.data.metrics["sweep_seconds"]
+    # every child's cross-validation is timed, so the children compare on cost too
+    assert all(0 < child.data.metrics["cv_seconds"] for child in children)
+    assert best.data.metrics["cv_seconds"] < best.data.metrics["train_seconds"]
     assert parent.data.metrics["sweep_peak_rss_mb"] > 0
 
 
