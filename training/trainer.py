@@ -178,7 +178,7 @@ def default_run_name(config: ExperimentConfig, config_path: Path | None) -> str:
 def _log_setup(config: ExperimentConfig, config_path: Path | None) -> None:
     params = flatten(config.model_dump(mode="json", exclude={"sweep"}))
     # A sweep's parent trains none of the swept values: its own would read as the one trained.
-    params = {key: value for key, value in params.items() if key not in config.sweep}
+    params = {key: _comparable(value) for key, value in params.items() if key not in config.sweep}
     mlflow.log_params(params | {f"sweep.{key}": values for key, values in config.sweep.items()})
     mlflow.log_text(to_yaml(config), "config.yaml")
     mlflow.set_tags(
@@ -193,6 +193,14 @@ def _log_setup(config: ExperimentConfig, config_path: Path | None) -> None:
             PRIMARY_METRIC_TAG: config.evaluation.primary_metric,
         }
     )
+
+
+def _comparable(value: Any) -> Any:
+    """A file of the project named from its root, so two checkouts' runs of one config show the same params (the
+    logged config.yaml keeps whole paths, so that it trains again where it was downloaded)."""
+    if isinstance(value, str) and Path(value).is_absolute():
+        return str(locations.shown(Path(value)))
+    return value
 
 
 def _log_dataset(data: LabelledData) -> None:

@@ -73,6 +73,7 @@ def test_run_records_params_metrics_artifacts_dataset_and_tags(store_uri: str) -
     assert run.data.tags["config_path"] == "configs/stance/tfidf_logreg.yaml"  # the same from any folder
     assert run.info.run_name == "tfidf_logreg"  # named after the config, so the two TF-IDF configs differ in the UI
     assert run.data.params["run_name"] == "tfidf_logreg"
+    assert run.data.params["data.segments"] == "seeds/segments.jsonl"  # the same in every checkout
     experiment = client.get_experiment(run.info.experiment_id)
     assert experiment.tags["mlflow.experimentKind"] == "custom_model_development"
     assert run.data.tags["git_commit"]
@@ -92,6 +93,7 @@ def test_run_records_params_metrics_artifacts_dataset_and_tags(store_uri: str) -
     logged_path = Path(client.download_artifacts(result.run_id, "config.yaml"))
     logged = yaml.safe_load(logged_path.read_text(encoding="utf-8"))
     assert logged["model"]["C"] == 2.0
+    assert logged["data"]["segments"] == str(locations.SEGMENTS_PATH)
     # Trained again from the downloaded file, the run keeps its name (the file is called config.yaml).
     again = client.get_run(train(load_config(logged_path), config_path=logged_path).run_id)
     assert again.info.run_name == "tfidf_logreg"
