@@ -111,14 +111,16 @@ def load_raw(path: Path) -> dict[str, Any]:
     return raw
 
 
-def _anchor_paths(raw: dict[str, Any], folder: Path) -> None:
+def _anchor_paths(raw: dict[str, Any], folder: Path) -> list[tuple[str, str, Path]]:
     """Make the relative paths of raw's data sections relative to folder: a path written in a config file names a
-    file beside the config, whatever folder the command runs in."""
-    sections = [raw.get("data")]
+    file beside the config, whatever folder the command runs in. Returns the data files so anchored: (dotted key,
+    the path as written, the file it names)."""
+    sections = [("data", raw.get("data"))]
     extras = raw.get("extra_training")
     if isinstance(extras, list):
-        sections += [extra.get("data") for extra in extras if isinstance(extra, dict)]
-    for section in sections:
+        sections += [(f"extra_training.{index}.data", extra.get("data")) for index, extra in enumerate(extras) if isinstance(extra, dict)]
+    anchored = []
+    for where, section in sections:
         if not isinstance(section, dict):
             continue
         source = section.get("source")
@@ -126,15 +128,32 @@ def _anchor_paths(raw: dict[str, Any], folder: Path) -> None:
             value = section.get(key)
             if isinstance(value, str) and value and not Path(value).is_absolute():
                 section[key] = str((folder / value).resolve())
+                if source == "jsonl":
+                    anchored.append((f"{where}.{key}", value, Path(section[key])))
+    return anchored
+
+
+def _check_anchored_files(path: Path, anchored: list[tuple[str, str, Path]], overridden: list[str]) -> None:
+    """A data file written relative to the config that is not there: say where it was looked for, since a config
+    copied to another folder takes its relative paths along (the error at reading would name only the result)."""
+    for key, written, file in anchored:
+        if any(key == name or key.startswith(f"{name}.") for name in overridden) or file.exists():
+            continue
+        raise UserInputError(
+            f"{path}: {key}: {written} is read from the config's folder, as {file}, which does not exist; "
+            f"write it relative to {path.parent} or as an absolute path"
+        )
 
 
 def load_config(path: Path, overrides: Sequence[str] = ()) -> ExperimentConfig:
     """Validated config from a YAML file plus command-line overrides. Relative paths in the file are read from the
     file's folder, those in overrides from the current one."""
     raw = load_raw(path)
-    _anchor_paths(raw, path.parent)
-    for text in overrides:
-        set_dotted(raw, *parse_override(text))
+    anchored = _anchor_paths(raw, path.parent)
+    parsed = [parse_override(text) for text in overrides]
+    for key, value in parsed:
+        set_dotted(raw, key, value)
+    _check_anchored_files(path, anchored, [key for key, _ in parsed])
     return _validate(raw, str(path))
 
 

@@ -114,6 +114,7 @@ def test_relative_paths_in_a_file_are_read_beside_it_and_those_of_overrides_from
 ) -> None:
     folder = tmp_path / "configs"
     folder.mkdir()
+    (folder / "rows.jsonl").touch()
     path = write(
         folder,
         {
@@ -136,6 +137,19 @@ def test_relative_paths_in_a_file_are_read_beside_it_and_those_of_overrides_from
     seeds_data = {"source": "seeds", "segments": "s.jsonl"}
     seeds = load_config(write(folder, {"task": "topic", "model": {"family": "tfidf"}, "data": seeds_data}))
     assert seeds.data.segments == folder / "s.jsonl" and seeds.data.labels == locations.LABELS_PATH
+
+
+def test_a_data_file_written_relative_to_a_config_that_moved_names_where_it_was_looked_for(tmp_path: Path) -> None:
+    copied = tmp_path / "mine.yaml"
+    copied.write_text((locations.CONFIGS_DIR / "topic" / "descriptions_written.yaml").read_text(encoding="utf-8"), encoding="utf-8")
+    looked_for = (tmp_path / "../../corpora/guideline_written/topic.jsonl").resolve()
+    with pytest.raises(UserInputError, match=(
+        rf"^{copied}: extra_training.0.data.path: ../../corpora/guideline_written/topic.jsonl is read from the config's "
+        rf"folder, as {looked_for}, which does not exist; write it relative to {tmp_path} or as an absolute path$"
+    )):
+        load_config(copied)
+    # Given again on the command line, the path is read from the current folder and not checked here.
+    load_config(copied, ["extra_training.0.data.path=elsewhere.jsonl"])
 
 
 def test_missing_file_and_bad_yaml_are_user_errors(tmp_path: Path) -> None:
