@@ -34,9 +34,13 @@ _NOT_FOUND_CODES = {"RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE"}
 class ModelNotRegistered(Exception):
     """The configured name, alias or version does not exist in the registry (nothing trained yet)."""
 
+    def __init__(self, message: str, name: str) -> None:
+        super().__init__(message)
+        self.name = name
 
-def resolve(client: MlflowClient, uri: str, tracking_uri: str) -> ModelVersion:
-    """The exact registered version a configured URI points at now in the store at tracking_uri."""
+
+def resolve(client: MlflowClient, uri: str) -> ModelVersion:
+    """The exact registered version a configured URI points at now in the client's store."""
     name, alias, version = parse_registry_uri(uri)
     try:
         if alias is not None:
@@ -44,7 +48,7 @@ def resolve(client: MlflowClient, uri: str, tracking_uri: str) -> ModelVersion:
         return client.get_model_version(name, str(version))
     except MlflowException as err:
         if err.error_code in _NOT_FOUND_CODES:
-            raise ModelNotRegistered(f"no model at {uri} ({err.message}); {_how_to_get(client, name, tracking_uri)}") from err
+            raise ModelNotRegistered(f"no model at {uri} ({err.message})", name) from err
         raise
 
 
@@ -63,7 +67,7 @@ def resolve_versions(client: MlflowClient, settings: ServingSettings) -> dict[Ta
     versions: dict[Task, str | None] = {}
     for task in TASKS:
         try:
-            versions[task] = str(resolve(client, settings.model_uri(task), settings.tracking_uri).version)
+            versions[task] = str(resolve(client, settings.model_uri(task)).version)
         except ModelNotRegistered:
             versions[task] = None
     return versions
@@ -158,16 +162,17 @@ def load_snapshot(client: MlflowClient, settings: ServingSettings, previous: Mod
         current = previous.models.get(task)
         version: ModelVersion | None = None
         try:
-            version = resolve(client, uri, settings.tracking_uri)
+            version = resolve(client, uri)
             if current is not None and (current.name, current.version) == (version.name, str(version.version)):
                 models[task] = current
                 continue
             models[task] = load_version(client, task, uri, version)
             logger.info("loaded %s model %s (run %s)", task, models[task].uri, models[task].run_id)
         except ModelNotRegistered as err:
-            problems[task] = str(err)
+            # The advice is worked out here, where it is shown, not in every poll that finds the model still missing.
+            problems[task] = f"{err}; {_how_to_get(client, err.name, settings.tracking_uri)}"
             if current is not None:
-                failures[task] = f"{err} (still serving {current.uri})"
+                failures[task] = f"{problems[task]} (still serving {current.uri})"
         # Any error while loading a model (missing artifacts, unpicklable files, a broken store) must leave
         # the server up with its previous models, so nothing narrower than Exception will do here.
         except Exception as err:

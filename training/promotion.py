@@ -222,18 +222,21 @@ def _record(client: MlflowClient, name: str, candidate: ModelVersion, previous: 
     now = datetime.now(UTC).isoformat(timespec="seconds")
     for key, value in {"promoted_at": now, PROMOTED_FROM_TAG: previous or NO_PREVIOUS_CHAMPION, "promotion_reason": reason}.items():
         client.set_model_version_tag(name, candidate.version, key, value)
-    note = f"{now}: became {CHAMPION} (previous: {previous or 'none'}); {reason}"
-    description = f"{candidate.description}\n{note}" if candidate.description else note
-    client.update_model_version(name, candidate.version, description=description)
+    _add_to_description(client, candidate, f"{now}: became {CHAMPION} (previous: {previous or 'none'}); {reason}")
     client.set_registered_model_alias(name, CHAMPION, candidate.version)
+
+
+def _add_to_description(client: MlflowClient, version: ModelVersion, note: str) -> None:
+    """Append a line to the version's description: its promotion history, oldest first."""
+    description = f"{version.description}\n{note}" if version.description else note
+    client.update_model_version(version.name, version.version, description=description)
 
 
 def record_refusal(client: MlflowClient, name: str, version: str, refusal: PromotionRefused) -> None:
     """Say in the version's description why it was not made champion: the registry, not only the console that
     trained it, tells a version that lost from one never tried."""
-    candidate = client.get_model_version(name, version)
     note = f"{datetime.now(UTC).isoformat(timespec='seconds')}: not made {CHAMPION}: {refusal}"
-    client.update_model_version(name, version, description=f"{candidate.description}\n{note}" if candidate.description else note)
+    _add_to_description(client, client.get_model_version(name, version), note)
 
 
 def restore_champion(client: MlflowClient, name: str, version: str, previous: ModelVersion | None) -> None:

@@ -81,6 +81,8 @@ def train(config: ExperimentConfig, config_path: Path | None = None) -> TrainRes
     The data, the primary metric and the model's requirements are checked before anything is
     created in MLflow, so bad input leaves no empty experiment or run behind.
     """
+    # Named before the sweep is expanded, so its children and the logged config.yaml carry the name.
+    config = config.model_copy(update={"run_name": config.run_name or default_run_name(config, config_path)})
     combinations = expand_sweep(config)
     data = load_labelled_data(config.data, config.task, config.extra_training)
     for _, child_config in combinations:
@@ -92,8 +94,6 @@ def train(config: ExperimentConfig, config_path: Path | None = None) -> TrainRes
             raise UserInputError(f"{config_path}: {err}" if config_path else str(err)) from err
         requirement_pins(child_config.model)
     precision_name()  # a bad NEWS_ENCODER_PRECISION stops here, before any run exists
-    config = config.model_copy(update={"run_name": config.run_name or default_run_name(config, config_path)})
-    combinations = [(assignments, child.model_copy(update={"run_name": config.run_name})) for assignments, child in combinations]
     client = store.use_store()
     experiment_id = tracking.ensure_experiment(config.experiment_name, EXPERIMENT_KIND)
     if len(combinations) == 1:
