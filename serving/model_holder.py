@@ -87,6 +87,8 @@ class ModelHolder:
         self._lock = asyncio.Lock()
         # Per task, the version that failed to load at the last attempt, so the poller backs off from it.
         self.failed_loads: dict[Task, FailedLoad] = {}
+        # Tasks whose served model's URI resolved to nothing at the last poll.
+        self._vanished: set[Task] = set()
         self.registry: RegistryCheck | None = None
         file = settings.reload_broadcast_file
         self.broadcast = ReloadBroadcast(file) if file is not None else None
@@ -139,9 +141,12 @@ class ModelHolder:
         """
         versions = await anyio.to_thread.run_sync(lambda: resolve_versions(self._registry(), self.settings))
         served = self.current.versions()
+        self._note_vanished(versions)
         now = time.monotonic()
+        # A URI that no longer resolves has nothing to load: reloading would only fail again at every poll.
         return any(
-            version != served[task] and not self._backing_off(task, version, now) for task, version in versions.items()
+            version is not None and version != served[task] and not self._backing_off(task, version, now)
+            for task, version in versions.items()
         )
 
     async def poll(self, interval: float) -> None:
@@ -161,6 +166,18 @@ class ModelHolder:
             # the poller must outlive that and try again at the next interval.
             except Exception:
                 logger.exception("checking the model aliases failed; retrying in %s s", interval)
+
+    def _note_vanished(self, versions: dict[Task, str | None]) -> None:
+        # Said once when a served model's URI stops resolving (its alias or name was deleted), not at every poll.
+        models = self.current.models
+        vanished = {task for task, version in versions.items() if version is None and task in models}
+        for task in sorted(vanished - self._vanished):
+            logger.warning(
+                "%s no longer resolves to a registered version; still serving %s until it does",
+                self.settings.model_uri(task),
+                models[task].uri,
+            )
+        self._vanished = vanished
 
     def _backing_off(self, task: Task, version: str | None, now: float) -> bool:
         failed = self.failed_loads.get(task)

@@ -197,6 +197,31 @@ def test_a_removed_alias_keeps_the_old_model(
     assert still == "1"
 
 
+def test_polling_keeps_the_old_model_once_its_alias_is_removed_and_says_so_once(
+    registry: MlflowClient,
+    topic_store: str,
+    make_settings: SettingsFactory,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    polls = count_polls(monkeypatch)
+    with TestClient(create_app(make_settings(topic_store, poll_seconds=0.05))) as client:
+        registry.delete_registered_model_alias(TOPIC, CHAMPION)
+        removed = len(polls)
+        wait_for(lambda: len(polls) - removed >= 20, "20 polls")
+        still = topic_version(client)
+        outcomes = reload_outcomes(client)
+        registry.set_registered_model_alias(TOPIC, CHAMPION, "2")
+        wait_for(lambda: topic_version(client) == "2", "the poller to load version 2 once the alias is back")
+
+    assert still == "1"
+    # Nothing to load while the alias is gone: no reload is attempted, so none fails.
+    assert outcomes.get("failed", 0) == 0
+    warnings = [record for record in caplog.records if "no longer resolves" in record.getMessage()]
+    assert len(warnings) == 1
+    assert f"models:/{TOPIC}@{CHAMPION}" in warnings[0].getMessage()
+
+
 def test_polling_follows_the_alias_and_retries_a_version_that_failed_to_load(
     registry: MlflowClient, topic_store: str, make_settings: SettingsFactory, tmp_path: Path
 ) -> None:
