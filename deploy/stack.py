@@ -24,6 +24,7 @@ import urllib.request
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+import psutil
 import psycopg2
 from psycopg2 import sql
 
@@ -292,9 +293,14 @@ class Stack:
         if not self.pid_file.exists():
             return None
         pid = int(self.pid_file.read_text())
+        # A pid file left by a reboot or a killed server can name a process that reused the number: only
+        # this stack's own `mlflow server` (its artifacts folder on the command line) counts, so stop never
+        # signals a stranger and start never takes one for the server.
         try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
+            command = psutil.Process(pid).cmdline()
+        except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
+            return None
+        if "mlflow" not in command or "server" not in command or str(self.artifacts) not in command:
             return None
         return pid
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import subprocess
 import time
 import urllib.request
 from pathlib import Path
@@ -150,3 +151,19 @@ def test_as_root_a_data_folder_postgres_cannot_enter_is_refused_before_anything_
     with pytest.raises(StackError, match=rf"'postgres' system user .* cannot enter {private} \(mode drwx------\)"):
         stack.start(Ports(postgres=free_port(), mlflow=free_port()))
     assert list(stack.data_dir.iterdir()) == []  # no password file, no half-made cluster
+
+
+def test_a_pid_file_naming_another_process_is_not_taken_for_the_server(tmp_path: Path) -> None:
+    # What a reboot or a killed server leaves: the saved pid now belongs to some other process.
+    stranger = subprocess.Popen(["sleep", "60"], start_new_session=True)
+    try:
+        stack = Stack(tmp_path / "data")
+        stack.data_dir.mkdir(parents=True)
+        stack.pid_file.write_text(str(stranger.pid))
+
+        assert not stack.status().mlflow_running
+        stack.stop_tracking_server()
+        assert stranger.poll() is None  # not signalled
+    finally:
+        stranger.kill()
+        stranger.wait()
