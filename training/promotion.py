@@ -98,7 +98,9 @@ def champion_version(client: MlflowClient, name: str) -> ModelVersion | None:
 
 
 def _candidate(client: MlflowClient, name: str, version: str | None) -> ModelVersion:
-    versions = client.search_model_versions(f"name='{name}'")
+    # The filter's quotes must not be the name's own (a name may hold an apostrophe).
+    quote = '"' if "'" in name else "'"
+    versions = client.search_model_versions(f"name={quote}{name}{quote}")
     if not versions:
         raise UserInputError(f"no registered model named '{name}': train one first")
     if version is None:
@@ -153,8 +155,7 @@ def promote(
         if champion is None:
             reason = "first champion of this name"
         else:
-            champion_run = client.get_run(champion.run_id)
-            wins, verdict = judge(_evidence(candidate, candidate_run), _evidence(champion, champion_run))
+            wins, verdict = _judge_against(client, candidate, candidate_run, champion)
             if not wins and not force:
                 raise PromotionRefused(f"refused to promote {name} version {candidate.version}: {verdict}")
             reason = verdict if wins else f"forced ({forced_by}) although {verdict}"
@@ -162,6 +163,13 @@ def promote(
         _record(client, name, candidate, previous, reason)
     logger.info("%s version %s is now %s: %s", name, candidate.version, CHAMPION, reason)
     return Promotion(name, str(candidate.version), True, previous, reason)
+
+
+def _judge_against(client: MlflowClient, candidate: ModelVersion, candidate_run: Run, champion: ModelVersion) -> tuple[bool, str]:
+    # A champion alias can be set by hand on a version registered without a run: nothing to compare with.
+    if champion.run_id is None:
+        return False, f"not comparable: champion version {champion.version} was registered without a training run"
+    return judge(_evidence(candidate, candidate_run), _evidence(champion, client.get_run(champion.run_id)))
 
 
 @contextmanager
@@ -222,21 +230,23 @@ def _record(client: MlflowClient, name: str, candidate: ModelVersion, previous: 
     now = datetime.now(UTC).isoformat(timespec="seconds")
     for key, value in {"promoted_at": now, PROMOTED_FROM_TAG: previous or NO_PREVIOUS_CHAMPION, "promotion_reason": reason}.items():
         client.set_model_version_tag(name, candidate.version, key, value)
-    _add_to_description(client, candidate, f"{now}: became {CHAMPION} (previous: {previous or 'none'}); {reason}")
+    _add_to_description(client, name, candidate.version, f"{now}: became {CHAMPION} (previous: {previous or 'none'}); {reason}")
     client.set_registered_model_alias(name, CHAMPION, candidate.version)
 
 
-def _add_to_description(client: MlflowClient, version: ModelVersion, note: str) -> None:
+def _add_to_description(client: MlflowClient, name: str, version: str, note: str) -> None:
     """Append a line to the version's description: its promotion history, oldest first."""
-    description = f"{version.description}\n{note}" if version.description else note
-    client.update_model_version(version.name, version.version, description=description)
+    # Read now, not from a copy taken before the lock: another writer may have added a line meanwhile.
+    current = client.get_model_version(name, version).description
+    description = f"{current}\n{note}" if current else note
+    client.update_model_version(name, version, description=description)
 
 
 def record_refusal(client: MlflowClient, name: str, version: str, refusal: PromotionRefused) -> None:
     """Say in the version's description why it was not made champion: the registry, not only the console that
     trained it, tells a version that lost from one never tried."""
     note = f"{datetime.now(UTC).isoformat(timespec='seconds')}: not made {CHAMPION}: {refusal}"
-    _add_to_description(client, client.get_model_version(name, version), note)
+    _add_to_description(client, name, version, note)
 
 
 def restore_champion(client: MlflowClient, name: str, version: str, previous: ModelVersion | None) -> None:

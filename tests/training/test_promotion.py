@@ -23,13 +23,17 @@ TOPIC = "news-topic"
 LINEAGE = {"task": "topic", "model_family": "tfidf", "primary_metric": "macro_f1", "labels": "conflict,diplomacy"}
 
 
-def scored_version(client: MlflowClient, macro_f1: float, finished: bool = True, lineage: bool = True) -> str:
-    """A news-topic version from a real run that scored `macro_f1` on the same data as every other one.
+def scored_version(
+    client: MlflowClient, macro_f1: float, finished: bool = True, lineage: bool = True, name: str = TOPIC
+) -> str:
+    """A version of `name` from a real run that scored `macro_f1` on the same data as every other one.
 
     Without `finished` its run stays RUNNING (the process was killed); without `lineage` it has no lineage tags.
     """
-    if not client.search_registered_models(f"name='{TOPIC}'"):
-        client.create_registered_model(TOPIC)
+    try:
+        client.get_registered_model(name)
+    except MlflowException:
+        client.create_registered_model(name)
     run = client.create_run(experiment_id="0")
     run_id = run.info.run_id
     client.log_metric(run_id, "macro_f1", macro_f1)
@@ -37,7 +41,7 @@ def scored_version(client: MlflowClient, macro_f1: float, finished: bool = True,
     if lineage:
         client.set_tag(run_id, "data_digest", "same-data")
     tags = {**LINEAGE, "primary_metric_value": f"{macro_f1:.6f}"} if lineage else {}
-    version = client.create_model_version(TOPIC, f"{run.info.artifact_uri}/model", run_id=run_id, tags=tags)
+    version = client.create_model_version(name, f"{run.info.artifact_uri}/model", run_id=run_id, tags=tags)
     if finished:
         client.set_terminated(run_id)
     return str(version.version)
@@ -205,3 +209,47 @@ def test_a_version_without_lineage_tags_or_without_a_run_is_refused(store_uri: s
     with pytest.raises(UnfinishedVersion, match=f"version {runless} has no run"):
         promote(client, TOPIC, runless, force=True)
     assert champion_version(client, TOPIC) is None
+
+
+def test_a_champion_set_by_hand_on_a_version_without_a_run_is_not_comparable(store_uri: str) -> None:
+    client = MlflowClient()
+    scored_version(client, 0.5)
+    runless = str(client.create_model_version(TOPIC, "/nowhere/model").version)
+    client.set_registered_model_alias(TOPIC, CHAMPION, runless)
+    candidate = scored_version(client, 0.9)
+
+    with pytest.raises(PromotionRefused, match=f"champion version {runless} was registered without a training run"):
+        promote(client, TOPIC, candidate)
+    forced = promote(client, TOPIC, candidate, force=True)
+    assert forced.promoted and forced.previous == runless
+
+
+def test_a_name_with_an_apostrophe_is_promoted(store_uri: str) -> None:
+    client = MlflowClient()
+    name = "reuters' topics"
+    first = scored_version(client, 0.5, name=name)
+    better = scored_version(client, 0.7, name=name)
+
+    assert promote(client, name, first).promoted
+    assert promote(client, name).version == better  # the newest version by default
+    assert str(champion_version(client, name).version) == better
+
+
+def test_a_line_written_into_the_description_during_a_promotion_is_kept(
+    store_uri: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    client = MlflowClient()
+    candidate = scored_version(client, 0.5)
+    real_check = promotion.check_finished
+
+    def check_while_another_writer_notes(client: MlflowClient, version: ModelVersion):  # noqa: ANN202
+        # Between reading the candidate and recording the promotion, someone else notes a line.
+        client.update_model_version(TOPIC, version.version, description="reviewed by the desk")
+        return real_check(client, version)
+
+    monkeypatch.setattr(promotion, "check_finished", check_while_another_writer_notes)
+    promote(client, TOPIC, candidate)
+
+    lines = client.get_model_version(TOPIC, candidate).description.splitlines()
+    assert lines[0] == "reviewed by the desk"
+    assert "became champion" in lines[1]
