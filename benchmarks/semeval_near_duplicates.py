@@ -47,6 +47,19 @@ def near_duplicates(texts: np.ndarray, splits: list[tuple[np.ndarray, np.ndarray
     return near
 
 
+def figures(gold: np.ndarray, near: np.ndarray, tested: np.ndarray, predicted: np.ndarray) -> dict[str, float]:
+    """F_avg of the tested rows with and without their near-duplicates, and their share.
+
+    `predicted` covers only the rows some fold tested: all of them under group_kfold, not under a holdout.
+    """
+    gold, near = gold[tested], near[tested]
+    return {
+        "semeval_f_avg": round(semeval_f_avg(gold, predicted), 2),
+        "semeval_f_avg_without_near_duplicates": round(semeval_f_avg(gold[~near], predicted[~near]), 2),
+        "near_duplicate_share": round(float(near.mean()), 4),
+    }
+
+
 def main(
     configs: Annotated[list[Path] | None, typer.Argument(help="SemEval configs (default: the shipped three).")] = None,
 ) -> None:
@@ -59,12 +72,7 @@ def main(
         splits = group_splits(config.evaluation, data.frame["group"], config.seed)
         near = near_duplicates(data.frame["text"].to_numpy(), splits)
         validation = cross_validate(classifier_factory(config.model, config.task, config.seed), data, splits)
-        gold, predicted = data.frame["label"].to_numpy(), validation.predictions
-        results[config_key(path)] = {
-            "semeval_f_avg": round(semeval_f_avg(gold, predicted), 2),
-            "semeval_f_avg_without_near_duplicates": round(semeval_f_avg(gold[~near], predicted[~near]), 2),
-            "near_duplicate_share": round(float(near.mean()), 4),
-        }
+        results[config_key(path)] = figures(data.frame["label"].to_numpy(), near, validation.tested, validation.predictions)
         logger.info("%s: %s", config_key(path), results[config_key(path)])
     save_results(RESULTS, results)
     columns = {

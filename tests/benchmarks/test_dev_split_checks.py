@@ -31,6 +31,21 @@ def test_near_duplicates_are_found_against_the_training_side_only() -> None:
     assert not semeval_near_duplicates.near_duplicates(texts, together).any()
 
 
+def test_figures_score_only_the_rows_a_holdout_tested() -> None:
+    gold = np.array(["FAVOR", "AGAINST", "NONE", "FAVOR", "AGAINST", "FAVOR"])
+    near = np.array([False, False, True, False, True, False])
+    tested = np.array([False, False, True, True, True, True])  # a holdout: rows 0 and 1 only trained
+    predicted = np.array(["AGAINST", "FAVOR", "FAVOR", "FAVOR"])  # for rows 2-5, in order
+
+    figures = semeval_near_duplicates.figures(gold, near, tested, predicted)
+
+    # Rows 3 and 5 (FAVOR) are right, row 2 (NONE) is called AGAINST, row 4 (AGAINST) is called FAVOR.
+    assert figures["semeval_f_avg"] == round(100 * (0.8 + 0.0) / 2, 2)
+    # Without the near-duplicates (rows 2 and 4) every FAVOR is right and no AGAINST is left.
+    assert figures["semeval_f_avg_without_near_duplicates"] == 50.0
+    assert figures["near_duplicate_share"] == 0.5
+
+
 def test_the_strict_vast_split_keeps_comments_and_topics_apart() -> None:
     comments = pd.Series([f"comment {i % 20}" for i in range(200)])
     topics = np.array([f"topic {i % 13}" for i in range(200)])
