@@ -69,9 +69,12 @@ class CalibratedLinearSVC(ClassifierMixin, BaseEstimator):
     are computed here and passed as a list, which it accepts.
     """
 
-    def __init__(self, C: float = 1.0, class_weight: str | None = "balanced", random_state: int = 0) -> None:
+    def __init__(
+        self, C: float = 1.0, class_weight: str | None = "balanced", max_iter: int = 1000, random_state: int = 0
+    ) -> None:
         self.C = C
         self.class_weight = class_weight
+        self.max_iter = max_iter
         self.random_state = random_state
 
     def fit(self, X: object, y: Sequence[str], sample_weight: np.ndarray | None = None) -> CalibratedLinearSVC:
@@ -81,7 +84,7 @@ class CalibratedLinearSVC(ClassifierMixin, BaseEstimator):
             # Rare classes are expected (see the class docstring); stratification still balances the rest.
             warnings.simplefilter("ignore", UserWarning)
             splits = list(folds.split(np.zeros(len(labels)), labels))
-        svc = LinearSVC(C=self.C, class_weight=self.class_weight, random_state=self.random_state)
+        svc = LinearSVC(C=self.C, class_weight=self.class_weight, max_iter=self.max_iter, random_state=self.random_state)
         self.calibrated_ = CalibratedClassifierCV(svc, method="sigmoid", cv=splits).fit(X, labels, sample_weight=sample_weight)
         self.classes_ = self.calibrated_.classes_
         return self
@@ -139,7 +142,9 @@ def build_pipeline(config: TfidfModel, task: str, seed: int) -> Pipeline:
             C=config.C, class_weight=config.class_weight, max_iter=config.max_iter, random_state=seed
         )
     else:
-        classifier = CalibratedLinearSVC(C=config.C, class_weight=config.class_weight, random_state=seed)
+        classifier = CalibratedLinearSVC(
+            C=config.C, class_weight=config.class_weight, max_iter=config.max_iter, random_state=seed
+        )
     steps = []
     if task == "stance":
         steps.append(("stance_view", FunctionTransformer(stance_view, kw_args={"window": config.context_window})))

@@ -2,6 +2,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from classifiers.families.tfidf import CalibratedLinearSVC, TfidfClassifier, TfidfModel, build_pipeline
 from classifiers.interface import load_predictor
@@ -44,6 +45,16 @@ def test_linear_svm_calibrates_even_with_a_single_example_class() -> None:
     assert list(model.classes_) == ["a", "b", "c"]
     assert np.allclose(probabilities.sum(axis=1), 1.0)
     assert model.predict(features[:1])[0] == "a"
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")  # 7 iterations on purpose
+def test_max_iter_reaches_the_linear_svm_too() -> None:
+    config = TfidfModel(family="tfidf", classifier="linear_svm", max_iter=7)
+    pipeline = build_pipeline(config, "topic", seed=0)
+    texts, labels = TEXTS * 3, ["one", "two", "three", "four"] * 3
+    pipeline.fit(pd.DataFrame({"text": texts}), labels)
+    svcs = [calibrated.estimator for calibrated in pipeline[-1].calibrated_.calibrated_classifiers_]
+    assert svcs and all(svc.max_iter == 7 for svc in svcs)
 
 
 def test_save_and_load_round_trip(tmp_path: Path) -> None:
