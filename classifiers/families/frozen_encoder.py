@@ -126,9 +126,13 @@ class FrozenEncoderModel(FamilyConfig):
         return placeholder
 
     @model_validator(mode="after")
-    def _masking_needs_the_text_apart(self) -> FrozenEncoderModel:
-        if self.target_mask is not None and self.stance_input == "pair":
-            raise ValueError("target_mask needs the text embedded apart from the target: stance_input separate or per_target")
+    def _settings_that_need_the_text_apart(self) -> FrozenEncoderModel:
+        # Accepted and ignored, they would log a param the model never used.
+        for name, used in (("target_mask", self.target_mask is not None), ("matching_features", self.matching_features)):
+            if used and self.stance_input == "pair":
+                raise ValueError(f"{name} needs the text embedded apart from the target: stance_input separate or per_target")
+        if "min_target_rows" in self.model_fields_set and self.stance_input != "per_target":
+            raise ValueError(f"min_target_rows is a setting of stance_input per_target, not of '{self.stance_input}'")
         return self
 
     @model_validator(mode="after")
@@ -293,6 +297,8 @@ class FrozenEncoderClassifier(Trainable):
             raise UserInputError("model.stance_descriptions are for stance models; a topic model has no target to fill in")
         if config.target_mask is not None and task != "stance":
             raise UserInputError("model.target_mask is for stance models; a topic model has no target to mask")
+        if config.matching_features and task != "stance":
+            raise UserInputError("model.matching_features is for stance models; a topic model has no target to match")
         return cls(task, encoder, head, config.stance_input, config.matching_features, descriptions, config.target_mask)
 
     def features(self, inputs: pd.DataFrame, progress: bool = False) -> np.ndarray:

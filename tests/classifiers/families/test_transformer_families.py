@@ -199,16 +199,19 @@ def test_a_target_mask_adds_the_text_embedded_with_the_target_masked(tiny_encode
         ({"target_mask": "X", "stance_input": "pair"}, "target_mask needs the text embedded apart from the target"),
         ({"target_mask": "  "}, "give a word that stands for the target"),
         ({"target_mask": " X"}, "without leading or trailing spaces"),
+        ({"matching_features": True, "stance_input": "pair"}, "matching_features needs the text embedded apart"),
+        ({"min_target_rows": 20}, "min_target_rows is a setting of stance_input per_target, not of 'separate'"),
     ],
 )
-def test_an_unusable_target_mask_is_refused(settings: dict[str, object], message: str) -> None:
+def test_a_setting_the_stance_input_would_ignore_is_refused(settings: dict[str, object], message: str) -> None:
     with pytest.raises(ValueError, match=message):
         FrozenEncoderModel(family="frozen_encoder", **{"stance_input": "separate", **settings})
 
 
-def test_a_target_mask_is_for_stance_only(tiny_encoder: Path) -> None:
-    config = FrozenEncoderModel(family="frozen_encoder", encoder=str(tiny_encoder), stance_input="separate", target_mask="X")
-    with pytest.raises(UserInputError, match="model.target_mask is for stance models"):
+@pytest.mark.parametrize("setting", [{"target_mask": "X"}, {"matching_features": True}])
+def test_target_settings_are_for_stance_only(tiny_encoder: Path, setting: dict[str, object]) -> None:
+    config = FrozenEncoderModel(family="frozen_encoder", encoder=str(tiny_encoder), stance_input="separate", **setting)
+    with pytest.raises(UserInputError, match=f"model.{next(iter(setting))} is for stance models"):
         classifier_factory(config, "topic", seed=0)()
 
 
