@@ -65,7 +65,7 @@ from training.config.resolve import load_config
 from training.config.schema import EvaluationConfig
 from training.evaluation.cross_validation import disjoint_holdout, group_splits
 from training.public_datasets.adapters import load_benchmark
-from training.public_datasets.scorers import FNC_TEST_SHARES, fnc_score, fnc_test_mix
+from training.public_datasets.scorers import fnc_score, fnc_test_mix, fnc_test_weights
 
 logger = logging.getLogger("benchmarks.fnc1_dev_gap")
 RESULTS = locations.PROJECT_ROOT / "benchmarks" / "results" / "fnc1_dev_gap.json"
@@ -147,8 +147,9 @@ def overlap(frame: pd.DataFrame, stories: pd.Series, train: np.ndarray, test: np
 # --- scores -----------------------------------------------------------------------------------
 
 
-def scores(gold: np.ndarray, predicted: np.ndarray) -> dict[str, float]:
-    out = {
+def scores(gold: np.ndarray, predicted: np.ndarray) -> dict[str, float | dict[str, float]]:
+    """FNC-1 score, macro-F1 and per-class F1 as they are and reweighted to the test's class shares."""
+    out: dict[str, float | dict[str, float]] = {
         "n": len(gold),
         "fnc_score": fnc_score(gold, predicted),
         "macro_f1": float(f1_score(gold, predicted, labels=LABELS, average="macro", zero_division=0)),
@@ -157,9 +158,8 @@ def scores(gold: np.ndarray, predicted: np.ndarray) -> dict[str, float]:
     out.update({f"f1_{label}": float(value) for label, value in zip(LABELS, per_class, strict=True)})
     # Reweighted to the competition test's class shares: each gold class weighs test share / dev share.
     out.update(fnc_test_mix(gold, predicted))
+    mixed = f1_score(gold, predicted, labels=LABELS, average=None, zero_division=0, sample_weight=fnc_test_weights(gold))
     shares = pd.Series(gold).value_counts(normalize=True)
-    weight = np.array([FNC_TEST_SHARES[label] / shares[label] for label in gold])
-    mixed = f1_score(gold, predicted, labels=LABELS, average=None, zero_division=0, sample_weight=weight)
     out.update({f"f1_{label}_test_mix": float(value) for label, value in zip(LABELS, mixed, strict=True)})
     out["class_shares"] = {label: float(shares.get(label, 0.0)) for label in LABELS}
     return out

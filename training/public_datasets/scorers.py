@@ -38,17 +38,32 @@ def _checked(name: str, y_true: Sequence[str], y_pred: Sequence[str]) -> tuple[n
     return gold, predicted
 
 
-def fnc_score(y_true: Sequence[str], y_pred: Sequence[str]) -> float:
-    """FNC-1 relative score in percent: the weighted score over the best possible one for this gold."""
-    gold, predicted = _checked("fnc1", y_true, y_pred)
+def _fnc_relative(gold: np.ndarray, predicted: np.ndarray, weight: np.ndarray | float = 1.0) -> float:
+    """FNC-1's score in percent of the best possible for this gold: 0.25 for telling related from unrelated,
+    0.75 more for the right stance of a related pair; each pair counted with its weight."""
     gold_related, predicted_related = gold != FNC_UNRELATED, predicted != FNC_UNRELATED
     score = 0.25 * (gold_related == predicted_related) + 0.75 * (gold_related & (gold == predicted))
     best = np.where(gold_related, 1.0, 0.25)
-    return float(100 * score.sum() / best.sum())
+    return float(100 * (weight * score).sum() / (weight * best).sum())
+
+
+def fnc_score(y_true: Sequence[str], y_pred: Sequence[str]) -> float:
+    """FNC-1 relative score in percent: the weighted score over the best possible one for this gold."""
+    gold, predicted = _checked("fnc1", y_true, y_pred)
+    return _fnc_relative(gold, predicted)
 
 
 # Class shares of the FNC-1 competition test (25,413 pairs; published with the dataset).
 FNC_TEST_SHARES = {"unrelated": 0.7220, "discuss": 0.1760, "agree": 0.0740, "disagree": 0.0270}
+
+
+def fnc_test_weights(gold: np.ndarray) -> np.ndarray:
+    """Each pair's weight, so the gold classes take the competition test's shares (absent classes: renormalised)."""
+    labels, counts = np.unique(gold, return_counts=True)
+    present = {str(label): FNC_TEST_SHARES[str(label)] for label in labels}
+    total = sum(present.values())
+    per_row = {str(label): present[str(label)] / total / (count / len(gold)) for label, count in zip(labels, counts, strict=True)}
+    return np.array([per_row[str(label)] for label in gold])
 
 
 def fnc_test_mix(y_true: Sequence[str], y_pred: Sequence[str]) -> dict[str, float]:
@@ -59,16 +74,9 @@ def fnc_test_mix(y_true: Sequence[str], y_pred: Sequence[str]) -> dict[str, floa
     the test. Classes absent from the gold keep weight 0 and the others' shares are renormalised.
     """
     gold, predicted = _checked("fnc1", y_true, y_pred)
-    labels, counts = np.unique(gold, return_counts=True)
-    present = {str(label): FNC_TEST_SHARES[str(label)] for label in labels}
-    total = sum(present.values())
-    per_row = {str(label): present[str(label)] / total / (count / len(gold)) for label, count in zip(labels, counts, strict=True)}
-    weight = np.array([per_row[str(label)] for label in gold])
-    gold_related, predicted_related = gold != FNC_UNRELATED, predicted != FNC_UNRELATED
-    score = 0.25 * (gold_related == predicted_related) + 0.75 * (gold_related & (gold == predicted))
-    best = np.where(gold_related, 1.0, 0.25)
+    weight = fnc_test_weights(gold)
     macro = f1_score(gold, predicted, labels=list(BENCHMARKS["fnc1"].labels), average="macro", zero_division=0, sample_weight=weight)
-    return {"fnc_score_test_mix": float(100 * (weight * score).sum() / (weight * best).sum()), "macro_f1_test_mix": float(macro)}
+    return {"fnc_score_test_mix": _fnc_relative(gold, predicted, weight), "macro_f1_test_mix": float(macro)}
 
 
 def semeval_f_avg(y_true: Sequence[str], y_pred: Sequence[str]) -> float:
