@@ -91,6 +91,7 @@ def runtimes(folder: Path, graph: bytes, threads: int, bfloat16: bool) -> dict[s
 
 
 def rows_per_second(embed: Embed, texts: list[str], batch: int) -> float:
+    """Throughput of `embed` over `texts` in batches of `batch`."""
     started = time.perf_counter()
     for start in range(0, len(texts), batch):
         embed(texts[start : start + batch])

@@ -446,6 +446,7 @@ DEFAULTS = {"fuzz_seconds": 120.0, "load_seconds": 30.0, "swap_seconds": 30.0}
 
 
 def seconds_cell(value: float | None) -> str:
+    """A table cell of seconds; a dash where nothing was measured."""
     return "–" if value is None else f"{value:.2f}"
 
 

@@ -21,6 +21,7 @@ def load_results(path: Path) -> dict[str, Row]:
 
 
 def save_results(path: Path, results: dict[str, Row]) -> None:
+    """Write the results file, one config per key."""
     path.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
 
 

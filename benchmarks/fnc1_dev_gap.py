@@ -126,6 +126,8 @@ def nearest_cosine(train_texts: list[str], test_texts: list[str]) -> np.ndarray:
 
 
 def overlap(frame: pd.DataFrame, stories: pd.Series, train: np.ndarray, test: np.ndarray) -> dict[str, float]:
+    """How much of a split's test side its training side already holds: the same or near-same headlines and
+    bodies, and related pairs whose story it trained on."""
     tr, te = frame.iloc[train], frame.iloc[test]
     out: dict[str, float] = {}
     for column, what in (("target", "headlines"), ("text", "bodies")):
@@ -211,6 +213,7 @@ def baseline_features(headline: str, body: str) -> list[float]:
 
 
 def baseline_matrix(frame: pd.DataFrame, cache: Path | None) -> np.ndarray:
+    """The official baseline's features of every pair, read from `cache` when it exists, else computed and saved there."""
     if cache is not None and cache.exists():
         return np.load(cache)
     started = time.perf_counter()
@@ -267,6 +270,7 @@ def run_ours(frame: pd.DataFrame, splits: list[Split], overrides: list[str], tun
 
 
 def run_baseline(frame: pd.DataFrame, features: np.ndarray, splits: list[Split]) -> np.ndarray:
+    """The official baseline's gradient-boosted trees, fitted per split: each test row's predicted label."""
     predicted = np.full(len(frame), None, dtype=object)
     y = frame["label"].to_numpy()
     for train, test in splits:

@@ -86,4 +86,5 @@ class StanceDescriptions:
 
     @classmethod
     def from_settings(cls, settings: Mapping[str, object]) -> StanceDescriptions:
+        """Read back what `settings` saved with a model."""
         return cls(dict(settings["sentences"]), float(settings["weight"]), float(settings["temperature"]))  # type: ignore[arg-type]

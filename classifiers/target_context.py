@@ -110,6 +110,7 @@ class Searchable:
 
     @classmethod
     def of(cls, text: str) -> Searchable:
+        """A text with its folded form and the set of its folded words, computed once for every search in it."""
         folded = fold(text)
         return cls(text, folded, frozenset(_WORD.findall(folded)))
 

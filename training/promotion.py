@@ -61,6 +61,7 @@ class Evidence:
     digest: str | None
 
     def describe(self) -> str:
+        """The figure and data a verdict quotes."""
         value = "n/a" if self.value is None else f"{self.value:.4f}"
         return f"version {self.version}: {self.metric} = {value} on data {self.digest or 'unknown'}"
 

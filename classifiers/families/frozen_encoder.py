@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Literal
+from typing import Literal, TypeAlias
 
 import joblib
 import numpy as np
@@ -30,7 +30,7 @@ HEAD_FILE = "head.joblib"
 ENCODER_DIR = "encoder"
 SETTINGS_FILE = "frozen_settings.json"
 StanceInput = Literal["pair", "separate", "per_target"]
-Head = LogisticRegression | BalancedMLPClassifier
+Head: TypeAlias = LogisticRegression | BalancedMLPClassifier
 # Settings that only one kind of head reads: setting one for the other head is a mistake worth naming.
 HEAD_SETTINGS = {"logreg": ("C",), "mlp": ("hidden_units", "alpha", "networks")}
 MLP_EPOCHS = 200

@@ -65,6 +65,7 @@ class Article:
     source_files: list[str] = field(default_factory=list)
 
     def record(self, n_segments: int) -> dict[str, object]:
+        """The article's line in articles.jsonl."""
         return {
             "article_id": self.parsed.article_id,
             "title": self.parsed.title,
