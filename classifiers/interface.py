@@ -10,13 +10,16 @@ import json
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from pathlib import Path
-from typing import ClassVar
+from typing import ClassVar, TypeAlias
 
 import numpy as np
 import pandas as pd
 
 from classifiers.document_context import mix_neighbours
 from classifiers.errors import UserInputError
+
+# Gold or predicted labels, one per row: a list, or the object array a DataFrame column gives.
+Labels: TypeAlias = Sequence[str] | np.ndarray
 
 META_FILE = "classifier.json"
 # The saved-model layout. Models saved before the classifiers package (no "layout" key) pickled
@@ -67,7 +70,7 @@ class Trainable(Predictor):
     """A classifier that can also be trained and saved."""
 
     @abstractmethod
-    def fit(self, inputs: pd.DataFrame, y: Sequence[str], sample_weight: np.ndarray | None = None) -> None:
+    def fit(self, inputs: pd.DataFrame, y: Labels, sample_weight: np.ndarray | None = None) -> None:
         """Train on inputs and their string labels (rows weighted by sample_weight if given); sets `labels` (sorted)."""
 
     @abstractmethod

@@ -26,7 +26,7 @@ from sklearn.linear_model import LogisticRegression
 from classifiers.config import PACKAGED_ENCODER, FamilyConfig
 from classifiers.encoder import ENCODER_REQUIREMENTS, MeanPooledEncoder, resolve_encoder
 from classifiers.errors import UserInputError
-from classifiers.interface import Trainable
+from classifiers.interface import Labels, Trainable
 from classifiers.registry import Factory, Family, register
 
 PROTOTYPES_FILE = "prototypes.npy"
@@ -122,7 +122,7 @@ class DescriptionClassifier(Trainable):
     def untrained(cls, task: str, config: DescriptionsModel, encoder: MeanPooledEncoder) -> DescriptionClassifier:
         return cls(task, encoder, np.zeros((0, encoder.dimension), dtype=np.float32), config.temperature, config)
 
-    def fit(self, inputs: pd.DataFrame, y: Sequence[str], sample_weight: np.ndarray | None = None) -> None:
+    def fit(self, inputs: pd.DataFrame, y: Labels, sample_weight: np.ndarray | None = None) -> None:
         if self.config is None:
             raise RuntimeError("fit needs a classifier made by DescriptionClassifier.untrained, not a loaded one")
         missing = sorted({str(label) for label in y} - set(self.config.descriptions))

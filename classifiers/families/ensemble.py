@@ -18,7 +18,7 @@ from pydantic import Field, PositiveFloat, SerializeAsAny, ValidationError, fiel
 
 from classifiers.config import FamilyConfig
 from classifiers.errors import UserInputError
-from classifiers.interface import Trainable, load_predictor
+from classifiers.interface import Labels, Trainable, load_predictor
 from classifiers.registry import Factory, Family, classifier_factory, get_family, register
 
 SETTINGS_FILE = "ensemble.json"
@@ -78,7 +78,7 @@ class EnsembleClassifier(Trainable):
         self.members = list(members)
         self.weights = np.asarray(weights, dtype=float)
 
-    def fit(self, inputs: pd.DataFrame, y: Sequence[str], sample_weight: np.ndarray | None = None) -> None:
+    def fit(self, inputs: pd.DataFrame, y: Labels, sample_weight: np.ndarray | None = None) -> None:
         for member in self.members:
             member.fit(inputs, y, sample_weight=sample_weight)
         self.labels = sorted({label for member in self.members for label in member.labels})

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import tempfile
-from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
@@ -22,7 +21,7 @@ from classifiers.encoder import (
     resolve_encoder,
 )
 from classifiers.errors import UserInputError
-from classifiers.interface import Trainable
+from classifiers.interface import Labels, Trainable
 from classifiers.registry import Factory, Family, register
 
 if TYPE_CHECKING:
@@ -88,7 +87,7 @@ class FineTunedClassifier(Trainable):
             first, second, truncation="only_second" if second is not None else True, max_length=self.max_length
         )
 
-    def fit(self, inputs: pd.DataFrame, y: Sequence[str], sample_weight: np.ndarray | None = None) -> None:
+    def fit(self, inputs: pd.DataFrame, y: Labels, sample_weight: np.ndarray | None = None) -> None:
         import torch
         from datasets import Dataset
         from transformers import (

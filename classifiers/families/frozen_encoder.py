@@ -20,7 +20,7 @@ from sklearn.linear_model import LogisticRegression
 from classifiers.config import PACKAGED_ENCODER, FamilyConfig
 from classifiers.encoder import ENCODER_REQUIREMENTS, MeanPooledEncoder, resolve_encoder
 from classifiers.errors import UserInputError
-from classifiers.interface import Trainable
+from classifiers.interface import Labels, Trainable
 from classifiers.mlp_head import BalancedMLPClassifier
 from classifiers.registry import Factory, Family, register
 from classifiers.stance_descriptions import StanceDescriptions, check_sentences
@@ -214,7 +214,7 @@ class PerTargetHeads:
         text: np.ndarray,
         block: np.ndarray,
         targets: Sequence[str],
-        y: Sequence[str],
+        y: Labels,
         sample_weight: np.ndarray | None = None,
     ) -> PerTargetHeads:
         labels, keys = np.asarray(y), np.array([target_key(t) for t in targets])
@@ -317,7 +317,7 @@ class FrozenEncoderClassifier(Trainable):
             block.append(masked_text_embeddings(self.encoder, inputs, text, self.target_mask, progress))
         return np.hstack(block)
 
-    def fit(self, inputs: pd.DataFrame, y: Sequence[str], sample_weight: np.ndarray | None = None) -> None:
+    def fit(self, inputs: pd.DataFrame, y: Labels, sample_weight: np.ndarray | None = None) -> None:
         features = self.features(inputs, progress=True)
         if isinstance(self.head, PerTargetHeads):
             text, targets = features[:, : self.encoder.dimension], inputs["target"].astype(str).tolist()

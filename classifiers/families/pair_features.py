@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Literal
 
@@ -28,7 +27,7 @@ from tqdm.auto import tqdm
 from classifiers.config import PACKAGED_ENCODER, FamilyConfig
 from classifiers.encoder import ENCODER_REQUIREMENTS, MeanPooledEncoder, resolve_encoder
 from classifiers.errors import UserInputError
-from classifiers.interface import Trainable
+from classifiers.interface import Labels, Trainable
 from classifiers.registry import Factory, Family, register
 from classifiers.target_context import sentences
 
@@ -279,7 +278,7 @@ class PairFeaturesClassifier(Trainable):
         )
         return cls(task, PairFeaturizer(config, seed), trees, encoder)
 
-    def fit(self, inputs: pd.DataFrame, y: Sequence[str], sample_weight: np.ndarray | None = None) -> None:
+    def fit(self, inputs: pd.DataFrame, y: Labels, sample_weight: np.ndarray | None = None) -> None:
         self.featurizer.fit(inputs)
         self.trees.fit(self.featurizer.transform(inputs, self.encoder), list(y), sample_weight=sample_weight)
         self.labels = [str(label) for label in self.trees.classes_]

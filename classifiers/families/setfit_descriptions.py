@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import logging
 import tempfile
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Literal
 
@@ -24,7 +23,7 @@ from sklearn.exceptions import NotFittedError
 from classifiers.encoder import ENCODER_REQUIREMENTS, MeanPooledEncoder, resolve_encoder
 from classifiers.errors import UserInputError
 from classifiers.families.descriptions import DescriptionClassifier, DescriptionsModel
-from classifiers.interface import Trainable
+from classifiers.interface import Labels, Trainable
 from classifiers.registry import Factory, Family, register
 
 logger = logging.getLogger(__name__)
@@ -61,7 +60,7 @@ class SetFitClassifier(Trainable):
         # The tuned encoder's folder lives as long as the classifier: saving re-reads its float32 weights.
         self._tuned: tempfile.TemporaryDirectory[str] | None = None
 
-    def fit(self, inputs: pd.DataFrame, y: Sequence[str], sample_weight: np.ndarray | None = None) -> None:
+    def fit(self, inputs: pd.DataFrame, y: Labels, sample_weight: np.ndarray | None = None) -> None:
         if self.config is None or self.base is None:
             raise RuntimeError("fit needs a classifier made by the setfit family's trainer, not a loaded one")
         if sample_weight is not None and not np.allclose(sample_weight, sample_weight[0]):
@@ -95,7 +94,7 @@ class SetFitClassifier(Trainable):
         return classifier
 
 
-def tuning_sentences(config: SetFitDescriptionsModel, inputs: pd.DataFrame, y: Sequence[str]) -> list[tuple[str, str]]:
+def tuning_sentences(config: SetFitDescriptionsModel, inputs: pd.DataFrame, y: Labels) -> list[tuple[str, str]]:
     """(sentence, label) to draw pairs from: every description sentence and, unless zero-shot, every training row."""
     described = [
         (sentence, label) for label, sentences in config.descriptions.items() for sentence in sentences if sentence.strip()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import warnings
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Literal
 
@@ -22,7 +21,7 @@ from sklearn.preprocessing import FunctionTransformer
 from sklearn.svm import LinearSVC
 
 from classifiers.config import FamilyConfig
-from classifiers.interface import Trainable
+from classifiers.interface import Labels, Trainable
 from classifiers.registry import Factory, Family, register
 from classifiers.target_context import conjoin, target_context
 
@@ -77,7 +76,7 @@ class CalibratedLinearSVC(ClassifierMixin, BaseEstimator):
         self.max_iter = max_iter
         self.random_state = random_state
 
-    def fit(self, X: object, y: Sequence[str], sample_weight: np.ndarray | None = None) -> CalibratedLinearSVC:
+    def fit(self, X: object, y: Labels, sample_weight: np.ndarray | None = None) -> CalibratedLinearSVC:
         labels = np.asarray(y)
         folds = StratifiedKFold(CALIBRATION_FOLDS, shuffle=True, random_state=self.random_state)
         with warnings.catch_warnings():
@@ -159,7 +158,7 @@ class TfidfClassifier(Trainable):
         super().__init__(task)
         self.pipeline = pipeline
 
-    def fit(self, inputs: pd.DataFrame, y: Sequence[str], sample_weight: np.ndarray | None = None) -> None:
+    def fit(self, inputs: pd.DataFrame, y: Labels, sample_weight: np.ndarray | None = None) -> None:
         self.pipeline.fit(inputs, list(y), classifier__sample_weight=sample_weight)
         self.labels = [str(label) for label in self.pipeline.classes_]
 

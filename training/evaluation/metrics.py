@@ -20,6 +20,8 @@ from sklearn.metrics import (
     precision_recall_fscore_support,
 )
 
+from classifiers.interface import Labels
+
 OVERALL_METRICS = ("accuracy", "macro_f1")
 PER_CLASS_METRICS = ("f1", "precision", "recall")
 
@@ -29,7 +31,7 @@ def classification_metric_names(labels: Sequence[str]) -> list[str]:
     return [*OVERALL_METRICS, *(f"{kind}_{label}" for label in labels for kind in PER_CLASS_METRICS)]
 
 
-def classification_metrics(y_true: Sequence[str], y_pred: Sequence[str], labels: Sequence[str]) -> dict[str, float]:
+def classification_metrics(y_true: Labels, y_pred: Labels, labels: Sequence[str]) -> dict[str, float]:
     """accuracy, macro_f1, and f1_/precision_/recall_<label> for each of `labels`.
 
     macro_f1 averages over the labels that occur in the gold or the predicted labels: a label the
@@ -53,8 +55,8 @@ def classification_metrics(y_true: Sequence[str], y_pred: Sequence[str], labels:
 
 
 def group_bootstrap_interval(
-    y_true: Sequence[str],
-    y_pred: Sequence[str],
+    y_true: Labels,
+    y_pred: Labels,
     groups: Sequence[str],
     labels: Sequence[str],
     seed: int,
@@ -85,7 +87,7 @@ def group_bootstrap_interval(
 
 
 def macro_f1_of_draws(
-    y_true: Sequence[str], y_pred: Sequence[str], group_codes: np.ndarray, labels: Sequence[str]
+    y_true: Labels, y_pred: Labels, group_codes: np.ndarray, labels: Sequence[str]
 ) -> Callable[..., np.ndarray]:
     """macro-F1 as `classification_metrics` computes it, of the rows of drawn groups: the returned function takes
     arrays of group numbers (0 to n-1 as in `group_codes`, one draw per group of a resample, on the last axis) and
@@ -124,7 +126,7 @@ def macro_f1_of_draws(
     return macro_f1
 
 
-def summary_metrics(y_true: Sequence[str], y_pred: Sequence[str], labels: Sequence[str]) -> dict[str, object]:
+def summary_metrics(y_true: Labels, y_pred: Labels, labels: Sequence[str]) -> dict[str, object]:
     """The `evaluate` command's figures: accuracy, macro_f1, per_class F1 and recall, the confusion counts
     (gold label → predicted label → rows), the labels averaged over, and n.
 
@@ -153,12 +155,12 @@ def summary_metrics(y_true: Sequence[str], y_pred: Sequence[str], labels: Sequen
     }
 
 
-def report_text(y_true: Sequence[str], y_pred: Sequence[str], labels: Sequence[str]) -> str:
+def report_text(y_true: Labels, y_pred: Labels, labels: Sequence[str]) -> str:
     """scikit-learn's per-class precision/recall/F1 report over `labels`, as text."""
     return classification_report(y_true, y_pred, labels=list(labels), digits=3, zero_division=0)
 
 
-def confusion_matrix_figure(y_true: Sequence[str], y_pred: Sequence[str], labels: Sequence[str], title: str) -> Figure:
+def confusion_matrix_figure(y_true: Labels, y_pred: Labels, labels: Sequence[str], title: str) -> Figure:
     """Confusion matrix with counts; rows are gold labels."""
     size = max(4.0, 0.9 * len(labels) + 2)
     figure = Figure(figsize=(size, size))

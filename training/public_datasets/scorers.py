@@ -17,13 +17,14 @@ from collections.abc import Callable, Sequence
 import numpy as np
 from sklearn.metrics import accuracy_score, f1_score
 
+from classifiers.interface import Labels
 from training.public_datasets.adapters import BENCHMARKS, get_benchmark
 
 FNC_UNRELATED = "unrelated"
 SEMEVAL_SCORED = ["FAVOR", "AGAINST"]
 
 
-def _checked(name: str, y_true: Sequence[str], y_pred: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+def _checked(name: str, y_true: Labels, y_pred: Labels) -> tuple[np.ndarray, np.ndarray]:
     """Gold and predicted labels as arrays, after checking they pair up and use the benchmark's label set."""
     gold, predicted = np.asarray(y_true, dtype=object), np.asarray(y_pred, dtype=object)
     if len(gold) != len(predicted):
@@ -47,7 +48,7 @@ def _fnc_relative(gold: np.ndarray, predicted: np.ndarray, weight: np.ndarray | 
     return float(100 * (weight * score).sum() / (weight * best).sum())
 
 
-def fnc_score(y_true: Sequence[str], y_pred: Sequence[str]) -> float:
+def fnc_score(y_true: Labels, y_pred: Labels) -> float:
     """FNC-1 relative score in percent: the weighted score over the best possible one for this gold."""
     gold, predicted = _checked("fnc1", y_true, y_pred)
     return _fnc_relative(gold, predicted)
@@ -66,7 +67,7 @@ def fnc_test_weights(gold: np.ndarray) -> np.ndarray:
     return np.array([per_row[str(label)] for label in gold])
 
 
-def fnc_test_mix(y_true: Sequence[str], y_pred: Sequence[str]) -> dict[str, float]:
+def fnc_test_mix(y_true: Labels, y_pred: Labels) -> dict[str, float]:
     """`fnc_score` and `macro_f1` with every pair weighted so the gold classes take the competition test's shares.
 
     A dev split's class balance can be far from the test's (a split holding out whole stories tests mostly
@@ -79,7 +80,7 @@ def fnc_test_mix(y_true: Sequence[str], y_pred: Sequence[str]) -> dict[str, floa
     return {"fnc_score_test_mix": _fnc_relative(gold, predicted, weight), "macro_f1_test_mix": float(macro)}
 
 
-def semeval_f_avg(y_true: Sequence[str], y_pred: Sequence[str]) -> float:
+def semeval_f_avg(y_true: Labels, y_pred: Labels) -> float:
     """SemEval-2016 Task 6A F_avg in percent: mean of F1(FAVOR) and F1(AGAINST), all targets pooled."""
     gold, predicted = _checked("semeval2016", y_true, y_pred)
     # NONE is a class the model can predict but is not averaged: its rows only count as misses or false alarms.
@@ -91,31 +92,31 @@ def _macro_f1(name: str, gold: np.ndarray, predicted: np.ndarray) -> float:
     return float(f1_score(gold, predicted, labels=list(BENCHMARKS[name].labels), average="macro", zero_division=0))
 
 
-def vast_macro_f1(y_true: Sequence[str], y_pred: Sequence[str]) -> float:
+def vast_macro_f1(y_true: Labels, y_pred: Labels) -> float:
     """VAST macro-F1 (a fraction) over con, pro and neutral."""
     gold, predicted = _checked("vast", y_true, y_pred)
     return _macro_f1("vast", gold, predicted)
 
 
-def _fnc1(y_true: Sequence[str], y_pred: Sequence[str]) -> dict[str, float]:
+def _fnc1(y_true: Labels, y_pred: Labels) -> dict[str, float]:
     gold, predicted = _checked("fnc1", y_true, y_pred)
     return {"fnc_score": fnc_score(gold, predicted), "macro_f1": _macro_f1("fnc1", gold, predicted)}
 
 
-def _semeval2016(y_true: Sequence[str], y_pred: Sequence[str]) -> dict[str, float]:
+def _semeval2016(y_true: Labels, y_pred: Labels) -> dict[str, float]:
     return {"semeval_f_avg": semeval_f_avg(y_true, y_pred)}
 
 
-def _bbc_news(y_true: Sequence[str], y_pred: Sequence[str]) -> dict[str, float]:
+def _bbc_news(y_true: Labels, y_pred: Labels) -> dict[str, float]:
     gold, predicted = _checked("bbc_news", y_true, y_pred)
     return {"accuracy": float(accuracy_score(gold, predicted)), "macro_f1": _macro_f1("bbc_news", gold, predicted)}
 
 
-def _vast(y_true: Sequence[str], y_pred: Sequence[str]) -> dict[str, float]:
+def _vast(y_true: Labels, y_pred: Labels) -> dict[str, float]:
     return {"vast_macro_f1": vast_macro_f1(y_true, y_pred)}
 
 
-SCORERS: dict[str, Callable[[Sequence[str], Sequence[str]], dict[str, float]]] = {
+SCORERS: dict[str, Callable[[Labels, Labels], dict[str, float]]] = {
     "fnc1": _fnc1,
     "semeval2016": _semeval2016,
     "bbc_news": _bbc_news,
@@ -124,17 +125,17 @@ SCORERS: dict[str, Callable[[Sequence[str], Sequence[str]], dict[str, float]]] =
 
 
 # Dev-only figures a benchmark's cross-validation logs beside the official ones (never computed on a test split).
-DEV_SCORERS: dict[str, Callable[[Sequence[str], Sequence[str]], dict[str, float]]] = {"fnc1": fnc_test_mix}
+DEV_SCORERS: dict[str, Callable[[Labels, Labels], dict[str, float]]] = {"fnc1": fnc_test_mix}
 
 
-def dev_metrics(name: str, y_true: Sequence[str], y_pred: Sequence[str]) -> dict[str, float]:
+def dev_metrics(name: str, y_true: Labels, y_pred: Labels) -> dict[str, float]:
     """Figures that make a benchmark's dev split comparable with its test (FNC-1: scored at the test's class mix)."""
     scorer = DEV_SCORERS.get(get_benchmark(name).name)
     return scorer(y_true, y_pred) if scorer is not None else {}
 
 
 def official_metrics(
-    name: str, y_true: Sequence[str], y_pred: Sequence[str], subsets: Sequence[str] | None = None
+    name: str, y_true: Labels, y_pred: Labels, subsets: Sequence[str] | None = None
 ) -> dict[str, float]:
     """The benchmark's official metric(s), its primary metric among them.
 
