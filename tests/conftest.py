@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import socket
+import stat
 import subprocess
 import sys
 import tempfile
@@ -48,18 +49,40 @@ def _run_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
 
 
-def _files_under(folder: Path) -> set[Path]:
-    return {path for path in folder.rglob("*") if path.is_file()}
+def _files_under(folder: Path) -> dict[Path, tuple[int, int]]:
+    """Every regular file under the folder with its (size, mtime_ns), so a rewritten file shows as well as a new one."""
+    files = {}
+    for path in folder.rglob("*"):
+        try:
+            status = path.stat()
+        except FileNotFoundError:  # removed between the listing and the stat: it is not there
+            continue
+        if stat.S_ISREG(status.st_mode):
+            files[path] = (status.st_size, status.st_mtime_ns)
+    return files
 
 
 @pytest.fixture(scope="session", autouse=True)
 def _repo_store_untouched() -> Iterator[None]:
     """No test writes into the repo's mlruns/ (a store's Default experiment keeps artifacts under the current
-    directory unless told otherwise): the session ends with the files it started with."""
+    directory unless told otherwise; opening mlruns/mlflow.db may migrate it): the session ends with the files it
+    started with, each of the same size and modification time."""
     before = _files_under(MLRUNS_DIR)
     yield
-    added = sorted(str(path.relative_to(PROJECT_ROOT)) for path in _files_under(MLRUNS_DIR) - before)
-    assert not added, f"tests wrote {len(added)} file(s) into the repo's mlruns/, e.g. {added[:3]}"
+    after = _files_under(MLRUNS_DIR)
+
+    def named(paths: set[Path]) -> list[str]:
+        return sorted(str(path.relative_to(PROJECT_ROOT)) for path in paths)
+
+    problems = {
+        "added": named(set(after) - set(before)),
+        "removed": named(set(before) - set(after)),
+        "changed": named({path for path in set(before) & set(after) if before[path] != after[path]}),
+    }
+    found = {kind: paths for kind, paths in problems.items() if paths}
+    assert not found, "tests touched the repo's mlruns/: " + "; ".join(
+        f"{kind} {len(paths)} file(s), e.g. {paths[:3]}" for kind, paths in found.items()
+    )
 
 
 @pytest.fixture(scope="session", autouse=True)

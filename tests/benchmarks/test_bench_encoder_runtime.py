@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import sys
+from types import SimpleNamespace
 
 import numpy as np
+import pytest
 
 from training.locations import PROJECT_ROOT
 
@@ -14,20 +16,52 @@ import bench_encoder_runtime
 TEXTS = [f"paragraph {'word ' * length}" for length in range(40)]
 
 
-def test_server_batches_are_sorted_by_length_and_cut_into_calls_of_the_given_rows() -> None:
+SECONDS_PER_CALL = 0.25
+
+
+class FakeClock:
+    """A perf_counter that moves only when an embedding call is made, SECONDS_PER_CALL each time."""
+
+    def __init__(self) -> None:
+        self.now = 100.0  # not 0, so a rate computed from the absolute time rather than the elapsed one shows
+
+    def perf_counter(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def clock(monkeypatch: pytest.MonkeyPatch) -> FakeClock:
+    """The benchmark module's `time` replaced by the fake clock (the real time module is left alone)."""
+    fake = FakeClock()
+    monkeypatch.setattr(bench_encoder_runtime, "time", SimpleNamespace(perf_counter=fake.perf_counter))
+    return fake
+
+
+def test_server_batches_are_sorted_by_length_and_cut_into_calls_of_the_given_rows(clock: FakeClock) -> None:
     calls: list[list[str]] = []
 
     def embed(texts: list[str]) -> np.ndarray:
         calls.append(texts)
+        clock.now += SECONDS_PER_CALL
         return np.zeros((len(texts), 3))
 
     batches = bench_encoder_runtime.server_batches(TEXTS, size=10, count=3)
     rate = bench_encoder_runtime.server_batch_rows_per_second(embed, batches, rows=4)
 
-    assert rate > 0
     assert [len(call) for call in calls] == [4, 4, 2] * 3
+    # 30 rows over 9 calls of a quarter second each.
+    assert rate == pytest.approx(30 / (9 * SECONDS_PER_CALL))
     for batch, first in zip(batches, range(0, 9, 3), strict=True):
         assert len(set(batch)) == 10
         assert sum(calls[first : first + 3], []) == sorted(batch, key=len)
     # Seeded: the same batches every run, so runs on different machines embed the same texts.
     assert bench_encoder_runtime.server_batches(TEXTS, size=10, count=3) == batches
+
+
+def test_rows_per_second_counts_every_text_over_the_time_of_its_calls(clock: FakeClock) -> None:
+    def embed(texts: list[str]) -> np.ndarray:
+        clock.now += SECONDS_PER_CALL
+        return np.zeros((len(texts), 3))
+
+    # 40 texts in calls of 16: 3 calls.
+    assert bench_encoder_runtime.rows_per_second(embed, TEXTS, batch=16) == pytest.approx(40 / (3 * SECONDS_PER_CALL))

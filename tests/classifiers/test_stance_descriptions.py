@@ -40,6 +40,36 @@ def test_a_text_scores_highest_on_the_label_whose_sentence_it_repeats_for_its_ow
     assert described.probabilities(encoder, text[:0], [], ["against", "favor"]).shape == (0, 2)
 
 
+@pytest.mark.parametrize("temperature", [0.05, 0.5])
+def test_probabilities_are_a_softmax_of_the_cosines_over_the_temperature(tiny_encoder: Path, temperature: float) -> None:
+    encoder = MeanPooledEncoder(tiny_encoder, max_length=32, batch_size=4, cache=True)
+    labels = ["against", "favor"]
+    texts, targets = ["Iran is praised and thanked.", "Hamas was blamed for the strike."], ["Iran", "Hamas"]
+    text = encoder.encode(pd.DataFrame({"text": texts}))
+
+    def cosine(row: np.ndarray, target: str, label: str) -> float:
+        """Mean cosine of a (unit-length) text embedding to the label's sentences filled with its target."""
+        filled = [sentence.format(target=target) for sentence in SENTENCES[label]]
+        return float(np.mean(encoder.encode(pd.DataFrame({"text": filled})) @ row))
+
+    cosines = np.array([[cosine(row, target, label) for label in labels] for row, target in zip(text, targets, strict=True)])
+    exponentials = np.exp(cosines / temperature)
+    expected = exponentials / exponentials.sum(axis=1, keepdims=True)
+    described = StanceDescriptions(SENTENCES, weight=0.5, temperature=temperature)
+    assert np.allclose(described.probabilities(encoder, text, targets, labels), expected, atol=1e-6)
+
+
+def test_a_lower_temperature_gives_a_sharper_distribution(tiny_encoder: Path) -> None:
+    encoder = MeanPooledEncoder(tiny_encoder, max_length=32, batch_size=4, cache=True)
+    text = encoder.encode(pd.DataFrame({"text": ["Iran is praised and thanked."]}))
+    sharp, flat = (
+        StanceDescriptions(SENTENCES, weight=0.5, temperature=t).probabilities(encoder, text, ["Iran"], ["against", "favor"])
+        for t in (0.05, 1.0)
+    )
+    assert sharp[0].argmax() == flat[0].argmax() == 1
+    assert sharp[0, 1] > flat[0, 1]
+
+
 def test_mix_gives_the_descriptions_their_weight_and_settings_round_trip(tiny_encoder: Path) -> None:
     encoder = MeanPooledEncoder(tiny_encoder, max_length=32, batch_size=4, cache=True)
     described = StanceDescriptions(SENTENCES, weight=0.25, temperature=0.1)

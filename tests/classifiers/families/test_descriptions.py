@@ -8,8 +8,8 @@ import pytest
 from pydantic import ValidationError
 
 from classifiers.errors import UserInputError
-from classifiers.families.descriptions import DescriptionsModel
-from classifiers.interface import load_predictor
+from classifiers.families.descriptions import DescriptionClassifier, DescriptionsModel
+from classifiers.interface import Trainable, load_predictor
 from classifiers.registry import classifier_factory
 
 DESCRIPTIONS = {
@@ -47,11 +47,48 @@ def test_zero_shot_uses_no_labelled_row_and_may_add_a_label(tiny_encoder: Path) 
     assert np.allclose(first.predict_proba(TEXTS), second.predict_proba(TEXTS))
 
 
+def _unit(vector: np.ndarray) -> np.ndarray:
+    return vector / np.linalg.norm(vector)
+
+
+def expected_prototypes(classifier: Trainable, weight: float, sample_weight: np.ndarray) -> np.ndarray:
+    """unit(weight * unit(mean description embedding) + (1 - weight) * unit(weighted mean row embedding)), per label."""
+    assert isinstance(classifier, DescriptionClassifier)
+    encode = classifier.encoder.encode  # the classifier's own frozen encoder, so only the mixing is under test
+    prototypes = []
+    for label in sorted(DESCRIPTIONS):
+        description = _unit(encode(pd.DataFrame({"text": DESCRIPTIONS[label]})).mean(axis=0))
+        rows = np.array(LABELS) == label
+        row_weights = sample_weight[rows]
+        examples = _unit((encode(TEXTS[rows]) * row_weights[:, None]).sum(axis=0) / row_weights.sum())
+        prototypes.append(_unit(weight * description + (1 - weight) * examples))
+    return np.stack(prototypes)
+
+
 def test_labelled_rows_move_the_few_shot_prototypes(tiny_encoder: Path) -> None:
     few_shot, zero_shot = (classifier_factory(model(tiny_encoder, description_weight=w), "topic", 0)() for w in (0.5, 1.0))
     few_shot.fit(TEXTS, LABELS)
     zero_shot.fit(TEXTS, LABELS)
     assert not np.allclose(few_shot.predict_proba(TEXTS), zero_shot.predict_proba(TEXTS))
+
+
+def test_a_prototype_mixes_description_and_rows_by_the_description_weight(tiny_encoder: Path) -> None:
+    """0.7 is asymmetric, so giving the description's share to the rows (or the reverse) shows."""
+    classifier = classifier_factory(model(tiny_encoder, description_weight=0.7), "topic", 0)()
+    classifier.fit(TEXTS, LABELS)
+    assert np.allclose(classifier.prototypes, expected_prototypes(classifier, 0.7, np.ones(len(LABELS))), atol=1e-5)
+    assert not np.allclose(classifier.prototypes, expected_prototypes(classifier, 0.3, np.ones(len(LABELS))), atol=1e-5)
+
+
+def test_sample_weights_move_the_prototypes(tiny_encoder: Path) -> None:
+    factory = classifier_factory(model(tiny_encoder, description_weight=0.7), "topic", 0)
+    even, tilted = factory(), factory()
+    # Unequal weights within each label, so the weighted mean of its rows differs from the plain mean.
+    sample_weight = np.array([5.0, 1.0, 0.1, 3.0])
+    even.fit(TEXTS, LABELS)
+    tilted.fit(TEXTS, LABELS, sample_weight=sample_weight)
+    assert np.allclose(tilted.prototypes, expected_prototypes(tilted, 0.7, sample_weight), atol=1e-5)
+    assert not np.allclose(tilted.prototypes, even.prototypes, atol=1e-5)
 
 
 def test_a_label_without_description_names_it(tiny_encoder: Path) -> None:

@@ -1,8 +1,8 @@
-from sklearn.model_selection import GroupKFold
-
 from training import locations
+from training.config.schema import EvaluationConfig
 from training.corpus.hf_datasets import load_stance_dataset, load_topic_dataset
-from training.corpus.labels import STANCES, TOPICS
+from training.corpus.labels import STANCES, TOPICS, read_segments
+from training.evaluation.cross_validation import group_splits
 
 
 def test_topic_dataset_has_one_row_per_segment() -> None:
@@ -24,6 +24,14 @@ def test_stance_dataset_has_one_row_per_stance_label() -> None:
 
 
 def test_article_id_keeps_every_split_grouped() -> None:
+    """The project's cross-validation split, grouped by article_id, keeps every article (and so segment) on one side."""
     stance = load_stance_dataset(locations.SEGMENTS_PATH, locations.LABELS_PATH).to_pandas()
-    for train, test in GroupKFold(n_splits=4).split(stance, groups=stance["article_id"]):
+    # article_id must be the segment's article, not a per-segment id: several segments (and their rows) share one.
+    article_of = {segment.segment_id: segment.article_id for segment in read_segments(locations.SEGMENTS_PATH)}
+    assert (stance["article_id"] == stance["segment_id"].map(article_of)).all()
+    assert stance["article_id"].nunique() == 8 < stance["segment_id"].nunique()
+    splits = group_splits(EvaluationConfig(cv="group_kfold", n_splits=4), stance["article_id"], seed=0)
+    assert len(splits) == 4
+    for train, test in splits:
         assert not set(stance["article_id"].iloc[train]) & set(stance["article_id"].iloc[test])
+        assert not set(stance["segment_id"].iloc[train]) & set(stance["segment_id"].iloc[test])

@@ -7,9 +7,14 @@ from pathlib import Path
 import pytest
 
 from classifiers.errors import UserInputError
+from training import locations
+from training.config.resolve import load_config
 from training.config.schema import BenchmarkData
+from training.evaluation import held_out
 from training.labelled_data import load_labelled_data
 from training.public_datasets.adapters import BENCHMARKS, fnc1_stories, load_benchmark
+from training.public_datasets.scorers import official_metrics, vast_macro_f1
+from training.trainer import train
 
 FNC_BODIES = (
     "Body ID,articleBody\n"
@@ -54,6 +59,15 @@ VAST = (
     + vast_row("Taxes are theft, plain and simple.", "tax", "0", "0", "12")
     + vast_row("", "tax", "2", "0", "13", text='[["@caren", "fellow"], ["real", "food"]]')
     + vast_row("Schools need funding.", "school funding", "2", "1", "14")
+)
+# Posts like the training ones, some under other labels (0 con, 1 pro, 2 neutral), and subsets that read
+# differently backwards: a model fitted on VAST gets some right and some wrong.
+VAST_RELABELLED = (
+    VAST_HEADER
+    + vast_row('Guns, they said, are "tools".', "gun control", "0", "1", "21")
+    + vast_row("Taxes are theft, plain and simple.", "tax", "2", "0", "22")
+    + vast_row("Taxes are theft.", "tax", "0", "0", "23")
+    + vast_row("Schools need funding.", "school funding", "2", "0", "24")
 )
 
 
@@ -173,19 +187,34 @@ def test_vast_test_split_reads_the_official_test_file(tmp_path: Path) -> None:
         load_benchmark("vast", tmp_path, "train", "stance")
 
 
-def test_evaluate_on_vast_test_reports_zero_and_few_shot(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    # The wiring of `evaluate --dataset vast --split test`, with a stand-in model that predicts "con" throughout.
-    from training.evaluation import held_out
+def test_evaluate_on_vast_test_reports_zero_and_few_shot(store_uri: str, tmp_path: Path) -> None:
+    """`evaluate --dataset vast --split test` with a real TF-IDF model trained here on the fixture (seconds)."""
+    write_vast(tmp_path)
+    write_vast(tmp_path, VAST_RELABELLED, name="vast_test.csv")
+    path = locations.CONFIGS_DIR / "benchmarks" / "vast" / "tfidf_svm.yaml"
+    # Four rows: every n-gram must count (min_df 1), each of the 3 topics is held out once, and logistic regression
+    # needs no inner calibration folds (the SVM calibrates on 3, more than a class here has rows).
+    overrides = [f"data.data_dir={tmp_path}", "model.classifier=logreg", "model.min_df=1",
+                 "model.char_ngrams=null", "evaluation.cv=leave_one_group_out"]
+    result = train(load_config(path, overrides), config_path=path)
+    model_uri = f"models:/{result.registered_model}/{result.version}"
 
-    write_vast(tmp_path, name="vast_test.csv")
-    monkeypatch.setattr(held_out, "load_model", lambda uri: (None, "stance", ["con", "neutral", "pro"]))
-    monkeypatch.setattr(held_out, "predict_labels", lambda model, task, labels, frame: ["con"] * len(frame))
-    metrics = held_out.evaluate_benchmark("models:/vast-stance@champion", "vast", tmp_path, "test")
-    # gold pro con neutral neutral (zero-shot: con neutral): only con is ever right, F1 2/5 over all rows
-    # (P 1/4, R 1), 2/3 on the zero-shot rows (P 1/2, R 1); the few-shot rows (pro, neutral) have no con: 0
-    assert {name: value for name, value in metrics.items() if name.startswith("vast_")} == pytest.approx(
-        {"vast_macro_f1": 2 / 5 / 3, "vast_macro_f1_zero_shot": 2 / 3 / 3, "vast_macro_f1_few_shot": 0.0}
-    )
+    metrics = held_out.evaluate_benchmark(model_uri, "vast", tmp_path, "test")
+
+    frame = load_benchmark("vast", tmp_path, "test", "stance")
+    model, task, labels = held_out.load_model(model_uri)
+    gold, predicted = frame["label"].tolist(), held_out.predict_labels(model, task, labels, frame)
+    official = {name: value for name, value in metrics.items() if name.startswith("vast_")}
+    assert official == pytest.approx(official_metrics("vast", gold, predicted, frame["subset"].tolist()))
+    # Each subset's figure is the scorer's on that subset's rows alone.
+    for subset in ("zero_shot", "few_shot"):
+        rows = [row for row, value in enumerate(frame["subset"]) if value == subset]
+        assert rows
+        expected = vast_macro_f1([gold[row] for row in rows], [predicted[row] for row in rows])
+        assert official[f"vast_macro_f1_{subset}"] == pytest.approx(expected)
+    # Some right, some wrong: figures computed from the gold alone (or from the predictions alone) would show.
+    assert 0 < sum(g == p for g, p in zip(gold, predicted, strict=True)) < len(gold)
+    assert metrics["n"] == 4
 
 
 def test_vast_keeps_its_subset_out_of_the_trainers_data(tmp_path: Path) -> None:

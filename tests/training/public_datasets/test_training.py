@@ -6,13 +6,17 @@ import json
 from pathlib import Path
 
 import mlflow
+import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
 from training import locations
 from training.cli import app
 from training.config.resolve import load_config
+from training.evaluation.held_out import load_model, predict_labels
 from training.locations import DEFAULT_DATA_DIR
+from training.public_datasets.adapters import load_benchmark
+from training.public_datasets.scorers import fnc_score, fnc_test_mix
 from training.trainer import train
 
 BODIES = "Body ID,articleBody\n1,A meteorite crashed near Managua. Officials confirmed it.\n2,Apple is in talks with HBO.\n"
@@ -34,10 +38,17 @@ def test_fnc1_slice_trains_with_official_metrics_and_scores_a_test_split(store_u
     result = train(load_config(path, overrides), config_path=path)
     assert result.primary_metric == "fnc_score"
     run = mlflow.get_run(result.run_id)
-    assert 0 < run.data.metrics["fnc_score"] <= 100
+    # The logged figures are the official scorer's over the out-of-fold predictions the run logged.
+    # log_table writes {"columns": [...], "data": [[...], ...]}.
+    logged = mlflow.artifacts.download_artifacts(run_id=result.run_id, artifact_path="evaluation/predictions.json")
+    table = json.loads(Path(logged).read_text(encoding="utf-8"))
+    predictions = pd.DataFrame(table["data"], columns=table["columns"])
+    gold, predicted = predictions["label"].tolist(), predictions["predicted"].tolist()
+    assert run.data.metrics["fnc_score"] == pytest.approx(fnc_score(gold, predicted))
     # the dev figure comparable with the competition test, logged beside the official one
-    assert 0 < run.data.metrics["fnc_score_test_mix"] <= 100
-    assert 0 <= run.data.metrics["macro_f1_test_mix"] <= 1
+    mix = fnc_test_mix(gold, predicted)
+    assert run.data.metrics["fnc_score_test_mix"] == pytest.approx(mix["fnc_score_test_mix"])
+    assert run.data.metrics["macro_f1_test_mix"] == pytest.approx(mix["macro_f1_test_mix"])
     assert {"macro_f1", "train_seconds", "peak_rss_mb"} <= set(run.data.metrics)
     assert run.inputs.dataset_inputs[0].dataset.name == "fnc1-train"
 
@@ -54,7 +65,11 @@ def test_fnc1_slice_trains_with_official_metrics_and_scores_a_test_split(store_u
     assert outcome.exit_code == 0, outcome.output
     metrics = json.loads(outcome.stdout.strip().splitlines()[-1])
     assert metrics["n"] == 4
-    assert 0 <= metrics["fnc_score"] <= 100
+    # The champion's own labels for the 4 test pairs, scored by the official scorer.
+    model, task, labels = load_model("models:/fnc1-stance@champion")
+    test = load_benchmark("fnc1", tmp_path / "datasets", "test", task)
+    champion_labels = predict_labels(model, task, labels, test)
+    assert metrics["fnc_score"] == pytest.approx(fnc_score(test["label"].tolist(), champion_labels))
     # per-class figures for the labels in the gold or the predictions; fnc's own macro-F1 covers all four
     assert set(metrics["per_class"]) == set(metrics["labels"]) <= {"agree", "disagree", "discuss", "unrelated"}
 
