@@ -11,8 +11,9 @@ def write_between_markers(doc: Path, marker: str, text: str) -> None:
     """Replace what stands between the doc's start and end markers called `marker` with text."""
     start, end = f"<!-- {marker}:start -->", f"<!-- {marker}:end -->"
     content = doc.read_text(encoding="utf-8")
-    if start not in content or end not in content:
+    before, found, rest = content.partition(start)
+    # The end must follow the start: an end marker only above it would have everything below the start dropped.
+    if not found or end not in rest:
         raise ValueError(f"{doc} has no {start} ... {end} markers")
-    before, _, rest = content.partition(start)
     _, _, after = rest.partition(end)
     write_texts_atomically({doc: f"{before}{start}\n{text}\n{end}{after}"})

@@ -29,7 +29,11 @@ def test_the_text_between_the_named_markers_is_replaced_and_the_rest_kept(tmp_pa
     assert doc.read_text(encoding="utf-8") == expected
 
 
-@pytest.mark.parametrize("kept", ["<!-- bench:speed:start -->\n", "<!-- bench:speed:end -->\n"], ids=["start only", "end only"])
+@pytest.mark.parametrize(
+    "kept",
+    ["<!-- bench:speed:start -->\n", "<!-- bench:speed:end -->\n", "<!-- bench:speed:end -->\n<!-- bench:speed:start -->\n"],
+    ids=["start only", "end only", "end above start"],
+)
 def test_a_doc_without_both_markers_is_refused_and_left_as_it_was(tmp_path: Path, kept: str) -> None:
     doc = tmp_path / "doc.md"
     content = f"{BEFORE}{kept}{AFTER}"
