@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import socket
+import socketserver
 import sqlite3
 import threading
-import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -20,14 +20,59 @@ def closed_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def test_an_unreachable_tracking_server_fails_at_once_naming_it() -> None:
+@pytest.fixture
+def retries_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Any retry MLflow made would come at once and be counted, instead of after its back-off of minutes."""
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR", "0")
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_BACKOFF_JITTER", "0")
+
+
+@pytest.mark.usefixtures("retries_at_once")
+def test_an_unreachable_tracking_server_fails_naming_it() -> None:
     uri = f"http://127.0.0.1:{closed_port()}"
-    started = time.monotonic()
 
     with pytest.raises(store.RegistryUnreachable, match=f"the MLflow tracking server at {uri} cannot be used"):
         store.use_store(uri)
 
-    assert time.monotonic() - started < 10  # one try, not MLflow's minutes of retries
+
+# What a server that cannot serve does: hang up without a word, or answer 503 (MLflow retries both).
+HANG_UP = b""
+UNAVAILABLE = b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+
+
+class CountingServer(socketserver.TCPServer):
+    """A loopback server that counts the connections it accepts and answers each with `answer`, then closes it."""
+
+    def __init__(self, answer: bytes) -> None:
+        self.answer = answer
+        self.connections = 0
+        super().__init__(("127.0.0.1", 0), CountingHandler)
+
+
+class CountingHandler(socketserver.BaseRequestHandler):
+    server: CountingServer
+
+    def handle(self) -> None:
+        self.server.connections += 1  # before the close the client reacts to
+        self.request.recv(65536)  # the request, so the close is no reset of unread bytes
+        self.request.sendall(self.server.answer)
+
+
+@pytest.mark.usefixtures("retries_at_once")
+@pytest.mark.parametrize("answer", [HANG_UP, UNAVAILABLE], ids=["hangs-up", "answers-503"])
+def test_a_tracking_server_that_cannot_serve_is_asked_once(answer: bytes) -> None:
+    server = CountingServer(answer)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    uri = f"http://127.0.0.1:{server.server_address[1]}"
+    try:
+        with pytest.raises(store.RegistryUnreachable, match=f"the MLflow tracking server at {uri} cannot be used"):
+            store.use_store(uri)
+    finally:
+        server.shutdown()
+        server.server_close()
+
+    assert server.connections == 1  # one try, not MLflow's retries
 
 
 def test_a_sqlite_store_is_created_where_it_is_named(tmp_path: Path) -> None:

@@ -35,6 +35,10 @@ READ_TIMEOUT_S = 1.0
 KEEP_ALIVE_S = 1.0
 MAX_CONCURRENCY = 8
 HEAD_LIMIT = 32 * 1024  # the default
+# Waits are bounded from below (a limit is not enforced early); from above only to catch a hang, since a
+# shared machine can delay any answer by seconds. A connection whose limit is not enforced at all still fails:
+# its socket read times out (Server.connect) or the answer is not the limit's.
+HANG_S = 10.0
 
 
 @dataclass(frozen=True)
@@ -48,7 +52,7 @@ class Server:
         return f"http://127.0.0.1:{self.port}"
 
     def connect(self) -> socket.socket:
-        sock = socket.create_connection(("127.0.0.1", self.port), timeout=10)
+        sock = socket.create_connection(("127.0.0.1", self.port), timeout=HANG_S)
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         return sock
 
@@ -131,17 +135,15 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
 @pytest.mark.slow
 def test_a_head_over_the_limit_gets_431_and_the_server_keeps_serving(server: Server) -> None:
     with server.connect() as sock:
-        started = time.monotonic()
         sock.sendall(get(extra=f"X-Padding: {'a' * HEAD_LIMIT}\r\n"))
         answer = read_until_closed(sock)
-        elapsed = time.monotonic() - started
 
     head, _, body = answer.partition(b"\r\n\r\n")
+    # 431, not the read timeout's 408: the answer did not wait for the timeout.
     assert head.startswith(b"HTTP/1.1 431 Request Header Fields Too Large\r\n")
     assert b"connection: close" in head
     assert json.loads(body)["detail"] == f"the request line and headers are larger than the limit of {HEAD_LIMIT} bytes"
-    assert elapsed < 1.0
-    assert httpx.get(f"{server.base}/health", timeout=5).status_code == 200
+    assert httpx.get(f"{server.base}/health", timeout=HANG_S).status_code == 200
 
 
 @pytest.mark.slow
@@ -149,25 +151,20 @@ def test_a_128_mb_header_is_cut_off_at_the_limit(server: Server) -> None:
     chunk, total = b"a" * 65536, 128 * 1024 * 1024
     sent = 0
     with server.connect() as sock:
-        started = time.monotonic()
         sock.sendall(get(extra="X-Huge: ")[:-2])  # the head goes on and on
         while sent < total:
-            readable, writable, _ = select.select([sock], [sock], [], 5)
+            readable, writable, _ = select.select([sock], [sock], [], HANG_S)
             if readable:
                 break
             assert writable, "the server neither answered nor read"
             sent += sock.send(chunk)
         answer = read_until_closed(sock)
-        elapsed = time.monotonic() - started
-    health_started = time.monotonic()
-    health = httpx.get(f"{server.base}/health", timeout=5)
+    health = httpx.get(f"{server.base}/health", timeout=HANG_S)
 
     assert answer.startswith(b"HTTP/1.1 431 ")
     # Answered and closed after the limit plus what the socket buffers hold, not after 128 MB.
     assert sent < 16 * 1024 * 1024
-    assert elapsed < 2.0
-    assert health.status_code == 200
-    assert time.monotonic() - health_started < 1.0
+    assert health.status_code == 200  # the event loop is not stuck joining a huge header
 
 
 @pytest.mark.slow
@@ -214,7 +211,7 @@ def test_a_head_that_never_ends_gets_408_after_the_read_timeout(server: Server) 
     head, _, body = answer.partition(b"\r\n\r\n")
     assert head.startswith(b"HTTP/1.1 408 Request Timeout\r\n")
     assert json.loads(body) == {"detail": "the request was not received within 1 s"}
-    assert READ_TIMEOUT_S * 0.9 <= elapsed < READ_TIMEOUT_S + 1.5
+    assert READ_TIMEOUT_S * 0.9 <= elapsed < HANG_S
 
 
 @pytest.mark.slow
@@ -228,8 +225,8 @@ def test_a_body_that_never_ends_gets_408_and_the_app_lets_it_go(server: Server) 
 
     assert answer.startswith(b"HTTP/1.1 408 ")
     assert answer.count(b"HTTP/1.1") == 1  # the app's own answer is dropped
-    assert READ_TIMEOUT_S * 0.9 <= elapsed < READ_TIMEOUT_S + 1.5
-    assert httpx.get(f"{server.base}/health", timeout=5).status_code == 200
+    assert READ_TIMEOUT_S * 0.9 <= elapsed < HANG_S
+    assert httpx.get(f"{server.base}/health", timeout=HANG_S).status_code == 200
 
 
 @pytest.mark.slow
@@ -240,7 +237,7 @@ def test_a_connection_that_sends_nothing_is_closed_after_the_read_timeout(server
         elapsed = time.monotonic() - started
 
     assert answer == b""  # closed quietly: there was no request to answer
-    assert READ_TIMEOUT_S * 0.9 <= elapsed < READ_TIMEOUT_S + 1.5
+    assert READ_TIMEOUT_S * 0.9 <= elapsed < HANG_S
 
 
 @pytest.mark.slow
@@ -261,7 +258,8 @@ def test_keep_alive_and_pipelining_on_one_connection(server: Server) -> None:
     assert "connection" not in first.headers  # kept open
     assert [response.status for response in pipelined] == [200, 404]
     assert rest == b""
-    assert KEEP_ALIVE_S * 0.9 <= idle < KEEP_ALIVE_S + 1.5
+    # uvicorn's own default of 5 s would pass this too: test_serve_gives_uvicorn_the_limits checks the setting reaches it.
+    assert KEEP_ALIVE_S * 0.9 <= idle < HANG_S
 
 
 @pytest.mark.slow

@@ -1,7 +1,8 @@
 """Models are loaded from a temporary download that is removed once they are in memory.
 
 A remote artifact store (S3, an MLflow artifact server) makes MLflow download a model into a new
-temporary folder at every load; `CopyingRepository` behaves like one, over a local folder.
+temporary folder at every load: the session's tracking stack serves its artifacts that way
+(`mlflow-artifacts:`, proxied by the `mlflow server`).
 """
 
 from __future__ import annotations
@@ -10,7 +11,8 @@ import shutil
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import mlflow
@@ -18,11 +20,6 @@ import numpy as np
 import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
-from mlflow.store.artifact.artifact_repo import ArtifactRepository
-from mlflow.store.artifact.artifact_repository_registry import (
-    _artifact_repository_registry,
-)
-from mlflow.store.artifact.local_artifact_repo import LocalArtifactRepository
 from mlflow.tracking import MlflowClient
 
 import classifiers
@@ -37,10 +34,10 @@ from classifiers.store import CHAMPION
 from serving.app import create_app
 from serving.model_loading import load_version
 from serving.settings import ServingSettings
+from tests.conftest import RunningStack
 
 SettingsFactory = Callable[..., ServingSettings]
 
-SCHEME = "copying-remote"
 TOPIC = "news-topic"
 ITEMS = {"items": [{"text": "Ministers met in Brussels to discuss the ceasefire proposal."}]}
 STANCE_INPUTS = pd.DataFrame(
@@ -57,16 +54,6 @@ STANCE_INPUTS = pd.DataFrame(
 STANCE_LABELS = ["against", "favor", "against", "favor"]
 
 
-class CopyingRepository(LocalArtifactRepository):
-    """A local folder that downloads like a remote store: into a new temporary folder unless told where."""
-
-    def __init__(self, artifact_uri: str, tracking_uri: str | None = None, registry_uri: str | None = None) -> None:
-        super().__init__(artifact_uri.replace(f"{SCHEME}://", "file://", 1), tracking_uri, registry_uri)
-
-    def download_artifacts(self, artifact_path: str, dst_path: str | None = None) -> str:
-        return ArtifactRepository.download_artifacts(self, artifact_path, dst_path)
-
-
 @pytest.fixture
 def temp_root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """The folder every temporary folder of this test is made in (MLflow's downloads included)."""
@@ -76,55 +63,95 @@ def temp_root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return root
 
 
+@dataclass(frozen=True)
+class StackVersions:
+    """Copies of the stack's news-topic version 1, registered in the stack as `name` 1 (champion) and 2."""
+
+    registry: MlflowClient
+    name: str
+    # Version 2's model where the tracking server's artifact proxy keeps it.
+    second: Path
+
+    def break_second(self) -> dict[Path, bytes]:
+        """Remove version 2's classifier metadata from the artifact store; what was removed, to put back."""
+        removed = {path: path.read_bytes() for path in self.second.rglob("classifier.json")}
+        assert removed, "version 2 should have had its classifier metadata to remove"
+        for path in removed:
+            path.unlink()
+        return removed
+
+
 @pytest.fixture
-def remote_store(
-    trained_store: str, store_uri: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[tuple[MlflowClient, Path]]:
-    """A store whose topic versions live in a "remote" artifact store: 1 (champion) and a broken 2."""
-    monkeypatch.setitem(_artifact_repository_registry._registry, SCHEME, CopyingRepository)
-    trained = MlflowClient(tracking_uri=trained_store, registry_uri=trained_store)
-    source = Path(trained.get_model_version_download_uri(TOPIC, "1"))
-    good, broken = tmp_path / "remote" / "good", tmp_path / "remote" / "broken"
-    shutil.copytree(source, good)
-    shutil.copytree(source, broken)
-    removed = [path.unlink() for path in broken.rglob("classifier.json")]
-    assert removed, "the copied model should have had its classifier metadata to remove"
+def stack_versions(
+    tracking_stack: RunningStack, stack_uri: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> StackVersions:
+    """A registered model of this test's own in the stack, its versions uploaded through the artifact proxy.
 
-    client = MlflowClient(tracking_uri=store_uri, registry_uri=store_uri)
-    client.create_registered_model(TOPIC)
+    The stack's news-topic champion, which other tests serve, is left as it was.
+    """
+    monkeypatch.setenv("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")  # as `python -m serving` sets it
+    registry = MlflowClient(tracking_uri=stack_uri, registry_uri=stack_uri)
+    local = mlflow.artifacts.download_artifacts(
+        artifact_uri=registry.get_model_version_download_uri(TOPIC, "1"), dst_path=str(tmp_path / "news-topic-1")
+    )
+    name = f"download-topic-{tmp_path.name}"
+    registry.create_registered_model(name)
     # Serving loads only versions of a finished run with lineage tags: give the copies version 1's.
-    first = trained.get_model_version(TOPIC, "1")
-    run = client.create_run(experiment_id="0", tags={DATA_DIGEST_TAG: trained.get_run(first.run_id).data.tags[DATA_DIGEST_TAG]})
-    client.set_terminated(run.info.run_id)
+    first = registry.get_model_version(TOPIC, "1")
+    digest = registry.get_run(first.run_id).data.tags[DATA_DIGEST_TAG]
+    run = registry.create_run(experiment_id="0", tags={DATA_DIGEST_TAG: digest})
     lineage = {key: first.tags[key] for key in VERSION_LINEAGE_TAGS}
-    for folder in (good, broken):
-        client.create_model_version(TOPIC, f"{SCHEME}://{folder}", run_id=run.info.run_id, tags=lineage)
-    client.set_registered_model_alias(TOPIC, CHAMPION, "1")
-    yield client, tmp_path
+    for copy in ("first", "second"):
+        registry.log_artifacts(run.info.run_id, local, copy)
+    registry.set_terminated(run.info.run_id)
+    for copy in ("first", "second"):
+        registry.create_model_version(name, f"{run.info.artifact_uri}/{copy}", run_id=run.info.run_id, tags=lineage)
+    registry.set_registered_model_alias(name, CHAMPION, "1")
+    # mlflow-artifacts:/<path> is kept at <path> under the server's --artifacts-destination.
+    stored = tracking_stack.stack.artifacts / run.info.artifact_uri.removeprefix("mlflow-artifacts:").lstrip("/")
+    assert (stored / "second").is_dir(), f"the proxy should have stored the copies under {stored}"
+    return StackVersions(registry, name, stored / "second")
 
 
-def reload_failures(client: TestClient) -> int:
+def reloads(client: TestClient, outcome: str) -> int:
     lines = [line for line in client.get("/metrics").text.splitlines() if line.startswith("news_model_reloads_total")]
-    return sum(int(float(line.split()[-1])) for line in lines if 'outcome="failed"' in line)
+    return sum(int(float(line.split()[-1])) for line in lines if f'outcome="{outcome}"' in line)
 
 
-def test_no_download_is_left_behind_by_loads_and_failed_retries(
-    remote_store: tuple[MlflowClient, Path], temp_root: Path, store_uri: str, make_settings: SettingsFactory
+def wait_for_reloads(client: TestClient, outcome: str, count: int) -> None:
+    """Wait until the app has counted `count` reloads with this outcome."""
+    deadline = time.monotonic() + 60
+    while reloads(client, outcome) < count:
+        assert time.monotonic() < deadline, f"the poller did not reach {count} {outcome} reload(s)"
+        time.sleep(0.05)
+
+
+@pytest.mark.xdist_group("tracking_stack")  # the session's tracking stack lives on one worker
+def test_no_download_is_left_behind_by_loads_failed_retries_and_the_retry_that_succeeds(
+    stack_versions: StackVersions, temp_root: Path, stack_uri: str, make_settings: SettingsFactory
 ) -> None:
-    registry, _ = remote_store
-    with TestClient(create_app(make_settings(store_uri, poll_seconds=0.05))) as client:
+    registry, name = stack_versions.registry, stack_versions.name
+    settings = make_settings(stack_uri, poll_seconds=0.05, topic_model_uri=f"models:/{name}@{CHAMPION}")
+    with TestClient(create_app(settings)) as client:
         served = client.post("/v1/classify", json=ITEMS)
         after_startup = sorted(temp_root.iterdir())
-        registry.set_registered_model_alias(TOPIC, CHAMPION, "2")
-        deadline = time.monotonic() + 30
-        while reload_failures(client) < 2:
-            assert time.monotonic() < deadline, "the poller did not retry the broken version"
-            time.sleep(0.05)
+        removed = stack_versions.break_second()
+        failed = reloads(client, "failed")
+        registry.set_registered_model_alias(name, CHAMPION, "2")
+        wait_for_reloads(client, "failed", failed + 2)  # the broken version, and the poller's retry of it
         still = client.post("/v1/classify", json=ITEMS)
+        after_failures = sorted(temp_root.iterdir())
+        swapped = reloads(client, "swapped")
+        for path, content in removed.items():
+            path.write_bytes(content)
+        wait_for_reloads(client, "swapped", swapped + 1)  # a later retry downloads the repaired version
+        repaired = client.post("/v1/classify", json=ITEMS)
 
     assert served.status_code == 200, served.text
-    assert still.json()["models"]["topic"]["version"] == "1"
-    assert after_startup == []
+    assert served.json()["models"]["topic"] == {"name": name, "version": "1"}
+    assert still.json()["models"]["topic"] == {"name": name, "version": "1"}
+    assert repaired.json()["models"]["topic"] == {"name": name, "version": "2"}
+    assert after_startup == after_failures == []
     assert sorted(temp_root.iterdir()) == []
     # MLflow puts the model's copy of the package on sys.path; no entry may point into a removed folder.
     assert not [entry for entry in sys.path if entry.startswith(str(temp_root))]
