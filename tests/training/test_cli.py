@@ -170,3 +170,18 @@ def test_training_into_a_locked_store_fails_in_one_line_naming_it(store_uri: str
     assert len(lines) < 5, result.stderr
     assert lines[-1] == f"error: the tracking store {store_uri} cannot be written: database is locked"
     assert_nothing_written(store_uri)
+
+
+def test_label_counts_writes_the_tables_and_a_bad_label_leaves_the_old_file(tmp_path: Path) -> None:
+    out = tmp_path / "COUNTS.md"
+    written = runner.invoke(app, ["label-counts", "--out", str(out)])
+    assert written.exit_code == 0, written.output
+    assert out.read_text(encoding="utf-8") == (locations.SEEDS_DIR / "LABEL_COUNTS.md").read_text(encoding="utf-8")
+
+    labels = tmp_path / "labels.jsonl"
+    lines = locations.LABELS_PATH.read_text(encoding="utf-8").splitlines()
+    labels.write_text("\n".join([lines[0].replace('"topic": "', '"topic": "sport'), *lines[1:]]) + "\n", encoding="utf-8")
+    refused = runner.invoke(app, ["label-counts", "--labels", str(labels), "--out", str(out)])
+    assert refused.exit_code == 1
+    assert f"{labels}:1: topic: Input should be" in refused.output and "(got 'sportconflict')" in refused.output
+    assert out.read_text(encoding="utf-8") == (locations.SEEDS_DIR / "LABEL_COUNTS.md").read_text(encoding="utf-8")

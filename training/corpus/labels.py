@@ -104,8 +104,14 @@ def read_segments(path: Path) -> list[Segment]:
 
 def _describe(err: ValidationError) -> str:
     return "; ".join(
-        f"{'.'.join(str(part) for part in issue['loc']) or 'row'}: {issue['msg']}" for issue in err.errors()
+        f"{'.'.join(str(part) for part in issue['loc']) or 'row'}: {issue['msg']}{_given(issue.get('input'))}"
+        for issue in err.errors()
     )
+
+
+def _given(value: object) -> str:
+    # A misspelt label is found faster when the message quotes it; a whole row or list is not worth repeating.
+    return f" (got {value!r})" if isinstance(value, str | int | float) else ""
 
 
 def validate_labels(labels_path: Path, segments_path: Path) -> list[SegmentLabels]:

@@ -43,7 +43,11 @@ def test_valid_labels_pass(tmp_path: Path, segments: Path) -> None:
         ([row("art-000", "war"), row("art-001"), row("art-002")], "labels.jsonl:1: topic: Input should be"),
         (
             [row("art-000", stances=[{"target": "Mars", "stance": "none"}]), row("art-001"), row("art-002")],
-            "labels.jsonl:1: stances.0.target",
+            "labels.jsonl:1: stances.0.target: Input should be 'Iran', ",
+        ),
+        (
+            [row("art-000", stances=[{"target": "Mars", "stance": "none"}]), row("art-001"), row("art-002")],
+            "or 'Kais Saied' (got 'Mars')",
         ),
         (
             [row("art-000"), row("art-001", stances=[{"target": "Iran", "stance": "maybe"}]), row("art-002")],
