@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
@@ -27,6 +29,16 @@ def _report(status: StackStatus) -> None:
     typer.echo(f"data      {status.data_dir}")
 
 
+@contextmanager
+def _stack_errors() -> Iterator[None]:
+    """A StackError ends the command with its message and exit code 1, without a traceback."""
+    try:
+        yield
+    except StackError as err:
+        typer.echo(f"error: {err}", err=True)
+        raise typer.Exit(1) from err
+
+
 @app.callback()
 def main() -> None:
     """Logging for every command."""
@@ -42,16 +54,15 @@ def start(
     port: Annotated[
         int | None, typer.Option(help=f"Tracking server port on loopback (default: the last start's, else {Ports.mlflow}).")
     ] = None,
-    workers: Annotated[int, typer.Option(min=1, help="Tracking server worker processes.")] = 1,
+    workers: Annotated[
+        int, typer.Option(min=1, help="Tracking server worker processes (a server already running keeps its own: stop it to change).")
+    ] = 1,
 ) -> None:
     """Start PostgreSQL and the tracking server; creates the cluster on first use."""
     stack = Stack(data_dir)
-    saved = stack.saved_ports()
-    try:
+    with _stack_errors():
+        saved = stack.saved_ports()
         status = stack.start(Ports(postgres_port or saved.postgres, port or saved.mlflow), workers)
-    except StackError as err:
-        typer.echo(f"error: {err}", err=True)
-        raise typer.Exit(1) from err
     _report(status)
     typer.echo(f"\nexport MLFLOW_TRACKING_URI={status.tracking_uri}")
 
@@ -59,14 +70,12 @@ def start(
 @app.command()
 def stop(data_dir: DataDir = DEFAULT_DATA_DIR) -> None:
     """Stop the tracking server and PostgreSQL; runs, models and artifacts stay in the data folder."""
-    try:
+    with _stack_errors():
         _report(Stack(data_dir).stop())
-    except StackError as err:
-        typer.echo(f"error: {err}", err=True)
-        raise typer.Exit(1) from err
 
 
 @app.command()
 def status(data_dir: DataDir = DEFAULT_DATA_DIR) -> None:
     """Which parts of the stack run now."""
-    _report(Stack(data_dir).status())
+    with _stack_errors():
+        _report(Stack(data_dir).status())

@@ -15,6 +15,7 @@ import pwd
 import secrets
 import shutil
 import signal
+import socket
 import stat
 import subprocess
 import sys
@@ -89,15 +90,28 @@ class Stack:
     def start(self, ports: Ports | None = None, workers: int = 1) -> StackStatus:
         """Start PostgreSQL and the tracking server (creating the cluster on first use); idempotent."""
         ports = ports or self.saved_ports()
-        self.data_dir.mkdir(parents=True, exist_ok=True)
-        if not (self.cluster / "PG_VERSION").exists():
-            self._init_cluster()
         running = self.status()
         if running.ports != ports and (running.postgres_running or running.mlflow_running):
             raise StackError(
                 f"the stack in {self.data_dir} already runs on ports {running.ports}; stop it before changing ports"
             )
-        self.ports_file.write_text(json.dumps(asdict(ports)))
+        # A port held by something else is named before anything starts: the tracking server would otherwise
+        # fail in its log while another server on that port answered its health check.
+        for name, port, up in (("PostgreSQL", ports.postgres, running.postgres_running), ("MLflow", ports.mlflow, running.mlflow_running)):
+            if not up and not _free(port):
+                option = "--postgres-port" if name == "PostgreSQL" else "--port"
+                raise StackError(f"{HOST}:{port}, the {name} port, is already in use: choose another with {option}")
+        if self.data_dir.exists() and not self.data_dir.is_dir():
+            raise StackError(f"the data folder {self.data_dir} cannot be used: it is a file")
+        try:
+            if not (self.cluster / "PG_VERSION").exists():
+                self._check_postgres_reaches_data_dir()
+            self.data_dir.mkdir(parents=True, exist_ok=True)
+            if not (self.cluster / "PG_VERSION").exists():
+                self._init_cluster()
+            self.ports_file.write_text(json.dumps(asdict(ports)))
+        except OSError as err:
+            raise StackError(f"the data folder {self.data_dir} cannot be used: {err.strerror or err}") from err
         if not running.postgres_running:
             self._start_postgres(ports.postgres)
         self._ensure_database(ports.postgres)
@@ -129,9 +143,12 @@ class Stack:
 
     def saved_ports(self) -> Ports:
         """The ports of the last start, else the defaults."""
-        if self.ports_file.exists():
+        if not self.ports_file.exists():
+            return Ports()
+        try:
             return Ports(**json.loads(self.ports_file.read_text()))
-        return Ports()
+        except (ValueError, TypeError) as err:
+            raise StackError(f"{self.ports_file} is not the stack's saved ports ({err}): delete it to use the defaults") from err
 
     def backend_store_uri(self, port: int) -> str:
         """The tracking server's backend store (the password travels in PGPASSWORD, not in the URI)."""
@@ -140,7 +157,6 @@ class Stack:
     # -- PostgreSQL -----------------------------------------------------------------------------
 
     def _init_cluster(self) -> None:
-        self._check_postgres_reaches_data_dir()
         password = secrets.token_urlsafe(24)
         self.password_file.write_text(password)
         self.password_file.chmod(0o600)
@@ -223,7 +239,8 @@ class Stack:
         if os.geteuid() != 0:
             return
         owner = pwd.getpwnam(POSTGRES_SYSTEM_USER)
-        for folder in (self.data_dir, *self.data_dir.parents):
+        # Folders still to be made are made by this command with the usual mode; those that exist decide.
+        for folder in (folder for folder in (self.data_dir, *self.data_dir.parents) if folder.exists()):
             info = folder.stat()
             if info.st_uid == owner.pw_uid and info.st_mode & stat.S_IXUSR:
                 continue
@@ -292,7 +309,10 @@ class Stack:
     def _mlflow_pid(self) -> int | None:
         if not self.pid_file.exists():
             return None
-        pid = int(self.pid_file.read_text())
+        try:
+            pid = int(self.pid_file.read_text())
+        except ValueError:
+            return None  # cut short by a crash or a full disk: no process to look for
         # A pid file left by a reboot or a killed server can name a process that reused the number: only
         # this stack's own `mlflow server` (its artifacts folder on the command line) counts, so stop never
         # signals a stranger and start never takes one for the server.
@@ -312,6 +332,17 @@ def postgres_binary(program: str) -> str:
         return found
     installed = sorted(Path("/usr/lib/postgresql").glob(f"*/bin/{program}"), key=lambda path: int(path.parts[-3]))
     return str(installed[-1]) if installed else program
+
+
+def _free(port: int) -> bool:
+    """Whether a server could listen on the port now (a connection still closing does not hold it)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((HOST, port))
+        except OSError:
+            return False
+    return True
 
 
 def _answers(url: str) -> bool:

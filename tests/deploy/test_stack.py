@@ -5,6 +5,7 @@ from __future__ import annotations
 import http.client
 import logging
 import os
+import socket
 import subprocess
 import threading
 import time
@@ -21,6 +22,7 @@ from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
 from classifiers.store import CHAMPION, PROJECT_ROOT
+from deploy import cli as deploy_cli
 from deploy.stack import Ports, Stack, StackError
 from serving.app import create_app
 from serving.settings import ServingSettings
@@ -212,7 +214,7 @@ def test_as_root_a_data_folder_postgres_cannot_enter_is_refused_before_anything_
 
     with pytest.raises(StackError, match=rf"'postgres' system user .* cannot enter {private} \(mode drwx------\)"):
         stack.start(Ports(postgres=free_port(), mlflow=free_port()))
-    assert list(stack.data_dir.iterdir()) == []  # no password file, no half-made cluster
+    assert not stack.data_dir.exists()  # not even the folder: no password file, no half-made cluster
 
 
 def test_a_pid_file_naming_another_process_is_not_taken_for_the_server(tmp_path: Path) -> None:
@@ -229,3 +231,37 @@ def test_a_pid_file_naming_another_process_is_not_taken_for_the_server(tmp_path:
     finally:
         stranger.kill()
         stranger.wait()
+
+
+def test_a_port_in_use_is_named_before_anything_is_started_or_written(tmp_path: Path) -> None:
+    stack = Stack(tmp_path / "data")
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = CliRunner().invoke(
+            deploy_cli.app, ["start", "--data-dir", str(stack.data_dir), "--postgres-port", str(free_port()), "--port", str(port)]
+        )
+    assert result.exit_code == 1
+    assert f"error: 127.0.0.1:{port}, the MLflow port, is already in use: choose another with --port" in result.output
+    assert not stack.data_dir.exists()  # no cluster, no saved ports
+
+
+def test_an_unusable_data_folder_or_damaged_stack_files_end_in_one_line(tmp_path: Path) -> None:
+    a_file = tmp_path / "a-file"
+    a_file.write_text("not a folder")
+    ports = ["--postgres-port", str(free_port()), "--port", str(free_port())]
+    result = CliRunner().invoke(deploy_cli.app, ["start", "--data-dir", str(a_file), *ports])
+    assert result.exit_code == 1
+    assert f"error: the data folder {a_file} cannot be used: it is a file" in result.output
+
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "mlflow.pid").write_text("")  # cut short by a crash
+    (data / "stack.json").write_text('{"postgres": 5433')
+    for command in ("status", "start", "stop"):
+        result = CliRunner().invoke(deploy_cli.app, [command, "--data-dir", str(data)])
+        assert result.exit_code == 1, (command, result.output)
+        assert f"error: {data / 'stack.json'} is not the stack's saved ports" in result.output
+    (data / "stack.json").unlink()
+    assert not Stack(data).status().mlflow_running
