@@ -7,24 +7,50 @@ one article are read together, each beside its neighbours.
 
 from __future__ import annotations
 
+import errno
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
+import mlflow.pyfunc
 import pyarrow as pa
 import pyarrow.parquet as pq
 from tqdm import tqdm
 
 from classifiers.contract import DOCUMENT_COLUMN
+from classifiers.errors import UserInputError
 from training.scoring.inputs import InputFile, read_chunks, whole_documents
 from training.scoring.model import ModelSpec, load_model, predict_table, with_predictions
 from training.scoring.outputs import staged_output
 
 logger = logging.getLogger(__name__)
 
+# Writing can fail for want of room or of permission; any other OSError is not the output's.
+_WRITE_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS, errno.EACCES}
+
 
 def score_locally(source: InputFile, spec: ModelSpec, output: Path, chunk_rows: int, progress: bool = True) -> int:
     """Write the input with the model's columns appended to the Parquet file output; returns the row count."""
     model = load_model(spec)
+    with _write_errors(output):
+        rows = _score_into(source, spec, output, model, chunk_rows, progress)
+    logger.info("scored %d rows of %s into %s", rows, source.path, output)
+    return rows
+
+
+@contextmanager
+def _write_errors(output: Path) -> Iterator[None]:
+    """A full disk or a read-only folder, met while writing, is named in one line (the staged file is gone)."""
+    try:
+        yield
+    except OSError as err:
+        if err.errno not in _WRITE_ERRNOS:
+            raise
+        raise UserInputError(f"cannot write {output}: {err.strerror}") from err
+
+
+def _score_into(source: InputFile, spec: ModelSpec, output: Path, model: mlflow.pyfunc.PyFuncModel, chunk_rows: int, progress: bool) -> int:
     rows = 0
     with staged_output(output) as staged, tqdm(total=source.rows, unit="rows", desc="scoring", disable=not progress) as bar:
         writer: pq.ParquetWriter | None = None
@@ -49,5 +75,4 @@ def score_locally(source: InputFile, spec: ModelSpec, output: Path, chunk_rows: 
             # Closed before the move into place: the footer is written on close.
             if writer is not None:
                 writer.close()
-    logger.info("scored %d rows of %s into %s", rows, source.path, output)
     return rows

@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import math
 import os
+import re
 import signal
 import sys
 import threading
@@ -47,6 +48,8 @@ _DOCUMENT_KEY = f"document_{uuid.uuid4().hex}"
 _ALONE_KEY = f"alone_{uuid.uuid4().hex}"
 # Arrow's largest byte limit per batch (it must stay under INT_MAX): with no record limit, a batch is a whole partition.
 _NO_BYTE_LIMIT = 2**31 - 2
+_JAVA_REASON = re.compile(r"[\w.$]+(?:Exception|Error): (.+)$", re.MULTILINE)
+_HADOOP_GLOB = re.compile(r"([\[\]{}*?\\])")
 
 
 def result_type(spec: ModelSpec) -> StructType:
@@ -71,6 +74,13 @@ def check_executor_python(master: str) -> None:
         )
 
 
+def check_spark_paths(*paths: Path) -> None:
+    """Hadoop's paths cannot hold a colon (it reads one as a URI scheme): refuse such a path before Spark starts."""
+    for path in paths:
+        if ":" in str(path.resolve()):
+            raise UserInputError(f"{path}: Spark cannot read or write a path with ':' in it; rename it or use --engine local")
+
+
 def start_session(master: str, chunk_rows: int | None) -> SparkSession:
     """A session on master whose Python workers run this interpreter and get chunk_rows rows per model call (a
     whole partition when None)."""
@@ -81,6 +91,8 @@ def start_session(master: str, chunk_rows: int | None) -> SparkSession:
         .appName(APP_NAME)
         # Arrow batches are the pandas frames the model predicts on: chunk_rows bounds a worker's memory (0: no limit).
         .config("spark.sql.execution.arrow.maxRecordsPerBatch", str(chunk_rows or 0))
+        # Columns are told apart by case, as the checks before Spark (and the local engine) tell them apart.
+        .config("spark.sql.caseSensitive", "true")
     )
     if chunk_rows is None:
         builder = builder.config("spark.sql.execution.arrow.maxBytesPerBatch", str(_NO_BYTE_LIMIT))
@@ -89,9 +101,22 @@ def start_session(master: str, chunk_rows: int | None) -> SparkSession:
         # PySpark reads the workers' interpreter from this variable when the session starts (the
         # spark.pyspark.python setting only reaches it through spark-submit); one set by the user wins.
         os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
-    spark = builder.getOrCreate()
+    try:
+        spark = builder.getOrCreate()
+    # A master URL Spark cannot parse or reach fails here, in a Java stack trace: its first line says why.
+    except Exception as err:
+        raise UserInputError(f"--master {master}: Spark could not start: {_first_reason(err)}") from err
     spark.sparkContext.setLogLevel("WARN")
     return spark
+
+
+def _first_reason(err: Exception) -> str:
+    """The message of the first exception a Java stack trace names (py4j's own first line only says a call failed)."""
+    text = str(err)
+    found = _JAVA_REASON.search(text)
+    if found is not None:
+        return found.group(1).strip()
+    return next((line.strip() for line in text.splitlines() if line.strip()), type(err).__name__)
 
 
 def _column(name: str) -> Column:
@@ -104,11 +129,13 @@ def _column(name: str) -> Column:
 def read_input(spark: SparkSession, source: InputFile) -> DataFrame:
     """The input with its columns in file order (Spark's JSON reader would sort them by name)."""
     reader = spark.read
+    # Spark reads a path as a glob: brackets, braces, * and ? in a file name stand for themselves only escaped.
+    path = _HADOOP_GLOB.sub(r"\\\1", str(source.path))
     if source.suffix == PARQUET:
-        frame = reader.parquet(str(source.path))
+        frame = reader.parquet(path)
     else:
         # The file was checked line by line already; FAILFAST still refuses to guess at a line that changed since.
-        frame = reader.option("mode", "FAILFAST").json(str(source.path))
+        frame = reader.option("mode", "FAILFAST").json(path)
     return frame.select(*[_column(name) for name in source.columns])
 
 
@@ -141,8 +168,9 @@ def signals_cancel_jobs(spark: SparkSession) -> Iterator[None]:
     received: list[int] = []
 
     def cancel_all_jobs() -> None:
-        # A signal sent to the whole process group has stopped the JVM too: nothing is left to cancel.
-        with suppress(Py4JError):
+        # A signal sent to the whole process group has stopped the JVM too: nothing is left to cancel (py4j
+        # then fails to connect, an OSError).
+        with suppress(Py4JError, OSError):
             spark.sparkContext.cancelAllJobs()
 
     def cancel(signum: int, _frame: FrameType | None) -> None:
@@ -180,7 +208,7 @@ def score_with_spark(source: InputFile, spec: ModelSpec, output: Path, master: s
             # A JVM stopped by a signal to the process group cannot be asked to stop: the error in flight says more.
             from py4j.protocol import Py4JError
 
-            with suppress(Py4JError):
+            with suppress(Py4JError, OSError):
                 spark.stop()
             raise
         spark.stop()

@@ -1,3 +1,4 @@
+import json
 import os
 import signal
 import subprocess
@@ -33,6 +34,35 @@ def test_a_cluster_master_without_pyspark_python_is_refused_before_anything_star
     with pytest.raises(UserInputError, match=r"--master spark://nowhere:7077: set PYSPARK_PYTHON to the executors' Python"):
         score("models:/news-topic@champion", jsonl_input, out_dir / "s.parquet", engine=Engine.SPARK, master="spark://nowhere:7077")
     assert list(out_dir.iterdir()) == []
+
+
+def test_a_path_with_a_colon_is_refused_before_anything_starts(inputs_dir: Path, out_dir: Path) -> None:
+    source = inputs_dir / "news-2026-12-05T10:00.jsonl"
+    source.write_text(json.dumps({"text": "Talks resumed."}) + "\n", encoding="utf-8")
+    # No store is set up: the check comes before the model is looked up.
+    with pytest.raises(UserInputError, match=f"{source}: Spark cannot read or write a path with ':' in it; rename it or use --engine local"):
+        score("models:/news-topic@champion", source, out_dir / "s.parquet", engine=Engine.SPARK, master="local[1]")
+    assert list(out_dir.iterdir()) == []
+
+
+@pytest.mark.slow
+def test_a_master_spark_cannot_parse_is_named_in_one_line(trained_store_uri: str, jsonl_input: Path, out_dir: Path) -> None:
+    with pytest.raises(UserInputError, match=r"--master local\[x\]: Spark could not start: .*Could not parse Master URL"):
+        score("models:/news-topic@champion", jsonl_input, out_dir / "s.parquet", engine=Engine.SPARK, master="local[x]")
+    assert list(out_dir.iterdir()) == []
+
+
+@pytest.mark.slow
+def test_spark_reads_a_file_named_like_a_glob_and_columns_told_apart_by_case(
+    trained_store_uri: str, inputs_dir: Path, out_dir: Path
+) -> None:
+    source = inputs_dir / "news[1]{a}.jsonl"
+    rows = [{"id": n, "ID": f"wire-{n}", "text": f"Talks resumed, round {n}."} for n in range(3)]
+    source.write_text("".join(json.dumps(row) + "\n" for row in rows), encoding="utf-8")
+    result = score("models:/news-topic@champion", source, out_dir / "s.parquet", engine=Engine.SPARK, master="local[1]")
+    written = pd.read_parquet(result.output).sort_values("id")
+    assert result.rows == 3
+    assert written["ID"].tolist() == ["wire-0", "wire-1", "wire-2"]
 
 
 @pytest.mark.slow
