@@ -190,13 +190,29 @@ def signals_cancel_jobs(spark: SparkSession) -> Iterator[None]:
             signal.raise_signal(received[0])
 
 
+@contextmanager
+def _without_py4j_root_logs() -> Iterator[None]:
+    """py4j logs a broken connection (a JVM stopped by a signal to the whole process group) through the root
+    logger, with a traceback, before raising it; the command reports the outcome itself."""
+
+    def not_py4j(record: logging.LogRecord) -> bool:
+        return f"{os.sep}py4j{os.sep}" not in record.pathname
+
+    root = logging.getLogger()
+    root.addFilter(not_py4j)
+    try:
+        yield
+    finally:
+        root.removeFilter(not_py4j)
+
+
 def score_with_spark(source: InputFile, spec: ModelSpec, output: Path, master: str, chunk_rows: int, records: int) -> int:
     """Write the input (`records` rows, checked) with the model's columns appended as a Parquet folder at output;
     returns the row count."""
-    # py4j logs every connection it opens at INFO, which the CLI's logging would print.
+    # py4j logs every connection it opens at INFO.
     logging.getLogger("py4j").setLevel(logging.WARNING)
     documents = DOCUMENT_COLUMN in source.columns
-    with staged_output(output) as staged:
+    with _without_py4j_root_logs(), staged_output(output) as staged:
         # Spark stops before the staging folder is removed, so none of its tasks still writes there. A model call
         # never cuts a document: it takes a whole partition, and partitions of about chunk_rows rows bound a
         # worker's memory instead.

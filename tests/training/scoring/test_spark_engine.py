@@ -114,8 +114,9 @@ def test_spark_reads_the_segments_of_a_document_beside_their_neighbours_as_the_l
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("whole_group", [False, True], ids=["the command", "its process group, JVM included"])
 def test_sigterm_while_spark_writes_leaves_the_previous_output_and_nothing_else(
-    trained_store_uri: str, inputs_dir: Path, out_dir: Path, news_rows: list[dict[str, object]]
+    trained_store_uri: str, inputs_dir: Path, out_dir: Path, news_rows: list[dict[str, object]], whole_group: bool
 ) -> None:
     source = inputs_dir / "many.parquet"
     pq.write_table(pa.Table.from_pylist([{**row, "row_id": n} for n, row in enumerate(news_rows * 200)]), source)
@@ -130,6 +131,7 @@ def test_sigterm_while_spark_writes_leaves_the_previous_output_and_nothing_else(
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         text=True,
+        start_new_session=True,
     )
     try:
         deadline = time.monotonic() + 180
@@ -137,7 +139,11 @@ def test_sigterm_while_spark_writes_leaves_the_previous_output_and_nothing_else(
             assert scoring.poll() is None and time.monotonic() < deadline, "scoring ended before Spark began to write"
             time.sleep(0.2)
         time.sleep(3)  # into the writing, with part files under way
-        scoring.send_signal(signal.SIGTERM)
+        # A process manager stopping the group stops Spark's JVM at the same moment as the command.
+        if whole_group:
+            os.killpg(scoring.pid, signal.SIGTERM)
+        else:
+            scoring.send_signal(signal.SIGTERM)
         _, stderr = scoring.communicate(timeout=120)
     finally:
         scoring.kill()
