@@ -1,6 +1,7 @@
 import sys
 
-from training.cli import Stopped, app
+from training.cli import app
+from training.stop_requests import Stopped
 
 try:
     app(prog_name="python -m training")

@@ -8,14 +8,13 @@ import signal
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from types import FrameType
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from classifiers.errors import UserInputError
 from classifiers.redaction import RedactingFilter, redact_text
-from training import locations
+from training import locations, stop_requests
 
 if TYPE_CHECKING:
     # Only for the annotation: `--help` stays instant without the trainer's imports.
@@ -30,23 +29,11 @@ app = typer.Typer(
 logger = logging.getLogger("training")
 
 
-class Stopped(BaseException):
-    """The process was asked to stop (SIGTERM): raised where it runs, so open runs end FAILED and nothing stays
-    half-registered, as on Ctrl-C."""
-
-    def __init__(self, signum: int) -> None:
-        super().__init__(f"stopped by {signal.Signals(signum).name}")
-        self.exit_code = 128 + signum
-
-
-def _stop(signum: int, _frame: FrameType | None) -> None:
-    raise Stopped(signum)
-
-
 @app.callback()
 def _configure(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Debug logging.")] = False) -> None:
     # By default SIGTERM (`kill`, a container stopping) ends the process where it stands: a run would stay RUNNING.
-    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGTERM, stop_requests.stop)
+    signal.signal(signal.SIGINT, stop_requests.stop)
     logging.basicConfig(
         level=logging.DEBUG if verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",

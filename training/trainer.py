@@ -29,7 +29,7 @@ from classifiers.interface import Trainable
 from classifiers.lineage import DATA_DIGEST_TAG, FINISHED, PRIMARY_METRIC_TAG, PRIMARY_METRIC_VALUE_TAG
 from classifiers.pyfunc import ARTIFACT_KEY, model_signature
 from classifiers.registry import classifier_factory, requirement_pins
-from training import locations, tracking
+from training import locations, stop_requests, tracking
 from training.config.resolve import expand_sweep, flatten, to_yaml
 from training.config.schema import BenchmarkData, ExperimentConfig
 from training.evaluation.cross_validation import CV_MEAN_SUFFIX, CrossValidation, cross_validate, group_splits
@@ -299,17 +299,27 @@ def _undone_on_failure(client: MlflowClient, name: str) -> Iterator[_Registratio
     try:
         yield registration
     except BaseException as err:
-        if registration.version is None or registration.run_id is None:
+        if registration.run_id is None:
+            raise
+        # A signal can land inside log_model after it registered the version and before it returned its number.
+        version = registration.version or _registered_by(client, name, registration.run_id)
+        if version is None:
             raise
         # Deleting a version also deletes its aliases: hand `champion` back first.
-        restore_champion(client, name, registration.version, registration.previous)
-        client.delete_model_version(name, registration.version)
-        logger.error("deleted %s version %s: the run failed after registering it", name, registration.version)
+        restore_champion(client, name, version, registration.previous)
+        client.delete_model_version(name, version)
+        logger.error("deleted %s version %s: the run failed after registering it", name, version)
         # A failure inside the run already marked it; one after it ended (in promotion) must mark it too.
         if client.get_run(registration.run_id).info.status == FINISHED:
             client.set_tag(registration.run_id, tracking.ERROR_TAG, f"{type(err).__name__}: {err}"[: tracking.MAX_TAG_LENGTH])
             client.set_terminated(registration.run_id, RunStatus.to_string(RunStatus.FAILED))
         raise
+
+
+def _registered_by(client: MlflowClient, name: str, run_id: str) -> str | None:
+    """The version of `name` that run registered, if it did."""
+    found = [version for version in client.search_model_versions(f"run_id='{run_id}'") if version.name == name]
+    return str(found[0].version) if found else None
 
 
 def _fit_register(
@@ -323,6 +333,9 @@ def _fit_register(
 ) -> str:
     """Inside the active run: fit on all data, log and register the pyfunc, and write the version's
     lineage tags, so the version is complete once the run ends FINISHED; returns the version."""
+    # Known before log_model registers, so a failure from then on can find and remove what it registered.
+    registration.run_id = mlflow.active_run().info.run_id
+    registration.previous = champion_version(client, config.registered_model)
     classifier = factory()
     classifier.fit(*data.training_side())
     example = data.inputs.head(EXAMPLE_ROWS).reset_index(drop=True)
@@ -340,8 +353,8 @@ def _fit_register(
             registered_model_name=config.registered_model,
         )
     version = str(info.registered_model_version)
-    registration.version, registration.run_id = version, info.run_id
-    registration.previous = champion_version(client, config.registered_model)
+    registration.version = version
+    stop_requests.raise_if_requested()
     mlflow.log_metrics({"train_seconds": time.perf_counter() - started, "peak_rss_mb": memory.peak_mb()})
     metrics = client.get_run(info.run_id).data.metrics
     tags = {
@@ -361,6 +374,8 @@ def _fit_register(
 def _auto_promote(client: MlflowClient, config: ExperimentConfig, run_id: str, version: str) -> Promotion | None:
     """With `promote: auto`, try to make the version (its run FINISHED) champion; with `always`, make it champion;
     a name's first version always is."""
+    # The last checkpoint: a stop asked for while the model was logged must not end in a promotion.
+    stop_requests.raise_if_requested()
     champion = champion_version(client, config.registered_model)
     if config.promote == "never" and champion is not None:
         return None

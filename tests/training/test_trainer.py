@@ -1,6 +1,7 @@
 """End-to-end training into a temporary MLflow store."""
 
 import json
+import signal
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +13,7 @@ from mlflow.tracking import MlflowClient
 
 from classifiers.errors import UserInputError
 from classifiers.pyfunc import load_pyfunc
-from training import locations, trainer
+from training import locations, stop_requests, trainer
 from training.config.resolve import load_config
 from training.config.schema import ExperimentConfig
 from training.trainer import train
@@ -237,6 +238,50 @@ def test_failure_after_registration_removes_the_version(store_uri: str, monkeypa
     run = mlflow.search_runs(experiment_names=["topic-seeds"], output_format="list")[0]
     assert run.info.status == "FAILED"
     assert run.data.tags["error"] == "RuntimeError: registry went away"
+
+
+def test_a_signal_inside_log_model_after_it_registered_removes_the_version(
+    store_uri: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    train(load_config(locations.CONFIGS_DIR / "topic" / "tfidf_logreg.yaml"))  # version 1, champion
+    log_model = mlflow.pyfunc.log_model
+
+    def interrupted_on_return(*args: object, **kwargs: object) -> object:
+        log_model(*args, **kwargs)  # the version is registered ...
+        raise KeyboardInterrupt  # ... and Ctrl-C lands before its number is returned
+
+    monkeypatch.setattr(mlflow.pyfunc, "log_model", interrupted_on_return)
+    with pytest.raises(KeyboardInterrupt):
+        train(load_config(locations.CONFIGS_DIR / "topic" / "tfidf_svm.yaml", ["promote=always"]))
+    client = MlflowClient()
+    assert [str(v.version) for v in client.search_model_versions("name='news-topic'")] == ["1"]
+    assert str(client.get_model_version_by_alias("news-topic", "champion").version) == "1"
+
+
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")  # the dropped exception, on purpose
+def test_a_sigterm_whose_exception_python_dropped_still_stops_before_registering_and_promoting(
+    store_uri: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    train(load_config(locations.CONFIGS_DIR / "topic" / "tfidf_logreg.yaml"))  # version 1, champion
+    monkeypatch.setattr(stop_requests, "_requested", [])
+    log_model = mlflow.pyfunc.log_model
+
+    class Collected:
+        def __del__(self) -> None:
+            # What the handler does when the signal lands in a finaliser: Python prints "Exception ignored".
+            stop_requests.stop(signal.SIGTERM, None)
+
+    def signalled_inside_a_finaliser(*args: object, **kwargs: object) -> object:
+        info = log_model(*args, **kwargs)
+        Collected()  # collected at once: its Stopped is dropped, the training would go on
+        return info
+
+    monkeypatch.setattr(mlflow.pyfunc, "log_model", signalled_inside_a_finaliser)
+    with pytest.raises(stop_requests.Stopped, match="stopped by SIGTERM"):
+        train(load_config(locations.CONFIGS_DIR / "topic" / "tfidf_svm.yaml", ["promote=always"]))
+    client = MlflowClient()
+    assert [str(v.version) for v in client.search_model_versions("name='news-topic'")] == ["1"]
+    assert str(client.get_model_version_by_alias("news-topic", "champion").version) == "1"
 
 
 def test_failed_promotion_write_keeps_the_previous_champion(store_uri: str, monkeypatch: pytest.MonkeyPatch) -> None:
