@@ -32,10 +32,13 @@ def train_defaults(retrain: bool = False, overrides: Sequence[str] = ()) -> list
     # Imported here: `train-defaults --help` need not pay for the trainer's imports.
     from training.trainer import train
 
+    # Every config is read before the first trains: a bad override is named before minutes of topic training (and,
+    # with retrain, before the topic champion has been replaced).
+    configs = {task: load_config(path, [*(["promote=always"] if retrain else []), *overrides]) for task, path in DEFAULT_CONFIGS.items()}
     client = store.use_store()
     results = []
     for task, path in DEFAULT_CONFIGS.items():
-        config = load_config(path, [*(["promote=always"] if retrain else []), *overrides])
+        config = configs[task]
         if not retrain and champion_version(client, config.registered_model) is not None:
             logger.info("%s already has a champion; not retraining the default %s model", config.registered_model, task)
             continue

@@ -56,6 +56,15 @@ def test_train_defaults_trains_what_has_no_champion_and_retrain_replaces_the_cha
         assert champion.tags["promotion_reason"].startswith("forced (promote: always) although")
 
 
+def test_train_defaults_names_an_override_only_one_config_lacks_before_training_any(store_uri: str) -> None:
+    # head_weight is a key of the topic default's family, not of the stance default's.
+    result = runner.invoke(app, ["train-defaults", "model.head_weight=0.5"])
+    assert result.exit_code == 1
+    assert "minilm_masked_written.yaml: invalid config" in result.output and "model.head_weight" in result.output
+    assert mlflow.search_runs(search_all_experiments=True, output_format="list") == []
+    assert MlflowClient().search_registered_models() == []
+
+
 @pytest.mark.slow
 def test_ui_serves_the_store_it_is_pointed_at(store_uri: str) -> None:
     with socket.socket() as sock:
