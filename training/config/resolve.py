@@ -39,6 +39,9 @@ def set_dotted(tree: dict[str, Any], key: str, value: Any) -> None:
     node: Any = tree
     for depth, part in enumerate(parts):
         last = depth == len(parts) - 1
+        if not isinstance(node, dict | list):
+            where = ".".join(parts[:depth])
+            raise UserInputError(f"override '{key}': {where} is a value ({node!r}), not a section with keys")
         if isinstance(node, list):
             if not part.isdigit() or int(part) >= len(node):
                 where = ".".join(parts[:depth])
@@ -66,7 +69,11 @@ def _user_path(raw: Any, loc: tuple[str | int, ...]) -> str:
             tag_skipped_in = node
             continue
         parts.append(str(part))
-        node = node.get(part) if isinstance(node, Mapping) else None
+        if isinstance(node, Mapping):
+            node = node.get(part)
+        else:
+            # A list item (`extra_training.0.data`) is a section of its own, whose union tag is skipped as well.
+            node = node[part] if isinstance(node, list) and isinstance(part, int) and part < len(node) else None
     return ".".join(parts) or "(top level)"
 
 

@@ -247,3 +247,14 @@ def test_parallel_folds_are_for_models_that_fit_in_threads(tmp_path: Path) -> No
     ensemble = write(tmp_path, {"task": "stance", "model": {"family": "ensemble", "members": [{"family": "tfidf"}, {"family": "tfidf"}]}})
     with pytest.raises(UserInputError, match="the ensemble family's models are fitted one at a time"):
         load_config(ensemble, ["evaluation.parallel_folds=2"])
+
+
+def test_an_override_into_a_value_or_an_error_inside_a_list_item_names_the_keys_as_written(tmp_path: Path) -> None:
+    topic = write(tmp_path, {"task": "topic", "model": {"family": "tfidf", "word_ngrams": [1, 2]}})
+    with pytest.raises(UserInputError, match=r"override 'model.word_ngrams.0.x': model.word_ngrams.0 is a value \(1\), not a section"):
+        load_config(topic, ["model.word_ngrams.0.x=3"])
+    stance = write(tmp_path, {"task": "stance", "model": {"family": "tfidf"}})
+    extra = "extra_training=[{data: {source: benchmark, name: vastt}, labels: {pro: favor}}]"
+    # The data section's union tag (`benchmark`) is not a key: the message names the key the user wrote.
+    with pytest.raises(UserInputError, match=r"\n  extra_training.0.data.name: Input should be 'fnc1'"):
+        load_config(stance, [extra])
