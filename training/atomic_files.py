@@ -8,6 +8,8 @@ import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 
+from classifiers.errors import UserInputError
+
 
 def _mode_for(path: Path) -> int:
     """The replaced file's permissions, else those `open()` would give a new file (0o666 less the umask)."""
@@ -28,8 +30,11 @@ def write_texts_atomically(files: Mapping[Path, str]) -> None:
     permissions, and new ones get the usual ones (mkstemp's private 0600 would survive the move).
     """
     staged: list[tuple[str, Path]] = []
+    path: Path | None = None
     try:
         for path, text in files.items():
+            if path.is_dir():
+                raise UserInputError(f"cannot write {path}: it is a folder")
             path.parent.mkdir(parents=True, exist_ok=True)
             fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
             staged.append((tmp, path))
@@ -40,6 +45,9 @@ def write_texts_atomically(files: Mapping[Path, str]) -> None:
                 os.fsync(handle.fileno())
         for tmp, path in staged:
             os.replace(tmp, path)
+    # A folder that cannot be made or written to, or a full disk, is the user's to mend: named in one line.
+    except OSError as err:
+        raise UserInputError(f"cannot write {path}: {err.strerror or err}") from err
     finally:
         for tmp, _ in staged:
             if os.path.exists(tmp):

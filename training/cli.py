@@ -97,6 +97,8 @@ def label_counts(
     from training.corpus.label_counts import label_counts as count_labels
 
     with _user_errors():
+        if out.resolve() in (labels.resolve(), segments.resolve()):
+            raise UserInputError(f"--out {out} is an input of the count: give another file")
         write_texts_atomically({out: count_labels(labels, segments)})
     logger.info("wrote %s", out)
 

@@ -194,3 +194,15 @@ def test_label_counts_writes_the_tables_and_a_bad_label_leaves_the_old_file(tmp_
     assert refused.exit_code == 1
     assert f"{labels}:1: topic: Input should be" in refused.output and "(got 'sportconflict')" in refused.output
     assert out.read_text(encoding="utf-8") == (locations.SEEDS_DIR / "LABEL_COUNTS.md").read_text(encoding="utf-8")
+
+
+def test_label_counts_refuses_to_write_over_its_inputs_or_into_a_folder(tmp_path: Path) -> None:
+    labels = tmp_path / "labels.jsonl"
+    shutil.copy(locations.LABELS_PATH, labels)
+    over = runner.invoke(app, ["label-counts", "--labels", str(labels), "--out", str(labels)])
+    assert over.exit_code == 1 and f"error: --out {labels} is an input of the count" in over.output
+    assert labels.read_bytes() == locations.LABELS_PATH.read_bytes()
+    folder = runner.invoke(app, ["label-counts", "--out", str(tmp_path)])
+    assert folder.exit_code == 1 and f"error: cannot write {tmp_path}: it is a folder" in folder.output
+    unwritable = runner.invoke(app, ["label-counts", "--out", "/proc/counts.md"])
+    assert unwritable.exit_code == 1 and "error: cannot write /proc/counts.md: " in unwritable.output
