@@ -11,6 +11,7 @@ import shlex
 import sqlite3
 from contextlib import closing
 from pathlib import Path
+from urllib.parse import urlparse
 
 import mlflow
 from mlflow.exceptions import MlflowException
@@ -66,7 +67,8 @@ def check_reachable(uri: str) -> None:
         )
         # An answer is not enough: a server that refuses this client (401, 403) refuses every later call too.
         verify_rest_response(response, endpoint)
-    except (MlflowException, RequestException) as err:
+    # MLflow reads its retry settings (MLFLOW_HTTP_REQUEST_*) when a request is made: a value it cannot parse fails here.
+    except (MlflowException, RequestException, ValueError) as err:
         reason = redact_text(_first_line(err), uri)
         # urllib3 words it "too many 503 error responses", MLflow "error code 503 != 200".
         if "503 error" in reason or "error code 503" in reason:
@@ -115,6 +117,11 @@ def use_store(uri: str | None = None, *, writable: bool = False) -> MlflowClient
     With writable, a SQLite store must also take a write now (StoreUnusable otherwise).
     """
     uri = uri or tracking_uri()
+    if urlparse(uri).scheme in ("", "file"):
+        raise StoreUnusable(
+            f"the tracking store {uri} is a plain folder (MLflow's file store), which this MLflow no longer accepts: "
+            f"use sqlite:///<folder>/mlflow.db or a tracking server's http(s):// address"
+        )
     check_reachable(uri)
     database = sqlite_path(uri)
     if database is not None:

@@ -141,3 +141,15 @@ def test_a_tracking_server_that_refuses_the_client_fails_at_once_naming_the_answ
     finally:
         server.shutdown()
         server.server_close()
+
+
+@pytest.mark.parametrize("uri", ["./mlruns", "file:///tmp/mlruns"])
+def test_a_file_store_is_refused_with_what_to_use_instead(uri: str) -> None:
+    with pytest.raises(store.StoreUnusable, match=rf"the tracking store {uri} is a plain folder \(MLflow's file store\).*use sqlite:///"):
+        store.use_store(uri)
+
+
+def test_a_retry_setting_mlflow_cannot_read_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR", "0.1")  # MLflow takes whole seconds only
+    with pytest.raises(store.RegistryUnreachable, match="Failed to convert '0.1' for MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR"):
+        store.use_store("http://127.0.0.1:9")
