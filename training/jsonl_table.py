@@ -17,12 +17,13 @@ def read_jsonl_table(
     ids: Sequence[str] = (),
     labels: Sequence[str] | None = None,
     optional_ids: Sequence[str] = (),
+    nonblank: Sequence[str] = (),
 ) -> pd.DataFrame:
     """One row per non-blank line with the given fields and ids as strings (other fields are ignored).
 
     A field must be a JSON string; an id (e.g. a group column) may also be an integer, read as its
     digits. An optional id may also be null or missing (a missing value in the frame then). With labels,
-    every row's `label` must be one of them.
+    every row's `label` must be one of them; the fields in `nonblank` must hold more than whitespace.
     """
     if not path.is_file():
         raise UserInputError(f"data file {path} not found")
@@ -46,6 +47,9 @@ def read_jsonl_table(
                 raise UserInputError(f"{where}: missing field(s) {', '.join(missing)}")
             for column in columns:
                 _check_value(record[column], column, integer_ok=column in ids and column not in fields, where=where)
+            blank = [column for column in nonblank if not str(record[column]).strip()]
+            if blank:
+                raise UserInputError(f"{where}: field '{blank[0]}' is blank")
             if labels is not None and record["label"] not in labels:
                 raise UserInputError(f"{where}: label '{record['label']}' is not one of the declared labels ({', '.join(labels)})")
             row: dict[str, str | None] = {column: str(record[column]) for column in columns}

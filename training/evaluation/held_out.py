@@ -60,6 +60,8 @@ def evaluate_file(model_uri: str, path: Path, group_column: str | None = None) -
         [*REQUIRED_COLUMNS[task], "label"],
         [group_column] if group_column and not by_document else [],
         optional_ids=[DOCUMENT_COLUMN],
+        # As training refuses it: a blank text would be scored as if it said something.
+        nonblank=[*REQUIRED_COLUMNS[task], "label"],
     )
     if frame.empty:
         raise UserInputError(f"{path}: no rows to evaluate")

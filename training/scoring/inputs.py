@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from classifiers.contract import DOCUMENT_COLUMN
@@ -190,6 +191,10 @@ def _check_no_nulls(path: Path, chunk: pa.Table, required: Sequence[str], first_
         if values.null_count:
             row = first_row + values.is_null().to_pylist().index(True)
             raise UserInputError(f"{path}: row {row}: '{column}' is null")
+        blank = pc.equal(pc.utf8_trim_whitespace(values), "")
+        if pc.any(blank).as_py():
+            row = first_row + blank.to_pylist().index(True)
+            raise UserInputError(f"{path}: row {row}: '{column}' is blank")
 
 
 def _jsonl_lines(path: Path) -> Iterator[tuple[int, str]]:
@@ -219,6 +224,9 @@ def _parse_record(path: Path, number: int, line: str, required: Sequence[str]) -
             raise UserInputError(f"{path}: line {number}: missing field '{field}'")
         if not isinstance(record[field], str):
             raise UserInputError(f"{path}: line {number}: field '{field}' must be a string, got {json.dumps(record[field])}")
+        # As the server (422) and training refuse it: a model would answer for a blank text as for any other.
+        if not record[field].strip():
+            raise UserInputError(f"{path}: line {number}: field '{field}' is blank")
         if not record[field].isascii():
             try:
                 record[field].encode("utf-8")

@@ -138,6 +138,15 @@ def test_a_group_column_missing_from_a_line_is_named(trained_store_uri: str, tmp
         evaluate_file("models:/news-topic@champion", data, "article")
 
 
+def test_a_blank_text_or_target_is_named_by_line(trained_store_uri: str, tmp_path: Path) -> None:
+    data = write(tmp_path / "b.jsonl", [{"text": "Talks resumed.", "label": "diplomacy"}, {"text": " \t", "label": "conflict"}])
+    with pytest.raises(UserInputError, match=r"b.jsonl:2: field 'text' is blank"):
+        evaluate_file("models:/news-topic@champion", data)
+    write(data, [{"text": "Iran praised the attack.", "target": "", "label": "favor"}])
+    with pytest.raises(UserInputError, match=r"b.jsonl:1: field 'target' is blank"):
+        evaluate_file("models:/news-stance@champion", data)
+
+
 def test_a_group_column_needs_a_data_file() -> None:
     result = CliRunner().invoke(
         app, ["evaluate", "--model-uri", "models:/news-topic@champion", "--dataset", "vast", "--group-column", "topic"]

@@ -135,6 +135,17 @@ def test_a_null_text_in_parquet_is_named_by_row(inputs_dir: Path) -> None:
         check_records(inspect_input(path), 3, ["text"])
 
 
+def test_a_blank_text_is_named_by_line_or_row(inputs_dir: Path) -> None:
+    path = inputs_dir / "blanks.parquet"
+    pq.write_table(pa.table({"text": ["a", "b", " \n\t"]}), path)
+    with pytest.raises(UserInputError, match=r"blanks.parquet: row 3: 'text' is blank"):
+        check_records(inspect_input(path), 2, ["text"])
+    lines = [json.dumps({"text": "a", "target": "Iran"}), json.dumps({"text": "b", "target": "  "})]
+    source = inspect_input(write_lines(inputs_dir / "blanks.jsonl", lines))
+    with pytest.raises(UserInputError, match=r"blanks.jsonl: line 2: field 'target' is blank"):
+        check_records(source, 2, ["text", "target"])
+
+
 def test_the_model_needs_its_columns_as_strings_and_keeps_its_output_names(jsonl_input: Path, inputs_dir: Path) -> None:
     source = inspect_input(jsonl_input)
     check_model_columns(source, ["text", "target"], "stance", ["label", "score"])
