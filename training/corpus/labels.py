@@ -92,13 +92,21 @@ def read_segments(path: Path) -> list[Segment]:
     if not path.is_file():
         raise UserInputError(f"{path} not found: run `python -m training ingest` first")
     segments = []
+    first_line: dict[str, int] = {}
     for number, record in _json_lines(path):
         if not isinstance(record, dict):
             raise UserInputError(f"{path}:{number}: not a JSON object ({record})")
         missing = [key for key in SEGMENT_KEYS if key not in record]
         if missing:
             raise UserInputError(f"{path}:{number}: missing {', '.join(missing)}")
-        segments.append(Segment(**{key: record[key] for key in SEGMENT_KEYS}))
+        segment = Segment(**{key: record[key] for key in SEGMENT_KEYS})
+        # Labels are joined to segments by id: a second segment of one id would silently lose its text.
+        if segment.segment_id in first_line:
+            raise UserInputError(
+                f"{path}:{number}: duplicate segment_id '{segment.segment_id}' (first at line {first_line[segment.segment_id]})"
+            )
+        first_line[segment.segment_id] = number
+        segments.append(segment)
     return segments
 
 

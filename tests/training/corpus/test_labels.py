@@ -81,6 +81,14 @@ def test_segment_line_missing_a_key_names_the_line_and_keys(tmp_path: Path, segm
     assert str(raised.value) == f"{segments}:2: missing article_id, text"
 
 
+def test_a_segment_id_given_twice_is_named_with_both_lines(segments: Path) -> None:
+    lines = segments.read_text(encoding="utf-8").splitlines()
+    copy = {**json.loads(lines[0]), "position": 3, "text": "Another text."}
+    segments.write_text("\n".join([*lines, json.dumps(copy)]) + "\n", encoding="utf-8")
+    with pytest.raises(UserInputError, match=r"segments.jsonl:4: duplicate segment_id 'art-000' \(first at line 1\)"):
+        read_segments(segments)
+
+
 def test_every_problem_is_reported_at_once(tmp_path: Path, segments: Path) -> None:
     labels = write_labels(tmp_path, [row("art-000", "war"), row("art-000"), row("art-009")])
     with pytest.raises(LabelValidationError) as raised:
