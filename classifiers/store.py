@@ -6,6 +6,7 @@ else the project's SQLite database in `mlruns/` (MLflow's plain file store is ne
 
 from __future__ import annotations
 
+import fcntl
 import os
 import shlex
 import sqlite3
@@ -126,11 +127,28 @@ def use_store(uri: str | None = None, *, writable: bool = False) -> MlflowClient
     database = sqlite_path(uri)
     if database is not None:
         _make_folder(uri, database.parent)
+        _create_tables_once(uri, database)
     if writable:
         check_writable(uri)
     mlflow.set_tracking_uri(uri)
     mlflow.set_registry_uri(uri)
     return MlflowClient(tracking_uri=uri, registry_uri=uri)
+
+
+def _create_tables_once(uri: str, database: Path) -> None:
+    """Create a new SQLite store's tables in one process at a time: MLflow's migrations, run by two processes on a
+    new file at once (two trainings started together), fail and leave the file unusable for good."""
+    if database.exists() and database.stat().st_size > 0:
+        return
+    try:
+        with database.with_name(f"{database.name}.lock").open("a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            # A process that waited here finds the tables made and only reads them.
+            client = MlflowClient(tracking_uri=uri, registry_uri=uri)
+            client.search_experiments(max_results=1)
+            client.search_registered_models(max_results=1)
+    except OSError as err:
+        raise StoreUnusable(f"the tracking store {uri} cannot be created: {err.strerror} ({err.filename})") from err
 
 
 def _make_folder(uri: str, folder: Path) -> None:

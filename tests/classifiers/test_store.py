@@ -5,6 +5,8 @@ from __future__ import annotations
 import socket
 import socketserver
 import sqlite3
+import subprocess
+import sys
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -12,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from classifiers import store
+from classifiers.store import PROJECT_ROOT
 
 
 def closed_port() -> int:
@@ -153,3 +156,18 @@ def test_a_retry_setting_mlflow_cannot_read_is_named(monkeypatch: pytest.MonkeyP
     monkeypatch.setenv("MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR", "0.1")  # MLflow takes whole seconds only
     with pytest.raises(store.RegistryUnreachable, match="Failed to convert '0.1' for MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR"):
         store.use_store("http://127.0.0.1:9")
+
+
+def test_processes_opening_a_new_store_together_all_find_it_usable(tmp_path: Path) -> None:
+    # Two trainings started at once on a fresh store: MLflow's table migrations, run by both, broke the file for good.
+    uri = f"sqlite:///{tmp_path / 'new' / 'mlflow.db'}"
+    opener = (
+        "import sys; from classifiers import store; client = store.use_store(sys.argv[1], writable=True); "
+        "client.search_experiments(max_results=1); client.search_registered_models(max_results=1)"
+    )
+    processes = [
+        subprocess.Popen([sys.executable, "-c", opener, uri], cwd=PROJECT_ROOT, stderr=subprocess.PIPE, text=True)
+        for _ in range(4)
+    ]
+    errors = [process.communicate(timeout=120)[1] for process in processes]
+    assert [process.returncode for process in processes] == [0] * 4, errors
