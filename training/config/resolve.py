@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import itertools
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -88,9 +89,34 @@ def _validate(raw: Mapping[str, Any], where: str) -> ExperimentConfig:
     except ValidationError as err:
         problems = []
         for issue in err.errors():
+            if issue["type"] == "union_tag_not_found":
+                problems.append(f"  {_user_path(raw, issue['loc'])}: {_missing_tag(raw, issue['loc'], issue['ctx']['discriminator'])}")
+                continue
             shown = "" if _is_section(issue["input"]) or issue["type"] == "extra_forbidden" else f" (got {issue['input']!r})"
             problems.append(f"  {_user_path(raw, issue['loc'])}: {issue['msg']}{shown}")
         raise UserInputError(f"{where}: invalid config\n" + "\n".join(problems)) from err
+
+
+def _missing_tag(raw: Mapping[str, Any], loc: tuple[str | int, ...], quoted_tag: str) -> str:
+    """What to give where a section lacks the key that says its kind (`data.source`, `model.family`), with the choices:
+    pydantic lists them only for a wrong value, so one is tried on a copy."""
+    tag = quoted_tag.strip("'")
+    probe = copy.deepcopy(dict(raw))
+    section: Any = probe
+    try:
+        for part in loc:
+            section = section[part]
+        section[tag] = "?"
+    # A location through a union tag (an ensemble's member) is not a path in the raw config.
+    except (KeyError, IndexError, TypeError):
+        return f"give its {tag}"
+    try:
+        ExperimentConfig.model_validate(probe)
+    except ValidationError as err:
+        for issue in err.errors():
+            if issue["type"] == "union_tag_invalid" and issue["loc"] == loc:
+                return f"give its {tag}: one of {issue['ctx']['expected_tags']}"
+    return f"give its {tag}"
 
 
 def load_raw(path: Path) -> dict[str, Any]:

@@ -258,3 +258,12 @@ def test_an_override_into_a_value_or_an_error_inside_a_list_item_names_the_keys_
     # The data section's union tag (`benchmark`) is not a key: the message names the key the user wrote.
     with pytest.raises(UserInputError, match=r"\n  extra_training.0.data.name: Input should be 'fnc1'"):
         load_config(stance, [extra])
+
+
+def test_a_section_without_its_kind_is_told_the_choices(tmp_path: Path) -> None:
+    path = write(tmp_path, {"task": "topic", "model": {"C": 1}})
+    with pytest.raises(UserInputError, match=r"\n  model: give its family: one of 'descriptions', .*'tfidf'"):
+        load_config(path)
+    path = write(tmp_path, {"task": "topic", "model": {"family": "tfidf"}})
+    with pytest.raises(UserInputError, match=r"\n  data: give its source: one of 'seeds', 'jsonl', 'benchmark'"):
+        load_config(path, ["data.segments=x.jsonl"])
