@@ -25,6 +25,8 @@ def read_jsonl_table(
     digits. An optional id may also be null or missing (a missing value in the frame then). With labels,
     every row's `label` must be one of them; the fields in `nonblank` must hold more than whitespace.
     """
+    if path.is_dir():
+        raise UserInputError(f"data file {path} is a folder: name a JSONL file")
     if not path.is_file():
         raise UserInputError(f"data file {path} not found")
     columns = list(dict.fromkeys([*fields, *ids]))

@@ -87,3 +87,10 @@ def test_an_optional_id_may_be_missing_or_null_and_is_checked_where_given(tmp_pa
     bad = write(tmp_path, '{"text": "a", "label": "x", "document": "art-1"}', '{"text": "b", "label": "x", "document": [1]}')
     with pytest.raises(UserInputError, match=r"data.jsonl:2: field 'document' must be a string or an integer, got \[1\]"):
         read_jsonl_table(bad, ["text", "label"], optional_ids=["document"])
+
+
+def test_a_folder_or_a_missing_file_is_named_as_such(tmp_path: Path) -> None:
+    with pytest.raises(UserInputError, match=f"data file {tmp_path} is a folder: name a JSONL file"):
+        read_jsonl_table(tmp_path, ["text"])
+    with pytest.raises(UserInputError, match=f"data file {tmp_path / 'gone.jsonl'} not found"):
+        read_jsonl_table(tmp_path / "gone.jsonl", ["text"])

@@ -128,6 +128,8 @@ def validate_labels(labels_path: Path, segments_path: Path) -> list[SegmentLabel
     Rejected: malformed JSON, unknown topic, stance or target, unknown or repeated segment ids,
     a target given twice for one segment, and segments that have no labels row.
     """
+    if labels_path.is_dir():
+        raise UserInputError(f"{labels_path} is a folder: name the labels file")
     if not labels_path.is_file():
         raise UserInputError(f"{labels_path} not found")
     # ingest writes one segment per line, so the index is the line number
