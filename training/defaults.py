@@ -34,7 +34,8 @@ def train_defaults(retrain: bool = False, overrides: Sequence[str] = ()) -> list
 
     # Every config is read before the first trains: a bad override is named before minutes of topic training (and,
     # with retrain, before the topic champion has been replaced).
-    configs = {task: load_config(path, [*(["promote=always"] if retrain else []), *overrides]) for task, path in DEFAULT_CONFIGS.items()}
+    settings = [*(["promote=always"] if retrain else []), *overrides]
+    configs = {task: load_config(path, settings) for task, path in DEFAULT_CONFIGS.items()}
     client = store.use_store()
     results = []
     for task, path in DEFAULT_CONFIGS.items():

@@ -8,6 +8,8 @@ import sqlite3
 import subprocess
 import sys
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -28,6 +30,18 @@ def retries_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
     """Any retry MLflow made would come at once and be counted, instead of after its back-off of minutes."""
     monkeypatch.setenv("MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR", "0")
     monkeypatch.setenv("MLFLOW_HTTP_REQUEST_BACKOFF_JITTER", "0")
+
+
+@contextmanager
+def serving(server: socketserver.BaseServer) -> Iterator[str]:
+    """The server answering on loopback in a thread while the block runs; yields its http:// address."""
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
 
 
 @pytest.mark.usefixtures("retries_at_once")
@@ -65,15 +79,9 @@ class CountingHandler(socketserver.BaseRequestHandler):
 @pytest.mark.parametrize("answer", [HANG_UP, UNAVAILABLE], ids=["hangs-up", "answers-503"])
 def test_a_tracking_server_that_cannot_serve_is_asked_once(answer: bytes) -> None:
     server = CountingServer(answer)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    uri = f"http://127.0.0.1:{server.server_address[1]}"
-    try:
+    with serving(server) as uri:
         with pytest.raises(store.RegistryUnreachable, match=f"the MLflow tracking server at {uri} cannot be used"):
             store.use_store(uri)
-    finally:
-        server.shutdown()
-        server.server_close()
 
     assert server.connections == 1  # one try, not MLflow's retries
 
@@ -134,21 +142,15 @@ class Refusing(BaseHTTPRequestHandler):
 
 
 def test_a_tracking_server_that_refuses_the_client_fails_at_once_naming_the_answer() -> None:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Refusing)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    uri = f"http://127.0.0.1:{server.server_address[1]}"
-    try:
+    with serving(ThreadingHTTPServer(("127.0.0.1", 0), Refusing)) as uri:
         with pytest.raises(store.RegistryUnreachable, match=rf"{uri} cannot be used: .*403.*Invalid Host header"):
             store.use_store(uri)
-    finally:
-        server.shutdown()
-        server.server_close()
 
 
 @pytest.mark.parametrize("uri", ["./mlruns", "file:///tmp/mlruns"])
 def test_a_file_store_is_refused_with_what_to_use_instead(uri: str) -> None:
-    with pytest.raises(store.StoreUnusable, match=rf"the tracking store {uri} is a plain folder \(MLflow's file store\).*use sqlite:///"):
+    refusal = rf"the tracking store {uri} is a plain folder \(MLflow's file store\).*use sqlite:///"
+    with pytest.raises(store.StoreUnusable, match=refusal):
         store.use_store(uri)
 
 

@@ -90,7 +90,8 @@ def _validate(raw: Mapping[str, Any], where: str) -> ExperimentConfig:
         problems = []
         for issue in err.errors():
             if issue["type"] == "union_tag_not_found":
-                problems.append(f"  {_user_path(raw, issue['loc'])}: {_missing_tag(raw, issue['loc'], issue['ctx']['discriminator'])}")
+                missing = _missing_tag(raw, issue["loc"], issue["ctx"]["discriminator"])
+                problems.append(f"  {_user_path(raw, issue['loc'])}: {missing}")
                 continue
             shown = "" if _is_section(issue["input"]) or issue["type"] == "extra_forbidden" else f" (got {issue['input']!r})"
             problems.append(f"  {_user_path(raw, issue['loc'])}: {issue['msg']}{shown}")
