@@ -97,17 +97,20 @@ class Stack:
             )
         # A port held by something else is named before anything starts: the tracking server would otherwise
         # fail in its log while another server on that port answered its health check.
-        for name, port, up in (("PostgreSQL", ports.postgres, running.postgres_running), ("MLflow", ports.mlflow, running.mlflow_running)):
+        for name, port, up, option in (
+            ("PostgreSQL", ports.postgres, running.postgres_running, "--postgres-port"),
+            ("MLflow", ports.mlflow, running.mlflow_running, "--port"),
+        ):
             if not up and not _free(port):
-                option = "--postgres-port" if name == "PostgreSQL" else "--port"
                 raise StackError(f"{HOST}:{port}, the {name} port, is already in use: choose another with {option}")
         if self.data_dir.exists() and not self.data_dir.is_dir():
             raise StackError(f"the data folder {self.data_dir} cannot be used: it is a file")
+        new_cluster = not (self.cluster / "PG_VERSION").exists()
         try:
-            if not (self.cluster / "PG_VERSION").exists():
+            if new_cluster:
                 self._check_postgres_reaches_data_dir()
             self.data_dir.mkdir(parents=True, exist_ok=True)
-            if not (self.cluster / "PG_VERSION").exists():
+            if new_cluster:
                 self._init_cluster()
             self.ports_file.write_text(json.dumps(asdict(ports)))
         except OSError as err:

@@ -177,7 +177,7 @@ def _parquet_chunks(source: InputFile, chunk_rows: int, required: Sequence[str],
         try:
             for batch in parquet.iter_batches(batch_size=chunk_rows, columns=columns):
                 chunk = pa.Table.from_batches([batch])
-                _check_no_nulls(source.path, chunk, required, first_row)
+                _check_filled(source.path, chunk, required, first_row)
                 first_row += chunk.num_rows
                 # The input's pandas metadata describes its own columns only; the output has more.
                 yield chunk.replace_schema_metadata(None)
@@ -185,7 +185,8 @@ def _parquet_chunks(source: InputFile, chunk_rows: int, required: Sequence[str],
             raise UserInputError(f"{source.path}: not a readable Parquet file ({err})") from err
 
 
-def _check_no_nulls(path: Path, chunk: pa.Table, required: Sequence[str], first_row: int) -> None:
+def _check_filled(path: Path, chunk: pa.Table, required: Sequence[str], first_row: int) -> None:
+    """Every required value given and more than whitespace; the error names the first row that is not."""
     for column in required:
         values = chunk.column(column)
         if values.null_count:
