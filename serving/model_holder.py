@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -110,12 +112,13 @@ class ModelHolder:
                 logger.warning("no %s model: %s", task, problem)
             return self.current
 
-    async def reload(self) -> Reload:
-        """Re-resolve the URIs and swap in a snapshot with the moved models; ReloadFailed keeps the old one."""
+    async def reload(self, tasks: Collection[Task] = TASKS) -> Reload:
+        """Re-resolve the URIs of `tasks` and swap in a snapshot with their moved models; ReloadFailed keeps the
+        old one. The other tasks keep their models as they are."""
         async with self._lock:
             previous = self.current
-            outcome = await self._load_in_thread()
-            self._remember_failures(outcome)
+            outcome = await self._load_in_thread(tasks)
+            self._remember_failures(outcome, tasks)
             if outcome.failures:
                 self._metrics.reloads.labels("failed").inc()
                 logger.error("reload failed, keeping the previous models: %s", "; ".join(outcome.failures.values()))
@@ -130,8 +133,8 @@ class ModelHolder:
                 logger.info("now serving %s", ", ".join(model.uri for model in reload.current.models.values()))
             return reload
 
-    async def out_of_date(self) -> bool:
-        """True when a configured URI resolves to a version that is not served and is due to be loaded.
+    async def due_tasks(self) -> set[Task]:
+        """The tasks whose configured URI resolves to a version that is not served and is due to be loaded.
 
         A version that failed to load is not served, so it stays out of date: a failure can be
         transient (a locked SQLite file, an unreachable artifact store) and must not keep the old
@@ -143,21 +146,24 @@ class ModelHolder:
         served = self.current.versions()
         self._note_vanished(versions)
         now = time.monotonic()
-        # A URI that no longer resolves has nothing to load: reloading would only fail again at every poll.
-        return any(
-            version is not None and version != served[task] and not self._backing_off(task, version, now)
+        # A URI that no longer resolves has nothing to load: reloading it would only fail again at every poll.
+        return {
+            task
             for task, version in versions.items()
-        )
+            if version is not None and version != served[task] and not self._backing_off(task, version, now)
+        }
 
     async def poll(self, interval: float) -> None:
-        """Every `interval` seconds, reload when a URI points at a version due to be loaded; runs until cancelled."""
+        """Every `interval` seconds, reload each task whose URI points at a version due to be loaded; runs until
+        cancelled. Each task is reloaded on its own, so a version that fails to load, a task backing off from one,
+        or one whose alias was deleted never holds back the other task's new version."""
         while True:
             await asyncio.sleep(interval)
             try:
-                if await self.out_of_date():
-                    await self.reload()
-            except ReloadFailed:
-                pass  # reload() has logged and counted it; the previous models stay
+                due = await self.due_tasks()
+                for task in (task for task in TASKS if task in due):
+                    with contextlib.suppress(ReloadFailed):  # reload() has logged and counted it; the model stays
+                        await self.reload([task])
             # The loaded models keep serving while the registry is away; /ready reports it, and the
             # next check after it returns reloads whatever moved meanwhile.
             except store.RegistryUnreachable:
@@ -183,9 +189,10 @@ class ModelHolder:
         failed = self.failed_loads.get(task)
         return failed is not None and failed.version == version and now < failed.retry_at
 
-    def _remember_failures(self, outcome: LoadOutcome) -> None:
-        # A task that loaded (or kept its model) forgets its failure; a version failing again waits longer.
-        failed: dict[Task, FailedLoad] = {}
+    def _remember_failures(self, outcome: LoadOutcome, tried: Collection[Task] = TASKS) -> None:
+        # A task that loaded (or kept its model) forgets its failure; a version failing again waits longer;
+        # a task not tried this time keeps its record.
+        failed = {task: load for task, load in self.failed_loads.items() if task not in tried}
         for task, (name, version) in outcome.unloadable.items():
             previous = self.failed_loads.get(task)
             again = previous is not None and (previous.name, previous.version) == (name, version)
@@ -202,9 +209,9 @@ class ModelHolder:
                 )
         self.failed_loads = failed
 
-    async def _load_in_thread(self) -> LoadOutcome:
+    async def _load_in_thread(self, tasks: Collection[Task] = TASKS) -> LoadOutcome:
         previous = self.current
-        return await anyio.to_thread.run_sync(lambda: load_snapshot(self._registry(), self.settings, previous))
+        return await anyio.to_thread.run_sync(lambda: load_snapshot(self._registry(), self.settings, previous, tasks))
 
     def _registry(self) -> MlflowClient:
         # Called in a worker thread: opening a new SQLite store creates its tables. Pointing MLflow's

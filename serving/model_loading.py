@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import sys
 import tempfile
+from collections.abc import Collection
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
@@ -147,11 +148,14 @@ class LoadOutcome:
     unloadable: dict[Task, tuple[str, str]] = field(default_factory=dict)
 
 
-def load_snapshot(client: MlflowClient, settings: ServingSettings, previous: ModelSnapshot) -> LoadOutcome:
-    """Resolve every task's URI; reuse models whose version did not move, load the others.
+def load_snapshot(
+    client: MlflowClient, settings: ServingSettings, previous: ModelSnapshot, tasks: Collection[Task] = TASKS
+) -> LoadOutcome:
+    """Resolve the URIs of `tasks`; reuse models whose version did not move, load the others.
 
-    A task with no model yet (at start-up) whose champion cannot be loaded falls back to the
-    champion before it (earlier_champion); the poller keeps trying the configured one.
+    The other tasks keep what `previous` has for them, model or problem, untouched. A task with no
+    model yet (at start-up) whose champion cannot be loaded falls back to the champion before it
+    (earlier_champion); the poller keeps trying the configured one.
     """
     models: dict[Task, LoadedModel] = {}
     problems: dict[Task, str] = {}
@@ -160,6 +164,12 @@ def load_snapshot(client: MlflowClient, settings: ServingSettings, previous: Mod
     for task in TASKS:
         uri = settings.model_uri(task)
         current = previous.models.get(task)
+        if task not in tasks:
+            if current is not None:
+                models[task] = current
+            elif task in previous.problems:
+                problems[task] = previous.problems[task]
+            continue
         version: ModelVersion | None = None
         try:
             version = resolve(client, uri)

@@ -37,11 +37,13 @@ from training.trainer import train
 
 SettingsFactory = Callable[..., ServingSettings]
 TOPIC = "news-topic"
+STANCE = "news-stance"
 ITEMS = {"items": [{"text": "Ministers met in Brussels to discuss the ceasefire proposal and new sanctions."}]}
 POLL_TIMEOUT_S = 30.0
 
 # a TF-IDF topic model: trains in seconds
 FAST_TOPIC_CONFIG = locations.CONFIGS_DIR / "topic" / "tfidf_svm.yaml"
+FAST_STANCE_CONFIG = locations.CONFIGS_DIR / "stance" / "tfidf_svm.yaml"
 
 
 @pytest.fixture(scope="module")
@@ -222,6 +224,53 @@ def test_polling_keeps_the_old_model_once_its_alias_is_removed_and_says_so_once(
     assert f"models:/{TOPIC}@{CHAMPION}" in warnings[0].getMessage()
 
 
+@pytest.fixture(scope="module")
+def two_task_store(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A store with one topic model (champion) and two stance models (version 1 champion)."""
+    uri = f"sqlite:///{tmp_path_factory.mktemp('two-task-store') / 'mlflow.db'}"
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("MLFLOW_TRACKING_URI", uri)
+        train(load_config(FAST_TOPIC_CONFIG))
+        train(load_config(FAST_STANCE_CONFIG))
+        train(load_config(FAST_STANCE_CONFIG, ["model.C=0.1", "promote=never"]))
+    return uri
+
+
+@pytest.mark.parametrize("topic_change", ["alias removed", "broken version"])
+def test_polling_swaps_in_a_moved_model_while_the_other_task_cannot_load_its_own(
+    two_task_store: str,
+    make_settings: SettingsFactory,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    topic_change: str,
+) -> None:
+    registry = MlflowClient(tracking_uri=two_task_store, registry_uri=two_task_store)
+    loads = count_loads(monkeypatch)
+    polls = count_polls(monkeypatch)
+    try:
+        with TestClient(create_app(make_settings(two_task_store, poll_seconds=0.05))) as client:
+            if topic_change == "alias removed":
+                registry.delete_registered_model_alias(TOPIC, CHAMPION)
+            else:
+                registry.set_registered_model_alias(TOPIC, CHAMPION, broken_version(registry, tmp_path))
+            registry.set_registered_model_alias(STANCE, CHAMPION, "2")
+            wait_for(lambda: served_versions(client) == {"topic": "1", "stance": "2"}, "stance version 2 to be served")
+            moved = len(polls)
+            wait_for(lambda: len(polls) - moved >= 20, "20 more polls")
+            outcomes = reload_outcomes(client)
+    finally:
+        registry.set_registered_model_alias(TOPIC, CHAMPION, "1")
+        registry.set_registered_model_alias(STANCE, CHAMPION, "1")
+
+    # Loaded once and kept: a poll does not load the other task's new version again and again.
+    assert len(loads[f"{STANCE}/2"]) == 1, loads
+    assert outcomes["swapped"] == 1
+
+
+def served_versions(client: TestClient) -> dict[str, str]:
+    return {model["task"]: model["version"] for model in client.get("/v1/models").json()["models"]}
+
+
 def test_polling_follows_the_alias_and_retries_a_version_that_failed_to_load(
     registry: MlflowClient, topic_store: str, make_settings: SettingsFactory, tmp_path: Path
 ) -> None:
@@ -244,12 +293,12 @@ def test_polling_follows_the_alias_and_retries_a_version_that_failed_to_load(
 
 
 def count_loads(monkeypatch: pytest.MonkeyPatch) -> dict[str, list[float]]:
-    """When each version's load started (time.monotonic()), from now on."""
+    """When each version's load started (time.monotonic()), by "name/version", from now on."""
     started: dict[str, list[float]] = {}
     real_load_version = model_loading.load_version
 
     def counted(client: MlflowClient, task: str, configured_uri: str, version: Any) -> Any:
-        started.setdefault(str(version.version), []).append(time.monotonic())
+        started.setdefault(f"{version.name}/{version.version}", []).append(time.monotonic())
         return real_load_version(client, task, configured_uri, version)
 
     monkeypatch.setattr(model_loading, "load_version", counted)
@@ -291,7 +340,7 @@ def test_polling_backs_off_from_a_version_that_keeps_failing(
         wait_for(lambda: len(polls) - first_poll >= 40, "40 polls")
         still = topic_version(client)
 
-    attempts = loads[broken]
+    attempts = loads[f"{TOPIC}/{broken}"]
     # Without a backoff every one of the 40 polls would load the version again.
     assert 3 <= len(attempts) <= 10, attempts
     gaps = [later - earlier for earlier, later in pairwise(attempts)]
@@ -313,16 +362,16 @@ def test_polling_loads_another_version_at_once_while_backing_off(
     with TestClient(create_app(make_settings(topic_store, poll_seconds=0.05))) as client:
         broken = broken_version(registry, tmp_path)
         registry.set_registered_model_alias(TOPIC, CHAMPION, broken)
-        wait_for(lambda: broken in loads, "the poller to try the broken version")
+        wait_for(lambda: f"{TOPIC}/{broken}" in loads, "the poller to try the broken version")
         tried = len(polls)
         wait_for(lambda: len(polls) - tried >= 10, "10 more polls")
-        attempts = len(loads[broken])
+        attempts = len(loads[f"{TOPIC}/{broken}"])
         registry.set_registered_model_alias(TOPIC, CHAMPION, "2")
         moved = len(polls)
         # Polls go on while the poller backs off, so a poller that held version 2 back too shows in the count.
-        wait_for(lambda: "2" in loads or len(polls) - moved >= 20, "version 2 to load or 20 polls")
-        assert "2" in loads, f"{len(polls) - moved} polls since the alias moved did not load version 2"
-        polls_before_load = [when for when in polls[moved:] if when <= loads["2"][0]]
+        wait_for(lambda: f"{TOPIC}/2" in loads or len(polls) - moved >= 20, "version 2 to load or 20 polls")
+        assert f"{TOPIC}/2" in loads, f"{len(polls) - moved} polls since the alias moved did not load version 2"
+        polls_before_load = [when for when in polls[moved:] if when <= loads[f"{TOPIC}/2"][0]]
         # The next poll or so (none if one begun before the move saw it), not the hour of backoff.
         assert len(polls_before_load) <= 3, polls_before_load
         wait_for(lambda: topic_version(client) == "2", "the poller to load version 2")
