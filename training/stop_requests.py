@@ -1,16 +1,32 @@
-"""Stops asked for by a signal (SIGTERM, Ctrl-C), remembered so the trainer honours them at its checkpoints.
+"""Stops asked for by a signal (SIGTERM, Ctrl-C), raised where they cannot break the tracking store, and remembered
+so the trainer honours them at its checkpoints.
 
-A signal handler's exception is raised wherever the main thread happens to be; inside a garbage-collector or weakref
-callback (MLflow's model logging runs many) Python prints it as "Exception ignored" and goes on, so without a second
-look a stopped training could finish, register and be promoted.
+A signal handler's exception is raised wherever the main thread happens to be. Inside a call to MLflow it can leave
+a run created but never ended (RUNNING for good), and inside SQLAlchemy a SQLite write transaction that locks the file
+against the very calls that mark the runs FAILED; so a stop that lands there waits for the call to return. Inside a
+garbage-collector or weakref callback (MLflow's model logging runs many) Python prints it as "Exception ignored"
+and goes on, so without a second look a stopped training could finish, register and be promoted.
 """
 
 from __future__ import annotations
 
+import os
 import signal
+import threading
+import time
 from types import FrameType
 
+# Modules whose calls a stop waits out.
+STORE_MODULES = ("mlflow", "sqlalchemy")
+# Long enough for any call to a store to return; not for MLflow's minutes of HTTP retries to a lost server.
+MAX_WAIT_S = 10.0
+RECHECK_S = 0.05
+
 _requested: list[int] = []
+_first_requested_at: list[float] = []
+# True while a signal the handler sent itself is on its way, so that one never raises a second time.
+_redelivering = threading.Event()
+_raised = threading.Event()
 
 
 class Stopped(BaseException):
@@ -26,13 +42,41 @@ def _interruption(signum: int) -> BaseException:
     return KeyboardInterrupt() if signum == signal.SIGINT else Stopped(signum)
 
 
-def stop(signum: int, _frame: FrameType | None) -> None:
-    """The handler of SIGTERM and SIGINT: remember the request and raise it where the process stands."""
-    _requested.append(signum)
+def stop(signum: int, frame: FrameType | None) -> None:
+    """The handler of SIGTERM and SIGINT: remember the request and raise it where the process stands, or, inside a
+    call to the tracking store, as soon as that returns (at most MAX_WAIT_S later)."""
+    if _redelivering.is_set():
+        _redelivering.clear()
+        if _raised.is_set():
+            return
+    else:
+        _requested.append(signum)
+        _first_requested_at.append(time.monotonic())
+    if _inside_store_call(frame) and time.monotonic() - _first_requested_at[0] < MAX_WAIT_S:
+        timer = threading.Timer(RECHECK_S, _redeliver, (signum,))
+        timer.daemon = True
+        timer.start()
+        return
+    _raised.set()
     raise _interruption(signum)
+
+
+def _redeliver(signum: int) -> None:
+    _redelivering.set()
+    os.kill(os.getpid(), signum)
+
+
+def _inside_store_call(frame: FrameType | None) -> bool:
+    while frame is not None:
+        module = str(frame.f_globals.get("__name__", ""))
+        if module.partition(".")[0] in STORE_MODULES:
+            return True
+        frame = frame.f_back
+    return False
 
 
 def raise_if_requested() -> None:
     """Raise the stop a signal asked for, if one did (its first raise may have been dropped)."""
     if _requested:
+        _raised.set()
         raise _interruption(_requested[0])

@@ -15,6 +15,7 @@ from tqdm.auto import tqdm
 
 from classifiers.errors import UserInputError
 from classifiers.interface import Trainable
+from training import stop_requests
 from training.config.schema import EvaluationConfig
 from training.evaluation.metrics import classification_metrics
 from training.labelled_data import LabelledData
@@ -144,6 +145,7 @@ def cross_validate(
     with tqdm(total=len(splits), desc="cross-validation", unit="fold") as progress:
 
         def fit_and_test(split: Split) -> Fold:
+            stop_requests.raise_if_requested()  # a stop whose first raise was dropped ends the run before the next fold
             train_index, test_index = split
             classifier = factory()
             classifier.fit(*data.training_side(train_index))

@@ -1,3 +1,4 @@
+import signal
 import threading
 import time
 from collections.abc import Sequence
@@ -10,6 +11,7 @@ from threadpoolctl import threadpool_info
 from classifiers.document_context import mix_neighbours
 from classifiers.errors import UserInputError
 from classifiers.interface import Trainable
+from training import stop_requests
 from training.config.schema import EvaluationConfig
 from training.evaluation.cross_validation import cross_validate, group_splits
 from training.labelled_data import ExtraSource, LabelledData
@@ -254,3 +256,32 @@ def test_a_failed_fold_among_parallel_ones_fails_the_run_at_once_and_drops_the_f
     # Waiting for fold 1 before looking at fold 2 would have let the other worker fit all seven folds after it.
     assert sorted(FailingFoldClassifier.started)[:3] == [0, 1, 2]
     assert len(FailingFoldClassifier.started) <= 4
+
+
+class DroppedStopClassifier(MajorityClassifier):
+    """Its first fit asks the process to stop where Python drops the exception (a finaliser), as a signal can."""
+
+    fits = 0
+
+    def fit(self, inputs: pd.DataFrame, y: Sequence[str], sample_weight: np.ndarray | None = None) -> None:
+        DroppedStopClassifier.fits += 1
+
+        class Collected:
+            def __del__(self) -> None:
+                stop_requests.stop(signal.SIGTERM, None)
+
+        Collected()  # collected at once: Python prints "Exception ignored" and the fit goes on
+        super().fit(inputs, y, sample_weight)
+
+
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")  # the dropped exception, on purpose
+def test_a_stop_whose_raise_was_dropped_ends_the_cross_validation_before_the_next_fold(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(stop_requests, "_requested", [])
+    monkeypatch.setattr(stop_requests, "_first_requested_at", [])
+    toy = data([f"g{i % 6}" for i in range(30)], ["x", "y"] * 15)
+    DroppedStopClassifier.fits = 0
+    with pytest.raises(stop_requests.Stopped):
+        cross_validate(lambda: DroppedStopClassifier("topic"), toy, group_splits(EvaluationConfig(), toy.frame["group"], seed=0))
+    assert DroppedStopClassifier.fits == 1
