@@ -20,6 +20,7 @@ from mlflow.tracking import MlflowClient
 from mlflow.utils.credentials import get_default_host_creds
 from mlflow.utils.rest_utils import http_request, verify_rest_response
 from requests.exceptions import RequestException
+from urllib3.exceptions import HTTPError
 
 from classifiers.errors import UserInputError
 from classifiers.redaction import redact_text, redact_uri
@@ -70,11 +71,31 @@ def check_reachable(uri: str) -> None:
         verify_rest_response(response, endpoint)
     # MLflow reads its retry settings (MLFLOW_HTTP_REQUEST_*) when a request is made: a value it cannot parse fails here.
     except (MlflowException, RequestException, ValueError) as err:
-        reason = redact_text(_first_line(err), uri)
-        # urllib3 words it "too many 503 error responses", MLflow "error code 503 != 200".
-        if "503 error" in reason or "error code 503" in reason:
-            reason += " (a tracking server answers 503 while its backend database is down)"
+        reason = _explained(redact_text(_first_line(err), uri))
         raise RegistryUnreachable(f"the MLflow tracking server at {redact_uri(uri)} cannot be used: {reason}") from err
+
+
+def _explained(reason: str) -> str:
+    # urllib3 words it "too many 503 error responses", MLflow "error code 503 != 200".
+    if "503 error" in reason or "error code 503" in reason:
+        return f"{reason} (a tracking server answers 503 while its backend database is down)"
+    return reason
+
+
+def lost_server_reason(err: BaseException) -> str | None:
+    """Why a call failed if it is because the tracking server stopped answering (refused, timed out, 503 after
+    MLflow's retries): the message of the deepest network error under it; None for any other error."""
+    chain: list[BaseException] = []
+    current: BaseException | None = err
+    while current is not None and all(current is not link for link in chain):
+        chain.append(current)
+        current = current.__cause__ or current.__context__
+    start = next((index for index, link in enumerate(chain) if isinstance(link, RequestException)), None)
+    if start is None:
+        return None
+    # Below the network errors a chain can go on into whatever was being handled when the call was made.
+    network = [link for link in chain[start:] if isinstance(link, RequestException | HTTPError | OSError)]
+    return _explained(redact_text(_first_line(network[-1]), tracking_uri()))
 
 
 class StoreUnusable(UserInputError):

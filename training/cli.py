@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from classifiers.errors import UserInputError
-from classifiers.redaction import RedactingFilter, redact_text
+from classifiers.redaction import RedactingFilter, redact_text, redact_uri
 from training import locations, stop_requests
 
 if TYPE_CHECKING:
@@ -58,6 +58,15 @@ def _user_errors() -> Iterator[None]:
         yield
     except UserInputError as err:
         typer.echo(f"error: {redact_text(str(err), _tracking_uri())}", err=True)
+        raise typer.Exit(1) from err
+    # Outside a run (promotion, the experiment's creation) a lost tracking server is met in MLflow's own calls.
+    except Exception as err:
+        from classifiers.store import lost_server_reason  # imports MLflow: not before it is needed
+
+        reason = lost_server_reason(err)
+        if reason is None:
+            raise
+        typer.echo(f"error: the MLflow tracking server at {redact_uri(_tracking_uri())} stopped answering: {reason}", err=True)
         raise typer.Exit(1) from err
 
 

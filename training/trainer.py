@@ -96,9 +96,10 @@ def train(config: ExperimentConfig, config_path: Path | None = None) -> TrainRes
     precision_name()  # a bad NEWS_ENCODER_PRECISION stops here, before any run exists
     client = store.use_store()
     experiment_id = tracking.ensure_experiment(config.experiment_name, EXPERIMENT_KIND)
-    if len(combinations) == 1:
-        return _single(client, experiment_id, config, config_path, data)
-    return _sweep(client, experiment_id, config, combinations, config_path, data)
+    with tracking.retry_settings_kept():
+        if len(combinations) == 1:
+            return _single(client, experiment_id, config, config_path, data)
+        return _sweep(client, experiment_id, config, combinations, config_path, data)
 
 
 def _single(
@@ -133,6 +134,7 @@ def _sweep(
         # run id, config, metrics, seconds and peak MB of each child's cross-validation
         children: list[tuple[str, ExperimentConfig, dict[str, float], float, float]] = []
         for assignments, child_config in tqdm(combinations, desc="sweep", unit="run"):
+            stop_requests.raise_if_requested()
             name = ",".join(f"{key}={value}" for key, value in assignments.items())
             started, memory = time.perf_counter(), PeakMemory()
             with tracking.tracked_run(experiment_id=experiment_id, run_name=name, nested=True) as child:
@@ -299,7 +301,8 @@ def _undone_on_failure(client: MlflowClient, name: str) -> Iterator[_Registratio
     try:
         yield registration
     except BaseException as err:
-        if registration.run_id is None:
+        # With the server lost nothing can be undone (each call would wait out MLflow's retries to fail again).
+        if registration.run_id is None or store.lost_server_reason(err) is not None:
             raise
         # A signal can land inside log_model after it registered the version and before it returned its number.
         version = registration.version or _registered_by(client, name, registration.run_id)

@@ -6,7 +6,10 @@ import sqlite3
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import mlflow
@@ -15,7 +18,8 @@ from mlflow.tracking import MlflowClient
 from typer.testing import CliRunner
 
 from classifiers.store import PROJECT_ROOT
-from training import locations
+from tests.conftest import free_port
+from training import locations, trainer
 from training.cli import app
 
 runner = CliRunner()
@@ -141,6 +145,112 @@ def test_sigterm_ends_the_running_training_failed_and_registers_nothing(store_ur
     assert runs and {run.info.status for run in runs} == {"FAILED"}
     assert "Stopped: stopped by SIGTERM" in {run.data.tags.get("error") for run in runs}
     assert client.search_registered_models() == []
+
+
+@dataclass(frozen=True)
+class LoopbackServer:
+    """`mlflow server` on a free loopback port with a SQLite store of its own."""
+
+    process: subprocess.Popen[bytes]
+    uri: str
+    database: str
+
+    def kill(self) -> None:
+        os.killpg(self.process.pid, signal.SIGKILL)  # the server starts workers: the whole group
+        self.process.wait(timeout=30)
+
+    def runs_left_running(self) -> list[str]:
+        """The runs its store holds as RUNNING, read from the store's file."""
+        client = MlflowClient(tracking_uri=self.database)
+        experiments = [experiment.experiment_id for experiment in client.search_experiments()]
+        return [run.info.run_id for run in client.search_runs(experiments, "attributes.status = 'RUNNING'")]
+
+
+@pytest.fixture
+def loopback_server(tmp_path: Path) -> Iterator[LoopbackServer]:
+    database, port = f"sqlite:///{tmp_path / 'server.db'}", free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "mlflow", "server", "--host", "127.0.0.1", "--port", str(port), "--workers", "1",
+         "--backend-store-uri", database, "--default-artifact-root", str(tmp_path / "artifacts")],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    server = LoopbackServer(process, f"http://127.0.0.1:{port}", database)
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                if httpx.get(f"{server.uri}/health", timeout=2).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert process.poll() is None and time.monotonic() < deadline, "the MLflow server did not start"
+            time.sleep(0.5)
+        yield server
+    finally:
+        if process.poll() is None:
+            server.kill()
+
+
+@pytest.mark.slow
+def test_a_tracking_server_lost_during_training_ends_it_in_one_line_naming_the_runs_left(
+    loopback_server: LoopbackServer, tmp_path: Path
+) -> None:
+    uri = loopback_server.uri
+    sweep = "sweep.model.C=[" + ", ".join(str(2**power) for power in range(-12, 12)) + "]"
+    # Two retries a call, 1 s and 2 s apart: MLflow's default (7, doubling) would take minutes for each call.
+    retries = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "2", "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1"}
+    training = subprocess.Popen(
+        [sys.executable, "-m", "training", "train", str(TOPIC_CONFIG), sweep],
+        cwd=PROJECT_ROOT,
+        env={**os.environ, "MLFLOW_TRACKING_URI": uri, "HOME": str(tmp_path), "OMP_NUM_THREADS": "1", **retries},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        client = MlflowClient(tracking_uri=uri, registry_uri=uri)
+        deadline = time.monotonic() + 120
+        while not client.search_runs([e.experiment_id for e in client.search_experiments()], "attributes.status = 'RUNNING'"):
+            assert training.poll() is None and time.monotonic() < deadline, training.communicate()[1]
+            time.sleep(0.2)
+        loopback_server.kill()
+        _, stderr = training.communicate(timeout=180)
+    finally:
+        training.kill()
+
+    assert training.returncode == 1, stderr
+    last = stderr.strip().splitlines()[-1]
+    assert last.startswith(f"error: the MLflow tracking server at {uri} stopped answering: [Errno 111] Connection refused; run")
+    assert "could not be marked FAILED and show" in last
+    left = loopback_server.runs_left_running()
+    assert left and all(run_id in last for run_id in left)
+    # Only the call that met the lost server waited out its retries; ending the runs did not wait again for each.
+    assert stderr.count("Retrying (Retry(") == 2, stderr
+
+
+@pytest.mark.slow
+def test_a_tracking_server_lost_during_promotion_ends_the_command_in_one_line(
+    loopback_server: LoopbackServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", loopback_server.uri)
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
+    auto_promote = trainer._auto_promote
+
+    def server_lost_first(*args: Any, **kwargs: Any) -> Any:
+        loopback_server.kill()
+        return auto_promote(*args, **kwargs)
+
+    monkeypatch.setattr(trainer, "_auto_promote", server_lost_first)
+    result = runner.invoke(app, ["train", str(TOPIC_CONFIG)])
+
+    assert result.exit_code == 1
+    assert result.stderr.strip().splitlines()[-1] == (
+        f"error: the MLflow tracking server at {loopback_server.uri} stopped answering: [Errno 111] Connection refused"
+    )
+    # Its run had ended FINISHED before the server went: nothing is left RUNNING.
+    assert loopback_server.runs_left_running() == []
 
 
 def test_training_into_a_read_only_store_fails_in_one_line_naming_it(store_uri: str, tmp_path: Path) -> None:

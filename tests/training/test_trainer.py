@@ -284,6 +284,31 @@ def test_a_sigterm_whose_exception_python_dropped_still_stops_before_registering
     assert str(client.get_model_version_by_alias("news-topic", "champion").version) == "1"
 
 
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")  # the dropped exception, on purpose
+def test_a_stop_whose_raise_was_dropped_ends_a_sweep_before_its_next_child(
+    store_uri: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(stop_requests, "_requested", [])
+    monkeypatch.setattr(stop_requests, "_first_requested_at", [])
+    evaluate = trainer._evaluate
+
+    class Collected:
+        def __del__(self) -> None:
+            stop_requests.stop(signal.SIGTERM, None)
+
+    def signalled_inside_a_finaliser(*args: Any, **kwargs: Any) -> dict[str, float]:
+        metrics = evaluate(*args, **kwargs)
+        Collected()  # collected at once: its Stopped is dropped, the sweep would go on
+        return metrics
+
+    monkeypatch.setattr(trainer, "_evaluate", signalled_inside_a_finaliser)
+    with pytest.raises(stop_requests.Stopped):
+        train(load_config(locations.CONFIGS_DIR / "topic" / "tfidf_logreg.yaml", ["sweep.model.C=[0.1, 1.0, 10.0]"]))
+    runs = mlflow.search_runs(experiment_names=["topic-seeds"], output_format="list")
+    assert sorted(run.info.status for run in runs) == ["FAILED", "FINISHED"]  # the sweep and its first child
+    assert MlflowClient().search_registered_models() == []
+
+
 def test_failed_promotion_write_keeps_the_previous_champion(store_uri: str, monkeypatch: pytest.MonkeyPatch) -> None:
     train(load_config(locations.CONFIGS_DIR / "topic" / "tfidf_logreg.yaml"))  # version 1, champion
     client = MlflowClient()
