@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import fcntl
 import os
+import re
 import shlex
 import sqlite3
 from contextlib import closing
@@ -19,6 +20,7 @@ from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 from mlflow.utils.credentials import get_default_host_creds
 from mlflow.utils.rest_utils import http_request, verify_rest_response
+from requests import exceptions as http_errors
 from requests.exceptions import RequestException
 from urllib3.exceptions import HTTPError
 
@@ -53,6 +55,10 @@ def sqlite_path(uri: str) -> Path | None:
 class RegistryUnreachable(UserInputError):
     """The tracking server named by the settings does not answer, or cannot reach its database."""
 
+    def __init__(self, uri: str, reason: str) -> None:
+        super().__init__(f"the MLflow tracking server at {redact_uri(uri)} cannot be used: {reason}")
+        self.reason = reason
+
 
 def check_reachable(uri: str) -> None:
     """Raise RegistryUnreachable unless a tracking server at an http(s) URI answers a registry query now.
@@ -72,7 +78,7 @@ def check_reachable(uri: str) -> None:
     # MLflow reads its retry settings (MLFLOW_HTTP_REQUEST_*) when a request is made: a value it cannot parse fails here.
     except (MlflowException, RequestException, ValueError) as err:
         reason = _explained(redact_text(_first_line(err), uri))
-        raise RegistryUnreachable(f"the MLflow tracking server at {redact_uri(uri)} cannot be used: {reason}") from err
+        raise RegistryUnreachable(uri, reason) from err
 
 
 def _explained(reason: str) -> str:
@@ -83,19 +89,23 @@ def _explained(reason: str) -> str:
 
 
 def lost_server_reason(err: BaseException) -> str | None:
-    """Why a call failed if it is because the tracking server stopped answering (refused, timed out, 503 after
-    MLflow's retries): the message of the deepest network error under it; None for any other error."""
-    chain: list[BaseException] = []
-    current: BaseException | None = err
-    while current is not None and all(current is not link for link in chain):
-        chain.append(current)
-        current = current.__cause__ or current.__context__
-    start = next((index for index, link in enumerate(chain) if isinstance(link, RequestException)), None)
-    if start is None:
+    """Why an MLflow call failed if it is because the tracking server stopped answering (refused, timed out, 502-504
+    after MLflow's retries): the message of the network error at the bottom; None for any other error, an answer from
+    a server that is up (a 4xx, a 500) included."""
+    link: BaseException | None = err
+    # MLflow raises its own exception while handling the network error.
+    while isinstance(link, MlflowException):
+        link = link.__cause__ or link.__context__
+    if not isinstance(link, http_errors.ConnectionError | http_errors.Timeout | http_errors.RetryError):
         return None
-    # Below the network errors a chain can go on into whatever was being handled when the call was made.
-    network = [link for link in chain[start:] if isinstance(link, RequestException | HTTPError | OSError)]
-    return _explained(redact_text(_first_line(network[-1]), tracking_uri()))
+    if isinstance(link, http_errors.RetryError) and not re.search(r"too many 50[234] error responses", str(link)):
+        return None
+    bottom: BaseException = link
+    # requests' error wraps urllib3's, which wrap the socket's: the socket's is the reason, what lies below it
+    # (whatever the process was handling when it made the call) is not.
+    while isinstance(bottom, RequestException | HTTPError) and (below := bottom.__cause__ or bottom.__context__):
+        bottom = below
+    return _explained(redact_text(_first_line(bottom), tracking_uri()))
 
 
 class StoreUnusable(UserInputError):

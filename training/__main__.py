@@ -1,10 +1,17 @@
 import sys
 
+from training import stop_requests
 from training.cli import app
 from training.stop_requests import Stopped
 
 try:
-    app(prog_name="python -m training")
+    try:
+        app(prog_name="python -m training")
+    finally:
+        stop_requests.raise_if_pending()
 except Stopped as stopped:
     sys.stderr.write(f"error: {stopped} (a run it had started ends FAILED, an output it was writing is removed)\n")
     sys.exit(stopped.exit_code)
+except KeyboardInterrupt:
+    sys.stderr.write("Aborted!\n")  # as Click ends a command interrupted by Ctrl-C
+    sys.exit(1)

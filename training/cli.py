@@ -58,7 +58,8 @@ def _user_errors() -> Iterator[None]:
         yield
     except UserInputError as err:
         typer.echo(f"error: {redact_text(str(err), _tracking_uri())}", err=True)
-        raise typer.Exit(1) from err
+        # A training stopped by a signal while its tracking server was lost exits with the signal's code.
+        raise typer.Exit(getattr(err, "exit_code", 1)) from err
     # Outside a run (promotion, the experiment's creation) a lost tracking server is met in MLflow's own calls.
     except Exception as err:
         from classifiers.store import lost_server_reason  # imports MLflow: not before it is needed

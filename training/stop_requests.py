@@ -3,7 +3,8 @@ so the trainer honours them at its checkpoints.
 
 A signal handler's exception is raised wherever the main thread happens to be. Inside a call to MLflow it can leave
 a run created but never ended (RUNNING for good), and inside SQLAlchemy a SQLite write transaction that locks the file
-against the very calls that mark the runs FAILED; so a stop that lands there waits for the call to return. Inside a
+against the very calls that mark the runs FAILED; so a stop that lands there waits for the call to return (at most
+MAX_WAIT_S), unless the call is waiting on a tracking server or running this project's code. Inside a
 garbage-collector or weakref callback (MLflow's model logging runs many) Python prints it as "Exception ignored"
 and goes on, so without a second look a stopped training could finish, register and be promoted.
 """
@@ -16,8 +17,11 @@ import threading
 import time
 from types import FrameType
 
-# Modules whose calls a stop waits out.
+# Modules whose calls a stop waits out, unless they are running this project's code (MLflow's log_model calls the
+# model's predict) or waiting on a tracking server (MLflow retries a lost one for minutes): a stop raised there
+# breaks nothing of the store's, whose every request is done whole or not at all.
 STORE_MODULES = ("mlflow", "sqlalchemy")
+NOT_WAITED_FOR = ("training", "classifiers", "serving", "requests", "urllib3", "http", "socket", "ssl")
 # Long enough for any call to a store to return; not for MLflow's minutes of HTTP retries to a lost server.
 MAX_WAIT_S = 10.0
 RECHECK_S = 0.05
@@ -67,12 +71,21 @@ def _redeliver(signum: int) -> None:
 
 
 def _inside_store_call(frame: FrameType | None) -> bool:
+    # From the innermost frame out: the first frame of a store module or of one not waited for decides.
     while frame is not None:
-        module = str(frame.f_globals.get("__name__", ""))
-        if module.partition(".")[0] in STORE_MODULES:
+        package = str(frame.f_globals.get("__name__", "")).partition(".")[0]
+        if package in STORE_MODULES:
             return True
+        if package in NOT_WAITED_FOR:
+            return False
         frame = frame.f_back
     return False
+
+
+def raise_if_pending() -> None:
+    """Raise a stop that was asked for and never raised: it was still waiting for a store call when the work ended."""
+    if _requested and not _raised.is_set():
+        raise_if_requested()
 
 
 def raise_if_requested() -> None:

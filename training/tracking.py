@@ -18,6 +18,7 @@ from classifiers import store
 from classifiers.errors import UserInputError
 from classifiers.redaction import redact_uri
 from training import locations
+from training.stop_requests import Stopped
 
 logger = logging.getLogger(__name__)
 
@@ -58,11 +59,17 @@ def git_commit() -> str:
 
 
 class TrackingServerLost(UserInputError):
-    """The tracking server stopped answering during a training: the runs it had open could not be ended."""
+    """The tracking server stopped answering during a training: the runs it had open could not be ended.
 
-    def __init__(self, reason: str, run_ids: tuple[str, ...] = ()) -> None:
+    `stop` is the signal's exception when the training was being stopped meanwhile; SIGTERM's exit code is kept.
+    """
+
+    def __init__(self, reason: str, run_ids: tuple[str, ...] = (), stop: BaseException | None = None) -> None:
         self.reason = reason
         self.run_ids = run_ids
+        self.stop = stop
+        self.exit_code = stop.exit_code if isinstance(stop, Stopped) else 1
+        stopped = f"{stop if isinstance(stop, Stopped) else 'stopped by SIGINT (Ctrl-C)'}; " if stop is not None else ""
         left = ""
         if len(run_ids) > 1:
             left = f"; runs {', '.join(run_ids)} could not be marked FAILED and show as RUNNING"
@@ -71,40 +78,74 @@ class TrackingServerLost(UserInputError):
         if run_ids:
             left += " (serving and `promote` never take a version whose run did not finish)"
         super().__init__(
-            f"the MLflow tracking server at {redact_uri(mlflow.get_tracking_uri())} stopped answering: {reason}{left}"
+            f"{stopped}the MLflow tracking server at {redact_uri(mlflow.get_tracking_uri())} stopped answering: "
+            f"{reason}{left}"
         )
+
+    def left_running(self, run_id: str) -> TrackingServerLost:
+        """The same loss, with one more run that could not be ended."""
+        return TrackingServerLost(self.reason, (*self.run_ids, run_id), self.stop)
 
 
 @contextmanager
 def tracked_run(**start_run: Any) -> Iterator[mlflow.ActiveRun]:
     """`mlflow.start_run` whose failure also leaves the error message as the run's `error` tag.
 
-    A tracking server lost meanwhile ends it in TrackingServerLost, naming the runs left RUNNING.
+    A tracking server lost meanwhile ends it in TrackingServerLost, naming the runs whose end could not be written.
     """
+    failure: BaseException | None = None
     lost: TrackingServerLost | None = None
+    run_id: str | None = None
     try:
         with mlflow.start_run(**start_run) as run:
+            run_id = run.info.run_id
             try:
                 yield run
             except BaseException as err:
-                lost_reason = err.reason if isinstance(err, TrackingServerLost) else store.lost_server_reason(err)
-                if lost_reason is not None:
-                    # Each call to the lost server (the tag, the run's end) would wait out minutes of retries.
+                failure = err
+                lost = _lost_in(err) or _tag_failure(run_id, err)
+                if lost is not None:
+                    # The run's end would wait out minutes of retries too, only to fail.
                     _stop_retrying()
-                    earlier = err.run_ids if isinstance(err, TrackingServerLost) else ()
-                    lost = TrackingServerLost(lost_reason, (*earlier, run.info.run_id))
-                    raise lost from err
-                # Ctrl-C's KeyboardInterrupt has no message of its own.
-                reason = f"{type(err).__name__}: {err}" if str(err) else type(err).__name__
-                mlflow.set_tag(ERROR_TAG, reason[:MAX_TAG_LENGTH])
-                logger.error("run %s failed: %s", run.info.run_id, reason)
                 raise
-    # Raised by the server's calls at the run's start or end (the end of a run whose server was lost, too).
-    except MlflowException as err:
-        lost_reason = store.lost_server_reason(err)
+    except BaseException as err:
+        if lost is None:
+            # start_run's or end_run's own calls met the lost server.
+            reason = store.lost_server_reason(err)
+            if reason is None:
+                raise
+            lost = TrackingServerLost(reason)
+        # end_run raised instead of letting the failure through: the run was not ended.
+        if run_id is not None and err is not failure:
+            lost = lost.left_running(run_id)
+        raise lost from err
+
+
+def _lost_in(err: BaseException) -> TrackingServerLost | None:
+    if isinstance(err, TrackingServerLost):
+        return err
+    reason = store.lost_server_reason(err)
+    return TrackingServerLost(reason) if reason is not None else None
+
+
+def _tag_failure(run_id: str, err: BaseException) -> TrackingServerLost | None:
+    """Log the failure and write it as the run's `error` tag; the loss, if the tracking server is found gone."""
+    reason = f"{type(err).__name__}: {err}" if str(err) else type(err).__name__  # Ctrl-C's has no message
+    logger.error("run %s failed: %s", run_id, reason)
+    stop = err if isinstance(err, Stopped | KeyboardInterrupt) else None
+    try:
+        # A training is often stopped because it hangs on a server that is gone: one quick look first, since the
+        # tag's call would wait out minutes of retries before failing.
+        store.check_reachable(mlflow.get_tracking_uri())
+        mlflow.set_tag(ERROR_TAG, reason[:MAX_TAG_LENGTH])
+    except store.RegistryUnreachable as gone:
+        return TrackingServerLost(store.lost_server_reason(gone.__cause__ or gone) or gone.reason, stop=stop)
+    except MlflowException as tag_error:
+        lost_reason = store.lost_server_reason(tag_error)
         if lost_reason is None:
             raise
-        raise (lost or TrackingServerLost(lost_reason)) from err
+        return TrackingServerLost(lost_reason, stop=stop)
+    return None
 
 
 def _stop_retrying() -> None:

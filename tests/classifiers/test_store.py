@@ -14,6 +14,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+from mlflow.tracking import MlflowClient
 
 from classifiers import store
 from classifiers.store import PROJECT_ROOT
@@ -173,3 +174,60 @@ def test_processes_opening_a_new_store_together_all_find_it_usable(tmp_path: Pat
     ]
     errors = [process.communicate(timeout=120)[1] for process in processes]
     assert [process.returncode for process in processes] == [0] * 4, errors
+
+
+class Answering(BaseHTTPRequestHandler):
+    """A server that is up and answers every request with the status in its class attribute."""
+
+    status = 500
+
+    def do_GET(self) -> None:  # noqa: N802 (the name http.server looks up)
+        self.send_response(self.status)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 (the base class's name)
+        pass
+
+
+def failed_call(uri: str) -> BaseException:
+    """What an MLflow client call to the tracking server at uri raised."""
+    with pytest.raises(Exception) as raised:
+        MlflowClient(tracking_uri=uri).get_run("0" * 32)
+    return raised.value
+
+
+@pytest.mark.usefixtures("retries_at_once")
+def test_a_call_to_a_server_that_is_gone_is_told_from_other_failures(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "1")
+    refused = failed_call(f"http://127.0.0.1:{closed_port()}")
+    assert store.lost_server_reason(refused) == "[Errno 111] Connection refused"
+
+    # The training's own error being handled when the call was made is not the reason.
+    try:
+        raise OSError(28, "No space left on device")
+    except OSError:
+        while_handling = failed_call(f"http://127.0.0.1:{closed_port()}")
+    assert store.lost_server_reason(while_handling) == "[Errno 111] Connection refused"
+
+    # Nor is an error that is not the call's, raised while a connection error was being handled.
+    try:
+        raise refused
+    except Exception:
+        with pytest.raises(KeyError) as unrelated:
+            {}["key"]
+    assert store.lost_server_reason(unrelated.value) is None
+
+
+@pytest.mark.usefixtures("retries_at_once")
+@pytest.mark.parametrize(("status", "lost"), [(503, True), (502, True), (500, False), (429, False), (404, False)])
+def test_a_server_that_answers_is_gone_only_when_it_says_it_cannot_serve(
+    monkeypatch: pytest.MonkeyPatch, status: int, lost: bool
+) -> None:
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "1")
+    handler = type("Answering", (Answering,), {"status": status})
+    with serving(ThreadingHTTPServer(("127.0.0.1", 0), handler)) as uri:
+        reason = store.lost_server_reason(failed_call(uri))
+    assert (reason is not None) == lost, reason
+    if lost:
+        assert f"too many {status} error responses" in str(reason)

@@ -46,14 +46,23 @@ FAST_TOPIC_CONFIG = locations.CONFIGS_DIR / "topic" / "tfidf_svm.yaml"
 FAST_STANCE_CONFIG = locations.CONFIGS_DIR / "stance" / "tfidf_svm.yaml"
 
 
-@pytest.fixture(scope="module")
-def topic_store(tmp_path_factory: pytest.TempPathFactory) -> str:
-    uri = f"sqlite:///{tmp_path_factory.mktemp('reload-store') / 'mlflow.db'}"
+def store_trained_with(folder: Path, *trainings: tuple[Path, list[str]]) -> str:
+    """A new store in folder, with a model trained by each (config, overrides) in turn."""
+    uri = f"sqlite:///{folder / 'mlflow.db'}"
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("MLFLOW_TRACKING_URI", uri)
-        train(load_config(FAST_TOPIC_CONFIG))
-        train(load_config(FAST_TOPIC_CONFIG, ["model.C=0.1", "promote=never"]))
+        for config, overrides in trainings:
+            train(load_config(config, overrides))
     return uri
+
+
+# A retrain with another C, not promoted: version 2 of its name.
+RETRAIN = ["model.C=0.1", "promote=never"]
+
+
+@pytest.fixture(scope="module")
+def topic_store(tmp_path_factory: pytest.TempPathFactory) -> str:
+    return store_trained_with(tmp_path_factory.mktemp("reload-store"), (FAST_TOPIC_CONFIG, []), (FAST_TOPIC_CONFIG, RETRAIN))
 
 
 @pytest.fixture
@@ -227,13 +236,9 @@ def test_polling_keeps_the_old_model_once_its_alias_is_removed_and_says_so_once(
 @pytest.fixture(scope="module")
 def two_task_store(tmp_path_factory: pytest.TempPathFactory) -> str:
     """A store with one topic model (champion) and two stance models (version 1 champion)."""
-    uri = f"sqlite:///{tmp_path_factory.mktemp('two-task-store') / 'mlflow.db'}"
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("MLFLOW_TRACKING_URI", uri)
-        train(load_config(FAST_TOPIC_CONFIG))
-        train(load_config(FAST_STANCE_CONFIG))
-        train(load_config(FAST_STANCE_CONFIG, ["model.C=0.1", "promote=never"]))
-    return uri
+    return store_trained_with(
+        tmp_path_factory.mktemp("two-task-store"), (FAST_TOPIC_CONFIG, []), (FAST_STANCE_CONFIG, []), (FAST_STANCE_CONFIG, RETRAIN)
+    )
 
 
 @pytest.mark.parametrize("topic_change", ["alias removed", "broken version"])

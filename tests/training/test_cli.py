@@ -231,6 +231,46 @@ def test_a_tracking_server_lost_during_training_ends_it_in_one_line_naming_the_r
 
 
 @pytest.mark.slow
+def test_a_training_stopped_while_its_tracking_server_is_gone_names_the_runs_left_and_keeps_the_signal_code(
+    loopback_server: LoopbackServer, tmp_path: Path
+) -> None:
+    uri = loopback_server.uri
+    sweep = "sweep.model.C=[" + ", ".join(str(2**power) for power in range(-12, 12)) + "]"
+    # Five retries a call, 1, 2, 4, 8 and 16 s apart: a training hanging on its lost server, which its user stops.
+    retries = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "5", "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1"}
+    training = subprocess.Popen(
+        [sys.executable, "-m", "training", "train", str(TOPIC_CONFIG), sweep],
+        cwd=PROJECT_ROOT,
+        env={**os.environ, "MLFLOW_TRACKING_URI": uri, "HOME": str(tmp_path), "OMP_NUM_THREADS": "1", **retries},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        client = MlflowClient(tracking_uri=uri, registry_uri=uri)
+        deadline = time.monotonic() + 120
+        while not client.search_runs([e.experiment_id for e in client.search_experiments()], "attributes.status = 'RUNNING'"):
+            assert training.poll() is None and time.monotonic() < deadline, training.communicate()[1]
+            time.sleep(0.2)
+        loopback_server.kill()
+        time.sleep(1)
+        training.send_signal(signal.SIGTERM)
+        _, stderr = training.communicate(timeout=120)
+    finally:
+        training.kill()
+
+    assert training.returncode == 128 + signal.SIGTERM, stderr
+    last = stderr.strip().splitlines()[-1]
+    assert last.startswith(
+        f"error: stopped by SIGTERM; the MLflow tracking server at {uri} stopped answering: [Errno 111] Connection refused; run"
+    ), stderr
+    left = loopback_server.runs_left_running()
+    assert left and all(run_id in last for run_id in left)
+    # At most the one call the stop interrupted retried; the tag and the runs' ends did not wait out retries each.
+    assert stderr.count("Retrying (Retry(") <= 5, stderr
+
+
+@pytest.mark.slow
 def test_a_tracking_server_lost_during_promotion_ends_the_command_in_one_line(
     loopback_server: LoopbackServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:

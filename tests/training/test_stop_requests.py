@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import signal
-import threading
 import time
 from collections.abc import Callable, Iterator
 from typing import Any, cast
@@ -17,14 +16,12 @@ SIGNAL = signal.SIGUSR1
 
 
 @pytest.fixture(autouse=True)
-def handler(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+def handler(fresh_stop_requests: None) -> Iterator[None]:
     """stop() as the handler of SIGNAL, with a fresh record of requests."""
-    monkeypatch.setattr(stop_requests, "_requested", [])
-    monkeypatch.setattr(stop_requests, "_first_requested_at", [])
-    monkeypatch.setattr(stop_requests, "_redelivering", threading.Event())
-    monkeypatch.setattr(stop_requests, "_raised", threading.Event())
     previous = signal.signal(SIGNAL, stop_requests.stop)
     yield
+    # A signal the handler re-sent must reach it, not the default action, which ends the process.
+    time.sleep(4 * stop_requests.RECHECK_S)
     signal.signal(SIGNAL, previous)
 
 
@@ -40,11 +37,17 @@ def call(signum, seconds):
 """
 
 
-def store_call(module: str) -> Callable[[int, float], str]:
-    """A call that signals the process and then works for a while, its code in `module` (MLflow's, SQLAlchemy's)."""
-    namespace: dict[str, Any] = {"__name__": module}
+def store_call(*modules: str) -> Callable[[int, float], str]:
+    """A call that signals the process and then works for a while, its code in the last of `modules` (MLflow's,
+    SQLAlchemy's), reached through a function in each of the others, outermost first."""
+    namespace: dict[str, Any] = {"__name__": modules[-1]}
     exec(STORE_CALL, namespace)  # noqa: S102 - the module the code runs in is the point
-    return cast(Callable[[int, float], str], namespace["call"])
+    call = namespace["call"]
+    for module in reversed(modules[:-1]):
+        namespace = {"__name__": module, "inner": call}
+        exec("def call(signum, seconds):\n    return inner(signum, seconds)", namespace)  # noqa: S102
+        call = namespace["call"]
+    return cast(Callable[[int, float], str], call)
 
 
 def raised_within(seconds: float) -> BaseException | None:
@@ -69,14 +72,33 @@ def test_a_stop_inside_a_store_call_waits_for_it_to_return(module: str) -> None:
     assert raised_within(0.5) is None
 
 
-def test_a_stop_elsewhere_is_raised_at_once() -> None:
+@pytest.mark.parametrize(
+    "modules",
+    [
+        ["training.trainer"],
+        # MLflow's log_model runs the model's predict: nothing of the store's is half done there.
+        ["mlflow.pyfunc", "classifiers.pyfunc"],
+        # MLflow waiting on a tracking server, which it may retry for minutes: each request is whole or not at all.
+        ["mlflow.store.tracking.rest_store", "urllib3.connectionpool"],
+    ],
+)
+def test_a_stop_elsewhere_is_raised_at_once(modules: list[str]) -> None:
     with pytest.raises(stop_requests.Stopped, match="stopped by SIGUSR1"):
-        store_call("training.trainer")(SIGNAL, 5.0)
+        store_call(*modules)(SIGNAL, 5.0)
+
+
+def test_a_stop_still_waiting_when_the_work_ends_is_raised_then() -> None:
+    stop_requests.raise_if_pending()  # nothing asked yet
+    assert store_call("sqlalchemy.orm.session")(SIGNAL, 0.0) == "returned"  # the command's last call
+    with pytest.raises(stop_requests.Stopped):
+        stop_requests.raise_if_pending()
+    stop_requests.raise_if_pending()  # raised once: not again
+    assert raised_within(0.5) is None  # nor by the signal the handler re-sent
 
 
 def test_a_store_call_that_does_not_return_is_waited_for_only_so_long(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(stop_requests, "MAX_WAIT_S", 0.2)
-    # Say, MLflow retrying a lost tracking server for minutes: the stop is raised inside the call.
+    # Say, MLflow copying a model of gigabytes: the stop is raised inside the call.
     with pytest.raises(stop_requests.Stopped):
         store_call("mlflow.utils.rest_utils")(SIGNAL, 10.0)
 

@@ -259,11 +259,11 @@ def test_a_signal_inside_log_model_after_it_registered_removes_the_version(
 
 
 @pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")  # the dropped exception, on purpose
+@pytest.mark.usefixtures("fresh_stop_requests")
 def test_a_sigterm_whose_exception_python_dropped_still_stops_before_registering_and_promoting(
     store_uri: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     train(load_config(locations.CONFIGS_DIR / "topic" / "tfidf_logreg.yaml"))  # version 1, champion
-    monkeypatch.setattr(stop_requests, "_requested", [])
     log_model = mlflow.pyfunc.log_model
 
     class Collected:
@@ -285,11 +285,10 @@ def test_a_sigterm_whose_exception_python_dropped_still_stops_before_registering
 
 
 @pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")  # the dropped exception, on purpose
+@pytest.mark.usefixtures("fresh_stop_requests")
 def test_a_stop_whose_raise_was_dropped_ends_a_sweep_before_its_next_child(
     store_uri: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(stop_requests, "_requested", [])
-    monkeypatch.setattr(stop_requests, "_first_requested_at", [])
     evaluate = trainer._evaluate
 
     class Collected:

@@ -275,11 +275,8 @@ class DroppedStopClassifier(MajorityClassifier):
 
 
 @pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")  # the dropped exception, on purpose
-def test_a_stop_whose_raise_was_dropped_ends_the_cross_validation_before_the_next_fold(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    monkeypatch.setattr(stop_requests, "_requested", [])
-    monkeypatch.setattr(stop_requests, "_first_requested_at", [])
+@pytest.mark.usefixtures("fresh_stop_requests")
+def test_a_stop_whose_raise_was_dropped_ends_the_cross_validation_before_the_next_fold() -> None:
     toy = data([f"g{i % 6}" for i in range(30)], ["x", "y"] * 15)
     DroppedStopClassifier.fits = 0
     with pytest.raises(stop_requests.Stopped):

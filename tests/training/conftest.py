@@ -1,0 +1,18 @@
+"""Fixtures shared by the training tests."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from training import stop_requests
+
+
+@pytest.fixture
+def fresh_stop_requests(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No stop asked for, raised or on its way, as in a new process; what a test asks for goes with it."""
+    monkeypatch.setattr(stop_requests, "_requested", [])
+    monkeypatch.setattr(stop_requests, "_first_requested_at", [])
+    monkeypatch.setattr(stop_requests, "_redelivering", threading.Event())
+    monkeypatch.setattr(stop_requests, "_raised", threading.Event())
