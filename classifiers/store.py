@@ -89,23 +89,28 @@ def _explained(reason: str) -> str:
 
 
 def lost_server_reason(err: BaseException) -> str | None:
-    """Why an MLflow call failed if it is because the tracking server stopped answering (refused, timed out, 502-504
-    after MLflow's retries): the message of the network error at the bottom; None for any other error, an answer from
-    a server that is up (a 4xx, a 500) included."""
+    """Why an MLflow call failed if it is because the tracking server stopped answering (refused, reset, cut off in
+    the middle of its answer, timed out, 502-504 after MLflow's retries): the message of the network error at the
+    bottom; None for any other error, an answer from a server that is up (a 4xx, a 500) included."""
     link: BaseException | None = err
     # MLflow raises its own exception while handling the network error.
     while isinstance(link, MlflowException):
         link = link.__cause__ or link.__context__
-    if not isinstance(link, http_errors.ConnectionError | http_errors.Timeout | http_errors.RetryError):
+    if not isinstance(link, http_errors.ConnectionError | http_errors.ChunkedEncodingError | http_errors.Timeout | http_errors.RetryError):
         return None
     if isinstance(link, http_errors.RetryError) and not re.search(r"too many 50[234] error responses", str(link)):
         return None
     bottom: BaseException = link
     # requests' error wraps urllib3's, which wrap the socket's: the socket's is the reason, what lies below it
     # (whatever the process was handling when it made the call) is not.
-    while isinstance(bottom, RequestException | HTTPError) and (below := bottom.__cause__ or bottom.__context__):
+    while isinstance(bottom, RequestException | HTTPError) and (below := bottom.__cause__ or bottom.__context__ or _carried(bottom)):
         bottom = below
     return _explained(redact_text(_first_line(bottom), tracking_uri()))
+
+
+def _carried(err: BaseException) -> BaseException | None:
+    # urllib3 hands a reset connection on as an argument: ProtocolError("Connection aborted.", ConnectionResetError(...)).
+    return next((arg for arg in reversed(err.args) if isinstance(arg, BaseException)), None)
 
 
 class StoreUnusable(UserInputError):

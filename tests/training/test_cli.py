@@ -1,4 +1,5 @@
 import os
+import re
 import shutil
 import signal
 import socket
@@ -117,23 +118,32 @@ def assert_nothing_written(uri: str) -> None:
     assert client.search_registered_models() == []
 
 
-def test_sigterm_ends_the_running_training_failed_and_registers_nothing(store_uri: str, tmp_path: Path) -> None:
-    # A sweep keeps the run open long enough to be stopped in the middle of it.
+def sweep_in_subprocess(uri: str, home: Path, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
+    """`python -m training train` of a 24-run sweep into the store at uri: it keeps a run open long enough to be
+    stopped, or to lose its server, in the middle of it."""
     sweep = "sweep.model.C=[" + ", ".join(str(2**power) for power in range(-12, 12)) + "]"
-    training = subprocess.Popen(
+    return subprocess.Popen(
         [sys.executable, "-m", "training", "train", str(TOPIC_CONFIG), sweep],
         cwd=PROJECT_ROOT,
-        env={**os.environ, "MLFLOW_TRACKING_URI": store_uri, "HOME": str(tmp_path), "OMP_NUM_THREADS": "1"},
+        env={**os.environ, "MLFLOW_TRACKING_URI": uri, "HOME": str(home), "OMP_NUM_THREADS": "1", **(env or {})},
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
     )
+
+
+def wait_for_a_running_run(training: subprocess.Popen[str], client: MlflowClient) -> None:
+    deadline = time.monotonic() + 120
+    while not client.search_runs([e.experiment_id for e in client.search_experiments()], "attributes.status = 'RUNNING'"):
+        assert training.poll() is None and time.monotonic() < deadline, training.communicate()[1]
+        time.sleep(0.2)
+
+
+def test_sigterm_ends_the_running_training_failed_and_registers_nothing(store_uri: str, tmp_path: Path) -> None:
+    training = sweep_in_subprocess(store_uri, tmp_path)
     client = MlflowClient(tracking_uri=store_uri, registry_uri=store_uri)
     try:
-        deadline = time.monotonic() + 120
-        while not client.search_runs([e.experiment_id for e in client.search_experiments()], "attributes.status = 'RUNNING'"):
-            assert training.poll() is None and time.monotonic() < deadline, "training ended before a run started"
-            time.sleep(0.2)
+        wait_for_a_running_run(training, client)
         training.send_signal(signal.SIGTERM)
         _, stderr = training.communicate(timeout=120)
     finally:
@@ -145,6 +155,10 @@ def test_sigterm_ends_the_running_training_failed_and_registers_nothing(store_ur
     assert runs and {run.info.status for run in runs} == {"FAILED"}
     assert "Stopped: stopped by SIGTERM" in {run.data.tags.get("error") for run in runs}
     assert client.search_registered_models() == []
+
+
+# What a call to a killed server meets: a kept-alive connection is reset, a new one refused.
+GONE = r"\[Errno (111\] Connection refused|104\] Connection reset by peer)"
 
 
 @dataclass(frozen=True)
@@ -193,41 +207,40 @@ def loopback_server(tmp_path: Path) -> Iterator[LoopbackServer]:
             server.kill()
 
 
+def sweep_losing_its_server(server: LoopbackServer, home: Path, retries: dict[str, str]) -> subprocess.Popen[str]:
+    """A sweep training into the server, which is killed once a run is open; the training goes on running."""
+    training = sweep_in_subprocess(server.uri, home, retries)
+    try:
+        wait_for_a_running_run(training, MlflowClient(tracking_uri=server.uri, registry_uri=server.uri))
+        server.kill()
+    except BaseException:
+        training.kill()
+        raise
+    return training
+
+
 @pytest.mark.slow
 def test_a_tracking_server_lost_during_training_ends_it_in_one_line_naming_the_runs_left(
     loopback_server: LoopbackServer, tmp_path: Path
 ) -> None:
     uri = loopback_server.uri
-    sweep = "sweep.model.C=[" + ", ".join(str(2**power) for power in range(-12, 12)) + "]"
     # Two retries a call, 1 s and 2 s apart: MLflow's default (7, doubling) would take minutes for each call.
     retries = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "2", "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1"}
-    training = subprocess.Popen(
-        [sys.executable, "-m", "training", "train", str(TOPIC_CONFIG), sweep],
-        cwd=PROJECT_ROOT,
-        env={**os.environ, "MLFLOW_TRACKING_URI": uri, "HOME": str(tmp_path), "OMP_NUM_THREADS": "1", **retries},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    training = sweep_losing_its_server(loopback_server, tmp_path, retries)
     try:
-        client = MlflowClient(tracking_uri=uri, registry_uri=uri)
-        deadline = time.monotonic() + 120
-        while not client.search_runs([e.experiment_id for e in client.search_experiments()], "attributes.status = 'RUNNING'"):
-            assert training.poll() is None and time.monotonic() < deadline, training.communicate()[1]
-            time.sleep(0.2)
-        loopback_server.kill()
         _, stderr = training.communicate(timeout=180)
     finally:
         training.kill()
 
     assert training.returncode == 1, stderr
     last = stderr.strip().splitlines()[-1]
-    assert last.startswith(f"error: the MLflow tracking server at {uri} stopped answering: [Errno 111] Connection refused; run")
+    assert re.match(rf"error: the MLflow tracking server at {uri} stopped answering: {GONE}; run", last), stderr
     assert "could not be marked FAILED and show" in last
     left = loopback_server.runs_left_running()
     assert left and all(run_id in last for run_id in left)
-    # Only the call that met the lost server waited out its retries; ending the runs did not wait again for each.
-    assert stderr.count("Retrying (Retry(") == 2, stderr
+    # At most the call that met the lost server waited out its retries (none if the server died in the middle of its
+    # answer); tagging and ending the runs did not wait them out again, each.
+    assert stderr.count("Retrying (Retry(") <= 2, stderr
 
 
 @pytest.mark.slow
@@ -235,24 +248,10 @@ def test_a_training_stopped_while_its_tracking_server_is_gone_names_the_runs_lef
     loopback_server: LoopbackServer, tmp_path: Path
 ) -> None:
     uri = loopback_server.uri
-    sweep = "sweep.model.C=[" + ", ".join(str(2**power) for power in range(-12, 12)) + "]"
     # Five retries a call, 1, 2, 4, 8 and 16 s apart: a training hanging on its lost server, which its user stops.
     retries = {"MLFLOW_HTTP_REQUEST_MAX_RETRIES": "5", "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1"}
-    training = subprocess.Popen(
-        [sys.executable, "-m", "training", "train", str(TOPIC_CONFIG), sweep],
-        cwd=PROJECT_ROOT,
-        env={**os.environ, "MLFLOW_TRACKING_URI": uri, "HOME": str(tmp_path), "OMP_NUM_THREADS": "1", **retries},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    training = sweep_losing_its_server(loopback_server, tmp_path, retries)
     try:
-        client = MlflowClient(tracking_uri=uri, registry_uri=uri)
-        deadline = time.monotonic() + 120
-        while not client.search_runs([e.experiment_id for e in client.search_experiments()], "attributes.status = 'RUNNING'"):
-            assert training.poll() is None and time.monotonic() < deadline, training.communicate()[1]
-            time.sleep(0.2)
-        loopback_server.kill()
         time.sleep(1)
         training.send_signal(signal.SIGTERM)
         _, stderr = training.communicate(timeout=120)
@@ -261,9 +260,7 @@ def test_a_training_stopped_while_its_tracking_server_is_gone_names_the_runs_lef
 
     assert training.returncode == 128 + signal.SIGTERM, stderr
     last = stderr.strip().splitlines()[-1]
-    assert last.startswith(
-        f"error: stopped by SIGTERM; the MLflow tracking server at {uri} stopped answering: [Errno 111] Connection refused; run"
-    ), stderr
+    assert re.match(rf"error: stopped by SIGTERM; the MLflow tracking server at {uri} stopped answering: {GONE}; run", last), stderr
     left = loopback_server.runs_left_running()
     assert left and all(run_id in last for run_id in left)
     # At most the one call the stop interrupted retried; the tag and the runs' ends did not wait out retries each.
@@ -286,9 +283,8 @@ def test_a_tracking_server_lost_during_promotion_ends_the_command_in_one_line(
     result = runner.invoke(app, ["train", str(TOPIC_CONFIG)])
 
     assert result.exit_code == 1
-    assert result.stderr.strip().splitlines()[-1] == (
-        f"error: the MLflow tracking server at {loopback_server.uri} stopped answering: [Errno 111] Connection refused"
-    )
+    last = result.stderr.strip().splitlines()[-1]
+    assert re.fullmatch(rf"error: the MLflow tracking server at {loopback_server.uri} stopped answering: {GONE}", last), last
     # Its run had ended FINISHED before the server went: nothing is left RUNNING.
     assert loopback_server.runs_left_running() == []
 
