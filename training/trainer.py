@@ -302,7 +302,11 @@ def _undone_on_failure(client: MlflowClient, name: str) -> Iterator[_Registratio
         yield registration
     except BaseException as err:
         # With the server lost nothing can be undone (each call would wait out MLflow's retries to fail again).
-        if registration.run_id is None or store.lost_server_reason(err) is not None:
+        if (
+            registration.run_id is None
+            or isinstance(err, tracking.TrackingServerLost)
+            or store.lost_server_reason(err) is not None
+        ):
             raise
         # A signal can land inside log_model after it registered the version and before it returned its number.
         version = registration.version or _registered_by(client, name, registration.run_id)

@@ -13,7 +13,7 @@ from mlflow.tracking import MlflowClient
 
 from classifiers.errors import UserInputError
 from classifiers.pyfunc import load_pyfunc
-from training import locations, stop_requests, trainer
+from training import locations, stop_requests, tracking, trainer
 from training.config.resolve import load_config
 from training.config.schema import ExperimentConfig
 from training.trainer import train
@@ -238,6 +238,21 @@ def test_failure_after_registration_removes_the_version(store_uri: str, monkeypa
     run = mlflow.search_runs(experiment_names=["topic-seeds"], output_format="list")[0]
     assert run.info.status == "FAILED"
     assert run.data.tags["error"] == "RuntimeError: registry went away"
+
+
+def test_a_tracking_server_lost_after_registration_is_not_asked_to_undo_it(
+    store_uri: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def server_gone(*args: object, **kwargs: object) -> None:
+        # What tracked_run raises once the server is known gone: every call to it would only fail again.
+        raise tracking.TrackingServerLost("[Errno 111] Connection refused")
+
+    monkeypatch.setattr(trainer, "promote", server_gone)
+    with pytest.raises(tracking.TrackingServerLost):
+        train(load_config(locations.CONFIGS_DIR / "topic" / "tfidf_svm.yaml"))
+    # Left as it was when the server went: registered, its run FINISHED, not undone.
+    (version,) = MlflowClient().search_model_versions("name='news-topic'")
+    assert MlflowClient().get_run(version.run_id).info.status == "FINISHED"
 
 
 def test_a_signal_inside_log_model_after_it_registered_removes_the_version(
