@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import threading
 
 import pytest
@@ -16,3 +17,14 @@ def fresh_stop_requests(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(stop_requests, "_first_requested_at", [])
     monkeypatch.setattr(stop_requests, "_redelivering", threading.Event())
     monkeypatch.setattr(stop_requests, "_raised", threading.Event())
+
+
+def drop_a_stop() -> None:
+    """Ask the process to stop (SIGTERM) where Python drops the exception, as a signal landing in a finaliser does:
+    Python prints "Exception ignored" and the work goes on."""
+
+    class Collected:
+        def __del__(self) -> None:
+            stop_requests.stop(signal.SIGTERM, None)
+
+    Collected()  # collected at once

@@ -1,7 +1,6 @@
 """End-to-end training into a temporary MLflow store."""
 
 import json
-import signal
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +12,7 @@ from mlflow.tracking import MlflowClient
 
 from classifiers.errors import UserInputError
 from classifiers.pyfunc import load_pyfunc
+from tests.training.conftest import drop_a_stop
 from training import locations, stop_requests, tracking, trainer
 from training.config.resolve import load_config
 from training.config.schema import ExperimentConfig
@@ -281,14 +281,9 @@ def test_a_sigterm_whose_exception_python_dropped_still_stops_before_registering
     train(load_config(locations.CONFIGS_DIR / "topic" / "tfidf_logreg.yaml"))  # version 1, champion
     log_model = mlflow.pyfunc.log_model
 
-    class Collected:
-        def __del__(self) -> None:
-            # What the handler does when the signal lands in a finaliser: Python prints "Exception ignored".
-            stop_requests.stop(signal.SIGTERM, None)
-
     def signalled_inside_a_finaliser(*args: object, **kwargs: object) -> object:
         info = log_model(*args, **kwargs)
-        Collected()  # collected at once: its Stopped is dropped, the training would go on
+        drop_a_stop()  # the training would go on
         return info
 
     monkeypatch.setattr(mlflow.pyfunc, "log_model", signalled_inside_a_finaliser)
@@ -306,13 +301,9 @@ def test_a_stop_whose_raise_was_dropped_ends_a_sweep_before_its_next_child(
 ) -> None:
     evaluate = trainer._evaluate
 
-    class Collected:
-        def __del__(self) -> None:
-            stop_requests.stop(signal.SIGTERM, None)
-
     def signalled_inside_a_finaliser(*args: Any, **kwargs: Any) -> dict[str, float]:
         metrics = evaluate(*args, **kwargs)
-        Collected()  # collected at once: its Stopped is dropped, the sweep would go on
+        drop_a_stop()  # the sweep would go on
         return metrics
 
     monkeypatch.setattr(trainer, "_evaluate", signalled_inside_a_finaliser)
