@@ -88,6 +88,10 @@ def _explained(reason: str) -> str:
     return reason
 
 
+# What requests raises when the server is gone: refused or reset, cut off in its answer, silent, or 502-504 throughout.
+LOST_SERVER_ERRORS = (http_errors.ConnectionError, http_errors.ChunkedEncodingError, http_errors.Timeout, http_errors.RetryError)
+
+
 def lost_server_reason(err: BaseException) -> str | None:
     """Why an MLflow call failed if it is because the tracking server stopped answering (refused, reset, cut off in
     the middle of its answer, timed out, 502-504 after MLflow's retries): the message of the network error at the
@@ -96,14 +100,17 @@ def lost_server_reason(err: BaseException) -> str | None:
     # MLflow raises its own exception while handling the network error.
     while isinstance(link, MlflowException):
         link = link.__cause__ or link.__context__
-    if not isinstance(link, http_errors.ConnectionError | http_errors.ChunkedEncodingError | http_errors.Timeout | http_errors.RetryError):
+    if not isinstance(link, LOST_SERVER_ERRORS):
         return None
     if isinstance(link, http_errors.RetryError) and not re.search(r"too many 50[234] error responses", str(link)):
         return None
     bottom: BaseException = link
     # requests' error wraps urllib3's, which wrap the socket's: the socket's is the reason, what lies below it
     # (whatever the process was handling when it made the call) is not.
-    while isinstance(bottom, RequestException | HTTPError) and (below := bottom.__cause__ or bottom.__context__ or _carried(bottom)):
+    while isinstance(bottom, RequestException | HTTPError):
+        below = bottom.__cause__ or bottom.__context__ or _carried(bottom)
+        if below is None:
+            break
         bottom = below
     return _explained(redact_text(_first_line(bottom), tracking_uri()))
 

@@ -67,7 +67,8 @@ def _user_errors() -> Iterator[None]:
         reason = lost_server_reason(err)
         if reason is None:
             raise
-        typer.echo(f"error: the MLflow tracking server at {redact_uri(_tracking_uri())} stopped answering: {reason}", err=True)
+        uri = redact_uri(_tracking_uri())
+        typer.echo(f"error: the MLflow tracking server at {uri} stopped answering: {reason}", err=True)
         raise typer.Exit(1) from err
 
 
