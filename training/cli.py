@@ -267,6 +267,22 @@ def promote(
     typer.echo(f"{name} version {result.version}: {result.reason}")
 
 
+@app.command("fail-runs")
+def fail_runs(
+    run_ids: Annotated[
+        list[str], typer.Argument(metavar="RUN_ID...", help="Runs to mark FAILED, as the error message or the MLflow UI names them.")
+    ],
+) -> None:
+    """Mark runs left RUNNING by a training that ended without ending them (a lost server, a killed process) FAILED."""
+    from classifiers import store
+    from training.abandoned_runs import fail_abandoned_runs
+
+    with _user_errors():
+        endings = fail_abandoned_runs(store.use_store(writable=True), run_ids)
+    for ending in endings:
+        typer.echo(ending.describe())
+
+
 @app.command()
 def ui(
     port: Annotated[int, typer.Option(help="Port of the MLflow UI.")] = 5000,

@@ -76,7 +76,10 @@ class TrackingServerLost(UserInputError):
         elif run_ids:
             left = f"; run {run_ids[0]} could not be marked FAILED and shows as RUNNING"
         if run_ids:
-            left += " (serving and `promote` never take a version whose run did not finish)"
+            left += (
+                " (serving and `promote` never take a version whose run did not finish); once the server answers, "
+                f"`python -m training fail-runs {' '.join(run_ids)}` marks {'them' if len(run_ids) > 1 else 'it'} FAILED"
+            )
         super().__init__(
             f"{stopped}the MLflow tracking server at {redact_uri(mlflow.get_tracking_uri())} stopped answering: "
             f"{reason}{left}"

@@ -220,8 +220,8 @@ def sweep_losing_its_server(server: LoopbackServer, home: Path, retries: dict[st
 
 
 @pytest.mark.slow
-def test_a_tracking_server_lost_during_training_ends_it_in_one_line_naming_the_runs_left(
-    loopback_server: LoopbackServer, tmp_path: Path
+def test_a_tracking_server_lost_during_training_ends_it_in_one_line_naming_the_runs_left_and_how_to_end_them(
+    loopback_server: LoopbackServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     uri = loopback_server.uri
     # Two retries a call, 1 s and 2 s apart: MLflow's default (7, doubling) would take minutes for each call.
@@ -241,6 +241,16 @@ def test_a_tracking_server_lost_during_training_ends_it_in_one_line_naming_the_r
     # At most the call that met the lost server waited out its retries (none if the server died in the middle of its
     # answer); tagging and ending the runs did not wait them out again, each.
     assert stderr.count("Retrying (Retry(") <= 2, stderr
+
+    # The command the message gives ends them, run on the server's own store (as it would be once the server is back).
+    command = re.search(r"`python -m training (fail-runs [0-9a-f ]+)` marks", last)
+    assert command is not None, last
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", loopback_server.database)
+    result = runner.invoke(app, command[1].split())
+    assert result.exit_code == 0, result.output
+    assert loopback_server.runs_left_running() == []
+    ended = MlflowClient(tracking_uri=loopback_server.database)
+    assert all(ended.get_run(run_id).info.status == "FAILED" for run_id in left)
 
 
 @pytest.mark.slow

@@ -1,0 +1,82 @@
+from mlflow.entities import Run
+from mlflow.tracking import MlflowClient
+from mlflow.utils.mlflow_tags import MLFLOW_PARENT_RUN_ID
+from typer.testing import CliRunner
+
+from training.abandoned_runs import ABANDONED_REASON
+from training.cli import app
+from training.tracking import ERROR_TAG
+
+runner = CliRunner()
+
+
+def left_running(client: MlflowClient, experiment_id: str, parent: Run | None = None) -> Run:
+    """A run as a training that lost its tracking server leaves it: created, never ended."""
+    tags = {MLFLOW_PARENT_RUN_ID: parent.info.run_id} if parent is not None else None
+    return client.create_run(experiment_id, tags=tags)
+
+
+def status(client: MlflowClient, run: Run) -> str:
+    return client.get_run(run.info.run_id).info.status
+
+
+def test_fail_runs_marks_a_running_run_failed_with_the_reason_and_leaves_a_finished_one(store_uri: str) -> None:
+    client = MlflowClient()
+    experiment = client.create_experiment("abandoned")
+    running, finished = left_running(client, experiment), left_running(client, experiment)
+    client.set_terminated(finished.info.run_id)
+
+    result = runner.invoke(app, ["fail-runs", running.info.run_id, finished.info.run_id])
+
+    assert result.exit_code == 0, result.output
+    assert result.stdout.splitlines() == [
+        f"run {running.info.run_id}: RUNNING -> FAILED",
+        f"run {finished.info.run_id}: already FINISHED, left as it is",
+    ]
+    assert status(client, running) == "FAILED"
+    assert client.get_run(running.info.run_id).data.tags[ERROR_TAG] == ABANDONED_REASON
+    assert status(client, finished) == "FINISHED"
+    assert ERROR_TAG not in client.get_run(finished.info.run_id).data.tags
+
+
+def test_fail_runs_on_a_sweep_parent_ends_its_running_children_and_keeps_an_error_tag_already_written(
+    store_uri: str,
+) -> None:
+    client = MlflowClient()
+    experiment = client.create_experiment("abandoned sweep")
+    parent = left_running(client, experiment)
+    client.set_tag(parent.info.run_id, ERROR_TAG, "ValueError: the real reason")
+    running_child, finished_child = left_running(client, experiment, parent), left_running(client, experiment, parent)
+    client.set_terminated(finished_child.info.run_id)
+    stranger = left_running(client, experiment)  # another training's run, not named
+
+    result = runner.invoke(app, ["fail-runs", parent.info.run_id, parent.info.run_id])
+
+    assert result.exit_code == 0, result.output
+    assert result.stdout.splitlines() == [
+        f"run {parent.info.run_id}: RUNNING -> FAILED",
+        f"run {running_child.info.run_id}: RUNNING -> FAILED",
+    ]
+    assert [status(client, run) for run in (parent, running_child, finished_child, stranger)] == [
+        "FAILED", "FAILED", "FINISHED", "RUNNING"
+    ]
+    assert client.get_run(parent.info.run_id).data.tags[ERROR_TAG] == "ValueError: the real reason"
+
+
+def test_fail_runs_naming_a_run_that_does_not_exist_changes_nothing(store_uri: str) -> None:
+    client = MlflowClient()
+    running = left_running(client, client.create_experiment("abandoned"))
+
+    result = runner.invoke(app, ["fail-runs", running.info.run_id, "0123456789abcdef0123456789abcdef"])
+
+    assert result.exit_code == 1
+    assert result.stderr.strip() == "error: no run '0123456789abcdef0123456789abcdef' in this store: nothing was changed"
+    assert status(client, running) == "RUNNING"
+    assert ERROR_TAG not in client.get_run(running.info.run_id).data.tags
+
+
+def test_fail_runs_needs_a_run_id(store_uri: str) -> None:
+    result = runner.invoke(app, ["fail-runs"])
+
+    assert result.exit_code == 2
+    assert "Missing argument 'RUN_ID...'" in result.stderr

@@ -1,0 +1,83 @@
+"""Runs whose training ended without ending them (a lost tracking server, a killed process), marked FAILED by hand.
+
+MLflow's CLI and UI cannot change a run's status, so such a run would show as RUNNING for good.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from mlflow.entities import Run, RunStatus
+from mlflow.exceptions import MlflowException
+from mlflow.protos.databricks_pb2 import RESOURCE_DOES_NOT_EXIST, ErrorCode
+from mlflow.tracking import MlflowClient
+from mlflow.utils.mlflow_tags import MLFLOW_PARENT_RUN_ID
+
+from classifiers.errors import UserInputError
+from training.tracking import ERROR_TAG
+
+logger = logging.getLogger(__name__)
+
+RUNNING = RunStatus.to_string(RunStatus.RUNNING)
+FAILED = RunStatus.to_string(RunStatus.FAILED)
+ABANDONED_REASON = (
+    "marked FAILED by `python -m training fail-runs`: its training ended without ending the run "
+    "(a lost tracking server or a killed process)"
+)
+
+
+@dataclass(frozen=True)
+class RunEnding:
+    """What fail-runs did to one run: `before` is its status when found; `failed` whether this call ended it."""
+
+    run_id: str
+    before: str
+    failed: bool
+
+    def describe(self) -> str:
+        """One line for the user."""
+        if self.failed:
+            return f"run {self.run_id}: {RUNNING} -> {FAILED}"
+        return f"run {self.run_id}: already {self.before}, left as it is"
+
+
+def fail_abandoned_runs(client: MlflowClient, run_ids: list[str]) -> list[RunEnding]:
+    """Mark each named run FAILED if it is RUNNING, and the RUNNING children of a named sweep parent with it.
+
+    Every id is looked up before any run changes: one that names no run changes nothing. A run's `error` tag, when
+    its training managed to write one, is kept; else it says why the run was marked.
+    """
+    named = [_find(client, run_id) for run_id in dict.fromkeys(run_ids)]
+    runs = {run.info.run_id: run for run in named}
+    for run in named:
+        for child in _running_children(client, run):
+            runs.setdefault(child.info.run_id, child)
+    return [_fail(client, run) for run in runs.values()]
+
+
+def _find(client: MlflowClient, run_id: str) -> Run:
+    try:
+        return client.get_run(run_id)
+    except MlflowException as err:
+        if err.error_code == ErrorCode.Name(RESOURCE_DOES_NOT_EXIST):
+            raise UserInputError(f"no run {run_id!r} in this store: nothing was changed") from err
+        raise
+
+
+def _running_children(client: MlflowClient, parent: Run) -> list[Run]:
+    return client.search_runs(
+        [parent.info.experiment_id],
+        f"tags.`{MLFLOW_PARENT_RUN_ID}` = '{parent.info.run_id}' and attributes.status = '{RUNNING}'",
+    )
+
+
+def _fail(client: MlflowClient, run: Run) -> RunEnding:
+    run_id, status = run.info.run_id, run.info.status
+    if status != RUNNING:
+        return RunEnding(run_id, status, failed=False)
+    if ERROR_TAG not in run.data.tags:
+        client.set_tag(run_id, ERROR_TAG, ABANDONED_REASON)
+    client.set_terminated(run_id, status=FAILED)
+    logger.info("run %s marked %s", run_id, FAILED)
+    return RunEnding(run_id, status, failed=True)
