@@ -48,6 +48,7 @@ from bench_serving import (
     wait_until_ready,
 )
 from doc_markers import write_between_markers
+from markdown_tables import markdown_table
 from mlflow.entities import Metric, Param, RunTag
 from mlflow.tracking import MlflowClient
 from user_errors import run_script
@@ -121,15 +122,21 @@ def search_latencies_ms(client: MlflowClient, experiment_id: str) -> list[float]
     return timings
 
 
-def measure_store(name: str, uri: str, runs: int, writers: int, artifact_location: str | None) -> str:
-    """One row of the tracking table."""
+def measure_store(name: str, uri: str, runs: int, writers: int, artifact_location: str | None) -> list[str]:
+    """The cells of one row of the tracking table."""
     client = MlflowClient(tracking_uri=uri, registry_uri=uri)
     experiment_id = client.create_experiment(f"bench-{uuid.uuid4().hex[:8]}", artifact_location=artifact_location)
     logger.info("%s: logging %d runs from %d writer(s)", name, runs, writers)
     seconds = log_runs(client, experiment_id, runs, writers)
     timings = search_latencies_ms(client, experiment_id)
     p95 = statistics.quantiles(timings, n=20, method="inclusive")[18]
-    return f"| {name} | {runs} | {writers} | {runs / seconds:.1f} | {statistics.median(timings):.0f} | {p95:.0f} |"
+    return [name, str(runs), str(writers), f"{runs / seconds:.1f}", f"{statistics.median(timings):.0f}", f"{p95:.0f}"]
+
+
+def tracking_table(rows: list[list[str]]) -> str:
+    """The tracking table of measure_store's rows."""
+    headers = ["store", "runs", "writers", "runs logged per second", "search_runs median ms", "search_runs p95 ms"]
+    return markdown_table(headers, rows, ["left", *["right"] * 5])
 
 
 @app.command()
@@ -159,8 +166,7 @@ def tracking(
         f"{writers} thread(s) log the runs (each: create, one `log_batch` of {PARAMS} params, {METRICS} metrics "
         f"and {TAGS} tags, terminate), then "
         f"{SEARCHES} `search_runs` with a metric and a param filter, ordered by a metric, 100 rows.\n\n"
-        "| store | runs | writers | runs logged per second | search_runs median ms | search_runs p95 ms |\n"
-        "|---|---:|---:|---:|---:|---:|\n" + "\n".join(rows) + "\n"
+        f"{tracking_table(rows)}\n"
     )
     typer.echo(table)
     if write:
@@ -206,14 +212,20 @@ def serve_replicas(exits: ExitStack, count: int, workers: int, uri: str, workdir
     return servers
 
 
-def throughput_row(label: str, results: list[LoadResult], rss_mb: float) -> str:
-    """A row of the replicas table from the load on each replica."""
+def throughput_row(label: str, results: list[LoadResult], rss_mb: float) -> list[str]:
+    """The cells of a row of the replicas table, from the load on each replica."""
     requests = sum(result.requests for result in results)
     seconds = max(result.seconds for result in results)
     latencies = sorted(latency for result in results for latency in result.latencies_ms)
     p99 = statistics.quantiles(latencies, n=100, method="inclusive")[98]
     errors = sum(result.errors for result in results)
-    return f"| {label} | {requests / seconds:.0f} | {statistics.median(latencies):.1f} | {p99:.1f} | {errors} | {rss_mb:.0f} |"
+    return [label, f"{requests / seconds:.0f}", f"{statistics.median(latencies):.1f}", f"{p99:.1f}", str(errors), f"{rss_mb:.0f}"]
+
+
+def replicas_table(rows: list[list[str]]) -> str:
+    """The replicas table of throughput_row's rows."""
+    headers = ["setup", "requests/s", "p50 ms", "p99 ms", "errors", "RSS MB (all replicas)"]
+    return markdown_table(headers, rows, ["left", *["right"] * 5])
 
 
 async def switch_seconds(servers: list[Server], version: str, workers: int, timeout_s: float = 120.0) -> float:
@@ -288,8 +300,7 @@ def replicas(
         f"single-item topic-only requests of new texts, split evenly across the replicas (as a load balancer "
         f"would), {duration:.0f} s each after warm-up; each server process gets its share of the cores as torch "
         f"threads (`OMP_NUM_THREADS` = cores / processes); the load generator shares the machine.\n\n"
-        "| setup | requests/s | p50 ms | p99 ms | errors | RSS MB (all replicas) |\n"
-        "|---|---:|---:|---:|---:|---:|\n" + "\n".join(rows) + f"\n\n- {switch}\n"
+        f"{replicas_table(rows)}\n\n- {switch}\n"
     )
     typer.echo(table)
     if write:

@@ -31,6 +31,7 @@ import onnxruntime
 import torch
 import typer
 from doc_markers import write_between_markers
+from markdown_tables import markdown_table
 from transformers import AutoModel, AutoTokenizer
 from user_errors import run_script
 
@@ -123,7 +124,6 @@ def rows_per_call_table(embed: dict[str, Embed], texts: list[str], rounds: int) 
         for name, size, rows in best:
             rate = server_batch_rows_per_second(embed[name], batches[size], rows)
             best[name, size, rows] = max(best[name, size, rows], rate)
-    header = " | ".join(f"{rows} row{'s' if rows > 1 else ''} per call" for rows in ROWS_PER_CALL)
     return "\n".join(
         [
             f"Measured {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, same command: server batches of mixed lengths, "
@@ -132,17 +132,27 @@ def rows_per_call_table(embed: dict[str, Embed], texts: list[str], rounds: int) 
             f"the given rows, best of {rounds} rounds, rows/s. "
             f"AMX tiles on this CPU: {'yes' if has_amx_tiles() else 'no'}.",
             "",
-            f"| runtime | server batch | {header} |",
-            "|---|---:|" + "---:|" * len(ROWS_PER_CALL),
-            *(
-                f"| {name} | {size} | "
-                + " | ".join(f"{best[name, size, rows]:.1f}" if rows <= size else "" for rows in ROWS_PER_CALL)
-                + " |"
-                for name in embed
-                for size in SERVER_BATCHES
-            ),
+            rows_per_call_grid(best, list(embed)),
         ]
     )
+
+
+def rows_per_call_grid(best: dict[tuple[str, int, int], float], names: list[str]) -> str:
+    """The table of rows/s per runtime, server batch size and rows per call; blank where a call would exceed the batch."""
+    headers = ["runtime", "server batch", *(f"{rows} row{'s' if rows > 1 else ''} per call" for rows in ROWS_PER_CALL)]
+    cells = [
+        [name, size, *(f"{best[name, size, rows]:.1f}" if rows <= size else "" for rows in ROWS_PER_CALL)]
+        for name in names
+        for size in SERVER_BATCHES
+    ]
+    return markdown_table(headers, cells, ["left", *["right"] * (len(headers) - 1)])
+
+
+def batch_size_grid(best: dict[str, dict[int, float]]) -> str:
+    """The table of rows/s per runtime and batch size."""
+    headers = ["runtime", *(f"{batch} row{'s' if batch > 1 else ''} per call" for batch in BATCH_SIZES)]
+    cells = [[name, *(f"{best[name][batch]:.1f}" for batch in BATCH_SIZES)] for name in best]
+    return markdown_table(headers, cells, ["left", *["right"] * len(BATCH_SIZES)])
 
 
 @app.command()
@@ -173,16 +183,13 @@ def main(
                 function(texts[:batch])
                 best[name][batch] = max(best[name][batch], rows_per_second(function, texts, batch))
     rows_table = rows_per_call_table(embed, texts, rounds)
-    header = " | ".join(f"{batch} row{'s' if batch > 1 else ''} per call" for batch in BATCH_SIZES)
     lines = [
         f"Measured {datetime.now(UTC):%Y-%m-%d %H:%M} UTC on {threads} threads per runtime, {platform.machine()}, "
         f"torch {torch.__version__}, onnxruntime {onnxruntime.__version__}, by "
         f"`python benchmarks/bench_encoder_runtime.py --rounds {rounds} --threads {threads}`: the {len(texts)} seed "
         f"paragraphs in length order, best of {rounds} rounds, rows/s (tokenising and pooling included).",
         "",
-        f"| runtime | {header} |",
-        "|---|" + "---:|" * len(BATCH_SIZES),
-        *(f"| {name} | " + " | ".join(f"{best[name][batch]:.1f}" for batch in BATCH_SIZES) + " |" for name in best),
+        batch_size_grid(best),
         "",
         *(f"- Lowest cosine of a paragraph's embedding to PyTorch float32's: {name} {cosine:.6f}." for name, cosine in agreement.items()),
         f"- bfloat16 matrix products in hardware (AMX or AVX512-BF16) on this CPU: {'yes' if computes_bfloat16_natively() else 'no'}.",

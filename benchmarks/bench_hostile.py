@@ -62,6 +62,7 @@ from bench_serving import (
     wait_until_ready,
 )
 from doc_markers import write_between_markers
+from markdown_tables import markdown_table
 from user_errors import run_script
 
 from classifiers import store as model_store
@@ -450,8 +451,8 @@ def seconds_cell(value: float | None) -> str:
     return "–" if value is None else f"{value:.2f}"
 
 
-def case_row(result: CaseResult) -> str:
-    """A row of the hostile-input table; an answer other than the expected one is in bold."""
+def case_row(result: CaseResult) -> list[str]:
+    """The cells of a row of the hostile-input table; an answer other than the expected one is in bold."""
     outcome = result.exchange
     answer = "no answer" if outcome.status is None else str(outcome.status)
     if outcome.closed_s is None:
@@ -462,11 +463,16 @@ def case_row(result: CaseResult) -> str:
     if not answer.startswith(status) or ("closed" in result.case.expected and "closed" not in answer):
         answer = f"**{answer}**"
     size = f"{result.case.size / 1024 / 1024:.1f} MiB" if result.case.size >= 1024 * 1024 else f"{result.case.size:,} B"
-    return (
-        f"| {result.case.name} | {size} | {result.case.expected} | {answer} | {seconds_cell(outcome.answered_s)} | "
-        f"{seconds_cell(outcome.closed_s)} | {outcome.written / 1024 / 1024:.2f} MiB | "
-        f"{result.health_max_ms:.0f} ({result.health_polls}, {result.health_failures}) |"
-    )
+    return [
+        result.case.name,
+        size,
+        result.case.expected,
+        answer,
+        seconds_cell(outcome.answered_s),
+        seconds_cell(outcome.closed_s),
+        f"{outcome.written / 1024 / 1024:.2f} MiB",
+        f"{result.health_max_ms:.0f} ({result.health_polls}, {result.health_failures})",
+    ]
 
 
 def markdown(
@@ -504,45 +510,57 @@ def markdown(
         if len(latencies) > 1
         else f"{load.requests} requests, {load.errors} errors"
     )
-    fuzz_row = (
-        f"| schemathesis: seed {options.seed}, at most {options.max_examples} cases per operation, "
-        f"{options.fuzz_seconds:g} s budget, `--checks all` | {fuzzed.generated} cases on {fuzzed.operations} "
+    fuzz_result = (
+        f"{fuzzed.generated} cases on {fuzzed.operations} "
         f"operations (stopped by: {fuzzed.stop_reason}); failures: {failures or 'none'}; errors: {fuzzed.errors}; "
-        f"**{fuzzed.server_errors} 5xx**; answers by status: {statuses} |"
+        f"**{fuzzed.server_errors} 5xx**; answers by status: {statuses}"
     )
-    load_row = (
-        f"| load: {options.load_clients} clients, single-item topic requests, {options.load_seconds:g} s "
-        f"after {WARMUP_S:g} s warm-up | {load_figures} |"
-    )
-    swap_row = (
-        f"| hot swap: {options.swap_clients} clients for {options.swap_seconds:g} s while the topic `champion` "
-        f"alias moved every {options.swap_every:g} s between v{swap.between[0]} and a copy, v{swap.between[1]} | "
+    swap_result = (
         f"{swap.moves} moves, {swap.requests} requests, **{swap.failed} failed**, {swap.without_version} without "
         f"`models.topic.version`; served: {served or 'nothing'}; back on v{swap.between[0]} "
-        f"{swap.restore_s:.1f} s after the alias was moved back |"
+        f"{swap.restore_s:.1f} s after the alias was moved back"
     )
-    log_row = (
-        f"| server log | {server_log['ERROR']} errors, {server_log['Traceback']} tracebacks, "
-        f"{server_log['WARNING']} warnings |"
-    )
-    cases_header = (
-        "| hostile input | size | expected | answer | answered after s | closed after s | written by the client | "
-        "/health meanwhile: max ms (polls, failed) |"
-    )
-    rows = [
-        "| check | result |",
-        "|---|---|",
-        fuzz_row,
-        load_row,
-        swap_row,
-        f"| RSS of the server's process tree | {rss[0]:.0f} MB before, {rss[1]:.0f} MB after |",
-        log_row,
-        "",
-        cases_header,
-        "|---|---:|---|---|---:|---:|---:|---:|",
-        *(case_row(result) for result in cases),
+    checks = [
+        [
+            f"schemathesis: seed {options.seed}, at most {options.max_examples} cases per operation, "
+            f"{options.fuzz_seconds:g} s budget, `--checks all`",
+            fuzz_result,
+        ],
+        [
+            f"load: {options.load_clients} clients, single-item topic requests, {options.load_seconds:g} s "
+            f"after {WARMUP_S:g} s warm-up",
+            load_figures,
+        ],
+        [
+            f"hot swap: {options.swap_clients} clients for {options.swap_seconds:g} s while the topic `champion` "
+            f"alias moved every {options.swap_every:g} s between v{swap.between[0]} and a copy, v{swap.between[1]}",
+            swap_result,
+        ],
+        ["RSS of the server's process tree", f"{rss[0]:.0f} MB before, {rss[1]:.0f} MB after"],
+        [
+            "server log",
+            f"{server_log['ERROR']} errors, {server_log['Traceback']} tracebacks, {server_log['WARNING']} warnings",
+        ],
     ]
-    return header + "\n".join(rows) + "\n"
+    cases_headers = [
+        "hostile input",
+        "size",
+        "expected",
+        "answer",
+        "answered after s",
+        "closed after s",
+        "written by the client",
+        "/health meanwhile: max ms (polls, failed)",
+    ]
+    tables = [
+        markdown_table(["check", "result"], checks, ["left", "left"]),
+        markdown_table(
+            cases_headers,
+            [case_row(result) for result in cases],
+            ["left", "right", "left", "left", "right", "right", "right", "right"],
+        ),
+    ]
+    return header + "\n\n".join(tables) + "\n"
 
 
 def run_all(uri: str, options: Options, workdir: Path) -> str:

@@ -22,6 +22,7 @@ from typing import Annotated
 import numpy as np
 import pandas as pd
 import typer
+from markdown_tables import markdown_table
 from user_errors import run_script
 
 from classifiers import store as model_store
@@ -58,6 +59,13 @@ def scores(segments: pd.DataFrame, probabilities: np.ndarray, labels: list[str],
     return row
 
 
+def table(rows: list[dict[str, float]]) -> str:
+    """Markdown table of the scores per neighbour weight."""
+    columns = ("weight", "accuracy", "recall_economy", "recall_domestic_politics")
+    headers = ["neighbour weight", "segment accuracy", "economy recall", "domestic_politics recall"]
+    return markdown_table(headers, [[row[column] for column in columns] for row in rows], ["right"] * len(columns))
+
+
 def main(
     model: Annotated[str, typer.Option(help="Registered topic model.")] = "models:/news-topic@champion",
     store: Annotated[str | None, typer.Option(help="Tracking URI (default: MLFLOW_TRACKING_URI or the repo store).")] = None,
@@ -77,11 +85,8 @@ def main(
     lines = [
         f"{model} (its own neighbour weight: {classifier.neighbour_weight}); {len(segments)} segments of "
         f"{segments['article'].nunique()} articles",
-        "| neighbour weight | segment accuracy | economy recall | domestic_politics recall |",
-        "|---:|---:|---:|---:|",
+        table(rows),
     ]
-    columns = ("weight", "accuracy", "recall_economy", "recall_domestic_politics")
-    lines += ["| " + " | ".join(str(row[column]) for column in columns) + " |" for row in rows]
     typer.echo("\n".join(lines))
     if write:
         figures = {"model": model, "segments": len(segments), "rows": rows}

@@ -24,6 +24,7 @@ from unittest.mock import patch
 
 import numpy as np
 import typer
+from markdown_tables import markdown_table
 from user_errors import run_script
 
 from classifiers.document_context import mix_neighbours
@@ -97,6 +98,26 @@ def figures(config_path: Path, config: ExperimentConfig, runtimes: Sequence[str]
     return rows
 
 
+def table(rows: list[dict[str, object]]) -> str:
+    """Markdown table of the figures' rows: the config's file name, then the figures per runtime and reading."""
+    cells = []
+    for row in rows:
+        per_class = ", ".join(f"{label} {value}" for label, value in row["f1"].items())
+        cells.append(
+            [
+                Path(str(row["config"])).name,
+                row["runtime"],
+                row["reading"],
+                row["macro_f1"],
+                row["accuracy"],
+                per_class,
+                f"{row['changed']} of {row['rows']}",
+            ]
+        )
+    headers = ["config", "runtime", "segments read", "macro-F1", "accuracy", "per class F1", "labels changed"]
+    return markdown_table(headers, cells, ["left", "left", "left", "right", "right", "left", "right"])
+
+
 def main(
     configs: Annotated[list[Path] | None, typer.Argument(help="Experiment configs (default: the two defaults).")] = None,
     runtime: Annotated[
@@ -114,17 +135,7 @@ def main(
     # All read before the first trains, so a config not found or invalid is reported at once.
     chosen = [(path, load_config(path)) for path in configs or list(DEFAULT_CONFIGS.values())]
     rows = [row for path, config in chosen for row in figures(path, config, runtimes)]
-    lines = [
-        "| config | runtime | segments read | macro-F1 | accuracy | per class F1 | labels changed |",
-        "|---|---|---|---:|---:|---|---:|",
-    ]
-    for row in rows:
-        per_class = ", ".join(f"{label} {value}" for label, value in row["f1"].items())
-        lines.append(
-            f"| {Path(str(row['config'])).name} | {row['runtime']} | {row['reading']} | {row['macro_f1']} | "
-            f"{row['accuracy']} | {per_class} | {row['changed']} of {row['rows']} |"
-        )
-    typer.echo("\n".join(lines))
+    typer.echo(table(rows))
     if write:
         RESULTS.write_text(json.dumps({"runtimes": runtimes, "rows": rows}, indent=2) + "\n", encoding="utf-8")
 

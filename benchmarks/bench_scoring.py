@@ -38,6 +38,7 @@ import pyarrow.parquet as pq
 import typer
 from bench_serving import has_champions, train_defaults_into, tree_rss_mb
 from doc_markers import write_between_markers
+from markdown_tables import markdown_table
 from user_errors import run_script
 
 from classifiers import store as model_store
@@ -183,9 +184,12 @@ def markdown(runs: list[Run], notes: list[str], rows: int, chunk_rows: int, segm
         f"(process start, model load and Spark's JVM included); peak RSS is summed over the process tree (Spark's JVM "
         f"and Python workers included), sampled every {SAMPLE_S} s.\n\n"
     )
-    lines = ["| model | engine | rows | wall s | rows/s | peak RSS MB |", "|---|---|---:|---:|---:|---:|"]
-    lines += [f"| {r.model} | {r.engine} | {r.rows} | {r.seconds:.0f} | {r.rate:.0f} | {r.peak_mb:.0f} |" for r in runs]
-    return header + "\n".join(lines) + "\n\n" + "".join(f"- {note}\n" for note in notes)
+    table = markdown_table(
+        ["model", "engine", "rows", "wall s", "rows/s", "peak RSS MB"],
+        [[r.model, r.engine, r.rows, f"{r.seconds:.0f}", f"{r.rate:.0f}", f"{r.peak_mb:.0f}"] for r in runs],
+        ["left", "left", "right", "right", "right", "right"],
+    )
+    return header + table + "\n\n" + "".join(f"- {note}\n" for note in notes)
 
 
 @app.command()

@@ -37,6 +37,7 @@ from typing import Annotated
 import aiohttp
 import typer
 from doc_markers import write_between_markers
+from markdown_tables import markdown_table
 from prometheus_client.parser import text_string_to_metric_families
 from user_errors import run_script
 
@@ -362,23 +363,38 @@ def markdown(results: list[Measurement], notes: list[str], clients: int, seconds
         f"server (a seed paragraph with a counter appended); {workers} worker "
         f"process(es) per server; the load generator (aiohttp, one process) shares the machine.\n\n"
     )
-    rows = [
-        "| server | requests/s | p50 ms | p99 ms | errors | server CPU ms per request | load generator CPU | "
-        "256-item batch ms (median / max) | RSS MB after warm-up |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+    headers = [
+        "server",
+        "requests/s",
+        "p50 ms",
+        "p99 ms",
+        "errors",
+        "server CPU ms per request",
+        "load generator CPU",
+        "256-item batch ms (median / max)",
+        "RSS MB after warm-up",
     ]
+    rows = []
     for result in results:
         load = result.load
         rows.append(
-            f"| {result.server} | {load.throughput:.0f} | {load.percentile(50):.1f} | {load.percentile(99):.1f} | "
-            f"{load.errors} | {1000 * load.server_cpu_seconds / load.requests:.2f} | "
-            f"{100 * load.client_cpu_seconds / load.seconds:.0f}% of a core | "
-            f"{statistics.median(result.batch_ms):.1f} / {max(result.batch_ms):.1f} | {load.rss_mb:.0f} |"
+            [
+                result.server,
+                f"{load.throughput:.0f}",
+                f"{load.percentile(50):.1f}",
+                f"{load.percentile(99):.1f}",
+                load.errors,
+                f"{1000 * load.server_cpu_seconds / load.requests:.2f}",
+                f"{100 * load.client_cpu_seconds / load.seconds:.0f}% of a core",
+                f"{statistics.median(result.batch_ms):.1f} / {max(result.batch_ms):.1f}",
+                f"{load.rss_mb:.0f}",
+            ]
         )
+    table = markdown_table(headers, rows, ["left", *["right"] * 8])
     if len(results) == 2:
         ratio = results[0].load.throughput / results[1].load.throughput
         notes = [f"Throughput ratio ({results[0].server} / {results[1].server}): **{ratio:.2f}x**", *notes]
-    return header + "\n".join(rows) + "\n\n" + "".join(f"- {note}\n" for note in notes)
+    return header + table + "\n\n" + "".join(f"- {note}\n" for note in notes)
 
 
 @app.command()

@@ -36,6 +36,7 @@ import mlflow
 import torch
 import typer
 from doc_markers import write_between_markers
+from markdown_tables import markdown_table
 from user_errors import run_script
 
 from classifiers.encoder import precision_name
@@ -180,19 +181,31 @@ def table(rows: list[dict[str, object]], metrics: list[str], missing: list[str],
     shown = [name for name in metrics if any(name in row["metrics"] for row in rows)]  # type: ignore[operator]
     per_class = any(_per_class(row) for row in rows)
     occasions = list(dict.fromkeys(str(row["measured"]) for row in rows))
-    lines = [
-        "| config | evaluation | " + " | ".join(f"{name}{suffix}" for name in shown)
-        + (f" | per class F1{suffix}" if per_class else "") + " | train time (s) | peak RSS (MB) | model size (MB) |",
-        "|---|---|" + "---|" * len(shown) + ("---|" if per_class else "") + "---|---|---|",
+    headers = [
+        "config",
+        "evaluation",
+        *(f"{name}{suffix}" for name in shown),
+        *([f"per class F1{suffix}"] if per_class else []),
+        "train time (s)",
+        "peak RSS (MB)",
+        "model size (MB)",
     ]
+    cells = []
     for row in rows:
-        cells = [_metric(row, name) for name in shown] + ([_per_class(row)] if per_class else [])
         mark = f" ({occasions.index(str(row['measured'])) + 1})" if len(occasions) > 1 else ""
-        lines.append(
-            f"| `{row['config']}`{mark} | {row['cv']} | " + " | ".join(cells)
-            + f" | {row['seconds']:.0f} | {row['peak_mb']:.0f} | {row['size_mb']:.1f} |"
+        cells.append(
+            [
+                f"`{row['config']}`{mark}",
+                row["cv"],
+                *(_metric(row, name) for name in shown),
+                *([_per_class(row)] if per_class else []),
+                f"{row['seconds']:.0f}",
+                f"{row['peak_mb']:.0f}",
+                f"{row['size_mb']:.1f}",
+            ]
         )
-    lines.append("")
+    # Every column left-aligned, numbers included, as the docs' tables of these figures are.
+    lines = [markdown_table(headers, cells, ["left"] * len(headers)), ""]
     if len(occasions) == 1:
         lines.append(f"Measured {occasions[0]}.")
     else:

@@ -36,12 +36,14 @@ import os
 import platform
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from doc_markers import write_between_markers
+from markdown_tables import Align, markdown_table
 from user_errors import run_script
 
 from classifiers.encoder import precision_name
@@ -127,57 +129,98 @@ def measure(candidate: Candidate, data_dir: Path) -> dict[str, object]:
     }
 
 
-def _outside(row: dict[str, object]) -> str:
+def _outside(row: dict[str, object]) -> list[str]:
     """Macro-F1 on outside sets b, c, d and a, then each class's F1 on b, c and d."""
     scored: dict = row["outside_news"]  # type: ignore[assignment]
 
     def per_class(subset: str) -> str:
         return ", ".join(f"{label} {value:.2f}" for label, value in sorted(scored[subset]["per_class"].items()))
 
-    return (
-        f"**{scored['b']['macro_f1']:.3f}** | {scored['c']['macro_f1']:.3f} | **{scored['d']['macro_f1']:.3f}** "
-        f"| {scored['a']['macro_f1']:.3f} | {per_class('b')} | {per_class('c')} | {per_class('d')}"
-    )
+    return [
+        f"**{scored['b']['macro_f1']:.3f}**",
+        f"{scored['c']['macro_f1']:.3f}",
+        f"**{scored['d']['macro_f1']:.3f}**",
+        f"{scored['a']['macro_f1']:.3f}",
+        per_class("b"),
+        per_class("c"),
+        per_class("d"),
+    ]
 
 
-def _topic_row(row: dict[str, object]) -> str:
+def _topic_row(row: dict[str, object]) -> list[str]:
     scored: dict = row["transfer"]  # type: ignore[assignment]
     recall, confusion = scored["per_class_recall"], scored["confusion"]
     called = sorted(confusion["economy"].items(), key=lambda item: -item[1])
     elsewhere = ", ".join(f"{label} {count}" for label, count in called if label != "economy")
-    return (
-        f"| `{row['candidate']}` | {row['note']} | {row['seed_macro_f1']:.3f} | **{scored['accuracy']:.3f}** "
-        f"| {recall['economy']:.3f} | {recall['domestic_politics']:.3f} | {elsewhere} | {_outside(row)} |"
-    )
+    return [
+        f"`{row['candidate']}`",
+        str(row["note"]),
+        f"{row['seed_macro_f1']:.3f}",
+        f"**{scored['accuracy']:.3f}**",
+        f"{recall['economy']:.3f}",
+        f"{recall['domestic_politics']:.3f}",
+        elsewhere,
+        *_outside(row),
+    ]
 
 
-def _stance_row(row: dict[str, object]) -> str:
+def _stance_row(row: dict[str, object]) -> list[str]:
     scored: dict = row["transfer"]  # type: ignore[assignment]
     low, high = scored["macro_f1_interval"]
     per_class = ", ".join(f"{label} {value:.2f}" for label, value in sorted(scored["per_class"].items()))
-    return (
-        f"| `{row['candidate']}` | {row['note']} | {row['seed_macro_f1']:.3f} | **{scored['semeval_f_avg']:.1f}** "
-        f"| {scored['macro_f1']:.3f} ({low:.3f}–{high:.3f}) | {per_class} | {_outside(row)} |"
-    )
+    return [
+        f"`{row['candidate']}`",
+        str(row["note"]),
+        f"{row['seed_macro_f1']:.3f}",
+        f"**{scored['semeval_f_avg']:.1f}**",
+        f"{scored['macro_f1']:.3f} ({low:.3f}–{high:.3f})",
+        per_class,
+        *_outside(row),
+    ]
 
 
-HEADERS = {
+# The outside sets' columns that end both tables (_outside's cells), with their alignments.
+_OUTSIDE_ALIGN: list[Align] = ["right"] * 4 + ["left"] * 3
+
+# Per task: the table's headings, each column's alignment, and the function writing a row's cells.
+HEADERS: dict[str, tuple[list[str], list[Align], Callable[[dict[str, object]], list[str]]]] = {
     "topic": (
-        (
-            "| config | | seed LOAO macro-F1 | BBC accuracy (752) | economy recall (414 business) "
-            "| domestic_politics recall (338 politics) | business articles called | outside b macro-F1 (50) "
-            "| outside c (60) | outside d (60) | outside a (40) | per topic F1 on b | per topic F1 on c | per topic F1 on d |"
-            "\n|---|---|---:|---:|---:|---:|---|---:|---:|---:|---:|---|---|---|"
-        ),
+        [
+            "config",
+            "",
+            "seed LOAO macro-F1",
+            "BBC accuracy (752)",
+            "economy recall (414 business)",
+            "domestic_politics recall (338 politics)",
+            "business articles called",
+            "outside b macro-F1 (50)",
+            "outside c (60)",
+            "outside d (60)",
+            "outside a (40)",
+            "per topic F1 on b",
+            "per topic F1 on c",
+            "per topic F1 on d",
+        ],
+        ["left", "left", "right", "right", "right", "right", "left", *_OUTSIDE_ALIGN],
         _topic_row,
     ),
     "stance": (
-        (
-            "| config | | seed LOAO macro-F1 | SemEval F_avg | SemEval macro-F1 (95% interval) | per class F1 "
-            "| outside b macro-F1 (60) | outside c (115) | outside d (125) | outside a (36) | per stance F1 on b "
-            "| per stance F1 on c | per stance F1 on d |"
-            "\n|---|---|---:|---:|---:|---|---:|---:|---:|---:|---|---|---|"
-        ),
+        [
+            "config",
+            "",
+            "seed LOAO macro-F1",
+            "SemEval F_avg",
+            "SemEval macro-F1 (95% interval)",
+            "per class F1",
+            "outside b macro-F1 (60)",
+            "outside c (115)",
+            "outside d (125)",
+            "outside a (36)",
+            "per stance F1 on b",
+            "per stance F1 on c",
+            "per stance F1 on d",
+        ],
+        ["left", "left", "right", "right", "right", "left", *_OUTSIDE_ALIGN],
         _stance_row,
     ),
 }
@@ -185,9 +228,10 @@ HEADERS = {
 
 def table(task: str, rows: list[dict[str, object]]) -> str:
     """Markdown table of a task's kept rows in the order of CANDIDATES, with when they were measured."""
-    header, line = HEADERS[task]
+    headers, align, line = HEADERS[task]
     occasions = list(dict.fromkeys(str(row["measured"]) for row in rows))
-    return "\n".join([header, *(line(row) for row in rows), "", *(f"Measured {when}." for when in occasions)])
+    grid = markdown_table(headers, [line(row) for row in rows], align)
+    return "\n".join([grid, "", *(f"Measured {when}." for when in occasions)])
 
 
 def chosen_candidates(only: str | None, configs: list[str] | None) -> list[Candidate]:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from markdown_tables import markdown_table
+
 from training import locations
 
 Row = dict[str, float | int]
@@ -27,6 +29,5 @@ def save_results(path: Path, results: dict[str, Row]) -> None:
 
 def markdown(results: dict[str, Row], columns: dict[str, str]) -> str:
     """One row per config; `columns` maps each heading to the key of its figure."""
-    lines = ["| config | " + " | ".join(columns) + " |", "|---|" + "---:|" * len(columns)]
-    lines += [f"| `{name}` | " + " | ".join(str(row[key]) for key in columns.values()) + " |" for name, row in results.items()]
-    return "\n".join(lines)
+    rows = [[f"`{name}`", *(row[key] for key in columns.values())] for name, row in results.items()]
+    return markdown_table(["config", *columns], rows, ["left", *["right"] * len(columns)])

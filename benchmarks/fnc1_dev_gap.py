@@ -52,6 +52,7 @@ from typing import Annotated
 import numpy as np
 import pandas as pd
 import typer
+from markdown_tables import markdown_table
 from sklearn.ensemble import GradientBoostingClassifier
 from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, TfidfVectorizer
 from sklearn.metrics import f1_score
@@ -282,13 +283,17 @@ def run_baseline(frame: pd.DataFrame, features: np.ndarray, splits: list[Split])
 
 def markdown(results: dict[str, dict[str, object]]) -> str:
     """One row per (split, model) of a results file: dev figures, raw and at the competition test's class mix."""
-    lines = [
-        (
-            "| dev split | model | test-side pairs | fnc_score (dev) | macro-F1 (dev) | fnc_score at test mix (dev) "
-            "| macro-F1 at test mix (dev) | F1 agree / disagree / discuss / unrelated (dev) |"
-        ),
-        "|---|---|---:|---:|---:|---:|---:|---|",
+    headers = [
+        "dev split",
+        "model",
+        "test-side pairs",
+        "fnc_score (dev)",
+        "macro-F1 (dev)",
+        "fnc_score at test mix (dev)",
+        "macro-F1 at test mix (dev)",
+        "F1 agree / disagree / discuss / unrelated (dev)",
     ]
+    rows = []
     for split, entry in results.items():
         for model, row in entry.items():
             if model in ("sides", "seen"):
@@ -296,11 +301,19 @@ def markdown(results: dict[str, dict[str, object]]) -> str:
             figures: dict = row  # type: ignore[assignment]
             mixed = [figures.get(f"f1_{label}_test_mix") for label in LABELS]
             per_class = " / ".join(f"{value:.2f}" for value in mixed) if None not in mixed else "–"
-            lines.append(
-                f"| {split} | {model} | {figures['n']:,} | {figures['fnc_score']:.2f} | {figures['macro_f1']:.3f} "
-                f"| {figures['fnc_score_test_mix']:.2f} | {figures['macro_f1_test_mix']:.3f} | {per_class} |"
+            rows.append(
+                [
+                    split,
+                    model,
+                    f"{figures['n']:,}",
+                    f"{figures['fnc_score']:.2f}",
+                    f"{figures['macro_f1']:.3f}",
+                    f"{figures['fnc_score_test_mix']:.2f}",
+                    f"{figures['macro_f1_test_mix']:.3f}",
+                    per_class,
+                ]
             )
-    return "\n".join(lines)
+    return markdown_table(headers, rows, ["left", "left", *["right"] * 5, "left"])
 
 
 def main(

@@ -15,6 +15,7 @@ from typing import Annotated
 
 import pandas as pd
 import typer
+from markdown_tables import markdown_table
 from user_errors import run_script
 
 from classifiers import store as model_store
@@ -50,15 +51,21 @@ NEUTRAL = [
 ]
 
 
-def probe(uri: str) -> str:
-    """One Markdown row: the labels for praise / condemnation per target, and for the neutral reports."""
+def probe(uri: str) -> list[str]:
+    """One row's cells: the labels for praise / condemnation per target, and for the neutral reports."""
     model = load_model(uri)[0].unwrap_python_model().classifier
     rows = [(target, praise) for target, praise, _ in PAIRS] + [(target, blame) for target, _, blame in PAIRS] + NEUTRAL
     labels = predict(model, pd.DataFrame({"text": [text for _, text in rows], "target": [t for t, _ in rows]}))["label"]
     praised, blamed, neutral = labels[: len(PAIRS)], labels[len(PAIRS) : 2 * len(PAIRS)], labels[2 * len(PAIRS) :]
     right = sum(p == "favor" for p in praised) + sum(b == "against" for b in blamed) + sum(n == "none" for n in neutral)
     pairs = " · ".join(f"{target}: {p}/{b}" for (target, _, _), p, b in zip(PAIRS, praised, blamed, strict=True))
-    return f"| `{uri}` | {pairs} | {', '.join(neutral)} | {right}/{len(rows)} |"
+    return [f"`{uri}`", pairs, ", ".join(neutral), f"{right}/{len(rows)}"]
+
+
+def table(rows: list[list[str]]) -> str:
+    """Markdown table of probe's rows, one per model."""
+    headers = ["model", "praise/condemnation per target", "neutral reports", "as intended"]
+    return markdown_table(headers, rows, ["left", "left", "left", "right"])
 
 
 def main(
@@ -67,9 +74,7 @@ def main(
 ) -> None:
     """Print a table of each model's labels on the probe sentences."""
     model_store.use_store(store)
-    lines = ["| model | praise/condemnation per target | neutral reports | as intended |", "|---|---|---|---:|"]
-    lines += [probe(uri) for uri in uris or ["models:/news-stance@champion"]]
-    typer.echo("\n".join(lines))
+    typer.echo(table([probe(uri) for uri in uris or ["models:/news-stance@champion"]]))
 
 
 if __name__ == "__main__":

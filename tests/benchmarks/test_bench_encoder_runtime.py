@@ -8,6 +8,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
+from tests.benchmarks.conftest import alignments, table_lines
 from training.locations import PROJECT_ROOT
 
 sys.path.insert(0, str(PROJECT_ROOT / "benchmarks"))
@@ -65,3 +66,22 @@ def test_rows_per_second_counts_every_text_over_the_time_of_its_calls(clock: Fak
 
     # 40 texts in calls of 16: 3 calls.
     assert bench_encoder_runtime.rows_per_second(embed, TEXTS, batch=16) == pytest.approx(40 / (3 * SECONDS_PER_CALL))
+
+
+def test_the_batch_size_table_has_a_row_per_runtime_and_a_right_aligned_column_per_batch_size() -> None:
+    best = {"torch": {1: 10.0, 4: 30.5, 16: 80.25, 32: 100.0}, "onnxruntime-int8": {1: 20.0, 4: 40.0, 16: 90.0, 32: 120.04}}
+    header, separator, *rows = table_lines(bench_encoder_runtime.batch_size_grid(best))
+    assert header == ["runtime", "1 row per call", "4 rows per call", "16 rows per call", "32 rows per call"]
+    assert alignments(separator) == ["left", "right", "right", "right", "right"]
+    assert rows == [["torch", "10.0", "30.5", "80.2", "100.0"], ["onnxruntime-int8", "20.0", "40.0", "90.0", "120.0"]]
+
+
+def test_the_rows_per_call_table_leaves_calls_larger_than_the_batch_blank() -> None:
+    sizes, per_call = bench_encoder_runtime.SERVER_BATCHES, bench_encoder_runtime.ROWS_PER_CALL
+    best = {("torch", size, rows): size + rows / 10 for size in sizes for rows in per_call if rows <= size}
+    header, separator, *rows = table_lines(bench_encoder_runtime.rows_per_call_grid(best, ["torch"]))
+    assert header == ["runtime", "server batch", *(f"{rows} row{'s' if rows > 1 else ''} per call" for rows in per_call)]
+    assert alignments(separator) == ["left"] + ["right"] * (len(per_call) + 1)
+    assert rows == [
+        ["torch", str(size), *(f"{size + rows / 10:.1f}" if rows <= size else "" for rows in per_call)] for size in sizes
+    ]

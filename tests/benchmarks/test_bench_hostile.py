@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import json
 import sys
+from collections import Counter
 from pathlib import Path
 
 from serving.settings import ServingSettings
+from tests.benchmarks.conftest import alignments, table_lines
 from training.locations import PROJECT_ROOT
 
 sys.path.insert(0, str(PROJECT_ROOT / "benchmarks"))
 import bench_hostile
+from bench_serving import LoadResult
 
 
 def test_hostile_bodies_have_the_sizes_they_claim() -> None:
@@ -60,13 +63,48 @@ def test_parse_reports_counts_cases_failures_and_5xx(tmp_path: Path) -> None:
 def test_an_unexpected_answer_is_in_bold() -> None:
     case = bench_hostile.Case("a 1 MiB header", 1024 * 1024, "431, closed", list)
 
-    def row(status: int | None, closed: float | None) -> str:
+    def answer(status: int | None, closed: float | None) -> str:
         exchange = bench_hostile.Exchange(status, 0.01, closed, 1024)
-        return bench_hostile.case_row(bench_hostile.CaseResult(case, exchange, 5.0, 3, 0))
+        return bench_hostile.case_row(bench_hostile.CaseResult(case, exchange, 5.0, 3, 0))[3]
 
-    assert "| 431, closed |" in row(431, 0.02)
-    assert "| **200, closed** |" in row(200, 16.0)
-    assert "| **431, still open after 30 s** |" in row(431, None)
+    assert answer(431, 0.02) == "431, closed"
+    assert answer(200, 16.0) == "**200, closed**"
+    assert answer(431, None) == "**431, still open after 30 s**"
+
+
+def test_the_summary_and_the_hostile_input_tables() -> None:
+    options = bench_hostile.Options(
+        seed=42, max_examples=50, fuzz_seconds=120, load_clients=64, load_seconds=30, swap_clients=16, swap_seconds=30,
+        swap_every=3,
+    )  # fmt: skip
+    fuzzed = bench_hostile.FuzzResult(10, 2, [], 0, Counter({200: 9, None: 1}), "completed", 0)
+    load = LoadResult(2000, 1, 20.0, [float(ms) for ms in range(1, 101)], 5.0, 30.0, 800.0)
+    swap = bench_hostile.SwapResult(3, 100, 0, 0, Counter({"1": 60, "2": 40}), 1.25, ("1", "2"))
+    header_case = bench_hostile.Case("a 1 MiB header", 1024 * 1024, "431, closed", list)
+    unfinished = bench_hostile.Case("headers never finished", 100, "408, closed", list)
+    cases = [
+        bench_hostile.CaseResult(header_case, bench_hostile.Exchange(431, 0.01, 0.02, 2 * 1024 * 1024), 5.0, 3, 0),
+        bench_hostile.CaseResult(unfinished, bench_hostile.Exchange(None, None, None, 100), 7.0, 4, 1),
+    ]
+    text = bench_hostile.markdown(options, fuzzed, cases, load, swap, (800.0, 820.0), Counter({"WARNING": 2}))
+
+    before, _, tables = text.partition("\n\n")
+    assert before.startswith("Measured ") and "`python benchmarks/bench_hostile.py --seed 42 " in before
+    summary, cases_table = tables.split("\n\n")
+    header, separator, *checks = table_lines(summary)
+    assert header == ["check", "result"] and alignments(separator) == ["left", "left"]
+    named = [check[0].split(":")[0] for check in checks]
+    assert named == ["schemathesis", "load", "hot swap", "RSS of the server's process tree", "server log"]
+    assert checks[3][1] == "800 MB before, 820 MB after"
+    assert checks[4][1] == "0 errors, 0 tracebacks, 2 warnings"
+    header, separator, *rows = table_lines(cases_table)
+    assert header[:4] == ["hostile input", "size", "expected", "answer"] and len(header) == 8
+    assert alignments(separator) == ["left", "right", "left", "left", "right", "right", "right", "right"]
+    answered, unanswered = rows
+    assert answered == ["a 1 MiB header", "1.0 MiB", "431, closed", "431, closed", "0.01", "0.02", "2.00 MiB", "5 (3, 0)"]
+    assert unanswered[:4] == ["headers never finished", "100 B", "408, closed", "**no answer, still open after 30 s**"]
+    assert unanswered[4:] == ["–", "–", "0.00 MiB", "7 (4, 1)"]
+    assert text.endswith(" |\n")
 
 
 def test_the_serving_doc_has_the_markers() -> None:

@@ -10,11 +10,12 @@ import pytest
 import typer
 
 from classifiers.encoder import PRECISION_VARIABLE, RUNTIME_NAMES
+from tests.benchmarks.conftest import alignments, table_lines
 from training.config.resolve import load_config
 from training.locations import CONFIGS_DIR, PROJECT_ROOT
 
 sys.path.insert(0, str(PROJECT_ROOT / "benchmarks"))
-from bench_runtime_loao import held_out_predictions, main  # noqa: E402
+from bench_runtime_loao import held_out_predictions, main, table  # noqa: E402
 
 
 def test_every_held_out_row_is_predicted_by_a_model_loaded_under_each_runtime(
@@ -53,3 +54,18 @@ def test_without_a_neighbour_weight_segments_are_read_alone_only(tiny_encoder: P
 def test_an_unknown_runtime_is_refused_naming_it() -> None:
     with pytest.raises(typer.BadParameter, match="tensorrt: a runtime is one of torch, onnxruntime, onnxruntime-int8"):
         main(configs=None, runtime=["torch", "tensorrt"], write=False)
+
+
+def test_the_table_has_a_row_per_config_runtime_and_reading() -> None:
+    rows: list[dict[str, object]] = [
+        {"config": "configs/topic/a.yaml", "runtime": runtime, "reading": "alone", "macro_f1": 0.5, "accuracy": 0.75,
+         "f1": {"economy": 0.4, "conflict": 0.6}, "changed": changed, "rows": 20}
+        for runtime, changed in (("torch", 0), ("onnxruntime-int8", 3))
+    ]  # fmt: skip
+    header, separator, *cells = table_lines(table(rows))
+    assert header == ["config", "runtime", "segments read", "macro-F1", "accuracy", "per class F1", "labels changed"]
+    assert alignments(separator) == ["left", "left", "left", "right", "right", "left", "right"]
+    assert cells == [
+        ["a.yaml", "torch", "alone", "0.5", "0.75", "economy 0.4, conflict 0.6", "0 of 20"],
+        ["a.yaml", "onnxruntime-int8", "alone", "0.5", "0.75", "economy 0.4, conflict 0.6", "3 of 20"],
+    ]

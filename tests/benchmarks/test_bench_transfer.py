@@ -7,10 +7,11 @@ import sys
 import pytest
 import typer
 
+from tests.benchmarks.conftest import alignments, table_lines
 from training.locations import PROJECT_ROOT
 
 sys.path.insert(0, str(PROJECT_ROOT / "benchmarks"))
-from bench_transfer import CANDIDATES, chosen_candidates  # noqa: E402
+from bench_transfer import CANDIDATES, chosen_candidates, table  # noqa: E402
 
 
 def test_a_config_chooses_only_its_candidates() -> None:
@@ -35,3 +36,54 @@ def test_a_task_chooses_its_candidates_and_no_config_means_all() -> None:
 def test_what_chooses_nothing_is_refused_naming_it(only: str | None, configs: list[str] | None, named: str) -> None:
     with pytest.raises(typer.BadParameter, match=named):
         chosen_candidates(only, configs)
+
+
+def _outside_news(labels: list[str]) -> dict[str, dict[str, object]]:
+    return {
+        subset: {"macro_f1": score, "per_class": {label: score for label in labels}}
+        for subset, score in (("a", 0.1), ("b", 0.2), ("c", 0.3), ("d", 0.4))
+    }
+
+
+def test_the_topic_table_has_a_row_per_candidate_and_when_it_was_measured() -> None:
+    row = {
+        "candidate": "configs/topic/a.yaml",
+        "note": "default",
+        "measured": "2026-01-01",
+        "seed_macro_f1": 0.8123,
+        "transfer": {
+            "accuracy": 0.9,
+            "per_class_recall": {"economy": 0.85, "domestic_politics": 0.7},
+            "confusion": {"economy": {"economy": 350, "diplomacy": 40, "conflict": 24}},
+        },
+        "outside_news": _outside_news(["conflict", "economy"]),
+    }
+    header, separator, cells = table_lines(table("topic", [row]))
+    assert header[:3] == ["config", "", "seed LOAO macro-F1"] and len(header) == 14
+    assert alignments(separator) == ["left", "left", *["right"] * 4, "left", *["right"] * 4, *["left"] * 3]
+    assert cells == [
+        "`configs/topic/a.yaml`", "default", "0.812", "**0.900**", "0.850", "0.700", "diplomacy 40, conflict 24",
+        "**0.200**", "0.300", "**0.400**", "0.100",
+        "conflict 0.20, economy 0.20", "conflict 0.30, economy 0.30", "conflict 0.40, economy 0.40",
+    ]  # fmt: skip
+    assert table("topic", [row]).endswith("|\n\nMeasured 2026-01-01.")
+
+
+def test_the_stance_table_has_the_semeval_figures_then_the_outside_sets() -> None:
+    row = {
+        "candidate": "configs/stance/a.yaml",
+        "note": "",
+        "measured": "2026-01-02",
+        "seed_macro_f1": 0.5,
+        "transfer": {
+            "semeval_f_avg": 61.25,
+            "macro_f1": 0.45,
+            "macro_f1_interval": [0.41, 0.49],
+            "per_class": {"favor": 0.5, "against": 0.4},
+        },
+        "outside_news": _outside_news(["favor"]),
+    }
+    header, separator, cells = table_lines(table("stance", [row]))
+    assert header[3:5] == ["SemEval F_avg", "SemEval macro-F1 (95% interval)"] and len(header) == 13
+    assert alignments(separator) == ["left", "left", *["right"] * 3, "left", *["right"] * 4, *["left"] * 3]
+    assert cells[:6] == ["`configs/stance/a.yaml`", "", "0.500", "**61.2**", "0.450 (0.410–0.490)", "against 0.40, favor 0.50"]

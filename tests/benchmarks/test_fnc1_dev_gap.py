@@ -8,6 +8,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from tests.benchmarks.conftest import alignments, table_lines
 from training.locations import DEFAULT_DATA_DIR, PROJECT_ROOT
 
 sys.path.insert(0, str(PROJECT_ROOT / "benchmarks"))
@@ -43,6 +44,9 @@ def test_baseline_features_follow_the_published_code() -> None:
 def test_markdown_marks_every_figure_as_a_dev_figure(tmp_path: Path) -> None:
     row = {"n": 3, "fnc_score": 50.0, "macro_f1": 0.5, "fnc_score_test_mix": 60.0, "macro_f1_test_mix": 0.4}
     text = fnc1_dev_gap.markdown({"story": {"lexical": row, "seen": {}}})
-    header, _, line = text.splitlines()
-    assert all(cell.strip().endswith("(dev)") for cell in header.strip("|").split("|")[3:])
-    assert line == "| story | lexical | 3 | 50.00 | 0.500 | 60.00 | 0.400 | – |"
+    assert len(text.splitlines()) == 3
+    header, separator, line = table_lines(text)
+    assert header[:3] == ["dev split", "model", "test-side pairs"]
+    assert all(cell.endswith("(dev)") for cell in header[3:])
+    assert alignments(separator) == ["left", "left", "right", "right", "right", "right", "right", "left"]
+    assert line == ["story", "lexical", "3", "50.00", "0.500", "60.00", "0.400", "–"]

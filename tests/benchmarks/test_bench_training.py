@@ -1,0 +1,53 @@
+"""benchmarks/bench_training.py: the table of kept figures, with its occasions and the configs not measured yet."""
+
+from __future__ import annotations
+
+import sys
+
+from tests.benchmarks.conftest import alignments, table_lines
+from training.locations import PROJECT_ROOT
+
+sys.path.insert(0, str(PROJECT_ROOT / "benchmarks"))
+from bench_training import table  # noqa: E402
+
+
+def _row(config: str, measured: str, metrics: dict[str, float]) -> dict[str, object]:
+    return {
+        "config": config,
+        "measured": measured,
+        "cv": "loao",
+        "metrics": metrics,
+        "seconds": 61.6,
+        "peak_mb": 1200.4,
+        "size_mb": 87.46,
+    }
+
+
+def test_the_table_shows_the_metrics_some_row_has_and_numbers_each_occasion() -> None:
+    rows = [
+        _row("configs/topic/a.yaml", "2026-01-01", {"macro_f1": 0.81234, "f1_economy": 0.7, "f1_conflict": 0.9}),
+        _row("configs/topic/b.yaml", "2026-01-02", {"macro_f1": 0.5, "fnc_score": 75.126}),
+    ]
+    text = table(rows, ["macro_f1", "fnc_score", "accuracy"], ["configs/topic/c.yaml"], " (dev)")
+    header, separator, *cells = table_lines(text)
+    assert header == [
+        "config", "evaluation", "macro_f1 (dev)", "fnc_score (dev)", "per class F1 (dev)",
+        "train time (s)", "peak RSS (MB)", "model size (MB)",
+    ]  # fmt: skip
+    assert alignments(separator) == ["left"] * 8
+    assert cells == [
+        ["`configs/topic/a.yaml` (1)", "loao", "0.812", "", "conflict 0.90, economy 0.70", "62", "1200", "87.5"],
+        ["`configs/topic/b.yaml` (2)", "loao", "0.500", "75.13", "", "62", "1200", "87.5"],
+    ]
+    assert text.split("\n")[4:] == [
+        "",
+        "(1) Measured 2026-01-01.",
+        "(2) Measured 2026-01-02.",
+        "Not measured yet in this layout: `configs/topic/c.yaml`.",
+    ]
+
+
+def test_rows_of_one_occasion_are_not_numbered() -> None:
+    text = table([_row("configs/topic/a.yaml", "2026-01-01", {"macro_f1": 0.5})], ["macro_f1"], [])
+    assert table_lines(text)[2][0] == "`configs/topic/a.yaml`"
+    assert text.endswith("|\n\nMeasured 2026-01-01.")
