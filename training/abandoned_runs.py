@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from mlflow.entities import Run, RunStatus
 from mlflow.exceptions import MlflowException
-from mlflow.protos.databricks_pb2 import RESOURCE_DOES_NOT_EXIST, ErrorCode
+from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE, RESOURCE_DOES_NOT_EXIST, ErrorCode
 from mlflow.tracking import MlflowClient
 from mlflow.utils.mlflow_tags import MLFLOW_PARENT_RUN_ID
 
@@ -18,6 +18,9 @@ from classifiers.errors import UserInputError
 from training.tracking import ERROR_TAG
 
 logger = logging.getLogger(__name__)
+
+# MLflow refuses an id it cannot look up (empty, or holding a quote) as INVALID_PARAMETER_VALUE before asking the store.
+NO_SUCH_RUN = {ErrorCode.Name(RESOURCE_DOES_NOT_EXIST), ErrorCode.Name(INVALID_PARAMETER_VALUE)}
 
 RUNNING = RunStatus.to_string(RunStatus.RUNNING)
 FAILED = RunStatus.to_string(RunStatus.FAILED)
@@ -60,7 +63,7 @@ def _find(client: MlflowClient, run_id: str) -> Run:
     try:
         return client.get_run(run_id)
     except MlflowException as err:
-        if err.error_code == ErrorCode.Name(RESOURCE_DOES_NOT_EXIST):
+        if err.error_code in NO_SUCH_RUN:
             raise UserInputError(f"no run {run_id!r} in this store: nothing was changed") from err
         raise
 

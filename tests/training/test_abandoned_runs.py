@@ -1,3 +1,4 @@
+import pytest
 from mlflow.entities import Run
 from mlflow.tracking import MlflowClient
 from mlflow.utils.mlflow_tags import MLFLOW_PARENT_RUN_ID
@@ -63,14 +64,15 @@ def test_fail_runs_on_a_sweep_parent_ends_its_running_children_and_keeps_an_erro
     assert client.get_run(parent.info.run_id).data.tags[ERROR_TAG] == "ValueError: the real reason"
 
 
-def test_fail_runs_naming_a_run_that_does_not_exist_changes_nothing(store_uri: str) -> None:
+@pytest.mark.parametrize("missing", ["0123456789abcdef0123456789abcdef", "", "x' or '1'='1"])
+def test_fail_runs_naming_a_run_that_does_not_exist_changes_nothing(store_uri: str, missing: str) -> None:
     client = MlflowClient()
     running = left_running(client, client.create_experiment("abandoned"))
 
-    result = runner.invoke(app, ["fail-runs", running.info.run_id, "0123456789abcdef0123456789abcdef"])
+    result = runner.invoke(app, ["fail-runs", running.info.run_id, missing])
 
     assert result.exit_code == 1
-    assert result.stderr.strip() == "error: no run '0123456789abcdef0123456789abcdef' in this store: nothing was changed"
+    assert result.stderr.strip() == f"error: no run {missing!r} in this store: nothing was changed"
     assert status(client, running) == "RUNNING"
     assert ERROR_TAG not in client.get_run(running.info.run_id).data.tags
 
