@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
 import signal
+import socket
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -289,25 +291,46 @@ def ui(
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
 ) -> None:
     """Open the MLflow UI over the project's store (or MLFLOW_TRACKING_URI); a tracking server serves its own."""
-    import os
     import sys
 
     from classifiers import store
 
     uri = store.tracking_uri()
+    served = uri.startswith(store.HTTP_SCHEMES)
+    # mlflow ui logs a port in use and exits 0, and the links below would open whatever holds the port (the shared
+    # stack's tracking server holds 5000), so the port is checked before they are printed.
+    problem = None if served else _listen_problem(host, port)
+    if problem is not None:
+        typer.echo(f"error: the MLflow UI cannot listen on {host}:{port}: {problem}", err=True)
+        raise typer.Exit(1)
     with _user_errors():
         client = store.use_store(uri)
     # A tracking server already serves the UI at its own address: link to it rather than start another.
-    base = uri.rstrip("/") if uri.startswith(store.HTTP_SCHEMES) else f"http://{host}:{port}"
+    base = uri.rstrip("/") if served else f"http://{host}:{port}"
     logger.info("MLflow UI for %s at %s", uri, base)
     # The UI opens in its GenAI view unless told otherwise; these links open each experiment's runs table.
     for experiment in client.search_experiments():
         logger.info("  %s: %s/#/experiments/%s?workflowType=machine_learning", experiment.name, base, experiment.experiment_id)
-    if uri.startswith(store.HTTP_SCHEMES):
+    if served:
         return
+    # Its GenAI job runner starts eight processes that classic training never uses (off in the shared stack too).
+    os.environ.setdefault("MLFLOW_SERVER_ENABLE_JOB_EXECUTION", "false")
     # One worker: mlflow's default four each import mlflow, which doubles the start (40 s instead of 20 s on 2 cores)
     # and the memory for a UI that one person browses.
     os.execvp(
         sys.executable,
         [sys.executable, "-m", "mlflow", "ui", "--backend-store-uri", uri, "--host", host, "--port", str(port), "--workers", "1"],
     )
+
+
+def _listen_problem(host: str, port: int) -> str | None:
+    """Why a server could not listen on host:port (in use, an address not of this host), or None."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    try:
+        with socket.socket(family, socket.SOCK_STREAM) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            probe.bind((host, port))
+    except OSError as err:
+        hint = "--port" if err.errno == errno.EADDRINUSE else "--host"
+        return f"{(err.strerror or str(err)).lower()} (choose another with {hint})"
+    return None

@@ -14,6 +14,7 @@ from typing import Any
 
 import httpx
 import mlflow
+import psutil
 import pytest
 from mlflow.tracking import MlflowClient
 from typer.testing import CliRunner
@@ -94,9 +95,26 @@ def test_ui_serves_the_store_it_is_pointed_at(store_uri: str) -> None:
             assert ui.poll() is None and time.monotonic() < deadline, "the MLflow UI did not start"
             time.sleep(0.5)
         assert [e["name"] for e in response.json()["experiments"]] == ["Default"]
+        # MLflow's GenAI job runner (eight processes classic training never uses) is off.
+        started = [" ".join(child.cmdline()) for child in psutil.Process(ui.pid).children(recursive=True)]
+        assert started and not [command for command in started if "mlflow.server.jobs" in command], started
     finally:
         os.killpg(ui.pid, signal.SIGTERM)
         ui.wait(timeout=30)
+
+
+def test_ui_on_a_port_in_use_fails_in_one_line_before_printing_links(store_uri: str) -> None:
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        port = holder.getsockname()[1]
+        result = runner.invoke(app, ["ui", "--port", str(port)])
+
+    assert result.exit_code == 1
+    assert result.stderr.strip() == (
+        f"error: the MLflow UI cannot listen on 127.0.0.1:{port}: address already in use (choose another with --port)"
+    )
+    assert "experiments" not in result.output
 
 
 def train_in_subprocess(uri: str, home: Path, prefix: list[str] | None = None) -> subprocess.CompletedProcess[str]:
