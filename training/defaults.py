@@ -13,6 +13,7 @@ from training.config.resolve import load_config
 from training.promotion import champion_version
 
 if TYPE_CHECKING:
+    from training.config.schema import ExperimentConfig
     from training.trainer import TrainResult
 
 logger = logging.getLogger(__name__)
@@ -30,18 +31,19 @@ def train_defaults(retrain: bool = False, overrides: Sequence[str] = ()) -> list
     versions champion even where they do not beat the old (which may be a model this version cannot load);
     `overrides` (dotted key=value) apply to every default config."""
     # Imported here: `train-defaults --help` need not pay for the trainer's imports.
-    from training.trainer import train
+    from training.trainer import prepare, train_prepared
 
     # Every config is read before the first trains: a bad override is named before minutes of topic training (and,
     # with retrain, before the topic champion has been replaced).
     settings = [*(["promote=always"] if retrain else []), *overrides]
     configs = {task: load_config(path, settings) for task, path in DEFAULT_CONFIGS.items()}
     client = store.use_store()
-    results = []
-    for task, path in DEFAULT_CONFIGS.items():
-        config = configs[task]
+    due: dict[str, ExperimentConfig] = {}
+    for task, config in configs.items():
         if not retrain and champion_version(client, config.registered_model) is not None:
             logger.info("%s already has a champion; not retraining the default %s model", config.registered_model, task)
             continue
-        results.append(train(config, config_path=path.relative_to(locations.PROJECT_ROOT)))
-    return results
+        due[task] = config
+    # So is every model's data (the stance model's public corpora under NEWS_DATA_DIR among them).
+    prepared = [prepare(config, DEFAULT_CONFIGS[task].relative_to(locations.PROJECT_ROOT)) for task, config in due.items()]
+    return [train_prepared(training) for training in prepared]

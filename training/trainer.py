@@ -75,12 +75,19 @@ class TrainResult:
         return self.metrics[self.primary_metric]
 
 
-def train(config: ExperimentConfig, config_path: Path | None = None) -> TrainResult:
-    """Run the experiment the config describes (a grid of child runs when it has a sweep).
+@dataclass(frozen=True)
+class PreparedTraining:
+    """An experiment whose config, data and model requirements were checked: what remains can fail only while
+    training, inside a run."""
 
-    The data, the primary metric and the model's requirements are checked before anything is
-    created in MLflow, so bad input leaves no empty experiment or run behind.
-    """
+    config: ExperimentConfig
+    config_path: Path | None
+    combinations: list[tuple[dict[str, Any], ExperimentConfig]]
+    data: LabelledData
+
+
+def prepare(config: ExperimentConfig, config_path: Path | None = None) -> PreparedTraining:
+    """Load the data and check the primary metric and the model's requirements, before anything exists in MLflow."""
     # Named before the sweep is expanded, so its children and the logged config.yaml carry the name.
     config = config.model_copy(update={"run_name": config.run_name or default_run_name(config, config_path)})
     combinations = expand_sweep(config)
@@ -94,12 +101,27 @@ def train(config: ExperimentConfig, config_path: Path | None = None) -> TrainRes
             raise UserInputError(f"{config_path}: {err}" if config_path else str(err)) from err
         requirement_pins(child_config.model)
     precision_name()  # a bad NEWS_ENCODER_PRECISION stops here, before any run exists
+    return PreparedTraining(config, config_path, combinations, data)
+
+
+def train(config: ExperimentConfig, config_path: Path | None = None) -> TrainResult:
+    """Run the experiment the config describes (a grid of child runs when it has a sweep).
+
+    The data, the primary metric and the model's requirements are checked before anything is
+    created in MLflow, so bad input leaves no empty experiment or run behind.
+    """
+    return train_prepared(prepare(config, config_path))
+
+
+def train_prepared(prepared: PreparedTraining) -> TrainResult:
+    """Run an experiment `prepare` checked (several can be checked before the first one trains)."""
+    config, config_path, data = prepared.config, prepared.config_path, prepared.data
     client = store.use_store()
     experiment_id = tracking.ensure_experiment(config.experiment_name, EXPERIMENT_KIND)
     with tracking.retry_settings_kept():
-        if len(combinations) == 1:
+        if len(prepared.combinations) == 1:
             return _single(client, experiment_id, config, config_path, data)
-        return _sweep(client, experiment_id, config, combinations, config_path, data)
+        return _sweep(client, experiment_id, config, prepared.combinations, config_path, data)
 
 
 def _single(

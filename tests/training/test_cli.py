@@ -71,6 +71,23 @@ def test_train_defaults_names_an_override_only_one_config_lacks_before_training_
     assert MlflowClient().search_registered_models() == []
 
 
+def test_train_defaults_checks_every_model_s_data_before_training_any(store_uri: str, tmp_path: Path) -> None:
+    # The stance default's public corpora are read from NEWS_DATA_DIR; the topic default needs none of them.
+    nowhere = tmp_path / "nowhere"
+    result = subprocess.run(
+        [sys.executable, "-m", "training", "train-defaults"],
+        cwd=PROJECT_ROOT,
+        env={**os.environ, "MLFLOW_TRACKING_URI": store_uri, "NEWS_DATA_DIR": str(nowhere), "HOME": str(tmp_path)},
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert result.returncode == 1, result.stderr
+    assert result.stderr.strip().splitlines()[-1].startswith(f"error: {nowhere / 'vast'} not found"), result.stderr
+    assert mlflow.search_runs(search_all_experiments=True, output_format="list") == []
+    assert MlflowClient().search_registered_models() == []
+
+
 @pytest.mark.slow
 def test_ui_serves_the_store_it_is_pointed_at(store_uri: str) -> None:
     with socket.socket() as sock:
