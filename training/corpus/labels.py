@@ -58,11 +58,18 @@ class SegmentLabels(BaseModel):
         return stances
 
 
+# A labels file of the wrong corpus would otherwise print a line for every segment.
+MAX_PROBLEMS_SHOWN = 20
+
+
 class LabelValidationError(UserInputError):
-    """Every problem found in a labels file, one per line of the message."""
+    """Every problem found in a labels file (`problems`); the message lists the first MAX_PROBLEMS_SHOWN, one per line."""
 
     def __init__(self, problems: list[str]) -> None:
-        super().__init__("\n".join(problems))
+        shown = problems[:MAX_PROBLEMS_SHOWN]
+        if len(problems) > len(shown):
+            shown.append(f"... and {len(problems) - len(shown)} more problems ({len(problems)} in all)")
+        super().__init__("\n".join(shown))
         self.problems = problems
 
 
@@ -146,6 +153,10 @@ def validate_labels(labels_path: Path, segments_path: Path) -> list[SegmentLabel
             row = SegmentLabels.model_validate(record)
         except ValidationError as err:
             problems.append(f"{where}: {_describe(err)}")
+            # The row is there, only wrong: its segment is not also reported as having no row.
+            segment_id = record.get("segment_id") if isinstance(record, dict) else None
+            if isinstance(segment_id, str) and segment_id in known:
+                first_line.setdefault(segment_id, number)
             continue
         if row.segment_id not in known:
             problems.append(f"{where}: segment_id '{row.segment_id}' is not in {segments_path}")

@@ -93,7 +93,38 @@ def test_every_problem_is_reported_at_once(tmp_path: Path, segments: Path) -> No
     labels = write_labels(tmp_path, [row("art-000", "war"), row("art-000"), row("art-009")])
     with pytest.raises(LabelValidationError) as raised:
         validate_labels(labels, segments)
-    assert len(raised.value.problems) == 4  # bad topic, unknown id, and two unlabelled segments
+    bad_topic, *others = raised.value.problems
+    assert bad_topic.startswith(f"{labels}:1: topic: Input should be")
+    assert others == [
+        f"{labels}:2: duplicate row for segment 'art-000' (first at line 1)",
+        f"{labels}:3: segment_id 'art-009' is not in {segments}",
+        f"{segments}:2: segment 'art-001' has no row in {labels}",
+        f"{segments}:3: segment 'art-002' has no row in {labels}",
+    ]
+
+
+def test_a_row_with_a_bad_label_is_not_also_reported_as_missing(tmp_path: Path, segments: Path) -> None:
+    labels = write_labels(tmp_path, [row("art-000"), row("art-001", "conflcit"), row("art-002")])
+    with pytest.raises(LabelValidationError) as raised:
+        validate_labels(labels, segments)
+    assert len(raised.value.problems) == 1
+    assert raised.value.problems[0].startswith(f"{labels}:2: topic: Input should be")
+
+
+def test_the_message_lists_the_first_twenty_problems_and_counts_the_rest(tmp_path: Path) -> None:
+    segments = tmp_path / "segments.jsonl"
+    rows = [{"segment_id": f"art-{i:03d}", "article_id": "art", "position": i, "text": f"Text {i}."} for i in range(30)]
+    segments.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    labels = write_labels(tmp_path, [row("art-000")])
+
+    result = CliRunner().invoke(app, ["validate-labels", "--labels", str(labels), "--segments", str(segments)])
+
+    assert result.exit_code == 1
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 21
+    assert lines[0] == f"error: {segments}:2: segment 'art-001' has no row in {labels}"
+    assert lines[19] == f"{segments}:21: segment 'art-020' has no row in {labels}"
+    assert lines[20] == "... and 9 more problems (29 in all)"
 
 
 def test_the_seed_labels_are_valid_and_cover_every_segment() -> None:
