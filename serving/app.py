@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
@@ -18,9 +19,10 @@ from serving.metrics import ServiceMetrics, instrument
 from serving.model_holder import ModelHolder
 from serving.openapi import install as install_openapi
 from serving.routers import articles, classify, docs, health, models
-from serving.settings import ServingSettings
+from serving.settings import ServingSettings, unknown_variables
 
 API_VERSION = "1.0.0"
+logger = logging.getLogger(__name__)
 
 
 @asynccontextmanager
@@ -79,5 +81,10 @@ def create_app(settings: ServingSettings) -> FastAPI:
 
 
 def app_from_environment() -> FastAPI:
-    """The uvicorn factory: settings from the environment (each worker process calls it)."""
+    """The uvicorn factory: settings from the environment, where `python -m serving` also puts its options (each
+    worker process calls it); a NEWS_* variable that nothing reads is logged as a warning."""
+    # A warning, not an error: a misspelt variable must not stop a running deployment from restarting.
+    for name, closest in unknown_variables(os.environ).items():
+        hint = f"; did you mean {closest}?" if closest else ""
+        logger.warning("%s is set but is not a setting: nothing reads it%s", name, hint)
     return create_app(ServingSettings())

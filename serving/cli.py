@@ -7,7 +7,7 @@ import errno
 import os
 import socket
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any
@@ -41,18 +41,40 @@ def logging_config(tracking_uri: str) -> dict[str, Any]:
 
 
 @contextmanager
+def exported(variables: Mapping[str, str]) -> Iterator[None]:
+    """The variables set in this process's environment for the block, then put back as they were.
+
+    uvicorn's factory builds each worker's settings from the environment (a worker process inherits it), so what
+    the command decides must be there for it to see.
+    """
+    previous = {name: os.environ.get(name) for name in variables}
+    os.environ.update(variables)
+    try:
+        yield
+    finally:
+        for name, value in previous.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+def option_variables(settings: ServingSettings, options: Mapping[str, object]) -> dict[str, str]:
+    """The NEWS_* variable of each given option, holding its checked value: the factory then reads the option,
+    never the variable it overrides (which may be invalid)."""
+    return {f"{ENV_PREFIX}{name.upper()}": str(getattr(settings, name)) for name in options}
+
+
+@contextmanager
 def reload_broadcast(settings: ServingSettings, workers: int) -> Iterator[None]:
     """With several workers and no broadcast file configured, give them one for this server's lifetime."""
     if workers == 1 or settings.reload_broadcast_file is not None:
         yield
         return
-    with tempfile.TemporaryDirectory(prefix="news-serving-") as folder:
-        # Worker processes read their settings from the environment they inherit.
-        os.environ["NEWS_RELOAD_BROADCAST_FILE"] = str(Path(folder) / "reload")
-        try:
-            yield
-        finally:
-            del os.environ["NEWS_RELOAD_BROADCAST_FILE"]
+    with tempfile.TemporaryDirectory(prefix="news-serving-") as folder, exported(
+        {"NEWS_RELOAD_BROADCAST_FILE": str(Path(folder) / "reload")}
+    ):
+        yield
 
 
 def share_cores(workers: int) -> None:
@@ -115,7 +137,7 @@ def serve(
     # A log line per downloaded file is noise in a server log.
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     protocol = limited_httptools(settings.max_header_bytes, settings.request_read_timeout_s)
-    with reload_broadcast(settings, workers):
+    with exported(option_variables(settings, options)), reload_broadcast(settings, workers):
         uvicorn.run(
             "serving.app:app_from_environment",
             factory=True,

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import difflib
 import re
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -11,10 +13,15 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from classifiers import store
 from classifiers.encoder import Precision, Runtime
+from classifiers.onnx_encoder import CACHE_VARIABLE
 from classifiers.store import CHAMPION, DEFAULT_REGISTERED_NAMES
 from serving.snapshot import Task
 
 ENV_PREFIX = "NEWS_"
+# The NEWS_* variables the project reads besides the server's settings, which a server's environment (a shared .env or
+# compose file) may well hold: the export cache, read wherever a model loads, and training's data folder
+# (training/locations.py, which serving may not import). tests/serving/test_settings.py checks it against the source.
+OTHER_VARIABLES = frozenset({CACHE_VARIABLE, "NEWS_DATA_DIR"})
 # models:/<name>@<alias> or models:/<name>/<version>: both resolve to one exact registered version.
 _REGISTRY_URI = re.compile(r"^models:/(?P<name>[^/@]+)(?:@(?P<alias>[^/@]+)|/(?P<version>\d+))$")
 
@@ -150,3 +157,27 @@ class ServingSettings(BaseSettings):
         """The configured registry URI of a task's model."""
         uris: dict[Task, str] = {"topic": self.topic_model_uri, "stance": self.stance_model_uri}
         return uris[task]
+
+
+def known_variables() -> frozenset[str]:
+    """Every NEWS_* variable something in the project reads: each setting's (and its aliases') and the others."""
+    names = set(OTHER_VARIABLES)
+    for field_name, field in ServingSettings.model_fields.items():
+        names.add(f"{ENV_PREFIX}{field_name.upper()}")
+        if isinstance(field.validation_alias, AliasChoices):
+            names.update(choice for choice in field.validation_alias.choices if isinstance(choice, str))
+    return frozenset(name for name in names if name.startswith(ENV_PREFIX))
+
+
+def unknown_variables(environ: Mapping[str, str]) -> dict[str, str | None]:
+    """Each NEWS_* variable of the environment that nothing reads (a misspelling, most likely), with the known name
+    closest to it, if any."""
+    known = sorted(known_variables())
+    unknown: dict[str, str | None] = {}
+    for name in sorted(environ):
+        # pydantic-settings reads the server's variables in any case: news_port is NEWS_PORT.
+        upper = name.upper()
+        if upper.startswith(ENV_PREFIX) and upper not in known:
+            closest = difflib.get_close_matches(upper, known, n=1)
+            unknown[name] = closest[0] if closest else None
+    return unknown

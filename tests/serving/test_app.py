@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 from mlflow.tracking import MlflowClient
 
 from classifiers.encoder import PRECISION_VARIABLE, ROWS_VARIABLE, RUNTIME_VARIABLE, MeanPooledEncoder
-from serving.app import create_app
+from serving.app import app_from_environment, create_app
 from serving.settings import ServingSettings
 from tests.conftest import free_port
 from tests.serving.conftest import ADMIN_KEY
@@ -195,3 +195,33 @@ def test_the_encoders_run_on_the_runtime_the_settings_name_and_answer_alike(
         for task in ("topic", "stance"):
             assert got[task]["label"] == expected[task]["label"]
             assert got[task]["probabilities"] == pytest.approx(expected[task]["probabilities"], abs=tolerance)
+
+
+def test_the_factory_warns_of_each_news_variable_nothing_reads(
+    store_uri: str, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setenv("NEWS_PROT", "9000")
+    monkeypatch.setenv("NEWS_PORT", "9000")
+    monkeypatch.setenv("NEWS_MAX_ITEM", "10")
+
+    with caplog.at_level("WARNING", logger="serving.app"):
+        app = app_from_environment()
+
+    assert app.state.settings.port == 9000
+    assert [record.getMessage() for record in caplog.records if record.name == "serving.app"] == [
+        "NEWS_MAX_ITEM is set but is not a setting: nothing reads it; did you mean NEWS_MAX_ITEMS?",
+        "NEWS_PROT is set but is not a setting: nothing reads it; did you mean NEWS_PORT?",
+    ]
+    assert "9000" not in caplog.text  # never a value: it could be a secret
+
+
+def test_the_factory_is_quiet_when_every_news_variable_is_a_setting(
+    store_uri: str, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setenv("NEWS_PORT", "9000")
+    monkeypatch.setenv("NEWS_DATA_DIR", "/nowhere")  # training's, not the server's: known all the same
+
+    with caplog.at_level("WARNING", logger="serving.app"):
+        app_from_environment()
+
+    assert [record for record in caplog.records if record.name == "serving.app"] == []

@@ -13,6 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 from typer.testing import CliRunner
+from uvicorn.importer import import_from_string
 
 from serving import cli
 from training import locations
@@ -24,6 +25,26 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def wait_until_answering(server: subprocess.Popen[bytes], url: str, log: Path) -> None:
+    """Wait until the server answers 200 at the URL; fail with its log if it exits or takes too long."""
+    deadline = time.monotonic() + STARTUP_TIMEOUT_S
+    while True:
+        assert server.poll() is None, log.read_text()
+        assert time.monotonic() < deadline, log.read_text()
+        try:
+            if httpx.get(url, timeout=2).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.3)
+
+
+def stop(server: subprocess.Popen[bytes]) -> int:
+    """Stop the server as Ctrl+C does; its exit code."""
+    server.send_signal(signal.SIGINT)
+    return server.wait(timeout=30)
 
 
 @pytest.mark.slow
@@ -40,16 +61,7 @@ def test_python_m_serving_classifies_over_http(trained_store: str, tmp_path: Pat
     )
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + STARTUP_TIMEOUT_S
-        while True:
-            assert server.poll() is None, (tmp_path / "server.log").read_text()
-            assert time.monotonic() < deadline, (tmp_path / "server.log").read_text()
-            try:
-                if httpx.get(f"{base}/ready", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            time.sleep(0.3)
+        wait_until_answering(server, f"{base}/ready", tmp_path / "server.log")
 
         response = httpx.post(
             f"{base}/v1/classify",
@@ -60,8 +72,7 @@ def test_python_m_serving_classifies_over_http(trained_store: str, tmp_path: Pat
         )
         metrics = httpx.get(f"{base}/metrics", timeout=10).text
     finally:
-        server.send_signal(signal.SIGINT)
-        server.wait(timeout=30)
+        stop(server)
         log.close()
 
     assert response.status_code == 200
@@ -123,6 +134,90 @@ def test_options_override_their_variables(monkeypatch: pytest.MonkeyPatch) -> No
 
     assert result.exit_code == 0, result.output
     assert (started[0]["host"], started[0]["port"], started[0]["workers"]) == ("127.0.0.2", port, 1)
+
+
+def test_the_apps_settings_take_the_options_over_the_bad_variables_they_override(monkeypatch: pytest.MonkeyPatch) -> None:
+    # uvicorn's factory builds each worker's settings again, from the environment: it must see the options there.
+    monkeypatch.setenv("NEWS_PORT", "abc")
+    monkeypatch.setenv("NEWS_WORKERS", "abc")
+    monkeypatch.setenv("NEWS_HOST", "")
+    monkeypatch.setenv("NEWS_MAX_ITEMS", "7")
+    port = free_port()
+    settings = []
+
+    def run(target: str, **kwargs: object) -> None:
+        settings.append(import_from_string(target)().state.settings)
+
+    monkeypatch.setattr(cli.uvicorn, "run", run)
+
+    result = CliRunner().invoke(cli.app, ["--host", "127.0.0.1", "--port", str(port), "--workers", "1"])
+
+    assert result.exit_code == 0, result.output
+    assert (settings[0].host, settings[0].port, settings[0].workers) == ("127.0.0.1", port, 1)
+    assert settings[0].max_items == 7  # a variable no option overrides still counts
+    assert (os.environ["NEWS_PORT"], os.environ["NEWS_WORKERS"], os.environ["NEWS_HOST"]) == ("abc", "abc", "")
+
+
+@pytest.mark.slow
+def test_a_bad_variable_stops_the_server_in_one_line_unless_its_option_overrides_it(store_uri: str, tmp_path: Path) -> None:
+    env = {**os.environ, "NEWS_TRACKING_URI": store_uri, "NEWS_PORT": "abc", "NEWS_WORKERS": "abc"}
+    port = free_port()
+
+    refused = subprocess.run(
+        [sys.executable, "-m", "serving"], cwd=locations.PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=120
+    )
+
+    log_path = tmp_path / "server.log"
+    with log_path.open("wb") as log:
+        # Two workers: each is a process of its own that builds its app from the environment it inherits.
+        server = subprocess.Popen(
+            [sys.executable, "-m", "serving", "--host", "127.0.0.1", "--port", str(port), "--workers", "2"],
+            cwd=locations.PROJECT_ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            wait_until_answering(server, f"http://127.0.0.1:{port}/health", log_path)
+            deadline = time.monotonic() + STARTUP_TIMEOUT_S
+            while log_path.read_text().count("Application startup complete") < 2 and time.monotonic() < deadline:
+                time.sleep(0.3)
+        finally:
+            code = stop(server)
+
+    assert refused.returncode == 2
+    assert refused.stdout == ""
+    assert refused.stderr == (
+        "error: invalid settings: NEWS_PORT: Input should be a valid integer, unable to parse string as an integer; "
+        "NEWS_WORKERS: Input should be a valid integer, unable to parse string as an integer\n"
+    )
+    text = log_path.read_text()
+    assert text.count("Application startup complete") == 2, text
+    assert "Traceback" not in text and "ValidationError" not in text
+    assert code == 0, text
+
+
+@pytest.mark.slow
+def test_the_start_log_warns_of_a_misspelt_variable_naming_the_right_one(store_uri: str, tmp_path: Path) -> None:
+    port = free_port()
+    env = {**os.environ, "NEWS_TRACKING_URI": store_uri, "NEWS_PROT": "9000", "NEWS_POLL_SECONDS": "0"}
+    log_path = tmp_path / "server.log"
+    with log_path.open("wb") as log:
+        server = subprocess.Popen(
+            [sys.executable, "-m", "serving", "--port", str(port)],
+            cwd=locations.PROJECT_ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            wait_until_answering(server, f"http://127.0.0.1:{port}/health", log_path)
+        finally:
+            code = stop(server)
+
+    warnings = [line for line in log_path.read_text().splitlines() if "is not a setting" in line]
+    assert warnings == ["WARNING:  NEWS_PROT is set but is not a setting: nothing reads it; did you mean NEWS_PORT?"]
+    assert code == 0  # a warning, never a reason to stop
 
 
 def test_a_port_in_use_is_refused_before_the_models_load(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -2,11 +2,23 @@
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 import pytest
 from pydantic import ValidationError
 
 from classifiers import store
-from serving.settings import MIN_ADMIN_KEY_CHARS, ServingSettings, parse_registry_uri
+from serving.settings import (
+    MIN_ADMIN_KEY_CHARS,
+    OTHER_VARIABLES,
+    ServingSettings,
+    known_variables,
+    parse_registry_uri,
+    unknown_variables,
+)
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -112,3 +124,35 @@ def test_encoder_runtime_is_auto_torch_onnxruntime_or_its_int8_variant(monkeypat
     monkeypatch.setenv("NEWS_ENCODER_RUNTIME", "tensorrt")
     with pytest.raises(ValidationError, match="encoder_runtime"):
         ServingSettings()
+
+
+def test_a_news_variable_nothing_reads_is_named_with_the_setting_it_is_closest_to() -> None:
+    environ = {
+        "NEWS_PROT": "9000",
+        "news_workres": "2",
+        "NEWS_XYZZY_PLUGH": "1",
+        "NEWS_PORT": "9000",
+        "news_workers": "2",  # pydantic-settings reads the server's variables in any case
+        "NEWS_TRACKING_URI": "sqlite:///a.db",
+        "NEWS_ONNX_CACHE": "/tmp/onnx",
+        "NEWS_DATA_DIR": "/data",
+        "MLFLOW_TRACKING_URI": "sqlite:///b.db",
+        "NEWSROOM": "x",
+    }
+
+    assert unknown_variables(environ) == {"NEWS_PROT": "NEWS_PORT", "NEWS_XYZZY_PLUGH": None, "news_workres": "NEWS_WORKERS"}
+
+
+def test_the_known_variables_are_all_those_the_project_reads() -> None:
+    # Names only (`NEWS_MAX_*` in prose is a family, not a variable).
+    read = {
+        name
+        for package in ("classifiers", "serving", "training", "deploy", "benchmarks")
+        for path in (ROOT / package).rglob("*.py")
+        for name in re.findall(r"\bNEWS_[A-Z0-9_]+", path.read_text(encoding="utf-8"))
+        if not name.endswith("_")
+    }
+
+    assert read - known_variables() == set()  # a new variable is listed, so its users are not warned about it
+    assert OTHER_VARIABLES - read == set()  # and one the project no longer reads is dropped
+    assert {"NEWS_PORT", "NEWS_TRACKING_URI", "NEWS_MAX_ARTICLE_CHARS", "NEWS_ONNX_CACHE", "NEWS_DATA_DIR"} <= known_variables()
