@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import copy
-import errno
 import os
-import socket
 import tempfile
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -17,6 +15,7 @@ import uvicorn
 from pydantic import ValidationError
 from uvicorn.config import LOGGING_CONFIG
 
+from classifiers.listening import listen_problem
 from classifiers.redaction import RedactingFilter
 from serving.http_protocol import limited_httptools
 from serving.settings import ENV_PREFIX, ServingSettings
@@ -98,20 +97,12 @@ def settings_errors(err: ValidationError, options: dict[str, object]) -> str:
 
 
 def listen_error(host: str, port: int) -> str | None:
-    """Why the server could not listen on host:port, found by binding it as uvicorn will; None when it can.
+    """Why the server could not listen on host:port; None when it can.
 
     uvicorn binds only after the models have loaded, seconds to minutes later, so a port in use would be
     reported after that wait.
     """
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    try:
-        with socket.socket(family, socket.SOCK_STREAM) as sock:
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            sock.bind((host, port))
-    except OSError as err:
-        hint = "--port or NEWS_PORT" if err.errno == errno.EADDRINUSE else "--host or NEWS_HOST"
-        return f"{(err.strerror or str(err)).lower()} (set another with {hint})"
-    return None
+    return listen_problem(host, port, "--port or NEWS_PORT", "--host or NEWS_HOST")
 
 
 @app.command()

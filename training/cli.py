@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import errno
 import logging
 import os
 import signal
-import socket
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -294,12 +292,13 @@ def ui(
     import sys
 
     from classifiers import store
+    from classifiers.listening import listen_problem
 
     uri = store.tracking_uri()
     served = uri.startswith(store.HTTP_SCHEMES)
     # mlflow ui logs a port in use and exits 0, and the links below would open whatever holds the port (the shared
     # stack's tracking server holds 5000), so the port is checked before they are printed.
-    problem = None if served else _listen_problem(host, port)
+    problem = None if served else listen_problem(host, port, "--port", "--host")
     if problem is not None:
         typer.echo(f"error: the MLflow UI cannot listen on {host}:{port}: {problem}", err=True)
         raise typer.Exit(1)
@@ -322,15 +321,3 @@ def ui(
         [sys.executable, "-m", "mlflow", "ui", "--backend-store-uri", uri, "--host", host, "--port", str(port), "--workers", "1"],
     )
 
-
-def _listen_problem(host: str, port: int) -> str | None:
-    """Why a server could not listen on host:port (in use, an address not of this host), or None."""
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    try:
-        with socket.socket(family, socket.SOCK_STREAM) as probe:
-            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            probe.bind((host, port))
-    except OSError as err:
-        hint = "--port" if err.errno == errno.EADDRINUSE else "--host"
-        return f"{(err.strerror or str(err)).lower()} (choose another with {hint})"
-    return None

@@ -129,7 +129,7 @@ def test_ui_on_a_port_in_use_fails_in_one_line_before_printing_links(store_uri: 
 
     assert result.exit_code == 1
     assert result.stderr.strip() == (
-        f"error: the MLflow UI cannot listen on 127.0.0.1:{port}: address already in use (choose another with --port)"
+        f"error: the MLflow UI cannot listen on 127.0.0.1:{port}: address already in use (set another with --port)"
     )
     assert "experiments" not in result.output
 
