@@ -8,6 +8,8 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -47,20 +49,30 @@ def stop(server: subprocess.Popen[bytes]) -> int:
     return server.wait(timeout=30)
 
 
+@contextmanager
+def serving_process(options: list[str], env: dict[str, str], log_path: Path) -> Iterator[subprocess.Popen[bytes]]:
+    """`python -m serving` with the options, its output in the log file; stopped as Ctrl+C does when the block ends,
+    its exit code then in `returncode`."""
+    with log_path.open("wb") as log:
+        server = subprocess.Popen(
+            [sys.executable, "-m", "serving", *options],
+            cwd=locations.PROJECT_ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            yield server
+        finally:
+            stop(server)
+
+
 @pytest.mark.slow
 def test_python_m_serving_classifies_over_http(trained_store: str, tmp_path: Path) -> None:
     port = free_port()
     env = {**os.environ, "NEWS_TRACKING_URI": trained_store, "NEWS_ADMIN_API_KEY": "cli-test-admin-key-0123456789"}
-    log = (tmp_path / "server.log").open("wb")
-    server = subprocess.Popen(
-        [sys.executable, "-m", "serving", "--host", "127.0.0.1", "--port", str(port)],
-        cwd=locations.PROJECT_ROOT,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
     base = f"http://127.0.0.1:{port}"
-    try:
+    with serving_process(["--host", "127.0.0.1", "--port", str(port)], env, tmp_path / "server.log") as server:
         wait_until_answering(server, f"{base}/ready", tmp_path / "server.log")
 
         response = httpx.post(
@@ -71,9 +83,6 @@ def test_python_m_serving_classifies_over_http(trained_store: str, tmp_path: Pat
             timeout=10,
         )
         metrics = httpx.get(f"{base}/metrics", timeout=10).text
-    finally:
-        stop(server)
-        log.close()
 
     assert response.status_code == 200
     body = response.json()
@@ -168,22 +177,13 @@ def test_a_bad_variable_stops_the_server_in_one_line_unless_its_option_overrides
     )
 
     log_path = tmp_path / "server.log"
-    with log_path.open("wb") as log:
-        # Two workers: each is a process of its own that builds its app from the environment it inherits.
-        server = subprocess.Popen(
-            [sys.executable, "-m", "serving", "--host", "127.0.0.1", "--port", str(port), "--workers", "2"],
-            cwd=locations.PROJECT_ROOT,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        try:
-            wait_until_answering(server, f"http://127.0.0.1:{port}/health", log_path)
-            deadline = time.monotonic() + STARTUP_TIMEOUT_S
-            while log_path.read_text().count("Application startup complete") < 2 and time.monotonic() < deadline:
-                time.sleep(0.3)
-        finally:
-            code = stop(server)
+    # Two workers: each is a process of its own that builds its app from the environment it inherits.
+    with serving_process(["--host", "127.0.0.1", "--port", str(port), "--workers", "2"], env, log_path) as server:
+        wait_until_answering(server, f"http://127.0.0.1:{port}/health", log_path)
+        deadline = time.monotonic() + STARTUP_TIMEOUT_S
+        while log_path.read_text().count("Application startup complete") < 2 and time.monotonic() < deadline:
+            time.sleep(0.3)
+    code = server.returncode
 
     assert refused.returncode == 2
     assert refused.stdout == ""
@@ -202,18 +202,9 @@ def test_the_start_log_warns_of_a_misspelt_variable_naming_the_right_one(store_u
     port = free_port()
     env = {**os.environ, "NEWS_TRACKING_URI": store_uri, "NEWS_PROT": "9000", "NEWS_POLL_SECONDS": "0"}
     log_path = tmp_path / "server.log"
-    with log_path.open("wb") as log:
-        server = subprocess.Popen(
-            [sys.executable, "-m", "serving", "--port", str(port)],
-            cwd=locations.PROJECT_ROOT,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        try:
-            wait_until_answering(server, f"http://127.0.0.1:{port}/health", log_path)
-        finally:
-            code = stop(server)
+    with serving_process(["--port", str(port)], env, log_path) as server:
+        wait_until_answering(server, f"http://127.0.0.1:{port}/health", log_path)
+    code = server.returncode
 
     warnings = [line for line in log_path.read_text().splitlines() if "is not a setting" in line]
     assert warnings == ["WARNING:  NEWS_PROT is set but is not a setting: nothing reads it; did you mean NEWS_PORT?"]
