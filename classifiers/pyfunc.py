@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+import sys
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import mlflow.artifacts
 import mlflow.pyfunc
 import pandas as pd
-from mlflow.models import ModelSignature, infer_signature
+from mlflow.models import Model, ModelSignature, infer_signature
+from mlflow.models.model import MLMODEL_FILE_NAME, ModelInfo
+from mlflow.store.artifact.models_artifact_repo import ModelsArtifactRepository
 from mlflow.types import ColSpec, DataType, Schema
+from mlflow.utils.uri import append_to_uri_path
 
 from classifiers.contract import DOCUMENT_COLUMN, predict
 from classifiers.interface import RETRAIN_ADVICE, OutdatedModelError, load_predictor
@@ -37,10 +45,11 @@ def model_signature(inputs: pd.DataFrame, outputs: pd.DataFrame) -> ModelSignatu
     return ModelSignature(inputs=Schema(columns), outputs=inferred.outputs)
 
 
-def load_pyfunc(uri: str) -> mlflow.pyfunc.PyFuncModel:
-    """`mlflow.pyfunc.load_model`, with OutdatedModelError for a model of the old `training.models` layout."""
+def load_pyfunc(uri: str, dst_path: str | None = None) -> mlflow.pyfunc.PyFuncModel:
+    """`mlflow.pyfunc.load_model` (copying the model into `dst_path` when given), with OutdatedModelError for a model
+    of the old `training.models` layout."""
     try:
-        return mlflow.pyfunc.load_model(uri)
+        return mlflow.pyfunc.load_model(uri, dst_path=dst_path)
     except Exception as err:
         # MLflow wraps the import error of a models-from-code entry file in an MlflowException.
         missing = _missing_module(err)
@@ -49,6 +58,33 @@ def load_pyfunc(uri: str) -> mlflow.pyfunc.PyFuncModel:
                 f"{uri} was saved by an older version of this project (it imports {missing}): {RETRAIN_ADVICE}"
             ) from err
         raise
+
+
+@contextmanager
+def loaded_pyfunc(uri: str) -> Iterator[mlflow.pyfunc.PyFuncModel]:
+    """`load_pyfunc` from a copy of the model in a temporary folder, removed (and taken off sys.path) when the block
+    ends, however it ends: predict inside the block."""
+    # Without dst_path MLflow downloads a remote store's model (an artifact server, S3) into a new temporary folder
+    # at every load and never removes it. The block, not the load, is the copy's lifetime, so that a model that
+    # reads its files after loading still finds them when it predicts (this project's families read them while
+    # loading, the encoder's ONNX export included, but nothing holds the next one to that).
+    with tempfile.TemporaryDirectory(prefix="news-model-") as folder:
+        try:
+            yield load_pyfunc(uri, dst_path=folder)
+        finally:
+            # MLflow put the model's copy of the classifiers package on sys.path; the package is imported from
+            # this project already, and a path into a removed folder would only pile up with every load.
+            sys.path[:] = [entry for entry in sys.path if not entry.startswith(folder)]
+
+
+def read_model_info(uri: str) -> ModelInfo:
+    """`mlflow.models.get_model_info` (the MLmodel file: flavours, signature, metadata, no weights), read from a
+    copy that is removed afterwards; MLflow's own leaves a remote store's copy in a new temporary folder."""
+    # A models:/ URI names a registry entry, not a folder the file's name can be appended to.
+    location = ModelsArtifactRepository.get_underlying_uri(uri) if ModelsArtifactRepository.is_models_uri(uri) else uri
+    with tempfile.TemporaryDirectory(prefix="news-mlmodel-") as folder:
+        local = mlflow.artifacts.download_artifacts(artifact_uri=append_to_uri_path(location, MLMODEL_FILE_NAME), dst_path=folder)
+        return Model.load(local).get_model_info()
 
 
 def _missing_module(err: BaseException | None) -> str | None:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import signal
+import tempfile
 import threading
+from pathlib import Path
 
 import pytest
 
@@ -17,6 +19,17 @@ def fresh_stop_requests(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(stop_requests, "_first_requested_at", [])
     monkeypatch.setattr(stop_requests, "_redelivering", threading.Event())
     monkeypatch.setattr(stop_requests, "_raised", threading.Event())
+
+
+@pytest.fixture
+def temp_root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The folder, empty at first, that every temporary file and folder of this test is made in (MLflow's downloads
+    included), in this process and in the commands it starts."""
+    root = tmp_path / "temp-root"
+    root.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(root))
+    monkeypatch.setenv("TMPDIR", str(root))
+    return root
 
 
 def drop_a_stop() -> None:

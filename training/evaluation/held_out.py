@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 import mlflow.pyfunc
@@ -10,22 +12,39 @@ from mlflow.exceptions import MlflowException
 
 from classifiers.contract import DOCUMENT_COLUMN, REQUIRED_COLUMNS
 from classifiers.errors import UserInputError
-from classifiers.pyfunc import load_pyfunc
+from classifiers.pyfunc import load_pyfunc, loaded_pyfunc
 from training.evaluation.metrics import group_bootstrap_interval, summary_metrics
 from training.jsonl_table import read_jsonl_table
 from training.scoring.inputs import DocumentOrder
 
 
 def load_model(model_uri: str) -> tuple[mlflow.pyfunc.PyFuncModel, str, list[str]]:
-    """The pyfunc with the task and label set it carries."""
+    """The pyfunc with the task and label set it carries, loaded where MLflow puts it: in place from a local store,
+    from a copy left in a temporary folder from a remote one (the commands use `loaded_model`, which removes it)."""
     try:
         model = load_pyfunc(model_uri)
     except (MlflowException, OSError) as err:
         raise UserInputError(f"cannot load model '{model_uri}': {err}") from err
+    return model, *_task_and_labels(model_uri, model)
+
+
+@contextmanager
+def loaded_model(model_uri: str) -> Iterator[tuple[mlflow.pyfunc.PyFuncModel, str, list[str]]]:
+    """The pyfunc with the task and label set it carries, from a copy of the model removed when the block ends."""
+    with ExitStack() as stack:
+        # Only the load's errors are the user's bad URI: one raised by the block's own work stays what it is.
+        try:
+            model = stack.enter_context(loaded_pyfunc(model_uri))
+        except (MlflowException, OSError) as err:
+            raise UserInputError(f"cannot load model '{model_uri}': {err}") from err
+        yield model, *_task_and_labels(model_uri, model)
+
+
+def _task_and_labels(model_uri: str, model: mlflow.pyfunc.PyFuncModel) -> tuple[str, list[str]]:
     meta = model.metadata.metadata or {}
     if "task" not in meta or "labels" not in meta:
         raise UserInputError(f"model '{model_uri}' was not trained by this project (no task/labels metadata)")
-    return model, meta["task"], list(meta["labels"])
+    return meta["task"], list(meta["labels"])
 
 
 def predict_labels(model: mlflow.pyfunc.PyFuncModel, task: str, labels: list[str], frame: pd.DataFrame) -> list[str]:
@@ -53,7 +72,15 @@ def evaluate_file(model_uri: str, path: Path, group_column: str | None = None) -
     `document` are read as that document's segments in file order, each beside its neighbours (as `training score`
     and the pyfunc read them; its rows must be consecutive); the others alone, and resampled alone where the
     interval resamples documents."""
-    model, task, labels = load_model(model_uri)
+    # The model's copy lives until its predictions are made.
+    with loaded_model(model_uri) as (model, task, labels):
+        return _evaluate_rows(model, task, labels, path, group_column)
+
+
+def _evaluate_rows(
+    model: mlflow.pyfunc.PyFuncModel, task: str, labels: list[str], path: Path, group_column: str | None
+) -> dict[str, object]:
+    """`evaluate_file` with the model loaded."""
     by_document = group_column == DOCUMENT_COLUMN
     frame = read_jsonl_table(
         path,
@@ -114,15 +141,16 @@ def evaluate_benchmark(
     benchmark = get_benchmark(name)
     # The data first: a name, split or folder not found is reported before the model loads (seconds).
     frame = load_benchmark(name, data_dir, split, benchmark.task)
-    model, task, labels = load_model(model_uri)
-    if task != benchmark.task:
-        raise UserInputError(f"{name} is a {benchmark.task} dataset; model '{model_uri}' is a {task} model")
-    extra: dict[str, object] = {}
-    if label_map:
-        benchmark_labels = benchmark.labels
-        frame, left_out = mapped_to_model_labels(frame, label_map, benchmark_labels, labels)
-        extra = {"label_map": label_map, "left_out": left_out}
-    gold, predicted = frame["label"].tolist(), predict_labels(model, task, labels, frame)
+    # The model's copy lives until its predictions are made.
+    with loaded_model(model_uri) as (model, task, labels):
+        if task != benchmark.task:
+            raise UserInputError(f"{name} is a {benchmark.task} dataset; model '{model_uri}' is a {task} model")
+        extra: dict[str, object] = {}
+        if label_map:
+            benchmark_labels = benchmark.labels
+            frame, left_out = mapped_to_model_labels(frame, label_map, benchmark_labels, labels)
+            extra = {"label_map": label_map, "left_out": left_out}
+        gold, predicted = frame["label"].tolist(), predict_labels(model, task, labels, frame)
     # The benchmark's own groups (a VAST topic, an FNC-1 story) are the unit its dev splits keep together.
     metrics = {**scored(gold, predicted, labels, frame["group"].tolist(), "groups"), **extra}
     if label_map:

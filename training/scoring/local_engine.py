@@ -21,7 +21,7 @@ from tqdm import tqdm
 from classifiers.contract import DOCUMENT_COLUMN
 from classifiers.errors import UserInputError
 from training.scoring.inputs import InputFile, read_chunks, whole_documents
-from training.scoring.model import ModelSpec, load_model, predict_table, with_predictions
+from training.scoring.model import ModelSpec, loaded_model, predict_table, with_predictions
 from training.scoring.outputs import staged_output
 
 logger = logging.getLogger(__name__)
@@ -32,8 +32,8 @@ _WRITE_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS, errno.EAC
 
 def score_locally(source: InputFile, spec: ModelSpec, output: Path, chunk_rows: int, progress: bool = True) -> int:
     """Write the input with the model's columns appended to the Parquet file output; returns the row count."""
-    model = load_model(spec)
-    with _write_errors(output):
+    # The model's copy lives until the last chunk is predicted.
+    with loaded_model(spec) as model, _write_errors(output):
         rows = _score_into(source, spec, output, model, chunk_rows, progress)
     logger.info("scored %d rows of %s into %s", rows, source.path, output)
     return rows

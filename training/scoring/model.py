@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 
-import mlflow.models
 import mlflow.pyfunc
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -12,7 +13,7 @@ from mlflow.exceptions import MlflowException
 
 from classifiers.contract import DOCUMENT_COLUMN, PROBA_PREFIX, REQUIRED_COLUMNS
 from classifiers.errors import UserInputError
-from classifiers.pyfunc import load_pyfunc
+from classifiers.pyfunc import loaded_pyfunc, read_model_info
 
 # The contract's first two output columns (classifiers.contract.prediction_frame); one proba_<label> per class follows.
 LABEL_COLUMN = "label"
@@ -50,7 +51,7 @@ class ModelSpec:
 def describe_model(uri: str) -> ModelSpec:
     """The model's task and labels, from its MLmodel file alone (no weights are loaded)."""
     try:
-        info = mlflow.models.get_model_info(uri)
+        info = read_model_info(uri)
     except (MlflowException, OSError) as err:
         raise UserInputError(f"cannot load model '{uri}': {err}") from err
     meta = info.metadata or {}
@@ -59,12 +60,17 @@ def describe_model(uri: str) -> ModelSpec:
     return ModelSpec(uri, meta["task"], tuple(meta["labels"]))
 
 
-def load_model(spec: ModelSpec) -> mlflow.pyfunc.PyFuncModel:
-    """The pyfunc itself (weights included); a load failure is the user's bad URI, not a crash."""
-    try:
-        return load_pyfunc(spec.uri)
-    except (MlflowException, OSError) as err:
-        raise UserInputError(f"cannot load model '{spec.uri}': {err}") from err
+@contextmanager
+def loaded_model(spec: ModelSpec) -> Iterator[mlflow.pyfunc.PyFuncModel]:
+    """The pyfunc itself (weights included), from a copy of the model removed when the block ends (predict inside
+    it); a load failure is the user's bad URI, not a crash."""
+    with ExitStack() as stack:
+        # Only the load's errors are the user's bad URI: one raised while scoring stays what it is.
+        try:
+            model = stack.enter_context(loaded_pyfunc(spec.uri))
+        except (MlflowException, OSError) as err:
+            raise UserInputError(f"cannot load model '{spec.uri}': {err}") from err
+        yield model
 
 
 def predict_table(model: mlflow.pyfunc.PyFuncModel, spec: ModelSpec, chunk: pa.Table) -> pa.Table:

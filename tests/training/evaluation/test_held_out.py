@@ -1,4 +1,5 @@
 import json
+import sys
 from pathlib import Path
 
 import pandas as pd
@@ -305,3 +306,36 @@ def test_a_model_of_the_other_task_is_named(trained_store_uri: str, tmp_path: Pa
     code, _, output = evaluate_cli("--model-uri", "models:/news-stance@champion", "--dataset", "bbc_news", "--data-dir", str(tmp_path))
     assert code == 1
     assert "bbc_news is a topic dataset; model 'models:/news-stance@champion' is a stance model" in output
+
+
+@pytest.mark.xdist_group("tracking_stack")  # the session's tracking stack lives on one worker
+def test_evaluate_leaves_no_copy_of_a_tracking_servers_model_behind_whether_it_succeeds_or_fails(
+    stack_uri: str, temp_root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The stack's server proxies its artifacts, so MLflow downloads the model (from a SQLite store it loads in place).
+    seen: list[list[str]] = []
+    predict = held_out.predict_labels
+
+    def predict_watched(*args: object) -> list[str]:
+        seen.append(sorted(path.name for path in temp_root.iterdir()))
+        return predict(*args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(held_out, "predict_labels", predict_watched)
+    good = write(tmp_path / "held_out.jsonl", [{"text": text, "label": label} for text, label in TOPIC_ROWS])
+    # Read after the model loaded: a label it does not know fails the command there.
+    unknown = write(tmp_path / "unknown.jsonl", [{"text": TOPIC_ROWS[0][0], "label": "weather"}])
+
+    code, stdout, output = evaluate_cli("--model-uri", "models:/news-topic@champion", "--data", str(good))
+    assert code == 0, output
+    assert json.loads(stdout.strip().splitlines()[-1])["n"] == len(TOPIC_ROWS)
+    after_success = sorted(temp_root.iterdir())
+    code, _, output = evaluate_cli("--model-uri", "models:/news-topic@champion", "--data", str(unknown))
+    assert code == 1
+    assert "labels the model does not know: weather" in output
+
+    assert after_success == []
+    assert sorted(temp_root.iterdir()) == []
+    # The copy was there while the model predicted: it goes when the predictions are made, not once loaded.
+    assert len(seen) == 2 and all(len(names) == 1 and names[0].startswith("news-model-") for names in seen), seen
+    # MLflow puts the model's copy of the package on sys.path; no entry may point into a removed folder.
+    assert not [entry for entry in sys.path if entry.startswith(str(temp_root))]

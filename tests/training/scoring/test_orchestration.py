@@ -106,7 +106,7 @@ def test_a_bad_line_far_down_is_named_before_the_model_loads(
 ) -> None:
     from training.scoring import local_engine
 
-    monkeypatch.setattr(local_engine, "load_model", lambda spec: pytest.fail("the model was loaded"))
+    monkeypatch.setattr(local_engine, "loaded_model", lambda spec: pytest.fail("the model was loaded"))
     with pytest.raises(UserInputError, match="line 7"):
         score(TOPIC, bad_input(inputs_dir, "broken-line"), out_dir / "scores.parquet", chunk_rows=2, progress=False)
     assert list(out_dir.iterdir()) == []

@@ -1,14 +1,23 @@
 """`python -m training score` (training/cli.py) through typer's runner."""
 
 import json
+import os
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pandas as pd
+import pytest
 from typer.testing import CliRunner
 
 from training.cli import app
+from training.locations import PROJECT_ROOT
+from training.scoring import local_engine
 
 runner = CliRunner()
+TOPIC = "models:/news-topic@champion"
 
 
 def test_score_writes_the_output_and_exits_0(trained_store_uri: str, jsonl_input: Path, out_dir: Path) -> None:
@@ -35,3 +44,72 @@ def test_bad_input_prints_the_message_and_exits_1(trained_store_uri: str, inputs
     result = runner.invoke(app, ["score", "--model-uri", "x", "--input", str(source), "--output", str(output), "--engine", "dask"])
     assert result.exit_code == 1
     assert "--engine must be one of local, spark, got 'dask'" in result.output
+
+
+@pytest.mark.xdist_group("tracking_stack")  # the session's tracking stack lives on one worker
+def test_score_leaves_no_copy_of_a_tracking_servers_model_behind_whether_it_succeeds_or_fails(
+    stack_uri: str, temp_root: Path, jsonl_input: Path, inputs_dir: Path, out_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The stack's server proxies its artifacts, so MLflow downloads the model (from a SQLite store it loads in place).
+    seen: list[list[str]] = []
+    predict = local_engine.predict_table
+
+    def predict_watched(*args: object) -> object:
+        seen.append(sorted(path.name for path in temp_root.iterdir()))
+        return predict(*args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(local_engine, "predict_table", predict_watched)
+    output = out_dir / "scores.parquet"
+    arguments = ["score", "--model-uri", TOPIC, "--input", str(jsonl_input), "--output", str(output), "--chunk-rows", "5"]
+    result = runner.invoke(app, arguments)
+    assert result.exit_code == 0, result.output
+    assert len(pd.read_parquet(output)) == 12
+    after_success = sorted(temp_root.iterdir())
+    # A bad line is found after the model's MLmodel file was read (its task says which fields it needs).
+    broken = inputs_dir / "broken.jsonl"
+    broken.write_text(json.dumps({"text": "Talks resumed."}) + "\n{not json\n", encoding="utf-8")
+    arguments = ["score", "--model-uri", TOPIC, "--input", str(broken), "--output", str(out_dir / "broken.parquet")]
+    result = runner.invoke(app, arguments)
+    assert result.exit_code == 1
+    assert "line 2: invalid JSON" in result.output
+
+    assert after_success == []
+    assert sorted(temp_root.iterdir()) == []
+    # The copy was there while the model predicted (three chunks): it goes when the last is scored, not once loaded.
+    assert len(seen) == 3 and all(len(names) == 1 and names[0].startswith("news-model-") for names in seen), seen
+    assert not [entry for entry in sys.path if entry.startswith(str(temp_root))]
+
+
+@pytest.mark.xdist_group("tracking_stack")
+def test_score_stopped_by_sigterm_while_predicting_leaves_no_copy_of_the_model_behind(
+    stack_uri: str, temp_root: Path, inputs_dir: Path, out_dir: Path, news_rows: list[dict[str, object]]
+) -> None:
+    source = inputs_dir / "many.jsonl"
+    source.write_text("".join(json.dumps(row) + "\n" for row in news_rows * 200), encoding="utf-8")
+    # The command's temporary folders go to TMPDIR, the fixture's folder (the store is the stack, from the environment).
+    scoring = subprocess.Popen(
+        [sys.executable, "-m", "training", "score", "--model-uri", TOPIC, "--input", str(source),
+         "--output", str(out_dir / "scores.parquet"), "--chunk-rows", "1"],
+        cwd=PROJECT_ROOT,
+        env={**os.environ, "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false"},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 120
+        # The staged output appears with the first chunk's predictions: the model is loaded and at work.
+        while not any(path.name.startswith(".scores.parquet.") for path in out_dir.iterdir()):
+            assert scoring.poll() is None and time.monotonic() < deadline, "scoring ended before its first chunk was written"
+            time.sleep(0.05)
+        in_use = sorted(path.name for path in temp_root.iterdir())
+        scoring.send_signal(signal.SIGTERM)
+        _, stderr = scoring.communicate(timeout=60)
+    finally:
+        scoring.kill()
+
+    assert scoring.returncode == 128 + signal.SIGTERM, stderr[-3000:]
+    assert stderr.strip().splitlines()[-1].startswith("error: stopped by SIGTERM"), stderr[-3000:]
+    assert len(in_use) == 1 and in_use[0].startswith("news-model-"), in_use
+    assert sorted(temp_root.iterdir()) == []
+    assert sorted(out_dir.iterdir()) == []
