@@ -7,12 +7,24 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+from mlflow.data.digest_utils import MAX_ROWS, compute_pandas_digest, get_normalized_md5_digest
 
 from classifiers.contract import REQUIRED_COLUMNS
 from classifiers.errors import UserInputError
 from training.config.schema import BenchmarkData, ExtraTraining, JsonlData, SeedData
 from training.corpus.hf_datasets import load_stance_dataset, load_topic_dataset
 from training.jsonl_table import read_jsonl_table
+
+
+def frame_digest(frame: pd.DataFrame) -> str:
+    """MLflow's dataset digest, over every row: MLflow's own reads only the first MAX_ROWS (10,000) and the row count,
+    so two benchmark frames that differ only further down (FNC-1 has 49,972 rows) would count as the same data when
+    promotion compares digests."""
+    if len(frame) <= MAX_ROWS:
+        # MLflow's own value, which covers every row here: versions registered before keep comparing with new ones.
+        return compute_pandas_digest(frame)
+    chunks = [compute_pandas_digest(frame.iloc[start : start + MAX_ROWS]) for start in range(0, len(frame), MAX_ROWS)]
+    return get_normalized_md5_digest([np.int64(len(frame)), *(chunk.encode() for chunk in chunks)])
 
 
 @dataclass(frozen=True)

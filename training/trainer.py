@@ -41,7 +41,7 @@ from training.evaluation.metrics import (
     group_bootstrap_interval,
     report_text,
 )
-from training.labelled_data import LabelledData, load_labelled_data
+from training.labelled_data import LabelledData, frame_digest, load_labelled_data
 from training.peak_memory import PeakMemory
 from training.promotion import Promotion, PromotionRefused, champion_version, promote, record_refusal, restore_champion
 from training.public_datasets.adapters import get_benchmark
@@ -232,9 +232,13 @@ def _log_dataset(data: LabelledData) -> None:
     with warnings.catch_warnings():
         # MLflow registers its local-file source twice and warns that a path is ambiguous between the two.
         warnings.filterwarnings("ignore", message="The specified dataset source can be interpreted in multiple ways")
-        dataset = mlflow.data.from_pandas(data.frame, source=data.source, targets="label", name=data.name)
+        dataset = mlflow.data.from_pandas(
+            data.frame, source=data.source, targets="label", name=data.name, digest=frame_digest(data.frame)
+        )
         extras = [
-            mlflow.data.from_pandas(extra.frame, source=extra.source, targets="label", name=extra.name)
+            mlflow.data.from_pandas(
+                extra.frame, source=extra.source, targets="label", name=extra.name, digest=frame_digest(extra.frame)
+            )
             for extra in data.extra
         ]
     mlflow.log_input(dataset, context="training")

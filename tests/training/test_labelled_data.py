@@ -4,11 +4,13 @@ import json
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
+from mlflow.data.digest_utils import compute_pandas_digest
 
 from classifiers.errors import UserInputError
 from training.config.schema import ExtraTraining, JsonlData, SeedData
-from training.labelled_data import load_labelled_data
+from training.labelled_data import frame_digest, load_labelled_data
 
 
 def source(path: Path, rows: list[dict[str, str]], labels: dict[str, str | None]) -> ExtraTraining:
@@ -108,3 +110,25 @@ def test_data_within_the_declared_labels_loads(tmp_path: Path) -> None:
     assert data.labels == ["conflict", "diplomacy"]
     assert list(data.frame["group"]) == ["1", "2"]
 
+
+
+def labelled_frame(rows: int) -> pd.DataFrame:
+    return pd.DataFrame(
+        {"text": [f"Paragraph {i}." for i in range(rows)], "label": ["a", "b"] * (rows // 2), "group": [str(i) for i in range(rows)]}
+    )
+
+
+def test_the_digest_of_a_large_frame_changes_with_a_label_past_mlflows_first_ten_thousand_rows() -> None:
+    frame = labelled_frame(12_000)
+    changed = frame.copy()
+    changed.loc[11_500, "label"] = "b" if changed.loc[11_500, "label"] == "a" else "a"
+
+    assert compute_pandas_digest(changed) == compute_pandas_digest(frame)  # what MLflow alone would compare
+    assert frame_digest(changed) != frame_digest(frame)
+    assert frame_digest(frame.copy()) == frame_digest(frame)
+
+
+def test_the_digest_of_a_frame_mlflow_reads_whole_is_mlflows_own() -> None:
+    # Versions registered before carry MLflow's digest: new ones of the same data must still compare with them.
+    frame = labelled_frame(10_000)
+    assert frame_digest(frame) == compute_pandas_digest(frame)

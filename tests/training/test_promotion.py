@@ -1,3 +1,4 @@
+import json
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
@@ -130,6 +131,21 @@ def test_different_evaluation_data_is_not_comparable(store_uri: str, tmp_path) -
     data = tmp_path / "other.jsonl"
     data.write_text(rows, encoding="utf-8")
     train(load_config(CONFIG, ["data.source=jsonl", f"data.path={data}", "data.group_column=g", "promote=never"]))
+    with pytest.raises(PromotionRefused, match="evaluated on different data"):
+        promote(MlflowClient(), "news-topic", version="2")
+
+
+def test_large_evaluation_data_that_differs_only_past_row_ten_thousand_is_not_comparable(store_uri: str, tmp_path) -> None:
+    # MLflow's own dataset digest reads the first 10,000 rows and the row count only.
+    pairs = [("war", "conflict"), ("talks", "diplomacy")] * 5_100
+    rows = [{"text": f"story {i} about {word}", "label": label, "g": str(i % 4)} for i, (word, label) in enumerate(pairs)]
+    overrides = ["data.source=jsonl", "data.group_column=g", "evaluation.cv=holdout"]
+    for name, changed in (("first.jsonl", None), ("second.jsonl", 10_150)):
+        if changed is not None:
+            rows[changed] = {**rows[changed], "label": "diplomacy" if rows[changed]["label"] == "conflict" else "conflict"}
+        data = tmp_path / name
+        data.write_text("".join(json.dumps(row) + "\n" for row in rows), encoding="utf-8")
+        train(load_config(CONFIG, [*overrides, f"data.path={data}", "promote=never"]))
     with pytest.raises(PromotionRefused, match="evaluated on different data"):
         promote(MlflowClient(), "news-topic", version="2")
 
