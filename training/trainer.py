@@ -18,6 +18,7 @@ import pandas as pd
 from mlflow.entities import RunStatus
 from mlflow.entities.model_registry import ModelVersion
 from mlflow.tracking import MlflowClient
+from mlflow.utils.mlflow_tags import MLFLOW_PARENT_RUN_ID
 from tqdm.auto import tqdm
 
 import classifiers
@@ -165,6 +166,8 @@ def _sweep(
                 _log_dataset(data)
                 factory = model_factory(child_config)
                 metrics = _evaluate(factory, data, child_config)
+                # Each child's cost beside its figures (the best one's is replaced by its final fit's).
+                mlflow.log_metric("peak_rss_mb", memory.peak_mb())
             children.append((child.info.run_id, child_config, metrics, time.perf_counter() - started, memory.peak_mb()))
         best_id, best_config, best_metrics, best_seconds, best_peak = max(children, key=lambda child: child[2][primary])
         mlflow.log_metric(f"best_{primary}", best_metrics[primary])
@@ -389,16 +392,20 @@ def _fit_register(
     registration.version = version
     stop_requests.raise_if_requested()
     mlflow.log_metrics({"train_seconds": time.perf_counter() - started, "peak_rss_mb": memory.peak_mb()})
-    metrics = client.get_run(info.run_id).data.metrics
+    run = client.get_run(info.run_id)
+    metrics = run.data.metrics
     tags = {
         "task": config.task,
         "model_family": config.model.family,
-        # The run's name in the UI (the config's), where the registry shows only the run's id.
-        "run_name": config.run_name,
+        # The run's name in the UI (the config's; a sweep child's is its assignment), where the registry shows only
+        # the run's id.
+        "run_name": run.info.run_name,
         PRIMARY_METRIC_TAG: config.evaluation.primary_metric,
         PRIMARY_METRIC_VALUE_TAG: f"{metrics[config.evaluation.primary_metric]:.6f}",
         "labels": ",".join(classifier.labels),
     }
+    if MLFLOW_PARENT_RUN_ID in run.data.tags:
+        tags["sweep_run_name"] = f"{config.run_name}-sweep"
     for key, value in tags.items():
         client.set_model_version_tag(config.registered_model, version, key, value)
     return version

@@ -142,6 +142,11 @@ def test_sweep_runs_children_and_registers_only_the_best(store_uri: str) -> None
     assert parent.info.run_name == "tfidf_logreg-sweep"
     versions = client.search_model_versions("name='news-topic'")
     assert [(str(v.version), v.run_id) for v in versions] == [("1", best.info.run_id)]
+    # The version names the run that made it, as the UI shows it, and the sweep it came from.
+    assert (versions[0].tags["run_name"], versions[0].tags["sweep_run_name"]) == (best.info.run_name, "tfidf_logreg-sweep")
+    assert best.info.run_name.startswith("model.C=")
+    # every child's peak memory is logged beside its figures
+    assert all(0 < child.data.metrics["peak_rss_mb"] for child in children)
     # the best child's cost is its own (cross-validation + final fit), the sweep's total is the parent's
     assert best.data.metrics["train_seconds"] < parent.data.metrics["sweep_seconds"]
     # every child's cross-validation is timed, so the children compare on cost too
@@ -364,10 +369,8 @@ def test_promotion_happens_once_the_run_finished_with_its_lineage_tags(
 
     monkeypatch.setattr(trainer, "promote", observed)
     result = train(load_config(locations.CONFIGS_DIR / "topic" / "tfidf_svm.yaml", sweep))
-    assert seen == {
-        "status": "FINISHED",
-        "tags": {"task", "model_family", "run_name", "primary_metric", "primary_metric_value", "labels"},
-    }
+    lineage = {"task", "model_family", "run_name", "primary_metric", "primary_metric_value", "labels"}
+    assert seen == {"status": "FINISHED", "tags": lineage | ({"sweep_run_name"} if sweep else set())}
     run = client.get_run(result.run_id)
     assert (run.info.status, run.data.tags["promoted"]) == ("FINISHED", "true")
     assert str(client.get_model_version_by_alias("news-topic", "champion").version) == result.version
