@@ -40,6 +40,8 @@ logger = logging.getLogger(__name__)
 
 
 NO_CHAMPION_ERRORS = {ErrorCode.Name(RESOURCE_DOES_NOT_EXIST), ErrorCode.Name(INVALID_PARAMETER_VALUE)}
+REPLACED_AT_TAG = "replaced_at"
+REPLACED_BY_TAG = "replaced_by"
 LOCK_SUFFIX = ".promotion-lock"
 LOCK_OWNER_TAG = "owner"
 LOCK_DESCRIPTION = "Held while `python -m training promote` (or training) moves the champion alias; removed after."
@@ -231,8 +233,19 @@ def _record(client: MlflowClient, name: str, candidate: ModelVersion, previous: 
     now = datetime.now(UTC).isoformat(timespec="seconds")
     for key, value in {"promoted_at": now, PROMOTED_FROM_TAG: previous or NO_PREVIOUS_CHAMPION, "promotion_reason": reason}.items():
         client.set_model_version_tag(name, candidate.version, key, value)
+    # A version champion once before, then replaced, is champion again: its description keeps that history. Its tags
+    # are read now, under the lock: a promotion that replaced it may have written them after `candidate` was read.
+    current_tags = client.get_model_version(name, candidate.version).tags
+    for key in (REPLACED_AT_TAG, REPLACED_BY_TAG):
+        if key in current_tags:
+            client.delete_model_version_tag(name, candidate.version, key)
     _add_to_description(client, name, candidate.version, f"{now}: became {CHAMPION} (previous: {previous or 'none'}); {reason}")
     client.set_registered_model_alias(name, CHAMPION, candidate.version)
+    if previous is not None:
+        # Its promotion tags tell how it became champion once; these, that it no longer is.
+        for key, value in {REPLACED_AT_TAG: now, REPLACED_BY_TAG: str(candidate.version)}.items():
+            client.set_model_version_tag(name, previous, key, value)
+        _add_to_description(client, name, previous, f"{now}: no longer {CHAMPION}: replaced by version {candidate.version}")
 
 
 def _add_to_description(client: MlflowClient, name: str, version: str, note: str) -> None:

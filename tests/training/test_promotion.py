@@ -112,6 +112,17 @@ def test_force_promotes_and_records_why(two_versions: tuple[float, float]) -> No
     assert version.tags["promotion_reason"].startswith("forced (--force)")
     assert "became champion" in version.description
     assert version.tags["promoted_at"]
+    # The version it replaced says it is no longer champion, and since when.
+    replaced = client.get_model_version("news-topic", "1")
+    assert replaced.aliases == []
+    assert (replaced.tags["replaced_by"], replaced.tags["replaced_at"]) == ("2", version.tags["promoted_at"])
+    assert replaced.description.endswith(f"{version.tags['promoted_at']}: no longer champion: replaced by version 2")
+    assert "replaced_by" not in version.tags
+
+    # Champion again, it no longer says it was replaced; the one it replaces does.
+    promote(client, "news-topic", version="1", force=True)
+    assert "replaced_by" not in client.get_model_version("news-topic", "1").tags
+    assert client.get_model_version("news-topic", "2").tags["replaced_by"] == "1"
 
 
 def test_better_candidate_is_promoted_automatically(store_uri: str) -> None:
