@@ -8,13 +8,15 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlparse
 
 import mlflow.artifacts
 import mlflow.pyfunc
 import pandas as pd
-from mlflow.models import Model, ModelSignature, infer_signature
+from mlflow.models import Model, ModelSignature, get_model_info, infer_signature
 from mlflow.models.model import MLMODEL_FILE_NAME, ModelInfo
 from mlflow.store.artifact.models_artifact_repo import ModelsArtifactRepository
+from mlflow.store.artifact.runs_artifact_repo import RunsArtifactRepository
 from mlflow.types import ColSpec, DataType, Schema
 from mlflow.utils.uri import append_to_uri_path
 
@@ -62,8 +64,11 @@ def load_pyfunc(uri: str, dst_path: str | None = None) -> mlflow.pyfunc.PyFuncMo
 
 @contextmanager
 def loaded_pyfunc(uri: str) -> Iterator[mlflow.pyfunc.PyFuncModel]:
-    """`load_pyfunc` from a copy of the model in a temporary folder, removed (and taken off sys.path) when the block
-    ends, however it ends: predict inside the block."""
+    """`load_pyfunc`, from a copy in a temporary folder removed (and taken off sys.path) when the block ends, however
+    it ends, where the model is in a remote store; in place where it is on this machine. Predict inside the block."""
+    if _is_local(_artifact_location(uri)):
+        yield load_pyfunc(uri)
+        return
     # Without dst_path MLflow downloads a remote store's model (an artifact server, S3) into a new temporary folder
     # at every load and never removes it. The block, not the load, is the copy's lifetime, so that a model that
     # reads its files after loading still finds them when it predicts (this project's families read them while
@@ -78,13 +83,29 @@ def loaded_pyfunc(uri: str) -> Iterator[mlflow.pyfunc.PyFuncModel]:
 
 
 def read_model_info(uri: str) -> ModelInfo:
-    """`mlflow.models.get_model_info` (the MLmodel file: flavours, signature, metadata, no weights), read from a
-    copy that is removed afterwards; MLflow's own leaves a remote store's copy in a new temporary folder."""
-    # A models:/ URI names a registry entry, not a folder the file's name can be appended to.
-    location = ModelsArtifactRepository.get_underlying_uri(uri) if ModelsArtifactRepository.is_models_uri(uri) else uri
+    """`mlflow.models.get_model_info` (the MLmodel file: flavours, signature, metadata, no weights); from a remote
+    store, read from a copy that is removed afterwards, where MLflow's own leaves it in a new temporary folder."""
+    location = _artifact_location(uri)
+    if _is_local(location):
+        return get_model_info(uri)
     with tempfile.TemporaryDirectory(prefix="news-mlmodel-") as folder:
         local = mlflow.artifacts.download_artifacts(artifact_uri=append_to_uri_path(location, MLMODEL_FILE_NAME), dst_path=folder)
         return Model.load(local).get_model_info()
+
+
+def _artifact_location(uri: str) -> str:
+    """Where the files of the model a URI names are: a models:/ or runs:/ URI names a registry entry or a run, not a
+    folder."""
+    if ModelsArtifactRepository.is_models_uri(uri):
+        return ModelsArtifactRepository.get_underlying_uri(uri)
+    if RunsArtifactRepository.is_runs_uri(uri):
+        return RunsArtifactRepository.get_underlying_uri(uri)
+    return uri
+
+
+def _is_local(location: str) -> bool:
+    """Whether an artifact location is a folder of this machine (a path, file:), which MLflow reads in place."""
+    return urlparse(location).scheme in ("", "file")
 
 
 def _missing_module(err: BaseException | None) -> str | None:

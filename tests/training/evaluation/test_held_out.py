@@ -339,3 +339,30 @@ def test_evaluate_leaves_no_copy_of_a_tracking_servers_model_behind_whether_it_s
     assert len(seen) == 2 and all(len(names) == 1 and names[0].startswith("news-model-") for names in seen), seen
     # MLflow puts the model's copy of the package on sys.path; no entry may point into a removed folder.
     assert not [entry for entry in sys.path if entry.startswith(str(temp_root))]
+
+
+def test_evaluate_reads_a_local_stores_model_in_place_and_a_folder_without_a_model_fails_at_once(
+    trained_store_uri: str, temp_root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seen: list[list[Path]] = []
+    predict = held_out.predict_labels
+
+    def predict_watched(*args: object) -> list[str]:
+        seen.append(sorted(temp_root.iterdir()))
+        return predict(*args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(held_out, "predict_labels", predict_watched)
+    good = write(tmp_path / "held_out.jsonl", [{"text": text, "label": label} for text, label in TOPIC_ROWS])
+    not_a_model = tmp_path / "not-a-model"
+    (not_a_model / "big").mkdir(parents=True)
+    (not_a_model / "big" / "weights.bin").write_bytes(b"\0" * 1_000_000)
+
+    code, _, output = evaluate_cli("--model-uri", "models:/news-topic@champion", "--data", str(good))
+    assert code == 0, output
+    missing_code, _, missing = evaluate_cli("--model-uri", str(not_a_model), "--data", str(good))
+
+    # Nothing was copied: not the store's model while it predicted, not the folder that holds no model.
+    assert seen == [[]]
+    assert sorted(temp_root.iterdir()) == []
+    assert missing_code == 1
+    assert f'Could not find an "MLmodel" configuration file at "{not_a_model}' in missing

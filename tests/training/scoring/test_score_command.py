@@ -46,6 +46,16 @@ def test_bad_input_prints_the_message_and_exits_1(trained_store_uri: str, inputs
     assert "--engine must be one of local, spark, got 'dask'" in result.output
 
 
+def test_a_folder_without_a_model_is_named_in_one_line(store_uri: str, jsonl_input: Path, out_dir: Path, tmp_path: Path) -> None:
+    output = out_dir / "scores.parquet"
+    result = runner.invoke(app, ["score", "--model-uri", str(tmp_path / "none"), "--input", str(jsonl_input), "--output", str(output)])
+    assert result.exit_code == 1
+    assert result.stderr.strip().splitlines()[-1] == (
+        f"error: cannot load model '{tmp_path / 'none'}': Could not find an \"MLmodel\" configuration file at \"{tmp_path / 'none'}\""
+    )
+    assert list(out_dir.iterdir()) == []
+
+
 @pytest.mark.xdist_group("tracking_stack")  # the session's tracking stack lives on one worker
 def test_score_leaves_no_copy_of_a_tracking_servers_model_behind_whether_it_succeeds_or_fails(
     stack_uri: str, temp_root: Path, jsonl_input: Path, inputs_dir: Path, out_dir: Path, monkeypatch: pytest.MonkeyPatch
