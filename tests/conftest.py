@@ -217,7 +217,7 @@ def stack_models(tracking_stack: RunningStack) -> str:
     with pytest.MonkeyPatch.context() as patch:
         _point_mlflow_at(tracking_stack.uri, patch)
         for config in ("configs/topic/tfidf_logreg.yaml", "configs/stance/tfidf_svm.yaml"):
-            train(load_config(PROJECT_ROOT / config))
+            train(load_config(PROJECT_ROOT / config, ["promote=auto"]))
     return tracking_stack.uri
 
 

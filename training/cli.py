@@ -142,6 +142,13 @@ def _report(result: TrainResult) -> None:
     )
     if result.promotion is not None:
         logger.info("promotion: %s", result.promotion.reason)
+    else:
+        logger.info(
+            "not made champion (promote: never); to serve it: python -m training promote --name %s --version %s "
+            "(add --force where it does not beat the champion)",
+            result.registered_model,
+            result.version,
+        )
 
 
 @app.command("train-defaults")

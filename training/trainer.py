@@ -412,13 +412,13 @@ def _fit_register(
 
 
 def _auto_promote(client: MlflowClient, config: ExperimentConfig, run_id: str, version: str) -> Promotion | None:
-    """With `promote: auto`, try to make the version (its run FINISHED) champion; with `always`, make it champion;
-    a name's first version always is."""
+    """With `promote: auto`, try to make the version (its run FINISHED) champion (a name's first always wins); with
+    `always`, make it champion; with `never`, leave it."""
     # The last checkpoint: a stop asked for while the model was logged must not end in a promotion.
     stop_requests.raise_if_requested()
-    champion = champion_version(client, config.registered_model)
-    if config.promote == "never" and champion is not None:
+    if config.promote == "never":
         return None
+    champion = champion_version(client, config.registered_model)
     try:
         promotion = promote(
             client, config.registered_model, version, force=config.promote == "always", forced_by="promote: always"

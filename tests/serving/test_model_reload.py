@@ -237,7 +237,7 @@ def test_polling_keeps_the_old_model_once_its_alias_is_removed_and_says_so_once(
 def two_task_store(tmp_path_factory: pytest.TempPathFactory) -> str:
     """A store with one topic model (champion) and two stance models (version 1 champion)."""
     return store_trained_with(
-        tmp_path_factory.mktemp("two-task-store"), (FAST_TOPIC_CONFIG, []), (FAST_STANCE_CONFIG, []), (FAST_STANCE_CONFIG, RETRAIN)
+        tmp_path_factory.mktemp("two-task-store"), (FAST_TOPIC_CONFIG, []), (FAST_STANCE_CONFIG, ["promote=auto"]), (FAST_STANCE_CONFIG, RETRAIN)
     )
 
 

@@ -1,3 +1,4 @@
+import logging
 import os
 import re
 import shutil
@@ -23,6 +24,7 @@ from classifiers.store import PROJECT_ROOT
 from tests.conftest import free_port
 from training import locations, trainer
 from training.cli import app
+from training.promotion import champion_version
 
 runner = CliRunner()
 TOPIC_CONFIG = locations.CONFIGS_DIR / "topic" / "tfidf_logreg.yaml"
@@ -34,6 +36,18 @@ def test_train_with_overrides_registers_a_model(store_uri: str) -> None:
     assert result.exit_code == 0, result.output
     (version,) = MlflowClient().search_model_versions("name='cli-topic'")
     assert MlflowClient().get_run(version.run_id).data.params["model.C"] == "3.0"
+
+
+def test_a_config_that_never_promotes_says_how_to_serve_its_version(store_uri: str, caplog: pytest.LogCaptureFixture) -> None:
+    path = locations.CONFIGS_DIR / "stance" / "tfidf_svm.yaml"  # promote: never, as every stance config but the default
+    with caplog.at_level(logging.INFO, logger="training"):
+        result = runner.invoke(app, ["train", str(path)])
+    assert result.exit_code == 0, result.output
+    assert champion_version(MlflowClient(), "news-stance") is None  # not even as a name's first version
+    assert (
+        "not made champion (promote: never); to serve it: python -m training promote --name news-stance --version 1 "
+        "(add --force where it does not beat the champion)"
+    ) in caplog.messages
 
 
 def test_config_error_names_the_key_and_starts_no_run(store_uri: str) -> None:

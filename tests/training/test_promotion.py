@@ -58,10 +58,20 @@ def two_versions(store_uri: str) -> tuple[float, float]:
 
 
 def test_first_version_becomes_champion(store_uri: str) -> None:
-    train(load_config(CONFIG, ["promote=never"]))
+    train(load_config(CONFIG))  # promote: auto
     champion = champion_version(MlflowClient(), "news-topic")
     assert champion is not None and str(champion.version) == "1"
     assert champion.tags["promoted_from"] == "none"
+
+
+def test_promote_never_leaves_even_a_first_version_to_a_promotion_by_hand(store_uri: str) -> None:
+    # A config that says never (the stance configs besides the default) must not take the champion on an empty store:
+    # train-defaults would then keep it rather than train the default.
+    result = train(load_config(CONFIG, ["promote=never"]))
+    assert result.promotion is None
+    assert champion_version(MlflowClient(), "news-topic") is None
+    promote(MlflowClient(), "news-topic", version=result.version)
+    assert str(champion_version(MlflowClient(), "news-topic").version) == "1"
 
 
 def test_no_champion_when_the_name_or_the_alias_is_missing(store_uri: str) -> None:
@@ -151,12 +161,12 @@ def test_large_evaluation_data_that_differs_only_past_row_ten_thousand_is_not_co
     pairs = [("war", "conflict"), ("talks", "diplomacy")] * 5_100
     rows = [{"text": f"story {i} about {word}", "label": label, "g": str(i % 4)} for i, (word, label) in enumerate(pairs)]
     overrides = ["data.source=jsonl", "data.group_column=g", "evaluation.cv=holdout"]
-    for name, changed in (("first.jsonl", None), ("second.jsonl", 10_150)):
+    for name, changed, when in (("first.jsonl", None, "auto"), ("second.jsonl", 10_150, "never")):
         if changed is not None:
             rows[changed] = {**rows[changed], "label": "diplomacy" if rows[changed]["label"] == "conflict" else "conflict"}
         data = tmp_path / name
         data.write_text("".join(json.dumps(row) + "\n" for row in rows), encoding="utf-8")
-        train(load_config(CONFIG, [*overrides, f"data.path={data}", "promote=never"]))
+        train(load_config(CONFIG, [*overrides, f"data.path={data}", f"promote={when}"]))
     with pytest.raises(PromotionRefused, match="evaluated on different data"):
         promote(MlflowClient(), "news-topic", version="2")
 

@@ -32,10 +32,12 @@ def test_sklearn_config_trains_registers_and_serves_champion(path: Path, store_u
     benchmark = path.is_relative_to(locations.CONFIGS_DIR / "benchmarks")
     if benchmark and not locations.DEFAULT_DATA_DIR.is_dir():
         pytest.skip(f"{locations.DEFAULT_DATA_DIR}: ../shared/datasets not found (benchmark configs read it)")
-    config = load_config(path, BENCHMARK_SLICE if benchmark else [])
+    # promote: auto, whatever the config says (the stance configs besides the default say never): its first version
+    # becomes champion.
+    config = load_config(path, [*(BENCHMARK_SLICE if benchmark else []), "promote=auto"])
     result = train(config, config_path=path)
     assert result.version == "1"
-    assert result.promotion is not None and result.promotion.promoted  # the first version becomes champion
+    assert result.promotion is not None and result.promotion.promoted
 
     model = mlflow.pyfunc.load_model(f"models:/{config.registered_model}@champion")
     inputs = pd.DataFrame({"text": ["Israeli jets struck Hezbollah sites.", "The ministers met in Cairo."]})
@@ -433,7 +435,7 @@ def test_transformer_configs_on_the_packaged_model(store_uri: str, path: str, ov
         pytest.skip(f"{locations.DEFAULT_DATA_DIR}: ../shared/datasets not found (benchmark configs read it)")
     config = load_config(locations.CONFIGS_DIR / path, overrides)
     result = train(config)
-    model = mlflow.pyfunc.load_model(f"models:/{config.registered_model}@champion")
+    model = mlflow.pyfunc.load_model(f"models:/{config.registered_model}/{result.version}")
     inputs = pd.DataFrame(
         {"text": ["Rockets were fired at the border.", "Talks resumed in Doha."], "target": ["Israel", "Hamas"]}
     )

@@ -119,7 +119,8 @@ class ExperimentConfig(Strict):
     seed: int = 13
     promote: Literal["auto", "never", "always"] = Field(
         "never",
-        description="auto: make the new version champion when it beats the current one; always: even when it does not.",
+        description="auto: make the new version champion when it beats the current one (a name's first always does); "
+        "always: even when it does not; never: leave every version, a name's first too, to a promotion by hand.",
     )
     sweep: dict[str, list[Any]] = Field(
         default_factory=dict, description="Grid: dotted key -> values; each combination is a child run."
