@@ -15,6 +15,7 @@ def listen_problem(host: str, port: int, port_option: str, host_option: str) -> 
             probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             probe.bind((host, port))
     except OSError as err:
-        option = port_option if err.errno == errno.EADDRINUSE else host_option
+        # A port in use, or one below 1024 for a user without the right to it: another port; anything else is the host.
+        option = port_option if err.errno in (errno.EADDRINUSE, errno.EACCES) else host_option
         return f"{(err.strerror or str(err)).lower()} (set another with {option})"
     return None

@@ -173,11 +173,13 @@ def unknown_variables(environ: Mapping[str, str]) -> dict[str, str | None]:
     """Each NEWS_* variable of the environment that nothing reads (a misspelling, most likely), with the known name
     closest to it, if any."""
     known = sorted(known_variables())
+    # pydantic-settings reads the server's variables in any case (news_port is NEWS_PORT); the others are read by
+    # os.environ, by their exact name.
+    settings = known_variables() - OTHER_VARIABLES
     unknown: dict[str, str | None] = {}
     for name in sorted(environ):
-        # pydantic-settings reads the server's variables in any case: news_port is NEWS_PORT.
         upper = name.upper()
-        if upper.startswith(ENV_PREFIX) and upper not in known:
+        if upper.startswith(ENV_PREFIX) and upper not in settings and name not in OTHER_VARIABLES:
             closest = difflib.get_close_matches(upper, known, n=1)
             unknown[name] = closest[0] if closest else None
     return unknown

@@ -8,7 +8,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from mlflow.entities import Run, RunStatus
+from mlflow.entities import LifecycleStage, Run, RunStatus
 from mlflow.exceptions import MlflowException
 from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE, RESOURCE_DOES_NOT_EXIST, ErrorCode
 from mlflow.tracking import MlflowClient
@@ -32,16 +32,20 @@ ABANDONED_REASON = (
 
 @dataclass(frozen=True)
 class RunEnding:
-    """What fail-runs did to one run: `before` is its status when found; `failed` whether this call ended it."""
+    """What fail-runs did to one run: `before` is its status when found; `failed` whether this call ended it; `deleted`
+    whether it (or its experiment) was deleted, which leaves it as it is."""
 
     run_id: str
     before: str
     failed: bool
+    deleted: bool = False
 
     def describe(self) -> str:
         """One line for the user."""
         if self.failed:
             return f"run {self.run_id}: {RUNNING} -> {FAILED}"
+        if self.deleted:
+            return f"run {self.run_id}: deleted ({self.before}), left as it is (restore it in the MLflow UI to end it)"
         return f"run {self.run_id}: already {self.before}, left as it is"
 
 
@@ -77,6 +81,9 @@ def _running_children(client: MlflowClient, parent: Run) -> list[Run]:
 
 def _fail(client: MlflowClient, run: Run) -> RunEnding:
     run_id, status = run.info.run_id, run.info.status
+    # MLflow changes nothing of a deleted run (nor of a run of a deleted experiment) until it is restored.
+    if run.info.lifecycle_stage == LifecycleStage.DELETED:
+        return RunEnding(run_id, status, failed=False, deleted=True)
     if status != RUNNING:
         return RunEnding(run_id, status, failed=False)
     if ERROR_TAG not in run.data.tags:

@@ -136,11 +136,17 @@ def test_a_news_variable_nothing_reads_is_named_with_the_setting_it_is_closest_t
         "NEWS_TRACKING_URI": "sqlite:///a.db",
         "NEWS_ONNX_CACHE": "/tmp/onnx",
         "NEWS_DATA_DIR": "/data",
+        "news_onnx_cache": "/tmp/onnx",  # read by its exact name only: nothing reads this one
         "MLFLOW_TRACKING_URI": "sqlite:///b.db",
         "NEWSROOM": "x",
     }
 
-    assert unknown_variables(environ) == {"NEWS_PROT": "NEWS_PORT", "NEWS_XYZZY_PLUGH": None, "news_workres": "NEWS_WORKERS"}
+    assert unknown_variables(environ) == {
+        "NEWS_PROT": "NEWS_PORT",
+        "NEWS_XYZZY_PLUGH": None,
+        "news_onnx_cache": "NEWS_ONNX_CACHE",
+        "news_workres": "NEWS_WORKERS",
+    }
 
 
 def test_the_known_variables_are_all_those_the_project_reads() -> None:

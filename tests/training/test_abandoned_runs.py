@@ -82,3 +82,23 @@ def test_fail_runs_needs_a_run_id(store_uri: str) -> None:
 
     assert result.exit_code == 2
     assert "Missing argument 'RUN_ID...'" in result.stderr
+
+
+def test_fail_runs_leaves_a_deleted_run_as_it_is_and_still_ends_the_others(store_uri: str) -> None:
+    client = MlflowClient()
+    experiment = client.create_experiment("abandoned")
+    running, deleted = left_running(client, experiment), left_running(client, experiment)
+    client.delete_run(deleted.info.run_id)
+    gone_experiment = client.create_experiment("deleted with its runs")
+    in_deleted_experiment = left_running(client, gone_experiment)
+    client.delete_experiment(gone_experiment)
+
+    result = runner.invoke(app, ["fail-runs", deleted.info.run_id, running.info.run_id, in_deleted_experiment.info.run_id])
+
+    assert result.exit_code == 0, result.output
+    assert result.stdout.splitlines() == [
+        f"run {deleted.info.run_id}: deleted (RUNNING), left as it is (restore it in the MLflow UI to end it)",
+        f"run {running.info.run_id}: RUNNING -> FAILED",
+        f"run {in_deleted_experiment.info.run_id}: deleted (RUNNING), left as it is (restore it in the MLflow UI to end it)",
+    ]
+    assert [status(client, run) for run in (deleted, running, in_deleted_experiment)] == ["RUNNING", "FAILED", "RUNNING"]

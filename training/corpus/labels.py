@@ -68,7 +68,8 @@ class LabelValidationError(UserInputError):
     def __init__(self, problems: list[str]) -> None:
         shown = problems[:MAX_PROBLEMS_SHOWN]
         if len(problems) > len(shown):
-            shown.append(f"... and {len(problems) - len(shown)} more problems ({len(problems)} in all)")
+            more = len(problems) - len(shown)
+            shown.append(f"... and {more} more problem{'s' if more > 1 else ''} ({len(problems)} in all)")
         super().__init__("\n".join(shown))
         self.problems = problems
 

@@ -141,3 +141,9 @@ def test_cli_validate_labels_exit_codes(tmp_path: Path, segments: Path) -> None:
     result = runner.invoke(app, ["validate-labels", "--labels", str(labels), "--segments", str(segments)])
     assert result.exit_code == 1
     assert f"{labels}:1: topic" in result.output
+
+
+def test_one_problem_past_the_twentieth_is_counted_in_the_singular() -> None:
+    problems = [f"labels.jsonl:{line}: bad" for line in range(1, 22)]
+    assert str(LabelValidationError(problems)).splitlines()[-1] == "... and 1 more problem (21 in all)"
+    assert str(LabelValidationError(problems[:20])).splitlines() == problems[:20]
