@@ -408,7 +408,20 @@ def _fit_register(
         tags["sweep_run_name"] = f"{config.run_name}-sweep"
     for key, value in tags.items():
         client.set_model_version_tag(config.registered_model, version, key, value)
+    if not client.get_registered_model(config.registered_model).description:
+        # What the registry's Models page shows first; a description someone wrote there is kept.
+        client.update_registered_model(config.registered_model, description=REGISTERED_MODEL_DESCRIPTION[config.task])
     return version
+
+
+_REGISTRY_NOTE = (
+    "Trained by `python -m training train`. Each version's tags give its run, family, labels and primary metric, its "
+    "description its promotion history; the server loads the version the `champion` alias points at."
+)
+REGISTERED_MODEL_DESCRIPTION = {
+    "topic": f"News topic classifier: a text in, its topic out. {_REGISTRY_NOTE}",
+    "stance": f"News stance classifier: a text and a target in, the text's stance toward the target out. {_REGISTRY_NOTE}",
+}
 
 
 def _auto_promote(client: MlflowClient, config: ExperimentConfig, run_id: str, version: str) -> Promotion | None:

@@ -57,6 +57,11 @@ def test_run_records_params_metrics_artifacts_dataset_and_tags(store_uri: str) -
     run = client.get_run(result.run_id)
     assert run.info.status == "FINISHED"
     assert run.data.params["model.C"] == "2.0"
+    # The registered model says what it is; a description written in the UI is not replaced by the next training.
+    assert client.get_registered_model("news-stance").description.startswith("News stance classifier: a text and a target in")
+    client.update_registered_model("news-stance", description="Ours: ask the newsroom before promoting.")
+    train(load_config(path, ["model.C=3.0"]), config_path=path)
+    assert client.get_registered_model("news-stance").description == "Ours: ask the newsroom before promoting."
     assert run.data.params["evaluation.cv"] == "leave_one_group_out"
     for name in (
         "macro_f1",
