@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import mlflow.pyfunc
 import pandas as pd
 from mlflow.exceptions import MlflowException
+from mlflow.tracking import MlflowClient
 
 from classifiers.contract import DOCUMENT_COLUMN, REQUIRED_COLUMNS
 from classifiers.errors import UserInputError
@@ -16,6 +19,9 @@ from classifiers.pyfunc import load_pyfunc, loaded_pyfunc
 from training.evaluation.metrics import group_bootstrap_interval, summary_metrics
 from training.jsonl_table import read_jsonl_table
 from training.scoring.inputs import DocumentOrder
+
+# models:/<name>@<alias> or models:/<name>/<version> (a logged model's models:/m-<id> names no registered version).
+_REGISTERED = re.compile(r"^models:/(?P<name>[^/@]+)(?:@(?P<alias>[^/@]+)|/(?P<version>\d+))$")
 
 
 def load_model(model_uri: str) -> tuple[mlflow.pyfunc.PyFuncModel, str, list[str]]:
@@ -28,16 +34,42 @@ def load_model(model_uri: str) -> tuple[mlflow.pyfunc.PyFuncModel, str, list[str
     return model, *_task_and_labels(model_uri, model)
 
 
+@dataclass(frozen=True)
+class EvaluatedModel:
+    """A loaded model with what it carries, and what the evaluation reports of it (`identity`)."""
+
+    model: mlflow.pyfunc.PyFuncModel
+    task: str
+    labels: list[str]
+    identity: dict[str, str]
+
+
 @contextmanager
-def loaded_model(model_uri: str) -> Iterator[tuple[mlflow.pyfunc.PyFuncModel, str, list[str]]]:
-    """The pyfunc with the task and label set it carries, from a copy of the model removed when the block ends."""
+def loaded_model(model_uri: str) -> Iterator[EvaluatedModel]:
+    """The pyfunc with the task and label set it carries, from a copy of the model removed when the block ends (a
+    remote store's); a registry alias is read once, so the figures belong to the version reported even when the alias
+    moves meanwhile."""
     with ExitStack() as stack:
         # Only the load's errors are the user's bad URI: one raised by the block's own work stays what it is.
         try:
-            model = stack.enter_context(loaded_pyfunc(model_uri))
+            pinned, identity = _pinned(model_uri)
+            model = stack.enter_context(loaded_pyfunc(pinned))
         except (MlflowException, OSError) as err:
             raise UserInputError(f"cannot load model '{model_uri}': {err}") from err
-        yield model, *_task_and_labels(model_uri, model)
+        task, labels = _task_and_labels(model_uri, model)
+        yield EvaluatedModel(model, task, labels, {**identity, "run_id": str(model.metadata.run_id)})
+
+
+def _pinned(model_uri: str) -> tuple[str, dict[str, str]]:
+    """The URI of the registered version a models:/ URI names now, and the uri, name and version to report; any other
+    URI as it is, reported as given."""
+    found = _REGISTERED.match(model_uri)
+    if found is None:
+        return model_uri, {"uri": model_uri}
+    client = MlflowClient()
+    name, alias = found["name"], found["alias"]
+    version = client.get_model_version_by_alias(name, alias) if alias else client.get_model_version(name, found["version"])
+    return f"models:/{name}/{version.version}", {"uri": model_uri, "name": name, "version": str(version.version)}
 
 
 def _task_and_labels(model_uri: str, model: mlflow.pyfunc.PyFuncModel) -> tuple[str, list[str]]:
@@ -73,8 +105,9 @@ def evaluate_file(model_uri: str, path: Path, group_column: str | None = None) -
     and the pyfunc read them; its rows must be consecutive); the others alone, and resampled alone where the
     interval resamples documents."""
     # The model's copy lives until its predictions are made.
-    with loaded_model(model_uri) as (model, task, labels):
-        return _evaluate_rows(model, task, labels, path, group_column)
+    with loaded_model(model_uri) as loaded:
+        metrics = _evaluate_rows(loaded.model, loaded.task, loaded.labels, path, group_column)
+    return {"model": loaded.identity, **metrics}
 
 
 def _evaluate_rows(
@@ -142,7 +175,8 @@ def evaluate_benchmark(
     # The data first: a name, split or folder not found is reported before the model loads (seconds).
     frame = load_benchmark(name, data_dir, split, benchmark.task)
     # The model's copy lives until its predictions are made.
-    with loaded_model(model_uri) as (model, task, labels):
+    with loaded_model(model_uri) as loaded:
+        model, task, labels = loaded.model, loaded.task, loaded.labels
         if task != benchmark.task:
             raise UserInputError(f"{name} is a {benchmark.task} dataset; model '{model_uri}' is a {task} model")
         extra: dict[str, object] = {}
@@ -152,7 +186,7 @@ def evaluate_benchmark(
             extra = {"label_map": label_map, "left_out": left_out}
         gold, predicted = frame["label"].tolist(), predict_labels(model, task, labels, frame)
     # The benchmark's own groups (a VAST topic, an FNC-1 story) are the unit its dev splits keep together.
-    metrics = {**scored(gold, predicted, labels, frame["group"].tolist(), "groups"), **extra}
+    metrics = {"model": loaded.identity, **scored(gold, predicted, labels, frame["group"].tolist(), "groups"), **extra}
     if label_map:
         back = {model_label: label for label, model_label in label_map.items()}
         one_to_one = len(back) == len(label_map) == len(benchmark_labels)

@@ -4,6 +4,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from mlflow.tracking import MlflowClient
 from sklearn.metrics import f1_score
 from typer.testing import CliRunner
 
@@ -32,8 +33,13 @@ def test_evaluate_prints_metrics_json_on_the_last_line(trained_store_uri: str, t
     assert result.exit_code == 0, result.output
     metrics = json.loads(result.stdout.strip().splitlines()[-1])
     assert set(metrics) == {
-        "accuracy", "macro_f1", "per_class", "per_class_recall", "confusion", "labels", "n", "macro_f1_interval",
+        "model", "accuracy", "macro_f1", "per_class", "per_class_recall", "confusion", "labels", "n", "macro_f1_interval",
         "interval_resamples",
+    }
+    # Which version the alias named when it was scored, and the run that trained it.
+    champion = MlflowClient().get_model_version_by_alias("news-topic", "champion")
+    assert metrics["model"] == {
+        "uri": "models:/news-topic@champion", "name": "news-topic", "version": str(champion.version), "run_id": champion.run_id
     }
     assert metrics["n"] == 3
     assert metrics["interval_resamples"] == "rows"
