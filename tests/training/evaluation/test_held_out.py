@@ -314,11 +314,9 @@ def test_a_model_of_the_other_task_is_named(trained_store_uri: str, tmp_path: Pa
     assert "bbc_news is a topic dataset; model 'models:/news-stance@champion' is a stance model" in output
 
 
-@pytest.mark.xdist_group("tracking_stack")  # the session's tracking stack lives on one worker
-def test_evaluate_leaves_no_copy_of_a_tracking_servers_model_behind_whether_it_succeeds_or_fails(
-    stack_uri: str, temp_root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    # The stack's server proxies its artifacts, so MLflow downloads the model (from a SQLite store it loads in place).
+@pytest.fixture
+def temp_while_predicting(temp_root: Path, monkeypatch: pytest.MonkeyPatch) -> list[list[str]]:
+    """What the temporary folder held each time evaluate made its predictions (the names in it)."""
     seen: list[list[str]] = []
     predict = held_out.predict_labels
 
@@ -327,6 +325,15 @@ def test_evaluate_leaves_no_copy_of_a_tracking_servers_model_behind_whether_it_s
         return predict(*args)  # type: ignore[arg-type]
 
     monkeypatch.setattr(held_out, "predict_labels", predict_watched)
+    return seen
+
+
+@pytest.mark.xdist_group("tracking_stack")  # the session's tracking stack lives on one worker
+def test_evaluate_leaves_no_copy_of_a_tracking_servers_model_behind_whether_it_succeeds_or_fails(
+    stack_uri: str, temp_root: Path, tmp_path: Path, temp_while_predicting: list[list[str]]
+) -> None:
+    # The stack's server proxies its artifacts, so MLflow downloads the model (from a SQLite store it loads in place).
+    seen = temp_while_predicting
     good = write(tmp_path / "held_out.jsonl", [{"text": text, "label": label} for text, label in TOPIC_ROWS])
     # Read after the model loaded: a label it does not know fails the command there.
     unknown = write(tmp_path / "unknown.jsonl", [{"text": TOPIC_ROWS[0][0], "label": "weather"}])
@@ -348,16 +355,9 @@ def test_evaluate_leaves_no_copy_of_a_tracking_servers_model_behind_whether_it_s
 
 
 def test_evaluate_reads_a_local_stores_model_in_place_and_a_folder_without_a_model_fails_at_once(
-    trained_store_uri: str, temp_root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    trained_store_uri: str, temp_root: Path, tmp_path: Path, temp_while_predicting: list[list[str]]
 ) -> None:
-    seen: list[list[Path]] = []
-    predict = held_out.predict_labels
-
-    def predict_watched(*args: object) -> list[str]:
-        seen.append(sorted(temp_root.iterdir()))
-        return predict(*args)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(held_out, "predict_labels", predict_watched)
+    seen = temp_while_predicting
     good = write(tmp_path / "held_out.jsonl", [{"text": text, "label": label} for text, label in TOPIC_ROWS])
     not_a_model = tmp_path / "not-a-model"
     (not_a_model / "big").mkdir(parents=True)
