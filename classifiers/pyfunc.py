@@ -85,17 +85,19 @@ def loaded_pyfunc(uri: str) -> Iterator[mlflow.pyfunc.PyFuncModel]:
 def read_model_info(uri: str) -> ModelInfo:
     """`mlflow.models.get_model_info` (the MLmodel file: flavours, signature, metadata, no weights); from a remote
     store, read from a copy that is removed afterwards, where MLflow's own leaves it in a new temporary folder."""
-    location = _artifact_location(uri)
-    if _is_local(location):
+    if _is_local(_artifact_location(uri)):
         return get_model_info(uri)
+    # A models:/ URI names a registry entry, not a folder the file's name can be appended to; a runs:/ URI is resolved
+    # by MLflow's runs repository (the model's files may live apart from the run's, as a logged model's do).
+    location = ModelsArtifactRepository.get_underlying_uri(uri) if ModelsArtifactRepository.is_models_uri(uri) else uri
     with tempfile.TemporaryDirectory(prefix="news-mlmodel-") as folder:
         local = mlflow.artifacts.download_artifacts(artifact_uri=append_to_uri_path(location, MLMODEL_FILE_NAME), dst_path=folder)
         return Model.load(local).get_model_info()
 
 
 def _artifact_location(uri: str) -> str:
-    """Where the files of the model a URI names are: a models:/ or runs:/ URI names a registry entry or a run, not a
-    folder."""
+    """Where the files of the model a URI names are, near enough to tell this machine from a remote store: a models:/
+    or runs:/ URI names a registry entry or a run, not a folder."""
     if ModelsArtifactRepository.is_models_uri(uri):
         return ModelsArtifactRepository.get_underlying_uri(uri)
     if RunsArtifactRepository.is_runs_uri(uri):

@@ -229,23 +229,32 @@ def _release(client: MlflowClient, lock: str, owner: str) -> None:
 
 
 def _record(client: MlflowClient, name: str, candidate: ModelVersion, previous: str | None, reason: str) -> None:
-    """Write the promotion's tags and description, then move the alias: a failed write leaves the old champion."""
+    """Write the promotion's tags and description, then move the alias: a failed write leaves the old champion. What
+    the replaced version is told afterwards is a note: its failure does not undo a promotion that took effect."""
     now = datetime.now(UTC).isoformat(timespec="seconds")
     for key, value in {"promoted_at": now, PROMOTED_FROM_TAG: previous or NO_PREVIOUS_CHAMPION, "promotion_reason": reason}.items():
         client.set_model_version_tag(name, candidate.version, key, value)
-    # A version champion once before, then replaced, is champion again: its description keeps that history. Its tags
-    # are read now, under the lock: a promotion that replaced it may have written them after `candidate` was read.
-    current_tags = client.get_model_version(name, candidate.version).tags
-    for key in (REPLACED_AT_TAG, REPLACED_BY_TAG):
-        if key in current_tags:
-            client.delete_model_version_tag(name, candidate.version, key)
+    _clear_replaced(client, name, str(candidate.version))
     _add_to_description(client, name, candidate.version, f"{now}: became {CHAMPION} (previous: {previous or 'none'}); {reason}")
     client.set_registered_model_alias(name, CHAMPION, candidate.version)
-    if previous is not None:
-        # Its promotion tags tell how it became champion once; these, that it no longer is.
+    if previous is None:
+        return
+    # Its promotion tags tell how it became champion once; these, that it no longer is.
+    try:
         for key, value in {REPLACED_AT_TAG: now, REPLACED_BY_TAG: str(candidate.version)}.items():
             client.set_model_version_tag(name, previous, key, value)
         _add_to_description(client, name, previous, f"{now}: no longer {CHAMPION}: replaced by version {candidate.version}")
+    except MlflowException as err:  # deleted meanwhile (deletion takes no lock), or the store failed
+        logger.warning("%s version %s is champion; version %s could not be told it was replaced: %s", name, candidate.version, previous, err)
+
+
+def _clear_replaced(client: MlflowClient, name: str, version: str) -> None:
+    """Take the replaced_* tags off a version that is champion again (its description keeps the history). Read now,
+    under the lock: a promotion that replaced it may have written them after the caller read the version."""
+    tags = client.get_model_version(name, version).tags
+    for key in (REPLACED_AT_TAG, REPLACED_BY_TAG):
+        if key in tags:
+            client.delete_model_version_tag(name, version, key)
 
 
 def _add_to_description(client: MlflowClient, name: str, version: str, note: str) -> None:
@@ -272,4 +281,7 @@ def restore_champion(client: MlflowClient, name: str, version: str, previous: Mo
         if current is None or str(current.version) != str(version):
             return
         client.set_registered_model_alias(name, CHAMPION, previous.version)
+        _clear_replaced(client, name, str(previous.version))
+        now = datetime.now(UTC).isoformat(timespec="seconds")
+        _add_to_description(client, name, previous.version, f"{now}: {CHAMPION} again: version {version} was removed, its training failed")
     logger.warning("%s: %s is back on version %s", name, CHAMPION, previous.version)

@@ -135,6 +135,23 @@ def test_force_promotes_and_records_why(two_versions: tuple[float, float]) -> No
     assert client.get_model_version("news-topic", "2").tags["replaced_by"] == "1"
 
 
+def test_a_replaced_version_that_cannot_be_told_so_does_not_fail_the_promotion(
+    two_versions: tuple[float, float], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    client = MlflowClient()
+    set_tag = MlflowClient.set_model_version_tag
+
+    def gone_meanwhile(self: MlflowClient, name: str, version: str, key: str, value: str) -> None:
+        if key == "replaced_at":  # version 1 deleted from the UI while version 2 was promoted (deletion takes no lock)
+            raise MlflowException("Model Version (name=news-topic, version=1) not found")
+        set_tag(self, name, version, key, value)
+
+    monkeypatch.setattr(MlflowClient, "set_model_version_tag", gone_meanwhile)
+    result = promote(client, "news-topic", version="2", force=True)
+    assert result.promoted
+    assert str(champion_version(client, "news-topic").version) == "2"
+
+
 def test_better_candidate_is_promoted_automatically(store_uri: str) -> None:
     worse = train(load_config(CONFIG, ["model.C=0.0001"]))
     better = train(load_config(CONFIG))

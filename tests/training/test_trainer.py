@@ -355,7 +355,11 @@ def test_failure_after_the_alias_moved_gives_champion_back(store_uri: str, monke
     with pytest.raises(RuntimeError, match="tracking store went away"):
         train(load_config(locations.CONFIGS_DIR / "topic" / "tfidf_svm.yaml"))
     assert [str(v.version) for v in client.search_model_versions("name='news-topic'")] == ["1"]
-    assert str(client.get_model_version_by_alias("news-topic", "champion").version) == "1"
+    restored = client.get_model_version_by_alias("news-topic", "champion")
+    assert str(restored.version) == "1"
+    # It does not say it was replaced by a version that no longer exists; its description tells what happened.
+    assert "replaced_by" not in restored.tags and "replaced_at" not in restored.tags
+    assert restored.description.splitlines()[-1].endswith("champion again: version 2 was removed, its training failed")
     failed = mlflow.search_runs(experiment_names=["topic-seeds"], output_format="list", order_by=["start_time DESC"])[0]
     assert failed.info.status == "FAILED"
     assert failed.data.tags["error"] == "RuntimeError: tracking store went away"

@@ -41,7 +41,7 @@ class EvaluatedModel:
     model: mlflow.pyfunc.PyFuncModel
     task: str
     labels: list[str]
-    identity: dict[str, str]
+    identity: dict[str, str | None]
 
 
 @contextmanager
@@ -57,10 +57,10 @@ def loaded_model(model_uri: str) -> Iterator[EvaluatedModel]:
         except (MlflowException, OSError) as err:
             raise UserInputError(f"cannot load model '{model_uri}': {err}") from err
         task, labels = _task_and_labels(model_uri, model)
-        yield EvaluatedModel(model, task, labels, {**identity, "run_id": str(model.metadata.run_id)})
+        yield EvaluatedModel(model, task, labels, {**identity, "run_id": model.metadata.run_id})
 
 
-def _pinned(model_uri: str) -> tuple[str, dict[str, str]]:
+def _pinned(model_uri: str) -> tuple[str, dict[str, str | None]]:
     """The URI of the registered version a models:/ URI names now, and the uri, name and version to report; any other
     URI as it is, reported as given."""
     found = _REGISTERED.match(model_uri)
