@@ -2,6 +2,7 @@ import json
 import sys
 from pathlib import Path
 
+import mlflow.artifacts
 import pandas as pd
 import pytest
 from mlflow.tracking import MlflowClient
@@ -372,3 +373,16 @@ def test_evaluate_reads_a_local_stores_model_in_place_and_a_folder_without_a_mod
     assert sorted(temp_root.iterdir()) == []
     assert missing_code == 1
     assert f'Could not find an "MLmodel" configuration file at "{not_a_model}' in missing
+
+
+def test_evaluate_names_a_model_saved_without_a_run_with_a_null_run(trained_store_uri: str, tmp_path: Path) -> None:
+    folder = Path(mlflow.artifacts.download_artifacts("models:/news-topic@champion", dst_path=str(tmp_path / "model")))
+    mlmodel = folder / "MLmodel"
+    # As mlflow.pyfunc.save_model writes a model outside any run: no run_id.
+    mlmodel.write_text("".join(line for line in mlmodel.read_text().splitlines(True) if not line.startswith("run_id:")))
+    data = write(tmp_path / "held_out.jsonl", [{"text": text, "label": label} for text, label in TOPIC_ROWS])
+
+    code, stdout, output = evaluate_cli("--model-uri", str(folder), "--data", str(data))
+
+    assert code == 0, output
+    assert json.loads(stdout.strip().splitlines()[-1])["model"] == {"uri": str(folder), "run_id": None}
