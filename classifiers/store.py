@@ -39,6 +39,9 @@ REACHABILITY_TIMEOUT_S = 10
 LOCK_WAIT_S = 5
 
 CHAMPION = "champion"
+# models:/<name>@<alias> or models:/<name>/<version>: both resolve to one exact registered version (a logged model's
+# models:/m-<id> names none).
+REGISTERED_MODEL_URI = re.compile(r"^models:/(?P<name>[^/@]+)(?:@(?P<alias>[^/@]+)|/(?P<version>\d+))$")
 DEFAULT_REGISTERED_NAMES = {"topic": "news-topic", "stance": "news-stance"}
 
 

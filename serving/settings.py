@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import difflib
-import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Literal
@@ -22,12 +21,10 @@ ENV_PREFIX = "NEWS_"
 # compose file) may well hold: the export cache, read wherever a model loads, and training's data folder
 # (training/locations.py, which serving may not import). tests/serving/test_settings.py checks it against the source.
 OTHER_VARIABLES = frozenset({CACHE_VARIABLE, "NEWS_DATA_DIR"})
-# models:/<name>@<alias> or models:/<name>/<version>: both resolve to one exact registered version.
-_REGISTRY_URI = re.compile(r"^models:/(?P<name>[^/@]+)(?:@(?P<alias>[^/@]+)|/(?P<version>\d+))$")
 
 
 def _registry_uri(uri: str) -> str:
-    if not _REGISTRY_URI.match(uri):
+    if not store.REGISTERED_MODEL_URI.match(uri):
         raise ValueError(f"expected models:/<name>@<alias> or models:/<name>/<version>, got {uri!r}")
     return uri
 
@@ -68,7 +65,7 @@ def _strong_key(key: SecretStr | None) -> SecretStr | None:
 
 def parse_registry_uri(uri: str) -> tuple[str, str | None, str | None]:
     """(name, alias, version) of a registry URI; exactly one of alias and version is set."""
-    found = _REGISTRY_URI.match(uri)
+    found = store.REGISTERED_MODEL_URI.match(uri)
     if found is None:
         raise ValueError(f"not a registry model URI: {uri!r}")
     return found["name"], found["alias"], found["version"]

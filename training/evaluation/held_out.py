@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
@@ -16,12 +15,10 @@ from mlflow.tracking import MlflowClient
 from classifiers.contract import DOCUMENT_COLUMN, REQUIRED_COLUMNS
 from classifiers.errors import UserInputError
 from classifiers.pyfunc import load_pyfunc, loaded_pyfunc
+from classifiers.store import REGISTERED_MODEL_URI
 from training.evaluation.metrics import group_bootstrap_interval, summary_metrics
 from training.jsonl_table import read_jsonl_table
 from training.scoring.inputs import DocumentOrder
-
-# models:/<name>@<alias> or models:/<name>/<version> (a logged model's models:/m-<id> names no registered version).
-_REGISTERED = re.compile(r"^models:/(?P<name>[^/@]+)(?:@(?P<alias>[^/@]+)|/(?P<version>\d+))$")
 
 
 def load_model(model_uri: str) -> tuple[mlflow.pyfunc.PyFuncModel, str, list[str]]:
@@ -63,7 +60,7 @@ def loaded_model(model_uri: str) -> Iterator[EvaluatedModel]:
 def _pinned(model_uri: str) -> tuple[str, dict[str, str | None]]:
     """The URI of the registered version a models:/ URI names now, and the uri, name and version to report; any other
     URI as it is, reported as given."""
-    found = _REGISTERED.match(model_uri)
+    found = REGISTERED_MODEL_URI.match(model_uri)
     if found is None:
         return model_uri, {"uri": model_uri}
     client = MlflowClient()
