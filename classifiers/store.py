@@ -88,6 +88,9 @@ def _explained(reason: str) -> str:
     # urllib3 words it "too many 503 error responses", MLflow "error code 503 != 200".
     if "503 error" in reason or "error code 503" in reason:
         return f"{reason} (a tracking server answers 503 while its backend database is down)"
+    # http.client's words for an answer cut off when the server died while sending it.
+    if reason.startswith("IncompleteRead("):
+        return f"{reason} (the server closed the connection in the middle of its answer)"
     return reason
 
 

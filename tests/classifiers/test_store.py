@@ -190,6 +190,19 @@ class Answering(BaseHTTPRequestHandler):
         pass
 
 
+class CutOff(BaseHTTPRequestHandler):
+    """A server that dies while answering: it promises a body and closes the connection before sending it."""
+
+    def do_GET(self) -> None:  # noqa: N802 (the name http.server looks up)
+        self.send_response(200)
+        self.send_header("Content-Length", "100")
+        self.end_headers()
+        self.close_connection = True
+
+    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 (the base class's name)
+        pass
+
+
 def failed_call(uri: str) -> BaseException:
     """What an MLflow client call to the tracking server at uri raised."""
     with pytest.raises(Exception) as raised:
@@ -231,3 +244,9 @@ def test_a_server_that_answers_is_gone_only_when_it_says_it_cannot_serve(
     assert (reason is not None) == lost, reason
     if lost:
         assert f"too many {status} error responses" in str(reason)
+
+
+def test_an_answer_cut_off_in_the_middle_is_a_lost_server_and_says_so() -> None:
+    with serving(ThreadingHTTPServer(("127.0.0.1", 0), CutOff)) as uri:
+        reason = store.lost_server_reason(failed_call(uri))
+    assert reason == "IncompleteRead(0 bytes read, 100 more expected) (the server closed the connection in the middle of its answer)"
