@@ -29,7 +29,7 @@ from classifiers import store as model_store
 from classifiers.document_context import mix_neighbours
 from classifiers.segmenter import segment_body
 from training import locations
-from training.evaluation.held_out import load_model
+from training.evaluation.held_out import loaded_model
 from training.public_datasets.adapters import load_benchmark
 
 logger = logging.getLogger("benchmarks.bench_neighbours")
@@ -78,9 +78,10 @@ def main(
     model_store.use_store(store)
     # The data first: a folder not found is reported before the model loads.
     segments = article_segments(data_dir)
-    classifier = load_model(model)[0].unwrap_python_model().classifier
     logger.info("%d segments of %d articles", len(segments), segments["article"].nunique())
-    probabilities = classifier.predict_proba(segments[["text"]])
+    with loaded_model(model) as loaded:
+        classifier = loaded.model.unwrap_python_model().classifier
+        probabilities = classifier.predict_proba(segments[["text"]])
     rows = [scores(segments, probabilities, classifier.labels, weight) for weight in weights or [0, 0.1, 0.2, 0.3, 0.5]]
     lines = [
         f"{model} (its own neighbour weight: {classifier.neighbour_weight}); {len(segments)} segments of "

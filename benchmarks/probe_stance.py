@@ -20,7 +20,7 @@ from user_errors import run_script
 
 from classifiers import store as model_store
 from classifiers.contract import predict
-from training.evaluation.held_out import load_model
+from training.evaluation.held_out import loaded_model
 
 # (target, praise, condemnation): the same target, opposite wording.
 PAIRS = [
@@ -53,9 +53,10 @@ NEUTRAL = [
 
 def probe(uri: str) -> list[str]:
     """One row's cells: the labels for praise / condemnation per target, and for the neutral reports."""
-    model = load_model(uri)[0].unwrap_python_model().classifier
     rows = [(target, praise) for target, praise, _ in PAIRS] + [(target, blame) for target, _, blame in PAIRS] + NEUTRAL
-    labels = predict(model, pd.DataFrame({"text": [text for _, text in rows], "target": [t for t, _ in rows]}))["label"]
+    with loaded_model(uri) as loaded:
+        model = loaded.model.unwrap_python_model().classifier
+        labels = predict(model, pd.DataFrame({"text": [text for _, text in rows], "target": [t for t, _ in rows]}))["label"]
     praised, blamed, neutral = labels[: len(PAIRS)], labels[len(PAIRS) : 2 * len(PAIRS)], labels[2 * len(PAIRS) :]
     right = sum(p == "favor" for p in praised) + sum(b == "against" for b in blamed) + sum(n == "none" for n in neutral)
     pairs = " · ".join(f"{target}: {p}/{b}" for (target, _, _), p, b in zip(PAIRS, praised, blamed, strict=True))

@@ -14,21 +14,11 @@ from mlflow.tracking import MlflowClient
 
 from classifiers.contract import DOCUMENT_COLUMN, REQUIRED_COLUMNS
 from classifiers.errors import UserInputError
-from classifiers.pyfunc import load_pyfunc, loaded_pyfunc
+from classifiers.pyfunc import loaded_pyfunc
 from classifiers.store import REGISTERED_MODEL_URI
 from training.evaluation.metrics import group_bootstrap_interval, summary_metrics
 from training.jsonl_table import read_jsonl_table
 from training.scoring.inputs import DocumentOrder
-
-
-def load_model(model_uri: str) -> tuple[mlflow.pyfunc.PyFuncModel, str, list[str]]:
-    """The pyfunc with the task and label set it carries, loaded where MLflow puts it: in place from a local store,
-    from a copy left in a temporary folder from a remote one (the commands use `loaded_model`, which removes it)."""
-    try:
-        model = load_pyfunc(model_uri)
-    except (MlflowException, OSError) as err:
-        raise UserInputError(f"cannot load model '{model_uri}': {err}") from err
-    return model, *_task_and_labels(model_uri, model)
 
 
 @dataclass(frozen=True)

@@ -12,8 +12,14 @@ from typer.testing import CliRunner
 from classifiers.errors import UserInputError
 from training.cli import app
 from training.evaluation import held_out
-from training.evaluation.held_out import evaluate_file, load_model, predict_labels
+from training.evaluation.held_out import evaluate_file, loaded_model, predict_labels
 from training.evaluation.metrics import summary_metrics
+
+
+def predicted_by(model_uri: str, frame: pd.DataFrame) -> list[str]:
+    """The labels the model gives the frame's rows, as evaluate's own code asks for them."""
+    with loaded_model(model_uri) as loaded:
+        return predict_labels(loaded.model, loaded.task, loaded.labels, frame)
 
 
 def write(path: Path, rows: list[dict[str, str]]) -> Path:
@@ -48,7 +54,7 @@ def test_evaluate_prints_metrics_json_on_the_last_line(trained_store_uri: str, t
     assert 0 <= low <= metrics["macro_f1"] <= high <= 1
     rows = pd.read_json(data, lines=True)
     gold = rows["label"].tolist()
-    predicted = predict_labels(*load_model("models:/news-topic@champion"), rows)
+    predicted = predicted_by("models:/news-topic@champion", rows)
     used = sorted({*gold, *predicted})
     assert metrics["labels"] == used
     assert set(metrics["per_class"]) == set(used)
@@ -99,10 +105,10 @@ def test_rows_that_name_their_document_are_read_beside_their_neighbours(trained_
         {"text": row["text"], "label": row["label"]} for row in rows
     ]))
 
-    model, task, labels = load_model("models:/news-topic@champion")
     frame = pd.DataFrame(rows)
-    beside = predict_labels(model, task, labels, frame)
-    each_alone = predict_labels(model, task, labels, frame.drop(columns="document"))
+    with loaded_model("models:/news-topic@champion") as loaded:
+        beside = predict_labels(loaded.model, loaded.task, loaded.labels, frame)
+        each_alone = predict_labels(loaded.model, loaded.task, loaded.labels, frame.drop(columns="document"))
     # The same sentence reads as its article's topic beside that article's paragraphs, which it does not alone.
     assert beside[1] == "conflict" and beside[4] == "diplomacy" and beside != each_alone
     gold = frame["label"].tolist()
@@ -256,7 +262,7 @@ def test_a_one_to_one_label_map_keeps_the_official_metric(trained_store_uri: str
     metrics = held_out.evaluate_benchmark("models:/news-stance@champion", "semeval2016", tmp_path, None, mapping)
     assert metrics["left_out"] == {}
     frame = pd.DataFrame({"text": [t for _, t, _ in tweets], "target": [g for g, _, _ in tweets]})
-    predicted = predict_labels(*load_model("models:/news-stance@champion"), frame.assign(label="none"))
+    predicted = predicted_by("models:/news-stance@champion", frame.assign(label="none"))
     back = {model: bench for bench, model in mapping.items()}
     gold = [label for _, _, label in tweets]
     expected = f1_score(gold, [back[p] for p in predicted], labels=["FAVOR", "AGAINST"], average=None, zero_division=0)
