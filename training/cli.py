@@ -192,6 +192,13 @@ def evaluate(
             "rows of unnamed labels are left out."
         ),
     ] = None,
+    experiment: Annotated[
+        str | None,
+        typer.Option(
+            help="Also record the evaluation as a run of this MLflow experiment (created if missing): the training "
+            "runs' metric names, the data as its input, the JSON as an artifact; the JSON gains `run`."
+        ),
+    ] = None,
 ) -> None:
     """Score a model on labelled data; the last stdout line is the metrics as JSON.
 
@@ -201,9 +208,13 @@ def evaluate(
 
     from classifiers import store
     from training.evaluation.held_out import evaluate_benchmark, evaluate_file
+    from training.evaluation.recording import check_experiment
 
     with _user_errors():
-        store.use_store()
+        # A run to record needs a store that takes it: found out before minutes of scoring, not after.
+        store.use_store(writable=experiment is not None)
+        if experiment is not None:
+            check_experiment(experiment)
         if (data is None) == (dataset is None):
             raise UserInputError("give exactly one of --data FILE.jsonl or --dataset NAME")
         if group_column is not None and data is None:
@@ -211,9 +222,9 @@ def evaluate(
         if label_map and dataset is None:
             raise UserInputError("--label-map goes with --dataset (a JSONL file can carry the model's labels)")
         if data is not None:
-            metrics = evaluate_file(model_uri, data, group_column)
+            metrics = evaluate_file(model_uri, data, group_column, experiment)
         else:
-            metrics = evaluate_benchmark(model_uri, dataset, data_dir, split, _label_pairs(label_map or []))
+            metrics = evaluate_benchmark(model_uri, dataset, data_dir, split, _label_pairs(label_map or []), experiment)
     typer.echo(json.dumps(metrics))
 
 

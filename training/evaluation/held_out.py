@@ -17,6 +17,7 @@ from classifiers.errors import UserInputError
 from classifiers.pyfunc import loaded_pyfunc
 from classifiers.store import REGISTERED_MODEL_URI
 from training.evaluation.metrics import group_bootstrap_interval, summary_metrics
+from training.evaluation.recording import Evaluation, record_evaluation
 from training.jsonl_table import read_jsonl_table
 from training.scoring.inputs import DocumentOrder
 
@@ -85,22 +86,59 @@ def scored(gold: list[str], predicted: list[str], labels: list[str], groups: lis
     return {**metrics, "macro_f1_interval": list(interval) if interval else None, "interval_resamples": unit}
 
 
-def evaluate_file(model_uri: str, path: Path, group_column: str | None = None) -> dict[str, object]:
+def evaluate_file(
+    model_uri: str, path: Path, group_column: str | None = None, record_in: str | None = None
+) -> dict[str, object]:
     """Metrics of the model on a JSONL file of `text`, `label` (and `target` for stance); the macro-F1 interval
     resamples the values of `group_column` (e.g. an article id) when given, else single rows. Rows that give a
     `document` are read as that document's segments in file order, each beside its neighbours (as `training score`
     and the pyfunc read them; its rows must be consecutive); the others alone, and resampled alone where the
-    interval resamples documents."""
+    interval resamples documents. With `record_in`, also a run of that MLflow experiment (`run` in the result)."""
     # The model's copy lives until its predictions are made.
     with loaded_model(model_uri) as loaded:
-        metrics = _evaluate_rows(loaded.model, loaded.task, loaded.labels, path, group_column)
-    return {"model": loaded.identity, **metrics}
+        frame, predicted, metrics = _evaluate_rows(loaded.model, loaded.task, loaded.labels, path, group_column)
+    result = {"model": loaded.identity, **metrics}
+    if record_in is None:
+        return result
+    source = str(path.resolve())
+    params = {"data": source, **({"group_column": group_column} if group_column else {})}
+    evaluation = _evaluation(model_uri, loaded, frame, predicted, path.stem, source, params, {}, result)
+    return {**result, "run": record_evaluation(record_in, evaluation)}
+
+
+def _evaluation(
+    model_uri: str,
+    loaded: EvaluatedModel,
+    frame: pd.DataFrame,
+    predicted: list[str],
+    data_name: str,
+    data_source: str,
+    params: dict[str, str],
+    official: dict[str, float],
+    result: dict[str, object],
+) -> Evaluation:
+    interval = result["macro_f1_interval"]
+    return Evaluation(
+        model_uri=model_uri,
+        identity=loaded.identity,
+        model_id=loaded.model.metadata.model_id,
+        task=loaded.task,
+        labels=loaded.labels,
+        rows=frame[[*REQUIRED_COLUMNS[loaded.task], "label"]],
+        predicted=predicted,
+        data_name=data_name,
+        data_source=data_source,
+        params=params,
+        interval=(interval[0], interval[1]) if isinstance(interval, list) else None,
+        official=official,
+        result=result,
+    )
 
 
 def _evaluate_rows(
     model: mlflow.pyfunc.PyFuncModel, task: str, labels: list[str], path: Path, group_column: str | None
-) -> dict[str, object]:
-    """`evaluate_file` with the model loaded."""
+) -> tuple[pd.DataFrame, list[str], dict[str, object]]:
+    """`evaluate_file` with the model loaded: the rows scored, their predictions, the metrics."""
     by_document = group_column == DOCUMENT_COLUMN
     frame = read_jsonl_table(
         path,
@@ -123,7 +161,7 @@ def _evaluate_rows(
     if all(document is None for document in documents):
         frame = frame.drop(columns=DOCUMENT_COLUMN)
     predicted = predict_labels(model, task, labels, frame)
-    return scored(frame["label"].tolist(), predicted, labels, groups, group_column or "rows")
+    return frame, predicted, scored(frame["label"].tolist(), predicted, labels, groups, group_column or "rows")
 
 
 def mapped_to_model_labels(
@@ -145,7 +183,12 @@ def mapped_to_model_labels(
 
 
 def evaluate_benchmark(
-    model_uri: str, name: str, data_dir: Path, split: str | None, label_map: dict[str, str] | None = None
+    model_uri: str,
+    name: str,
+    data_dir: Path,
+    split: str | None,
+    label_map: dict[str, str] | None = None,
+    record_in: str | None = None,
 ) -> dict[str, object]:
     """Metrics of the model on a benchmark split in its official layout (default: the training split), official
     metrics included.
@@ -153,12 +196,12 @@ def evaluate_benchmark(
     `label_map` scores a model whose labels are not the benchmark's (the topic model on BBC News: business →
     economy): rows of the labels it names are relabelled, the others left out. The official metrics need the
     benchmark's own labels, so they come only when the map pairs every benchmark label with a model label of its own
-    and every prediction maps back.
+    and every prediction maps back. With `record_in`, also a run of that MLflow experiment (`run` in the result).
     """
     from training.public_datasets.adapters import get_benchmark, load_benchmark
-    from training.public_datasets.scorers import official_metrics
 
     benchmark = get_benchmark(name)
+    split = benchmark.resolve_split(split)
     # The data first: a name, split or folder not found is reported before the model loads (seconds).
     frame = load_benchmark(name, data_dir, split, benchmark.task)
     # The model's copy lives until its predictions are made.
@@ -168,18 +211,35 @@ def evaluate_benchmark(
             raise UserInputError(f"{name} is a {benchmark.task} dataset; model '{model_uri}' is a {task} model")
         extra: dict[str, object] = {}
         if label_map:
-            benchmark_labels = benchmark.labels
-            frame, left_out = mapped_to_model_labels(frame, label_map, benchmark_labels, labels)
+            frame, left_out = mapped_to_model_labels(frame, label_map, benchmark.labels, labels)
             extra = {"label_map": label_map, "left_out": left_out}
         gold, predicted = frame["label"].tolist(), predict_labels(model, task, labels, frame)
     # The benchmark's own groups (a VAST topic, an FNC-1 story) are the unit its dev splits keep together.
     metrics = {"model": loaded.identity, **scored(gold, predicted, labels, frame["group"].tolist(), "groups"), **extra}
+    official = _official(name, frame, gold, predicted, label_map)
+    result = {**metrics, **official}
+    if record_in is None:
+        return result
+    params = {"dataset": name, "split": split, "data_dir": str(data_dir.resolve())}
+    params |= {f"label_map.{label}": model_label for label, model_label in (label_map or {}).items()}
+    source = str(benchmark.directory(data_dir))
+    evaluation = _evaluation(model_uri, loaded, frame, predicted, f"{name}-{split}", source, params, official, result)
+    return {**result, "run": record_evaluation(record_in, evaluation)}
+
+
+def _official(
+    name: str, frame: pd.DataFrame, gold: list[str], predicted: list[str], label_map: dict[str, str] | None
+) -> dict[str, float]:
+    """The benchmark's official metrics of the predictions, none where a label map makes them unknowable."""
+    from training.public_datasets.adapters import get_benchmark
+    from training.public_datasets.scorers import official_metrics
+
     if label_map:
         back = {model_label: label for label, model_label in label_map.items()}
-        one_to_one = len(back) == len(label_map) == len(benchmark_labels)
+        one_to_one = len(back) == len(label_map) == len(get_benchmark(name).labels)
         if not one_to_one or set(predicted) - set(back):
-            return metrics
+            return {}
         gold, predicted = [back[label] for label in gold], [back[label] for label in predicted]
     # A benchmark scored per subset (VAST: zero-shot, few-shot) has a `subset` column; the others have none.
     subsets = frame["subset"].tolist() if "subset" in frame else None
-    return {**metrics, **official_metrics(name, gold, predicted, subsets)}
+    return official_metrics(name, gold, predicted, subsets)
