@@ -249,4 +249,6 @@ def test_a_server_that_answers_is_gone_only_when_it_says_it_cannot_serve(
 def test_an_answer_cut_off_in_the_middle_is_a_lost_server_and_says_so() -> None:
     with serving(ThreadingHTTPServer(("127.0.0.1", 0), CutOff)) as uri:
         reason = store.lost_server_reason(failed_call(uri))
-    assert reason == "IncompleteRead(0 bytes read, 100 more expected) (the server closed the connection in the middle of its answer)"
+    assert reason == (
+        "IncompleteRead(0 bytes read, 100 more expected) (the server closed the connection in the middle of its answer)"
+    )

@@ -42,7 +42,8 @@ def writable_trained_store(trained_store: str, tmp_path: Path, monkeypatch: pyte
 @pytest.fixture
 def held_out(tmp_path: Path) -> Path:
     path = tmp_path / "held_out.jsonl"
-    path.write_text("".join(json.dumps({"text": t, "label": l, "article": a}) + "\n" for t, l, a in TOPIC_ROWS))
+    rows = [{"text": text, "label": label, "article": article} for text, label, article in TOPIC_ROWS]
+    path.write_text("".join(json.dumps(row) + "\n" for row in rows))
     return path
 
 
@@ -88,7 +89,7 @@ def test_an_evaluation_is_recorded_as_a_run_with_the_training_runs_metric_names(
 
     (evaluated,) = run.inputs.dataset_inputs
     assert [tag.value for tag in evaluated.tags] == ["evaluation"]
-    rows = pd.DataFrame({"text": [t for t, _, _ in TOPIC_ROWS], "label": [l for _, l, _ in TOPIC_ROWS]})
+    rows = pd.DataFrame({"text": [t for t, _, _ in TOPIC_ROWS], "label": [label for _, label, _ in TOPIC_ROWS]})
     assert (evaluated.dataset.name, evaluated.dataset.digest) == ("held_out", frame_digest(rows))
 
     artifacts = {artifact.path for artifact in client.list_artifacts(run.info.run_id, "evaluation")}
