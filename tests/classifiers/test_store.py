@@ -203,6 +203,16 @@ class CutOff(BaseHTTPRequestHandler):
         pass
 
 
+class Unanswered(BaseHTTPRequestHandler):
+    """A server that dies before answering: it reads the request and closes the connection."""
+
+    def do_GET(self) -> None:  # noqa: N802 (the name http.server looks up)
+        self.close_connection = True
+
+    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 (the base class's name)
+        pass
+
+
 def failed_call(uri: str) -> BaseException:
     """What an MLflow client call to the tracking server at uri raised."""
     with pytest.raises(Exception) as raised:
@@ -252,3 +262,11 @@ def test_an_answer_cut_off_in_the_middle_is_a_lost_server_and_says_so() -> None:
     assert reason == (
         "IncompleteRead(0 bytes read, 100 more expected) (the server closed the connection in the middle of its answer)"
     )
+
+
+@pytest.mark.usefixtures("retries_at_once")
+def test_a_request_closed_unanswered_is_a_lost_server(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "1")
+    with serving(ThreadingHTTPServer(("127.0.0.1", 0), Unanswered)) as uri:
+        reason = store.lost_server_reason(failed_call(uri))
+    assert reason == "Remote end closed connection without response"

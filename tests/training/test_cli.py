@@ -208,8 +208,9 @@ def test_sigterm_ends_the_running_training_failed_and_registers_nothing(store_ur
     assert client.search_registered_models() == []
 
 
-# What a call to a killed server meets: a kept-alive connection is reset, a new one refused, an answer being sent cut off.
-GONE = r"(\[Errno (111\] Connection refused|104\] Connection reset by peer)|IncompleteRead\(\d+ bytes read, \d+ more expected\) \(the server closed the connection in the middle of its answer\))"
+# What a call to a killed server meets: a kept-alive connection is reset, a new one refused, a request closed unanswered,
+# an answer being sent cut off.
+GONE = r"(\[Errno (111\] Connection refused|104\] Connection reset by peer)|Remote end closed connection without response|IncompleteRead\(\d+ bytes read, \d+ more expected\) \(the server closed the connection in the middle of its answer\))"
 
 
 @dataclass(frozen=True)
