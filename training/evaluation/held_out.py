@@ -101,38 +101,22 @@ def evaluate_file(
     if record_in is None:
         return result
     source = str(path.resolve())
-    params = {"data": source, **({"group_column": group_column} if group_column else {})}
-    evaluation = _evaluation(model_uri, loaded, frame, predicted, path.stem, source, params, {}, result)
+    evaluation = Evaluation(
+        model=loaded,
+        rows=_scored_rows(frame, loaded.task),
+        predicted=predicted,
+        data_name=path.stem,
+        data_source=source,
+        params={"data": source, **({"group_column": group_column} if group_column else {})},
+        official={},
+        result=result,
+    )
     return {**result, "run": record_evaluation(record_in, evaluation)}
 
 
-def _evaluation(
-    model_uri: str,
-    loaded: EvaluatedModel,
-    frame: pd.DataFrame,
-    predicted: list[str],
-    data_name: str,
-    data_source: str,
-    params: dict[str, str],
-    official: dict[str, float],
-    result: dict[str, object],
-) -> Evaluation:
-    interval = result["macro_f1_interval"]
-    return Evaluation(
-        model_uri=model_uri,
-        identity=loaded.identity,
-        model_id=loaded.model.metadata.model_id,
-        task=loaded.task,
-        labels=loaded.labels,
-        rows=frame[[*REQUIRED_COLUMNS[loaded.task], "label"]],
-        predicted=predicted,
-        data_name=data_name,
-        data_source=data_source,
-        params=params,
-        interval=(interval[0], interval[1]) if isinstance(interval, list) else None,
-        official=official,
-        result=result,
-    )
+def _scored_rows(frame: pd.DataFrame, task: str) -> pd.DataFrame:
+    """The rows as they were scored, the data a recorded evaluation names: inputs, gold label, documents if any."""
+    return frame[[*REQUIRED_COLUMNS[task], "label", *([DOCUMENT_COLUMN] if DOCUMENT_COLUMN in frame.columns else [])]]
 
 
 def _evaluate_rows(
@@ -216,27 +200,39 @@ def evaluate_benchmark(
         gold, predicted = frame["label"].tolist(), predict_labels(model, task, labels, frame)
     # The benchmark's own groups (a VAST topic, an FNC-1 story) are the unit its dev splits keep together.
     metrics = {"model": loaded.identity, **scored(gold, predicted, labels, frame["group"].tolist(), "groups"), **extra}
-    official = _official(name, frame, gold, predicted, label_map)
+    official = _official(name, benchmark.labels, frame, gold, predicted, label_map)
     result = {**metrics, **official}
     if record_in is None:
         return result
     params = {"dataset": name, "split": split, "data_dir": str(data_dir.resolve())}
     params |= {f"label_map.{label}": model_label for label, model_label in (label_map or {}).items()}
-    source = str(benchmark.directory(data_dir))
-    evaluation = _evaluation(model_uri, loaded, frame, predicted, f"{name}-{split}", source, params, official, result)
+    evaluation = Evaluation(
+        model=loaded,
+        rows=_scored_rows(frame, task),
+        predicted=predicted,
+        data_name=f"{name}-{split}",
+        data_source=str(benchmark.directory(data_dir).resolve()),
+        params=params,
+        official=official,
+        result=result,
+    )
     return {**result, "run": record_evaluation(record_in, evaluation)}
 
 
 def _official(
-    name: str, frame: pd.DataFrame, gold: list[str], predicted: list[str], label_map: dict[str, str] | None
+    name: str,
+    benchmark_labels: tuple[str, ...],
+    frame: pd.DataFrame,
+    gold: list[str],
+    predicted: list[str],
+    label_map: dict[str, str] | None,
 ) -> dict[str, float]:
     """The benchmark's official metrics of the predictions, none where a label map makes them unknowable."""
-    from training.public_datasets.adapters import get_benchmark
     from training.public_datasets.scorers import official_metrics
 
     if label_map:
         back = {model_label: label for label, model_label in label_map.items()}
-        one_to_one = len(back) == len(label_map) == len(get_benchmark(name).labels)
+        one_to_one = len(back) == len(label_map) == len(benchmark_labels)
         if not one_to_one or set(predicted) - set(back):
             return {}
         gold, predicted = [back[label] for label in gold], [back[label] for label in predicted]

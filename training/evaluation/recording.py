@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import mlflow
 import pandas as pd
@@ -15,26 +16,24 @@ from training import tracking
 from training.evaluation.metrics import classification_metrics, confusion_matrix_figure, report_text
 from training.labelled_data import frame_digest
 
+if TYPE_CHECKING:  # held_out imports this module
+    from training.evaluation.held_out import EvaluatedModel
+
 EVALUATION_CONTEXT = "evaluation"
 
 
 @dataclass(frozen=True)
 class Evaluation:
-    """What one `evaluate` scored and found: the model, the rows and their predictions, the printed result."""
+    """What one `evaluate` scored and found."""
 
-    model_uri: str
-    identity: dict[str, str | None]
-    model_id: str | None
-    task: str
-    labels: list[str]
-    rows: pd.DataFrame
+    model: EvaluatedModel
+    rows: pd.DataFrame  # the rows scored: the model's inputs, the gold `label`, a `document` where rows give one
     predicted: list[str]
     data_name: str
     data_source: str
-    params: dict[str, str]
-    interval: tuple[float, float] | None
-    official: dict[str, float]
-    result: dict[str, object]
+    params: dict[str, str]  # what was scored besides the model: the file or benchmark, a group column, a label map
+    official: dict[str, float]  # the benchmark's official metrics, as in the result
+    result: dict[str, object]  # what `evaluate` prints
 
 
 def check_experiment(name: str) -> None:
@@ -53,11 +52,15 @@ def record_evaluation(experiment: str, evaluation: Evaluation) -> dict[str, str]
     """Log the evaluation as a finished run of the experiment (created if missing): the model it scored as tags and
     params, the training runs' metric names, the rows as the run's `evaluation` input, the result and the reports
     as artifacts. The metrics are also attached to the model's MLflow LoggedModel where this store holds it. Returns
-    the experiment's name and the run's id; a run that could not be written whole ends FAILED."""
+    the experiment's name and the run's id; a run that could not be written whole ends FAILED where the store lets it."""
+    labels = list(evaluation.result["labels"])  # type: ignore[call-overload]
     gold = evaluation.rows["label"].tolist()
-    metrics = classification_metrics(gold, evaluation.predicted, evaluation.labels)
-    if evaluation.interval is not None:
-        metrics["macro_f1_ci_low"], metrics["macro_f1_ci_high"] = evaluation.interval
+    # The labels the data or the predictions show, as printed: a label of the model that neither shows would be
+    # logged as F1 0, as if the model failed at it.
+    metrics = classification_metrics(gold, evaluation.predicted, labels)
+    interval = evaluation.result["macro_f1_interval"]
+    if isinstance(interval, list):
+        metrics["macro_f1_ci_low"], metrics["macro_f1_ci_high"] = interval
     metrics |= evaluation.official
     with warnings.catch_warnings():
         # MLflow registers its local-file source twice and warns that a path is ambiguous between the two.
@@ -69,44 +72,62 @@ def record_evaluation(experiment: str, evaluation: Evaluation) -> dict[str, str]
             name=evaluation.data_name,
             digest=frame_digest(evaluation.rows),
         )
-    # No tags: the experiment may be a training one, whose own are left as they are.
-    experiment_id = tracking.ensure_experiment(experiment, {})
-    run_id = None
+    run_id: str | None = None
     try:
+        # No tags: the experiment may be a training one, whose own are left as they are.
+        experiment_id = tracking.ensure_experiment(experiment, {})
         with tracking.tracked_run(experiment_id=experiment_id, run_name=_run_name(evaluation)) as run:
             run_id = run.info.run_id
-            _log(evaluation, dataset, metrics)
+            _log(evaluation, dataset, metrics, labels)
     except (MlflowException, OSError) as err:
-        ended = f"; its run {run_id} ends FAILED" if run_id else ""
-        raise UserInputError(f"the evaluation could not be recorded in experiment '{experiment}': {err}{ended}") from err
-    return {"experiment": experiment, "run_id": run.info.run_id}
+        raise UserInputError(f"the evaluation could not be recorded in experiment '{experiment}': {err}{_left(run_id)}") from err
+    return {"experiment": experiment, "run_id": run_id}
 
 
-def _log(evaluation: Evaluation, dataset: PandasDataset, metrics: dict[str, float]) -> None:
+def _log(evaluation: Evaluation, dataset: PandasDataset, metrics: dict[str, float], labels: list[str]) -> None:
     """What the active run records of the evaluation."""
-    gold = evaluation.rows["label"].tolist()
-    identity = {f"evaluated_model_{key}": value for key, value in evaluation.identity.items() if value and key != "uri"}
+    gold, predicted = evaluation.rows["label"].tolist(), evaluation.predicted
+    identity = evaluation.model.identity
     mlflow.set_tags(
         {
-            "task": evaluation.task,
-            "evaluated_model_uri": evaluation.model_uri,
-            **identity,
+            "task": evaluation.model.task,
+            "evaluated_model_uri": identity["uri"],
+            **{f"evaluated_model_{key}": value for key, value in identity.items() if value and key != "uri"},
             "data_rows": str(len(evaluation.rows)),
             "git_commit": tracking.git_commit(),
         }
     )
-    mlflow.log_params({"model_uri": evaluation.model_uri, **evaluation.params})
+    # The interval resamples articles in training runs; here whatever the command was told (rows without it).
+    resamples = str(evaluation.result["interval_resamples"])
+    mlflow.log_params({"model_uri": identity["uri"], **evaluation.params, "interval_resamples": resamples})
     mlflow.log_input(dataset, context=EVALUATION_CONTEXT)
-    mlflow.log_metrics(metrics, dataset=dataset, model_id=_logged_model(evaluation.model_id))
-    figure = confusion_matrix_figure(gold, evaluation.predicted, evaluation.labels, f"{evaluation.task}: {evaluation.data_name}")
+    mlflow.log_metrics(metrics, dataset=dataset, model_id=_logged_model(evaluation.model.model.metadata.model_id))
+    figure = confusion_matrix_figure(gold, predicted, labels, f"{evaluation.model.task}: {evaluation.data_name}")
     mlflow.log_figure(figure, "evaluation/confusion_matrix.png")
-    mlflow.log_text(report_text(gold, evaluation.predicted, evaluation.labels), "evaluation/classification_report.txt")
+    mlflow.log_text(report_text(gold, predicted, labels), "evaluation/classification_report.txt")
     mlflow.log_dict(evaluation.result, "evaluation/result.json")
 
 
+def _left(run_id: str | None) -> str:
+    """How a run whose recording failed was left, read back: FAILED, or not ended (the store refused that too)."""
+    if run_id is None:
+        return ""
+    try:
+        status = mlflow.MlflowClient().get_run(run_id).info.status
+    except MlflowException:
+        status = None
+    if status == "FAILED":
+        return f"; its run {run_id} ends FAILED"
+    return (
+        f"; its run {run_id} could not be ended and shows as {status or 'RUNNING'}: once the store takes writes, "
+        f"`python -m training fail-runs {run_id}` marks it FAILED"
+    )
+
+
 def _run_name(evaluation: Evaluation) -> str:
-    name, version = evaluation.identity.get("name"), evaluation.identity.get("version")
-    model = f"{name} v{version}" if name and version else evaluation.model_uri
+    identity = evaluation.model.identity
+    name, version = identity.get("name"), identity.get("version")
+    model = f"{name} v{version}" if name and version else identity["uri"]
     return f"{model} on {evaluation.data_name}"
 
 

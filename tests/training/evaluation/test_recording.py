@@ -10,6 +10,7 @@ from pathlib import Path
 import mlflow
 import pandas as pd
 import pytest
+from mlflow.entities import Run, ViewType
 from mlflow.tracking import MlflowClient
 from typer.testing import CliRunner
 
@@ -52,9 +53,9 @@ def evaluate(*args: str) -> tuple[int, str, str]:
     return result.exit_code, result.stdout, result.stderr
 
 
-def all_runs(client: MlflowClient) -> list[mlflow.entities.Run]:
-    experiments = [experiment.experiment_id for experiment in client.search_experiments(view_type=3)]
-    return client.search_runs(experiments, run_view_type=3)
+def all_runs(client: MlflowClient) -> list[Run]:
+    experiments = [experiment.experiment_id for experiment in client.search_experiments(view_type=ViewType.ALL)]
+    return client.search_runs(experiments, run_view_type=ViewType.ALL)
 
 
 def test_an_evaluation_is_recorded_as_a_run_with_the_training_runs_metric_names(
@@ -75,7 +76,10 @@ def test_an_evaluation_is_recorded_as_a_run_with_the_training_runs_metric_names(
     assert run.data.tags["evaluated_model_version"] == str(champion.version)
     assert run.data.tags["evaluated_model_run_id"] == champion.run_id
     assert run.data.params == {
-        "model_uri": "models:/news-topic@champion", "data": str(held_out.resolve()), "group_column": "article"
+        "model_uri": "models:/news-topic@champion",
+        "data": str(held_out.resolve()),
+        "group_column": "article",
+        "interval_resamples": "article",
     }
     # The printed figures, under the names the training run logs, so the two compare in the UI.
     metrics = run.data.metrics
@@ -86,6 +90,10 @@ def test_an_evaluation_is_recorded_as_a_run_with_the_training_runs_metric_names(
     assert [metrics["macro_f1_ci_low"], metrics["macro_f1_ci_high"]] == pytest.approx(result["macro_f1_interval"])
     for label, f1 in result["per_class"].items():
         assert metrics[f"f1_{label}"] == pytest.approx(f1)
+    # Labels of the model that neither the data nor the predictions show have no figure, as in the printed JSON: a
+    # zero would read as the model failing at them.
+    unshown = set(champion.tags["labels"].split(",")) - set(result["labels"])
+    assert unshown and not {f"f1_{label}" for label in unshown} & set(metrics)
 
     (evaluated,) = run.inputs.dataset_inputs
     assert [tag.value for tag in evaluated.tags] == ["evaluation"]
@@ -143,7 +151,7 @@ def test_without_the_option_evaluate_writes_nothing(writable_trained_store: str,
     assert {run.info.run_id for run in all_runs(client)} == before
 
 
-def test_a_deleted_experiment_is_refused_before_anything_is_scored(writable_trained_store: str, held_out: Path) -> None:
+def test_a_deleted_experiment_is_refused_and_nothing_is_recorded(writable_trained_store: str, held_out: Path) -> None:
     client = MlflowClient()
     client.delete_experiment(client.create_experiment("old-evaluations"))
     before = {run.info.run_id for run in all_runs(client)}

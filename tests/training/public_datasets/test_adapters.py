@@ -202,8 +202,8 @@ def test_evaluate_on_vast_test_reports_zero_and_few_shot(store_uri: str, tmp_pat
     metrics = held_out.evaluate_benchmark(model_uri, "vast", tmp_path, "test")
 
     frame = load_benchmark("vast", tmp_path, "test", "stance")
-    model, task, labels = held_out.load_model(model_uri)
-    gold, predicted = frame["label"].tolist(), held_out.predict_labels(model, task, labels, frame)
+    with held_out.loaded_model(model_uri) as loaded:
+        gold, predicted = frame["label"].tolist(), held_out.predict_labels(loaded.model, loaded.task, loaded.labels, frame)
     official = {name: value for name, value in metrics.items() if name.startswith("vast_")}
     assert official == pytest.approx(official_metrics("vast", gold, predicted, frame["subset"].tolist()))
     # Each subset's figure is the scorer's on that subset's rows alone.

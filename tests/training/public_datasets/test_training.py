@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 from training import locations
 from training.cli import app
 from training.config.resolve import load_config
-from training.evaluation.held_out import load_model, predict_labels
+from training.evaluation.held_out import loaded_model, predict_labels
 from training.locations import DEFAULT_DATA_DIR
 from training.public_datasets.adapters import load_benchmark
 from training.public_datasets.scorers import fnc_score, fnc_test_mix
@@ -66,9 +66,9 @@ def test_fnc1_slice_trains_with_official_metrics_and_scores_a_test_split(store_u
     metrics = json.loads(outcome.stdout.strip().splitlines()[-1])
     assert metrics["n"] == 4
     # The champion's own labels for the 4 test pairs, scored by the official scorer.
-    model, task, labels = load_model("models:/fnc1-stance@champion")
-    test = load_benchmark("fnc1", tmp_path / "datasets", "test", task)
-    champion_labels = predict_labels(model, task, labels, test)
+    with loaded_model("models:/fnc1-stance@champion") as loaded:
+        test = load_benchmark("fnc1", tmp_path / "datasets", "test", loaded.task)
+        champion_labels = predict_labels(loaded.model, loaded.task, loaded.labels, test)
     assert metrics["fnc_score"] == pytest.approx(fnc_score(test["label"].tolist(), champion_labels))
     # per-class figures for the labels in the gold or the predictions; fnc's own macro-F1 covers all four
     assert set(metrics["per_class"]) == set(metrics["labels"]) <= {"agree", "disagree", "discuss", "unrelated"}
