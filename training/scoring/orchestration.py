@@ -13,7 +13,13 @@ from training.scoring.inputs import check_model_columns, check_records, inspect_
 from training.scoring.local_engine import score_locally
 from training.scoring.model import describe_model
 from training.scoring.outputs import check_output
-from training.scoring.spark_engine import DEFAULT_MASTER, check_executor_python, check_spark_paths, score_with_spark
+from training.scoring.spark_engine import (
+    DEFAULT_MASTER,
+    check_executor_python,
+    check_master_reachable,
+    check_spark_paths,
+    score_with_spark,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -62,6 +68,7 @@ def score(
     if engine is Engine.SPARK:
         check_executor_python(master)
         check_spark_paths(input_path, output)
+        check_master_reachable(master)
     source = inspect_input(input_path)
     check_output(output, input_path)
     spec = describe_model(model_uri)

@@ -14,6 +14,7 @@ import math
 import os
 import re
 import signal
+import socket
 import sys
 import threading
 import uuid
@@ -40,6 +41,8 @@ logger = logging.getLogger(__name__)
 
 DEFAULT_MASTER = "local[*]"
 APP_NAME = "news-classify-score"
+STANDALONE_PREFIX = "spark://"
+MASTER_CONNECT_TIMEOUT_S = 5
 # Columns this engine adds (the UDF's struct, exploded into the output columns; a row's place in the file, and the
 # keys that lay documents out); random, so no input column can have their names.
 _PREDICTION = f"prediction_{uuid.uuid4().hex}"
@@ -72,6 +75,25 @@ def check_executor_python(master: str) -> None:
             f"--master {master}: set PYSPARK_PYTHON to the executors' Python that has this project's dependencies "
             "(the versions in the model's requirements.txt), e.g. PYSPARK_PYTHON=/opt/news/.venv/bin/python"
         )
+
+
+def check_master_reachable(master: str) -> None:
+    """A standalone master (spark://host:port, or several comma-separated) must accept a connection now: refuse to
+    start otherwise. Spark would retry for a minute, print a hundred lines of Java stack traces and then fail with
+    "Cannot call methods on a stopped SparkContext". Other masters (local, YARN, Kubernetes) are not checked."""
+    if not master.startswith(STANDALONE_PREFIX):
+        return
+    reasons = []
+    for address in master.removeprefix(STANDALONE_PREFIX).split(","):
+        host, _, port = address.strip().rpartition(":")
+        if not host or not port.isdigit():
+            raise UserInputError(f"--master {master}: expected spark://HOST:PORT, got '{address}'")
+        try:
+            with socket.create_connection((host.strip("[]"), int(port)), timeout=MASTER_CONNECT_TIMEOUT_S):
+                return
+        except OSError as err:
+            reasons.append(f"{host}:{port}: {err.strerror or err}")
+    raise UserInputError(f"--master {master}: no Spark master answers ({'; '.join(reasons)})")
 
 
 def check_spark_paths(*paths: Path) -> None:

@@ -1,6 +1,8 @@
 import json
 import os
+import re
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -18,7 +20,7 @@ from tests.conftest import batching_tolerance
 from training.locations import PROJECT_ROOT
 from training.scoring import Engine, score
 from training.scoring.model import ModelSpec
-from training.scoring.spark_engine import result_type
+from training.scoring.spark_engine import check_master_reachable, result_type
 
 
 def test_the_udf_returns_the_contract_columns_as_a_struct() -> None:
@@ -34,6 +36,41 @@ def test_a_cluster_master_without_pyspark_python_is_refused_before_anything_star
     with pytest.raises(UserInputError, match=r"--master spark://nowhere:7077: set PYSPARK_PYTHON to the executors' Python"):
         score("models:/news-topic@champion", jsonl_input, out_dir / "s.parquet", engine=Engine.SPARK, master="spark://nowhere:7077")
     assert list(out_dir.iterdir()) == []
+
+
+def closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def test_a_standalone_master_that_does_not_answer_is_refused_in_one_line_before_anything_starts(
+    jsonl_input: Path, out_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PYSPARK_PYTHON", sys.executable)
+    first, second = closed_port(), closed_port()
+    master = f"spark://127.0.0.1:{first},localhost:{second}"
+    # No store is set up: the check comes before the model is looked up (and Spark's minute of retries).
+    with pytest.raises(UserInputError) as refused:
+        score("models:/news-topic@champion", jsonl_input, out_dir / "s.parquet", engine=Engine.SPARK, master=master)
+    assert str(refused.value) == (
+        f"--master {master}: no Spark master answers (127.0.0.1:{first}: Connection refused; localhost:{second}: "
+        "Connection refused)"
+    )
+    assert list(out_dir.iterdir()) == []
+
+
+def test_a_standalone_master_is_accepted_when_one_of_its_addresses_answers() -> None:
+    with socket.socket() as listening:
+        listening.bind(("127.0.0.1", 0))
+        listening.listen()
+        check_master_reachable(f"spark://127.0.0.1:{closed_port()},127.0.0.1:{listening.getsockname()[1]}")
+
+
+@pytest.mark.parametrize("master", ["spark://127.0.0.1", "spark://:7077", "spark://host:port"])
+def test_a_standalone_master_without_host_and_port_is_refused_naming_it(master: str) -> None:
+    with pytest.raises(UserInputError, match=rf"--master {re.escape(master)}: expected spark://HOST:PORT, got '"):
+        check_master_reachable(master)
 
 
 def test_a_path_with_a_colon_is_refused_before_anything_starts(inputs_dir: Path, out_dir: Path) -> None:
