@@ -24,10 +24,15 @@ logger = logging.getLogger(__name__)
 # socket that still holds unread request bytes resets the connection, and a reset that reaches the
 # client before it read the answer destroys the answer.
 LINGER_S = 2.0
+INVALID_HTTP_DETAIL = (
+    "the request is not valid HTTP/1.1: its request line, a header (Content-Length, Transfer-Encoding) or a chunk "
+    "size could not be parsed"
+)
 
 
 class LimitedHttpToolsProtocol(HttpToolsProtocol):
-    """`HttpToolsProtocol` that answers 431 to an oversized request head and 408 to a request sent too slowly.
+    """`HttpToolsProtocol` that answers 431 to an oversized request head and 408 to a request sent too slowly, and
+    answers a request it cannot parse in JSON.
 
     Neither request reaches the app. WebSocket upgrades hand the connection to another protocol,
     outside these limits: run uvicorn with `ws="none"`.
@@ -154,9 +159,16 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
         else:
             self.transport.close()
 
+    def send_400_response(self, msg: str) -> None:
+        """A request httptools cannot parse (request line, headers, Content-Length, chunk sizes) gets the service's
+        JSON error shape, not uvicorn's plain text; the connection closes, as uvicorn closes it."""
+        self._cancel_read_timer()
+        self.transport.write(self._error_response(400, INVALID_HTTP_DETAIL))
+        self.transport.close()
+
     def _error_response(self, status: int, detail: str) -> bytes:
         # The service's error format (`{"detail": ...}`), written directly: the app never saw this request.
-        body = json.dumps({"detail": detail}).encode()
+        body = json.dumps({"detail": detail}, separators=(",", ":")).encode()
         head = [STATUS_LINE[status]]
         for name, value in self.server_state.default_headers:
             head += [name, b": ", value, b"\r\n"]

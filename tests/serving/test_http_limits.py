@@ -26,7 +26,7 @@ from pydantic import ValidationError
 
 from classifiers.store import PROJECT_ROOT
 from serving import cli
-from serving.http_protocol import LimitedHttpToolsProtocol, limited_httptools
+from serving.http_protocol import INVALID_HTTP_DETAIL, LimitedHttpToolsProtocol, limited_httptools
 from serving.settings import ServingSettings
 from tests.conftest import free_port
 
@@ -185,6 +185,28 @@ def test_a_head_of_exactly_the_limit_is_served_and_one_byte_more_gets_431(server
     assert answers[0].startswith(b"HTTP/1.1 422 ")  # the app read the body: no items
     assert answers[0].count(b"HTTP/1.1 200 OK") == 1  # and answered the request after it
     assert answers[1].startswith(b"HTTP/1.1 431 ")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "request_bytes",
+    [
+        b"GARBAGE\r\n\r\n",
+        b"POST /v1/classify HTTP/1.1\r\nHost: test\r\nContent-Length: abc\r\n\r\n",
+        b"POST /v1/classify HTTP/1.1\r\nHost: test\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
+    ],
+    ids=["request line", "content length", "chunk size"],
+)
+def test_a_request_that_is_not_http_gets_400_in_json_and_the_server_keeps_serving(
+    server: Server, request_bytes: bytes
+) -> None:
+    with server.connect() as sock:
+        sock.sendall(request_bytes)
+        answer = read_response(sock, bytearray())
+    assert answer.status == 400
+    assert answer.headers["content-type"] == "application/json"
+    assert json.loads(answer.body) == {"detail": INVALID_HTTP_DETAIL}
+    assert httpx.get(f"{server.base}/health", timeout=HANG_S).status_code == 200
 
 
 @pytest.mark.slow
