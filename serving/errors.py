@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Sequence
 from typing import Any
@@ -22,6 +23,9 @@ from serving.snapshot import ModelUnavailable
 
 logger = logging.getLogger(__name__)
 
+# Characters of a rejected value, or of a key, that an error answer repeats.
+ECHOED_CHARS = 200
+
 
 def error_path(loc: Sequence[str | int]) -> str:
     """`("body", "items", 3, "text")` -> `items[3].text`; the request body itself is `body`."""
@@ -32,6 +36,25 @@ def error_path(loc: Sequence[str | int]) -> str:
     return path or "body"
 
 
+def _shortened(text: str) -> str:
+    return text if len(text) <= ECHOED_CHARS else f"{text[:ECHOED_CHARS]}... ({len(text)} characters)"
+
+
+def _bounded(error: dict[str, Any]) -> dict[str, Any]:
+    """The error with what it repeats of the request cut short: a key in its path, the rejected input. Echoed whole,
+    an 8 MB value came back three times over (once per error about it)."""
+    loc = tuple(_shortened(part) if isinstance(part, str) else part for part in error["loc"])
+    bounded = {**error, "loc": loc}
+    if "input" in error:
+        value = error["input"]
+        if isinstance(value, str):
+            bounded["input"] = _shortened(value)
+        elif isinstance(value, dict | list) and len(json.dumps(value, default=repr)) > ECHOED_CHARS:
+            # An object or array (the item a field is missing from, the whole body) is named by the path instead.
+            del bounded["input"]
+    return bounded
+
+
 def _explained(error: dict[str, Any]) -> dict[str, Any]:
     # A JSON syntax error is about the body as a whole, and its message says where.
     if error.get("type") == "json_invalid":
@@ -40,12 +63,12 @@ def _explained(error: dict[str, Any]) -> dict[str, Any]:
 
 
 async def validation_error(request: Request, exc: RequestValidationError) -> Response:
-    """FastAPI's 422 format, with each message prefixed by the path of the field it is about."""
-    # The rejected input is echoed back and may be anything the request held: 1e999 parses to infinity,
-    # which strict JSON cannot carry (pydantic writes it as a string), and a \ud800 escape decodes to a
-    # lone surrogate.
+    """FastAPI's 422 format, each message prefixed by the path of the field it is about, and at most ECHOED_CHARS
+    of any text of the request repeated."""
+    # The rejected input is echoed back and may be anything the request held: a \ud800 escape decodes to a lone
+    # surrogate, which UTF-8 cannot carry.
     errors = jsonable_encoder(
-        [_explained(error) for error in exc.errors()],
+        [_explained(_bounded(error)) for error in exc.errors()],
         custom_encoder={str: lambda text: text.encode("utf-8", "replace").decode("utf-8")},
     )
     return Response(to_json({"detail": errors}, inf_nan_mode="strings"), status_code=422, media_type="application/json")

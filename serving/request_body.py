@@ -9,6 +9,7 @@ MAX_REPORTED_ERRORS errors are reported.
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -37,10 +38,33 @@ def is_json_content_type(content_type: str | None) -> bool:
     return main_type == "application" and (subtype == "json" or subtype.endswith("+json"))
 
 
+def _no_constant(name: str) -> float:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"the number {text[:40]} is too large for a float")
+    return value
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    found = dict(pairs)
+    if len(found) < len(pairs):
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise ValueError(f"the key {json.dumps(key[:40])} appears twice in one object")
+            seen.add(key)
+    return found
+
+
 def decode_json(raw: bytes) -> object:
-    """The parsed body, or a 422 saying why it is not JSON (bad syntax, bytes, nesting or number)."""
+    """The parsed body, or a 422 saying why it is not strict JSON (bad syntax, bytes, nesting, number, NaN or
+    Infinity, a key repeated in one object: Python's parser would take the last value and say nothing)."""
     try:
-        return json.loads(raw)
+        return json.loads(raw, parse_constant=_no_constant, parse_float=_finite, object_pairs_hook=_unique_keys)
     except json.JSONDecodeError as err:
         message = f"body is not valid JSON at character {err.pos}: {err.msg}"
         raise RequestValidationError([body_error("json_invalid", message)]) from err
@@ -49,7 +73,8 @@ def decode_json(raw: bytes) -> object:
         raise RequestValidationError([body_error("json_invalid", message)]) from err
     except RecursionError as err:
         raise RequestValidationError([body_error("json_invalid", "body is not valid JSON: nested too deeply")]) from err
-    # Python refuses integers of more than 4,300 digits (a guard against quadratic-time parsing).
+    # Python refuses integers of more than 4,300 digits (a guard against quadratic-time parsing); the hooks above
+    # refuse the rest.
     except ValueError as err:
         raise RequestValidationError([body_error("json_invalid", f"body is not valid JSON: {err}")]) from err
 

@@ -385,8 +385,17 @@ def test_at_most_twenty_errors_are_reported(client: TestClient, limits: dict[str
         (b"\xff", "body is not valid JSON: byte 0 is not UTF-8 (invalid start byte)"),
         (b"[" * 1_000_000 + b"]" * 1_000_000, "body is not valid JSON: nested too deeply"),
         (b'{"items": ' + b"9" * 5000 + b"}", "body is not valid JSON: Exceeds the limit (4300 digits)"),
+        # Python's parser takes these, strict JSON does not: a client library would never send them.
+        (b'{"items": [{"text": "Talks resumed.", "weight": NaN}]}', "body is not valid JSON: NaN is not a JSON number"),
+        (b'{"items": -Infinity}', "body is not valid JSON: -Infinity is not a JSON number"),
+        (b'{"items": 1e999}', "body is not valid JSON: the number 1e999 is too large for a float"),
+        # The last value would win unseen: two texts in one item, one of them never classified.
+        (
+            b'{"items": [{"text": "Talks resumed.", "text": "Rockets hit the base."}]}',
+            'body is not valid JSON: the key "text" appears twice in one object',
+        ),
     ],
-    ids=["latin-1 byte", "lone 0xff", "million-deep nesting", "5,000-digit integer"],
+    ids=["latin-1 byte", "lone 0xff", "million-deep nesting", "5,000-digit integer", "NaN", "Infinity", "1e999", "repeated key"],
 )
 def test_bodies_json_cannot_read_are_422_naming_why(
     store_uri: str, make_settings: SettingsFactory, raw: bytes, message: str
@@ -398,3 +407,29 @@ def test_bodies_json_cannot_read_are_422_naming_why(
     error = only_error(response)
     assert error["type"] == "json_invalid"
     assert error["msg"].startswith(message)
+
+
+@pytest.mark.parametrize(
+    ("body", "path"),
+    [
+        ({"items": [{"text": "Talks resumed.", "k" * 2_000_000: 1}]}, "items[0]."),
+        ({"items": "x" * 2_000_000}, "items"),
+        ({"items": [{"target": "Iran", "document": "d" * 100, "x" * 300: "y" * 1_000_000}]}, "items[0]."),
+    ],
+    ids=["unknown key", "wrong type", "missing field"],
+)
+def test_an_error_repeats_at_most_a_few_hundred_characters_of_the_request(
+    store_uri: str, make_settings: SettingsFactory, body: dict[str, Any], path: str
+) -> None:
+    # Echoed whole, a 2 MB key came back twice in a 4 MB answer, and an 8 MB value three times over.
+    with TestClient(create_app(make_settings(store_uri, max_body_bytes=4 * 1024 * 1024))) as app_client:
+        response = app_client.post("/v1/classify", json=body)
+
+    assert response.status_code == 422
+    assert len(response.content) < 4000, response.content[:4000]
+    for error in response.json()["detail"]:
+        assert error["msg"].startswith(path)
+        long_parts = [part for part in error["loc"] if isinstance(part, str) and len(part) > 200]
+        assert all(part.endswith(" characters)") for part in long_parts)
+        if isinstance(error.get("input"), str):
+            assert error["input"].endswith(" characters)") and len(error["input"]) < 300
