@@ -211,7 +211,12 @@ def _make_folder(uri: str, folder: Path) -> None:
 
 def train_defaults_command(uri: str) -> str:
     """The command that trains the default models into the store at uri (its password shown as ***)."""
-    command = "python -m training train-defaults"
+    return training_command(uri, "train-defaults")
+
+
+def training_command(uri: str, arguments: str) -> str:
+    """`python -m training <arguments>` run against the store at uri (its password shown as ***)."""
+    command = f"python -m training {arguments}"
     if uri == DEFAULT_TRACKING_URI:
         return command
     return f"{TRACKING_URI_ENV}={shlex.quote(redact_uri(uri))} {command}"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import shlex
 import sys
 import tempfile
 from collections.abc import Collection
@@ -18,7 +19,7 @@ from classifiers.contract import REQUIRED_COLUMNS, score_columns
 from classifiers.errors import UserInputError
 from classifiers.lineage import NO_PREVIOUS_CHAMPION, PROMOTED_FROM_TAG, check_finished
 from classifiers.pyfunc import ClassifierModel, load_pyfunc
-from classifiers.store import CHAMPION, DEFAULT_REGISTERED_NAMES, train_defaults_command
+from classifiers.store import CHAMPION, DEFAULT_REGISTERED_NAMES, train_defaults_command, training_command
 from serving.settings import ServingSettings, parse_registry_uri
 from serving.snapshot import TASKS, LoadedModel, ModelSnapshot, Task
 
@@ -35,10 +36,6 @@ _NOT_FOUND_CODES = {"RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE"}
 class ModelNotRegistered(Exception):
     """The configured name, alias or version does not exist in the registry (nothing trained yet)."""
 
-    def __init__(self, message: str, name: str) -> None:
-        super().__init__(message)
-        self.name = name
-
 
 def resolve(client: MlflowClient, uri: str) -> ModelVersion:
     """The exact registered version a configured URI points at now in the client's store."""
@@ -49,18 +46,36 @@ def resolve(client: MlflowClient, uri: str) -> ModelVersion:
         return client.get_model_version(name, str(version))
     except MlflowException as err:
         if err.error_code in _NOT_FOUND_CODES:
-            raise ModelNotRegistered(f"no model at {uri} ({err.message})", name) from err
+            raise ModelNotRegistered(f"no model at {uri} ({err.message})") from err
         raise
 
 
-def _how_to_get(client: MlflowClient, name: str, tracking_uri: str) -> str:
-    """What makes a missing model exist: train-defaults for a default name, else a config registering it, or a name
-    that is there (a misspelt one is the likelier cause)."""
+def _how_to_get(client: MlflowClient, uri: str, tracking_uri: str) -> str:
+    """What makes a missing model exist: for a registered name, the alias or a version it has; else train-defaults
+    for a default name, a config registering it, or a name that is there (a misspelt one is the likelier cause)."""
+    name, alias, _ = parse_registry_uri(uri)
+    versions = _versions_of(client, name)
+    if versions and alias == CHAMPION:
+        promote = training_command(tracking_uri, f"promote --name {shlex.quote(name)} --version {versions[-1]}")
+        return f"{name} has version(s) {', '.join(versions)}, none of them {alias}: make one champion with `{promote}`"
+    if versions and alias is not None:
+        return f"{name} has version(s) {', '.join(versions)}, none of them {alias}: set the alias in the MLflow UI"
+    if versions:
+        return f"{name} has version(s) {', '.join(versions)}"
     if name in DEFAULT_REGISTERED_NAMES.values():
         return f"train the default models with `{train_defaults_command(tracking_uri)}`"
     names = sorted(model.name for model in client.search_registered_models())
     there = f"this store has {', '.join(names)}" if names else "this store has no registered model"
     return f"train a config with `registered_model: {name}`, or name a registered model ({there})"
+
+
+def _versions_of(client: MlflowClient, name: str) -> list[str]:
+    """The registered versions of name, oldest first; none when it is not registered (or cannot be searched for)."""
+    try:
+        found = client.search_model_versions(f"name = '{name}'")
+    except MlflowException:
+        return []
+    return [str(number) for number in sorted(int(version.version) for version in found)]
 
 
 def resolve_versions(client: MlflowClient, settings: ServingSettings) -> dict[Task, str | None]:
@@ -180,14 +195,17 @@ def load_snapshot(
             logger.info("loaded %s model %s (run %s)", task, models[task].uri, models[task].run_id)
         except ModelNotRegistered as err:
             # The advice is worked out here, where it is shown, not in every poll that finds the model still missing.
-            problems[task] = f"{err}; {_how_to_get(client, err.name, settings.tracking_uri)}"
+            problems[task] = f"{err}; {_how_to_get(client, uri, settings.tracking_uri)}"
             if current is not None:
                 failures[task] = f"{problems[task]} (still serving {current.uri})"
         # Any error while loading a model (missing artifacts, unpicklable files, a broken store) must leave
         # the server up with its previous models, so nothing narrower than Exception will do here.
         except Exception as err:
             logger.error("the %s model at %s could not be loaded: %s: %s", task, uri, type(err).__name__, err)
-            problem = f"the {task} model at {uri} could not be loaded: {public_reason(err)}"
+            # The version an alias named is what the operator must fix or move away from.
+            by_alias = parse_registry_uri(uri)[1] is not None
+            which = f"{uri} (version {version.version})" if version is not None and by_alias else uri
+            problem = f"the {task} model at {which} could not be loaded: {public_reason(err)}"
             if current is not None:
                 failures[task] = f"{problem} (still serving {current.uri})"
             # None when the registry itself could not be read: no version is to blame then.

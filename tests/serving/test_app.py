@@ -60,6 +60,33 @@ def test_a_name_that_is_not_registered_is_told_apart_from_an_untrained_default(
     assert "models:/news-stance@champion" in detail and "train-defaults" in detail  # the default name keeps its advice
 
 
+@pytest.mark.parametrize(
+    ("uri", "advice"),
+    [
+        ("models:/news-topic@champion", "news-topic has version(s) 1, 2, none of them champion: make one champion with "
+         "`MLFLOW_TRACKING_URI={store} python -m training promote --name news-topic --version 2`"),
+        ("models:/news-topic@staging", "news-topic has version(s) 1, 2, none of them staging: set the alias in the MLflow UI"),
+        ("models:/news-topic/7", "news-topic has version(s) 1, 2"),
+    ],
+    ids=["champion removed", "other alias", "missing version"],
+)
+def test_a_registered_name_without_the_alias_or_version_is_told_what_it_has(
+    store_uri: str, make_settings: SettingsFactory, tmp_path: Path, uri: str, advice: str
+) -> None:
+    # A champion alias deleted by hand: train-defaults would only add a third version; promoting one is the fix.
+    client = MlflowClient(tracking_uri=store_uri)
+    client.create_registered_model("news-topic")
+    for _ in range(2):
+        client.create_model_version("news-topic", source=str(tmp_path))
+    with TestClient(create_app(make_settings(store_uri, topic_model_uri=uri))) as app_client:
+        detail = app_client.get("/ready").json()["detail"]
+
+    topic_problem = detail.split("; stance: ")[0]
+    assert f"no model at {uri}" in topic_problem
+    assert advice.format(store=store_uri) in topic_problem
+    assert "train-defaults" not in topic_problem
+
+
 def test_bad_input_is_still_422_without_models(store_uri: str, make_settings: SettingsFactory) -> None:
     with TestClient(create_app(make_settings(store_uri))) as client:
         response = client.post("/v1/classify", json={"items": [{"text": " "}]})

@@ -408,7 +408,8 @@ def test_a_task_that_never_loaded_does_not_block_the_other_tasks_reload(
 def test_a_broken_champion_at_startup_is_reported_not_fatal(
     registry: MlflowClient, topic_store: str, make_settings: SettingsFactory, tmp_path: Path
 ) -> None:
-    registry.set_registered_model_alias(TOPIC, CHAMPION, broken_version(registry, tmp_path))
+    broken = broken_version(registry, tmp_path)
+    registry.set_registered_model_alias(TOPIC, CHAMPION, broken)
 
     with TestClient(create_app(make_settings(topic_store))) as client:
         health = client.get("/health")
@@ -418,7 +419,7 @@ def test_a_broken_champion_at_startup_is_reported_not_fatal(
     assert health.status_code == 200
     assert ready.status_code == classify.status_code == 503
     assert (
-        f"the topic model at models:/{TOPIC}@{CHAMPION} could not be loaded: FileNotFoundError"
+        f"the topic model at models:/{TOPIC}@{CHAMPION} (version {broken}) could not be loaded: FileNotFoundError"
         in classify.json()["detail"]
     )
 
@@ -436,8 +437,8 @@ def test_a_restart_with_a_broken_champion_serves_the_champion_before_it_and_says
 
     assert (topic["version"], version) == ("1", "1")
     assert topic["fallback"] == (
-        f"the topic model at models:/{TOPIC}@{CHAMPION} could not be loaded: FileNotFoundError (details in the"
-        f" server log); serving version 1, the {CHAMPION} before it, until that one loads"
+        f"the topic model at models:/{TOPIC}@{CHAMPION} (version {broken}) could not be loaded: FileNotFoundError "
+        f"(details in the server log); serving version 1, the {CHAMPION} before it, until that one loads"
     )
 
 
@@ -452,7 +453,10 @@ def test_a_broken_champion_whose_predecessor_is_gone_leaves_the_task_unavailable
         classify = client.post("/v1/classify", json=ITEMS)
 
     assert classify.status_code == 503
-    assert f"the topic model at models:/{TOPIC}@{CHAMPION} could not be loaded: FileNotFoundError" in classify.text
+    assert (
+        f"the topic model at models:/{TOPIC}@{CHAMPION} (version {broken}) could not be loaded: FileNotFoundError"
+        in classify.text
+    )
 
 
 def test_a_model_whose_probabilities_do_not_fit_its_labels_fails_to_load(
