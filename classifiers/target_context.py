@@ -43,17 +43,17 @@ def sentences(text: str) -> list[str]:
     return [part.strip() for part in _SENTENCE_BREAK.split(text) if part and part.strip()]
 
 
-def _key(target: str) -> str:
-    """How a target is looked up: case and spacing do not make a different target."""
+def lookup_key(target: str) -> str:
+    """How a target is looked up: case and spacing do not make a different target (nor a different request target)."""
     return fold(" ".join(target.split()))
 
 
 @lru_cache(maxsize=1)
 def alias_table() -> dict[str, TargetNames]:
-    """The alias file, keyed by `_key(target)`; a target's own name is always one of its aliases."""
+    """The alias file, keyed by `lookup_key(target)`; a target's own name is always one of its aliases."""
     entries = json.loads(ALIASES_FILE.read_text(encoding="utf-8"))
     return {
-        _key(target): TargetNames(
+        lookup_key(target): TargetNames(
             aliases=tuple(dict.fromkeys([target, *entry["aliases"]])), excluded=tuple(entry.get("not", ()))
         )
         for target, entry in entries.items()
@@ -62,7 +62,7 @@ def alias_table() -> dict[str, TargetNames]:
 
 def target_names(target: str) -> TargetNames:
     """A known target's aliases; any other target is named only by itself."""
-    return alias_table().get(_key(target)) or TargetNames(aliases=(" ".join(target.split()),))
+    return alias_table().get(lookup_key(target)) or TargetNames(aliases=(" ".join(target.split()),))
 
 
 def fold(text: str) -> str:

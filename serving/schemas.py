@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Annotated, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 from pydantic_core import PydanticCustomError
 
+from classifiers.target_context import lookup_key
 from serving.snapshot import LoadedModel, Task
 
 if TYPE_CHECKING:
@@ -41,12 +42,15 @@ def _not_blank(value: str) -> str:
 
 
 def _unique(values: list[str]) -> list[str]:
-    seen: set[str] = set()
+    # "Iran" and "iran " are looked up as one target: each would get the same answer.
+    seen: dict[str, str] = {}
     for value in values:
-        if value in seen:
+        key = lookup_key(value)
+        if key in seen:
             # pydantic fills `{name}` placeholders from the context, with no format spec or conversion.
-            raise PydanticCustomError("duplicate_target", "target '{target}' is given twice", {"target": value})
-        seen.add(value)
+            message = "target '{target}' is given twice" + ("" if seen[key] == value else " (as '{first}')")
+            raise PydanticCustomError("duplicate_target", message, {"target": value, "first": seen[key]})
+        seen[key] = value
     return values
 
 

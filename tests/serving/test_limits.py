@@ -158,6 +158,18 @@ def test_a_repeated_article_target_is_named(client: TestClient) -> None:
     assert error["msg"] == "targets: target 'Iran' is given twice"
 
 
+@pytest.mark.parametrize("repeat", ["iran", " Iran", "IRAN"])
+def test_a_target_repeated_in_other_case_or_spacing_is_named_with_its_first_spelling(
+    client: TestClient, repeat: str
+) -> None:
+    # Targets are looked up regardless of case and spacing: the two would get the same answer twice.
+    body = {"title": "t", "body": "Text.", "targets": ["Iran", "Israel", repeat]}
+
+    error = only_error(client.post("/v1/articles", json=body))
+
+    assert error["msg"] == f"targets: target '{repeat}' is given twice (as 'Iran')"
+
+
 @pytest.mark.parametrize(
     ("content_type", "got"),
     [
