@@ -108,6 +108,11 @@ async def read_json_body(request: Request, check: Callable[[object], Parsed]) ->
         sent = f"`Content-Type: {content_type}`" if content_type else "no Content-Type header"
         message = f"must be JSON sent with `Content-Type: application/json` (got {sent})"
         raise RequestValidationError([body_error("json_content_type", message)])
+    encoding = request.headers.get("content-encoding", "identity").strip().lower()
+    if encoding != "identity":
+        # Read as it is, a gzip body would be reported as bytes that are not UTF-8.
+        message = f"`Content-Encoding: {encoding}` is not supported: send the body uncompressed"
+        raise RequestValidationError([body_error("content_encoding", message)])
     raw = await request.body()
 
     def parse() -> Parsed:

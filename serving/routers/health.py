@@ -31,3 +31,9 @@ async def ready(snapshot: SnapshotDep, holder: HolderDep) -> Ready:
         worker=f"{socket.gethostname()}:{os.getpid()}",
         registry=RegistryStatus.of(holder.registry),
     )
+
+
+# HEAD too, answered as GET without its body: load balancers and `curl -I` probe with it. Not in the schema, where
+# a second method of one function would repeat its operation id.
+for path, endpoint in (("/health", health), ("/ready", ready)):
+    router.add_api_route(path, endpoint, methods=["HEAD"], include_in_schema=False)

@@ -31,11 +31,13 @@ def test_without_models_the_server_starts_and_answers_503_with_the_train_command
     with TestClient(create_app(make_settings(store_uri))) as client:
         health = client.get("/health")
         ready = client.get("/ready")
+        probe = client.head("/ready")
         classify = client.post("/v1/classify", json={"items": [{"text": "Some news."}]})
         article = client.post("/v1/articles", json={"title": "t", "body": "Some news."})
         models = client.get("/v1/models").json()
 
     assert health.status_code == 200
+    assert probe.status_code == 503
     for response in (ready, classify, article):
         assert response.status_code == 503
         # the advice trains into the store this server reads, not the default one

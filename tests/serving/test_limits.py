@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -445,3 +446,14 @@ def test_an_error_repeats_at_most_a_few_hundred_characters_of_the_request(
         assert all(part.endswith(" characters)") for part in long_parts)
         if isinstance(error.get("input"), str):
             assert error["input"].endswith(" characters)") and len(error["input"]) < 300
+
+
+@pytest.mark.parametrize("path", ["/v1/classify", "/v1/articles"])
+def test_a_compressed_body_is_told_to_come_uncompressed(client: TestClient, path: str) -> None:
+    body = gzip.compress(json.dumps({"items": [{"text": "Talks resumed."}]}).encode())
+    headers = {"content-type": "application/json", "content-encoding": "gzip"}
+
+    error = only_error(client.post(path, content=body, headers=headers))
+
+    # Read as it was, the body was "not valid JSON: byte 1 is not UTF-8".
+    assert error["msg"] == "body: `Content-Encoding: gzip` is not supported: send the body uncompressed"

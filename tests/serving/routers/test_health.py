@@ -12,6 +12,13 @@ def test_health_is_ok(client: TestClient) -> None:
     assert client.get("/health").json() == {"status": "ok"}
 
 
+def test_health_and_ready_answer_head_as_probes_send_it(client: TestClient) -> None:
+    for path in ("/health", "/ready"):
+        response = client.head(path)
+        assert response.status_code == 200, path
+        assert response.content == b""
+
+
 def test_ready_lists_name_version_and_run_of_each_model(client: TestClient) -> None:
     response = client.get("/ready")
 

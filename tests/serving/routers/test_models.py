@@ -9,6 +9,7 @@ from mlflow.tracking import MlflowClient
 
 from serving.app import create_app
 from serving.settings import ServingSettings
+from tests.serving.conftest import ADMIN_KEY
 from training.config.resolve import load_config
 from training.defaults import DEFAULT_CONFIGS
 
@@ -47,6 +48,19 @@ def test_reload_with_a_wrong_key_is_403(client: TestClient) -> None:
 
     assert response.status_code == 403
     assert response.json()["detail"] == "wrong X-API-Key"
+
+
+def test_reload_takes_the_key_with_whitespace_around_it(client: TestClient) -> None:
+    # Whitespace around a header value is not part of it (RFC 9110); a client that pads it still sends the key.
+    response = client.post("/v1/models/reload", headers={"X-API-Key": f"\t{ADMIN_KEY} "})
+
+    assert response.status_code == 200, response.text
+
+
+def test_reload_with_a_blank_key_is_401(client: TestClient) -> None:
+    response = client.post("/v1/models/reload", headers={"X-API-Key": "   "})
+
+    assert response.status_code == 401
 
 
 def test_reload_is_403_for_everyone_when_no_admin_key_is_configured(
