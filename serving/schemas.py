@@ -129,7 +129,9 @@ class ModelRef(BaseModel):
 
 class ModelsUsed(BaseModel):
     topic: ModelRef
-    stance: ModelRef | None = Field(None, description="The stance model; null when no item had a target, so no stance was classified.")
+    stance: ModelRef | None = Field(
+        None, description="The stance model; null when no item had a target, so no stance was classified."
+    )
 
     @classmethod
     def of(cls, topic: LoadedModel, stance: LoadedModel | None) -> ModelsUsed:
