@@ -43,17 +43,17 @@ def sentences(text: str) -> list[str]:
     return [part.strip() for part in _SENTENCE_BREAK.split(text) if part and part.strip()]
 
 
-def lookup_key(target: str) -> str:
-    """How a target is looked up: case and spacing do not make a different target (nor a different request target)."""
+def _key(target: str) -> str:
+    """How a target is looked up: case and spacing do not make a different target."""
     return fold(" ".join(target.split()))
 
 
 @lru_cache(maxsize=1)
 def alias_table() -> dict[str, TargetNames]:
-    """The alias file, keyed by `lookup_key(target)`; a target's own name is always one of its aliases."""
+    """The alias file, keyed by `_key(target)`; a target's own name is always one of its aliases."""
     entries = json.loads(ALIASES_FILE.read_text(encoding="utf-8"))
     return {
-        lookup_key(target): TargetNames(
+        _key(target): TargetNames(
             aliases=tuple(dict.fromkeys([target, *entry["aliases"]])), excluded=tuple(entry.get("not", ()))
         )
         for target, entry in entries.items()
@@ -62,7 +62,7 @@ def alias_table() -> dict[str, TargetNames]:
 
 def target_names(target: str) -> TargetNames:
     """A known target's aliases; any other target is named only by itself."""
-    return alias_table().get(lookup_key(target)) or TargetNames(aliases=(" ".join(target.split()),))
+    return alias_table().get(_key(target)) or TargetNames(aliases=(" ".join(target.split()),))
 
 
 def fold(text: str) -> str:
@@ -187,6 +187,19 @@ def target_matcher(target: str) -> TargetMatcher:
         folded=_phrases(others),
         exact=_phrases(acronyms),
         excluded=_phrases([fold(phrase) for phrase in names.excluded]),
+    )
+
+
+def target_identity(target: str) -> tuple[frozenset[str], frozenset[str], frozenset[str]]:
+    """What a target's matcher looks for: its folded aliases, its acronyms as written, its folded excluded phrases.
+    Two targets with one identity find the same mentions: Iran, iran and " Iran " do; US and us do not, since an
+    all-caps name is matched in its case."""
+    names = target_names(target)
+    aliases = [" ".join(alias.split()) for alias in names.aliases]
+    return (
+        frozenset(fold(alias) for alias in aliases if not _is_acronym(alias)),
+        frozenset(alias for alias in aliases if _is_acronym(alias)),
+        frozenset(fold(phrase) for phrase in names.excluded),
     )
 
 

@@ -86,7 +86,7 @@ def share_cores(workers: int) -> None:
         os.environ.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // workers)))
 
 
-def settings_errors(err: ValidationError, options: dict[str, object]) -> str:
+def settings_errors(err: ValidationError, options: Mapping[str, object]) -> str:
     """Each wrong setting named as the user set it (`--port` or `NEWS_PORT`) with the reason, without its value."""
     problems = []
     for error in err.errors(include_url=False):

@@ -74,8 +74,8 @@ async def require_admin(settings: SettingsDep, key: Annotated[str | None, Securi
         raise HTTPException(
             status.HTTP_403_FORBIDDEN, f"admin endpoints are disabled: set {ENV_PREFIX}ADMIN_API_KEY to enable them"
         )
-    # HTTP does not count whitespace around a header value as part of it (RFC 9110, 5.5); a key never holds any.
-    key = (key or "").strip()
+    # HTTP does not count spaces and tabs around a header value as part of it (RFC 9110, 5.5); a key never holds any.
+    key = (key or "").strip(" \t")
     if not key:
         raise HTTPException(
             status.HTTP_401_UNAUTHORIZED,

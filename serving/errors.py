@@ -37,7 +37,17 @@ def error_path(loc: Sequence[str | int]) -> str:
 
 
 def _shortened(text: str) -> str:
+    """The text, or its first ECHOED_CHARS characters and its length."""
     return text if len(text) <= ECHOED_CHARS else f"{text[:ECHOED_CHARS]}... ({len(text)} characters)"
+
+
+def _too_long_to_echo(value: object) -> bool:
+    """Whether a rejected value other than a string would take more than ECHOED_CHARS in the answer."""
+    try:
+        return len(json.dumps(value, default=repr)) > ECHOED_CHARS
+    # Nested nearly as deep as the parser allows, a value is deeper than the stack left here.
+    except RecursionError:
+        return True
 
 
 def _bounded(error: dict[str, Any]) -> dict[str, Any]:
@@ -49,8 +59,9 @@ def _bounded(error: dict[str, Any]) -> dict[str, Any]:
         value = error["input"]
         if isinstance(value, str):
             bounded["input"] = _shortened(value)
-        elif isinstance(value, dict | list) and len(json.dumps(value, default=repr)) > ECHOED_CHARS:
-            # An object or array (the item a field is missing from, the whole body) is named by the path instead.
+        elif _too_long_to_echo(value):
+            # An object or array (the item a field is missing from, the whole body) or a number of thousands of digits
+            # is named by the path instead.
             del bounded["input"]
     return bounded
 

@@ -161,10 +161,9 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
 
     def send_400_response(self, msg: str) -> None:
         """A request httptools cannot parse (request line, headers, Content-Length, chunk sizes) gets the service's
-        JSON error shape, not uvicorn's plain text; the connection closes, as uvicorn closes it."""
-        self._cancel_read_timer()
-        self.transport.write(self._error_response(400, INVALID_HTTP_DETAIL))
-        self.transport.close()
+        JSON error shape, not uvicorn's plain text, as the limits' answers do: not while an earlier request's answer
+        is due on the connection (the client would take the 400 for it), and closing after a linger."""
+        self._end(400, INVALID_HTTP_DETAIL)
 
     def _error_response(self, status: int, detail: str) -> bytes:
         # The service's error format (`{"detail": ...}`), written directly: the app never saw this request.

@@ -39,17 +39,21 @@ def is_json_content_type(content_type: str | None) -> bool:
 
 
 def _no_constant(name: str) -> float:
+    """Refuse NaN, Infinity and -Infinity, which Python's parser takes and JSON does not have."""
     raise ValueError(f"{name} is not a JSON number")
 
 
 def _finite(text: str) -> float:
+    """A JSON number with a fraction or exponent as a float; refused where it overflows to infinity (1e999)."""
     value = float(text)
     if not math.isfinite(value):
-        raise ValueError(f"the number {text[:40]} is too large for a float")
+        shown = text if len(text) <= 40 else f"{text[:40]}..."
+        raise ValueError(f"the number {shown} is too large for a float")
     return value
 
 
 def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """An object's members as a dict; refused where a key repeats, whose earlier value Python would drop unseen."""
     found = dict(pairs)
     if len(found) < len(pairs):
         seen: set[str] = set()
@@ -108,7 +112,8 @@ async def read_json_body(request: Request, check: Callable[[object], Parsed]) ->
         sent = f"`Content-Type: {content_type}`" if content_type else "no Content-Type header"
         message = f"must be JSON sent with `Content-Type: application/json` (got {sent})"
         raise RequestValidationError([body_error("json_content_type", message)])
-    encoding = request.headers.get("content-encoding", "identity").strip().lower()
+    # An empty header names no coding, as `identity` does.
+    encoding = request.headers.get("content-encoding", "").strip().lower() or "identity"
     if encoding != "identity":
         # Read as it is, a gzip body would be reported as bytes that are not UTF-8.
         message = f"`Content-Encoding: {encoding}` is not supported: send the body uncompressed"

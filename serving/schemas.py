@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Annotated, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 from pydantic_core import PydanticCustomError
 
-from classifiers.target_context import lookup_key
+from classifiers.target_context import target_identity
 from serving.snapshot import LoadedModel, Task
 
 if TYPE_CHECKING:
@@ -42,10 +42,10 @@ def _not_blank(value: str) -> str:
 
 
 def _unique(values: list[str]) -> list[str]:
-    # "Iran" and "iran " are looked up as one target: each would get the same answer.
-    seen: dict[str, str] = {}
+    # "Iran" and "iran " find the same mentions: each would get the same answer.
+    seen: dict[tuple[frozenset[str], ...], str] = {}
     for value in values:
-        key = lookup_key(value)
+        key = target_identity(value)
         if key in seen:
             # pydantic fills `{name}` placeholders from the context, with no format spec or conversion.
             message = "target '{target}' is given twice" + ("" if seen[key] == value else " (as '{first}')")

@@ -35,5 +35,5 @@ async def ready(snapshot: SnapshotDep, holder: HolderDep) -> Ready:
 
 # HEAD too, answered as GET without its body: load balancers and `curl -I` probe with it. Not in the schema, where
 # a second method of one function would repeat its operation id.
-for path, endpoint in (("/health", health), ("/ready", ready)):
-    router.add_api_route(path, endpoint, methods=["HEAD"], include_in_schema=False)
+router.add_api_route("/health", health, methods=["HEAD"], include_in_schema=False, name="health_head")
+router.add_api_route("/ready", ready, methods=["HEAD"], include_in_schema=False, name="ready_head")

@@ -17,6 +17,7 @@ from classifiers.target_context import (
     mentions,
     sentences,
     target_context,
+    target_identity,
     target_names,
 )
 
@@ -306,6 +307,24 @@ def test_a_free_text_target_is_named_by_itself_as_a_whole_phrase() -> None:
 
 def test_known_targets_are_looked_up_regardless_of_case_and_spacing() -> None:
     assert mentions("Washington said no.", "united  states")
+
+
+@pytest.mark.parametrize(
+    ("first", "second", "same"),
+    [
+        ("Iran", "iran", True),
+        ("Iran", " Iran  ", True),
+        ("Climate change", "climate  CHANGE", True),
+        ("United States", "united states", True),
+        ("US", "us", False),  # an all-caps name is matched in its case: "us" is found in "Let us go"
+        ("Israel", "Israeli", False),
+    ],
+)
+def test_targets_that_find_the_same_mentions_share_an_identity(first: str, second: str, same: bool) -> None:
+    assert (target_identity(first) == target_identity(second)) is same
+    text = "Let us go, said the Israeli envoy; iran and the US disagree on climate change."
+    if same:
+        assert mask_mentions(text, first, "X") == mask_mentions(text, second, "X")
 
 
 def test_every_seed_target_has_aliases_including_its_own_name() -> None:

@@ -210,6 +210,16 @@ def test_a_request_that_is_not_http_gets_400_in_json_and_the_server_keeps_servin
 
 
 @pytest.mark.slow
+def test_garbage_behind_a_pipelined_request_never_gets_its_answer_taken_for_that_request(server: Server) -> None:
+    # Sent in one write, the 400 would have been the only answer, and the client would have read it as the GET's.
+    with server.connect() as sock:
+        sock.sendall(get() + b"GARBAGE\r\n\r\n")
+        received = read_until_closed(sock)
+    assert not received or received.startswith(b"HTTP/1.1 200"), received[:200]
+    assert b"HTTP/1.1 400" not in received
+
+
+@pytest.mark.slow
 def test_a_large_body_is_served(server: Server) -> None:
     items = [{"text": f"Talks on a ceasefire resumed in Cairo, round {i}. " * 90} for i in range(256)]
     body = json.dumps({"items": items}).encode()

@@ -171,6 +171,31 @@ def test_a_target_repeated_in_other_case_or_spacing_is_named_with_its_first_spel
     assert error["msg"] == f"targets: target '{repeat}' is given twice (as 'Iran')"
 
 
+def test_targets_that_find_different_mentions_are_not_repeats(client: TestClient) -> None:
+    # An all-caps name is matched in its case: "US" is not in "Let us go", "us" is.
+    body = {"title": "t", "body": "Let us go, the envoy said.", "targets": ["US", "us"]}
+
+    response = client.post("/v1/articles", json=body)
+
+    assert response.status_code == 200, response.text
+    stances = response.json()["summary"]["stances"]
+    assert [(stance["target"], stance["mentioned"]) for stance in stances] == [("US", False), ("us", True)]
+
+
+def test_a_value_nested_nearly_as_deep_as_the_parser_allows_is_refused_without_a_crash(
+    store_uri: str, make_settings: SettingsFactory
+) -> None:
+    # Over 64 KiB, so parsed in a worker thread; echoing the nested value back once overflowed the stack (a 500).
+    nested = "[" * 980 + "]" * 980
+    raw = f'{{"items": [{{"text": "{"p" * 70_000}"}}, {{"text": {nested}}}]}}'.encode()
+    with TestClient(create_app(make_settings(store_uri, max_body_bytes=4 * 1024 * 1024))) as app_client:
+        response = app_client.post("/v1/classify", content=raw, headers={"content-type": "application/json"})
+
+    assert response.status_code == 422
+    (error,) = response.json()["detail"]
+    assert error["msg"].startswith("items[1].text: ") and "input" not in error
+
+
 @pytest.mark.parametrize(
     ("content_type", "got"),
     [

@@ -86,8 +86,9 @@ def check_master_reachable(master: str) -> None:
     reasons = []
     for address in master.removeprefix(STANDALONE_PREFIX).split(","):
         host, _, port = address.strip().rpartition(":")
-        if not host or not port.isdigit():
-            raise UserInputError(f"--master {master}: expected spark://HOST:PORT, got '{address}'")
+        # isdigit alone takes "²", which int() refuses; the kernel would wrap a port past 65535 to another.
+        if not host or not (port.isascii() and port.isdigit() and 0 < int(port) < 65536):
+            raise UserInputError(f"--master {master}: expected spark://HOST:PORT with a port from 1 to 65535, got '{address}'")
         try:
             with socket.create_connection((host.strip("[]"), int(port)), timeout=MASTER_CONNECT_TIMEOUT_S):
                 return

@@ -67,9 +67,13 @@ def test_a_standalone_master_is_accepted_when_one_of_its_addresses_answers() -> 
         check_master_reachable(f"spark://127.0.0.1:{closed_port()},127.0.0.1:{listening.getsockname()[1]}")
 
 
-@pytest.mark.parametrize("master", ["spark://127.0.0.1", "spark://:7077", "spark://host:port"])
+@pytest.mark.parametrize(
+    "master",
+    ["spark://127.0.0.1", "spark://:7077", "spark://host:port", "spark://host:\u00b2", "spark://host:99999", "spark://host:0"],
+)
 def test_a_standalone_master_without_host_and_port_is_refused_naming_it(master: str) -> None:
-    with pytest.raises(UserInputError, match=rf"--master {re.escape(master)}: expected spark://HOST:PORT, got '"):
+    expected = rf"--master {re.escape(master)}: expected spark://HOST:PORT with a port from 1 to 65535, got '"
+    with pytest.raises(UserInputError, match=expected):
         check_master_reachable(master)
 
 
