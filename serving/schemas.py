@@ -28,10 +28,12 @@ def _valid_unicode(value: str) -> str:
     return value
 
 
-# "Not blank": one character that is not whitespace, where whitespace is the union of what Python
-# (str.isspace) and the ECMA regexes of OpenAPI tools (`\s`) call so; they differ in \x1c-\x1f, \x85
-# and \ufeff. The same pattern goes into the schema, so generated clients and the server agree.
-NON_BLANK_PATTERN = r"[^\s\x1c-\x1f\x85\ufeff]"
+# "Not blank": one character that is neither whitespace nor invisible. Whitespace is the union of what Python
+# (str.isspace) and the ECMA regexes of OpenAPI tools (`\s`) call so; they differ in \x1c-\x1f, \x85 and \ufeff.
+# Invisible: control characters (NUL among them), the soft hyphen, zero-width and direction marks, the word joiner
+# and invisible operators: a text of nothing else says nothing, and got the answer of an empty text. The same
+# pattern goes into the schema, so generated clients and the server agree.
+NON_BLANK_PATTERN = r"[^\s\x00-\x1f\x7f-\x9f\xad\u200b-\u200f\u2060-\u2064\ufeff]"
 _NON_BLANK = re.compile(NON_BLANK_PATTERN)
 
 

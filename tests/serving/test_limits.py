@@ -24,7 +24,7 @@ def only_error(response: Any) -> dict[str, Any]:
     return errors[0]
 
 
-@pytest.mark.parametrize("text", ["", "   ", "\n\t \u00a0"])
+@pytest.mark.parametrize("text", ["", "   ", "\n\t \u00a0", "\x00", "\u200b\u200d"])
 def test_empty_or_whitespace_text_names_the_item(client: TestClient, text: str) -> None:
     items = [{"text": "Fine text."}] * 3 + [{"text": text}]
 
@@ -276,7 +276,7 @@ def test_bad_articles(client: TestClient, body: dict[str, Any], loc: list[Any]) 
 
 
 ODD_BUT_VALID = [
-    "\x00",
+    "a\x00b",
     "🙂🙂🙂",
     "!!!",
     "<script>alert(1)</script>",
