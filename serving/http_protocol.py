@@ -14,8 +14,10 @@ from asyncio import TimerHandle
 from functools import partial
 from typing import Any
 
+from uvicorn._types import ASGI3Application, ASGIReceiveCallable, ASGISendCallable, Scope
 from uvicorn.config import Config
-from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
+from uvicorn.protocols.http.flow_control import service_unavailable
+from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol, RequestResponseCycle
 from uvicorn.server import ServerState
 
 logger = logging.getLogger(__name__)
@@ -32,7 +34,7 @@ INVALID_HTTP_DETAIL = (
 
 class LimitedHttpToolsProtocol(HttpToolsProtocol):
     """`HttpToolsProtocol` that answers 431 to an oversized request head and 408 to a request sent too slowly, and
-    answers a request it cannot parse in JSON.
+    answers a request it cannot parse, or one over the concurrency limit, in JSON.
 
     Neither request reaches the app. WebSocket upgrades hand the connection to another protocol,
     outside these limits: run uvicorn with `ws="none"`.
@@ -159,6 +161,12 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
         else:
             self.transport.close()
 
+    def _start_asgi_task(self, cycle: RequestResponseCycle, app: ASGI3Application) -> None:
+        # uvicorn runs its own plain-text 503 app for a request over the concurrency limit: ours answers in JSON.
+        if app is service_unavailable:
+            app = partial(_over_concurrency_limit, self.limit_concurrency)
+        super()._start_asgi_task(cycle, app)
+
     def send_400_response(self, msg: str) -> None:
         """A request httptools cannot parse (request line, headers, Content-Length, chunk sizes) gets the service's
         JSON error shape, not uvicorn's plain text, as the limits' answers do: not while an earlier request's answer
@@ -176,6 +184,22 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
 
     def _peer(self) -> str:
         return f"{self.client[0]}:{self.client[1]}" if self.client else "unknown client"
+
+
+async def _over_concurrency_limit(
+    limit: int, scope: Scope, receive: ASGIReceiveCallable, send: ASGISendCallable
+) -> None:
+    """The 503 for a request over the concurrency limit, in the service's error shape; the connection closes."""
+    detail = f"the server holds its limit of {limit} open connections and running requests; retry shortly"
+    body = json.dumps({"detail": detail}, separators=(",", ":")).encode()
+    headers = [
+        (b"content-type", b"application/json"),
+        (b"content-length", str(len(body)).encode()),
+        (b"connection", b"close"),
+        (b"retry-after", b"1"),
+    ]
+    await send({"type": "http.response.start", "status": 503, "headers": headers})
+    await send({"type": "http.response.body", "body": body, "more_body": False})
 
 
 def limited_httptools(max_header_bytes: int, request_read_timeout_s: float) -> partial[LimitedHttpToolsProtocol]:

@@ -297,14 +297,14 @@ def test_keep_alive_and_pipelining_on_one_connection(server: Server) -> None:
 @pytest.mark.slow
 def test_connections_beyond_the_concurrency_limit_get_503(server: Server) -> None:
     held: list[socket.socket] = []
-    statuses = []
+    answers: list[Response] = []
     try:
         # Each connection stays open after its answer (keep-alive); connections still closing after
         # earlier tests count too, so the 503 may come before the limit's connection, never after it.
-        while len(held) < MAX_CONCURRENCY and 503 not in statuses:
+        while len(held) < MAX_CONCURRENCY and 503 not in [answer.status for answer in answers]:
             held.append(server.connect())
             held[-1].sendall(get())
-            statuses.append(read_response(held[-1], bytearray()).status)
+            answers.append(read_response(held[-1], bytearray()))
     finally:
         for sock in held:
             sock.close()
@@ -313,9 +313,16 @@ def test_connections_beyond_the_concurrency_limit_get_503(server: Server) -> Non
     while (after := httpx.get(f"{server.base}/health", timeout=5)).status_code == 503 and time.monotonic() < deadline:
         time.sleep(0.2)
 
+    statuses = [answer.status for answer in answers]
     assert statuses[-1] == 503
     assert set(statuses[:-1]) <= {200}
     assert after.status_code == 200
+    # In the service's error shape, as every other answer (uvicorn's own is plain text).
+    refusal = answers[-1]
+    assert (refusal.headers["content-type"], refusal.headers["retry-after"]) == ("application/json", "1")
+    assert json.loads(refusal.body) == {
+        "detail": f"the server holds its limit of {MAX_CONCURRENCY} open connections and running requests; retry shortly"
+    }
 
 
 def test_defaults() -> None:
