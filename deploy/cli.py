@@ -49,10 +49,14 @@ def main() -> None:
 def start(
     data_dir: DataDir = DEFAULT_DATA_DIR,
     postgres_port: Annotated[
-        int | None, typer.Option(help=f"PostgreSQL port on loopback (default: the last start's, else {Ports.postgres}).")
+        int | None,
+        typer.Option(min=1, max=65535, help=f"PostgreSQL port on loopback (default: the last start's, else {Ports.postgres})."),
     ] = None,
     port: Annotated[
-        int | None, typer.Option(help=f"Tracking server port on loopback (default: the last start's, else {Ports.mlflow}).")
+        int | None,
+        typer.Option(
+            min=1, max=65535, help=f"Tracking server port on loopback (default: the last start's, else {Ports.mlflow})."
+        ),
     ] = None,
     workers: Annotated[
         int, typer.Option(min=1, help="Tracking server worker processes (a server already running keeps its own: stop it to change).")
@@ -62,7 +66,10 @@ def start(
     stack = Stack(data_dir)
     with _stack_errors():
         saved = stack.saved_ports()
-        status = stack.start(Ports(postgres_port or saved.postgres, port or saved.mlflow), workers)
+        chosen = Ports(
+            saved.postgres if postgres_port is None else postgres_port, saved.mlflow if port is None else port
+        )
+        status = stack.start(chosen, workers)
     _report(status)
     typer.echo(f"\nexport MLFLOW_TRACKING_URI={status.tracking_uri}")
 
@@ -78,4 +85,7 @@ def stop(data_dir: DataDir = DEFAULT_DATA_DIR) -> None:
 def status(data_dir: DataDir = DEFAULT_DATA_DIR) -> None:
     """Which parts of the stack run now."""
     with _stack_errors():
+        if not data_dir.is_dir():
+            # Most likely a mistyped --data-dir: "stopped" would hide that no stack was ever there.
+            raise StackError(f"no stack in {data_dir}: the folder does not exist (`python -m deploy start` makes it)")
         _report(Stack(data_dir).status())

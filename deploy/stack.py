@@ -2,12 +2,13 @@
 
 Everything lives in one folder (default `deploy/.data/`, git-ignored): `postgres/` (the cluster),
 `artifacts/` (what the server's artifact proxy stores), `postgres.password`, `stack.json` (the
-ports of the last start), `mlflow.pid` and the two logs. Stopping keeps the folder, so runs,
-models and aliases survive a stop and a start.
+ports of the last start), `mlflow.pid`, `stack.lock` (held while a start or stop runs) and the
+two logs. Stopping keeps the folder, so runs, models and aliases survive a stop and a start.
 """
 
 from __future__ import annotations
 
+import fcntl
 import json
 import logging
 import os
@@ -22,6 +23,8 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -40,6 +43,7 @@ DB_USER = "mlflow"
 # PostgreSQL refuses to run as root; root starts the cluster as this system user instead.
 POSTGRES_SYSTEM_USER = "postgres"
 STARTUP_TIMEOUT_S = 90.0
+LOCK_FILE = "stack.lock"
 
 
 class StackError(RuntimeError):
@@ -88,13 +92,11 @@ class Stack:
     # -- public ---------------------------------------------------------------------------------
 
     def start(self, ports: Ports | None = None, workers: int = 1) -> StackStatus:
-        """Start PostgreSQL and the tracking server (creating the cluster on first use); idempotent."""
+        """Start PostgreSQL and the tracking server (creating the cluster on first use); idempotent. What this call
+        started is stopped again when a later part fails, and the ports are saved only once both answer."""
         ports = ports or self.saved_ports()
+        _check_ports(ports)
         running = self.status()
-        if running.ports != ports and (running.postgres_running or running.mlflow_running):
-            raise StackError(
-                f"the stack in {self.data_dir} already runs on ports {running.ports}; stop it before changing ports"
-            )
         # A port held by something else is named before anything starts: the tracking server would otherwise
         # fail in its log while another server on that port answered its health check.
         for name, port, up, option in (
@@ -105,35 +107,67 @@ class Stack:
                 raise StackError(f"{HOST}:{port}, the {name} port, is already in use: choose another with {option}")
         if self.data_dir.exists() and not self.data_dir.is_dir():
             raise StackError(f"the data folder {self.data_dir} cannot be used: it is a file")
-        new_cluster = not (self.cluster / "PG_VERSION").exists()
+        if not (self.cluster / "PG_VERSION").exists():
+            self._check_postgres_reaches_data_dir()
         try:
-            if new_cluster:
-                self._check_postgres_reaches_data_dir()
             self.data_dir.mkdir(parents=True, exist_ok=True)
-            if new_cluster:
-                self._init_cluster()
-            self.ports_file.write_text(json.dumps(asdict(ports)))
         except OSError as err:
             raise StackError(f"the data folder {self.data_dir} cannot be used: {err.strerror or err}") from err
-        if not running.postgres_running:
-            self._start_postgres(ports.postgres)
-        self._ensure_database(ports.postgres)
-        if not running.mlflow_running:
-            self._start_mlflow(ports, workers)
+        with self._locked():
+            # Looked at under the lock: a start that ran meanwhile may have made the cluster or started a part (and
+            # saves its ports only once both answer).
+            running = self.status()
+            if running.ports != ports and (running.postgres_running or running.mlflow_running):
+                raise StackError(
+                    f"the stack in {self.data_dir} already runs on ports {running.ports}; stop it before changing ports"
+                )
+            try:
+                if not (self.cluster / "PG_VERSION").exists():
+                    self._init_cluster()
+            except OSError as err:
+                raise StackError(f"the data folder {self.data_dir} cannot be used: {err.strerror or err}") from err
+            started_postgres = not running.postgres_running
+            if started_postgres:
+                self._start_postgres(ports.postgres)
+            try:
+                self._ensure_database(ports.postgres)
+                if not running.mlflow_running:
+                    self._start_mlflow(ports, workers)
+            except StackError:
+                # A PostgreSQL this call started would otherwise run on, on ports a plain start would not use.
+                if started_postgres:
+                    self.stop_postgres()
+                raise
+            self.ports_file.write_text(json.dumps(asdict(ports)))
         return self.status()
 
     def stop(self) -> StackStatus:
         """Stop the tracking server, then PostgreSQL; the data folder stays."""
-        self.stop_tracking_server()
-        self.stop_postgres()
+        if not self.data_dir.is_dir():
+            return self.status()
+        with self._locked():
+            self.stop_tracking_server()
+            self.stop_postgres()
         return self.status()
+
+    @contextmanager
+    def _locked(self) -> Iterator[None]:
+        """Hold the data folder's lock: two starts at once on a new folder each wrote the cluster's password, and the
+        one that lost the race left a password that no longer opened the cluster."""
+        with (self.data_dir / LOCK_FILE).open("a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
 
     def stop_tracking_server(self) -> None:
         """Stop `mlflow server` and its workers, if running."""
         pid = self._mlflow_pid()
         if pid is not None:
             _terminate_group(pid)
-            self.pid_file.unlink(missing_ok=True)
+        # Also a file naming no server (one killed with its workers, or a number another process has since taken).
+        self.pid_file.unlink(missing_ok=True)
 
     def stop_postgres(self) -> None:
         """Stop PostgreSQL (fast shutdown: open sessions are rolled back), if running."""
@@ -149,9 +183,13 @@ class Stack:
         if not self.ports_file.exists():
             return Ports()
         try:
-            return Ports(**json.loads(self.ports_file.read_text()))
-        except (ValueError, TypeError) as err:
+            ports = Ports(**json.loads(self.ports_file.read_text()))
+            if not all(type(port) is int for port in (ports.postgres, ports.mlflow)):
+                raise TypeError("ports must be whole numbers")
+            _check_ports(ports)
+        except (ValueError, TypeError, StackError) as err:
             raise StackError(f"{self.ports_file} is not the stack's saved ports ({err}): delete it to use the defaults") from err
+        return ports
 
     def backend_store_uri(self, port: int) -> str:
         """The tracking server's backend store (the password travels in PGPASSWORD, not in the URI)."""
@@ -265,7 +303,10 @@ class Stack:
     # -- MLflow ---------------------------------------------------------------------------------
 
     def _start_mlflow(self, ports: Ports, workers: int) -> None:
-        self.artifacts.mkdir(exist_ok=True)
+        try:
+            self.artifacts.mkdir(exist_ok=True)
+        except OSError as err:
+            raise StackError(f"the artifacts folder {self.artifacts} cannot be used: {err.strerror or err}") from err
         command = [
             sys.executable,
             "-m",
@@ -322,7 +363,8 @@ class Stack:
         try:
             command = psutil.Process(pid).cmdline()
         except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
-            return None
+            # Its workers outlive a killed `mlflow server` and keep serving: the group is still the server.
+            return pid if _group_runs_mlflow(pid) else None
         if "mlflow" not in command or "server" not in command or str(self.artifacts) not in command:
             return None
         return pid
@@ -335,6 +377,26 @@ def postgres_binary(program: str) -> str:
         return found
     installed = sorted(Path("/usr/lib/postgresql").glob(f"*/bin/{program}"), key=lambda path: int(path.parts[-3]))
     return str(installed[-1]) if installed else program
+
+
+def _check_ports(ports: Ports) -> None:
+    """Refuse a port outside 1-65535, or one port for both services (MLflow then failed after PostgreSQL started)."""
+    for name, port, option in (("PostgreSQL", ports.postgres, "--postgres-port"), ("MLflow", ports.mlflow, "--port")):
+        if not 0 < port < 65536:
+            raise StackError(f"{option} {port}: the {name} port must be from 1 to 65535")
+    if ports.postgres == ports.mlflow:
+        raise StackError(f"--postgres-port and --port are both {ports.mlflow}: PostgreSQL and MLflow need a port each")
+
+
+def _group_runs_mlflow(group: int) -> bool:
+    """Whether a process of the process group (the stack's server started it in a session of its own) runs MLflow."""
+    for process in psutil.process_iter(["cmdline"]):
+        try:
+            if os.getpgid(process.pid) == group and "mlflow" in " ".join(process.info["cmdline"] or ()):
+                return True
+        except (ProcessLookupError, PermissionError):
+            continue
+    return False
 
 
 def _free(port: int) -> bool:

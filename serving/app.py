@@ -20,6 +20,7 @@ from serving.model_holder import ModelHolder
 from serving.openapi import install as install_openapi
 from serving.routers import articles, classify, docs, health, models
 from serving.settings import ServingSettings, unknown_variables
+from serving.worker_lifetime import end_with_supervisor
 
 API_VERSION = "1.0.0"
 logger = logging.getLogger(__name__)
@@ -83,6 +84,7 @@ def create_app(settings: ServingSettings) -> FastAPI:
 def app_from_environment() -> FastAPI:
     """The uvicorn factory: settings from the environment, where `python -m serving` also puts its options (each
     worker process calls it); a NEWS_* variable that nothing reads is logged as a warning."""
+    end_with_supervisor()
     # A warning, not an error: a misspelt variable must not stop a running deployment from restarting.
     for name, closest in unknown_variables(os.environ).items():
         hint = f"; did you mean {closest}?" if closest else ""

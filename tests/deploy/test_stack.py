@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import logging
 import os
+import shutil
+import signal
 import socket
 import subprocess
+import sys
+import tempfile
 import threading
 import time
 import urllib.request
@@ -265,3 +270,127 @@ def test_an_unusable_data_folder_or_damaged_stack_files_end_in_one_line(tmp_path
         assert f"error: {data / 'stack.json'} is not the stack's saved ports" in result.output
     (data / "stack.json").unlink()
     assert not Stack(data).status().mlflow_running
+
+
+@pytest.mark.slow
+def test_a_server_whose_parent_was_killed_still_counts_as_running_and_stop_ends_its_workers(tmp_path: Path) -> None:
+    # `kill -9` on the pid in mlflow.pid leaves uvicorn's worker serving; status said stopped and start then found
+    # its own port taken, while stop left the worker running.
+    stack = Stack(tmp_path / "data")
+    stack.data_dir.mkdir(parents=True)
+    port = free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "mlflow", "server", "--backend-store-uri", f"sqlite:///{tmp_path / 'mlflow.db'}",
+         "--artifacts-destination", str(stack.artifacts), "--host", "127.0.0.1", "--port", str(port), "--workers", "1"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+        env={**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"},
+    )
+    stack.pid_file.write_text(str(server.pid))
+    health = f"http://127.0.0.1:{port}/health"
+    try:
+        deadline = time.monotonic() + 120
+        while not answers(health):
+            assert server.poll() is None and time.monotonic() < deadline, "the MLflow server did not start"
+            time.sleep(0.5)
+        server.kill()  # the parent alone
+        server.wait()
+        assert answers(health)  # its worker still serves
+
+        assert stack.status().mlflow_running
+        stack.stop_tracking_server()
+
+        assert not answers(health)
+        assert not stack.pid_file.exists()
+        assert not stack.status().mlflow_running
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(server.pid, signal.SIGKILL)
+
+
+def answers(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:
+            return response.status == 200
+    except OSError:
+        return False
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        (["--postgres-port", "7001", "--port", "7001"], "--postgres-port and --port are both 7001"),
+        (["--port", "70000"], "Invalid value for '--port': Input should be less than or equal to 65535"),
+        (["--port", "0"], "Invalid value for '--port': Input should be greater than or equal to 1"),
+    ],
+)
+def test_ports_that_cannot_work_are_refused_before_anything_starts(
+    tmp_path: Path, options: list[str], message: str
+) -> None:
+    data = tmp_path / "data"
+    result = CliRunner().invoke(deploy_cli.app, ["start", "--data-dir", str(data), *options])
+    assert result.exit_code != 0
+    assert message in " ".join(result.output.split()), result.output
+    assert not data.exists()
+
+
+def test_saved_ports_that_are_not_port_numbers_are_named(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    data.mkdir()
+    for saved in ('{"postgres": "abc", "mlflow": 5000}', '{"postgres": 5433, "mlflow": 70000}'):
+        (data / "stack.json").write_text(saved)
+        result = CliRunner().invoke(deploy_cli.app, ["status", "--data-dir", str(data)])
+        assert result.exit_code == 1, result.output
+        assert f"error: {data / 'stack.json'} is not the stack's saved ports" in result.output
+
+
+def test_status_of_a_folder_that_does_not_exist_says_so(tmp_path: Path) -> None:
+    result = CliRunner().invoke(deploy_cli.app, ["status", "--data-dir", str(tmp_path / "typo")])
+    assert result.exit_code == 1
+    assert f"error: no stack in {tmp_path / 'typo'}: the folder does not exist" in result.output
+
+
+@pytest.mark.slow
+def test_a_start_that_fails_after_starting_postgres_stops_it_and_saves_no_ports() -> None:
+    # Not under pytest's private temporary folder, which PostgreSQL's own system user cannot enter (as the session's
+    # stack is made). The tracking server cannot start: a file stands where its artifacts folder goes.
+    folder = Path(tempfile.mkdtemp(prefix="news-stack-"))
+    folder.chmod(0o755)
+    stack = Stack(folder / "data")
+    stack.data_dir.mkdir(parents=True)
+    stack.artifacts.write_text("a file")
+    ports = ["--postgres-port", str(free_port()), "--port", str(free_port())]
+    try:
+        result = CliRunner().invoke(deploy_cli.app, ["start", "--data-dir", str(stack.data_dir), *ports])
+
+        assert result.exit_code == 1
+        assert f"error: the artifacts folder {stack.artifacts} cannot be used: File exists" in result.output
+        assert "Traceback" not in result.output
+        status = stack.status()
+        assert not status.postgres_running and not status.mlflow_running
+        assert not stack.ports_file.exists()  # a plain start would not try these ports again
+    finally:
+        stack.stop()
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.mark.slow
+def test_two_starts_at_once_on_a_new_folder_leave_one_working_stack() -> None:
+    # Each wrote the new cluster's password; the one that lost the race left a password that no longer opened it,
+    # and every later start failed.
+    folder = Path(tempfile.mkdtemp(prefix="news-stack-"))
+    folder.chmod(0o755)
+    stack = Stack(folder / "data")
+    command = [sys.executable, "-m", "deploy", "start", "--data-dir", str(stack.data_dir),
+               "--postgres-port", str(free_port()), "--port", str(free_port())]
+    try:
+        starts = [subprocess.Popen(command, cwd=PROJECT_ROOT, stderr=subprocess.PIPE, text=True) for _ in range(2)]
+        errors = [start.communicate(timeout=300)[1] for start in starts]
+        assert [start.returncode for start in starts] == [0, 0], errors
+
+        stack.stop()
+        again = subprocess.run([*command[:6]], cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=300)
+        assert again.returncode == 0, again.stderr
+        assert stack.status().mlflow_running
+    finally:
+        stack.stop()
+        shutil.rmtree(folder, ignore_errors=True)

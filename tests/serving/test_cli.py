@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -195,6 +196,42 @@ def test_a_bad_variable_stops_the_server_in_one_line_unless_its_option_overrides
     assert text.count("Application startup complete") == 2, text
     assert "Traceback" not in text and "ValidationError" not in text
     assert code == 0, text
+
+
+@pytest.mark.slow
+def test_workers_end_when_their_supervisor_is_killed(store_uri: str, tmp_path: Path) -> None:
+    # They went on serving the port, so the replica could not be started again until each was found and killed.
+    port = free_port()
+    env = {**os.environ, "NEWS_TRACKING_URI": store_uri}
+    log_path = tmp_path / "server.log"
+    base = f"http://127.0.0.1:{port}"
+    with log_path.open("wb") as log:
+        server = subprocess.Popen(
+            [sys.executable, "-m", "serving", "--port", str(port), "--workers", "2"],
+            cwd=locations.PROJECT_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        )
+    try:
+        wait_until_answering(server, f"{base}/health", log_path)
+        deadline = time.monotonic() + STARTUP_TIMEOUT_S
+        while log_path.read_text().count("Application startup complete") < 2 and time.monotonic() < deadline:
+            time.sleep(0.3)
+        server.kill()  # the supervisor alone
+        server.wait()
+
+        deadline = time.monotonic() + 30
+        while answers(f"{base}/health") and time.monotonic() < deadline:
+            time.sleep(0.3)
+        assert not answers(f"{base}/health"), log_path.read_text()
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(server.pid, signal.SIGKILL)
+
+
+def answers(url: str) -> bool:
+    try:
+        return httpx.get(url, timeout=2).status_code == 200
+    except httpx.TransportError:
+        return False
 
 
 @pytest.mark.slow
