@@ -159,6 +159,22 @@ def _first_line(err: Exception) -> str:
     return text.splitlines()[0] if text else type(err).__name__
 
 
+# The schemes MLflow opens as a tracking and registry store, its file store aside; a database's driver (+psycopg2) aside.
+STORE_SCHEMES = frozenset({"sqlite", "postgresql", "mysql", "mssql", "http", "https", "databricks", "databricks-uc", "uc"})
+USE_INSTEAD = "use sqlite:///<folder>/mlflow.db, a tracking server's http(s):// address or a database URI (postgresql://...)"
+
+
+def store_problem(uri: str) -> str | None:
+    """Why MLflow cannot open uri as a store, worded to follow the URI; None when it can. MLflow itself fails only at
+    the first call, with a traceback."""
+    scheme = urlparse(uri).scheme
+    if scheme in ("", "file"):
+        return f"is a plain folder (MLflow's file store), which this MLflow no longer accepts: {USE_INSTEAD}"
+    if scheme.split("+")[0] not in STORE_SCHEMES:
+        return f"has a scheme MLflow cannot open ({scheme}://): {USE_INSTEAD}"
+    return None
+
+
 def use_store(uri: str | None = None, *, writable: bool = False) -> MlflowClient:
     """Point MLflow (tracking and registry) at the store and return a client for it.
 
@@ -167,11 +183,9 @@ def use_store(uri: str | None = None, *, writable: bool = False) -> MlflowClient
     With writable, a SQLite store must also take a write now (StoreUnusable otherwise).
     """
     uri = uri or tracking_uri()
-    if urlparse(uri).scheme in ("", "file"):
-        raise StoreUnusable(
-            f"the tracking store {uri} is a plain folder (MLflow's file store), which this MLflow no longer accepts: "
-            f"use sqlite:///<folder>/mlflow.db or a tracking server's http(s):// address"
-        )
+    problem = store_problem(uri)
+    if problem is not None:
+        raise StoreUnusable(f"the tracking store {uri} {problem}")
     check_reachable(uri)
     database = sqlite_path(uri)
     if database is not None:

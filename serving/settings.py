@@ -49,6 +49,14 @@ def _blank_is_default_store(value: object) -> object:
     return value
 
 
+def _openable_store(uri: str) -> str:
+    # Else the server starts and answers 503 for good, its log full of MLflow's tracebacks.
+    problem = store.store_problem(uri)
+    if problem is not None:
+        raise ValueError(f"the store {problem}")
+    return uri
+
+
 def _strong_key(key: SecretStr | None) -> SecretStr | None:
     if key is None:
         return None
@@ -79,7 +87,7 @@ class ServingSettings(BaseSettings):
         env_prefix=ENV_PREFIX, extra="ignore", validate_by_name=True, hide_input_in_errors=True
     )
 
-    tracking_uri: Annotated[str, BeforeValidator(_blank_is_default_store)] = Field(
+    tracking_uri: Annotated[str, BeforeValidator(_blank_is_default_store), AfterValidator(_openable_store)] = Field(
         store.DEFAULT_TRACKING_URI,
         validation_alias=AliasChoices("NEWS_TRACKING_URI", "MLFLOW_TRACKING_URI"),
         description="MLflow tracking and registry store (NEWS_TRACKING_URI, else MLFLOW_TRACKING_URI).",

@@ -155,6 +155,21 @@ def test_a_file_store_is_refused_with_what_to_use_instead(uri: str) -> None:
         store.use_store(uri)
 
 
+@pytest.mark.parametrize("uri", ["foo://bar", "postgres://user@host/db", "s3://bucket/mlruns"])
+def test_a_scheme_mlflow_cannot_open_is_refused_naming_it(uri: str) -> None:
+    # MLflow met it only at the first call, with a traceback.
+    scheme = uri.split("://")[0]
+    with pytest.raises(store.StoreUnusable, match=rf"the tracking store {uri} has a scheme MLflow cannot open \({scheme}://\)"):
+        store.use_store(uri)
+
+
+@pytest.mark.parametrize(
+    "uri", ["sqlite:///x.db", "postgresql://u@h/db", "postgresql+psycopg2://u@h/db", "mysql+pymysql://u@h/db", "https://t.example"]
+)
+def test_the_schemes_mlflow_opens_are_not_refused_by_their_scheme(uri: str) -> None:
+    assert store.store_problem(uri) is None
+
+
 def test_a_retry_setting_mlflow_cannot_read_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR", "0.1")  # MLflow takes whole seconds only
     with pytest.raises(store.RegistryUnreachable, match="Failed to convert '0.1' for MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR"):

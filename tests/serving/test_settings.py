@@ -79,6 +79,14 @@ def test_model_uri_must_name_a_registered_version_or_alias(uri: str) -> None:
         ServingSettings(topic_model_uri=uri)
 
 
+@pytest.mark.parametrize(("uri", "reason"), [("foo://bar", "has a scheme MLflow cannot open"), ("./mlruns", "is a plain folder")])
+def test_a_store_mlflow_cannot_open_stops_the_server_at_start(monkeypatch: pytest.MonkeyPatch, uri: str, reason: str) -> None:
+    # Else it started and answered 503 for good.
+    monkeypatch.setenv("NEWS_TRACKING_URI", uri)
+    with pytest.raises(ValidationError, match=f"NEWS_TRACKING_URI\n  Value error, the store {reason}"):
+        ServingSettings()
+
+
 @pytest.mark.parametrize("variable", ["MLFLOW_TRACKING_URI", "NEWS_TRACKING_URI"])
 def test_a_blank_tracking_uri_means_the_projects_store(monkeypatch: pytest.MonkeyPatch, variable: str) -> None:
     monkeypatch.setenv(variable, "")
