@@ -167,6 +167,8 @@ USE_INSTEAD = "use sqlite:///<folder>/mlflow.db, a tracking server's http(s):// 
 def store_problem(uri: str) -> str | None:
     """Why MLflow cannot open uri as a store, worded to follow the URI; None when it can. MLflow itself fails only at
     the first call, with a traceback."""
+    if uri in STORE_SCHEMES:  # "databricks": a whole URI without "://"
+        return None
     scheme = urlparse(uri).scheme
     if scheme in ("", "file"):
         return f"is a plain folder (MLflow's file store), which this MLflow no longer accepts: {USE_INSTEAD}"

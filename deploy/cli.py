@@ -85,7 +85,9 @@ def stop(data_dir: DataDir = DEFAULT_DATA_DIR) -> None:
 def status(data_dir: DataDir = DEFAULT_DATA_DIR) -> None:
     """Which parts of the stack run now."""
     with _stack_errors():
-        if not data_dir.is_dir():
+        if data_dir.exists() and not data_dir.is_dir():
+            raise StackError(f"the data folder {data_dir} cannot be used: it is a file")
+        if not data_dir.exists():
             # Most likely a mistyped --data-dir: "stopped" would hide that no stack was ever there.
             raise StackError(f"no stack in {data_dir}: the folder does not exist (`python -m deploy start` makes it)")
         _report(Stack(data_dir).status())

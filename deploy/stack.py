@@ -44,6 +44,9 @@ DB_USER = "mlflow"
 POSTGRES_SYSTEM_USER = "postgres"
 STARTUP_TIMEOUT_S = 90.0
 LOCK_FILE = "stack.lock"
+# What `mlflow server` tells its workers the artifacts folder is: mlflow.server.constants.ARTIFACTS_DESTINATION_ENV_VAR,
+# written out because importing mlflow.server takes 1.6 s.
+ARTIFACTS_VARIABLE = "_MLFLOW_SERVER_ARTIFACT_DESTINATION"
 
 
 class StackError(RuntimeError):
@@ -92,8 +95,8 @@ class Stack:
     # -- public ---------------------------------------------------------------------------------
 
     def start(self, ports: Ports | None = None, workers: int = 1) -> StackStatus:
-        """Start PostgreSQL and the tracking server (creating the cluster on first use); idempotent. What this call
-        started is stopped again when a later part fails, and the ports are saved only once both answer."""
+        """Start PostgreSQL and the tracking server (creating the cluster on first use); idempotent. A call that fails
+        or is interrupted stops what it started and puts back the ports saved before it."""
         ports = ports or self.saved_ports()
         _check_ports(ports)
         running = self.status()
@@ -126,19 +129,28 @@ class Stack:
                     self._init_cluster()
             except OSError as err:
                 raise StackError(f"the data folder {self.data_dir} cannot be used: {err.strerror or err}") from err
-            started_postgres = not running.postgres_running
-            if started_postgres:
-                self._start_postgres(ports.postgres)
+            # Saved before anything starts, so that `status` names the right ports while this call runs.
+            previous = self.ports_file.read_text() if self.ports_file.exists() else None
+            self.ports_file.write_text(json.dumps(asdict(ports)))
+            started_postgres, started_mlflow = not running.postgres_running, False
             try:
+                if started_postgres:
+                    self._start_postgres(ports.postgres)
                 self._ensure_database(ports.postgres)
                 if not running.mlflow_running:
+                    started_mlflow = True
                     self._start_mlflow(ports, workers)
-            except StackError:
-                # A PostgreSQL this call started would otherwise run on, on ports a plain start would not use.
+            # Ctrl-C and SIGTERM too: what this call started would otherwise run on under ports no longer saved.
+            except BaseException:
+                if started_mlflow:
+                    self.stop_tracking_server()
                 if started_postgres:
                     self.stop_postgres()
+                if previous is None:
+                    self.ports_file.unlink(missing_ok=True)
+                else:
+                    self.ports_file.write_text(previous)
                 raise
-            self.ports_file.write_text(json.dumps(asdict(ports)))
         return self.status()
 
     def stop(self) -> StackStatus:
@@ -364,7 +376,7 @@ class Stack:
             command = psutil.Process(pid).cmdline()
         except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
             # Its workers outlive a killed `mlflow server` and keep serving: the group is still the server.
-            return pid if _group_runs_mlflow(pid) else None
+            return pid if _group_serves(pid, self.artifacts) else None
         if "mlflow" not in command or "server" not in command or str(self.artifacts) not in command:
             return None
         return pid
@@ -388,13 +400,17 @@ def _check_ports(ports: Ports) -> None:
         raise StackError(f"--postgres-port and --port are both {ports.mlflow}: PostgreSQL and MLflow need a port each")
 
 
-def _group_runs_mlflow(group: int) -> bool:
-    """Whether a process of the process group (the stack's server started it in a session of its own) runs MLflow."""
+def _group_serves(group: int, artifacts: Path) -> bool:
+    """Whether a process of the group (the server was started in a session of its own) is a worker of this stack's
+    `mlflow server`: MLflow's app, given this stack's artifacts folder in the environment `mlflow server` set for it.
+    Any other process that came to have the group's number is left alone."""
     for process in psutil.process_iter(["cmdline"]):
         try:
-            if os.getpgid(process.pid) == group and "mlflow" in " ".join(process.info["cmdline"] or ()):
+            if os.getpgid(process.pid) != group or "mlflow.server" not in " ".join(process.info["cmdline"] or ()):
+                continue
+            if process.environ().get(ARTIFACTS_VARIABLE) == str(artifacts):
                 return True
-        except (ProcessLookupError, PermissionError):
+        except (ProcessLookupError, PermissionError, psutil.Error):
             continue
     return False
 

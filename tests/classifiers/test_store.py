@@ -164,7 +164,11 @@ def test_a_scheme_mlflow_cannot_open_is_refused_naming_it(uri: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "uri", ["sqlite:///x.db", "postgresql://u@h/db", "postgresql+psycopg2://u@h/db", "mysql+pymysql://u@h/db", "https://t.example"]
+    "uri",
+    [
+        "sqlite:///x.db", "postgresql://u@h/db", "postgresql+psycopg2://u@h/db", "mysql+pymysql://u@h/db",
+        "https://t.example", "databricks", "databricks-uc", "databricks://profile",
+    ],
 )
 def test_the_schemes_mlflow_opens_are_not_refused_by_their_scheme(uri: str) -> None:
     assert store.store_problem(uri) is None

@@ -22,13 +22,14 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import mlflow
+import psutil
 import pytest
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
 from classifiers.store import CHAMPION, PROJECT_ROOT
 from deploy import cli as deploy_cli
-from deploy.stack import Ports, Stack, StackError
+from deploy.stack import ARTIFACTS_VARIABLE, Ports, Stack, StackError
 from serving.app import create_app
 from serving.settings import ServingSettings
 from tests.conftest import RunningStack, free_port
@@ -238,6 +239,43 @@ def test_a_pid_file_naming_another_process_is_not_taken_for_the_server(tmp_path:
         stranger.wait()
 
 
+def test_a_group_whose_leader_is_gone_counts_only_if_a_member_serves_this_stacks_mlflow(tmp_path: Path) -> None:
+    # The saved pid's group outlives its leader; a process in it that merely names mlflow is not the server.
+    stack = Stack(tmp_path / "data")
+    stack.data_dir.mkdir(parents=True)
+    sleeper = [sys.executable, "-c", "import time; time.sleep(60)", "mlflow.server.fastapi_app:app"]
+    leader = subprocess.Popen(
+        [sys.executable, "-c", "import subprocess, sys; subprocess.Popen(sys.argv[1:])", *sleeper],
+        start_new_session=True,
+    )
+    leader.wait()  # gone; its child stays in the group
+    try:
+        stack.pid_file.write_text(str(leader.pid))
+        assert not stack.status().mlflow_running
+        stack.stop_tracking_server()
+        assert any(
+            "mlflow.server.fastapi_app:app" in " ".join(process.cmdline()) for process in group_members(leader.pid)
+        )  # not signalled
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(leader.pid, signal.SIGKILL)
+
+
+def group_members(group: int) -> list[psutil.Process]:
+    members = []
+    for process in psutil.process_iter():
+        with contextlib.suppress(ProcessLookupError, psutil.Error):
+            if os.getpgid(process.pid) == group:
+                members.append(process)
+    return members
+
+
+def test_the_artifacts_variable_is_mlflows() -> None:
+    from mlflow.server.constants import ARTIFACTS_DESTINATION_ENV_VAR
+
+    assert ARTIFACTS_VARIABLE == ARTIFACTS_DESTINATION_ENV_VAR
+
+
 def test_a_port_in_use_is_named_before_anything_is_started_or_written(tmp_path: Path) -> None:
     stack = Stack(tmp_path / "data")
     with socket.socket() as taken:
@@ -343,10 +381,15 @@ def test_saved_ports_that_are_not_port_numbers_are_named(tmp_path: Path) -> None
         assert f"error: {data / 'stack.json'} is not the stack's saved ports" in result.output
 
 
-def test_status_of_a_folder_that_does_not_exist_says_so(tmp_path: Path) -> None:
+def test_status_of_a_folder_that_does_not_exist_or_is_a_file_says_so(tmp_path: Path) -> None:
     result = CliRunner().invoke(deploy_cli.app, ["status", "--data-dir", str(tmp_path / "typo")])
     assert result.exit_code == 1
     assert f"error: no stack in {tmp_path / 'typo'}: the folder does not exist" in result.output
+
+    (tmp_path / "a-file").write_text("not a folder")
+    result = CliRunner().invoke(deploy_cli.app, ["status", "--data-dir", str(tmp_path / "a-file")])
+    assert result.exit_code == 1
+    assert f"error: the data folder {tmp_path / 'a-file'} cannot be used: it is a file" in result.output
 
 
 @pytest.mark.slow
@@ -391,6 +434,35 @@ def test_two_starts_at_once_on_a_new_folder_leave_one_working_stack() -> None:
         again = subprocess.run([*command[:6]], cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=300)
         assert again.returncode == 0, again.stderr
         assert stack.status().mlflow_running
+    finally:
+        stack.stop()
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.mark.slow
+def test_a_start_interrupted_once_postgres_is_up_stops_what_it_started_and_keeps_the_saved_ports() -> None:
+    # Ctrl-C while the tracking server started left both running under ports that status did not show.
+    folder = Path(tempfile.mkdtemp(prefix="news-stack-"))
+    folder.chmod(0o755)
+    stack = Stack(folder / "data")
+    stack.data_dir.mkdir(parents=True)
+    saved = '{"postgres": 5433, "mlflow": 5000}'
+    stack.ports_file.write_text(saved)
+    command = [sys.executable, "-m", "deploy", "start", "--data-dir", str(stack.data_dir),
+               "--postgres-port", str(free_port()), "--port", str(free_port())]
+    try:
+        start = subprocess.Popen(command, cwd=PROJECT_ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        deadline = time.monotonic() + 120
+        while not stack.pid_file.exists():
+            assert start.poll() is None and time.monotonic() < deadline, start.stderr.read() if start.stderr else ""
+            time.sleep(0.1)
+        start.send_signal(signal.SIGINT)
+        start.communicate(timeout=120)
+
+        assert start.returncode != 0
+        status = stack.status()
+        assert not status.postgres_running and not status.mlflow_running
+        assert stack.ports_file.read_text() == saved
     finally:
         stack.stop()
         shutil.rmtree(folder, ignore_errors=True)
