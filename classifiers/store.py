@@ -154,7 +154,7 @@ def check_writable(uri: str) -> None:
         raise StoreUnusable(f"the tracking store {uri} cannot be written: {err}") from err
 
 
-def _first_line(err: Exception) -> str:
+def _first_line(err: BaseException) -> str:
     text = str(err).strip()
     return text.splitlines()[0] if text else type(err).__name__
 
