@@ -392,18 +392,34 @@ def test_status_of_a_folder_that_does_not_exist_or_is_a_file_says_so(tmp_path: P
     assert f"error: the data folder {tmp_path / 'a-file'} cannot be used: it is a file" in result.output
 
 
-@pytest.mark.slow
-def test_a_start_that_fails_after_starting_postgres_stops_it_and_saves_no_ports() -> None:
-    # Not under pytest's private temporary folder, which PostgreSQL's own system user cannot enter (as the session's
-    # stack is made). The tracking server cannot start: a file stands where its artifacts folder goes.
+@contextmanager
+def stack_postgres_can_reach() -> Iterator[Stack]:
+    """A stack in a new folder outside pytest's private temporary one, which PostgreSQL's own system user cannot enter
+    when the tests run as root (as the session's stack is made); stopped and removed when the block ends."""
     folder = Path(tempfile.mkdtemp(prefix="news-stack-"))
     folder.chmod(0o755)
     stack = Stack(folder / "data")
-    stack.data_dir.mkdir(parents=True)
-    stack.artifacts.write_text("a file")
-    ports = ["--postgres-port", str(free_port()), "--port", str(free_port())]
     try:
-        result = CliRunner().invoke(deploy_cli.app, ["start", "--data-dir", str(stack.data_dir), *ports])
+        yield stack
+    finally:
+        stack.stop()
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def start_command(stack: Stack) -> list[str]:
+    """`python -m deploy start` of the stack on free ports."""
+    return [sys.executable, "-m", "deploy", "start", "--data-dir", str(stack.data_dir),
+            "--postgres-port", str(free_port()), "--port", str(free_port())]
+
+
+@pytest.mark.slow
+def test_a_start_that_fails_after_starting_postgres_stops_it_and_saves_no_ports() -> None:
+    with stack_postgres_can_reach() as stack:
+        # The tracking server cannot start: a file stands where its artifacts folder goes.
+        stack.data_dir.mkdir(parents=True)
+        stack.artifacts.write_text("a file")
+
+        result = CliRunner().invoke(deploy_cli.app, start_command(stack)[3:])
 
         assert result.exit_code == 1
         assert f"error: the artifacts folder {stack.artifacts} cannot be used: File exists" in result.output
@@ -411,47 +427,34 @@ def test_a_start_that_fails_after_starting_postgres_stops_it_and_saves_no_ports(
         status = stack.status()
         assert not status.postgres_running and not status.mlflow_running
         assert not stack.ports_file.exists()  # a plain start would not try these ports again
-    finally:
-        stack.stop()
-        shutil.rmtree(folder, ignore_errors=True)
 
 
 @pytest.mark.slow
 def test_two_starts_at_once_on_a_new_folder_leave_one_working_stack() -> None:
     # Each wrote the new cluster's password; the one that lost the race left a password that no longer opened it,
     # and every later start failed.
-    folder = Path(tempfile.mkdtemp(prefix="news-stack-"))
-    folder.chmod(0o755)
-    stack = Stack(folder / "data")
-    command = [sys.executable, "-m", "deploy", "start", "--data-dir", str(stack.data_dir),
-               "--postgres-port", str(free_port()), "--port", str(free_port())]
-    try:
+    with stack_postgres_can_reach() as stack:
+        command = start_command(stack)
         starts = [subprocess.Popen(command, cwd=PROJECT_ROOT, stderr=subprocess.PIPE, text=True) for _ in range(2)]
         errors = [start.communicate(timeout=300)[1] for start in starts]
         assert [start.returncode for start in starts] == [0, 0], errors
 
         stack.stop()
-        again = subprocess.run([*command[:6]], cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=300)
+        again = subprocess.run(command[:6], cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=300)
         assert again.returncode == 0, again.stderr
         assert stack.status().mlflow_running
-    finally:
-        stack.stop()
-        shutil.rmtree(folder, ignore_errors=True)
 
 
 @pytest.mark.slow
 def test_a_start_interrupted_once_postgres_is_up_stops_what_it_started_and_keeps_the_saved_ports() -> None:
     # Ctrl-C while the tracking server started left both running under ports that status did not show.
-    folder = Path(tempfile.mkdtemp(prefix="news-stack-"))
-    folder.chmod(0o755)
-    stack = Stack(folder / "data")
-    stack.data_dir.mkdir(parents=True)
-    saved = '{"postgres": 5433, "mlflow": 5000}'
-    stack.ports_file.write_text(saved)
-    command = [sys.executable, "-m", "deploy", "start", "--data-dir", str(stack.data_dir),
-               "--postgres-port", str(free_port()), "--port", str(free_port())]
-    try:
-        start = subprocess.Popen(command, cwd=PROJECT_ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    with stack_postgres_can_reach() as stack:
+        stack.data_dir.mkdir(parents=True)
+        saved = '{"postgres": 5433, "mlflow": 5000}'
+        stack.ports_file.write_text(saved)
+        start = subprocess.Popen(
+            start_command(stack), cwd=PROJECT_ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
+        )
         deadline = time.monotonic() + 120
         while not stack.pid_file.exists():
             assert start.poll() is None and time.monotonic() < deadline, start.stderr.read() if start.stderr else ""
@@ -463,6 +466,3 @@ def test_a_start_interrupted_once_postgres_is_up_stops_what_it_started_and_keeps
         status = stack.status()
         assert not status.postgres_running and not status.mlflow_running
         assert stack.ports_file.read_text() == saved
-    finally:
-        stack.stop()
-        shutil.rmtree(folder, ignore_errors=True)
