@@ -78,15 +78,17 @@ def record_evaluation(experiment: str, evaluation: Evaluation) -> dict[str, str]
         experiment_id = tracking.ensure_experiment(experiment, {})
         with tracking.tracked_run(experiment_id=experiment_id, run_name=_run_name(evaluation)) as run:
             run_id = run.info.run_id
-            _log(evaluation, dataset, metrics, labels)
+            _log(evaluation, dataset, metrics, gold, labels)
     except (MlflowException, OSError) as err:
         raise UserInputError(f"the evaluation could not be recorded in experiment '{experiment}': {err}{_left(run_id)}") from err
     return {"experiment": experiment, "run_id": run_id}
 
 
-def _log(evaluation: Evaluation, dataset: PandasDataset, metrics: dict[str, float], labels: list[str]) -> None:
+def _log(
+    evaluation: Evaluation, dataset: PandasDataset, metrics: dict[str, float], gold: list[str], labels: list[str]
+) -> None:
     """What the active run records of the evaluation."""
-    gold, predicted = evaluation.rows["label"].tolist(), evaluation.predicted
+    predicted = evaluation.predicted
     identity = evaluation.model.identity
     mlflow.set_tags(
         {
