@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -138,8 +139,14 @@ def _plain_text(start: Message) -> bool:
 
 
 async def model_unavailable(request: Request, exc: ModelUnavailable) -> JSONResponse:
-    """503: a needed model is not loaded; the message says why (and how to train one)."""
-    return JSONResponse(status_code=503, content={"detail": str(exc)})
+    """503: a needed model is not loaded; the message says why (and how to train one).
+
+    With polling on, Retry-After is the poll interval: the soonest the model can appear without a manual reload.
+    Without it, nothing will change by waiting, so no Retry-After invites clients to wait.
+    """
+    poll_seconds = request.app.state.settings.poll_seconds
+    headers = {"Retry-After": str(max(1, math.ceil(poll_seconds)))} if poll_seconds > 0 else None
+    return JSONResponse(status_code=503, content={"detail": str(exc)}, headers=headers)
 
 
 async def reload_failed(request: Request, exc: ReloadFailed) -> JSONResponse:

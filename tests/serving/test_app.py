@@ -40,12 +40,26 @@ def test_without_models_the_server_starts_and_answers_503_with_the_train_command
     assert probe.status_code == 503
     for response in (ready, classify, article):
         assert response.status_code == 503
+        # without polling, waiting changes nothing: no Retry-After invites it
+        assert "retry-after" not in response.headers
         # the advice trains into the store this server reads, not the default one
         assert f"`MLFLOW_TRACKING_URI={store_uri} python -m training train-defaults`" in response.json()["detail"]
     assert "models:/news-topic@champion" in ready.json()["detail"]
     assert "models:/news-stance@champion" in ready.json()["detail"]
     assert models["models"] == []
     assert [entry["task"] for entry in models["unavailable"]] == ["topic", "stance"]
+
+
+def test_with_polling_a_missing_model_answers_retry_after_the_poll_interval(
+    store_uri: str, make_settings: SettingsFactory
+) -> None:
+    with TestClient(create_app(make_settings(store_uri, poll_seconds=2.5))) as client:
+        answers = [client.get("/ready"), client.post("/v1/classify", json={"items": [{"text": "Some news."}]})]
+
+    for answer in answers:
+        assert answer.status_code == 503
+        # the soonest the poller can find a model, in whole seconds as HTTP counts them
+        assert answer.headers["retry-after"] == "3"
 
 
 def test_a_name_that_is_not_registered_is_told_apart_from_an_untrained_default(
