@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import tempfile
 import time
@@ -206,7 +207,7 @@ def _log_setup(config: ExperimentConfig, config_path: Path | None) -> None:
     params = flatten(config.model_dump(mode="json", exclude={"sweep"}))
     # A sweep's parent trains none of the swept values: its own would read as the one trained.
     params = {key: _comparable(value) for key, value in params.items() if key not in config.sweep}
-    mlflow.log_params(params | {f"sweep.{key}": values for key, values in config.sweep.items()})
+    mlflow.log_params(params | {f"sweep.{key}": _comparable(values) for key, values in config.sweep.items()})
     mlflow.log_text(to_yaml(config), "config.yaml")
     mlflow.set_tags(
         {
@@ -222,10 +223,14 @@ def _log_setup(config: ExperimentConfig, config_path: Path | None) -> None:
     )
 
 
-def _comparable(value: Any) -> Any:
-    """A file of the project named from its root, so two checkouts' runs of one config show the same params (the
-    logged config.yaml keeps whole paths, so that it trains again where it was downloaded)."""
-    if isinstance(value, str) and Path(value).is_absolute():
+def _comparable(value: Any) -> str:
+    """A param as it reads in a config or a dotted override: JSON (a subset of YAML) for what is not a string, so
+    `true`, `null` and `["a", "b"]` rather than Python's `True`, `None` and `['a', 'b']`; a file of the project named
+    from its root, so two checkouts' runs of one config show the same params (the logged config.yaml keeps whole
+    paths, so that it trains again where it was downloaded)."""
+    if not isinstance(value, str):
+        return json.dumps(value, ensure_ascii=False)
+    if Path(value).is_absolute():
         return str(locations.shown(Path(value)))
     return value
 

@@ -82,6 +82,12 @@ def test_run_records_params_metrics_artifacts_dataset_and_tags(store_uri: str) -
     assert run.info.run_name == "tfidf_logreg"  # named after the config, so the two TF-IDF configs differ in the UI
     assert run.data.params["run_name"] == "tfidf_logreg"
     assert run.data.params["data.segments"] == "seeds/segments.jsonl"  # the same in every checkout
+    # Written as a config or an override writes them, so a value pasted into `key=value` trains the same again.
+    assert (run.data.params["model.char_ngrams"], run.data.params["model.word_ngrams"]) == ("null", "[1, 2]")
+    assert run.data.params["model.sublinear_tf"] == "true"
+    for key in ("model.char_ngrams", "model.word_ngrams", "model.sublinear_tf", "model.C"):
+        pasted = load_config(path, ["model.C=2.0", f"{key}={run.data.params[key]}"])
+        assert pasted == load_config(path, ["model.C=2.0"]), key
     experiment = client.get_experiment(run.info.experiment_id)
     assert experiment.tags["mlflow.experimentKind"] == "custom_model_development"
     assert run.data.tags["git_commit"]
