@@ -7,14 +7,18 @@ take turns instead of overwriting each other's decisions.
 
 from __future__ import annotations
 
+import json
 import logging
+import tempfile
 import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 
+import pandas as pd
 from mlflow.entities import Run
 from mlflow.entities.model_registry import ModelVersion
 from mlflow.exceptions import MlflowException
@@ -35,6 +39,7 @@ from classifiers.lineage import (
     check_finished,
 )
 from classifiers.store import CHAMPION
+from training.evaluation.metrics import paired_difference_interval
 
 logger = logging.getLogger(__name__)
 
@@ -42,6 +47,9 @@ logger = logging.getLogger(__name__)
 NO_CHAMPION_ERRORS = {ErrorCode.Name(RESOURCE_DOES_NOT_EXIST), ErrorCode.Name(INVALID_PARAMETER_VALUE)}
 REPLACED_AT_TAG = "replaced_at"
 REPLACED_BY_TAG = "replaced_by"
+# Where training logs its out-of-fold predictions, and the columns that must match row by row for a paired comparison.
+PREDICTIONS_ARTIFACT = "evaluation/predictions.json"
+PAIRED_ON = ("group", "label")
 LOCK_SUFFIX = ".promotion-lock"
 LOCK_OWNER_TAG = "owner"
 LOCK_DESCRIPTION = "Held while `python -m training promote` (or training) moves the champion alias; removed after."
@@ -172,7 +180,48 @@ def _judge_against(client: MlflowClient, candidate: ModelVersion, candidate_run:
     # A champion alias can be set by hand on a version registered without a run: nothing to compare with.
     if champion.run_id is None:
         return False, f"not comparable: champion version {champion.version} was registered without a training run"
-    return judge(_evidence(candidate, candidate_run), _evidence(champion, client.get_run(champion.run_id)))
+    candidate_evidence = _evidence(candidate, candidate_run)
+    champion_evidence = _evidence(champion, client.get_run(champion.run_id))
+    wins, verdict = judge(candidate_evidence, champion_evidence)
+    if candidate_evidence.metric == "macro_f1" and candidate_evidence.digest == champion_evidence.digest:
+        verdict += _paired_difference(client, candidate_run.info.run_id, champion.run_id)
+    return wins, verdict
+
+
+def _paired_difference(client: MlflowClient, candidate_run_id: str, champion_run_id: str) -> str:
+    """How sure the comparison is: the paired bootstrap interval of the macro-F1 difference over the evaluation's
+    groups (articles), from both runs' out-of-fold predictions; empty where a run has none or they are not of the
+    same rows. It informs the verdict, which stays on the point estimates."""
+    try:
+        candidate, champion = (_out_of_fold(client, run_id) for run_id in (candidate_run_id, champion_run_id))
+    except (MlflowException, OSError, ValueError, KeyError) as err:
+        logger.info("no paired comparison: the out-of-fold predictions could not be read (%s)", err)
+        return ""
+    same_rows = len(candidate) == len(champion) and all(
+        candidate[column].tolist() == champion[column].tolist() for column in PAIRED_ON
+    )
+    if not same_rows:
+        return ""
+    gold = candidate["label"].to_numpy()
+    labels = sorted({*gold, *candidate["predicted"], *champion["predicted"]})
+    interval = paired_difference_interval(
+        gold, candidate["predicted"].to_numpy(), champion["predicted"].to_numpy(), candidate["group"].to_numpy(), labels, seed=0
+    )
+    if interval is None:
+        return ""
+    low, high = interval
+    groups = candidate["group"].nunique()
+    noise = "; within the noise, as the interval holds 0" if low <= 0 <= high else ""
+    return f" (paired over its {groups} evaluation groups, the difference's 95% interval is {low:+.4f} to {high:+.4f}{noise})"
+
+
+def _out_of_fold(client: MlflowClient, run_id: str) -> pd.DataFrame:
+    with tempfile.TemporaryDirectory() as folder:
+        path = client.download_artifacts(run_id, PREDICTIONS_ARTIFACT, folder)
+        table = json.loads(Path(path).read_text(encoding="utf-8"))
+    # Read as logged (mlflow.log_table's columns and rows), without pandas' guesses at numbers and dates.
+    frame = pd.DataFrame(table["data"], columns=table["columns"])
+    return frame.astype({column: str for column in (*PAIRED_ON, "predicted")})
 
 
 @contextmanager

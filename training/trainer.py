@@ -45,7 +45,15 @@ from training.evaluation.metrics import (
 )
 from training.labelled_data import LabelledData, frame_digest, load_labelled_data
 from training.peak_memory import PeakMemory
-from training.promotion import Promotion, PromotionRefused, champion_version, promote, record_refusal, restore_champion
+from training.promotion import (
+    PREDICTIONS_ARTIFACT,
+    Promotion,
+    PromotionRefused,
+    champion_version,
+    promote,
+    record_refusal,
+    restore_champion,
+)
 from training.public_datasets.adapters import get_benchmark
 from training.public_datasets.scorers import dev_metrics, official_metrics
 
@@ -314,7 +322,7 @@ def _log_reports(tested: pd.DataFrame, result: CrossValidation, config: Experime
     mlflow.log_text(report_text(y_true, y_pred, result.labels), "evaluation/classification_report.txt")
     mlflow.log_dict({"folds": result.fold_metrics}, "evaluation/folds.json")
     predictions = tested.assign(predicted=y_pred, score=result.probabilities[result.tested].max(axis=1))
-    mlflow.log_table(predictions.reset_index(drop=True), "evaluation/predictions.json")
+    mlflow.log_table(predictions.reset_index(drop=True), PREDICTIONS_ARTIFACT)
 
 
 @dataclass

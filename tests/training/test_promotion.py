@@ -1,4 +1,5 @@
 import json
+import re
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
@@ -110,6 +111,35 @@ def test_refusal_gives_both_figures_and_keeps_the_champion(two_versions: tuple[f
         promote(client, "news-topic")
     assert f"{candidate_value:.4f}" in str(refused.value) and f"{champion_value:.4f}" in str(refused.value)
     assert str(champion_version(client, "news-topic").version) == "1"
+
+
+PAIRED = re.compile(r"paired over its 8 evaluation groups, the difference's 95% interval is ([-+][0-9.]+) to ([-+][0-9.]+)")
+
+
+def test_a_verdict_says_how_sure_it_is_from_both_runs_out_of_fold_predictions(two_versions: tuple[float, float]) -> None:
+    champion_value, candidate_value = two_versions
+    with pytest.raises(PromotionRefused) as refused:
+        promote(MlflowClient(), "news-topic")
+    interval = PAIRED.search(str(refused.value))
+    assert interval is not None, str(refused.value)
+    low, high = (float(bound) for bound in interval.groups())
+    assert low <= candidate_value - champion_value <= high
+    assert ("within the noise" in str(refused.value)) == (low <= 0 <= high)
+
+
+def test_a_retrained_twin_loses_within_the_noise(store_uri: str) -> None:
+    train(load_config(CONFIG))
+    twin = train(load_config(CONFIG))  # the same config and seed: the same predictions on every row
+    assert twin.promotion is not None and not twin.promotion.promoted
+    assert "interval is +0.0000 to +0.0000; within the noise, as the interval holds 0" in twin.promotion.reason
+
+
+def test_without_out_of_fold_predictions_the_verdict_is_the_point_estimates(store_uri: str) -> None:
+    client = MlflowClient()
+    scored_version(client, 0.5)
+    promote(client, TOPIC, version="1")
+    scored_version(client, 0.6)  # runs logged by hand: no evaluation/predictions.json
+    assert promote(client, TOPIC).reason == "macro_f1 0.6000 beats champion version 1's 0.5000"
 
 
 def test_force_promotes_and_records_why(two_versions: tuple[float, float]) -> None:

@@ -69,14 +69,45 @@ def group_bootstrap_interval(
     Rows of one article share its writer, subject and targets, so they are not independent draws: the
     interval resamples articles, which is what a new article would be. None with fewer than two groups.
     """
-    from scipy.stats import bootstrap
-
     group_names, group_codes = np.unique(np.asarray(groups, dtype=str), return_inverse=True)
     if len(group_names) < 2:
         return None
+    return _percentile_interval(macro_f1_of_draws(y_true, y_pred, group_codes, labels), len(group_names), seed, resamples, level)
+
+
+def paired_difference_interval(
+    y_true: Labels,
+    y_pred: Labels,
+    y_baseline: Labels,
+    groups: Sequence[str],
+    labels: Sequence[str],
+    seed: int,
+    resamples: int = 1000,
+    level: float = 0.95,
+) -> tuple[float, float] | None:
+    """A percentile interval for macro-F1 of `y_pred` minus that of `y_baseline` on the same rows, both scored on
+    each resample of whole groups: paired, so what the two models get right or wrong alike cancels out. None with
+    fewer than two groups."""
+    group_names, group_codes = np.unique(np.asarray(groups, dtype=str), return_inverse=True)
+    if len(group_names) < 2:
+        return None
+    score = macro_f1_of_draws(y_true, y_pred, group_codes, labels)
+    baseline = macro_f1_of_draws(y_true, y_baseline, group_codes, labels)
+
+    def difference(sample: np.ndarray, axis: int = -1) -> np.ndarray:
+        return score(sample, axis) - baseline(sample, axis)
+
+    return _percentile_interval(difference, len(group_names), seed, resamples, level)
+
+
+def _percentile_interval(
+    statistic: Callable[..., np.ndarray], n_groups: int, seed: int, resamples: int, level: float
+) -> tuple[float, float]:
+    from scipy.stats import bootstrap
+
     result = bootstrap(
-        (np.arange(len(group_names)),),
-        macro_f1_of_draws(y_true, y_pred, group_codes, labels),
+        (np.arange(n_groups),),
+        statistic,
         vectorized=True,
         n_resamples=resamples,
         confidence_level=level,

@@ -9,6 +9,7 @@ from training.evaluation.metrics import (
     confusion_matrix_figure,
     group_bootstrap_interval,
     macro_f1_of_draws,
+    paired_difference_interval,
     summary_metrics,
 )
 
@@ -99,6 +100,21 @@ def test_a_resample_scores_what_scikit_learn_scores_on_its_drawn_rows() -> None:
     # One figure per resample, in one call on the batch, as scikit-learn gives it row by row.
     assert score(draws) == pytest.approx(expected)
     assert score(draws[1]) == pytest.approx(expected[1])
+
+
+def test_the_paired_interval_is_narrower_than_the_two_models_intervals_where_they_err_alike() -> None:
+    gold, predicted, group = _predictions(groups=8, rows_per_group=25, seed=5)
+    # A second model right on every row the first gets right, and on every tenth row besides: better on each article.
+    better = np.where(np.arange(gold.size) % 10 == 0, gold, predicted)
+    low, high = paired_difference_interval(gold, better, predicted, group, ["a", "b", "c"], seed=0)
+    alone = [group_bootstrap_interval(gold, model, group, ["a", "b", "c"], seed=0) for model in (better, predicted)]
+    # Alone, the two intervals overlap: the articles' own difficulty moves both. Paired, it cancels out.
+    assert alone[0][0] < alone[1][1]
+    assert 0 < low <= high
+    assert high - low < min(model_high - model_low for model_low, model_high in alone) / 2
+    # Each resample scores both models on the same drawn rows: a model against itself differs by exactly 0.
+    assert paired_difference_interval(gold, predicted, predicted, group, ["a", "b", "c"], seed=0) == (0.0, 0.0)
+    assert paired_difference_interval(gold, better, predicted, np.full(gold.size, "one"), ["a", "b", "c"], seed=0) is None
 
 
 def test_a_file_of_one_label_is_summarised_without_warnings() -> None:
