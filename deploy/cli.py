@@ -25,7 +25,11 @@ DataDir = Annotated[Path, typer.Option(help="Folder that holds the cluster, the 
 def _report(status: StackStatus) -> None:
     state = {True: "running", False: "stopped"}
     typer.echo(f"postgres  {state[status.postgres_running]}  {status.ports.postgres}")
-    typer.echo(f"mlflow    {state[status.mlflow_running]}  {status.tracking_uri}")
+    mlflow = state[status.mlflow_running]
+    if status.mlflow_running and not status.postgres_running:
+        # Its process is up, but every request that needs the store fails (503) until PostgreSQL is back.
+        mlflow += " but cannot answer: its PostgreSQL is stopped (`python -m deploy start` starts it again)"
+    typer.echo(f"mlflow    {mlflow}  {status.tracking_uri}")
     typer.echo(f"data      {status.data_dir}")
 
 

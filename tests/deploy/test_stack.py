@@ -150,6 +150,7 @@ def test_training_fails_fast_with_nothing_registered_when_postgres_is_down(
         tracking_stack.stack.stop_postgres()
         try:
             result = CliRunner().invoke(cli.app, ["train", TOPIC_CONFIG])
+            status = tracking_stack.cli("status")
         finally:
             assert tracking_stack.cli("start").returncode == 0
 
@@ -159,6 +160,9 @@ def test_training_fails_fast_with_nothing_registered_when_postgres_is_down(
     # Fails fast: the one reachability check, not retried, and nothing after it.
     assert proxy.requests == ["GET /api/2.0/mlflow/registered-models/search?max_results=1"]
     assert versions("news-topic") == registered
+    # status says why the server that runs fails, and how to mend it
+    assert "postgres  stopped" in status.stdout
+    assert "mlflow    running but cannot answer: its PostgreSQL is stopped (`python -m deploy start`" in status.stdout
 
 
 def test_the_server_keeps_serving_while_the_registry_is_away_and_sees_it_return(
