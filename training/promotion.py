@@ -39,6 +39,7 @@ from classifiers.lineage import (
     check_finished,
 )
 from classifiers.store import CHAMPION
+from training.config.schema import LOCK_SUFFIX
 from training.evaluation.metrics import paired_difference_interval
 
 logger = logging.getLogger(__name__)
@@ -50,7 +51,6 @@ REPLACED_BY_TAG = "replaced_by"
 # Where training logs its out-of-fold predictions, and the columns that must match row by row for a paired comparison.
 PREDICTIONS_ARTIFACT = "evaluation/predictions.json"
 PAIRED_ON = ("group", "label")
-LOCK_SUFFIX = ".promotion-lock"
 LOCK_OWNER_TAG = "owner"
 LOCK_DESCRIPTION = "Held while `python -m training promote` (or training) moves the champion alias; removed after."
 LOCK_POLL_S = 0.05
@@ -259,11 +259,19 @@ def promotion_lock(client: MlflowClient, name: str) -> Iterator[None]:
 def _lock_owner(client: MlflowClient, lock: str) -> str | None:
     """Who holds the lock now; None when nobody does."""
     try:
-        return client.get_registered_model(lock).tags.get(LOCK_OWNER_TAG)
+        tags = client.get_registered_model(lock).tags
     except MlflowException as err:
         if err.error_code == ErrorCode.Name(RESOURCE_DOES_NOT_EXIST):
             return None
         raise
+    # A lock is created with its owner in one call: a model of that name without one was registered by someone else
+    # and is never released, so waiting for it would never end.
+    if LOCK_OWNER_TAG not in tags:
+        raise UserInputError(
+            f"the registered model '{lock}' is in the way of promotions: they use that name for their lock, and it is "
+            f"not one (no '{LOCK_OWNER_TAG}' tag); rename or delete it"
+        )
+    return tags[LOCK_OWNER_TAG]
 
 
 def _release(client: MlflowClient, lock: str, owner: str) -> None:

@@ -26,8 +26,22 @@ ERROR_TAG = "error"
 MAX_TAG_LENGTH = 5000
 
 
+def deleted_experiment(name: str) -> str | None:
+    """Why no run can be recorded in the experiment if it is deleted (with how to restore it); None otherwise."""
+    found = mlflow.get_experiment_by_name(name)
+    if found is None or found.lifecycle_stage != "deleted":
+        return None
+    return (
+        f"experiment '{name}' is deleted; restore it (`mlflow experiments restore --experiment-id "
+        f"{found.experiment_id}`) or name another"
+    )
+
+
 def ensure_experiment(name: str, tags: dict[str, str]) -> str:
-    """Id of the experiment, created on first use with its artifacts beside a SQLite store; tags set on it."""
+    """Id of the experiment, created on first use with its artifacts beside a SQLite store; tags set on it. A deleted
+    one is refused (UserInputError): MLflow would refuse its first run with a traceback."""
+    if (deleted := deleted_experiment(name)) is not None:
+        raise UserInputError(f"{deleted} (the config's `experiment` key)")
     found = mlflow.get_experiment_by_name(name)
     if found is not None:
         for key, value in tags.items():

@@ -34,7 +34,13 @@ from classifiers.registry import classifier_factory, requirement_pins
 from training import locations, stop_requests, tracking
 from training.config.resolve import expand_sweep, flatten, to_yaml
 from training.config.schema import BenchmarkData, ExperimentConfig
-from training.evaluation.cross_validation import CV_MEAN_SUFFIX, CrossValidation, cross_validate, group_splits
+from training.evaluation.cross_validation import (
+    CV_MEAN_SUFFIX,
+    CrossValidation,
+    check_splittable,
+    cross_validate,
+    group_splits,
+)
 from training.evaluation.metrics import (
     OVERALL_METRICS,
     classification_metric_names,
@@ -104,6 +110,7 @@ def prepare(config: ExperimentConfig, config_path: Path | None = None) -> Prepar
     data = load_labelled_data(config.data, config.task, config.extra_training)
     for _, child_config in combinations:
         _check_primary_metric(child_config, data.labels)
+        check_splittable(child_config.evaluation, data.frame["group"], data.frame.get("target"))
         try:
             child_config.model.check_labels(data.labels)
         except UserInputError as err:
@@ -130,7 +137,8 @@ def train_prepared(prepared: PreparedTraining) -> TrainResult:
     experiment_id = tracking.ensure_experiment(config.experiment_name, EXPERIMENT_KIND)
     with tracking.retry_settings_kept():
         if len(prepared.combinations) == 1:
-            return _single(client, experiment_id, config, config_path, data)
+            # A grid of one value per key is one run of that combination (the config itself when it sweeps nothing).
+            return _single(client, experiment_id, prepared.combinations[0][1], config_path, data)
         return _sweep(client, experiment_id, config, prepared.combinations, config_path, data)
 
 
@@ -167,7 +175,8 @@ def _sweep(
         children: list[tuple[str, ExperimentConfig, dict[str, float], float, float]] = []
         for assignments, child_config in tqdm(combinations, desc="sweep", unit="run"):
             stop_requests.raise_if_requested()
-            name = ",".join(f"{key}={value}" for key, value in assignments.items())
+            # As the params and overrides write values: `model.char_ngrams=null`, not Python's None.
+            name = ",".join(f"{key}={_comparable(value)}" for key, value in assignments.items())
             started, memory = time.perf_counter(), PeakMemory()
             with tracking.tracked_run(experiment_id=experiment_id, run_name=name, nested=True) as child:
                 _log_setup(child_config, config_path)

@@ -1,6 +1,7 @@
 """End-to-end training into a temporary MLflow store."""
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -171,6 +172,38 @@ def test_sweep_runs_children_and_registers_only_the_best(store_uri: str) -> None
 def _jsonl(path: Path, rows: list[dict[str, str]]) -> Path:
     path.write_text("".join(json.dumps(row) + "\n" for row in rows), encoding="utf-8")
     return path
+
+
+def test_a_sweep_of_one_value_per_key_trains_that_value(store_uri: str) -> None:
+    path = locations.CONFIGS_DIR / "topic" / "tfidf_logreg.yaml"
+    result = train(load_config(path, ["sweep.model.C=[0.001]", "promote=never"]))
+    run = MlflowClient().get_run(result.run_id)
+    assert run.data.params["model.C"] == "0.001"
+    alone = train(load_config(path, ["model.C=0.001", "promote=never"]))
+    assert result.metrics == pytest.approx({key: value for key, value in alone.metrics.items() if key in result.metrics})
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        (["evaluation.cv=disjoint_holdout"], "disjoint_holdout splits (text, target) pairs: use it for stance data"),
+        (["evaluation.cv=group_kfold", "evaluation.n_splits=20"], "group_kfold with 20 splits needs as many groups, the data has 8"),
+    ],
+)
+def test_an_evaluation_the_data_cannot_be_split_for_is_refused_before_any_run_exists(
+    store_uri: str, overrides: list[str], message: str
+) -> None:
+    with pytest.raises(UserInputError, match=re.escape(message)):
+        train(load_config(locations.CONFIGS_DIR / "topic" / "tfidf_logreg.yaml", overrides))
+    assert mlflow.search_experiments(filter_string="name = 'topic-seeds'") == []
+
+
+def test_an_experiment_deleted_in_the_ui_is_named_with_how_to_restore_it(store_uri: str) -> None:
+    client = MlflowClient()
+    client.delete_experiment(client.create_experiment("topic-seeds"))
+    with pytest.raises(UserInputError, match=r"experiment 'topic-seeds' is deleted; restore it \(`mlflow experiments restore --experiment-id \d+`\)"):
+        train(load_config(locations.CONFIGS_DIR / "topic" / "tfidf_logreg.yaml"))
+    assert mlflow.search_runs(search_all_experiments=True, output_format="list", run_view_type=3) == []
 
 
 @pytest.mark.parametrize(

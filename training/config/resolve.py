@@ -120,6 +120,24 @@ def _missing_tag(raw: Mapping[str, Any], loc: tuple[str | int, ...], quoted_tag:
     return f"give its {tag}"
 
 
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """YAML's safe loader, refusing a key given twice in one mapping, which plain YAML loading resolves silently to the
+    last (a second `model:` section would replace the first unseen)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: set[Any] = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if not isinstance(key, str | int | float | bool):
+                continue  # an unhashable key is the base loader's to refuse
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    "while reading a mapping", node.start_mark, f"the key {key!r} is given twice", key_node.start_mark
+                )
+            seen.add(key)
+        return super().construct_mapping(node, deep)
+
+
 def load_raw(path: Path) -> dict[str, Any]:
     """The YAML mapping in path."""
     if path.is_dir():
@@ -137,7 +155,7 @@ def load_raw(path: Path) -> dict[str, Any]:
             f"(byte offset {err.start}); save the file as UTF-8"
         ) from err
     try:
-        raw = yaml.safe_load(text)
+        raw = yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader that also refuses repeated keys
     except yaml.YAMLError as err:
         raise UserInputError(f"{path}: not valid YAML: {err}") from err
     if not isinstance(raw, dict):
@@ -187,8 +205,24 @@ def load_config(path: Path, overrides: Sequence[str] = ()) -> ExperimentConfig:
     parsed = [parse_override(text) for text in overrides]
     for key, value in parsed:
         set_dotted(raw, key, value)
+    _check_swept_overrides(path, raw, [key for key, _ in parsed])
     _check_anchored_files(path, anchored, [key for key, _ in parsed])
+    # Paths the overrides gave relative are made whole here, so the logged config.yaml trains again from any folder.
+    _anchor_paths(raw, Path.cwd())
     return _validate(raw, str(path))
+
+
+def _check_swept_overrides(path: Path, raw: Mapping[str, Any], overridden: list[str]) -> None:
+    """An override of a key the sweep gives values to would be replaced by each of them, unseen."""
+    sweep = raw.get(SWEEP_KEY)
+    if not isinstance(sweep, Mapping):
+        return
+    for key in overridden:
+        if key in sweep:
+            raise UserInputError(
+                f"{path}: {key}: the config sweeps it, so each run would replace this value: give the values as "
+                f"'{SWEEP_KEY}.{key}=[...]', or turn the sweep off with '{SWEEP_KEY}={{}}'"
+            )
 
 
 def expand_sweep(config: ExperimentConfig) -> list[tuple[dict[str, Any], ExperimentConfig]]:

@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Any, Literal, Union
 
+from mlflow.exceptions import MlflowException
+from mlflow.utils.validation import _validate_model_name
 from pydantic import Field, PositiveFloat, PositiveInt, model_validator
 
 from classifiers.config import Strict
@@ -102,6 +104,12 @@ class EvaluationConfig(Strict):
     )
 
 
+# What the runs of one sweep may differ in: everything else (data, extra sources, splits, names) they share.
+SWEEPABLE = ("model", "seed", "neighbour_weight")
+# The registered model that holds a name's promotion lock is `<name>` plus this (training.promotion).
+LOCK_SUFFIX = ".promotion-lock"
+
+
 class ExperimentConfig(Strict):
     """One experiment: what to train, on which data, how to evaluate and where to register it."""
 
@@ -152,6 +160,13 @@ class ExperimentConfig(Strict):
     def _checks(self) -> ExperimentConfig:
         if not self.registered_model:
             raise ValueError("registered_model must not be empty")
+        try:
+            _validate_model_name(self.registered_model)
+        except MlflowException as err:
+            # Else the registry refuses it only after the whole cross-validation.
+            raise ValueError(f"registered_model: {err.message}") from err
+        if self.registered_model.endswith(LOCK_SUFFIX):
+            raise ValueError(f"registered_model: names ending in {LOCK_SUFFIX} are the promotion locks of other names")
         for family in map(get_family, self.model.family_names()):
             if self.task not in family.tasks:
                 raise ValueError(f"the {family.name} family does not do {self.task} (it does: {', '.join(family.tasks)})")
@@ -165,6 +180,14 @@ class ExperimentConfig(Strict):
         empty = [key for key, values in self.sweep.items() if not values]
         if empty:
             raise ValueError(f"sweep values must be non-empty lists: {', '.join(empty)}")
+        fixed = [key for key in self.sweep if key.split(".")[0] not in SWEEPABLE]
+        if fixed:
+            # A sweep's runs share their data, splits and registered model: a swept data path or weight would be
+            # logged by each child while all of them trained on the same rows.
+            raise ValueError(
+                f"sweep: {', '.join(fixed)} cannot be swept: the runs of a sweep vary only "
+                f"{', '.join(f'{root}.*' if root == 'model' else root for root in SWEEPABLE)}; train one config per value instead"
+            )
         return self
 
     @property

@@ -79,35 +79,44 @@ def unit_splits(groups: pd.Series, folds: int | None, fraction: float, seed: int
 def group_splits(evaluation: EvaluationConfig, groups: pd.Series, seed: int, targets: pd.Series | None = None) -> list[Split]:
     """Train/test index pairs that never put one group (nor, for disjoint_holdout, one target; for story_*, one
     story named in a group) on both sides."""
-    n_groups = groups.nunique()
+    check_splittable(evaluation, groups, targets)
     placeholder = np.zeros(len(groups))
+    match evaluation.cv:
+        case "story_holdout" | "story_kfold":
+            folds = evaluation.n_splits if evaluation.cv == "story_kfold" else None
+            return unit_splits(groups, folds, evaluation.holdout_fraction, seed)
+        case "disjoint_holdout":
+            assert targets is not None  # check_splittable refused it without
+            return [disjoint_holdout(groups, targets, evaluation.holdout_fraction, seed)]
+        case "leave_one_group_out":
+            splitter = LeaveOneGroupOut()
+        case "group_kfold":
+            splitter = GroupKFold(n_splits=evaluation.n_splits, shuffle=True, random_state=seed)
+        case "holdout":
+            splitter = GroupShuffleSplit(n_splits=1, test_size=evaluation.holdout_fraction, random_state=seed)
+    return list(splitter.split(placeholder, groups=groups.to_numpy()))
+
+
+def check_splittable(evaluation: EvaluationConfig, groups: pd.Series, targets: pd.Series | None = None) -> None:
+    """Refuse (UserInputError) an evaluation the data cannot be split for: checked before training creates a run."""
     if evaluation.cv in ("story_holdout", "story_kfold"):
-        folds = evaluation.n_splits if evaluation.cv == "story_kfold" else None
-        return unit_splits(groups, folds, evaluation.holdout_fraction, seed)
+        return
     if groups.astype(str).str.contains(UNIT_SEPARATOR, regex=False).any():
         # A row drawing on two units (FNC-1: a headline and a body of different stories) would be split by the
         # group string alone, putting one story on both sides.
         raise UserInputError(
             f"the data's groups name several stories per row ('{UNIT_SEPARATOR}'): use cv story_holdout or story_kfold"
         )
+    n_groups = groups.nunique()
     match evaluation.cv:
-        case "disjoint_holdout":
-            if targets is None:
-                raise UserInputError("disjoint_holdout splits (text, target) pairs: use it for stance data")
-            return [disjoint_holdout(groups, targets, evaluation.holdout_fraction, seed)]
-        case "leave_one_group_out":
-            if n_groups < 2:
-                raise UserInputError(f"leave-one-group-out needs at least 2 groups, the data has {n_groups}")
-            splitter = LeaveOneGroupOut()
-        case "group_kfold":
-            if n_groups < evaluation.n_splits:
-                raise UserInputError(f"group_kfold with {evaluation.n_splits} splits needs as many groups, the data has {n_groups}")
-            splitter = GroupKFold(n_splits=evaluation.n_splits, shuffle=True, random_state=seed)
-        case "holdout":
-            if n_groups < 2:
-                raise UserInputError(f"a hold-out split needs at least 2 groups, the data has {n_groups}")
-            splitter = GroupShuffleSplit(n_splits=1, test_size=evaluation.holdout_fraction, random_state=seed)
-    return list(splitter.split(placeholder, groups=groups.to_numpy()))
+        case "disjoint_holdout" if targets is None:
+            raise UserInputError("disjoint_holdout splits (text, target) pairs: use it for stance data")
+        case "leave_one_group_out" if n_groups < 2:
+            raise UserInputError(f"leave-one-group-out needs at least 2 groups, the data has {n_groups}")
+        case "group_kfold" if n_groups < evaluation.n_splits:
+            raise UserInputError(f"group_kfold with {evaluation.n_splits} splits needs as many groups, the data has {n_groups}")
+        case "holdout" if n_groups < 2:
+            raise UserInputError(f"a hold-out split needs at least 2 groups, the data has {n_groups}")
 
 
 @dataclass(frozen=True)

@@ -40,12 +40,8 @@ def check_experiment(name: str) -> None:
     """Refuse, before anything is scored, an experiment name a run cannot be recorded in."""
     if not name.strip():
         raise UserInputError("--experiment: the experiment name is empty")
-    found = mlflow.get_experiment_by_name(name)
-    if found is not None and found.lifecycle_stage == "deleted":
-        raise UserInputError(
-            f"--experiment: experiment '{name}' is deleted; restore it (`mlflow experiments restore --experiment-id "
-            f"{found.experiment_id}`) or name another"
-        )
+    if (deleted := tracking.deleted_experiment(name)) is not None:
+        raise UserInputError(f"--experiment: {deleted}")
 
 
 def record_evaluation(experiment: str, evaluation: Evaluation) -> dict[str, str]:

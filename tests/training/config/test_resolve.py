@@ -1,3 +1,4 @@
+import re
 from pathlib import Path
 
 import pytest
@@ -133,7 +134,8 @@ def test_relative_paths_in_a_file_are_read_beside_it_and_those_of_overrides_from
     assert config.data.path == folder / "rows.jsonl"
     assert config.extra_training[0].data.data_dir == tmp_path / "datasets"
     assert config.extra_training[1].data.path == tmp_path / "absolute.jsonl"
-    assert load_config(path, ["data.path=mine.jsonl"]).data.path == Path("mine.jsonl")
+    # Made whole, so the config.yaml a run logs trains again from any folder.
+    assert load_config(path, ["data.path=mine.jsonl"]).data.path == tmp_path / "mine.jsonl"
     seeds_data = {"source": "seeds", "segments": "s.jsonl"}
     seeds = load_config(write(folder, {"task": "topic", "model": {"family": "tfidf"}, "data": seeds_data}))
     assert seeds.data.segments == folder / "s.jsonl" and seeds.data.labels == locations.LABELS_PATH
@@ -185,6 +187,46 @@ def test_sweep_expands_to_the_grid(tmp_path: Path) -> None:
     ]
     assert all(not child.sweep for _, child in combos)
     assert [(c.model.C, c.model.classifier) for _, c in combos][1] == (1.0, "linear_svm")
+
+
+def test_a_key_given_twice_is_refused_with_both_places(tmp_path: Path) -> None:
+    path = tmp_path / "twice.yaml"
+    path.write_text("task: topic\nmodel:\n  family: tfidf\n  C: 1.0\n  C: 50.0\n", encoding="utf-8")
+    with pytest.raises(UserInputError, match=r"(?s)not valid YAML.*line 3.*the key 'C' is given twice.*line 5"):
+        load_config(path)
+    # A second section too, which plain YAML loading would let replace the first unseen.
+    path.write_text("task: topic\nmodel: {family: tfidf, C: 1.0}\nmodel: {family: tfidf, classifier: linear_svm}\n", encoding="utf-8")
+    with pytest.raises(UserInputError, match="the key 'model' is given twice"):
+        load_config(path)
+
+
+def test_an_override_of_a_swept_key_is_refused_rather_than_replaced_unseen(tmp_path: Path) -> None:
+    path = write(tmp_path, {"task": "topic", "model": {"family": "tfidf"}, "sweep": {"model.C": [1, 100]}})
+    with pytest.raises(UserInputError, match=r"model\.C: the config sweeps it.*'sweep\.model\.C=\[\.\.\.\]'.*'sweep=\{\}'"):
+        load_config(path, ["model.C=5"])
+    assert load_config(path, ["model.C=5", "sweep={}"]).model.C == 5
+    assert load_config(path, ["sweep.model.C=[5]"]).sweep == {"model.C": [5]}
+
+
+@pytest.mark.parametrize("key", ["data.path", "extra_training.0.weight", "task", "registered_model", "evaluation.cv"])
+def test_a_sweep_varies_only_what_its_runs_can_differ_in(tmp_path: Path, key: str) -> None:
+    # Its runs share the data, the extra sources, the splits and the registered name: each child would log a swept
+    # value of these while all trained the same.
+    path = write(tmp_path, {"task": "topic", "model": {"family": "tfidf"}, "sweep": {key: ["a", "b"]}})
+    with pytest.raises(UserInputError, match=rf"sweep: {re.escape(key)} cannot be swept: the runs of a sweep vary only model\.\*, seed, neighbour_weight"):
+        load_config(path)
+
+
+@pytest.mark.parametrize(
+    ("name", "message"),
+    [("a/b", "Names cannot contain '/' or ':'"), ("a:b", "Names cannot contain '/' or ':'"), ("news-topic.promotion-lock", "promotion locks")],
+)
+def test_a_registered_model_name_the_registry_or_the_promotions_would_refuse_is_refused_before_training(
+    tmp_path: Path, name: str, message: str
+) -> None:
+    path = write(tmp_path, {"task": "topic", "model": {"family": "tfidf"}})
+    with pytest.raises(UserInputError, match=rf"registered_model: .*{re.escape(message)}"):
+        load_config(path, [f"registered_model={name}"])
 
 
 def test_sweep_over_an_unknown_key_fails(tmp_path: Path) -> None:
