@@ -24,6 +24,8 @@ from classifiers.interface import Labels
 
 OVERALL_METRICS = ("accuracy", "macro_f1")
 PER_CLASS_METRICS = ("f1", "precision", "recall")
+# Resamples times groups held at once by a bootstrap interval (about 16 MB per array of them).
+BOOTSTRAP_CELLS = 2_000_000
 
 
 def classification_metric_names(labels: Sequence[str]) -> list[str]:
@@ -109,6 +111,9 @@ def _percentile_interval(
         (np.arange(n_groups),),
         statistic,
         vectorized=True,
+        # Each resample holds a few arrays of one number per group: in batches, an evaluation of a million rows (each
+        # its own group) needs megabytes, not the tens of gigabytes of all resamples at once.
+        batch=max(1, BOOTSTRAP_CELLS // n_groups),
         n_resamples=resamples,
         confidence_level=level,
         method="percentile",

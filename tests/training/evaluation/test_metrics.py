@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 from sklearn.metrics import f1_score
 
+from training.evaluation import metrics
 from training.evaluation.metrics import (
     classification_metrics,
     confusion_matrix_figure,
@@ -115,6 +116,14 @@ def test_the_paired_interval_is_narrower_than_the_two_models_intervals_where_the
     # Each resample scores both models on the same drawn rows: a model against itself differs by exactly 0.
     assert paired_difference_interval(gold, predicted, predicted, group, ["a", "b", "c"], seed=0) == (0.0, 0.0)
     assert paired_difference_interval(gold, better, predicted, np.full(gold.size, "one"), ["a", "b", "c"], seed=0) is None
+
+
+def test_resamples_scored_in_batches_give_the_interval_of_all_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    gold, predicted, group = _predictions(groups=8, rows_per_group=30, seed=6)
+    at_once = group_bootstrap_interval(gold, predicted, group, ["a", "b", "c"], seed=0)
+    # Batches of 3 resamples of 8 groups, as a file of a million one-row groups gets batches of 2.
+    monkeypatch.setattr(metrics, "BOOTSTRAP_CELLS", 30)
+    assert group_bootstrap_interval(gold, predicted, group, ["a", "b", "c"], seed=0) == at_once
 
 
 def test_a_file_of_one_label_is_summarised_without_warnings() -> None:
