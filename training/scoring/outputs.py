@@ -37,6 +37,9 @@ def check_output(output: Path, input_path: Path) -> None:
         raise UserInputError(f"output folder {output.parent} is not writable")
     if output.exists() and output.resolve() == input_path.resolve():
         raise UserInputError(f"output {output} is the input file")
+    if output.is_dir() and output.resolve() in input_path.resolve().parents:
+        # A Spark dataset's part file given as input, its folder as output: replacing the folder deletes the input.
+        raise UserInputError(f"output {output} is the folder that holds the input {input_path}; not replacing it")
     if output.is_dir() and not _is_spark_output(output):
         raise UserInputError(f"output {output} is a folder that holds other files than Parquet parts; not replacing it")
     if output.is_file() and not _is_parquet_file(output):

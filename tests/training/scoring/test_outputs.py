@@ -27,6 +27,9 @@ def test_the_input_and_unrelated_folders_are_never_overwritten(parquet_input: Pa
     for name in ("part-00000-x.snappy.parquet", ".part-00000-x.snappy.parquet.crc", "_SUCCESS"):
         (spark_output / name).write_bytes(b"")
     check_output(spark_output, parquet_input)
+    part = spark_output / "part-00000-x.snappy.parquet"
+    with pytest.raises(UserInputError, match=r"spark\.parquet is the folder that holds the input .*part-00000-x\.snappy\.parquet; not replacing it"):
+        check_output(spark_output, part)
     not_parquet = out_dir / "letter.parquet"
     not_parquet.write_text("Dear editor,")
     with pytest.raises(UserInputError, match="letter.parquet exists and is not a Parquet file; not replacing it"):
