@@ -65,8 +65,9 @@ def load_pyfunc(uri: str, dst_path: str | None = None) -> mlflow.pyfunc.PyFuncMo
 @contextmanager
 def loaded_pyfunc(uri: str) -> Iterator[mlflow.pyfunc.PyFuncModel]:
     """`load_pyfunc`, from a copy in a temporary folder removed (and taken off sys.path) when the block ends, however
-    it ends, where the model is in a remote store; in place where it is on this machine. Predict inside the block."""
-    if _is_local(_artifact_location(uri)):
+    it ends, where the model is in a remote store or named by a run; in place where it is on this machine. Predict
+    inside the block."""
+    if _read_in_place(uri):
         yield load_pyfunc(uri)
         return
     # Without dst_path MLflow downloads a remote store's model (an artifact server, S3) into a new temporary folder
@@ -85,7 +86,7 @@ def loaded_pyfunc(uri: str) -> Iterator[mlflow.pyfunc.PyFuncModel]:
 def read_model_info(uri: str) -> ModelInfo:
     """`mlflow.models.get_model_info` (the MLmodel file: flavours, signature, metadata, no weights); from a remote
     store, read from a copy that is removed afterwards, where MLflow's own leaves it in a new temporary folder."""
-    if _is_local(_artifact_location(uri)):
+    if _read_in_place(uri):
         return get_model_info(uri)
     # A models:/ URI names a registry entry, not a folder the file's name can be appended to; a runs:/ URI is resolved
     # by MLflow's runs repository (the model's files may live apart from the run's, as a logged model's do).
@@ -93,6 +94,12 @@ def read_model_info(uri: str) -> ModelInfo:
     with tempfile.TemporaryDirectory(prefix="news-mlmodel-") as folder:
         local = mlflow.artifacts.download_artifacts(artifact_uri=append_to_uri_path(location, MLMODEL_FILE_NAME), dst_path=folder)
         return Model.load(local).get_model_info()
+
+
+def _read_in_place(uri: str) -> bool:
+    """Whether MLflow reads the model the URI names where it lies, without a copy. Not a runs:/ URI, even of a store on
+    this machine: MLflow's runs repository copies the model into a new temporary folder at every load."""
+    return not RunsArtifactRepository.is_runs_uri(uri) and _is_local(_artifact_location(uri))
 
 
 def _artifact_location(uri: str) -> str:
