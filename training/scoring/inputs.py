@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -146,14 +146,16 @@ def _is_id_type(kind: pa.DataType) -> bool:
     return pa.types.is_string(kind) or pa.types.is_large_string(kind) or pa.types.is_integer(kind) or pa.types.is_null(kind)
 
 
-def check_records(source: InputFile, chunk_rows: int, required: Sequence[str]) -> int:
+def check_records(source: InputFile, chunk_rows: int, required: Sequence[str]) -> InputFile:
     """Read the whole input as the local engine would, keeping nothing: the same errors for every row before
-    an engine that cannot name a line (Spark) is started, the order of documents' rows included. Returns the row
-    count."""
+    an engine that cannot name a line (Spark) is started, the order of documents' rows included. Returns the input
+    with its row count, and for JSONL the columns and types of the whole file, which `read_chunks` then reads it by."""
+    if source.suffix == JSONL:
+        return _jsonl_layout(source, chunk_rows, required)
     chunks = read_chunks(source, chunk_rows, required, only_required=True)
     if DOCUMENT_COLUMN in source.columns:
         chunks = whole_documents(chunks, source.path)
-    return sum(chunk.num_rows for chunk in chunks)
+    return replace(source, rows=sum(chunk.num_rows for chunk in chunks))
 
 
 def _open_parquet(path: Path) -> pq.ParquetFile:
@@ -238,61 +240,119 @@ def _parse_record(path: Path, number: int, line: str, required: Sequence[str]) -
 
 
 def _inspect_jsonl(path: Path) -> InputFile:
-    # Only the first record is read: its fields are the file's columns.
+    # Only the first record is read here; `check_records` reads the rest for the columns and types of the whole file.
     for number, line in _jsonl_lines(path):
         record = _parse_record(path, number, line, [])
         return InputFile(path, JSONL, tuple(record))
     raise UserInputError(f"{path}: no records")
 
 
-def _jsonl_chunks(source: InputFile, chunk_rows: int, required: Sequence[str]) -> Iterator[pa.Table]:
-    columns = list(source.columns)
-    known = set(source.columns)
+def _jsonl_layout(source: InputFile, chunk_rows: int, required: Sequence[str]) -> InputFile:
+    """Every record checked; the file's columns (every field any record has, in order of first appearance), their
+    types over all records (as Spark's reader infers them: integers and decimals make a double, a field missing or
+    null in a record is null there, objects with different keys one struct of all of them) and its row count.
+
+    Read in chunks of chunk_rows records, so memory stays bounded, but typed over the whole file: the output is
+    the same whatever the chunk size."""
+    columns: dict[str, None] = {}
     schema: pa.Schema | None = None
+    order = DocumentOrder()
     records: list[dict[str, Any]] = []
-    first_line, warned = 0, False
+    rows = first_line = 0
     for number, line in _jsonl_lines(source.path):
         record = _parse_record(source.path, number, line, required)
-        extra = record.keys() - known
-        if extra and not warned:
-            # The columns are fixed by the first record (one Parquet schema for the whole output).
-            logger.warning(
-                "%s: line %d: field(s) %s are not in the first record and are not written (warned once)",
-                source.path, number, ", ".join(sorted(extra)),
+        columns.update(dict.fromkeys(record))
+        document = record.get(DOCUMENT_COLUMN)
+        if document is not None and (isinstance(document, bool) or not isinstance(document, str | int)):
+            raise UserInputError(
+                f"{source.path}: line {number}: field '{DOCUMENT_COLUMN}' must be an id (a string or an integer), "
+                f"got {_shown(document)}"
             )
-            warned = True
+        order.see(document, f"{source.path}: line {number}")
         if not records:
             first_line = number
         records.append(record)
         if len(records) == chunk_rows:
-            chunk = _records_table(source.path, records, columns, schema, (first_line, number))
-            schema = chunk.schema
-            yield chunk
+            schema = _unified(source.path, schema, _inferred(source.path, records, (first_line, number)), (first_line, number))
+            rows += len(records)
             records = []
     if records:
-        yield _records_table(source.path, records, columns, schema, (first_line, number))
+        schema = _unified(source.path, schema, _inferred(source.path, records, (first_line, number)), (first_line, number))
+        rows += len(records)
+    assert schema is not None, "inspect_input found a first record"
+    # A field null in every record: string is the likeliest type of an id.
+    fields = [schema.field(name) for name in columns]
+    fields = [field.with_type(pa.string()) if pa.types.is_null(field.type) else field for field in fields]
+    for field in fields:
+        if not _storable(field.type):
+            raise UserInputError(
+                f"{source.path}: field '{field.name}' holds only empty objects ({{}}) where it is an object, which "
+                "Parquet cannot store (an object needs a key); drop the field or give it one"
+            )
+    if DOCUMENT_COLUMN in columns:
+        kind = schema.field(DOCUMENT_COLUMN).type
+        if not _is_id_type(kind):
+            raise UserInputError(f"{source.path}: field '{DOCUMENT_COLUMN}' must hold ids (strings or integers), not {kind}")
+    return replace(source, columns=tuple(columns), schema=pa.schema(fields), rows=rows)
 
 
-def _records_table(
-    path: Path, records: list[dict[str, Any]], columns: list[str], schema: pa.Schema | None, lines: tuple[int, int]
-) -> pa.Table:
-    """A chunk of records as a table of the given columns, cast to the first chunk's schema.
+def _shown(value: Any) -> str:
+    """A JSON value as it was written, shortened for an error message."""
+    text = json.dumps(value, ensure_ascii=False)
+    return text if len(text) <= 80 else f"{text[:80]}... ({len(text)} characters)"
 
-    Column by column, so a type that does not fit is named; a safe cast refuses to lose data (1.5 into an
-    integer column), where building from Python values with a schema would truncate silently.
-    """
+
+def _inferred(path: Path, records: list[dict[str, Any]], lines: tuple[int, int]) -> pa.Schema:
+    """The types of one chunk's fields, inferred from their values."""
     where = f"{path}: lines {lines[0]}-{lines[1]}"
-    arrays = []
-    for index, column in enumerate(columns):
+    fields = []
+    for column in dict.fromkeys(key for record in records for key in record):
         try:
-            values = pa.array([record.get(column) for record in records])
-            if schema is not None:
-                values = values.cast(schema.field(index).type)
-            elif pa.types.is_null(values.type):
-                # A field that is null in every record of the first chunk: string is the likeliest type of an id.
-                values = values.cast(pa.string())
-        except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError) as err:
-            expected = f" (earlier lines: {schema.field(index).type})" if schema is not None else ""
-            raise UserInputError(f"{where}: field '{column}' has values of mixed types{expected}: {err}") from err
-        arrays.append(values)
-    return pa.Table.from_arrays(arrays, names=columns)
+            fields.append(pa.field(column, pa.array([record.get(column) for record in records]).type))
+        except OverflowError as err:
+            raise UserInputError(f"{where}: field '{column}' holds an integer beyond 64 bits: give it as a string") from err
+        except UnicodeEncodeError as err:
+            # JSON's \ud800 escape decodes to half a surrogate pair, which no Parquet file can carry.
+            raise UserInputError(f"{where}: field '{column}' holds a lone surrogate") from err
+        except (pa.ArrowInvalid, pa.ArrowTypeError) as err:
+            raise UserInputError(f"{where}: field '{column}' has values of mixed types: {err}") from err
+    return pa.schema(fields)
+
+
+def _unified(path: Path, schema: pa.Schema | None, chunk: pa.Schema, lines: tuple[int, int]) -> pa.Schema:
+    if schema is None:
+        return chunk
+    try:
+        return pa.unify_schemas([schema, chunk], promote_options="permissive")
+    except (pa.ArrowInvalid, pa.ArrowTypeError) as err:
+        raise UserInputError(f"{path}: lines {lines[0]}-{lines[1]}: a field's values do not fit its earlier lines' type: {err}") from err
+
+
+def _storable(kind: pa.DataType) -> bool:
+    """Whether Parquet can store the type: not an object without keys (a struct of no fields), at any depth."""
+    if pa.types.is_struct(kind):
+        return kind.num_fields > 0 and all(_storable(kind.field(index).type) for index in range(kind.num_fields))
+    if pa.types.is_list(kind) or pa.types.is_large_list(kind):
+        return _storable(kind.value_type)
+    return True
+
+
+def _jsonl_chunks(source: InputFile, chunk_rows: int, required: Sequence[str]) -> Iterator[pa.Table]:
+    if source.schema is None:
+        source = _jsonl_layout(source, chunk_rows, required)
+    assert source.schema is not None
+    records: list[dict[str, Any]] = []
+    for number, line in _jsonl_lines(source.path):
+        records.append(_parse_record(source.path, number, line, required))
+        if len(records) == chunk_rows:
+            yield _records_table(records, source.schema)
+            records = []
+    if records:
+        yield _records_table(records, source.schema)
+
+
+def _records_table(records: list[dict[str, Any]], schema: pa.Schema) -> pa.Table:
+    """A chunk of records as a table of the file's schema: each type holds every value of its field (check_records
+    unified them over the whole file), so building from the values with it loses nothing."""
+    arrays = [pa.array([record.get(field.name) for record in records], type=field.type) for field in schema]
+    return pa.Table.from_arrays(arrays, schema=schema)

@@ -102,30 +102,58 @@ def test_the_check_before_spark_reads_the_documents_of_a_parquet_input_too(input
     with pytest.raises(UserInputError, match=r"news.parquet: row 3: document 'x' came earlier and ended"):
         check_records(source, 2, ["text"])
     pq.write_table(pa.table({"text": ["a", "b", "c"], "document": ["x", "x", None]}), path)
-    assert check_records(inspect_input(path), 2, ["text"]) == 3
+    assert check_records(inspect_input(path), 2, ["text"]).rows == 3
 
 
-def test_a_field_whose_type_changes_between_chunks_is_named(inputs_dir: Path) -> None:
-    lines = [json.dumps({"id": n, "text": "a"}) for n in range(3)] + [json.dumps({"id": 1.5, "text": "b"})]
+def test_a_field_whose_values_cannot_share_a_type_is_named_with_its_lines(inputs_dir: Path) -> None:
+    lines = [json.dumps({"id": n, "text": "a"}) for n in range(2)] + [json.dumps({"id": n, "text": "b"}) for n in ("two", "three")]
     source = inspect_input(write_lines(inputs_dir / "ids.jsonl", lines))
-    message = r"ids.jsonl: lines 3-4: field 'id' has values of mixed types \(earlier lines: int64\)"
-    with pytest.raises(UserInputError, match=message):
-        list(read_chunks(source, 2, ["text"]))
-    # the check before Spark starts refuses it too, though Spark itself would make the ids strings
+    message = r"ids.jsonl: lines 3-4: a field's values do not fit its earlier lines' type: .*id.*int64 vs string"
     with pytest.raises(UserInputError, match=message):
         check_records(source, 2, ["text"])
+    with pytest.raises(UserInputError, match=message):
+        list(read_chunks(source, 2, ["text"]))
+    # within one chunk
+    with pytest.raises(UserInputError, match=r"ids.jsonl: lines 1-4: field 'id' has values of mixed types"):
+        check_records(source, 4, ["text"])
 
 
-def test_fields_missing_from_some_records_are_null_and_extra_ones_are_dropped_with_a_warning(
-    inputs_dir: Path, caplog: pytest.LogCaptureFixture
-) -> None:
-    lines = [json.dumps({"id": None, "text": "a"}), json.dumps({"text": "b", "extra": 1}), json.dumps({"id": 7, "text": "c"})]
-    source = inspect_input(write_lines(inputs_dir / "ids.jsonl", lines))
-    with caplog.at_level(logging.WARNING):
-        table = pa.concat_tables(read_chunks(source, 2, ["text"]))
-    # a field null throughout the first chunk becomes a string column, and later integers fit it
-    assert table.to_pylist() == [{"id": None, "text": "a"}, {"id": None, "text": "b"}, {"id": "7", "text": "c"}]
-    assert "ids.jsonl: line 2: field(s) extra are not in the first record" in caplog.text
+@pytest.mark.parametrize(
+    ("records", "message"),
+    [
+        ([{"text": "a", "id": 10**30}], r"lines 1-1: field 'id' holds an integer beyond 64 bits: give it as a string"),
+        ([{"text": "a", "note": "bad \ud800 x"}], r"lines 1-1: field 'note' holds a lone surrogate"),
+        ([{"text": "a", "meta": {}}], r"field 'meta' holds only empty objects \(\{\}\) where it is an object"),
+        ([{"text": "a", "document": 99999999999999999999}], r"lines 1-1: field 'document' holds an integer beyond 64 bits"),
+    ],
+    ids=["big-integer", "surrogate", "empty-object", "big-document"],
+)
+def test_values_parquet_cannot_store_are_named_before_scoring(inputs_dir: Path, records: list[dict[str, object]], message: str) -> None:
+    source = inspect_input(write_lines(inputs_dir / "odd.jsonl", [json.dumps(record) for record in records]))
+    with pytest.raises(UserInputError, match=rf"odd.jsonl: {message}"):
+        check_records(source, 1000, ["text"])
+
+
+def test_jsonl_is_typed_over_the_whole_file_whatever_the_chunk_size(inputs_dir: Path) -> None:
+    lines = [
+        json.dumps({"text": "a", "id": None, "meta": {"source": "wire"}, "tags": [], "price": 1}),
+        json.dumps({"text": "b", "id": 7, "meta": {"source": "web", "url": "http://x"}, "tags": ["x"], "price": 2.5}),
+        json.dumps({"text": "c", "document": "d1", "extra": True}),
+    ]
+    source = inspect_input(write_lines(inputs_dir / "mixed.jsonl", lines))
+    tables = []
+    for chunk_rows in (1, 2, 1000):
+        checked = check_records(source, chunk_rows, ["text"])
+        tables.append(pa.concat_tables(read_chunks(checked, chunk_rows, ["text"])))
+    assert tables[0].equals(tables[1]) and tables[0].equals(tables[2])
+    # Every field any record has, in order of first appearance; integers beside a decimal make doubles, as Spark reads
+    # them; an object's keys are those of all its records; a missing field is null in that record.
+    assert tables[0].to_pylist() == [
+        {"text": "a", "id": None, "meta": {"source": "wire", "url": None}, "tags": [], "price": 1.0, "document": None, "extra": None},
+        {"text": "b", "id": 7, "meta": {"source": "web", "url": "http://x"}, "tags": ["x"], "price": 2.5, "document": None, "extra": None},
+        {"text": "c", "id": None, "meta": None, "tags": None, "price": None, "document": "d1", "extra": True},
+    ]
+    assert checked.rows == 3 and checked.columns == ("text", "id", "meta", "tags", "price", "document", "extra")
 
 
 def test_a_null_text_in_parquet_is_named_by_row(inputs_dir: Path) -> None:

@@ -44,11 +44,12 @@ def bad_input(folder: Path, case: str) -> Path:
         pytest.param("broken-line", r"news.jsonl: line 7: invalid JSON \(Unterminated string", id="broken-line"),
         pytest.param("garbage-parquet", r"news.parquet: not a readable Parquet file", id="garbage-parquet"),
         pytest.param(
-            "scattered-document", r"news.jsonl: row 5: document 'a' came earlier and ended; the rows of one document must be consecutive",
+            "scattered-document", r"news.jsonl: line 5: document 'a' came earlier and ended; the rows of one document must be consecutive",
             id="scattered-document",
         ),
         pytest.param(
-            "document-object", r"news.jsonl: column 'document' must hold ids \(strings or integers\), not struct", id="document-object"
+            "document-object", r"news.jsonl: line 1: field 'document' must be an id \(a string or an integer\), got \{\"id\": 1\}",
+            id="document-object",
         ),
         pytest.param("unsupported-suffix", r"news.csv: unsupported input format '.csv'", id="unsupported-suffix"),
     ],
@@ -66,7 +67,7 @@ def test_bad_input_is_a_clear_error_that_leaves_no_file_behind(
 def test_a_stance_model_needs_targets_and_a_model_must_exist(trained_store_uri: str, inputs_dir: Path, out_dir: Path) -> None:
     path = inputs_dir / "news.jsonl"
     path.write_text(json.dumps({"id": 1, "text": "Iran praised the attack."}) + "\n", encoding="utf-8")
-    with pytest.raises(UserInputError, match=r"news.jsonl: a stance model needs column\(s\) text, target; missing: target"):
+    with pytest.raises(UserInputError, match=r"news.jsonl: line 1: missing field 'target'"):
         score(STANCE, path, out_dir / "scores.parquet", progress=False)
     with pytest.raises(UserInputError, match=r"cannot load model 'models:/nope@champion'"):
         score("models:/nope@champion", path, out_dir / "scores.parquet", engine=Engine.SPARK, progress=False)
