@@ -179,8 +179,10 @@ def evaluate(
         typer.Option(help="JSONL with text, label (and target for stance); rows naming a document are read beside each other."),
     ] = None,
     dataset: Annotated[str | None, typer.Option(help="Benchmark in its official layout: fnc1, semeval2016, bbc_news, vast.")] = None,
-    data_dir: Annotated[Path, typer.Option(help="Folder holding the benchmark folders.")] = locations.DEFAULT_DATA_DIR,
-    split: Annotated[str | None, typer.Option(help="Benchmark split, e.g. test (default: its training split).")] = None,
+    data_dir: Annotated[
+        Path | None, typer.Option(help=f"--dataset: the folder holding the benchmark folders [default: {locations.DEFAULT_DATA_DIR}].")
+    ] = None,
+    split: Annotated[str | None, typer.Option(help="--dataset: its split, e.g. test (default: its training split).")] = None,
     group_column: Annotated[
         str | None,
         typer.Option(help="--data: a field naming each row's article; the macro-F1 interval resamples articles, not rows."),
@@ -221,10 +223,15 @@ def evaluate(
             raise UserInputError("--group-column goes with --data (a benchmark's rows carry their own groups)")
         if label_map and dataset is None:
             raise UserInputError("--label-map goes with --dataset (a JSONL file can carry the model's labels)")
+        # Said rather than ignored: a file given by --data is scored whole, from where it is.
+        for option, value in (("--split", split), ("--data-dir", data_dir)):
+            if value is not None and dataset is None:
+                raise UserInputError(f"{option} goes with --dataset (the file --data names is scored whole)")
         if data is not None:
             metrics = evaluate_file(model_uri, data, group_column, experiment)
         else:
-            metrics = evaluate_benchmark(model_uri, dataset, data_dir, split, _label_pairs(label_map or []), experiment)
+            benchmarks = data_dir or locations.DEFAULT_DATA_DIR
+            metrics = evaluate_benchmark(model_uri, dataset, benchmarks, split, _label_pairs(label_map or []), experiment)
     typer.echo(json.dumps(metrics))
 
 

@@ -21,6 +21,9 @@ from training.evaluation.recording import Evaluation, record_evaluation
 from training.jsonl_table import read_jsonl_table
 from training.scoring.inputs import DocumentOrder
 
+# Formats a data file is likelier to be in than JSONL when its name says so.
+NOT_JSONL = (".parquet", ".csv", ".tsv", ".xlsx", ".xls", ".feather", ".arrow")
+
 
 @dataclass(frozen=True)
 class EvaluatedModel:
@@ -94,6 +97,7 @@ def evaluate_file(
     `document` are read as that document's segments in file order, each beside its neighbours (as `training score`
     and the pyfunc read them; its rows must be consecutive); the others alone, and resampled alone where the
     interval resamples documents. With `record_in`, also a run of that MLflow experiment (`run` in the result)."""
+    _check_data_file(path)
     # The model's copy lives until its predictions are made.
     with loaded_model(model_uri) as loaded:
         frame, predicted, metrics = _evaluate_rows(loaded.model, loaded.task, loaded.labels, path, group_column)
@@ -112,6 +116,18 @@ def evaluate_file(
         result=result,
     )
     return {**result, "run": record_evaluation(record_in, evaluation)}
+
+
+def _check_data_file(path: Path) -> None:
+    """A data file that is missing, or of a format read as JSONL would fail on its first bytes, is named before the
+    model loads."""
+    if path.suffix.lower() in NOT_JSONL:
+        raise UserInputError(
+            f"{path}: evaluate reads JSONL (one JSON object per line), not {path.suffix} files: convert it first, e.g. "
+            "with pandas: `.to_json(path, orient='records', lines=True)`"
+        )
+    if not path.is_file():
+        raise UserInputError(f"data file {path} not found")
 
 
 def _scored_rows(frame: pd.DataFrame, task: str) -> pd.DataFrame:

@@ -290,13 +290,26 @@ def test_a_bad_label_map_is_named(trained_store_uri: str, tmp_path: Path, args: 
     assert message in output
 
 
-def test_a_label_map_goes_with_a_benchmark(trained_store_uri: str, tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("option", "value"), [("--label-map", "business=economy"), ("--split", "test"), ("--data-dir", "/somewhere")]
+)
+def test_a_benchmark_option_beside_a_file_is_refused_rather_than_ignored(
+    trained_store_uri: str, tmp_path: Path, option: str, value: str
+) -> None:
     data = write(tmp_path / "rows.jsonl", [{"text": TOPIC_ROWS[0][0], "label": TOPIC_ROWS[0][1]}])
-    code, _, output = evaluate_cli(
-        "--model-uri", "models:/news-topic@champion", "--data", str(data), "--label-map", "business=economy"
-    )
+    code, _, output = evaluate_cli("--model-uri", "models:/news-topic@champion", "--data", str(data), option, value)
     assert code == 1
-    assert "--label-map goes with --dataset" in output
+    assert f"{option} goes with --dataset" in output
+
+
+@pytest.mark.parametrize("name", ["rows.parquet", "rows.csv"])
+def test_a_file_in_another_format_is_named_before_the_model_loads(store_uri: str, tmp_path: Path, name: str) -> None:
+    data = tmp_path / name
+    data.write_bytes(b"PAR1 binary, or text,label\n")
+    # The store is empty: the file is refused before the model would be looked for.
+    code, _, output = evaluate_cli("--model-uri", "models:/news-topic@champion", "--data", str(data))
+    assert code == 1
+    assert f"{data}: evaluate reads JSONL (one JSON object per line), not {data.suffix} files: convert it first" in output
 
 
 @pytest.mark.parametrize(
