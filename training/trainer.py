@@ -18,8 +18,10 @@ import mlflow.data
 import pandas as pd
 from mlflow.entities import RunStatus
 from mlflow.entities.model_registry import ModelVersion
+from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 from mlflow.utils.mlflow_tags import MLFLOW_PARENT_RUN_ID
+from mlflow.utils.validation import _validate_metric_name, bad_character_message
 from tqdm.auto import tqdm
 
 import classifiers
@@ -28,7 +30,12 @@ from classifiers.contract import predict
 from classifiers.encoder import precision_name
 from classifiers.errors import UserInputError
 from classifiers.interface import Trainable
-from classifiers.lineage import DATA_DIGEST_TAG, FINISHED, PRIMARY_METRIC_TAG, PRIMARY_METRIC_VALUE_TAG
+from classifiers.lineage import (
+    DATA_DIGEST_TAG,
+    FINISHED,
+    PRIMARY_METRIC_TAG,
+    PRIMARY_METRIC_VALUE_TAG,
+)
 from classifiers.pyfunc import ARTIFACT_KEY, model_signature
 from classifiers.registry import classifier_factory, requirement_pins
 from training import locations, stop_requests, tracking
@@ -108,6 +115,7 @@ def prepare(config: ExperimentConfig, config_path: Path | None = None) -> Prepar
     config = config.model_copy(update={"run_name": config.run_name or default_run_name(config, config_path)})
     combinations = expand_sweep(config)
     data = load_labelled_data(config.data, config.task, config.extra_training)
+    _check_metric_names(data.labels)
     for _, child_config in combinations:
         _check_primary_metric(child_config, data.labels)
         check_splittable(child_config.evaluation, data.frame["group"], data.frame.get("target"))
@@ -276,6 +284,19 @@ def _log_dataset(data: LabelledData) -> None:
             "extra_training_rows": str(sum(len(extra.frame) for extra in data.extra)),
         }
     )
+
+
+def _check_metric_names(labels: list[str]) -> None:
+    """Refuse, before any model is trained, a label MLflow would not take in a metric name (`f1_<label>`): it would
+    refuse the run's metrics after the whole cross-validation."""
+    for label in labels:
+        try:
+            _validate_metric_name(f"f1_{label}")
+        except MlflowException as err:
+            raise UserInputError(
+                f"label {label!r} cannot be part of an MLflow metric name (f1_{label}): {bad_character_message()} "
+                "Rename it in the data (or map it to another with the data's labels or an extra source's mapping)"
+            ) from err
 
 
 def _check_primary_metric(config: ExperimentConfig, labels: list[str]) -> None:

@@ -426,6 +426,20 @@ def test_promotion_happens_once_the_run_finished_with_its_lineage_tags(
     assert str(client.get_model_version_by_alias("news-topic", "champion").version) == result.version
 
 
+def test_a_label_mlflow_cannot_put_in_a_metric_name_is_refused_before_any_run(store_uri: str, tmp_path: Path) -> None:
+    rows = [
+        {"text": f"{word} story number {i}", "label": label, "doc": f"d{i % 4}"}
+        for i, (word, label) in enumerate([("rockets", "War & Peace"), ("talks", "diplomacy")] * 8)
+    ]
+    data = _jsonl(tmp_path / "mine.jsonl", rows)
+    config = load_config(
+        locations.CONFIGS_DIR / "topic" / "tfidf_logreg.yaml", ["data.source=jsonl", f"data.path={data}", "data.group_column=doc"]
+    )
+    with pytest.raises(UserInputError, match=r"label 'War & Peace' cannot be part of an MLflow metric name \(f1_War & Peace\)"):
+        train(config)
+    assert mlflow.search_experiments(filter_string="name = 'topic-mine'") == []
+
+
 def test_jsonl_data_in_the_same_shape_trains(store_uri: str, tmp_path: Path) -> None:
     rows = [
         {"text": f"{word} story number {i}", "label": label, "doc": f"d{i % 4}"}

@@ -86,8 +86,13 @@ class Segment:
 
 
 def _json_lines(path: Path) -> Iterator[tuple[int, object]]:
-    with path.open(encoding="utf-8") as handle:
-        for number, line in enumerate(handle, start=1):
+    # Bytes, decoded line by line: a file saved in another encoding is named with the line to look at.
+    with path.open("rb") as handle:
+        for number, raw in enumerate(handle, start=1):
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError as err:
+                raise UserInputError(f"{path}:{number}: not UTF-8 text ({err.reason}); save the file as UTF-8") from err
             if line.strip():
                 try:
                     yield number, json.loads(line)

@@ -147,3 +147,13 @@ def test_one_problem_past_the_twentieth_is_counted_in_the_singular() -> None:
     problems = [f"labels.jsonl:{line}: bad" for line in range(1, 22)]
     assert str(LabelValidationError(problems)).splitlines()[-1] == "... and 1 more problem (21 in all)"
     assert str(LabelValidationError(problems[:20])).splitlines() == problems[:20]
+
+
+@pytest.mark.parametrize("which", ["labels", "segments"])
+def test_a_file_that_is_not_utf8_is_named_with_its_line(tmp_path: Path, segments: Path, which: str) -> None:
+    labels = write_labels(tmp_path, [row(f"art-{i:03d}") for i in range(3)])
+    broken = labels if which == "labels" else segments
+    broken.write_bytes(broken.read_bytes() + '{"segment_id": "café"}\n'.encode("latin-1"))
+    result = CliRunner().invoke(app, ["validate-labels", "--labels", str(labels), "--segments", str(segments)])
+    assert result.exit_code == 1
+    assert result.output.strip().splitlines()[-1] == f"error: {broken}:4: not UTF-8 text (invalid continuation byte); save the file as UTF-8"

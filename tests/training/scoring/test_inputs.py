@@ -1,5 +1,4 @@
 import json
-import logging
 from pathlib import Path
 
 import pyarrow as pa
