@@ -168,7 +168,11 @@ def _open_parquet(path: Path) -> pq.ParquetFile:
 def _inspect_parquet(path: Path) -> InputFile:
     with _open_parquet(path) as parquet:
         schema = parquet.schema_arrow
-        return InputFile(path, PARQUET, tuple(schema.names), schema, parquet.metadata.num_rows)
+    repeated = sorted({name for name in schema.names if schema.names.count(name) > 1})
+    if repeated:
+        # Arrow writes such a file, but pandas and Spark cannot tell the columns apart when reading the output.
+        raise UserInputError(f"{path}: column name(s) {', '.join(repeated)} given more than once; rename them")
+    return InputFile(path, PARQUET, tuple(schema.names), schema, parquet.metadata.num_rows)
 
 
 def _parquet_chunks(source: InputFile, chunk_rows: int, required: Sequence[str], only_required: bool) -> Iterator[pa.Table]:

@@ -65,6 +65,13 @@ def test_unusable_inputs_are_refused_up_front(inputs_dir: Path, name: str, conte
         inspect_input(path)
 
 
+def test_a_parquet_with_a_column_name_twice_is_refused(inputs_dir: Path) -> None:
+    path = inputs_dir / "twice.parquet"
+    pq.write_table(pa.Table.from_arrays([pa.array(["a"]), pa.array([1]), pa.array([2])], names=["text", "id", "id"]), path)
+    with pytest.raises(UserInputError, match=r"twice.parquet: column name\(s\) id given more than once; rename them"):
+        inspect_input(path)
+
+
 def test_a_missing_input_and_a_parquet_without_text_are_refused(inputs_dir: Path) -> None:
     with pytest.raises(UserInputError, match=r"input file .*nowhere.jsonl not found"):
         inspect_input(inputs_dir / "nowhere.jsonl")
