@@ -57,6 +57,10 @@ LOCK_POLL_S = 0.05
 # A promotion is a handful of registry calls: a lock whose holder has not changed for this long was
 # left by a killed promoter.
 STALE_LOCK_S = 60.0
+# The holder of a lock without an owner tag. A lock gets its tag in the call that creates it, but a reader may see
+# the model a moment before its tag; one that stays without for this long was registered by someone else.
+UNOWNED = ""
+UNOWNED_GRACE_S = 5.0
 # Creating the lock answers RESOURCE_DOES_NOT_EXIST too when the lock it collided with was released meanwhile.
 LOCK_BUSY_ERRORS = {ErrorCode.Name(RESOURCE_ALREADY_EXISTS), ErrorCode.Name(RESOURCE_DOES_NOT_EXIST)}
 
@@ -245,7 +249,13 @@ def promotion_lock(client: MlflowClient, name: str) -> Iterator[None]:
         holder = _lock_owner(client, lock)
         if holder != waiting_on:
             waiting_on, since = holder, time.monotonic()
-        elif holder is not None and time.monotonic() - since > STALE_LOCK_S:
+        elif holder == UNOWNED and time.monotonic() - since > UNOWNED_GRACE_S:
+            # Never released, and not to be broken: it is someone's model, not a lock.
+            raise UserInputError(
+                f"the registered model '{lock}' is in the way of promotions: they use that name for their lock, and "
+                f"it is not one (no '{LOCK_OWNER_TAG}' tag); rename or delete it"
+            )
+        elif holder and time.monotonic() - since > STALE_LOCK_S:
             logger.warning("%s: breaking the promotion lock of %s, unchanged for %.0f s", name, holder, STALE_LOCK_S)
             _release(client, lock, holder)
             continue
@@ -257,21 +267,13 @@ def promotion_lock(client: MlflowClient, name: str) -> Iterator[None]:
 
 
 def _lock_owner(client: MlflowClient, lock: str) -> str | None:
-    """Who holds the lock now; None when nobody does."""
+    """Who holds the lock now; None when nobody does, UNOWNED when a model of its name has no owner tag."""
     try:
-        tags = client.get_registered_model(lock).tags
+        return client.get_registered_model(lock).tags.get(LOCK_OWNER_TAG, UNOWNED)
     except MlflowException as err:
         if err.error_code == ErrorCode.Name(RESOURCE_DOES_NOT_EXIST):
             return None
         raise
-    # A lock is created with its owner in one call: a model of that name without one was registered by someone else
-    # and is never released, so waiting for it would never end.
-    if LOCK_OWNER_TAG not in tags:
-        raise UserInputError(
-            f"the registered model '{lock}' is in the way of promotions: they use that name for their lock, and it is "
-            f"not one (no '{LOCK_OWNER_TAG}' tag); rename or delete it"
-        )
-    return tags[LOCK_OWNER_TAG]
 
 
 def _release(client: MlflowClient, lock: str, owner: str) -> None:

@@ -266,14 +266,18 @@ def test_a_lock_left_by_a_killed_promoter_is_broken(store_uri: str, monkeypatch:
     assert [model.name for model in client.search_registered_models()] == [TOPIC]
 
 
-def test_a_model_registered_under_the_lock_name_is_named_rather_than_waited_on_forever(store_uri: str) -> None:
+def test_a_model_registered_under_the_lock_name_is_named_rather_than_waited_on_forever(
+    store_uri: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     client = MlflowClient()
     version = scored_version(client, 0.6)
-    # Registered by someone else (the UI, an older training): no owner, so never released and never stale.
+    # Registered by someone else (the UI, an older training): no owner, so never released, and not ours to break.
     client.create_registered_model(f"{TOPIC}{LOCK_SUFFIX}")
+    monkeypatch.setattr(promotion, "UNOWNED_GRACE_S", 0.3)
     with pytest.raises(UserInputError, match=rf"the registered model '{TOPIC}\.promotion-lock' is in the way of promotions.*rename or delete it"):
         promote(client, TOPIC, version)
     assert champion_version(client, TOPIC) is None
+    assert {model.name for model in client.search_registered_models()} == {TOPIC, f"{TOPIC}{LOCK_SUFFIX}"}
 
 
 def test_a_version_whose_run_is_still_running_is_refused_even_with_force(store_uri: str) -> None:
