@@ -6,7 +6,6 @@ Both engines share these checks, so bad input fails the same way, and before Spa
 from __future__ import annotations
 
 import json
-import logging
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -18,8 +17,6 @@ import pyarrow.parquet as pq
 
 from classifiers.contract import DOCUMENT_COLUMN
 from classifiers.errors import UserInputError
-
-logger = logging.getLogger(__name__)
 
 JSONL = ".jsonl"
 PARQUET = ".parquet"
