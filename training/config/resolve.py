@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import itertools
+from datetime import date
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -94,6 +95,10 @@ def _validate(raw: Mapping[str, Any], where: str) -> ExperimentConfig:
                 problems.append(f"  {_user_path(raw, issue['loc'])}: {missing}")
                 continue
             shown = "" if _is_section(issue["input"]) or issue["type"] == "extra_forbidden" else f" (got {issue['input']!r})"
+            if issue["type"] == "string_type" and isinstance(issue["input"], int | float | bool | date):
+                # YAML reads 1234, 1.10, no and 2024-01-05 as a number, a boolean and a date, in a file or an override.
+                key = _user_path(raw, issue["loc"])
+                shown += f"; YAML reads it so unquoted: quote it, {key}: '...' in the file, {key}='\"...\"' on the command line"
             problems.append(f"  {_user_path(raw, issue['loc'])}: {issue['msg']}{shown}")
         raise UserInputError(f"{where}: invalid config\n" + "\n".join(problems)) from err
 

@@ -229,6 +229,14 @@ def test_a_registered_model_name_the_registry_or_the_promotions_would_refuse_is_
         load_config(path, [f"registered_model={name}"])
 
 
+@pytest.mark.parametrize("value", ["1234", "2024-01-05", "no"])
+def test_text_that_yaml_reads_as_a_number_date_or_boolean_is_told_to_be_quoted(tmp_path: Path, value: str) -> None:
+    path = write(tmp_path, {"task": "topic", "model": {"family": "tfidf"}})
+    with pytest.raises(UserInputError, match=r"run_name: Input should be a valid string .*quote it, run_name: '\.\.\.' in the file"):
+        load_config(path, [f"run_name={value}"])
+    assert load_config(path, [f'run_name="{value}"']).run_name == value
+
+
 def test_sweep_over_an_unknown_key_fails(tmp_path: Path) -> None:
     path = write(tmp_path, {"task": "topic", "model": {"family": "tfidf"}, "sweep": {"model.Cx": [1, 2]}})
     with pytest.raises(UserInputError, match="model.Cx"):
