@@ -26,6 +26,10 @@ ERROR_TAG = "error"
 MAX_TAG_LENGTH = 5000
 
 
+# Tells the MLflow UI these are model-training experiments, so it opens on the runs table, not the GenAI view.
+EXPERIMENT_KIND = {"mlflow.experimentKind": "custom_model_development"}
+
+
 def deleted_experiment(name: str) -> str | None:
     """Why no run can be recorded in the experiment if it is deleted (with how to restore it); None otherwise."""
     found = mlflow.get_experiment_by_name(name)
@@ -37,11 +41,9 @@ def deleted_experiment(name: str) -> str | None:
     )
 
 
-def ensure_experiment(name: str, tags: dict[str, str]) -> str:
-    """Id of the experiment, created on first use with its artifacts beside a SQLite store; tags set on it. A deleted
-    one is refused (UserInputError): MLflow would refuse its first run with a traceback."""
-    if (deleted := deleted_experiment(name)) is not None:
-        raise UserInputError(f"{deleted} (the config's `experiment` key)")
+def ensure_experiment(name: str, tags: dict[str, str], new_tags: dict[str, str] | None = None) -> str:
+    """Id of the experiment, created on first use with its artifacts beside a SQLite store; `tags` set on it, and
+    `new_tags` too where it is created here."""
     found = mlflow.get_experiment_by_name(name)
     if found is not None:
         for key, value in tags.items():
@@ -51,7 +53,7 @@ def ensure_experiment(name: str, tags: dict[str, str]) -> str:
     database = store.sqlite_path(mlflow.get_tracking_uri())
     # Without an explicit location MLflow would put artifacts under the current directory.
     location = str(database.parent.resolve() / "artifacts" / name) if database is not None else None
-    return mlflow.create_experiment(name, artifact_location=location, tags=tags)
+    return mlflow.create_experiment(name, artifact_location=location, tags={**(new_tags or {}), **tags})
 
 
 @functools.cache

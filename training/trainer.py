@@ -76,8 +76,6 @@ MODEL_ARTIFACT = "model"
 EXAMPLE_ROWS = 3
 # The prediction-time package travels inside every registered model (MLflow code_paths).
 CODE_PATHS = [str(Path(classifiers.__file__).parent)]
-# Tells the MLflow UI these are model-training experiments, so it opens on the runs table, not the GenAI view.
-EXPERIMENT_KIND = {"mlflow.experimentKind": "custom_model_development"}
 
 
 @dataclass(frozen=True)
@@ -142,7 +140,10 @@ def train_prepared(prepared: PreparedTraining) -> TrainResult:
     """Run an experiment `prepare` checked (several can be checked before the first one trains)."""
     config, config_path, data = prepared.config, prepared.config_path, prepared.data
     client = store.use_store()
-    experiment_id = tracking.ensure_experiment(config.experiment_name, EXPERIMENT_KIND)
+    if (deleted := tracking.deleted_experiment(config.experiment_name)) is not None:
+        # MLflow would refuse the first run with a traceback.
+        raise UserInputError(f"{deleted} (the config's `experiment` key)")
+    experiment_id = tracking.ensure_experiment(config.experiment_name, tracking.EXPERIMENT_KIND)
     with tracking.retry_settings_kept():
         if len(prepared.combinations) == 1:
             # A grid of one value per key is one run of that combination (the config itself when it sweeps nothing).

@@ -70,8 +70,8 @@ def record_evaluation(experiment: str, evaluation: Evaluation) -> dict[str, str]
         )
     run_id: str | None = None
     try:
-        # No tags: the experiment may be a training one, whose own are left as they are.
-        experiment_id = tracking.ensure_experiment(experiment, {})
+        # Tagged only when made here: the experiment may be a training one, whose own tags are left as they are.
+        experiment_id = tracking.ensure_experiment(experiment, {}, new_tags=tracking.EXPERIMENT_KIND)
         with tracking.tracked_run(experiment_id=experiment_id, run_name=_run_name(evaluation)) as run:
             run_id = run.info.run_id
             _log(evaluation, dataset, metrics, gold, labels)

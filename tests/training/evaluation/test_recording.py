@@ -69,7 +69,10 @@ def test_an_evaluation_is_recorded_as_a_run_with_the_training_runs_metric_names(
     client = MlflowClient()
     run = client.get_run(result["run"]["run_id"])
     assert run.info.status == "FINISHED"
-    assert client.get_experiment(run.info.experiment_id).name == "held-out"
+    experiment = client.get_experiment(run.info.experiment_id)
+    assert experiment.name == "held-out"
+    # Shown by the UI as the training experiments are, on the runs table.
+    assert experiment.tags["mlflow.experimentKind"] == "custom_model_development"
     champion = client.get_model_version_by_alias("news-topic", "champion")
     assert run.info.run_name == f"news-topic v{champion.version} on held_out"
     assert run.data.tags["evaluated_model_name"] == "news-topic"
