@@ -35,3 +35,10 @@ def test_article_id_keeps_every_split_grouped() -> None:
     for train, test in splits:
         assert not set(stance["article_id"].iloc[train]) & set(stance["article_id"].iloc[test])
         assert not set(stance["segment_id"].iloc[train]) & set(stance["segment_id"].iloc[test])
+
+
+def test_the_loaders_read_the_seed_corpus_by_default_and_take_paths_as_text() -> None:
+    default = load_topic_dataset()
+    as_text = load_topic_dataset(str(locations.SEGMENTS_PATH), str(locations.LABELS_PATH))
+    assert default.to_list() == as_text.to_list() == load_topic_dataset(locations.SEGMENTS_PATH, locations.LABELS_PATH).to_list()
+    assert load_stance_dataset().num_rows == load_stance_dataset(str(locations.SEGMENTS_PATH), str(locations.LABELS_PATH)).num_rows
