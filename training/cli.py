@@ -204,7 +204,7 @@ def evaluate(
 ) -> None:
     """Score a model on labelled data; the last stdout line is the metrics as JSON.
 
-    Give either --data (a JSONL file) or --dataset (with --data-dir and --split).
+    Give either --data (a JSONL file) or --dataset (optionally with --data-dir and --split).
     """
     import json
 
