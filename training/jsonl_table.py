@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
@@ -32,45 +33,54 @@ def read_jsonl_table(
     columns = list(dict.fromkeys([*fields, *ids]))
     optional = [column for column in optional_ids if column not in columns]
     rows = []
-    with path.open("rb") as handle:
-        for number, raw in enumerate(handle, start=1):
-            where = f"{path}:{number}"
-            line = _decode(raw, where)
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as err:
-                raise UserInputError(f"{where}: invalid JSON ({err.msg})") from err
-            if not isinstance(record, dict):
-                raise UserInputError(f"{where}: expected a JSON object")
-            missing = [column for column in columns if column not in record]
-            if missing:
-                raise UserInputError(f"{where}: missing field(s) {', '.join(missing)}")
-            for column in columns:
-                _check_value(record[column], column, integer_ok=column in ids and column not in fields, where=where)
-            blank = [column for column in nonblank if not str(record[column]).strip()]
-            if blank:
-                raise UserInputError(f"{where}: field '{blank[0]}' is blank")
-            if labels is not None and record["label"] not in labels:
-                raise UserInputError(f"{where}: label '{record['label']}' is not one of the declared labels ({', '.join(labels)})")
-            row: dict[str, str | None] = {column: str(record[column]) for column in columns}
-            for column in optional:
-                value = record.get(column)
-                if value is not None:
-                    _check_value(value, column, integer_ok=True, where=where)
-                row[column] = None if value is None else str(value)
-            rows.append(row)
+    for number, line in jsonl_lines(path):
+        where = f"{path}:{number}"
+        record = json_object(line, where)
+        missing = [column for column in columns if column not in record]
+        if missing:
+            raise UserInputError(f"{where}: missing field(s) {', '.join(missing)}")
+        for column in columns:
+            _check_value(record[column], column, integer_ok=column in ids and column not in fields, where=where)
+        blank = [column for column in nonblank if not str(record[column]).strip()]
+        if blank:
+            raise UserInputError(f"{where}: field '{blank[0]}' is blank")
+        if labels is not None and record["label"] not in labels:
+            raise UserInputError(f"{where}: label '{record['label']}' is not one of the declared labels ({', '.join(labels)})")
+        row: dict[str, str | None] = {column: str(record[column]) for column in columns}
+        for column in optional:
+            value = record.get(column)
+            if value is not None:
+                _check_value(value, column, integer_ok=True, where=where)
+            row[column] = None if value is None else str(value)
+        rows.append(row)
     return pd.DataFrame(rows, columns=[*columns, *optional])
 
 
-def _decode(raw: bytes, where: str) -> str:
+def json_object(line: str, where: str) -> dict[str, Any]:
+    """The JSON object a line holds; UserInputError naming `where` for invalid JSON or any other value."""
     try:
-        return raw.decode("utf-8")
-    except UnicodeDecodeError as err:
-        raise UserInputError(
-            f"{where}: not UTF-8 text: byte 0x{raw[err.start]:02x} at column {err.start + 1}; save the file as UTF-8"
-        ) from err
+        record = json.loads(line)
+    except json.JSONDecodeError as err:
+        raise UserInputError(f"{where}: invalid JSON ({err.msg}, column {err.colno})") from err
+    if not isinstance(record, dict):
+        raise UserInputError(f"{where}: expected a JSON object, got {type(record).__name__}")
+    return record
+
+
+def jsonl_lines(path: Path, where: Callable[[int], str] | None = None) -> Iterator[tuple[int, str]]:
+    """(1-based line number, the line without its line break) for every non-blank line, read and decoded one at a
+    time; a line that is not UTF-8 is an error naming it (`where(number)`, default `path:number`) and its column."""
+    with path.open("rb") as handle:
+        for number, raw in enumerate(handle, start=1):
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError as err:
+                place = where(number) if where is not None else f"{path}:{number}"
+                raise UserInputError(
+                    f"{place}: not UTF-8 text: byte 0x{raw[err.start]:02x} at column {err.start + 1}; save the file as UTF-8"
+                ) from err
+            if line.strip():
+                yield number, line.rstrip("\r\n")
 
 
 def _check_value(value: object, field: str, integer_ok: bool, where: str) -> None:

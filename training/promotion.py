@@ -40,7 +40,7 @@ from classifiers.lineage import (
 )
 from classifiers.store import CHAMPION
 from training.config.schema import LOCK_SUFFIX
-from training.evaluation.metrics import paired_difference_interval
+from training.evaluation.metrics import group_bootstrap_interval
 
 logger = logging.getLogger(__name__)
 
@@ -208,8 +208,9 @@ def _paired_difference(client: MlflowClient, candidate_run_id: str, champion_run
         return ""
     gold = candidate["label"].to_numpy()
     labels = sorted({*gold, *candidate["predicted"], *champion["predicted"]})
-    interval = paired_difference_interval(
-        gold, candidate["predicted"].to_numpy(), champion["predicted"].to_numpy(), candidate["group"].to_numpy(), labels, seed=0
+    interval = group_bootstrap_interval(
+        gold, candidate["predicted"].to_numpy(), candidate["group"].to_numpy(), labels, seed=0,
+        baseline=champion["predicted"].to_numpy(),
     )
     if interval is None:
         return ""

@@ -426,12 +426,17 @@ def test_promotion_happens_once_the_run_finished_with_its_lineage_tags(
     assert str(client.get_model_version_by_alias("news-topic", "champion").version) == result.version
 
 
-def test_a_label_mlflow_cannot_put_in_a_metric_name_is_refused_before_any_run(store_uri: str, tmp_path: Path) -> None:
+def _two_topic_rows(path: Path, labels: tuple[str, str]) -> Path:
+    """16 rows of two labels, each word telling its label apart, in four groups (`doc`)."""
     rows = [
         {"text": f"{word} story number {i}", "label": label, "doc": f"d{i % 4}"}
-        for i, (word, label) in enumerate([("rockets", "War & Peace"), ("talks", "diplomacy")] * 8)
+        for i, (word, label) in enumerate(list(zip(("rockets", "talks"), labels, strict=True)) * 8)
     ]
-    data = _jsonl(tmp_path / "mine.jsonl", rows)
+    return _jsonl(path, rows)
+
+
+def test_a_label_mlflow_cannot_put_in_a_metric_name_is_refused_before_any_run(store_uri: str, tmp_path: Path) -> None:
+    data = _two_topic_rows(tmp_path / "mine.jsonl", ("War & Peace", "diplomacy"))
     config = load_config(
         locations.CONFIGS_DIR / "topic" / "tfidf_logreg.yaml", ["data.source=jsonl", f"data.path={data}", "data.group_column=doc"]
     )
@@ -441,11 +446,7 @@ def test_a_label_mlflow_cannot_put_in_a_metric_name_is_refused_before_any_run(st
 
 
 def test_jsonl_data_in_the_same_shape_trains(store_uri: str, tmp_path: Path) -> None:
-    rows = [
-        {"text": f"{word} story number {i}", "label": label, "doc": f"d{i % 4}"}
-        for i, (word, label) in enumerate([("rockets", "conflict"), ("talks", "diplomacy")] * 8)
-    ]
-    data = _jsonl(tmp_path / "mine.jsonl", rows)
+    data = _two_topic_rows(tmp_path / "mine.jsonl", ("conflict", "diplomacy"))
     config = load_config(
         locations.CONFIGS_DIR / "topic" / "tfidf_logreg.yaml",
         ["data.source=jsonl", f"data.path={data}", "data.group_column=doc", "registered_model=my-topic"],

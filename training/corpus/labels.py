@@ -11,6 +11,7 @@ from typing import Literal, get_args
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
 from classifiers.errors import UserInputError
+from training.jsonl_table import jsonl_lines
 
 Topic = Literal["conflict", "diplomacy", "domestic_politics", "economy", "humanitarian"]
 Stance = Literal["favor", "against", "none"]
@@ -86,18 +87,11 @@ class Segment:
 
 
 def _json_lines(path: Path) -> Iterator[tuple[int, object]]:
-    # Bytes, decoded line by line: a file saved in another encoding is named with the line to look at.
-    with path.open("rb") as handle:
-        for number, raw in enumerate(handle, start=1):
-            try:
-                line = raw.decode("utf-8")
-            except UnicodeDecodeError as err:
-                raise UserInputError(f"{path}:{number}: not UTF-8 text ({err.reason}); save the file as UTF-8") from err
-            if line.strip():
-                try:
-                    yield number, json.loads(line)
-                except json.JSONDecodeError as err:
-                    yield number, err
+    for number, line in jsonl_lines(path):
+        try:
+            yield number, json.loads(line)
+        except json.JSONDecodeError as err:
+            yield number, err
 
 
 def read_segments(path: Path) -> list[Segment]:

@@ -64,9 +64,12 @@ def group_bootstrap_interval(
     seed: int,
     resamples: int = 1000,
     level: float = 0.95,
+    baseline: Labels | None = None,
 ) -> tuple[float, float] | None:
     """A percentile interval for macro-F1 (as `classification_metrics` computes it) from resampling whole
-    groups (articles) with replacement.
+    groups (articles) with replacement; with `baseline` (another model's predictions of the same rows), for
+    macro-F1 minus the baseline's, both scored on each resample: paired, so what the two get right or wrong alike
+    cancels out.
 
     Rows of one article share its writer, subject and targets, so they are not independent draws: the
     interval resamples articles, which is what a new article would be. None with fewer than two groups.
@@ -74,30 +77,13 @@ def group_bootstrap_interval(
     group_names, group_codes = np.unique(np.asarray(groups, dtype=str), return_inverse=True)
     if len(group_names) < 2:
         return None
-    return _percentile_interval(macro_f1_of_draws(y_true, y_pred, group_codes, labels), len(group_names), seed, resamples, level)
-
-
-def paired_difference_interval(
-    y_true: Labels,
-    y_pred: Labels,
-    y_baseline: Labels,
-    groups: Sequence[str],
-    labels: Sequence[str],
-    seed: int,
-    resamples: int = 1000,
-    level: float = 0.95,
-) -> tuple[float, float] | None:
-    """A percentile interval for macro-F1 of `y_pred` minus that of `y_baseline` on the same rows, both scored on
-    each resample of whole groups: paired, so what the two models get right or wrong alike cancels out. None with
-    fewer than two groups."""
-    group_names, group_codes = np.unique(np.asarray(groups, dtype=str), return_inverse=True)
-    if len(group_names) < 2:
-        return None
     score = macro_f1_of_draws(y_true, y_pred, group_codes, labels)
-    baseline = macro_f1_of_draws(y_true, y_baseline, group_codes, labels)
+    if baseline is None:
+        return _percentile_interval(score, len(group_names), seed, resamples, level)
+    baseline_score = macro_f1_of_draws(y_true, baseline, group_codes, labels)
 
     def difference(sample: np.ndarray, axis: int = -1) -> np.ndarray:
-        return score(sample, axis) - baseline(sample, axis)
+        return score(sample, axis) - baseline_score(sample, axis)
 
     return _percentile_interval(difference, len(group_names), seed, resamples, level)
 

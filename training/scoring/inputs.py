@@ -17,6 +17,7 @@ import pyarrow.parquet as pq
 
 from classifiers.contract import DOCUMENT_COLUMN
 from classifiers.errors import UserInputError
+from training.jsonl_table import json_object, jsonl_lines
 
 JSONL = ".jsonl"
 PARQUET = ".parquet"
@@ -202,27 +203,13 @@ def _check_filled(path: Path, chunk: pa.Table, required: Sequence[str], first_ro
 
 
 def _jsonl_lines(path: Path) -> Iterator[tuple[int, str]]:
-    """(1-based line number, line) for every non-blank line, read one at a time."""
-    # Bytes, decoded line by line: a decoding error then names its exact line.
-    with path.open("rb") as handle:
-        for number, raw in enumerate(handle, start=1):
-            try:
-                line = raw.decode("utf-8")
-            except UnicodeDecodeError as err:
-                raise UserInputError(f"{path}: line {number}: not UTF-8 text ({err.reason})") from err
-            if line.strip():
-                # Without its line break, so an unterminated string is reported as one.
-                yield number, line.rstrip("\r\n")
+    """(1-based line number, line) for every non-blank line, read one at a time; errors say `path: line N`."""
+    return jsonl_lines(path, lambda number: f"{path}: line {number}")
 
 
 def _parse_record(path: Path, number: int, line: str, required: Sequence[str]) -> dict[str, Any]:
     """One line's JSON object, its required fields strings; the error names the file and line."""
-    try:
-        record = json.loads(line)
-    except json.JSONDecodeError as err:
-        raise UserInputError(f"{path}: line {number}: invalid JSON ({err.msg}, column {err.colno})") from err
-    if not isinstance(record, dict):
-        raise UserInputError(f"{path}: line {number}: expected a JSON object, got {type(record).__name__}")
+    record = json_object(line, f"{path}: line {number}")
     for field in required:
         if field not in record:
             raise UserInputError(f"{path}: line {number}: missing field '{field}'")

@@ -156,4 +156,4 @@ def test_a_file_that_is_not_utf8_is_named_with_its_line(tmp_path: Path, segments
     broken.write_bytes(broken.read_bytes() + '{"segment_id": "café"}\n'.encode("latin-1"))
     result = CliRunner().invoke(app, ["validate-labels", "--labels", str(labels), "--segments", str(segments)])
     assert result.exit_code == 1
-    assert result.output.strip().splitlines()[-1] == f"error: {broken}:4: not UTF-8 text (invalid continuation byte); save the file as UTF-8"
+    assert result.output.strip().splitlines()[-1] == f"error: {broken}:4: not UTF-8 text: byte 0xe9 at column 20; save the file as UTF-8"

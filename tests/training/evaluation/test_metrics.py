@@ -10,7 +10,6 @@ from training.evaluation.metrics import (
     confusion_matrix_figure,
     group_bootstrap_interval,
     macro_f1_of_draws,
-    paired_difference_interval,
     summary_metrics,
 )
 
@@ -107,15 +106,16 @@ def test_the_paired_interval_is_narrower_than_the_two_models_intervals_where_the
     gold, predicted, group = _predictions(groups=8, rows_per_group=25, seed=5)
     # A second model right on every row the first gets right, and on every tenth row besides: better on each article.
     better = np.where(np.arange(gold.size) % 10 == 0, gold, predicted)
-    low, high = paired_difference_interval(gold, better, predicted, group, ["a", "b", "c"], seed=0)
+    low, high = group_bootstrap_interval(gold, better, group, ["a", "b", "c"], seed=0, baseline=predicted)
     alone = [group_bootstrap_interval(gold, model, group, ["a", "b", "c"], seed=0) for model in (better, predicted)]
     # Alone, the two intervals overlap: the articles' own difficulty moves both. Paired, it cancels out.
     assert alone[0][0] < alone[1][1]
     assert 0 < low <= high
     assert high - low < min(model_high - model_low for model_low, model_high in alone) / 2
     # Each resample scores both models on the same drawn rows: a model against itself differs by exactly 0.
-    assert paired_difference_interval(gold, predicted, predicted, group, ["a", "b", "c"], seed=0) == (0.0, 0.0)
-    assert paired_difference_interval(gold, better, predicted, np.full(gold.size, "one"), ["a", "b", "c"], seed=0) is None
+    assert group_bootstrap_interval(gold, predicted, group, ["a", "b", "c"], seed=0, baseline=predicted) == (0.0, 0.0)
+    one_group = np.full(gold.size, "one")
+    assert group_bootstrap_interval(gold, better, one_group, ["a", "b", "c"], seed=0, baseline=predicted) is None
 
 
 def test_resamples_scored_in_batches_give_the_interval_of_all_at_once(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -57,27 +57,27 @@ def test_a_folder_without_a_model_is_named_in_one_line(store_uri: str, jsonl_inp
     assert list(out_dir.iterdir()) == []
 
 
-def test_a_runs_uri_of_a_store_on_this_machine_leaves_no_copy_behind(
-    trained_store_uri: str, temp_root: Path, jsonl_input: Path, out_dir: Path
-) -> None:
-    # MLflow's runs repository copies the model into a new temporary folder at every load, a local store's too.
+def score_the_champions_run(temp_root: Path, jsonl_input: Path, out_dir: Path) -> None:
+    """Score through the champion's runs:/ URI, then check that every row was written and no copy was left."""
     run_id = MlflowClient().get_model_version_by_alias("news-topic", "champion").run_id
     output = out_dir / "scores.parquet"
     result = runner.invoke(app, ["score", "--model-uri", f"runs:/{run_id}/model", "--input", str(jsonl_input), "--output", str(output)])
     assert result.exit_code == 0, result.output
     assert len(pd.read_parquet(output)) == 12
     assert sorted(temp_root.iterdir()) == []
+
+
+def test_a_runs_uri_of_a_store_on_this_machine_leaves_no_copy_behind(
+    trained_store_uri: str, temp_root: Path, jsonl_input: Path, out_dir: Path
+) -> None:
+    # MLflow's runs repository copies the model into a new temporary folder at every load, a local store's too.
+    score_the_champions_run(temp_root, jsonl_input, out_dir)
 
 
 @pytest.mark.xdist_group("tracking_stack")  # the session's tracking stack lives on one worker
 def test_score_reads_a_runs_uri_from_a_tracking_server(stack_uri: str, temp_root: Path, jsonl_input: Path, out_dir: Path) -> None:
     # The run's own artifact folder does not hold a logged model's files: MLflow's runs repository finds them.
-    run_id = MlflowClient().get_model_version_by_alias("news-topic", "champion").run_id
-    output = out_dir / "scores.parquet"
-    result = runner.invoke(app, ["score", "--model-uri", f"runs:/{run_id}/model", "--input", str(jsonl_input), "--output", str(output)])
-    assert result.exit_code == 0, result.output
-    assert len(pd.read_parquet(output)) == 12
-    assert sorted(temp_root.iterdir()) == []
+    score_the_champions_run(temp_root, jsonl_input, out_dir)
 
 
 @pytest.mark.xdist_group("tracking_stack")  # the session's tracking stack lives on one worker
