@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import copy
 import itertools
-from datetime import date
 from collections.abc import Mapping, Sequence
+from datetime import date
 from pathlib import Path
 from typing import Any
 
