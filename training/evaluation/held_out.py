@@ -151,9 +151,9 @@ def _evaluate_rows(
     if frame.empty:
         raise UserInputError(f"{path}: no rows to evaluate")
     documents = [None if pd.isna(document) else document for document in frame[DOCUMENT_COLUMN]]
-    order = DocumentOrder()
+    order = DocumentOrder(path)
     for row, document in enumerate(documents, start=1):
-        order.see(document, f"{path}: row {row}")
+        order.see(document, f"row {row}")
     if by_document:
         groups = [f"row {row}" if document is None else f"document {document}" for row, document in enumerate(documents)]
     else:

@@ -87,20 +87,24 @@ class DocumentOrder:
     """The documents of rows in reading order: a model reads each row beside the rows just before and after it, so
     the rows of one document must be consecutive; a document that comes back after another is refused."""
 
-    def __init__(self) -> None:
+    def __init__(self, path: Path) -> None:
+        self.path = path
         self.current: object = None  # the document of the last row seen
-        self._finished: set[object] = set()
+        # Each ended document, and what ended it: the row where another document began, or a row without one.
+        self._finished: dict[object, str] = {}
 
-    def see(self, document: object, where: str) -> None:
-        """Follow one more row; UserInputError, naming `where`, when its document came earlier and ended."""
+    def see(self, document: object, place: str) -> None:
+        """Follow one more row (`place`: "line 7", "row 3"); UserInputError, naming the row and what ended the
+        document, when its document came earlier and ended."""
         if document == self.current:
             return
         if self.current is not None:
-            self._finished.add(self.current)
+            ender = "a row without a document" if document is None else f"document {document!r}"
+            self._finished[self.current] = f"{ender} at {place}"
         if document in self._finished:
             raise UserInputError(
-                f"{where}: document {document!r} came earlier and ended; the rows of one document "
-                f"must be consecutive, in reading order (sort the input by document)"
+                f"{self.path}: {place}: document {document!r} came earlier and ended ({self._finished[document]} came "
+                "between); the rows of one document must be consecutive, in reading order (sort the input by document)"
             )
         self.current = document
 
@@ -111,7 +115,7 @@ def whole_documents(chunks: Iterator[pa.Table], path: Path) -> Iterator[pa.Table
     reads each beside the rows just before and after it); a document that comes back after another is an error
     naming its row. Rows with a null document stand alone."""
     pending: pa.Table | None = None
-    order = DocumentOrder()
+    order = DocumentOrder(path)
     row = 0
     for chunk in chunks:
         kind = chunk.schema.field(DOCUMENT_COLUMN).type
@@ -120,7 +124,7 @@ def whole_documents(chunks: Iterator[pa.Table], path: Path) -> Iterator[pa.Table
         documents = chunk.column(DOCUMENT_COLUMN).to_pylist()
         for document in documents:
             row += 1
-            order.see(document, f"{path}: row {row}")
+            order.see(document, f"row {row}")
         current = order.current
         # The rows of the document still open wait (nothing waits when the last row has no document).
         cut = len(documents)
@@ -244,7 +248,7 @@ def _jsonl_layout(source: InputFile, chunk_rows: int, required: Sequence[str]) -
     the same whatever the chunk size."""
     columns: dict[str, None] = {}
     schema: pa.Schema | None = None
-    order = DocumentOrder()
+    order = DocumentOrder(source.path)
     records: list[dict[str, Any]] = []
     rows = first_line = 0
     for number, line in _jsonl_lines(source.path):
@@ -256,7 +260,7 @@ def _jsonl_layout(source: InputFile, chunk_rows: int, required: Sequence[str]) -
                 f"{source.path}: line {number}: field '{DOCUMENT_COLUMN}' must be an id (a string or an integer), "
                 f"got {_shown(document)}"
             )
-        order.see(document, f"{source.path}: line {number}")
+        order.see(document, f"line {number}")
         if not records:
             first_line = number
         records.append(record)

@@ -105,10 +105,14 @@ def test_the_check_before_spark_reads_the_documents_of_a_parquet_input_too(input
     path = inputs_dir / "news.parquet"
     pq.write_table(pa.table({"id": [1, 2, 3], "text": ["a", "b", "c"], "document": ["x", "y", "x"]}), path)
     source = inspect_input(path)
-    with pytest.raises(UserInputError, match=r"news.parquet: row 3: document 'x' came earlier and ended"):
+    with pytest.raises(UserInputError, match=r"news.parquet: row 3: document 'x' came earlier and ended \(document 'y' at row 2 came between\)"):
         check_records(source, 2, ["text"])
     pq.write_table(pa.table({"text": ["a", "b", "c"], "document": ["x", "x", None]}), path)
     assert check_records(inspect_input(path), 2, ["text"]).rows == 3
+    # A row without a document between two of one ends it too, and the message says so.
+    pq.write_table(pa.table({"text": ["a", "b", "c"], "document": ["x", None, "x"]}), path)
+    with pytest.raises(UserInputError, match=r"row 3: document 'x' came earlier and ended \(a row without a document at row 2 came between\)"):
+        check_records(inspect_input(path), 2, ["text"])
 
 
 def test_a_field_whose_values_cannot_share_a_type_is_named_with_its_lines(inputs_dir: Path) -> None:

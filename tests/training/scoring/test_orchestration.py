@@ -44,7 +44,8 @@ def bad_input(folder: Path, case: str) -> Path:
         pytest.param("broken-line", r"news.jsonl: line 7: invalid JSON \(Unterminated string", id="broken-line"),
         pytest.param("garbage-parquet", r"news.parquet: not a readable Parquet file", id="garbage-parquet"),
         pytest.param(
-            "scattered-document", r"news.jsonl: line 5: document 'a' came earlier and ended; the rows of one document must be consecutive",
+            "scattered-document", r"news.jsonl: line 5: document 'a' came earlier and ended \(document 'b' at line 2 came between\); the rows of one "
+            r"document must be consecutive",
             id="scattered-document",
         ),
         pytest.param(
