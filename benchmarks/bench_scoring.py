@@ -138,8 +138,8 @@ def score_run(task: str, engine: str, source: Path, workdir: Path, uri: str, mas
     output = workdir / f"{task}-{engine}.parquet"
     command = [
         sys.executable, "-m", "training", "score", "--model-uri", f"models:/{name}@{CHAMPION}",
-        "--input", str(source), "--output", str(output), "--engine", engine, "--master", master,
-        "--chunk-rows", str(chunk_rows),
+        "--input", str(source), "--output", str(output), "--engine", engine,
+        *(["--master", master] if engine == "spark" else []), "--chunk-rows", str(chunk_rows),
     ]  # fmt: skip
     logger.info("%s, %s engine: %d rows", name, engine, rows)
     seconds, peak = measure(command, {**os.environ, "MLFLOW_TRACKING_URI": uri}, workdir / f"{task}-{engine}.log")

@@ -261,19 +261,25 @@ def score(
     ],
     output: Annotated[Path, typer.Option(help="Parquet to write (with --engine spark, a folder of part files).")],
     engine: Annotated[str, typer.Option(help="local (this process, input order kept) or spark.")] = "local",
-    master: Annotated[str, typer.Option(help="Spark master, e.g. local[4] or spark://host:7077.")] = "local[*]",
+    master: Annotated[
+        str | None, typer.Option(help="--engine spark: the Spark master, e.g. local[4] or spark://host:7077 (default: local[*]).")
+    ] = None,
     chunk_rows: Annotated[int, typer.Option(min=1, help="Rows per model call; bounds the memory.")] = 1000,
 ) -> None:
     """Add the model's label, score and per-class probabilities to every row of a file, as Parquet."""
     from classifiers import store
     from training.scoring import Engine
     from training.scoring import score as run_scoring
+    from training.scoring.spark_engine import DEFAULT_MASTER
 
     with _user_errors():
         store.use_store()
         if engine not in set(Engine):
             raise UserInputError(f"--engine must be one of {', '.join(Engine)}, got '{engine}'")
-        result = run_scoring(model_uri, input_path, output, Engine(engine), master, chunk_rows)
+        if master is not None and engine != Engine.SPARK:
+            # Said rather than ignored: the local engine scores in this process.
+            raise UserInputError("--master goes with --engine spark (the local engine scores in this process)")
+        result = run_scoring(model_uri, input_path, output, Engine(engine), master or DEFAULT_MASTER, chunk_rows)
     logger.info("wrote %d rows to %s in %.1f s", result.rows, result.output, result.seconds)
 
 

@@ -45,6 +45,10 @@ def test_bad_input_prints_the_message_and_exits_1(trained_store_uri: str, inputs
     result = runner.invoke(app, ["score", "--model-uri", "x", "--input", str(source), "--output", str(output), "--engine", "dask"])
     assert result.exit_code == 1
     assert "--engine must be one of local, spark, got 'dask'" in result.output
+    # said rather than ignored: a master is for Spark
+    result = runner.invoke(app, ["score", "--model-uri", "x", "--input", str(source), "--output", str(output), "--master", "local[2]"])
+    assert result.exit_code == 1
+    assert "--master goes with --engine spark (the local engine scores in this process)" in result.output
 
 
 def test_a_folder_without_a_model_is_named_in_one_line(store_uri: str, jsonl_input: Path, out_dir: Path, tmp_path: Path) -> None:
