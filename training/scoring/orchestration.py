@@ -72,17 +72,18 @@ def score(
     source = inspect_input(input_path)
     check_output(output, input_path)
     spec = describe_model(model_uri)
-    if source.schema is not None:
-        # Parquet states its columns and types: a column that cannot be read as the model needs is named before
-        # its rows are read.
+    # Parquet states its columns and types, so a column that cannot be read as the model needs is named before its
+    # rows are read; JSONL's are those of the whole file, known once it was read.
+    typed_up_front = source.schema is not None
+    if typed_up_front:
         check_model_columns(source, spec.required_columns, spec.task, spec.output_columns)
     started = time.perf_counter()
     # Every record is checked before the model loads: a bad line far down a file is named at once, not after the
     # rows above it were scored, and Spark, whose errors cannot name a file line, never sees one. Reading the
-    # input twice costs little beside the encoder's time per row (docs/deploy.md). JSONL's columns and types are
-    # those of the whole file, known only once it was read.
+    # input twice costs little beside the encoder's time per row (docs/deploy.md).
     source = check_records(source, chunk_rows, spec.required_columns)
-    check_model_columns(source, spec.required_columns, spec.task, spec.output_columns)
+    if not typed_up_front:
+        check_model_columns(source, spec.required_columns, spec.task, spec.output_columns)
     assert source.rows is not None, "check_records counted them"
     if engine is Engine.LOCAL:
         rows = score_locally(source, spec, output, chunk_rows, progress)
