@@ -26,10 +26,7 @@ def read_jsonl_table(
     digits. An optional id may also be null or missing (a missing value in the frame then). With labels,
     every row's `label` must be one of them; the fields in `nonblank` must hold more than whitespace.
     """
-    if path.is_dir():
-        raise UserInputError(f"data file {path} is a folder: name a JSONL file")
-    if not path.is_file():
-        raise UserInputError(f"data file {path} not found")
+    check_data_file(path)
     columns = list(dict.fromkeys([*fields, *ids]))
     optional = [column for column in optional_ids if column not in columns]
     rows = []
@@ -54,6 +51,14 @@ def read_jsonl_table(
             row[column] = None if value is None else str(value)
         rows.append(row)
     return pd.DataFrame(rows, columns=[*columns, *optional])
+
+
+def check_data_file(path: Path) -> None:
+    """UserInputError unless `path` names a file: a folder or a missing path is named."""
+    if path.is_dir():
+        raise UserInputError(f"data file {path} is a folder: name a JSONL file")
+    if not path.is_file():
+        raise UserInputError(f"data file {path} not found")
 
 
 def json_object(line: str, where: str) -> dict[str, Any]:

@@ -18,7 +18,7 @@ from classifiers.pyfunc import loaded_pyfunc
 from classifiers.store import REGISTERED_MODEL_URI
 from training.evaluation.metrics import group_bootstrap_interval, summary_metrics
 from training.evaluation.recording import Evaluation, record_evaluation
-from training.jsonl_table import read_jsonl_table
+from training.jsonl_table import check_data_file, read_jsonl_table
 from training.scoring.inputs import DocumentOrder
 
 # Formats a data file is likelier to be in than JSONL when its name says so.
@@ -97,7 +97,7 @@ def evaluate_file(
     `document` are read as that document's segments in file order, each beside its neighbours (as `training score`
     and the pyfunc read them; its rows must be consecutive); the others alone, and resampled alone where the
     interval resamples documents. With `record_in`, also a run of that MLflow experiment (`run` in the result)."""
-    _check_data_file(path)
+    _check_jsonl_file(path)
     # The model's copy lives until its predictions are made.
     with loaded_model(model_uri) as loaded:
         frame, predicted, metrics = _evaluate_rows(loaded.model, loaded.task, loaded.labels, path, group_column)
@@ -118,7 +118,7 @@ def evaluate_file(
     return {**result, "run": record_evaluation(record_in, evaluation)}
 
 
-def _check_data_file(path: Path) -> None:
+def _check_jsonl_file(path: Path) -> None:
     """A data file that is missing, or of a format read as JSONL would fail on its first bytes, is named before the
     model loads."""
     if path.suffix.lower() in NOT_JSONL:
@@ -126,8 +126,7 @@ def _check_data_file(path: Path) -> None:
             f"{path}: evaluate reads JSONL (one JSON object per line), not {path.suffix} files: convert it first, e.g. "
             "with pandas: `.to_json(path, orient='records', lines=True)`"
         )
-    if not path.is_file():
-        raise UserInputError(f"data file {path} not found")
+    check_data_file(path)
 
 
 def _scored_rows(frame: pd.DataFrame, task: str) -> pd.DataFrame:
