@@ -203,17 +203,25 @@ def use_store(uri: str | None = None, *, writable: bool = False) -> MlflowClient
 def _create_tables_once(uri: str, database: Path) -> None:
     """Create a new SQLite store's tables in one process at a time: MLflow's migrations, run by two processes on a
     new file at once (two trainings started together), fail and leave the file unusable for good."""
-    if database.exists() and database.stat().st_size > 0:
-        return
+    # Every process passes the lock, even on a file that is no longer empty: the file has bytes as soon as the first
+    # migration runs, and one that skipped the lock then would migrate the same tables at the same time.
     try:
-        with database.with_name(f"{database.name}.lock").open("a") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)
-            # A process that waited here finds the tables made and only reads them.
-            client = MlflowClient(tracking_uri=uri, registry_uri=uri)
-            client.search_experiments(max_results=1)
-            client.search_registered_models(max_results=1)
+        lock = database.with_name(f"{database.name}.lock").open("a")
     except OSError as err:
+        if _has_bytes(database):
+            return  # a store in a folder this process may only read: made already, nothing to create
         raise StoreUnusable(f"the tracking store {uri} cannot be created: {err.strerror} ({err.filename})") from err
+    with lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if _has_bytes(database):
+            return  # made, before or while this process waited
+        client = MlflowClient(tracking_uri=uri, registry_uri=uri)
+        client.search_experiments(max_results=1)
+        client.search_registered_models(max_results=1)
+
+
+def _has_bytes(database: Path) -> bool:
+    return database.exists() and database.stat().st_size > 0
 
 
 def _make_folder(uri: str, folder: Path) -> None:

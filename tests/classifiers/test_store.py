@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import socket
 import socketserver
 import sqlite3
@@ -193,6 +194,41 @@ def test_processes_opening_a_new_store_together_all_find_it_usable(tmp_path: Pat
     ]
     errors = [process.communicate(timeout=120)[1] for process in processes]
     assert [process.returncode for process in processes] == [0] * 4, errors
+
+
+def test_a_process_opening_a_store_being_made_waits_for_its_maker(tmp_path: Path) -> None:
+    # The maker's file has bytes from its first migration on; a process that took that for "made" migrated beside it.
+    database = tmp_path / "mlflow.db"
+    with sqlite3.connect(database) as connection:
+        connection.execute("CREATE TABLE being_made (id INTEGER)")
+    opener = "import sys; from classifiers import store; store.use_store(sys.argv[1])"
+    with (tmp_path / "mlflow.db.lock").open("a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        process = subprocess.Popen(
+            [sys.executable, "-c", opener, f"sqlite:///{database}"], cwd=PROJECT_ROOT, stderr=subprocess.PIPE, text=True
+        )
+        try:
+            with pytest.raises(subprocess.TimeoutExpired):
+                process.wait(timeout=15)  # far longer than the imports and an open that skips the lock
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+    _, errors = process.communicate(timeout=120)
+    assert process.returncode == 0, errors
+
+
+def test_a_made_store_whose_lock_cannot_be_opened_is_still_read(tmp_path: Path) -> None:
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    store.use_store(uri).create_experiment("made")
+    (tmp_path / "mlflow.db.lock").unlink()
+    (tmp_path / "mlflow.db.lock").mkdir()  # as a folder only readable would refuse it, even to root
+
+    assert [e.name for e in store.use_store(uri).search_experiments()] == ["made", "Default"]
+
+
+def test_a_new_store_whose_lock_cannot_be_opened_is_refused_by_name(tmp_path: Path) -> None:
+    (tmp_path / "mlflow.db.lock").mkdir()
+    with pytest.raises(store.StoreUnusable, match=r"cannot be created: Is a directory \(.*mlflow\.db\.lock\)"):
+        store.use_store(f"sqlite:///{tmp_path / 'mlflow.db'}")
 
 
 class Answering(BaseHTTPRequestHandler):

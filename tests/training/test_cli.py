@@ -191,8 +191,9 @@ def wait_for_a_running_run(training: subprocess.Popen[str], client: MlflowClient
 
 
 def test_sigterm_ends_the_running_training_failed_and_registers_nothing(store_uri: str, tmp_path: Path) -> None:
-    training = sweep_in_subprocess(store_uri, tmp_path)
+    # The tables are made before the training starts: this plain client would otherwise migrate them beside it.
     client = MlflowClient(tracking_uri=store_uri, registry_uri=store_uri)
+    training = sweep_in_subprocess(store_uri, tmp_path)
     try:
         wait_for_a_running_run(training, client)
         training.send_signal(signal.SIGTERM)
