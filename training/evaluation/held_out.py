@@ -18,7 +18,7 @@ from classifiers.pyfunc import loaded_pyfunc
 from classifiers.store import REGISTERED_MODEL_URI
 from training.evaluation.metrics import group_bootstrap_interval, summary_metrics
 from training.evaluation.recording import Evaluation, record_evaluation
-from training.jsonl_table import check_data_file, read_jsonl_table
+from training.jsonl_table import check_data_file, jsonl_lines, read_jsonl_table
 from training.scoring.inputs import DocumentOrder
 
 # Formats a data file is likelier to be in than JSONL when its name says so.
@@ -151,8 +151,9 @@ def _evaluate_rows(
         raise UserInputError(f"{path}: no rows to evaluate")
     documents = [None if pd.isna(document) else document for document in frame[DOCUMENT_COLUMN]]
     order = DocumentOrder(path)
-    for row, document in enumerate(documents, start=1):
-        order.see(document, f"row {row}")
+    # The rows are the file's non-blank lines: an error names the line an editor shows.
+    for (line, _), document in zip(jsonl_lines(path), documents, strict=True):
+        order.see(document, f"line {line}")
     if by_document:
         groups = [f"row {row}" if document is None else f"document {document}" for row, document in enumerate(documents)]
     else:

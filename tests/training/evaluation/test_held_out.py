@@ -142,7 +142,8 @@ def test_the_interval_resamples_documents_and_rows_without_one_alone(
 def test_the_rows_of_a_document_must_be_consecutive(trained_store_uri: str, tmp_path: Path) -> None:
     rows = [{"text": text, "label": label, "document": document} for document, text, label in ARTICLES]
     scattered = write(tmp_path / "scattered.jsonl", [rows[0], rows[3], rows[1]])
-    with pytest.raises(UserInputError, match=r"scattered.jsonl: row 3: document 'a1' came earlier and ended"):
+    scattered.write_text("\n" + scattered.read_text(encoding="utf-8"), encoding="utf-8")  # rows are not lines
+    with pytest.raises(UserInputError, match=r"scattered.jsonl: line 4: document 'a1' came earlier and ended \(document 'a2' at line 3"):
         evaluate_file("models:/news-topic@champion", scattered)
 
 
