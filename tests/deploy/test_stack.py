@@ -32,7 +32,7 @@ from deploy import cli as deploy_cli
 from deploy.stack import ARTIFACTS_VARIABLE, Ports, Stack, StackError
 from serving.app import create_app
 from serving.settings import ServingSettings
-from tests.conftest import RunningStack, free_port
+from tests.conftest import RunningStack, answers, free_port
 from training import cli
 
 # One worker runs every test of the session's tracking stack (tests/serving/test_replicas.py too), so one starts it.
@@ -347,14 +347,6 @@ def test_a_server_whose_parent_was_killed_still_counts_as_running_and_stop_ends_
     finally:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(server.pid, signal.SIGKILL)
-
-
-def answers(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(url, timeout=2) as response:
-            return response.status == 200
-    except OSError:
-        return False
 
 
 @pytest.mark.parametrize(

@@ -19,28 +19,18 @@ from typer.testing import CliRunner
 from uvicorn.importer import import_from_string
 
 from serving import cli
+from tests.conftest import answers, free_port
 from training import locations
 
 STARTUP_TIMEOUT_S = 90.0
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def wait_until_answering(server: subprocess.Popen[bytes], url: str, log: Path) -> None:
     """Wait until the server answers 200 at the URL; fail with its log if it exits or takes too long."""
     deadline = time.monotonic() + STARTUP_TIMEOUT_S
-    while True:
+    while not answers(url):
         assert server.poll() is None, log.read_text()
         assert time.monotonic() < deadline, log.read_text()
-        try:
-            if httpx.get(url, timeout=2).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
         time.sleep(0.3)
 
 
@@ -225,13 +215,6 @@ def test_workers_end_when_their_supervisor_is_killed(store_uri: str, tmp_path: P
     finally:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(server.pid, signal.SIGKILL)
-
-
-def answers(url: str) -> bool:
-    try:
-        return httpx.get(url, timeout=2).status_code == 200
-    except httpx.TransportError:
-        return False
 
 
 @pytest.mark.slow

@@ -1,7 +1,6 @@
 """The registered model serves unchanged under MLflow's own scoring server (the serving baseline)."""
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -9,11 +8,7 @@ import time
 import httpx
 import pytest
 
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+from tests.conftest import free_port
 
 
 @pytest.mark.slow
