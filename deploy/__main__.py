@@ -1,3 +1,9 @@
-from deploy.cli import app
+import sys
+
+try:
+    from deploy.cli import app
+except KeyboardInterrupt:  # Ctrl-C while the libraries load: nothing has started, nothing to undo
+    sys.stderr.write("Aborted!\n")
+    sys.exit(1)
 
 app()

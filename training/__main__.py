@@ -1,8 +1,12 @@
 import sys
 
-from training import stop_requests
-from training.cli import app
-from training.stop_requests import Stopped
+try:
+    from training import stop_requests
+    from training.cli import app
+    from training.stop_requests import Stopped
+except KeyboardInterrupt:  # Ctrl-C while the libraries load: nothing has started, nothing to undo
+    sys.stderr.write("Aborted!\n")
+    sys.exit(1)
 
 try:
     try:
