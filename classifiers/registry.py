@@ -76,6 +76,12 @@ def classifier_factory(config: FamilyConfig, task: str, seed: int) -> Factory:
     return family.trainer(config, task, seed)
 
 
+def embeds_text(config: FamilyConfig) -> bool:
+    """Whether a model of the config runs the sentence encoder (one of its families imports transformers), so that
+    its figures depend on the precision the encoder computes in."""
+    return any("transformers" in get_family(name).requirements for name in config.family_names())
+
+
 def requirement_pins(config: FamilyConfig) -> list[str]:
     """`package==version` for everything a saved model of the config imports, as installed now."""
     pins: dict[str, str] = {}

@@ -37,7 +37,7 @@ from classifiers.lineage import (
     PRIMARY_METRIC_VALUE_TAG,
 )
 from classifiers.pyfunc import ARTIFACT_KEY, model_signature
-from classifiers.registry import classifier_factory, requirement_pins
+from classifiers.registry import classifier_factory, embeds_text, requirement_pins
 from training import locations, stop_requests, tracking
 from training.config.resolve import expand_sweep, flatten, to_yaml
 from training.config.schema import BenchmarkData, ExperimentConfig
@@ -230,7 +230,8 @@ def default_run_name(config: ExperimentConfig, config_path: Path | None) -> str:
 
 
 def _log_setup(config: ExperimentConfig, config_path: Path | None) -> None:
-    params = flatten(config.model_dump(mode="json", exclude={"sweep"}))
+    # The experiment the run is in, where the config leaves it to be derived: an empty param would say nothing.
+    params = flatten(config.model_dump(mode="json", exclude={"sweep"})) | {"experiment": config.experiment_name}
     # A sweep's parent trains none of the swept values: its own would read as the one trained.
     params = {key: _comparable(value) for key, value in params.items() if key not in config.sweep}
     mlflow.log_params(params | {f"sweep.{key}": _comparable(values) for key, values in config.sweep.items()})
@@ -242,11 +243,12 @@ def _log_setup(config: ExperimentConfig, config_path: Path | None) -> None:
             # From the project root wherever the command ran, so one config's runs share the tag.
             "config_path": str(locations.shown(config_path)) if config_path else "(none)",
             "git_commit": tracking.git_commit(),
-            # Embeddings, and so the figures, differ slightly between float32 and bfloat16.
-            "encoder_precision": precision_name(),
             PRIMARY_METRIC_TAG: config.evaluation.primary_metric,
         }
     )
+    if embeds_text(config.model):
+        # Embeddings, and so the figures, differ slightly between float32 and bfloat16.
+        mlflow.set_tag("encoder_precision", precision_name())
 
 
 def _comparable(value: Any) -> str:
