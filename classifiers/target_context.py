@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import re
+import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -43,9 +44,15 @@ def sentences(text: str) -> list[str]:
     return [part.strip() for part in _SENTENCE_BREAK.split(text) if part and part.strip()]
 
 
+def composed(text: str) -> str:
+    """The text in Unicode's composed form (NFC): "Türkiye" typed as u and a combining diaeresis, as text copied from
+    some systems spells it, is then the same word as "Türkiye" with one ü."""
+    return unicodedata.normalize("NFC", text)
+
+
 def _key(target: str) -> str:
-    """How a target is looked up: case and spacing do not make a different target."""
-    return fold(" ".join(target.split()))
+    """How a target is looked up: case, spacing and Unicode composition do not make a different target."""
+    return fold(" ".join(composed(target).split()))
 
 
 @lru_cache(maxsize=1)
@@ -54,7 +61,8 @@ def alias_table() -> dict[str, TargetNames]:
     entries = json.loads(ALIASES_FILE.read_text(encoding="utf-8"))
     return {
         _key(target): TargetNames(
-            aliases=tuple(dict.fromkeys([target, *entry["aliases"]])), excluded=tuple(entry.get("not", ()))
+            aliases=tuple(dict.fromkeys(composed(alias) for alias in [target, *entry["aliases"]])),
+            excluded=tuple(composed(phrase) for phrase in entry.get("not", ())),
         )
         for target, entry in entries.items()
     }
@@ -62,7 +70,7 @@ def alias_table() -> dict[str, TargetNames]:
 
 def target_names(target: str) -> TargetNames:
     """A known target's aliases; any other target is named only by itself."""
-    return alias_table().get(_key(target)) or TargetNames(aliases=(" ".join(target.split()),))
+    return alias_table().get(_key(target)) or TargetNames(aliases=(" ".join(composed(target).split()),))
 
 
 def fold(text: str) -> str:
@@ -110,7 +118,9 @@ class Searchable:
 
     @classmethod
     def of(cls, text: str) -> Searchable:
-        """A text with its folded form and the set of its folded words, computed once for every search in it."""
+        """A text (composed, as targets are) with its folded form and the set of its folded words, computed once for
+        every search in it."""
+        text = composed(text)
         folded = fold(text)
         return cls(text, folded, frozenset(_WORD.findall(folded)))
 
@@ -209,13 +219,15 @@ def mentions(text: str, target: str) -> bool:
 
 
 def mask_mentions(text: str, target: str, placeholder: str) -> str:
-    """The text with every mention of the target (as `mentions` finds them) replaced by `placeholder`.
+    """The text (composed, as `composed` gives it) with every mention of the target (as `mentions` finds them)
+    replaced by `placeholder`.
 
     "US forces struck Kataeb Hezbollah, Hezbollah said" masked for Hezbollah with "X" reads "US forces struck
     Kataeb Hezbollah, X said": what is said about X is what the text says about the target.
     """
-    masked = text
-    for start, end in reversed(target_matcher(target).spans_in(Searchable.of(text))):
+    searchable = Searchable.of(text)
+    masked = searchable.text  # the spans' offsets are in the composed text
+    for start, end in reversed(target_matcher(target).spans_in(searchable)):
         masked = masked[:start] + placeholder + masked[end:]
     return masked
 

@@ -24,7 +24,7 @@ from classifiers.interface import Labels, Trainable
 from classifiers.mlp_head import BalancedMLPClassifier
 from classifiers.registry import Factory, Family, register
 from classifiers.stance_descriptions import StanceDescriptions, check_sentences
-from classifiers.target_context import mask_mentions
+from classifiers.target_context import composed, mask_mentions
 
 HEAD_FILE = "head.joblib"
 ENCODER_DIR = "encoder"
@@ -259,7 +259,8 @@ def masked_text_embeddings(
         mask_mentions(original, target, placeholder)
         for original, target in zip(originals, inputs["target"].astype(str), strict=True)
     ]
-    changed = np.flatnonzero([new != old for new, old in zip(masked, originals, strict=True)])
+    # mask_mentions gives the text composed: one that was not is no more changed for that.
+    changed = np.flatnonzero([new != composed(old) for new, old in zip(masked, originals, strict=True)])
     embedded = text.copy()
     if changed.size:
         embedded[changed] = encoder.encode(pd.DataFrame({"text": [masked[index] for index in changed]}), progress=progress)

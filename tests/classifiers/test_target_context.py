@@ -384,3 +384,13 @@ def test_masking_leaves_excluded_phrases_and_word_prefixes_alone() -> None:
 def test_masking_a_free_text_target_replaces_the_whole_phrase_in_any_case() -> None:
     text = "Gun control works. GUN\nCONTROL now, say the gun-control groups."
     assert mask_mentions(text, "gun control", "X") == "X works. X now, say the gun-control groups."
+
+
+def test_a_name_matches_whatever_its_unicode_composition() -> None:
+    # "ü" typed as one character (NFC) or as u and a combining diaeresis (NFD), as text copied from macOS spells it.
+    composed_name, decomposed_name = "T\u00fcrkiye", "Tu\u0308rkiye"
+    text = f"{decomposed_name} condemned the strikes; Ankara recalled its ambassador."
+    assert mentions(text, composed_name) and mentions(f"{composed_name} condemned it.", decomposed_name)
+    assert mentions("Protests in Mu\u0308nchen grew.", "M\u00fcnchen")  # a free-text target too
+    assert mask_mentions(text, composed_name, "X") == "X condemned the strikes; X recalled its ambassador."
+    assert target_identity(decomposed_name) == target_identity(composed_name)

@@ -32,6 +32,12 @@ def test_mentions_match_whole_aliases_like_the_stance_features() -> None:
     assert pairs == [(0, "Israel"), (2, "Israel"), (1, "Cairo")]
 
 
+def test_a_segment_spelling_the_target_decomposed_mentions_it() -> None:
+    segments = ["Tu\u0308rkiye condemned the strikes.", "Markets rose."]  # u and a combining diaeresis
+
+    assert mention_pairs(segments, ["T\u00fcrkiye"]) == [(0, "T\u00fcrkiye")]
+
+
 def test_a_word_that_only_starts_like_the_target_is_no_mention() -> None:
     segments = ["Shelling hit the city of Hama.", "Hamas rejected the plan.", "It was part of the state."]
 
