@@ -122,6 +122,8 @@ class ModelHolder:
             if outcome.failures:
                 self._metrics.reloads.labels("failed").inc()
                 logger.error("reload failed, keeping the previous models: %s", "; ".join(outcome.failures.values()))
+                # Kept, but no longer what the URI names: /ready and /v1/models say so until a load succeeds.
+                self.current = previous.noting(outcome.failures)
                 raise ReloadFailed(outcome.failures)
             self.current = outcome.snapshot
             reload = Reload(previous, outcome.snapshot)
@@ -146,11 +148,15 @@ class ModelHolder:
         served = self.current.versions()
         self._note_vanished(versions)
         now = time.monotonic()
+        # A served model noted as a fallback whose URI names it again is due too: the reload only clears the note.
+        noted = {task for task, model in self.current.models.items() if model.fallback is not None}
         # A URI that no longer resolves has nothing to load: reloading it would only fail again at every poll.
         return {
             task
             for task, version in versions.items()
-            if version is not None and version != served[task] and not self._backing_off(task, version, now)
+            if version is not None
+            and (version != served[task] or task in noted)
+            and not self._backing_off(task, version, now)
         }
 
     async def poll(self, interval: float) -> None:

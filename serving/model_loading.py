@@ -189,7 +189,8 @@ def load_snapshot(
         try:
             version = resolve(client, uri)
             if current is not None and (current.name, current.version) == (version.name, str(version.version)):
-                models[task] = current
+                # The URI names the served version (again): no failure to report any more.
+                models[task] = replace(current, fallback=None)
                 continue
             models[task] = load_version(client, task, uri, version)
             logger.info("loaded %s model %s (run %s)", task, models[task].uri, models[task].run_id)

@@ -209,7 +209,10 @@ class ModelStatus(BaseModel):
     run_id: str | None = Field(description="The training run that registered the version.")
     fallback: str | None = Field(
         None,
-        description="Set when an earlier champion serves because the configured one could not be loaded: says why.",
+        description=(
+            "Set while the version the configured URI names could not be loaded (at startup an earlier champion serves, "
+            "after a failed reload the version served before): says why. Cleared once the URI's version loads."
+        ),
     )
 
     @classmethod

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from types import MappingProxyType
 from typing import Literal
@@ -28,7 +28,8 @@ class LoadedModel:
     metrics: Mapping[str, float]
     loaded_at: datetime
     classifier: Predictor = field(repr=False, compare=False)
-    # Set when this is an earlier champion, served because the configured version could not be loaded.
+    # Set while the version the configured URI names could not be loaded (this is an earlier champion, or the
+    # version served before a reload failed): says why.
     fallback: str | None = None
 
     @property
@@ -64,6 +65,12 @@ class ModelSnapshot:
         if model is None:
             raise ModelUnavailable(self.problems.get(task, f"no {task} model is loaded"))
         return model
+
+    def noting(self, notes: Mapping[Task, str]) -> ModelSnapshot:
+        """The same models, each task in `notes` that has one carrying its note as `fallback`: why the version its
+        URI names is not the one served."""
+        models = {task: replace(model, fallback=notes[task]) if task in notes else model for task, model in self.models.items()}
+        return ModelSnapshot(models, self.problems)
 
     def versions(self) -> dict[Task, str | None]:
         """Loaded version per task (None where a task has no model)."""

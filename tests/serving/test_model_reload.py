@@ -181,7 +181,14 @@ def test_a_failed_load_keeps_the_old_model_and_says_why(
         response = client.post("/v1/models/reload", headers=admin_headers)
         still = topic_version(client)
         outcomes = reload_outcomes(client)
+        (kept,) = client.get("/v1/models").json()["models"]
+        registry.set_registered_model_alias(TOPIC, CHAMPION, "1")
+        again = client.post("/v1/models/reload", headers=admin_headers)
+        (cleared,) = client.get("/v1/models").json()["models"]
 
+    # Until the URI's version loads, what is served says it is not that version, and why.
+    assert kept["version"] == "1" and kept["fallback"] == response.json()["failures"]["topic"]
+    assert (again.status_code, again.json()["changed"], cleared["version"], cleared["fallback"]) == (200, False, "1", None)
     assert response.status_code == 502
     detail = response.json()["detail"]
     assert "the previous models are still served" in detail
@@ -288,13 +295,36 @@ def test_polling_follows_the_alias_and_retries_a_version_that_failed_to_load(
         registry.set_registered_model_alias(TOPIC, CHAMPION, broken)
         wait_for(lambda: reload_outcomes(client).get("failed", 0) >= 3, "the poller to retry the broken version")
         still = topic_version(client)
+        noted = fallback_of(client)
         # The failure was transient (say, an artifact store that was down): the next poll loads the version.
         repair(registry, tmp_path)
         wait_for(lambda: topic_version(client) == broken, "the poller to load the repaired version")
         outcomes = reload_outcomes(client)
+        fallback_of_after_repair = fallback_of(client)
 
     assert still == "2"
     assert outcomes["swapped"] == 2
+    assert noted is not None and f"(version {broken}) could not be loaded" in noted
+    assert fallback_of_after_repair is None
+
+
+def fallback_of(client: TestClient) -> str | None:
+    (model,) = client.get("/v1/models").json()["models"]
+    return model["fallback"]
+
+
+def test_polling_clears_a_failed_loads_note_once_the_alias_names_the_served_version_again(
+    registry: MlflowClient, topic_store: str, make_settings: SettingsFactory, tmp_path: Path
+) -> None:
+    with TestClient(create_app(make_settings(topic_store, poll_seconds=0.2))) as client:
+        broken = broken_version(registry, tmp_path)
+        registry.set_registered_model_alias(TOPIC, CHAMPION, broken)
+        wait_for(lambda: fallback_of(client) is not None, "the poller to fail on the broken version")
+        registry.set_registered_model_alias(TOPIC, CHAMPION, "1")
+        wait_for(lambda: fallback_of(client) is None, "the poller to clear the note")
+        version = topic_version(client)
+
+    assert version == "1"
 
 
 def count_loads(monkeypatch: pytest.MonkeyPatch) -> dict[str, list[float]]:
