@@ -64,12 +64,13 @@ async def analyse_article(
 ) -> ArticleResponse:
     """Classify every segment (one call per task) and summarise the article.
 
-    ModelUnavailable when the topic model is missing, or the stance model when there are targets.
+    ModelUnavailable when the topic model is missing, or the stance model when a segment names a target (it is not
+    run, and not reported as used, for targets no segment names).
     """
     topic = snapshot.require("topic")
-    stance = snapshot.require("stance") if article.targets else None
     # Even tokenised once, a maximal article takes tens of ms: too long to hold up the event loop.
     pairs = await run_in_threadpool(mention_pairs, article.segments, article.targets)
+    stance = snapshot.require("stance") if pairs else None
     calls = [batcher.predict(topic, {"text": article.segments}, "articles")]
     if stance is not None:
         columns = {

@@ -580,3 +580,20 @@ def test_a_manual_reload_reaches_the_other_workers_sharing_the_broadcast_file(
     assert answering_version == "2"
     # The sibling reloaded once, on hearing the broadcast; the answering app did not reload twice.
     assert sibling_reloads.get("swapped") == 1
+
+
+def test_an_article_whose_segments_name_no_target_needs_no_stance_model(
+    registry: MlflowClient, topic_store: str, make_settings: SettingsFactory
+) -> None:
+    # This store has no stance model: a target no segment names needs none, one that a segment names does.
+    article = {"title": "t", "body": "Israel struck Gaza overnight.\n\nMarkets fell.", "targets": ["Hamas"]}
+    with TestClient(create_app(make_settings(topic_store))) as client:
+        unnamed = client.post("/v1/articles", json=article)
+        named = client.post("/v1/articles", json={**article, "targets": ["Israel"]})
+
+    assert unnamed.status_code == 200, unnamed.text
+    assert unnamed.json()["models"] == {"topic": {"name": TOPIC, "version": "1"}, "stance": None}
+    assert unnamed.json()["summary"]["stances"][0] == {
+        "target": "Hamas", "mentioned": False, "label": None, "score": None, "probabilities": None, "segments": []
+    }
+    assert named.status_code == 503 and "stance" in named.json()["detail"]
