@@ -65,6 +65,8 @@ class PredictionBatcher:
     async def _work(self) -> None:
         while self._waiting:
             taken = self._take()
+            if not taken:
+                break
             try:
                 for jobs in _by_model(taken):
                     await self._call(jobs)
@@ -79,7 +81,9 @@ class PredictionBatcher:
                         job.result.set_exception(RuntimeError("prediction batching failed; see the server log"))
 
     def _take(self) -> list[_Job]:
-        """Take waiting jobs: up to max_rows rows, at least one job."""
+        """Take waiting jobs: up to max_rows rows, at least one job (none when all that waited were cancelled)."""
+        # A cancelled request (its client went away: serving.disconnect) is answered by nobody: its rows are dropped.
+        self._waiting = [job for job in self._waiting if not job.result.cancelled()]
         taken, rows = 0, 0
         for job in self._waiting:
             if taken and rows + job.rows > self._max_rows:

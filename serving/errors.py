@@ -19,11 +19,13 @@ from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from classifiers.store import RegistryUnreachable
+from serving.disconnect import ClientGone
 from serving.model_holder import ReloadFailed
 from serving.snapshot import ModelUnavailable
 
 logger = logging.getLogger(__name__)
 
+CLIENT_CLOSED_REQUEST = 499
 # Characters of a rejected value, or of a key, that an error answer repeats.
 ECHOED_CHARS = 200
 
@@ -169,6 +171,13 @@ async def client_disconnected(request: Request, exc: ClientDisconnect) -> Respon
     return Response(status_code=400)
 
 
+async def client_gone(request: Request, exc: ClientGone) -> Response:
+    """The client left while its request waited on the model: its rows not yet predicted were dropped."""
+    logger.info("%s %s: the client disconnected before its answer was ready", request.method, request.url.path)
+    # Never sent; nginx's code for a client that closed its request, so /metrics counts these apart.
+    return Response(status_code=CLIENT_CLOSED_REQUEST)
+
+
 def add_exception_handlers(app: FastAPI) -> None:
     """Register this module's handlers on the app."""
     app.add_exception_handler(RequestValidationError, validation_error)  # type: ignore[arg-type]
@@ -177,3 +186,4 @@ def add_exception_handlers(app: FastAPI) -> None:
     app.add_exception_handler(ReloadFailed, reload_failed)  # type: ignore[arg-type]
     app.add_exception_handler(RegistryUnreachable, registry_unreachable)  # type: ignore[arg-type]
     app.add_exception_handler(ClientDisconnect, client_disconnected)  # type: ignore[arg-type]
+    app.add_exception_handler(ClientGone, client_gone)  # type: ignore[arg-type]

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 
 from serving.classification import classify_items
 from serving.dependencies import BatcherDep, ClassifyBody, SnapshotDep
+from serving.disconnect import while_connected
 from serving.openapi import request_body
 from serving.schemas import ClassifyRequest, ClassifyResponse, ErrorResponse, ValidationErrorResponse
 
@@ -24,6 +25,6 @@ router = APIRouter(prefix="/v1", tags=["classify"])
         503: {"model": ErrorResponse, "description": "A needed model is not loaded."},
     },
 )
-async def classify(body: ClassifyBody, snapshot: SnapshotDep, batcher: BatcherDep) -> ClassifyResponse:
+async def classify(request: Request, body: ClassifyBody, snapshot: SnapshotDep, batcher: BatcherDep) -> ClassifyResponse:
     """One model call per task for the whole batch (shared with concurrent requests), in a worker thread."""
-    return await classify_items(batcher, snapshot, body.items)
+    return await while_connected(request, classify_items(batcher, snapshot, body.items))

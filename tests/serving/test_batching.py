@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import threading
 from collections.abc import Coroutine
 from typing import Any
 
@@ -12,6 +13,7 @@ from fastapi.testclient import TestClient
 from prometheus_client import CollectorRegistry
 
 from classifiers.contract import Scored
+from serving import batching
 from serving.batching import PredictionBatcher
 from serving.metrics import ServiceMetrics
 from serving.prediction import predict_rows
@@ -173,3 +175,35 @@ def test_a_fault_in_the_batching_loop_fails_its_requests_instead_of_leaving_them
 
     assert all(isinstance(error, RuntimeError) and "batching failed" in str(error) for error in failed)
     assert len(later) == 1
+
+
+def test_the_rows_of_a_request_cancelled_while_waiting_never_reach_the_model(
+    client: TestClient, metrics: ServiceMetrics, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    topic = model(client, "topic")
+    batcher = PredictionBatcher(metrics, max_rows=256)
+    first_call_running, first_call_may_end = threading.Event(), threading.Event()
+
+    def held(*args: Any) -> list[Scored]:
+        # The first call is held in its thread until the test has cancelled the request queued behind it.
+        first_call_running.set()
+        assert first_call_may_end.wait(timeout=60)
+        return predict_rows(*args)
+
+    monkeypatch.setattr(batching, "predict_rows", held)
+
+    async def scenario() -> tuple[list[Scored], bool, list[Scored]]:
+        running = asyncio.ensure_future(batcher.predict(topic, {"text": TEXTS[:2]}, "classify"))
+        await asyncio.to_thread(first_call_running.wait, 60)
+        abandoned = asyncio.ensure_future(batcher.predict(topic, {"text": TEXTS[2:5]}, "classify"))
+        kept = asyncio.ensure_future(batcher.predict(topic, {"text": TEXTS[5:6]}, "classify"))
+        await asyncio.sleep(0)  # both are queued now
+        abandoned.cancel()  # as serving.disconnect cancels the request of a client that left
+        first_call_may_end.set()
+        first, kept_rows = await running, await kept
+        return first, abandoned.cancelled(), kept_rows
+
+    first, cancelled, kept = asyncio.run(scenario())
+
+    assert cancelled and len(first) == 2 and len(kept) == 1
+    assert calls(metrics, "topic") == (2, 3)  # the first call's 2 rows, then the kept 1: never the abandoned 3

@@ -1,0 +1,49 @@
+"""A request whose client disconnects before its answer is ready: its work is cancelled, the server goes on."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from fastapi.testclient import TestClient
+from starlette.types import Message
+
+from tests.serving.test_metrics import scrape, value
+
+ARTICLE = {"title": "t", "body": "Iran and Israel exchanged fire.\n\nMarkets fell.", "targets": ["Iran"]}
+ITEMS = {"items": [{"text": "Troops crossed the border.", "target": "Iran"}, {"text": "Prices rose."}]}
+
+
+async def sent_by_a_client_that_leaves(client: TestClient, path: str, body: bytes) -> list[Message]:
+    """What the app sends for a request whose client disconnects as soon as its body is sent (as uvicorn tells it)."""
+    scope = {
+        "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST", "scheme": "http",
+        "path": path, "raw_path": path.encode(), "root_path": "", "query_string": b"",
+        "headers": [(b"host", b"testserver"), (b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())],
+        "client": ("127.0.0.1", 50000), "server": ("testserver", 80),
+    }
+    messages = iter([{"type": "http.request", "body": body, "more_body": False}])
+    sent: list[Message] = []
+
+    async def receive() -> Message:
+        return next(messages, {"type": "http.disconnect"})
+
+    async def send(message: Message) -> None:
+        sent.append(message)
+
+    await client.app(scope, receive, send)
+    return sent
+
+
+@pytest.mark.parametrize(("path", "body"), [("/v1/classify", ITEMS), ("/v1/articles", ARTICLE)])
+def test_a_client_that_leaves_gets_its_work_cancelled_and_is_counted_apart(
+    fresh_client: TestClient, path: str, body: dict[str, object]
+) -> None:
+    sent = fresh_client.portal.call(sent_by_a_client_that_leaves, fresh_client, path, json.dumps(body).encode())  # type: ignore[union-attr]
+    after = fresh_client.post(path, json=body)
+
+    assert sent[0]["status"] == 499  # never reaches the client: it is gone
+    assert after.status_code == 200
+    metrics = scrape(fresh_client)
+    assert value(metrics["http_requests"], "http_requests_total", handler=path, status="499") == 1
+    # Its rows still queued are dropped by the batcher: tests/serving/test_batching.py.
