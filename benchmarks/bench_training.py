@@ -100,6 +100,16 @@ def _size_mb(path: Path) -> float:
     return sum(file.stat().st_size for file in path.rglob("*") if file.is_file()) / 2**20
 
 
+def _stop(child: subprocess.Popen[bytes]) -> None:
+    """End a training as SIGTERM does (its run ends FAILED), killing it if it has not ended within a minute."""
+    child.terminate()
+    try:
+        child.wait(timeout=60)
+    except subprocess.TimeoutExpired:
+        child.kill()
+        child.wait()
+
+
 def measure(config: Path, store: str, metrics: list[str]) -> dict[str, object]:
     """Train one config (an absolute path) in a child process and collect its figures (the named metrics)."""
     with tempfile.TemporaryFile(mode="w+") as errors:
@@ -112,8 +122,12 @@ def measure(config: Path, store: str, metrics: list[str]) -> dict[str, object]:
             stdout=subprocess.DEVNULL,
             stderr=errors,
         )
-        # wait4 reports the resource usage of exactly this child, peak RSS included.
-        _, status, usage = os.wait4(child.pid, 0)
+        try:
+            # wait4 reports the resource usage of exactly this child, peak RSS included.
+            _, status, usage = os.wait4(child.pid, 0)
+        except BaseException:
+            _stop(child)  # this script was stopped: the training must not go on without it
+            raise
         seconds = time.perf_counter() - started
         if os.waitstatus_to_exitcode(status) != 0:
             errors.seek(0)

@@ -1,8 +1,14 @@
-"""benchmarks/bench_training.py: the table of kept figures, with its occasions and the configs not measured yet."""
+"""benchmarks/bench_training.py: the table of kept figures, with its occasions and the configs not measured yet; a
+stopped run leaves nothing behind."""
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
 import sys
+import time
+from pathlib import Path
 
 from tests.benchmarks.conftest import alignments, table_lines
 from training.locations import PROJECT_ROOT
@@ -51,3 +57,35 @@ def test_rows_of_one_occasion_are_not_numbered() -> None:
     text = table([_row("configs/topic/a.yaml", "2026-01-01", {"macro_f1": 0.5})], ["macro_f1"], [])
     assert table_lines(text)[2][0] == "`configs/topic/a.yaml`"
     assert text.endswith("|\n\nMeasured 2026-01-01.")
+
+
+def children_of(pid: int) -> list[int]:
+    found = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True, check=False).stdout
+    return [int(child) for child in found.split()]
+
+
+def test_sigterm_stops_the_training_it_started_and_removes_its_temporary_store(tmp_path: Path) -> None:
+    results = PROJECT_ROOT / "benchmarks" / "results" / "bench_training.json"
+    before = results.read_bytes()
+    bench = subprocess.Popen(
+        [sys.executable, str(PROJECT_ROOT / "benchmarks" / "bench_training.py"), "seeds", "configs/topic/tfidf_svm.yaml", "--no-write-doc"],
+        cwd=PROJECT_ROOT,
+        env={**os.environ, "TMPDIR": str(tmp_path), "OMP_NUM_THREADS": "1"},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while not (training := children_of(bench.pid)):
+            assert bench.poll() is None and time.monotonic() < deadline, bench.communicate()[1]
+            time.sleep(0.1)
+        bench.send_signal(signal.SIGTERM)  # to the script alone, as a scheduler stops a job
+        _, stderr = bench.communicate(timeout=120)
+    finally:
+        bench.kill()
+
+    assert bench.returncode == 128 + signal.SIGTERM, stderr
+    assert not any(Path(f"/proc/{pid}").exists() for pid in training)  # the training did not go on alone
+    assert list(tmp_path.glob("bench-training-*")) == []
+    assert results.read_bytes() == before
