@@ -37,7 +37,7 @@ import torch
 import typer
 from doc_markers import write_between_markers
 from markdown_tables import markdown_table
-from user_errors import run_script
+from user_errors import run_script, writable_folder
 
 from classifiers.encoder import precision_name
 from classifiers.errors import UserInputError
@@ -259,8 +259,7 @@ def main(
         )
     kept = kept_rows()
     with tempfile.TemporaryDirectory(prefix="bench-training-") as scratch:
-        folder = store.resolve() if store else Path(scratch)
-        folder.mkdir(parents=True, exist_ok=True)
+        folder = writable_folder(store.resolve(), "store folder") if store else Path(scratch)
         uri = f"sqlite:///{folder}/mlflow.db"
         for path in paths if train else []:
             logger.info("training %s", locations.shown(path))

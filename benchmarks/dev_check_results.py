@@ -7,7 +7,10 @@ from pathlib import Path
 
 from markdown_tables import markdown_table
 
+from classifiers.errors import UserInputError
 from training import locations
+from training.config.resolve import load_config
+from training.config.schema import BenchmarkData, ExperimentConfig
 
 Row = dict[str, float | int]
 
@@ -15,6 +18,18 @@ Row = dict[str, float | int]
 def config_key(path: Path) -> str:
     """A config's name in the results file: its path from the project root where it lies inside it."""
     return str(locations.shown(path))
+
+
+def benchmark_configs(paths: list[Path], benchmark: str) -> list[tuple[Path, ExperimentConfig]]:
+    """Each config, read and checked to train on the named benchmark before anything trains: the check is made for
+    that dataset's labels and groups (UserInputError naming the config that is not)."""
+    chosen = [(path, load_config(path)) for path in paths]
+    for path, config in chosen:
+        data = config.data
+        if not (isinstance(data, BenchmarkData) and data.name == benchmark):
+            reads = f"benchmark {data.name}" if isinstance(data, BenchmarkData) else f"{data.source} data"
+            raise UserInputError(f"{path}: trains on {reads}; this check is for {benchmark} configs")
+    return chosen
 
 
 def load_results(path: Path) -> dict[str, Row]:

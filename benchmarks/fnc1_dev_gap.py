@@ -57,11 +57,12 @@ from sklearn.ensemble import GradientBoostingClassifier
 from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, TfidfVectorizer
 from sklearn.metrics import f1_score
 from sklearn.model_selection import GroupShuffleSplit
-from user_errors import run_script
+from user_errors import run_script, writable_file, writable_folder
 
 from classifiers.errors import UserInputError
 from classifiers.registry import classifier_factory
 from training import locations
+from training.atomic_files import write_texts_atomically
 from training.config.resolve import load_config
 from training.config.schema import EvaluationConfig
 from training.evaluation.cross_validation import disjoint_holdout, group_splits
@@ -337,6 +338,8 @@ def main(
             raise UserInputError(f"results file {out} not found (written by a run of this script without --table)")
         typer.echo(markdown(json.loads(out.read_text())))
         return
+    writable_file(out, "results file")
+    writable_folder(scratch, "scratch folder")
     frame = load_benchmark("fnc1", data_dir, "train", "stance")
     folder = data_dir / "fnc1"
     bodies = pd.read_csv(folder / "train_bodies.csv", dtype=str)["Body ID"].tolist()
@@ -346,7 +349,6 @@ def main(
         raise SystemExit("train_stances.csv read differently by pandas and the adapter")
     stories = frame["group"]
     results = json.loads(out.read_text()) if out.exists() else {}
-    scratch.mkdir(parents=True, exist_ok=True)
     features = baseline_matrix(frame, scratch / "baseline_features_v2.npy") if baseline else None
     for name, split in make_splits(frame, body_of_pair, bodies, splits, seed).items():
         entry = results.setdefault(name, {})
@@ -365,8 +367,7 @@ def main(
             entry["official_baseline"] = scores(gold, predicted)
             np.save(scratch / f"predicted_{name}_official_baseline.npy", predicted.astype(str))
             logger.info("%s baseline: %s", name, entry["official_baseline"])
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(json.dumps(results, indent=2))
+        write_texts_atomically({out: json.dumps(results, indent=2)})
     json.dump(results, sys.stdout, indent=2)
 
 

@@ -19,13 +19,12 @@ from typing import Annotated
 
 import numpy as np
 import typer
-from dev_check_results import config_key, load_results, markdown, save_results
+from dev_check_results import benchmark_configs, config_key, load_results, markdown, save_results
 from sklearn.feature_extraction.text import TfidfVectorizer
 from user_errors import run_script
 
 from classifiers.registry import classifier_factory
 from training import locations
-from training.config.resolve import load_config
 from training.evaluation.cross_validation import cross_validate, group_splits
 from training.labelled_data import load_labelled_data
 from training.public_datasets.scorers import semeval_f_avg
@@ -66,7 +65,7 @@ def main(
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     results = load_results(RESULTS)
     # All read before the first trains, so a config not found or invalid is reported at once.
-    chosen = [(path, load_config(path)) for path in configs or DEFAULT_CONFIGS]
+    chosen = benchmark_configs(configs or DEFAULT_CONFIGS, "semeval2016")
     for path, config in chosen:
         data = load_labelled_data(config.data, config.task, config.extra_training)
         splits = group_splits(config.evaluation, data.frame["group"], config.seed)

@@ -4,9 +4,11 @@ running or behind."""
 
 from __future__ import annotations
 
+import os
 import signal
 import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import typer
@@ -31,3 +33,27 @@ def run_script(command: Callable[..., Any] | typer.Typer) -> None:
     except UserInputError as err:
         sys.stderr.write(f"error: {err}\n")
         sys.exit(1)
+
+
+def writable_folder(folder: Path, what: str) -> Path:
+    """The folder, made if missing; UserInputError naming it when it cannot be made or written to."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise UserInputError(f"{what} {folder} cannot be made: {err.strerror}") from err
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise UserInputError(f"{what} {folder} is not writable")
+    return folder
+
+
+def writable_file(path: Path, what: str) -> Path:
+    """A file this script may write later, checked now so a long run does not end in losing its figures: not a
+    folder, and in a folder that exists (or can be made) and can be written to. Nothing is created."""
+    if path.is_dir():
+        raise UserInputError(f"{what} {path} is a folder")
+    existing = next(parent for parent in path.absolute().parents if parent.exists())
+    if not existing.is_dir():
+        raise UserInputError(f"{what} {path} cannot be written: {existing} is not a folder")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise UserInputError(f"{what} {path} cannot be written: {existing} is not writable")
+    return path

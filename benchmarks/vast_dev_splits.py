@@ -21,12 +21,11 @@ from typing import Annotated
 import numpy as np
 import pandas as pd
 import typer
-from dev_check_results import Row, config_key, load_results, markdown, save_results
+from dev_check_results import Row, benchmark_configs, config_key, load_results, markdown, save_results
 from user_errors import run_script
 
 from classifiers.registry import classifier_factory
 from training import locations
-from training.config.resolve import load_config
 from training.evaluation.cross_validation import cross_validate, group_splits
 from training.labelled_data import load_labelled_data
 from training.public_datasets.scorers import vast_macro_f1
@@ -52,7 +51,7 @@ def main(configs: Annotated[list[Path] | None, typer.Argument(help="VAST configs
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     results = load_results(RESULTS)
     # All read before the first trains, so a config not found or invalid is reported at once.
-    chosen = [(path, load_config(path)) for path in configs or CONFIGS]
+    chosen = benchmark_configs(configs or CONFIGS, "vast")
     for path, config in chosen:
         data = load_labelled_data(config.data, config.task, config.extra_training)
         frame, gold = data.frame, data.frame["label"].to_numpy()

@@ -45,11 +45,34 @@ BENCHMARKS = PROJECT_ROOT / "benchmarks"
             "error: cannot load model 'models:/no-such-model@champion'",
         ),
         ("fnc1_dev_gap.py", ["--table", "--out", "{tmp}/none.json"], "error: results file {tmp}/none.json not found"),
+        # Checked before the fits: a results file that cannot be written lost every figure after them.
+        (
+            "fnc1_dev_gap.py",
+            ["--out", "{tmp}/a-file/gap.json", "--data-dir", "{tmp}"],
+            "error: results file {tmp}/a-file/gap.json cannot be written: {tmp}/a-file is not a folder",
+        ),
+        ("fnc1_dev_gap.py", ["--scratch", "{tmp}/a-file/s", "--data-dir", "{tmp}"], "error: scratch folder {tmp}/a-file/s cannot be made"),
+        (
+            "bench_training.py",
+            ["seeds", "configs/topic/tfidf_svm.yaml", "--no-write-doc", "--store", "{tmp}/a-file/store"],
+            "error: store folder {tmp}/a-file/store cannot be made",
+        ),
+        (
+            "semeval_near_duplicates.py",
+            ["{root}/configs/benchmarks/vast/tfidf_svm.yaml"],
+            "error: {root}/configs/benchmarks/vast/tfidf_svm.yaml: trains on benchmark vast; this check is for semeval2016",
+        ),
+        (
+            "vast_dev_splits.py",
+            ["{root}/configs/topic/tfidf_svm.yaml"],
+            "error: {root}/configs/topic/tfidf_svm.yaml: trains on seeds data; this check is for vast configs",
+        ),
     ],
 )
 def test_a_mistake_is_one_line(script: str, arguments: list[str], error: str, tmp_path: Path) -> None:
     results_before = {path: path.read_bytes() for path in (BENCHMARKS / "results").iterdir()}
     filled = [argument.format(tmp=tmp_path, root=PROJECT_ROOT) for argument in arguments]
+    (tmp_path / "a-file").write_text("a file where a folder would go", encoding="utf-8")
 
     done = subprocess.run(
         [sys.executable, str(BENCHMARKS / script), *filled],
