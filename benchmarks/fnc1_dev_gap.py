@@ -322,7 +322,13 @@ def main(
     baseline: Annotated[bool, typer.Option(help="Also score the re-implemented official baseline.")] = False,
     ours: Annotated[bool, typer.Option(help="Score the lexical pair_features config.")] = True,
     override: Annotated[list[str], typer.Option(help="Dotted overrides of the lexical config, e.g. model.max_iter=200.")] = [],  # noqa: B006
-    label: Annotated[str, typer.Option(help="Name of this model variant in the output.")] = "lexical",
+    label: Annotated[
+        str,
+        typer.Option(
+            help="Name of this model variant in the output (a result of that name is replaced). The default names the "
+            "config as it is now, so that a run with no overrides never files its figures under an older variant's name."
+        ),
+    ] = "lexical_shipped",
     tune_disagree: Annotated[bool, typer.Option(help="Scale the disagree probability by a factor tuned on an inner story split of each training side.")] = False,
     data_dir: Path = locations.DEFAULT_DATA_DIR,
     out: Annotated[Path, typer.Option(help="Results file; each split and variant is added to it.")] = RESULTS,
