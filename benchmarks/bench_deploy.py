@@ -48,6 +48,7 @@ from bench_serving import (
     wait_until_ready,
 )
 from doc_markers import write_between_markers
+from machine import cpu_description
 from markdown_tables import markdown_table
 from mlflow.entities import Metric, Param, RunTag
 from mlflow.tracking import MlflowClient
@@ -75,7 +76,7 @@ app = typer.Typer(add_completion=False, pretty_exceptions_enable=False, no_args_
 def machine() -> str:
     """When and where a table was measured."""
     return (
-        f"Measured {datetime.now(UTC):%Y-%m-%d %H:%M} UTC on {os.cpu_count()} CPU cores ({platform.machine()}), "
+        f"Measured {datetime.now(UTC):%Y-%m-%d %H:%M} UTC on {cpu_description()}, "
         f"Python {platform.python_version()}, MLflow {mlflow.__version__}"
     )
 

@@ -62,6 +62,7 @@ from bench_serving import (
     wait_until_ready,
 )
 from doc_markers import write_between_markers
+from machine import cpu_description
 from markdown_tables import markdown_table
 from user_errors import run_script
 
@@ -486,7 +487,7 @@ def markdown(
 ) -> str:
     """The summary table and the hostile-input table, with how they were measured."""
     header = (
-        f"Measured {datetime.now(UTC):%Y-%m-%d %H:%M} UTC on {os.cpu_count()} CPU cores ({platform.machine()}), "
+        f"Measured {datetime.now(UTC):%Y-%m-%d %H:%M} UTC on {cpu_description()}, "
         f"Python {platform.python_version()}, schemathesis {package_version('schemathesis')}, by "
         f"`python benchmarks/bench_hostile.py --seed {options.seed} --max-examples {options.max_examples} "
         f"--fuzz-seconds {options.fuzz_seconds:g} --load-seconds {options.load_seconds:g} "

@@ -38,6 +38,7 @@ import pyarrow.parquet as pq
 import typer
 from bench_serving import has_champions, train_defaults_into, tree_rss_mb
 from doc_markers import write_between_markers
+from machine import cpu_description
 from markdown_tables import markdown_table
 from user_errors import run_script
 
@@ -178,7 +179,7 @@ def markdown(runs: list[Run], notes: list[str], rows: int, chunk_rows: int, segm
     """The table with how it was measured, and the notes below it."""
     articles = f" in articles of {segments_per_document} (a `document` column)" if segments_per_document else ""
     header = (
-        f"Measured {datetime.now(UTC):%Y-%m-%d %H:%M} UTC on {os.cpu_count()} CPU cores ({platform.machine()}), "
+        f"Measured {datetime.now(UTC):%Y-%m-%d %H:%M} UTC on {cpu_description()}, "
         f"Python {platform.python_version()}, by `python benchmarks/bench_scoring.py`: {rows} unique news-like paragraphs"
         f"{articles} in one Parquet file, `python -m training score --chunk-rows {chunk_rows}` per run. Wall time is end to end "
         f"(process start, model load and Spark's JVM included); peak RSS is summed over the process tree (Spark's JVM "

@@ -37,6 +37,7 @@ from typing import Annotated
 import aiohttp
 import typer
 from doc_markers import write_between_markers
+from machine import cpu_description
 from markdown_tables import markdown_table
 from prometheus_client.parser import text_string_to_metric_families
 from user_errors import run_script
@@ -356,7 +357,7 @@ def encoder_description() -> str:
 def markdown(results: list[Measurement], notes: list[str], clients: int, seconds: float, workers: int) -> str:
     """The table with how it was measured, and the notes below it."""
     header = (
-        f"Measured {datetime.now(UTC):%Y-%m-%d %H:%M} UTC on {os.cpu_count()} CPU cores ({platform.machine()}), "
+        f"Measured {datetime.now(UTC):%Y-%m-%d %H:%M} UTC on {cpu_description()}, "
         f"Python {platform.python_version()}, encoder {encoder_description()} (both servers), by "
         f"`python benchmarks/bench_serving.py`: {clients} concurrent clients sending "
         f"single-item topic-only requests for {seconds:.0f} s after {WARMUP_S:.0f} s of warm-up, every text new to the "

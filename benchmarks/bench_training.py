@@ -36,6 +36,7 @@ import mlflow
 import torch
 import typer
 from doc_markers import write_between_markers
+from machine import cpu_description
 from markdown_tables import markdown_table
 from user_errors import run_script, writable_folder
 
@@ -150,7 +151,7 @@ def measure(config: Path, store: str, metrics: list[str]) -> dict[str, object]:
     return {
         "config": str(locations.shown(config)),
         # The children inherit this process's environment, so their encoders compute in the same precision.
-        "measured": f"{time.strftime('%Y-%m-%d')}, {os.cpu_count()} CPU cores ({platform.machine()}), {_accelerator()}, "
+        "measured": f"{time.strftime('%Y-%m-%d')}, {cpu_description()}, {_accelerator()}, "
         f"Python {platform.python_version()}, encoder {precision_name()}",
         "seconds": seconds,
         "peak_mb": usage.ru_maxrss / 1024,

@@ -43,6 +43,7 @@ from typing import Annotated
 
 import typer
 from doc_markers import write_between_markers
+from machine import cpu_description
 from markdown_tables import Align, markdown_table
 from user_errors import run_script
 
@@ -118,7 +119,7 @@ def measure(candidate: Candidate, data_dir: Path) -> dict[str, object]:
         "candidate": candidate.key,
         "note": candidate.note,
         "task": candidate.task,
-        "measured": f"{time.strftime('%Y-%m-%d')}, {os.cpu_count()} CPU cores ({platform.machine()}), "
+        "measured": f"{time.strftime('%Y-%m-%d')}, {cpu_description()}, "
         f"Python {platform.python_version()}, encoder {precision_name()}",
         "seconds": time.perf_counter() - started,
         "seed_macro_f1": result.metrics["macro_f1"],
