@@ -127,7 +127,7 @@ def train(
     with _user_errors():
         experiment = load_config(config, overrides or [])
         store.use_store(writable=True)
-        result = run_training(experiment, config_path=config)
+        result = run_training(experiment, config_path=config, overrides=overrides or [])
     _report(result)
 
 

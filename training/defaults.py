@@ -45,5 +45,7 @@ def train_defaults(retrain: bool = False, overrides: Sequence[str] = ()) -> list
             continue
         due[task] = config
     # So is every model's data (the stance model's public corpora under NEWS_DATA_DIR among them).
-    prepared = [prepare(config, DEFAULT_CONFIGS[task].relative_to(locations.PROJECT_ROOT)) for task, config in due.items()]
+    prepared = [
+        prepare(config, DEFAULT_CONFIGS[task].relative_to(locations.PROJECT_ROOT), overrides) for task, config in due.items()
+    ]
     return [train_prepared(training) for training in prepared]

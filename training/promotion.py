@@ -332,6 +332,15 @@ def record_refusal(client: MlflowClient, name: str, version: str, refusal: Promo
     _add_to_description(client, name, version, note)
 
 
+def record_not_tried(client: MlflowClient, name: str, version: str) -> None:
+    """Say in the version's description that its config kept it from being made champion, and how to make it one."""
+    note = (
+        f"{datetime.now(UTC).isoformat(timespec='seconds')}: not made {CHAMPION}: its config says `promote: never` "
+        f"(python -m training promote --name {name} --version {version} makes it {CHAMPION})"
+    )
+    _add_to_description(client, name, version, note)
+
+
 def restore_champion(client: MlflowClient, name: str, version: str, previous: ModelVersion | None) -> None:
     """Give `champion` back to `previous` if it now points at `version` (about to be deleted with its aliases)."""
     if previous is None:

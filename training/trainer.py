@@ -7,7 +7,7 @@ import logging
 import tempfile
 import time
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -64,6 +64,7 @@ from training.promotion import (
     PromotionRefused,
     champion_version,
     promote,
+    record_not_tried,
     record_refusal,
     restore_champion,
 )
@@ -107,10 +108,12 @@ class PreparedTraining:
     data: LabelledData
 
 
-def prepare(config: ExperimentConfig, config_path: Path | None = None) -> PreparedTraining:
-    """Load the data and check the primary metric and the model's requirements, before anything exists in MLflow."""
+def prepare(config: ExperimentConfig, config_path: Path | None = None, overrides: Sequence[str] = ()) -> PreparedTraining:
+    """Load the data and check the primary metric and the model's requirements, before anything exists in MLflow.
+    `overrides`, the dotted settings the config was loaded with, go into the default run name."""
     # Named before the sweep is expanded, so its children and the logged config.yaml carry the name.
-    config = config.model_copy(update={"run_name": config.run_name or default_run_name(config, config_path)})
+    run_name = config.run_name or default_run_name(config, config_path, overrides)
+    config = config.model_copy(update={"run_name": run_name})
     combinations = expand_sweep(config)
     data = load_labelled_data(config.data, config.task, config.extra_training)
     _check_metric_names(data.labels)
@@ -127,13 +130,14 @@ def prepare(config: ExperimentConfig, config_path: Path | None = None) -> Prepar
     return PreparedTraining(config, config_path, combinations, data)
 
 
-def train(config: ExperimentConfig, config_path: Path | None = None) -> TrainResult:
-    """Run the experiment the config describes (a grid of child runs when it has a sweep).
+def train(config: ExperimentConfig, config_path: Path | None = None, overrides: Sequence[str] = ()) -> TrainResult:
+    """Run the experiment the config describes (a grid of child runs when it has a sweep); `overrides` are the dotted
+    settings it was loaded with, shown in the default run name.
 
     The data, the primary metric and the model's requirements are checked before anything is
     created in MLflow, so bad input leaves no empty experiment or run behind.
     """
-    return train_prepared(prepare(config, config_path))
+    return train_prepared(prepare(config, config_path, overrides))
 
 
 def train_prepared(prepared: PreparedTraining) -> TrainResult:
@@ -162,7 +166,7 @@ def _single(
             factory = model_factory(config)
             metrics = _evaluate(factory, data, config)
             version = _fit_register(client, factory, data, config, started, memory, registration)
-        promotion = _auto_promote(client, config, run.info.run_id, version)
+        promotion = _auto_promote(client, config, version)
     return TrainResult(run.info.run_id, metrics, config.evaluation.primary_metric, config.registered_model, version, promotion)
 
 
@@ -186,6 +190,8 @@ def _sweep(
             stop_requests.raise_if_requested()
             # As the params and overrides write values: `model.char_ngrams=null`, not Python's None.
             name = ",".join(f"{key}={_comparable(value)}" for key, value in assignments.items())
+            # Its logged config.yaml names it so: trained again from that file, a child keeps its own name.
+            child_config = child_config.model_copy(update={"run_name": name})
             started, memory = time.perf_counter(), PeakMemory()
             with tracking.tracked_run(experiment_id=experiment_id, run_name=name, nested=True) as child:
                 _log_setup(child_config, config_path)
@@ -206,7 +212,7 @@ def _sweep(
                 # The best child's own cost: its cross-validation plus the final fit, not the whole sweep's.
                 final_started, final_memory = time.perf_counter() - best_seconds, PeakMemory(floor_mb=best_peak)
                 version = _fit_register(client, factory, data, best_config, final_started, final_memory, registration)
-            promotion = _auto_promote(client, best_config, best_id, version)
+            promotion = _auto_promote(client, best_config, version)
             sweep_peak = max([final_memory.peak_mb(), *(child[4] for child in children)])
             mlflow.log_metrics({"sweep_seconds": time.perf_counter() - sweep_started, "sweep_peak_rss_mb": sweep_peak})
             mlflow.set_tag("registered_version", version)
@@ -222,11 +228,11 @@ def _sweep(
         )
 
 
-def default_run_name(config: ExperimentConfig, config_path: Path | None) -> str:
-    """The config file's name ("tfidf_svm"), so runs of different configs are told apart in the UI."""
-    if config_path is not None:
-        return config_path.stem
-    return f"{config.task}-{config.model.family}-{config.dataset_name}"
+def default_run_name(config: ExperimentConfig, config_path: Path | None, overrides: Sequence[str] = ()) -> str:
+    """The config file's name ("tfidf_svm"), so runs of different configs are told apart in the UI, followed by the
+    overrides it was trained with ("tfidf_svm (model.C=0.5, seed=7)"), so that its runs are told apart too."""
+    name = config_path.stem if config_path is not None else f"{config.task}-{config.model.family}-{config.dataset_name}"
+    return f"{name} ({', '.join(overrides)})" if overrides else name
 
 
 def _log_setup(config: ExperimentConfig, config_path: Path | None) -> None:
@@ -451,7 +457,7 @@ def _fit_register(
         "labels": ",".join(classifier.labels),
     }
     if MLFLOW_PARENT_RUN_ID in run.data.tags:
-        tags["sweep_run_name"] = f"{config.run_name}-sweep"
+        tags["sweep_run_name"] = client.get_run(run.data.tags[MLFLOW_PARENT_RUN_ID]).info.run_name
     for key, value in tags.items():
         client.set_model_version_tag(config.registered_model, version, key, value)
     if not client.get_registered_model(config.registered_model).description:
@@ -470,12 +476,13 @@ REGISTERED_MODEL_DESCRIPTION = {
 }
 
 
-def _auto_promote(client: MlflowClient, config: ExperimentConfig, run_id: str, version: str) -> Promotion | None:
+def _auto_promote(client: MlflowClient, config: ExperimentConfig, version: str) -> Promotion | None:
     """With `promote: auto`, try to make the version (its run FINISHED) champion (a name's first always wins); with
     `always`, make it champion; with `never`, leave it."""
     # The last checkpoint: a stop asked for while the model was logged must not end in a promotion.
     stop_requests.raise_if_requested()
     if config.promote == "never":
+        record_not_tried(client, config.registered_model, version)
         return None
     champion = champion_version(client, config.registered_model)
     try:
@@ -487,5 +494,4 @@ def _auto_promote(client: MlflowClient, config: ExperimentConfig, run_id: str, v
         record_refusal(client, config.registered_model, version, refusal)
         previous = str(champion.version) if champion is not None else None
         return Promotion(config.registered_model, version, False, previous, str(refusal))
-    client.set_tag(run_id, "promoted", "true")
     return promotion

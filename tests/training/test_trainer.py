@@ -61,8 +61,10 @@ def test_run_records_params_metrics_artifacts_dataset_and_tags(store_uri: str) -
     # The registered model says what it is; a description written in the UI is not replaced by the next training.
     assert client.get_registered_model("news-stance").description.startswith("News stance classifier: a text and a target in")
     client.update_registered_model("news-stance", description="Ours: ask the newsroom before promoting.")
-    train(load_config(path, ["model.C=3.0"]), config_path=path)
+    overridden = train(load_config(path, ["model.C=3.0"]), config_path=path, overrides=["model.C=3.0"])
     assert client.get_registered_model("news-stance").description == "Ours: ask the newsroom before promoting."
+    # A run trained with overrides is told apart from the config's own runs by its name.
+    assert client.get_run(overridden.run_id).info.run_name == "tfidf_logreg (model.C=3.0)"
     assert run.data.params["evaluation.cv"] == "leave_one_group_out"
     for name in (
         "macro_f1",
@@ -122,6 +124,10 @@ def test_run_records_params_metrics_artifacts_dataset_and_tags(store_uri: str) -
     assert model_info.saved_input_example_info is not None
     version = client.get_model_version("news-stance", result.version)
     assert version.tags["primary_metric"] == "macro_f1"
+    # The config says promote: never, and the version says so, with the command that would promote it.
+    assert "not made champion: its config says `promote: never` (python -m training promote --name news-stance" in (
+        version.description
+    )
     assert version.run_id == result.run_id
 
 
@@ -160,6 +166,9 @@ def test_sweep_runs_children_and_registers_only_the_best(store_uri: str) -> None
     # The version names the run that made it, as the UI shows it, and the sweep it came from.
     assert (versions[0].tags["run_name"], versions[0].tags["sweep_run_name"]) == (best.info.run_name, "tfidf_logreg-sweep")
     assert best.info.run_name.startswith("model.C=")
+    # Its logged config.yaml names it so: trained again from that file, it keeps its own name, not the sweep's.
+    logged = yaml.safe_load(Path(client.download_artifacts(best.info.run_id, "config.yaml")).read_text(encoding="utf-8"))
+    assert logged["run_name"] == best.info.run_name and not logged.get("sweep")
     # every child's peak memory is logged beside its figures
     assert all(0 < child.data.metrics["peak_rss_mb"] for child in children)
     # the best child's cost is its own (cross-validation + final fit), the sweep's total is the parent's
