@@ -133,7 +133,8 @@ def judge(candidate: Evidence, champion: Evidence) -> tuple[bool, str]:
         return False, f"not comparable: candidate ranks by {candidate.metric}, champion by {champion.metric}"
     if candidate.digest is None or candidate.digest != champion.digest:
         return False, (
-            f"not comparable: evaluated on different data ({candidate.describe()}; champion {champion.describe()})"
+            f"not comparable: evaluated on different data ({candidate.describe()}; champion {champion.describe()}); "
+            "where the data changed on purpose (rows added), `promote --force` makes it champion"
         )
     if candidate.value is None or champion.value is None:
         return False, f"missing {candidate.metric} ({candidate.describe()}; champion {champion.describe()})"

@@ -88,7 +88,11 @@ class DescriptionsModel(FamilyConfig):
         """Every label of the data needs a description; only a zero-shot model may describe labels it has no rows of."""
         missing = sorted(set(labels) - set(self.descriptions))
         if missing:
-            raise UserInputError(f"model.descriptions has no description for label(s) {', '.join(missing)} found in the data")
+            raise UserInputError(
+                f"model.descriptions has no description for label(s) {', '.join(missing)} found in the data; "
+                "even a zero-shot model is evaluated on labelled rows, so for labels of your own give data whose "
+                "labels it describes (data.source=jsonl data.path=FILE; the default data is the seed corpus)"
+            )
         extra = sorted(set(self.descriptions) - set(labels))
         if extra and not self.zero_shot:
             raise UserInputError(

@@ -198,7 +198,8 @@ def test_different_evaluation_data_is_not_comparable(store_uri: str, tmp_path) -
     )
     data = tmp_path / "other.jsonl"
     data.write_text(rows, encoding="utf-8")
-    train(load_config(CONFIG, ["data.source=jsonl", f"data.path={data}", "data.group_column=g", "promote=never"]))
+    overrides = ["data.source=jsonl", f"data.path={data}", "data.group_column=g", "promote=never", "registered_model=news-topic"]
+    train(load_config(CONFIG, overrides))
     with pytest.raises(PromotionRefused, match="evaluated on different data"):
         promote(MlflowClient(), "news-topic", version="2")
 
@@ -207,7 +208,7 @@ def test_large_evaluation_data_that_differs_only_past_row_ten_thousand_is_not_co
     # MLflow's own dataset digest reads the first 10,000 rows and the row count only.
     pairs = [("war", "conflict"), ("talks", "diplomacy")] * 5_100
     rows = [{"text": f"story {i} about {word}", "label": label, "g": str(i % 4)} for i, (word, label) in enumerate(pairs)]
-    overrides = ["data.source=jsonl", "data.group_column=g", "evaluation.cv=holdout"]
+    overrides = ["data.source=jsonl", "data.group_column=g", "evaluation.cv=holdout", "registered_model=news-topic"]
     for name, changed, when in (("first.jsonl", None, "auto"), ("second.jsonl", 10_150, "never")):
         if changed is not None:
             rows[changed] = {**rows[changed], "label": "diplomacy" if rows[changed]["label"] == "conflict" else "conflict"}

@@ -110,6 +110,20 @@ SWEEPABLE = ("model", "seed", "neighbour_weight")
 LOCK_SUFFIX = ".promotion-lock"
 
 
+def _other_data_name(data: Any) -> str | None:
+    """The name of a config's data (as `dataset_name` gives it) when it is not the seed corpus; None for the seeds."""
+    match data:
+        case JsonlData(path=path):
+            return path.stem
+        case BenchmarkData(name=name):
+            return name
+        case {"source": "jsonl", "path": path} if path:
+            return Path(str(path)).stem
+        case {"source": "benchmark", "name": name} if name:
+            return str(name)
+    return None
+
+
 class ExperimentConfig(Strict):
     """One experiment: what to train, on which data, how to evaluate and where to register it."""
 
@@ -117,7 +131,11 @@ class ExperimentConfig(Strict):
     model: ModelConfig
     data: DataConfig = SeedData()
     evaluation: EvaluationConfig = EvaluationConfig()
-    registered_model: str = Field("", description="Registry name; defaults to news-topic or news-stance.")
+    registered_model: str = Field(
+        "",
+        description="Registry name; defaults to news-topic or news-stance for the seed corpus, '<task>-<dataset>' "
+        "for other data (as the experiment).",
+    )
     experiment: str = Field("", description="MLflow experiment; defaults to '<task>-<dataset>'.")
     run_name: str = Field(
         "",
@@ -153,7 +171,11 @@ class ExperimentConfig(Strict):
     def _defaults_from_task(cls, values: Any) -> Any:
         if isinstance(values, dict) and values.get("task") in DEFAULT_REGISTERED_NAMES:
             values = dict(values)
-            values.setdefault("registered_model", DEFAULT_REGISTERED_NAMES[values["task"]])
+            # news-topic and news-stance are the service's models of the seed corpus: a model of other data, trained
+            # from a copied config that leaves the name out, must not take their place (and their champion).
+            other = _other_data_name(values.get("data"))
+            default = f"{values['task']}-{other}" if other else DEFAULT_REGISTERED_NAMES[values["task"]]
+            values.setdefault("registered_model", default)
         return values
 
     @model_validator(mode="after")

@@ -110,6 +110,18 @@ def test_defaults_come_from_the_task(tmp_path: Path) -> None:
     assert config.experiment_name == "stance-seeds"
 
 
+def test_a_model_of_other_data_is_not_registered_as_the_services_model_unless_named_so(tmp_path: Path) -> None:
+    # A copied config leaves registered_model out: news-topic is the service's model of the seed corpus.
+    path = write(tmp_path, {"task": "topic", "model": {"family": "tfidf"}})
+    jsonl = load_config(path, ["data.source=jsonl", "data.path=desk.jsonl"])
+    benchmark = load_config(path, ["data.source=benchmark", "data.name=bbc_news"])
+    named = load_config(path, ["data.source=jsonl", "data.path=desk.jsonl", "registered_model=news-topic"])
+
+    assert (jsonl.registered_model, jsonl.experiment_name) == ("topic-desk", "topic-desk")
+    assert benchmark.registered_model == "topic-bbc_news"
+    assert named.registered_model == "news-topic"
+
+
 def test_relative_paths_in_a_file_are_read_beside_it_and_those_of_overrides_from_the_current_folder(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
