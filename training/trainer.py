@@ -44,7 +44,7 @@ from training.config.schema import BenchmarkData, ExperimentConfig
 from training.evaluation.cross_validation import (
     CV_MEAN_SUFFIX,
     CrossValidation,
-    check_splittable,
+    check_training_sides,
     cross_validate,
     group_splits,
 )
@@ -119,7 +119,9 @@ def prepare(config: ExperimentConfig, config_path: Path | None = None, overrides
     _check_metric_names(data.labels)
     for _, child_config in combinations:
         _check_primary_metric(child_config, data.labels)
-        check_splittable(child_config.evaluation, data.frame["group"], data.frame.get("target"))
+        splits = group_splits(child_config.evaluation, data.frame["group"], child_config.seed, data.frame.get("target"))
+        extra_labels = {label for extra in data.extra for label in extra.frame["label"]}
+        check_training_sides(splits, data.frame["label"].to_numpy(), data.frame["group"], extra_labels)
         try:
             child_config.model.check_labels(data.labels)
         except UserInputError as err:

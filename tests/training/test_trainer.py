@@ -223,8 +223,13 @@ def test_an_experiment_deleted_in_the_ui_is_named_with_how_to_restore_it(store_u
         ([], "the dataset is empty"),
         ([{"text": f"t{i}", "label": "only", "g": str(i)} for i in range(6)], "only one class"),
         ([{"text": "t", "label": "a", "g": "1"}, {"text": " ", "label": "b", "g": "2"}], "row 2 has an empty 'text'"),
+        # Two articles of one label each: each fold trains on the other's label alone.
+        (
+            [{"text": f"t{i}", "label": "ab"[i % 2], "g": str(i % 2)} for i in range(6)],
+            "fold 1 of 2 would train on one label only (b; held-out groups: 0): a classifier needs two",
+        ),
     ],
-    ids=["missing-file", "empty", "single-class", "blank-text"],
+    ids=["missing-file", "empty", "single-class", "blank-text", "one-label-per-fold"],
 )
 def test_bad_data_fails_the_run_and_registers_nothing(
     store_uri: str, tmp_path: Path, rows: list[dict[str, str]] | None, message: str
@@ -236,7 +241,7 @@ def test_bad_data_fails_the_run_and_registers_nothing(
         locations.CONFIGS_DIR / "topic" / "tfidf_logreg.yaml",
         ["data.source=jsonl", f"data.path={data}", "data.group_column=g", "experiment=bad-data"],
     )
-    with pytest.raises(UserInputError, match=message):
+    with pytest.raises(UserInputError, match=re.escape(message)):
         train(config)
     # checked before anything is created: no empty experiment, no run, no model
     assert mlflow.get_experiment_by_name("bad-data") is None

@@ -119,6 +119,21 @@ def check_splittable(evaluation: EvaluationConfig, groups: pd.Series, targets: p
             raise UserInputError(f"a hold-out split needs at least 2 groups, the data has {n_groups}")
 
 
+def check_training_sides(splits: list[Split], labels: np.ndarray, groups: pd.Series, extra_labels: set[str]) -> None:
+    """Refuse (UserInputError) a split whose training side, with the extra sources' rows, holds fewer than two labels:
+    no classifier can be fitted on it, and the fold would fail inside the run with the library's error."""
+    for number, (train, test) in enumerate(splits, start=1):
+        trained_on = set(labels[train]) | extra_labels
+        if len(trained_on) < 2:
+            held_out = sorted(set(groups.iloc[test].astype(str)))
+            shown = ", ".join(held_out[:5]) + (f" and {len(held_out) - 5} more" if len(held_out) > 5 else "")
+            raise UserInputError(
+                f"fold {number} of {len(splits)} would train on one label only ({', '.join(sorted(trained_on)) or 'none'}; "
+                f"held-out groups: {shown}): a classifier needs two; give more groups of each label, or another "
+                "evaluation.cv"
+            )
+
+
 @dataclass(frozen=True)
 class CrossValidation:
     """Out-of-fold probabilities over the full label set, and each fold's own metrics."""
