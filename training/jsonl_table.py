@@ -53,8 +53,17 @@ def read_jsonl_table(
     return pd.DataFrame(rows, columns=[*columns, *optional])
 
 
+# Formats a JSONL reader would fail on at their first bytes, with an error about JSON rather than about the format.
+NOT_JSONL = (".parquet", ".csv", ".tsv", ".xlsx", ".xls", ".feather", ".arrow")
+
+
 def check_data_file(path: Path) -> None:
-    """UserInputError unless `path` names a file: a folder or a missing path is named."""
+    """UserInputError unless `path` names a JSONL file: a folder, a missing path or another format is named."""
+    if path.suffix.lower() in NOT_JSONL:
+        raise UserInputError(
+            f"{path}: labelled data is read as JSONL (one JSON object per line), not {path.suffix} files: convert it "
+            "first, e.g. with pandas: `.to_json(path, orient='records', lines=True)`"
+        )
     if path.is_dir():
         raise UserInputError(f"data file {path} is a folder: name a JSONL file")
     if not path.is_file():
@@ -84,6 +93,8 @@ def jsonl_lines(path: Path, where: Callable[[int], str] | None = None) -> Iterat
                 raise UserInputError(
                     f"{place}: not UTF-8 text: byte 0x{raw[err.start]:02x} at column {err.start + 1}; save the file as UTF-8"
                 ) from err
+            if number == 1:
+                line = line.removeprefix("\ufeff")  # the byte-order mark Excel and Notepad write before UTF-8 text
             if line.strip():
                 yield number, line.rstrip("\r\n")
 

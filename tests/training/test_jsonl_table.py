@@ -94,3 +94,16 @@ def test_a_folder_or_a_missing_file_is_named_as_such(tmp_path: Path) -> None:
         read_jsonl_table(tmp_path, ["text"])
     with pytest.raises(UserInputError, match=f"data file {tmp_path / 'gone.jsonl'} not found"):
         read_jsonl_table(tmp_path / "gone.jsonl", ["text"])
+
+
+def test_a_file_of_another_format_is_named_as_such_before_it_is_read(tmp_path: Path) -> None:
+    data = tmp_path / "rows.csv"
+    data.write_text("text,label\nTroops crossed.,conflict\n", encoding="utf-8")
+    with pytest.raises(UserInputError, match=r"rows.csv: labelled data is read as JSONL \(one JSON object per line\), not \.csv files"):
+        read_jsonl_table(data, ["text", "label"])
+
+
+def test_a_byte_order_mark_before_the_first_record_is_read_past(tmp_path: Path) -> None:
+    path = tmp_path / "data.jsonl"
+    path.write_bytes('\ufeff{"text": "a", "label": "x"}\n{"text": "b", "label": "y"}\n'.encode())  # as Excel saves UTF-8
+    assert read_jsonl_table(path, ["text", "label"]).to_dict("records") == [{"text": "a", "label": "x"}, {"text": "b", "label": "y"}]

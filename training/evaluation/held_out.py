@@ -22,9 +22,6 @@ from training.jsonl_table import check_data_file, jsonl_lines, read_jsonl_table
 from training.scoring.inputs import DocumentOrder
 
 # Formats a data file is likelier to be in than JSONL when its name says so.
-NOT_JSONL = (".parquet", ".csv", ".tsv", ".xlsx", ".xls", ".feather", ".arrow")
-
-
 @dataclass(frozen=True)
 class EvaluatedModel:
     """A loaded model with what it carries, and what the evaluation reports of it (`identity`)."""
@@ -97,7 +94,7 @@ def evaluate_file(
     `document` are read as that document's segments in file order, each beside its neighbours (as `training score`
     and the pyfunc read them; its rows must be consecutive); the others alone, and resampled alone where the
     interval resamples documents. With `record_in`, also a run of that MLflow experiment (`run` in the result)."""
-    _check_jsonl_file(path)
+    check_data_file(path)  # a missing file or another format is named before the model loads
     # The model's copy lives until its predictions are made.
     with loaded_model(model_uri) as loaded:
         frame, predicted, metrics = _evaluate_rows(loaded.model, loaded.task, loaded.labels, path, group_column)
@@ -116,17 +113,6 @@ def evaluate_file(
         result=result,
     )
     return {**result, "run": record_evaluation(record_in, evaluation)}
-
-
-def _check_jsonl_file(path: Path) -> None:
-    """A data file that is missing, or of a format read as JSONL would fail on its first bytes, is named before the
-    model loads."""
-    if path.suffix.lower() in NOT_JSONL:
-        raise UserInputError(
-            f"{path}: evaluate reads JSONL (one JSON object per line), not {path.suffix} files: convert it first, e.g. "
-            "with pandas: `.to_json(path, orient='records', lines=True)`"
-        )
-    check_data_file(path)
 
 
 def _scored_rows(frame: pd.DataFrame, task: str) -> pd.DataFrame:

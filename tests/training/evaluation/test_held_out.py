@@ -310,7 +310,7 @@ def test_a_file_in_another_format_is_named_before_the_model_loads(store_uri: str
     # The store is empty: the file is refused before the model would be looked for.
     code, _, output = evaluate_cli("--model-uri", "models:/news-topic@champion", "--data", str(data))
     assert code == 1
-    assert f"{data}: evaluate reads JSONL (one JSON object per line), not {data.suffix} files: convert it first" in output
+    assert f"{data}: labelled data is read as JSONL (one JSON object per line), not {data.suffix} files: convert it" in output
 
 
 @pytest.mark.parametrize(
