@@ -147,7 +147,8 @@ async def model_unavailable(request: Request, exc: ModelUnavailable) -> JSONResp
     Without it, nothing will change by waiting, so no Retry-After invites clients to wait.
     """
     poll_seconds = request.app.state.settings.poll_seconds
-    headers = {"Retry-After": str(max(1, math.ceil(poll_seconds)))} if poll_seconds > 0 else None
+    waiting_helps = poll_seconds > 0 and not exc.lasting  # a task the server is configured without never appears
+    headers = {"Retry-After": str(max(1, math.ceil(poll_seconds)))} if waiting_helps else None
     return JSONResponse(status_code=503, content={"detail": str(exc)}, headers=headers)
 
 

@@ -16,7 +16,7 @@ from mlflow.tracking import MlflowClient
 from classifiers import store
 from classifiers.redaction import redact_text, redact_uri
 from serving.metrics import ServiceMetrics
-from serving.model_loading import LoadOutcome, load_snapshot, resolve_versions
+from serving.model_loading import LoadOutcome, load_snapshot, not_served, resolve_versions
 from serving.reload_broadcast import ReloadBroadcast
 from serving.settings import ServingSettings
 from serving.snapshot import TASKS, ModelSnapshot, Task
@@ -84,7 +84,7 @@ class ModelHolder:
     def __init__(self, settings: ServingSettings, metrics: ServiceMetrics) -> None:
         self.settings = settings
         self._metrics = metrics
-        self.current = ModelSnapshot(problems=dict.fromkeys(TASKS, STARTING))
+        self.current = self._without_models(STARTING)
         # Reloads are serialised so a manual reload and the poller never load the same version twice.
         self._lock = asyncio.Lock()
         # Per task, the version that failed to load at the last attempt, so the poller backs off from it.
@@ -107,7 +107,7 @@ class ModelHolder:
             except Exception as err:
                 uri = self.settings.tracking_uri
                 problem = redact_text(f"the model registry at {uri} cannot be read: {type(err).__name__}: {err}", uri)
-                self.current = ModelSnapshot(problems=dict.fromkeys(TASKS, problem))
+                self.current = self._without_models(problem)
             for task, problem in self.current.problems.items():
                 logger.warning("no %s model: %s", task, problem)
             return self.current
@@ -190,6 +190,12 @@ class ModelHolder:
                 models[task].uri,
             )
         self._vanished = vanished
+
+    def _without_models(self, problem: str) -> ModelSnapshot:
+        """A snapshot with no model: `problem` for each served task, the others not served."""
+        served = self.settings.served_tasks
+        problems = {task: problem if task in served else not_served(task) for task in TASKS}
+        return ModelSnapshot(problems=problems, served=served)
 
     def _backing_off(self, task: Task, version: str | None, now: float) -> bool:
         failed = self.failed_loads.get(task)

@@ -78,10 +78,18 @@ def _versions_of(client: MlflowClient, name: str) -> list[str]:
     return [str(number) for number in sorted(int(version.version) for version in found)]
 
 
+def not_served(task: Task) -> str:
+    """Why a task this server was configured without has no model."""
+    return f"this server does not serve {task} models (NEWS_{task.upper()}_MODEL_URI is empty)"
+
+
 def resolve_versions(client: MlflowClient, settings: ServingSettings) -> dict[Task, str | None]:
     """The version each task's URI points at now (None where nothing is registered)."""
     versions: dict[Task, str | None] = {}
     for task in TASKS:
+        if task not in settings.served_tasks:
+            versions[task] = None
+            continue
         try:
             versions[task] = str(resolve(client, settings.model_uri(task)).version)
         except ModelNotRegistered:
@@ -179,6 +187,9 @@ def load_snapshot(
     for task in TASKS:
         uri = settings.model_uri(task)
         current = previous.models.get(task)
+        if task not in settings.served_tasks:
+            problems[task] = not_served(task)
+            continue
         if task not in tasks:
             if current is not None:
                 models[task] = current
@@ -219,7 +230,7 @@ def load_snapshot(
                 problems[task] = problem
             else:
                 models[task] = fallback
-    return LoadOutcome(ModelSnapshot(models, problems), failures, unloadable)
+    return LoadOutcome(ModelSnapshot(models, problems, settings.served_tasks), failures, unloadable)
 
 
 def earlier_champion(

@@ -7,14 +7,14 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, AliasChoices, BeforeValidator, Field, PositiveInt, SecretStr
+from pydantic import AfterValidator, AliasChoices, BeforeValidator, Field, PositiveInt, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from classifiers import store
 from classifiers.encoder import Precision, Runtime
 from classifiers.onnx_encoder import CACHE_VARIABLE
 from classifiers.store import CHAMPION, DEFAULT_REGISTERED_NAMES
-from serving.snapshot import Task
+from serving.snapshot import TASKS, Task
 
 ENV_PREFIX = "NEWS_"
 # The NEWS_* variables the project reads besides the server's settings, which a server's environment (a shared .env or
@@ -24,6 +24,8 @@ OTHER_VARIABLES = frozenset({CACHE_VARIABLE, "NEWS_DATA_DIR"})
 
 
 def _registry_uri(uri: str) -> str:
+    if not uri.strip():
+        return ""  # the task is not served (a topic-only newsroom): see ServingSettings.served_tasks
     if not store.REGISTERED_MODEL_URI.match(uri):
         raise ValueError(f"expected models:/<name>@<alias> or models:/<name>/<version>, got {uri!r}")
     return uri
@@ -158,10 +160,21 @@ class ServingSettings(BaseSettings):
         description="Open connections (idle keep-alive ones too) and running requests per worker; beyond: 503.",
     )
 
+    @model_validator(mode="after")
+    def _serves_something(self) -> ServingSettings:
+        if not self.served_tasks:
+            raise ValueError("NEWS_TOPIC_MODEL_URI and NEWS_STANCE_MODEL_URI are both empty: the server would serve nothing")
+        return self
+
     def model_uri(self, task: Task) -> str:
-        """The configured registry URI of a task's model."""
+        """The configured registry URI of a task's model ("" for a task this server does not serve)."""
         uris: dict[Task, str] = {"topic": self.topic_model_uri, "stance": self.stance_model_uri}
         return uris[task]
+
+    @property
+    def served_tasks(self) -> tuple[Task, ...]:
+        """The tasks with a model URI: an empty one (NEWS_STANCE_MODEL_URI=) leaves its task out of the service."""
+        return tuple(task for task in TASKS if self.model_uri(task))
 
 
 def known_variables() -> frozenset[str]:

@@ -39,7 +39,12 @@ class LoadedModel:
 
 
 class ModelUnavailable(Exception):
-    """A task has no loaded model; the message says why and what to do."""
+    """A task has no loaded model; the message says why and what to do. `lasting`: the server is configured without
+    the task, so no reload or retry will bring it."""
+
+    def __init__(self, message: str, lasting: bool = False) -> None:
+        super().__init__(message)
+        self.lasting = lasting
 
 
 @dataclass(frozen=True)
@@ -48,6 +53,8 @@ class ModelSnapshot:
 
     models: Mapping[Task, LoadedModel] = field(default_factory=dict)
     problems: Mapping[Task, str] = field(default_factory=dict)
+    # The tasks the server is configured to serve; the others have a problem that says so, and never a model.
+    served: tuple[Task, ...] = TASKS
 
     def __post_init__(self) -> None:
         # Read-only views: a snapshot shared by in-flight requests must never change under them.
@@ -56,21 +63,21 @@ class ModelSnapshot:
 
     @property
     def ready(self) -> bool:
-        """True when every task has a loaded model."""
-        return all(task in self.models for task in TASKS)
+        """True when every served task has a loaded model."""
+        return all(task in self.models for task in self.served)
 
     def require(self, task: Task) -> LoadedModel:
         """The task's model, or ModelUnavailable with the reason it is missing."""
         model = self.models.get(task)
         if model is None:
-            raise ModelUnavailable(self.problems.get(task, f"no {task} model is loaded"))
+            raise ModelUnavailable(self.problems.get(task, f"no {task} model is loaded"), lasting=task not in self.served)
         return model
 
     def noting(self, notes: Mapping[Task, str]) -> ModelSnapshot:
         """The same models, each task in `notes` that has one carrying its note as `fallback`: why the version its
         URI names is not the one served."""
         models = {task: replace(model, fallback=notes[task]) if task in notes else model for task, model in self.models.items()}
-        return ModelSnapshot(models, self.problems)
+        return ModelSnapshot(models, self.problems, self.served)
 
     def versions(self) -> dict[Task, str | None]:
         """Loaded version per task (None where a task has no model)."""

@@ -22,11 +22,12 @@ async def health() -> Health:
 
 @router.get("/ready", responses={503: {"model": ErrorResponse, "description": "A model is not loaded; says why."}})
 async def ready(snapshot: SnapshotDep, holder: HolderDep) -> Ready:
-    """200 only when every task has a loaded model; says which worker answered and whether the registry did."""
+    """200 only when every served task has a loaded model; says which worker answered and whether the registry did."""
     if not snapshot.ready:
-        raise ModelUnavailable("; ".join(f"{task}: {reason}" for task, reason in snapshot.problems.items()))
+        missing = {task: reason for task, reason in snapshot.problems.items() if task in snapshot.served}
+        raise ModelUnavailable("; ".join(f"{task}: {reason}" for task, reason in missing.items()))
     return Ready(
-        models=[ModelStatus.of(snapshot.models[task]) for task in TASKS],
+        models=[ModelStatus.of(snapshot.models[task]) for task in TASKS if task in snapshot.models],
         # Read per request: a worker process is forked or spawned after this module is imported.
         worker=f"{socket.gethostname()}:{os.getpid()}",
         registry=RegistryStatus.of(holder.registry),

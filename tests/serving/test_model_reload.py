@@ -597,3 +597,19 @@ def test_an_article_whose_segments_name_no_target_needs_no_stance_model(
         "target": "Hamas", "mentioned": False, "label": None, "score": None, "probabilities": None, "segments": []
     }
     assert named.status_code == 503 and "stance" in named.json()["detail"]
+
+
+def test_a_topic_only_server_is_ready_and_says_it_does_not_serve_stance(topic_store: str, make_settings: SettingsFactory) -> None:
+    # A newsroom that classifies topics only: NEWS_STANCE_MODEL_URI= (empty).
+    with TestClient(create_app(make_settings(topic_store, stance_model_uri="", poll_seconds=30))) as client:
+        ready = client.get("/ready")
+        topic_only = client.post("/v1/classify", json=ITEMS)
+        with_target = client.post("/v1/classify", json={"items": [{"text": "Ministers met.", "target": "Iran"}]})
+        models = client.get("/v1/models").json()
+
+    assert ready.status_code == 200, ready.text
+    assert [model["task"] for model in ready.json()["models"]] == ["topic"]
+    assert topic_only.status_code == 200
+    assert with_target.status_code == 503 and "retry-after" not in with_target.headers  # waiting will not bring it
+    assert with_target.json()["detail"] == "this server does not serve stance models (NEWS_STANCE_MODEL_URI is empty)"
+    assert models["unavailable"] == [{"task": "stance", "reason": with_target.json()["detail"]}]

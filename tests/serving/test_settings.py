@@ -79,6 +79,14 @@ def test_model_uri_must_name_a_registered_version_or_alias(uri: str) -> None:
         ServingSettings(topic_model_uri=uri)
 
 
+def test_an_empty_model_uri_leaves_its_task_out_but_not_both(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("NEWS_STANCE_MODEL_URI", "")
+    assert ServingSettings().served_tasks == ("topic",)
+    monkeypatch.setenv("NEWS_TOPIC_MODEL_URI", " ")
+    with pytest.raises(ValidationError, match="NEWS_TOPIC_MODEL_URI and NEWS_STANCE_MODEL_URI are both empty"):
+        ServingSettings()
+
+
 @pytest.mark.parametrize(("uri", "reason"), [("foo://bar", "has a scheme MLflow cannot open"), ("./mlruns", "is a plain folder")])
 def test_a_store_mlflow_cannot_open_stops_the_server_at_start(monkeypatch: pytest.MonkeyPatch, uri: str, reason: str) -> None:
     # Else it started and answered 503 for good.
