@@ -117,10 +117,10 @@ def prepare(config: ExperimentConfig, config_path: Path | None = None, overrides
     combinations = expand_sweep(config)
     data = load_labelled_data(config.data, config.task, config.extra_training)
     _check_metric_names(data.labels)
+    extra_labels = {label for extra in data.extra for label in extra.frame["label"]}
     for _, child_config in combinations:
         _check_primary_metric(child_config, data.labels)
         splits = group_splits(child_config.evaluation, data.frame["group"], child_config.seed, data.frame.get("target"))
-        extra_labels = {label for extra in data.extra for label in extra.frame["label"]}
         check_training_sides(splits, data.frame["label"].to_numpy(), data.frame["group"], extra_labels)
         try:
             child_config.model.check_labels(data.labels)
