@@ -17,6 +17,7 @@ import pandas as pd
 
 from classifiers.document_context import mix_neighbours
 from classifiers.errors import UserInputError
+from classifiers.target_context import SHIPPED_ONLY, TargetAliases
 
 # Gold or predicted labels, one per row: a list, or the object array a DataFrame column gives.
 Labels: TypeAlias = Sequence[str] | np.ndarray
@@ -41,7 +42,9 @@ class Predictor(ABC):
 
     Inputs are frames with a `text` column, and a `target` column for stance models. `neighbour_weight` is the
     share of a segment's probabilities that `predict_proba_in_documents` takes from its neighbours in an article
-    (0: none; the experiment config's `neighbour_weight`, saved with the model).
+    (0: none; the experiment config's `neighbour_weight`, saved with the model). `target_aliases` are the names a
+    stance model knows its targets by besides the shipped table's (the experiment config's `target_aliases`, saved
+    with the model): where it looks for a target's mentions, and where the server's article endpoint does.
     """
 
     family: ClassVar[str]
@@ -50,6 +53,7 @@ class Predictor(ABC):
         self.task = task
         self.labels: list[str] = []
         self.neighbour_weight = 0.0
+        self.target_aliases = SHIPPED_ONLY
 
     @abstractmethod
     def predict_proba(self, inputs: pd.DataFrame) -> np.ndarray:
@@ -78,13 +82,15 @@ class Trainable(Predictor):
         """Write what `load_weights` reads back."""
 
     def save(self, directory: Path) -> None:
-        """Write the model and its metadata (family, task, labels, neighbour weight, layout) into directory."""
+        """Write the model and its metadata (family, task, labels, neighbour weight, target aliases, layout) into
+        directory."""
         directory.mkdir(parents=True, exist_ok=True)
         meta = {
             "family": self.family,
             "task": self.task,
             "labels": self.labels,
             "neighbour_weight": self.neighbour_weight,
+            "target_aliases": self.target_aliases.as_dict(),
             "layout": LAYOUT_VERSION,
         }
         (directory / META_FILE).write_text(json.dumps(meta, indent=2), encoding="utf-8")
@@ -104,4 +110,5 @@ def load_predictor(directory: Path) -> Predictor:
     predictor = get_family(meta["family"]).predictor.load_weights(directory, meta["task"], meta["labels"])
     # Models saved before neighbour weights existed read every segment alone.
     predictor.neighbour_weight = float(meta.get("neighbour_weight", 0.0))
+    predictor.target_aliases = TargetAliases.of(meta.get("target_aliases", {}))
     return predictor

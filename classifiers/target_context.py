@@ -9,7 +9,8 @@ use `mentions`' matching, so training and serving agree on what a mention is.
 What names a target is data: `target_aliases.json` (shipped in this package, so it travels with
 every registered model) lists the aliases of each known target and, under "not", longer phrases
 that contain an alias without naming the target ("Kataeb Hezbollah" is an Iraqi faction, not
-Hezbollah). A target not in the file (any free-text target) has its own name as its only alias.
+Hezbollah). A model may add aliases of its own (`TargetAliases`, from its experiment config's
+`target_aliases`, saved with it). A target in neither has its own name as its only alias.
 An alias matches only as a whole phrase on word boundaries, never as a word prefix ("Hama" is not
 "Hamas") nor as one word of a longer alias ("state" is not "United States"); inflections match
 only when listed as aliases themselves. All-caps aliases (US, PMF) are matched case-sensitively,
@@ -21,6 +22,7 @@ from __future__ import annotations
 import json
 import re
 import unicodedata
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -68,9 +70,41 @@ def alias_table() -> dict[str, TargetNames]:
     }
 
 
-def target_names(target: str) -> TargetNames:
-    """A known target's aliases; any other target is named only by itself."""
-    return alias_table().get(_key(target)) or TargetNames(aliases=(" ".join(composed(target).split()),))
+@dataclass(frozen=True)
+class TargetAliases:
+    """Aliases a model adds to the shipped table, by target: a target there gains them, any other target is named by
+    them besides its own name. Hashable, so that compiled matchers are cached per model's table."""
+
+    entries: tuple[tuple[str, tuple[str, ...]], ...] = ()
+
+    @classmethod
+    def of(cls, aliases: Mapping[str, Sequence[str]]) -> TargetAliases:
+        """From {target: [alias, ...]}, as a config or a saved model gives them."""
+        by_key: dict[str, tuple[str, ...]] = {}
+        for target, names in aliases.items():
+            key = _key(target)
+            by_key[key] = tuple(dict.fromkeys([*by_key.get(key, ()), *(" ".join(composed(name).split()) for name in names)]))
+        return cls(tuple(sorted(by_key.items())))
+
+    def as_dict(self) -> dict[str, list[str]]:
+        """{target: [alias, ...]} (targets as they are looked up: case-folded), what `of` reads back."""
+        return {key: list(names) for key, names in self.entries}
+
+    def get(self, target: str) -> tuple[str, ...]:
+        """The aliases this table adds to a target (none for most)."""
+        return dict(self.entries).get(_key(target), ())
+
+
+SHIPPED_ONLY = TargetAliases()
+
+
+def target_names(target: str, extra: TargetAliases = SHIPPED_ONLY) -> TargetNames:
+    """A known target's aliases, with those `extra` adds; any other target is named by itself (and `extra`'s)."""
+    shipped = alias_table().get(_key(target)) or TargetNames(aliases=(" ".join(composed(target).split()),))
+    added = extra.get(target)
+    if not added:
+        return shipped
+    return TargetNames(aliases=tuple(dict.fromkeys([*shipped.aliases, *added])), excluded=shipped.excluded)
 
 
 def fold(text: str) -> str:
@@ -184,9 +218,9 @@ class TargetMatcher:
 # targets of the stance default's training rows (VAST's 4,641 topics and FNC-1's 1,600-odd headlines) besides the
 # seed targets and a client's recent ones.
 @lru_cache(maxsize=16384)
-def target_matcher(target: str) -> TargetMatcher:
-    """The compiled aliases of a target (cached)."""
-    names = target_names(target)
+def target_matcher(target: str, extra: TargetAliases = SHIPPED_ONLY) -> TargetMatcher:
+    """The compiled aliases of a target, with those `extra` adds (cached)."""
+    names = target_names(target, extra)
     aliases = [alias for alias in names.aliases if _WORD.search(alias)]  # "!!!" cannot be named
     acronyms = [alias for alias in aliases if _is_acronym(alias)]
     others = [fold(alias) for alias in aliases if not _is_acronym(alias)]
@@ -213,12 +247,12 @@ def target_identity(target: str) -> tuple[frozenset[str], frozenset[str], frozen
     )
 
 
-def mentions(text: str, target: str) -> bool:
-    """True when the text names the target by one of its aliases (see the module docstring)."""
-    return target_matcher(target).found_in(Searchable.of(text))
+def mentions(text: str, target: str, extra: TargetAliases = SHIPPED_ONLY) -> bool:
+    """True when the text names the target by one of its aliases, `extra`'s included (see the module docstring)."""
+    return target_matcher(target, extra).found_in(Searchable.of(text))
 
 
-def mask_mentions(text: str, target: str, placeholder: str) -> str:
+def mask_mentions(text: str, target: str, placeholder: str, extra: TargetAliases = SHIPPED_ONLY) -> str:
     """The text (composed, as `composed` gives it) with every mention of the target (as `mentions` finds them)
     replaced by `placeholder`.
 
@@ -227,19 +261,19 @@ def mask_mentions(text: str, target: str, placeholder: str) -> str:
     """
     searchable = Searchable.of(text)
     masked = searchable.text  # the spans' offsets are in the composed text
-    for start, end in reversed(target_matcher(target).spans_in(searchable)):
+    for start, end in reversed(target_matcher(target, extra).spans_in(searchable)):
         masked = masked[:start] + placeholder + masked[end:]
     return masked
 
 
-def target_context(text: str, target: str, window: int = 1) -> str:
-    """Sentences that mention the target plus `window` sentences either side.
+def target_context(text: str, target: str, window: int = 1, extra: TargetAliases = SHIPPED_ONLY) -> str:
+    """Sentences that mention the target (by its aliases, `extra`'s included) plus `window` sentences either side.
 
     Without a mention the whole text is the context: stance toward an unnamed target (a tweet
     about "Legalization of Abortion" that never says so) is carried by the text as a whole.
     """
     parts = sentences(text)
-    hits = [index for index, sentence in enumerate(parts) if mentions(sentence, target)]
+    hits = [index for index, sentence in enumerate(parts) if mentions(sentence, target, extra)]
     if not hits:
         return " ".join(parts)
     keep = sorted({near for index in hits for near in range(index - window, index + window + 1) if 0 <= near < len(parts)})

@@ -4,8 +4,8 @@ Segments come from the ingest segmenter, so an article is cut exactly as the tra
 model with a neighbour weight reads each segment beside the segments just before and after it
 (`classifiers.document_context`), as its leave-one-article-out evaluation did.
 Stance is classified only for the (segment, target) pairs where the segment names the target by
-one of its aliases, by the same rule as the stance model's own context features
-(`classifiers.target_context`). A target that no segment names gets `mentioned: false` and no
+one of its aliases (the stance model's own among them), by the same rule as the stance model's target mask and
+context features (`classifiers.target_context`). A target that no segment names gets `mentioned: false` and no
 label: the service does not guess a stance from text that never names the target.
 """
 
@@ -19,7 +19,7 @@ import numpy as np
 from starlette.concurrency import run_in_threadpool
 
 from classifiers.contract import Scored
-from classifiers.target_context import Searchable, target_matcher
+from classifiers.target_context import SHIPPED_ONLY, Searchable, TargetAliases, target_matcher
 from serving.batching import PredictionBatcher
 from serving.prediction import as_prediction, as_stance, beside_neighbours
 from serving.schemas import (
@@ -44,17 +44,20 @@ class SegmentedArticle:
     targets: list[str]
 
 
-def mention_pairs(segments: list[str], targets: list[str]) -> list[tuple[int, str]]:
-    """(position, target) for each segment that mentions each target: target by target, positions ascending.
+def mention_pairs(
+    segments: list[str], targets: list[str], extra: TargetAliases = SHIPPED_ONLY
+) -> list[tuple[int, str]]:
+    """(position, target) for each segment that mentions each target (by its aliases, `extra`'s included): target by
+    target, positions ascending.
 
-    The matches of `mentions(segment, target)`, but each segment is folded and tokenised once and
+    The matches of `mentions(segment, target, extra)`, but each segment is folded and tokenised once and
     each target's aliases compiled once (and cached), so a 200,000-character article is not
     re-read once per target.
     """
     prepared = [Searchable.of(segment) for segment in segments]
     pairs: list[tuple[int, str]] = []
     for target in targets:
-        matcher = target_matcher(target)
+        matcher = target_matcher(target, extra)
         pairs += [(position, target) for position, text in enumerate(prepared) if matcher.found_in(text)]
     return pairs
 
@@ -68,8 +71,12 @@ async def analyse_article(
     run, and not reported as used, for targets no segment names).
     """
     topic = snapshot.require("topic")
+    served = snapshot.models.get("stance")
+    # A stance model trained with aliases of its own finds its targets by them; without one, only whether a target is
+    # named at all matters (the error for the missing model).
+    aliases = served.classifier.target_aliases if served is not None else SHIPPED_ONLY
     # Even tokenised once, a maximal article takes tens of ms: too long to hold up the event loop.
-    pairs = await run_in_threadpool(mention_pairs, article.segments, article.targets)
+    pairs = await run_in_threadpool(mention_pairs, article.segments, article.targets, aliases)
     stance = snapshot.require("stance") if pairs else None
     calls = [batcher.predict(topic, {"text": article.segments}, "articles")]
     if stance is not None:

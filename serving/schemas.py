@@ -260,6 +260,12 @@ class ModelInfo(ModelStatus):
             "takes from the segments around it (0: none)."
         )
     )
+    target_aliases: dict[str, list[str]] = Field(
+        description=(
+            "Stance: the other names the model knows targets by, besides the shipped table's, by target (case-folded): "
+            "where it, and /v1/articles, look for a target's mentions."
+        )
+    )
     metrics: dict[str, float]
     loaded_at: datetime
 
@@ -277,6 +283,7 @@ class ModelInfo(ModelStatus):
             family=model.family,
             labels=list(model.labels),
             neighbour_weight=model.classifier.neighbour_weight,
+            target_aliases=model.classifier.target_aliases.as_dict(),
             metrics=dict(model.metrics),
             loaded_at=model.loaded_at,
         )

@@ -21,7 +21,7 @@ from mlflow.entities.model_registry import ModelVersion
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 from mlflow.utils.mlflow_tags import MLFLOW_PARENT_RUN_ID
-from mlflow.utils.validation import _validate_metric_name, bad_character_message
+from mlflow.utils.validation import MAX_PARAM_VAL_LENGTH, _validate_metric_name, bad_character_message
 from tqdm.auto import tqdm
 
 import classifiers
@@ -38,6 +38,7 @@ from classifiers.lineage import (
 )
 from classifiers.pyfunc import ARTIFACT_KEY, model_signature
 from classifiers.registry import classifier_factory, embeds_text, requirement_pins
+from classifiers.target_context import TargetAliases
 from training import locations, stop_requests, tracking
 from training.config.resolve import expand_sweep, flatten, to_yaml
 from training.config.schema import BenchmarkData, ExperimentConfig
@@ -239,7 +240,11 @@ def default_run_name(config: ExperimentConfig, config_path: Path | None, overrid
 
 def _log_setup(config: ExperimentConfig, config_path: Path | None) -> None:
     # The experiment the run is in, where the config leaves it to be derived: an empty param would say nothing.
-    params = flatten(config.model_dump(mode="json", exclude={"sweep"})) | {"experiment": config.experiment_name}
+    params = flatten(config.model_dump(mode="json", exclude={"sweep", "target_aliases"})) | {
+        "experiment": config.experiment_name,
+        # One param, not one per target: a target's name ("Hamas's allies") need not be a valid MLflow param name.
+        "target_aliases": _aliases_param(config.target_aliases),
+    }
     # A sweep's parent trains none of the swept values: its own would read as the one trained.
     params = {key: _comparable(value) for key, value in params.items() if key not in config.sweep}
     mlflow.log_params(params | {f"sweep.{key}": _comparable(values) for key, values in config.sweep.items()})
@@ -257,6 +262,12 @@ def _log_setup(config: ExperimentConfig, config_path: Path | None) -> None:
     if embeds_text(config.model):
         # Embeddings, and so the figures, differ slightly between float32 and bfloat16.
         mlflow.set_tag("encoder_precision", precision_name())
+
+
+def _aliases_param(aliases: dict[str, list[str]]) -> str:
+    """The config's target aliases as JSON, or where MLflow's param limit cannot hold them, where to read them."""
+    shown = json.dumps(aliases, ensure_ascii=False)
+    return shown if len(shown) <= MAX_PARAM_VAL_LENGTH else f"{len(aliases)} targets: see config.yaml"
 
 
 def _comparable(value: Any) -> str:
@@ -324,12 +335,14 @@ def _check_primary_metric(config: ExperimentConfig, labels: list[str]) -> None:
 
 
 def model_factory(config: ExperimentConfig) -> Callable[[], Trainable]:
-    """New untrained classifiers of the config's model that carry its neighbour weight."""
+    """New untrained classifiers of the config's model that carry its neighbour weight and target aliases."""
     untrained = classifier_factory(config.model, config.task, config.seed)
+    aliases = TargetAliases.of(config.target_aliases)
 
     def make() -> Trainable:
         classifier = untrained()
         classifier.neighbour_weight = config.neighbour_weight
+        classifier.target_aliases = aliases
         return classifier
 
     return make

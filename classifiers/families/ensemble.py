@@ -80,6 +80,7 @@ class EnsembleClassifier(Trainable):
 
     def fit(self, inputs: pd.DataFrame, y: Labels, sample_weight: np.ndarray | None = None) -> None:
         for member in self.members:
+            member.target_aliases = self.target_aliases  # the members look for the targets the ensemble's config names
             member.fit(inputs, y, sample_weight=sample_weight)
         self.labels = sorted({label for member in self.members for label in member.labels})
 

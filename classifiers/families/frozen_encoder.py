@@ -24,7 +24,7 @@ from classifiers.interface import Labels, Trainable
 from classifiers.mlp_head import BalancedMLPClassifier
 from classifiers.registry import Factory, Family, register
 from classifiers.stance_descriptions import StanceDescriptions, check_sentences
-from classifiers.target_context import composed, mask_mentions
+from classifiers.target_context import SHIPPED_ONLY, TargetAliases, composed, mask_mentions
 
 HEAD_FILE = "head.joblib"
 ENCODER_DIR = "encoder"
@@ -250,13 +250,18 @@ class PerTargetHeads:
 
 
 def masked_text_embeddings(
-    encoder: MeanPooledEncoder, inputs: pd.DataFrame, text: np.ndarray, placeholder: str, progress: bool = False
+    encoder: MeanPooledEncoder,
+    inputs: pd.DataFrame,
+    text: np.ndarray,
+    placeholder: str,
+    progress: bool = False,
+    extra: TargetAliases = SHIPPED_ONLY,
 ) -> np.ndarray:
-    """Embeddings of the texts with their row's target masked by `placeholder`; `text` holds the unmasked ones,
-    kept for the texts that do not name their target."""
+    """Embeddings of the texts with their row's target (by its aliases, `extra`'s included) masked by `placeholder`;
+    `text` holds the unmasked ones, kept for the texts that do not name their target."""
     originals = inputs["text"].astype(str).tolist()
     masked = [
-        mask_mentions(original, target, placeholder)
+        mask_mentions(original, target, placeholder, extra)
         for original, target in zip(originals, inputs["target"].astype(str), strict=True)
     ]
     # mask_mentions gives the text composed: one that was not is no more changed for that.
@@ -315,7 +320,7 @@ class FrozenEncoderClassifier(Trainable):
             # Embeddings are unit-length, so the dot product is the cosine.
             block += [np.abs(text - target), (text * target).sum(axis=1, keepdims=True)]
         if self.target_mask is not None:
-            block.append(masked_text_embeddings(self.encoder, inputs, text, self.target_mask, progress))
+            block.append(masked_text_embeddings(self.encoder, inputs, text, self.target_mask, progress, self.target_aliases))
         return np.hstack(block)
 
     def fit(self, inputs: pd.DataFrame, y: Labels, sample_weight: np.ndarray | None = None) -> None:

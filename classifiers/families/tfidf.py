@@ -23,7 +23,7 @@ from sklearn.svm import LinearSVC
 from classifiers.config import FamilyConfig
 from classifiers.interface import Labels, Trainable
 from classifiers.registry import Factory, Family, register
-from classifiers.target_context import conjoin, target_context
+from classifiers.target_context import SHIPPED_ONLY, TargetAliases, conjoin, target_context
 
 PIPELINE_FILE = "pipeline.joblib"
 CALIBRATION_FOLDS = 3
@@ -95,9 +95,12 @@ class CalibratedLinearSVC(ClassifierMixin, BaseEstimator):
         return self.classes_[self.predict_proba(X).argmax(axis=1)]
 
 
-def stance_view(frame: pd.DataFrame, window: int) -> pd.DataFrame:
-    """Add the target's context in the text and target-tagged context words."""
-    contexts = [target_context(text, target, window) for text, target in zip(frame["text"], frame["target"], strict=True)]
+def stance_view(frame: pd.DataFrame, window: int, extra: TargetAliases = SHIPPED_ONLY) -> pd.DataFrame:
+    """Add the target's context in the text (found by its aliases, `extra`'s included) and target-tagged context
+    words."""
+    contexts = [
+        target_context(text, target, window, extra) for text, target in zip(frame["text"], frame["target"], strict=True)
+    ]
     return pd.DataFrame(
         {
             "text": frame["text"].to_numpy(),
@@ -159,6 +162,10 @@ class TfidfClassifier(Trainable):
         self.pipeline = pipeline
 
     def fit(self, inputs: pd.DataFrame, y: Labels, sample_weight: np.ndarray | None = None) -> None:
+        if "stance_view" in self.pipeline.named_steps:
+            # The saved pipeline finds the targets' contexts by the aliases it was trained with.
+            view = self.pipeline.named_steps["stance_view"]
+            view.set_params(kw_args={**view.kw_args, "extra": self.target_aliases})
         self.pipeline.fit(inputs, list(y), classifier__sample_weight=sample_weight)
         self.labels = [str(label) for label in self.pipeline.classes_]
 

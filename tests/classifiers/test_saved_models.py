@@ -17,6 +17,7 @@ from classifiers.contract import predict
 from classifiers.families.tfidf import TfidfClassifier, TfidfModel, build_pipeline
 from classifiers.interface import META_FILE, OutdatedModelError, load_predictor
 from classifiers.pyfunc import load_pyfunc
+from classifiers.target_context import SHIPPED_ONLY, TargetAliases
 
 TEXTS = ["Jets struck the city overnight.", "Ministers met for ceasefire talks.", "Parliament passed the budget."]
 LABELS = ["conflict", "diplomacy", "domestic_politics"]
@@ -56,6 +57,26 @@ def test_the_neighbour_weight_travels_with_the_model_and_older_models_read_segme
     older = load_predictor(tmp_path)
     assert older.neighbour_weight == 0.0
     assert older.predict_proba_in_documents(article) == pytest.approx(alone)
+
+
+def test_target_aliases_travel_with_the_model_and_older_models_know_only_the_shipped_ones(tmp_path: Path) -> None:
+    texts = ["The Kremlin condemned the strikes on Moscow.", "Officials praised Russia's mediation.", "Markets fell."]
+    classifier = TfidfClassifier("stance", build_pipeline(TfidfModel(family="tfidf", context_window=0), "stance", seed=0))
+    classifier.target_aliases = TargetAliases.of({"Russia": ["Moscow", "Kremlin"]})
+    classifier.fit(pd.DataFrame({"text": texts * 2, "target": ["Russia"] * 6}), ["against", "favor", "none"] * 2)
+    classifier.save(tmp_path)
+
+    loaded = load_predictor(tmp_path)
+    assert loaded.target_aliases == classifier.target_aliases
+    view = loaded.pipeline.named_steps["stance_view"]  # type: ignore[attr-defined]
+    # The saved pipeline finds the target's context by the aliases it was trained with.
+    context = view.transform(pd.DataFrame({"text": ["Markets fell. The Kremlin spoke."], "target": ["Russia"]}))["context"]
+    assert context.tolist() == ["The Kremlin spoke."]
+
+    meta = json.loads((tmp_path / META_FILE).read_text())
+    del meta["target_aliases"]  # saved before a model had aliases of its own
+    (tmp_path / META_FILE).write_text(json.dumps(meta))
+    assert load_predictor(tmp_path).target_aliases == SHIPPED_ONLY
 
 
 def test_a_registered_model_of_the_old_package_layout_is_refused_with_retrain_advice(trained_store_uri: str, tmp_path: Path) -> None:
@@ -99,4 +120,6 @@ def test_a_registered_model_predicts_in_a_fresh_virtualenv_without_this_project(
 
     here = predict(load_pyfunc("models:/news-stance@champion").unwrap_python_model().classifier, inputs)
     assert rows[0]["label"] == here["label"].iloc[0]
-    assert rows[0]["score"] == pytest.approx(here["score"].iloc[0], rel=1e-5)
+    # Here the target's embedding may come from the process's shared cache, computed in another batch during
+    # training: with the encoder in bfloat16 (a CPU with AVX512-BF16 or AMX) that moves the score in the fifth decimal.
+    assert rows[0]["score"] == pytest.approx(here["score"].iloc[0], abs=1e-3)

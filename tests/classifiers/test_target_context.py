@@ -11,6 +11,7 @@ import pytest
 import classifiers
 from classifiers.target_context import (
     ALIASES_FILE,
+    TargetAliases,
     alias_table,
     conjoin,
     mask_mentions,
@@ -394,3 +395,26 @@ def test_a_name_matches_whatever_its_unicode_composition() -> None:
     assert mentions("Protests in Mu\u0308nchen grew.", "M\u00fcnchen")  # a free-text target too
     assert mask_mentions(text, composed_name, "X") == "X condemned the strikes; X recalled its ambassador."
     assert target_identity(decomposed_name) == target_identity(composed_name)
+
+
+def test_a_models_own_aliases_name_a_free_text_target_and_add_to_a_shipped_one() -> None:
+    own = TargetAliases.of({"Russia": ["Moscow", "the Kremlin"], "iran": ["Persian Gulf state"]})
+    text = "The Kremlin warned Kyiv. Moscow later denied it."
+
+    assert not mentions(text, "Russia")  # shipped: a free-text target is named only by itself
+    assert mentions(text, "Russia", own) and mentions(text, "RUSSIA ", own)  # looked up as targets are
+    assert mask_mentions(text, "Russia", "X", own) == "X warned Kyiv. X later denied it."
+    assert target_context("Markets fell. The Kremlin warned Kyiv. Oil rose.", "Russia", 0, own) == "The Kremlin warned Kyiv."
+    # A shipped target keeps its aliases and exclusions, and gains the model's.
+    assert mentions("A Persian Gulf state said so.", "Iran", own) and not mentions("A Persian Gulf state said so.", "Iran")
+    assert mentions("Tehran said so.", "Iran", own)
+    assert not mentions("Kataeb Hezbollah fired.", "Hezbollah", TargetAliases.of({"Hezbollah": ["Nasrallah"]}))
+    # Two models' tables do not share compiled matchers.
+    assert not mentions(text, "Russia", TargetAliases.of({"Russia": ["Russian"]}))
+
+
+def test_a_models_aliases_read_back_as_they_were_saved() -> None:
+    own = TargetAliases.of({"Türkiye": ["Turkey", "Ankara"], "türkiye": ["Ankara", "Erdogan"]})
+    assert own.as_dict() == {"türkiye": ["Turkey", "Ankara", "Erdogan"]}  # one target, whatever its case
+    assert TargetAliases.of(own.as_dict()) == own
+    assert hash(own) == hash(TargetAliases.of(own.as_dict()))

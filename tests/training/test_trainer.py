@@ -51,6 +51,18 @@ def test_sklearn_config_trains_registers_and_serves_champion(path: Path, store_u
     assert output[[f"proba_{label}" for label in labels]].sum(axis=1).round(6).eq(1).all()
 
 
+def test_a_stance_model_is_trained_registered_and_logged_with_its_target_aliases(store_uri: str) -> None:
+    path = locations.CONFIGS_DIR / "stance" / "tfidf_logreg.yaml"
+    # A target's name need not be an MLflow param name: the aliases are one param.
+    aliases = "target_aliases={\"Hamas's allies\": [Islamic Jihad], Russia: [Moscow, Kremlin]}"
+    result = train(load_config(path, [aliases, "promote=always"]), config_path=path)
+
+    params = MlflowClient().get_run(result.run_id).data.params
+    assert json.loads(params["target_aliases"]) == {"Hamas's allies": ["Islamic Jihad"], "Russia": ["Moscow", "Kremlin"]}
+    classifier = load_pyfunc("models:/news-stance@champion").unwrap_python_model().classifier  # type: ignore[attr-defined]
+    assert classifier.target_aliases.as_dict() == {"hamas's allies": ["Islamic Jihad"], "russia": ["Moscow", "Kremlin"]}
+
+
 def test_run_records_params_metrics_artifacts_dataset_and_tags(store_uri: str) -> None:
     path = locations.CONFIGS_DIR / "stance" / "tfidf_logreg.yaml"
     result = train(load_config(path, ["model.C=2.0"]), config_path=path)
@@ -88,6 +100,7 @@ def test_run_records_params_metrics_artifacts_dataset_and_tags(store_uri: str) -
     # Written as a config or an override writes them, so a value pasted into `key=value` trains the same again.
     assert (run.data.params["model.char_ngrams"], run.data.params["model.word_ngrams"]) == ("null", "[1, 2]")
     assert run.data.params["model.sublinear_tf"] == "true"
+    assert run.data.params["target_aliases"] == "{}"
     for key in ("model.char_ngrams", "model.word_ngrams", "model.sublinear_tf", "model.C"):
         pasted = load_config(path, ["model.C=2.0", f"{key}={run.data.params[key]}"])
         assert pasted == load_config(path, ["model.C=2.0"]), key

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Annotated, Any, Literal, Union
 
@@ -13,6 +14,8 @@ from classifiers.config import Strict
 from classifiers.registry import families, get_family
 from classifiers.store import DEFAULT_REGISTERED_NAMES
 from training import locations
+
+_WORD = re.compile(r"\w")
 
 # --- data -------------------------------------------------------------------------------------
 
@@ -166,6 +169,15 @@ class ExperimentConfig(Strict):
         ),
     )
 
+    target_aliases: dict[str, list[str]] = Field(
+        default_factory=dict,
+        description=(
+            "Stance: other names of targets, {target: [alias, ...]}, besides classifiers/target_aliases.json's (a "
+            "target there gains them): where the model looks for a target's mentions (its target mask, its context "
+            "window) and where the server's article endpoint does. Saved with the model."
+        ),
+    )
+
     @model_validator(mode="before")
     @classmethod
     def _defaults_from_task(cls, values: Any) -> Any:
@@ -194,6 +206,17 @@ class ExperimentConfig(Strict):
                 raise ValueError(f"the {family.name} family does not do {self.task} (it does: {', '.join(family.tasks)})")
         if self.neighbour_weight and self.task != "topic":
             raise ValueError("neighbour_weight is for topic models: a stance row's neighbours may be about other targets")
+        if self.target_aliases and self.task != "stance":
+            raise ValueError("target_aliases are for stance models: a topic model has no targets")
+        for target, aliases in self.target_aliases.items():
+            if not _WORD.search(target):
+                raise ValueError(f"target_aliases: the target {target!r} has no word to name it by")
+            if not aliases:
+                raise ValueError(f"target_aliases.{target}: give at least one alias")
+            unnamed = [alias for alias in aliases if not _WORD.search(alias)]
+            if unnamed:
+                # Mentions are matched word by word: such an alias would never match, and say nothing about why.
+                raise ValueError(f"target_aliases.{target}: {', '.join(map(repr, unnamed))} has no word a text could match")
         if self.evaluation.parallel_folds > 1 and not self.model.fits_in_threads():
             raise ValueError(
                 f"evaluation.parallel_folds: the {self.model.family} family's models are fitted one at a time "

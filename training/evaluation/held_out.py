@@ -21,7 +21,7 @@ from training.evaluation.recording import Evaluation, record_evaluation
 from training.jsonl_table import check_data_file, jsonl_lines, read_jsonl_table
 from training.scoring.inputs import DocumentOrder
 
-# Formats a data file is likelier to be in than JSONL when its name says so.
+
 @dataclass(frozen=True)
 class EvaluatedModel:
     """A loaded model with what it carries, and what the evaluation reports of it (`identity`)."""

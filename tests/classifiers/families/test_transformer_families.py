@@ -14,6 +14,7 @@ from classifiers.families.finetuned import FineTuneModel
 from classifiers.families.frozen_encoder import FrozenEncoderModel
 from classifiers.interface import META_FILE, load_predictor
 from classifiers.registry import classifier_factory
+from classifiers.target_context import TargetAliases
 
 INPUTS = pd.DataFrame(
     {
@@ -191,6 +192,11 @@ def test_a_target_mask_adds_the_text_embedded_with_the_target_masked(tiny_encode
     loaded = load_predictor(tmp_path)
     assert loaded.target_mask == "X" and loaded.head.n_features_in_ == 4 * 32
     assert np.allclose(loaded.predict_proba(inputs), classifier.predict_proba(inputs), atol=1e-6)
+
+    # Aliases of the model's own (its experiment config's target_aliases) are masked too.
+    classifier.target_aliases = TargetAliases.of({"Iran": ["Ministers"]})
+    masked_too = encode(pd.DataFrame({"text": ["X met for talks."]}))
+    assert np.allclose(classifier.features(inputs)[2, 3 * 32 :], masked_too[0], atol=1e-6)
 
 
 @pytest.mark.parametrize(

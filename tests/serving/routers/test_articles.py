@@ -6,11 +6,18 @@ import math
 
 import numpy as np
 import pandas as pd
+import pytest
 from fastapi.testclient import TestClient
 
 from classifiers.pyfunc import load_pyfunc
 from classifiers.segmenter import segment_body
+from serving.app import create_app
+from serving.article_analysis import mention_pairs
 from tests.conftest import batching_tolerance
+from tests.serving.conftest import SettingsFactory
+from training import locations
+from training.config.resolve import load_config
+from training.trainer import train
 
 BODY = """Israeli jets struck Hezbollah positions in southern Lebanon overnight, the army said.
 
@@ -129,3 +136,30 @@ def test_a_word_that_only_starts_like_the_target_gets_no_stance(client: TestClie
         {"target": "Hamas", "mentioned": False, "label": None, "score": None, "probabilities": None, "segments": []}
     ]
     assert only_hama.json()["segments"][0]["stances"] == []
+
+
+@pytest.fixture(scope="module")
+def aliased_store(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A store whose TF-IDF stance champion was trained with aliases of its own for Russia (and a TF-IDF topic model)."""
+    uri = f"sqlite:///{tmp_path_factory.mktemp('aliased-store') / 'mlflow.db'}"
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("MLFLOW_TRACKING_URI", uri)
+        train(load_config(locations.CONFIGS_DIR / "topic" / "tfidf_svm.yaml", ["promote=always"]))
+        train(load_config(locations.CONFIGS_DIR / "stance" / "tfidf_svm.yaml", ["target_aliases={Russia: [Moscow, Kremlin]}", "promote=always"]))
+    return uri
+
+
+def test_a_stance_model_trained_with_aliases_finds_its_targets_by_them(
+    aliased_store: str, make_settings: SettingsFactory
+) -> None:
+    article = {"title": "t", "body": "The Kremlin warned Kyiv overnight.\n\nMarkets fell in Europe.", "targets": ["Russia"]}
+    with TestClient(create_app(make_settings(aliased_store))) as aliased:
+        body = aliased.post("/v1/articles", json=article).json()
+        models = {model["task"]: model for model in aliased.get("/v1/models").json()["models"]}
+
+    russia = body["summary"]["stances"][0]
+    assert russia["mentioned"] and [segment["position"] for segment in russia["segments"]] == [0]
+    assert models["stance"]["target_aliases"] == {"russia": ["Moscow", "Kremlin"]}
+    assert models["topic"]["target_aliases"] == {}
+    # The same article through the session's default models, trained without them: Russia is never named.
+    assert not mention_pairs(segment_body(article["body"]), ["Russia"])

@@ -93,6 +93,20 @@ def test_a_neighbour_weight_is_a_topic_share_below_one(tmp_path: Path) -> None:
         load_config(stance, ["neighbour_weight=0.3"])
 
 
+def test_target_aliases_are_stance_names_a_text_could_match(tmp_path: Path) -> None:
+    stance = write(tmp_path, {"task": "stance", "model": {"family": "tfidf"}})
+    assert load_config(stance, ["target_aliases={Russia: [Moscow, Kremlin]}"]).target_aliases == {"Russia": ["Moscow", "Kremlin"]}
+    with pytest.raises(UserInputError, match=r"target_aliases.Russia: give at least one alias"):
+        load_config(stance, ["target_aliases={Russia: []}"])
+    with pytest.raises(UserInputError, match=r"target_aliases.Russia: '\?\?' has no word a text could match"):
+        load_config(stance, ["target_aliases={Russia: [Moscow, '??']}"])
+    with pytest.raises(UserInputError, match=r"the target '--' has no word"):
+        load_config(stance, ["target_aliases={'--': [Moscow]}"])
+    topic = write(tmp_path, {"task": "topic", "model": {"family": "tfidf"}})
+    with pytest.raises(UserInputError, match="target_aliases are for stance models"):
+        load_config(topic, ["target_aliases={Russia: [Moscow]}"])
+
+
 def test_dotted_overrides_are_applied_and_validated(tmp_path: Path) -> None:
     path = write(tmp_path, {"task": "stance", "model": {"family": "tfidf"}})
     config = load_config(path, ["model.C=0.5", "model.char_ngrams=null", "seed=7", "model.word_ngrams=[1, 3]"])
