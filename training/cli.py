@@ -190,8 +190,8 @@ def evaluate(
     label_map: Annotated[
         list[str] | None,
         typer.Option(
-            help="--dataset: BENCHMARK_LABEL=MODEL_LABEL, repeated, for a model with other labels (business=economy); "
-            "rows of unnamed labels are left out."
+            help="DATA_LABEL=MODEL_LABEL, repeated, for a model with other labels than the benchmark's or the file's "
+            "(business=economy); rows of unnamed labels are left out."
         ),
     ] = None,
     experiment: Annotated[
@@ -221,14 +221,12 @@ def evaluate(
             raise UserInputError("give exactly one of --data FILE.jsonl or --dataset NAME")
         if group_column is not None and data is None:
             raise UserInputError("--group-column goes with --data (a benchmark's rows carry their own groups)")
-        if label_map and dataset is None:
-            raise UserInputError("--label-map goes with --dataset (a JSONL file can carry the model's labels)")
         # Said rather than ignored: a file given by --data is scored whole, from where it is.
         for option, value in (("--split", split), ("--data-dir", data_dir)):
             if value is not None and dataset is None:
                 raise UserInputError(f"{option} goes with --dataset (the file --data names is scored whole)")
         if data is not None:
-            metrics = evaluate_file(model_uri, data, group_column, experiment)
+            metrics = evaluate_file(model_uri, data, group_column, experiment, _label_pairs(label_map or []))
         else:
             benchmarks = data_dir or locations.DEFAULT_DATA_DIR
             metrics = evaluate_benchmark(model_uri, dataset, benchmarks, split, _label_pairs(label_map or []), experiment)
@@ -241,7 +239,7 @@ def _label_pairs(entries: list[str]) -> dict[str, str]:
     for entry in entries:
         source, sep, target = (part.strip() for part in entry.partition("="))
         if not (sep and source and target):
-            raise UserInputError(f"--label-map '{entry}': expected BENCHMARK_LABEL=MODEL_LABEL, e.g. business=economy")
+            raise UserInputError(f"--label-map '{entry}': expected DATA_LABEL=MODEL_LABEL, e.g. business=economy")
         if source in pairs:
             raise UserInputError(f"--label-map: '{source}' is mapped twice")
         pairs[source] = target

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
@@ -13,7 +14,10 @@ from classifiers.contract import REQUIRED_COLUMNS
 from classifiers.errors import UserInputError
 from training.config.schema import BenchmarkData, ExtraTraining, JsonlData, SeedData
 from training.corpus.hf_datasets import load_stance_dataset, load_topic_dataset
+from training.input_copies import join_groups_sharing_inputs, without_copies_of
 from training.jsonl_table import read_jsonl_table
+
+logger = logging.getLogger(__name__)
 
 
 def frame_digest(frame: pd.DataFrame) -> str:
@@ -29,24 +33,28 @@ def frame_digest(frame: pd.DataFrame) -> str:
 
 @dataclass(frozen=True)
 class ExtraSource:
-    """Rows of an extra training source, already under the experiment's labels."""
+    """Rows of an extra training source, already under the experiment's labels; `copies_left_out` counts its rows
+    whose input is one of the data's."""
 
     frame: pd.DataFrame
     name: str
     source: str
     weight: float = 1.0
+    copies_left_out: int = 0
 
 
 @dataclass(frozen=True)
 class LabelledData:
-    """Inputs (`text`, plus `target` for stance), `label` and the `group` that splits keep together,
-    and the extra sources that only ever sit on the training side."""
+    """Inputs (`text`, plus `target` for stance), `label` and the `group` that splits keep together (groups that
+    share an input are one: `groups_joined` were joined into another), and the extra sources that only ever sit on
+    the training side."""
 
     frame: pd.DataFrame
     name: str
     source: str
     task: str
     extra: tuple[ExtraSource, ...] = ()
+    groups_joined: int = 0
 
     @property
     def inputs(self) -> pd.DataFrame:
@@ -94,14 +102,38 @@ def load_labelled_data(
     """Load and check the data an experiment trains and is evaluated on, and its extra training sources."""
     frame, name, source = _load_frame(config, task)
     frame = _check(frame.reset_index(drop=True), task, source)
+    frame, joined = join_groups_sharing_inputs(frame, task)
+    if joined:
+        logger.warning(
+            "%s: %d group(s) share an input with another group and are kept on one side of every split with it, so "
+            "that no held-out row is scored on an input its model trained on",
+            source, joined,
+        )
+    frame = frame[[*REQUIRED_COLUMNS[task], "label", "group"]]
     labels = set(frame["label"])
     return LabelledData(
-        frame=frame[[*REQUIRED_COLUMNS[task], "label", "group"]],
+        frame=frame,
         name=name,
         source=source,
         task=task,
-        extra=tuple(_load_extra(source_config, task, labels) for source_config in extra),
+        extra=tuple(_without_data_copies(_load_extra(source_config, task, labels), frame, task) for source_config in extra),
+        groups_joined=joined,
     )
+
+
+def _without_data_copies(extra: ExtraSource, data: pd.DataFrame, task: str) -> ExtraSource:
+    """The source less its copies of the data's inputs, said where there are any."""
+    frame, copies = without_copies_of(extra.frame, data, task)
+    if not copies:
+        return extra
+    if frame.empty:
+        raise UserInputError(f"extra_training {extra.source}: every row is a copy of a row of the experiment's data")
+    logger.warning(
+        "extra_training %s: %d row(s) left out, copies of inputs of the experiment's data (on every fold's training "
+        "side they would give the held-out row's label away)",
+        extra.source, copies,
+    )
+    return replace(extra, frame=frame, copies_left_out=copies)
 
 
 def _load_extra(config: ExtraTraining, task: str, labels: set[str]) -> ExtraSource:

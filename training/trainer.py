@@ -304,6 +304,9 @@ def _log_dataset(data: LabelledData) -> None:
             DATA_DIGEST_TAG: dataset.digest,
             "data_rows": str(len(data.frame)),
             "extra_training_rows": str(sum(len(extra.frame) for extra in data.extra)),
+            # What could otherwise have inflated the figures (training.input_copies).
+            "groups_joined_by_shared_input": str(data.groups_joined),
+            "extra_rows_left_out_as_copies": str(sum(extra.copies_left_out for extra in data.extra)),
         }
     )
 

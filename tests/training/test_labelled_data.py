@@ -132,3 +132,33 @@ def test_the_digest_of_a_frame_mlflow_reads_whole_is_mlflows_own() -> None:
     # Versions registered before carry MLflow's digest: new ones of the same data must still compare with them.
     frame = labelled_frame(10_000)
     assert frame_digest(frame) == compute_pandas_digest(frame)
+
+
+def test_groups_that_share_a_text_are_one_group_and_an_extra_sources_copies_are_left_out(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    rows = [
+        {"text": "Jets struck the port.", "label": "conflict", "doc": "a"},
+        {"text": "Talks resumed in Cairo.", "label": "diplomacy", "doc": "a"},
+        {"text": "Jets  struck the port.", "label": "conflict", "doc": "b"},  # article b reprints a's paragraph
+        {"text": "Parliament passed the budget.", "label": "domestic_politics", "doc": "c"},
+    ]
+    path = tmp_path / "news.jsonl"
+    path.write_text("".join(json.dumps(row) + "\n" for row in rows), encoding="utf-8")
+    extra_rows = [
+        {"text": "Talks resumed in Cairo.", "label": "diplomacy", "doc": "x"},
+        {"text": "Markets fell.", "label": "diplomacy", "doc": "y"},
+    ]
+    diplomacy: dict[str, str | None] = {"diplomacy": "diplomacy"}
+    extra = source(tmp_path / "extra.jsonl", extra_rows, diplomacy)
+
+    data = load_labelled_data(JsonlData(source="jsonl", path=path, group_column="doc"), "topic", [extra])
+
+    assert data.frame["group"].tolist() == ["a", "a", "a", "c"] and data.groups_joined == 1
+    assert data.extra[0].frame["text"].tolist() == ["Markets fell."] and data.extra[0].copies_left_out == 1
+    assert "1 group(s) share an input with another group" in caplog.text
+    assert "1 row(s) left out, copies of inputs of the experiment's data" in caplog.text
+
+    only_copies = source(tmp_path / "copies.jsonl", extra_rows[:1], diplomacy)
+    with pytest.raises(UserInputError, match=r"copies.jsonl: every row is a copy of a row of the experiment's data"):
+        load_labelled_data(JsonlData(source="jsonl", path=path, group_column="doc"), "topic", [only_copies])

@@ -110,6 +110,8 @@ def test_run_records_params_metrics_artifacts_dataset_and_tags(store_uri: str) -
     assert "encoder_precision" not in run.data.tags  # TF-IDF runs no encoder
     assert run.data.params["experiment"] == experiment.name == "stance-seeds"  # derived, the config leaves it empty
     assert run.data.tags["data_digest"] == run.inputs.dataset_inputs[0].dataset.digest
+    # The seed articles share no paragraph: no group was joined, no extra row left out.
+    assert (run.data.tags["groups_joined_by_shared_input"], run.data.tags["extra_rows_left_out_as_copies"]) == ("0", "0")
     assert run.inputs.dataset_inputs[0].dataset.name == "seeds"
 
     artifacts = {a.path for a in client.list_artifacts(result.run_id)} | {

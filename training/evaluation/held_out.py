@@ -87,28 +87,36 @@ def scored(gold: list[str], predicted: list[str], labels: list[str], groups: lis
 
 
 def evaluate_file(
-    model_uri: str, path: Path, group_column: str | None = None, record_in: str | None = None
+    model_uri: str,
+    path: Path,
+    group_column: str | None = None,
+    record_in: str | None = None,
+    label_map: dict[str, str] | None = None,
 ) -> dict[str, object]:
     """Metrics of the model on a JSONL file of `text`, `label` (and `target` for stance); the macro-F1 interval
     resamples the values of `group_column` (e.g. an article id) when given, else single rows. Rows that give a
     `document` are read as that document's segments in file order, each beside its neighbours (as `training score`
     and the pyfunc read them; its rows must be consecutive); the others alone, and resampled alone where the
-    interval resamples documents. With `record_in`, also a run of that MLflow experiment (`run` in the result)."""
+    interval resamples documents. `label_map` scores a model whose labels are not the file's, as for a benchmark:
+    rows of the labels it names are relabelled, the others left out (`left_out` in the result). With `record_in`,
+    also a run of that MLflow experiment (`run` in the result)."""
     check_data_file(path)  # a missing file or another format is named before the model loads
     # The model's copy lives until its predictions are made.
     with loaded_model(model_uri) as loaded:
-        frame, predicted, metrics = _evaluate_rows(loaded.model, loaded.task, loaded.labels, path, group_column)
+        frame, predicted, metrics = _evaluate_rows(loaded.model, loaded.task, loaded.labels, path, group_column, label_map)
     result = {"model": loaded.identity, **metrics}
     if record_in is None:
         return result
     source = str(path.resolve())
+    params: dict[str, object] = {"data": source, **({"group_column": group_column} if group_column else {})}
+    params |= {f"label_map.{label}": model_label for label, model_label in (label_map or {}).items()}
     evaluation = Evaluation(
         model=loaded,
         rows=_scored_rows(frame, loaded.task),
         predicted=predicted,
         data_name=path.stem,
         data_source=source,
-        params={"data": source, **({"group_column": group_column} if group_column else {})},
+        params=params,
         official={},
         result=result,
     )
@@ -121,7 +129,12 @@ def _scored_rows(frame: pd.DataFrame, task: str) -> pd.DataFrame:
 
 
 def _evaluate_rows(
-    model: mlflow.pyfunc.PyFuncModel, task: str, labels: list[str], path: Path, group_column: str | None
+    model: mlflow.pyfunc.PyFuncModel,
+    task: str,
+    labels: list[str],
+    path: Path,
+    group_column: str | None,
+    label_map: dict[str, str] | None,
 ) -> tuple[pd.DataFrame, list[str], dict[str, object]]:
     """`evaluate_file` with the model loaded: the rows scored, their predictions, the metrics."""
     by_document = group_column == DOCUMENT_COLUMN
@@ -146,18 +159,29 @@ def _evaluate_rows(
         groups = frame[group_column].tolist() if group_column else [str(row) for row in range(len(frame))]
     if all(document is None for document in documents):
         frame = frame.drop(columns=DOCUMENT_COLUMN)
+    extra: dict[str, object] = {}
+    if label_map:
+        # The groups travel with their rows: a row left out takes its group entry with it.
+        frame = frame.assign(_group=groups)
+        frame, left_out = mapped_to_model_labels(frame, label_map, tuple(sorted(set(frame["label"]))), labels, "the file's")
+        groups = frame.pop("_group").tolist()
+        extra = {"label_map": label_map, "left_out": left_out}
     predicted = predict_labels(model, task, labels, frame)
-    return frame, predicted, scored(frame["label"].tolist(), predicted, labels, groups, group_column or "rows")
+    return frame, predicted, {**scored(frame["label"].tolist(), predicted, labels, groups, group_column or "rows"), **extra}
 
 
 def mapped_to_model_labels(
-    frame: pd.DataFrame, label_map: dict[str, str], benchmark_labels: tuple[str, ...], model_labels: list[str]
+    frame: pd.DataFrame,
+    label_map: dict[str, str],
+    benchmark_labels: tuple[str, ...],
+    model_labels: list[str],
+    whose: str = "the benchmark's",
 ) -> tuple[pd.DataFrame, dict[str, int]]:
-    """The rows whose benchmark label `label_map` names, relabelled with the model's label; and how many rows of each
-    unnamed label were left out."""
+    """The rows whose benchmark (or file) label `label_map` names, relabelled with the model's label; and how many rows
+    of each unnamed label were left out."""
     unknown = sorted(set(label_map) - set(benchmark_labels))
     if unknown:
-        raise UserInputError(f"--label-map: {', '.join(unknown)} not among the benchmark's labels ({', '.join(benchmark_labels)})")
+        raise UserInputError(f"--label-map: {', '.join(unknown)} not among {whose} labels ({', '.join(benchmark_labels)})")
     foreign = sorted(set(label_map.values()) - set(model_labels))
     if foreign:
         raise UserInputError(f"--label-map: {', '.join(foreign)} not among the model's labels ({', '.join(model_labels)})")

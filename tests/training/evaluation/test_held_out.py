@@ -270,11 +270,36 @@ def test_a_one_to_one_label_map_keeps_the_official_metric(trained_store_uri: str
     assert metrics["semeval_f_avg"] == pytest.approx(expected.mean())
 
 
+def test_a_label_map_scores_a_file_labelled_otherwise(trained_store_uri: str, tmp_path: Path) -> None:
+    named = {"conflict": "war", "diplomacy": "talks", "domestic_politics": "home"}
+    rows = [{"text": text, "label": named[label], "article": f"a{k}"} for k, (text, label) in enumerate(TOPIC_ROWS)]
+    rows.append({"text": "Sunny skies are forecast for the weekend.", "label": "weather", "article": "a9"})
+    data = write(tmp_path / "ours.jsonl", rows)
+    code, stdout, output = evaluate_cli(
+        "--model-uri", "models:/news-topic@champion", "--data", str(data), "--group-column", "article",
+        "--label-map", "war=conflict", "--label-map", "talks=diplomacy", "--label-map", "home=domestic_politics",
+        "--experiment", "held-out-ours",
+    )
+    assert code == 0, output
+    metrics = json.loads(stdout.strip().splitlines()[-1])
+    assert (metrics["n"], metrics["left_out"]) == (4, {"weather": 1})
+    assert metrics["label_map"] == {"war": "conflict", "talks": "diplomacy", "home": "domestic_politics"}
+    # The same figures as the file written in the model's labels, without the unmapped row.
+    own = write(tmp_path / "own.jsonl", [{"text": t, "label": label, "article": f"a{k}"} for k, (t, label) in enumerate(TOPIC_ROWS)])
+    expected = evaluate_file("models:/news-topic@champion", own, "article")
+    assert (metrics["macro_f1"], metrics["macro_f1_interval"]) == (expected["macro_f1"], expected["macro_f1_interval"])
+    params = MlflowClient().get_run(metrics["run"]["run_id"]).data.params
+    assert params["label_map.war"] == "conflict"
+
+    code, _, output = evaluate_cli("--model-uri", "models:/news-topic@champion", "--data", str(data), "--label-map", "finance=economy")
+    assert code == 1 and "finance not among the file's labels (home, talks, war, weather)" in output
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["--label-map", "business"], "expected BENCHMARK_LABEL=MODEL_LABEL"),
-        (["--label-map", "=economy"], "expected BENCHMARK_LABEL=MODEL_LABEL"),
+        (["--label-map", "business"], "expected DATA_LABEL=MODEL_LABEL"),
+        (["--label-map", "=economy"], "expected DATA_LABEL=MODEL_LABEL"),
         (["--label-map", "business=economy", "--label-map", "business=conflict"], "'business' is mapped twice"),
         (["--label-map", "finance=economy"], "finance not among the benchmark's labels (business, entertainment"),
         (["--label-map", "business=markets"], "markets not among the model's labels (conflict, diplomacy"),
@@ -292,7 +317,7 @@ def test_a_bad_label_map_is_named(trained_store_uri: str, tmp_path: Path, args: 
 
 
 @pytest.mark.parametrize(
-    ("option", "value"), [("--label-map", "business=economy"), ("--split", "test"), ("--data-dir", "/somewhere")]
+    ("option", "value"), [("--split", "test"), ("--data-dir", "/somewhere")]
 )
 def test_a_benchmark_option_beside_a_file_is_refused_rather_than_ignored(
     trained_store_uri: str, tmp_path: Path, option: str, value: str

@@ -1,0 +1,49 @@
+"""Copies of one input in the data: kept on one side of every split, so no held-out figure scores a seen input.
+
+A corpus may hold one text twice (BBC News holds 64 articles twice, under two file names): split apart, the copy in
+training gives its twin's label away and inflates the held-out figures. Inputs (the text, and for stance the target)
+are compared as a reader would, case and spacing aside.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from classifiers.contract import REQUIRED_COLUMNS
+
+
+def input_keys(frame: pd.DataFrame, task: str) -> pd.Series:
+    """Each row's input as one string, case-folded with its spacing collapsed."""
+    keys = pd.Series([""] * len(frame), index=frame.index)
+    for position, column in enumerate(REQUIRED_COLUMNS[task]):
+        part = frame[column].astype(str).str.split().str.join(" ").str.casefold()
+        keys = part if position == 0 else keys + "\x1f" + part
+    return keys
+
+
+def join_groups_sharing_inputs(frame: pd.DataFrame, task: str) -> tuple[pd.DataFrame, int]:
+    """The frame with every two groups that share an input made one (under the name of the one that comes first), and
+    how many groups were joined into another."""
+    groups = frame["group"].astype(str)
+    parent: dict[str, str] = {}
+
+    def root(group: str) -> str:
+        while parent.get(group, group) != group:
+            group = parent[group]
+        return group
+
+    first_seen = {group: position for position, group in enumerate(dict.fromkeys(groups))}
+    for members in groups.groupby(input_keys(frame, task).to_numpy()).unique():
+        roots = sorted({root(group) for group in members}, key=first_seen.__getitem__)
+        for other in roots[1:]:
+            parent[other] = roots[0]
+    if not parent:
+        return frame, 0
+    return frame.assign(group=groups.map(root)), len(parent)
+
+
+def without_copies_of(extra: pd.DataFrame, data: pd.DataFrame, task: str) -> tuple[pd.DataFrame, int]:
+    """An extra source's rows less those whose input is one of the data's (on every fold's training side, they would
+    give the held-out row's label away; the data's own copy trains the final model), and how many were left out."""
+    copies = input_keys(extra, task).isin(set(input_keys(data, task)))
+    return extra[~copies].reset_index(drop=True), int(copies.sum())
