@@ -15,6 +15,7 @@ user sees: wall time, the process's peak RSS, the logged metrics and the registe
 Each measured config's figures are kept in `benchmarks/results/bench_training.json` (replacing that
 config's earlier row), and a folder's table is written from the rows kept there. So slow configs can
 be measured one at a time; a config of the folder with no row yet is named under its table.
+`--no-write-doc` prints the tables (the new figures beside the kept ones) and changes no file.
 """
 
 from __future__ import annotations
@@ -235,7 +236,13 @@ def main(
     configs: Annotated[
         list[Path] | None, typer.Argument(help="Only these configs, relative to the repository (default: the whole suite).")
     ] = None,
-    write_doc: Annotated[bool, typer.Option(help="Write the tables into the suite's doc.")] = True,
+    write_doc: Annotated[
+        bool,
+        typer.Option(
+            help="Keep the figures in benchmarks/results/bench_training.json and write the tables into the suite's doc; "
+            "--no-write-doc only prints them, changing no file of the repository."
+        ),
+    ] = True,
     train: Annotated[bool, typer.Option(help="Train the configs; --no-train rewrites the tables from the kept figures.")] = True,
     store: Annotated[
         Path | None,
@@ -268,7 +275,8 @@ def main(
             logger.info("%s: %.0f s, %.0f MB", locations.shown(path), row["seconds"], row["peak_mb"])
             # Kept at once, so a later config that fails or is stopped does not take this one's figures with it.
             kept[str(locations.shown(path))] = row
-            write_texts_atomically({RESULTS: json.dumps(kept, indent=2, sort_keys=True) + "\n"})
+            if write_doc:
+                write_texts_atomically({RESULTS: json.dumps(kept, indent=2, sort_keys=True) + "\n"})
     # One table per folder of configs (per task on the seed corpus, per benchmark for the public data).
     for folder in dict.fromkeys(path.parent for path in paths):
         in_folder = [str(locations.shown(path)) for path in chosen.configs if path.parent == folder]

@@ -10,10 +10,15 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+import typer
+from typer.testing import CliRunner
+
 from tests.benchmarks.conftest import alignments, table_lines
 from training.locations import PROJECT_ROOT
 
 sys.path.insert(0, str(PROJECT_ROOT / "benchmarks"))
+import bench_training  # noqa: E402
 from bench_training import table  # noqa: E402
 
 
@@ -89,3 +94,21 @@ def test_sigterm_stops_the_training_it_started_and_removes_its_temporary_store(t
     assert not any(Path(f"/proc/{pid}").exists() for pid in training)  # the training did not go on alone
     assert list(tmp_path.glob("bench-training-*")) == []
     assert results.read_bytes() == before
+
+
+def test_no_write_doc_prints_the_new_figures_and_changes_no_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    measured = _row("configs/topic/tfidf_svm.yaml", "2026-12-05", {"macro_f1": 0.4242})
+    # The measurement itself (a training in a child process) is what the SIGTERM test above runs.
+    monkeypatch.setattr(bench_training, "measure", lambda config, store, metrics: measured)
+    kept = tmp_path / "bench_training.json"
+    monkeypatch.setattr(bench_training, "RESULTS", kept)
+    doc = bench_training.SUITES["seeds"].doc
+    before = doc.read_bytes()
+
+    app = typer.Typer()
+    app.command()(bench_training.main)  # as run_script runs it: its one command
+    result = CliRunner().invoke(app, ["seeds", "configs/topic/tfidf_svm.yaml", "--no-write-doc"])
+
+    assert result.exit_code == 0, result.output
+    assert "0.424" in result.output  # the new figure, in the printed table
+    assert not kept.exists() and doc.read_bytes() == before
