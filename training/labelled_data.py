@@ -90,7 +90,9 @@ def _check(frame: pd.DataFrame, task: str, where: str, two_classes: bool = True)
 
 def _read_jsonl(config: JsonlData, task: str) -> pd.DataFrame:
     ids = [config.group_column] if config.group_column else []
-    frame = read_jsonl_table(config.path, [*REQUIRED_COLUMNS[task], "label"], ids, config.labels)
+    fields = [*REQUIRED_COLUMNS[task], "label"]
+    # Checked here rather than in _check, so that the message names the line an editor shows.
+    frame = read_jsonl_table(config.path, fields, ids, config.labels, nonblank=fields)
     # Without a group column every row is its own group: plain (ungrouped) splits.
     frame["group"] = frame[config.group_column] if config.group_column else [str(i) for i in range(len(frame))]
     return frame

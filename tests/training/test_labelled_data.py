@@ -162,3 +162,13 @@ def test_groups_that_share_a_text_are_one_group_and_an_extra_sources_copies_are_
     only_copies = source(tmp_path / "copies.jsonl", extra_rows[:1], diplomacy)
     with pytest.raises(UserInputError, match=r"copies.jsonl: every row is a copy of a row of the experiment's data"):
         load_labelled_data(JsonlData(source="jsonl", path=path, group_column="doc"), "topic", [only_copies])
+
+
+def test_a_blank_field_of_a_training_file_is_named_by_its_line(tmp_path: Path) -> None:
+    path = tmp_path / "ours.jsonl"
+    path.write_text(
+        json.dumps({"text": "Jets struck.", "label": "conflict"}) + "\n\n" + json.dumps({"text": "  ", "label": "diplomacy"}) + "\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(UserInputError, match=r"ours.jsonl:3: field 'text' is blank"):
+        load_labelled_data(JsonlData(source="jsonl", path=path), "topic")

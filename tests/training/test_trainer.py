@@ -237,7 +237,7 @@ def test_an_experiment_deleted_in_the_ui_is_named_with_how_to_restore_it(store_u
         (None, "not found"),
         ([], "the dataset is empty"),
         ([{"text": f"t{i}", "label": "only", "g": str(i)} for i in range(6)], "only one class"),
-        ([{"text": "t", "label": "a", "g": "1"}, {"text": " ", "label": "b", "g": "2"}], "row 2 has an empty 'text'"),
+        ([{"text": "t", "label": "a", "g": "1"}, {"text": " ", "label": "b", "g": "2"}], "data.jsonl:2: field 'text' is blank"),
         # Two articles of one label each: each fold trains on the other's label alone.
         (
             [{"text": f"t{i}", "label": "ab"[i % 2], "g": str(i % 2)} for i in range(6)],
