@@ -93,6 +93,12 @@ def _read_jsonl(config: JsonlData, task: str) -> pd.DataFrame:
     fields = [*REQUIRED_COLUMNS[task], "label"]
     # Checked here rather than in _check, so that the message names the line an editor shows.
     frame = read_jsonl_table(config.path, fields, ids, config.labels, nonblank=fields)
+    absent = [label for label in config.labels or [] if label not in set(frame["label"])]
+    if absent:
+        # Declared, so expected; but a model learns only the labels its rows have, and would never answer these.
+        logger.warning(
+            "%s: declared label(s) %s have no row: the model will not know them", config.path, ", ".join(absent)
+        )
     # Without a group column every row is its own group: plain (ungrouped) splits.
     frame["group"] = frame[config.group_column] if config.group_column else [str(i) for i in range(len(frame))]
     return frame

@@ -103,12 +103,15 @@ def test_a_label_outside_the_declared_labels_is_refused_naming_file_and_line(tmp
     assert str(err.value) == f"{path}:3: label 'econ' is not one of the declared labels (conflict, diplomacy, economy)"
 
 
-def test_data_within_the_declared_labels_loads(tmp_path: Path) -> None:
+def test_data_within_the_declared_labels_loads_and_a_declared_label_without_rows_is_said(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     path = jsonl(tmp_path / "mine.jsonl", TOPIC_ROWS)
     config = JsonlData(source="jsonl", path=path, group_column="doc", labels=["conflict", "diplomacy", "economy"])
     data = load_labelled_data(config, "topic")
     assert data.labels == ["conflict", "diplomacy"]
     assert list(data.frame["group"]) == ["1", "2"]
+    assert "mine.jsonl: declared label(s) economy have no row: the model will not know them" in caplog.text
 
 
 
