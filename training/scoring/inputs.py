@@ -42,6 +42,12 @@ def inspect_input(path: Path) -> InputFile:
     suffix = path.suffix.lower()
     if suffix not in SUPPORTED_SUFFIXES:
         raise UserInputError(f"{path}: unsupported input format '{path.suffix}' (use {' or '.join(SUPPORTED_SUFFIXES)})")
+    if path.is_dir():
+        # A Spark output is such a folder: its part files are one table to pandas, not to this reader.
+        raise UserInputError(
+            f"{path} is a folder; give one file (a folder of Parquet parts reads as one table with "
+            "`pandas.read_parquet`, which writes it back as one file with `to_parquet`)"
+        )
     if not path.is_file():
         raise UserInputError(f"input file {path} not found")
     found = _inspect_parquet(path) if suffix == PARQUET else _inspect_jsonl(path)
@@ -98,6 +104,11 @@ class DocumentOrder:
         document, when its document came earlier and ended."""
         if document == self.current:
             return
+        if isinstance(document, str) and not document.strip():
+            # As /v1/classify refuses it: a blank is no article, and rows "in" it would be read beside each other.
+            raise UserInputError(
+                f"{self.path}: {place}: the document is blank; leave it out (or null) for a row read alone"
+            )
         if self.current is not None:
             ender = "a row without a document" if document is None else f"document {document!r}"
             self._finished[self.current] = f"{ender} at {place}"

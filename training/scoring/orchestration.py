@@ -18,6 +18,7 @@ from training.scoring.spark_engine import (
     check_executor_python,
     check_master_reachable,
     check_spark_paths,
+    check_spark_types,
     score_with_spark,
 )
 
@@ -70,6 +71,8 @@ def score(
         check_spark_paths(input_path, output)
         check_master_reachable(master)
     source = inspect_input(input_path)
+    if engine is Engine.SPARK:
+        check_spark_types(source)
     check_output(output, input_path)
     spec = describe_model(model_uri)
     # Parquet states its columns and types, so a column that cannot be read as the model needs is named before its

@@ -25,6 +25,7 @@ from types import FrameType
 from typing import TYPE_CHECKING
 
 import mlflow.pyfunc
+import pyarrow as pa
 import pyarrow.parquet as pq
 
 from classifiers.contract import DOCUMENT_COLUMN
@@ -53,6 +54,9 @@ _ALONE_KEY = f"alone_{uuid.uuid4().hex}"
 _NO_BYTE_LIMIT = 2**31 - 2
 _JAVA_REASON = re.compile(r"[\w.$]+(?:Exception|Error): (.+)$", re.MULTILINE)
 _HADOOP_GLOB = re.compile(r"([\[\]{}*?\\])")
+# What the OS says when a write fails for want of room or of permission (the local engine's errnos), as Spark's write
+# error quotes it deep in a Java stack trace.
+_WRITE_FAILURES = ("No space left on device", "Disk quota exceeded", "File too large", "Read-only file system", "Permission denied")
 
 
 def result_type(spec: ModelSpec) -> StructType:
@@ -102,6 +106,21 @@ def check_spark_paths(*paths: Path) -> None:
     for path in paths:
         if ":" in str(path.resolve()):
             raise UserInputError(f"{path}: Spark cannot read or write a path with ':' in it; rename it or use --engine local")
+
+
+def check_spark_types(source: InputFile) -> None:
+    """Refuse, before Spark starts, a Parquet column of a type Spark's reader cannot read (it reads every column, the
+    passed-through ones too): nanosecond timestamps (what pandas writes by default) and times of day."""
+    if source.schema is None:
+        return  # JSONL: JSON's own types only
+    for field in source.schema:
+        kind = field.type
+        if (pa.types.is_timestamp(kind) and kind.unit == "ns") or pa.types.is_time(kind):
+            raise UserInputError(
+                f"{source.path}: column '{field.name}' is {kind}, which Spark cannot read; write it in microseconds "
+                "(pandas: `to_parquet(..., coerce_timestamps='us', allow_truncated_timestamps=True)`) or as a "
+                "string, or use --engine local"
+            )
 
 
 def start_session(master: str, chunk_rows: int | None) -> SparkSession:
@@ -243,6 +262,16 @@ def score_with_spark(source: InputFile, spec: ModelSpec, output: Path, master: s
         try:
             with signals_cancel_jobs(spark):
                 _write_scores(spark, source, spec, staged, chunk_rows, records, documents)
+        except Exception as err:
+            from py4j.protocol import Py4JError
+
+            with suppress(Py4JError, OSError):
+                spark.stop()
+            failure = write_failure(str(err))
+            if failure is not None:
+                # A full disk or a read-only folder is the user's to free: one line, as the local engine says it.
+                raise UserInputError(f"cannot write {output}: {failure}") from err
+            raise
         except BaseException:
             # A JVM stopped by a signal to the process group cannot be asked to stop: the error in flight says more.
             from py4j.protocol import Py4JError
@@ -256,6 +285,11 @@ def score_with_spark(source: InputFile, spec: ModelSpec, output: Path, master: s
         rows = sum(pq.read_metadata(part).num_rows for part in staged.glob("part-*.parquet"))
     logger.info("scored %d rows of %s into %s with Spark (%s)", rows, source.path, output, master)
     return rows
+
+
+def write_failure(error: str) -> str | None:
+    """The OS's reason where a Spark job's error is a write that failed for want of room or of permission."""
+    return next((reason for reason in _WRITE_FAILURES if reason in error), None)
 
 
 def _write_scores(

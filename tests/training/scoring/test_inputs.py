@@ -115,6 +115,26 @@ def test_the_check_before_spark_reads_the_documents_of_a_parquet_input_too(input
         check_records(inspect_input(path), 2, ["text"])
 
 
+@pytest.mark.parametrize("blank", ["", "  "])
+def test_a_blank_document_is_refused_as_the_service_refuses_it(inputs_dir: Path, blank: str) -> None:
+    # An export that writes a missing article id as "" would otherwise read unrelated rows as one article.
+    path = inputs_dir / "news.parquet"
+    pq.write_table(pa.table({"text": ["a", "b", "c"], "document": ["x", blank, blank]}), path)
+    with pytest.raises(UserInputError, match=r"news.parquet: row 2: the document is blank; leave it out \(or null\)"):
+        check_records(inspect_input(path), 2, ["text"])
+    lines = [json.dumps({"text": "a", "document": "x"}), json.dumps({"text": "b", "document": blank})]
+    with pytest.raises(UserInputError, match=r"news.jsonl: line 2: the document is blank"):
+        check_records(inspect_input(write_lines(inputs_dir / "news.jsonl", lines)), 2, ["text"])
+
+
+def test_a_folder_of_parquet_parts_is_named_as_a_folder(inputs_dir: Path) -> None:
+    folder = inputs_dir / "scores.parquet"
+    folder.mkdir()
+    pq.write_table(pa.table({"text": ["a"]}), folder / "part-00000.parquet")
+    with pytest.raises(UserInputError, match=r"scores.parquet is a folder; give one file"):
+        inspect_input(folder)
+
+
 def test_a_field_whose_values_cannot_share_a_type_is_named_with_its_lines(inputs_dir: Path) -> None:
     lines = [json.dumps({"id": n, "text": "a"}) for n in range(2)] + [json.dumps({"id": n, "text": "b"}) for n in ("two", "three")]
     source = inspect_input(write_lines(inputs_dir / "ids.jsonl", lines))

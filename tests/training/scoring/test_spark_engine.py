@@ -20,7 +20,7 @@ from tests.conftest import batching_tolerance
 from training.locations import PROJECT_ROOT
 from training.scoring import Engine, score
 from training.scoring.model import ModelSpec
-from training.scoring.spark_engine import check_master_reachable, result_type
+from training.scoring.spark_engine import check_master_reachable, result_type, write_failure
 
 
 def test_the_udf_returns_the_contract_columns_as_a_struct() -> None:
@@ -84,6 +84,36 @@ def test_a_path_with_a_colon_is_refused_before_anything_starts(inputs_dir: Path,
     with pytest.raises(UserInputError, match=f"{source}: Spark cannot read or write a path with ':' in it; rename it or use --engine local"):
         score("models:/news-topic@champion", source, out_dir / "s.parquet", engine=Engine.SPARK, master="local[1]")
     assert list(out_dir.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    ("column", "shown"),
+    [
+        (pa.array([1_700_000_000_000_000_000], pa.timestamp("ns")), "timestamp[ns]"),
+        (pa.array([3_600_000_000], pa.time64("us")), "time64[us]"),
+    ],
+    ids=["nanoseconds", "time-of-day"],
+)
+def test_a_column_spark_cannot_read_is_named_before_anything_starts(
+    inputs_dir: Path, out_dir: Path, column: pa.Array, shown: str
+) -> None:
+    path = inputs_dir / "news.parquet"
+    pq.write_table(pa.table({"text": ["Talks resumed."], "published": column}), path)
+    # No store is set up: the check comes before the model is looked up. The local engine reads such a file.
+    with pytest.raises(UserInputError, match=rf"news.parquet: column 'published' is {re.escape(shown)}, which Spark cannot read"):
+        score("models:/news-topic@champion", path, out_dir / "s.parquet", engine=Engine.SPARK, master="local[1]")
+    assert list(out_dir.iterdir()) == []
+
+
+def test_a_write_that_failed_for_want_of_room_is_told_from_other_job_failures() -> None:
+    # The last lines of what Spark raised on a full disk (2026-12-05): the reason is deep in the Java trace.
+    full = (
+        "py4j.protocol.Py4JJavaError: An error occurred while calling o87.parquet.\n"
+        ": org.apache.spark.SparkException: [TASK_WRITE_FAILED] Task failed while writing rows to file:/s/.x.parquet.tmp.\n"
+        "Caused by: java.io.IOException: No space left on device\n\tat java.base/java.io.FileOutputStream.writeBytes"
+    )
+    assert write_failure(full) == "No space left on device"
+    assert write_failure("org.apache.spark.api.python.PythonException: ValueError: the model failed") is None
 
 
 @pytest.mark.slow
