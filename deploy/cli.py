@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import logging
+import signal
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from types import FrameType
 from typing import Annotated
 
 import typer
@@ -43,10 +45,18 @@ def _stack_errors() -> Iterator[None]:
         raise typer.Exit(1) from err
 
 
+def _stop_on_sigterm(signum: int, _frame: FrameType | None) -> None:
+    """SIGTERM (a process manager's or a CI job's stop) unwinds as Ctrl-C does: a start stops what it started. A
+    second one while that happens is ignored, so the cleanup is not cut short."""
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    raise SystemExit(128 + signum)
+
+
 @app.callback()
 def main() -> None:
-    """Logging for every command."""
+    """Logging and SIGTERM handling for every command."""
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    signal.signal(signal.SIGTERM, _stop_on_sigterm)
 
 
 @app.command()
@@ -82,6 +92,7 @@ def start(
 def stop(data_dir: DataDir = DEFAULT_DATA_DIR) -> None:
     """Stop the tracking server and PostgreSQL; runs, models and artifacts stay in the data folder."""
     with _stack_errors():
+        _check_data_dir(data_dir)
         _report(Stack(data_dir).stop())
 
 
@@ -89,9 +100,14 @@ def stop(data_dir: DataDir = DEFAULT_DATA_DIR) -> None:
 def status(data_dir: DataDir = DEFAULT_DATA_DIR) -> None:
     """Which parts of the stack run now."""
     with _stack_errors():
-        if data_dir.exists() and not data_dir.is_dir():
-            raise StackError(f"the data folder {data_dir} cannot be used: it is a file")
-        if not data_dir.exists():
-            # Most likely a mistyped --data-dir: "stopped" would hide that no stack was ever there.
-            raise StackError(f"no stack in {data_dir}: the folder does not exist (`python -m deploy start` makes it)")
+        _check_data_dir(data_dir)
         _report(Stack(data_dir).status())
+
+
+def _check_data_dir(data_dir: Path) -> None:
+    """A data folder that does not exist or is a file is named: most likely a mistyped --data-dir, where "stopped"
+    would hide that no stack was ever there (and, for `stop`, that the real one still runs)."""
+    if data_dir.exists() and not data_dir.is_dir():
+        raise StackError(f"the data folder {data_dir} cannot be used: it is a file")
+    if not data_dir.exists():
+        raise StackError(f"no stack in {data_dir}: the folder does not exist (`python -m deploy start` makes it)")

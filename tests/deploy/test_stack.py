@@ -377,13 +377,15 @@ def test_saved_ports_that_are_not_port_numbers_are_named(tmp_path: Path) -> None
         assert f"error: {data / 'stack.json'} is not the stack's saved ports" in result.output
 
 
-def test_status_of_a_folder_that_does_not_exist_or_is_a_file_says_so(tmp_path: Path) -> None:
-    result = CliRunner().invoke(deploy_cli.app, ["status", "--data-dir", str(tmp_path / "typo")])
+@pytest.mark.parametrize("command", ["status", "stop"])
+def test_status_or_stop_of_a_folder_that_does_not_exist_or_is_a_file_says_so(tmp_path: Path, command: str) -> None:
+    # A mistyped folder given to stop answered "stopped" while the real stack ran on.
+    result = CliRunner().invoke(deploy_cli.app, [command, "--data-dir", str(tmp_path / "typo")])
     assert result.exit_code == 1
     assert f"error: no stack in {tmp_path / 'typo'}: the folder does not exist" in result.output
 
     (tmp_path / "a-file").write_text("not a folder")
-    result = CliRunner().invoke(deploy_cli.app, ["status", "--data-dir", str(tmp_path / "a-file")])
+    result = CliRunner().invoke(deploy_cli.app, [command, "--data-dir", str(tmp_path / "a-file")])
     assert result.exit_code == 1
     assert f"error: the data folder {tmp_path / 'a-file'} cannot be used: it is a file" in result.output
 
@@ -442,8 +444,10 @@ def test_two_starts_at_once_on_a_new_folder_leave_one_working_stack() -> None:
 
 
 @pytest.mark.slow
-def test_a_start_interrupted_once_postgres_is_up_stops_what_it_started_and_keeps_the_saved_ports() -> None:
-    # Ctrl-C while the tracking server started left both running under ports that status did not show.
+@pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+def test_a_start_interrupted_once_postgres_is_up_stops_what_it_started_and_keeps_the_saved_ports(stop: signal.Signals) -> None:
+    # Ctrl-C while the tracking server started left both running under ports that status did not show; SIGTERM (a
+    # process manager's stop) killed the command and left them running until 2026-12-05.
     with stack_postgres_can_reach() as stack:
         stack.data_dir.mkdir(parents=True)
         saved = '{"postgres": 5433, "mlflow": 5000}'
@@ -455,10 +459,10 @@ def test_a_start_interrupted_once_postgres_is_up_stops_what_it_started_and_keeps
         while not stack.pid_file.exists():
             assert start.poll() is None and time.monotonic() < deadline, start.stderr.read() if start.stderr else ""
             time.sleep(0.1)
-        start.send_signal(signal.SIGINT)
+        start.send_signal(stop)
         start.communicate(timeout=120)
 
-        assert start.returncode != 0
+        assert start.returncode == (130 if stop == signal.SIGINT else 143)
         status = stack.status()
         assert not status.postgres_running and not status.mlflow_running
         assert stack.ports_file.read_text() == saved
