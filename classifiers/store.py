@@ -238,6 +238,12 @@ def train_defaults_command(uri: str) -> str:
     return training_command(uri, "train-defaults")
 
 
+def mlflow_command(uri: str, arguments: str) -> str:
+    """`mlflow <arguments>` run against the store at uri (its password shown as ***): MLflow's own command line knows
+    nothing of this project's default store, so the URI is always given."""
+    return f"{TRACKING_URI_ENV}={shlex.quote(redact_uri(uri))} mlflow {arguments}"
+
+
 def training_command(uri: str, arguments: str) -> str:
     """`python -m training <arguments>` run against the store at uri (its password shown as ***)."""
     command = f"python -m training {arguments}"

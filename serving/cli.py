@@ -91,6 +91,10 @@ def settings_errors(err: ValidationError, options: Mapping[str, object]) -> str:
     problems = []
     for error in err.errors(include_url=False):
         field = str(error["loc"][0]) if error["loc"] else ""
+        if not field:
+            # A rule over several settings (both model URIs empty): its message names them.
+            problems.append(str(error["msg"]).removeprefix("Value error, "))
+            continue
         name = f"--{field}" if field in options else field if field.startswith(ENV_PREFIX) else f"{ENV_PREFIX}{field.upper()}"
         problems.append(f"{name}: {error['msg']}")
     return "; ".join(problems)

@@ -35,10 +35,8 @@ def deleted_experiment(name: str) -> str | None:
     found = mlflow.get_experiment_by_name(name)
     if found is None or found.lifecycle_stage != "deleted":
         return None
-    return (
-        f"experiment '{name}' is deleted; restore it (`mlflow experiments restore --experiment-id "
-        f"{found.experiment_id}`) or name another"
-    )
+    restore = store.mlflow_command(mlflow.get_tracking_uri(), f"experiments restore --experiment-id {found.experiment_id}")
+    return f"experiment '{name}' is deleted; restore it (`{restore}`) or name another"
 
 
 def ensure_experiment(name: str, tags: dict[str, str], new_tags: dict[str, str] | None = None) -> str:

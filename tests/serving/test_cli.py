@@ -98,6 +98,16 @@ def test_invalid_settings_exit_with_a_message(monkeypatch: pytest.MonkeyPatch) -
     assert "runs:/abc" in result.output  # the URI it refuses, which names no secret
 
 
+def test_a_rule_over_several_settings_is_said_without_a_made_up_name(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("NEWS_TOPIC_MODEL_URI", "")
+    monkeypatch.setenv("NEWS_STANCE_MODEL_URI", "")
+
+    result = CliRunner().invoke(cli.app, [])
+
+    assert result.exit_code == 2
+    assert "error: invalid settings: NEWS_TOPIC_MODEL_URI and NEWS_STANCE_MODEL_URI are both empty" in result.output
+
+
 def test_a_bad_setting_is_named_as_the_variable_and_never_echoed(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("NEWS_PORT", "eighty")
     monkeypatch.setenv("NEWS_ADMIN_API_KEY", "short-secret")

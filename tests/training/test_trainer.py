@@ -1,7 +1,10 @@
 """End-to-end training into a temporary MLflow store."""
 
 import json
+import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -223,12 +226,25 @@ def test_an_evaluation_the_data_cannot_be_split_for_is_refused_before_any_run_ex
     assert mlflow.search_experiments(filter_string="name = 'topic-seeds'") == []
 
 
-def test_an_experiment_deleted_in_the_ui_is_named_with_how_to_restore_it(store_uri: str) -> None:
+def test_an_experiment_deleted_in_the_ui_is_named_with_a_restore_command_that_works_as_printed(
+    store_uri: str, tmp_path: Path
+) -> None:
     client = MlflowClient()
     client.delete_experiment(client.create_experiment("topic-seeds"))
-    with pytest.raises(UserInputError, match=r"experiment 'topic-seeds' is deleted; restore it \(`mlflow experiments restore --experiment-id \d+`\)"):
+    with pytest.raises(UserInputError, match=r"experiment 'topic-seeds' is deleted; restore it \(`(.+)`\)") as refused:
         train(load_config(locations.CONFIGS_DIR / "topic" / "tfidf_logreg.yaml"))
     assert mlflow.search_runs(search_all_experiments=True, output_format="list", run_view_type=3) == []
+
+    # Pasted into a shell anywhere, without the test's MLFLOW_TRACKING_URI: MLflow's own default store is another one.
+    command = re.search(r"restore it \(`(.+)`\)", str(refused.value)).group(1)  # type: ignore[union-attr]
+    env = {key: value for key, value in os.environ.items() if key != "MLFLOW_TRACKING_URI"}
+    env["PATH"] = f"{Path(sys.executable).parent}:{env['PATH']}"
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    done = subprocess.run(command, shell=True, cwd=elsewhere, env=env, capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert client.get_experiment_by_name("topic-seeds").lifecycle_stage == "active"  # type: ignore[union-attr]
+    assert list(elsewhere.iterdir()) == []  # no store of MLflow's own made where it ran
 
 
 @pytest.mark.parametrize(
