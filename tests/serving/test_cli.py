@@ -88,24 +88,24 @@ def test_python_m_serving_classifies_over_http(trained_store: str, tmp_path: Pat
     assert "Application shutdown complete" in (tmp_path / "server.log").read_text()
 
 
-def test_invalid_settings_exit_with_a_message(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("NEWS_TOPIC_MODEL_URI", "runs:/abc/model")
+@pytest.mark.parametrize(
+    ("settings", "message"),
+    [
+        # The URI it refuses is shown: it names no secret.
+        ({"NEWS_TOPIC_MODEL_URI": "runs:/abc/model"}, "NEWS_TOPIC_MODEL_URI: Value error, expected models:/<name>@<alias> or models:/<name>/<version>, got 'runs:/abc/model'"),
+        # A rule over two settings is said as it is, not under a made-up "NEWS_" name.
+        ({"NEWS_TOPIC_MODEL_URI": "", "NEWS_STANCE_MODEL_URI": ""}, "NEWS_TOPIC_MODEL_URI and NEWS_STANCE_MODEL_URI are both empty"),
+    ],
+    ids=["one-setting", "two-settings"],
+)
+def test_invalid_settings_exit_with_a_message(monkeypatch: pytest.MonkeyPatch, settings: dict[str, str], message: str) -> None:
+    for name, value in settings.items():
+        monkeypatch.setenv(name, value)
 
     result = CliRunner().invoke(cli.app, [])
 
     assert result.exit_code == 2
-    assert "invalid settings: NEWS_TOPIC_MODEL_URI: Value error, expected models:/<name>@<alias>" in result.output
-    assert "runs:/abc" in result.output  # the URI it refuses, which names no secret
-
-
-def test_a_rule_over_several_settings_is_said_without_a_made_up_name(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("NEWS_TOPIC_MODEL_URI", "")
-    monkeypatch.setenv("NEWS_STANCE_MODEL_URI", "")
-
-    result = CliRunner().invoke(cli.app, [])
-
-    assert result.exit_code == 2
-    assert "error: invalid settings: NEWS_TOPIC_MODEL_URI and NEWS_STANCE_MODEL_URI are both empty" in result.output
+    assert f"error: invalid settings: {message}" in result.output
 
 
 def test_a_bad_setting_is_named_as_the_variable_and_never_echoed(monkeypatch: pytest.MonkeyPatch) -> None:
