@@ -72,7 +72,9 @@ def check_model_columns(source: InputFile, required: Sequence[str], task: str, a
     if source.schema is not None:
         for column in required:
             kind = source.schema.field(column).type
-            if not (pa.types.is_string(kind) or pa.types.is_large_string(kind) or pa.types.is_string_view(kind)):
+            # pandas writes a `category` column of strings dictionary-encoded: its values are strings all the same.
+            values = kind.value_type if pa.types.is_dictionary(kind) else kind
+            if not (pa.types.is_string(values) or pa.types.is_large_string(values) or pa.types.is_string_view(values)):
                 raise UserInputError(f"{source.path}: column '{column}' must hold strings, not {kind}")
 
 
@@ -204,10 +206,15 @@ def _parquet_chunks(source: InputFile, chunk_rows: int, required: Sequence[str],
             raise UserInputError(f"{source.path}: not a readable Parquet file ({err})") from err
 
 
+def plain_strings(column: pa.ChunkedArray) -> pa.ChunkedArray:
+    """A string column as plain strings: a dictionary-encoded one decoded (string functions do not take those)."""
+    return pc.cast(column, column.type.value_type) if pa.types.is_dictionary(column.type) else column
+
+
 def _check_filled(path: Path, chunk: pa.Table, required: Sequence[str], first_row: int) -> None:
     """Every required value given and more than whitespace; the error names the first row that is not."""
     for column in required:
-        values = chunk.column(column)
+        values = plain_strings(chunk.column(column))
         if values.null_count:
             row = first_row + values.is_null().to_pylist().index(True)
             raise UserInputError(f"{path}: row {row}: '{column}' is null")

@@ -14,6 +14,7 @@ from mlflow.exceptions import MlflowException
 from classifiers.contract import DOCUMENT_COLUMN, PROBA_PREFIX, REQUIRED_COLUMNS
 from classifiers.errors import UserInputError
 from classifiers.pyfunc import loaded_pyfunc, read_model_info
+from training.scoring.inputs import plain_strings
 
 # The contract's first two output columns (classifiers.contract.prediction_frame); one proba_<label> per class follows.
 LABEL_COLUMN = "label"
@@ -75,7 +76,8 @@ def loaded_model(spec: ModelSpec) -> Iterator[mlflow.pyfunc.PyFuncModel]:
 
 def predict_table(model: mlflow.pyfunc.PyFuncModel, spec: ModelSpec, chunk: pa.Table) -> pa.Table:
     """The model's output columns for a chunk, one row per input row, typed as `spec.output_fields`."""
-    inputs = chunk.select(list(spec.required_columns))
+    required = list(spec.required_columns)
+    inputs = pa.table({name: plain_strings(chunk.column(name)) for name in required})
     if DOCUMENT_COLUMN in chunk.column_names:
         # The signature's document column is a string: an integer article id names its document as well.
         inputs = inputs.append_column(DOCUMENT_COLUMN, _as_strings(chunk.column(DOCUMENT_COLUMN)))

@@ -79,6 +79,22 @@ def test_segments_that_name_their_document_are_read_beside_their_neighbours_in_a
     assert not np.allclose(whole.loc[:7, proba].to_numpy(), alone.loc[:7, proba].to_numpy(), atol=1e-3)
 
 
+def test_text_written_as_a_pandas_category_is_scored_as_text_and_passed_through_as_it_was(
+    trained_store_uri: str, inputs_dir: Path, out_dir: Path, news_rows: list[dict[str, object]]
+) -> None:
+    frame = pd.DataFrame(news_rows)
+    path = inputs_dir / "categories.parquet"
+    frame.astype({"text": "category", "target": "category"}).to_parquet(path)  # Parquet keeps them dictionary-encoded
+    assert pa.types.is_dictionary(pq.read_schema(path).field("text").type)
+
+    result = score(STANCE, path, out_dir / "scores.parquet", progress=False)
+
+    written = pd.read_parquet(result.output)
+    assert written["text"].dtype == "category"  # passed through as it was
+    expected = load_pyfunc(STANCE).predict(frame[["text", "target"]])
+    assert written["label"].tolist() == expected["label"].tolist()
+
+
 def test_a_parquet_input_without_rows_gets_an_output_with_all_columns(trained_store_uri: str, inputs_dir: Path, out_dir: Path) -> None:
     source = inputs_dir / "empty.parquet"
     pq.write_table(pa.table({"id": pa.array([], pa.int32()), "text": pa.array([], pa.string())}), source)
