@@ -70,12 +70,29 @@ def check_data_file(path: Path) -> None:
         raise UserInputError(f"data file {path} not found")
 
 
+class _RepeatedKey(ValueError):
+    """A JSON object that names one key twice."""
+
+
+def _unrepeated(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """An object's pairs as a dict; _RepeatedKey where a key comes twice (json.loads would keep the last silently)."""
+    record: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in record:
+            raise _RepeatedKey(key)
+        record[key] = value
+    return record
+
+
 def json_object(line: str, where: str) -> dict[str, Any]:
-    """The JSON object a line holds; UserInputError naming `where` for invalid JSON or any other value."""
+    """The JSON object a line holds; UserInputError naming `where` for invalid JSON, a key given twice (which of the
+    two values was meant cannot be told) or any other value."""
     try:
-        record = json.loads(line)
+        record = json.loads(line, object_pairs_hook=_unrepeated)
     except json.JSONDecodeError as err:
         raise UserInputError(f"{where}: invalid JSON ({err.msg}, column {err.colno})") from err
+    except _RepeatedKey as err:
+        raise UserInputError(f"{where}: field '{err.args[0]}' is given twice; keep one") from err
     if not isinstance(record, dict):
         raise UserInputError(f"{where}: expected a JSON object, got {type(record).__name__}")
     return record

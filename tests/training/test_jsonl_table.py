@@ -107,3 +107,15 @@ def test_a_byte_order_mark_before_the_first_record_is_read_past(tmp_path: Path) 
     path = tmp_path / "data.jsonl"
     path.write_bytes('\ufeff{"text": "a", "label": "x"}\n{"text": "b", "label": "y"}\n'.encode())  # as Excel saves UTF-8
     assert read_jsonl_table(path, ["text", "label"]).to_dict("records") == [{"text": "a", "label": "x"}, {"text": "b", "label": "y"}]
+
+
+@pytest.mark.parametrize(
+    ("line", "key"),
+    [('{"text": "a", "label": "x", "text": "b"}', "text"), ('{"text": "a", "label": "x", "meta": {"id": 1, "id": 2}}', "id")],
+    ids=["top-level", "nested"],
+)
+def test_a_field_given_twice_is_refused_rather_than_the_last_kept(tmp_path: Path, line: str, key: str) -> None:
+    path = write(tmp_path, '{"text": "c", "label": "y"}', line)
+    with pytest.raises(UserInputError) as err:
+        read_jsonl_table(path, ["text", "label"])
+    assert str(err.value) == f"{path}:2: field '{key}' is given twice; keep one"

@@ -88,6 +88,7 @@ def test_a_missing_input_and_a_parquet_without_text_are_refused(inputs_dir: Path
         ('{"id": 4, "text": null}', r"line 5: field 'text' must be a string, got null"),
         ('{"id": 4, "text": "x", "target": 7}', r"line 5: field 'target' must be a string, got 7"),
         ('{"id": 4, "text": "caf\\ud800"}', r"line 5: field 'text' holds a lone surrogate"),
+        ('{"id": 4, "text": "x", "text": "y"}', r"line 5: field 'text' is given twice; keep one"),
     ],
 )
 def test_a_bad_record_is_named_by_file_and_line(inputs_dir: Path, broken: str, message: str) -> None:
