@@ -39,12 +39,17 @@ def check_inputs(inputs: pd.DataFrame, task: str) -> pd.DataFrame:
     return inputs[list(REQUIRED_COLUMNS[task])].astype(str)
 
 
-def scored_rows(labels: tuple[str, ...] | list[str], probabilities: np.ndarray, rows: int) -> list[Scored]:
-    """The contract's rows from a probability matrix; ValueError when it does not fit rows x labels."""
+def check_shape(labels: tuple[str, ...] | list[str], probabilities: np.ndarray, rows: int) -> None:
+    """ValueError when a probability matrix does not hold one row per input and one column per label."""
     if probabilities.shape != (rows, len(labels)):
         raise ValueError(
             f"the model gave probabilities of shape {probabilities.shape} for {rows} row(s) and {len(labels)} labels"
         )
+
+
+def scored_rows(labels: tuple[str, ...] | list[str], probabilities: np.ndarray, rows: int) -> list[Scored]:
+    """The contract's rows from a probability matrix; ValueError when it does not fit rows x labels."""
+    check_shape(labels, probabilities, rows)
     best = probabilities.argmax(axis=1).tolist() if rows else []
     return [
         Scored(labels[index], row[index], dict(zip(labels, row, strict=True)))
@@ -79,9 +84,13 @@ def predict(predictor: Predictor, inputs: pd.DataFrame) -> pd.DataFrame:
     checked = check_inputs(inputs, predictor.task)
     documents = documents_of(inputs)
     if documents is None:
-        return prediction_frame(predictor.labels, predictor.predict_proba(checked))
-    # Without a document a row is one of its own (mix_neighbours' None), not a segment of one shared article.
-    return prediction_frame(predictor.labels, predictor.predict_proba_in_documents(checked, documents))
+        probabilities = predictor.predict_proba(checked)
+    else:
+        # Without a document a row is one of its own (mix_neighbours' None), not a segment of one shared article.
+        probabilities = predictor.predict_proba_in_documents(checked, documents)
+    # One row out per row in, whatever the family: checked here, where MLflow, `score` and `mlflow models serve` call.
+    check_shape(predictor.labels, probabilities, len(checked))
+    return prediction_frame(predictor.labels, probabilities)
 
 
 def score_columns(predictor: Predictor, labels: tuple[str, ...], columns: dict[str, list[str]]) -> list[Scored]:

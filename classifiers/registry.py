@@ -10,14 +10,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, version
-from typing import Any
+from typing import Any, get_args
 
 from classifiers.config import FamilyConfig
 from classifiers.errors import UserInputError
 from classifiers.interface import Predictor, Trainable
 
-# What every saved model imports at prediction time (this package, the pyfunc and the contract).
-BASE_REQUIREMENTS = ("mlflow", "numpy", "pandas", "pydantic", "scikit-learn", "joblib")
+# What every saved model imports at prediction time: what this package's modules import when loaded (loading a model
+# imports every family's module), the pyfunc and the contract (tests/classifiers/test_registry.py checks it).
+BASE_REQUIREMENTS = ("mlflow", "numpy", "pandas", "pydantic", "scikit-learn", "joblib", "tqdm")
 
 Factory = Callable[[], Trainable]
 
@@ -44,9 +45,24 @@ _FAMILIES: dict[str, Family] = {}
 
 
 def register(family: Family) -> Family:
-    """Add a family; its config class must declare `family: Literal["<name>"]`, the key that picks it in a YAML file."""
+    """Add a family; its config class must declare `family: Literal["<name>"]`, the key that picks it in a YAML file,
+    and its predictor class `family = "<name>"`, the name its saved models are loaded back by."""
     if family.name in _FAMILIES:
         raise ValueError(f"model family '{family.name}' is registered twice")
+    # Checked here, at import: a predictor that kept another family's name (copied from its module) trains, registers
+    # and serves, and is then loaded back as that other family's class.
+    named = getattr(family.predictor, "family", None)
+    if named != family.name:
+        raise ValueError(
+            f"model family '{family.name}': its predictor {family.predictor.__name__} says family = {named!r}; "
+            f"set family = {family.name!r} (saved models are loaded back by that name)"
+        )
+    keys = get_args(family.config.model_fields["family"].annotation) if "family" in family.config.model_fields else ()
+    if keys != (family.name,):
+        raise ValueError(
+            f"model family '{family.name}': its config {family.config.__name__} must declare "
+            f'family: Literal["{family.name}"] (it declares {keys or "no family field"}), the key a YAML file picks it by'
+        )
     _FAMILIES[family.name] = family
     return family
 

@@ -2,7 +2,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from classifiers.contract import check_inputs, prediction_frame
+from classifiers.contract import check_inputs, predict, prediction_frame
+from classifiers.interface import Predictor
 
 
 def test_prediction_frame_follows_the_contract() -> None:
@@ -16,3 +17,24 @@ def test_missing_target_column_is_named() -> None:
     with pytest.raises(ValueError, match="missing: target"):
         check_inputs(pd.DataFrame({"text": ["x"]}), "stance")
     assert check_inputs(pd.DataFrame({"text": [1], "extra": [2]}), "topic").to_dict("list") == {"text": ["1"]}
+
+
+class _OneRowAlways(Predictor):
+    """A family whose predict_proba reads a frame as one text (a vectorizer given the frame iterates its columns)."""
+
+    family = "one_row"
+
+    def predict_proba(self, inputs: pd.DataFrame) -> np.ndarray:
+        return np.array([[0.6, 0.4]])
+
+    @classmethod
+    def load_weights(cls, directory: object, task: str, labels: list[str]) -> Predictor:
+        raise NotImplementedError
+
+
+def test_predict_refuses_a_model_that_answers_fewer_rows_than_it_was_given() -> None:
+    predictor = _OneRowAlways("topic")
+    predictor.labels = ["conflict", "economy"]
+    assert predict(predictor, pd.DataFrame({"text": ["a"]}))["label"].tolist() == ["conflict"]
+    with pytest.raises(ValueError, match=r"probabilities of shape \(1, 2\) for 3 row\(s\)"):
+        predict(predictor, pd.DataFrame({"text": ["a", "b", "c"]}))
