@@ -18,7 +18,8 @@ FORBIDDEN = {
 
 
 def imported_packages(path: Path) -> set[str]:
-    """Top-level names of every module a source file imports."""
+    """Top-level names of every module a source file imports. Relative imports are left out: each package here is a
+    top-level one, and Python refuses a relative import that would leave it."""
     names: set[str] = set()
     for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
         if isinstance(node, ast.Import):

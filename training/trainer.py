@@ -446,11 +446,13 @@ def _fit_register(
     classifier.fit(*data.training_side())
     example = data.inputs.head(EXAMPLE_ROWS).reset_index(drop=True)
     with tempfile.TemporaryDirectory(prefix="classifier-") as scratch:
-        classifier.save(Path(scratch))
+        # MLflow names the artifact after the folder: `artifacts/classifier/` in every model, not a random name.
+        saved = Path(scratch) / ARTIFACT_KEY
+        classifier.save(saved)
         info = mlflow.pyfunc.log_model(
             name=MODEL_ARTIFACT,
             python_model=pyfunc_entry.__file__,
-            artifacts={ARTIFACT_KEY: scratch},
+            artifacts={ARTIFACT_KEY: str(saved)},
             signature=model_signature(example, predict(classifier, example)),
             input_example=example,
             pip_requirements=requirement_pins(config.model),

@@ -64,6 +64,10 @@ def test_a_stance_model_is_trained_registered_and_logged_with_its_target_aliases
     assert json.loads(params["target_aliases"]) == {"Hamas's allies": ["Islamic Jihad"], "Russia": ["Moscow", "Kremlin"]}
     classifier = load_pyfunc("models:/news-stance@champion").unwrap_python_model().classifier  # type: ignore[attr-defined]
     assert classifier.target_aliases.as_dict() == {"hamas's allies": ["Islamic Jihad"], "russia": ["Moscow", "Kremlin"]}
+    # Where docs/architecture.md says a saved model's own files are, whatever the temporary folder was called.
+    local = Path(mlflow.artifacts.download_artifacts(f"models:/news-stance/{result.version}"))
+    saved = json.loads((local / "artifacts" / "classifier" / "classifier.json").read_text(encoding="utf-8"))
+    assert saved["target_aliases"] == classifier.target_aliases.as_dict()
 
 
 def test_run_records_params_metrics_artifacts_dataset_and_tags(store_uri: str) -> None:

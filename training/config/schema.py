@@ -10,7 +10,7 @@ from mlflow.exceptions import MlflowException
 from mlflow.utils.validation import _validate_model_name
 from pydantic import Field, PositiveFloat, PositiveInt, model_validator
 
-from classifiers.config import Strict
+from classifiers.config import FamilyConfig, Strict
 from classifiers.registry import families, get_family
 from classifiers.store import DEFAULT_REGISTERED_NAMES
 from training import locations
@@ -127,6 +127,11 @@ def _other_data_name(data: Any) -> str | None:
     return None
 
 
+def _side_by_side_families() -> list[str]:
+    """The families whose configs allow folds fitted in threads side by side (they override `fits_in_threads`)."""
+    return [family.name for family in families() if family.config.fits_in_threads is not FamilyConfig.fits_in_threads]
+
+
 class ExperimentConfig(Strict):
     """One experiment: what to train, on which data, how to evaluate and where to register it."""
 
@@ -220,7 +225,7 @@ class ExperimentConfig(Strict):
         if self.evaluation.parallel_folds > 1 and not self.model.fits_in_threads():
             raise ValueError(
                 f"evaluation.parallel_folds: the {self.model.family} family's models are fitted one at a time "
-                "(frozen_encoder and tfidf models can be fitted side by side): set it to 1"
+                f"(those of {', '.join(_side_by_side_families())} can be fitted side by side): set it to 1"
             )
         empty = [key for key, values in self.sweep.items() if not values]
         if empty:
