@@ -26,6 +26,12 @@ class FamilyConfig(Strict):
         family that trains a transformer runs its own training loop)."""
         return False
 
+    def changed(self) -> set[str]:
+        """The settings given a value other than their default. A setting that only applies beside another is refused
+        when changed, not when merely written out: a logged config.yaml writes every default, and trains again."""
+        fields = type(self).model_fields
+        return {name for name in self.model_fields_set if getattr(self, name) != fields[name].get_default(call_default_factory=True)}
+
     def family_names(self) -> tuple[str, ...]:
         """The families a model of this config runs: its own (an ensemble: its members')."""
         return (str(getattr(self, "family")),)

@@ -131,7 +131,7 @@ class FrozenEncoderModel(FamilyConfig):
         for name, used in (("target_mask", self.target_mask is not None), ("matching_features", self.matching_features)):
             if used and self.stance_input == "pair":
                 raise ValueError(f"{name} needs the text embedded apart from the target: stance_input separate or per_target")
-        if "min_target_rows" in self.model_fields_set and self.stance_input != "per_target":
+        if "min_target_rows" in self.changed() and self.stance_input != "per_target":
             raise ValueError(f"min_target_rows is a setting of stance_input per_target, not of '{self.stance_input}'")
         return self
 
@@ -171,7 +171,7 @@ class FrozenEncoderModel(FamilyConfig):
     @model_validator(mode="after")
     def _settings_of_the_other_head(self) -> FrozenEncoderModel:
         for head, names in HEAD_SETTINGS.items():
-            misplaced = sorted(set(names) & self.model_fields_set) if head != self.head else []
+            misplaced = sorted(set(names) & self.changed()) if head != self.head else []
             if misplaced:
                 raise ValueError(f"{', '.join(misplaced)}: a setting of head '{head}', not of head '{self.head}'")
         return self

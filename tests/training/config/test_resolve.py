@@ -33,6 +33,16 @@ def test_every_config_validates(path: Path) -> None:
         assert child.task == config.task
 
 
+@pytest.mark.parametrize("path", ALL_CONFIGS, ids=lambda p: str(p.relative_to(locations.CONFIGS_DIR)))
+def test_the_config_yaml_a_run_logs_trains_the_same_again(path: Path, tmp_path: Path) -> None:
+    # The logged config.yaml writes every default, those that apply only beside another setting included: the
+    # encoder configs' logged files were refused when trained again (min_target_rows, the other head's settings).
+    for _, config in [(None, load_config(path)), *expand_sweep(load_config(path))]:
+        logged = tmp_path / "config.yaml"
+        logged.write_text(to_yaml(config), encoding="utf-8")
+        assert load_config(logged) == config
+
+
 def test_the_setfit_config_describes_topics_as_the_default_does() -> None:
     # The two are compared on LOAO: they must differ by the tuning alone.
     topic = locations.CONFIGS_DIR / "topic"
