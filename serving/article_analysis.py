@@ -68,9 +68,10 @@ async def analyse_article(
     """Classify every segment (one call per task) and summarise the article.
 
     ModelUnavailable when the topic model is missing, or the stance model when a segment names a target (it is not
-    run, and not reported as used, for targets no segment names).
+    run, and not reported as used, for targets no segment names). A stance-only server (topic not served) gives every
+    segment a null topic and the summary no topic shares.
     """
-    topic = snapshot.require("topic")
+    topic = snapshot.require("topic") if "topic" in snapshot.served else None
     served = snapshot.models.get("stance")
     # A stance model trained with aliases of its own finds its targets by them; without one, only whether a target is
     # named at all matters (the error for the missing model).
@@ -78,28 +79,35 @@ async def analyse_article(
     # Even tokenised once, a maximal article takes tens of ms: too long to hold up the event loop.
     pairs = await run_in_threadpool(mention_pairs, article.segments, article.targets, aliases)
     stance = snapshot.require("stance") if pairs else None
-    calls = [batcher.predict(topic, {"text": article.segments}, "articles")]
+    calls = []
+    if topic is not None:
+        calls.append(batcher.predict(topic, {"text": article.segments}, "articles"))
     if stance is not None:
         columns = {
             "text": [article.segments[position] for position, _ in pairs],
             "target": [target for _, target in pairs],
         }
         calls.append(batcher.predict(stance, columns, "articles"))
-    topics, *stance_calls = await asyncio.gather(*calls)
-    topics = beside_neighbours(topics, topic)
-    stances: list[Scored] = stance_calls[0] if stance_calls else []
+    answers = await asyncio.gather(*calls)
+    topics = beside_neighbours(answers.pop(0), topic) if topic is not None else None
+    stances: list[Scored] = answers[0] if stance is not None else []
     per_segment: list[list[StancePrediction]] = [[] for _ in article.segments]
     evidence: dict[str, list[tuple[int, Scored]]] = {target: [] for target in article.targets}
     for (position, target), scored in zip(pairs, stances, strict=True):
         per_segment[position].append(as_stance(scored, target))
         evidence[target].append((position, scored))
     segments = [
-        SegmentResult(position=position, text=text, topic=as_prediction(topics[position]), stances=per_segment[position])
+        SegmentResult(
+            position=position,
+            text=text,
+            topic=as_prediction(topics[position]) if topics is not None else None,
+            stances=per_segment[position],
+        )
         for position, text in enumerate(article.segments)
     ]
     summary = ArticleSummary(
         segments=len(segments),
-        topics=topic_distribution(topics, topic.labels),
+        topics=topic_distribution(topics, topic.labels) if topic is not None and topics is not None else [],
         stances=[target_stance(target, found) for target, found in evidence.items()],
     )
     return ArticleResponse(models=ModelsUsed.of(topic, stance), title=article.title, segments=segments, summary=summary)

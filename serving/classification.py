@@ -7,26 +7,35 @@ import asyncio
 
 from serving.batching import PredictionBatcher
 from serving.prediction import as_prediction, as_stance, beside_neighbours
-from serving.schemas import ClassifyItem, ClassifyResponse, ItemResult, ModelsUsed, StancePrediction
+from serving.schemas import ClassifyItem, ClassifyResponse, ItemResult, ModelsUsed, Prediction, StancePrediction
 from serving.snapshot import ModelSnapshot
 
 
 async def classify_items(
     batcher: PredictionBatcher, snapshot: ModelSnapshot, items: list[ClassifyItem]
 ) -> ClassifyResponse:
-    """Results in item order; ModelUnavailable when the topic model, or a needed stance model, is missing."""
+    """Results in item order; ModelUnavailable when the topic model, or a needed stance model, is missing. A
+    stance-only server (topic not served) answers items with a target, their topic null; an item without one needs
+    the topic model it does not serve."""
     targeted = [(index, item.target) for index, item in enumerate(items) if item.target is not None]
-    topic = snapshot.require("topic")
+    needs_topic = "topic" in snapshot.served or len(targeted) < len(items)
+    topic = snapshot.require("topic") if needs_topic else None
     stance = snapshot.require("stance") if targeted else None
-    calls = [batcher.predict(topic, {"text": [item.text for item in items]}, "classify")]
+    calls = []
+    if topic is not None:
+        calls.append(batcher.predict(topic, {"text": [item.text for item in items]}, "classify"))
     if stance is not None:
         columns = {"text": [items[index].text for index, _ in targeted], "target": [target for _, target in targeted]}
         calls.append(batcher.predict(stance, columns, "classify"))
-    topics, *stances = await asyncio.gather(*calls)
-    if any(item.document is not None for item in items):
-        topics = beside_neighbours(topics, topic, [item.document for item in items])
+    answers = await asyncio.gather(*calls)
+    topics: list[Prediction | None] = [None] * len(items)
+    if topic is not None:
+        scored_topics = answers.pop(0)
+        if any(item.document is not None for item in items):
+            scored_topics = beside_neighbours(scored_topics, topic, [item.document for item in items])
+        topics = [as_prediction(scored) for scored in scored_topics]
     by_item: dict[int, StancePrediction] = {}
-    if stances:
-        by_item = {index: as_stance(scored, target) for (index, target), scored in zip(targeted, stances[0], strict=True)}
-    results = [ItemResult(topic=as_prediction(scored), stance=by_item.get(index)) for index, scored in enumerate(topics)]
+    if stance is not None:
+        by_item = {index: as_stance(scored, target) for (index, target), scored in zip(targeted, answers[0], strict=True)}
+    results = [ItemResult(topic=predicted, stance=by_item.get(index)) for index, predicted in enumerate(topics)]
     return ClassifyResponse(models=ModelsUsed.of(topic, stance), results=results)

@@ -134,19 +134,26 @@ class ModelRef(BaseModel):
 
 
 class ModelsUsed(BaseModel):
-    topic: ModelRef
+    topic: ModelRef | None = Field(
+        description="The topic model; null on a stance-only server (NEWS_TOPIC_MODEL_URI empty)."
+    )
     stance: ModelRef | None = Field(
         None, description="The stance model; null when no item had a target, so no stance was classified."
     )
 
     @classmethod
-    def of(cls, topic: LoadedModel, stance: LoadedModel | None) -> ModelsUsed:
-        """The models a response was classified with (no stance model when none was needed)."""
-        return cls(topic=ModelRef.of(topic), stance=ModelRef.of(stance) if stance is not None else None)
+    def of(cls, topic: LoadedModel | None, stance: LoadedModel | None) -> ModelsUsed:
+        """The models a response was classified with (none for a task that was not needed or is not served)."""
+        return cls(
+            topic=ModelRef.of(topic) if topic is not None else None,
+            stance=ModelRef.of(stance) if stance is not None else None,
+        )
 
 
 class ItemResult(BaseModel):
-    topic: Prediction
+    topic: Prediction | None = Field(
+        description="null on a stance-only server (NEWS_TOPIC_MODEL_URI empty), which answers items with a target only."
+    )
     stance: StancePrediction | None = None
 
 
@@ -161,7 +168,7 @@ class ClassifyResponse(BaseModel):
 class SegmentResult(BaseModel):
     position: int
     text: str
-    topic: Prediction
+    topic: Prediction | None = Field(description="null on a stance-only server (NEWS_TOPIC_MODEL_URI empty).")
     stances: list[StancePrediction] = Field(description="Stance toward each requested target the segment mentions.")
 
 
@@ -188,7 +195,9 @@ class TargetStance(BaseModel):
 
 class ArticleSummary(BaseModel):
     segments: int
-    topics: list[TopicShare] = Field(description="Every topic label, most frequent first.")
+    topics: list[TopicShare] = Field(
+        description="Every topic label, most frequent first; empty on a stance-only server (NEWS_TOPIC_MODEL_URI empty)."
+    )
     stances: list[TargetStance] = Field(description="One per requested target, in order.")
 
 

@@ -599,6 +599,29 @@ def test_an_article_whose_segments_name_no_target_needs_no_stance_model(
     assert named.status_code == 503 and "stance" in named.json()["detail"]
 
 
+def test_a_stance_only_server_answers_items_with_a_target_and_articles_without_topics(
+    trained_store: str, make_settings: SettingsFactory
+) -> None:
+    # A newsroom with a stance model of its own and no use for topics: NEWS_TOPIC_MODEL_URI= (empty).
+    with TestClient(create_app(make_settings(trained_store, topic_model_uri=""))) as client:
+        ready = client.get("/ready")
+        targeted = client.post("/v1/classify", json={"items": [{"text": "Iran condemned the strikes.", "target": "Israel"}]})
+        untargeted = client.post("/v1/classify", json={"items": [{"text": "Iran condemned the strikes.", "target": "Israel"}, {"text": "Talks resumed."}]})
+        article = client.post("/v1/articles", json={"title": "t", "body": "Israel struck Gaza.\n\nMarkets fell.", "targets": ["Israel"]})
+
+    assert ready.status_code == 200 and [model["task"] for model in ready.json()["models"]] == ["stance"]
+    assert targeted.status_code == 200, targeted.text
+    assert targeted.json()["models"]["topic"] is None and targeted.json()["models"]["stance"]["name"] == STANCE
+    (result,) = targeted.json()["results"]
+    assert result["topic"] is None and result["stance"]["target"] == "Israel"
+    assert untargeted.status_code == 503 and "retry-after" not in untargeted.headers
+    assert untargeted.json()["detail"] == "this server does not serve topic models (NEWS_TOPIC_MODEL_URI is empty)"
+    assert article.status_code == 200, article.text
+    body = article.json()
+    assert [segment["topic"] for segment in body["segments"]] == [None, None] and body["summary"]["topics"] == []
+    assert body["summary"]["stances"][0]["mentioned"] and body["models"]["topic"] is None
+
+
 def test_a_topic_only_server_is_ready_and_says_it_does_not_serve_stance(topic_store: str, make_settings: SettingsFactory) -> None:
     # A newsroom that classifies topics only: NEWS_STANCE_MODEL_URI= (empty).
     with TestClient(create_app(make_settings(topic_store, stance_model_uri="", poll_seconds=30))) as client:
