@@ -52,17 +52,17 @@ def composed(text: str) -> str:
     return unicodedata.normalize("NFC", text)
 
 
-def _key(target: str) -> str:
+def lookup_key(target: str) -> str:
     """How a target is looked up: case, spacing and Unicode composition do not make a different target."""
     return fold(" ".join(composed(target).split()))
 
 
 @lru_cache(maxsize=1)
 def alias_table() -> dict[str, TargetNames]:
-    """The alias file, keyed by `_key(target)`; a target's own name is always one of its aliases."""
+    """The alias file, keyed by `lookup_key(target)`; a target's own name is always one of its aliases."""
     entries = json.loads(ALIASES_FILE.read_text(encoding="utf-8"))
     return {
-        _key(target): TargetNames(
+        lookup_key(target): TargetNames(
             aliases=tuple(dict.fromkeys(composed(alias) for alias in [target, *entry["aliases"]])),
             excluded=tuple(composed(phrase) for phrase in entry.get("not", ())),
         )
@@ -82,7 +82,7 @@ class TargetAliases:
         """From {target: [alias, ...]}, as a config or a saved model gives them."""
         by_key: dict[str, tuple[str, ...]] = {}
         for target, names in aliases.items():
-            key = _key(target)
+            key = lookup_key(target)
             by_key[key] = tuple(dict.fromkeys([*by_key.get(key, ()), *(" ".join(composed(name).split()) for name in names)]))
         return cls(tuple(sorted(by_key.items())))
 
@@ -92,7 +92,7 @@ class TargetAliases:
 
     def get(self, target: str) -> tuple[str, ...]:
         """The aliases this table adds to a target (none for most)."""
-        return dict(self.entries).get(_key(target), ())
+        return dict(self.entries).get(lookup_key(target), ())
 
 
 SHIPPED_ONLY = TargetAliases()
@@ -100,7 +100,7 @@ SHIPPED_ONLY = TargetAliases()
 
 def target_names(target: str, extra: TargetAliases = SHIPPED_ONLY) -> TargetNames:
     """A known target's aliases, with those `extra` adds; any other target is named by itself (and `extra`'s)."""
-    shipped = alias_table().get(_key(target)) or TargetNames(aliases=(" ".join(composed(target).split()),))
+    shipped = alias_table().get(lookup_key(target)) or TargetNames(aliases=(" ".join(composed(target).split()),))
     added = extra.get(target)
     if not added:
         return shipped

@@ -7,9 +7,13 @@ are compared as a reader would, case and spacing aside.
 
 from __future__ import annotations
 
+import logging
+
 import pandas as pd
 
 from classifiers.contract import REQUIRED_COLUMNS
+
+logger = logging.getLogger(__name__)
 
 
 def input_keys(frame: pd.DataFrame, task: str) -> pd.Series:
@@ -47,3 +51,17 @@ def without_copies_of(extra: pd.DataFrame, data: pd.DataFrame, task: str) -> tup
     give the held-out row's label away; the data's own copy trains the final model), and how many were left out."""
     copies = input_keys(extra, task).isin(set(input_keys(data, task)))
     return extra[~copies].reset_index(drop=True), int(copies.sum())
+
+
+def warn_of_conflicting_copies(frame: pd.DataFrame, task: str, source: str) -> int:
+    """Say where one input has rows of different labels (a labelling slip, or a reprint labelled twice), and how
+    many such inputs there are; both rows stay, and the model learns from both."""
+    labels = frame.groupby(input_keys(frame, task).to_numpy())["label"].agg(lambda found: sorted(set(found)))
+    conflicting = labels[labels.map(len) > 1]
+    if len(conflicting):
+        key, found = conflicting.index[0], conflicting.iloc[0]
+        logger.warning(
+            "%s: %d input(s) have rows of different labels (first: %r as %s): a labelling slip, or a copy labelled twice?",
+            source, len(conflicting), key.split("\x1f")[0][:80], " and ".join(found),
+        )
+    return len(conflicting)

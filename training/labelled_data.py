@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -14,8 +15,8 @@ from classifiers.contract import REQUIRED_COLUMNS
 from classifiers.errors import UserInputError
 from training.config.schema import BenchmarkData, ExtraTraining, JsonlData, SeedData
 from training.corpus.hf_datasets import load_stance_dataset, load_topic_dataset
-from training.input_copies import join_groups_sharing_inputs, without_copies_of
-from training.jsonl_table import read_jsonl_table
+from training.input_copies import join_groups_sharing_inputs, warn_of_conflicting_copies, without_copies_of
+from training.jsonl_table import jsonl_lines, read_jsonl_table
 
 logger = logging.getLogger(__name__)
 
@@ -93,6 +94,7 @@ def _read_jsonl(config: JsonlData, task: str) -> pd.DataFrame:
     fields = [*REQUIRED_COLUMNS[task], "label"]
     # Checked here rather than in _check, so that the message names the line an editor shows.
     frame = read_jsonl_table(config.path, fields, ids, config.labels, nonblank=fields)
+    _check_label_spelling(frame["label"], config.path, declared=config.labels is not None)
     absent = [label for label in config.labels or [] if label not in set(frame["label"])]
     if absent:
         # Declared, so expected; but a model learns only the labels its rows have, and would never answer these.
@@ -104,12 +106,44 @@ def _read_jsonl(config: JsonlData, task: str) -> pd.DataFrame:
     return frame
 
 
+# Fewer rows than this, beside labels with many, make a label look like a typo of another.
+_RARE_LABEL_ROWS = 3
+
+
+def _check_label_spelling(labels: pd.Series, path: Path, declared: bool) -> None:
+    """Refuse labels that can only be slips (spaces around one; two that differ only in case), naming the line;
+    where the labels are not `declared`, warn of a label so rare beside the others that it may be a typo."""
+    lines = [number for number, _ in jsonl_lines(path)]
+    first: dict[str, int] = {}
+    for row, label in enumerate(labels):
+        first.setdefault(label, row)
+    by_case: dict[str, str] = {}
+    for label, row in first.items():
+        if label != label.strip():
+            raise UserInputError(f"{path}:{lines[row]}: label {label!r} has spaces around it; write {label.strip()!r}")
+        other = by_case.setdefault(label.casefold(), label)
+        if other != label:
+            raise UserInputError(
+                f"{path}:{lines[row]}: label {label!r} differs from {other!r} (line {lines[first[other]]}) only in case: "
+                "write one of them (data.labels=[...] refuses any label outside the list)"
+            )
+    counts = labels.value_counts()
+    rare = sorted(str(label) for label, count in counts.items() if count < _RARE_LABEL_ROWS)
+    if rare and not declared and counts.max() >= 10 * _RARE_LABEL_ROWS:
+        logger.warning(
+            "%s: label(s) %s have fewer than %d rows beside others with %d: a typo? data.labels=[...] refuses any label "
+            "outside the list",
+            path, ", ".join(map(repr, rare)), _RARE_LABEL_ROWS, counts.max(),
+        )
+
+
 def load_labelled_data(
     config: SeedData | JsonlData | BenchmarkData, task: str, extra: Sequence[ExtraTraining] = ()
 ) -> LabelledData:
     """Load and check the data an experiment trains and is evaluated on, and its extra training sources."""
     frame, name, source = _load_frame(config, task)
     frame = _check(frame.reset_index(drop=True), task, source)
+    warn_of_conflicting_copies(frame, task, source)
     frame, joined = join_groups_sharing_inputs(frame, task)
     if joined:
         logger.warning(

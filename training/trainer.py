@@ -38,7 +38,7 @@ from classifiers.lineage import (
 )
 from classifiers.pyfunc import ARTIFACT_KEY, model_signature
 from classifiers.registry import classifier_factory, embeds_text, requirement_pins
-from classifiers.target_context import TargetAliases
+from classifiers.target_context import TargetAliases, alias_table, lookup_key
 from training import locations, stop_requests, tracking
 from training.config.resolve import expand_sweep, flatten, to_yaml
 from training.config.schema import BenchmarkData, ExperimentConfig
@@ -117,6 +117,8 @@ def prepare(config: ExperimentConfig, config_path: Path | None = None, overrides
     config = config.model_copy(update={"run_name": run_name})
     combinations = expand_sweep(config)
     data = load_labelled_data(config.data, config.task, config.extra_training)
+    if config.target_aliases:
+        _warn_of_odd_aliases(config.target_aliases, data)
     _check_metric_names(data.labels)
     extra_labels = {label for extra in data.extra for label in extra.frame["label"]}
     for _, child_config in combinations:
@@ -309,6 +311,26 @@ def _log_dataset(data: LabelledData) -> None:
             "extra_rows_left_out_as_copies": str(sum(extra.copies_left_out for extra in data.extra)),
         }
     )
+
+
+def _warn_of_odd_aliases(aliases: dict[str, list[str]], data: LabelledData) -> None:
+    """Say where `target_aliases` names a target no training row has (a misspelt target: its aliases then act only
+    on requests that name it), or gives as an alias a target of its own (another actor, so its mentions would be
+    taken for this one's)."""
+    targets = {lookup_key(target) for target in data.frame["target"]}
+    known = targets | set(alias_table())
+    for target, names in aliases.items():
+        if lookup_key(target) not in targets:
+            logger.warning(
+                "target_aliases: %r names no target of the data (a misspelling?); its aliases act only where a request "
+                "names it", target,
+            )
+        others = [name for name in names if lookup_key(name) in known and lookup_key(name) != lookup_key(target)]
+        if others:
+            logger.warning(
+                "target_aliases: %s of %r %s a target of its own: its mentions will be taken for %r",
+                ", ".join(map(repr, others)), target, "is" if len(others) == 1 else "are", target,
+            )
 
 
 def _check_metric_names(labels: list[str]) -> None:

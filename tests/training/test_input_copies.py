@@ -1,8 +1,9 @@
 """Copies of one input kept on one side of every split, and left out of extra sources."""
 
 import pandas as pd
+import pytest
 
-from training.input_copies import input_keys, join_groups_sharing_inputs, without_copies_of
+from training.input_copies import input_keys, join_groups_sharing_inputs, warn_of_conflicting_copies, without_copies_of
 
 
 def test_inputs_compare_case_and_spacing_aside_and_a_stance_input_is_text_and_target() -> None:
@@ -43,3 +44,15 @@ def test_an_extra_sources_copies_of_the_datas_inputs_are_left_out() -> None:
     extra = pd.DataFrame({"text": ["jets struck.", "Jets struck.", "New text."], "target": ["IRAN", "Israel", "Iran"]})
     kept, copies = without_copies_of(extra, data, "stance")
     assert kept["text"].tolist() == ["Jets struck.", "New text."] and copies == 1
+
+
+def test_copies_labelled_differently_are_said(caplog: pytest.LogCaptureFixture) -> None:
+    frame = pd.DataFrame(
+        {
+            "text": ["NATO expands.", "nato  expands.", "Talks began.", "Talks began."],
+            "target": ["Russia"] * 4,
+            "label": ["against", "favor", "none", "none"],
+        }
+    )
+    assert warn_of_conflicting_copies(frame, "stance", "ours.jsonl") == 1
+    assert "ours.jsonl: 1 input(s) have rows of different labels (first: 'nato expands.' as against and favor)" in caplog.text

@@ -175,3 +175,29 @@ def test_a_blank_field_of_a_training_file_is_named_by_its_line(tmp_path: Path) -
     )
     with pytest.raises(UserInputError, match=r"ours.jsonl:3: field 'text' is blank"):
         load_labelled_data(JsonlData(source="jsonl", path=path), "topic")
+
+
+def _lines(path: Path, labels: list[str]) -> Path:
+    rows = [{"text": f"Paragraph {number} of the wire.", "label": label} for number, label in enumerate(labels)]
+    path.write_text("".join(json.dumps(row) + "\n" for row in rows), encoding="utf-8")
+    return path
+
+
+def test_a_label_with_spaces_around_it_or_another_in_other_case_is_refused_naming_lines(tmp_path: Path) -> None:
+    spaced = _lines(tmp_path / "spaced.jsonl", ["favor", "against", "none ", "none"])
+    with pytest.raises(UserInputError, match=r"spaced.jsonl:3: label 'none ' has spaces around it; write 'none'"):
+        load_labelled_data(JsonlData(source="jsonl", path=spaced), "topic")
+    cased = _lines(tmp_path / "cased.jsonl", ["favor", "against", "Favor"])
+    with pytest.raises(UserInputError, match=r"cased.jsonl:3: label 'Favor' differs from 'favor' \(line 1\) only in case"):
+        load_labelled_data(JsonlData(source="jsonl", path=cased), "topic")
+
+
+def test_a_label_rare_beside_the_others_is_said_unless_the_labels_are_declared(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    path = _lines(tmp_path / "typo.jsonl", ["favor", "against"] * 40 + ["agianst"])
+    load_labelled_data(JsonlData(source="jsonl", path=path), "topic")
+    assert "typo.jsonl: label(s) 'agianst' have fewer than 3 rows beside others with 40: a typo?" in caplog.text
+    caplog.clear()
+    load_labelled_data(JsonlData(source="jsonl", path=path, labels=["favor", "against", "agianst"]), "topic")
+    assert "a typo?" not in caplog.text

@@ -70,6 +70,15 @@ def test_a_stance_model_is_trained_registered_and_logged_with_its_target_aliases
     assert saved["target_aliases"] == classifier.target_aliases.as_dict()
 
 
+def test_aliases_of_a_target_the_data_lacks_or_that_name_another_target_are_said(caplog: pytest.LogCaptureFixture) -> None:
+    path = locations.CONFIGS_DIR / "stance" / "tfidf_logreg.yaml"
+    # Checked with the data, before anything is trained or written: "Isreal" is no seed target, and Iran is one.
+    trainer.prepare(load_config(path, ["target_aliases={Isreal: [Tel Aviv], Hezbollah: [Nasrallah, Iran]}"]), path)
+    assert "target_aliases: 'Isreal' names no target of the data (a misspelling?)" in caplog.text
+    assert "target_aliases: 'Iran' of 'Hezbollah' is a target of its own" in caplog.text
+    assert "'Hezbollah' names no target" not in caplog.text
+
+
 def test_run_records_params_metrics_artifacts_dataset_and_tags(store_uri: str) -> None:
     path = locations.CONFIGS_DIR / "stance" / "tfidf_logreg.yaml"
     result = train(load_config(path, ["model.C=2.0"]), config_path=path)

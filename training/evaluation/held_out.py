@@ -73,7 +73,8 @@ def predict_labels(model: mlflow.pyfunc.PyFuncModel, task: str, labels: list[str
     unknown = sorted(set(frame["label"]) - set(labels))
     if unknown:
         raise UserInputError(
-            f"labels the model does not know: {', '.join(unknown)} (model labels: {', '.join(labels)})"
+            f"labels the model does not know: {', '.join(unknown)} (model labels: {', '.join(labels)}); "
+            "map them with --label-map DATA_LABEL=MODEL_LABEL"
         )
     inputs = [*REQUIRED_COLUMNS[task], *([DOCUMENT_COLUMN] if DOCUMENT_COLUMN in frame.columns else [])]
     return model.predict(frame[inputs])["label"].tolist()

@@ -200,6 +200,7 @@ def test_unknown_labels_are_listed(trained_store_uri: str, tmp_path: Path) -> No
     result = CliRunner().invoke(app, ["evaluate", "--model-uri", "models:/news-topic@champion", "--data", str(data)])
     assert result.exit_code == 1
     assert "labels the model does not know: sport, weather" in result.output
+    assert "map them with --label-map DATA_LABEL=MODEL_LABEL" in result.output
 
 
 def test_unknown_model_is_a_clear_error(trained_store_uri: str, tmp_path: Path) -> None:
