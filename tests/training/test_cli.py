@@ -82,7 +82,8 @@ def test_train_defaults_names_an_override_only_one_config_lacks_before_training_
     # head_weight is a key of the topic default's family, not of the stance default's.
     result = runner.invoke(app, ["train-defaults", "model.head_weight=0.5"])
     assert result.exit_code == 1
-    assert "minilm_masked_written.yaml: invalid config" in result.output and "model.head_weight" in result.output
+    assert "minilm_masked_written.yaml with model.head_weight=0.5: invalid config" in result.output
+    assert "model.head_weight: Extra inputs are not permitted" in result.output
     assert mlflow.search_runs(search_all_experiments=True, output_format="list") == []
     assert MlflowClient().search_registered_models() == []
 

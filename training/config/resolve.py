@@ -99,6 +99,10 @@ def _validate(raw: Mapping[str, Any], where: str) -> ExperimentConfig:
                 # YAML reads 1234, 1.10, no and 2024-01-05 as a number, a boolean and a date, in a file or an override.
                 key = _user_path(raw, issue["loc"])
                 shown += f"; YAML reads it so unquoted: quote it, {key}: '...' in the file, {key}='\"...\"' on the command line"
+            if not issue["loc"]:
+                # A rule over several keys (a model validator): its message names them.
+                problems.append(f"  {issue['msg'].removeprefix('Value error, ')}")
+                continue
             problems.append(f"  {_user_path(raw, issue['loc'])}: {issue['msg']}{shown}")
         raise UserInputError(f"{where}: invalid config\n" + "\n".join(problems)) from err
 
@@ -214,7 +218,8 @@ def load_config(path: Path, overrides: Sequence[str] = ()) -> ExperimentConfig:
     _check_anchored_files(path, anchored, [key for key, _ in parsed])
     # Paths the overrides gave relative are made whole here, so the logged config.yaml trains again from any folder.
     _anchor_paths(raw, Path.cwd())
-    return _validate(raw, str(path))
+    # The invalid setting may be the command line's rather than the file's: both are named.
+    return _validate(raw, f"{path} with {', '.join(overrides)}" if overrides else str(path))
 
 
 def _check_swept_overrides(path: Path, raw: Mapping[str, Any], overridden: list[str]) -> None:

@@ -316,7 +316,7 @@ def test_ensemble_members_take_overrides_sweeps_and_flat_params_by_index(tmp_pat
         ("model.members.2.C=1", r"override 'model.members.2.C': model.members is a list of 2; '2' is not an index in it"),
         ("model.members.1.Cee=1", r"model.members: Value error, member 1 \(tfidf\): Cee: Extra inputs are not permitted$"),
         ("model.weights=[1]", r"  model: Value error, weights: give one per member \(2\), got 1"),
-        ("model.members.0.family=pair_features", r"\(top level\): Value error, the pair_features family does not do topic \(it does: stance\)"),
+        ("model.members.0.family=pair_features", r"with model.members.0.family=pair_features: invalid config\n  the pair_features family does not do topic \(it does: stance\)"),
     ],
 )
 def test_bad_ensemble_overrides_name_the_member(tmp_path: Path, override: str, message: str) -> None:
