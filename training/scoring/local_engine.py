@@ -20,6 +20,7 @@ from tqdm import tqdm
 
 from classifiers.contract import DOCUMENT_COLUMN
 from classifiers.errors import UserInputError
+from training import stop_requests
 from training.scoring.inputs import InputFile, read_chunks, whole_documents
 from training.scoring.model import ModelSpec, loaded_model, predict_table, with_predictions
 from training.scoring.outputs import staged_output
@@ -59,6 +60,9 @@ def _score_into(source: InputFile, spec: ModelSpec, output: Path, model: mlflow.
             if DOCUMENT_COLUMN in source.columns:
                 chunks = whole_documents(chunks, source.path)
             for chunk in chunks:
+                # A stop whose first raise was swallowed (inside a garbage-collector callback, where Python only
+                # prints it) ends the run here, before the next chunk, rather than letting it finish and publish.
+                stop_requests.raise_if_requested()
                 scored = with_predictions(chunk, predict_table(model, spec, chunk))
                 if writer is None:
                     # The first chunk fixes the schema: Parquet's, or the JSONL columns' inferred types.
@@ -71,6 +75,7 @@ def _score_into(source: InputFile, spec: ModelSpec, output: Path, model: mlflow.
                 assert source.schema is not None, "a JSONL input has at least one record"
                 schema = pa.schema([*source.schema.remove_metadata(), *spec.output_fields])
                 writer = pq.ParquetWriter(staged, schema)
+            stop_requests.raise_if_requested()  # the last chunk's stop: the output is not moved into place
         finally:
             # Closed before the move into place: the footer is written on close.
             if writer is not None:

@@ -9,6 +9,8 @@ import pytest
 from classifiers.document_context import mix_neighbours
 from classifiers.pyfunc import load_pyfunc
 from tests.conftest import batching_tolerance
+from tests.training.conftest import drop_a_stop
+from training import stop_requests
 from training.scoring import score
 from training.scoring.model import describe_model
 
@@ -93,6 +95,29 @@ def test_text_written_as_a_pandas_category_is_scored_as_text_and_passed_through_
     assert written["text"].dtype == "category"  # passed through as it was
     expected = load_pyfunc(STANCE).predict(frame[["text", "target"]])
     assert written["label"].tolist() == expected["label"].tolist()
+
+
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")  # the dropped exception, on purpose
+@pytest.mark.usefixtures("fresh_stop_requests")
+def test_a_stop_whose_raise_was_dropped_ends_the_scoring_before_the_next_chunk_and_publishes_nothing(
+    trained_store_uri: str, jsonl_input: Path, out_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # SIGTERM landing in a finaliser: Python printed the exception and the scoring went on, to exit 0 with its output.
+    from training.scoring import local_engine
+
+    predicted = local_engine.with_predictions
+    chunks: list[int] = []
+
+    def signalled_inside_a_finaliser(*args: object) -> object:
+        chunks.append(1)
+        if len(chunks) == 2:
+            drop_a_stop()
+        return predicted(*args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(local_engine, "with_predictions", signalled_inside_a_finaliser)
+    with pytest.raises(stop_requests.Stopped, match="stopped by SIGTERM"):
+        score(TOPIC, jsonl_input, out_dir / "scores.parquet", chunk_rows=2, progress=False)
+    assert len(chunks) == 2 and list(out_dir.iterdir()) == []
 
 
 def test_a_parquet_input_without_rows_gets_an_output_with_all_columns(trained_store_uri: str, inputs_dir: Path, out_dir: Path) -> None:
