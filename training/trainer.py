@@ -233,11 +233,16 @@ def _sweep(
         )
 
 
+# Longer overrides (an alias table, a grid) are cut in the run name: the UI shows its start, the params say it whole.
+MAX_OVERRIDE_IN_NAME = 60
+
+
 def default_run_name(config: ExperimentConfig, config_path: Path | None, overrides: Sequence[str] = ()) -> str:
     """The config file's name ("tfidf_svm"), so runs of different configs are told apart in the UI, followed by the
     overrides it was trained with ("tfidf_svm (model.C=0.5, seed=7)"), so that its runs are told apart too."""
     name = config_path.stem if config_path is not None else f"{config.task}-{config.model.family}-{config.dataset_name}"
-    return f"{name} ({', '.join(overrides)})" if overrides else name
+    shown = [text if len(text) <= MAX_OVERRIDE_IN_NAME else f"{text[: MAX_OVERRIDE_IN_NAME - 1]}…" for text in overrides]
+    return f"{name} ({', '.join(shown)})" if shown else name
 
 
 def _log_setup(config: ExperimentConfig, config_path: Path | None) -> None:

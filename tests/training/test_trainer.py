@@ -60,8 +60,12 @@ def test_a_stance_model_is_trained_registered_and_logged_with_its_target_aliases
     aliases = "target_aliases={\"Hamas's allies\": [Islamic Jihad], Russia: [Moscow, Kremlin]}"
     result = train(load_config(path, [aliases, "promote=always"]), config_path=path)
 
-    params = MlflowClient().get_run(result.run_id).data.params
+    run = MlflowClient().get_run(result.run_id)
+    params = run.data.params
     assert json.loads(params["target_aliases"]) == {"Hamas's allies": ["Islamic Jihad"], "Russia": ["Moscow", "Kremlin"]}
+    # A long override is cut in the run's name (the UI shows the start), and given whole by the params.
+    short = trainer.default_run_name(load_config(path), path, [aliases, "seed=7"])
+    assert short == f"tfidf_logreg ({aliases[:59]}…, seed=7)"
     classifier = load_pyfunc("models:/news-stance@champion").unwrap_python_model().classifier  # type: ignore[attr-defined]
     assert classifier.target_aliases.as_dict() == {"hamas's allies": ["Islamic Jihad"], "russia": ["Moscow", "Kremlin"]}
     # Where docs/architecture.md says a saved model's own files are, whatever the temporary folder was called.
