@@ -25,9 +25,9 @@ def input_keys(frame: pd.DataFrame, task: str) -> pd.Series:
     return keys
 
 
-def join_groups_sharing_inputs(frame: pd.DataFrame, task: str) -> tuple[pd.DataFrame, int]:
-    """The frame with every two groups that share an input made one (under the name of the one that comes first), and
-    how many groups were joined into another."""
+def join_groups_sharing_inputs(frame: pd.DataFrame, keys: pd.Series) -> tuple[pd.DataFrame, int]:
+    """The frame with every two groups that share an input (`keys`: its rows' `input_keys`) made one (under the name of
+    the one that comes first), and how many groups were joined into another."""
     groups = frame["group"].astype(str)
     parent: dict[str, str] = {}
 
@@ -37,7 +37,7 @@ def join_groups_sharing_inputs(frame: pd.DataFrame, task: str) -> tuple[pd.DataF
         return group
 
     first_seen = {group: position for position, group in enumerate(dict.fromkeys(groups))}
-    for members in groups.groupby(input_keys(frame, task).to_numpy()).unique():
+    for members in groups.groupby(keys.to_numpy()).unique():
         roots = sorted({root(group) for group in members}, key=first_seen.__getitem__)
         for other in roots[1:]:
             parent[other] = roots[0]
@@ -46,17 +46,18 @@ def join_groups_sharing_inputs(frame: pd.DataFrame, task: str) -> tuple[pd.DataF
     return frame.assign(group=groups.map(root)), len(parent)
 
 
-def without_copies_of(extra: pd.DataFrame, data: pd.DataFrame, task: str) -> tuple[pd.DataFrame, int]:
-    """An extra source's rows less those whose input is one of the data's (on every fold's training side, they would
-    give the held-out row's label away; the data's own copy trains the final model), and how many were left out."""
-    copies = input_keys(extra, task).isin(set(input_keys(data, task)))
+def without_copies_of(extra: pd.DataFrame, task: str, data_keys: set[str]) -> tuple[pd.DataFrame, int]:
+    """An extra source's rows less those whose input is one of the data's (`data_keys`: their `input_keys`; on every
+    fold's training side they would give the held-out row's label away, and the data's own copy trains the final
+    model), and how many were left out."""
+    copies = input_keys(extra, task).isin(data_keys)
     return extra[~copies].reset_index(drop=True), int(copies.sum())
 
 
-def warn_of_conflicting_copies(frame: pd.DataFrame, task: str, source: str) -> int:
-    """Say where one input has rows of different labels (a labelling slip, or a reprint labelled twice), and how
-    many such inputs there are; both rows stay, and the model learns from both."""
-    labels = frame.groupby(input_keys(frame, task).to_numpy())["label"].agg(lambda found: sorted(set(found)))
+def warn_of_conflicting_copies(frame: pd.DataFrame, keys: pd.Series, source: str) -> int:
+    """Say where one input (`keys`: the rows' `input_keys`) has rows of different labels (a labelling slip, or a
+    reprint labelled twice), and how many such inputs there are; both rows stay, and the model learns from both."""
+    labels = frame.groupby(keys.to_numpy())["label"].agg(lambda found: sorted(set(found)))
     conflicting = labels[labels.map(len) > 1]
     if len(conflicting):
         key, found = conflicting.index[0], conflicting.iloc[0]

@@ -15,7 +15,7 @@ from classifiers.contract import REQUIRED_COLUMNS
 from classifiers.errors import UserInputError
 from training.config.schema import BenchmarkData, ExtraTraining, JsonlData, SeedData
 from training.corpus.hf_datasets import load_stance_dataset, load_topic_dataset
-from training.input_copies import join_groups_sharing_inputs, warn_of_conflicting_copies, without_copies_of
+from training.input_copies import input_keys, join_groups_sharing_inputs, warn_of_conflicting_copies, without_copies_of
 from training.jsonl_table import jsonl_lines, read_jsonl_table
 
 logger = logging.getLogger(__name__)
@@ -113,18 +113,22 @@ _RARE_LABEL_ROWS = 3
 def _check_label_spelling(labels: pd.Series, path: Path, declared: bool) -> None:
     """Refuse labels that can only be slips (spaces around one; two that differ only in case), naming the line;
     where the labels are not `declared`, warn of a label so rare beside the others that it may be a typo."""
-    lines = [number for number, _ in jsonl_lines(path)]
     first: dict[str, int] = {}
     for row, label in enumerate(labels):
         first.setdefault(label, row)
+
+    def line(row: int) -> int:
+        # The file is read again for its line numbers only where a label is refused.
+        return next(number for index, (number, _) in enumerate(jsonl_lines(path)) if index == row)
+
     by_case: dict[str, str] = {}
     for label, row in first.items():
         if label != label.strip():
-            raise UserInputError(f"{path}:{lines[row]}: label {label!r} has spaces around it; write {label.strip()!r}")
+            raise UserInputError(f"{path}:{line(row)}: label {label!r} has spaces around it; write {label.strip()!r}")
         other = by_case.setdefault(label.casefold(), label)
         if other != label:
             raise UserInputError(
-                f"{path}:{lines[row]}: label {label!r} differs from {other!r} (line {lines[first[other]]}) only in case: "
+                f"{path}:{line(row)}: label {label!r} differs from {other!r} (line {line(first[other])}) only in case: "
                 "write one of them (data.labels=[...] refuses any label outside the list)"
             )
     counts = labels.value_counts()
@@ -143,8 +147,10 @@ def load_labelled_data(
     """Load and check the data an experiment trains and is evaluated on, and its extra training sources."""
     frame, name, source = _load_frame(config, task)
     frame = _check(frame.reset_index(drop=True), task, source)
-    warn_of_conflicting_copies(frame, task, source)
-    frame, joined = join_groups_sharing_inputs(frame, task)
+    # Computed once: on FNC-1's 49,972 bodies it takes seconds.
+    keys = input_keys(frame, task)
+    warn_of_conflicting_copies(frame, keys, source)
+    frame, joined = join_groups_sharing_inputs(frame, keys)
     if joined:
         logger.warning(
             "%s: %d group(s) share an input with another group and are kept on one side of every split with it, so "
@@ -152,20 +158,20 @@ def load_labelled_data(
             source, joined,
         )
     frame = frame[[*REQUIRED_COLUMNS[task], "label", "group"]]
-    labels = set(frame["label"])
+    labels, known = set(frame["label"]), set(keys)
     return LabelledData(
         frame=frame,
         name=name,
         source=source,
         task=task,
-        extra=tuple(_without_data_copies(_load_extra(source_config, task, labels), frame, task) for source_config in extra),
+        extra=tuple(_without_data_copies(_load_extra(source_config, task, labels), task, known) for source_config in extra),
         groups_joined=joined,
     )
 
 
-def _without_data_copies(extra: ExtraSource, data: pd.DataFrame, task: str) -> ExtraSource:
-    """The source less its copies of the data's inputs, said where there are any."""
-    frame, copies = without_copies_of(extra.frame, data, task)
+def _without_data_copies(extra: ExtraSource, task: str, data_keys: set[str]) -> ExtraSource:
+    """The source less its copies of the data's inputs (`data_keys`), said where there are any."""
+    frame, copies = without_copies_of(extra.frame, task, data_keys)
     if not copies:
         return extra
     if frame.empty:
