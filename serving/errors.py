@@ -1,4 +1,4 @@
-"""Exception handlers: 422 messages that name the item, 413 and 503 in JSON, 502 for a failed reload."""
+"""Exception handlers: 422 messages that name the item, 413 and 503 in JSON, 502 for a failed reload, 500 in JSON."""
 
 from __future__ import annotations
 
@@ -179,6 +179,13 @@ async def client_gone(request: Request, exc: ClientGone) -> Response:
     return Response(status_code=CLIENT_CLOSED_REQUEST)
 
 
+async def unexpected_error(request: Request, exc: Exception) -> JSONResponse:
+    """500 in the JSON error shape every other answer has; Starlette logs the traceback after it is sent."""
+    return JSONResponse(
+        status_code=500, content={"detail": f"internal error while answering {request.method} {request.url.path}; the server's log has the cause"}
+    )
+
+
 def add_exception_handlers(app: FastAPI) -> None:
     """Register this module's handlers on the app."""
     app.add_exception_handler(RequestValidationError, validation_error)  # type: ignore[arg-type]
@@ -188,3 +195,5 @@ def add_exception_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RegistryUnreachable, registry_unreachable)  # type: ignore[arg-type]
     app.add_exception_handler(ClientDisconnect, client_disconnected)  # type: ignore[arg-type]
     app.add_exception_handler(ClientGone, client_gone)  # type: ignore[arg-type]
+    # Starlette answers any other exception from its outermost middleware, as plain text unless handled here.
+    app.add_exception_handler(Exception, unexpected_error)

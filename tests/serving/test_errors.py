@@ -1,10 +1,13 @@
-"""Paths in 422 messages."""
+"""Paths in 422 messages; the JSON answer to an unexpected error."""
 
 from __future__ import annotations
 
 import pytest
+from fastapi.testclient import TestClient
 
+from serving.app import create_app
 from serving.errors import error_path
+from tests.serving.conftest import SettingsFactory
 
 
 @pytest.mark.parametrize(
@@ -19,3 +22,27 @@ from serving.errors import error_path
 )
 def test_error_path(loc: tuple[str | int, ...], path: str) -> None:
     assert error_path(loc) == path
+
+
+def test_an_unexpected_error_is_answered_as_json_and_the_server_keeps_serving(
+    trained_store: str, make_settings: SettingsFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import serving.batching
+
+    real_predict = serving.batching.predict_rows
+    monkeypatch.setattr(serving.batching, "predict_rows", _broken_predict)
+    item = {"items": [{"text": "Israeli jets struck targets in southern Lebanon overnight."}]}
+    # raise_server_exceptions=False: what a client sees, not the exception the test client would re-raise.
+    with TestClient(create_app(make_settings(trained_store)), raise_server_exceptions=False) as client:
+        response = client.post("/v1/classify", json=item)
+        monkeypatch.setattr(serving.batching, "predict_rows", real_predict)
+        after = client.post("/v1/classify", json=item)
+
+    assert response.status_code == 500
+    assert response.headers["content-type"] == "application/json"
+    assert response.json()["detail"].startswith("internal error while answering POST /v1/classify")
+    assert after.status_code == 200
+
+
+def _broken_predict(*args: object) -> None:
+    raise RuntimeError("a bug in the prediction code")
