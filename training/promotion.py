@@ -67,12 +67,15 @@ LOCK_BUSY_ERRORS = {ErrorCode.Name(RESOURCE_ALREADY_EXISTS), ErrorCode.Name(RESO
 
 @dataclass(frozen=True)
 class Evidence:
-    """What a version was scored on: the run's primary metric and the evaluation data digest."""
+    """What a version was scored on: the run's primary metric, the evaluation data digest, how the data was split to
+    score it, and the labels the version answers."""
 
     version: str
     metric: str
     value: float | None
     digest: str | None
+    evaluation: str | None = None
+    labels: str | None = None
 
     def describe(self) -> str:
         """The figure and data a verdict quotes."""
@@ -95,9 +98,38 @@ class PromotionRefused(UserInputError):
     """The candidate does not beat the champion (or is not comparable); the message gives both figures."""
 
 
+# The evaluation settings each split scheme reads (training.evaluation.cross_validation.group_splits); every scheme
+# but leave-one-group-out also draws its split with the config's seed.
+_SPLIT_SETTINGS = {
+    "leave_one_group_out": (),
+    "group_kfold": ("evaluation.n_splits", "seed"),
+    "story_kfold": ("evaluation.n_splits", "seed"),
+    "holdout": ("evaluation.holdout_fraction", "seed"),
+    "disjoint_holdout": ("evaluation.holdout_fraction", "seed"),
+    "story_holdout": ("evaluation.holdout_fraction", "seed"),
+}
+
+
+def evaluation_scheme(params: dict[str, str]) -> str | None:
+    """How a run's rows were split to score it, from its logged config (`holdout (holdout_fraction 0.2, seed 1)`); None
+    for a run that logged no config. Two runs scored alike on the same data were scored on the same rows."""
+    cv = params.get("evaluation.cv")
+    if cv is None:
+        return None
+    settings = ", ".join(f"{key.split('.')[-1]} {params.get(key)}" for key in _SPLIT_SETTINGS.get(cv, ()))
+    return f"{cv} ({settings})" if settings else cv
+
+
 def _evidence(version: ModelVersion, run: Run) -> Evidence:
     metric = run.data.tags.get(PRIMARY_METRIC_TAG, "macro_f1")
-    return Evidence(str(version.version), metric, run.data.metrics.get(metric), run.data.tags.get(DATA_DIGEST_TAG))
+    return Evidence(
+        str(version.version),
+        metric,
+        run.data.metrics.get(metric),
+        run.data.tags.get(DATA_DIGEST_TAG),
+        evaluation_scheme(run.data.params),
+        version.tags.get("labels"),
+    )
 
 
 def champion_version(client: MlflowClient, name: str) -> ModelVersion | None:
@@ -112,10 +144,31 @@ def champion_version(client: MlflowClient, name: str) -> ModelVersion | None:
         raise
 
 
-def _candidate(client: MlflowClient, name: str, version: str | None) -> ModelVersion:
+def name_versions(client: MlflowClient, name: str) -> list[ModelVersion]:
+    """Every version of a registered model (none when the name does not exist)."""
     # The filter's quotes must not be the name's own (a name may hold an apostrophe).
     quote = '"' if "'" in name else "'"
-    versions = client.search_model_versions(f"name={quote}{name}{quote}")
+    return list(client.search_model_versions(f"name={quote}{name}{quote}"))
+
+
+def check_task(client: MlflowClient, name: str, task: str, candidate: str | None = None) -> None:
+    """Refuse a `task` model under a name whose other versions are of another task: the server loads a name's
+    champion for one task and refuses a model of the other, so one such promotion takes that task offline."""
+    others = [found for found in name_versions(client, name) if str(found.version) != str(candidate)]
+    foreign = [found for found in others if found.tags.get("task", task) != task]
+    if foreign:
+        held = foreign[0].tags["task"]
+        numbers = ", ".join(str(number) for number in sorted(int(found.version) for found in foreign))
+        which = f"version {candidate} is" if candidate is not None else "this config trains"
+        raise UserInputError(
+            f"'{name}' holds {held} models (versions {numbers}) and {which} a {task} model, "
+            f"which the server would refuse to load as its {held} model; give it a name of its own "
+            f"(`registered_model=...`)"
+        )
+
+
+def _candidate(client: MlflowClient, name: str, version: str | None) -> ModelVersion:
+    versions = name_versions(client, name)
     if not versions:
         raise UserInputError(f"no registered model named '{name}': train one first")
     if version is None:
@@ -131,10 +184,24 @@ def judge(candidate: Evidence, champion: Evidence) -> tuple[bool, str]:
     """Whether the candidate may replace the champion, and why (with both figures)."""
     if candidate.metric != champion.metric:
         return False, f"not comparable: candidate ranks by {candidate.metric}, champion by {champion.metric}"
+    if candidate.labels != champion.labels:
+        return False, (
+            f"not comparable: it answers other labels ({candidate.labels or 'unknown'}; champion version "
+            f"{champion.version}: {champion.labels or 'unknown'}), which the server's callers may not know; where the "
+            "labels changed on purpose, `promote --force` makes it champion"
+        )
     if candidate.digest is None or candidate.digest != champion.digest:
         return False, (
-            f"not comparable: evaluated on different data ({candidate.describe()}; champion {champion.describe()}); "
-            "where the data changed on purpose (rows added), `promote --force` makes it champion"
+            f"not comparable: evaluated on different data ({candidate.describe()}; champion {champion.describe()}): "
+            "other rows, labels or groups; where the data changed on purpose (rows added), `promote --force` makes it "
+            "champion"
+        )
+    if candidate.evaluation != champion.evaluation:
+        # Other folds or another seed's hold-out score other rows: a lucky split would win on the same data.
+        return False, (
+            f"not comparable: scored on other splits of the same data ({candidate.describe()} by "
+            f"{candidate.evaluation or 'unknown'}; champion version {champion.version} by {champion.evaluation or 'unknown'}); "
+            "train it with the champion's `evaluation` settings (and seed) to compare them"
         )
     if candidate.value is None or champion.value is None:
         return False, f"missing {candidate.metric} ({candidate.describe()}; champion {champion.describe()})"
@@ -164,11 +231,14 @@ def promote(
     """
     candidate = _candidate(client, name, version)
     candidate_run = check_finished(client, candidate)
+    check_task(client, name, candidate.tags.get("task", ""), str(candidate.version))
     with promotion_lock(client, name):
         champion = champion_version(client, name)
         if champion is not None and str(champion.version) == str(candidate.version):
             return Promotion(name, str(candidate.version), False, str(champion.version), f"version {candidate.version} is already {CHAMPION}")
-        if champion is None:
+        if champion is None and len(name_versions(client, name)) > 1:
+            reason = f"no version held the {CHAMPION} alias (it was removed), so there was nothing to compare with"
+        elif champion is None:
             reason = "first champion of this name"
         else:
             wins, verdict = _judge_against(client, candidate, candidate_run, champion)

@@ -64,6 +64,7 @@ from training.promotion import (
     Promotion,
     PromotionRefused,
     champion_version,
+    check_task,
     promote,
     record_not_tried,
     record_refusal,
@@ -149,6 +150,7 @@ def train_prepared(prepared: PreparedTraining) -> TrainResult:
     """Run an experiment `prepare` checked (several can be checked before the first one trains)."""
     config, config_path, data = prepared.config, prepared.config_path, prepared.data
     client = store.use_store()
+    check_task(client, config.registered_model, config.task)
     if (deleted := tracking.deleted_experiment(config.experiment_name)) is not None:
         # MLflow would refuse the first run with a traceback.
         raise UserInputError(f"{deleted} (the config's `experiment` key)")

@@ -26,11 +26,17 @@ LINEAGE = {"task": "topic", "model_family": "tfidf", "primary_metric": "macro_f1
 
 
 def scored_version(
-    client: MlflowClient, macro_f1: float, finished: bool = True, lineage: bool = True, name: str = TOPIC
+    client: MlflowClient,
+    macro_f1: float,
+    finished: bool = True,
+    lineage: bool = True,
+    name: str = TOPIC,
+    **lineage_tags: str,
 ) -> str:
     """A version of `name` from a real run that scored `macro_f1` on the same data as every other one.
 
-    Without `finished` its run stays RUNNING (the process was killed); without `lineage` it has no lineage tags.
+    Without `finished` its run stays RUNNING (the process was killed); without `lineage` it has no lineage tags;
+    `lineage_tags` replace those of LINEAGE.
     """
     try:
         client.get_registered_model(name)
@@ -42,7 +48,7 @@ def scored_version(
     client.set_tag(run_id, "primary_metric", "macro_f1")
     if lineage:
         client.set_tag(run_id, "data_digest", "same-data")
-    tags = {**LINEAGE, "primary_metric_value": f"{macro_f1:.6f}"} if lineage else {}
+    tags = {**LINEAGE, **lineage_tags, "primary_metric_value": f"{macro_f1:.6f}"} if lineage else {}
     version = client.create_model_version(name, f"{run.info.artifact_uri}/model", run_id=run_id, tags=tags)
     if finished:
         client.set_terminated(run_id)
@@ -200,7 +206,8 @@ def test_different_evaluation_data_is_not_comparable(store_uri: str, tmp_path) -
     data.write_text(rows, encoding="utf-8")
     overrides = ["data.source=jsonl", f"data.path={data}", "data.group_column=g", "promote=never", "registered_model=news-topic"]
     train(load_config(CONFIG, overrides))
-    with pytest.raises(PromotionRefused, match="evaluated on different data"):
+    # Its two labels are not the seeds' five: that is said first, as what the server's callers would notice.
+    with pytest.raises(PromotionRefused, match="answers other labels \\(conflict,diplomacy; champion version 1: conflict,diplomacy,domestic_politics"):
         promote(MlflowClient(), "news-topic", version="2")
 
 
@@ -352,3 +359,57 @@ def test_a_line_written_into_the_description_during_a_promotion_is_kept(
     lines = client.get_model_version(TOPIC, candidate).description.splitlines()
     assert lines[0] == "reviewed by the desk"
     assert "became champion" in lines[1]
+
+
+def test_a_model_of_the_other_task_is_refused_under_a_name_even_with_force(store_uri: str) -> None:
+    client = MlflowClient()
+    stance = scored_version(client, 0.5, name="news-stance", task="stance", labels="against,favor,none")
+    promote(client, "news-stance")
+    topic = scored_version(client, 0.9, name="news-stance")
+    with pytest.raises(UserInputError, match=f"'news-stance' holds stance models \\(versions {stance}\\) and version {topic} is a topic model"):
+        promote(client, "news-stance", version=topic, force=True)
+    assert str(champion_version(client, "news-stance").version) == stance
+
+
+def test_training_under_a_name_of_the_other_task_is_refused_before_any_run(store_uri: str) -> None:
+    client = MlflowClient()
+    scored_version(client, 0.5, name="news-stance", task="stance", labels="against,favor,none")
+    runs_before = len(mlflow.search_runs(search_all_experiments=True))
+    with pytest.raises(UserInputError, match="'news-stance' holds stance models .* this config trains a topic model"):
+        train(load_config(CONFIG, ["registered_model=news-stance"]))
+    assert len(mlflow.search_runs(search_all_experiments=True)) == runs_before
+    assert len(client.search_model_versions("name='news-stance'")) == 1
+
+
+def test_a_version_answering_other_labels_is_not_comparable_unless_forced(store_uri: str) -> None:
+    client = MlflowClient()
+    scored_version(client, 0.5)
+    promote(client, TOPIC)
+    other = scored_version(client, 0.9, labels="business,politics,sport")
+    with pytest.raises(PromotionRefused, match="answers other labels \\(business,politics,sport; champion version 1: conflict,diplomacy\\)"):
+        promote(client, TOPIC, version=other)
+    assert promote(client, TOPIC, version=other, force=True).promoted
+
+
+def test_a_version_scored_on_another_seed_s_hold_out_is_not_comparable(store_uri: str) -> None:
+    holdout = ["evaluation.cv=holdout", "evaluation.holdout_fraction=0.3"]
+    first = train(load_config(CONFIG, [*holdout, "seed=1"]))
+    second = train(load_config(CONFIG, [*holdout, "seed=2", "promote=never"]))
+    scheme = "holdout \\(holdout_fraction 0.3, seed {}\\)"
+    with pytest.raises(PromotionRefused, match=f"other splits of the same data .* by {scheme.format(2)}; champion version {first.version} by {scheme.format(1)}"):
+        promote(MlflowClient(), TOPIC, version=second.version)
+    # Scored alike, a retrained twin is compared as before.
+    third = train(load_config(CONFIG, [*holdout, "seed=1", "promote=never"]))
+    with pytest.raises(PromotionRefused, match="does not beat champion"):
+        promote(MlflowClient(), TOPIC, version=third.version)
+
+
+def test_a_promotion_after_the_alias_was_removed_says_so(store_uri: str) -> None:
+    client = MlflowClient()
+    scored_version(client, 0.9)
+    promote(client, TOPIC)
+    client.delete_registered_model_alias(TOPIC, CHAMPION)
+    worse = scored_version(client, 0.1)
+    promotion = promote(client, TOPIC, version=worse)
+    assert promotion.promoted and promotion.previous is None
+    assert promotion.reason == f"no version held the {CHAMPION} alias (it was removed), so there was nothing to compare with"

@@ -212,6 +212,10 @@ def load_config(path: Path, overrides: Sequence[str] = ()) -> ExperimentConfig:
     raw = load_raw(path)
     anchored = _anchor_paths(raw, path.parent)
     parsed = [parse_override(text) for text in overrides]
+    repeated = sorted({key for key, _ in parsed if sum(other == key for other, _ in parsed) > 1})
+    if repeated:
+        # As a key given twice in the YAML file is refused: the last would win unseen.
+        raise UserInputError(f"override(s) {', '.join(repeated)} given more than once; give each key once")
     for key, value in parsed:
         set_dotted(raw, key, value)
     _check_swept_overrides(path, raw, [key for key, _ in parsed])

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import re
 from pathlib import Path
 from typing import Annotated, Any, Literal, Union
@@ -230,6 +232,10 @@ class ExperimentConfig(Strict):
         empty = [key for key, values in self.sweep.items() if not values]
         if empty:
             raise ValueError(f"sweep values must be non-empty lists: {', '.join(empty)}")
+        repeated = [key for key, values in self.sweep.items() if len({json.dumps(value, sort_keys=True) for value in values}) < len(values)]
+        if repeated:
+            # Two children of the same settings and name: the sweep would train one of them for nothing.
+            raise ValueError(f"sweep: {', '.join(repeated)} lists a value more than once")
         fixed = [key for key in self.sweep if key.split(".")[0] not in SWEEPABLE]
         if fixed:
             # A sweep's runs share their data, splits and registered model: a swept data path or weight would be
@@ -237,6 +243,13 @@ class ExperimentConfig(Strict):
             raise ValueError(
                 f"sweep: {', '.join(fixed)} cannot be swept: the runs of a sweep vary only "
                 f"{', '.join(f'{root}.*' if root == 'model' else root for root in SWEEPABLE)}; train one config per value instead"
+            )
+        if "seed" in self.sweep and self.evaluation.cv != "leave_one_group_out":
+            # The seed also draws these splits: each child would be scored on other rows, and the best child would be
+            # the luckiest split, not the best model.
+            raise ValueError(
+                f"sweep: seed cannot be swept with evaluation.cv={self.evaluation.cv}, whose split it draws: the runs "
+                "would be scored on different rows; sweep it with leave_one_group_out, or train one config per seed"
             )
         return self
 

@@ -357,3 +357,24 @@ def test_a_section_without_its_kind_is_told_the_choices(tmp_path: Path) -> None:
     path = write(tmp_path, {"task": "topic", "model": {"family": "tfidf"}})
     with pytest.raises(UserInputError, match=r"\n  data: give its source: one of 'seeds', 'jsonl', 'benchmark'"):
         load_config(path, ["data.segments=x.jsonl"])
+
+
+@pytest.mark.parametrize("cv", ["holdout", "group_kfold", "disjoint_holdout"])
+def test_the_seed_is_not_swept_where_it_draws_the_split_the_children_are_scored_on(tmp_path: Path, cv: str) -> None:
+    path = write(tmp_path, {"task": "topic", "model": {"family": "tfidf"}, "evaluation": {"cv": cv}, "sweep": {"seed": [1, 2]}})
+    with pytest.raises(UserInputError, match=rf"sweep: seed cannot be swept with evaluation.cv={cv}, whose split it draws"):
+        load_config(path)
+    assert load_config(path, ["evaluation.cv=leave_one_group_out"]).sweep == {"seed": [1, 2]}
+
+
+def test_a_sweep_value_listed_twice_is_refused(tmp_path: Path) -> None:
+    path = write(tmp_path, {"task": "topic", "model": {"family": "tfidf"}, "sweep": {"model.C": [1, 10, 1]}})
+    with pytest.raises(UserInputError, match=r"sweep: model\.C lists a value more than once"):
+        load_config(path)
+
+
+def test_an_override_given_twice_is_refused(tmp_path: Path) -> None:
+    path = write(tmp_path, {"task": "topic", "model": {"family": "tfidf"}})
+    with pytest.raises(UserInputError, match=r"override\(s\) model\.C given more than once"):
+        load_config(path, ["model.C=1", "seed=3", "model.C=2"])
+    assert load_config(path, ["model.C=2", "seed=3"]).model.C == 2
