@@ -7,10 +7,13 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from mlflow.exceptions import MlflowException
+from mlflow.tracking import MlflowClient
+
 from classifiers import store
 from training import locations
 from training.config.resolve import load_config
-from training.promotion import champion_version
+from training.promotion import champion_version, name_versions
 
 if TYPE_CHECKING:
     from training.config.schema import ExperimentConfig
@@ -27,9 +30,10 @@ DEFAULT_CONFIGS: dict[str, Path] = {
 
 
 def train_defaults(retrain: bool = False, overrides: Sequence[str] = ()) -> list[TrainResult]:
-    """Train each default config whose registered model has no champion; with retrain, all of them, and make the new
-    versions champion even where they do not beat the old (which may be a model this version cannot load);
-    `overrides` (dotted key=value) apply to every default config."""
+    """Train each default config whose registered model has no champion, or one that no version trained from the
+    default config has competed with (the default is then made champion only if it beats it); with retrain, all of
+    them, and make the new versions champion even where they do not beat the old (which may be a model this version
+    cannot load); `overrides` (dotted key=value) apply to every default config."""
     # Imported here: `train-defaults --help` need not pay for the trainer's imports.
     from training.trainer import prepare, train_prepared
 
@@ -40,12 +44,33 @@ def train_defaults(retrain: bool = False, overrides: Sequence[str] = ()) -> list
     client = store.use_store()
     due: dict[str, ExperimentConfig] = {}
     for task, config in configs.items():
-        if not retrain and champion_version(client, config.registered_model) is not None:
+        champion = None if retrain else champion_version(client, config.registered_model)
+        if champion is not None and _competed(client, config.registered_model, DEFAULT_CONFIGS[task]):
             logger.info("%s already has a champion; not retraining the default %s model", config.registered_model, task)
             continue
+        if champion is not None:
+            # An experiment trained first took the empty name; the default competes once, on its metric.
+            logger.info(
+                "%s's champion (version %s) was not trained from %s, which has never competed with it: training the "
+                "default %s model, made champion only if it beats it",
+                config.registered_model, champion.version, locations.shown(DEFAULT_CONFIGS[task]), task,
+            )
         due[task] = config
     # So is every model's data (the stance model's public corpora under NEWS_DATA_DIR among them).
     prepared = [
         prepare(config, DEFAULT_CONFIGS[task].relative_to(locations.PROJECT_ROOT), overrides) for task, config in due.items()
     ]
     return [train_prepared(training) for training in prepared]
+
+
+def _competed(client: MlflowClient, name: str, config_path: Path) -> bool:
+    """Whether a version of `name` was trained from the config (its run's `config_path` tag)."""
+    shown = str(locations.shown(config_path))
+    for version in name_versions(client, name):
+        try:
+            tags = client.get_run(version.run_id).data.tags if version.run_id else {}
+        except MlflowException:  # a version whose run was deleted
+            continue
+        if tags.get("config_path") == shown:
+            return True
+    return False

@@ -78,6 +78,28 @@ def test_train_defaults_trains_what_has_no_champion_and_retrain_replaces_the_cha
         assert champion.tags["promotion_reason"].startswith("forced (promote: always) although")
 
 
+def test_train_defaults_lets_the_default_compete_with_a_champion_an_experiment_took_on_an_empty_store(
+    store_uri: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    # An experiment trained first (promote: auto) takes the empty name, however it scores.
+    experiment = runner.invoke(app, ["train", str(locations.CONFIGS_DIR / "topic" / "tfidf_logreg.yaml")])
+    assert experiment.exit_code == 0
+    client = MlflowClient()
+    assert str(client.get_model_version_by_alias("news-topic", "champion").version) == "1"
+
+    caplog.set_level(logging.INFO, logger="training.defaults")
+    assert runner.invoke(app, ["train-defaults", "extra_training=[]"]).exit_code == 0
+    assert "news-topic's champion (version 1) was not trained from configs/topic/descriptions_written.yaml" in caplog.text
+    champion = client.get_model_version_by_alias("news-topic", "champion")
+    assert str(champion.version) == "2"
+    assert client.get_run(champion.run_id).data.tags["config_path"] == "configs/topic/descriptions_written.yaml"
+    assert champion.tags["promotion_reason"].startswith("macro_f1 ")
+
+    # Once it has competed, the default is not trained again, whichever version won.
+    assert runner.invoke(app, ["train-defaults", "extra_training=[]"]).exit_code == 0
+    assert len(client.search_model_versions("name='news-topic'")) == 2
+
+
 def test_train_defaults_names_an_override_only_one_config_lacks_before_training_any(store_uri: str) -> None:
     # head_weight is a key of the topic default's family, not of the stance default's.
     result = runner.invoke(app, ["train-defaults", "model.head_weight=0.5"])
