@@ -145,9 +145,16 @@ def _lost_in(err: BaseException) -> TrackingServerLost | None:
     return TrackingServerLost(reason) if reason is not None else None
 
 
+def failure_reason(err: BaseException) -> str:
+    """What a failed run's `error` tag says of the exception that ended it."""
+    if isinstance(err, KeyboardInterrupt):  # it has no message of its own
+        return "stopped by SIGINT (Ctrl-C)"
+    return f"{type(err).__name__}: {err}" if str(err) else type(err).__name__
+
+
 def _tag_failure(run_id: str, err: BaseException) -> TrackingServerLost | None:
     """Log the failure and write it as the run's `error` tag; the loss, if the tracking server is found gone."""
-    reason = f"{type(err).__name__}: {err}" if str(err) else type(err).__name__  # Ctrl-C's has no message
+    reason = failure_reason(err)
     logger.error("run %s failed: %s", run_id, reason)
     stop = err if isinstance(err, Stopped | KeyboardInterrupt) else None
     try:

@@ -16,9 +16,10 @@ from typing import Any
 import mlflow
 import mlflow.data
 import pandas as pd
-from mlflow.entities import RunStatus
+from mlflow.entities import LoggedModelStatus, RunStatus
 from mlflow.entities.model_registry import ModelVersion
 from mlflow.exceptions import MlflowException
+from mlflow.protos.databricks_pb2 import RESOURCE_DOES_NOT_EXIST, ErrorCode
 from mlflow.tracking import MlflowClient
 from mlflow.utils.mlflow_tags import MLFLOW_PARENT_RUN_ID
 from mlflow.utils.validation import MAX_PARAM_VAL_LENGTH, _validate_metric_name, bad_character_message
@@ -65,6 +66,7 @@ from training.promotion import (
     PromotionRefused,
     champion_version,
     check_task,
+    name_versions,
     promote,
     record_not_tried,
     record_refusal,
@@ -413,11 +415,13 @@ def _log_reports(tested: pd.DataFrame, result: CrossValidation, config: Experime
 
 @dataclass
 class _Registration:
-    """The version a training registered (None until it has), its run, and the champion just before it did."""
+    """The version a training registered (None until it has), its run, the champion just before it did, and whether
+    the registered model's name existed before."""
 
     version: str | None = None
     run_id: str | None = None
     previous: ModelVersion | None = None
+    name_existed: bool = True
 
 
 @contextmanager
@@ -444,11 +448,33 @@ def _undone_on_failure(client: MlflowClient, name: str) -> Iterator[_Registratio
         restore_champion(client, name, version, registration.previous)
         client.delete_model_version(name, version)
         logger.error("deleted %s version %s: the run failed after registering it", name, version)
+        if not registration.name_existed and not name_versions(client, name):
+            # Created for the version just deleted: an empty name would list in the registry as a model.
+            client.delete_registered_model(name)
+        _mark_logged_models_failed(client, registration.run_id)
         # A failure inside the run already marked it; one after it ended (in promotion) must mark it too.
         if client.get_run(registration.run_id).info.status == FINISHED:
-            client.set_tag(registration.run_id, tracking.ERROR_TAG, f"{type(err).__name__}: {err}"[: tracking.MAX_TAG_LENGTH])
+            client.set_tag(registration.run_id, tracking.ERROR_TAG, tracking.failure_reason(err)[: tracking.MAX_TAG_LENGTH])
             client.set_terminated(registration.run_id, RunStatus.to_string(RunStatus.FAILED))
         raise
+
+
+def _name_exists(client: MlflowClient, name: str) -> bool:
+    try:
+        client.get_registered_model(name)
+    except MlflowException as err:
+        if err.error_code == ErrorCode.Name(RESOURCE_DOES_NOT_EXIST):
+            return False
+        raise
+    return True
+
+
+def _mark_logged_models_failed(client: MlflowClient, run_id: str) -> None:
+    """The run's logged model, READY once its files were written, marked FAILED with the run: the UI's Models tab
+    would list it among the usable ones."""
+    experiment_id = client.get_run(run_id).info.experiment_id
+    for model in client.search_logged_models([experiment_id], filter_string=f"source_run_id = '{run_id}'"):
+        client.finalize_logged_model(model.model_id, LoggedModelStatus.FAILED)
 
 
 def _registered_by(client: MlflowClient, name: str, run_id: str) -> str | None:
@@ -471,6 +497,7 @@ def _fit_register(
     # Known before log_model registers, so a failure from then on can find and remove what it registered.
     registration.run_id = mlflow.active_run().info.run_id
     registration.previous = champion_version(client, config.registered_model)
+    registration.name_existed = _name_exists(client, config.registered_model)
     classifier = factory()
     classifier.fit(*data.training_side())
     example = data.inputs.head(EXAMPLE_ROWS).reset_index(drop=True)

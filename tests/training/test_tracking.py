@@ -10,7 +10,7 @@ from training.tracking import ERROR_TAG, tracked_run
 
 @pytest.mark.parametrize(
     ("error", "reason"),
-    [(ValueError("no rows"), "ValueError: no rows"), (KeyboardInterrupt(), "KeyboardInterrupt")],
+    [(ValueError("no rows"), "ValueError: no rows"), (KeyboardInterrupt(), "stopped by SIGINT (Ctrl-C)")],
 )
 def test_a_failed_run_ends_failed_with_its_reason(store_uri: str, error: BaseException, reason: str) -> None:
     with pytest.raises(type(error)), tracked_run(run_name="doomed"):

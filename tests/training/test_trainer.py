@@ -12,6 +12,7 @@ import mlflow
 import pandas as pd
 import pytest
 import yaml
+from mlflow.entities import LoggedModelStatus
 from mlflow.tracking import MlflowClient
 
 from classifiers.errors import UserInputError
@@ -385,6 +386,27 @@ def test_a_signal_inside_log_model_after_it_registered_removes_the_version(
     client = MlflowClient()
     assert [str(v.version) for v in client.search_model_versions("name='news-topic'")] == ["1"]
     assert str(client.get_model_version_by_alias("news-topic", "champion").version) == "1"
+
+
+def test_a_signal_after_the_first_version_of_a_name_was_registered_leaves_no_empty_name_nor_a_ready_model(
+    store_uri: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    log_model = mlflow.pyfunc.log_model
+
+    def interrupted_on_return(*args: object, **kwargs: object) -> object:
+        log_model(*args, **kwargs)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(mlflow.pyfunc, "log_model", interrupted_on_return)
+    with pytest.raises(KeyboardInterrupt):
+        train(load_config(locations.CONFIGS_DIR / "topic" / "tfidf_svm.yaml", ["registered_model=brand-new"]))
+    client = MlflowClient()
+    assert [model.name for model in client.search_registered_models()] == []
+    (run,) = mlflow.search_runs(search_all_experiments=True, output_format="list")
+    assert run.info.status == "FAILED"
+    assert run.data.tags["error"] == "stopped by SIGINT (Ctrl-C)"
+    (model,) = client.search_logged_models([run.info.experiment_id])
+    assert model.status == LoggedModelStatus.FAILED
 
 
 @pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")  # the dropped exception, on purpose
