@@ -10,16 +10,15 @@ from pathlib import Path
 import mlflow.pyfunc
 import pandas as pd
 from mlflow.exceptions import MlflowException
-from mlflow.tracking import MlflowClient
 
 from classifiers.contract import DOCUMENT_COLUMN, REQUIRED_COLUMNS
 from classifiers.errors import UserInputError
 from classifiers.pyfunc import loaded_pyfunc
-from classifiers.store import REGISTERED_MODEL_URI
 from training.evaluation.metrics import group_bootstrap_interval, summary_metrics
 from training.evaluation.recording import Evaluation, record_evaluation
 from training.jsonl_table import check_data_file, jsonl_lines, read_jsonl_table
 from training.scoring.inputs import DocumentOrder
+from training.scoring.model import pinned
 
 
 @dataclass(frozen=True)
@@ -40,24 +39,12 @@ def loaded_model(model_uri: str) -> Iterator[EvaluatedModel]:
     with ExitStack() as stack:
         # Only the load's errors are the user's bad URI: one raised by the block's own work stays what it is.
         try:
-            pinned, identity = _pinned(model_uri)
-            model = stack.enter_context(loaded_pyfunc(pinned))
+            pinned_uri, identity = pinned(model_uri)
+            model = stack.enter_context(loaded_pyfunc(pinned_uri))
         except (MlflowException, OSError) as err:
             raise UserInputError(f"cannot load model '{model_uri}': {err}") from err
         task, labels = _task_and_labels(model_uri, model)
         yield EvaluatedModel(model, task, labels, {**identity, "run_id": model.metadata.run_id})
-
-
-def _pinned(model_uri: str) -> tuple[str, dict[str, str | None]]:
-    """The URI of the registered version a models:/ URI names now, and the uri, name and version to report; any other
-    URI as it is, reported as given."""
-    found = REGISTERED_MODEL_URI.match(model_uri)
-    if found is None:
-        return model_uri, {"uri": model_uri}
-    client = MlflowClient()
-    name, alias = found["name"], found["alias"]
-    version = client.get_model_version_by_alias(name, alias) if alias else client.get_model_version(name, found["version"])
-    return f"models:/{name}/{version.version}", {"uri": model_uri, "name": name, "version": str(version.version)}
 
 
 def _task_and_labels(model_uri: str, model: mlflow.pyfunc.PyFuncModel) -> tuple[str, list[str]]:

@@ -8,6 +8,7 @@ one article are read together, each beside its neighbours.
 from __future__ import annotations
 
 import errno
+import json
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -22,7 +23,7 @@ from classifiers.contract import DOCUMENT_COLUMN
 from classifiers.errors import UserInputError
 from training import stop_requests
 from training.scoring.inputs import InputFile, read_chunks, whole_documents
-from training.scoring.model import ModelSpec, loaded_model, predict_table, with_predictions
+from training.scoring.model import MODEL_METADATA_KEY, ModelSpec, loaded_model, predict_table, with_predictions
 from training.scoring.outputs import staged_output
 
 logger = logging.getLogger(__name__)
@@ -66,7 +67,7 @@ def _score_into(source: InputFile, spec: ModelSpec, output: Path, model: mlflow.
                 scored = with_predictions(chunk, predict_table(model, spec, chunk))
                 if writer is None:
                     # The first chunk fixes the schema: Parquet's, or the JSONL columns' inferred types.
-                    writer = pq.ParquetWriter(staged, scored.schema)
+                    writer = pq.ParquetWriter(staged, _with_model(scored.schema, spec))
                 writer.write_table(scored)
                 rows += scored.num_rows
                 bar.update(scored.num_rows)
@@ -74,10 +75,15 @@ def _score_into(source: InputFile, spec: ModelSpec, output: Path, model: mlflow.
                 # An input without rows (a Parquet file can have none) still gets its columns written.
                 assert source.schema is not None, "a JSONL input has at least one record"
                 schema = pa.schema([*source.schema.remove_metadata(), *spec.output_fields])
-                writer = pq.ParquetWriter(staged, schema)
+                writer = pq.ParquetWriter(staged, _with_model(schema, spec))
             stop_requests.raise_if_requested()  # the last chunk's stop: the output is not moved into place
         finally:
             # Closed before the move into place: the footer is written on close.
             if writer is not None:
                 writer.close()
     return rows
+
+
+def _with_model(schema: pa.Schema, spec: ModelSpec) -> pa.Schema:
+    """The output's schema with the model that scored it in its metadata (`pq.read_schema(path).metadata`)."""
+    return schema.with_metadata({MODEL_METADATA_KEY: json.dumps(dict(spec.identity)).encode()})

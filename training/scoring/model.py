@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import mlflow.pyfunc
 import pyarrow as pa
 import pyarrow.compute as pc
 from mlflow.exceptions import MlflowException
+from mlflow.tracking import MlflowClient
 
 from classifiers.contract import DOCUMENT_COLUMN, PROBA_PREFIX, REQUIRED_COLUMNS
 from classifiers.errors import UserInputError
 from classifiers.pyfunc import loaded_pyfunc, read_model_info
+from classifiers.store import REGISTERED_MODEL_URI
 from training.scoring.inputs import plain_strings
 
 # The contract's first two output columns (classifiers.contract.prediction_frame); one proba_<label> per class follows.
@@ -21,13 +23,27 @@ LABEL_COLUMN = "label"
 SCORE_COLUMN = "score"
 
 
+# What names the model that scored an output (`ModelSpec.identity`, as JSON): a key of the local engine's Parquet
+# metadata, a file in the Spark engine's output folder.
+MODEL_METADATA_KEY = b"news_classify.model"
+MODEL_FILE = "_model.json"
+
+
 @dataclass(frozen=True)
 class ModelSpec:
-    """A model's URI with the task and label set its MLmodel metadata carries."""
+    """A model's URI (a registry alias read once, pinned to its version) with the task and label set its MLmodel
+    metadata carries, and what an output reports of it (`identity`: the URI as given, name, version, run)."""
 
     uri: str
     task: str
     labels: tuple[str, ...]
+    identity: Mapping[str, str | None] = field(default_factory=dict)
+
+    def describe(self) -> str:
+        """`news-topic version 3 (models:/news-topic@champion)`, or the URI where it names no registered version."""
+        if self.identity.get("version") is None:
+            return self.uri
+        return f"{self.identity['name']} version {self.identity['version']} ({self.identity['uri']})"
 
     @property
     def required_columns(self) -> tuple[str, ...]:
@@ -49,16 +65,30 @@ class ModelSpec:
         return [field.name for field in self.output_fields]
 
 
+def pinned(model_uri: str) -> tuple[str, dict[str, str | None]]:
+    """The URI of the registered version a models:/ URI names now, and the uri, name and version to report; any other
+    URI as it is, reported as given. Whatever reads the model through the pinned URI reads one version, even where
+    the alias moves meanwhile."""
+    found = REGISTERED_MODEL_URI.match(model_uri)
+    if found is None:
+        return model_uri, {"uri": model_uri}
+    client = MlflowClient()
+    name, alias = found["name"], found["alias"]
+    version = client.get_model_version_by_alias(name, alias) if alias else client.get_model_version(name, found["version"])
+    return f"models:/{name}/{version.version}", {"uri": model_uri, "name": name, "version": str(version.version)}
+
+
 def describe_model(uri: str) -> ModelSpec:
     """The model's task and labels, from its MLmodel file alone (no weights are loaded)."""
     try:
-        info = read_model_info(uri)
+        uri_of_version, identity = pinned(uri)
+        info = read_model_info(uri_of_version)
     except (MlflowException, OSError) as err:
         raise UserInputError(f"cannot load model '{uri}': {err}") from err
     meta = info.metadata or {}
     if meta.get("task") not in REQUIRED_COLUMNS or "labels" not in meta:
         raise UserInputError(f"model '{uri}' was not trained by this project (no task/labels metadata)")
-    return ModelSpec(uri, meta["task"], tuple(meta["labels"]))
+    return ModelSpec(uri_of_version, meta["task"], tuple(meta["labels"]), {**identity, "run_id": info.run_id})
 
 
 @contextmanager

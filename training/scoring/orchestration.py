@@ -75,6 +75,7 @@ def score(
         check_spark_types(source)
     check_output(output, input_path)
     spec = describe_model(model_uri)
+    logger.info("scoring %s with %s", input_path, spec.describe())
     # Parquet states its columns and types, so a column that cannot be read as the model needs is named before its
     # rows are read; JSONL's are those of the whole file, known once it was read.
     typed_up_front = source.schema is not None

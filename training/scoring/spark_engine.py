@@ -9,6 +9,7 @@ Parquet dataset folder of part files, which `pandas.read_parquet` and Spark read
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 import os
@@ -31,7 +32,7 @@ import pyarrow.parquet as pq
 from classifiers.contract import DOCUMENT_COLUMN
 from classifiers.errors import UserInputError
 from training.scoring.inputs import PARQUET, InputFile
-from training.scoring.model import LABEL_COLUMN, ModelSpec
+from training.scoring.model import LABEL_COLUMN, MODEL_FILE, ModelSpec
 from training.scoring.outputs import staged_output
 
 if TYPE_CHECKING:
@@ -283,6 +284,9 @@ def score_with_spark(source: InputFile, spec: ModelSpec, output: Path, master: s
         # Counted from the written files' footers: counting the scored frame would run the model again (and Spark's
         # reader skips a hidden folder such as the staging one).
         rows = sum(pq.read_metadata(part).num_rows for part in staged.glob("part-*.parquet"))
+        # Spark writes no metadata of ours into its parts; readers of the folder (Spark, pyarrow, pandas) skip a file
+        # whose name starts with an underscore.
+        (staged / MODEL_FILE).write_text(json.dumps(dict(spec.identity)), encoding="utf-8")
     logger.info("scored %d rows of %s into %s with Spark (%s)", rows, source.path, output, master)
     return rows
 

@@ -1,3 +1,5 @@
+import json
+import logging
 from pathlib import Path
 
 import numpy as np
@@ -5,6 +7,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from mlflow.tracking import MlflowClient
 
 from classifiers.document_context import mix_neighbours
 from classifiers.pyfunc import load_pyfunc
@@ -12,7 +15,7 @@ from tests.conftest import batching_tolerance
 from tests.training.conftest import drop_a_stop
 from training import stop_requests
 from training.scoring import score
-from training.scoring.model import describe_model
+from training.scoring.model import MODEL_METADATA_KEY, describe_model
 
 TOPIC = "models:/news-topic@champion"
 STANCE = "models:/news-stance@champion"
@@ -128,3 +131,14 @@ def test_a_parquet_input_without_rows_gets_an_output_with_all_columns(trained_st
     schema = pq.read_schema(result.output)
     assert schema.names == ["id", "text", *describe_model(TOPIC).output_columns]
     assert schema.field("id").type == pa.int32()
+
+
+def test_the_output_names_the_version_the_alias_pointed_at_and_its_run(
+    trained_store_uri: str, jsonl_input: Path, out_dir: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="training.scoring.orchestration")
+    result = score(TOPIC, jsonl_input, out_dir / "scores.parquet", progress=False)
+    champion = MlflowClient().get_model_version_by_alias("news-topic", "champion")
+    recorded = json.loads(pq.read_schema(result.output).metadata[MODEL_METADATA_KEY])
+    assert recorded == {"uri": TOPIC, "name": "news-topic", "version": str(champion.version), "run_id": champion.run_id}
+    assert f"with news-topic version {champion.version} ({TOPIC})" in caplog.text

@@ -19,7 +19,7 @@ from classifiers.pyfunc import load_pyfunc
 from tests.conftest import batching_tolerance
 from training.locations import PROJECT_ROOT
 from training.scoring import Engine, score
-from training.scoring.model import ModelSpec
+from training.scoring.model import MODEL_FILE, MODEL_METADATA_KEY, ModelSpec
 from training.scoring.spark_engine import check_master_reachable, result_type, write_failure
 
 
@@ -152,6 +152,10 @@ def test_spark_and_local_engines_give_the_same_scores(trained_store_uri: str, js
     written = written.set_index("row_id").loc[expected["row_id"]].reset_index()
     assert written["label"].tolist() == expected["label"].tolist()
     pd.testing.assert_frame_equal(written, expected, check_dtype=False, atol=batching_tolerance())
+    # Both name the version the alias pointed at, the local engine in its metadata, Spark in a file its readers skip.
+    recorded = json.loads(pq.read_schema(local.output).metadata[MODEL_METADATA_KEY])
+    assert recorded == json.loads((spark.output / MODEL_FILE).read_text(encoding="utf-8"))
+    assert recorded["uri"] == model_uri and (recorded["name"], recorded["version"]) == ("news-stance", "1")
 
 
 @pytest.mark.slow
