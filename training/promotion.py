@@ -7,18 +7,14 @@ take turns instead of overwriting each other's decisions.
 
 from __future__ import annotations
 
-import json
 import logging
-import tempfile
 import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 
-import pandas as pd
 from mlflow.entities import Run
 from mlflow.entities.model_registry import ModelVersion
 from mlflow.exceptions import MlflowException
@@ -40,6 +36,7 @@ from classifiers.lineage import (
 )
 from classifiers.store import CHAMPION
 from training.config.schema import LOCK_SUFFIX
+from training.evaluation.logged_predictions import logged_predictions
 from training.evaluation.metrics import group_bootstrap_interval
 
 logger = logging.getLogger(__name__)
@@ -48,8 +45,7 @@ logger = logging.getLogger(__name__)
 NO_CHAMPION_ERRORS = {ErrorCode.Name(RESOURCE_DOES_NOT_EXIST), ErrorCode.Name(INVALID_PARAMETER_VALUE)}
 REPLACED_AT_TAG = "replaced_at"
 REPLACED_BY_TAG = "replaced_by"
-# Where training logs its out-of-fold predictions, and the columns that must match row by row for a paired comparison.
-PREDICTIONS_ARTIFACT = "evaluation/predictions.json"
+# The columns of two runs' out-of-fold predictions that must match row by row for a paired comparison.
 PAIRED_ON = ("group", "label")
 LOCK_OWNER_TAG = "owner"
 LOCK_DESCRIPTION = "Held while `python -m training promote` (or training) moves the champion alias; removed after."
@@ -268,7 +264,7 @@ def _paired_difference(client: MlflowClient, candidate_run_id: str, champion_run
     groups (articles), from both runs' out-of-fold predictions; empty where a run has none or they are not of the
     same rows. It informs the verdict, which stays on the point estimates."""
     try:
-        candidate, champion = (_out_of_fold(client, run_id) for run_id in (candidate_run_id, champion_run_id))
+        candidate, champion = (logged_predictions(client, run_id) for run_id in (candidate_run_id, champion_run_id))
     except (MlflowException, OSError, ValueError, KeyError) as err:
         logger.info("no paired comparison: the out-of-fold predictions could not be read (%s)", err)
         return ""
@@ -289,15 +285,6 @@ def _paired_difference(client: MlflowClient, candidate_run_id: str, champion_run
     groups = candidate["group"].nunique()
     noise = "; within the noise, as the interval holds 0" if low <= 0 <= high else ""
     return f" (paired over its {groups} evaluation groups, the difference's 95% interval is {low:+.4f} to {high:+.4f}{noise})"
-
-
-def _out_of_fold(client: MlflowClient, run_id: str) -> pd.DataFrame:
-    with tempfile.TemporaryDirectory() as folder:
-        path = client.download_artifacts(run_id, PREDICTIONS_ARTIFACT, folder)
-        table = json.loads(Path(path).read_text(encoding="utf-8"))
-    # Read as logged (mlflow.log_table's columns and rows), without pandas' guesses at numbers and dates.
-    frame = pd.DataFrame(table["data"], columns=table["columns"])
-    return frame.astype({column: str for column in (*PAIRED_ON, "predicted")})
 
 
 @contextmanager

@@ -50,6 +50,7 @@ from training.evaluation.cross_validation import (
     cross_validate,
     group_splits,
 )
+from training.evaluation.logged_predictions import PREDICTIONS_ARTIFACT
 from training.evaluation.metrics import (
     OVERALL_METRICS,
     classification_metric_names,
@@ -61,7 +62,6 @@ from training.evaluation.metrics import (
 from training.labelled_data import LabelledData, frame_digest, load_labelled_data
 from training.peak_memory import PeakMemory
 from training.promotion import (
-    PREDICTIONS_ARTIFACT,
     Promotion,
     PromotionRefused,
     champion_version,

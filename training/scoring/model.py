@@ -127,6 +127,6 @@ def _as_strings(column: pa.ChunkedArray) -> pa.ChunkedArray:
 
 def with_predictions(chunk: pa.Table, predictions: pa.Table) -> pa.Table:
     """The input chunk, every column unchanged, with the prediction columns appended."""
-    for field, column in zip(predictions.schema, predictions.columns, strict=True):
-        chunk = chunk.append_column(field, column)
+    for output_field, column in zip(predictions.schema, predictions.columns, strict=True):
+        chunk = chunk.append_column(output_field, column)
     return chunk

@@ -1,4 +1,5 @@
 import json
+import logging
 import sys
 from pathlib import Path
 
@@ -10,10 +11,13 @@ from sklearn.metrics import f1_score
 from typer.testing import CliRunner
 
 from classifiers.errors import UserInputError
+from training import locations
 from training.cli import app
+from training.config.resolve import load_config
 from training.evaluation import held_out
 from training.evaluation.held_out import evaluate_file, loaded_model, predict_labels
 from training.evaluation.metrics import summary_metrics
+from training.trainer import train
 
 
 def predicted_by(model_uri: str, frame: pd.DataFrame) -> list[str]:
@@ -41,8 +45,9 @@ def test_evaluate_prints_metrics_json_on_the_last_line(trained_store_uri: str, t
     metrics = json.loads(result.stdout.strip().splitlines()[-1])
     assert set(metrics) == {
         "model", "accuracy", "macro_f1", "per_class", "per_class_recall", "confusion", "labels", "n", "macro_f1_interval",
-        "interval_resamples",
+        "interval_resamples", "trained_on",
     }
+    assert metrics["trained_on"] == 0  # sentences written for this test
     # Which version the alias named when it was scored, and the run that trained it.
     champion = MlflowClient().get_model_version_by_alias("news-topic", "champion")
     assert metrics["model"] == {
@@ -435,3 +440,47 @@ def test_evaluate_names_a_model_saved_without_a_run_with_a_null_run(trained_stor
 
     assert code == 0, output
     assert json.loads(stdout.strip().splitlines()[-1])["model"] == {"uri": str(folder), "run_id": None}
+
+
+def test_rows_the_model_was_trained_on_are_counted_and_warned_of(
+    trained_store_uri: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    seeds = [json.loads(line) for line in locations.SEGMENTS_PATH.read_text(encoding="utf-8").splitlines()[:2]]
+    rows = [
+        # A seed segment as a newsroom export might give it back: other case and spacing.
+        {"text": "  " + seeds[0]["text"].upper(), "label": "conflict"},
+        {"text": seeds[1]["text"], "label": "conflict"},
+        {"text": "The central bank raised interest rates by half a point to curb inflation.", "label": "economy"},
+    ]
+    data = write(tmp_path / "mixed.jsonl", rows)
+    caplog.set_level(logging.WARNING, logger="training.evaluation.held_out")
+    assert evaluate_file("models:/news-topic@champion", data)["trained_on"] == 2
+    assert "2 of the 3 rows scored are rows the model was trained on" in caplog.text
+
+
+def test_an_extra_training_source_evaluated_counts_every_row_as_trained_on(store_uri: str, tmp_path: Path) -> None:
+    extra = write(
+        tmp_path / "extra.jsonl",
+        [{"text": f"Dispatch {i}: {text}", "label": label, "g": str(i)} for i, (text, label) in enumerate(TOPIC_ROWS)],
+    )
+    source = f"{{data: {{source: jsonl, path: {extra}, group_column: g}}, labels: {{conflict: conflict, diplomacy: diplomacy, domestic_politics: domestic_politics}}}}"
+    train(load_config(locations.CONFIGS_DIR / "topic" / "tfidf_svm.yaml", [f"extra_training=[{source}]"]))
+    assert evaluate_file("models:/news-topic@champion", extra)["trained_on"] == len(TOPIC_ROWS)
+    # A copy elsewhere is not the source, and its rows are not the evaluated data's: that is not known.
+    copy = write(tmp_path / "copy.jsonl", [json.loads(line) for line in extra.read_text(encoding="utf-8").splitlines()])
+    assert evaluate_file("models:/news-topic@champion", copy)["trained_on"] == 0
+
+
+def test_a_benchmark_split_the_model_learnt_from_counts_every_row_as_trained_on(store_uri: str, tmp_path: Path) -> None:
+    write_bbc_articles(tmp_path)
+    source = (
+        f"{{data: {{source: benchmark, name: bbc_news, data_dir: {tmp_path}}}, "
+        "labels: {business: economy, politics: domestic_politics, sport: null, tech: null, entertainment: null}}"
+    )
+    train(load_config(locations.CONFIGS_DIR / "topic" / "tfidf_svm.yaml", [f"extra_training=[{source}]"]))
+    code, stdout, output = evaluate_cli(
+        "--model-uri", "models:/news-topic@champion", "--dataset", "bbc_news", "--data-dir", str(tmp_path),
+        "--label-map", "business=economy", "--label-map", "politics=domestic_politics",
+    )
+    assert code == 0, output
+    assert json.loads(stdout.strip().splitlines()[-1])["trained_on"] == 3
