@@ -131,6 +131,18 @@ def train(
     _report(result)
 
 
+@app.command("config-keys")
+def config_keys(
+    family: Annotated[str | None, typer.Option(help="Only this model family's `model.*` keys (e.g. tfidf).")] = None,
+) -> None:
+    """List every key an experiment config takes (the keys of dotted overrides too): values, default, meaning."""
+    from training.config.reference import config_keys as keys_of
+    from training.config.reference import render
+
+    with _user_errors():
+        typer.echo(render(keys_of(family)))
+
+
 def _report(result: TrainResult) -> None:
     logger.info(
         "%s version %s registered (run %s): %s = %.4f",

@@ -57,8 +57,8 @@ class DescriptionsModel(FamilyConfig):
     )
     head_C: PositiveFloat = Field(10.0, description="Inverse regularisation strength of the head.")
     encoder: str = Field(PACKAGED_ENCODER, description=f"'{PACKAGED_ENCODER}' (packaged) or a local model folder.")
-    max_length: PositiveInt = 256
-    batch_size: PositiveInt = 32
+    max_length: PositiveInt = Field(256, description="Word pieces of each text the encoder reads; the rest is cut.")
+    batch_size: PositiveInt = Field(32, description="Texts per encoder call.")
 
     @field_validator("descriptions")
     @classmethod

@@ -37,14 +37,14 @@ class FineTuneModel(FamilyConfig):
 
     family: Literal["finetune"]
     encoder: str = Field(PACKAGED_ENCODER, description=f"'{PACKAGED_ENCODER}' (packaged) or a local model folder.")
-    max_length: PositiveInt = 256
-    epochs: PositiveFloat = 5.0
+    max_length: PositiveInt = Field(256, description="Word pieces of each text the encoder reads; the rest is cut.")
+    epochs: PositiveFloat = Field(5.0, description="Passes over the training rows (a fraction ends part-way).")
     max_steps: int = Field(-1, description="Stop after this many optimiser steps (-1: run all epochs).")
-    learning_rate: PositiveFloat = 5e-5
-    batch_size: PositiveInt = 16
-    weight_decay: float = Field(0.01, ge=0)
-    warmup_ratio: float = Field(0.1, ge=0, lt=1)
-    class_weight: Literal["balanced"] | None = "balanced"
+    learning_rate: PositiveFloat = Field(5e-5, description="AdamW's peak learning rate.")
+    batch_size: PositiveInt = Field(16, description="Rows per optimiser step.")
+    weight_decay: float = Field(0.01, ge=0, description="AdamW's weight decay.")
+    warmup_ratio: float = Field(0.1, ge=0, lt=1, description="Share of the steps over which the learning rate rises to its peak; it then falls linearly to 0.")
+    class_weight: Literal["balanced"] | None = Field("balanced", description="balanced: each class weighs as much as the others in all, whatever its rows; null: every row alike.")
 
     @model_validator(mode="after")
     def _steps(self) -> FineTuneModel:

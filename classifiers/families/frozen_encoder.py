@@ -41,8 +41,8 @@ class FrozenEncoderModel(FamilyConfig):
 
     family: Literal["frozen_encoder"]
     encoder: str = Field(PACKAGED_ENCODER, description=f"'{PACKAGED_ENCODER}' (packaged) or a local model folder.")
-    max_length: PositiveInt = 256
-    batch_size: PositiveInt = 32
+    max_length: PositiveInt = Field(256, description="Word pieces of each text the encoder reads; the rest is cut.")
+    batch_size: PositiveInt = Field(32, description="Texts per encoder call.")
     head: Literal["logreg", "mlp"] = Field(
         "logreg",
         description=(
@@ -56,7 +56,7 @@ class FrozenEncoderModel(FamilyConfig):
     networks: PositiveInt = Field(
         1, description="mlp: networks trained from different random starts; the head averages their probabilities."
     )
-    class_weight: Literal["balanced"] | None = "balanced"
+    class_weight: Literal["balanced"] | None = Field("balanced", description="balanced: each class weighs as much as the others in all, whatever its rows; null: every row alike.")
     max_iter: PositiveInt = Field(
         5000, description="logreg: solver iterations (default 5000); mlp: the most epochs (default 200)."
     )

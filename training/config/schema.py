@@ -25,15 +25,15 @@ class SeedData(Strict):
     """The project's labelled seed corpus."""
 
     source: Literal["seeds"] = "seeds"
-    segments: Path = locations.SEGMENTS_PATH
-    labels: Path = locations.LABELS_PATH
+    segments: Path = Field(locations.SEGMENTS_PATH, description="The segments (JSONL: segment_id, article_id, text).")
+    labels: Path = Field(locations.LABELS_PATH, description="Their labels (JSONL: segment_id, topic, stances).")
 
 
 class JsonlData(Strict):
     """Any labelled JSONL file: `text`, `label`, `target` (stance) and an optional group column."""
 
     source: Literal["jsonl"]
-    path: Path
+    path: Path = Field(description="The file; relative to the config's folder (in an override: to the current one).")
     group_column: str | None = Field(None, description="Rows sharing a value stay on one side of every split.")
     labels: list[str] | None = Field(
         None, description="The labels the data may use: a row with any other is refused (default: any string)."
@@ -44,8 +44,8 @@ class BenchmarkData(Strict):
     """A public benchmark read in its official layout from a data directory."""
 
     source: Literal["benchmark"]
-    name: Literal["fnc1", "semeval2016", "bbc_news", "vast"]
-    data_dir: Path = locations.DEFAULT_DATA_DIR
+    name: Literal["fnc1", "semeval2016", "bbc_news", "vast"] = Field(description="The benchmark (its folder under data_dir).")
+    data_dir: Path = Field(locations.DEFAULT_DATA_DIR, description="The folder of the public datasets (NEWS_DATA_DIR).")
     split: str | None = Field(None, description="Default: the dataset's training split (train; all for bbc_news).")
     limit: PositiveInt | None = Field(None, description="Keep only the first N groups (quick runs).")
 
@@ -136,10 +136,10 @@ def _side_by_side_families() -> list[str]:
 class ExperimentConfig(Strict):
     """One experiment: what to train, on which data, how to evaluate and where to register it."""
 
-    task: Literal["topic", "stance"]
-    model: ModelConfig
-    data: DataConfig = SeedData()
-    evaluation: EvaluationConfig = EvaluationConfig()
+    task: Literal["topic", "stance"] = Field(description="topic: a text in; stance: a (text, target) pair in.")
+    model: ModelConfig = Field(description="The model family (`family`) and its settings.")
+    data: DataConfig = Field(SeedData(), description="The labelled data, evaluated and trained on (`source`).")
+    evaluation: EvaluationConfig = Field(EvaluationConfig(), description="How models are scored and compared.")
     registered_model: str = Field(
         "",
         description="Registry name; defaults to news-topic or news-stance for the seed corpus, '<task>-<dataset>' "
@@ -151,7 +151,7 @@ class ExperimentConfig(Strict):
         description="MLflow run name; defaults to the config file's name. The logged config.yaml names it, so a "
         "run trained again from that file keeps the name.",
     )
-    seed: int = 13
+    seed: int = Field(13, description="Seeds the models' randomness and every split but leave_one_group_out.")
     promote: Literal["auto", "never", "always"] = Field(
         "never",
         description="auto: make the new version champion when it beats the current one (a name's first always does); "

@@ -1,0 +1,52 @@
+"""The config reference: every key, read from the config models, is one a config accepts, and says what it does."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from classifiers.registry import families
+from training import locations
+from training.cli import app
+from training.config.reference import config_keys
+from training.config.resolve import load_config
+
+
+def _config_of(family: str) -> Path:
+    """A shipped config of the family."""
+    for path in sorted(locations.CONFIGS_DIR.rglob("*.yaml")):
+        if load_config(path).model.family == family:
+            return path
+    raise AssertionError(f"no config of {family}")
+
+
+@pytest.mark.parametrize("family", [family.name for family in families()])
+def test_every_model_key_listed_takes_its_listed_default_as_an_override(family: str) -> None:
+    config = _config_of(family)
+    keys = [key for key in config_keys(family) if key.key.startswith("model.") and key.default is not None]
+    assert keys
+    for key in keys:
+        # The listed default, as a dotted override writes it (JSON is YAML), validates.
+        loaded = load_config(config, [f"{key.key}={key.default}"])
+        assert json.dumps(getattr(loaded.model, key.key.removeprefix("model.")), default=str) == key.default
+
+
+def test_every_key_says_what_it_does_and_unknown_keys_are_not_listed() -> None:
+    keys = config_keys()
+    undescribed = [key.key for key in keys if not key.description and key.key.split(".")[-1] not in ("family", "source")]
+    assert undescribed == []
+    listed = {key.key for key in config_keys("tfidf")}
+    assert {"model.C", "model.min_df", "evaluation.holdout_fraction", "extra_training.N.weight"} <= listed
+    assert "model.learning_rate" not in listed
+
+
+def test_the_command_lists_the_keys_and_names_an_unknown_family() -> None:
+    result = CliRunner().invoke(app, ["config-keys", "--family", "tfidf"])
+    assert result.exit_code == 0, result.output
+    assert "model.min_df  integer  default 1\n    Rows an n-gram must occur in" in result.output
+    unknown = CliRunner().invoke(app, ["config-keys", "--family", "nope"])
+    assert unknown.exit_code == 1
+    assert "unknown model family 'nope' (known: descriptions, ensemble" in unknown.output
