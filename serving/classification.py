@@ -8,7 +8,8 @@ import asyncio
 from serving.batching import PredictionBatcher
 from serving.prediction import as_prediction, as_stance, beside_neighbours
 from serving.schemas import ClassifyItem, ClassifyResponse, ItemResult, ModelsUsed, Prediction, StancePrediction
-from serving.snapshot import ModelSnapshot
+from serving.model_loading import not_served
+from serving.snapshot import ModelSnapshot, ModelUnavailable
 
 
 async def classify_items(
@@ -18,7 +19,15 @@ async def classify_items(
     stance-only server (topic not served) answers items with a target, their topic null; an item without one needs
     the topic model it does not serve."""
     targeted = [(index, item.target) for index, item in enumerate(items) if item.target is not None]
-    needs_topic = "topic" in snapshot.served or len(targeted) < len(items)
+    untargeted = [index for index, item in enumerate(items) if item.target is None]
+    if untargeted and "topic" not in snapshot.served:
+        # Lasting: no retry helps; the caller is told which items to give a target.
+        raise ModelUnavailable(
+            f"{', '.join(f'items[{index}]' for index in untargeted[:5])}{' ...' if len(untargeted) > 5 else ''} "
+            f"{'has' if len(untargeted) == 1 else 'have'} no target, and {not_served('topic')}: give every item a target",
+            lasting=True,
+        )
+    needs_topic = "topic" in snapshot.served
     topic = snapshot.require("topic") if needs_topic else None
     stance = snapshot.require("stance") if targeted else None
     calls = []

@@ -615,7 +615,10 @@ def test_a_stance_only_server_answers_items_with_a_target_and_articles_without_t
     (result,) = targeted.json()["results"]
     assert result["topic"] is None and result["stance"]["target"] == "Israel"
     assert untargeted.status_code == 503 and "retry-after" not in untargeted.headers
-    assert untargeted.json()["detail"] == "this server does not serve topic models (NEWS_TOPIC_MODEL_URI is empty)"
+    assert untargeted.json()["detail"] == (
+        "items[1] has no target, and this server does not serve topic models (NEWS_TOPIC_MODEL_URI is empty): give every "
+        "item a target"
+    )
     assert article.status_code == 200, article.text
     body = article.json()
     assert [segment["topic"] for segment in body["segments"]] == [None, None] and body["summary"]["topics"] == []

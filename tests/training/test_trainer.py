@@ -123,7 +123,8 @@ def test_run_records_params_metrics_artifacts_dataset_and_tags(store_uri: str) -
     assert run.data.params["model.sublinear_tf"] == "true"
     assert run.data.params["target_aliases"] == "{}"
     for key in ("model.char_ngrams", "model.word_ngrams", "model.sublinear_tf", "model.C"):
-        pasted = load_config(path, ["model.C=2.0", f"{key}={run.data.params[key]}"])
+        settings = {"model.C": "2.0", key: run.data.params[key]}  # a key given twice is refused
+        pasted = load_config(path, [f"{name}={value}" for name, value in settings.items()])
         assert pasted == load_config(path, ["model.C=2.0"]), key
     experiment = client.get_experiment(run.info.experiment_id)
     assert experiment.tags["mlflow.experimentKind"] == "custom_model_development"
