@@ -9,6 +9,8 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
+from classifiers.blank_text import is_blank
+
 # A heading is a short line that does not end like a sentence ("Short honeymoon").
 HEADING_MAX_WORDS = 8
 _SENTENCE_END = re.compile(r"""[.!?:;"'”’)\]…]$""")
@@ -23,15 +25,15 @@ def is_heading(line: str) -> bool:
 def segment_paragraphs(paragraphs: Iterable[str]) -> list[str]:
     """Turn body paragraphs into segments; a heading is prefixed to the next paragraph.
 
-    Blank paragraphs are skipped; a heading with nothing after it stays a segment of its own
-    rather than being dropped.
+    Blank paragraphs (nothing visible: `classifiers.blank_text`, the API's rule for a blank text) are skipped; a
+    heading with nothing after it stays a segment of its own rather than being dropped.
     """
     segments: list[str] = []
     pending_headings: list[str] = []
     for raw in paragraphs:
-        paragraph = raw.strip()
-        if not paragraph:
+        if is_blank(raw):
             continue
+        paragraph = raw.strip()
         if is_heading(paragraph):
             pending_headings.append(paragraph)
             continue

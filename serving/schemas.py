@@ -3,13 +3,13 @@ serving.limits and written into the OpenAPI schema by serving.openapi."""
 
 from __future__ import annotations
 
-import re
 from datetime import datetime
 from typing import TYPE_CHECKING, Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 from pydantic_core import PydanticCustomError
 
+from classifiers.blank_text import NON_BLANK_PATTERN, is_blank
 from classifiers.target_context import target_identity
 from serving.snapshot import LoadedModel, Task
 
@@ -28,21 +28,8 @@ def _valid_unicode(value: str) -> str:
     return value
 
 
-# "Not blank": one character that is neither whitespace nor invisible. Whitespace is the union of what Python
-# (str.isspace) and the ECMA regexes of OpenAPI tools (`\s`) call so; they differ in \x1c-\x1f, \x85 and \ufeff.
-# Invisible: control characters (NUL among them), the soft hyphen, zero-width and direction marks, the word joiner,
-# invisible operators, the combining grapheme joiner, variation selectors, the Hangul fillers, the braille blank and
-# other characters that render as nothing: a text of nothing else says nothing, and got the answer of an empty text
-# (with confidence). The same pattern goes into the schema, so generated clients and the server agree.
-NON_BLANK_PATTERN = (
-    r"[^\s\x00-\x1f\x7f-\x9f\xad\u034f\u061c\u115f\u1160\u17b4\u17b5\u180e\u200b-\u200f\u2060-\u2064\u2800\u3164"
-    r"\ufe00-\ufe0f\ufeff\uffa0]"
-)
-_NON_BLANK = re.compile(NON_BLANK_PATTERN)
-
-
 def _not_blank(value: str) -> str:
-    if not _NON_BLANK.search(value):
+    if is_blank(value):
         raise PydanticCustomError("blank_text", "must not be empty or whitespace")
     return value
 

@@ -1,3 +1,5 @@
+import pytest
+
 from classifiers.segmenter import is_heading, segment_body, segment_paragraphs
 
 
@@ -16,3 +18,11 @@ def test_heading_joins_the_paragraph_that_follows() -> None:
 
 def test_blank_lines_are_not_segments_and_a_trailing_heading_is_kept() -> None:
     assert segment_body("One.\n\n\nTwo.\n  \nClosing words") == ["One.", "Two.", "Closing words"]
+
+
+@pytest.mark.parametrize("invisible", ["\u0000", "\u200b", "\u00ad\u200b", "\u2800 \ufeff"])
+def test_a_paragraph_of_invisible_characters_is_not_a_segment(invisible: str) -> None:
+    assert segment_body(f"Iran struck targets in Iraq overnight.\n\n{invisible}\nClosing words") == [
+        "Iran struck targets in Iraq overnight.",
+        "Closing words",
+    ]

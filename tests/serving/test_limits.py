@@ -265,6 +265,8 @@ def test_article_with_too_many_segments(client: TestClient, limits: dict[str, in
     ("body", "loc"),
     [
         ({"title": "t", "body": " \n\n "}, ["body", "body"]),
+        # Nothing visible in any paragraph: refused as blank, not an article of no segments.
+        ({"title": "t", "body": "\u0000\n\n\u200b\n\u2800"}, ["body", "body"]),
         ({"title": "t", "body": "Text.", "targets": ["Iran", "Iran"]}, ["body", "targets"]),
         ({"title": "t", "body": "Text.", "targets": ["Iran", ""]}, ["body", "targets", 1]),
         ({"body": "Text."}, ["body", "title"]),

@@ -40,6 +40,16 @@ def test_article_is_segmented_like_ingest_and_each_segment_classified(client: Te
     assert all(segment["stances"] == [] for segment in body["segments"])
 
 
+@pytest.mark.parametrize("invisible", ["\u0000", "\u200b", "\u00ad\u200b\n\u2800"])
+def test_a_paragraph_with_nothing_visible_is_not_a_segment(client: TestClient, invisible: str) -> None:
+    body = f"Iran struck targets in Iraq overnight.\n\n{invisible}"
+
+    answer = client.post("/v1/articles", json={"title": "t", "body": body}).json()
+
+    assert [segment["text"] for segment in answer["segments"]] == ["Iran struck targets in Iraq overnight."]
+    assert answer["summary"]["segments"] == 1
+
+
 def test_each_segment_is_read_beside_its_neighbours_and_a_classified_text_alone(
     client: TestClient, trained_store_uri: str
 ) -> None:
