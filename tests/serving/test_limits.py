@@ -24,7 +24,10 @@ def only_error(response: Any) -> dict[str, Any]:
     return errors[0]
 
 
-@pytest.mark.parametrize("text", ["", "   ", "\n\t \u00a0", "\x00", "\u200b\u200d", "\ufe0f\u034f", "\u2800\u3164"])
+@pytest.mark.parametrize(
+    "text",
+    ["", "   ", "\n\t \u00a0", "\x00", "\u200b\u200d", "\ufe0f\u034f", "\u2800\u3164", "\u202e\u2066", "\U000e0041", "\u0301"],
+)
 def test_empty_or_whitespace_text_names_the_item(client: TestClient, text: str) -> None:
     items = [{"text": "Fine text."}] * 3 + [{"text": text}]
 
