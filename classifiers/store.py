@@ -56,19 +56,26 @@ def sqlite_path(uri: str) -> Path | None:
 
 
 class RegistryUnreachable(UserInputError):
-    """The tracking server named by the settings does not answer, or cannot reach its database."""
+    """The tracking server named by the settings does not answer, or cannot reach its database; or a SQLite store's
+    file is missing or cannot be read."""
 
     def __init__(self, uri: str, reason: str) -> None:
-        super().__init__(f"the MLflow tracking server at {redact_uri(uri)} cannot be used: {reason}")
+        kind = "store" if sqlite_path(uri) is not None else "server"
+        super().__init__(f"the MLflow tracking {kind} at {redact_uri(uri)} cannot be used: {reason}")
         self.reason = reason
 
 
 def check_reachable(uri: str) -> None:
-    """Raise RegistryUnreachable unless a tracking server at an http(s) URI answers a registry query now.
+    """Raise RegistryUnreachable unless the store answers now: a tracking server at an http(s) URI a registry query,
+    a SQLite store (whose file must exist) a read of its schema. Other database URIs are not checked.
 
     A registry search touches the server's backend database too, so a server whose PostgreSQL is
-    down fails the check as well. Local stores (SQLite) are not checked.
+    down fails the check as well.
     """
+    database = sqlite_path(uri)
+    if database is not None:
+        _check_readable(uri, database)
+        return
     if not uri.startswith(HTTP_SCHEMES):
         return
     endpoint = "/api/2.0/mlflow/registered-models/search"
@@ -82,6 +89,18 @@ def check_reachable(uri: str) -> None:
     except (MlflowException, RequestException, ValueError) as err:
         reason = _explained(redact_text(_first_line(err), uri))
         raise RegistryUnreachable(uri, reason) from err
+
+
+def _check_readable(uri: str, database: Path) -> None:
+    if not database.is_file():
+        raise RegistryUnreachable(uri, f"its database file {database} does not exist")
+    try:
+        # Read-only, so that the check never creates the file; a file that is not a database fails at the first read.
+        location = f"{database.resolve().as_uri()}?mode=ro"
+        with closing(sqlite3.connect(location, uri=True, timeout=LOCK_WAIT_S)) as connection:
+            connection.execute("SELECT count(*) FROM sqlite_master").fetchone()
+    except sqlite3.Error as err:
+        raise RegistryUnreachable(uri, f"its database file {database} cannot be read: {err}") from err
 
 
 def _explained(reason: str) -> str:
@@ -177,24 +196,25 @@ def store_problem(uri: str) -> str | None:
     return None
 
 
-def use_store(uri: str | None = None, *, writable: bool = False) -> MlflowClient:
+def use_store(uri: str | None = None, *, writable: bool = False, create: bool = True) -> MlflowClient:
     """Point MLflow (tracking and registry) at the store and return a client for it.
 
-    A tracking server is asked once first, so a command fails in seconds with RegistryUnreachable
-    instead of after MLflow's minutes of retries, before it has created or registered anything.
+    The store is asked once first (check_reachable), so a command fails in seconds with RegistryUnreachable
+    instead of after MLflow's minutes of retries, before it has registered anything. With create, a SQLite store
+    that does not exist yet is made first (folder and tables); without it, a missing one is RegistryUnreachable.
     With writable, a SQLite store must also take a write now (StoreUnusable otherwise).
     """
     uri = uri or tracking_uri()
     problem = store_problem(uri)
     if problem is not None:
         raise StoreUnusable(f"the tracking store {uri} {problem}")
-    check_reachable(uri)
     database = sqlite_path(uri)
-    if database is not None:
+    if database is not None and create:
         _make_folder(uri, database.parent)
         _create_tables_once(uri, database)
     if writable:
         check_writable(uri)
+    check_reachable(uri)
     mlflow.set_tracking_uri(uri)
     mlflow.set_registry_uri(uri)
     return MlflowClient(tracking_uri=uri, registry_uri=uri)

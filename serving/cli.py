@@ -15,6 +15,7 @@ import uvicorn
 from pydantic import ValidationError
 from uvicorn.config import LOGGING_CONFIG
 
+from classifiers import store
 from classifiers.listening import listen_problem
 from classifiers.redaction import RedactingFilter
 from serving.http_protocol import limited_httptools
@@ -109,6 +110,19 @@ def listen_error(host: str, port: int) -> str | None:
     return listen_problem(host, port, "--port or NEWS_PORT", "--host or NEWS_HOST")
 
 
+def missing_store(tracking_uri: str) -> str | None:
+    """Why the server will not start on this store: a SQLite store whose file does not exist, most likely a mistyped
+    path; None otherwise. The server never creates a store (MLflow would make an empty one, and the server would
+    answer 503 for good): training makes it with the first model."""
+    database = store.sqlite_path(tracking_uri)
+    if database is None or database.exists():
+        return None
+    return (
+        f"the tracking store {database} does not exist (NEWS_TRACKING_URI, else MLFLOW_TRACKING_URI; mistyped?): "
+        f"the server never creates one; training makes it: `{store.train_defaults_command(tracking_uri)}`"
+    )
+
+
 @app.command()
 def serve(
     host: Annotated[str | None, typer.Option(help="Interface to bind (default: NEWS_HOST or 127.0.0.1).")] = None,
@@ -127,6 +141,10 @@ def serve(
     if problem is not None:
         typer.echo(f"error: cannot listen on {settings.host}:{settings.port}: {problem}", err=True)
         raise typer.Exit(1)
+    problem = missing_store(settings.tracking_uri)
+    if problem is not None:
+        typer.echo(f"error: {problem}", err=True)
+        raise typer.Exit(2)
     workers = settings.workers
     share_cores(workers)
     # A log line per downloaded file is noise in a server log.

@@ -102,7 +102,7 @@ class ModelHolder:
                 outcome = await self._load_in_thread()
                 self.current = outcome.snapshot
                 self._remember_failures(outcome)
-            # An unusable store (a path that cannot be created, a malformed URI) must not keep the
+            # An unusable store (a SQLite file gone or unreadable, a registry away) must not keep the
             # server from starting: it answers 503 with the reason until a reload succeeds.
             except Exception as err:
                 uri = self.settings.tracking_uri
@@ -163,6 +163,7 @@ class ModelHolder:
         """Every `interval` seconds, reload each task whose URI points at a version due to be loaded; runs until
         cancelled. Each task is reloaded on its own, so a version that fails to load, a task backing off from one,
         or one whose alias was deleted never holds back the other task's new version."""
+        failing: str | None = None  # the error the last check ended with, once logged
         while True:
             await asyncio.sleep(interval)
             try:
@@ -175,9 +176,19 @@ class ModelHolder:
             except store.RegistryUnreachable:
                 pass
             # The registry can be briefly unusable in other ways too (a locked SQLite file);
-            # the poller must outlive that and try again at the next interval.
-            except Exception:
-                logger.exception("checking the model aliases failed; retrying in %s s", interval)
+            # the poller must outlive that and try again at the next interval. A traceback at every
+            # poll would bury the log: it is logged once, then a line only when the error changes.
+            except Exception as err:
+                error = _one_line(err)
+                if failing is None:
+                    logger.exception("checking the model aliases failed; retrying every %s s", interval)
+                elif error != failing:
+                    logger.warning("checking the model aliases still fails, now with %s; retrying every %s s", error, interval)
+                failing = error
+            else:
+                if failing is not None:
+                    logger.info("checking the model aliases works again")
+                failing = None
 
     def _note_vanished(self, versions: dict[Task, str | None]) -> None:
         # Said once when a served model's URI stops resolving (its alias or name was deleted), not at every poll.
@@ -226,11 +237,12 @@ class ModelHolder:
         return await anyio.to_thread.run_sync(lambda: load_snapshot(self._registry(), self.settings, previous, tasks))
 
     def _registry(self) -> MlflowClient:
-        # Called in a worker thread: opening a new SQLite store creates its tables. Pointing MLflow's
-        # global URIs at the store on every call keeps `models:/` loads on this store even when
-        # something else in the process (a test, another app) moved them.
+        # Called in a worker thread. Pointing MLflow's global URIs at the store on every call keeps
+        # `models:/` loads on this store even when something else in the process (a test, another
+        # app) moved them. The server never creates a store (training does): a SQLite file that is
+        # missing or cannot be read is a registry that does not answer.
         try:
-            client = store.use_store(self.settings.tracking_uri)
+            client = store.use_store(self.settings.tracking_uri, create=False)
         except store.RegistryUnreachable as err:
             if self.registry is None or self.registry.reachable:
                 logger.warning("%s; serving the loaded models until it returns", err)
@@ -240,3 +252,8 @@ class ModelHolder:
             logger.info("the model registry at %s answers again", redact_uri(self.settings.tracking_uri))
         self.registry = RegistryCheck(True, datetime.now(UTC))
         return client
+
+
+def _one_line(err: Exception) -> str:
+    lines = str(err).strip().splitlines()
+    return f"{type(err).__name__}: {lines[0]}" if lines else type(err).__name__

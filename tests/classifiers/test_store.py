@@ -325,3 +325,30 @@ def test_a_request_closed_unanswered_is_a_lost_server(monkeypatch: pytest.Monkey
     with serving(ThreadingHTTPServer(("127.0.0.1", 0), Unanswered)) as uri:
         reason = store.lost_server_reason(failed_call(uri))
     assert reason == "Remote end closed connection without response"
+
+
+def test_a_missing_sqlite_store_is_unreachable_without_create_and_nothing_is_made(tmp_path: Path) -> None:
+    database = tmp_path / "typo" / "mlflow.db"
+    uri = f"sqlite:///{database}"
+
+    with pytest.raises(store.RegistryUnreachable) as err:
+        store.use_store(uri, create=False)
+
+    assert str(err.value) == f"the MLflow tracking store at {uri} cannot be used: its database file {database} does not exist"
+    assert not (tmp_path / "typo").exists()
+
+
+def test_a_sqlite_file_that_is_not_a_database_is_unreachable(tmp_path: Path) -> None:
+    database = tmp_path / "mlflow.db"
+    database.write_text("notes, not a database\n" * 100, encoding="utf-8")
+
+    with pytest.raises(store.RegistryUnreachable, match=f"its database file {database} cannot be read: file is not a database"):
+        store.check_reachable(f"sqlite:///{database}")
+
+
+def test_an_existing_sqlite_store_is_reachable_and_opened_without_create(tmp_path: Path) -> None:
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    store.use_store(uri).create_experiment("made")
+
+    store.check_reachable(uri)
+    assert "made" in [experiment.name for experiment in store.use_store(uri, create=False).search_experiments()]

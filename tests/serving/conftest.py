@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 
+from classifiers import store
 from serving.app import create_app
 from serving.settings import ServingSettings
 
@@ -35,6 +38,25 @@ SettingsFactory = Callable[..., ServingSettings]
 def make_settings() -> SettingsFactory:
     """`make_settings(tracking_uri, **overrides)`: settings with the admin key and the small limits."""
     return serving_settings
+
+
+@pytest.fixture(scope="session")
+def empty_store_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The database file of an empty store (its tables made), made once: copying it is quicker than MLflow's
+    migrations."""
+    database = tmp_path_factory.mktemp("empty-store") / "mlflow.db"
+    store.use_store(f"sqlite:///{database}")
+    return database
+
+
+@pytest.fixture
+def store_uri(store_uri: str, empty_store_file: Path) -> str:
+    """The test's empty SQLite store, made: a server opens a store but never creates one (training does)."""
+    database = store.sqlite_path(store_uri)
+    assert database is not None
+    database.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(empty_store_file, database)
+    return store_uri
 
 
 @pytest.fixture

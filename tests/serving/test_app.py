@@ -123,6 +123,20 @@ def test_an_unusable_store_does_not_keep_the_server_from_starting(
     assert "cannot be read" in ready.json()["detail"]
 
 
+def test_a_server_over_a_missing_store_never_creates_it(tmp_path: Path, make_settings: SettingsFactory) -> None:
+    database = tmp_path / "typo" / "mlflow.db"
+
+    with TestClient(create_app(make_settings(f"sqlite:///{database}"))) as client:
+        ready = client.get("/ready")
+        reload = client.post("/v1/models/reload", headers={"X-API-Key": ADMIN_KEY})
+
+    assert ready.status_code == 503
+    assert f"its database file {database} does not exist" in ready.json()["detail"]
+    assert reload.status_code == 503
+    assert reload.json()["detail"].startswith("nothing was reloaded")
+    assert not (tmp_path / "typo").exists()
+
+
 def test_openapi_documents_the_versioned_api(store_uri: str, make_settings: SettingsFactory) -> None:
     with TestClient(create_app(make_settings(store_uri))) as client:
         schema = client.get("/openapi.json").json()

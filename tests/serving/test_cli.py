@@ -133,6 +133,7 @@ def test_a_port_option_out_of_range_is_refused_before_anything_loads(monkeypatch
     assert started == []
 
 
+@pytest.mark.usefixtures("store_uri")  # the server starts only on a store that exists
 def test_options_override_their_variables(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("NEWS_PORT", "1")
     monkeypatch.setenv("NEWS_HOST", "127.0.0.2")
@@ -146,6 +147,7 @@ def test_options_override_their_variables(monkeypatch: pytest.MonkeyPatch) -> No
     assert (started[0]["host"], started[0]["port"], started[0]["workers"]) == ("127.0.0.2", port, 1)
 
 
+@pytest.mark.usefixtures("store_uri")  # the server starts only on a store that exists
 def test_the_apps_settings_take_the_options_over_the_bad_variables_they_override(monkeypatch: pytest.MonkeyPatch) -> None:
     # uvicorn's factory builds each worker's settings again, from the environment: it must see the options there.
     monkeypatch.setenv("NEWS_PORT", "abc")
@@ -239,6 +241,21 @@ def test_the_start_log_warns_of_a_misspelt_variable_naming_the_right_one(store_u
     warnings = [line for line in log_path.read_text().splitlines() if "is not a setting" in line]
     assert warnings == ["WARNING:  NEWS_PROT is set but is not a setting: nothing reads it; did you mean NEWS_PORT?"]
     assert code == 0  # a warning, never a reason to stop
+
+
+def test_a_missing_sqlite_store_is_refused_naming_the_file_and_nothing_is_made(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    database = tmp_path / "nonexistent" / "mlflow.db"
+    monkeypatch.setenv("NEWS_TRACKING_URI", f"sqlite:///{database}")
+    monkeypatch.setattr(cli.uvicorn, "run", lambda *args, **kwargs: pytest.fail("uvicorn started"))
+
+    result = CliRunner().invoke(cli.app, ["--port", "0"])
+
+    assert result.exit_code == 2
+    assert f"error: the tracking store {database} does not exist" in result.output
+    assert "python -m training train-defaults" in result.output
+    assert not database.parent.exists()
 
 
 def test_a_port_in_use_is_refused_before_the_models_load(monkeypatch: pytest.MonkeyPatch) -> None:

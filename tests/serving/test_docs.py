@@ -21,7 +21,7 @@ CONTENT_TYPES = {".js": "text/javascript", ".css": "text/css", ".png": "image/pn
 
 @pytest.fixture(scope="module")
 def docs_client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestClient]:
-    """An app over an empty store: the docs need no model."""
+    """An app over a store that does not exist: the docs need no model."""
     store = f"sqlite:///{tmp_path_factory.mktemp('docs-store') / 'mlflow.db'}"
     with TestClient(create_app(ServingSettings(tracking_uri=store))) as client:
         yield client

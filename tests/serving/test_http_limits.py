@@ -11,6 +11,7 @@ import json
 import os
 import pickle
 import select
+import shutil
 import signal
 import socket
 import subprocess
@@ -18,6 +19,7 @@ import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -96,9 +98,10 @@ def get(path: str = "/health", extra: str = "") -> bytes:
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    """One server for the module, with a read timeout and a keep-alive timeout of 1 s."""
+def server(tmp_path_factory: pytest.TempPathFactory, empty_store_file: Path) -> Iterator[Server]:
+    """One server for the module over an empty store, with a read timeout and a keep-alive timeout of 1 s."""
     folder = tmp_path_factory.mktemp("http-limits")
+    shutil.copyfile(empty_store_file, folder / "mlflow.db")
     port, log = free_port(), folder / "server.log"
     env = {
         **os.environ,
@@ -363,6 +366,7 @@ def test_the_protocol_pickles_for_worker_processes() -> None:
     assert protocol.keywords == {"max_header_bytes": 4096, "request_read_timeout_s": 2.5}
 
 
+@pytest.mark.usefixtures("store_uri")  # the server starts only on a store that exists
 def test_serve_gives_uvicorn_the_limits(monkeypatch: pytest.MonkeyPatch) -> None:
     for name, value in {
         "NEWS_MAX_HEADER_BYTES": "8192",

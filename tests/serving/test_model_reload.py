@@ -6,10 +6,13 @@ These tests change the registry, so they use a store of their own with two train
 
 from __future__ import annotations
 
+import asyncio
 import shutil
+import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterator
+from contextlib import suppress
 from itertools import pairwise
 from pathlib import Path
 from typing import Any
@@ -20,6 +23,7 @@ import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
 from mlflow.tracking import MlflowClient
+from prometheus_client import CollectorRegistry
 from prometheus_client.parser import text_string_to_metric_families
 
 from classifiers.families.tfidf import TfidfClassifier
@@ -27,9 +31,11 @@ from classifiers.lineage import PROMOTED_FROM_TAG
 from classifiers.store import CHAMPION
 from serving import model_holder, model_loading
 from serving.app import create_app
-from serving.model_holder import MAX_RETRY_DELAY_S, retry_delay
+from serving.metrics import ServiceMetrics
+from serving.model_holder import MAX_RETRY_DELAY_S, ModelHolder, retry_delay
 from serving.routers import classify as classify_router
 from serving.settings import ServingSettings
+from serving.snapshot import Task
 from training import locations
 from training.config.resolve import load_config
 from training.promotion import promote
@@ -200,6 +206,71 @@ def test_a_failed_load_keeps_the_old_model_and_says_why(
     assert f"still serving models:/{TOPIC}/1" in response.json()["failures"]["topic"]
     assert still == "1"
     assert outcomes["failed"] == 1
+
+
+def test_a_reload_while_the_store_cannot_be_read_changes_nothing_and_says_the_registry_is_away(
+    topic_store: str, make_settings: SettingsFactory, admin_headers: dict[str, str], tmp_path: Path
+) -> None:
+    database = tmp_path / "mlflow.db"
+    shutil.copyfile(str(topic_store).removeprefix("sqlite:///"), database)
+    with TestClient(create_app(make_settings(f"sqlite:///{database}", stance_model_uri=""))) as client:
+        database.write_bytes(b"not a database any more\n" * 100)
+        reload = client.post("/v1/models/reload", headers=admin_headers)
+        ready = client.get("/ready")
+        (served,) = client.get("/v1/models").json()["models"]
+        still = topic_version(client)
+
+    assert reload.status_code == 503
+    assert reload.json()["detail"].startswith("nothing was reloaded, the loaded models still serve: ")
+    assert "file is not a database" in reload.json()["detail"]
+    registry = ready.json()["registry"]
+    assert (registry["reachable"], "file is not a database" in registry["problem"]) == (False, True)
+    # The model is not taken for the failure: it serves on, without a fallback note.
+    assert (still, served["fallback"]) == ("1", None)
+
+
+def test_a_failing_poll_logs_its_traceback_once_a_line_when_the_error_changes_and_one_when_it_ends(
+    store_uri: str, make_settings: SettingsFactory, caplog: pytest.LogCaptureFixture
+) -> None:
+    holder = ModelHolder(make_settings(store_uri), ServiceMetrics(CollectorRegistry()))
+    outcomes: list[Exception | None] = [
+        *[sqlite3.OperationalError("database is locked")] * 3,
+        *[sqlite3.DatabaseError("file is not a database")] * 2,
+        None,
+        None,
+    ]
+
+    async def poll_until_every_outcome_was_met() -> None:
+        met = asyncio.Event()
+
+        async def due_tasks() -> set[Task]:
+            if not outcomes:
+                met.set()
+                await asyncio.Event().wait()  # until cancelled
+            outcome = outcomes.pop(0)
+            if outcome is not None:
+                raise outcome
+            return set()
+
+        holder.due_tasks = due_tasks  # type: ignore[method-assign]
+        poller = asyncio.create_task(holder.poll(0))
+        await asyncio.wait_for(met.wait(), POLL_TIMEOUT_S)
+        poller.cancel()
+        with suppress(asyncio.CancelledError):
+            await poller
+
+    with caplog.at_level("INFO", logger=model_holder.__name__):
+        asyncio.run(poll_until_every_outcome_was_met())
+
+    records = [record for record in caplog.records if record.name == model_holder.__name__]
+    assert [(record.levelname, record.exc_info is not None) for record in records] == [
+        ("ERROR", True),
+        ("WARNING", False),
+        ("INFO", False),
+    ]
+    assert records[0].exc_info is not None and str(records[0].exc_info[1]) == "database is locked"
+    assert "now with DatabaseError: file is not a database" in records[1].getMessage()
+    assert records[2].getMessage() == "checking the model aliases works again"
 
 
 def test_a_removed_alias_keeps_the_old_model(
