@@ -26,6 +26,8 @@ logger = logging.getLogger(__name__)
 # socket that still holds unread request bytes resets the connection, and a reset that reaches the
 # client before it read the answer destroys the answer.
 LINGER_S = 2.0
+# Answered even over the concurrency limit.
+LIVENESS_PATH = "/health"
 INVALID_HTTP_DETAIL = (
     "the request is not valid HTTP/1.1: its request line, a header (Content-Length, Transfer-Encoding) or a chunk "
     "size could not be parsed"
@@ -34,7 +36,7 @@ INVALID_HTTP_DETAIL = (
 
 class LimitedHttpToolsProtocol(HttpToolsProtocol):
     """`HttpToolsProtocol` that answers 431 to an oversized request head and 408 to a request sent too slowly, and
-    answers a request it cannot parse, or one over the concurrency limit, in JSON.
+    answers a request it cannot parse, or one over the concurrency limit (except /health's), in JSON.
 
     Neither request reaches the app. WebSocket upgrades hand the connection to another protocol,
     outside these limits: run uvicorn with `ws="none"`.
@@ -163,8 +165,11 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
 
     def _start_asgi_task(self, cycle: RequestResponseCycle, app: ASGI3Application) -> None:
         # uvicorn runs its own plain-text 503 app for a request over the concurrency limit: ours answers in JSON.
+        # The liveness probe is let through: a 503 there would get a merely busy server restarted. /health costs
+        # nothing; /ready still answers 503, which takes a saturated server out of the rotation until it has room.
         if app is service_unavailable:
-            app = partial(_over_concurrency_limit, self.limit_concurrency)
+            live = cycle.scope["path"] == self.root_path + LIVENESS_PATH
+            app = self.app if live else partial(_over_concurrency_limit, self.limit_concurrency)
         super()._start_asgi_task(cycle, app)
 
     def send_400_response(self, msg: str) -> None:

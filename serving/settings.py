@@ -157,7 +157,7 @@ class ServingSettings(BaseSettings):
     keep_alive_timeout_s: float = Field(5.0, gt=0, description="An idle keep-alive connection closes after N seconds.")
     max_concurrency: PositiveInt = Field(
         256,
-        description="Open connections (idle keep-alive ones too) and running requests per worker; beyond: 503.",
+        description="Open connections (idle keep-alive ones too) and running requests per worker; beyond: 503 (not /health).",
     )
 
     @model_validator(mode="after")

@@ -300,7 +300,7 @@ def test_keep_alive_and_pipelining_on_one_connection(server: Server) -> None:
 
 
 @pytest.mark.slow
-def test_connections_beyond_the_concurrency_limit_get_503(server: Server) -> None:
+def test_connections_beyond_the_concurrency_limit_get_503_but_health_is_answered(server: Server) -> None:
     held: list[socket.socket] = []
     answers: list[Response] = []
     try:
@@ -308,8 +308,12 @@ def test_connections_beyond_the_concurrency_limit_get_503(server: Server) -> Non
         # earlier tests count too, so the 503 may come before the limit's connection, never after it.
         while len(held) < MAX_CONCURRENCY and 503 not in [answer.status for answer in answers]:
             held.append(server.connect())
-            held[-1].sendall(get())
+            held[-1].sendall(get("/v1/models"))
             answers.append(read_response(held[-1], bytearray()))
+        # Over the limit still: a liveness probe must not see a busy server as a dead one.
+        held.append(server.connect())
+        held[-1].sendall(get("/health"))
+        live = read_response(held[-1], bytearray())
     finally:
         for sock in held:
             sock.close()
@@ -320,6 +324,7 @@ def test_connections_beyond_the_concurrency_limit_get_503(server: Server) -> Non
 
     statuses = [answer.status for answer in answers]
     assert statuses[-1] == 503
+    assert (live.status, json.loads(live.body)) == (200, {"status": "ok"})
     assert set(statuses[:-1]) <= {200}
     assert after.status_code == 200
     # In the service's error shape, as every other answer (uvicorn's own is plain text).
