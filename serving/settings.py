@@ -33,6 +33,18 @@ def _registry_uri(uri: str) -> str:
 
 RegistryUri = Annotated[str, AfterValidator(_registry_uri)]
 
+# Each poll queries the registry, per task, worker and replica: more often than this only loads it.
+MIN_POLL_SECONDS = 1
+# What a body holds besides its longest text: JSON syntax, a title, targets.
+BODY_OVERHEAD_BYTES = 1024
+
+
+def _poll_interval(seconds: float) -> float:
+    if 0 < seconds < MIN_POLL_SECONDS:
+        raise ValueError(f"must be 0 (off) or at least {MIN_POLL_SECONDS} s")
+    return seconds
+
+
 # 16 characters from even a 26-letter alphabet are 75 bits: out of reach of guessing over HTTP.
 MIN_ADMIN_KEY_CHARS = 16
 
@@ -130,8 +142,15 @@ class ServingSettings(BaseSettings):
             " unset or blank disables it."
         ),
     )
-    poll_seconds: float = Field(
-        0.0, ge=0, description="Check the aliases every N seconds; reload on a move or after a failed load; 0: off."
+    poll_seconds: Annotated[float, AfterValidator(_poll_interval)] = Field(
+        0.0,
+        ge=0,
+        # An infinite interval would make Retry-After an overflow.
+        allow_inf_nan=False,
+        description=(
+            f"Check the aliases every N seconds (0: off, else at least {MIN_POLL_SECONDS}); reload on a move or after a"
+            " failed load."
+        ),
     )
 
     reload_broadcast_file: Path | None = Field(
@@ -164,6 +183,20 @@ class ServingSettings(BaseSettings):
     def _serves_something(self) -> ServingSettings:
         if not self.served_tasks:
             raise ValueError("NEWS_TOPIC_MODEL_URI and NEWS_STANCE_MODEL_URI are both empty: the server would serve nothing")
+        return self
+
+    @model_validator(mode="after")
+    def _body_holds_a_text(self) -> ServingSettings:
+        # A body limit below the text limits answers 413 to texts those limits allow (to every request, at 100 bytes).
+        longest, name = max(
+            (self.max_text_chars, "NEWS_MAX_TEXT_CHARS"), (self.max_article_chars, "NEWS_MAX_ARTICLE_CHARS")
+        )
+        least = longest + BODY_OVERHEAD_BYTES
+        if self.max_body_bytes < least:
+            raise ValueError(
+                f"NEWS_MAX_BODY_BYTES is {self.max_body_bytes}: a body that small cannot hold one text of {name} "
+                f"({longest}) characters; set it to at least {least}"
+            )
         return self
 
     def model_uri(self, task: Task) -> str:

@@ -168,7 +168,8 @@ def test_training_fails_fast_with_nothing_registered_when_postgres_is_down(
 def test_the_server_keeps_serving_while_the_registry_is_away_and_sees_it_return(
     tracking_stack: RunningStack, stack_uri: str
 ) -> None:
-    settings = ServingSettings(tracking_uri=stack_uri, poll_seconds=0.3)
+    # Polling faster than a server may (NEWS_POLL_SECONDS is 0 or at least 1), so the test waits less.
+    settings = ServingSettings(tracking_uri=stack_uri).model_copy(update={"poll_seconds": 0.3})
     with TestClient(create_app(settings)) as client:
         tracking_stack.stack.stop_tracking_server()
         try:

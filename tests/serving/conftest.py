@@ -27,17 +27,17 @@ LIMITS: dict[str, Any] = {
 
 
 def serving_settings(tracking_uri: str, **overrides: Any) -> ServingSettings:
-    """Settings for a test app: the given store, the admin key and the small limits."""
-    return ServingSettings(tracking_uri=tracking_uri, **{"admin_api_key": ADMIN_KEY, **LIMITS, **overrides})
+    """Settings for a test app: the given store, the admin key and the small limits.
+
+    A `poll_seconds` under a second, which a server refuses (NEWS_POLL_SECONDS), is set after validation: the
+    polling tests would otherwise wait seconds per poll.
+    """
+    poll_seconds = overrides.pop("poll_seconds", None)
+    settings = ServingSettings(tracking_uri=tracking_uri, **{"admin_api_key": ADMIN_KEY, **LIMITS, **overrides})
+    return settings if poll_seconds is None else settings.model_copy(update={"poll_seconds": poll_seconds})
 
 
 SettingsFactory = Callable[..., ServingSettings]
-
-
-@pytest.fixture
-def make_settings() -> SettingsFactory:
-    """`make_settings(tracking_uri, **overrides)`: settings with the admin key and the small limits."""
-    return serving_settings
 
 
 @pytest.fixture(scope="session")
@@ -57,6 +57,12 @@ def store_uri(store_uri: str, empty_store_file: Path) -> str:
     database.parent.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(empty_store_file, database)
     return store_uri
+
+
+@pytest.fixture
+def make_settings() -> SettingsFactory:
+    """`make_settings(tracking_uri, **overrides)`: settings with the admin key and the small limits."""
+    return serving_settings
 
 
 @pytest.fixture

@@ -95,8 +95,17 @@ def test_python_m_serving_classifies_over_http(trained_store: str, tmp_path: Pat
         ({"NEWS_TOPIC_MODEL_URI": "runs:/abc/model"}, "NEWS_TOPIC_MODEL_URI: Value error, expected models:/<name>@<alias> or models:/<name>/<version>, got 'runs:/abc/model'"),
         # A rule over two settings is said as it is, not under a made-up "NEWS_" name.
         ({"NEWS_TOPIC_MODEL_URI": "", "NEWS_STANCE_MODEL_URI": ""}, "NEWS_TOPIC_MODEL_URI and NEWS_STANCE_MODEL_URI are both empty"),
+        # 100 polls of the registry a second, per worker.
+        ({"NEWS_POLL_SECONDS": "0.01"}, "NEWS_POLL_SECONDS: Value error, must be 0 (off) or at least 1 s"),
+        ({"NEWS_POLL_SECONDS": "inf"}, "NEWS_POLL_SECONDS: Input should be a finite number"),
+        # Every request would be 413.
+        (
+            {"NEWS_MAX_BODY_BYTES": "100"},
+            "NEWS_MAX_BODY_BYTES is 100: a body that small cannot hold one text of NEWS_MAX_ARTICLE_CHARS (200000) "
+            "characters; set it to at least 201024",
+        ),
     ],
-    ids=["one-setting", "two-settings"],
+    ids=["one-setting", "two-settings", "poll-too-often", "poll-never", "body-too-small"],
 )
 def test_invalid_settings_exit_with_a_message(monkeypatch: pytest.MonkeyPatch, settings: dict[str, str], message: str) -> None:
     for name, value in settings.items():
