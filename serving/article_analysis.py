@@ -16,12 +16,14 @@ from collections import Counter
 from dataclasses import dataclass
 
 import numpy as np
+from fastapi.exceptions import RequestValidationError
 from starlette.concurrency import run_in_threadpool
 
 from classifiers.contract import Scored
 from classifiers.target_context import SHIPPED_ONLY, Searchable, TargetAliases, target_matcher
 from serving.batching import PredictionBatcher
 from serving.prediction import as_prediction, as_stance, beside_neighbours
+from serving.request_body import body_error
 from serving.schemas import (
     ArticleResponse,
     ArticleSummary,
@@ -63,13 +65,14 @@ def mention_pairs(
 
 
 async def analyse_article(
-    batcher: PredictionBatcher, snapshot: ModelSnapshot, article: SegmentedArticle
+    batcher: PredictionBatcher, snapshot: ModelSnapshot, article: SegmentedArticle, max_pairs: int
 ) -> ArticleResponse:
     """Classify every segment (one call per task) and summarise the article.
 
     ModelUnavailable when the topic model is missing, or the stance model when a segment names a target (it is not
-    run, and not reported as used, for targets no segment names). A stance-only server (topic not served) gives every
-    segment a null topic and the summary no topic shares.
+    run, and not reported as used, for targets no segment names). A 422 (RequestValidationError), before any model
+    runs, when the segments name the targets more than `max_pairs` times. A stance-only server (topic not served)
+    gives every segment a null topic and the summary no topic shares.
     """
     topic = snapshot.require("topic") if "topic" in snapshot.served else None
     served = snapshot.models.get("stance")
@@ -78,6 +81,13 @@ async def analyse_article(
     aliases = served.classifier.target_aliases if served is not None else SHIPPED_ONLY
     # Even tokenised once, a maximal article takes tens of ms: too long to hold up the event loop.
     pairs = await run_in_threadpool(mention_pairs, article.segments, article.targets, aliases)
+    # Each pair is a stance row: 256 segments naming 20 targets each were 5,120 rows, minutes of one request.
+    if len(pairs) > max_pairs:
+        message = (
+            f"the {len(article.segments)} segments name the {len(article.targets)} targets {len(pairs)} times; at most "
+            f"{max_pairs} (segment, target) pairs are classified per request"
+        )
+        raise RequestValidationError([body_error("too_many_stance_pairs", message, "targets")])
     stance = snapshot.require("stance") if pairs else None
     calls = []
     if topic is not None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 
 from serving.article_analysis import analyse_article
-from serving.dependencies import ArticleBody, BatcherDep, SnapshotDep
+from serving.dependencies import ArticleBody, BatcherDep, SettingsDep, SnapshotDep
 from serving.disconnect import while_connected
 from serving.openapi import request_body
 from serving.schemas import ArticleRequest, ArticleResponse, ErrorResponse, ValidationErrorResponse
@@ -25,6 +25,9 @@ router = APIRouter(prefix="/v1", tags=["classify"])
         503: {"model": ErrorResponse, "description": "A needed model is not loaded."},
     },
 )
-async def articles(request: Request, article: ArticleBody, snapshot: SnapshotDep, batcher: BatcherDep) -> ArticleResponse:
+async def articles(
+    request: Request, article: ArticleBody, snapshot: SnapshotDep, batcher: BatcherDep, settings: SettingsDep
+) -> ArticleResponse:
     """Segments as ingest cuts them, each classified; topic distribution and stance per target."""
-    return await while_connected(request, analyse_article(batcher, snapshot, article))
+    # A stance row per (segment, target) pair: at most as many as the items of a /v1/classify request.
+    return await while_connected(request, analyse_article(batcher, snapshot, article, settings.max_items))

@@ -264,6 +264,40 @@ def test_article_with_too_many_segments(client: TestClient, limits: dict[str, in
     assert error["msg"] == f"body: splits into {most + 1} segments; at most {most} are classified per request"
 
 
+def test_an_article_naming_its_targets_more_often_than_the_item_limit_is_refused_before_any_model_runs(
+    client: TestClient, limits: dict[str, int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    targets = ["Iran", "Israel", "Hamas"]
+    paragraph = "Iran, Israel and Hamas sent envoys to the talks in Cairo on Monday."
+    # One segment more than fits: each names every target.
+    count = limits["max_items"] // len(targets) + 1
+    body = "\n".join([paragraph] * count)
+
+    async def predict(*args: object) -> None:
+        raise AssertionError("a model ran before the limit was checked")
+
+    monkeypatch.setattr(client.app.state.batcher, "predict", predict)  # type: ignore[attr-defined]
+
+    error = only_error(client.post("/v1/articles", json={"title": "t", "body": body, "targets": targets}))
+
+    pairs, most = count * len(targets), limits["max_items"]
+    assert error["type"] == "too_many_stance_pairs"
+    assert error["msg"] == (
+        f"targets: the {count} segments name the 3 targets {pairs} times; at most {most} (segment, target) pairs are "
+        "classified per request"
+    )
+
+
+def test_an_article_with_as_many_pairs_as_the_item_limit_is_classified(client: TestClient, limits: dict[str, int]) -> None:
+    paragraph = "Iran and Israel sent envoys to the talks in Cairo on Monday."
+    body = "\n".join([paragraph] * (limits["max_items"] // 2))
+
+    response = client.post("/v1/articles", json={"title": "t", "body": body, "targets": ["Iran", "Israel"]})
+
+    assert response.status_code == 200, response.text
+    assert sum(len(segment["stances"]) for segment in response.json()["segments"]) == limits["max_items"]
+
+
 @pytest.mark.parametrize(
     ("body", "loc"),
     [
