@@ -6,9 +6,9 @@ from __future__ import annotations
 import asyncio
 
 from serving.batching import PredictionBatcher
+from serving.model_loading import not_served
 from serving.prediction import as_prediction, as_stance, beside_neighbours
 from serving.schemas import ClassifyItem, ClassifyResponse, ItemResult, ModelsUsed, Prediction, StancePrediction
-from serving.model_loading import not_served
 from serving.snapshot import ModelSnapshot, ModelUnavailable
 
 

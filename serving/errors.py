@@ -181,9 +181,8 @@ async def client_gone(request: Request, exc: ClientGone) -> Response:
 
 async def unexpected_error(request: Request, exc: Exception) -> JSONResponse:
     """500 in the JSON error shape every other answer has; Starlette logs the traceback after it is sent."""
-    return JSONResponse(
-        status_code=500, content={"detail": f"internal error while answering {request.method} {request.url.path}; the server's log has the cause"}
-    )
+    detail = f"internal error while answering {request.method} {request.url.path}; the server's log has the cause"
+    return JSONResponse(status_code=500, content={"detail": detail})
 
 
 def add_exception_handlers(app: FastAPI) -> None:

@@ -43,8 +43,14 @@ class FineTuneModel(FamilyConfig):
     learning_rate: PositiveFloat = Field(5e-5, description="AdamW's peak learning rate.")
     batch_size: PositiveInt = Field(16, description="Rows per optimiser step.")
     weight_decay: float = Field(0.01, ge=0, description="AdamW's weight decay.")
-    warmup_ratio: float = Field(0.1, ge=0, lt=1, description="Share of the steps over which the learning rate rises to its peak; it then falls linearly to 0.")
-    class_weight: Literal["balanced"] | None = Field("balanced", description="balanced: each class weighs as much as the others in all, whatever its rows; null: every row alike.")
+    warmup_ratio: float = Field(
+        0.1, ge=0, lt=1,
+        description="Share of the steps over which the learning rate rises to its peak; it then falls linearly to 0.",
+    )
+    class_weight: Literal["balanced"] | None = Field(
+        "balanced",
+        description="balanced: each class weighs as much as the others in all, whatever its rows; null: every row alike.",
+    )
 
     @model_validator(mode="after")
     def _steps(self) -> FineTuneModel:

@@ -56,7 +56,10 @@ class FrozenEncoderModel(FamilyConfig):
     networks: PositiveInt = Field(
         1, description="mlp: networks trained from different random starts; the head averages their probabilities."
     )
-    class_weight: Literal["balanced"] | None = Field("balanced", description="balanced: each class weighs as much as the others in all, whatever its rows; null: every row alike.")
+    class_weight: Literal["balanced"] | None = Field(
+        "balanced",
+        description="balanced: each class weighs as much as the others in all, whatever its rows; null: every row alike.",
+    )
     max_iter: PositiveInt = Field(
         5000, description="logreg: solver iterations (default 5000); mlp: the most epochs (default 200)."
     )

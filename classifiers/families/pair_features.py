@@ -108,13 +108,19 @@ class PairFeaturesModel(FamilyConfig):
     batch_size: PositiveInt = Field(64, description="Texts per encoder call.")
     max_sentences: PositiveInt = Field(40, description="Body sentences compared with the target (from the start).")
     top_sentences: PositiveInt = Field(3, description="Most target-like sentences whose cues and embeddings are used.")
-    svd_components: PositiveInt = Field(100, description="Dimensions the TF-IDF vectors are reduced to (truncated SVD, fitted on the training side).")
+    svd_components: PositiveInt = Field(
+        100,
+        description="Dimensions the TF-IDF vectors are reduced to (truncated SVD, fitted on the training side).",
+    )
     embedding_interactions: bool = Field(True, description="Add target x best-sentences embedding products and gaps.")
     learning_rate: PositiveFloat = Field(0.1, description="The gradient-boosted trees' learning rate.")
     max_iter: PositiveInt = Field(300, description="Boosting iterations (trees per class).")
     max_leaf_nodes: PositiveInt = Field(31, description="Leaves of each tree.")
     l2_regularization: float = Field(0.0, ge=0, description="L2 penalty on the leaves' values.")
-    class_weight: Literal["balanced"] | None = Field(None, description="balanced: each class weighs as much as the others in all, whatever its rows; null: every row alike.")
+    class_weight: Literal["balanced"] | None = Field(
+        None,
+        description="balanced: each class weighs as much as the others in all, whatever its rows; null: every row alike.",
+    )
     svd_coordinates: bool = Field(
         True,
         description="Add the target's and the text's SVD coordinates as features (they name the topic: trees can "

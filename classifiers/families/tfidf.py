@@ -33,12 +33,27 @@ class TfidfModel(FamilyConfig):
     """TF-IDF word and character n-grams with a linear classifier."""
 
     family: Literal["tfidf"]
-    classifier: Literal["logreg", "linear_svm"] = Field("logreg", description="logreg: logistic regression (probabilities); linear_svm: a linear SVM, its scores calibrated into probabilities.")
+    classifier: Literal["logreg", "linear_svm"] = Field(
+        "logreg",
+        description=(
+            "logreg: logistic regression (probabilities); linear_svm: a linear SVM, its scores calibrated into "
+            "probabilities."
+        ),
+    )
     C: PositiveFloat = Field(1.0, description="Inverse regularisation strength: larger fits the training rows more closely.")
-    class_weight: Literal["balanced"] | None = Field("balanced", description="balanced: each class weighs as much as the others in all, whatever its rows; null: every row alike.")
+    class_weight: Literal["balanced"] | None = Field(
+        "balanced",
+        description="balanced: each class weighs as much as the others in all, whatever its rows; null: every row alike.",
+    )
     word_ngrams: tuple[PositiveInt, PositiveInt] = Field((1, 2), description="Shortest and longest word n-grams, e.g. [1, 2].")
-    char_ngrams: tuple[PositiveInt, PositiveInt] | None = Field((2, 5), description="Shortest and longest character n-grams within word bounds; null: none.")
-    min_df: PositiveInt = Field(1, description="Rows an n-gram must occur in to enter the vocabulary (fitted on the training side).")
+    char_ngrams: tuple[PositiveInt, PositiveInt] | None = Field(
+        (2, 5),
+        description="Shortest and longest character n-grams within word bounds; null: none.",
+    )
+    min_df: PositiveInt = Field(
+        1,
+        description="Rows an n-gram must occur in to enter the vocabulary (fitted on the training side).",
+    )
     stop_words: Literal["english"] | None = Field(None, description="Drop scikit-learn's English stop words.")
     sublinear_tf: bool = Field(True, description="Count an n-gram's occurrences as 1 + log(count).")
     max_iter: PositiveInt = Field(5000, description="The solver's iteration limit.")

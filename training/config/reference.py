@@ -35,7 +35,7 @@ class ConfigKey:
 def config_keys(family: str | None = None) -> list[ConfigKey]:
     """Every key of an experiment config, a section's keys under its dotted name; `model.*` for one family, or for
     each family under `model[family=...]` when none is named (KeyError for an unknown family)."""
-    configs = [get_family(family).config] if family else [registered.config for registered in families()]
+    configs: list[type[BaseModel]] = [get_family(family).config] if family else [registered.config for registered in families()]
     keys: list[ConfigKey] = []
     for name, info in ExperimentConfig.model_fields.items():
         if name == "model":
