@@ -7,6 +7,10 @@ from collections.abc import Sequence
 from pydantic import BaseModel, ConfigDict
 
 PACKAGED_ENCODER = "all-MiniLM-L6-v2"
+# What the settings several families share mean (their `Field` descriptions).
+MAX_LENGTH_HELP = "Word pieces of each text the encoder reads; the rest is cut."
+BATCH_SIZE_HELP = "Texts per encoder call."
+CLASS_WEIGHT_HELP = "balanced: each class weighs as much as the others in all, whatever its rows; null: every row alike."
 
 
 class Strict(BaseModel):

@@ -23,7 +23,7 @@ import pandas as pd
 from pydantic import Field, PositiveFloat, PositiveInt, field_validator, model_validator
 from sklearn.linear_model import LogisticRegression
 
-from classifiers.config import PACKAGED_ENCODER, FamilyConfig
+from classifiers.config import BATCH_SIZE_HELP, MAX_LENGTH_HELP, PACKAGED_ENCODER, FamilyConfig
 from classifiers.encoder import ENCODER_REQUIREMENTS, MeanPooledEncoder, resolve_encoder
 from classifiers.errors import UserInputError
 from classifiers.interface import Labels, Trainable
@@ -57,8 +57,8 @@ class DescriptionsModel(FamilyConfig):
     )
     head_C: PositiveFloat = Field(10.0, description="Inverse regularisation strength of the head.")
     encoder: str = Field(PACKAGED_ENCODER, description=f"'{PACKAGED_ENCODER}' (packaged) or a local model folder.")
-    max_length: PositiveInt = Field(256, description="Word pieces of each text the encoder reads; the rest is cut.")
-    batch_size: PositiveInt = Field(32, description="Texts per encoder call.")
+    max_length: PositiveInt = Field(256, description=MAX_LENGTH_HELP)
+    batch_size: PositiveInt = Field(32, description=BATCH_SIZE_HELP)
 
     @field_validator("descriptions")
     @classmethod

@@ -13,7 +13,7 @@ from pydantic import Field, PositiveFloat, PositiveInt, model_validator
 from sklearn.exceptions import NotFittedError
 from sklearn.utils.class_weight import compute_class_weight
 
-from classifiers.config import PACKAGED_ENCODER, FamilyConfig
+from classifiers.config import CLASS_WEIGHT_HELP, MAX_LENGTH_HELP, PACKAGED_ENCODER, FamilyConfig
 from classifiers.encoder import (
     ENCODER_REQUIREMENTS,
     encoder_dtype,
@@ -37,7 +37,7 @@ class FineTuneModel(FamilyConfig):
 
     family: Literal["finetune"]
     encoder: str = Field(PACKAGED_ENCODER, description=f"'{PACKAGED_ENCODER}' (packaged) or a local model folder.")
-    max_length: PositiveInt = Field(256, description="Word pieces of each text the encoder reads; the rest is cut.")
+    max_length: PositiveInt = Field(256, description=MAX_LENGTH_HELP)
     epochs: PositiveFloat = Field(5.0, description="Passes over the training rows (a fraction ends part-way).")
     max_steps: int = Field(-1, description="Stop after this many optimiser steps (-1: run all epochs).")
     learning_rate: PositiveFloat = Field(5e-5, description="AdamW's peak learning rate.")
@@ -49,7 +49,7 @@ class FineTuneModel(FamilyConfig):
     )
     class_weight: Literal["balanced"] | None = Field(
         "balanced",
-        description="balanced: each class weighs as much as the others in all, whatever its rows; null: every row alike.",
+        description=CLASS_WEIGHT_HELP,
     )
 
     @model_validator(mode="after")

@@ -17,7 +17,7 @@ from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 from sklearn.linear_model import LogisticRegression
 
-from classifiers.config import PACKAGED_ENCODER, FamilyConfig
+from classifiers.config import BATCH_SIZE_HELP, CLASS_WEIGHT_HELP, MAX_LENGTH_HELP, PACKAGED_ENCODER, FamilyConfig
 from classifiers.encoder import ENCODER_REQUIREMENTS, MeanPooledEncoder, resolve_encoder
 from classifiers.errors import UserInputError
 from classifiers.interface import Labels, Trainable
@@ -41,8 +41,8 @@ class FrozenEncoderModel(FamilyConfig):
 
     family: Literal["frozen_encoder"]
     encoder: str = Field(PACKAGED_ENCODER, description=f"'{PACKAGED_ENCODER}' (packaged) or a local model folder.")
-    max_length: PositiveInt = Field(256, description="Word pieces of each text the encoder reads; the rest is cut.")
-    batch_size: PositiveInt = Field(32, description="Texts per encoder call.")
+    max_length: PositiveInt = Field(256, description=MAX_LENGTH_HELP)
+    batch_size: PositiveInt = Field(32, description=BATCH_SIZE_HELP)
     head: Literal["logreg", "mlp"] = Field(
         "logreg",
         description=(
@@ -58,7 +58,7 @@ class FrozenEncoderModel(FamilyConfig):
     )
     class_weight: Literal["balanced"] | None = Field(
         "balanced",
-        description="balanced: each class weighs as much as the others in all, whatever its rows; null: every row alike.",
+        description=CLASS_WEIGHT_HELP,
     )
     max_iter: PositiveInt = Field(
         5000, description="logreg: solver iterations (default 5000); mlp: the most epochs (default 200)."

@@ -20,7 +20,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer
 from sklearn.svm import LinearSVC
 
-from classifiers.config import FamilyConfig
+from classifiers.config import CLASS_WEIGHT_HELP, FamilyConfig
 from classifiers.interface import Labels, Trainable
 from classifiers.registry import Factory, Family, register
 from classifiers.target_context import SHIPPED_ONLY, TargetAliases, conjoin, target_context
@@ -43,7 +43,7 @@ class TfidfModel(FamilyConfig):
     C: PositiveFloat = Field(1.0, description="Inverse regularisation strength: larger fits the training rows more closely.")
     class_weight: Literal["balanced"] | None = Field(
         "balanced",
-        description="balanced: each class weighs as much as the others in all, whatever its rows; null: every row alike.",
+        description=CLASS_WEIGHT_HELP,
     )
     word_ngrams: tuple[PositiveInt, PositiveInt] = Field((1, 2), description="Shortest and longest word n-grams, e.g. [1, 2].")
     char_ngrams: tuple[PositiveInt, PositiveInt] | None = Field(
