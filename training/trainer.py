@@ -157,11 +157,42 @@ def train_prepared(prepared: PreparedTraining) -> TrainResult:
         # MLflow would refuse the first run with a traceback.
         raise UserInputError(f"{deleted} (the config's `experiment` key)")
     experiment_id = tracking.ensure_experiment(config.experiment_name, tracking.EXPERIMENT_KIND)
+    if not config.experiment:
+        _warn_of_other_data_under_the_name(experiment_id, config)
     with tracking.retry_settings_kept():
         if len(prepared.combinations) == 1:
             # A grid of one value per key is one run of that combination (the config itself when it sweeps nothing).
             return _single(client, experiment_id, prepared.combinations[0][1], config_path, data)
         return _sweep(client, experiment_id, config, prepared.combinations, config_path, data)
+
+
+# The params that tell one data source from another (the seed corpus's files, a JSONL file, a benchmark).
+_DATA_IDENTITY = ("data.source", "data.segments", "data.path", "data.name")
+# Runs of the experiment read for their data: enough to find another file's, few enough to read in a moment.
+_RUNS_READ_FOR_DATA = 50
+
+
+def _warn_of_other_data_under_the_name(experiment_id: str, config: ExperimentConfig) -> None:
+    """Say where the experiment a config's data named (`<task>-<file name>`) holds runs of other data: two files of one
+    name (train.jsonl in two folders) would share its runs table and its registered model, whose promotions then
+    refuse one file's versions as evaluated on other data."""
+    params = flatten({"data": config.data.model_dump(mode="json")})
+    ours = {key: _comparable(params.get(key)) for key in _DATA_IDENTITY if key in params}
+    runs = mlflow.search_runs([experiment_id], max_results=_RUNS_READ_FOR_DATA, output_format="list")
+    others = sorted(
+        {
+            ", ".join(f"{key}={run.data.params[key]}" for key in ours if key in run.data.params)
+            for run in runs
+            if any(run.data.params.get(key, value) != value for key, value in ours.items())
+        }
+    )
+    if others:
+        logger.warning(
+            "the experiment %r (named after this data) also holds runs of other data (%s), and this run registers under "
+            "%r beside their versions: give this config `experiment` and `registered_model` keys of its own to keep "
+            "them apart",
+            config.experiment_name, "; ".join(others[:3]), config.registered_model,
+        )
 
 
 def _single(

@@ -1,6 +1,7 @@
 """End-to-end training into a temporary MLflow store."""
 
 import json
+import logging
 import os
 import re
 import subprocess
@@ -602,3 +603,27 @@ def test_a_description_list_that_misses_a_label_names_the_config_file(store_uri:
     with pytest.raises(UserInputError, match=rf"^{path}: model.descriptions has no description for label\(s\) domestic_politics"):
         train(load_config(path), config_path=path)
     assert MlflowClient().search_registered_models() == []
+
+
+def test_a_file_named_like_another_data_s_is_warned_of_sharing_its_experiment(
+    store_uri: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    rows = "".join(
+        json.dumps({"text": f"story {i} about {word}", "label": label, "g": str(i % 3)}) + "\n"
+        for i, (word, label) in enumerate([("war", "conflict"), ("talks", "diplomacy")] * 6)
+    )
+    files = []
+    for folder in ("newsroom_a", "newsroom_b"):
+        (tmp_path / folder).mkdir()
+        files.append(tmp_path / folder / "train.jsonl")
+        files[-1].write_text(rows, encoding="utf-8")
+    config = locations.CONFIGS_DIR / "topic" / "tfidf_svm.yaml"
+    caplog.set_level(logging.WARNING, logger="training.trainer")
+    for path in (files[0], files[0]):  # the same file again: its own runs
+        train(load_config(config, ["data.source=jsonl", f"data.path={path}", "data.group_column=g"]))
+    assert "also holds runs of other data" not in caplog.text
+    train(load_config(config, ["data.source=jsonl", f"data.path={files[1]}", "data.group_column=g"]))
+    assert f"the experiment 'topic-train' (named after this data) also holds runs of other data (data.source=jsonl, data.path={files[0]})" in caplog.text
+    caplog.clear()
+    train(load_config(config, ["data.source=jsonl", f"data.path={files[1]}", "data.group_column=g", "experiment=newsroom-b"]))
+    assert "also holds runs of other data" not in caplog.text
