@@ -390,10 +390,11 @@ def record_refusal(client: MlflowClient, name: str, version: str, refusal: Promo
     _add_to_description(client, name, version, note)
 
 
-def record_not_tried(client: MlflowClient, name: str, version: str) -> None:
-    """Say in the version's description that its config kept it from being made champion, and how to make it one."""
+def record_not_tried(client: MlflowClient, name: str, version: str, why: str = "its config says `promote: never`") -> None:
+    """Say in the version's description that its config kept it from being made champion (`why`), and how to make it
+    one."""
     note = (
-        f"{datetime.now(UTC).isoformat(timespec='seconds')}: not made {CHAMPION}: its config says `promote: never` "
+        f"{datetime.now(UTC).isoformat(timespec='seconds')}: not made {CHAMPION}: {why} "
         f"(python -m training promote --name {name} --version {version} makes it {CHAMPION})"
     )
     _add_to_description(client, name, version, note)

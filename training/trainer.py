@@ -39,6 +39,7 @@ from classifiers.lineage import (
 )
 from classifiers.pyfunc import ARTIFACT_KEY, model_signature
 from classifiers.registry import classifier_factory, embeds_text, requirement_pins
+from classifiers.store import CHAMPION
 from classifiers.target_context import TargetAliases, alias_table, lookup_key
 from training import locations, stop_requests, tracking
 from training.config.resolve import expand_sweep, flatten, to_yaml
@@ -590,6 +591,14 @@ def _auto_promote(client: MlflowClient, config: ExperimentConfig, version: str) 
     stop_requests.raise_if_requested()
     if config.promote == "never":
         record_not_tried(client, config.registered_model, version)
+        return None
+    limit = getattr(config.data, "limit", None)
+    if config.promote == "auto" and limit is not None:
+        # A quick run on part of a benchmark would take an empty name, and the full run, scored on other data, could
+        # not replace it.
+        why = f"trained on part of the data (data.limit={limit}), a quick run"
+        logger.info("%s version %s not made %s: %s", config.registered_model, version, CHAMPION, why)
+        record_not_tried(client, config.registered_model, version, why)
         return None
     champion = champion_version(client, config.registered_model)
     try:

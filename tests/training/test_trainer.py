@@ -22,6 +22,7 @@ from tests.training.conftest import drop_a_stop
 from training import locations, stop_requests, tracking, trainer
 from training.config.resolve import load_config
 from training.config.schema import ExperimentConfig
+from training.promotion import champion_version
 from training.trainer import train
 
 SKLEARN_CONFIGS = sorted(
@@ -39,8 +40,8 @@ def test_sklearn_config_trains_registers_and_serves_champion(path: Path, store_u
     if benchmark and not locations.DEFAULT_DATA_DIR.is_dir():
         pytest.skip(f"{locations.DEFAULT_DATA_DIR}: ../shared/datasets not found (benchmark configs read it)")
     # promote: auto, whatever the config says (the stance configs besides the default say never): its first version
-    # becomes champion.
-    config = load_config(path, [*(BENCHMARK_SLICE if benchmark else []), "promote=auto"])
+    # becomes champion; a slice of a benchmark is not made champion by auto, so it is promoted always.
+    config = load_config(path, [*BENCHMARK_SLICE, "promote=always"] if benchmark else ["promote=auto"])
     result = train(config, config_path=path)
     assert result.version == "1"
     assert result.promotion is not None and result.promotion.promoted
@@ -54,6 +55,18 @@ def test_sklearn_config_trains_registers_and_serves_champion(path: Path, store_u
     assert list(output.columns) == ["label", "score", *[f"proba_{label}" for label in labels]]
     assert set(output["label"]) <= set(labels)
     assert output[[f"proba_{label}" for label in labels]].sum(axis=1).round(6).eq(1).all()
+
+
+def test_a_quick_run_on_part_of_a_benchmark_is_not_made_champion_by_auto(store_uri: str) -> None:
+    if not locations.DEFAULT_DATA_DIR.is_dir():
+        pytest.skip(f"{locations.DEFAULT_DATA_DIR}: ../shared/datasets not found (benchmark configs read it)")
+    path = locations.CONFIGS_DIR / "benchmarks" / "semeval2016" / "tfidf_svm.yaml"
+    result = train(load_config(path, [*BENCHMARK_SLICE, "promote=auto"]), config_path=path)
+    assert result.promotion is None
+    client = MlflowClient()
+    assert champion_version(client, result.registered_model) is None
+    description = client.get_model_version(result.registered_model, result.version).description
+    assert "not made champion: trained on part of the data (data.limit=120), a quick run" in description
 
 
 def test_a_stance_model_is_trained_registered_and_logged_with_its_target_aliases(store_uri: str) -> None:

@@ -47,7 +47,13 @@ class BenchmarkData(Strict):
     name: Literal["fnc1", "semeval2016", "bbc_news", "vast"] = Field(description="The benchmark (its folder under data_dir).")
     data_dir: Path = Field(locations.DEFAULT_DATA_DIR, description="The folder of the public datasets (NEWS_DATA_DIR).")
     split: str | None = Field(None, description="Default: the dataset's training split (train; all for bbc_news).")
-    limit: PositiveInt | None = Field(None, description="Keep only the first N groups (quick runs).")
+    limit: PositiveInt | None = Field(
+        None,
+        description=(
+            "Keep N groups, chosen by a hash of their id (quick runs; a smaller limit keeps a subset of a larger one). "
+            "Not made champion by promote: auto."
+        ),
+    )
 
 
 DataConfig = Annotated[SeedData | JsonlData | BenchmarkData, Field(discriminator="source")]

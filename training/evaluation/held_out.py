@@ -17,7 +17,7 @@ from classifiers.errors import UserInputError
 from classifiers.pyfunc import loaded_pyfunc
 from training.evaluation.metrics import group_bootstrap_interval, summary_metrics
 from training.evaluation.recording import Evaluation, record_evaluation
-from training.evaluation.seen_rows import EvaluatedSource, rows_trained_on
+from training.evaluation.seen_rows import rows_trained_on
 from training.jsonl_table import check_data_file, jsonl_lines, read_jsonl_table
 from training.scoring.inputs import DocumentOrder
 from training.scoring.model import pinned
@@ -96,7 +96,7 @@ def evaluate_file(
     # The model's copy lives until its predictions are made.
     with loaded_model(model_uri) as loaded:
         frame, predicted, metrics = _evaluate_rows(loaded.model, loaded.task, loaded.labels, path, group_column, label_map)
-    seen = _trained_on(loaded, frame, EvaluatedSource(path=path))
+    seen = _trained_on(loaded, frame)
     result = {"model": loaded.identity, **metrics, "trained_on": seen}
     if record_in is None:
         return result
@@ -219,7 +219,7 @@ def evaluate_benchmark(
         gold, predicted = frame["label"].tolist(), predict_labels(model, task, labels, frame)
     # The benchmark's own groups (a VAST topic, an FNC-1 story) are the unit its dev splits keep together.
     metrics = {"model": loaded.identity, **scored(gold, predicted, labels, frame["group"].tolist(), "groups"), **extra}
-    metrics["trained_on"] = _trained_on(loaded, frame, EvaluatedSource(benchmark=name, split=split))
+    metrics["trained_on"] = _trained_on(loaded, frame)
     official = _official(name, benchmark.labels, frame, gold, predicted, label_map)
     result = {**metrics, **official}
     if record_in is None:
@@ -239,9 +239,9 @@ def evaluate_benchmark(
     return {**result, "run": record_evaluation(record_in, evaluation)}
 
 
-def _trained_on(loaded: EvaluatedModel, frame: pd.DataFrame, source: EvaluatedSource) -> int | None:
+def _trained_on(loaded: EvaluatedModel, frame: pd.DataFrame) -> int | None:
     """`rows_trained_on`, said as a warning where the model saw any of the rows."""
-    seen = rows_trained_on(loaded.identity.get("run_id"), frame, loaded.task, source)
+    seen = rows_trained_on(loaded.identity.get("run_id"), frame, loaded.task)
     if seen:
         logger.warning(
             "%d of the %d rows scored are rows the model was trained on (its run's data or extra sources): its figures "

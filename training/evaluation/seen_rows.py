@@ -3,69 +3,62 @@ ones (a file of the model's own training rows scored 1.0)."""
 
 from __future__ import annotations
 
-import re
-from dataclasses import dataclass
+import logging
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pandas as pd
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
-from classifiers.contract import REQUIRED_COLUMNS
-from training.evaluation.logged_predictions import logged_predictions
+from classifiers.errors import UserInputError
+from classifiers.lineage import DATA_DIGEST_TAG
+from training.config.resolve import load_config
 from training.input_copies import input_keys
-from training.locations import PROJECT_ROOT
+from training.labelled_data import frame_digest, load_labelled_data
 
-_EXTRA_SOURCE = re.compile(r"extra_training\.(\d+)\.data\.source")
+logger = logging.getLogger(__name__)
 
-
-@dataclass(frozen=True)
-class EvaluatedSource:
-    """What an evaluation scores: a JSONL file (`path`), or a benchmark's split (`benchmark`, `split`)."""
-
-    path: Path | None = None
-    benchmark: str | None = None
-    split: str | None = None
+# The run's resolved config, which names its data and extra sources (whole paths: it trains again where it was logged).
+CONFIG_ARTIFACT = "config.yaml"
 
 
-def rows_trained_on(run_id: str | None, frame: pd.DataFrame, task: str, source: EvaluatedSource) -> int | None:
-    """Rows of `frame` whose input the run's model was trained on: every one where the source is the run's data or one
-    of its extra training sources; otherwise those whose input (case and spacing aside) is one of its data's rows,
-    all of which its final fit saw. None where the run or its logged predictions cannot be read."""
+def rows_trained_on(run_id: str | None, frame: pd.DataFrame, task: str) -> int | None:
+    """Rows of `frame` whose input (case and spacing aside) is one the run's final fit was trained on: its data and
+    extra sources read again through its logged config, exactly as it read them (`data.limit` included). None where
+    that cannot be known: no run, no logged config, data that is gone, or data whose digest is no longer the run's."""
     if run_id is None:
         return None
     client = MlflowClient()
     try:
-        params = client.get_run(run_id).data.params
-    except MlflowException:
+        run = client.get_run(run_id)
+        with tempfile.TemporaryDirectory(prefix="news-config-") as folder:
+            config = load_config(Path(client.download_artifacts(run_id, CONFIG_ARTIFACT, folder)))
+        with _quiet():
+            data = load_labelled_data(config.data, config.task, config.extra_training)
+    except (MlflowException, OSError, UserInputError) as err:
+        logger.info("which rows the model was trained on is not known: %s", err)
         return None
-    if any(_names(params, prefix, source) for prefix in _data_prefixes(params)):
-        return len(frame)
+    if frame_digest(data.frame) != run.data.tags.get(DATA_DIGEST_TAG):
+        logger.info("which rows the model was trained on is not known: its data changed since it was trained")
+        return None
+    trained = set(input_keys(data.frame, task))
+    for extra in data.extra:
+        trained.update(input_keys(extra.frame, task))
+    return int(input_keys(frame, task).isin(trained).sum())
+
+
+@contextmanager
+def _quiet() -> Iterator[None]:
+    """The training data's own notices (copies joined, rare labels) were given when it trained: not again here."""
+    loggers = [logging.getLogger(name) for name in ("training.labelled_data", "training.input_copies", "training.public_datasets")]
+    levels = [each.level for each in loggers]
+    for each in loggers:
+        each.setLevel(logging.ERROR)
     try:
-        logged = logged_predictions(client, run_id)
-    except (MlflowException, OSError, KeyError, ValueError):
-        return None
-    if not set(REQUIRED_COLUMNS[task]) <= set(logged.columns):
-        return None
-    return int(input_keys(frame, task).isin(set(input_keys(logged, task))).sum())
-
-
-def _data_prefixes(params: dict[str, str]) -> list[str]:
-    """The param prefixes of the run's data and of each of its extra training sources."""
-    extras = sorted(int(found[1]) for key in params if (found := _EXTRA_SOURCE.fullmatch(key)))
-    return ["data.", *(f"extra_training.{index}.data." for index in extras)]
-
-
-def _names(params: dict[str, str], prefix: str, source: EvaluatedSource) -> bool:
-    """Whether the data the params describe under `prefix` is the evaluated source."""
-    kind = params.get(f"{prefix}source")
-    if kind == "jsonl" and source.path is not None:
-        # The params name a project file from the project root (training.trainer._comparable), any other whole.
-        logged = Path(params.get(f"{prefix}path", ""))
-        return (logged if logged.is_absolute() else PROJECT_ROOT / logged).resolve() == source.path.resolve()
-    if kind == "benchmark" and source.benchmark is not None and params.get(f"{prefix}name") == source.benchmark:
-        from training.public_datasets.adapters import get_benchmark
-
-        split = params.get(f"{prefix}split", "null")
-        return get_benchmark(source.benchmark).resolve_split(None if split == "null" else split) == source.split
-    return False
+        yield
+    finally:
+        for each, level in zip(loggers, levels, strict=True):
+            each.setLevel(level)

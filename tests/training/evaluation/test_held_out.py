@@ -466,9 +466,20 @@ def test_an_extra_training_source_evaluated_counts_every_row_as_trained_on(store
     source = f"{{data: {{source: jsonl, path: {extra}, group_column: g}}, labels: {{conflict: conflict, diplomacy: diplomacy, domestic_politics: domestic_politics}}}}"
     train(load_config(locations.CONFIGS_DIR / "topic" / "tfidf_svm.yaml", [f"extra_training=[{source}]"]))
     assert evaluate_file("models:/news-topic@champion", extra)["trained_on"] == len(TOPIC_ROWS)
-    # A copy elsewhere is not the source, and its rows are not the evaluated data's: that is not known.
+    # Rows are known by their input, wherever the file lies; the seed rows it was also trained on are not in it.
     copy = write(tmp_path / "copy.jsonl", [json.loads(line) for line in extra.read_text(encoding="utf-8").splitlines()])
-    assert evaluate_file("models:/news-topic@champion", copy)["trained_on"] == 0
+    assert evaluate_file("models:/news-topic@champion", copy)["trained_on"] == len(TOPIC_ROWS)
+
+
+def test_trained_on_is_unknown_once_the_training_data_changed(store_uri: str, tmp_path: Path) -> None:
+    rows = [{"text": f"Dispatch {i}: {text}", "label": label, "g": str(i)} for i, (text, label) in enumerate(TOPIC_ROWS * 2)]
+    data = write(tmp_path / "ours.jsonl", rows)
+    overrides = ["data.source=jsonl", f"data.path={data}", "data.group_column=g", "evaluation.cv=group_kfold", "evaluation.n_splits=2"]
+    train(load_config(locations.CONFIGS_DIR / "topic" / "tfidf_logreg.yaml", overrides))
+    model = "models:/topic-ours@champion"
+    assert evaluate_file(model, data)["trained_on"] == len(rows)
+    write(data, [*rows, {"text": "A row added after training.", "label": "conflict", "g": "new"}])
+    assert evaluate_file(model, data)["trained_on"] is None
 
 
 def test_a_benchmark_split_the_model_learnt_from_counts_every_row_as_trained_on(store_uri: str, tmp_path: Path) -> None:
