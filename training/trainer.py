@@ -121,6 +121,7 @@ def prepare(config: ExperimentConfig, config_path: Path | None = None, overrides
     config = config.model_copy(update={"run_name": run_name})
     combinations = expand_sweep(config)
     data = load_labelled_data(config.data, config.task, config.extra_training)
+    _warn_of_test_splits(config)
     if config.target_aliases:
         _warn_of_odd_aliases(config.target_aliases, data)
     _check_metric_names(data.labels)
@@ -352,6 +353,18 @@ def _log_dataset(data: LabelledData) -> None:
             "extra_rows_left_out_as_copies": str(sum(extra.copies_left_out for extra in data.extra)),
         }
     )
+
+
+def _warn_of_test_splits(config: ExperimentConfig) -> None:
+    """Say where a benchmark's test split is trained on: its figures are the ones that must stay unseen."""
+    sources = [("data", config.data), *((f"extra_training.{i}.data", extra.data) for i, extra in enumerate(config.extra_training))]
+    for where, data in sources:
+        if isinstance(data, BenchmarkData) and data.split == "test":
+            logger.warning(
+                "%s.split=test: the model learns %s's test split, whose figures must stay unseen for it to compare with "
+                "published ones; train and select models on its training split",
+                where, data.name,
+            )
 
 
 def _warn_of_odd_aliases(aliases: dict[str, list[str]], data: LabelledData) -> None:

@@ -190,6 +190,9 @@ def _table(
         with path.open(encoding=encoding, newline="") as handle:
             reader = csv.reader(handle, **dialect)
             header = next(reader, [])
+            if header and encoding == "utf-8":
+                # A byte-order mark (a CSV saved from Excel) would stick to the first column's name, unseen.
+                header[0] = header[0].removeprefix("\ufeff")
             missing = [column for column in columns if column not in header]
             if missing:
                 raise UserInputError(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import pytest
@@ -14,7 +15,7 @@ from training.evaluation import held_out
 from training.labelled_data import load_labelled_data
 from training.public_datasets.adapters import BENCHMARKS, fnc1_stories, load_benchmark
 from training.public_datasets.scorers import official_metrics, vast_macro_f1
-from training.trainer import train
+from training.trainer import prepare, train
 
 FNC_BODIES = (
     "Body ID,articleBody\n"
@@ -124,12 +125,32 @@ def test_fnc1_pairs_each_headline_with_its_body(tmp_path: Path) -> None:
     assert frame["text"].iloc[2] == "Nothing crashed anywhere."
 
 
+def test_a_csv_saved_with_a_byte_order_mark_reads_as_without(tmp_path: Path) -> None:
+    # Excel writes UTF-8 with a byte-order mark, which stuck to the first column's name: "missing column Headline".
+    write_fnc1(tmp_path, bodies="\ufeff" + FNC_BODIES, stances="\ufeff" + FNC_STANCES)
+    with_marks = load_benchmark("fnc1", tmp_path, "train", "stance")
+    plain = tmp_path / "plain"
+    write_fnc1(plain)
+    assert with_marks.equals(load_benchmark("fnc1", plain, "train", "stance"))
+
+
 def test_fnc1_test_split_reads_the_competition_files(tmp_path: Path) -> None:
     write_fnc1(tmp_path, prefix="competition_test")
     frame = load_benchmark("fnc1", tmp_path, "test", "stance")
     assert len(frame) == 5
     with pytest.raises(UserInputError, match="train_bodies.csv not found: the fnc1 'train' split reads"):
         load_benchmark("fnc1", tmp_path, "train", "stance")
+
+
+def test_training_on_a_test_split_is_warned_of(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    write_fnc1(tmp_path, prefix="competition_test")
+    config = load_config(
+        locations.CONFIGS_DIR / "benchmarks" / "fnc1" / "pair_features_lexical.yaml",
+        ["data.split=test", f"data.data_dir={tmp_path}", "evaluation.cv=story_kfold", "evaluation.n_splits=2"],
+    )
+    caplog.set_level(logging.WARNING, logger="training.trainer")
+    prepare(config)
+    assert "data.split=test: the model learns fnc1's test split" in caplog.text
 
 
 def test_semeval_reads_latin1_crlf_rows_with_bare_quotes(tmp_path: Path) -> None:
