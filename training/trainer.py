@@ -357,7 +357,8 @@ def _log_dataset(data: LabelledData) -> None:
 
 def _warn_of_test_splits(config: ExperimentConfig) -> None:
     """Say where a benchmark's test split is trained on: its figures are the ones that must stay unseen."""
-    sources = [("data", config.data), *((f"extra_training.{i}.data", extra.data) for i, extra in enumerate(config.extra_training))]
+    extras = [(f"extra_training.{index}.data", extra.data) for index, extra in enumerate(config.extra_training)]
+    sources = [("data", config.data), *extras]
     for where, data in sources:
         if isinstance(data, BenchmarkData) and data.split == "test":
             logger.warning(
