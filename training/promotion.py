@@ -34,7 +34,7 @@ from classifiers.lineage import (
     PROMOTED_FROM_TAG,
     check_finished,
 )
-from classifiers.store import CHAMPION
+from classifiers.store import CHAMPION, DEFAULT_REGISTERED_NAMES
 from training.config.schema import LOCK_SUFFIX
 from training.evaluation.logged_predictions import logged_predictions
 from training.evaluation.metrics import group_bootstrap_interval
@@ -150,16 +150,22 @@ def name_versions(client: MlflowClient, name: str) -> list[ModelVersion]:
 def check_task(client: MlflowClient, name: str, task: str, candidate: str | None = None) -> None:
     """Refuse a `task` model under a name whose other versions are of another task: the server loads a name's
     champion for one task and refuses a model of the other, so one such promotion takes that task offline."""
+    which = f"version {candidate} is" if candidate is not None else "this config trains"
+    served = {served_name: served_task for served_task, served_name in DEFAULT_REGISTERED_NAMES.items()}
+    if served.get(name, task) != task:
+        raise UserInputError(
+            f"'{name}' is the name the server loads its {served[name]} model from, and {which} a {task} model; "
+            f"give it a name of its own (`registered_model=...`)"
+        )
     others = [found for found in name_versions(client, name) if str(found.version) != str(candidate)]
     foreign = [found for found in others if found.tags.get("task", task) != task]
     if foreign:
         held = foreign[0].tags["task"]
         numbers = ", ".join(str(number) for number in sorted(int(found.version) for found in foreign))
-        which = f"version {candidate} is" if candidate is not None else "this config trains"
         raise UserInputError(
-            f"'{name}' holds {held} models (versions {numbers}) and {which} a {task} model, "
-            f"which the server would refuse to load as its {held} model; give it a name of its own "
-            f"(`registered_model=...`)"
+            f"'{name}' holds {held} models (versions {numbers}) and {which} a {task} model: a server loading this name "
+            f"for one task refuses a model of the other; give it a name of its own (`registered_model=...`), or "
+            f"delete those versions if they are the strays"
         )
 
 
@@ -254,7 +260,10 @@ def _judge_against(client: MlflowClient, candidate: ModelVersion, candidate_run:
     candidate_evidence = _evidence(candidate, candidate_run)
     champion_evidence = _evidence(champion, client.get_run(champion.run_id))
     wins, verdict = judge(candidate_evidence, champion_evidence)
-    if candidate_evidence.metric == "macro_f1" and candidate_evidence.digest == champion_evidence.digest:
+    scored_alike = (candidate_evidence.digest, candidate_evidence.evaluation, candidate_evidence.labels) == (
+        champion_evidence.digest, champion_evidence.evaluation, champion_evidence.labels
+    )
+    if candidate_evidence.metric == "macro_f1" and scored_alike:
         verdict += _paired_difference(client, candidate_run.info.run_id, champion.run_id)
     return wins, verdict
 

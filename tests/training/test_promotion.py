@@ -363,22 +363,33 @@ def test_a_line_written_into_the_description_during_a_promotion_is_kept(
 
 def test_a_model_of_the_other_task_is_refused_under_a_name_even_with_force(store_uri: str) -> None:
     client = MlflowClient()
-    stance = scored_version(client, 0.5, name="news-stance", task="stance", labels="against,favor,none")
-    promote(client, "news-stance")
-    topic = scored_version(client, 0.9, name="news-stance")
-    with pytest.raises(UserInputError, match=f"'news-stance' holds stance models \\(versions {stance}\\) and version {topic} is a topic model"):
-        promote(client, "news-stance", version=topic, force=True)
-    assert str(champion_version(client, "news-stance").version) == stance
+    stance = scored_version(client, 0.5, name="our-stance", task="stance", labels="against,favor,none")
+    promote(client, "our-stance")
+    topic = scored_version(client, 0.9, name="our-stance")
+    with pytest.raises(UserInputError, match=f"'our-stance' holds stance models \\(versions {stance}\\) and version {topic} is a topic model"):
+        promote(client, "our-stance", version=topic, force=True)
+    assert str(champion_version(client, "our-stance").version) == stance
+
+
+def test_the_service_s_names_take_their_own_task_only_even_when_empty(store_uri: str) -> None:
+    # On an empty store a topic model under news-stance would become its champion, and train-defaults then be refused.
+    runs_before = len(mlflow.search_runs(search_all_experiments=True))
+    with pytest.raises(UserInputError, match="'news-stance' is the name the server loads its stance model from, and this config trains a topic model"):
+        train(load_config(CONFIG, ["registered_model=news-stance"]))
+    assert len(mlflow.search_runs(search_all_experiments=True)) == runs_before
+    topic = scored_version(MlflowClient(), 0.9, name="news-stance")  # registered by hand
+    with pytest.raises(UserInputError, match=f"the name the server loads its stance model from, and version {topic} is a topic model"):
+        promote(MlflowClient(), "news-stance", version=topic, force=True)
 
 
 def test_training_under_a_name_of_the_other_task_is_refused_before_any_run(store_uri: str) -> None:
     client = MlflowClient()
-    scored_version(client, 0.5, name="news-stance", task="stance", labels="against,favor,none")
+    scored_version(client, 0.5, name="our-stance", task="stance", labels="against,favor,none")
     runs_before = len(mlflow.search_runs(search_all_experiments=True))
-    with pytest.raises(UserInputError, match="'news-stance' holds stance models .* this config trains a topic model"):
-        train(load_config(CONFIG, ["registered_model=news-stance"]))
+    with pytest.raises(UserInputError, match="'our-stance' holds stance models .* this config trains a topic model.*delete those versions"):
+        train(load_config(CONFIG, ["registered_model=our-stance"]))
     assert len(mlflow.search_runs(search_all_experiments=True)) == runs_before
-    assert len(client.search_model_versions("name='news-stance'")) == 1
+    assert len(client.search_model_versions("name='our-stance'")) == 1
 
 
 def test_a_version_answering_other_labels_is_not_comparable_unless_forced(store_uri: str) -> None:

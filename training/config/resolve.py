@@ -212,9 +212,10 @@ def load_config(path: Path, overrides: Sequence[str] = ()) -> ExperimentConfig:
     raw = load_raw(path)
     anchored = _anchor_paths(raw, path.parent)
     parsed = [parse_override(text) for text in overrides]
-    repeated = sorted({key for key, _ in parsed if sum(other == key for other, _ in parsed) > 1})
+    repeated = sorted({key for key, _ in parsed if sum(_overlap(key, other) for other, _ in parsed) > 1})
     if repeated:
-        # As a key given twice in the YAML file is refused: the last would win unseen.
+        # As a key given twice in the YAML file is refused: the last would win unseen (a section given whole, beside
+        # one of its keys, too).
         raise UserInputError(f"override(s) {', '.join(repeated)} given more than once; give each key once")
     for key, value in parsed:
         set_dotted(raw, key, value)
@@ -224,6 +225,11 @@ def load_config(path: Path, overrides: Sequence[str] = ()) -> ExperimentConfig:
     _anchor_paths(raw, Path.cwd())
     # The invalid setting may be the command line's rather than the file's: both are named.
     return _validate(raw, f"{path} with {', '.join(overrides)}" if overrides else str(path))
+
+
+def _overlap(key: str, other: str) -> bool:
+    """Whether two dotted keys set the same value: the same key, or a section and a key inside it."""
+    return key == other or key.startswith(f"{other}.") or other.startswith(f"{key}.")
 
 
 def _check_swept_overrides(path: Path, raw: Mapping[str, Any], overridden: list[str]) -> None:

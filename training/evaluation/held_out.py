@@ -101,7 +101,7 @@ def evaluate_file(
     if record_in is None:
         return result
     source = str(path.resolve())
-    params: dict[str, object] = {"data": source, **({"group_column": group_column} if group_column else {})}
+    params: dict[str, object] = {"data": source, **({"group_column": group_column} if group_column else {}), "trained_on": _shown(seen)}
     params |= {f"label_map.{label}": model_label for label, model_label in (label_map or {}).items()}
     evaluation = Evaluation(
         model=loaded,
@@ -224,7 +224,7 @@ def evaluate_benchmark(
     result = {**metrics, **official}
     if record_in is None:
         return result
-    params = {"dataset": name, "split": split, "data_dir": str(data_dir.resolve())}
+    params = {"dataset": name, "split": split, "data_dir": str(data_dir.resolve()), "trained_on": _shown(metrics["trained_on"])}
     params |= {f"label_map.{label}": model_label for label, model_label in (label_map or {}).items()}
     evaluation = Evaluation(
         model=loaded,
@@ -249,6 +249,11 @@ def _trained_on(loaded: EvaluatedModel, frame: pd.DataFrame) -> int | None:
             seen, len(frame),
         )
     return seen
+
+
+def _shown(trained_on: object) -> str:
+    """`trained_on` as a run param: the count, or `unknown`."""
+    return "unknown" if trained_on is None else str(trained_on)
 
 
 def _official(

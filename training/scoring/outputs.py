@@ -16,6 +16,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from classifiers.errors import UserInputError
+from training.scoring.model import MODEL_FILE
 
 logger = logging.getLogger(__name__)
 
@@ -23,7 +24,7 @@ OUTPUT_SUFFIX = ".parquet"
 # Every Parquet file starts (and ends) with these bytes.
 _PARQUET_MAGIC = b"PAR1"
 # What Spark leaves in a Parquet output folder: a folder holding only these may be replaced.
-_SPARK_FILE_PREFIXES = ("part-", "_SUCCESS", "_committed_", "_started_", ".part-", "._SUCCESS")
+_SPARK_FILE_PREFIXES = ("part-", "_SUCCESS", "_committed_", "_started_", ".part-", "._SUCCESS", MODEL_FILE)
 
 
 def check_output(output: Path, input_path: Path) -> None:

@@ -378,3 +378,6 @@ def test_an_override_given_twice_is_refused(tmp_path: Path) -> None:
     with pytest.raises(UserInputError, match=r"override\(s\) model\.C given more than once"):
         load_config(path, ["model.C=1", "seed=3", "model.C=2"])
     assert load_config(path, ["model.C=2", "seed=3"]).model.C == 2
+    # A section given whole beside one of its keys sets that key twice too.
+    with pytest.raises(UserInputError, match=r"override\(s\) model, model\.C given more than once"):
+        load_config(path, ["model.C=2", "model={family: tfidf, C: 1}"])

@@ -83,6 +83,7 @@ def test_an_evaluation_is_recorded_as_a_run_with_the_training_runs_metric_names(
         "data": str(held_out.resolve()),
         "group_column": "article",
         "interval_resamples": "article",
+        "trained_on": str(result["trained_on"]),
     }
     # The printed figures, under the names the training run logs, so the two compare in the UI.
     metrics = run.data.metrics
@@ -141,6 +142,7 @@ def test_a_benchmark_evaluation_records_its_official_metrics_and_label_map(
     assert run.data.params["dataset"] == "semeval2016"
     assert run.data.params["split"] == "train"
     assert run.data.params["label_map.FAVOR"] == "favor"
+    assert run.data.params["trained_on"] == "0"  # tweets no seed row copies
     assert run.inputs.dataset_inputs[0].dataset.name == "semeval2016-train"
     assert run.info.run_name.endswith(" on semeval2016-train")
 

@@ -3,6 +3,7 @@ from pathlib import Path
 import pytest
 
 from classifiers.errors import UserInputError
+from training.scoring.model import MODEL_FILE
 from training.scoring.outputs import check_output, move_into_place, staged_output
 
 
@@ -24,7 +25,8 @@ def test_the_input_and_unrelated_folders_are_never_overwritten(parquet_input: Pa
         check_output(notes, parquet_input)
     spark_output = out_dir / "spark.parquet"
     spark_output.mkdir()
-    for name in ("part-00000-x.snappy.parquet", ".part-00000-x.snappy.parquet.crc", "_SUCCESS"):
+    # What Spark writes, and the file that names the model beside it: a second run replaces its own output.
+    for name in ("part-00000-x.snappy.parquet", ".part-00000-x.snappy.parquet.crc", "_SUCCESS", MODEL_FILE):
         (spark_output / name).write_bytes(b"")
     check_output(spark_output, parquet_input)
     part = spark_output / "part-00000-x.snappy.parquet"
