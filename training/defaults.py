@@ -13,7 +13,7 @@ from mlflow.tracking import MlflowClient
 from classifiers import store
 from training import locations
 from training.config.resolve import load_config
-from training.promotion import champion_version, name_versions
+from training.promotion import champion_version, name_versions, was_tried
 
 if TYPE_CHECKING:
     from training.config.schema import ExperimentConfig
@@ -51,7 +51,7 @@ def train_defaults(retrain: bool = False, overrides: Sequence[str] = ()) -> list
         if champion is not None:
             # An experiment trained first took the empty name; the default competes once, on its metric.
             logger.info(
-                "%s's champion (version %s) was not trained from %s, which has never competed with it: training the "
+                "%s's champion (version %s) was not trained from %s, no version of which has competed with it: training the "
                 "default %s model, made champion only if it beats it",
                 config.registered_model, champion.version, locations.shown(DEFAULT_CONFIGS[task]), task,
             )
@@ -64,9 +64,12 @@ def train_defaults(retrain: bool = False, overrides: Sequence[str] = ()) -> list
 
 
 def _competed(client: MlflowClient, name: str, config_path: Path) -> bool:
-    """Whether a version of `name` was trained from the config (its run's `config_path` tag)."""
+    """Whether a version of `name` trained from the config (its run's `config_path` tag) was judged for champion: one
+    trained with `promote: never` has not competed."""
     shown = str(locations.shown(config_path))
     for version in name_versions(client, name):
+        if not was_tried(version):
+            continue
         try:
             tags = client.get_run(version.run_id).data.tags if version.run_id else {}
         except MlflowException:  # a version whose run was deleted

@@ -43,6 +43,8 @@ logger = logging.getLogger(__name__)
 
 
 NO_CHAMPION_ERRORS = {ErrorCode.Name(RESOURCE_DOES_NOT_EXIST), ErrorCode.Name(INVALID_PARAMETER_VALUE)}
+PROMOTED_AT_TAG = "promoted_at"
+REFUSED_AT_TAG = "promotion_refused_at"
 REPLACED_AT_TAG = "replaced_at"
 REPLACED_BY_TAG = "replaced_by"
 # The columns of two runs' out-of-fold predictions that must match row by row for a paired comparison.
@@ -238,12 +240,17 @@ def promote(
         champion = champion_version(client, name)
         if champion is not None and str(champion.version) == str(candidate.version):
             return Promotion(name, str(candidate.version), False, str(champion.version), f"version {candidate.version} is already {CHAMPION}")
-        if champion is None and len(name_versions(client, name)) > 1:
-            reason = f"no version held the {CHAMPION} alias (it was removed), so there was nothing to compare with"
-        elif champion is None:
+        # With the alias removed by hand, the version that held it last is the one to beat.
+        judged_against = champion or _last_champion(client, name, str(candidate.version))
+        if judged_against is None:
             reason = "first champion of this name"
         else:
-            wins, verdict = _judge_against(client, candidate, candidate_run, champion)
+            wins, verdict = _judge_against(client, candidate, candidate_run, judged_against)
+            if champion is None:
+                verdict = (
+                    f"no version holds the {CHAMPION} alias (it was removed); judged against version "
+                    f"{judged_against.version}, the last to hold it: {verdict}"
+                )
             if not wins and not force:
                 raise PromotionRefused(f"refused to promote {name} version {candidate.version}: {verdict}")
             reason = verdict if wins else f"forced ({forced_by}) although {verdict}"
@@ -251,6 +258,12 @@ def promote(
         _record(client, name, candidate, previous, reason)
     logger.info("%s version %s is now %s: %s", name, candidate.version, CHAMPION, reason)
     return Promotion(name, str(candidate.version), True, previous, reason)
+
+
+def _last_champion(client: MlflowClient, name: str, candidate: str) -> ModelVersion | None:
+    """The version other than the candidate that was made champion last (its `promoted_at` tag), if any was."""
+    former = [found for found in name_versions(client, name) if PROMOTED_AT_TAG in found.tags and str(found.version) != candidate]
+    return max(former, key=lambda found: (found.tags[PROMOTED_AT_TAG], int(found.version)), default=None)
 
 
 def _judge_against(client: MlflowClient, candidate: ModelVersion, candidate_run: Run, champion: ModelVersion) -> tuple[bool, str]:
@@ -359,7 +372,8 @@ def _record(client: MlflowClient, name: str, candidate: ModelVersion, previous: 
     """Write the promotion's tags and description, then move the alias: a failed write leaves the old champion. What
     the replaced version is told afterwards is a note: its failure does not undo a promotion that took effect."""
     now = datetime.now(UTC).isoformat(timespec="seconds")
-    for key, value in {"promoted_at": now, PROMOTED_FROM_TAG: previous or NO_PREVIOUS_CHAMPION, "promotion_reason": reason}.items():
+    tags = {PROMOTED_AT_TAG: now, PROMOTED_FROM_TAG: previous or NO_PREVIOUS_CHAMPION, "promotion_reason": reason}
+    for key, value in tags.items():
         client.set_model_version_tag(name, candidate.version, key, value)
     _clear_replaced(client, name, str(candidate.version))
     _add_to_description(client, name, candidate.version, f"{now}: became {CHAMPION} (previous: {previous or 'none'}); {reason}")
@@ -395,8 +409,14 @@ def _add_to_description(client: MlflowClient, name: str, version: str, note: str
 def record_refusal(client: MlflowClient, name: str, version: str, refusal: PromotionRefused) -> None:
     """Say in the version's description why it was not made champion: the registry, not only the console that
     trained it, tells a version that lost from one never tried."""
-    note = f"{datetime.now(UTC).isoformat(timespec='seconds')}: not made {CHAMPION}: {refusal}"
-    _add_to_description(client, name, version, note)
+    now = datetime.now(UTC).isoformat(timespec="seconds")
+    _add_to_description(client, name, version, f"{now}: not made {CHAMPION}: {refusal}")
+    client.set_model_version_tag(name, version, REFUSED_AT_TAG, now)
+
+
+def was_tried(version: ModelVersion) -> bool:
+    """Whether the version was ever judged for champion: made one, or refused."""
+    return PROMOTED_AT_TAG in version.tags or REFUSED_AT_TAG in version.tags
 
 
 def record_not_tried(client: MlflowClient, name: str, version: str, why: str = "its config says `promote: never`") -> None:

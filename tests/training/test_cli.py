@@ -100,6 +100,16 @@ def test_train_defaults_lets_the_default_compete_with_a_champion_an_experiment_t
     assert len(client.search_model_versions("name='news-topic'")) == 2
 
 
+def test_a_default_trained_by_hand_without_promotion_has_not_competed(store_uri: str) -> None:
+    assert runner.invoke(app, ["train", str(locations.CONFIGS_DIR / "topic" / "tfidf_logreg.yaml")]).exit_code == 0
+    default = str(locations.CONFIGS_DIR / "topic" / "descriptions_written.yaml")
+    assert runner.invoke(app, ["train", default, "extra_training=[]", "promote=never"]).exit_code == 0
+    assert runner.invoke(app, ["train-defaults", "extra_training=[]"]).exit_code == 0
+    client = MlflowClient()
+    assert len(client.search_model_versions("name='news-topic'")) == 3
+    assert str(client.get_model_version_by_alias("news-topic", "champion").version) == "3"
+
+
 def test_train_defaults_names_an_override_only_one_config_lacks_before_training_any(store_uri: str) -> None:
     # head_weight is a key of the topic default's family, not of the stance default's.
     result = runner.invoke(app, ["train-defaults", "model.head_weight=0.5"])

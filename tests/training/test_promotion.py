@@ -415,12 +415,15 @@ def test_a_version_scored_on_another_seed_s_hold_out_is_not_comparable(store_uri
         promote(MlflowClient(), TOPIC, version=third.version)
 
 
-def test_a_promotion_after_the_alias_was_removed_says_so(store_uri: str) -> None:
+def test_with_the_alias_removed_a_candidate_is_judged_against_the_last_champion(store_uri: str) -> None:
     client = MlflowClient()
     scored_version(client, 0.9)
     promote(client, TOPIC)
     client.delete_registered_model_alias(TOPIC, CHAMPION)
     worse = scored_version(client, 0.1)
-    promotion = promote(client, TOPIC, version=worse)
+    with pytest.raises(PromotionRefused, match="no version holds the champion alias \\(it was removed\\); judged against version 1, the last to hold it: macro_f1 0.1000 does not beat"):
+        promote(client, TOPIC, version=worse)
+    better = scored_version(client, 0.95)
+    promotion = promote(client, TOPIC, version=better)
     assert promotion.promoted and promotion.previous is None
-    assert promotion.reason == f"no version held the {CHAMPION} alias (it was removed), so there was nothing to compare with"
+    assert "judged against version 1, the last to hold it: macro_f1 0.9500 beats" in promotion.reason

@@ -101,7 +101,8 @@ def evaluate_file(
     if record_in is None:
         return result
     source = str(path.resolve())
-    params: dict[str, object] = {"data": source, **({"group_column": group_column} if group_column else {}), "trained_on": _shown(seen)}
+    params: dict[str, object] = {"data": source, **({"group_column": group_column} if group_column else {})}
+    params["trained_on"] = _shown(seen)
     params |= {f"label_map.{label}": model_label for label, model_label in (label_map or {}).items()}
     evaluation = Evaluation(
         model=loaded,
