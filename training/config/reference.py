@@ -70,7 +70,10 @@ def _section(config: type[BaseModel], prefix: str) -> list[ConfigKey]:
     keys = []
     for name, info in config.model_fields.items():
         nested = _model_in(info.annotation)
-        if nested is not None and nested not in _DATA_SOURCES.values():
+        if nested is not None and not nested.model_fields:
+            # A list of any family's sections (an ensemble's members): each takes that family's keys.
+            keys.append(_key(f"{prefix}.{name}", info))
+        elif nested is not None and nested not in _DATA_SOURCES.values():
             keys += _section(nested, f"{prefix}.{name}")
         elif nested is not None:  # an extra source's `data`: any of the sources but the seeds
             for source, data_config in _DATA_SOURCES.items():
@@ -106,7 +109,12 @@ def _kind(annotation: Any) -> str:
     if origin in (list, tuple, dict):
         args = [arg for arg in typing.get_args(annotation) if arg is not Ellipsis]
         shape = {list: "list", tuple: "pair" if len(args) == 2 else "list", dict: "map"}[origin]
-        return f"{shape} of {_kind(args[-1])}" if args else shape
+        if not args:
+            return shape
+        inner = _kind(args[-1])
+        return f"{shape} of ({inner})" if " | " in inner else f"{shape} of {inner}"
+    if annotation is Any:
+        return "any value"
     if annotation is type(None):
         return "null"
     if isinstance(annotation, type) and issubclass(annotation, BaseModel):

@@ -41,6 +41,10 @@ def test_every_key_says_what_it_does_and_unknown_keys_are_not_listed() -> None:
     listed = {key.key for key in config_keys("tfidf")}
     assert {"model.C", "model.min_df", "evaluation.holdout_fraction", "extra_training.N.weight"} <= listed
     assert "model.learning_rate" not in listed
+    # An ensemble's members are sections of any family: listed as such, not left out.
+    assert [(key.key, key.kind, key.default) for key in config_keys("ensemble") if key.key == "model.members"] == [
+        ("model.members", "list of section", None)
+    ]
 
 
 def test_the_command_lists_the_keys_and_names_an_unknown_family() -> None:
