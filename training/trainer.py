@@ -190,10 +190,9 @@ def _warn_of_other_data_under_the_name(experiment_id: str, config: ExperimentCon
     )
     if others:
         logger.warning(
-            "the experiment %r (named after this data) also holds runs of other data (%s), and this run registers under "
-            "%r beside their versions: give this config `experiment` and `registered_model` keys of its own to keep "
-            "them apart",
-            config.experiment_name, "; ".join(others[:3]), config.registered_model,
+            "the experiment %r (named after this data) also holds runs of other data (%s): give this config an "
+            "`experiment` key of its own, and a `registered_model` where its versions would sit beside theirs",
+            config.experiment_name, "; ".join(others[:3]),
         )
 
 
