@@ -149,9 +149,14 @@ def name_versions(client: MlflowClient, name: str) -> list[ModelVersion]:
     return list(client.search_model_versions(f"name={quote}{name}{quote}"))
 
 
-def check_task(client: MlflowClient, name: str, task: str, candidate: str | None = None) -> None:
-    """Refuse a `task` model under a name whose other versions are of another task: the server loads a name's
+def check_task(client: MlflowClient, name: str, task: str) -> None:
+    """Refuse to train a `task` model into a name whose versions are of another task: the server loads a name's
     champion for one task and refuses a model of the other, so one such promotion takes that task offline."""
+    _check_task(name, task, name_versions(client, name))
+
+
+def _check_task(name: str, task: str, versions: list[ModelVersion], candidate: str | None = None) -> None:
+    """`check_task` over the name's `versions`, the candidate's (a version of them) left out."""
     which = f"version {candidate} is" if candidate is not None else "this config trains"
     served = {served_name: served_task for served_task, served_name in DEFAULT_REGISTERED_NAMES.items()}
     if served.get(name, task) != task:
@@ -159,7 +164,7 @@ def check_task(client: MlflowClient, name: str, task: str, candidate: str | None
             f"'{name}' is the name the server loads its {served[name]} model from, and {which} a {task} model; "
             f"give it a name of its own (`registered_model=...`)"
         )
-    others = [found for found in name_versions(client, name) if str(found.version) != str(candidate)]
+    others = [found for found in versions if str(found.version) != str(candidate)]
     foreign = [found for found in others if found.tags.get("task", task) != task]
     if foreign:
         held = foreign[0].tags["task"]
@@ -171,8 +176,7 @@ def check_task(client: MlflowClient, name: str, task: str, candidate: str | None
         )
 
 
-def _candidate(client: MlflowClient, name: str, version: str | None) -> ModelVersion:
-    versions = name_versions(client, name)
+def _candidate(versions: list[ModelVersion], name: str, version: str | None) -> ModelVersion:
     if not versions:
         raise UserInputError(f"no registered model named '{name}': train one first")
     if version is None:
@@ -233,9 +237,10 @@ def promote(
     interleaving, `champion` ends on the best of the starting champion and the candidates by the
     primary metric on the same data; a forced promotion holds only until a later one beats it.
     """
-    candidate = _candidate(client, name, version)
+    versions = name_versions(client, name)
+    candidate = _candidate(versions, name, version)
     candidate_run = check_finished(client, candidate)
-    check_task(client, name, candidate.tags.get("task", ""), str(candidate.version))
+    _check_task(name, candidate.tags.get("task", ""), versions, str(candidate.version))
     with promotion_lock(client, name):
         champion = champion_version(client, name)
         if champion is not None and str(champion.version) == str(candidate.version):
@@ -261,8 +266,10 @@ def promote(
 
 
 def _last_champion(client: MlflowClient, name: str, candidate: str) -> ModelVersion | None:
-    """The version other than the candidate that was made champion last (its `promoted_at` tag), if any was."""
-    former = [found for found in name_versions(client, name) if PROMOTED_AT_TAG in found.tags and str(found.version) != candidate]
+    """The version other than the candidate that was made champion last (its `promoted_at` tag), if any was; read
+    under the lock, since a promotion that held it before may have tagged a version meanwhile."""
+    versions = name_versions(client, name)
+    former = [found for found in versions if PROMOTED_AT_TAG in found.tags and str(found.version) != candidate]
     return max(former, key=lambda found: (found.tags[PROMOTED_AT_TAG], int(found.version)), default=None)
 
 
