@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
 PACKAGED_ENCODER = "all-MiniLM-L6-v2"
 # What the settings several families share mean (their `Field` descriptions).
-MAX_LENGTH_HELP = "Word pieces of each text the encoder reads; the rest is cut."
+MAX_LENGTH_HELP = "Word pieces the encoder reads in one pass (a longer text: see long_texts)."
+LONG_TEXTS_HELP = (
+    "windows: a text longer than max_length is read whole, in consecutive windows of max_length word pieces, its "
+    "embedding the mean over all its word pieces; truncate: it is read up to its first max_length word pieces."
+)
+# How an encoder reads a text longer than its max_length (classifiers.encoder.MeanPooledEncoder).
+LongTexts = Literal["windows", "truncate"]
 BATCH_SIZE_HELP = "Texts per encoder call."
 CLASS_WEIGHT_HELP = "balanced: each class weighs as much as the others in all, whatever its rows; null: every row alike."
 

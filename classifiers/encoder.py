@@ -13,10 +13,10 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
-from classifiers.config import PACKAGED_ENCODER
+from classifiers.config import PACKAGED_ENCODER, LongTexts
 from classifiers.embedding_cache import RecentEmbeddings, fingerprint, shared_recent
 from classifiers.errors import UserInputError
-from classifiers.onnx_encoder import pooled_embeddings, shared_session
+from classifiers.onnx_encoder import shared_session, token_sums, unit_means
 
 if TYPE_CHECKING:
     import onnxruntime
@@ -164,22 +164,19 @@ def prediction_rows_per_call(configured: int, device: torch.device, runtime: str
     return int(requested)
 
 
-def mean_pool(hidden: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    """Average of token vectors, padding excluded (how all-MiniLM-L6-v2 was trained)."""
-    weights = mask.unsqueeze(-1).to(hidden.dtype)
-    return (hidden * weights).sum(dim=1) / weights.sum(dim=1).clamp(min=1e-9)
-
-
 class MeanPooledEncoder:
     """Sentence embeddings from a frozen encoder, L2-normalised; remembers what it has embedded."""
 
-    def __init__(self, path: Path, max_length: int, batch_size: int, cache: bool = False) -> None:
+    def __init__(
+        self, path: Path, max_length: int, batch_size: int, cache: bool = False, long_texts: LongTexts = "windows"
+    ) -> None:
         import torch
         from transformers import AutoConfig, AutoModel, AutoTokenizer
 
         self.path = path
         self.max_length = max_length
         self.batch_size = batch_size
+        self.long_texts = long_texts
         self.tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
         self.config = AutoConfig.from_pretrained(path, local_files_only=True)
         self.device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
@@ -206,8 +203,9 @@ class MeanPooledEncoder:
             RUNTIME_NAMES[self.runtime],
         )
         # Cross-validation embeds the same rows in every fold: training keeps every embedding (cache=True).
-        # At prediction time a bounded cache shared with every encoder of the same weights, dtype and runtime stands in.
-        shared = f"{weights} {max_length} {self.dtype} {self.runtime}"
+        # At prediction time a bounded cache shared with every encoder that embeds alike (the same weights, reading of
+        # long texts, dtype and runtime) stands in.
+        shared = f"{weights} {max_length} {long_texts} {self.dtype} {self.runtime}"
         self._known = RecentEmbeddings(capacity=None) if cache else shared_recent(shared)
 
     def encode(self, inputs: pd.DataFrame, progress: bool = False) -> np.ndarray:
@@ -241,21 +239,45 @@ class MeanPooledEncoder:
         return vectors
 
     def _pooled(self, first: list[str], second: list[str] | None) -> np.ndarray:
-        """Unit-length mean-pooled embeddings of one call's rows, from ONNX Runtime or PyTorch."""
+        """Unit-length embeddings of one call's rows: the mean of each row's word-piece vectors (padding excluded),
+        over all its windows of `max_length` word pieces where long texts are read in windows, else over the first."""
+        encoded = dict(
+            self.tokenizer(
+                first,
+                second,
+                return_tensors="np",
+                padding=True,
+                truncation="only_second" if second is not None else True,
+                max_length=self.max_length,
+                return_overflowing_tokens=self.long_texts == "windows",
+            )
+        )
+        # The row each window belongs to: a row longer than max_length has several when read in windows.
+        owners = encoded.pop("overflow_to_sample_mapping", np.arange(len(first)))
+        sums = np.zeros((len(first), self.dimension), dtype=np.float32)
+        counts = np.zeros((len(first), 1), dtype=np.float32)
+        # A few long texts can make dozens of windows: they are run rows_per_call at a time, as rows are.
+        for start in range(0, len(owners), self.rows_per_call):
+            part = {name: values[start : start + self.rows_per_call] for name, values in encoded.items()}
+            width = int(part["attention_mask"].sum(axis=1).max())
+            part_sums, part_counts = self._token_sums({name: values[:, :width] for name, values in part.items()})
+            np.add.at(sums, owners[start : start + self.rows_per_call], part_sums)
+            np.add.at(counts, owners[start : start + self.rows_per_call], part_counts)
+        return unit_means(sums, counts)
+
+    def _token_sums(self, encoded: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+        """Per tokenised row, the sum of its token vectors (padding excluded) and their count, from ONNX Runtime or
+        PyTorch."""
         import torch
 
-        arguments = {
-            "padding": True,
-            "truncation": "only_second" if second is not None else True,
-            "max_length": self.max_length,
-        }
         if self._session is not None:
-            return pooled_embeddings(self._session, dict(self.tokenizer(first, second, return_tensors="np", **arguments)))
+            return token_sums(self._session, encoded)
         assert self.model is not None  # loaded whenever there is no session
-        encoded = self.tokenizer(first, second, return_tensors="pt", **arguments).to(self.device)
+        tensors = {name: torch.from_numpy(values).to(self.device) for name, values in encoded.items()}
         with torch.inference_mode():
-            hidden = self.model(**encoded).last_hidden_state.float()
-        return torch.nn.functional.normalize(mean_pool(hidden, encoded["attention_mask"]), dim=-1).cpu().numpy()
+            hidden = self.model(**tensors).last_hidden_state.float()
+        weights = tensors["attention_mask"].unsqueeze(-1).to(hidden.dtype)
+        return (hidden * weights).sum(dim=1).cpu().numpy(), weights.sum(dim=1).cpu().numpy()
 
     def save(self, directory: Path) -> None:
         """Write tokenizer, weights and settings so a saved model never needs the original folder."""
@@ -271,11 +293,13 @@ class MeanPooledEncoder:
             else AutoModel.from_pretrained(self.path, local_files_only=True, dtype=torch.float32)
         )
         weights.save_pretrained(directory)
-        settings = {"max_length": self.max_length, "batch_size": self.batch_size}
+        settings = {"max_length": self.max_length, "batch_size": self.batch_size, "long_texts": self.long_texts}
         (directory / SETTINGS_FILE).write_text(json.dumps(settings), encoding="utf-8")
 
     @classmethod
     def load(cls, directory: Path) -> MeanPooledEncoder:
         """An encoder written by `save`."""
         settings = json.loads((directory / SETTINGS_FILE).read_text(encoding="utf-8"))
-        return cls(directory, **settings)
+        # A model saved before long texts were read in windows was trained and measured on their first max_length
+        # word pieces: it goes on reading them so.
+        return cls(directory, **{"long_texts": "truncate", **settings})

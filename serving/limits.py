@@ -51,6 +51,13 @@ def check_classify_request(data: object, settings: ServingSettings) -> ClassifyR
         if item.document is not None:
             errors += _too_long(("items", index, "document"), item.document, settings.max_target_chars)
     _raise_if_any(errors)
+    total = sum(len(item.text) for item in request.items)
+    if total > settings.max_request_chars:
+        message = (
+            f"the texts hold {total} characters in all; at most {settings.max_request_chars} are read per request "
+            "(send the items in several requests)"
+        )
+        _raise_if_any([body_error("too_many_characters", message, "items")])
     return request
 
 

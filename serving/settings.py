@@ -131,6 +131,11 @@ class ServingSettings(BaseSettings):
     )
     max_items: PositiveInt = Field(256, description="Items per /v1/classify request; segments per article.")
     max_text_chars: PositiveInt = Field(20_000, description="Characters per /v1/classify text and per article title.")
+    max_request_chars: PositiveInt = Field(
+        512_000,
+        description="Characters of all the texts of one /v1/classify request together: the encoder models read a long "
+        "text whole, 256 word pieces at a time, so this bounds the work one request asks for.",
+    )
     max_target_chars: PositiveInt = 200
     max_targets: PositiveInt = Field(20, description="Targets per /v1/articles request.")
     max_article_chars: PositiveInt = 200_000
@@ -196,6 +201,15 @@ class ServingSettings(BaseSettings):
             raise ValueError(
                 f"NEWS_MAX_BODY_BYTES is {self.max_body_bytes}: a body that small cannot hold one text of {name} "
                 f"({longest}) characters; set it to at least {least}"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _request_holds_a_text(self) -> ServingSettings:
+        if self.max_request_chars < self.max_text_chars:
+            raise ValueError(
+                f"NEWS_MAX_REQUEST_CHARS is {self.max_request_chars}: a request that small cannot hold one text of "
+                f"NEWS_MAX_TEXT_CHARS ({self.max_text_chars}) characters; set it to at least {self.max_text_chars}"
             )
         return self
 

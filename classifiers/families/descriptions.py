@@ -23,7 +23,7 @@ import pandas as pd
 from pydantic import Field, PositiveFloat, PositiveInt, field_validator, model_validator
 from sklearn.linear_model import LogisticRegression
 
-from classifiers.config import BATCH_SIZE_HELP, MAX_LENGTH_HELP, PACKAGED_ENCODER, FamilyConfig
+from classifiers.config import BATCH_SIZE_HELP, LONG_TEXTS_HELP, MAX_LENGTH_HELP, PACKAGED_ENCODER, FamilyConfig, LongTexts
 from classifiers.encoder import ENCODER_REQUIREMENTS, MeanPooledEncoder, resolve_encoder
 from classifiers.errors import UserInputError
 from classifiers.interface import Labels, Trainable
@@ -58,6 +58,7 @@ class DescriptionsModel(FamilyConfig):
     head_C: PositiveFloat = Field(10.0, description="Inverse regularisation strength of the head.")
     encoder: str = Field(PACKAGED_ENCODER, description=f"'{PACKAGED_ENCODER}' (packaged) or a local model folder.")
     max_length: PositiveInt = Field(256, description=MAX_LENGTH_HELP)
+    long_texts: LongTexts = Field("windows", description=LONG_TEXTS_HELP)
     batch_size: PositiveInt = Field(32, description=BATCH_SIZE_HELP)
 
     @field_validator("descriptions")
@@ -203,7 +204,9 @@ def _unit(vector: np.ndarray) -> np.ndarray:
 
 
 def _trainer(config: DescriptionsModel, task: str, seed: int) -> Factory:
-    encoder = MeanPooledEncoder(resolve_encoder(config.encoder), config.max_length, config.batch_size, cache=True)
+    encoder = MeanPooledEncoder(
+        resolve_encoder(config.encoder), config.max_length, config.batch_size, cache=True, long_texts=config.long_texts
+    )
     return lambda: DescriptionClassifier.untrained(task, config, encoder)
 
 

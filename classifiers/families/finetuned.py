@@ -13,7 +13,7 @@ from pydantic import Field, PositiveFloat, PositiveInt, model_validator
 from sklearn.exceptions import NotFittedError
 from sklearn.utils.class_weight import compute_class_weight
 
-from classifiers.config import CLASS_WEIGHT_HELP, MAX_LENGTH_HELP, PACKAGED_ENCODER, FamilyConfig
+from classifiers.config import CLASS_WEIGHT_HELP, PACKAGED_ENCODER, FamilyConfig
 from classifiers.encoder import (
     ENCODER_REQUIREMENTS,
     encoder_dtype,
@@ -37,7 +37,7 @@ class FineTuneModel(FamilyConfig):
 
     family: Literal["finetune"]
     encoder: str = Field(PACKAGED_ENCODER, description=f"'{PACKAGED_ENCODER}' (packaged) or a local model folder.")
-    max_length: PositiveInt = Field(256, description=MAX_LENGTH_HELP)
+    max_length: PositiveInt = Field(256, description="Word pieces of each text (with its target) the model reads; the rest is cut.")
     epochs: PositiveFloat = Field(5.0, description="Passes over the training rows (a fraction ends part-way).")
     max_steps: int = Field(-1, description="Stop after this many optimiser steps (-1: run all epochs).")
     learning_rate: PositiveFloat = Field(5e-5, description="AdamW's peak learning rate.")

@@ -17,7 +17,15 @@ from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 from sklearn.linear_model import LogisticRegression
 
-from classifiers.config import BATCH_SIZE_HELP, CLASS_WEIGHT_HELP, MAX_LENGTH_HELP, PACKAGED_ENCODER, FamilyConfig
+from classifiers.config import (
+    BATCH_SIZE_HELP,
+    CLASS_WEIGHT_HELP,
+    LONG_TEXTS_HELP,
+    MAX_LENGTH_HELP,
+    PACKAGED_ENCODER,
+    FamilyConfig,
+    LongTexts,
+)
 from classifiers.encoder import ENCODER_REQUIREMENTS, MeanPooledEncoder, resolve_encoder
 from classifiers.errors import UserInputError
 from classifiers.interface import Labels, Trainable
@@ -42,6 +50,7 @@ class FrozenEncoderModel(FamilyConfig):
     family: Literal["frozen_encoder"]
     encoder: str = Field(PACKAGED_ENCODER, description=f"'{PACKAGED_ENCODER}' (packaged) or a local model folder.")
     max_length: PositiveInt = Field(256, description=MAX_LENGTH_HELP)
+    long_texts: LongTexts = Field("windows", description=LONG_TEXTS_HELP)
     batch_size: PositiveInt = Field(32, description=BATCH_SIZE_HELP)
     head: Literal["logreg", "mlp"] = Field(
         "logreg",
@@ -375,7 +384,9 @@ class FrozenEncoderClassifier(Trainable):
 
 
 def _trainer(config: FrozenEncoderModel, task: str, seed: int) -> Factory:
-    encoder = MeanPooledEncoder(resolve_encoder(config.encoder), config.max_length, config.batch_size, cache=True)
+    encoder = MeanPooledEncoder(
+        resolve_encoder(config.encoder), config.max_length, config.batch_size, cache=True, long_texts=config.long_texts
+    )
     return lambda: FrozenEncoderClassifier.untrained(task, config, encoder, seed)
 
 

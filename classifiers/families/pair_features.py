@@ -24,7 +24,7 @@ from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, TfidfVectorizer
 from sklearn.preprocessing import normalize
 from tqdm.auto import tqdm
 
-from classifiers.config import BATCH_SIZE_HELP, CLASS_WEIGHT_HELP, MAX_LENGTH_HELP, PACKAGED_ENCODER, FamilyConfig
+from classifiers.config import BATCH_SIZE_HELP, CLASS_WEIGHT_HELP, PACKAGED_ENCODER, FamilyConfig
 from classifiers.encoder import ENCODER_REQUIREMENTS, MeanPooledEncoder, resolve_encoder
 from classifiers.errors import UserInputError
 from classifiers.interface import Labels, Trainable
@@ -104,7 +104,7 @@ class PairFeaturesModel(FamilyConfig):
 
     family: Literal["pair_features"]
     encoder: str | None = Field(PACKAGED_ENCODER, description="Embedding similarity features; null to leave them out.")
-    max_length: PositiveInt = Field(128, description=MAX_LENGTH_HELP)
+    max_length: PositiveInt = Field(128, description="Word pieces the encoder reads in one pass; a longer sentence is read whole, in windows.")
     batch_size: PositiveInt = Field(64, description=BATCH_SIZE_HELP)
     max_sentences: PositiveInt = Field(40, description="Body sentences compared with the target (from the start).")
     top_sentences: PositiveInt = Field(3, description="Most target-like sentences whose cues and embeddings are used.")

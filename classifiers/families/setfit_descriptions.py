@@ -72,7 +72,9 @@ class SetFitClassifier(Trainable):
         self._tuned = tempfile.TemporaryDirectory(prefix="setfit-")
         tuned = Path(self._tuned.name)
         tune_encoder(self.config, self.base, tuning_sentences(self.config, inputs, y), self.seed, tuned)
-        encoder = MeanPooledEncoder(tuned, self.config.max_length, self.config.batch_size, cache=True)
+        encoder = MeanPooledEncoder(
+            tuned, self.config.max_length, self.config.batch_size, cache=True, long_texts=self.config.long_texts
+        )
         self.prototypes = DescriptionClassifier.untrained(self.task, self.config, encoder)
         self.prototypes.fit(inputs, y)
         self.labels = self.prototypes.labels

@@ -254,3 +254,96 @@ def test_an_export_that_does_not_finish_is_stopped_and_named(
     save_file({name: tensor + 1e-3 for name, tensor in weights.items()}, str(fresh / "model.safetensors"))
     with pytest.raises(OnnxExportError, match=r"took over 0.01 s and was stopped \(NEWS_ENCODER_RUNTIME=torch"):
         MeanPooledEncoder(fresh, max_length=64, batch_size=3)
+
+
+# Words the packaged tokenizer keeps whole: a text of n of them is n word pieces.
+WORDS = "the army said talks would resume after the strikes on the border town ended".split()
+
+
+def _words(count: int, offset: int = 0) -> str:
+    return " ".join(WORDS[(offset + index) % len(WORDS)] for index in range(count))
+
+
+def _mean_over_windows(folder: Path, windows: list[str], targets: list[str] | None = None) -> np.ndarray:
+    """The unit-length mean of every word-piece vector of the given windows, computed with transformers directly."""
+    from transformers import AutoModel, AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(folder, local_files_only=True)
+    model = AutoModel.from_pretrained(folder, local_files_only=True).eval()
+    first, second = (targets, windows) if targets is not None else (windows, None)
+    encoded = tokenizer(first, second, return_tensors="pt", padding=True)
+    with torch.inference_mode():
+        hidden = model(**encoded).last_hidden_state
+    mask = encoded["attention_mask"].unsqueeze(-1).float()
+    vector = ((hidden * mask).sum(dim=(0, 1)) / mask.sum()).numpy()
+    return vector / np.linalg.norm(vector)
+
+
+@pytest.mark.parametrize("runtime", ["torch", "onnxruntime"])
+def test_a_long_text_is_read_whole_in_windows_and_embedded_as_the_mean_of_all_its_word_pieces(
+    tiny_encoder: Path, monkeypatch: pytest.MonkeyPatch, runtime: str
+) -> None:
+    monkeypatch.setenv(PRECISION_VARIABLE, "float32")
+    monkeypatch.setenv(RUNTIME_VARIABLE, runtime)
+    monkeypatch.setenv(ROWS_VARIABLE, "1")
+    # max_length 16 leaves 14 word pieces of text per window beside [CLS] and [SEP] (12 beside a one-piece target).
+    windows = MeanPooledEncoder(tiny_encoder, max_length=16, batch_size=4)
+    truncating = MeanPooledEncoder(tiny_encoder, max_length=16, batch_size=4, long_texts="truncate")
+    head, middle, tail = _words(14), _words(14, offset=3), _words(5, offset=7)
+    long_text = f"{head} {middle} {tail}"
+    texts = pd.DataFrame({"text": [long_text, head]})
+
+    read = windows.encode(texts)
+    np.testing.assert_allclose(read[0], _mean_over_windows(tiny_encoder, [head, middle, tail]), atol=1e-5)
+    # A text within one window is embedded as before.
+    np.testing.assert_allclose(read[1], truncating.encode(texts)[1], atol=1e-6)
+    # Truncating reads the first window alone, so the rest changes nothing.
+    np.testing.assert_allclose(truncating.encode(texts)[0], truncating.encode(pd.DataFrame({"text": [head]}))[0], atol=1e-6)
+    assert float(read[0] @ truncating.encode(texts)[0]) < 0.999
+
+    # A (target, text) pair: the target in every window, beside the next 12 word pieces of the text.
+    pair = pd.DataFrame({"text": [f"{_words(12)} {_words(12, offset=5)} {_words(3, offset=1)}"], "target": ["israel"]})
+    expected = _mean_over_windows(tiny_encoder, [_words(12), _words(12, offset=5), _words(3, offset=1)], ["israel"] * 3)
+    np.testing.assert_allclose(windows.encode(pair)[0], expected, atol=1e-5)
+
+
+def test_windows_are_embedded_rows_per_call_at_a_time_with_the_same_result(
+    tiny_encoder: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(PRECISION_VARIABLE, "float32")
+    monkeypatch.setenv(RUNTIME_VARIABLE, "torch")
+    texts = pd.DataFrame({"text": [_words(40), _words(3), _words(70, offset=2), _words(15, offset=4)]})
+    monkeypatch.setenv(ROWS_VARIABLE, "4")
+    together = MeanPooledEncoder(tiny_encoder, max_length=16, batch_size=4)
+    calls: list[int] = []
+    forward = together.model.forward
+
+    def counted(*args: object, **kwargs: object) -> object:
+        calls.append(len(kwargs["input_ids"]))
+        return forward(*args, **kwargs)  # type: ignore[operator]
+
+    monkeypatch.setattr(together.model, "forward", counted)
+    embedded = together.encode(texts)
+    # 3 + 1 + 5 + 2 windows of up to 14 word pieces, never more than 4 in one forward pass.
+    assert sum(calls) == 11 and max(calls) == 4
+    monkeypatch.setenv(ROWS_VARIABLE, "1")
+    one_at_a_time = MeanPooledEncoder(tiny_encoder, max_length=16, batch_size=4).encode(texts)
+    np.testing.assert_allclose(embedded, one_at_a_time, atol=1e-5)
+
+
+def test_the_saved_encoder_keeps_how_it_reads_long_texts_and_an_older_one_truncates(
+    tiny_encoder: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(PRECISION_VARIABLE, "float32")
+    monkeypatch.setenv(RUNTIME_VARIABLE, "torch")
+    texts = pd.DataFrame({"text": [_words(50)]})
+    for long_texts in ("windows", "truncate"):
+        encoder = MeanPooledEncoder(tiny_encoder, max_length=16, batch_size=4, long_texts=long_texts)
+        encoder.save(tmp_path / long_texts)
+        loaded = MeanPooledEncoder.load(tmp_path / long_texts)
+        assert loaded.long_texts == long_texts
+        np.testing.assert_allclose(loaded.encode(texts), encoder.encode(texts), atol=1e-6)
+    # Saved before long texts were read in windows: no such setting, and it read the first window only.
+    settings = tmp_path / "windows" / encoder_module.SETTINGS_FILE
+    settings.write_text('{"max_length": 16, "batch_size": 4}', encoding="utf-8")
+    assert MeanPooledEncoder.load(tmp_path / "windows").long_texts == "truncate"

@@ -19,6 +19,7 @@ ADMIN_KEY = "test-admin-key-0123456789"
 LIMITS: dict[str, Any] = {
     "max_items": 8,
     "max_text_chars": 500,
+    "max_request_chars": 900,
     "max_target_chars": 40,
     "max_targets": 3,
     "max_article_chars": 3000,

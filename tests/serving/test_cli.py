@@ -104,8 +104,14 @@ def test_python_m_serving_classifies_over_http(trained_store: str, tmp_path: Pat
             "NEWS_MAX_BODY_BYTES is 100: a body that small cannot hold one text of NEWS_MAX_ARTICLE_CHARS (200000) "
             "characters; set it to at least 201024",
         ),
+        # Every text of the longest length allowed would be refused.
+        (
+            {"NEWS_MAX_REQUEST_CHARS": "1000"},
+            "NEWS_MAX_REQUEST_CHARS is 1000: a request that small cannot hold one text of NEWS_MAX_TEXT_CHARS (20000) "
+            "characters; set it to at least 20000",
+        ),
     ],
-    ids=["one-setting", "two-settings", "poll-too-often", "poll-never", "body-too-small"],
+    ids=["one-setting", "two-settings", "poll-too-often", "poll-never", "body-too-small", "request-too-small"],
 )
 def test_invalid_settings_exit_with_a_message(monkeypatch: pytest.MonkeyPatch, settings: dict[str, str], message: str) -> None:
     for name, value in settings.items():

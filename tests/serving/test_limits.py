@@ -52,6 +52,22 @@ def test_too_many_items(client: TestClient, limits: dict[str, int]) -> None:
     assert error["msg"] == f"items: at most {limits['max_items']} items per request, got {limits['max_items'] + 1}"
 
 
+def test_texts_over_the_request_budget_are_refused_before_any_model_runs(client: TestClient, limits: dict[str, int]) -> None:
+    # Each text within its own limit; together over the request's (long texts are read whole, so this bounds the work).
+    share = limits["max_request_chars"] // 2
+    within = {"items": [{"text": "a" * share}, {"text": "b" * share}]}
+    over = {"items": [{"text": "a" * share}, {"text": "b" * share}, {"text": "c"}]}
+
+    assert client.post("/v1/classify", json=within).status_code == 200
+    error = only_error(client.post("/v1/classify", json=over))
+
+    assert error["loc"] == ["body", "items"]
+    assert error["msg"] == (
+        f"items: the texts hold {2 * share + 1} characters in all; at most {limits['max_request_chars']} are read per "
+        "request (send the items in several requests)"
+    )
+
+
 def test_no_items(client: TestClient) -> None:
     error = only_error(client.post("/v1/classify", json={"items": []}))
 

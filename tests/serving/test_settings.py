@@ -32,7 +32,7 @@ def test_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
         "models:/news-stance@champion",
     )
     assert (settings.host, settings.port, settings.workers) == ("127.0.0.1", 8000, 1)
-    assert (settings.max_items, settings.max_text_chars) == (256, 20_000)
+    assert (settings.max_items, settings.max_text_chars, settings.max_request_chars) == (256, 20_000, 512_000)
     assert settings.admin_api_key is None
     assert settings.poll_seconds == 0
 
