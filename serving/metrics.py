@@ -10,6 +10,7 @@ from prometheus_client.core import GaugeMetricFamily, InfoMetricFamily, Metric
 from prometheus_client.registry import Collector
 from prometheus_fastapi_instrumentator import Instrumentator
 
+from serving.routers import answer_head_as_get
 from serving.snapshot import TASKS, ModelSnapshot
 
 # A TF-IDF call takes milliseconds, a transformer batch up to seconds.
@@ -68,5 +69,7 @@ class ServiceMetrics:
 
 
 def instrument(app: FastAPI, registry: CollectorRegistry) -> None:
-    """Request counts and latencies per endpoint (and GET /metrics) from prometheus-fastapi-instrumentator."""
+    """Request counts and latencies per endpoint (and GET and HEAD /metrics) from prometheus-fastapi-instrumentator."""
     Instrumentator(should_group_status_codes=False, registry=registry).instrument(app).expose(app, tags=["monitoring"])
+    # /metrics is the app's own route, the only GET one: the others come with their routers.
+    answer_head_as_get(app.router)

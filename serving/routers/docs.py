@@ -13,6 +13,8 @@ from fastapi import APIRouter, Request
 from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
 from fastapi.responses import HTMLResponse
 
+from serving.routers import answer_head_as_get
+
 ASSETS_DIR = Path(fastapi_offline.__file__).parent / "static"
 ASSETS_URL = "/docs-assets"
 
@@ -51,3 +53,6 @@ async def redoc(request: Request) -> HTMLResponse:
         redoc_favicon_url=_asset(request, "favicon.png"),
         with_google_fonts=False,
     )
+
+
+answer_head_as_get(router)

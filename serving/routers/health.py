@@ -8,6 +8,7 @@ import socket
 from fastapi import APIRouter
 
 from serving.dependencies import HolderDep, SnapshotDep
+from serving.routers import answer_head_as_get
 from serving.schemas import ErrorResponse, Health, ModelStatus, Ready, RegistryStatus
 from serving.snapshot import TASKS, ModelUnavailable
 
@@ -34,7 +35,4 @@ async def ready(snapshot: SnapshotDep, holder: HolderDep) -> Ready:
     )
 
 
-# HEAD too, answered as GET without its body: load balancers and `curl -I` probe with it. Not in the schema, where
-# a second method of one function would repeat its operation id.
-router.add_api_route("/health", health, methods=["HEAD"], include_in_schema=False, name="health_head")
-router.add_api_route("/ready", ready, methods=["HEAD"], include_in_schema=False, name="ready_head")
+answer_head_as_get(router)

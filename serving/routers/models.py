@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from serving.dependencies import AdminDep, HolderDep, SnapshotDep
+from serving.routers import answer_head_as_get
 from serving.schemas import (
     ErrorResponse,
     ModelChange,
@@ -59,3 +60,6 @@ async def reload(_: AdminDep, holder: HolderDep) -> ReloadResponse:
         unavailable=_unavailable(done.current),
         workers_notified=holder.broadcast is not None,
     )
+
+
+answer_head_as_get(router)

@@ -149,6 +149,24 @@ def test_openapi_documents_the_versioned_api(store_uri: str, make_settings: Sett
     assert "ClassifyRequest" in schema["components"]["schemas"]
 
 
+def test_every_get_endpoint_answers_head_with_the_gets_status_and_no_body(
+    store_uri: str, make_settings: SettingsFactory
+) -> None:
+    # Without models, so /ready's 503 is answered to HEAD as well; the docs pages are not in the schema.
+    with TestClient(create_app(make_settings(store_uri))) as client:
+        schema = client.get("/openapi.json").json()
+        paths = [path for path, operations in schema["paths"].items() if "get" in operations] + ["/docs", "/redoc"]
+        answers = {path: (client.get(path).status_code, client.head(path)) for path in paths}
+
+    assert {"/health", "/ready", "/v1/models", "/metrics"} <= set(paths)
+    for path, (get_status, head) in answers.items():
+        assert (path, head.status_code) == (path, get_status)
+        assert (path, head.content) == (path, b"")
+    assert answers["/ready"][0] == 503
+    # HEAD is no operation of its own in the schema (it would repeat the GET's operation id).
+    assert not [path for path, operations in schema["paths"].items() if "head" in operations]
+
+
 def test_a_model_trained_after_startup_is_served_after_a_reload(
     store_uri: str, make_settings: SettingsFactory, admin_headers: dict[str, str]
 ) -> None:

@@ -49,6 +49,17 @@ def test_the_docs_pages_load_only_local_assets(docs_client: TestClient, page: st
         assert len(asset.content) > 1000, url
 
 
+@pytest.mark.parametrize("page", ["/docs", "/redoc"])
+def test_the_docs_pages_answer_head_with_the_status_and_headers_of_get(docs_client: TestClient, page: str) -> None:
+    get = docs_client.get(page)
+    response = docs_client.head(page)
+
+    assert response.status_code == 200
+    assert response.content == b""
+    assert response.headers["content-type"] == get.headers["content-type"] == "text/html; charset=utf-8"
+    assert response.headers["content-length"] == get.headers["content-length"] == str(len(get.content))
+
+
 def test_the_swagger_ui_bundle_reads_openapi_3_1(docs_client: TestClient) -> None:
     """FastAPI writes OpenAPI 3.1, which Swagger UI renders from version 5 on (4 shows an error page)."""
     bundle = docs_client.get("/docs-assets/swagger-ui-bundle.js").text

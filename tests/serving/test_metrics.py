@@ -93,3 +93,21 @@ def test_metrics_without_models_show_nothing_loaded(
 
     assert metrics["news_model_version_info"] == []
     assert value(metrics["news_model_loaded"], "news_model_loaded", task="topic") == 0
+
+
+def test_metrics_answer_head_with_the_status_and_content_type_of_get(
+    store_uri: str, make_settings: Callable[..., ServingSettings]
+) -> None:
+    with TestClient(create_app(make_settings(store_uri))) as client:
+        get = client.get("/metrics")
+        response = client.head("/metrics")
+        scraped = scrape(client)
+
+    assert response.status_code == 200
+    assert response.content == b""
+    assert response.headers["content-type"] == get.headers["content-type"]
+    assert get.headers["content-type"].startswith("text/plain")
+    # The length is the text's of that moment: each request changes the counts.
+    assert int(response.headers["content-length"]) > 0
+    # Counted as HEAD, apart from the scrapes.
+    assert value(scraped["http_requests"], "http_requests_total", handler="/metrics", method="HEAD", status="200") == 1

@@ -14,9 +14,12 @@ def test_health_is_ok(client: TestClient) -> None:
 
 def test_health_and_ready_answer_head_as_probes_send_it(client: TestClient) -> None:
     for path in ("/health", "/ready"):
+        get = client.get(path)
         response = client.head(path)
         assert response.status_code == 200, path
         assert response.content == b""
+        assert response.headers["content-type"] == get.headers["content-type"] == "application/json"
+        assert response.headers["content-length"] == get.headers["content-length"] == str(len(get.content))
 
 
 def test_ready_lists_name_version_and_run_of_each_model(client: TestClient) -> None:

@@ -36,6 +36,21 @@ def test_models_lists_labels_metrics_and_the_exact_version(client: TestClient, t
     assert topic["metrics"] == {"macro_f1": run.data.metrics["macro_f1"], "accuracy": run.data.metrics["accuracy"]}
 
 
+def test_models_answers_head_with_the_status_and_headers_of_get(client: TestClient) -> None:
+    get = client.get("/v1/models")
+    response = client.head("/v1/models")
+
+    assert response.status_code == 200
+    assert response.content == b""
+    assert response.headers["content-type"] == get.headers["content-type"] == "application/json"
+    assert response.headers["content-length"] == get.headers["content-length"] == str(len(get.content))
+
+
+def test_reload_answers_no_head(client: TestClient) -> None:
+    # HEAD is GET without the body; the POST endpoint has no GET to answer it as.
+    assert client.head("/v1/models/reload").status_code == 405
+
+
 def test_reload_without_a_key_is_401(client: TestClient) -> None:
     response = client.post("/v1/models/reload")
 
