@@ -21,6 +21,9 @@ from pydantic import BaseModel, ValidationError
 # Parsing a smaller body takes well under a millisecond: cheaper than the hop to a thread.
 INLINE_PARSE_BYTES = 64 * 1024
 MAX_REPORTED_ERRORS = 20
+# The spellings of UTF-8 a charset parameter may use, case-folded; compared as text, since a lookup in Python's
+# codecs would import whatever encoding module a client names.
+UTF8_CHARSETS = frozenset({"utf-8", "utf8"})
 
 Model = TypeVar("Model", bound=BaseModel)
 Parsed = TypeVar("Parsed")
@@ -36,6 +39,15 @@ def is_json_content_type(content_type: str | None) -> bool:
     media_type = (content_type or "").split(";", 1)[0].strip().lower()
     main_type, _, subtype = media_type.partition("/")
     return main_type == "application" and (subtype == "json" or subtype.endswith("+json"))
+
+
+def declared_charset(content_type: str | None) -> str | None:
+    """The charset parameter of a Content-Type, unquoted; None where it names none."""
+    for parameter in (content_type or "").split(";")[1:]:
+        name, _, value = parameter.partition("=")
+        if name.strip().lower() == "charset":
+            return value.strip().strip('"') or None
+    return None
 
 
 def _no_constant(name: str) -> float:
@@ -112,6 +124,14 @@ async def read_json_body(request: Request, check: Callable[[object], Parsed]) ->
         sent = f"`Content-Type: {content_type}`" if content_type else "no Content-Type header"
         message = f"must be JSON sent with `Content-Type: application/json` (got {sent})"
         raise RequestValidationError([body_error("json_content_type", message)])
+    charset = declared_charset(content_type)
+    if charset is not None and charset.lower() not in UTF8_CHARSETS:
+        # Read as UTF-8 regardless, a Latin-1 body is reported as bytes that are not UTF-8 (or misread, where its bytes
+        # happen to be valid UTF-8) and a UTF-16 one is taken, as Python's parser guesses UTF-16 and UTF-32: the
+        # declared charset is the fault to name, whatever the bytes are.
+        shown = charset if len(charset) <= 40 else f"{charset[:40]}..."
+        message = f"the body is declared as charset {shown}; this server reads UTF-8 JSON only"
+        raise RequestValidationError([body_error("json_charset", message)])
     # An empty header names no coding, as `identity` does.
     encoding = request.headers.get("content-encoding", "").strip().lower() or "identity"
     if encoding != "identity":

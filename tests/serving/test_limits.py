@@ -537,3 +537,53 @@ def test_a_compressed_body_is_told_to_come_uncompressed(client: TestClient, path
 
     # Read as it was, the body was "not valid JSON: byte 1 is not UTF-8".
     assert error["msg"] == "body: `Content-Encoding: gzip` is not supported: send the body uncompressed"
+
+
+@pytest.mark.parametrize(
+    ("charset", "encoding"),
+    [("latin-1", "latin-1"), ("ISO-8859-1", "latin-1"), ("utf-16", "utf-16"), ('"windows-1252"', "cp1252")],
+)
+@pytest.mark.parametrize("path", ["/v1/classify", "/v1/articles"])
+def test_a_body_declared_in_another_charset_is_told_only_utf8_is_read(
+    client: TestClient, path: str, charset: str, encoding: str
+) -> None:
+    text = "Café owners protested in Zürich."
+    body = {"items": [{"text": text}]} if path == "/v1/classify" else {"title": "t", "body": text}
+    headers = {"content-type": f"application/json; charset={charset}"}
+
+    raw = json.dumps(body, ensure_ascii=False).encode(encoding)
+
+    error = only_error(client.post(path, content=raw, headers=headers))
+
+    # Before, the Latin-1 body was "not valid JSON: byte 28 is not UTF-8" and the UTF-16 one was read as JSON.
+    assert error["type"] == "json_charset"
+    assert error["loc"] == ["body"]
+    shown = charset.strip('"')
+    assert error["msg"] == f"body: the body is declared as charset {shown}; this server reads UTF-8 JSON only"
+
+
+@pytest.mark.parametrize(
+    "content_type",
+    [
+        "application/json; charset=utf-8",
+        "application/json; charset=UTF-8",
+        "application/json;charset=utf8",
+        'application/json; charset="utf-8"',
+        "application/json",
+    ],
+)
+@pytest.mark.parametrize("path", ["/v1/classify", "/v1/articles"])
+def test_a_body_declared_as_utf8_or_undeclared_is_read(client: TestClient, path: str, content_type: str) -> None:
+    text = "Café owners protested in Zürich."
+    body = {"items": [{"text": text}]} if path == "/v1/classify" else {"title": "t", "body": text}
+
+    raw = json.dumps(body, ensure_ascii=False).encode()
+
+    response = client.post(path, content=raw, headers={"content-type": content_type})
+
+    assert response.status_code == 200, response.text
+    if path == "/v1/classify":
+        assert len(response.json()["results"]) == 1
+    else:
+        # Read as UTF-8: the accented letters come back as sent.
+        assert [segment["text"] for segment in response.json()["segments"]] == [text]
