@@ -179,6 +179,15 @@ def _check_unique(source: Path, column: str, found: list[tuple[str, str]]) -> No
         raise UserInputError(f"{source}: repeated {column} {_offenders(repeated)}")
 
 
+def _check_filled(source: Path, column: str, rows: list[tuple[str, dict[str, str]]]) -> None:
+    """Refuse rows whose `column` is empty or only whitespace, naming their lines: such a row would be trained on and
+    scored as if it said something."""
+    blank = [where for where, row in rows if not row[column].strip()]
+    if blank:
+        more = f" and {len(blank) - SHOWN} more" if len(blank) > SHOWN else ""
+        raise UserInputError(f"{source}: empty {column} on {', '.join(blank[:SHOWN])}{more} ({len(blank)} in all)")
+
+
 def _table(
     path: Path, columns: tuple[str, ...], encoding: str = "utf-8", **dialect: Any
 ) -> list[tuple[str, dict[str, str]]]:
@@ -219,8 +228,10 @@ def _read_fnc1(paths: list[Path], labels: tuple[str, ...]) -> pd.DataFrame:
     bodies_path, stances_path = paths
     bodies = _table(bodies_path, ("Body ID", "articleBody"))
     _check_unique(bodies_path, "Body ID", [(where, row["Body ID"]) for where, row in bodies])
+    _check_filled(bodies_path, "articleBody", bodies)
     body_text = {row["Body ID"]: row["articleBody"] for _, row in bodies}
     stances = _table(stances_path, ("Headline", "Body ID", "Stance"))
+    _check_filled(stances_path, "Headline", stances)
     orphans = [(where, row["Body ID"]) for where, row in stances if row["Body ID"] not in body_text]
     if orphans:
         raise UserInputError(f"{stances_path}: Body ID with no body in {bodies_path.name}: {_offenders(orphans)}")
@@ -289,6 +300,7 @@ def _read_semeval2016(paths: list[Path], labels: tuple[str, ...]) -> pd.DataFram
     # Tweets contain bare double quotes: with quoting on, csv would merge rows up to the next quote.
     rows = _table(path, ("ID", "Target", "Tweet", "Stance"), encoding="latin-1", delimiter="\t", quoting=csv.QUOTE_NONE)
     _check_unique(path, "ID", [(where, row["ID"]) for where, row in rows])
+    _check_filled(path, "Tweet", rows)
     _check_labels(path, "Stance", [(where, row["Stance"]) for where, row in rows], labels)
     return pd.DataFrame(
         {

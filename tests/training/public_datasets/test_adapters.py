@@ -377,6 +377,31 @@ def test_semeval_row_with_a_stray_tab_names_the_line(tmp_path: Path) -> None:
         load_benchmark("semeval2016", tmp_path, "train", "stance")
 
 
+def test_fnc1_empty_headline_or_body_names_file_line_and_column(tmp_path: Path) -> None:
+    folder = write_fnc1(tmp_path, stances=FNC_STANCES + ",7,agree\n   ,12,discuss\n")
+    with pytest.raises(UserInputError) as err:
+        load_benchmark("fnc1", tmp_path, "train", "stance")
+    assert str(err.value) == f"{folder / 'train_stances.csv'}: empty Headline on line 7, line 8 (2 in all)"
+    # Rows 4 and 5 of the bodies, on lines 7 and 8 of the file: the quoted first body runs over lines 2-4.
+    write_fnc1(tmp_path, bodies=FNC_BODIES + '44,\n45," \n "\n')
+    with pytest.raises(UserInputError) as err:
+        load_benchmark("fnc1", tmp_path, "train", "stance")
+    assert str(err.value) == f"{folder / 'train_bodies.csv'}: empty articleBody on line 7, line 8 (2 in all)"
+
+
+def test_semeval_empty_tweet_names_file_line_and_column(tmp_path: Path) -> None:
+    path = write_semeval(tmp_path, SEMEVAL + b"105\tAtheism\t\tNONE\r\n")
+    with pytest.raises(UserInputError) as err:
+        load_benchmark("semeval2016", tmp_path, "train", "stance")
+    assert str(err.value) == f"{path}: empty Tweet on line 6 (1 in all)"
+    # Whitespace is as empty; past the first few lines the rest are counted.
+    blanks = b"".join(b"%d\tAtheism\t \tNONE\r\n" % number for number in range(105, 112))
+    write_semeval(tmp_path, SEMEVAL + blanks)
+    with pytest.raises(UserInputError) as err:
+        load_benchmark("semeval2016", tmp_path, "train", "stance")
+    assert str(err.value) == f"{path}: empty Tweet on line 6, line 7, line 8, line 9, line 10 and 2 more (7 in all)"
+
+
 def test_fnc1_stance_whose_body_is_missing(tmp_path: Path) -> None:
     write_fnc1(tmp_path, stances=FNC_STANCES + "Ghost headline,99,unrelated\nGhost again,99,agree\n")
     with pytest.raises(UserInputError) as err:
