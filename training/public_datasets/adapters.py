@@ -295,10 +295,30 @@ def fnc1_story_groups(headlines: Sequence[str], body_ids: Sequence[str], labels:
     return [h if h == b else f"{h}{UNIT_SEPARATOR}{b}" for h, b in zip(head, body, strict=True)]
 
 
+def _semeval_encoding(path: Path) -> str:
+    """latin-1, the official files' encoding; UTF-8 for a file whose bytes are valid UTF-8 and not all ASCII.
+
+    Such a file is a copy re-saved as UTF-8: the official training file is not valid UTF-8 (its non-ASCII bytes stand
+    alone), and latin-1 text that happened to be valid UTF-8 would need every such byte in a UTF-8 sequence ("Ã©").
+    Read as latin-1, the copy's "é" became "Ã©" without a word; read as UTF-8 it gives the official file's text.
+    """
+    raw = path.read_bytes()
+    if raw.isascii():
+        return "latin-1"
+    try:
+        raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return "latin-1"
+    logger.info("%s is UTF-8 (the official SemEval-2016 files are latin-1: a re-saved copy?); read as UTF-8", path)
+    return "utf-8"
+
+
 def _read_semeval2016(paths: list[Path], labels: tuple[str, ...]) -> pd.DataFrame:
     (path,) = paths
     # Tweets contain bare double quotes: with quoting on, csv would merge rows up to the next quote.
-    rows = _table(path, ("ID", "Target", "Tweet", "Stance"), encoding="latin-1", delimiter="\t", quoting=csv.QUOTE_NONE)
+    rows = _table(
+        path, ("ID", "Target", "Tweet", "Stance"), encoding=_semeval_encoding(path), delimiter="\t", quoting=csv.QUOTE_NONE
+    )
     _check_unique(path, "ID", [(where, row["ID"]) for where, row in rows])
     _check_filled(path, "Tweet", rows)
     _check_labels(path, "Stance", [(where, row["Stance"]) for where, row in rows], labels)

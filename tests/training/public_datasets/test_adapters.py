@@ -168,6 +168,25 @@ def test_semeval_reads_latin1_crlf_rows_with_bare_quotes(tmp_path: Path) -> None
     assert frame["group"].tolist() == ["101", "102", "103", "104"]
 
 
+def test_semeval_utf8_copy_reads_as_the_official_latin1_file(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="training.public_datasets.adapters")
+    write_semeval(tmp_path / "official")
+    official = load_benchmark("semeval2016", tmp_path / "official", "train", "stance")
+    assert official["text"].iloc[0] == "God is the café of my soul #SemST"
+    assert "UTF-8" not in caplog.text  # the official latin-1 file reads as before, without a word
+    # Re-saved by an editor as UTF-8: é is two bytes, which latin-1 read as "Ã©".
+    resaved = SEMEVAL.decode("latin-1").encode("utf-8")
+    assert b"caf\xc3\xa9" in resaved
+    path = write_semeval(tmp_path / "copy", resaved)
+    assert load_benchmark("semeval2016", tmp_path / "copy", "train", "stance").equals(official)
+    said = [record for record in caplog.records if str(path) in record.getMessage()]
+    assert [record.levelno for record in said] == [logging.INFO]
+    assert "is UTF-8 (the official SemEval-2016 files are latin-1" in said[0].getMessage()
+    # Saved with a byte-order mark, as some editors write UTF-8, the header still has its ID column.
+    write_semeval(tmp_path / "copy", b"\xef\xbb\xbf" + resaved)
+    assert load_benchmark("semeval2016", tmp_path / "copy", "train", "stance").equals(official)
+
+
 def test_bbc_reads_title_and_body_per_class_folder(tmp_path: Path) -> None:
     write_bbc(tmp_path)
     frame = load_benchmark("bbc_news", tmp_path, "all", "topic")
