@@ -71,9 +71,25 @@ def predict_labels(model: mlflow.pyfunc.PyFuncModel, task: str, labels: list[str
     return model.predict(frame[inputs])["label"].tolist()
 
 
-def scored(gold: list[str], predicted: list[str], labels: list[str], groups: list[str], unit: str) -> dict[str, object]:
-    """`summary_metrics` plus a 95% interval for macro-F1 from resampling `groups` (null with fewer than two)."""
-    metrics = summary_metrics(gold, predicted, labels)
+def scored(
+    gold: list[str],
+    predicted: list[str],
+    labels: list[str],
+    groups: list[str],
+    unit: str,
+    gold_labels_only: bool = False,
+) -> dict[str, object]:
+    """`summary_metrics` plus a 95% interval for macro-F1 from resampling `groups` (null with fewer than two).
+
+    `gold_labels_only`: rows read through a label map, whose macro-F1 averages over the labels of the gold rows only.
+    """
+    metrics = summary_metrics(gold, predicted, labels, gold_labels_only)
+    without = metrics.get("predicted_without_gold")
+    if isinstance(without, dict) and without:
+        logger.info(
+            "macro-F1 averages over the labels of the gold rows; predicted with no gold row, so not averaged: %s",
+            ", ".join(f"{label} ({rows} rows)" for label, rows in without.items()),
+        )
     interval = group_bootstrap_interval(gold, predicted, groups, metrics["labels"], seed=0)  # type: ignore[arg-type]
     return {**metrics, "macro_f1_interval": list(interval) if interval else None, "interval_resamples": unit}
 
@@ -161,7 +177,8 @@ def _evaluate_rows(
         groups = frame.pop("_group").tolist()
         extra = {"label_map": label_map, "left_out": left_out}
     predicted = predict_labels(model, task, labels, frame)
-    return frame, predicted, {**scored(frame["label"].tolist(), predicted, labels, groups, group_column or "rows"), **extra}
+    metrics = scored(frame["label"].tolist(), predicted, labels, groups, group_column or "rows", bool(label_map))
+    return frame, predicted, {**metrics, **extra}
 
 
 def mapped_to_model_labels(
@@ -219,7 +236,8 @@ def evaluate_benchmark(
             extra = {"label_map": label_map, "left_out": left_out}
         gold, predicted = frame["label"].tolist(), predict_labels(model, task, labels, frame)
     # The benchmark's own groups (a VAST topic, an FNC-1 story) are the unit its dev splits keep together.
-    metrics = {"model": loaded.identity, **scored(gold, predicted, labels, frame["group"].tolist(), "groups"), **extra}
+    figures = scored(gold, predicted, labels, frame["group"].tolist(), "groups", bool(label_map))
+    metrics = {"model": loaded.identity, **figures, **extra}
     metrics["trained_on"] = _trained_on(loaded, frame)
     # The official scorers' accuracy and macro-F1 (BBC News, FNC-1) average over every label of the benchmark, a label
     # the rows lack as 0; the result's own, over the labels present, go with its per-class figures and interval. On a

@@ -148,33 +148,49 @@ def macro_f1_of_draws(
     return macro_f1
 
 
-def summary_metrics(y_true: Labels, y_pred: Labels, labels: Sequence[str]) -> dict[str, object]:
+def summary_metrics(
+    y_true: Labels, y_pred: Labels, labels: Sequence[str], gold_labels_only: bool = False
+) -> dict[str, object]:
     """The `evaluate` command's figures: accuracy, macro_f1, per_class F1 and recall, the confusion counts
     (gold label → predicted label → rows), the labels averaged over, and n.
 
     macro_f1 averages over the labels present in the gold or the predicted labels: a class the
     held-out file does not contain and the model never predicts would count as F1 0 otherwise.
+
+    With `gold_labels_only` (data read through a label map, which can hold only the labels it maps to) it averages
+    over the labels present in the gold rows: a label predicted for none of them is one the data cannot hold, so its
+    F1 of 0 would count the rows that got it a second time, after the recall of their own label, at a whole label's
+    weight. Those labels are then listed in `predicted_without_gold` (label → rows predicted so); the confusion
+    counts keep them.
     """
     seen = {*y_true, *y_pred}
     used = [label for label in labels if label in seen]
-    metrics = classification_metrics(y_true, y_pred, used)
+    gold_labels = set(y_true)
+    averaged = [label for label in used if label in gold_labels] if gold_labels_only else used
+    metrics = classification_metrics(y_true, y_pred, averaged)
     with warnings.catch_warnings():
         # scikit-learn warns about a single label even when `labels` is given, as here: the counts are right.
         warnings.filterwarnings("ignore", "A single label was found", UserWarning)
         counts = confusion_matrix(y_true, y_pred, labels=used)
-    return {
+    summary: dict[str, object] = {
         "accuracy": metrics["accuracy"],
         "macro_f1": metrics["macro_f1"],
-        "per_class": {label: metrics[f"f1_{label}"] for label in used},
-        "per_class_recall": {label: metrics[f"recall_{label}"] for label in used if label in set(y_true)},
+        "per_class": {label: metrics[f"f1_{label}"] for label in averaged},
+        "per_class_recall": {label: metrics[f"recall_{label}"] for label in used if label in gold_labels},
         "confusion": {
             gold: {predicted: int(n) for predicted, n in zip(used, row, strict=True) if n}
             for gold, row in zip(used, counts, strict=True)
             if row.any()
         },
-        "labels": used,
+        "labels": averaged,
         "n": len(y_true),
     }
+    if gold_labels_only:
+        predicted = list(y_pred)
+        summary["predicted_without_gold"] = {
+            label: predicted.count(label) for label in used if label not in gold_labels
+        }
+    return summary
 
 
 def report_text(y_true: Labels, y_pred: Labels, labels: Sequence[str]) -> str:

@@ -100,7 +100,10 @@ def _log(
     mlflow.log_params({"model_uri": identity["uri"], **evaluation.params, "interval_resamples": resamples})
     mlflow.log_input(dataset, context=EVALUATION_CONTEXT)
     mlflow.log_metrics(metrics, dataset=dataset, model_id=_logged_model(evaluation.model.model.metadata.model_id))
-    figure = confusion_matrix_figure(gold, predicted, labels, f"{evaluation.model.task}: {evaluation.data_name}")
+    # A label predicted with no gold row (through a label map) is not averaged, but its rows still show where they went.
+    without = evaluation.result.get("predicted_without_gold")
+    shown = [*labels, *(without if isinstance(without, dict) else {})]
+    figure = confusion_matrix_figure(gold, predicted, shown, f"{evaluation.model.task}: {evaluation.data_name}")
     mlflow.log_figure(figure, "evaluation/confusion_matrix.png")
     mlflow.log_text(report_text(gold, predicted, labels), "evaluation/classification_report.txt")
     mlflow.log_dict(evaluation.result, "evaluation/result.json")

@@ -1,11 +1,13 @@
 import json
 import logging
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 import mlflow.artifacts
 import pandas as pd
 import pytest
+from matplotlib.figure import Figure
 from mlflow.tracking import MlflowClient
 from sklearn.metrics import f1_score
 from typer.testing import CliRunner
@@ -14,7 +16,7 @@ from classifiers.errors import UserInputError
 from training import locations
 from training.cli import app
 from training.config.resolve import load_config
-from training.evaluation import held_out
+from training.evaluation import held_out, recording
 from training.evaluation.held_out import evaluate_file, loaded_model, predict_labels
 from training.evaluation.metrics import summary_metrics
 from training.trainer import train
@@ -518,6 +520,61 @@ def test_a_benchmark_slice_missing_a_label_keeps_one_macro_f1_throughout(store_u
     metrics = json.loads(stdout.strip().splitlines()[-1])
     # The official scorer would average in tech, absent from these rows, as 0; the figure goes with its per-class values.
     assert metrics["macro_f1"] == pytest.approx(summary_metrics(*_gold_and_predicted(metrics), metrics["labels"])["macro_f1"])
+
+
+def test_a_partial_label_map_averages_macro_f1_over_the_gold_labels_only(
+    store_uri: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    words = {"business": "profits shares market", "politics": "minister election vote", "sport": "match goal cup",
+             "tech": "phone software chip", "entertainment": "film actor award"}
+    for label, text in words.items():
+        for number in range(2):
+            path = tmp_path / "full" / "bbc_news" / "bbc" / label / f"00{number}.txt"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(f"{label} {number}\n\nThe {text} story number {number}.", encoding="utf-8")
+    overrides = [f"data.data_dir={tmp_path / 'full'}", "model.classifier=logreg", "evaluation.cv=leave_one_group_out"]
+    train(load_config(locations.CONFIGS_DIR / "benchmarks" / "bbc_news" / "tfidf_svm.yaml", overrides))
+    # Scored on business and politics alone; one business article reads like sport, which the map leaves out.
+    articles = {"business/000.txt": "Profits\n\nThe profits shares market story.",
+                "business/001.txt": "Cup final\n\nThe match goal cup story.",
+                "politics/000.txt": "Vote\n\nThe minister election vote story.",
+                "sport/000.txt": "Cup\n\nThe match goal cup story."}
+    for relative, content in articles.items():
+        path = tmp_path / "slice" / "bbc_news" / "bbc" / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(content, encoding="utf-8")
+    drawn: list[list[str]] = []
+    draw = recording.confusion_matrix_figure
+
+    def figure(gold: list[str], predicted: list[str], labels: Sequence[str], title: str) -> Figure:
+        drawn.append(list(labels))
+        return draw(gold, predicted, labels, title)
+
+    monkeypatch.setattr(recording, "confusion_matrix_figure", figure)
+    caplog.set_level(logging.INFO, logger="training.evaluation.held_out")
+    code, stdout, output = evaluate_cli(
+        "--model-uri", "models:/bbc-topic@champion", "--dataset", "bbc_news", "--data-dir", str(tmp_path / "slice"),
+        "--label-map", "business=business", "--label-map", "politics=politics", "--experiment", "partial-map",
+    )
+    assert code == 0, output
+    metrics = json.loads(stdout.strip().splitlines()[-1])
+    gold, predicted = _gold_and_predicted(metrics)
+    assert (metrics["n"], metrics["left_out"]) == (3, {"sport": 1})
+    # The case this test is about: a business article predicted sport, a label no mapped row holds.
+    assert metrics["confusion"] == {"business": {"business": 1, "sport": 1}, "politics": {"politics": 1}}
+    expected = f1_score(gold, predicted, labels=["business", "politics"], average="macro")
+    assert metrics["macro_f1"] == pytest.approx(expected) == pytest.approx((2 / 3 + 1) / 2)
+    # The old figure averaged sport in as 0.
+    assert f1_score(gold, predicted, average="macro") == pytest.approx((2 / 3 + 1 + 0) / 3) != metrics["macro_f1"]
+    assert metrics["labels"] == ["business", "politics"]
+    assert set(metrics["per_class"]) == {"business", "politics"}
+    assert metrics["predicted_without_gold"] == {"sport": 1}
+    assert "predicted with no gold row, so not averaged: sport (1 rows)" in caplog.text
+    # The recorded run logs the same figure, and its confusion matrix still shows the row predicted sport.
+    logged = MlflowClient().get_run(metrics["run"]["run_id"]).data.metrics
+    assert logged["macro_f1"] == pytest.approx(metrics["macro_f1"])
+    assert "f1_sport" not in logged
+    assert drawn == [["business", "politics", "sport"]]
 
 
 def _gold_and_predicted(metrics: dict[str, object]) -> tuple[list[str], list[str]]:

@@ -43,6 +43,30 @@ def test_summary_recall_and_confusion_cover_only_the_gold_labels() -> None:
     assert summary["labels"] == ["c", "d", "e"]
 
 
+def test_gold_labels_only_averages_over_the_labels_the_gold_rows_hold() -> None:
+    # Through a partial label map (BBC business -> economy, politics -> domestic_politics) the rows can hold only the
+    # mapped labels; `conflict`, predicted for one economy row, was averaged in as a third label with F1 0.
+    gold = ["economy", "economy", "domestic_politics", "domestic_politics"]
+    predicted = ["economy", "conflict", "domestic_politics", "domestic_politics"]
+    labels = ["conflict", "diplomacy", "domestic_politics", "economy", "humanitarian"]
+    summary = summary_metrics(gold, predicted, labels, gold_labels_only=True)
+    # economy: P 1, R 1/2, F1 2/3; domestic_politics: F1 1
+    assert summary["macro_f1"] == pytest.approx((2 / 3 + 1) / 2)
+    assert summary["macro_f1"] == pytest.approx(
+        f1_score(gold, predicted, labels=["domestic_politics", "economy"], average="macro")
+    )
+    before = summary_metrics(gold, predicted, labels)["macro_f1"]
+    assert before == pytest.approx((2 / 3 + 1 + 0) / 3)  # what it reported until now
+    assert summary["labels"] == ["domestic_politics", "economy"]
+    assert summary["per_class"] == {"domestic_politics": 1.0, "economy": pytest.approx(2 / 3)}
+    assert summary["predicted_without_gold"] == {"conflict": 1}
+    # The row predicted `conflict` still shows where it went; accuracy is over every row, as before.
+    assert summary["confusion"] == {"domestic_politics": {"domestic_politics": 2}, "economy": {"conflict": 1, "economy": 1}}
+    assert summary["accuracy"] == pytest.approx(3 / 4)
+    # Without the option, nothing changes, and nothing is listed.
+    assert "predicted_without_gold" not in summary_metrics(gold, predicted, labels)
+
+
 def test_confusion_matrix_figure_has_every_label() -> None:
     figure = confusion_matrix_figure(["a", "b"], ["a", "a"], ["a", "b", "c"], "title")
     axes = figure.axes[0]
