@@ -60,8 +60,21 @@ def figures(gold: np.ndarray, near: np.ndarray, tested: np.ndarray, predicted: n
 
 
 def main(
-    configs: Annotated[list[Path] | None, typer.Argument(help="SemEval configs (default: the shipped three).")] = None,
+    configs: Annotated[
+        list[Path] | None,
+        typer.Argument(
+            help="SemEval-2016 configs to score (default: tfidf_svm, minilm_per_target and ensemble in "
+            "configs/benchmarks/semeval2016/)."
+        ),
+    ] = None,
 ) -> None:
+    """Measure how much near-duplicate tweets (retweets, templates) lift each SemEval-2016 config's dev F_avg: run
+    the config's own cross-validation folds on the training tweets (a fresh model per fold, as training does) and
+    report semeval_f_avg over every tested tweet and over the tweets with no near-duplicate on the training side of
+    their fold (TF-IDF cosine above 0.8, the vectoriser fitted on that training side only), with the share of
+    near-duplicates. Every figure is a dev figure (the test file is not read); they are added to
+    benchmarks/results/semeval_near_duplicates.json and printed as a markdown table.
+    """
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     results = load_results(RESULTS)
     # All read before the first trains, so a config not found or invalid is reported at once.

@@ -7,6 +7,7 @@ import sys
 import numpy as np
 import pandas as pd
 
+from tests.benchmarks.conftest import script_help
 from training.locations import PROJECT_ROOT
 
 sys.path.insert(0, str(PROJECT_ROOT / "benchmarks"))
@@ -57,3 +58,14 @@ def test_the_strict_vast_split_keeps_comments_and_topics_apart() -> None:
     assert set(test) <= set(topic_test)
     # 30% of the comments are drawn (6 of 20); the test side holds some of them, the training side none.
     assert 0 < comments[test].nunique() <= 6 and comments[train].nunique() == 20 - 6
+
+
+def test_each_script_says_what_it_does_in_its_help() -> None:
+    text, params = script_help(vast_dev_splits.main)
+    assert "Score each VAST config on two dev splits of the training file" in text
+    assert "also holds out 30% of the comments" in text
+    assert params == {"configs": "VAST configs to score (default: every config in configs/benchmarks/vast/)."}
+    text, params = script_help(semeval_near_duplicates.main)
+    assert "Measure how much near-duplicate tweets (retweets, templates) lift each SemEval-2016 config's dev F_avg" in text
+    assert "TF-IDF cosine above 0.8" in text
+    assert set(params) == {"configs"} and params["configs"].startswith("SemEval-2016 configs to score")

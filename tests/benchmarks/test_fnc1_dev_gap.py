@@ -8,7 +8,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from tests.benchmarks.conftest import alignments, table_lines
+from tests.benchmarks.conftest import alignments, script_help, table_lines
 from training.locations import DEFAULT_DATA_DIR, PROJECT_ROOT
 
 sys.path.insert(0, str(PROJECT_ROOT / "benchmarks"))
@@ -50,3 +50,11 @@ def test_markdown_marks_every_figure_as_a_dev_figure(tmp_path: Path) -> None:
     assert all(cell.endswith("(dev)") for cell in header[3:])
     assert alignments(separator) == ["left", "left", "right", "right", "right", "right", "right", "left"]
     assert line == ["story", "lexical", "3", "50.00", "0.500", "60.00", "0.400", "–"]
+
+
+def test_the_help_says_what_the_script_does_and_what_each_option_is() -> None:
+    text, params = script_help(fnc1_dev_gap.main)
+    assert "Why the FNC-1 dev figure read high: train the lexical pair_features config" in text
+    assert "Every figure is a dev figure (the competition test is not read)" in text
+    assert [name for name, help_text in params.items() if not help_text] == []
+    assert params["seed"] == "Seed of the disjoint, body and story splits (the baseline split keeps its own)."
