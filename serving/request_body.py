@@ -21,9 +21,9 @@ from pydantic import BaseModel, ValidationError
 # Parsing a smaller body takes well under a millisecond: cheaper than the hop to a thread.
 INLINE_PARSE_BYTES = 64 * 1024
 MAX_REPORTED_ERRORS = 20
-# The spellings of UTF-8 a charset parameter may use, case-folded; compared as text, since a lookup in Python's
-# codecs would import whatever encoding module a client names.
-UTF8_CHARSETS = frozenset({"utf-8", "utf8"})
+# The charsets whose bodies UTF-8 reads as sent (UTF-8's spellings, and ASCII, a subset), case-folded; compared as
+# text, since a lookup in Python's codecs would import whatever encoding module a client names.
+UTF8_CHARSETS = frozenset({"utf-8", "utf8", "us-ascii", "ascii"})
 
 Model = TypeVar("Model", bound=BaseModel)
 Parsed = TypeVar("Parsed")

@@ -587,3 +587,15 @@ def test_a_body_declared_as_utf8_or_undeclared_is_read(client: TestClient, path:
     else:
         # Read as UTF-8: the accented letters come back as sent.
         assert [segment["text"] for segment in response.json()["segments"]] == [text]
+
+
+@pytest.mark.parametrize("charset", ["us-ascii", "ASCII"])
+def test_a_body_declared_as_ascii_is_read_as_utf8_reads_it(client: TestClient, charset: str) -> None:
+    # ASCII is a subset of UTF-8; json.dumps escapes the accented letters, so the body is ASCII as declared.
+    text = "Café owners protested in Zürich."
+    raw = json.dumps({"title": "t", "body": text}).encode("ascii")
+
+    response = client.post("/v1/articles", content=raw, headers={"content-type": f"application/json; charset={charset}"})
+
+    assert response.status_code == 200, response.text
+    assert [segment["text"] for segment in response.json()["segments"]] == [text]
