@@ -16,6 +16,7 @@ from tqdm.auto import tqdm
 from classifiers.config import PACKAGED_ENCODER, LongTexts
 from classifiers.embedding_cache import RecentEmbeddings, fingerprint, shared_recent
 from classifiers.errors import UserInputError
+from classifiers.interface import TextReading
 from classifiers.onnx_encoder import shared_session, token_sums, unit_means
 
 if TYPE_CHECKING:
@@ -220,6 +221,10 @@ class MeanPooledEncoder:
         found = {**known, **fresh}
         return np.stack([found[key] for key in keys]) if keys else np.zeros((0, self.dimension), dtype=np.float32)
 
+    def reading(self) -> TextReading:
+        """How much of a long text this encoder reads."""
+        return TextReading(whole=self.long_texts == "windows", max_length=self.max_length)
+
     @property
     def dimension(self) -> int:
         return int(self.config.hidden_size)
@@ -293,7 +298,12 @@ class MeanPooledEncoder:
             else AutoModel.from_pretrained(self.path, local_files_only=True, dtype=torch.float32)
         )
         weights.save_pretrained(directory)
-        settings = {"max_length": self.max_length, "batch_size": self.batch_size, "long_texts": self.long_texts}
+        settings: dict[str, object] = {"max_length": self.max_length, "batch_size": self.batch_size}
+        # Written only where it reads in windows: a truncating encoder's files stay loadable by code from before long
+        # texts were read whole (a rolled-back server), which reads them alike; a windowed one fails to load there
+        # rather than read less than it was trained on.
+        if self.long_texts != "truncate":
+            settings["long_texts"] = self.long_texts
         (directory / SETTINGS_FILE).write_text(json.dumps(settings), encoding="utf-8")
 
     @classmethod

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from abc import ABC, abstractmethod
+from dataclasses import dataclass
 from collections.abc import Sequence
 from pathlib import Path
 from typing import ClassVar, TypeAlias
@@ -37,6 +38,15 @@ class OutdatedModelError(UserInputError):
     """A model saved by an older layout of this project; the message says to retrain."""
 
 
+@dataclass(frozen=True)
+class TextReading:
+    """How much of a long text a model reads: all of it (`whole`), or its first `max_length` word pieces; `max_length`
+    is the word pieces an encoder reads in one pass (None for a model without one)."""
+
+    whole: bool
+    max_length: int | None = None
+
+
 class Predictor(ABC):
     """A loaded classifier: its task, its own label strings and class probabilities.
 
@@ -63,6 +73,10 @@ class Predictor(ABC):
         """`predict_proba` for segments in reading order, each mixed with its neighbours in the same document (one
         document when `documents` is None) by the model's `neighbour_weight`."""
         return mix_neighbours(self.predict_proba(inputs), self.neighbour_weight, documents)
+
+    def reading(self) -> TextReading:
+        """How much of a long text the model reads (the default: all of it, as a TF-IDF model does)."""
+        return TextReading(whole=True)
 
     @classmethod
     @abstractmethod

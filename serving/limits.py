@@ -54,7 +54,7 @@ def check_classify_request(data: object, settings: ServingSettings) -> ClassifyR
     total = sum(len(item.text) for item in request.items)
     if total > settings.max_request_chars:
         message = (
-            f"the texts hold {total} characters in all; at most {settings.max_request_chars} are read per request "
+            f"the texts hold {total} characters in all; a request may hold at most {settings.max_request_chars} "
             "(send the items in several requests)"
         )
         _raise_if_any([body_error("too_many_characters", message, "items")])

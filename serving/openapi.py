@@ -42,6 +42,11 @@ def body_schemas(settings: ServingSettings) -> dict[str, dict[str, Any]]:
         schemas[name]["properties"] for name in ("ClassifyItem", "ClassifyRequest", "ArticleRequest")
     )
     classify["items"]["maxItems"] = settings.max_items
+    # JSON Schema cannot bound a sum: the limit on the texts' characters together is said in words.
+    classify["items"]["description"] = (
+        f"At most {settings.max_items} items, whose texts hold at most {settings.max_request_chars} characters "
+        "together (NEWS_MAX_REQUEST_CHARS)."
+    )
     _string(item["text"])["maxLength"] = settings.max_text_chars
     _string(item["target"])["maxLength"] = settings.max_target_chars
     _string(item["document"])["maxLength"] = settings.max_target_chars

@@ -256,6 +256,15 @@ class ModelInfo(ModelStatus):
             "takes from the segments around it (0: none)."
         )
     )
+    long_texts: Literal["whole", "truncated"] = Field(
+        description=(
+            "How the model reads a text longer than max_length word pieces: whole (in windows of max_length word pieces, "
+            "or every word for a model without an encoder) or truncated (its first max_length word pieces only)."
+        )
+    )
+    max_length: int | None = Field(
+        description="Word pieces the model's encoder reads in one pass; null for a model without an encoder."
+    )
     target_aliases: dict[str, list[str]] = Field(
         description=(
             "Stance: the other names the model knows targets by, besides the shipped table's, by target (case-folded): "
@@ -268,6 +277,7 @@ class ModelInfo(ModelStatus):
     @classmethod
     def of(cls, model: LoadedModel) -> ModelInfo:
         """Everything /v1/models reports about a loaded model."""
+        reading = model.classifier.reading()
         return cls(
             task=model.task,
             name=model.name,
@@ -279,6 +289,8 @@ class ModelInfo(ModelStatus):
             family=model.family,
             labels=list(model.labels),
             neighbour_weight=model.classifier.neighbour_weight,
+            long_texts="whole" if reading.whole else "truncated",
+            max_length=reading.max_length,
             target_aliases=model.classifier.target_aliases.as_dict(),
             metrics=dict(model.metrics),
             loaded_at=model.loaded_at,

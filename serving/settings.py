@@ -207,9 +207,11 @@ class ServingSettings(BaseSettings):
     @model_validator(mode="after")
     def _request_holds_a_text(self) -> ServingSettings:
         if self.max_request_chars < self.max_text_chars:
+            # Raising NEWS_MAX_TEXT_CHARS alone trips this: say the other value is the default, not the user's.
+            default = "" if "max_request_chars" in self.model_fields_set else " (the default)"
             raise ValueError(
-                f"NEWS_MAX_REQUEST_CHARS is {self.max_request_chars}: a request that small cannot hold one text of "
-                f"NEWS_MAX_TEXT_CHARS ({self.max_text_chars}) characters; set it to at least {self.max_text_chars}"
+                f"NEWS_MAX_REQUEST_CHARS is {self.max_request_chars}{default}: a request that small cannot hold one "
+                f"text of NEWS_MAX_TEXT_CHARS ({self.max_text_chars}) characters; set it to at least {self.max_text_chars}"
             )
         return self
 

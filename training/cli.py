@@ -192,7 +192,7 @@ def evaluate(
     ] = None,
     dataset: Annotated[str | None, typer.Option(help="Benchmark in its official layout: fnc1, semeval2016, bbc_news, vast.")] = None,
     data_dir: Annotated[
-        Path | None, typer.Option(help=f"--dataset: the folder holding the benchmark folders [default: {locations.DEFAULT_DATA_DIR}].")
+        Path | None, typer.Option(help=f"--dataset: the folder holding the benchmark folders (default: {locations.DEFAULT_DATA_DIR}).")
     ] = None,
     split: Annotated[str | None, typer.Option(help="--dataset: its split, e.g. test (default: its training split).")] = None,
     group_column: Annotated[

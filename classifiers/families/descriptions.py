@@ -26,7 +26,7 @@ from sklearn.linear_model import LogisticRegression
 from classifiers.config import BATCH_SIZE_HELP, LONG_TEXTS_HELP, MAX_LENGTH_HELP, PACKAGED_ENCODER, FamilyConfig, LongTexts
 from classifiers.encoder import ENCODER_REQUIREMENTS, MeanPooledEncoder, resolve_encoder
 from classifiers.errors import UserInputError
-from classifiers.interface import Labels, Trainable
+from classifiers.interface import Labels, TextReading, Trainable
 from classifiers.registry import Factory, Family, register
 
 PROTOTYPES_FILE = "prototypes.npy"
@@ -167,6 +167,9 @@ class DescriptionClassifier(Trainable):
             return description
         examples = _unit(np.average(self.encoder.encode(inputs[rows]), axis=0, weights=weights[rows]))
         return _unit(weight * description + (1 - weight) * examples)
+
+    def reading(self) -> TextReading:
+        return self.encoder.reading()
 
     def predict_proba(self, inputs: pd.DataFrame) -> np.ndarray:
         embeddings = self.encoder.encode(inputs)

@@ -18,7 +18,7 @@ from pydantic import Field, PositiveFloat, SerializeAsAny, ValidationError, fiel
 
 from classifiers.config import FamilyConfig
 from classifiers.errors import UserInputError
-from classifiers.interface import Labels, Trainable, load_predictor
+from classifiers.interface import Labels, TextReading, Trainable, load_predictor
 from classifiers.registry import Factory, Family, classifier_factory, get_family, register
 
 SETTINGS_FILE = "ensemble.json"
@@ -83,6 +83,15 @@ class EnsembleClassifier(Trainable):
             member.target_aliases = self.target_aliases  # the members look for the targets the ensemble's config names
             member.fit(inputs, y, sample_weight=sample_weight)
         self.labels = sorted({label for member in self.members for label in member.labels})
+
+    def reading(self) -> TextReading:
+        # A text is read whole only where every member reads all of it; else as far as the shortest-reading member.
+        readings = [member.reading() for member in self.members]
+        cut = [reading.max_length for reading in readings if not reading.whole and reading.max_length is not None]
+        if cut:
+            return TextReading(whole=False, max_length=min(cut))
+        lengths = [reading.max_length for reading in readings if reading.max_length is not None]
+        return TextReading(whole=True, max_length=min(lengths) if lengths else None)
 
     def predict_proba(self, inputs: pd.DataFrame) -> np.ndarray:
         total = np.zeros((len(inputs), len(self.labels)))

@@ -21,7 +21,7 @@ from classifiers.encoder import (
     resolve_encoder,
 )
 from classifiers.errors import UserInputError
-from classifiers.interface import Labels, Trainable
+from classifiers.interface import Labels, TextReading, Trainable
 from classifiers.registry import Factory, Family, register
 
 if TYPE_CHECKING:
@@ -86,6 +86,9 @@ class FineTunedClassifier(Trainable):
 
         tokenizer = AutoTokenizer.from_pretrained(encoder_path, local_files_only=True)
         return cls(task, tokenizer, None, config.max_length, config, encoder_path, seed)
+
+    def reading(self) -> TextReading:
+        return TextReading(whole=False, max_length=self.max_length)
 
     def _tokenize(self, inputs: pd.DataFrame) -> dict[str, list]:
         first, second = pair_arguments(inputs)

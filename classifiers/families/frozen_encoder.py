@@ -28,7 +28,7 @@ from classifiers.config import (
 )
 from classifiers.encoder import ENCODER_REQUIREMENTS, MeanPooledEncoder, resolve_encoder
 from classifiers.errors import UserInputError
-from classifiers.interface import Labels, Trainable
+from classifiers.interface import Labels, TextReading, Trainable
 from classifiers.mlp_head import BalancedMLPClassifier
 from classifiers.registry import Factory, Family, register
 from classifiers.stance_descriptions import StanceDescriptions, check_sentences
@@ -343,6 +343,9 @@ class FrozenEncoderClassifier(Trainable):
         else:
             self.head.fit(features, list(y), sample_weight=sample_weight)
         self.labels = [str(label) for label in self.head.classes_]
+
+    def reading(self) -> TextReading:
+        return self.encoder.reading()
 
     def predict_proba(self, inputs: pd.DataFrame) -> np.ndarray:
         features = self.features(inputs)

@@ -27,7 +27,7 @@ from tqdm.auto import tqdm
 from classifiers.config import BATCH_SIZE_HELP, CLASS_WEIGHT_HELP, PACKAGED_ENCODER, FamilyConfig
 from classifiers.encoder import ENCODER_REQUIREMENTS, MeanPooledEncoder, resolve_encoder
 from classifiers.errors import UserInputError
-from classifiers.interface import Labels, Trainable
+from classifiers.interface import Labels, TextReading, Trainable
 from classifiers.registry import Factory, Family, register
 from classifiers.target_context import sentences
 
@@ -104,7 +104,7 @@ class PairFeaturesModel(FamilyConfig):
 
     family: Literal["pair_features"]
     encoder: str | None = Field(PACKAGED_ENCODER, description="Embedding similarity features; null to leave them out.")
-    max_length: PositiveInt = Field(128, description="Word pieces the encoder reads in one pass; a longer sentence is read whole, in windows.")
+    max_length: PositiveInt = Field(128, description="Word pieces of each sentence the encoder reads; the rest is cut.")
     batch_size: PositiveInt = Field(64, description=BATCH_SIZE_HELP)
     max_sentences: PositiveInt = Field(40, description="Body sentences compared with the target (from the start).")
     top_sentences: PositiveInt = Field(3, description="Most target-like sentences whose cues and embeddings are used.")
@@ -289,6 +289,10 @@ class PairFeaturesClassifier(Trainable):
         self.trees.fit(self.featurizer.transform(inputs, self.encoder), list(y), sample_weight=sample_weight)
         self.labels = [str(label) for label in self.trees.classes_]
 
+    def reading(self) -> TextReading:
+        # Its encoder embeds a body's sentences and the target; the cue features read every word.
+        return TextReading(whole=True) if self.encoder is None else self.encoder.reading()
+
     def predict_proba(self, inputs: pd.DataFrame) -> np.ndarray:
         return self.trees.predict_proba(self.featurizer.transform(inputs, self.encoder))
 
@@ -309,7 +313,9 @@ class PairFeaturesClassifier(Trainable):
 def _trainer(config: PairFeaturesModel, task: str, seed: int) -> Factory:
     shared = None
     if config.encoder is not None:
-        shared = MeanPooledEncoder(resolve_encoder(config.encoder), config.max_length, config.batch_size, cache=True)
+        shared = MeanPooledEncoder(
+            resolve_encoder(config.encoder), config.max_length, config.batch_size, cache=True, long_texts="truncate"
+        )
     return lambda: PairFeaturesClassifier.untrained(task, config, shared, seed)
 
 

@@ -23,7 +23,7 @@ from sklearn.exceptions import NotFittedError
 from classifiers.encoder import ENCODER_REQUIREMENTS, MeanPooledEncoder, resolve_encoder
 from classifiers.errors import UserInputError
 from classifiers.families.descriptions import DescriptionClassifier, DescriptionsModel
-from classifiers.interface import Labels, Trainable
+from classifiers.interface import Labels, TextReading, Trainable
 from classifiers.registry import Factory, Family, register
 
 logger = logging.getLogger(__name__)
@@ -78,6 +78,9 @@ class SetFitClassifier(Trainable):
         self.prototypes = DescriptionClassifier.untrained(self.task, self.config, encoder)
         self.prototypes.fit(inputs, y)
         self.labels = self.prototypes.labels
+
+    def reading(self) -> TextReading:
+        return super().reading() if self.prototypes is None else self.prototypes.reading()
 
     def predict_proba(self, inputs: pd.DataFrame) -> np.ndarray:
         if self.prototypes is None:

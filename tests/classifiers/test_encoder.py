@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import sys
@@ -28,6 +29,7 @@ from classifiers.encoder import (
     resolve_encoder,
 )
 from classifiers.errors import UserInputError
+from classifiers.interface import TextReading
 from classifiers.onnx_encoder import OnnxExportError
 
 TEXTS = pd.DataFrame(
@@ -342,6 +344,10 @@ def test_the_saved_encoder_keeps_how_it_reads_long_texts_and_an_older_one_trunca
         encoder.save(tmp_path / long_texts)
         loaded = MeanPooledEncoder.load(tmp_path / long_texts)
         assert loaded.long_texts == long_texts
+        assert loaded.reading() == TextReading(whole=long_texts == "windows", max_length=16)
+        # A truncating encoder's settings are those code from before long texts were read whole loads (and reads alike).
+        settings = json.loads((tmp_path / long_texts / encoder_module.SETTINGS_FILE).read_text(encoding="utf-8"))
+        assert ("long_texts" in settings) == (long_texts == "windows")
         np.testing.assert_allclose(loaded.encode(texts), encoder.encode(texts), atol=1e-6)
     # Saved before long texts were read in windows: no such setting, and it read the first window only.
     settings = tmp_path / "windows" / encoder_module.SETTINGS_FILE

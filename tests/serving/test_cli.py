@@ -110,8 +110,14 @@ def test_python_m_serving_classifies_over_http(trained_store: str, tmp_path: Pat
             "NEWS_MAX_REQUEST_CHARS is 1000: a request that small cannot hold one text of NEWS_MAX_TEXT_CHARS (20000) "
             "characters; set it to at least 20000",
         ),
+        # Raising the text limit alone: the request limit it meets is the default, not a value the user set.
+        (
+            {"NEWS_MAX_TEXT_CHARS": "600000", "NEWS_MAX_BODY_BYTES": "700000"},
+            "NEWS_MAX_REQUEST_CHARS is 512000 (the default): a request that small cannot hold one text of "
+            "NEWS_MAX_TEXT_CHARS (600000) characters; set it to at least 600000",
+        ),
     ],
-    ids=["one-setting", "two-settings", "poll-too-often", "poll-never", "body-too-small", "request-too-small"],
+    ids=["one-setting", "two-settings", "poll-too-often", "poll-never", "body-too-small", "request-too-small", "request-default-too-small"],
 )
 def test_invalid_settings_exit_with_a_message(monkeypatch: pytest.MonkeyPatch, settings: dict[str, str], message: str) -> None:
     for name, value in settings.items():

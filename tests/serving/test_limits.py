@@ -63,8 +63,8 @@ def test_texts_over_the_request_budget_are_refused_before_any_model_runs(client:
 
     assert error["loc"] == ["body", "items"]
     assert error["msg"] == (
-        f"items: the texts hold {2 * share + 1} characters in all; at most {limits['max_request_chars']} are read per "
-        "request (send the items in several requests)"
+        f"items: the texts hold {2 * share + 1} characters in all; a request may hold at most "
+        f"{limits['max_request_chars']} (send the items in several requests)"
     )
 
 

@@ -34,6 +34,10 @@ def test_the_classify_body_carries_this_servers_limits(schema: dict[str, Any], l
         1,
         limits["max_items"],
     )
+    assert body["properties"]["items"]["description"] == (
+        f"At most {limits['max_items']} items, whose texts hold at most {limits['max_request_chars']} characters "
+        "together (NEWS_MAX_REQUEST_CHARS)."
+    )
     text = item["text"]
     assert (text["type"], text["minLength"], text["pattern"]) == ("string", 1, NON_BLANK_PATTERN)
     assert text["maxLength"] == limits["max_text_chars"]

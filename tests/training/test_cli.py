@@ -470,3 +470,10 @@ def test_label_counts_refuses_to_write_over_its_inputs_or_into_a_folder(tmp_path
     assert folder.exit_code == 1 and f"error: cannot write {tmp_path}: it is a folder" in folder.output
     unwritable = runner.invoke(app, ["label-counts", "--out", "/proc/counts.md"])
     assert unwritable.exit_code == 1 and "error: cannot write /proc/counts.md: " in unwritable.output
+
+
+def test_evaluate_help_names_the_default_data_directory() -> None:
+    # Rich reads "[default: ...]" in a help string as markup and drops it: the default must survive the rendering.
+    result = runner.invoke(app, ["evaluate", "--help"], env={"COLUMNS": "400", "TERMINAL_WIDTH": "400"})
+    assert result.exit_code == 0, result.output
+    assert f"the folder holding the benchmark folders (default: {locations.DEFAULT_DATA_DIR})" in result.output

@@ -320,6 +320,7 @@ def _read_semeval2016(paths: list[Path], labels: tuple[str, ...]) -> pd.DataFram
         path, ("ID", "Target", "Tweet", "Stance"), encoding=_semeval_encoding(path), delimiter="\t", quoting=csv.QUOTE_NONE
     )
     _check_unique(path, "ID", [(where, row["ID"]) for where, row in rows])
+    _check_filled(path, "Target", rows)
     _check_filled(path, "Tweet", rows)
     _check_labels(path, "Stance", [(where, row["Stance"]) for where, row in rows], labels)
     return pd.DataFrame(

@@ -10,7 +10,7 @@ from pydantic import ValidationError
 from classifiers.families.ensemble import EnsembleModel
 from classifiers.families.frozen_encoder import FrozenEncoderModel
 from classifiers.families.tfidf import TfidfModel
-from classifiers.interface import load_predictor
+from classifiers.interface import TextReading, load_predictor
 from classifiers.registry import classifier_factory, requirement_pins
 
 INPUTS = pd.DataFrame(
@@ -53,6 +53,29 @@ def test_probabilities_are_the_weighted_mean_of_the_members(tiny_encoder: Path, 
     assert (loaded.family, loaded.task, loaded.labels) == ("ensemble", "stance", ["against", "favor"])
     assert [member.family for member in loaded.members] == ["tfidf", "frozen_encoder"]
     assert np.allclose(loaded.predict_proba(INPUTS), probabilities, atol=1e-5)
+
+
+@pytest.mark.parametrize(
+    ("long_texts", "expected"),
+    [("windows", TextReading(whole=True, max_length=32)), ("truncate", TextReading(whole=False, max_length=32))],
+)
+def test_the_ensemble_reads_a_long_text_whole_only_where_every_member_does(
+    tiny_encoder: Path, tmp_path: Path, long_texts: str, expected: TextReading
+) -> None:
+    config = EnsembleModel(
+        family="ensemble",
+        members=[
+            {"family": "tfidf", "C": 10.0},
+            {"family": "frozen_encoder", "encoder": str(tiny_encoder), "max_length": 32, "long_texts": long_texts},
+        ],
+    )
+    classifier = classifier_factory(config, "stance", seed=0)()
+    classifier.fit(INPUTS, LABELS)
+    # The TF-IDF member reads every word; the encoder member as its config says.
+    assert [member.reading() for member in classifier.members] == [TextReading(whole=True), expected]
+    assert classifier.reading() == expected
+    classifier.save(tmp_path)
+    assert load_predictor(tmp_path).reading() == expected
 
 
 def test_members_are_validated_by_their_own_family(tiny_encoder: Path) -> None:

@@ -12,7 +12,7 @@ from classifiers.encoder import PRECISION_VARIABLE, MeanPooledEncoder, resolve_e
 from classifiers.errors import UserInputError
 from classifiers.families.finetuned import FineTuneModel
 from classifiers.families.frozen_encoder import FrozenEncoderModel
-from classifiers.interface import META_FILE, load_predictor
+from classifiers.interface import META_FILE, TextReading, load_predictor
 from classifiers.registry import classifier_factory
 from classifiers.target_context import TargetAliases
 
@@ -61,6 +61,8 @@ def test_family_fits_predicts_saves_and_loads(tiny_encoder: Path, tmp_path: Path
     loaded = load_predictor(tmp_path)
     assert (loaded.family, loaded.task, loaded.labels) == (config.family, "stance", ["against", "favor"])
     assert np.allclose(loaded.predict_proba(INPUTS), probabilities, atol=1e-5)
+    # A fine-tuned model reads a text to max_length word pieces; a frozen encoder whole, by default, in windows of it.
+    assert loaded.reading() == TextReading(whole=config.family == "frozen_encoder", max_length=32)
 
 
 def test_finetuned_model_carries_id2label(tiny_encoder: Path, tmp_path: Path) -> None:

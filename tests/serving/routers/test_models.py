@@ -32,6 +32,12 @@ def test_models_lists_labels_metrics_and_the_exact_version(client: TestClient, t
     expected_weight = load_config(DEFAULT_CONFIGS["topic"]).neighbour_weight
     assert (topic["neighbour_weight"], stance["neighbour_weight"]) == (expected_weight, 0)
     assert topic["neighbour_weight"] > 0
+    # How each reads a long text, as its config says: the topic default whole (in windows), the stance default cut.
+    for model in (topic, stance):
+        config = load_config(DEFAULT_CONFIGS[model["task"]]).model
+        expected = "whole" if config.long_texts == "windows" else "truncated"
+        assert (model["long_texts"], model["max_length"]) == (expected, config.max_length)
+    assert (topic["long_texts"], stance["long_texts"]) == ("whole", "truncated")
     run = MlflowClient(tracking_uri=trained_store).get_run(topic["run_id"])
     assert topic["metrics"] == {"macro_f1": run.data.metrics["macro_f1"], "accuracy": run.data.metrics["accuracy"]}
 

@@ -419,6 +419,11 @@ def test_semeval_empty_tweet_names_file_line_and_column(tmp_path: Path) -> None:
     with pytest.raises(UserInputError) as err:
         load_benchmark("semeval2016", tmp_path, "train", "stance")
     assert str(err.value) == f"{path}: empty Tweet on line 6, line 7, line 8, line 9, line 10 and 2 more (7 in all)"
+    # Stance is toward a target: a row without one is refused too.
+    write_semeval(tmp_path, SEMEVAL + b"105\t \tGod is great.\tFAVOR\r\n")
+    with pytest.raises(UserInputError) as err:
+        load_benchmark("semeval2016", tmp_path, "train", "stance")
+    assert str(err.value) == f"{path}: empty Target on line 6 (1 in all)"
 
 
 def test_fnc1_stance_whose_body_is_missing(tmp_path: Path) -> None:
