@@ -1,5 +1,6 @@
 import json
 import logging
+import shutil
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -499,20 +500,22 @@ def test_a_benchmark_split_the_model_learnt_from_counts_every_row_as_trained_on(
     assert json.loads(stdout.strip().splitlines()[-1])["trained_on"] == 3
 
 
-def test_a_benchmark_slice_missing_a_label_keeps_one_macro_f1_throughout(store_uri: str, tmp_path: Path) -> None:
+def _train_on_tiny_bbc(full: Path) -> None:
+    """Two made-up articles per BBC News label written under full, and the BBC TF-IDF config trained on them."""
     words = {"business": "profits shares market", "politics": "minister election vote", "sport": "match goal cup",
              "tech": "phone software chip", "entertainment": "film actor award"}
     for label, text in words.items():
         for number in range(2):
-            path = tmp_path / "full" / "bbc_news" / "bbc" / label / f"00{number}.txt"
+            path = full / "bbc_news" / "bbc" / label / f"00{number}.txt"
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(f"{label} {number}\n\nThe {text} story number {number}.", encoding="utf-8")
-            if label != "tech":
-                sliced = tmp_path / "slice" / path.relative_to(tmp_path / "full")
-                sliced.parent.mkdir(parents=True, exist_ok=True)
-                sliced.write_text(path.read_text(encoding="utf-8"), encoding="utf-8")
-    overrides = [f"data.data_dir={tmp_path / 'full'}", "model.classifier=logreg", "evaluation.cv=leave_one_group_out"]
+    overrides = [f"data.data_dir={full}", "model.classifier=logreg", "evaluation.cv=leave_one_group_out"]
     train(load_config(locations.CONFIGS_DIR / "benchmarks" / "bbc_news" / "tfidf_svm.yaml", overrides))
+
+
+def test_a_benchmark_slice_missing_a_label_keeps_one_macro_f1_throughout(store_uri: str, tmp_path: Path) -> None:
+    _train_on_tiny_bbc(tmp_path / "full")
+    shutil.copytree(tmp_path / "full", tmp_path / "slice", ignore=lambda folder, names: ["tech"] if "tech" in names else [])
     code, stdout, output = evaluate_cli(
         "--model-uri", "models:/bbc-topic@champion", "--dataset", "bbc_news", "--data-dir", str(tmp_path / "slice")
     )
@@ -525,15 +528,7 @@ def test_a_benchmark_slice_missing_a_label_keeps_one_macro_f1_throughout(store_u
 def test_a_partial_label_map_averages_macro_f1_over_the_gold_labels_only(
     store_uri: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    words = {"business": "profits shares market", "politics": "minister election vote", "sport": "match goal cup",
-             "tech": "phone software chip", "entertainment": "film actor award"}
-    for label, text in words.items():
-        for number in range(2):
-            path = tmp_path / "full" / "bbc_news" / "bbc" / label / f"00{number}.txt"
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(f"{label} {number}\n\nThe {text} story number {number}.", encoding="utf-8")
-    overrides = [f"data.data_dir={tmp_path / 'full'}", "model.classifier=logreg", "evaluation.cv=leave_one_group_out"]
-    train(load_config(locations.CONFIGS_DIR / "benchmarks" / "bbc_news" / "tfidf_svm.yaml", overrides))
+    _train_on_tiny_bbc(tmp_path / "full")
     # Scored on business and politics alone; one business article reads like sport, which the map leaves out.
     articles = {"business/000.txt": "Profits\n\nThe profits shares market story.",
                 "business/001.txt": "Cup final\n\nThe match goal cup story.",
