@@ -273,10 +273,10 @@ class MeanPooledEncoder:
     def _token_sums(self, encoded: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
         """Per tokenised row, the sum of its token vectors (padding excluded) and their count, from ONNX Runtime or
         PyTorch."""
-        import torch
-
         if self._session is not None:
             return token_sums(self._session, encoded)
+        import torch
+
         assert self.model is not None  # loaded whenever there is no session
         tensors = {name: torch.from_numpy(values).to(self.device) for name, values in encoded.items()}
         with torch.inference_mode():

@@ -290,8 +290,8 @@ class PairFeaturesClassifier(Trainable):
         self.labels = [str(label) for label in self.trees.classes_]
 
     def reading(self) -> TextReading:
-        # Its encoder embeds a body's sentences and the target; the cue features read every word.
-        return TextReading(whole=True) if self.encoder is None else self.encoder.reading()
+        # The TF-IDF and cue features read every word; the encoder embeds the body's sentences, each to max_length.
+        return TextReading(whole=True, max_length=None if self.encoder is None else self.encoder.max_length)
 
     def predict_proba(self, inputs: pd.DataFrame) -> np.ndarray:
         return self.trees.predict_proba(self.featurizer.transform(inputs, self.encoder))

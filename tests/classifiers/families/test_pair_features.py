@@ -6,7 +6,7 @@ import pytest
 
 from classifiers.errors import UserInputError
 from classifiers.families.pair_features import PairFeaturesModel, PairFeaturizer
-from classifiers.interface import load_predictor
+from classifiers.interface import TextReading, load_predictor
 from classifiers.registry import classifier_factory
 
 BODY_METEOR = "A meteorite crashed near Managua. Officials confirmed the crater. Residents heard a boom."
@@ -76,6 +76,8 @@ def test_fit_predict_save_load(tiny_encoder: Path, tmp_path: Path, with_encoder:
     loaded = load_predictor(tmp_path)
     assert loaded.family == "pair_features"
     assert np.allclose(loaded.predict_proba(PAIRS), probabilities, atol=1e-5)
+    # Its TF-IDF and cue features read every word; an encoder reads each sentence to max_length.
+    assert loaded.reading() == TextReading(whole=True, max_length=config.max_length if with_encoder else None)
 
 
 def test_pair_features_refuse_the_topic_task() -> None:
