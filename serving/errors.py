@@ -99,6 +99,17 @@ async def body_too_large(request: Request, exc: HTTPException) -> JSONResponse:
     return JSONResponse(status_code=413, content={"detail": detail})
 
 
+async def method_not_allowed(request: Request, exc: HTTPException) -> JSONResponse:
+    """405 with HEAD in `Allow` wherever GET is: every GET endpoint answers HEAD through a route of its own
+    (`serving.routers.answer_head_as_get`), which Starlette's `Allow`, taken from the first route of the path, leaves
+    out."""
+    headers = dict(exc.headers or {})
+    allowed = [method.strip() for method in headers.get("Allow", "").split(",") if method.strip()]
+    if "GET" in allowed and "HEAD" not in allowed:
+        headers["Allow"] = ", ".join([*allowed, "HEAD"])
+    return JSONResponse(status_code=405, content={"detail": exc.detail}, headers=headers)
+
+
 class JsonBodyLimitMiddleware:
     """Starlette's RequestBodyLimitMiddleware, with its plain-text 413 answered in the JSON error shape.
 
@@ -188,6 +199,7 @@ async def unexpected_error(request: Request, exc: Exception) -> JSONResponse:
 def add_exception_handlers(app: FastAPI) -> None:
     """Register this module's handlers on the app."""
     app.add_exception_handler(RequestValidationError, validation_error)  # type: ignore[arg-type]
+    app.add_exception_handler(405, method_not_allowed)  # type: ignore[arg-type]
     app.add_exception_handler(413, body_too_large)  # type: ignore[arg-type]
     app.add_exception_handler(ModelUnavailable, model_unavailable)  # type: ignore[arg-type]
     app.add_exception_handler(ReloadFailed, reload_failed)  # type: ignore[arg-type]

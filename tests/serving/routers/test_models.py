@@ -54,7 +54,17 @@ def test_models_answers_head_with_the_status_and_headers_of_get(client: TestClie
 
 def test_reload_answers_no_head(client: TestClient) -> None:
     # HEAD is GET without the body; the POST endpoint has no GET to answer it as.
-    assert client.head("/v1/models/reload").status_code == 405
+    response = client.head("/v1/models/reload")
+    assert response.status_code == 405
+    assert response.headers["allow"] == "POST"
+
+
+def test_a_405_names_head_beside_get(client: TestClient) -> None:
+    response = client.delete("/v1/models")
+
+    assert response.status_code == 405
+    assert response.json() == {"detail": "Method Not Allowed"}
+    assert response.headers["allow"] == "GET, HEAD"
 
 
 def test_reload_without_a_key_is_401(client: TestClient) -> None:
