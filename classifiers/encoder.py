@@ -204,9 +204,9 @@ class MeanPooledEncoder:
             RUNTIME_NAMES[self.runtime],
         )
         # Cross-validation embeds the same rows in every fold: training keeps every embedding (cache=True).
-        # At prediction time a bounded cache shared with every encoder that embeds alike (the same weights, reading of
-        # long texts, dtype and runtime) stands in.
-        shared = f"{weights} {max_length} {long_texts} {self.dtype} {self.runtime}"
+        # At prediction time a bounded cache shared with every encoder that embeds alike (the same weights, window,
+        # dtype and runtime) stands in; how each reads a long text is part of that text's key (`encode`).
+        shared = f"{weights} {max_length} {self.dtype} {self.runtime}"
         self._known = RecentEmbeddings(capacity=None) if cache else shared_recent(shared)
 
     def encode(self, inputs: pd.DataFrame, progress: bool = False) -> np.ndarray:
@@ -214,11 +214,20 @@ class MeanPooledEncoder:
         first, second = pair_arguments(inputs)
         keys = list(zip(first, second or [None] * len(first), strict=True))
         unique = list(dict.fromkeys(keys))
-        known = self._known.get_many(unique)
-        todo = [key for key in unique if key not in known]
-        fresh = dict(zip(todo, self._embed(todo, progress), strict=True)) if todo else {}
-        self._known.put_many(fresh)
-        found = {**known, **fresh}
+        # A text within one window embeds alike however long texts are read, so it is kept under its own key, which
+        # the topic default (reading them whole) and the stance default (cutting them) share; a longer one under a
+        # key that also names the reading.
+        found = self._known.get_many(unique)
+        longer = self._known.get_many([(*key, self.long_texts) for key in unique if key not in found])
+        found |= {key[:2]: vector for key, vector in longer.items()}
+        todo = [key for key in unique if key not in found]
+        if todo:
+            vectors, fits = self._embed(todo, progress)
+            fresh = dict(zip(todo, vectors, strict=True))
+            self._known.put_many(
+                {(key if one else (*key, self.long_texts)): fresh[key] for key, one in zip(todo, fits, strict=True)}
+            )
+            found |= fresh
         return np.stack([found[key] for key in keys]) if keys else np.zeros((0, self.dimension), dtype=np.float32)
 
     def reading(self) -> TextReading:
@@ -229,23 +238,26 @@ class MeanPooledEncoder:
     def dimension(self) -> int:
         return int(self.config.hidden_size)
 
-    def _embed(self, keys: list[tuple[str, str | None]], progress: bool) -> list[np.ndarray]:
+    def _embed(self, keys: list[tuple[str, str | None]], progress: bool) -> tuple[list[np.ndarray], list[bool]]:
+        """The embedding of each key, and whether it fits in one window of max_length word pieces."""
         # Batches of similar length: padding to the longest member is most of the cost otherwise.
         order = sorted(range(len(keys)), key=lambda index: len(keys[index][0]) + len(keys[index][1] or ""))
         vectors: list[np.ndarray] = [np.empty(0)] * len(keys)
+        fits = [True] * len(keys)
         starts = range(0, len(order), self.rows_per_call)
         for start in tqdm(starts, desc="embedding", unit="batch", disable=not progress):
             batch = [keys[index] for index in order[start : start + self.rows_per_call]]
             first = [key[0] for key in batch]
             second = [key[1] for key in batch] if batch[0][1] is not None else None
-            pooled = self._pooled(first, second)
-            for index, vector in zip(order[start : start + self.rows_per_call], pooled, strict=True):
-                vectors[index] = vector
-        return vectors
+            pooled, one_window = self._pooled(first, second)
+            for index, vector, one in zip(order[start : start + self.rows_per_call], pooled, one_window, strict=True):
+                vectors[index], fits[index] = vector, bool(one)
+        return vectors, fits
 
-    def _pooled(self, first: list[str], second: list[str] | None) -> np.ndarray:
+    def _pooled(self, first: list[str], second: list[str] | None) -> tuple[np.ndarray, np.ndarray]:
         """Unit-length embeddings of one call's rows: the mean of each row's word-piece vectors (padding excluded),
-        over all its windows of `max_length` word pieces where long texts are read in windows, else over the first."""
+        over all its windows of `max_length` word pieces where long texts are read in windows, else over the first;
+        and whether each row fits in one window."""
         encoded = dict(
             self.tokenizer(
                 first,
@@ -254,11 +266,16 @@ class MeanPooledEncoder:
                 padding=True,
                 truncation="only_second" if second is not None else True,
                 max_length=self.max_length,
-                return_overflowing_tokens=self.long_texts == "windows",
+                return_overflowing_tokens=True,
             )
         )
-        # The row each window belongs to: a row longer than max_length has several when read in windows.
-        owners = encoded.pop("overflow_to_sample_mapping", np.arange(len(first)))
+        # The row each window belongs to: a row longer than max_length has several.
+        owners = encoded.pop("overflow_to_sample_mapping")
+        one_window = np.bincount(owners, minlength=len(first)) == 1
+        if self.long_texts == "truncate":
+            firsts = np.flatnonzero(np.r_[True, owners[1:] != owners[:-1]])
+            encoded = {name: values[firsts] for name, values in encoded.items()}
+            owners = owners[firsts]
         sums = np.zeros((len(first), self.dimension), dtype=np.float32)
         counts = np.zeros((len(first), 1), dtype=np.float32)
         # A few long texts can make dozens of windows: they are run rows_per_call at a time, as rows are.
@@ -268,7 +285,7 @@ class MeanPooledEncoder:
             part_sums, part_counts = self._token_sums({name: values[:, :width] for name, values in part.items()})
             np.add.at(sums, owners[start : start + self.rows_per_call], part_sums)
             np.add.at(counts, owners[start : start + self.rows_per_call], part_counts)
-        return unit_means(sums, counts)
+        return unit_means(sums, counts), one_window
 
     def _token_sums(self, encoded: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
         """Per tokenised row, the sum of its token vectors (padding excluded) and their count, from ONNX Runtime or
