@@ -21,6 +21,10 @@ from classifiers.redaction import RedactingFilter
 from serving.http_protocol import limited_httptools
 from serving.settings import ENV_PREFIX, ServingSettings
 
+# The packages whose modules log in a server process (a loaded model's code is the classifiers package, never training):
+# a record of any other reaches no handler, its INFO lost and its warnings printed bare, the URI's secret unmasked.
+LOGGED_PACKAGES = ("serving", "classifiers")
+
 app = typer.Typer(
     help="Serve the champion topic and stance models over HTTP (settings: NEWS_* environment variables).",
     pretty_exceptions_enable=False,
@@ -35,7 +39,7 @@ def logging_config(tracking_uri: str) -> dict[str, Any]:
     config["filters"] = {"redact": {"()": RedactingFilter, "uri": tracking_uri}}
     for handler in config["handlers"].values():
         handler["filters"] = ["redact"]
-    for name in ("serving", "training"):
+    for name in LOGGED_PACKAGES:
         config["loggers"][name] = {"handlers": ["default"], "level": "INFO", "propagate": False}
     return config
 

@@ -141,6 +141,28 @@ def test_a_bad_setting_is_named_as_the_variable_and_never_echoed(monkeypatch: py
     assert "eighty" not in result.output and "short-secret" not in result.output
 
 
+# A worker process's logging as `python -m serving` configures it; then a line from the model code's package.
+LOG_FROM_A_MODEL = """
+import logging.config, sys
+from serving.cli import logging_config
+logging.config.dictConfig(logging_config(sys.argv[1]))
+logging.getLogger("classifiers.encoder").info("encoder loaded")
+logging.getLogger("classifiers.onnx_encoder").warning("cannot reach %s", sys.argv[1])
+"""
+
+
+def test_the_model_codes_log_lines_reach_the_servers_log_with_the_secret_masked() -> None:
+    uri = "postgresql://news:hunter2-secret@db.internal/mlflow"
+    done = subprocess.run(
+        [sys.executable, "-c", LOG_FROM_A_MODEL, uri], cwd=locations.PROJECT_ROOT, capture_output=True, text=True, timeout=120, check=False
+    )
+
+    assert done.returncode == 0, done.stderr
+    assert "INFO:     encoder loaded" in done.stderr
+    assert "WARNING:  cannot reach postgresql://news:***@db.internal/mlflow" in done.stderr
+    assert "hunter2-secret" not in done.stderr
+
+
 @pytest.mark.parametrize("port", ["99999", "-1"])
 def test_a_port_option_out_of_range_is_refused_before_anything_loads(monkeypatch: pytest.MonkeyPatch, port: str) -> None:
     # uvicorn itself would bind 99999 as 99999 mod 65536, and fail on -1 only after loading the models.
