@@ -60,6 +60,7 @@ from training.evaluation.metrics import (
     group_bootstrap_interval,
     report_text,
 )
+from training.evaluation.seen_rows import CONFIG_ARTIFACT
 from training.labelled_data import LabelledData, frame_digest, load_labelled_data
 from training.peak_memory import PeakMemory
 from training.promotion import (
@@ -291,7 +292,7 @@ def _log_setup(config: ExperimentConfig, config_path: Path | None) -> None:
     # A sweep's parent trains none of the swept values: its own would read as the one trained.
     params = {key: _comparable(value) for key, value in params.items() if key not in config.sweep}
     mlflow.log_params(params | {f"sweep.{key}": _comparable(values) for key, values in config.sweep.items()})
-    mlflow.log_text(to_yaml(config), "config.yaml")
+    mlflow.log_text(to_yaml(config), CONFIG_ARTIFACT)
     mlflow.set_tags(
         {
             "task": config.task,
