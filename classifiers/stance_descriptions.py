@@ -16,6 +16,7 @@ from string import Formatter
 
 import numpy as np
 import pandas as pd
+from scipy.special import softmax
 
 from classifiers.encoder import MeanPooledEncoder
 
@@ -63,10 +64,7 @@ class StanceDescriptions:
             # The encoder remembers these, so a target already seen costs nothing.
             embedded = encoder.encode(pd.DataFrame({"text": filled})).reshape(len(unique), len(sentences), -1)
             scores[:, column] = np.einsum("nd,nd->n", text, embedded.mean(axis=1)[rows])
-        scores /= self.temperature
-        scores -= scores.max(axis=1, keepdims=True)
-        weights = np.exp(scores)
-        return weights / weights.sum(axis=1, keepdims=True)
+        return softmax(scores / self.temperature, axis=1)
 
     def mix(
         self,

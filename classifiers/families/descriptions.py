@@ -21,6 +21,7 @@ import joblib
 import numpy as np
 import pandas as pd
 from pydantic import Field, PositiveFloat, PositiveInt, field_validator, model_validator
+from scipy.special import softmax
 from sklearn.linear_model import LogisticRegression
 
 from classifiers.config import BATCH_SIZE_HELP, LONG_TEXTS_HELP, MAX_LENGTH_HELP, PACKAGED_ENCODER, FamilyConfig, LongTexts
@@ -173,10 +174,7 @@ class DescriptionClassifier(Trainable):
 
     def predict_proba(self, inputs: pd.DataFrame) -> np.ndarray:
         embeddings = self.encoder.encode(inputs)
-        similarity = embeddings @ self.prototypes.T / self.temperature
-        similarity -= similarity.max(axis=1, keepdims=True) if len(similarity) else 0
-        weights = np.exp(similarity)
-        probabilities = weights / weights.sum(axis=1, keepdims=True)
+        probabilities = softmax(embeddings @ self.prototypes.T / self.temperature, axis=1)
         if self.head is None or not len(embeddings):
             return probabilities
         # The head was fitted on every described label, so its columns are the prototypes' (sorted labels).
