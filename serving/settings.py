@@ -136,9 +136,11 @@ class ServingSettings(BaseSettings):
         description="Characters of all the texts of one /v1/classify request together: the encoder models read a long "
         "text whole, 256 word pieces at a time, so this bounds the work one request asks for.",
     )
-    max_target_chars: PositiveInt = 200
+    max_target_chars: PositiveInt = Field(
+        200, description="Characters per target, and per /v1/classify document name (a name, as a target is)."
+    )
     max_targets: PositiveInt = Field(20, description="Targets per /v1/articles request.")
-    max_article_chars: PositiveInt = 200_000
+    max_article_chars: PositiveInt = Field(200_000, description="Characters of a /v1/articles body.")
     max_body_bytes: PositiveInt = Field(8 * 1024 * 1024, description="Larger request bodies get 413.")
     admin_api_key: Annotated[SecretStr | None, BeforeValidator(_blank_is_unset), AfterValidator(_strong_key)] = Field(
         None,
