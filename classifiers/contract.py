@@ -29,13 +29,28 @@ class Scored(NamedTuple):
     probabilities: dict[str, float]
 
 
+# How many rows without a value an error names: enough to find them, not a page of numbers.
+NULL_ROWS_SHOWN = 10
+
+
 def check_inputs(inputs: pd.DataFrame, task: str) -> pd.DataFrame:
-    """The columns the model reads, as strings; a clear error when one is missing."""
+    """The columns the model reads, as strings; a clear error when one is missing or a row has no value in one."""
     missing = [column for column in REQUIRED_COLUMNS[task] if column not in inputs.columns]
     if missing:
         raise ValueError(
             f"a {task} model needs column(s) {', '.join(REQUIRED_COLUMNS[task])}; missing: {', '.join(missing)}"
         )
+    for column in REQUIRED_COLUMNS[task]:
+        # MLflow's schema check lets a null through a required string column (it asks only for the column), and
+        # astype(str) keeps it null: each family then failed on it in its own words, deep inside the model.
+        empty = np.flatnonzero(inputs[column].isna().to_numpy())
+        if len(empty):
+            shown = ", ".join(str(row) for row in empty[:NULL_ROWS_SHOWN])
+            shown += ", ..." if len(empty) > NULL_ROWS_SHOWN else ""
+            raise ValueError(
+                f"a {task} model needs a string in every row of {', '.join(REQUIRED_COLUMNS[task])}: column {column} "
+                f"has no value in row(s) {shown} (counted from 0; {len(empty)} in all)"
+            )
     return inputs[list(REQUIRED_COLUMNS[task])].astype(str)
 
 

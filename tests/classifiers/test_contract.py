@@ -38,3 +38,13 @@ def test_predict_refuses_a_model_that_answers_fewer_rows_than_it_was_given() -> 
     assert predict(predictor, pd.DataFrame({"text": ["a"]}))["label"].tolist() == ["conflict"]
     with pytest.raises(ValueError, match=r"probabilities of shape \(1, 2\) for 3 row\(s\)"):
         predict(predictor, pd.DataFrame({"text": ["a", "b", "c"]}))
+
+
+@pytest.mark.parametrize("missing", [None, np.nan])
+def test_a_null_text_or_target_is_refused_naming_its_column_and_rows(missing: object) -> None:
+    # MLflow's schema check lets a null through a required string column (it asks only that the column be there);
+    # read on, it reached the model as NaN and failed deep inside it ("object of type 'float' has no len()").
+    with pytest.raises(ValueError, match=r"column text has no value in row\(s\) 1"):
+        check_inputs(pd.DataFrame({"text": ["a", missing]}), "topic")
+    with pytest.raises(ValueError, match=r"column target has no value in row\(s\) 0, 2"):
+        check_inputs(pd.DataFrame({"text": ["a", "b", "c"], "target": [missing, "X", missing]}), "stance")
