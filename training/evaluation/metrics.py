@@ -206,6 +206,8 @@ def confusion_matrix_figure(y_true: Labels, y_pred: Labels, labels: Sequence[str
     ConfusionMatrixDisplay.from_predictions(
         np.asarray(y_true), np.asarray(y_pred), labels=list(labels), ax=axes, colorbar=False, xticks_rotation=45
     )
-    axes.set_title(title)
+    # Wrapped at the image's edges: a run's title (task, family, cross-validation) is wider than a three-label image,
+    # and ran off both sides of it.
+    axes.set_title(title, wrap=True)
     figure.tight_layout()
     return figure

@@ -74,6 +74,19 @@ def test_confusion_matrix_figure_has_every_label() -> None:
     assert axes.get_title() == "title"
 
 
+def test_confusion_matrix_title_fits_in_the_image() -> None:
+    # A stance run's title ran off both sides of its three-label image ("... out-of-fold (leave_one_grou").
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    title = "stance / frozen_encoder: out-of-fold (leave_one_group_out)"
+    figure = confusion_matrix_figure(["favor", "none"], ["favor", "none"], ["against", "favor", "none"], title)
+    renderer = FigureCanvasAgg(figure).get_renderer()
+    figure.draw(renderer)
+    shown = figure.axes[0].title.get_window_extent(renderer)
+    assert shown.x0 >= 0 and shown.x1 <= figure.bbox.width and shown.y1 <= figure.bbox.height
+    assert figure.axes[0].get_title() == title
+
+
 def _predictions(groups: int, rows_per_group: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Three labels, about 70% right; each group's own error rate varies, as articles do."""
     rng = np.random.default_rng(seed)
