@@ -98,13 +98,25 @@ def embeds_text(config: FamilyConfig) -> bool:
     return any("transformers" in get_family(name).requirements for name in config.family_names())
 
 
+# The index that serves a build named by its local version label (PyTorch's `2.13.0+cpu`), which PyPI does not hold.
+LOCAL_BUILD_INDEXES = {"cpu": "https://download.pytorch.org/whl/cpu"}
+
+
 def requirement_pins(config: FamilyConfig) -> list[str]:
-    """`package==version` for everything a saved model of the config imports, as installed now."""
+    """`package==version` for everything a saved model of the config imports, as installed now, after the
+    `--extra-index-url` line of the index a local build (torch's `+cpu`) comes from."""
     pins: dict[str, str] = {}
+    indexes: list[str] = []
     for name in config.family_names():
         for package in (*BASE_REQUIREMENTS, *get_family(name).requirements):
             try:
-                pins[package] = f"{package}=={version(package)}"
+                installed = version(package)
             except PackageNotFoundError as err:
                 raise UserInputError(f"the {name} family needs '{package}', which is not installed") from err
-    return list(pins.values())
+            pins[package] = f"{package}=={installed}"
+            # PyPI holds no `torch==2.13.0+cpu`: an environment made from requirements.txt (`mlflow models serve`'s
+            # default virtualenv) could not install the pin; dropping the label would pull PyPI's CUDA build.
+            index = LOCAL_BUILD_INDEXES.get(installed.partition("+")[2])
+            if index is not None and f"--extra-index-url {index}" not in indexes:
+                indexes.append(f"--extra-index-url {index}")
+    return [*indexes, *pins.values()]

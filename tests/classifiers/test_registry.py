@@ -102,3 +102,22 @@ def test_what_the_package_imports_when_a_model_loads_is_among_every_models_requi
                 if not any(canonical(dist) in installed for dist in distributions.get(top, [top])):
                     missing.append(f"{path.name}: {top}")
     assert missing == []
+
+
+@pytest.mark.parametrize(("installed", "index_line"), [("2.13.0+cpu", True), ("2.13.0", False)])
+def test_a_cpu_build_of_torch_is_pinned_with_the_index_that_serves_it(
+    installed: str, index_line: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # PyPI holds no `torch==2.13.0+cpu`: an environment built from the model's requirements.txt (`mlflow models
+    # serve`'s default virtualenv, `spark_udf` with one) failed to install it; without the local label it would pull
+    # PyPI's CUDA build, gigabytes a CPU server never uses.
+    from classifiers import registry
+    from classifiers.families.frozen_encoder import FrozenEncoderModel
+
+    real = registry.version
+    monkeypatch.setattr(registry, "version", lambda package: installed if package == "torch" else real(package))
+    pins = registry.requirement_pins(FrozenEncoderModel(family="frozen_encoder"))
+    assert f"torch=={installed}" in pins
+    assert ("--extra-index-url https://download.pytorch.org/whl/cpu" in pins) is index_line
+    if index_line:
+        assert pins.index("--extra-index-url https://download.pytorch.org/whl/cpu") < pins.index(f"torch=={installed}")
