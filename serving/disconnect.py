@@ -16,6 +16,11 @@ from starlette.requests import Request
 
 Result = TypeVar("Result")
 
+# The scope key under which the HTTP protocol (serving.http_protocol) records the status it answered a request with
+# itself while the app was still reading its body (408, or 400 for a bad chunk size): the app then only sees a
+# disconnect, and counts the request with that status rather than as a client that left.
+ANSWERED_BY_SERVER = "news.answered_by_server"
+
 
 class ClientGone(Exception):
     """The client disconnected before its answer was ready; its remaining work was cancelled."""

@@ -19,7 +19,7 @@ from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from classifiers.store import RegistryUnreachable
-from serving.disconnect import ClientGone
+from serving.disconnect import ANSWERED_BY_SERVER, ClientGone
 from serving.model_holder import ReloadFailed
 from serving.snapshot import ModelUnavailable
 
@@ -177,10 +177,15 @@ async def registry_unreachable(request: Request, exc: RegistryUnreachable) -> JS
 
 
 async def client_disconnected(request: Request, exc: ClientDisconnect) -> Response:
-    """The client left (or was cut off by the read timeout) before its whole body arrived: nobody to answer."""
+    """The client left (or was cut off by the read timeout) before its whole body arrived: nobody to answer.
+
+    Never sent: the connection is gone. Its status is what /metrics counts: 499 for a client that left, as for one
+    that leaves while its answer is prepared, or the status the protocol answered with itself (408 for a body not
+    received in time). A 400 here counted a slow or vanished client as a malformed request.
+    """
     logger.info("%s %s: the client disconnected before sending its whole body", request.method, request.url.path)
-    # Never sent: the connection is gone. Handling it keeps a routine event out of the error log.
-    return Response(status_code=400)
+    # Handling it keeps a routine event out of the error log.
+    return Response(status_code=request.scope.get(ANSWERED_BY_SERVER, CLIENT_CLOSED_REQUEST))
 
 
 async def client_gone(request: Request, exc: ClientGone) -> Response:

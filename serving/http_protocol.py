@@ -20,6 +20,8 @@ from uvicorn.protocols.http.flow_control import service_unavailable
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol, RequestResponseCycle
 from uvicorn.server import ServerState
 
+from serving.disconnect import ANSWERED_BY_SERVER
+
 logger = logging.getLogger(__name__)
 
 # After an error answer the connection stays half-closed this long before it closes: closing a
@@ -152,7 +154,9 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
             self.transport.close()
             return
         if self._head_bytes is None:
-            # The app waits for this body: it gets a disconnect, and anything it still sends is dropped.
+            # The app waits for this body: it gets a disconnect, and anything it still sends is dropped. The status
+            # is left in the scope, so /metrics counts the request as what the client was answered.
+            cycle.scope[ANSWERED_BY_SERVER] = status  # type: ignore[typeddict-unknown-key]
             cycle.disconnected = True
             cycle.message_event.set()
         self.flow.pause_reading()

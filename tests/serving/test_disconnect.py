@@ -8,6 +8,9 @@ import pytest
 from fastapi.testclient import TestClient
 from starlette.types import Message
 
+from serving.app import create_app
+from serving.disconnect import ANSWERED_BY_SERVER
+from tests.serving.conftest import SettingsFactory
 from tests.serving.test_metrics import scrape, value
 
 ARTICLE = {"title": "t", "body": "Iran and Israel exchanged fire.\n\nMarkets fell.", "targets": ["Iran"]}
@@ -47,3 +50,48 @@ def test_a_client_that_leaves_gets_its_work_cancelled_and_is_counted_apart(
     metrics = scrape(fresh_client)
     assert value(metrics["http_requests"], "http_requests_total", handler=path, status="499") == 1
     # Its rows still queued are dropped by the batcher: tests/serving/test_batching.py.
+
+
+async def sent_for_a_body_cut_short(client: TestClient, scope_extra: dict[str, object]) -> list[Message]:
+    """What the app sends for a request whose body stops halfway and then disconnects (a client that left, or one
+    cut off by the protocol's read timeout, which puts its own answer's status in the scope as `scope_extra`)."""
+    body = json.dumps(ITEMS).encode()
+    scope = {
+        "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST", "scheme": "http",
+        "path": "/v1/classify", "raw_path": b"/v1/classify", "root_path": "", "query_string": b"",
+        "headers": [(b"host", b"testserver"), (b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())],
+        "client": ("127.0.0.1", 50000), "server": ("testserver", 80), **scope_extra,
+    }
+    messages = iter([{"type": "http.request", "body": body[:10], "more_body": True}])
+    sent: list[Message] = []
+
+    async def receive() -> Message:
+        return next(messages, {"type": "http.disconnect"})
+
+    async def send(message: Message) -> None:
+        sent.append(message)
+
+    await client.app(scope, receive, send)
+    return sent
+
+
+@pytest.mark.parametrize(
+    ("scope_extra", "status"),
+    [({}, "499"), ({ANSWERED_BY_SERVER: 408}, "408")],
+    ids=["client left", "read timeout answered 408"],
+)
+def test_a_body_cut_short_is_counted_as_what_the_client_got_not_as_a_bad_request(
+    store_uri: str, make_settings: SettingsFactory, scope_extra: dict[str, object], status: str
+) -> None:
+    # Both were counted as 400, which /metrics otherwise shows only for requests the client got wrong.
+    with TestClient(create_app(make_settings(store_uri))) as client:
+        sent = client.portal.call(sent_for_a_body_cut_short, client, scope_extra)  # type: ignore[union-attr]
+        metrics = scrape(client)
+
+    assert sent[0]["status"] == int(status)  # never reaches the client: it is gone, or the protocol answered it
+    counted = {
+        sample.labels["status"]
+        for sample in metrics["http_requests"]
+        if sample.name == "http_requests_total" and sample.labels["handler"] == "/v1/classify"
+    }
+    assert counted == {status}

@@ -24,6 +24,7 @@ from typing import Any
 
 import httpx
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 from pydantic import ValidationError
 
 from classifiers.store import PROJECT_ROOT
@@ -266,6 +267,32 @@ def test_a_body_that_never_ends_gets_408_and_the_app_lets_it_go(server: Server) 
     assert answer.count(b"HTTP/1.1") == 1  # the app's own answer is dropped
     assert READ_TIMEOUT_S * 0.9 <= elapsed < HANG_S
     assert httpx.get(f"{server.base}/health", timeout=HANG_S).status_code == 200
+
+
+@pytest.mark.slow
+def test_a_body_that_never_ends_is_counted_in_metrics_as_the_408_it_got(server: Server) -> None:
+    before = classify_requests_counted(server)
+    with server.connect() as sock:
+        sock.sendall(b"POST /v1/classify HTTP/1.1\r\nHost: test\r\ncontent-type: application/json\r\n")
+        sock.sendall(b'content-length: 1000\r\n\r\n{"items": [')
+        assert read_until_closed(sock).startswith(b"HTTP/1.1 408 ")
+
+    after = classify_requests_counted(server)
+
+    # It was counted as a 400 (the app saw only a disconnect), as if the client had sent a malformed request.
+    assert after.get("408", 0) == before.get("408", 0) + 1
+    assert after.get("400", 0) == before.get("400", 0)
+
+
+def classify_requests_counted(server: Server) -> dict[str, float]:
+    """`http_requests_total` of POST /v1/classify by status, as /metrics has it now."""
+    text = httpx.get(f"{server.base}/metrics", timeout=HANG_S).text
+    return {
+        sample.labels["status"]: sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+        if sample.name == "http_requests_total" and sample.labels.get("handler") == "/v1/classify"
+    }
 
 
 @pytest.mark.slow
