@@ -78,7 +78,15 @@ def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 
 def decode_json(raw: bytes) -> object:
     """The parsed body, or a 422 saying why it is not strict JSON (bad syntax, bytes, nesting, number, NaN or
-    Infinity, a key repeated in one object: Python's parser would take the last value and say nothing)."""
+    Infinity, a key repeated in one object: Python's parser would take the last value and say nothing) or not
+    UTF-8."""
+    # Python's parser guesses UTF-16 and UTF-32 from a body's first bytes and reads them: this server reads UTF-8
+    # only (RFC 8259; a body declaring another charset is refused), so such a body is refused for its encoding too.
+    # A UTF-8 byte order mark is let through, as RFC 8259 allows.
+    encoding = json.detect_encoding(raw)
+    if encoding not in ("utf-8", "utf-8-sig"):
+        message = f"the body is not UTF-8 (its first bytes look like {encoding.upper()}); this server reads UTF-8 JSON only"
+        raise RequestValidationError([body_error("json_charset", message)])
     try:
         return json.loads(raw, parse_constant=_no_constant, parse_float=_finite, object_pairs_hook=_unique_keys)
     except json.JSONDecodeError as err:
