@@ -140,11 +140,13 @@ async def read_json_body(request: Request, check: Callable[[object], Parsed]) ->
         shown = charset if len(charset) <= 40 else f"{charset[:40]}..."
         message = f"the body is declared as charset {shown}; this server reads UTF-8 JSON only"
         raise RequestValidationError([body_error("json_charset", message)])
-    # An empty header names no coding, as `identity` does.
-    encoding = request.headers.get("content-encoding", "").strip().lower() or "identity"
-    if encoding != "identity":
+    # Every Content-Encoding header counts: HTTP reads repeated ones as one list (RFC 9110, 5.3), and the first alone
+    # let `identity` followed by `gzip` through. An empty header or element names no coding, as `identity` does.
+    declared = ", ".join(value.strip() for value in request.headers.getlist("content-encoding") if value.strip())
+    codings = [coding.strip().lower() for coding in declared.split(",")]
+    if any(coding not in ("", "identity") for coding in codings):
         # Read as it is, a gzip body would be reported as bytes that are not UTF-8.
-        message = f"`Content-Encoding: {encoding}` is not supported: send the body uncompressed"
+        message = f"`Content-Encoding: {declared.lower()}` is not supported: send the body uncompressed"
         raise RequestValidationError([body_error("content_encoding", message)])
     raw = await request.body()
 

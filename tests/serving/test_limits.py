@@ -632,3 +632,40 @@ def test_a_utf8_body_with_a_byte_order_mark_is_read(
         response = app_client.post(path, content=raw, headers={"content-type": "application/json"})
 
     assert response.status_code == 503, response.text  # read: it got as far as the missing model
+
+
+@pytest.mark.parametrize(
+    ("headers", "shown"),
+    [
+        ([("content-encoding", "identity"), ("content-encoding", "gzip")], "identity, gzip"),
+        ([("content-encoding", "gzip"), ("content-encoding", "identity")], "gzip, identity"),
+        ([("content-encoding", "identity, br")], "identity, br"),
+        ([("content-encoding", " GZIP ")], "gzip"),
+    ],
+    ids=["identity then gzip", "gzip then identity", "a list in one header", "spaced capitals"],
+)
+def test_every_content_encoding_header_is_read(
+    store_uri: str, make_settings: SettingsFactory, headers: list[tuple[str, str]], shown: str
+) -> None:
+    body = gzip.compress(json.dumps({"items": [{"text": "Talks resumed."}]}).encode())
+
+    with TestClient(create_app(make_settings(store_uri))) as app_client:
+        error = only_error(
+            app_client.post("/v1/classify", content=body, headers=[("content-type", "application/json"), *headers])
+        )
+
+    # With `identity` first, only that header was read: the gzip body was "not valid JSON: byte 1 is not UTF-8".
+    assert error["type"] == "content_encoding"
+    assert error["msg"] == f"body: `Content-Encoding: {shown}` is not supported: send the body uncompressed"
+
+
+@pytest.mark.parametrize("values", [["identity"], ["identity", "identity"], [""], ["identity, "]])
+def test_identity_or_empty_content_encodings_are_read(
+    store_uri: str, make_settings: SettingsFactory, values: list[str]
+) -> None:
+    headers = [("content-type", "application/json"), *(("content-encoding", value) for value in values)]
+
+    with TestClient(create_app(make_settings(store_uri))) as app_client:
+        response = app_client.post("/v1/classify", json={"items": [{"text": "Talks resumed."}]}, headers=headers)
+
+    assert response.status_code == 503, response.text  # read: it got as far as the missing model
