@@ -65,7 +65,16 @@ def _finite(text: str) -> float:
 
 
 def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    """An object's members as a dict; refused where a key repeats, whose earlier value Python would drop unseen."""
+    """An object's members as a dict; refused where a key repeats, whose earlier value Python would drop unseen, or
+    holds a lone surrogate."""
+    for key, _ in pairs:
+        # A `\ud800` escape in a key decodes to a lone surrogate, which pydantic reported as the object itself not
+        # being "a valid string". isascii() is O(1), so only non-ASCII keys are encoded to be checked.
+        if not key.isascii():
+            try:
+                key.encode("utf-8")
+            except UnicodeEncodeError:
+                raise ValueError(f"the key {json.dumps(key[:40])} is not valid Unicode (it contains a lone surrogate)") from None
     found = dict(pairs)
     if len(found) < len(pairs):
         seen: set[str] = set()

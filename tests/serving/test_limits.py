@@ -719,3 +719,22 @@ def test_unknown_keys_beyond_the_reported_errors_are_not_validated_one_by_one(
 def _typed(objects: list[dict[str, Any]], model: type[BaseModel]) -> list[tuple[dict[str, Any], type[BaseModel]]]:
     """The request object with its model, and each item with the item model."""
     return [(objects[0], model), *((item, ClassifyItem) for item in objects[1:])]
+
+
+@pytest.mark.parametrize(
+    ("path", "raw", "key"),
+    [
+        ("/v1/classify", rb'{"items": [{"text": "ok", "\ud800": 1}]}', r"\ud800"),
+        ("/v1/classify", rb'{"items": [{"text": "ok"}], "caf\u00e9\udfff": 1}', r"caf\u00e9\udfff"),
+        ("/v1/articles", rb'{"title": "t", "body": "ok", "x": {"\ud83d": 1}}', r"\ud83d"),
+    ],
+)
+def test_a_lone_surrogate_in_a_key_is_named_as_such(
+    store_uri: str, make_settings: SettingsFactory, path: str, raw: bytes, key: str
+) -> None:
+    with TestClient(create_app(make_settings(store_uri))) as app_client:
+        error = only_error(app_client.post(path, content=raw, headers={"content-type": "application/json"}))
+
+    # The first was "items[0]: Input should be a valid string, unable to parse raw data as a unicode string".
+    assert error["type"] == "json_invalid"
+    assert error["msg"] == f'body is not valid JSON: the key "{key}" is not valid Unicode (it contains a lone surrogate)'
