@@ -175,12 +175,16 @@ class ServingSettings(BaseSettings):
     request_read_timeout_s: float = Field(
         10.0,
         gt=0,
+        # "inf" or "nan" would switch the timeout off without saying so; a real bound is what the setting is for.
+        allow_inf_nan=False,
         description=(
             "Seconds a client has to send a whole request (headers and body), or its first request after"
             " connecting; a late one gets 408 and the connection closes."
         ),
     )
-    keep_alive_timeout_s: float = Field(5.0, gt=0, description="An idle keep-alive connection closes after N seconds.")
+    keep_alive_timeout_s: float = Field(
+        5.0, gt=0, allow_inf_nan=False, description="An idle keep-alive connection closes after N seconds."
+    )
     max_concurrency: PositiveInt = Field(
         256,
         description="Open connections (idle keep-alive ones too) and running requests per worker; beyond: 503 (not /health).",

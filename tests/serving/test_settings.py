@@ -73,6 +73,16 @@ def test_a_bad_encoder_rows_per_call_is_refused_naming_the_setting(monkeypatch: 
         ServingSettings()
 
 
+@pytest.mark.parametrize("variable", ["NEWS_REQUEST_READ_TIMEOUT_S", "NEWS_KEEP_ALIVE_TIMEOUT_S"])
+@pytest.mark.parametrize("value", ["inf", "nan"])
+def test_a_timeout_that_never_ends_is_refused_naming_the_setting(
+    monkeypatch: pytest.MonkeyPatch, variable: str, value: str
+) -> None:
+    monkeypatch.setenv(variable, value)
+    with pytest.raises(ValidationError, match=variable.removeprefix("NEWS_").lower()):
+        ServingSettings()
+
+
 @pytest.mark.parametrize("uri", ["runs:/abc/model", "models:/news-topic", "models:/a/b/c", "/tmp/model"])
 def test_model_uri_must_name_a_registered_version_or_alias(uri: str) -> None:
     with pytest.raises(ValidationError, match="models:/<name>@<alias>"):
