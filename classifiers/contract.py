@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 import sklearn
 
+from classifiers.blank_text import is_blank
 from classifiers.interface import Predictor
 
 PROBA_PREFIX = "proba_"
@@ -29,12 +30,12 @@ class Scored(NamedTuple):
     probabilities: dict[str, float]
 
 
-# How many rows without a value an error names: enough to find them, not a page of numbers.
+# How many rows without a usable value an error names: enough to find them, not a page of numbers.
 NULL_ROWS_SHOWN = 10
 
 
 def check_inputs(inputs: pd.DataFrame, task: str) -> pd.DataFrame:
-    """The columns the model reads, as strings; a clear error when one is missing or a row has no value in one."""
+    """The columns the model reads, as strings; a clear error when one is missing or a row's value is null or blank."""
     missing = [column for column in REQUIRED_COLUMNS[task] if column not in inputs.columns]
     if missing:
         raise ValueError(
@@ -43,15 +44,25 @@ def check_inputs(inputs: pd.DataFrame, task: str) -> pd.DataFrame:
     for column in REQUIRED_COLUMNS[task]:
         # MLflow's schema check lets a null through a required string column (it asks only for the column), and
         # astype(str) keeps it null: each family then failed on it in its own words, deep inside the model.
-        empty = np.flatnonzero(inputs[column].isna().to_numpy())
-        if len(empty):
-            shown = ", ".join(str(row) for row in empty[:NULL_ROWS_SHOWN])
-            shown += ", ..." if len(empty) > NULL_ROWS_SHOWN else ""
-            raise ValueError(
-                f"a {task} model needs a string in every row of {', '.join(REQUIRED_COLUMNS[task])}: column {column} "
-                f"has no value in row(s) {shown} (counted from 0; {len(empty)} in all)"
-            )
-    return inputs[list(REQUIRED_COLUMNS[task])].astype(str)
+        _refuse_rows(task, column, inputs[column].isna().to_numpy(), "has no value")
+    checked = inputs[list(REQUIRED_COLUMNS[task])].astype(str)
+    for column in REQUIRED_COLUMNS[task]:
+        # As the server (422) and `score` refuse it: a model answers a blank text, or toward a blank target, with a
+        # confident label that means nothing.
+        _refuse_rows(task, column, checked[column].map(is_blank).to_numpy(dtype=bool), "is blank")
+    return checked
+
+
+def _refuse_rows(task: str, column: str, bad: np.ndarray, fault: str) -> None:
+    """A ValueError naming the first rows where `bad` holds, if any."""
+    rows = np.flatnonzero(bad)
+    if len(rows):
+        shown = ", ".join(str(row) for row in rows[:NULL_ROWS_SHOWN])
+        shown += ", ..." if len(rows) > NULL_ROWS_SHOWN else ""
+        raise ValueError(
+            f"a {task} model needs a string in every row of {', '.join(REQUIRED_COLUMNS[task])}: column {column} "
+            f"{fault} in row(s) {shown} (counted from 0; {len(rows)} in all)"
+        )
 
 
 def check_shape(labels: tuple[str, ...] | list[str], probabilities: np.ndarray, rows: int) -> None:

@@ -48,3 +48,16 @@ def test_a_null_text_or_target_is_refused_naming_its_column_and_rows(missing: ob
         check_inputs(pd.DataFrame({"text": ["a", missing]}), "topic")
     with pytest.raises(ValueError, match=r"column target has no value in row\(s\) 0, 2"):
         check_inputs(pd.DataFrame({"text": ["a", "b", "c"], "target": [missing, "X", missing]}), "stance")
+
+
+def test_a_blank_text_or_target_is_refused_naming_its_column_and_rows() -> None:
+    # The server and `score` refuse a blank text; the registered model (mlflow models serve, pyfunc) answered it
+    # with a confident label.
+    with pytest.raises(ValueError, match=r"column text is blank in row\(s\) 0, 2 \(counted from 0; 2 in all\)"):
+        check_inputs(pd.DataFrame({"text": ["  ", "a", "\u200b\n"]}), "topic")
+    with pytest.raises(ValueError, match=r"column target is blank in row\(s\) 1"):
+        check_inputs(pd.DataFrame({"text": ["a", "b"], "target": ["X", " "]}), "stance")
+    assert check_inputs(pd.DataFrame({"text": ["a"], "target": ["X"], "id": [1]}), "stance").columns.tolist() == [
+        "text",
+        "target",
+    ]

@@ -15,6 +15,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from classifiers.blank_text import is_blank
 from classifiers.contract import DOCUMENT_COLUMN
 from classifiers.errors import UserInputError
 from training.jsonl_table import json_object, jsonl_lines
@@ -218,9 +219,10 @@ def _check_filled(path: Path, chunk: pa.Table, required: Sequence[str], first_ro
         if values.null_count:
             row = first_row + values.is_null().to_pylist().index(True)
             raise UserInputError(f"{path}: row {row}: '{column}' is null")
-        blank = pc.equal(pc.utf8_trim_whitespace(values), "")
-        if pc.any(blank).as_py():
-            row = first_row + blank.to_pylist().index(True)
+        # The server's rule (zero-width and other invisible characters are blank too): the model refuses the rest.
+        blank = [is_blank(value) for value in values.to_pylist()]
+        if any(blank):
+            row = first_row + blank.index(True)
             raise UserInputError(f"{path}: row {row}: '{column}' is blank")
 
 
@@ -238,7 +240,7 @@ def _parse_record(path: Path, number: int, line: str, required: Sequence[str]) -
         if not isinstance(record[field], str):
             raise UserInputError(f"{path}: line {number}: field '{field}' must be a string, got {json.dumps(record[field])}")
         # As the server (422) and training refuse it: a model would answer for a blank text as for any other.
-        if not record[field].strip():
+        if is_blank(record[field]):
             raise UserInputError(f"{path}: line {number}: field '{field}' is blank")
         if not record[field].isascii():
             try:

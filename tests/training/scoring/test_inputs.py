@@ -205,6 +205,17 @@ def test_a_blank_text_is_named_by_line_or_row(inputs_dir: Path) -> None:
         check_records(source, 2, ["text", "target"])
 
 
+def test_a_text_of_invisible_characters_only_is_blank_as_the_server_counts_it(inputs_dir: Path) -> None:
+    # The server refuses it (422) and the model would too, mid-file: the input check names it before any row is scored.
+    path = inputs_dir / "invisible.parquet"
+    pq.write_table(pa.table({"text": ["a", "\u200b\u00a0"]}), path)
+    with pytest.raises(UserInputError, match=r"invisible.parquet: row 2: 'text' is blank"):
+        check_records(inspect_input(path), 2, ["text"])
+    source = inspect_input(write_lines(inputs_dir / "invisible.jsonl", [json.dumps({"text": "\u2060"})]))
+    with pytest.raises(UserInputError, match=r"invisible.jsonl: line 1: field 'text' is blank"):
+        check_records(source, 2, ["text"])
+
+
 def test_the_model_needs_its_columns_as_strings_and_keeps_its_output_names(jsonl_input: Path, inputs_dir: Path) -> None:
     source = inspect_input(jsonl_input)
     check_model_columns(source, ["text", "target"], "stance", ["label", "score"])
