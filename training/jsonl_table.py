@@ -9,6 +9,7 @@ from typing import Any
 
 import pandas as pd
 
+from classifiers.blank_text import is_blank
 from classifiers.errors import UserInputError
 
 
@@ -24,7 +25,8 @@ def read_jsonl_table(
 
     A field must be a JSON string; an id (e.g. a group column) may also be an integer, read as its
     digits. An optional id may also be null or missing (a missing value in the frame then). With labels,
-    every row's `label` must be one of them; the fields in `nonblank` must hold more than whitespace.
+    every row's `label` must be one of them; the fields in `nonblank` must hold a visible character
+    (`classifiers.blank_text`, the server's rule).
     """
     check_data_file(path)
     columns = list(dict.fromkeys([*fields, *ids]))
@@ -38,7 +40,7 @@ def read_jsonl_table(
             raise UserInputError(f"{where}: missing field(s) {', '.join(missing)}")
         for column in columns:
             _check_value(record[column], column, integer_ok=column in ids and column not in fields, where=where)
-        blank = [column for column in nonblank if not str(record[column]).strip()]
+        blank = [column for column in nonblank if is_blank(str(record[column]))]
         if blank:
             raise UserInputError(f"{where}: field '{blank[0]}' is blank")
         if labels is not None and record["label"] not in labels:

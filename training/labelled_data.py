@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 from mlflow.data.digest_utils import MAX_ROWS, compute_pandas_digest, get_normalized_md5_digest
 
+from classifiers.blank_text import is_blank
 from classifiers.contract import REQUIRED_COLUMNS
 from classifiers.errors import UserInputError
 from training.config.schema import BenchmarkData, ExtraTraining, JsonlData, SeedData
@@ -80,7 +81,8 @@ def _check(frame: pd.DataFrame, task: str, where: str, two_classes: bool = True)
     if frame.empty:
         raise UserInputError(f"{where}: the dataset is empty")
     for column in [*REQUIRED_COLUMNS[task], "label"]:
-        blank = frame.index[frame[column].isna() | (frame[column].astype(str).str.strip() == "")]
+        # The server's rule of blank (invisible characters too): the model refuses such a text at prediction.
+        blank = frame.index[frame[column].isna() | frame[column].astype(str).map(is_blank)]
         if len(blank):
             raise UserInputError(f"{where}: row {blank[0] + 1} has an empty '{column}'")
     classes = frame["label"].unique()

@@ -177,6 +177,17 @@ def test_a_blank_field_of_a_training_file_is_named_by_its_line(tmp_path: Path) -
         load_labelled_data(JsonlData(source="jsonl", path=path), "topic")
 
 
+def test_a_text_of_invisible_characters_is_blank_to_training_as_to_the_model(tmp_path: Path) -> None:
+    # The registered model refuses it at prediction (the server's rule); trained on, its fold's evaluation failed.
+    path = tmp_path / "ours.jsonl"
+    path.write_text(
+        json.dumps({"text": "Jets struck.", "label": "conflict"}) + "\n" + json.dumps({"text": "\u200b", "label": "diplomacy"}),
+        encoding="utf-8",
+    )
+    with pytest.raises(UserInputError, match=r"ours.jsonl:2: field 'text' is blank"):
+        load_labelled_data(JsonlData(source="jsonl", path=path), "topic")
+
+
 def _lines(path: Path, labels: list[str]) -> Path:
     rows = [{"text": f"Paragraph {number} of the wire.", "label": label} for number, label in enumerate(labels)]
     path.write_text("".join(json.dumps(row) + "\n" for row in rows), encoding="utf-8")
