@@ -21,9 +21,10 @@ CLASS_WEIGHT_HELP = "balanced: each class weighs as much as the others in all, w
 
 
 class Strict(BaseModel):
-    """A config section: immutable, and a misspelt key is an error that names it."""
+    """A config section: immutable, a misspelt key is an error that names it, and so is a number that is not finite."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    # YAML reads `.inf` and `.nan` as floats: refused here, not by scikit-learn or PyTorch inside the run.
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
 
 class FamilyConfig(Strict):

@@ -157,7 +157,10 @@ class ExperimentConfig(Strict):
         description="MLflow run name; defaults to the config file's name. The logged config.yaml names it, so a "
         "run trained again from that file keeps the name.",
     )
-    seed: int = Field(13, description="Seeds the models' randomness and every split but leave_one_group_out.")
+    # NumPy's generators (the splits, scikit-learn's models) take 0 to 2**32 - 1.
+    seed: int = Field(
+        13, ge=0, le=2**32 - 1, description="Seeds the models' randomness and every split but leave_one_group_out (0 to 2**32 - 1)."
+    )
     promote: Literal["auto", "never", "always"] = Field(
         "never",
         description="auto: make the new version champion when it beats the current one (a name's first always does); "

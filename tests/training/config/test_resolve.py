@@ -97,6 +97,28 @@ def test_ngram_range_must_run_from_short_to_long(tmp_path: Path, override: str, 
     assert load_config(path, [f"model.{where}=[2, 2]"]).model.model_dump()[where] == (2, 2)
 
 
+@pytest.mark.parametrize(("override", "where"), [("model.C=.inf", "model.C"), ("model.C=.nan", "model.C")])
+def test_a_number_that_is_not_finite_is_refused_before_training(tmp_path: Path, override: str, where: str) -> None:
+    # scikit-learn would refuse C=inf only inside the run, in a traceback; YAML reads .inf and .nan as floats.
+    path = write(tmp_path, {"task": "topic", "model": {"family": "tfidf"}})
+    with pytest.raises(UserInputError, match=rf"{re.escape(where)}: Input should be (a finite number|greater than 0)"):
+        load_config(path, [override])
+    (tmp_path / "x.jsonl").write_text("", encoding="utf-8")
+    extra = {"data": {"source": "jsonl", "path": "x.jsonl"}, "labels": {"a": "a"}, "weight": float("inf")}
+    inf_weight = write(tmp_path, {"task": "topic", "model": {"family": "tfidf"}, "extra_training": [extra]})
+    with pytest.raises(UserInputError, match=r"extra_training\.0\.weight: Input should be a finite number"):
+        load_config(inf_weight)
+
+
+@pytest.mark.parametrize("seed", [-1, 2**32])
+def test_a_seed_outside_what_numpy_takes_is_refused_before_training(tmp_path: Path, seed: int) -> None:
+    # NumPy's generators take 0 to 2**32 - 1: another seed failed inside the run, in a traceback.
+    path = write(tmp_path, {"task": "topic", "model": {"family": "tfidf"}})
+    with pytest.raises(UserInputError, match=r"seed: Input should be (greater|less) than or equal to"):
+        load_config(path, [f"seed={seed}"])
+    assert load_config(path, [f"seed={2**32 - 1}"]).seed == 2**32 - 1
+
+
 def test_a_neighbour_weight_is_a_topic_share_below_one(tmp_path: Path) -> None:
     topic = write(tmp_path, {"task": "topic", "model": {"family": "tfidf"}})
     assert load_config(topic, ["neighbour_weight=0.3"]).neighbour_weight == 0.3
