@@ -21,12 +21,16 @@ from sklearn.preprocessing import FunctionTransformer
 from sklearn.svm import LinearSVC
 
 from classifiers.config import CLASS_WEIGHT_HELP, FamilyConfig
+from classifiers.errors import UserInputError
 from classifiers.interface import Labels, Trainable
 from classifiers.registry import Factory, Family, register
 from classifiers.target_context import SHIPPED_ONLY, TargetAliases, conjoin, target_context
 
 PIPELINE_FILE = "pipeline.joblib"
 CALIBRATION_FOLDS = 3
+# What scikit-learn's vectorisers say when a training side leaves them no n-gram: min_df above its rows, or texts of
+# stop words only. A bare ValueError there would reach the user as a traceback.
+_EMPTY_VOCABULARY = ("max_df corresponds to < documents than min_df", "no terms remain", "empty vocabulary")
 
 
 class TfidfModel(FamilyConfig):
@@ -181,7 +185,16 @@ class TfidfClassifier(Trainable):
             # The saved pipeline finds the targets' contexts by the aliases it was trained with.
             view = self.pipeline.named_steps["stance_view"]
             view.set_params(kw_args={**view.kw_args, "extra": self.target_aliases})
-        self.pipeline.fit(inputs, list(y), classifier__sample_weight=sample_weight)
+        try:
+            self.pipeline.fit(inputs, list(y), classifier__sample_weight=sample_weight)
+        except ValueError as err:
+            if not any(part in str(err) for part in _EMPTY_VOCABULARY):
+                raise
+            min_df = self.pipeline.get_params().get("features__text_words__min_df")
+            raise UserInputError(
+                f"no word n-gram to learn from in {len(inputs)} training rows ({err}): give model.min_df (now {min_df}) "
+                "at most the rows of the smallest training side, or texts with words besides stop words"
+            ) from err
         self.labels = [str(label) for label in self.pipeline.classes_]
 
     def predict_proba(self, inputs: pd.DataFrame) -> np.ndarray:

@@ -4,6 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from classifiers.errors import UserInputError
 from classifiers.families.tfidf import CalibratedLinearSVC, TfidfClassifier, TfidfModel, build_pipeline
 from classifiers.interface import load_predictor
 
@@ -65,3 +66,12 @@ def test_save_and_load_round_trip(tmp_path: Path) -> None:
     loaded = load_predictor(tmp_path)
     assert (loaded.task, loaded.labels) == ("stance", ["against", "favor"])
     assert np.allclose(loaded.predict_proba(inputs), classifier.predict_proba(inputs))
+
+
+@pytest.mark.parametrize(("min_df", "texts"), [(50, TEXTS), (1, ["the of and", "a an the", "of to in", "it is the"])])
+def test_a_training_side_that_leaves_no_ngram_is_a_user_error_naming_min_df(min_df: int, texts: list[str]) -> None:
+    # scikit-learn's vectoriser refuses min_df above the rows, or texts of stop words only, with a bare ValueError.
+    model = TfidfModel(family="tfidf", min_df=min_df, char_ngrams=None, stop_words="english")
+    classifier = TfidfClassifier("topic", build_pipeline(model, "topic", seed=0))
+    with pytest.raises(UserInputError, match=rf"no word n-gram to learn from in 4 training rows .*model\.min_df \(now {min_df}\)"):
+        classifier.fit(pd.DataFrame({"text": texts}), ["a", "b", "a", "b"])
