@@ -9,7 +9,10 @@ from pydantic import BaseModel, ConfigDict
 
 PACKAGED_ENCODER = "all-MiniLM-L6-v2"
 # What the settings several families share mean (their `Field` descriptions).
-MAX_LENGTH_HELP = "Word pieces the encoder reads in one pass (a longer text: see long_texts)."
+MAX_LENGTH_HELP = (
+    "Word pieces the encoder reads in one pass, at most its position limit (512 for all-MiniLM-L6-v2; a longer text: "
+    "see long_texts)."
+)
 LONG_TEXTS_HELP = (
     "windows: a text longer than max_length is read whole, in consecutive windows of max_length word pieces, its "
     "embedding the mean over all its word pieces; truncate: it is read up to its first max_length word pieces."

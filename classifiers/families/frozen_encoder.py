@@ -388,7 +388,7 @@ class FrozenEncoderClassifier(Trainable):
 
 def _trainer(config: FrozenEncoderModel, task: str, seed: int) -> Factory:
     encoder = MeanPooledEncoder(
-        resolve_encoder(config.encoder), config.max_length, config.batch_size, cache=True, long_texts=config.long_texts
+        resolve_encoder(config.encoder, config.max_length), config.max_length, config.batch_size, cache=True, long_texts=config.long_texts
     )
     return lambda: FrozenEncoderClassifier.untrained(task, config, encoder, seed)
 

@@ -314,7 +314,7 @@ def _trainer(config: PairFeaturesModel, task: str, seed: int) -> Factory:
     shared = None
     if config.encoder is not None:
         shared = MeanPooledEncoder(
-            resolve_encoder(config.encoder), config.max_length, config.batch_size, cache=True, long_texts="truncate"
+            resolve_encoder(config.encoder, config.max_length), config.max_length, config.batch_size, cache=True, long_texts="truncate"
         )
     return lambda: PairFeaturesClassifier.untrained(task, config, shared, seed)
 

@@ -142,7 +142,7 @@ def tune_encoder(config: SetFitDescriptionsModel, base: Path, sentences: list[tu
 
 
 def _trainer(config: SetFitDescriptionsModel, task: str, seed: int) -> Factory:
-    base = resolve_encoder(config.encoder)
+    base = resolve_encoder(config.encoder, config.max_length)
     return lambda: SetFitClassifier(task, None, config, base, seed)
 
 

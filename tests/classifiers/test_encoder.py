@@ -353,3 +353,18 @@ def test_the_saved_encoder_keeps_how_it_reads_long_texts_and_an_older_one_trunca
     settings = tmp_path / "windows" / encoder_module.SETTINGS_FILE
     settings.write_text('{"max_length": 16, "batch_size": 4}', encoding="utf-8")
     assert MeanPooledEncoder.load(tmp_path / "windows").long_texts == "truncate"
+
+
+@pytest.mark.parametrize("family", ["frozen_encoder", "descriptions", "finetune", "setfit", "pair_features"])
+def test_a_max_length_past_the_encoders_positions_is_refused_naming_the_limit(tiny_encoder: Path, family: str) -> None:
+    # Its position embeddings end at 512: a longer window failed in PyTorch with a tensor size mismatch.
+    from classifiers.registry import classifier_factory, get_family
+
+    settings: dict[str, object] = {"family": family, "encoder": str(tiny_encoder), "max_length": 513}
+    if family in ("descriptions", "setfit"):
+        settings["descriptions"] = {"a": ["About a."], "b": ["About b."]}
+    config = get_family(family).config.model_validate(settings)
+    task = "stance" if family == "pair_features" else "topic"
+    with pytest.raises(UserInputError, match=r"model\.max_length=513: encoder .* reads at most 512 word pieces in one pass"):
+        classifier_factory(config, task, 0)
+    assert resolve_encoder(str(tiny_encoder), max_length=512) == tiny_encoder
