@@ -156,8 +156,9 @@ def _report(result: TrainResult) -> None:
         logger.info("promotion: %s", result.promotion.reason)
     else:
         logger.info(
-            "not made champion (promote: never); to serve it: python -m training promote --name %s --version %s "
+            "not made champion (%s); to serve it: python -m training promote --name %s --version %s "
             "(add --force where it does not beat the champion)",
+            result.not_tried,
             result.registered_model,
             result.version,
         )

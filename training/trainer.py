@@ -97,6 +97,8 @@ class TrainResult:
     promotion: Promotion | None
     parent_run_id: str | None = None
     child_run_ids: list[str] = field(default_factory=list)
+    # Why the config kept the version from competing for champion, where `promotion` is None.
+    not_tried: str = "promote: never"
 
     @property
     def primary_value(self) -> float:
@@ -209,7 +211,15 @@ def _single(
             metrics = _evaluate(factory, data, config)
             version = _fit_register(client, factory, data, config, started, memory, registration)
         promotion = _auto_promote(client, config, version)
-    return TrainResult(run.info.run_id, metrics, config.evaluation.primary_metric, config.registered_model, version, promotion)
+    return TrainResult(
+        run.info.run_id,
+        metrics,
+        config.evaluation.primary_metric,
+        config.registered_model,
+        version,
+        promotion,
+        not_tried=_why_not_tried(config) or "promote: never",
+    )
 
 
 def _sweep(
@@ -267,6 +277,7 @@ def _sweep(
             promotion,
             parent_run_id=parent.info.run_id,
             child_run_ids=[child[0] for child in children],
+            not_tried=_why_not_tried(best_config) or "promote: never",
         )
 
 
@@ -598,6 +609,17 @@ REGISTERED_MODEL_DESCRIPTION = {
 }
 
 
+def _why_not_tried(config: ExperimentConfig) -> str | None:
+    """Why `promote: auto` leaves a version of this config out of the competition for champion; None where it competes
+    (`promote: never` is said by the caller)."""
+    limit = getattr(config.data, "limit", None)
+    if config.promote == "auto" and limit is not None:
+        # A quick run on part of a benchmark would take an empty name, and the full run, scored on other data, could
+        # not replace it.
+        return f"trained on part of the data (data.limit={limit}), a quick run"
+    return None
+
+
 def _auto_promote(client: MlflowClient, config: ExperimentConfig, version: str) -> Promotion | None:
     """With `promote: auto`, try to make the version (its run FINISHED) champion (a name's first always wins); with
     `always`, make it champion; with `never`, leave it."""
@@ -606,11 +628,8 @@ def _auto_promote(client: MlflowClient, config: ExperimentConfig, version: str) 
     if config.promote == "never":
         record_not_tried(client, config.registered_model, version)
         return None
-    limit = getattr(config.data, "limit", None)
-    if config.promote == "auto" and limit is not None:
-        # A quick run on part of a benchmark would take an empty name, and the full run, scored on other data, could
-        # not replace it.
-        why = f"trained on part of the data (data.limit={limit}), a quick run"
+    why = _why_not_tried(config)
+    if why is not None:
         logger.info("%s version %s not made %s: %s", config.registered_model, version, CHAMPION, why)
         record_not_tried(client, config.registered_model, version, why)
         return None

@@ -52,6 +52,20 @@ def test_a_config_that_never_promotes_says_how_to_serve_its_version(store_uri: s
     ) in caplog.messages
 
 
+def test_a_quick_run_says_why_it_was_not_made_champion(store_uri: str, caplog: pytest.LogCaptureFixture) -> None:
+    if not locations.DEFAULT_DATA_DIR.is_dir():
+        pytest.skip(f"{locations.DEFAULT_DATA_DIR}: ../shared/datasets not found (benchmark configs read it)")
+    path = locations.CONFIGS_DIR / "benchmarks" / "semeval2016" / "tfidf_svm.yaml"  # promote: auto
+    with caplog.at_level(logging.INFO, logger="training"):
+        result = runner.invoke(app, ["train", str(path), "data.limit=12", "evaluation.n_splits=3"])
+    assert result.exit_code == 0, result.output
+    # Not "(promote: never)": the config says auto, and the slice is what kept it from competing.
+    assert (
+        "not made champion (trained on part of the data (data.limit=12), a quick run); to serve it: python -m training "
+        "promote --name semeval-stance --version 1 (add --force where it does not beat the champion)"
+    ) in caplog.messages
+
+
 def test_config_error_names_the_key_and_starts_no_run(store_uri: str) -> None:
     path = locations.CONFIGS_DIR / "topic" / "tfidf_logreg.yaml"
     result = runner.invoke(app, ["train", str(path), "model.learning_rate=0.1"])
