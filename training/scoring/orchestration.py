@@ -16,6 +16,7 @@ from training.scoring.outputs import check_output
 from training.scoring.spark_engine import (
     DEFAULT_MASTER,
     check_executor_python,
+    check_master_form,
     check_master_reachable,
     check_spark_paths,
     check_spark_types,
@@ -67,6 +68,7 @@ def score(
     if chunk_rows < 1:
         raise UserInputError(f"chunk size must be at least 1 row, got {chunk_rows}")
     if engine is Engine.SPARK:
+        check_master_form(master)
         check_executor_python(master)
         check_spark_paths(input_path, output)
         check_master_reachable(master)

@@ -54,6 +54,8 @@ _ALONE_KEY = f"alone_{uuid.uuid4().hex}"
 # Arrow's largest byte limit per batch (it must stay under INT_MAX): with no record limit, a batch is a whole partition.
 _NO_BYTE_LIMIT = 2**31 - 2
 _JAVA_REASON = re.compile(r"[\w.$]+(?:Exception|Error): (.+)$", re.MULTILINE)
+# local, local[N], local[*], local[N,F] and local-cluster[...]: Spark parses what is in the brackets itself.
+_LOCAL_MASTER = re.compile(r"local(-cluster)?(\[.*\])?")
 _HADOOP_GLOB = re.compile(r"([\[\]{}*?\\])")
 # What the OS says when a write fails for want of room or of permission (the local engine's errnos), as Spark's write
 # error quotes it deep in a Java stack trace.
@@ -66,6 +68,20 @@ def result_type(spec: ModelSpec) -> StructType:
 
     return StructType(
         [StructField(field.name, StringType() if field.name == LABEL_COLUMN else DoubleType()) for field in spec.output_fields]
+    )
+
+
+def check_master_form(master: str) -> None:
+    """Refuse a master URL of a kind Spark does not run on, before Spark starts.
+
+    spark-submit refuses it in a Java stack trace on the terminal, and PySpark's exception says only that the Java
+    gateway exited.
+    """
+    if master == "yarn" or master.startswith((STANDALONE_PREFIX, "k8s://")) or _LOCAL_MASTER.fullmatch(master):
+        return
+    raise UserInputError(
+        f"--master {master}: Spark takes local, local[N], spark://HOST:PORT, yarn or k8s://HOST:PORT (default: "
+        f"{DEFAULT_MASTER})"
     )
 
 

@@ -38,6 +38,23 @@ def test_a_cluster_master_without_pyspark_python_is_refused_before_anything_star
     assert list(out_dir.iterdir()) == []
 
 
+@pytest.mark.parametrize("pyspark_python", [None, sys.executable])
+@pytest.mark.parametrize("master", ["nope", "localhost:7077", "mesos://host:5050"])
+def test_a_master_spark_does_not_take_is_refused_naming_the_forms_before_anything_starts(
+    jsonl_input: Path, out_dir: Path, monkeypatch: pytest.MonkeyPatch, master: str, pyspark_python: str | None
+) -> None:
+    # spark-submit refused it in a Java stack trace and py4j said only that the gateway exited; without PYSPARK_PYTHON
+    # the message asked for that instead.
+    if pyspark_python is None:
+        monkeypatch.delenv("PYSPARK_PYTHON", raising=False)
+    else:
+        monkeypatch.setenv("PYSPARK_PYTHON", pyspark_python)
+    expected = rf"--master {re.escape(master)}: Spark takes local, local\[N\], spark://HOST:PORT, yarn or k8s://"
+    with pytest.raises(UserInputError, match=expected):
+        score("models:/news-topic@champion", jsonl_input, out_dir / "s.parquet", engine=Engine.SPARK, master=master)
+    assert list(out_dir.iterdir()) == []
+
+
 def closed_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
