@@ -185,7 +185,12 @@ class FrozenEncoderModel(FamilyConfig):
         for head, names in HEAD_SETTINGS.items():
             misplaced = sorted(set(names) & self.changed()) if head != self.head else []
             if misplaced:
-                raise ValueError(f"{', '.join(misplaced)}: a setting of head '{head}', not of head '{self.head}'")
+                # An override cannot delete a key the config file sets: giving it its default is how to set it aside.
+                defaults = ", ".join(f"model.{name}={type(self).model_fields[name].default}" for name in misplaced)
+                raise ValueError(
+                    f"{', '.join(misplaced)}: a setting of head '{head}', not of head '{self.head}': leave it out, or "
+                    f"give it its default ({defaults})"
+                )
         return self
 
     def fits_in_threads(self) -> bool:

@@ -250,6 +250,15 @@ def test_a_setting_of_the_other_head_is_refused(settings: dict[str, object], mes
         FrozenEncoderModel(family="frozen_encoder", **settings)
 
 
+def test_a_setting_of_the_other_head_is_told_how_to_set_it_aside() -> None:
+    # A config with C: 10 switched to the mlp head by `model.head=mlp`: an override cannot delete C, only give it its
+    # default, which counts as not set.
+    expected = r"C: a setting of head 'logreg', not of head 'mlp': leave it out, or give it its default \(model\.C=1\.0\)"
+    with pytest.raises(ValueError, match=expected):
+        FrozenEncoderModel(family="frozen_encoder", head="mlp", C=10)
+    assert FrozenEncoderModel(family="frozen_encoder", head="mlp", C=1.0).head == "mlp"
+
+
 def test_the_mlp_head_has_its_own_epoch_default() -> None:
     assert FrozenEncoderModel(family="frozen_encoder").max_iter == 5000
     assert FrozenEncoderModel(family="frozen_encoder", head="mlp").max_iter == 200
