@@ -327,7 +327,8 @@ def fail_runs(
 
 @app.command()
 def ui(
-    port: Annotated[int, typer.Option(help="Port of the MLflow UI.")] = 5000,
+    # A port past 65535 made the bind below raise OverflowError; port 0 would link to a port no one listens on.
+    port: Annotated[int, typer.Option(min=1, max=65535, help="Port of the MLflow UI.")] = 5000,
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
 ) -> None:
     """Open the MLflow UI over the project's store (or MLFLOW_TRACKING_URI); a tracking server serves its own."""

@@ -197,6 +197,16 @@ def test_ui_on_a_port_in_use_fails_in_one_line_before_printing_links(store_uri: 
     assert "experiments" not in result.output
 
 
+@pytest.mark.parametrize("port", ["70000", "-1", "0"])
+def test_ui_on_a_port_outside_1_to_65535_is_refused_in_one_line(store_uri: str, port: str) -> None:
+    # The bind that checks the port raised OverflowError in a traceback; port 0 would print links to port 0.
+    result = runner.invoke(app, ["ui", "--port", port])
+    assert result.exit_code == 2
+    shown = " ".join(result.output.replace("│", " ").split())
+    assert re.search(r"Invalid value for '--port': Input should be (less than or equal to 65535|greater than or equal to 1)", shown)
+    assert not isinstance(result.exception, OverflowError)
+
+
 def train_in_subprocess(uri: str, home: Path, prefix: list[str] | None = None) -> subprocess.CompletedProcess[str]:
     """`python -m training train` on the TF-IDF topic config into the store at uri, as a real command."""
     return subprocess.run(
