@@ -84,7 +84,15 @@ def _section(config: type[BaseModel], prefix: str) -> list[ConfigKey]:
     return keys
 
 
+# A data section's `source` picks its kind, so a section given without it is refused ("give its source"); the seeds'
+# model defaults it only so that a config without `data` reads them.
+_SOURCE_HELP = "Which data the section reads: required in a `data` section (a config without `data` reads the seed corpus)."
+
+
 def _key(key: str, info: FieldInfo) -> ConfigKey:
+    if key.endswith(".source"):
+        help_text = _SOURCE_HELP if key.startswith("data[") else "Which data the section reads."
+        return ConfigKey(key, _kind(info.annotation), None, help_text)
     return ConfigKey(key, _kind(info.annotation), _default(info), info.description or "")
 
 

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from classifiers.errors import UserInputError
 from classifiers.registry import families
 from training import locations
 from training.cli import app
@@ -54,3 +55,16 @@ def test_the_command_lists_the_keys_and_names_an_unknown_family() -> None:
     unknown = CliRunner().invoke(app, ["config-keys", "--family", "nope"])
     assert unknown.exit_code == 1
     assert "unknown model family 'nope' (known: descriptions, ensemble" in unknown.output
+
+
+def test_a_data_sections_source_is_listed_as_required_as_validation_requires_it(tmp_path: Path) -> None:
+    # It was listed as `default "seeds"`, yet a `data` section without it is refused: only a config without `data`
+    # reads the seeds.
+    sources = [key for key in config_keys("tfidf") if key.key.endswith(".source")]
+    assert sources and all(key.default is None for key in sources)
+    seeds = next(key for key in sources if key.key == "data[source=seeds].source")
+    assert "a config without `data` reads the seed corpus" in seeds.description
+    path = tmp_path / "config.yaml"
+    path.write_text("task: topic\nmodel: {family: tfidf}\ndata: {labels: seeds/labels.jsonl}\n", encoding="utf-8")
+    with pytest.raises(UserInputError, match="data: give its source"):
+        load_config(path)
