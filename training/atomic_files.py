@@ -35,6 +35,10 @@ def write_texts_atomically(files: Mapping[Path, str]) -> None:
         for path, text in files.items():
             if path.is_dir():
                 raise UserInputError(f"cannot write {path}: it is a folder")
+            # mkdir would say only "File exists" or "Not a directory" where a folder on the way is a file.
+            existing = next(folder for folder in (path.parent, *path.parent.parents) if folder.exists())
+            if not existing.is_dir():
+                raise UserInputError(f"cannot write {path}: {existing} is a file, not a folder")
             path.parent.mkdir(parents=True, exist_ok=True)
             fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
             staged.append((tmp, path))

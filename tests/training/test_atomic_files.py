@@ -5,6 +5,7 @@ from pathlib import Path
 
 import pytest
 
+from classifiers.errors import UserInputError
 from training.atomic_files import write_texts_atomically
 
 
@@ -34,3 +35,13 @@ def test_replaced_file_keeps_its_mode(tmp_path: Path, umask_027: None) -> None:
     assert path.read_text(encoding="utf-8") == "new"
     assert _mode(path) == 0o664
     assert [p.name for p in tmp_path.iterdir()] == ["counts.md"]  # no temporary file left
+
+
+@pytest.mark.parametrize("depth", [1, 2])
+def test_a_folder_that_is_a_file_is_named_as_such(tmp_path: Path, depth: int) -> None:
+    # `ingest --out-dir segments.jsonl` said only "File exists" (or "Not a directory" one level down).
+    (tmp_path / "taken.jsonl").write_text("x", encoding="utf-8")
+    target = tmp_path / "taken.jsonl" / ("sub/" * (depth - 1)) / "out.md"
+    with pytest.raises(UserInputError, match=rf"cannot write {target}: {tmp_path / 'taken.jsonl'} is a file, not a folder"):
+        write_texts_atomically({target: "text"})
+    assert (tmp_path / "taken.jsonl").read_text(encoding="utf-8") == "x"
