@@ -13,6 +13,7 @@ from urllib.parse import urlparse
 import mlflow.artifacts
 import mlflow.pyfunc
 import pandas as pd
+from mlflow.exceptions import MlflowException
 from mlflow.models import Model, ModelSignature, get_model_info, infer_signature
 from mlflow.models.model import MLMODEL_FILE_NAME, ModelInfo
 from mlflow.store.artifact.models_artifact_repo import ModelsArtifactRepository
@@ -24,6 +25,19 @@ from classifiers.contract import DOCUMENT_COLUMN, predict
 from classifiers.interface import RETRAIN_ADVICE, OutdatedModelError, load_predictor
 
 ARTIFACT_KEY = "classifier"
+# What reading a model from a URI raises where the URI or the model is at fault (a caller's own UserInputError, such
+# as OutdatedModelError, comes first): MLflow's errors, a path or network error, a URI MLflow's HTTP artifact store
+# cannot split (a bare ValueError), a store whose client package is not installed (s3:// without botocore).
+LOAD_ERRORS: tuple[type[Exception], ...] = (MlflowException, OSError, ValueError, ImportError)
+URI_FORMS = "models:/NAME@ALIAS, models:/NAME/VERSION, runs:/RUN_ID/model or a model folder"
+
+
+def load_error_reason(err: Exception) -> str:
+    """What a LOAD_ERRORS error says to the user: a bare ValueError's own words ("not enough values to unpack") say
+    nothing of the URI, so the forms that load are named beside them."""
+    if isinstance(err, ValueError):
+        return f"MLflow cannot read a model from it ({err}); give {URI_FORMS}"
+    return str(err)
 # Where models saved before the classifiers package imported their code from.
 _OLD_PACKAGE = "training"
 

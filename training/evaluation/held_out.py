@@ -10,11 +10,10 @@ from pathlib import Path
 
 import mlflow.pyfunc
 import pandas as pd
-from mlflow.exceptions import MlflowException
 
 from classifiers.contract import DOCUMENT_COLUMN, REQUIRED_COLUMNS
 from classifiers.errors import UserInputError
-from classifiers.pyfunc import loaded_pyfunc
+from classifiers.pyfunc import LOAD_ERRORS, load_error_reason, loaded_pyfunc
 from training.evaluation.metrics import group_bootstrap_interval, summary_metrics
 from training.evaluation.recording import Evaluation, record_evaluation
 from training.evaluation.seen_rows import rows_trained_on
@@ -45,8 +44,10 @@ def loaded_model(model_uri: str) -> Iterator[EvaluatedModel]:
         try:
             pinned_uri, identity = pinned(model_uri)
             model = stack.enter_context(loaded_pyfunc(pinned_uri))
-        except (MlflowException, OSError) as err:
-            raise UserInputError(f"cannot load model '{model_uri}': {err}") from err
+        except UserInputError:
+            raise
+        except LOAD_ERRORS as err:
+            raise UserInputError(f"cannot load model '{model_uri}': {load_error_reason(err)}") from err
         task, labels = _task_and_labels(model_uri, model)
         yield EvaluatedModel(model, task, labels, {**identity, "run_id": model.metadata.run_id})
 

@@ -9,12 +9,11 @@ from dataclasses import dataclass, field
 import mlflow.pyfunc
 import pyarrow as pa
 import pyarrow.compute as pc
-from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
 from classifiers.contract import DOCUMENT_COLUMN, PROBA_PREFIX, REQUIRED_COLUMNS
 from classifiers.errors import UserInputError
-from classifiers.pyfunc import loaded_pyfunc, read_model_info
+from classifiers.pyfunc import LOAD_ERRORS, load_error_reason, loaded_pyfunc, read_model_info
 from classifiers.store import REGISTERED_MODEL_URI
 from training.scoring.inputs import plain_strings
 
@@ -83,8 +82,10 @@ def describe_model(uri: str) -> ModelSpec:
     try:
         uri_of_version, identity = pinned(uri)
         info = read_model_info(uri_of_version)
-    except (MlflowException, OSError) as err:
-        raise UserInputError(f"cannot load model '{uri}': {err}") from err
+    except UserInputError:
+        raise
+    except LOAD_ERRORS as err:
+        raise UserInputError(f"cannot load model '{uri}': {load_error_reason(err)}") from err
     meta = info.metadata or {}
     if meta.get("task") not in REQUIRED_COLUMNS or "labels" not in meta:
         raise UserInputError(f"model '{uri}' was not trained by this project (no task/labels metadata)")
@@ -99,8 +100,10 @@ def loaded_model(spec: ModelSpec) -> Iterator[mlflow.pyfunc.PyFuncModel]:
         # Only the load's errors are the user's bad URI: one raised while scoring stays what it is.
         try:
             model = stack.enter_context(loaded_pyfunc(spec.uri))
-        except (MlflowException, OSError) as err:
-            raise UserInputError(f"cannot load model '{spec.uri}': {err}") from err
+        except UserInputError:
+            raise
+        except LOAD_ERRORS as err:
+            raise UserInputError(f"cannot load model '{spec.uri}': {load_error_reason(err)}") from err
         yield model
 
 

@@ -580,3 +580,11 @@ def _gold_and_predicted(metrics: dict[str, object]) -> tuple[list[str], list[str
             gold += [truth] * count
             predicted += [answer] * count
     return gold, predicted
+
+
+def test_a_model_uri_mlflow_cannot_parse_or_read_is_a_user_error(store_uri: str) -> None:
+    # MLflow's HTTP artifact store raised a bare ValueError for this URI: a traceback from `evaluate`.
+    expected = r"cannot load model 'http://example\.invalid/model': MLflow cannot read a model from it .*; give models:/NAME@"
+    with pytest.raises(UserInputError, match=expected):
+        with loaded_model("http://example.invalid/model"):
+            pass
