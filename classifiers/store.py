@@ -212,9 +212,12 @@ def use_store(uri: str | None = None, *, writable: bool = False, create: bool = 
     if database is not None and create:
         _make_folder(uri, database.parent)
         _create_tables_once(uri, database)
-    if writable:
+    if writable and create:
         check_writable(uri)
     check_reachable(uri)
+    if writable and not create:
+        # After the check that names a missing SQLite file: the write check would make it, empty.
+        check_writable(uri)
     mlflow.set_tracking_uri(uri)
     mlflow.set_registry_uri(uri)
     return MlflowClient(tracking_uri=uri, registry_uri=uri)

@@ -305,7 +305,8 @@ def promote(
     from training.promotion import promote as run_promotion
 
     with _user_errors():
-        result = run_promotion(store.use_store(writable=True), name, version, force)
+        # Only versions already in the store are promoted: a mistyped store is named, not made empty.
+        result = run_promotion(store.use_store(writable=True, create=False), name, version, force)
     typer.echo(f"{name} version {result.version}: {result.reason}")
 
 
@@ -320,7 +321,7 @@ def fail_runs(
     from training.abandoned_runs import fail_abandoned_runs
 
     with _user_errors():
-        endings = fail_abandoned_runs(store.use_store(writable=True), run_ids)
+        endings = fail_abandoned_runs(store.use_store(writable=True, create=False), run_ids)
     for ending in endings:
         typer.echo(ending.describe())
 

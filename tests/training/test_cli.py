@@ -207,6 +207,28 @@ def test_ui_on_a_port_outside_1_to_65535_is_refused_in_one_line(store_uri: str, 
     assert not isinstance(result.exception, OverflowError)
 
 
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["promote", "--name", "news-topic"],
+        ["fail-runs", "0123456789abcdef0123456789abcdef"],
+    ],
+    ids=lambda command: command[0],
+)
+@pytest.mark.parametrize("where", ["mistyped/mlflow.db", "mistyped.db"])
+def test_a_command_that_changes_only_what_the_store_holds_does_not_create_a_mistyped_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, command: list[str], where: str
+) -> None:
+    # A typo in MLFLOW_TRACKING_URI made a new empty store, then "no registered model named ...: train one first".
+    missing = tmp_path / where
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{missing}")
+    result = runner.invoke(app, command)
+    assert result.exit_code == 1, result.output
+    assert f"its database file {missing} does not exist" in result.output
+    assert not missing.exists() and not missing.with_name(f"{missing.name}.lock").exists()
+    assert missing.parent == tmp_path or not missing.parent.exists()
+
+
 def train_in_subprocess(uri: str, home: Path, prefix: list[str] | None = None) -> subprocess.CompletedProcess[str]:
     """`python -m training train` on the TF-IDF topic config into the store at uri, as a real command."""
     return subprocess.run(
