@@ -196,6 +196,12 @@ def store_problem(uri: str) -> str | None:
     return None
 
 
+def reads_the_store(model_uri: str) -> bool:
+    """Whether loading model_uri reads the tracking store (a registered model or a run's), rather than a folder: a
+    command that only loads such a model names a missing store (a mistyped path) instead of making it empty."""
+    return model_uri.startswith(("models:/", "runs:/"))
+
+
 def use_store(uri: str | None = None, *, writable: bool = False, create: bool = True) -> MlflowClient:
     """Point MLflow (tracking and registry) at the store and return a client for it.
 

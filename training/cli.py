@@ -226,10 +226,6 @@ def evaluate(
     from training.evaluation.recording import check_experiment
 
     with _user_errors():
-        # A run to record needs a store that takes it: found out before minutes of scoring, not after.
-        store.use_store(writable=experiment is not None)
-        if experiment is not None:
-            check_experiment(experiment)
         if (data is None) == (dataset is None):
             raise UserInputError("give exactly one of --data FILE.jsonl or --dataset NAME")
         if group_column is not None and data is None:
@@ -238,6 +234,10 @@ def evaluate(
         for option, value in (("--split", split), ("--data-dir", data_dir)):
             if value is not None and dataset is None:
                 raise UserInputError(f"{option} goes with --dataset (the file --data names is scored whole)")
+        # A run to record needs a store that takes it: found out before minutes of scoring, not after.
+        store.use_store(writable=experiment is not None, create=not store.reads_the_store(model_uri))
+        if experiment is not None:
+            check_experiment(experiment)
         if data is not None:
             metrics = evaluate_file(model_uri, data, group_column, experiment, _label_pairs(label_map or []))
         else:
@@ -284,12 +284,12 @@ def score(
     from training.scoring.spark_engine import DEFAULT_MASTER
 
     with _user_errors():
-        store.use_store()
         if engine not in set(Engine):
             raise UserInputError(f"--engine must be one of {', '.join(Engine)}, got '{engine}'")
         if master is not None and engine != Engine.SPARK:
             # Said rather than ignored: the local engine scores in this process.
             raise UserInputError("--master goes with --engine spark (the local engine scores in this process)")
+        store.use_store(create=not store.reads_the_store(model_uri))
         result = run_scoring(model_uri, input_path, output, Engine(engine), master or DEFAULT_MASTER, chunk_rows)
     logger.info("wrote %d rows to %s in %.1f s", result.rows, result.output, result.seconds)
 

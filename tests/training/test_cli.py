@@ -212,11 +212,14 @@ def test_ui_on_a_port_outside_1_to_65535_is_refused_in_one_line(store_uri: str, 
     [
         ["promote", "--name", "news-topic"],
         ["fail-runs", "0123456789abcdef0123456789abcdef"],
+        ["evaluate", "--model-uri", "models:/news-topic@champion", "--data", "held_out.jsonl"],
+        ["evaluate", "--model-uri", "runs:/0123456789abcdef0123456789abcdef/model", "--dataset", "bbc_news"],
+        ["score", "--model-uri", "models:/news-topic@champion", "--input", "news.jsonl", "--output", "out.parquet"],
     ],
-    ids=lambda command: command[0],
+    ids=lambda command: f"{command[0]}-{command[2].split(':')[0]}" if len(command) > 2 else command[0],
 )
 @pytest.mark.parametrize("where", ["mistyped/mlflow.db", "mistyped.db"])
-def test_a_command_that_changes_only_what_the_store_holds_does_not_create_a_mistyped_one(
+def test_a_command_that_only_reads_or_changes_what_the_store_holds_does_not_create_a_mistyped_one(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, command: list[str], where: str
 ) -> None:
     # A typo in MLFLOW_TRACKING_URI made a new empty store, then "no registered model named ...: train one first".

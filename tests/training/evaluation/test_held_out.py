@@ -13,6 +13,7 @@ from mlflow.tracking import MlflowClient
 from sklearn.metrics import f1_score
 from typer.testing import CliRunner
 
+from classifiers import store
 from classifiers.errors import UserInputError
 from training import locations
 from training.cli import app
@@ -344,7 +345,8 @@ def test_a_benchmark_option_beside_a_file_is_refused_rather_than_ignored(
 def test_a_file_in_another_format_is_named_before_the_model_loads(store_uri: str, tmp_path: Path, name: str) -> None:
     data = tmp_path / name
     data.write_bytes(b"PAR1 binary, or text,label\n")
-    # The store is empty: the file is refused before the model would be looked for.
+    # The store exists but is empty (a missing one is named first): the file is refused before the model is looked for.
+    store.use_store(store_uri)
     code, _, output = evaluate_cli("--model-uri", "models:/news-topic@champion", "--data", str(data))
     assert code == 1
     assert f"{data}: labelled data is read as JSONL (one JSON object per line), not {data.suffix} files: convert it" in output
