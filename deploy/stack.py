@@ -129,6 +129,8 @@ class Stack:
                     self._init_cluster()
             except OSError as err:
                 raise StackError(f"the data folder {self.data_dir} cannot be used: {err.strerror or err}") from err
+            # Before anything starts: a missing password file used to end a start in a traceback after PostgreSQL was up.
+            self._password()
             # Saved before anything starts, so that `status` names the right ports while this call runs.
             previous = self.ports_file.read_text() if self.ports_file.exists() else None
             self.ports_file.write_text(json.dumps(asdict(ports)))
@@ -210,10 +212,18 @@ class Stack:
     # -- PostgreSQL -----------------------------------------------------------------------------
 
     def _init_cluster(self) -> None:
+        # The folder is checked before the password is written: a cluster that lost its PG_VERSION (damaged, or a
+        # copy cut short) had its password replaced by a new one before initdb refused the folder, so that even once
+        # repaired it no longer opened. A folder left empty by an interrupted start is used.
+        if self.cluster.is_dir() and any(self.cluster.iterdir()):
+            raise StackError(
+                f"{self.cluster} is not empty but holds no PostgreSQL cluster (its PG_VERSION is missing): it is left "
+                "as it is; restore it from a backup, or move it away to start a new, empty cluster"
+            )
+        self.cluster.mkdir(mode=0o700, exist_ok=True)
         password = secrets.token_urlsafe(24)
         self.password_file.write_text(password)
         self.password_file.chmod(0o600)
-        self.cluster.mkdir(mode=0o700)
         # initdb reads the superuser password from a file; the cluster's owner must be able to read it.
         handoff = self.data_dir / "initdb.password"
         handoff.write_text(password)
@@ -251,11 +261,25 @@ class Stack:
         self._pg_ctl("start", "-w", "-t", str(int(STARTUP_TIMEOUT_S)), "-l", str(self.postgres_log), "-o", f"-p {port}")
         logger.info("PostgreSQL listens on %s:%d", HOST, port)
 
+    def _password(self) -> str:
+        """The cluster's superuser password, from its file; a file that is missing, unreadable or empty is named."""
+        try:
+            password = self.password_file.read_text().strip()
+        except OSError as err:
+            raise StackError(
+                f"the PostgreSQL password file {self.password_file} cannot be read ({err.strerror or err}): it holds "
+                f"the only password of the cluster in {self.cluster}; restore it from a backup"
+            ) from err
+        if not password:
+            raise StackError(
+                f"the PostgreSQL password file {self.password_file} is empty: it holds the only password of the "
+                f"cluster in {self.cluster}; restore it from a backup"
+            )
+        return password
+
     def _ensure_database(self, port: int) -> None:
         try:
-            connection = psycopg2.connect(
-                host=HOST, port=port, user=DB_USER, password=self.password_file.read_text(), dbname="postgres"
-            )
+            connection = psycopg2.connect(host=HOST, port=port, user=DB_USER, password=self._password(), dbname="postgres")
         except psycopg2.Error as err:
             raise StackError(f"cannot connect to PostgreSQL on {HOST}:{port}: {err}") from err
         try:
@@ -340,7 +364,7 @@ class Stack:
             # MLflow's GenAI job runner adds eight processes that classic training and serving never use.
             "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false",
             **os.environ,
-            "PGPASSWORD": self.password_file.read_text(),
+            "PGPASSWORD": self._password(),
         }
         with self.mlflow_log.open("a") as log:
             # A session of its own, so stopping takes the server's worker processes with it.

@@ -467,3 +467,36 @@ def test_a_start_interrupted_once_postgres_is_up_stops_what_it_started_and_keeps
         status = stack.status()
         assert not status.postgres_running and not status.mlflow_running
         assert stack.ports_file.read_text() == saved
+
+
+@pytest.mark.slow
+def test_a_missing_password_file_or_pg_version_is_named_and_the_password_is_never_replaced() -> None:
+    # A missing postgres.password ended a start in a traceback once PostgreSQL was up; a cluster missing its
+    # PG_VERSION had its password replaced by a new one before initdb refused the folder, so that the cluster, once
+    # repaired, no longer opened with it.
+    with stack_postgres_can_reach() as stack:
+        command = start_command(stack)
+        assert subprocess.run(command, cwd=PROJECT_ROOT, capture_output=True, timeout=300).returncode == 0
+        stack.stop()
+        password = stack.password_file.read_text()
+
+        stack.password_file.unlink()
+        result = CliRunner().invoke(deploy_cli.app, command[3:])
+        assert result.exit_code == 1
+        assert f"error: the PostgreSQL password file {stack.password_file} cannot be read (No such file or directory)" in result.output
+        assert "Traceback" not in result.output
+        status = stack.status()
+        assert not status.postgres_running and not status.mlflow_running
+        stack.password_file.write_text(password)
+
+        version = stack.cluster / "PG_VERSION"
+        kept = version.read_bytes()
+        version.unlink()
+        result = CliRunner().invoke(deploy_cli.app, command[3:])
+        assert result.exit_code == 1
+        assert f"error: {stack.cluster} is not empty but holds no PostgreSQL cluster (its PG_VERSION is missing)" in result.output
+        assert stack.password_file.read_text() == password
+
+        version.write_bytes(kept)
+        again = subprocess.run(command, cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=300)
+        assert again.returncode == 0, again.stderr
