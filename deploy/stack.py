@@ -89,6 +89,7 @@ class Stack:
         self.password_file = self.data_dir / "postgres.password"
         self.ports_file = self.data_dir / "stack.json"
         self.pid_file = self.data_dir / "mlflow.pid"
+        self.postmaster_pid_file = self.cluster / "postmaster.pid"
         self.postgres_log = self.data_dir / "postgres.log"
         self.mlflow_log = self.data_dir / "mlflow.log"
 
@@ -256,6 +257,23 @@ class Stack:
         logger.info("created a PostgreSQL cluster in %s", self.cluster)
 
     def _start_postgres(self, port: int) -> None:
+        stale = self._stale_postmaster_pid()
+        if stale is not None:
+            # PostgreSQL refuses to start while its lock file names a live process of its own user, whatever that
+            # process is; the file is removed only when nothing at all works in the cluster's folder.
+            workers = self._cluster_processes()
+            if workers:
+                raise StackError(
+                    f"PostgreSQL's lock file {self.postmaster_pid_file} names process {stale}, which is not this "
+                    f"cluster's server, yet processes {', '.join(map(str, workers))} still work in {self.cluster}: "
+                    "stop them, then start again"
+                )
+            logger.warning(
+                "removing %s: it names process %d, which is not this cluster's PostgreSQL (a crash or a reboot left it)",
+                self.postmaster_pid_file,
+                stale,
+            )
+            self.postmaster_pid_file.unlink(missing_ok=True)
         self.postgres_log.touch()
         self._own(self.postgres_log)
         self._pg_ctl("start", "-w", "-t", str(int(STARTUP_TIMEOUT_S)), "-l", str(self.postgres_log), "-o", f"-p {port}")
@@ -293,9 +311,37 @@ class Stack:
             connection.close()
 
     def _postgres_running(self) -> bool:
-        if not (self.cluster / "postmaster.pid").exists():
+        if not self.postmaster_pid_file.exists() or self._stale_postmaster_pid() is not None:
             return False
         return self._pg_ctl("status", check=False).returncode == 0
+
+    def _stale_postmaster_pid(self) -> int | None:
+        """The pid in postmaster.pid when it names a live process that is not this cluster's server (its number was
+        taken again after a crash or a reboot), else None. pg_ctl asks only whether the pid is alive: `status` called
+        such a stranger PostgreSQL, and `stop` sent it PostgreSQL's shutdown signal."""
+        try:
+            pid = int(self.postmaster_pid_file.read_text().split("\n", 1)[0])
+        except (OSError, ValueError):
+            return None  # no file, or a garbled one, which pg_ctl names
+        try:
+            folder = psutil.Process(pid).cwd()
+        except psutil.NoSuchProcess:
+            return None  # gone (or a zombie): PostgreSQL replaces a stale file itself
+        except psutil.AccessDenied:
+            return None  # another user's process, which pg_ctl cannot signal either: it decides, as before
+        # The server works in its data folder (PostgreSQL changes into it at start).
+        return None if Path(folder) == self.cluster.resolve() else pid
+
+    def _cluster_processes(self) -> list[int]:
+        """Processes working in the cluster's folder: a server's backends can outlive a killed postmaster briefly."""
+        found = []
+        for process in psutil.process_iter():
+            try:
+                if Path(process.cwd()) == self.cluster.resolve():
+                    found.append(process.pid)
+            except (psutil.Error, OSError):
+                continue
+        return found
 
     def _pg_ctl(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
         return self._postgres_command("pg_ctl", "--pgdata", str(self.cluster), *args, check=check)

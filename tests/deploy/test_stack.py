@@ -29,7 +29,7 @@ from typer.testing import CliRunner
 
 from classifiers.store import CHAMPION, PROJECT_ROOT
 from deploy import cli as deploy_cli
-from deploy.stack import ARTIFACTS_VARIABLE, Ports, Stack, StackError
+from deploy.stack import ARTIFACTS_VARIABLE, POSTGRES_SYSTEM_USER, Ports, Stack, StackError
 from serving.app import create_app
 from serving.settings import ServingSettings
 from tests.conftest import RunningStack, answers, free_port
@@ -500,3 +500,37 @@ def test_a_missing_password_file_or_pg_version_is_named_and_the_password_is_neve
         version.write_bytes(kept)
         again = subprocess.run(command, cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=300)
         assert again.returncode == 0, again.stderr
+
+
+@pytest.mark.slow
+def test_a_postmaster_pid_naming_another_process_is_not_taken_for_postgres_nor_signalled() -> None:
+    # What a crash or a reboot leaves: postmaster.pid names a number another process of PostgreSQL's user now holds.
+    # pg_ctl asks only whether it is alive: status said "postgres running", start then failed to connect, and stop
+    # sent the stranger PostgreSQL's shutdown signal.
+    with stack_postgres_can_reach() as stack:
+        command = start_command(stack)
+        assert subprocess.run(command, cwd=PROJECT_ROOT, capture_output=True, timeout=300).returncode == 0
+        lock = stack.cluster / "postmaster.pid"
+        contents = lock.read_text().split("\n")
+        stack.stop()
+        user = POSTGRES_SYSTEM_USER if os.geteuid() == 0 else None
+        stranger = subprocess.Popen(["sleep", "120"], user=user, start_new_session=True)
+        try:
+            lock.write_text("\n".join([str(stranger.pid), *contents[1:]]))
+            if user is not None:
+                shutil.chown(lock, user, user)
+
+            status = CliRunner().invoke(deploy_cli.app, ["status", "--data-dir", str(stack.data_dir)])
+            stopped = CliRunner().invoke(deploy_cli.app, ["stop", "--data-dir", str(stack.data_dir)])
+            assert "postgres  stopped" in status.output
+            assert stopped.exit_code == 0, stopped.output
+            assert stranger.poll() is None  # not signalled
+
+            started = subprocess.run(command[:6], cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=300)
+            assert started.returncode == 0, started.stderr
+            assert f"removing {lock}: it names process {stranger.pid}, which is not this cluster's PostgreSQL" in started.stderr
+            assert stack.status().postgres_running and stack.status().mlflow_running
+            assert stranger.poll() is None
+        finally:
+            stranger.kill()
+            stranger.wait()
