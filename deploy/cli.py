@@ -12,7 +12,7 @@ from typing import Annotated
 
 import typer
 
-from deploy.stack import DEFAULT_DATA_DIR, Ports, Stack, StackError, StackStatus
+from deploy.stack import DEFAULT_DATA_DIR, Ports, Stack, StackError, StackStatus, describe
 
 app = typer.Typer(
     help="A PostgreSQL-backed MLflow tracking server on loopback, shared by training, evaluation and serving.",
@@ -91,17 +91,34 @@ def start(
 @app.command()
 def stop(data_dir: DataDir = DEFAULT_DATA_DIR) -> None:
     """Stop the tracking server and PostgreSQL; runs, models and artifacts stay in the data folder."""
+    stack = Stack(data_dir)
     with _stack_errors():
-        _check_data_dir(data_dir)
-        _report(Stack(data_dir).stop())
+        if not data_dir.exists() and stack.stray_processes():
+            # The folder was removed under a running stack: its processes are still this stack's to stop.
+            typer.echo(f"the data folder {data_dir} is gone; stopping what still ran from it", err=True)
+        else:
+            _check_data_dir(data_dir)
+        _report(stack.stop())
 
 
 @app.command()
 def status(data_dir: DataDir = DEFAULT_DATA_DIR) -> None:
     """Which parts of the stack run now."""
+    stack = Stack(data_dir)
     with _stack_errors():
+        strays = stack.stray_processes()
+        if strays and not data_dir.exists():
+            raise StackError(
+                f"no stack in {data_dir}: the folder does not exist, yet {describe(strays)} started from it still "
+                f"run: `python -m deploy stop --data-dir {data_dir}` ends them"
+            )
         _check_data_dir(data_dir)
-        _report(Stack(data_dir).status())
+        _report(stack.status())
+        if strays:
+            typer.echo(
+                f"stray     {describe(strays)}: still running, but the stack's files no longer lead to them "
+                "(`python -m deploy stop` ends them)"
+            )
 
 
 def _check_data_dir(data_dir: Path) -> None:

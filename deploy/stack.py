@@ -24,7 +24,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -100,6 +100,9 @@ class Stack:
         or is interrupted stops what it started and puts back the ports saved before it."""
         ports = ports or self.saved_ports()
         _check_ports(ports)
+        if not self.data_dir.exists():
+            # No start can be under way in a folder not yet made: any process of this stack is a stray.
+            self._refuse_strays()
         running = self.status()
         # A port held by something else is named before anything starts: the tracking server would otherwise
         # fail in its log while another server on that port answered its health check.
@@ -108,6 +111,8 @@ class Stack:
             ("MLflow", ports.mlflow, running.mlflow_running, "--port"),
         ):
             if not up and not _free(port):
+                # This stack's own strays, named as such: "in use" sent the operator looking for something else.
+                self._refuse_strays()
                 raise StackError(f"{HOST}:{port}, the {name} port, is already in use: choose another with {option}")
         if self.data_dir.exists() and not self.data_dir.is_dir():
             raise StackError(f"the data folder {self.data_dir} cannot be used: it is a file")
@@ -121,6 +126,8 @@ class Stack:
             # Looked at under the lock: a start that ran meanwhile may have made the cluster or started a part (and
             # saves its ports only once both answer).
             running = self.status()
+            # Under the lock only: a start under way had processes up before its files led to them.
+            self._refuse_strays()
             if running.ports != ports and (running.postgres_running or running.mlflow_running):
                 raise StackError(
                     f"the stack in {self.data_dir} already runs on ports {running.ports}; stop it before changing ports"
@@ -157,13 +164,74 @@ class Stack:
         return self.status()
 
     def stop(self) -> StackStatus:
-        """Stop the tracking server, then PostgreSQL; the data folder stays."""
+        """Stop the tracking server, then PostgreSQL, and any process of this stack its files no longer lead to; the
+        data folder stays."""
         if not self.data_dir.is_dir():
+            self.stop_strays()
             return self.status()
         with self._locked():
             self.stop_tracking_server()
             self.stop_postgres()
+            self.stop_strays()
         return self.status()
+
+    def stray_processes(self) -> list[psutil.Process]:
+        """This stack's processes that its files no longer lead to: its data folder, cluster or pid file was removed
+        under them, so `status` said stopped and `stop` left them running on ports a new start then found taken. Its
+        PostgreSQL works in the cluster's folder (even a deleted one); its tracking server names the artifacts folder."""
+        postgres_known, mlflow_known = self._postgres_running(), self._mlflow_pid() is not None
+        strays: list[psutil.Process] = []
+        for process in psutil.process_iter(["name", "ppid"]):
+            try:
+                if process.pid == os.getpid():
+                    continue
+                if not postgres_known and self._works_in_cluster(process):
+                    strays.append(process)
+                elif not mlflow_known and _serves_artifacts(process, self.artifacts):
+                    strays.append(process)
+            except psutil.Error:
+                continue
+        return strays
+
+    def _refuse_strays(self) -> None:
+        """Refuse to start beside processes of this stack that its files no longer lead to."""
+        strays = self.stray_processes()
+        if strays:
+            raise StackError(
+                f"{describe(strays)} started from {self.data_dir} still run, but the stack's files no longer lead to "
+                f"them (the folder, the cluster or a pid file was removed): `python -m deploy stop --data-dir "
+                f"{self.data_dir}` ends them"
+            )
+
+    def stop_strays(self, grace_s: float = 30.0) -> None:
+        """End the processes `stray_processes` finds: the tracking server with its process group, PostgreSQL with a
+        fast shutdown (pg_ctl needs the cluster's folder, which may be gone)."""
+        strays = self.stray_processes()
+        if not strays:
+            return
+        description = describe(strays)
+        postgres: list[psutil.Process] = []
+        groups: set[int] = set()
+        for process in strays:
+            try:
+                if process.name() == "postgres":
+                    postgres.append(process)
+                else:
+                    groups.add(os.getpgid(process.pid))
+            except (psutil.Error, ProcessLookupError):
+                continue  # ended meanwhile
+        for group in groups - {os.getpgrp()}:
+            _terminate_group(group)
+        for process in postgres:
+            with suppress(psutil.Error):
+                if process.ppid() not in {other.pid for other in postgres}:  # the postmaster: it ends its backends
+                    process.send_signal(signal.SIGINT)
+        _, alive = psutil.wait_procs(postgres, timeout=grace_s)
+        for process in alive:
+            logger.warning("PostgreSQL process %d ignored the shutdown for %.0f s; killing it", process.pid, grace_s)
+            with suppress(psutil.Error):
+                process.kill()
+        logger.info("stopped %s, which the stack's files no longer led to", description)
 
     @contextmanager
     def _locked(self) -> Iterator[None]:
@@ -323,6 +391,8 @@ class Stack:
             pid = int(self.postmaster_pid_file.read_text().split("\n", 1)[0])
         except (OSError, ValueError):
             return None  # no file, or a garbled one, which pg_ctl names
+        if pid <= 0:
+            return None  # a single-user backend's (initdb writes its pid negated): not a number to look up
         try:
             folder = psutil.Process(pid).cwd()
         except psutil.NoSuchProcess:
@@ -333,15 +403,20 @@ class Stack:
         return None if Path(folder) == self.cluster.resolve() else pid
 
     def _cluster_processes(self) -> list[int]:
-        """Processes working in the cluster's folder: a server's backends can outlive a killed postmaster briefly."""
+        """PostgreSQL processes working in the cluster's folder: backends can outlive a killed postmaster briefly."""
         found = []
         for process in psutil.process_iter():
             try:
-                if Path(process.cwd()) == self.cluster.resolve():
+                if self._works_in_cluster(process):
                     found.append(process.pid)
-            except (psutil.Error, OSError):
+            except psutil.Error:
                 continue
         return found
+
+    def _works_in_cluster(self, process: psutil.Process) -> bool:
+        """Whether a process is a PostgreSQL process of this cluster (a shell that is in the folder is not)."""
+        # psutil drops the " (deleted)" Linux adds to a removed folder, so a cluster removed under its server counts.
+        return process.name() == "postgres" and Path(process.cwd()) == self.cluster.resolve()
 
     def _pg_ctl(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
         return self._postgres_command("pg_ctl", "--pgdata", str(self.cluster), *args, check=check)
@@ -483,6 +558,30 @@ def _group_serves(group: int, artifacts: Path) -> bool:
         except (ProcessLookupError, PermissionError, psutil.Error):
             continue
     return False
+
+
+def _serves_artifacts(process: psutil.Process, artifacts: Path) -> bool:
+    """Whether a process is this stack's `mlflow server` (its artifacts folder on the command line) or one of its
+    workers (the folder in the environment `mlflow server` set for it)."""
+    command = process.cmdline()
+    if "mlflow" in command and "server" in command and str(artifacts) in command:
+        return True
+    return "mlflow.server" in " ".join(command) and process.environ().get(ARTIFACTS_VARIABLE) == str(artifacts)
+
+
+def describe(strays: list[psutil.Process]) -> str:
+    """Stray processes by part, for a message, each by its first process (the postmaster, the `mlflow server`; the
+    others are theirs): `PostgreSQL (pid 12) and the tracking server (pid 14)`."""
+    pids = {process.pid for process in strays}
+    roots = [process for process in strays if process.info.get("ppid") not in pids]
+    postgres = [process.pid for process in roots if process.info.get("name") == "postgres"]
+    mlflow = [process.pid for process in roots if process.pid not in postgres]
+    parts = [
+        f"{name} ({'pid' if len(found) == 1 else 'pids'} {', '.join(map(str, sorted(found)))})"
+        for name, found in (("PostgreSQL", postgres), ("the tracking server", mlflow))
+        if found
+    ]
+    return " and ".join(parts)
 
 
 def _free(port: int) -> bool:

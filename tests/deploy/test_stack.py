@@ -534,3 +534,37 @@ def test_a_postmaster_pid_naming_another_process_is_not_taken_for_postgres_nor_s
         finally:
             stranger.kill()
             stranger.wait()
+
+
+@pytest.mark.slow
+def test_a_data_folder_removed_under_a_running_stack_leaves_its_processes_named_and_stoppable() -> None:
+    # status and stop said "the folder does not exist" while PostgreSQL and the tracking server ran on, and a start
+    # called their ports "in use" by something else: nothing the command offered could stop them.
+    with stack_postgres_can_reach() as stack:
+        command = start_command(stack)
+        assert subprocess.run(command, cwd=PROJECT_ROOT, capture_output=True, timeout=300).returncode == 0
+        ports = stack.saved_ports()
+        postmaster = int((stack.cluster / "postmaster.pid").read_text().split("\n", 1)[0])
+        server = int(stack.pid_file.read_text())
+        try:
+            shutil.rmtree(stack.data_dir)
+            folder = ["--data-dir", str(stack.data_dir)]
+
+            status = CliRunner().invoke(deploy_cli.app, ["status", *folder])
+            started = CliRunner().invoke(deploy_cli.app, ["start", *folder])
+            stopped = CliRunner().invoke(deploy_cli.app, ["stop", *folder])
+
+            running = f"PostgreSQL (pid {postmaster}) and the tracking server (pid {server})"
+            assert status.exit_code == 1
+            assert f"error: no stack in {stack.data_dir}: the folder does not exist, yet {running} started" in status.output
+            assert started.exit_code == 1
+            assert f"error: {running} started from {stack.data_dir} still run" in " ".join(started.output.split())
+            assert stopped.exit_code == 0, stopped.output
+            assert not psutil.pid_exists(postmaster) and not psutil.pid_exists(server)
+            assert not answers(f"http://127.0.0.1:{ports.mlflow}/health")
+            assert not stack.data_dir.exists()  # stop made nothing
+        finally:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(server, signal.SIGKILL)
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(postmaster, signal.SIGQUIT)
