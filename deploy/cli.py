@@ -64,12 +64,18 @@ def start(
     data_dir: DataDir = DEFAULT_DATA_DIR,
     postgres_port: Annotated[
         int | None,
-        typer.Option(min=1, max=65535, help=f"PostgreSQL port on loopback (default: the last start's, else {Ports.postgres})."),
+        typer.Option(
+            min=1,
+            max=65535,
+            help=f"PostgreSQL port on loopback (default: the running server's, else the last start's, else {Ports.postgres}).",
+        ),
     ] = None,
     port: Annotated[
         int | None,
         typer.Option(
-            min=1, max=65535, help=f"Tracking server port on loopback (default: the last start's, else {Ports.mlflow})."
+            min=1,
+            max=65535,
+            help=f"Tracking server port on loopback (default: the running server's, else the last start's, else {Ports.mlflow}).",
         ),
     ] = None,
     workers: Annotated[
@@ -79,7 +85,8 @@ def start(
     """Start PostgreSQL and the tracking server; creates the cluster on first use."""
     stack = Stack(data_dir)
     with _stack_errors():
-        saved = stack.saved_ports()
+        # The running parts' ports where stack.json no longer names them, so that a plain start does not move them.
+        saved = stack.status().ports
         chosen = Ports(
             saved.postgres if postgres_port is None else postgres_port, saved.mlflow if port is None else port
         )

@@ -258,8 +258,25 @@ class Stack:
             self._pg_ctl("stop", "-m", "fast", "-w")
 
     def status(self) -> StackStatus:
-        """Which parts run now (from their pid files and the processes behind them)."""
-        return StackStatus(self.data_dir, self.saved_ports(), self._postgres_running(), self._mlflow_pid() is not None)
+        """Which parts run now (from their pid files and the processes behind them), and on which ports: a running
+        part's own, else the saved ones."""
+        saved = self.saved_ports()
+        postgres_running, mlflow_pid = self._postgres_running(), self._mlflow_pid()
+        # stack.json removed (as its error about a damaged file advises) or replaced under a running stack named the
+        # defaults: status showed a wrong MLFLOW_TRACKING_URI and a plain start failed to connect to a wrong port.
+        postgres_port = self._postmaster_port() if postgres_running else None
+        mlflow_port = _listening_port(mlflow_pid) if mlflow_pid is not None else None
+        ports = Ports(
+            saved.postgres if postgres_port is None else postgres_port, saved.mlflow if mlflow_port is None else mlflow_port
+        )
+        return StackStatus(self.data_dir, ports, postgres_running, mlflow_pid is not None)
+
+    def _postmaster_port(self) -> int | None:
+        """The port the running server wrote in its lock file (its fourth line), if readable."""
+        try:
+            return int(self.postmaster_pid_file.read_text().split("\n")[3])
+        except (OSError, ValueError, IndexError):
+            return None
 
     def saved_ports(self) -> Ports:
         """The ports of the last start, else the defaults."""
@@ -567,6 +584,23 @@ def _serves_artifacts(process: psutil.Process, artifacts: Path) -> bool:
     if "mlflow" in command and "server" in command and str(artifacts) in command:
         return True
     return "mlflow.server" in " ".join(command) and process.environ().get(ARTIFACTS_VARIABLE) == str(artifacts)
+
+
+def _listening_port(pid: int) -> int | None:
+    """The `--port` a tracking server was started with (its own, else its worker's command line), if readable."""
+    def port_in(command: list[str]) -> int | None:
+        with suppress(ValueError, IndexError):
+            return int(command[command.index("--port") + 1])
+        return None
+
+    with suppress(psutil.Error):
+        return port_in(psutil.Process(pid).cmdline())
+    # The leader was killed: its workers, in its process group, carry the same option.
+    for process in psutil.process_iter(["cmdline"]):
+        with suppress(psutil.Error, ProcessLookupError):
+            if os.getpgid(process.pid) == pid and (port := port_in(process.info["cmdline"] or [])) is not None:
+                return port
+    return None
 
 
 def describe(strays: list[psutil.Process]) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import http.client
+import json
 import logging
 import os
 import shutil
@@ -112,6 +113,27 @@ def test_start_is_idempotent_and_status_reports_both_services(tracking_stack: Ru
     with urllib.request.urlopen(f"{tracking_stack.uri}/health", timeout=5) as response:
         assert response.status == 200
 
+
+
+def test_status_and_a_plain_start_take_the_running_ports_when_the_saved_ones_are_gone(tracking_stack: RunningStack) -> None:
+    # stack.json removed under a running stack (what its error about a damaged file advises): status named the default
+    # ports, so a wrong MLFLOW_TRACKING_URI, and a plain start failed to connect to PostgreSQL on the default port.
+    stack = tracking_stack.stack
+    saved = stack.ports_file.read_text()
+    ports = stack.saved_ports()
+    stack.ports_file.unlink()
+    try:
+        status = tracking_stack.cli("status")
+        started = tracking_stack.cli("start")
+        rewritten = stack.ports_file.read_text() if stack.ports_file.exists() else None
+    finally:
+        stack.ports_file.write_text(saved)
+
+    assert f"postgres  running  {ports.postgres}" in status.stdout
+    assert f"mlflow    running  {tracking_stack.uri}" in status.stdout
+    assert started.returncode == 0, started.stderr
+    assert f"export MLFLOW_TRACKING_URI={tracking_stack.uri}" in started.stdout
+    assert rewritten is not None and json.loads(rewritten) == {"postgres": ports.postgres, "mlflow": ports.mlflow}
 
 def test_models_trained_through_the_server_are_served_and_survive_a_restart(
     tracking_stack: RunningStack, stack_uri: str
