@@ -128,9 +128,21 @@ class Stack:
             running = self.status()
             # Under the lock only: a start under way had processes up before its files led to them.
             self._refuse_strays()
-            if running.ports != ports and (running.postgres_running or running.mlflow_running):
+            # Only a running part's port is fixed: with PostgreSQL alone running, a new --port for the tracking
+            # server (what "port in use" advises) was refused, naming as running a server that did not run.
+            parts = [
+                (f"{port} ({name})", port != chosen)
+                for name, port, chosen, up in (
+                    ("PostgreSQL", running.ports.postgres, ports.postgres, running.postgres_running),
+                    ("MLflow", running.ports.mlflow, ports.mlflow, running.mlflow_running),
+                )
+                if up
+            ]
+            if any(changed for _, changed in parts):
+                listening = " and ".join(part for part, _ in parts)
                 raise StackError(
-                    f"the stack in {self.data_dir} already runs on ports {running.ports}; stop it before changing ports"
+                    f"the stack in {self.data_dir} already runs on {'ports' if len(parts) > 1 else 'port'} {listening}; "
+                    "stop it before changing ports"
                 )
             try:
                 if not (self.cluster / "PG_VERSION").exists():

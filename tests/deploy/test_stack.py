@@ -227,6 +227,33 @@ def test_a_start_on_other_ports_while_running_is_refused(tracking_stack: Running
     assert f"already runs on ports {ports.postgres} (PostgreSQL) and {ports.mlflow} (MLflow); stop it" in result.stderr
 
 
+
+def test_with_only_postgres_running_the_tracking_server_can_move_to_the_port_an_error_advises(
+    tracking_stack: RunningStack,
+) -> None:
+    # "the MLflow port is already in use: choose another with --port", then that start was refused: "already runs on
+    # ports ... and <the taken port> (MLflow); stop it before changing ports", though no tracking server ran.
+    stack = tracking_stack.stack
+    original = stack.saved_ports()
+    stack.stop_tracking_server()
+    try:
+        with socket.socket() as taken:
+            taken.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            taken.bind(("127.0.0.1", original.mlflow))
+            taken.listen()
+            refused = tracking_stack.cli("start")
+            other = free_port()
+            moved = tracking_stack.cli("start", "--port", str(other))
+            status = stack.status()
+        stack.stop_tracking_server()
+    finally:
+        assert tracking_stack.cli("start", "--port", str(original.mlflow)).returncode == 0
+
+    assert refused.returncode == 1
+    assert "the MLflow port, is already in use: choose another with --port" in refused.stderr
+    assert moved.returncode == 0, moved.stderr
+    assert status.mlflow_running and status.ports == Ports(original.postgres, other)
+
 def test_ui_links_to_the_tracking_server_instead_of_starting_another(
     stack_uri: str, caplog: pytest.LogCaptureFixture
 ) -> None:
