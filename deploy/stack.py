@@ -342,15 +342,17 @@ class Stack:
                 "UTF8",
                 "--no-instructions",
             )
-        except StackError:
+            with (self.cluster / "postgresql.conf").open("a") as conf:
+                # TCP on loopback only; no Unix socket, whose path would depend on the system's run directory.
+                conf.write(f"\nlisten_addresses = '{HOST}'\nunix_socket_directories = ''\n")
+        # Ctrl-C and SIGTERM too: initdb writes PG_VERSION first, so a half-made cluster passed for one and every
+        # later start failed on it (PostgreSQL in a crash loop on missing catalogs).
+        except BaseException:
             shutil.rmtree(self.cluster, ignore_errors=True)
             self.password_file.unlink(missing_ok=True)
             raise
         finally:
             handoff.unlink(missing_ok=True)
-        with (self.cluster / "postgresql.conf").open("a") as conf:
-            # TCP on loopback only; no Unix socket, whose path would depend on the system's run directory.
-            conf.write(f"\nlisten_addresses = '{HOST}'\nunix_socket_directories = ''\n")
         logger.info("created a PostgreSQL cluster in %s", self.cluster)
 
     def _start_postgres(self, port: int) -> None:

@@ -617,3 +617,23 @@ def test_a_data_folder_removed_under_a_running_stack_leaves_its_processes_named_
                 os.killpg(server, signal.SIGKILL)
             with contextlib.suppress(ProcessLookupError):
                 os.kill(postmaster, signal.SIGQUIT)
+
+
+@pytest.mark.slow
+def test_a_first_start_stopped_while_the_cluster_is_made_leaves_none_and_the_next_start_works() -> None:
+    # initdb writes PG_VERSION first: a first start stopped during initdb left a half-made cluster that passed for
+    # one, and every later start failed on it (PostgreSQL crash-looping on missing catalogs).
+    with stack_postgres_can_reach() as stack:
+        command = start_command(stack)
+        start = subprocess.Popen(command, cwd=PROJECT_ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        deadline = time.monotonic() + 120
+        while not (stack.cluster / "PG_VERSION").exists():
+            assert start.poll() is None and time.monotonic() < deadline, start.stderr.read() if start.stderr else ""
+            time.sleep(0.01)
+        start.send_signal(signal.SIGTERM)
+        start.communicate(timeout=120)
+
+        assert start.returncode == 143
+        again = subprocess.run(command, cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=300)
+        assert again.returncode == 0, again.stderr
+        assert stack.status().mlflow_running
