@@ -117,6 +117,7 @@ class Stack:
         if self.data_dir.exists() and not self.data_dir.is_dir():
             raise StackError(f"the data folder {self.data_dir} cannot be used: it is a file")
         if not (self.cluster / "PG_VERSION").exists():
+            self._check_new_data_dir()
             self._check_postgres_reaches_data_dir()
         try:
             self.data_dir.mkdir(parents=True, exist_ok=True)
@@ -462,6 +463,24 @@ class Stack:
             log_tail = _tail(self.postgres_log) if program == "pg_ctl" else ""
             raise StackError(f"{program} failed: {done.stderr.strip() or done.stdout.strip()}{log_tail}")
         return done
+
+    def _check_new_data_dir(self) -> None:
+        """A folder to make a stack in holds nothing but the stack's own files: `--data-dir ""` (an unset variable)
+        is the current folder, and a start made its cluster, artifacts and logs among the repository's files."""
+        if not self.data_dir.is_dir():
+            return
+        own = {
+            path.name
+            for path in (self.cluster, self.artifacts, self.password_file, self.ports_file, self.pid_file,
+                         self.postgres_log, self.mlflow_log, self.data_dir / LOCK_FILE, self.data_dir / "initdb.password")
+        }
+        others = sorted(path.name for path in self.data_dir.iterdir() if path.name not in own)
+        if others:
+            shown = ", ".join(others[:3]) + (f" and {len(others) - 3} more" if len(others) > 3 else "")
+            raise StackError(
+                f"the data folder {self.data_dir} holds no stack but other files ({shown}): choose an empty or new "
+                "folder with --data-dir (an empty --data-dir is the current folder)"
+            )
 
     def _check_postgres_reaches_data_dir(self) -> None:
         """As root, PostgreSQL runs as its own system user, which must be able to enter every folder above its data."""

@@ -637,3 +637,20 @@ def test_a_first_start_stopped_while_the_cluster_is_made_leaves_none_and_the_nex
         again = subprocess.run(command, cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=300)
         assert again.returncode == 0, again.stderr
         assert stack.status().mlflow_running
+
+
+def test_a_new_stack_is_not_made_in_a_folder_holding_other_files() -> None:
+    # `--data-dir ""` (an unset variable) is the current folder: a start made its cluster, artifacts and logs among the
+    # repository's files. (A folder PostgreSQL can reach, so that as root the refusal is this one.)
+    with stack_postgres_can_reach() as stack:
+        stack.data_dir.mkdir()
+        (stack.data_dir / "README.md").write_text("a project")
+
+        result = CliRunner().invoke(deploy_cli.app, start_command(stack)[3:])
+
+        assert result.exit_code == 1
+        assert (
+            f"error: the data folder {stack.data_dir} holds no stack but other files (README.md): choose an empty"
+            in result.output
+        )
+        assert sorted(path.name for path in stack.data_dir.iterdir()) == ["README.md"]
