@@ -17,15 +17,20 @@ ARTICLE = {"title": "t", "body": "Iran and Israel exchanged fire.\n\nMarkets fel
 ITEMS = {"items": [{"text": "Troops crossed the border.", "target": "Iran"}, {"text": "Prices rose."}]}
 
 
-async def sent_by_a_client_that_leaves(client: TestClient, path: str, body: bytes) -> list[Message]:
-    """What the app sends for a request whose client disconnects as soon as its body is sent (as uvicorn tells it)."""
+async def sent_to_a_client_that_leaves(
+    client: TestClient, path: str, body: bytes, sent_body: bytes | None = None, scope_extra: dict[str, object] | None = None
+) -> list[Message]:
+    """What the app sends for a request whose client disconnects after sending `sent_body` (the whole body when None;
+    a part of it is a body cut short), as uvicorn tells it; `scope_extra` is what the protocol adds to the scope (the
+    status of an answer it sent itself)."""
     scope = {
         "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST", "scheme": "http",
         "path": path, "raw_path": path.encode(), "root_path": "", "query_string": b"",
         "headers": [(b"host", b"testserver"), (b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())],
-        "client": ("127.0.0.1", 50000), "server": ("testserver", 80),
+        "client": ("127.0.0.1", 50000), "server": ("testserver", 80), **(scope_extra or {}),
     }
-    messages = iter([{"type": "http.request", "body": body, "more_body": False}])
+    cut = sent_body is not None
+    messages = iter([{"type": "http.request", "body": body if sent_body is None else sent_body, "more_body": cut}])
     sent: list[Message] = []
 
     async def receive() -> Message:
@@ -42,7 +47,7 @@ async def sent_by_a_client_that_leaves(client: TestClient, path: str, body: byte
 def test_a_client_that_leaves_gets_its_work_cancelled_and_is_counted_apart(
     fresh_client: TestClient, path: str, body: dict[str, object]
 ) -> None:
-    sent = fresh_client.portal.call(sent_by_a_client_that_leaves, fresh_client, path, json.dumps(body).encode())  # type: ignore[union-attr]
+    sent = fresh_client.portal.call(sent_to_a_client_that_leaves, fresh_client, path, json.dumps(body).encode())  # type: ignore[union-attr]
     after = fresh_client.post(path, json=body)
 
     assert sent[0]["status"] == 499  # never reaches the client: it is gone
@@ -50,29 +55,6 @@ def test_a_client_that_leaves_gets_its_work_cancelled_and_is_counted_apart(
     metrics = scrape(fresh_client)
     assert value(metrics["http_requests"], "http_requests_total", handler=path, status="499") == 1
     # Its rows still queued are dropped by the batcher: tests/serving/test_batching.py.
-
-
-async def sent_for_a_body_cut_short(client: TestClient, scope_extra: dict[str, object]) -> list[Message]:
-    """What the app sends for a request whose body stops halfway and then disconnects (a client that left, or one
-    cut off by the protocol's read timeout, which puts its own answer's status in the scope as `scope_extra`)."""
-    body = json.dumps(ITEMS).encode()
-    scope = {
-        "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST", "scheme": "http",
-        "path": "/v1/classify", "raw_path": b"/v1/classify", "root_path": "", "query_string": b"",
-        "headers": [(b"host", b"testserver"), (b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())],
-        "client": ("127.0.0.1", 50000), "server": ("testserver", 80), **scope_extra,
-    }
-    messages = iter([{"type": "http.request", "body": body[:10], "more_body": True}])
-    sent: list[Message] = []
-
-    async def receive() -> Message:
-        return next(messages, {"type": "http.disconnect"})
-
-    async def send(message: Message) -> None:
-        sent.append(message)
-
-    await client.app(scope, receive, send)
-    return sent
 
 
 @pytest.mark.parametrize(
@@ -85,7 +67,8 @@ def test_a_body_cut_short_is_counted_as_what_the_client_got_not_as_a_bad_request
 ) -> None:
     # Both were counted as 400, which /metrics otherwise shows only for requests the client got wrong.
     with TestClient(create_app(make_settings(store_uri))) as client:
-        sent = client.portal.call(sent_for_a_body_cut_short, client, scope_extra)  # type: ignore[union-attr]
+        body = json.dumps(ITEMS).encode()
+        sent = client.portal.call(sent_to_a_client_that_leaves, client, "/v1/classify", body, body[:10], scope_extra)  # type: ignore[union-attr]
         metrics = scrape(client)
 
     assert sent[0]["status"] == int(status)  # never reaches the client: it is gone, or the protocol answered it
