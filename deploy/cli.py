@@ -37,11 +37,12 @@ def _report(status: StackStatus) -> None:
 
 @contextmanager
 def _stack_errors() -> Iterator[None]:
-    """A StackError ends the command with its message and exit code 1, without a traceback."""
+    """A StackError ends the command with its message (and its notes: what failed in the cleanup after it) and exit
+    code 1, without a traceback."""
     try:
         yield
     except StackError as err:
-        typer.echo(f"error: {err}", err=True)
+        typer.echo("\n".join([f"error: {err}", *getattr(err, "__notes__", [])]), err=True)
         raise typer.Exit(1) from err
 
 

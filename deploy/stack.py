@@ -164,17 +164,41 @@ class Stack:
                     started_mlflow = True
                     self._start_mlflow(ports, workers)
             # Ctrl-C and SIGTERM too: what this call started would otherwise run on under ports no longer saved.
-            except BaseException:
-                if started_mlflow:
-                    self.stop_tracking_server()
-                if started_postgres:
-                    self.stop_postgres()
-                if previous is None:
-                    self.ports_file.unlink(missing_ok=True)
-                else:
-                    self.ports_file.write_text(previous)
+            except BaseException as error:
+                self._undo_start(error, started_mlflow, started_postgres, previous)
                 raise
         return self.status()
+
+    def _undo_start(self, error: BaseException, started_mlflow: bool, started_postgres: bool, previous: str | None) -> None:
+        """Stop what a failed start started and put back the ports saved before it. Every step runs even when one
+        before it fails, and a step's failure is added to the start's error as a note: raised in its place, it named
+        the wrong cause and skipped the steps after it (PostgreSQL left running, the new ports left saved)."""
+
+        def restore_ports() -> None:
+            if previous is None:
+                self.ports_file.unlink(missing_ok=True)
+            else:
+                self.ports_file.write_text(previous)
+
+        steps = [
+            ("stopping the tracking server", self.stop_tracking_server, started_mlflow),
+            ("stopping PostgreSQL", self.stop_postgres, started_postgres),
+            ("putting back the saved ports", restore_ports, True),
+        ]
+        for what, step, needed in steps:
+            if not needed:
+                continue
+            try:
+                step()
+            # Exception only: a second Ctrl-C still ends the cleanup (a second SIGTERM is ignored by the CLI).
+            except Exception as failure:
+                note = f"cleaning up after the failed start, {what} failed too: {failure}"
+                if what == "stopping PostgreSQL":
+                    note += f"\n(if it still runs, `python -m deploy stop --data-dir {self.data_dir}` stops it)"
+                error.add_note(note)
+                if not isinstance(error, StackError):
+                    # The CLI prints a StackError's notes with it; an interruption ends without a message of its own.
+                    logger.error("%s", note)
 
     def stop(self) -> StackStatus:
         """Stop the tracking server, then PostgreSQL, and any process of this stack its files no longer lead to; the

@@ -654,3 +654,29 @@ def test_a_new_stack_is_not_made_in_a_folder_holding_other_files() -> None:
             in result.output
         )
         assert sorted(path.name for path in stack.data_dir.iterdir()) == ["README.md"]
+
+
+@pytest.mark.slow
+def test_a_failed_start_whose_cleanup_fails_names_its_own_error_and_still_puts_back_the_ports(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # pg_ctl failing to stop PostgreSQL in the cleanup of a failed start replaced the start's error (the user was told
+    # "pg_ctl failed", not why the start failed) and skipped the rest of the cleanup: the new ports stayed saved.
+    with stack_postgres_can_reach() as stack:
+        stack.data_dir.mkdir(parents=True)
+        stack.artifacts.write_text("a file")  # the tracking server cannot start
+        with monkeypatch.context() as environment:
+            # pg_ctl's own setting: it gives up waiting for the shutdown at once, a real "server does not shut down".
+            environment.setenv("PGCTLTIMEOUT", "0")
+            result = CliRunner().invoke(deploy_cli.app, start_command(stack)[3:])
+
+        assert result.exit_code == 1
+        assert f"error: the artifacts folder {stack.artifacts} cannot be used: File exists" in result.output
+        assert "cleaning up after the failed start, stopping PostgreSQL failed too: pg_ctl failed" in result.output
+        assert "server does not shut down" in result.output
+        assert "Traceback" not in result.output
+        assert not stack.ports_file.exists()
+        deadline = time.monotonic() + 60
+        while stack.status().postgres_running:  # the fast shutdown pg_ctl asked for goes on without it
+            assert time.monotonic() < deadline
+            time.sleep(0.2)
