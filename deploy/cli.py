@@ -53,6 +53,26 @@ def _stop_on_sigterm(signum: int, _frame: FrameType | None) -> None:
     raise SystemExit(128 + signum)
 
 
+@contextmanager
+def _sigterm_deferred() -> Iterator[None]:
+    """SIGTERM waits until the block ends, then the command exits with its code (143), as a stopped start does.
+    Raised in the middle of a stop, it ended the stop wherever it stood: PostgreSQL ran on after the tracking server
+    (or both did), and the process manager that sent it took the stack for stopped."""
+    received: list[int] = []
+
+    def remember(signum: int, _frame: FrameType | None) -> None:
+        received.append(signum)
+
+    previous = signal.signal(signal.SIGTERM, remember)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    if received:
+        typer.echo(f"error: stopped by {signal.Signals(received[0]).name} (once the stop had finished)", err=True)
+        raise typer.Exit(128 + received[0])
+
+
 @app.callback()
 def main() -> None:
     """Logging and SIGTERM handling for every command."""
@@ -100,7 +120,8 @@ def start(
 def stop(data_dir: DataDir = DEFAULT_DATA_DIR) -> None:
     """Stop the tracking server and PostgreSQL; runs, models and artifacts stay in the data folder."""
     stack = Stack(data_dir)
-    with _stack_errors():
+    # A stop that fails ends with its own error and code 1 even after a SIGTERM: its message says what may still run.
+    with _stack_errors(), _sigterm_deferred():
         if not data_dir.exists() and stack.stray_processes():
             # The folder was removed under a running stack: its processes are still this stack's to stop.
             typer.echo(f"the data folder {data_dir} is gone; stopping what still ran from it", err=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import http.client
 import json
 import logging
@@ -680,3 +681,34 @@ def test_a_failed_start_whose_cleanup_fails_names_its_own_error_and_still_puts_b
         while stack.status().postgres_running:  # the fast shutdown pg_ctl asked for goes on without it
             assert time.monotonic() < deadline
             time.sleep(0.2)
+
+
+@pytest.mark.slow
+def test_a_stop_sent_sigterm_stops_postgres_too_then_exits_with_the_signals_code() -> None:
+    # SIGTERM unwound `stop` wherever it stood: landing while the tracking server stopped, it left PostgreSQL running.
+    with stack_postgres_can_reach() as stack:
+        command = start_command(stack)
+        assert subprocess.run(command, cwd=PROJECT_ROOT, capture_output=True, timeout=300).returncode == 0
+        stop = subprocess.Popen(
+            [sys.executable, "-m", "deploy", "stop", "--data-dir", str(stack.data_dir)],
+            cwd=PROJECT_ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )
+        # The stop holds the data folder's lock from its first step, stopping the tracking server, to its last.
+        deadline = time.monotonic() + 120
+        with (stack.data_dir / "stack.lock").open("a") as lock:
+            while True:
+                assert stop.poll() is None and time.monotonic() < deadline, stop.communicate()
+                try:
+                    fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except BlockingIOError:
+                    break
+                fcntl.flock(lock, fcntl.LOCK_UN)
+                time.sleep(0.01)
+        stop.send_signal(signal.SIGTERM)
+        output, errors = stop.communicate(timeout=300)
+
+        status = stack.status()
+        assert not status.postgres_running and not status.mlflow_running
+        assert stop.returncode == 143, errors
+        assert "error: stopped by SIGTERM" in errors
+        assert "postgres  stopped" in output and "mlflow    stopped" in output
