@@ -38,6 +38,8 @@ def load_error_reason(err: Exception) -> str:
     if isinstance(err, ValueError):
         return f"MLflow cannot read a model from it ({err}); give {URI_FORMS}"
     return str(err)
+
+
 # Where models saved before the classifiers package imported their code from.
 _OLD_PACKAGE = "training"
 
