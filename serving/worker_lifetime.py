@@ -6,29 +6,40 @@ uvicorn's supervisor restarts a worker that dies, but nothing stops the workers 
 
 from __future__ import annotations
 
-import ctypes
 import logging
 import multiprocessing
 import os
 import signal
-import sys
+import threading
+from multiprocessing.process import BaseProcess
 
 logger = logging.getLogger(__name__)
 
-# <linux/prctl.h>: the signal the kernel sends this process when its parent ends.
-PR_SET_PDEATHSIG = 1
+# Time for in-flight requests to be answered once the supervisor has gone; past it the worker exits outright, so
+# that a shutdown that hangs cannot keep the port.
+SHUTDOWN_GRACE_S = 20.0
 
 
-def end_with_supervisor() -> None:
-    """In a worker uvicorn started, have the kernel send SIGTERM when the supervisor ends (Linux); elsewhere, and in a
-    server running without workers (whose parent is a shell or a process manager), nothing changes."""
+def end_with_supervisor(grace_s: float = SHUTDOWN_GRACE_S) -> None:
+    """In a worker uvicorn started, shut down as on SIGTERM when the supervisor ends, and exit outright if that has
+    not ended the process within grace_s; a server running without workers (whose parent is a shell or a process
+    manager) is left alone."""
     parent = multiprocessing.parent_process()
-    if parent is None or not sys.platform.startswith("linux"):
+    if parent is None:
         return
-    libc = ctypes.CDLL(None, use_errno=True)
-    if libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0) != 0:
-        logger.warning("cannot ask to end with the supervisor: %s", os.strerror(ctypes.get_errno()))
-        return
-    # The supervisor may have ended before the request was made: the kernel would then never send the signal.
-    if os.getppid() != parent.pid:
-        os.kill(os.getpid(), signal.SIGTERM)
+    threading.Thread(target=_watch, args=(parent, grace_s), name="supervisor-watch", daemon=True).start()
+
+
+def _watch(parent: BaseProcess, grace_s: float) -> None:
+    # The sentinel becomes readable when the supervisor ends, however it ends; it is ready at once if it has already.
+    parent.join()
+    logger.warning("the supervisor (process %s) has ended: shutting down", parent.pid)
+    # To the main thread itself: a process-wide signal may land on another thread, and Python runs handlers only in
+    # the main thread, whenever it next notices the signal.
+    main = threading.main_thread().ident
+    if main is not None:
+        signal.pthread_kill(main, signal.SIGTERM)
+    # Reached only while the process is still running: a finished interpreter ends this daemon thread.
+    threading.Event().wait(grace_s)
+    logger.error("still running %.0f s after the supervisor ended: exiting now", grace_s)
+    os._exit(1)
