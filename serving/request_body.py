@@ -170,7 +170,13 @@ def validate(model: type[Model], data: object) -> Model:
 
 async def read_json_body(request: Request, check: Callable[[object], Parsed]) -> Parsed:
     """The body parsed as JSON and passed through `check` (which validates it), off the event loop when large."""
-    content_type = request.headers.get("content-type")
+    content_types = request.headers.getlist("content-type")
+    if len(content_types) > 1:
+        # A field of one value (RFC 9110, 8.3): which of them the sender meant cannot be known, and reading the first
+        # alone let a body declared Latin-1 by the second be read as UTF-8.
+        message = f"{len(content_types)} Content-Type headers were sent; send one: `Content-Type: application/json`"
+        raise RequestValidationError([body_error("json_content_type", message)])
+    content_type = content_types[0] if content_types else None
     if not is_json_content_type(content_type):
         # `curl -d` sends a form: the fault is the header, whatever the body holds.
         sent = f"`Content-Type: {content_type}`" if content_type else "no Content-Type header"

@@ -661,6 +661,20 @@ def test_every_content_encoding_header_is_read(
     assert error["msg"] == f"body: `Content-Encoding: {shown}` is not supported: send the body uncompressed"
 
 
+@pytest.mark.parametrize(
+    "second", ["text/plain", "application/json; charset=latin-1", "application/json"], ids=["form", "latin-1", "same"]
+)
+def test_a_second_content_type_header_is_refused(store_uri: str, make_settings: SettingsFactory, second: str) -> None:
+    headers = [("content-type", "application/json"), ("content-type", second)]
+
+    with TestClient(create_app(make_settings(store_uri))) as app_client:
+        error = only_error(app_client.post("/v1/classify", content=b'{"items": [{"text": "T"}]}', headers=headers))
+
+    # Only the first was read: the body went on as UTF-8 JSON whatever the second said.
+    assert error["type"] == "json_content_type"
+    assert error["msg"] == "body: 2 Content-Type headers were sent; send one: `Content-Type: application/json`"
+
+
 @pytest.mark.parametrize("values", [["identity"], ["identity", "identity"], [""], ["identity, "]])
 def test_identity_or_empty_content_encodings_are_read(
     store_uri: str, make_settings: SettingsFactory, values: list[str]
