@@ -9,10 +9,12 @@ import stat
 import subprocess
 import sys
 import tempfile
+import time
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import mlflow
 import pytest
@@ -194,11 +196,38 @@ def free_port() -> int:
 
 
 def answers(url: str) -> bool:
-    """Whether a server answers a GET of url with 200 within 2 s."""
+    """Whether a server answers a GET of url with 200 within 2 s.
+
+    False also when a server is there but slow (a loaded machine): to check that one is still there, use answers_within;
+    to check that one is gone, refuses.
+    """
     try:
         with urllib.request.urlopen(url, timeout=2) as response:
             return bool(response.status == 200)
     except OSError:
+        return False
+
+
+def answers_within(url: str, seconds: float) -> bool:
+    """Whether a server answers a GET of url with 200 within `seconds`, asking again while it does not."""
+    deadline = time.monotonic() + seconds
+    while not answers(url):
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.3)
+    return True
+
+
+def refuses(url: str) -> bool:
+    """Whether nothing listens on url's address any more: a connection to it is refused. A process that still holds
+    the port, however slow to answer or hung, is not taken for one that is gone."""
+    parts = urlsplit(url)
+    try:
+        with socket.create_connection((parts.hostname, parts.port), timeout=10):
+            return False
+    except ConnectionRefusedError:
+        return True
+    except OSError:  # timed out: something holds the port
         return False
 
 
