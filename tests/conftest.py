@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import random
 import shutil
 import socket
 import stat
@@ -188,11 +190,55 @@ class RunningStack:
         )
 
 
+PORT_LEDGER_VARIABLE = "NEWS_TEST_PORT_LEDGER"
+_ports_handed_out: set[int] = set()  # without a ledger (outside a pytest session)
+
+
+def _ephemeral_ports() -> range:
+    try:
+        low, high = map(int, Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split())
+    except (OSError, ValueError):
+        low, high = 32768, 60999  # Linux's default
+    return range(low, high + 1)
+
+
 def free_port() -> int:
-    """A loopback port nothing listens on now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    """A loopback port nothing listens on now, for a server a test starts and that binds it later.
+
+    Between now and then another xdist worker could take it, so a port is handed out once per test run (a ledger
+    file all workers share), and it is drawn below the kernel's ephemeral range, whose ports the kernel gives out
+    itself to any socket bound to port 0 or connecting (a client's connection, Spark's driver, the other worker's
+    servers).
+    """
+    ephemeral = _ephemeral_ports()
+    candidates = range(20000, ephemeral.start) if ephemeral.start > 21000 else None
+    ledger = os.environ.get(PORT_LEDGER_VARIABLE)
+    with FileLock(f"{ledger}.lock") if ledger else contextlib.nullcontext():
+        taken = {int(line) for line in Path(ledger).read_text().split()} if ledger and Path(ledger).exists() else _ports_handed_out
+        for _ in range(1000):
+            with socket.socket() as sock:
+                try:
+                    sock.bind(("127.0.0.1", random.SystemRandom().choice(candidates) if candidates else 0))
+                except OSError:  # in use
+                    continue
+                port = int(sock.getsockname()[1])
+            if port not in taken:
+                break
+        else:
+            raise RuntimeError("no free loopback port found in 1000 tries")
+        _ports_handed_out.add(port)
+        if ledger:
+            with Path(ledger).open("a") as out:
+                out.write(f"{port}\n")
+    return port
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _port_ledger(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """The file in which free_port notes the ports it handed out, shared by every xdist worker of the run."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv(PORT_LEDGER_VARIABLE, str(_run_folder(tmp_path_factory) / "ports-handed-out"))
+        yield
 
 
 def answers(url: str) -> bool:

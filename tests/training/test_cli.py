@@ -153,9 +153,7 @@ def test_train_defaults_checks_every_model_s_data_before_training_any(store_uri:
 
 @pytest.mark.slow
 def test_ui_serves_the_store_it_is_pointed_at(store_uri: str) -> None:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+    port = free_port()
     ui = subprocess.Popen(
         [sys.executable, "-m", "training", "ui", "--port", str(port)],
         env={**os.environ, "MLFLOW_TRACKING_URI": store_uri},
