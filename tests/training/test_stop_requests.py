@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import signal
+import threading
 import time
 from collections.abc import Callable, Iterator
 from typing import Any, cast
@@ -20,7 +21,11 @@ def handler(fresh_stop_requests: None) -> Iterator[None]:
     """stop() as the handler of SIGNAL, with a fresh record of requests."""
     previous = signal.signal(SIGNAL, stop_requests.stop)
     yield
-    # A signal the handler re-sent must reach it, not the default action, which ends the process.
+    # A signal the handler re-sent must reach it, not the default action, which ends the process (the xdist worker):
+    # wait for the re-sends still on their way, however late a loaded machine runs their timer threads.
+    for thread in threading.enumerate():
+        if isinstance(thread, threading.Timer) and thread.function is stop_requests._redeliver:
+            thread.join(timeout=60)
     time.sleep(4 * stop_requests.RECHECK_S)
     signal.signal(SIGNAL, previous)
 
