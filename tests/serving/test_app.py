@@ -233,6 +233,7 @@ def test_the_encoders_take_the_rows_per_call_the_settings_name(
     trained_store_uri: str, make_settings: SettingsFactory, monkeypatch: pytest.MonkeyPatch, setting: str, rows: int | None
 ) -> None:
     monkeypatch.setenv(ROWS_VARIABLE, "1")
+    monkeypatch.setenv(RUNTIME_VARIABLE, "auto")  # the lifespan exports "torch": put back afterwards
     monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: False)
     encoders = _served_encoders(trained_store_uri, make_settings, encoder_rows_per_call=setting, encoder_runtime="torch")
     assert [encoder.rows_per_call for encoder in encoders] == [rows or min(encoder.batch_size, 8) for encoder in encoders]
@@ -244,6 +245,7 @@ def test_the_encoders_run_on_the_runtime_the_settings_name_and_answer_alike(
 ) -> None:
     monkeypatch.setenv(RUNTIME_VARIABLE, "auto")
     monkeypatch.setenv(ROWS_VARIABLE, "1")
+    monkeypatch.setenv(PRECISION_VARIABLE, "auto")  # the lifespan exports "float32": put back afterwards
     app = create_app(
         make_settings(trained_store_uri, encoder_runtime=runtime, encoder_precision="float32", encoder_rows_per_call="auto")
     )

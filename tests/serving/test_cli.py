@@ -355,7 +355,10 @@ def test_a_configured_broadcast_file_is_kept(monkeypatch: pytest.MonkeyPatch, tm
 
 
 def test_several_workers_share_the_cores_as_torch_threads(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    # Set, then removed: monkeypatch then puts back the value before the test (a plain delenv of a variable that is not
+    # set records nothing, and the "2" share_cores sets stayed in this process for every later test and subprocess).
+    monkeypatch.setenv("OMP_NUM_THREADS", "")
+    monkeypatch.delenv("OMP_NUM_THREADS")
     monkeypatch.setattr(os, "cpu_count", lambda: 8)
 
     cli.share_cores(1)
