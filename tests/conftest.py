@@ -190,7 +190,7 @@ class RunningStack:
         )
 
 
-PORT_LEDGER_VARIABLE = "NEWS_TEST_PORT_LEDGER"
+PORT_LEDGER_VARIABLE = "TESTS_PORT_LEDGER"  # not NEWS_: the server warns of every NEWS_ variable it does not read
 _ports_handed_out: set[int] = set()  # without a ledger (outside a pytest session)
 
 
