@@ -18,7 +18,14 @@ def test_a_port_is_handed_out_once_per_run_even_when_drawn_again(monkeypatch: py
     monkeypatch.setenv(PORT_LEDGER_VARIABLE, str(tmp_path / "ports"))
     first = free_port()
     draws = iter([first, first, first + 1])
-    monkeypatch.setattr(conftest.random, "SystemRandom", lambda: type("Drawn", (), {"choice": lambda self, _: next(draws)})())
+
+    class Replayed:
+        """Draws `first` twice, then the next port."""
+
+        def choice(self, _: range) -> int:
+            return next(draws)
+
+    monkeypatch.setattr(conftest.random, "SystemRandom", Replayed)
 
     assert free_port() == first + 1
 
