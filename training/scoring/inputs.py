@@ -201,7 +201,7 @@ def _parquet_chunks(source: InputFile, chunk_rows: int, required: Sequence[str],
                 chunk = pa.Table.from_batches([batch])
                 _check_filled(source.path, chunk, required, first_row)
                 first_row += chunk.num_rows
-                # The input's pandas metadata describes its own columns only; the output has more.
+                # The local engine writes the input's pandas metadata into the output's schema itself.
                 yield chunk.replace_schema_metadata(None)
         except (pa.ArrowException, OSError) as err:
             raise UserInputError(f"{source.path}: not a readable Parquet file ({err})") from err

@@ -30,6 +30,8 @@ logger = logging.getLogger(__name__)
 
 # Writing can fail for want of room or of permission; any other OSError is not the output's.
 _WRITE_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS, errno.EACCES}
+# Where pandas keeps its dtypes and index in a Parquet file's metadata.
+_PANDAS_METADATA_KEY = b"pandas"
 
 
 def score_locally(source: InputFile, spec: ModelSpec, output: Path, chunk_rows: int, progress: bool = True) -> int:
@@ -67,7 +69,7 @@ def _score_into(source: InputFile, spec: ModelSpec, output: Path, model: mlflow.
                 scored = with_predictions(chunk, predict_table(model, spec, chunk))
                 if writer is None:
                     # The first chunk fixes the schema: Parquet's, or the JSONL columns' inferred types.
-                    writer = pq.ParquetWriter(staged, _with_model(scored.schema, spec))
+                    writer = pq.ParquetWriter(staged, _with_model(scored.schema, spec, source))
                 writer.write_table(scored)
                 rows += scored.num_rows
                 bar.update(scored.num_rows)
@@ -75,7 +77,7 @@ def _score_into(source: InputFile, spec: ModelSpec, output: Path, model: mlflow.
                 # An input without rows (a Parquet file can have none) still gets its columns written.
                 assert source.schema is not None, "a JSONL input has at least one record"
                 schema = pa.schema([*source.schema.remove_metadata(), *spec.output_fields])
-                writer = pq.ParquetWriter(staged, _with_model(schema, spec))
+                writer = pq.ParquetWriter(staged, _with_model(schema, spec, source))
             stop_requests.raise_if_requested()  # the last chunk's stop: the output is not moved into place
         finally:
             # Closed before the move into place: the footer is written on close.
@@ -84,6 +86,14 @@ def _score_into(source: InputFile, spec: ModelSpec, output: Path, model: mlflow.
     return rows
 
 
-def _with_model(schema: pa.Schema, spec: ModelSpec) -> pa.Schema:
-    """The output's schema with the model that scored it in its metadata (`pq.read_schema(path).metadata`)."""
-    return schema.with_metadata({MODEL_METADATA_KEY: json.dumps(dict(spec.identity)).encode()})
+def _with_model(schema: pa.Schema, spec: ModelSpec, source: InputFile) -> pa.Schema:
+    """The output's schema with the model that scored it in its metadata (`pq.read_schema(path).metadata`), and the
+    pandas metadata of a Parquet input that has one."""
+    metadata = {MODEL_METADATA_KEY: json.dumps(dict(spec.identity)).encode()}
+    # Without it pandas reads the passed-through columns by their Arrow types alone: a nullable Int64 id with nulls
+    # comes back float64 (ids past 2**53 changed), a nullable boolean as object, the index as a column. It names the
+    # input's columns only; pandas reads the model's by their Arrow types.
+    pandas_metadata = (source.schema.metadata or {}).get(_PANDAS_METADATA_KEY) if source.schema is not None else None
+    if pandas_metadata is not None:
+        metadata[_PANDAS_METADATA_KEY] = pandas_metadata
+    return schema.with_metadata(metadata)

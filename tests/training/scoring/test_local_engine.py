@@ -100,6 +100,23 @@ def test_text_written_as_a_pandas_category_is_scored_as_text_and_passed_through_
     assert written["label"].tolist() == expected["label"].tolist()
 
 
+
+def test_a_parquet_input_written_by_pandas_reads_back_with_its_dtypes_and_index(
+    trained_store_uri: str, inputs_dir: Path, out_dir: Path, news_rows: list[dict[str, object]]
+) -> None:
+    # A nullable id with a null, past 2**53: read back by Arrow types alone it came back float64, another number.
+    ids = pd.array([2**53 + 1, None, *range(10)], dtype="Int64")
+    flags = pd.array([True, None, *[False] * 10], dtype="boolean")
+    index = pd.Index(range(100, 112), name="position")
+    frame = pd.DataFrame({"id": ids, "flag": flags, "text": [row["text"] for row in news_rows]}, index=index)
+    path = inputs_dir / "pandas.parquet"
+    frame.to_parquet(path)
+
+    written = pd.read_parquet(score(TOPIC, path, out_dir / "scores.parquet", progress=False).output)
+
+    pd.testing.assert_frame_equal(written[frame.columns], frame)
+    assert written["label"].tolist() == load_pyfunc(TOPIC).predict(frame[["text"]])["label"].tolist()
+
 @pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")  # the dropped exception, on purpose
 @pytest.mark.usefixtures("fresh_stop_requests")
 def test_a_stop_whose_raise_was_dropped_ends_the_scoring_before_the_next_chunk_and_publishes_nothing(
