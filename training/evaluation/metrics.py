@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 
 import matplotlib
 
@@ -168,9 +169,7 @@ def summary_metrics(
     gold_labels = set(y_true)
     averaged = [label for label in used if label in gold_labels] if gold_labels_only else used
     metrics = classification_metrics(y_true, y_pred, averaged)
-    with warnings.catch_warnings():
-        # scikit-learn warns about a single label even when `labels` is given, as here: the counts are right.
-        warnings.filterwarnings("ignore", "A single label was found", UserWarning)
+    with _labels_given():
         counts = confusion_matrix(y_true, y_pred, labels=used)
     summary: dict[str, object] = {
         "accuracy": metrics["accuracy"],
@@ -203,11 +202,21 @@ def confusion_matrix_figure(y_true: Labels, y_pred: Labels, labels: Sequence[str
     size = max(4.0, 0.9 * len(labels) + 2)
     figure = Figure(figsize=(size, size))
     axes = figure.subplots()
-    ConfusionMatrixDisplay.from_predictions(
-        np.asarray(y_true), np.asarray(y_pred), labels=list(labels), ax=axes, colorbar=False, xticks_rotation=45
-    )
+    with _labels_given():
+        ConfusionMatrixDisplay.from_predictions(
+            np.asarray(y_true), np.asarray(y_pred), labels=list(labels), ax=axes, colorbar=False, xticks_rotation=45
+        )
     # Wrapped at the image's edges: a run's title (task, family, cross-validation) is wider than a three-label image,
     # and ran off both sides of it.
     axes.set_title(title, wrap=True)
     figure.tight_layout()
     return figure
+
+
+@contextmanager
+def _labels_given() -> Iterator[None]:
+    """scikit-learn's confusion matrix warns about a single label even when `labels` is given, as here: the counts are
+    right, and the warning reached `evaluate`'s stderr as two lines of scikit-learn's source."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "A single label was found", UserWarning)
+        yield

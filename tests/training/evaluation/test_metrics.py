@@ -169,3 +169,11 @@ def test_a_file_of_one_label_is_summarised_without_warnings() -> None:
         summary = summary_metrics(["a", "a"], ["a", "a"], ["a", "b"])
     assert summary["confusion"] == {"a": {"a": 2}}
     assert summary["labels"] == ["a"]
+
+
+def test_a_file_of_one_label_gets_its_confusion_figure_without_warnings() -> None:
+    # `evaluate --experiment` on such a file printed scikit-learn's warning (and its source line) on stderr.
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        figure = confusion_matrix_figure(["a", "a"], ["a", "a"], ["a"], "title")
+    assert [text.get_text() for text in figure.axes[0].texts] == ["2"]
