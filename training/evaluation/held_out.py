@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -13,13 +13,13 @@ import pandas as pd
 
 from classifiers.contract import DOCUMENT_COLUMN, REQUIRED_COLUMNS
 from classifiers.errors import UserInputError
-from classifiers.pyfunc import LOAD_ERRORS, load_error_reason, loaded_pyfunc
 from training.evaluation.metrics import group_bootstrap_interval, summary_metrics
 from training.evaluation.recording import Evaluation, record_evaluation
 from training.evaluation.seen_rows import rows_trained_on
 from training.jsonl_table import check_data_file, jsonl_lines, read_jsonl_table
 from training.scoring.inputs import DocumentOrder
-from training.scoring.model import pinned
+from training.scoring.model import describe_model
+from training.scoring.model import loaded_model as load_scoring_model
 
 logger = logging.getLogger(__name__)
 
@@ -39,24 +39,10 @@ def loaded_model(model_uri: str) -> Iterator[EvaluatedModel]:
     """The pyfunc with the task and label set it carries, from a copy of the model removed when the block ends (a
     remote store's); a registry alias is read once, so the figures belong to the version reported even when the alias
     moves meanwhile."""
-    with ExitStack() as stack:
-        # Only the load's errors are the user's bad URI: one raised by the block's own work stays what it is.
-        try:
-            pinned_uri, identity = pinned(model_uri)
-            model = stack.enter_context(loaded_pyfunc(pinned_uri))
-        except UserInputError:
-            raise
-        except LOAD_ERRORS as err:
-            raise UserInputError(f"cannot load model '{model_uri}': {load_error_reason(err)}") from err
-        task, labels = _task_and_labels(model_uri, model)
-        yield EvaluatedModel(model, task, labels, {**identity, "run_id": model.metadata.run_id})
-
-
-def _task_and_labels(model_uri: str, model: mlflow.pyfunc.PyFuncModel) -> tuple[str, list[str]]:
-    meta = model.metadata.metadata or {}
-    if "task" not in meta or "labels" not in meta:
-        raise UserInputError(f"model '{model_uri}' was not trained by this project (no task/labels metadata)")
-    return meta["task"], list(meta["labels"])
+    # As `training score` reads it: the MLmodel file first (task, labels, the version an alias names), then the weights.
+    spec = describe_model(model_uri)
+    with load_scoring_model(spec) as model:
+        yield EvaluatedModel(model, spec.task, list(spec.labels), dict(spec.identity))
 
 
 def predict_labels(model: mlflow.pyfunc.PyFuncModel, task: str, labels: list[str], frame: pd.DataFrame) -> list[str]:

@@ -103,7 +103,8 @@ def loaded_model(spec: ModelSpec) -> Iterator[mlflow.pyfunc.PyFuncModel]:
         except UserInputError:
             raise
         except LOAD_ERRORS as err:
-            raise UserInputError(f"cannot load model '{spec.uri}': {load_error_reason(err)}") from err
+            # The URI as given (an alias), not the version it was pinned to.
+            raise UserInputError(f"cannot load model '{spec.identity.get('uri', spec.uri)}': {load_error_reason(err)}") from err
         yield model
 
 

@@ -431,7 +431,8 @@ def test_evaluate_reads_a_local_stores_model_in_place_and_a_folder_without_a_mod
     assert seen == [[]]
     assert sorted(temp_root.iterdir()) == []
     assert missing_code == 1
-    assert f'Could not find an "MLmodel" configuration file at "{not_a_model}' in missing
+    # Read as `training score` reads it: its MLmodel file first.
+    assert f"cannot load model '{not_a_model}': No such artifact: 'MLmodel'" in missing
 
 
 def test_evaluate_names_a_model_saved_without_a_run_with_a_null_run(trained_store_uri: str, tmp_path: Path) -> None:
