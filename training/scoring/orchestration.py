@@ -79,10 +79,11 @@ def score(
     spec = describe_model(model_uri)
     logger.info("scoring %s with %s", input_path, spec.describe())
     # Parquet states its columns and types, so a column that cannot be read as the model needs is named before its
-    # rows are read; JSONL's are those of the whole file, known once it was read.
+    # rows are read; JSONL's are those of the whole file, known once it was read. Until then its first record stands
+    # for them: a file without the column the model reads (a topic file given to a stance model) is named as the
+    # model's need, not as line 1's missing field.
     typed_up_front = source.schema is not None
-    if typed_up_front:
-        check_model_columns(source, spec.required_columns, spec.task, spec.output_columns)
+    check_model_columns(source, spec.required_columns, spec.task, spec.output_columns)
     started = time.perf_counter()
     # Every record is checked before the model loads: a bad line far down a file is named at once, not after the
     # rows above it were scored, and Spark, whose errors cannot name a file line, never sees one. Reading the
@@ -98,3 +99,4 @@ def score(
     seconds = time.perf_counter() - started
     logger.info("%d rows in %.1f s (%.0f rows/s) with the %s engine", rows, seconds, rows / seconds if seconds else 0.0, engine)
     return ScoreResult(rows, output, seconds, engine)
+
