@@ -8,10 +8,11 @@ from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 
+from classifiers.contract import REQUIRED_COLUMNS
 from classifiers.errors import UserInputError
-from training.scoring.inputs import check_model_columns, check_records, inspect_input
+from training.scoring.inputs import InputFile, check_model_columns, check_records, inspect_input
 from training.scoring.local_engine import score_locally
-from training.scoring.model import describe_model
+from training.scoring.model import ModelSpec, describe_model
 from training.scoring.outputs import check_output
 from training.scoring.spark_engine import (
     DEFAULT_MASTER,
@@ -78,6 +79,7 @@ def score(
     check_output(output, input_path)
     spec = describe_model(model_uri)
     logger.info("scoring %s with %s", input_path, spec.describe())
+    _warn_of_unread_inputs(source, spec)
     # Parquet states its columns and types, so a column that cannot be read as the model needs is named before its
     # rows are read; JSONL's are those of the whole file, known once it was read. Until then its first record stands
     # for them: a file without the column the model reads (a topic file given to a stance model) is named as the
@@ -100,3 +102,15 @@ def score(
     logger.info("%d rows in %.1f s (%.0f rows/s) with the %s engine", rows, seconds, rows / seconds if seconds else 0.0, engine)
     return ScoreResult(rows, output, seconds, engine)
 
+
+def _warn_of_unread_inputs(source: InputFile, spec: ModelSpec) -> None:
+    """Say where the input has a column another task's model reads and this one does not (a stance file's `target`
+    given to a topic model): it is passed through, and the file was likely meant for the other model."""
+    for task, columns in REQUIRED_COLUMNS.items():
+        unread = [column for column in columns if column in source.columns and column not in spec.required_columns]
+        if unread:
+            logger.warning(
+                "%s has column(s) %s, which a %s model reads and this %s model does not (passed through unchanged): "
+                "was a %s model meant?",
+                source.path, ", ".join(unread), task, spec.task, task,
+            )

@@ -1,4 +1,5 @@
 import json
+import logging
 from pathlib import Path
 
 import pytest
@@ -118,3 +119,14 @@ def test_a_bad_line_far_down_is_named_before_the_model_loads(
         score(TOPIC, bad_input(inputs_dir, "broken-line"), out_dir / "scores.parquet", chunk_rows=2, progress=False)
     assert list(out_dir.iterdir()) == []
 
+
+def test_a_stance_file_given_to_a_topic_model_is_scored_with_a_warning(
+    trained_store_uri: str, jsonl_input: Path, out_dir: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # The rows have a target: a topic model scores their text and passes the target through, which may be meant.
+    caplog.set_level(logging.WARNING, logger="training.scoring.orchestration")
+    assert score(TOPIC, jsonl_input, out_dir / "topics.parquet", progress=False).rows == 12
+    assert "news.jsonl has column(s) target, which a stance model reads and this topic model does not" in caplog.text
+    caplog.clear()
+    score(STANCE, jsonl_input, out_dir / "stances.parquet", progress=False)
+    assert "model meant?" not in caplog.text
