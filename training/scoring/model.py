@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Mapping
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
@@ -9,6 +10,7 @@ from dataclasses import dataclass, field
 import mlflow.pyfunc
 import pyarrow as pa
 import pyarrow.compute as pc
+from mlflow.store.artifact.utils.models import get_model_name_and_version
 from mlflow.tracking import MlflowClient
 
 from classifiers.contract import DOCUMENT_COLUMN, PROBA_PREFIX, REQUIRED_COLUMNS
@@ -26,6 +28,8 @@ SCORE_COLUMN = "score"
 # metadata, a file in the Spark engine's output folder.
 MODEL_METADATA_KEY = b"news_classify.model"
 MODEL_FILE = "_model.json"
+# `models:/NAME/latest` (any case), MLflow's name for a registered model's newest version.
+_NEWEST_VERSION_URI = re.compile(r"^models:/[^/@]+/latest$", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -69,6 +73,10 @@ def pinned(model_uri: str) -> tuple[str, dict[str, str | None]]:
     URI as it is, reported as given. Whatever reads the model through the pinned URI reads one version, even where
     the alias moves meanwhile."""
     found = REGISTERED_MODEL_URI.match(model_uri)
+    if found is None and _NEWEST_VERSION_URI.match(model_uri):
+        # MLflow's own reading of the keyword (the name's highest version), once: `latest` moves as versions are made.
+        name, version = get_model_name_and_version(MlflowClient(), model_uri)
+        return f"models:/{name}/{version}", {"uri": model_uri, "name": name, "version": str(version)}
     if found is None:
         return model_uri, {"uri": model_uri}
     client = MlflowClient()

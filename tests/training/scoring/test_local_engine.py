@@ -159,3 +159,13 @@ def test_the_output_names_the_version_the_alias_pointed_at_and_its_run(
     recorded = json.loads(pq.read_schema(result.output).metadata[MODEL_METADATA_KEY])
     assert recorded == {"uri": TOPIC, "name": "news-topic", "version": str(champion.version), "run_id": champion.run_id}
     assert f"with news-topic version {champion.version} ({TOPIC})" in caplog.text
+
+
+def test_a_latest_uri_is_read_once_and_the_output_names_the_version(trained_store_uri: str, jsonl_input: Path, out_dir: Path) -> None:
+    # `latest` moves with every new version, as an alias moves: the version it names now scores every row and is named.
+    newest = max(MlflowClient().search_model_versions("name = 'news-topic'"), key=lambda version: int(version.version))
+    uri = "models:/news-topic/latest"
+    assert describe_model(uri).uri == f"models:/news-topic/{newest.version}"
+    result = score(uri, jsonl_input, out_dir / "scores.parquet", progress=False)
+    recorded = json.loads(pq.read_schema(result.output).metadata[MODEL_METADATA_KEY])
+    assert recorded == {"uri": uri, "name": "news-topic", "version": str(newest.version), "run_id": newest.run_id}
