@@ -54,6 +54,11 @@ def predict_labels(model: mlflow.pyfunc.PyFuncModel, task: str, labels: list[str
             f"labels the model does not know: {', '.join(unknown)} (model labels: {', '.join(labels)}); "
             "map them with --label-map DATA_LABEL=MODEL_LABEL"
         )
+    return _model_labels(model, task, frame)
+
+
+def _model_labels(model: mlflow.pyfunc.PyFuncModel, task: str, frame: pd.DataFrame) -> list[str]:
+    """The model's label for every row of the frame, those of a document read beside each other."""
     inputs = [*REQUIRED_COLUMNS[task], *([DOCUMENT_COLUMN] if DOCUMENT_COLUMN in frame.columns else [])]
     return model.predict(frame[inputs])["label"].tolist()
 
@@ -157,13 +162,19 @@ def _evaluate_rows(
     if all(document is None for document in documents):
         frame = frame.drop(columns=DOCUMENT_COLUMN)
     extra: dict[str, object] = {}
+    predicted: list[str] | None = None
     if label_map:
         # The groups travel with their rows: a row left out takes its group entry with it.
-        frame = frame.assign(_group=groups)
-        frame, left_out = mapped_to_model_labels(frame, label_map, tuple(sorted(set(frame["label"]))), labels, "the file's")
+        every_row = frame.assign(_group=groups)
+        frame, left_out = mapped_to_model_labels(every_row, label_map, tuple(sorted(set(frame["label"]))), labels, "the file's")
         groups = frame.pop("_group").tolist()
         extra = {"label_map": label_map, "left_out": left_out}
-    predicted = predict_labels(model, task, labels, frame)
+        if DOCUMENT_COLUMN in frame.columns:
+            # Every row is read, those the map leaves out too: a kept segment is read beside its neighbours in the
+            # file, as `training score` reads it, not beside the next kept row of its document.
+            predicted = pd.Series(_model_labels(model, task, every_row), index=every_row.index)[frame.index].tolist()
+    if predicted is None:
+        predicted = predict_labels(model, task, labels, frame)
     metrics = scored(frame["label"].tolist(), predicted, labels, groups, group_column or "rows", bool(label_map))
     return frame, predicted, {**metrics, **extra}
 

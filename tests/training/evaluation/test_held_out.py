@@ -283,6 +283,25 @@ def test_a_one_to_one_label_map_keeps_the_official_metric(trained_store_uri: str
     assert metrics["semeval_f_avg"] == pytest.approx(expected.mean())
 
 
+
+def test_rows_a_label_map_leaves_out_are_still_read_as_their_documents_neighbours(trained_store_uri: str, tmp_path: Path) -> None:
+    # Only the two plain sentences are scored; each reads as its article's topic beside the rows left out around it.
+    # Scored without those rows, each was read alone, as `training score` on the same file does not read it.
+    kept = {1, 4}
+    rows = [
+        {"text": text, "label": label if number in kept else "other", "document": document}
+        for number, (document, text, label) in enumerate(ARTICLES)
+    ]
+    data = write(tmp_path / "articles.jsonl", rows)
+    metrics = evaluate_file(
+        "models:/news-topic@champion", data, label_map={"conflict": "conflict", "diplomacy": "diplomacy"}
+    )
+    assert (metrics["n"], metrics["left_out"]) == (2, {"other": 4})
+    with loaded_model("models:/news-topic@champion") as loaded:
+        beside = loaded.model.predict(pd.DataFrame(rows)[["text", "document"]])["label"].tolist()
+    assert metrics["confusion"] == {"conflict": {beside[1]: 1}, "diplomacy": {beside[4]: 1}}
+    assert metrics["accuracy"] == 1.0
+
 def test_a_label_map_scores_a_file_labelled_otherwise(trained_store_uri: str, tmp_path: Path) -> None:
     named = {"conflict": "war", "diplomacy": "talks", "domestic_politics": "home"}
     rows = [{"text": text, "label": named[label], "article": f"a{k}"} for k, (text, label) in enumerate(TOPIC_ROWS)]
