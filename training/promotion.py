@@ -32,6 +32,7 @@ from classifiers.lineage import (
     NO_PREVIOUS_CHAMPION,
     PRIMARY_METRIC_TAG,
     PROMOTED_FROM_TAG,
+    UnfinishedVersion,
     check_finished,
 )
 from classifiers.store import CHAMPION, DEFAULT_REGISTERED_NAMES
@@ -277,8 +278,14 @@ def _judge_against(client: MlflowClient, candidate: ModelVersion, candidate_run:
     # A champion alias can be set by hand on a version registered without a run: nothing to compare with.
     if champion.run_id is None:
         return False, f"not comparable: champion version {champion.version} was registered without a training run"
+    # Or by hand from a run's model (MLflow fills in the run), or its run failed or is gone: its figures vouch for
+    # nothing, and judging them would blame the candidate's labels or data instead.
+    try:
+        champion_run = check_finished(client, champion)
+    except UnfinishedVersion as err:
+        return False, f"not comparable: champion {err}; `promote --force` makes the candidate champion"
     candidate_evidence = _evidence(candidate, candidate_run)
-    champion_evidence = _evidence(champion, client.get_run(champion.run_id))
+    champion_evidence = _evidence(champion, champion_run)
     wins, verdict = judge(candidate_evidence, champion_evidence)
     scored_alike = (candidate_evidence.digest, candidate_evidence.evaluation, candidate_evidence.labels) == (
         champion_evidence.digest, champion_evidence.evaluation, champion_evidence.labels

@@ -330,6 +330,23 @@ def test_a_champion_set_by_hand_on_a_version_without_a_run_is_not_comparable(sto
     assert forced.promoted and forced.previous == runless
 
 
+def test_a_champion_set_by_hand_on_a_version_without_lineage_names_that_not_the_labels(store_uri: str) -> None:
+    # Registered by hand from a run's model (MLflow fills in the run): the refusal must say what is wrong with the
+    # champion, not that the candidate "answers other labels".
+    client = MlflowClient()
+    untagged = scored_version(client, 0.5, lineage=False)
+    client.set_registered_model_alias(TOPIC, CHAMPION, untagged)
+    candidate = scored_version(client, 0.9)
+
+    with pytest.raises(PromotionRefused) as refused:
+        promote(client, TOPIC, candidate)
+    assert f"champion {TOPIC} version {untagged}" in str(refused.value)
+    assert "has no lineage tags" in str(refused.value) and "other labels" not in str(refused.value)
+    assert "`promote --force`" in str(refused.value)
+    forced = promote(client, TOPIC, candidate, force=True)
+    assert forced.promoted and forced.previous == untagged
+
+
 def test_a_name_with_an_apostrophe_is_promoted(store_uri: str) -> None:
     client = MlflowClient()
     name = "reuters' topics"
