@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import sys
 import tempfile
 from collections.abc import Iterator
@@ -30,13 +31,21 @@ ARTIFACT_KEY = "classifier"
 # cannot split (a bare ValueError), a store whose client package is not installed (s3:// without botocore).
 LOAD_ERRORS: tuple[type[Exception], ...] = (MlflowException, OSError, ValueError, ImportError)
 URI_FORMS = "models:/NAME@ALIAS, models:/NAME/VERSION, runs:/RUN_ID/model or a model folder"
+# A registered model's name given alone (`news-topic`, `models:/news-topic`): MLflow reads it as a folder or as a
+# logged model's id.
+BARE_NAME = re.compile(r"^(?:models:/)?(?P<name>[^/:@]+)$")
 
 
-def load_error_reason(err: Exception) -> str:
+def load_error_reason(err: Exception, uri: str | None = None) -> str:
     """What a LOAD_ERRORS error says to the user: a bare ValueError's own words ("not enough values to unpack") say
-    nothing of the URI, so the forms that load are named beside them."""
+    nothing of the URI, so the forms that load are named beside them; so are a registered model's where `uri` is a
+    bare name, of which MLflow says only that no folder or logged model has it."""
     if isinstance(err, ValueError):
         return f"MLflow cannot read a model from it ({err}); give {URI_FORMS}"
+    bare = BARE_NAME.match(uri or "")
+    if bare is not None:
+        name = bare["name"]
+        return f"{str(err).rstrip('.')}; for a registered model give models:/{name}@ALIAS (e.g. @champion) or models:/{name}/VERSION"
     return str(err)
 
 

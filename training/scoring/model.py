@@ -93,7 +93,7 @@ def describe_model(uri: str) -> ModelSpec:
     except UserInputError:
         raise
     except LOAD_ERRORS as err:
-        raise UserInputError(f"cannot load model '{uri}': {load_error_reason(err)}") from err
+        raise UserInputError(f"cannot load model '{uri}': {load_error_reason(err, uri)}") from err
     meta = info.metadata or {}
     if meta.get("task") not in REQUIRED_COLUMNS or "labels" not in meta:
         raise UserInputError(f"model '{uri}' was not trained by this project (no task/labels metadata)")
@@ -112,7 +112,8 @@ def loaded_model(spec: ModelSpec) -> Iterator[mlflow.pyfunc.PyFuncModel]:
             raise
         except LOAD_ERRORS as err:
             # The URI as given (an alias), not the version it was pinned to.
-            raise UserInputError(f"cannot load model '{spec.identity.get('uri', spec.uri)}': {load_error_reason(err)}") from err
+            given = str(spec.identity.get("uri", spec.uri))
+            raise UserInputError(f"cannot load model '{given}': {load_error_reason(err, given)}") from err
         yield model
 
 

@@ -216,6 +216,10 @@ def test_unknown_model_is_a_clear_error(trained_store_uri: str, tmp_path: Path) 
     data = write(tmp_path / "d.jsonl", [{"text": "a", "label": "conflict"}])
     with pytest.raises(UserInputError, match="cannot load model 'models:/nope@champion'"):
         evaluate_file("models:/nope@champion", data)
+    # A registered name without its alias or version: MLflow's "not found" is followed by the forms to give.
+    expected = r"for a registered model give models:/news-topic@ALIAS .* or models:/news-topic/VERSION"
+    with pytest.raises(UserInputError, match=expected):
+        evaluate_file("models:/news-topic", data)
 
 
 # --- a benchmark whose labels are not the model's (--label-map) -------------------------------------------------
