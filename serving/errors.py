@@ -105,8 +105,9 @@ async def method_not_allowed(request: Request, exc: HTTPException) -> JSONRespon
     out."""
     headers = dict(exc.headers or {})
     allowed = [method.strip() for method in headers.get("Allow", "").split(",") if method.strip()]
-    if "GET" in allowed and "HEAD" not in allowed:
-        headers["Allow"] = ", ".join([*allowed, "HEAD"])
+    if "GET" in allowed:
+        # In one order: Starlette joins some routes' methods (`/openapi.json`) from a set, which moves between starts.
+        headers["Allow"] = ", ".join(["GET", "HEAD", *(method for method in allowed if method not in ("GET", "HEAD"))])
     return JSONResponse(status_code=405, content={"detail": exc.detail}, headers=headers)
 
 

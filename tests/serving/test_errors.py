@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 from fastapi.testclient import TestClient
 
@@ -46,3 +48,15 @@ def test_an_unexpected_error_is_answered_as_json_and_the_server_keeps_serving(
 
 def _broken_predict(*args: object) -> None:
     raise RuntimeError("a bug in the prediction code")
+
+
+@pytest.mark.parametrize("allow", ["GET", "HEAD, GET", "GET, HEAD"])
+def test_a_405_lists_get_then_head_whatever_order_starlette_gave(allow: str) -> None:
+    # Starlette joins a route's methods from a set (`/openapi.json`, `/docs`): their order moved from one start to
+    # the next, where docs/serving.md and every other GET endpoint say `Allow: GET, HEAD`.
+    from starlette.exceptions import HTTPException
+
+    from serving.errors import method_not_allowed
+
+    response = asyncio.run(method_not_allowed(None, HTTPException(405, headers={"Allow": allow})))  # type: ignore[arg-type]
+    assert response.headers["allow"] == "GET, HEAD"
