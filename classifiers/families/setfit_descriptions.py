@@ -111,15 +111,16 @@ def tuning_sentences(config: SetFitDescriptionsModel, inputs: pd.DataFrame, y: L
 
 def tune_encoder(config: SetFitDescriptionsModel, base: Path, sentences: list[tuple[str, str]], seed: int, out: Path) -> None:
     """Tune the encoder in base on pairs of sentences (same label: closer, different: apart); write it to out."""
-    from sentence_transformers import SentenceTransformer, models
+    from sentence_transformers import SentenceTransformer
+    from sentence_transformers.sentence_transformer.modules import Normalize, Pooling, Transformer
     from setfit import SetFitModel, Trainer, TrainingArguments
     from transformers import AutoTokenizer
 
     # Built from modules, not read as a sentence-transformers folder, so that any local encoder folder works:
     # mean pooling and unit length are how all-MiniLM-L6-v2 was trained and how MeanPooledEncoder embeds.
-    word = models.Transformer(str(base), max_seq_length=config.max_length)
-    pooling = models.Pooling(word.get_embedding_dimension(), "mean")
-    body = SentenceTransformer(modules=[word, pooling, models.Normalize()])  # on a GPU when there is one
+    word = Transformer(str(base), max_seq_length=config.max_length)
+    pooling = Pooling(word.get_embedding_dimension(), "mean")
+    body = SentenceTransformer(modules=[word, pooling, Normalize()])  # on a GPU when there is one
     with tempfile.TemporaryDirectory(prefix="setfit-checkpoints-") as scratch:
         args = TrainingArguments(
             output_dir=scratch,
