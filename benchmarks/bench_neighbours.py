@@ -31,6 +31,7 @@ from classifiers.segmenter import segment_body
 from training import locations
 from training.evaluation.held_out import loaded_model
 from training.public_datasets.adapters import load_benchmark
+from training.scoring.model import describe_model
 
 logger = logging.getLogger("benchmarks.bench_neighbours")
 TOPICS = {"business": "economy", "politics": "domestic_politics"}
@@ -79,7 +80,7 @@ def main(
     # The data first: a folder not found is reported before the model loads.
     segments = article_segments(data_dir)
     logger.info("%d segments of %d articles", len(segments), segments["article"].nunique())
-    with loaded_model(model) as loaded:
+    with loaded_model(describe_model(model)) as loaded:
         classifier = loaded.model.unwrap_python_model().classifier
         probabilities = classifier.predict_proba(segments[["text"]])
     rows = [scores(segments, probabilities, classifier.labels, weight) for weight in weights or [0, 0.1, 0.2, 0.3, 0.5]]

@@ -21,6 +21,7 @@ from user_errors import run_script
 from classifiers import store as model_store
 from classifiers.contract import predict
 from training.evaluation.held_out import loaded_model
+from training.scoring.model import describe_model
 
 # (target, praise, condemnation): the same target, opposite wording.
 PAIRS = [
@@ -54,7 +55,7 @@ NEUTRAL = [
 def probe(uri: str) -> list[str]:
     """One row's cells: the labels for praise / condemnation per target, and for the neutral reports."""
     rows = [(target, praise) for target, praise, _ in PAIRS] + [(target, blame) for target, _, blame in PAIRS] + NEUTRAL
-    with loaded_model(uri) as loaded:
+    with loaded_model(describe_model(uri)) as loaded:
         model = loaded.model.unwrap_python_model().classifier
         labels = predict(model, pd.DataFrame({"text": [text for _, text in rows], "target": [t for t, _ in rows]}))["label"]
     praised, blamed, neutral = labels[: len(PAIRS)], labels[len(PAIRS) : 2 * len(PAIRS)], labels[2 * len(PAIRS) :]

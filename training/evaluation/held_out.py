@@ -18,7 +18,7 @@ from training.evaluation.recording import Evaluation, record_evaluation
 from training.evaluation.seen_rows import rows_trained_on
 from training.jsonl_table import check_data_file, jsonl_lines, read_jsonl_table
 from training.scoring.inputs import DocumentOrder
-from training.scoring.model import describe_model
+from training.scoring.model import ModelSpec, describe_model
 from training.scoring.model import loaded_model as load_scoring_model
 
 logger = logging.getLogger(__name__)
@@ -35,12 +35,10 @@ class EvaluatedModel:
 
 
 @contextmanager
-def loaded_model(model_uri: str) -> Iterator[EvaluatedModel]:
-    """The pyfunc with the task and label set it carries, from a copy of the model removed when the block ends (a
-    remote store's); a registry alias is read once, so the figures belong to the version reported even when the alias
-    moves meanwhile."""
-    # As `training score` reads it: the MLmodel file first (task, labels, the version an alias names), then the weights.
-    spec = describe_model(model_uri)
+def loaded_model(spec: ModelSpec) -> Iterator[EvaluatedModel]:
+    """The pyfunc of a model `describe_model` read, with the task and label set it carries, from a copy of the model
+    removed when the block ends (a remote store's); an alias was pinned to a version by `describe_model`, so the figures
+    belong to the version reported even when the alias moves meanwhile."""
     with load_scoring_model(spec) as model:
         yield EvaluatedModel(model, spec.task, list(spec.labels), dict(spec.identity))
 
@@ -48,13 +46,18 @@ def loaded_model(model_uri: str) -> Iterator[EvaluatedModel]:
 def predict_labels(model: mlflow.pyfunc.PyFuncModel, task: str, labels: list[str], frame: pd.DataFrame) -> list[str]:
     """The model's label for every row of a frame with inputs and `label` (and, if it has one, the contract's
     `document` column: rows of one document read beside each other); gold labels must be known to the model."""
+    check_known_labels(frame, labels)
+    return _model_labels(model, task, frame)
+
+
+def check_known_labels(frame: pd.DataFrame, labels: list[str]) -> None:
+    """Refuse gold labels the model does not know, naming them (a label map relabels them)."""
     unknown = sorted(set(frame["label"]) - set(labels))
     if unknown:
         raise UserInputError(
             f"labels the model does not know: {', '.join(unknown)} (model labels: {', '.join(labels)}); "
             "map them with --label-map DATA_LABEL=MODEL_LABEL"
         )
-    return _model_labels(model, task, frame)
 
 
 def _model_labels(model: mlflow.pyfunc.PyFuncModel, task: str, frame: pd.DataFrame) -> list[str]:
@@ -101,9 +104,13 @@ def evaluate_file(
     rows of the labels it names are relabelled, the others left out (`left_out` in the result). With `record_in`,
     also a run of that MLflow experiment (`run` in the result)."""
     check_data_file(path)  # a missing file or another format is named before the model loads
+    # The MLmodel file first (task, labels, the version an alias names), then the rows, then the weights (seconds to a
+    # minute): a missing column, a bad line or a label map that does not fit is named before that wait.
+    spec = describe_model(model_uri)
+    rows = _rows_to_score(spec.task, list(spec.labels), path, group_column, label_map)
     # The model's copy lives until its predictions are made.
-    with loaded_model(model_uri) as loaded:
-        frame, predicted, metrics = _evaluate_rows(loaded.model, loaded.task, loaded.labels, path, group_column, label_map)
+    with loaded_model(spec) as loaded:
+        frame, predicted, metrics = _scored_rows_of(loaded, rows, group_column, label_map)
     seen = _trained_on(loaded, frame)
     result = {"model": loaded.identity, **metrics, "trained_on": seen}
     if record_in is None:
@@ -130,15 +137,22 @@ def _scored_rows(frame: pd.DataFrame, task: str) -> pd.DataFrame:
     return frame[[*REQUIRED_COLUMNS[task], "label", *([DOCUMENT_COLUMN] if DOCUMENT_COLUMN in frame.columns else [])]]
 
 
-def _evaluate_rows(
-    model: mlflow.pyfunc.PyFuncModel,
-    task: str,
-    labels: list[str],
-    path: Path,
-    group_column: str | None,
-    label_map: dict[str, str] | None,
-) -> tuple[pd.DataFrame, list[str], dict[str, object]]:
-    """`evaluate_file` with the model loaded: the rows scored, their predictions, the metrics."""
+@dataclass(frozen=True)
+class _RowsToScore:
+    """A labelled file's rows as they will be scored: `frame` (relabelled, with the rows a label map leaves out
+    dropped), their resampling `groups`, the label map's `extra` figures, and `every_row` where the map left rows out
+    of documents that are still read as their neighbours' context."""
+
+    frame: pd.DataFrame
+    groups: list[object]
+    extra: dict[str, object]
+    every_row: pd.DataFrame | None
+
+
+def _rows_to_score(
+    task: str, labels: list[str], path: Path, group_column: str | None, label_map: dict[str, str] | None
+) -> _RowsToScore:
+    """`evaluate_file`'s rows, read and checked before the model's weights load."""
     by_document = group_column == DOCUMENT_COLUMN
     frame = read_jsonl_table(
         path,
@@ -155,28 +169,38 @@ def _evaluate_rows(
     # The rows are the file's non-blank lines: an error names the line an editor shows.
     for (line, _), document in zip(jsonl_lines(path), documents, strict=True):
         order.see(document, f"line {line}")
+    groups: list[object]
     if by_document:
         groups = [f"row {row}" if document is None else f"document {document}" for row, document in enumerate(documents)]
     else:
         groups = frame[group_column].tolist() if group_column else [str(row) for row in range(len(frame))]
     if all(document is None for document in documents):
         frame = frame.drop(columns=DOCUMENT_COLUMN)
-    extra: dict[str, object] = {}
-    predicted: list[str] | None = None
-    if label_map:
-        # The groups travel with their rows: a row left out takes its group entry with it.
-        every_row = frame.assign(_group=groups)
-        frame, left_out = mapped_to_model_labels(every_row, label_map, tuple(sorted(set(frame["label"]))), labels, "the file's")
-        groups = frame.pop("_group").tolist()
-        extra = {"label_map": label_map, "left_out": left_out}
-        if DOCUMENT_COLUMN in frame.columns:
-            # Every row is read, those the map leaves out too: a kept segment is read beside its neighbours in the
-            # file, as `training score` reads it, not beside the next kept row of its document.
-            predicted = pd.Series(_model_labels(model, task, every_row), index=every_row.index)[frame.index].tolist()
-    if predicted is None:
+    if not label_map:
+        check_known_labels(frame, labels)
+        return _RowsToScore(frame, groups, {}, None)
+    # The groups travel with their rows: a row left out takes its group entry with it.
+    every_row = frame.assign(_group=groups)
+    kept, left_out = mapped_to_model_labels(every_row, label_map, tuple(sorted(set(frame["label"]))), labels, "the file's")
+    groups = kept.pop("_group").tolist()
+    # Every row is read, those the map leaves out too: a kept segment is read beside its neighbours in the file, as
+    # `training score` reads it, not beside the next kept row of its document.
+    context = every_row.drop(columns="_group") if DOCUMENT_COLUMN in frame.columns else None
+    return _RowsToScore(kept, groups, {"label_map": label_map, "left_out": left_out}, context)
+
+
+def _scored_rows_of(
+    loaded: EvaluatedModel, rows: _RowsToScore, group_column: str | None, label_map: dict[str, str] | None
+) -> tuple[pd.DataFrame, list[str], dict[str, object]]:
+    """`evaluate_file` with the model loaded: the rows scored, their predictions, the metrics."""
+    model, task, labels, frame = loaded.model, loaded.task, loaded.labels, rows.frame
+    if rows.every_row is not None:
+        read = pd.Series(_model_labels(model, task, rows.every_row), index=rows.every_row.index)
+        predicted = read[frame.index].tolist()
+    else:
         predicted = predict_labels(model, task, labels, frame)
-    metrics = scored(frame["label"].tolist(), predicted, labels, groups, group_column or "rows", bool(label_map))
-    return frame, predicted, {**metrics, **extra}
+    metrics = scored(frame["label"].tolist(), predicted, labels, rows.groups, group_column or "rows", bool(label_map))
+    return frame, predicted, {**metrics, **rows.extra}
 
 
 def mapped_to_model_labels(
@@ -223,16 +247,19 @@ def evaluate_benchmark(
     split = benchmark.resolve_split(split)
     # The data first: a name, split or folder not found is reported before the model loads (seconds).
     frame = load_benchmark(name, data_dir, split, benchmark.task)
+    spec = describe_model(model_uri)
+    task, labels = spec.task, list(spec.labels)
+    if task != benchmark.task:
+        raise UserInputError(f"{name} is a {benchmark.task} dataset; model '{model_uri}' is a {task} model")
+    extra: dict[str, object] = {}
+    if label_map:
+        frame, left_out = mapped_to_model_labels(frame, label_map, benchmark.labels, labels)
+        extra = {"label_map": label_map, "left_out": left_out}
+    else:
+        check_known_labels(frame, labels)
     # The model's copy lives until its predictions are made.
-    with loaded_model(model_uri) as loaded:
-        model, task, labels = loaded.model, loaded.task, loaded.labels
-        if task != benchmark.task:
-            raise UserInputError(f"{name} is a {benchmark.task} dataset; model '{model_uri}' is a {task} model")
-        extra: dict[str, object] = {}
-        if label_map:
-            frame, left_out = mapped_to_model_labels(frame, label_map, benchmark.labels, labels)
-            extra = {"label_map": label_map, "left_out": left_out}
-        gold, predicted = frame["label"].tolist(), predict_labels(model, task, labels, frame)
+    with loaded_model(spec) as loaded:
+        gold, predicted = frame["label"].tolist(), predict_labels(loaded.model, task, labels, frame)
     # The benchmark's own groups (a VAST topic, an FNC-1 story) are the unit its dev splits keep together.
     figures = scored(gold, predicted, labels, frame["group"].tolist(), "groups", bool(label_map))
     metrics = {"model": loaded.identity, **figures, **extra}

@@ -21,12 +21,13 @@ from training.config.resolve import load_config
 from training.evaluation import held_out, recording
 from training.evaluation.held_out import evaluate_file, loaded_model, predict_labels
 from training.evaluation.metrics import summary_metrics
+from training.scoring.model import describe_model
 from training.trainer import train
 
 
 def predicted_by(model_uri: str, frame: pd.DataFrame) -> list[str]:
     """The labels the model gives the frame's rows, as evaluate's own code asks for them."""
-    with loaded_model(model_uri) as loaded:
+    with loaded_model(describe_model(model_uri)) as loaded:
         return predict_labels(loaded.model, loaded.task, loaded.labels, frame)
 
 
@@ -115,7 +116,7 @@ def test_rows_that_name_their_document_are_read_beside_their_neighbours(trained_
     ]))
 
     frame = pd.DataFrame(rows)
-    with loaded_model("models:/news-topic@champion") as loaded:
+    with loaded_model(describe_model("models:/news-topic@champion")) as loaded:
         beside = predict_labels(loaded.model, loaded.task, loaded.labels, frame)
         each_alone = predict_labels(loaded.model, loaded.task, loaded.labels, frame.drop(columns="document"))
     # The same sentence reads as its article's topic beside that article's paragraphs, which it does not alone.
@@ -212,6 +213,28 @@ def test_unknown_labels_are_listed(trained_store_uri: str, tmp_path: Path) -> No
     assert "map them with --label-map DATA_LABEL=MODEL_LABEL" in result.output
 
 
+@pytest.mark.parametrize(
+    ("rows", "options", "message"),
+    [
+        ([{"text": "a", "label": "conflict"}], {"group_column": "article"}, "d.jsonl:1: missing field\\(s\\) article"),
+        ([{"text": "a", "label": "sport"}], {}, "labels the model does not know: sport"),
+        ([{"text": "a", "label": "sport"}], {"label_map": {"sport": "games"}}, "games not among the model's labels"),
+    ],
+    ids=["group column", "unknown label", "label map"],
+)
+def test_the_rows_are_checked_before_the_weights_load(
+    trained_store_uri: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, rows: list[dict[str, str]],
+    options: dict[str, object], message: str
+) -> None:
+    # They were checked after the load, seconds to a minute later.
+    def not_loaded(*_: object) -> None:
+        raise AssertionError("the weights were loaded before the rows were checked")
+
+    monkeypatch.setattr(held_out, "load_scoring_model", not_loaded)
+    with pytest.raises(UserInputError, match=message):
+        evaluate_file("models:/news-topic@champion", write(tmp_path / "d.jsonl", rows), **options)  # type: ignore[arg-type]
+
+
 def test_unknown_model_is_a_clear_error(trained_store_uri: str, tmp_path: Path) -> None:
     data = write(tmp_path / "d.jsonl", [{"text": "a", "label": "conflict"}])
     with pytest.raises(UserInputError, match="cannot load model 'models:/nope@champion'"):
@@ -301,7 +324,7 @@ def test_rows_a_label_map_leaves_out_are_still_read_as_their_documents_neighbour
         "models:/news-topic@champion", data, label_map={"conflict": "conflict", "diplomacy": "diplomacy"}
     )
     assert (metrics["n"], metrics["left_out"]) == (2, {"other": 4})
-    with loaded_model("models:/news-topic@champion") as loaded:
+    with loaded_model(describe_model("models:/news-topic@champion")) as loaded:
         beside = loaded.model.predict(pd.DataFrame(rows)[["text", "document"]])["label"].tolist()
     assert metrics["confusion"] == {"conflict": {beside[1]: 1}, "diplomacy": {beside[4]: 1}}
     assert metrics["accuracy"] == 1.0
@@ -413,21 +436,27 @@ def temp_while_predicting(temp_root: Path, monkeypatch: pytest.MonkeyPatch) -> l
 
 @pytest.mark.xdist_group("tracking_stack")  # the session's tracking stack lives on one worker
 def test_evaluate_leaves_no_copy_of_a_tracking_servers_model_behind_whether_it_succeeds_or_fails(
-    stack_uri: str, temp_root: Path, tmp_path: Path, temp_while_predicting: list[list[str]]
+    stack_uri: str, temp_root: Path, tmp_path: Path, temp_while_predicting: list[list[str]], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # The stack's server proxies its artifacts, so MLflow downloads the model (from a SQLite store it loads in place).
     seen = temp_while_predicting
     good = write(tmp_path / "held_out.jsonl", [{"text": text, "label": label} for text, label in TOPIC_ROWS])
-    # Read after the model loaded: a label it does not know fails the command there.
-    unknown = write(tmp_path / "unknown.jsonl", [{"text": TOPIC_ROWS[0][0], "label": "weather"}])
 
     code, stdout, output = evaluate_cli("--model-uri", "models:/news-topic@champion", "--data", str(good))
     assert code == 0, output
     assert json.loads(stdout.strip().splitlines()[-1])["n"] == len(TOPIC_ROWS)
     after_success = sorted(temp_root.iterdir())
-    code, _, output = evaluate_cli("--model-uri", "models:/news-topic@champion", "--data", str(unknown))
+    # A failure once the model is loaded (the rows' own faults are named before it loads).
+    watched = held_out.predict_labels
+
+    def failing(*args: object) -> list[str]:
+        watched(*args)  # type: ignore[arg-type]
+        raise UserInputError("the model could not read a row")
+
+    monkeypatch.setattr(held_out, "predict_labels", failing)
+    code, _, output = evaluate_cli("--model-uri", "models:/news-topic@champion", "--data", str(good))
     assert code == 1
-    assert "labels the model does not know: weather" in output
+    assert "the model could not read a row" in output
 
     assert after_success == []
     assert sorted(temp_root.iterdir()) == []
@@ -612,5 +641,4 @@ def test_a_model_uri_mlflow_cannot_parse_or_read_is_a_user_error(store_uri: str)
     # MLflow's HTTP artifact store raised a bare ValueError for this URI: a traceback from `evaluate`.
     expected = r"cannot load model 'http://example\.invalid/model': MLflow cannot read a model from it .*; give models:/NAME@"
     with pytest.raises(UserInputError, match=expected):
-        with loaded_model("http://example.invalid/model"):
-            pass
+        describe_model("http://example.invalid/model")

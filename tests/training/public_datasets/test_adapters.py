@@ -15,6 +15,7 @@ from training.evaluation import held_out
 from training.labelled_data import load_labelled_data
 from training.public_datasets.adapters import BENCHMARKS, fnc1_stories, load_benchmark
 from training.public_datasets.scorers import official_metrics, vast_macro_f1
+from training.scoring.model import describe_model
 from training.trainer import prepare, train
 
 FNC_BODIES = (
@@ -242,7 +243,7 @@ def test_evaluate_on_vast_test_reports_zero_and_few_shot(store_uri: str, tmp_pat
     metrics = held_out.evaluate_benchmark(model_uri, "vast", tmp_path, "test")
 
     frame = load_benchmark("vast", tmp_path, "test", "stance")
-    with held_out.loaded_model(model_uri) as loaded:
+    with held_out.loaded_model(describe_model(model_uri)) as loaded:
         gold, predicted = frame["label"].tolist(), held_out.predict_labels(loaded.model, loaded.task, loaded.labels, frame)
     official = {name: value for name, value in metrics.items() if name.startswith("vast_")}
     assert official == pytest.approx(official_metrics("vast", gold, predicted, frame["subset"].tolist()))

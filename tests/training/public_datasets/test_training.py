@@ -17,6 +17,7 @@ from training.evaluation.held_out import loaded_model, predict_labels
 from training.locations import DEFAULT_DATA_DIR
 from training.public_datasets.adapters import load_benchmark
 from training.public_datasets.scorers import fnc_score, fnc_test_mix
+from training.scoring.model import describe_model
 from training.trainer import train
 
 BODIES = "Body ID,articleBody\n1,A meteorite crashed near Managua. Officials confirmed it.\n2,Apple is in talks with HBO.\n"
@@ -67,7 +68,7 @@ def test_fnc1_slice_trains_with_official_metrics_and_scores_a_test_split(store_u
     metrics = json.loads(outcome.stdout.strip().splitlines()[-1])
     assert metrics["n"] == 4
     # The champion's own labels for the 4 test pairs, scored by the official scorer.
-    with loaded_model("models:/fnc1-stance@champion") as loaded:
+    with loaded_model(describe_model("models:/fnc1-stance@champion")) as loaded:
         test = load_benchmark("fnc1", tmp_path / "datasets", "test", loaded.task)
         champion_labels = predict_labels(loaded.model, loaded.task, loaded.labels, test)
     assert metrics["fnc_score"] == pytest.approx(fnc_score(test["label"].tolist(), champion_labels))
