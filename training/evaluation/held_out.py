@@ -110,7 +110,7 @@ def evaluate_file(
     rows = _rows_to_score(spec.task, list(spec.labels), path, group_column, label_map)
     # The model's copy lives until its predictions are made.
     with loaded_model(spec) as loaded:
-        frame, predicted, metrics = _scored_rows_of(loaded, rows, group_column, label_map)
+        frame, predicted, metrics = _scored_rows_of(loaded, rows, group_column)
     seen = _trained_on(loaded, frame)
     result = {"model": loaded.identity, **metrics, "trained_on": seen}
     if record_in is None:
@@ -190,7 +190,7 @@ def _rows_to_score(
 
 
 def _scored_rows_of(
-    loaded: EvaluatedModel, rows: _RowsToScore, group_column: str | None, label_map: dict[str, str] | None
+    loaded: EvaluatedModel, rows: _RowsToScore, group_column: str | None
 ) -> tuple[pd.DataFrame, list[str], dict[str, object]]:
     """`evaluate_file` with the model loaded: the rows scored, their predictions, the metrics."""
     model, task, labels, frame = loaded.model, loaded.task, loaded.labels, rows.frame
@@ -199,7 +199,7 @@ def _scored_rows_of(
         predicted = read[frame.index].tolist()
     else:
         predicted = predict_labels(model, task, labels, frame)
-    metrics = scored(frame["label"].tolist(), predicted, labels, rows.groups, group_column or "rows", bool(label_map))
+    metrics = scored(frame["label"].tolist(), predicted, labels, rows.groups, group_column or "rows", "label_map" in rows.extra)
     return frame, predicted, {**metrics, **rows.extra}
 
 
