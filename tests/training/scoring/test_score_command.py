@@ -6,6 +6,7 @@ import signal
 import subprocess
 import sys
 import time
+import typing
 from pathlib import Path
 
 import pandas as pd
@@ -13,9 +14,9 @@ import pytest
 from mlflow.tracking import MlflowClient
 from typer.testing import CliRunner
 
-from training.cli import app
+from training.cli import app, score
 from training.locations import PROJECT_ROOT
-from training.scoring import local_engine
+from training.scoring import Engine, local_engine
 
 runner = CliRunner()
 TOPIC = "models:/news-topic@champion"
@@ -43,12 +44,18 @@ def test_bad_input_prints_the_message_and_exits_1(trained_store_uri: str, inputs
     assert "Traceback" not in result.output
     assert list(out_dir.iterdir()) == []
     result = runner.invoke(app, ["score", "--model-uri", "x", "--input", str(source), "--output", str(output), "--engine", "dask"])
-    assert result.exit_code == 1
-    assert "--engine must be one of local, spark, got 'dask'" in result.output
+    assert result.exit_code == 2  # typer's usage error, before anything is read
+    assert "'dask' is not one of 'local', 'spark'" in " ".join(result.output.replace("│", " ").split())
     # said rather than ignored: a master is for Spark
     result = runner.invoke(app, ["score", "--model-uri", "x", "--input", str(source), "--output", str(output), "--master", "local[2]"])
     assert result.exit_code == 1
     assert "--master goes with --engine spark (the local engine scores in this process)" in result.output
+
+
+def test_the_engine_choices_are_the_scoring_engines() -> None:
+    # The command names its choices in a Literal (its `--help` imports nothing of the scoring package).
+    hint = typing.get_type_hints(score, include_extras=True)["engine"]
+    assert set(typing.get_args(typing.get_args(hint)[0])) == {engine.value for engine in Engine}
 
 
 def test_a_folder_without_a_model_is_named_in_one_line(store_uri: str, jsonl_input: Path, out_dir: Path, tmp_path: Path) -> None:
