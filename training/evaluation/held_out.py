@@ -165,10 +165,10 @@ def _rows_to_score(
     if frame.empty:
         raise UserInputError(f"{path}: no rows to evaluate")
     documents = [None if pd.isna(document) else document for document in frame[DOCUMENT_COLUMN]]
-    order = DocumentOrder(path)
+    order = DocumentOrder(path, "line")
     # The rows are the file's non-blank lines: an error names the line an editor shows.
     for (line, _), document in zip(jsonl_lines(path), documents, strict=True):
-        order.see(document, f"line {line}")
+        order.see(document, line)
     groups: list[object]
     if by_document:
         groups = [f"row {row}" if document is None else f"document {document}" for row, document in enumerate(documents)]

@@ -9,7 +9,7 @@ import json
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -96,28 +96,29 @@ class DocumentOrder:
     """The documents of rows in reading order: a model reads each row beside the rows just before and after it, so
     the rows of one document must be consecutive; a document that comes back after another is refused."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, unit: Literal["line", "row"]) -> None:
         self.path = path
+        self.unit = unit  # a JSONL file's lines (errors `path:N:`, as an editor jumps to them) or a table's rows
         self.current: object = None  # the document of the last row seen
         # Each ended document, and what ended it: the row where another document began, or a row without one.
         self._finished: dict[object, str] = {}
 
-    def see(self, document: object, place: str) -> None:
-        """Follow one more row (`place`: "line 7", "row 3"); UserInputError, naming the row and what ended the
+    def see(self, document: object, number: int) -> None:
+        """Follow one more row (its 1-based line or row number); UserInputError, naming the row and what ended the
         document, when its document came earlier and ended."""
         if document == self.current:
             return
+        where = f"{self.path}:{number}" if self.unit == "line" else f"{self.path}: row {number}"
+        place = f"{self.unit} {number}"
         if isinstance(document, str) and not document.strip():
             # As /v1/classify refuses it: a blank is no article, and rows "in" it would be read beside each other.
-            raise UserInputError(
-                f"{self.path}: {place}: the document is blank; leave it out (or null) for a row read alone"
-            )
+            raise UserInputError(f"{where}: the document is blank; leave it out (or null) for a row read alone")
         if self.current is not None:
             ender = "a row without a document" if document is None else f"document {document!r}"
             self._finished[self.current] = f"{ender} at {place}"
         if document in self._finished:
             raise UserInputError(
-                f"{self.path}: {place}: document {document!r} came earlier and ended ({self._finished[document]} came "
+                f"{where}: document {document!r} came earlier and ended ({self._finished[document]} came "
                 "between); the rows of one document must be consecutive, in reading order (sort the input by document)"
             )
         self.current = document
@@ -129,7 +130,7 @@ def whole_documents(chunks: Iterator[pa.Table], path: Path) -> Iterator[pa.Table
     reads each beside the rows just before and after it); a document that comes back after another is an error
     naming its row. Rows with a null document stand alone."""
     pending: pa.Table | None = None
-    order = DocumentOrder(path)
+    order = DocumentOrder(path, "row")
     row = 0
     for chunk in chunks:
         kind = chunk.schema.field(DOCUMENT_COLUMN).type
@@ -138,7 +139,7 @@ def whole_documents(chunks: Iterator[pa.Table], path: Path) -> Iterator[pa.Table
         documents = chunk.column(DOCUMENT_COLUMN).to_pylist()
         for document in documents:
             row += 1
-            order.see(document, f"row {row}")
+            order.see(document, row)
         current = order.current
         # The rows of the document still open wait (nothing waits when the last row has no document).
         cut = len(documents)
@@ -227,27 +228,27 @@ def _check_filled(path: Path, chunk: pa.Table, required: Sequence[str], first_ro
 
 
 def _jsonl_lines(path: Path) -> Iterator[tuple[int, str]]:
-    """(1-based line number, line) for every non-blank line, read one at a time; errors say `path: line N`."""
-    return jsonl_lines(path, lambda number: f"{path}: line {number}")
+    """(1-based line number, line) for every non-blank line, read one at a time; errors say `path:N`."""
+    return jsonl_lines(path)
 
 
 def _parse_record(path: Path, number: int, line: str, required: Sequence[str]) -> dict[str, Any]:
     """One line's JSON object, its required fields strings; the error names the file and line."""
-    record = json_object(line, f"{path}: line {number}")
+    record = json_object(line, f"{path}:{number}")
     for field in required:
         if field not in record:
-            raise UserInputError(f"{path}: line {number}: missing field '{field}'")
+            raise UserInputError(f"{path}:{number}: missing field '{field}'")
         if not isinstance(record[field], str):
-            raise UserInputError(f"{path}: line {number}: field '{field}' must be a string, got {json.dumps(record[field])}")
+            raise UserInputError(f"{path}:{number}: field '{field}' must be a string, got {json.dumps(record[field])}")
         # As the server (422) and training refuse it: a model would answer for a blank text as for any other.
         if is_blank(record[field]):
-            raise UserInputError(f"{path}: line {number}: field '{field}' is blank")
+            raise UserInputError(f"{path}:{number}: field '{field}' is blank")
         if not record[field].isascii():
             try:
                 record[field].encode("utf-8")
             # JSON's \ud800 escape decodes to half a surrogate pair, which no model or Parquet file can carry.
             except UnicodeEncodeError as err:
-                raise UserInputError(f"{path}: line {number}: field '{field}' holds a lone surrogate") from err
+                raise UserInputError(f"{path}:{number}: field '{field}' holds a lone surrogate") from err
     return record
 
 
@@ -268,7 +269,7 @@ def _jsonl_layout(source: InputFile, chunk_rows: int, required: Sequence[str]) -
     the same whatever the chunk size."""
     columns: dict[str, None] = {}
     schema: pa.Schema | None = None
-    order = DocumentOrder(source.path)
+    order = DocumentOrder(source.path, "line")
     records: list[dict[str, Any]] = []
     rows = first_line = 0
     for number, line in _jsonl_lines(source.path):
@@ -277,10 +278,10 @@ def _jsonl_layout(source: InputFile, chunk_rows: int, required: Sequence[str]) -
         document = record.get(DOCUMENT_COLUMN)
         if document is not None and (isinstance(document, bool) or not isinstance(document, str | int)):
             raise UserInputError(
-                f"{source.path}: line {number}: field '{DOCUMENT_COLUMN}' must be an id (a string or an integer), "
+                f"{source.path}:{number}: field '{DOCUMENT_COLUMN}' must be an id (a string or an integer), "
                 f"got {_shown(document)}"
             )
-        order.see(document, f"line {number}")
+        order.see(document, number)
         if not records:
             first_line = number
         records.append(record)

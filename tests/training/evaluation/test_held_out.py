@@ -153,10 +153,10 @@ def test_the_rows_of_a_document_must_be_consecutive(trained_store_uri: str, tmp_
     rows = [{"text": text, "label": label, "document": document} for document, text, label in ARTICLES]
     scattered = write(tmp_path / "scattered.jsonl", [rows[0], rows[3], rows[1]])
     scattered.write_text("\n" + scattered.read_text(encoding="utf-8"), encoding="utf-8")  # rows are not lines
-    with pytest.raises(UserInputError, match=r"scattered.jsonl: line 4: document 'a1' came earlier and ended \(document 'a2' at line 3"):
+    with pytest.raises(UserInputError, match=r"scattered.jsonl:4: document 'a1' came earlier and ended \(document 'a2' at line 3"):
         evaluate_file("models:/news-topic@champion", scattered)
     blank = write(tmp_path / "blank.jsonl", [rows[0], {**rows[3], "document": " "}])
-    with pytest.raises(UserInputError, match=r"blank.jsonl: line 2: the document is blank"):
+    with pytest.raises(UserInputError, match=r"blank.jsonl:2: the document is blank"):
         evaluate_file("models:/news-topic@champion", blank)
 
 

@@ -42,15 +42,15 @@ def bad_input(folder: Path, case: str) -> Path:
     ("case", "message"),
     [
         pytest.param("no-text", r"bodies.jsonl: no 'text' column \(columns: id, body\)", id="no-text"),
-        pytest.param("broken-line", r"news.jsonl: line 7: invalid JSON \(Unterminated string", id="broken-line"),
+        pytest.param("broken-line", r"news.jsonl:7: invalid JSON \(Unterminated string", id="broken-line"),
         pytest.param("garbage-parquet", r"news.parquet: not a readable Parquet file", id="garbage-parquet"),
         pytest.param(
-            "scattered-document", r"news.jsonl: line 5: document 'a' came earlier and ended \(document 'b' at line 2 came between\); the rows of one "
+            "scattered-document", r"news.jsonl:5: document 'a' came earlier and ended \(document 'b' at line 2 came between\); the rows of one "
             r"document must be consecutive",
             id="scattered-document",
         ),
         pytest.param(
-            "document-object", r"news.jsonl: line 1: field 'document' must be an id \(a string or an integer\), got \{\"id\": 1\}",
+            "document-object", r"news.jsonl:1: field 'document' must be an id \(a string or an integer\), got \{\"id\": 1\}",
             id="document-object",
         ),
         pytest.param("unsupported-suffix", r"news.csv: unsupported input format '.csv'", id="unsupported-suffix"),
@@ -74,7 +74,7 @@ def test_a_stance_model_needs_targets_and_a_model_must_exist(trained_store_uri: 
         score(STANCE, path, out_dir / "scores.parquet", progress=False)
     # a record further down without it is named by its line
     path.write_text(json.dumps({"id": 1, "text": "Iran praised it.", "target": "Iran"}) + "\n" + path.read_text(), encoding="utf-8")
-    with pytest.raises(UserInputError, match=r"news.jsonl: line 2: missing field 'target'"):
+    with pytest.raises(UserInputError, match=r"news.jsonl:2: missing field 'target'"):
         score(STANCE, path, out_dir / "scores.parquet", progress=False)
     with pytest.raises(UserInputError, match=r"cannot load model 'models:/nope@champion'"):
         score("models:/nope@champion", path, out_dir / "scores.parquet", engine=Engine.SPARK, progress=False)
@@ -115,7 +115,7 @@ def test_a_bad_line_far_down_is_named_before_the_model_loads(
     from training.scoring import local_engine
 
     monkeypatch.setattr(local_engine, "loaded_model", lambda spec: pytest.fail("the model was loaded"))
-    with pytest.raises(UserInputError, match="line 7"):
+    with pytest.raises(UserInputError, match="news.jsonl:7: "):
         score(TOPIC, bad_input(inputs_dir, "broken-line"), out_dir / "scores.parquet", chunk_rows=2, progress=False)
     assert list(out_dir.iterdir()) == []
 

@@ -40,7 +40,7 @@ def test_bad_input_prints_the_message_and_exits_1(trained_store_uri: str, inputs
     result = runner.invoke(app, ["score", "--model-uri", "models:/news-topic@champion", "--input", str(source), "--output", str(output)])
     # the project's user errors (training/cli.py `_user_errors`) exit 1 with a one-line message, no traceback
     assert result.exit_code == 1
-    assert f"error: {source}: line 2: invalid JSON" in result.output
+    assert f"error: {source}:2: invalid JSON" in result.output
     assert "Traceback" not in result.output
     assert list(out_dir.iterdir()) == []
     result = runner.invoke(app, ["score", "--model-uri", "x", "--input", str(source), "--output", str(output), "--engine", "dask"])
@@ -116,7 +116,7 @@ def test_score_leaves_no_copy_of_a_tracking_servers_model_behind_whether_it_succ
     arguments = ["score", "--model-uri", TOPIC, "--input", str(broken), "--output", str(out_dir / "broken.parquet")]
     result = runner.invoke(app, arguments)
     assert result.exit_code == 1
-    assert "line 2: invalid JSON" in result.output
+    assert ":2: invalid JSON" in result.output
 
     assert after_success == []
     assert sorted(temp_root.iterdir()) == []
