@@ -195,7 +195,7 @@ def main(
         f"- bfloat16 matrix products in hardware (AMX or AVX512-BF16) on this CPU: {'yes' if computes_bfloat16_natively() else 'no'}.",
     ]
     table = "\n".join(lines)
-    print(table, rows_table, sep="\n\n")
+    typer.echo(f"{table}\n\n{rows_table}")
     if write:
         write_between_markers(DOC, MARKER, table)
         write_between_markers(DOC, ROWS_MARKER, rows_table)
