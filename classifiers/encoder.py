@@ -263,6 +263,7 @@ class MeanPooledEncoder:
 
     @property
     def dimension(self) -> int:
+        """The length of an embedding (the encoder's hidden size)."""
         return int(self.config.hidden_size)
 
     def _embed(self, keys: list[tuple[str, str | None]], progress: bool) -> tuple[list[np.ndarray], list[bool]]:

@@ -60,10 +60,12 @@ class LabelledData:
 
     @property
     def inputs(self) -> pd.DataFrame:
+        """The data's columns a model reads (`text`; and `target` for stance)."""
         return self.frame[list(REQUIRED_COLUMNS[self.task])]
 
     @property
     def labels(self) -> list[str]:
+        """The data's labels, sorted (the extra sources' are not counted)."""
         return sorted(self.frame["label"].unique())
 
     def training_side(self, rows: np.ndarray | None = None) -> tuple[pd.DataFrame, np.ndarray, np.ndarray | None]:

@@ -102,6 +102,7 @@ class TrainResult:
 
     @property
     def primary_value(self) -> float:
+        """The figure of `primary_metric`, the one promotion compares."""
         return self.metrics[self.primary_metric]
 
 

@@ -84,6 +84,7 @@ class DescriptionsModel(FamilyConfig):
 
     @property
     def zero_shot(self) -> bool:
+        """Whether the model predicts from the descriptions alone (`description_weight: 1`), learning nothing from rows."""
         return self.description_weight == 1
 
     def check_labels(self, labels: Sequence[str]) -> None:
@@ -126,6 +127,7 @@ class DescriptionClassifier(Trainable):
 
     @classmethod
     def untrained(cls, task: str, config: DescriptionsModel, encoder: MeanPooledEncoder) -> DescriptionClassifier:
+        """A model of the config, to be fitted (the label prototypes are computed by `fit`)."""
         return cls(task, encoder, np.zeros((0, encoder.dimension), dtype=np.float32), config.temperature, config)
 
     def fit(self, inputs: pd.DataFrame, y: Labels, sample_weight: np.ndarray | None = None) -> None:

@@ -88,6 +88,7 @@ class FineTunedClassifier(Trainable):
 
     @classmethod
     def untrained(cls, task: str, config: FineTuneModel, encoder_path: Path, seed: int) -> FineTunedClassifier:
+        """A model of the config, to be fitted: the encoder's tokenizer now, its weights when `fit` tunes them."""
         from transformers import AutoTokenizer
 
         tokenizer = AutoTokenizer.from_pretrained(encoder_path, local_files_only=True)

@@ -234,6 +234,8 @@ class PerTargetHeads:
         y: Labels,
         sample_weight: np.ndarray | None = None,
     ) -> PerTargetHeads:
+        """Fit the shared head on every row's `block`, and a head on `text` for each target with `min_rows` rows of
+        two labels or more."""
         labels, keys = np.asarray(y), np.array([target_key(t) for t in targets])
         self.shared = clone(self.head).fit(block, labels, sample_weight=sample_weight)
         self.by_target = {}
@@ -246,9 +248,11 @@ class PerTargetHeads:
 
     @property
     def classes_(self) -> np.ndarray:
+        """The labels, in the order of `predict_proba`'s columns (the shared head's)."""
         return self._fitted_shared().classes_
 
     def predict_proba(self, text: np.ndarray, block: np.ndarray, targets: Sequence[str]) -> np.ndarray:
+        """Each row's probabilities from its target's own head, or the shared head where its target has none."""
         shared = self._fitted_shared()
         classes, probabilities = shared.classes_, shared.predict_proba(block)
         keys = np.array([target_key(t) for t in targets])
@@ -312,6 +316,7 @@ class FrozenEncoderClassifier(Trainable):
 
     @classmethod
     def untrained(cls, task: str, config: FrozenEncoderModel, encoder: MeanPooledEncoder, seed: int) -> FrozenEncoderClassifier:
+        """A model of the config, to be fitted; UserInputError for a stance-only setting in a topic config."""
         head: Head | PerTargetHeads = config.make_head(seed)
         if task == "stance" and config.stance_input == "per_target":
             head = PerTargetHeads(head, config.min_target_rows)

@@ -273,6 +273,7 @@ class PairFeaturesClassifier(Trainable):
 
     @classmethod
     def untrained(cls, task: str, config: PairFeaturesModel, encoder: MeanPooledEncoder | None, seed: int) -> PairFeaturesClassifier:
+        """A model of the config, to be fitted (`encoder`: None where the config names no encoder)."""
         trees = HistGradientBoostingClassifier(
             learning_rate=config.learning_rate,
             max_iter=config.max_iter,

@@ -263,6 +263,7 @@ class ExperimentConfig(Strict):
 
     @property
     def dataset_name(self) -> str:
+        """`seeds`, the JSONL file's stem, or the benchmark's name."""
         match self.data:
             case SeedData():
                 return "seeds"
@@ -273,4 +274,5 @@ class ExperimentConfig(Strict):
 
     @property
     def experiment_name(self) -> str:
+        """The MLflow experiment the runs go to: the config's `experiment`, else `<task>-<dataset_name>`."""
         return self.experiment or f"{self.task}-{self.dataset_name}"

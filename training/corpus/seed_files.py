@@ -47,6 +47,7 @@ class ParsedArticle:
 
     @property
     def content_digest(self) -> str:
+        """SHA-256 of title, caption and paragraphs: an article reprinted in several files is one article."""
         payload = "\n".join([self.title, self.caption, *self.paragraphs])
         return hashlib.sha256(payload.encode("utf-8")).hexdigest()
 
