@@ -615,6 +615,7 @@ def log_problems(log: Path) -> Counter[str]:
 
 
 def on_alarm(signum: int, frame: object) -> None:
+    """SIGALRM's handler: the run went past its bound (`bound_s`)."""
     raise TimeoutError("bench_hostile.py ran past its bound")
 
 
