@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal, get_args
 
@@ -78,8 +77,12 @@ class LabelValidationError(UserInputError):
 SEGMENT_KEYS = ("segment_id", "article_id", "position", "text")
 
 
-@dataclass(frozen=True)
-class Segment:
+class Segment(BaseModel):
+    """One line of segments.jsonl, as ingest writes it (its other keys, such as the title, are not read)."""
+
+    # Strict: a number where an id or a text belongs is a mistake in the file, not a value to convert.
+    model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
+
     segment_id: str
     article_id: str
     position: int
@@ -106,7 +109,10 @@ def read_segments(path: Path) -> list[Segment]:
         missing = [key for key in SEGMENT_KEYS if key not in record]
         if missing:
             raise UserInputError(f"{path}:{number}: missing {', '.join(missing)}")
-        segment = Segment(**{key: record[key] for key in SEGMENT_KEYS})
+        try:
+            segment = Segment.model_validate({key: record[key] for key in SEGMENT_KEYS})
+        except ValidationError as err:
+            raise UserInputError(f"{path}:{number}: {_describe(err)}") from err
         # Labels are joined to segments by id: a second segment of one id would silently lose its text.
         if segment.segment_id in first_line:
             raise UserInputError(

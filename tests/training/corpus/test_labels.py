@@ -81,6 +81,26 @@ def test_segment_line_missing_a_key_names_the_line_and_keys(tmp_path: Path, segm
     assert str(raised.value) == f"{segments}:2: missing article_id, text"
 
 
+@pytest.mark.parametrize(
+    ("field", "value", "expected"),
+    [
+        ("segment_id", ["art-001"], "segment_id: Input should be a valid string"),
+        ("text", None, "text: Input should be a valid string"),
+        ("position", "1", "position: Input should be a valid integer (got '1')"),
+    ],
+)
+def test_a_segment_value_of_the_wrong_type_names_the_line_and_key(
+    segments: Path, field: str, value: object, expected: str
+) -> None:
+    # A list id ended in a TypeError traceback (unhashable), a null text was read as a segment.
+    lines = segments.read_text(encoding="utf-8").splitlines()
+    broken = {**json.loads(lines[1]), field: value}
+    segments.write_text("\n".join([lines[0], json.dumps(broken), lines[2]]) + "\n", encoding="utf-8")
+    with pytest.raises(UserInputError) as raised:
+        read_segments(segments)
+    assert str(raised.value) == f"{segments}:2: {expected}"
+
+
 def test_a_segment_id_given_twice_is_named_with_both_lines(segments: Path) -> None:
     lines = segments.read_text(encoding="utf-8").splitlines()
     copy = {**json.loads(lines[0]), "position": 3, "text": "Another text."}
