@@ -33,6 +33,8 @@ TARGETS: tuple[str, ...] = get_args(Target)
 
 
 class StanceLabel(BaseModel):
+    """The stance a segment takes toward one target (an entry of a labels line's `stances`)."""
+
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     target: Target
