@@ -39,6 +39,9 @@ class Benchmark:
     splits: Mapping[str, tuple[str, ...]]
     # Values of the frame's `subset` column; the official metrics are also reported on each subset's rows.
     subsets: tuple[str, ...] = ()
+    # Splits the project's datasets folder withholds on purpose (models are selected on training data only); they are
+    # scored from another data directory that holds the official files.
+    withheld: tuple[str, ...] = ()
 
     def directory(self, data_dir: Path) -> Path:
         """The dataset's folder under a data directory."""
@@ -60,6 +63,7 @@ BENCHMARKS: dict[str, Benchmark] = {
             "train": ("train_bodies.csv", "train_stances.csv"),
             "test": ("competition_test_bodies.csv", "competition_test_stances.csv"),
         },
+        withheld=("test",),
     ),
     "semeval2016": Benchmark(
         name="semeval2016",
@@ -71,6 +75,7 @@ BENCHMARKS: dict[str, Benchmark] = {
             "train": ("semeval2016-task6-trainingdata.txt",),
             "test": ("SemEval2016-Task6-subtaskA-testdata-gold.txt",),
         },
+        withheld=("test",),
     ),
     "bbc_news": Benchmark(
         name="bbc_news",
@@ -90,9 +95,12 @@ BENCHMARKS: dict[str, Benchmark] = {
         # No official dev file is here: a dev split is carved out of train, grouped by topic.
         splits={"train": ("vast_train.csv",), "test": ("vast_test.csv",)},
         subsets=("zero_shot", "few_shot"),
+        withheld=("test",),
     ),
 }
 
+# Where a user points the project at the datasets, as a message says it.
+DATA_DIR_SETTINGS = "NEWS_DATA_DIR, else ../shared/datasets beside the project; a config's data.data_dir; evaluate --data-dir"
 # Offending values listed in an error message before the rest are only counted.
 SHOWN = 5
 
@@ -129,14 +137,22 @@ def _read(benchmark: Benchmark, data_dir: Path, split: str) -> pd.DataFrame:
         )
     folder = benchmark.directory(data_dir)
     expected = ", ".join(benchmark.splits[split])
+    withheld = ""
+    if split in benchmark.withheld:
+        withheld = (
+            f"; the '{split}' split is withheld from the project's datasets on purpose (models are selected on training data): "
+            f"to score it, give --data-dir (in a config, data.data_dir) a folder holding {benchmark.folder}/ with "
+            f"{expected} as published"
+        )
     if not folder.is_dir():
         raise UserInputError(
             f"{folder} not found: the {benchmark.name} '{split}' split reads {expected} from that folder"
+            + (withheld or f" (the data directory: {DATA_DIR_SETTINGS})")
         )
     paths = [folder / relative for relative in benchmark.splits[split]]
     for path in paths:
         if not path.exists():
-            raise UserInputError(f"{path} not found: the {benchmark.name} '{split}' split reads {expected} in {folder}")
+            raise UserInputError(f"{path} not found: the {benchmark.name} '{split}' split reads {expected} in {folder}{withheld}")
     return READERS[benchmark.name](paths, benchmark.labels)
 
 

@@ -364,7 +364,16 @@ def test_missing_dataset_folder_names_the_expected_files(tmp_path: Path) -> None
         load_benchmark("semeval2016", tmp_path, "test", "stance")
     assert str(err.value) == (
         f"{tmp_path / 'semeval2016_task6'} not found: the semeval2016 'test' split reads "
-        "SemEval2016-Task6-subtaskA-testdata-gold.txt from that folder"
+        "SemEval2016-Task6-subtaskA-testdata-gold.txt from that folder; the 'test' split is withheld from the project's "
+        "datasets on purpose (models are selected on training data): to score it, give --data-dir (in a config, "
+        "data.data_dir) a folder holding semeval2016_task6/ with SemEval2016-Task6-subtaskA-testdata-gold.txt as published"
+    )
+    with pytest.raises(UserInputError) as err:
+        load_benchmark("semeval2016", tmp_path, "train", "stance")
+    assert str(err.value) == (
+        f"{tmp_path / 'semeval2016_task6'} not found: the semeval2016 'train' split reads "
+        "semeval2016-task6-trainingdata.txt from that folder (the data directory: NEWS_DATA_DIR, else "
+        "../shared/datasets beside the project; a config's data.data_dir; evaluate --data-dir)"
     )
 
 
@@ -377,6 +386,25 @@ def test_missing_file_names_file_and_split(tmp_path: Path) -> None:
         f"{folder / 'train_stances.csv'} not found: the fnc1 'train' split reads "
         f"train_bodies.csv, train_stances.csv in {folder}"
     )
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        ("vast", "vast/ with vast_test.csv"),
+        ("semeval2016", "semeval2016_task6/ with SemEval2016-Task6-subtaskA-testdata-gold.txt"),
+        ("fnc1", "fnc1/ with competition_test_bodies.csv, competition_test_stances.csv"),
+    ],
+)
+def test_a_missing_test_file_is_said_to_be_withheld(tmp_path: Path, name: str, expected: str) -> None:
+    # The training files are there, as in ../shared/datasets: only the withheld split's are not.
+    write_vast(tmp_path)
+    write_semeval(tmp_path)
+    write_fnc1(tmp_path)
+    with pytest.raises(UserInputError) as err:
+        load_benchmark(name, tmp_path, "test", "stance")
+    assert "withheld" in str(err.value)
+    assert f"a folder holding {expected}" in str(err.value)
 
 
 def test_missing_bbc_articles(tmp_path: Path) -> None:
