@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import io
 import json
 import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -209,34 +210,47 @@ def _table(
 ) -> list[tuple[str, dict[str, str]]]:
     """The rows of a delimited file with a header row, each keyed by 'line N' (the line it starts on: a quoted
     field may run over several lines)."""
+    raw = path.read_bytes()
+    try:
+        # Decoded whole: a file read as a stream is decoded in chunks, whose error offsets are within the chunk.
+        text = raw.decode(encoding)
+    except UnicodeDecodeError as err:
+        line = raw.count(b"\n", 0, err.start) + 1
+        raise UserInputError(
+            f"{path}:{line}: not valid {encoding} (byte 0x{raw[err.start]:02x} at byte offset {err.start}: {err.reason})"
+        ) from err
     rows = []
     start = 1
     try:
-        with path.open(encoding=encoding, newline="") as handle:
-            reader = csv.reader(handle, **dialect)
-            header = next(reader, [])
-            if header and encoding == "utf-8":
-                # A byte-order mark (a CSV saved from Excel) would stick to the first column's name, unseen.
-                header[0] = header[0].removeprefix("\ufeff")
-            missing = [column for column in columns if column not in header]
-            if missing:
-                raise UserInputError(
-                    f"{path}: missing column(s) {', '.join(missing)}; the header has {', '.join(header) or 'nothing'}"
-                )
-            positions = {column: header.index(column) for column in columns}
+        reader = csv.reader(io.StringIO(text, newline=""), **dialect)
+        header = next(reader, [])
+        if header and encoding == "utf-8":
+            # A byte-order mark (a CSV saved from Excel) would stick to the first column's name, unseen.
+            header[0] = header[0].removeprefix("\ufeff")
+        missing = [column for column in columns if column not in header]
+        if missing:
+            raise UserInputError(
+                f"{path}: missing column(s) {', '.join(missing)}; the header has {', '.join(header) or 'nothing'}"
+            )
+        repeated = [column for column in columns if header.count(column) > 1]
+        if repeated:
+            # Reading either would be a guess (the first is read), and the other may hold what the name promises.
+            raise UserInputError(f"{path}: column(s) {', '.join(repeated)} named more than once in the header")
+        positions = {column: header.index(column) for column in columns}
+        start = reader.line_num + 1
+        for row in reader:
+            if row and len(row) != len(header):
+                # An unclosed quote reads on to a later line (or the end of the file): say where the row began.
+                spans = f" (a row from line {start} to line {reader.line_num})" if reader.line_num > start else ""
+                raise UserInputError(f"{path}:{start}: {len(row)} fields where the header has {len(header)}{spans}")
+            if row:
+                rows.append((f"line {start}", {column: row[index] for column, index in positions.items()}))
             start = reader.line_num + 1
-            for row in reader:
-                if row and len(row) != len(header):
-                    # An unclosed quote reads on to a later line (or the end of the file): say where the row began.
-                    spans = f" (a row from line {start} to line {reader.line_num})" if reader.line_num > start else ""
-                    raise UserInputError(f"{path}:{start}: {len(row)} fields where the header has {len(header)}{spans}")
-                if row:
-                    rows.append((f"line {start}", {column: row[index] for column, index in positions.items()}))
-                start = reader.line_num + 1
-    except UnicodeDecodeError as err:
-        raise UserInputError(f"{path}: not valid {encoding} ({err.reason} at byte {err.start})") from err
     except csv.Error as err:
         raise UserInputError(f"{path}:{start}: cannot read the row ({err})") from err
+    if not rows:
+        # An empty frame would be scored and fail in the model's input schema, with MLflow's traceback.
+        raise UserInputError(f"{path}: no rows under the header")
     return rows
 
 

@@ -504,8 +504,37 @@ def test_bbc_article_without_a_body(tmp_path: Path) -> None:
 def test_fnc1_file_that_is_not_utf8(tmp_path: Path) -> None:
     folder = write_fnc1(tmp_path)
     (folder / "train_bodies.csv").write_bytes(b"Body ID,articleBody\n7,caf\xe9\n")
-    with pytest.raises(UserInputError, match=r"train_bodies.csv: not valid utf-8 \(invalid continuation byte"):
+    with pytest.raises(UserInputError, match=r"train_bodies.csv:2: not valid utf-8 \(byte 0xe9 at byte offset 25: invalid continuation byte"):
         load_benchmark("fnc1", tmp_path, "train", "stance")
+
+
+def test_a_byte_that_is_not_utf8_far_down_a_file_is_found_where_it_is(tmp_path: Path) -> None:
+    # The file is decoded in chunks of a few KB: the decoder's own offset is within the chunk, not the file.
+    rows = "".join(f"{id},Body {id} says a meteorite crashed near Managua, officials said.\n" for id in range(100, 1100))
+    content = b"Body ID,articleBody\n" + rows.encode() + b"5000,caf\xe9\n"
+    folder = write_fnc1(tmp_path)
+    path = folder / "train_bodies.csv"
+    path.write_bytes(content)
+    with pytest.raises(UserInputError) as err:
+        load_benchmark("fnc1", tmp_path, "train", "stance")
+    assert str(err.value).startswith(f"{path}:1002: not valid utf-8 (byte 0xe9 at byte offset {content.index(0xE9)}: ")
+
+
+@pytest.mark.parametrize("name", ["fnc1", "semeval2016", "vast"])
+def test_a_file_with_a_header_and_no_rows_is_refused(tmp_path: Path, name: str) -> None:
+    """Else the empty frame reached the model, whose input schema failed with MLflow's traceback (evaluate)."""
+    write_vast(tmp_path, VAST_HEADER)
+    write_semeval(tmp_path, b"ID\tTarget\tTweet\tStance\r\n")
+    write_fnc1(tmp_path, stances="Headline,Body ID,Stance\n")
+    with pytest.raises(UserInputError, match=r"(stances.csv|trainingdata.txt|vast_train.csv): no rows under the header$"):
+        load_benchmark(name, tmp_path, "train", "stance")
+
+
+def test_a_column_named_twice_in_the_header_is_refused(tmp_path: Path) -> None:
+    # Reading either of the two would be a guess: here the first `label` holds topics.
+    write_vast(tmp_path, VAST.replace("ori_topic,", "label,", 1))
+    with pytest.raises(UserInputError, match=r"vast_train.csv: column\(s\) label named more than once in the header"):
+        load_benchmark("vast", tmp_path, "train", "stance")
 
 
 def test_limit_must_be_positive(tmp_path: Path) -> None:
