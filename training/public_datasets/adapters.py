@@ -367,7 +367,8 @@ def _read_semeval2016(paths: list[Path], labels: tuple[str, ...]) -> pd.DataFram
 def _article_text(path: Path) -> str:
     raw = path.read_bytes()
     try:
-        content = raw.decode("utf-8")
+        # utf-8-sig: a byte-order mark (an article re-saved by an editor) would begin the title unseen.
+        content = raw.decode("utf-8-sig")
     except UnicodeDecodeError:
         # One published article (sport/199.txt) has a bare latin-1 pound sign; latin-1 reads it as written.
         logger.debug("%s is not UTF-8; read as latin-1", path)
