@@ -222,7 +222,9 @@ def _table(
     rows = []
     start = 1
     try:
-        reader = csv.reader(io.StringIO(text, newline=""), **dialect)
+        # strict: a quote never closed is an error where its row begins; read leniently, it ran on to the end of the
+        # file as one field, which in a two-column file (FNC-1's bodies) has the right count and took the rows after it.
+        reader = csv.reader(io.StringIO(text, newline=""), strict=True, **dialect)
         header = next(reader, [])
         if header and encoding == "utf-8":
             # A byte-order mark (a CSV saved from Excel) would stick to the first column's name, unseen.
@@ -240,7 +242,7 @@ def _table(
         start = reader.line_num + 1
         for row in reader:
             if row and len(row) != len(header):
-                # An unclosed quote reads on to a later line (or the end of the file): say where the row began.
+                # A quote closed lines later takes them into its field: say where the row began.
                 spans = f" (a row from line {start} to line {reader.line_num})" if reader.line_num > start else ""
                 raise UserInputError(f"{path}:{start}: {len(row)} fields where the header has {len(header)}{spans}")
             if row:

@@ -473,6 +473,15 @@ def test_fnc1_stance_whose_body_is_missing(tmp_path: Path) -> None:
     )
 
 
+def test_fnc1_body_whose_quote_is_never_closed_names_its_line(tmp_path: Path) -> None:
+    # Read leniently, the quote ran on to the end of the file as one body, and the bodies after it went missing: the
+    # error then named the stances that point at them, not the line to mend.
+    bodies = FNC_BODIES.replace("12,Nothing crashed anywhere.", '12,"Nothing crashed anywhere.')
+    write_fnc1(tmp_path, bodies=bodies)
+    with pytest.raises(UserInputError, match=r"train_bodies.csv:5: cannot read the row \(unexpected end of data\)$"):
+        load_benchmark("fnc1", tmp_path, "train", "stance")
+
+
 def test_repeated_ids(tmp_path: Path) -> None:
     write_fnc1(tmp_path, bodies=FNC_BODIES + "12,Another body with the same id.\n")
     with pytest.raises(UserInputError, match=r"train_bodies.csv: repeated Body ID '12' \(line 7; 1 in all\)"):
@@ -587,7 +596,12 @@ def test_vast_broken_line_names_where_the_row_starts(tmp_path: Path) -> None:
     write_vast(tmp_path, VAST + unclosed + "Bob,No quotes here,tax,A1-P,tax,0,1,16,[],[],,[],tax,1,0\n")
     with pytest.raises(UserInputError) as err:
         load_benchmark("vast", tmp_path, "train", "stance")
-    assert str(err.value) == f"{path}:8: 2 fields where the header has 16 (a row from line 8 to line 9)"
+    assert str(err.value) == f"{path}:8: cannot read the row (unexpected end of data)"
+    # One closed rows later takes them into its field: said with the lines the row ran over.
+    write_vast(tmp_path, VAST + unclosed + 'Bob,No quotes here",tax,A1-P,tax,0,1,16,[],[],,[],tax,1,0\n')
+    with pytest.raises(UserInputError) as err:
+        load_benchmark("vast", tmp_path, "train", "stance")
+    assert str(err.value) == f"{path}:8: 15 fields where the header has 16 (a row from line 8 to line 9)"
 
 
 def test_vast_repeated_new_id(tmp_path: Path) -> None:
