@@ -15,6 +15,7 @@ import pandas as pd
 import sklearn
 
 from classifiers.blank_text import is_blank
+from classifiers.errors import UserInputError
 from classifiers.interface import Predictor
 
 PROBA_PREFIX = "proba_"
@@ -35,16 +36,21 @@ NULL_ROWS_SHOWN = 10
 
 
 def check_inputs(inputs: pd.DataFrame, task: str) -> pd.DataFrame:
-    """The columns the model reads, as strings; a clear error when one is missing or a row's value is null or blank."""
+    """The columns the model reads, as strings; a UserInputError when one is missing or a row's value is null, not a
+    string or blank."""
     missing = [column for column in REQUIRED_COLUMNS[task] if column not in inputs.columns]
     if missing:
-        raise ValueError(
+        raise UserInputError(
             f"a {task} model needs column(s) {', '.join(REQUIRED_COLUMNS[task])}; missing: {', '.join(missing)}"
         )
     for column in REQUIRED_COLUMNS[task]:
         # MLflow's schema check lets a null through a required string column (it asks only for the column), and
         # astype(str) keeps it null: each family then failed on it in its own words, deep inside the model.
         _refuse_rows(task, column, inputs[column].isna().to_numpy(), "has no value")
+    for column in REQUIRED_COLUMNS[task]:
+        # It lets any value of an object column through too (`mlflow models serve` builds one from JSON): astype(str)
+        # read a number, bytes or a list as its printed form, which the server and `score` refuse.
+        _refuse_rows(task, column, ~inputs[column].map(_is_string).to_numpy(dtype=bool), "is not a string")
     checked = inputs[list(REQUIRED_COLUMNS[task])].astype(str)
     for column in REQUIRED_COLUMNS[task]:
         # As the server (422) and `score` refuse it: a model answers a blank text, or toward a blank target, with a
@@ -53,13 +59,18 @@ def check_inputs(inputs: pd.DataFrame, task: str) -> pd.DataFrame:
     return checked
 
 
+def _is_string(value: object) -> bool:
+    """Whether a column's value is a string (numpy's and pandas' strings are `str` too)."""
+    return isinstance(value, str)
+
+
 def _refuse_rows(task: str, column: str, bad: np.ndarray, fault: str) -> None:
-    """A ValueError naming the first rows where `bad` holds, if any."""
+    """A UserInputError naming the first rows where `bad` holds, if any."""
     rows = np.flatnonzero(bad)
     if len(rows):
         shown = ", ".join(str(row) for row in rows[:NULL_ROWS_SHOWN])
         shown += ", ..." if len(rows) > NULL_ROWS_SHOWN else ""
-        raise ValueError(
+        raise UserInputError(
             f"a {task} model needs a string in every row of {', '.join(REQUIRED_COLUMNS[task])}: column {column} "
             f"{fault} in row(s) {shown} (counted from 0; {len(rows)} in all)"
         )
@@ -109,7 +120,10 @@ def predict(predictor: Predictor, inputs: pd.DataFrame) -> pd.DataFrame:
     """Apply a predictor under the contract, rows that name a document read beside their neighbours in it."""
     checked = check_inputs(inputs, predictor.task)
     documents = documents_of(inputs)
-    if documents is None:
+    if checked.empty:
+        # Nothing to ask the model: a family's vectorizer or encoder fails on no rows ("Found array with 0 sample(s)").
+        probabilities = np.zeros((0, len(predictor.labels)))
+    elif documents is None:
         probabilities = predictor.predict_proba(checked)
     else:
         # Without a document a row is one of its own (mix_neighbours' None), not a segment of one shared article.

@@ -3,6 +3,7 @@ import pandas as pd
 import pytest
 
 from classifiers.contract import check_inputs, predict, prediction_frame
+from classifiers.families.tfidf import TfidfClassifier, TfidfModel, build_pipeline
 from classifiers.interface import Predictor
 
 
@@ -16,7 +17,7 @@ def test_prediction_frame_follows_the_contract() -> None:
 def test_missing_target_column_is_named() -> None:
     with pytest.raises(ValueError, match="missing: target"):
         check_inputs(pd.DataFrame({"text": ["x"]}), "stance")
-    assert check_inputs(pd.DataFrame({"text": [1], "extra": [2]}), "topic").to_dict("list") == {"text": ["1"]}
+    assert check_inputs(pd.DataFrame({"text": ["a"], "extra": [2]}), "topic").to_dict("list") == {"text": ["a"]}
 
 
 class _OneRowAlways(Predictor):
@@ -61,3 +62,25 @@ def test_a_blank_text_or_target_is_refused_naming_its_column_and_rows() -> None:
         "text",
         "target",
     ]
+
+
+@pytest.mark.parametrize("value", [5, 2.5, True, b"Jets struck.", ["Jets", "struck."], {"text": "Jets struck."}])
+def test_a_text_or_target_that_is_not_a_string_is_refused_naming_its_column_and_rows(value: object) -> None:
+    # MLflow's schema check passes any value of an object column (`mlflow models serve` builds one from JSON): read
+    # as its printed form ("5", "b'Jets struck.'", "['Jets', 'struck.']"), it got a label the server and `score` refuse.
+    with pytest.raises(ValueError, match=r"column text is not a string in row\(s\) 1 \(counted from 0; 1 in all\)"):
+        check_inputs(pd.DataFrame({"text": ["a", value]}), "topic")
+    with pytest.raises(ValueError, match=r"column target is not a string in row\(s\) 0"):
+        check_inputs(pd.DataFrame({"text": ["a"], "target": [value]}), "stance")
+    strings = pd.DataFrame({"text": pd.array(["a"], dtype="string"), "target": np.array(["X"])})
+    assert check_inputs(strings, "stance").to_dict("list") == {"text": ["a"], "target": ["X"]}
+
+
+def test_a_frame_of_no_rows_gets_the_contracts_columns_and_no_rows() -> None:
+    # A real family's model fails on no rows ("Found array with 0 sample(s)"): the contract answers without it.
+    classifier = TfidfClassifier("topic", build_pipeline(TfidfModel(family="tfidf"), "topic", seed=0))
+    classifier.fit(pd.DataFrame({"text": ["Jets struck.", "Talks resumed."] * 2}), ["conflict", "diplomacy"] * 2)
+    for empty in (pd.DataFrame({"text": pd.Series([], dtype=object)}), pd.DataFrame({"text": [], "document": []})):
+        out = predict(classifier, empty)
+        assert list(out.columns) == ["label", "score", "proba_conflict", "proba_diplomacy"]
+        assert len(out) == 0
