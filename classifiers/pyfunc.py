@@ -23,6 +23,7 @@ from mlflow.types import ColSpec, DataType, Schema
 from mlflow.utils.uri import append_to_uri_path
 
 from classifiers.contract import DOCUMENT_COLUMN, predict
+from classifiers.errors import UserInputError
 from classifiers.interface import RETRAIN_ADVICE, OutdatedModelError, load_predictor
 
 ARTIFACT_KEY = "classifier"
@@ -60,7 +61,12 @@ class ClassifierModel(mlflow.pyfunc.PythonModel):
         self.classifier = load_predictor(Path(context.artifacts[ARTIFACT_KEY]))
 
     def predict(self, context: Any, model_input: pd.DataFrame, params: dict[str, Any] | None = None) -> pd.DataFrame:
-        return predict(self.classifier, model_input)
+        try:
+            return predict(self.classifier, model_input)
+        except UserInputError as err:
+            # MLflow's scoring server (`mlflow models serve`) answers any other error with "an unexpected error while
+            # evaluating the model", the reason left in a traceback; its own error's message is the answer (400).
+            raise MlflowException.invalid_parameter_value(str(err)) from err
 
 
 def model_signature(inputs: pd.DataFrame, outputs: pd.DataFrame) -> ModelSignature:
