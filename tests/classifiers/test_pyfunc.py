@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
 from mlflow.environment_variables import _MLFLOW_IS_IN_SERVING_ENVIRONMENT
+from mlflow.exceptions import MlflowException
 from mlflow.pyfunc import scoring_server
 
 from classifiers import pyfunc_entry
@@ -22,8 +23,8 @@ LABELS = ["conflict", "diplomacy", "domestic_politics"]
 
 
 @pytest.fixture
-def scoring_app(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> TestClient:
-    """A tiny TF-IDF topic model saved as the trainer logs one (signature included), behind MLflow's scoring app."""
+def saved_model(tmp_path: Path) -> Path:
+    """A tiny TF-IDF topic model saved as the trainer logs one (signature and input example included)."""
     classifier = TfidfClassifier("topic", build_pipeline(TfidfModel(family="tfidf"), "topic", seed=0))
     classifier.fit(pd.DataFrame({"text": TEXTS * 2}), LABELS * 2)
     classifier.save(tmp_path / ARTIFACT_KEY)
@@ -36,9 +37,15 @@ def scoring_app(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> TestClient:
         input_example=example,
         pip_requirements=["mlflow"],
     )
+    return tmp_path / "model"
+
+
+@pytest.fixture
+def scoring_app(saved_model: Path, monkeypatch: pytest.MonkeyPatch) -> TestClient:
+    """MLflow's scoring app (what `mlflow models serve` runs) serving the saved model."""
     # The app sets this variable for the rest of the process: set here, it is restored after the test.
     monkeypatch.setenv(_MLFLOW_IS_IN_SERVING_ENVIRONMENT.name, "true")
-    return TestClient(scoring_server.init(mlflow.pyfunc.load_model(str(tmp_path / "model"))))
+    return TestClient(scoring_server.init(mlflow.pyfunc.load_model(str(saved_model))))
 
 
 @pytest.mark.parametrize(
@@ -46,7 +53,7 @@ def scoring_app(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> TestClient:
     [
         ([{"text": "Jets struck."}, {"text": None}], r"column text has no value in row\(s\) 1"),
         ([{"text": " "}], r"column text is blank in row\(s\) 0"),
-        ([{"text": "Jets struck."}, {"text": 5}], r"column text is not a string in row\(s\) 1"),
+        ([{"text": "Jets struck."}, {"text": 5}], r"column text is not a string \(the first: int\) in row\(s\) 1"),
     ],
 )
 def test_the_scoring_server_answers_a_refused_input_with_its_reason(
@@ -67,3 +74,11 @@ def test_the_scoring_server_answers_no_rows_with_no_predictions(scoring_app: Tes
     response = scoring_app.post("/invocations", json={"dataframe_split": {"columns": ["text"], "data": []}})
     assert response.status_code == 200, response.text
     assert response.json() == {"predictions": []}
+
+
+def test_a_dict_of_lists_is_refused_as_one_row_of_lists(saved_model: Path) -> None:
+    # MLflow reads a dict of lists as one row whose values are the lists: it got one label, for "['Jets struck.', ...]".
+    model = mlflow.pyfunc.load_model(str(saved_model))
+    with pytest.raises(MlflowException, match=r"column text is not a string \(the first: list\) in row\(s\) 0"):
+        model.predict({"text": ["Jets struck.", "Talks resumed."]})
+    assert model.predict({"text": "Jets struck."})["label"].tolist() == ["conflict"]
