@@ -70,14 +70,16 @@ def _is_string(value: object) -> bool:
 
 def _refuse_rows(task: str, column: str, bad: np.ndarray, fault: str) -> None:
     """A UserInputError naming the first rows where `bad` holds, if any."""
+    _refuse(f"a {task} model needs a string in every row of {', '.join(REQUIRED_COLUMNS[task])}: column {column} {fault}", bad)
+
+
+def _refuse(what: str, bad: np.ndarray) -> None:
+    """A UserInputError saying `what` of the first rows where `bad` holds, if any."""
     rows = np.flatnonzero(bad)
     if len(rows):
         shown = ", ".join(str(row) for row in rows[:NULL_ROWS_SHOWN])
         shown += ", ..." if len(rows) > NULL_ROWS_SHOWN else ""
-        raise UserInputError(
-            f"a {task} model needs a string in every row of {', '.join(REQUIRED_COLUMNS[task])}: column {column} "
-            f"{fault} in row(s) {shown} (counted from 0; {len(rows)} in all)"
-        )
+        raise UserInputError(f"{what} in row(s) {shown} (counted from 0; {len(rows)} in all)")
 
 
 def check_shape(labels: tuple[str, ...] | list[str], probabilities: np.ndarray, rows: int) -> None:
@@ -113,11 +115,17 @@ def prediction_frame(labels: list[str], probabilities: np.ndarray) -> pd.DataFra
 
 
 def documents_of(inputs: pd.DataFrame) -> list[object] | None:
-    """The `document` column's values (None where null), or None when the frame has no such column."""
+    """The `document` column's values (None where null), or None when the frame has no such column; a UserInputError
+    naming the rows whose document is blank."""
     if DOCUMENT_COLUMN not in inputs.columns:
         return None
     column = inputs[DOCUMENT_COLUMN].astype(object)
-    return column.where(column.notna(), None).tolist()
+    documents = column.where(column.notna(), None).tolist()
+    # As the server and `score` refuse it: a blank is no article (some exports write a missing id so), and the rows
+    # "in" it were read beside each other.
+    blank = [isinstance(document, str) and is_blank(document) for document in documents]
+    _refuse(f"column {DOCUMENT_COLUMN} is blank (leave it null for a row read alone)", np.array(blank, dtype=bool))
+    return documents
 
 
 def predict(predictor: Predictor, inputs: pd.DataFrame) -> pd.DataFrame:

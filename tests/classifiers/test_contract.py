@@ -2,7 +2,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from classifiers.contract import check_inputs, predict, prediction_frame
+from classifiers.contract import check_inputs, documents_of, predict, prediction_frame
 from classifiers.families.tfidf import TfidfClassifier, TfidfModel, build_pipeline
 from classifiers.interface import Predictor
 
@@ -64,6 +64,14 @@ def test_a_blank_text_or_target_is_refused_naming_its_column_and_rows() -> None:
     ]
 
 
+def _tiny_topic_model() -> TfidfClassifier:
+    """A TF-IDF topic model of two labels, trained on four texts, with a neighbour weight."""
+    classifier = TfidfClassifier("topic", build_pipeline(TfidfModel(family="tfidf"), "topic", seed=0))
+    classifier.fit(pd.DataFrame({"text": ["Jets struck.", "Talks resumed."] * 2}), ["conflict", "diplomacy"] * 2)
+    classifier.neighbour_weight = 0.3
+    return classifier
+
+
 @pytest.mark.parametrize("value", [5, 2.5, True, b"Jets struck.", ["Jets", "struck."], {"text": "Jets struck."}])
 def test_a_text_or_target_that_is_not_a_string_is_refused_naming_its_column_and_rows(value: object) -> None:
     # MLflow's schema check passes any value of an object column (`mlflow models serve` builds one from JSON): read
@@ -79,9 +87,17 @@ def test_a_text_or_target_that_is_not_a_string_is_refused_naming_its_column_and_
 
 def test_a_frame_of_no_rows_gets_the_contracts_columns_and_no_rows() -> None:
     # A real family's model fails on no rows ("Found array with 0 sample(s)"): the contract answers without it.
-    classifier = TfidfClassifier("topic", build_pipeline(TfidfModel(family="tfidf"), "topic", seed=0))
-    classifier.fit(pd.DataFrame({"text": ["Jets struck.", "Talks resumed."] * 2}), ["conflict", "diplomacy"] * 2)
+    classifier = _tiny_topic_model()
     for empty in (pd.DataFrame({"text": pd.Series([], dtype=object)}), pd.DataFrame({"text": [], "document": []})):
         out = predict(classifier, empty)
         assert list(out.columns) == ["label", "score", "proba_conflict", "proba_diplomacy"]
         assert len(out) == 0
+
+
+def test_a_blank_document_is_refused_naming_its_rows() -> None:
+    # The server and `score` refuse it; the registered model read the rows of a blank document (an export's missing
+    # id) as segments of one article, mixing unrelated texts' topics.
+    frame = pd.DataFrame({"text": ["Jets struck.", "Talks resumed.", "Jets struck."], "document": ["", "x", " "]})
+    with pytest.raises(ValueError, match=r"column document is blank \(leave it null .*\) in row\(s\) 0, 2 \(counted"):
+        predict(_tiny_topic_model(), frame)
+    assert documents_of(pd.DataFrame({"document": ["x", None, np.nan]})) == ["x", None, None]
