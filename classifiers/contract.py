@@ -115,17 +115,31 @@ def prediction_frame(labels: list[str], probabilities: np.ndarray) -> pd.DataFra
 
 
 def documents_of(inputs: pd.DataFrame) -> list[object] | None:
-    """The `document` column's values (None where null), or None when the frame has no such column; a UserInputError
-    naming the rows whose document is blank."""
+    """The `document` column's values (None where null, an integer as its string), or None when the frame has no such
+    column; a UserInputError naming the rows whose document is neither a string nor an integer, or is blank."""
     if DOCUMENT_COLUMN not in inputs.columns:
         return None
     column = inputs[DOCUMENT_COLUMN].astype(object)
-    documents = column.where(column.notna(), None).tolist()
+    # An integer id is its string, as `score` reads one: `mlflow models serve` passes a JSON integer as an int in
+    # dataframe_records and dataframe_split, as its string in inputs and instances.
+    documents = [_as_id(document) for document in column.where(column.notna(), None).tolist()]
+    # MLflow's schema check passes any value of an object column: a list failed inside the model ("unhashable type").
+    odd = np.array([document is not None and not isinstance(document, str) for document in documents], dtype=bool)
+    if odd.any():
+        kind = type(documents[int(np.argmax(odd))]).__name__
+        _refuse(f"column {DOCUMENT_COLUMN} is not a string (the first: {kind})", odd)
     # As the server and `score` refuse it: a blank is no article (some exports write a missing id so), and the rows
     # "in" it were read beside each other.
     blank = [isinstance(document, str) and is_blank(document) for document in documents]
     _refuse(f"column {DOCUMENT_COLUMN} is blank (leave it null for a row read alone)", np.array(blank, dtype=bool))
     return documents
+
+
+def _as_id(document: object) -> object:
+    """An integer document id as its string (a bool is no id); any other value as it is."""
+    if isinstance(document, (int, np.integer)) and not isinstance(document, bool):
+        return str(document)
+    return document
 
 
 def predict(predictor: Predictor, inputs: pd.DataFrame) -> pd.DataFrame:

@@ -101,3 +101,20 @@ def test_a_blank_document_is_refused_naming_its_rows() -> None:
     with pytest.raises(ValueError, match=r"column document is blank \(leave it null .*\) in row\(s\) 0, 2 \(counted"):
         predict(_tiny_topic_model(), frame)
     assert documents_of(pd.DataFrame({"document": ["x", None, np.nan]})) == ["x", None, None]
+
+
+@pytest.mark.parametrize("value", [["a"], True, 1.5])
+def test_a_document_that_is_neither_a_string_nor_an_integer_is_refused_naming_its_rows(value: object) -> None:
+    # A list failed inside the model ("unhashable type: 'list'"), a bool or a float named a document of its own.
+    frame = pd.DataFrame({"text": ["Jets struck.", "Talks resumed."], "document": pd.Series([value, value], dtype=object)})
+    kind = type(value).__name__
+    with pytest.raises(ValueError, match=rf"column document is not a string \(the first: {kind}\) in row\(s\) 0, 1 \("):
+        predict(_tiny_topic_model(), frame)
+
+
+def test_an_integer_document_is_its_string() -> None:
+    # `mlflow models serve` passes a JSON integer as an int (dataframe_records, dataframe_split) or as its string
+    # (inputs, instances): both name one document, as `score` reads them.
+    assert documents_of(pd.DataFrame({"document": pd.Series([7, "7", np.int64(7), None], dtype=object)})) == [
+        "7", "7", "7", None
+    ]
