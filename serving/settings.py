@@ -57,9 +57,10 @@ def _blank_is_unset(value: object) -> object:
 
 
 def _blank_is_default_store(value: object) -> object:
-    # As in training: an empty tracking URI means the project's own store, not MLflow's default in the cwd.
+    # As in training: an empty tracking URI means what an unset one does (MLFLOW_TRACKING_URI, else the project's own
+    # store), not MLflow's default in the cwd; a blank NEWS_TRACKING_URI hid MLFLOW_TRACKING_URI, which training used.
     if isinstance(value, str) and not value.strip():
-        return store.DEFAULT_TRACKING_URI
+        return store.tracking_uri()
     return value
 
 

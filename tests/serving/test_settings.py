@@ -107,9 +107,19 @@ def test_a_store_mlflow_cannot_open_stops_the_server_at_start(monkeypatch: pytes
 
 @pytest.mark.parametrize("variable", ["MLFLOW_TRACKING_URI", "NEWS_TRACKING_URI"])
 def test_a_blank_tracking_uri_means_the_projects_store(monkeypatch: pytest.MonkeyPatch, variable: str) -> None:
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "")
     monkeypatch.setenv(variable, "")
 
     assert ServingSettings().tracking_uri == store.DEFAULT_TRACKING_URI
+
+
+def test_a_blank_news_tracking_uri_leaves_mlflows_in_force(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    # As when it is unset, and as training reads it: the server and the commands use one store.
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    monkeypatch.setenv("NEWS_TRACKING_URI", " ")
+
+    assert ServingSettings().tracking_uri == uri
 
 
 @pytest.mark.parametrize("blank", ["", "   "])
