@@ -247,8 +247,12 @@ def promote(
         if champion is not None and str(champion.version) == str(candidate.version):
             return Promotion(name, str(candidate.version), False, str(champion.version), f"version {candidate.version} is already {CHAMPION}")
         # With the alias removed by hand, the version that held it last is the one to beat.
-        judged_against = champion or _last_champion(client, name, str(candidate.version))
-        if judged_against is None:
+        last = _last_champion(client, name) if champion is None else None
+        restored = last is not None and str(last.version) == str(candidate.version)
+        judged_against = champion or (None if restored else last)
+        if restored:
+            reason = f"no version holds the {CHAMPION} alias (it was removed); version {candidate.version} was the last to hold it"
+        elif judged_against is None:
             reason = "first champion of this name"
         else:
             wins, verdict = _judge_against(client, candidate, candidate_run, judged_against)
@@ -266,11 +270,11 @@ def promote(
     return Promotion(name, str(candidate.version), True, previous, reason)
 
 
-def _last_champion(client: MlflowClient, name: str, candidate: str) -> ModelVersion | None:
-    """The version other than the candidate that was made champion last (its `promoted_at` tag), if any was; read
-    under the lock, since a promotion that held it before may have tagged a version meanwhile."""
+def _last_champion(client: MlflowClient, name: str) -> ModelVersion | None:
+    """The version that was made champion last (its `promoted_at` tag), if any was; read under the lock, since a
+    promotion that held it before may have tagged a version meanwhile."""
     versions = name_versions(client, name)
-    former = [found for found in versions if PROMOTED_AT_TAG in found.tags and str(found.version) != candidate]
+    former = [found for found in versions if PROMOTED_AT_TAG in found.tags]
     return max(former, key=lambda found: (found.tags[PROMOTED_AT_TAG], int(found.version)), default=None)
 
 

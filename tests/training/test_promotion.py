@@ -444,3 +444,16 @@ def test_with_the_alias_removed_a_candidate_is_judged_against_the_last_champion(
     promotion = promote(client, TOPIC, version=better)
     assert promotion.promoted and promotion.previous is None
     assert "judged against version 1, the last to hold it: macro_f1 0.9500 beats" in promotion.reason
+
+
+def test_with_the_alias_removed_the_last_champion_is_restored_as_such(store_uri: str) -> None:
+    # What /ready advises then (`promote --version N` with the version that held it): recorded as a first champion,
+    # the restore said nothing of what happened.
+    client = MlflowClient()
+    first = scored_version(client, 0.9)
+    promote(client, TOPIC)
+    client.delete_registered_model_alias(TOPIC, CHAMPION)
+    promotion = promote(client, TOPIC, version=first)
+    assert promotion.promoted and promotion.previous is None
+    assert promotion.reason == f"no version holds the champion alias (it was removed); version {first} was the last to hold it"
+    assert str(client.get_model_version_by_alias(TOPIC, CHAMPION).version) == first
