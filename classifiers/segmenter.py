@@ -13,13 +13,18 @@ from classifiers.blank_text import is_blank
 
 # A heading is a short line that does not end like a sentence ("Short honeymoon").
 HEADING_MAX_WORDS = 8
-_SENTENCE_END = re.compile(r"""[.!?:;"'”’)\]…]$""")
+# Scripts written without spaces (Chinese, Japanese, Thai) make a whole paragraph one "word"; the longest heading of
+# BBC News's articles has 68 characters.
+HEADING_MAX_CHARS = 80
+# Other scripts' full stops and question marks (CJK, Arabic, Devanagari, Armenian, Ethiopic, Myanmar, Khmer) and the
+# quotes and brackets that close a sentence in them.
+_SENTENCE_END = re.compile(r"""[.!?:;"'”’)\]…。．！？｡」』）»؟۔।॥։።။។]$""")
 
 
 def is_heading(line: str) -> bool:
     """True for a short line without sentence-final punctuation."""
     words = line.split()
-    return 0 < len(words) <= HEADING_MAX_WORDS and not _SENTENCE_END.search(line)
+    return 0 < len(words) <= HEADING_MAX_WORDS and len(line) <= HEADING_MAX_CHARS and not _SENTENCE_END.search(line)
 
 
 def segment_paragraphs(paragraphs: Iterable[str]) -> list[str]:

@@ -9,6 +9,12 @@ def test_headings_are_short_lines_without_sentence_punctuation() -> None:
     assert not is_heading("In Al-Qaim, one member of the PMF was reported dead.")
     assert not is_heading("He said: “We will respond”")
     assert not is_heading("a heading-like line that has far too many words to be a heading")
+    assert is_heading("中东局势")
+    # A paragraph of a script written without spaces is one "word", however long.
+    assert not is_heading(
+        "以色列军队周四对黎巴嫩南部的真主党阵地发动空袭，军方表示此次行动针对武器库以及指挥中心，多处目标被摧毁，"
+        "当地居民被要求撤离至北部地区，联合国呼吁各方保持克制并尽快恢复谈判以避免局势进一步升级"
+    )
 
 
 def test_heading_joins_the_paragraph_that_follows() -> None:
@@ -26,3 +32,23 @@ def test_a_paragraph_of_invisible_characters_is_not_a_segment(invisible: str) ->
         "Iran struck targets in Iraq overnight.",
         "Closing words",
     ]
+
+
+@pytest.mark.parametrize(
+    "paragraphs",
+    [
+        # Chinese and Japanese end sentences with their own full stop and write no spaces: a paragraph is one "word".
+        ["以色列军队周四对黎巴嫩南部的真主党阵地发动空袭。", "伊朗谴责以色列的空袭，并警告战争可能扩大。", "援助机构表示，数千个家庭已逃离家园。"],
+        ["イスラエル軍は木曜日、レバノン南部のヒズボラ拠点を空爆した。", "イランは空爆を非難した。"],
+        ["ईरान ने हमलों की निंदा की।", "इज़राइली विमानों ने दक्षिणी लेबनान में हिज़्बुल्लाह के ठिकानों पर हमला किया।"],
+        ["هل ستتسع الحرب؟", "أدانت إيران الغارات الإسرائيلية على جنوب لبنان."],
+        # Thai marks no sentence end and spaces only between phrases.
+        [
+            "เครื่องบินรบของอิสราเอลโจมตีที่มั่นของกลุ่มฮิซบอลเลาะห์ทางตอนใต้ของเลบานอนเมื่อคืนนี้ กองทัพระบุ",
+            "อิหร่านประณามการโจมตีของอิสราเอลและเตือนว่าสงครามอาจขยายวงกว้างออกไปในภูมิภาค",
+        ],
+    ],
+)
+def test_paragraphs_of_other_scripts_are_segments_of_their_own(paragraphs: list[str]) -> None:
+    assert segment_paragraphs(paragraphs) == paragraphs
+
