@@ -17,8 +17,9 @@ HEADING_MAX_WORDS = 8
 # BBC News's articles has 68 characters.
 HEADING_MAX_CHARS = 80
 # Other scripts' full stops and question marks (CJK, Arabic, Devanagari, Armenian, Ethiopic, Myanmar, Khmer) and the
-# quotes and brackets that close a sentence in them.
-_SENTENCE_END = re.compile(r"""[.!?:;"'”’)\]…。．！？｡」』）»؟۔।॥։።။។]$""")
+# quotes and brackets that close a sentence in them. A colon is not here: a short line ending in one ("The minister
+# said:") introduces the paragraph after it.
+_SENTENCE_END = re.compile(r"""[.!?;"'”’)\]…。．！？｡」』）»؟۔।॥։።။។]$""")
 
 
 def is_heading(line: str) -> bool:

@@ -52,3 +52,11 @@ def test_a_paragraph_of_invisible_characters_is_not_a_segment(invisible: str) ->
 def test_paragraphs_of_other_scripts_are_segments_of_their_own(paragraphs: list[str]) -> None:
     assert segment_paragraphs(paragraphs) == paragraphs
 
+
+
+def test_a_short_line_that_introduces_the_next_joins_it() -> None:
+    # The speaker named in one line and the quote in the next are one segment: stance needs both.
+    assert segment_body("Israel's foreign minister said:\n“We will not stop until they are disarmed.”") == [
+        "Israel's foreign minister said:\n“We will not stop until they are disarmed.”"
+    ]
+    assert is_heading("Key points:")
