@@ -83,6 +83,8 @@ def _decode(path: Path) -> str:
     except UnicodeDecodeError as err:
         line = data.count(b"\n", 0, err.start) + 1
         raise SeedFormatError(path, line, f"not valid UTF-8 (byte {data[err.start]:#04x})") from err
+    # Notepad starts UTF-8 with a byte order mark, which would make the first title differ from its repeat after TT.
+    text = text.removeprefix("\ufeff")
     if not text.strip():
         raise SeedFormatError(path, 1, "file is empty")
     return text

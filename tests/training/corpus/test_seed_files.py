@@ -69,6 +69,13 @@ def test_duplicate_articles_across_files_are_merged_and_ids_are_stable(tmp_path:
     assert {s["segment_id"] for s in segments} == {s["segment_id"] for s in again}
 
 
+def test_a_byte_order_mark_and_windows_line_endings_change_nothing(tmp_path: Path) -> None:
+    # Notepad saves UTF-8 with a byte order mark; the title before TT then differed from the one after it.
+    write(tmp_path / "plain", "a.txt", ARTICLE)
+    write(tmp_path / "windows", "a.txt", ("\ufeff" + ARTICLE.replace("\n", "\r\n")).encode("utf-8"))
+    assert build_corpus(tmp_path / "windows") == build_corpus(tmp_path / "plain")
+
+
 @pytest.mark.parametrize(
     ("content", "line", "message"),
     [
@@ -76,6 +83,8 @@ def test_duplicate_articles_across_files_are_merged_and_ids_are_stable(tmp_path:
         ("\n  \n", 1, "file is empty"),
         ("Title\nCaption\nCaption\nBody without a marker.", 1, "no 'TT' marker"),
         (b"Title\nCaption\nCaption\nTT\nTitle\nCaption\nCaption\nBody \xff here.", 8, "not valid UTF-8"),
+        (b"\xef\xbb\xbfTitle\nCaption\nCaption\nTT\nTitle\nCaption\nCaption\nBody \xff here.", 8, "byte 0xff"),
+        ("\ufeff\n  \n", 1, "file is empty"),
         ("Title\nCaption\nOther caption\nTT\nTitle\nCaption\nCaption\nBody.", 3, "caption should appear twice"),
         ("Title\nCaption\nCaption\nTT\nWrong title\nCaption\nCaption\nBody.", 5, "title and the caption"),
         ("Title\nCaption\nCaption\nTT\nTitle\nCaption\nCaption\n", 4, "no body paragraphs"),
