@@ -9,7 +9,7 @@ at each weight (`classifiers.document_context.mix_neighbours`, what `neighbour_w
 segment accuracy and per-topic recall per weight.
 
     python benchmarks/bench_neighbours.py                                      # the champion in the repo store
-    python benchmarks/bench_neighbours.py --store URI --model models:/news-topic/2 --weights 0 0.3
+    python benchmarks/bench_neighbours.py --store URI --model models:/news-topic/2 --weights 0 --weights 0.3
 """
 
 from __future__ import annotations
@@ -70,7 +70,7 @@ def table(rows: list[dict[str, float]]) -> str:
 def main(
     model: Annotated[str, typer.Option(help="Registered topic model.")] = "models:/news-topic@champion",
     store: Annotated[str | None, typer.Option(help="Tracking URI (default: MLFLOW_TRACKING_URI or the repo store).")] = None,
-    weights: Annotated[list[float] | None, typer.Option(help="Neighbour weights (default: 0 0.1 0.2 0.3 0.5).")] = None,
+    weights: Annotated[list[float] | None, typer.Option(help="A neighbour weight, repeated for several (default: 0 0.1 0.2 0.3 0.5).")] = None,
     data_dir: Annotated[Path, typer.Option(help="Folder holding bbc_news/.")] = locations.DEFAULT_DATA_DIR,
     write: Annotated[bool, typer.Option(help=f"Write the figures to {RESULTS.name}.")] = True,
 ) -> None:
