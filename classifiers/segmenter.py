@@ -1,4 +1,5 @@
-"""Split an article body into segments: one per paragraph, short headings joined to what follows.
+"""Split an article body into segments: one per paragraph, short headings joined to what follows, a paragraph far
+longer than the models were trained on cut into runs of its sentences.
 
 Ingest and the serving API's article endpoint both call `segment_paragraphs`, so an article
 sent to the service is cut exactly as the training corpus was.
@@ -10,6 +11,7 @@ import re
 from collections.abc import Iterable
 
 from classifiers.blank_text import is_blank
+from classifiers.target_context import sentences
 
 # A heading is a short line that does not end like a sentence ("Short honeymoon").
 HEADING_MAX_WORDS = 8
@@ -20,6 +22,14 @@ HEADING_MAX_CHARS = 80
 # quotes and brackets that close a sentence in them. A colon is not here: a short line ending in one ("The minister
 # said:") introduces the paragraph after it.
 _SENTENCE_END = re.compile(r"""[.!?;"'”’)\]…。．！？｡」』）»؟۔।॥։።။។]$""")
+
+
+# The models were trained on paragraphs (the seed segments: 200 characters on average, the longest 553). A longer one,
+# such as a scraped article run together on one line, is cut into runs of whole sentences of at most PART_CHARS each,
+# so that every part is paragraph-sized: read as one, the stance default sees only its first 256 word pieces (about
+# 1,200 characters) and a target named later gets a stance from text that does not name it.
+LONG_PARAGRAPH_CHARS = 1_200
+PART_CHARS = 600
 
 
 def is_heading(line: str) -> bool:
@@ -43,11 +53,27 @@ def segment_paragraphs(paragraphs: Iterable[str]) -> list[str]:
         if is_heading(paragraph):
             pending_headings.append(paragraph)
             continue
-        segments.append("\n".join([*pending_headings, paragraph]))
+        parts = paragraph_parts(paragraph)
+        segments.append("\n".join([*pending_headings, parts[0]]))
+        segments.extend(parts[1:])
         pending_headings = []
     if pending_headings:
         segments.append("\n".join(pending_headings))
     return segments
+
+
+def paragraph_parts(paragraph: str) -> list[str]:
+    """The paragraph itself, or, past LONG_PARAGRAPH_CHARS, consecutive runs of its sentences of at most PART_CHARS
+    each (a longer sentence is a part of its own); nothing is dropped but the spaces between sentences."""
+    if len(paragraph) <= LONG_PARAGRAPH_CHARS:
+        return [paragraph]
+    parts: list[str] = []
+    for sentence in sentences(paragraph):
+        if parts and len(parts[-1]) + 1 + len(sentence) <= PART_CHARS:
+            parts[-1] = f"{parts[-1]} {sentence}"
+        else:
+            parts.append(sentence)
+    return parts
 
 
 def segment_body(body: str) -> list[str]:

@@ -1,6 +1,6 @@
 import pytest
 
-from classifiers.segmenter import is_heading, segment_body, segment_paragraphs
+from classifiers.segmenter import LONG_PARAGRAPH_CHARS, PART_CHARS, is_heading, paragraph_parts, segment_body, segment_paragraphs
 
 
 def test_headings_are_short_lines_without_sentence_punctuation() -> None:
@@ -60,3 +60,36 @@ def test_a_short_line_that_introduces_the_next_joins_it() -> None:
         "Israel's foreign minister said:\n“We will not stop until they are disarmed.”"
     ]
     assert is_heading("Key points:")
+
+
+def test_a_paragraph_of_paragraph_size_is_kept_whole() -> None:
+    paragraph = " ".join(["Iran and Israel exchanged fire near the border again."] * 20)  # 1,079 characters
+    assert len(paragraph) <= LONG_PARAGRAPH_CHARS
+    assert paragraph_parts(paragraph) == [paragraph]
+
+
+def test_a_long_paragraph_is_cut_into_runs_of_whole_sentences() -> None:
+    # A scraped article run together on one line: read as one segment, a model saw only its first 256 word pieces.
+    sentences = [f"Sentence {number} reports that the talks in Doha went on for another day." for number in range(40)]
+    line = " ".join(sentences)
+    parts = paragraph_parts(line)
+    assert len(parts) > 1
+    assert all(len(part) <= PART_CHARS for part in parts)
+    assert " ".join(parts) == line  # nothing dropped, nothing reordered
+    assert all(part.startswith("Sentence ") and part.endswith(".") for part in parts)  # cut between sentences only
+
+
+def test_a_sentence_longer_than_a_part_is_a_part_of_its_own() -> None:
+    long_sentence = "The minister listed " + ", ".join(f"item {number}" for number in range(120)) + "."
+    line = f"First short sentence. {long_sentence} Last short sentence here. " * 2
+    parts = paragraph_parts(line.strip())
+    assert long_sentence in parts
+    assert " ".join(parts) == line.strip()
+
+
+def test_a_heading_joins_the_first_part_of_a_long_paragraph() -> None:
+    line = " ".join(f"Sentence {number} says the ceasefire held overnight in the south." for number in range(40))
+    segments = segment_body(f"Short honeymoon\n{line}\nA closing paragraph.")
+    assert segments[0].startswith("Short honeymoon\nSentence 0 ")
+    assert segments[-1] == "A closing paragraph."
+    assert " ".join([segments[0].removeprefix("Short honeymoon\n"), *segments[1:-1]]) == line
