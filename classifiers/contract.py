@@ -44,23 +44,21 @@ def check_inputs(inputs: pd.DataFrame, task: str) -> pd.DataFrame:
             f"a {task} model needs column(s) {', '.join(REQUIRED_COLUMNS[task])}; missing: {', '.join(missing)}"
         )
     for column in REQUIRED_COLUMNS[task]:
+        values = inputs[column]
         # MLflow's schema check lets a null through a required string column (it asks only for the column), and
         # astype(str) keeps it null: each family then failed on it in its own words, deep inside the model.
-        _refuse_rows(task, column, inputs[column].isna().to_numpy(), "has no value")
-    for column in REQUIRED_COLUMNS[task]:
+        _refuse_rows(task, column, values.isna().to_numpy(), "has no value")
         # It lets any value of an object column through too (`mlflow models serve` builds one from JSON), and reads
         # a dict of lists as one row of lists: astype(str) read a number, bytes or a list as its printed form, which
         # the server and `score` refuse. The first one's type is named, since a list there means such a dict.
-        strings = inputs[column].map(_is_string).to_numpy(dtype=bool)
+        strings = values.map(_is_string).to_numpy(dtype=bool)
         if not strings.all():
-            kind = type(inputs[column].iloc[int(np.argmin(strings))]).__name__
+            kind = type(values.iloc[int(np.argmin(strings))]).__name__
             _refuse_rows(task, column, ~strings, f"is not a string (the first: {kind})")
-    checked = inputs[list(REQUIRED_COLUMNS[task])].astype(str)
-    for column in REQUIRED_COLUMNS[task]:
         # As the server (422) and `score` refuse it: a model answers a blank text, or toward a blank target, with a
         # confident label that means nothing.
-        _refuse_rows(task, column, checked[column].map(is_blank).to_numpy(dtype=bool), "is blank")
-    return checked
+        _refuse_rows(task, column, values.map(is_blank).to_numpy(dtype=bool), "is blank")
+    return inputs[list(REQUIRED_COLUMNS[task])].astype(str)
 
 
 def _is_string(value: object) -> bool:
