@@ -93,7 +93,9 @@ def _decode(path: Path) -> str:
 def parse_seed_file(path: Path) -> list[ParsedArticle]:
     """Articles of one seed file, in file order."""
     text = _decode(path)
-    lines = [(number, raw.strip()) for number, raw in enumerate(text.split("\n"), start=1)]
+    # Any line break, as the server's article endpoint splits a body (`segment_body`): a file saved with old Mac
+    # line endings (a lone CR) read as one line had no 'TT' marker.
+    lines = [(number, raw.strip()) for number, raw in enumerate(text.splitlines(), start=1)]
     filled = [(number, line) for number, line in lines if line]
     markers = [index for index, (_, line) in enumerate(filled) if line == MARKER]
     if not markers:

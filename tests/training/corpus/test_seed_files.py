@@ -76,6 +76,13 @@ def test_a_byte_order_mark_and_windows_line_endings_change_nothing(tmp_path: Pat
     assert build_corpus(tmp_path / "windows") == build_corpus(tmp_path / "plain")
 
 
+def test_old_mac_line_endings_change_nothing(tmp_path: Path) -> None:
+    # A lone CR ends a line for the server's article endpoint; ingest read such a file as one line, with no 'TT'.
+    write(tmp_path / "plain", "a.txt", ARTICLE)
+    write(tmp_path / "mac", "a.txt", ARTICLE.replace("\n", "\r"))
+    assert build_corpus(tmp_path / "mac") == build_corpus(tmp_path / "plain")
+
+
 @pytest.mark.parametrize(
     ("content", "line", "message"),
     [
