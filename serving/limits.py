@@ -72,9 +72,6 @@ def segment_article(data: object, settings: ServingSettings) -> SegmentedArticle
         errors += _too_long(("targets", index), target, settings.max_target_chars)
     _raise_if_any(errors)
     segments = segment_body(request.body)
-    if not segments:
-        # Visible, but only dividers or punctuation ("* * *", "..."): nothing a model can read.
-        _raise_if_any([body_error("no_segments", "has no paragraph with a letter or digit to classify", "body")])
     if len(segments) > settings.max_items:
         message = f"splits into {len(segments)} segments; at most {settings.max_items} are classified per request"
         _raise_if_any([body_error("too_many_segments", message, "body")])

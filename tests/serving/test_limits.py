@@ -282,15 +282,6 @@ def test_article_with_too_many_segments(client: TestClient, limits: dict[str, in
     assert error["msg"] == f"body: splits into {most + 1} segments; at most {most} are classified per request"
 
 
-@pytest.mark.parametrize("body", ["* * *", "...\n---"])
-def test_an_article_without_a_letter_or_digit_is_refused(client: TestClient, body: str) -> None:
-    response = client.post("/v1/articles", json={"title": "t", "body": body})
-
-    assert response.status_code == 422
-    error = only_error(response)
-    assert (error["loc"], error["msg"]) == (["body", "body"], "body: has no paragraph with a letter or digit to classify")
-
-
 def test_an_article_naming_its_targets_more_often_than_the_item_limit_is_refused_before_any_model_runs(
     client: TestClient, limits: dict[str, int], monkeypatch: pytest.MonkeyPatch
 ) -> None:
