@@ -41,15 +41,13 @@ def is_heading(line: str) -> bool:
 def segment_paragraphs(paragraphs: Iterable[str]) -> list[str]:
     """Turn body paragraphs into segments; a heading is prefixed to the next paragraph.
 
-    Blank paragraphs (nothing visible: `classifiers.blank_text`, the API's rule for a blank text) and paragraphs
-    without a letter or digit (a divider such as "* * *", a stray ".") are skipped; a heading with nothing after it
-    stays a segment of its own rather than being dropped.
+    Blank paragraphs (nothing visible: `classifiers.blank_text`, the API's rule for a blank text) are skipped; a
+    heading with nothing after it stays a segment of its own rather than being dropped.
     """
     segments: list[str] = []
     pending_headings: list[str] = []
     for raw in paragraphs:
-        # Nothing there for a model to read: a divider was classified as a paragraph, or prefixed to the next one.
-        if is_blank(raw) or not any(character.isalnum() for character in raw):
+        if is_blank(raw):
             continue
         paragraph = raw.strip()
         if is_heading(paragraph):
