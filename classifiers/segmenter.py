@@ -38,17 +38,26 @@ def is_heading(line: str) -> bool:
     return 0 < len(words) <= HEADING_MAX_WORDS and len(line) <= HEADING_MAX_CHARS and not _SENTENCE_END.search(line)
 
 
+def has_words(paragraph: str) -> bool:
+    """True for a paragraph with a letter or digit in any script; false for a divider."""
+    return any(character.isalnum() for character in paragraph)
+
+
 def segment_paragraphs(paragraphs: Iterable[str]) -> list[str]:
     """Turn body paragraphs into segments; a heading is prefixed to the next paragraph.
 
-    Blank paragraphs (nothing visible: `classifiers.blank_text`, the API's rule for a blank text) are skipped; a
+    Blank paragraphs (nothing visible: `classifiers.blank_text`, the API's rule for a blank text) are skipped, and so
+    are dividers (paragraphs without a letter or digit: "* * *", a stray ".") where the body has words elsewhere; a
     heading with nothing after it stays a segment of its own rather than being dropped.
     """
+    visible = [raw for raw in paragraphs if not is_blank(raw)]
+    # A divider was classified as a paragraph, or prefixed to the next one as its heading. A body of nothing but
+    # dividers ("!!!", emoji) keeps them: it is classified as its text, as /v1/classify classifies any visible text.
+    if any(has_words(raw) for raw in visible):
+        visible = [raw for raw in visible if has_words(raw)]
     segments: list[str] = []
     pending_headings: list[str] = []
-    for raw in paragraphs:
-        if is_blank(raw):
-            continue
+    for raw in visible:
         paragraph = raw.strip()
         if is_heading(paragraph):
             pending_headings.append(paragraph)

@@ -93,3 +93,15 @@ def test_a_heading_joins_the_first_part_of_a_long_paragraph() -> None:
     assert segments[0].startswith("Short honeymoon\nSentence 0 ")
     assert segments[-1] == "A closing paragraph."
     assert " ".join([segments[0].removeprefix("Short honeymoon\n"), *segments[1:-1]]) == line
+
+
+@pytest.mark.parametrize("divider", [".", "* * *", "---", "•", "…", "🔥"])
+def test_a_divider_between_paragraphs_is_not_a_segment(divider: str) -> None:
+    assert segment_body(f"Iran struck targets in Iraq overnight.\n{divider}\nTalks resume in Doha on Monday.") == [
+        "Iran struck targets in Iraq overnight.",
+        "Talks resume in Doha on Monday.",
+    ]
+
+
+def test_a_body_of_nothing_but_dividers_keeps_them() -> None:
+    assert segment_body("!!!\n🔥 🔥") == ["!!!", "🔥 🔥"]
