@@ -30,6 +30,7 @@ from classifiers import pyfunc_entry, store
 from classifiers.contract import predict
 from classifiers.encoder import precision_name
 from classifiers.errors import UserInputError
+from classifiers.families.descriptions import DescriptionsModel
 from classifiers.interface import Trainable
 from classifiers.lineage import (
     DATA_DIGEST_TAG,
@@ -139,6 +140,9 @@ def prepare(config: ExperimentConfig, config_path: Path | None = None, overrides
         except UserInputError as err:
             # As the config's other errors do, it names the file to edit.
             raise UserInputError(f"{config_path}: {err}" if config_path else str(err)) from err
+        if isinstance(child_config.model, DescriptionsModel):
+            # A zero-shot model also answers the labels it only describes, and they are scored (`f1_<label>`) too.
+            _check_metric_names(sorted(child_config.model.descriptions), "model.descriptions")
         requirement_pins(child_config.model)
     precision_name()  # a bad NEWS_ENCODER_PRECISION stops here, before any run exists
     return PreparedTraining(config, config_path, combinations, data)
@@ -303,7 +307,8 @@ def _log_setup(config: ExperimentConfig, config_path: Path | None) -> None:
     }
     # A sweep's parent trains none of the swept values: its own would read as the one trained.
     params = {key: _comparable(value) for key, value in params.items() if key not in config.sweep}
-    mlflow.log_params(params | {f"sweep.{key}": _comparable(values) for key, values in config.sweep.items()})
+    params |= {f"sweep.{key}": _comparable(values) for key, values in config.sweep.items()}
+    mlflow.log_params({key: _within_param_limit(value) for key, value in params.items()})
     mlflow.log_text(to_yaml(config), CONFIG_ARTIFACT)
     mlflow.set_tags(
         {
@@ -324,6 +329,12 @@ def _aliases_param(aliases: dict[str, list[str]]) -> str:
     """The config's target aliases as JSON, or where MLflow's param limit cannot hold them, where to read them."""
     shown = json.dumps(aliases, ensure_ascii=False)
     return shown if len(shown) <= MAX_PARAM_VAL_LENGTH else f"{len(aliases)} targets: see config.yaml"
+
+
+def _within_param_limit(value: str) -> str:
+    """A param value MLflow takes: one past its length limit (a label's many description sentences), which MLflow would
+    refuse inside the run, is left to config.yaml."""
+    return value if len(value) <= MAX_PARAM_VAL_LENGTH else f"{len(value)} characters: see config.yaml"
 
 
 def _comparable(value: Any) -> str:
@@ -400,7 +411,10 @@ def _warn_of_odd_aliases(aliases: dict[str, list[str]], data: LabelledData) -> N
             )
 
 
-def _check_metric_names(labels: list[str]) -> None:
+_RENAME_IN_DATA = "the data (or map it to another with the data's labels or an extra source's mapping)"
+
+
+def _check_metric_names(labels: list[str], rename_in: str = _RENAME_IN_DATA) -> None:
     """Refuse, before any model is trained, a label MLflow would not take in a metric name (`f1_<label>`): it would
     refuse the run's metrics after the whole cross-validation."""
     for label in labels:
@@ -409,7 +423,7 @@ def _check_metric_names(labels: list[str]) -> None:
         except MlflowException as err:
             raise UserInputError(
                 f"label {label!r} cannot be part of an MLflow metric name (f1_{label}): {bad_character_message()} "
-                "Rename it in the data (or map it to another with the data's labels or an extra source's mapping)"
+                f"Rename it in {rename_in}"
             ) from err
 
 

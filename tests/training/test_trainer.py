@@ -543,6 +543,50 @@ def test_a_label_mlflow_cannot_put_in_a_metric_name_is_refused_before_any_run(st
     assert mlflow.search_experiments(filter_string="name = 'topic-mine'") == []
 
 
+def test_a_source_label_mlflow_cannot_put_in_a_param_name_is_logged_with_its_label_map(
+    store_uri: str, tmp_path: Path
+) -> None:
+    # A source's labels are its own (the way around a data label MLflow refuses is to map it): `war (armed)` in a param
+    # name was refused by MLflow inside the run, which ended FAILED with its traceback.
+    _jsonl(tmp_path / "extra.jsonl", [{"text": "Tanks rolled into the city at dawn.", "label": "war (armed)"}])
+    config = yaml.safe_load((locations.CONFIGS_DIR / "topic" / "tfidf_logreg.yaml").read_text(encoding="utf-8"))
+    config["extra_training"] = [{"data": {"source": "jsonl", "path": "extra.jsonl"}, "labels": {"war (armed)": "conflict"}}]
+    path = tmp_path / "with_extra.yaml"
+    path.write_text(yaml.safe_dump(config), encoding="utf-8")
+    result = train(load_config(path), config_path=path)
+
+    params = MlflowClient().get_run(result.run_id).data.params
+    assert params["extra_training.0.labels"] == '{"war (armed)": "conflict"}'
+    assert params["extra_training.0.weight"] == "1.0"  # the other keys of the source stay params of their own
+    # Pasted from the UI into an override, it trains the same.
+    assert load_config(path, [f"extra_training.0.labels={params['extra_training.0.labels']}"]) == load_config(path)
+
+
+def test_a_param_longer_than_mlflow_takes_is_left_to_the_logged_config(store_uri: str) -> None:
+    path = locations.CONFIGS_DIR / "topic" / "tfidf_logreg.yaml"
+    # A param past MLflow's 6,000 characters (say, a label's many description sentences) was cut there by MLflow, a
+    # value that no longer trains the same when pasted into an override.
+    name = "-".join(["a run named at length"] * 300)
+    result = train(load_config(path, [f"run_name={name}"]), config_path=path)
+
+    client = MlflowClient()
+    run = client.get_run(result.run_id)
+    assert run.info.status == "FINISHED"
+    assert run.data.params["run_name"] == f"{len(name)} characters: see config.yaml"
+    logged = yaml.safe_load(Path(client.download_artifacts(result.run_id, "config.yaml")).read_text(encoding="utf-8"))
+    assert logged["run_name"] == name
+
+
+def test_a_described_label_mlflow_cannot_put_in_a_metric_name_is_refused_before_any_run(store_uri: str) -> None:
+    # A zero-shot model answers, and is scored on, the labels it only describes too.
+    path = locations.CONFIGS_DIR / "topic" / "descriptions.yaml"
+    own = "model.descriptions.arts & culture=[This news paragraph is about exhibitions, concerts and books.]"
+    config = load_config(path, ["model.description_weight=1", own, "experiment=zero-shot"])
+    with pytest.raises(UserInputError, match=r"label 'arts & culture' cannot be part .* Rename it in model.descriptions$"):
+        train(config, config_path=path)
+    assert mlflow.search_experiments(filter_string="name = 'zero-shot'") == []
+
+
 def test_jsonl_data_in_the_same_shape_trains(store_uri: str, tmp_path: Path) -> None:
     data = _two_topic_rows(tmp_path / "mine.jsonl", ("conflict", "diplomacy"))
     config = load_config(

@@ -10,6 +10,8 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from mlflow.exceptions import MlflowException
+from mlflow.utils.validation import MAX_ENTITY_KEY_LENGTH, _validate_param_name
 from pydantic import ValidationError
 
 from classifiers.errors import UserInputError
@@ -262,11 +264,12 @@ def expand_sweep(config: ExperimentConfig) -> list[tuple[dict[str, Any], Experim
 
 
 def flatten(tree: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
-    """Nested mapping -> {"a.b": value}; what MLflow params look like."""
+    """Nested mapping -> {"a.b": value}; what MLflow params look like. A mapping with a key MLflow refuses in a param
+    name (an extra source's label `war (armed)`) stays one value, as a config writes it inline."""
     flat: dict[str, Any] = {}
     for key, value in tree.items():
         name = f"{prefix}{key}"
-        if isinstance(value, Mapping) and value:
+        if isinstance(value, Mapping) and value and all(_param_name_taken(f"{name}.{inner}") for inner in value):
             flat.update(flatten(value, f"{name}."))
         elif isinstance(value, list) and value and all(isinstance(item, Mapping) for item in value):
             for index, item in enumerate(value):
@@ -274,6 +277,15 @@ def flatten(tree: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
         else:
             flat[name] = value
     return flat
+
+
+def _param_name_taken(name: str) -> bool:
+    """Whether MLflow takes `name` as a param's name (it refuses the run's params otherwise, inside the run)."""
+    try:
+        _validate_param_name(name)
+    except MlflowException:
+        return False
+    return len(name) <= MAX_ENTITY_KEY_LENGTH
 
 
 def to_yaml(config: ExperimentConfig) -> str:

@@ -313,6 +313,15 @@ def test_flatten_and_yaml_round_trip(tmp_path: Path) -> None:
     assert ExperimentConfig.model_validate(yaml.safe_load(to_yaml(config))) == config
 
 
+def test_flatten_keeps_a_mapping_whole_where_mlflow_refuses_a_key_of_it_in_a_param_name() -> None:
+    tree = {"extra_training": [{"labels": {"war (armed)": "conflict", "talks": "diplomacy"}, "weight": 1.0}]}
+    assert flatten(tree) == {
+        "extra_training.0.labels": {"war (armed)": "conflict", "talks": "diplomacy"},
+        "extra_training.0.weight": 1.0,
+    }
+    assert flatten({"labels": {"pro": "favor"}}) == {"labels.pro": "favor"}
+
+
 def test_parse_override_reads_yaml_values() -> None:
     assert parse_override("a.b=0.5") == ("a.b", 0.5)
     assert parse_override("a=[1, 2]") == ("a", [1, 2])
