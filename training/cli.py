@@ -347,7 +347,8 @@ def ui(
         typer.echo(f"error: the MLflow UI cannot listen on {host}:{port}: {problem}", err=True)
         raise typer.Exit(1)
     with _user_errors():
-        client = store.use_store(uri)
+        # It only reads the store: a mistyped one is named, not made empty (and shown without an experiment).
+        client = store.use_store(uri, create=False)
     # A tracking server already serves the UI at its own address: link to it rather than start another.
     base = uri.rstrip("/") if served else f"http://{host}:{port}"
     logger.info("MLflow UI for %s at %s", uri, base)

@@ -22,7 +22,7 @@ import pytest
 from mlflow.tracking import MlflowClient
 from typer.testing import CliRunner
 
-from classifiers.store import PROJECT_ROOT
+from classifiers.store import PROJECT_ROOT, use_store
 from tests.conftest import free_port
 from training import locations, trainer
 from training.cli import app
@@ -153,6 +153,7 @@ def test_train_defaults_checks_every_model_s_data_before_training_any(store_uri:
 
 @pytest.mark.slow
 def test_ui_serves_the_store_it_is_pointed_at(store_uri: str) -> None:
+    use_store(store_uri)  # made by training; the UI names a missing one
     port = free_port()
     ui = subprocess.Popen(
         [sys.executable, "-m", "training", "ui", "--port", str(port)],
@@ -228,6 +229,18 @@ def test_a_command_that_only_reads_or_changes_what_the_store_holds_does_not_crea
     assert f"its database file {missing} does not exist" in result.output
     assert not missing.exists() and not missing.with_name(f"{missing.name}.lock").exists()
     assert missing.parent == tmp_path or not missing.parent.exists()
+
+
+def test_ui_does_not_create_a_mistyped_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # A typo in MLFLOW_TRACKING_URI made a new empty store, and the UI over it showed no experiment.
+    missing = tmp_path / "mistyped" / "mlflow.db"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{missing}")
+    started: list[tuple[object, ...]] = []
+    monkeypatch.setattr(os, "execvp", lambda *args: started.append(args))  # the UI never replaces the test's process
+    result = runner.invoke(app, ["ui", "--port", str(free_port())])
+    assert result.exit_code == 1, result.output
+    assert f"its database file {missing} does not exist" in result.output
+    assert started == [] and not missing.parent.exists()
 
 
 def train_in_subprocess(uri: str, home: Path, prefix: list[str] | None = None) -> subprocess.CompletedProcess[str]:
