@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -13,6 +14,7 @@ import pandas as pd
 
 from classifiers.contract import DOCUMENT_COLUMN, REQUIRED_COLUMNS
 from classifiers.errors import UserInputError
+from training.config.resolve import flatten
 from training.evaluation.metrics import group_bootstrap_interval, summary_metrics
 from training.evaluation.recording import Evaluation, record_evaluation
 from training.evaluation.seen_rows import rows_trained_on
@@ -118,7 +120,7 @@ def evaluate_file(
     source = str(path.resolve())
     params: dict[str, object] = {"data": source, **({"group_column": group_column} if group_column else {})}
     params["trained_on"] = _shown(seen)
-    params |= {f"label_map.{label}": model_label for label, model_label in (label_map or {}).items()}
+    params |= _label_map_params(label_map)
     evaluation = Evaluation(
         model=loaded,
         rows=_scored_rows(frame, loaded.task),
@@ -273,7 +275,7 @@ def evaluate_benchmark(
     if record_in is None:
         return result
     params = {"dataset": name, "split": split, "data_dir": str(data_dir.resolve()), "trained_on": _shown(metrics["trained_on"])}
-    params |= {f"label_map.{label}": model_label for label, model_label in (label_map or {}).items()}
+    params |= _label_map_params(label_map)
     evaluation = Evaluation(
         model=loaded,
         rows=_scored_rows(frame, task),
@@ -297,6 +299,13 @@ def _trained_on(loaded: EvaluatedModel, frame: pd.DataFrame) -> int | None:
             seen, len(frame),
         )
     return seen
+
+
+def _label_map_params(label_map: dict[str, str] | None) -> dict[str, str]:
+    """The label map as run params: `label_map.<label>`, or one `label_map` in JSON where MLflow refuses a label in a
+    param name (`war (armed)`), as the training runs log an extra source's labels."""
+    params = flatten({"label_map": label_map}) if label_map else {}
+    return {key: value if isinstance(value, str) else json.dumps(value, ensure_ascii=False) for key, value in params.items()}
 
 
 def _shown(trained_on: object) -> str:

@@ -354,6 +354,21 @@ def test_a_label_map_scores_a_file_labelled_otherwise(trained_store_uri: str, tm
     assert code == 1 and "finance not among the file's labels (home, talks, war, weather)" in output
 
 
+def test_a_label_map_of_a_label_mlflow_refuses_in_a_param_name_is_recorded(store_uri: str, tmp_path: Path) -> None:
+    # A file's labels are its own: `label_map.war (armed)` was refused by MLflow, and the figures were not recorded.
+    train(load_config(locations.CONFIGS_DIR / "topic" / "tfidf_logreg.yaml"))
+    rows = [{"text": text, "label": "war (armed)" if label == "conflict" else label} for text, label in TOPIC_ROWS]
+    data = write(tmp_path / "ours.jsonl", rows)
+    code, stdout, output = evaluate_cli(
+        "--model-uri", "models:/news-topic@champion", "--data", str(data), "--label-map", "war (armed)=conflict",
+        "--label-map", "diplomacy=diplomacy", "--experiment", "held-out-ours",
+    )
+    assert code == 0, output
+    run = MlflowClient().get_run(json.loads(stdout.strip().splitlines()[-1])["run"]["run_id"])
+    assert run.info.status == "FINISHED"
+    assert json.loads(run.data.params["label_map"]) == {"war (armed)": "conflict", "diplomacy": "diplomacy"}
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [
