@@ -18,6 +18,7 @@ from classifiers.errors import UserInputError
 from training.config.schema import ExperimentConfig
 
 SWEEP_KEY = "sweep"
+_MERGE_TAG = "tag:yaml.org,2002:merge"
 # The keys of a data section that name files or folders, by its source.
 _PATH_KEYS = {"seeds": ("segments", "labels"), "jsonl": ("path",), "benchmark": ("data_dir",)}
 
@@ -135,18 +136,27 @@ class _UniqueKeyLoader(yaml.SafeLoader):
     """YAML's safe loader, refusing a key given twice in one mapping, which plain YAML loading resolves silently to the
     last (a second `model:` section would replace the first unseen)."""
 
-    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
-        seen: set[Any] = set()
-        for key_node, _ in node.value:
-            key = self.construct_object(key_node, deep=deep)
-            if not isinstance(key, str | int | float | bool):
-                continue  # an unhashable key is the base loader's to refuse
-            if key in seen:
-                raise yaml.constructor.ConstructorError(
-                    "while reading a mapping", node.start_mark, f"the key {key!r} is given twice", key_node.start_mark
-                )
-            seen.add(key)
-        return super().construct_mapping(node, deep)
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self._checked: set[int] = set()
+
+    def flatten_mapping(self, node: yaml.MappingNode) -> None:
+        # Checked before its merge keys (`<<: *anchor`) are flattened into it: the keys they copy give way to the
+        # mapping's own, as YAML means, rather than being given twice. A mapping is flattened once for itself and again
+        # wherever it is merged, by then with the keys it copied: only its own are checked, the first time.
+        if id(node) not in self._checked:
+            self._checked.add(id(node))
+            seen: set[Any] = set()
+            for key_node, _ in node.value:
+                if not isinstance(key_node, yaml.ScalarNode) or key_node.tag == _MERGE_TAG:
+                    continue  # an unhashable key is the base loader's to refuse
+                key = self.construct_object(key_node)
+                if key in seen:
+                    raise yaml.constructor.ConstructorError(
+                        "while reading a mapping", node.start_mark, f"the key {key!r} is given twice", key_node.start_mark
+                    )
+                seen.add(key)
+        super().flatten_mapping(node)
 
 
 def load_raw(path: Path) -> dict[str, Any]:

@@ -412,3 +412,24 @@ def test_an_override_given_twice_is_refused(tmp_path: Path) -> None:
     # A section given whole beside one of its keys sets that key twice too.
     with pytest.raises(UserInputError, match=r"override\(s\) model, model\.C given more than once"):
         load_config(path, ["model.C=2", "model={family: tfidf, C: 1}"])
+
+
+def test_a_merge_key_is_read_as_yaml_reads_it_and_its_keys_may_be_overridden(tmp_path: Path) -> None:
+    # `<<: *anchor` copies a section's keys, which the section's own then replace: no key is given twice there.
+    path = tmp_path / "merged.yaml"
+    path.write_text(
+        "task: topic\nmodel:\n  family: ensemble\n  members:\n    - &logreg {family: tfidf, C: 2.0, min_df: 2}\n"
+        "    - <<: *logreg\n      C: 5.0\n      classifier: linear_svm\n",
+        encoding="utf-8",
+    )
+    first, second = load_config(path).model.members
+    assert (first.C, first.min_df, first.classifier) == (2.0, 2, "logreg")
+    assert (second.C, second.min_df, second.classifier) == (5.0, 2, "linear_svm")
+    # A key given twice beside a merge key is still refused.
+    path.write_text(
+        "task: topic\nmodel:\n  family: ensemble\n  members:\n    - &logreg {family: tfidf, C: 2.0}\n"
+        "    - <<: *logreg\n      C: 5.0\n      C: 6.0\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(UserInputError, match=r"(?s)not valid YAML.*the key 'C' is given twice.*line 8"):
+        load_config(path)
