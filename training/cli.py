@@ -65,6 +65,11 @@ def _user_errors() -> Iterator[None]:
         from classifiers.store import lost_server_reason  # imports MLflow: not before it is needed
 
         reason = lost_server_reason(err)
+        if reason is None and isinstance(err, OSError) and err.filename is not None:
+            # A file the command opens that the system refuses (a data file a config names, a seed file of --raw-dir,
+            # without read permission): the parser checks only the paths given on the command line.
+            typer.echo(f"error: {redact_text(f'{err.filename}: {err.strerror}', _tracking_uri())}", err=True)
+            raise typer.Exit(1) from err
         if reason is None:
             raise
         uri = redact_uri(_tracking_uri())

@@ -537,3 +537,39 @@ def test_evaluate_help_names_the_default_data_directory() -> None:
     result = runner.invoke(app, ["evaluate", "--help"], env={"COLUMNS": "400", "TERMINAL_WIDTH": "400"})
     assert result.exit_code == 0, result.output
     assert f"the folder holding the benchmark folders (default: {locations.DEFAULT_DATA_DIR})" in result.output
+
+
+def test_a_data_file_that_cannot_be_read_is_named_in_one_line(store_uri: str, tmp_path: Path) -> None:
+    # The command line's own paths are checked by the parser; the files a config or a folder names are opened later.
+    prefix = []
+    if os.geteuid() == 0:
+        # File modes do not stop root's capabilities: the command runs as root without any.
+        if shutil.which("setpriv") is None:
+            pytest.skip("running as root, and setpriv (util-linux) is not there to drop root's capabilities")
+        prefix = ["setpriv", "--bounding-set=-all", "--inh-caps=-all", "--"]
+    data = tmp_path / "rows.jsonl"
+    data.write_text('{"text": "Troops crossed the border.", "label": "conflict"}\n', encoding="utf-8")
+    data.chmod(0o000)
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    shutil.copy(next(locations.RAW_SEEDS_DIR.glob("*.txt")), raw / "seed.txt")
+    (raw / "seed.txt").chmod(0o000)
+    commands = {
+        data: ["train", str(TOPIC_CONFIG), "data.source=jsonl", f"data.path={data}"],
+        raw / "seed.txt": ["ingest", "--raw-dir", str(raw), "--out-dir", str(tmp_path / "out")],
+    }
+    for unreadable, command in commands.items():
+        result = subprocess.run(
+            [*prefix, sys.executable, "-m", "training", *command],
+            cwd=PROJECT_ROOT,
+            env={**os.environ, "MLFLOW_TRACKING_URI": store_uri, "HOME": str(tmp_path)},
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
+        )
+        assert result.returncode == 1, result.stderr
+        assert "Traceback" not in result.stderr
+        assert result.stderr.strip().splitlines()[-1] == f"error: {unreadable}: Permission denied"
+    assert_nothing_written(store_uri)
+    assert not (tmp_path / "out").exists()
