@@ -89,7 +89,7 @@ def _is_section(value: Any) -> bool:
 
 def _validate(raw: Mapping[str, Any], where: str) -> ExperimentConfig:
     try:
-        return ExperimentConfig.model_validate(raw)
+        config = ExperimentConfig.model_validate(raw)
     except ValidationError as err:
         problems = []
         for issue in err.errors():
@@ -108,6 +108,33 @@ def _validate(raw: Mapping[str, Any], where: str) -> ExperimentConfig:
                 continue
             problems.append(f"  {_user_path(raw, issue['loc'])}: {issue['msg']}{shown}")
         raise UserInputError(f"{where}: invalid config\n" + "\n".join(problems)) from err
+    flags = _flags_taken_for_numbers(raw, config)
+    if flags:
+        problems = [
+            f"  {key}: Input should be a number, not true or false (got {str(value).lower()}; YAML reads true, yes and on unquoted as "
+            "true, false, no and off as false)"
+            for key, value in flags
+        ]
+        raise UserInputError(f"{where}: invalid config\n" + "\n".join(problems))
+    return config
+
+
+def _flags_taken_for_numbers(raw: Any, validated: Any, key: str = "") -> list[tuple[str, bool]]:
+    """(dotted key, value) wherever raw gives true or false and the config holds a number: pydantic reads true as 1 and
+    false as 0 unseen (`evaluation.parallel_folds: true` fitted the folds one at a time)."""
+    if isinstance(raw, bool):
+        return [(key, raw)] if isinstance(validated, int | float) and not isinstance(validated, bool) else []
+    if isinstance(raw, Mapping):
+        pairs = [
+            (name, value, validated.get(name) if isinstance(validated, Mapping) else getattr(validated, name, None))
+            for name, value in raw.items()
+            if isinstance(name, str)
+        ]
+    elif isinstance(raw, list) and isinstance(validated, list | tuple) and len(raw) == len(validated):
+        pairs = [(str(index), value, inner) for index, (value, inner) in enumerate(zip(raw, validated, strict=True))]
+    else:
+        return []
+    return [flag for name, value, inner in pairs for flag in _flags_taken_for_numbers(value, inner, f"{key}.{name}" if key else name)]
 
 
 def _missing_tag(raw: Mapping[str, Any], loc: tuple[str | int, ...], quoted_tag: str) -> str:

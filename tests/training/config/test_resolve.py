@@ -433,3 +433,25 @@ def test_a_merge_key_is_read_as_yaml_reads_it_and_its_keys_may_be_overridden(tmp
     )
     with pytest.raises(UserInputError, match=r"(?s)not valid YAML.*the key 'C' is given twice.*line 8"):
         load_config(path)
+
+
+@pytest.mark.parametrize(
+    ("override", "key"),
+    [
+        ("evaluation.parallel_folds=true", "evaluation.parallel_folds"),  # a switch, it seems: 1 would fit folds one at a time
+        ("model.C=yes", "model.C"),
+        ("seed=on", "seed"),
+        ("model.word_ngrams=[true, 2]", "model.word_ngrams.0"),
+        ("model.members.1.C=true", "model.members.1.C"),
+        ("sweep.model.C=[1, true]", "model.C"),
+    ],
+)
+def test_a_boolean_given_for_a_number_is_refused_rather_than_read_as_1(tmp_path: Path, override: str, key: str) -> None:
+    # YAML reads true, yes and on as true, which a number field would take as 1 (false, no, off as 0) unseen.
+    path = write(tmp_path, {"task": "topic", "model": {"family": "tfidf"}})
+    if override.startswith("model.members"):
+        path = write(tmp_path, {"task": "topic", "model": {"family": "ensemble", "members": [{"family": "tfidf"}] * 2}})
+    with pytest.raises(UserInputError, match=rf"  {re.escape(key)}: Input should be a number, not true or false"):
+        expand_sweep(load_config(path, [override]))
+    # A boolean where one belongs, and a number there, are taken.
+    assert load_config(path, ["model.sublinear_tf=false" if "members" not in override else "model.members.0.sublinear_tf=false"])
