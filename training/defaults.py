@@ -11,8 +11,9 @@ from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
 from classifiers import store
+from classifiers.errors import UserInputError
 from training import locations
-from training.config.resolve import load_config
+from training.config.resolve import load_config, parse_override
 from training.promotion import champion_version, name_versions, was_tried
 
 if TYPE_CHECKING:
@@ -37,6 +38,10 @@ def train_defaults(retrain: bool = False, overrides: Sequence[str] = ()) -> list
     # Imported here: `train-defaults --help` need not pay for the trainer's imports.
     from training.trainer import prepare, train_prepared
 
+    promoting = [text for text in overrides if parse_override(text)[0].partition(".")[0] == "promote"]
+    if retrain and promoting:
+        # Named here: beside the promote=always below, it was refused as "given more than once", though given once.
+        raise UserInputError(f"--retrain makes the new versions champion (promote=always): leave out '{promoting[0]}'")
     # Every config is read before the first trains: a bad override is named before minutes of topic training (and,
     # with retrain, before the topic champion has been replaced).
     settings = [*(["promote=always"] if retrain else []), *overrides]

@@ -1,6 +1,9 @@
+import pytest
+
+from classifiers.errors import UserInputError
 from training import locations
 from training.config.resolve import load_config
-from training.defaults import DEFAULT_CONFIGS
+from training.defaults import DEFAULT_CONFIGS, train_defaults
 
 
 def test_only_the_default_stance_config_can_take_the_champion_by_its_metric() -> None:
@@ -9,3 +12,9 @@ def test_only_the_default_stance_config_can_take_the_champion_by_its_metric() ->
     promotes = {path.name: load_config(path).promote for path in sorted((locations.CONFIGS_DIR / "stance").glob("*.yaml"))}
     assert promotes.pop(DEFAULT_CONFIGS["stance"].name) == "auto"
     assert promotes and set(promotes.values()) == {"never"}, promotes
+
+
+def test_a_promote_override_beside_retrain_is_refused_naming_retrain() -> None:
+    # --retrain is promote=always: the override was refused as "given more than once", though given once.
+    with pytest.raises(UserInputError, match=r"^--retrain makes the new versions champion \(promote=always\): leave out 'promote=never'$"):
+        train_defaults(retrain=True, overrides=["promote=never"])
