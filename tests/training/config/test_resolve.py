@@ -1,3 +1,4 @@
+import os
 import re
 from pathlib import Path
 
@@ -455,3 +456,11 @@ def test_a_boolean_given_for_a_number_is_refused_rather_than_read_as_1(tmp_path:
         expand_sweep(load_config(path, [override]))
     # A boolean where one belongs, and a number there, are taken.
     assert load_config(path, ["model.sublinear_tf=false" if "members" not in override else "model.members.0.sublinear_tf=false"])
+
+
+def test_a_config_whose_path_is_not_utf8_is_refused_naming_it(tmp_path: Path) -> None:
+    # Its name becomes the run's name and `config_path` tag, which MLflow could not encode (a traceback, the run unmade).
+    path = tmp_path / os.fsdecode(b"caf\xe9.yaml")  # a name saved in Latin-1
+    path.write_text("task: topic\nmodel: {family: tfidf}\n", encoding="utf-8")
+    with pytest.raises(UserInputError, match=r"caf\ufffd\.yaml: its path is not UTF-8 \(byte 0xe9\)"):
+        load_config(path)
