@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import time
 from dataclasses import dataclass
 from enum import StrEnum
@@ -10,7 +11,7 @@ from pathlib import Path
 
 from classifiers.contract import REQUIRED_COLUMNS
 from classifiers.errors import UserInputError
-from training.scoring.inputs import InputFile, check_model_columns, check_records, inspect_input
+from training.scoring.inputs import PARQUET, InputFile, check_model_columns, check_records, inspect_input
 from training.scoring.local_engine import score_locally
 from training.scoring.model import ModelSpec, describe_model
 from training.scoring.outputs import check_output
@@ -68,6 +69,9 @@ def score(
     engine = Engine(engine)  # a plain "local"/"spark" string from a caller works too
     if chunk_rows < 1:
         raise UserInputError(f"chunk size must be at least 1 row, got {chunk_rows}")
+    _check_utf8_path("output", output)
+    if engine is Engine.SPARK or input_path.suffix.lower() == PARQUET:
+        _check_utf8_path("input", input_path)
     if engine is Engine.SPARK:
         check_master_form(master)
         check_executor_python(master)
@@ -101,6 +105,19 @@ def score(
     seconds = time.perf_counter() - started
     logger.info("%d rows in %.1f s (%.0f rows/s) with the %s engine", rows, seconds, rows / seconds if seconds else 0.0, engine)
     return ScoreResult(rows, output, seconds, engine)
+
+
+def _check_utf8_path(role: str, path: Path) -> None:
+    """UserInputError where the path is not UTF-8 (a name saved in Latin-1): pyarrow and Spark take paths as UTF-8 text
+    and fail inside with a UnicodeEncodeError. Python reads such a JSONL input itself."""
+    name = os.fsencode(path)
+    try:
+        name.decode("utf-8")
+    except UnicodeDecodeError as err:
+        raise UserInputError(
+            f"{role} {name.decode('utf-8', 'replace')}: its path is not UTF-8 (byte 0x{name[err.start]:02x}), which "
+            "pyarrow and Spark cannot open: rename it"
+        ) from err
 
 
 def _warn_of_unread_inputs(source: InputFile, spec: ModelSpec) -> None:

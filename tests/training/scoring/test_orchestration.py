@@ -1,5 +1,6 @@
 import json
 import logging
+import os
 from pathlib import Path
 
 import pytest
@@ -130,3 +131,17 @@ def test_a_stance_file_given_to_a_topic_model_is_scored_with_a_warning(
     caplog.clear()
     score(STANCE, jsonl_input, out_dir / "stances.parquet", progress=False)
     assert "model meant?" not in caplog.text
+
+
+@pytest.mark.parametrize("named", ["output", "parquet input"])
+def test_a_path_pyarrow_cannot_take_is_refused_before_anything_starts(
+    parquet_input: Path, jsonl_input: Path, out_dir: Path, named: str
+) -> None:
+    # pyarrow opens paths as UTF-8 text: a name saved in Latin-1 ended in a UnicodeEncodeError traceback.
+    latin = os.fsdecode(b"caf\xe9")
+    source, output = jsonl_input, out_dir / f"{latin}.parquet"
+    if named == "parquet input":
+        source, output = parquet_input.rename(parquet_input.with_name(f"{latin}.parquet")), out_dir / "scores.parquet"
+    with pytest.raises(UserInputError, match=rf"^{named.split()[-1]} .*caf\ufffd\.parquet: its path is not UTF-8 \(byte 0xe9\)"):
+        score(TOPIC, source, output, progress=False)
+    assert list(out_dir.iterdir()) == []
