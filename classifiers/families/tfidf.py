@@ -97,11 +97,22 @@ class CalibratedLinearSVC(ClassifierMixin, BaseEstimator):
 
     def fit(self, X: object, y: Labels, sample_weight: np.ndarray | None = None) -> CalibratedLinearSVC:
         labels = np.asarray(y)
-        folds = StratifiedKFold(CALIBRATION_FOLDS, shuffle=True, random_state=self.random_state)
-        with warnings.catch_warnings():
-            # Rare classes are expected (see the class docstring); stratification still balances the rest.
-            warnings.simplefilter("ignore", UserWarning)
-            splits = list(folds.split(np.zeros(len(labels)), labels))
+        # A training side whose every label has fewer than CALIBRATION_FOLDS rows (a quick run on a `data.limit` slice)
+        # is calibrated on fewer folds: StratifiedKFold refuses more folds than the largest label has rows, and a
+        # calibration fold whose training part holds one label cannot fit the SVM.
+        n_folds = min(CALIBRATION_FOLDS, int(np.unique(labels, return_counts=True)[1].max(initial=0)))
+        splits: list[tuple[np.ndarray, np.ndarray]] = []
+        if n_folds >= 2:
+            folds = StratifiedKFold(n_folds, shuffle=True, random_state=self.random_state)
+            with warnings.catch_warnings():
+                # Rare classes are expected (see the class docstring); stratification still balances the rest.
+                warnings.simplefilter("ignore", UserWarning)
+                splits = [(train, test) for train, test in folds.split(np.zeros(len(labels)), labels) if len(set(labels[train])) > 1]
+        if not splits:
+            raise UserInputError(
+                f"the linear SVM calibrates its probabilities on rows it holds out, and this training side of {len(labels)} "
+                f"row(s) is too small to hold any out and keep two labels: give more rows, or model.classifier=logreg"
+            )
         svc = LinearSVC(C=self.C, class_weight=self.class_weight, max_iter=self.max_iter, random_state=self.random_state)
         self.calibrated_ = CalibratedClassifierCV(svc, method="sigmoid", cv=splits).fit(X, labels, sample_weight=sample_weight)
         self.classes_ = self.calibrated_.classes_

@@ -48,6 +48,19 @@ def test_linear_svm_calibrates_even_with_a_single_example_class() -> None:
     assert model.predict(features[:1])[0] == "a"
 
 
+def test_linear_svm_calibrates_a_side_with_fewer_rows_per_label_than_its_folds() -> None:
+    # Two rows of each label (a run on a `data.limit` slice): StratifiedKFold refused its 3 folds with a traceback.
+    features = np.array([[0.0, 1.0], [0.1, 0.9], [1.0, 0.0], [0.9, 0.1]])
+    model = CalibratedLinearSVC(C=1.0, random_state=0).fit(features, ["a", "a", "b", "b"])
+    assert list(model.classes_) == ["a", "b"]
+    assert np.allclose(model.predict_proba(features).sum(axis=1), 1.0)
+
+
+def test_linear_svm_names_a_side_of_one_row_per_label() -> None:
+    with pytest.raises(UserInputError, match="too small to hold any out and keep two labels: give more rows, or model.classifier=logreg"):
+        CalibratedLinearSVC(C=1.0, random_state=0).fit(np.array([[0.0, 1.0], [1.0, 0.0]]), ["a", "b"])
+
+
 @pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")  # 7 iterations on purpose
 def test_max_iter_reaches_the_linear_svm_too() -> None:
     config = TfidfModel(family="tfidf", classifier="linear_svm", max_iter=7)
