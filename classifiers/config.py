@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, ConfigDict
 
@@ -33,6 +33,10 @@ class Strict(BaseModel):
 class FamilyConfig(Strict):
     """The base of a model family's config section."""
 
+    if TYPE_CHECKING:
+        # Each family's config declares it (`family: Literal["tfidf"]`), the field its section is told apart by.
+        family: str
+
     def check_labels(self, labels: Sequence[str]) -> None:
         """Refuse, before any training, data whose label set this model cannot be trained on (default: any)."""
 
@@ -49,4 +53,4 @@ class FamilyConfig(Strict):
 
     def family_names(self) -> tuple[str, ...]:
         """The families a model of this config runs: its own (an ensemble: its members')."""
-        return (str(getattr(self, "family")),)
+        return (str(self.family),)

@@ -4,12 +4,12 @@ with those of the segments just before and after it in the same article."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable
 
 import numpy as np
 
 
-def mix_neighbours(probabilities: np.ndarray, weight: float, documents: Sequence[object] | None = None) -> np.ndarray:
+def mix_neighbours(probabilities: np.ndarray, weight: float, documents: Iterable[object] | None = None) -> np.ndarray:
     """Each row's probabilities times (1 - weight), plus weight times the mean of its neighbours' (the rows just
     before and after it with the same document, rows of a document in reading order; all rows form one document
     when `documents` is None, and a row whose document is None is one of its own). A row alone in its document keeps

@@ -12,8 +12,12 @@ import threading
 from collections import OrderedDict
 from collections.abc import Hashable, Iterable, Mapping
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
+
+# A caller's own kind of key (an encoder's are tuples), given back as it was given.
+Key = TypeVar("Key", bound=Hashable)
 
 RECENT_ENTRIES = 4096
 _CHUNK = 1 << 20
@@ -27,21 +31,21 @@ class RecentEmbeddings:
         self._entries: OrderedDict[Hashable, np.ndarray] = OrderedDict()
         self._lock = threading.Lock()
 
-    def get_many(self, keys: Iterable[Hashable]) -> dict[Hashable, np.ndarray]:
+    def get_many(self, keys: Iterable[Key]) -> dict[Key, np.ndarray]:
         """The embeddings known for keys (the others are absent from the result)."""
         with self._lock:
-            found = {}
+            found: dict[Key, np.ndarray] = {}
             for key in keys:
                 if key in self._entries:
                     self._entries.move_to_end(key)
                     found[key] = self._entries[key]
             return found
 
-    def put_many(self, embeddings: Mapping[Hashable, np.ndarray]) -> None:
+    def put_many(self, embeddings: Mapping[Key, np.ndarray]) -> None:
         """Remember embeddings, forgetting the oldest beyond capacity."""
         with self._lock:
-            self._entries.update(embeddings)
-            for key in embeddings:
+            for key, embedding in embeddings.items():
+                self._entries[key] = embedding
                 self._entries.move_to_end(key)
             while self.capacity is not None and len(self._entries) > self.capacity:
                 self._entries.popitem(last=False)

@@ -239,7 +239,8 @@ class MeanPooledEncoder:
     def encode(self, inputs: pd.DataFrame, progress: bool = False) -> np.ndarray:
         """One embedding per row of inputs (`text`, optional `target`)."""
         first, second = pair_arguments(inputs)
-        keys = list(zip(first, second or [None] * len(first), strict=True))
+        alone: list[str | None] = [None] * len(first)
+        keys = list(zip(first, second or alone, strict=True))
         unique = list(dict.fromkeys(keys))
         # A text within one window embeds alike however long texts are read, so it is kept under its own key, which
         # the topic default (reading them whole) and the stance default (cutting them) share; a longer one under a
@@ -276,7 +277,8 @@ class MeanPooledEncoder:
         for start in tqdm(starts, desc="embedding", unit="batch", disable=not progress):
             batch = [keys[index] for index in order[start : start + self.rows_per_call]]
             first = [key[0] for key in batch]
-            second = [key[1] for key in batch] if batch[0][1] is not None else None
+            # One call's keys all have a second text (stance's target, text) or none has (`encode`).
+            second = [text for _, text in batch if text is not None] if batch[0][1] is not None else None
             pooled, one_window = self._pooled(first, second)
             for index, vector, one in zip(order[start : start + self.rows_per_call], pooled, one_window, strict=True):
                 vectors[index], fits[index] = vector, bool(one)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar, TypeAlias
@@ -69,7 +69,7 @@ class Predictor(ABC):
     def predict_proba(self, inputs: pd.DataFrame) -> np.ndarray:
         """Probabilities, one row per input, one column per entry of `labels`."""
 
-    def predict_proba_in_documents(self, inputs: pd.DataFrame, documents: Sequence[object] | None = None) -> np.ndarray:
+    def predict_proba_in_documents(self, inputs: pd.DataFrame, documents: Iterable[object] | None = None) -> np.ndarray:
         """`predict_proba` for segments in reading order, each mixed with its neighbours in the same document (one
         document when `documents` is None) by the model's `neighbour_weight`."""
         return mix_neighbours(self.predict_proba(inputs), self.neighbour_weight, documents)

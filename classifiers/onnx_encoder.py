@@ -92,7 +92,7 @@ def export_graph(folder: Path) -> bytes:
         torch.onnx.export(
             _hidden_states_module(model),
             tuple(example[name] for name in INPUTS),
-            graph,
+            graph,  # type: ignore[arg-type]  # typed as a path, but the TorchScript exporter (dynamo=False) takes a file object
             input_names=list(INPUTS),
             output_names=[OUTPUT],
             dynamic_axes={name: {0: "batch", 1: "tokens"} for name in [*INPUTS, OUTPUT]},

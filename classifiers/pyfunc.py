@@ -17,6 +17,7 @@ import pandas as pd
 from mlflow.exceptions import MlflowException
 from mlflow.models import Model, ModelSignature, get_model_info, infer_signature
 from mlflow.models.model import MLMODEL_FILE_NAME, ModelInfo
+from mlflow.pyfunc import PyFuncModel, PythonModel, PythonModelContext  # by name: mypy sees `mlflow.pyfunc` as a LazyLoader
 from mlflow.store.artifact.models_artifact_repo import ModelsArtifactRepository
 from mlflow.store.artifact.runs_artifact_repo import RunsArtifactRepository
 from mlflow.types import ColSpec, DataType, Schema
@@ -54,10 +55,10 @@ def load_error_reason(err: Exception, uri: str | None = None) -> str:
 _OLD_PACKAGE = "training"
 
 
-class ClassifierModel(mlflow.pyfunc.PythonModel):
+class ClassifierModel(PythonModel):
     """Pyfunc wrapper around a saved classifier (any family)."""
 
-    def load_context(self, context: mlflow.pyfunc.PythonModelContext) -> None:
+    def load_context(self, context: PythonModelContext) -> None:
         self.classifier = load_predictor(Path(context.artifacts[ARTIFACT_KEY]))
 
     def predict(self, context: Any, model_input: pd.DataFrame, params: dict[str, Any] | None = None) -> pd.DataFrame:
@@ -78,7 +79,7 @@ def model_signature(inputs: pd.DataFrame, outputs: pd.DataFrame) -> ModelSignatu
     return ModelSignature(inputs=Schema(columns), outputs=inferred.outputs)
 
 
-def load_pyfunc(uri: str, dst_path: str | None = None) -> mlflow.pyfunc.PyFuncModel:
+def load_pyfunc(uri: str, dst_path: str | None = None) -> PyFuncModel:
     """`mlflow.pyfunc.load_model` (copying the model into `dst_path` when given), with OutdatedModelError for a model
     of the old `training.models` layout."""
     try:
@@ -94,7 +95,7 @@ def load_pyfunc(uri: str, dst_path: str | None = None) -> mlflow.pyfunc.PyFuncMo
 
 
 @contextmanager
-def loaded_pyfunc(uri: str) -> Iterator[mlflow.pyfunc.PyFuncModel]:
+def loaded_pyfunc(uri: str) -> Iterator[PyFuncModel]:
     """`load_pyfunc`, from a copy in a temporary folder removed (and taken off sys.path) when the block ends, however
     it ends, where the model is in a remote store or named by a run; in place where it is on this machine. Predict
     inside the block."""
@@ -112,6 +113,14 @@ def loaded_pyfunc(uri: str) -> Iterator[mlflow.pyfunc.PyFuncModel]:
             # MLflow put the model's copy of the classifiers package on sys.path; the package is imported from
             # this project already, and a path into a removed folder would only pile up with every load.
             sys.path[:] = [entry for entry in sys.path if not entry.startswith(folder)]
+
+
+def predicted_frame(model: PyFuncModel, inputs: pd.DataFrame) -> pd.DataFrame:
+    """`model.predict(inputs)` of a model this project saved: ClassifierModel's frame, where MLflow types a pyfunc's
+    output as any of several shapes."""
+    predictions = model.predict(inputs)
+    assert isinstance(predictions, pd.DataFrame), "ClassifierModel.predict gives a frame"
+    return predictions
 
 
 def read_model_info(uri: str) -> ModelInfo:

@@ -84,7 +84,7 @@ def get_family(name: str) -> Family:
 
 def classifier_factory(config: FamilyConfig, task: str, seed: int) -> Factory:
     """A function returning a new untrained classifier for a model config."""
-    family = get_family(getattr(config, "family"))
+    family = get_family(config.family)
     if family.trainer is None:
         raise UserInputError(f"the {family.name} family is built, not trained from a config")
     if task not in family.tasks:

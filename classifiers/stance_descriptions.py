@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from string import Formatter
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -83,6 +84,6 @@ class StanceDescriptions:
         return {"sentences": self.sentences, "weight": self.weight, "temperature": self.temperature}
 
     @classmethod
-    def from_settings(cls, settings: Mapping[str, object]) -> StanceDescriptions:
-        """Read back what `settings` saved with a model."""
-        return cls(dict(settings["sentences"]), float(settings["weight"]), float(settings["temperature"]))  # type: ignore[arg-type]
+    def from_settings(cls, settings: Mapping[str, Any]) -> StanceDescriptions:
+        """Read back what `settings` saved with a model (a JSON object)."""
+        return cls(dict(settings["sentences"]), float(settings["weight"]), float(settings["temperature"]))

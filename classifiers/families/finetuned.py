@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import tempfile
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
@@ -139,7 +140,7 @@ class FineTunedClassifier(Trainable):
                 dtype=torch.float32,
             )
 
-        def weighted_loss(outputs: object, labels: torch.Tensor, num_items_in_batch: int | None = None) -> torch.Tensor:
+        def weighted_loss(outputs: Mapping[str, torch.Tensor], labels: torch.Tensor, num_items_in_batch: int | None = None) -> torch.Tensor:
             logits = outputs["logits"]
             weight = weights.to(logits.device) if weights is not None else None
             return torch.nn.functional.cross_entropy(logits, labels, weight=weight)

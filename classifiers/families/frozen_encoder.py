@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Literal, TypeAlias
+from typing import Literal, TypeAlias, cast
 
 import joblib
 import numpy as np
@@ -349,7 +349,8 @@ class FrozenEncoderClassifier(Trainable):
         features = self.features(inputs, progress=True)
         if isinstance(self.head, PerTargetHeads):
             text, targets = features[:, : self.encoder.dimension], inputs["target"].astype(str).tolist()
-            self.head.fit(text, features, targets, list(y), sample_weight=sample_weight)
+            # cast: to a type checker a head, whose sklearn base classes are untyped (Any), may be a PerTargetHeads too
+            cast(PerTargetHeads, self.head).fit(text, features, targets, list(y), sample_weight=sample_weight)
         else:
             self.head.fit(features, list(y), sample_weight=sample_weight)
         self.labels = [str(label) for label in self.head.classes_]
@@ -363,7 +364,7 @@ class FrozenEncoderClassifier(Trainable):
             return self.head.predict_proba(features)
         text, targets = features[:, : self.encoder.dimension], inputs["target"].astype(str).tolist()
         if isinstance(self.head, PerTargetHeads):
-            probabilities = self.head.predict_proba(text, features, targets)
+            probabilities = cast(PerTargetHeads, self.head).predict_proba(text, features, targets)  # cast: as in `fit`
         else:
             probabilities = self.head.predict_proba(features)
         if self.descriptions is None:

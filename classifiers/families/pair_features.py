@@ -18,6 +18,7 @@ import joblib
 import numpy as np
 import pandas as pd
 from pydantic import Field, PositiveFloat, PositiveInt
+from scipy.sparse import csr_matrix
 from sklearn.decomposition import TruncatedSVD
 from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, TfidfVectorizer
@@ -212,9 +213,9 @@ class PairFeaturizer:
         target: str,
         text_sentences: list[str],
         rows: list[int],
-        sentence_tfidf: object,
-        target_tfidf: object,
-        text_tfidf: object,
+        sentence_tfidf: csr_matrix,
+        target_tfidf: csr_matrix,
+        text_tfidf: csr_matrix,
         sentence_vectors: np.ndarray | None,
         target_vector: np.ndarray | None,
     ) -> list[float]:
