@@ -134,7 +134,9 @@ def serve(
     workers: Annotated[int | None, typer.Option(min=1, help="Worker processes (default: NEWS_WORKERS or 1).")] = None,
 ) -> None:
     """Start the service; it loads the models named by NEWS_TOPIC_MODEL_URI and NEWS_STANCE_MODEL_URI."""
-    options = {name: value for name, value in {"host": host, "port": port, "workers": workers}.items() if value is not None}
+    options: dict[str, Any] = {
+        name: value for name, value in {"host": host, "port": port, "workers": workers}.items() if value is not None
+    }
     try:
         # The options override their NEWS_* variables and are checked by the same rules.
         settings = ServingSettings(**options)

@@ -156,7 +156,7 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
         if self._head_bytes is None:
             # The app waits for this body: it gets a disconnect, and anything it still sends is dropped. The status
             # is left in the scope, so /metrics counts the request as what the client was answered.
-            cycle.scope[ANSWERED_BY_SERVER] = status  # type: ignore[typeddict-unknown-key]
+            cycle.scope[ANSWERED_BY_SERVER] = status  # type: ignore[literal-required]  # a key of ours, not the ASGI spec's
             cycle.disconnected = True
             cycle.message_event.set()
         self.flow.pause_reading()
@@ -172,6 +172,7 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
         # The liveness probe is let through: a 503 there would get a merely busy server restarted. /health costs
         # nothing; /ready still answers 503, which takes a saturated server out of the rotation until it has room.
         if app is service_unavailable:
+            assert self.limit_concurrency is not None, "uvicorn hands out service_unavailable only under a limit"
             live = cycle.scope["path"] == self.root_path + LIVENESS_PATH
             app = self.app if live else partial(_over_concurrency_limit, self.limit_concurrency)
         super()._start_asgi_task(cycle, app)

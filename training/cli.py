@@ -246,6 +246,7 @@ def evaluate(
         if data is not None:
             metrics = evaluate_file(model_uri, data, group_column, experiment, _label_pairs(label_map or []))
         else:
+            assert dataset is not None  # exactly one of the two, checked above
             benchmarks = data_dir or locations.DEFAULT_DATA_DIR
             metrics = evaluate_benchmark(model_uri, dataset, benchmarks, split, _label_pairs(label_map or []), experiment)
     typer.echo(json.dumps(metrics))

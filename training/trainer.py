@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import Any
 
 import mlflow
-import mlflow.data
 import pandas as pd
+from mlflow.data.pandas_dataset import from_pandas  # by its module: mlflow.data adds it at run time, unseen by mypy
 from mlflow.entities import LoggedModelStatus, RunStatus
 from mlflow.entities.model_registry import ModelVersion
 from mlflow.exceptions import MlflowException
@@ -354,11 +354,11 @@ def _log_dataset(data: LabelledData) -> None:
     with warnings.catch_warnings():
         # MLflow registers its local-file source twice and warns that a path is ambiguous between the two.
         warnings.filterwarnings("ignore", message="The specified dataset source can be interpreted in multiple ways")
-        dataset = mlflow.data.from_pandas(
+        dataset = from_pandas(
             data.frame, source=data.source, targets="label", name=data.name, digest=frame_digest(data.frame)
         )
         extras = [
-            mlflow.data.from_pandas(
+            from_pandas(
                 extra.frame, source=extra.source, targets="label", name=extra.name, digest=frame_digest(extra.frame)
             )
             for extra in data.extra
@@ -567,7 +567,9 @@ def _fit_register(
     """Inside the active run: fit on all data, log and register the pyfunc, and write the version's
     lineage tags, so the version is complete once the run ends FINISHED; returns the version."""
     # Known before log_model registers, so a failure from then on can find and remove what it registered.
-    registration.run_id = mlflow.active_run().info.run_id
+    active = mlflow.active_run()
+    assert active is not None, "called inside the run"
+    registration.run_id = active.info.run_id
     registration.previous = champion_version(client, config.registered_model)
     registration.name_existed = _name_exists(client, config.registered_model)
     classifier = factory()

@@ -14,9 +14,10 @@ def answer_head_as_get(router: APIRouter) -> None:
     repeat its operation id. Call it after the router's GET routes are added; a path that has a HEAD route keeps it.
     """
     routes = [route for route in router.routes if isinstance(route, APIRoute)]
-    answered = {route.path for route in routes if "HEAD" in route.methods}
+    # An APIRoute always has its methods (["GET"] by default); the None is the type of starlette's plain Route.
+    answered = {route.path for route in routes if "HEAD" in (route.methods or ())}
     for route in routes:
-        if "GET" in route.methods and route.path not in answered:
+        if "GET" in (route.methods or ()) and route.path not in answered:
             router.add_api_route(
                 # The router's prefix is already part of the path; add_api_route would add it again.
                 route.path.removeprefix(router.prefix),

@@ -52,15 +52,17 @@ def set_dotted(tree: dict[str, Any], key: str, value: Any) -> None:
             if not part.isdigit() or int(part) >= len(node):
                 where = ".".join(parts[:depth])
                 raise UserInputError(f"override '{key}': {where} is a list of {len(node)}; '{part}' is not an index in it")
-            index: int | str = int(part)
-        else:
-            index = part
-            if not last and not isinstance(node.get(part), dict | list):
-                node[part] = {}
+            if last:
+                node[int(part)] = value
+            else:
+                node = node[int(part)]
+            continue
+        if not last and not isinstance(node.get(part), dict | list):
+            node[part] = {}
         if last:
-            node[index] = value
+            node[part] = value
         else:
-            node = node[index]
+            node = node[part]
 
 
 def _user_path(raw: Any, loc: tuple[str | int, ...]) -> str:

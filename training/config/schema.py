@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
-from typing import Annotated, Any, Literal, Union
+from typing import TYPE_CHECKING, Annotated, Any, Literal, TypeAlias, Union
 
 from mlflow.exceptions import MlflowException
 from mlflow.utils.validation import _validate_model_name
@@ -73,8 +73,12 @@ class ExtraTraining(Strict):
 # --- models -----------------------------------------------------------------------------------
 
 
-# Every registered family's config: a family is added in classifiers/families/, not here.
-ModelConfig = Annotated[Union[tuple(family.config for family in families())], Field(discriminator="family")]  # noqa: UP007
+# Every registered family's config: a family is added in classifiers/families/, not here. Built at run time, so a
+# type checker knows it by the base of every family's config.
+if TYPE_CHECKING:
+    ModelConfig: TypeAlias = FamilyConfig
+else:
+    ModelConfig = Annotated[Union[tuple(family.config for family in families())], Field(discriminator="family")]  # noqa: UP007
 
 
 # --- evaluation and the experiment ------------------------------------------------------------

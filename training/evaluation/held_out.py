@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-import mlflow.pyfunc
 import pandas as pd
+from mlflow.pyfunc import PyFuncModel
 
 from classifiers.contract import DOCUMENT_COLUMN, REQUIRED_COLUMNS
 from classifiers.errors import UserInputError
+from classifiers.pyfunc import predicted_frame
 from training.config.resolve import flatten
 from training.evaluation.metrics import group_bootstrap_interval, summary_metrics
 from training.evaluation.recording import Evaluation, record_evaluation
@@ -30,7 +32,7 @@ logger = logging.getLogger(__name__)
 class EvaluatedModel:
     """A loaded model with what it carries, and what the evaluation reports of it (`identity`)."""
 
-    model: mlflow.pyfunc.PyFuncModel
+    model: PyFuncModel
     task: str
     labels: list[str]
     identity: dict[str, str | None]
@@ -45,7 +47,7 @@ def loaded_model(spec: ModelSpec) -> Iterator[EvaluatedModel]:
         yield EvaluatedModel(model, spec.task, list(spec.labels), dict(spec.identity))
 
 
-def predict_labels(model: mlflow.pyfunc.PyFuncModel, task: str, labels: list[str], frame: pd.DataFrame) -> list[str]:
+def predict_labels(model: PyFuncModel, task: str, labels: list[str], frame: pd.DataFrame) -> list[str]:
     """The model's label for every row of a frame with inputs and `label` (and, if it has one, the contract's
     `document` column: rows of one document read beside each other); gold labels must be known to the model."""
     check_known_labels(frame, labels)
@@ -62,17 +64,17 @@ def check_known_labels(frame: pd.DataFrame, labels: list[str]) -> None:
         )
 
 
-def _model_labels(model: mlflow.pyfunc.PyFuncModel, task: str, frame: pd.DataFrame) -> list[str]:
+def _model_labels(model: PyFuncModel, task: str, frame: pd.DataFrame) -> list[str]:
     """The model's label for every row of the frame, those of a document read beside each other."""
     inputs = [*REQUIRED_COLUMNS[task], *([DOCUMENT_COLUMN] if DOCUMENT_COLUMN in frame.columns else [])]
-    return model.predict(frame[inputs])["label"].tolist()
+    return predicted_frame(model, frame[inputs])["label"].tolist()
 
 
 def scored(
     gold: list[str],
     predicted: list[str],
     labels: list[str],
-    groups: list[str],
+    groups: Sequence[object],
     unit: str,
     gold_labels_only: bool = False,
 ) -> dict[str, object]:
@@ -118,7 +120,7 @@ def evaluate_file(
     if record_in is None:
         return result
     source = str(path.resolve())
-    params: dict[str, object] = {"data": source, **({"group_column": group_column} if group_column else {})}
+    params: dict[str, str] = {"data": source, **({"group_column": group_column} if group_column else {})}
     params["trained_on"] = _shown(seen)
     params |= _label_map_params(label_map)
     evaluation = Evaluation(
@@ -171,7 +173,7 @@ def _rows_to_score(
     # The rows are the file's non-blank lines: an error names the line an editor shows.
     for (line, _), document in zip(jsonl_lines(path), documents, strict=True):
         order.see(document, line)
-    groups: list[object]
+    groups: list[Any]  # the group column's values as the file gives them, of any JSON type
     if by_document:
         groups = [f"row {row}" if document is None else f"document {document}" for row, document in enumerate(documents)]
     else:

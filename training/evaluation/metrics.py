@@ -60,7 +60,7 @@ def classification_metrics(y_true: Labels, y_pred: Labels, labels: Sequence[str]
 def group_bootstrap_interval(
     y_true: Labels,
     y_pred: Labels,
-    groups: Sequence[str],
+    groups: Sequence[object] | np.ndarray,
     labels: Sequence[str],
     seed: int,
     resamples: int = 1000,

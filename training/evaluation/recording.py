@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 import mlflow
 import pandas as pd
-from mlflow.data.pandas_dataset import PandasDataset
+from mlflow.data.pandas_dataset import PandasDataset, from_pandas
 from mlflow.exceptions import MlflowException
 
 from classifiers.errors import UserInputError
@@ -61,7 +61,7 @@ def record_evaluation(experiment: str, evaluation: Evaluation) -> dict[str, str]
     with warnings.catch_warnings():
         # MLflow registers its local-file source twice and warns that a path is ambiguous between the two.
         warnings.filterwarnings("ignore", message="The specified dataset source can be interpreted in multiple ways")
-        dataset = mlflow.data.from_pandas(
+        dataset = from_pandas(
             evaluation.rows,
             source=evaluation.data_source,
             targets="label",

@@ -9,7 +9,7 @@ import json
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -221,7 +221,7 @@ def _check_filled(path: Path, chunk: pa.Table, required: Sequence[str], first_ro
             row = first_row + values.is_null().to_pylist().index(True)
             raise UserInputError(f"{path}: row {row}: '{column}' is null")
         # The server's rule (zero-width and other invisible characters are blank too): the model refuses the rest.
-        blank = [is_blank(value) for value in values.to_pylist()]
+        blank = [is_blank(cast(str, value)) for value in values.to_pylist()]  # cast: a string column, nulls refused above
         if any(blank):
             row = first_row + blank.index(True)
             raise UserInputError(f"{path}: row {row}: '{column}' is blank")

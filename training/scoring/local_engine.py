@@ -14,9 +14,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-import mlflow.pyfunc
 import pyarrow as pa
 import pyarrow.parquet as pq
+from mlflow.pyfunc import PyFuncModel
 from tqdm import tqdm
 
 from classifiers.contract import DOCUMENT_COLUMN
@@ -54,7 +54,7 @@ def _write_errors(output: Path) -> Iterator[None]:
         raise UserInputError(f"cannot write {output}: {err.strerror}") from err
 
 
-def _score_into(source: InputFile, spec: ModelSpec, output: Path, model: mlflow.pyfunc.PyFuncModel, chunk_rows: int, progress: bool) -> int:
+def _score_into(source: InputFile, spec: ModelSpec, output: Path, model: PyFuncModel, chunk_rows: int, progress: bool) -> int:
     rows = 0
     with staged_output(output) as staged, tqdm(total=source.rows, unit="rows", desc="scoring", disable=not progress) as bar:
         writer: pq.ParquetWriter | None = None

@@ -7,15 +7,15 @@ from collections.abc import Iterator, Mapping
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 
-import mlflow.pyfunc
 import pyarrow as pa
 import pyarrow.compute as pc
+from mlflow.pyfunc import PyFuncModel
 from mlflow.store.artifact.utils.models import get_model_name_and_version
 from mlflow.tracking import MlflowClient
 
 from classifiers.contract import DOCUMENT_COLUMN, PROBA_PREFIX, REQUIRED_COLUMNS
 from classifiers.errors import UserInputError
-from classifiers.pyfunc import LOAD_ERRORS, load_error_reason, loaded_pyfunc, read_model_info
+from classifiers.pyfunc import LOAD_ERRORS, load_error_reason, loaded_pyfunc, predicted_frame, read_model_info
 from classifiers.store import REGISTERED_MODEL_URI
 from training.scoring.inputs import plain_strings
 
@@ -101,7 +101,7 @@ def describe_model(uri: str) -> ModelSpec:
 
 
 @contextmanager
-def loaded_model(spec: ModelSpec) -> Iterator[mlflow.pyfunc.PyFuncModel]:
+def loaded_model(spec: ModelSpec) -> Iterator[PyFuncModel]:
     """The pyfunc itself (weights included), from a copy of the model removed when the block ends (predict inside
     it); a load failure is the user's bad URI, not a crash."""
     with ExitStack() as stack:
@@ -117,14 +117,14 @@ def loaded_model(spec: ModelSpec) -> Iterator[mlflow.pyfunc.PyFuncModel]:
         yield model
 
 
-def predict_table(model: mlflow.pyfunc.PyFuncModel, spec: ModelSpec, chunk: pa.Table) -> pa.Table:
+def predict_table(model: PyFuncModel, spec: ModelSpec, chunk: pa.Table) -> pa.Table:
     """The model's output columns for a chunk, one row per input row, typed as `spec.output_fields`."""
     required = list(spec.required_columns)
-    inputs = pa.table({name: plain_strings(chunk.column(name)) for name in required})
+    inputs = pa.Table.from_pydict({name: plain_strings(chunk.column(name)) for name in required})
     if DOCUMENT_COLUMN in chunk.column_names:
         # The signature's document column is a string: an integer article id names its document as well.
         inputs = inputs.append_column(DOCUMENT_COLUMN, _as_strings(chunk.column(DOCUMENT_COLUMN)))
-    predictions = model.predict(inputs.to_pandas())
+    predictions = predicted_frame(model, inputs.to_pandas())
     # Casting to the fixed schema keeps every chunk's columns identical, which one ParquetWriter needs.
     table = pa.Table.from_pandas(predictions[spec.output_columns], schema=pa.schema(spec.output_fields), preserve_index=False)
     if table.num_rows != chunk.num_rows:
