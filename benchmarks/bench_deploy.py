@@ -49,7 +49,7 @@ from bench_serving import (
 )
 from doc_markers import write_between_markers
 from machine import cpu_description
-from markdown_tables import markdown_table
+from markdown_tables import aligned, markdown_table
 from mlflow.entities import Metric, Param, RunTag
 from mlflow.tracking import MlflowClient
 from user_errors import run_script
@@ -139,7 +139,7 @@ def measure_store(name: str, uri: str, runs: int, writers: int, artifact_locatio
 def tracking_table(rows: list[list[str]]) -> str:
     """The tracking table of measure_store's rows."""
     headers = ["store", "runs", "writers", "runs logged per second", "search_runs median ms", "search_runs p95 ms"]
-    return markdown_table(headers, rows, ["left", *["right"] * 5])
+    return markdown_table(headers, rows, aligned(("left", 1), ("right", 5)))
 
 
 @app.command()
@@ -231,7 +231,7 @@ def throughput_row(label: str, results: list[LoadResult], rss_mb: float) -> list
 def replicas_table(rows: list[list[str]]) -> str:
     """The replicas table of throughput_row's rows."""
     headers = ["setup", "requests/s", "p50 ms", "p99 ms", "errors", "RSS MB (all replicas)"]
-    return markdown_table(headers, rows, ["left", *["right"] * 5])
+    return markdown_table(headers, rows, aligned(("left", 1), ("right", 5)))
 
 
 async def switch_seconds(servers: list[Server], version: str, workers: int, timeout_s: float = 120.0) -> float:

@@ -31,7 +31,7 @@ import onnxruntime
 import torch
 import typer
 from doc_markers import write_between_markers
-from markdown_tables import markdown_table
+from markdown_tables import aligned, markdown_table
 from transformers import AutoModel, AutoTokenizer
 from user_errors import run_script
 
@@ -145,14 +145,14 @@ def rows_per_call_grid(best: dict[tuple[str, int, int], float], names: list[str]
         for name in names
         for size in SERVER_BATCHES
     ]
-    return markdown_table(headers, cells, ["left", *["right"] * (len(headers) - 1)])
+    return markdown_table(headers, cells, aligned(("left", 1), ("right", len(headers) - 1)))
 
 
 def batch_size_grid(best: dict[str, dict[int, float]]) -> str:
     """The table of rows/s per runtime and batch size."""
     headers = ["runtime", *(f"{batch} row{'s' if batch > 1 else ''} per call" for batch in BATCH_SIZES)]
     cells = [[name, *(f"{best[name][batch]:.1f}" for batch in BATCH_SIZES)] for name in best]
-    return markdown_table(headers, cells, ["left", *["right"] * len(BATCH_SIZES)])
+    return markdown_table(headers, cells, aligned(("left", 1), ("right", len(BATCH_SIZES))))
 
 
 @app.command()

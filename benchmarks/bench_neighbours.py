@@ -43,10 +43,10 @@ def article_segments(data_dir: Path) -> pd.DataFrame:
     articles = load_benchmark("bbc_news", data_dir, None, "topic")
     articles = articles[articles["label"].isin(TOPICS)]
     rows = [
-        (article.group, segment, TOPICS[article.label])
+        (article.group, segment, TOPICS[str(article.label)])
         for article in articles.itertuples()
         # The adapter's text is the title line, then the body.
-        for segment in segment_body(article.text.partition("\n")[2])
+        for segment in segment_body(str(article.text).partition("\n")[2])
     ]
     return pd.DataFrame(rows, columns=["article", "text", "label"])
 

@@ -19,7 +19,7 @@ import os
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 from unittest.mock import patch
 
 import numpy as np
@@ -98,7 +98,7 @@ def figures(config_path: Path, config: ExperimentConfig, runtimes: Sequence[str]
     return rows
 
 
-def table(rows: list[dict[str, object]]) -> str:
+def table(rows: list[dict[str, Any]]) -> str:
     """Markdown table of the figures' rows: the config's file name, then the figures per runtime and reading."""
     cells = []
     for row in rows:

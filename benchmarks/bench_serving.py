@@ -38,7 +38,7 @@ import aiohttp
 import typer
 from doc_markers import write_between_markers
 from machine import cpu_description
-from markdown_tables import markdown_table
+from markdown_tables import aligned, markdown_table
 from prometheus_client.parser import text_string_to_metric_families
 from user_errors import run_script
 
@@ -391,7 +391,7 @@ def markdown(results: list[Measurement], notes: list[str], clients: int, seconds
                 f"{load.rss_mb:.0f}",
             ]
         )
-    table = markdown_table(headers, rows, ["left", *["right"] * 8])
+    table = markdown_table(headers, rows, aligned(("left", 1), ("right", 8)))
     if len(results) == 2:
         ratio = results[0].load.throughput / results[1].load.throughput
         notes = [f"Throughput ratio ({results[0].server} / {results[1].server}): **{ratio:.2f}x**", *notes]

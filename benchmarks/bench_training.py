@@ -31,7 +31,7 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import mlflow
 import torch
@@ -145,6 +145,7 @@ def measure(config: Path, store: str, metrics: list[str]) -> dict[str, object]:
     # The newest version is the one this config just registered. Its run holds the figures: for a sweep that is
     # the best child, which need not be the newest run.
     version = max(client.search_model_versions(f"name='{parsed.registered_model}'"), key=lambda found: int(found.version))
+    assert version.run_id is not None, "a version this run of training registered"
     run = client.get_run(version.run_id)
     with tempfile.TemporaryDirectory() as scratch:
         model_dir = Path(mlflow.artifacts.download_artifacts(f"models:/{parsed.registered_model}/{version.version}", dst_path=scratch))
@@ -168,8 +169,8 @@ def kept_rows() -> dict[str, dict[str, object]]:
     return json.loads(RESULTS.read_text(encoding="utf-8")) if RESULTS.exists() else {}
 
 
-def _metric(row: dict[str, object], name: str) -> str:
-    value = row["metrics"].get(name)  # type: ignore[union-attr]
+def _metric(row: dict[str, Any], name: str) -> str:
+    value = row["metrics"].get(name)
     return "" if value is None else f"{value:.2f}" if name.startswith(("fnc_score", "semeval_f_avg")) else f"{value:.3f}"
 
 
@@ -178,8 +179,8 @@ def _is_class_f1(name: str) -> bool:
     return name.startswith("f1_") and not name.endswith(("_cv_mean", "_cv_std"))
 
 
-def _per_class(row: dict[str, object]) -> str:
-    found = {name.removeprefix("f1_"): value for name, value in row["metrics"].items() if _is_class_f1(name)}  # type: ignore[union-attr]
+def _per_class(row: dict[str, Any]) -> str:
+    found = {name.removeprefix("f1_"): value for name, value in row["metrics"].items() if _is_class_f1(name)}
     return ", ".join(f"{label} {value:.2f}" for label, value in sorted(found.items()))
 
 

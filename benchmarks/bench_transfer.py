@@ -44,7 +44,7 @@ from typing import Annotated
 import typer
 from doc_markers import write_between_markers
 from machine import cpu_description
-from markdown_tables import Align, markdown_table
+from markdown_tables import Align, aligned, markdown_table
 from user_errors import run_script
 
 from classifiers.encoder import precision_name
@@ -181,7 +181,7 @@ def _stance_row(row: dict[str, object]) -> list[str]:
 
 
 # The outside sets' columns that end both tables (_outside's cells), with their alignments.
-_OUTSIDE_ALIGN: list[Align] = ["right"] * 4 + ["left"] * 3
+_OUTSIDE_ALIGN: list[Align] = aligned(("right", 4), ("left", 3))
 
 # Per task: the table's headings, each column's alignment, and the function writing a row's cells.
 HEADERS: dict[str, tuple[list[str], list[Align], Callable[[dict[str, object]], list[str]]]] = {

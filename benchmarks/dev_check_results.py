@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from markdown_tables import markdown_table
+from markdown_tables import aligned, markdown_table
 
 from classifiers.errors import UserInputError
 from training import locations
@@ -45,4 +45,4 @@ def save_results(path: Path, results: dict[str, Row]) -> None:
 def markdown(results: dict[str, Row], columns: dict[str, str]) -> str:
     """One row per config; `columns` maps each heading to the key of its figure."""
     rows = [[f"`{name}`", *(row[key] for key in columns.values())] for name, row in results.items()]
-    return markdown_table(["config", *columns], rows, ["left", *["right"] * len(columns)])
+    return markdown_table(["config", *columns], rows, aligned(("left", 1), ("right", len(columns))))

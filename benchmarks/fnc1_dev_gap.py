@@ -52,7 +52,7 @@ from typing import Annotated
 import numpy as np
 import pandas as pd
 import typer
-from markdown_tables import markdown_table
+from markdown_tables import aligned, markdown_table
 from sklearn.ensemble import GradientBoostingClassifier
 from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, TfidfVectorizer
 from sklearn.metrics import f1_score
@@ -64,7 +64,7 @@ from classifiers.registry import classifier_factory
 from training import locations
 from training.atomic_files import write_texts_atomically
 from training.config.resolve import load_config
-from training.config.schema import EvaluationConfig
+from training.config.schema import EvaluationConfig, ExperimentConfig
 from training.evaluation.cross_validation import disjoint_holdout, group_splits
 from training.public_datasets.adapters import load_benchmark
 from training.public_datasets.scorers import fnc_score, fnc_test_mix, fnc_test_weights
@@ -232,8 +232,8 @@ def baseline_matrix(frame: pd.DataFrame, cache: Path | None) -> np.ndarray:
 BOOSTS = (1.0, 1.5, 2.0, 3.0, 4.0, 6.0, 8.0)
 
 
-def _fit_predict(config: object, frame: pd.DataFrame, train: np.ndarray, test: np.ndarray) -> tuple[list[str], np.ndarray]:
-    model = classifier_factory(config.model, config.task, config.seed)()  # type: ignore[attr-defined]
+def _fit_predict(config: ExperimentConfig, frame: pd.DataFrame, train: np.ndarray, test: np.ndarray) -> tuple[list[str], np.ndarray]:
+    model = classifier_factory(config.model, config.task, config.seed)()
     tr = frame.iloc[train]
     model.fit(tr[["text", "target"]], tr["label"].to_numpy())
     return model.labels, model.predict_proba(frame.iloc[test][["text", "target"]])
@@ -314,7 +314,7 @@ def markdown(results: dict[str, dict[str, object]]) -> str:
                     per_class,
                 ]
             )
-    return markdown_table(headers, rows, ["left", "left", *["right"] * 5, "left"])
+    return markdown_table(headers, rows, aligned(("left", 2), ("right", 5), ("left", 1)))
 
 
 def main(

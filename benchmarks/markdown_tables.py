@@ -16,3 +16,8 @@ def markdown_table(headers: Sequence[str], rows: Iterable[Sequence[object]], ali
     if len(align) != len(headers) or any(len(row) != len(headers) for row in cells):
         raise ValueError(f"a table of {len(headers)} columns takes as many alignments and cells in every row")
     return tabulate(cells, headers=list(headers), tablefmt="pipe", colalign=list(align), disable_numparse=True)
+
+
+def aligned(*runs: tuple[Align, int]) -> list[Align]:
+    """Alignments by runs of columns: `aligned(("left", 1), ("right", 5))` is one column left, then five right."""
+    return [align for align, columns in runs for _ in range(columns)]

@@ -10,7 +10,7 @@ from tests.benchmarks.conftest import alignments, table_lines
 from training.locations import PROJECT_ROOT
 
 sys.path.insert(0, str(PROJECT_ROOT / "benchmarks"))
-from markdown_tables import markdown_table  # noqa: E402
+from markdown_tables import aligned, markdown_table  # noqa: E402
 
 
 def test_the_header_rows_and_alignments_come_back_as_given() -> None:
@@ -36,3 +36,8 @@ def test_cells_that_look_like_numbers_are_not_reformatted() -> None:
 def test_an_alignment_or_a_row_of_another_width_than_the_headers_is_refused(align: list, rows: list) -> None:
     with pytest.raises(ValueError, match="2 columns"):
         markdown_table(["a", "b"], rows, align)
+
+
+def test_alignments_are_given_by_runs_of_columns() -> None:
+    assert aligned(("left", 2), ("right", 3), ("left", 1)) == ["left", "left", "right", "right", "right", "left"]
+    assert aligned(("left", 1), ("right", 0)) == ["left"]
