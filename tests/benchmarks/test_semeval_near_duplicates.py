@@ -1,18 +1,16 @@
-"""benchmarks/semeval_near_duplicates.py and benchmarks/vast_dev_splits.py: what each split keeps apart."""
+"""benchmarks/semeval_near_duplicates.py: which tweets are near-duplicates of the training side, and the figures without them."""
 
 from __future__ import annotations
 
 import sys
 
 import numpy as np
-import pandas as pd
 
 from tests.benchmarks.conftest import script_help
 from training.locations import PROJECT_ROOT
 
 sys.path.insert(0, str(PROJECT_ROOT / "benchmarks"))
 import semeval_near_duplicates
-import vast_dev_splits
 
 
 def test_near_duplicates_are_found_against_the_training_side_only() -> None:
@@ -47,24 +45,7 @@ def test_figures_score_only_the_rows_a_holdout_tested() -> None:
     assert figures["near_duplicate_share"] == 0.5
 
 
-def test_the_strict_vast_split_keeps_comments_and_topics_apart() -> None:
-    comments = pd.Series([f"comment {i % 20}" for i in range(200)])
-    topics = np.array([f"topic {i % 13}" for i in range(200)])
-    topic_test = np.flatnonzero(np.isin(topics, ["topic 1", "topic 2", "topic 3"]))
-    train, test = vast_dev_splits.strict_split(comments, topic_test, seed=13)
-    assert len(train) and len(test)
-    assert not set(comments[train]) & set(comments[test])
-    assert not set(topics[train]) & set(topics[test])
-    assert set(test) <= set(topic_test)
-    # 30% of the comments are drawn (6 of 20); the test side holds some of them, the training side none.
-    assert 0 < comments[test].nunique() <= 6 and comments[train].nunique() == 20 - 6
-
-
-def test_each_script_says_what_it_does_in_its_help() -> None:
-    text, params = script_help(vast_dev_splits.main)
-    assert "Score each VAST config on two dev splits of the training file" in text
-    assert "also holds out 30% of the comments" in text
-    assert params == {"configs": "VAST configs to score (default: every config in configs/benchmarks/vast/)."}
+def test_the_script_says_what_it_does_in_its_help() -> None:
     text, params = script_help(semeval_near_duplicates.main)
     assert "Measure how much near-duplicate tweets (retweets, templates) lift each SemEval-2016 config's dev F_avg" in text
     assert "TF-IDF cosine above 0.8" in text
