@@ -368,3 +368,26 @@ def test_a_max_length_past_the_encoders_positions_is_refused_naming_the_limit(ti
     with pytest.raises(UserInputError, match=r"model\.max_length=513: encoder .* reads at most 512 word pieces in one pass"):
         classifier_factory(config, task, 0)
     assert resolve_encoder(str(tiny_encoder), max_length=512) == tiny_encoder
+
+
+INPUTS = pd.DataFrame(
+    {
+        "text": ["Rockets hit the base.", "Ministers met for talks.", "Drones struck a convoy.", "Envoys signed a deal."],
+        "target": ["Israel", "Iran", "Israel", "Iran"],
+    }
+)
+
+
+def test_unknown_encoder_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(UserInputError, match="never downloaded"):
+        resolve_encoder(str(tmp_path / "missing"))
+
+
+def test_encoder_embeds_pairs_and_caches(tiny_encoder: Path) -> None:
+    encoder = MeanPooledEncoder(tiny_encoder, max_length=32, batch_size=2, cache=True)
+    first = encoder.encode(INPUTS)
+    assert first.shape == (4, 32)
+    assert np.allclose(np.linalg.norm(first, axis=1), 1.0, atol=1e-5)
+    # The pair (target, text) differs from the text alone.
+    assert not np.allclose(first[0], encoder.encode(INPUTS[["text"]].head(1))[0])
+    assert np.allclose(encoder.encode(INPUTS.iloc[::-1])[::-1], first, atol=1e-6)
