@@ -428,19 +428,6 @@ def test_saved_ports_that_are_not_port_numbers_are_named(tmp_path: Path) -> None
         assert f"error: {data / 'stack.json'} is not the stack's saved ports" in result.output
 
 
-@pytest.mark.parametrize("command", ["status", "stop"])
-def test_status_or_stop_of_a_folder_that_does_not_exist_or_is_a_file_says_so(tmp_path: Path, command: str) -> None:
-    # A mistyped folder given to stop answered "stopped" while the real stack ran on.
-    result = CliRunner().invoke(deploy_cli.app, [command, "--data-dir", str(tmp_path / "typo")])
-    assert result.exit_code == 1
-    assert f"error: no stack in {tmp_path / 'typo'}: the folder does not exist" in result.output
-
-    (tmp_path / "a-file").write_text("not a folder")
-    result = CliRunner().invoke(deploy_cli.app, [command, "--data-dir", str(tmp_path / "a-file")])
-    assert result.exit_code == 1
-    assert f"error: the data folder {tmp_path / 'a-file'} cannot be used: it is a file" in result.output
-
-
 @contextmanager
 def stack_postgres_can_reach() -> Iterator[Stack]:
     """A stack in a new folder outside pytest's private temporary one, which PostgreSQL's own system user cannot enter
