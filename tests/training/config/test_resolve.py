@@ -111,39 +111,6 @@ def test_a_number_that_is_not_finite_is_refused_before_training(tmp_path: Path, 
         load_config(inf_weight)
 
 
-@pytest.mark.parametrize("seed", [-1, 2**32])
-def test_a_seed_outside_what_numpy_takes_is_refused_before_training(tmp_path: Path, seed: int) -> None:
-    # NumPy's generators take 0 to 2**32 - 1: another seed failed inside the run, in a traceback.
-    path = write(tmp_path, {"task": "topic", "model": {"family": "tfidf"}})
-    with pytest.raises(UserInputError, match=r"seed: Input should be (greater|less) than or equal to"):
-        load_config(path, [f"seed={seed}"])
-    assert load_config(path, [f"seed={2**32 - 1}"]).seed == 2**32 - 1
-
-
-def test_a_neighbour_weight_is_a_topic_share_below_one(tmp_path: Path) -> None:
-    topic = write(tmp_path, {"task": "topic", "model": {"family": "tfidf"}})
-    assert load_config(topic, ["neighbour_weight=0.3"]).neighbour_weight == 0.3
-    with pytest.raises(UserInputError, match=r"neighbour_weight: Input should be less than 1 \(got 1\)"):
-        load_config(topic, ["neighbour_weight=1"])
-    stance = write(tmp_path, {"task": "stance", "model": {"family": "tfidf"}})
-    with pytest.raises(UserInputError, match="neighbour_weight is for topic models"):
-        load_config(stance, ["neighbour_weight=0.3"])
-
-
-def test_target_aliases_are_stance_names_a_text_could_match(tmp_path: Path) -> None:
-    stance = write(tmp_path, {"task": "stance", "model": {"family": "tfidf"}})
-    assert load_config(stance, ["target_aliases={Russia: [Moscow, Kremlin]}"]).target_aliases == {"Russia": ["Moscow", "Kremlin"]}
-    with pytest.raises(UserInputError, match=r"target_aliases.Russia: give at least one alias"):
-        load_config(stance, ["target_aliases={Russia: []}"])
-    with pytest.raises(UserInputError, match=r"target_aliases.Russia: '\?\?' has no word a text could match"):
-        load_config(stance, ["target_aliases={Russia: [Moscow, '??']}"])
-    with pytest.raises(UserInputError, match=r"the target '--' has no word"):
-        load_config(stance, ["target_aliases={'--': [Moscow]}"])
-    topic = write(tmp_path, {"task": "topic", "model": {"family": "tfidf"}})
-    with pytest.raises(UserInputError, match="target_aliases are for stance models"):
-        load_config(topic, ["target_aliases={Russia: [Moscow]}"])
-
-
 def test_dotted_overrides_are_applied_and_validated(tmp_path: Path) -> None:
     path = write(tmp_path, {"task": "stance", "model": {"family": "tfidf"}})
     config = load_config(path, ["model.C=0.5", "model.char_ngrams=null", "seed=7", "model.word_ngrams=[1, 3]"])
@@ -153,24 +120,6 @@ def test_dotted_overrides_are_applied_and_validated(tmp_path: Path) -> None:
         load_config(path, ["model.Cx=1"])
     with pytest.raises(UserInputError, match="not of the form dotted.key=value"):
         load_config(path, ["model.C"])
-
-
-def test_defaults_come_from_the_task(tmp_path: Path) -> None:
-    config = load_config(write(tmp_path, {"task": "stance", "model": {"family": "tfidf"}}))
-    assert config.registered_model == "news-stance"
-    assert config.experiment_name == "stance-seeds"
-
-
-def test_a_model_of_other_data_is_not_registered_as_the_services_model_unless_named_so(tmp_path: Path) -> None:
-    # A copied config leaves registered_model out: news-topic is the service's model of the seed corpus.
-    path = write(tmp_path, {"task": "topic", "model": {"family": "tfidf"}})
-    jsonl = load_config(path, ["data.source=jsonl", "data.path=desk.jsonl"])
-    benchmark = load_config(path, ["data.source=benchmark", "data.name=bbc_news"])
-    named = load_config(path, ["data.source=jsonl", "data.path=desk.jsonl", "registered_model=news-topic"])
-
-    assert (jsonl.registered_model, jsonl.experiment_name) == ("topic-desk", "topic-desk")
-    assert benchmark.registered_model == "topic-bbc_news"
-    assert named.registered_model == "news-topic"
 
 
 def test_relative_paths_in_a_file_are_read_beside_it_and_those_of_overrides_from_the_current_folder(
@@ -271,27 +220,6 @@ def test_an_override_of_a_swept_key_is_refused_rather_than_replaced_unseen(tmp_p
     assert load_config(path, ["sweep.model.C=[5]"]).sweep == {"model.C": [5]}
 
 
-@pytest.mark.parametrize("key", ["data.path", "extra_training.0.weight", "task", "registered_model", "evaluation.cv"])
-def test_a_sweep_varies_only_what_its_runs_can_differ_in(tmp_path: Path, key: str) -> None:
-    # Its runs share the data, the extra sources, the splits and the registered name: each child would log a swept
-    # value of these while all trained the same.
-    path = write(tmp_path, {"task": "topic", "model": {"family": "tfidf"}, "sweep": {key: ["a", "b"]}})
-    with pytest.raises(UserInputError, match=rf"sweep: {re.escape(key)} cannot be swept: the runs of a sweep vary only model\.\*, seed, neighbour_weight"):
-        load_config(path)
-
-
-@pytest.mark.parametrize(
-    ("name", "message"),
-    [("a/b", "Names cannot contain '/' or ':'"), ("a:b", "Names cannot contain '/' or ':'"), ("news-topic.promotion-lock", "promotion locks")],
-)
-def test_a_registered_model_name_the_registry_or_the_promotions_would_refuse_is_refused_before_training(
-    tmp_path: Path, name: str, message: str
-) -> None:
-    path = write(tmp_path, {"task": "topic", "model": {"family": "tfidf"}})
-    with pytest.raises(UserInputError, match=rf"registered_model: .*{re.escape(message)}"):
-        load_config(path, [f"registered_model={name}"])
-
-
 @pytest.mark.parametrize("value", ["1234", "2024-01-05", "no"])
 def test_text_that_yaml_reads_as_a_number_date_or_boolean_is_told_to_be_quoted(tmp_path: Path, value: str) -> None:
     path = write(tmp_path, {"task": "topic", "model": {"family": "tfidf"}})
@@ -357,20 +285,6 @@ def test_bad_ensemble_overrides_name_the_member(tmp_path: Path, override: str, m
         load_config(path, [override])
 
 
-def test_parallel_folds_are_for_models_that_fit_in_threads(tmp_path: Path) -> None:
-    frozen = write(tmp_path, {"task": "stance", "model": {"family": "frozen_encoder", "stance_input": "separate"}})
-    assert load_config(frozen, ["evaluation.parallel_folds=2"]).evaluation.parallel_folds == 2
-    with pytest.raises(UserInputError, match=r"evaluation.parallel_folds: Input should be greater than 0"):
-        load_config(frozen, ["evaluation.parallel_folds=0"])
-    finetune = write(tmp_path, {"task": "stance", "model": {"family": "finetune"}})
-    with pytest.raises(UserInputError, match="the finetune family's models are fitted one at a time"):
-        load_config(finetune, ["evaluation.parallel_folds=2"])
-    # an ensemble is named as itself, not by its first member (whose own models could be fitted side by side)
-    ensemble = write(tmp_path, {"task": "stance", "model": {"family": "ensemble", "members": [{"family": "tfidf"}, {"family": "tfidf"}]}})
-    with pytest.raises(UserInputError, match="the ensemble family's models are fitted one at a time"):
-        load_config(ensemble, ["evaluation.parallel_folds=2"])
-
-
 def test_an_override_into_a_value_or_an_error_inside_a_list_item_names_the_keys_as_written(tmp_path: Path) -> None:
     topic = write(tmp_path, {"task": "topic", "model": {"family": "tfidf", "word_ngrams": [1, 2]}})
     with pytest.raises(UserInputError, match=r"override 'model.word_ngrams.0.x': model.word_ngrams.0 is a value \(1\), not a section"):
@@ -389,20 +303,6 @@ def test_a_section_without_its_kind_is_told_the_choices(tmp_path: Path) -> None:
     path = write(tmp_path, {"task": "topic", "model": {"family": "tfidf"}})
     with pytest.raises(UserInputError, match=r"\n  data: give its source: one of 'seeds', 'jsonl', 'benchmark'"):
         load_config(path, ["data.segments=x.jsonl"])
-
-
-@pytest.mark.parametrize("cv", ["holdout", "group_kfold", "disjoint_holdout"])
-def test_the_seed_is_not_swept_where_it_draws_the_split_the_children_are_scored_on(tmp_path: Path, cv: str) -> None:
-    path = write(tmp_path, {"task": "topic", "model": {"family": "tfidf"}, "evaluation": {"cv": cv}, "sweep": {"seed": [1, 2]}})
-    with pytest.raises(UserInputError, match=rf"sweep: seed cannot be swept with evaluation.cv={cv}, whose split it draws"):
-        load_config(path)
-    assert load_config(path, ["evaluation.cv=leave_one_group_out"]).sweep == {"seed": [1, 2]}
-
-
-def test_a_sweep_value_listed_twice_is_refused(tmp_path: Path) -> None:
-    path = write(tmp_path, {"task": "topic", "model": {"family": "tfidf"}, "sweep": {"model.C": [1, 10, 1]}})
-    with pytest.raises(UserInputError, match=r"sweep: model\.C lists a value more than once"):
-        load_config(path)
 
 
 def test_an_override_given_twice_is_refused(tmp_path: Path) -> None:
