@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import pickle
 import select
 import shutil
 import signal
@@ -29,7 +28,7 @@ from pydantic import ValidationError
 
 from classifiers.store import PROJECT_ROOT
 from serving import cli
-from serving.http_protocol import INVALID_HTTP_DETAIL, LimitedHttpToolsProtocol, limited_httptools
+from serving.http_protocol import INVALID_HTTP_DETAIL
 from serving.settings import ServingSettings
 from tests.conftest import free_port
 
@@ -393,13 +392,6 @@ def test_nonsense_limits_are_rejected(field: str, value: float, monkeypatch: pyt
 
     with pytest.raises(ValidationError, match=field):
         ServingSettings()
-
-
-def test_the_protocol_pickles_for_worker_processes() -> None:
-    protocol = pickle.loads(pickle.dumps(limited_httptools(4096, 2.5)))
-
-    assert protocol.func is LimitedHttpToolsProtocol
-    assert protocol.keywords == {"max_header_bytes": 4096, "request_read_timeout_s": 2.5}
 
 
 @pytest.mark.usefixtures("store_uri")  # the server starts only on a store that exists

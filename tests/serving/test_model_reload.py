@@ -6,13 +6,10 @@ These tests change the registry, so they use a store of their own with two train
 
 from __future__ import annotations
 
-import asyncio
 import shutil
-import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import suppress
 from itertools import pairwise
 from pathlib import Path
 from typing import Any
@@ -23,7 +20,6 @@ import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
 from mlflow.tracking import MlflowClient
-from prometheus_client import CollectorRegistry
 from prometheus_client.parser import text_string_to_metric_families
 
 from classifiers.families.tfidf import TfidfClassifier
@@ -31,11 +27,9 @@ from classifiers.lineage import PROMOTED_FROM_TAG
 from classifiers.store import CHAMPION
 from serving import model_holder, model_loading
 from serving.app import create_app
-from serving.metrics import ServiceMetrics
-from serving.model_holder import MAX_RETRY_DELAY_S, ModelHolder, retry_delay
+from serving.model_holder import retry_delay
 from serving.routers import classify as classify_router
 from serving.settings import ServingSettings
-from serving.snapshot import Task
 from training import locations
 from training.config.resolve import load_config
 from training.promotion import promote
@@ -229,50 +223,6 @@ def test_a_reload_while_the_store_cannot_be_read_changes_nothing_and_says_the_re
     assert (still, served["fallback"]) == ("1", None)
 
 
-def test_a_failing_poll_logs_its_traceback_once_a_line_when_the_error_changes_and_one_when_it_ends(
-    store_uri: str, make_settings: SettingsFactory, caplog: pytest.LogCaptureFixture
-) -> None:
-    holder = ModelHolder(make_settings(store_uri), ServiceMetrics(CollectorRegistry()))
-    outcomes: list[Exception | None] = [
-        *[sqlite3.OperationalError("database is locked")] * 3,
-        *[sqlite3.DatabaseError("file is not a database")] * 2,
-        None,
-        None,
-    ]
-
-    async def poll_until_every_outcome_was_met() -> None:
-        met = asyncio.Event()
-
-        async def due_tasks() -> set[Task]:
-            if not outcomes:
-                met.set()
-                await asyncio.Event().wait()  # until cancelled
-            outcome = outcomes.pop(0)
-            if outcome is not None:
-                raise outcome
-            return set()
-
-        holder.due_tasks = due_tasks  # type: ignore[method-assign]
-        poller = asyncio.create_task(holder.poll(0))
-        await asyncio.wait_for(met.wait(), POLL_TIMEOUT_S)
-        poller.cancel()
-        with suppress(asyncio.CancelledError):
-            await poller
-
-    with caplog.at_level("INFO", logger=model_holder.__name__):
-        asyncio.run(poll_until_every_outcome_was_met())
-
-    records = [record for record in caplog.records if record.name == model_holder.__name__]
-    assert [(record.levelname, record.exc_info is not None) for record in records] == [
-        ("ERROR", True),
-        ("WARNING", False),
-        ("INFO", False),
-    ]
-    assert records[0].exc_info is not None and str(records[0].exc_info[1]) == "database is locked"
-    assert "now with DatabaseError: file is not a database" in records[1].getMessage()
-    assert records[2].getMessage() == "checking the model aliases works again"
-
-
 def test_a_removed_alias_keeps_the_old_model(
     registry: MlflowClient, topic_store: str, make_settings: SettingsFactory, admin_headers: dict[str, str]
 ) -> None:
@@ -422,11 +372,6 @@ def count_polls(monkeypatch: pytest.MonkeyPatch) -> list[float]:
 
     monkeypatch.setattr(model_holder, "resolve_versions", counted)
     return polls
-
-
-def test_the_retry_delay_doubles_with_each_failure_up_to_a_cap() -> None:
-    assert [retry_delay(5.0, failures) for failures in (1, 2, 3)] == [10.0, 20.0, 40.0]
-    assert retry_delay(5.0, 10) == retry_delay(5.0, 10**6) == MAX_RETRY_DELAY_S
 
 
 def test_polling_backs_off_from_a_version_that_keeps_failing(
