@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import copy
 import itertools
-import os
 from collections.abc import Mapping, Sequence
 from datetime import date
 from pathlib import Path
@@ -17,6 +16,7 @@ from pydantic import ValidationError
 
 from classifiers.errors import UserInputError
 from training.config.schema import ExperimentConfig
+from training.path_names import require_utf8_name
 
 SWEEP_KEY = "sweep"
 _MERGE_TAG = "tag:yaml.org,2002:merge"
@@ -195,15 +195,8 @@ def load_raw(path: Path) -> dict[str, Any]:
         raise UserInputError(f"config {path} is a folder: name one YAML file in it")
     if not path.is_file():
         raise UserInputError(f"config file {path} not found")
-    name = os.fsencode(path)
-    try:
-        name.decode("utf-8")
-    except UnicodeDecodeError as err:
-        # The name becomes the run's name and `config_path` tag, which MLflow cannot encode: refused before any run.
-        raise UserInputError(
-            f"config {name.decode('utf-8', 'replace')}: its path is not UTF-8 (byte 0x{name[err.start]:02x}), which MLflow "
-            "cannot record as the run's name and `config_path` tag: rename it"
-        ) from err
+    # The name becomes the run's name and `config_path` tag: refused before any run.
+    require_utf8_name(path, "config", "MLflow cannot record as the run's name and `config_path` tag")
     content = path.read_bytes()
     try:
         text = content.decode("utf-8")

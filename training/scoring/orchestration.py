@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import os
 import time
 from dataclasses import dataclass
 from enum import StrEnum
@@ -11,6 +10,7 @@ from pathlib import Path
 
 from classifiers.contract import REQUIRED_COLUMNS
 from classifiers.errors import UserInputError
+from training.path_names import require_utf8_name
 from training.scoring.inputs import PARQUET, InputFile, check_model_columns, check_records, inspect_input
 from training.scoring.local_engine import score_locally
 from training.scoring.model import ModelSpec, describe_model
@@ -26,6 +26,9 @@ from training.scoring.spark_engine import (
 )
 
 logger = logging.getLogger(__name__)
+
+# pyarrow and Spark take paths as UTF-8 text; Python reads a JSONL input of any name itself.
+_NOT_UTF8 = "pyarrow and Spark cannot open"
 
 # Rows per model call: large enough for the encoder's batching, small enough to bound memory.
 DEFAULT_CHUNK_ROWS = 1000
@@ -69,9 +72,9 @@ def score(
     engine = Engine(engine)  # a plain "local"/"spark" string from a caller works too
     if chunk_rows < 1:
         raise UserInputError(f"chunk size must be at least 1 row, got {chunk_rows}")
-    _check_utf8_path("output", output)
+    require_utf8_name(output, "output", _NOT_UTF8)
     if engine is Engine.SPARK or input_path.suffix.lower() == PARQUET:
-        _check_utf8_path("input", input_path)
+        require_utf8_name(input_path, "input", _NOT_UTF8)
     if engine is Engine.SPARK:
         check_master_form(master)
         check_executor_python(master)
@@ -105,19 +108,6 @@ def score(
     seconds = time.perf_counter() - started
     logger.info("%d rows in %.1f s (%.0f rows/s) with the %s engine", rows, seconds, rows / seconds if seconds else 0.0, engine)
     return ScoreResult(rows, output, seconds, engine)
-
-
-def _check_utf8_path(role: str, path: Path) -> None:
-    """UserInputError where the path is not UTF-8 (a name saved in Latin-1): pyarrow and Spark take paths as UTF-8 text
-    and fail inside with a UnicodeEncodeError. Python reads such a JSONL input itself."""
-    name = os.fsencode(path)
-    try:
-        name.decode("utf-8")
-    except UnicodeDecodeError as err:
-        raise UserInputError(
-            f"{role} {name.decode('utf-8', 'replace')}: its path is not UTF-8 (byte 0x{name[err.start]:02x}), which "
-            "pyarrow and Spark cannot open: rename it"
-        ) from err
 
 
 def _warn_of_unread_inputs(source: InputFile, spec: ModelSpec) -> None:
