@@ -31,7 +31,7 @@ serve: install
 
 run: train-defaults serve
 
-# The type check first ([tool.mypy] in pyproject.toml: about 45 s cold, a second with its cache), then the suite.
+# The type check first ([tool.mypy] in pyproject.toml: about 50 s cold, a second with its cache), then the suite.
 test: install system-packages
 	$(PYTHON) -m mypy
 	$(PYTHON) -m pytest

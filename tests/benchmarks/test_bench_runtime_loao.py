@@ -10,6 +10,7 @@ import pytest
 import typer
 
 from classifiers.encoder import PRECISION_VARIABLE, RUNTIME_NAMES
+from classifiers.families.descriptions import DescriptionsModel
 from tests.benchmarks.conftest import alignments, table_lines
 from training.config.resolve import load_config
 from training.locations import CONFIGS_DIR, PROJECT_ROOT
@@ -33,6 +34,7 @@ def test_every_held_out_row_is_predicted_by_a_model_loaded_under_each_runtime(
     assert set(predicted) == {
         (r, reading) for r in ("torch", "onnxruntime", "onnxruntime-int8") for reading in ("article", "alone")
     }
+    assert isinstance(config.model, DescriptionsModel)
     for values in predicted.values():
         assert len(values) == len(y) and set(values) <= set(config.model.descriptions)
     # ONNX Runtime float32 computes what PyTorch does to rounding: the same labels.

@@ -6,6 +6,7 @@ import json
 import re
 import shutil
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -131,11 +132,14 @@ def test_prediction_calls_take_the_rows_per_call_and_training_the_batch_size(
     serving = MeanPooledEncoder(tiny_encoder, max_length=64, batch_size=3)
     calls: dict[str, list[int]] = {"training": [], "serving": []}
     for name, encoder in (("training", training), ("serving", serving)):
+        assert encoder.model is not None
         forward = encoder.model.forward
 
-        def counted(*args: object, name: str = name, forward: object = forward, **kwargs: object) -> object:
+        def counted(
+            *args: object, name: str = name, forward: Callable[..., object] = forward, **kwargs: torch.Tensor
+        ) -> object:
             calls[name].append(len(kwargs["input_ids"]))
-            return forward(*args, **kwargs)  # type: ignore[operator]
+            return forward(*args, **kwargs)
 
         monkeypatch.setattr(encoder.model, "forward", counted)
     texts = pd.DataFrame({"text": [f"{text} ({number})" for number in range(2) for text in TEXTS["text"]]})
@@ -318,11 +322,12 @@ def test_windows_are_embedded_rows_per_call_at_a_time_with_the_same_result(
     monkeypatch.setenv(ROWS_VARIABLE, "4")
     together = MeanPooledEncoder(tiny_encoder, max_length=16, batch_size=4)
     calls: list[int] = []
+    assert together.model is not None
     forward = together.model.forward
 
-    def counted(*args: object, **kwargs: object) -> object:
+    def counted(*args: object, **kwargs: torch.Tensor) -> object:
         calls.append(len(kwargs["input_ids"]))
-        return forward(*args, **kwargs)  # type: ignore[operator]
+        return forward(*args, **kwargs)
 
     monkeypatch.setattr(together.model, "forward", counted)
     embedded = together.encode(texts)

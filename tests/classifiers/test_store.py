@@ -35,7 +35,7 @@ def retries_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @contextmanager
-def serving(server: socketserver.BaseServer) -> Iterator[str]:
+def serving(server: socketserver.TCPServer) -> Iterator[str]:
     """The server answering on loopback in a thread while the block runs; yields its http:// address."""
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -292,8 +292,9 @@ def test_a_call_to_a_server_that_is_gone_is_told_from_other_failures(monkeypatch
     try:
         raise refused
     except Exception:
+        empty: dict[str, str] = {}
         with pytest.raises(KeyError) as unrelated:
-            {}["key"]
+            empty["key"]
     assert store.lost_server_reason(unrelated.value) is None
 
 

@@ -21,6 +21,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 import mlflow
@@ -209,7 +210,7 @@ def test_the_server_keeps_serving_while_the_registry_is_away_and_sees_it_return(
     assert back["registry"]["problem"] is None
 
 
-def wait_for_registry(client: TestClient, reachable: bool, timeout_s: float = 60.0) -> dict[str, object]:
+def wait_for_registry(client: TestClient, reachable: bool, timeout_s: float = 60.0) -> dict[str, Any]:
     deadline = time.monotonic() + timeout_s
     while True:
         ready = client.get("/ready").json()

@@ -8,6 +8,8 @@ import threading
 from collections.abc import Coroutine
 from typing import Any
 
+import numpy as np
+import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
 from prometheus_client import CollectorRegistry
@@ -18,6 +20,7 @@ from serving.batching import PredictionBatcher
 from serving.metrics import ServiceMetrics
 from serving.prediction import predict_rows
 from serving.snapshot import LoadedModel
+from tests.serving.conftest import KeywordModel
 
 TEXTS = [
     "Troops shelled the town overnight.",
@@ -44,7 +47,7 @@ def calls(metrics: ServiceMetrics, task: str) -> tuple[float, float]:
     """(model calls, rows) recorded for a task."""
     samples = {
         sample.name: sample.value
-        for sample in metrics.prediction_rows.collect()[0].samples
+        for sample in next(iter(metrics.prediction_rows.collect())).samples
         if sample.labels.get("task") == task
     }
     return samples["news_prediction_rows_count"], samples["news_prediction_rows_sum"]
@@ -106,17 +109,14 @@ def test_requests_for_different_models_are_called_separately(client: TestClient,
     assert calls(metrics, "stance") == (1, 2)
 
 
-class Exploding:
-    task = "topic"
-    labels = ("conflict",)
-
-    def predict_proba(self, frame: Any) -> Any:
+class Exploding(KeywordModel):
+    def predict_proba(self, inputs: pd.DataFrame) -> np.ndarray:
         raise RuntimeError("model exploded")
 
 
 def test_a_failing_model_fails_only_its_own_requests(client: TestClient, metrics: ServiceMetrics) -> None:
     topic = model(client, "topic")
-    broken = dataclasses.replace(topic, classifier=Exploding())
+    broken = dataclasses.replace(topic, classifier=Exploding("topic", ["conflict"]))
     batcher = PredictionBatcher(metrics, max_rows=256)
 
     failed, fine = run_together(
@@ -158,7 +158,7 @@ def test_a_fault_in_the_batching_loop_fails_its_requests_instead_of_leaving_them
     stance = model(client, "stance")
     batcher = PredictionBatcher(metrics, max_rows=256)
 
-    async def scenario() -> tuple[list[list[Scored] | BaseException], list[Scored]]:
+    async def scenario() -> tuple[tuple[list[Scored] | BaseException, list[Scored] | BaseException], list[Scored]]:
         # Rows of one model with different columns cannot be merged: a fault outside the model call.
         mismatched = asyncio.gather(
             batcher.predict(stance, {"text": TEXTS[:1], "target": ["Israel"]}, "classify"),

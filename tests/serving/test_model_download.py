@@ -98,6 +98,7 @@ def stack_versions(
     registry.create_registered_model(name)
     # Serving loads only versions of a finished run with lineage tags: give the copies version 1's.
     first = registry.get_model_version(TOPIC, "1")
+    assert first.run_id is not None
     digest = registry.get_run(first.run_id).data.tags[DATA_DIGEST_TAG]
     run = registry.create_run(experiment_id="0", tags={DATA_DIGEST_TAG: digest})
     lineage = {key: first.tags[key] for key in VERSION_LINEAGE_TAGS}

@@ -94,7 +94,7 @@ def test_a_reload_keeps_the_served_model_of_a_version_that_did_not_move_and_fail
     served = replace(loaded_model("topic", TOPICS, version="2"), fallback="an earlier failure")
     previous = ModelSnapshot({"topic": served}, {"stance": "not yet"})
 
-    kept = load_snapshot(client, make_settings(store_uri), previous, tasks=("topic",))
+    kept = load_snapshot(client, make_settings(store_uri), previous, tasks=["topic"])
 
     # Version 2 is what the alias names and what serves: kept as it is, its note cleared; stance was not reloaded.
     assert kept.snapshot.models["topic"].classifier is served.classifier
@@ -103,7 +103,7 @@ def test_a_reload_keeps_the_served_model_of_a_version_that_did_not_move_and_fail
     assert kept.failures == {}
 
     client.set_registered_model_alias("news-topic", "champion", "1")
-    failed = load_snapshot(client, make_settings(store_uri), previous, tasks=("topic",))
+    failed = load_snapshot(client, make_settings(store_uri), previous, tasks=["topic"])
 
     assert failed.failures["topic"].endswith("nothing vouches for it (still serving models:/news-topic/2)")
     assert failed.unloadable == {"topic": ("news-topic", "1")}

@@ -30,6 +30,7 @@ from serving.app import create_app
 from serving.model_holder import retry_delay
 from serving.routers import classify as classify_router
 from serving.settings import ServingSettings
+from serving.snapshot import Task
 from training import locations
 from training.config.resolve import load_config
 from training.promotion import promote
@@ -79,8 +80,10 @@ def broken_version(registry: MlflowClient, scratch: Path) -> str:
     source = Path(registry.get_model_version_download_uri(TOPIC, "1"))
     copy = scratch / "broken-model"
     shutil.copytree(source, copy)
-    removed = [path.unlink() for path in copy.rglob("pipeline.joblib")]
+    removed = list(copy.rglob("pipeline.joblib"))
     assert removed, "the copied model should have had a pipeline file to remove"
+    for path in removed:
+        path.unlink()
     first = registry.get_model_version(TOPIC, "1")
     return str(registry.create_model_version(TOPIC, str(copy), run_id=first.run_id, tags=first.tags).version)
 
@@ -353,7 +356,7 @@ def count_loads(monkeypatch: pytest.MonkeyPatch) -> dict[str, list[float]]:
     started: dict[str, list[float]] = {}
     real_load_version = model_loading.load_version
 
-    def counted(client: MlflowClient, task: str, configured_uri: str, version: Any) -> Any:
+    def counted(client: MlflowClient, task: Task, configured_uri: str, version: Any) -> Any:
         started.setdefault(f"{version.name}/{version.version}", []).append(time.monotonic())
         return real_load_version(client, task, configured_uri, version)
 

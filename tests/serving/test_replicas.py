@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import httpx
 import mlflow
@@ -39,7 +40,7 @@ class Replica:
     process: subprocess.Popen[bytes]
     log: Path
 
-    def ready(self) -> dict[str, object]:
+    def ready(self) -> dict[str, Any]:
         response = httpx.get(f"{self.base}/ready", timeout=10)
         assert response.status_code == 200, response.text
         return response.json()

@@ -3,6 +3,7 @@ refusals through the app's endpoints: test_limits.py."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, datetime
 
 import pytest
@@ -14,7 +15,7 @@ from serving.schemas import ArticleRequest, ClassifyItem, ClassifyRequest, Model
 from tests.serving.conftest import loaded_model
 
 
-def only_error(model: type[ClassifyItem | ClassifyRequest | ArticleRequest], data: dict[str, object]) -> tuple[str, str]:
+def only_error(model: type[ClassifyItem | ClassifyRequest | ArticleRequest], data: Mapping[str, object]) -> tuple[str, str]:
     with pytest.raises(ValidationError) as refused:
         model.model_validate(data)
     [error] = refused.value.errors()

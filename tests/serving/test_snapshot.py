@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from serving.snapshot import ModelSnapshot, ModelUnavailable
+from serving.snapshot import LoadedModel, ModelSnapshot, ModelUnavailable, Task
 from tests.serving.conftest import loaded_model
 
 TOPICS = ("conflict", "economy")
@@ -31,7 +31,7 @@ def test_a_task_without_a_model_says_why_and_whether_a_retry_can_help() -> None:
 
 
 def test_a_snapshot_cannot_change_under_the_requests_that_share_it() -> None:
-    models = {"topic": loaded_model("topic", TOPICS)}
+    models: dict[Task, LoadedModel] = {"topic": loaded_model("topic", TOPICS)}
     snapshot = ModelSnapshot(models)
     models["stance"] = loaded_model("stance", ("against", "favor"))
 

@@ -37,6 +37,7 @@ def test_train_with_overrides_registers_a_model(store_uri: str) -> None:
     result = runner.invoke(app, ["train", str(path), "model.C=3.0", "registered_model=cli-topic"])
     assert result.exit_code == 0, result.output
     (version,) = MlflowClient().search_model_versions("name='cli-topic'")
+    assert version.run_id is not None
     assert MlflowClient().get_run(version.run_id).data.params["model.C"] == "3.0"
 
 
@@ -105,7 +106,7 @@ def test_train_defaults_lets_the_default_compete_with_a_champion_an_experiment_t
     assert runner.invoke(app, ["train-defaults", "extra_training=[]"]).exit_code == 0
     assert "news-topic's champion (version 1) was not trained from configs/topic/descriptions_written.yaml" in caplog.text
     champion = client.get_model_version_by_alias("news-topic", "champion")
-    assert str(champion.version) == "2"
+    assert str(champion.version) == "2" and champion.run_id is not None
     assert client.get_run(champion.run_id).data.tags["config_path"] == "configs/topic/descriptions_written.yaml"
     assert champion.tags["promotion_reason"].startswith("macro_f1 ")
 

@@ -1,6 +1,7 @@
 """Loading an experiment's data and its extra training sources."""
 
 import json
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -74,6 +75,7 @@ def test_an_extra_source_weight_weighs_its_rows(tmp_path: Path) -> None:
     extra = source(tmp_path / "p.jsonl", PUBLIC, MAPPING).model_copy(update={"weight": 0.1})
     data = load_labelled_data(SeedData(), "stance", [extra])
     _, _, weights = data.training_side(np.arange(4))
+    assert weights is not None
     assert list(weights) == [1.0, 1.0, 1.0, 1.0, 0.1, 0.1, 0.1]
 
 
@@ -83,7 +85,7 @@ TOPIC_ROWS = [
 ]
 
 
-def jsonl(path: Path, rows: list[dict[str, object]]) -> Path:
+def jsonl(path: Path, rows: Sequence[Mapping[str, object]]) -> Path:
     path.write_text("".join(json.dumps(row) + "\n" for row in rows), encoding="utf-8")
     return path
 

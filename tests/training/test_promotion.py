@@ -22,6 +22,13 @@ from training.trainer import train
 
 CONFIG = locations.CONFIGS_DIR / "topic" / "tfidf_svm.yaml"
 TOPIC = "news-topic"
+def champion_number(client: MlflowClient, name: str) -> str:
+    """The version number the name's champion alias points at, which must exist."""
+    champion = champion_version(client, name)
+    assert champion is not None
+    return str(champion.version)
+
+
 LINEAGE = {"task": "topic", "model_family": "tfidf", "primary_metric": "macro_f1", "labels": "conflict,diplomacy"}
 
 
@@ -78,7 +85,7 @@ def test_promote_never_leaves_even_a_first_version_to_a_promotion_by_hand(store_
     assert result.promotion is None
     assert champion_version(MlflowClient(), "news-topic") is None
     promote(MlflowClient(), "news-topic", version=result.version)
-    assert str(champion_version(MlflowClient(), "news-topic").version) == "1"
+    assert champion_number(MlflowClient(), "news-topic") == "1"
 
 
 def test_no_champion_when_the_name_or_the_alias_is_missing(store_uri: str) -> None:
@@ -105,6 +112,7 @@ def test_refused_auto_promotion_names_the_champion_it_lost_to(store_uri: str) ->
     assert "does not beat champion version 1" in worse.promotion.reason
     # The registry says it too, and names the run that made the version.
     version = MlflowClient().get_model_version(TOPIC, worse.version)
+    assert version.description is not None
     assert "not made champion: refused to promote news-topic version 2: macro_f1" in version.description
     assert "does not beat champion version 1" in version.description
     assert version.tags["run_name"] == "topic-tfidf-seeds"
@@ -116,7 +124,7 @@ def test_refusal_gives_both_figures_and_keeps_the_champion(two_versions: tuple[f
     with pytest.raises(PromotionRefused) as refused:
         promote(client, "news-topic")
     assert f"{candidate_value:.4f}" in str(refused.value) and f"{champion_value:.4f}" in str(refused.value)
-    assert str(champion_version(client, "news-topic").version) == "1"
+    assert champion_number(client, "news-topic") == "1"
 
 
 PAIRED = re.compile(r"paired over its 8 evaluation groups, the difference's 95% interval is ([-+][0-9.]+) to ([-+][0-9.]+)")
@@ -156,12 +164,13 @@ def test_force_promotes_and_records_why(two_versions: tuple[float, float]) -> No
     assert version.aliases == ["champion"]
     assert version.tags["promoted_from"] == "1"
     assert version.tags["promotion_reason"].startswith("forced (--force)")
-    assert "became champion" in version.description
+    assert version.description is not None and "became champion" in version.description
     assert version.tags["promoted_at"]
     # The version it replaced says it is no longer champion, and since when.
     replaced = client.get_model_version("news-topic", "1")
     assert replaced.aliases == []
     assert (replaced.tags["replaced_by"], replaced.tags["replaced_at"]) == ("2", version.tags["promoted_at"])
+    assert replaced.description is not None
     assert replaced.description.endswith(f"{version.tags['promoted_at']}: no longer champion: replaced by version 2")
     assert "replaced_by" not in version.tags
 
@@ -185,7 +194,7 @@ def test_a_replaced_version_that_cannot_be_told_so_does_not_fail_the_promotion(
     monkeypatch.setattr(MlflowClient, "set_model_version_tag", gone_meanwhile)
     result = promote(client, "news-topic", version="2", force=True)
     assert result.promoted
-    assert str(champion_version(client, "news-topic").version) == "2"
+    assert champion_number(client, "news-topic") == "2"
 
 
 def test_better_candidate_is_promoted_automatically(store_uri: str) -> None:
@@ -193,7 +202,7 @@ def test_better_candidate_is_promoted_automatically(store_uri: str) -> None:
     better = train(load_config(CONFIG))
     assert better.promotion is not None and better.promotion.promoted
     assert better.promotion.previous == worse.version
-    assert str(champion_version(MlflowClient(), "news-topic").version) == better.version
+    assert champion_number(MlflowClient(), "news-topic") == better.version
 
 
 def test_different_evaluation_data_is_not_comparable(store_uri: str, tmp_path) -> None:
@@ -260,7 +269,7 @@ def test_concurrent_promotions_always_leave_the_better_version_champion(store_ur
         start = threading.Barrier(2)
         with ThreadPoolExecutor(2) as pool:
             outcomes = list(pool.map(attempt, [worse, better], [start, start]))
-        champion = str(champion_version(client, TOPIC).version)
+        champion = champion_number(client, TOPIC)
         assert champion == better, f"round {round_number}: version {champion} is champion; outcomes {outcomes}"
     assert [model.name for model in client.search_registered_models()] == [TOPIC]  # no lock left behind
 
@@ -297,7 +306,7 @@ def test_a_version_whose_run_is_still_running_is_refused_even_with_force(store_u
     for force in (False, True):
         with pytest.raises(UnfinishedVersion, match=rf"version {killed}: run {run_id} is RUNNING, not FINISHED"):
             promote(client, TOPIC, killed, force=force)
-    assert str(champion_version(client, TOPIC).version) == champion
+    assert champion_number(client, TOPIC) == champion
     forced = CliRunner().invoke(app, ["promote", "--name", TOPIC, "--force"])
     assert forced.exit_code == 1
     assert f"run {run_id} is RUNNING, not FINISHED: its training did not finish" in forced.output
@@ -355,7 +364,7 @@ def test_a_name_with_an_apostrophe_is_promoted(store_uri: str) -> None:
 
     assert promote(client, name, first).promoted
     assert promote(client, name).version == better  # the newest version by default
-    assert str(champion_version(client, name).version) == better
+    assert champion_number(client, name) == better
 
 
 def test_a_line_written_into_the_description_during_a_promotion_is_kept(
@@ -373,7 +382,9 @@ def test_a_line_written_into_the_description_during_a_promotion_is_kept(
     monkeypatch.setattr(promotion, "check_finished", check_while_another_writer_notes)
     promote(client, TOPIC, candidate)
 
-    lines = client.get_model_version(TOPIC, candidate).description.splitlines()
+    description = client.get_model_version(TOPIC, candidate).description
+    assert description is not None
+    lines = description.splitlines()
     assert lines[0] == "reviewed by the desk"
     assert "became champion" in lines[1]
 
@@ -385,7 +396,7 @@ def test_a_model_of_the_other_task_is_refused_under_a_name_even_with_force(store
     topic = scored_version(client, 0.9, name="our-stance")
     with pytest.raises(UserInputError, match=f"'our-stance' holds stance models \\(versions {stance}\\) and version {topic} is a topic model"):
         promote(client, "our-stance", version=topic, force=True)
-    assert str(champion_version(client, "our-stance").version) == stance
+    assert champion_number(client, "our-stance") == stance
 
 
 def test_the_service_s_names_take_their_own_task_only_even_when_empty(store_uri: str) -> None:

@@ -66,6 +66,7 @@ def test_a_quick_run_on_part_of_a_benchmark_is_not_made_champion_by_auto(store_u
     client = MlflowClient()
     assert champion_version(client, result.registered_model) is None
     description = client.get_model_version(result.registered_model, result.version).description
+    assert description is not None
     assert "not made champion: trained on part of the data (data.limit=120), a quick run" in description
 
 
@@ -81,7 +82,7 @@ def test_a_stance_model_is_trained_registered_and_logged_with_its_target_aliases
     # A long override is cut in the run's name (the UI shows the start), and given whole by the params.
     short = trainer.default_run_name(load_config(path), path, [aliases, "seed=7"])
     assert short == f"tfidf_logreg ({aliases[:59]}…, seed=7)"
-    classifier = load_pyfunc("models:/news-stance@champion").unwrap_python_model().classifier  # type: ignore[attr-defined]
+    classifier = load_pyfunc("models:/news-stance@champion").unwrap_python_model().classifier
     assert classifier.target_aliases.as_dict() == {"hamas's allies": ["Islamic Jihad"], "russia": ["Moscow", "Kremlin"]}
     # Where docs/architecture.md says a saved model's own files are, whatever the temporary folder was called.
     local = Path(mlflow.artifacts.download_artifacts(f"models:/news-stance/{result.version}"))
@@ -145,6 +146,7 @@ def test_run_records_params_metrics_artifacts_dataset_and_tags(store_uri: str) -
     assert run.data.tags["git_commit"]
     assert "encoder_precision" not in run.data.tags  # TF-IDF runs no encoder
     assert run.data.params["experiment"] == experiment.name == "stance-seeds"  # derived, the config leaves it empty
+    assert run.inputs is not None
     assert run.data.tags["data_digest"] == run.inputs.dataset_inputs[0].dataset.digest
     # The seed articles share no paragraph: no group was joined, no extra row left out.
     assert (run.data.tags["groups_joined_by_shared_input"], run.data.tags["extra_rows_left_out_as_copies"]) == ("0", "0")
@@ -176,6 +178,7 @@ def test_run_records_params_metrics_artifacts_dataset_and_tags(store_uri: str) -
     version = client.get_model_version("news-stance", result.version)
     assert version.tags["primary_metric"] == "macro_f1"
     # The config says promote: never, and the version says so, with the command that would promote it.
+    assert version.description is not None
     assert "not made champion: its config says `promote: never` (python -m training promote --name news-stance" in (
         version.description
     )
@@ -205,6 +208,7 @@ def test_sweep_runs_children_and_registers_only_the_best(store_uri: str) -> None
     }
     best = max(children, key=lambda child: child.data.metrics["macro_f1"])
     assert result.run_id == best.info.run_id
+    assert result.parent_run_id is not None
     parent = client.get_run(result.parent_run_id)
     assert parent.data.tags["best_run_id"] == best.info.run_id
     assert parent.data.metrics["best_macro_f1"] == pytest.approx(best.data.metrics["macro_f1"])
@@ -382,6 +386,7 @@ def test_a_tracking_server_lost_after_registration_is_not_asked_to_undo_it(
         train(load_config(locations.CONFIGS_DIR / "topic" / "tfidf_svm.yaml"))
     # Left as it was when the server went: registered, its run FINISHED, not undone.
     (version,) = MlflowClient().search_model_versions("name='news-topic'")
+    assert version.run_id is not None
     assert MlflowClient().get_run(version.run_id).info.status == "FINISHED"
 
 
@@ -497,6 +502,7 @@ def test_failure_after_the_alias_moved_gives_champion_back(store_uri: str, monke
     assert str(restored.version) == "1"
     # It does not say it was replaced by a version that no longer exists; its description tells what happened.
     assert "replaced_by" not in restored.tags and "replaced_at" not in restored.tags
+    assert restored.description is not None
     assert restored.description.splitlines()[-1].endswith("champion again: version 2 was removed, its training failed")
     failed = mlflow.search_runs(experiment_names=["topic-seeds"], output_format="list", order_by=["start_time DESC"])[0]
     assert failed.info.status == "FAILED"
@@ -513,6 +519,7 @@ def test_promotion_happens_once_the_run_finished_with_its_lineage_tags(
 
     def observed(client: MlflowClient, name: str, version: str, **how: Any) -> object:
         registered = client.get_model_version(name, version)
+        assert registered.run_id is not None
         seen.update(status=client.get_run(registered.run_id).info.status, tags=set(registered.tags))
         return real_promote(client, name, version, **how)
 

@@ -75,6 +75,7 @@ def test_labelled_rows_move_the_few_shot_prototypes(tiny_encoder: Path) -> None:
 def test_a_prototype_mixes_description_and_rows_by_the_description_weight(tiny_encoder: Path) -> None:
     """0.7 is asymmetric, so giving the description's share to the rows (or the reverse) shows."""
     classifier = classifier_factory(model(tiny_encoder, description_weight=0.7), "topic", 0)()
+    assert isinstance(classifier, DescriptionClassifier)
     classifier.fit(TEXTS, LABELS)
     assert np.allclose(classifier.prototypes, expected_prototypes(classifier, 0.7, np.ones(len(LABELS))), atol=1e-5)
     assert not np.allclose(classifier.prototypes, expected_prototypes(classifier, 0.3, np.ones(len(LABELS))), atol=1e-5)
@@ -83,6 +84,7 @@ def test_a_prototype_mixes_description_and_rows_by_the_description_weight(tiny_e
 def test_sample_weights_move_the_prototypes(tiny_encoder: Path) -> None:
     factory = classifier_factory(model(tiny_encoder, description_weight=0.7), "topic", 0)
     even, tilted = factory(), factory()
+    assert isinstance(even, DescriptionClassifier) and isinstance(tilted, DescriptionClassifier)
     # Unequal weights within each label, so the weighted mean of its rows differs from the plain mean.
     sample_weight = np.array([5.0, 1.0, 0.1, 3.0])
     even.fit(TEXTS, LABELS)

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 from pydantic import ValidationError
 
-from classifiers.families.ensemble import EnsembleModel
+from classifiers.families.ensemble import EnsembleClassifier, EnsembleModel
 from classifiers.families.frozen_encoder import FrozenEncoderModel
 from classifiers.families.tfidf import TfidfModel
 from classifiers.interface import TextReading, load_predictor
@@ -41,6 +41,7 @@ def ensemble_config(tiny_encoder: Path, weights: tuple[float, ...] | None = None
 
 def test_probabilities_are_the_weighted_mean_of_the_members(tiny_encoder: Path, tmp_path: Path) -> None:
     classifier = classifier_factory(ensemble_config(tiny_encoder, weights=(3.0, 1.0)), "stance", seed=0)()
+    assert isinstance(classifier, EnsembleClassifier)
     classifier.fit(INPUTS, LABELS)
     assert classifier.labels == ["against", "favor"]
     lexical, encoder = (member.predict_proba(INPUTS) for member in classifier.members)
@@ -50,6 +51,7 @@ def test_probabilities_are_the_weighted_mean_of_the_members(tiny_encoder: Path, 
 
     classifier.save(tmp_path)
     loaded = load_predictor(tmp_path)
+    assert isinstance(loaded, EnsembleClassifier)
     assert (loaded.family, loaded.task, loaded.labels) == ("ensemble", "stance", ["against", "favor"])
     assert [member.family for member in loaded.members] == ["tfidf", "frozen_encoder"]
     assert np.allclose(loaded.predict_proba(INPUTS), probabilities, atol=1e-5)
@@ -70,6 +72,7 @@ def test_the_ensemble_reads_a_long_text_whole_only_where_every_member_does(
         ],
     )
     classifier = classifier_factory(config, "stance", seed=0)()
+    assert isinstance(classifier, EnsembleClassifier)
     classifier.fit(INPUTS, LABELS)
     # The TF-IDF member reads every word; the encoder member as its config says.
     assert [member.reading() for member in classifier.members] == [TextReading(whole=True), expected]

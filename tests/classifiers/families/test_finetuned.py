@@ -10,7 +10,7 @@ from sklearn.exceptions import NotFittedError
 
 from classifiers.encoder import PRECISION_VARIABLE
 from classifiers.errors import UserInputError
-from classifiers.families.finetuned import FineTuneModel
+from classifiers.families.finetuned import FineTunedClassifier, FineTuneModel
 from classifiers.interface import META_FILE, load_predictor
 from classifiers.registry import classifier_factory
 
@@ -58,6 +58,7 @@ def test_finetuned_model_trains_and_predicts_in_the_configured_precision(
     trained = classifier.predict_proba(INPUTS)
     classifier.save(tmp_path)
     loaded = load_predictor(tmp_path)
+    assert isinstance(loaded, FineTunedClassifier) and loaded.model is not None
     # Mixed precision computes in bfloat16 but keeps and saves float32 weights.
     assert {str(parameter.dtype) for parameter in loaded.model.parameters()} == {"torch.float32"}
     mixed = loaded.predict_proba(INPUTS)

@@ -7,10 +7,12 @@ import numpy as np
 import pandas as pd
 import pytest
 from sklearn.exceptions import NotFittedError
+from sklearn.linear_model import LogisticRegression
 
 from classifiers.errors import UserInputError
-from classifiers.families.frozen_encoder import FrozenEncoderModel
+from classifiers.families.frozen_encoder import FrozenEncoderClassifier, FrozenEncoderModel, PerTargetHeads
 from classifiers.interface import load_predictor
+from classifiers.mlp_head import BalancedMLPClassifier
 from classifiers.registry import classifier_factory
 from classifiers.target_context import TargetAliases
 
@@ -23,9 +25,23 @@ INPUTS = pd.DataFrame(
 LABELS = ["against", "favor", "against", "favor"]
 
 
+def stance_classifier(config: FrozenEncoderModel) -> FrozenEncoderClassifier:
+    """The config's untrained stance classifier, typed as the family's own class (the factory's is Trainable)."""
+    classifier = classifier_factory(config, "stance", seed=0)()
+    assert isinstance(classifier, FrozenEncoderClassifier)
+    return classifier
+
+
+def load_classifier(directory: Path) -> FrozenEncoderClassifier:
+    """A saved classifier of this family, typed as its own class (load_predictor's is Predictor)."""
+    loaded = load_predictor(directory)
+    assert isinstance(loaded, FrozenEncoderClassifier)
+    return loaded
+
+
 def test_separate_stance_input_reads_the_target_apart_from_the_text(tiny_encoder: Path) -> None:
     config = FrozenEncoderModel(family="frozen_encoder", encoder=str(tiny_encoder), max_length=32, stance_input="separate")
-    classifier = classifier_factory(config, "stance", seed=0)()
+    classifier = stance_classifier(config)
     features = classifier.features(INPUTS)
     text = classifier.encoder.encode(INPUTS[["text"]])
     target = classifier.encoder.encode(pd.DataFrame({"text": INPUTS["target"]}))
@@ -39,11 +55,12 @@ def test_per_target_heads_serve_known_targets_and_the_shared_head_the_rest(tiny_
     texts = ["Rockets hit the base.", "Ministers met for talks.", "Drones struck a convoy.", "Envoys signed a deal."]
     inputs = pd.DataFrame({"text": texts * 2 + texts[:2], "target": ["Israel"] * 4 + ["Iran"] * 4 + ["Hamas"] * 2})
     labels = ["against", "favor", "against", "favor", "favor", "against", "favor", "against", "none", "none"]
-    classifier = classifier_factory(config, "stance", seed=0)()
+    classifier = stance_classifier(config)
     with pytest.raises(NotFittedError, match="call fit first"):
         classifier.predict_proba(inputs)
     classifier.fit(inputs, labels)
     heads = classifier.head
+    assert isinstance(heads, PerTargetHeads)
     # Hamas has two rows (under min_target_rows) and one label: no head of its own.
     assert sorted(heads.by_target) == ["iran", "israel"]
     query = pd.DataFrame({"text": texts[:2] * 3, "target": [" ISRAEL ", "Israel", "Iran", "Iran", "Hezbollah", "Hezbollah"]})
@@ -55,6 +72,7 @@ def test_per_target_heads_serve_known_targets_and_the_shared_head_the_rest(tiny_
     assert np.allclose(probabilities[:2][:, columns], heads.by_target["israel"].predict_proba(text[:2]))
     assert np.allclose(probabilities[:2, classifier.labels.index("none")], 0.0)
     # A target never seen in training takes the shared head over [text, target, text * target].
+    assert heads.shared is not None
     assert np.allclose(probabilities[4:], heads.shared.predict_proba(block[4:]))
     assert classifier.labels == ["against", "favor", "none"]
 
@@ -63,7 +81,7 @@ def test_matching_features_add_the_distance_and_cosine_of_text_and_target(tiny_e
     config = FrozenEncoderModel(
         family="frozen_encoder", encoder=str(tiny_encoder), max_length=32, stance_input="separate", matching_features=True
     )
-    classifier = classifier_factory(config, "stance", seed=0)()
+    classifier = stance_classifier(config)
     text = classifier.encoder.encode(INPUTS[["text"]])
     target = classifier.encoder.encode(pd.DataFrame({"text": INPUTS["target"]}))
     cosine = [[float(np.dot(a, b) / np.linalg.norm(a) / np.linalg.norm(b))] for a, b in zip(text, target, strict=True)]
@@ -71,7 +89,8 @@ def test_matching_features_add_the_distance_and_cosine_of_text_and_target(tiny_e
     assert np.allclose(classifier.features(INPUTS), expected, atol=1e-5)
     classifier.fit(INPUTS, LABELS)
     classifier.save(tmp_path)
-    loaded = load_predictor(tmp_path)
+    loaded = load_classifier(tmp_path)
+    assert isinstance(loaded.head, LogisticRegression)
     assert loaded.matching_features and loaded.head.n_features_in_ == 4 * 32 + 1
     assert np.allclose(loaded.predict_proba(INPUTS), classifier.predict_proba(INPUTS), atol=1e-5)
 
@@ -80,7 +99,7 @@ def test_a_target_mask_adds_the_text_embedded_with_the_target_masked(tiny_encode
     config = FrozenEncoderModel(
         family="frozen_encoder", encoder=str(tiny_encoder), max_length=32, stance_input="separate", target_mask="X"
     )
-    classifier = classifier_factory(config, "stance", seed=0)()
+    classifier = stance_classifier(config)
     inputs = pd.DataFrame(
         {
             "text": ["Washington backs Israel.", "Washington backs Israel.", "Ministers met for talks."],
@@ -96,7 +115,8 @@ def test_a_target_mask_adds_the_text_embedded_with_the_target_masked(tiny_encode
     assert not np.allclose(masked[0], masked[1]) and np.allclose(masked[2], text[2])
     classifier.fit(INPUTS, LABELS)
     classifier.save(tmp_path)
-    loaded = load_predictor(tmp_path)
+    loaded = load_classifier(tmp_path)
+    assert isinstance(loaded.head, LogisticRegression)
     assert loaded.target_mask == "X" and loaded.head.n_features_in_ == 4 * 32
     assert np.allclose(loaded.predict_proba(inputs), classifier.predict_proba(inputs), atol=1e-6)
 
@@ -133,13 +153,14 @@ def test_mlp_head_fits_saves_and_loads(tiny_encoder: Path, tmp_path: Path) -> No
         family="frozen_encoder", encoder=str(tiny_encoder), max_length=32, stance_input="separate",
         matching_features=True, head="mlp", hidden_units=8,
     )
-    classifier = classifier_factory(config, "stance", seed=0)()
+    classifier = stance_classifier(config)
     # Early stopping holds out 10% of the rows, stratified: repeat the four rows so both labels have some.
     inputs, labels = pd.concat([INPUTS] * 5, ignore_index=True), LABELS * 5
     classifier.fit(inputs, labels)
+    assert isinstance(classifier.head, BalancedMLPClassifier)
     assert classifier.labels == ["against", "favor"] and classifier.head.networks_[0].hidden_layer_sizes == (8,)
     classifier.save(tmp_path)
-    loaded = load_predictor(tmp_path)
+    loaded = load_classifier(tmp_path)
     assert np.allclose(loaded.predict_proba(INPUTS), classifier.predict_proba(INPUTS), atol=1e-6)
 
 
@@ -175,18 +196,19 @@ STANCE_SENTENCES = {"favor": ["{target} is praised."], "against": ["{target} is 
 
 def test_stance_descriptions_mix_into_the_head_and_travel_with_the_model(tiny_encoder: Path, tmp_path: Path) -> None:
     settings = {"family": "frozen_encoder", "encoder": str(tiny_encoder), "max_length": 32, "stance_input": "separate"}
-    plain = classifier_factory(FrozenEncoderModel(**settings), "stance", seed=0)()
+    plain = stance_classifier(FrozenEncoderModel(**settings))
     described_config = FrozenEncoderModel(**settings, stance_descriptions=STANCE_SENTENCES, description_weight=0.5)
-    described = classifier_factory(described_config, "stance", seed=0)()
+    described = stance_classifier(described_config)
     plain.fit(INPUTS, LABELS)
     described.fit(INPUTS, LABELS)
     head = plain.predict_proba(INPUTS)
+    assert described.descriptions is not None
     expected = described.descriptions.mix(described.encoder, described.encoder.encode(INPUTS[["text"]]),
                                            list(INPUTS["target"]), described.labels, head)
     mixed = described.predict_proba(INPUTS)
     assert np.allclose(mixed, expected, atol=1e-6) and not np.allclose(mixed, head)
     described.save(tmp_path)
-    loaded = load_predictor(tmp_path)
+    loaded = load_classifier(tmp_path)
     assert loaded.descriptions == described.descriptions
     assert np.allclose(loaded.predict_proba(INPUTS), mixed, atol=1e-6)
 

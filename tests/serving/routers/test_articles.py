@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -59,7 +60,7 @@ def test_each_segment_is_read_beside_its_neighbours_and_a_classified_text_alone(
     article = client.post("/v1/articles", json={"title": "", "body": BODY}).json()
     alone = client.post("/v1/classify", json={"items": [{"text": text} for text in segment_body(BODY)]})
 
-    def matrix(predictions: list[dict[str, object]]) -> np.ndarray:
+    def matrix(predictions: list[dict[str, Any]]) -> np.ndarray:
         return np.array([[prediction["probabilities"][label] for label in model.labels] for prediction in predictions])
 
     in_article = matrix([segment["topic"] for segment in article["segments"]])
@@ -162,7 +163,8 @@ def aliased_store(tmp_path_factory: pytest.TempPathFactory) -> str:
 def test_a_stance_model_trained_with_aliases_finds_its_targets_by_them(
     aliased_store: str, make_settings: SettingsFactory
 ) -> None:
-    article = {"title": "t", "body": "The Kremlin warned Kyiv overnight.\n\nMarkets fell in Europe.", "targets": ["Russia"]}
+    text = "The Kremlin warned Kyiv overnight.\n\nMarkets fell in Europe."
+    article = {"title": "t", "body": text, "targets": ["Russia"]}
     with TestClient(create_app(make_settings(aliased_store))) as aliased:
         body = aliased.post("/v1/articles", json=article).json()
         models = {model["task"]: model for model in aliased.get("/v1/models").json()["models"]}
@@ -172,4 +174,4 @@ def test_a_stance_model_trained_with_aliases_finds_its_targets_by_them(
     assert models["stance"]["target_aliases"] == {"russia": ["Moscow", "Kremlin"]}
     assert models["topic"]["target_aliases"] == {}
     # The same article through the session's default models, trained without them: Russia is never named.
-    assert not mention_pairs(segment_body(article["body"]), ["Russia"])
+    assert not mention_pairs(segment_body(text), ["Russia"])

@@ -7,6 +7,8 @@ from collections.abc import Callable
 from fastapi.testclient import TestClient
 from mlflow.tracking import MlflowClient
 
+from classifiers.families.descriptions import DescriptionsModel
+from classifiers.families.frozen_encoder import FrozenEncoderModel
 from serving.app import create_app
 from serving.settings import ServingSettings
 from tests.serving.conftest import ADMIN_KEY
@@ -35,6 +37,7 @@ def test_models_lists_labels_metrics_and_the_exact_version(client: TestClient, t
     # How each reads a long text, as its config says: the topic default whole (in windows), the stance default cut.
     for model in (topic, stance):
         config = load_config(DEFAULT_CONFIGS[model["task"]]).model
+        assert isinstance(config, DescriptionsModel | FrozenEncoderModel)  # the defaults' families
         expected = "whole" if config.long_texts == "windows" else "truncated"
         assert (model["long_texts"], model["max_length"]) == (expected, config.max_length)
     assert (topic["long_texts"], stance["long_texts"]) == ("whole", "truncated")

@@ -5,12 +5,16 @@ from pathlib import Path
 import pytest
 import yaml
 
+from classifiers.config import FamilyConfig
 from classifiers.errors import UserInputError
+from classifiers.families.descriptions import DescriptionsModel
+from classifiers.families.ensemble import EnsembleModel
+from classifiers.families.setfit_descriptions import SetFitDescriptionsModel
 from classifiers.families.tfidf import TfidfModel
 from classifiers.registry import families
 from training import locations
 from training.config.resolve import expand_sweep, flatten, load_config, parse_override, to_yaml
-from training.config.schema import ExperimentConfig
+from training.config.schema import BenchmarkData, ExperimentConfig, JsonlData, SeedData
 
 ALL_CONFIGS = sorted(locations.CONFIGS_DIR.rglob("*.yaml"))
 
@@ -49,7 +53,20 @@ def test_the_setfit_config_describes_topics_as_the_default_does() -> None:
     topic = locations.CONFIGS_DIR / "topic"
     setfit, descriptions = (load_config(topic / f"{name}.yaml").model for name in ("setfit", "descriptions"))
     assert setfit.family == "setfit"
+    assert isinstance(setfit, SetFitDescriptionsModel) and isinstance(descriptions, DescriptionsModel)
     assert setfit.descriptions == descriptions.descriptions
+
+
+def tfidf(model: FamilyConfig) -> TfidfModel:
+    """A config's model (or ensemble member) that must be a TF-IDF one, typed as such."""
+    assert isinstance(model, TfidfModel)
+    return model
+
+
+def ensemble(model: FamilyConfig) -> EnsembleModel:
+    """A config's model that must be an ensemble, typed as such."""
+    assert isinstance(model, EnsembleModel)
+    return model
 
 
 def write(tmp_path: Path, tree: dict[str, object]) -> Path:
@@ -143,13 +160,17 @@ def test_relative_paths_in_a_file_are_read_beside_it_and_those_of_overrides_from
     monkeypatch.chdir(tmp_path / "configs")
     config = load_config(path.relative_to(tmp_path / "configs"))
     monkeypatch.chdir(tmp_path)
+    benchmark, absolute = (extra.data for extra in config.extra_training)
+    assert isinstance(config.data, JsonlData) and isinstance(benchmark, BenchmarkData) and isinstance(absolute, JsonlData)
     assert config.data.path == folder / "rows.jsonl"
-    assert config.extra_training[0].data.data_dir == tmp_path / "datasets"
-    assert config.extra_training[1].data.path == tmp_path / "absolute.jsonl"
+    assert benchmark.data_dir == tmp_path / "datasets"
+    assert absolute.path == tmp_path / "absolute.jsonl"
     # Made whole, so the config.yaml a run logs trains again from any folder.
-    assert load_config(path, ["data.path=mine.jsonl"]).data.path == tmp_path / "mine.jsonl"
+    overridden = load_config(path, ["data.path=mine.jsonl"]).data
+    assert isinstance(overridden, JsonlData) and overridden.path == tmp_path / "mine.jsonl"
     seeds_data = {"source": "seeds", "segments": "s.jsonl"}
     seeds = load_config(write(folder, {"task": "topic", "model": {"family": "tfidf"}, "data": seeds_data}))
+    assert isinstance(seeds.data, SeedData)
     assert seeds.data.segments == folder / "s.jsonl" and seeds.data.labels == locations.LABELS_PATH
 
 
@@ -198,7 +219,7 @@ def test_sweep_expands_to_the_grid(tmp_path: Path) -> None:
         {"model.C": 10, "model.classifier": "linear_svm"},
     ]
     assert all(not child.sweep for _, child in combos)
-    assert [(c.model.C, c.model.classifier) for _, c in combos][1] == (1.0, "linear_svm")
+    assert [(tfidf(c.model).C, tfidf(c.model).classifier) for _, c in combos][1] == (1.0, "linear_svm")
 
 
 def test_a_key_given_twice_is_refused_with_both_places(tmp_path: Path) -> None:
@@ -216,7 +237,7 @@ def test_an_override_of_a_swept_key_is_refused_rather_than_replaced_unseen(tmp_p
     path = write(tmp_path, {"task": "topic", "model": {"family": "tfidf"}, "sweep": {"model.C": [1, 100]}})
     with pytest.raises(UserInputError, match=r"model\.C: the config sweeps it.*'sweep\.model\.C=\[\.\.\.\]'.*'sweep=\{\}'"):
         load_config(path, ["model.C=5"])
-    assert load_config(path, ["model.C=5", "sweep={}"]).model.C == 5
+    assert tfidf(load_config(path, ["model.C=5", "sweep={}"]).model).C == 5
     assert load_config(path, ["sweep.model.C=[5]"]).sweep == {"model.C": [5]}
 
 
@@ -237,7 +258,7 @@ def test_sweep_over_an_unknown_key_fails(tmp_path: Path) -> None:
 def test_flatten_and_yaml_round_trip(tmp_path: Path) -> None:
     config = load_config(locations.CONFIGS_DIR / "topic" / "tfidf_logreg.yaml")
     params = flatten(config.model_dump(mode="json"))
-    assert params["model.C"] == config.model.C
+    assert params["model.C"] == tfidf(config.model).C
     assert params["evaluation.cv"] == "leave_one_group_out"
     assert ExperimentConfig.model_validate(yaml.safe_load(to_yaml(config))) == config
 
@@ -263,8 +284,8 @@ ENSEMBLE = {"task": "stance", "model": {"family": "ensemble", "members": [{"fami
 def test_ensemble_members_take_overrides_sweeps_and_flat_params_by_index(tmp_path: Path) -> None:
     path = write(tmp_path, {**ENSEMBLE, "sweep": {"model.members.0.C": [0.5, 4]}})
     config = load_config(path, ["model.members.1.classifier=linear_svm"])
-    assert config.model.members[1].classifier == "linear_svm"
-    assert [child.model.members[0].C for _, child in expand_sweep(config)] == [0.5, 4.0]
+    assert tfidf(ensemble(config.model).members[1]).classifier == "linear_svm"
+    assert [tfidf(ensemble(child.model).members[0]).C for _, child in expand_sweep(config)] == [0.5, 4.0]
     params = flatten(config.model_dump(mode="json", exclude={"sweep"}))
     assert (params["model.members.0.family"], params["model.members.1.C"]) == ("tfidf", 2.0)
     assert ExperimentConfig.model_validate(yaml.safe_load(to_yaml(config))) == config
@@ -309,7 +330,7 @@ def test_an_override_given_twice_is_refused(tmp_path: Path) -> None:
     path = write(tmp_path, {"task": "topic", "model": {"family": "tfidf"}})
     with pytest.raises(UserInputError, match=r"override\(s\) model\.C given more than once"):
         load_config(path, ["model.C=1", "seed=3", "model.C=2"])
-    assert load_config(path, ["model.C=2", "seed=3"]).model.C == 2
+    assert tfidf(load_config(path, ["model.C=2", "seed=3"]).model).C == 2
     # A section given whole beside one of its keys sets that key twice too.
     with pytest.raises(UserInputError, match=r"override\(s\) model, model\.C given more than once"):
         load_config(path, ["model.C=2", "model={family: tfidf, C: 1}"])
@@ -323,7 +344,7 @@ def test_a_merge_key_is_read_as_yaml_reads_it_and_its_keys_may_be_overridden(tmp
         "    - <<: *logreg\n      C: 5.0\n      classifier: linear_svm\n",
         encoding="utf-8",
     )
-    first, second = load_config(path).model.members
+    first, second = (tfidf(member) for member in ensemble(load_config(path).model).members)
     assert (first.C, first.min_df, first.classifier) == (2.0, 2, "logreg")
     assert (second.C, second.min_df, second.classifier) == (5.0, 2, "linear_svm")
     # A key given twice beside a merge key is still refused.

@@ -119,20 +119,27 @@ def test_committed_segments_match_the_raw_seeds(tmp_path: Path) -> None:
     assert (tmp_path / "segments.jsonl").read_bytes() == locations.SEGMENTS_PATH.read_bytes()
 
 
+def text_of(record: dict[str, object], field: str) -> str:
+    """A record's field that must be text."""
+    value = record[field]
+    assert isinstance(value, str)
+    return value
+
+
 def test_seed_corpus_has_eight_articles_and_every_paragraph() -> None:
     articles, segments = build_corpus(locations.RAW_SEEDS_DIR)
     assert len(articles) == 8
-    assert next(a for a in articles if a["title"].startswith("Iraq: Imminent"))["source_files"] == [
+    assert next(a for a in articles if text_of(a, "title").startswith("Iraq: Imminent"))["source_files"] == [
         "000_bf822242978cf93a.txt",
         "001_a6074477bba3ed50.txt",
         "002_834060fb453e30a0.txt",
     ]
-    texts = [s["text"] for s in segments]
+    texts = [text_of(s, "text") for s in segments]
     assert not any(text in {"TT"} | {a["title"] for a in articles} | {a["caption"] for a in articles} for text in texts)
     assert any(text.startswith("Short honeymoon\nMany Iranian officials") for text in texts)
     assert any(text.startswith("Reliance on Türkiye\nFormer Iranian President") for text in texts)
     # Single-newline paragraphs (the Tunisia article) are separate segments too.
-    tunisia = [s for s in segments if s["title"].startswith("Tunisians Vote")]
+    tunisia = [s for s in segments if text_of(s, "title").startswith("Tunisians Vote")]
     assert len(tunisia) == 5
 
 

@@ -1,6 +1,5 @@
 import threading
 import time
-from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
@@ -9,7 +8,7 @@ from threadpoolctl import threadpool_info
 
 from classifiers.document_context import mix_neighbours
 from classifiers.errors import UserInputError
-from classifiers.interface import Trainable
+from classifiers.interface import Labels, Trainable
 from tests.training.conftest import drop_a_stop
 from training import stop_requests
 from training.config.schema import EvaluationConfig
@@ -22,7 +21,7 @@ class MajorityClassifier(Trainable):
 
     family = "majority"
 
-    def fit(self, inputs: pd.DataFrame, y: Sequence[str], sample_weight: np.ndarray | None = None) -> None:
+    def fit(self, inputs: pd.DataFrame, y: Labels, sample_weight: np.ndarray | None = None) -> None:
         self.labels = sorted(set(y))
         self.majority = pd.Series(list(y)).mode().iloc[0]
 
@@ -210,7 +209,7 @@ class ThreadRecordingClassifier(TextNumberClassifier):
 
     fits: list[tuple[int, list[int]]] = []
 
-    def fit(self, inputs: pd.DataFrame, y: Sequence[str], sample_weight: np.ndarray | None = None) -> None:
+    def fit(self, inputs: pd.DataFrame, y: Labels, sample_weight: np.ndarray | None = None) -> None:
         blas = [pool["num_threads"] for pool in threadpool_info() if pool["user_api"] == "blas"]
         self.fits.append((threading.get_ident(), blas))
         super().fit(inputs, y, sample_weight)
@@ -238,7 +237,7 @@ class FailingFoldClassifier(TextNumberClassifier):
 
     started: list[int] = []
 
-    def fit(self, inputs: pd.DataFrame, y: Sequence[str], sample_weight: np.ndarray | None = None) -> None:
+    def fit(self, inputs: pd.DataFrame, y: Labels, sample_weight: np.ndarray | None = None) -> None:
         (fold,) = set(range(10)) - {int(text[1:]) % 10 for text in inputs["text"]}
         self.started.append(fold)
         if fold == 2:
@@ -265,7 +264,7 @@ class DroppedStopClassifier(MajorityClassifier):
 
     fits = 0
 
-    def fit(self, inputs: pd.DataFrame, y: Sequence[str], sample_weight: np.ndarray | None = None) -> None:
+    def fit(self, inputs: pd.DataFrame, y: Labels, sample_weight: np.ndarray | None = None) -> None:
         DroppedStopClassifier.fits += 1
         drop_a_stop()  # the fit goes on
         super().fit(inputs, y, sample_weight)

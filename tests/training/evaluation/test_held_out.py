@@ -2,8 +2,9 @@ import json
 import logging
 import shutil
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import cast
 
 import mlflow.artifacts
 import pandas as pd
@@ -15,6 +16,7 @@ from typer.testing import CliRunner
 
 from classifiers import store
 from classifiers.errors import UserInputError
+from classifiers.pyfunc import predicted_frame
 from training import locations
 from training.cli import app
 from training.config.resolve import load_config
@@ -31,7 +33,7 @@ def predicted_by(model_uri: str, frame: pd.DataFrame) -> list[str]:
         return predict_labels(loaded.model, loaded.task, loaded.labels, frame)
 
 
-def write(path: Path, rows: list[dict[str, str]]) -> Path:
+def write(path: Path, rows: Sequence[Mapping[str, object]]) -> Path:
     path.write_text("".join(json.dumps(row) + "\n" for row in rows), encoding="utf-8")
     return path
 
@@ -92,8 +94,8 @@ def test_the_interval_resamples_the_articles_a_group_column_names(trained_store_
     assert (by_row["interval_resamples"], by_article["interval_resamples"]) == ("rows", "article")
     assert by_article["macro_f1"] == by_row["macro_f1"]
     for metrics in (by_row, by_article):
-        low, high = metrics["macro_f1_interval"]
-        assert low <= metrics["macro_f1"] <= high
+        low, high = cast(Sequence[float], metrics["macro_f1_interval"])
+        assert low <= cast(float, metrics["macro_f1"]) <= high
     one_article = write(tmp_path / "one.jsonl", [{**row, "article": "a0"} for row in rows])
     assert evaluate_file("models:/news-topic@champion", one_article, "article")["macro_f1_interval"] is None
 
@@ -124,13 +126,15 @@ def test_rows_that_name_their_document_are_read_beside_their_neighbours(trained_
     gold = frame["label"].tolist()
     assert with_documents["accuracy"] == pytest.approx(sum(g == p for g, p in zip(gold, beside)) / len(gold))
     assert alone["accuracy"] == pytest.approx(sum(g == p for g, p in zip(gold, each_alone)) / len(gold))
-    assert with_documents["accuracy"] > alone["accuracy"]
+    assert cast(float, with_documents["accuracy"]) > cast(float, alone["accuracy"])
 
 
 def test_the_interval_resamples_documents_and_rows_without_one_alone(
     trained_store_uri: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    rows = [{"text": text, "label": label, "document": document} for document, text, label in ARTICLES]
+    rows: list[dict[str, str | None]] = [
+        {"text": text, "label": label, "document": document} for document, text, label in ARTICLES
+    ]
     rows += [{"text": text, "label": label, "document": None} for text, label in TOPIC_ROWS[2:]]
     resampled = []
     real_interval = held_out.group_bootstrap_interval
@@ -325,7 +329,7 @@ def test_rows_a_label_map_leaves_out_are_still_read_as_their_documents_neighbour
     )
     assert (metrics["n"], metrics["left_out"]) == (2, {"other": 4})
     with loaded_model(describe_model("models:/news-topic@champion")) as loaded:
-        beside = loaded.model.predict(pd.DataFrame(rows)[["text", "document"]])["label"].tolist()
+        beside = predicted_frame(loaded.model, pd.DataFrame(rows)[["text", "document"]])["label"].tolist()
     assert metrics["confusion"] == {"conflict": {beside[1]: 1}, "diplomacy": {beside[4]: 1}}
     assert metrics["accuracy"] == 1.0
 
@@ -644,8 +648,11 @@ def test_a_partial_label_map_averages_macro_f1_over_the_gold_labels_only(
 
 def _gold_and_predicted(metrics: dict[str, object]) -> tuple[list[str], list[str]]:
     """Rows rebuilt from a result's confusion counts."""
-    gold, predicted = [], []
-    for truth, row in metrics["confusion"].items():  # type: ignore[union-attr]
+    gold: list[str] = []
+    predicted: list[str] = []
+    confusion = metrics["confusion"]
+    assert isinstance(confusion, dict)
+    for truth, row in confusion.items():
         for answer, count in row.items():
             gold += [truth] * count
             predicted += [answer] * count

@@ -99,6 +99,7 @@ def test_an_evaluation_is_recorded_as_a_run_with_the_training_runs_metric_names(
     unshown = set(champion.tags["labels"].split(",")) - set(result["labels"])
     assert unshown and not {f"f1_{label}" for label in unshown} & set(metrics)
 
+    assert run.inputs is not None
     (evaluated,) = run.inputs.dataset_inputs
     assert [tag.value for tag in evaluated.tags] == ["evaluation"]
     rows = pd.DataFrame({"text": [t for t, _, _ in TOPIC_ROWS], "label": [label for _, label, _ in TOPIC_ROWS]})
@@ -110,7 +111,9 @@ def test_an_evaluation_is_recorded_as_a_run_with_the_training_runs_metric_names(
     assert kept == {key: value for key, value in result.items() if key != "run"}
 
     # The model's own page lists the figures by the data they were measured on.
+    assert champion.source is not None
     model = client.get_logged_model(champion.source.removeprefix("models:/"))
+    assert model.metrics is not None
     attached = {metric.key: metric for metric in model.metrics if metric.run_id == run.info.run_id}
     assert attached["macro_f1"].value == pytest.approx(result["macro_f1"])
     assert attached["macro_f1"].dataset_name == "held_out"
@@ -143,7 +146,7 @@ def test_a_benchmark_evaluation_records_its_official_metrics_and_label_map(
     assert run.data.params["split"] == "train"
     assert run.data.params["label_map.FAVOR"] == "favor"
     assert run.data.params["trained_on"] == "0"  # tweets no seed row copies
-    assert run.inputs.dataset_inputs[0].dataset.name == "semeval2016-train"
+    assert run.inputs is not None and run.inputs.dataset_inputs[0].dataset.name == "semeval2016-train"
     assert run.info.run_name.endswith(" on semeval2016-train")
 
 
@@ -202,7 +205,9 @@ def test_a_run_that_cannot_be_written_whole_ends_failed_and_says_so(
     assert code == 1
     last = stderr.strip().splitlines()[-1]
     assert last.startswith("error: the evaluation could not be recorded in experiment 'held-out': ")
-    (run,) = client.search_runs([client.get_experiment_by_name("held-out").experiment_id])
+    experiment = client.get_experiment_by_name("held-out")
+    assert experiment is not None
+    (run,) = client.search_runs([experiment.experiment_id])
     assert last.endswith(f"; its run {run.info.run_id} ends FAILED")
     assert run.info.status == "FAILED"
     assert run.data.tags["error"]

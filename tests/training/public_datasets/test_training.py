@@ -52,7 +52,7 @@ def test_fnc1_slice_trains_with_official_metrics_and_scores_a_test_split(store_u
     assert run.data.metrics["fnc_score_test_mix"] == pytest.approx(mix["fnc_score_test_mix"])
     assert run.data.metrics["macro_f1_test_mix"] == pytest.approx(mix["macro_f1_test_mix"])
     assert {"macro_f1", "train_seconds", "peak_rss_mb"} <= set(run.data.metrics)
-    assert run.inputs.dataset_inputs[0].dataset.name == "fnc1-train"
+    assert run.inputs is not None and run.inputs.dataset_inputs[0].dataset.name == "fnc1-train"
 
     # A directory in the official layout with the withheld split's file names.
     folder = tmp_path / "datasets" / "fnc1"

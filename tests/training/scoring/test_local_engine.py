@@ -10,7 +10,7 @@ import pytest
 from mlflow.tracking import MlflowClient
 
 from classifiers.document_context import mix_neighbours
-from classifiers.pyfunc import load_pyfunc
+from classifiers.pyfunc import load_pyfunc, predicted_frame
 from tests.conftest import batching_tolerance
 from tests.training.conftest import drop_a_stop
 from training import stop_requests
@@ -47,7 +47,7 @@ def test_every_row_is_scored_as_the_model_itself_scores_it_in_any_chunk_size(
     assert pq.read_schema(whole.output).field("row_id").type == pa.int64()
 
     inputs = pd.DataFrame(news_rows)[list(spec.required_columns)]
-    expected = load_pyfunc(model_uri).predict(inputs)
+    expected = predicted_frame(load_pyfunc(model_uri), inputs)
     assert written["label"].tolist() == expected["label"].tolist()
     pd.testing.assert_frame_equal(written[spec.output_columns], expected[spec.output_columns], check_dtype=False, atol=1e-5)
     # five chunks (5 + 5 + 2 rows) give what one does
@@ -70,9 +70,9 @@ def test_segments_that_name_their_document_are_read_beside_their_neighbours_in_a
 
     model = load_pyfunc(TOPIC)
     frame = pd.DataFrame(rows)
-    alone = model.predict(frame[["text"]])
+    alone = predicted_frame(model, frame[["text"]])
     # the pyfunc itself reads the column (its signature names it), as `mlflow models serve` does
-    beside = model.predict(frame.astype({"document": "string"}))
+    beside = predicted_frame(model, frame.astype({"document": "string"}))
     proba = [f"proba_{label}" for label in describe_model(TOPIC).labels]
     np.testing.assert_allclose(whole[proba].to_numpy(), beside[proba].to_numpy(), atol=1e-5)
     # rows without a document are read alone; the others are mixed 0.7 / 0.3 with their neighbours' mean
@@ -96,7 +96,7 @@ def test_text_written_as_a_pandas_category_is_scored_as_text_and_passed_through_
 
     written = pd.read_parquet(result.output)
     assert written["text"].dtype == "category"  # passed through as it was
-    expected = load_pyfunc(STANCE).predict(frame[["text", "target"]])
+    expected = predicted_frame(load_pyfunc(STANCE), frame[["text", "target"]])
     assert written["label"].tolist() == expected["label"].tolist()
 
 
@@ -115,7 +115,7 @@ def test_a_parquet_input_written_by_pandas_reads_back_with_its_dtypes_and_index(
     written = pd.read_parquet(score(TOPIC, path, out_dir / "scores.parquet", progress=False).output)
 
     pd.testing.assert_frame_equal(written[frame.columns], frame)
-    assert written["label"].tolist() == load_pyfunc(TOPIC).predict(frame[["text"]])["label"].tolist()
+    assert written["label"].tolist() == predicted_frame(load_pyfunc(TOPIC), frame[["text"]])["label"].tolist()
 
 @pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")  # the dropped exception, on purpose
 @pytest.mark.usefixtures("fresh_stop_requests")

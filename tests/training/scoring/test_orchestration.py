@@ -3,6 +3,7 @@ import logging
 import os
 from pathlib import Path
 
+import pyarrow as pa
 import pytest
 
 from classifiers.errors import UserInputError
@@ -25,8 +26,8 @@ def bad_input(folder: Path, case: str) -> Path:
     elif case == "scattered-document":
         # article "a" comes back on row 5, after its rows 1-2 were scored and written and article "b" began
         path = folder / "news.jsonl"
-        rows = [{"document": document, "text": f"Ministers met for ceasefire talks, round {n}."} for n, document in enumerate("abbba")]
-        path.write_text("".join(json.dumps(row) + "\n" for row in rows), encoding="utf-8")
+        records = [{"document": document, "text": f"Ministers met for ceasefire talks, round {n}."} for n, document in enumerate("abbba")]
+        path.write_text("".join(json.dumps(record) + "\n" for record in records), encoding="utf-8")
     elif case == "document-object":
         path = folder / "news.jsonl"
         path.write_text(json.dumps({"document": {"id": 1}, "text": "Jets struck the city."}) + "\n", encoding="utf-8")
@@ -92,11 +93,11 @@ def test_a_failure_after_chunks_were_written_removes_the_partial_file(
     seen: list[list[str]] = []
     append = local_engine.with_predictions
 
-    def failing_on_the_fourth_chunk(*args: object) -> object:
+    def failing_on_the_fourth_chunk(chunk: pa.Table, predictions: pa.Table) -> pa.Table:
         seen.append(sorted(path.name for path in out_dir.iterdir()))
         if len(seen) == 4:
             raise OSError(28, "No space left on device")
-        return append(*args)
+        return append(chunk, predictions)
 
     monkeypatch.setattr(local_engine, "with_predictions", failing_on_the_fourth_chunk)
     path = inputs_dir / "news.jsonl"

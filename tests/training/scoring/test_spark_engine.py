@@ -15,7 +15,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from classifiers.errors import UserInputError
-from classifiers.pyfunc import load_pyfunc
+from classifiers.pyfunc import load_pyfunc, predicted_frame
 from tests.conftest import batching_tolerance
 from training.locations import PROJECT_ROOT
 from training.scoring import Engine, score
@@ -200,7 +200,7 @@ def test_spark_reads_the_segments_of_a_document_beside_their_neighbours_as_the_l
     assert written["label"].tolist() == expected["label"].tolist()
     pd.testing.assert_frame_equal(written, expected, check_dtype=False, atol=batching_tolerance())
     # read alone, the segments of the articles would score otherwise
-    alone = load_pyfunc(model_uri).predict(pd.DataFrame(rows)[["text"]])
+    alone = predicted_frame(load_pyfunc(model_uri), pd.DataFrame(rows)[["text"]])
     proba = [name for name in written.columns if name.startswith("proba_")]
     assert not np.allclose(written.loc[:7, proba].to_numpy(), alone.loc[:7, proba].to_numpy(), atol=1e-3)
 
