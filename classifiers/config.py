@@ -40,6 +40,11 @@ class FamilyConfig(Strict):
     def check_labels(self, labels: Sequence[str]) -> None:
         """Refuse, before any training, data whose label set this model cannot be trained on (default: any)."""
 
+    def labels_it_names(self) -> dict[str, list[str]]:
+        """Labels the config names itself, by the key that names them (a zero-shot model answers the labels its
+        `model.descriptions` describe, beside the data's); default: none."""
+        return {}
+
     def fits_in_threads(self) -> bool:
         """Whether models of this config can be fitted side by side in threads of one process (default: no; a
         family that trains a transformer runs its own training loop)."""

@@ -30,7 +30,6 @@ from classifiers import pyfunc_entry, store
 from classifiers.contract import predict
 from classifiers.encoder import precision_name
 from classifiers.errors import UserInputError
-from classifiers.families.descriptions import DescriptionsModel
 from classifiers.interface import Trainable
 from classifiers.lineage import (
     DATA_DIGEST_TAG,
@@ -140,9 +139,9 @@ def prepare(config: ExperimentConfig, config_path: Path | None = None, overrides
         except UserInputError as err:
             # As the config's other errors do, it names the file to edit.
             raise UserInputError(f"{config_path}: {err}" if config_path else str(err)) from err
-        if isinstance(child_config.model, DescriptionsModel):
+        for key, labels in child_config.model.labels_it_names().items():
             # A zero-shot model also answers the labels it only describes, and they are scored (`f1_<label>`) too.
-            _check_metric_names(sorted(child_config.model.descriptions), "model.descriptions")
+            _check_metric_names(labels, key)
         requirement_pins(child_config.model)
     precision_name()  # a bad NEWS_ENCODER_PRECISION stops here, before any run exists
     return PreparedTraining(config, config_path, combinations, data)

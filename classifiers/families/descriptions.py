@@ -87,6 +87,9 @@ class DescriptionsModel(FamilyConfig):
         """Whether the model predicts from the descriptions alone (`description_weight: 1`), learning nothing from rows."""
         return self.description_weight == 1
 
+    def labels_it_names(self) -> dict[str, list[str]]:
+        return {"model.descriptions": sorted(self.descriptions)}
+
     def check_labels(self, labels: Sequence[str]) -> None:
         """Every label of the data needs a description; only a zero-shot model may describe labels it has no rows of."""
         missing = sorted(set(labels) - set(self.descriptions))
