@@ -179,11 +179,9 @@ def train_defaults(
     ] = False,
 ) -> None:
     """Train the default topic and stance models on the seed corpus where no champion exists yet."""
-    from classifiers import store
     from training.defaults import train_defaults as run_defaults
 
     with _user_errors():
-        store.use_store(writable=True)
         results = run_defaults(retrain, overrides or [])
     for result in results:
         _report(result)

@@ -46,7 +46,8 @@ def train_defaults(retrain: bool = False, overrides: Sequence[str] = ()) -> list
     # with retrain, before the topic champion has been replaced).
     settings = [*(["promote=always"] if retrain else []), *overrides]
     configs = {task: load_config(path, settings) for task, path in DEFAULT_CONFIGS.items()}
-    client = store.use_store()
+    # Made (where missing) only once the overrides hold: a mistyped one left an empty store behind.
+    client = store.use_store(writable=True)
     due: dict[str, ExperimentConfig] = {}
     for task, config in configs.items():
         champion = None if retrain else champion_version(client, config.registered_model)

@@ -135,6 +135,14 @@ def test_train_defaults_names_an_override_only_one_config_lacks_before_training_
     assert MlflowClient().search_registered_models() == []
 
 
+def test_train_defaults_refuses_a_bad_override_before_it_makes_a_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    missing = tmp_path / "new" / "mlflow.db"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{missing}")
+    result = runner.invoke(app, ["train-defaults", "model.C=high"])
+    assert result.exit_code == 1 and "model.C=high: invalid config" in result.output, result.output
+    assert not missing.parent.exists()
+
+
 def test_train_defaults_checks_every_model_s_data_before_training_any(store_uri: str, tmp_path: Path) -> None:
     # The stance default's public corpora are read from NEWS_DATA_DIR; the topic default needs none of them.
     nowhere = tmp_path / "nowhere"
