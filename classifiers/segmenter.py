@@ -53,8 +53,9 @@ def segment_paragraphs(paragraphs: Iterable[str]) -> list[str]:
     visible = [raw for raw in paragraphs if not is_blank(raw)]
     # A divider was classified as a paragraph, or prefixed to the next one as its heading. A body of nothing but
     # dividers ("!!!", emoji) keeps them: it is classified as its text, as /v1/classify classifies any visible text.
-    if any(has_words(raw) for raw in visible):
-        visible = [raw for raw in visible if has_words(raw)]
+    worded = [raw for raw in visible if has_words(raw)]
+    if worded:
+        visible = worded
     segments: list[str] = []
     pending_headings: list[str] = []
     for raw in visible:
