@@ -11,6 +11,7 @@ import hashlib
 import io
 import json
 import logging
+import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -439,10 +440,17 @@ def _read_vast(paths: list[Path], labels: tuple[str, ...]) -> pd.DataFrame:
             "target": [row["topic_str"] for _, row in rows],
             "label": [code[row["label"]] for _, row in rows],
             # A topic is the unit VAST holds out (zero-shot), so grouped splits keep its rows together.
-            "group": [row["topic_str"] for _, row in rows],
+            "group": vast_topic_groups([row["topic_str"] for _, row in rows]),
             "subset": [VAST_SEEN[row["seen?"]] for _, row in rows],
         }
     )
+
+
+def vast_topic_groups(topics: Sequence[str]) -> list[str]:
+    """Each row's topic under the first spelling the file gives it: VAST spells some topics two ways ("homeschooling"
+    and "home schooling", "u.s" and "us"), and a split holding one out must hold out the other."""
+    first: dict[str, str] = {}
+    return [first.setdefault(re.sub(r"[\W_]+", "", topic.casefold()), topic) for topic in topics]
 
 
 READERS: dict[str, Callable[[list[Path], tuple[str, ...]], pd.DataFrame]] = {

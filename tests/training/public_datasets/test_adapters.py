@@ -225,6 +225,23 @@ def test_vast_reads_quoted_multiline_posts_labels_topics_and_subsets(tmp_path: P
     assert frame["subset"].tolist() == ["few_shot", "zero_shot", "zero_shot", "few_shot"]
 
 
+def test_vast_groups_a_topic_spelt_two_ways_as_one(tmp_path: Path) -> None:
+    # The training file spells 37 topics two ways ("homeschooling" / "home schooling", "u.s" / "us"): split apart, a
+    # dev topic of the topic-grouped split was in training, under 20 dev rows as the very comment and topic trained on.
+    rows = [
+        ("Kids learn best at home.", "homeschooling", "1", "1"),
+        ("Kids learn best at home.", "home schooling", "1", "2"),
+        ("The embassy should move.", "U.S. embassy", "0", "3"),
+        ("The embassy should move.", "us embassy", "0", "4"),
+        ("Schools need funding.", "school funding", "2", "5"),
+    ]
+    write_vast(tmp_path, VAST_HEADER + "".join(vast_row(post, topic, label, "1", new_id) for post, topic, label, new_id in rows))
+    frame = load_benchmark("vast", tmp_path, "train", "stance")
+    # Each under its first spelling; the targets stay as written.
+    assert frame["group"].tolist() == ["homeschooling", "homeschooling", "U.S. embassy", "U.S. embassy", "school funding"]
+    assert frame["target"].tolist() == [topic for _, topic, _, _ in rows]
+
+
 def test_vast_test_split_reads_the_official_test_file(tmp_path: Path) -> None:
     # The test file has six more columns, which the adapter ignores.
     header = VAST_HEADER.replace("contains_topic?\n", "contains_topic?,LexSim,Qte,Sarc,Imp,mlS,mlT\n")
