@@ -45,12 +45,22 @@ def _shortened(text: str) -> str:
 
 
 def _too_long_to_echo(value: object) -> bool:
-    """Whether a rejected value other than a string would take more than ECHOED_CHARS in the answer."""
+    """Whether a rejected value other than a string would take more than ECHOED_CHARS in the answer.
+
+    Encoded only until it is over: this runs on the event loop, and an 8 MB object of 560,000 keys, encoded whole,
+    held it 0.6 s, stalling every other request.
+    """
+    length = 0
     try:
-        return len(json.dumps(value, default=repr)) > ECHOED_CHARS
+        # iterencode yields json.dumps's text piece by piece (its pure-Python encoder), so it can stop early.
+        for piece in json.JSONEncoder(default=repr).iterencode(value):
+            length += len(piece)
+            if length > ECHOED_CHARS:
+                return True
     # Nested nearly as deep as the parser allows, a value is deeper than the stack left here.
     except RecursionError:
         return True
+    return False
 
 
 def _bounded(error: dict[str, Any]) -> dict[str, Any]:

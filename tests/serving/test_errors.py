@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import json
 
 import pytest
+from fastapi.exceptions import RequestValidationError
 from fastapi.testclient import TestClient
 
 from serving.app import create_app
-from serving.errors import error_path
+from serving.errors import ECHOED_CHARS, error_path, validation_error
 from tests.serving.conftest import SettingsFactory
 
 
@@ -24,6 +26,38 @@ from tests.serving.conftest import SettingsFactory
 )
 def test_error_path(loc: tuple[str | int, ...], path: str) -> None:
     assert error_path(loc) == path
+
+
+def _list_error(rejected: object) -> dict[str, object]:
+    return {"type": "list_type", "loc": ("body", "items"), "msg": "Input should be a valid list", "input": rejected}
+
+
+class _Unencodable:
+    """A value json.dumps cannot encode: reaching it means the echo check read past what it needed."""
+
+    def __repr__(self) -> str:
+        raise AssertionError("the whole rejected value was encoded")
+
+
+def test_a_rejected_value_is_encoded_only_until_it_is_too_long_to_echo() -> None:
+    # The 422 handler runs on the event loop: encoding a rejected 8 MB object whole, to learn that it is longer than
+    # the few hundred characters echoed, held the loop 0.6 s while every other request waited.
+    exc = RequestValidationError([_list_error(["x" * ECHOED_CHARS, _Unencodable()])])
+
+    response = asyncio.run(validation_error(None, exc))  # type: ignore[arg-type]
+
+    # Named by its path, not echoed, as before.
+    assert json.loads(bytes(response.body))["detail"] == [
+        {"type": "list_type", "loc": ["body", "items"], "msg": "items: Input should be a valid list"}
+    ]
+
+
+def test_a_short_rejected_value_is_echoed() -> None:
+    exc = RequestValidationError([_list_error({"a": [1, 2.5]})])
+
+    response = asyncio.run(validation_error(None, exc))  # type: ignore[arg-type]
+
+    assert json.loads(bytes(response.body))["detail"][0]["input"] == {"a": [1, 2.5]}
 
 
 def test_an_unexpected_error_is_answered_as_json_and_the_server_keeps_serving(
