@@ -37,6 +37,19 @@ class InputFile:
     schema: pa.Schema | None = None
     rows: int | None = None
 
+    @property
+    def pandas_index(self) -> tuple[str, ...]:
+        """The columns in which pandas stored a Parquet file's index (`__index_level_0__` where it has no name; a
+        RangeIndex is stored in the metadata alone): to pandas, the file's index, not columns of it."""
+        if self.schema is None or b"pandas" not in (self.schema.metadata or {}):
+            return ()
+        try:
+            index = self.schema.pandas_metadata["index_columns"]
+        # Metadata pandas did not write (a hand-made key): pandas would not read an index from it either.
+        except (ValueError, KeyError, TypeError):
+            return ()
+        return tuple(name for name in index if isinstance(name, str) and name in self.columns)
+
 
 def inspect_input(path: Path) -> InputFile:
     """Check that the input exists, has a supported suffix and a `text` column; UserInputError if not."""

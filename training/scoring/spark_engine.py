@@ -271,6 +271,13 @@ def score_with_spark(source: InputFile, spec: ModelSpec, output: Path, master: s
     # py4j logs every connection it opens at INFO.
     logging.getLogger("py4j").setLevel(logging.WARNING)
     documents = DOCUMENT_COLUMN in source.columns
+    if source.pandas_index:
+        logger.warning(
+            "%s: its pandas index (%s) is not in the Spark engine's output, whose part files cannot hold it as an "
+            "index; to keep it, write the file with its index as a column (`frame.reset_index().to_parquet(...)`), or "
+            "use --engine local, which keeps it as the index",
+            source.path, ", ".join(source.pandas_index),
+        )
     with _without_py4j_root_logs(), staged_output(output) as staged:
         # Spark stops before the staging folder is removed, so none of its tasks still writes there. A model call
         # never cuts a document: it takes a whole partition, and partitions of about chunk_rows rows bound a
@@ -330,10 +337,17 @@ def _write_scores(
         frame = frame.repartition(parallelism)
     udf = mlflow.pyfunc.spark_udf(spark, spec.uri, result_type=result_type(spec), env_manager="local")
     scored = frame.withColumn(_PREDICTION, udf(F.struct(*inputs))).select(
-        *[_column(name) for name in source.columns],
+        *[_column(name) for name in passed_through(source)],
         *[F.col(f"{_PREDICTION}.{_quoted(name)}").alias(name) for name in spec.output_columns],
     )
     scored.write.parquet(str(staged))
+
+
+def passed_through(source: InputFile) -> list[str]:
+    """The input's columns the output repeats: all but a pandas index stored as columns, which Spark's part files,
+    without pandas' metadata, would give back to pandas as columns (`__index_level_0__`) that the input does not have.
+    """
+    return [name for name in source.columns if name not in source.pandas_index]
 
 
 def _quoted(name: str) -> str:

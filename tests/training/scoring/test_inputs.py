@@ -1,6 +1,7 @@
 import json
 from pathlib import Path
 
+import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
@@ -24,6 +25,32 @@ def test_parquet_columns_and_row_count_come_from_the_footer(parquet_input: Path)
     found = inspect_input(parquet_input)
     assert found.columns == ("row_id", "segment_id", "text", "target")
     assert found.rows == 12
+
+
+@pytest.mark.parametrize(
+    ("index", "stored"),
+    [
+        (pd.Index([5, 3, 9]), ("__index_level_0__",)),
+        (pd.Index(["a", "b", "c"], name="wire_id"), ("wire_id",)),
+        (pd.MultiIndex.from_arrays([[1, 2, 3], ["x", "y", "z"]], names=["day", None]), ("day", "__index_level_1__")),
+        (pd.RangeIndex(100, 103, name="position"), ()),
+    ],
+    ids=["unnamed", "named", "two levels", "range (metadata only)"],
+)
+def test_the_columns_pandas_stored_an_index_in_are_known(inputs_dir: Path, index: pd.Index, stored: tuple[str, ...]) -> None:
+    path = inputs_dir / "pandas.parquet"
+    pd.DataFrame({"text": ["One.", "Two.", "Three."]}, index=index).to_parquet(path)
+
+    found = inspect_input(path)
+
+    assert found.pandas_index == stored
+    assert found.columns == ("text", *stored)
+
+
+def test_an_input_without_pandas_metadata_has_no_pandas_index(jsonl_input: Path, parquet_input: Path, inputs_dir: Path) -> None:
+    hand_made = inputs_dir / "hand_made.parquet"
+    pq.write_table(pa.table({"text": ["x"]}).replace_schema_metadata({"pandas": "not json"}), hand_made)
+    assert [inspect_input(path).pandas_index for path in (jsonl_input, parquet_input, hand_made)] == [(), (), ()]
 
 
 def test_chunks_keep_file_order_and_never_exceed_the_chunk_size(jsonl_input: Path, parquet_input: Path, news_rows: list[dict[str, object]]) -> None:

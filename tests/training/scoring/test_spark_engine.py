@@ -19,7 +19,7 @@ from classifiers.pyfunc import load_pyfunc, predicted_frame
 from tests.conftest import batching_tolerance
 from training.locations import PROJECT_ROOT
 from training.scoring import Engine, score
-from training.scoring.model import MODEL_FILE, MODEL_METADATA_KEY, ModelSpec
+from training.scoring.model import MODEL_FILE, MODEL_METADATA_KEY, ModelSpec, describe_model
 from training.scoring.spark_engine import check_master_reachable, result_type, write_failure
 
 
@@ -173,6 +173,28 @@ def test_spark_and_local_engines_give_the_same_scores(trained_store_uri: str, js
     recorded = json.loads(pq.read_schema(local.output).metadata[MODEL_METADATA_KEY])
     assert recorded == json.loads((spark.output / MODEL_FILE).read_text(encoding="utf-8"))
     assert recorded["uri"] == model_uri and (recorded["name"], recorded["version"]) == ("news-stance", "1")
+
+
+@pytest.mark.slow
+def test_spark_output_has_the_columns_of_the_local_one_not_the_pandas_index(
+    trained_store_uri: str, inputs_dir: Path, out_dir: Path, news_rows: list[dict[str, object]], caplog: pytest.LogCaptureFixture
+) -> None:
+    # Rows picked out of a frame keep their labels, an index pandas stores as a column, `__index_level_0__`: Spark
+    # passed it through as a column of its own, which `pandas.read_parquet` of its folder then showed.
+    frame = pd.DataFrame({"row_id": [row["row_id"] for row in news_rows], "text": [row["text"] for row in news_rows]})
+    frame = frame.iloc[[3, 0, 7, 1, 10]]
+    source = inputs_dir / "filtered.parquet"
+    frame.to_parquet(source)
+    model_uri = "models:/news-topic@champion"
+    local = score(model_uri, source, out_dir / "local.parquet", progress=False)
+    with caplog.at_level("WARNING", logger="training.scoring.spark_engine"):
+        spark = score(model_uri, source, out_dir / "spark.parquet", engine=Engine.SPARK, master="local[1]")
+
+    expected = pd.read_parquet(local.output)
+    written = pd.read_parquet(spark.output)
+    assert list(written.columns) == list(expected.columns) == ["row_id", "text", *describe_model(model_uri).output_columns]
+    assert expected.index.tolist() == frame.index.tolist()  # the local engine keeps it as the index
+    assert "its pandas index (__index_level_0__) is not in the Spark engine's output" in caplog.text
 
 
 @pytest.mark.slow
