@@ -61,6 +61,8 @@ def create_app(settings: ServingSettings) -> FastAPI:
         # FastAPI's pages load their assets from a CDN; the docs router serves them from an installed package.
         docs_url=None,
         redoc_url=None,
+        # A path with a trailing slash is a 404 naming the endpoint (serving.errors.not_found), not a 307 to it.
+        redirect_slashes=False,
     )
     registry = CollectorRegistry()
     metrics = ServiceMetrics(registry)

@@ -1,4 +1,5 @@
-"""Exception handlers: 422 messages that name the item, 413 and 503 in JSON, 502 for a failed reload, 500 in JSON."""
+"""Exception handlers: 422 messages that name the item, 404 naming the endpoint, 413 and 503 in JSON, 502 for a failed
+reload, 500 in JSON."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from pydantic_core import to_json
 from starlette.exceptions import HTTPException
 from starlette.middleware.body_limit import RequestBodyLimitMiddleware
 from starlette.requests import ClientDisconnect
+from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from classifiers.store import RegistryUnreachable
@@ -121,6 +123,25 @@ async def method_not_allowed(request: Request, exc: HTTPException) -> JSONRespon
     return JSONResponse(status_code=405, content={"detail": exc.detail}, headers=headers)
 
 
+async def not_found(request: Request, exc: HTTPException) -> JSONResponse:
+    """404 naming the endpoint a path means where it only adds a trailing slash to one (`/v1/classify/`).
+
+    Starlette redirected such a path (307) by default: curl and httpx do not follow a redirect unless told to (the
+    caller got an empty answer), a client that does sends a POST's body a second time, to a URL built from the Host
+    header, and every endpoint had two addresses. Each has one; the answer says which.
+    """
+    detail = exc.detail
+    path = request.scope["path"]
+    endpoint = path.rstrip("/")
+    if endpoint and endpoint != path:
+        without_slash = {**request.scope, "path": endpoint}
+        if any(route.matches(without_slash)[0] is not Match.NONE for route in request.app.router.routes):
+            sent = request.url.path
+            endpoint_sent = sent.rstrip("/")
+            detail = f"no endpoint at {_shortened(sent)}: the endpoint is {endpoint_sent}, without the trailing slash"
+    return JSONResponse(status_code=404, content={"detail": detail}, headers=exc.headers)
+
+
 class JsonBodyLimitMiddleware:
     """Starlette's RequestBodyLimitMiddleware, with its plain-text 413 answered in the JSON error shape.
 
@@ -215,6 +236,7 @@ async def unexpected_error(request: Request, exc: Exception) -> JSONResponse:
 def add_exception_handlers(app: FastAPI) -> None:
     """Register this module's handlers on the app."""
     app.add_exception_handler(RequestValidationError, validation_error)  # type: ignore[arg-type]
+    app.add_exception_handler(404, not_found)  # type: ignore[arg-type]
     app.add_exception_handler(405, method_not_allowed)  # type: ignore[arg-type]
     app.add_exception_handler(413, body_too_large)  # type: ignore[arg-type]
     app.add_exception_handler(ModelUnavailable, model_unavailable)  # type: ignore[arg-type]
