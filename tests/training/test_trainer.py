@@ -346,6 +346,41 @@ def test_unknown_primary_metric_fails_before_cross_validation(
     )
 
 
+def write_bbc_without_tech(data_dir: Path) -> None:
+    """Four articles of each BBC News class but `tech`, in the official layout, each class with words of its own."""
+    words = {
+        "business": "profits shares market",
+        "entertainment": "film actor award",
+        "politics": "minister election vote",
+        "sport": "match goal team",
+    }
+    for label, text in words.items():
+        for number in range(1, 5):
+            article = data_dir / "bbc_news" / "bbc" / label / f"{number:03}.txt"
+            article.parent.mkdir(parents=True, exist_ok=True)
+            article.write_text(f"{text} {number}\n\nThe {text} story, the {text} news.\n", encoding="utf-8")
+
+
+def test_a_benchmark_slice_lacking_a_label_logs_one_macro_f1_with_its_per_class_figures(
+    store_uri: str, tmp_path: Path
+) -> None:
+    # The official scorer's macro-F1 counted `tech`, which the slice lacks, as 0 (4/5 of the per-class mean) and
+    # overwrote the run's own, while f1_<label> and the interval leave it out.
+    write_bbc_without_tech(tmp_path / "datasets")
+    path = locations.CONFIGS_DIR / "benchmarks" / "bbc_news" / "tfidf_svm.yaml"
+    overrides = [
+        f"data.data_dir={tmp_path / 'datasets'}", "data.limit=14", "evaluation.n_splits=2", "model.min_df=1",
+        "promote=never",
+    ]
+    run = MlflowClient().get_run(train(load_config(path, overrides), config_path=path).run_id)
+    metrics = run.data.metrics
+    labels = ["business", "entertainment", "politics", "sport"]
+    assert "f1_tech" not in metrics
+    assert metrics["macro_f1"] == pytest.approx(sum(metrics[f"f1_{label}"] for label in labels) / len(labels))
+    assert metrics["macro_f1_ci_low"] <= metrics["macro_f1"] <= metrics["macro_f1_ci_high"]
+    assert run.data.tags["macro_f1_labels"] == "business, entertainment, politics, sport"
+
+
 def test_benchmark_data_may_rank_by_its_official_metric() -> None:
     from training.public_datasets.adapters import BENCHMARKS
 

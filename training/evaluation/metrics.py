@@ -34,6 +34,12 @@ def classification_metric_names(labels: Sequence[str]) -> list[str]:
     return [*OVERALL_METRICS, *(f"{kind}_{label}" for label in labels for kind in PER_CLASS_METRICS)]
 
 
+def averaged_labels(y_true: Labels, y_pred: Labels, labels: Sequence[str]) -> list[str]:
+    """The labels of `labels` that macro_f1 averages over: those the gold or the predicted labels show."""
+    seen = {*y_true, *y_pred}
+    return [label for label in labels if label in seen]
+
+
 def classification_metrics(y_true: Labels, y_pred: Labels, labels: Sequence[str]) -> dict[str, float]:
     """accuracy, macro_f1, and f1_/precision_/recall_<label> for each of `labels`.
 
@@ -44,8 +50,7 @@ def classification_metrics(y_true: Labels, y_pred: Labels, labels: Sequence[str]
     precision, recall, f1, _ = precision_recall_fscore_support(
         y_true, y_pred, labels=labels, average=None, zero_division=0
     )
-    seen = {*y_true, *y_pred}
-    present = [label for label in labels if label in seen]
+    present = averaged_labels(y_true, y_pred, labels)
     metrics = {
         "accuracy": float(accuracy_score(y_true, y_pred)),
         "macro_f1": float(f1_score(y_true, y_pred, labels=present, average="macro", zero_division=0)),

@@ -46,8 +46,9 @@ def test_fnc1_official_metrics_by_hand() -> None:
 
 def test_fnc_test_mix_reweights_gold_classes_to_the_competition_shares() -> None:
     gold = ["unrelated", "agree", "agree", "agree"]
-    # a perfect prediction stays perfect whatever the weights
-    assert fnc_test_mix(gold, gold) == pytest.approx({"fnc_score_test_mix": 100.0, "macro_f1_test_mix": 0.5})
+    # a perfect prediction stays perfect whatever the weights; macro-F1 averages over the classes shown, as the run's
+    # macro_f1 does (the two classes neither gold nor predicted counted as 0 and made it 0.5)
+    assert fnc_test_mix(gold, gold) == pytest.approx({"fnc_score_test_mix": 100.0, "macro_f1_test_mix": 1.0})
     # calling every agree pair unrelated: raw score 0.25 of 3.25; reweighted, unrelated rows weigh
     # w_u = .722/(.722+.074) / (1/4) and agree rows w_a = .074/(.722+.074) / (3/4)
     predicted = ["unrelated"] * 4
@@ -56,9 +57,10 @@ def test_fnc_test_mix_reweights_gold_classes_to_the_competition_shares() -> None
     expected = 100 * 0.25 * w_u / (0.25 * w_u + 3 * w_a)
     assert fnc_test_mix(gold, predicted)["fnc_score_test_mix"] == pytest.approx(expected)
     assert fnc_test_mix(gold, predicted)["fnc_score_test_mix"] > fnc_score(gold, predicted)
-    # unrelated F1: precision w_u / (w_u + 3 w_a), recall 1; agree 0; disagree and discuss 0 (never gold nor predicted)
+    # unrelated F1: precision w_u / (w_u + 3 w_a), recall 1; agree 0; disagree and discuss not averaged (never gold
+    # nor predicted)
     precision = w_u / (w_u + 3 * w_a)
-    assert fnc_test_mix(gold, predicted)["macro_f1_test_mix"] == pytest.approx(2 * precision / (1 + precision) / 4)
+    assert fnc_test_mix(gold, predicted)["macro_f1_test_mix"] == pytest.approx(2 * precision / (1 + precision) / 2)
 
 
 def test_semeval_f_avg_by_hand() -> None:
