@@ -10,10 +10,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from mlflow.data.digest_utils import MAX_ROWS, compute_pandas_digest, get_normalized_md5_digest
+from mlflow.utils.validation import MAX_DATASET_NAME_SIZE
 
 from classifiers.blank_text import is_blank
 from classifiers.contract import REQUIRED_COLUMNS
 from classifiers.errors import UserInputError
+from training import locations
 from training.config.schema import BenchmarkData, ExtraTraining, JsonlData, SeedData
 from training.corpus.hf_datasets import load_stance_dataset, load_topic_dataset
 from training.input_copies import input_keys, join_groups_sharing_inputs, warn_of_conflicting_copies, without_copies_of
@@ -31,6 +33,34 @@ def frame_digest(frame: pd.DataFrame) -> str:
         return compute_pandas_digest(frame)
     chunks = [compute_pandas_digest(frame.iloc[start : start + MAX_ROWS]) for start in range(0, len(frame), MAX_ROWS)]
     return get_normalized_md5_digest([np.int64(len(frame)), *(chunk.encode() for chunk in chunks)])
+
+
+def file_data_name(path: Path) -> str:
+    """A data file's MLflow dataset name: its path from the project root, or whole outside it, so that files of one
+    name (`topic.jsonl` of each outside set) are told apart in the runs table."""
+    return _within_name_limit(str(locations.shown(path)))
+
+
+def seed_data_name(config: SeedData) -> str:
+    """`seeds` for the project's seed corpus; with other files, their paths too."""
+    files = (config.segments.resolve(), config.labels.resolve())
+    if files == (locations.SEGMENTS_PATH.resolve(), locations.LABELS_PATH.resolve()):
+        return "seeds"
+    return _within_name_limit(f"seeds ({', '.join(str(locations.shown(path)) for path in files)})")
+
+
+def benchmark_data_name(name: str, split: str, data_dir: Path, limit: int | None = None) -> str:
+    """`<benchmark>-<split>`, `-limit<N>` for a slice of N groups, and the folder it was read from where that is not
+    ../shared/datasets (BBC News's withheld 20% is an `all` split too)."""
+    shown = f"{name}-{split}" if limit is None else f"{name}-{split}-limit{limit}"
+    if data_dir.resolve() != locations.SHARED_DATA_DIR:
+        shown += f" ({locations.shown(data_dir)})"
+    return _within_name_limit(shown)
+
+
+def _within_name_limit(name: str) -> str:
+    """The name, or its end after "…" where MLflow would refuse it as too long (a path deep in a folder tree)."""
+    return name if len(name) <= MAX_DATASET_NAME_SIZE else "…" + name[-(MAX_DATASET_NAME_SIZE - 1) :]
 
 
 @dataclass(frozen=True)
@@ -219,14 +249,15 @@ def _load_frame(config: SeedData | JsonlData | BenchmarkData, task: str) -> tupl
         case SeedData():
             loader = load_topic_dataset if task == "topic" else load_stance_dataset
             frame = loader(config.segments, config.labels).to_pandas().rename(columns={"article_id": "group"})
-            name, source = "seeds", str(config.labels)
+            name, source = seed_data_name(config), str(config.labels)
         case JsonlData():
-            frame, name, source = _read_jsonl(config, task), config.path.stem, str(config.path)
+            frame, name, source = _read_jsonl(config, task), file_data_name(config.path), str(config.path)
         case BenchmarkData():
             from training.public_datasets.adapters import get_benchmark, load_benchmark
 
             benchmark = get_benchmark(config.name)
             split = benchmark.resolve_split(config.split)
             frame = load_benchmark(config.name, config.data_dir, split, task, config.limit)
-            name, source = f"{config.name}-{split}", str(benchmark.directory(config.data_dir))
+            name = benchmark_data_name(config.name, split, config.data_dir, config.limit)
+            source = str(benchmark.directory(config.data_dir))
     return frame, name, source

@@ -14,7 +14,8 @@ LABELS_PATH = SEEDS_DIR / "labels.jsonl"
 CONFIGS_DIR = PROJECT_ROOT / "configs"
 # The public benchmark datasets live outside the checkout (by default beside it) and are never copied in.
 # Resolved once, so child processes started from another folder read the same one.
-DEFAULT_DATA_DIR = Path(os.environ.get("NEWS_DATA_DIR") or PROJECT_ROOT.parent / "shared" / "datasets").resolve()
+SHARED_DATA_DIR = (PROJECT_ROOT.parent / "shared" / "datasets").resolve()
+DEFAULT_DATA_DIR = Path(os.environ.get("NEWS_DATA_DIR") or SHARED_DATA_DIR).resolve()
 
 
 def shown(path: Path) -> Path:

@@ -1,6 +1,7 @@
 """Loading an experiment's data and its extra training sources."""
 
 import json
+import shutil
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -8,10 +9,18 @@ import numpy as np
 import pandas as pd
 import pytest
 from mlflow.data.digest_utils import compute_pandas_digest
+from mlflow.utils.validation import MAX_DATASET_NAME_SIZE
 
 from classifiers.errors import UserInputError
-from training.config.schema import ExtraTraining, JsonlData, SeedData
-from training.labelled_data import frame_digest, load_labelled_data
+from training import locations
+from training.config.schema import BenchmarkData, ExtraTraining, JsonlData, SeedData
+from training.labelled_data import (
+    benchmark_data_name,
+    file_data_name,
+    frame_digest,
+    load_labelled_data,
+    seed_data_name,
+)
 
 
 def source(path: Path, rows: list[dict[str, str]], labels: dict[str, str | None]) -> ExtraTraining:
@@ -214,3 +223,49 @@ def test_a_label_rare_beside_the_others_is_said_unless_the_labels_are_declared(
     caplog.clear()
     load_labelled_data(JsonlData(source="jsonl", path=path, labels=["favor", "against", "agianst"]), "topic")
     assert "a typo?" not in caplog.text
+
+
+# --- MLflow dataset names ---------------------------------------------------------------------
+
+
+def test_files_of_one_name_in_two_folders_get_distinct_dataset_names(tmp_path: Path) -> None:
+    # Every outside set's topic.jsonl was logged as `topic`: the runs table could not tell them apart.
+    rows = [{"text": "Jets struck the port.", "label": "conflict"}, {"text": "Envoys met in Cairo.", "label": "diplomacy"}]
+    names = []
+    for folder in ("b", "c"):
+        (tmp_path / folder).mkdir()
+        path = tmp_path / folder / "topic.jsonl"
+        path.write_text("".join(json.dumps(row) + "\n" for row in rows), encoding="utf-8")
+        names.append(load_labelled_data(JsonlData(source="jsonl", path=path), "topic").name)
+    assert names == [str(tmp_path.resolve() / "b" / "topic.jsonl"), str(tmp_path.resolve() / "c" / "topic.jsonl")]
+    # A file of the project is named from its root, as its params are, so runs of two checkouts show the same name.
+    inside = locations.PROJECT_ROOT / "benchmarks" / "outside_news" / "b" / "topic.jsonl"
+    assert file_data_name(inside) == "benchmarks/outside_news/b/topic.jsonl"
+
+
+def test_a_benchmark_slice_and_a_copy_in_another_folder_get_distinct_dataset_names(tmp_path: Path) -> None:
+    assert benchmark_data_name("bbc_news", "all", locations.SHARED_DATA_DIR) == "bbc_news-all"
+    assert benchmark_data_name("bbc_news", "all", locations.SHARED_DATA_DIR, limit=300) == "bbc_news-all-limit300"
+    # BBC News's withheld 20% is an `all` split too, read from the folder given to evaluate --data-dir.
+    withheld = benchmark_data_name("bbc_news", "all", tmp_path)
+    assert withheld == f"bbc_news-all ({tmp_path.resolve()})"
+    (tmp_path / "bbc_news" / "bbc" / "business").mkdir(parents=True)
+    (tmp_path / "bbc_news" / "bbc" / "sport").mkdir()
+    for number in range(3):
+        (tmp_path / "bbc_news" / "bbc" / "business" / f"00{number}.txt").write_text(f"Profits {number}\n\nUp.\n", encoding="utf-8")
+        (tmp_path / "bbc_news" / "bbc" / "sport" / f"00{number}.txt").write_text(f"Match {number}\n\nWon.\n", encoding="utf-8")
+    sliced = load_labelled_data(BenchmarkData(source="benchmark", name="bbc_news", data_dir=tmp_path, limit=4), "topic")
+    assert sliced.name == f"bbc_news-all-limit4 ({tmp_path.resolve()})"
+
+
+def test_seed_files_other_than_the_projects_get_a_dataset_name_of_their_own(tmp_path: Path) -> None:
+    assert seed_data_name(SeedData()) == "seeds"
+    labels = tmp_path / "labels.jsonl"
+    shutil.copy(locations.LABELS_PATH, labels)
+    assert seed_data_name(SeedData(labels=labels)) == f"seeds (seeds/segments.jsonl, {labels.resolve()})"
+
+
+def test_a_dataset_name_past_mlflows_limit_keeps_its_end() -> None:
+    deep = Path("/", "d" * 250, "e" * 250, "topic.jsonl")
+    name = file_data_name(deep)
+    assert len(name) == MAX_DATASET_NAME_SIZE and name.startswith("…") and name.endswith("e/topic.jsonl")

@@ -379,6 +379,9 @@ def test_a_benchmark_slice_lacking_a_label_logs_one_macro_f1_with_its_per_class_
     assert metrics["macro_f1"] == pytest.approx(sum(metrics[f"f1_{label}"] for label in labels) / len(labels))
     assert metrics["macro_f1_ci_low"] <= metrics["macro_f1"] <= metrics["macro_f1_ci_high"]
     assert run.data.tags["macro_f1_labels"] == "business, entertainment, politics, sport"
+    # Named apart from the full data's `bbc_news-all` in the runs table.
+    assert run.inputs is not None
+    assert run.inputs.dataset_inputs[0].dataset.name == f"bbc_news-all-limit14 ({(tmp_path / 'datasets').resolve()})"
 
 
 def test_benchmark_data_may_rank_by_its_official_metric() -> None:

@@ -21,6 +21,7 @@ from training.evaluation.metrics import group_bootstrap_interval, summary_metric
 from training.evaluation.recording import Evaluation, record_evaluation
 from training.evaluation.seen_rows import rows_trained_on
 from training.jsonl_table import check_data_file, jsonl_lines, read_jsonl_table
+from training.labelled_data import benchmark_data_name, file_data_name
 from training.scoring.inputs import DocumentOrder
 from training.scoring.model import ModelSpec, describe_model
 from training.scoring.model import loaded_model as load_scoring_model
@@ -127,7 +128,7 @@ def evaluate_file(
         model=loaded,
         rows=_scored_rows(frame, loaded.task),
         predicted=predicted,
-        data_name=path.stem,
+        data_name=file_data_name(path),
         data_source=source,
         params=params,
         official={},
@@ -282,7 +283,7 @@ def evaluate_benchmark(
         model=loaded,
         rows=_scored_rows(frame, task),
         predicted=predicted,
-        data_name=f"{name}-{split}",
+        data_name=benchmark_data_name(name, split, data_dir),
         data_source=str(benchmark.directory(data_dir).resolve()),
         params=params,
         official=official,

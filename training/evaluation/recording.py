@@ -125,11 +125,19 @@ def _left(run_id: str | None) -> str:
     )
 
 
+# MLflow's SQL schema keeps a run's name in VARCHAR(250), which PostgreSQL enforces.
+MAX_RUN_NAME_LENGTH = 250
+
+
 def _run_name(evaluation: Evaluation) -> str:
+    """"<model> on <data>", the data's name cut at its start where the whole would not fit (its end names the file)."""
     identity = evaluation.model.identity
     name, version = identity.get("name"), identity.get("version")
     model = f"{name} v{version}" if name and version else identity["uri"]
-    return f"{model} on {evaluation.data_name}"
+    full = f"{model} on {evaluation.data_name}"
+    if len(full) <= MAX_RUN_NAME_LENGTH:
+        return full
+    return f"{model} on …{evaluation.data_name[len(full) - MAX_RUN_NAME_LENGTH + 1 :]}"
 
 
 def _logged_model(model_id: str | None) -> str | None:

@@ -373,6 +373,38 @@ def test_a_label_map_of_a_label_mlflow_refuses_in_a_param_name_is_recorded(store
     assert json.loads(run.data.params["label_map"]) == {"war (armed)": "conflict", "diplomacy": "diplomacy"}
 
 
+def test_recorded_evaluations_of_two_files_of_one_name_name_distinct_datasets(store_uri: str, tmp_path: Path) -> None:
+    # Both were logged as the dataset `topic`, so the runs table showed two different files as one.
+    train(load_config(locations.CONFIGS_DIR / "topic" / "tfidf_logreg.yaml"))
+    names = []
+    for folder in ("b", "c"):
+        (tmp_path / folder).mkdir()
+        data = write(tmp_path / folder / "topic.jsonl", [{"text": text, "label": label} for text, label in TOPIC_ROWS])
+        code, stdout, output = evaluate_cli(
+            "--model-uri", "models:/news-topic@champion", "--data", str(data), "--experiment", "held-out"
+        )
+        assert code == 0, output
+        run = MlflowClient().get_run(json.loads(stdout.strip().splitlines()[-1])["run"]["run_id"])
+        assert run.inputs is not None
+        names.append(run.inputs.dataset_inputs[0].dataset.name)
+    assert names == [str(tmp_path.resolve() / folder / "topic.jsonl") for folder in ("b", "c")]
+
+    # A file deep in a folder tree: MLflow refuses a dataset name past 500 characters, and PostgreSQL a run name past
+    # 250; both keep their end, which names the file.
+    deep = tmp_path / ("d" * 200) / ("e" * 200) / ("f" * 200)
+    deep.mkdir(parents=True)
+    data = write(deep / "topic.jsonl", [{"text": text, "label": label} for text, label in TOPIC_ROWS])
+    code, stdout, output = evaluate_cli("--model-uri", "models:/news-topic@champion", "--data", str(data), "--experiment", "held-out")
+    assert code == 0, output
+    run = MlflowClient().get_run(json.loads(stdout.strip().splitlines()[-1])["run"]["run_id"])
+    assert run.inputs is not None
+    name = run.inputs.dataset_inputs[0].dataset.name
+    assert len(name) == 500 and name.startswith("…") and name.endswith("f/topic.jsonl")
+    assert run.info.run_name is not None
+    assert len(run.info.run_name) == 250 and run.info.run_name.startswith("news-topic v1 on …")
+    assert run.info.run_name.endswith("f/topic.jsonl")
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [

@@ -74,7 +74,7 @@ def test_an_evaluation_is_recorded_as_a_run_with_the_training_runs_metric_names(
     # Shown by the UI as the training experiments are, on the runs table.
     assert experiment.tags["mlflow.experimentKind"] == "custom_model_development"
     champion = client.get_model_version_by_alias("news-topic", "champion")
-    assert run.info.run_name == f"news-topic v{champion.version} on held_out"
+    assert run.info.run_name == f"news-topic v{champion.version} on {held_out.resolve()}"
     assert run.data.tags["evaluated_model_name"] == "news-topic"
     assert run.data.tags["evaluated_model_version"] == str(champion.version)
     assert run.data.tags["evaluated_model_run_id"] == champion.run_id
@@ -103,7 +103,7 @@ def test_an_evaluation_is_recorded_as_a_run_with_the_training_runs_metric_names(
     (evaluated,) = run.inputs.dataset_inputs
     assert [tag.value for tag in evaluated.tags] == ["evaluation"]
     rows = pd.DataFrame({"text": [t for t, _, _ in TOPIC_ROWS], "label": [label for _, label, _ in TOPIC_ROWS]})
-    assert (evaluated.dataset.name, evaluated.dataset.digest) == ("held_out", frame_digest(rows))
+    assert (evaluated.dataset.name, evaluated.dataset.digest) == (str(held_out.resolve()), frame_digest(rows))
 
     artifacts = {artifact.path for artifact in client.list_artifacts(run.info.run_id, "evaluation")}
     assert artifacts == {"evaluation/result.json", "evaluation/confusion_matrix.png", "evaluation/classification_report.txt"}
@@ -116,7 +116,7 @@ def test_an_evaluation_is_recorded_as_a_run_with_the_training_runs_metric_names(
     assert model.metrics is not None
     attached = {metric.key: metric for metric in model.metrics if metric.run_id == run.info.run_id}
     assert attached["macro_f1"].value == pytest.approx(result["macro_f1"])
-    assert attached["macro_f1"].dataset_name == "held_out"
+    assert attached["macro_f1"].dataset_name == str(held_out.resolve())
 
 
 def test_a_benchmark_evaluation_records_its_official_metrics_and_label_map(
@@ -146,8 +146,10 @@ def test_a_benchmark_evaluation_records_its_official_metrics_and_label_map(
     assert run.data.params["split"] == "train"
     assert run.data.params["label_map.FAVOR"] == "favor"
     assert run.data.params["trained_on"] == "0"  # tweets no seed row copies
-    assert run.inputs is not None and run.inputs.dataset_inputs[0].dataset.name == "semeval2016-train"
-    assert run.info.run_name.endswith(" on semeval2016-train")
+    # The folder is named: another copy of the split (a withheld one) is other data.
+    assert run.inputs is not None
+    assert run.inputs.dataset_inputs[0].dataset.name == f"semeval2016-train ({tmp_path.resolve()})"
+    assert run.info.run_name.endswith(f" on semeval2016-train ({tmp_path.resolve()})")
 
 
 def test_without_the_option_evaluate_writes_nothing(writable_trained_store: str, held_out: Path) -> None:

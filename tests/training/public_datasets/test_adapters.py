@@ -286,7 +286,7 @@ def test_evaluate_on_vast_test_reports_zero_and_few_shot(store_uri: str, tmp_pat
 def test_vast_keeps_its_subset_out_of_the_trainers_data(tmp_path: Path) -> None:
     write_vast(tmp_path)
     data = load_labelled_data(BenchmarkData(source="benchmark", name="vast", data_dir=tmp_path), "stance")
-    assert data.name == "vast-train"
+    assert data.name == f"vast-train ({tmp_path.resolve()})"
     assert data.frame.columns.tolist() == ["text", "target", "label", "group"]
     assert data.labels == ["con", "neutral", "pro"]
 
@@ -296,7 +296,7 @@ def test_trainer_loads_a_benchmark_config(tmp_path: Path, split: str | None) -> 
     write_semeval(tmp_path)
     config = BenchmarkData(source="benchmark", name="semeval2016", data_dir=tmp_path, split=split)
     data = load_labelled_data(config, "stance")
-    assert data.name == "semeval2016-train"  # the training split is the default
+    assert data.name == f"semeval2016-train ({tmp_path.resolve()})"  # the training split is the default
     assert load_benchmark("semeval2016", tmp_path, split, "stance").equals(load_benchmark("semeval2016", tmp_path, "train", "stance"))
     assert data.labels == ["AGAINST", "FAVOR", "NONE"]
     assert data.inputs.columns.tolist() == ["text", "target"]

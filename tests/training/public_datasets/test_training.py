@@ -14,6 +14,7 @@ from training import locations
 from training.cli import app
 from training.config.resolve import load_config
 from training.evaluation.held_out import loaded_model, predict_labels
+from training.labelled_data import benchmark_data_name
 from training.locations import DEFAULT_DATA_DIR
 from training.public_datasets.adapters import load_benchmark
 from training.public_datasets.scorers import fnc_score, fnc_test_mix
@@ -52,7 +53,10 @@ def test_fnc1_slice_trains_with_official_metrics_and_scores_a_test_split(store_u
     assert run.data.metrics["fnc_score_test_mix"] == pytest.approx(mix["fnc_score_test_mix"])
     assert run.data.metrics["macro_f1_test_mix"] == pytest.approx(mix["macro_f1_test_mix"])
     assert {"macro_f1", "train_seconds", "peak_rss_mb"} <= set(run.data.metrics)
-    assert run.inputs is not None and run.inputs.dataset_inputs[0].dataset.name == "fnc1-train"
+    # The slice is named apart from the whole file's `fnc1-train`.
+    assert run.inputs is not None
+    assert run.inputs.dataset_inputs[0].dataset.name == benchmark_data_name("fnc1", "train", DEFAULT_DATA_DIR, 12)
+    assert run.inputs.dataset_inputs[0].dataset.name.startswith("fnc1-train-limit12")
 
     # A directory in the official layout with the withheld split's file names.
     folder = tmp_path / "datasets" / "fnc1"
