@@ -22,7 +22,7 @@ from mlflow.exceptions import MlflowException
 from mlflow.protos.databricks_pb2 import RESOURCE_DOES_NOT_EXIST, ErrorCode
 from mlflow.tracking import MlflowClient
 from mlflow.utils.mlflow_tags import MLFLOW_PARENT_RUN_ID
-from mlflow.utils.validation import MAX_PARAM_VAL_LENGTH, _validate_metric_name, bad_character_message
+from mlflow.utils.validation import MAX_PARAM_VAL_LENGTH
 from tqdm.auto import tqdm
 
 import classifiers
@@ -46,6 +46,7 @@ from training.config.resolve import expand_sweep, flatten, to_yaml
 from training.config.schema import BenchmarkData, ExperimentConfig
 from training.evaluation.cross_validation import (
     CV_MEAN_SUFFIX,
+    CV_STD_SUFFIX,
     CrossValidation,
     check_training_sides,
     cross_validate,
@@ -54,6 +55,7 @@ from training.evaluation.cross_validation import (
 from training.evaluation.logged_predictions import PREDICTIONS_ARTIFACT
 from training.evaluation.metrics import (
     OVERALL_METRICS,
+    PER_CLASS_METRICS,
     averaged_labels,
     classification_metric_names,
     classification_metrics,
@@ -63,6 +65,7 @@ from training.evaluation.metrics import (
 )
 from training.evaluation.seen_rows import CONFIG_ARTIFACT
 from training.labelled_data import LabelledData, frame_digest, load_labelled_data
+from training.mlflow_names import NAME_RULE, name_taken
 from training.peak_memory import PeakMemory
 from training.promotion import (
     Promotion,
@@ -415,16 +418,15 @@ _RENAME_IN_DATA = "the data (or map it to another with the data's labels or an e
 
 
 def _check_metric_names(labels: list[str], rename_in: str = _RENAME_IN_DATA) -> None:
-    """Refuse, before any model is trained, a label MLflow would not take in a metric name (`f1_<label>`): it would
-    refuse the run's metrics after the whole cross-validation."""
+    """Refuse, before any model is trained, a label MLflow would not take in a metric name (`f1_<label>`, and the
+    longest, `precision_<label>_cv_mean`): it would refuse the run's metrics after the whole cross-validation."""
     for label in labels:
-        try:
-            _validate_metric_name(f"f1_{label}")
-        except MlflowException as err:
+        names = [f"{kind}_{label}{fold}" for kind in PER_CLASS_METRICS for fold in ("", CV_MEAN_SUFFIX, CV_STD_SUFFIX)]
+        refused = next((name for name in names if not name_taken(name)), None)
+        if refused is not None:
             raise UserInputError(
-                f"label {label!r} cannot be part of an MLflow metric name (f1_{label}): {bad_character_message()} "
-                f"Rename it in {rename_in}"
-            ) from err
+                f"label {label!r} cannot be part of an MLflow metric name ({refused}): {NAME_RULE} Rename it in {rename_in}"
+            )
 
 
 def _check_primary_metric(config: ExperimentConfig, labels: list[str]) -> None:

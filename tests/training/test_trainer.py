@@ -588,6 +588,18 @@ def test_a_label_mlflow_cannot_put_in_a_metric_name_is_refused_before_any_run(st
     assert mlflow.search_experiments(filter_string="name = 'topic-mine'") == []
 
 
+def test_a_label_too_long_for_its_longest_metric_name_is_refused_before_any_run(store_uri: str, tmp_path: Path) -> None:
+    # f1_<label> fits MLflow's 250 characters, precision_<label>_cv_mean does not: it was refused after the folds.
+    label = "l" * 235
+    data = _two_topic_rows(tmp_path / "mine.jsonl", (label, "diplomacy"))
+    config = load_config(
+        locations.CONFIGS_DIR / "topic" / "tfidf_logreg.yaml", ["data.source=jsonl", f"data.path={data}", "data.group_column=doc"]
+    )
+    with pytest.raises(UserInputError, match=rf"cannot be part of an MLflow metric name \(precision_{label}_cv_mean\)"):
+        train(config)
+    assert mlflow.search_experiments(filter_string="name = 'topic-mine'") == []
+
+
 def test_a_source_label_mlflow_cannot_put_in_a_param_name_is_logged_with_its_label_map(
     store_uri: str, tmp_path: Path
 ) -> None:

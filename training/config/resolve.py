@@ -10,12 +10,11 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from mlflow.exceptions import MlflowException
-from mlflow.utils.validation import MAX_ENTITY_KEY_LENGTH, _validate_param_name
 from pydantic import ValidationError
 
 from classifiers.errors import UserInputError
 from training.config.schema import ExperimentConfig
+from training.mlflow_names import name_taken
 from training.path_names import require_utf8_name
 
 SWEEP_KEY = "sweep"
@@ -311,7 +310,7 @@ def flatten(tree: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
     flat: dict[str, Any] = {}
     for key, value in tree.items():
         name = f"{prefix}{key}"
-        if isinstance(value, Mapping) and value and all(_param_name_taken(f"{name}.{inner}") for inner in value):
+        if isinstance(value, Mapping) and value and all(name_taken(f"{name}.{inner}") for inner in value):
             flat.update(flatten(value, f"{name}."))
         elif isinstance(value, list) and value and all(isinstance(item, Mapping) for item in value):
             for index, item in enumerate(value):
@@ -319,15 +318,6 @@ def flatten(tree: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
         else:
             flat[name] = value
     return flat
-
-
-def _param_name_taken(name: str) -> bool:
-    """Whether MLflow takes `name` as a param's name (it refuses the run's params otherwise, inside the run)."""
-    try:
-        _validate_param_name(name)
-    except MlflowException:
-        return False
-    return len(name) <= MAX_ENTITY_KEY_LENGTH
 
 
 def to_yaml(config: ExperimentConfig) -> str:

@@ -7,14 +7,13 @@ import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal, TypeAlias, Union
 
-from mlflow.exceptions import MlflowException
-from mlflow.utils.validation import _validate_model_name
 from pydantic import Field, PositiveFloat, PositiveInt, model_validator
 
 from classifiers.config import FamilyConfig, Strict
 from classifiers.registry import families, get_family
 from classifiers.store import DEFAULT_REGISTERED_NAMES
 from training import locations
+from training.mlflow_names import model_name_problem
 
 _WORD = re.compile(r"\w")
 
@@ -213,11 +212,9 @@ class ExperimentConfig(Strict):
     def _checks(self) -> ExperimentConfig:
         if not self.registered_model:
             raise ValueError("registered_model must not be empty")
-        try:
-            _validate_model_name(self.registered_model)
-        except MlflowException as err:
-            # Else the registry refuses it only after the whole cross-validation.
-            raise ValueError(f"registered_model: {err.message}") from err
+        # Else the registry refuses it only after the whole cross-validation.
+        if (problem := model_name_problem(self.registered_model)) is not None:
+            raise ValueError(f"registered_model: {problem}")
         if self.registered_model.endswith(LOCK_SUFFIX):
             raise ValueError(f"registered_model: names ending in {LOCK_SUFFIX} are the promotion locks of other names")
         for family in map(get_family, self.model.family_names()):

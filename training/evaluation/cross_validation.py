@@ -25,6 +25,7 @@ Split = tuple[np.ndarray, np.ndarray]
 # A fold's held-out rows, the labels of its model and its probabilities for those rows.
 Fold = tuple[np.ndarray, list[str], np.ndarray]
 CV_MEAN_SUFFIX = "_cv_mean"
+CV_STD_SUFFIX = "_cv_std"
 
 logger = logging.getLogger(__name__)
 
@@ -155,7 +156,7 @@ class CrossValidation:
         for name in names:
             values = np.array([fold[name] for fold in self.fold_metrics if name in fold])
             summary[f"{name}{CV_MEAN_SUFFIX}"] = float(values.mean())
-            summary[f"{name}_cv_std"] = float(values.std())
+            summary[f"{name}{CV_STD_SUFFIX}"] = float(values.std())
         return summary
 
 
