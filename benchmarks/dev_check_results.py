@@ -9,6 +9,7 @@ from markdown_tables import aligned, markdown_table
 
 from classifiers.errors import UserInputError
 from training import locations
+from training.atomic_files import write_texts_atomically
 from training.config.resolve import load_config
 from training.config.schema import BenchmarkData, ExperimentConfig
 
@@ -38,8 +39,9 @@ def load_results(path: Path) -> dict[str, Row]:
 
 
 def save_results(path: Path, results: dict[str, Row]) -> None:
-    """Write the results file, one config per key."""
-    path.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
+    """Write the results file, one config per key, whole or not at all (a stop part-way would leave JSON that no later
+    run could read)."""
+    write_texts_atomically({path: json.dumps(results, indent=2) + "\n"})
 
 
 def markdown(results: dict[str, Row], columns: dict[str, str]) -> str:

@@ -72,8 +72,8 @@ def main(
     the config's own cross-validation folds on the training tweets (a fresh model per fold, as training does) and
     report semeval_f_avg over every tested tweet and over the tweets with no near-duplicate on the training side of
     their fold (TF-IDF cosine above 0.8, the vectoriser fitted on that training side only), with the share of
-    near-duplicates. Every figure is a dev figure (the test file is not read); they are added to
-    benchmarks/results/semeval_near_duplicates.json and printed as a markdown table.
+    near-duplicates. Every figure is a dev figure (the test file is not read); each config's are added to
+    benchmarks/results/semeval_near_duplicates.json as soon as it is scored, and all are printed as a markdown table.
     """
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     results = load_results(RESULTS)
@@ -86,7 +86,8 @@ def main(
         validation = cross_validate(classifier_factory(config.model, config.task, config.seed), data, splits)
         results[config_key(path)] = figures(data.frame["label"].to_numpy(), near, validation.tested, validation.predictions)
         logger.info("%s: %s", config_key(path), results[config_key(path)])
-    save_results(RESULTS, results)
+        # Kept at once, so a later config that fails or is stopped does not take this one's figures with it.
+        save_results(RESULTS, results)
     columns = {
         "semeval_f_avg (dev)": "semeval_f_avg",
         "without near-duplicates (dev)": "semeval_f_avg_without_near_duplicates",

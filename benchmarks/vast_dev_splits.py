@@ -58,7 +58,8 @@ def main(
     whose topic and comment are both held out, training on rows with neither. VAST pairs each comment with about six
     topics, so on the configs' split most dev comments were trained on under another topic; the stricter figure shows
     what that was worth. A model is fitted on each split's training side only, and every figure is a dev figure (the
-    test file is not read); they are added to benchmarks/results/vast_dev_splits.json and printed as a markdown table.
+    test file is not read); each config's are added to benchmarks/results/vast_dev_splits.json as soon as it is
+    scored, and all are printed as a markdown table.
     """
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     results = load_results(RESULTS)
@@ -75,7 +76,8 @@ def main(
             row[f"train_rows_{name}"], row[f"dev_rows_{name}"] = len(split[0]), len(split[1])
         results[config_key(path)] = row
         logger.info("%s: %s", config_key(path), row)
-    save_results(RESULTS, results)
+        # Kept at once, so a later config that fails or is stopped does not take this one's figures with it.
+        save_results(RESULTS, results)
     columns = {
         "vast_macro_f1, topics held out (dev)": "vast_macro_f1_topics",
         "vast_macro_f1, topics and comments held out (dev)": "vast_macro_f1_topics_and_comments",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 
@@ -36,3 +37,14 @@ def test_the_table_has_a_row_per_config_and_the_chosen_columns_in_order() -> Non
     assert header == ["config", "rows (dev)", "macro-F1 (dev)"]
     assert alignments(separator) == ["left", "right", "right"]
     assert rows == [["`a.yaml`", "10", "0.5"], ["`b.yaml`", "4", "0.25"]]
+
+
+def test_saving_replaces_the_results_file_whole_never_rewriting_it_in_place(tmp_path: Path) -> None:
+    # Written in place, a stop part-way left a truncated file that no later run could read.
+    results_file = tmp_path / "results.json"
+    save_results(results_file, {"a.yaml": {"f1": 0.5}})
+    with results_file.open(encoding="utf-8") as before:  # what a stop during the next save would leave
+        save_results(results_file, {"a.yaml": {"f1": 0.25}, "b.yaml": {"f1": 1.0}})
+        assert json.loads(before.read()) == {"a.yaml": {"f1": 0.5}}
+    assert load_results(results_file) == {"a.yaml": {"f1": 0.25}, "b.yaml": {"f1": 1.0}}
+    assert [path.name for path in tmp_path.iterdir()] == ["results.json"]

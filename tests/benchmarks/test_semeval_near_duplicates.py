@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import sys
+from pathlib import Path
 
 import numpy as np
+import pytest
 
+from classifiers.errors import UserInputError
 from tests.benchmarks.conftest import script_help
 from training.locations import PROJECT_ROOT
 
@@ -50,3 +54,38 @@ def test_the_script_says_what_it_does_in_its_help() -> None:
     assert "Measure how much near-duplicate tweets (retweets, templates) lift each SemEval-2016 config's dev F_avg" in text
     assert "TF-IDF cosine above 0.8" in text
     assert set(params) == {"configs"} and params["configs"].startswith("SemEval-2016 configs to score")
+
+
+def write_tweets(data_dir: Path) -> None:
+    """42 SemEval-2016 training tweets in the official layout, each stance with a word of its own, and each tweet with
+    words of its own (none is a near-duplicate of another)."""
+    stances = {"FAVOR": "love", "AGAINST": "hate", "NONE": "saw"}
+    lines = [
+        f"{number}\tAtheism\tI {word} it a{number} b{number} c{number} d{number} #SemST\t{label}"
+        for number, (label, word) in enumerate(list(stances.items()) * 14)
+    ]
+    folder = data_dir / "semeval2016_task6"
+    folder.mkdir(parents=True)
+    (folder / "semeval2016-task6-trainingdata.txt").write_text("ID\tTarget\tTweet\tStance\n" + "\n".join(lines) + "\n")
+
+
+def config(path: Path, data_dir: Path) -> Path:
+    path.write_text(
+        "task: stance\nregistered_model: semeval-stance\n"
+        f"data: {{source: benchmark, name: semeval2016, data_dir: '{data_dir}'}}\n"
+        "model: {family: tfidf, classifier: logreg}\nevaluation: {cv: group_kfold, n_splits: 2}\n",
+        encoding="utf-8",
+    )
+    return path
+
+
+def test_a_configs_figures_are_kept_when_a_later_config_fails(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The file was written once, after the last config: a later config that failed took the earlier figures with it.
+    results = tmp_path / "results.json"
+    monkeypatch.setattr(semeval_near_duplicates, "RESULTS", results)
+    write_tweets(tmp_path / "datasets")
+    first = config(tmp_path / "first.yaml", tmp_path / "datasets")
+    second = config(tmp_path / "second.yaml", tmp_path / "nowhere")
+    with pytest.raises(UserInputError, match="not found"):
+        semeval_near_duplicates.main([first, second])
+    assert set(json.loads(results.read_text(encoding="utf-8"))) == {str(first.resolve())}

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import json
 import sys
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pytest
 
+from classifiers.errors import UserInputError
 from tests.benchmarks.conftest import script_help
+from tests.training.public_datasets.test_adapters import VAST_HEADER, vast_row
 from training.locations import PROJECT_ROOT
 
 sys.path.insert(0, str(PROJECT_ROOT / "benchmarks"))
@@ -32,3 +37,36 @@ def test_the_script_says_what_it_does_in_its_help() -> None:
     assert "Score each VAST config on two dev splits of the training file" in text
     assert "also holds out 30% of the comments" in text
     assert params == {"configs": "VAST configs to score (default: every config in configs/benchmarks/vast/)."}
+
+
+def write_comments(data_dir: Path) -> None:
+    """VAST's training file in its layout: six comments, each under ten topics, the labels mixed."""
+    rows = [
+        vast_row(f"Comment {comment} says w{comment} x{comment}.", f"topic {topic}", str((comment + topic) % 3), "1", f"{comment}{topic}")
+        for comment in range(6)
+        for topic in range(10)
+    ]
+    (data_dir / "vast").mkdir(parents=True)
+    (data_dir / "vast" / "vast_train.csv").write_text(VAST_HEADER + "".join(rows), encoding="utf-8")
+
+
+def config(path: Path, data_dir: Path) -> Path:
+    path.write_text(
+        "task: stance\nregistered_model: vast-stance\n"
+        f"data: {{source: benchmark, name: vast, data_dir: '{data_dir}'}}\n"
+        "model: {family: tfidf, classifier: logreg}\nevaluation: {cv: holdout, holdout_fraction: 0.3}\n",
+        encoding="utf-8",
+    )
+    return path
+
+
+def test_a_configs_figures_are_kept_when_a_later_config_fails(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The file was written once, after the last config: a later config that failed took the earlier figures with it.
+    results = tmp_path / "results.json"
+    monkeypatch.setattr(vast_dev_splits, "RESULTS", results)
+    write_comments(tmp_path / "datasets")
+    first = config(tmp_path / "first.yaml", tmp_path / "datasets")
+    second = config(tmp_path / "second.yaml", tmp_path / "nowhere")
+    with pytest.raises(UserInputError, match="not found"):
+        vast_dev_splits.main([first, second])
+    assert set(json.loads(results.read_text(encoding="utf-8"))) == {str(first.resolve())}
