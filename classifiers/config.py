@@ -45,6 +45,11 @@ class FamilyConfig(Strict):
         `model.descriptions` describe, beside the data's); default: none."""
         return {}
 
+    def encoders(self) -> dict[str, str]:
+        """The encoders the model reads (`'all-MiniLM-L6-v2'` or a model folder), by the key that names them
+        (`model.encoder`); default: none."""
+        return {}
+
     def fits_in_threads(self) -> bool:
         """Whether models of this config can be fitted side by side in threads of one process (default: no; a
         family that trains a transformer runs its own training loop)."""

@@ -26,6 +26,8 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 SETTINGS_FILE = "pooling_settings.json"
+# The files transformers reads a model's weights from: whole, or the index of its shards.
+WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin", "model.safetensors.index.json", "pytorch_model.bin.index.json")
 # What a saved model that runs this encoder imports at prediction time (onnx and onnxruntime: classifiers.onnx_encoder).
 ENCODER_REQUIREMENTS = ("torch", "transformers", "tqdm", "onnx", "onnxruntime")
 # How the encoder computes, chosen by the process that runs it (server, training, `mlflow models serve`), not
@@ -59,6 +61,7 @@ def resolve_encoder(name: str, max_length: int | None = None) -> Path:
                 f"encoder '{name}' is neither '{PACKAGED_ENCODER}' nor a local model folder with config.json "
                 "(models are never downloaded)"
             )
+        _check_model_folder(path, name)
     limit = None if max_length is None else position_limit(path)
     # Past its position embeddings PyTorch fails in the middle of training with a tensor size mismatch.
     if limit is not None and max_length is not None and max_length > limit:
@@ -67,6 +70,19 @@ def resolve_encoder(name: str, max_length: int | None = None) -> Path:
             f"most {limit}"
         )
     return path
+
+
+def _check_model_folder(path: Path, name: str) -> None:
+    """Refuse a folder whose config.json transformers cannot read, or that holds no weights, from its small files
+    alone: loading it would fail inside the training run (the missing weights with a traceback)."""
+    from transformers import AutoConfig  # only for a folder of the user's: the packaged one is known to load
+
+    try:
+        AutoConfig.from_pretrained(path, local_files_only=True)
+    except (OSError, ValueError) as err:
+        raise UserInputError(f"encoder '{name}' is not a transformers model folder: {err}") from err
+    if not any((path / file).is_file() for file in WEIGHT_FILES):
+        raise UserInputError(f"encoder '{name}' holds no model weights ({', '.join(WEIGHT_FILES)})")
 
 
 def position_limit(path: Path) -> int | None:

@@ -127,10 +127,13 @@ def train(
     """Run one experiment end to end (a sweep when the config has one)."""
     from classifiers import store
     from training.config.resolve import load_config
+    from training.trainer import check_encoders
     from training.trainer import train as run_training
 
     with _user_errors():
         experiment = load_config(config, overrides or [])
+        # A config error too: refused before the store is made.
+        check_encoders(experiment, config)
         store.use_store(writable=True)
         result = run_training(experiment, config_path=config, overrides=overrides or [])
     _report(result)

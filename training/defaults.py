@@ -36,7 +36,7 @@ def train_defaults(retrain: bool = False, overrides: Sequence[str] = ()) -> list
     them, and make the new versions champion even where they do not beat the old (which may be a model this version
     cannot load); `overrides` (dotted key=value) apply to every default config."""
     # Imported here: `train-defaults --help` need not pay for the trainer's imports.
-    from training.trainer import prepare, train_prepared
+    from training.trainer import check_encoders, prepare, train_prepared
 
     promoting = [text for text in overrides if parse_override(text)[0].partition(".")[0] == "promote"]
     if retrain and promoting:
@@ -46,6 +46,8 @@ def train_defaults(retrain: bool = False, overrides: Sequence[str] = ()) -> list
     # with retrain, before the topic champion has been replaced).
     settings = [*(["promote=always"] if retrain else []), *overrides]
     configs = {task: load_config(path, settings) for task, path in DEFAULT_CONFIGS.items()}
+    for task, config in configs.items():
+        check_encoders(config, DEFAULT_CONFIGS[task])
     # Made (where missing) only once the overrides hold: a mistyped one left an empty store behind.
     client = store.use_store(writable=True)
     due: dict[str, ExperimentConfig] = {}

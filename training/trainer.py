@@ -28,7 +28,7 @@ from tqdm.auto import tqdm
 import classifiers
 from classifiers import pyfunc_entry, store
 from classifiers.contract import predict
-from classifiers.encoder import precision_name
+from classifiers.encoder import precision_name, resolve_encoder
 from classifiers.errors import UserInputError
 from classifiers.interface import Trainable
 from classifiers.lineage import (
@@ -127,6 +127,7 @@ def prepare(config: ExperimentConfig, config_path: Path | None = None, overrides
     # Named before the sweep is expanded, so its children and the logged config.yaml carry the name.
     run_name = config.run_name or default_run_name(config, config_path, overrides)
     config = config.model_copy(update={"run_name": run_name})
+    check_encoders(config, config_path)
     combinations = expand_sweep(config)
     data = load_labelled_data(config.data, config.task, config.extra_training)
     _warn_of_test_splits(config)
@@ -149,6 +150,19 @@ def prepare(config: ExperimentConfig, config_path: Path | None = None, overrides
         requirement_pins(child_config.model)
     precision_name()  # a bad NEWS_ENCODER_PRECISION stops here, before any run exists
     return PreparedTraining(config, config_path, combinations, data)
+
+
+def check_encoders(config: ExperimentConfig, config_path: Path | None = None) -> None:
+    """Refuse an encoder that the config, or a combination of its sweep, names and that is no model folder, naming its
+    key: found from the folder's small files, before any data, store or run is touched (a model's weights would be
+    read only inside the run)."""
+    for _, combination in expand_sweep(config):
+        for key, name in combination.model.encoders().items():
+            try:
+                resolve_encoder(name)
+            except UserInputError as err:
+                # As the config's other errors do, it names the file to edit.
+                raise UserInputError(f"{config_path}: {key}: {err}" if config_path else f"{key}: {err}") from err
 
 
 def train(config: ExperimentConfig, config_path: Path | None = None, overrides: Sequence[str] = ()) -> TrainResult:

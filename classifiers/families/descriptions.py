@@ -87,6 +87,9 @@ class DescriptionsModel(FamilyConfig):
         """Whether the model predicts from the descriptions alone (`description_weight: 1`), learning nothing from rows."""
         return self.description_weight == 1
 
+    def encoders(self) -> dict[str, str]:
+        return {"model.encoder": self.encoder}
+
     def labels_it_names(self) -> dict[str, list[str]]:
         return {"model.descriptions": sorted(self.descriptions)}
 

@@ -50,6 +50,13 @@ class EnsembleModel(FamilyConfig):
         for member in self.members:
             member.check_labels(labels)
 
+    def encoders(self) -> dict[str, str]:
+        return {
+            f"model.members.{index}.{key.removeprefix('model.')}": name
+            for index, member in enumerate(self.members)
+            for key, name in member.encoders().items()
+        }
+
     def family_names(self) -> tuple[str, ...]:
         return tuple(name for member in self.members for name in member.family_names())
 

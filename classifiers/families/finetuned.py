@@ -65,6 +65,9 @@ class FineTuneModel(FamilyConfig):
             raise ValueError("max_steps must be -1 (all epochs) or a positive number of steps")
         return self
 
+    def encoders(self) -> dict[str, str]:
+        return {"model.encoder": self.encoder}
+
 
 class FineTunedClassifier(Trainable):
     family = "finetune"

@@ -193,6 +193,9 @@ class FrozenEncoderModel(FamilyConfig):
                 )
         return self
 
+    def encoders(self) -> dict[str, str]:
+        return {"model.encoder": self.encoder}
+
     def fits_in_threads(self) -> bool:
         """The frozen encoder only reads its weights and shares what it embedded; the heads are scikit-learn's."""
         return True

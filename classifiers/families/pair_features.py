@@ -136,6 +136,9 @@ class PairFeaturesModel(FamilyConfig):
     )
     claim_window: PositiveInt = Field(6, description="Words either side of a target word that count as near the claim.")
 
+    def encoders(self) -> dict[str, str]:
+        return {} if self.encoder is None else {"model.encoder": self.encoder}
+
 
 class PairFeaturizer:
     """Dense features of (target, text) pairs; TF-IDF and SVD are fitted on the training texts."""

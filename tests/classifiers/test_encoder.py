@@ -388,6 +388,19 @@ def test_unknown_encoder_is_a_clear_error(tmp_path: Path) -> None:
         resolve_encoder(str(tmp_path / "missing"))
 
 
+def test_a_folder_that_is_no_transformers_model_is_named_from_its_small_files(tiny_encoder: Path, tmp_path: Path) -> None:
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "config.json").write_text('{"name": "not a model"}', encoding="utf-8")
+    with pytest.raises(UserInputError, match=rf"^encoder '{re.escape(str(other))}' is not a transformers model folder: .*model_type"):
+        resolve_encoder(str(other))
+    # A config and tokenizer without weights: found before a training run would fail reading them.
+    unweighted = shutil.copytree(tiny_encoder, tmp_path / "unweighted")
+    (unweighted / "model.safetensors").unlink()
+    with pytest.raises(UserInputError, match=rf"^encoder '{re.escape(str(unweighted))}' holds no model weights \(model.safetensors, "):
+        resolve_encoder(str(unweighted))
+
+
 def test_encoder_embeds_pairs_and_caches(tiny_encoder: Path) -> None:
     encoder = MeanPooledEncoder(tiny_encoder, max_length=32, batch_size=2, cache=True)
     first = encoder.encode(INPUTS)

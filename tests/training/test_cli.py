@@ -582,3 +582,35 @@ def test_a_data_file_that_cannot_be_read_is_named_in_one_line(store_uri: str, tm
         assert result.stderr.strip().splitlines()[-1] == f"error: {unreadable}: Permission denied"
     assert_nothing_written(store_uri)
     assert not (tmp_path / "out").exists()
+
+
+def _not_a_model(tmp_path: Path) -> Path:
+    folder = tmp_path / "not-a-model"
+    folder.mkdir()
+    (folder / "config.json").write_text("{}", encoding="utf-8")  # no model_type: transformers cannot read it
+    return folder
+
+
+@pytest.mark.parametrize(
+    ("command", "key"),
+    [
+        (["train", str(locations.CONFIGS_DIR / "topic" / "minilm_frozen.yaml")], "model.encoder"),
+        (["train", str(TOPIC_CONFIG), "model={family: frozen_encoder}", "sweep.model.encoder=[all-MiniLM-L6-v2, ENCODER]"], "model.encoder"),
+        (["train", str(locations.CONFIGS_DIR / "benchmarks" / "semeval2016" / "ensemble.yaml")], "model.members.1.encoder"),
+        (["train-defaults", "extra_training=[]"], "model.encoder"),
+    ],
+    ids=["train", "sweep", "ensemble-member", "train-defaults"],
+)
+@pytest.mark.parametrize("folder", ["missing", "not-a-model"])
+def test_a_bad_encoder_is_refused_before_the_store_is_touched(
+    store_uri: str, tmp_path: Path, command: list[str], key: str, folder: str
+) -> None:
+    encoder = tmp_path / "missing" if folder == "missing" else _not_a_model(tmp_path)
+    if "sweep" not in command[-1]:
+        command = [*command, f"{key}={encoder}"]
+    result = runner.invoke(app, [part.replace("ENCODER", str(encoder)) for part in command])
+    assert result.exit_code == 1, result.output
+    assert f"{key}: encoder '{encoder}'" in result.output
+    assert "Traceback" not in result.output
+    # Refused before the store was made: no run, no experiment, no file.
+    assert not Path(store_uri.removeprefix("sqlite:///")).exists()
