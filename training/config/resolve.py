@@ -35,13 +35,15 @@ def parse_override(text: str) -> tuple[str, Any]:
     return key.strip(), value
 
 
-def set_dotted(tree: dict[str, Any], key: str, value: Any) -> None:
+def set_dotted(tree: dict[str, Any], key: str, value: Any) -> str | None:
     """Set `a.b.c` in nested dicts, creating levels as needed; a number indexes a list that is there
-    (`model.members.1.C`). Keys under `sweep` keep their dots."""
+    (`model.members.1.C`). Keys under `sweep` keep their dots. Returns the level it created where the next key is a
+    number (`extra_training` for `extra_training.0.weight`): a list the config lacks, unless it is a mapping."""
     parts = key.split(".")
     if parts[0] == SWEEP_KEY and len(parts) > 1:
         parts = [SWEEP_KEY, ".".join(parts[1:])]
     node: Any = tree
+    made_for_index = None
     for depth, part in enumerate(parts):
         last = depth == len(parts) - 1
         if not isinstance(node, dict | list):
@@ -58,10 +60,13 @@ def set_dotted(tree: dict[str, Any], key: str, value: Any) -> None:
             continue
         if not last and not isinstance(node.get(part), dict | list):
             node[part] = {}
+            if parts[depth + 1].isdigit():
+                made_for_index = ".".join(parts[: depth + 1])
         if last:
             node[part] = value
         else:
             node = node[part]
+    return made_for_index
 
 
 def _user_path(raw: Any, loc: tuple[str | int, ...]) -> str:
@@ -89,12 +94,25 @@ def _is_section(value: Any) -> bool:
     return isinstance(value, Mapping) or (isinstance(value, list) and any(isinstance(item, Mapping) for item in value))
 
 
-def _validate(raw: Mapping[str, Any], where: str) -> ExperimentConfig:
+def _validate(raw: Mapping[str, Any], where: str, made_for_index: Mapping[str, str] | None = None) -> ExperimentConfig:
+    """The config raw holds; `made_for_index`: the levels overrides made to set an entry of (level -> override)."""
+    made = made_for_index or {}
     try:
         config = ExperimentConfig.model_validate(raw)
     except ValidationError as err:
         problems = []
         for issue in err.errors():
+            level = _user_path(raw, issue["loc"])
+            if issue["type"] in ("list_type", "tuple_type") and level in made:
+                # The override made a mapping ({"0": {...}}) where the config has no list: "Input should be a valid
+                # list" would not say why.
+                text = made[level]
+                index = text.partition("=")[0].strip().removeprefix(f"{level}.").split(".")[0]
+                problems.append(
+                    f"  {level}: override '{text}' sets entry {index} of {level}, which the config does not have: give "
+                    f"the whole list ('{level}=[...]', here or in the file; `python -m training config-keys` says what it takes)"
+                )
+                continue
             if issue["type"] == "union_tag_not_found":
                 missing = _missing_tag(raw, issue["loc"], issue["ctx"]["discriminator"])
                 problems.append(f"  {_user_path(raw, issue['loc'])}: {missing}")
@@ -260,14 +278,17 @@ def load_config(path: Path, overrides: Sequence[str] = ()) -> ExperimentConfig:
         # As a key given twice in the YAML file is refused: the last would win unseen (a section given whole, beside
         # one of its keys, too).
         raise UserInputError(f"override(s) {', '.join(repeated)} given more than once; give each key once")
-    for key, value in parsed:
-        set_dotted(raw, key, value)
+    made_for_index: dict[str, str] = {}
+    for (key, value), text in zip(parsed, overrides, strict=True):
+        level = set_dotted(raw, key, value)
+        if level is not None:
+            made_for_index[level] = text
     _check_swept_overrides(path, raw, [key for key, _ in parsed])
     _check_anchored_files(path, anchored, [key for key, _ in parsed])
     # Paths the overrides gave relative are made whole here, so the logged config.yaml trains again from any folder.
     _anchor_paths(raw, Path.cwd())
     # The invalid setting may be the command line's rather than the file's: both are named.
-    return _validate(raw, f"{path} with {', '.join(overrides)}" if overrides else str(path))
+    return _validate(raw, f"{path} with {', '.join(overrides)}" if overrides else str(path), made_for_index)
 
 
 def _overlap(key: str, other: str) -> bool:

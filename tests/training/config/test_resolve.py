@@ -306,6 +306,33 @@ def test_bad_ensemble_overrides_name_the_member(tmp_path: Path, override: str, m
         load_config(path, [override])
 
 
+@pytest.mark.parametrize(
+    ("config", "override", "level"),
+    [
+        ({"task": "stance", "model": {"family": "tfidf"}}, "extra_training.0.weight=2", "extra_training"),
+        ({"task": "stance", "model": {"family": "tfidf"}, "extra_training": None}, "extra_training.1.weight=2", "extra_training"),
+        (ENSEMBLE, "model.weights.0=2", "model.weights"),
+    ],
+)
+def test_an_override_of_an_entry_of_a_list_the_config_lacks_names_it_and_how_to_add_one(
+    tmp_path: Path, config: dict[str, object], override: str, level: str
+) -> None:
+    # It said only "extra_training: Input should be a valid list": the override had made a mapping {"0": {...}} there.
+    index = override.partition("=")[0].removeprefix(f"{level}.").split(".")[0]
+    with pytest.raises(UserInputError) as raised:
+        load_config(write(tmp_path, config), [override])
+    assert str(raised.value).endswith(
+        f"invalid config\n  {level}: override '{override}' sets entry {index} of {level}, which the config does not have: "
+        f"give the whole list ('{level}=[...]', here or in the file; `python -m training config-keys` says what it takes)"
+    )
+
+
+def test_a_mapping_the_config_lacks_takes_a_key_made_of_digits(tmp_path: Path) -> None:
+    # Only a list is indexed: a new mapping's key may be a number written as text.
+    path = write(tmp_path, {"task": "stance", "model": {"family": "tfidf"}})
+    assert load_config(path, ["target_aliases.1984=[Orwell]"]).target_aliases == {"1984": ["Orwell"]}
+
+
 def test_an_override_into_a_value_or_an_error_inside_a_list_item_names_the_keys_as_written(tmp_path: Path) -> None:
     topic = write(tmp_path, {"task": "topic", "model": {"family": "tfidf", "word_ngrams": [1, 2]}})
     with pytest.raises(UserInputError, match=r"override 'model.word_ngrams.0.x': model.word_ngrams.0 is a value \(1\), not a section"):
