@@ -48,12 +48,14 @@ def writable_folder(folder: Path, what: str) -> Path:
 
 def writable_file(path: Path, what: str) -> Path:
     """A file this script may write later, checked now so a long run does not end in losing its figures: not a
-    folder, and in a folder that exists (or can be made) and can be written to. Nothing is created."""
+    folder, and in a folder that exists (training.atomic_files makes none) and can be written to. Nothing is created."""
     if path.is_dir():
         raise UserInputError(f"{what} {path} is a folder")
     existing = next(parent for parent in path.absolute().parents if parent.exists())
     if not existing.is_dir():
         raise UserInputError(f"{what} {path} cannot be written: {existing} is not a folder")
+    if existing != path.absolute().parent:
+        raise UserInputError(f"{what} {path} cannot be written: folder {path.parent} does not exist")
     if not os.access(existing, os.W_OK | os.X_OK):
         raise UserInputError(f"{what} {path} cannot be written: {existing} is not writable")
     return path

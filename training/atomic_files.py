@@ -26,8 +26,8 @@ def write_texts_atomically(files: Mapping[Path, str]) -> None:
     """Write every file in full to a temporary sibling, then move all of them into place.
 
     Nothing is replaced until every temporary file is written, so a failure part-way leaves
-    the previous outputs untouched and no stray temporary files. The files keep their
-    permissions, and new ones get the usual ones (mkstemp's private 0600 would survive the move).
+    the previous outputs untouched and no stray temporary files. Each file's folder must exist: none is made. The files
+    keep their permissions, and new ones get the usual ones (mkstemp's private 0600 would survive the move).
     """
     staged: list[tuple[str, Path]] = []
     path: Path | None = None
@@ -35,11 +35,15 @@ def write_texts_atomically(files: Mapping[Path, str]) -> None:
         for path, text in files.items():
             if path.is_dir():
                 raise UserInputError(f"cannot write {path}: it is a folder")
-            # mkdir would say only "File exists" or "Not a directory" where a folder on the way is a file.
+            # The system would say only "No such file or directory", or "Not a directory" where a folder on the way is
+            # a file.
             existing = next(folder for folder in (path.parent, *path.parent.parents) if folder.exists())
             if not existing.is_dir():
                 raise UserInputError(f"cannot write {path}: {existing} is a file, not a folder")
-            path.parent.mkdir(parents=True, exist_ok=True)
+            if existing != path.parent:
+                # Not made, as no command's output folder is (`score`'s included): more often a mistyped path than a
+                # new folder, and a failure would leave it behind empty.
+                raise UserInputError(f"cannot write {path}: folder {path.parent} does not exist")
             fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
             staged.append((tmp, path))
             os.fchmod(fd, _mode_for(path))

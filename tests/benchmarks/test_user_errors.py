@@ -51,6 +51,12 @@ BENCHMARKS = PROJECT_ROOT / "benchmarks"
             ["--out", "{tmp}/a-file/gap.json", "--data-dir", "{tmp}"],
             "error: results file {tmp}/a-file/gap.json cannot be written: {tmp}/a-file is not a folder",
         ),
+        # The writer makes no folder (training.atomic_files): a missing one found only after the fits lost them.
+        (
+            "fnc1_dev_gap.py",
+            ["--out", "{tmp}/missing/gap.json", "--data-dir", "{tmp}"],
+            "error: results file {tmp}/missing/gap.json cannot be written: folder {tmp}/missing does not exist",
+        ),
         ("fnc1_dev_gap.py", ["--scratch", "{tmp}/a-file/s", "--data-dir", "{tmp}"], "error: scratch folder {tmp}/a-file/s cannot be made"),
         (
             "bench_training.py",

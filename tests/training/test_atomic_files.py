@@ -21,7 +21,7 @@ def _mode(path: Path) -> int:
 
 
 def test_new_file_gets_the_mode_open_would_give(tmp_path: Path, umask_027: None) -> None:
-    path = tmp_path / "out" / "segments.jsonl"
+    path = tmp_path / "segments.jsonl"
     write_texts_atomically({path: "{}\n"})
     assert path.read_text(encoding="utf-8") == "{}\n"
     assert _mode(path) == 0o640  # 0o666 less the umask, not mkstemp's 0o600
@@ -35,6 +35,15 @@ def test_replaced_file_keeps_its_mode(tmp_path: Path, umask_027: None) -> None:
     assert path.read_text(encoding="utf-8") == "new"
     assert _mode(path) == 0o664
     assert [p.name for p in tmp_path.iterdir()] == ["counts.md"]  # no temporary file left
+
+
+@pytest.mark.parametrize("depth", [1, 2])
+def test_a_missing_folder_is_refused_and_not_made(tmp_path: Path, depth: int) -> None:
+    # It was made (with its parents), where `score` refuses a missing output folder: a mistyped path, not one to make.
+    folder = tmp_path / "missing" / ("sub/" * (depth - 1))
+    with pytest.raises(UserInputError, match=rf"^cannot write {folder / 'out.md'}: folder {folder} does not exist$"):
+        write_texts_atomically({tmp_path / "here.md": "text", folder / "out.md": "text"})
+    assert list(tmp_path.iterdir()) == []  # neither the folder nor the other file, nor a temporary file
 
 
 @pytest.mark.parametrize("depth", [1, 2])

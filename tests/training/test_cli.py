@@ -539,6 +539,10 @@ def test_label_counts_refuses_to_write_over_its_inputs_or_into_a_folder(tmp_path
     assert folder.exit_code == 1 and f"error: cannot write {tmp_path}: it is a folder" in folder.output
     unwritable = runner.invoke(app, ["label-counts", "--out", "/proc/counts.md"])
     assert unwritable.exit_code == 1 and "error: cannot write /proc/counts.md: " in unwritable.output
+    missing = runner.invoke(app, ["label-counts", "--out", str(tmp_path / "missing" / "COUNTS.md")])
+    assert missing.exit_code == 1
+    assert f"error: cannot write {tmp_path / 'missing' / 'COUNTS.md'}: folder {tmp_path / 'missing'} does not exist" in missing.output
+    assert not (tmp_path / "missing").exists()
 
 
 def test_evaluate_help_names_the_default_data_directory() -> None:

@@ -108,6 +108,8 @@ def test_bad_files_name_file_and_line(tmp_path: Path, content: str | bytes, line
 
 def test_ingest_is_byte_identical_across_runs(tmp_path: Path) -> None:
     first, second = tmp_path / "one", tmp_path / "two"
+    first.mkdir()
+    second.mkdir()
     ingest(locations.RAW_SEEDS_DIR, first)
     ingest(locations.RAW_SEEDS_DIR, second)
     for name in ("segments.jsonl", "articles.jsonl"):
@@ -146,6 +148,11 @@ def test_seed_corpus_has_eight_articles_and_every_paragraph() -> None:
 def test_cli_failure_leaves_previous_output_untouched(tmp_path: Path) -> None:
     out = tmp_path / "out"
     runner = CliRunner()
+    missing = runner.invoke(app, ["ingest", "--out-dir", str(out)])
+    assert missing.exit_code == 1
+    assert missing.output.endswith(f"error: cannot write {out / 'segments.jsonl'}: folder {out} does not exist\n")
+    assert not out.exists()
+    out.mkdir()
     assert runner.invoke(app, ["ingest", "--out-dir", str(out)]).exit_code == 0
     before = (out / "segments.jsonl").read_bytes()
 
