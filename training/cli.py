@@ -77,6 +77,24 @@ def _user_errors() -> Iterator[None]:
         raise typer.Exit(1) from err
 
 
+@contextmanager
+def _stop_reported() -> Iterator[None]:
+    """End a training stopped by Ctrl-C or SIGTERM with one line saying what it left: the runs it marked FAILED and the
+    versions it deleted (tracking.note_undone's notes on the stop), or that no run of it had started."""
+    try:
+        yield
+    except (KeyboardInterrupt, stop_requests.Stopped) as stop:
+        how = "interrupted (Ctrl-C)" if isinstance(stop, KeyboardInterrupt) else str(stop)
+        undone = getattr(stop, "__notes__", [])
+        if undone:
+            logger.error("training %s: %s; nothing it trained stays registered", how, "; ".join(undone))
+        else:
+            logger.error("training %s before its run started: no run of it recorded, nothing registered", how)
+        if isinstance(stop, KeyboardInterrupt):
+            raise typer.Exit(130) from stop  # 128 + SIGINT, as a shell reports a command Ctrl-C ended
+        raise  # SIGTERM's exit code and error line are training/__main__.py's
+
+
 @app.command()
 def ingest(
     raw_dir: Annotated[Path, typer.Option(help="Folder of scraped seed files (*.txt).")] = locations.RAW_SEEDS_DIR,
@@ -130,7 +148,7 @@ def train(
     from training.trainer import check_encoders
     from training.trainer import train as run_training
 
-    with _user_errors():
+    with _stop_reported(), _user_errors():
         experiment = load_config(config, overrides or [])
         # A config error too: refused before the store is made.
         check_encoders(experiment, config)
@@ -184,10 +202,9 @@ def train_defaults(
     """Train the default topic and stance models on the seed corpus where no champion exists yet."""
     from training.defaults import train_defaults as run_defaults
 
-    with _user_errors():
-        results = run_defaults(retrain, overrides or [])
-    for result in results:
-        _report(result)
+    with _stop_reported(), _user_errors():
+        # Each said as soon as it is registered: a later model's failure or stop leaves it registered.
+        run_defaults(retrain, overrides or [], on_trained=_report)
 
 
 @app.command()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -30,11 +30,14 @@ DEFAULT_CONFIGS: dict[str, Path] = {
 }
 
 
-def train_defaults(retrain: bool = False, overrides: Sequence[str] = ()) -> list[TrainResult]:
+def train_defaults(
+    retrain: bool = False, overrides: Sequence[str] = (), on_trained: Callable[[TrainResult], None] | None = None
+) -> list[TrainResult]:
     """Train each default config whose registered model has no champion, or one that no version trained from the
     default config has competed with (the default is then made champion only if it beats it); with retrain, all of
     them, and make the new versions champion even where they do not beat the old (which may be a model this version
-    cannot load); `overrides` (dotted key=value) apply to every default config."""
+    cannot load); `overrides` (dotted key=value) apply to every default config; `on_trained` is called with each
+    result as soon as it is registered, before the next model trains."""
     # Imported here: `train-defaults --help` need not pay for the trainer's imports.
     from training.trainer import check_encoders, prepare, train_prepared
 
@@ -68,7 +71,12 @@ def train_defaults(retrain: bool = False, overrides: Sequence[str] = ()) -> list
     prepared = [
         prepare(config, DEFAULT_CONFIGS[task].relative_to(locations.PROJECT_ROOT), overrides) for task, config in due.items()
     ]
-    return [train_prepared(training) for training in prepared]
+    results = []
+    for training in prepared:
+        results.append(train_prepared(training))
+        if on_trained is not None:
+            on_trained(results[-1])
+    return results
 
 
 def _competed(client: MlflowClient, name: str, config_path: Path) -> bool:

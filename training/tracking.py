@@ -113,9 +113,10 @@ def tracked_run(**start_run: Any) -> Iterator[mlflow.ActiveRun]:
     failure: BaseException | None = None
     lost: TrackingServerLost | None = None
     run_id: str | None = None
+    run_name: str | None = None
     try:
         with mlflow.start_run(**start_run) as run:
-            run_id = run.info.run_id
+            run_id, run_name = run.info.run_id, run.info.run_name
             try:
                 yield run
             except BaseException as err:
@@ -130,12 +131,20 @@ def tracked_run(**start_run: Any) -> Iterator[mlflow.ActiveRun]:
             # start_run's or end_run's own calls met the lost server.
             reason = store.lost_server_reason(err)
             if reason is None:
+                if err is failure:  # and MLflow ended the run FAILED
+                    note_undone(err, f"run {run_id} ({run_name}) marked FAILED")
                 raise
             lost = TrackingServerLost(reason)
         # end_run raised instead of letting the failure through: the run was not ended.
         if run_id is not None and err is not failure:
             lost = lost.left_running(run_id)
         raise lost from err
+
+
+def note_undone(err: BaseException, what: str) -> None:
+    """Note on a stop (Ctrl-C, SIGTERM) what was ended or undone on its way out, for the command's closing line."""
+    if isinstance(err, Stopped | KeyboardInterrupt):
+        err.add_note(what)
 
 
 def _lost_in(err: BaseException) -> TrackingServerLost | None:

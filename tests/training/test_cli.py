@@ -307,6 +307,12 @@ def test_sigterm_ends_the_running_training_failed_and_registers_nothing(store_ur
     assert stderr.strip().splitlines()[-1].startswith("error: stopped by SIGTERM (a run it had started ends FAILED")
     runs = client.search_runs([e.experiment_id for e in client.search_experiments()])
     assert runs and {run.info.status for run in runs} == {"FAILED"}
+    # The line before names them: the child it was in (unless it came between two), then the sweep's parent.
+    assert re.search(
+        r"training stopped by SIGTERM: (run \w+ \(model\.C=[^)]+\) marked FAILED; )?run \w+ \(tfidf_logreg \(sweep\.model\.C=.*\)-sweep\) "
+        r"marked FAILED; nothing it trained stays registered\n",
+        stderr,
+    ), stderr
     assert "Stopped: stopped by SIGTERM" in {run.data.tags.get("error") for run in runs}
     assert client.search_registered_models() == []
 
@@ -618,3 +624,102 @@ def test_a_bad_encoder_is_refused_before_the_store_is_touched(
     assert "Traceback" not in result.output
     # Refused before the store was made: no run, no experiment, no file.
     assert not Path(store_uri.removeprefix("sqlite:///")).exists()
+
+
+def _interrupted(*args: object, **kwargs: object) -> None:
+    raise KeyboardInterrupt  # Ctrl-C, where it lands in the step
+
+
+def _stop_line(caplog: pytest.LogCaptureFixture) -> str:
+    (line,) = [record.getMessage() for record in caplog.records if record.getMessage().startswith("training interrupted")]
+    return line
+
+
+def _runs() -> list[mlflow.entities.Run]:
+    return mlflow.search_runs(search_all_experiments=True, output_format="list", order_by=["attributes.start_time"])
+
+
+@pytest.mark.parametrize("step", ["_evaluate", "_auto_promote"])
+def test_ctrl_c_in_a_training_ends_it_in_one_line_naming_the_run_marked_failed(
+    store_uri: str, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch, step: str
+) -> None:
+    monkeypatch.setattr(trainer, step, _interrupted)
+    with caplog.at_level(logging.INFO, logger="training"):
+        result = runner.invoke(app, ["train", str(TOPIC_CONFIG)])
+    assert result.exit_code == 130, result.output
+    (run,) = _runs()
+    assert (run.info.status, run.data.tags["error"]) == ("FAILED", "stopped by SIGINT (Ctrl-C)")
+    # In promotion the run had ended FINISHED with its version registered: both are undone, and said so.
+    deleted = "news-topic version 1, which it had registered, deleted; " if step == "_auto_promote" else ""
+    assert _stop_line(caplog) == (
+        f"training interrupted (Ctrl-C): {deleted}run {run.info.run_id} (tfidf_logreg) marked FAILED; nothing it trained "
+        "stays registered"
+    )
+    assert MlflowClient().search_registered_models() == []
+
+
+def test_ctrl_c_in_a_sweep_names_the_child_and_the_parent(
+    store_uri: str, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    evaluate = trainer._evaluate
+    calls: list[int] = []
+
+    def second_interrupted(*args: Any, **kwargs: Any) -> dict[str, float]:
+        calls.append(1)
+        if len(calls) == 2:
+            _interrupted()
+        return evaluate(*args, **kwargs)
+
+    monkeypatch.setattr(trainer, "_evaluate", second_interrupted)
+    with caplog.at_level(logging.INFO, logger="training"):
+        result = runner.invoke(app, ["train", str(TOPIC_CONFIG), "sweep.model.C=[1, 2, 3]"])
+    assert result.exit_code == 130, result.output
+    parent, first, second = _runs()
+    assert [run.info.status for run in (parent, first, second)] == ["FAILED", "FINISHED", "FAILED"]
+    assert _stop_line(caplog) == (
+        f"training interrupted (Ctrl-C): run {second.info.run_id} (model.C=2) marked FAILED; run {parent.info.run_id} "
+        f"({parent.info.run_name}) marked FAILED; nothing it trained stays registered"
+    )
+    assert MlflowClient().search_registered_models() == []
+
+
+def test_ctrl_c_before_the_run_started_says_so(
+    store_uri: str, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(trainer, "load_labelled_data", _interrupted)  # reading the data
+    with caplog.at_level(logging.INFO, logger="training"):
+        result = runner.invoke(app, ["train", str(TOPIC_CONFIG)])
+    assert result.exit_code == 130, result.output
+    assert _stop_line(caplog) == "training interrupted (Ctrl-C) before its run started: no run of it recorded, nothing registered"
+    assert _runs() == []
+
+
+def test_ctrl_c_in_the_second_default_model_reports_the_first_as_registered(
+    store_uri: str, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from training import defaults
+
+    # Quick stand-ins for the default configs: what is tested is the command's report, not their models.
+    monkeypatch.setitem(defaults.DEFAULT_CONFIGS, "topic", TOPIC_CONFIG)
+    monkeypatch.setitem(defaults.DEFAULT_CONFIGS, "stance", locations.CONFIGS_DIR / "stance" / "tfidf_logreg.yaml")
+    evaluate = trainer._evaluate
+
+    def stance_interrupted(factory: Any, data: Any, config: Any) -> dict[str, float]:
+        if config.task == "stance":
+            _interrupted()
+        return evaluate(factory, data, config)
+
+    monkeypatch.setattr(trainer, "_evaluate", stance_interrupted)
+    with caplog.at_level(logging.INFO, logger="training"):
+        result = runner.invoke(app, ["train-defaults", "extra_training=[]"])
+    assert result.exit_code == 130, result.output
+    topic, stance = _runs()
+    messages = [record.getMessage() for record in caplog.records]
+    # The topic model finished whole before the stop: it is said as soon as it is registered, and it stays.
+    registered = f"news-topic version 1 registered (run {topic.info.run_id}): macro_f1 = "
+    assert any(message.startswith(registered) for message in messages)
+    assert _stop_line(caplog) == (
+        f"training interrupted (Ctrl-C): run {stance.info.run_id} (tfidf_logreg (extra_training=[])) marked FAILED; nothing it trained "
+        "stays registered"
+    )
+    assert [model.name for model in MlflowClient().search_registered_models()] == ["news-topic"]
