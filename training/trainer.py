@@ -537,6 +537,8 @@ def _undone_on_failure(client: MlflowClient, name: str) -> Iterator[_Registratio
         # A signal can land inside log_model after it registered the version and before it returned its number.
         version = registration.version or _registered_by(client, name, registration.run_id)
         if version is None:
+            # Or after it logged the model's files and before it registered them: the model is READY all the same.
+            _mark_logged_models_failed(client, registration.run_id)
             raise
         # Deleting a version also deletes its aliases: hand `champion` back first.
         restore_champion(client, name, version, registration.previous)

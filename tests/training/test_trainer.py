@@ -467,6 +467,25 @@ def test_a_signal_after_the_first_version_of_a_name_was_registered_leaves_no_emp
     assert model.status == LoggedModelStatus.FAILED
 
 
+def test_a_signal_inside_log_model_before_it_registered_leaves_no_ready_model(
+    store_uri: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import mlflow.tracking._model_registry.fluent as registry_fluent
+
+    def interrupted(*args: object, **kwargs: object) -> None:
+        raise KeyboardInterrupt  # the model's files are logged, its version not yet made
+
+    monkeypatch.setattr(registry_fluent, "_register_model", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        train(load_config(locations.CONFIGS_DIR / "topic" / "tfidf_svm.yaml"))
+    (run,) = mlflow.search_runs(search_all_experiments=True, output_format="list")
+    assert run.info.status == "FAILED"
+    assert MlflowClient().search_registered_models() == []
+    # It stayed READY: the UI's Models tab listed it among the usable ones, from a FAILED run.
+    (model,) = MlflowClient().search_logged_models([run.info.experiment_id])
+    assert model.status == LoggedModelStatus.FAILED
+
+
 @pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")  # the dropped exception, on purpose
 @pytest.mark.usefixtures("fresh_stop_requests")
 def test_a_sigterm_whose_exception_python_dropped_still_stops_before_registering_and_promoting(
