@@ -104,6 +104,9 @@ def ingest(
     from training.corpus.seed_files import ingest as run_ingest
 
     with _user_errors():
+        if not raw_dir.is_dir():
+            # A mistyped path would read as a folder without seed files.
+            raise UserInputError(f"--raw-dir {raw_dir}: {'not a folder' if raw_dir.exists() else 'no such folder'}")
         run_ingest(raw_dir, out_dir)
 
 

@@ -173,3 +173,16 @@ def test_cli_ingest_writes_one_json_object_per_segment(tmp_path: Path) -> None:
     records = [json.loads(line) for line in lines]
     assert {"segment_id", "article_id", "position", "text", "title"} <= set(records[0])
     assert len({r["segment_id"] for r in records}) == len(records)
+
+
+def test_a_raw_folder_that_is_missing_or_a_file_is_named_as_such(tmp_path: Path) -> None:
+    # Both said "no seed files (*.txt) found", as an empty folder does: a mistyped path read as an empty corpus.
+    (tmp_path / "seed.txt").write_text("text", encoding="utf-8")
+    for raw, problem in ((tmp_path / "missing", "no such folder"), (tmp_path / "seed.txt", "not a folder")):
+        result = CliRunner().invoke(app, ["ingest", "--raw-dir", str(raw), "--out-dir", str(tmp_path)])
+        assert result.exit_code == 1
+        assert result.output.endswith(f"error: --raw-dir {raw}: {problem}\n")
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    result = CliRunner().invoke(app, ["ingest", "--raw-dir", str(empty), "--out-dir", str(tmp_path)])
+    assert result.output.endswith(f"error: {empty}: no seed files (*.txt) found\n")
