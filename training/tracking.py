@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import logging
 import os
+import signal
 import subprocess
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -75,14 +76,15 @@ def git_commit() -> str:
 class TrackingServerLost(UserInputError):
     """The tracking server stopped answering during a training: the runs it had open could not be ended.
 
-    `stop` is the signal's exception when the training was being stopped meanwhile; SIGTERM's exit code is kept.
+    `stop` is the signal's exception when the training was being stopped meanwhile; its exit code is kept (130 for
+    Ctrl-C, 143 for SIGTERM).
     """
 
     def __init__(self, reason: str, run_ids: tuple[str, ...] = (), stop: BaseException | None = None) -> None:
         self.reason = reason
         self.run_ids = run_ids
         self.stop = stop
-        self.exit_code = stop.exit_code if isinstance(stop, Stopped) else 1
+        self.exit_code = stop.exit_code if isinstance(stop, Stopped) else 128 + signal.SIGINT if stop is not None else 1
         stopped = f"{stop if isinstance(stop, Stopped) else 'stopped by SIGINT (Ctrl-C)'}; " if stop is not None else ""
         left = ""
         if len(run_ids) > 1:
