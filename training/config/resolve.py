@@ -12,6 +12,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
+from classifiers.config import PACKAGED_ENCODER
 from classifiers.errors import UserInputError
 from training.config.schema import ExperimentConfig
 from training.mlflow_names import name_taken
@@ -236,7 +237,8 @@ def load_raw(path: Path) -> dict[str, Any]:
 def _anchor_paths(raw: dict[str, Any], folder: Path) -> list[tuple[str, str, Path]]:
     """Make the relative paths of raw's data sections relative to folder: a path written in a config file names a
     file beside the config, whatever folder the command runs in. Returns the data files so anchored: (dotted key,
-    the path as written, the file it names)."""
+    the path as written, the file it names). Encoder folders are made so too."""
+    _anchor_encoders(raw, folder)
     sections = [("data", raw.get("data"))]
     extras = raw.get("extra_training")
     if isinstance(extras, list):
@@ -253,6 +255,29 @@ def _anchor_paths(raw: dict[str, Any], folder: Path) -> list[tuple[str, str, Pat
                 if source == "jsonl":
                     anchored.append((f"{where}.{key}", value, Path(section[key])))
     return anchored
+
+
+def _anchor_encoders(raw: dict[str, Any], folder: Path) -> None:
+    """Make the relative encoder folders of raw (`model.encoder`, an ensemble member's, a swept one) relative to
+    folder, as `_anchor_paths` does the data's."""
+    model = raw.get("model")
+    if isinstance(model, dict):
+        members = model.get("members")
+        for section in [model, *(members if isinstance(members, list) else [])]:
+            if isinstance(section, dict) and "encoder" in section:
+                section["encoder"] = _anchored_encoder(section["encoder"], folder)
+    sweep = raw.get(SWEEP_KEY)
+    if isinstance(sweep, dict):
+        for key, values in sweep.items():
+            if key.startswith("model.") and key.endswith(".encoder") and isinstance(values, list):
+                sweep[key] = [_anchored_encoder(value, folder) for value in values]
+
+
+def _anchored_encoder(value: Any, folder: Path) -> Any:
+    """A relative model folder made whole from folder; the packaged encoder's name, or anything else, as it is."""
+    if isinstance(value, str) and value and value != PACKAGED_ENCODER and not Path(value).is_absolute():
+        return str((folder / value).resolve())
+    return value
 
 
 def _check_anchored_files(path: Path, anchored: list[tuple[str, str, Path]], overridden: list[str]) -> None:

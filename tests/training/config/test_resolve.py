@@ -9,6 +9,7 @@ from classifiers.config import FamilyConfig
 from classifiers.errors import UserInputError
 from classifiers.families.descriptions import DescriptionsModel
 from classifiers.families.ensemble import EnsembleModel
+from classifiers.families.frozen_encoder import FrozenEncoderModel
 from classifiers.families.setfit_descriptions import SetFitDescriptionsModel
 from classifiers.families.tfidf import TfidfModel
 from classifiers.registry import families
@@ -172,6 +173,29 @@ def test_relative_paths_in_a_file_are_read_beside_it_and_those_of_overrides_from
     seeds = load_config(write(folder, {"task": "topic", "model": {"family": "tfidf"}, "data": seeds_data}))
     assert isinstance(seeds.data, SeedData)
     assert seeds.data.segments == folder / "s.jsonl" and seeds.data.labels == locations.LABELS_PATH
+
+
+def test_a_relative_encoder_folder_is_read_as_a_data_path_is(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # It was read from the current folder: a config trained differently, or not at all, from another folder, and its
+    # logged config.yaml named a folder relative to wherever it ran.
+    folder = tmp_path / "configs"
+    folder.mkdir()
+    (tmp_path / "elsewhere").mkdir()
+    monkeypatch.chdir(tmp_path / "elsewhere")
+    frozen: dict[str, object] = {"task": "topic", "model": {"family": "frozen_encoder", "encoder": "../models/mine"}}
+    config = load_config(write(folder, frozen))
+    assert isinstance(config.model, FrozenEncoderModel) and config.model.encoder == str(tmp_path / "models" / "mine")
+    overridden = load_config(write(folder, frozen), ["model.encoder=mine"]).model
+    assert isinstance(overridden, FrozenEncoderModel) and overridden.encoder == str(tmp_path / "elsewhere" / "mine")
+    members = [{"family": "tfidf"}, {"family": "frozen_encoder", "encoder": "m"}, {"family": "frozen_encoder"}]
+    sweep = {"model.members.1.encoder": ["a", "all-MiniLM-L6-v2"]}
+    swept: dict[str, object] = {"task": "topic", "model": {"family": "ensemble", "members": members}, "sweep": sweep}
+    ensemble_config = load_config(write(folder, swept))
+    assert [child.model.encoders() for _, child in expand_sweep(ensemble_config)] == [
+        {"model.members.1.encoder": str(folder / "a"), "model.members.2.encoder": "all-MiniLM-L6-v2"},
+        {"model.members.1.encoder": "all-MiniLM-L6-v2", "model.members.2.encoder": "all-MiniLM-L6-v2"},
+    ]
+    assert ensemble(ensemble_config.model).members[1].encoders() == {"model.encoder": str(folder / "m")}
 
 
 def test_a_data_file_written_relative_to_a_config_that_moved_names_where_it_was_looked_for(tmp_path: Path) -> None:
