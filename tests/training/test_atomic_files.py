@@ -54,3 +54,17 @@ def test_a_folder_that_is_a_file_is_named_as_such(tmp_path: Path, depth: int) ->
     with pytest.raises(UserInputError, match=rf"cannot write {target}: {tmp_path / 'taken.jsonl'} is a file, not a folder"):
         write_texts_atomically({target: "text"})
     assert (tmp_path / "taken.jsonl").read_text(encoding="utf-8") == "x"
+
+
+def test_ctrl_c_while_writing_leaves_the_old_files_and_no_temporary_one(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    segments, articles = tmp_path / "segments.jsonl", tmp_path / "articles.jsonl"
+    segments.write_text("old segments", encoding="utf-8")
+
+    def interrupted(fd: int) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(os, "fsync", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        write_texts_atomically({segments: "new segments", articles: "new articles"})
+    assert [path.name for path in tmp_path.iterdir()] == ["segments.jsonl"]
+    assert segments.read_text(encoding="utf-8") == "old segments"
