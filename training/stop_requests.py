@@ -15,6 +15,8 @@ import os
 import signal
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from types import FrameType
 
 # Modules whose calls a stop waits out, unless they are running this project's code (MLflow's log_model calls the
@@ -31,6 +33,8 @@ _first_requested_at: list[float] = []
 # True while a signal the handler sent itself is on its way, so that one never raises a second time.
 _redelivering = threading.Event()
 _raised = threading.Event()
+# Set while a stopped training undoes what it registered: a second stop there is remembered, not raised.
+_undoing = threading.Event()
 
 
 class Stopped(BaseException):
@@ -56,6 +60,8 @@ def stop(signum: int, frame: FrameType | None) -> None:
     else:
         _requested.append(signum)
         _first_requested_at.append(time.monotonic())
+    if _undoing.is_set():
+        return
     if _inside_store_call(frame) and time.monotonic() - _first_requested_at[0] < MAX_WAIT_S:
         timer = threading.Timer(RECHECK_S, _redeliver, (signum,))
         timer.daemon = True
@@ -63,6 +69,18 @@ def stop(signum: int, frame: FrameType | None) -> None:
         return
     _raised.set()
     raise _interruption(signum)
+
+
+@contextmanager
+def undoing() -> Iterator[None]:
+    """While the block undoes a failed or stopped training's registration, a stop (a second Ctrl-C) is remembered but
+    not raised: raised between two of its calls, it would leave the version registered, or champion. The block ends
+    by raising the failure it undoes."""
+    _undoing.set()
+    try:
+        yield
+    finally:
+        _undoing.clear()
 
 
 def _redeliver(signum: int) -> None:

@@ -534,27 +534,29 @@ def _undone_on_failure(client: MlflowClient, name: str) -> Iterator[_Registratio
             or store.lost_server_reason(err) is not None
         ):
             raise
-        # A signal can land inside log_model after it registered the version and before it returned its number.
-        version = registration.version or _registered_by(client, name, registration.run_id)
-        if version is None:
-            # Or after it logged the model's files and before it registered them: the model is READY all the same.
+        # A second Ctrl-C raised between these calls would leave the version registered, or champion.
+        with stop_requests.undoing():
+            # A signal can land inside log_model after it registered the version and before it returned its number.
+            version = registration.version or _registered_by(client, name, registration.run_id)
+            if version is None:
+                # Or after it logged the model's files and before it registered them: the model is READY all the same.
+                _mark_logged_models_failed(client, registration.run_id)
+                raise
+            # Deleting a version also deletes its aliases: hand `champion` back first.
+            restore_champion(client, name, version, registration.previous)
+            client.delete_model_version(name, version)
+            logger.error("deleted %s version %s: the run failed after registering it", name, version)
+            tracking.note_undone(err, f"{name} version {version}, which it had registered, deleted")
+            if not registration.name_existed and not name_versions(client, name):
+                # Created for the version just deleted: an empty name would list in the registry as a model.
+                client.delete_registered_model(name)
             _mark_logged_models_failed(client, registration.run_id)
-            raise
-        # Deleting a version also deletes its aliases: hand `champion` back first.
-        restore_champion(client, name, version, registration.previous)
-        client.delete_model_version(name, version)
-        logger.error("deleted %s version %s: the run failed after registering it", name, version)
-        tracking.note_undone(err, f"{name} version {version}, which it had registered, deleted")
-        if not registration.name_existed and not name_versions(client, name):
-            # Created for the version just deleted: an empty name would list in the registry as a model.
-            client.delete_registered_model(name)
-        _mark_logged_models_failed(client, registration.run_id)
-        # A failure inside the run already marked it; one after it ended (in promotion) must mark it too.
-        run = client.get_run(registration.run_id)
-        if run.info.status == FINISHED:
-            client.set_tag(registration.run_id, tracking.ERROR_TAG, tracking.failure_reason(err)[: tracking.MAX_TAG_LENGTH])
-            client.set_terminated(registration.run_id, RunStatus.to_string(RunStatus.FAILED))
-            tracking.note_undone(err, f"run {registration.run_id} ({run.info.run_name}) marked FAILED")
+            # A failure inside the run already marked it; one after it ended (in promotion) must mark it too.
+            run = client.get_run(registration.run_id)
+            if run.info.status == FINISHED:
+                client.set_tag(registration.run_id, tracking.ERROR_TAG, tracking.failure_reason(err)[: tracking.MAX_TAG_LENGTH])
+                client.set_terminated(registration.run_id, RunStatus.to_string(RunStatus.FAILED))
+                tracking.note_undone(err, f"run {registration.run_id} ({run.info.run_name}) marked FAILED")
         raise
 
 

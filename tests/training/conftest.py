@@ -19,6 +19,7 @@ def fresh_stop_requests(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(stop_requests, "_first_requested_at", [])
     monkeypatch.setattr(stop_requests, "_redelivering", threading.Event())
     monkeypatch.setattr(stop_requests, "_raised", threading.Event())
+    monkeypatch.setattr(stop_requests, "_undoing", threading.Event())
 
 
 @pytest.fixture

@@ -121,3 +121,10 @@ def test_a_stop_raised_at_a_checkpoint_is_not_raised_again_when_the_store_call_r
     with pytest.raises(stop_requests.Stopped):
         stop_requests.raise_if_requested()
     assert raised_within(0.5) is None
+
+
+def test_a_stop_while_a_training_is_undone_is_remembered_and_not_raised() -> None:
+    with stop_requests.undoing():
+        signal.raise_signal(SIGNAL)  # a second Ctrl-C while the registration is undone: the undoing goes on
+    with pytest.raises(stop_requests.Stopped):
+        stop_requests.raise_if_pending()  # where the command ends, as training/__main__.py asks

@@ -4,6 +4,7 @@ import json
 import logging
 import os
 import re
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -525,6 +526,33 @@ def test_a_stop_whose_raise_was_dropped_ends_a_sweep_before_its_next_child(
     runs = mlflow.search_runs(experiment_names=["topic-seeds"], output_format="list")
     assert sorted(run.info.status for run in runs) == ["FAILED", "FINISHED"]  # the sweep and its first child
     assert MlflowClient().search_registered_models() == []
+
+
+@pytest.mark.usefixtures("fresh_stop_requests")
+def test_a_second_ctrl_c_while_a_stopped_training_is_undone_does_not_cut_the_undoing_short(
+    store_uri: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    train(load_config(locations.CONFIGS_DIR / "topic" / "tfidf_logreg.yaml"))  # version 1, champion
+    promote = trainer.promote
+    restore = trainer.restore_champion
+
+    def stopped_once_promoted(*args: Any, **kwargs: Any) -> object:
+        promote(*args, **kwargs)  # version 2, the SVM, beats version 1: the alias moves to it ...
+        raise KeyboardInterrupt  # ... and Ctrl-C lands
+
+    def pressed_again(*args: Any, **kwargs: Any) -> None:
+        stop_requests.stop(signal.SIGINT, None)  # as the handler runs it, between two of the undoing's calls
+        restore(*args, **kwargs)
+
+    monkeypatch.setattr(trainer, "promote", stopped_once_promoted)
+    monkeypatch.setattr(trainer, "restore_champion", pressed_again)
+    with pytest.raises(KeyboardInterrupt) as raised:
+        train(load_config(locations.CONFIGS_DIR / "topic" / "tfidf_svm.yaml"))
+    # The second Ctrl-C was raised inside the undoing: version 2 stayed, champion, its run FINISHED, so served.
+    client = MlflowClient()
+    assert [str(version.version) for version in client.search_model_versions("name='news-topic'")] == ["1"]
+    assert str(client.get_model_version_by_alias("news-topic", "champion").version) == "1"
+    assert "news-topic version 2, which it had registered, deleted" in raised.value.__notes__
 
 
 def test_failed_promotion_write_keeps_the_previous_champion(store_uri: str, monkeypatch: pytest.MonkeyPatch) -> None:
