@@ -57,6 +57,14 @@ class EnsembleModel(FamilyConfig):
             for key, name in member.encoders().items()
         }
 
+    def labels_it_names(self) -> dict[str, list[str]]:
+        # A zero-shot member's described labels are the ensemble's labels too, scored as the data's are.
+        return {
+            f"model.members.{index}.{key.removeprefix('model.')}": labels
+            for index, member in enumerate(self.members)
+            for key, labels in member.labels_it_names().items()
+        }
+
     def family_names(self) -> tuple[str, ...]:
         return tuple(name for member in self.members for name in member.family_names())
 

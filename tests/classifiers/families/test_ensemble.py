@@ -1,17 +1,23 @@
 """The ensemble family: members of other families trained together, their probabilities averaged."""
 
+import json
 from pathlib import Path
 
+import mlflow
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
 from pydantic import ValidationError
 
+from classifiers.errors import UserInputError
 from classifiers.families.ensemble import EnsembleClassifier, EnsembleModel
 from classifiers.families.frozen_encoder import FrozenEncoderModel
 from classifiers.families.tfidf import TfidfModel
 from classifiers.interface import TextReading, load_predictor
 from classifiers.registry import classifier_factory, requirement_pins
+from training.config.resolve import load_config
+from training.trainer import train
 
 INPUTS = pd.DataFrame(
     {
@@ -108,7 +114,29 @@ def test_bad_members_or_weights_are_refused(members: list[dict[str, object]], we
 
 def test_a_member_that_does_not_do_the_task_is_refused_before_training() -> None:
     config = EnsembleModel(family="ensemble", members=[{"family": "tfidf"}, {"family": "pair_features"}])
-    from classifiers.errors import UserInputError
-
     with pytest.raises(UserInputError, match="the pair_features family does not do topic"):
         classifier_factory(config, "topic", seed=0)
+
+
+def test_a_zero_shot_members_described_label_mlflow_cannot_put_in_a_metric_name_is_refused_before_any_run(
+    store_uri: str, tmp_path: Path
+) -> None:
+    # The ensemble answers, and is scored on, its zero-shot member's described labels: `f1_arts & culture` was refused
+    # by MLflow after the cross-validation, with a traceback, as the member alone is refused before any run.
+    words = [("rockets", "conflict"), ("talks", "diplomacy")] * 8
+    rows = [{"text": f"{word} story {i}", "label": label, "doc": f"d{i % 4}"} for i, (word, label) in enumerate(words)]
+    (tmp_path / "mine.jsonl").write_text("".join(json.dumps(row) + "\n" for row in rows), encoding="utf-8")
+    described = {"family": "descriptions", "description_weight": 1, "head_weight": 0}
+    described["descriptions"] = {label: [f"This is about {label}."] for label in ("conflict", "diplomacy", "arts & culture")}
+    config = {
+        "task": "topic",
+        "experiment": "zero-shot-ensemble",
+        "data": {"source": "jsonl", "path": "mine.jsonl", "group_column": "doc"},
+        "model": {"family": "ensemble", "members": [{"family": "tfidf"}, described]},
+    }
+    path = tmp_path / "ensemble.yaml"
+    path.write_text(yaml.safe_dump(config), encoding="utf-8")
+    message = r"label 'arts & culture' cannot be part .* Rename it in model.members.1.descriptions$"
+    with pytest.raises(UserInputError, match=message):
+        train(load_config(path), config_path=path)
+    assert mlflow.search_experiments(filter_string="name = 'zero-shot-ensemble'") == []
