@@ -74,6 +74,7 @@ RESULTS = locations.PROJECT_ROOT / "benchmarks" / "results" / "fnc1_dev_gap.json
 LABELS = ["agree", "disagree", "discuss", "unrelated"]
 LEXICAL = locations.CONFIGS_DIR / "benchmarks" / "fnc1" / "pair_features_lexical.yaml"
 BASELINE_SEED = 1489215
+SPLITS = ("disjoint", "body", "baseline", "story", "story5")
 Split = tuple[np.ndarray, np.ndarray]
 
 
@@ -245,14 +246,13 @@ def _boosted(labels: list[str], probabilities: np.ndarray, boost: float) -> np.n
     return np.asarray(labels, dtype=object)[scaled.argmax(axis=1)]
 
 
-def run_ours(frame: pd.DataFrame, splits: list[Split], overrides: list[str], tune_disagree: bool = False) -> np.ndarray:
-    """Out-of-fold labels of the lexical config (overrides in `key=value` form) on the test sides.
+def run_ours(frame: pd.DataFrame, splits: list[Split], config: ExperimentConfig, tune_disagree: bool = False) -> np.ndarray:
+    """Out-of-fold labels of the lexical config (with its overrides) on the test sides.
 
     `tune_disagree` multiplies the disagree probability by the factor (of BOOSTS) that gives the best macro-F1 at
     the competition test's class mix on an inner story hold-out of the *training side* (25% of its stories),
     then refits on the whole training side and applies that factor to the test side.
     """
-    config = load_config(LEXICAL, overrides)
     predicted = np.full(len(frame), None, dtype=object)
     for train, test in splits:
         boost = 1.0
@@ -362,9 +362,14 @@ def main(
             raise UserInputError(f"results file {out} not found (written by a run of this script without --table)")
         typer.echo(markdown(json.loads(out.read_text())))
         return
+    # Every argument is checked before the data is read, the baseline's features computed or the scratch folder made.
+    unknown = [name for name in splits if name not in SPLITS]
+    if unknown:
+        raise typer.BadParameter(f"{', '.join(unknown)}: a split is one of {', '.join(SPLITS)}", param_hint="--splits")
+    config = load_config(LEXICAL, override)
     writable_file(out, "results file")
-    writable_folder(scratch, "scratch folder")
     frame = load_benchmark("fnc1", data_dir, "train", "stance")
+    writable_folder(scratch, "scratch folder")
     folder = data_dir / "fnc1"
     bodies = pd.read_csv(folder / "train_bodies.csv", dtype=str)["Body ID"].tolist()
     # The adapter's group is the pair's stories; the body-level splits need each pair's Body ID.
@@ -382,7 +387,7 @@ def main(
         gold = frame["label"].to_numpy()[test]
         if ours:
             started = time.perf_counter()
-            predicted = run_ours(frame, split, override, tune_disagree)[test]
+            predicted = run_ours(frame, split, config, tune_disagree)[test]
             entry[label] = {**scores(gold, predicted), "seconds": round(time.perf_counter() - started)}
             np.save(scratch / f"predicted_{name}_{label}.npy", predicted.astype(str))
             logger.info("%s %s: %s", name, label, {k: v for k, v in entry[label].items() if k != "class_shares"})

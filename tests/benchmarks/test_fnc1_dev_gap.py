@@ -7,7 +7,10 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+import typer
+from typer.testing import CliRunner
 
+from classifiers.errors import UserInputError
 from tests.benchmarks.conftest import alignments, script_help, table_lines
 from training.locations import DEFAULT_DATA_DIR, PROJECT_ROOT
 
@@ -58,3 +61,30 @@ def test_the_help_says_what_the_script_does_and_what_each_option_is() -> None:
     assert "Every figure is a dev figure (the competition test is not read)" in text
     assert [name for name, help_text in params.items() if not help_text] == []
     assert params["seed"] == "Seed of the disjoint, body and story splits (the baseline split keeps its own)."
+
+
+@pytest.mark.parametrize(
+    ("argument", "message"),
+    [
+        (["--splits", "story", "--splits", "nope"], "nope: a split is one of disjoint, body, baseline, story, story5"),
+        (["--splits", "story", "--override", "model.nope=1"], "model.nope: Extra inputs are not permitted"),
+    ],
+)
+def test_a_bad_split_or_override_is_refused_before_any_work_and_leaves_nothing_behind(
+    argument: list[str], message: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Both were found only after the data was read and, with --baseline, its features computed (minutes); the unknown
+    # split left the scratch folder made.
+    def not_read(*args: object) -> None:
+        raise AssertionError("the data was read")
+
+    monkeypatch.setattr(fnc1_dev_gap, "load_benchmark", not_read)
+    app = typer.Typer(add_completion=False)
+    app.command()(fnc1_dev_gap.main)
+    scratch, out = tmp_path / "scratch", tmp_path / "out.json"
+    result = CliRunner().invoke(app, [*argument, "--baseline", "--scratch", str(scratch), "--out", str(out)])
+    assert result.exit_code != 0
+    printed = " ".join(result.output.replace("│", " ").split())  # typer's error box, its lines joined
+    assert message in printed or message in str(result.exception)
+    assert not isinstance(result.exception, AssertionError)
+    assert list(tmp_path.iterdir()) == []
