@@ -154,7 +154,7 @@ def train(
     with _stop_reported(), _user_errors():
         experiment = load_config(config, overrides or [])
         # A config error too: refused before the store is made.
-        check_encoders(experiment, config)
+        check_encoders(experiment, config, overrides or [])
         store.use_store(writable=True)
         result = run_training(experiment, config_path=config, overrides=overrides or [])
     _report(result)

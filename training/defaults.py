@@ -50,7 +50,7 @@ def train_defaults(
     settings = [*(["promote=always"] if retrain else []), *overrides]
     configs = {task: load_config(path, settings) for task, path in DEFAULT_CONFIGS.items()}
     for task, config in configs.items():
-        check_encoders(config, DEFAULT_CONFIGS[task])
+        check_encoders(config, DEFAULT_CONFIGS[task], settings)
     # Made (where missing) only once the overrides hold: a mistyped one left an empty store behind.
     client = store.use_store(writable=True)
     due: dict[str, ExperimentConfig] = {}

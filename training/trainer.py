@@ -42,7 +42,7 @@ from classifiers.registry import classifier_factory, embeds_text, requirement_pi
 from classifiers.store import CHAMPION
 from classifiers.target_context import TargetAliases, alias_table, lookup_key
 from training import locations, stop_requests, tracking
-from training.config.resolve import expand_sweep, flatten, to_yaml
+from training.config.resolve import config_source, expand_sweep, flatten, to_yaml
 from training.config.schema import BenchmarkData, ExperimentConfig
 from training.evaluation.cross_validation import (
     CV_MEAN_SUFFIX,
@@ -127,7 +127,7 @@ def prepare(config: ExperimentConfig, config_path: Path | None = None, overrides
     # Named before the sweep is expanded, so its children and the logged config.yaml carry the name.
     run_name = config.run_name or default_run_name(config, config_path, overrides)
     config = config.model_copy(update={"run_name": run_name})
-    check_encoders(config, config_path)
+    check_encoders(config, config_path, overrides)
     combinations = expand_sweep(config)
     data = load_labelled_data(config.data, config.task, config.extra_training)
     _warn_of_test_splits(config)
@@ -142,8 +142,8 @@ def prepare(config: ExperimentConfig, config_path: Path | None = None, overrides
         try:
             child_config.model.check_labels(data.labels)
         except UserInputError as err:
-            # As the config's other errors do, it names the file to edit.
-            raise UserInputError(f"{config_path}: {err}" if config_path else str(err)) from err
+            # As the config's other errors do, it names the file to edit, and the overrides that may have set it.
+            raise UserInputError(f"{config_source(config_path, overrides)}: {err}" if config_path else str(err)) from err
         for key, labels in child_config.model.labels_it_names().items():
             # A zero-shot model also answers the labels it only describes, and they are scored (`f1_<label>`) too.
             _check_metric_names(labels, key)
@@ -152,17 +152,18 @@ def prepare(config: ExperimentConfig, config_path: Path | None = None, overrides
     return PreparedTraining(config, config_path, combinations, data)
 
 
-def check_encoders(config: ExperimentConfig, config_path: Path | None = None) -> None:
+def check_encoders(config: ExperimentConfig, config_path: Path | None = None, overrides: Sequence[str] = ()) -> None:
     """Refuse an encoder that the config, or a combination of its sweep, names and that is no model folder, naming its
-    key: found from the folder's small files, before any data, store or run is touched (a model's weights would be
-    read only inside the run)."""
+    key (and the config's file and `overrides`, those it was loaded with): found from the folder's small files, before
+    any data, store or run is touched (a model's weights would be read only inside the run)."""
     for _, combination in expand_sweep(config):
         for key, name in combination.model.encoders().items():
             try:
                 resolve_encoder(name)
             except UserInputError as err:
-                # As the config's other errors do, it names the file to edit.
-                raise UserInputError(f"{config_path}: {key}: {err}" if config_path else f"{key}: {err}") from err
+                # As the config's other errors do, it names the file to edit, and the overrides that may have set it.
+                where = f"{config_source(config_path, overrides)}: " if config_path else ""
+                raise UserInputError(f"{where}{key}: {err}") from err
 
 
 def train(config: ExperimentConfig, config_path: Path | None = None, overrides: Sequence[str] = ()) -> TrainResult:

@@ -620,7 +620,9 @@ def test_a_bad_encoder_is_refused_before_the_store_is_touched(
         command = [*command, f"{key}={encoder}"]
     result = runner.invoke(app, [part.replace("ENCODER", str(encoder)) for part in command])
     assert result.exit_code == 1, result.output
-    assert f"{key}: encoder '{encoder}'" in result.output
+    # Named by the override that gave it (the last one), not as if the config file held it.
+    given = command[-1].replace("ENCODER", str(encoder))
+    assert f"with {given}: {key}: encoder '{encoder}'" in result.output or f", {given}: {key}: encoder '{encoder}'" in result.output
     assert "Traceback" not in result.output
     # Refused before the store was made: no run, no experiment, no file.
     assert not Path(store_uri.removeprefix("sqlite:///")).exists()

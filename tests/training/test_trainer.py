@@ -766,6 +766,15 @@ def test_a_description_list_that_misses_a_label_names_the_config_file(store_uri:
     assert MlflowClient().search_registered_models() == []
 
 
+def test_a_description_list_an_override_gave_that_misses_a_label_names_the_override(store_uri: str) -> None:
+    path = locations.CONFIGS_DIR / "topic" / "descriptions.yaml"
+    given = "model.descriptions={conflict: [Jets struck the city.], diplomacy: [Ministers met for talks.]}"
+    # It was named as if the file held it.
+    with pytest.raises(UserInputError, match=rf"^{re.escape(f'{path} with {given}')}: model.descriptions has no description"):
+        train(load_config(path, [given]), config_path=path, overrides=[given])
+    assert MlflowClient().search_registered_models() == []
+
+
 def test_a_file_named_like_another_data_s_is_warned_of_sharing_its_experiment(
     store_uri: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -312,8 +312,13 @@ def load_config(path: Path, overrides: Sequence[str] = ()) -> ExperimentConfig:
     _check_anchored_files(path, anchored, [key for key, _ in parsed])
     # Paths the overrides gave relative are made whole here, so the logged config.yaml trains again from any folder.
     _anchor_paths(raw, Path.cwd())
-    # The invalid setting may be the command line's rather than the file's: both are named.
-    return _validate(raw, f"{path} with {', '.join(overrides)}" if overrides else str(path), made_for_index)
+    return _validate(raw, config_source(path, overrides), made_for_index)
+
+
+def config_source(path: Path, overrides: Sequence[str] = ()) -> str:
+    """How an error names the config it found a bad setting in: the file, and the overrides it was loaded with (the
+    setting may be the command line's rather than the file's: both are named)."""
+    return f"{path} with {', '.join(overrides)}" if overrides else str(path)
 
 
 def _overlap(key: str, other: str) -> bool:
