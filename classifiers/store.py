@@ -229,6 +229,13 @@ def use_store(uri: str | None = None, *, writable: bool = False, create: bool = 
     return MlflowClient(tracking_uri=uri, registry_uri=uri)
 
 
+def made_when_used(uri: str | None = None) -> bool:
+    """Whether use_store would make the store (with create): a SQLite store whose file does not exist yet, or is
+    empty."""
+    database = sqlite_path(uri or tracking_uri())
+    return database is not None and not _has_bytes(database)
+
+
 def _create_tables_once(uri: str, database: Path) -> None:
     """Create a new SQLite store's tables in one process at a time: MLflow's migrations, run by two processes on a
     new file at once (two trainings started together), fail and leave the file unusable for good."""

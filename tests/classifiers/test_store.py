@@ -353,3 +353,13 @@ def test_an_existing_sqlite_store_is_reachable_and_opened_without_create(tmp_pat
 
     store.check_reachable(uri)
     assert "made" in [experiment.name for experiment in store.use_store(uri, create=False).search_experiments()]
+
+
+def test_only_a_sqlite_store_not_made_yet_is_made_when_used(tmp_path: Path) -> None:
+    database = tmp_path / "mlflow.db"
+    assert store.made_when_used(f"sqlite:///{database}")
+    database.touch()  # an empty file: use_store makes its tables
+    assert store.made_when_used(f"sqlite:///{database}")
+    store.use_store(f"sqlite:///{database}")
+    assert not store.made_when_used(f"sqlite:///{database}")
+    assert not store.made_when_used(f"http://127.0.0.1:{closed_port()}")

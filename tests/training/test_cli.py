@@ -143,6 +143,26 @@ def test_train_defaults_refuses_a_bad_override_before_it_makes_a_store(tmp_path:
     assert not missing.parent.exists()
 
 
+def test_train_refuses_bad_data_before_it_makes_a_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The store was made (folder, tables, lock file) before the data was read.
+    missing = tmp_path / "new" / "mlflow.db"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{missing}")
+    result = runner.invoke(app, ["train", str(TOPIC_CONFIG), "data.source=jsonl", f"data.path={tmp_path / 'missing.jsonl'}"])
+    assert result.exit_code == 1 and f"data file {tmp_path / 'missing.jsonl'} not found" in result.output, result.output
+    assert not missing.parent.exists()
+
+
+def test_train_asks_an_unreachable_tracking_server_before_it_reads_the_data(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    uri = f"http://127.0.0.1:{free_port()}"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    monkeypatch.setattr(trainer, "load_labelled_data", _interrupted)  # not reached
+    result = runner.invoke(app, ["train", str(TOPIC_CONFIG)])
+    assert result.exit_code == 1, result.output
+    assert f"the MLflow tracking server at {uri}" in result.output
+
+
 def test_train_defaults_checks_every_model_s_data_before_training_any(store_uri: str, tmp_path: Path) -> None:
     # The stance default's public corpora are read from NEWS_DATA_DIR; the topic default needs none of them.
     nowhere = tmp_path / "nowhere"
