@@ -57,7 +57,7 @@ from sklearn.ensemble import GradientBoostingClassifier
 from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, TfidfVectorizer
 from sklearn.metrics import f1_score
 from sklearn.model_selection import GroupShuffleSplit
-from user_errors import run_script, writable_file, writable_folder
+from user_errors import folder_to_make, run_script, writable_file, writable_folder
 
 from classifiers.errors import UserInputError
 from classifiers.registry import classifier_factory
@@ -368,6 +368,7 @@ def main(
         raise typer.BadParameter(f"{', '.join(unknown)}: a split is one of {', '.join(SPLITS)}", param_hint="--splits")
     config = load_config(LEXICAL, override)
     writable_file(out, "results file")
+    folder_to_make(scratch, "scratch folder")
     frame = load_benchmark("fnc1", data_dir, "train", "stance")
     writable_folder(scratch, "scratch folder")
     folder = data_dir / "fnc1"

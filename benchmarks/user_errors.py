@@ -46,6 +46,18 @@ def writable_folder(folder: Path, what: str) -> Path:
     return folder
 
 
+def folder_to_make(folder: Path, what: str) -> Path:
+    """A folder this script makes later, checked now so that a mistake is found before the work: an existing folder,
+    or a missing one whose nearest existing parent is a folder. Nothing is created (a run refused later, on its data,
+    leaves no empty folder)."""
+    existing = next(path for path in (folder.absolute(), *folder.absolute().parents) if path.exists())
+    if not existing.is_dir():
+        raise UserInputError(f"{what} {folder} cannot be made: {existing} is not a folder")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise UserInputError(f"{what} {folder} cannot be made: {existing} is not writable")
+    return folder
+
+
 def writable_file(path: Path, what: str) -> Path:
     """A file this script may write later, checked now so a long run does not end in losing its figures: not a
     folder, and in a folder that exists (training.atomic_files makes none) and can be written to. Nothing is created."""

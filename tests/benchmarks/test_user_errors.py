@@ -14,6 +14,7 @@ from training.locations import PROJECT_ROOT
 
 sys.path.insert(0, str(PROJECT_ROOT / "benchmarks"))
 from bench_training import SUITES, measure  # noqa: E402
+from user_errors import folder_to_make  # noqa: E402
 
 BENCHMARKS = PROJECT_ROOT / "benchmarks"
 
@@ -103,3 +104,11 @@ def test_a_config_the_trainer_refuses_is_reported_in_its_words(tmp_path: Path) -
     refusal = r"bad.yaml: invalid config\n  model\.C: Input should be greater than 0 \(got -1\)$"
     with pytest.raises(UserInputError, match=refusal):
         measure(config, f"sqlite:///{tmp_path}/mlflow.db", SUITES["seeds"].metrics)
+
+
+def test_a_folder_to_make_is_checked_without_being_made(tmp_path: Path) -> None:
+    assert folder_to_make(tmp_path / "new" / "deeper", "scratch folder") == tmp_path / "new" / "deeper"
+    assert list(tmp_path.iterdir()) == []
+    (tmp_path / "a-file").write_text("a file where a folder would go", encoding="utf-8")
+    with pytest.raises(UserInputError, match=r"scratch folder .*a-file/s cannot be made: .*a-file is not a folder"):
+        folder_to_make(tmp_path / "a-file" / "s", "scratch folder")
