@@ -18,7 +18,7 @@ from training.promotion import champion_version, name_versions, was_tried
 
 if TYPE_CHECKING:
     from training.config.schema import ExperimentConfig
-    from training.trainer import TrainResult
+    from training.trainer import PreparedTraining, TrainResult
 
 logger = logging.getLogger(__name__)
 
@@ -39,7 +39,7 @@ def train_defaults(
     cannot load); `overrides` (dotted key=value) apply to every default config; `on_trained` is called with each
     result as soon as it is registered, before the next model trains."""
     # Imported here: `train-defaults --help` need not pay for the trainer's imports.
-    from training.trainer import check_encoders, prepare, train_prepared
+    from training.trainer import check_encoders, train_prepared
 
     promoting = [text for text in overrides if parse_override(text)[0].partition(".")[0] == "promote"]
     if retrain and promoting:
@@ -51,8 +51,24 @@ def train_defaults(
     configs = {task: load_config(path, settings) for task, path in DEFAULT_CONFIGS.items()}
     for task, config in configs.items():
         check_encoders(config, DEFAULT_CONFIGS[task], settings)
-    # Made (where missing) only once the overrides hold: a mistyped one left an empty store behind.
-    client = store.use_store(writable=True)
+    if store.made_when_used():
+        # A store still to make holds no champion: every default is due, and all their data is read before the store
+        # is made (a data error left an empty store behind, as a mistyped override did).
+        prepared = _prepared(configs, overrides)
+        store.use_store(writable=True)
+    else:
+        # Every due model's data is read before the first trains too (the stance model's public corpora among them).
+        prepared = _prepared(_due(store.use_store(writable=True), configs, retrain), overrides)
+    results = []
+    for training in prepared:
+        results.append(train_prepared(training))
+        if on_trained is not None:
+            on_trained(results[-1])
+    return results
+
+
+def _due(client: MlflowClient, configs: dict[str, ExperimentConfig], retrain: bool) -> dict[str, ExperimentConfig]:
+    """The default configs to train: all with retrain, else those without a champion or that never competed with it."""
     due: dict[str, ExperimentConfig] = {}
     for task, config in configs.items():
         champion = None if retrain else champion_version(client, config.registered_model)
@@ -67,16 +83,14 @@ def train_defaults(
                 config.registered_model, champion.version, locations.shown(DEFAULT_CONFIGS[task]), task,
             )
         due[task] = config
-    # So is every model's data (the stance model's public corpora under NEWS_DATA_DIR among them).
-    prepared = [
-        prepare(config, DEFAULT_CONFIGS[task].relative_to(locations.PROJECT_ROOT), overrides) for task, config in due.items()
-    ]
-    results = []
-    for training in prepared:
-        results.append(train_prepared(training))
-        if on_trained is not None:
-            on_trained(results[-1])
-    return results
+    return due
+
+
+def _prepared(configs: dict[str, ExperimentConfig], overrides: Sequence[str]) -> list[PreparedTraining]:
+    """Each config checked and its data read (trainer.prepare) before the first one trains."""
+    from training.trainer import prepare
+
+    return [prepare(config, DEFAULT_CONFIGS[task].relative_to(locations.PROJECT_ROOT), overrides) for task, config in configs.items()]
 
 
 def _competed(client: MlflowClient, name: str, config_path: Path) -> bool:

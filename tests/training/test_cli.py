@@ -180,6 +180,23 @@ def test_train_defaults_checks_every_model_s_data_before_training_any(store_uri:
     assert MlflowClient().search_registered_models() == []
 
 
+def test_train_defaults_reads_every_model_s_data_before_it_makes_a_store(tmp_path: Path) -> None:
+    # The store was made (folder, tables, lock file) to look for champions before the stance data was found missing.
+    missing = tmp_path / "new" / "mlflow.db"
+    nowhere = tmp_path / "nowhere"
+    result = subprocess.run(
+        [sys.executable, "-m", "training", "train-defaults"],
+        cwd=PROJECT_ROOT,
+        env={**os.environ, "MLFLOW_TRACKING_URI": f"sqlite:///{missing}", "NEWS_DATA_DIR": str(nowhere), "HOME": str(tmp_path)},
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert result.returncode == 1, result.stderr
+    assert result.stderr.strip().splitlines()[-1].startswith(f"error: {nowhere / 'vast'} not found"), result.stderr
+    assert not missing.parent.exists()
+
+
 @pytest.mark.slow
 def test_ui_serves_the_store_it_is_pointed_at(store_uri: str) -> None:
     use_store(store_uri)  # made by training; the UI names a missing one
