@@ -148,12 +148,10 @@ def train(
     """Run one experiment end to end (a sweep when the config has one)."""
     from classifiers import store
     from training.config.resolve import load_config
-    from training.trainer import check_encoders, prepare, train_prepared
+    from training.trainer import prepare, train_prepared
 
     with _stop_reported(), _user_errors():
         experiment = load_config(config, overrides or [])
-        # A config error too: refused before the store is made.
-        check_encoders(experiment, config, overrides or [])
         # A tracking server, or a store that exists, is asked before the data, which may take a while, is loaded;
         # a SQLite store still to make is made only once the data holds too: a data error left an empty store behind.
         to_make = store.made_when_used()
