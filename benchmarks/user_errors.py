@@ -50,7 +50,7 @@ def folder_to_make(folder: Path, what: str) -> Path:
     """A folder this script makes later, checked now so that a mistake is found before the work: an existing folder,
     or a missing one whose nearest existing parent is a folder. Nothing is created (a run refused later, on its data,
     leaves no empty folder)."""
-    existing = next(path for path in (folder.absolute(), *folder.absolute().parents) if path.exists())
+    existing = _nearest_existing(folder)
     if not existing.is_dir():
         raise UserInputError(f"{what} {folder} cannot be made: {existing} is not a folder")
     if not os.access(existing, os.W_OK | os.X_OK):
@@ -63,7 +63,7 @@ def writable_file(path: Path, what: str) -> Path:
     folder, and in a folder that exists (training.atomic_files makes none) and can be written to. Nothing is created."""
     if path.is_dir():
         raise UserInputError(f"{what} {path} is a folder")
-    existing = next(parent for parent in path.absolute().parents if parent.exists())
+    existing = _nearest_existing(path.parent)
     if not existing.is_dir():
         raise UserInputError(f"{what} {path} cannot be written: {existing} is not a folder")
     if existing != path.absolute().parent:
@@ -71,3 +71,9 @@ def writable_file(path: Path, what: str) -> Path:
     if not os.access(existing, os.W_OK | os.X_OK):
         raise UserInputError(f"{what} {path} cannot be written: {existing} is not writable")
     return path
+
+
+def _nearest_existing(path: Path) -> Path:
+    """The path, made whole, or its nearest parent that exists."""
+    whole = path.absolute()
+    return next(folder for folder in (whole, *whole.parents) if folder.exists())
