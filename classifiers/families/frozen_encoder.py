@@ -90,6 +90,13 @@ class FrozenEncoderModel(FamilyConfig):
             "the text is to the target, which tells a text that takes no stance toward it from one that does."
         ),
     )
+    pair_embedding: bool = Field(
+        False,
+        description=(
+            "separate / per_target: also give the shared head the embedding of the (target, text) pair read together, "
+            "as stance_input 'pair' embeds it, beside the two read apart. Costs an encoder pass per (text, target) pair."
+        ),
+    )
     target_mask: str | None = Field(
         None,
         description=(
@@ -140,7 +147,12 @@ class FrozenEncoderModel(FamilyConfig):
     @model_validator(mode="after")
     def _settings_that_need_the_text_apart(self) -> FrozenEncoderModel:
         # Accepted and ignored, they would log a param the model never used.
-        for name, used in (("target_mask", self.target_mask is not None), ("matching_features", self.matching_features)):
+        used_settings = (
+            ("target_mask", self.target_mask is not None),
+            ("matching_features", self.matching_features),
+            ("pair_embedding", self.pair_embedding),
+        )
+        for name, used in used_settings:
             if used and self.stance_input == "pair":
                 raise ValueError(f"{name} needs the text embedded apart from the target: stance_input separate or per_target")
         if "min_target_rows" in self.changed() and self.stance_input != "per_target":
@@ -308,6 +320,7 @@ class FrozenEncoderClassifier(Trainable):
         matching_features: bool = False,
         descriptions: StanceDescriptions | None = None,
         target_mask: str | None = None,
+        pair_embedding: bool = False,
     ) -> None:
         super().__init__(task)
         self.encoder = encoder
@@ -316,6 +329,7 @@ class FrozenEncoderClassifier(Trainable):
         self.matching_features = matching_features
         self.descriptions = descriptions
         self.target_mask = target_mask
+        self.pair_embedding = pair_embedding
 
     @classmethod
     def untrained(cls, task: str, config: FrozenEncoderModel, encoder: MeanPooledEncoder, seed: int) -> FrozenEncoderClassifier:
@@ -330,12 +344,18 @@ class FrozenEncoderClassifier(Trainable):
             raise UserInputError("model.target_mask is for stance models; a topic model has no target to mask")
         if config.matching_features and task != "stance":
             raise UserInputError("model.matching_features is for stance models; a topic model has no target to match")
-        return cls(task, encoder, head, config.stance_input, config.matching_features, descriptions, config.target_mask)
+        if config.pair_embedding and task != "stance":
+            raise UserInputError("model.pair_embedding is for stance models; a topic model has no target to pair with")
+        return cls(
+            task, encoder, head, config.stance_input, config.matching_features, descriptions, config.target_mask,
+            config.pair_embedding,
+        )
 
     def features(self, inputs: pd.DataFrame, progress: bool = False) -> np.ndarray:
         """What the head reads: the embedding of the text or of the (target, text) pair, or the separate-input block
         [text, target, text * target] (with matching features: and |text - target|, cos(text, target); with a
-        target mask: and the embedding of the text with the target masked)."""
+        target mask: and the embedding of the text with the target masked; with the pair embedding: and that of the
+        (target, text) pair)."""
         if self.stance_input == "pair" or "target" not in inputs:
             return self.encoder.encode(inputs, progress=progress)
         text = self.encoder.encode(inputs[["text"]], progress=progress)
@@ -346,6 +366,8 @@ class FrozenEncoderClassifier(Trainable):
             block += [np.abs(text - target), (text * target).sum(axis=1, keepdims=True)]
         if self.target_mask is not None:
             block.append(masked_text_embeddings(self.encoder, inputs, text, self.target_mask, progress, self.target_aliases))
+        if self.pair_embedding:
+            block.append(self.encoder.encode(inputs[["text", "target"]], progress=progress))
         return np.hstack(block)
 
     def fit(self, inputs: pd.DataFrame, y: Labels, sample_weight: np.ndarray | None = None) -> None:
@@ -381,6 +403,7 @@ class FrozenEncoderClassifier(Trainable):
             "matching_features": self.matching_features,
             "descriptions": self.descriptions.settings() if self.descriptions is not None else None,
             "target_mask": self.target_mask,
+            "pair_embedding": self.pair_embedding,
         }
         (directory / SETTINGS_FILE).write_text(json.dumps(settings), encoding="utf-8")
         self.encoder.save(directory / ENCODER_DIR)
@@ -389,12 +412,12 @@ class FrozenEncoderClassifier(Trainable):
     def load_weights(cls, directory: Path, task: str, labels: list[str]) -> FrozenEncoderClassifier:
         settings = json.loads((directory / SETTINGS_FILE).read_text(encoding="utf-8"))
         encoder, head = MeanPooledEncoder.load(directory / ENCODER_DIR), joblib.load(directory / HEAD_FILE)
-        # Models saved before matching features, stance descriptions or target masks existed had none of them.
+        # Models saved before matching features, stance descriptions, target masks or pair embeddings existed had none.
         described = settings.get("descriptions")
         descriptions = StanceDescriptions.from_settings(described) if described else None
         classifier = cls(
             task, encoder, head, settings["stance_input"], settings.get("matching_features", False), descriptions,
-            settings.get("target_mask"),
+            settings.get("target_mask"), settings.get("pair_embedding", False),
         )
         classifier.labels = labels
         return classifier

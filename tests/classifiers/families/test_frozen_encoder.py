@@ -95,6 +95,25 @@ def test_matching_features_add_the_distance_and_cosine_of_text_and_target(tiny_e
     assert np.allclose(loaded.predict_proba(INPUTS), classifier.predict_proba(INPUTS), atol=1e-5)
 
 
+def test_the_pair_embedding_adds_the_target_and_text_read_together(tiny_encoder: Path, tmp_path: Path) -> None:
+    config = FrozenEncoderModel(
+        family="frozen_encoder", encoder=str(tiny_encoder), max_length=32, stance_input="separate",
+        matching_features=True, pair_embedding=True,
+    )
+    classifier = stance_classifier(config)
+    pair = classifier.encoder.encode(INPUTS[["text", "target"]])
+    features = classifier.features(INPUTS)
+    assert features.shape == (len(INPUTS), 5 * 32 + 1)
+    assert np.allclose(features[:, 4 * 32 + 1 :], pair, atol=1e-6)
+    # Read together, the pair is not the text alone: the block holds something the text-and-target columns do not.
+    assert not np.allclose(pair, features[:, :32], atol=1e-3)
+    classifier.fit(INPUTS, LABELS)
+    classifier.save(tmp_path)
+    loaded = load_classifier(tmp_path)
+    assert loaded.pair_embedding and loaded.head.n_features_in_ == 5 * 32 + 1
+    assert np.allclose(loaded.predict_proba(INPUTS), classifier.predict_proba(INPUTS), atol=1e-5)
+
+
 def test_a_target_mask_adds_the_text_embedded_with_the_target_masked(tiny_encoder: Path, tmp_path: Path) -> None:
     config = FrozenEncoderModel(
         family="frozen_encoder", encoder=str(tiny_encoder), max_length=32, stance_input="separate", target_mask="X"
@@ -133,6 +152,7 @@ def test_a_target_mask_adds_the_text_embedded_with_the_target_masked(tiny_encode
         ({"target_mask": "  "}, "give a word that stands for the target"),
         ({"target_mask": " X"}, "without leading or trailing spaces"),
         ({"matching_features": True, "stance_input": "pair"}, "matching_features needs the text embedded apart"),
+        ({"pair_embedding": True, "stance_input": "pair"}, "pair_embedding needs the text embedded apart"),
         ({"min_target_rows": 20}, "min_target_rows is a setting of stance_input per_target, not of 'separate'"),
     ],
 )
@@ -141,7 +161,7 @@ def test_a_setting_the_stance_input_would_ignore_is_refused(settings: dict[str, 
         FrozenEncoderModel(family="frozen_encoder", **{"stance_input": "separate", **settings})
 
 
-@pytest.mark.parametrize("setting", [{"target_mask": "X"}, {"matching_features": True}])
+@pytest.mark.parametrize("setting", [{"target_mask": "X"}, {"matching_features": True}, {"pair_embedding": True}])
 def test_target_settings_are_for_stance_only(tiny_encoder: Path, setting: dict[str, object]) -> None:
     config = FrozenEncoderModel(family="frozen_encoder", encoder=str(tiny_encoder), stance_input="separate", **setting)
     with pytest.raises(UserInputError, match=f"model.{next(iter(setting))} is for stance models"):
