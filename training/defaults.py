@@ -43,14 +43,17 @@ def train_defaults(
 
     promoting = [text for text in overrides if parse_override(text)[0].partition(".")[0] == "promote"]
     if retrain and promoting:
-        # Named here: beside the promote=always below, it was refused as "given more than once", though given once.
+        # Refused rather than replaced unseen by the promote: always that retrain sets.
         raise UserInputError(f"--retrain makes the new versions champion (promote=always): leave out '{promoting[0]}'")
     # Every config is read before the first trains: a bad override is named before minutes of topic training (and,
-    # with retrain, before the topic champion has been replaced).
-    settings = [*(["promote=always"] if retrain else []), *overrides]
-    configs = {task: load_config(path, settings) for task, path in DEFAULT_CONFIGS.items()}
+    # with retrain, before the topic champion has been replaced). Retrain's promote: always is set after the user's
+    # overrides are read, not as one of them: an error would name it beside them, as if typed.
+    configs = {task: load_config(path, overrides) for task, path in DEFAULT_CONFIGS.items()}
+    if retrain:
+        # A sweep's combinations, expanded from the config, inherit it.
+        configs = {task: config.model_copy(update={"promote": "always"}) for task, config in configs.items()}
     for task, config in configs.items():
-        check_encoders(config, DEFAULT_CONFIGS[task], settings)
+        check_encoders(config, DEFAULT_CONFIGS[task], overrides)
     if store.made_when_used():
         # A store still to make holds no champion: every default is due, and all their data is read before the store
         # is made (a data error left an empty store behind, as a mistyped override did).
