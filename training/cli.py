@@ -78,16 +78,26 @@ def _user_errors() -> Iterator[None]:
 
 
 @contextmanager
-def _stop_reported() -> Iterator[None]:
+def _stop_reported() -> Iterator[list[TrainResult]]:
     """End a training stopped by Ctrl-C or SIGTERM with one line saying what it left: the runs it marked FAILED and the
-    versions it deleted (tracking.note_undone's notes on the stop), or that no run of it had started."""
+    versions it deleted (tracking.note_undone's notes on the stop), the version of a training that had ended (the
+    command keeps its result in the list yielded until its report is written), or that no run of it had started."""
+    unreported: list[TrainResult] = []
     try:
-        yield
+        yield unreported
     except (KeyboardInterrupt, stop_requests.Stopped) as stop:
         how = "interrupted (Ctrl-C)" if isinstance(stop, KeyboardInterrupt) else str(stop)
         undone = getattr(stop, "__notes__", [])
         if undone:
             logger.error("training %s: %s; nothing it trained stays registered", how, "; ".join(undone))
+        elif unreported:
+            # It ended whole before the stop, which undoes nothing of it: said here, its report cut short.
+            result = unreported[-1]
+            champion = ", as champion" if result.promotion is not None and result.promotion.promoted else ""
+            logger.error(
+                "training %s after it ended: %s version %s (run %s) stays registered%s",
+                how, result.registered_model, result.version, result.run_id, champion,
+            )
         else:
             logger.error("training %s before its run started: no run of it recorded, nothing registered", how)
         if isinstance(stop, KeyboardInterrupt):
@@ -150,7 +160,7 @@ def train(
     from training.config.resolve import load_config
     from training.trainer import prepare, train_prepared
 
-    with _stop_reported(), _user_errors():
+    with _stop_reported() as unreported, _user_errors():
         experiment = load_config(config, overrides or [])
         # A tracking server, or a store that exists, is asked before the data, which may take a while, is loaded;
         # a SQLite store still to make is made only once the data holds too: a data error left an empty store behind.
@@ -160,8 +170,7 @@ def train(
         prepared = prepare(experiment, config, overrides or [])
         if to_make:
             store.use_store(writable=True)
-        result = train_prepared(prepared)
-    _report(result)
+        _reported(train_prepared(prepared), unreported)
 
 
 @app.command("config-keys")
@@ -174,6 +183,13 @@ def config_keys(
 
     with _user_errors():
         typer.echo(render(keys_of(family)))
+
+
+def _reported(result: TrainResult, unreported: list[TrainResult]) -> None:
+    """Report a training that ended, kept in `_stop_reported`'s list until its report is written."""
+    unreported.append(result)
+    _report(result)
+    unreported.clear()
 
 
 def _report(result: TrainResult) -> None:
@@ -209,9 +225,9 @@ def train_defaults(
     """Train the default topic and stance models on the seed corpus where no champion exists yet."""
     from training.defaults import train_defaults as run_defaults
 
-    with _stop_reported(), _user_errors():
+    with _stop_reported() as unreported, _user_errors():
         # Each said as soon as it is registered: a later model's failure or stop leaves it registered.
-        run_defaults(retrain, overrides or [], on_trained=_report)
+        run_defaults(retrain, overrides or [], on_trained=lambda result: _reported(result, unreported))
 
 
 @app.command()

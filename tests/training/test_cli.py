@@ -733,6 +733,30 @@ def test_ctrl_c_before_the_run_started_says_so(
     assert _runs() == []
 
 
+@pytest.mark.parametrize("command", ["train", "train-defaults"])
+def test_ctrl_c_after_a_training_ended_says_its_version_stays_registered(
+    store_uri: str, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch, command: str
+) -> None:
+    from training import cli, defaults
+
+    monkeypatch.setitem(defaults.DEFAULT_CONFIGS, "topic", TOPIC_CONFIG)
+    monkeypatch.setitem(defaults.DEFAULT_CONFIGS, "stance", locations.CONFIGS_DIR / "stance" / "tfidf_logreg.yaml")
+    # Ctrl-C while the report of a training that ended whole is written: its run FINISHED, its version registered.
+    monkeypatch.setattr(cli, "_report", _interrupted)
+    arguments = ["train", str(TOPIC_CONFIG)] if command == "train" else ["train-defaults", "extra_training=[]"]
+    with caplog.at_level(logging.INFO, logger="training"):
+        result = runner.invoke(app, arguments)
+    assert result.exit_code == 130, result.output
+    (run,) = _runs()
+    assert run.info.status == "FINISHED"
+    # Not "before its run started: no run of it recorded, nothing registered".
+    assert _stop_line(caplog) == (
+        f"training interrupted (Ctrl-C) after it ended: news-topic version 1 (run {run.info.run_id}) stays registered, "
+        "as champion"
+    )
+    assert str(MlflowClient().get_model_version_by_alias("news-topic", "champion").version) == "1"
+
+
 def test_ctrl_c_in_the_second_default_model_reports_the_first_as_registered(
     store_uri: str, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
