@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from pathlib import Path
 
 from markdown_tables import aligned, markdown_table
@@ -13,7 +14,9 @@ from training.atomic_files import write_texts_atomically
 from training.config.resolve import load_config
 from training.config.schema import BenchmarkData, ExperimentConfig
 
-Row = dict[str, float | int]
+# None: a figure that could not be had (no row left to score), `n/a` in the table.
+Row = dict[str, float | int | None]
+NOT_AVAILABLE = "n/a"
 
 
 def config_key(path: Path) -> str:
@@ -44,7 +47,10 @@ def save_results(path: Path, results: dict[str, Row]) -> None:
     write_texts_atomically({path: json.dumps(results, indent=2) + "\n"})
 
 
-def markdown(results: dict[str, Row], columns: dict[str, str]) -> str:
+def markdown(results: Mapping[str, Mapping[str, float | int | None]], columns: dict[str, str]) -> str:
     """One row per config; `columns` maps each heading to the key of its figure."""
-    rows = [[f"`{name}`", *(row[key] for key in columns.values())] for name, row in results.items()]
+    rows = [
+        [f"`{name}`", *(NOT_AVAILABLE if row[key] is None else row[key] for key in columns.values())]
+        for name, row in results.items()
+    ]
     return markdown_table(["config", *columns], rows, aligned(("left", 1), ("right", len(columns))))

@@ -19,7 +19,7 @@ from typing import Annotated
 
 import numpy as np
 import typer
-from dev_check_results import benchmark_configs, config_key, load_results, markdown, save_results
+from dev_check_results import Row, benchmark_configs, config_key, load_results, markdown, save_results
 from sklearn.feature_extraction.text import TfidfVectorizer
 from user_errors import run_script
 
@@ -46,15 +46,17 @@ def near_duplicates(texts: np.ndarray, splits: list[tuple[np.ndarray, np.ndarray
     return near
 
 
-def figures(gold: np.ndarray, near: np.ndarray, tested: np.ndarray, predicted: np.ndarray) -> dict[str, float]:
-    """F_avg of the tested rows with and without their near-duplicates, and their share.
+def figures(gold: np.ndarray, near: np.ndarray, tested: np.ndarray, predicted: np.ndarray) -> Row:
+    """F_avg of the tested rows with and without their near-duplicates (None where every one is), and their share.
 
     `predicted` covers only the rows some fold tested: all of them under group_kfold, not under a holdout.
     """
     gold, near = gold[tested], near[tested]
+    # With every tested row a near-duplicate none is left to score (semeval_f_avg refuses an empty set).
+    without = round(semeval_f_avg(gold[~near], predicted[~near]), 2) if not near.all() else None
     return {
         "semeval_f_avg": round(semeval_f_avg(gold, predicted), 2),
-        "semeval_f_avg_without_near_duplicates": round(semeval_f_avg(gold[~near], predicted[~near]), 2),
+        "semeval_f_avg_without_near_duplicates": without,
         "near_duplicate_share": round(float(near.mean()), 4),
     }
 
@@ -86,6 +88,11 @@ def main(
         validation = cross_validate(classifier_factory(config.model, config.task, config.seed), data, splits)
         results[config_key(path)] = figures(data.frame["label"].to_numpy(), near, validation.tested, validation.predictions)
         logger.info("%s: %s", config_key(path), results[config_key(path)])
+        if results[config_key(path)]["semeval_f_avg_without_near_duplicates"] is None:
+            logger.warning(
+                "%s: every tested tweet has a near-duplicate on its fold's training side: no figure without them (n/a)",
+                config_key(path),
+            )
         # Kept at once, so a later config that fails or is stopped does not take this one's figures with it.
         save_results(RESULTS, results)
     columns = {

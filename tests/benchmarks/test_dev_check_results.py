@@ -48,3 +48,9 @@ def test_saving_replaces_the_results_file_whole_never_rewriting_it_in_place(tmp_
         assert json.loads(before.read()) == {"a.yaml": {"f1": 0.5}}
     assert load_results(results_file) == {"a.yaml": {"f1": 0.25}, "b.yaml": {"f1": 1.0}}
     assert [path.name for path in tmp_path.iterdir()] == ["results.json"]
+
+
+def test_a_figure_that_could_not_be_had_shows_as_not_available() -> None:
+    # Not str(None): the semeval check has no figure without near-duplicates where every tested tweet is one.
+    _, _, row = table_lines(markdown({"a.yaml": {"f1": None, "rows": 4}}, {"rows": "rows", "f1": "f1"}))
+    assert row == ["`a.yaml`", "4", "n/a"]

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from classifiers.errors import UserInputError
-from tests.benchmarks.conftest import script_help
+from tests.benchmarks.conftest import script_help, table_lines
 from training.locations import PROJECT_ROOT
 
 sys.path.insert(0, str(PROJECT_ROOT / "benchmarks"))
@@ -89,3 +89,22 @@ def test_a_configs_figures_are_kept_when_a_later_config_fails(tmp_path: Path, mo
     with pytest.raises(UserInputError, match="not found"):
         semeval_near_duplicates.main([first, second])
     assert set(json.loads(results.read_text(encoding="utf-8"))) == {str(first.resolve())}
+
+
+def test_a_config_whose_every_tested_tweet_is_a_near_duplicate_is_reported_without_the_figure(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
+) -> None:
+    # No tweet is left to score without them: semeval_f_avg raised "nothing to score" and the script ended in a traceback.
+    results = tmp_path / "results.json"
+    monkeypatch.setattr(semeval_near_duplicates, "RESULTS", results)
+    monkeypatch.setattr(semeval_near_duplicates, "near_duplicates", lambda texts, splits: np.ones(len(texts), dtype=bool))
+    write_tweets(tmp_path / "datasets")
+    path = config(tmp_path / "copies.yaml", tmp_path / "datasets")
+
+    semeval_near_duplicates.main([path])
+
+    row = json.loads(results.read_text(encoding="utf-8"))[str(path.resolve())]
+    assert row["semeval_f_avg_without_near_duplicates"] is None and row["near_duplicate_share"] == 1.0
+    assert "every tested tweet has a near-duplicate on its fold's training side" in caplog.text
+    # The table says it has no figure rather than "None".
+    assert table_lines(capsys.readouterr().out)[-1][2:] == ["n/a", "1.0"]
