@@ -234,15 +234,18 @@ def _single(
             metrics = _evaluate(factory, data, config)
             version = _fit_register(client, factory, data, config, started, memory, registration)
         promotion = _auto_promote(client, config, version)
-    return TrainResult(
-        run.info.run_id,
-        metrics,
-        config.evaluation.primary_metric,
-        config.registered_model,
-        version,
-        promotion,
-        not_tried=_why_not_tried(config) or "promote: never",
-    )
+        # Made inside the block: a stop while it is made is undone and said so, not left with no run to name (the
+        # command's closing line said the stop came before the run started).
+        result = TrainResult(
+            run.info.run_id,
+            metrics,
+            config.evaluation.primary_metric,
+            config.registered_model,
+            version,
+            promotion,
+            not_tried=_why_not_tried(config) or "promote: never",
+        )
+    return result
 
 
 def _sweep(
@@ -255,7 +258,12 @@ def _sweep(
 ) -> TrainResult:
     sweep_started = time.perf_counter()
     primary = config.evaluation.primary_metric
-    with tracking.tracked_run(experiment_id=experiment_id, run_name=f"{config.run_name}-sweep") as parent:
+    # The parent run inside the undoing block too: a stop as it ends, once the best child's version is registered and
+    # promoted, undoes them rather than leave them beside a FAILED parent, said as undone.
+    with (
+        _undone_on_failure(client, config.registered_model) as registration,
+        tracking.tracked_run(experiment_id=experiment_id, run_name=f"{config.run_name}-sweep") as parent,
+    ):
         _log_setup(config, config_path)
         mlflow.set_tag("sweep_size", str(len(combinations)))
         _log_dataset(data)
@@ -281,17 +289,16 @@ def _sweep(
         mlflow.log_metric(f"best_{primary}", best_metrics[primary])
         mlflow.set_tag("best_run_id", best_id)
         logger.info("best of %d: run %s with %s = %.4f", len(children), best_id, primary, best_metrics[primary])
-        with _undone_on_failure(client, config.registered_model) as registration:
-            with tracking.tracked_run(run_id=best_id, nested=True):
-                factory = model_factory(best_config)
-                # The best child's own cost: its cross-validation plus the final fit, not the whole sweep's.
-                final_started, final_memory = time.perf_counter() - best_seconds, PeakMemory(floor_mb=best_peak)
-                version = _fit_register(client, factory, data, best_config, final_started, final_memory, registration)
-            promotion = _auto_promote(client, best_config, version)
-            sweep_peak = max([final_memory.peak_mb(), *(child[4] for child in children)])
-            mlflow.log_metrics({"sweep_seconds": time.perf_counter() - sweep_started, "sweep_peak_rss_mb": sweep_peak})
-            mlflow.set_tag("registered_version", version)
-        return TrainResult(
+        with tracking.tracked_run(run_id=best_id, nested=True):
+            factory = model_factory(best_config)
+            # The best child's own cost: its cross-validation plus the final fit, not the whole sweep's.
+            final_started, final_memory = time.perf_counter() - best_seconds, PeakMemory(floor_mb=best_peak)
+            version = _fit_register(client, factory, data, best_config, final_started, final_memory, registration)
+        promotion = _auto_promote(client, best_config, version)
+        sweep_peak = max([final_memory.peak_mb(), *(child[4] for child in children)])
+        mlflow.log_metrics({"sweep_seconds": time.perf_counter() - sweep_started, "sweep_peak_rss_mb": sweep_peak})
+        mlflow.set_tag("registered_version", version)
+        result = TrainResult(
             best_id,
             best_metrics,
             primary,
@@ -302,6 +309,7 @@ def _sweep(
             child_run_ids=[child[0] for child in children],
             not_tried=_why_not_tried(best_config) or "promote: never",
         )
+    return result
 
 
 # Longer overrides (an alias table, a grid) are cut in the run name: the UI shows its start, the params say it whole.

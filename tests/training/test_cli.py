@@ -757,6 +757,34 @@ def test_ctrl_c_after_a_training_ended_says_its_version_stays_registered(
     assert str(MlflowClient().get_model_version_by_alias("news-topic", "champion").version) == "1"
 
 
+@pytest.mark.parametrize("sweep", [[], ["sweep.model.C=[1, 2]"]])
+def test_ctrl_c_as_the_trainer_returns_a_promoted_version_undoes_it_and_says_so(
+    store_uri: str, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch, sweep: list[str]
+) -> None:
+    why_not_tried = trainer._why_not_tried
+    calls: list[int] = []
+
+    def second_interrupted(config: Any) -> str | None:
+        # Its first call is the promotion's; its second makes the result, the version promoted and (a sweep's
+        # parent run aside) every run ended FINISHED.
+        calls.append(1)
+        if len(calls) == 2:
+            _interrupted()
+        return why_not_tried(config)
+
+    monkeypatch.setattr(trainer, "_why_not_tried", second_interrupted)
+    with caplog.at_level(logging.INFO, logger="training"):
+        result = runner.invoke(app, ["train", str(TOPIC_CONFIG), *sweep])
+    assert result.exit_code == 130, result.output
+    # Was "before its run started" (one run), or the sweep's parent marked FAILED with "nothing it trained stays
+    # registered" beside a registered champion.
+    line = _stop_line(caplog)
+    assert "news-topic version 1, which it had registered, deleted" in line
+    named = [run for run in _runs() if run.info.run_id in line]
+    assert named and {run.info.status for run in named} == {"FAILED"}
+    assert MlflowClient().search_registered_models() == []
+
+
 def test_ctrl_c_in_the_second_default_model_reports_the_first_as_registered(
     store_uri: str, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
