@@ -219,10 +219,16 @@ def train_defaults(
         list[str] | None, typer.Argument(help="dotted.key=value applied to every default config.")
     ] = None,
     retrain: Annotated[
-        bool, typer.Option("--retrain", help="Train even where a champion exists, and make the new versions champion.")
+        bool,
+        typer.Option(
+            "--retrain",
+            help="Train even where a champion exists, and make the new versions champion (promote: always; a promote "
+            "override is refused beside it).",
+        ),
     ] = False,
 ) -> None:
-    """Train the default topic and stance models on the seed corpus where no champion exists yet."""
+    """Train the default topic and stance models on the seed corpus where no champion exists yet, or where the
+    champion was trained from another config and no default version has competed with it."""
     from training.defaults import train_defaults as run_defaults
 
     with _stop_reported() as unreported, _user_errors():

@@ -595,6 +595,14 @@ def test_evaluate_help_names_the_default_data_directory() -> None:
     assert f"the folder holding the benchmark folders (default: {locations.DEFAULT_DATA_DIR})" in result.output
 
 
+def test_train_defaults_help_says_when_it_trains_and_what_retrain_sets() -> None:
+    # It said "where no champion exists yet": a champion trained from another config is competed with once too.
+    result = runner.invoke(app, ["train-defaults", "--help"], env={"COLUMNS": "400", "TERMINAL_WIDTH": "400"})
+    assert result.exit_code == 0, result.output
+    assert "or where the champion was trained from another config and no default version has competed with it" in result.output
+    assert "(promote: always; a promote override is refused beside it)" in result.output
+
+
 def test_a_data_file_that_cannot_be_read_is_named_in_one_line(store_uri: str, tmp_path: Path) -> None:
     # The command line's own paths are checked by the parser; the files a config or a folder names are opened later.
     prefix = []
