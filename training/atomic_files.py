@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import os
+import signal
 import stat
 import tempfile
-from collections.abc import Mapping
+import threading
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
+from types import FrameType
 
 from classifiers.errors import UserInputError
 
@@ -22,12 +26,37 @@ def _mode_for(path: Path) -> int:
         return 0o666 & ~umask
 
 
+@contextmanager
+def _stops_held() -> Iterator[None]:
+    """A stop (Ctrl-C, SIGTERM) asked for inside the block is sent again, to the handler it would have reached, as the
+    block ends: raised between two moves, it left a set of files (ingest's segments and articles) half replaced."""
+    if threading.current_thread() is not threading.main_thread():
+        # Only the main thread runs signal handlers (and may set them).
+        yield
+        return
+    received: list[int] = []
+
+    def hold(signum: int, _frame: FrameType | None) -> None:
+        received.append(signum)
+
+    previous = {number: signal.signal(number, hold) for number in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+        if received:
+            signal.raise_signal(received[0])
+
+
 def write_texts_atomically(files: Mapping[Path, str]) -> None:
     """Write every file in full to a temporary sibling, then move all of them into place.
 
-    Nothing is replaced until every temporary file is written, so a failure part-way leaves
-    the previous outputs untouched and no stray temporary files. Each file's folder must exist: none is made. The files
-    keep their permissions, and new ones get the usual ones (mkstemp's private 0600 would survive the move).
+    Nothing is replaced until every temporary file is written, so a failure part-way leaves the previous outputs
+    untouched and no stray temporary files. A stop (Ctrl-C, SIGTERM) during the moves takes effect once all are made:
+    only a kill or a crash between two moves can leave some files new and others old. Each file's folder must exist:
+    none is made. The files keep their permissions, and new ones get the usual ones (mkstemp's private 0600 would
+    survive the move).
     """
     staged: list[tuple[str, Path]] = []
     path: Path | None = None
@@ -51,8 +80,9 @@ def write_texts_atomically(files: Mapping[Path, str]) -> None:
                 handle.write(text)
                 handle.flush()
                 os.fsync(handle.fileno())
-        for tmp, path in staged:
-            os.replace(tmp, path)
+        with _stops_held():
+            for tmp, path in staged:
+                os.replace(tmp, path)
     # A folder that cannot be made or written to, or a full disk, is the user's to mend: named in one line.
     except OSError as err:
         raise UserInputError(f"cannot write {path}: {err.strerror or err}") from err

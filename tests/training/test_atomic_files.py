@@ -1,7 +1,9 @@
 import os
+import signal
 import stat
 from collections.abc import Iterator
 from pathlib import Path
+from types import FrameType
 
 import pytest
 
@@ -68,3 +70,41 @@ def test_ctrl_c_while_writing_leaves_the_old_files_and_no_temporary_one(tmp_path
         write_texts_atomically({segments: "new segments", articles: "new articles"})
     assert [path.name for path in tmp_path.iterdir()] == ["segments.jsonl"]
     assert segments.read_text(encoding="utf-8") == "old segments"
+
+
+class _Stopped(BaseException):
+    """What a stop handler raises (as stop_requests's Stopped does for SIGTERM)."""
+
+
+def _stopped(signum: int, frame: FrameType | None) -> None:
+    raise _Stopped
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_a_stop_between_two_moves_lands_after_both(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, signum: signal.Signals
+) -> None:
+    # A Ctrl-C raised after the first move left new segments beside the old articles, and the articles' staged file
+    # was removed: the pair stayed torn.
+    segments, articles = tmp_path / "segments.jsonl", tmp_path / "articles.jsonl"
+    segments.write_text("old segments", encoding="utf-8")
+    articles.write_text("old articles", encoding="utf-8")
+    handlers = {signal.SIGINT: signal.default_int_handler, signal.SIGTERM: _stopped}
+    previous = {number: signal.signal(number, handler) for number, handler in handlers.items()}
+    real_replace = os.replace
+
+    def replace_then_stop(source: str, target: Path) -> None:
+        real_replace(source, target)
+        signal.raise_signal(signum)
+
+    monkeypatch.setattr(os, "replace", replace_then_stop)
+    try:
+        with pytest.raises(KeyboardInterrupt if signum == signal.SIGINT else _Stopped):
+            write_texts_atomically({segments: "new segments", articles: "new articles"})
+        assert {number: signal.getsignal(number) for number in handlers} == handlers  # put back
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+    assert segments.read_text(encoding="utf-8") == "new segments"
+    assert articles.read_text(encoding="utf-8") == "new articles"
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["articles.jsonl", "segments.jsonl"]
