@@ -54,11 +54,12 @@ def write_texts_atomically(files: Mapping[Path, str]) -> None:
 
     Nothing is replaced until every temporary file is written, so a failure part-way leaves the previous outputs
     untouched and no stray temporary files. A stop (Ctrl-C, SIGTERM) during the moves takes effect once all are made:
-    only a kill or a crash between two moves can leave some files new and others old. Each file's folder must exist:
-    none is made. The files keep their permissions, and new ones get the usual ones (mkstemp's private 0600 would
-    survive the move).
+    only a kill, a crash or a refused move (whose error says so) between two moves can leave some files new and others
+    old. Each file's folder must exist: none is made. The files keep their permissions, and new ones get the usual ones
+    (mkstemp's private 0600 would survive the move).
     """
     staged: list[tuple[str, Path]] = []
+    moved: list[Path] = []
     path: Path | None = None
     try:
         for path, text in files.items():
@@ -83,9 +84,18 @@ def write_texts_atomically(files: Mapping[Path, str]) -> None:
         with _stops_held():
             for tmp, path in staged:
                 os.replace(tmp, path)
+                moved.append(path)
     # A folder that cannot be made or written to, or a full disk, is the user's to mend: named in one line.
     except OSError as err:
-        raise UserInputError(f"cannot write {path}: {err.strerror or err}") from err
+        message = f"cannot write {path}: {err.strerror or err}"
+        if moved:
+            # A move refused after another was made (a sticky folder's file of another user) leaves the set half new.
+            verb = "is" if len(moved) == 1 else "are"
+            message += (
+                f", and {', '.join(map(str, moved))} {verb} replaced already: "
+                "the files no longer belong together, run the command again"
+            )
+        raise UserInputError(message) from err
     finally:
         for tmp, _ in staged:
             if os.path.exists(tmp):

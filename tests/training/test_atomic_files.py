@@ -108,3 +108,28 @@ def test_a_stop_between_two_moves_lands_after_both(
     assert segments.read_text(encoding="utf-8") == "new segments"
     assert articles.read_text(encoding="utf-8") == "new articles"
     assert sorted(path.name for path in tmp_path.iterdir()) == ["articles.jsonl", "segments.jsonl"]
+
+
+def test_a_move_that_fails_after_another_says_the_files_no_longer_belong_together(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # It said only "cannot write articles.jsonl: Permission denied" (a sticky folder's file of another user), as if
+    # nothing had been replaced: the new segments.jsonl beside the old articles.jsonl went unnoticed.
+    segments, articles = tmp_path / "segments.jsonl", tmp_path / "articles.jsonl"
+    segments.write_text("old segments", encoding="utf-8")
+    articles.write_text("old articles", encoding="utf-8")
+    real_replace = os.replace
+
+    def refused_for_articles(source: str, target: Path) -> None:
+        if target == articles:
+            raise PermissionError(1, "Operation not permitted")
+        real_replace(source, target)
+
+    monkeypatch.setattr(os, "replace", refused_for_articles)
+    with pytest.raises(UserInputError) as raised:
+        write_texts_atomically({segments: "new segments", articles: "new articles"})
+    assert str(raised.value) == (
+        f"cannot write {articles}: Operation not permitted, and {segments} is replaced already: "
+        "the files no longer belong together, run the command again"
+    )
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["articles.jsonl", "segments.jsonl"]
