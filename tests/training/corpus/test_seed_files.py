@@ -116,9 +116,11 @@ def test_ingest_is_byte_identical_across_runs(tmp_path: Path) -> None:
         assert (first / name).read_bytes() == (second / name).read_bytes()
 
 
-def test_committed_segments_match_the_raw_seeds(tmp_path: Path) -> None:
+def test_committed_segments_and_articles_match_the_raw_seeds(tmp_path: Path) -> None:
+    # Both: nothing reads articles.jsonl, so a stale one committed beside new segments would go unnoticed.
     ingest(locations.RAW_SEEDS_DIR, tmp_path)
     assert (tmp_path / "segments.jsonl").read_bytes() == locations.SEGMENTS_PATH.read_bytes()
+    assert (tmp_path / "articles.jsonl").read_bytes() == (locations.SEEDS_DIR / "articles.jsonl").read_bytes()
 
 
 def text_of(record: dict[str, object], field: str) -> str:
