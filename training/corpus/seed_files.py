@@ -20,6 +20,7 @@ from pathlib import Path
 from classifiers.errors import UserInputError
 from classifiers.segmenter import segment_paragraphs
 from training.atomic_files import write_texts_atomically
+from training.path_names import require_utf8_name
 
 logger = logging.getLogger(__name__)
 
@@ -142,6 +143,11 @@ def collect_articles(raw_dir: Path) -> list[Article]:
     paths = sorted(raw_dir.glob("*.txt"))
     if not paths:
         raise UserInputError(f"{raw_dir}: no seed files (*.txt) found")
+    for path in paths:
+        # Found now, not as the output is written (a traceback there): saved in Latin-1 on an older system.
+        require_utf8_name(
+            path, "seed file", "articles.jsonl (UTF-8 JSON naming each article's source files) cannot record"
+        )
     by_digest: dict[str, Article] = {}
     for path in paths:
         for parsed in parse_seed_file(path):

@@ -1,4 +1,5 @@
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -188,3 +189,17 @@ def test_a_raw_folder_that_is_missing_or_a_file_is_named_as_such(tmp_path: Path)
     empty.mkdir()
     result = CliRunner().invoke(app, ["ingest", "--raw-dir", str(empty), "--out-dir", str(tmp_path)])
     assert result.output.endswith(f"error: {empty}: no seed files (*.txt) found\n")
+
+
+def test_a_seed_file_whose_name_is_not_utf8_is_named_before_anything_is_written(tmp_path: Path) -> None:
+    # articles.jsonl records each article's file names: a Latin-1 one failed as the output was written, in a traceback.
+    raw, out = tmp_path / "raw", tmp_path / "out"
+    write(raw, os.fsdecode(b"caf\xe9.txt"), ARTICLE)
+    out.mkdir()
+    result = CliRunner().invoke(app, ["ingest", "--raw-dir", str(raw), "--out-dir", str(out)])
+    assert result.exit_code == 1
+    assert result.output.endswith(
+        f"error: seed file {raw}/caf\ufffd.txt: its path is not UTF-8 (byte 0xe9), which articles.jsonl (UTF-8 JSON "
+        "naming each article's source files) cannot record: rename it\n"
+    )
+    assert not list(out.iterdir())
