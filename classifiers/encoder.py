@@ -302,8 +302,12 @@ class MeanPooledEncoder:
 
     def _pooled(self, first: list[str], second: list[str] | None) -> tuple[np.ndarray, np.ndarray]:
         """Unit-length embeddings of one call's rows: the mean of each row's word-piece vectors (padding excluded),
-        over all its windows of `max_length` word pieces where long texts are read in windows, else over the first;
-        and whether each row fits in one window."""
+        over all its windows of `max_length` word pieces where long texts are read in windows, else over the first
+        (a pair's target read up to half a window, in each); and whether each row fits in one window."""
+        if second is not None:
+            # Every window repeats the target whole: one that fills it leaves the text no room, which the tokenizer
+            # refuses (a server's 500 for a 200-character target of Korean syllables, 3 word pieces each).
+            first = self._cut(first, self.max_length // 2)
         encoded = dict(
             self.tokenizer(
                 first,
@@ -332,6 +336,11 @@ class MeanPooledEncoder:
             np.add.at(sums, owners[start : start + self.rows_per_call], part_sums)
             np.add.at(counts, owners[start : start + self.rows_per_call], part_counts)
         return unit_means(sums, counts), one_window
+
+    def _cut(self, texts: list[str], pieces: int) -> list[str]:
+        """Each text cut after its first `pieces` word pieces (a word cut inside may come out a piece or two longer)."""
+        spans = self.tokenizer(texts, add_special_tokens=False, return_offsets_mapping=True)["offset_mapping"]
+        return [text if len(ends) <= pieces else text[: ends[pieces - 1][1]] for text, ends in zip(texts, spans, strict=True)]
 
     def _token_sums(self, encoded: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
         """Per tokenised row, the sum of its token vectors (padding excluded) and their count, from ONNX Runtime or

@@ -409,3 +409,13 @@ def test_encoder_embeds_pairs_and_caches(tiny_encoder: Path) -> None:
     # The pair (target, text) differs from the text alone.
     assert not np.allclose(first[0], encoder.encode(INPUTS[["text"]].head(1))[0])
     assert np.allclose(encoder.encode(INPUTS.iloc[::-1])[::-1], first, atol=1e-6)
+
+
+
+def test_a_target_longer_than_the_window_is_read_up_to_half_of_it_beside_the_text(tiny_encoder: Path) -> None:
+    encoder = MeanPooledEncoder(tiny_encoder, max_length=16, batch_size=4, cache=True)
+    # Korean syllables are three word pieces each: the target is 16 pieces, the window's whole; its first 8 are `half`.
+    half, text = "한 국 어", "Guns should be banned."
+    embedded = encoder.encode(pd.DataFrame({"text": [text, text], "target": [f"{half} {half}", "israel"]}))
+    assert np.allclose(np.linalg.norm(embedded, axis=1), 1.0, atol=1e-5)
+    np.testing.assert_allclose(embedded[0], encoder.encode(pd.DataFrame({"text": [text], "target": [half]}))[0], atol=1e-6)
