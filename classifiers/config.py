@@ -23,6 +23,12 @@ BATCH_SIZE_HELP = "Texts per encoder call."
 CLASS_WEIGHT_HELP = "balanced: each class weighs as much as the others in all, whatever its rows; null: every row alike."
 
 
+def stance_settings_problem(keys: Sequence[str]) -> str:
+    """Why a topic model refuses settings only a stance model can use (FamilyConfig.stance_settings)."""
+    verb = "is a setting" if len(keys) == 1 else "are settings"
+    return f"{', '.join(keys)} {verb} for stance models: a topic model has no target (leave it out of a topic config)"
+
+
 class Strict(BaseModel):
     """A config section: immutable, a misspelt key is an error that names it, and so is a number that is not finite."""
 
@@ -44,6 +50,11 @@ class FamilyConfig(Strict):
         """Labels the config names itself, by the key that names them (a zero-shot model answers the labels its
         `model.descriptions` describe, beside the data's); default: none."""
         return {}
+
+    def stance_settings(self) -> list[str]:
+        """The settings in use that only a stance model can use (a topic model has no target), by their key
+        (`model.target_mask`); default: none."""
+        return []
 
     def encoders(self) -> dict[str, str]:
         """The encoders the model reads (`'all-MiniLM-L6-v2'` or a model folder), by the key that names them

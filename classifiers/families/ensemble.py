@@ -57,6 +57,13 @@ class EnsembleModel(FamilyConfig):
             for key, name in member.encoders().items()
         }
 
+    def stance_settings(self) -> list[str]:
+        return [
+            f"model.members.{index}.{key.removeprefix('model.')}"
+            for index, member in enumerate(self.members)
+            for key in member.stance_settings()
+        ]
+
     def labels_it_names(self) -> dict[str, list[str]]:
         # A zero-shot member's described labels are the ensemble's labels too, scored as the data's are.
         return {

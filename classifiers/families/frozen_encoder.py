@@ -25,6 +25,7 @@ from classifiers.config import (
     PACKAGED_ENCODER,
     FamilyConfig,
     LongTexts,
+    stance_settings_problem,
 )
 from classifiers.encoder import ENCODER_REQUIREMENTS, MeanPooledEncoder, resolve_encoder
 from classifiers.errors import UserInputError
@@ -154,7 +155,9 @@ class FrozenEncoderModel(FamilyConfig):
         )
         for name, used in used_settings:
             if used and self.stance_input == "pair":
-                raise ValueError(f"{name} needs the text embedded apart from the target: stance_input separate or per_target")
+                raise ValueError(
+                    f"{name} needs the text embedded apart from the target: stance_input separate or per_target, in a stance config"
+                )
         if "min_target_rows" in self.changed() and self.stance_input != "per_target":
             raise ValueError(f"min_target_rows is a setting of stance_input per_target, not of '{self.stance_input}'")
         return self
@@ -169,7 +172,7 @@ class FrozenEncoderModel(FamilyConfig):
             raise ValueError("stance_descriptions are given but description_weight is 0: give it their share (0 < w < 1)")
         if self.stance_input == "pair":
             raise ValueError(
-                "stance_descriptions need the text embedded apart from the target: stance_input separate or per_target"
+                "stance_descriptions need the text embedded apart from the target: stance_input separate or per_target, in a stance config"
             )
         return self
 
@@ -204,6 +207,15 @@ class FrozenEncoderModel(FamilyConfig):
                     f"give it its default ({defaults})"
                 )
         return self
+
+    def stance_settings(self) -> list[str]:
+        in_use = {
+            "stance_descriptions": self.stance_descriptions is not None,
+            "target_mask": self.target_mask is not None,
+            "matching_features": self.matching_features,
+            "pair_embedding": self.pair_embedding,
+        }
+        return [f"model.{name}" for name, used in in_use.items() if used]
 
     def encoders(self) -> dict[str, str]:
         return {"model.encoder": self.encoder}
@@ -337,17 +349,10 @@ class FrozenEncoderClassifier(Trainable):
         head: Head | PerTargetHeads = config.make_head(seed)
         if task == "stance" and config.stance_input == "per_target":
             head = PerTargetHeads(head, config.min_target_rows)
-        descriptions = config.descriptions()
-        if descriptions is not None and task != "stance":
-            raise UserInputError("model.stance_descriptions are for stance models; a topic model has no target to fill in")
-        if config.target_mask is not None and task != "stance":
-            raise UserInputError("model.target_mask is for stance models; a topic model has no target to mask")
-        if config.matching_features and task != "stance":
-            raise UserInputError("model.matching_features is for stance models; a topic model has no target to match")
-        if config.pair_embedding and task != "stance":
-            raise UserInputError("model.pair_embedding is for stance models; a topic model has no target to pair with")
+        if task != "stance" and (stance_only := config.stance_settings()):
+            raise UserInputError(stance_settings_problem(stance_only))
         return cls(
-            task, encoder, head, config.stance_input, config.matching_features, descriptions, config.target_mask,
+            task, encoder, head, config.stance_input, config.matching_features, config.descriptions(), config.target_mask,
             config.pair_embedding,
         )
 

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal, TypeAlias, Union
 
 from pydantic import Field, PositiveFloat, PositiveInt, model_validator
 
-from classifiers.config import FamilyConfig, Strict
+from classifiers.config import FamilyConfig, Strict, stance_settings_problem
 from classifiers.registry import families, get_family
 from classifiers.store import DEFAULT_REGISTERED_NAMES
 from training import locations
@@ -220,6 +220,9 @@ class ExperimentConfig(Strict):
         for family in map(get_family, self.model.family_names()):
             if self.task not in family.tasks:
                 raise ValueError(f"the {family.name} family does not do {self.task} (it does: {', '.join(family.tasks)})")
+        if self.task != "stance" and (stance_only := self.model.stance_settings()):
+            # Refused here, when the config is read, not by the model inside a started run.
+            raise ValueError(stance_settings_problem(stance_only))
         if self.neighbour_weight and self.task != "topic":
             raise ValueError("neighbour_weight is for topic models: a stance row's neighbours may be about other targets")
         if self.target_aliases and self.task != "stance":

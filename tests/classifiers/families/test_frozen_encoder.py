@@ -164,7 +164,7 @@ def test_a_setting_the_stance_input_would_ignore_is_refused(settings: dict[str, 
 @pytest.mark.parametrize("setting", [{"target_mask": "X"}, {"matching_features": True}, {"pair_embedding": True}])
 def test_target_settings_are_for_stance_only(tiny_encoder: Path, setting: dict[str, object]) -> None:
     config = FrozenEncoderModel(family="frozen_encoder", encoder=str(tiny_encoder), stance_input="separate", **setting)
-    with pytest.raises(UserInputError, match=f"model.{next(iter(setting))} is for stance models"):
+    with pytest.raises(UserInputError, match=f"model.{next(iter(setting))} is a setting for stance models"):
         classifier_factory(config, "topic", seed=0)()
 
 

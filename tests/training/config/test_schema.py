@@ -39,6 +39,29 @@ def test_a_neighbour_weight_is_a_topic_share_below_one(tmp_path: Path) -> None:
         load_config(stance, ["neighbour_weight=0.3"])
 
 
+@pytest.mark.parametrize(
+    ("overrides", "named"),
+    [
+        (["model.pair_embedding=true"], "model.pair_embedding is a setting"),
+        (["model.matching_features=true", "model.target_mask=X"], "model.target_mask, model.matching_features are settings"),
+    ],
+)
+def test_a_stance_setting_in_a_topic_config_is_refused_as_the_config_is_read(
+    tmp_path: Path, overrides: list[str], named: str
+) -> None:
+    # It was refused by the model inside a started run, which then ended FAILED.
+    model = {"family": "frozen_encoder", "stance_input": "separate"}
+    topic = write(tmp_path, {"task": "topic", "model": model})
+    with pytest.raises(UserInputError, match=f"{named} for stance models: a topic model has no target"):
+        load_config(topic, overrides)
+    members = [{"family": "tfidf"}, model]
+    ensemble = write(tmp_path, {"task": "topic", "model": {"family": "ensemble", "members": members}})
+    with pytest.raises(UserInputError, match="model.members.1.pair_embedding is a setting for stance models"):
+        load_config(ensemble, ["model.members.1.pair_embedding=true"])
+    stance = write(tmp_path, {"task": "stance", "model": model})
+    assert load_config(stance, overrides).model.stance_settings()
+
+
 def test_target_aliases_are_stance_names_a_text_could_match(tmp_path: Path) -> None:
     stance = write(tmp_path, {"task": "stance", "model": {"family": "tfidf"}})
     assert load_config(stance, ["target_aliases={Russia: [Moscow, Kremlin]}"]).target_aliases == {"Russia": ["Moscow", "Kremlin"]}
