@@ -30,6 +30,9 @@ if TYPE_CHECKING:
     from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 PREDICT_BATCH = 64
+# The longer part of a (target, text) pair is cut first, a word piece at a time: the text, as `only_second` cut it,
+# unless the target is the longer, which `only_second` refused (an error; the server's 500). A text alone is cut.
+PAIR_TRUNCATION = "longest_first"
 SETTINGS_FILE = "settings.json"
 
 
@@ -103,9 +106,7 @@ class FineTunedClassifier(Trainable):
 
     def _tokenize(self, inputs: pd.DataFrame) -> dict[str, list]:
         first, second = pair_arguments(inputs)
-        return self.tokenizer(
-            first, second, truncation="only_second" if second is not None else True, max_length=self.max_length
-        )
+        return self.tokenizer(first, second, truncation=PAIR_TRUNCATION, max_length=self.max_length)
 
     def fit(self, inputs: pd.DataFrame, y: Labels, sample_weight: np.ndarray | None = None) -> None:
         import torch
@@ -196,7 +197,7 @@ class FineTunedClassifier(Trainable):
                 first[start:stop],
                 second[start:stop] if second is not None else None,
                 padding=True,
-                truncation="only_second" if second is not None else True,
+                truncation=PAIR_TRUNCATION,
                 max_length=self.max_length,
                 return_tensors="pt",
             ).to(self.model.device)

@@ -75,3 +75,21 @@ def test_finetuned_model_without_weights_raises_not_fitted(tiny_encoder: Path) -
     # a real error, not an assert that `python -O` would strip
     with pytest.raises(NotFittedError, match="call fit first"):
         classifier.predict_proba(INPUTS[["text"]])
+
+
+def test_a_target_as_long_as_the_window_is_cut_with_the_text(tiny_encoder: Path) -> None:
+    # Only the text was cut: a target of max_length word pieces or more left nothing to cut, and the tokenizer's
+    # refusal reached the server as a 500.
+    config = FineTuneModel(family="finetune", encoder=str(tiny_encoder), max_length=32, max_steps=1)
+    classifier = classifier_factory(config, "stance", seed=0)()
+    assert isinstance(classifier, FineTunedClassifier)
+    classifier.fit(INPUTS, LABELS)
+    long_target = INPUTS.assign(target=" ".join(["sanctions"] * 60))
+    probabilities = classifier.predict_proba(long_target)
+    assert probabilities.shape == (len(INPUTS), 2) and np.allclose(probabilities.sum(axis=1), 1.0, atol=1e-5)
+    # A target that leaves room is kept whole, as before: only the text is cut.
+    long_text = INPUTS.assign(text=" ".join(["talks"] * 60))
+    as_before = classifier.tokenizer(
+        long_text["target"].tolist(), long_text["text"].tolist(), truncation="only_second", max_length=32
+    )
+    assert classifier._tokenize(long_text)["input_ids"] == as_before["input_ids"]
