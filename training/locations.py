@@ -15,10 +15,17 @@ CONFIGS_DIR = PROJECT_ROOT / "configs"
 # The public benchmark datasets live outside the checkout (by default beside it) and are never copied in.
 # Resolved once, so child processes started from another folder read the same one.
 SHARED_DATA_DIR = (PROJECT_ROOT.parent / "shared" / "datasets").resolve()
+# How it is named in params and dataset names: each checkout has its own beside it.
+SHARED_DATA_SHOWN = Path("..") / "shared" / "datasets"
 DEFAULT_DATA_DIR = Path(os.environ.get("NEWS_DATA_DIR") or SHARED_DATA_DIR).resolve()
 
 
 def shown(path: Path) -> Path:
-    """The path as docs and results files show it: from the project root when it lies inside it."""
+    """The path as docs and results files show it: from the project root when it lies inside it or in the public
+    datasets' folder beside it (`../shared/datasets`, as the docs name it: where another checkout has its own)."""
     path = path.resolve()
-    return path.relative_to(PROJECT_ROOT) if path.is_relative_to(PROJECT_ROOT) else path
+    if path.is_relative_to(PROJECT_ROOT):
+        return path.relative_to(PROJECT_ROOT)
+    if path.is_relative_to(SHARED_DATA_DIR):
+        return SHARED_DATA_SHOWN / path.relative_to(SHARED_DATA_DIR)
+    return path

@@ -22,6 +22,12 @@ def test_a_path_outside_the_project_is_shown_whole(tmp_path: Path) -> None:
     assert locations.shown(tmp_path / "mine.yaml") == (tmp_path / "mine.yaml").resolve()
 
 
+def test_the_public_datasets_beside_the_project_are_shown_as_the_docs_name_them() -> None:
+    # As a run's `data.data_dir` param: it was this machine's whole path, so two checkouts' runs differed in it.
+    assert locations.shown(locations.SHARED_DATA_DIR) == Path("../shared/datasets")
+    assert locations.shown(locations.SHARED_DATA_DIR / "vast") == Path("../shared/datasets/vast")
+
+
 def test_news_data_dir_names_the_public_datasets_folder_from_where_it_was_set(tmp_path: Path) -> None:
     # A relative folder is read from the folder the command started in, as any path on the command line.
     config = locations.CONFIGS_DIR / "benchmarks" / "bbc_news" / "tfidf_svm.yaml"

@@ -14,6 +14,7 @@ from pydantic import ValidationError
 
 from classifiers.config import PACKAGED_ENCODER
 from classifiers.errors import UserInputError
+from training import locations
 from training.config.schema import ExperimentConfig
 from training.mlflow_names import name_taken
 from training.path_names import require_utf8_name
@@ -22,6 +23,11 @@ SWEEP_KEY = "sweep"
 _MERGE_TAG = "tag:yaml.org,2002:merge"
 # The keys of a data section that name files or folders, by its source.
 _PATH_KEYS = {"seeds": ("segments", "labels"), "jsonl": ("path",), "benchmark": ("data_dir",)}
+# The data locations of a checkout, by source: a path of one of them names another checkout's on any other.
+_PROJECT_LOCATIONS = {
+    "seeds": {"segments": locations.SEGMENTS_PATH, "labels": locations.LABELS_PATH},
+    "benchmark": {"data_dir": locations.SHARED_DATA_DIR},
+}
 
 
 def parse_override(text: str) -> tuple[str, Any]:
@@ -372,5 +378,13 @@ def flatten(tree: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
 
 
 def to_yaml(config: ExperimentConfig) -> str:
-    """The resolved config as YAML (every default filled in)."""
-    return yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False, allow_unicode=True)
+    """The resolved config as YAML: every default filled in but the project's own data locations (the seed files, the
+    public datasets' folder beside it), left to the default so that the file reads the checkout's own wherever it is
+    trained again: a colleague's checkout at another path, another machine."""
+    tree = config.model_dump(mode="json")
+    extras = tree["extra_training"]
+    for section in [tree["data"], *(extra["data"] for extra in extras)]:
+        for key, default in _PROJECT_LOCATIONS.get(section["source"], {}).items():
+            if Path(section[key]).resolve() == default.resolve():
+                del section[key]
+    return yaml.safe_dump(tree, sort_keys=False, allow_unicode=True)

@@ -287,6 +287,26 @@ def test_flatten_and_yaml_round_trip(tmp_path: Path) -> None:
     assert ExperimentConfig.model_validate(yaml.safe_load(to_yaml(config))) == config
 
 
+def test_the_logged_config_yaml_names_no_data_location_of_the_checkout_that_trained_it(tmp_path: Path) -> None:
+    # It named the seed files and ../shared/datasets by this checkout's whole paths: trained again on a colleague's
+    # checkout, it read this one's files (or none, on another machine), and its params and dataset differed.
+    path = locations.CONFIGS_DIR / "stance" / "minilm_masked_written.yaml"
+    config = load_config(path, ["data.source=benchmark", "data.name=semeval2016", "data.limit=300"])
+    text = to_yaml(config)
+    assert str(locations.SEGMENTS_PATH.parent) not in text and str(locations.SHARED_DATA_DIR) not in text
+    logged = yaml.safe_load(text)
+    assert logged["data"] == {"source": "benchmark", "name": "semeval2016", "split": None, "limit": 300}
+    assert [extra["data"].get("data_dir") for extra in logged["extra_training"]] == [None, None, None]
+    seeds = load_config(locations.CONFIGS_DIR / "topic" / "tfidf_logreg.yaml")
+    assert yaml.safe_load(to_yaml(seeds))["data"] == {"source": "seeds"}
+    # Other folders are named whole: they are where this machine keeps them.
+    elsewhere = load_config(path, ["data.source=seeds", f"data.segments={tmp_path / 's.jsonl'}", "extra_training=[]"])
+    assert yaml.safe_load(to_yaml(elsewhere))["data"] == {"source": "seeds", "segments": str(tmp_path / "s.jsonl")}
+    logged_path = tmp_path / "config.yaml"
+    logged_path.write_text(to_yaml(elsewhere), encoding="utf-8")
+    assert load_config(logged_path) == elsewhere
+
+
 def test_flatten_keeps_a_mapping_whole_where_mlflow_refuses_a_key_of_it_in_a_param_name() -> None:
     tree = {"extra_training": [{"labels": {"war (armed)": "conflict", "talks": "diplomacy"}, "weight": 1.0}]}
     assert flatten(tree) == {
