@@ -16,6 +16,7 @@ from mlflow.pyfunc import PyFuncModel
 from classifiers.contract import DOCUMENT_COLUMN, REQUIRED_COLUMNS
 from classifiers.errors import UserInputError
 from classifiers.pyfunc import predicted_frame
+from training import locations
 from training.config.resolve import flatten
 from training.evaluation.metrics import group_bootstrap_interval, summary_metrics
 from training.evaluation.recording import Evaluation, record_evaluation
@@ -277,7 +278,9 @@ def evaluate_benchmark(
     result = {**metrics, **official}
     if record_in is None:
         return result
-    params = {"dataset": name, "split": split, "data_dir": str(data_dir.resolve()), "trained_on": _shown(metrics["trained_on"])}
+    # The public datasets beside the project named as training's params name them: two machines' runs compare.
+    shown_dir = str(locations.shown(data_dir))
+    params = {"dataset": name, "split": split, "data_dir": shown_dir, "trained_on": _shown(metrics["trained_on"])}
     params |= _label_map_params(label_map)
     evaluation = Evaluation(
         model=loaded,

@@ -678,6 +678,21 @@ def test_a_partial_label_map_averages_macro_f1_over_the_gold_labels_only(
     assert drawn == [["business", "politics", "sport"]]
 
 
+def test_a_recorded_evaluation_names_the_shared_datasets_as_training_does(
+    store_uri: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Logged as this machine's whole path, two machines' evaluations of one model differed in the compare view.
+    _train_on_tiny_bbc(tmp_path / "shared" / "datasets")
+    monkeypatch.setattr(locations, "SHARED_DATA_DIR", tmp_path / "shared" / "datasets")
+    code, stdout, output = evaluate_cli(
+        "--model-uri", "models:/bbc-topic@champion", "--dataset", "bbc_news",
+        "--data-dir", str(tmp_path / "shared" / "datasets"), "--experiment", "shared-datasets",
+    )
+    assert code == 0, output
+    run_id = json.loads(stdout.strip().splitlines()[-1])["run"]["run_id"]
+    assert MlflowClient().get_run(run_id).data.params["data_dir"] == "../shared/datasets"
+
+
 def _gold_and_predicted(metrics: dict[str, object]) -> tuple[list[str], list[str]]:
     """Rows rebuilt from a result's confusion counts."""
     gold: list[str] = []
