@@ -110,6 +110,7 @@ def test_the_pair_embedding_adds_the_target_and_text_read_together(tiny_encoder:
     classifier.fit(INPUTS, LABELS)
     classifier.save(tmp_path)
     loaded = load_classifier(tmp_path)
+    assert isinstance(loaded.head, LogisticRegression)
     assert loaded.pair_embedding and loaded.head.n_features_in_ == 5 * 32 + 1
     assert np.allclose(loaded.predict_proba(INPUTS), classifier.predict_proba(INPUTS), atol=1e-5)
 
