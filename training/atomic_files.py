@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 import os
-import signal
 import stat
 import tempfile
-import threading
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from pathlib import Path
-from types import FrameType
 
 from classifiers.errors import UserInputError
+from training import stop_requests
 
 
 def _mode_for(path: Path) -> int:
@@ -24,29 +21,6 @@ def _mode_for(path: Path) -> int:
         umask = os.umask(0o022)
         os.umask(umask)
         return 0o666 & ~umask
-
-
-@contextmanager
-def _stops_held() -> Iterator[None]:
-    """A stop (Ctrl-C, SIGTERM) asked for inside the block is sent again, to the handler it would have reached, as the
-    block ends: raised between two moves, it left a set of files (ingest's segments and articles) half replaced."""
-    if threading.current_thread() is not threading.main_thread():
-        # Only the main thread runs signal handlers (and may set them).
-        yield
-        return
-    received: list[int] = []
-
-    def hold(signum: int, _frame: FrameType | None) -> None:
-        received.append(signum)
-
-    previous = {number: signal.signal(number, hold) for number in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        yield
-    finally:
-        for number, handler in previous.items():
-            signal.signal(number, handler)
-        if received:
-            signal.raise_signal(received[0])
 
 
 def write_texts_atomically(files: Mapping[Path, str]) -> None:
@@ -81,7 +55,9 @@ def write_texts_atomically(files: Mapping[Path, str]) -> None:
                 handle.write(text)
                 handle.flush()
                 os.fsync(handle.fileno())
-        with _stops_held():
+        # Held while the files move: raised between two moves, a stop left a set of files (ingest's segments and
+        # articles) half replaced.
+        with stop_requests.held():
             for tmp, path in staged:
                 os.replace(tmp, path)
                 moved.append(path)

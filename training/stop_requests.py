@@ -15,7 +15,7 @@ import os
 import signal
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from types import FrameType
 
@@ -81,6 +81,32 @@ def undoing() -> Iterator[None]:
         yield
     finally:
         _undoing.clear()
+
+
+@contextmanager
+def held(on_first: Callable[[], None] | None = None) -> Iterator[None]:
+    """While the block runs, SIGTERM and Ctrl-C are held (`on_first` is called at the first) and sent again, to the
+    handlers they would have reached, as the block ends: for work that must not be cut in the middle. Outside the main
+    thread, which alone receives signals (and may set their handlers), nothing is held."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    received: list[int] = []
+
+    def hold(signum: int, _frame: FrameType | None) -> None:
+        if not received:
+            received.append(signum)
+            if on_first is not None:
+                on_first()
+
+    previous = {number: signal.signal(number, hold) for number in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+        if received:
+            signal.raise_signal(received[0])
 
 
 def _redeliver(signum: int) -> None:

@@ -14,7 +14,6 @@ import logging
 import math
 import os
 import re
-import signal
 import socket
 import sys
 import threading
@@ -22,7 +21,6 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
-from types import FrameType
 from typing import TYPE_CHECKING
 
 import mlflow.pyfunc
@@ -31,6 +29,7 @@ import pyarrow.parquet as pq
 
 from classifiers.contract import DOCUMENT_COLUMN
 from classifiers.errors import UserInputError
+from training import stop_requests
 from training.scoring.inputs import PARQUET, InputFile
 from training.scoring.model import LABEL_COLUMN, MODEL_FILE, ModelSpec
 from training.scoring.outputs import staged_output
@@ -220,33 +219,19 @@ def signals_cancel_jobs(spark: SparkSession) -> Iterator[None]:
     leave the JVM writing part files into a staging folder already removed."""
     from py4j.protocol import Py4JError
 
-    if threading.current_thread() is not threading.main_thread():
-        # Only the main thread receives signals (and may set their handlers).
-        yield
-        return
-    received: list[int] = []
-
     def cancel_all_jobs() -> None:
         # A signal sent to the whole process group has stopped the JVM too: nothing is left to cancel (py4j
         # then fails to connect, an OSError).
         with suppress(Py4JError, OSError):
             spark.sparkContext.cancelAllJobs()
 
-    def cancel(signum: int, _frame: FrameType | None) -> None:
-        if not received:
-            received.append(signum)
-            # From another thread: py4j gives each thread its own connection, and this one's is in the middle of
-            # the call the signal interrupted (a call from here would be a reentrant read on it).
-            threading.Thread(target=cancel_all_jobs, name="cancel-spark-jobs", daemon=True).start()
+    def cancel() -> None:
+        # From another thread: py4j gives each thread its own connection, and this one's is in the middle of the call
+        # the signal interrupted (a call from here would be a reentrant read on it).
+        threading.Thread(target=cancel_all_jobs, name="cancel-spark-jobs", daemon=True).start()
 
-    previous = {number: signal.signal(number, cancel) for number in (signal.SIGTERM, signal.SIGINT)}
-    try:
+    with stop_requests.held(on_first=cancel):
         yield
-    finally:
-        for number, handler in previous.items():
-            signal.signal(number, handler)
-        if received:
-            signal.raise_signal(received[0])
 
 
 @contextmanager
