@@ -77,6 +77,18 @@ def test_per_target_heads_serve_known_targets_and_the_shared_head_the_rest(tiny_
     assert classifier.labels == ["against", "favor", "none"]
 
 
+def fitted_saved_and_loaded(
+    classifier: FrozenEncoderClassifier, folder: Path
+) -> tuple[FrozenEncoderClassifier, LogisticRegression]:
+    """The classifier fitted on INPUTS, saved and loaded again, answering as it did; and its logistic-regression head."""
+    classifier.fit(INPUTS, LABELS)
+    classifier.save(folder)
+    loaded = load_classifier(folder)
+    assert isinstance(loaded.head, LogisticRegression)
+    assert np.allclose(loaded.predict_proba(INPUTS), classifier.predict_proba(INPUTS), atol=1e-5)
+    return loaded, loaded.head
+
+
 def test_matching_features_add_the_distance_and_cosine_of_text_and_target(tiny_encoder: Path, tmp_path: Path) -> None:
     config = FrozenEncoderModel(
         family="frozen_encoder", encoder=str(tiny_encoder), max_length=32, stance_input="separate", matching_features=True
@@ -87,12 +99,8 @@ def test_matching_features_add_the_distance_and_cosine_of_text_and_target(tiny_e
     cosine = [[float(np.dot(a, b) / np.linalg.norm(a) / np.linalg.norm(b))] for a, b in zip(text, target, strict=True)]
     expected = np.hstack([text, target, text * target, np.abs(text - target), cosine])
     assert np.allclose(classifier.features(INPUTS), expected, atol=1e-5)
-    classifier.fit(INPUTS, LABELS)
-    classifier.save(tmp_path)
-    loaded = load_classifier(tmp_path)
-    assert isinstance(loaded.head, LogisticRegression)
-    assert loaded.matching_features and loaded.head.n_features_in_ == 4 * 32 + 1
-    assert np.allclose(loaded.predict_proba(INPUTS), classifier.predict_proba(INPUTS), atol=1e-5)
+    loaded, head = fitted_saved_and_loaded(classifier, tmp_path)
+    assert loaded.matching_features and head.n_features_in_ == 4 * 32 + 1
 
 
 def test_the_pair_embedding_adds_the_target_and_text_read_together(tiny_encoder: Path, tmp_path: Path) -> None:
@@ -107,12 +115,8 @@ def test_the_pair_embedding_adds_the_target_and_text_read_together(tiny_encoder:
     assert np.allclose(features[:, 4 * 32 + 1 :], pair, atol=1e-6)
     # Read together, the pair is not the text alone: the block holds something the text-and-target columns do not.
     assert not np.allclose(pair, features[:, :32], atol=1e-3)
-    classifier.fit(INPUTS, LABELS)
-    classifier.save(tmp_path)
-    loaded = load_classifier(tmp_path)
-    assert isinstance(loaded.head, LogisticRegression)
-    assert loaded.pair_embedding and loaded.head.n_features_in_ == 5 * 32 + 1
-    assert np.allclose(loaded.predict_proba(INPUTS), classifier.predict_proba(INPUTS), atol=1e-5)
+    loaded, head = fitted_saved_and_loaded(classifier, tmp_path)
+    assert loaded.pair_embedding and head.n_features_in_ == 5 * 32 + 1
 
 
 def test_a_target_mask_adds_the_text_embedded_with_the_target_masked(tiny_encoder: Path, tmp_path: Path) -> None:
