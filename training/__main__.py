@@ -14,7 +14,7 @@ try:
     finally:
         stop_requests.raise_if_pending()
 except Stopped as stopped:
-    sys.stderr.write(f"error: {stopped} (a run it had started ends FAILED, an output it was writing is removed)\n")
+    sys.stderr.write(f"error: {stopped} (a run it had started ends FAILED, an output it had not finished writing is removed)\n")
     sys.exit(stopped.exit_code)
 except KeyboardInterrupt:
     sys.stderr.write("Aborted!\n")  # as Click ends a command interrupted by Ctrl-C
