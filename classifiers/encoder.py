@@ -339,6 +339,9 @@ class MeanPooledEncoder:
 
     def _cut(self, texts: list[str], pieces: int) -> list[str]:
         """Each text cut after its first `pieces` word pieces (a word cut inside may come out a piece or two longer)."""
+        if all(len(text) <= pieces for text in texts):
+            # A word piece spans a character at least: the usual short target is not tokenized twice.
+            return texts
         spans = self.tokenizer(texts, add_special_tokens=False, return_offsets_mapping=True)["offset_mapping"]
         return [text if len(ends) <= pieces else text[: ends[pieces - 1][1]] for text, ends in zip(texts, spans, strict=True)]
 
