@@ -148,16 +148,13 @@ class FrozenEncoderModel(FamilyConfig):
     @model_validator(mode="after")
     def _settings_that_need_the_text_apart(self) -> FrozenEncoderModel:
         # Accepted and ignored, they would log a param the model never used.
-        used_settings = (
-            ("target_mask", self.target_mask is not None),
-            ("matching_features", self.matching_features),
-            ("pair_embedding", self.pair_embedding),
-        )
-        for name, used in used_settings:
-            if used and self.stance_input == "pair":
-                raise ValueError(
-                    f"{name} needs the text embedded apart from the target: stance_input separate or per_target, in a stance config"
-                )
+        # Stance descriptions are told so by their own check, with their weight.
+        in_use = [key.removeprefix("model.") for key in self.stance_settings() if key != "model.stance_descriptions"]
+        if in_use and self.stance_input == "pair":
+            raise ValueError(
+                f"{in_use[0]} needs the text embedded apart from the target: stance_input separate or per_target, "
+                "in a stance config"
+            )
         if "min_target_rows" in self.changed() and self.stance_input != "per_target":
             raise ValueError(f"min_target_rows is a setting of stance_input per_target, not of '{self.stance_input}'")
         return self
@@ -172,7 +169,8 @@ class FrozenEncoderModel(FamilyConfig):
             raise ValueError("stance_descriptions are given but description_weight is 0: give it their share (0 < w < 1)")
         if self.stance_input == "pair":
             raise ValueError(
-                "stance_descriptions need the text embedded apart from the target: stance_input separate or per_target, in a stance config"
+                "stance_descriptions need the text embedded apart from the target: stance_input separate or per_target, "
+                "in a stance config"
             )
         return self
 
