@@ -107,7 +107,9 @@ def _stop_reported() -> Iterator[list[TrainResult]]:
 
 @app.command()
 def ingest(
-    raw_dir: Annotated[Path, typer.Option(help="Folder of scraped seed files (*.txt).")] = locations.RAW_SEEDS_DIR,
+    raw_dir: Annotated[
+        Path, typer.Option(help="Folder of scraped seed files (*.txt, the suffix in any case: *.TXT too).")
+    ] = locations.RAW_SEEDS_DIR,
     out_dir: Annotated[Path, typer.Option(help="Where segments.jsonl and articles.jsonl go.")] = locations.SEEDS_DIR,
 ) -> None:
     """Parse the seed files into articles and segments."""

@@ -25,6 +25,7 @@ from training.path_names import require_utf8_name
 logger = logging.getLogger(__name__)
 
 MARKER = "TT"
+SEED_SUFFIX = ".txt"
 SLUG_WORDS = 6
 
 
@@ -139,10 +140,11 @@ def _parse_article(path: Path, filled: list[tuple[int, str]]) -> ParsedArticle:
 
 
 def collect_articles(raw_dir: Path) -> list[Article]:
-    """Distinct articles across every `*.txt` under raw_dir, in order of first appearance."""
-    paths = sorted(raw_dir.glob("*.txt"))
+    """Distinct articles across every `*.txt` under raw_dir (the suffix in any case), in order of first appearance."""
+    # An article saved as ARTICLE.TXT (a Windows download) is a text file too: it was left out unseen.
+    paths = sorted(path for path in raw_dir.iterdir() if path.name.lower().endswith(SEED_SUFFIX))
     if not paths:
-        raise UserInputError(f"{raw_dir}: no seed files (*.txt) found")
+        raise UserInputError(f"{raw_dir}: no seed files found (names ending in {SEED_SUFFIX}, in any case)")
     for path in paths:
         # Found now, not as the output is written (a traceback there): saved in Latin-1 on an older system.
         require_utf8_name(

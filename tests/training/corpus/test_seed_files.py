@@ -70,6 +70,18 @@ def test_duplicate_articles_across_files_are_merged_and_ids_are_stable(tmp_path:
     assert {s["segment_id"] for s in segments} == {s["segment_id"] for s in again}
 
 
+def test_a_seed_file_whose_suffix_is_upper_or_mixed_case_is_read_in_order_of_name(tmp_path: Path) -> None:
+    # A scraped article saved as ARTICLE.TXT was skipped unseen (the files were found by `*.txt`).
+    raw = tmp_path / "raw"
+    one, two = ARTICLE.split("\n\n\n")
+    write(raw, "b.TXT", one)
+    write(raw, "a.Txt", two)
+    write(raw, "c.txt", one)
+    write(raw, "notes.md", "not a seed file")
+    articles, _ = build_corpus(raw)
+    assert [(a["title"], a["source_files"]) for a in articles] == [("Title Two", ["a.Txt"]), ("Title One", ["b.TXT", "c.txt"])]
+
+
 def test_a_byte_order_mark_and_windows_line_endings_change_nothing(tmp_path: Path) -> None:
     # Notepad saves UTF-8 with a byte order mark; the title before TT then differed from the one after it.
     write(tmp_path / "plain", "a.txt", ARTICLE)
@@ -188,7 +200,7 @@ def test_a_raw_folder_that_is_missing_or_a_file_is_named_as_such(tmp_path: Path)
     empty = tmp_path / "empty"
     empty.mkdir()
     result = CliRunner().invoke(app, ["ingest", "--raw-dir", str(empty), "--out-dir", str(tmp_path)])
-    assert result.output.endswith(f"error: {empty}: no seed files (*.txt) found\n")
+    assert result.output.endswith(f"error: {empty}: no seed files found (names ending in .txt, in any case)\n")
 
 
 def test_a_seed_file_whose_name_is_not_utf8_is_named_before_anything_is_written(tmp_path: Path) -> None:
