@@ -367,7 +367,8 @@ def _comparable(value: Any) -> str:
     """A param as it reads in a config or a dotted override: JSON (a subset of YAML) for what is not a string, so
     `true`, `null` and `["a", "b"]` rather than Python's `True`, `None` and `['a', 'b']`; a file of the project named
     from its root, and the public datasets as ../shared/datasets, so two checkouts' runs of one config show the same
-    params (the logged config.yaml keeps other whole paths, so that it trains again where it was downloaded)."""
+    params (the logged config.yaml writes a file of the project `project:<path>`, which reads from the project's root
+    wherever the file lies, and keeps other whole paths, so that it trains again where it was downloaded)."""
     if not isinstance(value, str):
         return json.dumps(value, ensure_ascii=False)
     if Path(value).is_absolute():

@@ -22,7 +22,7 @@ from classifiers.pyfunc import load_pyfunc
 from tests.training.conftest import drop_a_stop
 from training import locations, stop_requests, tracking, trainer
 from training.config.resolve import load_config
-from training.config.schema import ExperimentConfig
+from training.config.schema import ExperimentConfig, JsonlData
 from training.promotion import champion_version
 from training.trainer import train
 
@@ -83,6 +83,37 @@ def test_a_benchmark_run_trained_again_from_its_config_yaml_logs_the_same_params
     monkeypatch.chdir(tmp_path)
     logged = Path(MlflowClient().download_artifacts(first.info.run_id, "config.yaml", str(tmp_path)))
     again = MlflowClient().get_run(train(load_config(logged), config_path=logged).run_id)
+    assert again.data.params == first.data.params
+    assert again.inputs is not None and first.inputs is not None
+    named = [(each.dataset.name, each.dataset.digest) for each in first.inputs.dataset_inputs]
+    assert [(each.dataset.name, each.dataset.digest) for each in again.inputs.dataset_inputs] == named
+
+
+def test_a_data_file_of_the_project_is_logged_from_its_root_and_trained_again_from_another_checkouts_copy(
+    store_uri: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Its logged config.yaml named it by its whole path: trained again on another checkout, it read the first one's
+    # file (or none, on another machine) unless an override named it again.
+    checkout, other = (tmp_path / "checkout").resolve(), (tmp_path / "other" / "checkout").resolve()
+    for root in (checkout, other):
+        (root / "corpora").mkdir(parents=True)
+        _jsonl(root / "corpora" / "extra.jsonl", [{"text": "Tanks rolled into the city at dawn.", "label": "conflict"}])
+    monkeypatch.setattr(locations, "PROJECT_ROOT", checkout)
+    path = locations.CONFIGS_DIR / "topic" / "tfidf_logreg.yaml"
+    source = {"data": {"source": "jsonl", "path": str(checkout / "corpora" / "extra.jsonl")}, "labels": {"conflict": "conflict"}}
+    first = MlflowClient().get_run(train(load_config(path, [f"extra_training=[{json.dumps(source)}]"]), config_path=path).run_id)
+    assert first.data.params["extra_training.0.data.path"] == "corpora/extra.jsonl"
+    logged = Path(MlflowClient().download_artifacts(first.info.run_id, "config.yaml", str(tmp_path)))
+    text = logged.read_text(encoding="utf-8")
+    assert str(checkout) not in text
+    assert yaml.safe_load(text)["extra_training"][0]["data"]["path"] == "project:corpora/extra.jsonl"
+
+    monkeypatch.setattr(locations, "PROJECT_ROOT", other)
+    monkeypatch.chdir(other.parent)  # a folder of neither checkout nor the download
+    config = load_config(logged)
+    extra = config.extra_training[0].data
+    assert isinstance(extra, JsonlData) and extra.path == other / "corpora" / "extra.jsonl"
+    again = MlflowClient().get_run(train(config, config_path=logged).run_id)
     assert again.data.params == first.data.params
     assert again.inputs is not None and first.inputs is not None
     named = [(each.dataset.name, each.dataset.digest) for each in first.inputs.dataset_inputs]

@@ -23,6 +23,10 @@ SWEEP_KEY = "sweep"
 _MERGE_TAG = "tag:yaml.org,2002:merge"
 # The keys of a data section that name files or folders, by its source.
 _PATH_KEYS = {"seeds": ("segments", "labels"), "jsonl": ("path",), "benchmark": ("data_dir",)}
+# A data path written `project:corpora/x.jsonl` is read from the project's root, wherever the config lies: the form
+# the logged config.yaml names a file of the project in, since the folder it is downloaded to says nothing of where
+# the checkout that trains it again is.
+PROJECT_PREFIX = "project:"
 # The data locations of a checkout, by source: a path of one of them names another checkout's on any other.
 _PROJECT_LOCATIONS = {
     "seeds": {"segments": locations.SEGMENTS_PATH, "labels": locations.LABELS_PATH},
@@ -240,10 +244,11 @@ def load_raw(path: Path) -> dict[str, Any]:
     return raw
 
 
-def _anchor_paths(raw: dict[str, Any], folder: Path) -> list[tuple[str, str, Path]]:
+def _anchor_paths(raw: dict[str, Any], folder: Path, config: str) -> list[tuple[str, str, Path]]:
     """Make the relative paths of raw's data sections relative to folder: a path written in a config file names a
-    file beside the config, whatever folder the command runs in. Returns the data files so anchored: (dotted key,
-    the path as written, the file it names). Encoder folders are made so too."""
+    file beside the config, whatever folder the command runs in; one written `project:<path>`, relative to the
+    project's root. Returns the JSONL files so anchored: (dotted key, the path as written, the file it names).
+    Encoder folders are made relative to folder too. `config` names the config in an error."""
     _anchor_encoders(raw, folder)
     sections = [("data", raw.get("data"))]
     extras = raw.get("extra_training")
@@ -253,14 +258,29 @@ def _anchor_paths(raw: dict[str, Any], folder: Path) -> list[tuple[str, str, Pat
     for where, section in sections:
         if not isinstance(section, dict):
             continue
-        source = section.get("source")
-        for key in _PATH_KEYS.get(source, ()) if isinstance(source, str) else ():
+        kind = section.get("source")
+        for key in _PATH_KEYS.get(kind, ()) if isinstance(kind, str) else ():
             value = section.get(key)
-            if isinstance(value, str) and value and not Path(value).is_absolute():
+            if not isinstance(value, str) or not value or Path(value).is_absolute():
+                continue
+            if value.startswith(PROJECT_PREFIX):
+                section[key] = str(_from_project_root(value, f"{config}: {where}.{key}"))
+            else:
                 section[key] = str((folder / value).resolve())
-                if source == "jsonl":
-                    anchored.append((f"{where}.{key}", value, Path(section[key])))
+            if kind == "jsonl":
+                anchored.append((f"{where}.{key}", value, Path(section[key])))
     return anchored
+
+
+def _from_project_root(value: str, where: str) -> Path:
+    """The path `project:<path>` names, from the project's root."""
+    inside = value.removeprefix(PROJECT_PREFIX)
+    if not inside or Path(inside).is_absolute():
+        raise UserInputError(
+            f"{where}: {value} names no path inside the project: write {PROJECT_PREFIX}<path from the project's root>, "
+            f"as {PROJECT_PREFIX}corpora/guideline_written/stance.jsonl"
+        )
+    return (locations.PROJECT_ROOT / inside).resolve()
 
 
 def _anchor_encoders(raw: dict[str, Any], folder: Path) -> None:
@@ -287,11 +307,17 @@ def _anchored_encoder(value: Any, folder: Path) -> Any:
 
 
 def _check_anchored_files(path: Path, anchored: list[tuple[str, str, Path]], overridden: list[str]) -> None:
-    """A data file written relative to the config that is not there: say where it was looked for, since a config
-    copied to another folder takes its relative paths along (the error at reading would name only the result)."""
+    """A data file written relative to the config or the project that is not there: say where it was looked for, since
+    a config copied to another folder takes its relative paths along, and a logged config.yaml trained again on
+    another checkout reads that checkout's files (the error at reading would name only the result)."""
     for key, written, file in anchored:
         if any(key == name or key.startswith(f"{name}.") for name in overridden) or file.exists():
             continue
+        if written.startswith(PROJECT_PREFIX):
+            raise UserInputError(
+                f"{path}: {key}: {written} is read from the project's root, as {file}, which does not exist in this "
+                f"checkout; give the file on the command line ({key}=PATH)"
+            )
         raise UserInputError(
             f"{path}: {key}: {written} is read from the config's folder, as {file}, which does not exist; "
             f"write it relative to {path.parent} or as an absolute path"
@@ -300,9 +326,9 @@ def _check_anchored_files(path: Path, anchored: list[tuple[str, str, Path]], ove
 
 def load_config(path: Path, overrides: Sequence[str] = ()) -> ExperimentConfig:
     """Validated config from a YAML file plus command-line overrides. Relative paths in the file are read from the
-    file's folder, those in overrides from the current one."""
+    file's folder, those in overrides from the current one, and `project:<path>` from the project's root."""
     raw = load_raw(path)
-    anchored = _anchor_paths(raw, path.parent)
+    anchored = _anchor_paths(raw, path.parent, str(path))
     parsed = [parse_override(text) for text in overrides]
     repeated = sorted({key for key, _ in parsed if sum(_overlap(key, other) for other, _ in parsed) > 1})
     if repeated:
@@ -317,7 +343,7 @@ def load_config(path: Path, overrides: Sequence[str] = ()) -> ExperimentConfig:
     _check_swept_overrides(path, raw, [key for key, _ in parsed])
     _check_anchored_files(path, anchored, [key for key, _ in parsed])
     # Paths the overrides gave relative are made whole here, so the logged config.yaml trains again from any folder.
-    _anchor_paths(raw, Path.cwd())
+    _anchor_paths(raw, Path.cwd(), config_source(path, overrides))
     return _validate(raw, config_source(path, overrides), made_for_index)
 
 
@@ -379,12 +405,17 @@ def flatten(tree: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
 
 def to_yaml(config: ExperimentConfig) -> str:
     """The resolved config as YAML: every default filled in but the project's own data locations (the seed files, the
-    public datasets' folder beside it), left to the default so that the file reads the checkout's own wherever it is
-    trained again: a colleague's checkout at another path, another machine."""
+    public datasets' folder beside it), left to the default, and any other data path inside the project written
+    `project:<path from its root>`, so that the file reads the checkout's own wherever it is trained again: a
+    colleague's checkout at another path, another machine. Other paths stay whole."""
     tree = config.model_dump(mode="json")
     extras = tree["extra_training"]
     for section in [tree["data"], *(extra["data"] for extra in extras)]:
-        for key, default in _PROJECT_LOCATIONS.get(section["source"], {}).items():
-            if Path(section[key]).resolve() == default.resolve():
+        defaults = _PROJECT_LOCATIONS.get(section["source"], {})
+        for key in _PATH_KEYS[section["source"]]:
+            named = Path(section[key]).resolve()
+            if key in defaults and named == defaults[key].resolve():
                 del section[key]
+            elif named.is_relative_to(locations.PROJECT_ROOT):
+                section[key] = PROJECT_PREFIX + named.relative_to(locations.PROJECT_ROOT).as_posix()
     return yaml.safe_dump(tree, sort_keys=False, allow_unicode=True)

@@ -32,7 +32,10 @@ class JsonlData(Strict):
     """Any labelled JSONL file: `text`, `label`, `target` (stance) and an optional group column."""
 
     source: Literal["jsonl"]
-    path: Path = Field(description="The file; relative to the config's folder (in an override: to the current one).")
+    path: Path = Field(
+        description="The file; relative to the config's folder (in an override: to the current one), or from the "
+        "project's root as project:<path> (as a logged config.yaml names a file of the project)."
+    )
     group_column: str | None = Field(None, description="Rows sharing a value stay on one side of every split.")
     labels: list[str] | None = Field(
         None, description="The labels the data may use: a row with any other is refused (default: any string)."

@@ -22,7 +22,8 @@ from training.labelled_data import frame_digest, load_labelled_data
 logger = logging.getLogger(__name__)
 
 # The run's resolved config, which names its data and extra sources (whole paths, but for the checkout's seed files and
-# ../shared/datasets, left to the default: it trains again where it was logged); training logs it under this name.
+# ../shared/datasets, left to the default, and other files of the project, named `project:<path>` from its root: it
+# trains again where it was logged); training logs it under this name.
 CONFIG_ARTIFACT = "config.yaml"
 
 

@@ -307,6 +307,56 @@ def test_the_logged_config_yaml_names_no_data_location_of_the_checkout_that_trai
     assert load_config(logged_path) == elsewhere
 
 
+def test_a_data_file_of_the_project_is_logged_from_its_root_and_read_so_from_any_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # It was logged by its whole path: trained again on another checkout, the file read the first checkout's (or none,
+    # on another machine), and the README told an override for the stance default's written pairs.
+    config = load_config(locations.CONFIGS_DIR / "stance" / "minilm_masked_written.yaml")
+    text = to_yaml(config)
+    assert str(locations.PROJECT_ROOT) not in text
+    written = yaml.safe_load(text)["extra_training"][2]["data"]
+    assert written["path"] == "project:corpora/guideline_written/stance.jsonl"
+    downloaded = tmp_path / "downloads" / "config.yaml"
+    downloaded.parent.mkdir()
+    downloaded.write_text(text, encoding="utf-8")
+    (tmp_path / "elsewhere").mkdir()
+    monkeypatch.chdir(tmp_path / "elsewhere")
+    assert load_config(downloaded) == config
+    # On another checkout, the same file of that checkout.
+    other = (tmp_path / "other").resolve()
+    (other / "corpora" / "guideline_written").mkdir(parents=True)
+    (other / "corpora" / "guideline_written" / "stance.jsonl").touch()
+    monkeypatch.setattr(locations, "PROJECT_ROOT", other)
+    extra = load_config(downloaded).extra_training[2].data
+    assert isinstance(extra, JsonlData) and extra.path == other / "corpora" / "guideline_written" / "stance.jsonl"
+
+
+def test_a_path_from_the_project_root_is_read_so_in_a_file_or_an_override_and_named_where_it_is_missing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    topic: dict[str, object] = {"task": "topic", "model": {"family": "tfidf"}}
+    path = write(tmp_path, topic | {"data": {"source": "jsonl", "path": "project:seeds/segments.jsonl"}})
+    data = load_config(path).data
+    assert isinstance(data, JsonlData) and data.path == locations.SEGMENTS_PATH
+    overridden = load_config(path, ["data.path=project:seeds/labels.jsonl"]).data
+    assert isinstance(overridden, JsonlData) and overridden.path == locations.LABELS_PATH
+    segments = load_config(path, ["data={source: seeds, segments: 'project:seeds/segments.jsonl'}"]).data
+    assert isinstance(segments, SeedData) and segments.segments == locations.SEGMENTS_PATH
+    for written, value in (("'project:'", "project:"), ("project:/tmp/rows.jsonl", "project:/tmp/rows.jsonl")):
+        where = re.escape(f"{path} with data.path={written}: data.path: {value}")
+        with pytest.raises(UserInputError, match=rf"^{where} names no path inside the project: write project:<path from"):
+            load_config(path, [f"data.path={written}"])
+    missing = write(tmp_path, topic | {"data": {"source": "jsonl", "path": "project:gone.jsonl"}})
+    looked_for = locations.PROJECT_ROOT / "gone.jsonl"
+    with pytest.raises(UserInputError, match=(
+        rf"^{missing}: data.path: project:gone.jsonl is read from the project's root, as {looked_for}, "
+        r"which does not exist in this checkout; give the file on the command line \(data.path=PATH\)$"
+    )):
+        load_config(missing)
+
+
 def test_flatten_keeps_a_mapping_whole_where_mlflow_refuses_a_key_of_it_in_a_param_name() -> None:
     tree = {"extra_training": [{"labels": {"war (armed)": "conflict", "talks": "diplomacy"}, "weight": 1.0}]}
     assert flatten(tree) == {
