@@ -530,12 +530,16 @@ class _Registration:
 
 @contextmanager
 def _undone_on_failure(client: MlflowClient, name: str) -> Iterator[_Registration]:
-    """If the block fails after registering a version, delete the version (giving `champion` back to the
-    version that had it) and leave its run FAILED: nothing is left half-registered, the name never loses
-    its champion."""
+    """If the block fails after registering a version, or a stop asked for during it is still to be raised as it ends,
+    delete the version (giving `champion` back to the version that had it) and leave its run FAILED: nothing is left
+    half-registered, the name never loses its champion."""
     registration = _Registration()
     try:
         yield registration
+        # The training's last checkpoint. A stop that lands in its last store calls (promotion's, a sweep's parent run
+        # ending) waits for the call to return and is sent again a moment later, by then past this block: it ended the
+        # command after its report in Click's bare "Aborted!", the version registered and champion all the same.
+        stop_requests.raise_if_requested()
     except BaseException as err:
         # With the server lost nothing can be undone (each call would wait out MLflow's retries to fail again).
         if (
@@ -561,12 +565,16 @@ def _undone_on_failure(client: MlflowClient, name: str) -> Iterator[_Registratio
                 # Created for the version just deleted: an empty name would list in the registry as a model.
                 client.delete_registered_model(name)
             _mark_logged_models_failed(client, registration.run_id)
-            # A failure inside the run already marked it; one after it ended (in promotion) must mark it too.
+            # A failure inside the run already marked it; one after it ended (in promotion) must mark it too, and the
+            # sweep's parent, if that had ended too (a stop raised at the last checkpoint).
             run = client.get_run(registration.run_id)
-            if run.info.status == FINISHED:
-                client.set_tag(registration.run_id, tracking.ERROR_TAG, tracking.failure_reason(err)[: tracking.MAX_TAG_LENGTH])
-                client.set_terminated(registration.run_id, RunStatus.to_string(RunStatus.FAILED))
-                tracking.note_undone(err, f"run {registration.run_id} ({run.info.run_name}) marked FAILED")
+            parent_id = run.data.tags.get(MLFLOW_PARENT_RUN_ID)
+            for ended in [run, *([client.get_run(parent_id)] if parent_id else [])]:
+                if ended.info.status == FINISHED:
+                    run_id = ended.info.run_id
+                    client.set_tag(run_id, tracking.ERROR_TAG, tracking.failure_reason(err)[: tracking.MAX_TAG_LENGTH])
+                    client.set_terminated(run_id, RunStatus.to_string(RunStatus.FAILED))
+                    tracking.note_undone(err, f"run {run_id} ({ended.info.run_name}) marked FAILED")
         raise
 
 

@@ -793,6 +793,73 @@ def test_ctrl_c_as_the_trainer_returns_a_promoted_version_undoes_it_and_says_so(
     assert MlflowClient().search_registered_models() == []
 
 
+# Ctrl-C pressed as one of MLflow's client calls returns, made exact: the call, when one of its arguments is the one
+# given, sends the process SIGINT from MLflow's module, where the handler waits for the call to return.
+SIGNALLED_CALL = """
+import runpy, sys
+from mlflow.tracking import MlflowClient
+
+method, argument = sys.argv.pop(1), sys.argv.pop(1)
+namespace = {"__name__": "mlflow.tracking.client", "real": getattr(MlflowClient, method), "argument": argument}
+exec(
+    "import os, signal\\n"
+    "def signalled(self, *args, **kwargs):\\n"
+    "    result = real(self, *args, **kwargs)\\n"
+    "    if argument in map(str, args):\\n"
+    "        os.kill(os.getpid(), signal.SIGINT)\\n"
+    "    return result\\n",
+    namespace,
+)
+setattr(MlflowClient, method, namespace["signalled"])
+runpy.run_module("training", run_name="__main__", alter_sys=True)
+"""
+
+
+@pytest.mark.parametrize(
+    ("method", "argument", "champion_before", "sweep"),
+    [
+        # The promotion's last call: the lock's removal.
+        ("delete_registered_model", "news-topic.promotion-lock", False, []),
+        # The alias's move, followed by the replaced champion's notes and the lock's removal.
+        ("set_registered_model_alias", "champion", True, []),
+        # After the promotion, a sweep's parent run records the version and ends.
+        ("set_tag", "registered_version", False, ["sweep.model.C=[1, 2]"]),
+    ],
+    ids=["lock-release", "alias", "sweep-parent"],
+)
+def test_ctrl_c_in_the_last_calls_of_a_training_undoes_it_in_one_line(
+    store_uri: str, tmp_path: Path, method: str, argument: str, champion_before: bool, sweep: list[str]
+) -> None:
+    client = MlflowClient(tracking_uri=store_uri, registry_uri=store_uri)
+    if champion_before:
+        first = runner.invoke(app, ["train", str(TOPIC_CONFIG)])  # version 1, champion; the SVM beats it
+        assert first.exit_code == 0, first.output
+    config = TOPIC_CONFIG.with_name("tfidf_svm.yaml") if champion_before else TOPIC_CONFIG
+    result = subprocess.run(
+        [sys.executable, "-c", SIGNALLED_CALL, method, argument, "train", str(config), *sweep],
+        cwd=PROJECT_ROOT,
+        env={**os.environ, "MLFLOW_TRACKING_URI": store_uri, "HOME": str(tmp_path), "OMP_NUM_THREADS": "1"},
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    # It ended after its report in Click's bare "Aborted!" (exit code 1), its version registered and champion.
+    assert result.returncode == 130, result.stderr
+    last = result.stderr.strip().splitlines()[-1]
+    assert "training interrupted (Ctrl-C): news-topic version " in last, result.stderr
+    assert last.endswith("marked FAILED; nothing it trained stays registered"), result.stderr
+    runs = client.search_runs([experiment.experiment_id for experiment in client.search_experiments()])
+    trained = [run for run in runs if run.info.run_id in last]
+    assert len(trained) == 1 + bool(sweep) and {run.info.status for run in trained} == {"FAILED"}
+    # Nothing half done: the name as it was before, its lock removed.
+    versions = client.search_model_versions("name='news-topic'")
+    assert [str(version.version) for version in versions] == (["1"] if champion_before else [])
+    if champion_before:
+        assert str(client.get_model_version_by_alias("news-topic", "champion").version) == "1"
+    assert [model.name for model in client.search_registered_models()] == (["news-topic"] if champion_before else [])
+
+
 def test_ctrl_c_in_the_second_default_model_reports_the_first_as_registered(
     store_uri: str, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
