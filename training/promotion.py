@@ -36,6 +36,7 @@ from classifiers.lineage import (
     check_finished,
 )
 from classifiers.store import CHAMPION, DEFAULT_REGISTERED_NAMES
+from training import stop_requests
 from training.config.schema import LOCK_SUFFIX
 from training.evaluation.logged_predictions import logged_predictions
 from training.evaluation.metrics import group_bootstrap_interval
@@ -265,7 +266,10 @@ def promote(
                 raise PromotionRefused(f"refused to promote {name} version {candidate.version}: {verdict}")
             reason = verdict if wins else f"forced ({forced_by}) although {verdict}"
         previous = str(champion.version) if champion is not None else None
-        _record(client, name, candidate, previous, reason)
+        # Held like other writes that go together: a stop between two of them left the version tagged as promoted
+        # without the alias, which nothing undoes after `promote` (a training undoes the whole version).
+        with stop_requests.held():
+            _record(client, name, candidate, previous, reason)
     logger.info("%s version %s is now %s: %s", name, candidate.version, CHAMPION, reason)
     return Promotion(name, str(candidate.version), True, previous, reason)
 
@@ -362,7 +366,10 @@ def promotion_lock(client: MlflowClient, name: str) -> Iterator[None]:
     try:
         yield
     finally:
-        _release(client, lock, owner)
+        # Held too: a stop between its read and its removal left the lock, and the next promotion (a stopped training's
+        # undoing among them) waited STALE_LOCK_S to break it.
+        with stop_requests.held():
+            _release(client, lock, owner)
 
 
 def _lock_owner(client: MlflowClient, lock: str) -> str | None:

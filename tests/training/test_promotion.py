@@ -1,6 +1,8 @@
 import json
 import re
+import signal
 import threading
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
 import mlflow
@@ -17,7 +19,15 @@ from classifiers.store import CHAMPION
 from training import locations, promotion
 from training.cli import app
 from training.config.resolve import load_config
-from training.promotion import LOCK_OWNER_TAG, LOCK_SUFFIX, Promotion, PromotionRefused, champion_version, promote
+from training.promotion import (
+    LOCK_OWNER_TAG,
+    LOCK_SUFFIX,
+    PROMOTED_AT_TAG,
+    Promotion,
+    PromotionRefused,
+    champion_version,
+    promote,
+)
 from training.trainer import train
 
 CONFIG = locations.CONFIGS_DIR / "topic" / "tfidf_svm.yaml"
@@ -468,3 +478,51 @@ def test_with_the_alias_removed_the_last_champion_is_restored_as_such(store_uri:
     assert promotion.promoted and promotion.previous is None
     assert promotion.reason == f"no version holds the champion alias (it was removed); version {first} was the last to hold it"
     assert str(client.get_model_version_by_alias(TOPIC, CHAMPION).version) == first
+
+
+@pytest.fixture
+def ctrl_c_raises() -> Iterator[None]:
+    """Ctrl-C raises KeyboardInterrupt where it lands, as Python's own handler does."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)
+
+
+@pytest.mark.usefixtures("ctrl_c_raises")
+@pytest.mark.parametrize("where", ["record", "lock-release"])
+def test_ctrl_c_during_a_promotion_s_writes_takes_effect_once_they_are_whole(
+    store_uri: str, monkeypatch: pytest.MonkeyPatch, where: str
+) -> None:
+    client = MlflowClient()
+    first = scored_version(client, 0.6)
+    promote(client, TOPIC)
+    second = scored_version(client, 0.7)
+    if where == "record":
+        set_tag = MlflowClient.set_model_version_tag
+
+        def pressed_after_the_first_tag(self: MlflowClient, name: str, version: str, key: str, value: str) -> None:
+            set_tag(self, name, version, key, value)
+            if key == PROMOTED_AT_TAG:
+                signal.raise_signal(signal.SIGINT)
+
+        monkeypatch.setattr(MlflowClient, "set_model_version_tag", pressed_after_the_first_tag)
+    else:
+        get_registered_model = MlflowClient.get_registered_model
+
+        def pressed_as_the_lock_is_read(self: MlflowClient, name: str) -> object:
+            model = get_registered_model(self, name)
+            if name.endswith(LOCK_SUFFIX):  # read to check its owner before it is removed
+                signal.raise_signal(signal.SIGINT)
+            return model
+
+        monkeypatch.setattr(MlflowClient, "get_registered_model", pressed_as_the_lock_is_read)
+    with pytest.raises(KeyboardInterrupt):
+        promote(client, TOPIC, version=second)
+    # It left version 2 tagged as promoted from version 1 with version 1 still champion, or the lock for the next
+    # promotion to wait a minute on.
+    assert champion_number(client, TOPIC) == second
+    promoted = client.get_model_version(TOPIC, second)
+    assert promoted.tags["promoted_from"] == first
+    assert promoted.tags["promotion_reason"].startswith("macro_f1 0.7000 beats")
+    assert client.get_model_version(TOPIC, first).tags["replaced_by"] == second
+    assert [model.name for model in client.search_registered_models()] == [TOPIC]
