@@ -15,7 +15,8 @@ from mlflow.tracking import MlflowClient
 from mlflow.utils.mlflow_tags import MLFLOW_PARENT_RUN_ID
 
 from classifiers.errors import UserInputError
-from training.tracking import ERROR_TAG
+from training.stop_requests import Stopped
+from training.tracking import ERROR_TAG, note_undone
 
 logger = logging.getLogger(__name__)
 
@@ -60,7 +61,21 @@ def fail_abandoned_runs(client: MlflowClient, run_ids: list[str]) -> list[RunEnd
     for run in named:
         for child in _running_children(client, run):
             runs.setdefault(child.info.run_id, child)
-    return [_fail(client, run) for run in runs.values()]
+    endings: list[RunEnding] = []
+    try:
+        for run in runs.values():
+            endings.append(_fail(client, run))
+    except (KeyboardInterrupt, Stopped) as stop:
+        # For the command's closing line: the runs it ended, and those it leaves RUNNING (the one it was ending too).
+        for ending in endings:
+            if ending.failed:
+                note_undone(stop, f"run {ending.run_id} marked {FAILED}")
+        ended = {ending.run_id for ending in endings}
+        for run_id, run in runs.items():
+            if run_id not in ended and run.info.status == RUNNING and run.info.lifecycle_stage != LifecycleStage.DELETED:
+                note_undone(stop, f"run {run_id} left {RUNNING}")
+        raise
+    return endings
 
 
 def _find(client: MlflowClient, run_id: str) -> Run:

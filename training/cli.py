@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import signal
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Literal
@@ -17,7 +17,8 @@ from classifiers.redaction import RedactingFilter, redact_text, redact_uri
 from training import locations, stop_requests
 
 if TYPE_CHECKING:
-    # Only for the annotation: `--help` stays instant without the trainer's imports.
+    # Only for the annotations: `--help` stays instant without the trainer's and MLflow's imports.
+    from training.abandoned_runs import RunEnding
     from training.trainer import TrainResult
 
 app = typer.Typer(
@@ -78,31 +79,56 @@ def _user_errors() -> Iterator[None]:
 
 
 @contextmanager
-def _stop_reported() -> Iterator[list[TrainResult]]:
-    """End a training stopped by Ctrl-C or SIGTERM with one line saying what it left: the runs it marked FAILED and the
-    versions it deleted (tracking.note_undone's notes on the stop), the version of a training that had ended (the
-    command keeps its result in the list yielded until its report is written), or that no run of it had started."""
-    unreported: list[TrainResult] = []
+def _stop_reported(command: str, left: Callable[[list[str]], str]) -> Iterator[None]:
+    """End a command stopped by Ctrl-C or SIGTERM in one logged line, `<command> interrupted (Ctrl-C)` or `<command>
+    stopped by SIGTERM` and what it left, and the signal's exit code (130, 143). `left` says what it left, from the
+    notes the stop gathered on its way out (tracking.note_undone's: the runs marked FAILED, the versions deleted),
+    beginning with the words that join it on (": ...", " after it ended: ...")."""
     try:
-        yield unreported
+        yield
+        # A stop that landed in the command's last store call is sent again a moment later, by then past this block:
+        # it ended the command without a word (Ctrl-C) or in a line that said nothing of it (SIGTERM).
+        stop_requests.raise_if_pending()
     except (KeyboardInterrupt, stop_requests.Stopped) as stop:
         how = "interrupted (Ctrl-C)" if isinstance(stop, KeyboardInterrupt) else str(stop)
-        undone = getattr(stop, "__notes__", [])
-        if undone:
-            logger.error("training %s: %s; nothing it trained stays registered", how, "; ".join(undone))
-        elif unreported:
-            # It ended whole before the stop, which undoes nothing of it: said here, its report cut short.
-            result = unreported[-1]
-            champion = ", as champion" if result.promotion is not None and result.promotion.promoted else ""
-            logger.error(
-                "training %s after it ended: %s version %s (run %s) stays registered%s",
-                how, result.registered_model, result.version, result.run_id, champion,
-            )
-        else:
-            logger.error("training %s before its run started: no run of it recorded, nothing registered", how)
-        if isinstance(stop, KeyboardInterrupt):
-            raise typer.Exit(130) from stop  # 128 + SIGINT, as a shell reports a command Ctrl-C ended
-        raise  # SIGTERM's exit code and error line are training/__main__.py's
+        logger.error("%s %s%s", command, how, left(getattr(stop, "__notes__", [])))
+        # SIGTERM's 143; Ctrl-C's 130 (128 + SIGINT), as a shell reports a command Ctrl-C ended.
+        raise typer.Exit(stop.exit_code if isinstance(stop, stop_requests.Stopped) else 130) from stop
+
+
+def _training_left(undone: list[str], unreported: list[TrainResult]) -> str:
+    """What a stopped training left: the runs it marked FAILED and the versions it deleted (the notes on the stop), the
+    version of a training that had ended (the command keeps its result in `unreported` until its report is written),
+    or that no run of it had started."""
+    if undone:
+        return f": {'; '.join(undone)}; nothing it trained stays registered"
+    if unreported:
+        # It ended whole before the stop, which undoes nothing of it: said here, its report cut short.
+        result = unreported[-1]
+        champion = ", as champion" if result.promotion is not None and result.promotion.promoted else ""
+        version = f"{result.registered_model} version {result.version} (run {result.run_id})"
+        return f" after it ended: {version} stays registered{champion}"
+    return " before its run started: no run of it recorded, nothing registered"
+
+
+def _file_identity(path: Path) -> tuple[int, int] | None:
+    """The file's (device, inode), None where there is none: an output moved into place gets a new one."""
+    try:
+        status = path.stat()
+    except OSError:
+        return None
+    return status.st_dev, status.st_ino
+
+
+def _outputs_left(before: dict[Path, tuple[int, int] | None]) -> str:
+    """What a stopped command left of its outputs (`before`: their identities before it ran), each of which is moved
+    into place whole once written, or not at all."""
+    written = [path for path, identity in before.items() if _file_identity(path) != identity]
+    if written:
+        return f" after it ended: {' and '.join(map(str, written))} written"
+    kept = [str(path) for path, identity in before.items() if identity is not None]
+    as_it_was = f", {' and '.join(kept)} left as {'it was' if len(kept) == 1 else 'they were'}" if kept else ""
+    return f": no output written{as_it_was}"
 
 
 @app.command()
@@ -114,8 +140,10 @@ def ingest(
 ) -> None:
     """Parse the seed files into articles and segments."""
     from training.corpus.seed_files import ingest as run_ingest
+    from training.corpus.seed_files import output_paths
 
-    with _user_errors():
+    before = {path: _file_identity(path) for path in output_paths(out_dir)}
+    with _stop_reported("ingest", lambda _: _outputs_left(before)), _user_errors():
         if not raw_dir.is_dir():
             # A mistyped path would read as a folder without seed files.
             raise UserInputError(f"--raw-dir {raw_dir}: {'not a folder' if raw_dir.exists() else 'no such folder'}")
@@ -130,9 +158,9 @@ def validate_labels(
     """Check labels.jsonl: known labels and targets, every segment labelled once."""
     from training.corpus.labels import validate_labels as run_validation
 
-    with _user_errors():
+    with _stop_reported("validate-labels", lambda _: ": its check not finished (it writes nothing)"), _user_errors():
         rows = run_validation(labels, segments)
-    logger.info("%s: %d segments labelled, all valid", labels, len(rows))
+        logger.info("%s: %d segments labelled, all valid", labels, len(rows))
 
 
 @app.command("label-counts")
@@ -145,11 +173,12 @@ def label_counts(
     from training.atomic_files import write_texts_atomically
     from training.corpus.label_counts import label_counts as count_labels
 
-    with _user_errors():
+    before = {out: _file_identity(out)}
+    with _stop_reported("label-counts", lambda _: _outputs_left(before)), _user_errors():
         if out.resolve() in (labels.resolve(), segments.resolve()):
             raise UserInputError(f"--out {out} is an input of the count: give another file")
         write_texts_atomically({out: count_labels(labels, segments)})
-    logger.info("wrote %s", out)
+        logger.info("wrote %s", out)
 
 
 @app.command()
@@ -162,7 +191,8 @@ def train(
     from training.config.resolve import load_config
     from training.trainer import prepare, train_prepared
 
-    with _stop_reported() as unreported, _user_errors():
+    unreported: list[TrainResult] = []
+    with _stop_reported("training", lambda undone: _training_left(undone, unreported)), _user_errors():
         experiment = load_config(config, overrides or [])
         # A tracking server, or a store that exists, is asked before the data, which may take a while, is loaded;
         # a SQLite store still to make is made only once the data holds too: a data error left an empty store behind.
@@ -183,12 +213,12 @@ def config_keys(
     from training.config.reference import config_keys as keys_of
     from training.config.reference import render
 
-    with _user_errors():
+    with _stop_reported("config-keys", lambda _: ": it writes nothing"), _user_errors():
         typer.echo(render(keys_of(family)))
 
 
 def _reported(result: TrainResult, unreported: list[TrainResult]) -> None:
-    """Report a training that ended, kept in `_stop_reported`'s list until its report is written."""
+    """Report a training that ended, kept in `unreported` until its report is written (`_training_left` reads it)."""
     unreported.append(result)
     _report(result)
     unreported.clear()
@@ -233,7 +263,8 @@ def train_defaults(
     champion was trained from another config and no default version has competed with it."""
     from training.defaults import train_defaults as run_defaults
 
-    with _stop_reported() as unreported, _user_errors():
+    unreported: list[TrainResult] = []
+    with _stop_reported("training", lambda undone: _training_left(undone, unreported)), _user_errors():
         # Each said as soon as it is registered: a later model's failure or stop leaves it registered.
         run_defaults(retrain, overrides or [], on_trained=lambda result: _reported(result, unreported))
 
@@ -279,7 +310,8 @@ def evaluate(
     from training.evaluation.held_out import evaluate_benchmark, evaluate_file
     from training.evaluation.recording import check_experiment
 
-    with _user_errors():
+    scored: list[dict[str, object]] = []
+    with _stop_reported("evaluate", lambda undone: _evaluation_left(undone, experiment, scored)), _user_errors():
         if (data is None) == (dataset is None):
             raise UserInputError("give exactly one of --data FILE.jsonl or --dataset NAME")
         if group_column is not None and data is None:
@@ -298,7 +330,22 @@ def evaluate(
             assert dataset is not None  # exactly one of the two, checked above
             benchmarks = data_dir or locations.DEFAULT_DATA_DIR
             metrics = evaluate_benchmark(model_uri, dataset, benchmarks, split, _label_pairs(label_map or []), experiment)
-    typer.echo(json.dumps(metrics))
+        scored.append(metrics)
+        typer.echo(json.dumps(metrics))
+
+
+def _evaluation_left(undone: list[str], experiment: str | None, scored: list[dict[str, object]]) -> str:
+    """What a stopped evaluation left: the run it marked FAILED (the note on the stop), the run of an evaluation that
+    had ended (its metrics, in `scored`, maybe not printed), or that it recorded none."""
+    if undone:
+        return f": {'; '.join(undone)}; no metrics printed"
+    if experiment is None:
+        return f": nothing recorded (only --experiment records a run){'' if scored else ', no metrics printed'}"
+    if scored:
+        run = scored[-1]["run"]
+        assert isinstance(run, dict), "a recorded evaluation names its run"
+        return f" after it ended: run {run['run_id']} of experiment '{experiment}' stays recorded"
+    return ": no run of it recorded, no metrics printed"
 
 
 def _label_pairs(entries: list[str]) -> dict[str, str]:
@@ -340,13 +387,14 @@ def score(
     from training.scoring import score as run_scoring
     from training.scoring.spark_engine import DEFAULT_MASTER
 
-    with _user_errors():
+    before = {output: _file_identity(output)}
+    with _stop_reported("score", lambda _: _outputs_left(before)), _user_errors():
         if master is not None and engine != Engine.SPARK:
             # Said rather than ignored: the local engine scores in this process.
             raise UserInputError("--master goes with --engine spark (the local engine scores in this process)")
         store.use_store(create=not store.reads_the_store(model_uri))
         result = run_scoring(model_uri, input_path, output, Engine(engine), master or DEFAULT_MASTER, chunk_rows)
-    logger.info("wrote %d rows to %s in %.1f s", result.rows, result.output, result.seconds)
+        logger.info("wrote %d rows to %s in %.1f s", result.rows, result.output, result.seconds)
 
 
 @app.command()
@@ -357,12 +405,14 @@ def promote(
 ) -> None:
     """Make a version `champion` if it beats the current one on the same data."""
     from classifiers import store
+    from training.promotion import PromotionProgress
     from training.promotion import promote as run_promotion
 
-    with _user_errors():
+    progress = PromotionProgress(name)
+    with _stop_reported("promote", lambda _: f": {progress.describe()}"), _user_errors():
         # Only versions already in the store are promoted: a mistyped store is named, not made empty.
-        result = run_promotion(store.use_store(writable=True, create=False), name, version, force)
-    typer.echo(f"{name} version {result.version}: {result.reason}")
+        result = run_promotion(store.use_store(writable=True, create=False), name, version, force, progress=progress)
+        typer.echo(f"{name} version {result.version}: {result.reason}")
 
 
 @app.command("fail-runs")
@@ -375,10 +425,19 @@ def fail_runs(
     from classifiers import store
     from training.abandoned_runs import fail_abandoned_runs
 
-    with _user_errors():
+    endings: list[RunEnding] = []
+    with _stop_reported("fail-runs", lambda undone: _runs_left(undone, endings)), _user_errors():
         endings = fail_abandoned_runs(store.use_store(writable=True, create=False), run_ids)
-    for ending in endings:
-        typer.echo(ending.describe())
+        for ending in endings:
+            typer.echo(ending.describe())
+
+
+def _runs_left(undone: list[str], endings: list[RunEnding]) -> str:
+    """What a stopped fail-runs left: the runs it marked FAILED and those it left RUNNING (the notes on the stop), or,
+    stopped once it had ended, what it did to each."""
+    if endings:
+        return f" after it ended: {'; '.join(ending.describe() for ending in endings)}"
+    return f": {'; '.join(undone) or 'no run changed'}"
 
 
 @app.command()
@@ -393,31 +452,37 @@ def ui(
     from classifiers import store
     from classifiers.listening import listen_problem
 
-    uri = store.tracking_uri()
-    served = uri.startswith(store.HTTP_SCHEMES)
-    # mlflow ui logs a port in use and exits 0, and the links below would open whatever holds the port (the shared
-    # stack's tracking server holds 5000), so the port is checked before they are printed.
-    problem = None if served else listen_problem(host, port, "--port", "--host")
-    if problem is not None:
-        typer.echo(f"error: the MLflow UI cannot listen on {host}:{port}: {problem}", err=True)
-        raise typer.Exit(1)
-    with _user_errors():
-        # It only reads the store: a mistyped one is named, not made empty (and shown without an experiment).
-        client = store.use_store(uri, create=False)
-    # A tracking server already serves the UI at its own address: link to it rather than start another.
-    base = uri.rstrip("/") if served else f"http://{host}:{port}"
-    logger.info("MLflow UI for %s at %s", uri, base)
-    # The UI opens in its GenAI view unless told otherwise; these links open each experiment's runs table.
-    for experiment in client.search_experiments():
-        logger.info("  %s: %s/#/experiments/%s?workflowType=machine_learning", experiment.name, base, experiment.experiment_id)
-    if served:
-        return
-    # Its GenAI job runner starts eight processes that classic training never uses (off in the shared stack too).
-    os.environ.setdefault("MLFLOW_SERVER_ENABLE_JOB_EXECUTION", "false")
-    # One worker: mlflow's default four each import mlflow, which doubles the start (40 s instead of 20 s on 2 cores)
-    # and the memory for a UI that one person browses.
-    os.execvp(
-        sys.executable,
-        [sys.executable, "-m", "mlflow", "ui", "--backend-store-uri", uri, "--host", host, "--port", str(port), "--workers", "1"],
-    )
+    with _stop_reported("ui", lambda _: ": no UI started"):
+        uri = store.tracking_uri()
+        served = uri.startswith(store.HTTP_SCHEMES)
+        # mlflow ui logs a port in use and exits 0, and the links below would open whatever holds the port (the shared
+        # stack's tracking server holds 5000), so the port is checked before they are printed.
+        problem = None if served else listen_problem(host, port, "--port", "--host")
+        if problem is not None:
+            typer.echo(f"error: the MLflow UI cannot listen on {host}:{port}: {problem}", err=True)
+            raise typer.Exit(1)
+        with _user_errors():
+            # It only reads the store: a mistyped one is named, not made empty (and shown without an experiment).
+            client = store.use_store(uri, create=False)
+        # A tracking server already serves the UI at its own address: link to it rather than start another.
+        base = uri.rstrip("/") if served else f"http://{host}:{port}"
+        logger.info("MLflow UI for %s at %s", uri, base)
+        # The UI opens in its GenAI view unless told otherwise; these links open each experiment's runs table.
+        for experiment in client.search_experiments():
+            logger.info(
+                "  %s: %s/#/experiments/%s?workflowType=machine_learning", experiment.name, base, experiment.experiment_id
+            )
+        if served:
+            return
+        # A stop still on its way would be lost with this process, and the UI started all the same.
+        stop_requests.raise_if_pending()
+        # Its GenAI job runner starts eight processes that classic training never uses (off in the shared stack too).
+        os.environ.setdefault("MLFLOW_SERVER_ENABLE_JOB_EXECUTION", "false")
+        # One worker: mlflow's default four each import mlflow, which doubles the start (40 s instead of 20 s on 2 cores)
+        # and the memory for a UI that one person browses.
+        os.execvp(
+            sys.executable,
+            [sys.executable, "-m", "mlflow", "ui", "--backend-store-uri", uri, "--host", host, "--port", str(port),
+             "--workers", "1"],
+        )
 

@@ -94,6 +94,29 @@ class Promotion:
     reason: str
 
 
+@dataclass
+class PromotionProgress:
+    """How far a promotion of `name` got, kept as it goes: what a stopped `promote` says it left."""
+
+    name: str
+    candidate: str | None = None  # the version to promote, once chosen
+    champion: str | None = None  # the version that held `champion` when read under the lock
+    recorded: bool = False  # the candidate made champion: the writes that do so are all made (a stop waits for them)
+
+    def describe(self) -> str:
+        """What the registry holds of it, in a few words."""
+        if self.recorded:
+            replacing = f" (replacing version {self.champion})" if self.champion is not None else ""
+            return f"{self.name} version {self.candidate} is now {CHAMPION}{replacing}"
+        if self.candidate is None:
+            return f"no version of {self.name} was made {CHAMPION}; the {CHAMPION} alias left as it was"
+        if self.candidate == self.champion:
+            return f"{self.name} version {self.candidate} was {CHAMPION} already and stays so"
+        if self.champion is None:
+            return f"{self.name} version {self.candidate} was not made {CHAMPION}; the {CHAMPION} alias left as it was"
+        return f"{self.name} version {self.candidate} was not made {CHAMPION}; {CHAMPION} stays version {self.champion}"
+
+
 class PromotionRefused(UserInputError):
     """The candidate does not beat the champion (or is not comparable); the message gives both figures."""
 
@@ -224,7 +247,12 @@ def judge(candidate: Evidence, champion: Evidence) -> tuple[bool, str]:
 
 
 def promote(
-    client: MlflowClient, name: str, version: str | None = None, force: bool = False, forced_by: str = "--force"
+    client: MlflowClient,
+    name: str,
+    version: str | None = None,
+    force: bool = False,
+    forced_by: str = "--force",
+    progress: PromotionProgress | None = None,
 ) -> Promotion:
     """Move `champion` to the candidate (default: newest version) if it wins or `force`; else refuse.
 
@@ -238,13 +266,18 @@ def promote(
     one after another and each judges against the champion the one before left. Whatever the
     interleaving, `champion` ends on the best of the starting champion and the candidates by the
     primary metric on the same data; a forced promotion holds only until a later one beats it.
+
+    `progress`, where given, is kept up to date as it goes.
     """
+    progress = progress or PromotionProgress(name)
     versions = name_versions(client, name)
     candidate = _candidate(versions, name, version)
+    progress.candidate = str(candidate.version)
     candidate_run = check_finished(client, candidate)
     _check_task(name, candidate.tags.get("task", ""), versions, str(candidate.version))
     with promotion_lock(client, name):
         champion = champion_version(client, name)
+        progress.champion = str(champion.version) if champion is not None else None
         if champion is not None and str(champion.version) == str(candidate.version):
             return Promotion(name, str(candidate.version), False, str(champion.version), f"version {candidate.version} is already {CHAMPION}")
         # With the alias removed by hand, the version that held it last is the one to beat.
@@ -270,6 +303,7 @@ def promote(
         # without the alias, which nothing undoes after `promote` (a training undoes the whole version).
         with stop_requests.held():
             _record(client, name, candidate, previous, reason)
+            progress.recorded = True
     logger.info("%s version %s is now %s: %s", name, candidate.version, CHAMPION, reason)
     return Promotion(name, str(candidate.version), True, previous, reason)
 

@@ -144,7 +144,7 @@ def tracked_run(**start_run: Any) -> Iterator[mlflow.ActiveRun]:
 
 
 def note_undone(err: BaseException, what: str) -> None:
-    """Note on a stop (Ctrl-C, SIGTERM) what was ended or undone on its way out, for the command's closing line."""
+    """Note on a stop (Ctrl-C, SIGTERM) what was ended, undone or left on its way out, for the command's closing line."""
     if isinstance(err, Stopped | KeyboardInterrupt):
         err.add_note(what)
 

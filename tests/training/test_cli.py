@@ -1,3 +1,4 @@
+import json
 import logging
 import os
 import re
@@ -341,14 +342,14 @@ def test_sigterm_ends_the_running_training_failed_and_registers_nothing(store_ur
         training.kill()
 
     assert training.returncode == 128 + signal.SIGTERM, stderr
-    assert stderr.strip().splitlines()[-1].startswith("error: stopped by SIGTERM (a run it had started ends FAILED")
     runs = client.search_runs([e.experiment_id for e in client.search_experiments()])
     assert runs and {run.info.status for run in runs} == {"FAILED"}
-    # The line before names them: the child it was in (unless it came between two), then the sweep's parent.
+    # The last line names them: the child it was in (unless it came between two), then the sweep's parent (a line
+    # saying only "error: stopped by SIGTERM (a run it had started ends FAILED, ...)" came after it).
     assert re.search(
         r"training stopped by SIGTERM: (run \w+ \(model\.C=[^)]+\) marked FAILED; )?run \w+ \(tfidf_logreg \(sweep\.model\.C=.*\)-sweep\) "
-        r"marked FAILED; nothing it trained stays registered\n",
-        stderr,
+        r"marked FAILED; nothing it trained stays registered$",
+        stderr.strip().splitlines()[-1],
     ), stderr
     assert "Stopped: stopped by SIGTERM" in {run.data.tags.get("error") for run in runs}
     assert client.search_registered_models() == []
@@ -889,3 +890,183 @@ def test_ctrl_c_in_the_second_default_model_reports_the_first_as_registered(
         "stays registered"
     )
     assert [model.name for model in MlflowClient().search_registered_models()] == ["news-topic"]
+
+
+# Ctrl-C or SIGTERM pressed as a function of the project is called (its `call`th call), made exact: the function,
+# replaced in its module, first sends the process the signal, which lands in the caller's code.
+SIGNALLED_FUNCTION = """
+import importlib, os, runpy, sys
+
+module, name = importlib.import_module(sys.argv.pop(1)), sys.argv.pop(1)
+signum, call = int(sys.argv.pop(1)), int(sys.argv.pop(1))
+real, calls = getattr(module, name), []
+
+def signalled(*args, **kwargs):
+    calls.append(1)
+    if len(calls) == call:
+        os.kill(os.getpid(), signum)
+    return real(*args, **kwargs)
+
+setattr(module, name, signalled)
+runpy.run_module("training", run_name="__main__", alter_sys=True)
+"""
+
+
+def signalled_command(uri: str, home: Path, script: str, *args: str) -> subprocess.CompletedProcess[str]:
+    """`python -m training ARGS` run by one of the scripts above, which sends it a signal, on the store at uri."""
+    return subprocess.run(
+        [sys.executable, "-c", script, *args],
+        cwd=PROJECT_ROOT,
+        env={**os.environ, "MLFLOW_TRACKING_URI": uri, "HOME": str(home), "OMP_NUM_THREADS": "1"},
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+
+
+def stop_line(result: subprocess.CompletedProcess[str], signum: int) -> str:
+    """The command's last line, which must say what the stop left; no traceback before it."""
+    assert result.returncode == 128 + signum, result.stderr
+    assert "Traceback" not in result.stderr, result.stderr
+    return result.stderr.strip().splitlines()[-1]
+
+
+@pytest.mark.parametrize(
+    ("script", "pressed", "signum", "left", "champion"),
+    [
+        # A stop in the writes waits for them: the alias moved.
+        (SIGNALLED_CALL, ["set_registered_model_alias", "champion"], signal.SIGINT,
+         "promote interrupted (Ctrl-C): news-topic version 2 is now champion (replacing version 1)", "2"),
+        # While the candidate is judged against the champion, before any write.
+        (SIGNALLED_FUNCTION, ["training.promotion", "_judge_against", str(int(signal.SIGTERM)), "1"], signal.SIGTERM,
+         "promote stopped by SIGTERM: news-topic version 2 was not made champion; champion stays version 1", "1"),
+    ],
+    ids=["alias", "judging"],
+)
+def test_a_stopped_promote_says_whether_the_version_became_champion(
+    store_uri: str, tmp_path: Path, script: str, pressed: list[str], signum: int, left: str, champion: str
+) -> None:
+    for overrides in ([], ["promote=never"]):
+        trained = runner.invoke(app, ["train", str(TOPIC_CONFIG), *overrides])
+        assert trained.exit_code == 0, trained.output
+    promote = ["promote", "--name", "news-topic", "--version", "2", "--force"]
+    result = signalled_command(store_uri, tmp_path, script, *pressed, *promote)
+    # It ended without a word (Ctrl-C) or in "error: stopped by SIGTERM (a run it had started ends FAILED, ...)".
+    assert stop_line(result, signum).endswith(f" ERROR training: {left}"), result.stderr
+    client = MlflowClient(tracking_uri=store_uri, registry_uri=store_uri)
+    assert str(client.get_model_version_by_alias("news-topic", "champion").version) == champion
+    assert [model.name for model in client.search_registered_models()] == ["news-topic"]  # the lock removed
+
+
+@pytest.fixture
+def held_out(tmp_path: Path) -> Path:
+    path = tmp_path / "held_out.jsonl"
+    rows = [
+        {"text": "Israeli warplanes struck targets in southern Lebanon overnight.", "label": "conflict"},
+        {"text": "The foreign ministers met in Cairo to discuss a ceasefire proposal.", "label": "diplomacy"},
+    ]
+    path.write_text("".join(json.dumps(row) + "\n" for row in rows), encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize("where", ["logging", "ending"])
+def test_a_stopped_evaluation_leaves_its_run_failed_or_finished_and_says_which(
+    store_uri: str, tmp_path: Path, held_out: Path, where: str
+) -> None:
+    trained = runner.invoke(app, ["train", str(TOPIC_CONFIG)])
+    assert trained.exit_code == 0, trained.output
+    pressed = (
+        [SIGNALLED_FUNCTION, "training.evaluation.recording", "_log", str(int(signal.SIGINT)), "1"]
+        if where == "logging"
+        else [SIGNALLED_CALL, "set_terminated", "FINISHED"]  # as the finished run is ended
+    )
+    evaluate = ["evaluate", "--model-uri", "models:/news-topic/1", "--data", str(held_out), "--experiment", "held-out"]
+    result = signalled_command(store_uri, tmp_path, *pressed, *evaluate)
+    line = stop_line(result, signal.SIGINT)
+    client = MlflowClient(tracking_uri=store_uri, registry_uri=store_uri)
+    (experiment,) = [found for found in client.search_experiments() if found.name == "held-out"]
+    (run,) = client.search_runs([experiment.experiment_id])
+    if where == "logging":
+        assert (run.info.status, run.data.tags["error"]) == ("FAILED", "stopped by SIGINT (Ctrl-C)")
+        assert line.endswith(
+            f"evaluate interrupted (Ctrl-C): run {run.info.run_id} (news-topic v1 on {held_out}) marked FAILED; "
+            "no metrics printed"
+        ), result.stderr
+        assert result.stdout == ""
+    else:
+        # It ended in "Aborted!" and exit code 1, the stop raised once the command had returned.
+        assert run.info.status == "FINISHED"
+        assert line.endswith(
+            f"evaluate interrupted (Ctrl-C) after it ended: run {run.info.run_id} of experiment 'held-out' stays recorded"
+        ), result.stderr
+
+
+def test_a_stopped_score_says_no_output_was_written(store_uri: str, tmp_path: Path, held_out: Path) -> None:
+    trained = runner.invoke(app, ["train", str(TOPIC_CONFIG)])
+    assert trained.exit_code == 0, trained.output
+    news = tmp_path / "news.jsonl"
+    news.write_text(held_out.read_text(encoding="utf-8").replace('"label"', '"gold"'), encoding="utf-8")
+    output = tmp_path / "scores.parquet"
+    score = ["score", "--model-uri", "models:/news-topic/1", "--input", str(news), "--output", str(output)]
+    scored = runner.invoke(app, score)
+    assert scored.exit_code == 0, scored.output
+    previous = output.read_bytes()
+    pressed = ["training.scoring.local_engine", "predict_table", str(int(signal.SIGTERM)), "1"]
+    result = signalled_command(store_uri, tmp_path, SIGNALLED_FUNCTION, *pressed, *score)
+    # The last line was "error: stopped by SIGTERM (a run it had started ends FAILED, an output ... is removed)".
+    assert stop_line(result, signal.SIGTERM).endswith(
+        f"score stopped by SIGTERM: no output written, {output} left as it was"
+    ), result.stderr
+    assert output.read_bytes() == previous
+    assert sorted(path.name for path in tmp_path.iterdir() if path.name.startswith(".")) == []
+
+
+def test_a_stopped_fail_runs_names_the_runs_it_ended_and_those_it_left(store_uri: str, tmp_path: Path) -> None:
+    client = MlflowClient(tracking_uri=store_uri, registry_uri=store_uri)
+    experiment = client.create_experiment("abandoned", artifact_location=(tmp_path / "artifacts").as_uri())
+    first, second = (client.create_run(experiment).info.run_id for _ in range(2))
+    result = signalled_command(
+        store_uri, tmp_path, SIGNALLED_FUNCTION, "training.abandoned_runs", "_fail", str(int(signal.SIGINT)), "2",
+        "fail-runs", first, second,
+    )
+    assert stop_line(result, signal.SIGINT).endswith(
+        f"fail-runs interrupted (Ctrl-C): run {first} marked FAILED; run {second} left RUNNING"
+    ), result.stderr
+    assert [client.get_run(run_id).info.status for run_id in (first, second)] == ["FAILED", "RUNNING"]
+
+
+@pytest.mark.parametrize(
+    ("command", "pressed", "left", "written"),
+    [
+        (["validate-labels"], ["training.corpus.labels", "validate_labels"], ": its check not finished (it writes nothing)", []),
+        (["config-keys"], ["training.config.reference", "render"], ": it writes nothing", []),
+        (["ui"], ["classifiers.listening", "listen_problem"], ": no UI started", []),
+        # While the tables are counted, and while they are moved into place (which the stop waits for).
+        (["label-counts", "--out", "{out}/COUNTS.md"], ["training.corpus.label_counts", "label_counts"],
+         ": no output written, {out}/COUNTS.md left as it was", []),
+        (["label-counts", "--out", "{out}/COUNTS.md"], ["os", "replace"],
+         " after it ended: {out}/COUNTS.md written", ["COUNTS.md"]),
+        (["ingest", "--out-dir", "{out}"], ["training.corpus.seed_files", "build_corpus"],
+         ": no output written, {out}/segments.jsonl and {out}/articles.jsonl left as they were", []),
+        (["ingest", "--out-dir", "{out}"], ["os", "replace"],
+         " after it ended: {out}/segments.jsonl and {out}/articles.jsonl written", ["articles.jsonl", "segments.jsonl"]),
+    ],
+    ids=["validate-labels", "config-keys", "ui", "label-counts-counting", "label-counts-moving", "ingest-parsing",
+         "ingest-moving"],
+)
+def test_every_other_command_ends_a_stop_in_one_line_saying_what_it_left(
+    store_uri: str, tmp_path: Path, command: list[str], pressed: list[str], left: str, written: list[str]
+) -> None:
+    out = tmp_path / "out"
+    out.mkdir()
+    outputs = ("COUNTS.md", "articles.jsonl", "segments.jsonl")
+    for name in outputs:
+        (out / name).write_text("earlier\n", encoding="utf-8")
+    arguments = [argument.format(out=out) for argument in command]
+    result = signalled_command(store_uri, tmp_path, SIGNALLED_FUNCTION, *pressed, str(int(signal.SIGINT)), "1", *arguments)
+    # It ended without a word.
+    assert stop_line(result, signal.SIGINT).endswith(
+        f" ERROR training: {command[0]} interrupted (Ctrl-C){left.format(out=out)}"
+    ), result.stderr
+    assert [name for name in outputs if (out / name).read_text(encoding="utf-8") != "earlier\n"] == written

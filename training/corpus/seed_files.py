@@ -184,10 +184,15 @@ def _jsonl(records: list[dict[str, object]]) -> str:
     return "".join(json.dumps(record, ensure_ascii=False) + "\n" for record in records)
 
 
+def output_paths(out_dir: Path) -> tuple[Path, Path]:
+    """The files ingest writes into out_dir: its segments, its articles."""
+    return out_dir / "segments.jsonl", out_dir / "articles.jsonl"
+
+
 def ingest(raw_dir: Path, out_dir: Path) -> tuple[Path, Path]:
     """Parse raw_dir and write `segments.jsonl` and `articles.jsonl` into out_dir atomically."""
     articles, segments = build_corpus(raw_dir)
-    segments_path, articles_path = out_dir / "segments.jsonl", out_dir / "articles.jsonl"
+    segments_path, articles_path = output_paths(out_dir)
     write_texts_atomically({segments_path: _jsonl(segments), articles_path: _jsonl(articles)})
     logger.info("wrote %d segments of %d articles to %s", len(segments), len(articles), segments_path)
     return segments_path, articles_path

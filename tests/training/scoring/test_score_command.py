@@ -154,7 +154,7 @@ def test_score_stopped_by_sigterm_while_predicting_leaves_no_copy_of_the_model_b
         scoring.kill()
 
     assert scoring.returncode == 128 + signal.SIGTERM, stderr[-3000:]
-    assert stderr.strip().splitlines()[-1].startswith("error: stopped by SIGTERM"), stderr[-3000:]
+    assert stderr.strip().splitlines()[-1].endswith(" ERROR training: score stopped by SIGTERM: no output written"), stderr[-3000:]
     assert len(in_use) == 1 and in_use[0].startswith("news-model-"), in_use
     assert sorted(temp_root.iterdir()) == []
     assert sorted(out_dir.iterdir()) == []

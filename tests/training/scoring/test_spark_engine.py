@@ -264,10 +264,12 @@ def test_sigterm_while_spark_writes_leaves_the_previous_output_and_nothing_else(
 
     assert scoring.returncode == 128 + signal.SIGTERM, stderr
     lines = stderr.strip().splitlines()
-    errors = [line for line in lines if line.startswith("error: ")]
-    assert len(errors) == 1 and errors[0].startswith("error: stopped by SIGTERM"), stderr[-3000:]
+    stopped = [line for line in lines if " ERROR training: score stopped by SIGTERM" in line]
+    assert len(stopped) == 1, stderr[-3000:]
+    assert stopped[0].endswith(f"score stopped by SIGTERM: no output written, {output} left as it was"), stderr[-3000:]
+    assert not [line for line in lines if line.startswith("error: ")], stderr[-3000:]
     # Stopped with the whole group, the dying JVM may still print to the shared stderr after the command's last line.
-    assert whole_group or lines[-1] == errors[0], stderr[-3000:]
+    assert whole_group or lines[-1] == stopped[0], stderr[-3000:]
     assert "Traceback" not in stderr  # the JVM logs the cancelled job; the driver's py4j calls stay whole
     time.sleep(3)  # a JVM still writing would bring the staging folder back
     assert [path.name for path in out_dir.iterdir()] == ["scores.parquet"]
