@@ -290,10 +290,10 @@ def test_ui_does_not_create_a_mistyped_store(tmp_path: Path, monkeypatch: pytest
     assert started == [] and not missing.parent.exists()
 
 
-def train_in_subprocess(uri: str, home: Path, prefix: list[str] | None = None) -> subprocess.CompletedProcess[str]:
-    """`python -m training train` on the TF-IDF topic config into the store at uri, as a real command."""
+def in_subprocess(uri: str, home: Path, *argv: str, prefix: list[str] | None = None) -> subprocess.CompletedProcess[str]:
+    """`python ARGV` (a command of the project, or a script that runs one) on the store at uri, as a real process."""
     return subprocess.run(
-        [*(prefix or []), sys.executable, "-m", "training", "train", str(TOPIC_CONFIG)],
+        [*(prefix or []), sys.executable, *argv],
         cwd=PROJECT_ROOT,
         env={**os.environ, "MLFLOW_TRACKING_URI": uri, "HOME": str(home), "OMP_NUM_THREADS": "1"},
         capture_output=True,
@@ -301,6 +301,11 @@ def train_in_subprocess(uri: str, home: Path, prefix: list[str] | None = None) -
         timeout=300,
         check=False,
     )
+
+
+def train_in_subprocess(uri: str, home: Path, prefix: list[str] | None = None) -> subprocess.CompletedProcess[str]:
+    """`python -m training train` on the TF-IDF topic config into the store at uri, as a real command."""
+    return in_subprocess(uri, home, "-m", "training", "train", str(TOPIC_CONFIG), prefix=prefix)
 
 
 def assert_nothing_written(uri: str) -> None:
@@ -836,15 +841,7 @@ def test_ctrl_c_in_the_last_calls_of_a_training_undoes_it_in_one_line(
         first = runner.invoke(app, ["train", str(TOPIC_CONFIG)])  # version 1, champion; the SVM beats it
         assert first.exit_code == 0, first.output
     config = TOPIC_CONFIG.with_name("tfidf_svm.yaml") if champion_before else TOPIC_CONFIG
-    result = subprocess.run(
-        [sys.executable, "-c", SIGNALLED_CALL, method, argument, "train", str(config), *sweep],
-        cwd=PROJECT_ROOT,
-        env={**os.environ, "MLFLOW_TRACKING_URI": store_uri, "HOME": str(tmp_path), "OMP_NUM_THREADS": "1"},
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
+    result = signalled_command(store_uri, tmp_path, SIGNALLED_CALL, method, argument, "train", str(config), *sweep)
     # It ended after its report in Click's bare "Aborted!" (exit code 1), its version registered and champion.
     assert result.returncode == 130, result.stderr
     last = result.stderr.strip().splitlines()[-1]
@@ -914,15 +911,7 @@ runpy.run_module("training", run_name="__main__", alter_sys=True)
 
 def signalled_command(uri: str, home: Path, script: str, *args: str) -> subprocess.CompletedProcess[str]:
     """`python -m training ARGS` run by one of the scripts above, which sends it a signal, on the store at uri."""
-    return subprocess.run(
-        [sys.executable, "-c", script, *args],
-        cwd=PROJECT_ROOT,
-        env={**os.environ, "MLFLOW_TRACKING_URI": uri, "HOME": str(home), "OMP_NUM_THREADS": "1"},
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
+    return in_subprocess(uri, home, "-c", script, *args)
 
 
 def stop_line(result: subprocess.CompletedProcess[str], signum: int) -> str:
