@@ -16,6 +16,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from classifiers.errors import UserInputError
+from training import stop_requests
 from training.scoring.model import MODEL_FILE
 
 logger = logging.getLogger(__name__)
@@ -70,20 +71,22 @@ def remove(path: Path) -> None:
 
 
 def move_into_place(staged: Path, output: Path) -> None:
-    """Rename staged to output, replacing a file or an earlier Spark output folder."""
-    if not (output.is_dir() or (output.exists() and staged.is_dir())):
-        os.replace(staged, output)
-        return
-    # rename(2) cannot put anything over a non-empty folder, nor a folder over a file: the old output
-    # moves aside first, and comes back if the new one cannot take its place.
-    aside = staging_path(output, "old")
-    os.replace(output, aside)
-    try:
-        os.replace(staged, output)
-    except BaseException:
-        os.replace(aside, output)
-        raise
-    remove(aside)
+    """Rename staged to output, replacing a file or an earlier Spark output folder. A stop (Ctrl-C, SIGTERM) takes
+    effect once it is done: one between the moves, or in the old folder's removal, left a hidden part of it behind."""
+    with stop_requests.held():
+        if not (output.is_dir() or (output.exists() and staged.is_dir())):
+            os.replace(staged, output)
+            return
+        # rename(2) cannot put anything over a non-empty folder, nor a folder over a file: the old output
+        # moves aside first, and comes back if the new one cannot take its place.
+        aside = staging_path(output, "old")
+        os.replace(output, aside)
+        try:
+            os.replace(staged, output)
+        except BaseException:
+            os.replace(aside, output)
+            raise
+        remove(aside)
 
 
 @contextmanager

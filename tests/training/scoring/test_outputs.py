@@ -1,4 +1,7 @@
+import shutil
+import signal
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -68,4 +71,32 @@ def test_a_failed_write_leaves_the_previous_output_and_no_temporary_file(out_dir
         staged.mkdir()
         (staged / "part-0.parquet").write_text("complete")
     assert (output / "part-0.parquet").read_text() == "complete"
+    assert [path.name for path in out_dir.iterdir()] == ["scores.parquet"]
+
+
+def test_a_stop_while_the_earlier_folder_is_removed_takes_effect_once_it_is_gone(
+    out_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A Ctrl-C as the replaced Spark output was being deleted left it, or part of it, beside the new one as a hidden
+    # folder that nothing removes.
+    output = out_dir / "scores.parquet"
+    output.mkdir()
+    (output / "part-00000.parquet").write_text("old folder")
+    staged = out_dir / ".new"
+    staged.mkdir()
+    (staged / "part-00000.parquet").write_text("new folder")
+    real_rmtree = shutil.rmtree
+
+    def stopped_then_removed(path: Path, *args: Any, **kwargs: Any) -> None:
+        signal.raise_signal(signal.SIGINT)
+        real_rmtree(path, *args, **kwargs)
+
+    monkeypatch.setattr(shutil, "rmtree", stopped_then_removed)
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            move_into_place(staged, output)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    assert (output / "part-00000.parquet").read_text() == "new folder"
     assert [path.name for path in out_dir.iterdir()] == ["scores.parquet"]
