@@ -21,9 +21,25 @@ from urllib.parse import urlsplit
 import mlflow
 import pytest
 from filelock import FileLock
+from threadpoolctl import threadpool_limits
 
 from classifiers.store import MLRUNS_DIR, PROJECT_ROOT
 from deploy.stack import Stack
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Each pytest-xdist worker gets its share of the cores as BLAS, OpenMP and torch threads (an OMP_NUM_THREADS
+    the user set wins), as `python -m serving --workers N` gives its workers.
+
+    Two workers on two cores, each with a thread per core, spent much of their time waiting on each other's threads:
+    tests/training/test_trainer.py took 185 s rather than 104 s. The commands and servers tests start inherit it.
+    """
+    workers = os.environ.get("PYTEST_XDIST_WORKER_COUNT")
+    if workers is None:  # one process (-n 0): the libraries' own default, a thread per core
+        return
+    threads = os.environ.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // int(workers))))
+    # numpy's BLAS is already loaded (mlflow imports it); torch, loaded later, reads the variable.
+    threadpool_limits(int(threads))
 
 
 def batching_tolerance() -> float:
