@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import copy
 import itertools
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -247,14 +247,14 @@ def load_raw(path: Path) -> dict[str, Any]:
 def _anchor_paths(raw: dict[str, Any], folder: Path, config: str) -> list[tuple[str, str, Path]]:
     """Make the relative paths of raw's data sections relative to folder: a path written in a config file names a
     file beside the config, whatever folder the command runs in; one written `project:<path>`, relative to the
-    project's root. Returns the JSONL files so anchored: (dotted key, the path as written, the file it names).
-    Encoder folders are made relative to folder too. `config` names the config in an error."""
-    _anchor_encoders(raw, folder)
+    project's root. Returns the JSONL files so anchored and the encoder folders read from the project's root: (dotted
+    key, the path as written, the file or folder it names). Encoder folders are made relative to folder too. `config`
+    names the config in an error."""
+    anchored = _anchor_encoders(raw, folder, config)
     sections = [("data", raw.get("data"))]
     extras = raw.get("extra_training")
     if isinstance(extras, list):
         sections += [(f"extra_training.{index}.data", extra.get("data")) for index, extra in enumerate(extras) if isinstance(extra, dict)]
-    anchored = []
     for where, section in sections:
         if not isinstance(section, dict):
             continue
@@ -283,40 +283,63 @@ def _from_project_root(value: str, where: str) -> Path:
     return (locations.PROJECT_ROOT / inside).resolve()
 
 
-def _anchor_encoders(raw: dict[str, Any], folder: Path) -> None:
+def _anchor_encoders(raw: dict[str, Any], folder: Path, config: str) -> list[tuple[str, str, Path]]:
     """Make the relative encoder folders of raw (`model.encoder`, an ensemble member's, a swept one) relative to
-    folder, as `_anchor_paths` does the data's."""
-    model = raw.get("model")
+    folder, and those written `project:<path>` relative to the project's root, as `_anchor_paths` does the data's.
+    Returns the folders read from the project's root: (dotted key, the value as written, the folder it names)."""
+    from_root: list[tuple[str, str, Path]] = []
+
+    def anchored(key: str, value: Any) -> Any:
+        if not _names_encoder_folder(value) or Path(value).is_absolute():
+            return value
+        if value.startswith(PROJECT_PREFIX):
+            named = _from_project_root(value, f"{config}: {key}")
+            from_root.append((key, value, named))
+            return str(named)
+        return str((folder / value).resolve())
+
+    _replace_encoders(raw, anchored)
+    return from_root
+
+
+def _names_encoder_folder(value: Any) -> bool:
+    """Whether an encoder setting names a model folder: not the packaged encoder's name, nor null (no encoder)."""
+    return isinstance(value, str) and bool(value) and value != PACKAGED_ENCODER
+
+
+def _replace_encoders(tree: dict[str, Any], replace: Callable[[str, Any], Any]) -> None:
+    """Replace every encoder setting of a config's tree (`model.encoder`, an ensemble member's, each value of a swept
+    one) by `replace(dotted key, value)`."""
+    model = tree.get("model")
     if isinstance(model, dict):
         members = model.get("members")
-        for section in [model, *(members if isinstance(members, list) else [])]:
+        sections = [("model", model)]
+        if isinstance(members, list):
+            sections += [(f"model.members.{index}", member) for index, member in enumerate(members)]
+        for where, section in sections:
             if isinstance(section, dict) and "encoder" in section:
-                section["encoder"] = _anchored_encoder(section["encoder"], folder)
-    sweep = raw.get(SWEEP_KEY)
+                section["encoder"] = replace(f"{where}.encoder", section["encoder"])
+    sweep = tree.get(SWEEP_KEY)
     if isinstance(sweep, dict):
         for key, values in sweep.items():
             if key.startswith("model.") and key.endswith(".encoder") and isinstance(values, list):
-                sweep[key] = [_anchored_encoder(value, folder) for value in values]
-
-
-def _anchored_encoder(value: Any, folder: Path) -> Any:
-    """A relative model folder made whole from folder; the packaged encoder's name, or anything else, as it is."""
-    if isinstance(value, str) and value and value != PACKAGED_ENCODER and not Path(value).is_absolute():
-        return str((folder / value).resolve())
-    return value
+                sweep[key] = [replace(f"{SWEEP_KEY}.{key}", value) for value in values]
 
 
 def _check_anchored_files(path: Path, anchored: list[tuple[str, str, Path]], overridden: list[str]) -> None:
-    """A data file written relative to the config or the project that is not there: say where it was looked for, since
-    a config copied to another folder takes its relative paths along, and a logged config.yaml trained again on
-    another checkout reads that checkout's files (the error at reading would name only the result)."""
+    """A data file written relative to the config or the project, or an encoder folder written from the project's root,
+    that is not there: say where it was looked for, since a config copied to another folder takes its relative paths
+    along, and a logged config.yaml trained again on another checkout reads that checkout's files (the error at reading,
+    or the encoder's, would name only the result)."""
     for key, written, file in anchored:
         if any(key == name or key.startswith(f"{name}.") for name in overridden) or file.exists():
             continue
         if written.startswith(PROJECT_PREFIX):
+            # A swept key takes its values as a list.
+            given = f"{key}=[PATH, ...]" if key.startswith(f"{SWEEP_KEY}.") else f"{key}=PATH"
             raise UserInputError(
                 f"{path}: {key}: {written} is read from the project's root, as {file}, which does not exist in this "
-                f"checkout; give the file on the command line ({key}=PATH)"
+                f"checkout; give it on the command line ({given})"
             )
         raise UserInputError(
             f"{path}: {key}: {written} is read from the config's folder, as {file}, which does not exist; "
@@ -405,9 +428,9 @@ def flatten(tree: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
 
 def to_yaml(config: ExperimentConfig) -> str:
     """The resolved config as YAML: every default filled in but the project's own data locations (the seed files, the
-    public datasets' folder beside it), left to the default, and any other data path inside the project written
-    `project:<path from its root>`, so that the file reads the checkout's own wherever it is trained again: a
-    colleague's checkout at another path, another machine. Other paths stay whole."""
+    public datasets' folder beside it), left to the default, and any other data path or encoder folder inside the
+    project written `project:<path from its root>`, so that the file reads the checkout's own wherever it is trained
+    again: a colleague's checkout at another path, another machine. Other paths stay whole."""
     tree = config.model_dump(mode="json")
     extras = tree["extra_training"]
     for section in [tree["data"], *(extra["data"] for extra in extras)]:
@@ -417,5 +440,20 @@ def to_yaml(config: ExperimentConfig) -> str:
             if key in defaults and named == defaults[key].resolve():
                 del section[key]
             elif named.is_relative_to(locations.PROJECT_ROOT):
-                section[key] = PROJECT_PREFIX + named.relative_to(locations.PROJECT_ROOT).as_posix()
+                section[key] = _written_from_root(named)
+    _replace_encoders(tree, lambda _, value: _logged_encoder(value))
     return yaml.safe_dump(tree, sort_keys=False, allow_unicode=True)
+
+
+def _logged_encoder(value: Any) -> Any:
+    """An encoder setting as the logged config.yaml writes it: a model folder inside the project from its root, as a
+    data file, anything else as it is."""
+    if not _names_encoder_folder(value):
+        return value
+    named = Path(value).resolve()
+    return _written_from_root(named) if named.is_relative_to(locations.PROJECT_ROOT) else value
+
+
+def _written_from_root(path: Path) -> str:
+    """A path inside the project as `project:<path from its root>`."""
+    return PROJECT_PREFIX + path.relative_to(locations.PROJECT_ROOT).as_posix()

@@ -1,11 +1,13 @@
 import os
 import re
+import shutil
 from pathlib import Path
 
 import pytest
 import yaml
 
 from classifiers.config import FamilyConfig
+from classifiers.encoder import resolve_encoder
 from classifiers.errors import UserInputError
 from classifiers.families.descriptions import DescriptionsModel
 from classifiers.families.ensemble import EnsembleModel
@@ -352,9 +354,94 @@ def test_a_path_from_the_project_root_is_read_so_in_a_file_or_an_override_and_na
     looked_for = locations.PROJECT_ROOT / "gone.jsonl"
     with pytest.raises(UserInputError, match=(
         rf"^{missing}: data.path: project:gone.jsonl is read from the project's root, as {looked_for}, "
-        r"which does not exist in this checkout; give the file on the command line \(data.path=PATH\)$"
+        r"which does not exist in this checkout; give it on the command line \(data.path=PATH\)$"
     )):
         load_config(missing)
+
+
+def test_an_encoder_folder_of_the_project_is_logged_from_its_root_and_read_so_on_another_checkout(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, tiny_encoder: Path
+) -> None:
+    # It was logged by its whole path, as data files once were: trained again on a colleague's checkout, the logged
+    # config.yaml read the first checkout's folder (or none, on another machine).
+    checkout, other = (tmp_path / "checkout").resolve(), (tmp_path / "other").resolve()
+    for root in (checkout, other):
+        shutil.copytree(tiny_encoder, root / "models" / "tiny")
+    (checkout / "configs").mkdir()
+    monkeypatch.setattr(locations, "PROJECT_ROOT", checkout)
+    outside = str((tmp_path / "outside").resolve())  # kept whole: it is where this machine keeps it
+    configs = checkout / "configs"
+    frozen = load_config(write(configs, {"task": "topic", "model": {"family": "frozen_encoder", "encoder": "../models/tiny"}}))
+    members = [{"family": "frozen_encoder", "encoder": "../models/tiny"}, {"family": "frozen_encoder"}]
+    sweep = {"model.members.1.encoder": ["all-MiniLM-L6-v2", "../models/tiny", outside]}
+    swept = load_config(write(configs, {"task": "topic", "model": {"family": "ensemble", "members": members}, "sweep": sweep}))
+    texts = [to_yaml(config) for config in (frozen, swept, *(child for _, child in expand_sweep(swept)))]
+    assert not any(str(checkout) in text for text in texts)
+    logged = [yaml.safe_load(text) for text in texts]
+    assert logged[0]["model"]["encoder"] == "project:models/tiny"
+    assert [member["encoder"] for member in logged[1]["model"]["members"]] == ["project:models/tiny", "all-MiniLM-L6-v2"]
+    assert logged[1]["sweep"] == {"model.members.1.encoder": ["all-MiniLM-L6-v2", "project:models/tiny", outside]}
+    assert [tree["model"]["members"][1]["encoder"] for tree in logged[2:]] == ["all-MiniLM-L6-v2", "project:models/tiny", outside]
+
+    # Downloaded to a folder of neither checkout and trained again on the other: that checkout's folder.
+    monkeypatch.setattr(locations, "PROJECT_ROOT", other)
+    downloads = tmp_path / "downloads"
+    downloads.mkdir()
+    monkeypatch.chdir(downloads)
+    again = [load_config(write(downloads, tree)) for tree in logged[:2]]
+    mine = str(other / "models" / "tiny")
+    assert again[0].model.encoders() == {"model.encoder": mine}
+    assert resolve_encoder(mine) == other / "models" / "tiny"  # the folder is a model the encoder loads
+    assert again[1].model.encoders() == {"model.members.0.encoder": mine, "model.members.1.encoder": "all-MiniLM-L6-v2"}
+    assert again[1].sweep == {"model.members.1.encoder": ["all-MiniLM-L6-v2", mine, outside]}
+
+
+def test_an_encoder_folder_from_the_project_root_is_read_so_in_an_override(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = (tmp_path / "checkout").resolve()
+    tiny = root / "models" / "tiny"
+    tiny.mkdir(parents=True)
+    monkeypatch.setattr(locations, "PROJECT_ROOT", root)
+    monkeypatch.chdir(tmp_path)
+    path = write(tmp_path, {"task": "topic", "model": {"family": "frozen_encoder"}})
+    assert load_config(path, ["model.encoder=project:models/tiny"]).model.encoders() == {"model.encoder": str(tiny)}
+    # Read from the project's root, where a relative override is read from the current folder.
+    swept = load_config(path, ["sweep.model.encoder=[all-MiniLM-L6-v2, project:models/tiny, models/tiny]"])
+    assert swept.sweep == {"model.encoder": ["all-MiniLM-L6-v2", str(tiny), str(tmp_path / "models" / "tiny")]}
+    for written, value in (("'project:'", "project:"), ("project:/tmp/mine", "project:/tmp/mine")):
+        where = re.escape(f"{path} with model.encoder={written}: model.encoder: {value}")
+        with pytest.raises(UserInputError, match=rf"^{where} names no path inside the project: write project:<path from"):
+            load_config(path, [f"model.encoder={written}"])
+
+
+def test_an_encoder_folder_from_the_project_root_that_is_missing_is_named_with_where_it_was_looked_for(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The encoder's own error named only the whole folder, after the data was read: not what the file says.
+    root = (tmp_path / "checkout").resolve()
+    for folder in (root, tmp_path / "members", tmp_path / "swept"):
+        folder.mkdir()
+    monkeypatch.setattr(locations, "PROJECT_ROOT", root)
+    frozen = {"family": "frozen_encoder", "encoder": "project:models/gone"}
+    path = write(tmp_path, {"task": "topic", "model": frozen})
+    looked_for = root / "models" / "gone"
+    with pytest.raises(UserInputError, match=(
+        rf"^{path}: model.encoder: project:models/gone is read from the project's root, as {looked_for}, which does not "
+        r"exist in this checkout; give it on the command line \(model.encoder=PATH\)$"
+    )):
+        load_config(path)
+    ensemble_model = {"family": "ensemble", "members": [{"family": "tfidf"}, frozen]}
+    members = write(tmp_path / "members", {"task": "topic", "model": ensemble_model})
+    with pytest.raises(UserInputError, match=rf"^{members}: model.members.1.encoder: project:models/gone .* as {looked_for},"):
+        load_config(members)
+    sweep = {"model.encoder": ["project:models/gone"]}
+    swept = write(tmp_path / "swept", {"task": "topic", "model": {"family": "frozen_encoder"}, "sweep": sweep})
+    given_again = r"\(sweep.model.encoder=\[PATH, \.\.\.\]\)$"  # a swept key takes a list
+    with pytest.raises(UserInputError, match=rf"^{swept}: sweep.model.encoder: project:models/gone .* {given_again}"):
+        load_config(swept)
+    # Given again on the command line, it is not looked for in the file.
+    assert load_config(path, ["model.encoder=all-MiniLM-L6-v2"]).model.encoders() == {"model.encoder": "all-MiniLM-L6-v2"}
 
 
 def test_flatten_keeps_a_mapping_whole_where_mlflow_refuses_a_key_of_it_in_a_param_name() -> None:
