@@ -368,12 +368,18 @@ def _comparable(value: Any) -> str:
     `true`, `null` and `["a", "b"]` rather than Python's `True`, `None` and `['a', 'b']`; a file of the project named
     from its root, and the public datasets as ../shared/datasets, so two checkouts' runs of one config show the same
     params (the logged config.yaml writes a file of the project `project:<path>`, which reads from the project's root
-    wherever the file lies, and keeps other whole paths, so that it trains again where it was downloaded)."""
+    wherever the file lies, and keeps other whole paths, so that it trains again where it was downloaded). A swept
+    key's values are shown as each would be alone."""
+    if isinstance(value, list):
+        return json.dumps([_shown_path(item) for item in value], ensure_ascii=False)
     if not isinstance(value, str):
         return json.dumps(value, ensure_ascii=False)
-    if Path(value).is_absolute():
-        return str(locations.shown(Path(value)))
-    return value
+    return _shown_path(value)
+
+
+def _shown_path(value: Any) -> Any:
+    """A whole path as `locations.shown` gives it; anything else as it is."""
+    return str(locations.shown(Path(value))) if isinstance(value, str) and Path(value).is_absolute() else value
 
 
 def _log_dataset(data: LabelledData) -> None:

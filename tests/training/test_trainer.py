@@ -236,6 +236,18 @@ def test_run_records_params_metrics_artifacts_dataset_and_tags(store_uri: str) -
     assert version.run_id == result.run_id
 
 
+def test_a_sweep_parent_shows_swept_folders_of_the_project_from_its_root(store_uri: str) -> None:
+    # The parent's param listed whole paths, so the runs of one sweep trained on two checkouts showed different params
+    # (each child's own param was already shown from the root).
+    path = locations.CONFIGS_DIR / "topic" / "tfidf_logreg.yaml"
+    swept = "sweep.model.encoder=[all-MiniLM-L6-v2, project:models/tuned, /elsewhere/tuned]"
+    config = load_config(path, ["model={family: frozen_encoder}", swept])
+    with mlflow.start_run(experiment_id=tracking.ensure_experiment("sweeps", {})) as run:
+        trainer._log_setup(config, path)
+    params = MlflowClient().get_run(run.info.run_id).data.params
+    assert json.loads(params["sweep.model.encoder"]) == ["all-MiniLM-L6-v2", "models/tuned", "/elsewhere/tuned"]
+
+
 def test_same_config_and_data_give_the_same_metrics(store_uri: str) -> None:
     path = locations.CONFIGS_DIR / "topic" / "tfidf_svm.yaml"
     first = train(load_config(path))
