@@ -20,6 +20,10 @@ LONG_TEXTS_HELP = (
 # How an encoder reads a text longer than its max_length (classifiers.encoder.MeanPooledEncoder).
 LongTexts = Literal["windows", "truncate"]
 BATCH_SIZE_HELP = "Texts per encoder call."
+ENCODER_HELP = (
+    f"'{PACKAGED_ENCODER}' (packaged) or a local model folder: relative to the config file's folder (to the current one on "
+    "the command line), or project:<path> from the project's root."
+)
 CLASS_WEIGHT_HELP = "balanced: each class weighs as much as the others in all, whatever its rows; null: every row alike."
 
 

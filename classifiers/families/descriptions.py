@@ -24,7 +24,15 @@ from pydantic import Field, PositiveFloat, PositiveInt, field_validator, model_v
 from scipy.special import softmax
 from sklearn.linear_model import LogisticRegression
 
-from classifiers.config import BATCH_SIZE_HELP, LONG_TEXTS_HELP, MAX_LENGTH_HELP, PACKAGED_ENCODER, FamilyConfig, LongTexts
+from classifiers.config import (
+    BATCH_SIZE_HELP,
+    ENCODER_HELP,
+    LONG_TEXTS_HELP,
+    MAX_LENGTH_HELP,
+    PACKAGED_ENCODER,
+    FamilyConfig,
+    LongTexts,
+)
 from classifiers.encoder import ENCODER_REQUIREMENTS, MeanPooledEncoder, resolve_encoder
 from classifiers.errors import UserInputError
 from classifiers.interface import Labels, TextReading, Trainable
@@ -57,7 +65,7 @@ class DescriptionsModel(FamilyConfig):
         ),
     )
     head_C: PositiveFloat = Field(10.0, description="Inverse regularisation strength of the head.")
-    encoder: str = Field(PACKAGED_ENCODER, description=f"'{PACKAGED_ENCODER}' (packaged) or a local model folder.")
+    encoder: str = Field(PACKAGED_ENCODER, description=ENCODER_HELP)
     max_length: PositiveInt = Field(256, description=MAX_LENGTH_HELP)
     long_texts: LongTexts = Field("windows", description=LONG_TEXTS_HELP)
     batch_size: PositiveInt = Field(32, description=BATCH_SIZE_HELP)

@@ -14,7 +14,7 @@ from pydantic import Field, PositiveFloat, PositiveInt, model_validator
 from sklearn.exceptions import NotFittedError
 from sklearn.utils.class_weight import compute_class_weight
 
-from classifiers.config import CLASS_WEIGHT_HELP, PACKAGED_ENCODER, FamilyConfig
+from classifiers.config import CLASS_WEIGHT_HELP, ENCODER_HELP, PACKAGED_ENCODER, FamilyConfig
 from classifiers.encoder import (
     ENCODER_REQUIREMENTS,
     encoder_dtype,
@@ -40,7 +40,7 @@ class FineTuneModel(FamilyConfig):
     """AutoModelForSequenceClassification fine-tuned with the Hugging Face Trainer."""
 
     family: Literal["finetune"]
-    encoder: str = Field(PACKAGED_ENCODER, description=f"'{PACKAGED_ENCODER}' (packaged) or a local model folder.")
+    encoder: str = Field(PACKAGED_ENCODER, description=ENCODER_HELP)
     max_length: PositiveInt = Field(
         256,
         description=(

@@ -20,6 +20,7 @@ from sklearn.linear_model import LogisticRegression
 from classifiers.config import (
     BATCH_SIZE_HELP,
     CLASS_WEIGHT_HELP,
+    ENCODER_HELP,
     LONG_TEXTS_HELP,
     MAX_LENGTH_HELP,
     PACKAGED_ENCODER,
@@ -49,7 +50,7 @@ class FrozenEncoderModel(FamilyConfig):
     """Mean-pooled embeddings of a frozen transformer encoder with a logistic-regression or perceptron head."""
 
     family: Literal["frozen_encoder"]
-    encoder: str = Field(PACKAGED_ENCODER, description=f"'{PACKAGED_ENCODER}' (packaged) or a local model folder.")
+    encoder: str = Field(PACKAGED_ENCODER, description=ENCODER_HELP)
     max_length: PositiveInt = Field(256, description=MAX_LENGTH_HELP)
     long_texts: LongTexts = Field("windows", description=LONG_TEXTS_HELP)
     batch_size: PositiveInt = Field(32, description=BATCH_SIZE_HELP)
