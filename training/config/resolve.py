@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import copy
 import itertools
+import os
 from collections.abc import Callable, Mapping, Sequence
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import yaml
 from pydantic import ValidationError
@@ -27,6 +28,51 @@ _PATH_KEYS = {"seeds": ("segments", "labels"), "jsonl": ("path",), "benchmark": 
 # the logged config.yaml names a file of the project in, since the folder it is downloaded to says nothing of where
 # the checkout that trains it again is.
 PROJECT_PREFIX = "project:"
+# A JSONL file written `datasets:my_corpus/x.jsonl` is read from the data directory in effect (NEWS_DATA_DIR, else
+# ../shared/datasets beside the project): the form the logged config.yaml names a file kept beside the public datasets
+# in, since another machine or checkout keeps its data directory elsewhere.
+DATASETS_PREFIX = "datasets:"
+
+
+class _Anchor(NamedTuple):
+    """A folder a path may be written from, as `<prefix><path from it>`."""
+
+    prefix: str
+    folder: Callable[[], Path]  # looked up when read: another checkout's, or a test's
+    inside: str  # how an error names the folder
+    start: str  # how an error names where the path starts
+    example: str
+    lacking: Callable[[], str]  # where a missing file was looked for, for its error
+
+
+def _data_dir_in_effect() -> str:
+    """The data directory and how it was set, as a missing file's error names them."""
+    setting = os.environ.get("NEWS_DATA_DIR")
+    how = f"NEWS_DATA_DIR={setting}" if setting else "NEWS_DATA_DIR is not set: ../shared/datasets beside the project"
+    return f"in the data directory {locations.DEFAULT_DATA_DIR} ({how})"
+
+
+_FROM_PROJECT = _Anchor(
+    prefix=PROJECT_PREFIX,
+    folder=lambda: locations.PROJECT_ROOT,
+    inside="the project",
+    start="the project's root",
+    example="corpora/guideline_written/stance.jsonl",
+    lacking=lambda: "in this checkout",
+)
+_FROM_DATASETS = _Anchor(
+    prefix=DATASETS_PREFIX,
+    folder=lambda: locations.DEFAULT_DATA_DIR,
+    inside="the data directory",
+    start="the data directory",
+    example="my_corpus/stance.jsonl",
+    lacking=_data_dir_in_effect,
+)
+# The folders each source's paths may be written from, by source; the first that holds a file names it in the logged
+# config.yaml (the project, were the data directory inside it). A benchmark's data_dir is the data directory itself,
+# left to the default where it is ../shared/datasets, and the seed files are the project's: only a JSONL file is read
+# from the data directory.
+_ANCHORS = {"seeds": (_FROM_PROJECT,), "jsonl": (_FROM_PROJECT, _FROM_DATASETS), "benchmark": (_FROM_PROJECT,)}
 # The data locations of a checkout, by source: a path of one of them names another checkout's on any other.
 _PROJECT_LOCATIONS = {
     "seeds": {"segments": locations.SEGMENTS_PATH, "labels": locations.LABELS_PATH},
@@ -247,24 +293,25 @@ def load_raw(path: Path) -> dict[str, Any]:
 def _anchor_paths(raw: dict[str, Any], folder: Path, config: str) -> list[tuple[str, str, Path]]:
     """Make the relative paths of raw's data sections relative to folder: a path written in a config file names a
     file beside the config, whatever folder the command runs in; one written `project:<path>`, relative to the
-    project's root. Returns the JSONL files so anchored and the encoder folders read from the project's root: (dotted
-    key, the path as written, the file or folder it names). Encoder folders are made relative to folder too. `config`
-    names the config in an error."""
+    project's root, and a JSONL file written `datasets:<path>`, to the data directory. Returns the JSONL files so
+    anchored and the encoder folders read from the project's root: (dotted key, the path as written, the file or
+    folder it names). Encoder folders are made relative to folder too. `config` names the config in an error."""
     anchored = _anchor_encoders(raw, folder, config)
     sections = [("data", raw.get("data"))]
     extras = raw.get("extra_training")
     if isinstance(extras, list):
         sections += [(f"extra_training.{index}.data", extra.get("data")) for index, extra in enumerate(extras) if isinstance(extra, dict)]
     for where, section in sections:
-        if not isinstance(section, dict):
+        if not isinstance(section, dict) or not isinstance(section.get("source"), str):
             continue
-        kind = section.get("source")
-        for key in _PATH_KEYS.get(kind, ()) if isinstance(kind, str) else ():
+        kind = section["source"]
+        for key in _PATH_KEYS.get(kind, ()):
             value = section.get(key)
             if not isinstance(value, str) or not value or Path(value).is_absolute():
                 continue
-            if value.startswith(PROJECT_PREFIX):
-                section[key] = str(_from_project_root(value, f"{config}: {where}.{key}"))
+            anchor = _anchor_of(value, _ANCHORS[kind])
+            if anchor is not None:
+                section[key] = str(_from_anchor(anchor, value, f"{config}: {where}.{key}"))
             else:
                 section[key] = str((folder / value).resolve())
             if kind == "jsonl":
@@ -272,15 +319,21 @@ def _anchor_paths(raw: dict[str, Any], folder: Path, config: str) -> list[tuple[
     return anchored
 
 
-def _from_project_root(value: str, where: str) -> Path:
-    """The path `project:<path>` names, from the project's root."""
-    inside = value.removeprefix(PROJECT_PREFIX)
-    if not inside or Path(inside).is_absolute():
+def _anchor_of(value: str, anchors: Sequence[_Anchor]) -> _Anchor | None:
+    """The one of anchors whose prefix value is written with, if any."""
+    return next((anchor for anchor in anchors if value.startswith(anchor.prefix)), None)
+
+
+def _from_anchor(anchor: _Anchor, value: str, where: str) -> Path:
+    """The path `<prefix><path>` names, from its anchor's folder; one that leaves it (`..`) is refused, as the folder
+    is all another checkout or machine is known to have."""
+    inside = value.removeprefix(anchor.prefix)
+    if not inside or Path(inside).is_absolute() or Path(os.path.normpath(inside)).parts[:1] == ("..",):
         raise UserInputError(
-            f"{where}: {value} names no path inside the project: write {PROJECT_PREFIX}<path from the project's root>, "
-            f"as {PROJECT_PREFIX}corpora/guideline_written/stance.jsonl"
+            f"{where}: {value} names no path inside {anchor.inside}: write {anchor.prefix}<path from {anchor.start}>, "
+            f"as {anchor.prefix}{anchor.example}"
         )
-    return (locations.PROJECT_ROOT / inside).resolve()
+    return (anchor.folder() / inside).resolve()
 
 
 def _anchor_encoders(raw: dict[str, Any], folder: Path, config: str) -> list[tuple[str, str, Path]]:
@@ -293,7 +346,7 @@ def _anchor_encoders(raw: dict[str, Any], folder: Path, config: str) -> list[tup
         if not _names_encoder_folder(value) or Path(value).is_absolute():
             return value
         if value.startswith(PROJECT_PREFIX):
-            named = _from_project_root(value, f"{config}: {key}")
+            named = _from_anchor(_FROM_PROJECT, value, f"{config}: {key}")
             from_root.append((key, value, named))
             return str(named)
         return str((folder / value).resolve())
@@ -327,19 +380,20 @@ def _replace_encoders(tree: dict[str, Any], replace: Callable[[str, Any], Any]) 
 
 
 def _check_anchored_files(path: Path, anchored: list[tuple[str, str, Path]], overridden: list[str]) -> None:
-    """A data file written relative to the config or the project, or an encoder folder written from the project's root,
-    that is not there: say where it was looked for, since a config copied to another folder takes its relative paths
-    along, and a logged config.yaml trained again on another checkout reads that checkout's files (the error at reading,
-    or the encoder's, would name only the result)."""
+    """A data file written relative to the config, the project or the data directory, or an encoder folder written from
+    the project's root, that is not there: say where it was looked for, since a config copied to another folder takes
+    its relative paths along, and a logged config.yaml trained again on another checkout or machine reads its files
+    (the error at reading, or the encoder's, would name only the result)."""
     for key, written, file in anchored:
         if any(key == name or key.startswith(f"{name}.") for name in overridden) or file.exists():
             continue
-        if written.startswith(PROJECT_PREFIX):
+        anchor = _anchor_of(written, (_FROM_PROJECT, _FROM_DATASETS))
+        if anchor is not None:
             # A swept key takes its values as a list.
             given = f"{key}=[PATH, ...]" if key.startswith(f"{SWEEP_KEY}.") else f"{key}=PATH"
             raise UserInputError(
-                f"{path}: {key}: {written} is read from the project's root, as {file}, which does not exist in this "
-                f"checkout; give it on the command line ({given})"
+                f"{path}: {key}: {written} is read from {anchor.start}, as {file}, which does not exist "
+                f"{anchor.lacking()}; give it on the command line ({given})"
             )
         raise UserInputError(
             f"{path}: {key}: {written} is read from the config's folder, as {file}, which does not exist; "
@@ -349,7 +403,8 @@ def _check_anchored_files(path: Path, anchored: list[tuple[str, str, Path]], ove
 
 def load_config(path: Path, overrides: Sequence[str] = ()) -> ExperimentConfig:
     """Validated config from a YAML file plus command-line overrides. Relative paths in the file are read from the
-    file's folder, those in overrides from the current one, and `project:<path>` from the project's root."""
+    file's folder, those in overrides from the current one, `project:<path>` from the project's root and a JSONL
+    file's `datasets:<path>` from the data directory."""
     raw = load_raw(path)
     anchored = _anchor_paths(raw, path.parent, str(path))
     parsed = [parse_override(text) for text in overrides]
@@ -428,9 +483,10 @@ def flatten(tree: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
 
 def to_yaml(config: ExperimentConfig) -> str:
     """The resolved config as YAML: every default filled in but the project's own data locations (the seed files, the
-    public datasets' folder beside it), left to the default, and any other data path or encoder folder inside the
-    project written `project:<path from its root>`, so that the file reads the checkout's own wherever it is trained
-    again: a colleague's checkout at another path, another machine. Other paths stay whole."""
+    public datasets' folder beside it), left to the default, any other data path or encoder folder inside the
+    project written `project:<path from its root>` and a JSONL file in the data directory `datasets:<path from it>`,
+    so that the file reads the checkout's or machine's own wherever it is trained again: a colleague's checkout at
+    another path, another machine. Other paths stay whole."""
     tree = config.model_dump(mode="json")
     extras = tree["extra_training"]
     for section in [tree["data"], *(extra["data"] for extra in extras)]:
@@ -439,8 +495,8 @@ def to_yaml(config: ExperimentConfig) -> str:
             named = Path(section[key]).resolve()
             if key in defaults and named == defaults[key].resolve():
                 del section[key]
-            elif named.is_relative_to(locations.PROJECT_ROOT):
-                section[key] = _written_from_root(named)
+            else:
+                section[key] = _written_from(named, _ANCHORS[section["source"]], section[key])
     _replace_encoders(tree, lambda _, value: _logged_encoder(value))
     return yaml.safe_dump(tree, sort_keys=False, allow_unicode=True)
 
@@ -450,10 +506,12 @@ def _logged_encoder(value: Any) -> Any:
     data file, anything else as it is."""
     if not _names_encoder_folder(value):
         return value
-    named = Path(value).resolve()
-    return _written_from_root(named) if named.is_relative_to(locations.PROJECT_ROOT) else value
+    return _written_from(Path(value).resolve(), (_FROM_PROJECT,), value)
 
 
-def _written_from_root(path: Path) -> str:
-    """A path inside the project as `project:<path from its root>`."""
-    return PROJECT_PREFIX + path.relative_to(locations.PROJECT_ROOT).as_posix()
+def _written_from(path: Path, anchors: Sequence[_Anchor], value: str) -> str:
+    """A path inside the first of anchors' folders that holds it as `<prefix><path from it>`; else value as it is."""
+    for anchor in anchors:
+        if path.is_relative_to(anchor.folder()):
+            return anchor.prefix + path.relative_to(anchor.folder()).as_posix()
+    return value

@@ -34,7 +34,8 @@ class JsonlData(Strict):
     source: Literal["jsonl"]
     path: Path = Field(
         description="The file; relative to the config's folder (in an override: to the current one), or from the "
-        "project's root as project:<path> (as a logged config.yaml names a file of the project)."
+        "project's root as project:<path>, or from the data directory (NEWS_DATA_DIR) as datasets:<path>: as a logged "
+        "config.yaml names a file of the project or of the data directory."
     )
     group_column: str | None = Field(None, description="Rows sharing a value stay on one side of every split.")
     labels: list[str] | None = Field(

@@ -359,6 +359,85 @@ def test_a_path_from_the_project_root_is_read_so_in_a_file_or_an_override_and_na
         load_config(missing)
 
 
+def test_a_jsonl_file_in_the_data_directory_is_logged_from_it_and_read_so_from_another(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # It was logged by its whole path: trained again where the data directory is elsewhere (another NEWS_DATA_DIR,
+    # another checkout's ../shared/datasets), the logged config.yaml named a file that is not there.
+    here, there = (tmp_path / "here").resolve(), (tmp_path / "there").resolve()
+    for data_dir in (here, there):
+        (data_dir / "mine").mkdir(parents=True)
+        (data_dir / "mine" / "stance.jsonl").touch()
+    monkeypatch.setattr(locations, "DEFAULT_DATA_DIR", here)
+    mine = {"source": "jsonl", "path": str(here / "mine" / "stance.jsonl")}
+    extras = [{"data": mine, "labels": {}}]
+    tree: dict[str, object] = {"task": "stance", "model": {"family": "tfidf"}, "data": mine, "extra_training": extras}
+    text = to_yaml(load_config(write(tmp_path, tree)))
+    assert str(here) not in text
+    logged = yaml.safe_load(text)
+    assert [logged["data"]["path"], logged["extra_training"][0]["data"]["path"]] == ["datasets:mine/stance.jsonl"] * 2
+    # Downloaded to a folder of neither and trained again where the data directory is another.
+    monkeypatch.setattr(locations, "DEFAULT_DATA_DIR", there)
+    downloads = tmp_path / "downloads"
+    downloads.mkdir()
+    monkeypatch.chdir(downloads)
+    again = load_config(write(downloads, logged))
+    paths = [again.data, again.extra_training[0].data]
+    assert [data.path for data in paths if isinstance(data, JsonlData)] == [there / "mine" / "stance.jsonl"] * 2
+    # A data directory inside the project: the project's form, which any checkout reads alike.
+    monkeypatch.setattr(locations, "PROJECT_ROOT", tmp_path.resolve())
+    assert yaml.safe_load(to_yaml(again))["data"]["path"] == "project:there/mine/stance.jsonl"
+
+
+def test_a_path_from_the_data_directory_is_read_so_in_an_override_and_refused_where_it_leaves_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    data_dir = (tmp_path / "datasets").resolve()
+    (data_dir / "mine").mkdir(parents=True)
+    monkeypatch.setattr(locations, "DEFAULT_DATA_DIR", data_dir)
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "rows.jsonl").touch()
+    path = write(tmp_path, {"task": "topic", "model": {"family": "tfidf"}, "data": {"source": "jsonl", "path": "rows.jsonl"}})
+    overridden = load_config(path, ["data.path=datasets:mine/rows.jsonl"]).data
+    assert isinstance(overridden, JsonlData) and overridden.path == data_dir / "mine" / "rows.jsonl"
+    bad = ("'datasets:'", "datasets:/tmp/rows.jsonl", "datasets:../rows.jsonl", "datasets:mine/../../rows.jsonl")
+    for written in bad:
+        where = re.escape(f"{path} with data.path={written}: data.path: {written.strip(chr(39))}")
+        with pytest.raises(UserInputError, match=(
+            rf"^{where} names no path inside the data directory: write datasets:<path from the data directory>, as "
+        )):
+            load_config(path, [f"data.path={written}"])
+    # A path of the project that leaves it is refused alike: another checkout has only its own folder.
+    where = re.escape(f"{path} with data.path=project:../rows.jsonl: data.path: project:../rows.jsonl")
+    with pytest.raises(UserInputError, match=rf"^{where} names no path inside the project: write project:<path from"):
+        load_config(path, ["data.path=project:../rows.jsonl"])
+
+
+def test_a_jsonl_file_from_the_data_directory_that_is_missing_is_named_with_the_data_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The error at reading named only the whole path: not what the file says, nor which data directory it read.
+    data_dir = (tmp_path / "datasets").resolve()
+    data_dir.mkdir()
+    monkeypatch.setattr(locations, "DEFAULT_DATA_DIR", data_dir)
+    monkeypatch.setenv("NEWS_DATA_DIR", str(data_dir))
+    extra = {"data": {"source": "jsonl", "path": "datasets:mine/gone.jsonl"}, "labels": {}}
+    path = write(tmp_path, {"task": "stance", "model": {"family": "tfidf"}, "extra_training": [extra]})
+    looked_for = data_dir / "mine" / "gone.jsonl"
+    with pytest.raises(UserInputError, match=re.escape(
+        f"{path}: extra_training.0.data.path: datasets:mine/gone.jsonl is read from the data directory, as {looked_for}, "
+        f"which does not exist in the data directory {data_dir} (NEWS_DATA_DIR={data_dir}); give it on the command "
+        "line (extra_training.0.data.path=PATH)"
+    )):
+        load_config(path)
+    monkeypatch.delenv("NEWS_DATA_DIR")
+    with pytest.raises(UserInputError, match=r"\(NEWS_DATA_DIR is not set: \.\./shared/datasets beside the project\); give"):
+        load_config(path)
+    # Given again on the command line, it is not looked for there.
+    given = load_config(path, [f"extra_training.0.data.path={tmp_path / 'rows.jsonl'}"]).extra_training[0].data
+    assert isinstance(given, JsonlData) and given.path == tmp_path / "rows.jsonl"
+
+
 def test_an_encoder_folder_of_the_project_is_logged_from_its_root_and_read_so_on_another_checkout(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, tiny_encoder: Path
 ) -> None:
