@@ -70,14 +70,19 @@ _FROM_DATASETS = _Anchor(
 )
 # The folders each source's paths may be written from, by source; the first that holds a file names it in the logged
 # config.yaml (the project, were the data directory inside it). A benchmark's data_dir is the data directory itself,
-# left to the default where it is ../shared/datasets, and the seed files are the project's: only a JSONL file is read
+# left to the default where it is the one in effect, and the seed files are the project's: only a JSONL file is read
 # from the data directory.
 _ANCHORS = {"seeds": (_FROM_PROJECT,), "jsonl": (_FROM_PROJECT, _FROM_DATASETS), "benchmark": (_FROM_PROJECT,)}
-# The data locations of a checkout, by source: a path of one of them names another checkout's on any other.
-_PROJECT_LOCATIONS = {
-    "seeds": {"segments": locations.SEGMENTS_PATH, "labels": locations.LABELS_PATH},
-    "benchmark": {"data_dir": locations.SHARED_DATA_DIR},
-}
+
+
+def _default_locations(source: str) -> dict[str, Path]:
+    """The data locations a source's paths default to, which a logged config leaves out (their whole paths name this
+    checkout's or machine's): the seed files, and the data directory in effect (NEWS_DATA_DIR, else
+    ../shared/datasets), looked up when a config is written."""
+    return {
+        "seeds": {"segments": locations.SEGMENTS_PATH, "labels": locations.LABELS_PATH},
+        "benchmark": {"data_dir": locations.DEFAULT_DATA_DIR},
+    }.get(source, {})
 
 
 def parse_override(text: str) -> tuple[str, Any]:
@@ -482,15 +487,15 @@ def flatten(tree: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
 
 
 def to_yaml(config: ExperimentConfig) -> str:
-    """The resolved config as YAML: every default filled in but the project's own data locations (the seed files, the
-    public datasets' folder beside it), left to the default, any other data path or encoder folder inside the
+    """The resolved config as YAML: every default filled in but the default data locations (the seed files, the data
+    directory in effect), left to the default, any other data path or encoder folder inside the
     project written `project:<path from its root>` and a JSONL file in the data directory `datasets:<path from it>`,
     so that the file reads the checkout's or machine's own wherever it is trained again: a colleague's checkout at
     another path, another machine. Other paths stay whole."""
     tree = config.model_dump(mode="json")
     extras = tree["extra_training"]
     for section in [tree["data"], *(extra["data"] for extra in extras)]:
-        defaults = _PROJECT_LOCATIONS.get(section["source"], {})
+        defaults = _default_locations(section["source"])
         for key in _PATH_KEYS[section["source"]]:
             named = Path(section[key]).resolve()
             if key in defaults and named == defaults[key].resolve():

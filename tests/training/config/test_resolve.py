@@ -309,6 +309,20 @@ def test_the_logged_config_yaml_names_no_data_location_of_the_checkout_that_trai
     assert load_config(logged_path) == elsewhere
 
 
+def test_a_benchmark_in_the_data_directory_in_effect_leaves_it_to_the_default_and_another_is_named_whole(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Compared with ../shared/datasets alone: with NEWS_DATA_DIR set, a benchmark read from it was logged by its whole
+    # path (read there on another machine, whatever its own setting), and one read from ../shared/datasets was left to
+    # the default (read from NEWS_DATA_DIR's folder when trained again).
+    data_dir = (tmp_path / "datasets").resolve()
+    monkeypatch.setattr(locations, "DEFAULT_DATA_DIR", data_dir)
+    for folder, logged in ((data_dir, None), (locations.SHARED_DATA_DIR, str(locations.SHARED_DATA_DIR))):
+        data = {"source": "benchmark", "name": "vast", "data_dir": str(folder)}
+        config = load_config(write(tmp_path, {"task": "stance", "model": {"family": "tfidf"}, "data": data}))
+        assert yaml.safe_load(to_yaml(config))["data"].get("data_dir") == logged
+
+
 def test_a_data_file_of_the_project_is_logged_from_its_root_and_read_so_from_any_folder(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
