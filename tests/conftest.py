@@ -38,8 +38,10 @@ def pytest_configure(config: pytest.Config) -> None:
     if workers is None:  # one process (-n 0): the libraries' own default, a thread per core
         return
     threads = os.environ.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // int(workers))))
-    # numpy's BLAS is already loaded (mlflow imports it); torch, loaded later, reads the variable.
-    threadpool_limits(int(threads))
+    # numpy's BLAS is already loaded (mlflow imports it); torch, loaded later, reads the variable (as do the libraries,
+    # which ignore a value that is not a count).
+    if threads.isdigit():
+        threadpool_limits(int(threads))
 
 
 def batching_tolerance() -> float:
