@@ -20,12 +20,19 @@ SHARED_DATA_SHOWN = Path("..") / "shared" / "datasets"
 DEFAULT_DATA_DIR = Path(os.environ.get("NEWS_DATA_DIR") or SHARED_DATA_DIR).resolve()
 
 
+# How the data directory NEWS_DATA_DIR names is shown: each machine may set its own (a shell expands it).
+DATA_DIR_SHOWN = Path("$NEWS_DATA_DIR")
+
+
 def shown(path: Path) -> Path:
-    """The path as docs and results files show it: from the project root when it lies inside it or in the public
-    datasets' folder beside it (`../shared/datasets`, as the docs name it: where another checkout has its own)."""
+    """The path as docs, params and results files show it: from the project root when it lies inside it or in the
+    public datasets' folder beside it (`../shared/datasets`, as the docs name it: where another checkout has its own),
+    or in the data directory NEWS_DATA_DIR names (`$NEWS_DATA_DIR/...`: where another machine has its own)."""
     path = path.resolve()
     if path.is_relative_to(PROJECT_ROOT):
         return path.relative_to(PROJECT_ROOT)
     if path.is_relative_to(SHARED_DATA_DIR):
         return SHARED_DATA_SHOWN / path.relative_to(SHARED_DATA_DIR)
+    if DEFAULT_DATA_DIR != SHARED_DATA_DIR and path.is_relative_to(DEFAULT_DATA_DIR):
+        return DATA_DIR_SHOWN / path.relative_to(DEFAULT_DATA_DIR)
     return path

@@ -28,6 +28,18 @@ def test_the_public_datasets_beside_the_project_are_shown_as_the_docs_name_them(
     assert locations.shown(locations.SHARED_DATA_DIR / "vast") == Path("../shared/datasets/vast")
 
 
+def test_the_data_directory_news_data_dir_names_is_shown_by_the_variable(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Shown whole, two machines' runs of one config differed in their params and dataset names.
+    data_dir = (tmp_path / "datasets").resolve()
+    monkeypatch.setattr(locations, "DEFAULT_DATA_DIR", data_dir)
+    assert locations.shown(data_dir) == Path("$NEWS_DATA_DIR")
+    assert locations.shown(data_dir / "mine" / "topic.jsonl") == Path("$NEWS_DATA_DIR/mine/topic.jsonl")
+    assert locations.shown(locations.SHARED_DATA_DIR / "vast") == Path("../shared/datasets/vast")
+    assert locations.shown(tmp_path / "elsewhere.jsonl") == (tmp_path / "elsewhere.jsonl").resolve()
+
+
 def test_news_data_dir_names_the_public_datasets_folder_from_where_it_was_set(tmp_path: Path) -> None:
     # A relative folder is read from the folder the command started in, as any path on the command line.
     config = locations.CONFIGS_DIR / "benchmarks" / "bbc_news" / "tfidf_svm.yaml"
