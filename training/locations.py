@@ -33,6 +33,6 @@ def shown(path: Path) -> Path:
         return path.relative_to(PROJECT_ROOT)
     if path.is_relative_to(SHARED_DATA_DIR):
         return SHARED_DATA_SHOWN / path.relative_to(SHARED_DATA_DIR)
-    if DEFAULT_DATA_DIR != SHARED_DATA_DIR and path.is_relative_to(DEFAULT_DATA_DIR):
+    if path.is_relative_to(DEFAULT_DATA_DIR):
         return DATA_DIR_SHOWN / path.relative_to(DEFAULT_DATA_DIR)
     return path
