@@ -368,7 +368,7 @@ def _comparable(value: Any) -> str:
     `true`, `null` and `["a", "b"]` rather than Python's `True`, `None` and `['a', 'b']`; a file of the project named
     from its root, and the public datasets as ../shared/datasets, so two checkouts' runs of one config show the same
     params (the logged config.yaml writes a file of the project `project:<path>`, which reads from the project's root
-    wherever the file lies, a JSONL file in the data directory `datasets:<path>`, and keeps other whole paths, so that
+    wherever the file lies, a data file in the data directory `datasets:<path>`, and keeps other whole paths, so that
     it trains again where it was downloaded). A swept key's values are shown as each would be alone."""
     if isinstance(value, list):
         return json.dumps([_shown_path(item) for item in value], ensure_ascii=False)

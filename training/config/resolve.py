@@ -28,9 +28,9 @@ _PATH_KEYS = {"seeds": ("segments", "labels"), "jsonl": ("path",), "benchmark": 
 # the logged config.yaml names a file of the project in, since the folder it is downloaded to says nothing of where
 # the checkout that trains it again is.
 PROJECT_PREFIX = "project:"
-# A JSONL file written `datasets:my_corpus/x.jsonl` is read from the data directory in effect (NEWS_DATA_DIR, else
-# ../shared/datasets beside the project): the form the logged config.yaml names a file kept beside the public datasets
-# in, since another machine or checkout keeps its data directory elsewhere.
+# A data file written `datasets:my_corpus/x.jsonl` (a JSONL file, a seed file) is read from the data directory in effect
+# (NEWS_DATA_DIR, else ../shared/datasets beside the project): the form the logged config.yaml names a file kept beside
+# the public datasets in, since another machine or checkout keeps its data directory elsewhere.
 DATASETS_PREFIX = "datasets:"
 
 
@@ -70,9 +70,12 @@ _FROM_DATASETS = _Anchor(
 )
 # The folders each source's paths may be written from, by source; the first that holds a file names it in the logged
 # config.yaml (the project, were the data directory inside it). A benchmark's data_dir is the data directory itself,
-# left to the default where it is the one in effect, and the seed files are the project's: only a JSONL file is read
-# from the data directory.
-_ANCHORS = {"seeds": (_FROM_PROJECT,), "jsonl": (_FROM_PROJECT, _FROM_DATASETS), "benchmark": (_FROM_PROJECT,)}
+# left to the default where it is the one in effect: only data files are read from the data directory.
+_ANCHORS = {
+    "seeds": (_FROM_PROJECT, _FROM_DATASETS),
+    "jsonl": (_FROM_PROJECT, _FROM_DATASETS),
+    "benchmark": (_FROM_PROJECT,),
+}
 
 
 def _default_locations(source: str) -> dict[str, Path]:
@@ -298,9 +301,10 @@ def load_raw(path: Path) -> dict[str, Any]:
 def _anchor_paths(raw: dict[str, Any], folder: Path, config: str) -> list[tuple[str, str, Path]]:
     """Make the relative paths of raw's data sections relative to folder: a path written in a config file names a
     file beside the config, whatever folder the command runs in; one written `project:<path>`, relative to the
-    project's root, and a JSONL file written `datasets:<path>`, to the data directory. Returns the JSONL files so
-    anchored and the encoder folders read from the project's root: (dotted key, the path as written, the file or
-    folder it names). Encoder folders are made relative to folder too. `config` names the config in an error."""
+    project's root, and a data file (JSONL, seeds) written `datasets:<path>`, to the data directory. Returns the JSONL
+    files so anchored, the paths read from the project's root or the data directory and the encoder folders read from
+    the project's root: (dotted key, the path as written, the file or folder it names). Encoder folders are made
+    relative to folder too. `config` names the config in an error."""
     anchored = _anchor_encoders(raw, folder, config)
     sections = [("data", raw.get("data"))]
     extras = raw.get("extra_training")
@@ -319,7 +323,7 @@ def _anchor_paths(raw: dict[str, Any], folder: Path, config: str) -> list[tuple[
                 section[key] = str(_from_anchor(anchor, value, f"{config}: {where}.{key}"))
             else:
                 section[key] = str((folder / value).resolve())
-            if kind == "jsonl":
+            if kind == "jsonl" or anchor is not None:
                 anchored.append((f"{where}.{key}", value, Path(section[key])))
     return anchored
 
@@ -408,7 +412,7 @@ def _check_anchored_files(path: Path, anchored: list[tuple[str, str, Path]], ove
 
 def load_config(path: Path, overrides: Sequence[str] = ()) -> ExperimentConfig:
     """Validated config from a YAML file plus command-line overrides. Relative paths in the file are read from the
-    file's folder, those in overrides from the current one, `project:<path>` from the project's root and a JSONL
+    file's folder, those in overrides from the current one, `project:<path>` from the project's root and a data
     file's `datasets:<path>` from the data directory."""
     raw = load_raw(path)
     anchored = _anchor_paths(raw, path.parent, str(path))
@@ -489,7 +493,7 @@ def flatten(tree: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
 def to_yaml(config: ExperimentConfig) -> str:
     """The resolved config as YAML: every default filled in but the default data locations (the seed files, the data
     directory in effect), left to the default, any other data path or encoder folder inside the
-    project written `project:<path from its root>` and a JSONL file in the data directory `datasets:<path from it>`,
+    project written `project:<path from its root>` and a data file in the data directory `datasets:<path from it>`,
     so that the file reads the checkout's or machine's own wherever it is trained again: a colleague's checkout at
     another path, another machine. Other paths stay whole."""
     tree = config.model_dump(mode="json")

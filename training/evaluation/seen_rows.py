@@ -22,7 +22,7 @@ from training.labelled_data import frame_digest, load_labelled_data
 logger = logging.getLogger(__name__)
 
 # The run's resolved config, which names its data and extra sources (whole paths, but for the checkout's seed files and
-# ../shared/datasets, left to the default, other files of the project, named `project:<path>` from its root, and JSONL
+# ../shared/datasets, left to the default, other files of the project, named `project:<path>` from its root, and data
 # files in the data directory, named `datasets:<path>` from it: it trains again where it was logged); training logs it
 # under this name.
 CONFIG_ARTIFACT = "config.yaml"

@@ -452,6 +452,41 @@ def test_a_jsonl_file_from_the_data_directory_that_is_missing_is_named_with_the_
     assert isinstance(given, JsonlData) and given.path == tmp_path / "rows.jsonl"
 
 
+def test_seed_files_in_the_data_directory_are_logged_from_it_and_read_so_from_another(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # They were logged by their whole paths, as JSONL files there once were: trained again where the data directory is
+    # elsewhere, the logged config.yaml named files that are not there.
+    here, there = (tmp_path / "here").resolve(), (tmp_path / "there").resolve()
+    for data_dir in (here, there):
+        (data_dir / "mine").mkdir(parents=True)
+        for seed_file in (locations.SEGMENTS_PATH, locations.LABELS_PATH):
+            shutil.copy(seed_file, data_dir / "mine" / seed_file.name)
+    monkeypatch.setattr(locations, "DEFAULT_DATA_DIR", here)
+    seeds = {"source": "seeds", "segments": str(here / "mine" / "segments.jsonl"), "labels": str(here / "mine" / "labels.jsonl")}
+    text = to_yaml(load_config(write(tmp_path, {"task": "topic", "model": {"family": "tfidf"}, "data": seeds})))
+    assert str(here) not in text
+    logged = yaml.safe_load(text)
+    assert logged["data"] == {"source": "seeds", **{key: f"datasets:mine/{key}.jsonl" for key in ("segments", "labels")}}
+    # Downloaded to a folder of neither and trained again where the data directory is another: its copies.
+    monkeypatch.setattr(locations, "DEFAULT_DATA_DIR", there)
+    monkeypatch.setenv("NEWS_DATA_DIR", str(there))
+    downloads = tmp_path / "downloads"
+    downloads.mkdir()
+    monkeypatch.chdir(downloads)
+    again = load_config(write(downloads, logged)).data
+    assert isinstance(again, SeedData)
+    assert (again.segments, again.labels) == (there / "mine" / "segments.jsonl", there / "mine" / "labels.jsonl")
+    # A copy missing there is named with the data directory when the config is read, not by the reader inside a run.
+    (there / "mine" / "labels.jsonl").unlink()
+    with pytest.raises(UserInputError, match=re.escape(
+        f"{downloads / 'config.yaml'}: data.labels: datasets:mine/labels.jsonl is read from the data directory, as "
+        f"{there / 'mine' / 'labels.jsonl'}, which does not exist in the data directory {there} (NEWS_DATA_DIR={there}); "
+        "give it on the command line (data.labels=PATH)"
+    )):
+        load_config(downloads / "config.yaml")
+
+
 def test_an_encoder_folder_of_the_project_is_logged_from_its_root_and_read_so_on_another_checkout(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, tiny_encoder: Path
 ) -> None:
