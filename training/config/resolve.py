@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import itertools
 import os
+import re
 from collections.abc import Callable, Mapping, Sequence
 from datetime import date
 from pathlib import Path
@@ -22,6 +23,9 @@ from training.path_names import require_utf8_name
 
 SWEEP_KEY = "sweep"
 _MERGE_TAG = "tag:yaml.org,2002:merge"
+# Where a config names an encoder (an ensemble's member is a model section), and the sections on the way to one.
+_ENCODER_AT = re.compile(r"model(\.members\.\d+)?\.encoder")
+_HOLDS_ENCODER = re.compile(r"model(\.members\.\d+)?")
 # The keys of a data section that name files or folders, by its source.
 _PATH_KEYS = {"seeds": ("segments", "labels"), "jsonl": ("path",), "benchmark": ("data_dir",)}
 # A data path written `project:corpora/x.jsonl` is read from the project's root, wherever the config lies: the form
@@ -346,8 +350,8 @@ def _from_anchor(anchor: _Anchor, value: str, where: str) -> Path:
 
 
 def _anchor_encoders(raw: dict[str, Any], folder: Path, config: str) -> list[tuple[str, str, Path]]:
-    """Make the relative encoder folders of raw (`model.encoder`, an ensemble member's, a swept one) relative to
-    folder, and those written `project:<path>` relative to the project's root, as `_anchor_paths` does the data's.
+    """Make the relative encoder folders of raw (`model.encoder`, an ensemble member's, those a sweep gives) relative
+    to folder, and those written `project:<path>` relative to the project's root, as `_anchor_paths` does the data's.
     Returns the folders read from the project's root: (dotted key, the value as written, the folder it names)."""
     from_root: list[tuple[str, str, Path]] = []
 
@@ -370,22 +374,26 @@ def _names_encoder_folder(value: Any) -> bool:
 
 
 def _replace_encoders(tree: dict[str, Any], replace: Callable[[str, Any], Any]) -> None:
-    """Replace every encoder setting of a config's tree (`model.encoder`, an ensemble member's, each value of a swept
-    one) by `replace(dotted key, value)`."""
-    model = tree.get("model")
-    if isinstance(model, dict):
-        members = model.get("members")
-        sections = [("model", model)]
-        if isinstance(members, list):
-            sections += [(f"model.members.{index}", member) for index, member in enumerate(members)]
-        for where, section in sections:
-            if isinstance(section, dict) and "encoder" in section:
-                section["encoder"] = replace(f"{where}.encoder", section["encoder"])
+    """Replace every encoder setting of a config's tree (`model.encoder`, an ensemble member's, those in each value of
+    a swept key: `model.encoder`, or a whole section, `model` or `model.members.1`) by `replace(dotted key, value)`; a
+    swept one is named by its sweep key (`sweep.model`), which an override replaces whole."""
+
+    def visit(node: Any, at: str, swept: str | None) -> Any:
+        if _ENCODER_AT.fullmatch(at):
+            return replace(swept or at, node)
+        if isinstance(node, dict) and _HOLDS_ENCODER.fullmatch(at):
+            return {name: visit(value, f"{at}.{name}", swept) for name, value in node.items()}
+        if isinstance(node, list) and at == "model.members":
+            return [visit(value, f"{at}.{index}", swept) for index, value in enumerate(node)]
+        return node
+
+    if "model" in tree:
+        tree["model"] = visit(tree["model"], "model", None)
     sweep = tree.get(SWEEP_KEY)
     if isinstance(sweep, dict):
         for key, values in sweep.items():
-            if key.startswith("model.") and key.endswith(".encoder") and isinstance(values, list):
-                sweep[key] = [replace(f"{SWEEP_KEY}.{key}", value) for value in values]
+            if isinstance(values, list):
+                sweep[key] = [visit(value, key, f"{SWEEP_KEY}.{key}") for value in values]
 
 
 def _check_anchored_files(path: Path, anchored: list[tuple[str, str, Path]], overridden: list[str]) -> None:
@@ -398,8 +406,10 @@ def _check_anchored_files(path: Path, anchored: list[tuple[str, str, Path]], ove
             continue
         anchor = _anchor_of(written, (_FROM_PROJECT, _FROM_DATASETS))
         if anchor is not None:
-            # A swept key takes its values as a list.
-            given = f"{key}=[PATH, ...]" if key.startswith(f"{SWEEP_KEY}.") else f"{key}=PATH"
+            given = f"{key}=PATH"
+            if key.startswith(f"{SWEEP_KEY}."):
+                # A swept key takes its values as a list; a swept section (`sweep.model`), as a list of sections.
+                given = f"{key}=[PATH, ...]" if _ENCODER_AT.fullmatch(key.removeprefix(f"{SWEEP_KEY}.")) else f"{key}=[...]"
             raise UserInputError(
                 f"{path}: {key}: {written} is read from {anchor.start}, as {file}, which does not exist "
                 f"{anchor.lacking()}; give it on the command line ({given})"

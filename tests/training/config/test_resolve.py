@@ -572,6 +572,62 @@ def test_an_encoder_folder_from_the_project_root_that_is_missing_is_named_with_w
     assert load_config(path, ["model.encoder=all-MiniLM-L6-v2"]).model.encoders() == {"model.encoder": "all-MiniLM-L6-v2"}
 
 
+def test_an_encoder_folder_in_a_swept_section_is_read_and_logged_as_a_swept_encoder_is(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A sweep may give whole sections (`model`, `model.members`): the encoder folders in them were read from the
+    # current folder rather than the config's, and neither read nor logged from the project's root.
+    checkout, other = (tmp_path / "checkout").resolve(), (tmp_path / "other").resolve()
+    for root in (checkout, other):
+        (root / "models" / "tiny").mkdir(parents=True)
+    configs = checkout / "configs"
+    configs.mkdir()
+    monkeypatch.setattr(locations, "PROJECT_ROOT", checkout)
+    (tmp_path / "elsewhere").mkdir()
+    monkeypatch.chdir(tmp_path / "elsewhere")
+    frozen = {"family": "frozen_encoder", "encoder": "../models/tiny"}
+    members = [{"family": "tfidf"}, frozen]
+    models = [frozen, {"family": "ensemble", "members": members}]
+    model_swept: dict[str, object] = {"task": "topic", "model": {"family": "tfidf"}, "sweep": {"model": models}}
+    ensemble_model = {"family": "ensemble", "members": [{"family": "tfidf"}, {"family": "frozen_encoder"}]}
+    sweep_members = {"model.members": [members, members[::-1]]}
+    members_swept: dict[str, object] = {"task": "topic", "model": ensemble_model, "sweep": sweep_members}
+    swept = [load_config(write(configs, tree)) for tree in (model_swept, members_swept)]
+    tiny = str(checkout / "models" / "tiny")
+    assert [child.model.encoders() for config in swept for _, child in expand_sweep(config)] == [
+        {"model.encoder": tiny},
+        {"model.members.1.encoder": tiny},
+        {"model.members.1.encoder": tiny},
+        {"model.members.0.encoder": tiny},
+    ]
+    texts = [to_yaml(config) for config in swept]
+    assert not any(str(checkout) in text for text in texts)
+    logged = [yaml.safe_load(text) for text in texts]
+    from_root = {"family": "frozen_encoder", "encoder": "project:models/tiny"}
+    assert logged[0]["sweep"] == {"model": [from_root, {"family": "ensemble", "members": [{"family": "tfidf"}, from_root]}]}
+    assert logged[1]["sweep"] == {"model.members": [[{"family": "tfidf"}, from_root], [from_root, {"family": "tfidf"}]]}
+
+    # Downloaded to a folder of neither checkout and trained again on the other: that checkout's folder.
+    monkeypatch.setattr(locations, "PROJECT_ROOT", other)
+    downloads = tmp_path / "downloads"
+    downloads.mkdir()
+    mine = str(other / "models" / "tiny")
+    again = [load_config(write(downloads, tree)) for tree in logged]
+    assert [child.model.encoders() for config in again for _, child in expand_sweep(config)] == [
+        {"model.encoder": mine},
+        {"model.members.1.encoder": mine},
+        {"model.members.1.encoder": mine},
+        {"model.members.0.encoder": mine},
+    ]
+    # One missing there is named by its sweep key, which the command line gives whole.
+    shutil.rmtree(other / "models" / "tiny")
+    with pytest.raises(UserInputError, match=re.escape(
+        f"{downloads / 'config.yaml'}: sweep.model: project:models/tiny is read from the project's root, as {mine}, which "
+        "does not exist in this checkout; give it on the command line (sweep.model=[...])"
+    )):
+        load_config(write(downloads, logged[0]))
+
+
 def test_flatten_keeps_a_mapping_whole_where_mlflow_refuses_a_key_of_it_in_a_param_name() -> None:
     tree = {"extra_training": [{"labels": {"war (armed)": "conflict", "talks": "diplomacy"}, "weight": 1.0}]}
     assert flatten(tree) == {
