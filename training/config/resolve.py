@@ -456,15 +456,23 @@ def _overlap(key: str, other: str) -> bool:
 
 
 def _check_swept_overrides(path: Path, raw: Mapping[str, Any], overridden: list[str]) -> None:
-    """An override of a key the sweep gives values to would be replaced by each of them, unseen."""
+    """An override of a key the sweep gives values to, or of a key inside a section it sweeps whole (`model.C` under
+    `sweep.model`), would be replaced by each of them, unseen."""
     sweep = raw.get(SWEEP_KEY)
     if not isinstance(sweep, Mapping):
         return
     for key in overridden:
-        if key in sweep:
+        swept = next((name for name in sweep if key == name or key.startswith(f"{name}.")), None)
+        if swept == key:
             raise UserInputError(
                 f"{path}: {key}: the config sweeps it, so each run would replace this value: give the values as "
                 f"'{SWEEP_KEY}.{key}=[...]', or turn the sweep off with '{SWEEP_KEY}={{}}'"
+            )
+        if swept is not None:
+            raise UserInputError(
+                f"{path}: {key}: the config sweeps the whole section {swept}, so each run would replace this value: "
+                f"give it in each of the section's values ('{SWEEP_KEY}.{swept}=[...]'), or turn the sweep off with "
+                f"'{SWEEP_KEY}={{}}'"
             )
 
 

@@ -267,6 +267,16 @@ def test_an_override_of_a_swept_key_is_refused_rather_than_replaced_unseen(tmp_p
     assert load_config(path, ["sweep.model.C=[5]"]).sweep == {"model.C": [5]}
 
 
+def test_an_override_inside_a_section_swept_whole_is_refused_rather_than_replaced_unseen(tmp_path: Path) -> None:
+    sections = [{"family": "tfidf", "C": 1.0}, {"family": "tfidf", "C": 100.0}]
+    path = write(tmp_path, {"task": "topic", "model": {"family": "tfidf"}, "sweep": {"model": sections}})
+    with pytest.raises(UserInputError, match=r"model\.C: the config sweeps the whole section model.*'sweep\.model=\[\.\.\.\]'"):
+        load_config(path, ["model.C=5"])
+    assert tfidf(load_config(path, ["model.C=5", "sweep={}"]).model).C == 5
+    # A key beside the swept section is not in it.
+    assert load_config(path, ["seed=7"]).seed == 7
+
+
 @pytest.mark.parametrize("value", ["1234", "2024-01-05", "no"])
 def test_text_that_yaml_reads_as_a_number_date_or_boolean_is_told_to_be_quoted(tmp_path: Path, value: str) -> None:
     path = write(tmp_path, {"task": "topic", "model": {"family": "tfidf"}})
