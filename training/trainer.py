@@ -369,16 +369,18 @@ def _comparable(value: Any) -> str:
     from its root, and the public datasets as ../shared/datasets, so two checkouts' runs of one config show the same
     params (the logged config.yaml writes a file of the project `project:<path>`, which reads from the project's root
     wherever the file lies, a data file in the data directory `datasets:<path>`, and keeps other whole paths, so that
-    it trains again where it was downloaded). A swept key's values are shown as each would be alone."""
+    it trains again where it was downloaded). A swept key's values, and the folders in a swept section's, are shown as
+    each would be alone."""
+    shown = _shown_paths(value)
+    return shown if isinstance(shown, str) else json.dumps(shown, ensure_ascii=False)
+
+
+def _shown_paths(value: Any) -> Any:
+    """A whole path as `locations.shown` gives it, and so each in a list or section; anything else as it is."""
     if isinstance(value, list):
-        return json.dumps([_shown_path(item) for item in value], ensure_ascii=False)
-    if not isinstance(value, str):
-        return json.dumps(value, ensure_ascii=False)
-    return _shown_path(value)
-
-
-def _shown_path(value: Any) -> Any:
-    """A whole path as `locations.shown` gives it; anything else as it is."""
+        return [_shown_paths(item) for item in value]
+    if isinstance(value, dict):
+        return {key: _shown_paths(item) for key, item in value.items()}
     return str(locations.shown(Path(value))) if isinstance(value, str) and Path(value).is_absolute() else value
 
 

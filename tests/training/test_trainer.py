@@ -246,6 +246,14 @@ def test_a_sweep_parent_shows_swept_folders_of_the_project_from_its_root(store_u
         trainer._log_setup(config, path)
     params = MlflowClient().get_run(run.info.run_id).data.params
     assert json.loads(params["sweep.model.encoder"]) == ["all-MiniLM-L6-v2", "models/tuned", "/elsewhere/tuned"]
+    # So is a folder in a section swept whole.
+    sections = "sweep.model=[{family: frozen_encoder, encoder: project:models/tuned}, {family: tfidf}]"
+    config = load_config(path, [sections])
+    with mlflow.start_run(experiment_id=tracking.ensure_experiment("sweeps", {})) as run:
+        trainer._log_setup(config, path)
+    swept_sections = json.loads(MlflowClient().get_run(run.info.run_id).data.params["sweep.model"])
+    assert swept_sections[0]["encoder"] == "models/tuned"
+    assert swept_sections[1]["family"] == "tfidf"
 
 
 def test_same_config_and_data_give_the_same_metrics(store_uri: str) -> None:

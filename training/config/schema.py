@@ -20,23 +20,30 @@ _WORD = re.compile(r"\w")
 # --- data -------------------------------------------------------------------------------------
 
 
+# How a data file may be written, as `config-keys` says it.
+_PATH_FORMS = (
+    "Relative to the config's folder (in an override: to the current one), or from the project's root as "
+    "project:<path>, or from the data directory (NEWS_DATA_DIR) as datasets:<path>: as a logged config.yaml names a "
+    "file of the project or of the data directory."
+)
+
+
 class SeedData(Strict):
     """The project's labelled seed corpus."""
 
     source: Literal["seeds"] = "seeds"
-    segments: Path = Field(locations.SEGMENTS_PATH, description="The segments (JSONL: segment_id, article_id, text).")
-    labels: Path = Field(locations.LABELS_PATH, description="Their labels (JSONL: segment_id, topic, stances).")
+    segments: Path = Field(
+        locations.SEGMENTS_PATH,
+        description=f"The segments (JSONL: segment_id, article_id, text). {_PATH_FORMS}",
+    )
+    labels: Path = Field(locations.LABELS_PATH, description=f"Their labels (JSONL: segment_id, topic, stances). {_PATH_FORMS}")
 
 
 class JsonlData(Strict):
     """Any labelled JSONL file: `text`, `label`, `target` (stance) and an optional group column."""
 
     source: Literal["jsonl"]
-    path: Path = Field(
-        description="The file; relative to the config's folder (in an override: to the current one), or from the "
-        "project's root as project:<path>, or from the data directory (NEWS_DATA_DIR) as datasets:<path>: as a logged "
-        "config.yaml names a file of the project or of the data directory."
-    )
+    path: Path = Field(description=f"The file. {_PATH_FORMS}")
     group_column: str | None = Field(None, description="Rows sharing a value stay on one side of every split.")
     labels: list[str] | None = Field(
         None, description="The labels the data may use: a row with any other is refused (default: any string)."
