@@ -6,11 +6,14 @@ a run created but never ended (RUNNING for good), and inside SQLAlchemy a SQLite
 against the very calls that mark the runs FAILED; so a stop that lands there waits for the call to return (at most
 MAX_WAIT_S), unless the call is waiting on a tracking server or running this project's code. Inside a
 garbage-collector or weakref callback (MLflow's model logging runs many) Python prints it as "Exception ignored"
-and goes on, so without a second look a stopped training could finish, register and be promoted.
+and goes on, so without a second look a stopped training could finish, register and be promoted. Raised as a
+`@contextmanager` hands over to its block or back, it would be raised outside both: what the generator opened (an
+MLflow run) would stay open, so it waits there too.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import threading
@@ -27,6 +30,9 @@ NOT_WAITED_FOR = ("training", "classifiers", "serving", "requests", "urllib3", "
 # Long enough for any call to a store to return; not for MLflow's minutes of HTTP retries to a lost server.
 MAX_WAIT_S = 10.0
 RECHECK_S = 0.05
+# contextlib's code that runs between a @contextmanager's generator and the with block: once the generator has
+# yielded, entering the block, and before it is resumed, leaving it.
+HANDOVER_CODE = (contextlib._GeneratorContextManager.__enter__.__code__, contextlib._GeneratorContextManager.__exit__.__code__)
 
 _requested: list[int] = []
 _first_requested_at: list[float] = []
@@ -52,7 +58,7 @@ def _interruption(signum: int) -> BaseException:
 
 def stop(signum: int, frame: FrameType | None) -> None:
     """The handler of SIGTERM and SIGINT: remember the request and raise it where the process stands, or, inside a
-    call to the tracking store, as soon as that returns (at most MAX_WAIT_S later)."""
+    call to the tracking store or a @contextmanager's hand-over, as soon as that is done (at most MAX_WAIT_S later)."""
     if _redelivering.is_set():
         _redelivering.clear()
         if _raised.is_set():
@@ -62,7 +68,7 @@ def stop(signum: int, frame: FrameType | None) -> None:
         _first_requested_at.append(time.monotonic())
     if _undoing.is_set():
         return
-    if _inside_store_call(frame) and time.monotonic() - _first_requested_at[0] < MAX_WAIT_S:
+    if _waited_for(frame) and time.monotonic() - _first_requested_at[0] < MAX_WAIT_S:
         timer = threading.Timer(RECHECK_S, _redeliver, (signum,))
         timer.daemon = True
         timer.start()
@@ -114,9 +120,11 @@ def _redeliver(signum: int) -> None:
     os.kill(os.getpid(), signum)
 
 
-def _inside_store_call(frame: FrameType | None) -> bool:
-    # From the innermost frame out: the first frame of a store module or of one not waited for decides.
+def _waited_for(frame: FrameType | None) -> bool:
+    # From the innermost frame out: the first frame of a store module, of one not waited for, or of a hand-over decides.
     while frame is not None:
+        if _handing_over(frame):
+            return True
         package = str(frame.f_globals.get("__name__", "")).partition(".")[0]
         if package in STORE_MODULES:
             return True
@@ -124,6 +132,14 @@ def _inside_store_call(frame: FrameType | None) -> bool:
             return False
         frame = frame.f_back
     return False
+
+
+def _handing_over(frame: FrameType) -> bool:
+    """Whether the frame is contextlib's, between a @contextmanager's suspended generator and its with block."""
+    if frame.f_code not in HANDOVER_CODE:
+        return False
+    generator = getattr(frame.f_locals.get("self"), "gen", None)
+    return bool(getattr(generator, "gi_suspended", False))
 
 
 def raise_if_pending() -> None:

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import signal
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from types import FrameType
 from typing import Any, cast
 
 import pytest
@@ -128,3 +132,53 @@ def test_a_stop_while_a_training_is_undone_is_remembered_and_not_raised() -> Non
         signal.raise_signal(SIGNAL)  # a second Ctrl-C while the registration is undone: the undoing goes on
     with pytest.raises(stop_requests.Stopped):
         stop_requests.raise_if_pending()  # where the command ends, as training/__main__.py asks
+
+
+@contextmanager
+def signalled_at_handover(where: str) -> Iterator[None]:
+    """Send SIGNAL the moment contextlib hands the block of the next @contextmanager over to it (`enter`: its generator
+    has yielded) or back (`exit`: before the generator is resumed), made exact by a profile hook."""
+    handover = getattr(contextlib._GeneratorContextManager, f"__{where}__").__code__
+    sent: list[int] = []
+
+    def profile(frame: FrameType, event: str, arg: object) -> None:
+        if sent or frame.f_code is not handover:
+            return
+        if (where == "enter" and event == "c_return" and arg is next) or (where == "exit" and event == "call"):
+            sent.append(1)
+            signal.raise_signal(SIGNAL)
+
+    sys.setprofile(profile)
+    try:
+        yield
+    finally:
+        sys.setprofile(None)
+
+
+def working_for(seconds: float) -> None:
+    """Work that a stop raised into it ends."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        time.sleep(0.01)
+
+
+@pytest.mark.parametrize("where", ["enter", "exit"])
+def test_a_stop_as_a_context_manager_hands_its_block_over_waits_for_the_block_or_the_end(where: str) -> None:
+    ended: list[str] = []
+
+    @contextmanager
+    def opened() -> Iterator[None]:
+        try:
+            yield
+        except stop_requests.Stopped:
+            ended.append("stopped")
+            raise
+        ended.append("ended")
+
+    with signalled_at_handover(where), pytest.raises(stop_requests.Stopped):
+        with opened():
+            working_for(5.0 if where == "enter" else 0.0)
+        working_for(5.0)
+    # It was raised there, outside both the block and the generator, which stayed suspended: what it had opened (an
+    # MLflow run) was never ended by it.
+    assert ended == (["stopped"] if where == "enter" else ["ended"])
