@@ -13,11 +13,13 @@ from typing import Annotated, Any
 import typer
 import uvicorn
 from pydantic import ValidationError
+from typer.core import TyperCommand
 from uvicorn.config import LOGGING_CONFIG
 
 from classifiers import store
 from classifiers.listening import listen_problem
 from classifiers.redaction import RedactingFilter
+from serving.early_stop import said_before_start
 from serving.http_protocol import limited_httptools
 from serving.settings import ENV_PREFIX, ServingSettings
 
@@ -127,7 +129,17 @@ def missing_store(tracking_uri: str) -> str | None:
     )
 
 
-@app.command()
+class _Serve(TyperCommand):
+    """The command, whose Ctrl-C while its command line is parsed ends in one logged line too (see serving.early_stop)."""
+
+    def make_context(self, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return super().make_context(*args, **kwargs)
+        except KeyboardInterrupt as stop:
+            raise typer.Exit(said_before_start()) from stop
+
+
+@app.command(cls=_Serve)
 def serve(
     host: Annotated[str | None, typer.Option(help="Interface to bind (default: NEWS_HOST or 127.0.0.1).")] = None,
     port: Annotated[int | None, typer.Option(help="Port (default: NEWS_PORT or 8000).")] = None,

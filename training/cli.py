@@ -8,9 +8,10 @@ import signal
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import typer
+from typer.core import TyperGroup
 
 from classifiers.errors import UserInputError
 from classifiers.redaction import RedactingFilter, redact_text, redact_uri
@@ -21,8 +22,31 @@ if TYPE_CHECKING:
     from training.abandoned_runs import RunEnding
     from training.trainer import TrainResult
 
+
+class _Commands(TyperGroup):
+    """The commands, whose stops before a command takes charge of its own (while the command line is parsed, while the
+    command's libraries load) end in one logged line too: Typer ends a Ctrl-C there in exit code 130 without a word."""
+
+    def make_context(self, *args: Any, **kwargs: Any) -> Any:
+        with _said_before_command():
+            return super().make_context(*args, **kwargs)
+
+    def invoke(self, *args: Any, **kwargs: Any) -> Any:
+        with _said_before_command():
+            return super().invoke(*args, **kwargs)
+
+
+@contextmanager
+def _said_before_command() -> Iterator[None]:
+    try:
+        yield
+    except (KeyboardInterrupt, stop_requests.Stopped) as stop:
+        raise typer.Exit(stop_requests.said_before_command(stop)) from stop
+
+
 app = typer.Typer(
     help="Train, evaluate and promote the news topic and stance classifiers.",
+    cls=_Commands,
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
@@ -37,7 +61,7 @@ def _configure(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="De
     signal.signal(signal.SIGINT, stop_requests.stop)
     logging.basicConfig(
         level=logging.DEBUG if verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        format=stop_requests.LOG_FORMAT,
     )
     # MLflow and SQLAlchemy log URIs too. MLflow would log through a handler of its own; without it,
     # its records reach the root handler, whose filter every record passes.
@@ -90,10 +114,8 @@ def _stop_reported(command: str, left: Callable[[list[str]], str]) -> Iterator[N
         # it ended the command without a word (Ctrl-C) or in a line that said nothing of it (SIGTERM).
         stop_requests.raise_if_pending()
     except (KeyboardInterrupt, stop_requests.Stopped) as stop:
-        how = "interrupted (Ctrl-C)" if isinstance(stop, KeyboardInterrupt) else str(stop)
-        logger.error("%s %s%s", command, how, left(getattr(stop, "__notes__", [])))
-        # SIGTERM's 143; Ctrl-C's 130 (128 + SIGINT), as a shell reports a command Ctrl-C ended.
-        raise typer.Exit(stop.exit_code if isinstance(stop, stop_requests.Stopped) else 130) from stop
+        logger.error("%s %s%s", command, stop_requests.said(stop), left(getattr(stop, "__notes__", [])))
+        raise typer.Exit(stop_requests.exit_code(stop)) from stop
 
 
 def _training_left(undone: list[str], unreported: list[TrainResult]) -> str:

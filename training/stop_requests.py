@@ -14,6 +14,7 @@ MLflow run) would stay open, so it waits there too.
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import signal
 import threading
@@ -33,6 +34,8 @@ RECHECK_S = 0.05
 # contextlib's code that runs between a @contextmanager's generator and the with block: once the generator has
 # yielded, entering the block, and before it is resumed, leaving it.
 HANDOVER_CODE = (contextlib._GeneratorContextManager.__enter__.__code__, contextlib._GeneratorContextManager.__exit__.__code__)
+# The format of the commands' log lines, here so that a stop before training.cli has loaded is said in it too.
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
 _requested: list[int] = []
 _first_requested_at: list[float] = []
@@ -54,6 +57,24 @@ class Stopped(BaseException):
 
 def _interruption(signum: int) -> BaseException:
     return KeyboardInterrupt() if signum == signal.SIGINT else Stopped(signum)
+
+
+def said(stop: KeyboardInterrupt | Stopped) -> str:
+    """The stop as a command's closing line says it: `interrupted (Ctrl-C)`, `stopped by SIGTERM`."""
+    return "interrupted (Ctrl-C)" if isinstance(stop, KeyboardInterrupt) else str(stop)
+
+
+def exit_code(stop: KeyboardInterrupt | Stopped) -> int:
+    """The stop's exit code: SIGTERM's 143; Ctrl-C's 130 (128 + SIGINT), as a shell reports a command Ctrl-C ended."""
+    return stop.exit_code if isinstance(stop, Stopped) else 128 + signal.SIGINT
+
+
+def said_before_command(stop: KeyboardInterrupt | Stopped) -> int:
+    """Log the closing line of a stop that came before a command took charge of its own (while the libraries load, the
+    command line is parsed or the command's own libraries load), when nothing has been written; return its exit code."""
+    logging.basicConfig(format=LOG_FORMAT)  # a stop before the command line's logging options were read
+    logging.getLogger("training").error("python -m training %s before its command started: nothing written", said(stop))
+    return exit_code(stop)
 
 
 def stop(signum: int, frame: FrameType | None) -> None:
