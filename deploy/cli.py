@@ -8,14 +8,49 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from types import FrameType
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
+from typer.core import TyperCommand, TyperGroup
 
+from deploy import early_stop
 from deploy.stack import DEFAULT_DATA_DIR, Ports, Stack, StackError, StackStatus, describe
+
+
+@contextmanager
+def _said_before_command() -> Iterator[None]:
+    """A stop while the command line is parsed ends the command in one logged line and the signal's exit code (see
+    deploy.early_stop): Typer ends a Ctrl-C there in exit code 130 without a word."""
+    try:
+        yield
+    except (KeyboardInterrupt, early_stop.Stopped) as stop:
+        raise typer.Exit(early_stop.said_before_command(stop)) from stop
+
+
+class _Commands(TyperGroup):
+    """The commands, whose stop while `python -m deploy`'s own options are parsed is said in one line."""
+
+    def make_context(self, *args: Any, **kwargs: Any) -> Any:
+        with _said_before_command():
+            return super().make_context(*args, **kwargs)
+
+
+class _Command(TyperCommand):
+    """A command, whose stop while its options are parsed is said in one line. SIGTERM is its own once it starts (not
+    from the group's callback on, which runs before the command's options are parsed)."""
+
+    def make_context(self, *args: Any, **kwargs: Any) -> Any:
+        with _said_before_command():
+            return super().make_context(*args, **kwargs)
+
+    def invoke(self, *args: Any, **kwargs: Any) -> Any:
+        signal.signal(signal.SIGTERM, _stop_on_sigterm)
+        return super().invoke(*args, **kwargs)
+
 
 app = typer.Typer(
     help="A PostgreSQL-backed MLflow tracking server on loopback, shared by training, evaluation and serving.",
+    cls=_Commands,
     pretty_exceptions_enable=False,
     add_completion=False,
     no_args_is_help=True,
@@ -75,12 +110,11 @@ def _sigterm_deferred() -> Iterator[None]:
 
 @app.callback()
 def main() -> None:
-    """Logging and SIGTERM handling for every command."""
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    signal.signal(signal.SIGTERM, _stop_on_sigterm)
+    """Logging for every command."""
+    logging.basicConfig(level=logging.INFO, format=early_stop.LOG_FORMAT)
 
 
-@app.command()
+@app.command(cls=_Command)
 def start(
     data_dir: DataDir = DEFAULT_DATA_DIR,
     postgres_port: Annotated[
@@ -116,7 +150,7 @@ def start(
     typer.echo(f"\nexport MLFLOW_TRACKING_URI={status.tracking_uri}")
 
 
-@app.command()
+@app.command(cls=_Command)
 def stop(data_dir: DataDir = DEFAULT_DATA_DIR) -> None:
     """Stop the tracking server and PostgreSQL; runs, models and artifacts stay in the data folder."""
     stack = Stack(data_dir)
@@ -130,7 +164,7 @@ def stop(data_dir: DataDir = DEFAULT_DATA_DIR) -> None:
         _report(stack.stop())
 
 
-@app.command()
+@app.command(cls=_Command)
 def status(data_dir: DataDir = DEFAULT_DATA_DIR) -> None:
     """Which parts of the stack run now."""
     stack = Stack(data_dir)

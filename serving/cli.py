@@ -19,7 +19,7 @@ from uvicorn.config import LOGGING_CONFIG
 from classifiers import store
 from classifiers.listening import listen_problem
 from classifiers.redaction import RedactingFilter
-from serving.early_stop import said_before_start
+from serving import early_stop
 from serving.http_protocol import limited_httptools
 from serving.settings import ENV_PREFIX, ServingSettings
 
@@ -129,14 +129,30 @@ def missing_store(tracking_uri: str) -> str | None:
     )
 
 
+@contextmanager
+def _said_before_start() -> Iterator[None]:
+    """A stop in the block before the server was handed its signals ends the command in one logged line and the
+    signal's exit code (see serving.early_stop); one after is uvicorn's."""
+    try:
+        yield
+    except (KeyboardInterrupt, early_stop.Stopped) as stop:
+        if not early_stop.before_start():
+            raise
+        raise typer.Exit(early_stop.said_before_start(stop)) from stop
+
+
 class _Serve(TyperCommand):
-    """The command, whose Ctrl-C while its command line is parsed ends in one logged line too (see serving.early_stop)."""
+    """The command, whose stop before its server starts (while its command line is parsed, while `serve` checks the
+    settings, the port and the store) ends in one logged line too: Typer ends a Ctrl-C there in exit code 130 without a
+    word."""
 
     def make_context(self, *args: Any, **kwargs: Any) -> Any:
-        try:
+        with _said_before_start():
             return super().make_context(*args, **kwargs)
-        except KeyboardInterrupt as stop:
-            raise typer.Exit(said_before_start()) from stop
+
+    def invoke(self, *args: Any, **kwargs: Any) -> Any:
+        with _said_before_start():
+            return super().invoke(*args, **kwargs)
 
 
 @app.command(cls=_Serve)
@@ -169,6 +185,7 @@ def serve(
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     protocol = limited_httptools(settings.max_header_bytes, settings.request_read_timeout_s)
     with exported(option_variables(settings, options)), reload_broadcast(settings, workers):
+        early_stop.hand_over()
         uvicorn.run(
             "serving.app:app_from_environment",
             factory=True,

@@ -10,24 +10,29 @@ import pytest
 
 from classifiers.store import PROJECT_ROOT
 
-# Ctrl-C pressed while the command's libraries load, made exact: the import of its CLI module is interrupted.
-INTERRUPTED_IMPORT = """
-import runpy, sys
+# A stop while the command's libraries load, made exact: the process sends itself the signal as its CLI module is
+# imported.
+SIGNALLED_IMPORT = """
+import os, runpy, sys
 
-class CtrlC:
+package, signum = sys.argv.pop(1), int(sys.argv.pop(1))
+
+class Signalled:
     def find_spec(self, name, path=None, target=None):
-        if name == sys.argv[2]:
-            raise KeyboardInterrupt
+        if name == f"{package}.cli":
+            sys.meta_path.remove(self)
+            os.kill(os.getpid(), signum)
 
-sys.meta_path.insert(0, CtrlC())
-runpy.run_module(sys.argv[1], run_name="__main__", alter_sys=True)
+sys.meta_path.insert(0, Signalled())
+runpy.run_module(package, run_name="__main__", alter_sys=True)
 """
 
 
 # The closing line of a stop before the command took charge of its own: nothing written, nothing started.
 BEFORE_COMMAND = {
     "training": "ERROR training: python -m training {said} before its command started: nothing written",
-    "serving": "ERROR:    python -m serving interrupted (Ctrl-C) before its server started: nothing loaded or listening",
+    "serving": "ERROR:    python -m serving {said} before its server started: nothing loaded or listening",
+    "deploy": "ERROR deploy: python -m deploy {said} before its command started: the stack left as it was",
 }
 
 
@@ -46,15 +51,11 @@ def assert_said_before_command(result: subprocess.CompletedProcess[str], package
     assert (result.returncode, result.stdout) == (128 + signum, "")
 
 
-@pytest.mark.parametrize("package", ["training", "serving"])
-def test_ctrl_c_while_a_command_loads_ends_it_in_one_line(package: str) -> None:
-    # It ended in "Aborted!" and exit code 1, unlike a stop once the command had started.
-    assert_said_before_command(run_entry_point(INTERRUPTED_IMPORT, package, f"{package}.cli", "--help"), package, signal.SIGINT)
-
-
-def test_ctrl_c_while_the_stack_command_loads_ends_it_in_one_line() -> None:
-    result = run_entry_point(INTERRUPTED_IMPORT, "deploy", "deploy.cli", "--help")
-    assert (result.returncode, result.stderr, result.stdout) == (1, "Aborted!\n", "")
+@pytest.mark.parametrize("package", ["training", "serving", "deploy"])
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+def test_a_stop_while_a_command_loads_ends_it_in_one_line(package: str, signum: int) -> None:
+    # `python -m deploy` ended a Ctrl-C in "Aborted!" and exit code 1; SIGTERM ended serving and deploy where they stood.
+    assert_said_before_command(run_entry_point(SIGNALLED_IMPORT, package, str(int(signum)), "--help"), package, signum)
 
 
 # A stop while the command line is parsed, made exact: the process sends itself the signal as Typer starts to parse
@@ -90,8 +91,20 @@ runpy.run_module(package, run_name="__main__", alter_sys=True)
         ("training", signal.SIGTERM, 1, ["config-keys"]),
         ("training", signal.SIGTERM, 2, ["config-keys"]),
         ("serving", signal.SIGINT, 1, ["--port", "1"]),
+        # SIGTERM ended it where it stood.
+        ("serving", signal.SIGTERM, 1, ["--port", "1"]),
+        # Ctrl-C ended it in exit code 130 without a word; SIGTERM where it stood (`python -m deploy`'s options), or in
+        # exit code 143 without a word (its command's: the command's own handler was set before they were parsed).
+        ("deploy", signal.SIGINT, 1, ["status", "--data-dir", "no-such-stack"]),
+        ("deploy", signal.SIGINT, 2, ["status", "--data-dir", "no-such-stack"]),
+        ("deploy", signal.SIGTERM, 1, ["status", "--data-dir", "no-such-stack"]),
+        ("deploy", signal.SIGTERM, 2, ["status", "--data-dir", "no-such-stack"]),
     ],
-    ids=["training-options", "training-command", "training-options-sigterm", "training-command-sigterm", "serving"],
+    ids=[
+        "training-options", "training-command", "training-options-sigterm", "training-command-sigterm",
+        "serving", "serving-sigterm",
+        "deploy-options", "deploy-command", "deploy-options-sigterm", "deploy-command-sigterm",
+    ],
 )
 def test_a_stop_while_the_command_line_is_parsed_ends_it_in_one_line(
     store_uri: str, package: str, signum: int, call: int, arguments: list[str]
@@ -99,3 +112,32 @@ def test_a_stop_while_the_command_line_is_parsed_ends_it_in_one_line(
     # It ended in exit code 130 without a word: Typer ends a KeyboardInterrupt so.
     result = run_entry_point(SIGNALLED_PARSE, package, str(int(signum)), str(call), *arguments)
     assert_said_before_command(result, package, signum)
+
+
+# A stop as `serve` checks what it will serve, before uvicorn runs, made exact: the process sends itself the signal as
+# serving.cli calls the check.
+SIGNALLED_CHECK = """
+import os, runpy, sys
+import serving.cli
+
+signum, check = int(sys.argv.pop(1)), sys.argv.pop(1)
+checked = getattr(serving.cli, check)
+
+def signalled(*args, **kwargs):
+    os.kill(os.getpid(), signum)
+    return checked(*args, **kwargs)
+
+setattr(serving.cli, check, signalled)
+runpy.run_module("serving", run_name="__main__", alter_sys=True)
+"""
+
+
+@pytest.mark.parametrize("check", ["listen_error", "missing_store"])
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+def test_a_stop_while_the_server_checks_its_port_and_store_ends_it_in_one_line(
+    store_uri: str, check: str, signum: int
+) -> None:
+    # Ctrl-C ended it in exit code 130 without a word, SIGTERM where it stood. (Were the stop lost, the store that does
+    # not exist would end it in exit code 2.)
+    result = run_entry_point(SIGNALLED_CHECK, str(int(signum)), check, "--port", "0")
+    assert_said_before_command(result, "serving", signum)

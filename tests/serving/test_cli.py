@@ -274,6 +274,24 @@ def test_workers_end_when_their_supervisor_is_killed(store_uri: str, tmp_path: P
 
 
 @pytest.mark.slow
+def test_sigterm_shuts_a_running_server_down_as_uvicorn_does(store_uri: str, tmp_path: Path) -> None:
+    # `python -m serving` says a SIGTERM before its server starts with a handler of its own (serving.early_stop). Left
+    # in place, uvicorn put it back after its shutdown and raised SIGTERM into it again: the command ended in "stopped by
+    # SIGTERM before its server started" and exit code 143.
+    port = free_port()
+    env = {**os.environ, "NEWS_TRACKING_URI": store_uri, "NEWS_POLL_SECONDS": "0"}
+    log_path = tmp_path / "server.log"
+    with serving_process(["--port", str(port)], env, log_path) as server:
+        wait_until_answering(server, f"http://127.0.0.1:{port}/health", log_path)
+        server.send_signal(signal.SIGTERM)
+        code = server.wait(timeout=30)
+
+    text = log_path.read_text()
+    assert "Application shutdown complete" in text and "before its server started" not in text, text
+    assert code == -signal.SIGTERM  # uvicorn raises the signal again once it has shut down, as the default action ends it
+
+
+@pytest.mark.slow
 def test_the_start_log_warns_of_a_misspelt_variable_naming_the_right_one(store_uri: str, tmp_path: Path) -> None:
     port = free_port()
     env = {**os.environ, "NEWS_TRACKING_URI": store_uri, "NEWS_PROT": "9000", "NEWS_POLL_SECONDS": "0"}
