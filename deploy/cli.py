@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import logging
 import signal
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from types import FrameType
-from typing import Annotated, Any
+from typing import Annotated, Any, NoReturn
 
 import typer
 from typer.core import TyperCommand, TyperGroup
@@ -37,7 +37,8 @@ class _Commands(TyperGroup):
 
 class _Command(TyperCommand):
     """A command, whose stop while its options are parsed is said in one line. SIGTERM is its own once it starts (not
-    from the group's callback on, which runs before the command's options are parsed)."""
+    from the group's callback on, which runs before the command's options are parsed), and so is the closing line of a
+    stop while it runs (`_stop_said`)."""
 
     def make_context(self, *args: Any, **kwargs: Any) -> Any:
         with _said_before_command():
@@ -81,18 +82,31 @@ def _stack_errors() -> Iterator[None]:
         raise typer.Exit(1) from err
 
 
-def _stop_on_sigterm(signum: int, _frame: FrameType | None) -> None:
+@contextmanager
+def _stop_said(command: str, left: Callable[[KeyboardInterrupt | early_stop.Stopped], str]) -> Iterator[None]:
+    """End a command stopped by Ctrl-C or SIGTERM in one logged line, `<command> interrupted (Ctrl-C)` or `<command>
+    stopped by SIGTERM` and what it left, and the signal's exit code (130, 143): they ended in the code alone. `left`
+    says what it left, from the stop (its notes: what failed in the cleanup after it), beginning with the words that
+    join it on (": ...", " once it had finished: ...")."""
+    try:
+        yield
+    except (KeyboardInterrupt, early_stop.Stopped) as stop:
+        early_stop.logger.error("%s %s%s", command, early_stop.said(stop), left(stop))
+        raise typer.Exit(early_stop.exit_code(stop)) from stop
+
+
+def _stop_on_sigterm(signum: int, _frame: FrameType | None) -> NoReturn:
     """SIGTERM (a process manager's or a CI job's stop) unwinds as Ctrl-C does: a start stops what it started. A
     second one while that happens is ignored, so the cleanup is not cut short."""
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    raise SystemExit(128 + signum)
+    raise early_stop.Stopped(signum)
 
 
 @contextmanager
 def _sigterm_deferred() -> Iterator[None]:
-    """SIGTERM waits until the block ends, then the command exits with its code (143), as a stopped start does.
-    Raised in the middle of a stop, it ended the stop wherever it stood: PostgreSQL ran on after the tracking server
-    (or both did), and the process manager that sent it took the stack for stopped."""
+    """SIGTERM waits until the block ends, then is raised, as a stopped start's is. Raised in the middle of a stop, it
+    ended the stop wherever it stood: PostgreSQL ran on after the tracking server (or both did), and the process
+    manager that sent it took the stack for stopped."""
     received: list[int] = []
 
     def remember(signum: int, _frame: FrameType | None) -> None:
@@ -104,8 +118,7 @@ def _sigterm_deferred() -> Iterator[None]:
     finally:
         signal.signal(signal.SIGTERM, previous)
     if received:
-        typer.echo(f"error: stopped by {signal.Signals(received[0]).name} (once the stop had finished)", err=True)
-        raise typer.Exit(128 + received[0])
+        raise early_stop.Stopped(received[0])
 
 
 @app.callback()
@@ -139,36 +152,61 @@ def start(
 ) -> None:
     """Start PostgreSQL and the tracking server; creates the cluster on first use."""
     stack = Stack(data_dir)
-    with _stack_errors():
+    status: StackStatus | None = None  # once the stack has started
+
+    def left(stop: KeyboardInterrupt | early_stop.Stopped) -> str:
+        if status is not None:
+            return f" after the stack had started: it runs on, at {status.tracking_uri}"
+        if getattr(stop, "__notes__", None):  # the steps of the cleanup that failed, logged by the stack as they came
+            return ": undoing what it had started failed in part (said above); `python -m deploy status` says what runs"
+        if isinstance(stop.__context__, (KeyboardInterrupt, early_stop.Stopped)):  # a Ctrl-C while it undid the first
+            return (
+                ": undoing what it had started was cut short by this second stop; `python -m deploy status` says what runs"
+            )
+        # Stack.start undoes a start stopped anywhere in it, and one stopped before it has nothing to undo.
+        return ": what it had started is undone and the saved ports are as before it; what ran before it runs on"
+
+    with _stop_said("start", left), _stack_errors():
         # The running parts' ports where stack.json no longer names them, so that a plain start does not move them.
         saved = stack.status().ports
         chosen = Ports(
             saved.postgres if postgres_port is None else postgres_port, saved.mlflow if port is None else port
         )
         status = stack.start(chosen, workers)
-    _report(status)
-    typer.echo(f"\nexport MLFLOW_TRACKING_URI={status.tracking_uri}")
+        _report(status)
+        typer.echo(f"\nexport MLFLOW_TRACKING_URI={status.tracking_uri}")
 
 
 @app.command(cls=_Command)
 def stop(data_dir: DataDir = DEFAULT_DATA_DIR) -> None:
     """Stop the tracking server and PostgreSQL; runs, models and artifacts stay in the data folder."""
     stack = Stack(data_dir)
+    stopped: StackStatus | None = None  # once the stop has finished
+
+    def left(_stop: KeyboardInterrupt | early_stop.Stopped) -> str:
+        if stopped is None:  # Ctrl-C: SIGTERM waits for the stop to finish
+            return (
+                " before it had finished: part of the stack may still run (`python -m deploy status` says which, "
+                "`python -m deploy stop` stops it)"
+            )
+        return f" once it had finished: {_parts_left(stopped)}; runs, models and artifacts stay in {data_dir}"
+
     # A stop that fails ends with its own error and code 1 even after a SIGTERM: its message says what may still run.
-    with _stack_errors(), _sigterm_deferred():
+    with _stop_said("stop", left), _stack_errors(), _sigterm_deferred():
         if not data_dir.exists() and stack.stray_processes():
             # The folder was removed under a running stack: its processes are still this stack's to stop.
             typer.echo(f"the data folder {data_dir} is gone; stopping what still ran from it", err=True)
         else:
             _check_data_dir(data_dir)
-        _report(stack.stop())
+        stopped = stack.stop()
+        _report(stopped)
 
 
 @app.command(cls=_Command)
 def status(data_dir: DataDir = DEFAULT_DATA_DIR) -> None:
     """Which parts of the stack run now."""
     stack = Stack(data_dir)
-    with _stack_errors():
+    with _stop_said("status", lambda _stop: ": it changes nothing, the stack left as it was"), _stack_errors():
         strays = stack.stray_processes()
         if strays and not data_dir.exists():
             raise StackError(
@@ -182,6 +220,14 @@ def status(data_dir: DataDir = DEFAULT_DATA_DIR) -> None:
                 f"stray     {describe(strays)}: still running, but the stack's files no longer lead to them "
                 "(`python -m deploy stop` ends them)"
             )
+
+
+def _parts_left(status: StackStatus) -> str:
+    """Which parts of the stack a stop left running, for its closing line."""
+    running = [
+        name for name, up in (("PostgreSQL", status.postgres_running), ("the tracking server", status.mlflow_running)) if up
+    ]
+    return f"{' and '.join(running)} still {'run' if len(running) > 1 else 'runs'}" if running else "the stack is stopped"
 
 
 def _check_data_dir(data_dir: Path) -> None:

@@ -163,11 +163,13 @@ class Stack:
                 if not running.mlflow_running:
                     started_mlflow = True
                     self._start_mlflow(ports, workers)
+                # In the block: a stop while the status is read (its last step) was left undone, the stack running.
+                started = self.status()
             # Ctrl-C and SIGTERM too: what this call started would otherwise run on under ports no longer saved.
             except BaseException as error:
                 self._undo_start(error, started_mlflow, started_postgres, previous)
                 raise
-        return self.status()
+        return started
 
     def _undo_start(self, error: BaseException, started_mlflow: bool, started_postgres: bool, previous: str | None) -> None:
         """Stop what a failed start started and put back the ports saved before it. Every step runs even when one

@@ -1,18 +1,23 @@
 """deploy/cli.py: what `python -m deploy` prints and exits with, around the stack it drives (its commands' own checks
-of the data folder, the ports a plain start keeps, errors in one line, a SIGTERM during a stop). The stack itself, a
-real PostgreSQL cluster and tracking server, is tested in test_stack.py."""
+of the data folder, the ports a plain start keeps, errors in one line, a stop while a command runs said in one line).
+The stack itself, a real PostgreSQL cluster and tracking server, is tested in test_stack.py."""
 
 from __future__ import annotations
 
+import logging
 import signal
-from collections.abc import Iterator
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
+from classifiers.store import PROJECT_ROOT
 from deploy import cli as deploy_cli
 from deploy.stack import Ports, Stack, StackError, StackStatus
+from tests.conftest import free_port
 
 
 @pytest.fixture(autouse=True)
@@ -113,8 +118,15 @@ def test_a_stack_error_ends_the_command_in_its_message_and_notes_with_code_1(
     assert result.stdout == ""
 
 
+def closing_line(caplog: pytest.LogCaptureFixture) -> str:
+    """The command's last logged line, which must be deploy's own."""
+    last = caplog.records[-1]
+    assert last.name == "deploy", caplog.text
+    return last.getMessage()
+
+
 def test_a_sigterm_during_a_stop_lets_the_stop_finish_then_exits_with_its_code(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     data = tmp_path / "data"
     data.mkdir()
@@ -132,4 +144,116 @@ def test_a_sigterm_during_a_stop_lets_the_stop_finish_then_exits_with_its_code(
     assert result.exit_code == 128 + signal.SIGTERM
     assert finished == [True]
     assert result.stdout.splitlines()[:2] == ["postgres  stopped  6101", "mlflow    stopped  http://127.0.0.1:6102"]
-    assert result.stderr.strip() == "error: stopped by SIGTERM (once the stop had finished)"
+    # It said so in "error: stopped by SIGTERM (once the stop had finished)", not in the words of deploy's other stops.
+    assert closing_line(caplog) == (
+        f"stop stopped by SIGTERM once it had finished: the stack is stopped; runs, models and artifacts stay in {data}"
+    )
+    assert result.stderr == ""
+
+
+# A stop while a command runs, made exact: the process sends itself the signal as the command calls a method of the
+# stack, before the method runs.
+SIGNALLED_CALL = """
+import os, runpy, sys
+from deploy.stack import Stack
+
+signum, method = int(sys.argv.pop(1)), sys.argv.pop(1)
+called = getattr(Stack, method)
+
+def signalled(*args, **kwargs):
+    os.kill(os.getpid(), signum)
+    return called(*args, **kwargs)
+
+setattr(Stack, method, signalled)
+runpy.run_module("deploy", run_name="__main__", alter_sys=True)
+"""
+
+UNDONE = "what it had started is undone and the saved ports are as before it; what ran before it runs on"
+UNFINISHED = "part of the stack may still run (`python -m deploy status` says which, `python -m deploy stop` stops it)"
+
+
+@pytest.mark.parametrize(
+    ("command", "method", "signum", "left"),
+    [
+        ("status", "status", signal.SIGINT, ": it changes nothing, the stack left as it was"),
+        ("status", "status", signal.SIGTERM, ": it changes nothing, the stack left as it was"),
+        # Its checks of a new folder, before anything starts: a stop anywhere in Stack.start is undone there.
+        ("start", "_check_new_data_dir", signal.SIGINT, f": {UNDONE}"),
+        ("start", "_check_new_data_dir", signal.SIGTERM, f": {UNDONE}"),
+        # Ctrl-C ends a stop where it stands; SIGTERM waits for it.
+        ("stop", "stop_tracking_server", signal.SIGINT, f" before it had finished: {UNFINISHED}"),
+        ("stop", "stop_tracking_server", signal.SIGTERM, " once it had finished: the stack is stopped; runs, models and "
+         "artifacts stay in {data}"),
+    ],
+    ids=["status", "status-sigterm", "start", "start-sigterm", "stop", "stop-sigterm"],
+)
+def test_a_stop_while_a_command_runs_ends_it_in_one_line_saying_what_it_left(
+    tmp_path: Path, command: str, method: str, signum: int, left: str
+) -> None:
+    # It ended in the signal's exit code without a word (the stop sent SIGTERM in an "error: ..." line of its own).
+    data = tmp_path / ("new" if command == "start" else "data")
+    if command != "start":
+        data.mkdir()
+    ports = ["--postgres-port", str(free_port()), "--port", str(free_port())] if command == "start" else []
+    result = subprocess.run(
+        [sys.executable, "-c", SIGNALLED_CALL, str(int(signum)), method, command, "--data-dir", str(data), *ports],
+        cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=120, check=False,
+    )
+
+    said = "interrupted (Ctrl-C)" if signum == signal.SIGINT else "stopped by SIGTERM"
+    assert result.stderr.splitlines() == [f"ERROR deploy: {command} {said}{left.format(data=data)}"], result.stderr
+    assert result.returncode == 128 + signum
+    if command == "start":
+        assert not data.exists()
+
+
+def test_a_start_stopped_once_the_stack_has_started_says_it_runs_on(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    def report(status: StackStatus) -> None:
+        signal.raise_signal(signal.SIGTERM)  # Stack.start has returned: nothing of it is undone any more
+
+    monkeypatch.setattr(Stack, "status", lambda self: StackStatus(self.data_dir, Ports(6101, 6102), False, False))
+    monkeypatch.setattr(Stack, "start", lambda self, ports, workers: StackStatus(self.data_dir, ports, True, True))
+    monkeypatch.setattr(deploy_cli, "_report", report)
+
+    result = CliRunner().invoke(deploy_cli.app, ["start", "--data-dir", str(tmp_path / "data")])
+
+    assert result.exit_code == 128 + signal.SIGTERM
+    assert closing_line(caplog) == "start stopped by SIGTERM after the stack had started: it runs on, at http://127.0.0.1:6102"
+
+
+def undoing_failed(self: Stack, ports: Ports, workers: int) -> StackStatus:
+    """Stack.start stopped, one of its cleanup's steps failing (a note on the stop, as Stack._undo_start adds)."""
+    stop = KeyboardInterrupt()
+    stop.add_note("cleaning up after the failed start, stopping PostgreSQL failed too: pg_ctl failed")
+    raise stop
+
+
+def undoing_cut_short(self: Stack, ports: Ports, workers: int) -> StackStatus:
+    """Stack.start stopped, then stopped again while it undid what it had started (a second Ctrl-C ends the cleanup)."""
+    try:
+        raise KeyboardInterrupt
+    except KeyboardInterrupt:
+        raise KeyboardInterrupt  # the second, raised in the cleanup: the first is its context
+
+
+@pytest.mark.parametrize(
+    ("start", "left"),
+    [
+        (undoing_failed, "undoing what it had started failed in part (said above)"),
+        (undoing_cut_short, "undoing what it had started was cut short by this second stop"),
+    ],
+    ids=["failed", "cut-short"],
+)
+def test_a_start_stopped_whose_undoing_did_not_finish_does_not_say_it_was_undone(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture,
+    start: Callable[[Stack, Ports, int], StackStatus], left: str
+) -> None:
+    monkeypatch.setattr(Stack, "start", start)
+
+    with caplog.at_level(logging.INFO):
+        result = CliRunner().invoke(deploy_cli.app, ["start", "--data-dir", str(tmp_path / "data")])
+
+    assert result.exit_code == 128 + signal.SIGINT
+    assert closing_line(caplog) == f"start interrupted (Ctrl-C): {left}; `python -m deploy status` says what runs"

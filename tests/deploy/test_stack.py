@@ -42,6 +42,8 @@ from training import cli
 pytestmark = pytest.mark.xdist_group("tracking_stack")
 
 TOPIC_CONFIG = str(PROJECT_ROOT / "configs/topic/tfidf_logreg.yaml")
+# What a start stopped while it ran says it left (deploy.cli)
+UNDONE = "what it had started is undone and the saved ports are as before it; what ran before it runs on"
 ITEMS = {"items": [{"text": "Israeli jets struck targets in southern Lebanon overnight.", "target": "Israel"}]}
 
 
@@ -499,12 +501,54 @@ def test_a_start_interrupted_once_postgres_is_up_stops_what_it_started_and_keeps
             assert start.poll() is None and time.monotonic() < deadline, start.stderr.read() if start.stderr else ""
             time.sleep(0.1)
         start.send_signal(stop)
-        start.communicate(timeout=120)
+        _, errors = start.communicate(timeout=120)
 
         assert start.returncode == (130 if stop == signal.SIGINT else 143)
         status = stack.status()
         assert not status.postgres_running and not status.mlflow_running
         assert stack.ports_file.read_text() == saved
+        # It ended without a word on what it had done.
+        said = "interrupted (Ctrl-C)" if stop == signal.SIGINT else "stopped by SIGTERM"
+        assert errors.splitlines()[-1] == f"ERROR deploy: start {said}: {UNDONE}", errors
+
+
+# A start stopped as it reads the status of the stack it has just started (its last step), made exact: the process
+# sends itself Ctrl-C as Stack.status is first called after the tracking server has started.
+SIGNALLED_LAST_STATUS = """
+import os, runpy, signal
+from deploy.stack import Stack
+
+start_mlflow, status = Stack._start_mlflow, Stack.status
+
+def started(self, *args, **kwargs):
+    start_mlflow(self, *args, **kwargs)
+    Stack.status = signalled
+
+def signalled(self):
+    Stack.status = status
+    os.kill(os.getpid(), signal.SIGINT)
+    return status(self)
+
+Stack._start_mlflow = started
+runpy.run_module("deploy", run_name="__main__", alter_sys=True)
+"""
+
+
+@pytest.mark.slow
+def test_a_start_interrupted_in_its_last_step_stops_what_it_started_too() -> None:
+    # Stack.start read the new stack's status after its cleanup's block: a Ctrl-C there left the stack running, and
+    # the command that ended in exit code 130 without a word had in fact started it.
+    with stack_postgres_can_reach() as stack:
+        start = subprocess.run(
+            [sys.executable, "-c", SIGNALLED_LAST_STATUS, *start_command(stack)[3:]],
+            cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=300, check=False,
+        )
+
+        assert start.returncode == 130, start.stderr
+        status = stack.status()
+        assert not status.postgres_running and not status.mlflow_running
+        assert not stack.ports_file.exists()
+        assert start.stderr.splitlines()[-1] == f"ERROR deploy: start interrupted (Ctrl-C): {UNDONE}", start.stderr
 
 
 @pytest.mark.slow
@@ -620,9 +664,10 @@ def test_a_first_start_stopped_while_the_cluster_is_made_leaves_none_and_the_nex
             assert start.poll() is None and time.monotonic() < deadline, start.stderr.read() if start.stderr else ""
             time.sleep(0.01)
         start.send_signal(signal.SIGTERM)
-        start.communicate(timeout=120)
+        _, errors = start.communicate(timeout=120)
 
         assert start.returncode == 143
+        assert errors.splitlines()[-1] == f"ERROR deploy: start stopped by SIGTERM: {UNDONE}", errors
         again = subprocess.run(command, cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=300)
         assert again.returncode == 0, again.stderr
         assert stack.status().mlflow_running
@@ -698,5 +743,8 @@ def test_a_stop_sent_sigterm_stops_postgres_too_then_exits_with_the_signals_code
         status = stack.status()
         assert not status.postgres_running and not status.mlflow_running
         assert stop.returncode == 143, errors
-        assert "error: stopped by SIGTERM" in errors
+        assert errors.splitlines()[-1] == (
+            f"ERROR deploy: stop stopped by SIGTERM once it had finished: the stack is stopped; runs, models and "
+            f"artifacts stay in {stack.data_dir}"
+        )
         assert "postgres  stopped" in output and "mlflow    stopped" in output
