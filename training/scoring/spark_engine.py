@@ -17,6 +17,7 @@ import re
 import socket
 import sys
 import threading
+import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
@@ -44,6 +45,9 @@ DEFAULT_MASTER = "local[*]"
 APP_NAME = "news-classify-score"
 STANDALONE_PREFIX = "spark://"
 MASTER_CONNECT_TIMEOUT_S = 5
+# A killed task aborts its part files in well under a second; one stuck in a model call is not waited for long.
+TASKS_END_TIMEOUT_S = 30.0
+_TASKS_POLL_S = 0.1
 # Columns this engine adds (the UDF's struct, exploded into the output columns; a row's place in the file, and the
 # keys that lay documents out); random, so no input column can have their names.
 _PREDICTION = f"prediction_{uuid.uuid4().hex}"
@@ -234,6 +238,34 @@ def signals_cancel_jobs(spark: SparkSession) -> Iterator[None]:
         yield
 
 
+def stop_after_its_tasks(spark: SparkSession, timeout_s: float = TASKS_END_TIMEOUT_S) -> None:
+    """Stop the session once the tasks of its failed or cancelled jobs have ended (for at most timeout_s).
+
+    A job fails as soon as it is cancelled, while its killed tasks are still aborting their part files: stopped
+    then, Spark pulls their blocks from under them and they log Java stack traces after the command's last line.
+    A JVM stopped by a signal to the process group can be neither asked nor stopped: the error in flight says more.
+    """
+    from py4j.protocol import Py4JError
+
+    with suppress(Py4JError, OSError):
+        deadline = time.monotonic() + timeout_s
+        while _running_tasks(spark) and time.monotonic() < deadline:
+            time.sleep(_TASKS_POLL_S)
+        spark.stop()
+
+
+def _running_tasks(spark: SparkSession) -> int:
+    """Tasks still running in the stages of the session's jobs (the status tracker counts them until they end)."""
+    tracker = spark.sparkContext.statusTracker()
+    running = 0
+    for job_id in tracker.getJobIdsForGroup():
+        job = tracker.getJobInfo(job_id)
+        for stage_id in job.stageIds if job is not None else []:
+            stage = tracker.getStageInfo(stage_id)
+            running += stage.numActiveTasks if stage is not None else 0
+    return running
+
+
 @contextmanager
 def _without_py4j_root_logs() -> Iterator[None]:
     """py4j logs a broken connection (a JVM stopped by a signal to the whole process group) through the root
@@ -272,21 +304,14 @@ def score_with_spark(source: InputFile, spec: ModelSpec, output: Path, master: s
             with signals_cancel_jobs(spark):
                 _write_scores(spark, source, spec, staged, chunk_rows, records, documents)
         except Exception as err:
-            from py4j.protocol import Py4JError
-
-            with suppress(Py4JError, OSError):
-                spark.stop()
+            stop_after_its_tasks(spark)
             failure = write_failure(str(err))
             if failure is not None:
                 # A full disk or a read-only folder is the user's to free: one line, as the local engine says it.
                 raise UserInputError(f"cannot write {output}: {failure}") from err
             raise
         except BaseException:
-            # A JVM stopped by a signal to the process group cannot be asked to stop: the error in flight says more.
-            from py4j.protocol import Py4JError
-
-            with suppress(Py4JError, OSError):
-                spark.stop()
+            stop_after_its_tasks(spark)
             raise
         spark.stop()
         # Counted from the written files' footers: counting the scored frame would run the model again (and Spark's

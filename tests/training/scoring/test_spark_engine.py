@@ -22,6 +22,39 @@ from training.scoring import Engine, score
 from training.scoring.model import MODEL_FILE, MODEL_METADATA_KEY, ModelSpec, describe_model
 from training.scoring.spark_engine import check_master_reachable, result_type, write_failure
 
+# A job cancelled while its one task is in a slow model call, as a stop cancels the command's; the session is then
+# stopped as the command stops it, and the process lives on a moment, as the command logs its last line.
+CANCELLED_WRITE = """
+import sys, threading, time
+from pathlib import Path
+import pandas as pd
+from pyspark.sql import functions as F
+from training.scoring.spark_engine import start_session, stop_after_its_tasks
+
+spark = start_session("local[1]", None)
+in_model_call = Path(sys.argv[2])
+
+@F.pandas_udf("double")
+def slow(values: pd.Series) -> pd.Series:
+    in_model_call.touch()
+    time.sleep(10)  # the killed task's worker is killed after spark.python.task.killTimeout (2 s)
+    return values * 2.0
+
+def cancel_once_in_the_model_call() -> None:
+    while not in_model_call.exists():
+        time.sleep(0.05)
+    spark.sparkContext.cancelAllJobs()
+
+threading.Thread(target=cancel_once_in_the_model_call, daemon=True).start()
+try:
+    spark.range(0, 100, numPartitions=4).withColumn("y", slow("id")).write.parquet(sys.argv[1])
+except Exception:
+    pass
+stop_after_its_tasks(spark)
+print("session stopped", file=sys.stderr, flush=True)
+time.sleep(4)
+"""
+
 
 def test_the_udf_returns_the_contract_columns_as_a_struct() -> None:
     struct = result_type(ModelSpec("models:/x@champion", "stance", ("against", "favor", "none")))
@@ -225,6 +258,20 @@ def test_spark_reads_the_segments_of_a_document_beside_their_neighbours_as_the_l
     alone = predicted_frame(load_pyfunc(model_uri), pd.DataFrame(rows)[["text"]])
     proba = [name for name in written.columns if name.startswith("proba_")]
     assert not np.allclose(written.loc[:7, proba].to_numpy(), alone.loc[:7, proba].to_numpy(), atol=1e-3)
+
+
+@pytest.mark.slow
+def test_a_cancelled_job_is_stopped_once_its_killed_task_has_aborted(out_dir: Path) -> None:
+    """Stopped at once, Spark pulled the aborting task's blocks from under it, and it logged Java stack traces after
+    the command's last line (and after the staging folder was gone)."""
+    stopping = subprocess.run(
+        [sys.executable, "-c", CANCELLED_WRITE, str(out_dir / "scores"), str(out_dir / "in-model-call")],
+        cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=120, check=True,
+    )
+    assert "SPARK_JOB_CANCELLED" in stopping.stderr  # the job was cancelled while its task ran
+    assert "TaskKilled" in stopping.stderr, stopping.stderr[-3000:]  # and the task ended, killed, before the stop
+    assert "Error in TaskCompletionListener" not in stopping.stderr, stopping.stderr[-3000:]
+    assert stopping.stderr.strip().splitlines()[-1] == "session stopped", stopping.stderr[-3000:]
 
 
 @pytest.mark.slow
