@@ -52,7 +52,7 @@ except Exception:
     pass
 stop_after_its_tasks(spark)
 print("session stopped", file=sys.stderr, flush=True)
-time.sleep(4)
+time.sleep(2)
 """
 
 
