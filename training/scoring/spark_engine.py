@@ -45,7 +45,8 @@ DEFAULT_MASTER = "local[*]"
 APP_NAME = "news-classify-score"
 STANDALONE_PREFIX = "spark://"
 MASTER_CONNECT_TIMEOUT_S = 5
-# A killed task aborts its part files in well under a second; one stuck in a model call is not waited for long.
+# A killed task ends once Spark has killed its Python worker (spark.python.task.killTimeout, 2 s) and aborted its part
+# files; a task that does not end is not waited for long.
 TASKS_END_TIMEOUT_S = 30.0
 _TASKS_POLL_S = 0.1
 # Columns this engine adds (the UDF's struct, exploded into the output columns; a row's place in the file, and the
