@@ -109,6 +109,21 @@ def _repo_store_untouched() -> Iterator[None]:
 
 
 @pytest.fixture(scope="session", autouse=True)
+def _temporary_files_of_the_run() -> Iterator[Path]:
+    """Every temporary file of the test run, made in this process or in the commands and servers it starts, goes in one
+    folder removed at the end: a command a test kills (SIGKILL) cannot remove its own, and each run left a few in /tmp
+    (a killed training's config.yaml, a killed server's broadcast folder)."""
+    root = Path(tempfile.mkdtemp(prefix="news-tests-"))
+    # PostgreSQL runs as its own system user when the tests run as root, and must enter the stack's folder made in here.
+    root.chmod(0o755)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(tempfile, "tempdir", str(root))
+        patch.setenv("TMPDIR", str(root))
+        yield root
+    shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture(scope="session", autouse=True)
 def _onnx_graphs_in_a_temporary_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
     """Exported encoder graphs are kept for the test run (its servers and commands too), never in the user's cache.
 
