@@ -122,7 +122,9 @@ def evaluate_file(
     if record_in is None:
         return result
     source = str(path.resolve())
-    params: dict[str, str] = {"data": source, **({"group_column": group_column} if group_column else {})}
+    # Named as the dataset and training's params name a file (from the project root, the data directory as
+    # `$NEWS_DATA_DIR`): this checkout's whole path made two checkouts' evaluations of one file differ in the compare view.
+    params: dict[str, str] = {"data": str(locations.shown(path)), **({"group_column": group_column} if group_column else {})}
     params["trained_on"] = _shown(seen)
     params |= _label_map_params(label_map)
     evaluation = Evaluation(

@@ -693,6 +693,25 @@ def test_a_recorded_evaluation_names_the_shared_datasets_as_training_does(
     assert MlflowClient().get_run(run_id).data.params["data_dir"] == "../shared/datasets"
 
 
+def test_a_recorded_evaluation_names_its_file_as_its_dataset_does(
+    store_uri: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The `data` param gave this machine's whole path where the dataset's name gave `../shared/datasets/...`: two
+    # checkouts' evaluations of one file differed in the compare view.
+    train(load_config(locations.CONFIGS_DIR / "topic" / "tfidf_logreg.yaml"))
+    shared = tmp_path / "shared" / "datasets"
+    (shared / "ours").mkdir(parents=True)
+    monkeypatch.setattr(locations, "SHARED_DATA_DIR", shared)
+    data = write(shared / "ours" / "topic.jsonl", [{"text": text, "label": label} for text, label in TOPIC_ROWS])
+    code, stdout, output = evaluate_cli(
+        "--model-uri", "models:/news-topic@champion", "--data", str(data), "--experiment", "held-out"
+    )
+    assert code == 0, output
+    run = MlflowClient().get_run(json.loads(stdout.strip().splitlines()[-1])["run"]["run_id"])
+    assert run.inputs is not None
+    assert run.data.params["data"] == run.inputs.dataset_inputs[0].dataset.name == "../shared/datasets/ours/topic.jsonl"
+
+
 def _gold_and_predicted(metrics: dict[str, object]) -> tuple[list[str], list[str]]:
     """Rows rebuilt from a result's confusion counts."""
     gold: list[str] = []
