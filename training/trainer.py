@@ -520,7 +520,7 @@ def _log_reports(tested: pd.DataFrame, result: CrossValidation, config: Experime
     title = f"{config.task} / {config.model.family}: out-of-fold ({config.evaluation.cv})"
     mlflow.log_figure(confusion_matrix_figure(y_true, y_pred, result.labels, title), "evaluation/confusion_matrix.png")
     mlflow.log_text(report_text(y_true, y_pred, result.labels), "evaluation/classification_report.txt")
-    mlflow.log_dict({"folds": result.fold_metrics}, "evaluation/folds.json")
+    mlflow.log_dict({"folds": result.fold_reports()}, "evaluation/folds.json")
     predictions = tested.assign(predicted=y_pred, score=result.probabilities[result.tested].max(axis=1))
     mlflow.log_table(predictions.reset_index(drop=True), PREDICTIONS_ARTIFACT)
 

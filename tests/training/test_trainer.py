@@ -211,6 +211,11 @@ def test_run_records_params_metrics_artifacts_dataset_and_tags(store_uri: str) -
         "evaluation/classification_report.txt",
         "evaluation/folds.json",
     } <= artifacts
+    # Each fold names the article it held out: the eight seed articles, one per fold.
+    folds = json.loads(Path(client.download_artifacts(result.run_id, "evaluation/folds.json")).read_text(encoding="utf-8"))
+    held_out = [fold["held_out_groups"] for fold in folds["folds"]]
+    assert all(len(groups) == 1 for groups in held_out) and len({groups[0] for groups in held_out}) == 8
+    assert sum(fold["rows"] for fold in folds["folds"]) == 208
     logged_path = Path(client.download_artifacts(result.run_id, "config.yaml"))
     logged = yaml.safe_load(logged_path.read_text(encoding="utf-8"))
     assert logged["model"]["C"] == 2.0

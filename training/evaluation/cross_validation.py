@@ -137,12 +137,22 @@ def check_training_sides(splits: list[Split], labels: np.ndarray, groups: pd.Ser
 
 @dataclass(frozen=True)
 class CrossValidation:
-    """Out-of-fold probabilities over the full label set, and each fold's own metrics."""
+    """Out-of-fold probabilities over the full label set, and each fold's own metrics and held-out groups."""
 
     labels: list[str]
     probabilities: np.ndarray
     tested: np.ndarray
     fold_metrics: list[dict[str, float]]
+    fold_groups: list[list[str]]
+    fold_rows: list[int]
+
+    def fold_reports(self) -> list[dict[str, object]]:
+        """Each fold's held-out groups and row count beside its metrics, so a fold's figures say which articles they
+        are of."""
+        return [
+            {"held_out_groups": groups, "rows": rows, **metrics}
+            for groups, rows, metrics in zip(self.fold_groups, self.fold_rows, self.fold_metrics, strict=True)
+        ]
 
     @property
     def predictions(self) -> np.ndarray:
@@ -199,6 +209,7 @@ def cross_validate(
     probabilities = np.zeros((len(y), len(labels)))
     tested = np.zeros(len(y), dtype=bool)
     fold_metrics = []
+    fold_groups = [sorted({str(group) for group in data.frame["group"].iloc[test_index]}) for test_index, _, _ in folds]
     _warn_of_unlearnable_rows(y, folds)
     for test_index, fold_labels, fold_output in folds:
         # A fold may lack a class in training; its column stays at zero probability.
@@ -209,7 +220,14 @@ def cross_validate(
         predicted = np.asarray(labels, dtype=object)[fold_probabilities.argmax(axis=1)]
         present = sorted(set(y[test_index]) | set(predicted))
         fold_metrics.append(classification_metrics(y[test_index], predicted, present))
-    return CrossValidation(labels=labels, probabilities=probabilities, tested=tested, fold_metrics=fold_metrics)
+    return CrossValidation(
+        labels=labels,
+        probabilities=probabilities,
+        tested=tested,
+        fold_metrics=fold_metrics,
+        fold_groups=fold_groups,
+        fold_rows=[len(test_index) for test_index, _, _ in folds],
+    )
 
 
 def _warn_of_unlearnable_rows(y: np.ndarray, folds: list[Fold]) -> None:

@@ -97,6 +97,18 @@ def test_class_missing_from_a_fold_gets_zero_probability() -> None:
     assert summary["accuracy_cv_mean"] == pytest.approx(0.0)
 
 
+def test_each_fold_report_names_its_held_out_groups_and_rows() -> None:
+    # folds.json listed each fold's metrics alone: which article a weak fold held out could not be told.
+    toy = data(["a", "a", "b", "b", "b", "c"], ["x", "y", "x", "y", "x", "y"])
+    splits = group_splits(EvaluationConfig(), toy.frame["group"], seed=0)
+    result = cross_validate(lambda: MajorityClassifier("topic"), toy, splits)
+    reports = result.fold_reports()
+    assert [(report["held_out_groups"], report["rows"]) for report in reports] == [(["a"], 2), (["b"], 3), (["c"], 1)]
+    assert [{key: report[key] for key in metrics} for report, metrics in zip(reports, result.fold_metrics)] == (
+        result.fold_metrics
+    )
+
+
 def test_groups_that_each_hold_one_label_are_warned_of(caplog: pytest.LogCaptureFixture) -> None:
     # Every held-out article is the only one of its label: the figures measure nothing, and the log says so.
     toy = data(["a", "a", "b", "b", "c"], ["x", "x", "y", "y", "z"])
