@@ -10,7 +10,7 @@ user sees: wall time, the process's peak RSS, the logged metrics and the registe
     python benchmarks/bench_training.py seeds configs/topic/descriptions.yaml configs/topic/setfit.yaml --store /tmp/bench
 
 `--store FOLDER` keeps the runs' MLflow store (SQLite, artifacts beside it) to compare them in the UI:
-`mlflow ui --backend-store-uri sqlite:///FOLDER/mlflow.db`.
+`MLFLOW_TRACKING_URI=sqlite:///FOLDER/mlflow.db python -m training ui` (its links open the runs tables).
 
 Each measured config's figures are kept in `benchmarks/results/bench_training.json` (replacing that
 config's earlier row), and a folder's table is written from the rows kept there. So slow configs can
