@@ -8,6 +8,7 @@ take turns instead of overwriting each other's decisions.
 from __future__ import annotations
 
 import logging
+import re
 import time
 import uuid
 from collections.abc import Iterator
@@ -54,6 +55,11 @@ PAIRED_ON = ("group", "label")
 LOCK_OWNER_TAG = "owner"
 LOCK_DESCRIPTION = "Held while `python -m training promote` (or training) moves the champion alias; removed after."
 LOCK_POLL_S = 0.05
+# MLflow's registry keeps a version's description in a column of 5,000 characters, which PostgreSQL enforces (SQLite
+# does not): a version promoted and replaced often enough could no longer be promoted, its next note refused.
+DESCRIPTION_MAX_CHARS = 5000
+NOTES_LEFT_OUT = "older promotion notes left out: the registry keeps 5,000 characters of a description"
+_NOTE_START = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\+00:00: ")
 # A promotion is a handful of registry calls: a lock whose holder has not changed for this long was
 # left by a killed promoter.
 STALE_LOCK_S = 60.0
@@ -461,8 +467,28 @@ def _add_to_description(client: MlflowClient, name: str, version: str, note: str
     """Append a line to the version's description: its promotion history, oldest first."""
     # Read now, not from a copy taken before the lock: another writer may have added a line meanwhile.
     current = client.get_model_version(name, version).description
-    description = f"{current}\n{note}" if current else note
-    client.update_model_version(name, version, description=description)
+    client.update_model_version(name, version, description=with_note(current, note))
+
+
+def with_note(description: str | None, note: str) -> str:
+    """The description with the note as its last line. Past DESCRIPTION_MAX_CHARS the oldest promotion notes give way
+    to one line saying so; other lines (a reviewer's) stay."""
+    lines = [*(description.splitlines() if description else []), note]
+    older_notes = [index for index, line in enumerate(lines[:-1]) if _NOTE_START.match(line)]
+    left_out = f"({NOTES_LEFT_OUT})"
+    for count in range(len(older_notes) + 1):
+        gone = set(older_notes[:count])
+        kept: list[str] = []
+        for index, line in enumerate(lines):
+            if index not in gone:
+                kept.append(line)
+            elif index == older_notes[0] and left_out not in lines:
+                kept.append(left_out)
+        text = "\n".join(kept)
+        if len(text) <= DESCRIPTION_MAX_CHARS:
+            return text
+    # Other lines longer than the column on their own: the newest characters, the note among them.
+    return text[-DESCRIPTION_MAX_CHARS:]
 
 
 def record_refusal(client: MlflowClient, name: str, version: str, refusal: PromotionRefused) -> None:

@@ -2,6 +2,7 @@ import json
 import re
 import signal
 import threading
+import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
@@ -526,3 +527,62 @@ def test_ctrl_c_during_a_promotion_s_writes_takes_effect_once_they_are_whole(
     assert promoted.tags["promotion_reason"].startswith("macro_f1 0.7000 beats")
     assert client.get_model_version(TOPIC, first).tags["replaced_by"] == second
     assert [model.name for model in client.search_registered_models()] == [TOPIC]
+
+
+def long_history() -> str:
+    """A version's description after many promotions: timestamped notes filling the registry's column (as a reviewer's
+    line beside them does) all but room for one more note."""
+    notes: list[str] = []
+    while sum(len(line) + 1 for line in notes) < promotion.DESCRIPTION_MAX_CHARS - 120:
+        notes.append(f"2026-11-{1 + len(notes) % 28:02d}T10:00:00+00:00: no longer champion: replaced by version {len(notes)}")
+    return "\n".join(notes)
+
+
+def promoted_after_a_long_history(client: MlflowClient, name: str) -> str:
+    """Version 1 of `name`, champion again after a history of 60 promotion notes; its description."""
+    first, second = scored_version(client, 0.5, name=name), scored_version(client, 0.5, name=name)
+    promote(client, name, version=second, force=True)
+    client.update_model_version(name, first, description=f"reviewed by the desk\n{long_history()}")
+    promote(client, name, version=first, force=True)
+    description = client.get_model_version(name, first).description
+    assert description is not None
+    return description
+
+
+def test_a_version_with_a_long_history_keeps_its_newest_notes_within_the_registrys_column(store_uri: str) -> None:
+    description = promoted_after_a_long_history(MlflowClient(), TOPIC)
+
+    assert len(description) <= promotion.DESCRIPTION_MAX_CHARS
+    lines = description.splitlines()
+    # The oldest notes give way; a line not written by a promotion stays, and so does the newest note.
+    assert lines[0] == "reviewed by the desk"
+    assert lines[1] == f"({promotion.NOTES_LEFT_OUT})"
+    assert lines[-2] == long_history().splitlines()[-1]
+    assert "became champion (previous: 2); forced (--force)" in lines[-1]
+
+
+@pytest.mark.xdist_group("tracking_stack")  # the session's tracking stack lives on one worker
+def test_a_version_with_a_long_history_is_still_promoted_on_postgresql(stack_uri: str) -> None:
+    # MLflow's registry keeps a description in a column of 5,000 characters, which PostgreSQL enforces: the promotion
+    # failed writing its note, so a version rolled back and forth often enough could no longer be made champion.
+    client = MlflowClient()
+    name = f"topic-history-{uuid.uuid4().hex[:8]}"
+
+    description = promoted_after_a_long_history(client, name)
+
+    assert champion_number(client, name) == "1"
+    assert len(description) <= promotion.DESCRIPTION_MAX_CHARS
+
+
+def test_notes_added_one_by_one_keep_one_line_saying_older_ones_were_left_out() -> None:
+    description = "reviewed by the desk"
+    notes = [
+        f"2026-12-01T10:{index // 60:02d}:{index % 60:02d}+00:00: became champion (previous: {index})" for index in range(200)
+    ]
+    for note in notes:
+        description = promotion.with_note(description, note)
+
+    lines = description.splitlines()
+    assert len(description) <= promotion.DESCRIPTION_MAX_CHARS
+    assert lines[:2] == ["reviewed by the desk", f"({promotion.NOTES_LEFT_OUT})"]
+    assert lines[2:] == notes[-len(lines[2:]) :]  # the newest, in order
