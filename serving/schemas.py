@@ -100,7 +100,14 @@ class ArticleRequest(RequestBody):
 # --- predictions ------------------------------------------------------------------------------
 
 
-class Prediction(BaseModel):
+class ResponseBody(BaseModel):
+    """Answers send every field, null ones too, so the OpenAPI schema lists every field as required (else generated
+    clients make a field with a default, such as `stance`, an optional property that may be absent)."""
+
+    model_config = ConfigDict(json_schema_serialization_defaults_required=True)
+
+
+class Prediction(ResponseBody):
     label: str
     score: float = Field(description="Probability of the label.")
     probabilities: dict[str, float] = Field(description="Probability of every label of the model.")
@@ -110,7 +117,7 @@ class StancePrediction(Prediction):
     target: str
 
 
-class ModelRef(BaseModel):
+class ModelRef(ResponseBody):
     name: str
     version: str
 
@@ -120,7 +127,7 @@ class ModelRef(BaseModel):
         return cls(name=model.name, version=model.version)
 
 
-class ModelsUsed(BaseModel):
+class ModelsUsed(ResponseBody):
     topic: ModelRef | None = Field(
         description="The topic model; null on a stance-only server (NEWS_TOPIC_MODEL_URI empty)."
     )
@@ -137,14 +144,14 @@ class ModelsUsed(BaseModel):
         )
 
 
-class ItemResult(BaseModel):
+class ItemResult(ResponseBody):
     topic: Prediction | None = Field(
         description="null on a stance-only server (NEWS_TOPIC_MODEL_URI empty), which answers items with a target only."
     )
     stance: StancePrediction | None = None
 
 
-class ClassifyResponse(BaseModel):
+class ClassifyResponse(ResponseBody):
     models: ModelsUsed
     results: list[ItemResult] = Field(description="One per request item, in order.")
 
@@ -152,26 +159,26 @@ class ClassifyResponse(BaseModel):
 # --- articles ---------------------------------------------------------------------------------
 
 
-class SegmentResult(BaseModel):
+class SegmentResult(ResponseBody):
     position: int
     text: str
     topic: Prediction | None = Field(description="null on a stance-only server (NEWS_TOPIC_MODEL_URI empty).")
     stances: list[StancePrediction] = Field(description="Stance toward each requested target the segment mentions.")
 
 
-class TopicShare(BaseModel):
+class TopicShare(ResponseBody):
     label: str
     count: int
     share: float
 
 
-class StanceEvidence(BaseModel):
+class StanceEvidence(ResponseBody):
     position: int
     label: str
     score: float
 
 
-class TargetStance(BaseModel):
+class TargetStance(ResponseBody):
     target: str
     mentioned: bool = Field(description="False when no segment mentions the target: then label and score are null.")
     label: str | None = Field(description="Argmax of the mean stance probabilities over the mentioning segments.")
@@ -180,7 +187,7 @@ class TargetStance(BaseModel):
     segments: list[StanceEvidence]
 
 
-class ArticleSummary(BaseModel):
+class ArticleSummary(ResponseBody):
     segments: int
     topics: list[TopicShare] = Field(
         description="Every topic label, most frequent first; empty on a stance-only server (NEWS_TOPIC_MODEL_URI empty)."
@@ -188,7 +195,7 @@ class ArticleSummary(BaseModel):
     stances: list[TargetStance] = Field(description="One per requested target, in order.")
 
 
-class ArticleResponse(BaseModel):
+class ArticleResponse(ResponseBody):
     models: ModelsUsed
     title: str
     segments: list[SegmentResult]
@@ -198,11 +205,11 @@ class ArticleResponse(BaseModel):
 # --- health and models ------------------------------------------------------------------------
 
 
-class Health(BaseModel):
+class Health(ResponseBody):
     status: Literal["ok"] = "ok"
 
 
-class ModelStatus(BaseModel):
+class ModelStatus(ResponseBody):
     task: Task
     name: str
     version: str
@@ -223,7 +230,7 @@ class ModelStatus(BaseModel):
         )
 
 
-class RegistryStatus(BaseModel):
+class RegistryStatus(ResponseBody):
     reachable: bool | None = Field(description="Whether the registry answered the last check; null: not asked yet.")
     checked_at: datetime | None
     problem: str | None = Field(None, description="Why it did not answer.")
@@ -236,7 +243,7 @@ class RegistryStatus(BaseModel):
         return cls(reachable=check.reachable, checked_at=check.checked_at, problem=check.problem)
 
 
-class Ready(BaseModel):
+class Ready(ResponseBody):
     status: Literal["ready"] = "ready"
     models: list[ModelStatus]
     worker: str = Field(description="The process that answered (host:pid): replicas and workers each have their own.")
@@ -297,24 +304,24 @@ class ModelInfo(ModelStatus):
         )
 
 
-class Unavailable(BaseModel):
+class Unavailable(ResponseBody):
     task: Task
     reason: str
 
 
-class ModelsResponse(BaseModel):
+class ModelsResponse(ResponseBody):
     models: list[ModelInfo]
     unavailable: list[Unavailable]
 
 
-class ModelChange(BaseModel):
+class ModelChange(ResponseBody):
     task: Task
     name: str
     version: str
     previous_version: str | None
 
 
-class ReloadResponse(BaseModel):
+class ReloadResponse(ResponseBody):
     changed: bool
     models: list[ModelChange]
     unavailable: list[Unavailable]
@@ -323,11 +330,11 @@ class ReloadResponse(BaseModel):
     )
 
 
-class ErrorResponse(BaseModel):
+class ErrorResponse(ResponseBody):
     detail: str
 
 
-class FieldError(BaseModel):
+class FieldError(ResponseBody):
     model_config = ConfigDict(extra="allow")
 
     type: str
@@ -335,7 +342,7 @@ class FieldError(BaseModel):
     msg: str = Field(description="The path and the reason: `items[3].text: must not be empty or whitespace`.")
 
 
-class ValidationErrorResponse(BaseModel):
+class ValidationErrorResponse(ResponseBody):
     detail: list[FieldError]
 
 

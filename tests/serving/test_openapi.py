@@ -62,3 +62,42 @@ def test_422_is_documented_for_the_bodies(schema: dict[str, Any], path: str) -> 
 
 def test_metrics_are_documented_as_text(schema: dict[str, Any]) -> None:
     assert list(schema["paths"]["/metrics"]["get"]["responses"]["200"]["content"]) == ["text/plain"]
+
+
+def response_schemas(schema: dict[str, Any]) -> set[str]:
+    """The component schemas that some answer's JSON refers to, directly or through another."""
+    components = schema["components"]["schemas"]
+    pending = [
+        content["schema"]
+        for operations in schema["paths"].values()
+        for operation in operations.values()
+        for response in operation["responses"].values()
+        for media, content in response.get("content", {}).items()
+        if media == "application/json"
+    ]
+    found: set[str] = set()
+    while pending:
+        node = pending.pop()
+        if isinstance(node, dict):
+            reference = node.get("$ref")
+            if isinstance(reference, str) and (name := reference.rsplit("/", 1)[-1]) not in found:
+                found.add(name)
+                pending.append(components[name])
+            pending.extend(node.values())
+        elif isinstance(node, list):
+            pending.extend(node)
+    return found
+
+
+def test_every_field_of_an_answer_is_required(schema: dict[str, Any]) -> None:
+    # The server sends every field of an answer, null ones included (`stance: null`); a field the schema leaves out of
+    # `required` becomes an optional property in generated clients, which then test for its absence as well as null.
+    components = schema["components"]["schemas"]
+    names = response_schemas(schema)
+
+    assert {"ClassifyResponse", "ItemResult", "ModelsUsed", "Ready", "ModelStatus", "ModelInfo"} <= names
+    not_required = {
+        name: sorted(set(components[name]["properties"]) - set(components[name].get("required", [])))
+        for name in sorted(names)
+    }
+    assert {name: fields for name, fields in not_required.items() if fields} == {}
