@@ -18,6 +18,16 @@ from serving.settings import ServingSettings
 
 REF_TEMPLATE = "#/components/schemas/{model}"
 BODY_MODELS: tuple[type[BaseModel], ...] = (ClassifyRequest, ArticleRequest)
+# The header of a 503 for a missing model (serving.errors), so a generated client knows when to try again.
+RETRY_AFTER = {
+    "Retry-After": {
+        "description": (
+            "Seconds until the server next looks for the model (NEWS_POLL_SECONDS); absent when waiting changes "
+            "nothing (no polling, or a task this server is set up not to serve)."
+        ),
+        "schema": {"type": "integer", "minimum": 1},
+    }
+}
 
 
 def request_body(model: type[BaseModel]) -> dict[str, Any]:

@@ -7,7 +7,7 @@ from fastapi import APIRouter, Request
 from serving.article_analysis import analyse_article
 from serving.dependencies import ArticleBody, BatcherDep, SettingsDep, SnapshotDep
 from serving.disconnect import while_connected
-from serving.openapi import request_body
+from serving.openapi import RETRY_AFTER, request_body
 from serving.schemas import ArticleRequest, ArticleResponse, ErrorResponse, ValidationErrorResponse
 
 router = APIRouter(prefix="/v1", tags=["classify"])
@@ -22,7 +22,7 @@ router = APIRouter(prefix="/v1", tags=["classify"])
             "description": "The body is not a valid request; each error names its field.",
         },
         413: {"model": ErrorResponse, "description": "The body is over NEWS_MAX_BODY_BYTES."},
-        503: {"model": ErrorResponse, "description": "A needed model is not loaded."},
+        503: {"model": ErrorResponse, "description": "A needed model is not loaded.", "headers": RETRY_AFTER},
     },
 )
 async def articles(

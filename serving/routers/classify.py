@@ -7,7 +7,7 @@ from fastapi import APIRouter, Request
 from serving.classification import classify_items
 from serving.dependencies import BatcherDep, ClassifyBody, SnapshotDep
 from serving.disconnect import while_connected
-from serving.openapi import request_body
+from serving.openapi import RETRY_AFTER, request_body
 from serving.schemas import ClassifyRequest, ClassifyResponse, ErrorResponse, ValidationErrorResponse
 
 router = APIRouter(prefix="/v1", tags=["classify"])
@@ -22,7 +22,7 @@ router = APIRouter(prefix="/v1", tags=["classify"])
             "description": "The body is not a valid request; each error names its field.",
         },
         413: {"model": ErrorResponse, "description": "The body is over NEWS_MAX_BODY_BYTES."},
-        503: {"model": ErrorResponse, "description": "A needed model is not loaded."},
+        503: {"model": ErrorResponse, "description": "A needed model is not loaded.", "headers": RETRY_AFTER},
     },
 )
 async def classify(request: Request, body: ClassifyBody, snapshot: SnapshotDep, batcher: BatcherDep) -> ClassifyResponse:

@@ -8,6 +8,7 @@ import socket
 from fastapi import APIRouter
 
 from serving.dependencies import HolderDep, SnapshotDep
+from serving.openapi import RETRY_AFTER
 from serving.routers import answer_head_as_get
 from serving.schemas import ErrorResponse, Health, ModelStatus, Ready, RegistryStatus
 from serving.snapshot import TASKS, ModelUnavailable
@@ -21,7 +22,12 @@ async def health() -> Health:
     return Health()
 
 
-@router.get("/ready", responses={503: {"model": ErrorResponse, "description": "A model is not loaded; says why."}})
+@router.get(
+    "/ready",
+    responses={
+        503: {"model": ErrorResponse, "description": "A model is not loaded; says why.", "headers": RETRY_AFTER}
+    },
+)
 async def ready(snapshot: SnapshotDep, holder: HolderDep) -> Ready:
     """200 only when every served task has a loaded model; says which worker answered and whether the registry did."""
     if not snapshot.ready:

@@ -101,3 +101,12 @@ def test_every_field_of_an_answer_is_required(schema: dict[str, Any]) -> None:
         for name in sorted(names)
     }
     assert {name: fields for name, fields in not_required.items() if fields} == {}
+
+
+@pytest.mark.parametrize(("path", "method"), [("/v1/classify", "post"), ("/v1/articles", "post"), ("/ready", "get")])
+def test_the_503_for_a_missing_model_documents_retry_after(schema: dict[str, Any], path: str, method: str) -> None:
+    # With polling on, the 503 says when to try again; a client generated from the schema sees the header only here.
+    header = schema["paths"][path][method]["responses"]["503"]["headers"]["Retry-After"]
+
+    assert header["schema"] == {"type": "integer", "minimum": 1}
+    assert "NEWS_POLL_SECONDS" in header["description"]
