@@ -278,7 +278,14 @@ class ModelInfo(ModelStatus):
             "where it, and /v1/articles, look for a target's mentions."
         )
     )
-    metrics: dict[str, float]
+    metrics: dict[str, float] = Field(
+        description=(
+            "The training run's evaluation figures (macro_f1, accuracy; for the defaults, each seed article scored by a "
+            "model trained without it). A model with a neighbour weight was scored reading each segment beside its "
+            "neighbours, as /v1/articles and /v1/classify items naming a document are read: a text read alone scores "
+            "lower (the topic default: macro_f1 0.69 alone against 0.81 beside its neighbours)."
+        )
+    )
     loaded_at: datetime
 
     @classmethod
