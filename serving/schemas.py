@@ -283,7 +283,7 @@ class ModelInfo(ModelStatus):
             "The training run's evaluation figures (macro_f1, accuracy; for the defaults, each seed article scored by a "
             "model trained without it). A model with a neighbour weight was scored reading each segment beside its "
             "neighbours, as /v1/articles and /v1/classify items naming a document are read: a text read alone scores "
-            "lower (the topic default: macro_f1 0.69 alone against 0.81 beside its neighbours)."
+            "lower (README gives both figures for the defaults)."
         )
     )
     loaded_at: datetime

@@ -111,10 +111,3 @@ def test_the_503_for_a_missing_model_documents_retry_after(schema: dict[str, Any
     assert header["schema"] == {"type": "integer", "minimum": 1}
     assert "NEWS_POLL_SECONDS" in header["description"]
 
-
-def test_the_models_metrics_say_how_a_neighbour_weight_was_scored(schema: dict[str, Any]) -> None:
-    # The topic default's macro_f1 (0.81) holds for segments read beside their neighbours; alone a text scores 0.69.
-    description = schema["components"]["schemas"]["ModelInfo"]["properties"]["metrics"]["description"]
-
-    assert "neighbour weight" in description
-    assert "read alone scores lower" in description
