@@ -107,6 +107,14 @@ def target_names(target: str, extra: TargetAliases = SHIPPED_ONLY) -> TargetName
     return TargetNames(aliases=tuple(dict.fromkeys([*shipped.aliases, *added])), excluded=shipped.excluded)
 
 
+def known_targets(extra: TargetAliases = SHIPPED_ONLY) -> dict[str, list[str]]:
+    """Every target named by more than its own words: the shipped table's by their names there, then those only
+    `extra` adds (case-folded, as it keeps them), each with all its aliases, its own name first."""
+    shipped = {names.aliases[0]: list(target_names(names.aliases[0], extra).aliases) for names in alias_table().values()}
+    added = {key: list(target_names(key, extra).aliases) for key, _ in extra.entries if key not in alias_table()}
+    return {**shipped, **added}
+
+
 def fold(text: str) -> str:
     """Lower-case without changing length or word boundaries, so offsets in the folded text hold in the text.
 

@@ -10,7 +10,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 from pydantic_core import PydanticCustomError
 
 from classifiers.blank_text import NON_BLANK_PATTERN, is_blank
-from classifiers.target_context import target_identity
+from classifiers.target_context import known_targets, target_identity
 from serving.snapshot import LoadedModel, Task
 
 if TYPE_CHECKING:
@@ -278,6 +278,13 @@ class ModelInfo(ModelStatus):
             "where it, and /v1/articles, look for a target's mentions."
         )
     )
+    known_targets: dict[str, list[str]] = Field(
+        description=(
+            "Stance: every target the model finds by more than its own words, with all the names it is found by (the "
+            "shipped table's and the model's own). Send a target by the name given here: another of its names, such as "
+            "US for United States, is a target of its own, found by its own words only and read by the model as written."
+        )
+    )
     metrics: dict[str, float] = Field(
         description=(
             "The training run's evaluation figures (macro_f1, accuracy; for the defaults, each seed article scored by a "
@@ -306,6 +313,7 @@ class ModelInfo(ModelStatus):
             long_texts="whole" if reading.whole else "truncated",
             max_length=reading.max_length,
             target_aliases=model.classifier.target_aliases.as_dict(),
+            known_targets=known_targets(model.classifier.target_aliases) if model.task == "stance" else {},
             metrics=dict(model.metrics),
             loaded_at=model.loaded_at,
         )

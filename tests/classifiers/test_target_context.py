@@ -14,6 +14,7 @@ from classifiers.target_context import (
     TargetAliases,
     alias_table,
     conjoin,
+    known_targets,
     mask_mentions,
     mentions,
     sentences,
@@ -418,3 +419,16 @@ def test_a_models_aliases_read_back_as_they_were_saved() -> None:
     assert own.as_dict() == {"türkiye": ["Turkey", "Ankara", "Erdogan"]}  # one target, whatever its case
     assert TargetAliases.of(own.as_dict()) == own
     assert hash(own) == hash(TargetAliases.of(own.as_dict()))
+
+
+def test_known_targets_give_every_name_each_target_is_found_by() -> None:
+    table = json.loads(ALIASES_FILE.read_text(encoding="utf-8"))
+    extra = TargetAliases.of({"Iran": ["Persian Gulf state"], "Russia": ["Moscow"]})
+
+    known = known_targets(extra)
+
+    assert list(known) == [*table, "russia"]  # the table's names as it spells them, then the model's own targets
+    assert known["Israel"] == list(dict.fromkeys(["Israel", *table["Israel"]["aliases"]]))
+    assert known["Iran"] == list(dict.fromkeys(["Iran", *table["Iran"]["aliases"], "Persian Gulf state"]))
+    assert known["russia"] == ["russia", "Moscow"]
+    assert all(mentions(f"Reports from {name} today.", target, extra) for target, names in known.items() for name in names)

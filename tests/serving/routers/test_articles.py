@@ -173,5 +173,10 @@ def test_a_stance_model_trained_with_aliases_finds_its_targets_by_them(
     assert russia["mentioned"] and [segment["position"] for segment in russia["segments"]] == [0]
     assert models["stance"]["target_aliases"] == {"russia": ["Moscow", "Kremlin"]}
     assert models["topic"]["target_aliases"] == {}
+    # Every name a target is found by, so a client can send the one that finds them all.
+    known = models["stance"]["known_targets"]
+    assert known["russia"] == ["russia", "Moscow", "Kremlin"]
+    assert known["United States"][0] == "United States" and {"US", "Washington"} <= set(known["United States"])
+    assert models["topic"]["known_targets"] == {}
     # The same article through the session's default models, trained without them: Russia is never named.
     assert not mention_pairs(segment_body(text), ["Russia"])
