@@ -52,7 +52,7 @@ from training.evaluation.cross_validation import (
     cross_validate,
     group_splits,
 )
-from training.evaluation.logged_predictions import PREDICTIONS_ARTIFACT
+from training.evaluation.logged_predictions import PREDICTIONS_ARTIFACT, PROBABILITY_PREFIX
 from training.evaluation.metrics import (
     OVERALL_METRICS,
     PER_CLASS_METRICS,
@@ -521,7 +521,10 @@ def _log_reports(tested: pd.DataFrame, result: CrossValidation, config: Experime
     mlflow.log_figure(confusion_matrix_figure(y_true, y_pred, result.labels, title), "evaluation/confusion_matrix.png")
     mlflow.log_text(report_text(y_true, y_pred, result.labels), "evaluation/classification_report.txt")
     mlflow.log_dict({"folds": result.fold_reports()}, "evaluation/folds.json")
-    predictions = tested.assign(predicted=y_pred, score=result.probabilities[result.tested].max(axis=1))
+    probabilities = result.probabilities[result.tested]
+    # Every label's probability too, so that runs compare beyond their top answers (calibration, precision-recall).
+    by_label = {f"{PROBABILITY_PREFIX}{label}": probabilities[:, index] for index, label in enumerate(result.labels)}
+    predictions = tested.assign(predicted=y_pred, score=probabilities.max(axis=1), **by_label)
     mlflow.log_table(predictions.reset_index(drop=True), PREDICTIONS_ARTIFACT)
 
 

@@ -23,6 +23,7 @@ from tests.training.conftest import drop_a_stop
 from training import locations, stop_requests, tracking, trainer
 from training.config.resolve import load_config
 from training.config.schema import ExperimentConfig, JsonlData
+from training.evaluation.logged_predictions import logged_predictions
 from training.promotion import champion_version
 from training.trainer import train
 
@@ -216,6 +217,13 @@ def test_run_records_params_metrics_artifacts_dataset_and_tags(store_uri: str) -
     held_out = [fold["held_out_groups"] for fold in folds["folds"]]
     assert all(len(groups) == 1 for groups in held_out) and len({groups[0] for groups in held_out}) == 8
     assert sum(fold["rows"] for fold in folds["folds"]) == 208
+    # The out-of-fold predictions give every label's probability, named as the model's own output names them.
+    predictions = logged_predictions(client, result.run_id)
+    probabilities = predictions[[f"proba_{label}" for label in ("against", "favor", "none")]]
+    assert len(predictions) == 208
+    assert probabilities.sum(axis=1).to_numpy() == pytest.approx(1.0)
+    assert (probabilities.max(axis=1) == predictions["score"]).all()
+    assert [str(column).removeprefix("proba_") for column in probabilities.idxmax(axis=1)] == predictions["predicted"].tolist()
     logged_path = Path(client.download_artifacts(result.run_id, "config.yaml"))
     logged = yaml.safe_load(logged_path.read_text(encoding="utf-8"))
     assert logged["model"]["C"] == 2.0

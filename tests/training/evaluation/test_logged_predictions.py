@@ -18,7 +18,7 @@ def experiment(tmp_path: Path) -> str:
     return mlflow.create_experiment("predictions", artifact_location=(tmp_path / "artifacts").as_uri())
 
 
-def test_the_logged_rows_come_back_in_order_every_column_as_text_but_the_score(store_uri: str, tmp_path: Path) -> None:
+def test_the_logged_rows_come_back_in_order_every_column_as_text_but_the_figures(store_uri: str, tmp_path: Path) -> None:
     # Labels and groups that look like numbers and dates: read as text, as they were logged, not as pandas guesses.
     logged = pd.DataFrame(
         {
@@ -27,6 +27,8 @@ def test_the_logged_rows_come_back_in_order_every_column_as_text_but_the_score(s
             "group": ["2024-01-05", "007"],
             "predicted": ["1", "1"],
             "score": [0.75, 0.5],
+            "proba_0": [0.25, 0.5],
+            "proba_1": [0.75, 0.5],
         }
     )
     with mlflow.start_run(experiment_id=experiment(tmp_path)) as run:
