@@ -64,9 +64,21 @@ class RequestBody(BaseModel):
 
 
 class ClassifyItem(RequestBody):
-    text: NonBlank = Field(description="The text to classify.", examples=[EXAMPLE_TEXT])
+    text: NonBlank = Field(
+        description=(
+            "The text to classify: a paragraph, as the models were trained on. A model whose long_texts is truncated "
+            "(GET /v1/models; the stance default) reads only its first max_length word pieces (about 1,200 characters), "
+            "so send a longer text in paragraphs, or to /v1/articles, which cuts it so."
+        ),
+        examples=[EXAMPLE_TEXT],
+    )
     target: NonBlank | None = Field(
-        None, description="Classify the stance toward this target too.", examples=["Israel"]
+        None,
+        description=(
+            "Classify the stance toward this target too. A target of GET /v1/models' known_targets is found by all its "
+            "names there; send it by the name given there."
+        ),
+        examples=["Israel"],
     )
     document: NonBlank | None = Field(
         None,
