@@ -14,7 +14,7 @@ import typer
 from typer.core import TyperCommand, TyperGroup
 
 from deploy import early_stop
-from deploy.stack import DEFAULT_DATA_DIR, Ports, Stack, StackError, StackStatus, describe
+from deploy.stack import DEFAULT_DATA_DIR, Ports, Stack, StackError, StackStatus, describe, shown_names
 
 
 @contextmanager
@@ -197,7 +197,7 @@ def stop(data_dir: DataDir = DEFAULT_DATA_DIR) -> None:
             # The folder was removed under a running stack: its processes are still this stack's to stop.
             typer.echo(f"the data folder {data_dir} is gone; stopping what still ran from it", err=True)
         else:
-            _check_data_dir(data_dir)
+            _check_data_dir(data_dir, stack)
         stopped = stack.stop()
         _report(stopped)
 
@@ -213,7 +213,7 @@ def status(data_dir: DataDir = DEFAULT_DATA_DIR) -> None:
                 f"no stack in {data_dir}: the folder does not exist, yet {describe(strays)} started from it still "
                 f"run: `python -m deploy stop --data-dir {data_dir}` ends them"
             )
-        _check_data_dir(data_dir)
+        _check_data_dir(data_dir, stack)
         _report(stack.status())
         if strays:
             typer.echo(
@@ -230,10 +230,18 @@ def _parts_left(status: StackStatus) -> str:
     return f"{' and '.join(running)} still {'run' if len(running) > 1 else 'runs'}" if running else "the stack is stopped"
 
 
-def _check_data_dir(data_dir: Path) -> None:
-    """A data folder that does not exist or is a file is named: most likely a mistyped --data-dir, where "stopped"
-    would hide that no stack was ever there (and, for `stop`, that the real one still runs)."""
+def _check_data_dir(data_dir: Path, stack: Stack) -> None:
+    """A data folder that does not exist, is a file, or holds other files and none of the stack's is named: most likely
+    a mistyped --data-dir (an empty one, an unset variable, is the current folder), where "stopped" would hide that no
+    stack was ever there (and, for `stop`, that the real one still runs)."""
     if data_dir.exists() and not data_dir.is_dir():
         raise StackError(f"the data folder {data_dir} cannot be used: it is a file")
     if not data_dir.exists():
         raise StackError(f"no stack in {data_dir}: the folder does not exist (`python -m deploy start` makes it)")
+    # An empty folder is one made for a stack; strays are named (status) or ended (stop) however the folder looks.
+    others = stack.other_files()
+    if others and not stack.holds_own_files() and not stack.stray_processes():
+        raise StackError(
+            f"no stack in {stack.data_dir}: the folder holds other files ({shown_names(others)}) and none of the stack's "
+            "(postgres/, stack.json, ...): most likely a mistyped --data-dir (an empty --data-dir is the current folder)"
+        )

@@ -490,22 +490,30 @@ class Stack:
             raise StackError(f"{program} failed: {done.stderr.strip() or done.stdout.strip()}{log_tail}")
         return done
 
+    def _own_files(self) -> tuple[Path, ...]:
+        """What the stack keeps in its data folder."""
+        return (self.cluster, self.artifacts, self.password_file, self.ports_file, self.pid_file, self.postgres_log,
+                self.mlflow_log, self.data_dir / LOCK_FILE, self.data_dir / "initdb.password")
+
+    def other_files(self) -> list[str]:
+        """The names of what the data folder holds besides the stack's own files, sorted."""
+        own = {path.name for path in self._own_files()}
+        return sorted(path.name for path in self.data_dir.iterdir() if path.name not in own)
+
+    def holds_own_files(self) -> bool:
+        """Whether any of the stack's own files is in the data folder."""
+        return any(path.exists() for path in self._own_files())
+
     def _check_new_data_dir(self) -> None:
         """A folder to make a stack in holds nothing but the stack's own files: `--data-dir ""` (an unset variable)
         is the current folder, and a start made its cluster, artifacts and logs among the repository's files."""
         if not self.data_dir.is_dir():
             return
-        own = {
-            path.name
-            for path in (self.cluster, self.artifacts, self.password_file, self.ports_file, self.pid_file,
-                         self.postgres_log, self.mlflow_log, self.data_dir / LOCK_FILE, self.data_dir / "initdb.password")
-        }
-        others = sorted(path.name for path in self.data_dir.iterdir() if path.name not in own)
+        others = self.other_files()
         if others:
-            shown = ", ".join(others[:3]) + (f" and {len(others) - 3} more" if len(others) > 3 else "")
             raise StackError(
-                f"the data folder {self.data_dir} holds no stack but other files ({shown}): choose an empty or new "
-                "folder with --data-dir (an empty --data-dir is the current folder)"
+                f"the data folder {self.data_dir} holds no stack but other files ({shown_names(others)}): choose an "
+                "empty or new folder with --data-dir (an empty --data-dir is the current folder)"
             )
 
     def _check_postgres_reaches_data_dir(self) -> None:
@@ -610,6 +618,11 @@ def postgres_binary(program: str) -> str:
         return found
     installed = sorted(Path("/usr/lib/postgresql").glob(f"*/bin/{program}"), key=lambda path: int(path.parts[-3]))
     return str(installed[-1]) if installed else program
+
+
+def shown_names(names: list[str]) -> str:
+    """The first few names of a list, for a message: `a, b, c and 4 more`."""
+    return ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
 
 
 def _check_ports(ports: Ports) -> None:

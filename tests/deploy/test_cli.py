@@ -41,6 +41,34 @@ def test_status_or_stop_of_a_folder_that_does_not_exist_or_is_a_file_says_so(tmp
     assert f"error: the data folder {tmp_path / 'a-file'} cannot be used: it is a file" in result.output
 
 
+@pytest.mark.parametrize("command", ["status", "stop"])
+def test_status_or_stop_of_a_folder_that_holds_other_files_and_none_of_a_stack_says_so(
+    tmp_path: Path, command: str
+) -> None:
+    # `--data-dir "$UNSET"` (the current folder) or the folder above the stack's answered "stopped", code 0, while the
+    # real stack ran on.
+    for name in ("README.md", "deploy", "pyproject.toml", "tests"):
+        (tmp_path / name).touch()
+
+    result = CliRunner().invoke(deploy_cli.app, [command, "--data-dir", str(tmp_path)])
+
+    assert result.exit_code == 1
+    assert result.stderr.splitlines() == [
+        f"error: no stack in {tmp_path}: the folder holds other files (README.md, deploy, pyproject.toml and 1 more) "
+        "and none of the stack's (postgres/, stack.json, ...): most likely a mistyped --data-dir (an empty --data-dir "
+        "is the current folder)"
+    ]
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["README.md", "deploy", "pyproject.toml", "tests"]
+
+    # A stack's folder may hold files of its operator's beside its own, and a new one none at all.
+    (tmp_path / "stack.json").write_text('{"postgres": 6101, "mlflow": 6102}')
+    (tmp_path / "empty").mkdir()
+    for data in (tmp_path, tmp_path / "empty"):
+        result = CliRunner().invoke(deploy_cli.app, [command, "--data-dir", str(data)])
+        assert result.exit_code == 0, result.output
+        assert result.stdout.splitlines()[1].startswith("mlflow    stopped")
+
+
 def test_status_of_a_stack_that_is_not_running_reports_both_parts_stopped_on_its_saved_ports(tmp_path: Path) -> None:
     data = tmp_path / "data"
     data.mkdir()
