@@ -42,6 +42,8 @@ DATABASE = "mlflow"
 DB_USER = "mlflow"
 # PostgreSQL refuses to run as root; root starts the cluster as this system user instead.
 POSTGRES_SYSTEM_USER = "postgres"
+# Debian's folder of installed PostgreSQL versions, one folder each (15/bin/pg_ctl, ...).
+POSTGRES_VERSIONS = Path("/usr/lib/postgresql")
 STARTUP_TIMEOUT_S = 90.0
 LOCK_FILE = "stack.lock"
 # What `mlflow server` tells its workers the artifacts folder is: mlflow.server.constants.ARTIFACTS_DESTINATION_ENV_VAR,
@@ -482,7 +484,10 @@ class Stack:
     def _postgres_command(self, program: str, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
         user = POSTGRES_SYSTEM_USER if os.geteuid() == 0 else None
         try:
-            done = subprocess.run([postgres_binary(program), *args], user=user, capture_output=True, text=True, timeout=120, check=False)
+            done = subprocess.run(
+                [postgres_binary(program, self._cluster_version()), *args],
+                user=user, capture_output=True, text=True, timeout=120, check=False,
+            )
         except FileNotFoundError as err:
             raise StackError(f"{program} not found: install the PostgreSQL server binaries (initdb, pg_ctl)") from err
         if check and done.returncode != 0:
@@ -503,6 +508,13 @@ class Stack:
     def holds_own_files(self) -> bool:
         """Whether any of the stack's own files is in the data folder."""
         return any(path.exists() for path in self._own_files())
+
+    def _cluster_version(self) -> str | None:
+        """The major version of PostgreSQL that made the cluster (its PG_VERSION), if it has been made."""
+        try:
+            return (self.cluster / "PG_VERSION").read_text().strip()
+        except OSError:
+            return None
 
     def _check_new_data_dir(self) -> None:
         """A folder to make a stack in holds nothing but the stack's own files: `--data-dir ""` (an unset variable)
@@ -611,12 +623,17 @@ class Stack:
         return pid
 
 
-def postgres_binary(program: str) -> str:
-    """A PostgreSQL server program: from PATH, else from Debian's versioned folder (not on PATH there)."""
+def postgres_binary(program: str, version: str | None = None) -> str:
+    """A PostgreSQL server program: the cluster's own major version (`version`) from Debian's versioned folders (not
+    on PATH there) where it is installed, else from PATH, else the newest in those folders. The newest alone could not
+    run a cluster an older PostgreSQL made (`database files are incompatible with server`), as after a distribution
+    upgrade installs a newer PostgreSQL beside the old one."""
+    if version is not None and version.isdigit() and (own := POSTGRES_VERSIONS / version / "bin" / program).exists():
+        return str(own)
     found = shutil.which(program)
     if found is not None:
         return found
-    installed = sorted(Path("/usr/lib/postgresql").glob(f"*/bin/{program}"), key=lambda path: int(path.parts[-3]))
+    installed = sorted(POSTGRES_VERSIONS.glob(f"*/bin/{program}"), key=lambda path: int(path.parts[-3]))
     return str(installed[-1]) if installed else program
 
 

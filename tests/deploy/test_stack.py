@@ -32,6 +32,7 @@ from typer.testing import CliRunner
 
 from classifiers.store import CHAMPION, PROJECT_ROOT
 from deploy import cli as deploy_cli
+from deploy import stack as stack_module
 from deploy.stack import ARTIFACTS_VARIABLE, POSTGRES_SYSTEM_USER, Ports, Stack, StackError
 from serving.app import create_app
 from serving.settings import ServingSettings
@@ -332,6 +333,37 @@ def test_the_artifacts_variable_is_mlflows() -> None:
     from mlflow.server.constants import ARTIFACTS_DESTINATION_ENV_VAR
 
     assert ARTIFACTS_VARIABLE == ARTIFACTS_DESTINATION_ENV_VAR
+
+
+def test_a_cluster_is_run_by_the_postgresql_version_that_made_it_where_several_are_installed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # After a distribution upgrade installs PostgreSQL 17 beside 15, the newest could not run a cluster 15 made
+    # ("database files are incompatible with server"): every start failed.
+    installed = tmp_path / "postgresql"
+    for version in ("15", "17"):
+        (installed / version / "bin").mkdir(parents=True)
+        (installed / version / "bin" / "pg_ctl").touch()
+    monkeypatch.setattr(stack_module, "POSTGRES_VERSIONS", installed)
+    monkeypatch.setattr(shutil, "which", lambda program: None)  # not on PATH, as on Debian
+    ran: list[str] = []
+
+    def run(command: list[str], **kwargs: Any) -> subprocess.CompletedProcess[str]:
+        ran.append(command[0])
+        return subprocess.CompletedProcess(command, 0, "", "")
+
+    monkeypatch.setattr(subprocess, "run", run)
+    stack = Stack(tmp_path / "data")
+    stack.cluster.mkdir(parents=True)
+    stack.postmaster_pid_file.touch()
+
+    stack._postgres_running()  # a new cluster's binaries: the newest
+    (stack.cluster / "PG_VERSION").write_text("15\n")
+    stack._postgres_running()
+    (stack.cluster / "PG_VERSION").write_text("14\n")  # not installed: the newest, whose log names the mismatch
+    stack._postgres_running()
+
+    assert ran == [str(installed / v / "bin" / "pg_ctl") for v in ("17", "15", "17")]
 
 
 def test_a_port_in_use_is_named_before_anything_is_started_or_written(tmp_path: Path) -> None:
