@@ -57,7 +57,15 @@ app = typer.Typer(
     no_args_is_help=True,
 )
 
-DataDir = Annotated[Path, typer.Option(help="Folder that holds the cluster, the artifacts and the logs.")]
+def _home_expanded(data_dir: Path) -> Path:
+    """`--data-dir=~/stack` reaches the command with its `~` (a shell expands it only at the start of a word): a start
+    made a folder named `~` in the current one."""
+    return data_dir.expanduser()
+
+
+DataDir = Annotated[
+    Path, typer.Option(help="Folder that holds the cluster, the artifacts and the logs.", callback=_home_expanded)
+]
 
 
 def _report(status: StackStatus) -> None:

@@ -69,6 +69,22 @@ def test_status_or_stop_of_a_folder_that_holds_other_files_and_none_of_a_stack_s
         assert result.stdout.splitlines()[1].startswith("mlflow    stopped")
 
 
+def test_a_data_folder_under_home_written_with_a_tilde_is_the_home_ones(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # `--data-dir=~/stack` keeps its `~` in the shell: a start made a folder named `~` in the current one.
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "home" / "stack").mkdir(parents=True)
+    (tmp_path / "home" / "stack" / "stack.json").write_text('{"postgres": 6101, "mlflow": 6102}')
+
+    result = CliRunner().invoke(deploy_cli.app, ["status", "--data-dir=~/stack"])
+
+    assert result.exit_code == 0, result.output
+    assert result.stdout.splitlines()[-1] == f"data      {tmp_path / 'home' / 'stack'}"
+    assert not (tmp_path / "~").exists()
+
+
 def test_status_of_a_stack_that_is_not_running_reports_both_parts_stopped_on_its_saved_ports(tmp_path: Path) -> None:
     data = tmp_path / "data"
     data.mkdir()
