@@ -20,6 +20,7 @@ from training.scoring.spark_engine import (
     check_executor_python,
     check_master_form,
     check_master_reachable,
+    check_spark_json_fields,
     check_spark_paths,
     check_spark_types,
     score_with_spark,
@@ -100,6 +101,8 @@ def score(
     source = check_records(source, chunk_rows, spec.required_columns)
     if not typed_up_front:
         check_model_columns(source, spec.required_columns, spec.task, spec.output_columns)
+    if engine is Engine.SPARK:
+        check_spark_json_fields(source)
     assert source.rows is not None, "check_records counted them"
     if engine is Engine.LOCAL:
         rows = score_locally(source, spec, output, chunk_rows, progress)

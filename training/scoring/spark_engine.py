@@ -144,6 +144,37 @@ def check_spark_types(source: InputFile) -> None:
             )
 
 
+def check_spark_json_fields(source: InputFile) -> None:
+    """Refuse, before Spark starts, a JSONL field named by an empty key (`""`), at any depth: Spark's JSON reader drops
+    it, so a top-level one failed the job in a traceback and a nested one was left out of the output without a word.
+    Needs the file's schema over all its records (`check_records`); Parquet's empty names Spark reads."""
+    if source.suffix == PARQUET or source.schema is None:
+        return
+    for field in source.schema:
+        path = _empty_key(field)
+        if path is not None:
+            raise UserInputError(
+                f"{source.path}: field {path} has an empty name (\"\"), which Spark's JSON reader drops; give it a name, "
+                "or use --engine local"
+            )
+
+
+def _empty_key(field: pa.Field, parent: str = "") -> str | None:
+    """The dotted path of the first field named "" in field or its objects (as `'meta'.''`), or None."""
+    where = f"{parent}'{field.name}'"
+    if field.name == "":
+        return where
+    kind = field.type
+    while pa.types.is_list(kind) or pa.types.is_large_list(kind):
+        kind = kind.value_type
+    if pa.types.is_struct(kind):
+        for index in range(kind.num_fields):
+            found = _empty_key(kind.field(index), f"{where}.")
+            if found is not None:
+                return found
+    return None
+
+
 def start_session(master: str, chunk_rows: int | None) -> SparkSession:
     """A session on master whose Python workers run this interpreter and get chunk_rows rows per model call (a
     whole partition when None)."""
