@@ -58,6 +58,32 @@ def test_a_stop_while_a_command_loads_ends_it_in_one_line(package: str, signum: 
     assert_said_before_command(run_entry_point(SIGNALLED_IMPORT, package, str(int(signum)), "--help"), package, signum)
 
 
+# A stop as Typer builds `python -m training`'s commands from their functions, before it reads the command line, made
+# exact: the process sends itself the signal as the build starts.
+SIGNALLED_BUILD = """
+import os, runpy, sys
+import typer.main
+
+signum = int(sys.argv.pop(1))
+build = typer.main.get_command
+
+def signalled(typer_instance):
+    os.kill(os.getpid(), signum)
+    return build(typer_instance)
+
+typer.main.get_command = signalled
+runpy.run_module("training", run_name="__main__", alter_sys=True)
+"""
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+def test_a_stop_while_the_commands_are_built_ends_it_in_one_line(signum: int) -> None:
+    # Ctrl-C ended it in "Aborted!" and exit code 1; SIGTERM in "error: stopped by SIGTERM (a run it had started ends
+    # FAILED, ...)", though no command had started.
+    result = run_entry_point(SIGNALLED_BUILD, str(int(signum)), "config-keys")
+    assert_said_before_command(result, "training", signum)
+
+
 # A stop while the command line is parsed, made exact: the process sends itself the signal as Typer starts to parse
 # the arguments of the CALLth command of the line (1: `python -m training`'s own options, 2: its command's).
 SIGNALLED_PARSE = """

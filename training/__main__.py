@@ -8,13 +8,19 @@ from training import stop_requests  # the standard library's modules only: loade
 signal.signal(signal.SIGTERM, stop_requests.stop)
 signal.signal(signal.SIGINT, stop_requests.stop)
 try:
+    import typer.main
+
     from training.cli import app
+
+    # Typer builds the command from the functions' signatures before it reads the command line: a stop there, inside
+    # app(...), ended in "Aborted!" and exit code 1 (or, SIGTERM, in the line below that speaks of runs and outputs).
+    command = typer.main.get_command(app)
 except (KeyboardInterrupt, stop_requests.Stopped) as stop:  # nothing has started, nothing to undo
     sys.exit(stop_requests.said_before_command(stop))
 
 try:
     try:
-        app(prog_name="python -m training")
+        command(prog_name="python -m training")
     finally:
         stop_requests.raise_if_pending()
 except stop_requests.Stopped as stopped:
