@@ -99,12 +99,17 @@ class ClassifyRequest(RequestBody):
 class ArticleRequest(RequestBody):
     title: Text = Field(
         description="Reported back; not classified (ingest does not segment titles either). "
-        "At most NEWS_MAX_TEXT_CHARS characters."
+        "At most NEWS_MAX_TEXT_CHARS characters.",
+        examples=["Strikes in southern Lebanon"],
     )
-    body: NonBlank = Field(description="Paragraphs separated by line breaks.")
+    body: NonBlank = Field(
+        description="Paragraphs separated by line breaks.",
+        examples=[f"{EXAMPLE_TEXT}\nAid agencies said thousands of families had fled their homes."],
+    )
     targets: Annotated[list[NonBlank], AfterValidator(_unique)] = Field(
         default_factory=list,
         description="Targets whose stance the summary reports.",
+        examples=[["Israel", "Hezbollah"]],
         json_schema_extra={"uniqueItems": True},
     )
 

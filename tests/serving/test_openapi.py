@@ -111,3 +111,16 @@ def test_the_503_for_a_missing_model_documents_retry_after(schema: dict[str, Any
     assert header["schema"] == {"type": "integer", "minimum": 1}
     assert "NEWS_POLL_SECONDS" in header["description"]
 
+
+
+@pytest.mark.parametrize(("path", "model"), [("/v1/classify", "ClassifyItem"), ("/v1/articles", "ArticleRequest")])
+def test_the_fields_examples_make_a_request_the_server_answers(client: TestClient, path: str, model: str) -> None:
+    # What a client trying the endpoint from /docs, or a generated client's sample, sends first.
+    properties = client.get("/openapi.json").json()["components"]["schemas"][model]["properties"]
+    example = {name: field["examples"][0] for name, field in properties.items()}
+
+    response = client.post(path, json={"items": [example]} if model == "ClassifyItem" else example)
+
+    assert response.status_code == 200, response.text
+    if model == "ArticleRequest":
+        assert [stance["mentioned"] for stance in response.json()["summary"]["stances"]] == [True, True]
