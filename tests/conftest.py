@@ -7,19 +7,23 @@ import os
 import random
 import shutil
 import socket
+import sqlite3
 import stat
 import subprocess
 import sys
 import tempfile
 import time
 import urllib.request
+import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import mlflow
+import mlflow.store.db.utils
 import pytest
+import sqlalchemy
 from filelock import FileLock
 from threadpoolctl import threadpool_limits
 
@@ -121,6 +125,36 @@ def _temporary_files_of_the_run() -> Iterator[Path]:
         patch.setenv("TMPDIR", str(root))
         yield root
     shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _new_sqlite_stores_get_tables_migrated_once(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """A new SQLite store made in this process gets its tables copied from an empty one MLflow migrated once.
+
+    MLflow runs its schema migrations on every new store, about a second each, and the tests make hundreds. The copy
+    is those migrations' result: MLflow then adds the Default experiment as it would. Commands and servers the tests
+    start in their own processes still migrate the stores they make.
+    """
+    migrated = tmp_path_factory.mktemp("migrated-tables") / "mlflow.db"
+    initialize_tables = mlflow.store.db.utils._initialize_tables
+    engine = sqlalchemy.create_engine(f"sqlite:///{migrated}")
+    with warnings.catch_warnings():
+        # An old migration of MLflow's queries with a loader strategy SQLAlchemy deprecates: not this project's to mend.
+        warnings.simplefilter("ignore", sqlalchemy.exc.SADeprecationWarning)
+        initialize_tables(engine)
+    engine.dispose()
+
+    def copy_migrated_tables(engine: sqlalchemy.engine.Engine) -> None:
+        database = engine.url.database
+        if engine.dialect.name != "sqlite" or database in (None, "", ":memory:"):
+            initialize_tables(engine)
+            return
+        with contextlib.closing(sqlite3.connect(migrated)) as source, contextlib.closing(sqlite3.connect(database)) as target:
+            source.backup(target)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(mlflow.store.db.utils, "_initialize_tables", copy_migrated_tables)
+        yield
 
 
 @pytest.fixture(scope="session", autouse=True)
