@@ -51,11 +51,33 @@ class InputFile:
         return tuple(name for name in index if isinstance(name, str) and name in self.columns)
 
 
+# The pandas reader of a table format users often have, with its arguments: pandas comes with the project.
+_PANDAS_READERS = {".csv": ("read_csv", ""), ".tsv": ("read_csv", ", sep='\\t'"), ".json": ("read_json", "")}
+
+
+def conversion_hint(path: Path) -> str:
+    """For a CSV, TSV or JSON (not JSON Lines) file, the line of Python that writes it as Parquet beside it; else ''."""
+    reader = _PANDAS_READERS.get(path.suffix.lower())
+    if reader is None:
+        return ""
+    function, arguments = reader
+    # json.dumps writes a valid Python string literal for any path, quotes and backslashes included.
+    source, target = json.dumps(str(path)), json.dumps(str(path.with_suffix(PARQUET)))
+    conversion = f"`import pandas; pandas.{function}({source}{arguments}).to_parquet({target})`"
+    if function == "read_json":
+        return (
+            f"; a file of one JSON object per line only needs the name {path.with_suffix(JSONL).name}, a JSON array "
+            f"converts with {conversion}"
+        )
+    return f"; convert it with {conversion}"
+
+
 def inspect_input(path: Path) -> InputFile:
     """Check that the input exists, has a supported suffix and a `text` column; UserInputError if not."""
     suffix = path.suffix.lower()
     if suffix not in SUPPORTED_SUFFIXES:
-        raise UserInputError(f"{path}: unsupported input format '{path.suffix}' (use {' or '.join(SUPPORTED_SUFFIXES)})")
+        refused = f"{path}: unsupported input format '{path.suffix}' (use {' or '.join(SUPPORTED_SUFFIXES)})"
+        raise UserInputError(refused + conversion_hint(path))
     if path.is_dir():
         # A Spark output is such a folder: its part files are one table to pandas, not to this reader.
         raise UserInputError(

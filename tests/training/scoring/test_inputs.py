@@ -1,4 +1,5 @@
 import json
+import re
 from pathlib import Path
 
 import pandas as pd
@@ -90,6 +91,41 @@ def test_unusable_inputs_are_refused_up_front(inputs_dir: Path, name: str, conte
     path.write_text(content, encoding="utf-8")
     with pytest.raises(UserInputError, match=message):
         inspect_input(path)
+
+
+@pytest.mark.parametrize(
+    ("name", "content"),
+    [
+        ("news.csv", 'id,text\n1,"Talks resumed, at last."\n2,Strikes hit the port.\n'),
+        ("news.TSV", "id\ttext\n1\tTalks resumed, at last.\n2\tStrikes hit the port.\n"),
+        ("news.json", '[{"id": 1, "text": "Talks resumed, at last."}, {"id": 2, "text": "Strikes hit the port."}]'),
+    ],
+)
+def test_a_table_in_another_format_is_refused_with_a_conversion_that_works_as_given(
+    inputs_dir: Path, name: str, content: str
+) -> None:
+    folder = inputs_dir / "it's \"wire\" \\ copy"  # quotes and a backslash: the hint's path must stay one literal
+    folder.mkdir()
+    path = folder / name
+    path.write_text(content, encoding="utf-8")
+    with pytest.raises(UserInputError, match=r"unsupported input format") as refused:
+        inspect_input(path)
+
+    conversion = re.search(r"converts? (?:it )?with `([^`]+)`", str(refused.value))
+    assert conversion is not None, str(refused.value)
+    exec(conversion[1], {})  # noqa: S102 (the line the message gives the user, run as they would run it)
+    converted = inspect_input(path.with_suffix(".parquet"))
+    assert converted.rows == 2 and set(converted.columns) == {"id", "text"}
+    assert pq.read_table(converted.path).column("text").to_pylist() == ["Talks resumed, at last.", "Strikes hit the port."]
+
+
+def test_a_json_file_is_told_that_json_lines_only_need_their_name(inputs_dir: Path) -> None:
+    path = inputs_dir / "news.json"
+    path.write_text('{"text": "Talks resumed."}\n', encoding="utf-8")
+    with pytest.raises(UserInputError, match=r"news.json: .*; a file of one JSON object per line only needs the name news.jsonl, a JSON array converts"):
+        inspect_input(path)
+    path.rename(path.with_suffix(".jsonl"))
+    assert inspect_input(path.with_suffix(".jsonl")).columns == ("text",)
 
 
 def test_a_parquet_with_a_column_name_twice_is_refused(inputs_dir: Path) -> None:
