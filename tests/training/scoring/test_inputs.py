@@ -122,7 +122,8 @@ def test_a_table_in_another_format_is_refused_with_a_conversion_that_works_as_gi
 def test_a_json_file_is_told_that_json_lines_only_need_their_name(inputs_dir: Path) -> None:
     path = inputs_dir / "news.json"
     path.write_text('{"text": "Talks resumed."}\n', encoding="utf-8")
-    with pytest.raises(UserInputError, match=r"news.json: .*; a file of one JSON object per line only needs the name news.jsonl, a JSON array converts"):
+    told = r"news.json: .*; a file of one JSON object per line only needs the name news.jsonl, a JSON array converts"
+    with pytest.raises(UserInputError, match=told):
         inspect_input(path)
     path.rename(path.with_suffix(".jsonl"))
     assert inspect_input(path.with_suffix(".jsonl")).columns == ("text",)
