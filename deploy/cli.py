@@ -210,9 +210,13 @@ def stop(data_dir: DataDir = DEFAULT_DATA_DIR) -> None:
         _report(stopped)
 
 
+# pg_ctl status's code (and LSB's "program is not running") for a stack not wholly running, so a script can test it.
+NOT_RUNNING_EXIT_CODE = 3
+
+
 @app.command(cls=_Command)
 def status(data_dir: DataDir = DEFAULT_DATA_DIR) -> None:
-    """Which parts of the stack run now."""
+    """Which parts of the stack run now; exit code 0 when both run, 3 when either is stopped."""
     stack = Stack(data_dir)
     with _stop_said("status", lambda _stop: ": it changes nothing, the stack left as it was"), _stack_errors():
         strays = stack.stray_processes()
@@ -222,12 +226,15 @@ def status(data_dir: DataDir = DEFAULT_DATA_DIR) -> None:
                 f"run: `python -m deploy stop --data-dir {data_dir}` ends them"
             )
         _check_data_dir(data_dir, stack)
-        _report(stack.status())
+        found = stack.status()
+        _report(found)
         if strays:
             typer.echo(
                 f"stray     {describe(strays)}: still running, but the stack's files no longer lead to them "
                 "(`python -m deploy stop` ends them)"
             )
+    if not (found.postgres_running and found.mlflow_running):
+        raise typer.Exit(NOT_RUNNING_EXIT_CODE)
 
 
 def _parts_left(status: StackStatus) -> str:

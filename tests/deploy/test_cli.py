@@ -65,7 +65,7 @@ def test_status_or_stop_of_a_folder_that_holds_other_files_and_none_of_a_stack_s
     (tmp_path / "empty").mkdir()
     for data in (tmp_path, tmp_path / "empty"):
         result = CliRunner().invoke(deploy_cli.app, [command, "--data-dir", str(data)])
-        assert result.exit_code == 0, result.output
+        assert result.exit_code == (3 if command == "status" else 0), result.output  # status: a stopped stack
         assert result.stdout.splitlines()[1].startswith("mlflow    stopped")
 
 
@@ -80,7 +80,7 @@ def test_a_data_folder_under_home_written_with_a_tilde_is_the_home_ones(
 
     result = CliRunner().invoke(deploy_cli.app, ["status", "--data-dir=~/stack"])
 
-    assert result.exit_code == 0, result.output
+    assert result.exit_code == deploy_cli.NOT_RUNNING_EXIT_CODE, result.output  # found, and stopped
     assert result.stdout.splitlines()[-1] == f"data      {tmp_path / 'home' / 'stack'}"
     assert not (tmp_path / "~").exists()
 
@@ -92,7 +92,7 @@ def test_status_of_a_stack_that_is_not_running_reports_both_parts_stopped_on_its
 
     result = CliRunner().invoke(deploy_cli.app, ["status", "--data-dir", str(data)])
 
-    assert result.exit_code == 0, result.output
+    assert result.exit_code == deploy_cli.NOT_RUNNING_EXIT_CODE, result.output
     assert result.stdout.splitlines() == [
         "postgres  stopped  6101",
         "mlflow    stopped  http://127.0.0.1:6102",
@@ -110,7 +110,7 @@ def test_a_tracking_server_whose_postgres_is_stopped_is_reported_as_unable_to_an
 
     result = CliRunner().invoke(deploy_cli.app, ["status", "--data-dir", str(data)])
 
-    assert result.exit_code == 0, result.output
+    assert result.exit_code == deploy_cli.NOT_RUNNING_EXIT_CODE, result.output
     assert result.stdout.splitlines()[:2] == [
         "postgres  stopped  6101",
         (
@@ -118,6 +118,24 @@ def test_a_tracking_server_whose_postgres_is_stopped_is_reported_as_unable_to_an
             "http://127.0.0.1:6102"
         ),
     ]
+
+
+@pytest.mark.parametrize(
+    ("postgres", "mlflow", "code"), [(True, True, 0), (True, False, 3), (False, True, 3), (False, False, 3)]
+)
+def test_status_exits_0_only_when_both_parts_run_and_3_as_pg_ctl_does_otherwise(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, postgres: bool, mlflow: bool, code: int
+) -> None:
+    # It exited 0 for a stopped stack, so `python -m deploy status && python -m training ...` went on to fail later.
+    data = tmp_path / "data"
+    data.mkdir()
+    monkeypatch.setattr(Stack, "status", lambda self: StackStatus(self.data_dir, Ports(6101, 6102), postgres, mlflow))
+    monkeypatch.setattr(Stack, "stray_processes", lambda self: [])
+
+    result = CliRunner().invoke(deploy_cli.app, ["status", "--data-dir", str(data)])
+
+    assert result.exit_code == code, result.output
+    assert result.stdout.splitlines()[2] == f"data      {data}"  # the report is printed whatever the code
 
 
 def test_a_plain_start_keeps_the_ports_it_finds_and_an_option_replaces_only_its_own(

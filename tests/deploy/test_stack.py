@@ -114,6 +114,7 @@ def test_start_is_idempotent_and_status_reports_both_services(tracking_stack: Ru
 
     assert again.returncode == 0, again.stderr
     assert tracking_stack.stack.pid_file.read_text() == pid
+    assert status.returncode == 0, status.stderr
     assert "postgres  running" in status.stdout and "mlflow    running" in status.stdout
     with urllib.request.urlopen(f"{tracking_stack.uri}/health", timeout=5) as response:
         assert response.status == 200
@@ -187,7 +188,8 @@ def test_training_fails_fast_with_nothing_registered_when_postgres_is_down(
     # Fails fast: the one reachability check, not retried, and nothing after it.
     assert proxy.requests == ["GET /api/2.0/mlflow/registered-models/search?max_results=1"]
     assert versions("news-topic") == registered
-    # status says why the server that runs fails, and how to mend it
+    # status says why the server that runs fails, and how to mend it, and exits 3 as pg_ctl status does
+    assert status.returncode == 3, status.stderr
     assert "postgres  stopped" in status.stdout
     assert "mlflow    running but cannot answer: its PostgreSQL is stopped (`python -m deploy start`" in status.stdout
 
