@@ -155,8 +155,12 @@ def start(
         ),
     ] = None,
     workers: Annotated[
-        int, typer.Option(min=1, help="Tracking server worker processes (a server already running keeps its own: stop it to change).")
-    ] = 1,
+        int | None,
+        typer.Option(
+            min=1,
+            help="Tracking server worker processes (default 1; a server already running keeps its own: stop it to change).",
+        ),
+    ] = None,
 ) -> None:
     """Start PostgreSQL and the tracking server; creates the cluster on first use."""
     stack = Stack(data_dir)

@@ -97,9 +97,11 @@ class Stack:
 
     # -- public ---------------------------------------------------------------------------------
 
-    def start(self, ports: Ports | None = None, workers: int = 1) -> StackStatus:
-        """Start PostgreSQL and the tracking server (creating the cluster on first use); idempotent. A call that fails
-        or is interrupted stops what it started and puts back the ports saved before it."""
+    def start(self, ports: Ports | None = None, workers: int | None = None) -> StackStatus:
+        """Start PostgreSQL and the tracking server (creating the cluster on first use, the server with `workers`
+        processes, 1 when None); idempotent. A call that fails or is interrupted stops what it started and puts back
+        the ports saved before it. A running part keeps its port and the server its workers: asked to change either,
+        the call refuses and starts nothing."""
         ports = ports or self.saved_ports()
         _check_ports(ports)
         if not self.data_dir.exists():
@@ -147,6 +149,7 @@ class Stack:
                     f"the stack in {self.data_dir} already runs on {'ports' if len(parts) > 1 else 'port'} {listening}; "
                     "stop it before changing ports"
                 )
+            self._refuse_other_workers(running, workers)
             try:
                 if not (self.cluster / "PG_VERSION").exists():
                     self._init_cluster()
@@ -164,7 +167,7 @@ class Stack:
                 self._ensure_database(ports.postgres)
                 if not running.mlflow_running:
                     started_mlflow = True
-                    self._start_mlflow(ports, workers)
+                    self._start_mlflow(ports, workers or 1)
                 # In the block: a stop while the status is read (its last step) was left undone, the stack running.
                 started = self.status()
             # Ctrl-C and SIGTERM too: what this call started would otherwise run on under ports no longer saved.
@@ -306,11 +309,22 @@ class Stack:
         # stack.json removed (as its error about a damaged file advises) or replaced under a running stack named the
         # defaults: status showed a wrong MLFLOW_TRACKING_URI and a plain start failed to connect to a wrong port.
         postgres_port = self._postmaster_port() if postgres_running else None
-        mlflow_port = _listening_port(mlflow_pid) if mlflow_pid is not None else None
+        mlflow_port = _server_option(mlflow_pid, "--port") if mlflow_pid is not None else None
         ports = Ports(
             saved.postgres if postgres_port is None else postgres_port, saved.mlflow if mlflow_port is None else mlflow_port
         )
         return StackStatus(self.data_dir, ports, postgres_running, mlflow_pid is not None)
+
+    def _refuse_other_workers(self, running: StackStatus, workers: int | None) -> None:
+        """A running tracking server keeps its worker processes: a start asking for another number was ignored, so
+        the operator believed the server had them."""
+        pid = self._mlflow_pid() if running.mlflow_running and workers is not None else None
+        serving = _server_option(pid, "--workers") if pid is not None else None
+        if serving is not None and serving != workers:
+            raise StackError(
+                f"the tracking server in {self.data_dir} already runs with {serving} worker{'s' if serving > 1 else ''}; "
+                "stop it before changing --workers (`python -m deploy stop`)"
+            )
 
     def _postmaster_port(self) -> int | None:
         """The port the running server wrote in its lock file (its fourth line), if readable."""
@@ -675,20 +689,21 @@ def _serves_artifacts(process: psutil.Process, artifacts: Path) -> bool:
     return "mlflow.server" in " ".join(command) and process.environ().get(ARTIFACTS_VARIABLE) == str(artifacts)
 
 
-def _listening_port(pid: int) -> int | None:
-    """The `--port` a tracking server was started with (its own, else its worker's command line), if readable."""
-    def port_in(command: list[str]) -> int | None:
+def _server_option(pid: int, option: str) -> int | None:
+    """The number a tracking server was started with for `option` (`--port`, `--workers`): from its own command line,
+    else its uvicorn's, if readable."""
+    def value_in(command: list[str]) -> int | None:
         with suppress(ValueError, IndexError):
-            return int(command[command.index("--port") + 1])
+            return int(command[command.index(option) + 1])
         return None
 
     with suppress(psutil.Error):
-        return port_in(psutil.Process(pid).cmdline())
-    # The leader was killed: its workers, in its process group, carry the same option.
+        return value_in(psutil.Process(pid).cmdline())
+    # The leader was killed: its uvicorn, in its process group, carries the same options.
     for process in psutil.process_iter(["cmdline"]):
         with suppress(psutil.Error, ProcessLookupError):
-            if os.getpgid(process.pid) == pid and (port := port_in(process.info["cmdline"] or [])) is not None:
-                return port
+            if os.getpgid(process.pid) == pid and (value := value_in(process.info["cmdline"] or [])) is not None:
+                return value
     return None
 
 

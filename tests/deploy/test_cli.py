@@ -143,7 +143,7 @@ def test_a_plain_start_keeps_the_ports_it_finds_and_an_option_replaces_only_its_
 ) -> None:
     chosen: list[Ports] = []
 
-    def start(self: Stack, ports: Ports, workers: int) -> StackStatus:
+    def start(self: Stack, ports: Ports, workers: int | None) -> StackStatus:
         chosen.append(ports)
         return StackStatus(self.data_dir, ports, True, True)
 
@@ -163,7 +163,7 @@ def test_a_plain_start_keeps_the_ports_it_finds_and_an_option_replaces_only_its_
 def test_a_stack_error_ends_the_command_in_its_message_and_notes_with_code_1(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    def start(self: Stack, ports: Ports, workers: int) -> StackStatus:
+    def start(self: Stack, ports: Ports, workers: int | None) -> StackStatus:
         error = StackError("the tracking server did not start")
         error.add_note("cleaning up after the failed start, stopping PostgreSQL failed too")
         raise error
@@ -285,14 +285,14 @@ def test_a_start_stopped_once_the_stack_has_started_says_it_runs_on(
     assert closing_line(caplog) == "start stopped by SIGTERM after the stack had started: it runs on, at http://127.0.0.1:6102"
 
 
-def undoing_failed(self: Stack, ports: Ports, workers: int) -> StackStatus:
+def undoing_failed(self: Stack, ports: Ports, workers: int | None) -> StackStatus:
     """Stack.start stopped, one of its cleanup's steps failing (a note on the stop, as Stack._undo_start adds)."""
     stop = KeyboardInterrupt()
     stop.add_note("cleaning up after the failed start, stopping PostgreSQL failed too: pg_ctl failed")
     raise stop
 
 
-def undoing_cut_short(self: Stack, ports: Ports, workers: int) -> StackStatus:
+def undoing_cut_short(self: Stack, ports: Ports, workers: int | None) -> StackStatus:
     """Stack.start stopped, then stopped again while it undid what it had started (a second Ctrl-C ends the cleanup)."""
     try:
         raise KeyboardInterrupt

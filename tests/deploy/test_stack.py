@@ -110,9 +110,18 @@ def test_start_is_idempotent_and_status_reports_both_services(tracking_stack: Ru
     pid = tracking_stack.stack.pid_file.read_text()
 
     again = tracking_stack.cli("start")
+    same_workers = tracking_stack.cli("start", "--workers", "1")
+    # A running server keeps its workers: asked for others, start said nothing and the operator believed it had them.
+    other_workers = tracking_stack.cli("start", "--workers", "3")
     status = tracking_stack.cli("status")
 
     assert again.returncode == 0, again.stderr
+    assert same_workers.returncode == 0, same_workers.stderr
+    assert other_workers.returncode == 1
+    assert other_workers.stderr.strip().splitlines()[-1] == (
+        f"error: the tracking server in {tracking_stack.stack.data_dir} already runs with 1 worker; stop it before "
+        "changing --workers (`python -m deploy stop`)"
+    )
     assert tracking_stack.stack.pid_file.read_text() == pid
     assert status.returncode == 0, status.stderr
     assert "postgres  running" in status.stdout and "mlflow    running" in status.stdout
