@@ -1,5 +1,5 @@
-"""Exception handlers: 422 messages that name the item, 404 naming the endpoint, 413 and 503 in JSON, 502 for a failed
-reload, 500 in JSON."""
+"""Exception handlers: 422 messages that name the item, 404 naming the endpoint, 413, 501 and 503 in JSON, 502 for a
+failed reload, 500 in JSON."""
 
 from __future__ import annotations
 
@@ -28,6 +28,7 @@ from serving.snapshot import ModelUnavailable
 logger = logging.getLogger(__name__)
 
 CLIENT_CLOSED_REQUEST = 499
+NOT_SERVED = 501  # a request needing a task this server is configured without (NEWS_*_MODEL_URI empty)
 # Characters of a rejected value, or of a key, that an error answer repeats.
 ECHOED_CHARS = 200
 
@@ -184,14 +185,17 @@ def _plain_text(start: Message) -> bool:
 
 
 async def model_unavailable(request: Request, exc: ModelUnavailable) -> JSONResponse:
-    """503: a needed model is not loaded; the message says why (and how to train one).
+    """503: a needed model is not loaded; the message says why (and how to train one). 501 for a task the server is
+    configured without: no wait brings it, and clients' retry policies retry a 503 (urllib3's honours Retry-After on
+    it), not a 501, "the server does not support the functionality required".
 
     With polling on, Retry-After is the poll interval: the soonest the model can appear without a manual reload.
     Without it, nothing will change by waiting, so no Retry-After invites clients to wait.
     """
+    if exc.lasting:
+        return JSONResponse(status_code=NOT_SERVED, content={"detail": str(exc)})
     poll_seconds = request.app.state.settings.poll_seconds
-    waiting_helps = poll_seconds > 0 and not exc.lasting  # a task the server is configured without never appears
-    headers = {"Retry-After": str(max(1, math.ceil(poll_seconds)))} if waiting_helps else None
+    headers = {"Retry-After": str(max(1, math.ceil(poll_seconds)))} if poll_seconds > 0 else None
     return JSONResponse(status_code=503, content={"detail": str(exc)}, headers=headers)
 
 

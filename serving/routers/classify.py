@@ -22,6 +22,7 @@ router = APIRouter(prefix="/v1", tags=["classify"])
             "description": "The body is not a valid request; each error names its field.",
         },
         413: {"model": ErrorResponse, "description": "The body is over NEWS_MAX_BODY_BYTES."},
+        501: {"model": ErrorResponse, "description": "The request needs a task this server is configured without."},
         503: {"model": ErrorResponse, "description": "A needed model is not loaded.", "headers": RETRY_AFTER},
     },
 )

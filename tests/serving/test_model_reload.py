@@ -615,7 +615,7 @@ def test_an_article_whose_segments_name_no_target_needs_no_stance_model(
     assert unnamed.json()["summary"]["stances"][0] == {
         "target": "Hamas", "mentioned": False, "label": None, "score": None, "probabilities": None, "segments": []
     }
-    assert named.status_code == 503 and "stance" in named.json()["detail"]
+    assert named.status_code == 503 and "stance" in named.json()["detail"]  # served, but not in this store yet
 
 
 def test_a_stance_only_server_answers_items_with_a_target_and_articles_without_topics(
@@ -633,7 +633,8 @@ def test_a_stance_only_server_answers_items_with_a_target_and_articles_without_t
     assert targeted.json()["models"]["topic"] is None and targeted.json()["models"]["stance"]["name"] == STANCE
     (result,) = targeted.json()["results"]
     assert result["topic"] is None and result["stance"]["target"] == "Israel"
-    assert untargeted.status_code == 503 and "retry-after" not in untargeted.headers
+    # 501, not 503: no wait brings a task the server is configured without, and clients retry a 503
+    assert untargeted.status_code == 501 and "retry-after" not in untargeted.headers
     assert untargeted.json()["detail"] == (
         "items[1] has no target, and this server does not serve topic models (NEWS_TOPIC_MODEL_URI is empty): give every "
         "item a target"
@@ -655,6 +656,6 @@ def test_a_topic_only_server_is_ready_and_says_it_does_not_serve_stance(topic_st
     assert ready.status_code == 200, ready.text
     assert [model["task"] for model in ready.json()["models"]] == ["topic"]
     assert topic_only.status_code == 200
-    assert with_target.status_code == 503 and "retry-after" not in with_target.headers  # waiting will not bring it
+    assert with_target.status_code == 501 and "retry-after" not in with_target.headers  # waiting will not bring it
     assert with_target.json()["detail"] == "this server does not serve stance models (NEWS_STANCE_MODEL_URI is empty)"
     assert models["unavailable"] == [{"task": "stance", "reason": with_target.json()["detail"]}]
