@@ -272,13 +272,16 @@ def _sweep(
         for assignments, child_config in tqdm(combinations, desc="sweep", unit="run"):
             stop_requests.raise_if_requested()
             # As the params and overrides write values: `model.char_ngrams=null`, not Python's None.
-            name = ",".join(f"{key}={_comparable(value)}" for key, value in assignments.items())
+            values = [f"{key}={_comparable(value)}" for key, value in assignments.items()]
+            # The config's name with the child's values, as a run trained with those overrides is named: a child named
+            # by its values alone could be any config's in a list of runs or a comparison.
+            name = f"{config.run_name} ({', '.join(values)})"
             # Its logged config.yaml names it so: trained again from that file, a child keeps its own name.
             child_config = child_config.model_copy(update={"run_name": name})
             started, memory = time.perf_counter(), PeakMemory()
             with tracking.tracked_run(experiment_id=experiment_id, run_name=name, nested=True) as child:
                 _log_setup(child_config, config_path)
-                mlflow.set_tag("sweep_assignment", name)
+                mlflow.set_tag("sweep_assignment", ",".join(values))
                 _log_dataset(data)
                 factory = model_factory(child_config)
                 metrics = _evaluate(factory, data, child_config)

@@ -304,7 +304,9 @@ def test_sweep_runs_children_and_registers_only_the_best(store_uri: str) -> None
     assert [(str(v.version), v.run_id) for v in versions] == [("1", best.info.run_id)]
     # The version names the run that made it, as the UI shows it, and the sweep it came from.
     assert (versions[0].tags["run_name"], versions[0].tags["sweep_run_name"]) == (best.info.run_name, "tfidf_logreg-sweep")
-    assert best.info.run_name.startswith("model.C=")
+    # Named after its config and its values, as a run trained with them as overrides is, which a list of runs shows
+    assert best.info.run_name == "tfidf_logreg ({})".format(best.data.tags["sweep_assignment"].replace(",", ", "))
+    assert best.info.run_name.startswith("tfidf_logreg (model.C=")
     # Its logged config.yaml names it so: trained again from that file, it keeps its own name, not the sweep's.
     logged = yaml.safe_load(Path(client.download_artifacts(best.info.run_id, "config.yaml")).read_text(encoding="utf-8"))
     assert logged["run_name"] == best.info.run_name and not logged.get("sweep")
