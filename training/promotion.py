@@ -38,7 +38,7 @@ from classifiers.lineage import (
 )
 from classifiers.store import CHAMPION, DEFAULT_REGISTERED_NAMES
 from training import stop_requests
-from training.config.schema import LOCK_SUFFIX
+from training.config.schema import LOCK_SUFFIX, SPLIT_SETTINGS
 from training.evaluation.logged_predictions import logged_predictions
 from training.evaluation.metrics import group_bootstrap_interval
 
@@ -127,25 +127,16 @@ class PromotionRefused(UserInputError):
     """The candidate does not beat the champion (or is not comparable); the message gives both figures."""
 
 
-# The evaluation settings each split scheme reads (training.evaluation.cross_validation.group_splits); every scheme
-# but leave-one-group-out also draws its split with the config's seed.
-_SPLIT_SETTINGS = {
-    "leave_one_group_out": (),
-    "group_kfold": ("evaluation.n_splits", "seed"),
-    "story_kfold": ("evaluation.n_splits", "seed"),
-    "holdout": ("evaluation.holdout_fraction", "seed"),
-    "disjoint_holdout": ("evaluation.holdout_fraction", "seed"),
-    "story_holdout": ("evaluation.holdout_fraction", "seed"),
-}
-
-
 def evaluation_scheme(params: dict[str, str]) -> str | None:
     """How a run's rows were split to score it, from its logged config (`holdout (holdout_fraction 0.2, seed 1)`); None
     for a run that logged no config. Two runs scored alike on the same data were scored on the same rows."""
     cv = params.get("evaluation.cv")
     if cv is None:
         return None
-    settings = ", ".join(f"{key.split('.')[-1]} {params.get(key)}" for key in _SPLIT_SETTINGS.get(cv, ()))
+    read = [f"evaluation.{name}" for name in SPLIT_SETTINGS.get(cv, ())]
+    # Every scheme but leave-one-group-out draws its split with the config's seed.
+    keys = [*read, "seed"] if cv in SPLIT_SETTINGS and cv != "leave_one_group_out" else read
+    settings = ", ".join(f"{key.split('.')[-1]} {params.get(key)}" for key in keys)
     return f"{cv} ({settings})" if settings else cv
 
 

@@ -334,8 +334,10 @@ def _log_setup(config: ExperimentConfig, config_path: Path | None) -> None:
         # One param, not one per target: a target's name ("Hamas's allies") need not be a valid MLflow param name.
         "target_aliases": _aliases_param(config.target_aliases),
     }
-    # A sweep's parent trains none of the swept values: its own would read as the one trained.
-    params = {key: _comparable(value) for key, value in params.items() if key not in config.sweep}
+    # A sweep's parent trains none of the swept values: its own would read as the one trained. Settings the evaluation
+    # does not read (the folds of a leave-one-group-out) are left out too; config.yaml keeps them.
+    unused = config.sweep.keys() | {f"evaluation.{name}" for name in config.evaluation.unused_settings()}
+    params = {key: _comparable(value) for key, value in params.items() if key not in unused}
     params |= {f"sweep.{key}": _comparable(values) for key, values in config.sweep.items()}
     mlflow.log_params({key: _within_param_limit(value) for key, value in params.items()})
     mlflow.log_text(to_yaml(config), CONFIG_ARTIFACT)

@@ -445,6 +445,8 @@ def test_a_version_scored_on_another_seed_s_hold_out_is_not_comparable(store_uri
     holdout = ["evaluation.cv=holdout", "evaluation.holdout_fraction=0.3"]
     first = train(load_config(CONFIG, [*holdout, "seed=1"]))
     second = train(load_config(CONFIG, [*holdout, "seed=2", "promote=never"]))
+    logged = MlflowClient().get_run(first.run_id).data.params
+    assert logged["evaluation.holdout_fraction"] == "0.3" and "evaluation.n_splits" not in logged  # only what it reads
     scheme = "holdout \\(holdout_fraction 0.3, seed {}\\)"
     with pytest.raises(PromotionRefused, match=f"other splits of the same data .* by {scheme.format(2)}; champion version {first.version} by {scheme.format(1)}"):
         promote(MlflowClient(), TOPIC, version=second.version)

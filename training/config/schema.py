@@ -94,6 +94,18 @@ else:
 # --- evaluation and the experiment ------------------------------------------------------------
 
 
+# The evaluation settings each `cv` reads (training.evaluation.cross_validation.group_splits); every scheme but
+# leave-one-group-out also draws its split with the config's seed.
+SPLIT_SETTINGS: dict[str, tuple[str, ...]] = {
+    "leave_one_group_out": (),
+    "group_kfold": ("n_splits",),
+    "story_kfold": ("n_splits",),
+    "holdout": ("holdout_fraction",),
+    "disjoint_holdout": ("holdout_fraction",),
+    "story_holdout": ("holdout_fraction",),
+}
+
+
 class EvaluationConfig(Strict):
     """How models are compared: grouped cross-validation or a grouped hold-out split."""
 
@@ -126,6 +138,10 @@ class EvaluationConfig(Strict):
             "(accuracy_cv_mean, macro_f1_cv_mean), f1_/precision_/recall_<label>, or a benchmark's official metric."
         ),
     )
+
+    def unused_settings(self) -> tuple[str, ...]:
+        """The split settings its `cv` does not read: logged as params, two runs would seem to differ in them."""
+        return tuple(name for name in ("n_splits", "holdout_fraction") if name not in SPLIT_SETTINGS[self.cv])
 
 
 # What the runs of one sweep may differ in: everything else (data, extra sources, splits, names) they share.
