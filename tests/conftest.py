@@ -15,7 +15,7 @@ import tempfile
 import time
 import urllib.request
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -183,16 +183,13 @@ def store_uri(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> str:
     return uri
 
 
-@pytest.fixture(scope="session")
-def trained_store(tmp_path_factory: pytest.TempPathFactory) -> str:
-    """A store holding the default topic and stance models (version 1, champion), trained once per test run.
+def store_of_the_run(tmp_path_factory: pytest.TempPathFactory, name: str, fill: Callable[[], object]) -> str:
+    """The URI of a store `fill` trained into once per test run (MLflow pointed at it while it runs).
 
     Under pytest-xdist the first worker that needs it trains it while the others wait on the lock: training is
     CPU-bound, so two workers training side by side would each take twice as long for the same store.
     """
-    from training.defaults import train_defaults
-
-    folder = _run_folder(tmp_path_factory) / "trained"
+    folder = _run_folder(tmp_path_factory) / name
     uri = f"sqlite:///{folder / 'mlflow.db'}"
     finished = folder / "finished"
     with FileLock(f"{folder}.lock"):
@@ -202,10 +199,18 @@ def trained_store(tmp_path_factory: pytest.TempPathFactory) -> str:
             folder.mkdir(parents=True)
             with pytest.MonkeyPatch.context() as patch:
                 _point_mlflow_at(uri, patch)
-                # The default stance model also learns from VAST and FNC-1; tests train on the seed corpus alone.
-                train_defaults(overrides=["extra_training=[]"])
+                fill()
             finished.touch()
     return uri
+
+
+@pytest.fixture(scope="session")
+def trained_store(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A store holding the default topic and stance models (version 1, champion), trained once per test run."""
+    from training.defaults import train_defaults
+
+    # The default stance model also learns from VAST and FNC-1; tests train on the seed corpus alone.
+    return store_of_the_run(tmp_path_factory, "trained", lambda: train_defaults(overrides=["extra_training=[]"]))
 
 
 @pytest.fixture
@@ -213,6 +218,32 @@ def trained_store_uri(trained_store: str, monkeypatch: pytest.MonkeyPatch) -> st
     """Point this test at the session's store of trained default models (read it, do not change it)."""
     _point_mlflow_at(trained_store, monkeypatch)
     return trained_store
+
+
+def _train_tfidf_champions() -> None:
+    from training.config.resolve import load_config
+    from training.trainer import train
+
+    # The topic model reads a segment beside its neighbours, as the default does, so documents are scored whole.
+    train(load_config(PROJECT_ROOT / "configs" / "topic" / "tfidf_svm.yaml", ["neighbour_weight=0.3"]))
+    train(load_config(PROJECT_ROOT / "configs" / "stance" / "tfidf_svm.yaml", ["promote=auto"]))
+
+
+@pytest.fixture(scope="session")
+def tfidf_store(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A store whose champions news-topic and news-stance are TF-IDF models (version 1), trained once per test run.
+
+    The Spark engine's Python workers load the model afresh in every scoring: the default models' encoder took them
+    about 7 s of imports and weights each time, these a fraction of it.
+    """
+    return store_of_the_run(tmp_path_factory, "tfidf", _train_tfidf_champions)
+
+
+@pytest.fixture
+def tfidf_store_uri(tfidf_store: str, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Point this test at the run's store of TF-IDF champions (read it, do not change it)."""
+    _point_mlflow_at(tfidf_store, monkeypatch)
+    return tfidf_store
 
 
 @pytest.fixture(scope="session")

@@ -51,3 +51,4 @@ def parquet_input(inputs_dir: Path, news_rows: list[dict[str, object]]) -> Path:
     path = inputs_dir / "news.parquet"
     pq.write_table(pa.Table.from_pylist(news_rows), path)
     return path
+
