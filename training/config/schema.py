@@ -94,8 +94,7 @@ else:
 # --- evaluation and the experiment ------------------------------------------------------------
 
 
-# The evaluation settings each `cv` reads (training.evaluation.cross_validation.group_splits); every scheme but
-# leave-one-group-out also draws its split with the config's seed.
+# The evaluation settings each `cv` reads (training.evaluation.cross_validation.group_splits).
 SPLIT_SETTINGS: dict[str, tuple[str, ...]] = {
     "leave_one_group_out": (),
     "group_kfold": ("n_splits",),
