@@ -124,11 +124,20 @@ class PreparedTraining:
 def prepare(config: ExperimentConfig, config_path: Path | None = None, overrides: Sequence[str] = ()) -> PreparedTraining:
     """Load the data and check the primary metric and the model's requirements, before anything exists in MLflow.
     `overrides`, the dotted settings the config was loaded with, go into the default run name."""
+    given = config.run_name
+    # A sweep's grid is in its params and its parent's name ends in `-sweep`: the name leaves its overrides out.
+    named = [text for text in overrides if not (config.sweep and _sets_the_sweep(text))]
     # Named before the sweep is expanded, so its children and the logged config.yaml carry the name.
-    run_name = config.run_name or default_run_name(config, config_path, overrides)
-    config = config.model_copy(update={"run_name": run_name})
+    config = config.model_copy(update={"run_name": given or default_run_name(config, config_path, named)})
     check_encoders(config, config_path, overrides)
     combinations = expand_sweep(config)
+    if config.sweep:
+        # Each child is named as a run trained with its values as overrides is: by its values alone, it could be any
+        # config's in a list of runs or a comparison.
+        combinations = [
+            (assignments, child.model_copy(update={"run_name": _child_name(given, config, config_path, named, assignments)}))
+            for assignments, child in combinations
+        ]
     data = load_labelled_data(config.data, config.task, config.extra_training)
     _warn_of_test_splits(config)
     if config.target_aliases:
@@ -271,17 +280,12 @@ def _sweep(
         children: list[tuple[str, ExperimentConfig, dict[str, float], float, float]] = []
         for assignments, child_config in tqdm(combinations, desc="sweep", unit="run"):
             stop_requests.raise_if_requested()
-            # As the params and overrides write values: `model.char_ngrams=null`, not Python's None.
-            values = [f"{key}={_comparable(value)}" for key, value in assignments.items()]
-            # The config's name with the child's values, as a run trained with those overrides is named: a child named
-            # by its values alone could be any config's in a list of runs or a comparison.
-            name = f"{config.run_name} ({', '.join(values)})"
             # Its logged config.yaml names it so: trained again from that file, a child keeps its own name.
-            child_config = child_config.model_copy(update={"run_name": name})
+            name = child_config.run_name
             started, memory = time.perf_counter(), PeakMemory()
             with tracking.tracked_run(experiment_id=experiment_id, run_name=name, nested=True) as child:
                 _log_setup(child_config, config_path)
-                mlflow.set_tag("sweep_assignment", ",".join(values))
+                mlflow.set_tag("sweep_assignment", ",".join(_assigned(assignments)))
                 _log_dataset(data)
                 factory = model_factory(child_config)
                 metrics = _evaluate(factory, data, child_config)
@@ -325,6 +329,26 @@ def default_run_name(config: ExperimentConfig, config_path: Path | None, overrid
     name = config_path.stem if config_path is not None else f"{config.task}-{config.model.family}-{config.dataset_name}"
     shown = [text if len(text) <= MAX_OVERRIDE_IN_NAME else f"{text[: MAX_OVERRIDE_IN_NAME - 1]}…" for text in overrides]
     return f"{name} ({', '.join(shown)})" if shown else name
+
+
+def _sets_the_sweep(override: str) -> bool:
+    key = override.split("=", 1)[0].strip()
+    return key == "sweep" or key.startswith("sweep.")
+
+
+def _assigned(assignments: dict[str, Any]) -> list[str]:
+    """A sweep child's values as overrides write them: `model.char_ngrams=null`, not Python's None."""
+    return [f"{key}={_comparable(value)}" for key, value in assignments.items()]
+
+
+def _child_name(
+    given: str | None, config: ExperimentConfig, config_path: Path | None, named: Sequence[str], assignments: dict[str, Any]
+) -> str:
+    """A sweep child's run name: the `run_name` given with its values, else the default name of the config trained with
+    its values as overrides (`tfidf_logreg (seed=7, model.C=10.0)`)."""
+    if given:
+        return f"{given} ({', '.join(_assigned(assignments))})"
+    return default_run_name(config, config_path, [*named, *_assigned(assignments)])
 
 
 def _log_setup(config: ExperimentConfig, config_path: Path | None) -> None:

@@ -352,7 +352,7 @@ def test_sigterm_ends_the_running_training_failed_and_registers_nothing(store_ur
     # The last line names them: the child it was in (unless it came between two), then the sweep's parent (a line
     # saying only "error: stopped by SIGTERM (a run it had started ends FAILED, ...)" came after it).
     assert re.search(
-        r"training stopped by SIGTERM: (run \w+ \(model\.C=[^)]+\) marked FAILED; )?run \w+ \(tfidf_logreg \(sweep\.model\.C=.*\)-sweep\) "
+        r"training stopped by SIGTERM: (run \w+ \(tfidf_logreg \(model\.C=[^)]+\)\) marked FAILED; )?run \w+ \(tfidf_logreg-sweep\) "
         r"marked FAILED; nothing it trained stays registered$",
         stderr.strip().splitlines()[-1],
     ), stderr
@@ -730,8 +730,8 @@ def test_ctrl_c_in_a_sweep_names_the_child_and_the_parent(
     parent, first, second = _runs()
     assert [run.info.status for run in (parent, first, second)] == ["FAILED", "FINISHED", "FAILED"]
     assert _stop_line(caplog) == (
-        f"training interrupted (Ctrl-C): run {second.info.run_id} (model.C=2) marked FAILED; run {parent.info.run_id} "
-        f"({parent.info.run_name}) marked FAILED; nothing it trained stays registered"
+        f"training interrupted (Ctrl-C): run {second.info.run_id} (tfidf_logreg (model.C=2)) marked FAILED; run "
+        f"{parent.info.run_id} (tfidf_logreg-sweep) marked FAILED; nothing it trained stays registered"
     )
     assert MlflowClient().search_registered_models() == []
 

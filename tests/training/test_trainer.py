@@ -150,6 +150,25 @@ def test_aliases_of_a_target_the_data_lacks_or_that_name_another_target_are_said
     assert "'Hezbollah' names no target" not in caplog.text
 
 
+@pytest.mark.parametrize(
+    ("overrides", "parent", "child"),
+    [
+        (["sweep.model.C=[1, 2]"], "tfidf_logreg", "tfidf_logreg (model.C=1)"),
+        (["seed=7", "sweep.model.C=[1, 2]"], "tfidf_logreg (seed=7)", "tfidf_logreg (seed=7, model.C=1)"),
+        (["run_name=ours", "sweep.model.C=[1, 2]"], "ours", "ours (model.C=1)"),
+    ],
+)
+def test_sweep_runs_are_named_after_their_config_and_a_child_also_after_its_values(
+    overrides: list[str], parent: str, child: str
+) -> None:
+    # A child named by its values alone (`model.C=1`) could be any config's in a list of runs; the parent's name
+    # repeated the grid its params give.
+    path = locations.CONFIGS_DIR / "topic" / "tfidf_logreg.yaml"
+    prepared = trainer.prepare(load_config(path, overrides), path, overrides)
+    assert prepared.config.run_name == parent
+    assert [config.run_name for _, config in prepared.combinations] == [child, child.replace("C=1", "C=2")]
+
+
 def test_run_records_params_metrics_artifacts_dataset_and_tags(store_uri: str) -> None:
     path = locations.CONFIGS_DIR / "stance" / "tfidf_logreg.yaml"
     result = train(load_config(path, ["model.C=2.0"]), config_path=path)
