@@ -201,15 +201,19 @@ def test_a_process_opening_a_store_being_made_waits_for_its_maker(tmp_path: Path
     database = tmp_path / "mlflow.db"
     with sqlite3.connect(database) as connection:
         connection.execute("CREATE TABLE being_made (id INTEGER)")
-    opener = "import sys; from classifiers import store; store.use_store(sys.argv[1])"
+    opener = (
+        "import sys; from classifiers import store; print('imported', flush=True); store.use_store(sys.argv[1])"
+    )
     with (tmp_path / "mlflow.db.lock").open("a") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         process = subprocess.Popen(
-            [sys.executable, "-c", opener, f"sqlite:///{database}"], cwd=PROJECT_ROOT, stderr=subprocess.PIPE, text=True
+            [sys.executable, "-c", opener, f"sqlite:///{database}"],
+            cwd=PROJECT_ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
         )
         try:
+            assert process.stdout is not None and process.stdout.readline() == "imported\n"
             with pytest.raises(subprocess.TimeoutExpired):
-                process.wait(timeout=15)  # far longer than the imports and an open that skips the lock
+                process.wait(timeout=8)  # once imported, far longer than an open that skips the lock and migrates
         finally:
             fcntl.flock(lock, fcntl.LOCK_UN)
     _, errors = process.communicate(timeout=120)
