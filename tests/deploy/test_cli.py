@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
+from typer.testing import CliRunner, Result
 
 from classifiers.store import PROJECT_ROOT
 from deploy import cli as deploy_cli
@@ -100,15 +100,18 @@ def test_status_of_a_stack_that_is_not_running_reports_both_parts_stopped_on_its
     ]
 
 
+def status_reported(folder: Path, monkeypatch: pytest.MonkeyPatch, postgres: bool, mlflow: bool) -> Result:
+    """`status` of a stack in folder/data whose parts run as given (no stray processes)."""
+    (folder / "data").mkdir()
+    monkeypatch.setattr(Stack, "status", lambda self: StackStatus(self.data_dir, Ports(6101, 6102), postgres, mlflow))
+    monkeypatch.setattr(Stack, "stray_processes", lambda self: [])
+    return CliRunner().invoke(deploy_cli.app, ["status", "--data-dir", str(folder / "data")])
+
+
 def test_a_tracking_server_whose_postgres_is_stopped_is_reported_as_unable_to_answer(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    data = tmp_path / "data"
-    data.mkdir()
-    monkeypatch.setattr(Stack, "status", lambda self: StackStatus(self.data_dir, Ports(6101, 6102), False, True))
-    monkeypatch.setattr(Stack, "stray_processes", lambda self: [])
-
-    result = CliRunner().invoke(deploy_cli.app, ["status", "--data-dir", str(data)])
+    result = status_reported(tmp_path, monkeypatch, postgres=False, mlflow=True)
 
     assert result.exit_code == deploy_cli.NOT_RUNNING_EXIT_CODE, result.output
     assert result.stdout.splitlines()[:2] == [
@@ -127,15 +130,10 @@ def test_status_exits_0_only_when_both_parts_run_and_3_as_pg_ctl_does_otherwise(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, postgres: bool, mlflow: bool, code: int
 ) -> None:
     # It exited 0 for a stopped stack, so `python -m deploy status && python -m training ...` went on to fail later.
-    data = tmp_path / "data"
-    data.mkdir()
-    monkeypatch.setattr(Stack, "status", lambda self: StackStatus(self.data_dir, Ports(6101, 6102), postgres, mlflow))
-    monkeypatch.setattr(Stack, "stray_processes", lambda self: [])
-
-    result = CliRunner().invoke(deploy_cli.app, ["status", "--data-dir", str(data)])
+    result = status_reported(tmp_path, monkeypatch, postgres, mlflow)
 
     assert result.exit_code == code, result.output
-    assert result.stdout.splitlines()[2] == f"data      {data}"  # the report is printed whatever the code
+    assert result.stdout.splitlines()[2] == f"data      {tmp_path / 'data'}"  # the report is printed whatever the code
 
 
 def test_a_plain_start_keeps_the_ports_it_finds_and_an_option_replaces_only_its_own(
