@@ -123,7 +123,7 @@ class PreparedTraining:
 
 def prepare(config: ExperimentConfig, config_path: Path | None = None, overrides: Sequence[str] = ()) -> PreparedTraining:
     """Load the data and check the primary metric and the model's requirements, before anything exists in MLflow.
-    `overrides`, the dotted settings the config was loaded with, go into the default run name."""
+    `overrides`, the dotted settings the config was loaded with, go into the default run name (a sweep's grid aside)."""
     given = config.run_name
     # A sweep's grid is in its params and its parent's name ends in `-sweep`: the name leaves its overrides out.
     named = [text for text in overrides if not (config.sweep and _sets_the_sweep(text))]
