@@ -49,6 +49,9 @@ MASTER_CONNECT_TIMEOUT_S = 5
 # files; a task that does not end is not waited for long.
 TASKS_END_TIMEOUT_S = 30.0
 _TASKS_POLL_S = 0.1
+# A request to cancel the jobs takes milliseconds, or fails at once where the JVM is gone: one that hangs is not waited
+# for long.
+CANCEL_END_TIMEOUT_S = 10.0
 # Columns this engine adds (the UDF's struct, exploded into the output columns; a row's place in the file, and the
 # keys that lay documents out); random, so no input column can have their names.
 _PREDICTION = f"prediction_{uuid.uuid4().hex}"
@@ -261,13 +264,23 @@ def signals_cancel_jobs(spark: SparkSession) -> Iterator[None]:
         with suppress(Py4JError, OSError):
             spark.sparkContext.cancelAllJobs()
 
+    cancelling: list[threading.Thread] = []
+
     def cancel() -> None:
         # From another thread: py4j gives each thread its own connection, and this one's is in the middle of the call
         # the signal interrupted (a call from here would be a reentrant read on it).
-        threading.Thread(target=cancel_all_jobs, name="cancel-spark-jobs", daemon=True).start()
+        thread = threading.Thread(target=cancel_all_jobs, name="cancel-spark-jobs", daemon=True)
+        cancelling.append(thread)
+        thread.start()
 
-    with stop_requests.held(on_first=cancel):
-        yield
+    try:
+        with stop_requests.held(on_first=cancel):
+            yield
+    finally:
+        # py4j logs a call to a JVM stopped with the process group with a traceback, through the root logger: a cancel
+        # still under way as the scoring ended logged it after the command's filter of those logs was gone.
+        for thread in cancelling:
+            thread.join(CANCEL_END_TIMEOUT_S)
 
 
 def stop_after_its_tasks(spark: SparkSession, timeout_s: float = TASKS_END_TIMEOUT_S) -> None:
