@@ -6,6 +6,7 @@ import contextlib
 import os
 import random
 import shutil
+import signal
 import socket
 import sqlite3
 import stat
@@ -244,6 +245,15 @@ def tfidf_store_uri(tfidf_store: str, monkeypatch: pytest.MonkeyPatch) -> str:
     """Point this test at the run's store of TF-IDF champions (read it, do not change it)."""
     _point_mlflow_at(tfidf_store, monkeypatch)
     return tfidf_store
+
+
+@pytest.fixture
+def ctrl_c_raises() -> Iterator[None]:
+    """Ctrl-C raises KeyboardInterrupt where it lands, as Python's own handler does (a pytest-xdist worker's handler
+    takes it for the run's end and stops the worker)."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)
 
 
 @pytest.fixture(scope="session")

@@ -3,7 +3,6 @@ import re
 import signal
 import threading
 import uuid
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
 import mlflow
@@ -481,14 +480,6 @@ def test_with_the_alias_removed_the_last_champion_is_restored_as_such(store_uri:
     assert promotion.promoted and promotion.previous is None
     assert promotion.reason == f"no version holds the champion alias (it was removed); version {first} was the last to hold it"
     assert str(client.get_model_version_by_alias(TOPIC, CHAMPION).version) == first
-
-
-@pytest.fixture
-def ctrl_c_raises() -> Iterator[None]:
-    """Ctrl-C raises KeyboardInterrupt where it lands, as Python's own handler does."""
-    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
-    yield
-    signal.signal(signal.SIGINT, previous)
 
 
 @pytest.mark.usefixtures("ctrl_c_raises")

@@ -14,6 +14,7 @@ import logging
 import math
 import os
 import re
+import signal
 import socket
 import sys
 import threading
@@ -198,11 +199,17 @@ def start_session(master: str, chunk_rows: int | None) -> SparkSession:
         # PySpark reads the workers' interpreter from this variable when the session starts (the
         # spark.pyspark.python setting only reaches it through spark-submit); one set by the user wins.
         os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    ctrl_c = signal.getsignal(signal.SIGINT) if threading.current_thread() is threading.main_thread() else None
     try:
         spark = builder.getOrCreate()
     # A master URL Spark cannot parse or reach fails here, in a Java stack trace: its first line says why.
     except Exception as err:
         raise UserInputError(f"--master {master}: Spark could not start: {_first_reason(err)}") from err
+    finally:
+        # pyspark sets a Ctrl-C handler bound to the new session and leaves it once the session stops, so a later
+        # Ctrl-C in the process failed in an AttributeError; while the scoring runs, signals_cancel_jobs cancels.
+        if ctrl_c is not None:
+            signal.signal(signal.SIGINT, ctrl_c)
     spark.sparkContext.setLogLevel("WARN")
     return spark
 

@@ -74,6 +74,7 @@ def test_a_failed_write_leaves_the_previous_output_and_no_temporary_file(out_dir
     assert [path.name for path in out_dir.iterdir()] == ["scores.parquet"]
 
 
+@pytest.mark.usefixtures("ctrl_c_raises")
 def test_a_stop_while_the_earlier_folder_is_removed_takes_effect_once_it_is_gone(
     out_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -92,11 +93,7 @@ def test_a_stop_while_the_earlier_folder_is_removed_takes_effect_once_it_is_gone
         real_rmtree(path, *args, **kwargs)
 
     monkeypatch.setattr(shutil, "rmtree", stopped_then_removed)
-    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
-    try:
-        with pytest.raises(KeyboardInterrupt):
-            move_into_place(staged, output)
-    finally:
-        signal.signal(signal.SIGINT, previous)
+    with pytest.raises(KeyboardInterrupt):
+        move_into_place(staged, output)
     assert (output / "part-00000.parquet").read_text() == "new folder"
     assert [path.name for path in out_dir.iterdir()] == ["scores.parquet"]

@@ -177,6 +177,7 @@ def test_a_jsonl_field_with_an_empty_name_is_named_before_spark_starts(
     assert list(out_dir.iterdir()) == []
 
 
+@pytest.mark.usefixtures("ctrl_c_raises")
 def test_a_cancel_a_stop_began_has_ended_and_logged_before_the_block_ends(caplog: pytest.LogCaptureFixture) -> None:
     # Stopped with its process group, the JVM was gone while the cancelling thread called it: py4j logged the failed
     # call with a traceback after the command had removed its filter of those logs (one CI run in several).
@@ -216,7 +217,11 @@ def test_spark_reads_a_file_named_like_a_glob_and_columns_told_apart_by_case(
     source = inputs_dir / "news[1]{a}.jsonl"
     rows = [{"id": n, "ID": f"wire-{n}", "text": f"Talks resumed, round {n}."} for n in range(3)]
     source.write_text("".join(json.dumps(row) + "\n" for row in rows), encoding="utf-8")
+    ctrl_c = signal.getsignal(signal.SIGINT)
     result = score("models:/news-topic@champion", source, out_dir / "s.parquet", engine=Engine.SPARK, master="local[1]")
+    # pyspark set a Ctrl-C handler bound to its session and left it once the session stopped: a later Ctrl-C in the
+    # process failed in an AttributeError (`cancelAllJobs` on a stopped context) instead of interrupting.
+    assert signal.getsignal(signal.SIGINT) is ctrl_c
     written = pd.read_parquet(result.output).sort_values("id")
     assert result.rows == 3
     assert written["ID"].tolist() == ["wire-0", "wire-1", "wire-2"]
