@@ -48,8 +48,8 @@ SettingsFactory = Callable[..., ServingSettings]
 
 @pytest.fixture(scope="session")
 def empty_store_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The database file of an empty store (its tables made), made once: copying it is quicker than MLflow's
-    migrations."""
+    """The database file of an empty store (its tables and Default experiment made), made once: a server never makes a
+    store, so each test's file is a copy of this one."""
     database = tmp_path_factory.mktemp("empty-store") / "mlflow.db"
     store.use_store(f"sqlite:///{database}")
     return database
