@@ -32,7 +32,7 @@ ARTIFACT_KEY = "classifier"
 # as OutdatedModelError, comes first): MLflow's errors, a path or network error, a URI MLflow's HTTP artifact store
 # cannot split (a bare ValueError), a store whose client package is not installed (s3:// without botocore).
 LOAD_ERRORS: tuple[type[Exception], ...] = (MlflowException, OSError, ValueError, ImportError)
-URI_FORMS = "models:/NAME@ALIAS, models:/NAME/VERSION, runs:/RUN_ID/model or a model folder"
+URI_FORMS = "models:/NAME@ALIAS, models:/NAME/VERSION, runs:/RUN_ID/MODEL_NAME or a model folder"
 # A registered model's name given alone (`news-topic`, `models:/news-topic`): MLflow reads it as a folder or as a
 # logged model's id.
 BARE_NAME = re.compile(r"^(?:models:/)?(?P<name>[^/:@]+)$")

@@ -293,7 +293,7 @@ def train_defaults(
 
 @app.command()
 def evaluate(
-    model_uri: Annotated[str, typer.Option(help="e.g. models:/news-topic@champion or runs:/<id>/model.")],
+    model_uri: Annotated[str, typer.Option(help="e.g. models:/news-topic@champion or runs:/<run id>/<config name>.")],
     data: Annotated[
         Path | None,
         typer.Option(help="JSONL with text, label (and target for stance); rows naming a document are read beside each other."),
@@ -385,7 +385,7 @@ def _label_pairs(entries: list[str]) -> dict[str, str]:
 
 @app.command()
 def score(
-    model_uri: Annotated[str, typer.Option(help="e.g. models:/news-topic@champion or runs:/<id>/model.")],
+    model_uri: Annotated[str, typer.Option(help="e.g. models:/news-topic@champion or runs:/<run id>/<config name>.")],
     input_path: Annotated[
         Path,
         typer.Option(

@@ -1,5 +1,5 @@
-"""Which names MLflow takes for a run's params and metrics (the rule its `log_param` and `log_metric` document) and for
-a registered model: checked here, before the work whose results they name, rather than by MLflow's private checks."""
+"""Which names MLflow takes for a run's params and metrics (the rule its `log_param` and `log_metric` document), for
+a registered model and for a logged model: checked here, before the work whose results they name, rather than by MLflow's private checks."""
 
 from __future__ import annotations
 
@@ -33,6 +33,15 @@ def model_name_problem(name: str) -> str | None:
     if _reads_as_another_path(name):
         return f"Invalid model name '{name}': it would read as the path {posixpath.normpath(name)!r}."
     return None
+
+
+# What MLflow refuses in a logged model's name (the one its Models tab lists): the name is a path of its artifacts.
+_LOGGED_MODEL_REFUSES = re.compile(r"[/:.%\"']")
+
+
+def logged_model_name(name: str) -> str:
+    """`name` as MLflow takes it for a logged model: each character it refuses there replaced by an underscore."""
+    return _LOGGED_MODEL_REFUSES.sub("_", name)
 
 
 def _reads_as_another_path(name: str) -> bool:

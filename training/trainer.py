@@ -65,7 +65,7 @@ from training.evaluation.metrics import (
 )
 from training.evaluation.seen_rows import CONFIG_ARTIFACT
 from training.labelled_data import LabelledData, frame_digest, load_labelled_data
-from training.mlflow_names import NAME_RULE, name_taken
+from training.mlflow_names import NAME_RULE, logged_model_name, name_taken
 from training.peak_memory import PeakMemory
 from training.promotion import (
     Promotion,
@@ -83,7 +83,6 @@ from training.public_datasets.scorers import dev_metrics, official_metrics
 
 logger = logging.getLogger(__name__)
 
-MODEL_ARTIFACT = "model"
 EXAMPLE_ROWS = 3
 # The prediction-time package travels inside every registered model (MLflow code_paths).
 CODE_PATHS = [str(Path(classifiers.__file__).parent)]
@@ -241,7 +240,7 @@ def _single(
             _log_dataset(data)
             factory = model_factory(config)
             metrics = _evaluate(factory, data, config)
-            version = _fit_register(client, factory, data, config, started, memory, registration)
+            version = _fit_register(client, factory, data, config, config_path, started, memory, registration)
         promotion = _auto_promote(client, config, version)
         # Made inside the block: a stop while it is made is undone and said so, not left with no run to name (the
         # command's closing line said the stop came before the run started).
@@ -300,7 +299,9 @@ def _sweep(
             factory = model_factory(best_config)
             # The best child's own cost: its cross-validation plus the final fit, not the whole sweep's.
             final_started, final_memory = time.perf_counter() - best_seconds, PeakMemory(floor_mb=best_peak)
-            version = _fit_register(client, factory, data, best_config, final_started, final_memory, registration)
+            version = _fit_register(
+                client, factory, data, best_config, config_path, final_started, final_memory, registration
+            )
         promotion = _auto_promote(client, best_config, version)
         sweep_peak = max([final_memory.peak_mb(), *(child[4] for child in children)])
         mlflow.log_metrics({"sweep_seconds": time.perf_counter() - sweep_started, "sweep_peak_rss_mb": sweep_peak})
@@ -323,10 +324,15 @@ def _sweep(
 MAX_OVERRIDE_IN_NAME = 60
 
 
+def config_name(config: ExperimentConfig, config_path: Path | None) -> str:
+    """The config file's name, or for a config made in code its task, family and data ("topic-tfidf-seeds")."""
+    return config_path.stem if config_path is not None else f"{config.task}-{config.model.family}-{config.dataset_name}"
+
+
 def default_run_name(config: ExperimentConfig, config_path: Path | None, overrides: Sequence[str] = ()) -> str:
     """The config file's name ("tfidf_svm"), so runs of different configs are told apart in the UI, followed by the
     overrides it was trained with ("tfidf_svm (model.C=0.5, seed=7)"), so that its runs are told apart too."""
-    name = config_path.stem if config_path is not None else f"{config.task}-{config.model.family}-{config.dataset_name}"
+    name = config_name(config, config_path)
     shown = [text if len(text) <= MAX_OVERRIDE_IN_NAME else f"{text[: MAX_OVERRIDE_IN_NAME - 1]}…" for text in overrides]
     return f"{name} ({', '.join(shown)})" if shown else name
 
@@ -647,6 +653,7 @@ def _fit_register(
     factory: Callable[[], Trainable],
     data: LabelledData,
     config: ExperimentConfig,
+    config_path: Path | None,
     started: float,
     memory: PeakMemory,
     registration: _Registration,
@@ -667,7 +674,8 @@ def _fit_register(
         saved = Path(scratch) / ARTIFACT_KEY
         classifier.save(saved)
         info = mlflow.pyfunc.log_model(
-            name=MODEL_ARTIFACT,
+            # Listed by it in the experiment's Models tab, beside its run: the config it was trained from.
+            name=logged_model_name(config_name(config, config_path)),
             python_model=pyfunc_entry.__file__,
             artifacts={ARTIFACT_KEY: str(saved)},
             signature=model_signature(example, predict(classifier, example)),

@@ -10,7 +10,7 @@ import pytest
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
-from training.mlflow_names import MAX_NAME_LENGTH, model_name_problem, name_taken
+from training.mlflow_names import MAX_NAME_LENGTH, logged_model_name, model_name_problem, name_taken
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -55,6 +55,25 @@ def test_a_registered_model_name_is_refused_where_the_registry_refuses_it(store_
         name: registry_takes(name) for name in MODEL_NAMES
     }
     assert model_name_problem("a/b") == "Invalid model name 'a/b'. Names cannot contain '/' or ':'."
+
+
+CONFIG_NAMES = ["descriptions_written", "my.config", "topic-tfidf-/data/a:b.jsonl", "50% 'quoted' \"twice\"", "é x"]
+
+
+def test_a_logged_model_is_named_as_mlflow_takes_it(store_uri: str) -> None:
+    def taken(name: str) -> bool:
+        try:
+            mlflow.initialize_logged_model(name=name)
+        except MlflowException:
+            return False
+        return True
+
+    assert [name for name in CONFIG_NAMES if not taken(name)] == CONFIG_NAMES[1:4]
+    assert all(taken(logged_model_name(name)) for name in CONFIG_NAMES)
+    # A name MLflow takes is kept as it is.
+    assert logged_model_name("descriptions_written") == "descriptions_written"
+    assert logged_model_name("é x") == "é x"
+    assert logged_model_name("my.config") == "my_config"
 
 
 def test_no_module_relies_on_a_private_mlflow_name() -> None:

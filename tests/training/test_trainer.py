@@ -223,6 +223,10 @@ def test_run_records_params_metrics_artifacts_dataset_and_tags(store_uri: str) -
     # The seed articles share no paragraph: no group was joined, no extra row left out.
     assert (run.data.tags["groups_joined_by_shared_input"], run.data.tags["extra_rows_left_out_as_copies"]) == ("0", "0")
     assert run.inputs.dataset_inputs[0].dataset.name == "seeds"
+    # The experiment's Models tab lists the model by its config's name, as a runs:/ URI names it.
+    (logged,) = client.search_logged_models([run.info.experiment_id], filter_string=f"source_run_id = '{result.run_id}'")
+    assert logged.name == "tfidf_logreg"
+    assert load_pyfunc(f"runs:/{result.run_id}/tfidf_logreg").metadata.model_id == logged.model_id
 
     artifacts = {a.path for a in client.list_artifacts(result.run_id)} | {
         a.path for a in client.list_artifacts(result.run_id, "evaluation")
