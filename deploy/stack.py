@@ -418,7 +418,14 @@ class Stack:
             self.postmaster_pid_file.unlink(missing_ok=True)
         self.postgres_log.touch()
         self._own(self.postgres_log)
-        self._pg_ctl("start", "-w", "-t", str(int(STARTUP_TIMEOUT_S)), "-l", str(self.postgres_log), "-o", f"-p {port}")
+        try:
+            self._pg_ctl("start", "-w", "-t", str(int(STARTUP_TIMEOUT_S)), "-l", str(self.postgres_log), "-o", f"-p {port}")
+        except StackError as err:
+            # Free when checked, then taken (another stack starting at the same moment): said in one line, not in the
+            # log's tail of a failed bind.
+            if not _free(port) and not self._cluster_processes():
+                raise _taken_meanwhile("PostgreSQL", port, "--postgres-port", self.postgres_log) from err
+            raise
         logger.info("PostgreSQL listens on %s:%d", HOST, port)
 
     def _password(self) -> str:
@@ -608,8 +615,12 @@ class Stack:
         while time.monotonic() < deadline:
             if process.poll() is not None:
                 self.pid_file.unlink(missing_ok=True)
+                if not _free(ports.mlflow):
+                    raise _taken_meanwhile("MLflow", ports.mlflow, "--port", self.mlflow_log)
                 raise StackError(f"mlflow server exited with code {process.returncode}{_tail(self.mlflow_log)}")
-            if _answers(url):
+            # Only this server's answer: another that took the port meanwhile (a stack starting at the same moment)
+            # answers the same health check, and this stack was reported running on that one's store.
+            if _answers(url) and _listens(ports.mlflow, process.pid):
                 logger.info("MLflow tracking server at http://%s:%d", HOST, ports.mlflow)
                 return
             time.sleep(0.5)
@@ -731,6 +742,26 @@ def _free(port: int) -> bool:
         except OSError:
             return False
     return True
+
+
+def _taken_meanwhile(name: str, port: int, option: str, log: Path) -> StackError:
+    return StackError(
+        f"{HOST}:{port}, the {name} port, was taken by another process as this stack started: choose another with "
+        f"{option} (the {name} log: {log})"
+    )
+
+
+def _listens(port: int, group: int) -> bool:
+    """Whether a process of the process group listens on the port."""
+    for connection in psutil.net_connections(kind="tcp"):
+        # laddr is an empty tuple for a socket with no address.
+        listening = connection.status == psutil.CONN_LISTEN and getattr(connection.laddr, "port", None) == port
+        if not listening or connection.pid is None:
+            continue
+        with suppress(ProcessLookupError):
+            if os.getpgid(connection.pid) == group:
+                return True
+    return False
 
 
 def _answers(url: str) -> bool:

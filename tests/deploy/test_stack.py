@@ -527,6 +527,78 @@ def test_two_starts_at_once_on_a_new_folder_leave_one_working_stack() -> None:
         assert stack.status().mlflow_running
 
 
+class HealthyStranger(BaseHTTPRequestHandler):
+    """Another tracking server: it answers the health check as every one does."""
+
+    def do_GET(self) -> None:  # noqa: N802 (the name http.server looks up)
+        self.send_response(200)
+        self.send_header("Content-Length", "2")
+        self.end_headers()
+        self.wfile.write(b"OK")
+
+    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 (the base class's name)
+        pass
+
+
+@pytest.mark.slow
+def test_a_tracking_port_taken_as_the_stack_starts_is_named_and_the_taker_is_not_reported_as_its_server(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Two stacks started at once on one port both found it free; the second's server failed to bind, the first's
+    # answered the second's health check, and the second was reported running (its MLFLOW_TRACKING_URI the first's).
+    strangers: list[ThreadingHTTPServer] = []
+    ensure_database = Stack._ensure_database
+
+    def port_taken_meanwhile(self: Stack, port: int) -> None:
+        ensure_database(self, port)
+        stranger = ThreadingHTTPServer(("127.0.0.1", self.saved_ports().mlflow), HealthyStranger)
+        threading.Thread(target=stranger.serve_forever, daemon=True).start()
+        strangers.append(stranger)
+
+    monkeypatch.setattr(Stack, "_ensure_database", port_taken_meanwhile)
+    with stack_postgres_can_reach() as stack:
+        command = start_command(stack)
+        try:
+            result = CliRunner().invoke(deploy_cli.app, command[3:])
+        finally:
+            for stranger in strangers:
+                stranger.shutdown()
+                stranger.server_close()
+        assert strangers
+        assert result.exit_code == 1, result.output
+        assert (
+            f"error: 127.0.0.1:{command[-1]}, the MLflow port, was taken by another process as this stack started: choose "
+            f"another with --port (the MLflow log: {stack.mlflow_log})"
+        ) in result.output
+        assert "last lines of" not in result.output
+        status = stack.status()
+        assert not status.postgres_running and not status.mlflow_running
+        assert not stack.ports_file.exists()
+
+
+@pytest.mark.slow
+def test_a_postgres_port_taken_as_the_stack_starts_is_named_in_one_line(monkeypatch: pytest.MonkeyPatch) -> None:
+    taken = socket.socket()
+    start_postgres = Stack._start_postgres
+
+    def port_taken_meanwhile(self: Stack, port: int) -> None:
+        taken.bind(("127.0.0.1", port))
+        taken.listen()
+        start_postgres(self, port)
+
+    monkeypatch.setattr(Stack, "_start_postgres", port_taken_meanwhile)
+    with taken, stack_postgres_can_reach() as stack:
+        command = start_command(stack)
+        result = CliRunner().invoke(deploy_cli.app, command[3:])
+        assert result.exit_code == 1, result.output
+        assert (
+            f"error: 127.0.0.1:{command[7]}, the PostgreSQL port, was taken by another process as this stack started: "
+            f"choose another with --postgres-port (the PostgreSQL log: {stack.postgres_log})"
+        ) in result.output
+        assert "last lines of" not in result.output  # before: pg_ctl's failure and 15 lines of its log
+        assert not stack.status().postgres_running
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
 def test_a_start_interrupted_once_postgres_is_up_stops_what_it_started_and_keeps_the_saved_ports(stop: signal.Signals) -> None:
