@@ -12,7 +12,7 @@ from fastapi.exceptions import RequestValidationError
 
 from classifiers.segmenter import segment_body
 from serving.article_analysis import SegmentedArticle
-from serving.request_body import body_error, validate
+from serving.request_body import body_error, reported, validate
 from serving.schemas import ArticleRequest, ClassifyRequest
 from serving.settings import ServingSettings
 
@@ -28,7 +28,7 @@ def _too_long(loc: Loc, text: str, limit: int) -> list[dict[str, Any]]:
 
 def _raise_if_any(errors: list[dict[str, Any]]) -> None:
     if errors:
-        raise RequestValidationError(errors)
+        raise RequestValidationError(reported(errors))
 
 
 def _refuse_over_count(data: object, field: str, limit: int, kind: str, what: str) -> None:

@@ -187,10 +187,15 @@ def validate(model: type[Model], data: object) -> Model:
             {**error, "loc": ("body", *error["loc"])} for error in err.errors(include_url=False)[:MAX_REPORTED_ERRORS]
         ]
         # The unknown keys dropped before validation are errors all the same.
-        hidden = err.error_count() + dropped - MAX_REPORTED_ERRORS
-        if hidden > 0:
-            errors.append(body_error("too_many_errors", f"{hidden} more errors not shown"))
-        raise RequestValidationError(errors) from err
+        raise RequestValidationError(reported(errors, err.error_count() + dropped)) from err
+
+
+def reported(errors: list[dict[str, Any]], count: int | None = None) -> list[dict[str, Any]]:
+    """The first MAX_REPORTED_ERRORS of a request's errors, then one saying how many more there were (`count` in all,
+    where `errors` lists only the first of them): a 422 stays small however many items are at fault."""
+    hidden = (len(errors) if count is None else count) - MAX_REPORTED_ERRORS
+    shown = errors[:MAX_REPORTED_ERRORS]
+    return [*shown, body_error("too_many_errors", f"{hidden} more errors not shown")] if hidden > 0 else shown
 
 
 async def read_json_body(request: Request, check: Callable[[object], Parsed]) -> Parsed:

@@ -471,6 +471,20 @@ def test_at_most_twenty_errors_are_reported(client: TestClient, limits: dict[str
     assert errors[-1]["msg"] == f"body: {3 * limits['max_items'] - MAX_REPORTED_ERRORS} more errors not shown"
 
 
+def test_at_most_twenty_length_errors_are_reported(client: TestClient, limits: dict[str, int]) -> None:
+    # Each item's text, target and document name are too long: the 768 errors made a 100 KB answer.
+    long_name = "t" * (limits["max_target_chars"] + 1)
+    item = {"text": "a" * (limits["max_text_chars"] + 1), "target": long_name, "document": long_name}
+
+    response = client.post("/v1/classify", json={"items": [item] * limits["max_items"]})
+
+    assert response.status_code == 422
+    errors = response.json()["detail"]
+    assert len(errors) == MAX_REPORTED_ERRORS + 1
+    assert errors[0]["loc"] == ["body", "items", 0, "text"]
+    assert errors[-1]["msg"] == f"body: {3 * limits['max_items'] - MAX_REPORTED_ERRORS} more errors not shown"
+
+
 @pytest.mark.parametrize(
     ("raw", "message"),
     [
