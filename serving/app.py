@@ -15,6 +15,7 @@ from prometheus_client import CollectorRegistry
 from classifiers.encoder import PRECISION_VARIABLE, ROWS_VARIABLE, RUNTIME_VARIABLE
 from serving.batching import PredictionBatcher
 from serving.errors import JsonBodyLimitMiddleware, add_exception_handlers
+from serving.http_protocol import ConcurrencyLimitAnswer
 from serving.metrics import ServiceMetrics, instrument
 from serving.model_holder import ModelHolder
 from serving.openapi import install as install_openapi
@@ -78,7 +79,8 @@ def create_app(settings: ServingSettings) -> FastAPI:
     install_openapi(app, settings)
     add_exception_handlers(app)
     app.add_middleware(JsonBodyLimitMiddleware, max_body_size=settings.max_body_bytes)
-    # Added last, so outermost: rejected (413) requests are counted too.
+    app.add_middleware(ConcurrencyLimitAnswer)
+    # Added last, so outermost: rejected requests (413, and 503 over the concurrency limit) are counted too.
     instrument(app, registry)
     return app
 

@@ -14,7 +14,8 @@ from asyncio import TimerHandle
 from functools import partial
 from typing import Any
 
-from uvicorn._types import ASGI3Application, ASGIReceiveCallable, ASGISendCallable, Scope
+from starlette.types import ASGIApp, Receive, Scope, Send
+from uvicorn._types import ASGI3Application
 from uvicorn.config import Config
 from uvicorn.protocols.http.flow_control import service_unavailable
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol, RequestResponseCycle
@@ -30,6 +31,8 @@ logger = logging.getLogger(__name__)
 LINGER_S = 2.0
 # Answered even over the concurrency limit.
 LIVENESS_PATH = "/health"
+# The scope key under which the protocol marks a request over the concurrency limit (its value: the limit).
+OVER_CONCURRENCY_LIMIT = "news.over_concurrency_limit"
 INVALID_HTTP_DETAIL = (
     "the request is not valid HTTP/1.1: its request line, a header (Content-Length, Transfer-Encoding) or a chunk "
     "size could not be parsed"
@@ -173,8 +176,11 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
         # nothing; /ready still answers 503, which takes a saturated server out of the rotation until it has room.
         if app is service_unavailable:
             assert self.limit_concurrency is not None, "uvicorn hands out service_unavailable only under a limit"
-            live = cycle.scope["path"] == self.root_path + LIVENESS_PATH
-            app = self.app if live else partial(_over_concurrency_limit, self.limit_concurrency)
+            if cycle.scope["path"] != self.root_path + LIVENESS_PATH:
+                # Answered by the app's outermost layers (ConcurrencyLimitAnswer) without reading the body: /metrics
+                # counted every answer but these, the one sign that the server is saturated.
+                cycle.scope[OVER_CONCURRENCY_LIMIT] = self.limit_concurrency  # type: ignore[literal-required]  # a key of ours
+            app = self.app
         super()._start_asgi_task(cycle, app)
 
     def send_400_response(self, msg: str) -> None:
@@ -196,10 +202,22 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
         return f"{self.client[0]}:{self.client[1]}" if self.client else "unknown client"
 
 
-async def _over_concurrency_limit(
-    limit: int, scope: Scope, receive: ASGIReceiveCallable, send: ASGISendCallable
-) -> None:
-    """The 503 for a request over the concurrency limit, in the service's error shape; the connection closes."""
+class ConcurrencyLimitAnswer:
+    """ASGI middleware: the 503 for a request the protocol marked as over the concurrency limit, in the service's
+    error shape (the connection closes); others go on to the app. Placed inside the metrics' middleware."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        limit = scope.get(OVER_CONCURRENCY_LIMIT)
+        if limit is None:
+            await self.app(scope, receive, send)
+        else:
+            await _over_concurrency_limit(limit, send)
+
+
+async def _over_concurrency_limit(limit: int, send: Send) -> None:
     detail = f"the server holds its limit of {limit} open connections and running requests; retry shortly"
     body = json.dumps({"detail": detail}, separators=(",", ":")).encode()
     headers = [

@@ -270,27 +270,27 @@ def test_a_body_that_never_ends_gets_408_and_the_app_lets_it_go(server: Server) 
 
 @pytest.mark.slow
 def test_a_body_that_never_ends_is_counted_in_metrics_as_the_408_it_got(server: Server) -> None:
-    before = classify_requests_counted(server)
+    before = requests_counted(server, "/v1/classify")
     with server.connect() as sock:
         sock.sendall(b"POST /v1/classify HTTP/1.1\r\nHost: test\r\ncontent-type: application/json\r\n")
         sock.sendall(b'content-length: 1000\r\n\r\n{"items": [')
         assert read_until_closed(sock).startswith(b"HTTP/1.1 408 ")
 
-    after = classify_requests_counted(server)
+    after = requests_counted(server, "/v1/classify")
 
     # It was counted as a 400 (the app saw only a disconnect), as if the client had sent a malformed request.
     assert after.get("408", 0) == before.get("408", 0) + 1
     assert after.get("400", 0) == before.get("400", 0)
 
 
-def classify_requests_counted(server: Server) -> dict[str, float]:
-    """`http_requests_total` of POST /v1/classify by status, as /metrics has it now."""
+def requests_counted(server: Server, handler: str) -> dict[str, float]:
+    """`http_requests_total` of an endpoint by status, as /metrics has it now."""
     text = httpx.get(f"{server.base}/metrics", timeout=HANG_S).text
     return {
         sample.labels["status"]: sample.value
         for family in text_string_to_metric_families(text)
         for sample in family.samples
-        if sample.name == "http_requests_total" and sample.labels.get("handler") == "/v1/classify"
+        if sample.name == "http_requests_total" and sample.labels.get("handler") == handler
     }
 
 
@@ -333,6 +333,7 @@ def test_keep_alive_and_pipelining_on_one_connection(server: Server) -> None:
 def test_connections_beyond_the_concurrency_limit_get_503_but_health_is_answered(server: Server) -> None:
     held: list[socket.socket] = []
     answers: list[Response] = []
+    counted_before = requests_counted(server, "/v1/models")
     try:
         # Each connection stays open after its answer (keep-alive); connections still closing after
         # earlier tests count too, so the 503 may come before the limit's connection, never after it.
@@ -363,6 +364,10 @@ def test_connections_beyond_the_concurrency_limit_get_503_but_health_is_answered
     assert json.loads(refusal.body) == {
         "detail": f"the server holds its limit of {MAX_CONCURRENCY} open connections and running requests; retry shortly"
     }
+    # Counted by status as every other answer: the one sign of a saturated server was missing from /metrics.
+    counted = requests_counted(server, "/v1/models")
+    assert counted.get("503", 0) == counted_before.get("503", 0) + 1
+    assert counted.get("200", 0) == counted_before.get("200", 0) + len(statuses) - 1
 
 
 def test_defaults() -> None:
