@@ -22,6 +22,7 @@ from starlette.concurrency import run_in_threadpool
 from classifiers.contract import Scored
 from classifiers.target_context import SHIPPED_ONLY, Searchable, TargetAliases, target_matcher
 from serving.batching import PredictionBatcher
+from serving.model_loading import not_served
 from serving.prediction import as_prediction, as_stance, beside_neighbours
 from serving.request_body import body_error
 from serving.schemas import (
@@ -34,7 +35,7 @@ from serving.schemas import (
     TargetStance,
     TopicShare,
 )
-from serving.snapshot import ModelSnapshot
+from serving.snapshot import ModelSnapshot, ModelUnavailable
 
 
 @dataclass(frozen=True)
@@ -72,8 +73,12 @@ async def analyse_article(
     ModelUnavailable when the topic model is missing, or the stance model when a segment names a target (it is not
     run, and not reported as used, for targets no segment names). A 422 (RequestValidationError), before any model
     runs, when the segments name the targets more than `max_pairs` times. A stance-only server (topic not served)
-    gives every segment a null topic and the summary no topic shares.
+    gives every segment a null topic and the summary no topic shares; to an article without targets it has nothing to
+    answer (ModelUnavailable, lasting).
     """
+    if "topic" not in snapshot.served and not article.targets:
+        # As /v1/classify's item without a target: a 200 with nothing classified read as success.
+        raise ModelUnavailable(f"the article has no targets, and {not_served('topic')}: give it targets", lasting=True)
     topic = snapshot.require("topic") if "topic" in snapshot.served else None
     served = snapshot.models.get("stance")
     # A stance model trained with aliases of its own finds its targets by them; without one, only whether a target is

@@ -627,6 +627,7 @@ def test_a_stance_only_server_answers_items_with_a_target_and_articles_without_t
         targeted = client.post("/v1/classify", json={"items": [{"text": "Iran condemned the strikes.", "target": "Israel"}]})
         untargeted = client.post("/v1/classify", json={"items": [{"text": "Iran condemned the strikes.", "target": "Israel"}, {"text": "Talks resumed."}]})
         article = client.post("/v1/articles", json={"title": "t", "body": "Israel struck Gaza.\n\nMarkets fell.", "targets": ["Israel"]})
+        no_targets = client.post("/v1/articles", json={"title": "t", "body": "Israel struck Gaza."})
 
     assert ready.status_code == 200 and [model["task"] for model in ready.json()["models"]] == ["stance"]
     assert targeted.status_code == 200, targeted.text
@@ -643,6 +644,12 @@ def test_a_stance_only_server_answers_items_with_a_target_and_articles_without_t
     body = article.json()
     assert [segment["topic"] for segment in body["segments"]] == [None, None] and body["summary"]["topics"] == []
     assert body["summary"]["stances"][0]["mentioned"] and body["models"]["topic"] is None
+    # Nothing this server can classify: a 200 with nothing in it read as success.
+    assert no_targets.status_code == 501 and "retry-after" not in no_targets.headers
+    assert no_targets.json()["detail"] == (
+        "the article has no targets, and this server does not serve topic models (NEWS_TOPIC_MODEL_URI is empty): give it "
+        "targets"
+    )
 
 
 def test_a_topic_only_server_is_ready_and_says_it_does_not_serve_stance(topic_store: str, make_settings: SettingsFactory) -> None:
