@@ -37,6 +37,9 @@ RegistryUri = Annotated[str, AfterValidator(_registry_uri)]
 MIN_POLL_SECONDS = 1
 # What a body holds besides its longest text: JSON syntax, a title, targets.
 BODY_OVERHEAD_BYTES = 1024
+# The bytes of one character of a text written as JSON, at most outside the astral planes: `\u00e9`, as Python's
+# json.dumps writes every non-ASCII character by default (UTF-8 itself takes up to 4).
+JSON_BYTES_PER_CHAR = 6
 
 
 def _poll_interval(seconds: float) -> float:
@@ -203,11 +206,14 @@ class ServingSettings(BaseSettings):
         longest, name = max(
             (self.max_text_chars, "NEWS_MAX_TEXT_CHARS"), (self.max_article_chars, "NEWS_MAX_ARTICLE_CHARS")
         )
-        least = longest + BODY_OVERHEAD_BYTES
+        # Counted in bytes as written: the same characters as ASCII took a sixth of it, and such a text was allowed at
+        # start, then refused with 413.
+        least = longest * JSON_BYTES_PER_CHAR + BODY_OVERHEAD_BYTES
         if self.max_body_bytes < least:
             raise ValueError(
                 f"NEWS_MAX_BODY_BYTES is {self.max_body_bytes}: a body that small cannot hold one text of {name} "
-                f"({longest}) characters; set it to at least {least}"
+                f"({longest}) characters written as JSON (up to {JSON_BYTES_PER_CHAR} bytes each); set it to at least "
+                f"{least}"
             )
         return self
 

@@ -102,7 +102,7 @@ def test_python_m_serving_classifies_over_http(trained_store: str, tmp_path: Pat
         (
             {"NEWS_MAX_BODY_BYTES": "100"},
             "NEWS_MAX_BODY_BYTES is 100: a body that small cannot hold one text of NEWS_MAX_ARTICLE_CHARS (200000) "
-            "characters; set it to at least 201024",
+            "characters written as JSON (up to 6 bytes each); set it to at least 1201024",
         ),
         # Every text of the longest length allowed would be refused.
         (
@@ -112,7 +112,7 @@ def test_python_m_serving_classifies_over_http(trained_store: str, tmp_path: Pat
         ),
         # Raising the text limit alone: the request limit it meets is the default, not a value the user set.
         (
-            {"NEWS_MAX_TEXT_CHARS": "600000", "NEWS_MAX_BODY_BYTES": "700000"},
+            {"NEWS_MAX_TEXT_CHARS": "600000", "NEWS_MAX_BODY_BYTES": "3601024"},
             "NEWS_MAX_REQUEST_CHARS is 512000 (the default): a request that small cannot hold one text of "
             "NEWS_MAX_TEXT_CHARS (600000) characters; set it to at least 600000",
         ),

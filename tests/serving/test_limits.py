@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 
 from serving.app import create_app
 from serving.request_body import MAX_REPORTED_ERRORS
@@ -767,3 +767,32 @@ def test_a_lone_surrogate_in_a_key_is_named_as_such(
     # The first was "items[0]: Input should be a valid string, unable to parse raw data as a unicode string".
     assert error["type"] == "json_invalid"
     assert error["msg"] == f'body is not valid JSON: the key "{key}" is not valid Unicode (it contains a lone surrogate)'
+
+
+def smallest_body_limit(make_settings: SettingsFactory, uri: str) -> int:
+    """The smallest NEWS_MAX_BODY_BYTES the settings take beside the other limits."""
+    low, high = 1, 10**9
+    while low < high:
+        middle = (low + high) // 2
+        try:
+            make_settings(uri, max_body_bytes=middle)
+        except ValidationError:
+            low = middle + 1
+        else:
+            high = middle
+    return low
+
+
+def test_the_smallest_body_limit_the_settings_take_holds_the_longest_texts_as_json_writes_them(
+    trained_store: str, make_settings: SettingsFactory, limits: dict[str, Any]
+) -> None:
+    # The rule counted characters as bytes: a longest text of "é", which json.dumps writes as \u00e9, got 413.
+    smallest = smallest_body_limit(make_settings, trained_store)
+    article = {"title": "Téhéran", "body": "é" * limits["max_article_chars"], "targets": ["Iran"]}
+    items = {"items": [{"text": "é" * limits["max_text_chars"], "target": "Iran"}]}
+    headers = {"Content-Type": "application/json"}
+    with TestClient(create_app(make_settings(trained_store, max_body_bytes=smallest))) as client:
+        answers = [client.post(path, content=json.dumps(body), headers=headers) for path, body in (("/v1/articles", article), ("/v1/classify", items))]
+
+    assert len(json.dumps(article)) > limits["max_article_chars"] * 5  # six bytes a character, as sent
+    assert [answer.status_code for answer in answers] == [200, 200], [answer.text[:200] for answer in answers]
