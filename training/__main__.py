@@ -29,3 +29,5 @@ except stop_requests.Stopped as stopped:
 except KeyboardInterrupt:
     sys.stderr.write("Aborted!\n")  # as Click ends a command interrupted by Ctrl-C
     sys.exit(1)
+finally:
+    stop_requests.ignored_while_exiting()

@@ -163,6 +163,16 @@ def _handing_over(frame: FrameType) -> bool:
     return bool(getattr(generator, "gi_suspended", False))
 
 
+def ignored_while_exiting() -> None:
+    """From now on the process only exits (MLflow's threads, then the interpreter's teardown: about 2 s): a stop then
+    is ignored, so the exit code stays the command's. Python puts back the default action of a signal whose handler is
+    a Python function as its teardown begins, so a stop there ended a command whose work was whole, its report
+    written, with the signal's exit code (130, 143) and no word; an ignored signal stays ignored."""
+    if threading.current_thread() is threading.main_thread():
+        for number in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(number, signal.SIG_IGN)
+
+
 def raise_if_pending() -> None:
     """Raise a stop that was asked for and never raised: it was still waiting for a store call when the work ended."""
     if _requested and not _raised.is_set():

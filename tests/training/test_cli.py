@@ -771,6 +771,38 @@ def test_ctrl_c_after_a_training_ended_says_its_version_stays_registered(
     assert str(MlflowClient().get_model_version_by_alias("news-topic", "champion").version) == "1"
 
 
+@pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+def test_a_stop_while_the_process_exits_after_its_report_leaves_the_commands_exit_code(
+    store_uri: str, tmp_path: Path, stop: signal.Signals
+) -> None:
+    # Python's teardown after a training (about 2 s: torch, MLflow) put back each signal's default action: a stop there
+    # ended the process with 130 or 143 and no word, the version registered and champion, read by `train && ...` as a
+    # failed training.
+    training = subprocess.Popen(
+        [sys.executable, "-m", "training", "train", str(TOPIC_CONFIG)],
+        cwd=PROJECT_ROOT,
+        env={**os.environ, "MLFLOW_TRACKING_URI": store_uri, "HOME": str(tmp_path)},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert training.stderr is not None
+        lines: list[str] = []
+        while not (lines and "INFO training: promotion: " in lines[-1]):
+            line = training.stderr.readline()
+            assert line, "".join(lines)
+            lines.append(line)
+        time.sleep(0.5)  # past the command's last line, into the process's exit (about 2 s)
+        training.send_signal(stop)
+        _, rest = training.communicate(timeout=60)
+    finally:
+        training.kill()
+
+    assert training.returncode == 0, "".join(lines) + rest
+    assert str(MlflowClient(tracking_uri=store_uri).get_model_version_by_alias("news-topic", "champion").version) == "1"
+
+
 @pytest.mark.parametrize("sweep", [[], ["sweep.model.C=[1, 2]"]])
 def test_ctrl_c_as_the_trainer_returns_a_promoted_version_undoes_it_and_says_so(
     store_uri: str, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch, sweep: list[str]
