@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import itertools
+import json
 import os
 import re
 from collections.abc import Callable, Mapping, Sequence
@@ -489,6 +490,15 @@ def expand_sweep(config: ExperimentConfig) -> list[tuple[dict[str, Any], Experim
         for key, value in assignments.items():
             set_dotted(raw, key, value)
         expanded.append((assignments, _validate(raw, f"sweep combination {assignments}")))
+    read: dict[str, dict[str, Any]] = {}
+    for assignments, combination in expanded:
+        settings = json.dumps(combination.model_dump(mode="json"), sort_keys=True)
+        if settings in read:
+            # Values written apart and read as one (model.C 1 and 1.0): two children of the same settings, one trained
+            # for nothing (the config's own check compares values as written).
+            shown = [", ".join(f"{key}={json.dumps(value)}" for key, value in each.items()) for each in (read[settings], assignments)]
+            raise UserInputError(f"sweep: {shown[0]} and {shown[1]} are the same settings once read: list each value once")
+        read[settings] = assignments
     return expanded
 
 

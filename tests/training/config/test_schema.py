@@ -10,7 +10,7 @@ import yaml
 from pydantic import ValidationError
 
 from classifiers.errors import UserInputError
-from training.config.resolve import load_config
+from training.config.resolve import expand_sweep, load_config
 from training.config.schema import ExperimentConfig
 
 
@@ -141,6 +141,13 @@ def test_a_sweep_value_listed_twice_is_refused(tmp_path: Path) -> None:
     path = write(tmp_path, {"task": "topic", "model": {"family": "tfidf"}, "sweep": {"model.C": [1, 10, 1]}})
     with pytest.raises(UserInputError, match=r"sweep: model\.C lists a value more than once"):
         load_config(path)
+
+
+def test_sweep_values_written_apart_and_read_as_one_are_refused(tmp_path: Path) -> None:
+    # 1 and 1.0 trained two children of the same settings under two names.
+    path = write(tmp_path, {"task": "topic", "model": {"family": "tfidf"}, "sweep": {"model.C": [1, 10, 1.0], "seed": [7, 8]}})
+    with pytest.raises(UserInputError, match=r"^sweep: model\.C=1, seed=7 and model\.C=1\.0, seed=7 are the same settings once read: list each value once$"):
+        expand_sweep(load_config(path))
 
 
 def test_a_config_made_directly_takes_its_names_from_the_task_and_its_data() -> None:
