@@ -245,8 +245,36 @@ def _missing_tag(raw: Mapping[str, Any], loc: tuple[str | int, ...], quoted_tag:
     except ValidationError as err:
         for issue in err.errors():
             if issue["type"] == "union_tag_invalid" and issue["loc"] == loc:
-                return f"give its {tag}: one of {issue['ctx']['expected_tags']}"
+                choices = issue["ctx"]["expected_tags"]
+                fitting = _kinds_taking(probe, loc, tag, _QUOTED.findall(choices))
+                return f"give its {tag}: one of {choices}{fitting}"
     return f"give its {tag}"
+
+
+# A choice in pydantic's list of a union's tags: 'seeds', 'jsonl', 'benchmark'.
+_QUOTED = re.compile(r"'([^']*)'")
+
+
+def _kinds_taking(probe: dict[str, Any], loc: tuple[str | int, ...], tag: str, kinds: list[str]) -> str:
+    """Which of a section's kinds take every key it gives (`data.limit=5` on a config whose data is the default seeds
+    made a section of `limit` alone: the key is a benchmark's), said after the choices; "" where none or all do."""
+    section: Any = probe
+    for part in loc:
+        section = section[part]
+    given = sorted(str(key) for key in section if key != tag)
+    taking = []
+    for kind in kinds:
+        section[tag] = kind
+        try:
+            ExperimentConfig.model_validate(probe)
+        except ValidationError as err:
+            if any(issue["type"] == "extra_forbidden" and issue["loc"][: len(loc)] == loc for issue in err.errors()):
+                continue
+        taking.append(kind)
+    if not given or not taking or len(taking) == len(kinds):
+        return ""
+    keys = "keys" if len(given) > 1 else "a key"
+    return f" ({', '.join(given)}: {keys} of {tag} {' or '.join(map(repr, taking))} only)"
 
 
 class _UniqueKeyLoader(yaml.SafeLoader):

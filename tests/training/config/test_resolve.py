@@ -728,6 +728,25 @@ def test_a_section_without_its_kind_is_told_the_choices(tmp_path: Path) -> None:
         load_config(path, ["data.segments=x.jsonl"])
 
 
+@pytest.mark.parametrize(
+    ("overrides", "said"),
+    [
+        # The config's data is the default seeds: a benchmark's key on its own made a data section of that key alone, and
+        # the message's advice (give its source: seeds) led to a second error (data.limit: Extra inputs are not permitted).
+        (["data.limit=5"], " (limit: a key of source 'benchmark' only)"),
+        (["data.path=x.jsonl"], " (path: a key of source 'jsonl' only)"),
+        (["data.limit=5", "data.path=x.jsonl"], ""),  # no source takes both
+    ],
+)
+def test_a_section_without_its_kind_is_told_which_kind_takes_its_keys(
+    tmp_path: Path, overrides: list[str], said: str
+) -> None:
+    path = write(tmp_path, {"task": "topic", "model": {"family": "tfidf"}})
+    with pytest.raises(UserInputError) as raised:
+        load_config(path, overrides)
+    assert str(raised.value).splitlines()[1] == f"  data: give its source: one of 'seeds', 'jsonl', 'benchmark'{said}"
+
+
 def test_an_override_given_twice_is_refused(tmp_path: Path) -> None:
     path = write(tmp_path, {"task": "topic", "model": {"family": "tfidf"}})
     with pytest.raises(UserInputError, match=r"override\(s\) model\.C given more than once"):
