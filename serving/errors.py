@@ -29,6 +29,8 @@ logger = logging.getLogger(__name__)
 
 CLIENT_CLOSED_REQUEST = 499
 NOT_SERVED = 501  # a request needing a task this server is configured without (NEWS_*_MODEL_URI empty)
+OBJECT_EXPECTED = "Input should be a JSON object"
+PYDANTIC_OBJECT_EXPECTED = "Input should be a valid dictionary or instance of "
 # Characters of a rejected value, or of a key, that an error answer repeats.
 ECHOED_CHARS = 200
 
@@ -86,7 +88,9 @@ def _explained(error: dict[str, Any]) -> dict[str, Any]:
     # A JSON syntax error is about the body as a whole, and its message says where.
     if error.get("type") == "json_invalid":
         return error
-    return {**error, "msg": f"{error_path(error['loc'])}: {error['msg']}"}
+    # pydantic's "Input should be a valid dictionary or instance of ClassifyItem" names a class of this code.
+    message = OBJECT_EXPECTED if error["msg"].startswith(PYDANTIC_OBJECT_EXPECTED) else error["msg"]
+    return {**error, "msg": f"{error_path(error['loc'])}: {message}"}
 
 
 async def validation_error(request: Request, exc: RequestValidationError) -> Response:

@@ -60,6 +60,19 @@ def test_a_short_rejected_value_is_echoed() -> None:
     assert json.loads(bytes(response.body))["detail"][0]["input"] == {"a": [1, 2.5]}
 
 
+@pytest.mark.parametrize("item", [5, "Talks resumed.", [1], None])
+def test_an_item_that_is_no_object_is_named_so_not_by_a_class_of_the_code(
+    store_uri: str, make_settings: SettingsFactory, item: object
+) -> None:
+    with TestClient(create_app(make_settings(store_uri))) as client:
+        response = client.post("/v1/classify", json={"items": [{"text": "Talks resumed."}, item]})
+
+    assert response.status_code == 422
+    (error,) = response.json()["detail"]
+    # Not "Input should be a valid dictionary or instance of ClassifyItem".
+    assert error["msg"] == "items[1]: Input should be a JSON object"
+
+
 def test_an_unexpected_error_is_answered_as_json_and_the_server_keeps_serving(
     trained_store: str, make_settings: SettingsFactory, monkeypatch: pytest.MonkeyPatch
 ) -> None:
