@@ -682,7 +682,7 @@ def _group_serves(group: int, artifacts: Path) -> bool:
     Any other process that came to have the group's number is left alone."""
     for process in psutil.process_iter(["cmdline"]):
         try:
-            if os.getpgid(process.pid) != group or "mlflow.server" not in " ".join(process.info["cmdline"] or ()):
+            if os.getpgid(process.pid) != group or not _may_serve(process.info["cmdline"] or []):
                 continue
             if process.environ().get(ARTIFACTS_VARIABLE) == str(artifacts):
                 return True
@@ -697,7 +697,15 @@ def _serves_artifacts(process: psutil.Process, artifacts: Path) -> bool:
     command = process.cmdline()
     if "mlflow" in command and "server" in command and str(artifacts) in command:
         return True
-    return "mlflow.server" in " ".join(command) and process.environ().get(ARTIFACTS_VARIABLE) == str(artifacts)
+    return _may_serve(command) and process.environ().get(ARTIFACTS_VARIABLE) == str(artifacts)
+
+
+def _may_serve(command: list[str]) -> bool:
+    """Whether a command line may be a worker of `mlflow server`: its uvicorn (`mlflow.server.fastapi_app`), or, with
+    `--workers` above 1, the processes uvicorn spawns, whose command line is multiprocessing's alone (they outlived a
+    killed leader and uvicorn, serving on, where no command saw them)."""
+    joined = " ".join(command)
+    return "mlflow.server" in joined or "multiprocessing" in joined
 
 
 def _server_option(pid: int, option: str) -> int | None:

@@ -412,15 +412,19 @@ def test_an_unusable_data_folder_or_damaged_stack_files_end_in_one_line(tmp_path
 
 
 @pytest.mark.slow
-def test_a_server_whose_parent_was_killed_still_counts_as_running_and_stop_ends_its_workers(tmp_path: Path) -> None:
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_a_server_whose_parent_was_killed_still_counts_as_running_and_stop_ends_its_workers(
+    tmp_path: Path, workers: str
+) -> None:
     # `kill -9` on the pid in mlflow.pid leaves uvicorn's worker serving; status said stopped and start then found
-    # its own port taken, while stop left the worker running.
+    # its own port taken, while stop left the worker running. With --workers 2, `pkill -9 -f mlflow` (the leader and
+    # its uvicorn) left the workers uvicorn spawns, whose command line is multiprocessing's alone, serving unseen.
     stack = Stack(tmp_path / "data")
     stack.data_dir.mkdir(parents=True)
     port = free_port()
     server = subprocess.Popen(
         [sys.executable, "-m", "mlflow", "server", "--backend-store-uri", f"sqlite:///{tmp_path / 'mlflow.db'}",
-         "--artifacts-destination", str(stack.artifacts), "--host", "127.0.0.1", "--port", str(port), "--workers", "1"],
+         "--artifacts-destination", str(stack.artifacts), "--host", "127.0.0.1", "--port", str(port), "--workers", workers],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
         env={**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"},
     )
@@ -431,6 +435,10 @@ def test_a_server_whose_parent_was_killed_still_counts_as_running_and_stop_ends_
         while not answers(health):
             assert server.poll() is None and time.monotonic() < deadline, "the MLflow server did not start"
             time.sleep(0.5)
+        if workers == "2":
+            for process in group_members(server.pid):
+                if "mlflow" in " ".join(process.cmdline()) and process.pid != server.pid:
+                    process.kill()
         server.kill()  # the parent alone
         server.wait()
         assert answers_within(health, 30)  # its worker still serves
