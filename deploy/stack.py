@@ -27,6 +27,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import psutil
 import psycopg2
@@ -150,6 +151,7 @@ class Stack:
                     "stop it before changing ports"
                 )
             self._refuse_other_workers(running, workers)
+            self._refuse_other_store_port(running, ports)
             try:
                 if not (self.cluster / "PG_VERSION").exists():
                     self._init_cluster()
@@ -324,6 +326,19 @@ class Stack:
             raise StackError(
                 f"the tracking server in {self.data_dir} already runs with {serving} worker{'s' if serving > 1 else ''}; "
                 "stop it before changing --workers (`python -m deploy stop`)"
+            )
+
+    def _refuse_other_store_port(self, running: StackStatus, ports: Ports) -> None:
+        """A tracking server running without its PostgreSQL keeps the store it was started with: a new
+        --postgres-port (what "port in use" advises) started PostgreSQL where the server does not look, and `status`
+        called the stack running while every request failed."""
+        pid = self._mlflow_pid() if running.mlflow_running and not running.postgres_running else None
+        serving = _store_port(pid) if pid is not None else None
+        if serving is not None and serving != ports.postgres:
+            raise StackError(
+                f"the tracking server in {self.data_dir} keeps its store on PostgreSQL's port {serving}: start PostgreSQL "
+                f"there (--postgres-port {serving}), or stop the stack before changing --postgres-port "
+                "(`python -m deploy stop`)"
             )
 
     def _postmaster_port(self) -> int | None:
@@ -723,6 +738,14 @@ def _server_option(pid: int, option: str) -> int | None:
         with suppress(psutil.Error, ProcessLookupError):
             if os.getpgid(process.pid) == pid and (value := value_in(process.info["cmdline"] or [])) is not None:
                 return value
+    return None
+
+
+def _store_port(pid: int) -> int | None:
+    """The PostgreSQL port of the store a tracking server was started with (its --backend-store-uri), if readable."""
+    with suppress(psutil.Error, ValueError, IndexError):
+        command = psutil.Process(pid).cmdline()
+        return urlsplit(command[command.index("--backend-store-uri") + 1]).port
     return None
 
 

@@ -535,6 +535,30 @@ def test_two_starts_at_once_on_a_new_folder_leave_one_working_stack() -> None:
         assert stack.status().mlflow_running
 
 
+@pytest.mark.slow
+def test_with_only_the_tracking_server_running_postgres_cannot_move_to_another_port() -> None:
+    # The server keeps the store it was started with: PostgreSQL started on the new port, status said running, and
+    # every request of the server failed (500) until the whole stack was stopped.
+    with stack_postgres_can_reach() as stack:
+        command = start_command(stack)
+        assert CliRunner().invoke(deploy_cli.app, command[3:]).exit_code == 0
+        stack.stop_postgres()
+        other = str(free_port())
+
+        result = CliRunner().invoke(deploy_cli.app, [*command[3:6], "--postgres-port", other])
+
+        assert result.exit_code == 1, result.output
+        assert (
+            f"error: the tracking server in {stack.data_dir} keeps its store on PostgreSQL's port {command[7]}: start "
+            f"PostgreSQL there (--postgres-port {command[7]}), or stop the stack before changing --postgres-port"
+        ) in result.output
+        status = stack.status()
+        assert (status.postgres_running, status.mlflow_running) == (False, True)
+        # The advice works: PostgreSQL back on the server's port, the stack whole again.
+        assert CliRunner().invoke(deploy_cli.app, command[3:]).exit_code == 0
+        assert stack.status().postgres_running
+
+
 class HealthyStranger(BaseHTTPRequestHandler):
     """Another tracking server: it answers the health check as every one does."""
 
