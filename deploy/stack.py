@@ -215,11 +215,23 @@ class Stack:
         if not self.data_dir.is_dir():
             self.stop_strays()
             return self.status()
+        # A stack.json damaged under a running stack: its ports are read from the processes while they run.
+        try:
+            ports: Ports | None = self.status().ports
+        except StackError:
+            ports = None
         with self._locked():
             self.stop_tracking_server()
             self.stop_postgres()
             self.stop_strays()
-        return self.status()
+        try:
+            return self.status()
+        except StackError as err:
+            if ports is None:
+                raise StackError(f"the stack in {self.data_dir} is stopped, but {err}") from err
+            # Stopped all the same: said, not ended as a failed stop (exit code 1) once everything had stopped.
+            logger.warning("%s", err)
+            return StackStatus(self.data_dir, ports, postgres_running=False, mlflow_running=False)
 
     def stray_processes(self) -> list[psutil.Process]:
         """This stack's processes that its files no longer lead to: its data folder, cluster or pid file was removed
@@ -306,12 +318,15 @@ class Stack:
     def status(self) -> StackStatus:
         """Which parts run now (from their pid files and the processes behind them), and on which ports: a running
         part's own, else the saved ones."""
-        saved = self.saved_ports()
         postgres_running, mlflow_pid = self._postgres_running(), self._mlflow_pid()
         # stack.json removed (as its error about a damaged file advises) or replaced under a running stack named the
         # defaults: status showed a wrong MLFLOW_TRACKING_URI and a plain start failed to connect to a wrong port.
         postgres_port = self._postmaster_port() if postgres_running else None
         mlflow_port = _server_option(mlflow_pid, "--port") if mlflow_pid is not None else None
+        if postgres_port is not None and mlflow_port is not None:
+            # Both read from the processes: a damaged stack.json failed `status` on a stack that ran whole.
+            return StackStatus(self.data_dir, Ports(postgres_port, mlflow_port), True, True)
+        saved = self.saved_ports()
         ports = Ports(
             saved.postgres if postgres_port is None else postgres_port, saved.mlflow if mlflow_port is None else mlflow_port
         )

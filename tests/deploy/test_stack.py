@@ -406,7 +406,8 @@ def test_an_unusable_data_folder_or_damaged_stack_files_end_in_one_line(tmp_path
     for command in ("status", "start", "stop"):
         result = CliRunner().invoke(deploy_cli.app, [command, "--data-dir", str(data)])
         assert result.exit_code == 1, (command, result.output)
-        assert f"error: {data / 'stack.json'} is not the stack's saved ports" in result.output
+        stopped = f"the stack in {data} is stopped, but " if command == "stop" else ""
+        assert f"error: {stopped}{data / 'stack.json'} is not the stack's saved ports" in result.output
     (data / "stack.json").unlink()
     assert not Stack(data).status().mlflow_running
 
@@ -557,6 +558,28 @@ def test_with_only_the_tracking_server_running_postgres_cannot_move_to_another_p
         # The advice works: PostgreSQL back on the server's port, the stack whole again.
         assert CliRunner().invoke(deploy_cli.app, command[3:]).exit_code == 0
         assert stack.status().postgres_running
+
+
+@pytest.mark.slow
+def test_a_stack_json_damaged_under_a_running_stack_fails_neither_status_nor_stop(caplog: pytest.LogCaptureFixture) -> None:
+    # Both read the file first: status failed on a stack that ran whole, and stop, having stopped everything, ended
+    # in the file's error and exit code 1, which a script took for a failed stop.
+    with stack_postgres_can_reach() as stack:
+        command = start_command(stack)
+        assert CliRunner().invoke(deploy_cli.app, command[3:]).exit_code == 0
+        stack.ports_file.write_text('{"postgres": 5433')
+
+        status = CliRunner().invoke(deploy_cli.app, ["status", *command[4:6]])
+        stop = CliRunner().invoke(deploy_cli.app, ["stop", *command[4:6]])
+
+        assert status.exit_code == 0, status.output
+        assert f"mlflow    running  http://127.0.0.1:{command[9]}" in status.output
+        assert stop.exit_code == 0, stop.output
+        assert f"{stack.ports_file} is not the stack's saved ports" in caplog.text  # said, for the next start
+        assert f"postgres  stopped  {command[7]}" in stop.output
+        stack.ports_file.unlink()
+        after = stack.status()
+        assert not after.postgres_running and not after.mlflow_running
 
 
 class HealthyStranger(BaseHTTPRequestHandler):
