@@ -1,5 +1,6 @@
 """Which names MLflow takes for a run's params and metrics (the rule its `log_param` and `log_metric` document), for
-a registered model and for a logged model: checked here, before the work whose results they name, rather than by MLflow's private checks."""
+a registered model and for a logged model: checked here, before the work whose results they name, rather than by
+MLflow's private checks."""
 
 from __future__ import annotations
 
