@@ -70,9 +70,14 @@ def test_a_folder_without_a_model_is_named_in_one_line(store_uri: str, jsonl_inp
 
 def score_the_champions_run(temp_root: Path, jsonl_input: Path, out_dir: Path) -> None:
     """Score through the champion's runs:/ URI, then check that every row was written and no copy was left."""
-    run_id = MlflowClient().get_model_version_by_alias("news-topic", "champion").run_id
+    client = MlflowClient()
+    champion = client.get_model_version_by_alias("news-topic", "champion")
+    assert champion.source is not None
+    # The logged model's name (its config's), which a runs:/ URI names.
+    name = client.get_logged_model(champion.source.removeprefix("models:/")).name
     output = out_dir / "scores.parquet"
-    result = runner.invoke(app, ["score", "--model-uri", f"runs:/{run_id}/model", "--input", str(jsonl_input), "--output", str(output)])
+    uri = f"runs:/{champion.run_id}/{name}"
+    result = runner.invoke(app, ["score", "--model-uri", uri, "--input", str(jsonl_input), "--output", str(output)])
     assert result.exit_code == 0, result.output
     assert len(pd.read_parquet(output)) == 12
     assert sorted(temp_root.iterdir()) == []
