@@ -46,6 +46,8 @@ POSTGRES_SYSTEM_USER = "postgres"
 # Debian's folder of installed PostgreSQL versions, one folder each (15/bin/pg_ctl, ...).
 POSTGRES_VERSIONS = Path("/usr/lib/postgresql")
 STARTUP_TIMEOUT_S = 90.0
+# `pg_ctl status`'s exit code when it cannot read the data folder (0: running, 3: not running).
+PG_CTL_NO_ACCESS = 4
 LOCK_FILE = "stack.lock"
 # What `mlflow server` tells its workers the artifacts folder is: mlflow.server.constants.ARTIFACTS_DESTINATION_ENV_VAR,
 # written out because importing mlflow.server takes 1.6 s.
@@ -123,7 +125,8 @@ class Stack:
             raise StackError(f"the data folder {self.data_dir} cannot be used: it is a file")
         if not (self.cluster / "PG_VERSION").exists():
             self._check_new_data_dir()
-            self._check_postgres_reaches_data_dir()
+        # An existing stack's too: a folder above it made private since failed in pg_ctl's words.
+        self._check_postgres_reaches_data_dir()
         try:
             self.data_dir.mkdir(parents=True, exist_ok=True)
         except OSError as err:
@@ -492,7 +495,12 @@ class Stack:
     def _postgres_running(self) -> bool:
         if not self.postmaster_pid_file.exists() or self._stale_postmaster_pid() is not None:
             return False
-        return self._pg_ctl("status", check=False).returncode == 0
+        done = self._pg_ctl("status", check=False)
+        if done.returncode == PG_CTL_NO_ACCESS:
+            # A running server counted as stopped: status said so, and stop left it running.
+            self._check_postgres_reaches_data_dir()
+            raise StackError(f"pg_ctl failed: {done.stderr.strip() or done.stdout.strip()}")
+        return done.returncode == 0
 
     def _stale_postmaster_pid(self) -> int | None:
         """The pid in postmaster.pid when it names a live process that is not this cluster's server (its number was
@@ -591,10 +599,14 @@ class Stack:
                 continue
             if (info.st_gid == owner.pw_gid and info.st_mode & stat.S_IXGRP) or info.st_mode & stat.S_IXOTH:
                 continue
+            # An existing stack's cluster stays where it is: only the folder's mode can change.
+            elsewhere = "" if (self.cluster / "PG_VERSION").exists() else (
+                "choose a --data-dir it can reach (e.g. under /srv or /var/tmp), or "
+            )
             raise StackError(
                 f"PostgreSQL runs as the {POSTGRES_SYSTEM_USER!r} system user here (the command runs as root), which "
-                f"cannot enter {folder} (mode {stat.filemode(info.st_mode)}): choose a --data-dir it can reach "
-                f"(e.g. under /srv or /var/tmp), or let others enter that folder (chmod o+x {folder})"
+                f"cannot enter {folder} (mode {stat.filemode(info.st_mode)}): {elsewhere}let others enter that folder "
+                f"(chmod o+x {folder})"
             )
 
     def _own(self, *paths: Path) -> None:

@@ -293,6 +293,33 @@ def test_as_root_a_data_folder_postgres_cannot_enter_is_refused_before_anything_
     assert not stack.data_dir.exists()  # not even the folder: no password file, no half-made cluster
 
 
+@pytest.mark.slow
+@pytest.mark.skipif(os.geteuid() != 0, reason="PostgreSQL runs as its own system user only when the command runs as root")
+def test_as_root_an_existing_stack_under_a_folder_made_private_is_named_not_called_stopped() -> None:
+    with stack_postgres_can_reach() as stack:
+        stack.start(Ports(postgres=free_port(), mlflow=free_port()))
+        above = stack.data_dir.parent
+        above.chmod(0o700)
+        try:
+            # The cluster stays where it is: the advice is the folder's mode, not another --data-dir.
+            message = rf"'postgres' system user .* cannot enter {above} \(mode drwx------\): let others enter"
+            # pg_ctl could not read the running cluster: status called it stopped and stop left it running.
+            with pytest.raises(StackError, match=message):
+                stack.status()
+            with pytest.raises(StackError, match=message):
+                stack.stop()
+        finally:
+            above.chmod(0o755)
+        assert stack.status().postgres_running
+        stack.stop()
+        above.chmod(0o700)
+        try:
+            with pytest.raises(StackError, match=message):
+                stack.start()
+        finally:
+            above.chmod(0o755)
+
+
 def test_a_pid_file_naming_another_process_is_not_taken_for_the_server(tmp_path: Path) -> None:
     # What a reboot or a killed server leaves: the saved pid now belongs to some other process.
     stranger = subprocess.Popen(["sleep", "60"], start_new_session=True)
