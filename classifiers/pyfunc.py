@@ -15,12 +15,13 @@ import mlflow.artifacts
 import mlflow.pyfunc
 import pandas as pd
 from mlflow.exceptions import MlflowException
-from mlflow.models import Model, ModelSignature, get_model_info, infer_signature
-from mlflow.models.model import MLMODEL_FILE_NAME, ModelInfo
+from mlflow.models import Model, ModelSignature, infer_signature
+from mlflow.models.model import MLMODEL_FILE_NAME
 from mlflow.pyfunc import PyFuncModel, PythonModel, PythonModelContext  # by name: mypy sees `mlflow.pyfunc` as a LazyLoader
 from mlflow.store.artifact.models_artifact_repo import ModelsArtifactRepository
 from mlflow.store.artifact.runs_artifact_repo import RunsArtifactRepository
 from mlflow.types import ColSpec, DataType, Schema
+from mlflow.utils.file_utils import local_file_uri_to_path
 from mlflow.utils.uri import append_to_uri_path
 
 from classifiers.contract import DOCUMENT_COLUMN, predict
@@ -123,17 +124,20 @@ def predicted_frame(model: PyFuncModel, inputs: pd.DataFrame) -> pd.DataFrame:
     return predictions
 
 
-def read_model_info(uri: str) -> ModelInfo:
-    """`mlflow.models.get_model_info` (the MLmodel file: flavours, signature, metadata, no weights); from a remote
-    store, read from a copy that is removed afterwards, where MLflow's own leaves it in a new temporary folder."""
+def read_mlmodel(uri: str) -> Model:
+    """The model's MLmodel file (flavours, signature, metadata, no weights), read without asking the tracking store:
+    `mlflow.models.get_model_info` looks the logged model up by its id in the current store, so a model folder failed
+    against any store but the one it was logged to. From a remote store it is read from a copy removed afterwards,
+    where MLflow's own read leaves it in a new temporary folder."""
     if _read_in_place(uri):
-        return get_model_info(uri)
+        # Model.load takes a path: a file: URI, which load_model reads, was "no MLmodel file at file:///...".
+        return Model.load(local_file_uri_to_path(uri) if urlparse(uri).scheme == "file" else uri)
     # A models:/ URI names a registry entry, not a folder the file's name can be appended to; a runs:/ URI is resolved
     # by MLflow's runs repository (the model's files may live apart from the run's, as a logged model's do).
     location = ModelsArtifactRepository.get_underlying_uri(uri) if ModelsArtifactRepository.is_models_uri(uri) else uri
     with tempfile.TemporaryDirectory(prefix="news-mlmodel-") as folder:
         local = mlflow.artifacts.download_artifacts(artifact_uri=append_to_uri_path(location, MLMODEL_FILE_NAME), dst_path=folder)
-        return Model.load(local).get_model_info()
+        return Model.load(local)
 
 
 def _read_in_place(uri: str) -> bool:

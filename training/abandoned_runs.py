@@ -6,8 +6,10 @@ MLflow's CLI and UI cannot change a run's status, so such a run would show as RU
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from dataclasses import dataclass
 
+import psutil
 from mlflow.entities import LifecycleStage, Run, RunStatus
 from mlflow.exceptions import MlflowException
 from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE, RESOURCE_DOES_NOT_EXIST, ErrorCode
@@ -16,7 +18,7 @@ from mlflow.utils.mlflow_tags import MLFLOW_PARENT_RUN_ID
 
 from classifiers.errors import UserInputError
 from training.stop_requests import Stopped
-from training.tracking import ERROR_TAG, note_undone
+from training.tracking import ERROR_TAG, PROCESS_TAG, live_process, note_undone
 
 logger = logging.getLogger(__name__)
 
@@ -61,6 +63,7 @@ def fail_abandoned_runs(client: MlflowClient, run_ids: list[str]) -> list[RunEnd
     for run in named:
         for child in _running_children(client, run):
             runs.setdefault(child.info.run_id, child)
+    _refuse_live(runs.values())
     endings: list[RunEnding] = []
     try:
         for run in runs.values():
@@ -76,6 +79,27 @@ def fail_abandoned_runs(client: MlflowClient, run_ids: list[str]) -> list[RunEnd
                 note_undone(stop, f"run {run_id} left {RUNNING}")
         raise
     return endings
+
+
+def _refuse_live(runs: Iterable[Run]) -> None:
+    """A RUNNING run whose process still runs on this machine is not abandoned: marked FAILED, it went on to end
+    FINISHED and register its model, tagged as failed. Another machine's process cannot be seen from here."""
+    for run in runs:
+        if run.info.status != RUNNING:
+            continue
+        process = live_process(run.data.tags.get(PROCESS_TAG))
+        if process is not None:
+            raise UserInputError(
+                f"run {run.info.run_id} is not abandoned: process {process.pid} ({_command(process)}) still runs it on "
+                "this machine; stop that process (Ctrl-C, or kill it), which ends the run itself: nothing was changed"
+            )
+
+
+def _command(process: psutil.Process) -> str:
+    try:
+        return " ".join(process.cmdline()) or process.name()
+    except psutil.Error:
+        return "its command line is not readable"
 
 
 def _find(client: MlflowClient, run_id: str) -> Run:

@@ -342,8 +342,10 @@ def evaluate(
         for option, value in (("--split", split), ("--data-dir", data_dir)):
             if value is not None and dataset is None:
                 raise UserInputError(f"{option} goes with --dataset (the file --data names is scored whole)")
-        # A run to record needs a store that takes it: found out before minutes of scoring, not after.
-        store.use_store(writable=experiment is not None, create=not store.reads_the_store(model_uri))
+        # A run to record needs a store that takes it: found out before minutes of scoring, not after. A model folder
+        # scored without one reads no store, and a mistyped MLFLOW_TRACKING_URI was made an empty store.
+        if experiment is not None or store.reads_the_store(model_uri):
+            store.use_store(writable=experiment is not None, create=not store.reads_the_store(model_uri))
         if experiment is not None:
             check_experiment(experiment)
         if data is not None:
@@ -414,7 +416,9 @@ def score(
         if master is not None and engine != Engine.SPARK:
             # Said rather than ignored: the local engine scores in this process.
             raise UserInputError("--master goes with --engine spark (the local engine scores in this process)")
-        store.use_store(create=not store.reads_the_store(model_uri))
+        # A model folder reads no store: a mistyped MLFLOW_TRACKING_URI was made an empty store.
+        if store.reads_the_store(model_uri):
+            store.use_store(create=False)
         result = run_scoring(model_uri, input_path, output, Engine(engine), master or DEFAULT_MASTER, chunk_rows)
         logger.info("wrote %d rows to %s in %.1f s", result.rows, result.output, result.seconds)
 

@@ -6,12 +6,14 @@ import functools
 import logging
 import os
 import signal
+import socket
 import subprocess
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
 import mlflow
+import psutil
 from mlflow.environment_variables import MLFLOW_HTTP_REQUEST_MAX_RETRIES, MLFLOW_HTTP_REQUEST_TIMEOUT
 from mlflow.exceptions import MlflowException
 
@@ -25,6 +27,8 @@ logger = logging.getLogger(__name__)
 
 ERROR_TAG = "error"
 MAX_TAG_LENGTH = 5000
+# The process that runs the run ("<host> <pid> <start time>"): fail-runs leaves a run alone while it still runs it.
+PROCESS_TAG = "process"
 
 
 # Tells the MLflow UI these are model-training experiments, so it opens on the runs table, not the GenAI view.
@@ -120,6 +124,7 @@ def tracked_run(**start_run: Any) -> Iterator[mlflow.ActiveRun]:
         with mlflow.start_run(**start_run) as run:
             run_id, run_name = run.info.run_id, run.info.run_name
             try:
+                mlflow.set_tag(PROCESS_TAG, this_process())
                 yield run
             except BaseException as err:
                 failure = err
@@ -141,6 +146,23 @@ def tracked_run(**start_run: Any) -> Iterator[mlflow.ActiveRun]:
         if run_id is not None and err is not failure:
             lost = lost.left_running(run_id)
         raise lost from err
+
+
+def this_process() -> str:
+    """This process as PROCESS_TAG names it: the start time tells it from a later process given the same pid."""
+    return f"{socket.gethostname()} {os.getpid()} {psutil.Process().create_time()}"
+
+
+def live_process(tag: str | None) -> psutil.Process | None:
+    """The process of this machine that a PROCESS_TAG names, if it still runs; None for another machine's."""
+    parts = (tag or "").rsplit(" ", 2)
+    if len(parts) != 3 or parts[0] != socket.gethostname() or not parts[1].isdigit():
+        return None
+    try:
+        process = psutil.Process(int(parts[1]))
+        return process if str(process.create_time()) == parts[2] and process.is_running() else None
+    except psutil.Error:
+        return None
 
 
 def note_undone(err: BaseException, what: str) -> None:

@@ -1,3 +1,7 @@
+import socket
+import subprocess
+
+import psutil
 import pytest
 from mlflow.entities import Run
 from mlflow.tracking import MlflowClient
@@ -6,7 +10,7 @@ from typer.testing import CliRunner
 
 from training.abandoned_runs import ABANDONED_REASON
 from training.cli import app
-from training.tracking import ERROR_TAG
+from training.tracking import ERROR_TAG, PROCESS_TAG, this_process, tracked_run
 
 runner = CliRunner()
 
@@ -102,3 +106,43 @@ def test_fail_runs_leaves_a_deleted_run_as_it_is_and_still_ends_the_others(store
         f"run {in_deleted_experiment.info.run_id}: deleted (RUNNING), left as it is (restore it in the MLflow UI to end it)",
     ]
     assert [status(client, run) for run in (deleted, running, in_deleted_experiment)] == ["RUNNING", "FAILED", "RUNNING"]
+
+
+def process_tag(process: subprocess.Popen[bytes]) -> str:
+    """PROCESS_TAG as the process would have written it, running a run."""
+    return f"{socket.gethostname()} {process.pid} {psutil.Process(process.pid).create_time()}"
+
+
+def test_a_run_carries_the_process_that_runs_it(store_uri: str) -> None:
+    with tracked_run(experiment_id=MlflowClient().create_experiment("tagged")) as run:
+        pass
+    assert MlflowClient().get_run(run.info.run_id).data.tags[PROCESS_TAG] == this_process()
+
+
+def test_fail_runs_refuses_a_run_its_process_still_runs_and_changes_nothing(store_uri: str) -> None:
+    client = MlflowClient()
+    experiment = client.create_experiment("live")
+    abandoned, live = left_running(client, experiment), left_running(client, experiment)
+    trainer = subprocess.Popen(["sleep", "60"])
+    try:
+        client.set_tag(live.info.run_id, PROCESS_TAG, process_tag(trainer))
+        # The same pid started at another time: a process that ended, its number since given to another.
+        client.set_tag(abandoned.info.run_id, PROCESS_TAG, f"{socket.gethostname()} {trainer.pid} 12.5")
+
+        result = runner.invoke(app, ["fail-runs", abandoned.info.run_id, live.info.run_id])
+
+        # It was marked FAILED, then ended FINISHED by its training, which registered its model.
+        assert result.exit_code == 1
+        assert (
+            f"error: run {live.info.run_id} is not abandoned: process {trainer.pid} (sleep 60) still runs it on this "
+            "machine; stop that process (Ctrl-C, or kill it), which ends the run itself: nothing was changed"
+        ) in result.output
+        assert [status(client, run) for run in (abandoned, live)] == ["RUNNING", "RUNNING"]
+    finally:
+        trainer.kill()
+        trainer.wait()
+
+    result = runner.invoke(app, ["fail-runs", abandoned.info.run_id, live.info.run_id])
+
+    assert result.exit_code == 0, result.output
+    assert [status(client, run) for run in (abandoned, live)] == ["FAILED", "FAILED"]

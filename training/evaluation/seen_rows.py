@@ -15,6 +15,7 @@ from mlflow.tracking import MlflowClient
 
 from classifiers.errors import UserInputError
 from classifiers.lineage import DATA_DIGEST_TAG
+from classifiers.store import made_when_used, tracking_uri
 from training.config.resolve import load_config
 from training.input_copies import input_keys
 from training.labelled_data import frame_digest, load_labelled_data
@@ -33,6 +34,10 @@ def rows_trained_on(run_id: str | None, frame: pd.DataFrame, task: str) -> int |
     extra sources read again through its logged config, exactly as it read them (`data.limit` included). None where
     that cannot be known: no run, no logged config, data that is gone, or data whose digest is no longer the run's."""
     if run_id is None:
+        return None
+    if made_when_used():
+        # A model folder scored beside no store: asked for its run, MLflow would make the store, empty.
+        logger.info("which rows the model was trained on is not known: the tracking store %s does not exist", tracking_uri())
         return None
     client = MlflowClient()
     try:

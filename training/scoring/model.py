@@ -15,7 +15,7 @@ from mlflow.tracking import MlflowClient
 
 from classifiers.contract import DOCUMENT_COLUMN, PROBA_PREFIX, REQUIRED_COLUMNS
 from classifiers.errors import UserInputError
-from classifiers.pyfunc import LOAD_ERRORS, load_error_reason, loaded_pyfunc, predicted_frame, read_model_info
+from classifiers.pyfunc import LOAD_ERRORS, load_error_reason, loaded_pyfunc, predicted_frame, read_mlmodel
 from classifiers.store import REGISTERED_MODEL_URI
 from training.scoring.inputs import plain_strings
 
@@ -89,15 +89,15 @@ def describe_model(uri: str) -> ModelSpec:
     """The model's task and labels, from its MLmodel file alone (no weights are loaded)."""
     try:
         uri_of_version, identity = pinned(uri)
-        info = read_model_info(uri_of_version)
+        mlmodel = read_mlmodel(uri_of_version)
     except UserInputError:
         raise
     except LOAD_ERRORS as err:
         raise UserInputError(f"cannot load model '{uri}': {load_error_reason(err, uri)}") from err
-    meta = info.metadata or {}
+    meta = mlmodel.metadata or {}
     if meta.get("task") not in REQUIRED_COLUMNS or "labels" not in meta:
         raise UserInputError(f"model '{uri}' was not trained by this project (no task/labels metadata)")
-    return ModelSpec(uri_of_version, meta["task"], tuple(meta["labels"]), {**identity, "run_id": info.run_id})
+    return ModelSpec(uri_of_version, meta["task"], tuple(meta["labels"]), {**identity, "run_id": mlmodel.run_id})
 
 
 @contextmanager

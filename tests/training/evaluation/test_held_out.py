@@ -538,6 +538,26 @@ def test_evaluate_reads_a_local_stores_model_in_place_and_a_folder_without_a_mod
     assert f"cannot load model '{not_a_model}': No such artifact: 'MLmodel'" in missing
 
 
+@pytest.mark.parametrize("as_uri", [False, True], ids=["path", "file-uri"])
+def test_evaluate_reads_a_model_folder_beside_another_store_and_makes_no_store(
+    trained_store_uri: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, as_uri: bool
+) -> None:
+    folder = Path(mlflow.artifacts.download_artifacts("models:/news-topic@champion", dst_path=str(tmp_path / "model")))
+    data = write(tmp_path / "held_out.jsonl", [{"text": text, "label": label} for text, label in TOPIC_ROWS])
+    # Another machine's store, or a mistyped one: the folder is the whole model.
+    elsewhere = tmp_path / "elsewhere" / "mlflow.db"
+    elsewhere.parent.mkdir()
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{elsewhere}")
+    uri = folder.as_uri() if as_uri else str(folder)
+
+    code, stdout, output = evaluate_cli("--model-uri", uri, "--data", str(data))
+
+    # It failed with "Logged model with ID ... not found", and a file: URI with "no MLmodel file at file:///...".
+    assert code == 0, output
+    assert json.loads(stdout.strip().splitlines()[-1])["model"]["uri"] == uri
+    assert not elsewhere.exists()  # it was made, empty
+
+
 def test_evaluate_names_a_model_saved_without_a_run_with_a_null_run(trained_store_uri: str, tmp_path: Path) -> None:
     folder = Path(mlflow.artifacts.download_artifacts("models:/news-topic@champion", dst_path=str(tmp_path / "model")))
     mlmodel = folder / "MLmodel"

@@ -9,6 +9,7 @@ import time
 import typing
 from pathlib import Path
 
+import mlflow.artifacts
 import pandas as pd
 import pytest
 from mlflow.tracking import MlflowClient
@@ -66,6 +67,25 @@ def test_a_folder_without_a_model_is_named_in_one_line(store_uri: str, jsonl_inp
         f"error: cannot load model '{tmp_path / 'none'}': Could not find an \"MLmodel\" configuration file at \"{tmp_path / 'none'}\""
     )
     assert list(out_dir.iterdir()) == []
+
+
+@pytest.mark.parametrize("as_uri", [False, True], ids=["path", "file-uri"])
+def test_a_model_folder_scores_beside_another_store_and_makes_no_store(
+    trained_store_uri: str, jsonl_input: Path, out_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, as_uri: bool
+) -> None:
+    folder = Path(mlflow.artifacts.download_artifacts("models:/news-topic@champion", dst_path=str(tmp_path / "model")))
+    elsewhere = tmp_path / "elsewhere" / "mlflow.db"
+    elsewhere.parent.mkdir()
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{elsewhere}")
+    output = out_dir / "scores.parquet"
+
+    result = runner.invoke(
+        app, ["score", "--model-uri", folder.as_uri() if as_uri else str(folder), "--input", str(jsonl_input), "--output", str(output)]
+    )
+
+    assert result.exit_code == 0, result.output
+    assert len(pd.read_parquet(output)) == 12
+    assert not elsewhere.exists()
 
 
 def score_the_champions_run(temp_root: Path, jsonl_input: Path, out_dir: Path) -> None:
