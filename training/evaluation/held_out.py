@@ -178,6 +178,11 @@ def _rows_to_score(
     for (line, _), document in zip(jsonl_lines(path), documents, strict=True):
         order.see(document, line)
     groups: list[Any]  # the group column's values as the file gives them, of any JSON type
+    if by_document and all(document is None for document in documents):
+        # Any other group column missing is an error; this one resampled single rows, reported as by document.
+        raise UserInputError(
+            f"{path}: no row has a {DOCUMENT_COLUMN!r} field, which --group-column {DOCUMENT_COLUMN} resamples by"
+        )
     if by_document:
         groups = [f"row {row}" if document is None else f"document {document}" for row, document in enumerate(documents)]
     else:

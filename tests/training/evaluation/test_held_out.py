@@ -170,6 +170,13 @@ def test_a_group_column_missing_from_a_line_is_named(trained_store_uri: str, tmp
         evaluate_file("models:/news-topic@champion", data, "article")
 
 
+def test_grouping_by_document_a_file_without_documents_is_refused(trained_store_uri: str, tmp_path: Path) -> None:
+    data = write(tmp_path / "n.jsonl", [{"text": text, "label": label} for text, label in TOPIC_ROWS])
+    # It resampled single rows and reported them as resampled by document.
+    with pytest.raises(UserInputError, match=r"n.jsonl: no row has a 'document' field, which --group-column document resamples by"):
+        evaluate_file("models:/news-topic@champion", data, "document")
+
+
 def test_a_blank_text_or_target_is_named_by_line(trained_store_uri: str, tmp_path: Path) -> None:
     data = write(tmp_path / "b.jsonl", [{"text": "Talks resumed.", "label": "diplomacy"}, {"text": " \t", "label": "conflict"}])
     with pytest.raises(UserInputError, match=r"b.jsonl:2: field 'text' is blank"):
