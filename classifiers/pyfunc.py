@@ -20,6 +20,7 @@ from mlflow.models.model import MLMODEL_FILE_NAME
 from mlflow.pyfunc import PyFuncModel, PythonModel, PythonModelContext  # by name: mypy sees `mlflow.pyfunc` as a LazyLoader
 from mlflow.store.artifact.models_artifact_repo import ModelsArtifactRepository
 from mlflow.store.artifact.runs_artifact_repo import RunsArtifactRepository
+from mlflow.tracking import MlflowClient
 from mlflow.types import ColSpec, DataType, Schema
 from mlflow.utils.file_utils import local_file_uri_to_path
 from mlflow.utils.uri import append_to_uri_path
@@ -49,7 +50,28 @@ def load_error_reason(err: Exception, uri: str | None = None) -> str:
     if bare is not None:
         name = bare["name"]
         return f"{str(err).rstrip('.')}; for a registered model give models:/{name}@ALIAS (e.g. @champion) or models:/{name}/VERSION"
+    if uri is not None and RunsArtifactRepository.is_runs_uri(uri):
+        return _run_models_reason(err, uri) or str(err)
     return str(err)
+
+
+def _run_models_reason(err: Exception, uri: str) -> str | None:
+    """Where a runs:/ URI names no model of its run, the URIs of those it logged: MLflow says only that no MLmodel file
+    is there, and models logged before 2026-12-07 were all named `model`, later ones after their config. None where
+    the run cannot be read or the model is there."""
+    run_id, path = RunsArtifactRepository.parse_runs_uri(uri)
+    try:
+        client = MlflowClient()
+        outputs = client.get_run(run_id).outputs
+        names = [client.get_logged_model(output.model_id).name for output in (outputs.model_outputs if outputs else [])]
+    except MlflowException:
+        return None
+    if path in names:
+        return None
+    if not names:
+        return f"{str(err).rstrip('.')}; run {run_id} logged no model"
+    given = ", ".join(f"runs:/{run_id}/{name}" for name in dict.fromkeys(names))
+    return f"run {run_id} logged no model {'at its root' if not path else repr(path)}: give {given}"
 
 
 # Where models saved before the classifiers package imported their code from.

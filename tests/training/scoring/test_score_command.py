@@ -88,6 +88,26 @@ def test_a_model_folder_scores_beside_another_store_and_makes_no_store(
     assert not elsewhere.exists()
 
 
+@pytest.mark.parametrize("path", ["/model", ""], ids=["before-2026-12-07", "root"])
+def test_a_runs_uri_naming_no_model_of_its_run_gives_the_uris_of_those_it_logged(
+    trained_store_uri: str, jsonl_input: Path, out_dir: Path, path: str
+) -> None:
+    client = MlflowClient()
+    champion = client.get_model_version_by_alias("news-topic", "champion")
+    assert champion.source is not None
+    name = client.get_logged_model(champion.source.removeprefix("models:/")).name
+    uri = f"runs:/{champion.run_id}{path}"
+
+    result = runner.invoke(app, ["score", "--model-uri", uri, "--input", str(jsonl_input), "--output", str(out_dir / "s.parquet")])
+
+    # MLflow's words were "Failed to download artifacts from path 'MLmodel', please ensure that the path is correct."
+    assert result.exit_code == 1
+    where = "'model'" if path else "at its root"
+    assert result.stderr.strip().splitlines()[-1] == (
+        f"error: cannot load model '{uri}': run {champion.run_id} logged no model {where}: give runs:/{champion.run_id}/{name}"
+    )
+
+
 def score_the_champions_run(temp_root: Path, jsonl_input: Path, out_dir: Path) -> None:
     """Score through the champion's runs:/ URI, then check that every row was written and no copy was left."""
     client = MlflowClient()
