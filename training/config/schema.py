@@ -156,10 +156,26 @@ def _other_data_name(data: Any) -> str | None:
             return path.stem
         case BenchmarkData(name=name):
             return name
+        case SeedData(segments=segments, labels=labels):
+            return _other_seed_files_name(segments, labels)
         case {"source": "jsonl", "path": path} if path:
             return Path(str(path)).stem
         case {"source": "benchmark", "name": name} if name:
             return str(name)
+        case {"source": "seeds", **files}:
+            given = {key: Path(str(files[key])) for key in ("segments", "labels") if files.get(key)}
+            return _other_seed_files_name(given.get("segments", locations.SEGMENTS_PATH), given.get("labels", locations.LABELS_PATH))
+    return None
+
+
+def _other_seed_files_name(segments: Path, labels: Path) -> str | None:
+    """For segment and label files of the seeds' layout other than the project's own (those of an ingest into another
+    folder), the name of that folder, or the labels file's where only it differs; None for the seed corpus. Without
+    it such a model took the service's `news-topic` or `news-stance` and its champion."""
+    if segments.resolve() != locations.SEGMENTS_PATH.resolve():
+        return segments.resolve().parent.name
+    if labels.resolve() != locations.LABELS_PATH.resolve():
+        return labels.stem
     return None
 
 
@@ -293,10 +309,10 @@ class ExperimentConfig(Strict):
 
     @property
     def dataset_name(self) -> str:
-        """`seeds`, the JSONL file's stem, or the benchmark's name."""
+        """`seeds`, the folder of other files in the seeds' layout, the JSONL file's stem, or the benchmark's name."""
         match self.data:
-            case SeedData():
-                return "seeds"
+            case SeedData(segments=segments, labels=labels):
+                return _other_seed_files_name(segments, labels) or "seeds"
             case JsonlData(path=path):
                 return path.stem
             case BenchmarkData(name=name):

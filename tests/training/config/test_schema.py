@@ -10,6 +10,7 @@ import yaml
 from pydantic import ValidationError
 
 from classifiers.errors import UserInputError
+from training import locations
 from training.config.resolve import expand_sweep, load_config
 from training.config.schema import ExperimentConfig
 
@@ -92,6 +93,22 @@ def test_a_model_of_other_data_is_not_registered_as_the_services_model_unless_na
     assert (jsonl.registered_model, jsonl.experiment_name) == ("topic-desk", "topic-desk")
     assert benchmark.registered_model == "topic-bbc_news"
     assert named.registered_model == "news-topic"
+
+
+def test_a_model_of_other_files_in_the_seeds_layout_is_named_after_their_folder(tmp_path: Path) -> None:
+    # What `ingest --out-dir` writes: such a model took news-topic and its champion, beside the seed corpus's runs.
+    path = write(tmp_path, {"task": "topic", "model": {"family": "tfidf"}})
+    ingested = load_config(path, ["data.source=seeds", "data.segments=desk/segments.jsonl", "data.labels=desk/labels.jsonl"])
+    relabelled = load_config(path, ["data.source=seeds", "data.labels=labels_v2.jsonl"])
+    seeds = load_config(path, ["data.source=seeds", f"data.segments={locations.SEGMENTS_PATH}"])
+
+    assert (ingested.dataset_name, ingested.registered_model, ingested.experiment_name) == ("desk", "topic-desk", "topic-desk")
+    assert (relabelled.registered_model, relabelled.experiment_name) == ("topic-labels_v2", "topic-labels_v2")
+    assert (seeds.registered_model, seeds.experiment_name) == ("news-topic", "topic-seeds")
+    made = ExperimentConfig.model_validate(
+        {"task": "stance", "model": {"family": "tfidf"}, "data": {"source": "seeds", "segments": str(tmp_path / "desk" / "s.jsonl")}}
+    )
+    assert (made.registered_model, made.experiment_name) == ("stance-desk", "stance-desk")
 
 
 @pytest.mark.parametrize(
