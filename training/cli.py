@@ -169,6 +169,12 @@ def ingest(
         if not raw_dir.is_dir():
             # A mistyped path would read as a folder without seed files.
             raise UserInputError(f"--raw-dir {raw_dir}: {'not a folder' if raw_dir.exists() else 'no such folder'}")
+        if out_dir.resolve() == locations.SEEDS_DIR.resolve() and raw_dir.resolve() != locations.RAW_SEEDS_DIR.resolve():
+            # They replaced the seed corpus's segments, which seeds/labels.jsonl labels: every seed training broke.
+            raise UserInputError(
+                f"--raw-dir {raw_dir} would replace the seed corpus in {locations.shown(out_dir)} (the segments "
+                f"{locations.shown(locations.LABELS_PATH)} labels): give other files an --out-dir of their own"
+            )
         run_ingest(raw_dir, out_dir)
 
 
@@ -199,6 +205,9 @@ def label_counts(
     with _stop_reported("label-counts", lambda _: _outputs_left(before)), _user_errors():
         if out.resolve() in (labels.resolve(), segments.resolve()):
             raise UserInputError(f"--out {out} is an input of the count: give another file")
+        seeds = (locations.LABELS_PATH.resolve(), locations.SEGMENTS_PATH.resolve())
+        if out.resolve() == (locations.SEEDS_DIR / "LABEL_COUNTS.md").resolve() and (labels.resolve(), segments.resolve()) != seeds:
+            raise UserInputError(f"--out {locations.shown(out)} holds the seed corpus's counts: give other files' counts an --out of their own")
         write_texts_atomically({out: count_labels(labels, segments)})
         logger.info("wrote %s", out)
 

@@ -592,6 +592,12 @@ def test_label_counts_refuses_to_write_over_its_inputs_or_into_a_folder(tmp_path
     assert missing.exit_code == 1
     assert f"error: cannot write {tmp_path / 'missing' / 'COUNTS.md'}: folder {tmp_path / 'missing'} does not exist" in missing.output
     assert not (tmp_path / "missing").exists()
+    # Another corpus's counts written over the seed corpus's, by the default --out.
+    committed = (locations.SEEDS_DIR / "LABEL_COUNTS.md").read_bytes()
+    other = runner.invoke(app, ["label-counts", "--labels", str(labels)])
+    assert other.exit_code == 1
+    assert "error: --out seeds/LABEL_COUNTS.md holds the seed corpus's counts: give other files' counts an --out of their own" in other.output
+    assert (locations.SEEDS_DIR / "LABEL_COUNTS.md").read_bytes() == committed
 
 
 def test_evaluate_help_names_the_default_data_directory() -> None:

@@ -190,6 +190,31 @@ def test_cli_ingest_writes_one_json_object_per_segment(tmp_path: Path) -> None:
     assert len({r["segment_id"] for r in records}) == len(records)
 
 
+def test_other_raw_files_never_replace_the_seed_corpus(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # A copy of the seed corpus stands in for it, so that a failure of this test cannot replace the real one.
+    seeds, raw = tmp_path / "seeds", tmp_path / "raw"
+    seeds.mkdir()
+    raw.mkdir()
+    for name in ("segments.jsonl", "articles.jsonl", "labels.jsonl"):
+        (seeds / name).write_bytes((locations.SEEDS_DIR / name).read_bytes())
+    monkeypatch.setattr(locations, "SEEDS_DIR", seeds)
+    monkeypatch.setattr(locations, "LABELS_PATH", seeds / "labels.jsonl")
+    first = sorted(locations.RAW_SEEDS_DIR.glob("*.txt"))[0]
+    (raw / first.name).write_bytes(first.read_bytes())
+    before = {path: path.read_bytes() for path in seeds.iterdir()}
+
+    result = CliRunner().invoke(app, ["ingest", "--raw-dir", str(raw), "--out-dir", str(seeds)])
+
+    # They replaced seeds/segments.jsonl, and seeds/labels.jsonl then labelled segments that were gone.
+    assert result.exit_code == 1
+    assert result.output.endswith(
+        f"error: --raw-dir {raw} would replace the seed corpus in {seeds} (the segments {seeds / 'labels.jsonl'} labels): "
+        "give other files an --out-dir of their own\n"
+    )
+    assert {path: path.read_bytes() for path in seeds.iterdir()} == before
+    assert CliRunner().invoke(app, ["ingest", "--raw-dir", str(raw), "--out-dir", str(tmp_path)]).exit_code == 0
+
+
 def test_a_raw_folder_that_is_missing_or_a_file_is_named_as_such(tmp_path: Path) -> None:
     # Both said "no seed files (*.txt) found", as an empty folder does: a mistyped path read as an empty corpus.
     (tmp_path / "seed.txt").write_text("text", encoding="utf-8")
