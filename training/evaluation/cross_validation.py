@@ -98,6 +98,11 @@ def group_splits(evaluation: EvaluationConfig, groups: pd.Series, seed: int, tar
     return list(splitter.split(placeholder, groups=groups.to_numpy()))
 
 
+# More leave-one-group-out folds than this are warned about: the seed corpus has 8 articles, a leave-one-out of a file
+# without a group column one fold per row.
+MANY_FOLDS = 100
+
+
 def check_splittable(evaluation: EvaluationConfig, groups: pd.Series, targets: pd.Series | None = None) -> None:
     """Refuse (UserInputError) an evaluation the data cannot be split for: checked before training creates a run."""
     if evaluation.cv in ("story_holdout", "story_kfold"):
@@ -109,15 +114,28 @@ def check_splittable(evaluation: EvaluationConfig, groups: pd.Series, targets: p
             f"the data's groups name several stories per row ('{UNIT_SEPARATOR}'): use cv story_holdout or story_kfold"
         )
     n_groups = groups.nunique()
+    # The keys that make more groups: a group is what data.group_column names (rows sharing an input are joined).
+    more_groups = "give data.group_column a column of more values, or another evaluation.cv"
     match evaluation.cv:
         case "disjoint_holdout" if targets is None:
             raise UserInputError("disjoint_holdout splits (text, target) pairs: use it for stance data")
         case "leave_one_group_out" if n_groups < 2:
-            raise UserInputError(f"leave-one-group-out needs at least 2 groups, the data has {n_groups}")
+            raise UserInputError(f"leave-one-group-out needs at least 2 groups, the data has {n_groups}: {more_groups}")
+        case "leave_one_group_out" if n_groups > MANY_FOLDS:
+            # Each fold fits on nearly all rows, so the cost grows with the square of the rows where each is a group.
+            alone = " (each row a group of its own: the data has no data.group_column)" if n_groups == len(groups) else ""
+            logger.warning(
+                "leave-one-group-out on %d groups%s fits %d models: for a shorter evaluation give the data fewer, larger "
+                "groups (data.group_column, e.g. the article) or use evaluation.cv=group_kfold",
+                n_groups, alone, n_groups + 1,
+            )
         case "group_kfold" if n_groups < evaluation.n_splits:
-            raise UserInputError(f"group_kfold with {evaluation.n_splits} splits needs as many groups, the data has {n_groups}")
+            raise UserInputError(
+                f"group_kfold with {evaluation.n_splits} splits needs as many groups, the data has {n_groups}: "
+                f"{more_groups} (or fewer evaluation.n_splits)"
+            )
         case "holdout" if n_groups < 2:
-            raise UserInputError(f"a hold-out split needs at least 2 groups, the data has {n_groups}")
+            raise UserInputError(f"a hold-out split needs at least 2 groups, the data has {n_groups}: {more_groups}")
 
 
 def check_training_sides(splits: list[Split], labels: np.ndarray, groups: pd.Series, extra_labels: set[str]) -> None:

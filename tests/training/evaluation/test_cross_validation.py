@@ -77,11 +77,30 @@ def test_splits_are_reproducible_and_seeded(cv: str) -> None:
     assert any(other != first for other in others)
 
 
-def test_too_few_groups_is_a_clear_error() -> None:
-    with pytest.raises(UserInputError, match="needs at least 2 groups"):
+def test_too_few_groups_is_a_clear_error_naming_the_keys_that_change_it() -> None:
+    keys = r"give data.group_column a column of more values, or another evaluation.cv"
+    with pytest.raises(UserInputError, match=rf"needs at least 2 groups, the data has 1: {keys}$"):
         group_splits(EvaluationConfig(), pd.Series(["only"] * 5), seed=0)
-    with pytest.raises(UserInputError, match="group_kfold with 5 splits"):
+    with pytest.raises(UserInputError, match=rf"group_kfold with 5 splits .*: {keys} \(or fewer evaluation.n_splits\)$"):
         group_splits(EvaluationConfig(cv="group_kfold"), pd.Series(["a", "b", "c"]), seed=0)
+    with pytest.raises(UserInputError, match=rf"a hold-out split needs at least 2 groups, the data has 1: {keys}$"):
+        group_splits(EvaluationConfig(cv="holdout"), pd.Series(["only"] * 5), seed=0)
+
+
+def test_a_leave_one_out_of_many_rows_is_warned_of(caplog: pytest.LogCaptureFixture) -> None:
+    # 600 rows of a file without a group column ran 600 folds without a word.
+    with caplog.at_level("WARNING", logger="training.evaluation.cross_validation"):
+        splits = group_splits(EvaluationConfig(), pd.Series([str(row) for row in range(600)]), seed=0)
+    assert len(splits) == 600
+    assert (
+        "leave-one-group-out on 600 groups (each row a group of its own: the data has no data.group_column) fits 601 "
+        "models: for a shorter evaluation give the data fewer, larger groups (data.group_column, e.g. the article) or "
+        "use evaluation.cv=group_kfold"
+    ) in caplog.text
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="training.evaluation.cross_validation"):
+        group_splits(EvaluationConfig(), pd.Series([f"article {row % 8}" for row in range(600)]), seed=0)
+    assert caplog.text == ""
 
 
 def test_class_missing_from_a_fold_gets_zero_probability() -> None:
