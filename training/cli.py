@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import shlex
 import signal
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -271,7 +272,8 @@ def _report(result: TrainResult) -> None:
             "not made champion (%s); to serve it: python -m training promote --name %s --version %s "
             "(add --force where it does not beat the champion)",
             result.not_tried,
-            result.registered_model,
+            # Pasted into a shell: a name made from a file's (`topic-my data (v2)`) must stay one word.
+            shlex.quote(result.registered_model),
             result.version,
         )
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import re
+import shlex
 import time
 import uuid
 from collections.abc import Iterator
@@ -500,7 +501,7 @@ def record_not_tried(client: MlflowClient, name: str, version: str, why: str = "
     one."""
     note = (
         f"{datetime.now(UTC).isoformat(timespec='seconds')}: not made {CHAMPION}: {why} "
-        f"(python -m training promote --name {name} --version {version} makes it {CHAMPION})"
+        f"(python -m training promote --name {shlex.quote(name)} --version {version} makes it {CHAMPION})"
     )
     _add_to_description(client, name, version, note)
 

@@ -2,6 +2,7 @@ import json
 import logging
 import os
 import re
+import shlex
 import shutil
 import signal
 import socket
@@ -52,6 +53,25 @@ def test_a_config_that_never_promotes_says_how_to_serve_its_version(store_uri: s
         "not made champion (promote: never); to serve it: python -m training promote --name news-stance --version 1 "
         "(add --force where it does not beat the champion)"
     ) in caplog.messages
+
+
+def test_the_promote_command_it_gives_for_a_name_with_spaces_pastes_into_a_shell(
+    store_uri: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    data = tmp_path / "my data (v2).jsonl"
+    rows = [{"text": f"troops shelled the town {n}", "label": "conflict"} for n in range(4)]
+    rows += [{"text": f"ministers met for talks {n}", "label": "diplomacy"} for n in range(4)]
+    data.write_text("".join(json.dumps(row) + "\n" for row in rows), encoding="utf-8")
+    path = locations.CONFIGS_DIR / "topic" / "tfidf_logreg.yaml"
+    with caplog.at_level(logging.INFO, logger="training"):
+        result = runner.invoke(app, ["train", str(path), "data.source=jsonl", f"data.path={data}", "promote=never"])
+    assert result.exit_code == 0, result.output
+    (hint,) = [message for message in caplog.messages if "to serve it:" in message]
+    command = hint.split("to serve it: ", 1)[1].split(" (add --force", 1)[0]
+    # It read `--name topic-my data (v2)`, which bash splits and refuses.
+    assert shlex.split(command) == ["python", "-m", "training", "promote", "--name", "topic-my data (v2)", "--version", "1"]
+    (version,) = MlflowClient().search_model_versions("name='topic-my data (v2)'")
+    assert "--name 'topic-my data (v2)' --version 1 makes it champion" in (version.description or "")
 
 
 def test_a_quick_run_says_why_it_was_not_made_champion(store_uri: str, caplog: pytest.LogCaptureFixture) -> None:
