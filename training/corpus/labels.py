@@ -9,6 +9,7 @@ from typing import Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
+from classifiers.blank_text import is_blank
 from classifiers.errors import UserInputError
 from training.jsonl_table import jsonl_lines
 
@@ -101,9 +102,14 @@ def _json_lines(path: Path) -> Iterator[tuple[int, object]]:
 
 def read_segments(path: Path) -> list[Segment]:
     """Segments written by ingest."""
+    return [segment for _, segment in numbered_segments(path)]
+
+
+def numbered_segments(path: Path) -> list[tuple[int, Segment]]:
+    """Segments written by ingest, each with its line in the file (blank lines are skipped, and counted)."""
     if not path.is_file():
         raise UserInputError(f"{path} not found: run `python -m training ingest` first")
-    segments = []
+    segments: list[tuple[int, Segment]] = []
     first_line: dict[str, int] = {}
     for number, record in _json_lines(path):
         if not isinstance(record, dict):
@@ -115,13 +121,16 @@ def read_segments(path: Path) -> list[Segment]:
             segment = Segment.model_validate({key: record[key] for key in SEGMENT_KEYS})
         except ValidationError as err:
             raise UserInputError(f"{path}:{number}: {_describe(err)}") from err
+        if is_blank(segment.text):
+            # It passed validate-labels, and training named a row of its own table in the labels file.
+            raise UserInputError(f"{path}:{number}: field 'text' is blank")
         # Labels are joined to segments by id: a second segment of one id would silently lose its text.
         if segment.segment_id in first_line:
             raise UserInputError(
                 f"{path}:{number}: duplicate segment_id '{segment.segment_id}' (first at line {first_line[segment.segment_id]})"
             )
         first_line[segment.segment_id] = number
-        segments.append(segment)
+        segments.append((number, segment))
     return segments
 
 
@@ -147,8 +156,11 @@ def validate_labels(labels_path: Path, segments_path: Path) -> list[SegmentLabel
         raise UserInputError(f"{labels_path} is a folder: name the labels file")
     if not labels_path.is_file():
         raise UserInputError(f"{labels_path} not found")
-    # ingest writes one segment per line, so the index is the line number
-    known = {segment.segment_id: number for number, segment in enumerate(read_segments(segments_path), start=1)}
+    # The lines as the file numbers them: counted from the segments, blank lines put them off.
+    known = {segment.segment_id: number for number, segment in numbered_segments(segments_path)}
+    if not any(True for _ in jsonl_lines(labels_path)):
+        # Else every segment was listed as having no row.
+        raise UserInputError(f"{labels_path} has no labels (an empty file)")
     problems: list[str] = []
     rows: list[SegmentLabels] = []
     first_line: dict[str, int] = {}

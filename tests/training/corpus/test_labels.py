@@ -71,6 +71,33 @@ def test_each_problem_names_the_offending_line(tmp_path: Path, segments: Path, r
     assert any(expected in problem for problem in raised.value.problems), raised.value.problems
 
 
+def test_a_segment_without_a_row_is_named_by_its_line_in_the_file(tmp_path: Path, segments: Path) -> None:
+    # Blank lines counted: the line was counted among the segments, two lines early here.
+    lines = segments.read_text(encoding="utf-8").splitlines()
+    segments.write_text("\n".join([lines[0], "", "", lines[1], lines[2]]) + "\n", encoding="utf-8")
+    labels = write_labels(tmp_path, [row("art-000"), row("art-001")])
+    with pytest.raises(LabelValidationError) as raised:
+        validate_labels(labels, segments)
+    assert raised.value.problems == [f"{segments}:5: segment 'art-002' has no row in {labels}"]
+
+
+def test_a_blank_segment_text_is_named_by_its_line(tmp_path: Path, segments: Path) -> None:
+    # validate-labels passed it, and training named a row of its own table in the labels file.
+    lines = segments.read_text(encoding="utf-8").splitlines()
+    blank = {**json.loads(lines[1]), "text": " \u00a0 "}
+    segments.write_text("\n".join([lines[0], json.dumps(blank), lines[2]]) + "\n", encoding="utf-8")
+    labels = write_labels(tmp_path, [row("art-000"), row("art-001"), row("art-002")])
+    with pytest.raises(UserInputError, match=rf"^{segments}:2: field 'text' is blank$"):
+        validate_labels(labels, segments)
+
+
+def test_an_empty_labels_file_is_named_as_empty(tmp_path: Path, segments: Path) -> None:
+    # Every segment was listed as having no row.
+    labels = write_labels(tmp_path, [])
+    with pytest.raises(UserInputError, match=rf"^{labels} has no labels \(an empty file\)$"):
+        validate_labels(labels, segments)
+
+
 def test_segment_line_missing_a_key_names_the_line_and_keys(tmp_path: Path, segments: Path) -> None:
     lines = segments.read_text(encoding="utf-8").splitlines()
     broken = json.loads(lines[1])
