@@ -100,8 +100,15 @@ def parse_override(text: str) -> tuple[str, Any]:
         raise UserInputError(f"override '{text}' is not of the form dotted.key=value")
     try:
         value = yaml.safe_load(raw) if raw.strip() else ""
+        read = [token for token in yaml.scan(raw) if not isinstance(token, yaml.StreamStartToken | yaml.StreamEndToken)]
     except yaml.YAMLError as err:
         raise UserInputError(f"override '{text}': value is not valid YAML ({err})") from err
+    if read and read[-1].end_mark.index < len(raw.rstrip()):
+        # Only a comment is read past: `data.path=topic #2.jsonl` named the file `topic`.
+        raise UserInputError(
+            f"override '{text}': YAML reads ' #' as the start of a comment and drops what follows: quote a value that "
+            f"holds it, {key.strip()}='\"...\"', or leave the comment out"
+        )
     return key.strip(), value
 
 
@@ -188,7 +195,7 @@ def _validate(raw: Mapping[str, Any], where: str, made_for_index: Mapping[str, s
                 problems.append(f"  {_user_path(raw, issue['loc'])}: {missing}")
                 continue
             shown = "" if _is_section(issue["input"]) or issue["type"] == "extra_forbidden" else f" (got {issue['input']!r})"
-            if issue["type"] == "string_type" and isinstance(issue["input"], int | float | bool | date):
+            if issue["type"] in ("string_type", "path_type") and isinstance(issue["input"], int | float | bool | date):
                 # YAML reads 1234, 1.10, no and 2024-01-05 as a number, a boolean and a date, in a file or an override.
                 key = _user_path(raw, issue["loc"])
                 shown += f"; YAML reads it so unquoted: quote it, {key}: '...' in the file, {key}='\"...\"' on the command line"

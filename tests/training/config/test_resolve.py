@@ -142,6 +142,23 @@ def test_dotted_overrides_are_applied_and_validated(tmp_path: Path) -> None:
         load_config(path, ["model.C"])
 
 
+def test_an_override_whose_value_yaml_would_cut_at_a_comment_is_refused(tmp_path: Path) -> None:
+    # `data.path=topic #2.jsonl` named the file `topic`, and trained on it where it existed.
+    with pytest.raises(UserInputError, match=r"^override 'data.path=topic #2.jsonl': YAML reads ' #' as the start of a comment"):
+        parse_override("data.path=topic #2.jsonl")
+    with pytest.raises(UserInputError, match=r"quote a value that holds it, model.C='\"...\"', or leave the comment out$"):
+        parse_override("model.C=0.5  # half")
+    assert parse_override("data.path='topic #2.jsonl'") == ("data.path", "topic #2.jsonl")
+    assert parse_override("data.path=topic#2.jsonl") == ("data.path", "topic#2.jsonl")
+    assert parse_override("sweep.model.C=[1, 2]  ") == ("sweep.model.C", [1, 2])
+
+
+def test_a_date_given_for_a_path_is_told_to_be_quoted(tmp_path: Path) -> None:
+    path = write(tmp_path, {"task": "topic", "model": {"family": "tfidf"}})
+    with pytest.raises(UserInputError, match=r"data.path: .*\(got datetime.date\(2024, 1, 1\)\); YAML reads it so unquoted: quote it"):
+        load_config(path, ["data.source=jsonl", "data.path=2024-01-01"])
+
+
 def test_relative_paths_in_a_file_are_read_beside_it_and_those_of_overrides_from_the_current_folder(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
