@@ -141,7 +141,10 @@ def prepare(config: ExperimentConfig, config_path: Path | None = None, overrides
     _warn_of_test_splits(config)
     if config.target_aliases:
         _warn_of_odd_aliases(config.target_aliases, data)
-    _check_metric_names(data.labels)
+    # The data named: which file held the label was not said.
+    _check_metric_names(
+        data.labels, f"the data, {data.source} (or map it to another with the data's labels or an extra source's mapping)"
+    )
     extra_labels = {label for extra in data.extra for label in extra.frame["label"]}
     for _, child_config in combinations:
         _check_primary_metric(child_config, data.labels)
@@ -481,10 +484,7 @@ def _warn_of_odd_aliases(aliases: dict[str, list[str]], data: LabelledData) -> N
             )
 
 
-_RENAME_IN_DATA = "the data (or map it to another with the data's labels or an extra source's mapping)"
-
-
-def _check_metric_names(labels: list[str], rename_in: str = _RENAME_IN_DATA) -> None:
+def _check_metric_names(labels: list[str], rename_in: str) -> None:
     """Refuse, before any model is trained, a label MLflow would not take in a metric name (`f1_<label>`, and the
     longest, `precision_<label>_cv_mean`): it would refuse the run's metrics after the whole cross-validation."""
     for label in labels:

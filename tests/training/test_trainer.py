@@ -740,8 +740,11 @@ def test_a_label_mlflow_cannot_put_in_a_metric_name_is_refused_before_any_run(st
     config = load_config(
         locations.CONFIGS_DIR / "topic" / "tfidf_logreg.yaml", ["data.source=jsonl", f"data.path={data}", "data.group_column=doc"]
     )
-    with pytest.raises(UserInputError, match=r"label 'War & Peace' cannot be part of an MLflow metric name \(f1_War & Peace\)"):
+    refused = r"label 'War & Peace' cannot be part of an MLflow metric name \(f1_War & Peace\)"
+    with pytest.raises(UserInputError, match=refused) as raised:
         train(config)
+    # The file that holds it, by the name its runs give the data.
+    assert f"Rename it in the data, {data} (" in str(raised.value)
     assert mlflow.search_experiments(filter_string="name = 'topic-mine'") == []
 
 
