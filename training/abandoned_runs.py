@@ -47,8 +47,11 @@ class RunEnding:
         """One line for the user."""
         if self.failed:
             return f"run {self.run_id}: {RUNNING} -> {FAILED}"
-        if self.deleted:
+        if self.deleted and self.before == RUNNING:
             return f"run {self.run_id}: deleted ({self.before}), left as it is (restore it in the MLflow UI to end it)"
+        if self.deleted:
+            # Ended already: restoring it would leave nothing to end.
+            return f"run {self.run_id}: deleted ({self.before}), left as it is"
         return f"run {self.run_id}: already {self.before}, left as it is"
 
 

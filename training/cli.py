@@ -342,6 +342,7 @@ def evaluate(
     from classifiers import store
     from training.evaluation.held_out import evaluate_benchmark, evaluate_file
     from training.evaluation.recording import check_experiment
+    from training.path_names import require_utf8_name
 
     scored: list[dict[str, object]] = []
     with _stop_reported("evaluate", lambda undone: _evaluation_left(undone, experiment, scored)), _user_errors():
@@ -358,6 +359,10 @@ def evaluate(
         if experiment is not None or store.reads_the_store(model_uri):
             store.use_store(writable=experiment is not None, create=not store.reads_the_store(model_uri))
         if experiment is not None:
+            if data is not None:
+                # The run names its data file: MLflow refused such a path only after the whole scoring, an empty
+                # experiment left behind.
+                require_utf8_name(data, "--data", "an MLflow run cannot record")
             check_experiment(experiment)
         if data is not None:
             metrics = evaluate_file(model_uri, data, group_column, experiment, _label_pairs(label_map or []))

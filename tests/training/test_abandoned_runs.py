@@ -91,19 +91,25 @@ def test_fail_runs_needs_a_run_id(store_uri: str) -> None:
 def test_fail_runs_leaves_a_deleted_run_as_it_is_and_still_ends_the_others(store_uri: str) -> None:
     client = MlflowClient()
     experiment = client.create_experiment("abandoned")
-    running, deleted = left_running(client, experiment), left_running(client, experiment)
+    running, deleted, ended = left_running(client, experiment), left_running(client, experiment), left_running(client, experiment)
     client.delete_run(deleted.info.run_id)
+    client.set_terminated(ended.info.run_id)
+    client.delete_run(ended.info.run_id)
     gone_experiment = client.create_experiment("deleted with its runs")
     in_deleted_experiment = left_running(client, gone_experiment)
     client.delete_experiment(gone_experiment)
 
-    result = runner.invoke(app, ["fail-runs", deleted.info.run_id, running.info.run_id, in_deleted_experiment.info.run_id])
+    result = runner.invoke(
+        app, ["fail-runs", deleted.info.run_id, running.info.run_id, in_deleted_experiment.info.run_id, ended.info.run_id]
+    )
 
     assert result.exit_code == 0, result.output
     assert result.stdout.splitlines() == [
         f"run {deleted.info.run_id}: deleted (RUNNING), left as it is (restore it in the MLflow UI to end it)",
         f"run {running.info.run_id}: RUNNING -> FAILED",
         f"run {in_deleted_experiment.info.run_id}: deleted (RUNNING), left as it is (restore it in the MLflow UI to end it)",
+        # Nothing to end: restoring it was advised all the same.
+        f"run {ended.info.run_id}: deleted (FINISHED), left as it is",
     ]
     assert [status(client, run) for run in (deleted, running, in_deleted_experiment)] == ["RUNNING", "FAILED", "RUNNING"]
 

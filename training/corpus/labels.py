@@ -107,6 +107,8 @@ def read_segments(path: Path) -> list[Segment]:
 
 def numbered_segments(path: Path) -> list[tuple[int, Segment]]:
     """Segments written by ingest, each with its line in the file (blank lines are skipped, and counted)."""
+    if path.is_dir():
+        raise UserInputError(f"{path} is a folder: name the segments file")
     if not path.is_file():
         raise UserInputError(f"{path} not found: run `python -m training ingest` first")
     segments: list[tuple[int, Segment]] = []

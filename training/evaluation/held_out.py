@@ -52,16 +52,16 @@ def loaded_model(spec: ModelSpec) -> Iterator[EvaluatedModel]:
 def predict_labels(model: PyFuncModel, task: str, labels: list[str], frame: pd.DataFrame) -> list[str]:
     """The model's label for every row of a frame with inputs and `label` (and, if it has one, the contract's
     `document` column: rows of one document read beside each other); gold labels must be known to the model."""
-    check_known_labels(frame, labels)
+    check_known_labels(frame, labels, "the rows")
     return _model_labels(model, task, frame)
 
 
-def check_known_labels(frame: pd.DataFrame, labels: list[str]) -> None:
-    """Refuse gold labels the model does not know, naming them (a label map relabels them)."""
+def check_known_labels(frame: pd.DataFrame, labels: list[str], source: object) -> None:
+    """Refuse gold labels the model does not know, naming them and their data (a label map relabels them)."""
     unknown = sorted(set(frame["label"]) - set(labels))
     if unknown:
         raise UserInputError(
-            f"labels the model does not know: {', '.join(unknown)} (model labels: {', '.join(labels)}); "
+            f"{source}: labels the model does not know: {', '.join(unknown)} (model labels: {', '.join(labels)}); "
             "map them with --label-map DATA_LABEL=MODEL_LABEL"
         )
 
@@ -190,7 +190,7 @@ def _rows_to_score(
     if all(document is None for document in documents):
         frame = frame.drop(columns=DOCUMENT_COLUMN)
     if not label_map:
-        check_known_labels(frame, labels)
+        check_known_labels(frame, labels, path)
         return _RowsToScore(frame, groups, {}, None)
     # The groups travel with their rows: a row left out takes its group entry with it.
     every_row = frame.assign(_group=groups)
@@ -269,7 +269,7 @@ def evaluate_benchmark(
         frame, left_out = mapped_to_model_labels(frame, label_map, benchmark.labels, labels)
         extra = {"label_map": label_map, "left_out": left_out}
     else:
-        check_known_labels(frame, labels)
+        check_known_labels(frame, labels, f"{name} ({split} split)")
     # The model's copy lives until its predictions are made.
     with loaded_model(spec) as loaded:
         gold, predicted = frame["label"].tolist(), predict_labels(loaded.model, task, labels, frame)

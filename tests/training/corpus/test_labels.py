@@ -91,6 +91,12 @@ def test_a_blank_segment_text_is_named_by_its_line(tmp_path: Path, segments: Pat
         validate_labels(labels, segments)
 
 
+def test_a_segments_folder_is_named_as_a_folder(tmp_path: Path) -> None:
+    # It said "not found: run `python -m training ingest` first".
+    with pytest.raises(UserInputError, match=rf"^{tmp_path} is a folder: name the segments file$"):
+        read_segments(tmp_path)
+
+
 def test_an_empty_labels_file_is_named_as_empty(tmp_path: Path, segments: Path) -> None:
     # Every segment was listed as having no row.
     labels = write_labels(tmp_path, [])

@@ -220,7 +220,7 @@ def test_unknown_labels_are_listed(trained_store_uri: str, tmp_path: Path) -> No
     )
     result = CliRunner().invoke(app, ["evaluate", "--model-uri", "models:/news-topic@champion", "--data", str(data)])
     assert result.exit_code == 1
-    assert "labels the model does not know: sport, weather" in result.output
+    assert f"error: {data}: labels the model does not know: sport, weather" in result.output
     assert "map them with --label-map DATA_LABEL=MODEL_LABEL" in result.output
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import sqlite3
 from pathlib import Path
@@ -169,6 +170,19 @@ def test_a_deleted_experiment_is_refused_and_nothing_is_recorded(writable_traine
     assert code == 1
     assert "error: --experiment: experiment 'old-evaluations' is deleted; restore it" in stderr
     assert {run.info.run_id for run in all_runs(client)} == before
+
+
+def test_a_data_path_that_is_not_utf8_is_refused_before_anything_is_scored(writable_trained_store: str, held_out: Path) -> None:
+    latin1 = Path(os.fsdecode(bytes(held_out.parent) + b"/caf\xe9.jsonl"))
+    shutil.copyfile(held_out, latin1)
+    client = MlflowClient()
+    before = {run.info.run_id for run in all_runs(client)}
+    code, _, stderr = evaluate("--data", str(latin1), "--experiment", "latin1")
+    # It scored the whole file, then failed in MLflow's words with the experiment made and left empty.
+    assert code == 1
+    assert "its path is not UTF-8 (byte 0xe9), which an MLflow run cannot record: rename it" in stderr
+    assert {run.info.run_id for run in all_runs(client)} == before
+    assert client.get_experiment_by_name("latin1") is None
 
 
 def test_an_empty_experiment_name_is_refused(writable_trained_store: str, held_out: Path) -> None:
