@@ -103,19 +103,25 @@ def json_object(line: str, where: str) -> dict[str, Any]:
 def jsonl_lines(path: Path, where: Callable[[int], str] | None = None) -> Iterator[tuple[int, str]]:
     """(1-based line number, the line without its line break) for every non-blank line, read and decoded one at a
     time; a line that is not UTF-8 is an error naming it (`where(number)`, default `path:number`) and its column."""
+    number = 0
     with path.open("rb") as handle:
-        for number, raw in enumerate(handle, start=1):
-            try:
-                line = raw.decode("utf-8")
-            except UnicodeDecodeError as err:
-                place = where(number) if where is not None else f"{path}:{number}"
-                raise UserInputError(
-                    f"{place}: not UTF-8 text: byte 0x{raw[err.start]:02x} at column {err.start + 1}; save the file as UTF-8"
-                ) from err
-            if number == 1:
-                line = line.removeprefix("\ufeff")  # the byte-order mark Excel and Notepad write before UTF-8 text
-            if line.strip():
-                yield number, line.rstrip("\r\n")
+        for ended in handle:
+            # A lone CR ends a line too (old Mac line endings, as ingest reads them): JSON writes a CR in a string
+            # as \r, so one in a line is a line break. Such a file was one line of "Extra data".
+            for raw in ended.rstrip(b"\r\n").split(b"\r"):
+                number += 1
+                try:
+                    line = raw.decode("utf-8")
+                except UnicodeDecodeError as err:
+                    place = where(number) if where is not None else f"{path}:{number}"
+                    raise UserInputError(
+                        f"{place}: not UTF-8 text: byte 0x{raw[err.start]:02x} at column {err.start + 1}; "
+                        "save the file as UTF-8"
+                    ) from err
+                if number == 1:
+                    line = line.removeprefix("\ufeff")  # the byte-order mark Excel and Notepad write before UTF-8 text
+                if line.strip():
+                    yield number, line
 
 
 def _check_value(value: object, field: str, integer_ok: bool, where: str) -> None:

@@ -21,6 +21,18 @@ def test_reads_string_fields_and_integer_ids(tmp_path: Path) -> None:
     ]
 
 
+def test_old_mac_line_endings_are_lines(tmp_path: Path) -> None:
+    # A lone CR (which JSON writes as \\r inside a string) ended no line: the file was one line of "Extra data".
+    path = tmp_path / "mac.jsonl"
+    path.write_bytes(b'{"text": "a\\rb", "label": "x"}\r\r{"text": "c", "label": "y"}\r{"text": 1, "label": "z"}\r')
+    with pytest.raises(UserInputError, match=r"mac.jsonl:4: field 'text' must be a string, got 1"):
+        read_jsonl_table(path, ["text", "label"])
+    path.write_bytes(b'{"text": "a\\rb", "label": "x"}\r\r{"text": "c", "label": "y"}\r')
+    assert read_jsonl_table(path, ["text", "label"]).to_dict("records") == [
+        {"text": "a\rb", "label": "x"}, {"text": "c", "label": "y"}
+    ]
+
+
 @pytest.mark.parametrize(
     ("value", "shown"),
     [("null", "null"), ('["x", "y"]', '["x", "y"]'), ("true", "true"), ("1.5", "1.5"), ('{"a": 1}', '{"a": 1}'), ("5", "5")],

@@ -97,7 +97,8 @@ def parse_seed_file(path: Path) -> list[ParsedArticle]:
     text = _decode(path)
     # Any line break, as the server's article endpoint splits a body (`segment_body`): a file saved with old Mac
     # line endings (a lone CR) read as one line had no 'TT' marker.
-    lines = [(number, raw.strip()) for number, raw in enumerate(text.splitlines(), start=1)]
+    # A byte order mark starts any line of files joined with `cat`, each saved by Notepad.
+    lines = [(number, raw.strip().removeprefix("\ufeff").strip()) for number, raw in enumerate(text.splitlines(), start=1)]
     filled = [(number, line) for number, line in lines if line]
     markers = [index for index, (_, line) in enumerate(filled) if line == MARKER]
     if not markers:

@@ -96,6 +96,17 @@ def test_old_mac_line_endings_change_nothing(tmp_path: Path) -> None:
     assert build_corpus(tmp_path / "mac") == build_corpus(tmp_path / "plain")
 
 
+def test_files_joined_each_with_its_byte_order_mark_read_as_one(tmp_path: Path) -> None:
+    # `cat` of two Notepad files puts a mark inside: "after TT the title and the caption (twice) should repeat".
+    other = ARTICLE.replace("Title One", "Title Two").replace("First paragraph of one.", "First paragraph of two.")
+    write(tmp_path / "apart", "a.txt", ARTICLE)
+    write(tmp_path / "apart", "b.txt", other)
+    write(tmp_path / "joined", "a.txt", ("\ufeff" + ARTICLE + "\n\ufeff" + other).encode("utf-8"))
+    apart, joined = build_corpus(tmp_path / "apart"), build_corpus(tmp_path / "joined")
+    assert [segment["text"] for segment in joined[1]] == [segment["text"] for segment in apart[1]]
+    assert len(joined[0]) == len(apart[0])
+
+
 @pytest.mark.parametrize(
     ("content", "line", "message"),
     [
