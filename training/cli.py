@@ -192,6 +192,10 @@ def validate_labels(
         logger.info("%s: %d segments labelled, all valid", labels, len(rows))
 
 
+# What label-counts may replace: its own output's kind.
+MARKDOWN_SUFFIXES = (".md", ".markdown")
+
+
 @app.command("label-counts")
 def label_counts(
     labels: Annotated[Path, typer.Option(help="Labels file.")] = locations.LABELS_PATH,
@@ -206,6 +210,9 @@ def label_counts(
     with _stop_reported("label-counts", lambda _: _outputs_left(before)), _user_errors():
         if out.resolve() in (labels.resolve(), segments.resolve()):
             raise UserInputError(f"--out {out} is an input of the count: give another file")
+        if out.is_file() and out.suffix.lower() not in MARKDOWN_SUFFIXES:
+            # As `score` refuses to replace a file that is not Parquet: a mistyped --out replaced a data file.
+            raise UserInputError(f"--out {out} is a file that is not Markdown ({out.suffix or 'no suffix'}): give a .md path")
         seeds = (locations.LABELS_PATH.resolve(), locations.SEGMENTS_PATH.resolve())
         if out.resolve() == (locations.SEEDS_DIR / "LABEL_COUNTS.md").resolve() and (labels.resolve(), segments.resolve()) != seeds:
             raise UserInputError(f"--out {locations.shown(out)} holds the seed corpus's counts: give other files' counts an --out of their own")

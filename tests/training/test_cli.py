@@ -612,6 +612,12 @@ def test_label_counts_refuses_to_write_over_its_inputs_or_into_a_folder(tmp_path
     assert missing.exit_code == 1
     assert f"error: cannot write {tmp_path / 'missing' / 'COUNTS.md'}: folder {tmp_path / 'missing'} does not exist" in missing.output
     assert not (tmp_path / "missing").exists()
+    data = tmp_path / "scores.parquet"
+    data.write_bytes(b"PAR1")
+    replaced = runner.invoke(app, ["label-counts", "--out", str(data)])
+    assert replaced.exit_code == 1
+    assert f"error: --out {data} is a file that is not Markdown (.parquet): give a .md path" in replaced.output
+    assert data.read_bytes() == b"PAR1"
     # Another corpus's counts written over the seed corpus's, by the default --out.
     committed = (locations.SEEDS_DIR / "LABEL_COUNTS.md").read_bytes()
     other = runner.invoke(app, ["label-counts", "--labels", str(labels)])

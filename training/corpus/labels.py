@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
 from classifiers.blank_text import is_blank
 from classifiers.errors import UserInputError
-from training.jsonl_table import jsonl_lines
+from training.jsonl_table import NOT_JSONL, jsonl_lines
 
 Topic = Literal["conflict", "diplomacy", "domestic_politics", "economy", "humanitarian"]
 Stance = Literal["favor", "against", "none"]
@@ -107,6 +107,7 @@ def read_segments(path: Path) -> list[Segment]:
 
 def numbered_segments(path: Path) -> list[tuple[int, Segment]]:
     """Segments written by ingest, each with its line in the file (blank lines are skipped, and counted)."""
+    _refuse_other_format(path, "segments")
     if path.is_dir():
         raise UserInputError(f"{path} is a folder: name the segments file")
     if not path.is_file():
@@ -136,6 +137,12 @@ def numbered_segments(path: Path) -> list[tuple[int, Segment]]:
     return segments
 
 
+def _refuse_other_format(path: Path, what: str) -> None:
+    """A CSV (or other table) file is named as such: read as JSONL it gave a JSON error for every line."""
+    if path.suffix.lower() in NOT_JSONL:
+        raise UserInputError(f"{path}: {what} are read as JSONL (one JSON object per line), not {path.suffix} files")
+
+
 def _describe(err: ValidationError) -> str:
     return "; ".join(
         f"{'.'.join(str(part) for part in issue['loc']) or 'row'}: {issue['msg']}{_given(issue.get('input'))}"
@@ -154,6 +161,7 @@ def validate_labels(labels_path: Path, segments_path: Path) -> list[SegmentLabel
     Rejected: malformed JSON, unknown topic, stance or target, unknown or repeated segment ids,
     a target given twice for one segment, and segments that have no labels row.
     """
+    _refuse_other_format(labels_path, "labels")
     if labels_path.is_dir():
         raise UserInputError(f"{labels_path} is a folder: name the labels file")
     if not labels_path.is_file():

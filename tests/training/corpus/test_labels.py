@@ -97,6 +97,14 @@ def test_a_segments_folder_is_named_as_a_folder(tmp_path: Path) -> None:
         read_segments(tmp_path)
 
 
+def test_a_csv_labels_file_is_named_as_such(tmp_path: Path, segments: Path) -> None:
+    # Read as JSONL, it gave an invalid-JSON problem for every line and 106 segments without a row.
+    labels = tmp_path / "labels.csv"
+    labels.write_text("segment_id,topic\nart-000,conflict\n", encoding="utf-8")
+    with pytest.raises(UserInputError, match=rf"^{labels}: labels are read as JSONL \(one JSON object per line\), not .csv files$"):
+        validate_labels(labels, segments)
+
+
 def test_an_empty_labels_file_is_named_as_empty(tmp_path: Path, segments: Path) -> None:
     # Every segment was listed as having no row.
     labels = write_labels(tmp_path, [])
