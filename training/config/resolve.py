@@ -194,6 +194,14 @@ def _validate(raw: Mapping[str, Any], where: str, made_for_index: Mapping[str, s
                 missing = _missing_tag(raw, issue["loc"], issue["ctx"]["discriminator"])
                 problems.append(f"  {_user_path(raw, issue['loc'])}: {missing}")
                 continue
+            if issue["loc"][-1:] == ("[key]",) and isinstance(issue["input"], int | float | bool | date):
+                # The key's own place is its value's number (True is 1): `labels.1.[key]` named no key of the file.
+                mapping, read = _user_path(raw, issue["loc"][:-2]), json.dumps(issue["input"], default=str)
+                problems.append(
+                    f"  {mapping}: a key YAML reads as {read}, not as text (yes, no, on and off unquoted are true or "
+                    "false, digits a number): quote it ('yes': ...)"
+                )
+                continue
             shown = "" if _is_section(issue["input"]) or issue["type"] == "extra_forbidden" else f" (got {issue['input']!r})"
             if issue["type"] in ("string_type", "path_type") and isinstance(issue["input"], int | float | bool | date):
                 # YAML reads 1234, 1.10, no and 2024-01-05 as a number, a boolean and a date, in a file or an override.

@@ -153,6 +153,24 @@ def test_an_override_whose_value_yaml_would_cut_at_a_comment_is_refused(tmp_path
     assert parse_override("sweep.model.C=[1, 2]  ") == ("sweep.model.C", [1, 2])
 
 
+def test_a_mapping_key_yaml_reads_as_a_flag_names_its_mapping(tmp_path: Path) -> None:
+    source = tmp_path / "x.jsonl"
+    source.write_text('{"text": "a", "label": "yes"}\n', encoding="utf-8")
+    path = write(tmp_path, {"task": "topic", "model": {"family": "tfidf"}})
+    path.write_text(
+        path.read_text(encoding="utf-8") + f"extra_training:\n  - data: {{source: jsonl, path: {source}}}\n"
+        "    labels: {yes: conflict, '1': diplomacy}\n",
+        encoding="utf-8",
+    )
+    # It named `extra_training.0.labels.1.[key]`, no key of the file (True is 1), and advised that as an override.
+    with pytest.raises(UserInputError) as raised:
+        load_config(path)
+    assert str(raised.value).splitlines()[1:] == [
+        "  extra_training.0.labels: a key YAML reads as true, not as text (yes, no, on and off unquoted are true or "
+        "false, digits a number): quote it ('yes': ...)"
+    ]
+
+
 def test_a_date_given_for_a_path_is_told_to_be_quoted(tmp_path: Path) -> None:
     path = write(tmp_path, {"task": "topic", "model": {"family": "tfidf"}})
     with pytest.raises(UserInputError, match=r"data.path: .*\(got datetime.date\(2024, 1, 1\)\); YAML reads it so unquoted: quote it"):
