@@ -328,7 +328,12 @@ MAX_OVERRIDE_IN_NAME = 60
 
 
 def config_name(config: ExperimentConfig, config_path: Path | None) -> str:
-    """The config file's name, or for a config made in code its task, family and data ("topic-tfidf-seeds")."""
+    """The config file's name (a logged config.yaml's own: the start of its run name), or for a config made in code its
+    task, family and data ("topic-tfidf-seeds")."""
+    if config_path is not None and config_path.name == CONFIG_ARTIFACT and config.run_name:
+        # A run's logged config trained again: the file is named config.yaml, its run name starts with its config's
+        # ("tfidf_logreg (model.C=0.5)"). Its model was listed as `config`, which runs:/<id>/tfidf_logreg missed.
+        return config.run_name.split(" (", 1)[0]
     return config_path.stem if config_path is not None else f"{config.task}-{config.model.family}-{config.dataset_name}"
 
 

@@ -258,6 +258,11 @@ def test_run_records_params_metrics_artifacts_dataset_and_tags(store_uri: str) -
     again = client.get_run(train(load_config(logged_path), config_path=logged_path).run_id)
     assert again.info.run_name == "tfidf_logreg"
     assert again.data.params["model.C"] == "2.0"
+    # Its model too, which was listed as `config` (the downloaded file's name), so runs:/<id>/tfidf_logreg missed it.
+    (logged_again,) = client.search_logged_models(
+        [again.info.experiment_id], filter_string=f"source_run_id = '{again.info.run_id}'"
+    )
+    assert logged_again.name == "tfidf_logreg"
 
     model_info = mlflow.models.get_model_info(f"models:/news-stance/{result.version}")
     assert model_info.signature.inputs.required_input_names() == ["text", "target"]
