@@ -126,6 +126,10 @@ def prepare(config: ExperimentConfig, config_path: Path | None = None, overrides
     given = config.run_name
     # A sweep's grid is in its params and its parent's name ends in `-sweep`: the name leaves its overrides out.
     named = [text for text in overrides if not (config.sweep and _sets_the_sweep(text))]
+    if given and not any(text.partition("=")[0].strip() == "run_name" for text in overrides):
+        # A name from the file (a logged config.yaml's, trained again) shows the overrides given on top of it: each run
+        # trained again with other settings was named as the first.
+        given = with_overrides(given, named)
     # Named before the sweep is expanded, so its children and the logged config.yaml carry the name.
     config = config.model_copy(update={"run_name": given or default_run_name(config, config_path, named)})
     check_encoders(config, config_path, overrides)
@@ -340,7 +344,11 @@ def config_name(config: ExperimentConfig, config_path: Path | None) -> str:
 def default_run_name(config: ExperimentConfig, config_path: Path | None, overrides: Sequence[str] = ()) -> str:
     """The config file's name ("tfidf_svm"), so runs of different configs are told apart in the UI, followed by the
     overrides it was trained with ("tfidf_svm (model.C=0.5, seed=7)"), so that its runs are told apart too."""
-    name = config_name(config, config_path)
+    return with_overrides(config_name(config, config_path), overrides)
+
+
+def with_overrides(name: str, overrides: Sequence[str]) -> str:
+    """The name followed by the overrides ("tfidf_svm (model.C=0.5, seed=7)"), each cut at MAX_OVERRIDE_IN_NAME."""
     shown = [text if len(text) <= MAX_OVERRIDE_IN_NAME else f"{text[: MAX_OVERRIDE_IN_NAME - 1]}…" for text in overrides]
     return f"{name} ({', '.join(shown)})" if shown else name
 

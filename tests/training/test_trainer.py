@@ -169,6 +169,21 @@ def test_sweep_runs_are_named_after_their_config_and_a_child_also_after_its_valu
     assert [config.run_name for _, config in prepared.combinations] == [child, child.replace("C=1", "C=2")]
 
 
+def test_a_name_given_in_the_file_shows_the_overrides_given_on_top_of_it(tmp_path: Path) -> None:
+    # What a logged config.yaml trained again with other settings does: each such run was named as the first.
+    logged = tmp_path / "config.yaml"
+    logged.write_text(
+        yaml.safe_dump({"task": "topic", "model": {"family": "tfidf", "C": 1.0}, "run_name": "tfidf_logreg (model.C=1.0)"}),
+        encoding="utf-8",
+    )
+    for overrides, name in (
+        ([], "tfidf_logreg (model.C=1.0)"),
+        (["model.C=5.0", "seed=3"], "tfidf_logreg (model.C=1.0) (model.C=5.0, seed=3)"),
+        (["model.C=5.0", "run_name=mine"], "mine"),  # a name given on the command line is the name
+    ):
+        assert trainer.prepare(load_config(logged, overrides), logged, overrides).config.run_name == name
+
+
 def test_run_records_params_metrics_artifacts_dataset_and_tags(store_uri: str) -> None:
     path = locations.CONFIGS_DIR / "stance" / "tfidf_logreg.yaml"
     result = train(load_config(path, ["model.C=2.0"]), config_path=path)
