@@ -246,7 +246,7 @@ def _single(
             _log_setup(config, config_path)
             _log_dataset(data)
             factory = model_factory(config)
-            metrics = _evaluate(factory, data, config)
+            metrics = _evaluate(factory, data, config, memory)
             version = _fit_register(client, factory, data, config, config_path, started, memory, registration)
         promotion = _auto_promote(client, config, version)
         # Made inside the block: a stop while it is made is undone and said so, not left with no run to name (the
@@ -294,9 +294,7 @@ def _sweep(
                 mlflow.set_tag("sweep_assignment", ",".join(_assigned(assignments)))
                 _log_dataset(data)
                 factory = model_factory(child_config)
-                metrics = _evaluate(factory, data, child_config)
-                # Each child's cost beside its figures (the best one's is replaced by its final fit's).
-                mlflow.log_metric("peak_rss_mb", memory.peak_mb())
+                metrics = _evaluate(factory, data, child_config, memory)
             children.append((child.info.run_id, child_config, metrics, time.perf_counter() - started, memory.peak_mb()))
         best_id, best_config, best_metrics, best_seconds, best_peak = max(children, key=lambda child: child[2][primary])
         mlflow.log_metric(f"best_{primary}", best_metrics[primary])
@@ -536,13 +534,17 @@ def model_factory(config: ExperimentConfig) -> Callable[[], Trainable]:
     return make
 
 
-def _evaluate(factory: Callable[[], Trainable], data: LabelledData, config: ExperimentConfig) -> dict[str, float]:
-    """Grouped cross-validation; logs metrics, confusion matrix, report and predictions."""
+def _evaluate(
+    factory: Callable[[], Trainable], data: LabelledData, config: ExperimentConfig, memory: PeakMemory
+) -> dict[str, float]:
+    """Grouped cross-validation; logs metrics, its cost, confusion matrix, report and predictions."""
     splits = group_splits(config.evaluation, data.frame["group"], config.seed, data.frame.get("target"))
     started = time.perf_counter()
     result = cross_validate(factory, data, splits, config.evaluation.parallel_folds)
-    # Every run's own cost, sweep children that were not registered included (train_seconds adds the final fit).
-    mlflow.log_metric("cv_seconds", time.perf_counter() - started)
+    # Every run's own cost, sweep children that were not registered included. Named apart from the registered run's
+    # train_seconds and peak_rss_mb (with the final fit): logged again under one name, a metric would be listed twice
+    # by the run's logged model, which takes the run's metrics as they stand when it is logged and every one after.
+    mlflow.log_metrics({"cv_seconds": time.perf_counter() - started, "cv_peak_rss_mb": memory.peak_mb()})
     tested = data.frame[result.tested]
     y_true, y_pred = tested["label"].to_numpy(), result.predictions
     metrics = {**classification_metrics(y_true, y_pred, result.labels), **result.fold_summary()}

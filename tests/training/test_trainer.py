@@ -211,6 +211,8 @@ def test_run_records_params_metrics_artifacts_dataset_and_tags(store_uri: str) -
         "recall_none",
         "train_seconds",
         "peak_rss_mb",
+        "cv_seconds",
+        "cv_peak_rss_mb",
     ):
         assert name in run.data.metrics, name
     assert run.data.metrics["n_folds"] == 8
@@ -356,7 +358,12 @@ def test_sweep_runs_children_and_registers_only_the_best(store_uri: str) -> None
     logged = yaml.safe_load(Path(client.download_artifacts(best.info.run_id, "config.yaml")).read_text(encoding="utf-8"))
     assert logged["run_name"] == best.info.run_name and not logged.get("sweep")
     # every child's peak memory is logged beside its figures
-    assert all(0 < child.data.metrics["peak_rss_mb"] for child in children)
+    assert all(0 < child.data.metrics["cv_peak_rss_mb"] for child in children)
+    # The best child's logged model lists each of its metrics once: its cross-validation's cost apart from its whole.
+    (logged,) = client.search_logged_models([best.info.experiment_id], filter_string=f"source_run_id = '{best.info.run_id}'")
+    names = [metric.key for metric in logged.metrics]
+    assert len(names) == len(set(names)) and {"peak_rss_mb", "cv_peak_rss_mb", "macro_f1"} <= set(names)
+    assert best.data.metrics["cv_peak_rss_mb"] <= best.data.metrics["peak_rss_mb"]
     # the best child's cost is its own (cross-validation + final fit), the sweep's total is the parent's
     assert best.data.metrics["train_seconds"] < parent.data.metrics["sweep_seconds"]
     # every child's cross-validation is timed, so the children compare on cost too
