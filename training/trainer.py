@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import tempfile
 import time
 import warnings
@@ -346,9 +347,19 @@ def default_run_name(config: ExperimentConfig, config_path: Path | None, overrid
 
 
 def with_overrides(name: str, overrides: Sequence[str]) -> str:
-    """The name followed by the overrides ("tfidf_svm (model.C=0.5, seed=7)"), each cut at MAX_OVERRIDE_IN_NAME."""
+    """The name followed by the overrides ("tfidf_svm (model.C=0.5, seed=7)"), each cut at MAX_OVERRIDE_IN_NAME. A
+    name that already ends in overrides (a logged config.yaml's, trained again) takes the new ones after them, as one
+    command line would give them all: "tfidf_svm (seed=7)" and `model.C=0.5` make "tfidf_svm (seed=7, model.C=0.5)"."""
     shown = [text if len(text) <= MAX_OVERRIDE_IN_NAME else f"{text[: MAX_OVERRIDE_IN_NAME - 1]}…" for text in overrides]
-    return f"{name} ({', '.join(shown)})" if shown else name
+    if not shown:
+        return name
+    if (given := _NAMED_OVERRIDES.fullmatch(name)) is not None:
+        return f"{given['name']} ({given['overrides']}, {', '.join(shown)})"
+    return f"{name} ({', '.join(shown)})"
+
+
+# A name as `with_overrides` writes it: the config's name (no parenthesis), its overrides (each `key=value`) in brackets.
+_NAMED_OVERRIDES = re.compile(r"(?P<name>[^(]+) \((?P<overrides>[^=()]+=.*)\)")
 
 
 def _sets_the_sweep(override: str) -> bool:
@@ -367,7 +378,7 @@ def _child_name(
     """A sweep child's run name: the `run_name` given with its values, else the default name of the config trained with
     its values as overrides (`tfidf_logreg (seed=7, model.C=10.0)`)."""
     if given:
-        return f"{given} ({', '.join(_assigned(assignments))})"
+        return with_overrides(given, _assigned(assignments))
     return default_run_name(config, config_path, [*named, *_assigned(assignments)])
 
 

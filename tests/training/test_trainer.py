@@ -21,7 +21,7 @@ from classifiers.errors import UserInputError
 from classifiers.pyfunc import load_pyfunc
 from tests.training.conftest import drop_a_stop
 from training import locations, stop_requests, tracking, trainer
-from training.config.resolve import load_config
+from training.config.resolve import load_config, to_yaml
 from training.config.schema import ExperimentConfig, JsonlData
 from training.evaluation.logged_predictions import logged_predictions
 from training.promotion import champion_version
@@ -178,10 +178,30 @@ def test_a_name_given_in_the_file_shows_the_overrides_given_on_top_of_it(tmp_pat
     )
     for overrides, name in (
         ([], "tfidf_logreg (model.C=1.0)"),
-        (["model.C=5.0", "seed=3"], "tfidf_logreg (model.C=1.0) (model.C=5.0, seed=3)"),
+        # after the file's own, as one command line giving them all would be named
+        (["model.C=5.0", "seed=3"], "tfidf_logreg (model.C=1.0, model.C=5.0, seed=3)"),
         (["model.C=5.0", "run_name=mine"], "mine"),  # a name given on the command line is the name
     ):
         assert trainer.prepare(load_config(logged, overrides), logged, overrides).config.run_name == name
+    # A name of the user's own that ends in brackets keeps them: they are not overrides.
+    own = {"task": "topic", "model": {"family": "tfidf"}, "run_name": "baseline (draft)"}
+    logged.write_text(yaml.safe_dump(own), encoding="utf-8")
+    assert trainer.prepare(load_config(logged, ["seed=3"]), logged, ["seed=3"]).config.run_name == "baseline (draft) (seed=3)"
+
+
+def test_a_sweep_trained_again_from_its_logged_config_names_its_children_as_the_first(tmp_path: Path) -> None:
+    path = locations.CONFIGS_DIR / "topic" / "tfidf_logreg.yaml"
+    overrides = ["seed=7", "sweep.model.C=[1, 2]"]
+    first = trainer.prepare(load_config(path, overrides), path, overrides)
+    # What the sweep's parent logs as config.yaml: its config, named, with the grid.
+    logged = tmp_path / "config.yaml"
+    logged.write_text(to_yaml(first.config), encoding="utf-8")
+    again = trainer.prepare(load_config(logged), logged)
+    names = [config.run_name for _, config in again.combinations]
+    assert names == [config.run_name for _, config in first.combinations] == [
+        "tfidf_logreg (seed=7, model.C=1)",
+        "tfidf_logreg (seed=7, model.C=2)",
+    ]
 
 
 def test_run_records_params_metrics_artifacts_dataset_and_tags(store_uri: str) -> None:
@@ -361,7 +381,7 @@ def test_sweep_runs_children_and_registers_only_the_best(store_uri: str) -> None
     assert all(0 < child.data.metrics["cv_peak_rss_mb"] for child in children)
     # The best child's logged model lists each of its metrics once: its cross-validation's cost apart from its whole.
     (logged,) = client.search_logged_models([best.info.experiment_id], filter_string=f"source_run_id = '{best.info.run_id}'")
-    names = [metric.key for metric in logged.metrics]
+    names = [metric.key for metric in logged.metrics or []]
     assert len(names) == len(set(names)) and {"peak_rss_mb", "cv_peak_rss_mb", "macro_f1"} <= set(names)
     assert best.data.metrics["cv_peak_rss_mb"] <= best.data.metrics["peak_rss_mb"]
     # the best child's cost is its own (cross-validation + final fit), the sweep's total is the parent's
