@@ -60,6 +60,12 @@ class FamilyConfig(Strict):
         (`model.target_mask`); default: none."""
         return []
 
+    def unused_settings(self, task: str) -> set[str]:
+        """The settings a model of this config does not read for `task` (a topic model's stance settings, another
+        head's), by their name in the section: a run leaves them out of its params, where two runs would seem to
+        differ in them (its config.yaml keeps them); default: none."""
+        return set()
+
     def encoders(self) -> dict[str, str]:
         """The encoders the model reads (`'all-MiniLM-L6-v2'` or a model folder), by the key that names them
         (`model.encoder`); default: none."""

@@ -390,9 +390,19 @@ def _log_setup(config: ExperimentConfig, config_path: Path | None) -> None:
         "target_aliases": _aliases_param(config.target_aliases),
     }
     # A sweep's parent trains none of the swept values: its own would read as the one trained. Settings the evaluation
-    # does not read (the folds of a leave-one-group-out) are left out too; config.yaml keeps them.
-    unused = config.sweep.keys() | {f"evaluation.{name}" for name in config.evaluation.unused_settings()}
-    params = {key: _comparable(value) for key, value in params.items() if key not in unused}
+    # or the model does not read (the folds of a leave-one-group-out, a topic model's stance settings) are left out
+    # too; config.yaml keeps them.
+    unused = (
+        config.sweep.keys()
+        | {f"evaluation.{name}" for name in config.evaluation.unused_settings()}
+        | {f"model.{name}" for name in config.model.unused_settings(config.task)}
+    )
+    # A mapping setting (stance descriptions) is flattened to a param per key.
+    params = {
+        key: _comparable(value)
+        for key, value in params.items()
+        if not any(key == name or key.startswith(f"{name}.") for name in unused)
+    }
     params |= {f"sweep.{key}": _comparable(values) for key, values in config.sweep.items()}
     mlflow.log_params({key: _within_param_limit(value) for key, value in params.items()})
     mlflow.log_text(to_yaml(config), CONFIG_ARTIFACT)

@@ -64,6 +64,9 @@ class EnsembleModel(FamilyConfig):
             for key in member.stance_settings()
         ]
 
+    def unused_settings(self, task: str) -> set[str]:
+        return {f"members.{index}.{name}" for index, member in enumerate(self.members) for name in member.unused_settings(task)}
+
     def labels_it_names(self) -> dict[str, list[str]]:
         # A zero-shot member's described labels are the ensemble's labels too, scored as the data's are.
         return {

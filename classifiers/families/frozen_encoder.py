@@ -43,6 +43,17 @@ StanceInput = Literal["pair", "separate", "per_target"]
 Head: TypeAlias = LogisticRegression | BalancedMLPClassifier
 # Settings that only one kind of head reads: setting one for the other head is a mistake worth naming.
 HEAD_SETTINGS = {"logreg": ("C",), "mlp": ("hidden_units", "alpha", "networks")}
+# What only a stance model reads: how the target is embedded beside the text, and what is given about it.
+STANCE_ONLY_SETTINGS = (
+    "stance_input",
+    "min_target_rows",
+    "matching_features",
+    "pair_embedding",
+    "target_mask",
+    "stance_descriptions",
+    "description_weight",
+    "description_temperature",
+)
 MLP_EPOCHS = 200
 
 
@@ -215,6 +226,16 @@ class FrozenEncoderModel(FamilyConfig):
             "pair_embedding": self.pair_embedding,
         }
         return [f"model.{name}" for name, used in in_use.items() if used]
+
+    def unused_settings(self, task: str) -> set[str]:
+        unused = {name for head, names in HEAD_SETTINGS.items() if head != self.head for name in names}
+        if task != "stance":
+            return unused | set(STANCE_ONLY_SETTINGS)
+        if self.stance_input != "per_target":
+            unused.add("min_target_rows")
+        if self.stance_descriptions is None:
+            unused |= {"description_weight", "description_temperature"}
+        return unused
 
     def encoders(self) -> dict[str, str]:
         return {"model.encoder": self.encoder}

@@ -78,6 +78,12 @@ class TfidfModel(FamilyConfig):
         """Each model holds its own vectoriser and scikit-learn classifier."""
         return True
 
+    def stance_settings(self) -> list[str]:
+        return ["model.context_window"] if "context_window" in self.changed() else []
+
+    def unused_settings(self, task: str) -> set[str]:
+        return set() if task == "stance" else {"context_window"}
+
 
 class CalibratedLinearSVC(ClassifierMixin, BaseEstimator):
     """LinearSVC with sigmoid-calibrated probabilities that also fits when a class is rare.

@@ -932,10 +932,10 @@ def test_ctrl_c_in_the_second_default_model_reports_the_first_as_registered(
     monkeypatch.setitem(defaults.DEFAULT_CONFIGS, "stance", locations.CONFIGS_DIR / "stance" / "tfidf_logreg.yaml")
     evaluate = trainer._evaluate
 
-    def stance_interrupted(factory: Any, data: Any, config: Any) -> dict[str, float]:
+    def stance_interrupted(factory: Any, data: Any, config: Any, memory: Any) -> dict[str, float]:
         if config.task == "stance":
             _interrupted()
-        return evaluate(factory, data, config)
+        return evaluate(factory, data, config, memory)
 
     monkeypatch.setattr(trainer, "_evaluate", stance_interrupted)
     with caplog.at_level(logging.INFO, logger="training"):

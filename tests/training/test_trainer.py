@@ -316,6 +316,53 @@ def test_run_records_params_metrics_artifacts_dataset_and_tags(store_uri: str) -
     assert version.run_id == result.run_id
 
 
+@pytest.mark.parametrize(
+    ("task", "overrides", "left_out", "kept"),
+    [
+        ("topic", [], {"model.context_window"}, {"model.C"}),
+        ("stance", [], set(), {"model.context_window"}),
+        (
+            "topic",
+            ["model={family: frozen_encoder, head: mlp}"],
+            {"model.stance_input", "model.target_mask", "model.description_weight", "model.C"},
+            {"model.hidden_units", "model.head"},
+        ),
+        (
+            "stance",
+            ["model={family: frozen_encoder, stance_input: separate}"],
+            {"model.min_target_rows", "model.hidden_units", "model.description_weight"},
+            {"model.stance_input", "model.target_mask", "model.C"},
+        ),
+        (
+            "topic",
+            ["model={family: ensemble, members: [{family: tfidf}, {family: tfidf, C: 2}]}"],
+            {"model.members.0.context_window", "model.members.1.context_window"},
+            {"model.members.1.C"},
+        ),
+    ],
+)
+def test_settings_the_model_does_not_read_are_no_params(
+    store_uri: str, task: str, overrides: list[str], left_out: set[str], kept: set[str]
+) -> None:
+    # A topic run logged the stance models' context window: two runs would seem to differ in what neither read.
+    path = locations.CONFIGS_DIR / task / "tfidf_logreg.yaml"
+    config = load_config(path, overrides)
+    with mlflow.start_run(experiment_id=tracking.ensure_experiment("settings", {})) as run:
+        trainer._log_setup(config, path)
+    params = MlflowClient().get_run(run.info.run_id).data.params
+    assert not left_out & set(params) and kept <= set(params)
+    # The logged config.yaml still writes them: it trains again as it was.
+    logged = yaml.safe_load(Path(MlflowClient().download_artifacts(run.info.run_id, "config.yaml")).read_text(encoding="utf-8"))
+    assert load_config(path, overrides).model.model_dump(mode="json") == logged["model"]
+
+
+def test_a_context_window_in_a_topic_config_is_refused() -> None:
+    path = locations.CONFIGS_DIR / "topic" / "tfidf_logreg.yaml"
+    with pytest.raises(UserInputError, match="model.context_window is a setting for stance models"):
+        load_config(path, ["model.context_window=2"])
+    assert load_config(path, ["model.context_window=1"]).model.family == "tfidf"  # as a logged config.yaml writes it
+
+
 def test_a_sweep_parent_shows_swept_folders_of_the_project_from_its_root(store_uri: str) -> None:
     # The parent's param listed whole paths, so the runs of one sweep trained on two checkouts showed different params
     # (each child's own param was already shown from the root).
