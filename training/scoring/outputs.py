@@ -74,18 +74,22 @@ def move_into_place(staged: Path, output: Path) -> None:
     """Rename staged to output, replacing a file or an earlier Spark output folder. A stop (Ctrl-C, SIGTERM) takes
     effect once it is done: one between the moves, or in the old folder's removal, left a hidden part of it behind."""
     with stop_requests.held():
-        if not (output.is_dir() or (output.exists() and staged.is_dir())):
-            os.replace(staged, output)
-            return
-        # rename(2) cannot put anything over a non-empty folder, nor a folder over a file: the old output
-        # moves aside first, and comes back if the new one cannot take its place.
-        aside = staging_path(output, "old")
-        os.replace(output, aside)
         try:
-            os.replace(staged, output)
-        except BaseException:
-            os.replace(aside, output)
-            raise
+            if not (output.is_dir() or (output.exists() and staged.is_dir())):
+                os.replace(staged, output)
+                return
+            # rename(2) cannot put anything over a non-empty folder, nor a folder over a file: the old output
+            # moves aside first, and comes back if the new one cannot take its place.
+            aside = staging_path(output, "old")
+            os.replace(output, aside)
+            try:
+                os.replace(staged, output)
+            except BaseException:
+                os.replace(aside, output)
+                raise
+        except OSError as err:
+            # The system's error names the hidden staged file, which is removed on the way out: the user's is output.
+            raise UserInputError(f"cannot replace {output}: {err.strerror or err}; it is left as it was") from err
         remove(aside)
 
 

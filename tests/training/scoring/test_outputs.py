@@ -1,3 +1,5 @@
+import errno
+import os
 import shutil
 import signal
 from pathlib import Path
@@ -96,4 +98,31 @@ def test_a_stop_while_the_earlier_folder_is_removed_takes_effect_once_it_is_gone
     with pytest.raises(KeyboardInterrupt):
         move_into_place(staged, output)
     assert (output / "part-00000.parquet").read_text() == "new folder"
+    assert [path.name for path in out_dir.iterdir()] == ["scores.parquet"]
+
+
+@pytest.mark.parametrize("earlier", ["file", "folder"])
+def test_an_output_the_system_will_not_replace_is_named_and_left_as_it_was(
+    out_dir: Path, monkeypatch: pytest.MonkeyPatch, earlier: str
+) -> None:
+    # An immutable output (`chattr +i`) was reported by the hidden staged file's name, which no longer exists.
+    output = out_dir / "scores.parquet"
+    if earlier == "folder":
+        output.mkdir()
+        (output / "part-00000.parquet").write_text("old")
+    else:
+        output.write_text("old")
+    real_replace = os.replace
+
+    def refused_over_output(source: Any, destination: Any) -> None:
+        if Path(destination) == output and Path(source).name.endswith(".tmp"):  # the earlier output can move back
+            raise PermissionError(errno.EPERM, os.strerror(errno.EPERM), str(source), str(destination))
+        real_replace(source, destination)
+
+    monkeypatch.setattr(os, "replace", refused_over_output)
+    with pytest.raises(UserInputError) as raised, staged_output(output) as staged:
+        staged.write_text("new")
+    assert str(raised.value) == f"cannot replace {output}: Operation not permitted; it is left as it was"
+    kept = output / "part-00000.parquet" if earlier == "folder" else output
+    assert kept.read_text() == "old"
     assert [path.name for path in out_dir.iterdir()] == ["scores.parquet"]
