@@ -120,7 +120,13 @@ def measure(config: Path, store: str, metrics: list[str]) -> dict[str, object]:
             [sys.executable, "-m", "training", "train", str(config)],
             cwd=locations.PROJECT_ROOT,
             # A relative NEWS_DATA_DIR names a folder from here, not from the child's working folder.
-            env={**os.environ, "MLFLOW_TRACKING_URI": store, "NEWS_DATA_DIR": str(locations.DEFAULT_DATA_DIR)},
+            # The registry too: one named elsewhere (MLFLOW_REGISTRY_URI) would take the version the figures are read from.
+            env={
+                **os.environ,
+                "MLFLOW_TRACKING_URI": store,
+                "MLFLOW_REGISTRY_URI": store,
+                "NEWS_DATA_DIR": str(locations.DEFAULT_DATA_DIR),
+            },
             stdout=subprocess.DEVNULL,
             stderr=errors,
         )
@@ -141,6 +147,7 @@ def measure(config: Path, store: str, metrics: list[str]) -> dict[str, object]:
             raise RuntimeError(f"{config} failed:\n{told[-3000:]}")
     parsed = load_config(config)
     mlflow.set_tracking_uri(store)
+    mlflow.set_registry_uri(store)
     client = mlflow.MlflowClient()
     # The newest version is the one this config just registered. Its run holds the figures: for a sweep that is
     # the best child, which need not be the newest run.

@@ -10,6 +10,7 @@ import sys
 import time
 from pathlib import Path
 
+import mlflow
 import pytest
 import typer
 from typer.testing import CliRunner
@@ -96,9 +97,25 @@ def test_sigterm_stops_the_training_it_started_and_removes_its_temporary_store(t
     assert results.read_bytes() == before
 
 
+def test_a_measurement_trains_the_config_and_reads_its_figures_from_the_version_it_registered(tmp_path: Path) -> None:
+    store = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    config = PROJECT_ROOT / "configs" / "topic" / "tfidf_svm.yaml"
+    row = bench_training.measure(config, store, ["macro_f1", "accuracy"])
+    assert row["config"] == "configs/topic/tfidf_svm.yaml" and row["cv"] == "leave_one_group_out"
+    metrics = row["metrics"]
+    assert isinstance(metrics, dict)
+    # The named metrics and each class's F1, nothing else the run logged (its cost, its folds' spread).
+    client = mlflow.MlflowClient(store)
+    (version,) = client.search_model_versions("name='news-topic'")
+    run = client.get_run(str(version.run_id))
+    assert set(metrics) == {"macro_f1", "accuracy", *(f"f1_{label}" for label in version.tags["labels"].split(","))}
+    assert metrics["macro_f1"] == run.data.metrics["macro_f1"] and "f1_economy" in metrics
+    assert 0 < float(str(row["size_mb"])) < 50 and float(str(row["peak_mb"])) > 100 and float(str(row["seconds"])) > 0
+
+
 def test_no_write_doc_prints_the_new_figures_and_changes_no_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     measured = _row("configs/topic/tfidf_svm.yaml", "2026-12-05", {"macro_f1": 0.4242})
-    # The measurement itself (a training in a child process) is what the SIGTERM test above runs.
+    # The measurement itself (a training in a child process) is the test above's.
     monkeypatch.setattr(bench_training, "measure", lambda config, store, metrics: measured)
     kept = tmp_path / "bench_training.json"
     monkeypatch.setattr(bench_training, "RESULTS", kept)
