@@ -44,7 +44,7 @@ async def sent_to_a_client_that_leaves(
 
 
 @pytest.mark.parametrize(("path", "body"), [("/v1/classify", ITEMS), ("/v1/articles", ARTICLE)])
-def test_a_client_that_leaves_gets_its_work_cancelled_and_is_counted_apart(
+def test_a_client_that_leaves_is_counted_apart_and_the_server_answers_the_next(
     fresh_client: TestClient, path: str, body: dict[str, object]
 ) -> None:
     sent = fresh_client.portal.call(sent_to_a_client_that_leaves, fresh_client, path, json.dumps(body).encode())  # type: ignore[union-attr]
@@ -54,7 +54,8 @@ def test_a_client_that_leaves_gets_its_work_cancelled_and_is_counted_apart(
     assert after.status_code == 200
     metrics = scrape(fresh_client)
     assert value(metrics["http_requests"], "http_requests_total", handler=path, status="499") == 1
-    # Its rows still queued are dropped by the batcher: tests/serving/test_batching.py.
+    # That its rows still queued never reach the model is tested where they are dropped, in the batcher:
+    # tests/serving/test_batching.py, test_the_rows_of_a_request_cancelled_while_waiting_never_reach_the_model.
 
 
 @pytest.mark.parametrize(
