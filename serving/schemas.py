@@ -64,6 +64,8 @@ class RequestBody(BaseModel):
 
 
 class ClassifyItem(RequestBody):
+    """A text to classify by topic, and by stance toward a target where one is given."""
+
     text: NonBlank = Field(
         description=(
             "The text to classify: a paragraph, as the models were trained on. A model whose long_texts is truncated "
@@ -93,10 +95,14 @@ class ClassifyItem(RequestBody):
 
 
 class ClassifyRequest(RequestBody):
+    """The texts of one /v1/classify call."""
+
     items: list[ClassifyItem] = Field(min_length=1, description="Classified together in one model call per task.")
 
 
 class ArticleRequest(RequestBody):
+    """A whole article for /v1/articles: cut into segments, each classified, and summarised."""
+
     title: Text = Field(
         description="Reported back; not classified (ingest does not segment titles either). "
         "At most NEWS_MAX_TEXT_CHARS characters.",
@@ -125,16 +131,22 @@ class ResponseBody(BaseModel):
 
 
 class Prediction(ResponseBody):
+    """A model's answer for one text: the label it chose, with its probabilities."""
+
     label: str
     score: float = Field(description="Probability of the label.")
     probabilities: dict[str, float] = Field(description="Probability of every label of the model.")
 
 
 class StancePrediction(Prediction):
+    """The stance toward one target."""
+
     target: str
 
 
 class ModelRef(ResponseBody):
+    """A registered model version: its registry name and version number."""
+
     name: str
     version: str
 
@@ -145,6 +157,8 @@ class ModelRef(ResponseBody):
 
 
 class ModelsUsed(ResponseBody):
+    """The exact versions that classified a response."""
+
     topic: ModelRef | None = Field(
         description="The topic model; null on a stance-only server (NEWS_TOPIC_MODEL_URI empty)."
     )
@@ -162,6 +176,8 @@ class ModelsUsed(ResponseBody):
 
 
 class ItemResult(ResponseBody):
+    """The answer for one request item."""
+
     topic: Prediction | None = Field(
         description="null on a stance-only server (NEWS_TOPIC_MODEL_URI empty), which answers items with a target only."
     )
@@ -169,6 +185,8 @@ class ItemResult(ResponseBody):
 
 
 class ClassifyResponse(ResponseBody):
+    """The answer of /v1/classify."""
+
     models: ModelsUsed
     results: list[ItemResult] = Field(description="One per request item, in order.")
 
@@ -177,6 +195,8 @@ class ClassifyResponse(ResponseBody):
 
 
 class SegmentResult(ResponseBody):
+    """One segment of an article, as classified."""
+
     position: int
     text: str
     topic: Prediction | None = Field(description="null on a stance-only server (NEWS_TOPIC_MODEL_URI empty).")
@@ -184,18 +204,24 @@ class SegmentResult(ResponseBody):
 
 
 class TopicShare(ResponseBody):
+    """How many of an article's segments have a topic."""
+
     label: str
     count: int
     share: float
 
 
 class StanceEvidence(ResponseBody):
+    """A segment that mentions a target, with the stance found there."""
+
     position: int
     label: str
     score: float
 
 
 class TargetStance(ResponseBody):
+    """An article's stance toward one target, over the segments that mention it."""
+
     target: str
     mentioned: bool = Field(description="False when no segment mentions the target: then label and score are null.")
     label: str | None = Field(description="Argmax of the mean stance probabilities over the mentioning segments.")
@@ -205,6 +231,8 @@ class TargetStance(ResponseBody):
 
 
 class ArticleSummary(ResponseBody):
+    """An article's topics and stances in sum."""
+
     segments: int
     topics: list[TopicShare] = Field(
         description="Every topic label, most frequent first; empty on a stance-only server (NEWS_TOPIC_MODEL_URI empty)."
@@ -213,6 +241,8 @@ class ArticleSummary(ResponseBody):
 
 
 class ArticleResponse(ResponseBody):
+    """The answer of /v1/articles."""
+
     models: ModelsUsed
     title: str
     segments: list[SegmentResult]
@@ -223,10 +253,14 @@ class ArticleResponse(ResponseBody):
 
 
 class Health(ResponseBody):
+    """The process is up (liveness); says nothing about the models."""
+
     status: Literal["ok"] = "ok"
 
 
 class ModelStatus(ResponseBody):
+    """The version that serves a task."""
+
     task: Task
     name: str
     version: str
@@ -248,6 +282,8 @@ class ModelStatus(ResponseBody):
 
 
 class RegistryStatus(ResponseBody):
+    """The model registry as this worker last reached it."""
+
     reachable: bool | None = Field(description="Whether the registry answered the last check; null: not asked yet.")
     checked_at: datetime | None
     problem: str | None = Field(None, description="Why it did not answer.")
@@ -261,6 +297,8 @@ class RegistryStatus(ResponseBody):
 
 
 class Ready(ResponseBody):
+    """Every served task has a loaded model (readiness)."""
+
     status: Literal["ready"] = "ready"
     models: list[ModelStatus]
     worker: str = Field(description="The process that answered (host:pid): replicas and workers each have their own.")
@@ -270,6 +308,8 @@ class Ready(ResponseBody):
 
 
 class ModelInfo(ModelStatus):
+    """A loaded model: its version, labels, how it reads texts and how it scored in training."""
+
     configured_uri: str
     uri: str
     family: str
@@ -337,16 +377,22 @@ class ModelInfo(ModelStatus):
 
 
 class Unavailable(ResponseBody):
+    """A task no model serves, and why."""
+
     task: Task
     reason: str
 
 
 class ModelsResponse(ResponseBody):
+    """The answer of /v1/models: the loaded models and the tasks without one."""
+
     models: list[ModelInfo]
     unavailable: list[Unavailable]
 
 
 class ModelChange(ResponseBody):
+    """The version a reload left serving a task, and the one before it."""
+
     task: Task
     name: str
     version: str
@@ -354,6 +400,8 @@ class ModelChange(ResponseBody):
 
 
 class ReloadResponse(ResponseBody):
+    """The answer of a reload: what changed."""
+
     changed: bool
     models: list[ModelChange]
     unavailable: list[Unavailable]
@@ -363,10 +411,14 @@ class ReloadResponse(ResponseBody):
 
 
 class ErrorResponse(ResponseBody):
+    """An error: what was wrong, in one sentence."""
+
     detail: str
 
 
 class FieldError(ResponseBody):
+    """One problem of a request body: where it is and what is wrong."""
+
     model_config = ConfigDict(extra="allow")
 
     type: str
@@ -375,8 +427,12 @@ class FieldError(ResponseBody):
 
 
 class ValidationErrorResponse(ResponseBody):
+    """A request body refused: each of its problems."""
+
     detail: list[FieldError]
 
 
 class ReloadError(ErrorResponse):
+    """A reload that failed for some task: the models served before keep serving."""
+
     failures: dict[Task, str] = Field(description="Why each failed model could not be loaded.")

@@ -119,6 +119,8 @@ class DescriptionsModel(FamilyConfig):
 
 
 class DescriptionClassifier(Trainable):
+    """Label prototypes of descriptions and rows in a frozen encoder's space (DescriptionsModel), with an optional head."""
+
     family = "descriptions"
 
     def __init__(

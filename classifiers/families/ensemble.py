@@ -96,6 +96,8 @@ def _member_config(index: int, member: Any) -> FamilyConfig:
 
 
 class EnsembleClassifier(Trainable):
+    """Members of other families answering together (EnsembleModel): the weighted mean of their probabilities."""
+
     family = "ensemble"
 
     def __init__(self, task: str, members: Sequence[Trainable], weights: Sequence[float]) -> None:

@@ -73,6 +73,8 @@ class FineTuneModel(FamilyConfig):
 
 
 class FineTunedClassifier(Trainable):
+    """An encoder fine-tuned with a classification head (FineTuneModel), saved as a transformers model folder."""
+
     family = "finetune"
 
     def __init__(

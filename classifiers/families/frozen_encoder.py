@@ -341,6 +341,8 @@ def masked_text_embeddings(
 
 
 class FrozenEncoderClassifier(Trainable):
+    """A head over a frozen encoder's embeddings (FrozenEncoderModel); the encoder is read, never trained."""
+
     family = "frozen_encoder"
 
     def __init__(

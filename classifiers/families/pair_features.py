@@ -265,6 +265,8 @@ class PairFeaturizer:
 
 
 class PairFeaturesClassifier(Trainable):
+    """Gradient-boosted trees over a (target, text) pair's relatedness and cue features (PairFeaturesModel)."""
+
     family = "pair_features"
 
     def __init__(

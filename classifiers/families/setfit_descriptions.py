@@ -42,6 +42,8 @@ class SetFitDescriptionsModel(DescriptionsModel):
 
 
 class SetFitClassifier(Trainable):
+    """A DescriptionClassifier over an encoder SetFit tuned first (SetFitDescriptionsModel), saved with it."""
+
     family = "setfit"
 
     def __init__(

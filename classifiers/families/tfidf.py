@@ -191,6 +191,8 @@ def build_pipeline(config: TfidfModel, task: str, seed: int) -> Pipeline:
 
 
 class TfidfClassifier(Trainable):
+    """A fitted TF-IDF pipeline (TfidfModel): its vocabulary and classifier, saved with joblib."""
+
     family = "tfidf"
 
     def __init__(self, task: str, pipeline: Pipeline) -> None:
