@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Literal, get_args
+from typing import Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
 from classifiers.blank_text import is_blank
 from classifiers.errors import UserInputError
-from training.jsonl_table import NOT_JSONL, jsonl_lines
+from training.jsonl_table import NOT_JSONL, json_object, jsonl_lines
 
 Topic = Literal["conflict", "diplomacy", "domestic_politics", "economy", "humanitarian"]
 Stance = Literal["favor", "against", "none"]
@@ -92,11 +91,13 @@ class Segment(BaseModel):
     text: str
 
 
-def _json_lines(path: Path) -> Iterator[tuple[int, object]]:
+def _json_lines(path: Path) -> Iterator[tuple[int, dict[str, Any] | UserInputError]]:
+    """Each non-blank line's JSON object, or the error naming its line: invalid JSON, not an object, or a key given
+    twice (`json.loads` keeps the last of the two values without a word)."""
     for number, line in jsonl_lines(path):
         try:
-            yield number, json.loads(line)
-        except json.JSONDecodeError as err:
+            yield number, json_object(line, f"{path}:{number}")
+        except UserInputError as err:
             yield number, err
 
 
@@ -115,8 +116,8 @@ def numbered_segments(path: Path) -> list[tuple[int, Segment]]:
     segments: list[tuple[int, Segment]] = []
     first_line: dict[str, int] = {}
     for number, record in _json_lines(path):
-        if not isinstance(record, dict):
-            raise UserInputError(f"{path}:{number}: not a JSON object ({record})")
+        if isinstance(record, UserInputError):
+            raise record
         missing = [key for key in SEGMENT_KEYS if key not in record]
         if missing:
             raise UserInputError(f"{path}:{number}: missing {', '.join(missing)}")
@@ -176,15 +177,15 @@ def validate_labels(labels_path: Path, segments_path: Path) -> list[SegmentLabel
     first_line: dict[str, int] = {}
     for number, record in _json_lines(labels_path):
         where = f"{labels_path}:{number}"
-        if isinstance(record, json.JSONDecodeError):
-            problems.append(f"{where}: invalid JSON ({record.msg})")
+        if isinstance(record, UserInputError):
+            problems.append(str(record))
             continue
         try:
             row = SegmentLabels.model_validate(record)
         except ValidationError as err:
             problems.append(f"{where}: {_describe(err)}")
             # The row is there, only wrong: its segment is not also reported as having no row.
-            segment_id = record.get("segment_id") if isinstance(record, dict) else None
+            segment_id = record.get("segment_id")
             if isinstance(segment_id, str) and segment_id in known:
                 first_line.setdefault(segment_id, number)
             continue

@@ -62,6 +62,12 @@ def test_valid_labels_pass(tmp_path: Path, segments: Path) -> None:
         ),
         ([row("art-000"), "{not json", row("art-001"), row("art-002")], "labels.jsonl:2: invalid JSON"),
         ([{**row("art-000"), "note": "x"}, row("art-001"), row("art-002")], "labels.jsonl:1: note: Extra inputs"),
+        # JSON keeps the last of two values without a word: the row was read as `diplomacy`.
+        (
+            [row("art-000"), '{"segment_id": "art-001", "topic": "conflict", "topic": "diplomacy", "stances": []}', row("art-002")],
+            "labels.jsonl:2: field 'topic' is given twice; keep one",
+        ),
+        ([row("art-000"), "[1, 2]", row("art-001"), row("art-002")], "labels.jsonl:2: expected a JSON object, got list"),
     ],
 )
 def test_each_problem_names_the_offending_line(tmp_path: Path, segments: Path, rows: list[object], expected: str) -> None:
@@ -140,6 +146,16 @@ def test_a_segment_value_of_the_wrong_type_names_the_line_and_key(
     with pytest.raises(UserInputError) as raised:
         read_segments(segments)
     assert str(raised.value) == f"{segments}:2: {expected}"
+
+
+def test_a_segment_key_given_twice_names_the_line_and_key(segments: Path) -> None:
+    # The segment's text was the second of the two, without a word.
+    lines = segments.read_text(encoding="utf-8").splitlines()
+    repeated = lines[1].replace('"text": ', '"text": "First text.", "text": ')
+    segments.write_text("\n".join([lines[0], repeated, lines[2]]) + "\n", encoding="utf-8")
+    with pytest.raises(UserInputError) as raised:
+        read_segments(segments)
+    assert str(raised.value) == f"{segments}:2: field 'text' is given twice; keep one"
 
 
 def test_a_segment_id_given_twice_is_named_with_both_lines(segments: Path) -> None:
