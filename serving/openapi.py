@@ -13,7 +13,7 @@ from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 from pydantic import BaseModel
 
-from serving.schemas import ArticleRequest, ClassifyRequest
+from serving.schemas import ArticleRequest, ClassifyRequest, ErrorResponse, ValidationErrorResponse
 from serving.settings import ServingSettings
 
 REF_TEMPLATE = "#/components/schemas/{model}"
@@ -27,6 +27,14 @@ RETRY_AFTER = {
         ),
         "schema": {"type": "integer", "minimum": 1},
     }
+}
+
+# What a classifying route (/v1/classify, /v1/articles) answers besides its result.
+CLASSIFY_ERRORS: dict[int | str, dict[str, Any]] = {
+    422: {"model": ValidationErrorResponse, "description": "The body is not a valid request; each error names its field."},
+    413: {"model": ErrorResponse, "description": "The body is over NEWS_MAX_BODY_BYTES."},
+    501: {"model": ErrorResponse, "description": "The request needs a task this server is configured without."},
+    503: {"model": ErrorResponse, "description": "A needed model is not loaded.", "headers": RETRY_AFTER},
 }
 
 

@@ -7,8 +7,8 @@ from fastapi import APIRouter, Request
 from serving.article_analysis import analyse_article
 from serving.dependencies import ArticleBody, BatcherDep, SettingsDep, SnapshotDep
 from serving.disconnect import while_connected
-from serving.openapi import RETRY_AFTER, request_body
-from serving.schemas import ArticleRequest, ArticleResponse, ErrorResponse, ValidationErrorResponse
+from serving.openapi import CLASSIFY_ERRORS, request_body
+from serving.schemas import ArticleRequest, ArticleResponse
 
 router = APIRouter(prefix="/v1", tags=["classify"])
 
@@ -16,15 +16,7 @@ router = APIRouter(prefix="/v1", tags=["classify"])
 @router.post(
     "/articles",
     openapi_extra=request_body(ArticleRequest),
-    responses={
-        422: {
-            "model": ValidationErrorResponse,
-            "description": "The body is not a valid request; each error names its field.",
-        },
-        413: {"model": ErrorResponse, "description": "The body is over NEWS_MAX_BODY_BYTES."},
-        501: {"model": ErrorResponse, "description": "The request needs a task this server is configured without."},
-        503: {"model": ErrorResponse, "description": "A needed model is not loaded.", "headers": RETRY_AFTER},
-    },
+    responses=CLASSIFY_ERRORS,
 )
 async def articles(
     request: Request, article: ArticleBody, snapshot: SnapshotDep, batcher: BatcherDep, settings: SettingsDep
