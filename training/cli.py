@@ -226,22 +226,13 @@ def train(
     overrides: Annotated[list[str] | None, typer.Argument(help="Dotted overrides: model.C=0.5 seed=1.")] = None,
 ) -> None:
     """Run one experiment end to end (a sweep when the config has one)."""
-    from classifiers import store
     from training.config.resolve import load_config
-    from training.trainer import prepare, train_prepared
+    from training.trainer import train as run_experiment
 
     unreported: list[TrainResult] = []
     with _stop_reported("training", lambda undone: _training_left(undone, unreported)), _user_errors():
         experiment = load_config(config, overrides or [])
-        # A tracking server, or a store that exists, is asked before the data, which may take a while, is loaded;
-        # a SQLite store still to make is made only once the data holds too: a data error left an empty store behind.
-        to_make = store.made_when_used()
-        if not to_make:
-            store.use_store(writable=True)
-        prepared = prepare(experiment, config, overrides or [])
-        if to_make:
-            store.use_store(writable=True)
-        _reported(train_prepared(prepared), unreported)
+        _reported(run_experiment(experiment, config, overrides or []), unreported)
 
 
 @app.command("config-keys")

@@ -187,9 +187,17 @@ def train(config: ExperimentConfig, config_path: Path | None = None, overrides: 
     settings it was loaded with, shown in the default run name.
 
     The data, the primary metric and the model's requirements are checked before anything is
-    created in MLflow, so bad input leaves no empty experiment or run behind.
+    created in MLflow, so bad input leaves no empty experiment or run behind. A tracking server, or a store that
+    exists, is asked first, before the data (which may take a while) is loaded; a SQLite store still to make is made
+    only once the data holds too: a data error left an empty store behind.
     """
-    return train_prepared(prepare(config, config_path, overrides))
+    to_make = store.made_when_used()
+    if not to_make:
+        store.use_store(writable=True)
+    prepared = prepare(config, config_path, overrides)
+    if to_make:
+        store.use_store(writable=True)
+    return train_prepared(prepared)
 
 
 def train_prepared(prepared: PreparedTraining) -> TrainResult:
