@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 import tempfile
 import time
 import warnings
@@ -81,6 +80,7 @@ from training.promotion import (
 )
 from training.public_datasets.adapters import get_benchmark
 from training.public_datasets.scorers import dev_metrics, official_metrics
+from training.run_names import child_name, config_name, default_run_name, sets_the_sweep, with_overrides
 
 logger = logging.getLogger(__name__)
 
@@ -126,7 +126,7 @@ def prepare(config: ExperimentConfig, config_path: Path | None = None, overrides
     `overrides`, the dotted settings the config was loaded with, go into the default run name (a sweep's grid aside)."""
     given = config.run_name
     # A sweep's grid is in its params and its parent's name ends in `-sweep`: the name leaves its overrides out.
-    named = [text for text in overrides if not (config.sweep and _sets_the_sweep(text))]
+    named = [text for text in overrides if not (config.sweep and sets_the_sweep(text))]
     if given and not any(text.partition("=")[0].strip() == "run_name" for text in overrides):
         # A name from the file (a logged config.yaml's, trained again) shows the overrides given on top of it: each run
         # trained again with other settings was named as the first.
@@ -139,7 +139,7 @@ def prepare(config: ExperimentConfig, config_path: Path | None = None, overrides
         # Each child is named as a run trained with its values as overrides is: by its values alone, it could be any
         # config's in a list of runs or a comparison.
         combinations = [
-            (assignments, child.model_copy(update={"run_name": _child_name(given, config, config_path, named, assignments)}))
+            (assignments, child.model_copy(update={"run_name": child_name(given, config, config_path, named, _assigned(assignments))}))
             for assignments, child in combinations
         ]
     data = load_labelled_data(config.data, config.task, config.extra_training)
@@ -334,60 +334,9 @@ def _sweep(
     return result
 
 
-# Longer overrides (an alias table, a grid) are cut in the run name: the UI shows its start, the params say it whole.
-MAX_OVERRIDE_IN_NAME = 60
-
-
-def config_name(config: ExperimentConfig, config_path: Path | None) -> str:
-    """The config file's name (a logged config.yaml's own: the start of its run name), or for a config made in code its
-    task, family and data ("topic-tfidf-seeds")."""
-    if config_path is not None and config_path.name == CONFIG_ARTIFACT and config.run_name:
-        # A run's logged config trained again: the file is named config.yaml, its run name starts with its config's
-        # ("tfidf_logreg (model.C=0.5)"). Its model was listed as `config`, which runs:/<id>/tfidf_logreg missed.
-        return config.run_name.split(" (", 1)[0]
-    return config_path.stem if config_path is not None else f"{config.task}-{config.model.family}-{config.dataset_name}"
-
-
-def default_run_name(config: ExperimentConfig, config_path: Path | None, overrides: Sequence[str] = ()) -> str:
-    """The config file's name ("tfidf_svm"), so runs of different configs are told apart in the UI, followed by the
-    overrides it was trained with ("tfidf_svm (model.C=0.5, seed=7)"), so that its runs are told apart too."""
-    return with_overrides(config_name(config, config_path), overrides)
-
-
-def with_overrides(name: str, overrides: Sequence[str]) -> str:
-    """The name followed by the overrides ("tfidf_svm (model.C=0.5, seed=7)"), each cut at MAX_OVERRIDE_IN_NAME. A
-    name that already ends in overrides (a logged config.yaml's, trained again) takes the new ones after them, as one
-    command line would give them all: "tfidf_svm (seed=7)" and `model.C=0.5` make "tfidf_svm (seed=7, model.C=0.5)"."""
-    shown = [text if len(text) <= MAX_OVERRIDE_IN_NAME else f"{text[: MAX_OVERRIDE_IN_NAME - 1]}…" for text in overrides]
-    if not shown:
-        return name
-    if (given := _NAMED_OVERRIDES.fullmatch(name)) is not None:
-        return f"{given['name']} ({given['overrides']}, {', '.join(shown)})"
-    return f"{name} ({', '.join(shown)})"
-
-
-# A name as `with_overrides` writes it: the config's name (no parenthesis), its overrides (each `key=value`) in brackets.
-_NAMED_OVERRIDES = re.compile(r"(?P<name>[^(]+) \((?P<overrides>[^=()]+=.*)\)")
-
-
-def _sets_the_sweep(override: str) -> bool:
-    key = override.split("=", 1)[0].strip()
-    return key == "sweep" or key.startswith("sweep.")
-
-
 def _assigned(assignments: dict[str, Any]) -> list[str]:
     """A sweep child's values as overrides write them: `model.char_ngrams=null`, not Python's None."""
     return [f"{key}={_comparable(value)}" for key, value in assignments.items()]
-
-
-def _child_name(
-    given: str | None, config: ExperimentConfig, config_path: Path | None, named: Sequence[str], assignments: dict[str, Any]
-) -> str:
-    """A sweep child's run name: the `run_name` given with its values, else the default name of the config trained with
-    its values as overrides (`tfidf_logreg (seed=7, model.C=10.0)`)."""
-    if given:
-        return with_overrides(given, _assigned(assignments))
-    return default_run_name(config, config_path, [*named, *_assigned(assignments)])
 
 
 def _log_setup(config: ExperimentConfig, config_path: Path | None) -> None:

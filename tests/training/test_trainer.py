@@ -20,7 +20,7 @@ from mlflow.tracking import MlflowClient
 from classifiers.errors import UserInputError
 from classifiers.pyfunc import load_pyfunc
 from tests.training.conftest import drop_a_stop
-from training import locations, stop_requests, tracking, trainer
+from training import locations, run_names, stop_requests, tracking, trainer
 from training.config.resolve import load_config, to_yaml
 from training.config.schema import ExperimentConfig, JsonlData
 from training.evaluation.logged_predictions import logged_predictions
@@ -131,7 +131,7 @@ def test_a_stance_model_is_trained_registered_and_logged_with_its_target_aliases
     params = run.data.params
     assert json.loads(params["target_aliases"]) == {"Hamas's allies": ["Islamic Jihad"], "Russia": ["Moscow", "Kremlin"]}
     # A long override is cut in the run's name (the UI shows the start), and given whole by the params.
-    short = trainer.default_run_name(load_config(path), path, [aliases, "seed=7"])
+    short = run_names.default_run_name(load_config(path), path, [aliases, "seed=7"])
     assert short == f"tfidf_logreg ({aliases[:59]}…, seed=7)"
     classifier = load_pyfunc("models:/news-stance@champion").unwrap_python_model().classifier
     assert classifier.target_aliases.as_dict() == {"hamas's allies": ["Islamic Jihad"], "russia": ["Moscow", "Kremlin"]}
