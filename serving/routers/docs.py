@@ -1,7 +1,9 @@
 """Swagger UI and ReDoc pages whose scripts and styles are served by this app, so they work offline.
 
 FastAPI's own pages load them from a CDN: on a machine without internet `/docs` is a blank page.
-The assets come from the `fastapi-offline` package (Swagger UI 5, which reads OpenAPI 3.1).
+The assets come from the `fastapi-offline` package (Swagger UI 5, which reads OpenAPI 3.1), the pages from FastAPI's
+own builders. The package's `FastAPIOffline` app class is not used: the pages are a router like every other resource
+of the app `create_app` makes, and so answer HEAD as the other pages do.
 """
 
 from __future__ import annotations
