@@ -278,11 +278,14 @@ def test_run_records_params_metrics_artifacts_dataset_and_tags(store_uri: str) -
     folds = json.loads(Path(client.download_artifacts(result.run_id, "evaluation/folds.json")).read_text(encoding="utf-8"))
     held_out = [fold["held_out_groups"] for fold in folds["folds"]]
     assert all(len(groups) == 1 for groups in held_out) and len({groups[0] for groups in held_out}) == 8
-    assert sum(fold["rows"] for fold in folds["folds"]) == 208
+    # Every (segment, target) pair of the seed labels, each held out once.
+    labelled = [json.loads(line) for line in locations.LABELS_PATH.read_text(encoding="utf-8").splitlines() if line]
+    rows = sum(len(row["stances"]) for row in labelled)
+    assert sum(fold["rows"] for fold in folds["folds"]) == rows == int(run.data.tags["data_rows"])
     # The out-of-fold predictions give every label's probability, named as the model's own output names them.
     predictions = logged_predictions(client, result.run_id)
     probabilities = predictions[[f"proba_{label}" for label in ("against", "favor", "none")]]
-    assert len(predictions) == 208
+    assert len(predictions) == rows
     assert probabilities.sum(axis=1).to_numpy() == pytest.approx(1.0)
     assert (probabilities.max(axis=1) == predictions["score"]).all()
     assert [str(column).removeprefix("proba_") for column in probabilities.idxmax(axis=1)] == predictions["predicted"].tolist()
