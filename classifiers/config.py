@@ -60,6 +60,11 @@ class FamilyConfig(Strict):
         (`model.target_mask`); default: none."""
         return []
 
+    def weighs_rows(self) -> bool:
+        """Whether its models take row weights (an extra_training source's `weight` other than 1): a config of a family
+        whose models cannot is refused as it is read, not by the model inside a started run; default: yes."""
+        return True
+
     def unused_settings(self, task: str) -> set[str]:
         """The settings a model of this config does not read for `task` (a topic model's stance settings, another
         head's), by their name in the section: a run leaves them out of its params, where two runs would seem to

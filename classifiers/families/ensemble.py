@@ -78,6 +78,10 @@ class EnsembleModel(FamilyConfig):
     def family_names(self) -> tuple[str, ...]:
         return tuple(name for member in self.members for name in member.family_names())
 
+    def weighs_rows(self) -> bool:
+        """Every member is fitted on the weighted rows."""
+        return all(member.weighs_rows() for member in self.members)
+
 
 def _member_config(index: int, member: Any) -> FamilyConfig:
     if isinstance(member, FamilyConfig):

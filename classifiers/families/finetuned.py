@@ -71,6 +71,10 @@ class FineTuneModel(FamilyConfig):
     def encoders(self) -> dict[str, str]:
         return {"model.encoder": self.encoder}
 
+    def weighs_rows(self) -> bool:
+        """The Hugging Face Trainer's loss takes no row weights."""
+        return False
+
 
 class FineTunedClassifier(Trainable):
     """An encoder fine-tuned with a classification head (FineTuneModel), saved as a transformers model folder."""

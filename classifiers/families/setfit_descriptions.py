@@ -40,6 +40,10 @@ class SetFitDescriptionsModel(DescriptionsModel):
     body_learning_rate: PositiveFloat = Field(2e-5, description="Learning rate of the encoder's contrastive tuning.")
     train_batch_size: PositiveInt = Field(16, description="Sentence pairs per optimiser step.")
 
+    def weighs_rows(self) -> bool:
+        """SetFit's contrastive pairs take no row weights."""
+        return False
+
 
 class SetFitClassifier(Trainable):
     """A DescriptionClassifier over an encoder SetFit tuned first (SetFitDescriptionsModel), saved with it."""

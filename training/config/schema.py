@@ -265,6 +265,12 @@ class ExperimentConfig(Strict):
         if self.task != "stance" and (stance_only := self.model.stance_settings()):
             # Refused here, when the config is read, not by the model inside a started run.
             raise ValueError(stance_settings_problem(stance_only))
+        weighted = [f"extra_training.{index}.weight" for index, extra in enumerate(self.extra_training) if extra.weight != 1]
+        if weighted and not self.model.weighs_rows():
+            # Else refused by the model in the first fold, inside a started run, which then ended FAILED.
+            raise ValueError(
+                f"{weighted[0]}: the {self.model.family} family's models do not weight rows: leave extra_training weights at 1"
+            )
         if self.neighbour_weight and self.task != "topic":
             raise ValueError("neighbour_weight is for topic models: a stance row's neighbours may be about other targets")
         if self.target_aliases and self.task != "stance":

@@ -41,6 +41,28 @@ def test_a_neighbour_weight_is_a_topic_share_below_one(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(
+    "model",
+    [
+        {"family": "finetune"},
+        {"family": "setfit", "descriptions": {"conflict": ["War."], "diplomacy": ["Talks."]}},
+        {"family": "ensemble", "members": [{"family": "tfidf"}, {"family": "finetune"}]},
+    ],
+    ids=["finetune", "setfit", "an ensemble with such a member"],
+)
+def test_row_weights_for_a_family_that_cannot_take_them_are_refused_as_the_config_is_read(
+    tmp_path: Path, model: dict[str, object]
+) -> None:
+    # They were refused by the model in the first fold, inside a started run, which then ended FAILED.
+    extra = tmp_path / "extra.jsonl"
+    source = {"data": {"source": "jsonl", "path": str(extra)}, "labels": {"conflict": "conflict"}}
+    path = write(tmp_path, {"task": "topic", "model": model, "extra_training": [source, {**source, "weight": 0.5}]})
+    with pytest.raises(UserInputError, match=r"extra_training.1.weight: the \w+ family's models do not weight rows"):
+        load_config(path)
+    assert load_config(path, ["extra_training.1.weight=1"]).extra_training[1].weight == 1
+    assert load_config(path, ["model={family: tfidf}"]).extra_training[1].weight == 0.5
+
+
+@pytest.mark.parametrize(
     ("overrides", "named"),
     [
         (["model.pair_embedding=true"], "model.pair_embedding is a setting"),
