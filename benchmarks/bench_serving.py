@@ -15,6 +15,7 @@ server under test, and httpx's client costs about 2 ms of CPU per request agains
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import os
@@ -44,6 +45,7 @@ from user_errors import run_script
 
 from classifiers import store as model_store
 from classifiers.encoder import RUNTIME_NAMES, encoder_dtype, encoder_runtime, precision_name
+from classifiers.errors import UserInputError
 from classifiers.store import CHAMPION, DEFAULT_REGISTERED_NAMES
 from training import locations
 from training.promotion import champion_version
@@ -213,11 +215,15 @@ def running(command: list[str], env: dict[str, str], log_path: Path) -> Iterator
         try:
             yield process
         finally:
-            os.killpg(process.pid, signal.SIGTERM)
+            # A server that exited on its own (a refused setting) may have taken its group with it: the error that
+            # said so must not be replaced by this one.
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGTERM)
             try:
                 process.wait(timeout=20)
             except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(process.pid, signal.SIGKILL)
                 process.wait()
 
 
@@ -227,7 +233,12 @@ async def wait_until_ready(server: Server, log_path: Path) -> None:
     async with aiohttp.ClientSession(server.base_url, timeout=aiohttp.ClientTimeout(total=2)) as session:
         while time.monotonic() < deadline:
             if server.process.poll() is not None:
-                raise RuntimeError(f"{server.name} exited with {server.process.returncode}; see {log_path}")
+                # Most often a setting it refused (--workers 0). Its log lies in a temporary folder removed on the way
+                # out: its end is said here.
+                raise UserInputError(
+                    f"{server.name} exited with {server.process.returncode} before it was ready; its log ends:\n"
+                    f"{_log_tail(log_path)}"
+                )
             try:
                 async with session.get(server.ready_path) as response:
                     if response.status == 200:
@@ -235,7 +246,13 @@ async def wait_until_ready(server: Server, log_path: Path) -> None:
             except (aiohttp.ClientError, TimeoutError):
                 pass
             await asyncio.sleep(0.5)
-    raise RuntimeError(f"{server.name} was not ready after {STARTUP_TIMEOUT_S:.0f} s; see {log_path}")
+    raise RuntimeError(f"{server.name} was not ready after {STARTUP_TIMEOUT_S:.0f} s:\n{_log_tail(log_path)}")
+
+
+def _log_tail(log_path: Path, lines: int = 15) -> str:
+    """The last lines a server wrote, indented."""
+    written = log_path.read_text(encoding="utf-8", errors="replace").splitlines() if log_path.exists() else []
+    return "\n".join(f"  {line}" for line in written[-lines:]) or "  (it wrote nothing)"
 
 
 async def generate_load(
@@ -405,10 +422,10 @@ def main(
         typer.Option(help="Tracking URI with the champions (default: the repo store; a temporary one if it has none)."),
     ] = None,
     train: Annotated[bool, typer.Option("--train", help="Train the defaults into a temporary store first.")] = False,
-    duration: Annotated[float, typer.Option(help="Seconds of measured load per server.")] = 20.0,
-    clients: Annotated[int, typer.Option(help="Concurrent clients.")] = 16,
-    workers: Annotated[int, typer.Option(help="Worker processes of each server.")] = 1,
-    batch_runs: Annotated[int, typer.Option(help="How many times the 256-item batch is timed.")] = 10,
+    duration: Annotated[float, typer.Option(min=1.0, help="Seconds of measured load per server.")] = 20.0,
+    clients: Annotated[int, typer.Option(min=1, help="Concurrent clients.")] = 16,
+    workers: Annotated[int, typer.Option(min=1, help="Worker processes of each server.")] = 1,
+    batch_runs: Annotated[int, typer.Option(min=2, help="How many times the 256-item batch is timed.")] = 10,
     mlflow_serve: Annotated[
         bool, typer.Option("--mlflow/--no-mlflow", help="Also measure `mlflow models serve`.")
     ] = True,

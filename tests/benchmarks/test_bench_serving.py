@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+import os
 import sys
+from pathlib import Path
 
+import pytest
+
+from classifiers.errors import UserInputError
 from tests.benchmarks.conftest import alignments, table_lines
 from training.locations import PROJECT_ROOT
 
@@ -29,3 +35,18 @@ def test_the_table_has_a_row_per_server_and_the_throughput_ratio_leads_the_notes
         ["mlflow", "100", "50.5", "99.0", "0", "15.00", "10% of a core", "12.5 / 30.1", "812"],
     ]
     assert notes == "- Throughput ratio (ours / mlflow): **3.00x**\n- a note\n"
+
+
+def test_a_server_that_exits_before_it_is_ready_is_said_with_the_end_of_its_log(tmp_path: Path) -> None:
+    # The error pointed at a log in a temporary folder already removed, and was buried under a ProcessLookupError from
+    # stopping the server that had already gone.
+    refused = "import sys; print('starting'); print('error: --workers must be at least 1'); sys.exit(2)"
+    log = tmp_path / "serving.log"
+    with pytest.raises(UserInputError) as raised:  # noqa: PT012 - the server stops as the block is left
+        with bench_serving.running([sys.executable, "-c", refused], dict(os.environ), log) as process:
+            server = bench_serving.Server("python -m serving", process, "http://127.0.0.1:9", "/v1/classify", "/ready")
+            asyncio.run(bench_serving.wait_until_ready(server, log))
+    assert str(raised.value) == (
+        "python -m serving exited with 2 before it was ready; its log ends:\n"
+        "  starting\n  error: --workers must be at least 1"
+    )
