@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import json
+import shutil
 import sys
+from pathlib import Path
 
 import pytest
 import typer
+from typer.testing import CliRunner
 
 from tests.benchmarks.conftest import alignments, table_lines
 from training.locations import PROJECT_ROOT
 
 sys.path.insert(0, str(PROJECT_ROOT / "benchmarks"))
+import bench_transfer  # noqa: E402
 from bench_transfer import CANDIDATES, chosen_candidates, table  # noqa: E402
 
 
@@ -87,3 +92,24 @@ def test_the_stance_table_has_the_semeval_figures_then_the_outside_sets() -> Non
     assert header[3:5] == ["SemEval F_avg", "SemEval macro-F1 (95% interval)"] and len(header) == 13
     assert alignments(separator) == ["left", "left", *["right"] * 3, "left", *["right"] * 4, *["left"] * 3]
     assert cells[:6] == ["`configs/stance/a.yaml`", "", "0.500", "**61.2**", "0.450 (0.410–0.490)", "against 0.40, favor 0.50"]
+
+
+def test_no_write_doc_prints_the_new_figures_and_changes_no_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # It kept the new figures in benchmarks/results/bench_transfer.json all the same.
+    kept = tmp_path / "bench_transfer.json"
+    shutil.copy(bench_transfer.RESULTS, kept)
+    before = kept.read_bytes()
+    (candidate,) = chosen_candidates(None, ["configs/topic/descriptions_written.yaml"])[:1]
+    row = {**json.loads(before)[candidate.key], "measured": "2099-01-01, a test's machine"}
+    monkeypatch.setattr(bench_transfer, "RESULTS", kept)
+    # The measurement itself trains a model on the seeds and scores it on BBC News: minutes, a benchmark's to run.
+    monkeypatch.setattr(bench_transfer, "measure", lambda chosen, data_dir: row)
+    doc = bench_transfer.DOC.read_bytes()
+
+    app = typer.Typer()
+    app.command()(bench_transfer.main)
+    result = CliRunner().invoke(app, ["--config", candidate.config, "--no-write-doc"])
+
+    assert result.exit_code == 0, result.output
+    assert "Measured 2099-01-01, a test's machine" in result.output  # the new figures, in the printed table
+    assert kept.read_bytes() == before and bench_transfer.DOC.read_bytes() == doc
