@@ -31,6 +31,7 @@ from classifiers.document_context import mix_neighbours
 from classifiers.encoder import PRECISION_VARIABLE, RUNTIME_NAMES, RUNTIME_VARIABLE
 from classifiers.interface import load_predictor
 from training import locations
+from training.atomic_files import write_texts_atomically
 from training.config.resolve import load_config
 from training.config.schema import ExperimentConfig
 from training.defaults import DEFAULT_CONFIGS
@@ -123,7 +124,10 @@ def main(
     runtime: Annotated[
         list[str] | None, typer.Option(help="NEWS_ENCODER_RUNTIME values to compare (default: torch onnxruntime-int8).")
     ] = None,
-    write: Annotated[bool, typer.Option(help=f"Write the figures to {RESULTS.name}.")] = True,
+    write: Annotated[
+        bool,
+        typer.Option(help=f"Keep the figures in {RESULTS.name}, in place of those kept of the same configs (others stay)."),
+    ] = True,
 ) -> None:
     """Print a table of held-out seed figures per config, runtime and reading."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
@@ -137,7 +141,16 @@ def main(
     rows = [row for path, config in chosen for row in figures(path, config, runtimes)]
     typer.echo(table(rows))
     if write:
-        RESULTS.write_text(json.dumps({"runtimes": runtimes, "rows": rows}, indent=2) + "\n", encoding="utf-8")
+        write_texts_atomically({RESULTS: json.dumps(kept_with(rows, runtimes), indent=2) + "\n"})
+
+
+def kept_with(rows: list[dict[str, object]], runtimes: Sequence[str]) -> dict[str, object]:
+    """The kept figures with these rows in place of those of their configs: a run of one config replaced the file,
+    and with it the figures of the defaults that docs/serving.md cites."""
+    kept = json.loads(RESULTS.read_text(encoding="utf-8")) if RESULTS.exists() else {"runtimes": [], "rows": []}
+    measured = {row["config"] for row in rows}
+    others = [row for row in kept["rows"] if row["config"] not in measured]
+    return {"runtimes": list(dict.fromkeys([*kept["runtimes"], *runtimes])), "rows": [*others, *rows]}
 
 
 if __name__ == "__main__":

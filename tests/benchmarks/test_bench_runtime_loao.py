@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import logging
+import shutil
 import sys
 from pathlib import Path
 
@@ -16,7 +18,8 @@ from training.config.resolve import load_config
 from training.locations import CONFIGS_DIR, PROJECT_ROOT
 
 sys.path.insert(0, str(PROJECT_ROOT / "benchmarks"))
-from bench_runtime_loao import held_out_predictions, main, table  # noqa: E402
+import bench_runtime_loao  # noqa: E402
+from bench_runtime_loao import held_out_predictions, kept_with, main, table  # noqa: E402
 
 
 def test_every_held_out_row_is_predicted_by_a_model_loaded_under_each_runtime(
@@ -71,3 +74,15 @@ def test_the_table_has_a_row_per_config_runtime_and_reading() -> None:
         ["a.yaml", "torch", "alone", "0.5", "0.75", "economy 0.4, conflict 0.6", "0 of 20"],
         ["a.yaml", "onnxruntime-int8", "alone", "0.5", "0.75", "economy 0.4, conflict 0.6", "3 of 20"],
     ]
+
+
+def test_new_figures_replace_only_those_of_their_configs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # A run of one config replaced the whole file, and with it the defaults' figures that docs/serving.md cites.
+    kept = tmp_path / "bench_runtime_loao.json"
+    shutil.copy(bench_runtime_loao.RESULTS, kept)
+    monkeypatch.setattr(bench_runtime_loao, "RESULTS", kept)
+    before = json.loads(kept.read_text(encoding="utf-8"))
+    ours = [{**row, "macro_f1": 0.1234} for row in before["rows"] if row["config"] == before["rows"][0]["config"]]
+    merged = kept_with(ours, ["onnxruntime"])
+    assert merged["rows"] == [*(row for row in before["rows"] if row["config"] != ours[0]["config"]), *ours]
+    assert merged["runtimes"] == [*before["runtimes"], "onnxruntime"]
