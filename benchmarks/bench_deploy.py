@@ -289,7 +289,9 @@ def replicas(
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     uri = store or model_store.tracking_uri()
     if not has_champions(uri):
-        raise typer.BadParameter(f"{uri} has no champions: run `python -m training train-defaults` first")
+        raise typer.BadParameter(
+            f"{uri} has no champions: run `MLFLOW_TRACKING_URI={uri} python -m training train-defaults` first"
+        )
     texts = sample_texts()
     rows = []
     with tempfile.TemporaryDirectory(prefix="bench-replicas-") as scratch:

@@ -27,6 +27,7 @@ from user_errors import run_script
 
 from classifiers import store as model_store
 from classifiers.document_context import mix_neighbours
+from classifiers.errors import UserInputError
 from classifiers.segmenter import segment_body
 from training import locations
 from training.evaluation.held_out import loaded_model
@@ -70,17 +71,25 @@ def table(rows: list[dict[str, float]]) -> str:
 def main(
     model: Annotated[str, typer.Option(help="Registered topic model.")] = "models:/news-topic@champion",
     store: Annotated[str | None, typer.Option(help="Tracking URI (default: MLFLOW_TRACKING_URI or the repo store).")] = None,
-    weights: Annotated[list[float] | None, typer.Option(help="A neighbour weight, repeated for several (default: 0 0.1 0.2 0.3 0.5).")] = None,
+    weights: Annotated[
+        list[float] | None,
+        typer.Option(min=0.0, max=1.0, help="A neighbour weight, 0 to 1, repeated for several (default: 0 0.1 0.2 0.3 0.5)."),
+    ] = None,
     data_dir: Annotated[Path, typer.Option(help="Folder holding bbc_news/.")] = locations.DEFAULT_DATA_DIR,
     write: Annotated[bool, typer.Option(help=f"Write the figures to {RESULTS.name}.")] = True,
 ) -> None:
     """Print a table of segment accuracy per neighbour weight."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    model_store.use_store(store)
     # The data first: a folder not found is reported before the model loads.
     segments = article_segments(data_dir)
+    # A store that is not there is named, not made empty (it then had no champion).
+    model_store.use_store(store, create=False)
     logger.info("%d segments of %d articles", len(segments), segments["article"].nunique())
-    with loaded_model(describe_model(model)) as loaded:
+    spec = describe_model(model)
+    if spec.task != "topic":
+        # Read with no target, a stance model failed in a KeyError.
+        raise UserInputError(f"{model} is a {spec.task} model: neighbours mix a topic model's probabilities")
+    with loaded_model(spec) as loaded:
         classifier = loaded.model.unwrap_python_model().classifier
         probabilities = classifier.predict_proba(segments[["text"]])
     rows = [scores(segments, probabilities, classifier.labels, weight) for weight in weights or [0, 0.1, 0.2, 0.3, 0.5]]

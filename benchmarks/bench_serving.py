@@ -154,8 +154,11 @@ def in_process_ceiling(uri: str, texts: list[str], batch: int = 16) -> list[str]
 
 
 def has_champions(uri: str) -> bool:
-    """True when the store has a champion of each default model."""
-    client = model_store.use_store(uri)
+    """True when the store exists and has a champion of each default model. A SQLite store not made yet is not made
+    here: a mistyped --store became an empty store, said to have no champions."""
+    if model_store.made_when_used(uri):
+        return False
+    client = model_store.use_store(uri, create=False)
     return all(champion_version(client, name) is not None for name in DEFAULT_REGISTERED_NAMES.values())
 
 

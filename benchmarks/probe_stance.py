@@ -20,6 +20,7 @@ from user_errors import run_script
 
 from classifiers import store as model_store
 from classifiers.contract import predict
+from classifiers.errors import UserInputError
 from training.evaluation.held_out import loaded_model
 from training.scoring.model import describe_model
 
@@ -55,7 +56,11 @@ NEUTRAL = [
 def probe(uri: str) -> list[str]:
     """One row's cells: the labels for praise / condemnation per target, and for the neutral reports."""
     rows = [(target, praise) for target, praise, _ in PAIRS] + [(target, blame) for target, _, blame in PAIRS] + NEUTRAL
-    with loaded_model(describe_model(uri)) as loaded:
+    spec = describe_model(uri)
+    if spec.task != "stance":
+        # A topic model answered its topics, scored as 0 of 10 as if it were a stance model that got all wrong.
+        raise UserInputError(f"{uri} is a {spec.task} model: the probe asks a stance model")
+    with loaded_model(spec) as loaded:
         model = loaded.model.unwrap_python_model().classifier
         labels = predict(model, pd.DataFrame({"text": [text for _, text in rows], "target": [t for t, _ in rows]}))["label"]
     praised, blamed, neutral = labels[: len(PAIRS)], labels[len(PAIRS) : 2 * len(PAIRS)], labels[2 * len(PAIRS) :]
@@ -75,7 +80,8 @@ def main(
     store: Annotated[str | None, typer.Option(help="Tracking URI (default: MLFLOW_TRACKING_URI or the repo store).")] = None,
 ) -> None:
     """Print a table of each model's labels on the probe sentences."""
-    model_store.use_store(store)
+    # A store that is not there is named, not made empty (it then had no champion).
+    model_store.use_store(store, create=False)
     typer.echo(table([probe(uri) for uri in uris or ["models:/news-stance@champion"]]))
 
 

@@ -50,3 +50,10 @@ def test_a_server_that_exits_before_it_is_ready_is_said_with_the_end_of_its_log(
         "python -m serving exited with 2 before it was ready; its log ends:\n"
         "  starting\n  error: --workers must be at least 1"
     )
+
+
+def test_a_store_that_is_not_there_has_no_champions_and_is_not_made(tmp_path: Path) -> None:
+    # A mistyped --store became an empty store of 1 MB, said to have no champions.
+    missing = tmp_path / "mistyped" / "mlflow.db"
+    assert not bench_serving.has_champions(f"sqlite:///{missing}")
+    assert not missing.parent.exists()

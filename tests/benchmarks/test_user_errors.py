@@ -40,10 +40,12 @@ BENCHMARKS = PROJECT_ROOT / "benchmarks"
         ("bench_runtime_loao.py", ["--no-write", "nope.yaml"], "error: config file nope.yaml not found"),
         ("bench_transfer.py", ["--only", "topic", "--data-dir", "{tmp}", "--no-write-doc"], "error: {tmp}/bbc_news not found"),
         ("bench_neighbours.py", ["--no-write", "--data-dir", "{tmp}"], "error: {tmp}/bbc_news not found"),
+        # Named, not made: a mistyped store became an empty one, said to hold no such model.
         (
             "probe_stance.py",
             ["models:/no-such-model@champion", "--store", "sqlite:///{tmp}/mlflow.db"],
-            "error: cannot load model 'models:/no-such-model@champion'",
+            "error: the MLflow tracking store at sqlite:///{tmp}/mlflow.db cannot be used: its database file "
+            "{tmp}/mlflow.db does not exist",
         ),
         ("fnc1_dev_gap.py", ["--table", "--out", "{tmp}/none.json"], "error: results file {tmp}/none.json not found"),
         # Checked before the fits: a results file that cannot be written lost every figure after them.
@@ -112,3 +114,23 @@ def test_a_folder_to_make_is_checked_without_being_made(tmp_path: Path) -> None:
     (tmp_path / "a-file").write_text("a file where a folder would go", encoding="utf-8")
     with pytest.raises(UserInputError, match=r"scratch folder .*a-file/s cannot be made: .*a-file is not a folder"):
         folder_to_make(tmp_path / "a-file" / "s", "scratch folder")
+
+
+@pytest.mark.parametrize(
+    ("script", "arguments", "error"),
+    [
+        # A topic model answered its topics, scored 0 of 10 as if it were a stance model that got all wrong.
+        ("probe_stance.py", ["models:/news-topic@champion"], "is a topic model: the probe asks a stance model"),
+        # Read with no target, a stance model failed in a KeyError.
+        ("bench_neighbours.py", ["--no-write", "--model", "models:/news-stance@champion"], "is a stance model"),
+    ],
+)
+def test_a_model_of_the_other_task_is_refused_in_one_line(
+    tfidf_store_uri: str, script: str, arguments: list[str], error: str
+) -> None:
+    done = subprocess.run(
+        [sys.executable, str(BENCHMARKS / script), *arguments, "--store", tfidf_store_uri],
+        capture_output=True, text=True, timeout=300, cwd=PROJECT_ROOT, check=False,
+    )  # fmt: skip
+    assert done.returncode == 1, done.stderr
+    assert done.stderr.strip().splitlines()[-1].startswith("error: ") and error in done.stderr
