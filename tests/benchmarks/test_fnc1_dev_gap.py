@@ -10,7 +10,6 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from classifiers.errors import UserInputError
 from tests.benchmarks.conftest import alignments, script_help, table_lines
 from training.locations import DEFAULT_DATA_DIR, PROJECT_ROOT
 
