@@ -148,7 +148,7 @@ def tracking(
         # Fewer leave some of the searches' filters matching nothing, and a search of nothing measures nothing.
         int, typer.Option(min=MIN_RUNS, help="Runs logged into each store before searching.")
     ] = 10_000,
-    writers: Annotated[int, typer.Option(help="Threads logging at once (several users of one server).")] = 1,
+    writers: Annotated[int, typer.Option(min=1, help="Threads logging at once (several users of one server).")] = 1,
     server_workers: Annotated[int, typer.Option(help="Worker processes of the tracking server.")] = 2,
     write: Annotated[bool, typer.Option("--write/--no-write", help="Write the table into docs/deploy.md.")] = True,
 ) -> None:

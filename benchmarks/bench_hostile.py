@@ -639,7 +639,7 @@ def main(
     ] = None,
     seed: Annotated[int, typer.Option(help="schemathesis's seed.")] = 42,
     max_examples: Annotated[
-        int, typer.Option(help="schemathesis --max-examples: cases per operation (its coverage phase adds its own).")
+        int, typer.Option(min=1, help="schemathesis --max-examples: cases per operation (its coverage phase adds its own).")
     ] = 20,
     fuzz_seconds: Annotated[float, typer.Option(min=1, help="schemathesis's time budget.")] = DEFAULTS["fuzz_seconds"],
     load_clients: Annotated[int, typer.Option(min=1, help="Concurrent clients of the load step.")] = 64,

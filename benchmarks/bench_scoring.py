@@ -180,7 +180,8 @@ def markdown(runs: list[Run], notes: list[str], rows: int, chunk_rows: int, segm
     articles = f" in articles of {segments_per_document} (a `document` column)" if segments_per_document else ""
     header = (
         f"Measured {datetime.now(UTC):%Y-%m-%d %H:%M} UTC on {cpu_description()}, "
-        f"Python {platform.python_version()}, by `python benchmarks/bench_scoring.py`: {rows} unique news-like paragraphs"
+        f"Python {platform.python_version()}, by `python benchmarks/bench_scoring.py --rows {rows}`: {rows} unique news-like "
+        "paragraphs"
         f"{articles} in one Parquet file, `python -m training score --chunk-rows {chunk_rows}` per run. Wall time is end to end "
         f"(process start, model load and Spark's JVM included); peak RSS is summed over the process tree (Spark's JVM "
         f"and Python workers included), sampled every {SAMPLE_S} s.\n\n"
@@ -213,6 +214,9 @@ def main(
     engines, models = engines or ["local", "spark"], models or ["topic", "stance"]
     if unknown := sorted({*engines} - {"local", "spark"}) + sorted({*models} - set(DEFAULT_REGISTERED_NAMES)):
         raise typer.BadParameter(f"unknown engine(s)/model(s): {', '.join(unknown)}")
+    if store is not None and train:
+        # Else --store was ignored: the defaults were trained and scored in a store of this run's own.
+        raise typer.BadParameter("--train trains into a temporary store of its own: leave --store out", param_hint="--store")
     uri = store or model_store.tracking_uri()
     if not train and not has_champions(uri):
         raise typer.BadParameter(f"{uri} has no {CHAMPION} of the default models: use --train", param_hint="--store")

@@ -32,6 +32,8 @@ def test_the_table_has_a_row_per_run_and_the_notes_below_it() -> None:
     text = bench_scoring.markdown(runs, ["first note", "second note"], rows=1000, chunk_rows=100)
     before, _, rest = text.partition("\n\n")
     assert before.startswith("Measured ") and "--chunk-rows 100" in before
+    # The command that measured it, as a reader would run it again: the rows are not the default's 100,000.
+    assert "by `python benchmarks/bench_scoring.py --rows 1000`: 1000 unique" in before
     table, _, notes = rest.partition("\n\n")
     header, separator, *rows = table_lines(table)
     assert header == ["model", "engine", "rows", "wall s", "rows/s", "peak RSS MB"]
