@@ -69,6 +69,10 @@ def main(
             "configs/benchmarks/semeval2016/)."
         ),
     ] = None,
+    write: Annotated[
+        bool,
+        typer.Option(help="Keep the figures in benchmarks/results/semeval_near_duplicates.json; --no-write only prints them."),
+    ] = True,
 ) -> None:
     """Measure how much near-duplicate tweets (retweets, templates) lift each SemEval-2016 config's dev F_avg: run
     the config's own cross-validation folds on the training tweets (a fresh model per fold, as training does) and
@@ -93,8 +97,9 @@ def main(
                 "%s: every tested tweet has a near-duplicate on its fold's training side: no figure without them (n/a)",
                 config_key(path),
             )
-        # Kept at once, so a later config that fails or is stopped does not take this one's figures with it.
-        save_results(RESULTS, results)
+        if write:
+            # Kept at once, so a later config that fails or is stopped does not take this one's figures with it.
+            save_results(RESULTS, results)
     columns = {
         "semeval_f_avg (dev)": "semeval_f_avg",
         "without near-duplicates (dev)": "semeval_f_avg_without_near_duplicates",

@@ -52,6 +52,10 @@ def main(
         list[Path] | None,
         typer.Argument(help="VAST configs to score (default: every config in configs/benchmarks/vast/)."),
     ] = None,
+    write: Annotated[
+        bool,
+        typer.Option(help="Keep the figures in benchmarks/results/vast_dev_splits.json; --no-write only prints them."),
+    ] = True,
 ) -> None:
     """Score each VAST config on two dev splits of the training file: its own (the config's `evaluation`: 20% of the
     topics held out in the shipped configs), and a stricter one that also holds out 30% of the comments and tests only the rows
@@ -76,8 +80,9 @@ def main(
             row[f"train_rows_{name}"], row[f"dev_rows_{name}"] = len(split[0]), len(split[1])
         results[config_key(path)] = row
         logger.info("%s: %s", config_key(path), row)
-        # Kept at once, so a later config that fails or is stopped does not take this one's figures with it.
-        save_results(RESULTS, results)
+        if write:
+            # Kept at once, so a later config that fails or is stopped does not take this one's figures with it.
+            save_results(RESULTS, results)
     columns = {
         "vast_macro_f1, topics held out (dev)": "vast_macro_f1_topics",
         "vast_macro_f1, topics and comments held out (dev)": "vast_macro_f1_topics_and_comments",

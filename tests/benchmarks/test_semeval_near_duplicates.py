@@ -53,7 +53,8 @@ def test_the_script_says_what_it_does_in_its_help() -> None:
     text, params = script_help(semeval_near_duplicates.main)
     assert "Measure how much near-duplicate tweets (retweets, templates) lift each SemEval-2016 config's dev F_avg" in text
     assert "TF-IDF cosine above 0.8" in text
-    assert set(params) == {"configs"} and params["configs"].startswith("SemEval-2016 configs to score")
+    assert set(params) == {"configs", "write"} and params["configs"].startswith("SemEval-2016 configs to score")
+    assert params["write"].startswith("Keep the figures in")
 
 
 def write_tweets(data_dir: Path) -> None:
@@ -108,3 +109,16 @@ def test_a_config_whose_every_tested_tweet_is_a_near_duplicate_is_reported_witho
     assert "every tested tweet has a near-duplicate on its fold's training side" in caplog.text
     # The table says it has no figure rather than "None".
     assert table_lines(capsys.readouterr().out)[-1][2:] == ["n/a", "1.0"]
+
+
+def test_no_write_prints_the_figures_and_keeps_none(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # The figures were always written into benchmarks/results/, with no way to only look at them.
+    results = tmp_path / "results.json"
+    monkeypatch.setattr(semeval_near_duplicates, "RESULTS", results)
+    write_tweets(tmp_path / "datasets")
+    path = config(tmp_path / "only.yaml", tmp_path / "datasets")
+    semeval_near_duplicates.main([path], write=False)
+    assert not results.exists()
+    assert "only.yaml" in capsys.readouterr().out

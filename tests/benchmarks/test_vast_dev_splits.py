@@ -36,7 +36,8 @@ def test_the_script_says_what_it_does_in_its_help() -> None:
     text, params = script_help(vast_dev_splits.main)
     assert "Score each VAST config on two dev splits of the training file" in text
     assert "also holds out 30% of the comments" in text
-    assert params == {"configs": "VAST configs to score (default: every config in configs/benchmarks/vast/)."}
+    assert params["configs"] == "VAST configs to score (default: every config in configs/benchmarks/vast/)."
+    assert set(params) == {"configs", "write"} and params["write"].startswith("Keep the figures in")
 
 
 def write_comments(data_dir: Path) -> None:
@@ -70,3 +71,16 @@ def test_a_configs_figures_are_kept_when_a_later_config_fails(tmp_path: Path, mo
     with pytest.raises(UserInputError, match="not found"):
         vast_dev_splits.main([first, second])
     assert set(json.loads(results.read_text(encoding="utf-8"))) == {str(first.resolve())}
+
+
+def test_no_write_prints_the_figures_and_keeps_none(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # The figures were always written into benchmarks/results/, with no way to only look at them.
+    results = tmp_path / "results.json"
+    monkeypatch.setattr(vast_dev_splits, "RESULTS", results)
+    write_comments(tmp_path / "datasets")
+    path = config(tmp_path / "only.yaml", tmp_path / "datasets")
+    vast_dev_splits.main([path], write=False)
+    assert not results.exists()
+    assert "only.yaml" in capsys.readouterr().out
