@@ -516,10 +516,14 @@ def markdown(
         f"operations (stopped by: {fuzzed.stop_reason}); failures: {failures or 'none'}; errors: {fuzzed.errors}; "
         f"**{fuzzed.server_errors} 5xx**; answers by status: {statuses}"
     )
+    # Moves faster than the server polls, or too short a run, may never serve the copy: the hot swap was then not
+    # tested, whatever the failures say.
+    unserved = [version for version in swap.between if not swap.versions.get(version)]
+    untested = f"; **v{', v'.join(unserved)} never served: no swap was tested**" if unserved else ""
     swap_result = (
         f"{swap.moves} moves, {swap.requests} requests, **{swap.failed} failed**, {swap.without_version} without "
         f"`models.topic.version`; served: {served or 'nothing'}; back on v{swap.between[0]} "
-        f"{swap.restore_s:.1f} s after the alias was moved back"
+        f"{swap.restore_s:.1f} s after the alias was moved back{untested}"
     )
     checks = [
         [

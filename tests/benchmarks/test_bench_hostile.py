@@ -96,6 +96,11 @@ def test_the_summary_and_the_hostile_input_tables() -> None:
     named = [check[0].split(":")[0] for check in checks]
     assert named == ["schemathesis", "load", "hot swap", "RSS of the server's process tree", "server log"]
     assert checks[3][1] == "800 MB before, 820 MB after"
+    assert "never served" not in checks[2][1]
+    # A copy the server never served means no swap was tested: the table said "0 failed" all the same.
+    never = bench_hostile.SwapResult(3, 100, 0, 0, Counter({"1": 100}), 0.5, ("1", "2"))
+    untested = bench_hostile.markdown(options, fuzzed, cases, load, never, (800.0, 820.0), Counter())
+    assert "**v2 never served: no swap was tested**" in untested
     assert checks[4][1] == "0 errors, 0 tracebacks, 2 warnings"
     header, separator, *rows = table_lines(cases_table)
     assert header[:4] == ["hostile input", "size", "expected", "answer"] and len(header) == 8
