@@ -28,7 +28,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -374,11 +374,33 @@ def encoder_description() -> str:
     return f"{precision_name()} on {RUNTIME_NAMES[runtime]}"
 
 
-def markdown(results: list[Measurement], notes: list[str], clients: int, seconds: float, workers: int) -> str:
-    """The table with how it was measured, and the notes below it."""
+def served_models(uri: str) -> list[tuple[str, str, str]]:
+    """The champions the servers serve: (name, version, family), read from the store's registry."""
+    client = model_store.use_store(uri, create=False)
+    served = []
+    for name in DEFAULT_REGISTERED_NAMES.values():
+        version = champion_version(client, name)
+        if version is not None:
+            served.append((name, str(version.version), version.tags.get("model_family", "unknown family")))
+    return served
+
+
+def markdown(
+    results: list[Measurement],
+    notes: list[str],
+    clients: int,
+    seconds: float,
+    workers: int,
+    models: Sequence[tuple[str, str, str]] = (),
+) -> str:
+    """The table with how it was measured (`models`: the champions served, as `served_models` gives them), and the
+    notes below it."""
+    named = ", ".join(f"{name} v{version} ({family})" for name, version, family in models)
+    # The line said how the encoder computed whatever was served: TF-IDF champions run none.
+    encoder = "" if models and all(family == "tfidf" for *_, family in models) else f", encoder {encoder_description()}"
     header = (
         f"Measured {datetime.now(UTC):%Y-%m-%d %H:%M} UTC on {cpu_description()}, "
-        f"Python {platform.python_version()}, encoder {encoder_description()} (both servers), by "
+        f"Python {platform.python_version()}{f', models {named}' if named else ''}{encoder} (both servers), by "
         f"`python benchmarks/bench_serving.py`: {clients} concurrent clients sending "
         f"single-item topic-only requests for {seconds:.0f} s after {WARMUP_S:.0f} s of warm-up, every text new to the "
         f"server (a seed paragraph with a counter appended); {workers} worker "
@@ -454,6 +476,7 @@ def main(
             train_defaults_into(uri)
         texts = sample_texts()
         ceiling = in_process_ceiling(uri, texts)
+        models = served_models(uri)  # read while the store is there: a temporary one goes with its folder
         results = []
         ours_port = free_port()
         ours_env = {**os.environ, "NEWS_TRACKING_URI": uri, "NEWS_WORKERS": str(workers)}
@@ -482,7 +505,7 @@ def main(
         notes.append(
             "RSS of `mlflow models serve` includes its `mlflow` launcher process besides the uvicorn server it starts."
         )
-    table = markdown(results, notes, clients, duration, workers)
+    table = markdown(results, notes, clients, duration, workers, models)
     typer.echo(table)
     if write:
         for doc in DOCS:

@@ -57,3 +57,17 @@ def test_a_store_that_is_not_there_has_no_champions_and_is_not_made(tmp_path: Pa
     missing = tmp_path / "mistyped" / "mlflow.db"
     assert not bench_serving.has_champions(f"sqlite:///{missing}")
     assert not missing.parent.exists()
+
+
+def test_the_measured_line_names_the_models_served_and_says_no_encoder_for_tfidf_ones() -> None:
+    # It said "encoder bfloat16 on PyTorch" whatever was served, TF-IDF champions too.
+    tfidf = [("news-topic", "3", "tfidf"), ("news-stance", "1", "tfidf")]
+    line = bench_serving.markdown([_measurement("ours", 600)], [], 16, 20, 1, tfidf).split("\n")[0]
+    assert "models news-topic v3 (tfidf), news-stance v1 (tfidf) (both servers)" in line and "encoder" not in line
+    encoders = [("news-topic", "4", "descriptions"), ("news-stance", "2", "frozen_encoder")]
+    line = bench_serving.markdown([_measurement("ours", 600)], [], 16, 20, 1, encoders).split("\n")[0]
+    assert "models news-topic v4 (descriptions), news-stance v2 (frozen_encoder), encoder " in line
+
+
+def test_the_champions_served_are_read_with_their_families(tfidf_store_uri: str) -> None:
+    assert bench_serving.served_models(tfidf_store_uri) == [("news-topic", "1", "tfidf"), ("news-stance", "1", "tfidf")]
