@@ -228,11 +228,19 @@ HEADERS: dict[str, tuple[list[str], list[Align], Callable[[dict[str, object]], l
 
 
 def table(task: str, rows: list[dict[str, object]]) -> str:
-    """Markdown table of a task's kept rows in the order of CANDIDATES, with when they were measured."""
+    """Markdown table of a task's kept rows in the order of CANDIDATES, with when they were measured: rows measured on
+    different occasions are numbered, each number naming its occasion under the table (as bench_training's are)."""
     headers, align, line = HEADERS[task]
     occasions = list(dict.fromkeys(str(row["measured"]) for row in rows))
-    grid = markdown_table(headers, [line(row) for row in rows], align)
-    return "\n".join([grid, "", *(f"Measured {when}." for when in occasions)])
+    cells = []
+    for row in rows:
+        first, *rest = line(row)
+        mark = f" ({occasions.index(str(row['measured'])) + 1})" if len(occasions) > 1 else ""
+        cells.append([f"{first}{mark}", *rest])
+    grid = markdown_table(headers, cells, align)
+    if len(occasions) == 1:
+        return "\n".join([grid, "", f"Measured {occasions[0]}."])
+    return "\n".join([grid, "", *(f"({number}) Measured {when}." for number, when in enumerate(occasions, start=1))])
 
 
 def chosen_candidates(only: str | None, configs: list[str] | None) -> list[Candidate]:

@@ -72,6 +72,13 @@ def test_the_topic_table_has_a_row_per_candidate_and_when_it_was_measured() -> N
         "conflict 0.20, economy 0.20", "conflict 0.30, economy 0.30", "conflict 0.40, economy 0.40",
     ]  # fmt: skip
     assert table("topic", [row]).endswith("|\n\nMeasured 2026-01-01.")
+    # Rows of two occasions are numbered by theirs: the lines under the table said when, not which row.
+    later = {**row, "candidate": "configs/topic/b.yaml", "measured": "2026-02-02"}
+    text = table("topic", [row, later, {**row, "candidate": "configs/topic/c.yaml"}])
+    assert [cells[0] for cells in table_lines(text)[2:]] == [
+        "`configs/topic/a.yaml` (1)", "`configs/topic/b.yaml` (2)", "`configs/topic/c.yaml` (1)"
+    ]  # fmt: skip
+    assert text.endswith("|\n\n(1) Measured 2026-01-01.\n(2) Measured 2026-02-02.")
 
 
 def test_the_stance_table_has_the_semeval_figures_then_the_outside_sets() -> None:
