@@ -139,7 +139,10 @@ def prepare(config: ExperimentConfig, config_path: Path | None = None, overrides
         # Each child is named as a run trained with its values as overrides is: by its values alone, it could be any
         # config's in a list of runs or a comparison.
         combinations = [
-            (assignments, child.model_copy(update={"run_name": child_name(given, config, config_path, named, _assigned(assignments))}))
+            (
+                assignments,
+                child.model_copy(update={"run_name": child_name(given, config, config_path, named, _assigned(assignments))}),
+            )
             for assignments, child in combinations
         ]
     data = load_labelled_data(config.data, config.task, config.extra_training)

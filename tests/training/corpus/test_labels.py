@@ -64,7 +64,11 @@ def test_valid_labels_pass(tmp_path: Path, segments: Path) -> None:
         ([{**row("art-000"), "note": "x"}, row("art-001"), row("art-002")], "labels.jsonl:1: note: Extra inputs"),
         # JSON keeps the last of two values without a word: the row was read as `diplomacy`.
         (
-            [row("art-000"), '{"segment_id": "art-001", "topic": "conflict", "topic": "diplomacy", "stances": []}', row("art-002")],
+            [
+                row("art-000"),
+                '{"segment_id": "art-001", "topic": "conflict", "topic": "diplomacy", "stances": []}',
+                row("art-002"),
+            ],
             "labels.jsonl:2: field 'topic' is given twice; keep one",
         ),
         ([row("art-000"), "[1, 2]", row("art-001"), row("art-002")], "labels.jsonl:2: expected a JSON object, got list"),
