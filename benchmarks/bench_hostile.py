@@ -334,10 +334,13 @@ def fuzz(server: Server, key: str, seed: int, max_examples: int, seconds: float,
     logger.info("schemathesis: seed %d, at most %d examples per operation, %.0f s", seed, max_examples, seconds)
     log = workdir / "schemathesis.log"
     with log.open("wb") as output:
-        # Failures found are an exit code of 1: they are figures, not an error of the benchmark.
+        # Failures found are an exit code of 1: they are figures, not an error of the benchmark. Run in workdir:
+        # Hypothesis and schemathesis keep their databases (.hypothesis/, .schemathesis/) in the current folder, which
+        # left them in the repository.
         subprocess.run(
-            command, stdout=output, stderr=subprocess.STDOUT, timeout=seconds + SCHEMATHESIS_GRACE_S, check=False
-        )
+            command, stdout=output, stderr=subprocess.STDOUT, timeout=seconds + SCHEMATHESIS_GRACE_S, check=False,
+            cwd=workdir,
+        )  # fmt: skip
     try:
         return parse_reports(report_dir)
     except StopIteration:
