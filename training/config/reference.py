@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import types
 import typing
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -50,6 +50,10 @@ def config_keys(family: str | None = None) -> list[ConfigKey]:
             keys += _section(ExtraTraining, "extra_training.N")
         elif isinstance(info.default, BaseModel):
             keys += _section(type(info.default), name)
+        elif name == "task" and family:
+            # The tasks the named family does: a topic-only family was listed as taking a stance config too.
+            tasks = get_family(family).tasks
+            keys.append(replace(_key(name, info), kind=_kind(Literal[tasks])))
         else:
             keys.append(_key(name, info))
     return keys

@@ -69,3 +69,13 @@ def test_a_data_sections_source_is_listed_as_required_as_validation_requires_it(
     path.write_text("task: topic\nmodel: {family: tfidf}\ndata: {labels: seeds/labels.jsonl}\n", encoding="utf-8")
     with pytest.raises(UserInputError, match="data: give its source"):
         load_config(path)
+
+
+def test_a_family_s_keys_list_only_the_tasks_it_does() -> None:
+    # A topic-only family was listed as taking `task: stance` too, which its configs refuse.
+    (topic_only,) = [key for key in config_keys("descriptions") if key.key == "task"]
+    assert topic_only.kind == '"topic"'
+    (both,) = [key for key in config_keys("tfidf") if key.key == "task"]
+    assert both.kind == '"topic" | "stance"'
+    (every,) = [key for key in config_keys() if key.key == "task"]
+    assert every.kind == both.kind
