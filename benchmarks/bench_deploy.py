@@ -272,7 +272,8 @@ def alias_switch(uri: str, workdir: Path, poll_s: float, workers: int) -> str:
         client.delete_model_version(TOPIC_MODEL, copy.version)
     return (
         f"Alias move to the last of 2 replicas x {workers} workers serving the new version (polling every "
-        f"{poll_s:g} s, the default topic model): **{seconds:.1f} s** (the poll interval, plus resolving and "
+        f"{poll_s:g} s, {TOPIC_MODEL} v{champion.version}, a {champion.tags.get('model_family', 'unknown family')} "
+        f"model): **{seconds:.1f} s** (the poll interval, plus resolving and "
         "loading the version)."
     )
 
