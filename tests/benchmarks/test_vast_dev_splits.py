@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from classifiers.errors import UserInputError
-from tests.benchmarks.conftest import script_help
+from tests.benchmarks.conftest import script_help, table_lines
 from tests.training.public_datasets.test_adapters import VAST_HEADER, vast_row
 from training.locations import PROJECT_ROOT
 
@@ -83,4 +83,11 @@ def test_no_write_prints_the_figures_and_keeps_none(
     path = config(tmp_path / "only.yaml", tmp_path / "datasets")
     vast_dev_splits.main([path], write=False)
     assert not results.exists()
-    assert "only.yaml" in capsys.readouterr().out
+    header, _, row = table_lines(capsys.readouterr().out)
+    assert "only.yaml" in row[0]
+    # Each figure beside the rows it scored: kept figures of an earlier split scored other rows.
+    assert header[1:] == [
+        "vast_macro_f1, topics held out (dev)", "its dev rows", "vast_macro_f1, topics and comments held out (dev)",
+        "their dev rows",
+    ]  # fmt: skip
+    assert int(row[2]) > int(row[4]) > 0
