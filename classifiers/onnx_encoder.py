@@ -132,11 +132,20 @@ def write_graph(folder: str, target: str, quantized: str = "", float_graph: str 
 
 
 def _quantized_kept(float_graph: Path) -> bytes | None:
-    """The int8 graph of a kept float graph; None where that file is damaged or gone (the caller exports instead)."""
+    """The int8 graph of a kept float graph; None where that file is damaged or gone (the caller exports instead), said
+    on stderr for the parent to log."""
     try:
         return quantized_graph(float_graph.read_bytes())
-    except Exception:  # noqa: BLE001 - the protobuf reader's and the quantiser's errors derive from Exception alone
+    except Exception as err:  # noqa: BLE001 - the protobuf reader's and the quantiser's errors derive from Exception alone
+        reason = str(err).splitlines()[0] if str(err) else type(err).__name__
+        said = f"the kept float graph {float_graph} could not be quantised ({reason}): exporting it again"
+        sys.stderr.write(f"{CHILD_NOTE}{said}\n")
         return None
+
+
+# Marks what the exporting child says for its parent to log: the rest of its stderr (PyTorch's export warnings) is
+# read only when the export fails.
+CHILD_NOTE = "note: "
 
 
 def _made_in_child(folder: Path, quantized: bool, float_graph: Path | None) -> bytes:
@@ -163,6 +172,9 @@ def _made_in_child(folder: Path, quantized: bool, float_graph: Path | None) -> b
         if done.returncode != 0:
             last = done.stderr.strip().splitlines()[-1:] or ["no message"]
             raise OnnxExportError(f"exporting the encoder in {folder} to ONNX failed: {last[0]}")
+        for line in done.stderr.splitlines():
+            if line.startswith(CHILD_NOTE):
+                logger.warning("%s", line.removeprefix(CHILD_NOTE))
         return target.read_bytes()
 
 

@@ -137,12 +137,16 @@ def test_the_int8_graph_is_quantised_from_the_kept_float_graph_without_reading_t
 
 
 def test_a_damaged_float_graph_in_the_cache_costs_the_int8_graph_only_an_export(
-    tiny_encoder: Path, cache: Path, monkeypatch: pytest.MonkeyPatch
+    tiny_encoder: Path, cache: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     float_graph = _damaged_float_graph(tiny_encoder, cache)
     exports = _exports(monkeypatch)
     monkeypatch.setenv(RUNTIME_VARIABLE, "onnxruntime-int8")
-    encoder = MeanPooledEncoder(tiny_encoder, max_length=64, batch_size=3)
+    with caplog.at_level(logging.WARNING, logger="classifiers.onnx_encoder"):
+        encoder = MeanPooledEncoder(tiny_encoder, max_length=64, batch_size=3)
+    # Said by the child, logged here: it was exported again without a word.
+    assert f"the kept float graph {float_graph} could not be quantised (" in caplog.text
+    assert "exporting it again" in caplog.text
     assert encoder.encode(TEXTS).shape == (2, 32)
     assert exports == []  # the child was given the kept float graph and, unable to read it, exported instead
     assert float_graph.read_bytes() == b"not a graph"  # the float runtime's own load replaces it
