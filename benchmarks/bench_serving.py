@@ -158,8 +158,7 @@ def has_champions(uri: str) -> bool:
     here: a mistyped --store became an empty store, said to have no champions."""
     if model_store.made_when_used(uri):
         return False
-    client = model_store.use_store(uri, create=False)
-    return all(champion_version(client, name) is not None for name in DEFAULT_REGISTERED_NAMES.values())
+    return len(served_models(uri)) == len(DEFAULT_REGISTERED_NAMES)
 
 
 def train_defaults_into(uri: str) -> None:

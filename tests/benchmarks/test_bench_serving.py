@@ -71,3 +71,4 @@ def test_the_measured_line_names_the_models_served_and_says_no_encoder_for_tfidf
 
 def test_the_champions_served_are_read_with_their_families(tfidf_store_uri: str) -> None:
     assert bench_serving.served_models(tfidf_store_uri) == [("news-topic", "1", "tfidf"), ("news-stance", "1", "tfidf")]
+    assert bench_serving.has_champions(tfidf_store_uri)
