@@ -11,6 +11,7 @@ import pandas as pd
 
 from classifiers.blank_text import is_blank
 from classifiers.errors import UserInputError
+from training.text_decoding import not_encoded
 
 
 def read_jsonl_table(
@@ -114,10 +115,7 @@ def jsonl_lines(path: Path, where: Callable[[int], str] | None = None) -> Iterat
                     line = raw.decode("utf-8")
                 except UnicodeDecodeError as err:
                     place = where(number) if where is not None else f"{path}:{number}"
-                    raise UserInputError(
-                        f"{place}: not UTF-8 text: byte 0x{raw[err.start]:02x} at column {err.start + 1}; "
-                        "save the file as UTF-8"
-                    ) from err
+                    raise not_encoded(place, raw[err.start], err.start + 1) from err
                 if number == 1:
                     line = line.removeprefix("\ufeff")  # the byte-order mark Excel and Notepad write before UTF-8 text
                 if line.strip():

@@ -21,6 +21,7 @@ from training import locations
 from training.config.schema import ExperimentConfig
 from training.mlflow_names import name_taken
 from training.path_names import require_utf8_name
+from training.text_decoding import decode_text
 
 SWEEP_KEY = "sweep"
 _MERGE_TAG = "tag:yaml.org,2002:merge"
@@ -327,16 +328,7 @@ def load_raw(path: Path) -> dict[str, Any]:
         raise UserInputError(f"config file {path} not found")
     # The name becomes the run's name and `config_path` tag: refused before any run.
     require_utf8_name(path, "config", "MLflow cannot record as the run's name and `config_path` tag")
-    content = path.read_bytes()
-    try:
-        text = content.decode("utf-8")
-    except UnicodeDecodeError as err:
-        line = content.count(b"\n", 0, err.start) + 1
-        column = err.start - content.rfind(b"\n", 0, err.start)
-        raise UserInputError(
-            f"{path}: not UTF-8 text: byte 0x{content[err.start]:02x} at line {line}, column {column} "
-            f"(byte offset {err.start}); save the file as UTF-8"
-        ) from err
+    text = decode_text(path, path.read_bytes())
     try:
         raw = yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader that also refuses repeated keys
     except yaml.YAMLError as err:

@@ -21,6 +21,7 @@ from classifiers.errors import UserInputError
 from classifiers.segmenter import segment_paragraphs
 from training.atomic_files import write_texts_atomically
 from training.path_names import require_utf8_name
+from training.text_decoding import decode_text
 
 logger = logging.getLogger(__name__)
 
@@ -79,12 +80,7 @@ class Article:
 
 
 def _decode(path: Path) -> str:
-    data = path.read_bytes()
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as err:
-        line = data.count(b"\n", 0, err.start) + 1
-        raise SeedFormatError(path, line, f"not valid UTF-8 (byte {data[err.start]:#04x})") from err
+    text = decode_text(path, path.read_bytes())
     # Notepad starts UTF-8 with a byte order mark, which would make the first title differ from its repeat after TT.
     text = text.removeprefix("\ufeff")
     if not text.strip():

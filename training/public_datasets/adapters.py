@@ -20,6 +20,7 @@ from typing import Any
 import pandas as pd
 
 from classifiers.errors import UserInputError
+from training.text_decoding import decode_text
 
 logger = logging.getLogger(__name__)
 
@@ -211,15 +212,7 @@ def _table(
 ) -> list[tuple[str, dict[str, str]]]:
     """The rows of a delimited file with a header row, each keyed by 'line N' (the line it starts on: a quoted
     field may run over several lines)."""
-    raw = path.read_bytes()
-    try:
-        # Decoded whole: a file read as a stream is decoded in chunks, whose error offsets are within the chunk.
-        text = raw.decode(encoding)
-    except UnicodeDecodeError as err:
-        line = raw.count(b"\n", 0, err.start) + 1
-        raise UserInputError(
-            f"{path}:{line}: not valid {encoding} (byte 0x{raw[err.start]:02x} at byte offset {err.start}: {err.reason})"
-        ) from err
+    text = decode_text(path, path.read_bytes(), encoding)
     rows = []
     start = 1
     try:

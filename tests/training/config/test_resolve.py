@@ -264,7 +264,7 @@ def test_a_config_that_is_not_utf8_names_the_byte_and_where_it_is(tmp_path: Path
     path.write_bytes("task: topic\n# r\u00e9sum\u00e9 of the run\nmodel: {family: tfidf}\n".encode("latin-1"))
     with pytest.raises(UserInputError) as err:
         load_config(path)
-    assert str(err.value) == f"{path}: not UTF-8 text: byte 0xe9 at line 2, column 4 (byte offset 15); save the file as UTF-8"
+    assert str(err.value) == f"{path}:2: not UTF-8 text: byte 0xe9 at column 4; save the file as UTF-8"
 
 
 def test_sweep_expands_to_the_grid(tmp_path: Path) -> None:

@@ -5,6 +5,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from classifiers.errors import UserInputError
 from training import locations
 from training.cli import app
 from training.corpus.seed_files import SeedFormatError, build_corpus, ingest, parse_seed_file
@@ -113,8 +114,6 @@ def test_files_joined_each_with_its_byte_order_mark_read_as_one(tmp_path: Path) 
         ("", 1, "file is empty"),
         ("\n  \n", 1, "file is empty"),
         ("Title\nCaption\nCaption\nBody without a marker.", 1, "no 'TT' marker"),
-        (b"Title\nCaption\nCaption\nTT\nTitle\nCaption\nCaption\nBody \xff here.", 8, "not valid UTF-8"),
-        (b"\xef\xbb\xbfTitle\nCaption\nCaption\nTT\nTitle\nCaption\nCaption\nBody \xff here.", 8, "byte 0xff"),
         ("\ufeff\n  \n", 1, "file is empty"),
         ("Title\nCaption\nOther caption\nTT\nTitle\nCaption\nCaption\nBody.", 3, "caption should appear twice"),
         ("Title\nCaption\nCaption\nTT\nWrong title\nCaption\nCaption\nBody.", 5, "title and the caption"),
@@ -128,6 +127,14 @@ def test_bad_files_name_file_and_line(tmp_path: Path, content: str | bytes, line
         parse_seed_file(path)
     assert raised.value.line == line
     assert str(raised.value).startswith(f"{path}:{line}: ")
+
+
+@pytest.mark.parametrize("mark", [b"", b"\xef\xbb\xbf"])
+def test_a_file_that_is_not_utf8_names_the_byte_its_line_and_column(tmp_path: Path, mark: bytes) -> None:
+    path = write(tmp_path, "bad.txt", mark + b"Title\nCaption\nCaption\nTT\nTitle\nCaption\nCaption\nBody \xff here.")
+    with pytest.raises(UserInputError) as raised:
+        parse_seed_file(path)
+    assert str(raised.value) == f"{path}:8: not UTF-8 text: byte 0xff at column 6; save the file as UTF-8"
 
 
 def test_ingest_is_byte_identical_across_runs(tmp_path: Path) -> None:
@@ -187,7 +194,7 @@ def test_cli_failure_leaves_previous_output_untouched(tmp_path: Path) -> None:
     write(raw, "001.txt", b"Title\nCaption\nCaption\nTT\nTitle\nCaption\nCaption\n\xc3\x28 broken")
     result = runner.invoke(app, ["ingest", "--raw-dir", str(raw), "--out-dir", str(out)])
     assert result.exit_code == 1
-    assert f"{raw / '001.txt'}:8: not valid UTF-8" in result.output
+    assert f"{raw / '001.txt'}:8: not UTF-8 text: byte 0xc3 at column 1" in result.output
     assert (out / "segments.jsonl").read_bytes() == before
     assert sorted(p.name for p in out.iterdir()) == ["articles.jsonl", "segments.jsonl"]  # no temp files left
 
