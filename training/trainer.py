@@ -42,7 +42,7 @@ from classifiers.registry import classifier_factory, embeds_text, requirement_pi
 from classifiers.store import CHAMPION
 from classifiers.target_context import TargetAliases, alias_table, lookup_key
 from training import locations, stop_requests, tracking
-from training.config.resolve import config_source, expand_sweep, flatten, to_yaml
+from training.config.resolve import config_source, expand_sweep, flatten, parse_override, to_yaml
 from training.config.schema import BenchmarkData, ExperimentConfig
 from training.evaluation.cross_validation import (
     CV_MEAN_SUFFIX,
@@ -126,7 +126,8 @@ def prepare(config: ExperimentConfig, config_path: Path | None = None, overrides
     `overrides`, the dotted settings the config was loaded with, go into the default run name (a sweep's grid aside)."""
     given = config.run_name
     # A sweep's grid is in its params and its parent's name ends in `-sweep`: the name leaves its overrides out.
-    named = [text for text in overrides if not (config.sweep and sets_the_sweep(text))]
+    # Each written as its param is (`[1, 2]` for `[1,2]`), so one setting gives one name however it was typed.
+    named = [_as_param(text) for text in overrides if not (config.sweep and sets_the_sweep(text))]
     if given and not any(text.partition("=")[0].strip() == "run_name" for text in overrides):
         # A name from the file (a logged config.yaml's, trained again) shows the overrides given on top of it: each run
         # trained again with other settings was named as the first.
@@ -335,6 +336,12 @@ def _sweep(
             not_tried=_why_not_tried(best_config) or "promote: never",
         )
     return result
+
+
+def _as_param(override: str) -> str:
+    """A dotted override with its value written as the run's param shows it: `model.ngram_range=[1, 2]`."""
+    key, value = parse_override(override)
+    return f"{key}={_comparable(value)}"
 
 
 def _assigned(assignments: dict[str, Any]) -> list[str]:

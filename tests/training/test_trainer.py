@@ -156,6 +156,17 @@ def test_aliases_of_a_target_the_data_lacks_or_that_name_another_target_are_said
         (["sweep.model.C=[1, 2]"], "tfidf_logreg", "tfidf_logreg (model.C=1)"),
         (["seed=7", "sweep.model.C=[1, 2]"], "tfidf_logreg (seed=7)", "tfidf_logreg (seed=7, model.C=1)"),
         (["run_name=ours", "sweep.model.C=[1, 2]"], "ours", "ours (model.C=1)"),
+        # written as the params write them, so one setting gives one name however it was typed
+        (
+            ["model.word_ngrams=[1,3]", "sweep.model.C=[1, 2]"],
+            "tfidf_logreg (model.word_ngrams=[1, 3])",
+            "tfidf_logreg (model.word_ngrams=[1, 3], model.C=1)",
+        ),
+        (
+            [" seed = 7", "model.char_ngrams=~", "sweep.model.C=[1, 2]"],
+            "tfidf_logreg (seed=7, model.char_ngrams=null)",
+            "tfidf_logreg (seed=7, model.char_ngrams=null, model.C=1)",
+        ),
     ],
 )
 def test_sweep_runs_are_named_after_their_config_and_a_child_also_after_its_values(
