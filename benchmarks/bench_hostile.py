@@ -1,7 +1,7 @@
 """Hostile input and load against one real `python -m serving`, all on loopback.
 
     python benchmarks/bench_hostile.py [--store URI] [--seed 42] [--max-examples 20] [--fuzz-seconds 120]
-                                       [--load-seconds 30] [--swap-seconds 30] [--write-docs]
+                                       [--load-seconds 30] [--swap-seconds 30] [--write]
 
 Starts the server on a free 127.0.0.1 port (a random admin key, alias polling every second) over a
 store with the default champions (--store, else MLFLOW_TRACKING_URI or the repo store; a temporary
@@ -16,7 +16,7 @@ store with the defaults trained into it when that has none), then, each step bou
    the copy deleted (as bench_deploy.py does);
 5. the RSS of the server's process tree before and after all of it.
 
-Prints a Markdown table; --write-docs also writes it into docs/serving.md between the
+Prints a Markdown table; --write also writes it into docs/serving.md between the
 bench_hostile markers. A watchdog stops the run at its bound (see --help).
 """
 
@@ -654,11 +654,9 @@ def main(
     swap_clients: Annotated[int, typer.Option(min=1, help="Concurrent clients during the hot swap.")] = 16,
     swap_seconds: Annotated[float, typer.Option(min=1, help="Seconds of the hot swap.")] = DEFAULTS["swap_seconds"],
     swap_every: Annotated[float, typer.Option(min=0.1, help="Seconds between alias moves.")] = 3.0,
-    write_docs: Annotated[
-        bool, typer.Option("--write-docs/--no-write-docs", help="Write the table into docs/serving.md.")
-    ] = False,
+    write: Annotated[bool, typer.Option("--write/--no-write", help="Write the table into docs/serving.md.")] = False,
 ) -> None:
-    """Run every step and print (and with --write-docs, record) the table."""
+    """Run every step and print (and with --write, record) the table."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     options = Options(
         seed, max_examples, fuzz_seconds, load_clients, load_seconds, swap_clients, swap_seconds, swap_every
@@ -684,7 +682,7 @@ def main(
         finally:
             signal.alarm(0)
     typer.echo(table)
-    if write_docs:
+    if write:
         write_between_markers(DOC, MARKER, table)
         logger.info("wrote the table into %s", DOC)
 

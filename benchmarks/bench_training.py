@@ -15,7 +15,7 @@ user sees: wall time, the process's peak RSS, the logged metrics and the registe
 Each measured config's figures are kept in `benchmarks/results/bench_training.json` (replacing that
 config's earlier row), and a folder's table is written from the rows kept there. So slow configs can
 be measured one at a time; a config of the folder with no row yet is named under its table.
-`--no-write-doc` prints the tables (the new figures beside the kept ones) and changes no file.
+`--no-write` prints the tables (the new figures beside the kept ones) and changes no file.
 """
 
 from __future__ import annotations
@@ -244,11 +244,11 @@ def main(
     configs: Annotated[
         list[Path] | None, typer.Argument(help="Only these configs, relative to the repository (default: the whole suite).")
     ] = None,
-    write_doc: Annotated[
+    write: Annotated[
         bool,
         typer.Option(
             help="Keep the figures in benchmarks/results/bench_training.json and write the tables into the suite's doc; "
-            "--no-write-doc only prints them, changing no file of the repository."
+            "--no-write only prints them, changing no file of the repository."
         ),
     ] = True,
     train: Annotated[bool, typer.Option(help="Train the configs; --no-train rewrites the tables from the kept figures.")] = True,
@@ -283,7 +283,7 @@ def main(
             logger.info("%s: %.0f s, %.0f MB", locations.shown(path), row["seconds"], row["peak_mb"])
             # Kept at once, so a later config that fails or is stopped does not take this one's figures with it.
             kept[str(locations.shown(path))] = row
-            if write_doc:
+            if write:
                 write_texts_atomically({RESULTS: json.dumps(kept, indent=2, sort_keys=True) + "\n"})
     # One table per folder of configs (per task on the seed corpus, per benchmark for the public data).
     for folder in dict.fromkeys(path.parent for path in paths):
@@ -295,7 +295,7 @@ def main(
             chosen.column_suffix,
         )
         sys.stdout.write(f"\n{locations.shown(folder)}\n{text}\n")
-        if write_doc:
+        if write:
             write_between_markers(chosen.doc, f"bench:{folder.name}", text)
 
 if __name__ == "__main__":

@@ -262,11 +262,11 @@ def main(
         list[str] | None, typer.Option(help="Only the candidates of this config, as CANDIDATES names it (repeatable).")
     ] = None,
     data_dir: Annotated[Path, typer.Option(help="Folder holding the benchmark folders.")] = locations.DEFAULT_DATA_DIR,
-    write_doc: Annotated[
+    write: Annotated[
         bool,
         typer.Option(
             help="Keep the figures in benchmarks/results/bench_transfer.json and write the tables into docs/training.md; "
-            "--no-write-doc only prints them (the new figures beside the kept ones), changing no file of the repository."
+            "--no-write only prints them (the new figures beside the kept ones), changing no file of the repository."
         ),
     ] = True,
 ) -> None:
@@ -282,13 +282,13 @@ def main(
         for candidate in chosen:
             logger.info("training and scoring %s", candidate.key)
             kept[candidate.key] = measure(candidate, data_dir)
-            if write_doc:
+            if write:
                 # Kept at once, so a later candidate that fails does not take this one's figures with it.
                 write_texts_atomically({RESULTS: json.dumps(kept, indent=2, sort_keys=True) + "\n"})
     for task in dict.fromkeys(candidate.task for candidate in chosen):
         text = table(task, [kept[c.key] for c in CANDIDATES if c.task == task and c.key in kept])
         typer.echo(f"\n{text}")
-        if write_doc:
+        if write:
             write_between_markers(DOC, f"bench:transfer-{task}", text)
 
 

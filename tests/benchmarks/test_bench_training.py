@@ -74,7 +74,7 @@ def test_sigterm_stops_the_training_it_started_and_removes_its_temporary_store(t
     results = PROJECT_ROOT / "benchmarks" / "results" / "bench_training.json"
     before = results.read_bytes()
     bench = subprocess.Popen(
-        [sys.executable, str(PROJECT_ROOT / "benchmarks" / "bench_training.py"), "seeds", "configs/topic/tfidf_svm.yaml", "--no-write-doc"],
+        [sys.executable, str(PROJECT_ROOT / "benchmarks" / "bench_training.py"), "seeds", "configs/topic/tfidf_svm.yaml", "--no-write"],
         cwd=PROJECT_ROOT,
         env={**os.environ, "TMPDIR": str(tmp_path), "OMP_NUM_THREADS": "1"},
         stdout=subprocess.DEVNULL,
@@ -113,7 +113,7 @@ def test_a_measurement_trains_the_config_and_reads_its_figures_from_the_version_
     assert 0 < float(str(row["size_mb"])) < 50 and float(str(row["peak_mb"])) > 100 and float(str(row["seconds"])) > 0
 
 
-def test_no_write_doc_prints_the_new_figures_and_changes_no_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_no_write_prints_the_new_figures_and_changes_no_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     measured = _row("configs/topic/tfidf_svm.yaml", "2026-12-05", {"macro_f1": 0.4242})
     # The measurement itself (a training in a child process) is the test above's.
     monkeypatch.setattr(bench_training, "measure", lambda config, store, metrics: measured)
@@ -124,7 +124,7 @@ def test_no_write_doc_prints_the_new_figures_and_changes_no_file(tmp_path: Path,
 
     app = typer.Typer()
     app.command()(bench_training.main)  # as run_script runs it: its one command
-    result = CliRunner().invoke(app, ["seeds", "configs/topic/tfidf_svm.yaml", "--no-write-doc"])
+    result = CliRunner().invoke(app, ["seeds", "configs/topic/tfidf_svm.yaml", "--no-write"])
 
     assert result.exit_code == 0, result.output
     assert "0.424" in result.output  # the new figure, in the printed table

@@ -101,7 +101,7 @@ def test_the_stance_table_has_the_semeval_figures_then_the_outside_sets() -> Non
     assert cells[:6] == ["`configs/stance/a.yaml`", "", "0.500", "**61.2**", "0.450 (0.410–0.490)", "against 0.40, favor 0.50"]
 
 
-def test_no_write_doc_prints_the_new_figures_and_changes_no_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_no_write_prints_the_new_figures_and_changes_no_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # It kept the new figures in benchmarks/results/bench_transfer.json all the same.
     kept = tmp_path / "bench_transfer.json"
     shutil.copy(bench_transfer.RESULTS, kept)
@@ -115,7 +115,7 @@ def test_no_write_doc_prints_the_new_figures_and_changes_no_file(tmp_path: Path,
 
     app = typer.Typer()
     app.command()(bench_transfer.main)
-    result = CliRunner().invoke(app, ["--config", candidate.config, "--no-write-doc"])
+    result = CliRunner().invoke(app, ["--config", candidate.config, "--no-write"])
 
     assert result.exit_code == 0, result.output
     assert "Measured 2099-01-01, a test's machine" in result.output  # the new figures, in the printed table

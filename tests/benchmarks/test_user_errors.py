@@ -38,7 +38,7 @@ BENCHMARKS = PROJECT_ROOT / "benchmarks"
             "error: config file nope.yaml not found",
         ),
         ("bench_runtime_loao.py", ["--no-write", "nope.yaml"], "error: config file nope.yaml not found"),
-        ("bench_transfer.py", ["--only", "topic", "--data-dir", "{tmp}", "--no-write-doc"], "error: {tmp}/bbc_news not found"),
+        ("bench_transfer.py", ["--only", "topic", "--data-dir", "{tmp}", "--no-write"], "error: {tmp}/bbc_news not found"),
         ("bench_neighbours.py", ["--no-write", "--data-dir", "{tmp}"], "error: {tmp}/bbc_news not found"),
         # Named, not made: a mistyped store became an empty one, said to hold no such model.
         (
@@ -63,7 +63,7 @@ BENCHMARKS = PROJECT_ROOT / "benchmarks"
         ("fnc1_dev_gap.py", ["--scratch", "{tmp}/a-file/s", "--data-dir", "{tmp}"], "error: scratch folder {tmp}/a-file/s cannot be made"),
         (
             "bench_training.py",
-            ["seeds", "configs/topic/tfidf_svm.yaml", "--no-write-doc", "--store", "{tmp}/a-file/store"],
+            ["seeds", "configs/topic/tfidf_svm.yaml", "--no-write", "--store", "{tmp}/a-file/store"],
             "error: store folder {tmp}/a-file/store cannot be made",
         ),
         (
