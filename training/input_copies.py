@@ -12,6 +12,7 @@ import logging
 import pandas as pd
 
 from classifiers.contract import REQUIRED_COLUMNS
+from training.linked_components import linked_components
 
 logger = logging.getLogger(__name__)
 
@@ -29,21 +30,13 @@ def join_groups_sharing_inputs(frame: pd.DataFrame, keys: pd.Series) -> tuple[pd
     """The frame with every two groups that share an input (`keys`: its rows' `input_keys`) made one (under the name of
     the one that comes first), and how many groups were joined into another."""
     groups = frame["group"].astype(str)
-    parent: dict[str, str] = {}
-
-    def root(group: str) -> str:
-        while parent.get(group, group) != group:
-            group = parent[group]
-        return group
-
-    first_seen = {group: position for position, group in enumerate(dict.fromkeys(groups))}
-    for members in groups.groupby(keys.to_numpy()).unique():
-        roots = sorted({root(group) for group in members}, key=first_seen.__getitem__)
-        for other in roots[1:]:
-            parent[other] = roots[0]
-    if not parent:
+    component, _ = linked_components(groups.tolist(), keys.tolist())
+    # Each component is named after its group that comes first.
+    first = pd.Series(groups.to_numpy()).groupby(component).first()
+    joined = groups.nunique() - len(first)
+    if not joined:
         return frame, 0
-    return frame.assign(group=groups.map(root)), len(parent)
+    return frame.assign(group=first[component].to_numpy()), joined
 
 
 def without_copies_of(extra: pd.DataFrame, task: str, data_keys: set[str]) -> tuple[pd.DataFrame, int]:

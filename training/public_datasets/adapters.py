@@ -20,6 +20,7 @@ from typing import Any
 import pandas as pd
 
 from classifiers.errors import UserInputError
+from training.linked_components import linked_components
 from training.text_decoding import decode_text
 
 logger = logging.getLogger(__name__)
@@ -284,33 +285,18 @@ def fnc1_stories(headlines: Sequence[str], body_ids: Sequence[str], labels: Sequ
     every headline to the bodies it is *related* to (the graph of all pairs is one component); it is
     named `story-<smallest Body ID in it>`. A headline or body with no related pair is a story of its own.
     """
-    parent: dict[tuple[str, str], tuple[str, str]] = {}
-
-    def find(node: tuple[str, str]) -> tuple[str, str]:
-        parent.setdefault(node, node)
-        while parent[node] != node:
-            parent[node] = parent[parent[node]]
-            node = parent[node]
-        return node
-
-    for headline, body, label in zip(headlines, body_ids, labels, strict=True):
-        find(("h", headline))
-        find(("b", body))
-        if label != FNC1_UNRELATED:
-            parent[find(("h", headline))] = find(("b", body))
-    members: dict[tuple[str, str], list[str]] = {}
-    for node in list(parent):
-        members.setdefault(find(node), [])
-        if node[0] == "b":
-            members[find(node)].append(node[1])
-
-    def name(node: tuple[str, str]) -> str:
-        bodies = members[find(node)]
-        if not bodies:  # a headline with no related body
-            return "story-h" + hashlib.sha256(node[1].encode()).hexdigest()[:12]
-        return "story-" + min(bodies, key=lambda body: (len(body), body))
-
-    return [name(("h", h)) for h in headlines], [name(("b", b)) for b in body_ids]
+    related = [label != FNC1_UNRELATED for label in labels]
+    head_story, body_story = linked_components(headlines, body_ids, related)
+    bodies: dict[int, list[str]] = {}
+    for story, body in zip(body_story, body_ids, strict=True):
+        bodies.setdefault(int(story), []).append(body)
+    names = {story: "story-" + min(members, key=lambda body: (len(body), body)) for story, members in bodies.items()}
+    # A headline with no related body is a story of its own, named after its text.
+    heads = [
+        names.get(int(story)) or "story-h" + hashlib.sha256(headline.encode()).hexdigest()[:12]
+        for story, headline in zip(head_story, headlines, strict=True)
+    ]
+    return heads, [names[int(story)] for story in body_story]
 
 
 def fnc1_story_groups(headlines: Sequence[str], body_ids: Sequence[str], labels: Sequence[str]) -> list[str]:
