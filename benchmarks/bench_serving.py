@@ -20,7 +20,6 @@ import json
 import logging
 import os
 import platform
-import re
 import signal
 import socket
 import statistics
@@ -36,6 +35,7 @@ from pathlib import Path
 from typing import Annotated
 
 import aiohttp
+import psutil
 import typer
 from doc_markers import write_between_markers
 from machine import cpu_description
@@ -170,41 +170,32 @@ def train_defaults_into(uri: str) -> None:
     )
 
 
-def proc_text(path: Path) -> str:
-    """A /proc file's text; empty when its process or thread exited since it was listed."""
+def process_tree(pid: int) -> list[psutil.Process]:
+    """A process and all its descendants; none when it has exited."""
     try:
-        return path.read_text()
-    except (FileNotFoundError, ProcessLookupError):
-        return ""
-
-
-def process_tree(pid: int) -> list[int]:
-    """A process and all its descendants."""
-    found, pending = [], [pid]
-    while pending:
-        current = pending.pop()
-        found.append(current)
-        for task in Path(f"/proc/{current}/task").glob("*"):
-            pending += [int(child) for child in proc_text(task / "children").split()]
-    return found
+        root = psutil.Process(pid)
+        return [root, *root.children(recursive=True)]
+    except psutil.NoSuchProcess:
+        return []
 
 
 def tree_rss_mb(pid: int) -> float:
-    """VmRSS summed over a process tree (pages shared between the processes count once per process)."""
-    total_kb = 0
+    """RSS summed over a process tree (pages shared between the processes count once per process)."""
+    total = 0
     for member in process_tree(pid):
-        found = re.search(r"^VmRSS:\s+(\d+) kB", proc_text(Path(f"/proc/{member}/status")), re.MULTILINE)
-        total_kb += int(found.group(1)) if found else 0
-    return total_kb / 1024
+        with contextlib.suppress(psutil.NoSuchProcess):  # exited since it was listed
+            total += member.memory_info().rss
+    return total / 2**20
 
 
 def tree_cpu_seconds(pid: int) -> float:
     """User + system CPU time of a process tree so far (a member that exited meanwhile is left out)."""
-    ticks = 0
+    total = 0.0
     for member in process_tree(pid):
-        fields = proc_text(Path(f"/proc/{member}/stat")).rpartition(")")[2].split()
-        ticks += int(fields[11]) + int(fields[12]) if fields else 0
-    return ticks / os.sysconf("SC_CLK_TCK")
+        with contextlib.suppress(psutil.NoSuchProcess):
+            times = member.cpu_times()
+            total += times.user + times.system
+    return total
 
 
 @contextmanager

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import os
+import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -72,3 +74,26 @@ def test_the_measured_line_names_the_models_served_and_says_no_encoder_for_tfidf
 def test_the_champions_served_are_read_with_their_families(tfidf_store_uri: str) -> None:
     assert bench_serving.served_models(tfidf_store_uri) == [("news-topic", "1", "tfidf"), ("news-stance", "1", "tfidf")]
     assert bench_serving.has_champions(tfidf_store_uri)
+
+
+def test_a_process_trees_memory_and_cpu_count_its_children() -> None:
+    # A parent that only waits, and a child that holds 200 MB and spins for a second of CPU before it is read.
+    child = (
+        "import time; block = bytearray(200 * 2**20); end = time.process_time() + 1.0\n"
+        "while time.process_time() < end: pass\n"
+        "time.sleep(60)"
+    )
+    parent = f"import subprocess, sys; subprocess.run([sys.executable, '-c', {child!r}])"
+    process = subprocess.Popen([sys.executable, "-c", parent])
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and bench_serving.tree_cpu_seconds(process.pid) < 1.0:
+            time.sleep(0.1)
+        assert len(bench_serving.process_tree(process.pid)) == 2
+        assert bench_serving.tree_rss_mb(process.pid) > 200
+        assert bench_serving.tree_cpu_seconds(process.pid) >= 1.0
+    finally:
+        for member in reversed(bench_serving.process_tree(process.pid)):
+            member.kill()
+        process.wait()
+    assert bench_serving.process_tree(process.pid) == [] and bench_serving.tree_rss_mb(process.pid) == 0
