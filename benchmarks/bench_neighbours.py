@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 import typer
 from markdown_tables import markdown_table
+from sklearn.metrics import accuracy_score, recall_score
 from user_errors import run_script
 
 from classifiers import store as model_store
@@ -56,9 +57,10 @@ def scores(segments: pd.DataFrame, probabilities: np.ndarray, labels: list[str],
     """Segment accuracy and per-topic recall with each segment mixed with its neighbours at `weight`."""
     predicted = np.asarray(labels)[mix_neighbours(probabilities, weight, segments["article"]).argmax(axis=1)]
     gold = segments["label"].to_numpy()
-    row = {"weight": weight, "accuracy": round(float((predicted == gold).mean()), 3)}
-    row |= {f"recall_{topic}": round(float((predicted[gold == topic] == topic).mean()), 3) for topic in TOPICS.values()}
-    return row
+    topics = list(TOPICS.values())
+    recalls = recall_score(gold, predicted, labels=topics, average=None, zero_division=0)
+    row = {"weight": weight, "accuracy": round(float(accuracy_score(gold, predicted)), 3)}
+    return row | {f"recall_{topic}": round(float(recall), 3) for topic, recall in zip(topics, recalls, strict=True)}
 
 
 def table(rows: list[dict[str, float]]) -> str:

@@ -16,6 +16,7 @@ from typing import Annotated
 import pandas as pd
 import typer
 from markdown_tables import markdown_table
+from sklearn.metrics import accuracy_score
 from user_errors import run_script
 
 from classifiers import store as model_store
@@ -64,7 +65,8 @@ def probe(uri: str) -> list[str]:
         model = loaded.model.unwrap_python_model().classifier
         labels = predict(model, pd.DataFrame({"text": [text for _, text in rows], "target": [t for t, _ in rows]}))["label"]
     praised, blamed, neutral = labels[: len(PAIRS)], labels[len(PAIRS) : 2 * len(PAIRS)], labels[2 * len(PAIRS) :]
-    right = sum(p == "favor" for p in praised) + sum(b == "against" for b in blamed) + sum(n == "none" for n in neutral)
+    intended = ["favor"] * len(PAIRS) + ["against"] * len(PAIRS) + ["none"] * len(NEUTRAL)
+    right = int(accuracy_score(intended, list(labels), normalize=False))
     pairs = " · ".join(f"{target}: {p}/{b}" for (target, _, _), p, b in zip(PAIRS, praised, blamed, strict=True))
     return [f"`{uri}`", pairs, ", ".join(neutral), f"{right}/{len(rows)}"]
 
