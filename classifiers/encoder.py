@@ -18,6 +18,7 @@ from classifiers.embedding_cache import RecentEmbeddings, fingerprint, shared_re
 from classifiers.errors import UserInputError
 from classifiers.interface import TextReading
 from classifiers.onnx_encoder import shared_session, token_sums, unit_means
+from classifiers.saved_settings import SavedSettings
 
 if TYPE_CHECKING:
     import onnxruntime
@@ -208,6 +209,16 @@ def prediction_rows_per_call(configured: int, device: torch.device, runtime: str
     return int(requested)
 
 
+class PoolingSettings(SavedSettings):
+    """A saved encoder's settings."""
+
+    max_length: int
+    batch_size: int
+    # A model saved before long texts were read in windows was trained and measured on their first max_length word
+    # pieces: it goes on reading them so.
+    long_texts: LongTexts = "truncate"
+
+
 class MeanPooledEncoder:
     """Sentence embeddings from a frozen encoder, L2-normalised; remembers what it has embedded."""
 
@@ -373,18 +384,14 @@ class MeanPooledEncoder:
             else AutoModel.from_pretrained(self.path, local_files_only=True, dtype=torch.float32)
         )
         weights.save_pretrained(directory)
-        settings: dict[str, object] = {"max_length": self.max_length, "batch_size": self.batch_size}
-        # Written only where it reads in windows: a truncating encoder's files stay loadable by code from before long
-        # texts were read whole (a rolled-back server), which reads them alike; a windowed one fails to load there
-        # rather than read less than it was trained on.
-        if self.long_texts != "truncate":
-            settings["long_texts"] = self.long_texts
-        (directory / SETTINGS_FILE).write_text(json.dumps(settings), encoding="utf-8")
+        settings = PoolingSettings(max_length=self.max_length, batch_size=self.batch_size, long_texts=self.long_texts)
+        # `long_texts` written only where it reads in windows: a truncating encoder's files stay loadable by code from
+        # before long texts were read whole (a rolled-back server), which reads them alike; a windowed one fails to
+        # load there rather than read less than it was trained on.
+        settings.write(directory / SETTINGS_FILE, exclude_defaults=True)
 
     @classmethod
     def load(cls, directory: Path) -> MeanPooledEncoder:
         """An encoder written by `save`."""
-        settings = json.loads((directory / SETTINGS_FILE).read_text(encoding="utf-8"))
-        # A model saved before long texts were read in windows was trained and measured on their first max_length
-        # word pieces: it goes on reading them so.
-        return cls(directory, **{"long_texts": "truncate", **settings})
+        settings = PoolingSettings.read(directory / SETTINGS_FILE)
+        return cls(directory, settings.max_length, settings.batch_size, long_texts=settings.long_texts)

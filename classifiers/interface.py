@@ -6,7 +6,6 @@ layout version); `load_predictor` reads it back through the family registry.
 
 from __future__ import annotations
 
-import json
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -18,6 +17,7 @@ import pandas as pd
 
 from classifiers.document_context import mix_neighbours
 from classifiers.errors import UserInputError
+from classifiers.saved_settings import SavedSettings, read_json
 from classifiers.target_context import SHIPPED_ONLY, TargetAliases
 
 # Gold or predicted labels, one per row: a list, or the object array a DataFrame column gives.
@@ -99,30 +99,44 @@ class Trainable(Predictor):
         """Write the model and its metadata (family, task, labels, neighbour weight, target aliases, layout) into
         directory."""
         directory.mkdir(parents=True, exist_ok=True)
-        meta = {
-            "family": self.family,
-            "task": self.task,
-            "labels": self.labels,
-            "neighbour_weight": self.neighbour_weight,
-            "target_aliases": self.target_aliases.as_dict(),
-            "layout": LAYOUT_VERSION,
-        }
-        (directory / META_FILE).write_text(json.dumps(meta, indent=2), encoding="utf-8")
+        meta = ClassifierMeta(
+            family=self.family,
+            task=self.task,
+            labels=self.labels,
+            neighbour_weight=self.neighbour_weight,
+            target_aliases=self.target_aliases.as_dict(),
+            layout=LAYOUT_VERSION,
+        )
+        meta.write(directory / META_FILE)
         self.save_weights(directory)
+
+
+class ClassifierMeta(SavedSettings):
+    """A saved model's `classifier.json`: what any family's model is, whatever its own files hold."""
+
+    family: str
+    task: str
+    labels: list[str]
+    # Models saved before neighbour weights existed read every segment alone.
+    neighbour_weight: float = 0.0
+    target_aliases: dict[str, list[str]] = {}
+    layout: int
 
 
 def load_predictor(directory: Path) -> Predictor:
     """Load any saved classifier; the family named in its metadata picks the class."""
     from classifiers.registry import get_family
 
-    meta = json.loads((directory / META_FILE).read_text(encoding="utf-8"))
-    if meta.get("layout") != LAYOUT_VERSION:
+    path = directory / META_FILE
+    raw = read_json(path)
+    # Checked first: an older layout's file need not have this layout's keys.
+    if isinstance(raw, dict) and raw.get("layout", 1) != LAYOUT_VERSION:
         raise OutdatedModelError(
             f"the model in {directory} was saved by an older version of this project "
-            f"(layout {meta.get('layout', 1)}, this version reads {LAYOUT_VERSION}): {RETRAIN_ADVICE}"
+            f"(layout {raw.get('layout', 1)}, this version reads {LAYOUT_VERSION}): {RETRAIN_ADVICE}"
         )
-    predictor = get_family(meta["family"]).predictor.load_weights(directory, meta["task"], meta["labels"])
-    # Models saved before neighbour weights existed read every segment alone.
-    predictor.neighbour_weight = float(meta.get("neighbour_weight", 0.0))
-    predictor.target_aliases = TargetAliases.of(meta.get("target_aliases", {}))
+    meta = ClassifierMeta.of(path, raw)
+    predictor = get_family(meta.family).predictor.load_weights(directory, meta.task, meta.labels)
+    predictor.neighbour_weight = meta.neighbour_weight
+    predictor.target_aliases = TargetAliases.of(meta.target_aliases)
     return predictor

@@ -13,13 +13,13 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from string import Formatter
-from typing import Any
 
 import numpy as np
 import pandas as pd
 from scipy.special import softmax
 
 from classifiers.encoder import MeanPooledEncoder
+from classifiers.saved_settings import SavedSettings
 
 SLOT = "target"
 
@@ -79,11 +79,19 @@ class StanceDescriptions:
         described = self.probabilities(encoder, text, targets, labels)
         return (1 - self.weight) * head_probabilities + self.weight * described
 
-    def settings(self) -> dict[str, object]:
+    def settings(self) -> DescribedSettings:
         """What `from_settings` reads back (saved beside the head)."""
-        return {"sentences": self.sentences, "weight": self.weight, "temperature": self.temperature}
+        return DescribedSettings(sentences=self.sentences, weight=self.weight, temperature=self.temperature)
 
     @classmethod
-    def from_settings(cls, settings: Mapping[str, Any]) -> StanceDescriptions:
-        """Read back what `settings` saved with a model (a JSON object)."""
-        return cls(dict(settings["sentences"]), float(settings["weight"]), float(settings["temperature"]))
+    def from_settings(cls, settings: DescribedSettings) -> StanceDescriptions:
+        """Read back what `settings` saved with a model."""
+        return cls(settings.sentences, settings.weight, settings.temperature)
+
+
+class DescribedSettings(SavedSettings):
+    """Stance descriptions as a model saves them."""
+
+    sentences: dict[str, list[str]]
+    weight: float
+    temperature: float

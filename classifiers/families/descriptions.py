@@ -12,7 +12,6 @@ per label, the head can learn which directions of the space tell two labels apar
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Literal
@@ -37,6 +36,7 @@ from classifiers.encoder import ENCODER_REQUIREMENTS, MeanPooledEncoder, resolve
 from classifiers.errors import UserInputError
 from classifiers.interface import Labels, TextReading, Trainable
 from classifiers.registry import Factory, Family, register
+from classifiers.saved_settings import SavedSettings
 
 PROTOTYPES_FILE = "prototypes.npy"
 SETTINGS_FILE = "prototype_settings.json"
@@ -200,22 +200,28 @@ class DescriptionClassifier(Trainable):
 
     def save_weights(self, directory: Path) -> None:
         np.save(directory / PROTOTYPES_FILE, self.prototypes)
-        settings = {"temperature": self.temperature, "head_weight": self.head_weight}
-        (directory / SETTINGS_FILE).write_text(json.dumps(settings), encoding="utf-8")
+        PrototypeSettings(temperature=self.temperature, head_weight=self.head_weight).write(directory / SETTINGS_FILE)
         if self.head is not None:
             joblib.dump(self.head, directory / HEAD_FILE)
         self.encoder.save(directory / ENCODER_DIR)
 
     @classmethod
     def load_weights(cls, directory: Path, task: str, labels: list[str]) -> DescriptionClassifier:
-        settings = json.loads((directory / SETTINGS_FILE).read_text(encoding="utf-8"))
+        settings = PrototypeSettings.read(directory / SETTINGS_FILE)
         prototypes = np.load(directory / PROTOTYPES_FILE)
         # Models saved before the head existed have neither the file nor the setting.
         head = joblib.load(directory / HEAD_FILE) if (directory / HEAD_FILE).is_file() else None
         encoder = MeanPooledEncoder.load(directory / ENCODER_DIR)
-        classifier = cls(task, encoder, prototypes, settings["temperature"], None, head, settings.get("head_weight", 0.0))
+        classifier = cls(task, encoder, prototypes, settings.temperature, None, head, settings.head_weight)
         classifier.labels = labels
         return classifier
+
+
+class PrototypeSettings(SavedSettings):
+    """A description model's settings beside its prototypes."""
+
+    temperature: float
+    head_weight: float = 0.0  # models saved before the head existed
 
 
 def _unit(vector: np.ndarray) -> np.ndarray:

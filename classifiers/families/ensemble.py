@@ -7,7 +7,6 @@ in its own folder with its own metadata and loaded through the registry like a s
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Literal
@@ -20,6 +19,7 @@ from classifiers.config import FamilyConfig
 from classifiers.errors import UserInputError
 from classifiers.interface import Labels, TextReading, Trainable, load_predictor
 from classifiers.registry import Factory, Family, classifier_factory, get_family, register
+from classifiers.saved_settings import SavedSettings
 
 SETTINGS_FILE = "ensemble.json"
 
@@ -135,21 +135,27 @@ class EnsembleClassifier(Trainable):
     def save_weights(self, directory: Path) -> None:
         for index, member in enumerate(self.members):
             member.save(directory / _member_dir(index))
-        settings = {"members": len(self.members), "weights": self.weights.tolist()}
-        (directory / SETTINGS_FILE).write_text(json.dumps(settings), encoding="utf-8")
+        EnsembleSettings(members=len(self.members), weights=self.weights.tolist()).write(directory / SETTINGS_FILE)
 
     @classmethod
     def load_weights(cls, directory: Path, task: str, labels: list[str]) -> EnsembleClassifier:
-        settings = json.loads((directory / SETTINGS_FILE).read_text(encoding="utf-8"))
+        settings = EnsembleSettings.read(directory / SETTINGS_FILE)
         members = []
-        for index in range(settings["members"]):
+        for index in range(settings.members):
             member = load_predictor(directory / _member_dir(index))
             if not isinstance(member, Trainable):
                 raise UserInputError(f"{directory / _member_dir(index)}: not a model of a registered family")
             members.append(member)
-        classifier = cls(task, members, settings["weights"])
+        classifier = cls(task, members, settings.weights)
         classifier.labels = labels
         return classifier
+
+
+class EnsembleSettings(SavedSettings):
+    """An ensemble's settings beside its members' folders."""
+
+    members: int
+    weights: list[float]
 
 
 def _member_dir(index: int) -> str:

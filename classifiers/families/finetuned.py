@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import tempfile
 from collections.abc import Mapping
 from pathlib import Path
@@ -24,6 +23,7 @@ from classifiers.encoder import (
 from classifiers.errors import UserInputError
 from classifiers.interface import Labels, TextReading, Trainable
 from classifiers.registry import Factory, Family, register
+from classifiers.saved_settings import SavedSettings
 
 if TYPE_CHECKING:
     import torch
@@ -218,7 +218,7 @@ class FineTunedClassifier(Trainable):
             raise NotFittedError("save needs a trained model: call fit first")
         self.model.save_pretrained(directory / "model")
         self.tokenizer.save_pretrained(directory / "model")
-        (directory / SETTINGS_FILE).write_text(json.dumps({"max_length": self.max_length}), encoding="utf-8")
+        FineTunedSettings(max_length=self.max_length).write(directory / SETTINGS_FILE)
 
     @classmethod
     def load_weights(cls, directory: Path, task: str, labels: list[str]) -> FineTunedClassifier:
@@ -227,9 +227,9 @@ class FineTunedClassifier(Trainable):
         path = directory / "model"
         model = AutoModelForSequenceClassification.from_pretrained(path, local_files_only=True).eval()
         model.to("cuda" if _cuda() else "cpu")
-        settings = json.loads((directory / SETTINGS_FILE).read_text(encoding="utf-8"))
+        settings = FineTunedSettings.read(directory / SETTINGS_FILE)
         tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
-        classifier = cls(task, tokenizer, model, settings["max_length"])
+        classifier = cls(task, tokenizer, model, settings.max_length)
         # id2label fixes the order of the logits; metadata that disagrees would put probabilities under wrong labels.
         id2label = [model.config.id2label[index] for index in range(model.config.num_labels)]
         if id2label != labels:
@@ -238,6 +238,12 @@ class FineTunedClassifier(Trainable):
             )
         classifier.labels = id2label
         return classifier
+
+
+class FineTunedSettings(SavedSettings):
+    """A fine-tuned model's settings beside its transformers folder."""
+
+    max_length: int
 
 
 def _cuda() -> bool:

@@ -4,7 +4,6 @@ optionally mixed with how close the text is to sentences that voice each stance 
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Literal, TypeAlias, cast
@@ -33,7 +32,8 @@ from classifiers.errors import UserInputError
 from classifiers.interface import Labels, TextReading, Trainable
 from classifiers.mlp_head import BalancedMLPClassifier
 from classifiers.registry import Factory, Family, register
-from classifiers.stance_descriptions import StanceDescriptions, check_sentences
+from classifiers.saved_settings import SavedSettings
+from classifiers.stance_descriptions import DescribedSettings, StanceDescriptions, check_sentences
 from classifiers.target_context import SHIPPED_ONLY, TargetAliases, composed, mask_mentions
 
 HEAD_FILE = "head.joblib"
@@ -425,29 +425,38 @@ class FrozenEncoderClassifier(Trainable):
 
     def save_weights(self, directory: Path) -> None:
         joblib.dump(self.head, directory / HEAD_FILE)
-        settings = {
-            "stance_input": self.stance_input,
-            "matching_features": self.matching_features,
-            "descriptions": self.descriptions.settings() if self.descriptions is not None else None,
-            "target_mask": self.target_mask,
-            "pair_embedding": self.pair_embedding,
-        }
-        (directory / SETTINGS_FILE).write_text(json.dumps(settings), encoding="utf-8")
+        FrozenSettings(
+            stance_input=self.stance_input,
+            matching_features=self.matching_features,
+            descriptions=self.descriptions.settings() if self.descriptions is not None else None,
+            target_mask=self.target_mask,
+            pair_embedding=self.pair_embedding,
+        ).write(directory / SETTINGS_FILE)
         self.encoder.save(directory / ENCODER_DIR)
 
     @classmethod
     def load_weights(cls, directory: Path, task: str, labels: list[str]) -> FrozenEncoderClassifier:
-        settings = json.loads((directory / SETTINGS_FILE).read_text(encoding="utf-8"))
+        settings = FrozenSettings.read(directory / SETTINGS_FILE)
         encoder, head = MeanPooledEncoder.load(directory / ENCODER_DIR), joblib.load(directory / HEAD_FILE)
-        # Models saved before matching features, stance descriptions, target masks or pair embeddings existed had none.
-        described = settings.get("descriptions")
-        descriptions = StanceDescriptions.from_settings(described) if described else None
+        described = settings.descriptions
+        descriptions = StanceDescriptions.from_settings(described) if described is not None else None
         classifier = cls(
-            task, encoder, head, settings["stance_input"], settings.get("matching_features", False), descriptions,
-            settings.get("target_mask"), settings.get("pair_embedding", False),
+            task, encoder, head, settings.stance_input, settings.matching_features, descriptions, settings.target_mask,
+            settings.pair_embedding,
         )
         classifier.labels = labels
         return classifier
+
+
+class FrozenSettings(SavedSettings):
+    """A frozen-encoder model's settings beside its head."""
+
+    stance_input: StanceInput
+    # Models saved before matching features, stance descriptions, target masks or pair embeddings existed had none.
+    matching_features: bool = False
+    descriptions: DescribedSettings | None = None
+    target_mask: str | None = None
+    pair_embedding: bool = False
 
 
 def _trainer(config: FrozenEncoderModel, task: str, seed: int) -> Factory:

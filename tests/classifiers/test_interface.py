@@ -11,6 +11,7 @@ import pytest
 
 from classifiers.families.tfidf import TfidfClassifier, TfidfModel, build_pipeline
 from classifiers.interface import META_FILE, OutdatedModelError, load_predictor
+from classifiers.saved_settings import SavedModelError
 from classifiers.target_context import SHIPPED_ONLY, TargetAliases
 
 TEXTS = ["Jets struck the city overnight.", "Ministers met for ceasefire talks.", "Parliament passed the budget."]
@@ -71,3 +72,32 @@ def test_target_aliases_travel_with_the_model_and_older_models_know_only_the_shi
     del meta["target_aliases"]  # saved before a model had aliases of its own
     (tmp_path / META_FILE).write_text(json.dumps(meta))
     assert load_predictor(tmp_path).target_aliases == SHIPPED_ONLY
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"labels": "conflict"}, r"classifier.json: labels: Input should be a valid list; "),
+        ({"neighbour_weight": "high"}, r"classifier.json: neighbour_weight: Input should be a valid number"),
+        ({"family": None}, r"classifier.json: family: Input should be a valid string"),
+        ({"ensemble_of": 2}, r"classifier.json: ensemble_of: Extra inputs are not permitted; the model was saved by another"),
+    ],
+)
+def test_a_damaged_or_foreign_classifier_json_is_named_with_its_key(
+    tmp_path: Path, change: dict[str, object], message: str
+) -> None:
+    tiny_topic_model(tmp_path)
+    meta = json.loads((tmp_path / META_FILE).read_text())
+    (tmp_path / META_FILE).write_text(json.dumps(meta | change))
+    with pytest.raises(SavedModelError, match=message):
+        load_predictor(tmp_path)
+
+
+def test_a_classifier_json_that_is_no_object_is_named(tmp_path: Path) -> None:
+    tiny_topic_model(tmp_path)
+    (tmp_path / META_FILE).write_text("[2]")
+    with pytest.raises(SavedModelError, match=r"classifier.json: the file: Input should be a valid dictionary"):
+        load_predictor(tmp_path)
+    (tmp_path / META_FILE).write_text('{"family": "tfidf",')
+    with pytest.raises(SavedModelError, match=r"classifier.json: not the JSON this project writes .*: the saved model is damaged"):
+        load_predictor(tmp_path)
