@@ -36,14 +36,7 @@ def read_jsonl_table(
     for number, line in jsonl_lines(path):
         where = f"{path}:{number}"
         record = json_object(line, where)
-        missing = [column for column in columns if column not in record]
-        if missing:
-            raise UserInputError(f"{where}: missing field(s) {', '.join(missing)}")
-        for column in columns:
-            _check_value(record[column], column, integer_ok=column in ids and column not in fields, where=where)
-        blank = [column for column in nonblank if is_blank(str(record[column]))]
-        if blank:
-            raise UserInputError(f"{where}: field '{blank[0]}' is blank")
+        check_fields(record, where, fields, [column for column in ids if column not in fields], nonblank)
         if labels is not None and record["label"] not in labels:
             raise UserInputError(f"{where}: label '{record['label']}' is not one of the declared labels ({', '.join(labels)})")
         row: dict[str, str | None] = {column: str(record[column]) for column in columns}
@@ -54,6 +47,22 @@ def read_jsonl_table(
             row[column] = None if value is None else str(value)
         rows.append(row)
     return pd.DataFrame(rows, columns=[*columns, *optional])
+
+
+def check_fields(
+    record: dict[str, Any], where: str, strings: Sequence[str], ids: Sequence[str] = (), nonblank: Sequence[str] = ()
+) -> None:
+    """UserInputError naming `where` unless the record has every field of `strings` and `ids`, each a string of valid
+    characters (an id may also be an integer), those of `nonblank` with a visible one (`classifiers.blank_text`)."""
+    columns = list(dict.fromkeys([*strings, *ids]))
+    missing = [column for column in columns if column not in record]
+    if missing:
+        raise UserInputError(f"{where}: missing field(s) {', '.join(missing)}")
+    for column in columns:
+        _check_value(record[column], column, integer_ok=column not in strings, where=where)
+    blank = [column for column in nonblank if is_blank(str(record[column]))]
+    if blank:
+        raise UserInputError(f"{where}: field '{blank[0]}' is blank")
 
 
 # Formats a JSONL reader would fail on at their first bytes, with an error about JSON rather than about the format.

@@ -3,7 +3,7 @@ from pathlib import Path
 import pytest
 
 from classifiers.errors import UserInputError
-from training.jsonl_table import read_jsonl_table
+from training.jsonl_table import check_fields, read_jsonl_table
 
 
 def write(tmp_path: Path, *lines: str) -> Path:
@@ -131,3 +131,16 @@ def test_a_field_given_twice_is_refused_rather_than_the_last_kept(tmp_path: Path
     with pytest.raises(UserInputError) as err:
         read_jsonl_table(path, ["text", "label"])
     assert str(err.value) == f"{path}:2: field '{key}' is given twice; keep one"
+
+
+def test_a_records_fields_are_checked_in_one_place_for_every_reader() -> None:
+    check_fields({"text": "a", "group": 3}, "f:1", ["text"], ["group"], nonblank=["text"])
+    for record, message in (
+        ({"group": 3}, "f:1: missing field(s) text"),
+        ({"text": "a", "group": True}, "f:1: field 'group' must be a string or an integer, got true"),
+        ({"text": 3, "group": 3}, "f:1: field 'text' must be a string, got 3"),
+        ({"text": "\u200b ", "group": 3}, "f:1: field 'text' is blank"),
+    ):
+        with pytest.raises(UserInputError) as err:
+            check_fields(record, "f:1", ["text"], ["group"], nonblank=["text"])
+        assert str(err.value) == message

@@ -18,7 +18,7 @@ import pyarrow.parquet as pq
 from classifiers.blank_text import is_blank
 from classifiers.contract import DOCUMENT_COLUMN
 from classifiers.errors import UserInputError
-from training.jsonl_table import json_object, jsonl_lines
+from training.jsonl_table import check_fields, json_object, jsonl_lines
 
 JSONL = ".jsonl"
 PARQUET = ".parquet"
@@ -262,34 +262,18 @@ def _check_filled(path: Path, chunk: pa.Table, required: Sequence[str], first_ro
             raise UserInputError(f"{path}: row {row}: '{column}' is blank")
 
 
-def _jsonl_lines(path: Path) -> Iterator[tuple[int, str]]:
-    """(1-based line number, line) for every non-blank line, read one at a time; errors say `path:N`."""
-    return jsonl_lines(path)
-
-
 def _parse_record(path: Path, number: int, line: str, required: Sequence[str]) -> dict[str, Any]:
-    """One line's JSON object, its required fields strings; the error names the file and line."""
-    record = json_object(line, f"{path}:{number}")
-    for field in required:
-        if field not in record:
-            raise UserInputError(f"{path}:{number}: missing field '{field}'")
-        if not isinstance(record[field], str):
-            raise UserInputError(f"{path}:{number}: field '{field}' must be a string, got {json.dumps(record[field])}")
-        # As the server (422) and training refuse it: a model would answer for a blank text as for any other.
-        if is_blank(record[field]):
-            raise UserInputError(f"{path}:{number}: field '{field}' is blank")
-        if not record[field].isascii():
-            try:
-                record[field].encode("utf-8")
-            # JSON's \ud800 escape decodes to half a surrogate pair, which no model or Parquet file can carry.
-            except UnicodeEncodeError as err:
-                raise UserInputError(f"{path}:{number}: field '{field}' holds a lone surrogate") from err
+    """One line's JSON object, its required fields strings with a visible character (as the server, with a 422, and
+    training refuse a blank one: a model would answer for it as for any other); the error names the file and line."""
+    where = f"{path}:{number}"
+    record = json_object(line, where)
+    check_fields(record, where, required, nonblank=required)
     return record
 
 
 def _inspect_jsonl(path: Path) -> InputFile:
     # Only the first record is read here; `check_records` reads the rest for the columns and types of the whole file.
-    for number, line in _jsonl_lines(path):
+    for number, line in jsonl_lines(path):
         record = _parse_record(path, number, line, [])
         return InputFile(path, JSONL, tuple(record))
     raise UserInputError(f"{path}: no records")
@@ -307,7 +291,7 @@ def _jsonl_layout(source: InputFile, chunk_rows: int, required: Sequence[str]) -
     order = DocumentOrder(source.path, "line")
     records: list[dict[str, Any]] = []
     rows = first_line = 0
-    for number, line in _jsonl_lines(source.path):
+    for number, line in jsonl_lines(source.path):
         record = _parse_record(source.path, number, line, required)
         columns.update(dict.fromkeys(record))
         document = record.get(DOCUMENT_COLUMN)
@@ -390,7 +374,7 @@ def _jsonl_chunks(source: InputFile, chunk_rows: int, required: Sequence[str]) -
         source = _jsonl_layout(source, chunk_rows, required)
     assert source.schema is not None
     records: list[dict[str, Any]] = []
-    for number, line in _jsonl_lines(source.path):
+    for number, line in jsonl_lines(source.path):
         records.append(_parse_record(source.path, number, line, required))
         if len(records) == chunk_rows:
             yield _records_table(records, source.schema)

@@ -76,7 +76,7 @@ def test_a_stance_model_needs_targets_and_a_model_must_exist(trained_store_uri: 
         score(STANCE, path, out_dir / "scores.parquet", progress=False)
     # a record further down without it is named by its line
     path.write_text(json.dumps({"id": 1, "text": "Iran praised it.", "target": "Iran"}) + "\n" + path.read_text(), encoding="utf-8")
-    with pytest.raises(UserInputError, match=r"news.jsonl:2: missing field 'target'"):
+    with pytest.raises(UserInputError, match=r"news.jsonl:2: missing field\(s\) target"):
         score(STANCE, path, out_dir / "scores.parquet", progress=False)
     with pytest.raises(UserInputError, match=r"cannot load model 'models:/nope@champion'"):
         score("models:/nope@champion", path, out_dir / "scores.parquet", engine=Engine.SPARK, progress=False)
