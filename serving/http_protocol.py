@@ -14,6 +14,7 @@ from asyncio import TimerHandle
 from functools import partial
 from typing import Any
 
+from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 from uvicorn._types import ASGI3Application
 from uvicorn.config import Config
@@ -213,21 +214,10 @@ class ConcurrencyLimitAnswer:
         limit = scope.get(OVER_CONCURRENCY_LIMIT)
         if limit is None:
             await self.app(scope, receive, send)
-        else:
-            await _over_concurrency_limit(limit, send)
-
-
-async def _over_concurrency_limit(limit: int, send: Send) -> None:
-    detail = f"the server holds its limit of {limit} open connections and running requests; retry shortly"
-    body = json.dumps({"detail": detail}, separators=(",", ":")).encode()
-    headers = [
-        (b"content-type", b"application/json"),
-        (b"content-length", str(len(body)).encode()),
-        (b"connection", b"close"),
-        (b"retry-after", b"1"),
-    ]
-    await send({"type": "http.response.start", "status": 503, "headers": headers})
-    await send({"type": "http.response.body", "body": body, "more_body": False})
+            return
+        detail = f"the server holds its limit of {limit} open connections and running requests; retry shortly"
+        answer = JSONResponse({"detail": detail}, status_code=503, headers={"connection": "close", "retry-after": "1"})
+        await answer(scope, receive, send)
 
 
 def limited_httptools(max_header_bytes: int, request_read_timeout_s: float) -> partial[LimitedHttpToolsProtocol]:
