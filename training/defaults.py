@@ -17,6 +17,8 @@ from training.config.resolve import load_config, parse_override
 from training.promotion import champion_version, name_versions, was_tried
 
 if TYPE_CHECKING:
+    from mlflow.entities.model_registry import ModelVersion
+
     from training.config.schema import ExperimentConfig
     from training.trainer import PreparedTraining, TrainResult
 
@@ -76,7 +78,13 @@ def _due(client: MlflowClient, configs: dict[str, ExperimentConfig], retrain: bo
     for task, config in configs.items():
         champion = None if retrain else champion_version(client, config.registered_model)
         if champion is not None and _competed(client, config.registered_model, DEFAULT_CONFIGS[task]):
-            logger.info("%s already has a champion; not retraining the default %s model", config.registered_model, task)
+            # Which model is served: a champion promoted by hand from an experiment keeps its place, as it should, but
+            # "already has a champion" alone read as if the default were being served.
+            logger.info(
+                "%s already has a champion (version %s, trained from %s); not retraining the default %s model (train-defaults "
+                "--retrain trains it again and makes it champion)",
+                config.registered_model, champion.version, _config_path(client, champion) or "a config no longer known", task,
+            )
             continue
         if champion is not None:
             # An experiment trained first took the empty name; the default competes once, on its metric.
@@ -96,17 +104,19 @@ def _prepared(configs: dict[str, ExperimentConfig], overrides: Sequence[str]) ->
     return [prepare(config, DEFAULT_CONFIGS[task].relative_to(locations.PROJECT_ROOT), overrides) for task, config in configs.items()]
 
 
+def _config_path(client: MlflowClient, version: ModelVersion) -> str | None:
+    """The config a version's run was trained from (the run's `config_path` tag); None for a deleted or untagged run."""
+    try:
+        return client.get_run(version.run_id).data.tags.get("config_path") if version.run_id else None
+    except MlflowException:  # a version whose run was deleted
+        return None
+
+
 def _competed(client: MlflowClient, name: str, config_path: Path) -> bool:
     """Whether a version of `name` trained from the config (its run's `config_path` tag) was judged for champion: one
     trained with `promote: never` has not competed."""
     shown = str(locations.shown(config_path))
     for version in name_versions(client, name):
-        if not was_tried(version):
-            continue
-        try:
-            tags = client.get_run(version.run_id).data.tags if version.run_id else {}
-        except MlflowException:  # a version whose run was deleted
-            continue
-        if tags.get("config_path") == shown:
+        if was_tried(version) and _config_path(client, version) == shown:
             return True
     return False

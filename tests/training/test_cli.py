@@ -131,9 +131,15 @@ def test_train_defaults_lets_the_default_compete_with_a_champion_an_experiment_t
     assert client.get_run(champion.run_id).data.tags["config_path"] == "configs/topic/descriptions_written.yaml"
     assert champion.tags["promotion_reason"].startswith("macro_f1 ")
 
-    # Once it has competed, the default is not trained again, whichever version won.
+    # Once it has competed, the default is not trained again, whichever version won; the command says which is served.
+    assert runner.invoke(app, ["promote", "--name", "news-topic", "--version", "1", "--force"]).exit_code == 0
+    caplog.clear()
     assert runner.invoke(app, ["train-defaults", "extra_training=[]"]).exit_code == 0
     assert len(client.search_model_versions("name='news-topic'")) == 2
+    assert (
+        "news-topic already has a champion (version 1, trained from configs/topic/tfidf_logreg.yaml); not retraining the "
+        "default topic model (train-defaults --retrain trains it again and makes it champion)"
+    ) in caplog.text
 
 
 def test_a_default_trained_by_hand_without_promotion_has_not_competed(store_uri: str) -> None:
