@@ -191,5 +191,5 @@ def ingest(raw_dir: Path, out_dir: Path) -> tuple[Path, Path]:
     articles, segments = build_corpus(raw_dir)
     segments_path, articles_path = output_paths(out_dir)
     write_texts_atomically({segments_path: _jsonl(segments), articles_path: _jsonl(articles)})
-    logger.info("wrote %d segments of %d articles to %s", len(segments), len(articles), segments_path)
+    logger.info("wrote %d segments to %s and %d articles to %s", len(segments), segments_path, len(articles), articles_path)
     return segments_path, articles_path

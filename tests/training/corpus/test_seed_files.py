@@ -1,4 +1,5 @@
 import json
+import logging
 import os
 from pathlib import Path
 
@@ -147,9 +148,14 @@ def test_ingest_is_byte_identical_across_runs(tmp_path: Path) -> None:
         assert (first / name).read_bytes() == (second / name).read_bytes()
 
 
-def test_committed_segments_and_articles_match_the_raw_seeds(tmp_path: Path) -> None:
+def test_committed_segments_and_articles_match_the_raw_seeds(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     # Both: nothing reads articles.jsonl, so a stale one committed beside new segments would go unnoticed.
+    caplog.set_level(logging.INFO, logger="training.corpus.seed_files")
     ingest(locations.RAW_SEEDS_DIR, tmp_path)
+    # The log names both files written, as the command's help does.
+    counts = [len((tmp_path / name).read_text(encoding="utf-8").splitlines()) for name in ("segments.jsonl", "articles.jsonl")]
+    segments, articles = tmp_path / "segments.jsonl", tmp_path / "articles.jsonl"
+    assert f"wrote {counts[0]} segments to {segments} and {counts[1]} articles to {articles}" in caplog.text
     assert (tmp_path / "segments.jsonl").read_bytes() == locations.SEGMENTS_PATH.read_bytes()
     assert (tmp_path / "articles.jsonl").read_bytes() == (locations.SEEDS_DIR / "articles.jsonl").read_bytes()
 
