@@ -339,7 +339,7 @@ def _sweep(
 
 
 def _as_param(override: str) -> str:
-    """A dotted override with its value written as the run's param shows it: `model.ngram_range=[1, 2]`."""
+    """A dotted override with its value written as the run's param shows it: `model.word_ngrams=[1, 2]`."""
     key, value = parse_override(override)
     return f"{key}={_comparable(value)}"
 
