@@ -153,8 +153,8 @@ def test_committed_segments_and_articles_match_the_raw_seeds(tmp_path: Path, cap
     caplog.set_level(logging.INFO, logger="training.corpus.seed_files")
     ingest(locations.RAW_SEEDS_DIR, tmp_path)
     # The log names both files written, as the command's help does.
-    counts = [len((tmp_path / name).read_text(encoding="utf-8").splitlines()) for name in ("segments.jsonl", "articles.jsonl")]
     segments, articles = tmp_path / "segments.jsonl", tmp_path / "articles.jsonl"
+    counts = [len(path.read_text(encoding="utf-8").splitlines()) for path in (segments, articles)]
     assert f"wrote {counts[0]} segments to {segments} and {counts[1]} articles to {articles}" in caplog.text
     assert (tmp_path / "segments.jsonl").read_bytes() == locations.SEGMENTS_PATH.read_bytes()
     assert (tmp_path / "articles.jsonl").read_bytes() == (locations.SEEDS_DIR / "articles.jsonl").read_bytes()
