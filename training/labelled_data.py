@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -166,12 +167,18 @@ def _check_label_spelling(labels: pd.Series, path: Path, declared: bool) -> None
                 "write one of them (data.labels=[...] refuses any label outside the list)"
             )
     counts = labels.value_counts()
-    rare = sorted(str(label) for label, count in counts.items() if count < _RARE_LABEL_ROWS)
-    if rare and not declared and counts.max() >= 10 * _RARE_LABEL_ROWS:
+    # Rare beside the largest label: one row beside ten, two beside twenty.
+    rare = sorted(str(label) for label, count in counts.items() if count < _RARE_LABEL_ROWS and counts.max() >= 10 * count)
+    if rare and not declared:
+        common = [str(label) for label, count in counts.items() if count >= _RARE_LABEL_ROWS]
+        guesses = {label: difflib.get_close_matches(label, common, n=1) for label in rare}
         logger.warning(
             "%s: label(s) %s have fewer than %d rows beside others with %d: a typo? data.labels=[...] refuses any label "
             "outside the list",
-            path, ", ".join(map(repr, rare)), _RARE_LABEL_ROWS, counts.max(),
+            path,
+            ", ".join(f"{label!r} ({guesses[label][0]!r}?)" if guesses[label] else repr(label) for label in rare),
+            _RARE_LABEL_ROWS,
+            counts.max(),
         )
 
 
@@ -231,7 +238,8 @@ def _load_extra(config: ExtraTraining, task: str, labels: set[str]) -> ExtraSour
     if unknown:
         raise UserInputError(
             f"extra_training {source}: `labels` maps to {', '.join(unknown)}, which the experiment's data does not have "
-            f"(its labels: {', '.join(sorted(labels))})"
+            f"(its labels: {', '.join(sorted(labels))}); map those to null to leave their rows out, or train without "
+            "the config's extra sources: 'extra_training=[]'"
         )
     frame = frame.assign(label=frame["label"].map(config.labels)).dropna(subset=["label"])
     if frame.empty:

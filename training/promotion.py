@@ -200,8 +200,6 @@ def _check_task(name: str, task: str, versions: list[ModelVersion], candidate: s
 
 
 def _candidate(versions: list[ModelVersion], name: str, version: str | None) -> ModelVersion:
-    if not versions:
-        raise UserInputError(f"no registered model named '{name}': train one first")
     if version is None:
         return max(versions, key=lambda found: int(found.version))
     for found in versions:
@@ -269,6 +267,11 @@ def promote(
     """
     progress = progress or PromotionProgress(name)
     versions = name_versions(client, name)
+    if not versions:
+        # A misspelt name is the likelier cause: the store's names say which was meant (locks are no models).
+        names = sorted(model.name for model in client.search_registered_models() if not model.name.endswith(LOCK_SUFFIX))
+        there = f"this store has {', '.join(names)}" if names else "this store has no registered model"
+        raise UserInputError(f"no registered model named '{name}' ({there}): train one first, or give one of those")
     candidate = _candidate(versions, name, version)
     progress.candidate = str(candidate.version)
     candidate_run = check_finished(client, candidate)

@@ -155,6 +155,7 @@ def prepare(config: ExperimentConfig, config_path: Path | None = None, overrides
         data.labels, f"the data, {data.source} (or map it to another with the data's labels or an extra source's mapping)"
     )
     extra_labels = {label for extra in data.extra for label in extra.frame["label"]}
+    unmeasured: dict[str, set[str]] = {}
     for _, child_config in combinations:
         _check_primary_metric(child_config, data.labels)
         splits = group_splits(child_config.evaluation, data.frame["group"], child_config.seed, data.frame.get("target"))
@@ -167,7 +168,17 @@ def prepare(config: ExperimentConfig, config_path: Path | None = None, overrides
         for key, labels in child_config.model.labels_it_names().items():
             # A zero-shot model also answers the labels it only describes, and they are scored (`f1_<label>`) too.
             _check_metric_names(labels, key)
+            unmeasured.setdefault(key, set()).update(set(labels) - set(data.labels))
         requirement_pins(child_config.model)
+    for key, without_rows in unmeasured.items():
+        if without_rows:
+            # Say it: on data of one's own, adding to the shipped descriptions keeps the news topics in the model.
+            logger.warning(
+                "%s: label(s) %s have no rows in the data: the model answers them, but nothing measures them (each "
+                "counts as 0 in macro-F1 where it is predicted); to name only the data's labels, give %s whole "
+                "('%s={...}')",
+                key, ", ".join(sorted(without_rows)), key, key,
+            )
     precision_name()  # a bad NEWS_ENCODER_PRECISION stops here, before any run exists
     return PreparedTraining(config, config_path, combinations, data)
 

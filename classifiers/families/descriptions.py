@@ -42,6 +42,8 @@ PROTOTYPES_FILE = "prototypes.npy"
 SETTINGS_FILE = "prototype_settings.json"
 HEAD_FILE = "head.joblib"
 ENCODER_DIR = "encoder"
+# How an override replaces the shipped descriptions rather than adding a label to them.
+REPLACE_DESCRIPTIONS = "'model.descriptions={label: [sentence, ...], ...}'"
 
 
 class DescriptionsModel(FamilyConfig):
@@ -104,17 +106,20 @@ class DescriptionsModel(FamilyConfig):
     def check_labels(self, labels: Sequence[str]) -> None:
         """Every label of the data needs a description; only a zero-shot model may describe labels it has no rows of."""
         missing = sorted(set(labels) - set(self.descriptions))
+        extra = sorted(set(self.descriptions) - set(labels))
         if missing:
+            # A described label the data lacks, beside a data label without a description, is most often a slip.
+            slip = f"; it describes {', '.join(extra)}, which the data does not have: misspelt?" if extra else ""
             raise UserInputError(
-                f"model.descriptions has no description for label(s) {', '.join(missing)} found in the data; "
+                f"model.descriptions has no description for label(s) {', '.join(missing)} found in the data{slip}; "
                 "even a zero-shot model is evaluated on labelled rows, so for labels of your own give data whose "
                 "labels it describes (data.source=jsonl data.path=FILE; the default data is the seed corpus)"
             )
-        extra = sorted(set(self.descriptions) - set(labels))
         if extra and not self.zero_shot:
             raise UserInputError(
                 f"model.descriptions names label(s) {', '.join(extra)} that the data does not have; "
-                "only a zero-shot model (description_weight: 1) may add labels that have no rows"
+                "only a zero-shot model (description_weight: 1) may add labels that have no rows, and to describe "
+                f"only the data's labels replace the config's descriptions whole: {REPLACE_DESCRIPTIONS}"
             )
 
 

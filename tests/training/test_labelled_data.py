@@ -76,7 +76,8 @@ def test_an_unmapped_source_label_names_the_file_and_label(tmp_path: Path) -> No
 
 
 def test_a_mapping_onto_an_unknown_label_is_refused(tmp_path: Path) -> None:
-    with pytest.raises(UserInputError, match="maps to support, which the experiment's data does not have"):
+    left_out = r"maps to support, which the experiment's data does not have .*; map those to null .* 'extra_training=\[\]'"
+    with pytest.raises(UserInputError, match=left_out):
         load_labelled_data(SeedData(), "stance", [source(tmp_path / "p.jsonl", PUBLIC, {**MAPPING, "pro": "support"})])
 
 
@@ -219,9 +220,18 @@ def test_a_label_rare_beside_the_others_is_said_unless_the_labels_are_declared(
 ) -> None:
     path = _lines(tmp_path / "typo.jsonl", ["favor", "against"] * 40 + ["agianst"])
     load_labelled_data(JsonlData(source="jsonl", path=path), "topic")
-    assert "typo.jsonl: label(s) 'agianst' have fewer than 3 rows beside others with 40: a typo?" in caplog.text
+    assert "typo.jsonl: label(s) 'agianst' ('against'?) have fewer than 3 rows beside others with 40: a typo?" in caplog.text
     caplog.clear()
     load_labelled_data(JsonlData(source="jsonl", path=path, labels=["favor", "against", "agianst"]), "topic")
+    assert "a typo?" not in caplog.text
+    # A small file: one row beside ten is said too, with no guess where no label is spelt alike.
+    small = _lines(tmp_path / "small.jsonl", ["sports", "health"] * 10 + ["sprots", "finance"])
+    load_labelled_data(JsonlData(source="jsonl", path=small), "topic")
+    assert "label(s) 'finance', 'sprots' ('sports'?) have fewer than 3 rows beside others with 10" in caplog.text
+    caplog.clear()
+    # Three labels of five rows and one of two: too few rows to tell a rare label from a typo.
+    even = _lines(tmp_path / "even.jsonl", ["a", "b", "c"] * 5 + ["d", "d"])
+    load_labelled_data(JsonlData(source="jsonl", path=even), "topic")
     assert "a typo?" not in caplog.text
 
 

@@ -246,11 +246,14 @@ def test_large_evaluation_data_that_differs_only_past_row_ten_thousand_is_not_co
 
 
 def test_unknown_name_or_version_is_a_clear_error(store_uri: str) -> None:
-    with pytest.raises(UserInputError, match="no registered model named 'nope'"):
+    with pytest.raises(UserInputError, match=r"no registered model named 'nope' \(this store has no registered model\)"):
         promote(MlflowClient(), "nope")
     train(load_config(CONFIG))
     with pytest.raises(UserInputError, match=r"has no version 7 \(versions: 1\)"):
         promote(MlflowClient(), "news-topic", version="7")
+    # A misspelt name is told the names there are.
+    with pytest.raises(UserInputError, match=r"no registered model named 'news-topics' \(this store has news-topic\): train"):
+        promote(MlflowClient(), "news-topics")
 
 
 def test_cli_promote_refuses_with_exit_code_and_force_works(two_versions: tuple[float, float]) -> None:

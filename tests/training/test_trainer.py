@@ -25,7 +25,7 @@ from training.config.resolve import load_config, to_yaml
 from training.config.schema import ExperimentConfig, JsonlData
 from training.evaluation.logged_predictions import logged_predictions
 from training.promotion import champion_version
-from training.trainer import train
+from training.trainer import prepare, train
 
 SKLEARN_CONFIGS = sorted(
     p
@@ -910,6 +910,23 @@ def test_a_described_label_mlflow_cannot_put_in_a_metric_name_is_refused_before_
     with pytest.raises(UserInputError, match=r"label 'arts & culture' cannot be part .* Rename it in model.descriptions$"):
         train(config, config_path=path)
     assert mlflow.search_experiments(filter_string="name = 'zero-shot'") == []
+
+
+def test_described_labels_the_data_has_no_rows_of_are_said_to_be_unmeasured(
+    store_uri: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Adding a description to the shipped ones, on data of one's own, kept the news topics in the model unsaid.
+    data = _two_topic_rows(tmp_path / "mine.jsonl", ("conflict", "diplomacy"))
+    path = locations.CONFIGS_DIR / "topic" / "descriptions.yaml"
+    overrides = ["model.description_weight=1", "data.source=jsonl", f"data.path={data}", "data.group_column=doc"]
+    prepare(load_config(path, overrides), config_path=path, overrides=overrides)
+    said = "model.descriptions: label(s) domestic_politics, economy, humanitarian have no rows in the data"
+    assert said in caplog.text
+    assert "give model.descriptions whole ('model.descriptions={...}')" in caplog.text
+    caplog.clear()
+    whole = "model.descriptions={conflict: [Jets struck the city.], diplomacy: [Ministers met for talks.]}"
+    prepare(load_config(path, [*overrides, whole]), config_path=path, overrides=[*overrides, whole])
+    assert "have no rows in the data" not in caplog.text
 
 
 def test_jsonl_data_in_the_same_shape_trains(store_uri: str, tmp_path: Path) -> None:

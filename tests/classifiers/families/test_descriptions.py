@@ -94,16 +94,20 @@ def test_sample_weights_move_the_prototypes(tiny_encoder: Path) -> None:
 
 
 def test_a_label_without_description_names_it(tiny_encoder: Path) -> None:
-    with pytest.raises(UserInputError, match="no description for label\\(s\\) economy found in the data"):
+    with pytest.raises(UserInputError, match="no description for label\\(s\\) economy found in the data; even"):
         model(tiny_encoder).check_labels(["conflict", "diplomacy", "economy"])
+    # Beside a described label the data lacks, it is most likely misspelt.
+    with pytest.raises(UserInputError, match="diplomacy found in the data; it describes diplomcy, which the data does not have"):
+        model(tiny_encoder, descriptions={"conflict": ["x"], "diplomcy": ["y"]}).check_labels(["conflict", "diplomacy"])
     with pytest.raises(UserInputError, match="no description for label\\(s\\) economy"):
         classifier_factory(model(tiny_encoder), "topic", seed=0)().fit(TEXTS, [*LABELS[:3], "economy"])
 
 
 def test_a_described_label_without_rows_is_refused_unless_zero_shot(tiny_encoder: Path) -> None:
     config = model(tiny_encoder, descriptions={**DESCRIPTIONS, "economy": ["Oil prices and trade."]})
-    with pytest.raises(UserInputError, match="names label\\(s\\) economy that the data does not have"):
+    with pytest.raises(UserInputError, match="names label\\(s\\) economy that the data does not have") as refused:
         config.check_labels(LABELS)
+    assert str(refused.value).endswith("replace the config's descriptions whole: 'model.descriptions={label: [sentence, ...], ...}'")
     config.model_copy(update={"description_weight": 1.0}).check_labels(LABELS)
 
 
