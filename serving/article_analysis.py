@@ -109,7 +109,7 @@ async def analyse_article(
     per_segment: list[list[StancePrediction]] = [[] for _ in article.segments]
     evidence: dict[str, list[tuple[int, Scored]]] = {target: [] for target in article.targets}
     for (position, target), scored in zip(pairs, stances, strict=True):
-        per_segment[position].append(as_stance(scored, target))
+        per_segment[position].append(as_stance(scored, target, mentioned=True))  # only segments naming it are asked
         evidence[target].append((position, scored))
     segments = [
         SegmentResult(

@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import asyncio
 
+from starlette.concurrency import run_in_threadpool
+
+from classifiers.target_context import mentions
 from serving.batching import PredictionBatcher
 from serving.model_loading import not_served
 from serving.prediction import as_prediction, as_stance, beside_neighbours
@@ -27,9 +30,9 @@ async def classify_items(
             f"{'has' if len(untargeted) == 1 else 'have'} no target, and {not_served('topic')}: give every item a target",
             lasting=True,
         )
-    needs_topic = "topic" in snapshot.served
-    topic = snapshot.require("topic") if needs_topic else None
+    # Stance first: where it is not served, no retry helps (501), whatever a missing topic model would say (503).
     stance = snapshot.require("stance") if targeted else None
+    topic = snapshot.require("topic") if "topic" in snapshot.served else None
     calls = []
     if topic is not None:
         calls.append(batcher.predict(topic, {"text": [item.text for item in items]}, "classify"))
@@ -45,6 +48,12 @@ async def classify_items(
         topics = [as_prediction(scored) for scored in scored_topics]
     by_item: dict[int, StancePrediction] = {}
     if stance is not None:
-        by_item = {index: as_stance(scored, target) for (index, target), scored in zip(targeted, answers[0], strict=True)}
+        aliases = stance.classifier.target_aliases
+        # Up to 256 texts of 20,000 characters are read for their mentions: not on the event loop.
+        named = await run_in_threadpool(lambda: [mentions(items[index].text, target, aliases) for index, target in targeted])
+        by_item = {
+            index: as_stance(scored, target, mentioned)
+            for (index, target), scored, mentioned in zip(targeted, answers[0], named, strict=True)
+        }
     results = [ItemResult(topic=predicted, stance=by_item.get(index)) for index, predicted in enumerate(topics)]
     return ClassifyResponse(models=ModelsUsed.of(topic, stance), results=results)

@@ -10,13 +10,14 @@ from secrets import compare_digest
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request, Security, status
+from fastapi.exceptions import RequestValidationError
 from fastapi.security import APIKeyHeader
 
 from serving.article_analysis import SegmentedArticle
 from serving.batching import PredictionBatcher
 from serving.limits import check_classify_request, segment_article
 from serving.model_holder import ModelHolder
-from serving.request_body import read_json_body
+from serving.request_body import body_error, read_json_body
 from serving.schemas import ClassifyRequest
 from serving.settings import ENV_PREFIX, ServingSettings
 from serving.snapshot import ModelSnapshot
@@ -87,3 +88,14 @@ async def require_admin(settings: SettingsDep, key: Annotated[str | None, Securi
 
 
 AdminDep = Annotated[None, Depends(require_admin)]
+
+
+async def reload_takes_no_body(request: Request) -> None:
+    """A 422 for a reload request with a body: one such as {"task": "topic"} was taken for a choice it does not make."""
+    if await request.body():
+        raise RequestValidationError(
+            [body_error("body_not_taken", "a reload takes none: it re-resolves every task's model URI")]
+        )
+
+
+NoBody = Annotated[None, Depends(reload_takes_no_body)]

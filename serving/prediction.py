@@ -19,9 +19,11 @@ def as_prediction(scored: Scored) -> Prediction:
     return Prediction(label=scored.label, score=scored.score, probabilities=scored.probabilities)
 
 
-def as_stance(scored: Scored, target: str) -> StancePrediction:
-    """A row as the stance toward `target` in a response."""
-    return StancePrediction(target=target, label=scored.label, score=scored.score, probabilities=scored.probabilities)
+def as_stance(scored: Scored, target: str, mentioned: bool) -> StancePrediction:
+    """A row as the stance toward `target` in a response; `mentioned`: whether its text names the target."""
+    return StancePrediction(
+        target=target, mentioned=mentioned, label=scored.label, score=scored.score, probabilities=scored.probabilities
+    )
 
 
 def predict_rows(model: LoadedModel, columns: dict[str, list[str]], metrics: ServiceMetrics) -> list[Scored]:

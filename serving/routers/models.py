@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from serving.dependencies import AdminDep, HolderDep, SnapshotDep
+from serving.dependencies import AdminDep, HolderDep, NoBody, SnapshotDep
 from serving.routers import answer_head_as_get
 from serving.schemas import (
     ErrorResponse,
@@ -14,6 +14,7 @@ from serving.schemas import (
     ReloadError,
     ReloadResponse,
     Unavailable,
+    ValidationErrorResponse,
 )
 from serving.snapshot import ModelSnapshot
 
@@ -36,12 +37,13 @@ async def models(snapshot: SnapshotDep) -> ModelsResponse:
     "/reload",
     responses={
         401: {"model": ErrorResponse, "description": "No X-API-Key header."},
+        422: {"model": ValidationErrorResponse, "description": "A request body: a reload takes none."},
         403: {"model": ErrorResponse, "description": "Wrong key, or no admin key configured."},
         502: {"model": ReloadError, "description": "A model could not be loaded; the previous models stay."},
         503: {"model": ErrorResponse, "description": "The registry cannot be reached; the loaded models stay."},
     },
 )
-async def reload(_: AdminDep, holder: HolderDep) -> ReloadResponse:
+async def reload(_: AdminDep, __: NoBody, holder: HolderDep) -> ReloadResponse:
     """Re-resolve the configured URIs and atomically swap in the versions they now point at.
 
     With several workers, the others are told to do the same (they reload within a second).

@@ -63,6 +63,18 @@ def test_a_needed_stance_model_that_is_missing_fails_the_batch_with_its_reason()
         classify(snapshot, [ClassifyItem(text="Conflict.", target="Iran")])
 
 
+def test_a_stance_the_server_does_not_serve_is_lasting_even_while_the_topic_model_is_missing() -> None:
+    # Its 503 (retry after 30 s) for the missing topic model had a retry policy ask again for what never comes.
+    snapshot = ModelSnapshot({}, {"topic": "no model at models:/news-topic/99", "stance": "not served"}, served=("topic",))
+
+    with pytest.raises(ModelUnavailable, match="not served") as refused:
+        classify(snapshot, [ClassifyItem(text="Conflict.", target="Iran")])
+    assert refused.value.lasting
+    with pytest.raises(ModelUnavailable, match="no model at models:/news-topic/99") as missing:
+        classify(snapshot, [ClassifyItem(text="Conflict.")])
+    assert not missing.value.lasting
+
+
 def test_a_stance_only_server_answers_items_with_a_target_and_names_those_without_one() -> None:
     stance = loaded_model("stance", STANCES)
     snapshot = ModelSnapshot({"stance": stance}, {"topic": "not served"}, served=("stance",))

@@ -34,8 +34,8 @@ def test_a_row_becomes_the_prediction_or_the_stance_toward_its_target() -> None:
                             ServiceMetrics(CollectorRegistry()))
 
     assert as_prediction(scored) == Prediction(label="favor", score=0.7, probabilities={"against": 0.3, "favor": 0.7})
-    assert as_stance(scored, "Iran") == StancePrediction(
-        target="Iran", label="favor", score=0.7, probabilities={"against": 0.3, "favor": 0.7}
+    assert as_stance(scored, "Iran", mentioned=False) == StancePrediction(
+        target="Iran", mentioned=False, label="favor", score=0.7, probabilities={"against": 0.3, "favor": 0.7}
     )
 
 

@@ -111,6 +111,7 @@ def test_stance_per_target_over_the_segments_that_mention_it(client: TestClient)
         (segment["position"], stance["target"]): stance for segment in body["segments"] for stance in segment["stances"]
     }
     assert set(per_segment) == {(0, "Israel"), (1, "Israel"), (1, "Iran")}
+    assert all(stance["mentioned"] for stance in per_segment.values())  # only segments naming a target are asked
     for label in ("against", "favor", "none"):
         mean = (
             per_segment[(0, "Israel")]["probabilities"][label] + per_segment[(1, "Israel")]["probabilities"][label]

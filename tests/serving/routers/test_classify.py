@@ -35,17 +35,24 @@ def test_topic_only_batch_reports_topic_model_and_no_stance(client: TestClient) 
 
 
 def test_stance_only_for_items_with_a_target(client: TestClient) -> None:
-    items = [{"text": CONFLICT, "target": "Israel"}, {"text": ECONOMY}, {"text": CONFLICT, "target": "Hezbollah"}]
+    items = [
+        {"text": CONFLICT, "target": "Israel"},
+        {"text": ECONOMY},
+        {"text": CONFLICT, "target": "Hezbollah"},
+        {"text": ECONOMY, "target": "Iran"},
+    ]
 
     body = client.post("/v1/classify", json={"items": items}).json()
 
     assert body["models"]["stance"] == {"name": "news-stance", "version": "1"}
     stances = [result["stance"] for result in body["results"]]
     assert stances[1] is None
-    assert [stances[0]["target"], stances[2]["target"]] == ["Israel", "Hezbollah"]
-    for stance in (stances[0], stances[2]):
+    assert [stances[0]["target"], stances[2]["target"], stances[3]["target"]] == ["Israel", "Hezbollah", "Iran"]
+    for stance in (stances[0], stances[2], stances[3]):
         assert set(stance["probabilities"]) == {"against", "favor", "none"}
         assert stance["label"] == max(stance["probabilities"], key=stance["probabilities"].get)
+    # "Israeli" names Israel by its alias; the economy paragraph never names Iran, and says so beside its answer.
+    assert [stances[0]["mentioned"], stances[2]["mentioned"], stances[3]["mentioned"]] == [True, True, False]
 
 
 def test_results_follow_the_pyfunc_contract_of_the_registered_models(client: TestClient) -> None:

@@ -91,6 +91,18 @@ def test_reload_takes_the_key_with_whitespace_around_it(client: TestClient) -> N
     assert response.status_code == 200, response.text
 
 
+def test_a_reload_with_a_body_is_refused_as_a_choice_it_does_not_make(client: TestClient) -> None:
+    # {"task": "topic"} was answered 200 with every task reloaded: the caller thought it had chosen one.
+    response = client.post("/v1/models/reload", headers={"X-API-Key": ADMIN_KEY}, json={"task": "topic"})
+
+    assert response.status_code == 422
+    assert response.json()["detail"] == [
+        {"type": "body_not_taken", "loc": ["body"], "msg": "body: a reload takes none: it re-resolves every task's model URI"}
+    ]
+    # Without a key, the key is what it is told first.
+    assert client.post("/v1/models/reload", json={"task": "topic"}).status_code == 401
+
+
 def test_reload_with_a_blank_key_is_401(client: TestClient) -> None:
     response = client.post("/v1/models/reload", headers={"X-API-Key": "   "})
 
