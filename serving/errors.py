@@ -125,7 +125,10 @@ async def method_not_allowed(request: Request, exc: HTTPException) -> JSONRespon
     if "GET" in allowed:
         # In one order: Starlette joins some routes' methods (`/openapi.json`) from a set, which moves between starts.
         headers["Allow"] = ", ".join(["GET", "HEAD", *(method for method in allowed if method not in ("GET", "HEAD"))])
-    return JSONResponse(status_code=405, content={"detail": exc.detail}, headers=headers)
+    # Said in the body too: a client's log shows the body, seldom the Allow header.
+    taken = headers.get("Allow", "").replace(", ", " or ")
+    detail = f"{request.method} is not allowed on {request.scope['path']}: it takes {taken}" if taken else exc.detail
+    return JSONResponse(status_code=405, content={"detail": detail}, headers=headers)
 
 
 async def not_found(request: Request, exc: HTTPException) -> JSONResponse:

@@ -127,8 +127,11 @@ def test_a_405_lists_get_then_head_whatever_order_starlette_gave(allow: str) -> 
     # Starlette joins a route's methods from a set (`/openapi.json`, `/docs`): their order moved from one start to
     # the next, where docs/serving.md and every other GET endpoint say `Allow: GET, HEAD`.
     from starlette.exceptions import HTTPException
+    from starlette.requests import Request
 
     from serving.errors import method_not_allowed
 
-    response = asyncio.run(method_not_allowed(None, HTTPException(405, headers={"Allow": allow})))  # type: ignore[arg-type]
+    request = Request({"type": "http", "method": "POST", "path": "/openapi.json", "headers": []})
+    response = asyncio.run(method_not_allowed(request, HTTPException(405, headers={"Allow": allow})))
     assert response.headers["allow"] == "GET, HEAD"
+    assert json.loads(bytes(response.body)) == {"detail": "POST is not allowed on /openapi.json: it takes GET or HEAD"}

@@ -66,7 +66,7 @@ def test_a_405_names_head_beside_get(client: TestClient) -> None:
     response = client.delete("/v1/models")
 
     assert response.status_code == 405
-    assert response.json() == {"detail": "Method Not Allowed"}
+    assert response.json() == {"detail": "DELETE is not allowed on /v1/models: it takes GET or HEAD"}
     assert response.headers["allow"] == "GET, HEAD"
 
 
