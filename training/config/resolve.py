@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import difflib
 import itertools
 import json
 import os
@@ -18,6 +19,7 @@ from pydantic import ValidationError
 from classifiers.config import PACKAGED_ENCODER
 from classifiers.errors import UserInputError
 from training import locations
+from training.config.reference import config_keys
 from training.config.schema import ExperimentConfig
 from training.mlflow_names import name_taken
 from training.path_names import require_utf8_name
@@ -167,6 +169,21 @@ def _user_path(raw: Any, loc: tuple[str | int, ...]) -> str:
     return ".".join(parts) or "(top level)"
 
 
+def _spelt_like(loc: tuple[str | int, ...]) -> str:
+    """' (did you mean X?)' for an unknown key spelt like one that its section (or the top level) takes, else ''."""
+    name, section = str(loc[-1]), str(loc[0]) if len(loc) > 1 else None
+    known: set[str] = set()
+    for key in config_keys():
+        parts = key.key.split(".")
+        head = parts[0].split("[")[0]  # model[family=tfidf].C is a key of the section model
+        if section is None:
+            known.add(head)
+        elif head == section:
+            known.add(parts[-1])
+    close = difflib.get_close_matches(name, sorted(known - {name}), n=1, cutoff=0.75)
+    return f" (did you mean {close[0]}?)" if close else ""
+
+
 def _is_section(value: Any) -> bool:
     """A mapping or a list of mappings: too long to echo in an error, which names its key instead."""
     return isinstance(value, Mapping) or (isinstance(value, list) and any(isinstance(item, Mapping) for item in value))
@@ -204,6 +221,8 @@ def _validate(raw: Mapping[str, Any], where: str, made_for_index: Mapping[str, s
                 )
                 continue
             shown = "" if _is_section(issue["input"]) or issue["type"] == "extra_forbidden" else f" (got {issue['input']!r})"
+            if issue["type"] == "extra_forbidden":
+                shown = _spelt_like(issue["loc"])
             if issue["type"] in ("string_type", "path_type") and isinstance(issue["input"], int | float | bool | date):
                 # YAML reads 1234, 1.10, no and 2024-01-05 as a number, a boolean and a date, in a file or an override.
                 key = _user_path(raw, issue["loc"])

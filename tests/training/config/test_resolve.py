@@ -84,6 +84,21 @@ def test_misspelt_key_is_named(tmp_path: Path) -> None:
         load_config(path)
 
 
+def test_a_misspelt_key_is_told_the_key_its_section_takes_spelt_like_it(tmp_path: Path) -> None:
+    (tmp_path / "x.jsonl").write_text('{"text": "a", "label": "b"}\n', encoding="utf-8")
+    data = {"source": "jsonl", "path": "x.jsonl", "group_colum": "doc"}
+    path = write(tmp_path, {"task": "topic", "seeed": 3, "data": data, "model": {"family": "tfidf", "sublinear": True, "zzz": 1}})
+    with pytest.raises(UserInputError) as refused:
+        load_config(path)
+    problems = str(refused.value).splitlines()[1:]
+    assert sorted(problems) == [
+        "  data.group_colum: Extra inputs are not permitted (did you mean group_column?)",
+        "  model.sublinear: Extra inputs are not permitted (did you mean sublinear_tf?)",
+        "  model.zzz: Extra inputs are not permitted",
+        "  seeed: Extra inputs are not permitted (did you mean seed?)",
+    ]
+
+
 @pytest.mark.parametrize(
     ("override", "where"),
     [
