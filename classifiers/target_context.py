@@ -14,7 +14,7 @@ Hezbollah). A model may add aliases of its own (`TargetAliases`, from its experi
 An alias matches only as a whole phrase on word boundaries, never as a word prefix ("Hama" is not
 "Hamas") nor as one word of a longer alias ("state" is not "United States"); inflections match
 only when listed as aliases themselves. All-caps aliases (US, PMF) are matched case-sensitively,
-so "us" and "used" do not mention the United States; other aliases ignore case.
+so "us" and "used" do not mention the United States; other aliases ignore case and accents ("Erdogan" is Erdoğan).
 """
 
 from __future__ import annotations
@@ -30,6 +30,13 @@ from pathlib import Path
 ALIASES_FILE = Path(__file__).with_name("target_aliases.json")
 _SENTENCE_BREAK = re.compile(r"(?<=[.!?…])[\"”’']?\s+(?=[\"“‘'(\[]?[A-Z0-9])|\n+")
 _WORD = re.compile(r"\w+", re.UNICODE)
+# Latin-1 Supplement and Latin Extended-A and -B letters to their base letters, one character for one ("ğ" to "g");
+# letters with no base in Unicode's decomposition ("ø", "ł") stay as they are.
+_UNACCENTED = {
+    code: base
+    for code in range(0xC0, 0x250)
+    if (base := unicodedata.normalize("NFD", chr(code))[0]) != chr(code) and base.isascii() and base.isalpha()
+}
 _STOPWORDS = frozenset({"the", "of", "and", "for", "a", "an", "in", "on", "to", "is", "are", "movement", "group"})
 
 
@@ -116,12 +123,13 @@ def known_targets(extra: TargetAliases = SHIPPED_ONLY) -> dict[str, list[str]]:
 
 
 def fold(text: str) -> str:
-    """Lower-case without changing length or word boundaries, so offsets in the folded text hold in the text.
+    """Lower-case, and each accented Latin letter as its base letter, without changing length or word boundaries, so
+    offsets in the folded text hold in the text: "Erdogan" names Erdoğan, as "Turkiye" does Türkiye.
 
     str.lower maps only "İ" to two characters (i and a combining dot); mapping it to "i" first keeps
     one character per character.
     """
-    return text.replace("İ", "i").lower()
+    return text.replace("İ", "i").lower().translate(_UNACCENTED)
 
 
 def _is_acronym(alias: str) -> bool:
