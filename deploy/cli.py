@@ -14,7 +14,7 @@ import typer
 from typer.core import TyperCommand, TyperGroup
 
 from deploy import early_stop
-from deploy.stack import DEFAULT_DATA_DIR, Ports, Stack, StackError, StackStatus, describe, shown_names
+from deploy.stack import DEFAULT_DATA_DIR, Ports, Stack, StackError, StackStatus, deploy_command, describe, shown_names
 
 
 @contextmanager
@@ -74,7 +74,7 @@ def _report(status: StackStatus) -> None:
     mlflow = state[status.mlflow_running]
     if status.mlflow_running and not status.postgres_running:
         # Its process is up, but every request that needs the store fails (503) until PostgreSQL is back.
-        mlflow += " but cannot answer: its PostgreSQL is stopped (`python -m deploy start` starts it again)"
+        mlflow += f" but cannot answer: its PostgreSQL is stopped (`{deploy_command('start', status.data_dir)}` starts it again)"
     typer.echo(f"mlflow    {mlflow}  {status.tracking_uri}")
     typer.echo(f"data      {status.data_dir}")
 
@@ -170,10 +170,11 @@ def start(
         if status is not None:
             return f" after the stack had started: it runs on, at {status.tracking_uri}"
         if getattr(stop, "__notes__", None):  # the steps of the cleanup that failed, logged by the stack as they came
-            return ": undoing what it had started failed in part (said above); `python -m deploy status` says what runs"
+            return f": undoing what it had started failed in part (said above); `{deploy_command('status', data_dir)}` says what runs"
         if isinstance(stop.__context__, (KeyboardInterrupt, early_stop.Stopped)):  # a Ctrl-C while it undid the first
             return (
-                ": undoing what it had started was cut short by this second stop; `python -m deploy status` says what runs"
+                ": undoing what it had started was cut short by this second stop; "
+                f"`{deploy_command('status', data_dir)}` says what runs"
             )
         # Stack.start undoes a start stopped anywhere in it, and one stopped before it has nothing to undo.
         return ": what it had started is undone and the saved ports are as before it; what ran before it runs on"
@@ -198,8 +199,8 @@ def stop(data_dir: DataDir = DEFAULT_DATA_DIR) -> None:
     def left(_stop: KeyboardInterrupt | early_stop.Stopped) -> str:
         if stopped is None:  # Ctrl-C: SIGTERM waits for the stop to finish
             return (
-                " before it had finished: part of the stack may still run (`python -m deploy status` says which, "
-                "`python -m deploy stop` stops it)"
+                f" before it had finished: part of the stack may still run (`{deploy_command('status', data_dir)}` says "
+                f"which, `{deploy_command('stop', data_dir)}` stops it)"
             )
         return f" once it had finished: {_parts_left(stopped)}; runs, models and artifacts stay in {data_dir}"
 
@@ -220,14 +221,15 @@ NOT_RUNNING_EXIT_CODE = 3
 
 @app.command(cls=_Command)
 def status(data_dir: DataDir = DEFAULT_DATA_DIR) -> None:
-    """Which parts of the stack run now; exit code 0 when both run, 3 when either is stopped."""
+    """Which parts of the stack run now; exit code 0 when both run, 3 when either is stopped, 1 when --data-dir holds
+    no stack."""
     stack = Stack(data_dir)
     with _stop_said("status", lambda _stop: ": it changes nothing, the stack left as it was"), _stack_errors():
         strays = stack.stray_processes()
         if strays and not data_dir.exists():
             raise StackError(
                 f"no stack in {data_dir}: the folder does not exist, yet {describe(strays)} started from it still "
-                f"run: `python -m deploy stop --data-dir {data_dir}` ends them"
+                f"run: `{deploy_command('stop', data_dir)}` ends them"
             )
         _check_data_dir(data_dir, stack)
         found = stack.status()
@@ -235,7 +237,7 @@ def status(data_dir: DataDir = DEFAULT_DATA_DIR) -> None:
         if strays:
             typer.echo(
                 f"stray     {describe(strays)}: still running, but the stack's files no longer lead to them "
-                "(`python -m deploy stop` ends them)"
+                f"(`{deploy_command('stop', data_dir)}` ends them)"
             )
     if not (found.postgres_running and found.mlflow_running):
         raise typer.Exit(NOT_RUNNING_EXIT_CODE)
@@ -256,7 +258,10 @@ def _check_data_dir(data_dir: Path, stack: Stack) -> None:
     if data_dir.exists() and not data_dir.is_dir():
         raise StackError(f"the data folder {data_dir} cannot be used: it is a file")
     if not data_dir.exists():
-        raise StackError(f"no stack in {data_dir}: the folder does not exist (`python -m deploy start` makes it)")
+        raise StackError(
+            f"no stack in {data_dir}: the folder does not exist (a mistyped --data-dir? "
+            f"`{deploy_command('start', data_dir)}` makes a new stack there)"
+        )
     # An empty folder is one made for a stack; strays are named (status) or ended (stop) however the folder looks.
     others = stack.other_files()
     if others and not stack.holds_own_files() and not stack.stray_processes():

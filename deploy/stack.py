@@ -14,6 +14,7 @@ import logging
 import os
 import pwd
 import secrets
+import shlex
 import shutil
 import signal
 import socket
@@ -343,7 +344,7 @@ class Stack:
         if serving is not None and serving != workers:
             raise StackError(
                 f"the tracking server in {self.data_dir} already runs with {serving} worker{'s' if serving > 1 else ''}; "
-                "stop it before changing --workers (`python -m deploy stop`)"
+                f"stop it before changing --workers (`{deploy_command('stop', self.data_dir)}`)"
             )
 
     def _refuse_other_store_port(self, running: StackStatus, ports: Ports) -> None:
@@ -356,7 +357,7 @@ class Stack:
             raise StackError(
                 f"the tracking server in {self.data_dir} keeps its store on PostgreSQL's port {serving}: start PostgreSQL "
                 f"there (--postgres-port {serving}), or stop the stack before changing --postgres-port "
-                "(`python -m deploy stop`)"
+                f"(`{deploy_command('stop', self.data_dir)}`)"
             )
 
     def _postmaster_port(self) -> int | None:
@@ -702,6 +703,13 @@ def postgres_binary(program: str, version: str | None = None) -> str:
         return found
     installed = sorted(POSTGRES_VERSIONS.glob(f"*/bin/{program}"), key=lambda path: int(path.parts[-3]))
     return str(installed[-1]) if installed else program
+
+
+def deploy_command(verb: str, data_dir: Path) -> str:
+    """`python -m deploy <verb>` for the stack in data_dir, its --data-dir named unless it is the default: a hint
+    copied as printed acted on deploy/.data, not the stack it was about."""
+    command = f"python -m deploy {verb}"
+    return command if data_dir.resolve() == DEFAULT_DATA_DIR else f"{command} --data-dir {shlex.quote(str(data_dir))}"
 
 
 def shown_names(names: list[str]) -> str:

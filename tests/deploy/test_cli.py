@@ -16,7 +16,7 @@ from typer.testing import CliRunner, Result
 
 from classifiers.store import PROJECT_ROOT
 from deploy import cli as deploy_cli
-from deploy.stack import Ports, Stack, StackError, StackStatus
+from deploy.stack import DEFAULT_DATA_DIR, Ports, Stack, StackError, StackStatus, deploy_command
 from tests.conftest import free_port
 
 
@@ -28,12 +28,17 @@ def _sigterm_handler_restored() -> Iterator[None]:
     signal.signal(signal.SIGTERM, previous)
 
 
+def test_a_hint_names_the_stacks_data_dir_unless_it_is_the_default(tmp_path: Path) -> None:
+    assert deploy_command("stop", DEFAULT_DATA_DIR) == "python -m deploy stop"
+    assert deploy_command("stop", tmp_path / "my stack") == f"python -m deploy stop --data-dir '{tmp_path / 'my stack'}'"
+
+
 @pytest.mark.parametrize("command", ["status", "stop"])
 def test_status_or_stop_of_a_folder_that_does_not_exist_or_is_a_file_says_so(tmp_path: Path, command: str) -> None:
     # A mistyped folder given to stop answered "stopped" while the real stack ran on.
     result = CliRunner().invoke(deploy_cli.app, [command, "--data-dir", str(tmp_path / "typo")])
     assert result.exit_code == 1
-    assert f"error: no stack in {tmp_path / 'typo'}: the folder does not exist" in result.output
+    assert f"error: no stack in {tmp_path / 'typo'}: the folder does not exist (a mistyped --data-dir? " in result.output
 
     (tmp_path / "a-file").write_text("not a folder")
     result = CliRunner().invoke(deploy_cli.app, [command, "--data-dir", str(tmp_path / "a-file")])
@@ -117,8 +122,8 @@ def test_a_tracking_server_whose_postgres_is_stopped_is_reported_as_unable_to_an
     assert result.stdout.splitlines()[:2] == [
         "postgres  stopped  6101",
         (
-            "mlflow    running but cannot answer: its PostgreSQL is stopped (`python -m deploy start` starts it again)  "
-            "http://127.0.0.1:6102"
+            "mlflow    running but cannot answer: its PostgreSQL is stopped "
+            f"(`python -m deploy start --data-dir {tmp_path / 'data'}` starts it again)  http://127.0.0.1:6102"
         ),
     ]
 
@@ -229,7 +234,11 @@ runpy.run_module("deploy", run_name="__main__", alter_sys=True)
 """
 
 UNDONE = "what it had started is undone and the saved ports are as before it; what ran before it runs on"
-UNFINISHED = "part of the stack may still run (`python -m deploy status` says which, `python -m deploy stop` stops it)"
+# A hint names the stack's --data-dir: copied as printed, it acted on deploy/.data.
+UNFINISHED = (
+    "part of the stack may still run (`python -m deploy status --data-dir {data}` says which, "
+    "`python -m deploy stop --data-dir {data}` stops it)"
+)
 
 
 @pytest.mark.parametrize(
@@ -316,4 +325,5 @@ def test_a_start_stopped_whose_undoing_did_not_finish_does_not_say_it_was_undone
         result = CliRunner().invoke(deploy_cli.app, ["start", "--data-dir", str(tmp_path / "data")])
 
     assert result.exit_code == 128 + signal.SIGINT
-    assert closing_line(caplog) == f"start interrupted (Ctrl-C): {left}; `python -m deploy status` says what runs"
+    said = f"`python -m deploy status --data-dir {tmp_path / 'data'}` says what runs"
+    assert closing_line(caplog) == f"start interrupted (Ctrl-C): {left}; {said}"

@@ -120,7 +120,7 @@ def test_start_is_idempotent_and_status_reports_both_services(tracking_stack: Ru
     assert other_workers.returncode == 1
     assert other_workers.stderr.strip().splitlines()[-1] == (
         f"error: the tracking server in {tracking_stack.stack.data_dir} already runs with 1 worker; stop it before "
-        "changing --workers (`python -m deploy stop`)"
+        f"changing --workers (`python -m deploy stop --data-dir {tracking_stack.stack.data_dir}`)"
     )
     assert tracking_stack.stack.pid_file.read_text() == pid
     assert status.returncode == 0, status.stderr
@@ -200,7 +200,8 @@ def test_training_fails_fast_with_nothing_registered_when_postgres_is_down(
     # status says why the server that runs fails, and how to mend it, and exits 3 as pg_ctl status does
     assert status.returncode == 3, status.stderr
     assert "postgres  stopped" in status.stdout
-    assert "mlflow    running but cannot answer: its PostgreSQL is stopped (`python -m deploy start`" in status.stdout
+    mend = f"(`python -m deploy start --data-dir {tracking_stack.stack.data_dir}` starts it again)"
+    assert f"mlflow    running but cannot answer: its PostgreSQL is stopped {mend}" in status.stdout
 
 
 def test_the_server_keeps_serving_while_the_registry_is_away_and_sees_it_return(
