@@ -207,7 +207,11 @@ def load_snapshot(
             logger.info("loaded %s model %s (run %s)", task, models[task].uri, models[task].run_id)
         except ModelNotRegistered as err:
             # The advice is worked out here, where it is shown, not in every poll that finds the model still missing.
-            problems[task] = f"{err}; {_how_to_get(client, uri, settings.tracking_uri)}"
+            # A store of one task's models (a team's topic models alone) is served so too, with the other left out.
+            problems[task] = (
+                f"{err}; {_how_to_get(client, uri, settings.tracking_uri)}, or serve without {task} models "
+                f"(NEWS_{task.upper()}_MODEL_URI=)"
+            )
             if current is not None:
                 failures[task] = f"{problems[task]} (still serving {current.uri})"
         # Any error while loading a model (missing artifacts, unpicklable files, a broken store) must leave

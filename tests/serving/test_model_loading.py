@@ -82,7 +82,10 @@ def test_a_task_without_a_loadable_model_gets_its_reason_and_advice(
         "it was not registered by training, so nothing vouches for it"
     )
     assert snapshot.problems["stance"].startswith("no model at models:/news-stance@champion (")
-    assert snapshot.problems["stance"].endswith(f"; train the default models with `MLFLOW_TRACKING_URI={store_uri} python -m training train-defaults`")
+    assert snapshot.problems["stance"].endswith(
+        f"; train the default models with `MLFLOW_TRACKING_URI={store_uri} python -m training train-defaults`, or serve "
+        "without stance models (NEWS_STANCE_MODEL_URI=)"
+    )
     # Nothing was served before: no failure holds a reload back, but the version that could not load is remembered.
     assert (outcome.failures, outcome.unloadable) == ({}, {"topic": ("news-topic", "2")})
 
