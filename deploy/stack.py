@@ -207,7 +207,7 @@ class Stack:
             except Exception as failure:
                 note = f"cleaning up after the failed start, {what} failed too: {failure}"
                 if what == "stopping PostgreSQL":
-                    note += f"\n(if it still runs, `python -m deploy stop --data-dir {self.data_dir}` stops it)"
+                    note += f"\n(if it still runs, `{deploy_command('stop', self.data_dir)}` stops it)"
                 error.add_note(note)
                 if not isinstance(error, StackError):
                     # The CLI prints a StackError's notes with it; an interruption ends without a message of its own.
@@ -261,8 +261,8 @@ class Stack:
         if strays:
             raise StackError(
                 f"{describe(strays)} started from {self.data_dir} still run, but the stack's files no longer lead to "
-                f"them (the folder, the cluster or a pid file was removed): `python -m deploy stop --data-dir "
-                f"{self.data_dir}` ends them"
+                f"them (the folder, the cluster or a pid file was removed): `{deploy_command('stop', self.data_dir)}` "
+                "ends them"
             )
 
     def stop_strays(self, grace_s: float = 30.0) -> None:
