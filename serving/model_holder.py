@@ -109,7 +109,9 @@ class ModelHolder:
                 problem = redact_text(f"the model registry at {uri} cannot be read: {type(err).__name__}: {err}", uri)
                 self.current = self._without_models(problem)
             for task, problem in self.current.problems.items():
-                logger.warning("no %s model: %s", task, problem)
+                # A task the server is set up without is as asked, not a fault to warn of.
+                level = logging.WARNING if task in self.current.served else logging.INFO
+                logger.log(level, "no %s model: %s", task, problem)
             return self.current
 
     async def reload(self, tasks: Collection[Task] = TASKS) -> Reload:

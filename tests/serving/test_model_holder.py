@@ -4,6 +4,7 @@ poll is logged. Reloads through the app (manual, polled, failed, backing off): t
 from __future__ import annotations
 
 import asyncio
+import logging
 import sqlite3
 from collections.abc import Callable
 from contextlib import suppress
@@ -72,14 +73,21 @@ def test_a_failing_poll_logs_its_traceback_once_a_line_when_the_error_changes_an
     assert records[2].getMessage() == "checking the model aliases works again"
 
 
-def test_a_holder_starts_without_models_and_loads_what_the_store_has(store_uri: str, make_settings: SettingsFactory) -> None:
+def test_a_holder_starts_without_models_and_loads_what_the_store_has(
+    store_uri: str, make_settings: SettingsFactory, caplog: pytest.LogCaptureFixture
+) -> None:
     holder = ModelHolder(make_settings(store_uri, stance_model_uri=""), ServiceMetrics(CollectorRegistry()))
     assert holder.current.problems == {
         "topic": "the server is still loading its models",
         "stance": "this server does not serve stance models (NEWS_STANCE_MODEL_URI is empty)",
     }
 
-    loaded = asyncio.run(holder.load())
+    with caplog.at_level(logging.INFO, logger="serving.model_holder"):
+        loaded = asyncio.run(holder.load())
+
+    # The task it was set up without is said as a fact, the one it lacks as a warning.
+    levels = {record.getMessage().split(":")[0]: record.levelname for record in caplog.records}
+    assert levels == {"no topic model": "WARNING", "no stance model": "INFO"}
 
     # An empty store: nothing to serve, the reason said, and the registry seen answering.
     assert holder.current is loaded and loaded.models == {}
