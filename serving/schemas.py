@@ -144,8 +144,8 @@ class StancePrediction(Prediction):
     target: str
     mentioned: bool = Field(
         description="Whether the text names the target (by one of its aliases, the stance model's own included). The "
-        "stance is answered either way, since a text may speak of a target without naming it, but one toward a target "
-        "the text never names is read from the wording alone: treat it as a weaker answer."
+        "stance is answered either way, since a text may speak of a target without naming it; a client that wants only "
+        "stances voiced where the target is named keeps the mentioned ones."
     )
 
 
