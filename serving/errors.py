@@ -1,5 +1,5 @@
-"""Exception handlers: 422 messages that name the item, 404 naming the endpoint, 413, 501 and 503 in JSON, 502 for a
-failed reload, 500 in JSON."""
+"""Exception handlers: 422 messages that name the item (415 for a body sent in a form not read), 404 naming the
+endpoint, 413, 501 and 503 in JSON, 502 for a failed reload, 500 in JSON."""
 
 from __future__ import annotations
 
@@ -23,6 +23,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from classifiers.store import RegistryUnreachable
 from serving.disconnect import ANSWERED_BY_SERVER, ClientGone
 from serving.model_holder import ReloadFailed
+from serving.request_body import UnsupportedMediaType
 from serving.snapshot import ModelUnavailable
 
 logger = logging.getLogger(__name__)
@@ -95,14 +96,18 @@ def _explained(error: dict[str, Any]) -> dict[str, Any]:
 
 async def validation_error(request: Request, exc: RequestValidationError) -> Response:
     """FastAPI's 422 format, each message prefixed by the path of the field it is about, and at most ECHOED_CHARS
-    of any text of the request repeated."""
+    of any text of the request repeated; 415 in the same format for a body's media type, charset or coding."""
     # The rejected input is echoed back and may be anything the request held: a \ud800 escape decodes to a lone
     # surrogate, which UTF-8 cannot carry.
     errors = jsonable_encoder(
         [_explained(_bounded(error)) for error in exc.errors()],
         custom_encoder={str: lambda text: text.encode("utf-8", "replace").decode("utf-8")},
     )
-    return Response(to_json({"detail": errors}, inf_nan_mode="strings"), status_code=422, media_type="application/json")
+    content = to_json({"detail": errors}, inf_nan_mode="strings")
+    if isinstance(exc, UnsupportedMediaType):
+        # What the server reads, said as RFC 9110 (12.5.3) has it: no content coding but none at all.
+        return Response(content, status_code=415, media_type="application/json", headers={"Accept-Encoding": "identity"})
+    return Response(content, status_code=422, media_type="application/json")
 
 
 def body_too_large_message(max_body_bytes: int) -> str:

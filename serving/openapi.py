@@ -33,6 +33,10 @@ RETRY_AFTER = {
 CLASSIFY_ERRORS: dict[int | str, dict[str, Any]] = {
     422: {"model": ValidationErrorResponse, "description": "The body is not a valid request; each error names its field."},
     413: {"model": ErrorResponse, "description": "The body is over NEWS_MAX_BODY_BYTES."},
+    415: {
+        "model": ValidationErrorResponse,
+        "description": "The body is not sent as UTF-8 JSON (`Content-Type: application/json`), or is compressed.",
+    },
     501: {"model": ErrorResponse, "description": "The request needs a task this server is configured without."},
     503: {"model": ErrorResponse, "description": "A needed model is not loaded.", "headers": RETRY_AFTER},
 }

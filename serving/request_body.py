@@ -32,6 +32,11 @@ Model = TypeVar("Model", bound=BaseModel)
 Parsed = TypeVar("Parsed")
 
 
+class UnsupportedMediaType(RequestValidationError):
+    """A body refused for how it is sent (its Content-Type, charset or Content-Encoding), not for what it holds:
+    answered 415 (RFC 9110, 15.5.16) in the 422's format, so a client tells "send it differently" from "fix a field"."""
+
+
 def body_error(kind: str, message: str, *loc: str | int) -> dict[str, Any]:
     """One error in FastAPI's 422 format, about the body or a field of it (no input echoed back)."""
     return {"type": kind, "loc": ("body", *loc), "msg": message}
@@ -124,7 +129,7 @@ def decode_json(raw: bytes, *, yielding: bool = False) -> object:
     encoding = json.detect_encoding(raw)
     if encoding not in ("utf-8", "utf-8-sig"):
         message = f"the body is not UTF-8 (its first bytes look like {encoding.upper()}); this server reads UTF-8 JSON only"
-        raise RequestValidationError([body_error("json_charset", message)])
+        raise UnsupportedMediaType([body_error("json_charset", message)])
     try:
         return json.loads(
             raw,
@@ -215,13 +220,13 @@ async def read_json_body(request: Request, check: Callable[[object], Parsed]) ->
         # A field of one value (RFC 9110, 8.3): which of them the sender meant cannot be known, and reading the first
         # alone let a body declared Latin-1 by the second be read as UTF-8.
         message = f"{len(content_types)} Content-Type headers were sent; send one: `Content-Type: application/json`"
-        raise RequestValidationError([body_error("json_content_type", message)])
+        raise UnsupportedMediaType([body_error("json_content_type", message)])
     content_type = content_types[0] if content_types else None
     if not is_json_content_type(content_type):
         # `curl -d` sends a form: the fault is the header, whatever the body holds.
         sent = f"`Content-Type: {content_type}`" if content_type else "no Content-Type header"
         message = f"must be JSON sent with `Content-Type: application/json` (got {sent})"
-        raise RequestValidationError([body_error("json_content_type", message)])
+        raise UnsupportedMediaType([body_error("json_content_type", message)])
     charset = declared_charset(content_type)
     if charset is not None and charset.lower() not in UTF8_CHARSETS:
         # Read as UTF-8 regardless, a Latin-1 body is reported as bytes that are not UTF-8 (or misread, where its bytes
@@ -229,7 +234,7 @@ async def read_json_body(request: Request, check: Callable[[object], Parsed]) ->
         # declared charset is the fault to name, whatever the bytes are.
         shown = charset if len(charset) <= 40 else f"{charset[:40]}..."
         message = f"the body is declared as charset {shown}; this server reads UTF-8 JSON only"
-        raise RequestValidationError([body_error("json_charset", message)])
+        raise UnsupportedMediaType([body_error("json_charset", message)])
     # Every Content-Encoding header counts: HTTP reads repeated ones as one list (RFC 9110, 5.3), and the first alone
     # let `identity` followed by `gzip` through. An empty header or element names no coding, as `identity` does.
     declared = ", ".join(value.strip() for value in request.headers.getlist("content-encoding") if value.strip())
@@ -237,7 +242,7 @@ async def read_json_body(request: Request, check: Callable[[object], Parsed]) ->
     if any(coding not in ("", "identity") for coding in codings):
         # Read as it is, a gzip body would be reported as bytes that are not UTF-8.
         message = f"`Content-Encoding: {declared.lower()}` is not supported: send the body uncompressed"
-        raise RequestValidationError([body_error("content_encoding", message)])
+        raise UnsupportedMediaType([body_error("content_encoding", message)])
     raw = await request.body()
 
     if len(raw) <= INLINE_PARSE_BYTES:

@@ -19,6 +19,7 @@ from serving import request_body
 from serving.request_body import (
     INLINE_PARSE_BYTES,
     MAX_REPORTED_ERRORS,
+    UnsupportedMediaType,
     declared_charset,
     decode_json,
     drop_surplus_unknown_keys,
@@ -82,6 +83,16 @@ def only_message(raw: bytes, yielding: bool = False) -> str:
 @pytest.mark.parametrize("yielding", [False, True], ids=["inline", "yielding"])
 def test_a_body_that_is_not_strict_utf8_json_is_a_422_saying_why(raw: bytes, message: str, yielding: bool) -> None:
     assert only_message(raw, yielding) == message
+
+
+@pytest.mark.parametrize("yielding", [False, True], ids=["inline", "yielding"])
+def test_a_body_in_another_encoding_is_refused_for_its_media_type_and_bad_json_for_its_content(yielding: bool) -> None:
+    # The first is answered 415 (send it differently), the second 422 (mend what it holds).
+    with pytest.raises(UnsupportedMediaType):
+        decode_json('{"a": 1}'.encode("utf-32"), yielding=yielding)
+    with pytest.raises(RequestValidationError) as refused:
+        decode_json(b'{"a": "\xff"}', yielding=yielding)
+    assert not isinstance(refused.value, UnsupportedMediaType)
 
 
 @pytest.mark.parametrize("yielding", [False, True], ids=["inline", "yielding"])
