@@ -8,11 +8,13 @@ import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
 
+from asgi_correlation_id import CorrelationIdMiddleware
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 from prometheus_client import CollectorRegistry
 
 from classifiers.encoder import PRECISION_VARIABLE, ROWS_VARIABLE, RUNTIME_VARIABLE
+from serving import request_id
 from serving.batching import PredictionBatcher
 from serving.errors import JsonBodyLimitMiddleware, add_exception_handlers
 from serving.http_protocol import ConcurrencyLimitAnswer
@@ -82,6 +84,9 @@ def create_app(settings: ServingSettings) -> FastAPI:
     app.add_middleware(ConcurrencyLimitAnswer)
     # Added last, so outermost: rejected requests (413, and 503 over the concurrency limit) are counted too.
     instrument(app, registry)
+    # Outside even that, so those answers carry their ID too (a 500 is answered outside every middleware: its
+    # handler adds the header itself).
+    app.add_middleware(CorrelationIdMiddleware, header_name=request_id.HEADER, validator=request_id.is_usable)
     return app
 
 

@@ -12,6 +12,7 @@ from typing import Annotated, Any
 
 import typer
 import uvicorn
+from asgi_correlation_id import CorrelationIdFilter
 from pydantic import ValidationError
 from typer.core import TyperCommand
 from uvicorn.config import LOGGING_CONFIG
@@ -25,7 +26,8 @@ from serving.settings import ENV_PREFIX, ServingSettings
 
 # The packages whose modules log in a server process (a loaded model's code is the classifiers package, never training):
 # a record of any other reaches no handler, its INFO lost and its warnings printed bare, the URI's secret unmasked.
-LOGGED_PACKAGES = ("serving", "classifiers")
+# (asgi_correlation_id warns of a caller's request ID it replaced.)
+LOGGED_PACKAGES = ("serving", "classifiers", "asgi_correlation_id")
 
 app = typer.Typer(
     help="Serve the champion topic and stance models over HTTP (settings: NEWS_* environment variables).",
@@ -36,11 +38,17 @@ app = typer.Typer(
 
 def logging_config(tracking_uri: str) -> dict[str, Any]:
     """uvicorn's logging, extended to this project's loggers, with the tracking URI's secret masked in
-    every line; each worker process applies it."""
+    every line and each access line naming its request's ID; each worker process applies it."""
     config = copy.deepcopy(LOGGING_CONFIG)
-    config["filters"] = {"redact": {"()": RedactingFilter, "uri": tracking_uri}}
+    config["filters"] = {
+        "redact": {"()": RedactingFilter, "uri": tracking_uri},
+        "request_id": {"()": CorrelationIdFilter, "default_value": "-"},
+    }
     for handler in config["handlers"].values():
         handler["filters"] = ["redact"]
+    # Each access line names its request's X-Request-ID, as the caller received it.
+    config["handlers"]["access"]["filters"].append("request_id")
+    config["formatters"]["access"]["fmt"] += " request %(correlation_id)s"
     for name in LOGGED_PACKAGES:
         config["loggers"][name] = {"handlers": ["default"], "level": "INFO", "propagate": False}
     return config

@@ -21,6 +21,7 @@ from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from classifiers.store import RegistryUnreachable
+from serving import request_id
 from serving.disconnect import ANSWERED_BY_SERVER, ClientGone
 from serving.model_holder import ReloadFailed
 from serving.request_body import UnsupportedMediaType
@@ -244,9 +245,17 @@ async def client_gone(request: Request, exc: ClientGone) -> Response:
 
 
 async def unexpected_error(request: Request, exc: Exception) -> JSONResponse:
-    """500 in the JSON error shape every other answer has; Starlette logs the traceback after it is sent."""
-    detail = f"internal error while answering {request.method} {request.url.path}; the server's log has the cause"
-    return JSONResponse(status_code=500, content={"detail": detail})
+    """500 in the JSON error shape every other answer has, naming the request's ID, which the log line before the
+    traceback (logged by Starlette after the answer is sent) names too."""
+    answered = request_id.current() or "without an ID"
+    logger.error("request %s, %s %s: internal error; its traceback follows", answered, request.method, request.url.path)
+    detail = (
+        f"internal error while answering {request.method} {request.url.path}; the server's log has the cause "
+        f"(request {answered})"
+    )
+    # Answered from outside every middleware, so the one that adds the ID to other answers does not see this one.
+    headers = {request_id.HEADER: answered} if request_id.current() else None
+    return JSONResponse(status_code=500, content={"detail": detail}, headers=headers)
 
 
 def add_exception_handlers(app: FastAPI) -> None:

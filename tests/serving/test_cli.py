@@ -148,10 +148,13 @@ from serving.cli import logging_config
 logging.config.dictConfig(logging_config(sys.argv[1]))
 logging.getLogger("classifiers.encoder").info("encoder loaded")
 logging.getLogger("classifiers.onnx_encoder").warning("cannot reach %s", sys.argv[1])
+from asgi_correlation_id.context import correlation_id
+correlation_id.set("req-42")
+logging.getLogger("uvicorn.access").info('%s - "%s %s HTTP/%s" %d', "127.0.0.1:5000", "POST", "/v1/classify", "1.1", 200)
 """
 
 
-def test_the_model_codes_log_lines_reach_the_servers_log_with_the_secret_masked() -> None:
+def test_the_model_codes_log_lines_reach_the_servers_log_with_the_secret_masked_and_access_lines_name_the_request() -> None:
     uri = "postgresql://news:hunter2-secret@db.internal/mlflow"
     done = subprocess.run(
         [sys.executable, "-c", LOG_FROM_A_MODEL, uri], cwd=locations.PROJECT_ROOT, capture_output=True, text=True, timeout=120, check=False
@@ -161,6 +164,7 @@ def test_the_model_codes_log_lines_reach_the_servers_log_with_the_secret_masked(
     assert "INFO:     encoder loaded" in done.stderr
     assert "WARNING:  cannot reach postgresql://news:***@db.internal/mlflow" in done.stderr
     assert "hunter2-secret" not in done.stderr
+    assert '"POST /v1/classify HTTP/1.1" 200 OK request req-42' in done.stdout
 
 
 @pytest.mark.parametrize("port", ["99999", "-1"])

@@ -74,7 +74,7 @@ def test_an_item_that_is_no_object_is_named_so_not_by_a_class_of_the_code(
 
 
 def test_an_unexpected_error_is_answered_as_json_and_the_server_keeps_serving(
-    trained_store: str, make_settings: SettingsFactory, monkeypatch: pytest.MonkeyPatch
+    trained_store: str, make_settings: SettingsFactory, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     import serving.batching
 
@@ -83,13 +83,18 @@ def test_an_unexpected_error_is_answered_as_json_and_the_server_keeps_serving(
     item = {"items": [{"text": "Israeli jets struck targets in southern Lebanon overnight."}]}
     # raise_server_exceptions=False: what a client sees, not the exception the test client would re-raise.
     with TestClient(create_app(make_settings(trained_store)), raise_server_exceptions=False) as client:
-        response = client.post("/v1/classify", json=item)
+        response = client.post("/v1/classify", json=item, headers={"X-Request-ID": "req-500"})
         monkeypatch.setattr(serving.batching, "predict_rows", real_predict)
         after = client.post("/v1/classify", json=item)
 
     assert response.status_code == 500
     assert response.headers["content-type"] == "application/json"
     assert response.json()["detail"].startswith("internal error while answering POST /v1/classify")
+    # Answered outside the middleware that adds the ID to other answers: the caller can still quote it, and the log
+    # line before the traceback names it.
+    assert response.json()["detail"].endswith("(request req-500)")
+    assert response.headers["x-request-id"] == "req-500"
+    assert "request req-500, POST /v1/classify: internal error" in caplog.text
     assert after.status_code == 200
 
 
