@@ -207,9 +207,13 @@ async def model_unavailable(request: Request, exc: ModelUnavailable) -> JSONResp
     """
     if exc.lasting:
         return JSONResponse(status_code=NOT_SERVED, content={"detail": str(exc)})
-    poll_seconds = request.app.state.settings.poll_seconds
-    headers = {"Retry-After": str(max(1, math.ceil(poll_seconds)))} if poll_seconds > 0 else None
+    headers = retry_after(request.app.state.settings.poll_seconds)
     return JSONResponse(status_code=503, content={"detail": str(exc)}, headers=headers)
+
+
+def retry_after(poll_seconds: float) -> dict[str, str] | None:
+    """The header of a 503 for a missing model: the poll interval in whole seconds, or none without polling."""
+    return {"Retry-After": str(max(1, math.ceil(poll_seconds)))} if poll_seconds > 0 else None
 
 
 async def reload_failed(request: Request, exc: ReloadFailed) -> JSONResponse:

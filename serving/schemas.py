@@ -312,6 +312,16 @@ class Ready(ResponseBody):
     )
 
 
+class NotReady(ResponseBody):
+    """A served task has no loaded model: why, with what is loaded and the registry as this worker last saw it."""
+
+    status: Literal["not_ready"] = "not_ready"
+    detail: str = Field(description="Why each missing model is missing, and how to get it.")
+    models: list[ModelStatus] = Field(description="The models that are loaded (they answer their task meanwhile).")
+    worker: str = Field(description="The process that answered (host:pid).")
+    registry: RegistryStatus = Field(description="The registry as this worker last saw it: an unreachable one is often why.")
+
+
 class ModelInfo(ModelStatus):
     """A loaded model: its version, labels, how it reads texts and how it scored in training."""
 

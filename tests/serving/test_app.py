@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from pathlib import Path
 
@@ -46,6 +47,11 @@ def test_without_models_the_server_starts_and_answers_503_with_the_train_command
         assert f"`MLFLOW_TRACKING_URI={store_uri} python -m training train-defaults`" in response.json()["detail"]
     assert "models:/news-topic@champion" in ready.json()["detail"]
     assert "models:/news-stance@champion" in ready.json()["detail"]
+    # A 200's fields beside the reason: the registry answered, so the cause is the store's content, not its reach.
+    assert ready.json()["status"] == "not_ready"
+    assert ready.json()["models"] == []
+    assert ready.json()["registry"]["reachable"] is True
+    assert ready.json()["worker"].endswith(f":{os.getpid()}")
     assert models["models"] == []
     assert [entry["task"] for entry in models["unavailable"]] == ["topic", "stance"]
 

@@ -481,10 +481,14 @@ def test_a_restart_with_a_broken_champion_serves_the_champion_before_it_and_says
 
     with TestClient(create_app(make_settings(topic_store, poll_seconds=0))) as client:
         # This store has no stance model, so /ready is 503; /v1/models reports the same fields per task.
+        ready = client.get("/ready")
         (topic,) = client.get("/v1/models").json()["models"]
         version = topic_version(client)
 
     assert (topic["version"], version) == ("1", "1")
+    # The 503 names what is loaded and serving meanwhile, as a 200 would.
+    assert ready.status_code == 503
+    assert ready.json()["models"] == [{key: topic[key] for key in ready.json()["models"][0]}]
     assert topic["fallback"] == (
         f"the topic model at models:/{TOPIC}@{CHAMPION} (version {broken}) could not be loaded: FileNotFoundError "
         f"(details in the server log); serving version 1, the {CHAMPION} before it, until that one loads"
