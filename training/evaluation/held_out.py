@@ -277,9 +277,7 @@ def evaluate_benchmark(
     figures = scored(gold, predicted, labels, frame["group"].tolist(), "groups", bool(label_map))
     metrics = {"model": loaded.identity, **figures, **extra}
     metrics["trained_on"] = _trained_on(loaded, frame)
-    # The official scorers' accuracy and macro-F1 (BBC News, FNC-1) average over every label of the benchmark, a label
-    # the rows lack as 0; the result's own, over the labels present, go with its per-class figures and interval. On a
-    # split that holds every label they are the same.
+    # BBC News's official figure is accuracy, which the result holds already.
     official = _official(name, benchmark.labels, frame, gold, predicted, label_map)
     official = {key: value for key, value in official.items() if key not in metrics}
     result = {**metrics, **official}
