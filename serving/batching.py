@@ -64,9 +64,8 @@ class PredictionBatcher:
 
     async def _work(self) -> None:
         while self._waiting:
+            # Empty only where every waiting job was cancelled, which leaves none waiting: the loop ends.
             taken = self._take()
-            if not taken:
-                break
             try:
                 for jobs in _by_model(taken):
                     await self._call(jobs)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -110,9 +110,9 @@ def json_object(line: str, where: str) -> dict[str, Any]:
     return record
 
 
-def jsonl_lines(path: Path, where: Callable[[int], str] | None = None) -> Iterator[tuple[int, str]]:
+def jsonl_lines(path: Path) -> Iterator[tuple[int, str]]:
     """(1-based line number, the line without its line break) for every non-blank line, read and decoded one at a
-    time; a line that is not UTF-8 is an error naming it (`where(number)`, default `path:number`) and its column."""
+    time; a line that is not UTF-8 is an error naming it (`path:number`) and its column."""
     number = 0
     with path.open("rb") as handle:
         for ended in handle:
@@ -123,8 +123,7 @@ def jsonl_lines(path: Path, where: Callable[[int], str] | None = None) -> Iterat
                 try:
                     line = raw.decode("utf-8")
                 except UnicodeDecodeError as err:
-                    place = where(number) if where is not None else f"{path}:{number}"
-                    raise not_encoded(place, raw[err.start], err.start + 1) from err
+                    raise not_encoded(f"{path}:{number}", raw[err.start], err.start + 1) from err
                 if number == 1:
                     line = line.removeprefix("\ufeff")  # the byte-order mark Excel and Notepad write before UTF-8 text
                 if line.strip():

@@ -316,13 +316,7 @@ class ExperimentConfig(Strict):
     @property
     def dataset_name(self) -> str:
         """`seeds`, the folder of other files in the seeds' layout, the JSONL file's stem, or the benchmark's name."""
-        match self.data:
-            case SeedData(segments=segments, labels=labels):
-                return _other_seed_files_name(segments, labels) or "seeds"
-            case JsonlData(path=path):
-                return path.stem
-            case BenchmarkData(name=name):
-                return name
+        return _other_data_name(self.data) or "seeds"
 
     @property
     def experiment_name(self) -> str:

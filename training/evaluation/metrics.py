@@ -169,8 +169,7 @@ def summary_metrics(
     weight. Those labels are then listed in `predicted_without_gold` (label → rows predicted so); the confusion
     counts keep them.
     """
-    seen = {*y_true, *y_pred}
-    used = [label for label in labels if label in seen]
+    used = averaged_labels(y_true, y_pred, labels)
     gold_labels = set(y_true)
     averaged = [label for label in used if label in gold_labels] if gold_labels_only else used
     metrics = classification_metrics(y_true, y_pred, averaged)
