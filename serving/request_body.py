@@ -190,13 +190,14 @@ def drop_surplus_unknown_keys(model: type[BaseModel], data: dict[str, Any]) -> i
     return dropped
 
 
-def validate(model: type[Model], data: object) -> Model:
-    """`data` as the model, or a 422 with at most MAX_REPORTED_ERRORS of its errors (the parsed body may be changed)."""
+def validate(model: type[Model], data: object, context: dict[str, Any] | None = None) -> Model:
+    """`data` as the model (validated with `context`), or a 422 with at most MAX_REPORTED_ERRORS of its errors (the
+    parsed body may be changed)."""
     if not isinstance(data, dict):
         raise RequestValidationError([body_error("model_type", f"must be a JSON object, got {_json_type(data)}")])
     dropped = drop_surplus_unknown_keys(model, data)
     try:
-        return model.model_validate(data)
+        return model.model_validate(data, context=context)
     except ValidationError as err:
         errors: list[dict[str, Any]] = [
             {**error, "loc": ("body", *error["loc"])} for error in err.errors(include_url=False)[:MAX_REPORTED_ERRORS]
@@ -205,10 +206,10 @@ def validate(model: type[Model], data: object) -> Model:
         raise RequestValidationError(reported(errors, err.error_count() + dropped)) from err
 
 
-def reported(errors: list[dict[str, Any]], count: int | None = None) -> list[dict[str, Any]]:
+def reported(errors: list[dict[str, Any]], count: int) -> list[dict[str, Any]]:
     """The first MAX_REPORTED_ERRORS of a request's errors, then one saying how many more there were (`count` in all,
-    where `errors` lists only the first of them): a 422 stays small however many items are at fault."""
-    hidden = (len(errors) if count is None else count) - MAX_REPORTED_ERRORS
+    where `errors` may list only the first of them): a 422 stays small however many items are at fault."""
+    hidden = count - MAX_REPORTED_ERRORS
     shown = errors[:MAX_REPORTED_ERRORS]
     return [*shown, body_error("too_many_errors", f"{hidden} more errors not shown")] if hidden > 0 else shown
 

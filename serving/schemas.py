@@ -1,12 +1,13 @@
-"""Request and response bodies. Requests reject unknown fields; limits set at runtime are checked in
-serving.limits and written into the OpenAPI schema by serving.openapi."""
+"""Request and response bodies. Requests reject unknown fields; the lengths limited by runtime settings are checked
+against the validation context (serving.limits passes the server's), the counts in serving.limits, and all are written
+into the OpenAPI schema by serving.openapi."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import TYPE_CHECKING, Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInfo
 from pydantic_core import PydanticCustomError
 
 from classifiers.blank_text import NON_BLANK_PATTERN, is_blank
@@ -47,6 +48,20 @@ def _unique(values: list[str]) -> list[str]:
     return values
 
 
+def _at_most(setting: str) -> AfterValidator:
+    """A string no longer than the validation context's `setting` (a server setting such as max_text_chars) allows;
+    unbounded where the context gives none."""
+
+    def check(value: str, info: ValidationInfo) -> str:
+        limit = (info.context or {}).get(setting)
+        if limit is not None and len(value) > limit:
+            message = "must be at most {limit} characters, got {length}"
+            raise PydanticCustomError("string_too_long", message, {"limit": limit, "length": len(value)})
+        return value
+
+    return AfterValidator(check)
+
+
 Text = Annotated[str, AfterValidator(_valid_unicode)]
 # The schema says what the validator enforces, so generated clients and fuzzers know "" is refused.
 NonBlank = Annotated[
@@ -66,7 +81,7 @@ class RequestBody(BaseModel):
 class ClassifyItem(RequestBody):
     """A text to classify by topic, and by stance toward a target where one is given."""
 
-    text: NonBlank = Field(
+    text: Annotated[NonBlank, _at_most("max_text_chars")] = Field(
         description=(
             "The text to classify: a paragraph, as the models were trained on. A model whose long_texts is truncated "
             "(GET /v1/models; the stance default) reads only its first max_length word pieces (about 1,200 characters), "
@@ -74,7 +89,7 @@ class ClassifyItem(RequestBody):
         ),
         examples=[EXAMPLE_TEXT],
     )
-    target: NonBlank | None = Field(
+    target: Annotated[NonBlank, _at_most("max_target_chars")] | None = Field(
         None,
         description=(
             "Classify the stance toward this target too. A target of GET /v1/models' known_targets is found by all its "
@@ -82,7 +97,7 @@ class ClassifyItem(RequestBody):
         ),
         examples=["Israel"],
     )
-    document: NonBlank | None = Field(
+    document: Annotated[NonBlank, _at_most("max_target_chars")] | None = Field(
         None,
         description=(
             "Items that give the same document are read as that document's segments, in request order: a topic model "
@@ -103,16 +118,17 @@ class ClassifyRequest(RequestBody):
 class ArticleRequest(RequestBody):
     """A whole article for /v1/articles: cut into segments, each classified, and summarised."""
 
-    title: Text = Field(
+    # Echoed back, so bounded like any other text.
+    title: Annotated[Text, _at_most("max_text_chars")] = Field(
         description="Reported back; not classified (ingest does not segment titles either). "
         "At most NEWS_MAX_TEXT_CHARS characters.",
         examples=["Strikes in southern Lebanon"],
     )
-    body: NonBlank = Field(
+    body: Annotated[NonBlank, _at_most("max_article_chars")] = Field(
         description="Paragraphs separated by line breaks.",
         examples=[f"{EXAMPLE_TEXT}\nAid agencies said thousands of families had fled their homes."],
     )
-    targets: Annotated[list[NonBlank], AfterValidator(_unique)] = Field(
+    targets: Annotated[list[Annotated[NonBlank, _at_most("max_target_chars")]], AfterValidator(_unique)] = Field(
         default_factory=list,
         description="Targets whose stance the summary reports.",
         examples=[["Israel", "Hezbollah"]],
