@@ -102,7 +102,7 @@ class ServingSettings(BaseSettings):
 
     # Errors never echo a value: it may be the admin key or a tracking URI with a password.
     model_config = SettingsConfigDict(
-        env_prefix=ENV_PREFIX, extra="ignore", validate_by_name=True, hide_input_in_errors=True
+        env_prefix=ENV_PREFIX, extra="ignore", validate_by_name=True, hide_input_in_errors=True, frozen=True
     )
 
     tracking_uri: Annotated[str, BeforeValidator(_blank_is_default_store), AfterValidator(_openable_store)] = Field(
