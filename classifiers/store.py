@@ -16,6 +16,7 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 import mlflow
+from mlflow.entities.model_registry import ModelVersion
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 from mlflow.utils.credentials import get_default_host_creds
@@ -43,6 +44,20 @@ CHAMPION = "champion"
 # models:/m-<id> names none).
 REGISTERED_MODEL_URI = re.compile(r"^models:/(?P<name>[^/@]+)(?:@(?P<alias>[^/@]+)|/(?P<version>\d+))$")
 DEFAULT_REGISTERED_NAMES = {"topic": "news-topic", "stance": "news-stance"}
+
+
+def parse_registry_uri(uri: str) -> tuple[str, str | None, str | None]:
+    """(name, alias, version) of a registry URI; exactly one of alias and version is set."""
+    found = REGISTERED_MODEL_URI.match(uri)
+    if found is None:
+        raise ValueError(f"not a registry model URI: {uri!r}")
+    return found["name"], found["alias"], found["version"]
+
+
+def registered_version(client: MlflowClient, uri: str) -> ModelVersion:
+    """The registered version a `models:/<name>@<alias>` or `models:/<name>/<version>` URI points at now."""
+    name, alias, version = parse_registry_uri(uri)
+    return client.get_model_version_by_alias(name, alias) if alias is not None else client.get_model_version(name, str(version))
 
 
 def tracking_uri() -> str:

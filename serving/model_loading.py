@@ -19,8 +19,15 @@ from classifiers.contract import REQUIRED_COLUMNS, score_columns
 from classifiers.errors import UserInputError
 from classifiers.lineage import NO_PREVIOUS_CHAMPION, PROMOTED_FROM_TAG, check_finished
 from classifiers.pyfunc import ClassifierModel, load_pyfunc
-from classifiers.store import CHAMPION, DEFAULT_REGISTERED_NAMES, train_defaults_command, training_command
-from serving.settings import ServingSettings, parse_registry_uri
+from classifiers.store import (
+    CHAMPION,
+    DEFAULT_REGISTERED_NAMES,
+    parse_registry_uri,
+    registered_version,
+    train_defaults_command,
+    training_command,
+)
+from serving.settings import ServingSettings
 from serving.snapshot import TASKS, LoadedModel, ModelSnapshot, Task
 
 logger = logging.getLogger(__name__)
@@ -39,11 +46,8 @@ class ModelNotRegistered(Exception):
 
 def resolve(client: MlflowClient, uri: str) -> ModelVersion:
     """The exact registered version a configured URI points at now in the client's store."""
-    name, alias, version = parse_registry_uri(uri)
     try:
-        if alias is not None:
-            return client.get_model_version_by_alias(name, alias)
-        return client.get_model_version(name, str(version))
+        return registered_version(client, uri)
     except MlflowException as err:
         if err.error_code in _NOT_FOUND_CODES:
             raise ModelNotRegistered(f"no model at {uri} ({err.message})") from err

@@ -89,14 +89,6 @@ def _strong_key(key: SecretStr | None) -> SecretStr | None:
     return key
 
 
-def parse_registry_uri(uri: str) -> tuple[str, str | None, str | None]:
-    """(name, alias, version) of a registry URI; exactly one of alias and version is set."""
-    found = store.REGISTERED_MODEL_URI.match(uri)
-    if found is None:
-        raise ValueError(f"not a registry model URI: {uri!r}")
-    return found["name"], found["alias"], found["version"]
-
-
 class ServingSettings(BaseSettings):
     """Everything the server reads from its environment; every field is `NEWS_<FIELD>`."""
 

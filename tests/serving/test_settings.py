@@ -9,12 +9,12 @@ import pytest
 from pydantic import ValidationError
 
 from classifiers import store
+from classifiers.store import parse_registry_uri
 from serving.settings import (
     MIN_ADMIN_KEY_CHARS,
     OTHER_VARIABLES,
     ServingSettings,
     known_variables,
-    parse_registry_uri,
     unknown_variables,
 )
 

@@ -16,7 +16,7 @@ from mlflow.tracking import MlflowClient
 from classifiers.contract import DOCUMENT_COLUMN, PROBA_PREFIX, REQUIRED_COLUMNS
 from classifiers.errors import UserInputError
 from classifiers.pyfunc import LOAD_ERRORS, load_error_reason, loaded_pyfunc, predicted_frame, read_mlmodel
-from classifiers.store import REGISTERED_MODEL_URI
+from classifiers.store import REGISTERED_MODEL_URI, registered_version
 from training.scoring.inputs import plain_strings
 
 # The contract's first two output columns (classifiers.contract.prediction_frame); one proba_<label> per class follows.
@@ -72,17 +72,14 @@ def pinned(model_uri: str) -> tuple[str, dict[str, str | None]]:
     """The URI of the registered version a models:/ URI names now, and the uri, name and version to report; any other
     URI as it is, reported as given. Whatever reads the model through the pinned URI reads one version, even where
     the alias moves meanwhile."""
-    found = REGISTERED_MODEL_URI.match(model_uri)
-    if found is None and _NEWEST_VERSION_URI.match(model_uri):
+    if _NEWEST_VERSION_URI.match(model_uri):
         # MLflow's own reading of the keyword (the name's highest version), once: `latest` moves as versions are made.
         name, version = get_model_name_and_version(MlflowClient(), model_uri)
         return f"models:/{name}/{version}", {"uri": model_uri, "name": name, "version": str(version)}
-    if found is None:
+    if not REGISTERED_MODEL_URI.match(model_uri):
         return model_uri, {"uri": model_uri}
-    client = MlflowClient()
-    name, alias = found["name"], found["alias"]
-    version = client.get_model_version_by_alias(name, alias) if alias else client.get_model_version(name, found["version"])
-    return f"models:/{name}/{version.version}", {"uri": model_uri, "name": name, "version": str(version.version)}
+    found = registered_version(MlflowClient(), model_uri)
+    return f"models:/{found.name}/{found.version}", {"uri": model_uri, "name": found.name, "version": str(found.version)}
 
 
 def describe_model(uri: str) -> ModelSpec:
