@@ -28,7 +28,8 @@ from markdown_tables import markdown_table
 from user_errors import run_script
 
 from classifiers.document_context import mix_neighbours
-from classifiers.encoder import PRECISION_VARIABLE, RUNTIME_NAMES, RUNTIME_VARIABLE
+from classifiers.encoder import RUNTIME_NAMES
+from classifiers.encoder_settings import PRECISION_VARIABLE, RUNTIME_VARIABLE
 from classifiers.interface import load_predictor
 from training import locations
 from training.atomic_files import write_texts_atomically

@@ -5,9 +5,8 @@ from __future__ import annotations
 import importlib.util
 import json
 import logging
-import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal, get_args
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 import pandas as pd
@@ -15,6 +14,7 @@ from tqdm.auto import tqdm
 
 from classifiers.config import PACKAGED_ENCODER, LongTexts
 from classifiers.embedding_cache import RecentEmbeddings, fingerprint, shared_recent
+from classifiers.encoder_settings import PRECISION_VARIABLE, RUNTIME_VARIABLE, encoder_settings
 from classifiers.errors import UserInputError
 from classifiers.interface import TextReading
 from classifiers.onnx_encoder import shared_session, token_sums, unit_means
@@ -31,19 +31,9 @@ SETTINGS_FILE = "pooling_settings.json"
 WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin", "model.safetensors.index.json", "pytorch_model.bin.index.json")
 # What a saved model that runs this encoder imports at prediction time (onnx and onnxruntime: classifiers.onnx_encoder).
 ENCODER_REQUIREMENTS = ("torch", "transformers", "tqdm", "onnx", "onnxruntime")
-# How the encoder computes, chosen by the process that runs it (server, training, `mlflow models serve`), not
-# stored in the model: the weights are saved in float32 either way.
-PRECISION_VARIABLE = "NEWS_ENCODER_PRECISION"
-Precision = Literal["auto", "float32", "bfloat16"]
-# How many rows one forward pass takes at prediction time, chosen by the process like the precision: a server's
-# batch holds texts of mixed lengths, and on some CPUs a call of 16-32 such rows is much slower per row than
-# calls of 8 (benchmarks/bench_encoder_runtime.py, docs/serving.md).
-ROWS_VARIABLE = "NEWS_ENCODER_ROWS_PER_CALL"
+# The rows per forward pass `auto` takes (classifiers.encoder_settings; docs/serving.md).
 ROWS_WITHOUT_AMX = 8
 ROWS_WITH_ONNXRUNTIME = 4
-# Which library runs a prediction-time encoder, chosen by the process like the precision (classifiers.onnx_encoder).
-RUNTIME_VARIABLE = "NEWS_ENCODER_RUNTIME"
-Runtime = Literal["auto", "torch", "onnxruntime", "onnxruntime-int8"]
 # How logs and benchmark tables name each runtime.
 RUNTIME_NAMES = {"torch": "PyTorch", "onnxruntime": "ONNX Runtime", "onnxruntime-int8": "ONNX Runtime with int8 weights"}
 
@@ -138,9 +128,7 @@ def encoder_dtype(device: torch.device) -> torch.dtype:
     """
     import torch
 
-    requested = os.environ.get(PRECISION_VARIABLE, "auto").strip().lower() or "auto"
-    if requested not in get_args(Precision):
-        raise UserInputError(f"{PRECISION_VARIABLE}={requested!r}: must be one of {', '.join(get_args(Precision))}")
+    requested = encoder_settings().precision
     if requested == "auto":
         return torch.bfloat16 if device.type == "cpu" and computes_bfloat16_natively() else torch.float32
     return torch.bfloat16 if requested == "bfloat16" else torch.float32
@@ -168,9 +156,7 @@ def encoder_runtime(
     """
     import torch
 
-    requested = os.environ.get(RUNTIME_VARIABLE, "auto").strip().lower() or "auto"
-    if requested not in get_args(Runtime):
-        raise UserInputError(f"{RUNTIME_VARIABLE}={requested!r}: must be one of {', '.join(get_args(Runtime))}")
+    requested = encoder_settings().runtime
     if requested == "torch":
         return "torch"
     # A model registered before this runtime existed lists neither package among its requirements, so an
@@ -199,14 +185,12 @@ def prediction_rows_per_call(configured: int, device: torch.device, runtime: str
     rows on other CPUs, where calls of 8 rows of mixed lengths embedded 1.3-2.1x as many rows/s as calls of 16-32
     (float32 and bfloat16 alike, a Zen 4 EPYC, 2026-12-03).
     """
-    requested = os.environ.get(ROWS_VARIABLE, "auto").strip().lower() or "auto"
+    requested = encoder_settings().rows_per_call
     if requested == "auto" and runtime.startswith("onnxruntime"):
         return min(configured, ROWS_WITH_ONNXRUNTIME)
     if requested == "auto":
         return configured if device.type != "cpu" or has_amx_tiles() else min(configured, ROWS_WITHOUT_AMX)
-    if not requested.isdigit() or int(requested) < 1:
-        raise UserInputError(f"{ROWS_VARIABLE}={requested!r}: must be auto or a positive whole number of rows")
-    return int(requested)
+    return requested
 
 
 class PoolingSettings(SavedSettings):

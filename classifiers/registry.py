@@ -18,7 +18,7 @@ from classifiers.interface import Predictor, Trainable
 
 # What every saved model imports at prediction time: what this package's modules import when loaded (loading a model
 # imports every family's module), the pyfunc and the contract (tests/classifiers/test_registry.py checks it).
-BASE_REQUIREMENTS = ("mlflow", "numpy", "pandas", "pydantic", "scikit-learn", "joblib", "tqdm")
+BASE_REQUIREMENTS = ("mlflow", "numpy", "pandas", "pydantic", "pydantic-settings", "scikit-learn", "joblib", "tqdm")
 
 Factory = Callable[[], Trainable]
 

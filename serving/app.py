@@ -13,7 +13,7 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 from prometheus_client import CollectorRegistry
 
-from classifiers.encoder import PRECISION_VARIABLE, ROWS_VARIABLE, RUNTIME_VARIABLE
+from classifiers.encoder_settings import PRECISION_VARIABLE, ROWS_VARIABLE, RUNTIME_VARIABLE
 from serving import request_id
 from serving.batching import PredictionBatcher
 from serving.errors import JsonBodyLimitMiddleware, add_exception_handlers

@@ -5,13 +5,13 @@ from __future__ import annotations
 import difflib
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated
 
 from pydantic import AfterValidator, AliasChoices, BeforeValidator, Field, PositiveInt, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from classifiers import store
-from classifiers.encoder import Precision, Runtime
+from classifiers.encoder_settings import Precision, RowsPerCall, Runtime
 from classifiers.onnx_encoder import CACHE_VARIABLE
 from classifiers.store import CHAMPION, DEFAULT_REGISTERED_NAMES
 from serving.snapshot import TASKS, Task
@@ -119,7 +119,7 @@ class ServingSettings(BaseSettings):
         "1.2-1.3x as fast there, else PyTorch), torch, onnxruntime, or onnxruntime-int8 (ONNX Runtime with int8 weights: "
         "about 1.5x as fast again, and a few labels in a hundred change).",
     )
-    encoder_rows_per_call: Literal["auto"] | PositiveInt = Field(
+    encoder_rows_per_call: RowsPerCall = Field(
         "auto",
         description="Texts per forward pass of an encoder model: auto (at most 4 under ONNX Runtime; under PyTorch the "
         "model's batch size on a GPU or a CPU with AMX, else at most 8, which embeds a batch of mixed lengths faster on "

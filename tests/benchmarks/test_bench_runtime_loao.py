@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 import typer
 
-from classifiers.encoder import PRECISION_VARIABLE, RUNTIME_NAMES
+from classifiers.encoder import RUNTIME_NAMES
+from classifiers.encoder_settings import PRECISION_VARIABLE
 from classifiers.families.descriptions import DescriptionsModel
 from tests.benchmarks.conftest import alignments, table_lines
 from training.config.resolve import load_config

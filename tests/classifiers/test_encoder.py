@@ -19,9 +19,6 @@ from classifiers import encoder as encoder_module
 from classifiers import onnx_encoder
 from classifiers.config import PACKAGED_ENCODER
 from classifiers.encoder import (
-    PRECISION_VARIABLE,
-    ROWS_VARIABLE,
-    RUNTIME_VARIABLE,
     MeanPooledEncoder,
     computes_bfloat16_natively,
     encoder_dtype,
@@ -29,6 +26,7 @@ from classifiers.encoder import (
     prediction_rows_per_call,
     resolve_encoder,
 )
+from classifiers.encoder_settings import PRECISION_VARIABLE, ROWS_VARIABLE, RUNTIME_VARIABLE
 from classifiers.errors import UserInputError
 from classifiers.interface import TextReading
 from classifiers.onnx_encoder import OnnxExportError

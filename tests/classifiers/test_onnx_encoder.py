@@ -14,7 +14,8 @@ import pytest
 
 from classifiers import onnx_encoder
 from classifiers.embedding_cache import fingerprint
-from classifiers.encoder import PRECISION_VARIABLE, RUNTIME_VARIABLE, MeanPooledEncoder
+from classifiers.encoder import MeanPooledEncoder
+from classifiers.encoder_settings import PRECISION_VARIABLE, RUNTIME_VARIABLE
 
 TEXTS = pd.DataFrame({"text": ["Oil prices fell sharply.", "Aid convoys reached the border crossing."]})
 

@@ -11,7 +11,8 @@ import torch
 from fastapi.testclient import TestClient
 from mlflow.tracking import MlflowClient
 
-from classifiers.encoder import PRECISION_VARIABLE, ROWS_VARIABLE, RUNTIME_VARIABLE, MeanPooledEncoder
+from classifiers.encoder import MeanPooledEncoder
+from classifiers.encoder_settings import PRECISION_VARIABLE, ROWS_VARIABLE, RUNTIME_VARIABLE
 from serving.app import app_from_environment, create_app
 from serving.settings import ServingSettings
 from tests.conftest import free_port

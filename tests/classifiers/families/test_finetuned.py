@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 from sklearn.exceptions import NotFittedError
 
-from classifiers.encoder import PRECISION_VARIABLE
+from classifiers.encoder_settings import PRECISION_VARIABLE
 from classifiers.errors import UserInputError
 from classifiers.families.finetuned import FineTunedClassifier, FineTuneModel
 from classifiers.interface import META_FILE, load_predictor
