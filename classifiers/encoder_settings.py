@@ -6,9 +6,9 @@ The environment is the one channel into a model MLflow loads, so the server pass
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import PositiveInt, ValidationError, field_validator
+from pydantic import BeforeValidator, PositiveInt, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from classifiers.errors import UserInputError
@@ -17,12 +17,20 @@ ENV_PREFIX = "NEWS_ENCODER_"
 PRECISION_VARIABLE = f"{ENV_PREFIX}PRECISION"
 RUNTIME_VARIABLE = f"{ENV_PREFIX}RUNTIME"
 ROWS_VARIABLE = f"{ENV_PREFIX}ROWS_PER_CALL"
-Precision = Literal["auto", "float32", "bfloat16"]
+
+
+def _any_case_blank_for_auto(value: object) -> object:
+    # As a shell user writes them: `BFloat16`, ` torch `, and `NEWS_ENCODER_PRECISION=` for the default.
+    return (value.strip().lower() or "auto") if isinstance(value, str) else value
+
+
+_LOOSE = BeforeValidator(_any_case_blank_for_auto)
+Precision = Annotated[Literal["auto", "float32", "bfloat16"], _LOOSE]
 # Which library runs a prediction-time encoder (classifiers.onnx_encoder).
-Runtime = Literal["auto", "torch", "onnxruntime", "onnxruntime-int8"]
+Runtime = Annotated[Literal["auto", "torch", "onnxruntime", "onnxruntime-int8"], _LOOSE]
 # How many rows one forward pass takes at prediction time: a server's batch holds texts of mixed lengths, and on some
 # CPUs a call of 16-32 such rows is much slower per row than calls of 8 (benchmarks/bench_encoder_runtime.py).
-RowsPerCall = Literal["auto"] | PositiveInt
+RowsPerCall = Annotated[Literal["auto"] | PositiveInt, _LOOSE]
 
 # What each variable takes, said in the refusal of a value it does not (pydantic's words for a union are two errors).
 _TAKES = {
@@ -40,12 +48,6 @@ class EncoderSettings(BaseSettings):
     precision: Precision = "auto"
     runtime: Runtime = "auto"
     rows_per_call: RowsPerCall = "auto"
-
-    @field_validator("precision", "runtime", "rows_per_call", mode="before")
-    @classmethod
-    def _any_case_blank_for_auto(cls, value: object) -> object:
-        # As a shell user writes them: `BFloat16`, ` torch `, and `NEWS_ENCODER_PRECISION=` for the default.
-        return (value.strip().lower() or "auto") if isinstance(value, str) else value
 
 
 def encoder_settings() -> EncoderSettings:

@@ -55,7 +55,7 @@ def test_news_variables_and_mlflow_tracking_uri(monkeypatch: pytest.MonkeyPatch)
     assert ServingSettings().tracking_uri == "sqlite:///from-news.db"
 
 
-@pytest.mark.parametrize(("value", "expected"), [(None, "auto"), ("auto", "auto"), ("8", 8)])
+@pytest.mark.parametrize(("value", "expected"), [(None, "auto"), ("auto", "auto"), ("8", 8), (" AUTO ", "auto"), ("", "auto")])
 def test_encoder_rows_per_call_is_auto_or_a_positive_number(
     monkeypatch: pytest.MonkeyPatch, value: str | None, expected: str | int
 ) -> None:
@@ -64,6 +64,16 @@ def test_encoder_rows_per_call_is_auto_or_a_positive_number(
     else:
         monkeypatch.setenv("NEWS_ENCODER_ROWS_PER_CALL", value)
     assert ServingSettings().encoder_rows_per_call == expected
+
+
+def test_the_encoder_variables_are_read_as_the_encoder_reads_them(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The server refused `BFloat16` at start, which the encoder of a model it loads (and `mlflow models serve`) takes.
+    monkeypatch.setenv("NEWS_ENCODER_PRECISION", "BFloat16")
+    monkeypatch.setenv("NEWS_ENCODER_RUNTIME", " Torch ")
+
+    settings = ServingSettings()
+
+    assert (settings.encoder_precision, settings.encoder_runtime) == ("bfloat16", "torch")
 
 
 @pytest.mark.parametrize("value", ["0", "-1", "many"])
