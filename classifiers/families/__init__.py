@@ -1,6 +1,8 @@
-"""The model families. Each module declares one family and registers it; importing this package
-registers them all (their heavy dependencies, torch and transformers, load only when used)."""
+"""The model families. Each module declares one family and registers it; importing this package imports every module
+in it, so a new family is one module here (their heavy dependencies, torch and transformers, load only when used)."""
 
-from classifiers.families import descriptions, ensemble, finetuned, frozen_encoder, pair_features, setfit_descriptions, tfidf
+import importlib
+import pkgutil
 
-__all__ = ["descriptions", "ensemble", "finetuned", "frozen_encoder", "pair_features", "setfit_descriptions", "tfidf"]
+for _module in pkgutil.iter_modules(__path__):
+    importlib.import_module(f"{__name__}.{_module.name}")
