@@ -106,8 +106,10 @@ async def validation_error(request: Request, exc: RequestValidationError) -> Res
     )
     content = to_json({"detail": errors}, inf_nan_mode="strings")
     if isinstance(exc, UnsupportedMediaType):
-        # What the server reads, said as RFC 9110 (12.5.3) has it: no content coding but none at all.
-        return Response(content, status_code=415, media_type="application/json", headers={"Accept-Encoding": "identity"})
+        # For a coding refused, the codings read, as RFC 9110 (12.5.3) asks: none but none at all.
+        coded = any(error["type"] == "content_encoding" for error in exc.errors())
+        headers = {"Accept-Encoding": "identity"} if coded else None
+        return Response(content, status_code=415, media_type="application/json", headers=headers)
     return Response(content, status_code=422, media_type="application/json")
 
 

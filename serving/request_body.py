@@ -190,9 +190,9 @@ def drop_surplus_unknown_keys(model: type[BaseModel], data: dict[str, Any]) -> i
     return dropped
 
 
-def validate(model: type[Model], data: object, context: dict[str, Any] | None = None) -> Model:
-    """`data` as the model (validated with `context`), or a 422 with at most MAX_REPORTED_ERRORS of its errors (the
-    parsed body may be changed)."""
+def validate(model: type[Model], data: object, context: dict[str, Any]) -> Model:
+    """`data` as the model, validated with `context` (the server's length limits: serving.schemas), or a 422 with at
+    most MAX_REPORTED_ERRORS of its errors (the parsed body may be changed)."""
     if not isinstance(data, dict):
         raise RequestValidationError([body_error("model_type", f"must be a JSON object, got {_json_type(data)}")])
     dropped = drop_surplus_unknown_keys(model, data)
@@ -200,10 +200,20 @@ def validate(model: type[Model], data: object, context: dict[str, Any] | None = 
         return model.model_validate(data, context=context)
     except ValidationError as err:
         errors: list[dict[str, Any]] = [
-            {**error, "loc": ("body", *error["loc"])} for error in err.errors(include_url=False)[:MAX_REPORTED_ERRORS]
+            _located(error) for error in err.errors(include_url=False)[:MAX_REPORTED_ERRORS]
         ]
         # The unknown keys dropped before validation are errors all the same.
         raise RequestValidationError(reported(errors, err.error_count() + dropped)) from err
+
+
+def _located(error: Any) -> dict[str, Any]:
+    """A pydantic error about the body, its path from the body down; a length error without the text it refuses (its
+    message gives the length: 200 characters of a 20,000-character text only make it harder to read)."""
+    located = {**error, "loc": ("body", *error["loc"])}
+    if error["type"] == "string_too_long":
+        located.pop("input", None)
+        located.pop("ctx", None)
+    return located
 
 
 def reported(errors: list[dict[str, Any]], count: int) -> list[dict[str, Any]]:

@@ -166,7 +166,7 @@ def test_validation_reports_at_most_twenty_errors_and_counts_the_rest() -> None:
     data = {"items": [{"text": " "}] * 25}
 
     with pytest.raises(RequestValidationError) as refused:
-        validate(ClassifyRequest, data)
+        validate(ClassifyRequest, data, {})
 
     errors = refused.value.errors()
     assert len(errors) == MAX_REPORTED_ERRORS + 1
@@ -177,9 +177,9 @@ def test_validation_reports_at_most_twenty_errors_and_counts_the_rest() -> None:
 @pytest.mark.parametrize(("data", "kind"), [([], "an array"), ("x", "a string"), (None, "null"), (3, "a number")])
 def test_a_body_that_is_not_an_object_is_named_by_its_json_type(data: object, kind: str) -> None:
     with pytest.raises(RequestValidationError) as refused:
-        validate(ClassifyRequest, data)
+        validate(ClassifyRequest, data, {})
     assert refused.value.errors() == [{"type": "model_type", "loc": ("body",), "msg": f"must be a JSON object, got {kind}"}]
 
 
 def test_a_valid_body_becomes_the_model() -> None:
-    assert validate(ClassifyRequest, {"items": [{"text": "x", "target": "Iran"}]}).items[0].target == "Iran"
+    assert validate(ClassifyRequest, {"items": [{"text": "x", "target": "Iran"}]}, {}).items[0].target == "Iran"
