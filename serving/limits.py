@@ -7,7 +7,7 @@ so a request's too-long texts are named beside its other errors, in one answer.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, NoReturn
 
 from fastapi.exceptions import RequestValidationError
 
@@ -25,7 +25,7 @@ def _lengths(settings: ServingSettings) -> dict[str, Any]:
     return settings.model_dump(include=set(LENGTH_SETTINGS))
 
 
-def _refuse(kind: str, message: str, field: str) -> None:
+def _refuse(kind: str, message: str, field: str) -> NoReturn:
     raise RequestValidationError([body_error(kind, message, field)])
 
 

@@ -1,4 +1,4 @@
-"""The X-Request-ID every answer carries: the caller's own where it sent a usable one, else a new one.
+"""The X-Request-ID every answer of the app carries: the caller's own where it sent a usable one, else a new one.
 
 The ID ties a caller's report of an answer to the server's log of it (the access log, the error logged for a 500);
 asgi-correlation-id keeps it for the request's duration and puts it on the answer.
