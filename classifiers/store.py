@@ -44,6 +44,8 @@ CHAMPION = "champion"
 # models:/m-<id> names none).
 REGISTERED_MODEL_URI = re.compile(r"^models:/(?P<name>[^/@]+)(?:@(?P<alias>[^/@]+)|/(?P<version>\d+))$")
 DEFAULT_REGISTERED_NAMES = {"topic": "news-topic", "stance": "news-stance"}
+# The registered models promotions hold as their locks (training.promotion): `<name>.promotion-lock`, no models.
+LOCK_SUFFIX = ".promotion-lock"
 
 
 def parse_registry_uri(uri: str) -> tuple[str, str | None, str | None]:
@@ -52,6 +54,13 @@ def parse_registry_uri(uri: str) -> tuple[str, str | None, str | None]:
     if found is None:
         raise ValueError(f"not a registry model URI: {uri!r}")
     return found["name"], found["alias"], found["version"]
+
+
+def store_names_said(client: MlflowClient) -> str:
+    """`this store has <names>` (its registered models, sorted, promotion locks left out), for an error about a name it
+    lacks: a misspelt name is the likelier cause, and the list says which was meant."""
+    names = sorted(model.name for model in client.search_registered_models() if not model.name.endswith(LOCK_SUFFIX))
+    return f"this store has {', '.join(names)}" if names else "this store has no registered model"
 
 
 def registered_version(client: MlflowClient, uri: str) -> ModelVersion:

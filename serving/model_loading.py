@@ -24,6 +24,7 @@ from classifiers.store import (
     DEFAULT_REGISTERED_NAMES,
     parse_registry_uri,
     registered_version,
+    store_names_said,
     train_defaults_command,
     training_command,
 )
@@ -68,9 +69,7 @@ def _how_to_get(client: MlflowClient, uri: str, tracking_uri: str) -> str:
         return f"{name} has version(s) {', '.join(versions)}"
     if name in DEFAULT_REGISTERED_NAMES.values():
         return f"train the default models with `{train_defaults_command(tracking_uri)}`"
-    names = sorted(model.name for model in client.search_registered_models())
-    there = f"this store has {', '.join(names)}" if names else "this store has no registered model"
-    return f"train a config with `registered_model: {name}`, or name a registered model ({there})"
+    return f"train a config with `registered_model: {name}`, or name a registered model ({store_names_said(client)})"
 
 
 def _versions_of(client: MlflowClient, name: str) -> list[str]:

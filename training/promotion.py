@@ -37,9 +37,9 @@ from classifiers.lineage import (
     UnfinishedVersion,
     check_finished,
 )
-from classifiers.store import CHAMPION, DEFAULT_REGISTERED_NAMES
+from classifiers.store import CHAMPION, DEFAULT_REGISTERED_NAMES, LOCK_SUFFIX, store_names_said
 from training import stop_requests
-from training.config.schema import LOCK_SUFFIX, SPLIT_SETTINGS
+from training.config.schema import SPLIT_SETTINGS
 from training.evaluation.logged_predictions import logged_predictions
 from training.evaluation.metrics import group_bootstrap_interval
 
@@ -268,10 +268,9 @@ def promote(
     progress = progress or PromotionProgress(name)
     versions = name_versions(client, name)
     if not versions:
-        # A misspelt name is the likelier cause: the store's names say which was meant (locks are no models).
-        names = sorted(model.name for model in client.search_registered_models() if not model.name.endswith(LOCK_SUFFIX))
-        there = f"this store has {', '.join(names)}" if names else "this store has no registered model"
-        raise UserInputError(f"no registered model named '{name}' ({there}): train one first, or give one of those")
+        raise UserInputError(
+            f"no registered model named '{name}' ({store_names_said(client)}): train one first, or give one of those"
+        )
     candidate = _candidate(versions, name, version)
     progress.candidate = str(candidate.version)
     candidate_run = check_finished(client, candidate)

@@ -13,6 +13,7 @@ from mlflow.tracking import MlflowClient
 
 from classifiers.encoder import MeanPooledEncoder
 from classifiers.encoder_settings import PRECISION_VARIABLE, ROWS_VARIABLE, RUNTIME_VARIABLE
+from classifiers.store import LOCK_SUFFIX
 from serving.app import app_from_environment, create_app
 from serving.settings import ServingSettings
 from tests.conftest import free_port
@@ -73,6 +74,8 @@ def test_a_name_that_is_not_registered_is_told_apart_from_an_untrained_default(
     store_uri: str, make_settings: SettingsFactory
 ) -> None:
     MlflowClient(tracking_uri=store_uri).create_registered_model("my-topic")
+    # A promotion's lock left by a killed promoter is no model to name.
+    MlflowClient(tracking_uri=store_uri).create_registered_model(f"my-topic{LOCK_SUFFIX}")
     settings = make_settings(store_uri, topic_model_uri="models:/my-topci@champion")
     with TestClient(create_app(settings)) as client:
         detail = client.get("/ready").json()["detail"]

@@ -15,13 +15,12 @@ from typer.testing import CliRunner
 
 from classifiers.errors import UserInputError
 from classifiers.lineage import UnfinishedVersion
-from classifiers.store import CHAMPION
+from classifiers.store import CHAMPION, LOCK_SUFFIX
 from training import locations, promotion
 from training.cli import app
 from training.config.resolve import load_config
 from training.promotion import (
     LOCK_OWNER_TAG,
-    LOCK_SUFFIX,
     PROMOTED_AT_TAG,
     Promotion,
     PromotionRefused,

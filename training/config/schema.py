@@ -11,7 +11,7 @@ from pydantic import Field, PositiveFloat, PositiveInt, model_validator
 
 from classifiers.config import FamilyConfig, Strict, stance_settings_problem
 from classifiers.registry import families, get_family
-from classifiers.store import DEFAULT_REGISTERED_NAMES
+from classifiers.store import DEFAULT_REGISTERED_NAMES, LOCK_SUFFIX
 from training import locations
 from training.mlflow_names import model_name_problem
 
@@ -145,8 +145,6 @@ class EvaluationConfig(Strict):
 
 # What the runs of one sweep may differ in: everything else (data, extra sources, splits, names) they share.
 SWEEPABLE = ("model", "seed", "neighbour_weight")
-# The registered model that holds a name's promotion lock is `<name>` plus this (training.promotion).
-LOCK_SUFFIX = ".promotion-lock"
 
 
 def _other_data_name(data: Any) -> str | None:
